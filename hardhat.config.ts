@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import type { HardhatUserConfig } from "hardhat/config";
 import hardhatEthers from "@nomicfoundation/hardhat-ethers";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
 
 const require = createRequire(import.meta.url);
 
@@ -13,7 +14,9 @@ const solc = {
 };
 
 const config: HardhatUserConfig = {
-  plugins: [hardhatEthers, hardhatNetworkHelpers],
+  plugins: [hardhatEthers, hardhatNetworkHelpers, hardhatTypechain],
+  // Typed ethers bindings generated from the build output; services import them from types/.
+  typechain: { outDir: "types/ethers-contracts" },
   solidity: {
     profiles: {
       default: solc,

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {RequestId} from "../types/RequestId.sol";
+
+/// @notice Implemented by contracts that request inferences. The oracle calls these with the gas
+/// limit the request asked for; a revert or running out of gas is recorded and never blocks settlement.
+interface IInferenceConsumer {
+    /// @notice Delivers a final result. `output` is the canonical tensor encoding, or empty when the
+    /// output was too large to deliver inline (then fetch it by `outputHash` from the blob store).
+    function onInferenceResult(RequestId requestId, bytes32 outputHash, bytes calldata output) external;
+
+    /// @notice Delivers a refund (the fee comes as msg.value). `reason` is an `IInferenceOracle.RefundReason`.
+    function onInferenceRefunded(RequestId requestId, uint8 reason) external payable;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {RequestId} from "../types/RequestId.sol";
+
+/// @notice The oracle coordinator: request escrow, signed results, challenges, settlement, refunds,
+/// and worker staking. Every state has a deadline (`timeout`) after which its default outcome can be
+/// applied by anyone: Requested -> refunded, Submitted -> settled, Challenged -> default ruling.
+interface IInferenceOracle {
+    /// @notice How a result is trusted. NONE: final on submission. OPTIMISTIC: final after the
+    /// challenge window. ZK: final on submission with a valid proof.
+    enum Tier {
+        NONE,
+        OPTIMISTIC,
+        ZK
+    }
+
+    enum RequestStatus {
+        None,
+        Requested,
+        Submitted,
+        Challenged,
+        Fulfilled,
+        Refunded
+    }
+
+    enum RefundReason {
+        Expired,
+        RejectedByWorker,
+        WorkerFaultAfterDeadline
+    }
+
+    /// @param inputHash tensor hash of the input (see docs/PROTOCOL.md); must match `input` when inline
+    /// @param input canonical tensor encoding, inline (at most maxInlineInputBytes), or empty
+    /// @param inputURI where workers fetch the input when it is not inline
+    /// @param deadline unix time by which a result must be submitted, else the fee is refunded
+    struct RequestParams {
+        bytes32 modelHash;
+        bytes32 inputHash;
+        bytes input;
+        string inputURI;
+        Tier tier;
+        uint32 callbackGasLimit;
+        uint64 deadline;
+    }
+
+    /// @notice One worker-signed result as the relayer submits it.
+    /// @param signature EIP-712 signature over Result(requestId, modelHash, inputHash, outputHash, traceRoot)
+    /// @param output canonical output encoding (needed when the request settles in this transaction), or empty
+    /// @param proof zk proof for ZK-tier requests, else empty
+    struct ResultSubmission {
+        RequestId requestId;
+        bytes32 outputHash;
+        bytes32 traceRoot;
+        bytes signature;
+        bytes output;
+        bytes proof;
+    }
+
+    /// @notice What the oracle commits to when a result is accepted (stored as one hash).
+    struct ResultRecord {
+        address worker;
+        address relayer;
+        bytes32 outputHash;
+        bytes32 traceRoot;
+    }
+
+    struct Settlement {
+        RequestId requestId;
+        ResultRecord record;
+        bytes output;
+    }
+
+    struct RequestView {
+        address requester;
+        RequestStatus status;
+        Tier tier;
+        uint96 fee;
+        uint96 ownerFee;
+        uint32 callbackGasLimit;
+        uint64 deadline;
+        uint64 timeout;
+        bytes32 modelHash;
+        bytes32 inputHash;
+        bytes32 resultCommitment;
+    }
+
+    struct DisputeView {
+        address challenger;
+        address worker;
+        address resolver;
+        uint96 bond;
+        uint64 deadline;
+        bool workerAtFaultByDefault;
+    }
+
+    struct WorkerView {
+        address signer;
+        uint256 stake;
+        uint256 locked;
+        uint256 unbonding;
+        uint64 unbondingReadyAt;
+        uint64 openResults;
+    }
+
+    /// @notice Protocol parameters, fixed at deployment and changeable by the admin.
+    struct Params {
+        uint96 minStake;
+        uint96 resultBond;
+        uint96 challengeBond;
+        uint96 minWorkerFee;
+        uint32 challengeWindow;
+        uint32 unbondingDelay;
+        uint16 relayerFeeBps;
+        uint32 maxInlineInputBytes;
+        uint32 maxInlineOutputBytes;
+        uint32 maxCallbackGasLimit;
+    }
+
+    // ---------------------------------------------------------------- events
+    event InferenceRequested(
+        RequestId indexed requestId,
+        address indexed requester,
+        bytes32 indexed modelHash,
+        bytes32 inputHash,
+        Tier tier,
+        uint256 fee,
+        uint64 deadline,
+        uint32 callbackGasLimit,
+        bytes input,
+        string inputURI
+    );
+    event ResultSubmitted(
+        RequestId indexed requestId,
+        address indexed worker,
+        address indexed relayer,
+        bytes32 outputHash,
+        bytes32 traceRoot,
+        uint64 challengeDeadline
+    );
+    /// @notice A batch item that was not accepted; `reason` is the selector of the error it would revert with.
+    event ResultSkipped(RequestId indexed requestId, bytes4 reason);
+    event RequestRejected(RequestId indexed requestId, address indexed worker, uint16 reason);
+    event RequestRefunded(RequestId indexed requestId, address indexed requester, uint256 amount, RefundReason reason, bool pushed);
+    event RequestFulfilled(RequestId indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered);
+    event RequestReopened(RequestId indexed requestId, address indexed disqualifiedWorker, uint64 deadline);
+    event ChallengeOpened(RequestId indexed requestId, address indexed challenger, address indexed worker, uint256 bond, uint64 deadline);
+    event DisputeResolved(RequestId indexed requestId, bool workerAtFault, bool byDefault, address indexed winner, uint256 payout);
+    event WorkerRegistered(address indexed operator, address indexed signer, uint256 stake);
+    event SignerChanged(address indexed operator, address indexed previousSigner, address indexed newSigner);
+    event StakeAdded(address indexed operator, uint256 amount, uint256 stake);
+    event UnbondRequested(address indexed operator, uint256 amount, uint64 readyAt);
+    event StakeWithdrawn(address indexed operator, uint256 amount);
+    event WorkerSlashed(address indexed operator, uint256 amount, address indexed beneficiary);
+    event BalanceCredited(address indexed account, uint256 amount);
+    event Withdrawn(address indexed account, uint256 amount);
+    event ParamsChanged(Params params);
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+
+    // ---------------------------------------------------------------- errors
+    error UnexpectedRequestState(RequestId requestId, RequestStatus current, RequestStatus expected);
+    error OracleRequestNotFound(RequestId requestId);
+    error OracleModelNotFound(bytes32 modelHash);
+    error OracleModelInactive(bytes32 modelHash);
+    error OracleTierUnsupported(bytes32 modelHash, Tier tier);
+    error OracleFeeTooLow(uint256 fee, uint256 minimum);
+    error OracleFeeTooHigh(uint256 fee);
+    error OracleDeadlineInvalid(uint64 deadline, uint64 now_);
+    error OracleCallbackGasTooHigh(uint32 requested, uint32 maximum);
+    error OracleInputTooLarge(uint256 size, uint256 maximum);
+    error OracleInputMissing();
+    error OracleInputHashMismatch(bytes32 declared, bytes32 computed);
+    error OracleOutputTooLarge(uint256 size, uint256 maximum);
+    error OracleOutputHashMismatch(bytes32 declared, bytes32 computed);
+    error OracleMalformedTensor(uint256 code);
+    error OracleInvalidSignature();
+    error OracleUnknownSigner(address signer);
+    error OracleWorkerDisqualified(RequestId requestId, address worker);
+    error OracleDeadlinePassed(RequestId requestId, uint64 deadline);
+    error OracleDeadlineNotReached(RequestId requestId, uint64 timeout);
+    error OracleResultRecordMismatch(RequestId requestId);
+    error OracleProofRequired(RequestId requestId);
+    error OracleProofInvalid(RequestId requestId);
+    error OracleChallengeBondTooLow(uint256 bond, uint256 minimum);
+    error OracleNotResolver(RequestId requestId, address caller, address resolver);
+    error OracleInsufficientGasForCallback(uint256 available, uint256 required);
+    error OracleNotAdmin(address caller);
+    error OracleInvalidParams(string reason);
+    error OracleTransferFailed(address to, uint256 amount);
+    error OracleNothingToWithdraw(address account);
+    /// @notice The worker that produced a result cannot challenge it (it would dodge its own slashing).
+    error OracleSelfChallenge(RequestId requestId, address worker);
+    /// @notice A state-changing function was entered again from inside an external call it made.
+    error OracleReentrantCall();
+    error StakeBelowMinimum(address operator, uint256 stake, uint256 minimum);
+    error StakeInsufficientFree(address operator, uint256 free, uint256 required);
+    error StakeWorkerAlreadyRegistered(address operator);
+    error StakeWorkerNotRegistered(address operator);
+    error StakeSignerInUse(address signer);
+    error StakeUnbondingNotReady(address operator, uint64 readyAt);
+    error StakeUnbondTooLarge(address operator, uint256 requested, uint256 available);
+    error StakeOpenResults(address operator, uint64 openResults);
+
+    // ---------------------------------------------------------------- requests
+    function requestInference(RequestParams calldata params) external payable returns (RequestId requestId);
+    function submitResult(ResultSubmission calldata submission) external;
+    /// @notice Accepts every valid item and skips (with ResultSkipped) the rest, so one bad item never
+    /// blocks a batch. Returns how many were accepted.
+    function submitResults(ResultSubmission[] calldata submissions) external returns (uint256 accepted);
+    /// @notice A worker's signed statement that the input is invalid (malformed, wrong shape, unavailable):
+    /// the requester is refunded at once.
+    function rejectRequest(RequestId requestId, uint16 reason, bytes calldata signature) external;
+    function settle(Settlement calldata settlement) external;
+    function settleMany(Settlement[] calldata settlements) external returns (uint256 settled);
+    /// @notice Refunds every listed request whose deadline passed unserved; others are skipped.
+    function refundExpired(RequestId[] calldata requestIds) external returns (uint256 refunded);
+
+    // ---------------------------------------------------------------- disputes
+    function challenge(RequestId requestId, ResultRecord calldata record) external payable;
+    /// @notice Called by the model's resolver with its ruling, before the dispute deadline.
+    function resolveDispute(RequestId requestId, bool workerAtFault) external;
+    /// @notice Applies the dispute's default outcome once its deadline has passed. Anyone may call.
+    function resolveDisputeByDefault(RequestId requestId) external;
+
+    // ---------------------------------------------------------------- staking
+    function registerWorker(address signer) external payable;
+    function addStake() external payable;
+    function setSigner(address signer) external;
+    function requestUnbond(uint256 amount) external;
+    function withdrawStake() external;
+    function withdraw() external;
+
+    // ---------------------------------------------------------------- views
+    function state(RequestId requestId) external view returns (RequestStatus);
+    function getRequest(RequestId requestId) external view returns (RequestView memory);
+    function getDispute(RequestId requestId) external view returns (DisputeView memory);
+    function getWorker(address operator) external view returns (WorkerView memory);
+    function operatorOf(address signer) external view returns (address);
+    function balanceOf(address account) external view returns (uint256);
+    function params() external view returns (Params memory);
+    function registry() external view returns (address);
+    function resultDigest(RequestId requestId, bytes32 modelHash, bytes32 inputHash, bytes32 outputHash, bytes32 traceRoot)
+        external
+        view
+        returns (bytes32);
+    function rejectionDigest(RequestId requestId, uint16 reason) external view returns (bytes32);
+    function resultCommitment(ResultRecord calldata record) external pure returns (bytes32);
+
+    // ---------------------------------------------------------------- admin
+    function admin() external view returns (address);
+    /// @notice Replaces the protocol parameters. A new resultBond applies to results submitted after
+    /// the change; bonds already locked are released or slashed at the amount that was locked.
+    function setParams(Params calldata newParams) external;
+    function transferAdmin(address newAdmin) external;
+}

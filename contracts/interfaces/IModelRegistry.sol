@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @notice Registry of ONNX models, each identified by the sha256 of its ONNX file.
+interface IModelRegistry {
+    /// @notice dtype codes follow ONNX TensorProto.DataType (1 float32, 2 uint8, 3 int8, 6 int32, 7 int64, ...).
+    /// A dimension of 0 means "any size" (a dynamic axis such as the batch or image width).
+    struct TensorSpec {
+        uint8 dtype;
+        uint32[] shape;
+    }
+
+    /// @param tiers bit mask of supported tiers: bit (1 << uint8(Tier))
+    /// @param resolver dispute resolver for OPTIMISTIC results (must be approved by the registry admin)
+    /// @param zkVerifier IZkVerifier for ZK results (must be approved), or zero
+    /// @param commitmentRoot Merkle root over the model's weights and operator table, or zero
+    struct ModelInfo {
+        address owner;
+        uint96 fee;
+        uint8 tiers;
+        bool active;
+        address resolver;
+        address zkVerifier;
+        bytes32 commitmentRoot;
+        TensorSpec input;
+        TensorSpec output;
+        string[] uris;
+    }
+
+    /// @notice The subset of ModelInfo the oracle reads on every request (one call, no arrays).
+    /// `resolver` and `zkVerifier` read as zero once the registry admin has revoked their approval, so a
+    /// revocation takes effect at once for new requests, submissions and challenges.
+    struct ModelTerms {
+        address owner;
+        uint96 fee;
+        uint8 tiers;
+        bool active;
+        address resolver;
+        address zkVerifier;
+    }
+
+    event ModelRegistered(bytes32 indexed modelHash, address indexed owner, uint96 fee, uint8 tiers);
+    event ModelUpdated(bytes32 indexed modelHash);
+    event ModelOwnershipTransferred(bytes32 indexed modelHash, address indexed previousOwner, address indexed newOwner);
+    event ResolverApprovalChanged(address indexed resolver, bool approved);
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+
+    error RegistryModelAlreadyRegistered(bytes32 modelHash);
+    error RegistryModelNotFound(bytes32 modelHash);
+    error RegistryNotModelOwner(bytes32 modelHash, address caller, address owner);
+    error RegistryNotAdmin(address caller);
+    error RegistryResolverNotApproved(address resolver);
+    error RegistryInvalidTiers(uint8 tiers);
+    error RegistryInvalidSpec(string reason);
+    error RegistryZeroModelHash();
+    error RegistryZeroAddress();
+
+    function registerModel(bytes32 modelHash, ModelInfo calldata info) external;
+    function updateModel(bytes32 modelHash, ModelInfo calldata info) external;
+    function transferModelOwnership(bytes32 modelHash, address newOwner) external;
+    function setResolverApproval(address resolver, bool approved) external;
+
+    function model(bytes32 modelHash) external view returns (ModelInfo memory);
+    function terms(bytes32 modelHash) external view returns (ModelTerms memory);
+    function isRegistered(bytes32 modelHash) external view returns (bool);
+    function isApprovedResolver(address resolver) external view returns (bool);
+
+    function admin() external view returns (address);
+    function transferAdmin(address newAdmin) external;
+}

@@ -1,0 +1,44 @@
+/**
+ * Typed configuration: each service declares one zod schema (every setting with a description and a
+ * default); `loadConfig` merges a config object with environment overrides, validates once at
+ * start-up and reports every problem together.
+ */
+import { z } from "zod";
+import { BaseError } from "./errors.js";
+
+export function loadConfig<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new BaseError("CONFIG_INVALID", `invalid configuration:\n  - ${problems.join("\n  - ")}`, { details: { problems } });
+  }
+  return parsed.data;
+}
+
+/**
+ * Environment overrides: PREFIX_SOME_KEY=value sets `someKey` (top level only; nested objects are
+ * given as JSON). Numbers and booleans are coerced by the schema (z.coerce).
+ */
+export function envOverrides(prefix: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const p = `${prefix}_`;
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(p) || value === undefined) continue;
+    const camel = key
+      .slice(p.length)
+      .toLowerCase()
+      .replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    out[camel] = value.startsWith("{") || value.startsWith("[") ? JSON.parse(value) : value;
+  }
+  return out;
+}
+
+/** Copies a config for logging with secrets replaced. */
+export function redactConfig<T extends Record<string, unknown>>(config: T, secretKeys: readonly string[]): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  for (const k of secretKeys) if (copy[k] !== undefined) copy[k] = "[redacted]";
+  return copy;
+}
+
+export const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte private key");
+export const addressString = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed address");

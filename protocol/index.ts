@@ -1,0 +1,11 @@
+/** The shared protocol library: one definition of every encoding, hash, signature and message. */
+export * from "./types.js";
+export * from "./errors.js";
+export * from "./merkle.js";
+export * from "./tensor.js";
+export * from "./eip712.js";
+export * from "./messages.js";
+export * from "./config.js";
+export * from "./logger.js";
+export * from "./contracts.js";
+export * from "./fetch.js";

@@ -1,0 +1,73 @@
+import { createHash } from "node:crypto";
+import type { Hex } from "./types.js";
+
+/** Bytes per leaf of a tensor's data tree (contracts/libraries/TensorHash.sol: CHUNK_BYTES). */
+export const CHUNK_BYTES = 1024;
+
+const LEAF = Buffer.from([0]);
+const NODE = Buffer.from([1]);
+const ZERO = Buffer.alloc(32);
+
+export function sha256(...parts: Uint8Array[]): Buffer {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+export function toHex(bytes: Uint8Array): Hex {
+  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}` as Hex;
+}
+
+export function fromHex(hex: string): Buffer {
+  return Buffer.from(hex.startsWith("0x") ? hex.slice(2) : hex, "hex");
+}
+
+export function hashNode(left: Uint8Array, right: Uint8Array): Buffer {
+  return sha256(NODE, left, right);
+}
+
+/** Leaf hashes of `data` cut into CHUNK_BYTES chunks (at least one leaf, even for empty data). */
+export function chunkLeaves(data: Uint8Array): Buffer[] {
+  const count = Math.max(1, Math.ceil(data.byteLength / CHUNK_BYTES));
+  const leaves = new Array<Buffer>(count);
+  for (let i = 0; i < count; i++) {
+    leaves[i] = sha256(LEAF, data.subarray(i * CHUNK_BYTES, Math.min((i + 1) * CHUNK_BYTES, data.byteLength)));
+  }
+  return leaves;
+}
+
+/** Root over `leaves`; at each level an odd last node is paired with 32 zero bytes. Empty: zero. */
+export function merkleRoot(leaves: readonly Uint8Array[]): Buffer {
+  if (leaves.length === 0) return Buffer.from(ZERO);
+  let level = leaves.slice();
+  while (level.length > 1) {
+    const next: Buffer[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(hashNode(level[i]!, level[i + 1] ?? ZERO));
+    level = next;
+  }
+  return Buffer.from(level[0]!);
+}
+
+/** Sibling path (bottom-up) proving leaf `index` against merkleRoot(leaves). */
+export function merklePath(leaves: readonly Uint8Array[], index: number): Buffer[] {
+  if (index < 0 || index >= leaves.length) throw new RangeError(`leaf index ${index} out of range 0..${leaves.length - 1}`);
+  const path: Buffer[] = [];
+  let level = leaves.slice();
+  let i = index;
+  while (level.length > 1) {
+    path.push(Buffer.from(level[i ^ 1] ?? ZERO));
+    const next: Buffer[] = [];
+    for (let j = 0; j < level.length; j += 2) next.push(hashNode(level[j]!, level[j + 1] ?? ZERO));
+    level = next;
+    i >>= 1;
+  }
+  return path;
+}
+
+export function rootFromPath(leaf: Uint8Array, index: number, path: readonly Uint8Array[]): Buffer {
+  let node: Buffer = Buffer.from(leaf);
+  for (let i = 0; i < path.length; i++) {
+    node = ((index >> i) & 1) === 0 ? hashNode(node, path[i]!) : hashNode(path[i]!, node);
+  }
+  return node;
+}

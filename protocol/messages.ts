@@ -1,0 +1,74 @@
+/**
+ * Messages that cross the job queue. Both directions are validated with these schemas on receipt:
+ * a queue is a trust boundary (another machine, another version), and a malformed message must be
+ * dead-lettered with a clear reason rather than crash a consumer.
+ */
+import { z } from "zod";
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte hex string");
+const hexBytes = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes");
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected an address");
+
+/** Relayer -> worker: one request to serve. */
+export const JobSchema = z.object({
+  kind: z.literal("job"),
+  chainId: z.string().regex(/^[0-9]+$/),
+  oracle: address,
+  requestId: hex32,
+  modelHash: hex32,
+  inputHash: hex32,
+  /** Inline canonical input, or "0x" when it must be fetched from inputURI. */
+  input: hexBytes,
+  inputURI: z.string().max(2048),
+  tier: z.number().int().min(0).max(2),
+  deadline: z.number().int().nonnegative(),
+  /** When the relayer saw the request event (ms since epoch), for latency accounting. */
+  observedAt: z.number().nonnegative(),
+});
+export type Job = z.infer<typeof JobSchema>;
+
+const timingsSchema = z.record(z.string(), z.number().nonnegative());
+
+/** Worker -> relayer: a signed result. */
+export const ResultMessageSchema = z.object({
+  kind: z.literal("result"),
+  chainId: z.string().regex(/^[0-9]+$/),
+  oracle: address,
+  requestId: hex32,
+  modelHash: hex32,
+  inputHash: hex32,
+  outputHash: hex32,
+  traceRoot: hex32,
+  signer: address,
+  signature: hexBytes,
+  /** Canonical output encoding, or "0x" when too large to deliver inline (then in the blob store). */
+  output: hexBytes,
+  provider: z.string().max(64),
+  timings: timingsSchema,
+  observedAt: z.number().nonnegative(),
+});
+export type ResultMessage = z.infer<typeof ResultMessageSchema>;
+
+/** Worker -> relayer: a signed refusal of an invalid request (the requester is refunded). */
+export const RejectionMessageSchema = z.object({
+  kind: z.literal("rejection"),
+  chainId: z.string().regex(/^[0-9]+$/),
+  oracle: address,
+  requestId: hex32,
+  reason: z.number().int().min(0).max(65535),
+  message: z.string().max(2048),
+  code: z.string().max(64),
+  signer: address,
+  signature: hexBytes,
+  observedAt: z.number().nonnegative(),
+});
+export type RejectionMessage = z.infer<typeof RejectionMessageSchema>;
+
+export const WorkerReplySchema = z.discriminatedUnion("kind", [ResultMessageSchema, RejectionMessageSchema]);
+export type WorkerReply = z.infer<typeof WorkerReplySchema>;
+
+/** Queue names shared by relayer and workers. */
+export const QUEUES = {
+  jobs: "oracle.jobs",
+  results: "oracle.results",
+} as const;

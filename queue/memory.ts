@@ -1,0 +1,171 @@
+import { randomUUID } from "node:crypto";
+import { BaseError, isRetryable } from "../protocol/errors.js";
+import {
+  DEAD_LETTER_SUFFIX,
+  DEFAULT_MAX_DELIVERIES,
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type Handler,
+  type Json,
+  type JobQueue,
+  type QueueOptions,
+  type Subscription,
+} from "./types.js";
+
+interface Message {
+  messageId: string;
+  /** Serialized like a broker would, so non-JSON payloads fail here as they would on RabbitMQ. */
+  payload: string;
+  deliveryCount: number;
+}
+
+interface Consumer {
+  handler: Handler<Json>;
+  prefetch: number;
+  inFlight: Set<Promise<void>>;
+  controller: AbortController;
+  active: boolean;
+}
+
+interface QueueState {
+  name: string;
+  ready: Message[];
+  unacked: number;
+  maxDeliveries: number;
+  consumers: Consumer[];
+  nextConsumer: number;
+}
+
+/** The in-process JobQueue: same delivery semantics as the RabbitMQ transport, for one machine. */
+export class InProcessQueue implements JobQueue {
+  private readonly queues = new Map<string, QueueState>();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  async assertQueue(name: string, options: QueueOptions = {}): Promise<void> {
+    this.state(name, options);
+  }
+
+  private state(name: string, options: QueueOptions = {}): QueueState {
+    let q = this.queues.get(name);
+    if (q === undefined) {
+      q = { name, ready: [], unacked: 0, maxDeliveries: options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, consumers: [], nextConsumer: 0 };
+      this.queues.set(name, q);
+    } else if (options.maxDeliveries !== undefined) {
+      q.maxDeliveries = options.maxDeliveries;
+    }
+    return q;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new BaseError("QUEUE_CLOSED", "the queue is closed");
+  }
+
+  async publish(queue: string, body: Json, options: { messageId?: string } = {}): Promise<void> {
+    this.ensureOpen();
+    const q = this.state(queue);
+    q.ready.push({ messageId: options.messageId ?? randomUUID(), payload: JSON.stringify(body), deliveryCount: 0 });
+    this.dispatch(q);
+  }
+
+  async consume<T extends Json>(queue: string, handler: Handler<T>, options: ConsumeOptions = {}): Promise<Subscription> {
+    this.ensureOpen();
+    const q = this.state(queue);
+    const consumer: Consumer = {
+      handler: handler as Handler<Json>,
+      prefetch: Math.max(1, options.prefetch ?? 1),
+      inFlight: new Set(),
+      controller: new AbortController(),
+      active: true,
+    };
+    q.consumers.push(consumer);
+    this.dispatch(q);
+    let cancelled: Promise<void> | undefined;
+    return {
+      cancel: () => {
+        cancelled ??= (async () => {
+          consumer.active = false;
+          q.consumers = q.consumers.filter((c) => c !== consumer);
+          await Promise.allSettled([...consumer.inFlight]);
+        })();
+        return cancelled;
+      },
+    };
+  }
+
+  async depth(queue: string): Promise<number> {
+    const q = this.queues.get(queue);
+    return q === undefined ? 0 : q.ready.length + q.unacked;
+  }
+
+  /** Test and inspection helper: the dead letters of `queue`, oldest first. */
+  async deadLetters(queue: string): Promise<DeadLetter[]> {
+    const q = this.queues.get(queue + DEAD_LETTER_SUFFIX);
+    return (q?.ready ?? []).map((m) => JSON.parse(m.payload) as DeadLetter);
+  }
+
+  private dispatch(q: QueueState): void {
+    // Round-robin over consumers with free prefetch slots, like a broker.
+    while (q.ready.length > 0 && !this.closed) {
+      const n = q.consumers.length;
+      let chosen: Consumer | undefined;
+      for (let k = 0; k < n; k++) {
+        const c = q.consumers[(q.nextConsumer + k) % n]!;
+        if (c.active && c.inFlight.size < c.prefetch) {
+          chosen = c;
+          q.nextConsumer = (q.nextConsumer + k + 1) % n;
+          break;
+        }
+      }
+      if (chosen === undefined) return;
+      const message = q.ready.shift()!;
+      message.deliveryCount += 1;
+      q.unacked += 1;
+      const run = this.deliver(q, chosen, message);
+      chosen.inFlight.add(run);
+      void run.finally(() => {
+        chosen.inFlight.delete(run);
+        q.unacked -= 1;
+        this.dispatch(q);
+      });
+    }
+  }
+
+  private async deliver(q: QueueState, consumer: Consumer, message: Message): Promise<void> {
+    const delivery: Delivery<Json> = {
+      messageId: message.messageId,
+      body: JSON.parse(message.payload) as Json,
+      deliveryCount: message.deliveryCount,
+    };
+    // Yield first so a publisher never runs its consumer's handler on its own stack.
+    await Promise.resolve();
+    try {
+      await consumer.handler(delivery, consumer.controller.signal);
+    } catch (error) {
+      const reason = error instanceof Error ? `${(error as BaseError).code ?? error.name}: ${error.message}` : String(error);
+      if (isRetryable(error) && message.deliveryCount < q.maxDeliveries) {
+        q.ready.push(message);
+      } else {
+        const dead: DeadLetter = { messageId: message.messageId, body: delivery.body, reason, deliveryCount: message.deliveryCount };
+        this.state(q.name + DEAD_LETTER_SUFFIX).ready.push({ messageId: message.messageId, payload: JSON.stringify(dead), deliveryCount: 0 });
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      const all: Promise<void>[] = [];
+      for (const q of this.queues.values()) {
+        for (const c of q.consumers) {
+          c.active = false;
+          c.controller.abort(new BaseError("QUEUE_CLOSED", "the queue is closing"));
+          all.push(...c.inFlight);
+        }
+      }
+      await Promise.allSettled(all);
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The job queue interface. The in-process queue (memory.ts) is the embedded default; a RabbitMQ
+ * implementation provides the same semantics across machines:
+ *
+ * - at-least-once delivery: a message is removed only when its handler returns (ack);
+ * - a handler that throws a retryable error gets the message redelivered, up to `maxDeliveries`,
+ *   after which it goes to the dead-letter queue `<name>.dead` with the reason;
+ * - a handler that throws a non-retryable error (see protocol/errors.ts isRetryable) dead-letters it at once;
+ * - `prefetch` bounds how many unacked messages one consumer holds;
+ * - messages are JSON values (they cross process and machine boundaries).
+ */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface Delivery<T> {
+  /** Stable id of the message (publishers set it to make redeliveries recognizable). */
+  readonly messageId: string;
+  readonly body: T;
+  /** 1 on the first delivery, 2 on the first redelivery, ... */
+  readonly deliveryCount: number;
+}
+
+export type Handler<T> = (delivery: Delivery<T>, signal: AbortSignal) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Unacknowledged messages this consumer may hold at once. */
+  prefetch?: number;
+}
+
+export interface Subscription {
+  /** Stops taking new messages and waits for the in-flight handlers. Safe to call twice. */
+  cancel(): Promise<void>;
+}
+
+export interface QueueOptions {
+  /** Deliveries before a message is dead-lettered. */
+  maxDeliveries?: number;
+}
+
+export interface DeadLetter<T = Json> {
+  messageId: string;
+  body: T;
+  reason: string;
+  deliveryCount: number;
+}
+
+export interface JobQueue {
+  /** Declares a queue (idempotent); publishing or consuming also declares with defaults. */
+  assertQueue(name: string, options?: QueueOptions): Promise<void>;
+  /** Resolves once the broker has taken responsibility for the message (publisher confirm). */
+  publish(queue: string, body: Json, options?: { messageId?: string }): Promise<void>;
+  consume<T extends Json>(queue: string, handler: Handler<T>, options?: ConsumeOptions): Promise<Subscription>;
+  /** Messages ready plus unacknowledged. */
+  depth(queue: string): Promise<number>;
+  /** Waits for in-flight handlers, then releases everything. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export const DEAD_LETTER_SUFFIX = ".dead";
+export const DEFAULT_MAX_DELIVERIES = 5;

@@ -1,0 +1,27 @@
+import { z } from "zod";
+
+export const RelayerConfigSchema = z.object({
+  dataDir: z.string().describe("Directory for the relayer's database and blob files; survives restarts.").default(".data/relayer"),
+  confirmations: z.coerce.number().int().min(0).describe("Blocks an event must be buried under before it is acted on.").default(0),
+  pollIntervalMs: z.coerce.number().int().min(10).describe("How often the chain is polled for new events and due work.").default(500),
+  logBlockRange: z.coerce.number().int().min(1).describe("Most blocks asked for in one eth_getLogs call.").default(2000),
+  startBlock: z.coerce.number().int().min(0).describe("First block to scan on a fresh database (the oracle's deployment block).").default(0),
+  maxBatchSize: z.coerce.number().int().min(1).max(256).describe("Most results submitted in one transaction.").default(32),
+  maxBatchWaitMs: z.coerce.number().int().min(0).describe("Longest a result waits for a batch to fill before it is submitted.").default(200),
+  maxSettleBatch: z.coerce.number().int().min(1).max(256).describe("Most settlements or refunds in one transaction.").default(32),
+  txRetries: z.coerce.number().int().min(0).describe("Retries of a transaction that failed for a transient reason.").default(3),
+  resultsPrefetch: z.coerce.number().int().min(1).describe("Worker replies taken from the queue at once.").default(64),
+  maxInlineOutputBytes: z.coerce.number().int().min(0).describe("Largest output delivered to the consumer's callback.").default(4096),
+  api: z
+    .object({
+      host: z.string().describe("Address the HTTP API listens on.").default("127.0.0.1"),
+      port: z.coerce.number().int().min(0).max(65535).describe("Port of the HTTP API (0: any free port).").default(8545 + 1000),
+      maxBlobBytes: z.coerce.number().int().min(1).describe("Largest blob accepted by PUT/POST /blobs.").default(64 * 1024 * 1024),
+      blobRetentionSeconds: z.coerce.number().int().min(60).describe("How long blobs (inputs, outputs, traces) are kept.").default(7 * 24 * 3600),
+      publicUrl: z.string().optional().describe("Base URL workers and dApps use to reach this API (defaults to the listen address)."),
+    })
+    .prefault({}),
+});
+
+export type RelayerConfig = z.infer<typeof RelayerConfigSchema>;
+export type RelayerConfigInput = z.input<typeof RelayerConfigSchema>;

@@ -1,0 +1,195 @@
+/**
+ * The relayer's embedded database (node:sqlite, in dataDir/relayer.db): the event cursor, what it
+ * knows of every request, the signed results and rejections it holds, and the blob index. It is
+ * what lets a restarted relayer neither miss nor repeat work.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { DatabaseSync as DatabaseSyncType } from "node:sqlite";
+import { createRequire } from "node:module";
+
+// node:sqlite prints an ExperimentalWarning on load under Node 22; load it quietly, once.
+const require = createRequire(import.meta.url);
+function loadSqlite(): typeof import("node:sqlite") {
+  const emit = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (text.includes("SQLite")) return;
+    return (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return require("node:sqlite") as typeof import("node:sqlite");
+  } finally {
+    process.emitWarning = emit;
+  }
+}
+
+export type RequestState = "requested" | "submitted" | "challenged" | "fulfilled" | "refunded";
+
+export interface RequestRow {
+  id: string;
+  requester: string;
+  modelHash: string;
+  inputHash: string;
+  inputURI: string;
+  tier: number;
+  fee: string;
+  deadline: number;
+  callbackGasLimit: number;
+  state: RequestState;
+  block: number;
+  observedAt: number;
+  jobPublishedAt: number | null;
+  replyAt: number | null;
+  submittedAt: number | null;
+  submitTx: string | null;
+  worker: string | null;
+  relayer: string | null;
+  outputHash: string | null;
+  traceRoot: string | null;
+  challengeDeadline: number | null;
+  disputeDeadline: number | null;
+  finalAt: number | null;
+  finalTx: string | null;
+  callbackOk: number | null;
+  refundReason: number | null;
+  note: string | null;
+}
+
+export type ReplyState = "pending" | "submitted" | "skipped";
+
+export interface ReplyRow {
+  requestId: string;
+  kind: "result" | "rejection";
+  message: string;
+  state: ReplyState;
+  reason: string | null;
+  receivedAt: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+  id TEXT PRIMARY KEY, requester TEXT NOT NULL, modelHash TEXT NOT NULL, inputHash TEXT NOT NULL,
+  inputURI TEXT NOT NULL, tier INTEGER NOT NULL, fee TEXT NOT NULL, deadline INTEGER NOT NULL,
+  callbackGasLimit INTEGER NOT NULL, state TEXT NOT NULL, block INTEGER NOT NULL, observedAt INTEGER NOT NULL,
+  jobPublishedAt INTEGER, replyAt INTEGER, submittedAt INTEGER, submitTx TEXT, worker TEXT, relayer TEXT,
+  outputHash TEXT, traceRoot TEXT, challengeDeadline INTEGER, disputeDeadline INTEGER, finalAt INTEGER,
+  finalTx TEXT, callbackOk INTEGER, refundReason INTEGER, note TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
+CREATE TABLE IF NOT EXISTS replies (
+  requestId TEXT PRIMARY KEY, kind TEXT NOT NULL, message TEXT NOT NULL, state TEXT NOT NULL,
+  reason TEXT, receivedAt INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS replies_state ON replies(state);
+CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, createdAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL);
+`;
+
+export class RelayerDb {
+  readonly db: DatabaseSyncType;
+  private closed = false;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    const { DatabaseSync } = loadSqlite();
+    this.db = new DatabaseSync(join(dataDir, "relayer.db"));
+    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    this.db.exec(SCHEMA);
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
+  /** Runs `fn` in one transaction: a crash leaves all of it or none of it. */
+  transaction<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.db.exec("COMMIT");
+      return out;
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Inserts a newly observed request; returns false if it was already known (a re-scan). */
+  insertRequest(row: Omit<RequestRow, "jobPublishedAt" | "replyAt" | "submittedAt" | "submitTx" | "worker" | "relayer" | "outputHash" | "traceRoot" | "challengeDeadline" | "disputeDeadline" | "finalAt" | "finalTx" | "callbackOk" | "refundReason" | "note">): boolean {
+    const res = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO requests(id, requester, modelHash, inputHash, inputURI, tier, fee, deadline, callbackGasLimit, state, block, observedAt)
+         VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(row.id, row.requester, row.modelHash, row.inputHash, row.inputURI, row.tier, row.fee, row.deadline, row.callbackGasLimit, row.state, row.block, row.observedAt);
+    return Number(res.changes) > 0;
+  }
+
+  updateRequest(id: string, fields: Partial<RequestRow>): void {
+    const keys = Object.keys(fields) as (keyof RequestRow)[];
+    if (keys.length === 0) return;
+    const sql = `UPDATE requests SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`;
+    this.db.prepare(sql).run(...keys.map((k) => (fields[k] ?? null) as string | number | null), id);
+  }
+
+  getRequest(id: string): RequestRow | undefined {
+    return this.db.prepare("SELECT * FROM requests WHERE id = ?").get(id) as RequestRow | undefined;
+  }
+
+  listRequests(options: { state?: RequestState; limit?: number } = {}): RequestRow[] {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    if (options.state !== undefined) {
+      return this.db.prepare("SELECT * FROM requests WHERE state = ? ORDER BY block DESC, observedAt DESC LIMIT ?").all(options.state, limit) as unknown as RequestRow[];
+    }
+    return this.db.prepare("SELECT * FROM requests ORDER BY block DESC, observedAt DESC LIMIT ?").all(limit) as unknown as RequestRow[];
+  }
+
+  /** Requests whose current state's deadline is at or before `now` (chain time, seconds). */
+  dueRequests(state: RequestState, column: "deadline" | "challengeDeadline" | "disputeDeadline", now: number, limit: number): RequestRow[] {
+    return this.db
+      .prepare(`SELECT * FROM requests WHERE state = ? AND ${column} IS NOT NULL AND ${column} <= ? ORDER BY ${column} LIMIT ?`)
+      .all(state, now, limit) as unknown as RequestRow[];
+  }
+
+  countByState(): Record<string, number> {
+    const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM requests GROUP BY state").all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
+
+  /** Stores a worker reply unless one is already held for the request; returns whether it was new. */
+  insertReply(row: ReplyRow): boolean {
+    const res = this.db
+      .prepare("INSERT OR IGNORE INTO replies(requestId, kind, message, state, reason, receivedAt) VALUES(?, ?, ?, ?, ?, ?)")
+      .run(row.requestId, row.kind, row.message, row.state, row.reason, row.receivedAt);
+    return Number(res.changes) > 0;
+  }
+
+  getReply(requestId: string): ReplyRow | undefined {
+    return this.db.prepare("SELECT * FROM replies WHERE requestId = ?").get(requestId) as ReplyRow | undefined;
+  }
+
+  pendingReplies(limit: number): ReplyRow[] {
+    return this.db.prepare("SELECT * FROM replies WHERE state = 'pending' ORDER BY receivedAt LIMIT ?").all(limit) as unknown as ReplyRow[];
+  }
+
+  setReplyState(requestId: string, state: ReplyState, reason: string | null = null): void {
+    this.db.prepare("UPDATE replies SET state = ?, reason = ? WHERE requestId = ?").run(state, reason, requestId);
+  }
+
+  /** Forgets a reply so another worker's can be taken (after the request was reopened). */
+  deleteReply(requestId: string): void {
+    this.db.prepare("DELETE FROM replies WHERE requestId = ?").run(requestId);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

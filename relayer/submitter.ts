@@ -1,0 +1,145 @@
+/**
+ * Submits checked worker replies on-chain: results in batches (`submitResults` accepts every valid
+ * item and reports each skipped one with the error it would have raised), rejections one by one.
+ * A batch that reverts as a whole is split and retried item by item, so one bad item never holds
+ * the others back.
+ */
+import { Tier, fromHex, isError, type IInferenceOracle, type Logger, type ResultMessage, type RejectionMessage } from "../protocol/index.js";
+import type { OracleChain } from "./chain.js";
+import type { RelayerDb, ReplyRow } from "./db.js";
+
+type Submission = IInferenceOracle.ResultSubmissionStruct;
+
+export class ResultSubmitter {
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly chain: OracleChain,
+    private readonly db: RelayerDb,
+    private readonly log: Logger,
+    private readonly options: { maxBatchSize: number; maxBatchWaitMs: number; maxInlineOutputBytes: number },
+  ) {}
+
+  /** Called when a reply arrives: flush now if a batch is full, else within maxBatchWaitMs. */
+  kick(): void {
+    if (this.closed) return;
+    const pending = this.db.pendingReplies(this.options.maxBatchSize);
+    if (pending.length >= this.options.maxBatchSize) {
+      void this.flush();
+    } else if (this.timer === undefined && pending.length > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.options.maxBatchWaitMs);
+    }
+  }
+
+  /** Submits everything pending; one flush at a time. */
+  flush(): Promise<void> {
+    this.flushing ??= (async () => {
+      try {
+        for (;;) {
+          const replies = this.db.pendingReplies(this.options.maxBatchSize);
+          if (replies.length === 0) break;
+          const progressed = await this.submit(replies);
+          if (!progressed) break; // chain unavailable: leave them pending for the next tick
+        }
+      } catch (error) {
+        this.log.error({ err: error }, "result submission failed");
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async submit(replies: ReplyRow[]): Promise<boolean> {
+    const results: ReplyRow[] = [];
+    for (const reply of replies) {
+      if (reply.kind === "rejection") {
+        if (!(await this.submitRejection(reply))) return false;
+      } else {
+        results.push(reply);
+      }
+    }
+    if (results.length === 0) return true;
+    return this.submitBatch(results);
+  }
+
+  private toSubmission(reply: ReplyRow): Submission {
+    const m = JSON.parse(reply.message) as ResultMessage;
+    const row = this.db.getRequest(m.requestId);
+    // The output is only needed when the request settles in this transaction (NONE and ZK tiers).
+    const settlesNow = row !== undefined && row.tier !== Tier.OPTIMISTIC;
+    const output = settlesNow && fromHex(m.output).byteLength <= this.options.maxInlineOutputBytes ? m.output : "0x";
+    return { requestId: m.requestId, outputHash: m.outputHash, traceRoot: m.traceRoot, signature: m.signature, output, proof: "0x" };
+  }
+
+  private async submitBatch(replies: ReplyRow[]): Promise<boolean> {
+    const items = replies.map((r) => this.toSubmission(r));
+    try {
+      const receipt = await this.chain.send("submitResults", items.length, () => this.chain.oracle.submitResults(items));
+      const skipped = new Map<string, string>();
+      for (const log of receipt.logs) {
+        const parsed = this.chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
+        if (parsed?.name === "ResultSkipped") {
+          const selector = String(parsed.args.reason);
+          const name = this.chain.oracle.interface.getError(selector)?.name ?? selector;
+          skipped.set(String(parsed.args.requestId).toLowerCase(), name);
+        }
+      }
+      const now = Date.now();
+      for (const r of replies) {
+        const reason = skipped.get(r.requestId.toLowerCase());
+        if (reason === undefined) {
+          this.db.setReplyState(r.requestId, "submitted");
+          this.db.updateRequest(r.requestId, { submittedAt: now, submitTx: receipt.hash });
+        } else {
+          this.db.setReplyState(r.requestId, "skipped", reason);
+          this.log.warn({ requestId: r.requestId, reason }, "result skipped by the oracle");
+        }
+      }
+      this.log.info({ count: replies.length, skipped: skipped.size, gasUsed: receipt.gasUsed.toString() }, "results submitted");
+      return true;
+    } catch (error) {
+      if (isError(error, "CHAIN_REVERTED")) {
+        if (replies.length > 1) {
+          for (const r of replies) await this.submitBatch([r]);
+          return true;
+        }
+        const reason = String(error.details.error ?? error.message);
+        this.db.setReplyState(replies[0]!.requestId, "skipped", reason);
+        this.log.warn({ requestId: replies[0]!.requestId, reason }, "result reverted");
+        return true;
+      }
+      this.log.warn({ err: error }, "chain unavailable; results stay pending");
+      return false;
+    }
+  }
+
+  private async submitRejection(reply: ReplyRow): Promise<boolean> {
+    const m = JSON.parse(reply.message) as RejectionMessage;
+    try {
+      await this.chain.send("rejectRequest", 1, () => this.chain.oracle.rejectRequest(m.requestId, m.reason, m.signature));
+      this.db.setReplyState(m.requestId, "submitted");
+      this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code }, "rejection submitted; requester refunded");
+      return true;
+    } catch (error) {
+      if (isError(error, "CHAIN_REVERTED")) {
+        this.db.setReplyState(m.requestId, "skipped", String(error.details.error ?? error.message));
+        return true;
+      }
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flushing;
+  }
+}
+
