@@ -11,9 +11,9 @@ export const REDACTED_KEYS = ["privateKey", "*.privateKey", "signerKey", "*.sign
  */
 export function createLogger(service: string, options: LoggerOptions = {}): Logger {
   return pino({
+    ...options,
     name: service,
     level: process.env.LOG_LEVEL ?? options.level ?? "info",
     redact: { paths: REDACTED_KEYS, censor: "[redacted]" },
-    ...options,
   });
 }

@@ -36,23 +36,27 @@ export class ResultSubmitter {
     }
   }
 
-  /** Submits everything pending; one flush at a time. */
+  /** Submits everything pending; one flush at a time (a second caller joins the running one). */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      try {
-        for (;;) {
-          const replies = this.db.pendingReplies(this.options.maxBatchSize);
-          if (replies.length === 0) break;
-          const progressed = await this.submit(replies);
-          if (!progressed) break; // chain unavailable: leave them pending for the next tick
-        }
-      } catch (error) {
-        this.log.error({ err: error }, "result submission failed");
-      } finally {
-        this.flushing = undefined;
+    if (this.flushing !== undefined) return this.flushing;
+    const run = this.drainPending().finally(() => {
+      if (this.flushing === run) this.flushing = undefined;
+    });
+    this.flushing = run;
+    return run;
+  }
+
+  private async drainPending(): Promise<void> {
+    try {
+      for (;;) {
+        const replies = this.db.pendingReplies(this.options.maxBatchSize);
+        if (replies.length === 0) break;
+        const progressed = await this.submit(replies);
+        if (!progressed) break; // chain unavailable: leave them pending for the next tick
       }
-    })();
-    return this.flushing;
+    } catch (error) {
+      this.log.error({ err: error }, "result submission failed");
+    }
   }
 
   private async submit(replies: ReplyRow[]): Promise<boolean> {

@@ -130,6 +130,9 @@ interface IInferenceOracle {
         bytes input,
         string inputURI
     );
+    /// @notice A result was accepted. `worker` is the operator (not the signer key). For OPTIMISTIC
+    /// requests `challengeDeadline` ends the challenge window; NONE and ZK results are final at once
+    /// (RequestFulfilled follows in the same transaction) and carry the submission time.
     event ResultSubmitted(
         RequestId indexed requestId,
         address indexed worker,
@@ -205,12 +208,17 @@ interface IInferenceOracle {
     function requestInference(RequestParams calldata params) external payable returns (RequestId requestId);
     function submitResult(ResultSubmission calldata submission) external;
     /// @notice Accepts every valid item and skips (with ResultSkipped) the rest, so one bad item never
-    /// blocks a batch. Returns how many were accepted.
+    /// blocks a batch. Returns how many were accepted. Too little gas for a NONE/ZK item's callback is not
+    /// a bad item: the whole call reverts with OracleInsufficientGasForCallback.
     function submitResults(ResultSubmission[] calldata submissions) external returns (uint256 accepted);
     /// @notice A worker's signed statement that the input is invalid (malformed, wrong shape, unavailable):
     /// the requester is refunded at once.
     function rejectRequest(RequestId requestId, uint16 reason, bytes calldata signature) external;
+    /// @notice Pays out a Submitted result once its challenge window is over (anyone may call) and calls the
+    /// requester back with exactly its callbackGasLimit; reverts OracleInsufficientGasForCallback when the
+    /// transaction could not forward that much, so a caller cannot make the callback fail.
     function settle(Settlement calldata settlement) external;
+    /// @notice Settles every ready item and skips the others. Returns how many settled.
     function settleMany(Settlement[] calldata settlements) external returns (uint256 settled);
     /// @notice Refunds every listed request whose deadline passed unserved; others are skipped.
     function refundExpired(RequestId[] calldata requestIds) external returns (uint256 refunded);

@@ -1,0 +1,809 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IInferenceOracle} from "./interfaces/IInferenceOracle.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IDisputeResolver} from "./interfaces/IDisputeResolver.sol";
+import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
+import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
+import {RequestId, RequestIdLib} from "./types/RequestId.sol";
+import {TensorHash} from "./libraries/TensorHash.sol";
+import {SignatureLib} from "./libraries/SignatureLib.sol";
+import {StakeLedger} from "./libraries/StakeLedger.sol";
+import {RequestBook} from "./libraries/RequestBook.sol";
+import {ExactGasCall} from "./libraries/ExactGasCall.sol";
+
+/// @title InferenceOracle
+/// @notice Coordinates inference requests: fee escrow, worker-signed results, the optimistic challenge
+/// window, disputes through per-model resolvers, settlement, refunds and worker stakes. The rules live
+/// in the libraries (StakeLedger, RequestBook, SignatureLib, ExactGasCall, TensorHash).
+///
+/// Funds conservation: address(this).balance == sum of stakes + fees escrowed by requests in
+/// Requested/Submitted/Challenged + bonds of open challenges + sum of pull balances. Every payout is
+/// credited to a pull balance (`withdraw`), except refund pushes, which leave escrow and balance together.
+contract InferenceOracle is IInferenceOracle {
+    using StakeLedger for StakeLedger.Worker;
+
+    bytes32 internal constant RESULT_TYPEHASH =
+        keccak256("Result(bytes32 requestId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,bytes32 traceRoot)");
+    bytes32 internal constant REJECTION_TYPEHASH = keccak256("Rejection(bytes32 requestId,uint16 reason)");
+    bytes32 internal constant NAME_HASH = keccak256("VerifiableInferenceOracle");
+    bytes32 internal constant VERSION_HASH = keccak256("1");
+
+    /// @notice Gas a refund push always gets, enough for an EOA or a small bookkeeping hook.
+    uint256 internal constant MIN_REFUND_GAS = 30_000;
+    /// @notice A resolver cannot hold a dispute open longer than this.
+    uint64 internal constant MAX_DISPUTE_DURATION = 180 days;
+    /// @notice Upper bound for params.maxCallbackGasLimit, well under a block.
+    uint32 internal constant CALLBACK_GAS_CEILING = 10_000_000;
+
+    /// @dev Params, packed so that submitting a result reads one slot; `bondVersion` counts resultBond changes.
+    struct StoredParams {
+        uint96 minStake;
+        uint96 resultBond;
+        uint32 bondVersion;
+        uint96 challengeBond;
+        uint96 minWorkerFee;
+        uint32 challengeWindow;
+        uint32 unbondingDelay;
+        uint16 relayerFeeBps;
+        uint32 maxInlineInputBytes;
+        uint32 maxInlineOutputBytes;
+        uint32 maxCallbackGasLimit;
+    }
+
+    IModelRegistry internal immutable _registry;
+    uint256 internal immutable _cachedChainId;
+    bytes32 internal immutable _cachedDomainSeparator;
+
+    /// @inheritdoc IInferenceOracle
+    address public admin;
+    StoredParams internal _params;
+    uint256 internal _sequence;
+    /// @dev resultBond by version, so a bond is released or slashed at the amount that was locked.
+    mapping(uint32 version => uint96 bond) internal _bondAt;
+    mapping(RequestId => RequestBook.Request) internal _requests;
+    mapping(RequestId => RequestBook.Dispute) internal _disputes;
+    mapping(RequestId => mapping(address operator => bool)) internal _disqualified;
+    mapping(address operator => StakeLedger.Worker) internal _workers;
+    mapping(address signer => address operator) internal _operatorOf;
+    mapping(address account => uint256) internal _balances;
+    bool transient internal _entered;
+
+    modifier nonReentrant() {
+        // INVARIANT: no state-changing entry point runs inside another one's external call.
+        if (_entered) revert OracleReentrantCall();
+        _entered = true;
+        _;
+        _entered = false;
+    }
+
+    modifier onlyAdmin() {
+        // INVARIANT: only the admin changes parameters or hands over the admin role.
+        if (msg.sender != admin) revert OracleNotAdmin(msg.sender);
+        _;
+    }
+
+    constructor(address registry_, address admin_, Params memory params_) {
+        if (registry_ == address(0)) revert OracleInvalidParams("registry is zero");
+        if (admin_ == address(0)) revert OracleInvalidParams("admin is zero");
+        _registry = IModelRegistry(registry_);
+        admin = admin_;
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = SignatureLib.domainSeparator(NAME_HASH, VERSION_HASH, address(this));
+        _setParams(params_, 0);
+        emit AdminTransferred(address(0), admin_);
+    }
+
+    // ============================================================ requests
+
+    /// @inheritdoc IInferenceOracle
+    function requestInference(RequestParams calldata p) external payable nonReentrant returns (RequestId requestId) {
+        uint96 ownerFee = _checkModel(p.modelHash, p.tier);
+        StoredParams storage sp = _params;
+        uint256 minimum = uint256(ownerFee) + sp.minWorkerFee;
+        // INVARIANT: the fee covers the model owner and the minimum worker fee.
+        if (msg.value < minimum) revert OracleFeeTooLow(msg.value, minimum);
+        // INVARIANT: escrowed fees fit the packed uint96 slot.
+        if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
+        uint64 now_ = _now();
+        // INVARIANT: every request can be served for a while, and its deadline fits uint40.
+        if (p.deadline <= now_ || p.deadline > type(uint40).max) revert OracleDeadlineInvalid(p.deadline, now_);
+        uint32 maxGas = sp.maxCallbackGasLimit;
+        // INVARIANT: a callback never asks for more gas than the protocol allows.
+        if (p.callbackGasLimit > maxGas) revert OracleCallbackGasTooHigh(p.callbackGasLimit, maxGas);
+        bytes32 inputHash = _checkInput(p);
+
+        // Cannot overflow: one increment per request.
+        unchecked {
+            requestId = RequestIdLib.derive(address(this), ++_sequence);
+        }
+        RequestBook.Request storage r = _requests[requestId];
+        r.requester = msg.sender;
+        r.fee = uint96(msg.value);
+        r.modelHash = p.modelHash;
+        r.inputHash = inputHash;
+        r.deadline = uint40(p.deadline);
+        r.timeout = uint40(p.deadline);
+        r.callbackGasLimit = p.callbackGasLimit;
+        r.status = RequestStatus.Requested;
+        r.tier = p.tier;
+        r.ownerFee = ownerFee;
+        _emitRequested(requestId, p, inputHash);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function submitResult(ResultSubmission calldata submission) external nonReentrant {
+        bytes memory err = _submit(submission);
+        if (err.length != 0) _revertWith(err);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function submitResults(ResultSubmission[] calldata submissions) external nonReentrant returns (uint256 accepted) {
+        for (uint256 i = 0; i < submissions.length; ++i) {
+            bytes memory err = _submit(submissions[i]);
+            if (err.length == 0) {
+                // Cannot overflow: bounded by the array length.
+                unchecked {
+                    ++accepted;
+                }
+            } else {
+                emit ResultSkipped(submissions[i].requestId, bytes4(err));
+            }
+        }
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function rejectRequest(RequestId requestId, uint16 reason, bytes calldata signature) external nonReentrant {
+        RequestBook.Request storage r = _requests[requestId];
+        _requireStatus(requestId, r.status, RequestStatus.Requested);
+        // INVARIANT: a worker can reject only while the request may still be served.
+        if (_now() >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
+        bytes32 digest = _typedDataDigest(keccak256(abi.encode(REJECTION_TYPEHASH, requestId, reason)));
+        (address operator, bytes memory err) = _operatorFor(requestId, digest, signature);
+        if (err.length != 0) _revertWith(err);
+        StakeLedger.Worker storage w = _workers[operator];
+        uint256 minStake = _params.minStake;
+        // INVARIANT: only a worker with the minimum stake at risk can cancel a request.
+        if (w.active() < minStake) revert StakeBelowMinimum(operator, w.active(), minStake);
+        emit RequestRejected(requestId, operator, reason);
+        _refund(requestId, r, RefundReason.RejectedByWorker);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function settle(Settlement calldata settlement) external nonReentrant {
+        bytes memory err = _settle(settlement);
+        if (err.length != 0) _revertWith(err);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function settleMany(Settlement[] calldata settlements) external nonReentrant returns (uint256 settled) {
+        for (uint256 i = 0; i < settlements.length; ++i) {
+            if (_settle(settlements[i]).length == 0) {
+                // Cannot overflow: bounded by the array length.
+                unchecked {
+                    ++settled;
+                }
+            }
+        }
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function refundExpired(RequestId[] calldata requestIds) external nonReentrant returns (uint256 refunded) {
+        uint64 now_ = _now();
+        for (uint256 i = 0; i < requestIds.length; ++i) {
+            RequestBook.Request storage r = _requests[requestIds[i]];
+            if (r.status == RequestStatus.Requested && now_ >= r.timeout) {
+                _refund(requestIds[i], r, RefundReason.Expired);
+                // Cannot overflow: bounded by the array length.
+                unchecked {
+                    ++refunded;
+                }
+            }
+        }
+    }
+
+    // ============================================================ disputes
+
+    /// @inheritdoc IInferenceOracle
+    function challenge(RequestId requestId, ResultRecord calldata record) external payable nonReentrant {
+        RequestBook.Request storage r = _requests[requestId];
+        _requireStatus(requestId, r.status, RequestStatus.Submitted);
+        uint64 now_ = _now();
+        // INVARIANT: a result can be challenged only inside its challenge window.
+        if (now_ >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
+        // INVARIANT: the challenger names exactly the result that was accepted.
+        if (RequestBook.commitment(record) != r.resultCommitment) revert OracleResultRecordMismatch(requestId);
+        uint256 minBond = _params.challengeBond;
+        // INVARIANT: a challenge puts at least challengeBond at risk.
+        if (msg.value < minBond) revert OracleChallengeBondTooLow(msg.value, minBond);
+        // INVARIANT: the bond fits the packed uint96 slot.
+        if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
+        // INVARIANT: a worker cannot challenge its own result to escape slashing.
+        if (msg.sender == record.worker) revert OracleSelfChallenge(requestId, record.worker);
+        address resolver = _registry.terms(r.modelHash).resolver;
+        // INVARIANT: a dispute always has an approved resolver that can rule on it.
+        if (resolver == address(0)) revert OracleTierUnsupported(r.modelHash, Tier.OPTIMISTIC);
+
+        r.status = RequestStatus.Challenged;
+        (uint64 duration, bool workerAtFaultByDefault) = IDisputeResolver(resolver).onDisputeOpened(
+            IDisputeResolver.DisputeContext({
+                requestId: requestId,
+                modelHash: r.modelHash,
+                inputHash: r.inputHash,
+                outputHash: record.outputHash,
+                traceRoot: record.traceRoot,
+                worker: record.worker,
+                challenger: msg.sender
+            })
+        );
+        if (duration > MAX_DISPUTE_DURATION) duration = MAX_DISPUTE_DURATION;
+        // Cannot overflow: now_ < 2^40 (it is below r.timeout) and duration <= MAX_DISPUTE_DURATION.
+        uint64 deadline;
+        unchecked {
+            deadline = now_ + duration;
+        }
+        r.timeout = uint40(deadline);
+        _disputes[requestId] = RequestBook.Dispute({
+            challenger: msg.sender,
+            bond: uint96(msg.value),
+            worker: record.worker,
+            deadline: deadline,
+            workerAtFaultByDefault: workerAtFaultByDefault,
+            resolver: resolver
+        });
+        emit ChallengeOpened(requestId, msg.sender, record.worker, msg.value, deadline);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function resolveDispute(RequestId requestId, bool workerAtFault) external nonReentrant {
+        RequestBook.Request storage r = _requests[requestId];
+        _requireStatus(requestId, r.status, RequestStatus.Challenged);
+        RequestBook.Dispute storage d = _disputes[requestId];
+        address resolver = d.resolver;
+        // INVARIANT: only the resolver the dispute was opened with rules on it.
+        if (msg.sender != resolver) revert OracleNotResolver(requestId, msg.sender, resolver);
+        // INVARIANT: after the dispute deadline only the default outcome applies.
+        if (_now() >= d.deadline) revert OracleDeadlinePassed(requestId, d.deadline);
+        _applyRuling(requestId, r, workerAtFault, false);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function resolveDisputeByDefault(RequestId requestId) external nonReentrant {
+        RequestBook.Request storage r = _requests[requestId];
+        _requireStatus(requestId, r.status, RequestStatus.Challenged);
+        RequestBook.Dispute storage d = _disputes[requestId];
+        // INVARIANT: the default outcome applies only once the resolver's time is up.
+        if (_now() < d.deadline) revert OracleDeadlineNotReached(requestId, d.deadline);
+        _applyRuling(requestId, r, d.workerAtFaultByDefault, true);
+    }
+
+    // ============================================================ staking
+
+    /// @inheritdoc IInferenceOracle
+    function registerWorker(address signer) external payable nonReentrant {
+        StakeLedger.Worker storage w = _workers[msg.sender];
+        // INVARIANT: one registration per operator.
+        if (w.isRegistered()) revert StakeWorkerAlreadyRegistered(msg.sender);
+        _checkSignerFree(signer);
+        uint256 minStake = _params.minStake;
+        // INVARIANT: a worker starts with at least the minimum stake.
+        if (msg.value < minStake) revert StakeBelowMinimum(msg.sender, msg.value, minStake);
+        w.signer = signer;
+        _operatorOf[signer] = msg.sender;
+        w.add(msg.value);
+        emit WorkerRegistered(msg.sender, signer, msg.value);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function addStake() external payable nonReentrant {
+        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
+        uint256 stake = w.add(msg.value);
+        emit StakeAdded(msg.sender, msg.value, stake);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function setSigner(address signer) external nonReentrant {
+        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
+        _checkSignerFree(signer);
+        address previous = w.signer;
+        delete _operatorOf[previous];
+        w.signer = signer;
+        _operatorOf[signer] = msg.sender;
+        emit SignerChanged(msg.sender, previous, signer);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function requestUnbond(uint256 amount) external nonReentrant {
+        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
+        // Cannot overflow: a uint64 timestamp plus a uint32 delay.
+        uint64 readyAt;
+        unchecked {
+            readyAt = _now() + _params.unbondingDelay;
+        }
+        w.requestUnbond(msg.sender, amount, readyAt);
+        emit UnbondRequested(msg.sender, amount, readyAt);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function withdrawStake() external nonReentrant {
+        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
+        uint256 amount = w.withdrawUnbonded(msg.sender, _now());
+        emit StakeWithdrawn(msg.sender, amount);
+        _send(msg.sender, amount);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function withdraw() external nonReentrant {
+        uint256 amount = _balances[msg.sender];
+        // INVARIANT: a withdrawal pays out a positive pull balance exactly once.
+        if (amount == 0) revert OracleNothingToWithdraw(msg.sender);
+        _balances[msg.sender] = 0;
+        emit Withdrawn(msg.sender, amount);
+        _send(msg.sender, amount);
+    }
+
+    // ============================================================ admin
+
+    /// @inheritdoc IInferenceOracle
+    function setParams(Params calldata newParams) external onlyAdmin {
+        StoredParams storage sp = _params;
+        uint32 version = sp.bondVersion;
+        if (newParams.resultBond != sp.resultBond) ++version;
+        _setParams(newParams, version);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        // INVARIANT: the oracle always has an admin.
+        if (newAdmin == address(0)) revert OracleInvalidParams("admin is zero");
+        emit AdminTransferred(admin, newAdmin);
+        admin = newAdmin;
+    }
+
+    // ============================================================ views
+
+    /// @inheritdoc IInferenceOracle
+    function state(RequestId requestId) external view returns (RequestStatus) {
+        return _requests[requestId].status;
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function getRequest(RequestId requestId) external view returns (RequestView memory v) {
+        RequestBook.Request storage r = _requests[requestId];
+        v.requester = r.requester;
+        v.status = r.status;
+        v.tier = r.tier;
+        v.fee = r.fee;
+        v.ownerFee = r.ownerFee;
+        v.callbackGasLimit = r.callbackGasLimit;
+        v.deadline = r.deadline;
+        v.timeout = r.timeout;
+        v.modelHash = r.modelHash;
+        v.inputHash = r.inputHash;
+        v.resultCommitment = r.resultCommitment;
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function getDispute(RequestId requestId) external view returns (DisputeView memory v) {
+        RequestBook.Dispute storage d = _disputes[requestId];
+        v.challenger = d.challenger;
+        v.worker = d.worker;
+        v.resolver = d.resolver;
+        v.bond = d.bond;
+        v.deadline = d.deadline;
+        v.workerAtFaultByDefault = d.workerAtFaultByDefault;
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function getWorker(address operator) external view returns (WorkerView memory v) {
+        StakeLedger.Worker storage w = _workers[operator];
+        v.signer = w.signer;
+        v.stake = w.stake;
+        v.locked = w.locked;
+        v.unbonding = w.unbonding;
+        v.unbondingReadyAt = w.unbondingReadyAt;
+        v.openResults = w.openResults;
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function operatorOf(address signer) external view returns (address) {
+        return _operatorOf[signer];
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function balanceOf(address account) external view returns (uint256) {
+        return _balances[account];
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function params() external view returns (Params memory p) {
+        StoredParams storage sp = _params;
+        p.minStake = sp.minStake;
+        p.resultBond = sp.resultBond;
+        p.challengeBond = sp.challengeBond;
+        p.minWorkerFee = sp.minWorkerFee;
+        p.challengeWindow = sp.challengeWindow;
+        p.unbondingDelay = sp.unbondingDelay;
+        p.relayerFeeBps = sp.relayerFeeBps;
+        p.maxInlineInputBytes = sp.maxInlineInputBytes;
+        p.maxInlineOutputBytes = sp.maxInlineOutputBytes;
+        p.maxCallbackGasLimit = sp.maxCallbackGasLimit;
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function resultDigest(
+        RequestId requestId,
+        bytes32 modelHash,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes32 traceRoot
+    ) external view returns (bytes32) {
+        return _resultDigest(requestId, modelHash, inputHash, outputHash, traceRoot);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function rejectionDigest(RequestId requestId, uint16 reason) external view returns (bytes32) {
+        return _typedDataDigest(keccak256(abi.encode(REJECTION_TYPEHASH, requestId, reason)));
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function resultCommitment(ResultRecord calldata record) external pure returns (bytes32) {
+        return RequestBook.commitment(record);
+    }
+
+    /// @notice The EIP-712 domain separator for the current chain.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
+    // ============================================================ internals: requests
+
+    /// @dev Checks the model accepts `tier` requests now; returns the owner's fee to snapshot.
+    function _checkModel(bytes32 modelHash, Tier tier) internal view returns (uint96) {
+        IModelRegistry.ModelTerms memory t;
+        try _registry.terms(modelHash) returns (IModelRegistry.ModelTerms memory terms_) {
+            t = terms_;
+        } catch {
+            revert OracleModelNotFound(modelHash);
+        }
+        // INVARIANT: only active models take new requests.
+        if (!t.active) revert OracleModelInactive(modelHash);
+        // INVARIANT: the tier is one the model supports, with the contract that tier needs.
+        if (
+            (t.tiers >> uint8(tier)) & 1 == 0 || (tier == Tier.OPTIMISTIC && t.resolver == address(0))
+                || (tier == Tier.ZK && t.zkVerifier == address(0))
+        ) revert OracleTierUnsupported(modelHash, tier);
+        return t.fee;
+    }
+
+    /// @dev Checks the inline input (or its absence); returns the input hash to store.
+    function _checkInput(RequestParams calldata p) internal view returns (bytes32) {
+        if (p.input.length == 0) {
+            // INVARIANT: workers can always find the input: inline, or by hash at a URI.
+            if (p.inputHash == bytes32(0) || bytes(p.inputURI).length == 0) revert OracleInputMissing();
+            return p.inputHash;
+        }
+        uint256 maxBytes = _params.maxInlineInputBytes;
+        // INVARIANT: inline inputs stay small enough to hash and log on chain.
+        if (p.input.length > maxBytes) revert OracleInputTooLarge(p.input.length, maxBytes);
+        (uint256 code, bytes32 computed) = TensorHash.tryHash(p.input);
+        // INVARIANT: an inline input is a canonical tensor.
+        if (code != 0) revert OracleMalformedTensor(code);
+        // INVARIANT: the stored input hash is the hash of the inline input.
+        if (p.inputHash != bytes32(0) && p.inputHash != computed) revert OracleInputHashMismatch(p.inputHash, computed);
+        return computed;
+    }
+
+    function _emitRequested(RequestId requestId, RequestParams calldata p, bytes32 inputHash) internal {
+        emit InferenceRequested(
+            requestId, msg.sender, p.modelHash, inputHash, p.tier, msg.value, p.deadline, p.callbackGasLimit, p.input, p.inputURI
+        );
+    }
+
+    /// @dev Accepts one result, or returns the abi-encoded error it would revert with (leaving no trace).
+    /// Everything that can fail is checked before the first state change.
+    function _submit(ResultSubmission calldata s) internal returns (bytes memory err) {
+        RequestBook.Request storage r = _requests[s.requestId];
+        address operator;
+        (operator, err) = _checkSubmission(s, r);
+        if (err.length != 0) return err;
+        if (r.tier == Tier.OPTIMISTIC) {
+            _acceptOptimistic(s, r, operator);
+            return err;
+        }
+        IModelRegistry.ModelTerms memory t = _registry.terms(r.modelHash);
+        if (r.tier == Tier.ZK) {
+            err = _proofError(s.requestId, r, t.zkVerifier, s.outputHash, s.proof);
+            if (err.length != 0) return err;
+        }
+        // NONE and ZK results are final at once, so no bond needs to stay locked.
+        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, _now());
+        _fulfill(s.requestId, r, t.owner, operator, msg.sender, s.outputHash, s.output);
+    }
+
+    /// @dev Returns the worker behind a submission, or the error why it cannot be accepted.
+    function _checkSubmission(ResultSubmission calldata s, RequestBook.Request storage r)
+        internal
+        view
+        returns (address operator, bytes memory err)
+    {
+        err = _statusError(s.requestId, r.status, RequestStatus.Requested);
+        if (err.length != 0) return (address(0), err);
+        // INVARIANT: a result counts only before the request's deadline.
+        if (_now() >= r.timeout) {
+            return (address(0), abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(r.timeout)));
+        }
+        bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot);
+        (operator, err) = _operatorFor(s.requestId, digest, s.signature);
+        if (err.length != 0) return (address(0), err);
+        // INVARIANT: every accepted result is backed by the minimum stake and a free result bond.
+        err = _workers[operator].checkCanBack(operator, _params.minStake, _params.resultBond);
+        if (err.length != 0) return (address(0), err);
+        // INVARIANT: an inline output is the canonical tensor the worker signed.
+        err = _outputError(s.outputHash, s.output);
+    }
+
+    function _acceptOptimistic(ResultSubmission calldata s, RequestBook.Request storage r, address operator) internal {
+        StoredParams storage sp = _params;
+        _workers[operator].lock(sp.resultBond);
+        uint64 challengeDeadline = _now() + sp.challengeWindow;
+        r.status = RequestStatus.Submitted;
+        r.timeout = uint40(challengeDeadline);
+        r.bondVersion = sp.bondVersion;
+        r.resultCommitment = RequestBook.commitment(operator, msg.sender, s.outputHash, s.traceRoot);
+        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, challengeDeadline);
+    }
+
+    function _proofError(RequestId requestId, RequestBook.Request storage r, address verifier, bytes32 outputHash, bytes calldata proof)
+        internal
+        view
+        returns (bytes memory)
+    {
+        // INVARIANT: a ZK result carries a proof ...
+        if (proof.length == 0) return abi.encodeWithSelector(OracleProofRequired.selector, requestId);
+        // ... for a model whose verifier is still approved ...
+        if (verifier == address(0)) return abi.encodeWithSelector(OracleTierUnsupported.selector, r.modelHash, Tier.ZK);
+        // ... and the verifier accepts it.
+        try IZkVerifier(verifier).verifyInference(r.modelHash, r.inputHash, outputHash, proof) returns (bool ok) {
+            if (ok) return "";
+        } catch {}
+        return abi.encodeWithSelector(OracleProofInvalid.selector, requestId);
+    }
+
+    /// @dev Settles one Submitted result whose window is over, or returns the error it would revert with.
+    function _settle(Settlement calldata st) internal returns (bytes memory err) {
+        RequestId requestId = st.requestId;
+        RequestBook.Request storage r = _requests[requestId];
+        err = _statusError(requestId, r.status, RequestStatus.Submitted);
+        if (err.length != 0) return err;
+        // INVARIANT: a result settles only after its challenge window (or its won dispute).
+        if (_now() < r.timeout) return abi.encodeWithSelector(OracleDeadlineNotReached.selector, requestId, uint64(r.timeout));
+        // INVARIANT: the settler names exactly the result that was accepted.
+        if (RequestBook.commitment(st.record) != r.resultCommitment) {
+            return abi.encodeWithSelector(OracleResultRecordMismatch.selector, requestId);
+        }
+        // INVARIANT: an inline output is the tensor the worker committed to.
+        err = _outputError(st.record.outputHash, st.output);
+        if (err.length != 0) return err;
+
+        _workers[st.record.worker].release(_bondAt[r.bondVersion]);
+        r.resultCommitment = bytes32(0);
+        address owner = _registry.terms(r.modelHash).owner;
+        _fulfill(requestId, r, owner, st.record.worker, st.record.relayer, st.record.outputHash, st.output);
+    }
+
+    /// @dev Pays the fee out (to pull balances), marks the request Fulfilled, then calls the requester back.
+    function _fulfill(
+        RequestId requestId,
+        RequestBook.Request storage r,
+        address owner,
+        address worker,
+        address relayer,
+        bytes32 outputHash,
+        bytes calldata output
+    ) internal {
+        r.status = RequestStatus.Fulfilled;
+        _payOut(r, owner, worker, relayer);
+        bool callbackSucceeded = _deliverResult(r.requester, r.callbackGasLimit, requestId, outputHash, output);
+        emit RequestFulfilled(requestId, outputHash, callbackSucceeded, output.length != 0);
+    }
+
+    function _payOut(RequestBook.Request storage r, address owner, address worker, address relayer) internal {
+        uint256 ownerFee = r.ownerFee;
+        (uint256 relayerCut, uint256 workerCut) = RequestBook.split(r.fee, ownerFee, _params.relayerFeeBps);
+        _credit(owner, ownerFee);
+        _credit(relayer, relayerCut);
+        _credit(worker, workerCut);
+    }
+
+    function _deliverResult(address requester, uint256 gasLimit, RequestId requestId, bytes32 outputHash, bytes calldata output)
+        internal
+        returns (bool)
+    {
+        if (gasLimit == 0) return false;
+        return ExactGasCall.call(
+            requester, gasLimit, 0, abi.encodeCall(IInferenceConsumer.onInferenceResult, (requestId, outputHash, output))
+        );
+    }
+
+    /// @dev Marks the request Refunded and pushes the fee to the requester; if the push fails, the fee
+    /// is credited to the requester's pull balance instead (the only write after an external call, and
+    /// it depends on nothing the callee can change).
+    function _refund(RequestId requestId, RequestBook.Request storage r, RefundReason reason) internal {
+        r.status = RequestStatus.Refunded;
+        r.resultCommitment = bytes32(0);
+        address requester = r.requester;
+        uint256 fee = r.fee;
+        uint256 gasLimit = r.callbackGasLimit;
+        if (gasLimit < MIN_REFUND_GAS) gasLimit = MIN_REFUND_GAS;
+        bool pushed = ExactGasCall.call(
+            requester, gasLimit, fee, abi.encodeCall(IInferenceConsumer.onInferenceRefunded, (requestId, uint8(reason)))
+        );
+        if (!pushed) _credit(requester, fee);
+        emit RequestRefunded(requestId, requester, fee, reason, pushed);
+    }
+
+    /// @dev Applies a dispute outcome. Worker at fault: its bond goes to the challenger and the request
+    /// reopens (or is refunded once past its deadline). Worker right: the challenger's bond goes to the
+    /// worker and the result can be settled at once.
+    function _applyRuling(RequestId requestId, RequestBook.Request storage r, bool workerAtFault, bool byDefault) internal {
+        RequestBook.Dispute memory d = _disputes[requestId];
+        delete _disputes[requestId];
+        uint64 now_ = _now();
+        if (!workerAtFault) {
+            r.status = RequestStatus.Submitted;
+            r.timeout = uint40(now_);
+            _credit(d.worker, d.bond);
+            emit DisputeResolved(requestId, false, byDefault, d.worker, d.bond);
+            return;
+        }
+        uint256 slashed = _bondAt[r.bondVersion];
+        _workers[d.worker].slash(slashed);
+        _disqualified[requestId][d.worker] = true;
+        uint256 payout = uint256(d.bond) + slashed;
+        _credit(d.challenger, payout);
+        emit WorkerSlashed(d.worker, slashed, d.challenger);
+        emit DisputeResolved(requestId, true, byDefault, d.challenger, payout);
+        uint40 deadline = r.deadline;
+        if (now_ < deadline) {
+            r.status = RequestStatus.Requested;
+            r.timeout = deadline;
+            r.resultCommitment = bytes32(0);
+            emit RequestReopened(requestId, d.worker, deadline);
+        } else {
+            _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
+        }
+    }
+
+    // ============================================================ internals: checks and helpers
+
+    /// @dev Recovers the signer of `digest` and maps it to a worker that may act on `requestId`.
+    function _operatorFor(RequestId requestId, bytes32 digest, bytes calldata signature)
+        internal
+        view
+        returns (address operator, bytes memory err)
+    {
+        address signer = SignatureLib.recover(digest, signature);
+        // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
+        if (signer == address(0)) return (address(0), abi.encodeWithSelector(OracleInvalidSignature.selector));
+        operator = _operatorOf[signer];
+        // INVARIANT: only registered workers' signers speak for the oracle.
+        if (operator == address(0)) return (address(0), abi.encodeWithSelector(OracleUnknownSigner.selector, signer));
+        // INVARIANT: a worker slashed on a request cannot serve or reject it again.
+        if (_disqualified[requestId][operator]) {
+            return (address(0), abi.encodeWithSelector(OracleWorkerDisqualified.selector, requestId, operator));
+        }
+    }
+
+    function _outputError(bytes32 outputHash, bytes calldata output) internal view returns (bytes memory) {
+        if (output.length == 0) return "";
+        uint256 maxBytes = _params.maxInlineOutputBytes;
+        if (output.length > maxBytes) return abi.encodeWithSelector(OracleOutputTooLarge.selector, output.length, maxBytes);
+        (uint256 code, bytes32 computed) = TensorHash.tryHash(output);
+        if (code != 0) return abi.encodeWithSelector(OracleMalformedTensor.selector, code);
+        if (computed != outputHash) return abi.encodeWithSelector(OracleOutputHashMismatch.selector, outputHash, computed);
+        return "";
+    }
+
+    function _statusError(RequestId requestId, RequestStatus current, RequestStatus expected)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        if (current == expected) return "";
+        if (current == RequestStatus.None) return abi.encodeWithSelector(OracleRequestNotFound.selector, requestId);
+        return abi.encodeWithSelector(UnexpectedRequestState.selector, requestId, current, expected);
+    }
+
+    function _requireStatus(RequestId requestId, RequestStatus current, RequestStatus expected) internal pure {
+        // INVARIANT: every transition starts from the one state it is defined for.
+        if (current == expected) return;
+        if (current == RequestStatus.None) revert OracleRequestNotFound(requestId);
+        revert UnexpectedRequestState(requestId, current, expected);
+    }
+
+    function _registeredWorker(address operator) internal view returns (StakeLedger.Worker storage w) {
+        w = _workers[operator];
+        // INVARIANT: stake operations need a registered worker.
+        if (!w.isRegistered()) revert StakeWorkerNotRegistered(operator);
+    }
+
+    function _checkSignerFree(address signer) internal view {
+        // INVARIANT: a signer key belongs to at most one operator, and zero is never a signer.
+        if (signer == address(0) || _operatorOf[signer] != address(0)) revert StakeSignerInUse(signer);
+    }
+
+    function _setParams(Params memory p, uint32 bondVersion) internal {
+        // INVARIANT: parameters keep every state reachable and every payout well defined.
+        if (p.minStake == 0) revert OracleInvalidParams("minStake is zero");
+        if (p.resultBond == 0) revert OracleInvalidParams("resultBond is zero");
+        if (p.challengeBond == 0) revert OracleInvalidParams("challengeBond is zero");
+        if (p.challengeWindow == 0) revert OracleInvalidParams("challengeWindow is zero");
+        if (p.relayerFeeBps > RequestBook.BPS) revert OracleInvalidParams("relayerFeeBps above 10000");
+        if (p.maxCallbackGasLimit > CALLBACK_GAS_CEILING) revert OracleInvalidParams("maxCallbackGasLimit too high");
+        _params = StoredParams({
+            minStake: p.minStake,
+            resultBond: p.resultBond,
+            bondVersion: bondVersion,
+            challengeBond: p.challengeBond,
+            minWorkerFee: p.minWorkerFee,
+            challengeWindow: p.challengeWindow,
+            unbondingDelay: p.unbondingDelay,
+            relayerFeeBps: p.relayerFeeBps,
+            maxInlineInputBytes: p.maxInlineInputBytes,
+            maxInlineOutputBytes: p.maxInlineOutputBytes,
+            maxCallbackGasLimit: p.maxCallbackGasLimit
+        });
+        _bondAt[bondVersion] = p.resultBond;
+        emit ParamsChanged(p);
+    }
+
+    function _credit(address account, uint256 amount) internal {
+        if (amount == 0) return;
+        _balances[account] += amount;
+        emit BalanceCredited(account, amount);
+    }
+
+    /// @dev Sends ether with all remaining gas; callers update state first and hold the reentrancy lock.
+    function _send(address to, uint256 amount) internal {
+        (bool ok,) = payable(to).call{value: amount}("");
+        if (!ok) revert OracleTransferFailed(to, amount);
+    }
+
+    function _resultDigest(
+        RequestId requestId,
+        bytes32 modelHash,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes32 traceRoot
+    ) internal view returns (bytes32) {
+        return _typedDataDigest(keccak256(abi.encode(RESULT_TYPEHASH, requestId, modelHash, inputHash, outputHash, traceRoot)));
+    }
+
+    function _typedDataDigest(bytes32 structHash) internal view returns (bytes32) {
+        return SignatureLib.typedDataDigest(_domainSeparator(), structHash);
+    }
+
+    /// @dev Recomputed after a chain split, so signatures never carry over to the other chain.
+    function _domainSeparator() internal view returns (bytes32) {
+        if (block.chainid == _cachedChainId) return _cachedDomainSeparator;
+        return SignatureLib.domainSeparator(NAME_HASH, VERSION_HASH, address(this));
+    }
+
+    function _revertWith(bytes memory err) internal pure {
+        assembly ("memory-safe") {
+            revert(add(err, 32), mload(err))
+        }
+    }
+
+    /// @dev The oracle's clock; tests and forks may override it.
+    function _now() internal view virtual returns (uint64) {
+        return uint64(block.timestamp);
+    }
+}

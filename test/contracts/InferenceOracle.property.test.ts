@@ -1,0 +1,396 @@
+/**
+ * Randomized property test: seeded sequences of random actions (requests, valid and invalid
+ * submissions, batches, challenges, arbiter and default rulings, time jumps, settlements, refunds,
+ * rejections, unbonding, withdrawals). A ledger rebuilt from the oracle's events is checked after every
+ * action against the views and against the oracle's ether balance:
+ *
+ *   balance(oracle) == sum of stakes + fees escrowed by open requests + open challenge bonds + pull balances
+ *
+ * and no request is ever both paid and refunded, or paid or refunded twice. Each sequence ends by
+ * driving every request to a final state and withdrawing everything: the oracle must end empty.
+ */
+import { describe, it, expect } from "vitest";
+import { network } from "hardhat";
+import { Wallet, ZeroHash, type TransactionReceipt } from "ethers";
+import {
+  deploy, requestParams, submission, rejection, zkProof, tensorF32, events,
+  ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
+} from "./helpers.js";
+import { hashEncoded } from "../../protocol/tensor.js";
+
+const SEQUENCES = Number(process.env.PROPERTY_SEQUENCES ?? 30);
+const ACTIONS = Number(process.env.PROPERTY_ACTIONS ?? 40);
+const GAS = { gasLimit: 5_000_000 };
+const OUTPUTS = [tensorF32([1, 2], [0.9, 0.1]), tensorF32([1, 2], [0.3, 0.7]), tensorF32([1, 2], [0.5, 0.5])];
+
+function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  return { next, int, pick, chance: (p: number) => next() < p };
+}
+
+interface Req {
+  id: string;
+  tier: number;
+  status: number;
+  fee: bigint;
+  deadline: bigint;
+  timeout: bigint;
+  worker?: string;
+  relayer?: string;
+  outputHash?: string;
+  traceRoot?: string;
+  disputeBond?: bigint;
+  challenger?: string;
+  paid: number;
+  refunded: number;
+}
+
+async function propertyFixture(conn: Connection) {
+  const fx = await deploy(conn);
+  const honest = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 0]);
+  const refusing = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 1]);
+  return { ...fx, honest, refusing };
+}
+type PFx = Awaited<ReturnType<typeof propertyFixture>>;
+
+class Model {
+  reqs = new Map<string, Req>();
+  stakes = new Map<string, bigint>();
+  locked = new Map<string, bigint>();
+  unbonding = new Map<string, bigint>();
+  readyAt = new Map<string, bigint>();
+  pull = new Map<string, bigint>();
+  bonds = 0n;
+  disqualified = new Set<string>(); // `${id}:${operator}`
+
+  constructor(fx: Fx) {
+    for (const op of fx.ops) {
+      this.stakes.set(op.address, 2n * ETH);
+      this.locked.set(op.address, 0n);
+      this.unbonding.set(op.address, 0n);
+      this.readyAt.set(op.address, 0n);
+    }
+  }
+
+  add(map: Map<string, bigint>, k: string, v: bigint) {
+    map.set(k, (map.get(k) ?? 0n) + v);
+  }
+
+  escrow(): bigint {
+    let s = 0n;
+    for (const r of this.reqs.values()) if (r.status >= Status.Requested && r.status <= Status.Challenged) s += r.fee;
+    return s;
+  }
+
+  apply(fx: Fx, receipt: TransactionReceipt, blockTime: bigint) {
+    for (const { name, args } of events(receipt, fx.oracle)) {
+      const r = args.requestId !== undefined ? this.reqs.get(args.requestId) : undefined;
+      switch (name) {
+        case "InferenceRequested":
+          this.reqs.set(args.requestId, {
+            id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
+            deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0,
+          });
+          break;
+        case "ResultSubmitted":
+          Object.assign(r!, { worker: args.worker, relayer: args.relayer, outputHash: args.outputHash, traceRoot: args.traceRoot });
+          if (r!.tier === Tier.OPTIMISTIC) {
+            r!.status = Status.Submitted;
+            r!.timeout = args.challengeDeadline;
+            this.add(this.locked, args.worker, PARAMS.resultBond);
+          }
+          break;
+        case "ChallengeOpened":
+          r!.status = Status.Challenged;
+          r!.timeout = args.deadline;
+          r!.disputeBond = args.bond;
+          r!.challenger = args.challenger;
+          this.bonds += args.bond;
+          break;
+        case "DisputeResolved":
+          this.bonds -= r!.disputeBond!;
+          if (!args.workerAtFault) {
+            r!.status = Status.Submitted;
+            r!.timeout = blockTime;
+          } else {
+            this.add(this.locked, r!.worker!, -PARAMS.resultBond);
+            this.disqualified.add(`${r!.id}:${r!.worker}`);
+          }
+          break;
+        case "WorkerSlashed":
+          this.add(this.stakes, args.operator, -args.amount);
+          break;
+        case "RequestReopened":
+          r!.status = Status.Requested;
+          r!.timeout = r!.deadline;
+          break;
+        case "RequestFulfilled":
+          if (r!.tier === Tier.OPTIMISTIC) this.add(this.locked, r!.worker!, -PARAMS.resultBond);
+          r!.status = Status.Fulfilled;
+          r!.paid++;
+          break;
+        case "RequestRefunded":
+          r!.status = Status.Refunded;
+          r!.refunded++;
+          break;
+        case "BalanceCredited":
+          this.add(this.pull, args.account, args.amount);
+          break;
+        case "Withdrawn":
+          this.add(this.pull, args.account, -args.amount);
+          break;
+        case "WorkerRegistered":
+          this.stakes.set(args.operator, args.stake);
+          break;
+        case "StakeAdded":
+          this.add(this.stakes, args.operator, args.amount);
+          break;
+        case "UnbondRequested":
+          this.add(this.unbonding, args.operator, args.amount);
+          this.readyAt.set(args.operator, args.readyAt);
+          break;
+        case "StakeWithdrawn":
+          this.add(this.stakes, args.operator, -args.amount);
+          this.unbonding.set(args.operator, 0n);
+          break;
+      }
+    }
+  }
+}
+
+async function checkInvariants(fx: PFx, m: Model, where: string) {
+  const stakes = [...m.stakes.values()].reduce((a, b) => a + b, 0n);
+  const pull = [...m.pull.values()].reduce((a, b) => a + b, 0n);
+  const balance = await fx.ethers.provider.getBalance(fx.oracleAddr);
+  expect(balance, `conservation ${where}`).toBe(stakes + m.escrow() + m.bonds + pull);
+  const checks: Promise<void>[] = [];
+  for (const op of fx.ops) {
+    checks.push(
+      fx.oracle.getWorker(op.address).then((w: any) => {
+        expect(w.stake, `stake ${where}`).toBe(m.stakes.get(op.address));
+        expect(w.locked, `locked ${where}`).toBe(m.locked.get(op.address));
+        expect(w.unbonding, `unbonding ${where}`).toBe(m.unbonding.get(op.address));
+        expect(w.openResults * PARAMS.resultBond, `openResults ${where}`).toBe(w.locked);
+        expect(w.locked + w.unbonding <= w.stake, `ledger ${where}`).toBe(true);
+      }),
+    );
+  }
+  for (const [acct, owed] of m.pull) checks.push(fx.oracle.balanceOf(acct).then((b: bigint) => expect(b, `pull ${acct} ${where}`).toBe(owed)));
+  for (const r of m.reqs.values()) {
+    expect(r.paid + r.refunded, `paid/refunded once ${r.id} ${where}`).toBeLessThanOrEqual(1);
+    checks.push(fx.oracle.state(r.id).then((s: bigint) => expect(Number(s), `state ${r.id} ${where}`).toBe(r.status)));
+  }
+  await Promise.all(checks);
+}
+
+describe("InferenceOracle: randomized property test", () => {
+  it(`test_property_fundsConserved_noDoublePayout (${SEQUENCES} x ${ACTIONS})`, async () => {
+    const conn = await network.create();
+    const stats: Record<string, [number, number]> = {};
+    for (let seq = 0; seq < SEQUENCES; seq++) {
+      const fx = await conn.networkHelpers.loadFixture(propertyFixture);
+      const rnd = prng(0xc0ffee + seq);
+      const m = new Model(fx);
+      const requesters = [fx.requester, fx.other, fx.honest, fx.refusing];
+      const relayers = [fx.relayer, fx.other, fx.ops[0]!];
+      const latest = async () => BigInt((await fx.ethers.provider.getBlock("latest"))!.timestamp);
+
+      /** Runs a tx; applies its events; returns whether it succeeded. */
+      const run = async (label: string, txp: () => Promise<any>, expectOk?: boolean) => {
+        let receipt: TransactionReceipt | undefined;
+        try {
+          receipt = (await (await txp()).wait())!;
+        } catch {
+          receipt = undefined;
+        }
+        const ok = receipt !== undefined && receipt.status === 1;
+        stats[label] ??= [0, 0];
+        stats[label]![ok ? 0 : 1]++;
+        if (expectOk !== undefined) expect(ok, `${label} seq ${seq}`).toBe(expectOk);
+        if (ok) m.apply(fx, receipt!, BigInt((await fx.ethers.provider.getBlock(receipt!.blockNumber))!.timestamp));
+        return ok;
+      };
+      const withStatus = (...s: number[]) => [...m.reqs.values()].filter((r) => s.includes(r.status));
+      const near = (now: bigint, t: bigint) => now + 3n >= t && now <= t + 3n;
+      const settlement = (r: Req, output = "0x") => ({
+        requestId: r.id,
+        record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! },
+        output,
+      });
+      const canBack = (w: number) => {
+        const op = fx.ops[w]!.address;
+        const stake = m.stakes.get(op)!, locked = m.locked.get(op)!, unb = m.unbonding.get(op)!;
+        return stake - unb >= PARAMS.minStake && stake - unb - locked >= PARAMS.resultBond;
+      };
+      const goodSubmission = async (r: Req, w: number) => {
+        const out = rnd.pick(OUTPUTS);
+        const outputHash = hashEncoded(out);
+        const req = await fx.oracle.getRequest(r.id);
+        return submission(fx, r.id, fx.signers[w]!, {
+          outputHash,
+          output: rnd.chance(0.5) ? out : "0x",
+          proof: r.tier === Tier.ZK ? zkProof(req.modelHash, req.inputHash, outputHash) : "0x",
+          traceRoot: rnd.chance(0.5) ? ZeroHash : "0x" + rnd.int(1e9).toString(16).padStart(64, "0"),
+        });
+      };
+
+      for (let step = 0; step < ACTIONS; step++) {
+        const now = await latest();
+        const action = rnd.int(100);
+        if (action < 18) {
+          // request
+          const tier = rnd.pick([Tier.NONE, Tier.OPTIMISTIC, Tier.OPTIMISTIC, Tier.OPTIMISTIC, Tier.ZK]);
+          const who = rnd.pick(requesters);
+          const p = await requestParams(fx, {
+            tier,
+            deadline: now + BigInt(60 + rnd.int(6000)),
+            callbackGasLimit: "request" in who ? rnd.pick([0, 60_000]) : 0,
+          });
+          const fee = MODEL_FEE + PARAMS.minWorkerFee + BigInt(rnd.int(1000)) * 10n ** 13n;
+          await run("request", () => ("request" in who ? (who as any).request(p, { value: fee, ...GAS }) : fx.oracle.connect(who as any).requestInference(p, { value: fee, ...GAS })), true);
+        } else if (action < 36) {
+          // valid-looking submission from a random worker (may be disqualified, under-staked or late)
+          const open = withStatus(Status.Requested);
+          if (!open.length) continue;
+          const r = rnd.pick(open);
+          const w = rnd.int(3);
+          const sub = await goodSubmission(r, w);
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w);
+          await run("submit", () => fx.oracle.connect(rnd.pick(relayers)).submitResult(sub, GAS), expectOk);
+        } else if (action < 41) {
+          // invalid submission: wrong signer, tampered output hash, or not-matching inline output
+          const open = withStatus(Status.Requested, Status.Submitted);
+          if (!open.length) continue;
+          const r = rnd.pick(open);
+          const sub = await goodSubmission(r, rnd.int(3));
+          const kind = rnd.int(3);
+          const bad =
+            kind === 0 ? { ...(await submission(fx, r.id, Wallet.createRandom() as any)) }
+            : kind === 1 ? { ...sub, outputHash: ZeroHash }
+            : { ...sub, output: OUTPUTS[0]!, outputHash: hashEncoded(OUTPUTS[1]!) };
+          await run("submitInvalid", () => fx.oracle.connect(fx.relayer).submitResult(bad, GAS), false);
+        } else if (action < 47) {
+          // batch with a mix
+          const open = withStatus(Status.Requested);
+          if (!open.length) continue;
+          const items = [];
+          for (let i = 0; i < 2 + rnd.int(3); i++) {
+            const r = rnd.pick(open);
+            items.push(rnd.chance(0.7) ? await goodSubmission(r, rnd.int(3)) : { ...(await goodSubmission(r, rnd.int(3))), signature: "0x" });
+          }
+          await run("submitBatch", () => fx.oracle.connect(fx.relayer).submitResults(items, GAS), true);
+        } else if (action < 55) {
+          // challenge
+          const subs = withStatus(Status.Submitted);
+          if (!subs.length) continue;
+          const r = rnd.pick(subs);
+          const who = rnd.pick([fx.challenger, fx.other, fx.ops[0]!, fx.ops[1]!]);
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && who.address !== r.worker;
+          await run("challenge", () => fx.oracle.connect(who).challenge(r.id, settlement(r).record, { value: PARAMS.challengeBond, ...GAS }), expectOk);
+        } else if (action < 61) {
+          // arbiter ruling
+          const ch = withStatus(Status.Challenged);
+          if (!ch.length) continue;
+          const r = rnd.pick(ch);
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout;
+          await run("rule", () => fx.resolver.connect(fx.arbiter).rule(r.id, rnd.chance(0.5), GAS), expectOk);
+        } else if (action < 65) {
+          // default ruling
+          const ch = withStatus(Status.Challenged);
+          if (!ch.length) continue;
+          const r = rnd.pick(ch);
+          const expectOk = near(now, r.timeout) ? undefined : now >= r.timeout;
+          await run("ruleByDefault", () => fx.oracle.connect(fx.other).resolveDisputeByDefault(r.id, GAS), expectOk);
+        } else if (action < 73) {
+          await conn.networkHelpers.time.increase(rnd.pick([5, 60, 600, PARAMS.challengeWindow, 3 * PARAMS.challengeWindow, RULE_WITHIN, RULE_WITHIN, PARAMS.unbondingDelay]));
+        } else if (action < 80) {
+          // settle (one, or a batch)
+          const subs = withStatus(Status.Submitted);
+          if (!subs.length) continue;
+          if (rnd.chance(0.5)) {
+            const r = rnd.pick(subs);
+            const expectOk = near(now, r.timeout) ? undefined : now >= r.timeout;
+            await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r), GAS), expectOk);
+          } else {
+            await run("settleMany", () => fx.oracle.connect(fx.other).settleMany(subs.map((r) => settlement(r)), GAS), true);
+          }
+        } else if (action < 85) {
+          const ids = [...m.reqs.keys()].filter(() => rnd.chance(0.5));
+          await run("refundExpired", () => fx.oracle.connect(fx.other).refundExpired(ids, GAS), true);
+        } else if (action < 88) {
+          const open = withStatus(Status.Requested);
+          if (!open.length) continue;
+          const r = rnd.pick(open);
+          const w = rnd.int(3);
+          const op = fx.ops[w]!.address;
+          const expectOk = near(now, r.timeout)
+            ? undefined
+            : now < r.timeout && !m.disqualified.has(`${r.id}:${op}`) && m.stakes.get(op)! - m.unbonding.get(op)! >= PARAMS.minStake;
+          const reason = 1 + rnd.int(6);
+          const sig = await rejection(fx, r.id, fx.signers[w]!, reason);
+          await run("reject", () => fx.oracle.connect(fx.other).rejectRequest(r.id, reason, sig, GAS), expectOk);
+        } else if (action < 92) {
+          const w = rnd.int(3);
+          const op = fx.ops[w]!.address;
+          const free = m.stakes.get(op)! - m.locked.get(op)! - m.unbonding.get(op)!;
+          const amount = rnd.chance(0.8) ? (free * BigInt(rnd.int(60))) / 100n : free + 1n;
+          await run("unbond", () => fx.oracle.connect(fx.ops[w]!).requestUnbond(amount, GAS), amount <= free);
+        } else if (action < 95) {
+          const w = rnd.int(3);
+          const op = fx.ops[w]!.address;
+          const ready = m.readyAt.get(op)!;
+          const expectOk = near(now, ready) ? undefined : m.unbonding.get(op)! > 0n && now >= ready;
+          await run("withdrawStake", () => fx.oracle.connect(fx.ops[w]!).withdrawStake(GAS), expectOk);
+        } else if (action < 97) {
+          await run("addStake", () => fx.oracle.connect(fx.ops[rnd.int(3)]!).addStake({ value: ETH / 2n, ...GAS }), true);
+        } else {
+          const accounts = [fx.relayer, fx.other, fx.challenger, fx.modelOwner, fx.requester, ...fx.ops];
+          const a = rnd.pick(accounts);
+          await run("withdraw", () => fx.oracle.connect(a).withdraw(GAS), (m.pull.get(a.address) ?? 0n) > 0n);
+        }
+        await checkInvariants(fx, m, `seq ${seq} step ${step}`);
+      }
+
+      // Drain: every request reaches a final state, every balance and stake is withdrawn.
+      await fx.refusing.setMode(0);
+      for (let round = 0; round < 3; round++) {
+        await conn.networkHelpers.time.increase(2 * RULE_WITHIN);
+        for (const r of withStatus(Status.Challenged)) await run("drainDefault", () => fx.oracle.resolveDisputeByDefault(r.id, GAS), true);
+        const subs = withStatus(Status.Submitted);
+        if (subs.length) await run("drainSettle", () => fx.oracle.settleMany(subs.map((r) => settlement(r)), GAS), true);
+        const open = withStatus(Status.Requested);
+        if (open.length) await run("drainRefund", () => fx.oracle.refundExpired(open.map((r) => r.id), GAS), true);
+      }
+      for (const r of m.reqs.values()) {
+        expect([Status.Fulfilled, Status.Refunded]).toContain(r.status);
+        expect(r.paid + r.refunded).toBe(1);
+      }
+      for (const op of fx.ops) {
+        expect(m.locked.get(op.address)).toBe(0n);
+        const free = m.stakes.get(op.address)! - m.unbonding.get(op.address)!;
+        if (free > 0n) await run("drainUnbond", () => fx.oracle.connect(op).requestUnbond(free, GAS), true);
+      }
+      await conn.networkHelpers.time.increase(PARAMS.unbondingDelay);
+      for (const op of fx.ops) if (m.unbonding.get(op.address)! > 0n) await run("drainWithdrawStake", () => fx.oracle.connect(op).withdrawStake(GAS), true);
+      const signersByAddress = new Map<string, any>([fx.relayer, fx.other, fx.challenger, fx.modelOwner, fx.requester, fx.admin, fx.arbiter, ...fx.ops].map((s) => [s.address, s]));
+      for (const [acct, owed] of m.pull) {
+        if (owed === 0n) continue;
+        const consumer = [fx.honest, fx.refusing].find((c) => c.target === acct);
+        await run("drainWithdraw", () => (consumer ? (consumer as any).withdrawFromOracle(GAS) : fx.oracle.connect(signersByAddress.get(acct)).withdraw(GAS)), true);
+      }
+      await checkInvariants(fx, m, `seq ${seq} drained`);
+      expect(await fx.ethers.provider.getBalance(fx.oracleAddr), `oracle empty after seq ${seq}`).toBe(0n);
+    }
+    console.log("property test actions [succeeded, reverted]:", JSON.stringify(stats));
+    void FEE;
+  }, 300_000);
+});

@@ -1,0 +1,243 @@
+/**
+ * Shared fixtures and helpers for the contract tests: one deployment (registry, oracle, arbiter
+ * resolver, test zk verifier, a registered model, three staked workers) and small wrappers that sign
+ * with the real protocol code (protocol/eip712.ts, protocol/tensor.ts).
+ */
+import { expect } from "vitest";
+import { network } from "hardhat";
+import { Contract, Wallet, ZeroHash, id as keccakUtf8, keccak256, AbiCoder, type BaseContract, type Signer, type TransactionReceipt } from "ethers";
+import { oracleDomain, signRejection, signResult } from "../../protocol/eip712.js";
+import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { sha256, toHex } from "../../protocol/merkle.js";
+import type { Hex, RequestId } from "../../protocol/types.js";
+
+export const Tier = { NONE: 0, OPTIMISTIC: 1, ZK: 2 } as const;
+export const Status = { None: 0, Requested: 1, Submitted: 2, Challenged: 3, Fulfilled: 4, Refunded: 5 } as const;
+export const Refund = { Expired: 0, RejectedByWorker: 1, WorkerFaultAfterDeadline: 2 } as const;
+
+export const ETH = 10n ** 18n;
+export const PARAMS = {
+  minStake: ETH,
+  resultBond: ETH / 10n,
+  challengeBond: ETH / 20n,
+  minWorkerFee: 10n ** 15n,
+  challengeWindow: 3600,
+  unbondingDelay: 7 * 86400,
+  relayerFeeBps: 1000,
+  maxInlineInputBytes: 4096,
+  maxInlineOutputBytes: 4096,
+  maxCallbackGasLimit: 1_000_000,
+};
+export const MODEL_FEE = 2n * 10n ** 15n;
+export const FEE = 10n ** 16n; // default request fee
+export const RULE_WITHIN = 86400;
+export const MODEL_HASH = toHex(sha256(Buffer.from("ch_ppocr_mobile_v2.0_cls_infer.onnx"))) as Hex;
+
+export type Connection = Awaited<ReturnType<typeof network.create>>;
+
+export function tensorF32(shape: number[], values: number[]): Buffer {
+  return encodeTensor({ dtype: "float32", shape, data: Float32Array.from(values) });
+}
+
+export const INPUT = tensorF32([1, 4], [0.1, 0.2, 0.3, 0.4]);
+export const INPUT_HASH = hashEncoded(INPUT) as Hex;
+export const OUTPUT = tensorF32([1, 2], [0.9, 0.1]);
+export const OUTPUT_HASH = hashEncoded(OUTPUT) as Hex;
+export const TRACE_ROOT = keccakUtf8("trace") as Hex;
+
+export function modelInfo(over: Partial<Record<string, unknown>> = {}) {
+  return {
+    owner: "0x0000000000000000000000000000000000000000",
+    fee: MODEL_FEE,
+    tiers: 7,
+    active: true,
+    resolver: "0x0000000000000000000000000000000000000000",
+    zkVerifier: "0x0000000000000000000000000000000000000000",
+    commitmentRoot: ZeroHash,
+    input: { dtype: 1, shape: [1, 3, 48, 192] },
+    output: { dtype: 1, shape: [1, 2] },
+    uris: ["ipfs://cls"],
+    ...over,
+  };
+}
+
+/** Deterministic signer keys (they only sign; they never need ether). */
+export function signerWallet(i: number): Wallet {
+  return new Wallet(keccakUtf8(`worker-signer-${i}`));
+}
+
+export async function deploy(conn: Connection) {
+  const { ethers } = conn;
+  const all = await ethers.getSigners();
+  const at = (i: number) => all[i]!;
+  const [admin, modelOwner, requester, relayer, challenger, arbiter, op1, op2, op3, other] = [
+    at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9),
+  ] as const;
+  // Contracts are typed loosely (`any`): tests pass plain objects for structs and read decoded event args.
+  const registry: any = await ethers.deployContract("ModelRegistry", [admin.address]);
+  const oracle: any = await ethers.deployContract("InferenceOracle", [await registry.getAddress(), admin.address, PARAMS]);
+  const oracleAddr: string = await oracle.getAddress();
+  const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, false]);
+  const zk: any = await ethers.deployContract("TestZkVerifier", []);
+  await registry.setResolverApproval(await resolver.getAddress(), true);
+  await registry.setResolverApproval(await zk.getAddress(), true);
+  await registry
+    .connect(modelOwner)
+    .registerModel(MODEL_HASH, modelInfo({ resolver: await resolver.getAddress(), zkVerifier: await zk.getAddress() }));
+  const ops = [op1, op2, op3];
+  const signers = [signerWallet(1), signerWallet(2), signerWallet(3)];
+  const signers = [signerWallet(1), signerWallet(2), signerWallet(3)];
+  for (let i = 0; i < 3; i++) await oracle.connect(ops[i]).registerWorker(signers[i].address, { value: 2n * ETH });
+  const chainId = (await ethers.provider.getNetwork()).chainId;
+  const domain = oracleDomain(chainId, oracleAddr);
+  return { ethers, admin, modelOwner, requester, relayer, challenger, arbiter, other, ops, signers, registry, oracle, resolver, zk, domain, oracleAddr, chainId };
+}
+export type Fx = Awaited<ReturnType<typeof deploy>>;
+
+/** Finds revert data anywhere in an ethers / EDR error. */
+function revertData(e: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [e];
+  while (stack.length) {
+    const x = stack.pop();
+    if (x === null || typeof x !== "object" || seen.has(x)) continue;
+    seen.add(x);
+    const o = x as Record<string, unknown>;
+    if (typeof o.data === "string" && /^0x[0-9a-fA-F]*$/.test(o.data) && o.data.length >= 10) return o.data;
+    for (const k of ["error", "info", "cause", "data", "revert", "receipt"]) if (k in o) stack.push(o[k]);
+  }
+  return undefined;
+}
+
+/** Awaits `p`, expects a revert with custom error `name` (decoded through `contract`'s ABI), returns its args. */
+export async function expectRevert(p: Promise<unknown>, contract: BaseContract, name: string, args?: unknown[]): Promise<unknown[]> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `expected revert ${name}`).toBeDefined();
+  const data = revertData(err);
+  expect(data, `no revert data in ${String(err)}`).toBeDefined();
+  const parsed = contract.interface.parseError(data!);
+  expect(parsed?.name, `decoded ${data}`).toBe(name);
+  if (args) expect([...parsed!.args].map(norm)).toEqual(args.map(norm));
+  return [...parsed!.args];
+}
+
+function norm(v: unknown): unknown {
+  if (typeof v === "number") return BigInt(v);
+  if (typeof v === "string") return v.toLowerCase();
+  return v;
+}
+
+/** Parsed logs of `contract` in a receipt. */
+export function events(receipt: TransactionReceipt | null, contract: BaseContract, name?: string) {
+  const out: { name: string; args: any }[] = [];
+  for (const log of receipt?.logs ?? []) {
+    try {
+      const parsed = contract.interface.parseLog(log);
+      if (parsed && (name === undefined || parsed.name === name)) out.push({ name: parsed.name, args: parsed.args });
+    } catch {
+      /* another contract's log */
+    }
+  }
+  return out;
+}
+
+export async function send(txp: Promise<any>): Promise<TransactionReceipt> {
+  const tx = await txp;
+  return (await tx.wait())!;
+}
+
+export interface RequestOpts {
+  from?: Signer;
+  modelHash?: string;
+  inputHash?: string;
+  input?: Uint8Array | string;
+  inputURI?: string;
+  tier?: number;
+  callbackGasLimit?: number;
+  deadline?: bigint | number;
+  fee?: bigint;
+  via?: Contract | BaseContract; // a consumer contract with request(params)
+}
+
+export async function now(fx: Fx): Promise<bigint> {
+  const b = await fx.ethers.provider.getBlock("latest");
+  return BigInt(b!.timestamp);
+}
+
+export async function requestParams(fx: Fx, o: RequestOpts = {}) {
+  const deadline = o.deadline ?? (await now(fx)) + 86400n;
+  return {
+    modelHash: o.modelHash ?? MODEL_HASH,
+    inputHash: o.inputHash ?? (o.input === undefined ? INPUT_HASH : ZeroHash),
+    input: o.input ?? "0x",
+    inputURI: o.inputURI ?? (o.input === undefined ? "ipfs://input" : ""),
+    tier: o.tier ?? Tier.OPTIMISTIC,
+    callbackGasLimit: o.callbackGasLimit ?? 0,
+    deadline,
+  };
+}
+
+/** Sends a request, returns its id and receipt. */
+export async function request(fx: Fx, o: RequestOpts = {}): Promise<{ id: RequestId; receipt: TransactionReceipt }> {
+  const p = await requestParams(fx, o);
+  const fee = o.fee ?? FEE;
+  const receipt = o.via
+    ? await send((o.via as any).connect(o.from ?? fx.requester).request(p, { value: fee }))
+    : await send((fx.oracle as any).connect(o.from ?? fx.requester).requestInference(p, { value: fee }));
+  const [ev] = events(receipt, fx.oracle, "InferenceRequested");
+  return { id: ev!.args.requestId as RequestId, receipt };
+}
+
+export interface SubmissionOpts {
+  outputHash?: string;
+  traceRoot?: string;
+  output?: Uint8Array | string;
+  proof?: string;
+  modelHash?: string; // what the signer claims (defaults to the request's)
+  inputHash?: string;
+  domain?: ReturnType<typeof oracleDomain>;
+  signedId?: string;
+}
+
+export async function submission(fx: Fx, id: string, signer: Wallet, o: SubmissionOpts = {}) {
+  const r = await fx.oracle.getRequest(id);
+  const outputHash = o.outputHash ?? OUTPUT_HASH;
+  const traceRoot = o.traceRoot ?? TRACE_ROOT;
+  const signature = await signResult(signer, o.domain ?? fx.domain, {
+    requestId: (o.signedId ?? id) as RequestId,
+    modelHash: (o.modelHash ?? r.modelHash) as Hex,
+    inputHash: (o.inputHash ?? r.inputHash) as Hex,
+    outputHash: outputHash as Hex,
+    traceRoot: traceRoot as Hex,
+  });
+  return { requestId: id, outputHash, traceRoot, signature, output: o.output ?? "0x", proof: o.proof ?? "0x" };
+}
+
+export async function rejection(fx: Fx, id: string, signer: Wallet, reason = 1) {
+  return signRejection(signer, fx.domain, { requestId: id as RequestId, reason });
+}
+
+export function record(worker: string, relayer: string, outputHash: string = OUTPUT_HASH, traceRoot: string = TRACE_ROOT) {
+  return { worker, relayer, outputHash, traceRoot };
+}
+
+export function zkProof(modelHash: string, inputHash: string, outputHash: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "bytes32"], [modelHash, inputHash, outputHash]));
+}
+
+/** Requests (OPTIMISTIC by default) and submits a result from worker `w` (0..2) relayed by fx.relayer. */
+export async function requestAndSubmit(fx: Fx, w = 0, o: RequestOpts & SubmissionOpts = {}) {
+  const { id } = await request(fx, o);
+  const sub = await submission(fx, id, fx.signers[w]!, o);
+  const receipt = await send((fx.oracle as any).connect(fx.relayer).submitResult(sub));
+  return { id, receipt, rec: record(fx.ops[w]!.address, fx.relayer.address, sub.outputHash, sub.traceRoot) };
+}
+
+export async function balance(fx: Fx, addr: string): Promise<bigint> {
+  return fx.ethers.provider.getBalance(addr);
+}

@@ -1,0 +1,4 @@
+import { InProcessQueue } from "../../queue/index.js";
+import { queueConformance } from "./conformance.js";
+
+queueConformance("in-process", async () => new InProcessQueue());

@@ -1,0 +1,46 @@
+/**
+ * Uploads outputs too large to inline to the blob store (`PUT /blobs/:hash`, body = canonical
+ * bytes; the relayer's store answers GET /blobs/:hash). 5xx, 429 and network failures are
+ * retryable; other refusals are not.
+ */
+import { BaseError } from "../protocol/errors.js";
+import { redactUri } from "../protocol/fetch.js";
+import type { Hex } from "../protocol/types.js";
+
+export interface PutBlobOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export function blobUrl(baseUrl: string, hash: Hex): string {
+  return `${baseUrl.replace(/\/+$/, "")}/blobs/${hash}`;
+}
+
+/** Stores `bytes` under `hash`; resolves with the blob's URL. */
+export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, options: PutBlobOptions): Promise<string> {
+  const url = blobUrl(baseUrl, hash);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+  const details = { url: redactUri(url), bytes: bytes.byteLength };
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "PUT",
+      // Node's fetch sends any Uint8Array; the DOM typing wants one over a plain ArrayBuffer.
+      body: bytes as Uint8Array<ArrayBuffer>,
+      headers: { "content-type": "application/octet-stream" },
+      signal,
+    });
+  } catch (error) {
+    const code = timeout.aborted ? "TIMEOUT" : "INPUT_UNAVAILABLE";
+    throw new BaseError(code, `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details });
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (!response.ok) {
+    const status = response.status;
+    const retryable = status >= 500 || status === 429 || status === 408;
+    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : "INPUT_UNAVAILABLE";
+    throw new BaseError(code, `the blob store refused the output: ${status} ${response.statusText}`.trim(), { retryable, details: { ...details, status } });
+  }
+  return url;
+}

@@ -1,0 +1,94 @@
+/**
+ * The worker's configuration: one zod schema, every setting described and defaulted where a default
+ * is sensible. `loadWorkerConfig` merges a config object with WORKER_* environment variables and
+ * reports every problem at once; `redactWorkerConfig` is what may be logged.
+ */
+import { z } from "zod";
+import { addressString, envOverrides, hexKey, loadConfig, redactConfig } from "../protocol/config.js";
+import { DTYPES, type DType } from "../protocol/tensor.js";
+
+export const PROVIDER_NAMES = ["cuda", "tensorrt", "webgpu", "cpu"] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+/**
+ * WebGPU is left out of the default list. Measured on this (GPU-less, Vulkan-less) build host:
+ * probing it fails in ~30 ms but Dawn prints native warnings straight to stderr (outside pino), and
+ * on a headless host with a software Vulkan driver it would "succeed" on an adapter slower than the
+ * CPU provider. Operators with a real GPU and no CUDA opt in: WORKER_PROVIDERS=webgpu,cpu.
+ */
+export const DEFAULT_PROVIDERS: readonly ProviderName[] = ["cuda", "tensorrt", "cpu"];
+
+const MiB = 1024 * 1024;
+
+const dtypeName = z.enum(Object.keys(DTYPES) as [DType, ...DType[]]);
+const tensorSpec = z.object({
+  dtype: dtypeName.describe("element type (protocol DType name, e.g. float32)"),
+  shape: z.array(z.number().int().nonnegative()).max(8).describe("dimensions; 0 accepts any size"),
+});
+const hash32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte hex string");
+
+/** A model the operator pins in config (served without asking the registry). */
+export const PinnedModelSchema = z.object({
+  modelHash: hash32.describe("sha256 of the ONNX file"),
+  uris: z.array(z.string().min(1)).min(1).describe("where the file can be fetched (http(s)://, file://, absolute path, npm:<pkg>/<path>)"),
+  input: tensorSpec.describe("the model's input spec"),
+  output: tensorSpec.describe("the model's output spec"),
+});
+export type PinnedModel = z.infer<typeof PinnedModelSchema>;
+
+/** Comma-separated strings (from the environment) become lists. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : v), z.array(item));
+
+const chainId = z
+  .union([z.bigint().nonnegative(), z.number().int().nonnegative(), z.string().regex(/^[0-9]+$/, "expected a decimal chain id")])
+  .transform((v) => BigInt(v));
+
+export const WorkerConfigSchema = z.object({
+  signerKey: hexKey.describe("private key the worker signs results and rejections with (secret: redacted in logs)"),
+  allowedOracles: z
+    .array(z.object({ chainId: chainId.describe("EVM chain id"), oracle: addressString.describe("InferenceOracle address") }))
+    .min(1, "at least one (chainId, oracle) domain must be allowed")
+    .describe("the EIP-712 domains this worker signs for; jobs for any other domain are dead-lettered unsigned"),
+  modelCacheDir: z.string().min(1).default(".data/worker/models").describe("folder for verified model files, named by their sha256"),
+  providers: list(z.enum(PROVIDER_NAMES))
+    .default([...DEFAULT_PROVIDERS])
+    .describe("execution providers in order of preference; cpu is always the last resort. webgpu only when listed"),
+  graphOptimizationLevel: z
+    .enum(["disabled", "basic", "extended", "layout", "all"])
+    .default("all")
+    .describe("ONNX Runtime graph optimization level (float results depend on it: keep it the same across a fleet)"),
+  intraOpNumThreads: z.coerce.number().int().nonnegative().default(0).describe("threads per operator on CPU; 0 lets ONNX Runtime choose"),
+  prefetch: z.coerce.number().int().min(1).max(256).default(2).describe("jobs this worker holds (and runs) at once"),
+  maxInputBytes: z.coerce.number().int().positive().default(16 * MiB).describe("largest canonical input accepted, inline or fetched"),
+  maxInlineOutputBytes: z.coerce.number().int().nonnegative().default(4096).describe("larger outputs go to the blob store and the result carries output 0x"),
+  maxModelBytes: z.coerce.number().int().positive().default(1024 * MiB).describe("largest model file fetched"),
+  blobStoreUrl: z.url().optional().describe("base URL of the blob store (PUT /blobs/:hash) for outputs too large to inline"),
+  sessionCacheSize: z.coerce.number().int().min(1).default(4).describe("inference sessions kept open (LRU by model)"),
+  fetchTimeoutMs: z.coerce.number().int().positive().default(30_000).describe("timeout for one input, model or blob transfer"),
+  inputSchemes: list(z.enum(["http", "https", "file", "npm"]))
+    .default(["http", "https"])
+    .describe("URI schemes allowed for request inputs (requesters must not make the worker read its own files)"),
+  modelSchemes: list(z.enum(["http", "https", "file", "npm"]))
+    .default(["http", "https", "file", "npm"])
+    .describe("URI schemes allowed for model files (hash-verified before use)"),
+  models: z.array(PinnedModelSchema).default([]).describe("models pinned by the operator (StaticCatalog)"),
+});
+
+export type WorkerConfigInput = z.input<typeof WorkerConfigSchema>;
+export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
+
+export const WORKER_ENV_PREFIX = "WORKER";
+export const WORKER_SECRET_KEYS = ["signerKey"] as const;
+
+/** Validates `input` overlaid with WORKER_* variables; throws CONFIG_INVALID listing every problem. */
+export function loadWorkerConfig(input: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return loadConfig(WorkerConfigSchema, { ...input, ...envOverrides(WORKER_ENV_PREFIX, env) });
+}
+
+/** The config as it may be logged: secrets replaced, bigints as strings. */
+export function redactWorkerConfig(config: WorkerConfig): Record<string, unknown> {
+  const copy = redactConfig(config as unknown as Record<string, unknown>, WORKER_SECRET_KEYS);
+  copy.allowedOracles = config.allowedOracles.map((d) => ({ chainId: d.chainId.toString(), oracle: d.oracle }));
+  return copy;
+}

@@ -1,0 +1,32 @@
+/**
+ * The worker: serves inference jobs from the queue with onnxruntime-node (GPU execution providers
+ * probed, CPU as the fallback) and signs every result and rejection (EIP-712).
+ *
+ *   const config = loadWorkerConfig(fileConfig);
+ *   const worker = new Worker({ config, queue, catalog: new StaticCatalog(config.models) });
+ *   await worker.start();
+ *   ...
+ *   await worker.close();
+ */
+export { Worker, type WorkerOptions, type StageTimings } from "./worker.js";
+export {
+  WorkerConfigSchema,
+  PinnedModelSchema,
+  loadWorkerConfig,
+  redactWorkerConfig,
+  DEFAULT_PROVIDERS,
+  PROVIDER_NAMES,
+  WORKER_ENV_PREFIX,
+  type WorkerConfig,
+  type WorkerConfigInput,
+  type PinnedModel,
+  type ProviderName,
+} from "./config.js";
+export { StaticCatalog, RegistryCatalog, type ModelCatalog, type ModelEntry, type RegistryCatalogOptions } from "./catalog.js";
+export { ModelStore, sha256File, sha256Hex, type ModelStoreOptions } from "./models.js";
+export { ProviderProber, probeOrder, type BackendInfo, type OpenedSession, type ProbeAttempt, type ProviderProberOptions, type SessionSettings } from "./providers.js";
+export { SessionCache, type SessionCacheOptions, type SessionInfo, type SessionLease } from "./sessions.js";
+export { InferenceRunner, toOrtTensor, fromOrtTensor, type InferenceRunnerOptions, type RunResult, type RunTimings } from "./runner.js";
+export { noTrace, ZERO_TRACE_ROOT, type TraceBuilder, type TraceContext } from "./trace.js";
+export { putBlob, blobUrl, type PutBlobOptions } from "./blobs.js";
+export { InvalidJobError, DomainNotAllowedError, JobRejection } from "./errors.js";

@@ -1,0 +1,181 @@
+/**
+ * Model files on local disk, each checked against its sha256 (the model hash) before first use:
+ *
+ * - the cache folder holds `<sha256>.onnx`; a cached file is re-hashed the first time this process
+ *   uses it (disks rot, operators copy files by hand), and deleted if it no longer matches;
+ * - otherwise each URI is fetched in turn and its bytes hashed; bytes that do not match are never
+ *   written to the cache; matching bytes are written to a temp file and renamed into place;
+ * - concurrent requests for one model share one download.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { BaseError } from "../protocol/errors.js";
+import { fetchBytes, redactUri, type FetchBytesOptions, type UriScheme } from "../protocol/fetch.js";
+import type { Hex } from "../protocol/types.js";
+
+export interface ModelStoreOptions {
+  cacheDir: string;
+  maxModelBytes: number;
+  timeoutMs: number;
+  /** URI schemes a model may be fetched with. */
+  schemes: readonly UriScheme[];
+  logger: Logger;
+  /** Injected for tests; protocol's fetchBytes by default. */
+  fetch?: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
+}
+
+export function sha256Hex(bytes: Uint8Array): Hex {
+  return `0x${createHash("sha256").update(bytes).digest("hex")}` as Hex;
+}
+
+export async function sha256File(path: string): Promise<Hex> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return `0x${h.digest("hex")}` as Hex;
+}
+
+function checkHash(modelHash: string): Hex {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(modelHash)) {
+    throw new BaseError("MODEL_UNKNOWN", `model hash ${modelHash} is not a 32-byte hex string`, { details: { modelHash } });
+  }
+  return modelHash.toLowerCase() as Hex;
+}
+
+export class ModelStore {
+  private readonly log: Logger;
+  private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
+  /** Models verified (or being verified or fetched) by this process, by hash. */
+  private readonly ready = new Map<string, Promise<string>>();
+
+  constructor(private readonly options: ModelStoreOptions) {
+    this.log = options.logger.child({ layer: "models" });
+    this.fetch = options.fetch ?? fetchBytes;
+  }
+
+  /** The cache file a model lives in once verified. */
+  cachePath(modelHash: Hex): string {
+    return join(this.options.cacheDir, `${checkHash(modelHash).slice(2)}.onnx`);
+  }
+
+  /**
+   * A local file whose sha256 is `modelHash`. Throws MODEL_HASH_MISMATCH when every URI served other
+   * bytes, MODEL_FETCH_FAILED (retryable when some URI failed transiently) when none could be read.
+   */
+  async path(modelHash: Hex, uris: readonly string[], signal?: AbortSignal): Promise<string> {
+    const key = checkHash(modelHash);
+    let ready = this.ready.get(key);
+    if (ready === undefined) {
+      ready = this.obtain(key, uris);
+      this.ready.set(key, ready);
+      // A failure is not remembered: the next job tries again (URIs may recover).
+      ready.catch(() => {
+        if (this.ready.get(key) === ready) this.ready.delete(key);
+      });
+    }
+    if (signal === undefined) return ready;
+    // The shared download goes on for other callers; this caller stops waiting.
+    return abortable(ready, signal);
+  }
+
+  /** Forgets that a model was verified, so its next use re-hashes the cache file. */
+  forget(modelHash: Hex): void {
+    this.ready.delete(checkHash(modelHash));
+  }
+
+  private async obtain(modelHash: Hex, uris: readonly string[]): Promise<string> {
+    const file = this.cachePath(modelHash);
+    const log = this.log.child({ modelHash });
+    const cached = await this.verifyCached(file, modelHash, log);
+    if (cached) return file;
+    if (uris.length === 0) {
+      throw new BaseError("MODEL_FETCH_FAILED", `model ${modelHash} has no URIs to fetch it from`, { details: { modelHash } });
+    }
+    const failures: { uri: string; error: BaseError | Error }[] = [];
+    for (const uri of uris) {
+      const started = performance.now();
+      let bytes: Buffer;
+      try {
+        bytes = await this.fetch(uri, { maxBytes: this.options.maxModelBytes, timeoutMs: this.options.timeoutMs, schemes: this.options.schemes });
+      } catch (error) {
+        log.warn({ uri: redactUri(uri), err: error }, "model fetch failed");
+        failures.push({ uri, error: error as Error });
+        continue;
+      }
+      const actual = sha256Hex(bytes);
+      if (actual !== modelHash) {
+        // Never cached: the next job must not find these bytes under this name.
+        const mismatch = new BaseError("MODEL_HASH_MISMATCH", `${redactUri(uri)} served a file with sha256 ${actual}, expected ${modelHash}`, {
+          details: { modelHash, actual, uri: redactUri(uri) },
+        });
+        log.warn({ uri: redactUri(uri), actual }, "model file does not match its hash");
+        failures.push({ uri, error: mismatch });
+        continue;
+      }
+      await this.writeAtomically(file, bytes);
+      log.info({ uri: redactUri(uri), bytes: bytes.byteLength, ms: Math.round(performance.now() - started) }, "model fetched and verified");
+      return file;
+    }
+    throw combineFailures(modelHash, failures);
+  }
+
+  private async verifyCached(file: string, modelHash: Hex, log: Logger): Promise<boolean> {
+    try {
+      await stat(file);
+    } catch {
+      return false;
+    }
+    const started = performance.now();
+    const actual = await sha256File(file);
+    if (actual === modelHash) {
+      log.debug({ file, ms: Math.round(performance.now() - started) }, "cached model verified");
+      return true;
+    }
+    log.warn({ file, actual }, "cached model file does not match its hash; deleting it");
+    await rm(file, { force: true });
+    return false;
+  }
+
+  private async writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
+    await mkdir(this.options.cacheDir, { recursive: true });
+    const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await writeFile(temp, bytes, { flush: true });
+      await rename(temp, file);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw new BaseError("MODEL_FETCH_FAILED", `writing ${file} failed: ${(error as Error).message}`, { cause: error, retryable: true });
+    }
+  }
+}
+
+function combineFailures(modelHash: Hex, failures: { uri: string; error: Error }[]): BaseError {
+  const details = { modelHash, failures: failures.map((f) => ({ uri: redactUri(f.uri), code: (f.error as BaseError).code, message: f.error.message })) };
+  const transient = failures.some((f) => !(f.error instanceof BaseError) || f.error.retryable);
+  const summary = failures.map((f) => f.error.message).join("; ");
+  if (!transient && failures.every((f) => f.error instanceof BaseError && f.error.code === "MODEL_HASH_MISMATCH")) {
+    return new BaseError("MODEL_HASH_MISMATCH", `no URI served model ${modelHash}: ${summary}`, { details });
+  }
+  return new BaseError("MODEL_FETCH_FAILED", `model ${modelHash} could not be fetched: ${summary}`, { details, retryable: transient });
+}
+
+/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e as Error);
+      },
+    );
+  });
+}

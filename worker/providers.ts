@@ -1,0 +1,134 @@
+/**
+ * Execution-provider probing. onnxruntime-node throws when a session asks for a provider that is
+ * not installed, so for each model the preferred providers are tried in order: those the binding
+ * says are not bundled are skipped without a try, a session-creation failure moves on to the next,
+ * and CPU is always the last resort. The provider that opened the session is reported with every
+ * result (`ResultMessage.provider`).
+ *
+ * Installing the CUDA provider (operators with NVIDIA GPUs). The npm package bundles CPU and WebGPU
+ * only; the CUDA 12 provider libraries are downloaded by onnxruntime-node's install script, which
+ * needs to reach its download host (this project's build machine cannot, so its lockfile install
+ * skips the step):
+ *
+ *     ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
+ *     # or: npm install onnxruntime-node --onnxruntime-node-install=cuda12
+ *
+ * The host needs the CUDA 12 runtime and cuDNN 9 on its library path (LD_LIBRARY_PATH). Afterwards
+ * `ort.listSupportedBackends()` lists cuda as bundled and the worker picks it up with its default
+ * preferences; the worker's start-up log line "execution provider chosen" says which one ran.
+ * TensorRT additionally needs the TensorRT libraries. If loading fails the worker logs why and
+ * falls back to the next provider, so a broken GPU install degrades to CPU instead of failing jobs.
+ */
+import ort from "onnxruntime-node";
+import type { Logger } from "pino";
+import { BaseError } from "../protocol/errors.js";
+import type { ProviderName } from "./config.js";
+
+export interface BackendInfo {
+  name: string;
+  bundled: boolean;
+}
+
+export interface ProbeAttempt {
+  provider: string;
+  outcome: "opened" | "not-bundled" | "failed";
+  ms?: number;
+  error?: string;
+}
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  /** The provider the session was created for. */
+  provider: ProviderName;
+  attempts: ProbeAttempt[];
+}
+
+export interface SessionSettings {
+  graphOptimizationLevel: "disabled" | "basic" | "extended" | "layout" | "all";
+  /** 0 lets ONNX Runtime choose. */
+  intraOpNumThreads: number;
+}
+
+export interface ProviderProberOptions {
+  preferences: readonly ProviderName[];
+  settings: SessionSettings;
+  logger: Logger;
+  /** What the binding ships; `ort.listSupportedBackends()` unless given (tests pretend). */
+  listBackends?: () => readonly BackendInfo[];
+}
+
+/** The preference list as tried: duplicates dropped and cpu last. */
+export function probeOrder(preferences: readonly ProviderName[]): ProviderName[] {
+  const order: ProviderName[] = [...new Set(preferences.filter((p) => p !== "cpu"))];
+  order.push("cpu");
+  return order;
+}
+
+export class ProviderProber {
+  private readonly log: Logger;
+  private readonly order: ProviderName[];
+  private readonly bundled: Map<string, boolean>;
+  /** Providers whose shared library failed to load: not tried again in this process. */
+  private readonly broken = new Map<string, string>();
+
+  constructor(private readonly options: ProviderProberOptions) {
+    this.log = options.logger.child({ layer: "providers" });
+    this.order = probeOrder(options.preferences);
+    const backends = (options.listBackends ?? (() => ort.listSupportedBackends()))();
+    this.bundled = new Map(backends.map((b) => [b.name, b.bundled]));
+  }
+
+  /** The providers that will be tried, in order. */
+  get preferences(): readonly ProviderName[] {
+    return this.order;
+  }
+
+  /** Opens `modelPath` with the first provider that works. */
+  async open(modelPath: string, context: Record<string, unknown> = {}): Promise<OpenedSession> {
+    const attempts: ProbeAttempt[] = [];
+    for (const provider of this.order) {
+      if (provider !== "cpu" && this.bundled.get(provider) !== true) {
+        attempts.push({ provider, outcome: "not-bundled" });
+        continue;
+      }
+      const brokenBecause = this.broken.get(provider);
+      if (brokenBecause !== undefined) {
+        attempts.push({ provider, outcome: "failed", error: `skipped: ${brokenBecause}` });
+        continue;
+      }
+      const started = performance.now();
+      try {
+        const session = await ort.InferenceSession.create(modelPath, this.sessionOptions(provider));
+        const ms = Math.round((performance.now() - started) * 10) / 10;
+        attempts.push({ provider, outcome: "opened", ms });
+        this.log.info({ ...context, provider, ms, attempts }, "execution provider chosen");
+        return { session, provider, attempts };
+      } catch (error) {
+        const message = (error as Error).message ?? String(error);
+        attempts.push({ provider, outcome: "failed", ms: Math.round(performance.now() - started), error: message.slice(0, 500) });
+        if (isLoadFailure(message)) this.broken.set(provider, message.slice(0, 200));
+        if (provider === "cpu") {
+          // Even the CPU provider refuses it: the file is not a model ONNX Runtime can run.
+          throw new BaseError("INFERENCE_FAILED", `the model cannot be loaded: ${message}`, { cause: error, details: { ...context, stage: "load", attempts } });
+        }
+        this.log.warn({ ...context, provider, err: message.slice(0, 500) }, "execution provider failed; trying the next");
+      }
+    }
+    // Unreachable: cpu is always in the order and either opens or throws.
+    throw new BaseError("PROVIDER_UNAVAILABLE", "no execution provider could open the model", { details: { ...context, attempts } });
+  }
+
+  private sessionOptions(provider: ProviderName): ort.InferenceSession.SessionOptions {
+    const { graphOptimizationLevel, intraOpNumThreads } = this.options.settings;
+    return {
+      executionProviders: [provider],
+      graphOptimizationLevel,
+      ...(intraOpNumThreads > 0 ? { intraOpNumThreads } : {}),
+    };
+  }
+}
+
+/** A provider whose library or device is missing fails for every model; a model-specific failure does not. */
+function isLoadFailure(message: string): boolean {
+  return /failed to load|shared library|cannot open shared object|adapter|not (?:compiled|built|supported) in this build/i.test(message);
+}

@@ -1,0 +1,130 @@
+/**
+ * Runs one model on one tensor: catalog entry → verified model file → cached session → run.
+ * Protocol tensors and ort.Tensors share their typed arrays (no copies either way).
+ */
+import ort from "onnxruntime-node";
+import type { Logger } from "pino";
+import { BaseError } from "../protocol/errors.js";
+import { DTYPES, type DType, type Tensor, type TensorData } from "../protocol/tensor.js";
+import type { Hex } from "../protocol/types.js";
+import type { ModelCatalog } from "./catalog.js";
+import type { ProviderName } from "./config.js";
+import type { ModelStore } from "./models.js";
+import type { SessionCache } from "./sessions.js";
+
+export interface RunTimings {
+  /** Catalog lookup, model file and session (0-ish once warm). */
+  model: number;
+  /** session.run */
+  infer: number;
+}
+
+export interface RunResult {
+  output: Tensor;
+  provider: ProviderName;
+  timings: RunTimings;
+}
+
+export interface InferenceRunnerOptions {
+  catalog: ModelCatalog;
+  models: ModelStore;
+  sessions: SessionCache;
+  logger: Logger;
+}
+
+/** Wraps a protocol tensor's typed array in an ort.Tensor without copying. */
+export function toOrtTensor(tensor: Tensor): ort.Tensor {
+  // Protocol dtype names are ONNX Runtime's names; bool and float16 travel as Uint8Array/Uint16Array, as ORT expects.
+  return new ort.Tensor(tensor.dtype, tensor.data as never, tensor.shape);
+}
+
+/** Views an ort.Tensor as a protocol tensor without copying. */
+export function fromOrtTensor(tensor: ort.Tensor): Tensor {
+  const dtype = tensor.type as string;
+  if (!(dtype in DTYPES)) {
+    throw new BaseError("INFERENCE_FAILED", `the model produced a ${dtype} tensor, which the protocol cannot encode`, { details: { dtype } });
+  }
+  const spec = DTYPES[dtype as DType];
+  let data = tensor.data as TensorData;
+  if (data.BYTES_PER_ELEMENT !== spec.size || ArrayBuffer.isView(data) === false) {
+    throw new BaseError("INFERENCE_FAILED", `the model's ${dtype} output has unexpected storage`, { details: { dtype } });
+  }
+  if (!(data instanceof spec.array)) {
+    // Same element size, other view class (e.g. Float16Array for float16): re-view, no copy.
+    data = new spec.array(data.buffer as ArrayBuffer, data.byteOffset, data.length) as TensorData;
+  }
+  return { dtype: dtype as DType, shape: [...tensor.dims], data };
+}
+
+/** ORT failures that say nothing about the input (memory, device) are worth another try. */
+function isTransientRunFailure(message: string): boolean {
+  return /out of memory|failed to allocate|CUDA(?: error|_ERROR)|device lost|cudnn/i.test(message);
+}
+
+export class InferenceRunner {
+  private readonly log: Logger;
+
+  constructor(private readonly options: InferenceRunnerOptions) {
+    this.log = options.logger.child({ layer: "runner" });
+  }
+
+  /** Fetches, verifies and opens a model ahead of its first job. */
+  async warm(modelHash: Hex, signal?: AbortSignal): Promise<ProviderName> {
+    const entry = await this.options.catalog.getModel(modelHash, signal);
+    const path = await this.options.models.path(modelHash, entry.uris, signal);
+    const lease = await this.options.sessions.acquire(modelHash, path);
+    lease.release();
+    return lease.provider;
+  }
+
+  /**
+   * Runs `modelHash` on `input`. ONNX Runtime cannot interrupt a run, so `signal` is honoured before
+   * and after it. Errors: the catalog's and the model store's, INFERENCE_FAILED (not retryable unless
+   * the failure looks like memory or device trouble).
+   */
+  async run(modelHash: Hex, input: Tensor, signal?: AbortSignal, logger?: Logger): Promise<RunResult> {
+    const log = logger?.child({ layer: "runner" }) ?? this.log;
+    const t0 = performance.now();
+    const entry = await this.options.catalog.getModel(modelHash, signal);
+    const path = await this.options.models.path(modelHash, entry.uris, signal);
+    const lease = await this.options.sessions.acquire(modelHash, path);
+    try {
+      const t1 = performance.now();
+      if (lease.inputNames.length !== 1 || lease.outputNames.length < 1) {
+        throw new BaseError(
+          "INFERENCE_FAILED",
+          `the model has ${lease.inputNames.length} inputs and ${lease.outputNames.length} outputs; the oracle serves models with one input and reads the first output`,
+          { details: { inputNames: lease.inputNames, outputNames: lease.outputNames } },
+        );
+      }
+      const inputName = lease.inputNames[0]!;
+      const outputName = lease.outputNames[0]!;
+      signal?.throwIfAborted();
+      let results: ort.InferenceSession.ReturnType;
+      try {
+        results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName]);
+      } catch (error) {
+        const message = (error as Error).message ?? String(error);
+        const retryable = isTransientRunFailure(message);
+        throw new BaseError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
+          cause: error,
+          retryable,
+          details: { modelHash, provider: lease.provider, input: { dtype: input.dtype, shape: input.shape } },
+        });
+      }
+      const t2 = performance.now();
+      const raw = results[outputName];
+      if (raw === undefined) throw new BaseError("INFERENCE_FAILED", `the model returned no ${outputName} output`);
+      const output = fromOrtTensor(raw);
+      const timings = { model: round(t1 - t0), infer: round(t2 - t1) };
+      log.debug({ modelHash, provider: lease.provider, shape: output.shape, ...timings }, "inference done");
+      return { output, provider: lease.provider, timings };
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

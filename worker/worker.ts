@@ -1,0 +1,326 @@
+/**
+ * The worker service: takes jobs from the queue, runs the model, signs the result, and replies.
+ *
+ * Every job ends in exactly one of:
+ * - a signed ResultMessage on QUEUES.results (acked);
+ * - a signed RejectionMessage (acked) when the request itself is at fault (bad input, unknown model,
+ *   a model whose files do not match its hash): retrying would never help, the requester is refunded;
+ * - a dead letter (`oracle.jobs.dead`) when the message is not a valid job or names a domain this
+ *   worker does not sign for, or after transient failures exhausted the queue's deliveries;
+ * - an ack without reply when its deadline has passed (nobody could use the answer).
+ * Transient failures (a 503 from the input host, RPC trouble, blob store down) throw retryable
+ * errors and the queue redelivers the job.
+ */
+import { getAddress, Wallet, type TypedDataDomain } from "ethers";
+import type { Logger } from "pino";
+import { oracleDomain, signRejection, signResult } from "../protocol/eip712.js";
+import { BaseError } from "../protocol/errors.js";
+import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
+import { loadConfig } from "../protocol/config.js";
+import { createLogger } from "../protocol/logger.js";
+import { fromHex, toHex } from "../protocol/merkle.js";
+import { JobSchema, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
+import { checkSpec, decodeTensor, encodeTensor, hashEncoded, type Tensor } from "../protocol/tensor.js";
+import { RejectReason, type Hex, type RequestId } from "../protocol/types.js";
+import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
+import { putBlob } from "./blobs.js";
+import type { ModelCatalog, ModelEntry } from "./catalog.js";
+import { redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
+import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";
+import { ModelStore } from "./models.js";
+import { ProviderProber, type BackendInfo } from "./providers.js";
+import { InferenceRunner } from "./runner.js";
+import { SessionCache } from "./sessions.js";
+import { noTrace, type TraceBuilder } from "./trace.js";
+
+export interface WorkerOptions {
+  /** Validated here (WorkerConfigSchema); an invalid config throws CONFIG_INVALID listing every problem. */
+  config: WorkerConfigInput | WorkerConfig;
+  queue: JobQueue;
+  catalog: ModelCatalog;
+  /** Root logger; the worker takes children per layer and per request. */
+  logger?: Logger;
+  /** Commits to the computation's trace; zero root until traces land. */
+  traceBuilder?: TraceBuilder;
+  /** Clock in ms since the epoch (deadlines are unix seconds). */
+  now?: () => number;
+  /** Fetches inputs and models; protocol's fetchBytes by default. */
+  fetch?: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
+  /** What onnxruntime-node ships (tests pretend); the binding's list by default. */
+  listBackends?: () => readonly BackendInfo[];
+}
+
+export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "infer" | "trace" | "sign" | "upload" | "total", number>;
+
+function ms(since: number): number {
+  return Math.round((performance.now() - since) * 1000) / 1000;
+}
+
+/** Runs `fn`; a non-retryable BaseError from it becomes a signed rejection for `reason`. */
+async function rejectingAs<T>(reason: RejectReason | ((e: BaseError) => RejectReason), fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof BaseError && !error.retryable) {
+      throw new JobRejection(typeof reason === "function" ? reason(error) : reason, error);
+    }
+    throw error;
+  }
+}
+
+export class Worker {
+  readonly config: WorkerConfig;
+  readonly runner: InferenceRunner;
+  readonly models: ModelStore;
+  readonly sessions: SessionCache;
+  private readonly queue: JobQueue;
+  private readonly catalog: ModelCatalog;
+  private readonly log: Logger;
+  private readonly wallet: Wallet;
+  private readonly traceBuilder: TraceBuilder;
+  private readonly now: () => number;
+  private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
+  private readonly domains = new Map<string, TypedDataDomain>();
+  private subscription: Subscription | undefined;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: WorkerOptions) {
+    const config = loadConfig(WorkerConfigSchema, options.config);
+    this.config = config;
+    this.queue = options.queue;
+    this.catalog = options.catalog;
+    const root = options.logger ?? createLogger("worker");
+    this.log = root.child({ layer: "worker" });
+    this.wallet = new Wallet(config.signerKey);
+    this.traceBuilder = options.traceBuilder ?? noTrace;
+    this.now = options.now ?? Date.now;
+    this.fetch = options.fetch ?? fetchBytes;
+    for (const d of config.allowedOracles) {
+      this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
+    }
+    this.models = new ModelStore({
+      cacheDir: config.modelCacheDir,
+      maxModelBytes: config.maxModelBytes,
+      timeoutMs: config.fetchTimeoutMs,
+      schemes: config.modelSchemes,
+      logger: root,
+      fetch: this.fetch,
+    });
+    const prober = new ProviderProber({
+      preferences: config.providers,
+      settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads },
+      logger: root,
+      ...(options.listBackends === undefined ? {} : { listBackends: options.listBackends }),
+    });
+    this.sessions = new SessionCache({
+      capacity: config.sessionCacheSize,
+      open: (path, context) => prober.open(path, context),
+      providerKey: prober.preferences.join(","),
+      logger: root,
+    });
+    this.runner = new InferenceRunner({ catalog: this.catalog, models: this.models, sessions: this.sessions, logger: root });
+  }
+
+  /** The address results are signed with. */
+  get address(): string {
+    return this.wallet.address;
+  }
+
+  /** Starts consuming jobs. Safe to call twice. */
+  start(): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(new BaseError("QUEUE_CLOSED", "the worker is closed"));
+    this.starting ??= (async () => {
+      this.log.info({ signer: this.address, config: redactWorkerConfig(this.config) }, "worker starting");
+      this.subscription = await this.queue.consume<Json>(QUEUES.jobs, (delivery, signal) => this.handle(delivery, signal), {
+        prefetch: this.config.prefetch,
+      });
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Stops taking jobs, waits for the ones in flight, then releases every session. Safe to call
+   * twice; every step runs even if an earlier one fails.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const errors: unknown[] = [];
+      await this.starting?.catch(() => undefined);
+      try {
+        await this.subscription?.cancel();
+      } catch (error) {
+        errors.push(error);
+      }
+      try {
+        await this.sessions.close();
+      } catch (error) {
+        errors.push(error);
+      }
+      this.log.info("worker closed");
+      if (errors.length > 0) throw new AggregateError(errors, "closing the worker failed");
+    })();
+    return this.closing;
+  }
+
+  /** Handles one delivery; exported for tests and for transports that call it directly. */
+  async handle(delivery: Delivery<Json>, signal: AbortSignal): Promise<void> {
+    const parsed = JobSchema.safeParse(delivery.body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+      const requestId = typeof delivery.body === "object" && delivery.body !== null && !Array.isArray(delivery.body) ? delivery.body.requestId : undefined;
+      this.log.warn({ messageId: delivery.messageId, requestId, problems }, "invalid job message dead-lettered");
+      throw new InvalidJobError(problems.join("; "), { details: { problems, messageId: delivery.messageId } });
+    }
+    const job = parsed.data;
+    const log = this.log.child({ requestId: job.requestId, delivery: delivery.deliveryCount });
+    const domain = this.domains.get(domainKey(BigInt(job.chainId), job.oracle));
+    if (domain === undefined) {
+      log.warn({ chainId: job.chainId, oracle: job.oracle }, "job for a domain this worker does not sign for; dead-lettered");
+      throw new DomainNotAllowedError(job.chainId, job.oracle);
+    }
+    if (this.now() >= job.deadline * 1000) {
+      log.warn({ deadline: job.deadline }, "deadline passed; job skipped");
+      return;
+    }
+    try {
+      const result = await this.serve(job, domain, signal, log);
+      await this.queue.publish(QUEUES.results, result as unknown as Json, { messageId: `${job.requestId}:result` });
+      log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
+    } catch (error) {
+      if (signal.aborted) {
+        log.info("job interrupted by shutdown; it will be redelivered");
+        throw new BaseError("TIMEOUT", "the worker stopped while serving the job", { cause: error, retryable: true });
+      }
+      if (error instanceof JobRejection) {
+        await this.reject(job, domain, error, log);
+        return;
+      }
+      log.warn({ err: error, retryable: !(error instanceof BaseError) || error.retryable }, "job failed");
+      throw error;
+    }
+  }
+
+  private async serve(job: Job, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+    const timings: StageTimings = { fetch: 0, hash: 0, decode: 0, model: 0, infer: 0, trace: 0, sign: 0, upload: 0, total: 0 };
+    const start = performance.now();
+
+    let t = performance.now();
+    const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, signal));
+    timings.fetch = ms(t);
+
+    t = performance.now();
+    const inputHash = await rejectingAs(RejectReason.MalformedInput, () => hashEncoded(bytes));
+    if (inputHash.toLowerCase() !== job.inputHash.toLowerCase()) {
+      throw new JobRejection(
+        RejectReason.InputHashMismatch,
+        new BaseError("INPUT_HASH_MISMATCH", `the input hashes to ${inputHash}, the request says ${job.inputHash}`, {
+          details: { expected: job.inputHash, actual: inputHash },
+        }),
+      );
+    }
+    timings.hash = ms(t);
+
+    t = performance.now();
+    const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensor(bytes));
+    const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
+    await rejectingAs(RejectReason.SpecMismatch, () => checkSpec(input, model.input, "input"));
+    timings.decode = ms(t);
+
+    const run = await rejectingAs(
+      // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
+      (e) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable),
+      () => this.runner.run(job.modelHash as Hex, input, signal, log),
+    );
+    timings.model = run.timings.model;
+    timings.infer = run.timings.infer;
+    const output: Tensor = run.output;
+    await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(output, model.output, "output"));
+
+    t = performance.now();
+    const encoded = encodeTensor(output);
+    const outputHash = hashEncoded(encoded);
+    timings.hash += ms(t);
+
+    t = performance.now();
+    const traceRoot = await this.traceBuilder.build({ job, model, input, output, provider: run.provider }, signal);
+    timings.trace = ms(t);
+
+    t = performance.now();
+    const statement = {
+      requestId: job.requestId as RequestId,
+      modelHash: job.modelHash as Hex,
+      inputHash: job.inputHash as Hex,
+      outputHash,
+      traceRoot,
+    };
+    const signature = await signResult(this.wallet, domain, statement);
+    timings.sign = ms(t);
+
+    t = performance.now();
+    let outputHex: Hex = toHex(encoded);
+    if (encoded.byteLength > this.config.maxInlineOutputBytes) {
+      if (this.config.blobStoreUrl !== undefined) {
+        const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal });
+        log.debug({ url, bytes: encoded.byteLength }, "output stored in the blob store");
+        outputHex = "0x";
+      } else {
+        log.warn({ bytes: encoded.byteLength, max: this.config.maxInlineOutputBytes }, "output exceeds maxInlineOutputBytes but no blobStoreUrl is set; sending it inline");
+      }
+    }
+    timings.upload = ms(t);
+    timings.total = ms(start);
+
+    return ResultMessageSchema.parse({
+      kind: "result",
+      chainId: job.chainId,
+      oracle: job.oracle,
+      ...statement,
+      signer: this.wallet.address,
+      signature,
+      output: outputHex,
+      provider: run.provider,
+      timings,
+      observedAt: job.observedAt,
+    } satisfies ResultMessage);
+  }
+
+  private async inputBytes(job: Job, signal: AbortSignal): Promise<Buffer> {
+    const max = this.config.maxInputBytes;
+    if (job.input !== "0x") {
+      const size = (job.input.length - 2) / 2;
+      if (size > max) {
+        throw new BaseError("PAYLOAD_TOO_LARGE", `the inline input is ${size} bytes, more than the limit of ${max}`, { details: { size, maxBytes: max } });
+      }
+      return fromHex(job.input);
+    }
+    if (job.inputURI === "") {
+      throw new BaseError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
+    }
+    return this.fetch(job.inputURI, { maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
+  }
+
+  private async reject(job: Job, domain: TypedDataDomain, rejection: JobRejection, log: Logger): Promise<void> {
+    const reason = rejection.reason;
+    const signature = await signRejection(this.wallet, domain, { requestId: job.requestId as RequestId, reason });
+    const message: RejectionMessage = RejectionMessageSchema.parse({
+      kind: "rejection",
+      chainId: job.chainId,
+      oracle: job.oracle,
+      requestId: job.requestId,
+      reason,
+      code: rejection.error.code,
+      message: rejection.error.message.slice(0, 2048),
+      signer: this.wallet.address,
+      signature,
+      observedAt: job.observedAt,
+    } satisfies RejectionMessage);
+    await this.queue.publish(QUEUES.results, message as unknown as Json, { messageId: `${job.requestId}:rejection` });
+    log.warn({ reason: RejectReason[reason], code: rejection.error.code, message: rejection.error.message }, "request rejected");
+  }
+}
+
+function domainKey(chainId: bigint, oracle: string): string {
+  return `${chainId}:${oracle.toLowerCase()}`;
+}
+
