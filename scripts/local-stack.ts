@@ -152,7 +152,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 
   let closed: Promise<void> | undefined;
-  return {
+  const stack: LocalStack = {
     ethers,
     networkHelpers,
     chainId,
@@ -170,7 +170,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     deployBlock,
     close() {
       closed ??= (async () => {
-        const results = await Promise.allSettled([...workers.map((w) => w.close()), relayer.close()]);
+        // Tests may swap in a new relayer or workers: close whatever the stack holds now.
+        const results = await Promise.allSettled([...stack.workers.map((w) => w.close()), stack.relayer.close()]);
         await queue.close();
         rmSync(dataDir, { recursive: true, force: true });
         const failed = results.filter((r) => r.status === "rejected");
@@ -179,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return closed;
     },
   };
+  return stack;
 }
 
 /** Polls `cond` until true; throws after `timeoutMs`. */
