@@ -22,6 +22,7 @@ export type ErrorCode =
   | "CHAIN_REVERTED"
   | "CHAIN_UNAVAILABLE"
   | "BLOB_NOT_FOUND"
+  | "BLOB_STORE_UNAVAILABLE"
   | "REQUEST_NOT_FOUND"
   | "TIMEOUT"
   | "INTERNAL";

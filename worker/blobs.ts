@@ -32,14 +32,14 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
       signal,
     });
   } catch (error) {
-    const code = timeout.aborted ? "TIMEOUT" : "INPUT_UNAVAILABLE";
+    const code = timeout.aborted ? "TIMEOUT" : "BLOB_STORE_UNAVAILABLE";
     throw new BaseError(code, `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details });
   }
   await response.body?.cancel().catch(() => undefined);
   if (!response.ok) {
     const status = response.status;
     const retryable = status >= 500 || status === 429 || status === 408;
-    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : "INPUT_UNAVAILABLE";
+    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : "BLOB_STORE_UNAVAILABLE";
     throw new BaseError(code, `the blob store refused the output: ${status} ${response.statusText}`.trim(), { retryable, details: { ...details, status } });
   }
   return url;

@@ -1,5 +1,5 @@
 /**
- * Worker-specific failures. They reuse protocol/errors.ts codes (the code list is the protocol's),
+ * Worker-specific failures, with codes from protocol/errors.ts
  * so tools can still match on `code`; the class names and messages say exactly what happened.
  */
 import { BaseError, type BaseErrorOptions } from "../protocol/errors.js";
@@ -9,7 +9,7 @@ import type { RejectReason } from "../protocol/types.js";
 export class InvalidJobError extends BaseError {
   override readonly name = "InvalidJobError";
   constructor(message: string, options: BaseErrorOptions = {}) {
-    super("CONFIG_INVALID", `invalid job message: ${message}`, { ...options, retryable: false });
+    super("MESSAGE_INVALID", `invalid job message: ${message}`, { ...options, retryable: false });
   }
 }
 
@@ -17,7 +17,7 @@ export class InvalidJobError extends BaseError {
 export class DomainNotAllowedError extends BaseError {
   override readonly name = "DomainNotAllowedError";
   constructor(chainId: string, oracle: string) {
-    super("CONFIG_INVALID", `domain not allowed: this worker does not sign for oracle ${oracle} on chain ${chainId}`, {
+    super("DOMAIN_MISMATCH", `domain not allowed: this worker does not sign for oracle ${oracle} on chain ${chainId}`, {
       details: { chainId, oracle },
       retryable: false,
     });

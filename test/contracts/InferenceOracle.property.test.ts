@@ -127,7 +127,7 @@ class Model {
           }
           break;
         case "WorkerSlashed":
-          this.add(this.stakes, args.operator, -args.amount);
+          this.add(this.stakes, args.operator, 0n - (args.amount as bigint));
           break;
         case "RequestReopened":
           r!.status = Status.Requested;
@@ -146,7 +146,7 @@ class Model {
           this.add(this.pull, args.account, args.amount);
           break;
         case "Withdrawn":
-          this.add(this.pull, args.account, -args.amount);
+          this.add(this.pull, args.account, 0n - (args.amount as bigint));
           break;
         case "WorkerRegistered":
           this.stakes.set(args.operator, args.stake);
@@ -159,7 +159,7 @@ class Model {
           this.readyAt.set(args.operator, args.readyAt);
           break;
         case "StakeWithdrawn":
-          this.add(this.stakes, args.operator, -args.amount);
+          this.add(this.stakes, args.operator, 0n - (args.amount as bigint));
           this.unbonding.set(args.operator, 0n);
           break;
       }
@@ -282,7 +282,7 @@ describe("InferenceOracle: randomized property test", () => {
           // batch with a mix
           const open = withStatus(Status.Requested);
           if (!open.length) continue;
-          const items = [];
+          const items: object[] = [];
           for (let i = 0; i < 2 + rnd.int(3); i++) {
             const r = rnd.pick(open);
             items.push(rnd.chance(0.7) ? await goodSubmission(r, rnd.int(3)) : { ...(await goodSubmission(r, rnd.int(3))), signature: "0x" });

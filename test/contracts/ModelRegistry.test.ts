@@ -6,7 +6,8 @@ import { expectRevert, events, modelInfo, send, MODEL_HASH, MODEL_FEE, type Conn
 const HASH_B = "0x" + "bb".repeat(32);
 
 async function registryFixture({ ethers }: Connection) {
-  const [admin, owner, other, resolver, verifier] = await ethers.getSigners();
+  const all = await ethers.getSigners();
+  const [admin, owner, other, resolver, verifier] = [all[0]!, all[1]!, all[2]!, all[3]!, all[4]!] as const;
   const registry = await ethers.deployContract("ModelRegistry", [admin.address]);
   await registry.setResolverApproval(resolver.address, true);
   await registry.setResolverApproval(verifier.address, true);

@@ -70,7 +70,7 @@ const MALFORMED: { name: string; encoded: Buffer }[] = [
 
 function tensorData(dtype: DType, bytes: Uint8Array): TensorData {
   const Ctor = DTYPES[dtype].array;
-  return new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / DTYPES[dtype].size) as TensorData;
+  return new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / DTYPES[dtype].size) as TensorData;
 }
 
 function buildVectors() {

@@ -86,8 +86,7 @@ export async function deploy(conn: Connection) {
     .registerModel(MODEL_HASH, modelInfo({ resolver: await resolver.getAddress(), zkVerifier: await zk.getAddress() }));
   const ops = [op1, op2, op3];
   const signers = [signerWallet(1), signerWallet(2), signerWallet(3)];
-  const signers = [signerWallet(1), signerWallet(2), signerWallet(3)];
-  for (let i = 0; i < 3; i++) await oracle.connect(ops[i]).registerWorker(signers[i].address, { value: 2n * ETH });
+  for (let i = 0; i < 3; i++) await oracle.connect(ops[i]).registerWorker(signers[i]!.address, { value: 2n * ETH });
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const domain = oracleDomain(chainId, oracleAddr);
   return { ethers, admin, modelOwner, requester, relayer, challenger, arbiter, other, ops, signers, registry, oracle, resolver, zk, domain, oracleAddr, chainId };
