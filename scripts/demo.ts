@@ -12,7 +12,7 @@
  *   npm run demo -- --requests 16
  */
 import { parseArgs } from "node:util";
-import { encodeTensor, Tier, type Hex } from "../protocol/index.js";
+import { createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor } from "./local-stack.js";
 
@@ -54,6 +54,8 @@ function percentile(xs: number[], p: number): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // A stray "--" (from nested npm/tsx invocations) is not an argument.
+    args: process.argv.slice(2).filter((a) => a !== "--"),
     options: {
       json: { type: "boolean", default: false },
       tier: { type: "string", default: "optimistic" },
@@ -61,7 +63,9 @@ async function main(): Promise<void> {
     },
   });
   const json = values.json === true;
-  const tier = values.tier === "none" ? Tier.NONE : Tier.OPTIMISTIC;
+  const tiers: Record<string, Tier.NONE | Tier.OPTIMISTIC> = { none: Tier.NONE, optimistic: Tier.OPTIMISTIC };
+  const tier = tiers[String(values.tier).toLowerCase()];
+  if (tier === undefined) throw new Error(`--tier must be one of: ${Object.keys(tiers).join(", ")} (the zk tier comes with its prover)`);
   const count = Math.max(1, Math.min(PHRASES.length, Number.parseInt(values.requests ?? "8", 10) || 8));
   const say = (line: string) => {
     if (json) process.stderr.write(line + "\n");
@@ -70,7 +74,8 @@ async function main(): Promise<void> {
 
   const t0 = Date.now();
   say("Starting the oracle: in-process chain, contracts, relayer, worker, in-process queue...");
-  const stack = await startLocalStack({ tier });
+  // The demo prints its own narrative; service logs only for errors (LOG_LEVEL=info shows them all).
+  const stack = await startLocalStack({ tier, logger: createLogger("oracle", { level: "error" }) });
   try {
     const { oracle, dapp, relayer, networkHelpers, ethers } = stack;
     say(`  oracle   ${await oracle.getAddress()}  (chain ${stack.chainId})`);
@@ -163,7 +168,8 @@ async function main(): Promise<void> {
         perRequest: Math.round(median(good.map((r) => Number(r.gas)))),
         perResultBatched: Math.round(per(submitTxs)),
         resultBatches: submitTxs.map((t) => t.items),
-        perSettlement: Math.round(per(settleTxs)),
+        /** NONE tier: null, settlement happens inside the result's transaction (perResultBatched includes it). */
+        perSettlement: tier === Tier.NONE ? null : Math.round(per(settleTxs)),
         settlementBatches: settleTxs.map((t) => t.items),
       },
       latencyMs: {
@@ -182,10 +188,14 @@ async function main(): Promise<void> {
     say("\nSummary");
     say(`  requests ${summary.requests}, results settled ${summary.resultsSettled}, callbacks delivered ${summary.callbacksDelivered}, refunded ${summary.refunded}`);
     say(`  classifications correct: ${summary.correctClassifications} (execution provider: ${provider})`);
-    say(`  gas per request ${summary.gas.perRequest}, per result ${summary.gas.perResultBatched} (batches ${summary.gas.resultBatches.join(", ")}), per settlement ${summary.gas.perSettlement} (batches ${summary.gas.settlementBatches.join(", ") || "-"})`);
+    const settlement =
+      summary.gas.perSettlement === null
+        ? "settlement and callback included in the result's transaction"
+        : `per settlement ${summary.gas.perSettlement} (batches ${summary.gas.settlementBatches.join(", ")})`;
+    say(`  gas per request ${summary.gas.perRequest}, per result ${summary.gas.perResultBatched} (batches ${summary.gas.resultBatches.join(", ")}), ${settlement}`);
     const l = summary.latencyMs;
     say(`  latency (median): request -> job ${l.requestToJob} ms, job -> signed result ${l.jobToSignedResult} ms (inference ${l.inference} ms), result -> on-chain ${l.resultToOnChain} ms`);
-    say(`  request -> result on-chain: p50 ${l.requestToResultOnChain.p50} ms, max ${l.requestToResultOnChain.max} ms; settlement after the window: ${l.allSubmittedToAllSettled} ms; whole demo ${l.total} ms`);
+    say(`  request -> result on-chain: p50 ${l.requestToResultOnChain.p50} ms, max ${l.requestToResultOnChain.max} ms; ${tier === Tier.NONE ? "" : `settlement after the window: ${l.allSubmittedToAllSettled} ms; `}whole demo ${l.total} ms`);
     if (json) console.log(JSON.stringify(summary));
 
     const ok = summary.resultsSettled === good.length && summary.callbacksDelivered === good.length && refunds === 1;

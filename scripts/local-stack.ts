@@ -78,21 +78,20 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const logger = options.logger ?? createLogger("oracle", { level: "warn" });
-  const { ethers, networkHelpers } = await network.create();
-  const signers = await ethers.getSigners();
-  const account = (i: number) => {
-    const s = signers[i];
-    if (s === undefined) throw new Error(`the local chain has no account #${i}`);
-    return s;
-  };
-  const [admin, modelOwner, operator, relayerAccount, user, arbiter] = [0, 1, 2, 3, 4, 5].map(account) as [
-    (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number],
-  ];
-  const chainId = (await ethers.provider.getNetwork()).chainId;
-  const deployBlock = await ethers.provider.getBlockNumber();
+export interface DeployedOracle {
+  registry: ModelRegistry;
+  oracle: InferenceOracle;
+  resolver: ArbiterResolver;
+  /** sha256 of the registered PP-OCR classifier. */
+  modelHash: Hex;
+}
 
+/**
+ * Deploys the registry, the oracle and the arbiter resolver with DEFAULT_PARAMS, and registers the
+ * PP-OCR text-direction classifier (NONE and OPTIMISTIC tiers, input float32 [1,3,48,192]).
+ */
+export async function deployOracle(accounts: { admin: Signer; modelOwner: Signer; arbiter: Signer }): Promise<DeployedOracle> {
+  const { admin, modelOwner, arbiter } = accounts;
   const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
   const oracle = await new InferenceOracle__factory(admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
   const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
@@ -113,6 +112,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       uris: [CLS_MODEL_URI],
     })
   ).wait();
+  return { registry, oracle, resolver, modelHash };
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const logger = options.logger ?? createLogger("oracle", { level: "warn" });
+  const { ethers, networkHelpers } = await network.create();
+  const signers = await ethers.getSigners();
+  const account = (i: number) => {
+    const s = signers[i];
+    if (s === undefined) throw new Error(`the local chain has no account #${i}`);
+    return s;
+  };
+  const [admin, modelOwner, operator, relayerAccount, user, arbiter] = [0, 1, 2, 3, 4, 5].map(account) as [
+    (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number], (typeof signers)[number],
+  ];
+  const chainId = (await ethers.provider.getNetwork()).chainId;
+  const deployBlock = await ethers.provider.getBlockNumber();
+
+  const { registry, oracle, resolver, modelHash } = await deployOracle({ admin, modelOwner, arbiter });
 
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
 

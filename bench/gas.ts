@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: on-chain cost of each step of a request, on the in-process EVM, through the
+ * real contracts and the example dApp (a real consumer with a 200k-gas callback), with results
+ * signed by a real worker key. Gas is deterministic for a given state (up to a few dozen gas from the signature bytes of the
+ * fresh worker key), so each figure is one
+ * measured transaction (per-item figures divide a batch's gas by its size). Compared with published
+ * anchors: Ritual Infernet's 56.6k gas overhead per delivery and Chainlink Functions' 300k default
+ * callback gas limit. Prints a table and writes bench/results/gas.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Wallet, parseEther } from "ethers";
+import { network } from "hardhat";
+import { Tier, encodeTensor, hashEncoded, oracleDomain, signResult, type Hex, type RequestId } from "../protocol/index.js";
+import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
+
+const RITUAL_DELIVERY_OVERHEAD = 56_600;
+const CHAINLINK_FUNCTIONS_CALLBACK_LIMIT = 300_000;
+
+async function main(): Promise<void> {
+  const { ethers, networkHelpers } = await network.create();
+  const signers = await ethers.getSigners();
+  const [admin, modelOwner, operator, relayer, user, arbiter] = [0, 1, 2, 3, 4, 5].map((i) => {
+    const s = signers[i];
+    if (s === undefined) throw new Error(`no account #${i}`);
+    return s;
+  }) as [typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number]];
+  const { oracle, modelHash } = await deployOracle({ admin, modelOwner, arbiter });
+  const oracleAddress = await oracle.getAddress();
+  const signer = Wallet.createRandom();
+  await (await oracle.connect(operator).registerWorker(signer.address, { value: parseEther("100") })).wait();
+  const dapps = {
+    [Tier.OPTIMISTIC]: await new TextDirectionDApp__factory(user).deploy(oracleAddress, modelHash, Tier.OPTIMISTIC, 200_000),
+    [Tier.NONE]: await new TextDirectionDApp__factory(user).deploy(oracleAddress, modelHash, Tier.NONE, 200_000),
+  };
+  // The same dApp asking for no callback (it reads results from events): isolates the oracle's own cost.
+  const silentDapp = await new TextDirectionDApp__factory(user).deploy(oracleAddress, modelHash, Tier.OPTIMISTIC, 0);
+  const domain = oracleDomain((await ethers.provider.getNetwork()).chainId, oracleAddress);
+  const output = encodeTensor({ dtype: "float32", shape: [1, 2], data: new Float32Array([0.9, 0.1]) });
+  const outputHash = hashEncoded(output);
+  const outputHex = `0x${output.toString("hex")}`;
+  const zero = ("0x" + "00".repeat(32)) as Hex;
+  let seq = 0;
+
+  async function request(tier: Tier.OPTIMISTIC | Tier.NONE, dapp = dapps[tier]): Promise<{ id: string; inputHash: Hex; gas: bigint }> {
+    const inputHash = ("0x" + (++seq).toString(16).padStart(64, "0")) as Hex;
+    const deadline = (await networkHelpers.time.latest()) + 3600;
+    const receipt = (await (await dapp.classify(inputHash, `http://blobs.example/${inputHash}`, deadline, { value: REQUEST_FEE })).wait())!;
+    const event = receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!;
+    return { id: String(event.args.requestId), inputHash, gas: receipt.gasUsed };
+  }
+
+  async function submission(r: { id: string; inputHash: Hex }, withOutput: boolean) {
+    const signature = await signResult(signer, domain, { requestId: r.id as RequestId, modelHash, inputHash: r.inputHash, outputHash, traceRoot: zero });
+    return { requestId: r.id, outputHash, traceRoot: zero, signature, output: withOutput ? outputHex : "0x", proof: "0x" };
+  }
+
+  const rows: { step: string; gasPerItem: number; batch: number; note: string }[] = [];
+  const add = (step: string, gas: bigint, batch: number, note = "") => rows.push({ step, gasPerItem: Math.round(Number(gas) / batch), batch, note });
+
+  // Requests.
+  const first = await request(Tier.OPTIMISTIC);
+  add("request (dApp classify -> requestInference, URI input)", first.gas, 1, "fee escrow, request record, event");
+
+  // Results, OPTIMISTIC, single and batched; then their settlement.
+  const single = (await (await oracle.connect(relayer).submitResult(await submission(first, false))).wait())!;
+  add("result, single submitResult (OPTIMISTIC)", single.gasUsed, 1, "signature check, bond lock, commitment");
+  const submitted: { id: string; inputHash: Hex }[] = [first];
+  for (const batch of [1, 8, 32, 128]) {
+    const reqs = [];
+    for (let i = 0; i < batch; i++) reqs.push(await request(Tier.OPTIMISTIC));
+    const items = await Promise.all(reqs.map((r) => submission(r, false)));
+    const receipt = (await (await oracle.connect(relayer).submitResults(items)).wait())!;
+    add(`result, batched submitResults x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch);
+    submitted.push(...reqs);
+  }
+  const silent = [];
+  for (let i = 0; i < 32; i++) silent.push(await request(Tier.OPTIMISTIC, silentDapp));
+  await (await oracle.connect(relayer).submitResults(await Promise.all(silent.map((r) => submission(r, false))))).wait();
+  await networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
+  const record = async (_id: string) => ({ worker: await operator.getAddress(), relayer: await relayer.getAddress(), outputHash, traceRoot: zero });
+  const settleOne = (await (await oracle.connect(relayer).settle({ requestId: submitted[0]!.id, record: await record(submitted[0]!.id), output: outputHex })).wait())!;
+  add("settlement, single settle (payments + callback)", settleOne.gasUsed, 1, "callback decodes the output");
+  let cursor = 1;
+  for (const batch of [8, 32]) {
+    const slice = submitted.slice(cursor, cursor + batch);
+    cursor += batch;
+    const settlements = await Promise.all(slice.map(async (r) => ({ requestId: r.id, record: await record(r.id), output: outputHex })));
+    const receipt = (await (await oracle.connect(relayer).settleMany(settlements)).wait())!;
+    add(`settlement, batched settleMany x${batch}`, receipt.gasUsed, batch);
+  }
+
+  const silentSettlements = await Promise.all(silent.map(async (r) => ({ requestId: r.id, record: await record(r.id), output: "0x" })));
+  const silentReceipt = (await (await oracle.connect(relayer).settleMany(silentSettlements)).wait())!;
+  add("settlement, batched settleMany x32, no callback", silentReceipt.gasUsed, 32, "the oracle's own cost: payments, bond release");
+
+  // NONE tier: result and settlement in one transaction.
+  const none = await request(Tier.NONE);
+  const noneReceipt = (await (await oracle.connect(relayer).submitResult(await submission(none, true))).wait())!;
+  add("result + settlement, single (NONE tier, same tx)", noneReceipt.gasUsed, 1, "incl. callback");
+  const noneBatch = [];
+  for (let i = 0; i < 32; i++) noneBatch.push(await request(Tier.NONE));
+  const noneBatchReceipt = (await (await oracle.connect(relayer).submitResults(await Promise.all(noneBatch.map((r) => submission(r, true))))).wait())!;
+  add("result + settlement, batched x32 (NONE tier)", noneBatchReceipt.gasUsed, 32, "incl. callback");
+
+  const byStep = (prefix: string) => rows.find((r) => r.step.startsWith(prefix))!.gasPerItem;
+  const delivery32 = byStep("result, batched submitResults x32") + byStep("settlement, batched settleMany x32");
+  const overhead32 = byStep("result, batched submitResults x32") + byStep("settlement, batched settleMany x32, no callback");
+  const summary = {
+    date: new Date().toISOString(),
+    machine: `${process.platform} ${process.arch}, Node ${process.version}, in-process EVM (Hardhat EDR)`,
+    rows,
+    anchors: {
+      ritualInfernetDeliveryOverhead: RITUAL_DELIVERY_OVERHEAD,
+      chainlinkFunctionsCallbackLimit: CHAINLINK_FUNCTIONS_CALLBACK_LIMIT,
+      optimisticResultPlusSettlementAt32: delivery32,
+      optimisticOracleOverheadAt32: overhead32,
+      noneTierDeliveryAt32: byStep("result + settlement, batched x32"),
+    },
+  };
+
+  const width = Math.max(...rows.map((r) => r.step.length));
+  console.log(`${"step".padEnd(width)}  gas per item`);
+  for (const r of rows) console.log(`${r.step.padEnd(width)}  ${String(r.gasPerItem).padStart(8)}${r.note ? `  (${r.note})` : ""}`);
+  console.log(`\nOPTIMISTIC result + settlement at batch 32: ${delivery32} gas per request, incl. a real callback`);
+  console.log(`OPTIMISTIC oracle overhead (no callback) at batch 32: ${overhead32} gas per request`);
+  console.log(`NONE tier, result + settlement at batch 32: ${summary.anchors.noneTierDeliveryAt32} gas per request, incl. a real callback`);
+  console.log(`anchors: Ritual Infernet ${RITUAL_DELIVERY_OVERHEAD} gas overhead per delivery; Chainlink Functions callback limit ${CHAINLINK_FUNCTIONS_CALLBACK_LIMIT}`);
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync("bench/results/gas.json", JSON.stringify(summary, null, 2) + "\n");
+  console.log("\nwritten: bench/results/gas.json");
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
