@@ -10,6 +10,7 @@
  * Lowercase letters are drawn as capitals. Rendering is deterministic: position jitter comes from
  * a PRNG seeded by the text (or `seed`).
  */
+import { seededRandom } from "../protocol/random.js";
 import type { Tensor } from "../protocol/tensor.js";
 
 /** The classifier's input: [1, 3, CLS_HEIGHT, CLS_WIDTH]. */
@@ -96,18 +97,6 @@ export interface GrayImage {
   width: number;
   height: number;
   pixels: Uint8Array;
-}
-
-/** mulberry32: small, fast, good enough for jitter. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function seedOf(text: string): number {

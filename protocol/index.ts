@@ -9,3 +9,4 @@ export * from "./config.js";
 export * from "./logger.js";
 export * from "./contracts.js";
 export * from "./fetch.js";
+export * from "./random.js";

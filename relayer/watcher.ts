@@ -14,6 +14,11 @@ import type { RelayerDb } from "./db.js";
 const CURSOR_KEY = "cursor";
 
 export class EventWatcher {
+  /** Inline inputs seen in events this run, until their job is published. */
+  private readonly pendingInline = new Map<string, string>();
+  /** How often each request was reopened, so a re-served job gets a fresh message id. */
+  private readonly reopened = new Map<string, number>();
+
   constructor(
     private readonly chain: OracleChain,
     private readonly db: RelayerDb,
@@ -127,9 +132,6 @@ export class EventWatcher {
         break;
     }
   }
-
-  private readonly pendingInline = new Map<string, string>();
-  private readonly reopened = new Map<string, number>();
 
   /** Publishes a job for every open request that has none out yet (new, reopened, or after a crash). */
   private async publishUnpublished(): Promise<void> {

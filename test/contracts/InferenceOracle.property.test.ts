@@ -17,6 +17,7 @@ import {
   ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
 } from "./helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
+import { seededRandom } from "../../protocol/random.js";
 
 const SEQUENCES = Number(process.env.PROPERTY_SEQUENCES ?? 30);
 const ACTIONS = Number(process.env.PROPERTY_ACTIONS ?? 40);
@@ -24,14 +25,7 @@ const GAS = { gasLimit: 5_000_000 };
 const OUTPUTS = [tensorF32([1, 2], [0.9, 0.1]), tensorF32([1, 2], [0.3, 0.7]), tensorF32([1, 2], [0.5, 0.5])];
 
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
   return { next, int, pick, chance: (p: number) => next() < p };

@@ -10,25 +10,14 @@ import { fileURLToPath } from "node:url";
 import { encodeTensor, decodeHeader, hashEncoded, type DType, type TensorData, DTYPES } from "../../protocol/tensor.js";
 import { chunkLeaves, merkleRoot, merklePath, rootFromPath, toHex, sha256 } from "../../protocol/merkle.js";
 import { isError } from "../../protocol/errors.js";
+import { seededRandom } from "../../protocol/random.js";
 import { Interface } from "ethers";
 import { expectRevert } from "./helpers.js";
 
 const GOLDEN = fileURLToPath(new URL("./golden/tensor-vectors.json", import.meta.url));
 
-/** mulberry32: a tiny seeded PRNG, so the vectors are reproducible byte for byte. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomBytes(seed: number, n: number): Uint8Array {
-  const next = prng(seed);
+  const next = seededRandom(seed);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.floor(next() * 256);
   return out;
