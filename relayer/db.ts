@@ -162,10 +162,18 @@ export class RelayerDb {
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 
-  /** Stores a worker reply unless one is already held for the request; returns whether it was new. */
+  /**
+   * Stores a worker reply unless a live one is already held for the request (a reply the oracle
+   * skipped can be superseded by another worker's); returns whether it was stored.
+   */
   insertReply(row: ReplyRow): boolean {
     const res = this.db
-      .prepare("INSERT OR IGNORE INTO replies(requestId, kind, message, state, reason, receivedAt) VALUES(?, ?, ?, ?, ?, ?)")
+      .prepare(
+        `INSERT INTO replies(requestId, kind, message, state, reason, receivedAt) VALUES(?, ?, ?, ?, ?, ?)
+         ON CONFLICT(requestId) DO UPDATE SET kind = excluded.kind, message = excluded.message, state = excluded.state,
+           reason = excluded.reason, receivedAt = excluded.receivedAt
+         WHERE replies.state = 'skipped'`,
+      )
       .run(row.requestId, row.kind, row.message, row.state, row.reason, row.receivedAt);
     return Number(res.changes) > 0;
   }

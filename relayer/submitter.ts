@@ -10,8 +10,12 @@ import type { RelayerDb, ReplyRow } from "./db.js";
 
 type Submission = IInferenceOracle.ResultSubmissionStruct;
 
+/** Times a request's job is handed out again after its result was skipped, before waiting for the deadline. */
+const MAX_REPUBLISH = 3;
+
 export class ResultSubmitter {
   private timer: NodeJS.Timeout | undefined;
+  private readonly republished = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   private closed = false;
 
@@ -101,8 +105,7 @@ export class ResultSubmitter {
           this.db.setReplyState(r.requestId, "submitted");
           this.db.updateRequest(r.requestId, { submittedAt: now, submitTx: receipt.hash });
         } else {
-          this.db.setReplyState(r.requestId, "skipped", reason);
-          this.log.warn({ requestId: r.requestId, reason }, "result skipped by the oracle");
+          this.skipped(r.requestId, reason);
         }
       }
       this.log.info({ count: replies.length, skipped: skipped.size, gasUsed: receipt.gasUsed.toString() }, "results submitted");
@@ -113,14 +116,29 @@ export class ResultSubmitter {
           for (const r of replies) await this.submitBatch([r]);
           return true;
         }
-        const reason = String(error.details.error ?? error.message);
-        this.db.setReplyState(replies[0]!.requestId, "skipped", reason);
-        this.log.warn({ requestId: replies[0]!.requestId, reason }, "result reverted");
+        this.skipped(replies[0]!.requestId, String(error.details.error ?? error.message));
         return true;
       }
       this.log.warn({ err: error }, "chain unavailable; results stay pending");
       return false;
     }
+  }
+
+  /**
+   * The oracle refused this result (the worker's stake is unbonding or too low, it was disqualified
+   * for this request, ...). The request may still be open: hand its job out again so another worker
+   * can serve it, a bounded number of times; after that it is refunded at its deadline.
+   */
+  private skipped(requestId: string, reason: string): void {
+    this.db.setReplyState(requestId, "skipped", reason);
+    const row = this.db.getRequest(requestId);
+    const times = this.republished.get(requestId) ?? 0;
+    const again = row?.state === "requested" && times < MAX_REPUBLISH;
+    if (again) {
+      this.republished.set(requestId, times + 1);
+      this.db.updateRequest(requestId, { jobPublishedAt: null, note: `result skipped (${reason}); job handed out again` });
+    }
+    this.log.warn({ requestId, reason, republished: again }, "result skipped by the oracle");
   }
 
   private async submitRejection(reply: ReplyRow): Promise<boolean> {

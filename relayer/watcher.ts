@@ -16,8 +16,8 @@ const CURSOR_KEY = "cursor";
 export class EventWatcher {
   /** Inline inputs seen in events this run, until their job is published. */
   private readonly pendingInline = new Map<string, string>();
-  /** How often each request was reopened, so a re-served job gets a fresh message id. */
-  private readonly reopened = new Map<string, number>();
+  /** Jobs published per request in this run, so a job handed out again gets a fresh message id. */
+  private readonly published = new Map<string, number>();
 
   constructor(
     private readonly chain: OracleChain,
@@ -126,14 +126,13 @@ export class EventWatcher {
           note: `reopened after ${String(a.disqualifiedWorker)} was slashed`,
         });
         this.db.deleteReply(id);
-        this.reopened.set(id, (this.reopened.get(id) ?? 0) + 1);
         break;
       default:
         break;
     }
   }
 
-  /** Publishes a job for every open request that has none out yet (new, reopened, or after a crash). */
+  /** Publishes a job for every open request that has none out (new, reopened, skipped result, or after a crash). */
   private async publishUnpublished(): Promise<void> {
     const rows = this.db.db
       .prepare("SELECT * FROM requests WHERE state = 'requested' AND jobPublishedAt IS NULL ORDER BY block")
@@ -157,8 +156,9 @@ export class EventWatcher {
         deadline: row.deadline,
         observedAt: row.observedAt,
       };
-      const attempt = this.reopened.get(row.id) ?? 0;
+      const attempt = this.published.get(row.id) ?? 0;
       await this.queue.publish(QUEUES.jobs, job, { messageId: attempt === 0 ? row.id : `${row.id}:${attempt}` });
+      this.published.set(row.id, attempt + 1);
       this.db.updateRequest(row.id, { jobPublishedAt: Date.now() });
       this.pendingInline.delete(row.id);
       this.log.debug({ requestId: row.id }, "job published");
