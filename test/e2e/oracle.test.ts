@@ -163,6 +163,29 @@ describe("oracle end to end (optimistic tier)", () => {
     expect((await wrongPut.json()).error.code).toBe("INPUT_HASH_MISMATCH");
   });
 
+  it("reports health and request status over HTTP, with clear errors", async () => {
+    const health = await (await fetch(`${stack.relayer.url}/health`)).json();
+    expect(health.ok).toBe(true);
+    expect(health.chainId).toBe(stack.chainId.toString());
+    expect(health.oracle).toBe(await stack.oracle.getAddress());
+    expect(health.cursor).toBeLessThanOrEqual(health.head);
+    expect(health.requests.fulfilled).toBeGreaterThanOrEqual(4);
+
+    const list = await (await fetch(`${stack.relayer.url}/requests?state=fulfilled&limit=2`)).json();
+    expect(list.requests).toHaveLength(2);
+    expect(list.requests.every((r: { state: string }) => r.state === "fulfilled")).toBe(true);
+    const one = await (await fetch(`${stack.relayer.url}/requests/${list.requests[0].id}`)).json();
+    expect(one.request.id).toBe(list.requests[0].id);
+    expect(one.reply).toMatchObject({ kind: "result", state: "submitted" });
+
+    const badState = await fetch(`${stack.relayer.url}/requests?state=lost`);
+    expect(badState.status).toBe(400);
+    expect((await badState.json()).error.code).toBe("MESSAGE_INVALID");
+    const unknown = await fetch(`${stack.relayer.url}/requests/0x${"12".repeat(32)}`);
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe("REQUEST_NOT_FOUND");
+  });
+
   it("drops a forged result (unstaked signer) and still serves the request honestly", async () => {
     const input = await uploadBlob(stack, textInput("forgery target", false));
     // Pause the honest worker so the forgery arrives first.
