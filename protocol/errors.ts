@@ -25,6 +25,9 @@ export type ErrorCode =
   | "BLOB_STORE_UNAVAILABLE"
   | "REQUEST_NOT_FOUND"
   | "TIMEOUT"
+  | "OP_UNSUPPORTED"
+  | "TRACE_MALFORMED"
+  | "TRACE_UNAVAILABLE"
   | "INTERNAL";
 
 export interface BaseErrorOptions {

@@ -10,3 +10,5 @@ export * from "./logger.js";
 export * from "./contracts.js";
 export * from "./fetch.js";
 export * from "./random.js";
+export * from "./commitment.js";
+export * from "./trace.js";

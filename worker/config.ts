@@ -72,6 +72,10 @@ export const WorkerConfigSchema = z.object({
   modelSchemes: list(z.enum(["http", "https", "file", "npm"]))
     .default(["http", "https", "file", "npm"])
     .describe("URI schemes allowed for model files (hash-verified before use)"),
+  trace: z
+    .enum(["none", "full"])
+    .default("none")
+    .describe("trace commitments: none signs a zero traceRoot; full runs a separate trace session exposing every operator output, publishes the trace to blobStoreUrl and signs its root (docs/OPTIMISTIC.md)"),
   models: z.array(PinnedModelSchema).default([]).describe("models pinned by the operator (StaticCatalog)"),
 });
 

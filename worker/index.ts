@@ -27,6 +27,16 @@ export { ModelStore, sha256File, sha256Hex, type ModelStoreOptions } from "./mod
 export { ProviderProber, probeOrder, type BackendInfo, type OpenedSession, type ProbeAttempt, type ProviderProberOptions, type SessionSettings } from "./providers.js";
 export { SessionCache, type SessionCacheOptions, type SessionInfo, type SessionLease } from "./sessions.js";
 export { InferenceRunner, toOrtTensor, fromOrtTensor, type InferenceRunnerOptions, type RunResult, type RunTimings } from "./runner.js";
-export { noTrace, ZERO_TRACE_ROOT, type TraceBuilder, type TraceContext } from "./trace.js";
+export {
+  noTrace,
+  ZERO_TRACE_ROOT,
+  FullTraceBuilder,
+  TraceSession,
+  publishTrace,
+  type FullTraceBuilderOptions,
+  type TraceBuilder,
+  type TraceContext,
+  type TraceOutcome,
+} from "./trace.js";
 export { putBlob, blobUrl, type PutBlobOptions } from "./blobs.js";
 export { InvalidJobError, DomainNotAllowedError, JobRejection } from "./errors.js";

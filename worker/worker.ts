@@ -31,7 +31,7 @@ import { ModelStore } from "./models.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
-import { noTrace, type TraceBuilder } from "./trace.js";
+import { FullTraceBuilder, noTrace, type TraceBuilder } from "./trace.js";
 
 export interface WorkerOptions {
   /** Validated here (WorkerConfigSchema); an invalid config throws CONFIG_INVALID listing every problem. */
@@ -93,7 +93,6 @@ export class Worker {
     const root = options.logger ?? createLogger("worker");
     this.log = root.child({ layer: "worker" });
     this.wallet = new Wallet(config.signerKey);
-    this.traceBuilder = options.traceBuilder ?? noTrace;
     this.now = options.now ?? Date.now;
     this.fetch = options.fetch ?? fetchBytes;
     for (const d of config.allowedOracles) {
@@ -120,6 +119,17 @@ export class Worker {
       logger: root,
     });
     this.runner = new InferenceRunner({ catalog: this.catalog, models: this.models, sessions: this.sessions, logger: root });
+    this.traceBuilder =
+      options.traceBuilder ??
+      (config.trace === "full"
+        ? new FullTraceBuilder({
+            modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
+            settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads },
+            ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),
+            timeoutMs: config.fetchTimeoutMs,
+            logger: root,
+          })
+        : noTrace);
   }
 
   /** The address results are signed with. */
@@ -154,6 +164,11 @@ export class Worker {
       }
       try {
         await this.sessions.close();
+      } catch (error) {
+        errors.push(error);
+      }
+      try {
+        await this.traceBuilder.close?.();
       } catch (error) {
         errors.push(error);
       }
@@ -234,17 +249,23 @@ export class Worker {
     );
     timings.model = run.timings.model;
     timings.infer = run.timings.infer;
-    const output: Tensor = run.output;
+    let output: Tensor = run.output;
     await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(output, model.output, "output"));
+
+    t = performance.now();
+    const trace = await this.traceBuilder.build({ job, model, input, output, provider: run.provider }, signal);
+    const traceRoot = trace.traceRoot;
+    // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
+    if (trace.output !== undefined) {
+      output = trace.output;
+      await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(trace.output!, model.output, "traced output"));
+    }
+    timings.trace = ms(t);
 
     t = performance.now();
     const encoded = encodeTensor(output);
     const outputHash = hashEncoded(encoded);
     timings.hash += ms(t);
-
-    t = performance.now();
-    const traceRoot = await this.traceBuilder.build({ job, model, input, output, provider: run.provider }, signal);
-    timings.trace = ms(t);
 
     t = performance.now();
     const statement = {

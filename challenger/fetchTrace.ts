@@ -1,0 +1,52 @@
+/**
+ * Fetches a worker's trace from the blob store knowing only the signed traceRoot: the root is the
+ * tensor hash of the trace manifest (protocol/trace.ts), so `GET /blobs/<traceRoot>` returns the
+ * manifest, and each row of it names one trace tensor by its hash. Every blob is checked against
+ * the hash it was fetched by.
+ */
+import { fetchBytes } from "../protocol/fetch.js";
+import { decodeTensor, hashEncoded, type Tensor } from "../protocol/tensor.js";
+import { manifestHashes } from "../protocol/trace.js";
+import type { Hex } from "../protocol/types.js";
+import { ChallengerError } from "./errors.js";
+
+export interface FetchTraceOptions {
+  timeoutMs?: number;
+  maxBytes?: number;
+  /** Parallel downloads. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+async function fetchTensor(baseUrl: string, hash: Hex, options: FetchTraceOptions): Promise<Tensor> {
+  const url = `${baseUrl.replace(/\/+$/, "")}/blobs/${hash}`;
+  let bytes: Buffer;
+  try {
+    bytes = await fetchBytes(url, {
+      maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      schemes: ["http", "https"],
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } catch (error) {
+    throw new ChallengerError("TRACE_UNAVAILABLE", `trace blob ${hash} could not be fetched`, { hash }, { cause: error });
+  }
+  const actual = hashEncoded(bytes);
+  if (actual.toLowerCase() !== hash.toLowerCase()) throw new ChallengerError("TRACE_MALFORMED", `blob ${hash} hashes to ${actual}`, { hash, actual });
+  return decodeTensor(bytes);
+}
+
+/** The trace tensors committed by `traceRoot`, in order. */
+export async function fetchTrace(baseUrl: string, traceRoot: Hex, options: FetchTraceOptions = {}): Promise<{ hashes: Hex[]; tensors: Tensor[] }> {
+  const hashes = manifestHashes(await fetchTensor(baseUrl, traceRoot, options));
+  const tensors = new Array<Tensor>(hashes.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < hashes.length) {
+      const i = next++;
+      tensors[i] = await fetchTensor(baseUrl, hashes[i]!, options);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, lane));
+  return { hashes, tensors };
+}

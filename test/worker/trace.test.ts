@@ -1,0 +1,113 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import ort from "onnxruntime-node";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkTrace, fetchTrace } from "../../challenger/index.js";
+import { sha256, toHex } from "../../protocol/merkle.js";
+import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import type { Hex } from "../../protocol/types.js";
+import { WorkerConfigSchema } from "../../worker/config.js";
+import { FullTraceBuilder, noTrace, publishTrace, TraceSession, ZERO_TRACE_ROOT } from "../../worker/trace.js";
+import { CLS_MODEL_PATH, clsCommitment, clsInput, clsModelBytes } from "../challenger/fixtures.js";
+
+/** A blob store like the relayer's: PUT /blobs/:hash (canonical tensors only, hash checked), GET /blobs/:hash. */
+function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; server: Server }> {
+  const blobs = new Map<string, Buffer>();
+  const server = createServer((req, res) => {
+    const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
+    if (req.method === "GET") {
+      const blob = blobs.get(hash);
+      res.writeHead(blob === undefined ? 404 : 200).end(blob);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
+      blobs.set(hash, body);
+      res.writeHead(201).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, blobs, server })));
+}
+
+let store: Awaited<ReturnType<typeof blobStore>>;
+let session: TraceSession;
+beforeAll(async () => {
+  store = await blobStore();
+  session = await TraceSession.open(clsModelBytes(), { graphOptimizationLevel: "all", intraOpNumThreads: 1 });
+});
+afterAll(async () => {
+  await session.release();
+  store.server.close();
+});
+
+describe("trace builder", () => {
+  it("test_TraceSession_run_commitsEveryOperatorOutput_lastIsOutput", async () => {
+    const commitment = await clsCommitment();
+    const run = await session.run(clsInput());
+    expect(run.tensors).toHaveLength(commitment.traceTypes.length);
+    run.tensors.forEach((t, i) => expect({ dtype: t.dtype, shape: t.shape }).toEqual(commitment.traceTypes[i]));
+    expect(run.tensors.at(-1)!.shape).toEqual([1, 2]);
+    expect((await session.run(clsInput())).traceRoot).toBe(run.traceRoot);
+    expect((await session.run(clsInput(true))).traceRoot).not.toBe(run.traceRoot);
+    expect(checkTrace(commitment, { input: clsInput(), tensors: run.tensors }, { fraction: 0.02, seed: 3 }).ok).toBe(true);
+  });
+
+  it("test_publishTrace_thenFetchTraceByRootAlone_succeeds", async () => {
+    const run = await session.run(clsInput());
+    const published = await publishTrace(store.url, run, { timeoutMs: 10_000 });
+    expect(published.blobs).toBe(run.tensors.length + 1);
+    expect(store.blobs.has(run.traceRoot.toLowerCase())).toBe(true);
+    const fetched = await fetchTrace(store.url, run.traceRoot);
+    expect(fetched.hashes).toEqual(run.hashes);
+    expect(fetched.tensors.map((t) => encodeTensor(t).equals(encodeTensor(run.tensors[fetched.tensors.indexOf(t)]!)))).not.toContain(false);
+    await expect(fetchTrace(store.url, toHex(sha256(Buffer.from("nothing"))) as Hex)).rejects.toMatchObject({ code: "TRACE_UNAVAILABLE" });
+  });
+
+  it("test_FullTraceBuilder_build_returnsRootAndTracedOutput", async () => {
+    const builder = new FullTraceBuilder({ modelPath: async () => CLS_MODEL_PATH, blobStoreUrl: store.url, settings: { intraOpNumThreads: 1 }, logger: pino({ level: "silent" }) });
+    const input = clsInput();
+    const context = { job: { requestId: "0x01" }, model: { modelHash: toHex(sha256(clsModelBytes())), uris: [CLS_MODEL_PATH] }, input, output: input, provider: "cpu" } as never;
+    const outcome = await builder.build(context);
+    expect(outcome.output!.shape).toEqual([1, 2]);
+    expect(store.blobs.has(outcome.traceRoot.toLowerCase())).toBe(true);
+    await builder.close();
+    await builder.close();
+    expect(await noTrace.build(context)).toEqual({ traceRoot: ZERO_TRACE_ROOT });
+  });
+
+  it("test_WorkerConfig_trace_defaultsToNone", () => {
+    const base = { signerKey: `0x${"11".repeat(32)}`, allowedOracles: [{ chainId: 1, oracle: `0x${"22".repeat(20)}` }] };
+    expect(WorkerConfigSchema.parse(base).trace).toBe("none");
+    expect(WorkerConfigSchema.parse({ ...base, trace: "full" }).trace).toBe("full");
+    expect(WorkerConfigSchema.safeParse({ ...base, trace: "some" }).success).toBe(false);
+  });
+
+  it("test_traceOverhead_measured", async () => {
+    const plain = await ort.InferenceSession.create(clsModelBytes(), { graphOptimizationLevel: "all", intraOpNumThreads: 1 });
+    const input = clsInput();
+    const feed = { x: new ort.Tensor("float32", input.data as Float32Array, input.shape) };
+    const time = async (fn: () => Promise<unknown>) => {
+      for (let i = 0; i < 3; i++) await fn();
+      const t0 = performance.now();
+      for (let i = 0; i < 20; i++) await fn();
+      return (performance.now() - t0) / 20;
+    };
+    const plainMs = await time(() => plain.run(feed));
+    let hashMs = 0;
+    let runMs = 0;
+    const traceMs = await time(async () => {
+      const r = await session.run(input);
+      hashMs += r.timings.hash / 23;
+      runMs += r.timings.run / 23;
+    });
+    const run = await session.run(input);
+    const traceBytes = run.tensors.reduce((n, t) => n + encodeTensor(t).byteLength, 0) + encodeTensor(run.manifest).byteLength;
+    console.log(JSON.stringify({ plainMs, traceMs, runMs, hashMs, ratio: traceMs / plainMs, traceBytes, outputBytes: encodeTensor(run.tensors.at(-1)!).byteLength, blobs: run.tensors.length + 1 }));
+    await plain.release();
+    expect(traceBytes).toBeGreaterThan(1_000_000);
+  });
+});
