@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // A RabbitMQ broker for the queue and end-to-end tests (RABBITMQ_URL to use an existing one).
+    globalSetup: ["test/setup/rabbitmq.ts"],
   },
 });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash as oneShotHash } from "node:crypto";
 import type { Hex } from "./types.js";
 
 /** Bytes per leaf of a tensor's data tree (contracts/libraries/TensorHash.sol: CHUNK_BYTES). */
@@ -22,16 +22,29 @@ export function fromHex(hex: string): Buffer {
   return Buffer.from(hex.startsWith("0x") ? hex.slice(2) : hex, "hex");
 }
 
+/** One-shot sha256 of a single buffer: about 1.5x faster than createHash for small inputs (Node >= 21.7). */
+const sha256Once: (data: Uint8Array) => Buffer =
+  typeof oneShotHash === "function" ? (data) => oneShotHash("sha256", data, "buffer") : (data) => sha256(data);
+
 export function hashNode(left: Uint8Array, right: Uint8Array): Buffer {
-  return sha256(NODE, left, right);
+  const buf = Buffer.allocUnsafe(65);
+  buf[0] = NODE[0]!;
+  buf.set(left, 1);
+  buf.set(right, 33);
+  return sha256Once(buf);
 }
 
 /** Leaf hashes of `data` cut into CHUNK_BYTES chunks (at least one leaf, even for empty data). */
 export function chunkLeaves(data: Uint8Array): Buffer[] {
   const count = Math.max(1, Math.ceil(data.byteLength / CHUNK_BYTES));
   const leaves = new Array<Buffer>(count);
+  // One reused buffer holding 0x00 || chunk: a single one-shot hash per leaf, no per-leaf hasher.
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES + 1);
+  buf[0] = LEAF[0]!;
   for (let i = 0; i < count; i++) {
-    leaves[i] = sha256(LEAF, data.subarray(i * CHUNK_BYTES, Math.min((i + 1) * CHUNK_BYTES, data.byteLength)));
+    const chunk = data.subarray(i * CHUNK_BYTES, Math.min((i + 1) * CHUNK_BYTES, data.byteLength));
+    buf.set(chunk, 1);
+    leaves[i] = sha256Once(buf.subarray(0, chunk.byteLength + 1));
   }
   return leaves;
 }

@@ -1,2 +1,3 @@
 export * from "./types.js";
 export { InProcessQueue } from "./memory.js";
+export { RabbitMqQueue, readDeadLetter, redactAmqpUrl, type RabbitMqQueueOptions } from "./rabbitmq.js";

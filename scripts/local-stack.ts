@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Wallet, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
 import { createLogger, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
-import { InProcessQueue } from "../queue/index.js";
+import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
 import { RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
 import {
@@ -57,7 +57,14 @@ export interface LocalStackOptions {
   workers?: number;
   /** Tier the example dApp requests. */
   tier?: Tier;
+  /** The relayer's queue (default: a new InProcessQueue). The stack closes it. */
+  queue?: StackQueue;
+  /** Each worker's own queue connection, as on separate machines (default: the relayer's queue). The stack closes them. */
+  workerQueue?: (index: number) => Promise<JobQueue>;
 }
+
+/** A JobQueue whose dead letters can be inspected (InProcessQueue, RabbitMqQueue). */
+export type StackQueue = JobQueue & { deadLetters(queue: string): Promise<DeadLetter[]> };
 
 export interface LocalStack {
   ethers: Awaited<ReturnType<typeof network.create>>["ethers"];
@@ -69,7 +76,7 @@ export interface LocalStack {
   resolver: ArbiterResolver;
   dapp: TextDirectionDApp;
   modelHash: Hex;
-  queue: InProcessQueue;
+  queue: StackQueue;
   relayer: Relayer;
   workers: Worker[];
   workerSigners: Wallet[];
@@ -135,7 +142,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
 
   const dataDir = mkdtempSync(join(tmpdir(), "oracle-stack-"));
-  const queue = new InProcessQueue();
+  const queue: StackQueue = options.queue ?? new InProcessQueue();
+  const workerQueues: JobQueue[] = [];
   const relayer = await Relayer.start({
     provider: ethers.provider,
     signer: relayerAccount,
@@ -153,8 +161,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     workerSigners.push(new Wallet(signer.privateKey));
     const op = i === 0 ? operator : account(6 + i);
     await (await oracle.connect(op).registerWorker(signer.address, { value: parseEther("5") })).wait();
+    const workerQueue = options.workerQueue === undefined ? queue : await options.workerQueue(i);
+    if (workerQueue !== queue) workerQueues.push(workerQueue);
     const worker = new Worker({
-      queue,
+      queue: workerQueue,
       logger: logger.child({ service: "worker", worker: i }),
       catalog: new RegistryCatalog({ provider: ethers.provider, registry: await registry.getAddress() }),
       config: {
@@ -190,7 +200,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       closed ??= (async () => {
         // Tests may swap in a new relayer or workers: close whatever the stack holds now.
         const results = await Promise.allSettled([...stack.workers.map((w) => w.close()), stack.relayer.close()]);
-        await queue.close();
+        results.push(...(await Promise.allSettled(workerQueues.map((q) => q.close()))));
+        results.push(...(await Promise.allSettled([queue.close()])));
         rmSync(dataDir, { recursive: true, force: true });
         const failed = results.filter((r) => r.status === "rejected");
         if (failed.length > 0) throw new AggregateError(failed.map((f) => (f as PromiseRejectedResult).reason), "stack closed with errors");

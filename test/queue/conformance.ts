@@ -126,6 +126,15 @@ export function queueConformance(label: string, make: () => Promise<JobQueue>): 
       expect(handled + rest.length).toBe(5);
     });
 
+    it("confirms many publishes in flight at once, each message delivered", async () => {
+      const q = await fresh();
+      const n = name();
+      await Promise.all(Array.from({ length: 500 }, (_, i) => q.publish(n, { i }, { messageId: `m${i}` })));
+      expect(await q.depth(n)).toBe(500);
+      const got = (await drain(q, n)) as { i: number }[];
+      expect(new Set(got.map((b) => b.i)).size).toBe(500);
+    });
+
     it("refuses to publish after close, and close is idempotent", async () => {
       const q = await fresh();
       await q.close();
