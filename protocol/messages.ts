@@ -6,7 +6,17 @@
 import { z } from "zod";
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte hex string");
-const hexBytes = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes");
+/**
+ * Largest inline tensor a message may carry (16 MiB, the worker's default maxInputBytes); bigger
+ * ones travel through the blob store. The group is non-capturing on purpose: with a capturing
+ * group V8's backtracking overflowed its stack on hex strings of about 10 MB (a fuzzer found it),
+ * so a hostile message made the consumer throw a RangeError instead of MESSAGE_INVALID.
+ */
+export const MAX_INLINE_TENSOR_BYTES = 16 * 1024 * 1024;
+const hexBytes = z.string().regex(/^0x(?:[0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes");
+const inlineTensor = hexBytes.max(2 + 2 * MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`);
+/** An ECDSA signature: 65 bytes (64 in the compact form). */
+const signatureHex = hexBytes.max(2 + 2 * 65, "a signature is at most 65 bytes");
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected an address");
 
 /** Relayer -> worker: one request to serve. */
@@ -18,7 +28,7 @@ export const JobSchema = z.object({
   modelHash: hex32,
   inputHash: hex32,
   /** Inline canonical input, or "0x" when it must be fetched from inputURI. */
-  input: hexBytes,
+  input: inlineTensor,
   inputURI: z.string().max(2048),
   tier: z.number().int().min(0).max(2),
   deadline: z.number().int().nonnegative(),
@@ -40,9 +50,9 @@ export const ResultMessageSchema = z.object({
   outputHash: hex32,
   traceRoot: hex32,
   signer: address,
-  signature: hexBytes,
+  signature: signatureHex,
   /** Canonical output encoding, or "0x" when too large to deliver inline (then in the blob store). */
-  output: hexBytes,
+  output: inlineTensor,
   provider: z.string().max(64),
   timings: timingsSchema,
   observedAt: z.number().nonnegative(),
@@ -59,7 +69,7 @@ export const RejectionMessageSchema = z.object({
   message: z.string().max(2048),
   code: z.string().max(64),
   signer: address,
-  signature: hexBytes,
+  signature: signatureHex,
   observedAt: z.number().nonnegative(),
 });
 export type RejectionMessage = z.infer<typeof RejectionMessageSchema>;

@@ -99,6 +99,17 @@ function checkShape(shape: readonly number[]): void {
 
 export function encodeHeader(dtype: DType, shape: readonly number[]): Buffer {
   checkShape(shape);
+  // The decoder (and TensorHash.sol) refuse a shape whose running product exceeds the encoded
+  // length, which only an empty tensor with a large leading dimension ([100, 0]) can reach: refuse
+  // it here too, so that nothing is ever encoded (or hashed and signed) that cannot be decoded.
+  const total = HEADER_FIXED_BYTES + 4 * shape.length + numel(shape) * (DTYPES[dtype]?.size ?? 1);
+  let count = 1;
+  for (const d of shape) {
+    count *= d;
+    if (count > total) {
+      throw malformed(TensorFormatCode.BadLength, `shape [${shape}] of an empty tensor cannot be decoded: a leading product exceeds its ${total}-byte encoding`, { shape });
+    }
+  }
   const header = Buffer.alloc(HEADER_FIXED_BYTES + 4 * shape.length);
   TENSOR_MAGIC.copy(header, 0);
   header[4] = TENSOR_VERSION;

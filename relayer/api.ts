@@ -7,6 +7,11 @@
  *   POST /blobs                  store a canonical tensor, get its hash back
  *   GET  /blobs/:hash            fetch a stored tensor
  * Errors are JSON `{ error: { code, message, details } }` with a fitting status.
+ *
+ * Limits (config `api`): each client address has a token bucket (`rateLimit`), and a client over
+ * its budget gets 429 RATE_LIMITED with Retry-After; a body larger than `maxBodyBytes` on any route
+ * but the blob uploads (`maxBlobBytes`) gets 413 PAYLOAD_TOO_LARGE before it is read, and the
+ * connection is closed so the client stops sending.
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { BaseError, isError, type ErrorCode, type Logger } from "../protocol/index.js";
@@ -22,6 +27,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   MESSAGE_INVALID: 400,
   INPUT_HASH_MISMATCH: 400,
   PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  CHAIN_UNAVAILABLE: 503,
+  QUEUE_UNAVAILABLE: 503,
   BLOB_NOT_FOUND: 404,
   REQUEST_NOT_FOUND: 404,
 };
@@ -37,15 +45,113 @@ export interface ApiDeps {
   log: Logger;
   maxBlobBytes: number;
   publicUrl: () => string;
+  /** Largest body on routes other than blob uploads (default 64 KiB). */
+  maxBodyBytes?: number;
+  /** Per-client token bucket (default: no limit). */
+  rateLimit?: RateLimitOptions;
+  /** Clock in ms (tests). */
+  now?: () => number;
+}
+
+export interface RateLimitOptions {
+  /** Average requests per second per client; 0 disables the limit. */
+  perSecond: number;
+  /** Bucket size: requests a client may make at once. */
+  burst: number;
+  /** Client addresses never limited. */
+  exempt?: readonly string[];
+  /** Most clients tracked; the least recently seen is forgotten first (its bucket starts full again). */
+  maxClients?: number;
+}
+
+/**
+ * Token buckets per key, least recently used first in the map (a Map keeps insertion order and a
+ * key is re-inserted on every use), so memory is bounded by `maxClients` whatever the traffic.
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly maxClients: number;
+
+  constructor(private readonly options: RateLimitOptions) {
+    this.maxClients = options.maxClients ?? 10_000;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Takes one token for `key`; returns 0 when allowed, else the ms until a token is available. */
+  take(key: string, now: number): number {
+    const { perSecond, burst } = this.options;
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      if (this.buckets.size >= this.maxClients) {
+        const oldest = this.buckets.keys().next().value;
+        if (oldest !== undefined) this.buckets.delete(oldest);
+      }
+      bucket = { tokens: burst, at: now };
+    } else {
+      this.buckets.delete(key);
+      bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * perSecond);
+      bucket.at = now;
+    }
+    this.buckets.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - bucket.tokens) / perSecond) * 1000);
+  }
 }
 
 export function createApi(deps: ApiDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   const raw = express.raw({ type: () => true, limit: deps.maxBlobBytes });
+  const now = deps.now ?? Date.now;
+
+  const limit = deps.rateLimit;
+  if (limit !== undefined && limit.perSecond > 0) {
+    const buckets = new TokenBuckets(limit);
+    const exempt = new Set(limit.exempt ?? []);
+    app.use((req, res, next) => {
+      const client = req.socket.remoteAddress ?? "unknown";
+      if (exempt.has(client)) return next();
+      const waitMs = buckets.take(client, now());
+      if (waitMs === 0) return next();
+      res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+      throw new BaseError("RATE_LIMITED", `too many requests from this address; retry in ${waitMs} ms`, {
+        details: { retryAfterMs: waitMs, perSecond: limit.perSecond, burst: limit.burst },
+      });
+    });
+  }
+
+  // Only blob uploads read a body (up to maxBlobBytes); anything else larger than maxBodyBytes is
+  // refused unread. A declared length over the limit is answered at once with the connection closed,
+  // rather than after the whole body has been received and discarded (what the body parser does).
+  const maxBodyBytes = deps.maxBodyBytes ?? 64 * 1024;
+  app.use((req, res, next) => {
+    const blobUpload = (req.method === "POST" || req.method === "PUT") && (req.path === "/blobs" || req.path.startsWith("/blobs/"));
+    const limit = blobUpload ? deps.maxBlobBytes : maxBodyBytes;
+    const declared = req.headers["content-length"];
+    const length = declared === undefined ? 0 : Number(declared);
+    // A chunked body of unknown length: the blob parser counts it as it streams; other routes never read it.
+    if (!(length <= limit)) {
+      res.set("connection", "close");
+      throw new BaseError("PAYLOAD_TOO_LARGE", `body exceeds the ${limit}-byte limit of ${req.method} ${req.path.slice(0, 80)}`, {
+        details: { limit, length: Number.isFinite(length) ? length : String(declared).slice(0, 40) },
+      });
+    }
+    next();
+  });
 
   app.get("/health", async (_req, res) => {
-    const head = await deps.chain.provider.getBlockNumber();
+    let head: number;
+    try {
+      head = await deps.chain.provider.getBlockNumber();
+    } catch (cause) {
+      throw new BaseError("CHAIN_UNAVAILABLE", "the chain node does not answer", { cause, retryable: true });
+    }
     res.json({
       ok: true,
       chainId: deps.chain.chainId.toString(),
@@ -96,7 +202,9 @@ export function createApi(deps: ApiDeps): express.Express {
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = toBaseError(error);
     const status = STATUS[e.code] ?? 500;
-    if (status >= 500) deps.log.error({ err: error }, "API error");
+    if (status === 503) deps.log.warn({ err: error }, "API dependency unavailable");
+    else if (status >= 500) deps.log.error({ err: error }, "API error");
+    if (res.headersSent) return void res.end();
     res.status(status).json({ error: e.toJSON() });
   });
   return app;

@@ -19,6 +19,24 @@ export const RelayerConfigSchema = z.object({
       maxBlobBytes: z.coerce.number().int().min(1).describe("Largest blob accepted by PUT/POST /blobs.").default(64 * 1024 * 1024),
       blobRetentionSeconds: z.coerce.number().int().min(60).describe("How long blobs (inputs, outputs, traces) are kept.").default(7 * 24 * 3600),
       publicUrl: z.string().optional().describe("Base URL workers and dApps use to reach this API (defaults to the listen address)."),
+      maxBodyBytes: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .describe("Largest body accepted on any route but the blob uploads (JSON or not); larger ones get 413 before they are read.")
+        .default(64 * 1024),
+      rateLimit: z
+        .object({
+          perSecond: z.coerce.number().min(0).describe("Requests per second each client address may make on average (0: no limit).").default(200),
+          burst: z.coerce.number().int().min(1).describe("Requests a client may make at once before the average applies (the token bucket's size).").default(400),
+          exempt: z
+            .array(z.string())
+            .describe("Client addresses never limited (e.g. the workers' NAT address); as Node reports them (\"::ffff:10.0.0.7\" for IPv4 on a dual-stack socket).")
+            .default([]),
+          maxClients: z.coerce.number().int().min(1).describe("Most client addresses tracked at once; idle ones are forgotten first.").default(10_000),
+        })
+        .prefault({})
+        .describe("Per-client token bucket: a client over its budget gets 429 RATE_LIMITED with Retry-After."),
     })
     .prefault({}),
 });

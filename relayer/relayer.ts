@@ -102,6 +102,8 @@ export class Relayer {
       watcher: this.watcher,
       log: this.deps.logger.child({ layer: "api" }),
       maxBlobBytes: this.config.api.maxBlobBytes,
+      maxBodyBytes: this.config.api.maxBodyBytes,
+      rateLimit: this.config.api.rateLimit,
       publicUrl: () => this.url,
     });
     await new Promise<void>((resolve, reject) => {

@@ -8,7 +8,7 @@ import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestRow } from "./db.js";
 
-/** Attempts after which a due item that keeps failing is left for an operator (and logged). */
+/** Reverted attempts after which a due item is left for an operator (and logged); transient RPC failures are retried without limit. */
 const MAX_ATTEMPTS = 5;
 
 export class Settler {
@@ -34,6 +34,9 @@ export class Settler {
   }
 
   private failed(rows: RequestRow[], error: unknown, what: string): void {
+    // Only a revert counts against an item: a flaky or unreachable node (CHAIN_UNAVAILABLE) is no
+    // reason to give up on it, and used to strand settlements and refunds until a restart.
+    if (!isError(error, "CHAIN_REVERTED")) return;
     for (const r of rows) {
       const n = (this.attempts.get(r.id) ?? 0) + 1;
       this.attempts.set(r.id, n);

@@ -27,6 +27,11 @@ const tensorSpec = z.object({
 });
 const hash32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte hex string");
 
+const batchPolicy = z.object({
+  maxBatch: z.coerce.number().int().min(1).max(1024).describe("most requests in one run (1: no batching)"),
+  maxWaitMs: z.coerce.number().nonnegative().max(60_000).default(0).describe("how long a free lane waits for more requests (0: takes what is waiting)"),
+});
+
 /** A model the operator pins in config (served without asking the registry). */
 export const PinnedModelSchema = z.object({
   modelHash: hash32.describe("sha256 of the ONNX file"),
@@ -59,7 +64,13 @@ export const WorkerConfigSchema = z.object({
     .default("all")
     .describe("ONNX Runtime graph optimization level (float results depend on it: keep it the same across a fleet)"),
   intraOpNumThreads: z.coerce.number().int().nonnegative().default(0).describe("threads per operator on CPU; 0 lets ONNX Runtime choose"),
-  prefetch: z.coerce.number().int().min(1).max(256).default(2).describe("jobs this worker holds (and runs) at once"),
+  prefetch: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(8)
+    .describe("jobs this worker holds at once; inference runs one at a time per model (its lane), the others decode, hash, sign and publish beside it and fill batches"),
   maxInputBytes: z.coerce.number().int().positive().default(16 * MiB).describe("largest canonical input accepted, inline or fetched"),
   maxInlineOutputBytes: z.coerce.number().int().nonnegative().default(4096).describe("larger outputs go to the blob store and the result carries output 0x"),
   maxModelBytes: z.coerce.number().int().positive().default(1024 * MiB).describe("largest model file fetched"),
@@ -77,7 +88,20 @@ export const WorkerConfigSchema = z.object({
     .default("none")
     .describe("trace commitments: none signs a zero traceRoot; full runs a separate trace session exposing every operator output, publishes the trace to blobStoreUrl and signs its root (docs/OPTIMISTIC.md)"),
   models: z.array(PinnedModelSchema).default([]).describe("models pinned by the operator (StaticCatalog)"),
+  batching: z
+    .record(z.union([z.literal("default"), hash32]), batchPolicy)
+    .default({})
+    .describe(
+      "dynamic batching per model hash (or \"default\" for every model): up to maxBatch waiting requests run as one session.run, a free lane waiting up to maxWaitMs for a batch to fill. Only for models whose first input and output dimensions are dynamic; never for traced (trace: full) or ZK-tier jobs. Off when absent (WORKER_BATCHING as JSON)",
+    ),
 });
+
+/** The batch policy for `modelHash`: its own entry, else "default", else none. */
+export function batchPolicyFor(config: Pick<WorkerConfig, "batching">, modelHash: string): { maxBatch: number; maxWaitMs: number } {
+  const key = modelHash.toLowerCase();
+  for (const [k, v] of Object.entries(config.batching)) if (k.toLowerCase() === key) return v;
+  return config.batching.default ?? { maxBatch: 1, maxWaitMs: 0 };
+}
 
 export type WorkerConfigInput = z.input<typeof WorkerConfigSchema>;
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;

@@ -10,13 +10,18 @@ import type { Hex } from "../protocol/types.js";
 import type { ModelCatalog } from "./catalog.js";
 import type { ProviderName } from "./config.js";
 import type { ModelStore } from "./models.js";
-import type { SessionCache } from "./sessions.js";
+import type { SessionCache, SessionLease } from "./sessions.js";
+import { dynamicBatchDim, LaneSet, NO_BATCHING, type BatchPolicy, type InferenceLane } from "./batcher.js";
 
 export interface RunTimings {
   /** Catalog lookup, model file and session (0-ish once warm). */
   model: number;
-  /** session.run */
+  /** session.run (of the whole batch when batched) */
   infer: number;
+  /** Waiting in the model's lane for the run to start. */
+  lane: number;
+  /** Requests in the run (1: unbatched). */
+  batch: number;
 }
 
 export interface RunResult {
@@ -30,6 +35,13 @@ export interface InferenceRunnerOptions {
   models: ModelStore;
   sessions: SessionCache;
   logger: Logger;
+  /** Batch policy per model hash (lowercase); no batching when absent. */
+  batching?: (modelHash: string) => BatchPolicy;
+}
+
+export interface RunOptions {
+  /** May this request share a run with others (false for traced and ZK-tier runs)? Default true. */
+  batchable?: boolean;
 }
 
 /** Wraps a protocol tensor's typed array in an ort.Tensor without copying. */
@@ -63,9 +75,44 @@ function isTransientRunFailure(message: string): boolean {
 
 export class InferenceRunner {
   private readonly log: Logger;
+  private readonly lanes: LaneSet<SessionLease>;
 
   constructor(private readonly options: InferenceRunnerOptions) {
     this.log = options.logger.child({ layer: "runner" });
+    const policy = options.batching ?? (() => NO_BATCHING);
+    this.lanes = new LaneSet<SessionLease>(
+      (modelHash) => ({
+        run: (input, lease) => this.runSession(modelHash as Hex, lease, input),
+        batchable: (lease) => dynamicBatchDim(lease.session.inputMetadata) && dynamicBatchDim(lease.session.outputMetadata),
+      }),
+      policy,
+    );
+  }
+
+  /** The lane of `modelHash`, once a job has used it (tests, bench). */
+  lane(modelHash: string): InferenceLane<SessionLease> | undefined {
+    return this.lanes.get(modelHash);
+  }
+
+  /** One session.run (the lane guarantees at most one per model at a time). */
+  private async runSession(modelHash: Hex, lease: SessionLease, input: Tensor): Promise<Tensor> {
+    const inputName = lease.inputNames[0]!;
+    const outputName = lease.outputNames[0]!;
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName]);
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      const retryable = isTransientRunFailure(message);
+      throw new BaseError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
+        cause: error,
+        retryable,
+        details: { modelHash, provider: lease.provider, input: { dtype: input.dtype, shape: input.shape } },
+      });
+    }
+    const raw = results[outputName];
+    if (raw === undefined) throw new BaseError("INFERENCE_FAILED", `the model returned no ${outputName} output`);
+    return fromOrtTensor(raw);
   }
 
   /** Fetches, verifies and opens a model ahead of its first job. */
@@ -82,11 +129,12 @@ export class InferenceRunner {
    * and after it. Errors: the catalog's and the model store's, INFERENCE_FAILED (not retryable unless
    * the failure looks like memory or device trouble).
    */
-  async run(modelHash: Hex, input: Tensor, signal?: AbortSignal, logger?: Logger): Promise<RunResult> {
+  async run(modelHash: Hex, input: Tensor, signal?: AbortSignal, logger?: Logger, options: RunOptions = {}): Promise<RunResult> {
     const log = logger?.child({ layer: "runner" }) ?? this.log;
     const t0 = performance.now();
     const entry = await this.options.catalog.getModel(modelHash, signal);
     const path = await this.options.models.path(modelHash, entry.uris, signal);
+    // The lease pins the session while the request waits in the lane.
     const lease = await this.options.sessions.acquire(modelHash, path);
     try {
       const t1 = performance.now();
@@ -97,28 +145,14 @@ export class InferenceRunner {
           { details: { inputNames: lease.inputNames, outputNames: lease.outputNames } },
         );
       }
-      const inputName = lease.inputNames[0]!;
-      const outputName = lease.outputNames[0]!;
       signal?.throwIfAborted();
-      let results: ort.InferenceSession.ReturnType;
-      try {
-        results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName]);
-      } catch (error) {
-        const message = (error as Error).message ?? String(error);
-        const retryable = isTransientRunFailure(message);
-        throw new BaseError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
-          cause: error,
-          retryable,
-          details: { modelHash, provider: lease.provider, input: { dtype: input.dtype, shape: input.shape } },
-        });
-      }
-      const t2 = performance.now();
-      const raw = results[outputName];
-      if (raw === undefined) throw new BaseError("INFERENCE_FAILED", `the model returned no ${outputName} output`);
-      const output = fromOrtTensor(raw);
-      const timings = { model: round(t1 - t0), infer: round(t2 - t1) };
-      log.debug({ modelHash, provider: lease.provider, shape: output.shape, ...timings }, "inference done");
-      return { output, provider: lease.provider, timings };
+      // The consumer's signal is shared by every delivery: not handed to the lane (one listener per
+      // queued request would pile up); it is checked before and after instead.
+      const r = await this.lanes.lane(modelHash).submit(input, lease, { batchable: options.batchable ?? true });
+      signal?.throwIfAborted();
+      const timings = { model: round(t1 - t0), infer: round(r.infer), lane: round(r.queued), batch: r.batch };
+      log.debug({ modelHash, provider: lease.provider, shape: r.output.shape, ...timings }, "inference done");
+      return { output: r.output, provider: lease.provider, timings };
     } finally {
       lease.release();
     }

@@ -11,26 +11,28 @@
  * Transient failures (a 503 from the input host, RPC trouble, blob store down) throw retryable
  * errors and the queue redelivers the job.
  */
-import { getAddress, Wallet, type TypedDataDomain } from "ethers";
+import { getAddress, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
-import { oracleDomain, signRejection, signResult } from "../protocol/eip712.js";
+import { oracleDomain } from "../protocol/eip712.js";
 import { BaseError } from "../protocol/errors.js";
 import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
 import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
-import { fromHex, toHex } from "../protocol/merkle.js";
+import { toHex } from "../protocol/merkle.js";
 import { JobSchema, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
-import { checkSpec, decodeTensor, encodeTensor, hashEncoded, type Tensor } from "../protocol/tensor.js";
-import { RejectReason, type Hex, type RequestId } from "../protocol/types.js";
+import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { RejectReason, Tier, type Hex, type RequestId } from "../protocol/types.js";
+import { z } from "zod";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
 import type { ModelCatalog, ModelEntry } from "./catalog.js";
-import { redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
+import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";
 import { ModelStore } from "./models.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
+import { FastSigner } from "./signer.js";
 import { FullTraceBuilder, noTrace, type TraceBuilder } from "./trace.js";
 
 export interface WorkerOptions {
@@ -50,7 +52,33 @@ export interface WorkerOptions {
   listBackends?: () => readonly BackendInfo[];
 }
 
-export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "infer" | "trace" | "sign" | "upload" | "total", number>;
+export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "sign" | "upload" | "total", number>;
+
+/**
+ * JobSchema with a cheap check of `input` (prefix and even length): a regex over a 220 KB hex
+ * string costs ~0.3-0.5 ms a job. The charset is checked where the hex is decoded (a short decode
+ * is the same dead letter with the same message), so the worker accepts exactly what JobSchema does.
+ */
+const HEX_BYTES_MESSAGE = "expected 0x-prefixed hex bytes";
+const WorkerJobSchema = JobSchema.extend({
+  input: z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),
+});
+
+/** Decodes 0x-hex; undefined unless every character is a hex digit. */
+function decodeHexStrict(hex: string): Buffer | undefined {
+  const bytes = Buffer.from(hex.length === 2 ? "" : hex.slice(2), "hex");
+  return bytes.byteLength * 2 === hex.length - 2 ? bytes : undefined;
+}
+
+/** decodeTensor without its copy when the data already sits aligned for its element type. */
+function decodeTensorView(bytes: Buffer): Tensor {
+  const h = decodeHeader(bytes);
+  const spec = DTYPES[h.dtype];
+  const offset = bytes.byteOffset + h.headerBytes;
+  if (offset % spec.size !== 0) return decodeTensor(bytes);
+  const data = new spec.array(bytes.buffer as ArrayBuffer, offset, h.dataBytes / spec.size) as TensorData;
+  return { dtype: h.dtype, shape: h.shape, data };
+}
 
 function ms(since: number): number {
   return Math.round((performance.now() - since) * 1000) / 1000;
@@ -76,7 +104,7 @@ export class Worker {
   private readonly queue: JobQueue;
   private readonly catalog: ModelCatalog;
   private readonly log: Logger;
-  private readonly wallet: Wallet;
+  private readonly signer: FastSigner;
   private readonly traceBuilder: TraceBuilder;
   private readonly now: () => number;
   private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
@@ -92,7 +120,7 @@ export class Worker {
     this.catalog = options.catalog;
     const root = options.logger ?? createLogger("worker");
     this.log = root.child({ layer: "worker" });
-    this.wallet = new Wallet(config.signerKey);
+    this.signer = new FastSigner(config.signerKey);
     this.now = options.now ?? Date.now;
     this.fetch = options.fetch ?? fetchBytes;
     for (const d of config.allowedOracles) {
@@ -118,7 +146,13 @@ export class Worker {
       providerKey: prober.preferences.join(","),
       logger: root,
     });
-    this.runner = new InferenceRunner({ catalog: this.catalog, models: this.models, sessions: this.sessions, logger: root });
+    this.runner = new InferenceRunner({
+      catalog: this.catalog,
+      models: this.models,
+      sessions: this.sessions,
+      logger: root,
+      batching: (modelHash) => batchPolicyFor(config, modelHash),
+    });
     this.traceBuilder =
       options.traceBuilder ??
       (config.trace === "full"
@@ -134,7 +168,7 @@ export class Worker {
 
   /** The address results are signed with. */
   get address(): string {
-    return this.wallet.address;
+    return this.signer.address;
   }
 
   /** Starts consuming jobs. Safe to call twice. */
@@ -180,11 +214,17 @@ export class Worker {
 
   /** Handles one delivery; exported for tests and for transports that call it directly. */
   async handle(delivery: Delivery<Json>, signal: AbortSignal): Promise<void> {
-    const parsed = JobSchema.safeParse(delivery.body);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-      const requestId = typeof delivery.body === "object" && delivery.body !== null && !Array.isArray(delivery.body) ? delivery.body.requestId : undefined;
-      this.log.warn({ messageId: delivery.messageId, requestId, problems }, "invalid job message dead-lettered");
+    const parsed = WorkerJobSchema.safeParse(delivery.body);
+    let inline: Buffer | undefined;
+    if (parsed.success && parsed.data.input !== "0x") {
+      inline = decodeHexStrict(parsed.data.input);
+    }
+    if (!parsed.success || (parsed.data.input !== "0x" && inline === undefined)) {
+      const problems = parsed.success ? [`input: ${HEX_BYTES_MESSAGE}`] : parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+      const claimed = typeof delivery.body === "object" && delivery.body !== null && !Array.isArray(delivery.body) ? delivery.body.requestId : undefined;
+      // A hostile message can claim anything: log at most a request id's worth of it.
+      const requestId = typeof claimed === "string" ? claimed.slice(0, 66) : typeof claimed;
+      this.log.warn({ messageId: String(delivery.messageId).slice(0, 128), requestId, problems: problems.slice(0, 10) }, "invalid job message dead-lettered");
       throw new InvalidJobError(problems.join("; "), { details: { problems, messageId: delivery.messageId } });
     }
     const job = parsed.data;
@@ -199,7 +239,7 @@ export class Worker {
       return;
     }
     try {
-      const result = await this.serve(job, domain, signal, log);
+      const result = await this.serve(job, inline, domain, signal, log);
       await this.queue.publish(QUEUES.results, result as unknown as Json, { messageId: `${job.requestId}:result` });
       log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
     } catch (error) {
@@ -216,12 +256,12 @@ export class Worker {
     }
   }
 
-  private async serve(job: Job, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
-    const timings: StageTimings = { fetch: 0, hash: 0, decode: 0, model: 0, infer: 0, trace: 0, sign: 0, upload: 0, total: 0 };
+  private async serve(job: Job, inline: Buffer | undefined, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+    const timings: StageTimings = { fetch: 0, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, sign: 0, upload: 0, total: 0 };
     const start = performance.now();
 
     let t = performance.now();
-    const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, signal));
+    const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
     timings.fetch = ms(t);
 
     t = performance.now();
@@ -237,7 +277,7 @@ export class Worker {
     timings.hash = ms(t);
 
     t = performance.now();
-    const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensor(bytes));
+    const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensorView(bytes));
     const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
     await rejectingAs(RejectReason.SpecMismatch, () => checkSpec(input, model.input, "input"));
     timings.decode = ms(t);
@@ -245,10 +285,13 @@ export class Worker {
     const run = await rejectingAs(
       // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
       (e) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable),
-      () => this.runner.run(job.modelHash as Hex, input, signal, log),
+      // Traced and ZK-tier runs are computed alone (a batched run can differ in the last bits).
+      () => this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
     );
     timings.model = run.timings.model;
+    timings.lane = run.timings.lane;
     timings.infer = run.timings.infer;
+    timings.batch = run.timings.batch;
     let output: Tensor = run.output;
     await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(output, model.output, "output"));
 
@@ -275,7 +318,7 @@ export class Worker {
       outputHash,
       traceRoot,
     };
-    const signature = await signResult(this.wallet, domain, statement);
+    const signature = this.signer.signResult(domain, statement);
     timings.sign = ms(t);
 
     t = performance.now();
@@ -297,7 +340,7 @@ export class Worker {
       chainId: job.chainId,
       oracle: job.oracle,
       ...statement,
-      signer: this.wallet.address,
+      signer: this.signer.address,
       signature,
       output: outputHex,
       provider: run.provider,
@@ -306,14 +349,14 @@ export class Worker {
     } satisfies ResultMessage);
   }
 
-  private async inputBytes(job: Job, signal: AbortSignal): Promise<Buffer> {
+  private async inputBytes(job: Job, inline: Buffer | undefined, signal: AbortSignal): Promise<Buffer> {
     const max = this.config.maxInputBytes;
-    if (job.input !== "0x") {
-      const size = (job.input.length - 2) / 2;
+    if (inline !== undefined) {
+      const size = inline.byteLength;
       if (size > max) {
         throw new BaseError("PAYLOAD_TOO_LARGE", `the inline input is ${size} bytes, more than the limit of ${max}`, { details: { size, maxBytes: max } });
       }
-      return fromHex(job.input);
+      return inline;
     }
     if (job.inputURI === "") {
       throw new BaseError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
@@ -323,7 +366,7 @@ export class Worker {
 
   private async reject(job: Job, domain: TypedDataDomain, rejection: JobRejection, log: Logger): Promise<void> {
     const reason = rejection.reason;
-    const signature = await signRejection(this.wallet, domain, { requestId: job.requestId as RequestId, reason });
+    const signature = this.signer.signRejection(domain, { requestId: job.requestId as RequestId, reason });
     const message: RejectionMessage = RejectionMessageSchema.parse({
       kind: "rejection",
       chainId: job.chainId,
@@ -332,7 +375,7 @@ export class Worker {
       reason,
       code: rejection.error.code,
       message: rejection.error.message.slice(0, 2048),
-      signer: this.wallet.address,
+      signer: this.signer.address,
       signature,
       observedAt: job.observedAt,
     } satisfies RejectionMessage);

@@ -1,0 +1,110 @@
+/**
+ * Child processes for the fault tests: the relayer and workers run as real processes
+ * (relayer/main.ts, worker/main.ts under tsx) so that SIGKILL is a real crash, and the broker is
+ * driven through scripts/rabbitmq.sh ctl without blocking the test's event loop.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface ServiceProcess {
+  name: string;
+  child: ChildProcess;
+  /** Parsed JSON log lines (the last 500) and anything else printed. */
+  lines: string[];
+  /** Resolves with the first log line whose msg is `msg`; rejects if the process exits first. */
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts `node --import tsx <script>` in the repository root with `env` added to the environment. */
+export function startService(name: string, script: string, env: Record<string, string>, args: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
+  let buffered = "";
+  const onData = (chunk: Buffer) => {
+    buffered += chunk.toString("utf8");
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      lines.push(line);
+      if (lines.length > 500) lines.shift();
+      if (!line.startsWith("{")) continue;
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        for (const w of [...waiters]) {
+          if (parsed.msg === w.msg) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(parsed);
+          }
+        }
+      } catch {
+        // not a log line
+      }
+    }
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  const exited = new Promise<number | string>((res) => child.on("exit", (code, signal) => res(code ?? signal ?? -1)));
+  return {
+    name,
+    child,
+    lines,
+    exited,
+    waitForLog(msg, timeoutMs = 60_000) {
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`${name}: no "${msg}" log line in ${timeoutMs} ms; last output:\n${lines.slice(-20).join("\n")}`)), timeoutMs);
+        waiters.push({
+          msg,
+          resolve: (line) => {
+            clearTimeout(timer);
+            res(line);
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          rej(new Error(`${name} exited (${code}) before logging "${msg}"; last output:\n${lines.slice(-30).join("\n")}`));
+        });
+      });
+    },
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** A TCP port free right now on loopback (for a service that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+const brokerEnv = {
+  ...process.env,
+  RABBITMQ_STATE_DIR: join(ROOT, ".data/rabbitmq-test"),
+  RABBITMQ_NODENAME: process.env.RABBITMQ_TEST_NODENAME ?? "oracle-vitest@localhost",
+  RABBITMQ_NODE_PORT: process.env.RABBITMQ_TEST_PORT ?? "5674",
+};
+
+/** rabbitmqctl against the test node, without blocking the event loop (each call boots an Erlang VM: about 1 s). */
+export function rabbitmqctlAsync(...args: string[]): Promise<string> {
+  return new Promise((res, rej) =>
+    execFile(join(ROOT, "scripts/rabbitmq.sh"), ["ctl", ...args], { env: brokerEnv, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) =>
+      error ? rej(new Error(`rabbitmqctl ${args.join(" ")}: ${error.message}\n${stderr}`)) : res(stdout.trim()),
+    ),
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * A worker as its own process: how workers on other machines join the oracle.
+ *
+ *   RABBITMQ_URL=amqp://user:pass@broker:5672 RPC_URL=http://node:8545 \
+ *   WORKER_SIGNER_KEY=0x... WORKER_ALLOWED_ORACLES='[{"chainId":"31337","oracle":"0x..."}]' \
+ *     node --import tsx worker/main.ts [worker.json]
+ *
+ * Configuration: the optional JSON file (WorkerConfigSchema), overlaid with WORKER_* variables
+ * (loadWorkerConfig). Models come from the on-chain ModelRegistry read over RPC_URL; its address is
+ * REGISTRY_ADDRESS, or else read from the first allowed oracle's `registry()`. Without RPC_URL the
+ * worker serves only the models pinned in its config (StaticCatalog). RABBITMQ_NAMESPACE prefixes
+ * every queue name (the same for every party); RABBITMQ_CONNECTION_NAME names the connection.
+ *
+ * SIGTERM / SIGINT: close() (stop taking jobs, finish the ones in flight, release sessions), close
+ * the queue, exit 0; a second signal exits at once. `{"msg":"worker ready"}` is logged once it
+ * consumes jobs.
+ */
+import { readFileSync } from "node:fs";
+import { JsonRpcProvider } from "ethers";
+import { createLogger, IInferenceOracle__factory } from "../protocol/index.js";
+import { RabbitMqQueue } from "../queue/index.js";
+import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
+import { loadWorkerConfig } from "./config.js";
+import { Worker } from "./worker.js";
+
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const log = createLogger("worker");
+  const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as Record<string, unknown>);
+  const config = loadWorkerConfig(file, env);
+  const brokerUrl = env.RABBITMQ_URL;
+  if (brokerUrl === undefined || brokerUrl === "") throw new Error("RABBITMQ_URL is required: a worker process takes its jobs from a broker");
+
+  let provider: JsonRpcProvider | undefined;
+  let catalog: ModelCatalog;
+  if (env.RPC_URL !== undefined && env.RPC_URL !== "") {
+    provider = new JsonRpcProvider(env.RPC_URL, undefined, { staticNetwork: true, pollingInterval: 1000 });
+    let registry = env.REGISTRY_ADDRESS;
+    if (registry === undefined || registry === "") {
+      registry = await IInferenceOracle__factory.connect(config.allowedOracles[0]!.oracle, provider).registry();
+    }
+    catalog = new RegistryCatalog({ provider, registry });
+  } else {
+    catalog = new StaticCatalog(config.models);
+  }
+
+  const queue = await RabbitMqQueue.connect(brokerUrl, {
+    logger: log.child({ layer: "queue" }),
+    connectionName: env.RABBITMQ_CONNECTION_NAME ?? "worker",
+    namespace: env.RABBITMQ_NAMESPACE ?? "",
+    connectTimeoutMs: 30_000,
+  });
+  const worker = new Worker({ config, queue, catalog, logger: log });
+  await worker.start();
+  log.info({ signer: worker.address, pid: process.pid }, "worker ready");
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, "closing: finishing jobs in flight");
+    void (async () => {
+      let code = 0;
+      for (const step of [() => worker.close(), () => queue.close()]) {
+        try {
+          await step();
+        } catch (error) {
+          log.error({ err: error }, "close step failed");
+          code = 1;
+        }
+      }
+      provider?.destroy();
+      log.info("worker process exiting");
+      process.exit(code);
+    })();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  createLogger("worker").fatal({ err: error }, "worker failed to start");
+  process.exit(1);
+});
