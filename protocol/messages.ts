@@ -34,6 +34,11 @@ export const JobSchema = z.object({
   deadline: z.number().int().nonnegative(),
   /** When the relayer saw the request event (ms since epoch), for latency accounting. */
   observedAt: z.number().nonnegative(),
+  /**
+   * Signers whose result for this request the oracle refused (stake unbonding or too low,
+   * disqualified): such a worker passes the job on instead of serving it again.
+   */
+  excludedSigners: z.array(address).max(64).optional(),
 });
 export type Job = z.infer<typeof JobSchema>;
 

@@ -54,6 +54,8 @@ export interface RequestRow {
   callbackOk: number | null;
   refundReason: number | null;
   note: string | null;
+  /** JSON array of signers whose result for this request the oracle refused. */
+  excluded: string | null;
 }
 
 export type ReplyState = "pending" | "submitted" | "skipped";
@@ -75,7 +77,7 @@ CREATE TABLE IF NOT EXISTS requests (
   callbackGasLimit INTEGER NOT NULL, state TEXT NOT NULL, block INTEGER NOT NULL, observedAt INTEGER NOT NULL,
   jobPublishedAt INTEGER, replyAt INTEGER, submittedAt INTEGER, submitTx TEXT, worker TEXT, relayer TEXT,
   outputHash TEXT, traceRoot TEXT, challengeDeadline INTEGER, disputeDeadline INTEGER, finalAt INTEGER,
-  finalTx TEXT, callbackOk INTEGER, refundReason INTEGER, note TEXT
+  finalTx TEXT, callbackOk INTEGER, refundReason INTEGER, note TEXT, excluded TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
 CREATE TABLE IF NOT EXISTS replies (
@@ -121,7 +123,7 @@ export class RelayerDb {
   }
 
   /** Inserts a newly observed request; returns false if it was already known (a re-scan). */
-  insertRequest(row: Omit<RequestRow, "jobPublishedAt" | "replyAt" | "submittedAt" | "submitTx" | "worker" | "relayer" | "outputHash" | "traceRoot" | "challengeDeadline" | "disputeDeadline" | "finalAt" | "finalTx" | "callbackOk" | "refundReason" | "note">): boolean {
+  insertRequest(row: Omit<RequestRow, "jobPublishedAt" | "replyAt" | "submittedAt" | "submitTx" | "worker" | "relayer" | "outputHash" | "traceRoot" | "challengeDeadline" | "disputeDeadline" | "finalAt" | "finalTx" | "callbackOk" | "refundReason" | "note" | "excluded">): boolean {
     const res = this.db
       .prepare(
         `INSERT OR IGNORE INTO requests(id, requester, modelHash, inputHash, inputURI, tier, fee, deadline, callbackGasLimit, state, block, observedAt)

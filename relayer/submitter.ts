@@ -130,8 +130,16 @@ export class ResultSubmitter {
    * can serve it, a bounded number of times; after that it is refunded at its deadline.
    */
   private skipped(requestId: string, reason: string): void {
+    const reply = this.db.getReply(requestId);
     this.db.setReplyState(requestId, "skipped", reason);
     const row = this.db.getRequest(requestId);
+    // The next job names this signer, so its worker passes the job on instead of serving it again.
+    const signer = reply === undefined ? undefined : (JSON.parse(reply.message) as { signer?: string }).signer;
+    if (row !== undefined && signer !== undefined) {
+      const excluded = new Set<string>(JSON.parse(row.excluded ?? "[]") as string[]);
+      excluded.add(signer.toLowerCase());
+      this.db.updateRequest(requestId, { excluded: JSON.stringify([...excluded]) });
+    }
     const times = this.republished.get(requestId) ?? 0;
     const again = row?.state === "requested" && times < MAX_REPUBLISH;
     if (again) {

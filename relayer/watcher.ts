@@ -155,6 +155,7 @@ export class EventWatcher {
         tier: row.tier as Tier,
         deadline: row.deadline,
         observedAt: row.observedAt,
+        ...(row.excluded === null ? {} : { excludedSigners: JSON.parse(row.excluded) as string[] }),
       };
       const attempt = this.published.get(row.id) ?? 0;
       await this.queue.publish(QUEUES.jobs, job, { messageId: attempt === 0 ? row.id : `${row.id}:${attempt}` });

@@ -60,6 +60,9 @@ export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane"
  * is the same dead letter with the same message), so the worker accepts exactly what JobSchema does.
  */
 const HEX_BYTES_MESSAGE = "expected 0x-prefixed hex bytes";
+/** Pause before passing on a job this worker is excluded from. */
+const PASS_ON_DELAY_MS = 50;
+
 const WorkerJobSchema = JobSchema.extend({
   input: z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),
 });
@@ -236,6 +239,14 @@ export class Worker {
     }
     if (this.now() >= job.deadline * 1000) {
       log.warn({ deadline: job.deadline }, "deadline passed; job skipped");
+      return;
+    }
+    if (job.excludedSigners?.some((a) => a.toLowerCase() === this.address.toLowerCase())) {
+      // The oracle already refused this worker's result for this request: hand the job to another
+      // worker. The pause keeps a fleet of only excluded workers from spinning until the deadline.
+      log.info("the oracle refused this worker's result for this request; passing the job on");
+      await new Promise((r) => setTimeout(r, PASS_ON_DELAY_MS));
+      await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
       return;
     }
     try {

@@ -33,6 +33,12 @@ describe("a skipped result is served again", () => {
     const healthy = await stack.workerSigners[1]!.getAddress();
     const healthyOperator = await stack.oracle.operatorOf(healthy);
     for (const id of ids) expect(stack.relayer.db.getRequest(id)!.worker!.toLowerCase()).toBe(healthyOperator.toLowerCase());
+    // A refused worker is named in the next job and passes it on: at most one skip per request.
+    const excludedWorker = stack.workerSigners[0]!.address.toLowerCase();
+    for (const id of ids) {
+      const row = stack.relayer.db.getRequest(id)!;
+      if (row.note !== null) expect(JSON.parse(row.excluded!)).toEqual([excludedWorker]);
+    }
 
     await stack.networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
     stack.relayer.poke();
