@@ -1,3 +1,4 @@
+import { seededRandom } from "../protocol/random.js";
 import * as dataset from "./dataset.js";
 import { loadMnist7x7, type Sample } from "./dataset.js";
 import type { QuantizedDense, QuantizedMlp } from "./model.js";
@@ -32,17 +33,8 @@ export interface TrainResult {
   testSize: number;
 }
 
-/** mulberry32: a tiny seeded PRNG, enough for weight init and shuffling. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (protocol/random.ts), under the name the training code uses. */
+export const mulberry32 = seededRandom;
 
 interface FloatMlp {
   w1: Float64Array; // [IN][H]

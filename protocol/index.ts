@@ -12,3 +12,4 @@ export * from "./fetch.js";
 export * from "./random.js";
 export * from "./commitment.js";
 export * from "./trace.js";
+export * from "./lifecycle.js";

@@ -18,7 +18,7 @@
  */
 import { readFileSync } from "node:fs";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
-import { createLogger, envOverrides } from "../protocol/index.js";
+import { closeOnSignals, createLogger, envOverrides } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "./relayer.js";
 import type { RelayerConfigInput } from "./config.js";
@@ -56,31 +56,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const relayer = await Relayer.start({ provider, signer, oracleAddress: required(env, "ORACLE_ADDRESS"), queue, logger: log, config });
   log.info({ url: relayer.url, signer: signer.address, dataDir: relayer.config.dataDir }, "relayer ready");
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, "closing");
-    void (async () => {
-      let code = 0;
-      for (const step of [() => relayer.close(), () => queue.close()]) {
-        try {
-          await step();
-        } catch (error) {
-          log.error({ err: error }, "close step failed");
-          code = 1;
-        }
-      }
-      provider.destroy();
-      log.info("relayer closed");
-      process.exit(code);
-    })();
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  closeOnSignals(log, [() => relayer.close(), () => queue.close(), () => provider.destroy()], "relayer closed");
 }
 
 main().catch((error: unknown) => {

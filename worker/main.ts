@@ -17,7 +17,7 @@
  */
 import { readFileSync } from "node:fs";
 import { JsonRpcProvider } from "ethers";
-import { createLogger, IInferenceOracle__factory } from "../protocol/index.js";
+import { closeOnSignals, createLogger, IInferenceOracle__factory } from "../protocol/index.js";
 import { RabbitMqQueue } from "../queue/index.js";
 import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
 import { loadWorkerConfig } from "./config.js";
@@ -53,31 +53,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   await worker.start();
   log.info({ signer: worker.address, pid: process.pid }, "worker ready");
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, "closing: finishing jobs in flight");
-    void (async () => {
-      let code = 0;
-      for (const step of [() => worker.close(), () => queue.close()]) {
-        try {
-          await step();
-        } catch (error) {
-          log.error({ err: error }, "close step failed");
-          code = 1;
-        }
-      }
-      provider?.destroy();
-      log.info("worker process exiting");
-      process.exit(code);
-    })();
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  closeOnSignals(log, [() => worker.close(), () => queue.close(), () => provider?.destroy()], "worker process exiting");
 }
 
 main().catch((error: unknown) => {
