@@ -13,6 +13,7 @@ import { network } from "hardhat";
 import { Tier, encodeTensor, hashEncoded, oracleDomain, signResult, type Hex, type RequestId } from "../protocol/index.js";
 import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
+import { proofFromLogs, type LogLike, type ResultProof } from "../protocol/batch.js";
 
 const RITUAL_DELIVERY_OVERHEAD = 56_600;
 const CHAINLINK_FUNCTIONS_CALLBACK_LIMIT = 300_000;
@@ -63,36 +64,55 @@ async function main(): Promise<void> {
   add("request (dApp classify -> requestInference, URI input)", first.gas, 1, "fee escrow, request record, event");
 
   // Results, OPTIMISTIC, single and batched; then their settlement.
+  // Every OPTIMISTIC result is named later by its record and the Merkle proof of its leaf, rebuilt
+  // from the submitting transaction's logs exactly as the relayer's settler does (protocol/batch.ts).
+  const proofs = new Map<string, ResultProof>();
+  const keepProofs = (receipt: { logs: readonly LogLike[] }, ids: string[]) => {
+    for (const id of ids) proofs.set(id, proofFromLogs(receipt.logs, oracleAddress, id));
+  };
   const single = (await (await oracle.connect(relayer).submitResult(await submission(first, false))).wait())!;
-  add("result, single submitResult (OPTIMISTIC)", single.gasUsed, 1, "signature check, bond lock, commitment");
+  add("result, single submitResult (OPTIMISTIC)", single.gasUsed, 1, "signature check, bond lock, root = leaf");
+  keepProofs(single, [first.id]);
   const submitted: { id: string; inputHash: Hex }[] = [first];
   for (const batch of [1, 8, 32, 128]) {
     const reqs = [];
     for (let i = 0; i < batch; i++) reqs.push(await request(Tier.OPTIMISTIC));
     const items = await Promise.all(reqs.map((r) => submission(r, false)));
     const receipt = (await (await oracle.connect(relayer).submitResults(items)).wait())!;
-    add(`result, batched submitResults x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch);
+    add(`result, batched submitResults x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch, batch === 32 ? "one Merkle root per call" : "");
+    keepProofs(receipt, reqs.map((r) => r.id));
     submitted.push(...reqs);
   }
   const silent = [];
   for (let i = 0; i < 32; i++) silent.push(await request(Tier.OPTIMISTIC, silentDapp));
-  await (await oracle.connect(relayer).submitResults(await Promise.all(silent.map((r) => submission(r, false))))).wait();
+  const silentSubmit = (await (await oracle.connect(relayer).submitResults(await Promise.all(silent.map((r) => submission(r, false))))).wait())!;
+  keepProofs(silentSubmit, silent.map((r) => r.id));
+  // One more batch of 32, kept for the challenge figure (challenged inside the window).
+  const disputed = [];
+  for (let i = 0; i < 32; i++) disputed.push(await request(Tier.OPTIMISTIC, silentDapp));
+  const disputedSubmit = (await (await oracle.connect(relayer).submitResults(await Promise.all(disputed.map((r) => submission(r, false))))).wait())!;
+  keepProofs(disputedSubmit, disputed.map((r) => r.id));
+  const named = (id: string) => {
+    const p = proofs.get(id)!;
+    return { record: p.record, proof: p.proof };
+  };
+  const challengeReceipt = (await (await oracle.connect(user).challenge(disputed[5]!.id, named(disputed[5]!.id).record, named(disputed[5]!.id).proof, { value: DEFAULT_PARAMS.challengeBond })).wait())!;
+  add("challenge (proof of a leaf in a batch of 32)", challengeReceipt.gasUsed, 1, "bond escrow, resolver hook, dispute record");
   await networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
-  const record = async (_id: string) => ({ worker: await operator.getAddress(), relayer: await relayer.getAddress(), outputHash, traceRoot: zero });
-  const settleOne = (await (await oracle.connect(relayer).settle({ requestId: submitted[0]!.id, record: await record(submitted[0]!.id), output: outputHex })).wait())!;
+  const settleOne = (await (await oracle.connect(relayer).settle({ requestId: submitted[0]!.id, ...named(submitted[0]!.id), output: outputHex })).wait())!;
   add("settlement, single settle (payments + callback)", settleOne.gasUsed, 1, "callback decodes the output");
   let cursor = 1;
   for (const batch of [8, 32]) {
     const slice = submitted.slice(cursor, cursor + batch);
     cursor += batch;
-    const settlements = await Promise.all(slice.map(async (r) => ({ requestId: r.id, record: await record(r.id), output: outputHex })));
+    const settlements = slice.map((r) => ({ requestId: r.id, ...named(r.id), output: outputHex }));
     const receipt = (await (await oracle.connect(relayer).settleMany(settlements)).wait())!;
     add(`settlement, batched settleMany x${batch}`, receipt.gasUsed, batch);
   }
 
-  const silentSettlements = await Promise.all(silent.map(async (r) => ({ requestId: r.id, record: await record(r.id), output: "0x" })));
+  const silentSettlements = silent.map((r) => ({ requestId: r.id, ...named(r.id), output: "0x" }));
   const silentReceipt = (await (await oracle.connect(relayer).settleMany(silentSettlements)).wait())!;
-  add("settlement, batched settleMany x32, no callback", silentReceipt.gasUsed, 32, "the oracle's own cost: payments, bond release");
+  add("settlement, batched settleMany x32, no callback", silentReceipt.gasUsed, 32, "the oracle's own cost: payments, bond release, proof");
 
   // NONE tier: result and settlement in one transaction.
   const none = await request(Tier.NONE);

@@ -12,11 +12,16 @@ import {SignatureLib} from "./libraries/SignatureLib.sol";
 import {StakeLedger} from "./libraries/StakeLedger.sol";
 import {RequestBook} from "./libraries/RequestBook.sol";
 import {ExactGasCall} from "./libraries/ExactGasCall.sol";
+import {BatchMerkle} from "./libraries/BatchMerkle.sol";
 
 /// @title InferenceOracle
 /// @notice Coordinates inference requests: fee escrow, worker-signed results, the optimistic challenge
 /// window, disputes through per-model resolvers, settlement, refunds and worker stakes. The rules live
-/// in the libraries (StakeLedger, RequestBook, SignatureLib, ExactGasCall, TensorHash).
+/// in the libraries (StakeLedger, RequestBook, BatchMerkle, SignatureLib, ExactGasCall, TensorHash).
+///
+/// Accepted OPTIMISTIC results are not stored one by one: each submitResult(s) call commits its accepted
+/// OPTIMISTIC results as one Merkle root (one storage word per call), and settle/challenge prove a
+/// result's leaf against it (docs/PROTOCOL.md, "Result batches").
 ///
 /// Funds conservation: address(this).balance == sum of stakes + fees escrowed by requests in
 /// Requested/Submitted/Challenged + bonds of open challenges + sum of pull balances. Every payout is
@@ -52,6 +57,17 @@ contract InferenceOracle is IInferenceOracle {
         uint32 maxCallbackGasLimit;
     }
 
+    /// @dev What every result of one submitResult(s) call shares, read from storage once per call.
+    struct SubmitContext {
+        uint256 minStake;
+        uint256 resultBond;
+        uint64 now_;
+        uint40 challengeDeadline;
+        uint32 bondVersion;
+        /// @dev scratch: slot 2 of the current item's worker as its stake check read it (StakeLedger.lockAt)
+        uint256 workerSlot2;
+    }
+
     IModelRegistry internal immutable _registry;
     uint256 internal immutable _cachedChainId;
     bytes32 internal immutable _cachedDomainSeparator;
@@ -68,6 +84,8 @@ contract InferenceOracle is IInferenceOracle {
     mapping(address operator => StakeLedger.Worker) internal _workers;
     mapping(address signer => address operator) internal _operatorOf;
     mapping(address account => uint256) internal _balances;
+    /// @dev Committed batch roots (a root is its batch's id; leaves are unique, so roots never repeat).
+    mapping(bytes32 root => bool) internal _batchRoots;
     bool transient internal _entered;
 
     modifier nonReentrant() {
@@ -125,7 +143,8 @@ contract InferenceOracle is IInferenceOracle {
         r.inputHash = inputHash;
         r.deadline = uint40(p.deadline);
         r.timeout = uint40(p.deadline);
-        r.callbackGasLimit = p.callbackGasLimit;
+        // Exact: p.callbackGasLimit <= maxCallbackGasLimit <= CALLBACK_GAS_CEILING < 2^24.
+        r.callbackGasLimit = uint24(p.callbackGasLimit);
         r.status = RequestStatus.Requested;
         r.tier = p.tier;
         r.ownerFee = ownerFee;
@@ -134,23 +153,30 @@ contract InferenceOracle is IInferenceOracle {
 
     /// @inheritdoc IInferenceOracle
     function submitResult(ResultSubmission calldata submission) external nonReentrant {
-        bytes memory err = _submit(submission);
+        (bytes memory err, bytes32 leaf) = _submit(submission, _submitContext());
         if (err.length != 0) _revertWith(err);
+        if (leaf != bytes32(0)) _commitBatch(leaf);
     }
 
     /// @inheritdoc IInferenceOracle
     function submitResults(ResultSubmission[] calldata submissions) external nonReentrant returns (uint256 accepted) {
+        bytes32[] memory leaves = new bytes32[](submissions.length);
+        SubmitContext memory c = _submitContext();
+        uint256 n;
         for (uint256 i = 0; i < submissions.length; ++i) {
-            bytes memory err = _submit(submissions[i]);
-            if (err.length == 0) {
-                // Cannot overflow: bounded by the array length.
-                unchecked {
-                    ++accepted;
+            (bytes memory err, bytes32 leaf) = _submit(submissions[i], c);
+            // Cannot overflow: both are bounded by the array length.
+            unchecked {
+                if (err.length != 0) {
+                    emit ResultSkipped(submissions[i].requestId, bytes4(err));
+                    continue;
                 }
-            } else {
-                emit ResultSkipped(submissions[i].requestId, bytes4(err));
+                ++accepted;
+                if (leaf != bytes32(0)) leaves[n++] = leaf;
             }
         }
+        if (n == 1) _commitBatch(leaves[0]);
+        else if (n > 1) _commitBatch(BatchMerkle.root(leaves, n), n);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -160,7 +186,7 @@ contract InferenceOracle is IInferenceOracle {
         // INVARIANT: a worker can reject only while the request may still be served.
         if (_now() >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
         bytes32 digest = _typedDataDigest(keccak256(abi.encode(REJECTION_TYPEHASH, requestId, reason)));
-        (address operator, bytes memory err) = _operatorFor(requestId, digest, signature);
+        (address operator, bytes memory err) = _operatorFor(requestId, r.attempt, digest, signature);
         if (err.length != 0) _revertWith(err);
         StakeLedger.Worker storage w = _workers[operator];
         uint256 minStake = _params.minStake;
@@ -206,14 +232,18 @@ contract InferenceOracle is IInferenceOracle {
     // ============================================================ disputes
 
     /// @inheritdoc IInferenceOracle
-    function challenge(RequestId requestId, ResultRecord calldata record) external payable nonReentrant {
+    function challenge(RequestId requestId, ResultRecord calldata record, bytes32[] calldata proof)
+        external
+        payable
+        nonReentrant
+    {
         RequestBook.Request storage r = _requests[requestId];
         _requireStatus(requestId, r.status, RequestStatus.Submitted);
         uint64 now_ = _now();
         // INVARIANT: a result can be challenged only inside its challenge window.
         if (now_ >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
         // INVARIANT: the challenger names exactly the result that was accepted.
-        if (RequestBook.commitment(record) != r.resultCommitment) revert OracleResultRecordMismatch(requestId);
+        if (!_isAccepted(requestId, r, record, proof)) revert OracleResultRecordMismatch(requestId);
         uint256 minBond = _params.challengeBond;
         // INVARIANT: a challenge puts at least challengeBond at risk.
         if (msg.value < minBond) revert OracleChallengeBondTooLow(msg.value, minBond);
@@ -381,7 +411,7 @@ contract InferenceOracle is IInferenceOracle {
         v.timeout = r.timeout;
         v.modelHash = r.modelHash;
         v.inputHash = r.inputHash;
-        v.resultCommitment = r.resultCommitment;
+        v.attempt = r.attempt;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -453,8 +483,13 @@ contract InferenceOracle is IInferenceOracle {
     }
 
     /// @inheritdoc IInferenceOracle
-    function resultCommitment(ResultRecord calldata record) external pure returns (bytes32) {
-        return RequestBook.commitment(record);
+    function resultLeaf(RequestId requestId, uint8 attempt, ResultRecord calldata record) external pure returns (bytes32) {
+        return RequestBook.leaf(requestId, attempt, record);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function isBatchRoot(bytes32 root) external view returns (bool) {
+        return _batchRoots[root];
     }
 
     /// @notice The EIP-712 domain separator for the current chain.
@@ -507,57 +542,101 @@ contract InferenceOracle is IInferenceOracle {
     }
 
     /// @dev Accepts one result, or returns the abi-encoded error it would revert with (leaving no trace).
-    /// Everything that can fail is checked before the first state change.
-    function _submit(ResultSubmission calldata s) internal returns (bytes memory err) {
+    /// Everything that can fail is checked before the first state change. An accepted OPTIMISTIC result
+    /// returns its leaf, which the caller commits in the batch root; NONE and ZK results return zero.
+    function _submit(ResultSubmission calldata s, SubmitContext memory c) internal returns (bytes memory err, bytes32 leaf) {
         RequestBook.Request storage r = _requests[s.requestId];
         address operator;
-        (operator, err) = _checkSubmission(s, r);
-        if (err.length != 0) return err;
-        if (r.tier == Tier.OPTIMISTIC) {
-            _acceptOptimistic(s, r, operator);
-            return err;
+        uint256 head;
+        StakeLedger.Worker storage w;
+        (operator, w, head, err) = _checkSubmission(s, r, c);
+        if (err.length != 0) return (err, leaf);
+        if (RequestBook.tierOf(head) == Tier.OPTIMISTIC) {
+            return (err, _acceptOptimistic(s, r, operator, w, head, c));
         }
         IModelRegistry.ModelTerms memory t = _registry.terms(r.modelHash);
         if (r.tier == Tier.ZK) {
             err = _proofError(s.requestId, r, t.zkVerifier, s.outputHash, s.proof);
-            if (err.length != 0) return err;
+            if (err.length != 0) return (err, leaf);
         }
         // NONE and ZK results are final at once, so no bond needs to stay locked.
-        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, _now());
+        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, _now(), r.attempt);
         _fulfill(s.requestId, r, t.owner, operator, msg.sender, s.outputHash, s.output);
     }
 
-    /// @dev Returns the worker behind a submission, or the error why it cannot be accepted.
-    function _checkSubmission(ResultSubmission calldata s, RequestBook.Request storage r)
+    /// @dev Commits a batch of one: its root is its leaf.
+    function _commitBatch(bytes32 leaf) internal {
+        _commitBatch(leaf, 1);
+    }
+
+    function _commitBatch(bytes32 root, uint256 count) internal {
+        // Leaves are unique (a request accepts one result per attempt), so a root is never committed twice.
+        _batchRoots[root] = true;
+        emit BatchCommitted(root, count);
+    }
+
+    /// @dev Whether `record` is the request's current result: its leaf (bound to the current attempt)
+    /// leads through `proof` to a committed batch root.
+    function _isAccepted(
+        RequestId requestId,
+        RequestBook.Request storage r,
+        ResultRecord calldata record,
+        bytes32[] calldata proof
+    ) internal view returns (bool) {
+        return _batchRoots[BatchMerkle.process(RequestBook.leaf(requestId, r.attempt, record), proof)];
+    }
+
+    function _submitContext() internal view returns (SubmitContext memory c) {
+        StoredParams storage sp = _params;
+        c.minStake = sp.minStake;
+        c.resultBond = sp.resultBond;
+        c.bondVersion = sp.bondVersion;
+        c.now_ = _now();
+        // The truncation matches every other timeout: timestamps fit uint40 until the year 36812.
+        c.challengeDeadline = uint40(c.now_ + sp.challengeWindow);
+    }
+
+    /// @dev Returns the worker behind a submission and the request's slot 3 (RequestBook.head), or
+    /// the error why it cannot be accepted.
+    function _checkSubmission(ResultSubmission calldata s, RequestBook.Request storage r, SubmitContext memory c)
         internal
         view
-        returns (address operator, bytes memory err)
+        returns (address operator, StakeLedger.Worker storage w, uint256 head, bytes memory err)
     {
-        err = _statusError(s.requestId, r.status, RequestStatus.Requested);
-        if (err.length != 0) return (address(0), err);
+        head = RequestBook.head(r);
+        w = _workers[address(0)];
+        err = _statusError(s.requestId, RequestBook.statusOf(head), RequestStatus.Requested);
+        if (err.length != 0) return (address(0), w, head, err);
+        uint40 timeout = RequestBook.timeoutOf(head);
         // INVARIANT: a result counts only before the request's deadline.
-        if (_now() >= r.timeout) {
-            return (address(0), abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(r.timeout)));
+        if (c.now_ >= timeout) {
+            return (address(0), w, head, abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(timeout)));
         }
         bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot);
-        (operator, err) = _operatorFor(s.requestId, digest, s.signature);
-        if (err.length != 0) return (address(0), err);
+        (operator, err) = _operatorFor(s.requestId, RequestBook.attemptOf(head), digest, s.signature);
+        if (err.length != 0) return (address(0), w, head, err);
+        w = _workers[operator];
         // INVARIANT: every accepted result is backed by the minimum stake and a free result bond.
-        err = _workers[operator].checkCanBack(operator, _params.minStake, _params.resultBond);
-        if (err.length != 0) return (address(0), err);
+        (err, c.workerSlot2) = w.checkCanBack(operator, c.minStake, c.resultBond);
+        if (err.length != 0) return (address(0), w, head, err);
         // INVARIANT: an inline output is the canonical tensor the worker signed.
         err = _outputError(s.outputHash, s.output);
     }
 
-    function _acceptOptimistic(ResultSubmission calldata s, RequestBook.Request storage r, address operator) internal {
-        StoredParams storage sp = _params;
-        _workers[operator].lock(sp.resultBond);
-        uint64 challengeDeadline = _now() + sp.challengeWindow;
-        r.status = RequestStatus.Submitted;
-        r.timeout = uint40(challengeDeadline);
-        r.bondVersion = sp.bondVersion;
-        r.resultCommitment = RequestBook.commitment(operator, msg.sender, s.outputHash, s.traceRoot);
-        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, challengeDeadline);
+    /// @dev Locks the bond, opens the challenge window and returns the result's leaf (not stored).
+    function _acceptOptimistic(
+        ResultSubmission calldata s,
+        RequestBook.Request storage r,
+        address operator,
+        StakeLedger.Worker storage w,
+        uint256 head,
+        SubmitContext memory c
+    ) internal returns (bytes32) {
+        w.lockAt(c.workerSlot2, c.resultBond);
+        RequestBook.setSubmitted(r, head, c.challengeDeadline, c.bondVersion);
+        uint8 attempt = RequestBook.attemptOf(head);
+        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
+        return RequestBook.leaf(s.requestId, attempt, operator, msg.sender, s.outputHash, s.traceRoot);
     }
 
     function _proofError(RequestId requestId, RequestBook.Request storage r, address verifier, bytes32 outputHash, bytes calldata proof)
@@ -585,7 +664,7 @@ contract InferenceOracle is IInferenceOracle {
         // INVARIANT: a result settles only after its challenge window (or its won dispute).
         if (_now() < r.timeout) return abi.encodeWithSelector(OracleDeadlineNotReached.selector, requestId, uint64(r.timeout));
         // INVARIANT: the settler names exactly the result that was accepted.
-        if (RequestBook.commitment(st.record) != r.resultCommitment) {
+        if (!_isAccepted(requestId, r, st.record, st.proof)) {
             return abi.encodeWithSelector(OracleResultRecordMismatch.selector, requestId);
         }
         // INVARIANT: an inline output is the tensor the worker committed to.
@@ -593,7 +672,6 @@ contract InferenceOracle is IInferenceOracle {
         if (err.length != 0) return err;
 
         _workers[st.record.worker].release(_bondAt[r.bondVersion]);
-        r.resultCommitment = bytes32(0);
         address owner = _registry.terms(r.modelHash).owner;
         _fulfill(requestId, r, owner, st.record.worker, st.record.relayer, st.record.outputHash, st.output);
     }
@@ -637,7 +715,6 @@ contract InferenceOracle is IInferenceOracle {
     /// it depends on nothing the callee can change).
     function _refund(RequestId requestId, RequestBook.Request storage r, RefundReason reason) internal {
         r.status = RequestStatus.Refunded;
-        r.resultCommitment = bytes32(0);
         address requester = r.requester;
         uint256 fee = r.fee;
         uint256 gasLimit = r.callbackGasLimit;
@@ -671,20 +748,27 @@ contract InferenceOracle is IInferenceOracle {
         emit WorkerSlashed(d.worker, slashed, d.challenger);
         emit DisputeResolved(requestId, true, byDefault, d.challenger, payout);
         uint40 deadline = r.deadline;
-        if (now_ < deadline) {
+        uint8 attempt = r.attempt;
+        if (now_ >= deadline) {
+            _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
+        } else if (attempt == type(uint8).max) {
+            // INVARIANT: the attempt counter never wraps, so an overturned result's leaf stays dead.
+            _refund(requestId, r, RefundReason.TooManyFaults);
+        } else {
             r.status = RequestStatus.Requested;
             r.timeout = deadline;
-            r.resultCommitment = bytes32(0);
+            // Cannot overflow: checked above. The new attempt retires the overturned result's leaf.
+            unchecked {
+                r.attempt = attempt + 1;
+            }
             emit RequestReopened(requestId, d.worker, deadline);
-        } else {
-            _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
         }
     }
 
     // ============================================================ internals: checks and helpers
 
     /// @dev Recovers the signer of `digest` and maps it to a worker that may act on `requestId`.
-    function _operatorFor(RequestId requestId, bytes32 digest, bytes calldata signature)
+    function _operatorFor(RequestId requestId, uint8 attempt, bytes32 digest, bytes calldata signature)
         internal
         view
         returns (address operator, bytes memory err)
@@ -695,28 +779,28 @@ contract InferenceOracle is IInferenceOracle {
         operator = _operatorOf[signer];
         // INVARIANT: only registered workers' signers speak for the oracle.
         if (operator == address(0)) return (address(0), abi.encodeWithSelector(OracleUnknownSigner.selector, signer));
-        // INVARIANT: a worker slashed on a request cannot serve or reject it again.
-        if (_disqualified[requestId][operator]) {
+        // INVARIANT: a worker slashed on a request cannot serve or reject it again. Every slashing
+        // reopens the request with attempt + 1 (or ends it), so at attempt 0 nobody is disqualified.
+        if (attempt != 0 && _disqualified[requestId][operator]) {
             return (address(0), abi.encodeWithSelector(OracleWorkerDisqualified.selector, requestId, operator));
         }
     }
 
-    function _outputError(bytes32 outputHash, bytes calldata output) internal view returns (bytes memory) {
-        if (output.length == 0) return "";
+    function _outputError(bytes32 outputHash, bytes calldata output) internal view returns (bytes memory none) {
+        if (output.length == 0) return none;
         uint256 maxBytes = _params.maxInlineOutputBytes;
         if (output.length > maxBytes) return abi.encodeWithSelector(OracleOutputTooLarge.selector, output.length, maxBytes);
         (uint256 code, bytes32 computed) = TensorHash.tryHash(output);
         if (code != 0) return abi.encodeWithSelector(OracleMalformedTensor.selector, code);
         if (computed != outputHash) return abi.encodeWithSelector(OracleOutputHashMismatch.selector, outputHash, computed);
-        return "";
     }
 
     function _statusError(RequestId requestId, RequestStatus current, RequestStatus expected)
         internal
         pure
-        returns (bytes memory)
+        returns (bytes memory none)
     {
-        if (current == expected) return "";
+        if (current == expected) return none;
         if (current == RequestStatus.None) return abi.encodeWithSelector(OracleRequestNotFound.selector, requestId);
         return abi.encodeWithSelector(UnexpectedRequestState.selector, requestId, current, expected);
     }
@@ -783,7 +867,27 @@ contract InferenceOracle is IInferenceOracle {
         bytes32 outputHash,
         bytes32 traceRoot
     ) internal view returns (bytes32) {
-        return _typedDataDigest(keccak256(abi.encode(RESULT_TYPEHASH, requestId, modelHash, inputHash, outputHash, traceRoot)));
+        bytes32 typeHash = RESULT_TYPEHASH;
+        bytes32 separator = _domainSeparator();
+        // keccak256("\x19\x01" || separator || keccak256(abi.encode(RESULT_TYPEHASH, requestId, modelHash,
+        // inputHash, outputHash, traceRoot))), hashed in place past the free memory pointer (nothing is
+        // allocated); the same digest as SignatureLib.typedDataDigest.
+        bytes32 digest;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, typeHash)
+            mstore(add(p, 32), requestId)
+            mstore(add(p, 64), modelHash)
+            mstore(add(p, 96), inputHash)
+            mstore(add(p, 128), outputHash)
+            mstore(add(p, 160), traceRoot)
+            let structHash := keccak256(p, 192)
+            mstore(p, hex"1901")
+            mstore(add(p, 2), separator)
+            mstore(add(p, 34), structHash)
+            digest := keccak256(p, 66)
+        }
+        return digest;
     }
 
     function _typedDataDigest(bytes32 structHash) internal view returns (bytes32) {

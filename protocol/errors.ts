@@ -30,6 +30,7 @@ export type ErrorCode =
   | "OP_UNSUPPORTED"
   | "TRACE_MALFORMED"
   | "TRACE_UNAVAILABLE"
+  | "BATCH_PROOF_UNAVAILABLE"
   | "INTERNAL";
 
 export interface BaseErrorOptions {

@@ -33,6 +33,7 @@ export enum RefundReason {
   Expired = 0,
   RejectedByWorker = 1,
   WorkerFaultAfterDeadline = 2,
+  TooManyFaults = 3,
 }
 
 /** Reasons a worker gives when it rejects a request (the uint16 in Rejection). */

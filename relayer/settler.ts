@@ -2,8 +2,13 @@
  * Applies every default outcome whose deadline has passed, so nothing waits on a manual call:
  * results whose challenge window closed are settled (paid and called back), requests nobody served
  * by their deadline are refunded, and disputes nobody ruled on get their default ruling.
+ *
+ * A result is settled by its record and the Merkle proof of its leaf in the batch root it was
+ * committed in. Both are rebuilt from the submitting transaction's logs (protocol/batch.ts), so
+ * nothing but the transaction hash needs keeping, and a restart loses nothing.
  */
 import { isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
+import { proofFromLogs, type ResultProof } from "../protocol/batch.js";
 import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestRow } from "./db.js";
@@ -45,16 +50,19 @@ export class Settler {
   }
 
   private async settleDue(now: number): Promise<void> {
-    const rows = this.eligible(this.db.dueRequests("submitted", "challengeDeadline", now, this.options.maxSettleBatch));
+    let rows = this.eligible(this.db.dueRequests("submitted", "challengeDeadline", now, this.options.maxSettleBatch));
     if (rows.length === 0) return;
+    const proofs = await this.proofsFor(rows);
     const settlements: IInferenceOracle.SettlementStruct[] = [];
+    const settling: RequestRow[] = [];
     for (const r of rows) {
-      settlements.push({
-        requestId: r.id,
-        record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! },
-        output: await this.outputFor(r),
-      });
+      const p = proofs.get(r.id);
+      if (p === undefined) continue;
+      settling.push(r);
+      settlements.push({ requestId: r.id, record: p.record, output: await this.outputFor(r), proof: p.proof });
     }
+    rows = settling;
+    if (rows.length === 0) return;
     try {
       const receipt = await this.chain.send("settleMany", rows.length, () => this.chain.oracle.settleMany(settlements));
       this.log.info({ count: rows.length, gasUsed: receipt.gasUsed.toString() }, "results settled");
@@ -62,6 +70,47 @@ export class Settler {
       this.failed(rows, error, "settlement");
       if (!isError(error, "CHAIN_REVERTED")) throw error;
     }
+  }
+
+  /**
+   * The record and batch proof of each row's result, rebuilt from its submitting transaction's logs
+   * (one receipt per transaction). A row whose proof cannot be rebuilt (no transaction hash yet, or
+   * logs that do not hold its result) counts as a failed attempt and is logged.
+   */
+  private async proofsFor(rows: RequestRow[]): Promise<Map<string, ResultProof>> {
+    const byTx = new Map<string, RequestRow[]>();
+    for (const r of rows) {
+      if (r.submitTx === null) {
+        this.unprovable(r, "no submitting transaction recorded");
+        continue;
+      }
+      const group = byTx.get(r.submitTx) ?? [];
+      group.push(r);
+      byTx.set(r.submitTx, group);
+    }
+    const proofs = new Map<string, ResultProof>();
+    for (const [hash, group] of byTx) {
+      const receipt = await this.chain.provider.getTransactionReceipt(hash);
+      if (receipt === null) {
+        for (const r of group) this.unprovable(r, `no receipt for ${hash}`);
+        continue;
+      }
+      for (const r of group) {
+        try {
+          proofs.set(r.id, proofFromLogs(receipt.logs, this.chain.oracleAddress, r.id));
+        } catch (error) {
+          this.unprovable(r, error instanceof Error ? error.message : String(error));
+        }
+      }
+    }
+    return proofs;
+  }
+
+  private unprovable(row: RequestRow, why: string): void {
+    const n = (this.attempts.get(row.id) ?? 0) + 1;
+    this.attempts.set(row.id, n);
+    const level = n === MAX_ATTEMPTS ? "error" : "warn";
+    this.log[level]({ requestId: row.id, submitTx: row.submitTx, why }, "cannot rebuild the result's batch proof");
   }
 
   /** The output to deliver to the callback, when it is held and small enough; else hash only. */

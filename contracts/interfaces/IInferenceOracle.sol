@@ -27,7 +27,9 @@ interface IInferenceOracle {
     enum RefundReason {
         Expired,
         RejectedByWorker,
-        WorkerFaultAfterDeadline
+        WorkerFaultAfterDeadline,
+        /// @notice 255 results on this request were overturned; it is not reopened again.
+        TooManyFaults
     }
 
     /// @param inputHash tensor hash of the input (see docs/PROTOCOL.md); must match `input` when inline
@@ -57,7 +59,9 @@ interface IInferenceOracle {
         bytes proof;
     }
 
-    /// @notice What the oracle commits to when a result is accepted (stored as one hash).
+    /// @notice An accepted OPTIMISTIC result. The oracle keeps no copy: it commits each submitResults
+    /// call's accepted OPTIMISTIC results as the leaves of one Merkle root (see docs/PROTOCOL.md,
+    /// "Result batches"), and settle/challenge name a result by this record plus a Merkle proof.
     struct ResultRecord {
         address worker;
         address relayer;
@@ -65,10 +69,13 @@ interface IInferenceOracle {
         bytes32 traceRoot;
     }
 
+    /// @param proof the Merkle proof of the result's leaf in its batch root (siblings, leaf upwards;
+    /// empty for a batch of one)
     struct Settlement {
         RequestId requestId;
         ResultRecord record;
         bytes output;
+        bytes32[] proof;
     }
 
     struct RequestView {
@@ -82,7 +89,8 @@ interface IInferenceOracle {
         uint64 timeout;
         bytes32 modelHash;
         bytes32 inputHash;
-        bytes32 resultCommitment;
+        /// @dev results overturned on this request so far; part of the current result's leaf
+        uint8 attempt;
     }
 
     struct DisputeView {
@@ -130,7 +138,8 @@ interface IInferenceOracle {
         bytes input,
         string inputURI
     );
-    /// @notice A result was accepted. `worker` is the operator (not the signer key). For OPTIMISTIC
+    /// @notice A result was accepted. `attempt` is the request's count of overturned results (part of the
+    /// result's leaf). `worker` is the operator (not the signer key). For OPTIMISTIC
     /// requests `challengeDeadline` ends the challenge window; NONE and ZK results are final at once
     /// (RequestFulfilled follows in the same transaction) and carry the submission time.
     event ResultSubmitted(
@@ -139,8 +148,13 @@ interface IInferenceOracle {
         address indexed relayer,
         bytes32 outputHash,
         bytes32 traceRoot,
-        uint64 challengeDeadline
+        uint64 challengeDeadline,
+        uint8 attempt
     );
+    /// @notice The OPTIMISTIC results accepted by one submitResult(s) call, committed as one Merkle
+    /// root. Its leaves are the `count` ResultSubmitted events of that call that are not followed by a
+    /// RequestFulfilled for the same request (NONE/ZK results are final at once and are no leaves).
+    event BatchCommitted(bytes32 indexed root, uint256 count);
     /// @notice A batch item that was not accepted; `reason` is the selector of the error it would revert with.
     event ResultSkipped(RequestId indexed requestId, bytes4 reason);
     event RequestRejected(RequestId indexed requestId, address indexed worker, uint16 reason);
@@ -181,6 +195,8 @@ interface IInferenceOracle {
     error OracleWorkerDisqualified(RequestId requestId, address worker);
     error OracleDeadlinePassed(RequestId requestId, uint64 deadline);
     error OracleDeadlineNotReached(RequestId requestId, uint64 timeout);
+    /// @notice The record and Merkle proof do not lead from the request's current result leaf to a
+    /// committed batch root: a wrong record, a wrong proof, or a result that was since overturned.
     error OracleResultRecordMismatch(RequestId requestId);
     error OracleProofRequired(RequestId requestId);
     error OracleProofInvalid(RequestId requestId);
@@ -208,7 +224,8 @@ interface IInferenceOracle {
     function requestInference(RequestParams calldata params) external payable returns (RequestId requestId);
     function submitResult(ResultSubmission calldata submission) external;
     /// @notice Accepts every valid item and skips (with ResultSkipped) the rest, so one bad item never
-    /// blocks a batch. Returns how many were accepted. Too little gas for a NONE/ZK item's callback is not
+    /// blocks a batch. Returns how many were accepted. The accepted OPTIMISTIC items are committed as one
+    /// Merkle root (BatchCommitted); submitResult is a batch of one (root = leaf). Too little gas for a NONE/ZK item's callback is not
     /// a bad item: the whole call reverts with OracleInsufficientGasForCallback.
     function submitResults(ResultSubmission[] calldata submissions) external returns (uint256 accepted);
     /// @notice A worker's signed statement that the input is invalid (malformed, wrong shape, unavailable):
@@ -224,7 +241,9 @@ interface IInferenceOracle {
     function refundExpired(RequestId[] calldata requestIds) external returns (uint256 refunded);
 
     // ---------------------------------------------------------------- disputes
-    function challenge(RequestId requestId, ResultRecord calldata record) external payable;
+    /// @notice Disputes a Submitted result inside its challenge window, naming it by its record and the
+    /// Merkle proof of its leaf in the batch root it was committed in (empty for a batch of one).
+    function challenge(RequestId requestId, ResultRecord calldata record, bytes32[] calldata proof) external payable;
     /// @notice Called by the model's resolver with its ruling, before the dispute deadline.
     function resolveDispute(RequestId requestId, bool workerAtFault) external;
     /// @notice Applies the dispute's default outcome once its deadline has passed. Anyone may call.
@@ -252,7 +271,10 @@ interface IInferenceOracle {
         view
         returns (bytes32);
     function rejectionDigest(RequestId requestId, uint16 reason) external view returns (bytes32);
-    function resultCommitment(ResultRecord calldata record) external pure returns (bytes32);
+    /// @notice The leaf of a result in its batch tree (docs/PROTOCOL.md, "Result batches").
+    function resultLeaf(RequestId requestId, uint8 attempt, ResultRecord calldata record) external pure returns (bytes32);
+    /// @notice Whether `root` is a committed batch root.
+    function isBatchRoot(bytes32 root) external view returns (bool);
 
     // ---------------------------------------------------------------- admin
     function admin() external view returns (address);

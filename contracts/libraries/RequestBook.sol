@@ -8,9 +8,17 @@ import {RequestId} from "../types/RequestId.sol";
 library RequestBook {
     uint256 internal constant BPS = 10_000;
 
-    /// @dev Five slots. `timeout` is the deadline of the current state: Requested -> serve-by deadline,
+    /// @notice Domain tag of a result leaf, so a leaf can never be mistaken for any other hash.
+    bytes32 internal constant LEAF_TAG = keccak256("VerifiableInferenceOracle.ResultLeaf.v1");
+
+    /// @dev Four slots. `timeout` is the deadline of the current state: Requested -> serve-by deadline,
     /// Submitted -> end of the challenge window, Challenged -> dispute deadline. `bondVersion` names the
-    /// result bond locked for the current result (see InferenceOracle._bondAt).
+    /// result bond locked for the current result (see InferenceOracle._bondAt). `attempt` counts the
+    /// results a lost dispute threw out (each reopening adds one); it is bound into the result leaf, so a
+    /// leaf of an earlier, overturned result can never settle or be challenged again, and while it is zero
+    /// no worker can be disqualified on the request (the disqualification lookup is skipped).
+    /// `callbackGasLimit` fits 24 bits: it is capped by params.maxCallbackGasLimit <= 10,000,000.
+    /// The accepted result itself is not stored here: it is a leaf of a committed batch root.
     struct Request {
         address requester;
         uint96 fee;
@@ -18,12 +26,56 @@ library RequestBook {
         bytes32 inputHash;
         uint40 deadline;
         uint40 timeout;
-        uint32 callbackGasLimit;
+        uint24 callbackGasLimit;
+        uint8 attempt;
         IInferenceOracle.RequestStatus status;
         IInferenceOracle.Tier tier;
         uint96 ownerFee;
         uint32 bondVersion;
-        bytes32 resultCommitment;
+    }
+
+    // Slot 3 of a Request (Solidity packs struct members from the low-order end of the word). The
+    // submission hot path reads and writes it as one word: one SLOAD and one SSTORE per result.
+    uint256 internal constant HEAD_SLOT = 3;
+    uint256 internal constant TIMEOUT_SHIFT = 40;
+    uint256 internal constant ATTEMPT_SHIFT = 104;
+    uint256 internal constant STATUS_SHIFT = 112;
+    uint256 internal constant TIER_SHIFT = 120;
+    uint256 internal constant BOND_VERSION_SHIFT = 224;
+
+    /// @notice Slot 3 of `r`: deadline, timeout, callbackGasLimit, attempt, status, tier, ownerFee, bondVersion.
+    function head(Request storage r) internal view returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := sload(add(r.slot, HEAD_SLOT))
+        }
+    }
+
+    function statusOf(uint256 w) internal pure returns (IInferenceOracle.RequestStatus) {
+        return IInferenceOracle.RequestStatus(uint8(w >> STATUS_SHIFT));
+    }
+
+    function tierOf(uint256 w) internal pure returns (IInferenceOracle.Tier) {
+        return IInferenceOracle.Tier(uint8(w >> TIER_SHIFT));
+    }
+
+    function timeoutOf(uint256 w) internal pure returns (uint40) {
+        return uint40(w >> TIMEOUT_SHIFT);
+    }
+
+    function attemptOf(uint256 w) internal pure returns (uint8) {
+        return uint8(w >> ATTEMPT_SHIFT);
+    }
+
+    /// @notice Writes `w` with status Submitted, `timeout` and `bondVersion` into slot 3, in one SSTORE.
+    function setSubmitted(Request storage r, uint256 w, uint40 timeout, uint32 bondVersion) internal {
+        uint256 cleared = w & ~((uint256(type(uint40).max) << TIMEOUT_SHIFT) | (uint256(0xff) << STATUS_SHIFT)
+            | (uint256(type(uint32).max) << BOND_VERSION_SHIFT));
+        uint256 updated = cleared | (uint256(timeout) << TIMEOUT_SHIFT)
+            | (uint256(uint8(IInferenceOracle.RequestStatus.Submitted)) << STATUS_SHIFT)
+            | (uint256(bondVersion) << BOND_VERSION_SHIFT);
+        assembly ("memory-safe") {
+            sstore(add(r.slot, HEAD_SLOT), updated)
+        }
     }
 
     struct Dispute {
@@ -35,23 +87,33 @@ library RequestBook {
         address resolver;
     }
 
-    function commitment(address worker, address relayer, bytes32 outputHash, bytes32 traceRoot)
+    /// @notice keccak256(abi.encode(LEAF_TAG, requestId, attempt, worker, relayer, outputHash, traceRoot)):
+    /// one accepted OPTIMISTIC result, a leaf of its batch's Merkle root (see BatchMerkle).
+    function leaf(RequestId requestId, uint8 attempt, address worker, address relayer, bytes32 outputHash, bytes32 traceRoot)
         internal
         pure
-        returns (bytes32 c)
+        returns (bytes32 h)
     {
+        bytes32 tag = LEAF_TAG;
         assembly ("memory-safe") {
             let p := mload(0x40)
-            mstore(p, worker)
-            mstore(add(p, 32), relayer)
-            mstore(add(p, 64), outputHash)
-            mstore(add(p, 96), traceRoot)
-            c := keccak256(p, 128)
+            mstore(p, tag)
+            mstore(add(p, 32), requestId)
+            mstore(add(p, 64), and(attempt, 0xff))
+            mstore(add(p, 96), and(worker, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(p, 128), and(relayer, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(p, 160), outputHash)
+            mstore(add(p, 192), traceRoot)
+            h := keccak256(p, 224)
         }
     }
 
-    function commitment(IInferenceOracle.ResultRecord calldata record) internal pure returns (bytes32) {
-        return commitment(record.worker, record.relayer, record.outputHash, record.traceRoot);
+    function leaf(RequestId requestId, uint8 attempt, IInferenceOracle.ResultRecord calldata record)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return leaf(requestId, attempt, record.worker, record.relayer, record.outputHash, record.traceRoot);
     }
 
     /// @notice Splits a fee: the model owner gets its snapshotted fee, the relayer a share of the rest,

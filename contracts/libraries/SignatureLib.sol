@@ -30,18 +30,28 @@ library SignatureLib {
     }
 
     /// @notice The signer of `digest`, or address(0) when the signature is malformed, malleable or invalid.
-    function recover(bytes32 digest, bytes calldata signature) internal pure returns (address) {
+    function recover(bytes32 digest, bytes calldata signature) internal view returns (address signer) {
         if (signature.length != 65) return address(0);
         bytes32 r;
         bytes32 s;
-        uint8 v;
-        assembly {
+        uint256 v;
+        assembly ("memory-safe") {
             r := calldataload(signature.offset)
             s := calldataload(add(signature.offset, 32))
             v := byte(0, calldataload(add(signature.offset, 64)))
         }
         if (uint256(s) > HALF_CURVE_ORDER) return address(0);
         if (v != 27 && v != 28) return address(0);
-        return ecrecover(digest, v, r, s);
+        // The ecrecover precompile (address 1), called on scratch memory (restored after): it returns
+        // nothing for an invalid signature, and then `signer` stays zero.
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, digest)
+            mstore(add(p, 32), v)
+            mstore(add(p, 64), r)
+            mstore(add(p, 96), s)
+            mstore(0x00, 0)
+            if staticcall(gas(), 1, p, 128, 0x00, 32) { signer := mload(0x00) }
+        }
     }
 }

@@ -45,32 +45,50 @@ library StakeLedger {
         w.stake = uint128(newStake);
     }
 
-    /// @notice Returns the abi-encoded error why `w` cannot back a result bond now, or empty.
+    /// @notice Returns the abi-encoded error why `w` cannot back a result bond now, or empty, and
+    /// slot 2 as read (for `lockAt`, so that locking does not read it again).
     function checkCanBack(Worker storage w, address operator, uint256 minStake, uint256 bond)
         internal
         view
-        returns (bytes memory err)
+        returns (bytes memory err, uint256 slot2)
     {
-        uint256 stake = w.stake;
-        uint256 unbonding = w.unbonding;
+        // Slot 1 holds stake (low 128 bits) and unbonding (high 128), slot 2 locked (low 128): one read each.
+        uint256 stake;
+        uint256 unbonding;
+        uint256 locked;
+        assembly ("memory-safe") {
+            let amounts := sload(add(w.slot, 1))
+            stake := and(amounts, 0xffffffffffffffffffffffffffffffff)
+            unbonding := shr(128, amounts)
+            slot2 := sload(add(w.slot, 2))
+            locked := and(slot2, 0xffffffffffffffffffffffffffffffff)
+        }
         // Cannot underflow: locked + unbonding <= stake (library invariant).
         unchecked {
             if (stake - unbonding < minStake) {
-                return abi.encodeWithSelector(
-                    IInferenceOracle.StakeBelowMinimum.selector, operator, stake - unbonding, minStake
+                return (
+                    abi.encodeWithSelector(IInferenceOracle.StakeBelowMinimum.selector, operator, stake - unbonding, minStake),
+                    slot2
                 );
             }
-            uint256 freeStake = stake - unbonding - w.locked;
+            uint256 freeStake = stake - unbonding - locked;
             if (freeStake < bond) {
-                return abi.encodeWithSelector(IInferenceOracle.StakeInsufficientFree.selector, operator, freeStake, bond);
+                return (
+                    abi.encodeWithSelector(IInferenceOracle.StakeInsufficientFree.selector, operator, freeStake, bond), slot2
+                );
             }
         }
     }
 
-    /// @dev Caller has checked `free(w) >= bond`.
-    function lock(Worker storage w, uint256 bond) internal {
-        w.locked += uint128(bond); // bond <= free stake < 2^128
-        w.openResults += 1;
+    /// @dev Caller has checked `free(w) >= bond` with checkCanBack, which returned `slot2`, and nothing
+    /// wrote the worker since. Slot 2 holds `locked` (low 128 bits) and `openResults` (the next 64):
+    /// both go up in one write.
+    function lockAt(Worker storage w, uint256 slot2, uint256 bond) internal {
+        // Cannot overflow either field: locked + bond <= stake < 2^128 (bond <= free stake), and
+        // openResults counts results, far below 2^64.
+        assembly ("memory-safe") {
+            sstore(add(w.slot, 2), add(slot2, add(bond, shl(128, 1))))
+        }
     }
 
     /// @dev `bond` is the amount `lock` took for this result.

@@ -14,7 +14,7 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     conn = await network.create();
   });
   const fixture = () => conn.networkHelpers.loadFixture(deploy);
-  const challenge = (fx: Fx, id: string, rec: object, value = BOND) => fx.oracle.connect(fx.challenger).challenge(id, rec, { value });
+  const challenge = (fx: Fx, id: string, rec: object, value = BOND) => fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value });
 
   it("test_challenge_inWindow_opensDispute", async () => {
     const fx = await fixture();
@@ -40,7 +40,7 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     expect(r.status).toBe(BigInt(Status.Challenged));
     expect(r.timeout).toBe(t + BigInt(RULE_WITHIN));
     await expectRevert(challenge(fx, id, rec), fx.oracle, "UnexpectedRequestState", [id, Status.Challenged, Status.Submitted]);
-    await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: "0x" }), fx.oracle, "UnexpectedRequestState");
+    await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] }), fx.oracle, "UnexpectedRequestState");
   });
 
   it("test_challenge_invalid_reverts", async () => {
@@ -48,7 +48,7 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     const { id, rec } = await requestAndSubmit(fx, 0);
     await expectRevert(challenge(fx, id, rec, BOND - 1n), fx.oracle, "OracleChallengeBondTooLow", [BOND - 1n, BOND]);
     await expectRevert(challenge(fx, id, { ...rec, outputHash: ZeroHash }), fx.oracle, "OracleResultRecordMismatch", [id]);
-    await expectRevert(fx.oracle.connect(fx.ops[0]).challenge(id, rec, { value: BOND }), fx.oracle, "OracleSelfChallenge", [id, fx.ops[0]!.address]);
+    await expectRevert(fx.oracle.connect(fx.ops[0]).challenge(id, rec, [], { value: BOND }), fx.oracle, "OracleSelfChallenge", [id, fx.ops[0]!.address]);
     const { id: open } = await request(fx);
     await expectRevert(challenge(fx, open, rec), fx.oracle, "UnexpectedRequestState", [open, Status.Requested, Status.Submitted]);
     const huge = 1n << 96n;
@@ -88,13 +88,21 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     const r = await fx.oracle.getRequest(id);
     expect(r.status).toBe(BigInt(Status.Requested));
     expect(r.timeout).toBe(deadline);
-    expect(r.resultCommitment).toBe(ZeroHash);
+    expect(r.attempt).toBe(1n);
     expect((await fx.oracle.getDispute(id)).challenger).toBe(ZeroAddress);
     // The slashed worker cannot serve or reject this request again; another worker can.
     await expectRevert(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!)), fx.oracle, "OracleWorkerDisqualified", [id, fx.ops[0]!.address]);
     await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[1]!)));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
     await expectRevert(fx.resolver.connect(fx.arbiter).rule(id, true), fx.resolver, "ArbiterUnknownDispute", [id]);
+    // The overturned result's leaf (attempt 0) is still in its committed root, but it no longer names
+    // the request's result: it can neither be challenged again nor settled.
+    expect(await fx.oracle.isBatchRoot(await fx.oracle.resultLeaf(id, 0, rec))).toBe(true);
+    await expectRevert(challenge(fx, id, rec), fx.oracle, "OracleResultRecordMismatch", [id]);
+    await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
+    await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] }), fx.oracle, "OracleResultRecordMismatch", [id]);
+    await send(fx.oracle.settle({ requestId: id, record: { ...rec, worker: fx.ops[1]!.address }, output: "0x", proof: [] }));
+    expect(await fx.oracle.state(id)).toBe(BigInt(Status.Fulfilled));
   });
 
   it("test_resolveDispute_workerAtFaultAfterDeadline_refunds", async () => {
@@ -129,7 +137,7 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     expect(r.timeout).toBe(await now(fx));
     // The window is over: no second challenge, anyone settles at once.
     await expectRevert(challenge(fx, id, rec), fx.oracle, "OracleDeadlinePassed");
-    await send(fx.oracle.connect(fx.other).settle({ requestId: id, record: rec, output: "0x" }));
+    await send(fx.oracle.connect(fx.other).settle({ requestId: id, record: rec, output: "0x", proof: [] }));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Fulfilled));
     expect((await fx.oracle.getWorker(fx.ops[1]!.address)).locked).toBe(0n);
   });

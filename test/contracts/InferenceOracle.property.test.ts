@@ -8,6 +8,11 @@
  *
  * and no request is ever both paid and refunded, or paid or refunded twice. Each sequence ends by
  * driving every request to a final state and withdrawing everything: the oracle must end empty.
+ *
+ * Result batches: every accepted OPTIMISTIC result is tracked by the Merkle proof rebuilt from its
+ * submitting transaction's logs (protocol/batch.ts); batches of up to 9 items commit real trees, every
+ * Submitted request's proof must reach a committed root, every request's attempt must match the
+ * model, and settlements and challenges with a wrong proof must fail.
  */
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
@@ -18,6 +23,7 @@ import {
 } from "./helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
 import { seededRandom } from "../../protocol/random.js";
+import { batchProof, batchesFromLogs, processProof, resultLeaf } from "../../protocol/batch.js";
 
 const SEQUENCES = Number(process.env.PROPERTY_SEQUENCES ?? 30);
 const ACTIONS = Number(process.env.PROPERTY_ACTIONS ?? 40);
@@ -44,6 +50,10 @@ interface Req {
   traceRoot?: string;
   disputeBond?: bigint;
   challenger?: string;
+  /** Overturned results so far (RequestReopened events); part of the result leaf. */
+  attempt: number;
+  /** Merkle proof of the current result's leaf, rebuilt from the submitting transaction's logs. */
+  proof?: string[];
   paid: number;
   refunded: number;
 }
@@ -65,6 +75,7 @@ class Model {
   pull = new Map<string, bigint>();
   bonds = 0n;
   disqualified = new Set<string>(); // `${id}:${operator}`
+  roots = new Set<string>();
 
   constructor(fx: Fx) {
     for (const op of fx.ops) {
@@ -86,18 +97,28 @@ class Model {
   }
 
   apply(fx: Fx, receipt: TransactionReceipt, blockTime: bigint) {
+    const proofs = new Map<string, { proof: string[]; attempt: number }>();
+    for (const batch of batchesFromLogs(receipt.logs, fx.oracleAddr)) {
+      const leaves = batch.items.map((x) => x.leaf);
+      batch.items.forEach((item, i) => proofs.set(item.requestId, { proof: batchProof(leaves, i), attempt: item.attempt }));
+      this.roots.add(batch.root);
+    }
     for (const { name, args } of events(receipt, fx.oracle)) {
       const r = args.requestId !== undefined ? this.reqs.get(args.requestId) : undefined;
       switch (name) {
         case "InferenceRequested":
           this.reqs.set(args.requestId, {
             id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
-            deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0,
+            deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0,
           });
           break;
         case "ResultSubmitted":
           Object.assign(r!, { worker: args.worker, relayer: args.relayer, outputHash: args.outputHash, traceRoot: args.traceRoot });
+          expect(Number(args.attempt), "event attempt").toBe(r!.attempt);
           if (r!.tier === Tier.OPTIMISTIC) {
+            const p = proofs.get(String(args.requestId).toLowerCase());
+            expect(p, `a leaf for ${args.requestId}`).toBeDefined();
+            r!.proof = p!.proof;
             r!.status = Status.Submitted;
             r!.timeout = args.challengeDeadline;
             this.add(this.locked, args.worker, PARAMS.resultBond);
@@ -124,6 +145,8 @@ class Model {
           this.add(this.stakes, args.operator, 0n - (args.amount as bigint));
           break;
         case "RequestReopened":
+          r!.attempt++;
+          r!.proof = undefined;
           r!.status = Status.Requested;
           r!.timeout = r!.deadline;
           break;
@@ -182,6 +205,14 @@ async function checkInvariants(fx: PFx, m: Model, where: string) {
   for (const r of m.reqs.values()) {
     expect(r.paid + r.refunded, `paid/refunded once ${r.id} ${where}`).toBeLessThanOrEqual(1);
     checks.push(fx.oracle.state(r.id).then((s: bigint) => expect(Number(s), `state ${r.id} ${where}`).toBe(r.status)));
+    checks.push(fx.oracle.getRequest(r.id).then((v: any) => expect(Number(v.attempt), `attempt ${r.id} ${where}`).toBe(r.attempt)));
+    if (r.status === Status.Submitted || r.status === Status.Challenged) {
+      // The tracked proof leads from the current result's leaf to a root the oracle committed.
+      const leaf = resultLeaf(r.id, r.attempt, { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! });
+      const root = processProof(leaf, r.proof!);
+      expect(m.roots.has(root), `root of ${r.id} ${where}`).toBe(true);
+      checks.push(fx.oracle.isBatchRoot(root).then((b: boolean) => expect(b, `committed root ${r.id} ${where}`).toBe(true)));
+    }
   }
   await Promise.all(checks);
 }
@@ -219,7 +250,18 @@ describe("InferenceOracle: randomized property test", () => {
         requestId: r.id,
         record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! },
         output,
+        proof: r.proof ?? [],
       });
+      /** The same settlement with a proof that cannot be right: one sibling changed, added or dropped. */
+      const tampered = (r: Req) => {
+        const s = settlement(r);
+        const proof = [...s.proof];
+        const junk = "0x" + rnd.int(1e9).toString(16).padStart(64, "0");
+        if (proof.length === 0 || rnd.chance(0.3)) proof.push(junk);
+        else if (rnd.chance(0.5)) proof[rnd.int(proof.length)] = junk;
+        else proof.pop();
+        return { ...s, proof };
+      };
       const canBack = (w: number) => {
         const op = fx.ops[w]!.address;
         const stake = m.stakes.get(op)!, locked = m.locked.get(op)!, unb = m.unbonding.get(op)!;
@@ -277,7 +319,7 @@ describe("InferenceOracle: randomized property test", () => {
           const open = withStatus(Status.Requested);
           if (!open.length) continue;
           const items: object[] = [];
-          for (let i = 0; i < 2 + rnd.int(3); i++) {
+          for (let i = 0, n = 2 + rnd.int(8); i < n; i++) {
             const r = rnd.pick(open);
             items.push(rnd.chance(0.7) ? await goodSubmission(r, rnd.int(3)) : { ...(await goodSubmission(r, rnd.int(3))), signature: "0x" });
           }
@@ -288,8 +330,14 @@ describe("InferenceOracle: randomized property test", () => {
           if (!subs.length) continue;
           const r = rnd.pick(subs);
           const who = rnd.pick([fx.challenger, fx.other, fx.ops[0]!, fx.ops[1]!]);
+          if (rnd.chance(0.2)) {
+            const t = tampered(r);
+            await run("challengeBadProof", () => fx.oracle.connect(who).challenge(r.id, t.record, t.proof, { value: PARAMS.challengeBond, ...GAS }), false);
+            continue;
+          }
           const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && who.address !== r.worker;
-          await run("challenge", () => fx.oracle.connect(who).challenge(r.id, settlement(r).record, { value: PARAMS.challengeBond, ...GAS }), expectOk);
+          const s = settlement(r);
+          await run("challenge", () => fx.oracle.connect(who).challenge(r.id, s.record, s.proof, { value: PARAMS.challengeBond, ...GAS }), expectOk);
         } else if (action < 61) {
           // arbiter ruling
           const ch = withStatus(Status.Challenged);
@@ -310,7 +358,12 @@ describe("InferenceOracle: randomized property test", () => {
           // settle (one, or a batch)
           const subs = withStatus(Status.Submitted);
           if (!subs.length) continue;
-          if (rnd.chance(0.5)) {
+          if (rnd.chance(0.15)) {
+            const r = rnd.pick(subs);
+            await run("settleBadProof", () => fx.oracle.connect(fx.other).settle(tampered(r), GAS), false);
+            await run("settleManyBadProof", () => fx.oracle.connect(fx.other).settleMany([tampered(r)], GAS), true);
+            expect(Number(await fx.oracle.state(r.id)), "a wrong proof settles nothing").toBe(Status.Submitted);
+          } else if (rnd.chance(0.5)) {
             const r = rnd.pick(subs);
             const expectOk = near(now, r.timeout) ? undefined : now >= r.timeout;
             await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r), GAS), expectOk);

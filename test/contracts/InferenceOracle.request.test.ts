@@ -6,6 +6,7 @@ import {
   ETH, FEE, INPUT, INPUT_HASH, MODEL_FEE, MODEL_HASH, PARAMS, Refund, Status, Tier, tensorF32, type Connection,
 } from "./helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
+import { resultLeaf } from "../../protocol/batch.js";
 
 const OTHER_MODEL = "0x" + "cc".repeat(32);
 
@@ -46,7 +47,7 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     expect(r.deadline).toBe(deadline);
     expect(r.timeout).toBe(deadline);
     expect(r.callbackGasLimit).toBe(1234n);
-    expect(r.resultCommitment).toBe(ZeroHash);
+    expect(r.attempt).toBe(0n);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
     expect(await balance(fx, fx.oracleAddr)).toBe(before + FEE);
     const second = await request(fx);
@@ -267,9 +268,9 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     const second = await requestAndSubmit(fx, 0);
     expect((await fx.oracle.getWorker(fx.ops[0]!.address)).locked).toBe(PARAMS.resultBond * 4n);
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
-    await fx.oracle.settle({ requestId: id, record: rec, output: "0x" });
+    await fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] });
     expect((await fx.oracle.getWorker(fx.ops[0]!.address)).locked).toBe(PARAMS.resultBond * 3n);
-    await fx.oracle.settle({ requestId: second.id, record: second.rec, output: "0x" });
+    await fx.oracle.settle({ requestId: second.id, record: second.rec, output: "0x", proof: [] });
     const w = await fx.oracle.getWorker(fx.ops[0]!.address);
     expect(w.locked).toBe(0n);
     expect(w.openResults).toBe(0n);
@@ -281,9 +282,17 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     expect(await fx.oracle.state(missing)).toBe(0n);
     expect((await fx.oracle.getRequest(missing)).requester).toBe(ZeroAddress);
     expect((await fx.oracle.getDispute(missing)).challenger).toBe(ZeroAddress);
-    expect(await fx.oracle.resultCommitment(record(fx.ops[0]!.address, fx.relayer.address))).toBe(
-      keccak256(AbiCoder.defaultAbiCoder().encode(["address", "address", "bytes32", "bytes32"], Object.values(record(fx.ops[0]!.address, fx.relayer.address)))),
+    // The result leaf: the oracle and protocol/batch.ts agree, and it is the documented encoding.
+    const rec = record(fx.ops[0]!.address, fx.relayer.address);
+    const leaf = keccak256(
+      AbiCoder.defaultAbiCoder().encode(
+        ["bytes32", "bytes32", "uint8", "address", "address", "bytes32", "bytes32"],
+        [keccak256(Buffer.from("VerifiableInferenceOracle.ResultLeaf.v1")), missing, 3, ...Object.values(rec)],
+      ),
     );
+    expect(await fx.oracle.resultLeaf(missing, 3, rec)).toBe(leaf);
+    expect(resultLeaf(missing, 3, rec)).toBe(leaf);
+    expect(await fx.oracle.isBatchRoot(leaf)).toBe(false);
     void submission;
     void hashEncoded;
   });

@@ -7,6 +7,7 @@ import {
 } from "./helpers.js";
 import { oracleDomain, resultDigest, RESULT_TYPES } from "../../protocol/eip712.js";
 import { hashEncoded } from "../../protocol/tensor.js";
+import { proofFromLogs, resultLeaf } from "../../protocol/batch.js";
 import type { Hex, RequestId } from "../../protocol/types.js";
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -39,7 +40,14 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
     const r = await fx.oracle.getRequest(id);
     expect(r.status).toBe(BigInt(Status.Submitted));
     expect(r.timeout).toBe(t + BigInt(PARAMS.challengeWindow));
-    expect(r.resultCommitment).toBe(await fx.oracle.resultCommitment(record(fx.ops[0]!.address, fx.relayer.address)));
+    expect(r.attempt).toBe(0n);
+    // A batch of one: its root is the result's leaf, and the leaf is what protocol/batch.ts computes.
+    const [batch] = events(receipt, fx.oracle, "BatchCommitted");
+    const leaf = resultLeaf(id, 0, record(fx.ops[0]!.address, fx.relayer.address));
+    expect(await fx.oracle.resultLeaf(id, 0, record(fx.ops[0]!.address, fx.relayer.address))).toBe(leaf);
+    expect(batch!.args.root).toBe(leaf);
+    expect(batch!.args.count).toBe(1n);
+    expect(await fx.oracle.isBatchRoot(leaf)).toBe(true);
     const w = await fx.oracle.getWorker(fx.ops[0]!.address);
     expect(w.locked).toBe(PARAMS.resultBond);
     expect(w.openResults).toBe(1n);
@@ -193,11 +201,11 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
     it("test_settle_afterWindow_paysAndReleasesBond", async () => {
       const fx = await fixture();
       const { id, rec } = await requestAndSubmit(fx, 2);
-      await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: "0x" }), fx.oracle, "OracleDeadlineNotReached");
+      await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] }), fx.oracle, "OracleDeadlineNotReached");
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
-      await expectRevert(fx.oracle.settle({ requestId: id, record: { ...rec, relayer: fx.other.address }, output: "0x" }), fx.oracle, "OracleResultRecordMismatch", [id]);
-      await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: tensorF32([1, 2], [0, 1]) }), fx.oracle, "OracleOutputHashMismatch");
-      const receipt = await send(fx.oracle.connect(fx.other).settle({ requestId: id, record: rec, output: OUTPUT }));
+      await expectRevert(fx.oracle.settle({ requestId: id, record: { ...rec, relayer: fx.other.address }, output: "0x", proof: [] }), fx.oracle, "OracleResultRecordMismatch", [id]);
+      await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: tensorF32([1, 2], [0, 1]), proof: [] }), fx.oracle, "OracleOutputHashMismatch");
+      const receipt = await send(fx.oracle.connect(fx.other).settle({ requestId: id, record: rec, output: OUTPUT, proof: [] }));
       const [ev] = events(receipt, fx.oracle, "RequestFulfilled");
       expect(ev!.args.outputDelivered).toBe(true);
       expect(ev!.args.outputHash).toBe(OUTPUT_HASH);
@@ -210,8 +218,8 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       expect(w.openResults).toBe(0n);
       const r = await fx.oracle.getRequest(id);
       expect(r.status).toBe(BigInt(Status.Fulfilled));
-      expect(r.resultCommitment).toBe(ZeroHash);
-      await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: "0x" }), fx.oracle, "UnexpectedRequestState", [id, Status.Fulfilled, Status.Submitted]);
+      expect(r.attempt).toBe(0n);
+      await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] }), fx.oracle, "UnexpectedRequestState", [id, Status.Fulfilled, Status.Submitted]);
     });
 
     it("test_settle_modelOwnerChanged_paysCurrentOwner", async () => {
@@ -219,7 +227,7 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       const { id, rec } = await requestAndSubmit(fx, 0);
       await fx.registry.connect(fx.modelOwner).transferModelOwnership(await fx.registry.model(ZeroHash).catch(() => undefined) ? ZeroHash : (await fx.oracle.getRequest(id)).modelHash, fx.other.address);
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
-      await fx.oracle.settle({ requestId: id, record: rec, output: "0x" });
+      await fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] });
       expect(await fx.oracle.balanceOf(fx.other.address)).toBe(MODEL_FEE);
       expect(await fx.oracle.balanceOf(fx.modelOwner.address)).toBe(0n);
     });
@@ -230,12 +238,58 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       const b = await requestAndSubmit(fx, 1);
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const c = await requestAndSubmit(fx, 2); // window still open
-      const items = [a, b, c, a].map((x) => ({ requestId: x.id, record: x.rec, output: "0x" }));
-      items.push({ requestId: a.id, record: { ...a.rec, worker: fx.other.address }, output: "0x" });
+      const items = [a, b, c, a].map((x) => ({ requestId: x.id, record: x.rec, output: "0x", proof: [] }));
+      items.push({ requestId: a.id, record: { ...a.rec, worker: fx.other.address }, output: "0x", proof: [] });
       expect(await fx.oracle.settleMany.staticCall(items)).toBe(2n);
       const receipt = await send(fx.oracle.settleMany(items));
       expect(events(receipt, fx.oracle, "RequestFulfilled")).toHaveLength(2);
       expect(await fx.oracle.state(c.id)).toBe(BigInt(Status.Submitted));
+    });
+
+    it("test_submitResults_batch_oneRootEachItemProvenAlone", async () => {
+      const fx = await fixture();
+      // Five OPTIMISTIC results (an odd count: a node moves up unchanged), a NONE result (final at once,
+      // no leaf) and a duplicate (skipped, no leaf).
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await request(fx)).id);
+      const none = (await request(fx, { tier: Tier.NONE })).id;
+      const subs: object[] = [];
+      for (const [i, id] of ids.entries()) subs.push(await submission(fx, id, fx.signers[i % 3]!));
+      subs.splice(2, 0, await submission(fx, none, fx.signers[0]!));
+      subs.push(await submission(fx, ids[0]!, fx.signers[1]!));
+      const receipt = await send(fx.oracle.connect(fx.relayer).submitResults(subs));
+      const batches = events(receipt, fx.oracle, "BatchCommitted");
+      expect(batches).toHaveLength(1);
+      expect(batches[0]!.args.count).toBe(5n);
+      expect(events(receipt, fx.oracle, "ResultSkipped")).toHaveLength(1);
+      const root = String(batches[0]!.args.root).toLowerCase();
+      expect(await fx.oracle.isBatchRoot(root)).toBe(true);
+      // Proofs come from the transaction's logs alone (the rebuilt root is checked against the logged one).
+      const proofs = ids.map((id) => proofFromLogs(receipt.logs, fx.oracleAddr, id));
+      for (const p of proofs) expect(p.root).toBe(root);
+      expect(proofs.map((p) => p.proof.length)).toEqual([3, 3, 3, 3, 1]);
+      expect(() => proofFromLogs(receipt.logs, fx.oracleAddr, none)).toThrow(/no committed OPTIMISTIC result/);
+
+      // A challenge names one item by its proof; another item's proof or none at all is refused.
+      const challenge = (i: number, proof: string[]) =>
+        fx.oracle.connect(fx.challenger).challenge(ids[i], proofs[i]!.record, proof, { value: PARAMS.challengeBond });
+      await expectRevert(challenge(1, proofs[2]!.proof), fx.oracle, "OracleResultRecordMismatch", [ids[1]]);
+      await expectRevert(challenge(1, []), fx.oracle, "OracleResultRecordMismatch", [ids[1]]);
+      await send(challenge(1, proofs[1]!.proof));
+      expect(await fx.oracle.state(ids[1])).toBe(BigInt(Status.Challenged));
+
+      // Settlement: each item alone; a wrong proof is skipped in settleMany and reverts in settle.
+      await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
+      const items = proofs.map((p) => ({ requestId: p.requestId, record: p.record, output: "0x", proof: p.proof }));
+      const wrong = { ...items[3]!, proof: proofs[4]!.proof };
+      const many = [items[0]!, items[1]!, items[2]!, wrong, items[4]!];
+      expect(await fx.oracle.settleMany.staticCall(many)).toBe(3n);
+      await send(fx.oracle.settleMany(many));
+      await expectRevert(fx.oracle.settle(wrong), fx.oracle, "OracleResultRecordMismatch", [ids[3]]);
+      await send(fx.oracle.settle(items[3]!));
+      for (const i of [0, 2, 3, 4]) expect(await fx.oracle.state(ids[i]!)).toBe(BigInt(Status.Fulfilled));
+      expect(await fx.oracle.state(ids[1]!)).toBe(BigInt(Status.Challenged));
+      expect((await fx.oracle.getWorker(fx.ops[0]!.address)).openResults).toBe(0n);
     });
 
     it("test_withdraw_pullBalance_succeeds", async () => {
@@ -324,19 +378,19 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
         gas[`submitResults OPTIMISTIC x${n} (per result)`] = receipt.gasUsed / BigInt(n);
       }
       const c = await requestAndSubmit(fx, 2);
-      gas["challenge (ArbiterResolver)"] = (await send(fx.oracle.connect(fx.challenger).challenge(c.id, c.rec, { value: PARAMS.challengeBond }))).gasUsed;
+      gas["challenge (ArbiterResolver)"] = (await send(fx.oracle.connect(fx.challenger).challenge(c.id, c.rec, [], { value: PARAMS.challengeBond }))).gasUsed;
       gas["rule workerAtFault (reopen)"] = (await send(fx.resolver.connect(fx.arbiter).rule(c.id, true))).gasUsed;
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address);
-      gas["settle"] = (await send(fx.oracle.settle({ requestId: req.id, record: rec, output: "0x" }))).gasUsed;
+      gas["settle"] = (await send(fx.oracle.settle({ requestId: req.id, record: rec, output: "0x", proof: [] }))).gasUsed;
       const withOutput = await send(submit(fx, await submission(fx, inline.id, fx.signers[0]!)));
       void withOutput;
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
-      gas["settle + 24 B output"] = (await send(fx.oracle.settle({ requestId: inline.id, record: rec, output: OUTPUT }))).gasUsed;
+      gas["settle + 24 B output"] = (await send(fx.oracle.settle({ requestId: inline.id, record: rec, output: OUTPUT, proof: [] }))).gasUsed;
       const batch = [];
       for (let i = 0; i < 8; i++) {
         const r = await requestAndSubmit(fx, 0);
-        batch.push({ requestId: r.id, record: r.rec, output: "0x" });
+        batch.push({ requestId: r.id, record: r.rec, output: "0x", proof: [] });
       }
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       gas["settleMany x8 (per result)"] = (await send(fx.oracle.settleMany(batch))).gasUsed / 8n;

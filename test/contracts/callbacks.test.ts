@@ -24,7 +24,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     if (tier === Tier.OPTIMISTIC) {
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address);
-      receipt = await send(fx.oracle.connect(fx.other).settle({ requestId: id, record: rec, output: OUTPUT }, { gasLimit: 2_000_000 }));
+      receipt = await send(fx.oracle.connect(fx.other).settle({ requestId: id, record: rec, output: OUTPUT, proof: [] }, { gasLimit: 2_000_000 }));
     }
     const [ev] = events(receipt, fx.oracle, "RequestFulfilled");
     return { consumer, id, receipt, ev: ev! };
@@ -76,7 +76,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const { id } = await request(fx, { via: consumer, tier: Tier.OPTIMISTIC, callbackGasLimit: 500_000 });
     await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!)));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
-    const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: "0x" };
+    const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: "0x", proof: [] };
     const [available, required] = await expectRevert(fx.oracle.settle(settlement, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
     expect(required as bigint).toBe((500_000n * 64n) / 63n + 40_000n);
     expect(available as bigint).toBeLessThan(required as bigint);
@@ -135,7 +135,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
       await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!, { outputHash })));
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address, outputHash);
-      return send(fx.oracle.settle({ requestId: id, record: rec, output }));
+      return send(fx.oracle.settle({ requestId: id, record: rec, output, proof: [] }));
     }
 
     it("test_classify_rotatedOutput_recordsRotated180", async () => {

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @notice The Merkle tree a batch of OPTIMISTIC results is committed as (see docs/PROTOCOL.md):
+/// nodes hash their two children in sorted order, keccak256(min(a, b) || max(a, b)), and an odd node
+/// at the end of a level moves up unchanged. A proof is the list of siblings from the leaf up; no index
+/// is needed. A batch of one has root = leaf and an empty proof. Leaves are tagged 224-byte preimages
+/// (RequestBook.leaf) and nodes 64-byte ones, so a node can never pass for a leaf.
+library BatchMerkle {
+    /// @notice Root of `leaves[0:n]`; overwrites the array (it is scratch space).
+    function root(bytes32[] memory leaves, uint256 n) internal pure returns (bytes32 r) {
+        // Caller guarantees 1 <= n <= leaves.length, so every index below is in bounds: level by level,
+        // node i of the next level is hashPair(node 2i, node 2i + 1), written over node i.
+        assembly ("memory-safe") {
+            let base := add(leaves, 32)
+            for {} gt(n, 1) {} {
+                let half := shr(1, n)
+                for { let i := 0 } lt(i, half) { i := add(i, 1) } {
+                    let src := add(base, shl(6, i))
+                    let a := mload(src)
+                    let b := mload(add(src, 32))
+                    if gt(a, b) {
+                        let t := a
+                        a := b
+                        b := t
+                    }
+                    mstore(0x00, a)
+                    mstore(0x20, b)
+                    mstore(add(base, shl(5, i)), keccak256(0x00, 0x40))
+                }
+                if and(n, 1) {
+                    mstore(add(base, shl(5, half)), mload(add(base, shl(5, sub(n, 1)))))
+                    half := add(half, 1)
+                }
+                n := half
+            }
+            r := mload(base)
+        }
+    }
+
+    /// @notice The root that `proof` leads to from `leaf`.
+    function process(bytes32 leaf, bytes32[] calldata proof) internal pure returns (bytes32 h) {
+        h = leaf;
+        for (uint256 i = 0; i < proof.length; ++i) {
+            h = hashPair(h, proof[i]);
+        }
+    }
+
+    function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            switch lt(a, b)
+            case 1 {
+                mstore(0x00, a)
+                mstore(0x20, b)
+            }
+            default {
+                mstore(0x00, b)
+                mstore(0x20, a)
+            }
+            h := keccak256(0x00, 0x40)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+/**
+ * Result batches (docs/PROTOCOL.md, "Result batches"): the oracle commits each submitResult(s) call's
+ * accepted OPTIMISTIC results as ONE Merkle root, and settle / challenge name a result by its record
+ * plus the Merkle proof of its leaf. This module is the TypeScript twin of
+ * contracts/libraries/BatchMerkle.sol and RequestBook.leaf, and rebuilds a batch, and so any of its
+ * proofs, from nothing but the submitting transaction's logs (stateless: no proof needs storing).
+ */
+import { AbiCoder, Interface, keccak256, toUtf8Bytes } from "ethers";
+import { BaseError } from "./errors.js";
+import type { Hex, RequestId } from "./types.js";
+
+/** keccak256("VerifiableInferenceOracle.ResultLeaf.v1"): domain tag of a result leaf. */
+export const RESULT_LEAF_TAG = keccak256(toUtf8Bytes("VerifiableInferenceOracle.ResultLeaf.v1")) as Hex;
+
+/** Mirrors IInferenceOracle.ResultRecord. */
+export interface ResultRecord {
+  worker: string;
+  relayer: string;
+  outputHash: string;
+  traceRoot: string;
+}
+
+/** One leaf of a committed batch, as rebuilt from the logs. */
+export interface BatchItem {
+  requestId: RequestId;
+  /** The request's count of overturned results when this one was accepted (bound into the leaf). */
+  attempt: number;
+  record: ResultRecord;
+  leaf: Hex;
+}
+
+export interface CommittedBatch {
+  root: Hex;
+  items: BatchItem[];
+}
+
+/** What settle / challenge need to name a result: its record and the proof of its leaf. */
+export interface ResultProof {
+  requestId: RequestId;
+  attempt: number;
+  record: ResultRecord;
+  leaf: Hex;
+  root: Hex;
+  proof: Hex[];
+}
+
+const coder = AbiCoder.defaultAbiCoder();
+
+/** keccak256(abi.encode(TAG, requestId, attempt, worker, relayer, outputHash, traceRoot)). */
+export function resultLeaf(requestId: string, attempt: number, record: ResultRecord): Hex {
+  return keccak256(
+    coder.encode(
+      ["bytes32", "bytes32", "uint8", "address", "address", "bytes32", "bytes32"],
+      [RESULT_LEAF_TAG, requestId, attempt, record.worker, record.relayer, record.outputHash, record.traceRoot],
+    ),
+  ) as Hex;
+}
+
+/** keccak256(min(a, b) || max(a, b)), the commutative node hash (BatchMerkle.hashPair). */
+export function hashPair(a: string, b: string): Hex {
+  const [lo, hi] = BigInt(a) < BigInt(b) ? [a, b] : [b, a];
+  return keccak256(`0x${lo.slice(2)}${hi.slice(2)}`) as Hex;
+}
+
+/** The next level up: pairs hashed, an odd last node moved up unchanged. */
+function nextLevel(level: Hex[]): Hex[] {
+  const next: Hex[] = [];
+  for (let i = 0; i + 1 < level.length; i += 2) next.push(hashPair(level[i]!, level[i + 1]!));
+  if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+  return next;
+}
+
+/** The root of `leaves` as the oracle computes it (a batch of one has root = leaf). */
+export function batchRoot(leaves: readonly Hex[]): Hex {
+  if (leaves.length === 0) throw new BaseError("BATCH_PROOF_UNAVAILABLE", "a batch has at least one leaf");
+  let level = [...leaves];
+  while (level.length > 1) level = nextLevel(level);
+  return level[0]!;
+}
+
+/** The siblings from leaf `index` up to the root (empty for a batch of one). */
+export function batchProof(leaves: readonly Hex[], index: number): Hex[] {
+  if (!Number.isInteger(index) || index < 0 || index >= leaves.length) {
+    throw new BaseError("BATCH_PROOF_UNAVAILABLE", `leaf index ${index} outside a batch of ${leaves.length}`);
+  }
+  const proof: Hex[] = [];
+  let level = [...leaves];
+  let i = index;
+  while (level.length > 1) {
+    const sibling = i ^ 1;
+    if (sibling < level.length) proof.push(level[sibling]!);
+    level = nextLevel(level);
+    i >>= 1;
+  }
+  return proof;
+}
+
+/** The root `proof` leads to from `leaf` (BatchMerkle.process). */
+export function processProof(leaf: string, proof: readonly string[]): Hex {
+  let h = leaf as Hex;
+  for (const p of proof) h = hashPair(h, p);
+  return h;
+}
+
+const EVENTS = new Interface([
+  "event ResultSubmitted(bytes32 indexed requestId, address indexed worker, address indexed relayer, bytes32 outputHash, bytes32 traceRoot, uint64 challengeDeadline, uint8 attempt)",
+  "event RequestFulfilled(bytes32 indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered)",
+  "event BatchCommitted(bytes32 indexed root, uint256 count)",
+]);
+
+/** A log as ethers and JSON-RPC give it. */
+export interface LogLike {
+  address: string;
+  topics: readonly string[];
+  data: string;
+  index?: number;
+  logIndex?: number;
+}
+
+/**
+ * Every batch committed in one transaction, rebuilt from its logs (a receipt's `logs`): the leaves
+ * of a batch are the oracle's ResultSubmitted events since the previous BatchCommitted that no
+ * RequestFulfilled for the same request follows (NONE/ZK results are final at once and are no
+ * leaves). Each rebuilt root is checked against the logged one.
+ */
+export function batchesFromLogs(logs: readonly LogLike[], oracleAddress: string): CommittedBatch[] {
+  const oracle = oracleAddress.toLowerCase();
+  const ordered = logs
+    .filter((l) => l.address.toLowerCase() === oracle)
+    .map((l, i) => ({ l, at: l.index ?? l.logIndex ?? i }))
+    .sort((a, b) => a.at - b.at);
+  const batches: CommittedBatch[] = [];
+  let pending: BatchItem[] = [];
+  for (const { l } of ordered) {
+    let parsed;
+    try {
+      parsed = EVENTS.parseLog({ topics: [...l.topics], data: l.data });
+    } catch {
+      continue;
+    }
+    if (parsed === null) continue;
+    const a = parsed.args;
+    if (parsed.name === "ResultSubmitted") {
+      const requestId = String(a.requestId).toLowerCase() as RequestId;
+      const record = { worker: String(a.worker), relayer: String(a.relayer), outputHash: String(a.outputHash), traceRoot: String(a.traceRoot) };
+      const attempt = Number(a.attempt);
+      pending.push({ requestId, attempt, record, leaf: resultLeaf(requestId, attempt, record) });
+    } else if (parsed.name === "RequestFulfilled") {
+      const id = String(a.requestId).toLowerCase();
+      pending = pending.filter((p) => p.requestId !== id);
+    } else if (parsed.name === "BatchCommitted") {
+      const root = String(a.root).toLowerCase() as Hex;
+      const count = Number(a.count);
+      const rebuilt = pending.length === 0 ? undefined : batchRoot(pending.map((p) => p.leaf));
+      if (pending.length !== count || rebuilt !== root) {
+        throw new BaseError("BATCH_PROOF_UNAVAILABLE", "the logs do not rebuild the committed batch root", {
+          details: { root, count, leaves: pending.length, rebuilt },
+        });
+      }
+      batches.push({ root, items: pending });
+      pending = [];
+    }
+  }
+  return batches;
+}
+
+/** The proof for `requestId`'s result among the batches of one transaction's logs. */
+export function proofFromLogs(logs: readonly LogLike[], oracleAddress: string, requestId: string): ResultProof {
+  const id = requestId.toLowerCase();
+  for (const batch of batchesFromLogs(logs, oracleAddress)) {
+    const index = batch.items.findIndex((item) => item.requestId === id);
+    if (index < 0) continue;
+    const item = batch.items[index]!;
+    return { ...item, root: batch.root, proof: batchProof(batch.items.map((x) => x.leaf), index) };
+  }
+  throw new BaseError("BATCH_PROOF_UNAVAILABLE", `no committed OPTIMISTIC result for ${requestId} in these logs`, {
+    details: { requestId },
+  });
+}
