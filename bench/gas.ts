@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   }
 
   const rows: { step: string; gasPerItem: number; batch: number; note: string }[] = [];
+  let breakdown: Record<string, number> = {};
   const add = (step: string, gas: bigint, batch: number, note = "") => rows.push({ step, gasPerItem: Math.round(Number(gas) / batch), batch, note });
 
   // Requests.
@@ -78,8 +79,10 @@ async function main(): Promise<void> {
     const reqs = [];
     for (let i = 0; i < batch; i++) reqs.push(await request(Tier.OPTIMISTIC));
     const items = await Promise.all(reqs.map((r) => submission(r, false)));
-    const receipt = (await (await oracle.connect(relayer).submitResults(items)).wait())!;
+    const tx = await oracle.connect(relayer).submitResults(items);
+    const receipt = (await tx.wait())!;
     add(`result, batched submitResults x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch, batch === 32 ? "one Merkle root per call" : "");
+    if (batch === 32) breakdown = await itemize(ethers.provider, tx.hash, tx.data, receipt.gasUsed, batch);
     keepProofs(receipt, reqs.map((r) => r.id));
     submitted.push(...reqs);
   }
@@ -137,18 +140,65 @@ async function main(): Promise<void> {
       optimisticOracleOverheadAt32: overhead32,
       noneTierDeliveryAt32: byStep("result + settlement, batched x32"),
     },
+    optimisticResultBreakdownAt32: breakdown,
   };
 
   const width = Math.max(...rows.map((r) => r.step.length));
   console.log(`${"step".padEnd(width)}  gas per item`);
   for (const r of rows) console.log(`${r.step.padEnd(width)}  ${String(r.gasPerItem).padStart(8)}${r.note ? `  (${r.note})` : ""}`);
   console.log(`\nOPTIMISTIC result + settlement at batch 32: ${delivery32} gas per request, incl. a real callback`);
-  console.log(`OPTIMISTIC oracle overhead (no callback) at batch 32: ${overhead32} gas per request`);
+  console.log(`OPTIMISTIC oracle overhead (no callback) at batch 32: ${overhead32} gas per request (${(overhead32 / RITUAL_DELIVERY_OVERHEAD).toFixed(2)}x Ritual Infernet's ${RITUAL_DELIVERY_OVERHEAD})`);
+  const single1 = byStep("result, single submitResult");
+  for (const n of [8, 32, 128]) {
+    const g = byStep(`result, batched submitResults x${n} `);
+    console.log(`OPTIMISTIC result at batch ${n}: ${g} gas, ${(single1 / g).toFixed(2)}x cheaper than a single submitResult (${single1}) in this run`);
+  }
   console.log(`NONE tier, result + settlement at batch 32: ${summary.anchors.noneTierDeliveryAt32} gas per request, incl. a real callback`);
+  console.log("\nwhere one OPTIMISTIC result's gas goes at batch 32 (traced opcode costs / 32):");
+  for (const [k, v] of Object.entries(breakdown)) console.log(`  ${k.padEnd(58)} ${String(v).padStart(6)}`);
   console.log(`anchors: Ritual Infernet ${RITUAL_DELIVERY_OVERHEAD} gas overhead per delivery; Chainlink Functions callback limit ${CHAINLINK_FUNCTIONS_CALLBACK_LIMIT}`);
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/gas.json", JSON.stringify(summary, null, 2) + "\n");
   console.log("\nwritten: bench/results/gas.json");
+}
+
+/**
+ * Itemizes one submitResults transaction per result from its opcode trace: every opcode's own cost,
+ * and for calls the gas actually spent across the call (the trace lists the gas handed over).
+ */
+async function itemize(provider: { send(method: string, params: unknown[]): Promise<any> }, hash: string, data: string, gasUsed: bigint, n: number) {
+  const trace = await provider.send("debug_traceTransaction", [hash, { disableStorage: true, disableMemory: true, disableStack: true }]);
+  const logs: { op: string; gas: number; gasCost: number; depth: number }[] = trace.structLogs;
+  const sums: Record<string, number> = {};
+  const bump = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
+  for (let i = 0; i < logs.length; i++) {
+    const l = logs[i]!;
+    let cost = l.gasCost;
+    if (l.op === "STATICCALL" || l.op === "CALL") {
+      const next = logs.slice(i + 1).find((x) => x.depth === l.depth);
+      if (next !== undefined) cost = l.gas - next.gas;
+    }
+    const kind =
+      l.op === "SLOAD" ? "storage reads (3 cold request slots + warm lookups)"
+      : l.op === "SSTORE" ? "storage writes (request slot 3, bond lock, batch root / n)"
+      : l.op.startsWith("LOG") ? "events (ResultSubmitted + BatchCommitted / n)"
+      : l.op === "STATICCALL" ? "ecrecover precompile call"
+      : l.op === "KECCAK256" ? "keccak (digests, leaf, tree nodes, mapping keys)"
+      : "other execution (ABI decoding, control flow, memory)";
+    bump(kind, cost);
+  }
+  const bytes = Buffer.from(data.slice(2), "hex");
+  const nonzero = bytes.reduce((a, b) => a + (b === 0 ? 0 : 1), 0);
+  const calldata = nonzero * 16 + (bytes.length - nonzero) * 4;
+  const out: Record<string, number> = {
+    "transaction base cost (21,000 / n)": Math.round(21_000 / n),
+    "calldata (one ResultSubmission: 13 ABI words)": Math.round(calldata / n),
+  };
+  for (const [k, v] of Object.entries(sums)) out[k] = Math.round(v / n);
+  const traced = Object.values(out).reduce((a, b) => a + b, 0);
+  out["refunds and rounding (receipt minus the items above)"] = Math.round(Number(gasUsed) / n) - traced;
+  out["total per result"] = Math.round(Number(gasUsed) / n);
+  return out;
 }
 
 main().catch((error: unknown) => {
