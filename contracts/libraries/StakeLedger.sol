@@ -45,49 +45,51 @@ library StakeLedger {
         w.stake = uint128(newStake);
     }
 
-    /// @notice Returns the abi-encoded error why `w` cannot back a result bond now, or empty, and
-    /// slot 2 as read (for `lockAt`, so that locking does not read it again).
-    function checkCanBack(Worker storage w, address operator, uint256 minStake, uint256 bond)
-        internal
-        view
-        returns (bytes memory err, uint256 slot2)
-    {
-        // Slot 1 holds stake (low 128 bits) and unbonding (high 128), slot 2 locked (low 128): one read each.
-        uint256 stake;
-        uint256 unbonding;
-        uint256 locked;
+    /// @notice Slots 1 (stake low 128 bits, unbonding high 128) and 2 (locked low 128 bits,
+    /// openResults the next 64) as words: submitResult(s) keeps them in memory for the worker it is
+    /// serving, so a run of that worker's results reads them once and writes slot 2 once (`storeLocks`).
+    function amountWords(Worker storage w) internal view returns (uint256 slot1, uint256 slot2) {
         assembly ("memory-safe") {
-            let amounts := sload(add(w.slot, 1))
-            stake := and(amounts, 0xffffffffffffffffffffffffffffffff)
-            unbonding := shr(128, amounts)
+            slot1 := sload(add(w.slot, 1))
             slot2 := sload(add(w.slot, 2))
-            locked := and(slot2, 0xffffffffffffffffffffffffffffffff)
         }
+    }
+
+    /// @notice Returns the abi-encoded error why a worker whose slots are `slot1` and `slot2` cannot back
+    /// a result bond, or empty.
+    function canBackError(address operator, uint256 slot1, uint256 slot2, uint256 minStake, uint256 bond)
+        internal
+        pure
+        returns (bytes memory err)
+    {
+        uint256 stake = slot1 & type(uint128).max;
+        uint256 unbonding = slot1 >> 128;
+        uint256 locked = slot2 & type(uint128).max;
         // Cannot underflow: locked + unbonding <= stake (library invariant).
         unchecked {
             if (stake - unbonding < minStake) {
-                return (
-                    abi.encodeWithSelector(IInferenceOracle.StakeBelowMinimum.selector, operator, stake - unbonding, minStake),
-                    slot2
-                );
+                return abi.encodeWithSelector(IInferenceOracle.StakeBelowMinimum.selector, operator, stake - unbonding, minStake);
             }
             uint256 freeStake = stake - unbonding - locked;
             if (freeStake < bond) {
-                return (
-                    abi.encodeWithSelector(IInferenceOracle.StakeInsufficientFree.selector, operator, freeStake, bond), slot2
-                );
+                return abi.encodeWithSelector(IInferenceOracle.StakeInsufficientFree.selector, operator, freeStake, bond);
             }
         }
     }
 
-    /// @dev Caller has checked `free(w) >= bond` with checkCanBack, which returned `slot2`, and nothing
-    /// wrote the worker since. Slot 2 holds `locked` (low 128 bits) and `openResults` (the next 64):
-    /// both go up in one write.
-    function lockAt(Worker storage w, uint256 slot2, uint256 bond) internal {
-        // Cannot overflow either field: locked + bond <= stake < 2^128 (bond <= free stake), and
-        // openResults counts results, far below 2^64.
+    /// @notice Slot 2 with one more result bond locked: `locked + bond` and `openResults + 1`.
+    /// @dev Caller has checked canBackError: locked + bond <= stake < 2^128, and openResults counts
+    /// results, far below 2^64, so neither field overflows into the next.
+    function withLock(uint256 slot2, uint256 bond) internal pure returns (uint256) {
+        unchecked {
+            return slot2 + bond + (uint256(1) << 128);
+        }
+    }
+
+    /// @notice Writes slot 2 as `withLock` left it.
+    function storeLocks(Worker storage w, uint256 slot2) internal {
         assembly ("memory-safe") {
-            sstore(add(w.slot, 2), add(slot2, add(bond, shl(128, 1))))
+            sstore(add(w.slot, 2), slot2)
         }
     }
 

@@ -292,6 +292,31 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       expect((await fx.oracle.getWorker(fx.ops[0]!.address)).openResults).toBe(0n);
     });
 
+    it("test_submitResults_bondLocksAccumulateWithinOneCall", async () => {
+      const fx = await fixture();
+      // Worker 0 has 2 ETH free: exactly 20 result bonds. 22 of its results, interleaved with 4 of
+      // worker 1's (so the call switches workers and writes each one's locks back), lock 20 bonds and
+      // skip the last 2 for want of free stake.
+      const signers: number[] = [];
+      for (let i = 0; i < 26; i++) signers.push(i % 6 === 5 ? 1 : 0);
+      const subs: object[] = [];
+      for (const w of signers) subs.push(await submission(fx, (await request(fx)).id, fx.signers[w]!));
+      const bond = PARAMS.resultBond;
+      expect(await fx.oracle.connect(fx.relayer).submitResults.staticCall(subs)).toBe(24n);
+      const receipt = await send(fx.oracle.connect(fx.relayer).submitResults(subs));
+      const skipped = events(receipt, fx.oracle, "ResultSkipped");
+      expect(skipped).toHaveLength(2);
+      const selector = fx.oracle.interface.getError("StakeInsufficientFree")!.selector;
+      for (const e of skipped) expect(e.args.reason).toBe(selector);
+      expect(events(receipt, fx.oracle, "BatchCommitted")[0]!.args.count).toBe(24n);
+      const w0 = await fx.oracle.getWorker(fx.ops[0]!.address);
+      expect(w0.locked).toBe(20n * bond);
+      expect(w0.openResults).toBe(20n);
+      const w1 = await fx.oracle.getWorker(fx.ops[1]!.address);
+      expect(w1.locked).toBe(4n * bond);
+      expect(w1.openResults).toBe(4n);
+    });
+
     it("test_withdraw_pullBalance_succeeds", async () => {
       const fx = await fixture();
       await expectRevert(fx.oracle.connect(fx.relayer).withdraw(), fx.oracle, "OracleNothingToWithdraw", [fx.relayer.address]);
