@@ -90,6 +90,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < 32; i++) silent.push(await request(Tier.OPTIMISTIC, silentDapp));
   const silentSubmit = (await (await oracle.connect(relayer).submitResults(await Promise.all(silent.map((r) => submission(r, false))))).wait())!;
   keepProofs(silentSubmit, silent.map((r) => r.id));
+  // One silent result submitted alone, for the single settlement without callback.
+  const silentOne = await request(Tier.OPTIMISTIC, silentDapp);
+  keepProofs((await (await oracle.connect(relayer).submitResult(await submission(silentOne, false))).wait())!, [silentOne.id]);
   // One more batch of 32, kept for the challenge figure (challenged inside the window).
   const disputed = [];
   for (let i = 0; i < 32; i++) disputed.push(await request(Tier.OPTIMISTIC, silentDapp));
@@ -104,6 +107,8 @@ async function main(): Promise<void> {
   await networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
   const settleOne = (await (await oracle.connect(relayer).settle({ requestId: submitted[0]!.id, ...named(submitted[0]!.id), output: outputHex })).wait())!;
   add("settlement, single settle (payments + callback)", settleOne.gasUsed, 1, "callback decodes the output");
+  const settleSilent = (await (await oracle.connect(relayer).settle({ requestId: silentOne.id, ...named(silentOne.id), output: "0x" })).wait())!;
+  add("settlement, single settle, no callback", settleSilent.gasUsed, 1, "payments, bond release, root = leaf");
   let cursor = 1;
   for (const batch of [8, 32]) {
     const slice = submitted.slice(cursor, cursor + batch);
