@@ -7,6 +7,7 @@ import type { Hex } from "../../protocol/types.js";
 import { seededRandom } from "../../protocol/random.js";
 import { fromOrtTensor } from "../../worker/runner.js";
 import { copy } from "../challenger/fixtures.js";
+import { openChallenge, type ResultRecordArgs } from "../../challenger/dispute.js";
 
 export const MNIST_MODEL_PATH = "models/mnist-mlp.onnx";
 export const MNIST_INPUT_SHAPE = [1, 7, 7];
@@ -46,4 +47,9 @@ export async function deployVerifier(ethers: any): Promise<any> {
 
 export function inputHash(input: Tensor): Hex {
   return hashTensor(input) as Hex;
+}
+
+/** Opens a dispute through the challenger's one helper (challenger/dispute.ts openChallenge). */
+export function challengeResult(oracle: any, challenger: any, requestId: string, record: object, bond: bigint) {
+  return openChallenge(oracle.connect(challenger), requestId, record as ResultRecordArgs, bond);
 }
