@@ -241,23 +241,40 @@ library OpEntry {
     // ---- operand elements ----
 
     /// @notice `size` little-endian bytes at element `k` of operand `j` (chunks ascending by index).
-    function readRaw(Operand[] calldata ops, uint256 j, uint256 size, uint256 k) internal pure returns (uint256 v) {
+    /// @dev The proven chunk `chunk` of operand `j` (binary search: chunks are ascending).
+    function chunkAt(Operand[] calldata ops, uint256 j, uint256 chunk) private pure returns (bytes calldata) {
         if (j >= ops.length) revert OperandMissing(j);
-        Operand calldata op = ops[j];
-        uint256 byteOff = k * size;
-        uint256 chunk = byteOff >> 10;
+        uint32[] calldata idx = ops[j].index;
         uint256 lo = 0;
-        uint256 hi = op.index.length;
-        while (lo < hi) {
-            uint256 mid = (lo + hi) >> 1;
-            if (op.index[mid] < chunk) lo = mid + 1;
-            else hi = mid;
+        uint256 hi = idx.length;
+        unchecked {
+            while (lo < hi) {
+                uint256 mid = (lo + hi) >> 1;
+                if (idx[mid] < chunk) lo = mid + 1;
+                else hi = mid;
+            }
         }
-        if (lo == op.index.length || op.index[lo] != chunk) revert OperandMissingChunk(j, chunk);
-        bytes calldata d = op.data[lo];
+        if (lo == idx.length || idx[lo] != chunk) revert OperandMissingChunk(j, chunk);
+        return ops[j].data[lo];
+    }
+
+    function readRaw(Operand[] calldata ops, uint256 j, uint256 size, uint256 k) internal pure returns (uint256 v) {
+        uint256 byteOff = k * size;
+        bytes calldata d = chunkAt(ops, j, byteOff >> 10);
         uint256 o = byteOff & 1023;
-        if (o + size > d.length) revert OperandMissingChunk(j, chunk);
-        for (uint256 i = 0; i < size; ++i) v |= uint256(uint8(d[o + i])) << (8 * i);
+        if (o + size > d.length) revert OperandMissingChunk(j, byteOff >> 10);
+        uint256 w;
+        assembly {
+            w := shr(sub(256, shl(3, size)), calldataload(add(d.offset, o)))
+        }
+        return littleEndian(w, size);
+    }
+
+    /// @dev Reverses the low `size` bytes of `w`.
+    function littleEndian(uint256 w, uint256 size) private pure returns (uint256 v) {
+        unchecked {
+            for (uint256 i = 0; i < size; ++i) v |= ((w >> (8 * (size - 1 - i))) & 0xff) << (8 * i);
+        }
     }
 
     /// @notice Integer element `k` of operand `j` of dtype `dtype` (signed types sign-extended).

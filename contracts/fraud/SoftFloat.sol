@@ -52,17 +52,20 @@ library SoftFloat {
     /// @notice m * 2^e normalised to a P-bit mantissa (truncating toward zero).
     function norm(int256 m, int256 e) internal pure returns (F) {
         if (m == 0) return F.wrap(0);
-        uint256 a = m < 0 ? uint256(-m) : uint256(m);
-        uint256 l = log2(a) + 1;
-        if (l > P) {
-            a >>= (l - P);
-            e += int256(l - P);
-        } else if (l < P) {
-            a <<= (P - l);
-            e -= int256(P - l);
+        // Unchecked: |m| < 2^250 at every call site, and e is kept within int64 below.
+        unchecked {
+            uint256 a = m < 0 ? uint256(-m) : uint256(m);
+            uint256 l = log2(a) + 1;
+            if (l > P) {
+                a >>= (l - P);
+                e += int256(l - P);
+            } else if (l < P) {
+                a <<= (P - l);
+                e -= int256(P - l);
+            }
+            if (e > type(int64).max || e < type(int64).min) revert SoftFloatOutOfRange();
+            return pack(m < 0 ? -int256(a) : int256(a), e);
         }
-        if (e > type(int64).max || e < type(int64).min) revert SoftFloatOutOfRange();
-        return pack(m < 0 ? -int256(a) : int256(a), e);
     }
 
     function isFinite32(uint32 bits) internal pure returns (bool) {
@@ -122,7 +125,9 @@ library SoftFloat {
         uint256 d = uint256(ae - be);
         // |b| < 2^(1-d) |a|: dropping it changes the sum by less than 2^-(P+1) relative, and never its sign.
         if (d > P + 2) return pack(am, ae);
-        return norm(am * int256(1 << d) + bm, be);
+        unchecked {
+            return norm(am * int256(1 << d) + bm, be); // |am| < 2^120, d <= 122: < 2^243
+        }
     }
 
     function sub(F a, F b) internal pure returns (F) {
@@ -133,7 +138,9 @@ library SoftFloat {
         (int256 am, int256 ae) = unpack(a);
         (int256 bm, int256 be) = unpack(b);
         if (am == 0 || bm == 0) return F.wrap(0);
-        return norm(am * bm, ae + be);
+        unchecked {
+            return norm(am * bm, ae + be); // < 2^240; exponents within int64
+        }
     }
 
     function div(F a, F b) internal pure returns (F) {
