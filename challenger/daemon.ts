@@ -5,7 +5,8 @@
  * Per result: fetch the trace by its root from the blob store (fetchTrace) and the input by its
  * hash; if the trace is missing, open a dispute and a data-availability challenge on the manifest
  * (the worker must reveal it on-chain or be slashed: `slashDue` calls slashWithheld once the DA
- * deadline passes); if the signed output is not the trace's last tensor, prove the mismatch;
+ * deadline passes); if the manifest has the wrong tensor count or the signed output is not the
+ * trace's last tensor, prove that; a tensor of the wrong dtype/shape: prove the type fault;
  * otherwise check a seeded random `fraction` of every operator's elements (checkTrace) and, on a
  * wrong element, challenge with the oracle's bond and submit the one-step proof. The total of bonds
  * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
@@ -50,6 +51,8 @@ export type AuditOutcome =
   | { kind: "honest"; checkedElements: number }
   | { kind: "fraudProven"; opIndex: number; element: number; workerAtFault: boolean }
   | { kind: "outputMismatchProven" }
+  | { kind: "manifestMismatchProven" }
+  | { kind: "typeFaultProven"; traceIndex: number }
   | { kind: "availabilityChallenged" };
 
 interface Submitted {
@@ -136,7 +139,13 @@ export class ChallengerDaemon {
     const input = await this.fetchInput(request.inputHash);
     const builder = new StepProofBuilder(commitment, { input, tensors }, hashes);
     const n = tensors.length;
-    if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase() && n === commitment.traceTypes.length) {
+    if (n !== commitment.traceTypes.length) {
+      if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+      await (await resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot())).wait();
+      this.released(bond);
+      return { kind: "manifestMismatchProven" };
+    }
+    if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase()) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
       await (await resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1))).wait();
       this.released(bond);
@@ -145,8 +154,12 @@ export class ChallengerDaemon {
     const verdict = checkTrace(commitment, { input, tensors }, { fraction: this.options.policy.fraction, seed: this.options.policy.seed ?? 1 });
     if (verdict.ok || verdict.fault === undefined) return { kind: "honest", checkedElements: verdict.checkedElements };
     const fault = verdict.fault;
-    if (fault.reason !== "value") return { kind: "skipped", reason: `type fault at trace tensor ${fault.traceIndex} (not provable yet)` };
     if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+    if (fault.reason === "type") {
+      await (await resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output))).wait();
+      this.released(bond);
+      return { kind: "typeFaultProven", traceIndex: fault.traceIndex };
+    }
     const receipt = await (await resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element))).wait();
     this.released(bond);
     const proven = receipt!.logs.map((l) => { try { return resolver.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "FraudProven");

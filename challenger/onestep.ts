@@ -196,6 +196,26 @@ export class StepProofBuilder {
     return toHex(this.manifest.root);
   }
 
+  /** A type-fault proof: trace tensor `output` of operator `opIndex` is not of the committed dtype/shape. */
+  typeFault(opIndex: number, output: number) {
+    const op = this.commitment.operators[opIndex]!;
+    const traceIndex = op.outputs[output]!.trace;
+    const t = this.trace.tensors[traceIndex]!;
+    return {
+      opIndex,
+      entry: toHex(encodeOperatorEntry(op)),
+      opPath: merklePath(this.opLeaves, opIndex).map(toHex),
+      weightsRoot: this.commitment.weightsRoot,
+      opsRoot: this.commitment.opsRoot,
+      output,
+      traceCount: this.hashes.length,
+      manifestRoot: toHex(this.manifest.root),
+      row: this.row(traceIndex),
+      header: toHex(encodeHeader(t.dtype, t.shape)),
+      dataRoot: toHex(this.tree(t).root),
+    };
+  }
+
   /** Chunk `chunk` of trace tensor `traceIndex` with its path (what a DA reveal carries). */
   traceChunk(traceIndex: number, chunk: number): ChunkProofArgs & { dataRoot: Hex; header: Hex } {
     const t = this.trace.tensors[traceIndex]!;

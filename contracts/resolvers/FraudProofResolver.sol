@@ -8,6 +8,7 @@ import {RequestId} from "../types/RequestId.sol";
 import {OneStepVerifier} from "../fraud/OneStepVerifier.sol";
 import {OpEntry} from "../fraud/OpEntry.sol";
 import {TraceLib} from "../fraud/TraceLib.sol";
+import {TensorHash} from "../libraries/TensorHash.sol";
 import {ChunkProof, StepContext, StepProof, Verdict} from "../fraud/FraudTypes.sol";
 
 /// @title FraudProofResolver
@@ -16,8 +17,9 @@ import {ChunkProof, StepContext, StepProof, Verdict} from "../fraud/FraudTypes.s
 /// - `proveFraud` (the challenger only): a one-step proof of one element. The verifier rules; a wrong
 ///   element slashes the worker, a correct one ends the dispute for the worker (the challenger's bond
 ///   goes to it). Malformed proofs revert with the verifier's errors and change nothing.
-/// - `proveOutputMismatch` / `proveManifestMismatch` (anyone): the signed output hash is not the
-///   trace's last tensor, or the manifest does not have the model's trace count.
+/// - `proveOutputMismatch` / `proveManifestMismatch` / `proveTypeFault` (anyone): the signed output
+///   hash is not the trace's last tensor, the manifest does not have the model's trace count, or a
+///   trace tensor has another dtype or shape than committed.
 /// - Data availability: within `daRequestWindow` of the opening the challenger may name up to
 ///   MAX_DA_CHUNKS chunks (of the manifest or of trace tensors) it could not fetch; anyone holding the
 ///   data reveals them on-chain (proven against the traceRoot; emitted for the challenger) before the
@@ -59,6 +61,22 @@ contract FraudProofResolver is IDisputeResolver {
         ChunkProof chunk;
     }
 
+    /// @notice A trace tensor whose published hash is of a tensor of another dtype or shape than the
+    /// commitment says: the operator entry that outputs it, and that tensor's header and data root.
+    struct TypeFaultProof {
+        uint32 opIndex;
+        bytes entry;
+        bytes32[] opPath;
+        bytes32 weightsRoot;
+        bytes32 opsRoot;
+        uint8 output;
+        uint32 traceCount;
+        bytes32 manifestRoot;
+        ChunkProof row;
+        bytes header;
+        bytes32 dataRoot;
+    }
+
     event DisputeRecorded(RequestId indexed requestId, address indexed worker, address indexed challenger, bytes32 traceRoot);
     event TraceCountSet(bytes32 indexed modelHash, uint32 traceCount);
     event FraudProven(RequestId indexed requestId, uint32 opIndex, uint256 element, bool workerAtFault);
@@ -66,6 +84,7 @@ contract FraudProofResolver is IDisputeResolver {
     event ManifestMismatchProven(RequestId indexed requestId, uint32 traceCount, uint32 committedTraceCount);
     event AvailabilityChallenged(RequestId indexed requestId, DataRef[] refs, uint64 daDeadline);
     event ChunkRevealed(RequestId indexed requestId, uint32 traceIndex, uint32 chunk, bytes data);
+    event TypeFaultProven(RequestId indexed requestId, uint32 traceIndex);
     event WithheldSlashed(RequestId indexed requestId, uint32 missing);
 
     error FraudOnlyOracle(address caller);
@@ -89,6 +108,8 @@ contract FraudProofResolver is IDisputeResolver {
     error FraudDaNothingWithheld(RequestId requestId);
     error FraudHeaderMismatch(uint32 traceIndex);
     error FraudHeaderMalformed();
+    error FraudTypeMatches(uint32 traceIndex);
+    error FraudOutputOutOfRange(uint256 output);
 
     IInferenceOracle public immutable oracle;
     IModelRegistry public immutable registry;
@@ -197,6 +218,27 @@ contract FraudProofResolver is IDisputeResolver {
         if (count == committed) revert FraudManifestMatches(requestId);
         TraceLib.checkManifest(d.traceRoot, count, manifestRoot);
         emit ManifestMismatchProven(requestId, count, committed);
+        rule(requestId, true);
+    }
+
+    /// @notice A trace tensor has another dtype or shape than committed. Anyone may call.
+    function proveTypeFault(RequestId requestId, TypeFaultProof calldata p) external {
+        Dispute storage d = open(requestId);
+        StepContext memory c = stepContext(requestId);
+        bytes32 root = sha256(abi.encodePacked(uint8(3), p.weightsRoot, p.opsRoot));
+        if (root != c.commitmentRoot) revert OneStepVerifier.StepCommitmentMismatch(root, c.commitmentRoot);
+        if (p.opPath.length > 32 || (uint256(p.opIndex) >> p.opPath.length) != 0 || TensorHash.rootFromPath(sha256(abi.encodePacked(uint8(4), p.entry)), p.opIndex, p.opPath) != p.opsRoot) {
+            revert OneStepVerifier.StepOperatorPath(p.opIndex);
+        }
+        OpEntry.Entry memory e = OpEntry.parse(p.entry);
+        if (e.index != p.opIndex) revert OneStepVerifier.StepOperatorIndex(e.index, p.opIndex);
+        if (p.output >= e.outputs.length) revert FraudOutputOutOfRange(p.output);
+        OpEntry.IO memory o = e.outputs[p.output];
+        TraceLib.checkManifest(d.traceRoot, p.traceCount, p.manifestRoot);
+        bytes32 h = TraceLib.rowHash(p.traceCount, p.manifestRoot, o.index, p.row);
+        if (sha256(abi.encodePacked(uint8(2), p.header, p.dataRoot)) != h) revert FraudHeaderMismatch(o.index);
+        if (keccak256(p.header) == keccak256(TraceLib.header(o.dtype, o.shape))) revert FraudTypeMatches(o.index);
+        emit TypeFaultProven(requestId, o.index);
         rule(requestId, true);
     }
 

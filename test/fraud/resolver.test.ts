@@ -111,6 +111,22 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
     expectSlashed(receipt, fx);
   });
 
+  it("test_proveTypeFault_traceTensorOfAnotherShape_slashes", async () => {
+    const fx = await fixture();
+    const tensors = honest.map(copy);
+    const conv = commitment.operators.find((o) => o.opType === "Conv")!;
+    const t = conv.outputs[0]!.trace;
+    tensors[t] = { ...tensors[t]!, shape: tensors[t]!.shape.slice(1) }; // [8, 24, 96] instead of [1, 8, 24, 96]
+    expect(checkTrace(commitment, { input, tensors }).fault).toMatchObject({ reason: "type", traceIndex: t });
+    const { id, builder } = await submitAndChallenge(fx, tensors);
+    const ok = await submitAndChallenge(fx, honest, 1);
+    await expectRevert(fx.fraud.proveTypeFault(ok.id, ok.builder.typeFault(conv.index, 0)), fx.fraud, "FraudTypeMatches", [t]);
+    await expectRevert(fx.fraud.proveTypeFault(id, { ...builder.typeFault(conv.index, 0), header: ok.builder.typeFault(conv.index, 0).header }), fx.fraud, "FraudHeaderMismatch", [t]);
+    const receipt = await send(fx.fraud.connect(fx.other).proveTypeFault(id, builder.typeFault(conv.index, 0)));
+    expectSlashed(receipt, fx);
+    expect(events(receipt, fx.fraud, "TypeFaultProven")[0]!.args.traceIndex).toBe(BigInt(t));
+  });
+
   it("test_availability_withheldTrace_slashWithheld", async () => {
     const fx = await fixture();
     const { id } = await submitAndChallenge(fx, honest);
