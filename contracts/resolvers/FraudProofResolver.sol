@@ -85,6 +85,7 @@ contract FraudProofResolver is IDisputeResolver {
     event AvailabilityChallenged(RequestId indexed requestId, DataRef[] refs, uint64 daDeadline);
     event ChunkRevealed(RequestId indexed requestId, uint32 traceIndex, uint32 chunk, bytes data);
     event TypeFaultProven(RequestId indexed requestId, uint32 traceIndex);
+    event ChunkNonexistent(RequestId indexed requestId, uint32 traceIndex, uint32 chunk);
     event WithheldSlashed(RequestId indexed requestId, uint32 missing);
 
     error FraudOnlyOracle(address caller);
@@ -277,16 +278,24 @@ contract FraudProofResolver is IDisputeResolver {
         if (daState[key] != 1) revert FraudDaNotRequested(r.traceIndex, r.chunk.index);
         if (block.timestamp >= d.daDeadline) revert FraudDaDeadlinePassed(requestId, d.daDeadline);
         TraceLib.checkManifest(d.traceRoot, r.traceCount, r.manifestRoot);
+        // A named chunk that does not exist (a trace index or chunk past the committed data) is answered
+        // by proving its range: an honest worker can always answer whatever the challenger names.
+        bool exists;
         if (r.traceIndex == MANIFEST) {
-            TraceLib.checkChunk(r.chunk, r.manifestRoot, uint256(r.traceCount) * 32, MANIFEST);
-        } else {
+            uint256 bytesLen = uint256(r.traceCount) * 32;
+            exists = r.chunk.index < TraceLib.chunkCount(bytesLen);
+            if (exists) TraceLib.checkChunk(r.chunk, r.manifestRoot, bytesLen, MANIFEST);
+        } else if (r.traceIndex < r.traceCount) {
             bytes32 h = TraceLib.rowHash(r.traceCount, r.manifestRoot, r.traceIndex, r.row);
             if (sha256(abi.encodePacked(uint8(2), r.header, r.dataRoot)) != h) revert FraudHeaderMismatch(r.traceIndex);
-            TraceLib.checkChunk(r.chunk, r.dataRoot, dataBytes(r.header), r.traceIndex);
+            uint256 bytesLen = dataBytes(r.header);
+            exists = r.chunk.index < TraceLib.chunkCount(bytesLen);
+            if (exists) TraceLib.checkChunk(r.chunk, r.dataRoot, bytesLen, r.traceIndex);
         }
         daState[key] = 2;
         d.pending -= 1;
-        emit ChunkRevealed(requestId, r.traceIndex, r.chunk.index, r.chunk.data);
+        if (exists) emit ChunkRevealed(requestId, r.traceIndex, r.chunk.index, r.chunk.data);
+        else emit ChunkNonexistent(requestId, r.traceIndex, r.chunk.index);
     }
 
     /// @notice Data bytes of a tensor with canonical header `h` ("VIOT" | 1 | dtype | rank | 0 | dims).

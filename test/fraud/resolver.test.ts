@@ -144,7 +144,8 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
     const fx = await fixture();
     const { id, builder } = await submitAndChallenge(fx, honest);
     const n = commitment.traceTypes.length;
-    await send(fx.fraud.connect(fx.challenger).challengeAvailability(id, [{ traceIndex: 0xffffffff, chunk: 1 }, { traceIndex: 7, chunk: 2 }]));
+    // Two real chunks, and two that do not exist (past tensor 7's data; past the trace's last tensor).
+    await send(fx.fraud.connect(fx.challenger).challengeAvailability(id, [{ traceIndex: 0xffffffff, chunk: 1 }, { traceIndex: 7, chunk: 2 }, { traceIndex: 7, chunk: 999999 }, { traceIndex: 500, chunk: 0 }]));
     const manifestRoot = builder.manifestRoot();
     const noRow = { index: 0, data: "0x", path: [] };
     const manifestReveal = { traceIndex: 0xffffffff, traceCount: n, manifestRoot, row: noRow, header: "0x", dataRoot: manifestRoot, chunk: builder.row(32) };
@@ -159,6 +160,11 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
     const [ev] = events(r2, fx.fraud, "ChunkRevealed");
     expect(ev!.args.data).toBe(c.data);
     expect(events(r1, fx.fraud, "ChunkRevealed")).toHaveLength(1);
+    // The nonexistent ones are answered by proving their range (an honest worker can answer anything named).
+    await expectRevert(fx.fraud.slashWithheld(id), fx.fraud, "FraudDaDeadlineNotReached");
+    const past = await send(fx.fraud.reveal(id, { ...tensorReveal, chunk: { index: 999999, data: "0x", path: [] } }));
+    expect(events(past, fx.fraud, "ChunkNonexistent")[0]!.args.chunk).toBe(999999n);
+    await send(fx.fraud.reveal(id, { ...manifestReveal, traceIndex: 500, chunk: { index: 0, data: "0x", path: [] } }));
     await conn.networkHelpers.time.increase(DA_RESPONSE);
     await expectRevert(fx.fraud.slashWithheld(id), fx.fraud, "FraudDaNothingWithheld");
     // The dispute goes on: the default (worker not at fault) applies at the deadline.
