@@ -37,3 +37,6 @@ export {
   type ElementCheck,
 } from "./checker.js";
 export { fetchTrace, type FetchTraceOptions } from "./fetchTrace.js";
+export { StepProofBuilder, softFloatToNumber, type StepProofArgs, type StepContextArgs, type TensorProofArgs, type ChunkProofArgs } from "./onestep.js";
+export { openChallenge, submitStepProof, type ResultRecordArgs } from "./dispute.js";
+// The daemon (./daemon.js) imports the generated contract bindings; import it directly.

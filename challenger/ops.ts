@@ -535,6 +535,38 @@ const MatMul: OpFactory = (ctx) => {
   };
 };
 
+/** MatMulInteger: int8/uint8 operands with optional scalar zero points, exact int32 result. */
+const MatMulInteger: OpFactory = (ctx) => {
+  const a = input(ctx, 0, "A");
+  const b = input(ctx, 1, "B");
+  const zp = (i: number): bigint => {
+    const t = ctx.inputs[i];
+    if (t === undefined) return 0n;
+    if (t.data.length !== 1) fail("MatMulInteger with per-row/column zero points is not supported");
+    return readBig(t, 0);
+  };
+  const za = zp(2);
+  const zb = zp(3);
+  if (a.shape.length < 2 || b.shape.length < 2) fail("MatMulInteger with a rank-1 operand is not supported");
+  const [M, K] = a.shape.slice(-2) as [number, number];
+  const N = b.shape[b.shape.length - 1]!;
+  const batchShape = broadcastShape([a.shape.slice(0, -2), b.shape.slice(0, -2)]);
+  const ba = broadcaster(batchShape, a.shape.slice(0, -2));
+  const bb = broadcaster(batchShape, b.shape.slice(0, -2));
+  return {
+    outputs: [{ dtype: "int32", shape: [...batchShape, M, N] }],
+    exact: true,
+    element: (_o, i) => {
+      const n = i % N;
+      const m = Math.floor(i / N) % M;
+      const batch = Math.floor(i / (M * N));
+      let acc = 0n;
+      for (let k = 0; k < K; k++) acc += (readBig(a, (ba(batch) * M + m) * K + k) - za) * (readBig(b, (bb(batch) * K + k) * N + n) - zb);
+      return exactCopy(Number(BigInt.asIntN(32, acc)));
+    },
+  };
+};
+
 const Gemm: OpFactory = (ctx) => {
   const a = input(ctx, 0, "A");
   const b = input(ctx, 1, "B");
@@ -771,6 +803,7 @@ export const OPERATORS: Readonly<Record<string, OpFactory>> = {
   GlobalAveragePool,
   GlobalMaxPool,
   MatMul,
+  MatMulInteger,
   Gemm,
   Softmax,
   Identity,

@@ -1,0 +1,204 @@
+/**
+ * The challenger daemon (docs/OPTIMISTIC.md, "Challenger daemon"): watches ResultSubmitted, audits
+ * every OPTIMISTIC result of a model it has a commitment for, and disputes what it can prove.
+ *
+ * Per result: fetch the trace by its root from the blob store (fetchTrace) and the input by its
+ * hash; if the trace is missing, open a dispute and a data-availability challenge on the manifest
+ * (the worker must reveal it on-chain or be slashed: `slashDue` calls slashWithheld once the DA
+ * deadline passes); if the manifest has the wrong tensor count or the signed output is not the
+ * trace's last tensor, prove that; a tensor of the wrong dtype/shape: prove the type fault;
+ * otherwise check a seeded random `fraction` of every operator's elements (checkTrace) and, on a
+ * wrong element, challenge with the oracle's bond and submit the one-step proof. The total of bonds
+ * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
+ */
+import type { ContractRunner } from "ethers";
+import type { Logger } from "pino";
+import { fetchBytes } from "../protocol/fetch.js";
+import type { ModelCommitment } from "../protocol/commitment.js";
+import { decodeTensor, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
+import type { Hex } from "../protocol/types.js";
+import { FraudProofResolver__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import { checkTrace } from "./checker.js";
+import { openChallenge } from "./dispute.js";
+import { isChallengerError } from "./errors.js";
+import { fetchTrace } from "./fetchTrace.js";
+import { StepProofBuilder } from "./onestep.js";
+
+const OPTIMISTIC = 1n;
+const MANIFEST = 0xffffffff;
+
+export interface DaemonPolicy {
+  /** Share of each operator's elements recomputed per result (at least one each); 1 = full check. */
+  fraction: number;
+  /** The most wei of challenge bonds in open disputes at once. */
+  maxBondAtRisk: bigint;
+  seed?: number;
+}
+
+export interface DaemonOptions {
+  oracleAddress: string;
+  /** The challenger's signer (pays bonds, receives rewards). */
+  runner: ContractRunner;
+  blobStoreUrl: string;
+  /** Commitments of the models this daemon audits, by modelHash (lowercase). */
+  models: ReadonlyMap<string, ModelCommitment>;
+  policy: DaemonPolicy;
+  logger?: Logger;
+}
+
+export type AuditOutcome =
+  | { kind: "skipped"; reason: string }
+  | { kind: "honest"; checkedElements: number }
+  | { kind: "fraudProven"; opIndex: number; element: number; workerAtFault: boolean }
+  | { kind: "outputMismatchProven" }
+  | { kind: "manifestMismatchProven" }
+  | { kind: "typeFaultProven"; traceIndex: number }
+  | { kind: "availabilityChallenged" };
+
+interface Submitted {
+  requestId: string;
+  worker: string;
+  relayer: string;
+  outputHash: string;
+  traceRoot: string;
+}
+
+export class ChallengerDaemon {
+  private readonly oracle;
+  private fromBlock = 0;
+  private atRisk = 0n;
+  /** Disputes waiting on a DA deadline: requestId -> resolver address. */
+  private readonly withheld = new Map<string, string>();
+
+  constructor(private readonly options: DaemonOptions) {
+    this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
+  }
+
+  /** Audits every ResultSubmitted since the last poll; returns the outcomes by requestId. */
+  async poll(): Promise<Map<string, AuditOutcome>> {
+    const provider = this.options.runner.provider!;
+    const latest = await provider.getBlockNumber();
+    const outcomes = new Map<string, AuditOutcome>();
+    if (latest < this.fromBlock) return outcomes;
+    const logs = await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
+    this.fromBlock = latest + 1;
+    for (const log of logs) {
+      const [requestId, worker, relayer, outputHash, traceRoot] = log.args;
+      const outcome = await this.audit({ requestId, worker, relayer, outputHash, traceRoot }).catch((error: unknown) => {
+        this.options.logger?.warn({ err: error, requestId }, "audit failed");
+        return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
+      });
+      outcomes.set(requestId, outcome);
+    }
+    return outcomes;
+  }
+
+  private async resolverOf(modelHash: string) {
+    const registry = IModelRegistry__factory.connect(await this.oracle.registry(), this.options.runner);
+    return FraudProofResolver__factory.connect((await registry.model(modelHash)).resolver, this.options.runner);
+  }
+
+  private async fetchInput(inputHash: string): Promise<Tensor> {
+    const bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, { maxBytes: 64 << 20, timeoutMs: 30_000, schemes: ["http", "https"] });
+    if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) throw new Error(`input blob ${inputHash} does not match its hash`);
+    return decodeTensor(bytes);
+  }
+
+  /** Opens a dispute if the bond budget allows; false when it does not. */
+  private async challenge(r: Submitted): Promise<boolean> {
+    const bond = (await this.oracle.params()).challengeBond;
+    if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
+    await (await openChallenge(this.oracle as never, r.requestId, { worker: r.worker, relayer: r.relayer, outputHash: r.outputHash, traceRoot: r.traceRoot }, bond)).wait();
+    this.atRisk += bond;
+    return true;
+  }
+
+  private released(bond: bigint) {
+    this.atRisk = this.atRisk > bond ? this.atRisk - bond : 0n;
+  }
+
+  async audit(r: Submitted): Promise<AuditOutcome> {
+    const request = await this.oracle.getRequest(r.requestId);
+    if (request.tier !== OPTIMISTIC) return { kind: "skipped", reason: "not an OPTIMISTIC result" };
+    const commitment = this.options.models.get(request.modelHash.toLowerCase());
+    if (commitment === undefined) return { kind: "skipped", reason: "no commitment for this model" };
+    const bond = (await this.oracle.params()).challengeBond;
+    const resolver = await this.resolverOf(request.modelHash);
+
+    let hashes: Hex[];
+    let tensors: Tensor[];
+    try {
+      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex));
+    } catch (error) {
+      if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
+      if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+      await (await resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }])).wait();
+      this.withheld.set(r.requestId, await resolver.getAddress());
+      return { kind: "availabilityChallenged" };
+    }
+    const input = await this.fetchInput(request.inputHash);
+    const builder = new StepProofBuilder(commitment, { input, tensors }, hashes);
+    const n = tensors.length;
+    if (n !== commitment.traceTypes.length) {
+      if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+      await (await resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot())).wait();
+      this.released(bond);
+      return { kind: "manifestMismatchProven" };
+    }
+    if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase()) {
+      if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+      await (await resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1))).wait();
+      this.released(bond);
+      return { kind: "outputMismatchProven" };
+    }
+    const verdict = checkTrace(commitment, { input, tensors }, { fraction: this.options.policy.fraction, seed: this.options.policy.seed ?? 1 });
+    if (verdict.ok || verdict.fault === undefined) return { kind: "honest", checkedElements: verdict.checkedElements };
+    const fault = verdict.fault;
+    if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+    if (fault.reason === "type") {
+      await (await resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output))).wait();
+      this.released(bond);
+      return { kind: "typeFaultProven", traceIndex: fault.traceIndex };
+    }
+    const receipt = await (await resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element))).wait();
+    this.released(bond);
+    const proven = receipt!.logs.map((l) => { try { return resolver.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "FraudProven");
+    return { kind: "fraudProven", opIndex: fault.opIndex, element: fault.element, workerAtFault: Boolean(proven?.args.workerAtFault) };
+  }
+
+  /** Calls slashWithheld on data-availability challenges whose deadline has passed unanswered. */
+  async slashDue(): Promise<string[]> {
+    const slashed: string[] = [];
+    const now = BigInt((await this.options.runner.provider!.getBlock("latest"))!.timestamp);
+    const bond = (await this.oracle.params()).challengeBond;
+    for (const [requestId, address] of this.withheld) {
+      const resolver = FraudProofResolver__factory.connect(address, this.options.runner);
+      const d = await resolver.getDispute(requestId);
+      if (d.openedAt === 0n) {
+        this.withheld.delete(requestId); // ruled some other way
+        this.released(bond);
+        continue;
+      }
+      if (now < d.daDeadline) continue;
+      if (d.pending > 0n) {
+        await (await resolver.slashWithheld(requestId)).wait();
+        slashed.push(requestId);
+      }
+      this.withheld.delete(requestId);
+      this.released(bond);
+    }
+    return slashed;
+  }
+
+  /** Withdraws the daemon's oracle balance (won bonds and slashed result bonds). */
+  async withdraw(): Promise<bigint> {
+    const address = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
+    const amount = await this.oracle.balanceOf(address);
+    if (amount > 0n) await (await this.oracle.withdraw()).wait();
+    return amount;
+  }
+
+  bondAtRisk(): bigint {
+    return this.atRisk;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The challenger daemon end to end on the real oracle and the real cls model: results are submitted
+ * on-chain, traces published to a blob store over HTTP (the relayer's PUT/GET /blobs protocol) with
+ * the worker's publishTrace, and the daemon audits each one from its ResultSubmitted event.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { network } from "hardhat";
+import { ChallengerDaemon } from "../../challenger/daemon.js";
+import type { ModelCommitment } from "../../protocol/commitment.js";
+import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
+import { commitTrace } from "../../protocol/trace.js";
+import { publishTrace } from "../../worker/trace.js";
+import { clsCommitment, clsInput, copy, nodeTrace } from "../challenger/fixtures.js";
+import { deploy, modelInfo, PARAMS, requestAndSubmit, Status, type Connection } from "../contracts/helpers.js";
+import { deployVerifier } from "./helpers.js";
+
+function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; server: Server }> {
+  const blobs = new Map<string, Buffer>();
+  const server = createServer((req, res) => {
+    const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
+    if (req.method === "GET") {
+      const blob = blobs.get(hash);
+      res.writeHead(blob === undefined ? 404 : 200).end(blob);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
+      blobs.set(hash, body);
+      res.writeHead(201).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, blobs, server })));
+}
+
+let conn: Connection;
+let store: Awaited<ReturnType<typeof blobStore>>;
+let commitment: ModelCommitment;
+let input: Tensor;
+let honest: Tensor[];
+
+beforeAll(async () => {
+  conn = await network.create();
+  store = await blobStore();
+  commitment = await clsCommitment();
+  input = clsInput();
+  honest = await nodeTrace(input, { level: "all", threads: 1 });
+});
+afterAll(() => new Promise<void>((resolve) => store.server.close(() => resolve())));
+
+describe("ChallengerDaemon", () => {
+  it("test_daemon_auditsResults_provesFraud_catchesWithheld_leavesHonest", async () => {
+    const fx = await deploy(conn);
+    const verifier = await deployVerifier(fx.ethers);
+    const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
+    await fx.registry.connect(fx.admin).setResolverApproval(await fraud.getAddress(), true);
+    await fx.registry.connect(fx.modelOwner).registerModel(commitment.modelHash, modelInfo({ tiers: 2, resolver: await fraud.getAddress(), commitmentRoot: commitment.root }));
+    await fraud.connect(fx.modelOwner).setTraceCount(commitment.modelHash, commitment.traceTypes.length);
+    const encodedInput = encodeTensor(input);
+    store.blobs.set(hashEncoded(encodedInput).toLowerCase(), encodedInput);
+
+    const submit = async (w: number, tensors: Tensor[], publish: boolean) => {
+      const run = commitTrace(tensors);
+      if (publish) await publishTrace(store.url, { ...run, tensors }, { timeoutMs: 10_000 });
+      return requestAndSubmit(fx, w, { modelHash: commitment.modelHash, inputHash: hashTensor(input), outputHash: hashTensor(tensors.at(-1)!), traceRoot: run.traceRoot });
+    };
+    const cheating = honest.map(copy);
+    const bn = commitment.operators.filter((o) => o.opType === "BatchNormalization")[3]!;
+    (cheating[bn.outputs[0]!.trace]!.data as Float32Array)[7]! *= -1.5;
+    const good = await submit(0, honest, true);
+    const bad = await submit(1, cheating, true);
+    const hidden = await submit(2, honest.map(copy).map((t, i) => (i === 3 ? { ...t, data: (t.data as Float32Array).map((v) => v + 1) } : t)), false);
+
+    const daemon = new ChallengerDaemon({
+      oracleAddress: fx.oracleAddr,
+      runner: fx.challenger,
+      blobStoreUrl: store.url,
+      models: new Map([[commitment.modelHash.toLowerCase(), commitment]]),
+      policy: { fraction: 1, maxBondAtRisk: 2n * PARAMS.challengeBond },
+    });
+    const outcomes = await daemon.poll();
+    expect(outcomes.get(good.id)).toMatchObject({ kind: "honest" });
+    expect(outcomes.get(bad.id)).toMatchObject({ kind: "fraudProven", opIndex: bn.index, workerAtFault: true });
+    expect(outcomes.get(hidden.id)).toEqual({ kind: "availabilityChallenged" });
+    expect(await fx.oracle.state(good.id)).toBe(BigInt(Status.Submitted));
+    expect(await fx.oracle.state(bad.id)).toBe(BigInt(Status.Requested)); // slashed and reopened
+    expect(await fx.oracle.state(hidden.id)).toBe(BigInt(Status.Challenged));
+    expect(daemon.bondAtRisk()).toBe(PARAMS.challengeBond);
+    expect(await daemon.poll()).toHaveLength(0); // nothing new
+
+    expect(await daemon.slashDue()).toEqual([]); // DA deadline not reached
+    await conn.networkHelpers.time.increase(3600);
+    expect(await daemon.slashDue()).toEqual([hidden.id]);
+    expect(await fx.oracle.state(hidden.id)).toBe(BigInt(Status.Requested));
+    expect(daemon.bondAtRisk()).toBe(0n);
+    const won = await daemon.withdraw();
+    expect(won).toBe(2n * (PARAMS.challengeBond + PARAMS.resultBond));
+    expect(await fx.oracle.balanceOf(fx.challenger.address)).toBe(0n);
+  }, 300_000);
+
+  it("test_daemon_bondBudget_skipsWhenExhausted", async () => {
+    const fx = await deploy(conn);
+    const verifier = await deployVerifier(fx.ethers);
+    const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
+    await fx.registry.connect(fx.admin).setResolverApproval(await fraud.getAddress(), true);
+    await fx.registry.connect(fx.modelOwner).registerModel(commitment.modelHash, modelInfo({ tiers: 2, resolver: await fraud.getAddress(), commitmentRoot: commitment.root }));
+    const { id } = await requestAndSubmit(fx, 0, { modelHash: commitment.modelHash, inputHash: hashTensor(input), outputHash: hashTensor(honest.at(-1)!), traceRoot: "0x" + "ab".repeat(32) });
+    const daemon = new ChallengerDaemon({
+      oracleAddress: fx.oracleAddr,
+      runner: fx.challenger,
+      blobStoreUrl: store.url,
+      models: new Map([[commitment.modelHash.toLowerCase(), commitment]]),
+      policy: { fraction: 0.01, maxBondAtRisk: PARAMS.challengeBond - 1n },
+    });
+    expect((await daemon.poll()).get(id)).toEqual({ kind: "skipped", reason: "bond budget exhausted" });
+    expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
+  }, 120_000);
+});
