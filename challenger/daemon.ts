@@ -57,6 +57,8 @@ export type AuditOutcome =
 
 interface Submitted {
   requestId: string;
+  /** The transaction that submitted the result (its logs rebuild the batch proof). */
+  txHash: string;
   worker: string;
   relayer: string;
   outputHash: string;
@@ -84,7 +86,7 @@ export class ChallengerDaemon {
     this.fromBlock = latest + 1;
     for (const log of logs) {
       const [requestId, worker, relayer, outputHash, traceRoot] = log.args;
-      const outcome = await this.audit({ requestId, worker, relayer, outputHash, traceRoot }).catch((error: unknown) => {
+      const outcome = await this.audit({ requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot }).catch((error: unknown) => {
         this.options.logger?.warn({ err: error, requestId }, "audit failed");
         return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
       });
@@ -108,7 +110,9 @@ export class ChallengerDaemon {
   private async challenge(r: Submitted): Promise<boolean> {
     const bond = (await this.oracle.params()).challengeBond;
     if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
-    await (await openChallenge(this.oracle as never, r.requestId, { worker: r.worker, relayer: r.relayer, outputHash: r.outputHash, traceRoot: r.traceRoot }, bond)).wait();
+    const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
+    if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
+    await (await openChallenge(this.oracle as never, await this.oracle.getAddress(), r.requestId, receipt.logs, bond)).wait();
     this.atRisk += bond;
     return true;
   }

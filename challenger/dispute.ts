@@ -4,6 +4,7 @@
  * FraudProofResolver (contracts/resolvers/FraudProofResolver.sol) that settle it.
  */
 import type { ContractTransactionResponse } from "ethers";
+import { proofFromLogs, type LogLike } from "../protocol/batch.js";
 import type { StepProofArgs } from "./onestep.js";
 
 /** The oracle's ResultRecord: what the challenge names. */
@@ -15,12 +16,24 @@ export interface ResultRecordArgs {
 }
 
 interface OracleLike {
-  challenge(requestId: string, record: ResultRecordArgs, overrides: { value: bigint }): Promise<ContractTransactionResponse>;
+  challenge(requestId: string, record: ResultRecordArgs, proof: string[], overrides: { value: bigint }): Promise<ContractTransactionResponse>;
 }
 
-/** Opens a dispute on an OPTIMISTIC result, posting `bond`. The only caller of oracle.challenge. */
-export function openChallenge(oracle: OracleLike, requestId: string, record: ResultRecordArgs, bond: bigint): Promise<ContractTransactionResponse> {
-  return oracle.challenge(requestId, record, { value: bond });
+/**
+ * Opens a dispute on an OPTIMISTIC result, posting `bond`. The only caller of oracle.challenge.
+ * `submitLogs` are the logs of the transaction that submitted the result: the oracle commits each
+ * submission's results as one Merkle root, and the leaf's proof is rebuilt from those logs
+ * (protocol/batch.ts), which also yields the record the oracle committed to.
+ */
+export function openChallenge(
+  oracle: OracleLike,
+  oracleAddress: string,
+  requestId: string,
+  submitLogs: readonly LogLike[],
+  bond: bigint,
+): Promise<ContractTransactionResponse> {
+  const p = proofFromLogs(submitLogs, oracleAddress, requestId);
+  return oracle.challenge(requestId, p.record, p.proof, { value: bond });
 }
 
 interface ResolverLike {

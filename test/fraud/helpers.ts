@@ -7,7 +7,8 @@ import type { Hex } from "../../protocol/types.js";
 import { seededRandom } from "../../protocol/random.js";
 import { fromOrtTensor } from "../../worker/runner.js";
 import { copy } from "../challenger/fixtures.js";
-import { openChallenge, type ResultRecordArgs } from "../../challenger/dispute.js";
+import { openChallenge } from "../../challenger/dispute.js";
+import type { LogLike } from "../../protocol/batch.js";
 
 export const MNIST_MODEL_PATH = "models/mnist-mlp.onnx";
 export const MNIST_INPUT_SHAPE = [1, 7, 7];
@@ -50,6 +51,6 @@ export function inputHash(input: Tensor): Hex {
 }
 
 /** Opens a dispute through the challenger's one helper (challenger/dispute.ts openChallenge). */
-export function challengeResult(oracle: any, challenger: any, requestId: string, record: object, bond: bigint) {
-  return openChallenge(oracle.connect(challenger), requestId, record as ResultRecordArgs, bond);
+export async function challengeResult(oracle: any, challenger: any, requestId: string, submitReceipt: { logs: readonly LogLike[] }, bond: bigint) {
+  return openChallenge(oracle.connect(challenger), await oracle.getAddress(), requestId, submitReceipt.logs, bond);
 }

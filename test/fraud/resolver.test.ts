@@ -47,8 +47,8 @@ const fixture = () => conn.networkHelpers.loadFixture(setup);
 /** Worker `w` submits a result committing to `tensors` (outputHash: the trace's last tensor unless given); the challenger disputes it. */
 async function submitAndChallenge(fx: Fx, tensors: Tensor[], w = 0, outputHash?: string) {
   const { traceRoot } = commitTrace(tensors);
-  const { id, rec } = await requestAndSubmit(fx, w, { modelHash: commitment.modelHash, inputHash: inputHash(input), outputHash: outputHash ?? hashTensor(tensors.at(-1)!), traceRoot });
-  await send(challengeResult(fx.oracle, fx.challenger, id, rec, BOND));
+  const { id, rec, receipt } = await requestAndSubmit(fx, w, { modelHash: commitment.modelHash, inputHash: inputHash(input), outputHash: outputHash ?? hashTensor(tensors.at(-1)!), traceRoot });
+  await send(challengeResult(fx.oracle, fx.challenger, id, receipt, BOND));
   return { id, rec, builder: new StepProofBuilder(commitment, { input, tensors }) };
 }
 
