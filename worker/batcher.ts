@@ -1,10 +1,11 @@
 /**
  * One inference lane per model session, with dynamic batching.
  *
- * ONNX Runtime already spreads one run over every core, so two concurrent `session.run` calls on a
- * session only fight over them (measured: 2.9 ms per run alone, ~11 ms with two at once on 2 cores).
- * A lane keeps at most one run in flight per model; the worker's other jobs decode, hash, sign and
- * publish beside it (prefetch > 1 feeds the lane).
+ * ONNX Runtime already spreads one run over its intra-op threads, so two concurrent `session.run`
+ * calls on a session only fight over them (measured: 2.9 ms per run alone, ~11 ms with two at once
+ * on 2 cores). A lane keeps at most one run in flight per model; with the session in its own thread
+ * (worker/ort-thread.ts, the default) the worker's other jobs decode, hash, sign and publish on the
+ * main thread while it runs (prefetch > 1 feeds the lane).
  *
  * Batching: when a model has a batch policy (`maxBatch` > 1), requests waiting in the lane are run
  * as ONE session.run with their inputs concatenated along dimension 0 and the output split back
@@ -39,8 +40,11 @@ export const NO_BATCHING: BatchPolicy = { maxBatch: 1, maxWaitMs: 0 };
  * lease); a run uses the context of the oldest request in it.
  */
 export interface LaneBackend<C = unknown> {
-  /** Runs one (possibly batched) input; the output is the model's first output. */
-  run(input: Tensor, context: C): Promise<Tensor>;
+  /**
+   * Runs one (possibly batched) input; the output is the model's first output. `owned`: the lane
+   * built `input` (a batch) and nobody else holds it, so its buffer may be handed over (transferred).
+   */
+  run(input: Tensor, context: C, owned?: boolean): Promise<Tensor>;
   /** Whether the model's first input and output dimensions are dynamic (batchable). */
   batchable(context: C): boolean;
 }
@@ -216,12 +220,12 @@ export class InferenceLane<C = unknown> {
     });
   }
 
-  private async runOne(input: Tensor, context: C): Promise<{ output: Tensor; infer: number }> {
+  private async runOne(input: Tensor, context: C, owned = false): Promise<{ output: Tensor; infer: number }> {
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const t = this.now();
     try {
-      const output = await this.backend.run(input, context);
+      const output = await this.backend.run(input, context, owned);
       return { output, infer: this.now() - t };
     } finally {
       this.inFlight -= 1;
@@ -246,7 +250,7 @@ export class InferenceLane<C = unknown> {
         let outcome: { output: Tensor; infer: number } | undefined;
         try {
           this.record(batch.length);
-          outcome = await this.runOne(concatBatch(batch.map((p) => p.input)), batch[0]!.context);
+          outcome = await this.runOne(concatBatch(batch.map((p) => p.input)), batch[0]!.context, true);
         } catch {
           outcome = undefined; // retried one by one below: a bad input fails only its own request
         }

@@ -82,7 +82,7 @@ export class InferenceRunner {
     const policy = options.batching ?? (() => NO_BATCHING);
     this.lanes = new LaneSet<SessionLease>(
       (modelHash) => ({
-        run: (input, lease) => this.runSession(modelHash as Hex, lease, input),
+        run: (input, lease, owned) => this.runSession(modelHash as Hex, lease, input, owned === true),
         batchable: (lease) => dynamicBatchDim(lease.session.inputMetadata) && dynamicBatchDim(lease.session.outputMetadata),
       }),
       policy,
@@ -95,12 +95,12 @@ export class InferenceRunner {
   }
 
   /** One session.run (the lane guarantees at most one per model at a time). */
-  private async runSession(modelHash: Hex, lease: SessionLease, input: Tensor): Promise<Tensor> {
+  private async runSession(modelHash: Hex, lease: SessionLease, input: Tensor, owned: boolean): Promise<Tensor> {
     const inputName = lease.inputNames[0]!;
     const outputName = lease.outputNames[0]!;
-    let results: ort.InferenceSession.ReturnType;
+    let results: Record<string, ort.Tensor>;
     try {
-      results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName]);
+      results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName], { transferInputs: owned });
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       const retryable = isTransientRunFailure(message);

@@ -52,7 +52,8 @@ export interface WorkerOptions {
   listBackends?: () => readonly BackendInfo[];
 }
 
-export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "sign" | "upload" | "total", number>;
+export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "sign" | "upload" | "total", number> &
+  Partial<Record<"traceRun" | "traceHash" | "traceUpload", number>>;
 
 /**
  * JobSchema with a cheap check of `input` (prefix and even length): a regex over a 220 KB hex
@@ -83,8 +84,12 @@ function decodeTensorView(bytes: Buffer): Tensor {
   return { dtype: h.dtype, shape: h.shape, data };
 }
 
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
 function ms(since: number): number {
-  return Math.round((performance.now() - since) * 1000) / 1000;
+  return round3(performance.now() - since);
 }
 
 /** Runs `fn`; a non-retryable BaseError from it becomes a signed rejection for `reason`. */
@@ -139,7 +144,7 @@ export class Worker {
     });
     const prober = new ProviderProber({
       preferences: config.providers,
-      settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads },
+      settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, inferenceThread: config.inferenceThread },
       logger: root,
       ...(options.listBackends === undefined ? {} : { listBackends: options.listBackends }),
     });
@@ -158,10 +163,11 @@ export class Worker {
     });
     this.traceBuilder =
       options.traceBuilder ??
-      (config.trace === "full"
+      (config.trace !== "none"
         ? new FullTraceBuilder({
             modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
-            settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads },
+            settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, threaded: config.inferenceThread },
+            ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
             ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),
             timeoutMs: config.fetchTimeoutMs,
             logger: root,
@@ -293,28 +299,41 @@ export class Worker {
     await rejectingAs(RejectReason.SpecMismatch, () => checkSpec(input, model.input, "input"));
     timings.decode = ms(t);
 
-    const run = await rejectingAs(
-      // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
-      (e) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable),
-      // Traced and ZK-tier runs are computed alone (a batched run can differ in the last bits).
-      () => this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
-    );
-    timings.model = run.timings.model;
-    timings.lane = run.timings.lane;
-    timings.infer = run.timings.infer;
-    timings.batch = run.timings.batch;
-    let output: Tensor = run.output;
-    await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(output, model.output, "output"));
+    // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
+    const runFailure = (e: BaseError) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable);
+    // A standalone trace builder's traced run is the result (the plain run would be thrown away).
+    const run = this.traceBuilder.standalone === true
+      ? undefined
+      : await rejectingAs(runFailure, () =>
+          // Traced and ZK-tier runs are computed alone (a batched run can differ in the last bits).
+          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
+        );
+    let output: Tensor | undefined = run?.output;
+    if (run !== undefined) {
+      timings.model = run.timings.model;
+      timings.lane = run.timings.lane;
+      timings.infer = run.timings.infer;
+      timings.batch = run.timings.batch;
+      await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(run.output, model.output, "output"));
+    }
 
     t = performance.now();
-    const trace = await this.traceBuilder.build({ job, model, input, output, provider: run.provider }, signal);
+    const trace = await rejectingAs(runFailure, () =>
+      this.traceBuilder.build({ job, model, input, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
+    );
     const traceRoot = trace.traceRoot;
     // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
     if (trace.output !== undefined) {
       output = trace.output;
       await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(trace.output!, model.output, "traced output"));
     }
+    if (output === undefined) throw new BaseError("INFERENCE_FAILED", "the standalone trace builder returned no output");
     timings.trace = ms(t);
+    if (trace.stats !== undefined) {
+      timings.traceRun = round3(trace.stats.run);
+      timings.traceHash = round3(trace.stats.hash);
+      timings.traceUpload = round3(trace.stats.upload);
+    }
 
     t = performance.now();
     const encoded = encodeTensor(output);
@@ -354,7 +373,8 @@ export class Worker {
       signer: this.signer.address,
       signature,
       output: outputHex,
-      provider: run.provider,
+      // The trace session runs on the CPU provider.
+      provider: run?.provider ?? "cpu",
       timings,
       observedAt: job.observedAt,
     } satisfies ResultMessage);
