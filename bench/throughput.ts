@@ -89,6 +89,9 @@ interface CaseResult {
   rawPerSecond: { median: number; runs: number[] };
   pipelinePerSecond: { median: number; runs: number[] };
   ratio: number;
+  /** The same pipeline with inference on the JS thread (inferenceThread: false), interleaved in the same run (trace none only). */
+  jsThreadPipelinePerSecond?: { median: number; runs: number[] };
+  jsThreadRatio?: number;
   /** Median ms per job of each worker stage, as the worker reports them in its results. */
   stageMedianMs: Record<string, number>;
   /** Job published -> result received, per job (ms) under the case's load. */
@@ -122,9 +125,14 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   const runRaw = rawWith(session);
 
   const dir = mkdtempSync(join(tmpdir(), "bench-throughput-"));
-  const queue = new InProcessQueue();
-  const prefetch = Math.max(4, 2 * batch);
+  const pipelines: Array<{ run: () => Promise<number>; close: () => Promise<void> }> = [];
+  const stages = new Map<string, number[]>();
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
   const sink = trace === "none" ? undefined : await blobSink();
+  let runNo = 0;
+  const makePipeline = async (inferenceThread: boolean, record: boolean) => {
+  const queue = new InProcessQueue();
   const extra: Partial<WorkerConfigInput> = sink === undefined ? {} : { trace, blobStoreUrl: sink.url, traceCheckpoints: { every: 16, names: [] } };
   const worker = new Worker({
     queue,
@@ -133,11 +141,12 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
     config: {
       signerKey: Wallet.createRandom().privateKey,
       allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }],
-      modelCacheDir: join(dir, "models"),
       prefetch,
       maxInputBytes: 4 << 20,
       maxInlineOutputBytes: 4 << 20, // outputs travel inline
       intraOpNumThreads: threads,
+      inferenceThread,
+      modelCacheDir: join(dir, inferenceThread ? "models-thread" : "models-js"),
       batching: batch > 1 ? { default: { maxBatch: batch, maxWaitMs: 2 } } : {},
       ...extra,
     },
@@ -145,22 +154,19 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   await worker.start();
   let received = 0;
   let notify: (() => void) | undefined;
-  const stages = new Map<string, number[]>();
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
   await queue.consume(
     QUEUES.results,
     async (d) => {
       const body = d.body as { kind: string; timings?: Record<string, number>; message?: string };
       if (body.kind !== "result") throw new Error(`bench job rejected: ${body.message}`);
-      for (const [k, v] of Object.entries(body.timings ?? {})) {
+      if (record) for (const [k, v] of Object.entries(body.timings ?? {})) {
         let list = stages.get(k);
         if (list === undefined) stages.set(k, (list = []));
         list.push(v);
       }
       const id = (d.body as { requestId: string }).requestId;
       const sent = sentAt.get(id);
-      if (sent !== undefined) latencies.push(performance.now() - sent);
+      if (sent !== undefined && record) latencies.push(performance.now() - sent);
       received++;
       notify?.();
     },
@@ -179,11 +185,10 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
     deadline: Math.floor(Date.now() / 1000) + 3600,
     observedAt: Date.now(),
   });
-  let runNo = 0;
-  const runPipeline = async (): Promise<number> => {
+  const runPipeline = async (count = jobs): Promise<number> => {
     const run = ++runNo;
-    const messages = Array.from({ length: jobs }, (_, i) => job(i, run)); // built before the clock starts
-    const target = received + jobs;
+    const messages = Array.from({ length: count }, (_, i) => job(i, run)); // built before the clock starts
+    const target = received + count;
     const done = new Promise<void>((resolve) => {
       notify = () => received >= target && resolve();
     });
@@ -193,24 +198,39 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
       await queue.publish(QUEUES.jobs, msg);
     }
     await done;
-    return (jobs / (performance.now() - t0)) * 1000;
+    return (count / (performance.now() - t0)) * 1000;
   };
+  pipelines.push({
+    run: runPipeline,
+    close: async () => {
+      await worker.close();
+      await queue.close();
+    },
+  });
+  return runPipeline;
+  };
+  const prefetch = Math.max(4, 2 * batch);
+  const runPipeline: (count?: number) => Promise<number> = await makePipeline(true, true);
+  const runJsThread = trace === "none" ? await makePipeline(false, false) : undefined;
 
   // Warm both (model fetch + hash check, session creation, JIT).
   await runRaw();
-  await runPipeline();
+  const warmJobs = Math.min(jobs, Math.max(2, 2 * batch));
+  await runPipeline(warmJobs);
+  await runJsThread?.(warmJobs);
   stages.clear();
   latencies.length = 0;
   const bytesBefore = sink?.bytes() ?? 0;
   const raw: number[] = [];
   const pipeline: number[] = [];
+  const jsThread: number[] = [];
   for (let r = 0; r < repeats; r++) {
     raw.push(await runRaw());
     pipeline.push(await runPipeline());
+    if (runJsThread !== undefined) jsThread.push(await runJsThread());
   }
   const traceBytes = (sink?.bytes() ?? 0) - bytesBefore;
-  await worker.close();
-  await queue.close();
+  for (const p of pipelines) await p.close();
   await session.release();
   sink?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -238,6 +258,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
     rawPerSecond: { median: r1(median(raw)), runs: raw.map(r1) },
     pipelinePerSecond: { median: r1(median(pipeline)), runs: pipeline.map(r1) },
     ratio: r3(median(pipeline) / median(raw)),
+    ...(jsThread.length === 0 ? {} : { jsThreadPipelinePerSecond: { median: r1(median(jsThread)), runs: jsThread.map(r1) }, jsThreadRatio: r3(median(jsThread) / median(raw)) }),
     stageMedianMs: Object.fromEntries([...stages].map(([k, v]) => [k, r3(median(v))])),
     jobLatencyMs: { p50: r1(median(latencies)), p99: r1(percentile(latencies, 99)) },
     meanPipelineBatch: r1(batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length),
@@ -338,13 +359,13 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   const say = (r: CaseResult) =>
     console.log(
-      `${r.model.padEnd(4)} ${r.input.padEnd(22)} batch ${String(r.batch).padStart(2)} trace ${r.trace.padEnd(10)}: raw ${String(r.rawPerSecond.median).padStart(7)}/s  pipeline ${String(r.pipelinePerSecond.median).padStart(7)}/s  ratio ${r.ratio.toFixed(2)}  p50 ${r.jobLatencyMs.p50} ms  trace ${r.traceBytesPerJob} B/job  stages ${JSON.stringify(r.stageMedianMs)}`,
+      `${r.model.padEnd(4)} ${r.input.padEnd(22)} batch ${String(r.batch).padStart(2)} trace ${r.trace.padEnd(10)}: raw ${String(r.rawPerSecond.median).padStart(7)}/s  pipeline ${String(r.pipelinePerSecond.median).padStart(7)}/s  ratio ${r.ratio.toFixed(2)}${r.jsThreadRatio === undefined ? "" : ` (JS-thread inference ${r.jsThreadRatio.toFixed(2)})`}  raw@ORT-default-threads ${r.rawOrtDefaultPerSecond}/s  p50 ${r.jobLatencyMs.p50} ms  trace ${r.traceBytesPerJob} B/job  stages ${JSON.stringify(r.stageMedianMs)}`,
     );
   for (const m of BENCH_MODELS.filter((x) => wanted.includes(x.name))) {
     for (const trace of traces) {
       // Traced jobs are computed alone: batch 1 only.
       for (const b of trace === "none" ? batchSizes : [1]) {
-        const scale = trace === "full" ? 0.25 : trace === "checkpoint" ? 0.5 : 1;
+        const scale = trace === "full" ? 0.06 : trace === "checkpoint" ? 0.25 : 1;
         const n = Math.max(b, Math.round((jobs * m.jobsScale * scale) / b) * b);
         const r = await benchCase(m, b, trace, n, repeats, threads);
         results.push(r);
@@ -369,9 +390,11 @@ async function main(): Promise<void> {
     results,
     latency,
   };
-  console.log("\n| model | input (per job) | batch | trace | raw /s | pipeline /s | ratio | trace bytes/job |\n|---|---|---|---|---|---|---|---|");
+  console.log("\n| model | input (per job) | batch | trace | raw /s | pipeline /s | ratio | ratio, inference on the JS thread | job latency p50 / p99 ms | trace bytes/job |\n|---|---|---|---|---|---|---|---|---|---|");
   for (const r of results)
-    console.log(`| ${r.model} | ${r.input} | ${r.batch} | ${r.trace} | ${r.rawPerSecond.median} | ${r.pipelinePerSecond.median} | ${r.ratio.toFixed(2)} | ${r.traceBytesPerJob} |`);
+    console.log(
+      `| ${r.model} | ${r.input} | ${r.batch} | ${r.trace} | ${r.rawPerSecond.median} | ${r.pipelinePerSecond.median} | ${r.ratio.toFixed(2)} | ${r.jsThreadRatio?.toFixed(2) ?? "–"} | ${r.jobLatencyMs.p50} / ${r.jobLatencyMs.p99} | ${r.traceBytesPerJob} |`,
+    );
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/throughput.json", JSON.stringify(out, null, 2) + "\n");
   console.log("written: bench/results/throughput.json");

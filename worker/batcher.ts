@@ -31,6 +31,12 @@ export interface BatchPolicy {
   maxBatch: number;
   /** How long a free lane waits for a batch to fill (0: take what is waiting). */
   maxWaitMs: number;
+  /**
+   * Runs handed to the backend at once (default 1). 2 suits a backend in its own thread: the next
+   * run waits in the thread's queue and starts the moment the previous one ends, instead of after a
+   * round trip through the busy main thread; the thread still runs them one at a time.
+   */
+  depth?: number;
 }
 
 export const NO_BATCHING: BatchPolicy = { maxBatch: 1, maxWaitMs: 0 };
@@ -123,11 +129,11 @@ function abortError(signal: AbortSignal): unknown {
 /** Serializes (and batches) the runs of one model. */
 export class InferenceLane<C = unknown> {
   private readonly pending: Pending<C>[] = [];
-  private running = false;
+  private running = 0;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private batchingDisabled = false;
-  /** Runs in flight right now (0 or 1); tests assert it never exceeds 1. */
+  /** Runs in flight right now (at most the policy's depth, 1 by default; tests assert it). */
   inFlight = 0;
   /** Most runs ever in flight at once. */
   maxInFlight = 0;
@@ -175,7 +181,7 @@ export class InferenceLane<C = unknown> {
    * onnxruntime-node runs synchronously on the JS thread) join one batch.
    */
   private pump(): void {
-    if (this.running || this.scheduled || this.pending.length === 0) return;
+    if (this.running >= this.depth || this.scheduled || this.pending.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -184,7 +190,7 @@ export class InferenceLane<C = unknown> {
   }
 
   private form(): void {
-    if (this.running || this.pending.length === 0) return;
+    if (this.running >= this.depth || this.pending.length === 0) return;
     const head = this.pending[0]!;
     const max = this.batchingDisabled || !head.batchable ? 1 : Math.max(1, this.policy.maxBatch);
     if (max > 1) {
@@ -213,11 +219,16 @@ export class InferenceLane<C = unknown> {
       this.pending.splice(this.pending.indexOf(p), 1);
       if (p.onAbort !== undefined) p.signal!.removeEventListener("abort", p.onAbort);
     }
-    this.running = true;
+    this.running += 1;
     void this.execute(batch).finally(() => {
-      this.running = false;
+      this.running -= 1;
       this.pump();
     });
+    this.pump(); // a free slot (depth > 1) takes the next run
+  }
+
+  private get depth(): number {
+    return Math.max(1, Math.floor(this.policy.depth ?? 1));
   }
 
   private async runOne(input: Tensor, context: C, owned = false): Promise<{ output: Tensor; infer: number }> {

@@ -37,6 +37,8 @@ export interface InferenceRunnerOptions {
   logger: Logger;
   /** Batch policy per model hash (lowercase); no batching when absent. */
   batching?: (modelHash: string) => BatchPolicy;
+  /** Runs handed to a model's session at once (BatchPolicy.depth; 2 for sessions in their own thread). */
+  depth?: number;
 }
 
 export interface RunOptions {
@@ -79,7 +81,8 @@ export class InferenceRunner {
 
   constructor(private readonly options: InferenceRunnerOptions) {
     this.log = options.logger.child({ layer: "runner" });
-    const policy = options.batching ?? (() => NO_BATCHING);
+    const batching = options.batching ?? (() => NO_BATCHING);
+    const policy = (modelHash: string): BatchPolicy => ({ depth: options.depth ?? 1, ...batching(modelHash) });
     this.lanes = new LaneSet<SessionLease>(
       (modelHash) => ({
         run: (input, lease, owned) => this.runSession(modelHash as Hex, lease, input, owned === true),

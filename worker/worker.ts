@@ -160,6 +160,7 @@ export class Worker {
       sessions: this.sessions,
       logger: root,
       batching: (modelHash) => batchPolicyFor(config, modelHash),
+      depth: config.inferenceThread ? 2 : 1,
     });
     this.traceBuilder =
       options.traceBuilder ??
