@@ -94,6 +94,12 @@ interface CaseResult {
   jsThreadRatio?: number;
   /** Median ms per job of each worker stage, as the worker reports them in its results. */
   stageMedianMs: Record<string, number>;
+  /**
+   * CPU time per job (ms, every thread of this process: user + system), median over repeats. On a
+   * saturated machine throughput follows CPU per job, so this is the load-independent figure:
+   * pipeline - raw = what the worker adds per job.
+   */
+  cpuMsPerJob: { raw: number; pipeline: number; jsThreadPipeline?: number };
   /** Job published -> result received, per job (ms) under the case's load. */
   jobLatencyMs: { p50: number; p99: number };
   /** Requests per session.run in the pipeline (mean). */
@@ -224,10 +230,18 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   const raw: number[] = [];
   const pipeline: number[] = [];
   const jsThread: number[] = [];
+  const cpu = { raw: [] as number[], pipeline: [] as number[], js: [] as number[] };
+  const cpuOf = async (list: number[], perJob: number, fn: () => Promise<number>): Promise<number> => {
+    const c0 = process.cpuUsage();
+    const rate = await fn();
+    const c = process.cpuUsage(c0);
+    list.push((c.user + c.system) / 1000 / perJob);
+    return rate;
+  };
   for (let r = 0; r < repeats; r++) {
-    raw.push(await runRaw());
-    pipeline.push(await runPipeline());
-    if (runJsThread !== undefined) jsThread.push(await runJsThread());
+    raw.push(await cpuOf(cpu.raw, Math.ceil(jobs / batch) * batch, runRaw));
+    pipeline.push(await cpuOf(cpu.pipeline, jobs, () => runPipeline()));
+    if (runJsThread !== undefined) jsThread.push(await cpuOf(cpu.js, jobs, () => runJsThread()));
   }
   const traceBytes = (sink?.bytes() ?? 0) - bytesBefore;
   for (const p of pipelines) await p.close();
@@ -261,6 +275,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
     ...(jsThread.length === 0 ? {} : { jsThreadPipelinePerSecond: { median: r1(median(jsThread)), runs: jsThread.map(r1) }, jsThreadRatio: r3(median(jsThread) / median(raw)) }),
     stageMedianMs: Object.fromEntries([...stages].map(([k, v]) => [k, r3(median(v))])),
     jobLatencyMs: { p50: r1(median(latencies)), p99: r1(percentile(latencies, 99)) },
+    cpuMsPerJob: { raw: r3(median(cpu.raw)), pipeline: r3(median(cpu.pipeline)), ...(cpu.js.length === 0 ? {} : { jsThreadPipeline: r3(median(cpu.js)) }) },
     meanPipelineBatch: r1(batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length),
   };
 }
@@ -359,7 +374,7 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   const say = (r: CaseResult) =>
     console.log(
-      `${r.model.padEnd(4)} ${r.input.padEnd(22)} batch ${String(r.batch).padStart(2)} trace ${r.trace.padEnd(10)}: raw ${String(r.rawPerSecond.median).padStart(7)}/s  pipeline ${String(r.pipelinePerSecond.median).padStart(7)}/s  ratio ${r.ratio.toFixed(2)}${r.jsThreadRatio === undefined ? "" : ` (JS-thread inference ${r.jsThreadRatio.toFixed(2)})`}  raw@ORT-default-threads ${r.rawOrtDefaultPerSecond}/s  p50 ${r.jobLatencyMs.p50} ms  trace ${r.traceBytesPerJob} B/job  stages ${JSON.stringify(r.stageMedianMs)}`,
+      `${r.model.padEnd(4)} ${r.input.padEnd(22)} batch ${String(r.batch).padStart(2)} trace ${r.trace.padEnd(10)}: raw ${String(r.rawPerSecond.median).padStart(7)}/s  pipeline ${String(r.pipelinePerSecond.median).padStart(7)}/s  ratio ${r.ratio.toFixed(2)}${r.jsThreadRatio === undefined ? "" : ` (JS-thread inference ${r.jsThreadRatio.toFixed(2)})`}  raw@ORT-default-threads ${r.rawOrtDefaultPerSecond}/s  cpu/job raw ${r.cpuMsPerJob.raw} pipeline ${r.cpuMsPerJob.pipeline} ms  p50 ${r.jobLatencyMs.p50} ms  trace ${r.traceBytesPerJob} B/job  stages ${JSON.stringify(r.stageMedianMs)}`,
     );
   for (const m of BENCH_MODELS.filter((x) => wanted.includes(x.name))) {
     for (const trace of traces) {
@@ -390,10 +405,12 @@ async function main(): Promise<void> {
     results,
     latency,
   };
-  console.log("\n| model | input (per job) | batch | trace | raw /s | pipeline /s | ratio | ratio, inference on the JS thread | job latency p50 / p99 ms | trace bytes/job |\n|---|---|---|---|---|---|---|---|---|---|");
+  console.log(
+    "\n| model | input (per job) | batch | trace | raw /s | pipeline /s | ratio | ratio, inference on the JS thread | CPU ms/job raw / pipeline | job latency p50 / p99 ms | trace bytes/job |\n|---|---|---|---|---|---|---|---|---|---|---|",
+  );
   for (const r of results)
     console.log(
-      `| ${r.model} | ${r.input} | ${r.batch} | ${r.trace} | ${r.rawPerSecond.median} | ${r.pipelinePerSecond.median} | ${r.ratio.toFixed(2)} | ${r.jsThreadRatio?.toFixed(2) ?? "–"} | ${r.jobLatencyMs.p50} / ${r.jobLatencyMs.p99} | ${r.traceBytesPerJob} |`,
+      `| ${r.model} | ${r.input} | ${r.batch} | ${r.trace} | ${r.rawPerSecond.median} | ${r.pipelinePerSecond.median} | ${r.ratio.toFixed(2)} | ${r.jsThreadRatio?.toFixed(2) ?? "–"} | ${r.cpuMsPerJob.raw} / ${r.cpuMsPerJob.pipeline} | ${r.jobLatencyMs.p50} / ${r.jobLatencyMs.p99} | ${r.traceBytesPerJob} |`,
     );
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/throughput.json", JSON.stringify(out, null, 2) + "\n");
