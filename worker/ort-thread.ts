@@ -115,10 +115,14 @@ export class ThreadedSession implements InferenceSessionLike {
   outputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
 
   private constructor(private readonly thread: Thread) {
+    // An idle session does not keep the process alive (like an ort session); one with a call in
+    // flight does, so a caller awaiting a run is never cut short.
+    thread.unref();
     thread.on("message", (reply: Reply) => {
       const w = this.waiting.get(reply.id);
       if (w === undefined) return;
       this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) thread.unref();
       if (reply.ok) w.resolve(reply);
       else w.reject(new Error(reply.error ?? "the inference thread failed"));
     });
@@ -153,6 +157,7 @@ export class ThreadedSession implements InferenceSessionLike {
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
+      if (this.waiting.size === 1) this.thread.ref();
       this.thread.postMessage({ ...message, id }, transfer);
     });
   }
