@@ -189,7 +189,7 @@ describe("Worker", () => {
 
   it("test_job_tracedWithModelHashMismatch_isRejectedAsModelUnavailable", async () => {
     const h = await start({ trace: "full" });
-    await expectRejection(h, job(textLineTensor("Wrong model"), { modelHash: OTHER_MODEL }), RejectReason.ModelUnavailable, "MODEL_HASH_MISMATCH", /hash/i);
+    await expectRejection(h, job(textLineTensor("Wrong model"), { modelHash: OTHER_MODEL }), RejectReason.ModelUnavailable, "MODEL_HASH_MISMATCH", /sha256 0x[0-9a-f]{64}, expected 0x5a5a/);
   });
 
   it("test_job_realClassifier_signsCorrectResult", async () => {
