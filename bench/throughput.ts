@@ -1,27 +1,43 @@
 /**
- * Worker pipeline throughput against raw onnxruntime-node, per model and batch size, in one run.
+ * Worker pipeline throughput against raw onnxruntime-node, per model, batch size and trace mode,
+ * in one run; then request -> settlement latency on the local chain.
  *
- *   raw:      InferenceSession.run back to back, `batch` inputs concatenated per run
- *   pipeline: jobs through the in-process queue -> validate -> decode -> spec check -> inference
- *             lane (dynamic batching up to `batch`) -> encode -> hash -> EIP-712 sign -> publish
- *             the result message (inline inputs, so no HTTP fetch; model verified, session warm)
+ *   raw:      InferenceSession.run back to back on the JS thread, `batch` inputs concatenated per run
+ *   pipeline: jobs published to the in-process queue (JSON, hex input inline) -> validate -> hex
+ *             decode -> input hash check -> decode -> spec check -> inference lane (own thread,
+ *             dynamic batching up to `batch`) [-> trace run, hash, upload] -> encode -> output hash
+ *             -> EIP-712 sign -> result message published (model verified, session warm)
  *
- * For each model and batch size the raw and pipeline runs are interleaved (machine noise hits both
- * alike); medians over repeats; the ratio is pipeline / raw at the SAME batch size. Models: the
- * PP-OCR text-direction classifier, detector and recognizer (bench/models.ts). Writes
- * bench/results/throughput.json and prints a table.
+ * Fairness: raw and pipeline use the SAME session settings (graph optimization "all", CPU,
+ * intra-op threads = --threads, default 1: on this 2-core host ORT's own choice, 2 threads,
+ * was slower than 1 for cls and det, and 1 leaves a core for the worker's own work; the raw figure
+ * at ORT's default threads is recorded too as `rawOrtDefaultPerSecond`). For each case raw and
+ * pipeline runs are interleaved (machine noise hits both alike); medians over repeats; the ratio
+ * is pipeline / raw at the SAME batch size. Traced jobs (checkpoint, full) are never batched, so
+ * trace modes run at batch 1, their trace uploaded to a local HTTP blob sink (bytes counted).
+ * Models: the PP-OCR classifier, detector and recognizer (bench/models.ts).
  *
- * Usage: tsx bench/throughput.ts [--jobs 200] [--repeats 5] [--batches 1,8] [--models cls,det,rec]
+ * Latency: a local stack (scripts/local-stack.ts: Hardhat EDR chain, relayer, one worker) serving
+ * the cls model; requests sent one every --gap ms; p50/p99 of request mined -> settled (NONE tier:
+ * the result's transaction settles and calls back) and request mined -> result on-chain
+ * (OPTIMISTIC tier, per trace mode; settlement follows after the challenge window).
+ *
+ * Writes bench/results/throughput.json and prints tables.
+ *
+ * Usage: tsx bench/throughput.ts [--jobs 100] [--repeats 3] [--batches 1,8] [--models cls,det,rec]
+ *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import * as ort from "onnxruntime-node";
 import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, resolveNpmUri, type Job, type Tensor } from "../protocol/index.js";
 import { InProcessQueue } from "../queue/index.js";
-import { StaticCatalog, Worker, sha256File } from "../worker/index.js";
+import { StaticCatalog, Worker, sha256File, type WorkerConfigInput } from "../worker/index.js";
 import { concatBatch } from "../worker/batcher.js";
 import { BENCH_MODELS, type BenchModel } from "./models.js";
 
@@ -34,25 +50,63 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
 const r1 = (x: number) => Number(x.toFixed(1));
 const r3 = (x: number) => Number(x.toFixed(3));
+
+type TraceMode = "none" | "checkpoint" | "full";
+
+/** A blob store that takes PUT /blobs/:hash over HTTP and only counts the bytes. */
+async function blobSink(): Promise<{ url: string; bytes: () => number; blobs: () => number; close: () => void }> {
+  let bytes = 0;
+  let blobs = 0;
+  const server = createServer((req, res) => {
+    req.on("data", (c: Buffer) => (bytes += c.byteLength));
+    req.on("end", () => {
+      blobs++;
+      res.writeHead(201).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bytes: () => bytes, blobs: () => blobs, close: () => server.close() };
+}
 
 interface CaseResult {
   model: string;
   input: string;
   batch: number;
+  trace: TraceMode;
+  /** Trace bytes published per job (tensors + manifest). */
+  traceBytesPerJob: number;
+  /** Raw at ORT's default intra-op threads (reference only; the ratio uses the same settings as the pipeline). */
+  rawOrtDefaultPerSecond: number;
   jobsPerRun: number;
   prefetch: number;
   rawPerSecond: { median: number; runs: number[] };
   pipelinePerSecond: { median: number; runs: number[] };
   ratio: number;
+  /** The same pipeline with inference on the JS thread (inferenceThread: false), interleaved in the same run (trace none only). */
+  jsThreadPipelinePerSecond?: { median: number; runs: number[] };
+  jsThreadRatio?: number;
   /** Median ms per job of each worker stage, as the worker reports them in its results. */
   stageMedianMs: Record<string, number>;
+  /**
+   * CPU time per job (ms, every thread of this process: user + system), median over repeats. On a
+   * saturated machine throughput follows CPU per job, so this is the load-independent figure:
+   * pipeline - raw = what the worker adds per job.
+   */
+  cpuMsPerJob: { raw: number; pipeline: number; jsThreadPipeline?: number };
+  /** Job published -> result received, per job (ms) under the case's load. */
+  jobLatencyMs: { p50: number; p99: number };
   /** Requests per session.run in the pipeline (mean). */
   meanPipelineBatch: number;
 }
 
-async function benchCase(m: BenchModel, batch: number, jobs: number, repeats: number): Promise<CaseResult> {
+async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: number, repeats: number, threads: number): Promise<CaseResult> {
   const modelPath = resolveNpmUri(m.uri);
   const modelHash = await sha256File(modelPath);
   const inputs: Tensor[] = m.inputs(16);
@@ -60,23 +114,32 @@ async function benchCase(m: BenchModel, batch: number, jobs: number, repeats: nu
   const hashes = encoded.map((e) => hashEncoded(e));
   const hexes = encoded.map((e) => `0x${e.toString("hex")}`);
 
-  // Raw onnxruntime, batch `batch`: the worker's settings (graph optimization "all", ORT's thread choice).
-  const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: "all" });
+  // Raw onnxruntime, batch `batch`, with the pipeline's session settings.
+  const sessionOptions = { graphOptimizationLevel: "all" as const, executionProviders: ["cpu"], ...(threads > 0 ? { intraOpNumThreads: threads } : {}) };
+  const session = await ort.InferenceSession.create(modelPath, sessionOptions);
   const inputName = session.inputNames[0]!;
   const batches = Array.from({ length: inputs.length }, (_, i) => concatBatch(Array.from({ length: batch }, (_, j) => inputs[(i + j) % inputs.length]!)));
-  const runRaw = async (): Promise<number> => {
+  const rawWith = (s: ort.InferenceSession) => async (): Promise<number> => {
     const runs = Math.ceil(jobs / batch);
     const t0 = performance.now();
     for (let i = 0; i < runs; i++) {
       const t = batches[i % batches.length]!;
-      await session.run({ [inputName]: new ort.Tensor(t.dtype, t.data as Float32Array, t.shape) });
+      await s.run({ [inputName]: new ort.Tensor(t.dtype, t.data as Float32Array, t.shape) });
     }
     return ((runs * batch) / (performance.now() - t0)) * 1000;
   };
+  const runRaw = rawWith(session);
 
   const dir = mkdtempSync(join(tmpdir(), "bench-throughput-"));
+  const pipelines: Array<{ run: () => Promise<number>; close: () => Promise<void> }> = [];
+  const stages = new Map<string, number[]>();
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const sink = trace === "none" ? undefined : await blobSink();
+  let runNo = 0;
+  const makePipeline = async (inferenceThread: boolean, record: boolean) => {
   const queue = new InProcessQueue();
-  const prefetch = Math.max(4, 2 * batch);
+  const extra: Partial<WorkerConfigInput> = sink === undefined ? {} : { trace, blobStoreUrl: sink.url, traceCheckpoints: { every: 16, names: [] } };
   const worker = new Worker({
     queue,
     logger: createLogger("bench", { level: "error" }),
@@ -84,27 +147,32 @@ async function benchCase(m: BenchModel, batch: number, jobs: number, repeats: nu
     config: {
       signerKey: Wallet.createRandom().privateKey,
       allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }],
-      modelCacheDir: join(dir, "models"),
       prefetch,
       maxInputBytes: 4 << 20,
-      maxInlineOutputBytes: 4 << 20, // no blob store here: outputs travel inline
+      maxInlineOutputBytes: 4 << 20, // outputs travel inline
+      intraOpNumThreads: threads,
+      inferenceThread,
+      modelCacheDir: join(dir, inferenceThread ? "models-thread" : "models-js"),
       batching: batch > 1 ? { default: { maxBatch: batch, maxWaitMs: 2 } } : {},
+      ...extra,
     },
   });
   await worker.start();
   let received = 0;
   let notify: (() => void) | undefined;
-  const stages = new Map<string, number[]>();
   await queue.consume(
     QUEUES.results,
     async (d) => {
       const body = d.body as { kind: string; timings?: Record<string, number>; message?: string };
       if (body.kind !== "result") throw new Error(`bench job rejected: ${body.message}`);
-      for (const [k, v] of Object.entries(body.timings ?? {})) {
+      if (record) for (const [k, v] of Object.entries(body.timings ?? {})) {
         let list = stages.get(k);
         if (list === undefined) stages.set(k, (list = []));
         list.push(v);
       }
+      const id = (d.body as { requestId: string }).requestId;
+      const sent = sentAt.get(id);
+      if (sent !== undefined && record) latencies.push(performance.now() - sent);
       received++;
       notify?.();
     },
@@ -123,88 +191,233 @@ async function benchCase(m: BenchModel, batch: number, jobs: number, repeats: nu
     deadline: Math.floor(Date.now() / 1000) + 3600,
     observedAt: Date.now(),
   });
-  let runNo = 0;
-  const runPipeline = async (): Promise<number> => {
+  const runPipeline = async (count = jobs): Promise<number> => {
     const run = ++runNo;
-    const messages = Array.from({ length: jobs }, (_, i) => job(i, run)); // built before the clock starts
-    const target = received + jobs;
+    const messages = Array.from({ length: count }, (_, i) => job(i, run)); // built before the clock starts
+    const target = received + count;
     const done = new Promise<void>((resolve) => {
       notify = () => received >= target && resolve();
     });
     const t0 = performance.now();
-    for (const msg of messages) await queue.publish(QUEUES.jobs, msg);
+    for (const msg of messages) {
+      sentAt.set(msg.requestId, performance.now());
+      await queue.publish(QUEUES.jobs, msg);
+    }
     await done;
-    return (jobs / (performance.now() - t0)) * 1000;
+    return (count / (performance.now() - t0)) * 1000;
   };
+  pipelines.push({
+    run: runPipeline,
+    close: async () => {
+      await worker.close();
+      await queue.close();
+    },
+  });
+  return runPipeline;
+  };
+  const prefetch = Math.max(4, 2 * batch);
+  const runPipeline: (count?: number) => Promise<number> = await makePipeline(true, true);
+  const runJsThread = trace === "none" ? await makePipeline(false, false) : undefined;
 
   // Warm both (model fetch + hash check, session creation, JIT).
   await runRaw();
-  await runPipeline();
+  const warmJobs = Math.min(jobs, Math.max(2, 2 * batch));
+  await runPipeline(warmJobs);
+  await runJsThread?.(warmJobs);
   stages.clear();
+  latencies.length = 0;
+  const bytesBefore = sink?.bytes() ?? 0;
   const raw: number[] = [];
   const pipeline: number[] = [];
+  const jsThread: number[] = [];
+  const cpu = { raw: [] as number[], pipeline: [] as number[], js: [] as number[] };
+  const cpuOf = async (list: number[], perJob: number, fn: () => Promise<number>): Promise<number> => {
+    const c0 = process.cpuUsage();
+    const rate = await fn();
+    const c = process.cpuUsage(c0);
+    list.push((c.user + c.system) / 1000 / perJob);
+    return rate;
+  };
   for (let r = 0; r < repeats; r++) {
-    raw.push(await runRaw());
-    pipeline.push(await runPipeline());
+    raw.push(await cpuOf(cpu.raw, Math.ceil(jobs / batch) * batch, runRaw));
+    pipeline.push(await cpuOf(cpu.pipeline, jobs, () => runPipeline()));
+    if (runJsThread !== undefined) jsThread.push(await cpuOf(cpu.js, jobs, () => runJsThread()));
   }
-  await worker.close();
-  await queue.close();
+  const traceBytes = (sink?.bytes() ?? 0) - bytesBefore;
+  for (const p of pipelines) await p.close();
   await session.release();
+  sink?.close();
   rmSync(dir, { recursive: true, force: true });
+  // Reference: raw at ORT's default intra-op threads (not used for the ratio).
+  let rawDefault = NaN;
+  if (trace === "none") {
+    const d = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: "all", executionProviders: ["cpu"] });
+    const runs: number[] = [];
+    await rawWith(d)();
+    for (let r = 0; r < repeats; r++) runs.push(await rawWith(d)());
+    rawDefault = median(runs);
+    await d.release();
+  }
 
   const batchSizes = stages.get("batch") ?? [1];
   return {
     model: m.name,
     input: `${m.inputSpec.dtype}[${m.inputs(1)[0]!.shape.join(",")}]`,
     batch,
+    trace,
+    traceBytesPerJob: Math.round(traceBytes / (jobs * repeats)),
+    rawOrtDefaultPerSecond: Number.isNaN(rawDefault) ? NaN : r1(rawDefault),
     jobsPerRun: jobs,
     prefetch,
     rawPerSecond: { median: r1(median(raw)), runs: raw.map(r1) },
     pipelinePerSecond: { median: r1(median(pipeline)), runs: pipeline.map(r1) },
     ratio: r3(median(pipeline) / median(raw)),
+    ...(jsThread.length === 0 ? {} : { jsThreadPipelinePerSecond: { median: r1(median(jsThread)), runs: jsThread.map(r1) }, jsThreadRatio: r3(median(jsThread) / median(raw)) }),
     stageMedianMs: Object.fromEntries([...stages].map(([k, v]) => [k, r3(median(v))])),
+    jobLatencyMs: { p50: r1(median(latencies)), p99: r1(percentile(latencies, 99)) },
+    cpuMsPerJob: { raw: r3(median(cpu.raw)), pipeline: r3(median(cpu.pipeline)), ...(cpu.js.length === 0 ? {} : { jsThreadPipeline: r3(median(cpu.js)) }) },
     meanPipelineBatch: r1(batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length),
   };
+}
+
+interface LatencyResult {
+  tier: "NONE" | "OPTIMISTIC";
+  trace: TraceMode;
+  requests: number;
+  /** Request mined -> result on-chain (NONE: settled, callback delivered, in that transaction). */
+  requestToResultOnChainMs: { p50: number; p99: number };
+  /** Worker: job received -> signed result (median). */
+  workerTotalMs: number;
+}
+
+/**
+ * Request -> result latency on the local chain (cls model, one worker, relayer polling every 50 ms).
+ * NONE tier: the result's transaction settles the request (state "fulfilled"). OPTIMISTIC: the
+ * result is on-chain ("submitted"); settlement follows after the challenge window.
+ */
+async function latencyCase(tier: Tier, trace: TraceMode, requests: number, gapMs: number, threads: number): Promise<LatencyResult> {
+  const { startLocalStack, REQUEST_FEE, waitFor } = await import("../scripts/local-stack.js");
+  const { textLineTensor } = await import("../examples/text-images.js");
+  const stack = await startLocalStack({ tier, worker: { trace, intraOpNumThreads: threads } });
+  try {
+    const { relayer, dapp, oracle, networkHelpers } = stack;
+    const deadline = (await networkHelpers.time.latest()) + 3600;
+    const upload = async (bytes: Uint8Array): Promise<{ hash: string; uri: string }> => {
+      const res = await fetch(`${relayer.url}/blobs`, { method: "POST", body: Buffer.from(bytes), headers: { "content-type": "application/octet-stream" } });
+      if (res.status !== 201) throw new Error(`blob upload failed: ${res.status}`);
+      return (await res.json()) as { hash: string; uri: string };
+    };
+    const inputs = await Promise.all(Array.from({ length: 8 }, (_, i) => upload(encodeTensor(textLineTensor(`Latency line ${i}`, { rotated: i % 2 === 1 })))));
+    const send = async (i: number) => {
+      const { hash, uri } = inputs[i % inputs.length]!;
+      const receipt = (await (await dapp.classify(hash, uri, deadline, { value: REQUEST_FEE })).wait())!;
+      const event = receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested");
+      return { id: String(event!.args.requestId).toLowerCase(), minedAt: Date.now() };
+    };
+    // Warm: model fetch and verification, session, trace session.
+    const warm = await send(0);
+    relayer.poke();
+    const done = new Set(tier === Tier.NONE ? ["fulfilled"] : ["submitted", "fulfilled"]);
+    await waitFor(() => done.has(relayer.db.getRequest(warm.id)?.state ?? ""), 120_000, "the warm-up request");
+    const sent: { id: string; minedAt: number }[] = [];
+    const reached = new Map<string, number>();
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        for (const r of sent) {
+          if (!reached.has(r.id) && done.has(relayer.db.getRequest(r.id)?.state ?? "")) reached.set(r.id, Date.now());
+        }
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    for (let i = 0; i < requests; i++) {
+      sent.push(await send(i + 1));
+      await new Promise((res) => setTimeout(res, gapMs));
+    }
+    await waitFor(() => sent.every((r) => reached.has(r.id)), 300_000, "every result on-chain");
+    polling = false;
+    await poll;
+    const lat = sent.map((r) => reached.get(r.id)! - r.minedAt);
+    const totals = sent.map((r) => relayer.db.getRequest(r.id)!).map((row) => (row.replyAt ?? NaN) - row.observedAt).filter((x) => Number.isFinite(x));
+    return {
+      tier: tier === Tier.NONE ? "NONE" : "OPTIMISTIC",
+      trace,
+      requests,
+      requestToResultOnChainMs: { p50: Math.round(median(lat)), p99: Math.round(percentile(lat, 99)) },
+      workerTotalMs: Math.round(median(totals)),
+    };
+  } finally {
+    await stack.close();
+  }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2).filter((a) => a !== "--"),
     options: {
-      jobs: { type: "string", default: "200" },
-      repeats: { type: "string", default: "5" },
+      jobs: { type: "string", default: "100" },
+      repeats: { type: "string", default: "3" },
       batches: { type: "string", default: "1,8" },
       models: { type: "string", default: BENCH_MODELS.map((m) => m.name).join(",") },
+      traces: { type: "string", default: "none,checkpoint,full" },
+      threads: { type: "string", default: "1" },
+      latency: { type: "string", default: "30" },
+      gap: { type: "string", default: "40" },
     },
   });
   const jobs = Number(values.jobs);
   const repeats = Number(values.repeats);
+  const threads = Number(values.threads);
   const batchSizes = values.batches.split(",").map(Number);
+  const traces = values.traces.split(",") as TraceMode[];
   const wanted = values.models.split(",");
   const results: CaseResult[] = [];
+  const say = (r: CaseResult) =>
+    console.log(
+      `${r.model.padEnd(4)} ${r.input.padEnd(22)} batch ${String(r.batch).padStart(2)} trace ${r.trace.padEnd(10)}: raw ${String(r.rawPerSecond.median).padStart(7)}/s  pipeline ${String(r.pipelinePerSecond.median).padStart(7)}/s  ratio ${r.ratio.toFixed(2)}${r.jsThreadRatio === undefined ? "" : ` (JS-thread inference ${r.jsThreadRatio.toFixed(2)})`}  raw@ORT-default-threads ${r.rawOrtDefaultPerSecond}/s  cpu/job raw ${r.cpuMsPerJob.raw} pipeline ${r.cpuMsPerJob.pipeline} ms  p50 ${r.jobLatencyMs.p50} ms  trace ${r.traceBytesPerJob} B/job  stages ${JSON.stringify(r.stageMedianMs)}`,
+    );
   for (const m of BENCH_MODELS.filter((x) => wanted.includes(x.name))) {
-    for (const b of batchSizes) {
-      const n = Math.max(b, Math.round((jobs * m.jobsScale) / b) * b);
-      const r = await benchCase(m, b, n, repeats);
-      results.push(r);
-      console.log(
-        `${r.model.padEnd(4)} ${r.input.padEnd(22)} batch ${String(b).padStart(2)}: raw ${String(r.rawPerSecond.median).padStart(7)}/s  pipeline ${String(r.pipelinePerSecond.median).padStart(7)}/s  ratio ${r.ratio.toFixed(2)}  (mean batch ${r.meanPipelineBatch}) stages ${JSON.stringify(r.stageMedianMs)}`,
-      );
+    for (const trace of traces) {
+      // Traced jobs are computed alone: batch 1 only.
+      for (const b of trace === "none" ? batchSizes : [1]) {
+        const scale = trace === "full" ? 0.06 : trace === "checkpoint" ? 0.25 : 1;
+        const n = Math.max(b, Math.round((jobs * m.jobsScale * scale) / b) * b);
+        const r = await benchCase(m, b, trace, n, repeats, threads);
+        results.push(r);
+        say(r);
+      }
     }
+  }
+  const latency: LatencyResult[] = [];
+  const latencyRequests = Number(values.latency);
+  if (latencyRequests > 0) {
+    const gap = Number(values.gap);
+    latency.push(await latencyCase(Tier.NONE, "none", latencyRequests, gap, threads));
+    for (const trace of traces) latency.push(await latencyCase(Tier.OPTIMISTIC, trace, latencyRequests, gap, threads));
+    for (const l of latency) console.log(`latency ${l.tier.padEnd(10)} trace ${l.trace.padEnd(10)}: request -> result on-chain p50 ${l.requestToResultOnChainMs.p50} ms, p99 ${l.requestToResultOnChainMs.p99} ms (worker ${l.workerTotalMs} ms)`);
   }
   const out = {
     date: new Date().toISOString(),
-    machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node CPU`,
-    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models}`,
+    machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? "?"} CPU; load average at start ${loadStart.map((x) => x.toFixed(1)).join(" ")}`,
+    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap}`,
+    settings: { graphOptimizationLevel: "all", executionProvider: "cpu", intraOpNumThreads: threads, inferenceThread: true },
     repeats,
     results,
+    latency,
   };
-  console.log("\n| model | input (per job) | batch | raw /s | pipeline /s | ratio |\n|---|---|---|---|---|---|");
-  for (const r of results) console.log(`| ${r.model} | ${r.input} | ${r.batch} | ${r.rawPerSecond.median} | ${r.pipelinePerSecond.median} | ${r.ratio.toFixed(2)} |`);
+  console.log(
+    "\n| model | input (per job) | batch | trace | raw /s | pipeline /s | ratio | ratio, inference on the JS thread | CPU ms/job raw / pipeline | job latency p50 / p99 ms | trace bytes/job |\n|---|---|---|---|---|---|---|---|---|---|---|",
+  );
+  for (const r of results)
+    console.log(
+      `| ${r.model} | ${r.input} | ${r.batch} | ${r.trace} | ${r.rawPerSecond.median} | ${r.pipelinePerSecond.median} | ${r.ratio.toFixed(2)} | ${r.jsThreadRatio?.toFixed(2) ?? "–"} | ${r.cpuMsPerJob.raw} / ${r.cpuMsPerJob.pipeline} | ${r.jobLatencyMs.p50} / ${r.jobLatencyMs.p99} | ${r.traceBytesPerJob} |`,
+    );
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/throughput.json", JSON.stringify(out, null, 2) + "\n");
   console.log("written: bench/results/throughput.json");
 }
+
+const loadStart = loadavg();
 
 main().catch((error: unknown) => {
   console.error(error);

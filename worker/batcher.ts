@@ -1,10 +1,11 @@
 /**
  * One inference lane per model session, with dynamic batching.
  *
- * ONNX Runtime already spreads one run over every core, so two concurrent `session.run` calls on a
- * session only fight over them (measured: 2.9 ms per run alone, ~11 ms with two at once on 2 cores).
- * A lane keeps at most one run in flight per model; the worker's other jobs decode, hash, sign and
- * publish beside it (prefetch > 1 feeds the lane).
+ * ONNX Runtime already spreads one run over its intra-op threads, so two concurrent `session.run`
+ * calls on a session only fight over them (measured: 2.9 ms per run alone, ~11 ms with two at once
+ * on 2 cores). A lane keeps at most one run in flight per model; with the session in its own thread
+ * (worker/ort-thread.ts, the default) the worker's other jobs decode, hash, sign and publish on the
+ * main thread while it runs (prefetch > 1 feeds the lane).
  *
  * Batching: when a model has a batch policy (`maxBatch` > 1), requests waiting in the lane are run
  * as ONE session.run with their inputs concatenated along dimension 0 and the output split back
@@ -30,6 +31,12 @@ export interface BatchPolicy {
   maxBatch: number;
   /** How long a free lane waits for a batch to fill (0: take what is waiting). */
   maxWaitMs: number;
+  /**
+   * Runs handed to the backend at once (default 1). 2 suits a backend in its own thread: the next
+   * run waits in the thread's queue and starts the moment the previous one ends, instead of after a
+   * round trip through the busy main thread; the thread still runs them one at a time.
+   */
+  depth?: number;
 }
 
 export const NO_BATCHING: BatchPolicy = { maxBatch: 1, maxWaitMs: 0 };
@@ -39,8 +46,11 @@ export const NO_BATCHING: BatchPolicy = { maxBatch: 1, maxWaitMs: 0 };
  * lease); a run uses the context of the oldest request in it.
  */
 export interface LaneBackend<C = unknown> {
-  /** Runs one (possibly batched) input; the output is the model's first output. */
-  run(input: Tensor, context: C): Promise<Tensor>;
+  /**
+   * Runs one (possibly batched) input; the output is the model's first output. `owned`: the lane
+   * built `input` (a batch) and nobody else holds it, so its buffer may be handed over (transferred).
+   */
+  run(input: Tensor, context: C, owned?: boolean): Promise<Tensor>;
   /** Whether the model's first input and output dimensions are dynamic (batchable). */
   batchable(context: C): boolean;
 }
@@ -119,11 +129,11 @@ function abortError(signal: AbortSignal): unknown {
 /** Serializes (and batches) the runs of one model. */
 export class InferenceLane<C = unknown> {
   private readonly pending: Pending<C>[] = [];
-  private running = false;
+  private running = 0;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private batchingDisabled = false;
-  /** Runs in flight right now (0 or 1); tests assert it never exceeds 1. */
+  /** Runs in flight right now (at most the policy's depth, 1 by default; tests assert it). */
   inFlight = 0;
   /** Most runs ever in flight at once. */
   maxInFlight = 0;
@@ -171,7 +181,7 @@ export class InferenceLane<C = unknown> {
    * onnxruntime-node runs synchronously on the JS thread) join one batch.
    */
   private pump(): void {
-    if (this.running || this.scheduled || this.pending.length === 0) return;
+    if (this.running >= this.depth || this.scheduled || this.pending.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -180,7 +190,7 @@ export class InferenceLane<C = unknown> {
   }
 
   private form(): void {
-    if (this.running || this.pending.length === 0) return;
+    if (this.running >= this.depth || this.pending.length === 0) return;
     const head = this.pending[0]!;
     const max = this.batchingDisabled || !head.batchable ? 1 : Math.max(1, this.policy.maxBatch);
     if (max > 1) {
@@ -209,19 +219,24 @@ export class InferenceLane<C = unknown> {
       this.pending.splice(this.pending.indexOf(p), 1);
       if (p.onAbort !== undefined) p.signal!.removeEventListener("abort", p.onAbort);
     }
-    this.running = true;
+    this.running += 1;
     void this.execute(batch).finally(() => {
-      this.running = false;
+      this.running -= 1;
       this.pump();
     });
+    this.pump(); // a free slot (depth > 1) takes the next run
   }
 
-  private async runOne(input: Tensor, context: C): Promise<{ output: Tensor; infer: number }> {
+  private get depth(): number {
+    return Math.max(1, Math.floor(this.policy.depth ?? 1));
+  }
+
+  private async runOne(input: Tensor, context: C, owned = false): Promise<{ output: Tensor; infer: number }> {
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const t = this.now();
     try {
-      const output = await this.backend.run(input, context);
+      const output = await this.backend.run(input, context, owned);
       return { output, infer: this.now() - t };
     } finally {
       this.inFlight -= 1;
@@ -246,7 +261,7 @@ export class InferenceLane<C = unknown> {
         let outcome: { output: Tensor; infer: number } | undefined;
         try {
           this.record(batch.length);
-          outcome = await this.runOne(concatBatch(batch.map((p) => p.input)), batch[0]!.context);
+          outcome = await this.runOne(concatBatch(batch.map((p) => p.input)), batch[0]!.context, true);
         } catch {
           outcome = undefined; // retried one by one below: a bad input fails only its own request
         }

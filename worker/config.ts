@@ -64,6 +64,10 @@ export const WorkerConfigSchema = z.object({
     .default("all")
     .describe("ONNX Runtime graph optimization level (float results depend on it: keep it the same across a fleet)"),
   intraOpNumThreads: z.coerce.number().int().nonnegative().default(0).describe("threads per operator on CPU; 0 lets ONNX Runtime choose"),
+  inferenceThread: z
+    .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
+    .default(true)
+    .describe("run each model's session in its own worker thread, so inference overlaps with decoding, hashing, signing and publishing (false: on the JS thread)"),
   prefetch: z.coerce
     .number()
     .int()
@@ -84,9 +88,18 @@ export const WorkerConfigSchema = z.object({
     .default(["http", "https", "file", "npm"])
     .describe("URI schemes allowed for model files (hash-verified before use)"),
   trace: z
-    .enum(["none", "full"])
+    .enum(["none", "full", "checkpoint"])
     .default("none")
-    .describe("trace commitments: none signs a zero traceRoot; full runs a separate trace session exposing every operator output, publishes the trace to blobStoreUrl and signs its root (docs/OPTIMISTIC.md)"),
+    .describe(
+      "trace commitments: none signs a zero traceRoot; full runs a separate trace session exposing every operator output, publishes the trace to blobStoreUrl and signs its root; checkpoint commits and publishes only the traceCheckpoints tensors (zero manifest rows for the others) (docs/OPTIMISTIC.md)",
+    ),
+  traceCheckpoints: z
+    .object({
+      every: z.coerce.number().int().min(0).max(1_000_000).default(16).describe("commit every k-th trace tensor (0: none by position); the model output is always committed"),
+      names: z.array(z.string().min(1)).max(10_000).default([]).describe("also commit the trace tensors with these operator output names"),
+    })
+    .default({ every: 16, names: [] })
+    .describe("which trace tensors trace: checkpoint commits (WORKER_TRACE_CHECKPOINTS as JSON)"),
   models: z.array(PinnedModelSchema).default([]).describe("models pinned by the operator (StaticCatalog)"),
   batching: z
     .record(z.union([z.literal("default"), hash32]), batchPolicy)

@@ -26,6 +26,7 @@ export { StaticCatalog, RegistryCatalog, type ModelCatalog, type ModelEntry, typ
 export { ModelStore, sha256File, sha256Hex, type ModelStoreOptions } from "./models.js";
 export { ProviderProber, probeOrder, type BackendInfo, type OpenedSession, type ProbeAttempt, type ProviderProberOptions, type SessionSettings } from "./providers.js";
 export { SessionCache, type SessionCacheOptions, type SessionInfo, type SessionLease } from "./sessions.js";
+export { ThreadedSession, type InferenceSessionLike, type RunFlags } from "./ort-thread.js";
 export { InferenceRunner, toOrtTensor, fromOrtTensor, type InferenceRunnerOptions, type RunResult, type RunTimings } from "./runner.js";
 export {
   noTrace,

@@ -23,6 +23,7 @@ import ort from "onnxruntime-node";
 import type { Logger } from "pino";
 import { BaseError } from "../protocol/errors.js";
 import type { ProviderName } from "./config.js";
+import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
 
 export interface BackendInfo {
   name: string;
@@ -37,7 +38,7 @@ export interface ProbeAttempt {
 }
 
 export interface OpenedSession {
-  session: ort.InferenceSession;
+  session: InferenceSessionLike;
   /** The provider the session was created for. */
   provider: ProviderName;
   attempts: ProbeAttempt[];
@@ -47,6 +48,8 @@ export interface SessionSettings {
   graphOptimizationLevel: "disabled" | "basic" | "extended" | "layout" | "all";
   /** 0 lets ONNX Runtime choose. */
   intraOpNumThreads: number;
+  /** Open each session in its own inference thread (worker/ort-thread.ts) instead of on the JS thread. */
+  inferenceThread?: boolean;
 }
 
 export interface ProviderProberOptions {
@@ -98,7 +101,9 @@ export class ProviderProber {
       }
       const started = performance.now();
       try {
-        const session = await ort.InferenceSession.create(modelPath, this.sessionOptions(provider));
+        const options = this.sessionOptions(provider);
+        const session: InferenceSessionLike =
+          this.options.settings.inferenceThread === true ? await ThreadedSession.create(modelPath, options) : await ort.InferenceSession.create(modelPath, options);
         const ms = Math.round((performance.now() - started) * 10) / 10;
         attempts.push({ provider, outcome: "opened", ms });
         this.log.info({ ...context, provider, ms, attempts }, "execution provider chosen");

@@ -37,6 +37,8 @@ export interface InferenceRunnerOptions {
   logger: Logger;
   /** Batch policy per model hash (lowercase); no batching when absent. */
   batching?: (modelHash: string) => BatchPolicy;
+  /** Runs handed to a model's session at once (BatchPolicy.depth; 2 for sessions in their own thread). */
+  depth?: number;
 }
 
 export interface RunOptions {
@@ -79,10 +81,11 @@ export class InferenceRunner {
 
   constructor(private readonly options: InferenceRunnerOptions) {
     this.log = options.logger.child({ layer: "runner" });
-    const policy = options.batching ?? (() => NO_BATCHING);
+    const batching = options.batching ?? (() => NO_BATCHING);
+    const policy = (modelHash: string): BatchPolicy => ({ depth: options.depth ?? 1, ...batching(modelHash) });
     this.lanes = new LaneSet<SessionLease>(
       (modelHash) => ({
-        run: (input, lease) => this.runSession(modelHash as Hex, lease, input),
+        run: (input, lease, owned) => this.runSession(modelHash as Hex, lease, input, owned === true),
         batchable: (lease) => dynamicBatchDim(lease.session.inputMetadata) && dynamicBatchDim(lease.session.outputMetadata),
       }),
       policy,
@@ -95,12 +98,12 @@ export class InferenceRunner {
   }
 
   /** One session.run (the lane guarantees at most one per model at a time). */
-  private async runSession(modelHash: Hex, lease: SessionLease, input: Tensor): Promise<Tensor> {
+  private async runSession(modelHash: Hex, lease: SessionLease, input: Tensor, owned: boolean): Promise<Tensor> {
     const inputName = lease.inputNames[0]!;
     const outputName = lease.outputNames[0]!;
-    let results: ort.InferenceSession.ReturnType;
+    let results: Record<string, ort.Tensor>;
     try {
-      results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName]);
+      results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName], { transferInputs: owned });
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       const retryable = isTransientRunFailure(message);

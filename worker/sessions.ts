@@ -3,16 +3,17 @@
  * Sessions hold native memory (weights on the GPU), so evicted ones are released, but only once
  * the runs that borrowed them have finished (each borrow is a lease with a reference count).
  */
-import type ort from "onnxruntime-node";
 import type { Logger } from "pino";
 import type { Hex } from "../protocol/types.js";
+import type { InferenceSessionLike } from "./ort-thread.js";
 import type { OpenedSession, ProbeAttempt } from "./providers.js";
 import type { ProviderName } from "./config.js";
 
 export interface SessionInfo {
   modelHash: Hex;
   provider: ProviderName;
-  session: ort.InferenceSession;
+  /** An ort.InferenceSession, or its proxy in an inference thread (worker/ort-thread.ts). */
+  session: InferenceSessionLike;
   inputNames: readonly string[];
   outputNames: readonly string[];
   attempts: readonly ProbeAttempt[];

@@ -6,6 +6,10 @@
  * as a graph output, hashes the tensors, publishes them and the manifest to the blob store, and
  * returns the root together with the traced output: the result must carry the trace's last
  * tensor, which can differ in the last bits from a plain run's (exposing tensors blocks fusions).
+ * With a `checkpoint` policy (`trace: "checkpoint"`) the same session fetches, hashes and publishes
+ * only the checkpointed tensors; the manifest keeps a zero row for every other one, so checkpoint
+ * tensors are byte-identical to the same rows of a full trace. The trace session runs in its own
+ * inference thread (worker/ort-thread.ts) unless `threaded: false`.
  */
 import { readFile } from "node:fs/promises";
 import ort from "onnxruntime-node";
@@ -14,11 +18,12 @@ import { exposeTraceOutputs, type ModelGraph } from "../protocol/commitment.js";
 import { BaseError } from "../protocol/errors.js";
 import type { Job } from "../protocol/messages.js";
 import { encodeTensor, type Tensor } from "../protocol/tensor.js";
-import { commitTrace, type TraceCommitment } from "../protocol/trace.js";
+import { checkpointIndices, commitCheckpoints, commitTrace, type CheckpointPolicy, type TraceCommitment } from "../protocol/trace.js";
 import type { Hex } from "../protocol/types.js";
 import { putBlob } from "./blobs.js";
 import type { ModelEntry } from "./catalog.js";
 import type { ProviderName } from "./config.js";
+import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
 import { fromOrtTensor, toOrtTensor } from "./runner.js";
 
 export const ZERO_TRACE_ROOT = `0x${"00".repeat(32)}` as Hex;
@@ -27,8 +32,9 @@ export interface TraceContext {
   job: Job;
   model: ModelEntry;
   input: Tensor;
-  output: Tensor;
-  provider: ProviderName;
+  /** The plain run's output and provider; absent when the builder is `standalone` (no plain run). */
+  output?: Tensor;
+  provider?: ProviderName;
 }
 
 export interface TraceOutcome {
@@ -36,9 +42,16 @@ export interface TraceOutcome {
   traceRoot: Hex;
   /** The output the trace commits to (its last tensor); when present, the result must carry it. */
   output?: Tensor;
+  /** What the trace cost (ms) and what was committed and published. */
+  stats?: { run: number; hash: number; upload: number; committed: number; tensors: number; bytes: number };
 }
 
 export interface TraceBuilder {
+  /**
+   * The builder computes the model output itself and the worker signs that one (a traced run), so
+   * the worker skips its plain run: it would only be thrown away.
+   */
+  readonly standalone?: boolean;
   /** The trace root to sign for this result (after publishing the trace, when there is one). */
   build(context: TraceContext, signal?: AbortSignal): Promise<TraceOutcome>;
   /** Releases sessions; safe to call twice. */
@@ -55,11 +68,15 @@ export const noTrace: TraceBuilder = {
 export interface TraceSessionSettings {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "layout" | "all";
   intraOpNumThreads?: number;
+  /** Run the trace session in its own inference thread (default true). */
+  threaded?: boolean;
 }
 
 export interface TraceRun extends TraceCommitment {
-  /** Every operator output, in trace order; the last is the model's output. */
+  /** The committed trace tensors, in trace order (all of them for a full trace); the last is the model's output. */
   tensors: Tensor[];
+  /** Trace index of each of `tensors`. */
+  indices: number[];
   timings: { run: number; hash: number };
 }
 
@@ -67,33 +84,42 @@ export interface TraceRun extends TraceCommitment {
 export class TraceSession {
   private constructor(
     readonly graph: ModelGraph,
-    private readonly session: ort.InferenceSession,
+    private readonly session: InferenceSessionLike,
   ) {}
 
   /** `modelBytes` is the original file (its sha256 stays the model's identity; the traced bytes are derived). */
   static async open(modelBytes: Uint8Array, settings: TraceSessionSettings = {}): Promise<TraceSession> {
     const { bytes, graph } = exposeTraceOutputs(modelBytes);
-    const session = await ort.InferenceSession.create(bytes, {
+    const options: ort.InferenceSession.SessionOptions = {
       executionProviders: ["cpu"],
       graphOptimizationLevel: settings.graphOptimizationLevel ?? "all",
       ...(settings.intraOpNumThreads === undefined || settings.intraOpNumThreads === 0 ? {} : { intraOpNumThreads: settings.intraOpNumThreads }),
-    });
+    };
+    const session = settings.threaded === false ? await ort.InferenceSession.create(bytes, options) : await ThreadedSession.create(bytes, options);
     return new TraceSession(graph, session);
   }
 
-  async run(input: Tensor): Promise<TraceRun> {
+  /**
+   * Runs the traced model. `indices` (ascending, must include the last) selects the trace tensors
+   * to fetch and commit (a checkpoint trace); all of them by default (a full trace).
+   */
+  async run(input: Tensor, indices?: readonly number[]): Promise<TraceRun> {
+    const names = this.graph.traceNames;
+    const n = names.length;
+    const picked = indices === undefined ? names.map((_, i) => i) : [...indices];
+    if (picked[picked.length - 1] !== n - 1) throw new RangeError("a checkpoint trace must commit the last trace tensor (the model output)");
     const t0 = performance.now();
-    let out: ort.InferenceSession.ReturnType;
+    let out: Record<string, ort.Tensor>;
     try {
-      out = await this.session.run({ [this.graph.input.name]: toOrtTensor(input) }, this.graph.traceNames);
+      out = await this.session.run({ [this.graph.input.name]: toOrtTensor(input) }, picked.map((i) => names[i]!));
     } catch (error) {
       throw new BaseError("INFERENCE_FAILED", `the trace run failed: ${(error as Error).message.slice(0, 1000)}`, { cause: error });
     }
     const t1 = performance.now();
-    const tensors = this.graph.traceNames.map((name) => fromOrtTensor(out[name]!));
-    const commitment = commitTrace(tensors);
+    const tensors = picked.map((i) => fromOrtTensor(out[names[i]!]!));
+    const commitment = indices === undefined ? commitTrace(tensors) : commitCheckpoints(n, picked, tensors);
     const t2 = performance.now();
-    return { ...commitment, tensors, timings: { run: t1 - t0, hash: t2 - t1 } };
+    return { ...commitment, tensors, indices: picked, timings: { run: t1 - t0, hash: t2 - t1 } };
   }
 
   release(): Promise<void> {
@@ -101,10 +127,13 @@ export class TraceSession {
   }
 }
 
-/** Uploads every trace tensor, then the manifest (so a manifest in the store means its tensors are too). */
+/**
+ * Uploads every committed trace tensor, then the manifest (so a manifest in the store means its
+ * tensors are too). `run.indices[j]` is the trace index of `run.tensors[j]` (all, in order, when absent).
+ */
 export async function publishTrace(
   blobStoreUrl: string,
-  run: Pick<TraceRun, "tensors" | "hashes" | "manifest" | "traceRoot">,
+  run: Pick<TraceRun, "tensors" | "hashes" | "manifest" | "traceRoot"> & { indices?: readonly number[] },
   options: { timeoutMs: number; concurrency?: number; signal?: AbortSignal },
 ): Promise<{ bytes: number; blobs: number }> {
   let next = 0;
@@ -115,7 +144,7 @@ export async function publishTrace(
       const i = next++;
       const encoded = encodeTensor(run.tensors[i]!);
       bytes += encoded.byteLength;
-      await putBlob(blobStoreUrl, run.hashes[i]!, encoded, put);
+      await putBlob(blobStoreUrl, run.hashes[run.indices?.[i] ?? i]!, encoded, put);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, lane));
@@ -134,11 +163,14 @@ export interface FullTraceBuilderOptions {
   uploadConcurrency?: number;
   /** Trace sessions kept open (by model). */
   cacheSize?: number;
+  /** Commit only these checkpoints (`trace: "checkpoint"`); a full trace when absent. */
+  checkpoint?: CheckpointPolicy;
   logger: Logger;
 }
 
-/** Traces every result in full (`trace: "full"`). */
+/** Traces every result in full (`trace: "full"`), or its checkpoints when `checkpoint` is set (`trace: "checkpoint"`). */
 export class FullTraceBuilder implements TraceBuilder {
+  readonly standalone = true;
   private readonly log: Logger;
   private readonly sessions = new Map<string, Promise<TraceSession>>();
   private closing: Promise<void> | undefined;
@@ -168,7 +200,8 @@ export class FullTraceBuilder implements TraceBuilder {
     if (this.closing !== undefined) throw new BaseError("QUEUE_CLOSED", "the trace builder is closed");
     const session = await this.session(context.model, signal);
     signal?.throwIfAborted();
-    const run = await session.run(context.input);
+    const indices = this.options.checkpoint === undefined ? undefined : this.checkpoints(session);
+    const run = await session.run(context.input, indices);
     const output = run.tensors[run.tensors.length - 1]!;
     let published = { bytes: 0, blobs: 0 };
     const t0 = performance.now();
@@ -181,11 +214,24 @@ export class FullTraceBuilder implements TraceBuilder {
     } else {
       this.log.warn({ requestId: context.job.requestId }, "trace not published: no blobStoreUrl is set, so nobody can check it");
     }
+    const upload = performance.now() - t0;
     this.log.debug(
-      { requestId: context.job.requestId, traceRoot: run.traceRoot, tensors: run.tensors.length, runMs: run.timings.run, hashMs: run.timings.hash, uploadMs: performance.now() - t0, ...published },
+      { requestId: context.job.requestId, traceRoot: run.traceRoot, tensors: run.tensors.length, runMs: run.timings.run, hashMs: run.timings.hash, uploadMs: upload, ...published },
       "trace committed",
     );
-    return { traceRoot: run.traceRoot, output };
+    const stats = { run: run.timings.run, hash: run.timings.hash, upload, committed: run.tensors.length, tensors: run.hashes.length, bytes: published.bytes };
+    return { traceRoot: run.traceRoot, output, stats };
+  }
+
+  private readonly indexCache = new WeakMap<TraceSession, number[]>();
+
+  private checkpoints(session: TraceSession): number[] {
+    let indices = this.indexCache.get(session);
+    if (indices === undefined) {
+      indices = checkpointIndices(session.graph.traceNames, this.options.checkpoint!);
+      this.indexCache.set(session, indices);
+    }
+    return indices;
   }
 
   close(): Promise<void> {

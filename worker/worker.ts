@@ -19,7 +19,7 @@ import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
 import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { toHex } from "../protocol/merkle.js";
-import { JobSchema, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
+import { JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { RejectReason, Tier, type Hex, type RequestId } from "../protocol/types.js";
 import { z } from "zod";
@@ -52,7 +52,8 @@ export interface WorkerOptions {
   listBackends?: () => readonly BackendInfo[];
 }
 
-export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "sign" | "upload" | "total", number>;
+export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "sign" | "upload" | "total", number> &
+  Partial<Record<"traceRun" | "traceHash" | "traceUpload", number>>;
 
 /**
  * JobSchema with a cheap check of `input` (prefix and even length): a regex over a 220 KB hex
@@ -83,8 +84,12 @@ function decodeTensorView(bytes: Buffer): Tensor {
   return { dtype: h.dtype, shape: h.shape, data };
 }
 
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
 function ms(since: number): number {
-  return Math.round((performance.now() - since) * 1000) / 1000;
+  return round3(performance.now() - since);
 }
 
 /** Runs `fn`; a non-retryable BaseError from it becomes a signed rejection for `reason`. */
@@ -139,7 +144,7 @@ export class Worker {
     });
     const prober = new ProviderProber({
       preferences: config.providers,
-      settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads },
+      settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, inferenceThread: config.inferenceThread },
       logger: root,
       ...(options.listBackends === undefined ? {} : { listBackends: options.listBackends }),
     });
@@ -155,13 +160,15 @@ export class Worker {
       sessions: this.sessions,
       logger: root,
       batching: (modelHash) => batchPolicyFor(config, modelHash),
+      depth: config.inferenceThread ? 2 : 1,
     });
     this.traceBuilder =
       options.traceBuilder ??
-      (config.trace === "full"
+      (config.trace !== "none"
         ? new FullTraceBuilder({
             modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
-            settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads },
+            settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, threaded: config.inferenceThread },
+            ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
             ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),
             timeoutMs: config.fetchTimeoutMs,
             logger: root,
@@ -293,28 +300,41 @@ export class Worker {
     await rejectingAs(RejectReason.SpecMismatch, () => checkSpec(input, model.input, "input"));
     timings.decode = ms(t);
 
-    const run = await rejectingAs(
-      // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
-      (e) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable),
-      // Traced and ZK-tier runs are computed alone (a batched run can differ in the last bits).
-      () => this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
-    );
-    timings.model = run.timings.model;
-    timings.lane = run.timings.lane;
-    timings.infer = run.timings.infer;
-    timings.batch = run.timings.batch;
-    let output: Tensor = run.output;
-    await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(output, model.output, "output"));
+    // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
+    const runFailure = (e: BaseError) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable);
+    // A standalone trace builder's traced run is the result (the plain run would be thrown away).
+    const run = this.traceBuilder.standalone === true
+      ? undefined
+      : await rejectingAs(runFailure, () =>
+          // Traced and ZK-tier runs are computed alone (a batched run can differ in the last bits).
+          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
+        );
+    let output: Tensor | undefined = run?.output;
+    if (run !== undefined) {
+      timings.model = run.timings.model;
+      timings.lane = run.timings.lane;
+      timings.infer = run.timings.infer;
+      timings.batch = run.timings.batch;
+      await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(run.output, model.output, "output"));
+    }
 
     t = performance.now();
-    const trace = await this.traceBuilder.build({ job, model, input, output, provider: run.provider }, signal);
+    const trace = await rejectingAs(runFailure, () =>
+      this.traceBuilder.build({ job, model, input, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
+    );
     const traceRoot = trace.traceRoot;
     // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
     if (trace.output !== undefined) {
       output = trace.output;
       await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(trace.output!, model.output, "traced output"));
     }
+    if (output === undefined) throw new BaseError("INFERENCE_FAILED", "the standalone trace builder returned no output");
     timings.trace = ms(t);
+    if (trace.stats !== undefined) {
+      timings.traceRun = round3(trace.stats.run);
+      timings.traceHash = round3(trace.stats.hash);
+      timings.traceUpload = round3(trace.stats.upload);
+    }
 
     t = performance.now();
     const encoded = encodeTensor(output);
@@ -346,18 +366,26 @@ export class Worker {
     timings.upload = ms(t);
     timings.total = ms(start);
 
-    return ResultMessageSchema.parse({
+    // Checked against the schema like any reply, except the output hex, which toHex just produced
+    // from the encoded tensor (the schema's regex over it cost ~4 ms for the 318 KB rec output);
+    // only its size limit is checked here. The relayer validates the whole message on receipt.
+    if (outputHex.length > 2 + 2 * MAX_INLINE_TENSOR_BYTES) {
+      throw new BaseError("PAYLOAD_TOO_LARGE", `the output is ${encoded.byteLength} bytes, more than ${MAX_INLINE_TENSOR_BYTES} inline`);
+    }
+    const checked = ResultMessageSchema.parse({
       kind: "result",
       chainId: job.chainId,
       oracle: job.oracle,
       ...statement,
       signer: this.signer.address,
       signature,
-      output: outputHex,
-      provider: run.provider,
+      output: "0x",
+      // The trace session runs on the CPU provider.
+      provider: run?.provider ?? "cpu",
       timings,
       observedAt: job.observedAt,
     } satisfies ResultMessage);
+    return { ...checked, output: outputHex };
   }
 
   private async inputBytes(job: Job, inline: Buffer | undefined, signal: AbortSignal): Promise<Buffer> {

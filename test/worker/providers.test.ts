@@ -2,6 +2,7 @@ import ort from "onnxruntime-node";
 import { describe, expect, it, vi } from "vitest";
 import type { Hex } from "../../protocol/index.js";
 import { ProviderProber, SessionCache, probeOrder } from "../../worker/index.js";
+import { ThreadedSession, type InferenceSessionLike } from "../../worker/ort-thread.js";
 import { CLS_PATH, silentLogger } from "./fixtures.js";
 
 const settings = { graphOptimizationLevel: "all" as const, intraOpNumThreads: 0 };
@@ -63,8 +64,8 @@ describe("SessionCache", () => {
 
   function cache(capacity: number) {
     const prober = new ProviderProber({ preferences: ["cpu"], settings, logger: silentLogger() });
-    const sessions: ort.InferenceSession[] = [];
-    const released: ort.InferenceSession[] = [];
+    const sessions: InferenceSessionLike[] = [];
+    const released: InferenceSessionLike[] = [];
     const open = vi.fn(async (path: string, context: Record<string, unknown>) => {
       const opened = await prober.open(path, context);
       const original = opened.session.release.bind(opened.session);
@@ -98,7 +99,7 @@ describe("SessionCache", () => {
     (await c.acquire(hash(2), CLS_PATH)).release(); // evicts 1, which is still in use
     expect(released).toEqual([]);
     const x = new ort.Tensor("float32", new Float32Array(3 * 48 * 192), [1, 3, 48, 192]);
-    const out = await lease.session.run({ x });
+    const out = await lease.session.run({ x }, ["softmax_0.tmp_0"]);
     expect(out["softmax_0.tmp_0"]!.dims).toEqual([1, 2]);
     lease.release();
     lease.release(); // idempotent
@@ -112,5 +113,59 @@ describe("SessionCache", () => {
     expect(open).toHaveBeenCalledTimes(1);
     leases.forEach((l) => l.release());
     await c.close();
+  });
+});
+
+describe("ThreadedSession", () => {
+  const x = () => {
+    const data = new Float32Array(3 * 48 * 192);
+    for (let i = 0; i < data.length; i++) data[i] = ((i * 7919) % 1000) / 1000;
+    return data;
+  };
+
+  it("test_run_matchesSessionOnTheJsThread_andKeepsTheCallersInput", async () => {
+    const threaded = await ThreadedSession.create(CLS_PATH, { graphOptimizationLevel: "all", intraOpNumThreads: 1 });
+    const direct = await ort.InferenceSession.create(CLS_PATH, { graphOptimizationLevel: "all", intraOpNumThreads: 1 });
+    try {
+      expect(threaded.inputNames).toEqual(direct.inputNames);
+      expect(threaded.outputNames).toEqual(direct.outputNames);
+      expect(threaded.inputMetadata).toEqual(direct.inputMetadata);
+      const data = x();
+      const a = await threaded.run({ x: new ort.Tensor("float32", data, [1, 3, 48, 192]) }, ["softmax_0.tmp_0"]);
+      const b = await direct.run({ x: new ort.Tensor("float32", data, [1, 3, 48, 192]) }, ["softmax_0.tmp_0"]);
+      expect(a["softmax_0.tmp_0"]!.dims).toEqual([1, 2]);
+      expect(Array.from(a["softmax_0.tmp_0"]!.data as Float32Array)).toEqual(Array.from(b["softmax_0.tmp_0"]!.data as Float32Array));
+      // Not transferred unless the caller says so: still readable here.
+      expect(data.length).toBe(3 * 48 * 192);
+      // A batch the caller hands over is transferred (detached here), and runs the same.
+      const batch = new Float32Array(2 * data.length);
+      batch.set(data, 0);
+      batch.set(data, data.length);
+      const c = await threaded.run({ x: new ort.Tensor("float32", batch, [2, 3, 48, 192]) }, ["softmax_0.tmp_0"], { transferInputs: true });
+      expect(batch.byteLength).toBe(0);
+      expect(c["softmax_0.tmp_0"]!.dims).toEqual([2, 2]);
+    } finally {
+      await threaded.release();
+      await threaded.release(); // idempotent
+      await direct.release();
+    }
+  });
+
+  it("test_create_missingModel_rejectsWithOrtsMessage_and_runAfterRelease_throws", async () => {
+    await expect(ThreadedSession.create("/nonexistent/model.onnx")).rejects.toThrow(/doesn't exist|failed/i);
+    const s = await ThreadedSession.create(CLS_PATH);
+    await s.release();
+    await expect(s.run({ x: new ort.Tensor("float32", x(), [1, 3, 48, 192]) }, ["softmax_0.tmp_0"])).rejects.toThrow(/released/);
+  });
+
+  it("test_run_badInput_rejectsWithoutKillingTheThread", async () => {
+    const s = await ThreadedSession.create(CLS_PATH);
+    try {
+      await expect(s.run({ x: new ort.Tensor("float32", new Float32Array(5), [1, 5]) }, ["softmax_0.tmp_0"])).rejects.toThrow();
+      const ok = await s.run({ x: new ort.Tensor("float32", x(), [1, 3, 48, 192]) }, ["softmax_0.tmp_0"]);
+      expect(ok["softmax_0.tmp_0"]!.dims).toEqual([1, 2]);
+    } finally {
+      await s.release();
+    }
   });
 });

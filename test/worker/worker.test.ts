@@ -152,6 +152,46 @@ describe("Worker", () => {
     return r;
   }
 
+  it("test_job_checkpointTrace_signsTheTracedOutputAndPublishesOnlyCheckpoints", async () => {
+    const blobs = new Map<string, Buffer>();
+    const store = await loopbackServer((req, body, res) => {
+      const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
+      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
+      blobs.set(hash, body);
+      res.writeHead(201).end();
+    });
+    servers.push(store);
+    const h = await start({ trace: "checkpoint", traceCheckpoints: { every: 32, names: [] }, blobStoreUrl: store.url });
+    const input = textLineTensor("Checkpoints only", { rotated: true });
+    const j = job(input, { tier: 1 });
+    const reply = await serve(h, j);
+    expect(reply?.kind, JSON.stringify(reply)).toBe("result");
+    const r = reply as ResultMessage;
+    expect(r.traceRoot).not.toBe(`0x${"00".repeat(32)}`);
+    expect(r.provider).toBe("cpu");
+    expect(r.timings.traceRun).toBeGreaterThan(0);
+    // The manifest is in the store under the root; uncommitted rows are zero; committed tensors are there.
+    const manifest = decodeTensor(blobs.get(r.traceRoot.toLowerCase())!);
+    const rows = manifest.shape[0]!;
+    const hashes = Array.from({ length: rows }, (_, i) => toHex((manifest.data as Uint8Array).subarray(i * 32, (i + 1) * 32)));
+    const committed = hashes.map((x, i) => [x, i] as const).filter(([x]) => x !== `0x${"00".repeat(32)}`);
+    expect(committed.map(([, i]) => i)).toEqual(Array.from({ length: rows }, (_, i) => i).filter((i) => i === rows - 1 || (i + 1) % 32 === 0));
+    for (const [x] of committed) expect(blobs.has(x.toLowerCase())).toBe(true);
+    expect(blobs.size).toBe(committed.length + 1);
+    // The signed output is the trace's last tensor.
+    expect(hashes[rows - 1]).toBe(r.outputHash);
+    const output = decodeTensor(fromHex(r.output));
+    const [p0, p1] = output.data as Float32Array;
+    expect(p1! > p0!).toBe(true);
+    const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex };
+    expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
+  });
+
+  it("test_job_tracedWithModelHashMismatch_isRejectedAsModelUnavailable", async () => {
+    const h = await start({ trace: "full" });
+    await expectRejection(h, job(textLineTensor("Wrong model"), { modelHash: OTHER_MODEL }), RejectReason.ModelUnavailable, "MODEL_HASH_MISMATCH", /sha256 0x[0-9a-f]{64}, expected 0x5a5a/);
+  });
+
   it("test_job_realClassifier_signsCorrectResult", async () => {
     const h = await start();
     for (const rotated of [false, true]) {
