@@ -134,6 +134,7 @@ export class ChallengerDaemon {
     try {
       ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex));
     } catch (error) {
+      if (isChallengerError(error, "TRACE_PARTIAL")) return { kind: "skipped", reason: error.message };
       if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
       await (await resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }])).wait();

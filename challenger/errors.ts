@@ -4,7 +4,7 @@
  */
 import { BaseError, isError, type ErrorCode } from "../protocol/errors.js";
 
-export type ChallengerErrorCode = Extract<ErrorCode, "OP_UNSUPPORTED" | "TRACE_MALFORMED" | "TRACE_UNAVAILABLE">;
+export type ChallengerErrorCode = Extract<ErrorCode, "OP_UNSUPPORTED" | "TRACE_MALFORMED" | "TRACE_UNAVAILABLE" | "TRACE_PARTIAL">;
 
 export class ChallengerError extends BaseError {
   override readonly name: string = "ChallengerError";

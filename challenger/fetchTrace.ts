@@ -6,7 +6,7 @@
  */
 import { fetchBytes } from "../protocol/fetch.js";
 import { decodeTensor, hashEncoded, type Tensor } from "../protocol/tensor.js";
-import { manifestHashes } from "../protocol/trace.js";
+import { manifestHashes, UNCOMMITTED_HASH } from "../protocol/trace.js";
 import type { Hex } from "../protocol/types.js";
 import { ChallengerError } from "./errors.js";
 
@@ -39,6 +39,19 @@ async function fetchTensor(baseUrl: string, hash: Hex, options: FetchTraceOption
 /** The trace tensors committed by `traceRoot`, in order. */
 export async function fetchTrace(baseUrl: string, traceRoot: Hex, options: FetchTraceOptions = {}): Promise<{ hashes: Hex[]; tensors: Tensor[] }> {
   const hashes = manifestHashes(await fetchTensor(baseUrl, traceRoot, options));
+  // A checkpoint trace (worker `trace: "checkpoint"`) leaves uncommitted rows zero: those tensors
+  // were never published, and single operators next to them cannot be checked from committed
+  // inputs. Segment re-runs and the reveal round are not built (docs/OPTIMISTIC.md), so such a
+  // trace is reported as partial rather than fetched: asking for a zero row would look like a
+  // withheld trace and lead to a pointless availability challenge against an honest worker.
+  const uncommitted = hashes.filter((h) => h.toLowerCase() === UNCOMMITTED_HASH).length;
+  if (uncommitted > 0) {
+    throw new ChallengerError("TRACE_PARTIAL", `checkpoint trace: ${uncommitted} of ${hashes.length} tensors are not committed`, {
+      traceRoot,
+      uncommitted,
+      rows: hashes.length,
+    });
+  }
   const tensors = new Array<Tensor>(hashes.length);
   let next = 0;
   const lane = async () => {

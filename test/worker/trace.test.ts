@@ -143,6 +143,8 @@ describe("trace builder", () => {
     for (const i of committed) expect(store.blobs.has(hashes[i]!.toLowerCase())).toBe(true);
     expect(store.blobs.size - before).toBeLessThanOrEqual(committed.length + 1);
     expect(outcome.output!.shape).toEqual([1, 2]);
+    // The challenger reports a checkpoint trace as partial instead of taking its zero rows for withheld data.
+    await expect(fetchTrace(store.url, outcome.traceRoot)).rejects.toMatchObject({ code: "TRACE_PARTIAL", details: { uncommitted: hashes.length - committed.length } });
   });
 
   it("test_WorkerConfig_trace_defaultsToNone", () => {
