@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +45,29 @@ function run(cmd: string, args: string[], cwd: string): Promise<string> {
   });
 }
 
+/**
+ * The include root for "circomlib/circuits/...", relative to the repo root. circom2's WASI file
+ * system cannot follow a symlinked node_modules (a worktree sharing another checkout's), so then
+ * circomlib's circuits are copied once into BUILD_DIR/lib (gitignored).
+ */
+function nodeModulesDir(): string {
+  const circomlib = join(REPO_ROOT, "node_modules", "circomlib");
+  let real: string;
+  try {
+    real = realpathSync(circomlib);
+  } catch {
+    return "node_modules";
+  }
+  if (real === circomlib) return "node_modules";
+  const lib = join(BUILD_DIR, "lib");
+  if (!existsSync(join(lib, "circomlib", "circuits", "bitify.circom"))) {
+    const tmp = `${lib}.tmp-${process.pid}`;
+    cpSync(join(real, "circuits"), join(tmp, "circomlib", "circuits"), { recursive: true });
+    try { renameSync(tmp, lib); } catch { rmSync(tmp, { recursive: true, force: true }); }
+  }
+  return relative(REPO_ROOT, lib);
+}
+
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
@@ -71,7 +94,7 @@ export async function buildCircuit(name: string, source: string): Promise<Circui
       writeFileSync(join(tmp, `${name}.circom`), source);
       // circom2 is WASI: it only sees the cwd and its parents, so run from the repo root with relative paths.
       const rel = relative(REPO_ROOT, tmp);
-      const log = await run(CIRCOM2, [join(rel, `${name}.circom`), "--r1cs", "--wasm", "--sym", "--O2", "-o", rel, "-l", relative(REPO_ROOT, TEMPLATES_DIR), "-l", "node_modules"], REPO_ROOT);
+      const log = await run(CIRCOM2, [join(rel, `${name}.circom`), "--r1cs", "--wasm", "--sym", "--O2", "-o", rel, "-l", relative(REPO_ROOT, TEMPLATES_DIR), "-l", nodeModulesDir()], REPO_ROOT);
       // The generated witness calculator is CommonJS; the repo is "type": "module".
       writeFileSync(join(tmp, "package.json"), `{ "type": "commonjs" }\n`);
       writeFileSync(join(tmp, "build.log"), stripAnsi(log));
