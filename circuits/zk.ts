@@ -264,3 +264,20 @@ export async function proveInference(wasmPath: string, zkeyPath: string, inputDa
   const { proof, publicSignals } = await snarkjs.groth16.fullProve(circuitInput(inputData), wasmPath, zkeyPath);
   return encodeInferenceProof(proof, publicSignals, inputData.byteLength, outputBytes);
 }
+
+/** The snarkjs form of proof bytes, to check them off-chain with groth16.verify and the verification key. */
+export function toSnarkjsProof(proof: string): { proof: snarkjs.Groth16Proof; publicSignals: string[] } {
+  const d = decodeInferenceProof(proof);
+  const s = (v: bigint) => v.toString();
+  const i8 = (u: Uint8Array) => new Int8Array(u.buffer, u.byteOffset, u.byteLength);
+  return {
+    proof: {
+      pi_a: [s(d.a[0]!), s(d.a[1]!), "1"],
+      pi_b: [[s(d.b[0]![1]!), s(d.b[0]![0]!)], [s(d.b[1]![1]!), s(d.b[1]![0]!)], ["1", "0"]],
+      pi_c: [s(d.c[0]!), s(d.c[1]!), "1"],
+      protocol: "groth16",
+      curve: "bn128",
+    },
+    publicSignals: [...packInt8Words(i8(d.outputData)), ...packInt8Words(i8(d.inputData))].map(String),
+  };
+}

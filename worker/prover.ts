@@ -1,6 +1,7 @@
 /**
  * Groth16 proving for ZK-tier jobs, off the worker's main thread: a small pool of worker_threads,
- * each running snarkjs `groth16.fullProve` (witness + proof) on a model's circuit wasm and zkey.
+ * each running snarkjs `groth16.fullProve` (witness + proof, single-threaded inside the thread) on a
+ * model's circuit wasm and zkey.
  * While a proof runs the main thread keeps decoding, running, signing and publishing other jobs.
  */
 import { existsSync } from "node:fs";
@@ -100,7 +101,9 @@ export class ProverPool {
   }
 
   private spawn(): Slot {
-    const thread = new Thread(THREAD_URL);
+    // web-worker (imported by snarkjs's ffjavascript) treats every non-main thread as one of its own
+    // and reads workerData { mod, type } at import: hand it an empty module so it stays inert.
+    const thread = new Thread(THREAD_URL, { workerData: { mod: "data:text/javascript,", name: "prover", type: "module" } });
     const slot: Slot = { thread, job: undefined };
     thread.on("message", (m: { id: number; proof?: Groth16Proof; publicSignals?: string[]; ms?: number; error?: string }) => {
       slot.job = undefined;
