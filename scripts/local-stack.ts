@@ -14,6 +14,7 @@ import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.j
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
 import { RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
 import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
+import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import {
   ArbiterResolver__factory,
   DigitClassifierDApp__factory,
@@ -87,6 +88,8 @@ export interface LocalZk {
   groth16: string;
   resolver: ZkDisputeResolver;
   dapp: DigitClassifierDApp;
+  /** Worker 0's challenge answerer (answers ZkDisputeResolver disputes with proofs), once started. */
+  answerer?: ZkChallengeAnswerer;
 }
 
 /** A JobQueue whose dead letters can be inspected (InProcessQueue, RabbitMqQueue). */
@@ -208,6 +211,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await worker.start();
     workers.push(worker);
   }
+  if (zk !== undefined) {
+    // Worker 0's operator answers challenges on the zk model's OPTIMISTIC results with proofs.
+    zk.answerer = new ZkChallengeAnswerer({
+      provider: ethers.provider,
+      signer: operator,
+      oracle: await oracle.getAddress(),
+      resolver: await zk.resolver.getAddress(),
+      zk: workers[0]!.config.zk,
+      prover: workers[0]!.prover,
+      startBlock: deployBlock,
+      pollIntervalMs: 100,
+      logger: logger.child({ service: "worker", worker: 0 }),
+    });
+    await zk.answerer.start();
+  }
 
   let closed: Promise<void> | undefined;
   const stack: LocalStack = {
@@ -230,7 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     close() {
       closed ??= (async () => {
         // Tests may swap in a new relayer or workers: close whatever the stack holds now.
-        const results = await Promise.allSettled([...stack.workers.map((w) => w.close()), stack.relayer.close()]);
+        const results = await Promise.allSettled([...(zk?.answerer ? [zk.answerer.close()] : []), ...stack.workers.map((w) => w.close()), stack.relayer.close()]);
         results.push(...(await Promise.allSettled(workerQueues.map((q) => q.close()))));
         results.push(...(await Promise.allSettled([queue.close()])));
         rmSync(dataDir, { recursive: true, force: true });
