@@ -3,6 +3,7 @@
  * compiler, the repo's settings: optimizer 1000 runs, cancun) and deploys them with ethers. Used by
  * `npm run zk:ready` and bench/zk.ts, so a model needs no Hardhat rebuild to become zk-ready.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, normalize } from "node:path";
@@ -27,7 +28,19 @@ export const MAX_CODE_BYTES = 24_576;
 
 type Solc = { compile(input: string, callbacks?: { import: (path: string) => { contents?: string; error?: string } }): string };
 
+/** Compiled output by source hash: solc-js takes seconds per compile, and the output is deterministic. */
+const compiledCache = new Map<string, { groth16: CompiledContract; adapter: CompiledContract }>();
+
 export function compileZkContracts(src: ZkContractsSources): { groth16: CompiledContract; adapter: CompiledContract } {
+  const key = createHash("sha256").update(JSON.stringify(src)).digest("hex");
+  const hit = compiledCache.get(key);
+  if (hit !== undefined) return hit;
+  const result = compileUncached(src);
+  compiledCache.set(key, result);
+  return result;
+}
+
+function compileUncached(src: ZkContractsSources): { groth16: CompiledContract; adapter: CompiledContract } {
   const require = createRequire(import.meta.url);
   const solc = require("solc") as Solc;
   const g = `contracts/zk/${src.groth16Contract}.sol`;

@@ -31,7 +31,7 @@ const program = new Command()
 
 const opts = program.opts<{ out: string; vkey?: string; ptau?: string; rpc?: string; registry?: string; key?: string; fee: string; uri?: string[] }>();
 const modelPath = resolve(program.args[0]!);
-const key = opts.key ?? process.env.ZK_READY_KEY;
+const key = opts.key ?? (process.env.ZK_READY_KEY || undefined);
 if (opts.rpc !== undefined && key === undefined) {
   console.error("--rpc needs --key (or ZK_READY_KEY)");
   process.exit(2);
