@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,6 +72,34 @@ function nodeModulesDir(): string {
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
 /**
+ * Runs `make` unless `output` exists, holding `<output>.lock` (an atomic mkdir) so that concurrent
+ * processes wait for one maker instead of repeating minutes of work. A lock older than `staleMs`
+ * (a crashed maker) is taken over.
+ */
+export async function onceAcrossProcesses(output: string, make: () => Promise<void>, staleMs = 10 * 60_000): Promise<void> {
+  const lock = `${output}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  for (;;) {
+    if (existsSync(output)) return;
+    try {
+      mkdirSync(lock);
+    } catch {
+      let age = 0;
+      try { age = Date.now() - statSync(lock).mtimeMs; } catch { continue; }
+      if (age > staleMs) rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
+    try {
+      if (!existsSync(output)) await make();
+      return;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
  * Compiles circom source with circom2 (--r1cs --wasm --sym --O2) into BUILD_DIR/<name>-<key>/,
  * reusing an earlier build of the same source. Writes to a temp folder and renames, so a
  * crashed or concurrent build never leaves a half-written cache entry.
@@ -86,7 +114,9 @@ export async function buildCircuit(name: string, source: string): Promise<Circui
   };
   const started = performance.now();
   let cached = true;
-  if (!existsSync(join(dir, "build.log"))) {
+  // Test files run in parallel processes: one compiles, the others wait for it. `dir` appears only
+  // by renaming a finished build into place.
+  if (!existsSync(join(dir, "build.log"))) await onceAcrossProcesses(dir, async () => {
     cached = false;
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     mkdirSync(tmp, { recursive: true });
@@ -102,7 +132,7 @@ export async function buildCircuit(name: string, source: string): Promise<Circui
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-  }
+  });
   const log = readFileSync(join(dir, "build.log"), "utf8");
   const count = (label: string) => Number(new RegExp(`^${label}: (\\d+)`, "m").exec(log)?.[1] ?? NaN);
   return {

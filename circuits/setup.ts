@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
 import * as snarkjs from "snarkjs";
-import { BUILD_DIR, type CircuitBuild } from "./build.js";
+import { BUILD_DIR, onceAcrossProcesses, type CircuitBuild } from "./build.js";
 
 /**
  * A DEVELOPMENT Groth16 setup that anyone can reproduce byte for byte: powers of tau started from
@@ -73,14 +73,15 @@ export interface DevKeys {
  */
 export async function devGroth16Keys(build: CircuitBuild, ptauPath: string, contractName: string): Promise<DevKeys> {
   const zkeyPath = join(build.dir, `${build.name}_${basename(ptauPath).replace(/\.ptau$/, "")}.zkey`);
-  if (!existsSync(zkeyPath)) {
+  // Test files run in parallel processes: one makes the key, the others wait for it.
+  await onceAcrossProcesses(zkeyPath, async () => {
     const z0 = join(build.dir, `${build.name}_0.${process.pid}.zkey`);
     const tmp = `${zkeyPath}.${process.pid}.tmp`;
     await snarkjs.zKey.newZKey(build.r1csPath, ptauPath, z0);
     await snarkjs.zKey.beacon(z0, tmp, "dev beacon (public: insecure)", DEV_BEACON, DEV_BEACON_ITERATIONS_EXP);
     renameSync(tmp, zkeyPath);
     rmSync(z0, { force: true });
-  }
+  });
   const verificationKey = await snarkjs.zKey.exportVerificationKey(zkeyPath);
   const require = createRequire(import.meta.url);
   const template = readFileSync(join(require.resolve("snarkjs").replace(/build[/\\]main\.cjs$/, ""), "templates", "verifier_groth16.sol.ejs"), "utf8");
