@@ -96,6 +96,8 @@ export class ProverPool {
       const job = this.queue.shift()!;
       slot.job = job.id;
       this.pending.set(job.id, job.pending);
+      // A thread with a proof in flight keeps the process alive; an idle one does not.
+      slot.thread.ref();
       slot.thread.postMessage(job.message);
     }
   }
@@ -107,6 +109,7 @@ export class ProverPool {
     const slot: Slot = { thread, job: undefined };
     thread.on("message", (m: { id: number; proof?: Groth16Proof; publicSignals?: string[]; ms?: number; error?: string }) => {
       slot.job = undefined;
+      thread.unref();
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (p !== undefined) {
@@ -117,7 +120,6 @@ export class ProverPool {
     });
     thread.on("error", (error) => this.fail(slot, error));
     thread.on("exit", (code) => { if (!this.closed && code !== 0) this.fail(slot, new Error(`prover thread exited with ${code}`)); });
-    // Idle threads must not keep the process alive.
     thread.unref();
     this.slots.push(slot);
     return slot;
