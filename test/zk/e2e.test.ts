@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import ort from "onnxruntime-node";
 import { argmax } from "../../circuits/index.js";
 import { createLogger, Tier } from "../../protocol/index.js";
-import { REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { digits, MNIST_PATH } from "./fixture.js";
 
 describe("ZK tier end to end", () => {
@@ -54,5 +54,27 @@ describe("ZK tier end to end", () => {
     await session.release();
     // The relayer needed no settle transaction for ZK results.
     expect(stack.relayer.transactions.filter((t) => t.label === "settleMany")).toHaveLength(0);
+  });
+
+  it("an OPTIMISTIC result on the zk model that is challenged is answered by the worker's answerer with a proof", async () => {
+    const zk = stack.zk!;
+    const { oracle } = stack;
+    const [d] = digits(1, 60);
+    const deadline = BigInt((await stack.ethers.provider.getBlock("latest"))!.timestamp) + 3600n;
+    const rc = (await (await oracle.connect(stack.accounts.user).requestInference(
+      { modelHash: zk.modelHash, inputHash: "0x" + "00".repeat(32), input: d!.tensor, inputURI: "", tier: Tier.OPTIMISTIC, callbackGasLimit: 0, deadline },
+      { value: REQUEST_FEE },
+    )).wait())!;
+    const id = String(rc.logs.map((l) => { try { return oracle.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "InferenceRequested")!.args.requestId);
+    stack.relayer.poke();
+    await waitFor(async () => (await oracle.queryFilter(oracle.filters.ResultSubmitted(id))).length === 1, 120_000, "the OPTIMISTIC result");
+    const sub = (await oracle.queryFilter(oracle.filters.ResultSubmitted(id)))[0]!;
+    const record = { worker: sub.args.worker, relayer: sub.args.relayer, outputHash: sub.args.outputHash, traceRoot: sub.args.traceRoot };
+    await (await oracle.connect(stack.accounts.arbiter).challenge(id, record, { value: DEFAULT_PARAMS.challengeBond })).wait();
+    await waitFor(async () => (await oracle.queryFilter(oracle.filters.DisputeResolved(id))).length === 1, 120_000, "the answered challenge");
+    const [resolved] = await oracle.queryFilter(oracle.filters.DisputeResolved(id));
+    expect(resolved!.args.workerAtFault).toBe(false);
+    expect(resolved!.args.byDefault).toBe(false);
+    expect(zk.answerer!.outcomes.get(id.toLowerCase())).toBe("answered");
   });
 });
