@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,8 +45,59 @@ function run(cmd: string, args: string[], cwd: string): Promise<string> {
   });
 }
 
+/**
+ * The include root for "circomlib/circuits/...", relative to the repo root. circom2's WASI file
+ * system cannot follow a symlinked node_modules (a worktree sharing another checkout's), so then
+ * circomlib's circuits are copied once into BUILD_DIR/lib (gitignored).
+ */
+function nodeModulesDir(): string {
+  const circomlib = join(REPO_ROOT, "node_modules", "circomlib");
+  let real: string;
+  try {
+    real = realpathSync(circomlib);
+  } catch {
+    return "node_modules";
+  }
+  if (real === circomlib) return "node_modules";
+  const lib = join(BUILD_DIR, "lib");
+  if (!existsSync(join(lib, "circomlib", "circuits", "bitify.circom"))) {
+    const tmp = `${lib}.tmp-${process.pid}`;
+    cpSync(join(real, "circuits"), join(tmp, "circomlib", "circuits"), { recursive: true });
+    try { renameSync(tmp, lib); } catch { rmSync(tmp, { recursive: true, force: true }); }
+  }
+  return relative(REPO_ROOT, lib);
+}
+
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
+
+/**
+ * Runs `make` unless `output` exists, holding `<output>.lock` (an atomic mkdir) so that concurrent
+ * processes wait for one maker instead of repeating minutes of work. A lock older than `staleMs`
+ * (a crashed maker) is taken over.
+ */
+export async function onceAcrossProcesses(output: string, make: () => Promise<void>, staleMs = 10 * 60_000): Promise<void> {
+  const lock = `${output}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  for (;;) {
+    if (existsSync(output)) return;
+    try {
+      mkdirSync(lock);
+    } catch {
+      let age = 0;
+      try { age = Date.now() - statSync(lock).mtimeMs; } catch { continue; }
+      if (age > staleMs) rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
+    try {
+      if (!existsSync(output)) await make();
+      return;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
 
 /**
  * Compiles circom source with circom2 (--r1cs --wasm --sym --O2) into BUILD_DIR/<name>-<key>/,
@@ -63,7 +114,9 @@ export async function buildCircuit(name: string, source: string): Promise<Circui
   };
   const started = performance.now();
   let cached = true;
-  if (!existsSync(join(dir, "build.log"))) {
+  // Test files run in parallel processes: one compiles, the others wait for it. `dir` appears only
+  // by renaming a finished build into place.
+  if (!existsSync(join(dir, "build.log"))) await onceAcrossProcesses(dir, async () => {
     cached = false;
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     mkdirSync(tmp, { recursive: true });
@@ -71,7 +124,7 @@ export async function buildCircuit(name: string, source: string): Promise<Circui
       writeFileSync(join(tmp, `${name}.circom`), source);
       // circom2 is WASI: it only sees the cwd and its parents, so run from the repo root with relative paths.
       const rel = relative(REPO_ROOT, tmp);
-      const log = await run(CIRCOM2, [join(rel, `${name}.circom`), "--r1cs", "--wasm", "--sym", "--O2", "-o", rel, "-l", relative(REPO_ROOT, TEMPLATES_DIR), "-l", "node_modules"], REPO_ROOT);
+      const log = await run(CIRCOM2, [join(rel, `${name}.circom`), "--r1cs", "--wasm", "--sym", "--O2", "-o", rel, "-l", relative(REPO_ROOT, TEMPLATES_DIR), "-l", nodeModulesDir()], REPO_ROOT);
       // The generated witness calculator is CommonJS; the repo is "type": "module".
       writeFileSync(join(tmp, "package.json"), `{ "type": "commonjs" }\n`);
       writeFileSync(join(tmp, "build.log"), stripAnsi(log));
@@ -79,7 +132,7 @@ export async function buildCircuit(name: string, source: string): Promise<Circui
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-  }
+  });
   const log = readFileSync(join(dir, "build.log"), "utf8");
   const count = (label: string) => Number(new RegExp(`^${label}: (\\d+)`, "m").exec(log)?.[1] ?? NaN);
   return {

@@ -7,3 +7,4 @@ export * from "./compiler.js";
 export * from "./build.js";
 export * from "./r1cs.js";
 export * from "./setup.js";
+export * from "./zk.js";

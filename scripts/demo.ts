@@ -10,11 +10,14 @@
  *   npm run demo -- --json        the same summary as one JSON object on the last line
  *   npm run demo -- --tier none   results final on submission (no challenge window)
  *   npm run demo -- --requests 16
+ *   npm run demo -- --tier zk     MNIST digits from the held-out set, each proven (Groth16) by the
+ *                                 worker and verified, settled and called back in one transaction
  */
 import { parseArgs } from "node:util";
 import { createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor } from "./local-stack.js";
+import { runZkDemo } from "./zk-demo.js";
 
 const PHRASES = [
   "Hello oracle",
@@ -63,9 +66,13 @@ async function main(): Promise<void> {
     },
   });
   const json = values.json === true;
+  if (String(values.tier).toLowerCase() === "zk") {
+    await runZkDemo({ json, requests: Math.max(1, Math.min(32, Number.parseInt(values.requests ?? "8", 10) || 8)) });
+    return;
+  }
   const tiers: Record<string, Tier.NONE | Tier.OPTIMISTIC> = { none: Tier.NONE, optimistic: Tier.OPTIMISTIC };
   const tier = tiers[String(values.tier).toLowerCase()];
-  if (tier === undefined) throw new Error(`--tier must be one of: ${Object.keys(tiers).join(", ")} (the zk tier comes with its prover)`);
+  if (tier === undefined) throw new Error(`--tier must be one of: ${Object.keys(tiers).join(", ")} or zk`);
   const count = Math.max(1, Math.min(PHRASES.length, Number.parseInt(values.requests ?? "8", 10) || 8));
   const say = (line: string) => {
     if (json) process.stderr.write(line + "\n");

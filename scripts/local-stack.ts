@@ -13,8 +13,16 @@ import { createLogger, resolveNpmUri, Tier, type Hex, type Logger } from "../pro
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
 import { RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
+import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
+import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import {
   ArbiterResolver__factory,
+  DigitClassifierDApp__factory,
+  MnistMlpGroth16Verifier__factory,
+  MnistMlpZkVerifier__factory,
+  ZkDisputeResolver__factory,
+  type DigitClassifierDApp,
+  type ZkDisputeResolver,
   InferenceOracle__factory,
   ModelRegistry__factory,
   TextDirectionDApp__factory,
@@ -61,6 +69,27 @@ export interface LocalStackOptions {
   queue?: StackQueue;
   /** Each worker's own queue connection, as on separate machines (default: the relayer's queue). The stack closes them. */
   workerQueue?: (index: number) => Promise<JobQueue>;
+  /**
+   * Also make the ZK demo model (models/mnist-mlp.onnx) zk-ready: build its circuit and key from the
+   * committed files (cached in circuits/build/), deploy its Groth16 verifier, adapter and a
+   * ZkDisputeResolver, register it for all tiers and give every worker its proving artifacts. The
+   * DigitClassifierDApp requests `tier` (default ZK).
+   */
+  zk?: boolean;
+}
+
+export const MNIST_MODEL_PATH = join(import.meta.dirname, "..", "models", "mnist-mlp.onnx");
+
+/** The ZK part of a stack started with `zk: true`. */
+export interface LocalZk {
+  modelHash: Hex;
+  artifacts: ZkModelArtifacts;
+  adapter: string;
+  groth16: string;
+  resolver: ZkDisputeResolver;
+  dapp: DigitClassifierDApp;
+  /** Worker 0's challenge answerer (answers ZkDisputeResolver disputes with proofs), once started. */
+  answerer?: ZkChallengeAnswerer;
 }
 
 /** A JobQueue whose dead letters can be inspected (InProcessQueue, RabbitMqQueue). */
@@ -82,6 +111,8 @@ export interface LocalStack {
   workerSigners: Wallet[];
   dataDir: string;
   deployBlock: number;
+  /** Present when started with `zk: true`. */
+  zk?: LocalZk;
   close(): Promise<void>;
 }
 
@@ -140,6 +171,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const { registry, oracle, resolver, modelHash } = await deployOracle({ admin, modelOwner, arbiter });
 
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
+  const zk = options.zk === true ? await deployZkModel({ admin, modelOwner, user }, registry, oracle, options.tier ?? Tier.ZK) : undefined;
 
   const dataDir = mkdtempSync(join(tmpdir(), "oracle-stack-"));
   const queue: StackQueue = options.queue ?? new InProcessQueue();
@@ -172,11 +204,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         allowedOracles: [{ chainId, oracle: await oracle.getAddress() }],
         modelCacheDir: join(dataDir, `worker-${i}`, "models"),
         blobStoreUrl: relayer.url,
+        ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),
         ...options.worker,
       },
     });
     await worker.start();
     workers.push(worker);
+  }
+  if (zk !== undefined) {
+    // Worker 0's operator answers challenges on the zk model's OPTIMISTIC results with proofs.
+    zk.answerer = new ZkChallengeAnswerer({
+      provider: ethers.provider,
+      signer: operator,
+      oracle: await oracle.getAddress(),
+      resolver: await zk.resolver.getAddress(),
+      zk: workers[0]!.config.zk,
+      prover: workers[0]!.prover,
+      startBlock: deployBlock,
+      pollIntervalMs: 100,
+      logger: logger.child({ service: "worker", worker: 0 }),
+    });
+    await zk.answerer.start();
   }
 
   let closed: Promise<void> | undefined;
@@ -196,10 +244,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     workerSigners,
     dataDir,
     deployBlock,
+    ...(zk === undefined ? {} : { zk }),
     close() {
       closed ??= (async () => {
         // Tests may swap in a new relayer or workers: close whatever the stack holds now.
-        const results = await Promise.allSettled([...stack.workers.map((w) => w.close()), stack.relayer.close()]);
+        const results = await Promise.allSettled([...(zk?.answerer ? [zk.answerer.close()] : []), ...stack.workers.map((w) => w.close()), stack.relayer.close()]);
         results.push(...(await Promise.allSettled(workerQueues.map((q) => q.close()))));
         results.push(...(await Promise.allSettled([queue.close()])));
         rmSync(dataDir, { recursive: true, force: true });
@@ -210,6 +259,43 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
   };
   return stack;
+}
+
+/**
+ * The ZK demo model on an existing deployment: circuit + key from the committed files (cached),
+ * generated verifier + adapter, a ZkDisputeResolver, the model registered for NONE, OPTIMISTIC and
+ * ZK (int8 [1,7,7] -> int8 [1,10]) and a DigitClassifierDApp requesting `tier`.
+ */
+export async function deployZkModel(
+  accounts: { admin: Signer; modelOwner: Signer; user: Signer },
+  registry: ModelRegistry,
+  oracle: InferenceOracle,
+  tier: Tier,
+): Promise<LocalZk> {
+  const { admin, modelOwner, user } = accounts;
+  const artifacts = await prepareZkModel(MNIST_MODEL_PATH);
+  const groth16 = await new MnistMlpGroth16Verifier__factory(admin).deploy();
+  const adapter = await new MnistMlpZkVerifier__factory(admin).deploy(await groth16.getAddress());
+  const resolver = await new ZkDisputeResolver__factory(admin).deploy(await oracle.getAddress(), await registry.getAddress(), 3600);
+  await (await registry.setResolverApproval(await adapter.getAddress(), true)).wait();
+  await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
+  const INT8 = 3;
+  await (
+    await registry.connect(modelOwner).registerModel(artifacts.modelHash, {
+      owner: await modelOwner.getAddress(),
+      fee: MODEL_FEE,
+      tiers: 0b111,
+      active: true,
+      resolver: await resolver.getAddress(),
+      zkVerifier: await adapter.getAddress(),
+      commitmentRoot: "0x" + "00".repeat(32),
+      input: { dtype: INT8, shape: [1, 7, 7] },
+      output: { dtype: INT8, shape: [1, 10] },
+      uris: [`file://${MNIST_MODEL_PATH}`],
+    })
+  ).wait();
+  const dapp = await new DigitClassifierDApp__factory(user).deploy(await oracle.getAddress(), artifacts.modelHash, tier, 200_000);
+  return { modelHash: artifacts.modelHash as Hex, artifacts, adapter: await adapter.getAddress(), groth16: await groth16.getAddress(), resolver, dapp };
 }
 
 /** Polls `cond` until true; throws after `timeoutMs`. */

@@ -101,6 +101,17 @@ export const WorkerConfigSchema = z.object({
     .default({ every: 16, names: [] })
     .describe("which trace tensors trace: checkpoint commits (WORKER_TRACE_CHECKPOINTS as JSON)"),
   models: z.array(PinnedModelSchema).default([]).describe("models pinned by the operator (StaticCatalog)"),
+  zk: z
+    .array(
+      z.object({
+        modelHash: hash32.describe("sha256 of the ONNX file"),
+        wasm: z.string().min(1).describe("the circuit's witness generator (circom --wasm output)"),
+        zkey: z.string().min(1).describe("the circuit's Groth16 proving key (phase 2 done)"),
+      }),
+    )
+    .default([])
+    .describe("ZK artifacts per model (made by npm run zk:ready or circuits/zk.ts prepareZkModel); ZK-tier jobs for other models are left for other workers"),
+  proverThreads: z.coerce.number().int().min(1).max(64).default(1).describe("worker_threads proving ZK-tier jobs (each proof uses snarkjs's own helper threads too)"),
   batching: z
     .record(z.union([z.literal("default"), hash32]), batchPolicy)
     .default({})

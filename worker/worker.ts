@@ -29,6 +29,7 @@ import type { ModelCatalog, ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";
 import { ModelStore } from "./models.js";
+import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
@@ -52,7 +53,7 @@ export interface WorkerOptions {
   listBackends?: () => readonly BackendInfo[];
 }
 
-export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "sign" | "upload" | "total", number> &
+export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "prove" | "sign" | "upload" | "total", number> &
   Partial<Record<"traceRun" | "traceHash" | "traceUpload", number>>;
 
 /**
@@ -114,6 +115,8 @@ export class Worker {
   private readonly log: Logger;
   private readonly signer: FastSigner;
   private readonly traceBuilder: TraceBuilder;
+  /** Proves ZK-tier jobs on worker_threads (started on the first ZK job). */
+  readonly prover: ProverPool;
   private readonly now: () => number;
   private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
   private readonly domains = new Map<string, TypedDataDomain>();
@@ -130,6 +133,7 @@ export class Worker {
     this.log = root.child({ layer: "worker" });
     this.signer = new FastSigner(config.signerKey);
     this.now = options.now ?? Date.now;
+    this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
     for (const d of config.allowedOracles) {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
@@ -216,6 +220,11 @@ export class Worker {
       } catch (error) {
         errors.push(error);
       }
+      try {
+        await this.prover.close();
+      } catch (error) {
+        errors.push(error);
+      }
       this.log.info("worker closed");
       if (errors.length > 0) throw new AggregateError(errors, "closing the worker failed");
     })();
@@ -275,7 +284,7 @@ export class Worker {
   }
 
   private async serve(job: Job, inline: Buffer | undefined, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
-    const timings: StageTimings = { fetch: 0, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, sign: 0, upload: 0, total: 0 };
+    const timings: StageTimings = { fetch: 0, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
     const start = performance.now();
 
     let t = performance.now();
@@ -299,6 +308,7 @@ export class Worker {
     const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
     await rejectingAs(RejectReason.SpecMismatch, () => checkSpec(input, model.input, "input"));
     timings.decode = ms(t);
+    const zk = job.tier === Tier.ZK ? this.zkArtifacts(job.modelHash) : undefined;
 
     // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
     const runFailure = (e: BaseError) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable);
@@ -340,6 +350,14 @@ export class Worker {
     const encoded = encodeTensor(output);
     const outputHash = hashEncoded(encoded);
     timings.hash += ms(t);
+
+    let proof: Hex | undefined;
+    if (zk !== undefined) {
+      // timings.prove: the proof itself on its thread (waiting for a free prover thread is not counted).
+      const proven = await this.prove(zk, bytes.subarray(bytes.byteLength - input.data.byteLength), encoded, signal);
+      proof = proven.proof;
+      timings.prove = Math.round(proven.ms * 1000) / 1000;
+    }
 
     t = performance.now();
     const statement = {
@@ -384,8 +402,37 @@ export class Worker {
       provider: run?.provider ?? "cpu",
       timings,
       observedAt: job.observedAt,
+      ...(proof === undefined ? {} : { proof }),
     } satisfies ResultMessage);
     return { ...checked, output: outputHex };
+  }
+
+  /** The configured ZK artifacts for a ZK-tier job's model; without them the job is left for another worker. */
+  private zkArtifacts(modelHash: string): { wasm: string; zkey: string } {
+    const entry = this.config.zk.find((z) => z.modelHash.toLowerCase() === modelHash.toLowerCase());
+    if (entry === undefined) {
+      throw new BaseError("OP_UNSUPPORTED", `this worker has no ZK artifacts for model ${modelHash}`, { retryable: true, details: { modelHash } });
+    }
+    return entry;
+  }
+
+  /**
+   * Proves output = model(input) on the prover threads and checks that the circuit computed the very
+   * output onnxruntime did (they agree bit for bit by construction; a mismatch is a failed inference).
+   */
+  private async prove(zk: { wasm: string; zkey: string }, inputData: Buffer, encodedOutput: Buffer, signal: AbortSignal): Promise<{ proof: Hex; ms: number }> {
+    const header = decodeHeader(encodedOutput);
+    const outputData = encodedOutput.subarray(header.headerBytes);
+    const proven = await rejectingAs(RejectReason.InferenceFailed, () =>
+      this.prover.prove({ ...zk, inputData, outputBytes: outputData.byteLength, signal }),
+    );
+    if (!Buffer.from(proven.outputData).equals(outputData)) {
+      throw new JobRejection(
+        RejectReason.InferenceFailed,
+        new BaseError("INFERENCE_FAILED", "the circuit's output differs from onnxruntime's", { details: { stage: "prove" } }),
+      );
+    }
+    return { proof: proven.proof as Hex, ms: proven.ms };
   }
 
   private async inputBytes(job: Job, inline: Buffer | undefined, signal: AbortSignal): Promise<Buffer> {

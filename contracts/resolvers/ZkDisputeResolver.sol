@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IDisputeResolver} from "../interfaces/IDisputeResolver.sol";
+import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IZkVerifier} from "../interfaces/IZkVerifier.sol";
+import {RequestId} from "../types/RequestId.sol";
+
+/// @title ZkDisputeResolver
+/// @notice Disputes on OPTIMISTIC results of zk-capable models, settled by a proof instead of a
+/// trusted arbiter. A challenged result is presumed wrong (the worker is at fault by default); anyone
+/// (usually the worker) can answer the challenge within `answerWithin` with a Groth16 proof that the
+/// challenged outputHash is model(input). A proof that the model's approved IZkVerifier accepts ends
+/// the dispute for the worker (the challenger loses its bond); no valid answer by the deadline lets
+/// anyone call `oracle.resolveDisputeByDefault`, which slashes the worker and reopens or refunds the
+/// request. The verifier is read from the registry when the answer arrives, so a revoked verifier
+/// cannot clear a worker.
+contract ZkDisputeResolver is IDisputeResolver {
+    struct Dispute {
+        bytes32 modelHash;
+        bytes32 inputHash;
+        bytes32 outputHash;
+    }
+
+    event DisputeOpened(
+        RequestId indexed requestId,
+        bytes32 indexed modelHash,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        address worker,
+        address challenger
+    );
+    event ChallengeAnswered(RequestId indexed requestId, address indexed prover);
+
+    error ZkResolverOnlyOracle(address caller);
+    error ZkResolverUnknownDispute(RequestId requestId);
+    error ZkResolverNoVerifier(bytes32 modelHash);
+    error ZkResolverProofInvalid(RequestId requestId);
+    error ZkResolverZeroAddress();
+
+    IInferenceOracle public immutable oracle;
+    IModelRegistry public immutable registry;
+    /// @notice Seconds a challenged worker has to answer with a proof.
+    uint64 public immutable answerWithin;
+    /// @notice The challenged statement of each open dispute (modelHash zero: none).
+    mapping(RequestId => Dispute) public disputes;
+
+    constructor(address oracle_, address registry_, uint64 answerWithin_) {
+        if (oracle_ == address(0) || registry_ == address(0)) revert ZkResolverZeroAddress();
+        oracle = IInferenceOracle(oracle_);
+        registry = IModelRegistry(registry_);
+        answerWithin = answerWithin_;
+    }
+
+    /// @inheritdoc IDisputeResolver
+    function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, bool) {
+        // INVARIANT: only the oracle opens disputes.
+        if (msg.sender != address(oracle)) revert ZkResolverOnlyOracle(msg.sender);
+        disputes[ctx.requestId] = Dispute(ctx.modelHash, ctx.inputHash, ctx.outputHash);
+        emit DisputeOpened(ctx.requestId, ctx.modelHash, ctx.inputHash, ctx.outputHash, ctx.worker, ctx.challenger);
+        // Unanswered, the challenger is right: the worker could have proven its result and did not.
+        return (answerWithin, true);
+    }
+
+    /// @notice Answers an open challenge with `proof` (the model's IZkVerifier encoding) that the
+    /// challenged output is correct; the oracle enforces the dispute deadline.
+    function answer(RequestId requestId, bytes calldata proof) external {
+        Dispute memory d = disputes[requestId];
+        // INVARIANT: only disputes the oracle opened here can be answered, once.
+        if (d.modelHash == bytes32(0)) revert ZkResolverUnknownDispute(requestId);
+        address verifier = registry.terms(d.modelHash).zkVerifier;
+        // INVARIANT: only the model's currently approved verifier can clear a worker.
+        if (verifier == address(0)) revert ZkResolverNoVerifier(d.modelHash);
+        bool ok;
+        try IZkVerifier(verifier).verifyInference(d.modelHash, d.inputHash, d.outputHash, proof) returns (bool valid) {
+            ok = valid;
+        } catch {}
+        // INVARIANT: a worker is cleared only by a proof of exactly the challenged statement.
+        if (!ok) revert ZkResolverProofInvalid(requestId);
+        delete disputes[requestId];
+        emit ChallengeAnswered(requestId, msg.sender);
+        oracle.resolveDispute(requestId, false);
+    }
+}
