@@ -55,7 +55,14 @@ export class Relayer {
       maxBytes: this.config.api.maxBlobBytes,
       retentionSeconds: this.config.api.blobRetentionSeconds,
     });
-    this.chain = new OracleChain(deps.provider, deps.signer, deps.oracleAddress, chainId, log.child({ layer: "chain" }), this.config.txRetries);
+    const fees = this.config.fees;
+    this.chain = new OracleChain(deps.provider, deps.signer, deps.oracleAddress, chainId, log.child({ layer: "chain" }), this.config.txRetries, this.db, {
+      bumpAfterMs: fees.bumpAfterMs,
+      maxBumps: fees.maxBumps,
+      bumpPercent: fees.bumpPercent,
+      maxFeePerGas: BigInt(Math.round(fees.maxFeePerGasGwei * 1e9)),
+      pollMs: fees.pollMs,
+    });
     this.watcher = new EventWatcher(this.chain, this.db, deps.queue, log.child({ layer: "watcher" }), this.config);
     this.submitter = new ResultSubmitter(this.chain, this.db, log.child({ layer: "submitter" }), this.config);
     this.collector = new ResultCollector(
@@ -75,6 +82,8 @@ export class Relayer {
     const { chainId } = await deps.provider.getNetwork();
     const relayer = new Relayer(deps, chainId);
     await relayer.listen();
+    // Transactions a previous run left pending are followed before any new one is sent.
+    void relayer.chain.resumePending().catch((error: unknown) => deps.logger.warn({ err: error }, "could not resume pending transactions yet"));
     await relayer.collector.start();
     relayer.loop = relayer.run();
     return relayer;
@@ -153,6 +162,9 @@ export class Relayer {
     this.closing ??= (async () => {
       this.stopping = true;
       this.wake?.();
+      // A transaction stuck in the mempool must not hold the shutdown: stop following it after a
+      // grace period (it stays recorded, and the next run follows it again).
+      const grace = setTimeout(() => this.chain.stop(), 5_000);
       const steps: (() => Promise<unknown> | void)[] = [
         () => this.loop,
         () => this.collector.stop(),
@@ -174,6 +186,7 @@ export class Relayer {
           errors.push(error);
         }
       }
+      clearTimeout(grace);
       if (errors.length > 0) throw new AggregateError(errors, "relayer closed with errors");
     })();
     return this.closing;
