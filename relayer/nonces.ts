@@ -154,6 +154,18 @@ export class NonceManager {
     this.log.info({ account: this.account, latest, pending, next: this.next, tracked: stillPending.length, highestRecorded: top.n }, "nonces reconciled with the chain");
   }
 
+  /**
+   * A reorg replaced the blocks after `forkBlock`: transactions recorded as mined there are followed
+   * again (sent again if the node lost them, as a real node's mempool would take them back).
+   * Returns the hashes they were mined under.
+   */
+  reorged(forkBlock: number): string[] {
+    const rows = this.db.db.prepare("SELECT * FROM txs WHERE account = ? AND state = 'mined' AND minedBlock > ?").all(this.account ?? "", forkBlock) as unknown as TxRow[];
+    this.db.db.prepare("UPDATE txs SET state = 'pending', minedHash = NULL, minedBlock = NULL, sentAt = ? WHERE account = ? AND state = 'mined' AND minedBlock > ?").run(Date.now(), this.account ?? "", forkBlock);
+    if (rows.length > 0) this.log.warn({ forkBlock, nonces: rows.map((r) => r.nonce) }, "reorg: transactions mined after the fork are followed again");
+    return rows.map((r) => r.minedHash!).filter((h) => h !== null);
+  }
+
   /** Nonces this database still follows (sent, not yet mined), lowest first. */
   pendingNonces(): number[] {
     return this.rows("pending").map((r) => r.nonce);
