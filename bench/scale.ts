@@ -90,7 +90,6 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     for (let i = 0; i < n; i++) {
       workers.push(
         startService(`worker-${i}`, "worker/main.ts", {
-          LOG_LEVEL: "warn",
           RABBITMQ_URL: url,
           RABBITMQ_NAMESPACE: ns,
           RABBITMQ_CONNECTION_NAME: `${ns}worker-${i}`,
@@ -269,13 +268,13 @@ function runFaultSuite(requests: number): Promise<Record<string, unknown> | unde
 }
 
 function recoveryByKind(summary: Record<string, unknown>) {
-  const list = summary.recovery as { kind: string; restartMs?: number; nextSubmissionMs: number | string }[];
-  const out: Record<string, { injected: number; nextSubmissionMs: { median: number; runs: number[] }; restartMs?: number }> = {};
+  const list = summary.recovery as { kind: string; restartMs?: number; recoveryMs: number | string }[];
+  const out: Record<string, { injected: number; recoveryMs: { median: number; runs: number[] }; restartMs?: number }> = {};
   for (const kind of [...new Set(list.map((f) => f.kind))]) {
     const of = list.filter((f) => f.kind === kind);
-    const next = of.map((f) => f.nextSubmissionMs).filter((x): x is number => typeof x === "number");
+    const next = of.map((f) => f.recoveryMs).filter((x): x is number => typeof x === "number");
     const restarts = of.map((f) => f.restartMs).filter((x): x is number => typeof x === "number");
-    out[kind] = { injected: of.length, nextSubmissionMs: { median: Math.round(median(next)), runs: next }, ...(restarts.length > 0 ? { restartMs: Math.round(median(restarts)) } : {}) };
+    out[kind] = { injected: of.length, recoveryMs: { median: Math.round(median(next)), runs: next }, ...(restarts.length > 0 ? { restartMs: Math.round(median(restarts)) } : {}) };
   }
   return out;
 }

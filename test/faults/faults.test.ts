@@ -53,9 +53,9 @@ interface FaultRecord {
   at: number;
   /** Time until the killed process's replacement was serving (worker: "worker ready"; relayer: "relayer ready"; broker: answering again). */
   restartMs?: number;
-  /** Broker restart: how long the node was down (stop + start). */
-  downMs?: number;
-  /** Time from the fault to the next result submitted on-chain (undefined: none within 60 s). */
+  /** When the fault had taken effect (the process had exited, the broker was down, the RPC failing). */
+  effectAt?: number;
+  /** Time from the fault to the next result submitted on-chain (undefined: none within 90 s). */
   nextSubmissionMs?: number;
 }
 
@@ -205,13 +205,23 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
     const rpcMix = { http503: 0.04, dropBefore: 0.03, dropAfter: 0.03, delay: 0.1, delayMs: 300 };
     proxy.set(rpcMix);
 
-    const submittedCount = async (fromBlock: number) =>
-      (await provider.getLogs({ address: oracleAddress, topics: [oracle.interface.getEvent("ResultSubmitted").topicHash], fromBlock })).length;
-    const measureNextSubmission = async (record: FaultRecord, fromBlock: number) => {
-      const end = record.at + 60_000;
+    // Recovery: once a fault has taken effect a probe request is sent (from an account of its own);
+    // the time until the probe's result lands on-chain is what the fault cost a new request.
+    // (Waiting for "the next submission" measured nothing when a fault came after the last request.)
+    const prober = await provider.getSigner(9);
+    const ids: string[] = [];
+    let probes = 0;
+    const measureProbe = async (record: FaultRecord) => {
+      const input = inputs[probes++ % inputs.length]!;
+      const deadline = (await provider.getBlock("latest"))!.timestamp + 3600;
+      const receipt = (await (await dapp.connect(prober).classify(input.hash, input.uri, deadline, { value: REQUEST_FEE })).wait())!;
+      const id = String(receipt.logs.map((l) => oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId).toLowerCase();
+      ids.push(id);
+      const from = record.effectAt ?? record.at;
+      const end = from + 90_000;
       while (Date.now() < end) {
-        if ((await submittedCount(fromBlock + 1)) > 0) {
-          record.nextSubmissionMs = Date.now() - record.at;
+        if (Number(await oracle.state(id)) !== Status.Requested) {
+          record.nextSubmissionMs = Date.now() - from;
           return;
         }
         await sleep(50);
@@ -221,44 +231,51 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
     const kinds: FaultKind[] = ["worker-kill", "relayer-kill", "broker-drop", "broker-restart", "rpc-outage"];
     const injectFault = async (n: number): Promise<void> => {
       const kind = kinds[n % kinds.length]!;
-      const block = await provider.getBlockNumber();
       const record: FaultRecord = { kind, at: Date.now() };
       faults.push(record);
-      const progress = measureNextSubmission(record, block);
+      // The probe request goes out once the fault has taken effect (process dead, broker down, RPC down).
+      let progress: Promise<void> = Promise.resolve();
+      const inEffect = () => {
+        record.effectAt = Date.now();
+        progress = measureProbe(record);
+      };
       if (kind === "worker-kill") {
         const i = Math.floor(n / kinds.length) % WORKERS;
         workers[i]!.kill("SIGKILL");
         await workers[i]!.exited;
+        inEffect();
         await startWorker(i);
         record.restartMs = Date.now() - record.at;
       } else if (kind === "relayer-kill") {
         relayer!.kill("SIGKILL");
         await relayer!.exited;
+        inEffect();
         await sleep(300); // requests keep arriving while it is down
         await startRelayer();
         record.restartMs = Date.now() - record.at;
       } else if (kind === "rpc-outage") {
         // The RPC node answers nothing but 503 for a while, then comes back (with the usual fault mix).
         proxy.set({ ...rpcMix, http503: 1 });
+        inEffect();
         await sleep(RPC_OUTAGE_MS);
         proxy.set(rpcMix);
         record.restartMs = Date.now() - record.at;
       } else if (kind === "broker-restart") {
         // The whole node goes down and comes back; every party reconnects on its own.
         await broker.stop();
+        inEffect();
         await sleep(500);
         await broker.start();
         record.restartMs = Date.now() - record.at;
-        record.downMs = record.restartMs;
       } else {
         await rabbitmqctlAsync("close_all_connections", "-p", vhost, "fault test: broker connection drop");
+        inEffect();
       }
       await progress;
     };
 
     // Requests flow; every `faultEvery` requests the next fault starts (one fault at a time).
     const faultEvery = Math.max(8, Math.floor(REQUESTS / 12));
-    const ids: string[] = [];
     let faultChain: Promise<void> = Promise.resolve();
     const faultErrors: unknown[] = [];
     let faultN = 0;
@@ -354,7 +371,8 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
         rpcOutages: faults.filter((f) => f.kind === "rpc-outage").length,
         rpc: { ...proxy.counts },
       },
-      recovery: faults.map((f) => ({ kind: f.kind, restartMs: f.restartMs, nextSubmissionMs: f.nextSubmissionMs ?? "none within 60 s" })),
+      probes,
+      recovery: faults.map((f) => ({ kind: f.kind, restartMs: f.restartMs, recoveryMs: f.nextSubmissionMs ?? "none within 90 s" })),
       queues: deadLetters.split("\n").filter((l) => /\.dead\s+[1-9]/.test(l)),
       ms: { answered: answeredAt - started, final: finalAt - started },
     };
