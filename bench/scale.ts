@@ -95,7 +95,7 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
   const inputUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/inputs`;
 
   const dir = mkdtempSync(join(tmpdir(), "bench-scale-"));
-  const cases: { workers: number; jobsPerSecond: { median: number; runs: number[] }; ratioToRaw1Thread: number }[] = [];
+  const cases: { workers: number; jobsPerSecond: { median: number; runs: number[] }; ratioToRaw1Thread: number; stageMedianMs: Record<string, number> }[] = [];
   for (const n of counts) {
     const ns = `bench-${randomUUID().slice(0, 8)}.`;
     const queue = await RabbitMqQueue.connect(url, { namespace: ns, connectionName: `${ns}bench` });
@@ -117,12 +117,21 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
       );
     }
     let received = 0;
+    let measuring = false;
+    const stages = new Map<string, number[]>();
     let notify: (() => void) | undefined;
     const sub = await queue.consume<Json>(
       QUEUES.results,
       async (d) => {
-        const body = d.body as { kind: string; message?: string };
+        const body = d.body as { kind: string; message?: string; timings?: Record<string, number> };
         if (body.kind !== "result") throw new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`);
+        if (measuring) {
+          for (const [k, v] of Object.entries(body.timings ?? {})) {
+            let list = stages.get(k);
+            if (list === undefined) stages.set(k, (list = []));
+            list.push(v);
+          }
+        }
         received++;
         notify?.();
       },
@@ -156,14 +165,17 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     await Promise.all(workers.map((w) => w.waitForLog("worker ready", 120_000)));
     await run(Math.max(8, 4 * n)); // warm every worker: model fetch and session creation
     const runs: number[] = [];
+    measuring = true;
     for (let r = 0; r < repeats; r++) runs.push(await run(jobs));
+    measuring = false;
     await sub.cancel();
     for (const w of workers) w.kill("SIGTERM");
     await Promise.all(workers.map((w) => w.exited));
     await queue.close();
     const med = median(runs);
-    cases.push({ workers: n, jobsPerSecond: { median: r1(med), runs: runs.map(r1) }, ratioToRaw1Thread: r2(med / median(raw1)) });
-    console.log(`workers ${n}: ${r1(med)} jobs/s (runs ${runs.map(r1).join(", ")}), ${r2(med / median(raw1))}x raw 1-thread`);
+    const stageMedianMs = Object.fromEntries([...stages].map(([k, v]) => [k, r2(median(v))]));
+    cases.push({ workers: n, jobsPerSecond: { median: r1(med), runs: runs.map(r1) }, ratioToRaw1Thread: r2(med / median(raw1)), stageMedianMs });
+    console.log(`workers ${n}: ${r1(med)} jobs/s (runs ${runs.map(r1).join(", ")}), ${r2(med / median(raw1))}x raw 1-thread; per-job stages (median ms) ${JSON.stringify(stageMedianMs)}`);
   }
   rmSync(dir, { recursive: true, force: true });
   await new Promise<void>((r) => server.close(() => r()));
