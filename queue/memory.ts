@@ -9,6 +9,7 @@ import {
   type Handler,
   type Json,
   type JobQueue,
+  type Lease,
   type QueueOptions,
   type Subscription,
 } from "./types.js";
@@ -42,6 +43,39 @@ export class InProcessQueue implements JobQueue {
   private readonly queues = new Map<string, QueueState>();
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly leaseHolders = new Map<string, { onChange: (held: boolean) => void; held: boolean }[]>();
+
+  /** Leadership within this process: the first competitor holds the lease, the next takes over on release. */
+  async lease(name: string, onChange: (held: boolean) => void): Promise<Lease> {
+    const line = this.leaseHolders.get(name) ?? [];
+    this.leaseHolders.set(name, line);
+    const me = { onChange, held: false };
+    line.push(me);
+    const grant = () => {
+      const first = line[0];
+      if (first !== undefined && !first.held) {
+        first.held = true;
+        first.onChange(true);
+      }
+    };
+    grant();
+    let released = false;
+    return {
+      get held() {
+        return me.held;
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        line.splice(line.indexOf(me), 1);
+        if (me.held) {
+          me.held = false;
+          me.onChange(false);
+        }
+        grant();
+      },
+    };
+  }
 
   async assertQueue(name: string, options: QueueOptions = {}): Promise<void> {
     this.state(name, options);

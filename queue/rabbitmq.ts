@@ -33,6 +33,7 @@ import {
   type Handler,
   type Json,
   type JobQueue,
+  type Lease,
   type QueueOptions,
   type Subscription,
 } from "./types.js";
@@ -84,6 +85,17 @@ interface Generation {
   readonly pending: Set<PendingPublish>;
   drain: { promise: Promise<void>; resolve: () => void } | undefined;
   utility: Promise<Channel> | undefined;
+}
+
+/** A lease competed for on one single-active-consumer queue (see `lease`). */
+interface LeaseState {
+  readonly queue: string;
+  readonly onChange: (held: boolean) => void;
+  held: boolean;
+  released: boolean;
+  channel: Channel | undefined;
+  /** The token delivery held unacked while this process leads. */
+  token: ConsumeMessage | undefined;
 }
 
 interface OpenDelivery {
@@ -184,6 +196,7 @@ export class RabbitMqQueue implements JobQueue {
   private readonly consumers = new Set<ConsumerState>();
   private readonly unacked = new Map<string, number>();
   private readonly publishing = new Set<Promise<void>>();
+  private readonly leases = new Set<LeaseState>();
   /** Times the connection was re-established (for tests and metrics). */
   reconnections = 0;
 
@@ -287,6 +300,12 @@ export class RabbitMqQueue implements JobQueue {
       c.channel = undefined;
       c.tag = undefined;
     }
+    // A lease's token went back to the broker with the connection: another process may hold it now.
+    for (const l of this.leases) {
+      l.channel = undefined;
+      l.token = undefined;
+      this.setHeld(l, false);
+    }
     void gen.conn.close().catch(noop);
     if (this.state === "closed") return;
     this.logger.warn({ err: error instanceof Error ? error.message : String(error), generation: gen.id }, "lost the broker connection; reconnecting");
@@ -309,6 +328,7 @@ export class RabbitMqQueue implements JobQueue {
           this.reconnections += 1;
           this.notify();
           for (const c of this.consumers) if (c.active) void this.startConsumer(gen, c).catch(noop);
+          for (const l of this.leases) if (!l.released) void this.startLease(gen, l).catch(noop);
           this.logger.info({ generation: gen.id }, "reconnected to the broker");
           return;
         } catch (error) {
@@ -786,11 +806,102 @@ export class RabbitMqQueue implements JobQueue {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Leases (leader election)
+
+  /**
+   * Leader election through the broker: every competitor consumes the classic durable queue `name`
+   * declared with `x-single-active-consumer`, which holds a token message. The broker delivers only
+   * to the single active consumer; the process holding the token unacked leads. When its channel or
+   * connection goes (crash, network cut, release), the broker requeues the token and activates the
+   * next consumer in line, which receives it and leads. A competitor that finds the queue without a
+   * ready message adds a token (the holder acks any extra), so there is always at least one.
+   * Failover takes as long as the broker needs to notice the holder is gone: at once for a closed
+   * socket, about two heartbeats (`heartbeatSeconds`) for a silent one. A classic queue, because a
+   * quorum queue's delivery limit would dead-letter the token after that many failovers.
+   */
+  async lease(name: string, onChange: (held: boolean) => void): Promise<Lease> {
+    this.ensureOpen();
+    const l: LeaseState = { queue: this.ns + name, onChange, held: false, released: false, channel: undefined, token: undefined };
+    this.leases.add(l);
+    await this.withConnection((gen) => this.startLease(gen, l));
+    return {
+      get held() {
+        return l.held;
+      },
+      release: async () => {
+        if (l.released) return;
+        l.released = true;
+        this.leases.delete(l);
+        const ch = l.channel;
+        l.channel = undefined;
+        l.token = undefined;
+        this.setHeld(l, false);
+        await ch?.close().catch(noop);
+      },
+    };
+  }
+
+  private setHeld(l: LeaseState, held: boolean): void {
+    if (l.held === held) return;
+    l.held = held;
+    try {
+      l.onChange(held);
+    } catch (error) {
+      this.logger.error({ err: error, queue: l.queue }, "lease callback failed");
+    }
+  }
+
+  private async startLease(gen: Generation, l: LeaseState): Promise<void> {
+    if (l.released || gen.lost || l.channel !== undefined) return;
+    const ch = await gen.conn.createChannel();
+    ch.on("error", noop);
+    ch.on("close", () => {
+      if (l.channel !== ch) return;
+      l.channel = undefined;
+      l.token = undefined;
+      this.setHeld(l, false);
+      // The channel alone went (the connection lives): compete again.
+      if (!gen.lost && !l.released && this.state === "open") setTimeout(() => void this.startLease(gen, l).catch(noop), 100);
+    });
+    const ok = await ch.assertQueue(l.queue, { durable: true, arguments: { "x-single-active-consumer": true } });
+    await ch.prefetch(8);
+    l.channel = ch;
+    await ch.consume(
+      l.queue,
+      (msg) => {
+        if (msg === null) {
+          // The broker cancelled the consumer (queue deleted): no longer leading; compete again.
+          if (l.channel === ch) void ch.close().catch(noop);
+          return;
+        }
+        if (l.token === undefined && l.channel === ch) {
+          l.token = msg;
+          this.setHeld(l, true);
+        } else {
+          ch.ack(msg); // an extra token: one is enough
+        }
+      },
+      { noAck: false },
+    );
+    if (ok.messageCount === 0) ch.sendToQueue(l.queue, Buffer.from("relayer lease token"), { persistent: true, messageId: `lease-${randomUUID()}` });
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Shutdown
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.state = "closing";
+      // Leases first: a follower takes over while this process finishes its work.
+      for (const l of [...this.leases]) {
+        l.released = true;
+        const ch = l.channel;
+        l.channel = undefined;
+        l.token = undefined;
+        this.setHeld(l, false);
+        await ch?.close().catch(noop);
+      }
+      this.leases.clear();
       const consumers = [...this.consumers];
       for (const c of consumers) {
         c.active = false;

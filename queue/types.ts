@@ -43,6 +43,17 @@ export interface DeadLetter<T = Json> {
   deliveryCount: number;
 }
 
+/**
+ * Leadership among the processes sharing a queue system: at most one holder at a time (as seen by
+ * the broker), handed to a waiting process as soon as the holder's connection goes.
+ */
+export interface Lease {
+  /** Whether this process holds the lease right now. */
+  readonly held: boolean;
+  /** Gives the lease up (another process takes it) and stops competing for it. Safe to call twice. */
+  release(): Promise<void>;
+}
+
 export interface JobQueue {
   /** Declares a queue (idempotent); publishing or consuming also declares with defaults. */
   assertQueue(name: string, options?: QueueOptions): Promise<void>;
@@ -53,6 +64,11 @@ export interface JobQueue {
   depth(queue: string): Promise<number>;
   /** Waits for in-flight handlers, then releases everything. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Competes for the lease `name`; `onChange(true)` when this process gets it, `onChange(false)` when
+   * it loses it (connection lost, release). Optional: queues without it cannot elect a leader.
+   */
+  lease?(name: string, onChange: (held: boolean) => void): Promise<Lease>;
 }
 
 export const DEAD_LETTER_SUFFIX = ".dead";

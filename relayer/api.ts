@@ -34,7 +34,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   REQUEST_NOT_FOUND: 404,
 };
 
-const STATES = new Set<RequestState>(["requested", "submitted", "challenged", "fulfilled", "refunded"]);
+const STATES = new Set<RequestState>(["requested", "submitted", "challenged", "fulfilled", "refunded", "orphaned"]);
 
 export interface ApiDeps {
   db: RelayerDb;

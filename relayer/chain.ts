@@ -1,9 +1,23 @@
 /**
  * The relayer's view of the chain: typed oracle binding, chain time, and one serialized
- * transaction sender (one nonce stream) that retries transient failures and decodes reverts.
+ * transaction sender that retries transient failures and decodes reverts. Its nonces come from the
+ * NonceManager (nonces.ts): tracked in the database, healed when dropped, bumped when stuck.
  */
-import type { ContractTransactionResponse, Provider, Signer, TransactionReceipt } from "ethers";
-import { BaseError, IInferenceOracle__factory, type IInferenceOracle, type Logger } from "../protocol/index.js";
+import {
+  AbstractSigner,
+  type ContractTransaction,
+  type ContractTransactionResponse,
+  type Provider,
+  type Signer,
+  type TransactionReceipt,
+  type TransactionRequest,
+  type TransactionResponse,
+  type TypedDataDomain,
+  type TypedDataField,
+} from "ethers";
+import { BaseError, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
+import type { RelayerDb } from "./db.js";
+import { NonceManager, type FeePolicy } from "./nonces.js";
 
 export interface TxRecord {
   label: string;
@@ -13,12 +27,48 @@ export interface TxRecord {
   at: number;
 }
 
+/**
+ * A signer whose sendTransaction goes through the nonce manager, so that any call made on
+ * `chain.oracle` (`chain.oracle.settleMany(...)`) gets a tracked nonce and managed fees.
+ */
+class ManagedSigner extends AbstractSigner {
+  label = "call";
+  constructor(
+    private readonly inner: Signer,
+    private readonly nonces: NonceManager,
+  ) {
+    super(inner.provider);
+  }
+  getAddress(): Promise<string> {
+    return this.inner.getAddress();
+  }
+  connect(): Signer {
+    return this;
+  }
+  signTransaction(tx: TransactionRequest): Promise<string> {
+    return this.inner.signTransaction(tx);
+  }
+  signMessage(message: string | Uint8Array): Promise<string> {
+    return this.inner.signMessage(message);
+  }
+  signTypedData(domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>): Promise<string> {
+    return this.inner.signTypedData(domain, types, value);
+  }
+  override sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
+    return this.nonces.send(this.label, tx);
+  }
+}
+
 export class OracleChain {
   readonly oracle: IInferenceOracle;
   readonly reader: IInferenceOracle;
+  readonly nonces: NonceManager;
+  private readonly managed: ManagedSigner;
   private queue: Promise<unknown> = Promise.resolve();
   /** Every transaction this relayer mined, for gas accounting. */
   readonly txs: TxRecord[] = [];
+  /** Set by close(): waits for pending transactions stop. */
+  private readonly stopWaiting = new AbortController();
 
   constructor(
     readonly provider: Provider,
@@ -27,9 +77,34 @@ export class OracleChain {
     readonly chainId: bigint,
     private readonly log: Logger,
     private readonly retries: number,
+    db: RelayerDb,
+    fees: FeePolicy,
   ) {
-    this.oracle = IInferenceOracle__factory.connect(oracleAddress, signer);
+    this.nonces = new NonceManager(provider, signer, db, log.child({ part: "nonces" }), fees);
+    this.managed = new ManagedSigner(signer, this.nonces);
+    this.oracle = IInferenceOracle__factory.connect(oracleAddress, this.managed);
     this.reader = IInferenceOracle__factory.connect(oracleAddress, provider);
+  }
+
+  /**
+   * Before new transactions, follows the ones a previous run left pending (rebroadcast, bumped or
+   * found mined), so a restart neither leaves a gap nor sends the same work twice.
+   */
+  resumePending(): Promise<void> {
+    const run = async (): Promise<void> => {
+      await this.nonces.start();
+      for (const nonce of this.nonces.pendingNonces()) {
+        try {
+          await this.nonces.wait(nonce, { signal: this.stopWaiting.signal });
+          this.log.info({ nonce }, "transaction left pending by the previous run is mined");
+        } catch (error) {
+          this.log.warn({ err: error, nonce }, "transaction left pending by the previous run did not land");
+        }
+      }
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   /** Timestamp of the latest block (seconds): what the next block's `block.timestamp` is at least. */
@@ -56,16 +131,20 @@ export class OracleChain {
    * bounded number of times on transient errors. A revert is not retried: it throws CHAIN_REVERTED
    * with the decoded custom error.
    */
-  send(label: string, items: number, build: () => Promise<ContractTransactionResponse>): Promise<TransactionReceipt> {
+  send(label: string, items: number, build: () => Promise<ContractTransactionResponse | ContractTransaction>): Promise<TransactionReceipt> {
     const run = async (): Promise<TransactionReceipt> => {
       for (let attempt = 0; ; attempt++) {
         try {
-          const tx = await build();
-          const receipt = await tx.wait();
-          if (receipt === null) throw new BaseError("CHAIN_UNAVAILABLE", `no receipt for ${tx.hash}`, { retryable: true });
+          // `build` either calls a method of `oracle` (sent through the nonce manager by the managed
+          // signer) or returns a populated call (`oracle.x.populateTransaction(...)`) sent here.
+          this.managed.label = label;
+          const built = await build();
+          const nonce = "hash" in built && typeof built.hash === "string" ? built.nonce : (await this.nonces.send(label, built)).nonce;
+          const receipt = await this.nonces.wait(nonce, { signal: this.stopWaiting.signal });
           this.txs.push({ label, hash: receipt.hash, gasUsed: receipt.gasUsed, items, at: Date.now() });
           return receipt;
         } catch (error) {
+          if (isError(error, "CHAIN_REVERTED") || isError(error, "TIMEOUT")) throw error;
           const revert = this.decodeRevert(error);
           if (revert !== undefined || isRevert(error)) {
             throw new BaseError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
@@ -89,6 +168,11 @@ export class OracleChain {
   /** Waits for every queued transaction. */
   async drain(): Promise<void> {
     await this.queue;
+  }
+
+  /** Stops following pending transactions (they stay recorded and are resumed by the next run). */
+  stop(): void {
+    this.stopWaiting.abort();
   }
 }
 

@@ -12,6 +12,21 @@ export const RelayerConfigSchema = z.object({
   txRetries: z.coerce.number().int().min(0).describe("Retries of a transaction that failed for a transient reason.").default(3),
   resultsPrefetch: z.coerce.number().int().min(1).describe("Worker replies taken from the queue at once.").default(64),
   maxInlineOutputBytes: z.coerce.number().int().min(0).describe("Largest output delivered to the consumer's callback.").default(4096),
+  reorgWindow: z.coerce.number().int().min(1).max(10_000).describe("Recent handled blocks whose hashes are kept to detect a reorg deeper than `confirmations`.").default(128),
+  leaderElection: z
+    .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
+    .describe("Run as one of several relayers sharing the broker: only the holder of the broker lease (single active consumer) submits; the others follow the chain and take over when it goes (docs/OPERATIONS.md).")
+    .default(false),
+  fees: z
+    .object({
+      bumpAfterMs: z.coerce.number().int().min(10).describe("A transaction pending this long is replaced with higher fees.").default(30_000),
+      maxBumps: z.coerce.number().int().min(0).describe("Most fee replacements of one transaction.").default(5),
+      bumpPercent: z.coerce.number().min(10).max(1000).describe("Fee increase per replacement, in percent (nodes require at least 10).").default(12.5),
+      maxFeePerGasGwei: z.coerce.number().positive().describe("Highest maxFeePerGas the relayer ever offers, in gwei.").default(500),
+      pollMs: z.coerce.number().int().min(10).describe("How often a pending transaction is checked.").default(250),
+    })
+    .prefault({})
+    .describe("Nonce and fee management of the relayer's own transactions (relayer/nonces.ts)."),
   api: z
     .object({
       host: z.string().describe("Address the HTTP API listens on.").default("127.0.0.1"),

@@ -24,7 +24,8 @@ function loadSqlite(): typeof import("node:sqlite") {
   }
 }
 
-export type RequestState = "requested" | "submitted" | "challenged" | "fulfilled" | "refunded";
+/** "orphaned": its request event was in blocks a reorg replaced and the chain no longer has it. */
+export type RequestState = "requested" | "submitted" | "challenged" | "fulfilled" | "refunded" | "orphaned";
 
 export interface RequestRow {
   id: string;
@@ -56,6 +57,8 @@ export interface RequestRow {
   note: string | null;
   /** JSON array of signers whose result for this request the oracle refused. */
   excluded: string | null;
+  /** Block of the last event handled for this request (reorg reconciliation). */
+  lastBlock: number | null;
 }
 
 export type ReplyState = "pending" | "submitted" | "skipped";
@@ -85,6 +88,7 @@ CREATE TABLE IF NOT EXISTS replies (
   reason TEXT, receivedAt INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS replies_state ON replies(state);
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, createdAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL);
 `;
 
@@ -98,6 +102,25 @@ export class RelayerDb {
     this.db = new DatabaseSync(join(dataDir, "relayer.db"));
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.db.exec(SCHEMA);
+    // Columns added after the first release: databases created before get them here.
+    const columns = new Set((this.db.prepare("PRAGMA table_info(requests)").all() as { name: string }[]).map((c) => c.name));
+    if (!columns.has("lastBlock")) this.db.exec("ALTER TABLE requests ADD COLUMN lastBlock INTEGER");
+  }
+
+  /** Hash of a handled block, kept for reorg detection. */
+  setBlockHash(number: number, hash: string): void {
+    this.db.prepare("INSERT INTO blocks(number, hash) VALUES(?, ?) ON CONFLICT(number) DO UPDATE SET hash = excluded.hash").run(number, hash);
+  }
+
+  /** Stored block hashes at or below `upTo`, highest first. */
+  recentBlocks(upTo: number, limit: number): { number: number; hash: string }[] {
+    return this.db.prepare("SELECT number, hash FROM blocks WHERE number <= ? ORDER BY number DESC LIMIT ?").all(upTo, limit) as unknown as { number: number; hash: string }[];
+  }
+
+  /** Forgets stored block hashes above `number` (a reorg) or below `below` (pruning). */
+  forgetBlocks(options: { above?: number; below?: number }): void {
+    if (options.above !== undefined) this.db.prepare("DELETE FROM blocks WHERE number > ?").run(options.above);
+    if (options.below !== undefined) this.db.prepare("DELETE FROM blocks WHERE number < ?").run(options.below);
   }
 
   getMeta(key: string): string | undefined {
@@ -123,13 +146,13 @@ export class RelayerDb {
   }
 
   /** Inserts a newly observed request; returns false if it was already known (a re-scan). */
-  insertRequest(row: Omit<RequestRow, "jobPublishedAt" | "replyAt" | "submittedAt" | "submitTx" | "worker" | "relayer" | "outputHash" | "traceRoot" | "challengeDeadline" | "disputeDeadline" | "finalAt" | "finalTx" | "callbackOk" | "refundReason" | "note" | "excluded">): boolean {
+  insertRequest(row: Omit<RequestRow, "jobPublishedAt" | "replyAt" | "submittedAt" | "submitTx" | "worker" | "relayer" | "outputHash" | "traceRoot" | "challengeDeadline" | "disputeDeadline" | "finalAt" | "finalTx" | "callbackOk" | "refundReason" | "note" | "excluded" | "lastBlock">): boolean {
     const res = this.db
       .prepare(
-        `INSERT OR IGNORE INTO requests(id, requester, modelHash, inputHash, inputURI, tier, fee, deadline, callbackGasLimit, state, block, observedAt)
-         VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO requests(id, requester, modelHash, inputHash, inputURI, tier, fee, deadline, callbackGasLimit, state, block, observedAt, lastBlock)
+         VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(row.id, row.requester, row.modelHash, row.inputHash, row.inputURI, row.tier, row.fee, row.deadline, row.callbackGasLimit, row.state, row.block, row.observedAt);
+      .run(row.id, row.requester, row.modelHash, row.inputHash, row.inputURI, row.tier, row.fee, row.deadline, row.callbackGasLimit, row.state, row.block, row.observedAt, row.block);
     return Number(res.changes) > 0;
   }
 

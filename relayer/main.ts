@@ -12,6 +12,9 @@
  * start-up is then retried by the polling loop instead of failing the start). RPC_POLL_MS sets how
  * often receipts are polled (default 250 ms).
  *
+ * Several relayers on one broker: RELAYER_LEADER_ELECTION=true on each (own RELAYER_KEY and data
+ * dir); the holder of the broker lease acts, the others follow and take over (docs/OPERATIONS.md).
+ *
  * SIGTERM / SIGINT: close() (stop taking replies, finish the batch in flight, save the cursor) and
  * exit 0; a second signal exits at once. The process prints one JSON line
  * `{"msg":"relayer ready","url":...}` on its log once the API listens.

@@ -6,8 +6,8 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Provider, Signer } from "ethers";
-import { loadConfig, type Logger } from "../protocol/index.js";
-import type { JobQueue } from "../queue/index.js";
+import { BaseError, loadConfig, type Logger } from "../protocol/index.js";
+import type { JobQueue, Lease } from "../queue/index.js";
 import { createApi } from "./api.js";
 import { BlobStore } from "./blobs.js";
 import { OracleChain, type TxRecord } from "./chain.js";
@@ -17,6 +17,9 @@ import { RelayerDb } from "./db.js";
 import { Settler } from "./settler.js";
 import { ResultSubmitter } from "./submitter.js";
 import { EventWatcher } from "./watcher.js";
+
+/** The broker queue whose single active consumer is the leading relayer (namespaced like every queue). */
+export const RELAYER_LEASE_QUEUE = "oracle.relayer-lease";
 
 export interface RelayerDeps {
   provider: Provider;
@@ -43,6 +46,10 @@ export class Relayer {
   private wake: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private lastGc = 0;
+  private lease: Lease | undefined;
+  /** Whether this relayer acts (publishes jobs, takes replies, sends transactions); always without leader election. */
+  private leading = true;
+  private leadership: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly deps: RelayerDeps,
@@ -55,7 +62,14 @@ export class Relayer {
       maxBytes: this.config.api.maxBlobBytes,
       retentionSeconds: this.config.api.blobRetentionSeconds,
     });
-    this.chain = new OracleChain(deps.provider, deps.signer, deps.oracleAddress, chainId, log.child({ layer: "chain" }), this.config.txRetries);
+    const fees = this.config.fees;
+    this.chain = new OracleChain(deps.provider, deps.signer, deps.oracleAddress, chainId, log.child({ layer: "chain" }), this.config.txRetries, this.db, {
+      bumpAfterMs: fees.bumpAfterMs,
+      maxBumps: fees.maxBumps,
+      bumpPercent: fees.bumpPercent,
+      maxFeePerGas: BigInt(Math.round(fees.maxFeePerGasGwei * 1e9)),
+      pollMs: fees.pollMs,
+    });
     this.watcher = new EventWatcher(this.chain, this.db, deps.queue, log.child({ layer: "watcher" }), this.config);
     this.submitter = new ResultSubmitter(this.chain, this.db, log.child({ layer: "submitter" }), this.config);
     this.collector = new ResultCollector(
@@ -64,7 +78,9 @@ export class Relayer {
       this.blobs,
       deps.queue,
       log.child({ layer: "collector" }),
-      () => this.submitter.kick(),
+      () => {
+        if (this.leading) this.submitter.kick();
+      },
       this.config.resultsPrefetch,
     );
     this.settler = new Settler(this.chain, this.db, this.blobs, log.child({ layer: "settler" }), this.config);
@@ -75,9 +91,47 @@ export class Relayer {
     const { chainId } = await deps.provider.getNetwork();
     const relayer = new Relayer(deps, chainId);
     await relayer.listen();
-    await relayer.collector.start();
+    // Transactions a previous run left pending are followed before any new one is sent.
+    void relayer.chain.resumePending().catch((error: unknown) => deps.logger.warn({ err: error }, "could not resume pending transactions yet"));
+    if (relayer.config.leaderElection) {
+      if (deps.queue.lease === undefined) throw new BaseError("CONFIG_INVALID", "leaderElection needs a queue that can hold a lease (RabbitMqQueue, InProcessQueue)");
+      relayer.follow();
+      relayer.lease = await deps.queue.lease(RELAYER_LEASE_QUEUE, (held) => relayer.onLease(held));
+      if (!relayer.leading) deps.logger.info("relayer follows: another relayer holds the lease");
+    } else {
+      await relayer.collector.start();
+    }
     relayer.loop = relayer.run();
     return relayer;
+  }
+
+  /** Whether this relayer is the one acting (always true without leader election). */
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Follower mode: keep the database in step with the chain, but publish, take and send nothing. */
+  private follow(): void {
+    this.leading = false;
+    this.watcher.publishing = false;
+  }
+
+  private onLease(held: boolean): void {
+    const log = this.deps.logger;
+    this.leadership = this.leadership.then(async () => {
+      if (this.stopping) return;
+      if (held && !this.leading) {
+        this.leading = true;
+        this.watcher.publishing = true;
+        await this.collector.start();
+        log.info({ signer: await this.deps.signer.getAddress().catch(() => "?") }, "relayer leads");
+        this.poke();
+      } else if (!held && this.leading) {
+        this.follow();
+        await this.collector.stop();
+        log.warn("relayer lost the lease; following");
+      }
+    }).catch((error: unknown) => log.error({ err: error }, "leadership change failed"));
   }
 
   /** Base URL of the HTTP API (and of the blob store: `${url}/blobs/<hash>`). */
@@ -115,6 +169,7 @@ export class Relayer {
   /** One round of work: new events, pending submissions, due deadlines. Tests call it directly. */
   async tick(): Promise<void> {
     await this.watcher.poll();
+    if (!this.leading) return;
     await this.submitter.flush();
     await this.settler.tick();
     if (Date.now() - this.lastGc > 60_000) {
@@ -153,11 +208,17 @@ export class Relayer {
     this.closing ??= (async () => {
       this.stopping = true;
       this.wake?.();
+      // A transaction stuck in the mempool must not hold the shutdown: stop following it after a
+      // grace period (it stays recorded, and the next run follows it again).
+      const grace = setTimeout(() => this.chain.stop(), 5_000);
       const steps: (() => Promise<unknown> | void)[] = [
         () => this.loop,
+        () => this.leadership,
         () => this.collector.stop(),
         () => this.submitter.close(),
         () => this.chain.drain(),
+        // Only now, with its work finished, may another relayer take over.
+        () => this.lease?.release(),
         () =>
           new Promise<void>((resolve) => {
             if (this.server === undefined) return resolve();
@@ -174,6 +235,7 @@ export class Relayer {
           errors.push(error);
         }
       }
+      clearTimeout(grace);
       if (errors.length > 0) throw new AggregateError(errors, "relayer closed with errors");
     })();
     return this.closing;

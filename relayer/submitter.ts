@@ -66,6 +66,13 @@ export class ResultSubmitter {
   private async submit(replies: ReplyRow[]): Promise<boolean> {
     const results: ReplyRow[] = [];
     for (const reply of replies) {
+      const state = this.db.getRequest(reply.requestId)?.state;
+      if (state !== undefined && state !== "requested") {
+        // The chain already moved on (this reply landed before a crash, or another relayer's did):
+        // sending it again would only be skipped by the oracle.
+        this.db.setReplyState(reply.requestId, "submitted", `request already ${state} on-chain`);
+        continue;
+      }
       if (reply.kind === "rejection") {
         if (!(await this.submitRejection(reply))) return false;
       } else {

@@ -4,14 +4,26 @@
  * saved only after a block range is fully handled, and a job is (re)published whenever its row has
  * no publish time, so a crash at any point neither loses nor repeats work (duplicates are harmless:
  * jobs carry the request id as message id, and the contract accepts one result per request).
+ *
+ * Reorgs: the hash of the last block of every handled range (and of every block an event came
+ * from) is kept for the last `reorgWindow` blocks. Each poll compares the stored hash at the cursor
+ * with the chain's; on a mismatch it walks back to the highest stored block still on the chain (the
+ * fork point), rewinds the cursor there and re-scans. Requests touched after the fork are first
+ * reconciled with their state on-chain, so the re-scan is idempotent: a request whose event is gone
+ * becomes "orphaned" (no job, no refund); one whose event moved keeps its job (not published twice);
+ * a result whose transaction was undone is sent again by the nonce manager (which follows the
+ * transaction again) or, when that transaction is not ours to resend, handed back to the submitter;
+ * a result that still stands on-chain is never sent again.
  */
 import type { Log } from "ethers";
-import { QUEUES, Tier, type Job, type Logger } from "../protocol/index.js";
+import { BaseError, QUEUES, Tier, type Job, type Logger } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import type { OracleChain } from "./chain.js";
-import type { RelayerDb } from "./db.js";
+import type { RelayerDb, RequestRow, RequestState } from "./db.js";
 
 const CURSOR_KEY = "cursor";
+/** The oracle's RequestStatus enum, as the watcher maps it to its own states. */
+const STATUS: Record<number, RequestState> = { 0: "orphaned", 1: "requested", 2: "submitted", 3: "challenged", 4: "fulfilled", 5: "refunded" };
 
 export class EventWatcher {
   /** Inline inputs seen in events this run, until their job is published. */
@@ -24,8 +36,13 @@ export class EventWatcher {
     private readonly db: RelayerDb,
     private readonly queue: JobQueue,
     private readonly log: Logger,
-    private readonly options: { confirmations: number; logBlockRange: number; startBlock: number },
+    private readonly options: { confirmations: number; logBlockRange: number; startBlock: number; reorgWindow?: number },
   ) {}
+
+  /** Reorgs detected (for tests, logs and metrics). */
+  readonly reorgs: { at: number; forkBlock: number; depth: number; reconciled: number }[] = [];
+  /** Whether this relayer publishes jobs (false for a relayer that follows another one: leader election). */
+  publishing = true;
 
   cursor(): number {
     const saved = this.db.getMeta(CURSOR_KEY);
@@ -35,18 +52,92 @@ export class EventWatcher {
   /** Handles every confirmed block not yet handled. Returns the new cursor. */
   async poll(): Promise<number> {
     const head = await this.chain.provider.getBlockNumber();
+    await this.checkReorg();
     const safe = head - this.options.confirmations;
     let from = this.cursor() + 1;
+    const window = this.options.reorgWindow ?? 128;
     while (from <= safe) {
       const to = Math.min(safe, from + this.options.logBlockRange - 1);
       const logs = await this.chain.provider.getLogs({ address: this.chain.oracleAddress, fromBlock: from, toBlock: to });
+      const last = await this.chain.provider.getBlock(to);
+      if (last === null || last.hash === null) throw new BaseError("CHAIN_UNAVAILABLE", `the node returned no block ${to}`, { retryable: true });
+      if (logs.some((l) => l.blockNumber === to && l.blockHash !== last.hash)) {
+        throw new BaseError("CHAIN_UNAVAILABLE", `block ${to} changed while it was read (reorg); reading again`, { retryable: true });
+      }
       logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
       for (const log of logs) await this.handle(log);
-      this.db.setMeta(CURSOR_KEY, String(to));
+      this.db.transaction(() => {
+        for (const log of logs) if (log.blockNumber > to - window) this.db.setBlockHash(log.blockNumber, log.blockHash);
+        this.db.setBlockHash(to, last.hash!);
+        this.db.setMeta(CURSOR_KEY, String(to));
+        this.db.forgetBlocks({ below: to - window });
+      });
       from = to + 1;
     }
-    await this.publishUnpublished();
+    if (this.publishing) await this.publishUnpublished();
     return from - 1;
+  }
+
+  /**
+   * Compares the stored hashes of handled blocks with the chain's; on a mismatch rewinds to the
+   * highest stored block still on the chain and reconciles what happened after it.
+   */
+  private async checkReorg(): Promise<void> {
+    const cursor = this.cursor();
+    const stored = this.db.recentBlocks(cursor, this.options.reorgWindow ?? 128);
+    if (stored.length === 0) return;
+    let fork: number | undefined;
+    let mismatched = false;
+    for (const b of stored) {
+      const block = await this.chain.provider.getBlock(b.number);
+      if (block !== null && block.hash === b.hash) {
+        fork = b.number;
+        break;
+      }
+      mismatched = true;
+    }
+    if (!mismatched) return;
+    if (fork === undefined) {
+      fork = stored[stored.length - 1]!.number - 1;
+      this.log.error({ deepest: fork + 1, window: this.options.reorgWindow ?? 128 }, "reorg deeper than the stored window; re-scanning from its bottom");
+    }
+    await this.rewind(fork, cursor);
+  }
+
+  private async rewind(fork: number, cursor: number): Promise<void> {
+    // Our own transactions mined after the fork: the nonce manager follows (and resends) them.
+    const resent = new Set(this.chain.nonces.reorged(fork).map((h) => h.toLowerCase()));
+    if (resent.size > 0) void this.chain.resumePending().catch(() => undefined);
+    const rows = this.db.db
+      .prepare(
+        `SELECT * FROM requests WHERE block > ? OR lastBlock > ?
+           OR (state = 'requested' AND id IN (SELECT requestId FROM replies WHERE state = 'submitted'))`,
+      )
+      .all(fork, fork) as unknown as RequestRow[];
+    let reconciled = 0;
+    for (const row of rows) {
+      const onChain = await this.chain.reader.getRequest(row.id);
+      const state = STATUS[Number(onChain.status)] ?? "orphaned";
+      const reply = this.db.getReply(row.id);
+      const fields: Partial<RequestRow> = { state, lastBlock: Math.min(row.lastBlock ?? fork, fork) };
+      if (state === "requested") {
+        Object.assign(fields, { worker: null, relayer: null, outputHash: null, traceRoot: null, challengeDeadline: null, disputeDeadline: null, submittedAt: null });
+        // Its result is no longer on-chain. If our transaction carrying it is being sent again, it
+        // lands with it; otherwise the submitter sends it again.
+        if (reply?.state === "submitted" && !resent.has(String(row.submitTx ?? "").toLowerCase())) {
+          this.db.setReplyState(row.id, "pending");
+          fields.submitTx = null;
+        }
+      }
+      if (state !== row.state) reconciled += 1;
+      this.db.updateRequest(row.id, { ...fields, note: `reorg at block ${fork + 1}: ${row.state} -> ${state}` });
+    }
+    this.db.transaction(() => {
+      this.db.forgetBlocks({ above: fork });
+      this.db.setMeta(CURSOR_KEY, String(fork));
+    });
+    this.reorgs.push({ at: Date.now(), forkBlock: fork, depth: cursor - fork, reconciled });
+    this.log.warn({ forkBlock: fork, depth: cursor - fork, requests: rows.length, reconciled }, "reorg detected; re-scanning from the fork");
   }
 
   private async handle(log: Log): Promise<void> {
@@ -74,6 +165,8 @@ export class EventWatcher {
         if (inserted) {
           // Inline inputs travel in the event; keep them as blobs so the API and workers can fetch them.
           this.pendingInline.set(id, String(a.input));
+        } else {
+          this.reappeared(id, log, a);
         }
         break;
       }
@@ -130,6 +223,47 @@ export class EventWatcher {
       default:
         break;
     }
+    if (parsed.name !== "InferenceRequested" && id !== "") this.db.updateRequest(id, { lastBlock: log.blockNumber });
+  }
+
+  /**
+   * A request event seen again (a re-scan after a reorg or a crash). The same request keeps its row
+   * and its job (published once); one whose event moved to another block is revived if it was
+   * orphaned; a different request under the same id (another history) replaces the row.
+   */
+  private reappeared(id: string, log: Log, a: import("ethers").Result): void {
+    const row = this.db.getRequest(id);
+    if (row === undefined) return;
+    const same = row.inputHash.toLowerCase() === String(a.inputHash).toLowerCase() && row.modelHash.toLowerCase() === String(a.modelHash).toLowerCase() && row.requester.toLowerCase() === String(a.requester).toLowerCase();
+    if (same) {
+      if (row.block !== log.blockNumber || row.state === "orphaned") {
+        this.db.updateRequest(id, {
+          block: log.blockNumber,
+          lastBlock: Math.max(row.lastBlock ?? 0, log.blockNumber),
+          deadline: Number(a.deadline),
+          ...(row.state === "orphaned" ? { state: "requested" as const, note: `request event moved to block ${log.blockNumber}` } : {}),
+        });
+      }
+      return;
+    }
+    this.log.warn({ requestId: id, block: log.blockNumber }, "request id reused by another request in the new history; serving the new one");
+    this.db.deleteReply(id);
+    this.db.updateRequest(id, {
+      requester: String(a.requester),
+      modelHash: String(a.modelHash),
+      inputHash: String(a.inputHash),
+      inputURI: String(a.inputURI),
+      tier: Number(a.tier),
+      fee: String(a.fee),
+      deadline: Number(a.deadline),
+      callbackGasLimit: Number(a.callbackGasLimit),
+      state: "requested",
+      block: log.blockNumber,
+      lastBlock: log.blockNumber,
+      jobPublishedAt: null,
+      excluded: null,
+    });
+    this.pendingInline.set(id, String(a.input));
   }
 
   /** Publishes a job for every open request that has none out (new, reopened, skipped result, or after a crash). */

@@ -5,6 +5,9 @@
  *   - a worker is SIGKILLed (jobs it held are redelivered) and a replacement is started;
  *   - the relayer is SIGKILLed mid-batch and restarted on the same data dir and API port;
  *   - the broker closes every connection of this test (all parties reconnect);
+ *   - the whole broker node is stopped and started again (the test's own node, so no other test
+ *     file sharing the run's broker is disturbed; queues and persistent messages survive it);
+ *   - the relayer's RPC node is unreachable for a while (every call answered 503);
  *   - throughout, the relayer's RPC calls fail (503, dropped before or after reaching the node) or lag.
  * At the end, read from the chain itself: every request was fulfilled or refunded exactly once, and
  * the oracle's balance equals stakes + escrowed fees of open requests + pull balances.
@@ -12,27 +15,27 @@
  * `npm test` runs FAULT_REQUESTS=40; `npm run test:faults` runs 1000. FAULT_SEED replays the RPC
  * fault sequence; FAULT_DEBUG=1 prints the broker's queues on a stall and the services' warnings.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { JsonRpcProvider, Wallet, parseEther, type JsonRpcSigner } from "ethers";
 import { network } from "hardhat";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonRpcServer } from "hardhat/types/network";
 import { encodeTensor, Tier, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../../scripts/local-stack.js";
 import { TextDirectionDApp__factory, type InferenceOracle, type TextDirectionDApp } from "../../types/ethers-contracts/index.js";
 import { startRpcFaultProxy, type RpcFaultProxy } from "./rpc-proxy.js";
-import { freePort, rabbitmqctlAsync, startService, type ServiceProcess } from "./processes.js";
+import { freePort, startBrokerNode, startService, type BrokerNode, type ServiceProcess } from "./processes.js";
 
 const REQUESTS = Number(process.env.FAULT_REQUESTS ?? 40);
 const SEED = Number(process.env.FAULT_SEED ?? 7);
 const WORKERS = 3;
+const RPC_OUTAGE_MS = 3_000;
 /** Pause between requests: long enough that faults land while requests are still flowing. */
 const PACE_MS = Number(process.env.FAULT_PACE_MS ?? (REQUESTS <= 100 ? 200 : 40));
-const brokerUrl = inject("rabbitmqUrl");
 
 enum Status {
   None,
@@ -43,14 +46,16 @@ enum Status {
   Refunded,
 }
 
-type FaultKind = "worker-kill" | "relayer-kill" | "broker-drop";
+type FaultKind = "worker-kill" | "relayer-kill" | "broker-drop" | "broker-restart" | "rpc-outage";
 
 interface FaultRecord {
   kind: FaultKind;
   at: number;
-  /** Time until the killed process's replacement was serving (worker: "worker ready"; relayer: "relayer ready"). */
+  /** Time until the killed process's replacement was serving (worker: "worker ready"; relayer: "relayer ready"; broker: answering again). */
   restartMs?: number;
-  /** Time from the fault to the next result submitted on-chain (undefined: none within 30 s). */
+  /** When the fault had taken effect (the process had exited, the broker was down, the RPC failing). */
+  effectAt?: number;
+  /** Time from the fault to the next result submitted on-chain (undefined: none within 90 s). */
   nextSubmissionMs?: number;
 }
 
@@ -85,6 +90,8 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
   let relayer: ServiceProcess | undefined;
   const workers: (ServiceProcess | undefined)[] = [];
   const faults: FaultRecord[] = [];
+  let broker: BrokerNode;
+  const rabbitmqctlAsync = (...args: string[]) => broker.ctl(...args);
 
   const relayerEnv = (): Record<string, string> => ({
     RPC_URL: proxy.url,
@@ -132,10 +139,11 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
   };
 
   beforeAll(async () => {
-    // The broker: a vhost of this test's own, so dropping "every connection" touches no other test.
+    // The broker: a node of this test's own (it is restarted mid-run), and a vhost on it.
+    broker = await startBrokerNode(`faults-${process.pid}`);
     await rabbitmqctlAsync("add_vhost", vhost);
     await rabbitmqctlAsync("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
-    vhostUrl = `${brokerUrl}/${encodeURIComponent(vhost)}`;
+    vhostUrl = `${broker.url}/${encodeURIComponent(vhost)}`;
 
     // The chain, served over JSON-RPC on a random loopback port (Hardhat's EDR).
     chainServer = await network.createServer("default", "127.0.0.1");
@@ -180,7 +188,7 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
     await proxy?.close();
     await chainServer?.close();
     provider?.destroy();
-    await rabbitmqctlAsync("delete_vhost", vhost).catch(() => undefined);
+    await broker?.remove();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -194,49 +202,80 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
     }
 
     // RPC faults on every relayer call from now on.
-    proxy.set({ http503: 0.04, dropBefore: 0.03, dropAfter: 0.03, delay: 0.1, delayMs: 300 });
+    const rpcMix = { http503: 0.04, dropBefore: 0.03, dropAfter: 0.03, delay: 0.1, delayMs: 300 };
+    proxy.set(rpcMix);
 
-    const submittedCount = async (fromBlock: number) =>
-      (await provider.getLogs({ address: oracleAddress, topics: [oracle.interface.getEvent("ResultSubmitted").topicHash], fromBlock })).length;
-    const measureNextSubmission = async (record: FaultRecord, fromBlock: number) => {
-      const end = record.at + 30_000;
+    // Recovery: once a fault has taken effect a probe request is sent (from an account of its own);
+    // the time until the probe's result lands on-chain is what the fault cost a new request.
+    // (Waiting for "the next submission" measured nothing when a fault came after the last request.)
+    const prober = await provider.getSigner(9);
+    const ids: string[] = [];
+    let probes = 0;
+    const measureProbe = async (record: FaultRecord) => {
+      const input = inputs[probes++ % inputs.length]!;
+      const deadline = (await provider.getBlock("latest"))!.timestamp + 3600;
+      const receipt = (await (await dapp.connect(prober).classify(input.hash, input.uri, deadline, { value: REQUEST_FEE })).wait())!;
+      const id = String(receipt.logs.map((l) => oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId).toLowerCase();
+      ids.push(id);
+      const from = record.effectAt ?? record.at;
+      const end = from + 90_000;
       while (Date.now() < end) {
-        if ((await submittedCount(fromBlock + 1)) > 0) {
-          record.nextSubmissionMs = Date.now() - record.at;
+        if (Number(await oracle.state(id)) !== Status.Requested) {
+          record.nextSubmissionMs = Date.now() - from;
           return;
         }
         await sleep(50);
       }
     };
 
-    const kinds: FaultKind[] = ["worker-kill", "relayer-kill", "broker-drop"];
+    const kinds: FaultKind[] = ["worker-kill", "relayer-kill", "broker-drop", "broker-restart", "rpc-outage"];
     const injectFault = async (n: number): Promise<void> => {
       const kind = kinds[n % kinds.length]!;
-      const block = await provider.getBlockNumber();
       const record: FaultRecord = { kind, at: Date.now() };
       faults.push(record);
-      const progress = measureNextSubmission(record, block);
+      // The probe request goes out once the fault has taken effect (process dead, broker down, RPC down).
+      let progress: Promise<void> = Promise.resolve();
+      const inEffect = () => {
+        record.effectAt = Date.now();
+        progress = measureProbe(record);
+      };
       if (kind === "worker-kill") {
         const i = Math.floor(n / kinds.length) % WORKERS;
         workers[i]!.kill("SIGKILL");
         await workers[i]!.exited;
+        inEffect();
         await startWorker(i);
         record.restartMs = Date.now() - record.at;
       } else if (kind === "relayer-kill") {
         relayer!.kill("SIGKILL");
         await relayer!.exited;
+        inEffect();
         await sleep(300); // requests keep arriving while it is down
         await startRelayer();
         record.restartMs = Date.now() - record.at;
+      } else if (kind === "rpc-outage") {
+        // The RPC node answers nothing but 503 for a while, then comes back (with the usual fault mix).
+        proxy.set({ ...rpcMix, http503: 1 });
+        inEffect();
+        await sleep(RPC_OUTAGE_MS);
+        proxy.set(rpcMix);
+        record.restartMs = Date.now() - record.at;
+      } else if (kind === "broker-restart") {
+        // The whole node goes down and comes back; every party reconnects on its own.
+        await broker.stop();
+        inEffect();
+        await sleep(500);
+        await broker.start();
+        record.restartMs = Date.now() - record.at;
       } else {
         await rabbitmqctlAsync("close_all_connections", "-p", vhost, "fault test: broker connection drop");
+        inEffect();
       }
       await progress;
     };
 
     // Requests flow; every `faultEvery` requests the next fault starts (one fault at a time).
     const faultEvery = Math.max(8, Math.floor(REQUESTS / 12));
-    const ids: string[] = [];
     let faultChain: Promise<void> = Promise.resolve();
     const faultErrors: unknown[] = [];
     let faultN = 0;
@@ -328,18 +367,23 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
         workerKills: faults.filter((f) => f.kind === "worker-kill").length,
         relayerKills: faults.filter((f) => f.kind === "relayer-kill").length,
         brokerDrops: faults.filter((f) => f.kind === "broker-drop").length,
+        brokerRestarts: faults.filter((f) => f.kind === "broker-restart").length,
+        rpcOutages: faults.filter((f) => f.kind === "rpc-outage").length,
         rpc: { ...proxy.counts },
       },
-      recovery: faults.map((f) => ({ kind: f.kind, restartMs: f.restartMs, nextSubmissionMs: f.nextSubmissionMs ?? "none within 30 s" })),
+      probes,
+      recovery: faults.map((f) => ({ kind: f.kind, restartMs: f.restartMs, recoveryMs: f.nextSubmissionMs ?? "none within 90 s" })),
       queues: deadLetters.split("\n").filter((l) => /\.dead\s+[1-9]/.test(l)),
       ms: { answered: answeredAt - started, final: finalAt - started },
     };
     console.log(`fault test summary: ${JSON.stringify(summary, null, 1)}`);
+    // bench/scale.ts reads the recovery times from here.
+    if (process.env.FAULT_SUMMARY_FILE) writeFileSync(process.env.FAULT_SUMMARY_FILE, JSON.stringify(summary, null, 1));
 
     // Graceful shutdown: SIGTERM lets every process finish and exit 0.
     const procs = [relayer!, ...workers.filter((w): w is ServiceProcess => w !== undefined)];
     for (const p of procs) p.kill("SIGTERM");
     const codes = await Promise.race([Promise.all(procs.map((p) => p.exited)), sleep(20_000).then(() => "timeout")]);
     expect(codes, "exit codes after SIGTERM").toEqual(procs.map(() => 0));
-  }, Math.max(120_000, REQUESTS * 800));
+  }, Math.max(300_000, REQUESTS * 800));
 });

@@ -108,3 +108,56 @@ export function rabbitmqctlAsync(...args: string[]): Promise<string> {
     ),
   );
 }
+
+/** A RabbitMQ node of a test's own (scripts/rabbitmq.sh with its own name, ports and state dir), which the test may stop and start. */
+export interface BrokerNode {
+  url: string;
+  /** rabbitmqctl against this node. */
+  ctl(...args: string[]): Promise<string>;
+  /** Starts the node (keeping its data); resolves with the milliseconds it took to answer. */
+  start(): Promise<number>;
+  /** Stops the node; resolves with the milliseconds it took. */
+  stop(): Promise<number>;
+  /** Stops the node and deletes its state. */
+  remove(): Promise<void>;
+}
+
+function script(env: NodeJS.ProcessEnv, args: string[], timeout = 120_000): Promise<string> {
+  return new Promise((res, rej) =>
+    execFile(join(ROOT, "scripts/rabbitmq.sh"), args, { env, encoding: "utf8", timeout }, (error, stdout, stderr) =>
+      error ? rej(new Error(`rabbitmq.sh ${args.join(" ")}: ${error.message}\n${stderr}`)) : res(stdout.trim()),
+    ),
+  );
+}
+
+/** Starts a private broker node (fresh state) for one test, e.g. one whose restarts must not disturb other test files. */
+export async function startBrokerNode(name: string): Promise<BrokerNode> {
+  const port = await freePort();
+  const dist = await freePort();
+  const stateDir = join(ROOT, ".data", `rabbitmq-${name}`);
+  const env = {
+    ...process.env,
+    RABBITMQ_STATE_DIR: stateDir,
+    RABBITMQ_NODENAME: `${name}@localhost`,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(dist),
+  };
+  const { rmSync } = await import("node:fs");
+  rmSync(stateDir, { recursive: true, force: true });
+  const timed = async (args: string[]) => {
+    const t = Date.now();
+    await script(env, args);
+    return Date.now() - t;
+  };
+  await timed(["start"]);
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    ctl: (...args) => script(env, ["ctl", ...args], 60_000),
+    start: () => timed(["start"]),
+    stop: () => timed(["stop"]),
+    async remove() {
+      await script(env, ["stop"]).catch(() => undefined);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -69,6 +69,48 @@ async function startProxy(target: URL): Promise<{ url: string; stop(): Promise<v
 }
 
 describe("RabbitMQ transport", () => {
+  it("elects one lease holder at a time and hands the lease over when the holder's connection drops or it releases", async () => {
+    const name = `test.lease.${randomUUID()}`;
+    const queues = await Promise.all([0, 1, 2].map(() => RabbitMqQueue.connect(url, { ...quiet, reconnectDelayMs: { initial: 50, max: 200 } })));
+    const held = [false, false, false];
+    const changes: string[] = [];
+    try {
+      const leases = [];
+      for (const [i, q] of queues.entries()) {
+        leases.push(
+          await q.lease(name, (h) => {
+            held[i] = h;
+            changes.push(`${i}:${h}`);
+          }),
+        );
+        await until(() => held.some(Boolean), 10_000, "a holder");
+      }
+      const holders = () => held.flatMap((h, i) => (h ? [i] : []));
+      expect(holders()).toEqual([0]);
+      // The holder's connection is cut by the broker: the lease moves to one of the others.
+      const t0 = Date.now();
+      dropConnection(queues[0]!);
+      await until(() => holders().length === 1 && holders()[0] !== 0, 10_000, "failover");
+      const failoverMs = Date.now() - t0;
+      const second = holders()[0]!;
+      // The old holder reconnects and waits in line: still one holder.
+      await until(() => queues[0]!.reconnections >= 1, 10_000, "reconnection");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(holders()).toEqual([second]);
+      // A release hands it on too.
+      await leases[second]!.release();
+      await until(() => holders().length === 1 && holders()[0] !== second, 10_000, "handover on release");
+      expect(holders()).toHaveLength(1);
+      console.log(`lease: failover after a dropped connection in ${failoverMs} ms; changes ${changes.join(" ")}`);
+    } finally {
+      await Promise.all(queues.map((q) => q.close()));
+      const admin = await amqp.connect(url);
+      const ch = await admin.createChannel();
+      await ch.deleteQueue(name).catch(() => undefined);
+      await admin.close();
+    }
+  });
+
   it("reconnects after the broker drops the connection, losing nothing in flight", async () => {
     const producer = await RabbitMqQueue.connect(url, quiet);
     const consumer = await RabbitMqQueue.connect(url, quiet);
