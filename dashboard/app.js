@@ -213,7 +213,7 @@ function previewBox(title, p) {
       {},
       el("dt", {}, "tensor"), el("dd", { class: "mono" }, `${p.dtype} [${p.shape.join(", ")}] · ${p.bytes} bytes`),
       el("dt", {}, "min / mean / max"), el("dd", { class: "mono" }, `${fmt(p.min)} / ${fmt(p.mean)} / ${fmt(p.max)}`),
-      el("dt", {}, "values"), el("dd", { class: "mono values" }, p.values.map(fmt).join(", ") + (p.elements > p.values.length ? ", …" : "")),
+      el("dt", {}, "values"), el("dd", { class: "mono values" }, p.values.slice(0, 6).map(fmt).join(", ") + (p.elements > 6 ? ", …" : "")),
       p.argmax !== null ? [el("dt", {}, "argmax"), el("dd", { class: "mono" }, String(p.argmax))] : null,
     ),
   );
@@ -246,7 +246,7 @@ function renderDetail(d) {
   ].filter(([, t]) => t !== null).map(([title, t]) => ({ t, kind: "offchain", title }));
   const items = [...offchain, ...onchain];
 
-  $("#detail-body").replaceChildren(
+  const parts = [
     kv([
       ["state", null],
       ["tier", r.tier],
@@ -280,7 +280,7 @@ function renderDetail(d) {
       ["input hash", d.commitments.inputHash],
       ["output hash", d.commitments.outputHash],
       ["trace root", d.commitments.traceRoot],
-      ["result commitment", d.commitments.resultCommitment],
+      ["result commitment", /^0x0{64}$/.test(d.commitments.resultCommitment) ? (r.state === "fulfilled" || r.state === "refunded" ? "– (cleared once final)" : "– (no result yet)") : d.commitments.resultCommitment],
       ["deadline", new Date(d.chain.deadline * 1000).toISOString()],
       ["challenge deadline", d.chain.challengeDeadline ? new Date(d.chain.challengeDeadline * 1000).toISOString() : null],
       ["callback", d.chain.callbackOk === null ? null : d.chain.callbackOk ? "succeeded" : "failed (settlement went on)"],
@@ -312,7 +312,8 @@ function renderDetail(d) {
         ),
       ),
     ),
-  );
+  ];
+  $("#detail-body").replaceChildren(...parts.flat(2).filter((p) => p !== null && p !== undefined));
   const stateDd = $("#detail-body dd");
   stateDd.replaceChildren(badge(r.state));
   stateDd.setAttribute("data-testid", "detail-state");

@@ -256,7 +256,7 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
     routes(req, res).then((handled) => (handled ? undefined : next()), next);
   });
 
-  app.get("/dashboard", (_req, res) => res.redirect(301, "/dashboard/"));
+  app.get("/dashboard", (req, res, next) => (req.path === "/dashboard" ? res.redirect(301, "dashboard/") : next()));
   app.use(
     "/dashboard",
     (_req, res, next) => {
@@ -541,7 +541,9 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow) {
 
   const view = await chain.reader.getRequest(row.id);
   const disputed = timeline.some((e) => e.event === "ChallengeOpened");
-  const dispute = disputed ? await chain.reader.getDispute(row.id) : undefined;
+  // The oracle keeps a dispute's record only while it is open; a resolved one lives on in the timeline.
+  const open = disputed && row.state === "challenged" ? await chain.reader.getDispute(row.id) : undefined;
+  const dispute = open !== undefined && /^0x0{40}$/i.test(open.challenger) ? undefined : open;
   return {
     request: summary(row),
     commitments: {

@@ -2,14 +2,17 @@
  * Metrics and health endpoints on the real local stack: after real requests (results, a signed
  * rejection refunded at once, a dispute the worker wins, settlement) every series the services
  * export exists with the values those requests imply; /readyz flips to not-ready when the chain RPC
- * is unreachable and back when it returns.
+ * is unreachable and back when it returns. Every log line about a request names it (requestId, or
+ * requestIds on a batch line).
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, encodeTensor, QUEUES } from "../../protocol/index.js";
 import { shortHash, startMetricsServer, type MetricsServer } from "../../protocol/metrics.js";
@@ -65,9 +68,16 @@ describe("metrics and health endpoints", () => {
   const ids: string[] = [];
   let refundId = "";
   let disputedId = "";
+  const lines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    stack = await startLocalStack({ logger: createLogger("metrics-test", { level: "silent" }) });
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split("\n")) if (line !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    stack = await startLocalStack({ logger: pino({ name: "metrics-test", level: "debug" }, sink) });
     const worker = stack.workers[0]!;
     workerServer = await startMetricsServer({
       registry: worker.metrics.registry,
@@ -171,6 +181,30 @@ describe("metrics and health endpoints", () => {
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { checks: Record<string, { ok: boolean }> }).checks.queue?.ok).toBe(true);
     expect((await fetch(`${workerServer.url}/nope`)).status).toBe(404);
+  });
+
+  it("puts the request id on every log line about a request", () => {
+    const requests = [...ids, refundId];
+    const perRequest = ["job published", "reply accepted", "result published", "request rejected", "inference done", "rejection submitted; requester refunded"];
+    for (const msg of perRequest) expect(lines.some((l) => l.msg === msg), msg).toBe(true);
+    let checked = 0;
+    for (const line of lines) {
+      const named = new Set<string>([
+        ...(typeof line.requestId === "string" ? [line.requestId.toLowerCase()] : []),
+        ...(Array.isArray(line.requestIds) ? (line.requestIds as string[]).map((r) => r.toLowerCase()) : []),
+      ]);
+      if (perRequest.includes(String(line.msg))) expect(named.size, `${String(line.msg)} has a requestId`).toBe(1);
+      if (["results submitted", "results settled"].includes(String(line.msg))) expect(named.size, `${String(line.msg)} has requestIds`).toBeGreaterThan(0);
+      // A line whose text mentions one of the requests anywhere names it in requestId/requestIds too.
+      const text = JSON.stringify(line).toLowerCase();
+      for (const id of requests) {
+        if (text.includes(id.slice(2))) {
+          expect(named.has(id), `log line "${String(line.msg)}" mentions ${id} without naming it`).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 
   it("/healthz answers and /readyz reports every check on the relayer", async () => {
