@@ -510,7 +510,14 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow) {
   }
 
   // Every oracle event for this request (the id is the first indexed topic of each), with block times and gas.
-  const logs = await chain.provider.getLogs({ address: chain.oracleAddress, fromBlock: row.block, toBlock: "latest", topics: [null, row.id] });
+  // Read in logBlockRange chunks (what RPC providers allow), stopping at the request's final event.
+  const logs: Log[] = [];
+  const head = await chain.provider.getBlockNumber();
+  for (let from = row.block; from <= head; from += deps.logBlockRange) {
+    const chunk = await chain.provider.getLogs({ address: chain.oracleAddress, fromBlock: from, toBlock: Math.min(head, from + deps.logBlockRange - 1), topics: [null, row.id] });
+    logs.push(...chunk);
+    if (row.finalTx !== null && chunk.some((l) => l.transactionHash.toLowerCase() === row.finalTx!.toLowerCase())) break;
+  }
   logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
   const blocks = new Map<number, number>();
   const receipts = new Map<string, { gasUsed: string; from: string; status: number | null }>();
