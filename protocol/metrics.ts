@@ -76,7 +76,7 @@ export class WorkerMetrics {
     });
     this.batchSize = new Histogram({
       name: "oracle_worker_batch_size",
-      help: "Requests served by one session.run (1: unbatched).",
+      help: "Size of the session.run batch each request was served in (1: unbatched), observed once per request.",
       labelNames: ["model"],
       buckets: BATCH_BUCKETS,
       registers,
