@@ -85,15 +85,16 @@ export interface Context {
 
 /** Opens the RPC connection: --rpc, else ORACLE_RPC_URL, else the deployment's rpcUrl. */
 export async function context(opts: GlobalOptions, { needDeployment = true } = {}): Promise<Context & { deployment: Deployment }> {
-  const explicit = opts.deployment !== undefined || process.env.ORACLE_DEPLOYMENT !== undefined;
-  const deploymentPath = opts.deployment ?? process.env.ORACLE_DEPLOYMENT ?? DEFAULT_DEPLOYMENT;
+  const envPath = process.env.ORACLE_DEPLOYMENT === "" ? undefined : process.env.ORACLE_DEPLOYMENT;
+  const explicit = opts.deployment !== undefined || envPath !== undefined;
+  const deploymentPath = opts.deployment ?? envPath ?? DEFAULT_DEPLOYMENT;
   const deployment = readDeployment(deploymentPath, explicit);
   if (needDeployment && deployment === undefined) {
     throw cliError("CONFIG_INVALID", `no deployment: start a local one with \`oracle dev\`, deploy with \`oracle deploy\`, or pass --deployment <file> (looked for ${resolve(deploymentPath)})`);
   }
   const rpcUrl = opts.rpc ?? process.env.ORACLE_RPC_URL ?? deployment?.rpcUrl;
   if (rpcUrl === undefined) throw cliError("CONFIG_INVALID", "no RPC endpoint: pass --rpc <url> or set ORACLE_RPC_URL");
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250, batchMaxCount: 1 });
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250, batchMaxCount: 1, cacheTimeout: -1 });
   let chainId: bigint;
   try {
     chainId = (await provider.getNetwork()).chainId;

@@ -72,7 +72,7 @@ program
       if ((error as { code?: string }).code === "CONFIG_INVALID" && String((error as Error).message).includes("deployment is for chain")) return undefined;
       throw error;
     });
-    const provider = ctx?.provider ?? new JsonRpcProvider(rpcUrl, undefined, { batchMaxCount: 1 });
+    const provider = ctx?.provider ?? new JsonRpcProvider(rpcUrl, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
     try {
       const key = o.key ?? process.env.ORACLE_KEY;
       if (key === undefined || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw cliError("CONFIG_INVALID", "deploy needs --key <0x private key> (or ORACLE_KEY) of a funded account");
@@ -127,7 +127,7 @@ for (const service of ["worker", "relayer"] as const) {
     .option("--check", "validate the configuration and exit")
     .action(async (_o, cmd: Command) => {
       const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
-      const deployment = o.deployment ?? process.env.ORACLE_DEPLOYMENT;
+      const deployment = o.deployment ?? (process.env.ORACLE_DEPLOYMENT || undefined);
       const env = service === "worker" ? checkWorker(o.config, deployment, process.env) : checkRelayer(o.config, deployment, process.env);
       if (o.check === true) {
         output(o.json === true, { ok: true }, () => [`the ${service} configuration is valid`]);

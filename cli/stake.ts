@@ -33,7 +33,7 @@ function lines(v: ReturnType<typeof view>): string[] {
   return [
     `operator   ${v.operator}`,
     `signer     ${v.signer === ZeroAddress ? "(not registered)" : v.signer}`,
-    `stake      ${formatEther(v.stake)} ETH (${formatEther(v.locked)} locked by open results)`,
+    `stake      ${formatEther(v.stake)} ETH (of which ${formatEther(v.locked)} locked by open results; unbonding stake counts until withdrawn)`,
     `unbonding  ${formatEther(v.unbonding)} ETH${BigInt(v.unbonding) > 0n ? `, withdrawable from ${new Date(v.unbondingReadyAt * 1000).toISOString()}` : ""}`,
     `balance    ${formatEther(v.balance)} ETH (fees and refunds credited by the oracle)`,
   ];

@@ -272,7 +272,7 @@ export class OracleClient {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.relayerUrl}/blobs/${inputHash}`, { method: "PUT", body: bytes, headers: { "content-type": "application/octet-stream" } });
+      res = await fetch(`${this.relayerUrl}/blobs/${inputHash}`, { method: "PUT", body: new Uint8Array(bytes), headers: { "content-type": "application/octet-stream" } });
     } catch (error) {
       throw new OracleSdkError("INPUT_UPLOAD_FAILED", `uploading the input to ${this.relayerUrl} failed: ${(error as Error).message}`, { cause: error });
     }
