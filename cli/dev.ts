@@ -173,8 +173,8 @@ export async function dev(o: DevOptions): Promise<void> {
       "  Accounts (Hardhat's well-known development keys — never use them on a real network):",
       ...accounts.map((a) => `    ${a.role.padEnd(11)} ${a.address}  ${a.privateKey}`),
       "",
-      "  Try:  oracle model list",
-      `        ORACLE_KEY=${accounts[4]!.privateKey} oracle request --model ${cls.modelHash} --input line.png --wait`,
+      "  Try:  npm run oracle -- model list",
+      `        ORACLE_KEY=${accounts[4]!.privateKey} npm run oracle -- request --model ${cls.modelHash} --input line.png --wait`,
       "",
     ]);
     void eth;

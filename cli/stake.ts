@@ -56,9 +56,17 @@ async function show(oracle: ReturnType<typeof InferenceOracle__factory.connect>,
 
 export async function stakeCommand(value: string | undefined, o: GlobalOptions & { signer?: string }): Promise<void> {
   await withOracle(o, async (oracle, me, progress, json) => {
-    if (value === undefined) return show(oracle, me, json);
-    const wei = amount(value);
     const w = await oracle.getWorker(me);
+    if (value === undefined) {
+      // No amount: show the stake, after changing the signer when --signer names a new one.
+      if (o.signer !== undefined) {
+        if (w.signer === ZeroAddress) throw cliError("CONFIG_INVALID", "not registered yet: `oracle stake <amount> --signer <address>` registers with a first stake");
+        const signer = address(o.signer, "--signer");
+        if (signer !== w.signer) await send(`changing the signer to ${signer}`, () => oracle.setSigner(signer), progress);
+      }
+      return show(oracle, me, json);
+    }
+    const wei = amount(value);
     if (w.signer === ZeroAddress) {
       const signer = address(o.signer ?? me, "--signer");
       const min = (await oracle.params()).minStake;

@@ -215,6 +215,8 @@ describe("oracle CLI against `oracle dev`", () => {
     expect(s1).toMatchObject({ signer, stake: parseEther("2").toString() });
     const s2 = lastJson<{ stake: string }>(await oracle(["stake", "0.5", "--json", "--key", opKey], env));
     expect(s2.stake).toBe(parseEther("2.5").toString());
+    const rotated = Wallet.createRandom().address;
+    expect(lastJson<{ signer: string; stake: string }>(await oracle(["stake", "--signer", rotated, "--json", "--key", opKey], env))).toMatchObject({ signer: rotated, stake: parseEther("2.5").toString() });
     const low = await oracle(["stake", "0.1", "--json", "--key", keyOf(10)], env);
     expect(low.code).toBe(1);
     expect(low.stderr).toContain("minimum stake");
