@@ -8,13 +8,13 @@ import { parseEther } from "ethers";
 import { Tier } from "../protocol/types.js";
 import { decodeTensor, type Tensor } from "../protocol/tensor.js";
 import {
-  decodePng, describeOutput, imageToTensor, isJpeg, isPng, modelCard, OracleClient, OracleSdkError, readNpy, tensorFromJson,
+  decodeJpeg, decodePng, describeOutput, imageToTensor, isJpeg, isPng, modelCard, OracleClient, OracleSdkError, readNpy, tensorFromJson,
   type DecodedOutput, type ModelDetails, type Progress as StageProgress, type RequestOutcome,
 } from "../sdk/index.js";
 import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
 import { TIER_NAMES } from "./deploy.js";
 
-/** Reads an input file as a tensor for the model: .npy, .json, .png (the model card's preprocessing), or a canonical .bin tensor. */
+/** Reads an input file as a tensor for the model: .npy, .json, .png/.jpg (the model card's preprocessing), or a canonical tensor. */
 export function readInputFile(file: string, model: ModelDetails): Tensor {
   let bytes: Buffer;
   try {
@@ -25,9 +25,7 @@ export function readInputFile(file: string, model: ModelDetails): Tensor {
   const ext = extname(file).toLowerCase();
   if (ext === ".npy" || bytes.subarray(0, 6).toString("latin1") === "\x93NUMPY") return readNpy(bytes);
   if (ext === ".png" || isPng(bytes)) return imageToTensor(model.modelHash, decodePng(bytes));
-  if (ext === ".jpg" || ext === ".jpeg" || isJpeg(bytes)) {
-    throw new OracleSdkError("INPUT_FORMAT_UNSUPPORTED", `JPEG is not supported (no decoder among the project's dependencies); convert it to PNG first, e.g. \`convert ${file} input.png\``);
-  }
+  if (ext === ".jpg" || ext === ".jpeg" || isJpeg(bytes)) return imageToTensor(model.modelHash, decodeJpeg(bytes));
   if (bytes.subarray(0, 4).toString("latin1") === "VIOT") return decodeTensor(bytes);
   let json: unknown;
   try {

@@ -14,7 +14,7 @@ export type SdkErrorCode =
   | "TIER_UNSUPPORTED"
   /** The input cannot be read or does not fit the model's input spec. */
   | "INPUT_INVALID"
-  /** An input file format the SDK cannot read (e.g. JPEG). */
+  /** An input file format the SDK cannot read (e.g. a progressive JPEG). */
   | "INPUT_FORMAT_UNSUPPORTED"
   /** The input is too large to go inline and no relayer URL was given to upload it to. */
   | "INPUT_UPLOAD_FAILED"

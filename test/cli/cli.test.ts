@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderTextLine, rotateImage180, textLineTensor } from "../../examples/text-images.js";
 import { onnx, resolveNpmUri } from "../../protocol/index.js";
 import type { Tensor } from "../../protocol/tensor.js";
-import { decodePng, encodePng, mnistTensor, MNIST_MLP_HASH, PPOCR_CLS_HASH, ppocrClsTensor, writeNpy } from "../../sdk/index.js";
+import { decodeJpeg, decodePng, encodePng, mnistTensor, MNIST_MLP_HASH, PPOCR_CLS_HASH, ppocrClsTensor, writeNpy } from "../../sdk/index.js";
 import { lastJson, oracle, ROOT, rpc, start, type LongRunning } from "./helpers.js";
 
 const MNEMONIC = "test test test test test test test test test test test junk";
@@ -121,6 +121,16 @@ describe("oracle CLI against `oracle dev`", () => {
     expect(out.output.top).toMatchObject({ index: 1, label: "upside down (180°)" });
   });
 
+  it("request: a JPEG photo of an upside-down text line (Chromium's encoder) is decoded, preprocessed and answered as onnxruntime does locally", async () => {
+    const jpg = join(ROOT, "test/cli/fixtures/line-upside-down.jpg");
+    const r = await oracle(["request", "--model", PPOCR_CLS_HASH, "--input", jpg, "--wait", "--json", "--key", key("user")], env);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson<{ output: { values: number[]; top: { index: number; label: string } } }>(r);
+    const local = await runLocally(CLS_FILE, ppocrClsTensor(decodeJpeg(readFileSync(jpg))));
+    out.output.values.forEach((v, i) => expect(v).toBeCloseTo(local[i]!, 4));
+    expect(out.output.top).toMatchObject({ index: 1, label: "upside down (180°)" });
+  });
+
   it("request: .npy and .json inputs (NONE tier), and an MNIST digit PNG, each answered as onnxruntime does locally", async () => {
     const npy = join(dir, "line.npy");
     const t = textLineTensor("Stake and sign");
@@ -157,7 +167,7 @@ describe("oracle CLI against `oracle dev`", () => {
 
   it("request refuses bad inputs and options with stable codes before sending anything", async () => {
     const jpg = join(dir, "photo.jpg");
-    writeFileSync(jpg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46]));
+    writeFileSync(jpg, Buffer.from([0xff, 0xd8, 0xff, 0xc2, 0, 0x0b, 8, 0, 16, 0, 16, 1, 1, 0x11, 0])); // a progressive JPEG frame header
     const wrong = join(dir, "wrong.json");
     writeFileSync(wrong, JSON.stringify([[1, 2, 3]]));
     const digit = join(dir, "seven.json");

@@ -1,7 +1,8 @@
 /** The SDK's input readers: .npy, JSON, PNG (every filter type and color type used), and spec fitting. */
+import { readFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decodePng, encodePng, fitToSpec, isSdkError, readNpy, tensorFromJson, writeNpy, describeOutput, MNIST_MLP_HASH, PPOCR_CLS_HASH, ppocrClsTensor, mnistTensor } from "../../sdk/index.js";
+import { decodeJpeg, decodePng, encodePng, fitToSpec, isSdkError, readNpy, tensorFromJson, writeNpy, describeOutput, MNIST_MLP_HASH, PPOCR_CLS_HASH, ppocrClsTensor, mnistTensor } from "../../sdk/index.js";
 import { renderTextLine, clsTensor } from "../../examples/text-images.js";
 import type { Tensor } from "../../protocol/tensor.js";
 
@@ -127,5 +128,37 @@ describe("sdk inputs", () => {
 
     expect(describeOutput({ dtype: "float32", shape: [1, 2], data: Float32Array.from([0.1, 0.9]) }, PPOCR_CLS_HASH).top).toEqual({ index: 1, label: "upside down (180°)", score: expect.closeTo(0.9, 5) });
     expect(describeOutput({ dtype: "int8", shape: [1, 10], data: Int8Array.from([0, 0, 0, 90, 0, 0, 0, 0, 0, 1]) }, MNIST_MLP_HASH).top).toMatchObject({ index: 3, label: "3" });
+  });
+});
+
+describe("sdk JPEG decoder", () => {
+  const fixture = JSON.parse(readFileSync(new URL("./fixtures/chromium-jpeg.json", import.meta.url), "utf8")) as { width: number; height: number; jpeg: string; rgba: string };
+  const jpeg = Buffer.from(fixture.jpeg, "base64");
+
+  it("decodes a baseline 4:2:0 JPEG from Chromium's encoder to what Chromium decodes (chroma upsampling aside)", () => {
+    const img = decodeJpeg(jpeg);
+    expect([img.width, img.height]).toEqual([fixture.width, fixture.height]);
+    const ref = Buffer.from(fixture.rgba, "base64");
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < img.width * img.height; i++) {
+      for (let c = 0; c < 3; c++) {
+        const d = Math.abs(img.rgb[3 * i + c]! - ref[4 * i + c]!);
+        sum += d;
+        max = Math.max(max, d);
+      }
+    }
+    // Measured: mean 4.45, max 33 (Chromium's libjpeg-turbo interpolates chroma; we replicate it).
+    expect(sum / (img.width * img.height * 3)).toBeLessThan(6);
+    expect(max).toBeLessThan(48);
+  });
+
+  it("refuses progressive and truncated files with their codes", () => {
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    const progressive = Buffer.from(jpeg);
+    progressive[sof + 1] = 0xc2;
+    expect(code(() => decodeJpeg(progressive))).toBe("INPUT_FORMAT_UNSUPPORTED");
+    expect(code(() => decodeJpeg(jpeg.subarray(0, jpeg.byteLength >> 1)))).toBe("INPUT_INVALID");
+    expect(code(() => decodeJpeg(Buffer.from("not a jpeg")))).toBe("INPUT_INVALID");
   });
 });
