@@ -6,6 +6,7 @@
  *   PUT  /blobs/:hash            store a canonical tensor under its tensor hash (checked)
  *   POST /blobs                  store a canonical tensor, get its hash back
  *   GET  /blobs/:hash            fetch a stored tensor
+ * plus what `extend` mounts (relayer/dashboard.ts: /metrics, /healthz, /readyz, /dashboard, /api/*).
  * Errors are JSON `{ error: { code, message, details } }` with a fitting status.
  *
  * Limits (config `api`): each client address has a token bucket (`rateLimit`), and a client over
@@ -51,6 +52,8 @@ export interface ApiDeps {
   rateLimit?: RateLimitOptions;
   /** Clock in ms (tests). */
   now?: () => number;
+  /** Mounts more routes before the 404 handler (the dashboard and metrics). */
+  extend?: (app: express.Express) => void;
 }
 
 export interface RateLimitOptions {
@@ -194,6 +197,8 @@ export function createApi(deps: ApiDeps): express.Express {
     const bytes = await deps.blobs.get(req.params.hash);
     res.type("application/octet-stream").send(bytes);
   });
+
+  deps.extend?.(app);
 
   app.use((_req, _res) => {
     throw new BaseError("REQUEST_NOT_FOUND", "no such route");

@@ -15,6 +15,9 @@
  * Several relayers on one broker: RELAYER_LEADER_ELECTION=true on each (own RELAYER_KEY and data
  * dir); the holder of the broker lease acts, the others follow and take over (docs/OPERATIONS.md).
  *
+ * The API also serves GET /metrics (Prometheus, with process metrics), /healthz, /readyz and the live
+ * dashboard at /dashboard/ (relayer/dashboard.ts).
+ *
  * SIGTERM / SIGINT: close() (stop taking replies, finish the batch in flight, save the cursor) and
  * exit 0; a second signal exits at once. The process prints one JSON line
  * `{"msg":"relayer ready","url":...}` on its log once the API listens.
@@ -23,6 +26,7 @@ import { readFileSync } from "node:fs";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { closeOnSignals, createLogger, envOverrides } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
+import { RelayerMetrics } from "../protocol/metrics.js";
 import { Relayer } from "./relayer.js";
 import type { RelayerConfigInput } from "./config.js";
 
@@ -56,7 +60,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
         });
   if (queue instanceof InProcessQueue) log.warn("RABBITMQ_URL is not set: using an in-process queue that no worker process can reach");
 
-  const relayer = await Relayer.start({ provider, signer, oracleAddress: required(env, "ORACLE_ADDRESS"), queue, logger: log, config });
+  const relayer = await Relayer.start({ provider, signer, oracleAddress: required(env, "ORACLE_ADDRESS"), queue, logger: log, config, metrics: new RelayerMetrics({ defaultMetrics: true }) });
   log.info({ url: relayer.url, signer: signer.address, dataDir: relayer.config.dataDir }, "relayer ready");
 
   closeOnSignals(log, [() => relayer.close(), () => queue.close(), () => provider.destroy()], "relayer closed");

@@ -8,12 +8,14 @@ import type { AddressInfo } from "node:net";
 import type { Provider, Signer } from "ethers";
 import { BaseError, loadConfig, type Logger } from "../protocol/index.js";
 import type { JobQueue, Lease } from "../queue/index.js";
+import { RelayerMetrics } from "../protocol/metrics.js";
 import { createApi } from "./api.js";
 import { BlobStore } from "./blobs.js";
 import { OracleChain, type TxRecord } from "./chain.js";
 import { ResultCollector } from "./collector.js";
 import { RelayerConfigSchema, type RelayerConfig, type RelayerConfigInput } from "./config.js";
 import { RelayerDb } from "./db.js";
+import { mountDashboard } from "./dashboard.js";
 import { Settler } from "./settler.js";
 import { ResultSubmitter } from "./submitter.js";
 import { EventWatcher } from "./watcher.js";
@@ -29,6 +31,8 @@ export interface RelayerDeps {
   queue: JobQueue;
   logger: Logger;
   config?: RelayerConfigInput;
+  /** Prometheus series served on /metrics (protocol/metrics.ts); a registry of its own by default. */
+  metrics?: RelayerMetrics;
 }
 
 export class Relayer {
@@ -36,6 +40,8 @@ export class Relayer {
   readonly db: RelayerDb;
   readonly blobs: BlobStore;
   readonly chain: OracleChain;
+  readonly metrics: RelayerMetrics;
+  private dashboard: { close(): void } | undefined;
   private readonly watcher: EventWatcher;
   private readonly collector: ResultCollector;
   private readonly submitter: ResultSubmitter;
@@ -57,6 +63,7 @@ export class Relayer {
   ) {
     this.config = loadConfig(RelayerConfigSchema, deps.config ?? {});
     const log = deps.logger;
+    this.metrics = deps.metrics ?? new RelayerMetrics();
     this.db = new RelayerDb(this.config.dataDir);
     this.blobs = new BlobStore(this.config.dataDir, this.db, {
       maxBytes: this.config.api.maxBlobBytes,
@@ -159,6 +166,20 @@ export class Relayer {
       maxBodyBytes: this.config.api.maxBodyBytes,
       rateLimit: this.config.api.rateLimit,
       publicUrl: () => this.url,
+      extend: (app) => {
+        this.dashboard = mountDashboard(app, {
+          db: this.db,
+          blobs: this.blobs,
+          chain: this.chain,
+          queue: this.deps.queue,
+          metrics: this.metrics,
+          log: this.deps.logger.child({ layer: "dashboard" }),
+          cursor: () => this.watcher.cursor(),
+          startBlock: this.config.startBlock,
+          logBlockRange: this.config.logBlockRange,
+          maxCursorLag: this.config.confirmations + 50,
+        });
+      },
     });
     await new Promise<void>((resolve, reject) => {
       const server = app.listen(this.config.api.port, this.config.api.host, (error?: Error) => (error ? reject(error) : resolve()));
@@ -221,6 +242,7 @@ export class Relayer {
         () => this.lease?.release(),
         () =>
           new Promise<void>((resolve) => {
+            this.dashboard?.close();
             if (this.server === undefined) return resolve();
             this.server.close(() => resolve());
             this.server.closeAllConnections();

@@ -65,7 +65,7 @@ export class Settler {
     if (rows.length === 0) return;
     try {
       const receipt = await this.chain.send("settleMany", rows.length, () => this.chain.oracle.settleMany(settlements));
-      this.log.info({ count: rows.length, gasUsed: receipt.gasUsed.toString() }, "results settled");
+      this.log.info({ count: rows.length, requestIds: rows.map((r) => r.id), gasUsed: receipt.gasUsed.toString() }, "results settled");
     } catch (error) {
       this.failed(rows, error, "settlement");
       if (!isError(error, "CHAIN_REVERTED")) throw error;
@@ -125,7 +125,7 @@ export class Settler {
     if (rows.length === 0) return;
     try {
       await this.chain.send("refundExpired", rows.length, () => this.chain.oracle.refundExpired(rows.map((r) => r.id)));
-      this.log.info({ count: rows.length }, "expired requests refunded");
+      this.log.info({ count: rows.length, requestIds: rows.map((r) => r.id) }, "expired requests refunded");
     } catch (error) {
       this.failed(rows, error, "refund");
       if (!isError(error, "CHAIN_REVERTED")) throw error;

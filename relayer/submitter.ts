@@ -115,7 +115,7 @@ export class ResultSubmitter {
           this.skipped(r.requestId, reason);
         }
       }
-      this.log.info({ count: replies.length, skipped: skipped.size, gasUsed: receipt.gasUsed.toString() }, "results submitted");
+      this.log.info({ count: replies.length, requestIds: replies.map((r) => r.requestId), skipped: skipped.size, gasUsed: receipt.gasUsed.toString() }, "results submitted");
       return true;
     } catch (error) {
       if (isError(error, "CHAIN_REVERTED")) {

@@ -11,13 +11,18 @@
  * worker serves only the models pinned in its config (StaticCatalog). RABBITMQ_NAMESPACE prefixes
  * every queue name (the same for every party); RABBITMQ_CONNECTION_NAME names the connection.
  *
+ * Observability: METRICS_PORT (off when unset) serves GET /metrics (Prometheus), /healthz and /readyz
+ * (queue reachable, consuming, chain reachable when RPC_URL is set, pinned models fetched and
+ * verified) on METRICS_HOST (default 127.0.0.1). Pinned models are fetched at start-up.
+ *
  * SIGTERM / SIGINT: close() (stop taking jobs, finish the ones in flight, release sessions), close
  * the queue, exit 0; a second signal exits at once. `{"msg":"worker ready"}` is logged once it
  * consumes jobs.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { JsonRpcProvider } from "ethers";
-import { closeOnSignals, createLogger, IInferenceOracle__factory } from "../protocol/index.js";
+import { closeOnSignals, createLogger, IInferenceOracle__factory, QUEUES, type Hex } from "../protocol/index.js";
+import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../protocol/metrics.js";
 import { RabbitMqQueue } from "../queue/index.js";
 import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
 import { loadWorkerConfig } from "./config.js";
@@ -49,11 +54,34 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     namespace: env.RABBITMQ_NAMESPACE ?? "",
     connectTimeoutMs: 30_000,
   });
-  const worker = new Worker({ config, queue, catalog, logger: log });
+  const metrics = new WorkerMetrics({ defaultMetrics: true });
+  const worker = new Worker({ config, queue, catalog, logger: log, metrics });
   await worker.start();
+  // Pinned models are fetched and verified now, so /readyz can say when they are loaded.
+  for (const m of config.models) {
+    worker.models.path(m.modelHash as Hex, m.uris).catch((error: unknown) => log.error({ err: error, modelHash: m.modelHash }, "pinned model could not be loaded"));
+  }
+  let server: MetricsServer | undefined;
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== "") {
+    server = await startMetricsServer({
+      registry: metrics.registry,
+      port: Number(env.METRICS_PORT),
+      host: env.METRICS_HOST ?? "127.0.0.1",
+      readiness: {
+        queue: async () => ({ jobs: await queue.depth(QUEUES.jobs) }),
+        ...(provider === undefined ? {} : { chain: async () => ({ head: await provider.getBlockNumber() }) }),
+        models: () => {
+          const missing = config.models.filter((m) => !existsSync(worker.models.cachePath(m.modelHash as Hex)));
+          if (missing.length > 0) throw new Error(`pinned models not loaded yet: ${missing.map((m) => m.modelHash.slice(0, 10)).join(", ")}`);
+          return { pinned: config.models.length, sessions: worker.sessions.size };
+        },
+      },
+    });
+    log.info({ url: server.url }, "metrics and health endpoints listening");
+  }
   log.info({ signer: worker.address, pid: process.pid }, "worker ready");
 
-  closeOnSignals(log, [() => worker.close(), () => queue.close(), () => provider?.destroy()], "worker process exiting");
+  closeOnSignals(log, [() => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()], "worker process exiting");
 }
 
 main().catch((error: unknown) => {

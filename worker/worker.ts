@@ -18,6 +18,7 @@ import { BaseError } from "../protocol/errors.js";
 import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
 import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
+import { WorkerMetrics } from "../protocol/metrics.js";
 import { toHex } from "../protocol/merkle.js";
 import { JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, type Tensor, type TensorData } from "../protocol/tensor.js";
@@ -51,6 +52,8 @@ export interface WorkerOptions {
   fetch?: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
   /** What onnxruntime-node ships (tests pretend); the binding's list by default. */
   listBackends?: () => readonly BackendInfo[];
+  /** Prometheus series (protocol/metrics.ts); a registry of its own by default. */
+  metrics?: WorkerMetrics;
 }
 
 export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "prove" | "sign" | "upload" | "total", number> &
@@ -110,6 +113,7 @@ export class Worker {
   readonly runner: InferenceRunner;
   readonly models: ModelStore;
   readonly sessions: SessionCache;
+  readonly metrics: WorkerMetrics;
   private readonly queue: JobQueue;
   private readonly catalog: ModelCatalog;
   private readonly log: Logger;
@@ -129,6 +133,7 @@ export class Worker {
     this.config = config;
     this.queue = options.queue;
     this.catalog = options.catalog;
+    this.metrics = options.metrics ?? new WorkerMetrics();
     const root = options.logger ?? createLogger("worker");
     this.log = root.child({ layer: "worker" });
     this.signer = new FastSigner(config.signerKey);
@@ -244,6 +249,7 @@ export class Worker {
       // A hostile message can claim anything: log at most a request id's worth of it.
       const requestId = typeof claimed === "string" ? claimed.slice(0, 66) : typeof claimed;
       this.log.warn({ messageId: String(delivery.messageId).slice(0, 128), requestId, problems: problems.slice(0, 10) }, "invalid job message dead-lettered");
+      this.metrics.jobs.inc({ outcome: "invalid" });
       throw new InvalidJobError(problems.join("; "), { details: { problems, messageId: delivery.messageId } });
     }
     const job = parsed.data;
@@ -251,10 +257,12 @@ export class Worker {
     const domain = this.domains.get(domainKey(BigInt(job.chainId), job.oracle));
     if (domain === undefined) {
       log.warn({ chainId: job.chainId, oracle: job.oracle }, "job for a domain this worker does not sign for; dead-lettered");
+      this.metrics.jobs.inc({ outcome: "invalid" });
       throw new DomainNotAllowedError(job.chainId, job.oracle);
     }
     if (this.now() >= job.deadline * 1000) {
       log.warn({ deadline: job.deadline }, "deadline passed; job skipped");
+      this.metrics.jobs.inc({ outcome: "expired" });
       return;
     }
     if (job.excludedSigners?.some((a) => a.toLowerCase() === this.address.toLowerCase())) {
@@ -263,12 +271,15 @@ export class Worker {
       log.info("the oracle refused this worker's result for this request; passing the job on");
       await new Promise((r) => setTimeout(r, PASS_ON_DELAY_MS));
       await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
+      this.metrics.jobs.inc({ outcome: "passed_on" });
       return;
     }
+    this.metrics.inFlight.inc();
     try {
       const result = await this.serve(job, inline, domain, signal, log);
       await this.queue.publish(QUEUES.results, result as unknown as Json, { messageId: `${job.requestId}:result` });
       log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
+      this.metrics.served(job.modelHash, result.provider, result.timings);
     } catch (error) {
       if (signal.aborted) {
         log.info("job interrupted by shutdown; it will be redelivered");
@@ -276,10 +287,14 @@ export class Worker {
       }
       if (error instanceof JobRejection) {
         await this.reject(job, domain, error, log);
+        this.metrics.jobs.inc({ outcome: "rejected" });
         return;
       }
       log.warn({ err: error, retryable: !(error instanceof BaseError) || error.retryable }, "job failed");
+      this.metrics.jobs.inc({ outcome: "failed" });
       throw error;
+    } finally {
+      this.metrics.inFlight.dec();
     }
   }
 

@@ -1,0 +1,212 @@
+/**
+ * Deployment and model registration, shared by `oracle deploy`, `oracle dev` and `oracle model`:
+ * ModelRegistry + InferenceOracle + ArbiterResolver on any JSON-RPC endpoint, and an ONNX file's
+ * hash, specs and commitment root read from the file itself.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { parseEther, ZeroAddress, type Signer } from "ethers";
+import { z } from "zod";
+import { commitModel, decodeOnnx } from "../protocol/commitment.js";
+import { loadConfig } from "../protocol/config.js";
+import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
+import { Tier, type Hex } from "../protocol/types.js";
+import { ArbiterResolver__factory, InferenceOracle__factory, ModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import type { ModelRegistry } from "../types/ethers-contracts/index.js";
+import { cliError, send, type Deployment, type Progress } from "./common.js";
+
+const ether = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try {
+    return parseEther(String(v));
+  } catch {
+    ctx.addIssue({ code: "custom", message: `expected an ETH amount such as "0.1", got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+});
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed address");
+
+/** `oracle deploy --config file`: every field optional; amounts in ETH, durations in seconds. */
+export const DeployConfigSchema = z.object({
+  admin: address.optional().describe("admin of the registry and the oracle (default: the deployer)"),
+  arbiter: address.optional().describe("who rules on disputes in the ArbiterResolver (default: the deployer)"),
+  disputeWindow: z.number().int().positive().default(3600).describe("seconds the arbiter has to rule before the default outcome"),
+  params: z
+    .object({
+      minStake: ether.default(parseEther("1")),
+      resultBond: ether.default(parseEther("0.1")),
+      challengeBond: ether.default(parseEther("0.1")),
+      minWorkerFee: ether.default(parseEther("0.001")),
+      challengeWindow: z.number().int().positive().default(600),
+      unbondingDelay: z.number().int().nonnegative().default(7 * 24 * 3600),
+      relayerFeeBps: z.number().int().min(0).max(10_000).default(1000),
+      maxInlineInputBytes: z.number().int().nonnegative().default(16 * 1024),
+      maxInlineOutputBytes: z.number().int().nonnegative().default(4096),
+      maxCallbackGasLimit: z.number().int().positive().default(2_000_000),
+    })
+    .strict()
+    .prefault({}),
+}).strict();
+export type DeployConfig = z.output<typeof DeployConfigSchema>;
+export type DeployConfigInput = z.input<typeof DeployConfigSchema>;
+
+export function loadDeployConfig(input: unknown): DeployConfig {
+  return loadConfig(DeployConfigSchema, input);
+}
+
+/** Deploys registry, oracle and resolver (approved in the registry); returns the deployment record. */
+export async function deployContracts(deployer: Signer, config: DeployConfig, progress: Progress, rpcUrl?: string): Promise<Deployment> {
+  const me = await deployer.getAddress();
+  const provider = deployer.provider!;
+  const chainId = (await provider.getNetwork()).chainId;
+  const deployBlock = await provider.getBlockNumber();
+  const admin = config.admin ?? me;
+  // The deployer stays admin until the resolver is approved, then hands over.
+  const registry = await progress.step("deploying ModelRegistry", async () => {
+    const c = await new ModelRegistry__factory(deployer).deploy(me);
+    await c.waitForDeployment();
+    return c;
+  });
+  const oracle = await progress.step("deploying InferenceOracle", async () => {
+    const c = await new InferenceOracle__factory(deployer).deploy(await registry.getAddress(), admin, config.params);
+    await c.waitForDeployment();
+    return c;
+  });
+  const resolver = await progress.step("deploying ArbiterResolver", async () => {
+    const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), config.arbiter ?? me, config.disputeWindow, false);
+    await c.waitForDeployment();
+    return c;
+  });
+  await send("approving the resolver in the registry", async () => registry.setResolverApproval(await resolver.getAddress(), true), progress);
+  if (admin.toLowerCase() !== me.toLowerCase()) await send("handing the registry to the admin", () => registry.transferAdmin(admin), progress);
+  return {
+    chainId: chainId.toString(),
+    ...(rpcUrl === undefined ? {} : { rpcUrl }),
+    registry: await registry.getAddress(),
+    oracle: await oracle.getAddress(),
+    resolver: await resolver.getAddress(),
+    deployBlock,
+    admin,
+    params: Object.fromEntries(Object.entries(config.params).map(([k, v]) => [k, String(v)])),
+  };
+}
+
+export interface OnnxFileInfo {
+  file: string;
+  modelHash: Hex;
+  bytes: number;
+  /** From the file; dynamic dimensions read as 0 (any size). */
+  input: TensorSpec & { name: string };
+  output: TensorSpec & { name: string };
+  opset: number | undefined;
+  producer: string;
+  metadata: Record<string, string>;
+}
+
+/** Hash and specs of an ONNX file, read from the file. */
+export function onnxFileInfo(file: string): OnnxFileInfo {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    throw cliError("INPUT_INVALID", `cannot read ${file}: ${(error as Error).message}`);
+  }
+  let model: ReturnType<typeof decodeOnnx>;
+  try {
+    model = decodeOnnx(bytes);
+  } catch (error) {
+    throw cliError("INPUT_INVALID", `${file} is not an ONNX model: ${(error as Error).message}`);
+  }
+  const g = model.graph;
+  if (g === null || g === undefined) throw cliError("INPUT_INVALID", `${file} has no graph`);
+  const initializers = new Set((g.initializer ?? []).map((t) => t.name));
+  const inputs = (g.input ?? []).filter((i) => !initializers.has(i.name ?? ""));
+  if (inputs.length !== 1 || (g.output ?? []).length < 1) {
+    throw cliError("INPUT_INVALID", `the oracle serves models with one input and reads the first output; ${file} has ${inputs.length} inputs`);
+  }
+  const spec = (v: (typeof inputs)[number], what: string): TensorSpec & { name: string } => {
+    const tt = v.type?.tensorType;
+    const dtype = dtypeFromCode(Number(tt?.elemType ?? 0));
+    if (dtype === undefined) throw cliError("INPUT_INVALID", `the model's ${what} ${v.name} has element type ${tt?.elemType}, which the protocol cannot encode`);
+    const shape = (tt?.shape?.dim ?? []).map((d) => {
+      const n = d.dimValue === null || d.dimValue === undefined ? 0 : Number(d.dimValue.toString());
+      return n > 0 ? n : 0;
+    });
+    return { name: v.name ?? "", dtype, shape };
+  };
+  const opset = model.opsetImport?.find((o) => (o.domain ?? "") === "" || o.domain === "ai.onnx")?.version;
+  return {
+    file,
+    modelHash: `0x${createHash("sha256").update(bytes).digest("hex")}` as Hex,
+    bytes: bytes.byteLength,
+    input: spec(inputs[0]!, "input"),
+    output: spec(g.output![0]!, "output"),
+    opset: opset === null || opset === undefined ? undefined : Number(opset.toString()),
+    producer: `${model.producerName ?? ""} ${model.producerVersion ?? ""}`.trim(),
+    metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? "", p.value ?? ""])),
+  };
+}
+
+/**
+ * The model commitment root (docs/OPTIMISTIC.md) for a reference input shape: the file's own shape
+ * when it is static, else `inputShape`. Undefined (with the reason) when neither gives one.
+ */
+export async function commitmentOf(file: string, info: OnnxFileInfo, inputShape?: number[]): Promise<{ root?: Hex; reason?: string }> {
+  const shape = inputShape ?? (info.input.shape.every((d) => d > 0) ? info.input.shape : undefined);
+  if (shape === undefined || shape.some((d) => d <= 0)) {
+    return { reason: `the input has dynamic dimensions [${info.input.shape}]; give --input-shape to commit to a reference shape` };
+  }
+  try {
+    const c = await commitModel(readFileSync(file), { inputShape: shape });
+    return { root: c.root };
+  } catch (error) {
+    return { reason: (error as Error).message };
+  }
+}
+
+export const TIER_NAMES: Record<string, Tier> = { none: Tier.NONE, optimistic: Tier.OPTIMISTIC, zk: Tier.ZK };
+
+export function parseTiers(value: string): Tier[] {
+  const tiers = value.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
+  const bad = tiers.filter((t) => !(t in TIER_NAMES));
+  if (bad.length > 0 || tiers.length === 0) throw cliError("CONFIG_INVALID", `--tiers takes a list of ${Object.keys(TIER_NAMES).join(", ")}; got ${JSON.stringify(value)}`);
+  return tiers.map((t) => TIER_NAMES[t]!);
+}
+
+export interface RegisterModelOptions {
+  modelHash: Hex;
+  owner: string;
+  fee: bigint;
+  tiers: Tier[];
+  resolver: string;
+  zkVerifier?: string;
+  commitmentRoot?: Hex;
+  input: TensorSpec;
+  output: TensorSpec;
+  uris: string[];
+}
+
+export async function registerModel(registry: ModelRegistry, o: RegisterModelOptions, progress: Progress): Promise<void> {
+  await send(
+    `registering model ${o.modelHash.slice(0, 10)}…`,
+    () =>
+      registry.registerModel(o.modelHash, {
+        owner: o.owner,
+        fee: o.fee,
+        tiers: o.tiers.reduce((m, t) => m | (1 << t), 0),
+        active: true,
+        resolver: o.resolver,
+        zkVerifier: o.zkVerifier ?? ZeroAddress,
+        commitmentRoot: o.commitmentRoot ?? `0x${"00".repeat(32)}`,
+        input: { dtype: dtypeCode(o.input.dtype), shape: o.input.shape },
+        output: { dtype: dtypeCode(o.output.dtype), shape: o.output.shape },
+        uris: o.uris,
+      }),
+    progress,
+  );
+}
+
+export function parseShape(value: string, what: string): number[] {
+  const dims = value.split(",").map((d) => Number(d.trim()));
+  if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 0)) throw cliError("CONFIG_INVALID", `${what} must be comma-separated non-negative integers, e.g. 1,3,48,192`);
+  return dims;
+}

@@ -1,0 +1,191 @@
+/**
+ * The `oracle` command line (docs/guides/): a local development stack, deployment, models, the
+ * services, operator staking and inference requests. Run it as `oracle ...` (bin/oracle.js, any
+ * Node >= 20: it re-runs itself on the bundled Node 22) or `npm run oracle -- ...`.
+ *
+ * Exit status: 0 success, 1 a failure (printed as `error [CODE]: message`), 2 a usage error.
+ */
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, type GlobalOptions } from "./common.js";
+import { deployContracts, loadDeployConfig } from "./deploy.js";
+import { modelInspect, modelList, modelRegister } from "./model.js";
+import { requestCommand, statusCommand } from "./request.js";
+import { checkRelayer, checkWorker, runEntryPoint } from "./services.js";
+import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
+
+const program = new Command("oracle")
+  .description("Verifiable AI inference oracle: local stack, deployment, models, services, staking and requests")
+  .option("--deployment <file>", `deployment JSON written by \`oracle dev\` / \`oracle deploy\` (env ORACLE_DEPLOYMENT; default ${DEFAULT_DEPLOYMENT})`)
+  .option("--rpc <url>", "JSON-RPC endpoint (env ORACLE_RPC_URL; default: the deployment's)")
+  .option("--key <hex>", "private key that signs transactions (env ORACLE_KEY)")
+  .option("--json", "print the result as one JSON object on stdout (progress stays on stderr)")
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str) })
+  .exitOverride();
+
+program
+  .command("dev")
+  .description("run the whole oracle locally: chain (JSON-RPC), contracts, models, relayer, worker; until Ctrl-C")
+  .option("--host <host>", "address the JSON-RPC endpoint and the relayer API listen on", "127.0.0.1")
+  .option("--port <n>", "JSON-RPC port (0: any free port)", "8545")
+  .option("--relayer-port <n>", "relayer API port (0: any free port)", "9545")
+  .option("--out <file>", "where to write the deployment JSON", DEFAULT_DEPLOYMENT)
+  .option("--data-dir <dir>", "relayer database, blobs and worker model cache (wiped at start)", ".data/dev")
+  .option("--workers <n>", "in-process workers (0-4)", "1")
+  .option("--challenge-window <s>", "seconds an OPTIMISTIC result can be challenged", "60")
+  .option("--block-time <s>", "mine a block every this many seconds besides each transaction (0: only on transactions)", "1")
+  .option("--rabbitmq <url>", "use this RabbitMQ broker instead of the in-process queue (worker processes elsewhere can then join)")
+  .addOption(new Option("--trace <mode>", "worker trace commitments (full: publish traces for challengers)").choices(["none", "full"]).default("none"))
+  .option("--log-level <level>", "service log level (info shows every step)", "warn")
+  .action(async (_o, cmd: Command) => {
+    const o = globals(cmd);
+    const { dev } = await import("./dev.js");
+    await dev({
+      host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort), out: String(o.out), dataDir: String(o.dataDir),
+      workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
+      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.trace as "none" | "full", logLevel: String(o.logLevel), json: o.json === true,
+    });
+  });
+
+program
+  .command("deploy")
+  .description("deploy ModelRegistry, InferenceOracle and ArbiterResolver to a JSON-RPC endpoint; write the deployment JSON")
+  .option("--config <file>", "deployment settings (JSON: admin, arbiter, disputeWindow, params{minStake, challengeWindow, ...}; amounts in ETH)")
+  .option("--out <file>", "where to write the deployment JSON", DEFAULT_DEPLOYMENT)
+  .action(async (_o, cmd: Command) => {
+    const o = globals(cmd) as GlobalOptions & { config?: string; out: string };
+    let input: unknown = {};
+    if (o.config !== undefined) {
+      try {
+        input = JSON.parse(readFileSync(o.config, "utf8"));
+      } catch (error) {
+        throw cliError("CONFIG_INVALID", `cannot read --config ${o.config}: ${(error as Error).message}`);
+      }
+    }
+    const config = loadDeployConfig(input);
+    const rpcUrl = o.rpc ?? process.env.ORACLE_RPC_URL;
+    if (rpcUrl === undefined) throw cliError("CONFIG_INVALID", "deploy needs --rpc <url> (or ORACLE_RPC_URL)");
+    const ctx = await context({ ...o, rpc: rpcUrl, deployment: undefined }, { needDeployment: false }).catch((error: unknown) => {
+      // A stale default deployment file for another chain must not block a fresh deployment.
+      if ((error as { code?: string }).code === "CONFIG_INVALID" && String((error as Error).message).includes("deployment is for chain")) return undefined;
+      throw error;
+    });
+    const provider = ctx?.provider ?? new JsonRpcProvider(rpcUrl, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
+    try {
+      const key = o.key ?? process.env.ORACLE_KEY;
+      if (key === undefined || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw cliError("CONFIG_INVALID", "deploy needs --key <0x private key> (or ORACLE_KEY) of a funded account");
+      const deployment = await deployContracts(new Wallet(key, provider), config, new Progress(o.json === true), rpcUrl);
+      const file = writeJson(o.out, deployment);
+      output(o.json === true, { ...deployment, file }, () => [
+        `registry  ${deployment.registry}`,
+        `oracle    ${deployment.oracle}`,
+        `resolver  ${deployment.resolver}`,
+        `chain     ${deployment.chainId} (from block ${deployment.deployBlock})`,
+        `written   ${file}`,
+      ]);
+    } finally {
+      provider.destroy();
+    }
+  });
+
+const model = program.command("model").description("models in the registry");
+model
+  .command("register <file.onnx>")
+  .description("register an ONNX model: hash, specs and commitment root from the file")
+  .option("--fee <eth>", "owner's fee per request", "0.002")
+  .option("--tiers <list>", "tiers offered: none, optimistic, zk", "none,optimistic")
+  .option("--uri <uri...>", "where workers fetch the file (http(s)://, file://, npm:...); default: this file's file:// URL")
+  .option("--resolver <address>", "dispute resolver (default: the deployment's)")
+  .option("--owner <address>", "model owner (default: the --key account)")
+  .option("--input-shape <dims>", "input shape to register, 0 = any size (default: the file's; dynamic axes 0)")
+  .option("--output-shape <dims>", "output shape to register (default: the file's)")
+  .option("--no-commit", "register without a commitment root")
+  .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
+model
+  .command("list")
+  .description("every model registered since the deployment")
+  .action(async (_o, cmd: Command) => modelList(globals(cmd)));
+model
+  .command("inspect <hash|file>")
+  .description("a model's hash, specs, fee, tiers, commitment root and URIs (a file: also computed from the file)")
+  .option("--input-shape <dims>", "reference input shape for the commitment of a model with dynamic axes")
+  .action(async (target: string, _o, cmd: Command) => modelInspect(target, globals(cmd) as never));
+
+for (const service of ["worker", "relayer"] as const) {
+  program
+    .command(service)
+    .description(`run a ${service}`)
+    .command("start")
+    .description(
+      service === "worker"
+        ? "run a worker process: config file (worker/config.ts schema) + WORKER_* variables; needs RABBITMQ_URL (and RPC_URL for registry models)"
+        : "run a relayer process: config file (relayer/config.ts schema) + RELAYER_* variables; needs RPC_URL, RELAYER_KEY, ORACLE_ADDRESS",
+    )
+    .option("--config <file>", "JSON config file")
+    .option("--check", "validate the configuration and exit")
+    .action(async (_o, cmd: Command) => {
+      const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
+      const deployment = o.deployment ?? (process.env.ORACLE_DEPLOYMENT || undefined);
+      const env = service === "worker" ? checkWorker(o.config, deployment, process.env) : checkRelayer(o.config, deployment, process.env);
+      if (o.check === true) {
+        output(o.json === true, { ok: true }, () => [`the ${service} configuration is valid`]);
+        return;
+      }
+      await runEntryPoint(service, o.config, env);
+    });
+}
+
+program
+  .command("stake [amount]")
+  .description("stake ETH as a worker operator (registers on first use); no amount: show your stake")
+  .option("--signer <address>", "the worker's signing address (first registration; default: the --key account)")
+  .action(async (amount: string | undefined, _o, cmd: Command) => stakeCommand(amount, globals(cmd) as never));
+program
+  .command("unstake <amount>")
+  .description("start unbonding stake (withdrawable after the oracle's unbonding delay)")
+  .action(async (amount: string, _o, cmd: Command) => unstakeCommand(amount, globals(cmd)));
+program
+  .command("withdraw")
+  .description("withdraw unbonded stake and credited fees")
+  .action(async (_o, cmd: Command) => withdrawCommand(globals(cmd)));
+
+program
+  .command("request")
+  .description("send an inference request; with --wait follow it to finality and print the output")
+  .requiredOption("--model <hash>", "model hash")
+  .requiredOption("--input <file>", "input: .npy, .json, or .png for the image models")
+  .option("--tier <tier>", "none, optimistic or zk", "none")
+  .option("--fee <eth>", "fee to pay (default: the minimum, model fee + minimum worker fee)")
+  .option("--wait", "wait for the result and print it")
+  .option("--timeout <s>", "how long --wait waits", "300")
+  .option("--deadline <s>", "seconds until the request expires and is refunded", "3600")
+  .option("--callback-gas <n>", "callback gas (0: the requester is not called back)", "0")
+  .option("--relayer <url>", "relayer API for large inputs and outputs (default: the deployment's)")
+  .action(async (_o, cmd: Command) => requestCommand(globals(cmd) as never));
+program
+  .command("status <requestId>")
+  .description("where a request is; --wait follows it to finality")
+  .option("--wait", "wait for finality and print the output")
+  .option("--timeout <s>", "how long --wait waits", "300")
+  .option("--relayer <url>", "relayer API for the output (default: the deployment's)")
+  .action(async (id: string, _o, cmd: Command) => statusCommand(id, globals(cmd) as never));
+
+async function run(): Promise<void> {
+  // A stray "--" (from `npm run oracle -- ...`) is not an argument.
+  const argv = process.argv[2] === "--" ? [...process.argv.slice(0, 2), ...process.argv.slice(3)] : process.argv;
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    const e = error as { code?: string; exitCode?: number };
+    if (typeof e.code === "string" && e.code.startsWith("commander.")) {
+      process.exitCode = e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help" ? 0 : (e.exitCode ?? 2);
+      if (process.exitCode === 1) process.exitCode = 2;
+      return;
+    }
+    process.exitCode = reportError(error, process.argv.includes("--json"));
+  }
+}
+
+await run();

@@ -1,0 +1,123 @@
+/**
+ * `oracle worker start`, `oracle relayer start`: the service entry points (worker/main.ts,
+ * relayer/main.ts) run from a config file plus environment overrides, after a check that reports
+ * every problem at once — schema problems in the file and the environment, missing or malformed
+ * variables — instead of the first one.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { addressString, envOverrides, hexKey } from "../protocol/config.js";
+import { isError } from "../protocol/errors.js";
+import { RelayerConfigSchema } from "../relayer/config.js";
+import { loadWorkerConfig } from "../worker/config.js";
+import { cliError, readDeployment } from "./common.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+function readConfigFile(path: string | undefined, problems: string[]): Record<string, unknown> {
+  if (path === undefined) return {};
+  if (!existsSync(path)) {
+    problems.push(`config file ${resolve(path)} does not exist`);
+    return {};
+  }
+  try {
+    const value = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      problems.push(`config file ${path} must hold a JSON object`);
+      return {};
+    }
+    return value as Record<string, unknown>;
+  } catch (error) {
+    problems.push(`config file ${path} is not JSON: ${(error as Error).message}`);
+    return {};
+  }
+}
+
+function checkEnv(env: NodeJS.ProcessEnv, name: string, schema: z.ZodType, problems: string[], required: boolean): void {
+  const value = env[name];
+  if (value === undefined || value === "") {
+    if (required) problems.push(`${name}: required`);
+    return;
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) problems.push(`${name}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+}
+
+const url = z.url("expected a URL");
+const amqpUrl = z.string().regex(/^amqps?:\/\//, "expected an amqp:// or amqps:// URL");
+
+function fail(service: string, problems: string[]): never {
+  throw cliError("CONFIG_INVALID", `the ${service} cannot start; ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n  - ${problems.join("\n  - ")}`, { problems });
+}
+
+/** Fills RPC_URL, ORACLE_ADDRESS / allowed oracles and REGISTRY_ADDRESS from a deployment file, where not already set. */
+function fromDeployment(path: string | undefined, env: NodeJS.ProcessEnv, problems: string[]): void {
+  if (path === undefined) return;
+  try {
+    const d = readDeployment(path, true)!;
+    if (d.rpcUrl !== undefined) env.RPC_URL ||= d.rpcUrl;
+    env.ORACLE_ADDRESS ||= d.oracle;
+    env.REGISTRY_ADDRESS ||= d.registry;
+    env.CHAIN_ID ||= d.chainId;
+    env.WORKER_ALLOWED_ORACLES ||= JSON.stringify([{ chainId: d.chainId, oracle: d.oracle }]);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+}
+
+/** Validates everything a worker process needs; returns the environment to start it with. */
+export function checkWorker(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = { ...baseEnv };
+  const problems: string[] = [];
+  fromDeployment(deploymentPath, env, problems);
+  const file = readConfigFile(configPath, problems);
+  if (deploymentPath !== undefined && file.allowedOracles !== undefined) delete env.WORKER_ALLOWED_ORACLES;
+  try {
+    loadWorkerConfig(file, env);
+  } catch (error) {
+    if (isError(error, "CONFIG_INVALID")) problems.push(...((error.details.problems as string[]) ?? [error.message]));
+    else problems.push((error as Error).message);
+  }
+  checkEnv(env, "RABBITMQ_URL", amqpUrl, problems, true);
+  checkEnv(env, "RPC_URL", url, problems, false);
+  checkEnv(env, "REGISTRY_ADDRESS", addressString, problems, false);
+  checkEnv(env, "METRICS_PORT", z.coerce.number().int().min(0).max(65535), problems, false);
+  if (problems.length > 0) fail("worker", problems);
+  return env;
+}
+
+/** Validates everything a relayer process needs; returns the environment to start it with. */
+export function checkRelayer(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = { ...baseEnv };
+  const problems: string[] = [];
+  fromDeployment(deploymentPath, env, problems);
+  const file = readConfigFile(configPath, problems);
+  let overrides: Record<string, unknown> = {};
+  try {
+    overrides = envOverrides("RELAYER", env);
+  } catch (error) {
+    problems.push(`RELAYER_* variables: ${(error as Error).message}`);
+  }
+  const parsed = RelayerConfigSchema.safeParse({ ...file, ...overrides });
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`));
+  checkEnv(env, "RPC_URL", url, problems, true);
+  checkEnv(env, "RELAYER_KEY", hexKey, problems, true);
+  checkEnv(env, "ORACLE_ADDRESS", addressString, problems, true);
+  checkEnv(env, "RABBITMQ_URL", amqpUrl, problems, false);
+  checkEnv(env, "CHAIN_ID", z.string().regex(/^[0-9]+$/, "expected a decimal chain id"), problems, false);
+  if (problems.length > 0) fail("relayer", problems);
+  return env;
+}
+
+/**
+ * Runs a service's process entry point in this process: the entry modules start themselves on
+ * import with process.argv and process.env (and handle SIGINT/SIGTERM), so both are set first.
+ */
+export async function runEntryPoint(service: "worker" | "relayer", configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+  const entry = resolve(ROOT, service, "main.ts");
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
+  process.argv = [process.argv[0]!, entry, ...(configPath === undefined ? [] : [resolve(configPath)])];
+  await import(service === "worker" ? "../worker/main.js" : "../relayer/main.js");
+}

@@ -1,0 +1,421 @@
+/**
+ * OracleClient: what a dApp's off-chain code (or a script) needs to use the oracle — read a model's
+ * terms from the registry, quote the fee, encode and send an input (inline, or uploaded to a relayer's
+ * blob store when it is larger than the oracle's inline limit), follow the request to finality and
+ * fetch and verify its output.
+ *
+ *   const client = await OracleClient.connect({ oracle: "0x...", runner: wallet, relayerUrl: "http://127.0.0.1:9545" });
+ *   const { requestId } = await client.request({ modelHash, input: tensor, tier: Tier.NONE });
+ *   const result = await client.wait(requestId, { onProgress: (p) => console.log(p.stage) });
+ *   const output = await client.output(result.outputHash);
+ */
+import { getAddress, type ContractRunner, type Provider, type Signer } from "ethers";
+import { IInferenceOracle__factory, IModelRegistry__factory, type IInferenceOracle, type IModelRegistry } from "../protocol/contracts.js";
+import { dtypeFromCode, encodeTensor, hashEncoded, decodeTensor, type Tensor, type TensorSpec } from "../protocol/tensor.js";
+import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
+import { chainError, OracleSdkError } from "./errors.js";
+import { fitToSpec } from "./inputs.js";
+
+export interface OracleClientOptions {
+  /** InferenceOracle address. */
+  oracle: string;
+  /** A Signer (to send requests) or a Provider (read-only); a Signer must be connected to a provider. */
+  runner: Signer | Provider;
+  /** A relayer's API (blob store): where large inputs are uploaded and outputs fetched. */
+  relayerUrl?: string;
+  /** ModelRegistry address (default: read from the oracle). */
+  registry?: string;
+  /** How often `wait` polls the chain (default 500 ms). */
+  pollIntervalMs?: number;
+}
+
+export interface ModelDetails {
+  modelHash: Hex;
+  owner: string;
+  /** The model owner's fee per request, in wei. */
+  fee: bigint;
+  tiers: Tier[];
+  active: boolean;
+  resolver: string;
+  zkVerifier: string;
+  commitmentRoot: Hex;
+  input: TensorSpec;
+  output: TensorSpec;
+  uris: string[];
+}
+
+export interface FeeQuote {
+  ownerFee: bigint;
+  minWorkerFee: bigint;
+  /** The least msg.value requestInference accepts: ownerFee + minWorkerFee. */
+  minimum: bigint;
+}
+
+export interface RequestOptions {
+  modelHash: string;
+  /** A tensor (fitted to the model's input spec: dtype converted, batch dimension added) or its canonical encoding. */
+  input: Tensor | Uint8Array;
+  tier?: Tier;
+  /** wei; default the quote's minimum. */
+  fee?: bigint;
+  /** Gas for the requester's callback; 0 (default) for an externally owned account: no callback. */
+  callbackGasLimit?: number;
+  /** Seconds from the latest block's time until the request expires (default 3600). */
+  deadlineSeconds?: number;
+  /** Force the input out of line (uploaded to the relayer) even when small. */
+  upload?: boolean;
+}
+
+export interface SentRequest {
+  requestId: Hex;
+  txHash: Hex;
+  blockNumber: number;
+  inputHash: Hex;
+  fee: bigint;
+  tier: Tier;
+  deadline: number;
+  /** Where the input was uploaded, when it was not sent inline. */
+  inputURI?: string;
+}
+
+export type Stage = "requested" | "submitted" | "challenged" | "final" | "refunded";
+
+export interface Progress {
+  stage: Stage;
+  requestId: Hex;
+  /** Present from "submitted" on. */
+  outputHash?: Hex;
+  worker?: string;
+  /** OPTIMISTIC tier: unix time the challenge window closes. */
+  challengeDeadline?: number;
+  txHash?: Hex;
+}
+
+export interface RequestOutcome extends Progress {
+  status: RequestStatus;
+  /** For "final": whether the requester's callback ran without reverting (false too when it had no gas). */
+  callbackSucceeded?: boolean;
+  /** For "refunded". */
+  refundReason?: RefundReason;
+}
+
+export interface WaitOptions {
+  /** Stop at "submitted" (the result is on chain) or "final" (default: paid out, no longer challengeable). */
+  until?: "submitted" | "final";
+  /** Default 120 s; TIMEOUT after it. */
+  timeoutMs?: number;
+  /** Called once per stage reached, in order. */
+  onProgress?: (progress: Progress) => void;
+  /** First block to search for the request's events (default: the request's block when known, else 0). */
+  fromBlock?: number;
+  signal?: AbortSignal;
+}
+
+const ORDER: Record<Stage, number> = { requested: 0, submitted: 1, challenged: 2, final: 3, refunded: 3 };
+
+export class OracleClient {
+  readonly oracle: IInferenceOracle;
+  readonly registry: IModelRegistry;
+  readonly provider: Provider;
+  readonly relayerUrl: string | undefined;
+  private readonly pollIntervalMs: number;
+  private readonly requestBlocks = new Map<string, number>();
+
+  private constructor(options: OracleClientOptions & { registry: string; provider: Provider }) {
+    this.oracle = IInferenceOracle__factory.connect(options.oracle, options.runner as ContractRunner);
+    this.registry = IModelRegistry__factory.connect(options.registry, options.runner as ContractRunner);
+    this.provider = options.provider;
+    this.relayerUrl = options.relayerUrl?.replace(/\/+$/, "");
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+  }
+
+  static async connect(options: OracleClientOptions): Promise<OracleClient> {
+    const provider = "provider" in options.runner && options.runner.provider !== null && options.runner.provider !== undefined
+      ? (options.runner.provider as Provider)
+      : (options.runner as Provider);
+    if (typeof (provider as Provider).getBlockNumber !== "function") throw new OracleSdkError("CONFIG_INVALID", "the signer is not connected to a provider");
+    let oracle: string;
+    try {
+      oracle = getAddress(options.oracle);
+    } catch {
+      throw new OracleSdkError("CONFIG_INVALID", `oracle address ${JSON.stringify(options.oracle)} is not an address`);
+    }
+    let registry = options.registry;
+    if (registry === undefined) {
+      try {
+        if ((await provider.getCode(oracle)) === "0x") throw new OracleSdkError("CONFIG_INVALID", `no contract at oracle address ${oracle}`);
+        registry = await IInferenceOracle__factory.connect(oracle, provider).registry();
+      } catch (error) {
+        throw chainError("reading the oracle's registry", error);
+      }
+    }
+    return new OracleClient({ ...options, oracle, registry, provider });
+  }
+
+  /** The model's on-chain terms and specs. MODEL_NOT_FOUND when unregistered. */
+  async model(modelHash: string): Promise<ModelDetails> {
+    const hash = checkHash(modelHash);
+    let info: Awaited<ReturnType<IModelRegistry["model"]>>;
+    try {
+      if (!(await this.registry.isRegistered(hash))) throw new OracleSdkError("MODEL_NOT_FOUND", `model ${hash} is not registered`, { details: { modelHash: hash } });
+      info = await this.registry.model(hash);
+    } catch (error) {
+      throw chainError("reading the model", error);
+    }
+    const spec = (s: { dtype: bigint; shape: bigint[] }, what: string): TensorSpec => {
+      const dtype = dtypeFromCode(Number(s.dtype));
+      if (dtype === undefined) throw new OracleSdkError("MODEL_NOT_FOUND", `model ${hash} declares an unknown ${what} dtype code ${s.dtype}`);
+      return { dtype, shape: s.shape.map(Number) };
+    };
+    const mask = Number(info.tiers);
+    return {
+      modelHash: hash,
+      owner: info.owner,
+      fee: info.fee,
+      tiers: [Tier.NONE, Tier.OPTIMISTIC, Tier.ZK].filter((t) => (mask >> t) & 1),
+      active: info.active,
+      resolver: info.resolver,
+      zkVerifier: info.zkVerifier,
+      commitmentRoot: info.commitmentRoot as Hex,
+      input: spec(info.input, "input"),
+      output: spec(info.output, "output"),
+      uris: [...info.uris],
+    };
+  }
+
+  /** The fee a request for this model needs at least (model owner's fee + the oracle's minimum worker fee). */
+  async quote(modelHash: string): Promise<FeeQuote> {
+    const model = await this.model(modelHash);
+    let params: Awaited<ReturnType<IInferenceOracle["params"]>>;
+    try {
+      params = await this.oracle.params();
+    } catch (error) {
+      throw chainError("reading the oracle's parameters", error);
+    }
+    return { ownerFee: model.fee, minWorkerFee: params.minWorkerFee, minimum: model.fee + params.minWorkerFee };
+  }
+
+  /** Encodes an input for the model (fitted to its spec); returns the bytes and their tensor hash. */
+  async encodeInput(modelHash: string, input: Tensor | Uint8Array): Promise<{ bytes: Uint8Array; inputHash: Hex; tensor: Tensor }> {
+    const model = await this.model(modelHash);
+    const tensor = fitToSpec(input instanceof Uint8Array ? decodeInput(input) : input, model.input);
+    const bytes = encodeTensor(tensor);
+    return { bytes, inputHash: hashEncoded(bytes) as Hex, tensor };
+  }
+
+  /** Sends requestInference with the fee; returns the request id from the InferenceRequested event. */
+  async request(options: RequestOptions): Promise<SentRequest> {
+    const tier = options.tier ?? Tier.NONE;
+    const model = await this.model(options.modelHash);
+    if (!model.active) throw new OracleSdkError("MODEL_INACTIVE", `model ${model.modelHash} is inactive`, { details: { modelHash: model.modelHash } });
+    if (!model.tiers.includes(tier)) {
+      throw new OracleSdkError("TIER_UNSUPPORTED", `model ${model.modelHash} does not offer the ${Tier[tier]} tier (it offers ${model.tiers.map((t) => Tier[t]).join(", ")})`, {
+        details: { modelHash: model.modelHash, tier: Tier[tier], offered: model.tiers.map((t) => Tier[t]) },
+      });
+    }
+    const quote = await this.quote(model.modelHash);
+    const fee = options.fee ?? quote.minimum;
+    if (fee < quote.minimum) {
+      throw new OracleSdkError("FEE_TOO_LOW", `a fee of ${fee} wei is below the minimum ${quote.minimum} wei (model ${quote.ownerFee} + worker ${quote.minWorkerFee})`, {
+        details: { fee: fee.toString(), minimum: quote.minimum.toString() },
+      });
+    }
+    const { bytes, inputHash } = await this.encodeInput(model.modelHash, options.input);
+    let params: Awaited<ReturnType<IInferenceOracle["params"]>>;
+    let now: number;
+    try {
+      params = await this.oracle.params();
+      now = (await this.provider.getBlock("latest"))!.timestamp;
+    } catch (error) {
+      throw chainError("reading the oracle's parameters", error);
+    }
+    let inputURI = "";
+    let inline: Uint8Array = bytes;
+    if (options.upload === true || bytes.byteLength > Number(params.maxInlineInputBytes)) {
+      inputURI = await this.upload(bytes, inputHash);
+      inline = new Uint8Array(0);
+    }
+    const deadline = now + (options.deadlineSeconds ?? 3600);
+    try {
+      const tx = await this.oracle.requestInference(
+        { modelHash: model.modelHash, inputHash, input: inline, inputURI, tier, callbackGasLimit: options.callbackGasLimit ?? 0, deadline },
+        { value: fee },
+      );
+      const receipt = await tx.wait();
+      if (receipt === null || receipt.status !== 1) throw new OracleSdkError("TX_REVERTED", `requestInference ${tx.hash} failed`);
+      for (const log of receipt.logs) {
+        let parsed;
+        try {
+          parsed = this.oracle.interface.parseLog(log);
+        } catch {
+          continue;
+        }
+        if (parsed?.name === "InferenceRequested") {
+          const requestId = parsed.args.requestId as Hex;
+          this.requestBlocks.set(requestId.toLowerCase(), receipt.blockNumber);
+          return {
+            requestId, txHash: tx.hash as Hex, blockNumber: receipt.blockNumber, inputHash, fee, tier, deadline,
+            ...(inputURI === "" ? {} : { inputURI }),
+          };
+        }
+      }
+      throw new OracleSdkError("TX_REVERTED", `requestInference ${tx.hash} emitted no InferenceRequested event`);
+    } catch (error) {
+      throw chainError("requestInference", error);
+    }
+  }
+
+  /** Uploads canonical input bytes to the relayer's blob store; returns their URI. */
+  async upload(bytes: Uint8Array, inputHash: Hex): Promise<string> {
+    if (this.relayerUrl === undefined) {
+      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the input (${bytes.byteLength} bytes) is larger than the oracle takes inline; give a relayerUrl to upload it to`);
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${this.relayerUrl}/blobs/${inputHash}`, { method: "PUT", body: new Uint8Array(bytes), headers: { "content-type": "application/octet-stream" } });
+    } catch (error) {
+      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `uploading the input to ${this.relayerUrl} failed: ${(error as Error).message}`, { cause: error });
+    }
+    const body = (await res.json().catch(() => ({}))) as { uri?: string; error?: { code?: string; message?: string } };
+    if (!res.ok || typeof body.uri !== "string") {
+      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the relayer refused the input upload (HTTP ${res.status}): ${body.error?.message ?? "no URI returned"}`, {
+        details: { status: res.status, error: body.error },
+      });
+    }
+    return body.uri;
+  }
+
+  /** Where a request is now, with the details of its latest event. */
+  async status(requestId: string, fromBlock?: number): Promise<RequestOutcome> {
+    const id = checkHash(requestId);
+    let view: Awaited<ReturnType<IInferenceOracle["getRequest"]>>;
+    try {
+      view = await this.oracle.getRequest(id);
+    } catch (error) {
+      throw chainError("getRequest", error);
+    }
+    const status = Number(view.status) as RequestStatus;
+    if (status === RequestStatus.None) throw new OracleSdkError("REQUEST_NOT_FOUND", `the oracle has no request ${id}`, { details: { requestId: id } });
+    const from = fromBlock ?? this.requestBlocks.get(id.toLowerCase()) ?? 0;
+    const out: RequestOutcome = { stage: "requested", requestId: id, status };
+    const last = async (filter: ReturnType<IInferenceOracle["filters"]["ResultSubmitted"]> | ReturnType<IInferenceOracle["filters"]["RequestFulfilled"]> | ReturnType<IInferenceOracle["filters"]["RequestRefunded"]>) => {
+      try {
+        const logs = await this.oracle.queryFilter(filter as Parameters<IInferenceOracle["queryFilter"]>[0], from);
+        return logs[logs.length - 1] as (typeof logs)[number] & { args: Record<string, unknown> } | undefined;
+      } catch (error) {
+        throw chainError("reading the oracle's events", error);
+      }
+    };
+    if (status >= RequestStatus.Submitted && status !== RequestStatus.Refunded) {
+      const ev = await last(this.oracle.filters.ResultSubmitted(id));
+      if (ev !== undefined) {
+        out.outputHash = ev.args.outputHash as Hex;
+        out.worker = ev.args.worker as string;
+        out.txHash = ev.transactionHash as Hex;
+        if (Number(view.tier) === Tier.OPTIMISTIC) out.challengeDeadline = Number(ev.args.challengeDeadline);
+      }
+      out.stage = status === RequestStatus.Challenged ? "challenged" : "submitted";
+    }
+    if (status === RequestStatus.Fulfilled) {
+      const ev = await last(this.oracle.filters.RequestFulfilled(id));
+      out.stage = "final";
+      if (ev !== undefined) {
+        out.outputHash = ev.args.outputHash as Hex;
+        out.callbackSucceeded = ev.args.callbackSucceeded as boolean;
+        out.txHash = ev.transactionHash as Hex;
+      }
+    }
+    if (status === RequestStatus.Refunded) {
+      const ev = await last(this.oracle.filters.RequestRefunded(id));
+      out.stage = "refunded";
+      if (ev !== undefined) {
+        out.refundReason = Number(ev.args.reason) as RefundReason;
+        out.txHash = ev.transactionHash as Hex;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Follows a request until it reaches `until` (default "final"), reporting each stage once.
+   * REQUEST_REFUNDED if it is refunded instead; TIMEOUT after `timeoutMs`.
+   */
+  async wait(requestId: string, options: WaitOptions = {}): Promise<RequestOutcome> {
+    const until = options.until ?? "final";
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const end = Date.now() + timeoutMs;
+    let reported = -1;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const now = await this.status(requestId, options.fromBlock);
+      if (ORDER[now.stage] > reported || (now.stage === "submitted" && reported === ORDER.challenged)) {
+        // Stages skipped between two polls (NONE tier: requested -> final at once) are reported too.
+        if (reported < ORDER.requested) options.onProgress?.({ stage: "requested", requestId: now.requestId });
+        if (now.stage === "final" && reported < ORDER.submitted && now.outputHash !== undefined) {
+          options.onProgress?.({ stage: "submitted", requestId: now.requestId, outputHash: now.outputHash });
+        }
+        if (now.stage !== "requested") options.onProgress?.(strip(now));
+        reported = ORDER[now.stage];
+      }
+      if (now.stage === "refunded") {
+        throw new OracleSdkError("REQUEST_REFUNDED", `request ${now.requestId} was refunded (${RefundReason[now.refundReason ?? 0] ?? now.refundReason})`, {
+          details: { requestId: now.requestId, reason: now.refundReason === undefined ? undefined : RefundReason[now.refundReason] },
+        });
+      }
+      if (now.stage === "final" || (until === "submitted" && now.stage !== "requested")) return now;
+      if (Date.now() > end) {
+        throw new OracleSdkError("TIMEOUT", `request ${now.requestId} is still ${now.stage} after ${timeoutMs} ms (waiting for ${until})`, {
+          details: { requestId: now.requestId, stage: now.stage, until, timeoutMs, challengeDeadline: now.challengeDeadline },
+        });
+      }
+      await new Promise((r) => setTimeout(r, this.pollIntervalMs));
+    }
+  }
+
+  /** The output bytes for an output hash, from the relayer's blob store, checked against the hash. */
+  async outputBytes(outputHash: string): Promise<Uint8Array> {
+    const hash = checkHash(outputHash);
+    if (this.relayerUrl === undefined) throw new OracleSdkError("OUTPUT_UNAVAILABLE", "no relayerUrl to fetch the output from");
+    let res: Response;
+    try {
+      res = await fetch(`${this.relayerUrl}/blobs/${hash}`);
+    } catch (error) {
+      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `fetching output ${hash} failed: ${(error as Error).message}`, { cause: error });
+    }
+    if (!res.ok) throw new OracleSdkError("OUTPUT_UNAVAILABLE", `the relayer has no output ${hash} (HTTP ${res.status})`, { details: { status: res.status } });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    let actual: string;
+    try {
+      actual = hashEncoded(bytes);
+    } catch (error) {
+      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `output ${hash} is not a canonical tensor: ${(error as Error).message}`, { cause: error });
+    }
+    if (actual.toLowerCase() !== hash.toLowerCase()) {
+      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `the bytes served for output ${hash} hash to ${actual}`, { details: { expected: hash, actual } });
+    }
+    return bytes;
+  }
+
+  /** The output tensor for an output hash (fetched and verified). */
+  async output(outputHash: string): Promise<Tensor> {
+    return decodeTensor(await this.outputBytes(outputHash));
+  }
+}
+
+function strip(o: RequestOutcome): Progress {
+  const { stage, requestId, outputHash, worker, challengeDeadline, txHash } = o;
+  return { stage, requestId, ...(outputHash && { outputHash }), ...(worker && { worker }), ...(challengeDeadline && { challengeDeadline }), ...(txHash && { txHash }) };
+}
+
+function checkHash(value: string): Hex {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new OracleSdkError("CONFIG_INVALID", `${JSON.stringify(value).slice(0, 80)} is not a 0x-prefixed 32-byte hash`);
+  return value.toLowerCase() as Hex;
+}
+
+function decodeInput(bytes: Uint8Array): Tensor {
+  try {
+    return decodeTensor(bytes);
+  } catch (error) {
+    throw new OracleSdkError("INPUT_INVALID", `the input bytes are not a canonical tensor: ${(error as Error).message}`, { cause: error });
+  }
+}
