@@ -15,16 +15,24 @@
  * (queue reachable, consuming, chain reachable when RPC_URL is set, pinned models fetched and
  * verified) on METRICS_HOST (default 127.0.0.1). Pinned models are fetched at start-up.
  *
+ * ZK challenges: with RPC_URL, a `zk` config and WORKER_ANSWER_KEY (an account that pays for the
+ * answers; it needs no stake), the worker also runs the ZkChallengeAnswerer
+ * (worker/prover-answerer.ts): a challenge on an OPTIMISTIC result of a zk-capable model is answered
+ * with a proof made on this worker's prover threads. The resolver is ZK_RESOLVER_ADDRESS, or else the
+ * registry's resolver of the first zk model.
+ *
  * SIGTERM / SIGINT: close() (stop taking jobs, finish the ones in flight, release sessions), close
  * the queue, exit 0; a second signal exits at once. `{"msg":"worker ready"}` is logged once it
  * consumes jobs.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { JsonRpcProvider } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
 import { closeOnSignals, createLogger, IInferenceOracle__factory, QUEUES, type Hex } from "../protocol/index.js";
 import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../protocol/metrics.js";
 import { RabbitMqQueue } from "../queue/index.js";
 import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
+import { IModelRegistry__factory } from "../protocol/contracts.js";
+import { ZkChallengeAnswerer } from "./prover-answerer.js";
 import { loadWorkerConfig } from "./config.js";
 import { Worker } from "./worker.js";
 
@@ -36,10 +44,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   if (brokerUrl === undefined || brokerUrl === "") throw new Error("RABBITMQ_URL is required: a worker process takes its jobs from a broker");
 
   let provider: JsonRpcProvider | undefined;
+  let registry: string | undefined;
   let catalog: ModelCatalog;
   if (env.RPC_URL !== undefined && env.RPC_URL !== "") {
     provider = new JsonRpcProvider(env.RPC_URL, undefined, { staticNetwork: true, pollingInterval: 1000 });
-    let registry = env.REGISTRY_ADDRESS;
+    registry = env.REGISTRY_ADDRESS;
     if (registry === undefined || registry === "") {
       registry = await IInferenceOracle__factory.connect(config.allowedOracles[0]!.oracle, provider).registry();
     }
@@ -79,9 +88,32 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     });
     log.info({ url: server.url }, "metrics and health endpoints listening");
   }
+  let answerer: ZkChallengeAnswerer | undefined;
+  const answerKey = env.WORKER_ANSWER_KEY;
+  if (provider !== undefined && registry !== undefined && config.zk.length > 0 && answerKey !== undefined && answerKey !== "") {
+    let resolver = env.ZK_RESOLVER_ADDRESS;
+    if (resolver === undefined || resolver === "") {
+      resolver = (await IModelRegistry__factory.connect(registry, provider).model(config.zk[0]!.modelHash)).resolver;
+    }
+    answerer = new ZkChallengeAnswerer({
+      provider,
+      signer: new Wallet(answerKey, provider),
+      oracle: config.allowedOracles[0]!.oracle,
+      resolver,
+      zk: config.zk,
+      prover: worker.prover,
+      logger: log.child({ layer: "zk-answerer" }),
+    });
+    await answerer.start();
+    log.info({ resolver }, "answering ZK challenges");
+  }
   log.info({ signer: worker.address, pid: process.pid }, "worker ready");
 
-  closeOnSignals(log, [() => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()], "worker process exiting");
+  closeOnSignals(
+    log,
+    [() => answerer?.close(), () => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()],
+    "worker process exiting",
+  );
 }
 
 main().catch((error: unknown) => {
