@@ -10,7 +10,7 @@ import { checkTrace, compareElement, operatorKernel } from "../../challenger/che
 import type { ModelCommitment } from "../../protocol/commitment.js";
 import { commitTrace } from "../../protocol/trace.js";
 import { hashTensor, type Tensor } from "../../protocol/tensor.js";
-import { clsCommitment, clsInput, copy, nodeTrace, wasmTrace } from "../challenger/fixtures.js";
+import { batchSlicedTrace, clsCommitment, clsInput, copy, nodeTrace, wasmTrace } from "../challenger/fixtures.js";
 import { deploy, events, expectRevert, modelInfo, PARAMS, requestAndSubmit, send, Status, type Connection } from "../contracts/helpers.js";
 import { challengeResult, deployVerifier, inputHash } from "./helpers.js";
 
@@ -171,13 +171,14 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Challenged));
   });
 
-  it("test_proveFraud_honestTracesUnderOtherRuntimes_worstElementsNeverSlash", async () => {
+  it("test_proveFraud_honestTracesUnderOtherRuntimesAndBatchSizes_worstElementsNeverSlash", async () => {
     const fx = await fixture();
     const conditions: Record<string, Tensor[]> = {
       "disabled, 1 thread": await nodeTrace(input, { level: "disabled", threads: 1 }),
       "basic, 2 threads": await nodeTrace(input, { level: "basic", threads: 2 }),
       "all, 4 threads": await nodeTrace(input, { level: "all", threads: 4 }),
       "onnxruntime-web wasm": await wasmTrace(input),
+      "item 1 of a batch of 4": await batchSlicedTrace(input, 1, honest),
     };
     for (const [condition, tensors] of Object.entries(conditions)) {
       // The worst element (largest share of its bound) of every float operator kind.
