@@ -13,8 +13,9 @@
  * was slower than 1 for cls and det, and 1 leaves a core for the worker's own work; the raw figure
  * at ORT's default threads is recorded too as `rawOrtDefaultPerSecond`). For each case raw and
  * pipeline runs are interleaved (machine noise hits both alike); medians over repeats; the ratio
- * is pipeline / raw at the SAME batch size. Traced jobs (checkpoint, full) are never batched, so
- * trace modes run at batch 1, their trace uploaded to a local HTTP blob sink (bytes counted).
+ * is pipeline / raw at the SAME batch size. Traced jobs (checkpoint, full) batch like plain ones
+ * (one trace-session run per batch, each job's trace sliced out of it, worker/trace.ts), their
+ * traces uploaded to a local HTTP blob sink (bytes counted).
  * Models: the PP-OCR classifier, detector and recognizer (bench/models.ts).
  *
  * Latency: a local stack (scripts/local-stack.ts: Hardhat EDR chain, relayer, one worker) serving
@@ -378,8 +379,8 @@ async function main(): Promise<void> {
     );
   for (const m of BENCH_MODELS.filter((x) => wanted.includes(x.name))) {
     for (const trace of traces) {
-      // Traced jobs are computed alone: batch 1 only.
-      for (const b of trace === "none" ? batchSizes : [1]) {
+      // Traced jobs batch too (traceBatching, on by default): every batch size for every mode.
+      for (const b of batchSizes) {
         const scale = trace === "full" ? 0.06 : trace === "checkpoint" ? 0.25 : 1;
         const n = Math.max(b, Math.round((jobs * m.jobsScale * scale) / b) * b);
         const r = await benchCase(m, b, trace, n, repeats, threads);

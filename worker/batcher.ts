@@ -21,7 +21,9 @@
  *
  * Float outputs of a batched run can differ in the last bits from a batch-1 run; that is acceptable
  * for NONE and OPTIMISTIC (the checker tolerates it, docs/OPTIMISTIC.md), so callers pass
- * `batchable: false` for requests that must be computed alone (traced runs, ZK tier).
+ * `batchable: false` for requests that must be computed alone (the ZK tier). The lane is generic in
+ * its output: traced runs (worker/trace.ts) batch through the same lane with a backend whose
+ * output is every trace tensor and whose `split` slices each request's trace out of the batch's.
  */
 import type ort from "onnxruntime-node";
 import { DTYPES, type Tensor, type TensorData } from "../protocol/tensor.js";
@@ -45,18 +47,24 @@ export const NO_BATCHING: BatchPolicy = { maxBatch: 1, maxWaitMs: 0 };
  * What a lane needs to run a model. `C` is the context each request brings (the worker: its session
  * lease); a run uses the context of the oldest request in it.
  */
-export interface LaneBackend<C = unknown> {
+export interface LaneBackend<C = unknown, O = Tensor> {
   /**
    * Runs one (possibly batched) input; the output is the model's first output. `owned`: the lane
    * built `input` (a batch) and nobody else holds it, so its buffer may be handed over (transferred).
    */
-  run(input: Tensor, context: C, owned?: boolean): Promise<Tensor>;
+  run(input: Tensor, context: C, owned?: boolean): Promise<O>;
   /** Whether the model's first input and output dimensions are dynamic (batchable). */
   batchable(context: C): boolean;
+  /**
+   * Splits a batched run's output into one output per request (`rows[i]` input rows each); throws
+   * when the output cannot be split (batching is then turned off for the model). splitBatch of a
+   * Tensor output when absent.
+   */
+  split?(output: O, rows: readonly number[], context: C): O[];
 }
 
-export interface LaneResult {
-  output: Tensor;
+export interface LaneResult<O = Tensor> {
+  output: O;
   /** session.run of the batch (ms). */
   infer: number;
   /** Time waiting in the lane before the run started (ms). */
@@ -65,12 +73,12 @@ export interface LaneResult {
   batch: number;
 }
 
-interface Pending<C> {
+interface Pending<C, O> {
   input: Tensor;
   context: C;
   batchable: boolean;
   arrived: number;
-  resolve: (r: LaneResult) => void;
+  resolve: (r: LaneResult<O>) => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -127,8 +135,8 @@ function abortError(signal: AbortSignal): unknown {
 }
 
 /** Serializes (and batches) the runs of one model. */
-export class InferenceLane<C = unknown> {
-  private readonly pending: Pending<C>[] = [];
+export class InferenceLane<C = unknown, O = Tensor> {
+  private readonly pending: Pending<C, O>[] = [];
   private running = 0;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -141,10 +149,23 @@ export class InferenceLane<C = unknown> {
   readonly batches: number[] = [];
 
   constructor(
-    private readonly backend: LaneBackend<C>,
+    private readonly backend: LaneBackend<C, O>,
     private policy: BatchPolicy,
     private readonly now: () => number = () => performance.now(),
+    /** Told once when batching is turned off for this lane's model (why). */
+    private readonly onBatchingDisabled?: (reason: string, error?: unknown) => void,
   ) {}
+
+  /** True once batching was turned off for this model (its outputs could not be split). */
+  get batchingOff(): boolean {
+    return this.batchingDisabled;
+  }
+
+  private disableBatching(reason: string, error?: unknown): void {
+    if (this.batchingDisabled) return;
+    this.batchingDisabled = true;
+    this.onBatchingDisabled?.(reason, error);
+  }
 
   setPolicy(policy: BatchPolicy): void {
     this.policy = policy;
@@ -155,11 +176,11 @@ export class InferenceLane<C = unknown> {
   }
 
   /** Queues `input`; resolves with its own output once its run is done. */
-  submit(input: Tensor, context: C, options: { batchable?: boolean; signal?: AbortSignal } = {}): Promise<LaneResult> {
+  submit(input: Tensor, context: C, options: { batchable?: boolean; signal?: AbortSignal } = {}): Promise<LaneResult<O>> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    return new Promise<LaneResult>((resolve, reject) => {
-      const p: Pending<C> = { input, context, batchable: options.batchable ?? true, arrived: this.now(), resolve, reject, signal, onAbort: undefined };
+    return new Promise<LaneResult<O>>((resolve, reject) => {
+      const p: Pending<C, O> = { input, context, batchable: options.batchable ?? true, arrived: this.now(), resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         p.onAbort = () => {
           const i = this.pending.indexOf(p);
@@ -208,7 +229,7 @@ export class InferenceLane<C = unknown> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const batch: Pending<C>[] = [head];
+    const batch: Pending<C, O>[] = [head];
     if (max > 1) {
       for (let i = 1; i < this.pending.length && batch.length < max; i++) {
         const p = this.pending[i]!;
@@ -231,7 +252,7 @@ export class InferenceLane<C = unknown> {
     return Math.max(1, Math.floor(this.policy.depth ?? 1));
   }
 
-  private async runOne(input: Tensor, context: C, owned = false): Promise<{ output: Tensor; infer: number }> {
+  private async runOne(input: Tensor, context: C, owned = false): Promise<{ output: O; infer: number }> {
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const t = this.now();
@@ -248,7 +269,7 @@ export class InferenceLane<C = unknown> {
     this.batches.push(size);
   }
 
-  private async execute(batch: Pending<C>[]): Promise<void> {
+  private async execute(batch: Pending<C, O>[]): Promise<void> {
     const start = this.now();
     if (batch.length > 1) {
       let ok = false;
@@ -258,7 +279,7 @@ export class InferenceLane<C = unknown> {
         ok = false;
       }
       if (ok) {
-        let outcome: { output: Tensor; infer: number } | undefined;
+        let outcome: { output: O; infer: number } | undefined;
         try {
           this.record(batch.length);
           outcome = await this.runOne(concatBatch(batch.map((p) => p.input)), batch[0]!.context, true);
@@ -266,11 +287,12 @@ export class InferenceLane<C = unknown> {
           outcome = undefined; // retried one by one below: a bad input fails only its own request
         }
         if (outcome !== undefined) {
-          let parts: Tensor[] | undefined;
+          let parts: O[] | undefined;
           try {
-            parts = splitBatch(outcome.output, batch.map((p) => p.input.shape[0]!));
-          } catch {
-            this.batchingDisabled = true; // the output does not follow the batch: never again for this model
+            const rows = batch.map((p) => p.input.shape[0]!);
+            parts = this.backend.split !== undefined ? this.backend.split(outcome.output, rows, batch[0]!.context) : (splitBatch(outcome.output as Tensor, rows) as O[]);
+          } catch (error) {
+            this.disableBatching("the batched output cannot be split per request", error); // never again for this model
           }
           if (parts !== undefined) {
             batch.forEach((p, i) => p.resolve({ output: parts[i]!, infer: outcome.infer, queued: start - p.arrived, batch: batch.length }));
@@ -278,7 +300,7 @@ export class InferenceLane<C = unknown> {
           }
         }
       } else {
-        this.batchingDisabled = true;
+        this.disableBatching("the model's first input or output dimension is not dynamic");
       }
     }
     // Batch of one (or a batch that could not be run together): one run per request, in order.
@@ -296,25 +318,27 @@ export class InferenceLane<C = unknown> {
 }
 
 /** Per-model lanes. */
-export class LaneSet<C = unknown> {
-  private readonly lanes = new Map<string, InferenceLane<C>>();
+export class LaneSet<C = unknown, O = Tensor> {
+  private readonly lanes = new Map<string, InferenceLane<C, O>>();
 
   constructor(
-    private readonly backendFor: (modelHash: string) => LaneBackend<C>,
+    private readonly backendFor: (modelHash: string) => LaneBackend<C, O>,
     private readonly policyFor: (modelHash: string) => BatchPolicy,
+    private readonly onBatchingDisabled?: (modelHash: string, reason: string, error?: unknown) => void,
   ) {}
 
-  lane(modelHash: string): InferenceLane<C> {
+  lane(modelHash: string): InferenceLane<C, O> {
     const key = modelHash.toLowerCase();
     let lane = this.lanes.get(key);
     if (lane === undefined) {
-      lane = new InferenceLane(this.backendFor(key), this.policyFor(key));
+      const off = this.onBatchingDisabled;
+      lane = new InferenceLane<C, O>(this.backendFor(key), this.policyFor(key), undefined, off === undefined ? undefined : (reason, error) => off(key, reason, error));
       this.lanes.set(key, lane);
     }
     return lane;
   }
 
-  get(modelHash: string): InferenceLane<C> | undefined {
+  get(modelHash: string): InferenceLane<C, O> | undefined {
     return this.lanes.get(modelHash.toLowerCase());
   }
 }

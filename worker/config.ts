@@ -100,6 +100,12 @@ export const WorkerConfigSchema = z.object({
     })
     .default({ every: 16, names: [] })
     .describe("which trace tensors trace: checkpoint commits (WORKER_TRACE_CHECKPOINTS as JSON)"),
+  traceBatching: z
+    .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
+    .default(true)
+    .describe(
+      "batch traced jobs (trace: full or checkpoint) by the model's batching policy: one trace-session run per batch, each request's trace sliced out of it (docs/OPTIMISTIC.md); false keeps traced jobs one per run",
+    ),
   models: z.array(PinnedModelSchema).default([]).describe("models pinned by the operator (StaticCatalog)"),
   zk: z
     .array(
@@ -116,7 +122,7 @@ export const WorkerConfigSchema = z.object({
     .record(z.union([z.literal("default"), hash32]), batchPolicy)
     .default({})
     .describe(
-      "dynamic batching per model hash (or \"default\" for every model): up to maxBatch waiting requests run as one session.run, a free lane waiting up to maxWaitMs for a batch to fill. Only for models whose first input and output dimensions are dynamic; never for traced (trace: full) or ZK-tier jobs. Off when absent (WORKER_BATCHING as JSON)",
+      "dynamic batching per model hash (or \"default\" for every model): up to maxBatch waiting requests run as one session.run, a free lane waiting up to maxWaitMs for a batch to fill. Only for models whose first input and output dimensions are dynamic; traced jobs too unless traceBatching is false; never ZK-tier jobs. Off when absent (WORKER_BATCHING as JSON)",
     ),
 });
 

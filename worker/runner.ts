@@ -89,6 +89,7 @@ export class InferenceRunner {
         batchable: (lease) => dynamicBatchDim(lease.session.inputMetadata) && dynamicBatchDim(lease.session.outputMetadata),
       }),
       policy,
+      (modelHash, reason) => this.log.warn({ modelHash, reason }, "batching turned off for this model; one request per run from now on"),
     );
   }
 

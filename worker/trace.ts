@@ -10,6 +10,15 @@
  * only the checkpointed tensors; the manifest keeps a zero row for every other one, so checkpoint
  * tensors are byte-identical to the same rows of a full trace. The trace session runs in its own
  * inference thread (worker/ort-thread.ts) unless `threaded: false`.
+ *
+ * Batched traces: with a batch policy for the model (`batching`), concurrent traced jobs for it
+ * with same-shape batch-1 inputs share one run of the trace session through an InferenceLane
+ * (worker/batcher.ts). Each request's trace is item i of every batch-major float tensor (a view,
+ * hashed and published from the batch's buffer); every other tensor (Shape outputs, shape
+ * arithmetic, Reshape targets...) is taken from a batch-1 traced run of the same input shape, made
+ * once per shape when the first batch of that shape runs (TraceBatchPlan). A trace the challenger
+ * checks as honest (docs/OPTIMISTIC.md, "Batched traces"). A model whose trace does not split that
+ * way is traced one request at a time from then on (logged once).
  */
 import { readFile } from "node:fs/promises";
 import ort from "onnxruntime-node";
@@ -17,12 +26,13 @@ import type { Logger } from "pino";
 import { exposeTraceOutputs, type ModelGraph } from "../protocol/commitment.js";
 import { BaseError } from "../protocol/errors.js";
 import type { Job } from "../protocol/messages.js";
-import { encodeTensor, type Tensor } from "../protocol/tensor.js";
+import { encodeTensor, numel, type DType, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { checkpointIndices, commitCheckpoints, commitTrace, type CheckpointPolicy, type TraceCommitment } from "../protocol/trace.js";
 import type { Hex } from "../protocol/types.js";
 import { putBlob } from "./blobs.js";
 import type { ModelEntry } from "./catalog.js";
 import type { ProviderName } from "./config.js";
+import { LaneSet, NO_BATCHING, type BatchPolicy, type LaneBackend } from "./batcher.js";
 import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
 import { fromOrtTensor, toOrtTensor } from "./runner.js";
 
@@ -35,6 +45,8 @@ export interface TraceContext {
   /** The plain run's output and provider; absent when the builder is `standalone` (no plain run). */
   output?: Tensor;
   provider?: ProviderName;
+  /** May this request's traced run share a batch with others (false for the ZK tier)? Default true. */
+  batchable?: boolean;
 }
 
 export interface TraceOutcome {
@@ -43,7 +55,7 @@ export interface TraceOutcome {
   /** The output the trace commits to (its last tensor); when present, the result must carry it. */
   output?: Tensor;
   /** What the trace cost (ms) and what was committed and published. */
-  stats?: { run: number; hash: number; upload: number; committed: number; tensors: number; bytes: number };
+  stats?: { run: number; hash: number; upload: number; committed: number; tensors: number; bytes: number; batch?: number; queued?: number };
 }
 
 export interface TraceBuilder {
@@ -104,6 +116,15 @@ export class TraceSession {
    * to fetch and commit (a checkpoint trace); all of them by default (a full trace).
    */
   async run(input: Tensor, indices?: readonly number[]): Promise<TraceRun> {
+    const fetched = await this.fetch(input, indices);
+    const t1 = performance.now();
+    const commitment = this.commit(fetched.tensors, indices === undefined ? undefined : fetched.indices);
+    const t2 = performance.now();
+    return { ...commitment, tensors: fetched.tensors, indices: fetched.indices, timings: { run: fetched.run, hash: t2 - t1 } };
+  }
+
+  /** Runs the traced model on `input` (one request or a batch) and returns the selected trace tensors, unhashed. */
+  async fetch(input: Tensor, indices?: readonly number[]): Promise<FetchedTrace> {
     const names = this.graph.traceNames;
     const n = names.length;
     const picked = indices === undefined ? names.map((_, i) => i) : [...indices];
@@ -116,15 +137,121 @@ export class TraceSession {
       throw new BaseError("INFERENCE_FAILED", `the trace run failed: ${(error as Error).message.slice(0, 1000)}`, { cause: error });
     }
     const t1 = performance.now();
-    const tensors = picked.map((i) => fromOrtTensor(out[names[i]!]!));
-    const commitment = indices === undefined ? commitTrace(tensors) : commitCheckpoints(n, picked, tensors);
-    const t2 = performance.now();
-    return { ...commitment, tensors, indices: picked, timings: { run: t1 - t0, hash: t2 - t1 } };
+    return { tensors: picked.map((i) => fromOrtTensor(out[names[i]!]!)), indices: picked, run: t1 - t0 };
+  }
+
+  /** Commits `tensors` (trace tensors `indices`; all of them, a full trace, when absent). */
+  commit(tensors: readonly Tensor[], indices?: readonly number[]): TraceCommitment {
+    return indices === undefined ? commitTrace(tensors) : commitCheckpoints(this.graph.traceNames.length, indices, tensors);
+  }
+
+  private derived: boolean[] | undefined;
+
+  /**
+   * Per trace tensor: does its value depend on the input's shape alone (not its values)? True for
+   * Shape and Size outputs and for any operator whose inputs are all weights or such tensors
+   * (shape arithmetic, Reshape targets, Concat of shape pieces, Cast of those, constants).
+   */
+  get shapeDerived(): readonly boolean[] {
+    if (this.derived === undefined) {
+      const derived = new Array<boolean>(this.graph.traceNames.length).fill(false);
+      for (const op of this.graph.operators) {
+        const fromShape =
+          op.domain === "" && (op.opType === "Shape" || op.opType === "Size")
+            ? true
+            : op.inputs.every((i) => i.source.kind === "absent" || i.source.kind === "weight" || (i.source.kind === "trace" && derived[i.source.index] === true));
+        for (const o of op.outputs) derived[o.trace] = fromShape;
+      }
+      this.derived = derived;
+    }
+    return this.derived;
+  }
+
+  /** Whether the model's input has a dynamic first dimension (a batch can be fed). */
+  get dynamicBatch(): boolean {
+    const d0 = this.graph.input.shape[0];
+    return typeof d0 === "string" || d0 === -1;
   }
 
   release(): Promise<void> {
     return this.session.release();
   }
+}
+
+/** The selected trace tensors of one run, before hashing. */
+export interface FetchedTrace {
+  tensors: Tensor[];
+  /** Trace index of each of `tensors`, ascending. */
+  indices: number[];
+  /** session.run (ms). */
+  run: number;
+}
+
+const FLOAT_DTYPES: ReadonlySet<DType> = new Set<DType>(["float32", "float16", "float64"]);
+
+/**
+ * How a batched trace splits into per-request traces, for one input shape: per selected trace
+ * tensor, "slice" (item i along axis 0, a view) or the batch-1 trace's tensor (its value depends on
+ * the input shape alone). `refused` says why this model's traces cannot be split.
+ */
+export type TraceBatchPlan = { kinds: Array<"slice" | Tensor>; refused?: undefined } | { refused: string; kinds?: undefined };
+
+function sameDims(a: readonly number[], b: readonly number[], from = 0): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = from; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Classifies each tensor of a batch-`n` trace against the batch-1 trace of the same input shape:
+ * a float tensor with batch-1 shape [1, ...s] and batched shape [n, ...s] is sliced; any other must
+ * be shape-derived (`shapeDerived[index]`), keep its dtype and its dimensions beyond axis 0, and is
+ * the batch-1 trace's. Anything else refuses batching for the model.
+ */
+export function planTraceBatch(batched: FetchedTrace, single: FetchedTrace, n: number, shapeDerived: readonly boolean[]): TraceBatchPlan {
+  const kinds: Array<"slice" | Tensor> = [];
+  for (let j = 0; j < batched.tensors.length; j++) {
+    const b = batched.tensors[j]!;
+    const r = single.tensors[j]!;
+    const index = batched.indices[j]!;
+    if (b.dtype !== r.dtype) return { refused: `trace tensor ${index} is ${b.dtype} in a batch, ${r.dtype} alone` };
+    if (FLOAT_DTYPES.has(b.dtype) && r.shape.length > 0 && r.shape[0] === 1 && b.shape[0] === n && sameDims(b.shape, r.shape, 1)) {
+      kinds.push("slice");
+    } else if (shapeDerived[index] === true && sameDims(b.shape, r.shape, 1)) {
+      kinds.push(r);
+    } else {
+      return { refused: `trace tensor ${index} (${b.dtype} [${b.shape}] in a batch of ${n}, [${r.shape}] alone) is neither batch-major float nor shape-derived` };
+    }
+  }
+  return { kinds };
+}
+
+/** Item `item` of `t` along axis 0, as a batch-1 tensor viewing `t`'s buffer (no copy). */
+export function batchItem(t: Tensor, item: number, n: number): Tensor {
+  const per = numel(t.shape) / n;
+  return { dtype: t.dtype, shape: [1, ...t.shape.slice(1)], data: t.data.subarray(item * per, (item + 1) * per) as TensorData };
+}
+
+/** Splits a batch-`n` trace into `n` per-request traces by `plan` (throws when the batch does not fit the plan). */
+export function splitTraceBatch(batched: FetchedTrace, plan: TraceBatchPlan, n: number): Tensor[][] {
+  if (plan.refused !== undefined) throw new BaseError("INFERENCE_FAILED", `batched traces cannot be split: ${plan.refused}`);
+  batched.tensors.forEach((t, j) => {
+    const kind = plan.kinds[j]!;
+    const fits = kind === "slice" ? t.shape[0] === n : t.dtype === kind.dtype && sameDims(t.shape, kind.shape, 1);
+    if (!fits) throw new BaseError("INFERENCE_FAILED", `trace tensor ${batched.indices[j]} [${t.shape}] of a batch of ${n} does not fit its plan`);
+  });
+  return Array.from({ length: n }, (_, i) => batched.tensors.map((t, j) => (plan.kinds[j] === "slice" ? batchItem(t, i, n) : (plan.kinds[j] as Tensor))));
+}
+
+/** What a trace lane's run yields: the (possibly batched) run and, for a batch, its split plan. */
+interface LaneTrace extends FetchedTrace {
+  rows: number;
+  plan?: TraceBatchPlan;
+}
+
+interface LaneContext {
+  session: TraceSession;
+  indices: number[] | undefined;
 }
 
 /**
@@ -165,8 +292,13 @@ export interface FullTraceBuilderOptions {
   cacheSize?: number;
   /** Commit only these checkpoints (`trace: "checkpoint"`); a full trace when absent. */
   checkpoint?: CheckpointPolicy;
+  /** Batch policy per model hash (lowercase) for traced runs; one request per run when absent. */
+  batching?: (modelHash: string) => BatchPolicy;
   logger: Logger;
 }
+
+/** Input shapes whose batch plans a trace session keeps. */
+const PLAN_CACHE_SIZE = 16;
 
 /** Traces every result in full (`trace: "full"`), or its checkpoints when `checkpoint` is set (`trace: "checkpoint"`). */
 export class FullTraceBuilder implements TraceBuilder {
@@ -174,9 +306,53 @@ export class FullTraceBuilder implements TraceBuilder {
   private readonly log: Logger;
   private readonly sessions = new Map<string, Promise<TraceSession>>();
   private closing: Promise<void> | undefined;
+  private readonly lanes: LaneSet<LaneContext, LaneTrace>;
+  /** Batch plans per trace session, by input shape beyond axis 0. */
+  private readonly plans = new WeakMap<TraceSession, Map<string, TraceBatchPlan>>();
 
   constructor(private readonly options: FullTraceBuilderOptions) {
     this.log = options.logger.child({ layer: "trace" });
+    const batching = options.batching ?? (() => NO_BATCHING);
+    this.lanes = new LaneSet<LaneContext, LaneTrace>(
+      (): LaneBackend<LaneContext, LaneTrace> => ({
+        run: (input, context, owned) => this.runLane(input, context, owned === true),
+        batchable: (context) => context.session.dynamicBatch,
+        split: (output, rows) => this.splitLane(output, rows),
+      }),
+      (modelHash) => ({ depth: 1, ...batching(modelHash) }),
+      (modelHash, reason, error) =>
+        this.log.warn({ modelHash, reason, err: error }, "traced runs of this model cannot be batched; tracing one request at a time from now on"),
+    );
+  }
+
+  /** Runs the trace session on one input or a batch; for a batch, also the plan that splits it. */
+  private async runLane(input: Tensor, { session, indices }: LaneContext, batch: boolean): Promise<LaneTrace> {
+    const rows = input.shape[0]!;
+    const fetched = await session.fetch(input, indices);
+    if (!batch) return { ...fetched, rows: 1 };
+    let byShape = this.plans.get(session);
+    if (byShape === undefined) this.plans.set(session, (byShape = new Map()));
+    const key = `${input.dtype}:${input.shape.slice(1).join(",")}`;
+    let plan = byShape.get(key);
+    if (plan === undefined) {
+      // Shape-derived tensors are a function of the input shape: a batch-1 run of the first row gives them.
+      const per = input.data.length / rows;
+      const single = await session.fetch({ dtype: input.dtype, shape: [1, ...input.shape.slice(1)], data: input.data.subarray(0, per) as TensorData }, indices);
+      plan = planTraceBatch(fetched, single, rows, session.shapeDerived);
+      byShape.set(key, plan);
+      while (byShape.size > PLAN_CACHE_SIZE) byShape.delete(byShape.keys().next().value!);
+    }
+    return { ...fetched, rows, plan };
+  }
+
+  private splitLane(output: LaneTrace, rows: readonly number[]): LaneTrace[] {
+    if (rows.some((r) => r !== 1) || output.plan === undefined) throw new BaseError("INFERENCE_FAILED", "only batch-1 requests share a traced run");
+    return splitTraceBatch(output, output.plan, rows.length).map((tensors) => ({ tensors, indices: output.indices, run: output.run, rows: 1 }));
+  }
+
+  /** The trace lane of `modelHash`, once a traced job has used it (tests, bench). */
+  lane(modelHash: string) {
+    return this.lanes.get(modelHash);
   }
 
   private session(model: ModelEntry, signal?: AbortSignal): Promise<TraceSession> {
@@ -201,7 +377,12 @@ export class FullTraceBuilder implements TraceBuilder {
     const session = await this.session(context.model, signal);
     signal?.throwIfAborted();
     const indices = this.options.checkpoint === undefined ? undefined : this.checkpoints(session);
-    const run = await session.run(context.input, indices);
+    const batchable = context.batchable !== false && context.input.shape.length > 0 && context.input.shape[0] === 1;
+    const traced = await this.lanes.lane(context.model.modelHash).submit(context.input, { session, indices }, { batchable });
+    signal?.throwIfAborted();
+    const th = performance.now();
+    const commitment = session.commit(traced.output.tensors, indices);
+    const run: TraceRun = { ...commitment, tensors: traced.output.tensors, indices: traced.output.indices, timings: { run: traced.infer, hash: performance.now() - th } };
     const output = run.tensors[run.tensors.length - 1]!;
     let published = { bytes: 0, blobs: 0 };
     const t0 = performance.now();
@@ -216,10 +397,10 @@ export class FullTraceBuilder implements TraceBuilder {
     }
     const upload = performance.now() - t0;
     this.log.debug(
-      { requestId: context.job.requestId, traceRoot: run.traceRoot, tensors: run.tensors.length, runMs: run.timings.run, hashMs: run.timings.hash, uploadMs: upload, ...published },
+      { requestId: context.job.requestId, traceRoot: run.traceRoot, tensors: run.tensors.length, batch: traced.batch, runMs: run.timings.run, hashMs: run.timings.hash, uploadMs: upload, ...published },
       "trace committed",
     );
-    const stats = { run: run.timings.run, hash: run.timings.hash, upload, committed: run.tensors.length, tensors: run.hashes.length, bytes: published.bytes };
+    const stats = { run: run.timings.run, hash: run.timings.hash, upload, committed: run.tensors.length, tensors: run.hashes.length, bytes: published.bytes, batch: traced.batch, queued: traced.queued };
     return { traceRoot: run.traceRoot, output, stats };
   }
 

@@ -178,6 +178,7 @@ export class Worker {
             modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
             settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, threaded: config.inferenceThread },
             ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
+            ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
             ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),
             timeoutMs: config.fetchTimeoutMs,
             logger: root,
@@ -331,7 +332,7 @@ export class Worker {
     const run = this.traceBuilder.standalone === true
       ? undefined
       : await rejectingAs(runFailure, () =>
-          // Traced and ZK-tier runs are computed alone (a batched run can differ in the last bits).
+          // ZK-tier runs are computed alone (the circuit must reproduce the output bit for bit).
           this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
         );
     let output: Tensor | undefined = run?.output;
@@ -345,7 +346,8 @@ export class Worker {
 
     t = performance.now();
     const trace = await rejectingAs(runFailure, () =>
-      this.traceBuilder.build({ job, model, input, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
+      // A traced run may share a batch (its trace is then item i of the batch's); a ZK-tier one runs alone.
+      this.traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
     );
     const traceRoot = trace.traceRoot;
     // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
@@ -359,6 +361,10 @@ export class Worker {
       timings.traceRun = round3(trace.stats.run);
       timings.traceHash = round3(trace.stats.hash);
       timings.traceUpload = round3(trace.stats.upload);
+      if (run === undefined && trace.stats.batch !== undefined) {
+        timings.batch = trace.stats.batch;
+        timings.lane = round3(trace.stats.queued ?? 0);
+      }
     }
 
     t = performance.now();

@@ -24,6 +24,8 @@ import {
 import { InProcessQueue, type DeadLetter, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker, sha256Hex, type ModelEntry, type WorkerConfigInput } from "../../worker/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
+import { checkTrace, fetchTrace } from "../../challenger/index.js";
+import { clsCommitment } from "../challenger/fixtures.js";
 import {
   CHAIN_ID,
   CLS_HASH,
@@ -185,6 +187,37 @@ describe("Worker", () => {
     expect(p1! > p0!).toBe(true);
     const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex };
     expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
+  });
+
+  it("test_job_fourTracedJobs_shareOneBatchedTraceRun_eachTraceHonestAndEndingInItsSignedOutput", async () => {
+    const blobs = new Map<string, Buffer>();
+    const store = await loopbackServer((req, body, res) => {
+      const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
+      if (req.method === "GET") return void res.writeHead(blobs.has(hash) ? 200 : 404).end(blobs.get(hash));
+      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
+      blobs.set(hash, body);
+      res.writeHead(201).end();
+    });
+    servers.push(store);
+    const h = await start({ trace: "full", blobStoreUrl: store.url, prefetch: 8, batching: { default: { maxBatch: 4, maxWaitMs: 2_000 } } });
+    const inputs = [false, true, false, true].map((rotated, i) => textLineTensor(`Batched trace ${i}`, { rotated }));
+    const jobs = inputs.map((input) => job(input, { tier: 1 }));
+    for (const j of jobs) await h.queue.publish(QUEUES.jobs, j as unknown as Json);
+    await waitFor(() => (h.replies.length >= 4 ? true : undefined), 60_000, "four results");
+    const commitment = await clsCommitment();
+    for (const [i, j] of jobs.entries()) {
+      const r = h.replies.find((x) => x.requestId === j.requestId) as ResultMessage;
+      expect(r?.kind, JSON.stringify(r)).toBe("result");
+      expect(r.timings.batch).toBe(4);
+      const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex };
+      expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
+      const trace = await fetchTrace(store.url, r.traceRoot as Hex);
+      // The signed output is the trace's last tensor, and the trace checks out against this job's own input.
+      expect(trace.hashes.at(-1)).toBe(r.outputHash);
+      expect(encodeTensor(trace.tensors.at(-1)!).equals(Buffer.from(fromHex(r.output)))).toBe(true);
+      expect(checkTrace(commitment, { input: inputs[i]!, tensors: trace.tensors }, { fraction: 1 }).ok).toBe(true);
+    }
+    expect(await h.dead()).toEqual([]);
   });
 
   it("test_job_tracedWithModelHashMismatch_isRejectedAsModelUnavailable", async () => {
