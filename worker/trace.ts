@@ -216,6 +216,13 @@ export function planTraceBatch(batched: FetchedTrace, single: FetchedTrace, n: n
     const index = batched.indices[j]!;
     if (b.dtype !== r.dtype) return { refused: `trace tensor ${index} is ${b.dtype} in a batch, ${r.dtype} alone` };
     if (FLOAT_DTYPES.has(b.dtype) && r.shape.length > 0 && r.shape[0] === 1 && b.shape[0] === n && sameDims(b.shape, r.shape, 1)) {
+      // Batch-major by shape is not enough: an operator may mix the items (a reduction or a
+      // Softmax over axis 0 keeps the shape). `single` is the batch's first input run alone, so
+      // item 0 must match it up to float reordering; anything more means the items interact.
+      const drift = itemDrift(batchItem(b, 0, n).data as ArrayLike<number>, r.data as ArrayLike<number>);
+      if (!(drift <= ITEM_DRIFT_TOLERANCE)) {
+        return { refused: `trace tensor ${index}: item 0 of a batch of ${n} differs from its run alone by ${drift.toExponential(2)} of its magnitude (the items interact)` };
+      }
       kinds.push("slice");
     } else if (shapeDerived[index] === true && sameDims(b.shape, r.shape, 1)) {
       kinds.push(r);
@@ -225,6 +232,29 @@ export function planTraceBatch(batched: FetchedTrace, single: FetchedTrace, n: n
   }
   return { kinds };
 }
+
+/**
+ * Largest |a_i - b_i| relative to max |b| (NaN where NaNs disagree). Honest batched float32 runs
+ * differ from single runs by reordered sums only: relative differences around 1e-6 per element
+ * (docs/OPTIMISTIC.md measures them); 1e-3 leaves a wide margin while any cross-item mixing of
+ * real data shows up far above it.
+ */
+function itemDrift(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (Number.isNaN(x) || Number.isNaN(y)) {
+      if (Number.isNaN(x) !== Number.isNaN(y)) return Number.NaN;
+      continue;
+    }
+    scale = Math.max(scale, Math.abs(y));
+    if (x !== y) worst = Math.max(worst, Math.abs(x - y));
+  }
+  return worst === 0 ? 0 : worst / Math.max(scale, Number.MIN_VALUE);
+}
+const ITEM_DRIFT_TOLERANCE = 1e-3;
 
 /** Item `item` of `t` along axis 0, as a batch-1 tensor viewing `t`'s buffer (no copy). */
 export function batchItem(t: Tensor, item: number, n: number): Tensor {

@@ -160,26 +160,17 @@ describe("batched traces", () => {
     }
   });
 
-  it("test_FullTraceBuilder_unsliceableTrace_fallsBackToSingleRuns", async () => {
-    // y = x + ReduceSum(x): the sum mixes the batch's items into a float [1, 1] tensor that is
-    // neither batch-major nor shape-derived, so the batched trace cannot be split per request.
+  /** Four traced requests on a one-input model made of `nodes`: one batched run that is refused, then single runs. */
+  async function expectFallback(name: string, nodes: object[], output: (v: number) => number[], reason: RegExp) {
     const dim = (d: number | string) => (typeof d === "number" ? { dimValue: d } : { dimParam: d });
     const type = { tensorType: { elemType: 1, shape: { dim: [dim("N"), dim(4)] } } };
     const model = onnx.ModelProto.fromObject({
       irVersion: 8,
       opsetImport: [{ domain: "", version: 13 }],
-      graph: {
-        name: "mix",
-        input: [{ name: "x", type }],
-        output: [{ name: "y", type }],
-        node: [
-          { opType: "ReduceSum", input: ["x"], output: ["s"], attribute: [{ name: "keepdims", type: 2, i: 1 }] },
-          { opType: "Add", input: ["x", "s"], output: ["y"] },
-        ],
-      },
+      graph: { name, input: [{ name: "x", type }], output: [{ name: "y", type }], node: nodes },
     });
     const { dir, cleanup } = await tempDir();
-    const file = join(dir, "mix.onnx");
+    const file = join(dir, `${name}.onnx`);
     const bytes = onnx.ModelProto.encode(model).finish();
     writeFileSync(file, bytes);
     const hash = toHex(sha256(bytes)) as Hex;
@@ -193,16 +184,40 @@ describe("batched traces", () => {
       // One batched run (refused), its four requests run alone, then batching stays off.
       expect(b.lane(hash)!.batches).toEqual([4, 1, 1, 1, 1, 1, 1, 1, 1]);
       expect(warnings).toHaveLength(1);
-      expect(JSON.stringify(warnings[0])).toMatch(/neither batch-major float nor shape-derived/);
+      expect(JSON.stringify(warnings[0])).toMatch(reason);
       [...first, ...again].forEach((o, k) => {
-        const v = (k % 4) + 1;
         expect(o.stats).toMatchObject({ batch: 1 });
-        expect([...(o.output!.data as Float32Array)]).toEqual([5 * v, 5 * v, 5 * v, 5 * v]);
+        expect([...(o.output!.data as Float32Array)]).toEqual(output((k % 4) + 1));
       });
     } finally {
       await b.close();
       await cleanup();
     }
+  }
+
+  it("test_FullTraceBuilder_unsliceableTrace_fallsBackToSingleRuns", async () => {
+    // y = x + ReduceSum(x): the sum mixes the batch's items into a float [1, 1] tensor that is
+    // neither batch-major nor shape-derived, so the batched trace cannot be split per request.
+    await expectFallback(
+      "mix",
+      [
+        { opType: "ReduceSum", input: ["x"], output: ["s"], attribute: [{ name: "keepdims", type: 2, i: 1 }] },
+        { opType: "Add", input: ["x", "s"], output: ["y"] },
+      ],
+      (v) => [5 * v, 5 * v, 5 * v, 5 * v],
+      /neither batch-major float nor shape-derived/,
+    );
+  });
+
+  it("test_FullTraceBuilder_batchMajorTensorMixingItems_fallsBackToSingleRuns", async () => {
+    // y = Softmax(x, axis 0): batch-major by shape, but every item depends on the others; item 0 of
+    // the batch differs from its run alone, so the trace is not split (alone, each y is all ones).
+    await expectFallback(
+      "softmax0",
+      [{ opType: "Softmax", input: ["x"], output: ["y"], attribute: [{ name: "axis", type: 2, i: 0 }] }],
+      () => [1, 1, 1, 1],
+      /the items interact/,
+    );
   });
 
   it("test_WorkerConfig_traceBatching_defaultsOn_switchOff", () => {
