@@ -117,7 +117,7 @@ export const WorkerConfigSchema = z.object({
     )
     .default([])
     .describe("ZK artifacts per model (made by npm run zk:ready or circuits/zk.ts prepareZkModel); ZK-tier jobs for other models are left for other workers"),
-  proverThreads: z.coerce.number().int().min(1).max(64).default(1).describe("worker_threads proving ZK-tier jobs (each proof uses snarkjs's own helper threads too)"),
+  proverThreads: z.coerce.number().int().min(1).max(64).default(1).describe("worker_threads proving ZK-tier jobs in parallel (snarkjs runs single-threaded inside each)"),
   batching: z
     .record(z.union([z.literal("default"), hash32]), batchPolicy)
     .default({})
