@@ -43,6 +43,8 @@ export interface DaemonOptions {
   /** Commitments of the models this daemon audits, by modelHash (lowercase). */
   models: ReadonlyMap<string, ModelCommitment>;
   policy: DaemonPolicy;
+  /** The first block audited (default 0). */
+  startBlock?: number;
   logger?: Logger;
 }
 
@@ -74,6 +76,7 @@ export class ChallengerDaemon {
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
+    this.fromBlock = options.startBlock ?? 0;
   }
 
   /** Audits every ResultSubmitted since the last poll; returns the outcomes by requestId. */
