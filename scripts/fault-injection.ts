@@ -48,7 +48,12 @@ export class FaultyTraceBuilder implements TraceBuilder {
   /** Every result this builder faked: requestId -> the altered trace index. */
   readonly faults: Array<{ requestId: string; traceIndex: number; element: number; traceRoot: Hex }> = [];
 
-  constructor(private readonly options: { blobStoreUrl: string; fault?: FaultSpec; logger?: Logger; modelPath?: (uris: readonly string[]) => string }) {}
+  /** What the next result alters (may be changed between results). */
+  fault: FaultSpec;
+
+  constructor(private readonly options: { blobStoreUrl: string; fault?: FaultSpec; logger?: Logger; modelPath?: (uris: readonly string[]) => string }) {
+    this.fault = { ...options.fault };
+  }
 
   async build(context: TraceContext, signal?: AbortSignal): Promise<TraceOutcome> {
     this.session ??= (async () => {
@@ -57,11 +62,11 @@ export class FaultyTraceBuilder implements TraceBuilder {
     })();
     const session = await this.session;
     const honest = await session.run(context.input);
-    const traceIndex = this.options.fault?.traceIndex ?? faultTarget(session.graph);
-    const element = this.options.fault?.element ?? 7;
+    const traceIndex = this.fault.traceIndex ?? faultTarget(session.graph);
+    const element = this.fault.element ?? 7;
     const tensors = honest.tensors.slice();
     tensors[traceIndex] = altered(tensors[traceIndex]!, element);
-    if (this.options.fault?.corruptOutput === true) {
+    if (this.fault.corruptOutput === true) {
       const last = tensors[tensors.length - 1]!;
       tensors[tensors.length - 1] = { ...last, data: (last.data as Float32Array).slice().reverse() };
     }
