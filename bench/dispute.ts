@@ -11,7 +11,8 @@
  *     element of the first operator of each kind of the classifier; the challenger daemon
  *     (fraction 1, polling every 100 ms) proves each. Per operator kind: the gas of the whole
  *     proveFraud transaction and of the challenge; the time from the bad result on-chain (the
- *     relayer's submit mined) to the slash (proveFraud mined). Median and worst case.
+ *     relayer's submit mined) to the slash (proveFraud mined). Median and worst case (also the
+ *     widest Conv, op 179, the most expensive proof of bench/fraud.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import ort from "onnxruntime-node";
@@ -108,6 +109,9 @@ try {
     if (commitment.traceTypes[out.trace]!.dtype !== "float32" || kinds.has(op.opType)) continue;
     kinds.set(op.opType, op);
   }
+  // The worst case of bench/fraud.ts: the 1x1 Conv over 200 channels (op 179), the proof with the most chunks.
+  const widest = commitment.operators[179];
+  if (widest?.opType === "Conv") kinds.set("Conv (op 179, widest)", widest);
   const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", body: Buffer.from(encodeTensor(input)) });
   const { hash, uri } = (await res.json()) as { hash: Hex; uri: string };
   for (const [opType, op] of kinds) {
