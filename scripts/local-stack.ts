@@ -2,6 +2,9 @@
  * The whole oracle on one machine: an in-process EVM (Hardhat's EDR), the contracts deployed and
  * configured, the PP-OCR text-direction classifier registered, a staked worker, the relayer and the
  * in-process queue. Used by `npm run demo` and the end-to-end tests; every piece is the real one.
+ * With `resolver: "fraud"` the classifier is registered with the FraudProofResolver (one-step fraud
+ * proofs: its commitment root and trace count are set) instead of the ArbiterResolver; `addWorker`
+ * starts one more worker later (`npm run demo:dispute`, test/e2e/dispute.test.ts).
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
