@@ -11,7 +11,7 @@
  * wrong element, challenge with the oracle's bond and submit the one-step proof. The total of bonds
  * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
  */
-import type { ContractRunner } from "ethers";
+import type { ContractRunner, ContractTransactionResponse } from "ethers";
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
 import type { ModelCommitment } from "../protocol/commitment.js";
@@ -43,7 +43,19 @@ export interface DaemonOptions {
   /** Commitments of the models this daemon audits, by modelHash (lowercase). */
   models: ReadonlyMap<string, ModelCommitment>;
   policy: DaemonPolicy;
+  /** The first block audited (default 0). */
+  startBlock?: number;
+  /** Called after each transaction the daemon sends is mined (timelines, metrics). */
+  onTransaction?: (tx: DaemonTransaction) => void;
   logger?: Logger;
+}
+
+export interface DaemonTransaction {
+  label: "challenge" | "challengeAvailability" | "proveManifestMismatch" | "proveOutputMismatch" | "proveTypeFault" | "proveFraud" | "slashWithheld" | "withdraw";
+  requestId?: string;
+  hash: string;
+  gasUsed: bigint;
+  at: number;
 }
 
 export type AuditOutcome =
@@ -74,6 +86,7 @@ export class ChallengerDaemon {
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
+    this.fromBlock = options.startBlock ?? 0;
   }
 
   /** Audits every ResultSubmitted since the last poll; returns the outcomes by requestId. */
@@ -112,9 +125,16 @@ export class ChallengerDaemon {
     if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
     const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
     if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
-    await (await openChallenge(this.oracle as never, await this.oracle.getAddress(), r.requestId, receipt.logs, bond)).wait();
+    await this.mined("challenge", r.requestId, openChallenge(this.oracle as never, await this.oracle.getAddress(), r.requestId, receipt.logs, bond) as Promise<ContractTransactionResponse>);
     this.atRisk += bond;
     return true;
+  }
+
+  /** Waits for a sent transaction and reports it to onTransaction. */
+  private async mined(label: DaemonTransaction["label"], requestId: string | undefined, sent: Promise<ContractTransactionResponse>) {
+    const receipt = await (await sent).wait();
+    if (receipt !== null) this.options.onTransaction?.({ label, ...(requestId === undefined ? {} : { requestId }), hash: receipt.hash, gasUsed: receipt.gasUsed, at: Date.now() });
+    return receipt;
   }
 
   private released(bond: bigint) {
@@ -137,7 +157,7 @@ export class ChallengerDaemon {
       if (isChallengerError(error, "TRACE_PARTIAL")) return { kind: "skipped", reason: error.message };
       if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await (await resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }])).wait();
+      await this.mined("challengeAvailability", r.requestId, resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }]));
       this.withheld.set(r.requestId, await resolver.getAddress());
       return { kind: "availabilityChallenged" };
     }
@@ -146,13 +166,13 @@ export class ChallengerDaemon {
     const n = tensors.length;
     if (n !== commitment.traceTypes.length) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await (await resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot())).wait();
+      await this.mined("proveManifestMismatch", r.requestId, resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot()));
       this.released(bond);
       return { kind: "manifestMismatchProven" };
     }
     if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase()) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await (await resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1))).wait();
+      await this.mined("proveOutputMismatch", r.requestId, resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1)));
       this.released(bond);
       return { kind: "outputMismatchProven" };
     }
@@ -161,11 +181,11 @@ export class ChallengerDaemon {
     const fault = verdict.fault;
     if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
     if (fault.reason === "type") {
-      await (await resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output))).wait();
+      await this.mined("proveTypeFault", r.requestId, resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output)));
       this.released(bond);
       return { kind: "typeFaultProven", traceIndex: fault.traceIndex };
     }
-    const receipt = await (await resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element))).wait();
+    const receipt = await this.mined("proveFraud", r.requestId, resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element)));
     this.released(bond);
     const proven = receipt!.logs.map((l) => { try { return resolver.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "FraudProven");
     return { kind: "fraudProven", opIndex: fault.opIndex, element: fault.element, workerAtFault: Boolean(proven?.args.workerAtFault) };
@@ -186,7 +206,7 @@ export class ChallengerDaemon {
       }
       if (now < d.daDeadline) continue;
       if (d.pending > 0n) {
-        await (await resolver.slashWithheld(requestId)).wait();
+        await this.mined("slashWithheld", requestId, resolver.slashWithheld(requestId));
         slashed.push(requestId);
       }
       this.withheld.delete(requestId);
@@ -199,7 +219,7 @@ export class ChallengerDaemon {
   async withdraw(): Promise<bigint> {
     const address = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
     const amount = await this.oracle.balanceOf(address);
-    if (amount > 0n) await (await this.oracle.withdraw()).wait();
+    if (amount > 0n) await this.mined("withdraw", undefined, this.oracle.withdraw());
     return amount;
   }
 

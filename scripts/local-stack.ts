@@ -2,6 +2,9 @@
  * The whole oracle on one machine: an in-process EVM (Hardhat's EDR), the contracts deployed and
  * configured, the PP-OCR text-direction classifier registered, a staked worker, the relayer and the
  * in-process queue. Used by `npm run demo` and the end-to-end tests; every piece is the real one.
+ * With `resolver: "fraud"` the classifier is registered with the FraudProofResolver (one-step fraud
+ * proofs: its commitment root and trace count are set) instead of the ArbiterResolver; `addWorker`
+ * starts one more worker later (`npm run demo:dispute`, test/e2e/dispute.test.ts).
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,13 +18,21 @@ import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
 import { RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
 import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
+import type { TraceBuilder } from "../worker/trace.js";
+import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
 import {
   ArbiterResolver__factory,
   DigitClassifierDApp__factory,
+  ExactOps__factory,
+  FraudProofResolver__factory,
+  LinearOps__factory,
   MnistMlpGroth16Verifier__factory,
   MnistMlpZkVerifier__factory,
+  OneStepVerifier__factory,
+  PointwiseOps__factory,
   ZkDisputeResolver__factory,
   type DigitClassifierDApp,
+  type FraudProofResolver,
   type ZkDisputeResolver,
   InferenceOracle__factory,
   ModelRegistry__factory,
@@ -70,6 +81,16 @@ export interface LocalStackOptions {
   /** Each worker's own queue connection, as on separate machines (default: the relayer's queue). The stack closes them. */
   workerQueue?: (index: number) => Promise<JobQueue>;
   /**
+   * The dispute resolver the classifier is registered with: "arbiter" (default, ArbiterResolver) or
+   * "fraud" (FraudProofResolver with on-chain one-step fraud proofs: the model's commitment root and
+   * trace count are set; pair it with `worker: { trace: "full" }` so results carry checkable traces).
+   */
+  resolver?: "arbiter" | "fraud";
+  /** The classifier's commitment (protocol/commitment.ts commitModel) when `resolver: "fraud"`; computed when absent. */
+  commitment?: ModelCommitment;
+  /** A trace builder per worker index (tests and demos; undefined: the worker's own from its config). */
+  traceBuilder?: (index: number) => TraceBuilder | undefined;
+  /**
    * Also make the ZK demo model (models/mnist-mlp.onnx) zk-ready: build its circuit and key from the
    * committed files (cached in circuits/build/), deploy its Groth16 verifier, adapter and a
    * ZkDisputeResolver, register it for all tiers and give every worker its proving artifacts. The
@@ -103,6 +124,10 @@ export interface LocalStack {
   registry: ModelRegistry;
   oracle: InferenceOracle;
   resolver: ArbiterResolver;
+  /** The FraudProofResolver the classifier is registered with (`resolver: "fraud"` only). */
+  fraudResolver?: FraudProofResolver;
+  /** The classifier's commitment (`resolver: "fraud"` only). */
+  commitment?: ModelCommitment;
   dapp: TextDirectionDApp;
   modelHash: Hex;
   queue: StackQueue;
@@ -113,6 +138,8 @@ export interface LocalStack {
   deployBlock: number;
   /** Present when started with `zk: true`. */
   zk?: LocalZk;
+  /** Registers, stakes and starts one more worker (the next index); returns it. */
+  addWorker(options?: { traceBuilder?: TraceBuilder; worker?: Partial<WorkerConfigInput> }): Promise<Worker>;
   close(): Promise<void>;
 }
 
@@ -120,20 +147,40 @@ export interface DeployedOracle {
   registry: ModelRegistry;
   oracle: InferenceOracle;
   resolver: ArbiterResolver;
+  /** Present when deployed with `fraud`: the classifier is registered with it instead of the arbiter. */
+  fraudResolver?: FraudProofResolver;
   /** sha256 of the registered PP-OCR classifier. */
   modelHash: Hex;
 }
+
+/** FraudProofResolver timings on the local stack: dispute duration, DA request window, DA response time (s). */
+export const FRAUD_TIMES = { disputeDuration: 86400, daRequestWindow: 3600, daResponseTime: 3600 };
 
 /**
  * Deploys the registry, the oracle and the arbiter resolver with DEFAULT_PARAMS, and registers the
  * PP-OCR text-direction classifier (NONE and OPTIMISTIC tiers, input float32 [1,3,48,192]).
  */
-export async function deployOracle(accounts: { admin: Signer; modelOwner: Signer; arbiter: Signer }): Promise<DeployedOracle> {
+export async function deployOracle(
+  accounts: { admin: Signer; modelOwner: Signer; arbiter: Signer },
+  options: { fraud?: { commitment: ModelCommitment } } = {},
+): Promise<DeployedOracle> {
   const { admin, modelOwner, arbiter } = accounts;
   const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
   const oracle = await new InferenceOracle__factory(admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
   const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
   await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
+  let fraudResolver: FraudProofResolver | undefined;
+  if (options.fraud !== undefined) {
+    const linear = await new LinearOps__factory(admin).deploy();
+    const pointwise = await new PointwiseOps__factory(admin).deploy();
+    const exact = await new ExactOps__factory(admin).deploy();
+    const verifier = await new OneStepVerifier__factory(admin).deploy(await linear.getAddress(), await pointwise.getAddress(), await exact.getAddress());
+    fraudResolver = await new FraudProofResolver__factory(admin).deploy(
+      await oracle.getAddress(), await registry.getAddress(), await verifier.getAddress(),
+      FRAUD_TIMES.disputeDuration, FRAUD_TIMES.daRequestWindow, FRAUD_TIMES.daResponseTime,
+    );
+    await (await registry.setResolverApproval(await fraudResolver.getAddress(), true)).wait();
+  }
 
   const modelHash = sha256File(CLS_MODEL_PATH);
   await (
@@ -142,15 +189,20 @@ export async function deployOracle(accounts: { admin: Signer; modelOwner: Signer
       fee: MODEL_FEE,
       tiers: 0b011, // NONE and OPTIMISTIC
       active: true,
-      resolver: await resolver.getAddress(),
+      resolver: await (fraudResolver ?? resolver).getAddress(),
       zkVerifier: "0x0000000000000000000000000000000000000000",
-      commitmentRoot: "0x" + "00".repeat(32),
+      commitmentRoot: options.fraud?.commitment.root ?? "0x" + "00".repeat(32),
       input: { dtype: FLOAT, shape: [1, 3, 48, 192] },
       output: { dtype: FLOAT, shape: [1, 2] },
       uris: [CLS_MODEL_URI],
     })
   ).wait();
-  return { registry, oracle, resolver, modelHash };
+  if (fraudResolver !== undefined) {
+    const commitment = options.fraud!.commitment;
+    if (commitment.modelHash.toLowerCase() !== modelHash.toLowerCase()) throw new Error("the commitment is not the classifier's");
+    await (await fraudResolver.connect(modelOwner).setTraceCount(modelHash, commitment.traceTypes.length)).wait();
+  }
+  return { registry, oracle, resolver, modelHash, ...(fraudResolver === undefined ? {} : { fraudResolver }) };
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -168,7 +220,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const deployBlock = await ethers.provider.getBlockNumber();
 
-  const { registry, oracle, resolver, modelHash } = await deployOracle({ admin, modelOwner, arbiter });
+  const commitment = options.resolver === "fraud" ? (options.commitment ?? (await commitModel(readFileSync(CLS_MODEL_PATH), { inputShape: [1, 3, 48, 192] }))) : undefined;
+  const { registry, oracle, resolver, fraudResolver, modelHash } = await deployOracle(
+    { admin, modelOwner, arbiter },
+    commitment === undefined ? {} : { fraud: { commitment } },
+  );
 
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
   const zk = options.zk === true ? await deployZkModel({ admin, modelOwner, user }, registry, oracle, options.tier ?? Tier.ZK) : undefined;
@@ -187,18 +243,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const workerSigners: Wallet[] = [];
   const workers: Worker[] = [];
-  const count = options.workers ?? 1;
-  for (let i = 0; i < count; i++) {
+  const addWorker = async (extra: { traceBuilder?: TraceBuilder; worker?: Partial<WorkerConfigInput> } = {}): Promise<Worker> => {
+    const i = workers.length;
     const signer = Wallet.createRandom();
     workerSigners.push(new Wallet(signer.privateKey));
     const op = i === 0 ? operator : account(6 + i);
     await (await oracle.connect(op).registerWorker(signer.address, { value: parseEther("5") })).wait();
     const workerQueue = options.workerQueue === undefined ? queue : await options.workerQueue(i);
     if (workerQueue !== queue) workerQueues.push(workerQueue);
+    const traceBuilder = extra.traceBuilder ?? options.traceBuilder?.(i);
     const worker = new Worker({
       queue: workerQueue,
       logger: logger.child({ service: "worker", worker: i }),
       catalog: new RegistryCatalog({ provider: ethers.provider, registry: await registry.getAddress() }),
+      ...(traceBuilder === undefined ? {} : { traceBuilder }),
       config: {
         signerKey: signer.privateKey,
         allowedOracles: [{ chainId, oracle: await oracle.getAddress() }],
@@ -206,11 +264,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         blobStoreUrl: relayer.url,
         ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),
         ...options.worker,
+        ...extra.worker,
       },
     });
-    await worker.start();
     workers.push(worker);
-  }
+    await worker.start();
+    return worker;
+  };
+  const count = options.workers ?? 1;
+  for (let i = 0; i < count; i++) await addWorker();
   if (zk !== undefined) {
     // Worker 0's operator answers challenges on the zk model's OPTIMISTIC results with proofs.
     zk.answerer = new ZkChallengeAnswerer({
@@ -236,6 +298,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     registry,
     oracle,
     resolver,
+    ...(fraudResolver === undefined ? {} : { fraudResolver }),
+    ...(commitment === undefined ? {} : { commitment }),
     dapp,
     modelHash,
     queue,
@@ -245,6 +309,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dataDir,
     deployBlock,
     ...(zk === undefined ? {} : { zk }),
+    addWorker,
     close() {
       closed ??= (async () => {
         // Tests may swap in a new relayer or workers: close whatever the stack holds now.

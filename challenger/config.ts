@@ -1,0 +1,52 @@
+/**
+ * The challenger service's configuration (challenger/main.ts): a JSON file overlaid with
+ * CHALLENGER_* environment variables (CHALLENGER_RPC_URL, CHALLENGER_PRIVATE_KEY, ...; nested
+ * objects as JSON), validated once at start-up with every problem listed together.
+ */
+import { z } from "zod";
+import { addressString, envOverrides, hexKey, loadConfig, redactConfig } from "../protocol/config.js";
+
+export const CHALLENGER_ENV_PREFIX = "CHALLENGER";
+const SECRET_KEYS = ["privateKey"] as const;
+
+const wei = z
+  .union([z.bigint().nonnegative(), z.number().int().nonnegative(), z.string().regex(/^[0-9]+$/, "expected a decimal amount of wei")])
+  .transform((v) => BigInt(v));
+
+export const ChallengerModelSchema = z.object({
+  path: z.string().min(1).describe("local path of the ONNX file (its sha256 must be the registered modelHash)"),
+  inputShape: z.array(z.coerce.number().int().positive()).min(1).describe("the reference input shape the commitment is computed for (the registered input shape)"),
+});
+
+export const ChallengerConfigSchema = z.object({
+  rpcUrl: z.string().url().describe("JSON-RPC endpoint of the chain the oracle is on"),
+  privateKey: hexKey.describe("the challenger's key: pays challenge bonds and gas, receives rewards (secret: redacted in logs)"),
+  oracle: addressString.describe("InferenceOracle address"),
+  blobStoreUrl: z.string().url().describe("blob store the workers publish traces and inputs to (the relayer's GET /blobs/:hash)"),
+  models: z.array(ChallengerModelSchema).min(1).describe("models to audit: their commitments are computed from the ONNX files at start"),
+  policy: z
+    .object({
+      fraction: z.coerce.number().gt(0).max(1).default(0.05).describe("share of each operator's elements recomputed per result (1 = full check)"),
+      maxBondAtRisk: wei.default(10n ** 18n).describe("the most wei of challenge bonds in open disputes at once"),
+      seed: z.coerce.number().int().nonnegative().default(1).describe("seed of the element sampling"),
+    })
+    .prefault({})
+    .describe("audit policy (CHALLENGER_POLICY as JSON)"),
+  pollIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000).describe("how often the chain is polled for new results"),
+  startBlock: z.coerce.number().int().nonnegative().default(0).describe("the first block audited"),
+  withdrawEveryPolls: z.coerce.number().int().min(1).default(12).describe("withdraw won bonds every n polls (and on shutdown)"),
+});
+
+export type ChallengerConfigInput = z.input<typeof ChallengerConfigSchema>;
+export type ChallengerConfig = z.output<typeof ChallengerConfigSchema>;
+
+export function loadChallengerConfig(input: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): ChallengerConfig {
+  return loadConfig(ChallengerConfigSchema, { ...input, ...envOverrides(CHALLENGER_ENV_PREFIX, env) });
+}
+
+/** The config as it may be logged: the key replaced, bigints as strings. */
+export function redactChallengerConfig(config: ChallengerConfig): Record<string, unknown> {
+  const copy = redactConfig(config as unknown as Record<string, unknown>, SECRET_KEYS);
+  copy.policy = { ...config.policy, maxBondAtRisk: config.policy.maxBondAtRisk.toString() };
+  return copy;
+}

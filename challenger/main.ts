@@ -1,0 +1,164 @@
+/**
+ * The challenger as its own process (docs/OPTIMISTIC.md "Challenger daemon"): audits every
+ * OPTIMISTIC result of the configured models and proves what is wrong on-chain.
+ *
+ *   CHALLENGER_RPC_URL=http://node:8545 CHALLENGER_PRIVATE_KEY=0x... CHALLENGER_ORACLE=0x... \
+ *   CHALLENGER_BLOB_STORE_URL=http://relayer:8080 \
+ *   CHALLENGER_MODELS='[{"path":"cls.onnx","inputShape":[1,3,48,192]}]' \
+ *   CHALLENGER_POLICY='{"fraction":0.05,"maxBondAtRisk":"1000000000000000000"}' \
+ *     node --import tsx challenger/main.ts [challenger.json]
+ *
+ * Configuration: the optional JSON file (ChallengerConfigSchema, challenger/config.ts) overlaid with
+ * CHALLENGER_* variables; every problem is listed at once. At start the commitment of each model is
+ * computed from its ONNX file (protocol/commitment.ts commitModel). Then, every pollIntervalMs:
+ * audit new results (ChallengerDaemon.poll), slash workers that withheld a trace past its deadline
+ * (slashDue), and every withdrawEveryPolls polls withdraw won bonds. SIGTERM / SIGINT: finish the
+ * poll in flight, withdraw, exit 0. `{"msg":"challenger ready"}` is logged once it polls.
+ */
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
+import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
+import { closeOnSignals, createLogger, type Logger } from "../protocol/index.js";
+import { loadChallengerConfig, redactChallengerConfig, type ChallengerConfig } from "./config.js";
+import { ChallengerDaemon, type AuditOutcome } from "./daemon.js";
+
+export interface ChallengerStats {
+  polls: number;
+  audited: number;
+  honest: number;
+  proven: number;
+  skipped: number;
+  availabilityChallenges: number;
+  slashedWithheld: number;
+  withdrawnWei: bigint;
+  errors: number;
+}
+
+export interface RunningChallenger {
+  daemon: ChallengerDaemon;
+  address: string;
+  commitments: ModelCommitment[];
+  stats: ChallengerStats;
+  /** One round: poll, slashDue, and (every withdrawEveryPolls rounds, or `withdraw`) withdraw. */
+  tick(options?: { withdraw?: boolean }): Promise<Map<string, AuditOutcome>>;
+  /** Stops the loop after the round in flight, withdraws, releases the provider. */
+  stop(): Promise<void>;
+}
+
+/** Computes the model commitments once (each ONNX file read and committed). */
+export async function modelCommitments(config: Pick<ChallengerConfig, "models">): Promise<ModelCommitment[]> {
+  const out: ModelCommitment[] = [];
+  for (const m of config.models) out.push(await commitModel(readFileSync(m.path), { inputShape: m.inputShape }));
+  return out;
+}
+
+/**
+ * Starts the challenger loop (also used by `oracle challenger start`). `signer` replaces the one
+ * built from rpcUrl + privateKey (tests); `loop: false` leaves the ticking to the caller.
+ */
+export async function startChallenger(
+  config: ChallengerConfig,
+  options: { logger?: Logger; signer?: Signer; loop?: boolean; commitments?: ModelCommitment[] } = {},
+): Promise<RunningChallenger> {
+  const log = options.logger ?? createLogger("challenger");
+  let provider: JsonRpcProvider | undefined;
+  let signer = options.signer;
+  if (signer === undefined) {
+    provider = new JsonRpcProvider(config.rpcUrl, undefined, { pollingInterval: 1000 });
+    signer = new NonceManager(new Wallet(config.privateKey, provider));
+  }
+  const address = await signer.getAddress();
+  const commitments = options.commitments ?? (await modelCommitments(config));
+  log.info({ models: commitments.map((c) => c.modelHash), operators: commitments.map((c) => c.operators.length) }, "model commitments computed");
+  const daemon = new ChallengerDaemon({
+    oracleAddress: config.oracle,
+    runner: signer,
+    blobStoreUrl: config.blobStoreUrl,
+    models: new Map(commitments.map((c) => [c.modelHash.toLowerCase(), c])),
+    policy: config.policy,
+    startBlock: config.startBlock,
+    logger: log,
+  });
+  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
+
+  const withdraw = async () => {
+    const amount = await daemon.withdraw();
+    if (amount > 0n) {
+      stats.withdrawnWei += amount;
+      log.info({ amount: amount.toString() }, "rewards withdrawn");
+    }
+  };
+  const tick = async (opts: { withdraw?: boolean } = {}) => {
+    const outcomes = await daemon.poll();
+    stats.polls++;
+    for (const [requestId, outcome] of outcomes) {
+      stats.audited++;
+      if (outcome.kind === "honest") stats.honest++;
+      else if (outcome.kind === "skipped") stats.skipped++;
+      else if (outcome.kind === "availabilityChallenged") stats.availabilityChallenges++;
+      else stats.proven++;
+      const level = outcome.kind === "honest" || outcome.kind === "skipped" ? "debug" : "warn";
+      log[level]({ requestId, ...outcome }, `audit: ${outcome.kind}`);
+    }
+    const slashed = await daemon.slashDue();
+    stats.slashedWithheld += slashed.length;
+    for (const requestId of slashed) log.warn({ requestId }, "worker slashed for withholding its trace");
+    if (opts.withdraw === true || stats.polls % config.withdrawEveryPolls === 0) await withdraw();
+    return outcomes;
+  };
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      inFlight = tick()
+        .catch((error: unknown) => {
+          stats.errors++;
+          log.error({ err: error }, "challenger round failed; retrying next poll");
+        })
+        .finally(schedule);
+    }, config.pollIntervalMs);
+  };
+  if (options.loop !== false) schedule();
+  log.info({ address, config: redactChallengerConfig(config) }, "challenger ready");
+
+  let stopping: Promise<void> | undefined;
+  return {
+    daemon,
+    address,
+    commitments,
+    stats,
+    tick,
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        if (timer !== undefined) clearTimeout(timer);
+        await inFlight;
+        try {
+          await withdraw();
+        } finally {
+          provider?.destroy();
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const log = createLogger("challenger");
+  const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as Record<string, unknown>);
+  const config = loadChallengerConfig(file, env);
+  const running = await startChallenger(config, { logger: log });
+  closeOnSignals(log, [() => running.stop()], "challenger process exiting");
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    createLogger("challenger").fatal({ err: error }, "challenger failed to start");
+    process.exit(1);
+  });
+}

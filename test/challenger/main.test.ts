@@ -1,0 +1,84 @@
+/**
+ * The challenger service (challenger/main.ts, challenger/config.ts): configuration from a file and
+ * CHALLENGER_* variables with every problem listed at once, and the service loop on the in-process
+ * stack: it computes the model commitment from the ONNX file, polls, proves a faulty worker's
+ * result (test-only fault injection), and withdraws the reward on stop.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { loadChallengerConfig } from "../../challenger/config.js";
+import { startChallenger } from "../../challenger/main.js";
+import { isError } from "../../protocol/errors.js";
+import { FaultyTraceBuilder } from "../../scripts/fault-injection.js";
+import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
+import { clsCommitment } from "./fixtures.js";
+
+const KEY = "0x" + "11".repeat(32);
+const ORACLE = "0x" + "22".repeat(20);
+
+describe("challenger config", () => {
+  it("test_config_envOverridesFile_defaultsApplied", () => {
+    const config = loadChallengerConfig(
+      { rpcUrl: "http://127.0.0.1:8545", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://127.0.0.1:1", models: [{ path: "m.onnx", inputShape: [1, 2] }] },
+      { CHALLENGER_POLL_INTERVAL_MS: "250", CHALLENGER_POLICY: '{"fraction":"1","maxBondAtRisk":"300000000000000000"}', OTHER_THING: "x" },
+    );
+    expect(config.pollIntervalMs).toBe(250);
+    expect(config.policy).toEqual({ fraction: 1, maxBondAtRisk: 300000000000000000n, seed: 1 });
+    expect(config.withdrawEveryPolls).toBe(12);
+    const defaults = loadChallengerConfig({ rpcUrl: "http://x:1", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://x:2", models: [{ path: "m", inputShape: [3] }] }, {});
+    expect(defaults.policy).toEqual({ fraction: 0.05, maxBondAtRisk: 10n ** 18n, seed: 1 });
+  });
+
+  it("test_config_invalid_listsEveryProblem", () => {
+    let caught: unknown;
+    try {
+      loadChallengerConfig({ models: [] }, { CHALLENGER_PRIVATE_KEY: "0x12", CHALLENGER_ORACLE: "nope", CHALLENGER_POLICY: '{"fraction":2}', CHALLENGER_RPC_URL: "not a url" });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isError(caught, "CONFIG_INVALID")).toBe(true);
+    const message = (caught as Error).message;
+    for (const key of ["rpcUrl", "privateKey", "oracle", "blobStoreUrl", "models", "policy.fraction"]) expect(message).toContain(`${key}:`);
+  });
+});
+
+describe("challenger service loop", () => {
+  let stack: LocalStack | undefined;
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("test_service_computesCommitment_provesFaultyResult_withdrawsOnStop", async () => {
+    stack = await startLocalStack({ resolver: "fraud", commitment: await clsCommitment(), workers: 0, worker: { trace: "full" } });
+    await stack.addWorker({ traceBuilder: new FaultyTraceBuilder({ blobStoreUrl: stack.relayer.url }) });
+    const signer = (await stack.ethers.getSigners())[16]!;
+    const config = loadChallengerConfig(
+      {
+        rpcUrl: "http://127.0.0.1:1", // unused: the in-process chain's signer is passed in
+        privateKey: KEY,
+        oracle: await stack.oracle.getAddress(),
+        blobStoreUrl: stack.relayer.url,
+        models: [{ path: CLS_MODEL_PATH, inputShape: [1, 3, 48, 192] }],
+        policy: { fraction: 1, maxBondAtRisk: String(DEFAULT_PARAMS.challengeBond) },
+        pollIntervalMs: 50,
+        startBlock: stack.deployBlock,
+        withdrawEveryPolls: 1_000,
+      },
+      {},
+    );
+    const running = await startChallenger(config, { signer });
+    try {
+      expect(running.commitments[0]!.root).toBe((await clsCommitment()).root);
+      const id = await classify(stack, await uploadBlob(stack, textInput("Stake and sign", false)));
+      stack.relayer.poke();
+      await waitFor(() => running.stats.audited > 0, 120_000, "the faulty result audited");
+      expect(running.stats).toMatchObject({ audited: 1, proven: 1, honest: 0 });
+      expect(running.stats.errors).toBe(0);
+      expect(await stack.oracle.balanceOf(running.address)).toBe(DEFAULT_PARAMS.challengeBond + DEFAULT_PARAMS.resultBond);
+    } finally {
+      await running.stop();
+    }
+    expect(running.stats.withdrawnWei).toBe(DEFAULT_PARAMS.challengeBond + DEFAULT_PARAMS.resultBond);
+    expect(await stack.oracle.balanceOf(running.address)).toBe(0n);
+  }, 300_000);
+});
