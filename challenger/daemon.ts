@@ -47,6 +47,8 @@ export interface DaemonOptions {
   startBlock?: number;
   /** Called after each transaction the daemon sends is mined (timelines, metrics). */
   onTransaction?: (tx: DaemonTransaction) => void;
+  /** Called after each result's audit with its outcome and how long it took (metrics). */
+  onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
 }
 
@@ -55,6 +57,8 @@ export interface DaemonTransaction {
   requestId?: string;
   hash: string;
   gasUsed: bigint;
+  /** Ether sent with it (the bond, for a challenge). */
+  value: bigint;
   at: number;
 }
 
@@ -99,11 +103,13 @@ export class ChallengerDaemon {
     this.fromBlock = latest + 1;
     for (const log of logs) {
       const [requestId, worker, relayer, outputHash, traceRoot] = log.args;
+      const started = performance.now();
       const outcome = await this.audit({ requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot }).catch((error: unknown) => {
         this.options.logger?.warn({ err: error, requestId }, "audit failed");
         return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
       });
       outcomes.set(requestId, outcome);
+      this.options.onAudit?.({ requestId, outcome, ms: performance.now() - started });
     }
     return outcomes;
   }
@@ -132,8 +138,11 @@ export class ChallengerDaemon {
 
   /** Waits for a sent transaction and reports it to onTransaction. */
   private async mined(label: DaemonTransaction["label"], requestId: string | undefined, sent: Promise<ContractTransactionResponse>) {
-    const receipt = await (await sent).wait();
-    if (receipt !== null) this.options.onTransaction?.({ label, ...(requestId === undefined ? {} : { requestId }), hash: receipt.hash, gasUsed: receipt.gasUsed, at: Date.now() });
+    const tx = await sent;
+    const receipt = await tx.wait();
+    if (receipt !== null) {
+      this.options.onTransaction?.({ label, ...(requestId === undefined ? {} : { requestId }), hash: receipt.hash, gasUsed: receipt.gasUsed, value: tx.value, at: Date.now() });
+    }
     return receipt;
   }
 

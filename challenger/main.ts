@@ -14,12 +14,17 @@
  * audit new results (ChallengerDaemon.poll), slash workers that withheld a trace past its deadline
  * (slashDue), and every withdrawEveryPolls polls withdraw won bonds. SIGTERM / SIGINT: finish the
  * poll in flight, withdraw, exit 0. `{"msg":"challenger ready"}` is logged once it polls.
+ *
+ * Observability: METRICS_PORT (off when unset) serves GET /metrics (ChallengerMetrics: results
+ * checked by outcome, audit time, challenges opened, disputes won/lost, bonds posted), /healthz and
+ * /readyz (chain reachable) on METRICS_HOST (default 127.0.0.1).
  */
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
 import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
 import { closeOnSignals, createLogger, type Logger } from "../protocol/index.js";
+import { ChallengerMetrics, startMetricsServer, type MetricsServer } from "../protocol/metrics.js";
 import { loadChallengerConfig, redactChallengerConfig, type ChallengerConfig } from "./config.js";
 import { ChallengerDaemon, type AuditOutcome } from "./daemon.js";
 
@@ -59,7 +64,7 @@ export async function modelCommitments(config: Pick<ChallengerConfig, "models">)
  */
 export async function startChallenger(
   config: ChallengerConfig,
-  options: { logger?: Logger; signer?: Signer; loop?: boolean; commitments?: ModelCommitment[] } = {},
+  options: { logger?: Logger; signer?: Signer; loop?: boolean; commitments?: ModelCommitment[]; metrics?: ChallengerMetrics } = {},
 ): Promise<RunningChallenger> {
   const log = options.logger ?? createLogger("challenger");
   let provider: JsonRpcProvider | undefined;
@@ -79,6 +84,7 @@ export async function startChallenger(
     policy: config.policy,
     startBlock: config.startBlock,
     logger: log,
+    ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
   const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
 
@@ -148,12 +154,46 @@ export async function startChallenger(
   };
 }
 
+/** A result's audit in the metrics: checks by outcome (ok, fault, skipped) and the time it took. */
+function recordAudit(metrics: ChallengerMetrics, outcome: AuditOutcome, ms: number): void {
+  const label = outcome.kind === "honest" ? "ok" : outcome.kind === "skipped" ? "skipped" : "fault";
+  metrics.checks.inc({ outcome: label });
+  if (outcome.kind !== "skipped") metrics.checkSeconds.observe({ model: "all" }, ms / 1000);
+  // A fraud proof rules at once: won when the element was wrong, lost (bond to the worker) when not.
+  if (outcome.kind === "fraudProven") metrics.disputes.inc({ outcome: outcome.workerAtFault ? "won" : "lost" });
+  else if (outcome.kind === "outputMismatchProven" || outcome.kind === "manifestMismatchProven" || outcome.kind === "typeFaultProven") {
+    metrics.disputes.inc({ outcome: "won" });
+  }
+}
+
+function recordTransaction(metrics: ChallengerMetrics, tx: { label: string; value: bigint }): void {
+  if (tx.label === "challenge") {
+    metrics.challengesOpened.inc();
+    metrics.bondsPostedWei.inc(Number(tx.value));
+  }
+  if (tx.label === "slashWithheld") metrics.disputes.inc({ outcome: "won" });
+}
+
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const log = createLogger("challenger");
   const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as Record<string, unknown>);
   const config = loadChallengerConfig(file, env);
-  const running = await startChallenger(config, { logger: log });
-  closeOnSignals(log, [() => running.stop()], "challenger process exiting");
+  const metrics = new ChallengerMetrics({ defaultMetrics: true });
+  const running = await startChallenger(config, { logger: log, metrics });
+  let server: MetricsServer | undefined;
+  let probe: JsonRpcProvider | undefined;
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== "") {
+    probe = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: true });
+    const chain = probe;
+    server = await startMetricsServer({
+      registry: metrics.registry,
+      port: Number(env.METRICS_PORT),
+      host: env.METRICS_HOST ?? "127.0.0.1",
+      readiness: { chain: async () => ({ head: await chain.getBlockNumber() }) },
+    });
+    log.info({ url: server.url }, "metrics and health endpoints listening");
+  }
+  closeOnSignals(log, [() => running.stop(), () => server?.close(), () => probe?.destroy()], "challenger process exiting");
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

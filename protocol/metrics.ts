@@ -188,7 +188,7 @@ export class ChallengerMetrics {
     const registers = [(this.registry = createRegistry("challenger", options))];
     this.checks = new Counter({
       name: "oracle_challenger_checks_total",
-      help: "Results checked, by outcome: ok, fault (a wrong result found), error (could not check).",
+      help: "Results audited, by outcome: ok (honest), fault (a wrong result found and proven or DA-challenged), skipped (not audited: not OPTIMISTIC, no commitment, partial trace, bond budget, or the audit failed).",
       labelNames: ["outcome"],
       registers,
     });

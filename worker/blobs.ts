@@ -16,24 +16,39 @@ export function blobUrl(baseUrl: string, hash: Hex): string {
   return `${baseUrl.replace(/\/+$/, "")}/blobs/${hash}`;
 }
 
+const PUT_ATTEMPTS = 3;
+
+function isConnectionReset(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return true;
+  }
+  return false;
+}
+
 /** Stores `bytes` under `hash`; resolves with the blob's URL. */
 export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, options: PutBlobOptions): Promise<string> {
   const url = blobUrl(baseUrl, hash);
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
   const details = { url: redactUri(url), bytes: bytes.byteLength };
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: "PUT",
-      // Node's fetch sends any Uint8Array; the DOM typing wants one over a plain ArrayBuffer.
-      body: bytes as Uint8Array<ArrayBuffer>,
-      headers: { "content-type": "application/octet-stream" },
-      signal,
-    });
-  } catch (error) {
-    const code = timeout.aborted ? "TIMEOUT" : "BLOB_STORE_UNAVAILABLE";
-    throw new BaseError(code, `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details });
+  let response: Response | undefined;
+  for (let attempt = 1; response === undefined; attempt++) {
+    try {
+      response = await fetch(url, {
+        method: "PUT",
+        // Node's fetch sends any Uint8Array; the DOM typing wants one over a plain ArrayBuffer.
+        body: bytes as Uint8Array<ArrayBuffer>,
+        headers: { "content-type": "application/octet-stream" },
+        signal,
+      });
+    } catch (error) {
+      // A kept-alive socket the server closed just as it was reused fails with ECONNRESET / EPIPE
+      // before anything was stored; the PUT is idempotent (content-addressed), so send it again.
+      if (!signal.aborted && attempt < PUT_ATTEMPTS && isConnectionReset(error)) continue;
+      const code = timeout.aborted ? "TIMEOUT" : "BLOB_STORE_UNAVAILABLE";
+      throw new BaseError(code, `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details: { ...details, attempts: attempt } });
+    }
   }
   await response.body?.cancel().catch(() => undefined);
   if (!response.ok) {

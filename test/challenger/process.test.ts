@@ -70,6 +70,7 @@ describe("challenger process", () => {
         CHALLENGER_POLICY: JSON.stringify({ fraction: 1, maxBondAtRisk: String(DEFAULT_PARAMS.challengeBond) }),
         CHALLENGER_POLL_INTERVAL_MS: "200",
         CHALLENGER_WITHDRAW_EVERY_POLLS: "1",
+        METRICS_PORT: "0",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -85,6 +86,16 @@ describe("challenger process", () => {
     expect(await stack.oracle.balanceOf(key.address)).toBe(0n);
     const balance = await stack.ethers.provider.getBalance(key.address);
     expect(balance).toBeGreaterThan(parseEther("10") + DEFAULT_PARAMS.resultBond - parseEther("0.01")); // reward in, less gas
+
+    // Its metrics and health endpoints (METRICS_PORT 0: any free port, logged).
+    const metricsUrl = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"metrics and health endpoints listening"/.exec(output)?.[1];
+    expect(metricsUrl, "the metrics server's URL in the log").toBeDefined();
+    const scrape = await (await fetch(`${metricsUrl}/metrics`)).text();
+    expect(scrape).toMatch(/oracle_challenger_checks_total\{[^}]*outcome="fault"[^}]*\} 1\b/);
+    expect(scrape).toMatch(/oracle_challenger_challenges_opened_total\{[^}]*\} 1\b/);
+    expect(scrape).toMatch(/oracle_challenger_disputes_total\{[^}]*outcome="won"[^}]*\} 1\b/);
+    expect(scrape).toContain(`oracle_challenger_bonds_posted_wei_total{service="challenger"} ${DEFAULT_PARAMS.challengeBond}`);
+    expect((await fetch(`${metricsUrl}/readyz`)).status).toBe(200);
 
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
