@@ -12,7 +12,7 @@ import { context, cliError, globals, output, Progress, reportError, writeJson, D
 import { deployContracts, loadDeployConfig } from "./deploy.js";
 import { modelInspect, modelList, modelRegister } from "./model.js";
 import { requestCommand, statusCommand } from "./request.js";
-import { checkRelayer, checkWorker, runEntryPoint } from "./services.js";
+import { checkChallenger, checkRelayer, checkWorker, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 
 const program = new Command("oracle")
@@ -113,22 +113,26 @@ model
   .option("--input-shape <dims>", "reference input shape for the commitment of a model with dynamic axes")
   .action(async (target: string, _o, cmd: Command) => modelInspect(target, globals(cmd) as never));
 
-for (const service of ["worker", "relayer"] as const) {
+const CHECKS = { worker: checkWorker, relayer: checkRelayer, challenger: checkChallenger } as const;
+for (const service of ["worker", "relayer", "challenger"] as const) {
   program
     .command(service)
     .description(`run a ${service}`)
     .command("start")
     .description(
-      service === "worker"
-        ? "run a worker process: config file (worker/config.ts schema) + WORKER_* variables; needs RABBITMQ_URL (and RPC_URL for registry models)"
-        : "run a relayer process: config file (relayer/config.ts schema) + RELAYER_* variables; needs RPC_URL, RELAYER_KEY, ORACLE_ADDRESS",
+      {
+        worker: "run a worker process: config file (worker/config.ts schema) + WORKER_* variables; needs RABBITMQ_URL (and RPC_URL for registry models)",
+        relayer: "run a relayer process: config file (relayer/config.ts schema) + RELAYER_* variables; needs RPC_URL, RELAYER_KEY, ORACLE_ADDRESS",
+        challenger:
+          "run the challenger daemon: config file (challenger/config.ts schema) + CHALLENGER_* variables (rpcUrl, oracle and blobStoreUrl from --deployment); audits OPTIMISTIC results and proves faults on-chain",
+      }[service],
     )
     .option("--config <file>", "JSON config file")
     .option("--check", "validate the configuration and exit")
     .action(async (_o, cmd: Command) => {
       const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
       const deployment = o.deployment ?? (process.env.ORACLE_DEPLOYMENT || undefined);
-      const env = service === "worker" ? checkWorker(o.config, deployment, process.env) : checkRelayer(o.config, deployment, process.env);
+      const env = CHECKS[service](o.config, deployment, process.env);
       if (o.check === true) {
         output(o.json === true, { ok: true }, () => [`the ${service} configuration is valid`]);
         return;

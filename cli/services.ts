@@ -1,6 +1,6 @@
 /**
- * `oracle worker start`, `oracle relayer start`: the service entry points (worker/main.ts,
- * relayer/main.ts) run from a config file plus environment overrides, after a check that reports
+ * `oracle worker start`, `oracle relayer start`, `oracle challenger start`: the service entry points
+ * (worker/main.ts, relayer/main.ts, challenger/main.ts) run from a config file plus environment overrides, after a check that reports
  * every problem at once — schema problems in the file and the environment, missing or malformed
  * variables — instead of the first one.
  */
@@ -12,6 +12,7 @@ import { addressString, envOverrides, hexKey } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
 import { RelayerConfigSchema } from "../relayer/config.js";
 import { loadWorkerConfig } from "../worker/config.js";
+import { loadChallengerConfig } from "../challenger/config.js";
 import { cliError, readDeployment } from "./common.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -111,13 +112,45 @@ export function checkRelayer(configPath: string | undefined, deploymentPath: str
   return env;
 }
 
+/** Validates everything a challenger process needs (challenger/config.ts); returns the environment to start it with. */
+export function checkChallenger(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = { ...baseEnv };
+  const problems: string[] = [];
+  if (deploymentPath !== undefined) {
+    try {
+      const d = readDeployment(deploymentPath, true)!;
+      if (d.rpcUrl !== undefined) env.CHALLENGER_RPC_URL ||= d.rpcUrl;
+      env.CHALLENGER_ORACLE ||= d.oracle;
+      if (d.relayerUrl !== undefined) env.CHALLENGER_BLOB_STORE_URL ||= d.relayerUrl;
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  const file = readConfigFile(configPath, problems);
+  try {
+    loadChallengerConfig(file, env);
+  } catch (error) {
+    if (isError(error, "CONFIG_INVALID")) problems.push(...((error.details.problems as string[]) ?? [error.message]));
+    else problems.push((error as Error).message);
+  }
+  checkEnv(env, "METRICS_PORT", z.string().regex(/^[0-9]+$/, "expected a port number"), problems, false);
+  if (problems.length > 0) fail("challenger", problems);
+  return env;
+}
+
+const ENTRY_POINTS = {
+  worker: () => import("../worker/main.js"),
+  relayer: () => import("../relayer/main.js"),
+  challenger: () => import("../challenger/main.js"),
+} as const;
+
 /**
  * Runs a service's process entry point in this process: the entry modules start themselves on
  * import with process.argv and process.env (and handle SIGINT/SIGTERM), so both are set first.
  */
-export async function runEntryPoint(service: "worker" | "relayer", configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+export async function runEntryPoint(service: keyof typeof ENTRY_POINTS, configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   const entry = resolve(ROOT, service, "main.ts");
   for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
   process.argv = [process.argv[0]!, entry, ...(configPath === undefined ? [] : [resolve(configPath)])];
-  await import(service === "worker" ? "../worker/main.js" : "../relayer/main.js");
+  await ENTRY_POINTS[service]();
 }

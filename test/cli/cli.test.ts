@@ -288,6 +288,25 @@ describe("oracle CLI against `oracle dev`", () => {
       const w = await oracle(["worker", "start", "--config", join(dir, "missing.json")], { WORKER_SIGNER_KEY: "0x12", WORKER_PREFETCH: "0", RABBITMQ_URL: "", ORACLE_DEPLOYMENT: "" });
       expect(w.code).toBe(1);
       for (const p of ["missing.json does not exist", "signerKey", "allowedOracles", "prefetch", "RABBITMQ_URL: required"]) expect(w.stderr).toContain(p);
+
+      const ccfg = join(dir, "challenger-bad.json");
+      writeFileSync(ccfg, JSON.stringify({ models: [], policy: { fraction: 2 } }));
+      const c = await oracle(["challenger", "start", "--config", ccfg], { CHALLENGER_RPC_URL: "nope", CHALLENGER_ORACLE: "0x12", METRICS_PORT: "x", ORACLE_DEPLOYMENT: "" });
+      expect(c.code).toBe(1);
+      for (const p of ["rpcUrl", "privateKey", "oracle", "blobStoreUrl", "models", "policy.fraction", "METRICS_PORT"]) expect(c.stderr).toContain(p);
+    });
+
+    it("challenger start runs the daemon on the deployment until SIGTERM", async () => {
+      const env = { CHALLENGER_PRIVATE_KEY: keyOf(12), CHALLENGER_MODELS: JSON.stringify([{ path: "models/mnist-mlp.onnx", inputShape: [1, 7, 7] }]), CHALLENGER_POLL_INTERVAL_MS: "200", LOG_LEVEL: "info" };
+      const check = await oracle(["challenger", "start", "--check", "--deployment", ready.deployment, "--json"], env);
+      expect(check.code, check.stderr).toBe(0);
+      expect(lastJson<{ ok: boolean }>(check).ok).toBe(true);
+      const challenger = start(["challenger", "start", "--deployment", ready.deployment], env);
+      const line = JSON.parse(await challenger.waitFor(/challenger ready/)) as { address: string; config: { oracle: string; blobStoreUrl: string; privateKey: string } };
+      expect(line.address).toBe(new Wallet(keyOf(12)).address);
+      expect(line.config).toMatchObject({ oracle: ready.oracle, blobStoreUrl: ready.relayerUrl });
+      expect(line.config.privateKey).not.toContain(keyOf(12).slice(2));
+      expect(await challenger.stop()).toBe(0);
     });
 
     it("a relayer process and a worker process serve the new deployment end to end", async () => {
