@@ -104,7 +104,7 @@ export async function startChallenger(
       else if (outcome.kind === "skipped") stats.skipped++;
       else if (outcome.kind === "availabilityChallenged") stats.availabilityChallenges++;
       else stats.proven++;
-      const level = outcome.kind === "honest" || outcome.kind === "skipped" ? "debug" : "warn";
+      const level = outcome.kind === "skipped" ? "debug" : outcome.kind === "honest" ? "info" : "warn";
       log[level]({ requestId, ...outcome }, `audit: ${outcome.kind}`);
     }
     const slashed = await daemon.slashDue();

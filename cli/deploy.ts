@@ -11,7 +11,16 @@ import { commitModel, decodeOnnx } from "../protocol/commitment.js";
 import { loadConfig } from "../protocol/config.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
 import { Tier, type Hex } from "../protocol/types.js";
-import { ArbiterResolver__factory, InferenceOracle__factory, ModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import {
+  ArbiterResolver__factory,
+  ExactOps__factory,
+  FraudProofResolver__factory,
+  InferenceOracle__factory,
+  LinearOps__factory,
+  ModelRegistry__factory,
+  OneStepVerifier__factory,
+  PointwiseOps__factory,
+} from "../types/ethers-contracts/index.js";
 import type { ModelRegistry } from "../types/ethers-contracts/index.js";
 import { cliError, send, type Deployment, type Progress } from "./common.js";
 
@@ -30,6 +39,10 @@ export const DeployConfigSchema = z.object({
   admin: address.optional().describe("admin of the registry and the oracle (default: the deployer)"),
   arbiter: address.optional().describe("who rules on disputes in the ArbiterResolver (default: the deployer)"),
   disputeWindow: z.number().int().positive().default(3600).describe("seconds the arbiter has to rule before the default outcome"),
+  fraudProofs: z
+    .boolean()
+    .default(false)
+    .describe("also deploy the one-step fraud-proof verifier and a FraudProofResolver (docs/OPTIMISTIC.md), approved in the registry"),
   params: z
     .object({
       minStake: ether.default(parseEther("1")),
@@ -77,6 +90,24 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     return c;
   });
   await send("approving the resolver in the registry", async () => registry.setResolverApproval(await resolver.getAddress(), true), progress);
+  let fraudResolver: string | undefined;
+  if (config.fraudProofs) {
+    fraudResolver = await progress.step("deploying the one-step fraud-proof verifier and FraudProofResolver", async () => {
+      const linear = await new LinearOps__factory(deployer).deploy();
+      const pointwise = await new PointwiseOps__factory(deployer).deploy();
+      const exact = await new ExactOps__factory(deployer).deploy();
+      const verifier = await new OneStepVerifier__factory(deployer).deploy(await linear.getAddress(), await pointwise.getAddress(), await exact.getAddress());
+      const c = await new FraudProofResolver__factory(deployer).deploy(
+        await oracle.getAddress(), await registry.getAddress(), await verifier.getAddress(),
+        // The whole dispute; a data-availability request may come in its first quarter and must be
+        // answered within another quarter, leaving the challenger time to prove after a reveal.
+        config.disputeWindow, Math.max(1, Math.floor(config.disputeWindow / 4)), Math.max(1, Math.floor(config.disputeWindow / 4)),
+      );
+      await c.waitForDeployment();
+      return c.getAddress();
+    });
+    await send("approving the FraudProofResolver in the registry", () => registry.setResolverApproval(fraudResolver!, true), progress);
+  }
   if (admin.toLowerCase() !== me.toLowerCase()) await send("handing the registry to the admin", () => registry.transferAdmin(admin), progress);
   return {
     chainId: chainId.toString(),
@@ -84,6 +115,7 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     registry: await registry.getAddress(),
     oracle: await oracle.getAddress(),
     resolver: await resolver.getAddress(),
+    ...(fraudResolver === undefined ? {} : { fraudResolver }),
     deployBlock,
     admin,
     params: Object.fromEntries(Object.entries(config.params).map(([k, v]) => [k, String(v)])),
@@ -150,14 +182,14 @@ export function onnxFileInfo(file: string): OnnxFileInfo {
  * The model commitment root (docs/OPTIMISTIC.md) for a reference input shape: the file's own shape
  * when it is static, else `inputShape`. Undefined (with the reason) when neither gives one.
  */
-export async function commitmentOf(file: string, info: OnnxFileInfo, inputShape?: number[]): Promise<{ root?: Hex; reason?: string }> {
+export async function commitmentOf(file: string, info: OnnxFileInfo, inputShape?: number[]): Promise<{ root?: Hex; traceCount?: number; reason?: string }> {
   const shape = inputShape ?? (info.input.shape.every((d) => d > 0) ? info.input.shape : undefined);
   if (shape === undefined || shape.some((d) => d <= 0)) {
     return { reason: `the input has dynamic dimensions [${info.input.shape}]; give --input-shape to commit to a reference shape` };
   }
   try {
     const c = await commitModel(readFileSync(file), { inputShape: shape });
-    return { root: c.root };
+    return { root: c.root, traceCount: c.traceTypes.length };
   } catch (error) {
     return { reason: (error as Error).message };
   }

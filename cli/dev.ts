@@ -9,12 +9,14 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { HDNodeWallet, parseEther, Wallet } from "ethers";
+import { HDNodeWallet, NonceManager, parseEther, Wallet } from "ethers";
 import { createLogger, resolveNpmUri, Tier, type Hex } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
 import { RegistryCatalog, Worker } from "../worker/index.js";
-import { ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
+import { FraudProofResolver__factory, ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
+import { loadChallengerConfig } from "../challenger/config.js";
+import { startChallenger } from "../challenger/main.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../sdk/models.js";
 import { cliError, eth, output, Progress, send, writeJson, type Deployment } from "./common.js";
 import { commitmentOf, deployContracts, loadDeployConfig, onnxFileInfo, registerModel } from "./deploy.js";
@@ -35,7 +37,9 @@ export interface DevOptions {
   challengeWindow: number;
   blockTime: number;
   rabbitmq?: string;
-  trace: "none" | "full";
+  trace: "none" | "full" | "checkpoint";
+  /** FraudProofResolver for the models and the challenger daemon in this process. */
+  challenger: boolean;
   logLevel: string;
   json: boolean;
 }
@@ -77,27 +81,37 @@ export async function dev(o: DevOptions): Promise<void> {
     for (const c of closers.reverse()) await Promise.resolve().then(c).catch((error: unknown) => logger.error({ err: error }, "close step failed"));
   };
   try {
-    const config = loadDeployConfig({ arbiter: accounts[5]!.address, params: { challengeWindow: o.challengeWindow } });
+    const config = loadDeployConfig({ arbiter: accounts[5]!.address, fraudProofs: o.challenger, params: { challengeWindow: o.challengeWindow } });
     const deployment = await deployContracts(admin, config, progress, rpc.url);
     const registry = ModelRegistry__factory.connect(deployment.registry, modelOwner);
     const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
 
     const models: Array<{ modelHash: string; name: string }> = [];
+    // With --challenger the models' disputes are settled by one-step fraud proofs, else by the arbiter.
+    const modelResolver = deployment.fraudResolver ?? deployment.resolver!;
+    const fraud = deployment.fraudResolver === undefined ? undefined : FraudProofResolver__factory.connect(deployment.fraudResolver, modelOwner);
+    const traceCount = async (modelHash: string, count: number | undefined) => {
+      if (fraud === undefined) return;
+      if (count === undefined) throw cliError("CONFIG_INVALID", `no commitment for ${modelHash}: the fraud-proof resolver needs one`);
+      await send(`setting the trace length of ${modelHash.slice(0, 10)}… (${count} tensors)`, () => fraud.setTraceCount(modelHash, count), progress);
+    };
     const cls = onnxFileInfo(resolveNpmUri(CLS_URI));
     const clsShape = [1, 3, 48, 192];
     const clsRoot = await progress.step("committing to the PP-OCR classifier (weights and operators)", () => commitmentOf(cls.file, cls, clsShape));
     await registerModel(registry, {
-      modelHash: cls.modelHash, owner: modelOwner.address, fee: parseEther("0.002"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: deployment.resolver!,
+      modelHash: cls.modelHash, owner: modelOwner.address, fee: parseEther("0.002"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
       ...(clsRoot.root === undefined ? {} : { commitmentRoot: clsRoot.root }), input: { dtype: "float32", shape: clsShape }, output: { dtype: "float32", shape: [1, 2] }, uris: [CLS_URI],
     }, progress);
+    await traceCount(cls.modelHash, clsRoot.traceCount);
     models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
     const mnistFile = join(ROOT, "models/mnist-mlp.onnx");
     const mnist = onnxFileInfo(mnistFile);
     const mnistRoot = await commitmentOf(mnistFile, mnist);
     await registerModel(registry, {
-      modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: deployment.resolver!,
+      modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
       ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
     }, progress);
+    await traceCount(mnist.modelHash, mnistRoot.traceCount);
     models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
     if (cls.modelHash !== PPOCR_CLS_HASH || mnist.modelHash !== MNIST_MLP_HASH) logger.warn("a shipped model's hash differs from its model card (sdk/models.ts)");
 
@@ -145,6 +159,29 @@ export async function dev(o: DevOptions): Promise<void> {
       workerSigners.push(key.address);
     }
 
+    let challengerAddress: string | undefined;
+    if (o.challenger) {
+      // A dev account of its own (index 12 of the dev mnemonic) pays bonds and receives rewards.
+      const key = HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, "m/44'/60'/0'/0/12").privateKey;
+      const running = await progress.step("starting the challenger daemon (computing the model commitments)", () =>
+        startChallenger(
+          loadChallengerConfig({
+            rpcUrl: rpc.url,
+            privateKey: key,
+            oracle: deployment.oracle,
+            blobStoreUrl: relayer.url,
+            models: [{ path: cls.file, inputShape: clsShape }, { path: mnistFile, inputShape: mnist.input.shape }],
+            policy: { fraction: 1 },
+            pollIntervalMs: 1000,
+            startBlock: deployment.deployBlock,
+          }, {}),
+          { logger: logger.child({ service: "challenger" }), signer: new NonceManager(new Wallet(key, ethers.provider)) },
+        ),
+      );
+      closers.push(() => running.stop());
+      challengerAddress = running.address;
+    }
+
     const record: Deployment = {
       ...deployment,
       relayerUrl: relayer.url,
@@ -152,7 +189,7 @@ export async function dev(o: DevOptions): Promise<void> {
       accounts: accounts.map((a) => ({ role: a.role, address: a.address, privateKey: a.privateKey })),
     };
     const file = writeJson(out, record);
-    const ready = { ready: true, rpcUrl: rpc.url, relayerUrl: relayer.url, chainId: chainId.toString(), registry: deployment.registry, oracle: deployment.oracle, resolver: deployment.resolver, deployment: file, models, workers: workerSigners, accounts: record.accounts, challengeWindow: o.challengeWindow };
+    const ready = { ready: true, rpcUrl: rpc.url, relayerUrl: relayer.url, chainId: chainId.toString(), registry: deployment.registry, oracle: deployment.oracle, resolver: modelResolver, ...(challengerAddress === undefined ? {} : { challenger: challengerAddress }), deployment: file, models, workers: workerSigners, accounts: record.accounts, challengeWindow: o.challengeWindow };
     output(o.json, ready, () => [
       "",
       "The oracle is running locally. Ctrl-C stops it.",
@@ -161,7 +198,8 @@ export async function dev(o: DevOptions): Promise<void> {
       `  Relayer API  ${relayer.url}   (GET /health, /requests, /blobs/<hash>)`,
       `  Registry     ${deployment.registry}`,
       `  Oracle       ${deployment.oracle}`,
-      `  Resolver     ${deployment.resolver}`,
+      `  Resolver     ${modelResolver}${deployment.fraudResolver === undefined ? "   (ArbiterResolver: the arbiter account rules)" : "   (FraudProofResolver: one-step fraud proofs)"}`,
+      ...(challengerAddress === undefined ? [] : [`  Challenger   ${challengerAddress}   (audits every OPTIMISTIC result in full, proves faults on-chain)`]),
       `  Deployment   ${file}   (read by every other oracle command)`,
       `  Queue        ${o.rabbitmq === undefined ? "in-process (only this process's workers)" : `RabbitMQ ${o.rabbitmq.replace(/\/\/[^@]*@/, "//***@")}`}`,
       `  Workers      ${workerSigners.length} (signers ${workerSigners.join(", ") || "none"})`,

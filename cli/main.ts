@@ -27,7 +27,7 @@ const program = new Command("oracle")
 
 program
   .command("dev")
-  .description("run the whole oracle locally: chain (JSON-RPC), contracts, models, relayer, worker; until Ctrl-C")
+  .description("run the whole oracle locally: chain (JSON-RPC), contracts, models, relayer, workers (and with --challenger the challenger daemon); until Ctrl-C")
   .option("--host <host>", "address the JSON-RPC endpoint and the relayer API listen on", "127.0.0.1")
   .option("--port <n>", "JSON-RPC port (0: any free port)", "8545")
   .option("--relayer-port <n>", "relayer API port (0: any free port)", "9545")
@@ -37,7 +37,8 @@ program
   .option("--challenge-window <s>", "seconds an OPTIMISTIC result can be challenged", "60")
   .option("--block-time <s>", "mine a block every this many seconds besides each transaction (0: only on transactions)", "1")
   .option("--rabbitmq <url>", "use this RabbitMQ broker instead of the in-process queue (worker processes elsewhere can then join)")
-  .addOption(new Option("--trace <mode>", "worker trace commitments (full: publish traces for challengers)").choices(["none", "full"]).default("none"))
+  .addOption(new Option("--trace <mode>", "worker trace commitments (full: publish traces for challengers; checkpoint: every 16th tensor)").choices(["none", "full", "checkpoint"]).default("none"))
+  .option("--challenger", "register the models with the FraudProofResolver (one-step fraud proofs) and run the challenger daemon auditing every OPTIMISTIC result (implies --trace full)")
   .option("--log-level <level>", "service log level (info shows every step)", "warn")
   .action(async (_o, cmd: Command) => {
     const o = globals(cmd);
@@ -45,7 +46,7 @@ program
     await dev({
       host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort), out: String(o.out), dataDir: String(o.dataDir),
       workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
-      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.trace as "none" | "full", logLevel: String(o.logLevel), json: o.json === true,
+      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.challenger === true ? "full" : (o.trace as "none" | "full" | "checkpoint"), challenger: o.challenger === true, logLevel: String(o.logLevel), json: o.json === true,
     });
   });
 

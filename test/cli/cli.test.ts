@@ -340,3 +340,42 @@ describe("oracle CLI against `oracle dev`", () => {
     });
   });
 });
+
+describe("oracle dev --challenger", () => {
+  let dir: string;
+  let dev: LongRunning | undefined;
+
+  afterAll(async () => {
+    const code = await dev?.stop("SIGINT");
+    rmSync(dir, { recursive: true, force: true });
+    expect(code).toBe(0);
+  });
+
+  it("registers the models with the FraudProofResolver, audits every OPTIMISTIC result, and lets an honest one go final", async () => {
+    dir = mkdtempSync(join(tmpdir(), "oracle-cli-challenger-"));
+    const deployment = join(dir, "deployment.json");
+    dev = start(["dev", "--challenger", "--json", "--port", "0", "--relayer-port", "0", "--out", deployment, "--data-dir", join(dir, "dev"), "--challenge-window", "3", "--log-level", "info"]);
+    // (info-level service logs share stdout: the ready object is the line that starts with it)
+    const ready = JSON.parse(await dev.waitFor(/^\{"ready":true,"rpcUrl"/m)) as Ready & { resolver: string; challenger: string };
+    const record = JSON.parse(readFileSync(deployment, "utf8")) as { resolver: string; fraudResolver: string };
+    expect(ready.resolver).toBe(record.fraudResolver);
+    expect(record.fraudResolver).not.toBe(record.resolver);
+    expect(ready.challenger).toBe(new Wallet(HDNodeWallet.fromPhrase("test test test test test test test test test test test junk", undefined, "m/44'/60'/0'/0/12").privateKey).address);
+    const env = { ORACLE_DEPLOYMENT: deployment };
+    const inspect = lastJson<{ onChain: { resolver: string; commitmentRoot: string } }>(await oracle(["model", "inspect", PPOCR_CLS_HASH, "--json"], env));
+    expect(inspect.onChain.resolver).toBe(record.fraudResolver);
+    expect(inspect.onChain.commitmentRoot).not.toMatch(/^0x0{64}$/);
+
+    const image = renderTextLine("Audited and final");
+    const png = join(dir, "line.png");
+    writeFileSync(png, encodePng(image.width, image.height, image.pixels, 1));
+    const user = ready.accounts.find((a) => a.role === "user")!.privateKey;
+    const r = await oracle(["request", "--model", PPOCR_CLS_HASH, "--input", png, "--tier", "optimistic", "--wait", "--json", "--key", user], env);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson<{ outcome: { stage: string } }>(r);
+    expect(out.outcome.stage).toBe("final");
+    // The daemon audited the honest, fully traced result and did not challenge it.
+    await dev.waitFor(/"msg":"audit: honest"/);
+    expect(dev.output()).not.toMatch(/"msg":"audit: (fraudProven|availabilityChallenged)/);
+  }, 300_000);
+});
