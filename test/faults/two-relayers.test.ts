@@ -217,13 +217,19 @@ describe(`two relayers, one broker: ${REQUESTS} requests, the leader killed half
     expect(skipped, "ResultSkipped events (a result submitted twice)").toHaveLength(0);
     expect(followerNonceAtKill, "the follower sent no transaction before it led").toBe(0);
 
-    // Who submitted what: the first relayer until it died, the second once it led.
+    // Who submitted what: the first relayer until it died, the second once it led. A transaction
+    // the killed relayer wrote to the node's socket just before SIGKILL can still be read and mined
+    // after the follower's first blocks on a loaded machine (seen in CI: the leader's result mined two
+    // blocks after the takeover); it cannot have sent more than its one submission in flight, and
+    // exactly-once is checked above whatever the order.
     const by = new Map<string, number>();
+    const lateFromTheDead = new Set<string>();
     for (const l of submitted!) {
       const relayer = String(iface.parseLog(l)!.args.relayer).toLowerCase();
       by.set(relayer, (by.get(relayer) ?? 0) + 1);
-      if (l.blockNumber > takeoverBlock) expect(relayer, `submitter of a result in block ${l.blockNumber} (takeover at ${takeoverBlock})`).toBe(relayerKeys[1]!.address.toLowerCase());
+      if (l.blockNumber > takeoverBlock && relayer !== relayerKeys[1]!.address.toLowerCase()) lateFromTheDead.add(l.transactionHash);
     }
+    expect(lateFromTheDead.size, `transactions of the killed relayer mined after the takeover at block ${takeoverBlock}`).toBeLessThanOrEqual(1);
     expect(by.get(relayerKeys[1]!.address.toLowerCase()) ?? 0).toBeGreaterThan(0);
 
     // Funds conserved: balance == stakes + escrow of open requests (none) + pull balances.
