@@ -28,6 +28,10 @@ export const ChallengerConfigSchema = z.object({
     .object({
       fraction: z.coerce.number().gt(0).max(1).default(0.05).describe("share of each operator's elements recomputed per result (1 = full check)"),
       maxBondAtRisk: wei.default(10n ** 18n).describe("the most wei of challenge bonds in open disputes at once"),
+      rerun: z
+        .boolean()
+        .default(true)
+        .describe("also re-run each model on the input (onnxruntime, CPU): an output that disagrees escalates a sampled check to a full one"),
       seed: z.coerce.number().int().nonnegative().default(1).describe("seed of the element sampling"),
     })
     .prefault({})

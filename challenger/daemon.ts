@@ -47,6 +47,13 @@ export interface DaemonOptions {
   startBlock?: number;
   /** Called after each transaction the daemon sends is mined (timelines, metrics). */
   onTransaction?: (tx: DaemonTransaction) => void;
+  /**
+   * Re-runs the whole model on the request's input (e.g. onnxruntime on the registered ONNX file), or
+   * undefined where it cannot. A sampled check (fraction < 1) can miss a single wrong element; when
+   * the re-run's output disagrees with the trace's beyond float noise, the trace is checked in full
+   * to find the wrong element (which is what can be proven on-chain; the re-run itself proves nothing).
+   */
+  rerun?: (modelHash: string, input: Tensor) => Promise<Tensor | undefined>;
   /** Called after each result's audit with its outcome and how long it took (metrics). */
   onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
@@ -185,7 +192,17 @@ export class ChallengerDaemon {
       this.released(bond);
       return { kind: "outputMismatchProven" };
     }
-    const verdict = checkTrace(commitment, { input, tensors }, { fraction: this.options.policy.fraction, seed: this.options.policy.seed ?? 1 });
+    let verdict = checkTrace(commitment, { input, tensors }, { fraction: this.options.policy.fraction, seed: this.options.policy.seed ?? 1 });
+    if (verdict.ok && this.options.policy.fraction < 1 && this.options.rerun !== undefined) {
+      const rerun = await this.options.rerun(request.modelHash, input).catch((error: unknown) => {
+        this.options.logger?.warn({ err: error, requestId: r.requestId }, "re-running the model failed; the sampled check stands");
+        return undefined;
+      });
+      if (rerun !== undefined && outputsDisagree(rerun, tensors[n - 1]!)) {
+        this.options.logger?.info({ requestId: r.requestId }, "the re-run disagrees with the traced output: checking the whole trace");
+        verdict = checkTrace(commitment, { input, tensors }, { fraction: 1 });
+      }
+    }
     if (verdict.ok || verdict.fault === undefined) return { kind: "honest", checkedElements: verdict.checkedElements };
     const fault = verdict.fault;
     if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
@@ -235,4 +252,29 @@ export class ChallengerDaemon {
   bondAtRisk(): bigint {
     return this.atRisk;
   }
+}
+
+/**
+ * Whether a re-run's output and a trace's output differ by more than float noise: honest runs on other
+ * runtimes differ in the last bits of float32 (relative 1e-6 here), so 1e-3 of the largest magnitude
+ * (plus a tiny absolute floor) only flags real differences. Integer outputs must be equal.
+ */
+export function outputsDisagree(a: Tensor, b: Tensor): boolean {
+  if (a.dtype !== b.dtype || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return true;
+  const x = a.data as ArrayLike<number | bigint>;
+  const y = b.data as ArrayLike<number | bigint>;
+  // float16 arrives as raw bits: no cheap numeric comparison, so it never escalates.
+  if (a.dtype === "float16") return false;
+  if (a.dtype !== "float32" && a.dtype !== "float64") {
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return true;
+    return false;
+  }
+  let scale = 0;
+  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(Number(y[i])));
+  const tolerance = 1e-3 * scale + 1e-6;
+  for (let i = 0; i < x.length; i++) {
+    const d = Math.abs(Number(x[i]) - Number(y[i]));
+    if (!(d <= tolerance)) return true;
+  }
+  return false;
 }

@@ -20,9 +20,11 @@
  * /readyz (chain reachable) on METRICS_HOST (default 127.0.0.1).
  */
 import { readFileSync } from "node:fs";
+import ort from "onnxruntime-node";
 import { pathToFileURL } from "node:url";
 import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
 import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
+import type { Tensor } from "../protocol/tensor.js";
 import { closeOnSignals, createLogger, type Logger } from "../protocol/index.js";
 import { ChallengerMetrics, startMetricsServer, type MetricsServer } from "../protocol/metrics.js";
 import { loadChallengerConfig, redactChallengerConfig, type ChallengerConfig } from "./config.js";
@@ -76,6 +78,20 @@ export async function startChallenger(
   const address = await signer.getAddress();
   const commitments = options.commitments ?? (await modelCommitments(config));
   log.info({ models: commitments.map((c) => c.modelHash), operators: commitments.map((c) => c.operators.length) }, "model commitments computed");
+  // Re-runs of whole models (onnxruntime, CPU, one session per model, opened on first use): they
+  // escalate a sampled check to a full one when the output disagrees (ChallengerDaemon `rerun`).
+  const paths = new Map(commitments.map((c, i) => [c.modelHash.toLowerCase(), config.models[i]?.path]));
+  const sessions = new Map<string, Promise<ort.InferenceSession>>();
+  const rerun = async (modelHash: string, input: Tensor): Promise<Tensor | undefined> => {
+    const path = paths.get(modelHash.toLowerCase());
+    if (path === undefined) return undefined;
+    let session = sessions.get(path);
+    if (session === undefined) sessions.set(path, (session = ort.InferenceSession.create(path, { executionProviders: ["cpu"], intraOpNumThreads: 1 })));
+    const s = await session;
+    const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor(input.dtype as "float32", input.data as Float32Array, input.shape) });
+    const t = out[s.outputNames[0]!]!;
+    return { dtype: t.type as Tensor["dtype"], shape: [...t.dims], data: t.data as Tensor["data"] };
+  };
   const daemon = new ChallengerDaemon({
     oracleAddress: config.oracle,
     runner: signer,
@@ -84,6 +100,7 @@ export async function startChallenger(
     policy: config.policy,
     startBlock: config.startBlock,
     logger: log,
+    ...(config.policy.rerun ? { rerun } : {}),
     ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
   const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
@@ -147,6 +164,7 @@ export async function startChallenger(
           await withdraw();
         } finally {
           provider?.destroy();
+          for (const session of sessions.values()) await session.then((x) => x.release()).catch(() => undefined);
         }
       })();
       return stopping;

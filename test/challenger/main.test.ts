@@ -23,10 +23,10 @@ describe("challenger config", () => {
       { CHALLENGER_POLL_INTERVAL_MS: "250", CHALLENGER_POLICY: '{"fraction":"1","maxBondAtRisk":"300000000000000000"}', OTHER_THING: "x" },
     );
     expect(config.pollIntervalMs).toBe(250);
-    expect(config.policy).toEqual({ fraction: 1, maxBondAtRisk: 300000000000000000n, seed: 1 });
+    expect(config.policy).toEqual({ fraction: 1, maxBondAtRisk: 300000000000000000n, seed: 1, rerun: true });
     expect(config.withdrawEveryPolls).toBe(12);
     const defaults = loadChallengerConfig({ rpcUrl: "http://x:1", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://x:2", models: [{ path: "m", inputShape: [3] }] }, {});
-    expect(defaults.policy).toEqual({ fraction: 0.05, maxBondAtRisk: 10n ** 18n, seed: 1 });
+    expect(defaults.policy).toEqual({ fraction: 0.05, maxBondAtRisk: 10n ** 18n, seed: 1, rerun: true });
   });
 
   it("test_config_invalid_listsEveryProblem", () => {

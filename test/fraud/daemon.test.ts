@@ -7,7 +7,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import { ChallengerDaemon } from "../../challenger/daemon.js";
+import { checkTrace } from "../../challenger/checker.js";
+import { ChallengerDaemon, outputsDisagree } from "../../challenger/daemon.js";
 import type { ModelCommitment } from "../../protocol/commitment.js";
 import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import { commitTrace } from "../../protocol/trace.js";
@@ -101,6 +102,51 @@ describe("ChallengerDaemon", () => {
     expect(won).toBe(2n * (PARAMS.challengeBond + PARAMS.resultBond));
     expect(await fx.oracle.balanceOf(fx.challenger.address)).toBe(0n);
   }, 300_000);
+
+  it("test_daemon_sampledCheckMisses_rerunDisagrees_fullCheckProvesFraud", async () => {
+    const fx = await deploy(conn);
+    const verifier = await deployVerifier(fx.ethers);
+    const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
+    await fx.registry.connect(fx.admin).setResolverApproval(await fraud.getAddress(), true);
+    await fx.registry.connect(fx.modelOwner).registerModel(commitment.modelHash, modelInfo({ tiers: 2, resolver: await fraud.getAddress(), commitmentRoot: commitment.root }));
+    await fraud.connect(fx.modelOwner).setTraceCount(commitment.modelHash, commitment.traceTypes.length);
+    const encodedInput = encodeTensor(input);
+    store.blobs.set(hashEncoded(encodedInput).toLowerCase(), encodedInput);
+
+    // One wrong element of the final output (its Softmax): a sampled check reads one of its two elements.
+    const cheating = honest.map(copy);
+    (cheating.at(-1)!.data as Float32Array)[1]! += 0.25;
+    const fraction = 0.001;
+    const seed = Array.from({ length: 64 }, (_, i) => i + 1).find((s) => checkTrace(commitment, { input, tensors: cheating }, { fraction, seed: s }).ok);
+    expect(seed, "a seed whose sample misses the wrong element").toBeDefined();
+
+    const run = commitTrace(cheating);
+    await publishTrace(store.url, { ...run, tensors: cheating }, { timeoutMs: 10_000 });
+    const bad = await requestAndSubmit(fx, 0, { modelHash: commitment.modelHash, inputHash: hashTensor(input), outputHash: hashTensor(cheating.at(-1)!), traceRoot: run.traceRoot });
+    const options = {
+      oracleAddress: fx.oracleAddr,
+      runner: fx.challenger,
+      blobStoreUrl: store.url,
+      models: new Map([[commitment.modelHash.toLowerCase(), commitment]]),
+      policy: { fraction, seed: seed!, maxBondAtRisk: PARAMS.challengeBond },
+    };
+    // Sampling alone misses it...
+    expect((await new ChallengerDaemon(options).poll()).get(bad.id)).toMatchObject({ kind: "honest" });
+    // ...a re-run of the model (onnxruntime on the same input) disagrees, the full check finds it.
+    let reruns = 0;
+    const daemon = new ChallengerDaemon({ ...options, rerun: async () => (reruns++, (await nodeTrace(input, { level: "all", threads: 1 })).at(-1)) });
+    expect((await daemon.poll()).get(bad.id)).toMatchObject({ kind: "fraudProven", opIndex: commitment.operators.at(-1)!.index, element: 1, workerAtFault: true });
+    expect(reruns).toBe(1);
+    expect(await fx.oracle.state(bad.id)).toBe(BigInt(Status.Requested)); // slashed and reopened
+  }, 300_000);
+
+  it("test_outputsDisagree_floatNoiseNo_realDifferenceYes", () => {
+    const t = (data: number[]): Tensor => ({ dtype: "float32", shape: [1, data.length], data: Float32Array.from(data) });
+    expect(outputsDisagree(t([0.25, 0.75]), t([0.25 + 1e-7, 0.75 - 1e-7]))).toBe(false);
+    expect(outputsDisagree(t([0.25, 0.75]), t([0.25, 0.76]))).toBe(true);
+    expect(outputsDisagree(t([0.25, 0.75]), t([0.25, 0.75, 0]))).toBe(true);
+    expect(outputsDisagree({ dtype: "int8", shape: [2], data: Int8Array.from([1, 2]) }, { dtype: "int8", shape: [2], data: Int8Array.from([1, 3]) })).toBe(true);
+  });
 
   it("test_daemon_bondBudget_skipsWhenExhausted", async () => {
     const fx = await deploy(conn);
