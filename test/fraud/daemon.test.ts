@@ -3,8 +3,6 @@
  * on-chain, traces published to a blob store over HTTP (the relayer's PUT/GET /blobs protocol) with
  * the worker's publishTrace, and the daemon audits each one from its ResultSubmitted event.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
 import { checkTrace } from "../../challenger/checker.js";
@@ -13,30 +11,9 @@ import type { ModelCommitment } from "../../protocol/commitment.js";
 import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import { commitTrace } from "../../protocol/trace.js";
 import { publishTrace } from "../../worker/trace.js";
-import { clsCommitment, clsInput, copy, nodeTrace } from "../challenger/fixtures.js";
+import { blobStore, clsCommitment, clsInput, copy, nodeTrace } from "../challenger/fixtures.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Status, type Connection } from "../contracts/helpers.js";
 import { deployVerifier } from "./helpers.js";
-
-function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; server: Server }> {
-  const blobs = new Map<string, Buffer>();
-  const server = createServer((req, res) => {
-    const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
-    if (req.method === "GET") {
-      const blob = blobs.get(hash);
-      res.writeHead(blob === undefined ? 404 : 200).end(blob);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
-      blobs.set(hash, body);
-      res.writeHead(201).end();
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, blobs, server })));
-}
 
 let conn: Connection;
 let store: Awaited<ReturnType<typeof blobStore>>;

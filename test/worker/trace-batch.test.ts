@@ -3,43 +3,20 @@
  * trace session; each request's trace is item i of the batch's float tensors and the batch-1 trace's
  * shape-derived tensors, and the challenger's checker accepts it as honest against its own input.
  */
-import { createServer, type Server } from "node:http";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace, fetchTrace } from "../../challenger/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { onnx } from "../../protocol/commitment.js";
 import { sha256, toHex } from "../../protocol/merkle.js";
-import { decodeTensor, encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
+import { decodeTensor, encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import { checkpointIndices, committedIndices, manifestHashes } from "../../protocol/trace.js";
 import type { Hex } from "../../protocol/types.js";
 import { WorkerConfigSchema } from "../../worker/config.js";
 import { FullTraceBuilder, TraceSession, type TraceOutcome } from "../../worker/trace.js";
-import { CLS_MODEL_PATH, clsCommitment, clsModelBytes } from "../challenger/fixtures.js";
+import { blobStore, CLS_MODEL_PATH, clsCommitment, clsModelBytes } from "../challenger/fixtures.js";
 import { silentLogger, tempDir } from "./fixtures.js";
-
-function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; server: Server }> {
-  const blobs = new Map<string, Buffer>();
-  const server = createServer((req, res) => {
-    const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
-    if (req.method === "GET") {
-      const blob = blobs.get(hash);
-      res.writeHead(blob === undefined ? 404 : 200).end(blob);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
-      blobs.set(hash, body);
-      res.writeHead(201).end();
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, blobs, server })));
-}
 
 let store: Awaited<ReturnType<typeof blobStore>>;
 const CLS_HASH = toHex(sha256(clsModelBytes())) as Hex;

@@ -1,39 +1,15 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import ort from "onnxruntime-node";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace, fetchTrace } from "../../challenger/index.js";
 import { sha256, toHex } from "../../protocol/merkle.js";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { encodeTensor } from "../../protocol/tensor.js";
 import { checkpointIndices, commitCheckpoints, commitTrace, committedIndices, manifestHashes, UNCOMMITTED_HASH } from "../../protocol/trace.js";
 import { hashTensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { WorkerConfigSchema } from "../../worker/config.js";
 import { FullTraceBuilder, noTrace, publishTrace, TraceSession, ZERO_TRACE_ROOT } from "../../worker/trace.js";
-import { CLS_MODEL_PATH, clsCommitment, clsInput, clsModelBytes } from "../challenger/fixtures.js";
-
-/** A blob store like the relayer's: PUT /blobs/:hash (canonical tensors only, hash checked), GET /blobs/:hash. */
-function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; server: Server }> {
-  const blobs = new Map<string, Buffer>();
-  const server = createServer((req, res) => {
-    const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
-    if (req.method === "GET") {
-      const blob = blobs.get(hash);
-      res.writeHead(blob === undefined ? 404 : 200).end(blob);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
-      blobs.set(hash, body);
-      res.writeHead(201).end();
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, blobs, server })));
-}
+import { blobStore, CLS_MODEL_PATH, clsCommitment, clsInput, clsModelBytes } from "../challenger/fixtures.js";
 
 let store: Awaited<ReturnType<typeof blobStore>>;
 
