@@ -4,6 +4,7 @@
  * manifest, and each row of it names one trace tensor by its hash. Every blob is checked against
  * the hash it was fetched by.
  */
+import { isError } from "../protocol/errors.js";
 import { fetchBytes } from "../protocol/fetch.js";
 import { decodeTensor, hashEncoded, type Tensor } from "../protocol/tensor.js";
 import { manifestHashes, UNCOMMITTED_HASH } from "../protocol/trace.js";
@@ -15,21 +16,33 @@ export interface FetchTraceOptions {
   maxBytes?: number;
   /** Parallel downloads. */
   concurrency?: number;
+  /** Tries per blob on transient failures (429, 5xx, resets), with backoff; default 5. */
+  attempts?: number;
   signal?: AbortSignal;
 }
 
 async function fetchTensor(baseUrl: string, hash: Hex, options: FetchTraceOptions): Promise<Tensor> {
   const url = `${baseUrl.replace(/\/+$/, "")}/blobs/${hash}`;
-  let bytes: Buffer;
-  try {
-    bytes = await fetchBytes(url, {
-      maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
-      timeoutMs: options.timeoutMs ?? 30_000,
-      schemes: ["http", "https"],
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-  } catch (error) {
-    throw new ChallengerError("TRACE_UNAVAILABLE", `trace blob ${hash} could not be fetched`, { hash }, { cause: error });
+  let bytes: Buffer | undefined;
+  const attempts = Math.max(1, options.attempts ?? 5);
+  for (let attempt = 1; bytes === undefined; attempt++) {
+    try {
+      bytes = await fetchBytes(url, {
+        maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+        timeoutMs: options.timeoutMs ?? 30_000,
+        schemes: ["http", "https"],
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (error) {
+      // A transient failure (the store's rate limit answering 429, a reset connection, a 5xx) is not
+      // a withheld trace: wait and ask again before anyone is challenged over it. A 404 is final.
+      const retryable = isError(error) && error.retryable && error.code !== "BLOB_NOT_FOUND" && options.signal?.aborted !== true;
+      if (retryable && attempt < attempts) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 250 * 2 ** (attempt - 1))));
+        continue;
+      }
+      throw new ChallengerError("TRACE_UNAVAILABLE", `trace blob ${hash} could not be fetched`, { hash, attempts: attempt }, { cause: error });
+    }
   }
   const actual = hashEncoded(bytes);
   if (actual.toLowerCase() !== hash.toLowerCase()) throw new ChallengerError("TRACE_MALFORMED", `blob ${hash} hashes to ${actual}`, { hash, actual });

@@ -51,6 +51,18 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
     }
   }
   await response.body?.cancel().catch(() => undefined);
+  // The store's rate limit (429, shared by every client on one address): wait as asked (capped)
+  // and send again, rather than failing the whole job over a burst of trace uploads.
+  for (let attempt = 1; response.status === 429 && attempt < PUT_ATTEMPTS && !signal.aborted; attempt++) {
+    const retryAfter = Number(response.headers.get("retry-after") ?? "1");
+    await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, Math.max(100, (Number.isFinite(retryAfter) ? retryAfter : 1) * 1000))));
+    try {
+      response = await fetch(url, { method: "PUT", body: bytes as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/octet-stream" }, signal });
+    } catch (error) {
+      throw new BaseError(timeout.aborted ? "TIMEOUT" : "BLOB_STORE_UNAVAILABLE", `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details });
+    }
+    await response.body?.cancel().catch(() => undefined);
+  }
   if (!response.ok) {
     const status = response.status;
     const retryable = status >= 500 || status === 429 || status === 408;
