@@ -19,16 +19,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { JsonRpcProvider, Wallet, parseEther, type JsonRpcSigner } from "ethers";
-import { network } from "hardhat";
+import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonRpcServer } from "hardhat/types/network";
-import { encodeTensor, Tier, type Hex } from "../../protocol/index.js";
+import { encodeTensor, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../../scripts/local-stack.js";
-import { TextDirectionDApp__factory, type InferenceOracle, type TextDirectionDApp } from "../../types/ethers-contracts/index.js";
+import { DEFAULT_PARAMS, REQUEST_FEE } from "../../scripts/local-stack.js";
+import type { InferenceOracle, TextDirectionDApp } from "../../types/ethers-contracts/index.js";
 import { startRpcFaultProxy, type RpcFaultProxy } from "./rpc-proxy.js";
-import { freePort, startBrokerNode, startService, type BrokerNode, type ServiceProcess } from "./processes.js";
+import { freePort, servedChain, startBrokerNode, startService, type BrokerNode, type ServiceProcess } from "./processes.js";
 
 const REQUESTS = Number(process.env.FAULT_REQUESTS ?? 40);
 const SEED = Number(process.env.FAULT_SEED ?? 7);
@@ -146,25 +145,14 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
     vhostUrl = `${broker.url}/${encodeURIComponent(vhost)}`;
 
     // The chain, served over JSON-RPC on a random loopback port (Hardhat's EDR).
-    chainServer = await network.createServer("default", "127.0.0.1");
-    const { port } = await chainServer.listen();
-    chainUrl = `http://127.0.0.1:${port}`;
-    provider = new JsonRpcProvider(chainUrl, undefined, { staticNetwork: true, pollingInterval: 50 });
-    chainId = (await provider.getNetwork()).chainId;
-    const signer = (i: number): Promise<JsonRpcSigner> => provider.getSigner(i);
-    const [admin, modelOwner, user, arbiter] = await Promise.all([0, 1, 4, 5].map(signer));
-    deployBlock = await provider.getBlockNumber();
-    const deployed = await deployOracle({ admin: admin!, modelOwner: modelOwner!, arbiter: arbiter! });
-    oracle = deployed.oracle as InferenceOracle;
-    oracleAddress = await oracle.getAddress();
-    registryAddress = await deployed.registry.getAddress();
-    dapp = await new TextDirectionDApp__factory(user!).deploy(oracleAddress, deployed.modelHash, Tier.OPTIMISTIC, 200_000);
-    await dapp.waitForDeployment();
+    const chain = await servedChain();
+    ({ server: chainServer, url: chainUrl, provider, chainId, deployBlock, oracle, oracleAddress, registryAddress, dapp } = chain);
+    const { signer, admin } = chain;
 
     // The relayer pays from a key of its own (its process signs locally, as in production).
     const relayerWallet = Wallet.createRandom();
     relayerKey = relayerWallet.privateKey;
-    await (await admin!.sendTransaction({ to: relayerWallet.address, value: parseEther("100") })).wait();
+    await (await admin.sendTransaction({ to: relayerWallet.address, value: parseEther("100") })).wait();
     for (let i = 0; i < WORKERS; i++) {
       const key = Wallet.createRandom();
       workerKeys.push(key.privateKey);

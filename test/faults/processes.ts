@@ -7,6 +7,12 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { JsonRpcProvider, type JsonRpcSigner } from "ethers";
+import { network } from "hardhat";
+import type { JsonRpcServer } from "hardhat/types/network";
+import { Tier } from "../../protocol/index.js";
+import { deployOracle } from "../../scripts/local-stack.js";
+import { TextDirectionDApp__factory, type InferenceOracle, type TextDirectionDApp } from "../../types/ethers-contracts/index.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -160,4 +166,39 @@ export async function startBrokerNode(name: string): Promise<BrokerNode> {
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The chain of a fault test, served over JSON-RPC (so service processes and the RPC proxy can reach it), with the contracts deployed. */
+export interface ServedChain {
+  server: JsonRpcServer;
+  url: string;
+  provider: JsonRpcProvider;
+  chainId: bigint;
+  deployBlock: number;
+  /** Hardhat's account `i` (0 admin, 1 model owner, 4 user, 5 arbiter; 6+ free for operators). */
+  signer(i: number): Promise<JsonRpcSigner>;
+  admin: JsonRpcSigner;
+  oracle: InferenceOracle;
+  oracleAddress: string;
+  registryAddress: string;
+  /** The example dApp, requesting OPTIMISTIC results of the text-direction classifier. */
+  dapp: TextDirectionDApp;
+}
+
+/** Hardhat's EDR chain on a random loopback port, the oracle deployed (scripts/local-stack.ts deployOracle) and a TextDirectionDApp. */
+export async function servedChain(): Promise<ServedChain> {
+  const server = await network.createServer("default", "127.0.0.1");
+  const { port } = await server.listen();
+  const url = `http://127.0.0.1:${port}`;
+  const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 50 });
+  const chainId = (await provider.getNetwork()).chainId;
+  const signer = (i: number): Promise<JsonRpcSigner> => provider.getSigner(i);
+  const [admin, modelOwner, user, arbiter] = await Promise.all([0, 1, 4, 5].map(signer));
+  const deployBlock = await provider.getBlockNumber();
+  const deployed = await deployOracle({ admin: admin!, modelOwner: modelOwner!, arbiter: arbiter! });
+  const oracle = deployed.oracle as InferenceOracle;
+  const oracleAddress = await oracle.getAddress();
+  const dapp = await new TextDirectionDApp__factory(user!).deploy(oracleAddress, deployed.modelHash, Tier.OPTIMISTIC, 200_000);
+  await dapp.waitForDeployment();
+  return { server, url, provider, chainId, deployBlock, signer, admin: admin!, oracle, oracleAddress, registryAddress: await deployed.registry.getAddress(), dapp };
 }

@@ -16,15 +16,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { JsonRpcProvider, Wallet, parseEther, type JsonRpcSigner } from "ethers";
-import { network } from "hardhat";
+import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { JsonRpcServer } from "hardhat/types/network";
-import { encodeTensor, hashEncoded, Tier, type Hex } from "../../protocol/index.js";
+import { encodeTensor, hashEncoded, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../../scripts/local-stack.js";
-import { TextDirectionDApp__factory, type InferenceOracle, type TextDirectionDApp } from "../../types/ethers-contracts/index.js";
-import { freePort, rabbitmqctlAsync, startService, type ServiceProcess } from "./processes.js";
+import { DEFAULT_PARAMS, REQUEST_FEE } from "../../scripts/local-stack.js";
+import type { InferenceOracle, TextDirectionDApp } from "../../types/ethers-contracts/index.js";
+import { freePort, rabbitmqctlAsync, servedChain, startService, type ServiceProcess } from "./processes.js";
 
 const REQUESTS = Number(process.env.HA_REQUESTS ?? 24);
 const WORKERS = 2;
@@ -81,24 +80,13 @@ describe(`two relayers, one broker: ${REQUESTS} requests, the leader killed half
     await rabbitmqctlAsync("set_permissions", "-p", tag, "guest", ".*", ".*", ".*");
     vhostUrl = `${brokerUrl}/${encodeURIComponent(tag)}`;
 
-    chainServer = await network.createServer("default", "127.0.0.1");
-    const { port } = await chainServer.listen();
-    chainUrl = `http://127.0.0.1:${port}`;
-    provider = new JsonRpcProvider(chainUrl, undefined, { staticNetwork: true, pollingInterval: 50 });
-    chainId = (await provider.getNetwork()).chainId;
-    const signer = (i: number): Promise<JsonRpcSigner> => provider.getSigner(i);
-    const [admin, modelOwner, user, arbiter] = await Promise.all([0, 1, 4, 5].map(signer));
-    deployBlock = await provider.getBlockNumber();
-    const deployed = await deployOracle({ admin: admin!, modelOwner: modelOwner!, arbiter: arbiter! });
-    oracle = deployed.oracle as InferenceOracle;
-    oracleAddress = await oracle.getAddress();
-    registryAddress = await deployed.registry.getAddress();
-    dapp = await new TextDirectionDApp__factory(user!).deploy(oracleAddress, deployed.modelHash, Tier.OPTIMISTIC, 200_000);
-    await dapp.waitForDeployment();
+    const chain = await servedChain();
+    ({ server: chainServer, url: chainUrl, provider, chainId, deployBlock, oracle, oracleAddress, registryAddress, dapp } = chain);
+    const { signer, admin } = chain;
     for (let i = 0; i < 2; i++) {
       const w = Wallet.createRandom();
       relayerKeys.push(new Wallet(w.privateKey));
-      await (await admin!.sendTransaction({ to: w.address, value: parseEther("100") })).wait();
+      await (await admin.sendTransaction({ to: w.address, value: parseEther("100") })).wait();
     }
     const workerKeys: string[] = [];
     for (let i = 0; i < WORKERS; i++) {

@@ -30,16 +30,25 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => store.server.close(() => resolve())));
 
+/**
+ * A fresh oracle with the classifier registered with a FraudProofResolver (commitment root and trace
+ * count set), and the request input in the blob store.
+ */
+async function fraudFixture() {
+  const fx = await deploy(conn);
+  const verifier = await deployVerifier(fx.ethers);
+  const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
+  await fx.registry.connect(fx.admin).setResolverApproval(await fraud.getAddress(), true);
+  await fx.registry.connect(fx.modelOwner).registerModel(commitment.modelHash, modelInfo({ tiers: 2, resolver: await fraud.getAddress(), commitmentRoot: commitment.root }));
+  await fraud.connect(fx.modelOwner).setTraceCount(commitment.modelHash, commitment.traceTypes.length);
+  const encodedInput = encodeTensor(input);
+  store.blobs.set(hashEncoded(encodedInput).toLowerCase(), encodedInput);
+  return fx;
+}
+
 describe("ChallengerDaemon", () => {
   it("test_daemon_auditsResults_provesFraud_catchesWithheld_leavesHonest", async () => {
-    const fx = await deploy(conn);
-    const verifier = await deployVerifier(fx.ethers);
-    const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
-    await fx.registry.connect(fx.admin).setResolverApproval(await fraud.getAddress(), true);
-    await fx.registry.connect(fx.modelOwner).registerModel(commitment.modelHash, modelInfo({ tiers: 2, resolver: await fraud.getAddress(), commitmentRoot: commitment.root }));
-    await fraud.connect(fx.modelOwner).setTraceCount(commitment.modelHash, commitment.traceTypes.length);
-    const encodedInput = encodeTensor(input);
-    store.blobs.set(hashEncoded(encodedInput).toLowerCase(), encodedInput);
+    const fx = await fraudFixture();
 
     const submit = async (w: number, tensors: Tensor[], publish: boolean) => {
       const run = commitTrace(tensors);
@@ -81,14 +90,7 @@ describe("ChallengerDaemon", () => {
   }, 300_000);
 
   it("test_daemon_sampledCheckMisses_rerunDisagrees_fullCheckProvesFraud", async () => {
-    const fx = await deploy(conn);
-    const verifier = await deployVerifier(fx.ethers);
-    const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
-    await fx.registry.connect(fx.admin).setResolverApproval(await fraud.getAddress(), true);
-    await fx.registry.connect(fx.modelOwner).registerModel(commitment.modelHash, modelInfo({ tiers: 2, resolver: await fraud.getAddress(), commitmentRoot: commitment.root }));
-    await fraud.connect(fx.modelOwner).setTraceCount(commitment.modelHash, commitment.traceTypes.length);
-    const encodedInput = encodeTensor(input);
-    store.blobs.set(hashEncoded(encodedInput).toLowerCase(), encodedInput);
+    const fx = await fraudFixture();
 
     // One wrong element of the final output (its Softmax): a sampled check reads one of its two elements.
     const cheating = honest.map(copy);
@@ -126,11 +128,7 @@ describe("ChallengerDaemon", () => {
   });
 
   it("test_daemon_bondBudget_skipsWhenExhausted", async () => {
-    const fx = await deploy(conn);
-    const verifier = await deployVerifier(fx.ethers);
-    const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
-    await fx.registry.connect(fx.admin).setResolverApproval(await fraud.getAddress(), true);
-    await fx.registry.connect(fx.modelOwner).registerModel(commitment.modelHash, modelInfo({ tiers: 2, resolver: await fraud.getAddress(), commitmentRoot: commitment.root }));
+    const fx = await fraudFixture();
     const { id } = await requestAndSubmit(fx, 0, { modelHash: commitment.modelHash, inputHash: hashTensor(input), outputHash: hashTensor(honest.at(-1)!), traceRoot: "0x" + "ab".repeat(32) });
     const daemon = new ChallengerDaemon({
       oracleAddress: fx.oracleAddr,
