@@ -33,7 +33,8 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
   const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
   const details = { url: redactUri(url), bytes: bytes.byteLength };
   let response: Response | undefined;
-  for (let attempt = 1; response === undefined; attempt++) {
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt >= PUT_ATTEMPTS || signal.aborted;
     try {
       response = await fetch(url, {
         method: "PUT",
@@ -45,23 +46,16 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
     } catch (error) {
       // A kept-alive socket the server closed just as it was reused fails with ECONNRESET / EPIPE
       // before anything was stored; the PUT is idempotent (content-addressed), so send it again.
-      if (!signal.aborted && attempt < PUT_ATTEMPTS && isConnectionReset(error)) continue;
+      if (!last && isConnectionReset(error)) continue;
       const code = timeout.aborted ? "TIMEOUT" : "BLOB_STORE_UNAVAILABLE";
       throw new BaseError(code, `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details: { ...details, attempts: attempt } });
     }
-  }
-  await response.body?.cancel().catch(() => undefined);
-  // The store's rate limit (429, shared by every client on one address): wait as asked (capped)
-  // and send again, rather than failing the whole job over a burst of trace uploads.
-  for (let attempt = 1; response.status === 429 && attempt < PUT_ATTEMPTS && !signal.aborted; attempt++) {
+    await response.body?.cancel().catch(() => undefined);
+    // The store's rate limit (429, shared by every client on one address): wait as asked (capped)
+    // and send again, rather than failing the whole job over a burst of trace uploads.
+    if (response.status !== 429 || last) break;
     const retryAfter = Number(response.headers.get("retry-after") ?? "1");
     await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, Math.max(100, (Number.isFinite(retryAfter) ? retryAfter : 1) * 1000))));
-    try {
-      response = await fetch(url, { method: "PUT", body: bytes as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/octet-stream" }, signal });
-    } catch (error) {
-      throw new BaseError(timeout.aborted ? "TIMEOUT" : "BLOB_STORE_UNAVAILABLE", `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details });
-    }
-    await response.body?.cancel().catch(() => undefined);
   }
   if (!response.ok) {
     const status = response.status;
