@@ -90,13 +90,9 @@ export function startService(name: string, script: string, env: Record<string, s
   };
 }
 
-/** A TCP port free right now on loopback (for a service that must come back on the same port). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+/** A TCP port free right now on loopback that a restarted service can take again (see freeStablePort). */
+export function freePort(): Promise<number> {
+  return freeStablePort();
 }
 
 const brokerEnv = {
@@ -137,9 +133,30 @@ function script(env: NodeJS.ProcessEnv, args: string[], timeout = 120_000): Prom
 }
 
 /** Starts a private broker node (fresh state) for one test, e.g. one whose restarts must not disturb other test files. */
+/**
+ * A free port below Linux's ephemeral range (32768-60999), for a server that must get the same port
+ * back after a restart: a port from that range can be taken meanwhile as the source port of any
+ * outgoing connection or by any `listen(0)` (seen in CI: the restarted broker failed with eaddrinuse).
+ */
+async function freeStablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const ok = await new Promise<boolean>((r) => {
+      server.once("error", () => r(false));
+      server.listen(port, "127.0.0.1", () => r(true));
+    });
+    if (ok) {
+      await new Promise<void>((r) => server.close(() => r()));
+      return port;
+    }
+  }
+}
+
 export async function startBrokerNode(name: string): Promise<BrokerNode> {
-  const port = await freePort();
-  const dist = await freePort();
+  const port = await freeStablePort();
+  let dist = await freeStablePort();
+  while (dist === port) dist = await freeStablePort();
   const stateDir = join(ROOT, ".data", `rabbitmq-${name}`);
   const env = {
     ...process.env,
