@@ -23,6 +23,22 @@ import type { RelayerDb, RequestRow, RequestState } from "./db.js";
 
 const CURSOR_KEY = "cursor";
 /** The oracle's RequestStatus enum, as the watcher maps it to its own states. */
+/** A request row's fields from its InferenceRequested event (first seen, or seen again in another history). */
+function requestedFields(a: import("ethers").Result, log: Log) {
+  return {
+    requester: String(a.requester),
+    modelHash: String(a.modelHash),
+    inputHash: String(a.inputHash),
+    inputURI: String(a.inputURI),
+    tier: Number(a.tier),
+    fee: String(a.fee),
+    deadline: Number(a.deadline),
+    callbackGasLimit: Number(a.callbackGasLimit),
+    state: "requested" as const,
+    block: log.blockNumber,
+  };
+}
+
 const STATUS: Record<number, RequestState> = { 0: "orphaned", 1: "requested", 2: "submitted", 3: "challenged", 4: "fulfilled", 5: "refunded" };
 
 export class EventWatcher {
@@ -148,20 +164,7 @@ export class EventWatcher {
     const now = Date.now();
     switch (parsed.name) {
       case "InferenceRequested": {
-        const inserted = this.db.insertRequest({
-          id,
-          requester: String(a.requester),
-          modelHash: String(a.modelHash),
-          inputHash: String(a.inputHash),
-          inputURI: String(a.inputURI),
-          tier: Number(a.tier),
-          fee: String(a.fee),
-          deadline: Number(a.deadline),
-          callbackGasLimit: Number(a.callbackGasLimit),
-          state: "requested",
-          block: log.blockNumber,
-          observedAt: now,
-        });
+        const inserted = this.db.insertRequest({ id, ...requestedFields(a, log), observedAt: now });
         if (inserted) {
           // Inline inputs travel in the event; keep them as blobs so the API and workers can fetch them.
           this.pendingInline.set(id, String(a.input));
@@ -249,16 +252,7 @@ export class EventWatcher {
     this.log.warn({ requestId: id, block: log.blockNumber }, "request id reused by another request in the new history; serving the new one");
     this.db.deleteReply(id);
     this.db.updateRequest(id, {
-      requester: String(a.requester),
-      modelHash: String(a.modelHash),
-      inputHash: String(a.inputHash),
-      inputURI: String(a.inputURI),
-      tier: Number(a.tier),
-      fee: String(a.fee),
-      deadline: Number(a.deadline),
-      callbackGasLimit: Number(a.callbackGasLimit),
-      state: "requested",
-      block: log.blockNumber,
+      ...requestedFields(a, log),
       lastBlock: log.blockNumber,
       jobPublishedAt: null,
       excluded: null,
