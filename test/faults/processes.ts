@@ -13,6 +13,7 @@ import type { JsonRpcServer } from "hardhat/types/network";
 import { Tier } from "../../protocol/index.js";
 import { deployOracle } from "../../scripts/local-stack.js";
 import { TextDirectionDApp__factory, type InferenceOracle, type TextDirectionDApp } from "../../types/ethers-contracts/index.js";
+import { testBrokerEnv } from "../setup/rabbitmq.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -95,17 +96,11 @@ export function freePort(): Promise<number> {
   return freeStablePort();
 }
 
-const brokerEnv = {
-  ...process.env,
-  RABBITMQ_STATE_DIR: join(ROOT, ".data/rabbitmq-test"),
-  RABBITMQ_NODENAME: process.env.RABBITMQ_TEST_NODENAME ?? "oracle-vitest@localhost",
-  RABBITMQ_NODE_PORT: process.env.RABBITMQ_TEST_PORT ?? "5674",
-};
 
 /** rabbitmqctl against the test node, without blocking the event loop (each call boots an Erlang VM: about 1 s). */
 export function rabbitmqctlAsync(...args: string[]): Promise<string> {
   return new Promise((res, rej) =>
-    execFile(join(ROOT, "scripts/rabbitmq.sh"), ["ctl", ...args], { env: brokerEnv, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) =>
+    execFile(join(ROOT, "scripts/rabbitmq.sh"), ["ctl", ...args], { env: testBrokerEnv, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) =>
       error ? rej(new Error(`rabbitmqctl ${args.join(" ")}: ${error.message}\n${stderr}`)) : res(stdout.trim()),
     ),
   );

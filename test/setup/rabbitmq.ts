@@ -10,6 +10,7 @@
  * the RabbitMQ tests never skip.
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
@@ -22,15 +23,22 @@ declare module "vitest" {
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const script = join(root, "scripts/rabbitmq.sh");
-const env = {
+// The node name and port are derived from the checkout's path, so two checkouts (git worktrees,
+// parallel CI jobs on one machine) testing at once each get their own broker instead of one
+// stopping the other's node. RABBITMQ_TEST_NODENAME / RABBITMQ_TEST_PORT override them.
+const checkoutTag = createHash("sha256").update(root).digest();
+/** The environment scripts/rabbitmq.sh needs to address this checkout's test node. */
+export const testBrokerEnv = {
   ...process.env,
   RABBITMQ_STATE_DIR: join(root, ".data/rabbitmq-test"),
-  RABBITMQ_NODENAME: process.env.RABBITMQ_TEST_NODENAME ?? "oracle-vitest@localhost",
-  RABBITMQ_NODE_PORT: process.env.RABBITMQ_TEST_PORT ?? "5674",
+  RABBITMQ_NODENAME: process.env.RABBITMQ_TEST_NODENAME ?? `oracle-vitest-${checkoutTag.toString("hex", 0, 4)}@localhost`,
+  // 6000..9999: clear of the developer node (5673) and of a system broker (5672); the Erlang
+  // distribution port (AMQP port + 20000) stays below 30000.
+  RABBITMQ_NODE_PORT: process.env.RABBITMQ_TEST_PORT ?? String(6000 + (checkoutTag.readUInt16BE(4) % 4000)),
 };
 
 function run(args: string[], timeout = 240_000): string {
-  return execFileSync(script, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout }).trim();
+  return execFileSync(script, args, { env: testBrokerEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout }).trim();
 }
 
 export default function setup(project: TestProject): () => void {
@@ -66,5 +74,5 @@ export default function setup(project: TestProject): () => void {
 
 /** rabbitmqctl against the test node (for tests that drop connections). */
 export function rabbitmqctl(...args: string[]): string {
-  return execFileSync(script, ["ctl", ...args], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).trim();
+  return execFileSync(script, ["ctl", ...args], { env: testBrokerEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).trim();
 }
