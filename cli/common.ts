@@ -29,6 +29,14 @@ export const DeploymentSchema = z.object({
 });
 export type Deployment = z.infer<typeof DeploymentSchema>;
 
+/**
+ * How the user runs this CLI, for the commands that hints and errors suggest: `npm run oracle --`
+ * when started through the npm script, else `oracle` (bin/oracle.js, linked or on the PATH).
+ */
+export function oracleCommand(env: NodeJS.ProcessEnv = process.env): string {
+  return env.npm_lifecycle_event === "oracle" ? "npm run oracle --" : "oracle";
+}
+
 export class CliError extends OracleSdkError {}
 
 export function cliError(code: SdkErrorCode, message: string, details: Record<string, unknown> = {}): CliError {

@@ -12,7 +12,7 @@ import { context, cliError, globals, output, Progress, reportError, writeJson, D
 import { deployContracts, loadDeployConfig } from "./deploy.js";
 import { modelInspect, modelList, modelRegister } from "./model.js";
 import { requestCommand, statusCommand } from "./request.js";
-import { checkChallenger, checkRelayer, checkWorker, runEntryPoint } from "./services.js";
+import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 
 const program = new Command("oracle")
@@ -134,6 +134,8 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
       const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
       const deployment = o.deployment ?? (process.env.ORACLE_DEPLOYMENT || undefined);
       const env = CHECKS[service](o.config, deployment, process.env);
+      // A worker whose signing key is not staked would sign results the relayer drops: refuse to start.
+      if (service === "worker") for (const note of await checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);
       if (o.check === true) {
         output(o.json === true, { ok: true }, () => [`the ${service} configuration is valid`]);
         return;
