@@ -13,6 +13,7 @@ import {
 } from "../sdk/index.js";
 import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
 import { TIER_NAMES } from "./deploy.js";
+import { resolveModel } from "./model.js";
 
 /** Reads an input file as a tensor for the model: .npy, .json, .png/.jpg (the model card's preprocessing), or a canonical tensor. */
 export function readInputFile(file: string, model: ModelDetails): Tensor {
@@ -114,7 +115,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
     const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.wallet(), ...(relayerUrl === undefined ? {} : { relayerUrl }), pollIntervalMs: 250 });
     const tier = tierOf(o.tier);
-    const model = await client.model(o.model);
+    const model = await client.model(await resolveModel(o.model, ctx));
     const tensor = readInputFile(o.input, model);
     const quote = await client.quote(model.modelHash);
     let fee = quote.minimum;
