@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HDNodeWallet, NonceManager, parseEther, Wallet } from "ethers";
-import { createLogger, resolveNpmUri, Tier, type Hex } from "../protocol/index.js";
+import { pino } from "pino";
+import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
 import { RegistryCatalog, Worker } from "../worker/index.js";
@@ -112,6 +113,33 @@ async function listening<T>(what: string, option: string, host: string, port: nu
       { host, port, option, ...(holder === undefined ? {} : { holder }) },
     );
   }
+}
+
+/**
+ * The challenger's logger in `oracle dev`: its audits are what `--challenger` is for, so each one is
+ * also told on stderr as a plain line at any log level; everything else follows --log-level.
+ */
+function challengerLogger(level: string): Logger {
+  const threshold = pino.levels.values[process.env.LOG_LEVEL ?? level] ?? pino.levels.values.warn!;
+  return pino(
+    { name: "oracle", level: "info", base: { service: "challenger" }, redact: { paths: REDACTED_KEYS, censor: "[redacted]" } },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as { level: number; msg?: string; requestId?: string; checkedElements?: number; opIndex?: number };
+        if (entry.level >= threshold) process.stdout.write(line);
+        const kind = /^audit: (\w+)$/.exec(entry.msg ?? "")?.[1];
+        if (kind === undefined || kind === "skipped") return;
+        const id = `${String(entry.requestId).slice(0, 10)}…`;
+        process.stderr.write(
+          kind === "honest"
+            ? `challenger: audited ${id}: honest (${entry.checkedElements ?? "?"} trace elements match the canonical re-run)\n`
+            : kind === "availabilityChallenged"
+              ? `challenger: audited ${id}: trace missing, availability challenge posted (the worker must publish it or be slashed)\n`
+              : `challenger: audited ${id}: WRONG RESULT, ${kind} (the worker is slashed; see the dashboard's dispute timeline)\n`,
+        );
+      },
+    },
+  ) as unknown as Logger;
 }
 
 export async function dev(o: DevOptions): Promise<void> {
@@ -283,7 +311,7 @@ export async function dev(o: DevOptions): Promise<void> {
             pollIntervalMs: 1000,
             startBlock: deployment.deployBlock,
           }, {}),
-          { logger: logger.child({ service: "challenger" }), signer: new NonceManager(new Wallet(key, ethers.provider)) },
+          { logger: challengerLogger(o.logLevel), signer: new NonceManager(new Wallet(key, ethers.provider)) },
         ),
       );
       closers.push(() => running.stop());
