@@ -111,6 +111,10 @@ describe("oracle: the first hour", () => {
     const d = await shell(digit);
     expect(d.code, d.stderr).toBe(0);
     expect(d.stdout).toMatch(/answer {2}class 7 — 7/);
+    // The OPTIMISTIC wait says when the window closes in wall-clock time (the chain's clock may run ahead).
+    const closes = /challenge window closes in (\d+) s \((\d\d:\d\d:\d\d)\)/.exec(d.stderr);
+    expect(closes, d.stderr).not.toBeNull();
+    expect(Number(closes![1])).toBeLessThanOrEqual(4);
   });
 
   it("examples/ ships the sample inputs the README and the banner name, exactly as docs/guides/examples/make-inputs.ts renders them", async () => {
@@ -202,5 +206,18 @@ describe("oracle: the first hour", () => {
     }
     expect(oracles[1]).not.toBe(oracles[0]);
     expect(ids[1]).not.toBe(ids[0]);
+  });
+
+  it("a request no worker takes times out saying why, after progress lines while it waits", async () => {
+    const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", join(dir, "no-workers"), "--out", join(dir, "no-workers.json")]);
+    try {
+      await stack.waitFor(/"ready":true/);
+      const r = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--wait", "--timeout", "11", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: join(dir, "no-workers.json") });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/requested: still waiting \(1\d s of 11 s\)/);
+      expect(r.stderr).toMatch(/error \[TIMEOUT\]: request 0x[0-9a-f]{64} is still requested after 11 s: 1 job waits in the relayer's queue unanswered: no worker is taking jobs/);
+    } finally {
+      expect(await stack.stop("SIGINT")).toBe(0);
+    }
   });
 });
