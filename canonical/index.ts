@@ -4,3 +4,4 @@ export * from "./math.js";
 export * from "./program.js";
 export { lowerModel, supportedOperators, type LowerOptions } from "./lower.js";
 export { runProgram, type RunOptions, type RunResult } from "./run.js";
+export * from "./commitment.js";
