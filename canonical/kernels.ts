@@ -182,7 +182,7 @@ function castToInt(dt: DType): F {
 export type Store = (x: number) => number;
 
 /** Evaluates a map step into `out`. `store` rounds float results to the precision (identity for integers). */
-export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store): void {
+export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, exactStore = false): void {
   const outType = step.output;
   const n = out.length;
   const isFloatOut = outType.dtype === "float32";
@@ -194,6 +194,7 @@ export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, s
     else f = (a) => wrapTo(outType.dtype, a);
   } else f = isFloatOut ? floatMap(step) : intMap(step);
   const idx = step.operandTypes.map((t, k) => broadcastOffsets(outType.shape, step.params[`view${k}`] ?? t.shape));
+  if (isFloatOut && exactStore && ins.length === 2 && fastBinary(step.op, ins[0]!, idx[0] ?? null, ins[1]!, idx[1] ?? null, out)) return;
   const [x0, x1, x2, x3] = [ins[0]!, ins[1] ?? ins[0]!, ins[2] ?? ins[0]!, ins[3] ?? ins[0]!];
   const [i0, i1, i2, i3] = [idx[0] ?? null, idx[1] ?? null, idx[2] ?? null, idx[3] ?? null];
   const arity = ins.length;
@@ -211,6 +212,47 @@ export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, s
     const c = arity > 2 ? (x2[i2 === null ? i : i2[i]!] as number) : 0;
     const d = arity > 3 ? (x3[i3 === null ? i : i3[i]!] as number) : 0;
     out[i] = store(f(a, b, c, d));
+  }
+}
+
+/**
+ * add/sub/mul/div of two float operands with the float32 store (the typed-array write is the rounding):
+ * monomorphic loops, the same values as the generic path. False when the op has no fast loop.
+ */
+function fastBinary(op: string, a: NumArray, ia: Int32Array | null, b: NumArray, ib: Int32Array | null, out: NumArray): boolean {
+  const n = out.length;
+  const x = a as Float32Array;
+  const y = b as Float32Array;
+  const o = out as Float32Array;
+  const bScalar = ib !== null && y.length === 1;
+  const yv = bScalar ? y[0]! : 0;
+  if (ia !== null || (ib !== null && !bScalar)) {
+    // General broadcast: gather both operands.
+    const ga = (i: number) => (ia === null ? x[i]! : x[ia[i]!]!);
+    const gb = (i: number) => (ib === null ? y[i]! : y[ib[i]!]!);
+    switch (op) {
+      case "add": for (let i = 0; i < n; i++) o[i] = ga(i) + gb(i); return true;
+      case "sub": for (let i = 0; i < n; i++) o[i] = ga(i) - gb(i); return true;
+      case "mul": for (let i = 0; i < n; i++) o[i] = ga(i) * gb(i); return true;
+      case "div": for (let i = 0; i < n; i++) o[i] = ga(i) / gb(i); return true;
+      default: return false;
+    }
+  }
+  if (bScalar) {
+    switch (op) {
+      case "add": for (let i = 0; i < n; i++) o[i] = x[i]! + yv; return true;
+      case "sub": for (let i = 0; i < n; i++) o[i] = x[i]! - yv; return true;
+      case "mul": for (let i = 0; i < n; i++) o[i] = x[i]! * yv; return true;
+      case "div": for (let i = 0; i < n; i++) o[i] = x[i]! / yv; return true;
+      default: return false;
+    }
+  }
+  switch (op) {
+    case "add": for (let i = 0; i < n; i++) o[i] = x[i]! + y[i]!; return true;
+    case "sub": for (let i = 0; i < n; i++) o[i] = x[i]! - y[i]!; return true;
+    case "mul": for (let i = 0; i < n; i++) o[i] = x[i]! * y[i]!; return true;
+    case "div": for (let i = 0; i < n; i++) o[i] = x[i]! / y[i]!; return true;
+    default: return false;
   }
 }
 
@@ -257,6 +299,27 @@ export function moveKernel(step: Step, ins: readonly NumArray[], out: NumArray):
       else for (let i = 0; i < offs.length; i++) out[i] = x[offs[i]!]!;
       return;
     }
+    case "resize_nearest": {
+      const inShape = step.operandTypes[0]!.shape;
+      const scales = step.params.scales!;
+      const inStrides = stridesOf(inShape);
+      // Per axis: the input offset of each output coordinate.
+      const axisOffsets = outShape.map((d, a) => Int32Array.from({ length: d }, (_, o) => Math.min(Math.floor(o / scales[a]!), inShape[a]! - 1) * inStrides[a]!));
+      const rank = outShape.length;
+      const coord = new Array<number>(rank).fill(0);
+      const n = out.length;
+      for (let i = 0; i < n; i++) {
+        let j = 0;
+        for (let a = 0; a < rank; a++) j += axisOffsets[a]![coord[a]!]!;
+        out[i] = x[j]!;
+        for (let a = rank - 1; a >= 0; a--) {
+          coord[a]!++;
+          if (coord[a]! < outShape[a]!) break;
+          coord[a] = 0;
+        }
+      }
+      return;
+    }
     default:
       throw canonicalError("OP_UNSUPPORTED", `no move ${step.op}`);
   }
@@ -283,6 +346,12 @@ export function convKernel(step: Step, ins: readonly NumArray[], out: NumArray, 
   const bias = ins[2];
   const Mg = M / group;
   const P = OH * OW;
+  const K = Cg * KH * KW;
+  // Column matrices pay off when several output channels share them (not for depthwise convolutions).
+  if (Mg >= 4 && P * K <= 1 << 24 && allFinite(w)) {
+    convIm2col(step, x, w, bias, out, store);
+    return;
+  }
   // Loops run (c, kh, kw) outermost and output positions innermost: each element still folds its
   // terms in (c, kh, kw) order, one binary64 addition at a time, into its own accumulator.
   const acc = new Float64Array(P);
@@ -344,6 +413,173 @@ export function convKernel(step: Step, ins: readonly NumArray[], out: NumArray, 
   }
 }
 
+function allFinite(a: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+/**
+ * The same fold through a column matrix (for finite weights): col[p][k] holds x at term k of output
+ * position p, or 0 in the padding. A padding term then adds 0·w = ±0 instead of +0; with finite w that
+ * changes nothing but the sign of a zero sum, which the final `+ 0` fixes (a sum with a +0 term
+ * anywhere is never −0), so the results are the canonical ones bit for bit.
+ */
+function convIm2col(step: Step, x: ArrayLike<number>, w: ArrayLike<number>, bias: NumArray | undefined, out: NumArray, store: Store): void {
+  const [N, C, H, W] = step.operandTypes[0]!.shape as [number, number, number, number];
+  const [M, Cg, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number];
+  const [, , OH, OW] = step.output.shape as [number, number, number, number];
+  const group = step.params.group![0]!;
+  const [sh, sw] = step.params.strides! as [number, number];
+  const [ph, pw] = step.params.pads! as [number, number];
+  const [dh, dw] = step.params.dilations! as [number, number];
+  const Mg = M / group;
+  const P = OH * OW;
+  const K = Cg * KH * KW;
+  const wf = Float64Array.from(w);
+  const col = new Float64Array(P * K);
+  const padded = new Uint8Array(P);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < group; g++) {
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const p = oh * OW + ow;
+          let k = p * K;
+          let pad = 0;
+          for (let c = 0; c < Cg; c++) {
+            const xBase = (n * C + g * Cg + c) * H * W;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = oh * sh - ph + kh * dh;
+              const rowIn = ih >= 0 && ih < H;
+              for (let kw = 0; kw < KW; kw++, k++) {
+                const iw = ow * sw - pw + kw * dw;
+                if (rowIn && iw >= 0 && iw < W) col[k] = x[xBase + ih * W + iw]!;
+                else {
+                  col[k] = 0;
+                  pad = 1;
+                }
+              }
+            }
+          }
+          padded[p] = pad;
+        }
+      }
+      // Four output channels at a time: four independent folds (each still sequential in k) share the column loads.
+      let m = g * Mg;
+      const mEnd = (g + 1) * Mg;
+      for (; m + 4 <= mEnd; m += 4) {
+        const i0 = bias === undefined ? 0 : (bias[m] as number);
+        const i1 = bias === undefined ? 0 : (bias[m + 1] as number);
+        const i2 = bias === undefined ? 0 : (bias[m + 2] as number);
+        const i3 = bias === undefined ? 0 : (bias[m + 3] as number);
+        const w0 = m * K;
+        const w1 = w0 + K;
+        const w2 = w1 + K;
+        const w3 = w2 + K;
+        const o0 = (n * M + m) * P;
+        for (let p = 0; p < P; p++) {
+          let s0 = i0;
+          let s1 = i1;
+          let s2 = i2;
+          let s3 = i3;
+          const cBase = p * K;
+          for (let k = 0; k < K; k++) {
+            const v = col[cBase + k]!;
+            s0 += v * wf[w0 + k]!;
+            s1 += v * wf[w1 + k]!;
+            s2 += v * wf[w2 + k]!;
+            s3 += v * wf[w3 + k]!;
+          }
+          if (padded[p] === 1) {
+            s0 += 0;
+            s1 += 0;
+            s2 += 0;
+            s3 += 0;
+          }
+          out[o0 + p] = store(s0);
+          out[o0 + P + p] = store(s1);
+          out[o0 + 2 * P + p] = store(s2);
+          out[o0 + 3 * P + p] = store(s3);
+        }
+      }
+      for (; m < mEnd; m++) {
+        const init = bias === undefined ? 0 : (bias[m] as number);
+        const wBase = m * K;
+        let o = (n * M + m) * P;
+        for (let p = 0; p < P; p++) {
+          let s = init;
+          const cBase = p * K;
+          for (let k = 0; k < K; k++) s += col[cBase + k]! * wf[wBase + k]!;
+          out[o++] = store(padded[p] === 1 ? s + 0 : s);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * convtranspose: out[n, m, oh, ow] = fl(fold(init, terms)), init = bias[m] or +0, terms in (c, kh, kw)
+ * row-major order over the group's input channels; term = x[n, c, ih, iw] · w[c, m − g·Mg, kh, kw] when
+ * oh = ih·sh − ph + kh·dh and ow = iw·sw − pw + kw·dw for an (ih, iw) inside the input, else +0.
+ */
+export function convTransposeKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, operand: OperandRound): void {
+  const [N, C, H, W] = step.operandTypes[0]!.shape as [number, number, number, number];
+  const [, Mg, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number];
+  const [, M, OH, OW] = step.output.shape as [number, number, number, number];
+  const group = step.params.group![0]!;
+  const [sh, sw] = step.params.strides! as [number, number];
+  const [ph, pw] = step.params.pads! as [number, number];
+  const [dh, dw] = step.params.dilations! as [number, number];
+  const x = operand(ins[0]!);
+  const w = operand(ins[1]!);
+  const bias = ins[2];
+  const Cg = C / group;
+  // Per output row (column): for each kh (kw), the input row (column) it reads, or −1.
+  const rowOf = new Int32Array(OH * KH);
+  for (let oh = 0; oh < OH; oh++) {
+    for (let kh = 0; kh < KH; kh++) {
+      const t = oh + ph - kh * dh;
+      const ih = t / sh;
+      rowOf[oh * KH + kh] = t >= 0 && t % sh === 0 && ih < H ? ih : -1;
+    }
+  }
+  const colOf = new Int32Array(OW * KW);
+  for (let ow = 0; ow < OW; ow++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const t = ow + pw - kw * dw;
+      const iw = t / sw;
+      colOf[ow * KW + kw] = t >= 0 && t % sw === 0 && iw < W ? iw : -1;
+    }
+  }
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / Mg);
+      const mm = m - g * Mg;
+      const init = bias === undefined ? 0 : (bias[m] as number);
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          let s = init;
+          let zeroTerm = false;
+          for (let c = g * Cg; c < (g + 1) * Cg; c++) {
+            const xBase = (n * C + c) * H * W;
+            const wBase = (c * Mg + mm) * KH * KW;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = rowOf[oh * KH + kh]!;
+              for (let kw = 0; kw < KW; kw++) {
+                const iw = colOf[ow * KW + kw]!;
+                if (ih < 0 || iw < 0) zeroTerm = true;
+                else s += x[xBase + ih * W + iw]! * w[wBase + kh * KW + kw]!;
+              }
+            }
+          }
+          if (zeroTerm) s += 0;
+          out[o++] = store(s);
+        }
+      }
+    }
+  }
+}
+
 /**
  * matmul: out[..., i, j] = fl(fold(init, a[..., i, k] · b[..., k, j] for k = 0..K−1)), init = c (broadcast) or +0;
  * transA/transB read the 2-D operand transposed (Gemm). Integer operands: the fold wraps in int32.
@@ -372,6 +608,10 @@ export function matmulKernel(step: Step, ins: readonly NumArray[], out: NumArray
   const aK = transA ? M : 1;
   const bK = transB ? 1 : N;
   const bCol = transB ? K : 1;
+  if (!integer && c === undefined) {
+    matmulRows(a, b, aBatch, bBatch, batches, M, N, K, transA, transB, out, store);
+    return;
+  }
   let o = 0;
   for (let bt = 0; bt < batches; bt++) {
     const aBase = (aBatch === null ? bt : aBatch[bt]!) * M * K;
@@ -388,6 +628,61 @@ export function matmulKernel(step: Step, ins: readonly NumArray[], out: NumArray
           for (let k = 0; k < K; k++, ai += aK, bi += bK) s += (a[ai] as number) * (b[bi] as number);
           out[o++] = store(s);
         }
+      }
+    }
+  }
+}
+
+/** Float matmul without init through contiguous rows: a's row i and b's column j copied as binary64, four columns at a time (four independent sequential folds). */
+function matmulRows(a: ArrayLike<number>, b: ArrayLike<number>, aBatch: Int32Array | null, bBatch: Int32Array | null, batches: number, M: number, N: number, K: number, transA: boolean, transB: boolean, out: NumArray, store: Store): void {
+  const aRows = new Float64Array(M * K);
+  const bCols = new Float64Array(N * K);
+  let lastA = -1;
+  let lastB = -1;
+  for (let bt = 0; bt < batches; bt++) {
+    const ab = aBatch === null ? bt : aBatch[bt]!;
+    const bb = bBatch === null ? bt : bBatch[bt]!;
+    if (ab !== lastA) {
+      const base = ab * M * K;
+      for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) aRows[i * K + k] = a[base + (transA ? k * M + i : i * K + k)]!;
+      lastA = ab;
+    }
+    if (bb !== lastB) {
+      const base = bb * K * N;
+      for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) bCols[j * K + k] = b[base + (transB ? j * K + k : k * N + j)]!;
+      lastB = bb;
+    }
+    const oBase = bt * M * N;
+    for (let i = 0; i < M; i++) {
+      const ai = i * K;
+      const oRow = oBase + i * N;
+      let j = 0;
+      for (; j + 4 <= N; j += 4) {
+        const b0 = j * K;
+        const b1 = b0 + K;
+        const b2 = b1 + K;
+        const b3 = b2 + K;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let k = 0; k < K; k++) {
+          const v = aRows[ai + k]!;
+          s0 += v * bCols[b0 + k]!;
+          s1 += v * bCols[b1 + k]!;
+          s2 += v * bCols[b2 + k]!;
+          s3 += v * bCols[b3 + k]!;
+        }
+        out[oRow + j] = store(s0);
+        out[oRow + j + 1] = store(s1);
+        out[oRow + j + 2] = store(s2);
+        out[oRow + j + 3] = store(s3);
+      }
+      for (; j < N; j++) {
+        const bj = j * K;
+        let s = 0;
+        for (let k = 0; k < K; k++) s += aRows[ai + k]! * bCols[bj + k]!;
+        out[oRow + j] = store(s);
       }
     }
   }

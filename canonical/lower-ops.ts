@@ -372,6 +372,59 @@ const Softmax: OperatorLowering = (ctx) => {
   return [ctx.emit("map", "div", [e, s], x.type)];
 };
 
+/**
+ * ConvTranspose (2-D): out[n, m, oh, ow] = fl(fold(init, terms)), terms (c, kh, kw) row-major over the
+ * group's input channels; term = x[n, c, ih, iw] · w[c, m, kh, kw] where oh = ih·sh − ph + kh·dh (same
+ * for w), or +0 where no such input coordinate exists.
+ */
+const ConvTranspose: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const w = input(ctx, 1);
+  const b = ctx.inputs[2];
+  checkDtype(ctx, x, FLOAT);
+  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail("only 2-D transposed convolutions (NCHW) are supported");
+  const [n, c, h, wd] = x.type.shape as [number, number, number, number];
+  const [cw, mg, kh, kw] = w.type.shape as [number, number, number, number];
+  const group = attrInt(ctx.attributes, "group", 1);
+  if (cw !== c || c % group !== 0) throw ctx.fail(`channels ${c} do not match weight [${w.type.shape}] with group ${group}`);
+  if (attrString(ctx.attributes, "auto_pad", "NOTSET") !== "NOTSET" || ctx.attributes.has("output_shape")) throw ctx.fail("auto_pad and output_shape are not supported");
+  const strides = attrInts(ctx.attributes, "strides") ?? [1, 1];
+  const dilations = attrInts(ctx.attributes, "dilations") ?? [1, 1];
+  const pads = attrInts(ctx.attributes, "pads") ?? [0, 0, 0, 0];
+  const outPad = attrInts(ctx.attributes, "output_padding") ?? [0, 0];
+  const m = mg * group;
+  const oh = (h - 1) * strides[0]! - pads[0]! - pads[2]! + dilations[0]! * (kh - 1) + outPad[0]! + 1;
+  const ow = (wd - 1) * strides[1]! - pads[1]! - pads[3]! + dilations[1]! * (kw - 1) + outPad[1]! + 1;
+  const operands = [x, w];
+  if (b !== undefined) {
+    if (b.type.shape.length !== 1 || b.type.shape[0] !== m) throw ctx.fail("bias must have shape [M]");
+    operands.push(b);
+  }
+  return [ctx.emit("reduce", "convtranspose", operands, { dtype: x.type.dtype, shape: [n, m, oh, ow] }, { group: [group], strides, pads, dilations })];
+};
+
+/** Resize, nearest neighbour with asymmetric coordinates and floor rounding: in = min(floor(out / scale), size − 1). */
+const Resize: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  if (attrString(ctx.attributes, "mode", "nearest") !== "nearest") throw ctx.fail("only mode nearest is supported");
+  if (attrString(ctx.attributes, "coordinate_transformation_mode", "half_pixel") !== "asymmetric") throw ctx.fail("only coordinate_transformation_mode asymmetric is supported");
+  if (attrString(ctx.attributes, "nearest_mode", "round_prefer_floor") !== "floor") throw ctx.fail("only nearest_mode floor is supported");
+  const scalesIndex = ctx.opset >= 11 ? 2 : 1;
+  const scales = constantValues(ctx, scalesIndex);
+  const sizes = ctx.opset >= 11 ? constantValues(ctx, 3) : undefined;
+  const rank = x.type.shape.length;
+  let s: number[];
+  let shape: number[];
+  if (scales !== undefined && scales.length === rank) {
+    s = scales.map(Math.fround);
+    shape = x.type.shape.map((d, i) => Math.floor(d * s[i]!));
+  } else if (sizes !== undefined && sizes.length === rank) {
+    shape = sizes;
+    s = sizes.map((d, i) => Math.fround(d / x.type.shape[i]!));
+  } else throw ctx.fail("scales or sizes of the input's rank are required");
+  return [ctx.emit("move", "resize_nearest", [x], { dtype: x.type.dtype, shape }, { scales: s })];
+};
+
 const ANY_NUMERIC = NUMERIC;
 
 export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
@@ -412,6 +465,8 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   Concat,
   Expand,
   Conv,
+  ConvTranspose,
+  Resize,
   MatMul,
   MatMulInteger: MatMul,
   Gemm,

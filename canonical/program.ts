@@ -48,12 +48,14 @@ export const MOVE_OPS = [
   "slice", // [starts, steps] per axis of the operand: out[j] = x[starts + j·steps]
   "concat", // [axis]
   "expand", // out[j] = x[broadcast(j)]
+  "resize_nearest", // [scales]: in_d = min(floor(out_d / scale_d), size_d − 1) per axis
 ] as const;
 export type MoveOp = (typeof MOVE_OPS)[number];
 
 /** Reduce patterns. */
 export const REDUCE_OPS = [
   "conv", // (x, w[, bias]) [group, strides, pads, dilations]: terms (c, kh, kw) row-major, init bias[m] or +0
+  "convtranspose", // (x, w[, bias]) [group, strides, pads, dilations]: terms (c, kh, kw), +0 where no input maps
   "matmul", // (a, b[, c]) [transA, transB]: terms k = 0..K−1, init c (broadcast) or +0
   "pool", // (x) [fn, kernel, strides, pads, dilations, countIncludePad]: window row-major
   "reduce", // (x) [fn, axes]: reduced axes row-major

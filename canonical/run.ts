@@ -9,7 +9,7 @@
  */
 import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
-import { convKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
+import { convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
 import { canonicalError, type Operand, type Program, type Step } from "./program.js";
 
 export interface RunOptions {
@@ -73,6 +73,8 @@ export function runProgram(program: Program, input: Tensor, options: RunOptions 
   const floatStore = storeFor(precision);
   const intStore: Store = (x) => x;
   const operandRound = operandRoundFor(precision);
+  // fp32/tf32: the Float32Array write is the storage rounding, so kernels may write binary64 values directly.
+  const exactStore = precision === "fp32" || precision === "tf32";
   const trace: Tensor[] = [];
   const read = (o: Operand): NumArray => {
     switch (o.source) {
@@ -89,23 +91,25 @@ export function runProgram(program: Program, input: Tensor, options: RunOptions 
     const Ctor = DTYPES[step.output.dtype].array;
     const out = new Ctor(numel(step.output.shape)) as NumArray;
     const store = step.output.dtype === "float32" ? floatStore : intStore;
-    execute(step, ins, out, store, operandRound);
+    execute(step, ins, out, store, operandRound, exactStore);
     if (out instanceof Float32Array) canonicalizeNaN32(out);
     trace.push({ dtype: step.output.dtype, shape: [...step.output.shape], data: out as TensorData });
   }
   return { output: trace[trace.length - 1]!, trace };
 }
 
-function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, operandRound: OperandRound): void {
+function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, operandRound: OperandRound, exactStore: boolean): void {
   switch (step.kind) {
     case "map":
-      return mapKernel(step, ins, out, store);
+      return mapKernel(step, ins, out, store, exactStore);
     case "move":
       return moveKernel(step, ins, out);
     case "reduce":
       switch (step.op) {
         case "conv":
           return convKernel(step, ins, out, store, operandRound);
+        case "convtranspose":
+          return convTransposeKernel(step, ins, out, store, operandRound);
         case "matmul":
           return matmulKernel(step, ins, out, store, operandRound);
         case "pool":
