@@ -125,3 +125,95 @@ export function sameValue(a: number, b: number): boolean {
   if (a !== a) return b !== b;
   return Object.is(a, b);
 }
+
+/**
+ * x · 2^k rounded once (round to nearest, ties to even), for any integer k: exact unless the result
+ * leaves the normal range. Every multiplication but the last is exact (it stays in the normal range),
+ * so there is no double rounding. contracts/canonical/Float64.sol `ldexp`.
+ */
+export function scale(x: number, k: number): number {
+  if (!Number.isInteger(k)) throw new RangeError(`scale: exponent ${k} is not an integer`);
+  if (x !== x) return NaN;
+  if (x === 0 || x === Infinity || x === -Infinity) return x;
+  const rest = Math.min(4096, Math.max(-4096, k)); // beyond: ±Inf or ±0 either way
+  // The part of the scaling that keeps the value normal (all of it upward, downward as far as the
+  // smallest normal exponent) is exact; what remains (if anything) is one multiplication that rounds.
+  const e = exponentOf(x);
+  const exact = rest >= 0 ? rest : Math.min(0, Math.max(rest, -1022 - e));
+  const y = scaleInSteps(x, exact);
+  const remaining = rest - exact;
+  // y is now 2^-1022 <= |y| < 2^-1021, or remaining is 0; below 2^-1022 the product rounds to ±0 anyway.
+  return remaining === 0 ? y : y * pow2(Math.max(remaining, -1022));
+}
+
+/** y · 2^n in multiplications by normal powers of two, each exact while the value stays normal. */
+function scaleInSteps(y: number, n: number): number {
+  while (n > 1023) {
+    y = y * pow2(1023);
+    n -= 1023;
+  }
+  while (n < -1022) {
+    y = y * pow2(-1022);
+    n += 1022;
+  }
+  return y * pow2(n);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** The binary64 nearest (ties to even) to a signed 64-bit integer (Number(BigInt) rounds so). */
+export function fromInt64(n: bigint): number {
+  return Number(BigInt.asIntN(64, n));
+}
+
+/**
+ * x truncated toward zero to a signed 64-bit integer, saturating at the int64 range; NaN gives 0
+ * (WebAssembly's trunc_sat, Rust's `as`). The canonical Cast from float to int64.
+ */
+export function toInt64(x: number): bigint {
+  if (x !== x) return 0n;
+  if (x >= 9223372036854775808) return INT64_MAX;
+  if (x <= -9223372036854775808) return INT64_MIN;
+  return BigInt(Math.trunc(x));
+}
+
+/** Storage layout of a narrow format: exponent and stored fraction bits (tf32 is stored as fp32). */
+const LAYOUTS: Record<string, { expBits: number; fracBits: number; nan: number }> = {
+  fp32: { expBits: 8, fracBits: 23, nan: CANONICAL_NAN.fp32 },
+  tf32: { expBits: 8, fracBits: 23, nan: CANONICAL_NAN.fp32 },
+  fp16: { expBits: 5, fracBits: 10, nan: CANONICAL_NAN.fp16 },
+  bf16: { expBits: 8, fracBits: 7, nan: CANONICAL_NAN.bf16 },
+};
+
+/**
+ * The bit pattern of `x` rounded to `format` (tf32 in fp32's layout, low 13 fraction bits zero); a NaN
+ * gives the format's canonical NaN. contracts/canonical/Float64.sol `toFp32`/`toFp16`/`toBf16`/`toTf32`.
+ */
+export function toBits(x: number, format: FloatFormat): number {
+  const { expBits, fracBits, nan } = LAYOUTS[format.name]!;
+  if (x !== x) return nan;
+  const y = roundTo(x, format);
+  const sign = y < 0 || Object.is(y, -0) ? 2 ** (expBits + fracBits) : 0;
+  const a = Math.abs(y);
+  const bias = 2 ** (expBits - 1) - 1;
+  if (a === Infinity) return sign + (2 ** expBits - 1) * 2 ** fracBits;
+  if (a === 0) return sign;
+  const e = exponentOf(a);
+  if (e >= 1 - bias) return sign + (e + bias) * 2 ** fracBits + (scale(a, -e) - 1) * 2 ** fracBits;
+  return sign + scale(a, fracBits + bias - 1); // subnormal: a / 2^(1 - bias - fracBits), an integer
+}
+
+/** The binary64 value of a narrow format's bit pattern (exact; a NaN gives NaN). */
+export function fromBits(bits: number, format: FloatFormat): number {
+  const { expBits, fracBits } = LAYOUTS[format.name]!;
+  const frac = bits % 2 ** fracBits;
+  const biased = Math.floor(bits / 2 ** fracBits) % 2 ** expBits;
+  const negative = Math.floor(bits / 2 ** (fracBits + expBits)) % 2 === 1;
+  const bias = 2 ** (expBits - 1) - 1;
+  let v: number;
+  if (biased === 2 ** expBits - 1) v = frac === 0 ? Infinity : NaN;
+  else if (biased === 0) v = scale(frac, 1 - bias - fracBits);
+  else v = scale(2 ** fracBits + frac, biased - bias - fracBits);
+  return negative ? -v : v;
+}
