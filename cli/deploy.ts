@@ -55,6 +55,7 @@ export const DeployConfigSchema = z.object({
       maxInlineInputBytes: z.number().int().nonnegative().default(16 * 1024),
       maxInlineOutputBytes: z.number().int().nonnegative().default(4096),
       maxCallbackGasLimit: z.number().int().positive().default(2_000_000),
+      paramsDelay: z.number().int().nonnegative().max(90 * 86400).default(86400).describe("seconds a scheduled params change waits before it applies (to new requests only)"),
     })
     .strict()
     .prefault({}),
