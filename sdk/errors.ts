@@ -37,7 +37,9 @@ export type SdkErrorCode =
   /** (CLI) A port to listen on is taken by another process. */
   | "PORT_IN_USE"
   /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
-  | "DEV_STACK_RUNNING";
+  | "DEV_STACK_RUNNING"
+  /** The model refers to external data (files beside it) or is not well-formed: never registered or served. */
+  | "MODEL_UNSAFE";
 
 export class OracleSdkError extends Error {
   override readonly name = "OracleSdkError";
