@@ -208,7 +208,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
     );
     progress.info(`request ${sent.requestId} (tx ${sent.txHash}${sent.inputURI ? `, input uploaded to ${sent.inputURI}` : ", input inline"})`);
     if (o.wait !== true) {
-      output(ctx.json, { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, () => [sent.requestId, `follow it with: oracle status ${sent.requestId} --wait`]);
+      output(ctx.json, { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, () => [sent.requestId, `follow it with: ${oracleCommand()} status ${sent.requestId} --wait`]);
       return;
     }
     const { outcome, decoded } = await follow(client, sent.requestId, sent.blockNumber, Number(o.timeout), progress, ctx.json, model.modelHash);
