@@ -5,7 +5,8 @@
  *
  * Exit status: 0 success, 1 a failure (printed as `error [CODE]: message`), 2 a usage error.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, type GlobalOptions } from "./common.js";
@@ -133,7 +134,10 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
     .option("--check", "validate the configuration and exit")
     .action(async (_o, cmd: Command) => {
       const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
-      const deployment = o.deployment ?? (process.env.ORACLE_DEPLOYMENT || undefined);
+      // --deployment, else ORACLE_DEPLOYMENT ("" for none), else the default file when there is one.
+      const fromEnv = process.env.ORACLE_DEPLOYMENT;
+      const deployment = o.deployment ?? (fromEnv !== undefined ? fromEnv || undefined : existsSync(DEFAULT_DEPLOYMENT) ? DEFAULT_DEPLOYMENT : undefined);
+      if (deployment !== undefined && o.deployment === undefined && fromEnv === undefined && o.json !== true) process.stderr.write(`using the deployment ${resolve(deployment)}\n`);
       const env = CHECKS[service](o.config, deployment, process.env);
       // A worker whose signing key is not staked would sign results the relayer drops: refuse to start.
       if (service === "worker") for (const note of await checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);

@@ -4,7 +4,7 @@
  * cause and the command that fixes it.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HDNodeWallet, Wallet } from "ethers";
@@ -95,6 +95,30 @@ describe("oracle: the first hour", () => {
     expect(low.stderr).toContain(`signing key ${signer.address} (operator ${new Wallet(operatorKey).address}) has 0.6 ETH active stake`);
     expect(low.stderr).toContain("below the minimum 1.0 ETH");
     expect(low.stderr).toContain("npm run oracle -- stake 0.5 --key <operator key>");
+  });
+
+  it("worker start and relayer start read the default deployment file the help names, and a relayer without a broker is refused", async () => {
+    const project = mkdtempSync(join(tmpdir(), "oracle-project-"));
+    try {
+      const env = { WORKER_SIGNER_KEY: Wallet.createRandom().privateKey, RABBITMQ_URL: "amqp://127.0.0.1:1" };
+      const none = await oracle(["worker", "start", "--check"], env, 60_000, project);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain("allowedOracles");
+      mkdirSync(join(project, ".data/oracle"), { recursive: true });
+      copyFileSync(ready.deployment, join(project, ".data/oracle/deployment.json"));
+      const found = await oracle(["worker", "start", "--check"], env, 60_000, project);
+      expect(found.code).toBe(1);
+      expect(found.stderr).toContain(`using the deployment ${join(project, ".data/oracle/deployment.json")}`);
+      expect(found.stderr).not.toContain("allowedOracles");
+      expect(found.stderr).toContain(`is not staked with the oracle ${ready.oracle}`);
+
+      const relayer = await oracle(["relayer", "start", "--check"], { RELAYER_KEY: keyOf(3), RABBITMQ_URL: "" }, 60_000, project);
+      expect(relayer.code).toBe(1);
+      expect(relayer.stderr).toContain("1 problem:");
+      expect(relayer.stderr).toContain("RABBITMQ_URL: required (without a broker no worker process can reach this relayer's jobs)");
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 
   it("every `Try:` line of the banner runs as printed: the shipped example inputs are answered", async () => {
