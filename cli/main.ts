@@ -104,7 +104,8 @@ model
   .option("--owner <address>", "model owner (default: the --key account)")
   .option("--input-shape <dims>", "input shape to register, 0 = any size (default: the file's; dynamic axes 0)")
   .option("--output-shape <dims>", "output shape to register (default: the file's)")
-  .option("--no-commit", "register without a commitment root")
+  .option("--no-commit", "register without a commitment root (then only --tiers none or zk)")
+  .option("--update", "change the terms of a model you own (fee, tiers, shapes, URIs, resolver): e.g. a wrong --input-shape")
   .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
 model
   .command("list")

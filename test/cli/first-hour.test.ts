@@ -4,11 +4,12 @@
  * cause and the command that fixes it.
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HDNodeWallet, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onnx } from "../../protocol/index.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../../sdk/index.js";
 import { lastJson, oracle, ROOT, start, type LongRunning, type RunResult } from "./helpers.js";
 
@@ -243,5 +244,40 @@ describe("oracle: the first hour", () => {
     } finally {
       expect(await stack.stop("SIGINT")).toBe(0);
     }
+  });
+
+  it("a model registered with a wrong shape is corrected with --update by its owner; OPTIMISTIC without a commitment is refused", async () => {
+    const env = { ORACLE_DEPLOYMENT: ready.deployment };
+    const owner = ready.accounts.find((a) => a.role === "modelOwner")!.privateKey;
+    // The MNIST model with other producer metadata: the same graph, a new file hash.
+    const model = onnx.ModelProto.decode(readFileSync(join(ROOT, "models/mnist-mlp.onnx")));
+    model.producerVersion = "first-hour";
+    const file = join(dir, "mnist-first-hour.onnx");
+    writeFileSync(file, onnx.ModelProto.encode(model).finish());
+
+    const noCommit = await oracle(["model", "register", file, "--no-commit", "--tiers", "none,optimistic", "--key", owner], env);
+    expect(noCommit.code).toBe(1);
+    expect(noCommit.stderr).toContain("the OPTIMISTIC tier needs a commitment root");
+    expect(noCommit.stderr).toContain("--tiers none");
+
+    const wrong = await oracle(["model", "register", file, "--tiers", "none", "--input-shape", "1,49,1", "--json", "--key", owner], env);
+    expect(wrong.code, wrong.stderr).toBe(0);
+    const hash = lastJson<{ modelHash: string; input: { shape: number[] } }>(wrong);
+    expect(hash.input.shape).toEqual([1, 49, 1]);
+
+    const again = await oracle(["model", "register", file, "--tiers", "none", "--key", owner], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("is already registered");
+    expect(again.stderr).toContain("--update");
+    const stranger = await oracle(["model", "register", file, "--update", "--tiers", "none", "--key", keyOf(4)], env);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain("only its owner can --update it");
+
+    const fixed = await oracle(["model", "register", file, "--update", "--tiers", "none", "--json", "--key", owner], env);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(lastJson<{ modelHash: string; input: { shape: number[] } }>(fixed)).toMatchObject({ modelHash: hash.modelHash, input: { shape: [1, 7, 7] } });
+    const served = await oracle(["request", "--model", hash.modelHash.slice(0, 12), "--input", "examples/digit.json", "--wait", "--json", "--key", keyOf(4)], env);
+    expect(served.code, served.stderr).toBe(0);
+    expect(lastJson<{ outcome: { stage: string } }>(served).outcome.stage).toBe("final");
   });
 });
