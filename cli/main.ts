@@ -167,8 +167,8 @@ program
 program
   .command("request")
   .description("send an inference request; with --wait follow it to finality and print the output")
-  .requiredOption("--model <hash>", "model hash")
-  .requiredOption("--input <file>", "input: .npy, .json, or .png for the image models")
+  .requiredOption("--model <name|hash>", "model: a name (ppocr-cls, mnist-mlp), the hash, its first digits or the short form 0x4918…3640")
+  .requiredOption("--input <file>", "input: .npy, .json (nested arrays, or {dtype, shape, data}), a canonical tensor file, or for the image models .png / .jpg (baseline JPEG)")
   .option("--tier <tier>", "none, optimistic or zk", "none")
   .option("--fee <eth>", "fee to pay (default: the minimum, model fee + minimum worker fee)")
   .option("--wait", "wait for the result and print it")

@@ -55,6 +55,13 @@ function tierOf(name: string): Tier {
   return t;
 }
 
+/** The outcome as printed: `callbackSucceeded` only where a callback was asked for (callback gas > 0). */
+function withCallback(outcome: RequestOutcome, callbackGasLimit: number): Omit<RequestOutcome, "callbackSucceeded"> & { callbackSucceeded?: boolean; callback: string } {
+  const { callbackSucceeded, ...rest } = outcome;
+  if (callbackGasLimit === 0) return { ...rest, callback: "none requested" };
+  return { ...rest, ...(callbackSucceeded === undefined ? {} : { callbackSucceeded }), callback: callbackSucceeded === undefined ? "pending" : callbackSucceeded ? "succeeded" : "reverted" };
+}
+
 /** A wall-clock time as the user's terminal shows it. */
 const clock = (ms: number) => new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
 
@@ -70,7 +77,7 @@ function stageLine(p: StageProgress, started: number, windowClosesAt?: number): 
     case "challenged":
       return `${t}  challenged a dispute is open; waiting for the ruling`;
     case "final":
-      return `${t}  final      paid out${p.txHash ? ` in ${p.txHash}` : ""}`;
+      return `${t}  final      paid out${p.txHash ? ` in ${p.txHash}` : ""}${p.worker ? ` (result by operator ${p.worker})` : ""}`;
     case "refunded":
       return `${t}  refunded`;
   }
@@ -212,7 +219,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
       return;
     }
     const { outcome, decoded } = await follow(client, sent.requestId, sent.blockNumber, Number(o.timeout), progress, ctx.json, model.modelHash);
-    output(ctx.json, { request: { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, outcome, output: decoded }, () => [
+    output(ctx.json, { request: { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, outcome: withCallback(outcome, Number(o.callbackGas)), output: decoded }, () => [
       `request ${sent.requestId} is ${outcome.stage}`,
       ...(decoded === undefined ? [`output hash ${outcome.outputHash ?? "?"} (no relayer URL to fetch the output from)`] : printOutput(decoded, model.modelHash)),
     ]);
@@ -229,8 +236,9 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
     const from = ctx.deployment.deployBlock;
     if (o.wait === true) {
       const { outcome, decoded } = await follow(client, requestId, from, Number(o.timeout), new Progress(false), ctx.json);
-      const hash = (await client.oracle.getRequest(requestId)).modelHash;
-      output(ctx.json, { outcome, output: decoded }, () => [`request ${requestId} is ${outcome.stage}`, ...(decoded === undefined ? [] : printOutput(decoded, hash))]);
+      const view = await client.oracle.getRequest(requestId);
+      const hash = view.modelHash;
+      output(ctx.json, { outcome: withCallback(outcome, Number(view.callbackGasLimit)), output: decoded }, () => [`request ${requestId} is ${outcome.stage}`, ...(decoded === undefined ? [] : printOutput(decoded, hash))]);
       return;
     }
     const now = await client.status(requestId, from);
@@ -241,7 +249,8 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
       hash = (await client.oracle.getRequest(requestId)).modelHash;
       decoded = describeOutput(await client.output(now.outputHash), hash, (await client.model(hash)).output);
     }
-    output(ctx.json, { ...now, ...(decoded === undefined ? {} : { output: decoded }) }, () => [
+    const gas = Number((await client.oracle.getRequest(requestId)).callbackGasLimit);
+    output(ctx.json, { ...withCallback(now, gas), ...(decoded === undefined ? {} : { output: decoded }) }, () => [
       `request ${requestId} is ${now.stage}`,
       ...(now.outputHash ? [`output hash ${now.outputHash}`] : []),
       ...(closesAt !== undefined && now.stage === "submitted" ? [`challenge window closes ${closesAt > Date.now() ? `in ${Math.round((closesAt - Date.now()) / 1000)} s` : "now"} (${clock(closesAt)}); final after it`] : []),

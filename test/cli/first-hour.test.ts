@@ -182,6 +182,22 @@ describe("oracle: the first hour", () => {
     }
   });
 
+  it("what a request prints is true: NONE names the operator, no callback asked means no callback verdict, status decodes the answer", async () => {
+    const env = { ORACLE_DEPLOYMENT: ready.deployment };
+    const r = await oracle(["request", "--model", "ppocr-cls", "--input", "examples/line.png", "--wait", "--json", "--key", keyOf(4)], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/final {6}paid out in 0x[0-9a-f]{64} \(result by operator 0x[0-9a-fA-F]{40}\)/);
+    const out = lastJson<{ request: { requestId: string }; outcome: Record<string, unknown> }>(r);
+    expect(out.outcome.callback).toBe("none requested");
+    expect(out.outcome).not.toHaveProperty("callbackSucceeded");
+    const status = await oracle(["status", out.request.requestId], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`request ${out.request.requestId} is final`);
+    expect(status.stdout).toContain("answer  class 0 — upright (0°)");
+    const help = await oracle(["request", "--help"]);
+    for (const format of [".npy", ".json", ".png", ".jpg", "ppocr-cls"]) expect(help.stdout).toContain(format);
+  });
+
   it("a second `oracle dev` never touches a running stack's data folder or deployment file, and says why", async () => {
     const before = readFileSync(ready.deployment, "utf8");
     const sameDir = await oracle(["dev", "--port", "0", "--relayer-port", "0", "--data-dir", ready.dataDir, "--out", join(dir, "other.json")]);
