@@ -40,6 +40,7 @@ program
   .option("--rabbitmq <url>", "use this RabbitMQ broker instead of the in-process queue (worker processes elsewhere can then join)")
   .addOption(new Option("--trace <mode>", "worker trace commitments (full: publish traces for challengers; checkpoint: every 16th tensor)").choices(["none", "full", "checkpoint"]).default("none"))
   .option("--challenger", "register the models with the FraudProofResolver (one-step fraud proofs) and run the challenger daemon auditing every OPTIMISTIC result (implies --trace full)")
+  .option("--zk", "also offer the MNIST model on the ZK tier: workers answer with Groth16 proofs checked on chain (development keys; the circuit and keys are built once, then cached)")
   .option("--log-level <level>", "service log level (info shows every step)", "warn")
   .action(async (_o, cmd: Command) => {
     const o = globals(cmd);
@@ -48,7 +49,7 @@ program
       host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort),
       ...(o.out === undefined ? {} : { out: String(o.out) }), ...(o.dataDir === undefined ? {} : { dataDir: String(o.dataDir) }),
       workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
-      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.challenger === true ? "full" : (o.trace as "none" | "full" | "checkpoint"), challenger: o.challenger === true, logLevel: String(o.logLevel), json: o.json === true,
+      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.challenger === true ? "full" : (o.trace as "none" | "full" | "checkpoint"), challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true,
     });
   });
 
