@@ -86,7 +86,16 @@ function stageLine(p: StageProgress, started: number, windowClosesAt?: number): 
 export function printOutput(decoded: DecodedOutput, modelHash: string): string[] {
   const card = modelCard(modelHash);
   const lines = [`output  ${decoded.dtype}[${decoded.shape}] = [${decoded.values.slice(0, 16).map((v) => (typeof v === "number" ? Number(v.toPrecision(6)) : v)).join(", ")}${decoded.values.length > 16 ? `, … (${decoded.values.length} values)` : ""}]`];
-  if (decoded.top !== undefined) lines.push(`answer  class ${decoded.top.index}${decoded.top.label === undefined ? "" : ` — ${decoded.top.label}`} (${card?.output ?? "score"} ${Number(decoded.top.score.toPrecision(6))})`);
+  if (decoded.top === undefined) return lines;
+  if (card?.labels === undefined) {
+    // No model card: the largest value's position need not be a class (an embedding, a regression).
+    lines.push(`top     largest value at index ${decoded.top.index} (${Number(decoded.top.score.toPrecision(6))}); no labels are known for this model, so it need not be a class`);
+    return lines;
+  }
+  lines.push(`answer  class ${decoded.top.index}${decoded.top.label === undefined ? "" : ` — ${decoded.top.label}`} (${card.output ?? "score"} ${Number(decoded.top.score.toPrecision(6))})`);
+  // The model's own confidence, where its output is a probability (quantized logits carry no calibrated one).
+  const confidence = card.output === "probabilities" ? decoded.top.score : Number.NaN;
+  if (Number.isFinite(confidence) && confidence < 0.75) lines.push(`note    low confidence (${(confidence * 100).toFixed(0)} %): the model is unsure about this input; the answer is what it computed, not necessarily right`);
   return lines;
 }
 

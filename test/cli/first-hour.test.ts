@@ -158,6 +158,17 @@ describe("oracle: the first hour", () => {
     }
   });
 
+  it("the guide's example scripts run against the dev stack as the guide shows them", async () => {
+    const env = `ORACLE_DEPLOYMENT=${ready.deployment} ORACLE_KEY=${keyOf(4)}`;
+    const sdk = await shell(`${env} npm exec -- tsx docs/guides/examples/sdk-request.ts examples/line.npy`);
+    expect(sdk.code, sdk.stderr).toBe(0);
+    expect(sdk.stdout).toContain("final");
+    expect(sdk.stdout).toContain("upright (0°)");
+    const dapp = await shell(`${env} npm exec -- tsx docs/guides/examples/text-direction-dapp.ts "Read the manual" --upside-down`);
+    expect(dapp.code, dapp.stderr).toBe(0);
+    expect(dapp.stdout).toContain("the contract received the result: upside down");
+  });
+
   it("the relayer's address and the banner's dashboard link open the dashboard", async () => {
     const res = await fetch(`${ready.relayerUrl}/`, { redirect: "manual", headers: { accept: "text/html" } });
     expect(res.status).toBe(302);
