@@ -55,7 +55,7 @@ export interface GlobalOptions {
 export function readDeployment(path: string, explicit: boolean): Deployment | undefined {
   const file = resolve(path);
   if (!existsSync(file)) {
-    if (explicit) throw cliError("CONFIG_INVALID", `deployment file ${file} does not exist (write one with \`oracle dev\` or \`oracle deploy\`)`);
+    if (explicit) throw cliError("CONFIG_INVALID", `deployment file ${file} does not exist (write one with \`${oracleCommand()} dev\` or \`${oracleCommand()} deploy\`)`);
     return undefined;
   }
   let raw: unknown;
@@ -101,7 +101,7 @@ export async function context(opts: GlobalOptions, { needDeployment = true } = {
   const deploymentPath = opts.deployment ?? envPath ?? DEFAULT_DEPLOYMENT;
   const deployment = readDeployment(deploymentPath, explicit);
   if (needDeployment && deployment === undefined) {
-    throw cliError("CONFIG_INVALID", `no deployment: start a local one with \`oracle dev\`, deploy with \`oracle deploy\`, or pass --deployment <file> (looked for ${resolve(deploymentPath)})`);
+    throw cliError("CONFIG_INVALID", `no deployment: start a local one with \`${oracleCommand()} dev\`, deploy with \`${oracleCommand()} deploy\`, or pass --deployment <file> (looked for ${resolve(deploymentPath)})`);
   }
   const rpcUrl = opts.rpc ?? process.env.ORACLE_RPC_URL ?? deployment?.rpcUrl;
   if (rpcUrl === undefined) throw cliError("CONFIG_INVALID", "no RPC endpoint: pass --rpc <url> or set ORACLE_RPC_URL");

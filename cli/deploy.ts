@@ -219,13 +219,15 @@ export interface RegisterModelOptions {
   input: TensorSpec;
   output: TensorSpec;
   uris: string[];
+  /** Replace a registered model's terms (updateModel, as its owner) instead of registering it. */
+  update?: boolean;
 }
 
 export async function registerModel(registry: ModelRegistry, o: RegisterModelOptions, progress: Progress): Promise<void> {
   await send(
-    `registering model ${o.modelHash.slice(0, 10)}…`,
+    `${o.update === true ? "updating" : "registering"} model ${o.modelHash.slice(0, 10)}…`,
     () =>
-      registry.registerModel(o.modelHash, {
+      registry[o.update === true ? "updateModel" : "registerModel"](o.modelHash, {
         owner: o.owner,
         fee: o.fee,
         tiers: o.tiers.reduce((m, t) => m | (1 << t), 0),

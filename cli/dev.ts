@@ -21,6 +21,7 @@ import { startChallenger } from "../challenger/main.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../sdk/models.js";
 import { cliError, DEFAULT_DEPLOYMENT, eth, oracleCommand, output, Progress, send, writeJson, type Deployment } from "./common.js";
 import { commitmentOf, deployContracts, loadDeployConfig, onnxFileInfo, registerModel } from "./deploy.js";
+import type { LocalZk } from "../scripts/local-stack.js";
 import { serveJsonRpc } from "./rpc-server.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -43,6 +44,8 @@ export interface DevOptions {
   trace: "none" | "full" | "checkpoint";
   /** FraudProofResolver for the models and the challenger daemon in this process. */
   challenger: boolean;
+  /** The MNIST model also on the ZK tier: circuit, development Groth16 keys, verifier contracts; workers prove. */
+  zk?: boolean;
   logLevel: string;
   json: boolean;
 }
@@ -241,13 +244,25 @@ export async function dev(o: DevOptions): Promise<void> {
     models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
     const mnistFile = join(ROOT, "models/mnist-mlp.onnx");
     const mnist = onnxFileInfo(mnistFile);
-    const mnistRoot = await commitmentOf(mnistFile, mnist);
-    await registerModel(registry, {
-      modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
-      ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
-    }, progress);
-    await traceCount(mnist.modelHash, mnistRoot.traceCount);
-    models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
+    let zk: LocalZk | undefined;
+    if (o.zk === true) {
+      // Circuit and keys are built once and cached (circuits/build/); the verifier contracts and a
+      // ZkDisputeResolver are deployed on this chain, and the model registered for NONE, OPTIMISTIC and ZK.
+      // (loaded here: scripts/local-stack.ts imports Hardhat, which is already started from the repository above)
+      const { deployZkModel } = await import("../scripts/local-stack.js");
+      zk = await progress.step("making the MNIST model zk-ready (circuit and Groth16 keys: cached after the first run; verifier contracts)", () =>
+        deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK),
+      );
+      models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}]; ZK: Groth16, ${zk.artifacts.constraints} constraints)` });
+    } else {
+      const mnistRoot = await commitmentOf(mnistFile, mnist);
+      await registerModel(registry, {
+        modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
+        ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
+      }, progress);
+      await traceCount(mnist.modelHash, mnistRoot.traceCount);
+      models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
+    }
     if (cls.modelHash !== PPOCR_CLS_HASH || mnist.modelHash !== MNIST_MLP_HASH) logger.warn("a shipped model's hash differs from its model card (sdk/models.ts)");
 
     // The relayer's database and blobs describe the previous run's chain, which is gone; the
@@ -288,6 +303,7 @@ export async function dev(o: DevOptions): Promise<void> {
           modelCacheDir: join(dataDir, `worker-${i}`, "models"),
           blobStoreUrl: relayer.url,
           trace: o.trace,
+          ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),
         },
       });
       await progress.step(`starting worker ${i}`, () => worker.start());
@@ -306,7 +322,8 @@ export async function dev(o: DevOptions): Promise<void> {
             privateKey: key,
             oracle: deployment.oracle,
             blobStoreUrl: relayer.url,
-            models: [{ path: cls.file, inputShape: clsShape }, { path: mnistFile, inputShape: mnist.input.shape }],
+            // With --zk the MNIST model's disputes are settled by proofs (ZkDisputeResolver), not audited here.
+            models: [{ path: cls.file, inputShape: clsShape }, ...(zk === undefined ? [{ path: mnistFile, inputShape: mnist.input.shape }] : [])],
             policy: { fraction: 1 },
             pollIntervalMs: 1000,
             startBlock: deployment.deployBlock,
@@ -335,7 +352,7 @@ export async function dev(o: DevOptions): Promise<void> {
     const tryCommands = [
       `${deploymentEnv}${cmd} model list`,
       `${userEnv} ${cmd} request --model ppocr-cls --input examples/line-upside-down.png --tier ${o.challenger ? "optimistic" : "none"} --wait`,
-      ...(o.workers > 0 && !o.challenger ? [`${userEnv} ${cmd} request --model mnist-mlp --input examples/digit.json --tier optimistic --wait`] : []),
+      ...(o.workers > 0 && !o.challenger ? [`${userEnv} ${cmd} request --model mnist-mlp --input examples/digit.json --tier ${zk === undefined ? "optimistic" : "zk"} --wait`] : []),
     ];
     const dashboardUrl = `${relayer.url}/dashboard/`;
     const ready = {
@@ -357,6 +374,7 @@ export async function dev(o: DevOptions): Promise<void> {
       `  Deployment   ${file}   (${heldBy ?? (file === defaultOut ? "read by every other oracle command" : `pass --deployment ${file} or ORACLE_DEPLOYMENT=${file} to other commands`)})`,
       `  Data folder  ${dataDir}   (locked while this stack runs)`,
       `  State        fresh: the chain lives in memory, so requests and contracts from an earlier run are gone (this run's contract addresses and request ids are new)`,
+      ...(zk === undefined ? [] : [`  ZK           mnist-mlp answers with a Groth16 proof checked on chain (verifier ${zk.adapter}); DEVELOPMENT KEYS: anyone can forge proofs, never use them for value`]),
       `  Queue        ${o.rabbitmq === undefined ? "in-process (only this process's workers)" : `RabbitMQ ${o.rabbitmq.replace(/\/\/[^@]*@/, "//***@")}`}`,
       `  Workers      ${workerSigners.length} (signers ${workerSigners.join(", ") || "none"})`,
       `  Challenge window ${o.challengeWindow} s; a block every ${o.blockTime} s`,
@@ -385,6 +403,8 @@ export async function dev(o: DevOptions): Promise<void> {
       void close().then(() => {
         connection.close?.().catch(() => undefined);
         resolveStop();
+        // snarkjs (the zk setup check) may keep bn128 helper threads alive: once everything is closed, exit.
+        if (o.zk === true) setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
       });
     };
     process.on("SIGINT", () => stop("SIGINT"));

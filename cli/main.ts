@@ -5,7 +5,8 @@
  *
  * Exit status: 0 success, 1 a failure (printed as `error [CODE]: message`), 2 a usage error.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, type GlobalOptions } from "./common.js";
@@ -39,6 +40,7 @@ program
   .option("--rabbitmq <url>", "use this RabbitMQ broker instead of the in-process queue (worker processes elsewhere can then join)")
   .addOption(new Option("--trace <mode>", "worker trace commitments (full: publish traces for challengers; checkpoint: every 16th tensor)").choices(["none", "full", "checkpoint"]).default("none"))
   .option("--challenger", "register the models with the FraudProofResolver (one-step fraud proofs) and run the challenger daemon auditing every OPTIMISTIC result (implies --trace full)")
+  .option("--zk", "also offer the MNIST model on the ZK tier: workers answer with Groth16 proofs checked on chain (development keys; the circuit and keys are built once, then cached)")
   .option("--log-level <level>", "service log level (info shows every step)", "warn")
   .action(async (_o, cmd: Command) => {
     const o = globals(cmd);
@@ -47,7 +49,7 @@ program
       host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort),
       ...(o.out === undefined ? {} : { out: String(o.out) }), ...(o.dataDir === undefined ? {} : { dataDir: String(o.dataDir) }),
       workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
-      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.challenger === true ? "full" : (o.trace as "none" | "full" | "checkpoint"), challenger: o.challenger === true, logLevel: String(o.logLevel), json: o.json === true,
+      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.challenger === true ? "full" : (o.trace as "none" | "full" | "checkpoint"), challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true,
     });
   });
 
@@ -103,7 +105,8 @@ model
   .option("--owner <address>", "model owner (default: the --key account)")
   .option("--input-shape <dims>", "input shape to register, 0 = any size (default: the file's; dynamic axes 0)")
   .option("--output-shape <dims>", "output shape to register (default: the file's)")
-  .option("--no-commit", "register without a commitment root")
+  .option("--no-commit", "register without a commitment root (then only --tiers none or zk)")
+  .option("--update", "change the terms of a model you own (fee, tiers, shapes, URIs, resolver): e.g. a wrong --input-shape")
   .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
 model
   .command("list")
@@ -133,7 +136,10 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
     .option("--check", "validate the configuration and exit")
     .action(async (_o, cmd: Command) => {
       const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
-      const deployment = o.deployment ?? (process.env.ORACLE_DEPLOYMENT || undefined);
+      // --deployment, else ORACLE_DEPLOYMENT ("" for none), else the default file when there is one.
+      const fromEnv = process.env.ORACLE_DEPLOYMENT;
+      const deployment = o.deployment ?? (fromEnv !== undefined ? fromEnv || undefined : existsSync(DEFAULT_DEPLOYMENT) ? DEFAULT_DEPLOYMENT : undefined);
+      if (deployment !== undefined && o.deployment === undefined && fromEnv === undefined && o.json !== true) process.stderr.write(`using the deployment ${resolve(deployment)}\n`);
       const env = CHECKS[service](o.config, deployment, process.env);
       // A worker whose signing key is not staked would sign results the relayer drops: refuse to start.
       if (service === "worker") for (const note of await checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);
@@ -162,8 +168,8 @@ program
 program
   .command("request")
   .description("send an inference request; with --wait follow it to finality and print the output")
-  .requiredOption("--model <hash>", "model hash")
-  .requiredOption("--input <file>", "input: .npy, .json, or .png for the image models")
+  .requiredOption("--model <name|hash>", "model: a name (ppocr-cls, mnist-mlp), the hash, its first digits or the short form 0x4918…3640")
+  .requiredOption("--input <file>", "input: .npy, .json (nested arrays, or {dtype, shape, data}), a canonical tensor file, or for the image models .png / .jpg (baseline JPEG)")
   .option("--tier <tier>", "none, optimistic or zk", "none")
   .option("--fee <eth>", "fee to pay (default: the minimum, model fee + minimum worker fee)")
   .option("--wait", "wait for the result and print it")

@@ -164,6 +164,8 @@ export interface RegisterOptions extends GlobalOptions {
   inputShape?: string;
   outputShape?: string;
   commit?: boolean;
+  /** Replace the terms of a model this account owns (fee, tiers, shapes, URIs, resolver). */
+  update?: boolean;
 }
 
 export async function modelRegister(file: string, o: RegisterOptions): Promise<void> {
@@ -185,7 +187,20 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
     const resolver = address(o.resolver ?? ctx.deployment.resolver ?? "", "--resolver");
     const uris = o.uri !== undefined && o.uri.length > 0 ? o.uri : [pathToFileURL(resolve(file)).href];
     const registry = ModelRegistry__factory.connect(ctx.deployment.registry, wallet);
-    if (await registry.isRegistered(info.modelHash)) throw cliError("CONFIG_INVALID", `model ${info.modelHash} is already registered`, { modelHash: info.modelHash });
+    const registered = await registry.isRegistered(info.modelHash);
+    if (registered && o.update !== true) {
+      const current = await registry.model(info.modelHash);
+      throw cliError(
+        "CONFIG_INVALID",
+        `model ${info.modelHash} is already registered (owner ${current.owner}): to change its fee, tiers, shapes, URIs or resolver, run the same command with --update as its owner (\`${oracleCommand()} model register ${file} --update --input-shape ... --key <owner key>\`)`,
+        { modelHash: info.modelHash, owner: current.owner },
+      );
+    }
+    if (!registered && o.update === true) throw cliError("MODEL_NOT_FOUND", `model ${info.modelHash} is not registered yet: drop --update to register it`, { modelHash: info.modelHash });
+    if (registered) {
+      const owner = (await registry.model(info.modelHash)).owner;
+      if (owner.toLowerCase() !== wallet.address.toLowerCase()) throw cliError("CONFIG_INVALID", `model ${info.modelHash} belongs to ${owner}; only its owner can --update it (this key is ${wallet.address})`, { modelHash: info.modelHash, owner });
+    }
     let commitmentRoot: `0x${string}` | undefined;
     if (o.commit !== false) {
       const refShape = input.shape.every((d) => d > 0) ? input.shape : undefined;
@@ -193,11 +208,19 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
       commitmentRoot = c.root;
       if (c.root === undefined) progress.info(`note: registering without a commitment root (${c.reason})`);
     }
+    // A dispute over an OPTIMISTIC result is settled against the commitment: without one, no wrong result could be proven.
+    if (commitmentRoot === undefined && tiers.includes(Tier.OPTIMISTIC)) {
+      throw cliError(
+        "CONFIG_INVALID",
+        `the OPTIMISTIC tier needs a commitment root (a dispute proves a wrong result against it), and this registration has none${o.commit === false ? " (--no-commit)" : ""}: offer --tiers none${o.commit === false ? ", or drop --no-commit" : ""}`,
+        { modelHash: info.modelHash },
+      );
+    }
     const owner = o.owner === undefined ? wallet.address : address(o.owner, "--owner");
-    await registerModel(registry, { modelHash: info.modelHash, owner, fee, tiers, resolver, ...(commitmentRoot === undefined ? {} : { commitmentRoot }), input, output: outputSpec, uris }, progress);
+    await registerModel(registry, { modelHash: info.modelHash, owner, fee, tiers, resolver, ...(commitmentRoot === undefined ? {} : { commitmentRoot }), input, output: outputSpec, uris, update: registered }, progress);
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider });
     const m = await client.model(info.modelHash);
-    output(ctx.json, json(m), () => ["registered:", ...modelLines(m)]);
+    output(ctx.json, json(m), () => [registered ? "updated:" : "registered:", ...modelLines(m)]);
   } finally {
     ctx.close();
   }

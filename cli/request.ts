@@ -55,6 +55,13 @@ function tierOf(name: string): Tier {
   return t;
 }
 
+/** The outcome as printed: `callbackSucceeded` only where a callback was asked for (callback gas > 0). */
+function withCallback(outcome: RequestOutcome, callbackGasLimit: number): Omit<RequestOutcome, "callbackSucceeded"> & { callbackSucceeded?: boolean; callback: string } {
+  const { callbackSucceeded, ...rest } = outcome;
+  if (callbackGasLimit === 0) return { ...rest, callback: "none requested" };
+  return { ...rest, ...(callbackSucceeded === undefined ? {} : { callbackSucceeded }), callback: callbackSucceeded === undefined ? "pending" : callbackSucceeded ? "succeeded" : "reverted" };
+}
+
 /** A wall-clock time as the user's terminal shows it. */
 const clock = (ms: number) => new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
 
@@ -70,7 +77,7 @@ function stageLine(p: StageProgress, started: number, windowClosesAt?: number): 
     case "challenged":
       return `${t}  challenged a dispute is open; waiting for the ruling`;
     case "final":
-      return `${t}  final      paid out${p.txHash ? ` in ${p.txHash}` : ""}`;
+      return `${t}  final      paid out${p.txHash ? ` in ${p.txHash}` : ""}${p.worker ? ` (result by operator ${p.worker})` : ""}`;
     case "refunded":
       return `${t}  refunded`;
   }
@@ -79,7 +86,16 @@ function stageLine(p: StageProgress, started: number, windowClosesAt?: number): 
 export function printOutput(decoded: DecodedOutput, modelHash: string): string[] {
   const card = modelCard(modelHash);
   const lines = [`output  ${decoded.dtype}[${decoded.shape}] = [${decoded.values.slice(0, 16).map((v) => (typeof v === "number" ? Number(v.toPrecision(6)) : v)).join(", ")}${decoded.values.length > 16 ? `, … (${decoded.values.length} values)` : ""}]`];
-  if (decoded.top !== undefined) lines.push(`answer  class ${decoded.top.index}${decoded.top.label === undefined ? "" : ` — ${decoded.top.label}`} (${card?.output ?? "score"} ${Number(decoded.top.score.toPrecision(6))})`);
+  if (decoded.top === undefined) return lines;
+  if (card?.labels === undefined) {
+    // No model card: the largest value's position need not be a class (an embedding, a regression).
+    lines.push(`top     largest value at index ${decoded.top.index} (${Number(decoded.top.score.toPrecision(6))}); no labels are known for this model, so it need not be a class`);
+    return lines;
+  }
+  lines.push(`answer  class ${decoded.top.index}${decoded.top.label === undefined ? "" : ` — ${decoded.top.label}`} (${card.output ?? "score"} ${Number(decoded.top.score.toPrecision(6))})`);
+  // The model's own confidence, where its output is a probability (quantized logits carry no calibrated one).
+  const confidence = card.output === "probabilities" ? decoded.top.score : Number.NaN;
+  if (Number.isFinite(confidence) && confidence < 0.75) lines.push(`note    low confidence (${(confidence * 100).toFixed(0)} %): the model is unsure about this input; the answer is what it computed, not necessarily right`);
   return lines;
 }
 
@@ -208,11 +224,11 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
     );
     progress.info(`request ${sent.requestId} (tx ${sent.txHash}${sent.inputURI ? `, input uploaded to ${sent.inputURI}` : ", input inline"})`);
     if (o.wait !== true) {
-      output(ctx.json, { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, () => [sent.requestId, `follow it with: oracle status ${sent.requestId} --wait`]);
+      output(ctx.json, { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, () => [sent.requestId, `follow it with: ${oracleCommand()} status ${sent.requestId} --wait`]);
       return;
     }
     const { outcome, decoded } = await follow(client, sent.requestId, sent.blockNumber, Number(o.timeout), progress, ctx.json, model.modelHash);
-    output(ctx.json, { request: { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, outcome, output: decoded }, () => [
+    output(ctx.json, { request: { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, outcome: withCallback(outcome, Number(o.callbackGas)), output: decoded }, () => [
       `request ${sent.requestId} is ${outcome.stage}`,
       ...(decoded === undefined ? [`output hash ${outcome.outputHash ?? "?"} (no relayer URL to fetch the output from)`] : printOutput(decoded, model.modelHash)),
     ]);
@@ -229,8 +245,9 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
     const from = ctx.deployment.deployBlock;
     if (o.wait === true) {
       const { outcome, decoded } = await follow(client, requestId, from, Number(o.timeout), new Progress(false), ctx.json);
-      const hash = (await client.oracle.getRequest(requestId)).modelHash;
-      output(ctx.json, { outcome, output: decoded }, () => [`request ${requestId} is ${outcome.stage}`, ...(decoded === undefined ? [] : printOutput(decoded, hash))]);
+      const view = await client.oracle.getRequest(requestId);
+      const hash = view.modelHash;
+      output(ctx.json, { outcome: withCallback(outcome, Number(view.callbackGasLimit)), output: decoded }, () => [`request ${requestId} is ${outcome.stage}`, ...(decoded === undefined ? [] : printOutput(decoded, hash))]);
       return;
     }
     const now = await client.status(requestId, from);
@@ -241,7 +258,8 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
       hash = (await client.oracle.getRequest(requestId)).modelHash;
       decoded = describeOutput(await client.output(now.outputHash), hash, (await client.model(hash)).output);
     }
-    output(ctx.json, { ...now, ...(decoded === undefined ? {} : { output: decoded }) }, () => [
+    const gas = Number((await client.oracle.getRequest(requestId)).callbackGasLimit);
+    output(ctx.json, { ...withCallback(now, gas), ...(decoded === undefined ? {} : { output: decoded }) }, () => [
       `request ${requestId} is ${now.stage}`,
       ...(now.outputHash ? [`output hash ${now.outputHash}`] : []),
       ...(closesAt !== undefined && now.stage === "submitted" ? [`challenge window closes ${closesAt > Date.now() ? `in ${Math.round((closesAt - Date.now()) / 1000)} s` : "now"} (${clock(closesAt)}); final after it`] : []),

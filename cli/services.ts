@@ -178,7 +178,9 @@ export function checkRelayer(configPath: string | undefined, deploymentPath: str
   checkEnv(env, "RPC_URL", url, problems, true);
   checkEnv(env, "RELAYER_KEY", hexKey, problems, true);
   checkEnv(env, "ORACLE_ADDRESS", addressString, problems, true);
-  checkEnv(env, "RABBITMQ_URL", amqpUrl, problems, false);
+  // Without a broker the relayer's jobs stay in its own process, where no worker process can take them.
+  if (env.RABBITMQ_URL === undefined || env.RABBITMQ_URL === "") problems.push("RABBITMQ_URL: required (without a broker no worker process can reach this relayer's jobs)");
+  else checkEnv(env, "RABBITMQ_URL", amqpUrl, problems, false);
   checkEnv(env, "CHAIN_ID", z.string().regex(/^[0-9]+$/, "expected a decimal chain id"), problems, false);
   if (problems.length > 0) fail("relayer", problems);
   return env;

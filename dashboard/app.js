@@ -40,6 +40,24 @@ function svg(tag, attrs = {}, text) {
 }
 
 const short = (h, n = 6) => (h ? `${h.slice(0, n + 2)}…${h.slice(-4)}` : "–");
+// The models `oracle dev` and the demo register (sdk/models.ts): names and class labels instead of hashes.
+const MODELS = {
+  "0x491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640": { name: "ppocr-cls", labels: ["upright (0°)", "upside down (180°)"] },
+  "0xdd2a1c3c22475a939489e2d93937b6085fcae59446a234a5149b4141db243a41": { name: "mnist-mlp", labels: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"] },
+};
+const modelOf = (hash) => MODELS[String(hash).toLowerCase()];
+const modelName = (hash) => modelOf(hash)?.name ?? short(hash, 4);
+const TIERS = ["NONE", "OPTIMISTIC", "ZK"];
+const ZERO32 = /^0x0{64}$/;
+/** An event argument as a person reads it: amounts in ETH, tiers by name, zero roots as "none", long hex shortened. */
+function argValue(key, v) {
+  const s = String(v);
+  if (ZERO32.test(s)) return "none";
+  if (/^(fee|bond|amount|value|stake|reward|refund|slashed|paid|payout|burned)/i.test(key) && /^[0-9]+$/.test(s)) return eth(s);
+  if (key === "tier" && /^[0-9]$/.test(s)) return TIERS[Number(s)] ?? s;
+  if (key === "modelHash") return modelName(s);
+  return s.length > 24 ? short(s) : s;
+}
 function ms(v) {
   if (v === null || v === undefined) return "–";
   if (v < 1000) return `${Math.round(v)} ms`;
@@ -179,7 +197,7 @@ function renderRequests({ requests, now }) {
         el("td", { class: "mono", title: r.id }, short(r.id)),
         el("td", { class: "state", "data-state": r.state }, badge(r.state), r.refundReason ? el("span", { class: "muted" }, ` ${r.refundReason}`) : null),
         el("td", {}, r.tier),
-        el("td", { class: "mono", title: r.modelHash }, short(r.modelHash, 4)),
+        el("td", { class: modelOf(r.modelHash) ? "" : "mono", title: r.modelHash }, modelName(r.modelHash)),
         el("td", { title: new Date(r.observedAt).toISOString() }, ago(r.observedAt, now)),
         el("td", { class: "submit-latency" }, ms(r.submitMs)),
         el("td", { class: "final-latency" }, ms(r.finalMs)),
@@ -191,7 +209,7 @@ function renderRequests({ requests, now }) {
 }
 
 // ------------------------------------------------------------------ request detail
-function previewBox(title, p) {
+function previewBox(title, p, labels) {
   const box = el("div", { class: "preview", "data-testid": `${title.toLowerCase()}-preview` }, el("b", {}, title));
   if (!p.available) {
     box.append(el("p", { class: "muted" }, p.reason));
@@ -214,7 +232,11 @@ function previewBox(title, p) {
       el("dt", {}, "tensor"), el("dd", { class: "mono" }, `${p.dtype} [${p.shape.join(", ")}] · ${p.bytes} bytes`),
       el("dt", {}, "min / mean / max"), el("dd", { class: "mono" }, `${fmt(p.min)} / ${fmt(p.mean)} / ${fmt(p.max)}`),
       el("dt", {}, "values"), el("dd", { class: "mono values" }, p.values.slice(0, 6).map(fmt).join(", ") + (p.elements > 6 ? ", …" : "")),
-      p.argmax !== null ? [el("dt", {}, "argmax"), el("dd", { class: "mono" }, String(p.argmax))] : null,
+      p.argmax !== null
+        ? labels?.[p.argmax] !== undefined
+          ? [el("dt", {}, "answer"), el("dd", {}, el("span", { class: "label" }, labels[p.argmax]), el("span", { class: "muted" }, ` (class ${p.argmax})`))]
+          : [el("dt", {}, "largest at"), el("dd", { class: "mono" }, `index ${p.argmax}`)]
+        : null,
     ),
   );
   return box;
@@ -238,19 +260,34 @@ function renderDetail(d) {
   const stageColors = ["#388bfd", "#3fb950", "#d29922", "#a371f7", "#db6d28", "#f778ba", "#56d4dd", "#8b949e", "#e3b341"];
 
   const onchain = d.timeline.map((e) => ({ t: e.time * 1000, kind: EVENT_CLASS[e.event] ?? "onchain", title: e.event, e }));
+  const model = modelOf(r.modelHash);
   const offchain = [
     ["seen by the relayer", d.offchain.observedAt],
     ["job published", d.offchain.jobPublishedAt],
     ["worker reply checked", d.offchain.replyAt],
     ["result sent", d.offchain.submittedAt],
   ].filter(([, t]) => t !== null).map(([title, t]) => ({ t, kind: "offchain", title }));
-  const items = [...offchain, ...onchain];
+  const timeline = (clock, entries, when) =>
+    el(
+      "ol",
+      { class: "timeline", "data-testid": "timeline", "data-clock": clock },
+      entries.map((i) =>
+        el(
+          "li",
+          { class: i.kind, "data-event": i.e ? i.e.event : i.title },
+          el("b", {}, i.title),
+          " ",
+          el("span", { class: "muted" }, when(i)),
+          i.e && Object.keys(i.e.args).length ? el("div", { class: "args mono" }, Object.entries(i.e.args).map(([k, v]) => `${k} ${argValue(k, v)}`).join(" · ")) : null,
+        ),
+      ),
+    );
 
   const parts = [
     kv([
       ["state", null],
       ["tier", r.tier],
-      ["model", r.modelHash],
+      ["model", model ? `${model.name} · ${r.modelHash}` : r.modelHash],
       ["requester", r.requester],
       ["fee", eth(r.fee)],
       ["to result / to final", `${ms(r.submitMs)} / ${ms(r.finalMs)}`],
@@ -259,7 +296,7 @@ function renderDetail(d) {
       ["note", d.note],
     ]),
     el("h3", {}, "Input and output"),
-    el("div", { class: "previews" }, previewBox("Input", d.input), previewBox("Output", d.output)),
+    el("div", { class: "previews" }, previewBox("Input", d.input), previewBox("Output", d.output, model?.labels)),
     reply
       ? [
           el("h3", {}, "Worker reply"),
@@ -271,7 +308,10 @@ function renderDetail(d) {
             timings ? ["worker time", `${ms(timings.total)} (batch of ${timings.batch ?? 1})`] : null,
           ].filter(Boolean)),
           stages.length
-            ? el("div", { class: "bars", "data-testid": "stage-bars" }, stages.map(([k, v], i) => el("span", { title: `${k}: ${v} ms`, style: `width:${(100 * v) / total}%;background:${stageColors[i % stageColors.length]}` })))
+            ? [
+                el("div", { class: "bars", "data-testid": "stage-bars" }, stages.map(([k, v], i) => el("span", { title: `${k}: ${v} ms`, style: `width:${(100 * v) / total}%;background:${stageColors[i % stageColors.length]}` }))),
+                el("div", { class: "stage-legend", "data-testid": "stage-legend" }, stages.map(([k, v], i) => el("span", {}, el("i", { style: `background:${stageColors[i % stageColors.length]}` }), `${k} ${ms(v)}`))),
+              ]
             : null,
         ]
       : null,
@@ -279,10 +319,10 @@ function renderDetail(d) {
     kv([
       ["input hash", d.commitments.inputHash],
       ["output hash", d.commitments.outputHash],
-      ["trace root", d.commitments.traceRoot],
+      ["trace root", d.commitments.traceRoot === null || ZERO32.test(d.commitments.traceRoot) ? "none (no trace committed)" : d.commitments.traceRoot],
       ["result leaf", d.commitments.resultLeaf === null ? "– (no result yet)" : `${d.commitments.resultLeaf} (attempt ${d.commitments.attempt})`],
-      ["deadline", new Date(d.chain.deadline * 1000).toISOString()],
-      ["challenge deadline", d.chain.challengeDeadline ? new Date(d.chain.challengeDeadline * 1000).toISOString() : null],
+      ["deadline (chain time)", new Date(d.chain.deadline * 1000).toISOString()],
+      ["challenge deadline (chain time)", d.chain.challengeDeadline ? new Date(d.chain.challengeDeadline * 1000).toISOString() : null],
       ["callback", d.chain.callbackOk === null ? null : d.chain.callbackOk ? "succeeded" : "failed (settlement went on)"],
     ]),
     d.dispute
@@ -290,28 +330,19 @@ function renderDetail(d) {
       : null,
     el("h3", {}, "Transactions"),
     el(
-      "table",
-      { "data-testid": "transactions" },
-      el("thead", {}, el("tr", {}, el("th", {}, "hash"), el("th", {}, "from"), el("th", {}, "gas"), el("th", {}, "events"))),
-      el("tbody", {}, d.transactions.map((t) => el("tr", {}, el("td", { class: "mono", title: t.hash }, short(t.hash)), el("td", { class: "mono", title: t.from }, short(t.from, 4)), el("td", {}, Number(t.gasUsed).toLocaleString()), el("td", {}, t.events.join(", "))))),
-    ),
-    el("h3", {}, "Timeline"),
-    el(
-      "ol",
-      { class: "timeline", "data-testid": "timeline" },
-      items.map((i) =>
-        el(
-          "li",
-          { class: i.kind, "data-event": i.e ? i.e.event : i.title },
-          el("b", {}, i.title),
-          " ",
-          el("span", { class: "muted" }, i.e ? `block ${i.e.block} · chain time ${new Date(i.t).toISOString().slice(11, 19)}` : new Date(i.t).toISOString().slice(11, 23)),
-          i.e && Object.keys(i.e.args).length
-            ? el("div", { class: "args mono" }, Object.entries(i.e.args).map(([k, v]) => `${k}=${v.length > 24 ? short(v) : v}`).join(" "))
-            : null,
-        ),
+      "div",
+      { class: "hscroll" },
+      el(
+        "table",
+        { "data-testid": "transactions" },
+        el("thead", {}, el("tr", {}, el("th", {}, "hash"), el("th", {}, "from"), el("th", {}, "gas"), el("th", {}, "events"))),
+        el("tbody", {}, d.transactions.map((t) => el("tr", {}, el("td", { class: "mono", title: t.hash }, short(t.hash)), el("td", { class: "mono", title: t.from }, short(t.from, 4)), el("td", {}, Number(t.gasUsed).toLocaleString()), el("td", {}, t.events.join(", "))))),
       ),
     ),
+    el("h3", {}, "Timeline"),
+    el("div", { class: "timeline-head" }, "On chain (block · chain time, which can run ahead of the wall clock)"),
+    timeline("chain", onchain, (i) => `block ${i.e.block} · ${new Date(i.t).toISOString().slice(11, 19)}`),
+    offchain.length ? [el("div", { class: "timeline-head" }, "Relayer (wall clock)"), timeline("wall", offchain, (i) => new Date(i.t).toISOString().slice(11, 23))] : null,
   ];
   $("#detail-body").replaceChildren(...parts.flat(2).filter((p) => p !== null && p !== undefined));
   const stateDd = $("#detail-body dd");

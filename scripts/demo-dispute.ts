@@ -14,6 +14,7 @@
  *   npm run demo:dispute -- --json    the same, with a JSON summary on the last line
  */
 import { parseArgs } from "node:util";
+import { formatEther } from "ethers";
 import { ChallengerDaemon, type DaemonTransaction } from "../challenger/daemon.js";
 import { createLogger, encodeTensor, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
       startBlock: stack.deployBlock,
       onTransaction: (tx) => {
         txs.push(tx);
-        if (tx.label === "challenge") mark("challenge opened", `bond ${DEFAULT_PARAMS.challengeBond} wei`, tx.gasUsed);
+        if (tx.label === "challenge") mark("challenge opened", `bond ${formatEther(DEFAULT_PARAMS.challengeBond)} ETH`, tx.gasUsed);
         else mark(`${tx.label} mined`, undefined, tx.gasUsed);
       },
     });
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
     const logs = proofReceipt.logs.map((l) => { try { return oracle.interface.parseLog(l); } catch { return null; } });
     const slash = logs.find((e) => e?.name === "WorkerSlashed")!;
     mark("fraud proven", `operator #${outcome.opIndex} (${op.opType}) element ${outcome.element}; audit + challenge + proof took ${auditMs} ms`);
-    mark("worker A slashed", `${slash.args.amount} wei to the challenger`);
+    mark("worker A slashed", `${formatEther(slash.args.amount)} ETH to the challenger`);
     if (logs.some((e) => e?.name === "RequestReopened")) mark("request reopened", "worker A disqualified for it");
     const stakeAfter = (await oracle.getWorker(faultyOperator)).stake;
 
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
       timeline,
       totalMs: Date.now() - t0,
     };
-    say(`\nSummary: slashed ${summary.slashedWei} wei, challenger withdrew ${summary.challengerRewardWei} wei (net of gas ${summary.challengerNetWei}), proof gas ${summary.gas.proveFraud}; dApp answer ${c.rotated180 ? "correct" : "WRONG"}.`);
+    say(`\nSummary: slashed ${formatEther(summary.slashedWei)} ETH, challenger withdrew ${formatEther(summary.challengerRewardWei)} ETH (${formatEther(summary.challengerNetWei)} ETH net of gas), proof gas ${summary.gas.proveFraud}; dApp answer ${c.rotated180 ? "correct" : "WRONG"}.`);
     if (json) console.log(JSON.stringify(summary));
     if (!summary.delivered.correct || summary.honestAudit !== "honest") {
       process.exitCode = 1;

@@ -70,7 +70,7 @@ export function writeNpy(tensor: Tensor): Buffer {
  * A tensor from JSON: `{"dtype": "float32", "shape": [1, 4], "data": [...]}` (data flat or nested),
  * or plain nested arrays (`[[0.1, 0.2]]`), whose dtype is the model's (`fallbackDtype`).
  */
-export function tensorFromJson(value: unknown, fallbackDtype: DType): Tensor {
+export function tensorFromJson(value: unknown, fallbackDtype?: DType): Tensor {
   let dtype = fallbackDtype;
   let shape: number[] | undefined;
   let data: unknown = value;
@@ -91,6 +91,7 @@ export function tensorFromJson(value: unknown, fallbackDtype: DType): Tensor {
   for (let v: unknown = data; Array.isArray(v); v = v[0]) nestedShape.push(v.length);
   const flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data];
   shape ??= nestedShape;
+  if (dtype === undefined) throw invalid('the JSON names no "dtype" and none was given: pass one (tensorFromJson(json, "float32")) or write {"dtype", "shape", "data"}', { supported: Object.keys(DTYPES) });
   if (flat.length !== numel(shape)) throw invalid(`shape [${shape}] needs ${numel(shape)} values, the JSON has ${flat.length}`);
   return { dtype, shape, data: fillTyped(dtype, flat) };
 }
@@ -133,7 +134,9 @@ export function fitToSpec(tensor: Tensor, spec: TensorSpec): Tensor {
   try {
     checkSpec(t, spec, "the input");
   } catch (error) {
-    throw invalid((error as Error).message, { expected: spec, actual: { dtype: t.dtype, shape: t.shape } });
+    // The whole shapes, not only the first dimension that differs.
+    const dims = (shape: readonly number[]) => shape.map((d) => (d === 0 ? "*" : d)).join(",");
+    throw invalid(`${(error as Error).message} (the input is ${t.dtype}[${dims(t.shape)}]; the model takes ${spec.dtype}[${dims(spec.shape)}])`, { expected: spec, actual: { dtype: t.dtype, shape: t.shape } });
   }
   return t;
 }

@@ -280,10 +280,10 @@ describe("oracle CLI against `oracle dev`", () => {
     it("relayer start and worker start list every configuration problem at once", async () => {
       const cfg = join(dir, "relayer-bad.json");
       writeFileSync(cfg, JSON.stringify({ pollIntervalMs: 1, maxBatchSize: 0 }));
-      const r = await oracle(["relayer", "start", "--config", cfg], { RPC_URL: "not a url", ORACLE_ADDRESS: "0x1234", RELAYER_KEY: "", ORACLE_DEPLOYMENT: "" });
+      const r = await oracle(["relayer", "start", "--config", cfg], { RPC_URL: "not a url", ORACLE_ADDRESS: "0x1234", RELAYER_KEY: "", RABBITMQ_URL: "", ORACLE_DEPLOYMENT: "" });
       expect(r.code).toBe(1);
-      for (const p of ["pollIntervalMs", "maxBatchSize", "RPC_URL", "RELAYER_KEY: required", "ORACLE_ADDRESS"]) expect(r.stderr).toContain(p);
-      expect(r.stderr).toContain("5 problems");
+      for (const p of ["pollIntervalMs", "maxBatchSize", "RPC_URL", "RELAYER_KEY: required", "ORACLE_ADDRESS", "RABBITMQ_URL: required (without a broker"]) expect(r.stderr).toContain(p);
+      expect(r.stderr).toContain("6 problems");
 
       const w = await oracle(["worker", "start", "--config", join(dir, "missing.json")], { WORKER_SIGNER_KEY: "0x12", WORKER_PREFETCH: "0", RABBITMQ_URL: "", ORACLE_DEPLOYMENT: "" });
       expect(w.code).toBe(1);

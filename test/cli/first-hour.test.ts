@@ -4,11 +4,12 @@
  * cause and the command that fixes it.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HDNodeWallet, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onnx } from "../../protocol/index.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../../sdk/index.js";
 import { lastJson, oracle, ROOT, start, type LongRunning, type RunResult } from "./helpers.js";
 
@@ -97,6 +98,30 @@ describe("oracle: the first hour", () => {
     expect(low.stderr).toContain("npm run oracle -- stake 0.5 --key <operator key>");
   });
 
+  it("worker start and relayer start read the default deployment file the help names, and a relayer without a broker is refused", async () => {
+    const project = mkdtempSync(join(tmpdir(), "oracle-project-"));
+    try {
+      const env = { WORKER_SIGNER_KEY: Wallet.createRandom().privateKey, RABBITMQ_URL: "amqp://127.0.0.1:1" };
+      const none = await oracle(["worker", "start", "--check"], env, 60_000, project);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain("allowedOracles");
+      mkdirSync(join(project, ".data/oracle"), { recursive: true });
+      copyFileSync(ready.deployment, join(project, ".data/oracle/deployment.json"));
+      const found = await oracle(["worker", "start", "--check"], env, 60_000, project);
+      expect(found.code).toBe(1);
+      expect(found.stderr).toContain(`using the deployment ${join(project, ".data/oracle/deployment.json")}`);
+      expect(found.stderr).not.toContain("allowedOracles");
+      expect(found.stderr).toContain(`is not staked with the oracle ${ready.oracle}`);
+
+      const relayer = await oracle(["relayer", "start", "--check"], { RELAYER_KEY: keyOf(3), RABBITMQ_URL: "" }, 60_000, project);
+      expect(relayer.code).toBe(1);
+      expect(relayer.stderr).toContain("1 problem:");
+      expect(relayer.stderr).toContain("RABBITMQ_URL: required (without a broker no worker process can reach this relayer's jobs)");
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
   it("every `Try:` line of the banner runs as printed: the shipped example inputs are answered", async () => {
     expect(ready.try.length).toBe(3);
     const [list, line, digit] = ready.try as [string, string, string];
@@ -133,6 +158,17 @@ describe("oracle: the first hour", () => {
     }
   });
 
+  it("the guide's example scripts run against the dev stack as the guide shows them", async () => {
+    const env = `ORACLE_DEPLOYMENT=${ready.deployment} ORACLE_KEY=${keyOf(4)}`;
+    const sdk = await shell(`${env} npm exec -- tsx docs/guides/examples/sdk-request.ts examples/line.npy`);
+    expect(sdk.code, sdk.stderr).toBe(0);
+    expect(sdk.stdout).toContain("final");
+    expect(sdk.stdout).toContain("upright (0°)");
+    const dapp = await shell(`${env} npm exec -- tsx docs/guides/examples/text-direction-dapp.ts "Read the manual" --upside-down`);
+    expect(dapp.code, dapp.stderr).toBe(0);
+    expect(dapp.stdout).toContain("the contract received the result: upside down");
+  });
+
   it("the relayer's address and the banner's dashboard link open the dashboard", async () => {
     const res = await fetch(`${ready.relayerUrl}/`, { redirect: "manual", headers: { accept: "text/html" } });
     expect(res.status).toBe(302);
@@ -155,6 +191,22 @@ describe("oracle: the first hour", () => {
       expect(r.stderr).toContain("error [MODEL_NOT_FOUND]");
       expect(r.stderr).toContain("npm run oracle -- model list` shows the registered models");
     }
+  });
+
+  it("what a request prints is true: NONE names the operator, no callback asked means no callback verdict, status decodes the answer", async () => {
+    const env = { ORACLE_DEPLOYMENT: ready.deployment };
+    const r = await oracle(["request", "--model", "ppocr-cls", "--input", "examples/line.png", "--wait", "--json", "--key", keyOf(4)], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/final {6}paid out in 0x[0-9a-f]{64} \(result by operator 0x[0-9a-fA-F]{40}\)/);
+    const out = lastJson<{ request: { requestId: string }; outcome: Record<string, unknown> }>(r);
+    expect(out.outcome.callback).toBe("none requested");
+    expect(out.outcome).not.toHaveProperty("callbackSucceeded");
+    const status = await oracle(["status", out.request.requestId], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`request ${out.request.requestId} is final`);
+    expect(status.stdout).toContain("answer  class 0 — upright (0°)");
+    const help = await oracle(["request", "--help"]);
+    for (const format of [".npy", ".json", ".png", ".jpg", "ppocr-cls"]) expect(help.stdout).toContain(format);
   });
 
   it("a second `oracle dev` never touches a running stack's data folder or deployment file, and says why", async () => {
@@ -219,5 +271,40 @@ describe("oracle: the first hour", () => {
     } finally {
       expect(await stack.stop("SIGINT")).toBe(0);
     }
+  });
+
+  it("a model registered with a wrong shape is corrected with --update by its owner; OPTIMISTIC without a commitment is refused", async () => {
+    const env = { ORACLE_DEPLOYMENT: ready.deployment };
+    const owner = ready.accounts.find((a) => a.role === "modelOwner")!.privateKey;
+    // The MNIST model with other producer metadata: the same graph, a new file hash.
+    const model = onnx.ModelProto.decode(readFileSync(join(ROOT, "models/mnist-mlp.onnx")));
+    model.producerVersion = "first-hour";
+    const file = join(dir, "mnist-first-hour.onnx");
+    writeFileSync(file, onnx.ModelProto.encode(model).finish());
+
+    const noCommit = await oracle(["model", "register", file, "--no-commit", "--tiers", "none,optimistic", "--key", owner], env);
+    expect(noCommit.code).toBe(1);
+    expect(noCommit.stderr).toContain("the OPTIMISTIC tier needs a commitment root");
+    expect(noCommit.stderr).toContain("--tiers none");
+
+    const wrong = await oracle(["model", "register", file, "--tiers", "none", "--input-shape", "1,49,1", "--json", "--key", owner], env);
+    expect(wrong.code, wrong.stderr).toBe(0);
+    const hash = lastJson<{ modelHash: string; input: { shape: number[] } }>(wrong);
+    expect(hash.input.shape).toEqual([1, 49, 1]);
+
+    const again = await oracle(["model", "register", file, "--tiers", "none", "--key", owner], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("is already registered");
+    expect(again.stderr).toContain("--update");
+    const stranger = await oracle(["model", "register", file, "--update", "--tiers", "none", "--key", keyOf(4)], env);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain("only its owner can --update it");
+
+    const fixed = await oracle(["model", "register", file, "--update", "--tiers", "none", "--json", "--key", owner], env);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(lastJson<{ modelHash: string; input: { shape: number[] } }>(fixed)).toMatchObject({ modelHash: hash.modelHash, input: { shape: [1, 7, 7] } });
+    const served = await oracle(["request", "--model", hash.modelHash.slice(0, 12), "--input", "examples/digit.json", "--wait", "--json", "--key", keyOf(4)], env);
+    expect(served.code, served.stderr).toBe(0);
+    expect(lastJson<{ outcome: { stage: string } }>(served).outcome.stage).toBe("final");
   });
 });

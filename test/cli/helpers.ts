@@ -18,10 +18,10 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `oracle ...args` to completion. */
-export function oracle(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<RunResult> {
+/** Runs `oracle ...args` to completion (in the repository root, or `cwd`). */
+export function oracle(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000, cwd = ROOT): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(SHIM_NODE, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(SHIM_NODE, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

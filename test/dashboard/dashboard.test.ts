@@ -4,12 +4,17 @@
  * timeline, the worker table with on-chain stake and bond, charts drawn from real latencies and
  * gas, and a live update pushed over server-sent events without a reload.
  */
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../protocol/index.js";
 import { launchChromium, populate, sendRequest, textRequest, type Populated } from "../../scripts/screenshot-dashboard.js";
 import { startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 
+/** Screenshots of each width, for a person to look at (not committed). */
+const SHOTS = join(dirname(fileURLToPath(import.meta.url)), "../../.data/screenshots/dashboard");
 const LABEL: Record<string, string> = { requested: "requested", submitted: "submitted", challenged: "challenged", fulfilled: "final", refunded: "refunded" };
 
 describe("relayer dashboard in headless Chromium", () => {
@@ -175,6 +180,48 @@ describe("relayer dashboard in headless Chromium", () => {
     const index = (await res.json()) as { dashboard: string; endpoints: string[] };
     expect(index.dashboard).toBe("/dashboard/");
     expect(index.endpoints).toContain("/health");
+  });
+
+  it("reads well at 1440 px, 900 px and on a phone: no blank half, nothing cut off or squeezed, names and labels instead of hashes and raw values", async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const id = populated.fulfilled[0]!; // challenged, won by the worker, then settled
+    for (const [width, height] of [[1440, 1000], [900, 1000], [390, 844]] as const) {
+      const p = await browser.newPage({ viewport: { width, height } });
+      p.on("pageerror", (e) => pageErrors.push(e.message));
+      try {
+        await p.goto(`${stack.relayer.url}/dashboard/`);
+        await p.waitForSelector("body[data-loaded]");
+        // No request open: the list takes the whole width (no blank right half).
+        const list = await p.locator(".split > .panel").first().evaluate((e) => e.getBoundingClientRect().width);
+        expect(list, `${width} px`).toBeGreaterThan(width - 60);
+        expect(await p.locator(`#requests tbody tr[data-request-id="${id}"] td`).nth(3).textContent()).toBe("ppocr-cls");
+        await p.screenshot({ path: join(SHOTS, `list-${width}.png`), fullPage: true });
+
+        await p.evaluate((r) => (location.hash = `#/requests/${r}`), id);
+        await p.waitForSelector("#detail:not([hidden]) [data-testid=timeline] li");
+        // Nothing wider than the window; every panel holds its content (wide tables scroll inside it).
+        expect(await p.evaluate(() => document.documentElement.scrollWidth), `${width} px page`).toBeLessThanOrEqual(width);
+        const overflowing = await p.locator(".panel, figure, .card").evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.id || e.className));
+        expect(overflowing, `${width} px`).toEqual([]);
+        // Values get room: no definition squeezed into a few characters a line.
+        const narrowest = await p.locator("#detail-body dd").evaluateAll((dds) => Math.min(...dds.map((d) => d.getBoundingClientRect().width)));
+        expect(narrowest, `${width} px`).toBeGreaterThan(width < 600 ? 90 : 150);
+        await p.screenshot({ path: join(SHOTS, `detail-${width}.png`), fullPage: true });
+
+        const detail = (await p.locator("#detail-body").textContent())!;
+        expect(detail).toContain("ppocr-cls · 0x491843a3");
+        expect(await p.locator("[data-testid=output-preview]").textContent()).toMatch(/answer(upright \(0°\)|upside down \(180°\)) \(class [01]\)/);
+        expect(await p.locator("[data-testid=stage-legend] span").count()).toBe(await p.locator("[data-testid=stage-bars] span").count());
+        expect(detail).not.toMatch(/\b(fee|tier|bond)=/);
+        expect(detail).not.toMatch(/0x0{64}/);
+        expect(detail).toContain("On chain (block · chain time");
+        expect(detail).toContain("Relayer (wall clock)");
+        const clocks = await p.locator("[data-testid=timeline]").evaluateAll((ols) => ols.map((o) => o.getAttribute("data-clock")));
+        expect(clocks).toEqual(["chain", "wall"]);
+      } finally {
+        await p.close();
+      }
+    }
   });
 
   it("loads nothing from outside the relayer and logs no errors", () => {

@@ -79,6 +79,10 @@ describe("sdk inputs", () => {
     expect(Array.from(obj.data as BigInt64Array)).toEqual([9007199254740993n, 2n]);
     expect(code(() => tensorFromJson({ shape: [2, 2], data: [1, 2, 3] }, "float32"))).toBe("INPUT_INVALID");
     expect(code(() => tensorFromJson([[1, "x"]], "float32"))).toBe("INPUT_INVALID");
+    // Without a dtype anywhere: a typed error that says what to pass, not a TypeError.
+    expect(code(() => tensorFromJson([[1, 2]]))).toBe("INPUT_INVALID");
+    expect(() => tensorFromJson([[1, 2]])).toThrow(/names no "dtype"/);
+    expect(tensorFromJson({ dtype: "int8", data: [[1, 2]] }).shape).toEqual([1, 2]);
     expect(code(() => tensorFromJson({ dtype: "complex64", data: [1] }, "float32"))).toBe("INPUT_INVALID");
   });
 
@@ -88,6 +92,10 @@ describe("sdk inputs", () => {
     expect(code(() => fitToSpec({ dtype: "float32", shape: [1, 2], data: Float32Array.from([300, 1]) }, { dtype: "int8", shape: [1, 2] }))).toBe("INPUT_INVALID");
     expect(code(() => fitToSpec({ dtype: "float32", shape: [1, 2], data: Float32Array.from([0.5, 1]) }, { dtype: "int8", shape: [1, 2] }))).toBe("INPUT_INVALID");
     expect(code(() => fitToSpec({ dtype: "float32", shape: [1, 3], data: new Float32Array(3) }, { dtype: "float32", shape: [1, 2] }))).toBe("INPUT_INVALID");
+    // A shape error names both whole shapes, not only the first dimension that differs.
+    expect(() => fitToSpec({ dtype: "float32", shape: [1, 3, 48, 100], data: new Float32Array(14400) }, { dtype: "float32", shape: [1, 3, 48, 192] })).toThrow(
+      "(the input is float32[1,3,48,100]; the model takes float32[1,3,48,192])",
+    );
     expect(fitToSpec({ dtype: "float32", shape: [1, 5], data: new Float32Array(5) }, { dtype: "float32", shape: [1, 0] }).shape).toEqual([1, 5]);
   });
 

@@ -6,18 +6,18 @@
  *
  *   npm exec -- tsx docs/guides/examples/audit-result.ts <requestId> [--fraction 0.1]
  */
-import { readFileSync } from "node:fs";
 import { JsonRpcProvider } from "ethers";
 import { checkTrace, fetchTrace } from "../../../challenger/index.js";
 import { commitModel, decodeTensor, fetchBytes, IInferenceOracle__factory, IModelRegistry__factory } from "../../../protocol/index.js";
+import { fail, readDeployment } from "./common.js";
 
+const USAGE = "audit-result.ts <requestId> [--fraction 0.1]";
 const requestId = process.argv[2];
-if (requestId === undefined) throw new Error("usage: audit-result.ts <requestId> [--fraction 0.1]");
+if (requestId === undefined || !/^0x[0-9a-fA-F]{64}$/.test(requestId)) fail(requestId === undefined ? "no request id" : `${requestId} is not a request id (0x + 64 hex digits)`, USAGE);
 const fractionAt = process.argv.indexOf("--fraction");
 const fraction = fractionAt > 0 ? Number(process.argv[fractionAt + 1]) : 1;
-const deployment = JSON.parse(readFileSync(process.env.ORACLE_DEPLOYMENT ?? ".data/oracle/deployment.json", "utf8")) as {
-  rpcUrl: string; oracle: string; registry: string; relayerUrl: string; deployBlock: number;
-};
+if (!(fraction > 0 && fraction <= 1)) fail(`--fraction takes a number in (0, 1]; got ${process.argv[fractionAt + 1]}`, USAGE);
+const deployment = readDeployment();
 const provider = new JsonRpcProvider(deployment.rpcUrl);
 const oracle = IInferenceOracle__factory.connect(deployment.oracle, provider);
 const registry = IModelRegistry__factory.connect(deployment.registry, provider);
@@ -25,7 +25,7 @@ const registry = IModelRegistry__factory.connect(deployment.registry, provider);
 // The request (its input) and the result under audit (its trace root), from the oracle's events.
 const [requested] = await oracle.queryFilter(oracle.filters.InferenceRequested(requestId), deployment.deployBlock);
 const submitted = await oracle.queryFilter(oracle.filters.ResultSubmitted(requestId), deployment.deployBlock);
-if (requested === undefined || submitted.length === 0) throw new Error(`no submitted result for ${requestId}`);
+if (requested === undefined || submitted.length === 0) fail(`no submitted result for ${requestId} on the oracle ${deployment.oracle}`);
 const result = submitted[submitted.length - 1]!.args;
 const { modelHash, input, inputURI } = requested.args;
 console.log(`request ${requestId}: model ${modelHash}, output ${result.outputHash}, trace root ${result.traceRoot}`);

@@ -1,18 +1,21 @@
 /**
  * The SDK example of docs/guides/dapp-developer.md: one request from a script, followed to finality.
  *
- *   npm exec -- tsx docs/guides/examples/sdk-request.ts line.npy
+ *   npm exec -- tsx docs/guides/examples/sdk-request.ts [examples/line.npy]
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { JsonRpcProvider, Wallet, formatEther } from "ethers";
 import { describeOutput, isSdkError, OracleClient, readNpy, Tier } from "../../../sdk/index.js";
+import { fail, readDeployment } from "./common.js";
 
 const modelHash = "0x491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640"; // PP-OCR text direction
-const deployment = JSON.parse(readFileSync(".data/oracle/deployment.json", "utf8")) as { rpcUrl: string; oracle: string; relayerUrl: string };
+const inputFile = process.argv[2] ?? "examples/line.npy";
+if (!existsSync(inputFile)) fail(`no input file ${inputFile}`, "sdk-request.ts [file.npy]  (default examples/line.npy)");
+const deployment = readDeployment();
 const provider = new JsonRpcProvider(deployment.rpcUrl, undefined, { cacheTimeout: -1 });
 const client = await OracleClient.connect({
   oracle: deployment.oracle,
-  runner: new Wallet(process.env.ORACLE_KEY!, provider), // a Provider alone is enough to read
+  runner: new Wallet(process.env.ORACLE_KEY ?? deployment.accounts.find((a) => a.role === "user")!.privateKey, provider), // a Provider alone is enough to read
   relayerUrl: deployment.relayerUrl,                       // blob store: large inputs go up, outputs come down
 });
 
@@ -22,7 +25,7 @@ try {
   console.log(`input ${model.input.dtype}[${model.input.shape}], fee ${formatEther(quote.minimum)} ETH`);
   const sent = await client.request({
     modelHash,
-    input: readNpy(readFileSync(process.argv[2] ?? "line.npy")), // a Tensor (fitted to the spec) or canonical bytes
+    input: readNpy(readFileSync(inputFile)),      // a Tensor (fitted to the spec) or canonical bytes
     tier: Tier.NONE,                                               // fee defaults to quote.minimum
   });
   const done = await client.wait(sent.requestId, {
@@ -34,7 +37,8 @@ try {
   console.log(describeOutput(output, modelHash).top);   // { index: 0, label: 'upright (0°)', score: 0.99… }
 } catch (error) {
   if (isSdkError(error)) console.error(`${error.code}: ${error.message}`); // stable codes, see the table
-  else throw error;
+  else console.error((error as Error).message);
+  process.exitCode = 1;
 } finally {
   provider.destroy();
 }

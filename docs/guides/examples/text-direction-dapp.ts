@@ -6,15 +6,13 @@
  *   npm run oracle -- dev                                              # in another terminal
  *   npm exec -- tsx docs/guides/examples/text-direction-dapp.ts [text] [--upside-down]
  */
-import { readFileSync } from "node:fs";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { textLineTensor } from "../../../examples/text-images.js";
 import { encodeTensor, hashEncoded, OracleClient, Tier } from "../../../sdk/index.js";
 import { TextDirectionDApp__factory } from "../../../types/ethers-contracts/index.js";
+import { readDeployment } from "./common.js";
 
-const deployment = JSON.parse(readFileSync(process.env.ORACLE_DEPLOYMENT ?? ".data/oracle/deployment.json", "utf8")) as {
-  rpcUrl: string; oracle: string; relayerUrl: string; accounts: Array<{ role: string; privateKey: string }>;
-};
+const deployment = readDeployment();
 const provider = new JsonRpcProvider(deployment.rpcUrl, undefined, { cacheTimeout: -1 });
 // The dev stack's "user" account (a well-known Hardhat key: local chains only).
 const user = new Wallet(process.env.ORACLE_KEY ?? deployment.accounts.find((a) => a.role === "user")!.privateKey, provider);
