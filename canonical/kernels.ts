@@ -88,6 +88,11 @@ export function wrapTo(dtype: DType, v: number): number {
 
 type F = (a: number, b: number, c: number, d: number) => number;
 
+/** Binary64 constants of the Gelu definitions (nearest binary64 of 1/√2, √(2/π), and 0.044715). */
+const INV_SQRT2 = 0.7071067811865476;
+const SQRT_2_OVER_PI = 0.7978845608028654;
+const GELU_C = 0.044715;
+
 const nanOr = (x: number, v: number) => (x !== x ? x : v);
 
 /** The binary64 function of a float map step (before the storage rounding). */
@@ -141,6 +146,16 @@ function floatMap(step: Step): F {
     }
     case "bn_apply": return (x, mean, s, bias) => (x - mean) * s + bias;
     case "exp_sub": return (a, b) => cexp(a - b);
+    case "ln_apply": {
+      const eps = p.epsilon![0]!;
+      return step.operands.length > 3 ? (d, v, sc, b) => (d / Math.sqrt(v + eps)) * sc + b : (d, v, sc) => (d / Math.sqrt(v + eps)) * sc;
+    }
+    case "scale": {
+      const k = p.k![0]!;
+      return (a) => a * k;
+    }
+    case "gelu": return (a) => a * (1 + cerf(a * INV_SQRT2)) * 0.5;
+    case "gelu_tanh": return (a) => a * (1 + ctanh(SQRT_2_OVER_PI * (a + GELU_C * (a * a * a)))) * 0.5;
     case "cast": return (a) => a; // int → float: exact, then the storage rounding
     default:
       throw canonicalError("OP_UNSUPPORTED", `no float map ${step.op}`);

@@ -51,6 +51,11 @@ const CASES: Case[] = [
   { name: "ReduceMax all", shape: X, nodes: one("ReduceMax", [], { keepdims: int(1) }), rel: 0 },
   { name: "Softmax axis 1", shape: X, nodes: one("Softmax", [], { axis: int(1) }), rel: 2e-6, range: [-8, 8] },
   { name: "Softmax opset 11 coerced", shape: X, nodes: one("Softmax", [], { axis: int(2) }), opset: 11, rel: 2e-6, range: [-8, 8] },
+  { name: "LayerNormalization axis -1", shape: [2, 3, 8], nodes: one("LayerNormalization", ["s", "b"], { epsilon: flt(1e-5) }), inits: [f("s", [8], 27), f("b", [8], 28)], opset: 17, rel: 2e-6, range: [-3, 3] },
+  { name: "LayerNormalization axis 1 no bias", shape: [2, 3, 4], nodes: one("LayerNormalization", ["s"], { axis: int(1) }), inits: [f("s", [3, 4], 29)], opset: 17, rel: 2e-6 },
+  { name: "Gelu", shape: X, nodes: one("Gelu", []), opset: 20, rel: 2e-6, range: [-4, 4] },
+  { name: "Gelu tanh", shape: X, nodes: one("Gelu", [], { approximate: { s: "tanh" } }), opset: 20, rel: 2e-6, range: [-4, 4] },
+  { name: "Gemm alpha beta", shape: [3, 5], nodes: one("Gemm", ["w", "b"], { alpha: flt(0.5), beta: flt(2) }), inits: [f("w", [5, 4], 30), f("b", [3, 4], 31)], rel: 2e-6 },
   { name: "BatchNormalization", shape: X, nodes: one("BatchNormalization", ["s", "b", "m", "v"], { epsilon: flt(1e-3) }), inits: [f("s", [4], 13), f("b", [4], 14), f("m", [4], 15), f("v", [4], 16, 0.1, 2)], rel: 2e-6 },
   // maps
   { name: "Add broadcast", shape: X, nodes: one("Add", ["c"]), inits: [f("c", [4, 1, 7], 17)], rel: 0 },
