@@ -6,6 +6,9 @@
  * the operands of contractions (conv, matmul) to tf32 before multiplying; fp16 and bf16 round every
  * float step output to that format (stored in float32 tensors). Every NaN a float step writes is the
  * canonical quiet NaN (0x7fc00000).
+ *
+ * A program's weights are read-only: the kernels keep a binary64 copy of each weight array (keyed by
+ * the array), so change a weight by building a new program (or a new array), never in place.
  */
 import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
