@@ -14,6 +14,7 @@ import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
 import { convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
 import { canonicalError, type Operand, type Program, type Step } from "./program.js";
+import { makeRounder } from "./round.js";
 
 export interface RunOptions {
   /** Default fp32. */
@@ -47,15 +48,18 @@ function tf32Array(data: NumArray): Float64Array {
   return out;
 }
 
+const ROUND_FP16 = makeRounder(FP16);
+const ROUND_BF16 = makeRounder(BF16);
+
 function storeFor(precision: Precision): Store {
   switch (precision) {
     case "fp32":
     case "tf32":
       return (x) => x; // the Float32Array write rounds to nearest-even float32 (Math.fround)
     case "fp16":
-      return (x) => roundTo(x, FP16);
+      return ROUND_FP16;
     case "bf16":
-      return (x) => roundTo(x, BF16);
+      return ROUND_BF16;
   }
 }
 

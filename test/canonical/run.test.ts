@@ -4,7 +4,8 @@
  * signed zeros, NaN, infinities, subnormals, huge values. Plus precisions and NaN encoding.
  */
 import { describe, expect, it } from "vitest";
-import { BF16, FP16, lowerModel, roundTo, runProgram, TF32, type Program, type Step } from "../../canonical/index.js";
+import { BF16, FP16, FP32, lowerModel, roundTo, runProgram, TF32, type Program, type Step } from "../../canonical/index.js";
+import { makeRounder } from "../../canonical/round.js";
 import type { Tensor } from "../../protocol/tensor.js";
 import { buildModel, values, type Attr, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 
@@ -174,6 +175,24 @@ describe("canonical runtime kernels against the step definitions", () => {
     });
     expect(Array.from(tf.output.data as Float32Array)).toEqual(expected);
     expect(Array.from(runProgram(p, finite).output.data as Float32Array)).not.toEqual(expected);
+  });
+
+  it("test_makeRounder_equalsFloatRoundTo_succeeds", () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (const format of [FP16, BF16, TF32, FP32]) {
+      const fast = makeRounder(format);
+      const xs: number[] = [65504, 65519.99, 65520, 3.4028235677973366e38, 1e-300, 5e-324, -0, 0, Infinity, -Infinity, NaN];
+      for (let i = 0; i < 5000; i++) xs.push((rand() - 0.5) * 2 ** (Math.floor(rand() * 300) - 160));
+      // Exact ties, just above them, and representable values, at every exponent of the format.
+      for (let e = format.emin - format.p - 2; e <= format.emax + 1; e++) {
+        const q = 2 ** (e - format.p + 1);
+        for (const m of [1, 2, 3, 2 ** format.p - 1]) xs.push(m * q + q / 2, -(m * q + q / 2), m * q + q / 2 + q / 1024, m * q);
+      }
+      const differ = xs.filter((x) => !Object.is(fast(x), roundTo(x, format)) && !(Number.isNaN(x)));
+      expect(differ).toEqual([]);
+      expect(fast(NaN)).toBeNaN();
+    }
   });
 
   it("test_run_wrongInput_refused", () => {
