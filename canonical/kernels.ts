@@ -232,6 +232,17 @@ export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, s
   }
 }
 
+/** One map element from its operand values (canonical/element.ts): the same definitions as mapKernel. */
+export function evalMapElement(step: Step, vals: readonly number[], store: Store): number {
+  if (step.output.dtype === "float32") {
+    const out = new Float64Array(1);
+    floatLoop(step, "d".repeat(vals.length), false)(vals.map((v) => Float64Array.of(v)), vals.map(() => null), out, store, LIB, step.params);
+    return out[0]!;
+  }
+  const f = step.op === "cast" ? (step.operandTypes[0]!.dtype === "float32" ? castToInt(step.output.dtype) : (a: number) => wrapTo(step.output.dtype, a)) : intMap(step);
+  return f(vals[0]!, vals[1] ?? 0, vals[2] ?? 0, vals[3] ?? 0);
+}
+
 /** Evaluates a move step into `out` (values copied bit for bit). */
 export function moveKernel(step: Step, ins: readonly NumArray[], out: NumArray): void {
   const outShape = step.output.shape;
