@@ -5,7 +5,7 @@
  * per-element objects) but never reorder a fold.
  */
 import { cerf, cexp, clog, cpow, csigmoid, ctanh } from "./math.js";
-import { canonicalError, numelOf, stridesOf, type Step, type TensorType } from "./program.js";
+import { canonicalError, numelOf, stridesOf, type Params, type Step, type TensorType } from "./program.js";
 import type { DType, TensorData } from "../protocol/tensor.js";
 
 /** Numbers in, numbers out: every canonical tensor the runtime holds (no 64-bit integer data). */
@@ -88,63 +88,88 @@ export function wrapTo(dtype: DType, v: number): number {
 
 type F = (a: number, b: number, c: number, d: number) => number;
 
-const nanOr = (x: number, v: number) => (x !== x ? x : v);
+/** Binary64 constants of the Gelu definitions (nearest binary64 of 1/√2, √(2/π), and 0.044715). */
+const INV_SQRT2 = 0.7071067811865476;
+const SQRT_2_OVER_PI = 0.7978845608028654;
+const GELU_C = 0.044715;
 
-/** The binary64 function of a float map step (before the storage rounding). */
-function floatMap(step: Step): F {
-  const p = step.params;
-  switch (step.op) {
-    case "add": return (a, b) => a + b;
-    case "sub": return (a, b) => a - b;
-    case "mul": return (a, b) => a * b;
-    case "div": return (a, b) => a / b;
-    case "max": return (a, b) => (a !== a || b !== b ? NaN : b > a ? b : a);
-    case "min": return (a, b) => (a !== a || b !== b ? NaN : b < a ? b : a);
-    case "pow": return (a, b) => cpow(a, b);
-    case "neg": return (a) => -a;
-    case "abs": return (a) => Math.abs(a);
-    case "relu": return (a) => (a > 0 ? a : nanOr(a, 0));
-    case "sqrt": return (a) => Math.sqrt(a);
-    case "exp": return (a) => cexp(a);
-    case "log": return (a) => clog(a);
-    case "sigmoid": return (a) => csigmoid(a);
-    case "tanh": return (a) => ctanh(a);
-    case "erf": return (a) => cerf(a);
-    case "reciprocal": return (a) => 1 / a;
-    case "floor": return (a) => Math.floor(a);
-    case "ceil": return (a) => Math.ceil(a);
-    case "clip": {
-      const lo = p.min![0]!;
-      const hi = p.max![0]!;
-      return (a) => (a < lo ? lo : a > hi ? hi : a);
-    }
-    case "hardsigmoid": {
-      const alpha = p.alpha![0]!;
-      const beta = p.beta![0]!;
-      return (a) => {
-        const v = alpha * a + beta;
-        return v < 0 ? 0 : v > 1 ? 1 : v;
-      };
-    }
-    case "hardswish":
-      return (a) => {
-        const v = a / 6 + 0.5;
-        return a * (v < 0 ? 0 : v > 1 ? 1 : v);
-      };
-    case "leakyrelu": {
-      const alpha = p.alpha![0]!;
-      return (a) => (a < 0 ? alpha * a : a);
-    }
-    case "bn_scale": {
-      const eps = p.epsilon![0]!;
-      return (scale, variance) => scale / Math.sqrt(variance + eps);
-    }
-    case "bn_apply": return (x, mean, s, bias) => (x - mean) * s + bias;
-    case "exp_sub": return (a, b) => cexp(a - b);
-    case "cast": return (a) => a; // int → float: exact, then the storage rounding
-    default:
-      throw canonicalError("OP_UNSUPPORTED", `no float map ${step.op}`);
+/** max(0, min(1, v)), NaN passing through. */
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/** What generated map loops may call (the canonical functions of canonical/math.ts and constants). */
+const LIB = { cpow, cexp, clog, csigmoid, ctanh, cerf, clamp01, INV_SQRT2, SQRT_2_OVER_PI, GELU_C };
+
+/**
+ * THE definition of every float map: a binary64 expression over the operands a, b, c, d (in operand
+ * order), parameters `P_<name>` (= params[name][0]) and `L.<function>` (LIB). The runtime compiles each
+ * into a monomorphic loop (floatLoop), so the expression is evaluated exactly as written here, then
+ * rounded once by the storage format.
+ */
+const FLOAT_EXPR: Record<string, (step: Step) => string> = {
+  add: () => "a + b",
+  sub: () => "a - b",
+  mul: () => "a * b",
+  div: () => "a / b",
+  max: () => "(a !== a || b !== b ? NaN : b > a ? b : a)",
+  min: () => "(a !== a || b !== b ? NaN : b < a ? b : a)",
+  pow: () => "L.cpow(a, b)",
+  neg: () => "-a",
+  abs: () => "Math.abs(a)",
+  relu: () => "(a > 0 ? a : a !== a ? a : 0)",
+  sqrt: () => "Math.sqrt(a)",
+  exp: () => "L.cexp(a)",
+  log: () => "L.clog(a)",
+  sigmoid: () => "L.csigmoid(a)",
+  tanh: () => "L.ctanh(a)",
+  erf: () => "L.cerf(a)",
+  reciprocal: () => "1 / a",
+  floor: () => "Math.floor(a)",
+  ceil: () => "Math.ceil(a)",
+  clip: () => "(a < P_min ? P_min : a > P_max ? P_max : a)",
+  hardsigmoid: () => "L.clamp01(P_alpha * a + P_beta)",
+  hardswish: () => "a * L.clamp01(a / 6 + 0.5)",
+  leakyrelu: () => "(a < 0 ? P_alpha * a : a)",
+  bn_scale: () => "a / Math.sqrt(b + P_epsilon)",
+  bn_apply: () => "(a - b) * c + d",
+  exp_sub: () => "L.cexp(a - b)",
+  ln_apply: (step) => (step.operands.length > 3 ? "(a / Math.sqrt(b + P_epsilon)) * c + d" : "(a / Math.sqrt(b + P_epsilon)) * c"),
+  scale: () => "a * P_k",
+  gelu: () => "a * (1 + L.cerf(a * L.INV_SQRT2)) * 0.5",
+  gelu_tanh: () => "a * (1 + L.ctanh(L.SQRT_2_OVER_PI * (a + L.GELU_C * (a * a * a)))) * 0.5",
+  cast: () => "a", // int → float: exact, then the storage rounding
+};
+
+type Loop = (x: readonly NumArray[], idx: ReadonlyArray<Int32Array | null>, out: NumArray, store: Store, lib: typeof LIB, params: Params) => void;
+const LOOPS = new Map<string, Loop>();
+const OPERAND_NAMES = ["a", "b", "c", "d"];
+
+/**
+ * A compiled loop for one float map shape: the op's expression inlined, each operand read directly
+ * (`d`), through its broadcast offsets (`i`) or hoisted as a scalar (`s`); `store(...)` unless the
+ * typed-array write is itself the rounding (fp32, tf32).
+ */
+function floatLoop(step: Step, patterns: string, exactStore: boolean): Loop {
+  const expr = FLOAT_EXPR[step.op]?.(step);
+  if (expr === undefined) throw canonicalError("OP_UNSUPPORTED", `no float map ${step.op}`);
+  const key = `${expr}|${patterns}|${exactStore}`;
+  let loop = LOOPS.get(key);
+  if (loop === undefined) {
+    const paramNames = [...new Set(Array.from(expr.matchAll(/P_(\w+)/g), (m) => m[1]!))];
+    const lines = ['"use strict";', "const n = out.length;"];
+    for (const name of paramNames) lines.push(`const P_${name} = params[${JSON.stringify(name)}][0];`);
+    [...patterns].forEach((pt, k) => {
+      lines.push(`const x${k} = x[${k}];`);
+      if (pt === "i") lines.push(`const i${k} = idx[${k}];`);
+      if (pt === "s") lines.push(`const ${OPERAND_NAMES[k]} = x${k}[0];`);
+    });
+    const reads = [...patterns].flatMap((pt, k) => (pt === "d" ? [`const ${OPERAND_NAMES[k]} = x${k}[i];`] : pt === "i" ? [`const ${OPERAND_NAMES[k]} = x${k}[i${k}[i]];`] : []));
+    lines.push("const L = lib;", "for (let i = 0; i < n; i++) {", ...reads, exactStore ? `out[i] = ${expr};` : `out[i] = store(${expr});`, "}");
+    loop = new Function("x", "idx", "out", "store", "lib", "params", lines.join("\n")) as Loop;
+    LOOPS.set(key, loop);
   }
+  return loop;
 }
 
 /** The function of an integer map step, wrapped to the output dtype (two's complement). */
@@ -185,27 +210,19 @@ export type Store = (x: number) => number;
 export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, exactStore = false): void {
   const outType = step.output;
   const n = out.length;
-  const isFloatOut = outType.dtype === "float32";
+  const views = step.operandTypes.map((t, k) => step.params[`view${k}`] ?? t.shape);
+  const idx = views.map((v) => broadcastOffsets(outType.shape, v));
+  if (outType.dtype === "float32") {
+    const patterns = views.map((v, k) => (idx[k] === null ? "d" : numelOf(v) === 1 ? "s" : "i")).join("");
+    floatLoop(step, patterns, exactStore)(ins, idx, out, store, LIB, step.params);
+    return;
+  }
   let f: F;
-  if (step.op === "cast") {
-    const from = step.operandTypes[0]!.dtype;
-    if (isFloatOut) f = floatMap(step);
-    else if (from === "float32") f = castToInt(outType.dtype);
-    else f = (a) => wrapTo(outType.dtype, a);
-  } else f = isFloatOut ? floatMap(step) : intMap(step);
-  const idx = step.operandTypes.map((t, k) => broadcastOffsets(outType.shape, step.params[`view${k}`] ?? t.shape));
-  if (isFloatOut && exactStore && ins.length === 2 && fastBinary(step.op, ins[0]!, idx[0] ?? null, ins[1]!, idx[1] ?? null, out)) return;
+  if (step.op === "cast") f = step.operandTypes[0]!.dtype === "float32" ? castToInt(outType.dtype) : (a) => wrapTo(outType.dtype, a);
+  else f = intMap(step);
   const [x0, x1, x2, x3] = [ins[0]!, ins[1] ?? ins[0]!, ins[2] ?? ins[0]!, ins[3] ?? ins[0]!];
   const [i0, i1, i2, i3] = [idx[0] ?? null, idx[1] ?? null, idx[2] ?? null, idx[3] ?? null];
   const arity = ins.length;
-  if (arity === 1 && i0 === null) {
-    for (let i = 0; i < n; i++) out[i] = store(f(x0[i] as number, 0, 0, 0));
-    return;
-  }
-  if (arity === 2 && i0 === null && i1 === null) {
-    for (let i = 0; i < n; i++) out[i] = store(f(x0[i] as number, x1[i] as number, 0, 0));
-    return;
-  }
   for (let i = 0; i < n; i++) {
     const a = x0[i0 === null ? i : i0[i]!] as number;
     const b = arity > 1 ? (x1[i1 === null ? i : i1[i]!] as number) : 0;
@@ -215,45 +232,15 @@ export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, s
   }
 }
 
-/**
- * add/sub/mul/div of two float operands with the float32 store (the typed-array write is the rounding):
- * monomorphic loops, the same values as the generic path. False when the op has no fast loop.
- */
-function fastBinary(op: string, a: NumArray, ia: Int32Array | null, b: NumArray, ib: Int32Array | null, out: NumArray): boolean {
-  const n = out.length;
-  const x = a as Float32Array;
-  const y = b as Float32Array;
-  const o = out as Float32Array;
-  const bScalar = ib !== null && y.length === 1;
-  const yv = bScalar ? y[0]! : 0;
-  if (ia !== null || (ib !== null && !bScalar)) {
-    // General broadcast: gather both operands.
-    const ga = (i: number) => (ia === null ? x[i]! : x[ia[i]!]!);
-    const gb = (i: number) => (ib === null ? y[i]! : y[ib[i]!]!);
-    switch (op) {
-      case "add": for (let i = 0; i < n; i++) o[i] = ga(i) + gb(i); return true;
-      case "sub": for (let i = 0; i < n; i++) o[i] = ga(i) - gb(i); return true;
-      case "mul": for (let i = 0; i < n; i++) o[i] = ga(i) * gb(i); return true;
-      case "div": for (let i = 0; i < n; i++) o[i] = ga(i) / gb(i); return true;
-      default: return false;
-    }
+/** One map element from its operand values (canonical/element.ts): the same definitions as mapKernel. */
+export function evalMapElement(step: Step, vals: readonly number[], store: Store): number {
+  if (step.output.dtype === "float32") {
+    const out = new Float64Array(1);
+    floatLoop(step, "d".repeat(vals.length), false)(vals.map((v) => Float64Array.of(v)), vals.map(() => null), out, store, LIB, step.params);
+    return out[0]!;
   }
-  if (bScalar) {
-    switch (op) {
-      case "add": for (let i = 0; i < n; i++) o[i] = x[i]! + yv; return true;
-      case "sub": for (let i = 0; i < n; i++) o[i] = x[i]! - yv; return true;
-      case "mul": for (let i = 0; i < n; i++) o[i] = x[i]! * yv; return true;
-      case "div": for (let i = 0; i < n; i++) o[i] = x[i]! / yv; return true;
-      default: return false;
-    }
-  }
-  switch (op) {
-    case "add": for (let i = 0; i < n; i++) o[i] = x[i]! + y[i]!; return true;
-    case "sub": for (let i = 0; i < n; i++) o[i] = x[i]! - y[i]!; return true;
-    case "mul": for (let i = 0; i < n; i++) o[i] = x[i]! * y[i]!; return true;
-    case "div": for (let i = 0; i < n; i++) o[i] = x[i]! / y[i]!; return true;
-    default: return false;
-  }
+  const f = step.op === "cast" ? (step.operandTypes[0]!.dtype === "float32" ? castToInt(step.output.dtype) : (a: number) => wrapTo(step.output.dtype, a)) : intMap(step);
+  return f(vals[0]!, vals[1] ?? 0, vals[2] ?? 0, vals[3] ?? 0);
 }
 
 /** Evaluates a move step into `out` (values copied bit for bit). */
@@ -413,6 +400,25 @@ export function convKernel(step: Step, ins: readonly NumArray[], out: NumArray, 
   }
 }
 
+/** Weights as binary64, converted once per weight array (weights never change during a run). */
+const FLOAT64_COPIES = new WeakMap<object, Float64Array>();
+function asFloat64(a: ArrayLike<number>): Float64Array {
+  if (a instanceof Float64Array) return a;
+  let copy = FLOAT64_COPIES.get(a);
+  if (copy === undefined || copy.length !== a.length) {
+    copy = Float64Array.from(a);
+    FLOAT64_COPIES.set(a, copy);
+  }
+  return copy;
+}
+
+/** A reused column buffer (kernels run one at a time and never keep it). */
+let SCRATCH = new Float64Array(0);
+function scratch(n: number): Float64Array {
+  if (SCRATCH.length < n) SCRATCH = new Float64Array(n);
+  return SCRATCH;
+}
+
 function allFinite(a: ArrayLike<number>): boolean {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
   return true;
@@ -435,8 +441,8 @@ function convIm2col(step: Step, x: ArrayLike<number>, w: ArrayLike<number>, bias
   const Mg = M / group;
   const P = OH * OW;
   const K = Cg * KH * KW;
-  const wf = Float64Array.from(w);
-  const col = new Float64Array(P * K);
+  const wf = asFloat64(w);
+  const col = scratch(P * K);
   const padded = new Uint8Array(P);
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < group; g++) {

@@ -300,9 +300,49 @@ const Gemm: OperatorLowering = (ctx) => {
   const out = { dtype: a.type.dtype, shape: [m, n] };
   const params = { transA: [transA], transB: [transB] };
   if (c !== undefined) broadcastShapes([out.shape, c.type.shape]);
-  // The bias is the reduction's init: one step. Other alpha/beta have no canonical definition yet.
-  if (alpha !== 1 || (c !== undefined && beta !== 1)) throw ctx.fail(`alpha ${alpha} and beta ${beta} other than 1 are not supported`);
-  return [ctx.emit("reduce", "matmul", c === undefined ? [a, b] : [a, b, c], out, params)];
+  // alpha = beta = 1: the bias is the reduction's init (one step). Otherwise the product, then
+  // maps: scale by alpha, and add beta·C.
+  if (alpha === 1 && (beta === 1 || c === undefined)) return [ctx.emit("reduce", "matmul", c === undefined ? [a, b] : [a, b, c], out, params)];
+  let y = ctx.emit("reduce", "matmul", [a, b], out, params);
+  if (alpha !== 1) y = ctx.emit("map", "scale", [y], out, { k: [alpha] });
+  if (c !== undefined && beta !== 0) {
+    const bc = beta === 1 ? c : ctx.emit("map", "scale", [c], c.type, { k: [beta] });
+    y = ctx.emit("map", "add", [y, bc], out);
+  }
+  return [y];
+};
+
+/**
+ * LayerNormalization (opset 17): mean = Σx/K, d = x − mean, var = Σd²/K over the axes from `axis` on,
+ * y = d / √(var + ε) · scale + bias (five steps).
+ */
+const LayerNormalization: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const scale = input(ctx, 1);
+  const bias = ctx.inputs[2];
+  checkDtype(ctx, x, FLOAT);
+  if (ctx.opType === "LayerNormalization" && ctx.opset < 17) throw ctx.fail("opset 17 or later is required");
+  const rank = x.type.shape.length;
+  const axis = normAxis(attrInt(ctx.attributes, "axis", -1), rank);
+  if (attrInt(ctx.attributes, "stash_type", 1) !== 1) throw ctx.fail("stash_type other than float is not supported");
+  const eps = attrFloat(ctx.attributes, "epsilon", Math.fround(1e-5));
+  const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+  const mean = reduceAxes(ctx, x, "mean", axes, true);
+  const d = ctx.emit("map", "sub", [x, mean], x.type);
+  const d2 = ctx.emit("map", "mul", [d, d], x.type);
+  const variance = reduceAxes(ctx, d2, "mean", axes, true);
+  const operands = [d, variance, scale];
+  if (bias !== undefined) operands.push(bias);
+  return [ctx.emit("map", "ln_apply", operands, x.type, { epsilon: [eps] })];
+};
+
+/** Gelu (opset 20), exact form: x · (1 + erf(x / √2)) / 2; approximate tanh: x · (1 + tanh(√(2/π)·(x + 0.044715·x³))) / 2. */
+const Gelu: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  checkDtype(ctx, x, FLOAT);
+  const approximate = attrString(ctx.attributes, "approximate", "none");
+  if (approximate !== "none" && approximate !== "tanh") throw ctx.fail(`approximate ${approximate} is not supported`);
+  return [ctx.emit("map", approximate === "tanh" ? "gelu_tanh" : "gelu", [x], x.type)];
 };
 
 function pool(fn: "max" | "mean"): OperatorLowering {
@@ -454,6 +494,8 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   Clip,
   Cast,
   BatchNormalization,
+  LayerNormalization,
+  Gelu,
   Identity,
   Dropout: Identity,
   Reshape,

