@@ -46,19 +46,19 @@ describe("CanonicalMath (golden, bit for bit with canonical/math.ts)", () => {
     const r = rng(21);
     const u = (lo: number, hi: number) => lo + (hi - lo) * r.next();
     const inputs: Record<string, number[]> = {
-      cexp: [...Array.from({ length: 120 }, () => u(-750, 712)), ...Array.from({ length: 60 }, () => u(-1, 1)), ...Array.from({ length: 20 }, () => f64(r.bits64()))],
-      cexpm1: [...Array.from({ length: 100 }, () => u(-0.5, 0.5)), ...Array.from({ length: 60 }, () => u(-40, 710)), ...Array.from({ length: 20 }, () => r.normal(-60, -1))],
-      clog: [...Array.from({ length: 100 }, () => f64(r.bits64() & 0x7fffffffffffffffn)), ...Array.from({ length: 60 }, () => u(0.6, 1.5)), ...Array.from({ length: 20 }, () => f64(r.bits64() & 0x000fffffffffffffn))],
-      csigmoid: [...Array.from({ length: 120 }, () => u(-40, 40)), ...Array.from({ length: 20 }, () => u(-800, 800))],
-      ctanh: [...Array.from({ length: 120 }, () => u(-22, 22)), ...Array.from({ length: 40 }, () => r.normal(-30, 0))],
-      cerf: [...Array.from({ length: 60 }, () => u(-7, 7)), ...Array.from({ length: 30 }, () => u(1.9, 2.1) * (r.next() < 0.5 ? -1 : 1)), ...Array.from({ length: 10 }, () => r.normal(-40, 0))],
+      cexp: [...Array.from({ length: 60 }, () => u(-750, 712)), ...Array.from({ length: 30 }, () => u(-1, 1)), ...Array.from({ length: 20 }, () => f64(r.bits64()))],
+      cexpm1: [...Array.from({ length: 50 }, () => u(-0.5, 0.5)), ...Array.from({ length: 30 }, () => u(-40, 710)), ...Array.from({ length: 20 }, () => r.normal(-60, -1))],
+      clog: [...Array.from({ length: 50 }, () => f64(r.bits64() & 0x7fffffffffffffffn)), ...Array.from({ length: 30 }, () => u(0.6, 1.5)), ...Array.from({ length: 20 }, () => f64(r.bits64() & 0x000fffffffffffffn))],
+      csigmoid: [...Array.from({ length: 60 }, () => u(-40, 40)), ...Array.from({ length: 20 }, () => u(-800, 800))],
+      ctanh: [...Array.from({ length: 60 }, () => u(-22, 22)), ...Array.from({ length: 20 }, () => r.normal(-30, 0))],
+      cerf: [...Array.from({ length: 40 }, () => u(-7, 7)), ...Array.from({ length: 20 }, () => u(1.9, 2.1) * (r.next() < 0.5 ? -1 : 1)), ...Array.from({ length: 10 }, () => r.normal(-40, 0))],
     };
     const vecs: Vec[] = [];
     for (const [name, xs] of Object.entries(inputs))
       for (const x of [...xs, ...SPECIAL, ...(EDGES[name] ?? [])]) vecs.push({ op: Fn[name as FnName], a: bitsOf(x), b: 0n });
     // cerf is the most expensive (about 40 loop rounds): smaller batches keep each call under the gas cap
-    await check(vecs.filter((v) => v.op !== Fn.cerf), 150);
-    await check(vecs.filter((v) => v.op === Fn.cerf), 35);
+    await check(vecs.filter((v) => v.op !== Fn.cerf), 60);
+    await check(vecs.filter((v) => v.op === Fn.cerf), 15);
   });
 
   it("test_cpow_seededInputsAndSpecialValues_matchMathTs", async () => {
@@ -73,6 +73,6 @@ describe("CanonicalMath (golden, bit for bit with canonical/math.ts)", () => {
     const ys = [0, -0, 1, -1, 2, -2, 0.5, -0.5, 3, -3, 2 ** 53, 2 ** 53 + 2, 2 ** 52 + 1, 1.5, Infinity, -Infinity, NaN, 1e300, -1e300];
     const xs = [0, -0, 1, -1, 2, -2, 0.5, -0.5, Infinity, -Infinity, NaN, 1e-310, -3, 1e300];
     for (const x of xs) for (const y of ys) push(x, y);
-    await check(vecs, 90);
+    await check(vecs, 40);
   });
 });
