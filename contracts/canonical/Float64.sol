@@ -74,15 +74,16 @@ library Float64 {
 
     /// @notice A finite binary64 magnitude as `m · 2^e` exactly (m < 2^53; m = 0 for ±0).
     function decode(uint64 x) internal pure returns (uint256 m, int256 e) {
-        uint256 biased = (x >> 52) & 0x7ff;
-        m = x & FRAC_MASK;
-        if (biased == 0) {
-            e = -1074;
-        } else {
-            m |= 1 << 52;
-            // Unchecked: biased <= 2046.
-            unchecked {
-                e = int256(biased) - 1075;
+        // Assembly for gas. Bits of x above 63 (Solidity does not promise they are clean here) never
+        // reach the result: both fields are masked.
+        assembly ("memory-safe") {
+            let biased := and(shr(52, x), 0x7ff)
+            m := and(x, 0xfffffffffffff)
+            switch biased
+            case 0 { e := sub(0, 1074) }
+            default {
+                m := or(m, 0x10000000000000)
+                e := sub(biased, 1075)
             }
         }
     }
@@ -156,8 +157,58 @@ library Float64 {
         }
     }
 
-    function round64(uint64 sign, uint256 m, int256 e) private pure returns (uint64) {
-        return roundPack(sign, m, e, 53, -1022, 1023);
+    /// @notice roundPack for binary64 itself (p = 53, emin = -1022, emax = 1023): the same steps with the
+    /// format's constants folded in, for the gas of the arithmetic's hot path. Kept in step with
+    /// roundPack by hand; the golden tests check both (binary64 arithmetic, narrow rounding).
+    function round64(uint64 sign, uint256 m, int256 e) private pure returns (uint64 result) {
+        assembly ("memory-safe") {
+            function bitlen(x) -> r {
+                r := shl(7, lt(0xffffffffffffffffffffffffffffffff, x))
+                r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, x))))
+                r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
+                r := or(r, shl(4, lt(0xffff, shr(r, x))))
+                r := or(r, shl(3, lt(0xff, shr(r, x))))
+                r := or(r, shl(2, lt(0xf, shr(r, x))))
+                r := or(r, shl(1, lt(0x3, shr(r, x))))
+                r := add(or(r, lt(0x1, shr(r, x))), 1)
+            }
+            result := and(sign, 0x8000000000000000)
+            if m {
+                let q := sub(add(e, bitlen(m)), 53)
+                if slt(q, sub(0, 1074)) { q := sub(0, 1074) }
+                let r := 0
+                let live := 1
+                switch sgt(q, e)
+                case 0 { r := shl(sub(e, q), m) }
+                default {
+                    let shift := sub(q, e)
+                    if gt(shift, 256) { live := 0 }
+                    if live {
+                        r := shr(shift, m)
+                        let rem := and(m, sub(shl(shift, 1), 1))
+                        let half := shl(sub(shift, 1), 1)
+                        if or(gt(rem, half), and(eq(rem, half), and(r, 1))) {
+                            r := add(r, 1)
+                            if shr(53, r) {
+                                r := shr(1, r)
+                                q := add(q, 1)
+                            }
+                        }
+                        if iszero(r) { live := 0 }
+                    }
+                }
+                if live {
+                    switch shr(52, r)
+                    case 0 { result := or(result, r) } // subnormal: q = -1074, the fraction is r
+                    default {
+                        // normal: biased exponent q + 1075 (2047 or more overflows to Inf)
+                        switch sgt(q, 971)
+                        case 1 { result := or(result, 0x7ff0000000000000) }
+                        default { result := or(result, or(shl(52, add(q, 1075)), and(r, 0xfffffffffffff))) }
+                    }
+                }
+            }
+        }
     }
 
     // ---------------------------------------------------------------- arithmetic
