@@ -47,7 +47,11 @@ export const LOG_COEFFS: readonly number[] = [
 export const EXP_OVERFLOW = f64("0x40862e42fefa39ef"); // 709.782712893384
 export const EXP_UNDERFLOW = f64("0xc0874910d52d3051"); // -745.1332191019411
 
-/** a * 2^k for any integer |k| <= 2098, as two multiplications (the second one rounds, if anything). */
+/**
+ * a * 2^k for |k| <= 2046, as two multiplications by 2^trunc(k/2) and 2^(k − trunc(k/2)). Only the
+ * second one can round where this file calls it (cexp: |a| in [0.5, 2), |k| <= 1075; clog: a result in
+ * [1, 2)); for an arbitrary `a` the first could round too (double rounding): use float.ts `scale`.
+ */
 export function ldexp(a: number, k: number): number {
   const k1 = Math.trunc(k / 2);
   return a * pow2(k1) * pow2(k - k1);

@@ -83,7 +83,8 @@ library CanonicalMath {
         }
     }
 
-    /// @notice math.ts ldexp: a · 2^trunc(k/2) · 2^(k − trunc(k/2)), two multiplications, |k| <= 2046.
+    /// @notice math.ts ldexp: a · 2^trunc(k/2) · 2^(k − trunc(k/2)), two multiplications, |k| <= 2046
+    /// (exact but for the second rounding at math.ts's call sites; Float64.ldexp is the general scaling).
     function ldexp(uint64 a, int256 k) internal pure returns (uint64) {
         int256 k1 = k / 2; // truncates toward zero, as Math.trunc(k / 2)
         return a.mul(Float64.pow2(k1)).mul(Float64.pow2(k - k1));

@@ -72,6 +72,11 @@ contract CanonicalHarness {
         return CanonicalMath.cerf(a);
     }
 
+    /// @notice Float64.pow2 (reverts outside the normal exponents).
+    function pow2(int256 k) external pure returns (uint64) {
+        return Float64.pow2(k);
+    }
+
     function floatTable() private pure returns (function(uint64, uint64) pure returns (uint64)[] memory t) {
         t = new function(uint64, uint64) pure returns (uint64)[](27);
         t[0] = Float64.add;

@@ -5,7 +5,7 @@
  * one. One deployment; vectors evaluated in batches through CanonicalHarness.evalFloat.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { BF16, CANONICAL_NAN, FP16, FP32, TF32, fromBits, fromInt64, roundTo, scale, toBits, toInt64, type FloatFormat } from "../../canonical/float.js";
+import { BF16, CANONICAL_NAN, FP16, FP32, TF32, fromBits, fromInt64, pow2, roundTo, scale, toBits, toInt64, type FloatFormat } from "../../canonical/float.js";
 import { MASK64, Op, bitsOf, deployHarness, evaluate, f64, hex, rng, type Vec } from "./harness.js";
 import { refRound } from "./reference.js";
 
@@ -169,6 +169,16 @@ describe("Float64 (golden, bit for bit with JS Number arithmetic and canonical/f
     for (const b of f32Edges) for (const s of [0, 0x80000000]) vecs.push({ op: Op.FromFp32, a: BigInt(b + s), b: 0n });
     for (let i = 0; i < 500; i++) vecs.push({ op: Op.FromFp32, a: r.bits64() & 0xffffffffn, b: 0n });
     await check(vecs);
+  });
+});
+
+describe("Float64.pow2", () => {
+  it("test_pow2_normalRange_matchesFloatTs_outside_reverts", async () => {
+    for (const k of [-1022, -1021, -537, -1, 0, 1, 52, 512, 1023]) expect(BigInt(await harness.pow2(k))).toBe(bitsOf(pow2(k)));
+    for (const k of [-1023, 1024, -5000]) {
+      await expect(harness.pow2(k)).rejects.toThrow(/Float64ExponentOutOfRange/);
+      expect(() => pow2(k)).toThrow(RangeError);
+    }
   });
 });
 
