@@ -94,8 +94,8 @@ library Float64 {
     /// @dev Callers keep m < 2^256 and |e| < 2^200; a lowest "sticky" bit of m is allowed when m's true
     /// value lies strictly between m - 1 and m + 1 and at least two bits are shifted out below it.
     function roundPack(uint64 sign, uint256 m, int256 e, uint256 p, int256 emin, int256 emax) internal pure returns (uint64 result) {
-        // Assembly for gas (this is every rounding operation's hot path: about a quarter of the gas of
-        // the Solidity form). EVM shifts by 256 or more give 0, so a shift of exactly 256 needs no special
+        // Assembly for gas (every rounding operation's hot path; about 140 gas less than the Solidity
+        // form). EVM shifts by 256 or more give 0, so a shift of exactly 256 needs no special
         // case: the mask below becomes all ones and `half` 2^255. Exponents stay far inside int256 (see
         // @dev), so no addition here can wrap.
         assembly ("memory-safe") {
