@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Float64} from "../canonical/Float64.sol";
+import {CanonicalMath} from "../canonical/CanonicalMath.sol";
 
 /// @notice Test-only: evaluates packed arrays of canonical operations in one call, so thousands of
 /// golden vectors run against canonical/float.ts in a few calls (test/canonical/), and measures the gas
@@ -23,6 +24,57 @@ contract CanonicalHarness {
     /// `Nop` code measures that overhead).
     function gasFloat(bytes calldata input) external view returns (uint256[] memory) {
         return measure(input, floatTable());
+    }
+
+    /// @notice results[i] = fn_i(a_i, b_i) for the transcendentals (codes: the order of `mathTable`).
+    function evalMath(bytes calldata input) external pure returns (bytes memory) {
+        return run(input, mathTable());
+    }
+
+    /// @notice Gas of each transcendental call alone (as gasFloat).
+    function gasMath(bytes calldata input) external view returns (uint256[] memory) {
+        return measure(input, mathTable());
+    }
+
+    function mathTable() private pure returns (function(uint64, uint64) pure returns (uint64)[] memory t) {
+        t = new function(uint64, uint64) pure returns (uint64)[](8);
+        t[0] = cexp_;
+        t[1] = cexpm1_;
+        t[2] = clog_;
+        t[3] = csigmoid_;
+        t[4] = ctanh_;
+        t[5] = cerf_;
+        t[6] = CanonicalMath.cpow;
+        t[7] = nop_;
+    }
+
+    function cexp_(uint64 a, uint64) private pure returns (uint64) {
+        return CanonicalMath.cexp(a);
+    }
+
+    function cexpm1_(uint64 a, uint64) private pure returns (uint64) {
+        return CanonicalMath.cexpm1(a);
+    }
+
+    function clog_(uint64 a, uint64) private pure returns (uint64) {
+        return CanonicalMath.clog(a);
+    }
+
+    function csigmoid_(uint64 a, uint64) private pure returns (uint64) {
+        return CanonicalMath.csigmoid(a);
+    }
+
+    function ctanh_(uint64 a, uint64) private pure returns (uint64) {
+        return CanonicalMath.ctanh(a);
+    }
+
+    function cerf_(uint64 a, uint64) private pure returns (uint64) {
+        return CanonicalMath.cerf(a);
+    }
+
+    /// @notice Float64.pow2 (reverts outside the normal exponents).
+    function pow2(int256 k) external pure returns (uint64) {
+        return Float64.pow2(k);
     }
 
     function floatTable() private pure returns (function(uint64, uint64) pure returns (uint64)[] memory t) {

@@ -15,7 +15,7 @@ export const Op = {
 export type OpName = keyof typeof Op;
 
 /** CanonicalHarness.Fn (transcendentals), in the contract's order. */
-export const Fn = { cexp: 0, cexpm1: 1, clog: 2, csigmoid: 3, ctanh: 4, cerf: 5, cpow: 6 } as const;
+export const Fn = { cexp: 0, cexpm1: 1, clog: 2, csigmoid: 3, ctanh: 4, cerf: 5, cpow: 6, nop: 7 } as const;
 export type FnName = keyof typeof Fn;
 
 export const MASK64 = (1n << 64n) - 1n;
