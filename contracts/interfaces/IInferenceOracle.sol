@@ -95,6 +95,9 @@ interface IInferenceOracle {
         uint32 paramsVersion;
         /// @dev the dispute resolver fixed when the request was made (OPTIMISTIC only, else zero)
         address resolver;
+        /// @dev the part of `fee` that pays for the callback's gas (callbackGasLimit x max(basefee,
+        /// minGasPrice) at request time), paid to whoever executes the callback
+        uint96 callbackFee;
     }
 
     struct DisputeView {
@@ -133,6 +136,8 @@ interface IInferenceOracle {
         uint32 maxCallbackGasLimit;
         /// @dev how long a scheduled change waits before it applies to new requests
         uint32 paramsDelay;
+        /// @dev the least gas price a callback's gas is priced at (the block's basefee when higher)
+        uint64 minGasPrice;
     }
 
     // ---------------------------------------------------------------- events

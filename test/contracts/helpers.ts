@@ -28,6 +28,7 @@ export const PARAMS = {
   maxInlineOutputBytes: 4096,
   maxCallbackGasLimit: 1_000_000,
   paramsDelay: 86_400,
+  minGasPrice: 1_000_000_000n, // 1 gwei
 };
 export const MODEL_FEE = 2n * 10n ** 15n;
 export const FEE = 10n ** 16n; // default request fee
