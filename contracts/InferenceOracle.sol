@@ -39,7 +39,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     using StakeLedger for StakeLedger.Worker;
 
     bytes32 internal constant RESULT_TYPEHASH =
-        keccak256("Result(bytes32 requestId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,bytes32 traceRoot)");
+        keccak256("Result(bytes32 requestId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,bytes32 traceRoot,address payee)");
     bytes32 internal constant REJECTION_TYPEHASH = keccak256("Rejection(bytes32 requestId,uint16 reason)");
     bytes32 internal constant NAME_HASH = keccak256("VerifiableInferenceOracle");
     bytes32 internal constant VERSION_HASH = keccak256("1");
@@ -540,9 +540,10 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         bytes32 modelHash,
         bytes32 inputHash,
         bytes32 outputHash,
-        bytes32 traceRoot
+        bytes32 traceRoot,
+        address payee
     ) external view returns (bytes32) {
-        return _resultDigest(requestId, modelHash, inputHash, outputHash, traceRoot);
+        return _resultDigest(requestId, modelHash, inputHash, outputHash, traceRoot, payee);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -627,8 +628,15 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             if (err.length != 0) return (err, leaf);
         }
         // NONE and ZK results are final at once, so no bond needs to stay locked.
-        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, _now(), r.attempt);
-        _fulfill(s.requestId, r, t.owner, operator, msg.sender, s.outputHash, s.output);
+        address payee = _payeeOf(s, operator);
+        emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, _now(), r.attempt);
+        _fulfill(s.requestId, r, t.owner, operator, payee, s.outputHash, s.output);
+    }
+
+    /// @dev Who gets the relayer share: the payee the worker signed, never the submitter (finding 1: a
+    /// copied result pays the same payee); a worker that signed none keeps the share.
+    function _payeeOf(ResultSubmission calldata s, address operator) internal pure returns (address) {
+        return s.payee == address(0) ? operator : s.payee;
     }
 
     /// @dev Writes the bonds locked for the context's worker (one SSTORE for a run of its results).
@@ -693,7 +701,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         }
         // The request is served, bonded and paid under the params version it was made with.
         _loadVersion(c, RequestBook.paramsVersionOf(head));
-        bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot);
+        bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot, s.payee);
         address signer = SignatureLib.recover(digest, s.signature);
         // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
         if (signer == address(0)) return (address(0), head, abi.encodeWithSelector(OracleInvalidSignature.selector));
@@ -731,8 +739,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         c.dirty = true;
         RequestBook.setSubmitted(r, head, c.challengeDeadline);
         uint8 attempt = RequestBook.attemptOf(head);
-        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
-        return RequestBook.leaf(s.requestId, attempt, operator, msg.sender, s.outputHash, s.traceRoot);
+        address payee = _payeeOf(s, operator);
+        emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
+        return RequestBook.leaf(s.requestId, attempt, operator, payee, s.outputHash, s.traceRoot);
     }
 
     function _proofError(RequestId requestId, RequestBook.Request storage r, address verifier, bytes32 outputHash, bytes calldata proof)
@@ -982,13 +991,14 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         bytes32 modelHash,
         bytes32 inputHash,
         bytes32 outputHash,
-        bytes32 traceRoot
+        bytes32 traceRoot,
+        address payee
     ) internal view returns (bytes32) {
         bytes32 typeHash = RESULT_TYPEHASH;
         bytes32 separator = _domainSeparator();
         // keccak256("\x19\x01" || separator || keccak256(abi.encode(RESULT_TYPEHASH, requestId, modelHash,
-        // inputHash, outputHash, traceRoot))), hashed in place past the free memory pointer (nothing is
-        // allocated); the same digest as SignatureLib.typedDataDigest.
+        // inputHash, outputHash, traceRoot, payee))), hashed in place past the free memory pointer (nothing
+        // is allocated); the same digest as SignatureLib.typedDataDigest.
         bytes32 digest;
         assembly ("memory-safe") {
             let p := mload(0x40)
@@ -998,7 +1008,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             mstore(add(p, 96), inputHash)
             mstore(add(p, 128), outputHash)
             mstore(add(p, 160), traceRoot)
-            let structHash := keccak256(p, 192)
+            mstore(add(p, 192), and(payee, 0xffffffffffffffffffffffffffffffffffffffff))
+            let structHash := keccak256(p, 224)
             mstore(p, hex"1901")
             mstore(add(p, 2), separator)
             mstore(add(p, 34), structHash)

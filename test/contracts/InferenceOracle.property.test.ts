@@ -21,7 +21,7 @@
  */
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
-import { Wallet, ZeroHash, type TransactionReceipt } from "ethers";
+import { Wallet, ZeroAddress, ZeroHash, type TransactionReceipt } from "ethers";
 import {
   deploy, requestParams, submission, rejection, zkProof, tensorF32, events,
   ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
@@ -143,6 +143,9 @@ class Model {
         }
         case "ResultSubmitted":
           Object.assign(r!, { worker: args.worker, relayer: args.relayer, outputHash: args.outputHash, traceRoot: args.traceRoot });
+          // Whoever submitted (relayers submit each other's copies here), the payee is the one the
+          // worker signed: fx.relayer, or the worker itself for a zero payee.
+          expect([fx.relayer.address, args.worker], `payee of ${args.requestId}`).toContain(args.relayer);
           expect(Number(args.attempt), "event attempt").toBe(r!.attempt);
           if (r!.tier === Tier.OPTIMISTIC) {
             const p = proofs.get(String(args.requestId).toLowerCase());
@@ -339,6 +342,7 @@ describe("InferenceOracle: randomized property test", () => {
           output: rnd.chance(0.5) ? out : "0x",
           proof: r.tier === Tier.ZK ? zkProof(req.modelHash, req.inputHash, outputHash) : "0x",
           traceRoot: rnd.chance(0.5) ? ZeroHash : "0x" + rnd.int(1e9).toString(16).padStart(64, "0"),
+          payee: rnd.chance(0.2) ? ZeroAddress : fx.relayer.address,
         });
       };
 

@@ -210,6 +210,7 @@ describe("oracle end to end (optimistic tier)", () => {
       inputHash: input.hash,
       outputHash: hashEncoded(fakeOutput),
       traceRoot: ("0x" + "00".repeat(32)) as Hex,
+      payee: forger.address,
     };
     const domain = oracleDomain(stack.chainId, await stack.oracle.getAddress());
     await stack.queue.publish(QUEUES.results, {
@@ -254,7 +255,7 @@ describe("oracle end to end (optimistic tier)", () => {
     const reply = JSON.parse(stack.relayer.db.getReply(fulfilled!.id)!.message);
     const replay = stack.oracle
       .connect(stack.accounts.relayer)
-      .submitResult({ requestId: reply.requestId, outputHash: reply.outputHash, traceRoot: reply.traceRoot, signature: reply.signature, output: "0x", proof: "0x" });
+      .submitResult({ requestId: reply.requestId, outputHash: reply.outputHash, traceRoot: reply.traceRoot, payee: reply.payee, signature: reply.signature, output: "0x", proof: "0x" });
     expect(await decodeRevert(stack, replay)).toBe("UnexpectedRequestState");
   });
 });
