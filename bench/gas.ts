@@ -52,8 +52,9 @@ async function main(): Promise<void> {
   }
 
   async function submission(r: { id: string; inputHash: Hex }, withOutput: boolean) {
-    const signature = await signResult(signer, domain, { requestId: r.id as RequestId, modelHash, inputHash: r.inputHash, outputHash, traceRoot: zero });
-    return { requestId: r.id, outputHash, traceRoot: zero, signature, output: withOutput ? outputHex : "0x", proof: "0x" };
+    const payee = await relayer.getAddress();
+    const signature = await signResult(signer, domain, { requestId: r.id as RequestId, modelHash, inputHash: r.inputHash, outputHash, traceRoot: zero, payee });
+    return { requestId: r.id, outputHash, traceRoot: zero, payee, signature, output: withOutput ? outputHex : "0x", proof: "0x" };
   }
 
   const rows: { step: string; gasPerItem: number; batch: number; note: string }[] = [];

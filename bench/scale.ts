@@ -24,7 +24,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
-import { Wallet } from "ethers";
+import { Wallet, ZeroAddress } from "ethers";
 import { network } from "hardhat";
 import * as ort from "onnxruntime-node";
 import {
@@ -238,8 +238,9 @@ async function benchRelayer(url: string, count: number, repeats: number) {
         inputHash,
         outputHash,
         traceRoot: `0x${"00".repeat(32)}`,
+        payee: ZeroAddress,
         signer: signer.address,
-        signature: await signResult(signer, domain, { requestId: id as RequestId, modelHash: modelHash as Hex, inputHash, outputHash, traceRoot: `0x${"00".repeat(32)}` as Hex }),
+        signature: await signResult(signer, domain, { requestId: id as RequestId, modelHash: modelHash as Hex, inputHash, outputHash, traceRoot: `0x${"00".repeat(32)}` as Hex, payee: ZeroAddress }),
         output: `0x${output.toString("hex")}`,
         provider: "cpu",
         timings: {},

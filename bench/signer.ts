@@ -29,7 +29,7 @@ const baseline = new BaselineSigner(key);
 const domain = oracleDomain(31337n, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
 const h = () => hexlify(randomBytes(32)) as `0x${string}`;
 const statements: ResultStatement[] = Array.from({ length: n }, () => ({
-  requestId: h() as RequestId, modelHash: h(), inputHash: h(), outputHash: h(), traceRoot: h(),
+  requestId: h() as RequestId, modelHash: h(), inputHash: h(), outputHash: h(), traceRoot: h(), payee: wallet.address,
 }));
 
 // Equality first: a faster signer that signs differently is worth nothing.

@@ -57,6 +57,7 @@ export const DeployConfigSchema = z.object({
       maxInlineOutputBytes: z.number().int().nonnegative().default(4096),
       maxCallbackGasLimit: z.number().int().positive().default(2_000_000),
       paramsDelay: z.number().int().nonnegative().max(90 * 86400).default(86400).describe("seconds a scheduled params change waits before it applies (to new requests only)"),
+      minGasPrice: z.coerce.bigint().nonnegative().default(1_000_000_000n).describe("wei per gas, at least, that a request's callbackGasLimit is priced at (the block's basefee when higher); paid to whoever executes the callback"),
     })
     .strict()
     .prefault({}),

@@ -210,7 +210,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
     const tier = tierOf(o.tier);
     const model = await client.model(await resolveModel(o.model, ctx));
     const tensor = readInputFile(o.input, model);
-    const quote = await client.quote(model.modelHash);
+    const quote = await client.quote(model.modelHash, Number(o.callbackGas));
     let fee = quote.minimum;
     if (o.fee !== undefined) {
       try {

@@ -28,6 +28,10 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 /// Requested/Submitted/Challenged + bonds of open challenges + sum of pull balances. Every payout is
 /// credited to a pull balance (`withdraw`), except refund pushes, which leave escrow and balance together.
 ///
+/// Gas that others pay for a requester (issue 12, finding 7): a refund push gets a fixed stipend
+/// (REFUND_GAS), never the requester's callbackGasLimit; the callback's gas is priced into the minimum
+/// fee (`callbackFee`) and paid to whoever executes the callback.
+///
 /// Parameters are versioned (docs/PROTOCOL.md, "Parameters"): the owner (OpenZeppelin Ownable2Step)
 /// schedules a version, which applies after `paramsDelay` to new requests only; each request keeps the
 /// version and the dispute resolver it was made with.
@@ -35,13 +39,14 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     using StakeLedger for StakeLedger.Worker;
 
     bytes32 internal constant RESULT_TYPEHASH =
-        keccak256("Result(bytes32 requestId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,bytes32 traceRoot)");
+        keccak256("Result(bytes32 requestId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,bytes32 traceRoot,address payee)");
     bytes32 internal constant REJECTION_TYPEHASH = keccak256("Rejection(bytes32 requestId,uint16 reason)");
     bytes32 internal constant NAME_HASH = keccak256("VerifiableInferenceOracle");
     bytes32 internal constant VERSION_HASH = keccak256("1");
 
-    /// @notice Gas a refund push always gets, enough for an EOA or a small bookkeeping hook.
-    uint256 internal constant MIN_REFUND_GAS = 30_000;
+    /// @notice Gas a refund push gets, whatever the request's callbackGasLimit: enough for an EOA or a
+    /// small bookkeeping hook (one new storage word). A push that fails credits the pull balance instead.
+    uint256 internal constant REFUND_GAS = 50_000;
     /// @notice A resolver cannot hold a dispute open longer than this.
     uint64 internal constant MAX_DISPUTE_DURATION = 180 days;
     /// @notice Upper bound for params.maxCallbackGasLimit, well under a block.
@@ -62,6 +67,14 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         uint32 maxInlineOutputBytes;
         uint32 maxCallbackGasLimit;
         uint32 paramsDelay;
+        uint64 minGasPrice;
+    }
+
+    /// @dev What a request stores beyond RequestBook.Request, one slot, written only when non-zero: the
+    /// resolver of an OPTIMISTIC request and the fee part that pays for the callback's gas.
+    struct RequestExtra {
+        address resolver;
+        uint96 callbackFee;
     }
 
     /// @dev What the results of one submitResult(s) call share: the params of the version the last result
@@ -96,8 +109,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     uint64 internal _pendingAt;
     uint256 internal _sequence;
     mapping(RequestId => RequestBook.Request) internal _requests;
-    /// @dev The dispute resolver of each OPTIMISTIC request, fixed when it was made.
-    mapping(RequestId => address) internal _resolverOf;
+    /// @dev The dispute resolver of each OPTIMISTIC request, fixed when it was made, and its callback fee.
+    mapping(RequestId => RequestExtra) internal _extra;
     mapping(RequestId => RequestBook.Dispute) internal _disputes;
     mapping(RequestId => mapping(address operator => bool)) internal _disqualified;
     mapping(address operator => StakeLedger.Worker) internal _workers;
@@ -134,8 +147,11 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         (uint96 ownerFee, address resolver) = _checkModel(p.modelHash, p.tier);
         uint32 version = _effectiveVersion();
         StoredParams storage sp = _paramsAt[version];
-        uint256 minimum = uint256(ownerFee) + sp.minWorkerFee;
-        // INVARIANT: the fee covers the model owner and the minimum worker fee.
+        uint256 gasPrice = block.basefee;
+        if (gasPrice < sp.minGasPrice) gasPrice = sp.minGasPrice;
+        uint256 callbackFee = uint256(p.callbackGasLimit) * gasPrice;
+        uint256 minimum = uint256(ownerFee) + sp.minWorkerFee + callbackFee;
+        // INVARIANT: the fee covers the model owner, the minimum worker fee and the callback's gas.
         if (msg.value < minimum) revert OracleFeeTooLow(msg.value, minimum);
         // INVARIANT: escrowed fees fit the packed uint96 slot.
         if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
@@ -165,8 +181,11 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         r.ownerFee = ownerFee;
         r.paramsVersion = version;
         // Only OPTIMISTIC requests can be disputed; their resolver is fixed now (revoking or switching
-        // it later blocks new requests only).
-        if (p.tier == Tier.OPTIMISTIC) _resolverOf[requestId] = resolver;
+        // it later blocks new requests only). callbackFee <= msg.value < 2^96 (checked above).
+        if (p.tier != Tier.OPTIMISTIC) resolver = address(0);
+        if (resolver != address(0) || callbackFee != 0) {
+            _extra[requestId] = RequestExtra({resolver: resolver, callbackFee: uint96(callbackFee)});
+        }
         _emitRequested(requestId, p, inputHash);
     }
 
@@ -273,7 +292,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
         // INVARIANT: a worker cannot challenge its own result to escape slashing.
         if (msg.sender == record.worker) revert OracleSelfChallenge(requestId, record.worker);
-        address resolver = _resolverOf[requestId];
+        address resolver = _extra[requestId].resolver;
         // INVARIANT: a dispute goes to the resolver fixed when the request was made (never zero for OPTIMISTIC).
         if (resolver == address(0)) revert OracleTierUnsupported(r.modelHash, Tier.OPTIMISTIC);
 
@@ -443,7 +462,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         v.inputHash = r.inputHash;
         v.attempt = r.attempt;
         v.paramsVersion = r.paramsVersion;
-        v.resolver = _resolverOf[requestId];
+        RequestExtra storage x = _extra[requestId];
+        v.resolver = x.resolver;
+        v.callbackFee = x.callbackFee;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -505,6 +526,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         p.maxInlineOutputBytes = sp.maxInlineOutputBytes;
         p.maxCallbackGasLimit = sp.maxCallbackGasLimit;
         p.paramsDelay = sp.paramsDelay;
+        p.minGasPrice = sp.minGasPrice;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -518,9 +540,10 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         bytes32 modelHash,
         bytes32 inputHash,
         bytes32 outputHash,
-        bytes32 traceRoot
+        bytes32 traceRoot,
+        address payee
     ) external view returns (bytes32) {
-        return _resultDigest(requestId, modelHash, inputHash, outputHash, traceRoot);
+        return _resultDigest(requestId, modelHash, inputHash, outputHash, traceRoot, payee);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -605,8 +628,15 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             if (err.length != 0) return (err, leaf);
         }
         // NONE and ZK results are final at once, so no bond needs to stay locked.
-        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, _now(), r.attempt);
-        _fulfill(s.requestId, r, t.owner, operator, msg.sender, s.outputHash, s.output);
+        address payee = _payeeOf(s, operator);
+        emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, _now(), r.attempt);
+        _fulfill(s.requestId, r, t.owner, operator, payee, s.outputHash, s.output);
+    }
+
+    /// @dev Who gets the relayer share: the payee the worker signed, never the submitter (finding 1: a
+    /// copied result pays the same payee); a worker that signed none keeps the share.
+    function _payeeOf(ResultSubmission calldata s, address operator) internal pure returns (address) {
+        return s.payee == address(0) ? operator : s.payee;
     }
 
     /// @dev Writes the bonds locked for the context's worker (one SSTORE for a run of its results).
@@ -671,7 +701,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         }
         // The request is served, bonded and paid under the params version it was made with.
         _loadVersion(c, RequestBook.paramsVersionOf(head));
-        bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot);
+        bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot, s.payee);
         address signer = SignatureLib.recover(digest, s.signature);
         // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
         if (signer == address(0)) return (address(0), head, abi.encodeWithSelector(OracleInvalidSignature.selector));
@@ -709,8 +739,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         c.dirty = true;
         RequestBook.setSubmitted(r, head, c.challengeDeadline);
         uint8 attempt = RequestBook.attemptOf(head);
-        emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
-        return RequestBook.leaf(s.requestId, attempt, operator, msg.sender, s.outputHash, s.traceRoot);
+        address payee = _payeeOf(s, operator);
+        emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
+        return RequestBook.leaf(s.requestId, attempt, operator, payee, s.outputHash, s.traceRoot);
     }
 
     function _proofError(RequestId requestId, RequestBook.Request storage r, address verifier, bytes32 outputHash, bytes calldata proof)
@@ -762,18 +793,29 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         bytes calldata output
     ) internal {
         r.status = RequestStatus.Fulfilled;
-        _payOut(r, owner, worker, relayer);
+        _payOut(r, owner, worker, relayer, _payCallbackFee(requestId, r.callbackGasLimit));
         bool callbackSucceeded = _deliverResult(r.requester, r.callbackGasLimit, requestId, outputHash, output);
         emit RequestFulfilled(requestId, outputHash, callbackSucceeded, output.length != 0);
     }
 
-    function _payOut(RequestBook.Request storage r, address owner, address worker, address relayer) internal {
+    /// @dev The owner's fee to the owner, the callback's gas to whoever executes it (this transaction's
+    /// sender), the rest split between relayer and worker.
+    function _payOut(RequestBook.Request storage r, address owner, address worker, address relayer, uint256 callbackFee) internal {
         uint256 ownerFee = r.ownerFee;
         // INVARIANT: the fee is split as the params version of the request said when it was made.
-        (uint256 relayerCut, uint256 workerCut) = RequestBook.split(r.fee, ownerFee, _paramsAt[r.paramsVersion].relayerFeeBps);
+        // Cannot underflow in split: fee >= ownerFee + minWorkerFee + callbackFee at request time.
+        (uint256 relayerCut, uint256 workerCut) =
+            RequestBook.split(r.fee, ownerFee + callbackFee, _paramsAt[r.paramsVersion].relayerFeeBps);
         _credit(owner, ownerFee);
         _credit(relayer, relayerCut);
         _credit(worker, workerCut);
+    }
+
+    /// @dev Credits the callback's gas fee to whoever executes the callback (this transaction's sender).
+    function _payCallbackFee(RequestId requestId, uint256 callbackGasLimit) internal returns (uint256 callbackFee) {
+        if (callbackGasLimit == 0) return 0;
+        callbackFee = _extra[requestId].callbackFee;
+        _credit(msg.sender, callbackFee);
     }
 
     function _deliverResult(address requester, uint256 gasLimit, RequestId requestId, bytes32 outputHash, bytes calldata output)
@@ -793,10 +835,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         r.status = RequestStatus.Refunded;
         address requester = r.requester;
         uint256 fee = r.fee;
-        uint256 gasLimit = r.callbackGasLimit;
-        if (gasLimit < MIN_REFUND_GAS) gasLimit = MIN_REFUND_GAS;
+        // INVARIANT: a refund costs its caller at most REFUND_GAS of the requester's code.
         bool pushed = ExactGasCall.call(
-            requester, gasLimit, fee, abi.encodeCall(IInferenceConsumer.onInferenceRefunded, (requestId, uint8(reason)))
+            requester, REFUND_GAS, fee, abi.encodeCall(IInferenceConsumer.onInferenceRefunded, (requestId, uint8(reason)))
         );
         if (!pushed) _credit(requester, fee);
         emit RequestRefunded(requestId, requester, fee, reason, pushed);
@@ -928,7 +969,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             maxInlineInputBytes: p.maxInlineInputBytes,
             maxInlineOutputBytes: p.maxInlineOutputBytes,
             maxCallbackGasLimit: p.maxCallbackGasLimit,
-            paramsDelay: p.paramsDelay
+            paramsDelay: p.paramsDelay,
+            minGasPrice: p.minGasPrice
         });
     }
 
@@ -949,13 +991,14 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         bytes32 modelHash,
         bytes32 inputHash,
         bytes32 outputHash,
-        bytes32 traceRoot
+        bytes32 traceRoot,
+        address payee
     ) internal view returns (bytes32) {
         bytes32 typeHash = RESULT_TYPEHASH;
         bytes32 separator = _domainSeparator();
         // keccak256("\x19\x01" || separator || keccak256(abi.encode(RESULT_TYPEHASH, requestId, modelHash,
-        // inputHash, outputHash, traceRoot))), hashed in place past the free memory pointer (nothing is
-        // allocated); the same digest as SignatureLib.typedDataDigest.
+        // inputHash, outputHash, traceRoot, payee))), hashed in place past the free memory pointer (nothing
+        // is allocated); the same digest as SignatureLib.typedDataDigest.
         bytes32 digest;
         assembly ("memory-safe") {
             let p := mload(0x40)
@@ -965,7 +1008,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             mstore(add(p, 96), inputHash)
             mstore(add(p, 128), outputHash)
             mstore(add(p, 160), traceRoot)
-            let structHash := keccak256(p, 192)
+            mstore(add(p, 192), and(payee, 0xffffffffffffffffffffffffffffffffffffffff))
+            let structHash := keccak256(p, 224)
             mstore(p, hex"1901")
             mstore(add(p, 2), separator)
             mstore(add(p, 34), structHash)

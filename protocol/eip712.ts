@@ -16,6 +16,7 @@ export const RESULT_TYPES = {
     { name: "inputHash", type: "bytes32" },
     { name: "outputHash", type: "bytes32" },
     { name: "traceRoot", type: "bytes32" },
+    { name: "payee", type: "address" },
   ],
 };
 
@@ -26,13 +27,16 @@ export const REJECTION_TYPES = {
   ],
 };
 
-/** The statement a worker signs: "for this request, this model on this input gave this output". */
+/** The statement a worker signs: "for this request, this model on this input gave this output", and
+ * who is paid the relayer share for carrying it (`payee`; the zero address: the worker itself). The
+ * oracle pays `payee` whoever submits, so a result copied from the mempool steals nothing. */
 export interface ResultStatement {
   requestId: RequestId;
   modelHash: Hex;
   inputHash: Hex;
   outputHash: Hex;
   traceRoot: Hex;
+  payee: string;
 }
 
 export interface RejectionStatement {

@@ -35,6 +35,12 @@ export const JobSchema = z.object({
   /** When the relayer saw the request event (ms since epoch), for latency accounting. */
   observedAt: z.number().nonnegative(),
   /**
+   * Who the worker names as payee in its signed result (the relayer share of the fee goes there,
+   * whoever submits it): the publishing relayer's address. Absent: the zero address (the worker
+   * keeps the share).
+   */
+  payee: address.optional(),
+  /**
    * Signers whose result for this request the oracle refused (stake unbonding or too low,
    * disqualified): such a worker passes the job on instead of serving it again.
    */
@@ -54,6 +60,8 @@ export const ResultMessageSchema = z.object({
   inputHash: hex32,
   outputHash: hex32,
   traceRoot: hex32,
+  /** The payee bound by the signature (see JobSchema.payee). */
+  payee: address,
   signer: address,
   signature: signatureHex,
   /** Canonical output encoding, or "0x" when too large to deliver inline (then in the blob store). */

@@ -92,7 +92,7 @@ export class ResultCollector {
       }
       signer = recoverResultSigner(
         domain,
-        { requestId: reply.requestId as RequestId, modelHash, inputHash, outputHash: reply.outputHash as Hex, traceRoot: reply.traceRoot as Hex },
+        { requestId: reply.requestId as RequestId, modelHash, inputHash, outputHash: reply.outputHash as Hex, traceRoot: reply.traceRoot as Hex, payee: reply.payee },
         reply.signature,
       );
       if (reply.output !== "0x") {

@@ -89,7 +89,7 @@ export class ResultSubmitter {
     // The output is only needed when the request settles in this transaction (NONE and ZK tiers).
     const settlesNow = row !== undefined && row.tier !== Tier.OPTIMISTIC;
     const output = settlesNow && fromHex(m.output).byteLength <= this.options.maxInlineOutputBytes ? m.output : "0x";
-    return { requestId: m.requestId, outputHash: m.outputHash, traceRoot: m.traceRoot, signature: m.signature, output, proof: m.proof ?? "0x" };
+    return { requestId: m.requestId, outputHash: m.outputHash, traceRoot: m.traceRoot, payee: m.payee, signature: m.signature, output, proof: m.proof ?? "0x" };
   }
 
   private async submitBatch(replies: ReplyRow[]): Promise<boolean> {

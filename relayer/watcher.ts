@@ -46,6 +46,8 @@ export class EventWatcher {
   private readonly pendingInline = new Map<string, string>();
   /** Jobs published per request in this run, so a job handed out again gets a fresh message id. */
   private readonly published = new Map<string, number>();
+  /** This relayer's address, named as payee in every job (read once). */
+  private payee: string | undefined;
 
   constructor(
     private readonly chain: OracleChain,
@@ -283,6 +285,8 @@ export class EventWatcher {
         tier: row.tier as Tier,
         deadline: row.deadline,
         observedAt: row.observedAt,
+        // Workers sign this relayer as payee: the relayer share is ours whoever submits the result.
+        payee: (this.payee ??= await this.chain.signer.getAddress()),
         ...(row.excluded === null ? {} : { excludedSigners: JSON.parse(row.excluded) as string[] }),
       };
       const attempt = this.published.get(row.id) ?? 0;

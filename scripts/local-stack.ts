@@ -60,6 +60,7 @@ export const DEFAULT_PARAMS = {
   maxInlineOutputBytes: 4096,
   maxCallbackGasLimit: 2_000_000,
   paramsDelay: 3600,
+  minGasPrice: 1_000_000_000n,
 };
 
 export const MODEL_FEE = parseEther("0.002");

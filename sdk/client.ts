@@ -47,7 +47,10 @@ export interface ModelDetails {
 export interface FeeQuote {
   ownerFee: bigint;
   minWorkerFee: bigint;
-  /** The least msg.value requestInference accepts: ownerFee + minWorkerFee. */
+  /** What the callback's gas costs: callbackGasLimit x max(basefee, minGasPrice), with the basefee
+   * taken 5/4 of the latest block's (it can rise 12.5 % a block before the request is mined). */
+  callbackFee: bigint;
+  /** The least msg.value requestInference accepts: ownerFee + minWorkerFee + callbackFee. */
   minimum: bigint;
 }
 
@@ -183,16 +186,21 @@ export class OracleClient {
     };
   }
 
-  /** The fee a request for this model needs at least (model owner's fee + the oracle's minimum worker fee). */
-  async quote(modelHash: string): Promise<FeeQuote> {
+  /** The fee a request for this model needs at least (model owner's fee + the oracle's minimum worker
+   * fee + the callback's gas, which is paid to whoever executes the callback). */
+  async quote(modelHash: string, callbackGasLimit = 0): Promise<FeeQuote> {
     const model = await this.model(modelHash);
     let params: Awaited<ReturnType<IInferenceOracle["params"]>>;
+    let baseFee: bigint;
     try {
       params = await this.oracle.params();
+      baseFee = ((await this.provider.getBlock("latest"))?.baseFeePerGas ?? 0n) * 5n / 4n;
     } catch (error) {
       throw chainError("reading the oracle's parameters", error);
     }
-    return { ownerFee: model.fee, minWorkerFee: params.minWorkerFee, minimum: model.fee + params.minWorkerFee };
+    const price = baseFee > params.minGasPrice ? baseFee : params.minGasPrice;
+    const callbackFee = BigInt(callbackGasLimit) * price;
+    return { ownerFee: model.fee, minWorkerFee: params.minWorkerFee, callbackFee, minimum: model.fee + params.minWorkerFee + callbackFee };
   }
 
   /** Encodes an input for the model (fitted to its spec); returns the bytes and their tensor hash. */
@@ -213,10 +221,10 @@ export class OracleClient {
         details: { modelHash: model.modelHash, tier: Tier[tier], offered: model.tiers.map((t) => Tier[t]) },
       });
     }
-    const quote = await this.quote(model.modelHash);
+    const quote = await this.quote(model.modelHash, options.callbackGasLimit ?? 0);
     const fee = options.fee ?? quote.minimum;
     if (fee < quote.minimum) {
-      throw new OracleSdkError("FEE_TOO_LOW", `a fee of ${fee} wei is below the minimum ${quote.minimum} wei (model ${quote.ownerFee} + worker ${quote.minWorkerFee})`, {
+      throw new OracleSdkError("FEE_TOO_LOW", `a fee of ${fee} wei is below the minimum ${quote.minimum} wei (model ${quote.ownerFee} + worker ${quote.minWorkerFee} + callback gas ${quote.callbackFee})`, {
         details: { fee: fee.toString(), minimum: quote.minimum.toString() },
       });
     }

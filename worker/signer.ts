@@ -34,6 +34,11 @@ function putWord(buf: Buffer, offset: number, hex: string, what: string): void {
   if (hex.length !== 66 || buf.write(hex.slice(2), offset, 32, "hex") !== 32) throw new TypeError(`${what} must be a 0x-prefixed 32-byte hex string`);
 }
 
+/** Writes a 0x-prefixed 20-byte address as a left-padded 32-byte word (`buf` zeroed there). */
+function putAddress(buf: Buffer, offset: number, hex: string, what: string): void {
+  if (hex.length !== 42 || buf.write(hex.slice(2), offset + 12, 20, "hex") !== 20) throw new TypeError(`${what} must be a 0x-prefixed 20-byte address`);
+}
+
 export class FastSigner {
   readonly address: string;
   private readonly key: Uint8Array;
@@ -70,13 +75,14 @@ export class FastSigner {
   }
 
   private resultDigestBytes(domain: TypedDataDomain, r: ResultStatement): Buffer {
-    const struct = Buffer.allocUnsafe(6 * 32);
+    const struct = Buffer.alloc(7 * 32);
     RESULT_TYPEHASH.copy(struct, 0);
     putWord(struct, 32, r.requestId, "requestId");
     putWord(struct, 64, r.modelHash, "modelHash");
     putWord(struct, 96, r.inputHash, "inputHash");
     putWord(struct, 128, r.outputHash, "outputHash");
     putWord(struct, 160, r.traceRoot, "traceRoot");
+    putAddress(struct, 192, r.payee, "payee");
     return this.typedDigest(domain, struct);
   }
 

@@ -11,7 +11,7 @@
  * Transient failures (a 503 from the input host, RPC trouble, blob store down) throw retryable
  * errors and the queue redelivers the job.
  */
-import { getAddress, type TypedDataDomain } from "ethers";
+import { getAddress, ZeroAddress, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
 import { oracleDomain } from "../protocol/eip712.js";
 import { BaseError } from "../protocol/errors.js";
@@ -388,6 +388,7 @@ export class Worker {
       inputHash: job.inputHash as Hex,
       outputHash,
       traceRoot,
+      payee: job.payee ?? ZeroAddress,
     };
     const signature = this.signer.signResult(domain, statement);
     timings.sign = ms(t);

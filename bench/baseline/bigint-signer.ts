@@ -82,13 +82,14 @@ export class FastSigner {
   }
 
   private resultDigestBytes(domain: TypedDataDomain, r: ResultStatement): Buffer {
-    const struct = Buffer.allocUnsafe(6 * 32);
+    const struct = Buffer.alloc(7 * 32);
     RESULT_TYPEHASH.copy(struct, 0);
     putWord(struct, 32, r.requestId, "requestId");
     putWord(struct, 64, r.modelHash, "modelHash");
     putWord(struct, 96, r.inputHash, "inputHash");
     putWord(struct, 128, r.outputHash, "outputHash");
     putWord(struct, 160, r.traceRoot, "traceRoot");
+    struct.write(r.payee.slice(2), 192 + 12, 20, "hex"); // the payee word (issue 12), as worker/signer.ts
     return this.typedDigest(domain, struct);
   }
 

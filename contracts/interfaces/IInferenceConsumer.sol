@@ -11,5 +11,7 @@ interface IInferenceConsumer {
     function onInferenceResult(RequestId requestId, bytes32 outputHash, bytes calldata output) external;
 
     /// @notice Delivers a refund (the fee comes as msg.value). `reason` is an `IInferenceOracle.RefundReason`.
+    /// Runs with a fixed 50,000 gas (the oracle's REFUND_GAS), not the request's callbackGasLimit; if it
+    /// fails, the fee waits in the oracle's pull balance of this contract (`IInferenceOracle.withdraw`).
     function onInferenceRefunded(RequestId requestId, uint8 reason) external payable;
 }

@@ -47,19 +47,23 @@ interface IInferenceOracle {
     }
 
     /// @notice One worker-signed result as the relayer submits it.
-    /// @param signature EIP-712 signature over Result(requestId, modelHash, inputHash, outputHash, traceRoot)
+    /// @param payee who receives the relayer share of the fee, bound by the worker's signature, whoever
+    /// submits (a copied result pays the same payee); zero: the worker itself
+    /// @param signature EIP-712 signature over Result(requestId, modelHash, inputHash, outputHash, traceRoot, payee)
     /// @param output canonical output encoding (needed when the request settles in this transaction), or empty
     /// @param proof zk proof for ZK-tier requests, else empty
     struct ResultSubmission {
         RequestId requestId;
         bytes32 outputHash;
         bytes32 traceRoot;
+        address payee;
         bytes signature;
         bytes output;
         bytes proof;
     }
 
-    /// @notice An accepted OPTIMISTIC result. The oracle keeps no copy: it commits each submitResults
+    /// @notice An accepted OPTIMISTIC result; `relayer` is the payee the worker signed (the operator when
+    /// it signed none), not the submitter. The oracle keeps no copy: it commits each submitResults
     /// call's accepted OPTIMISTIC results as the leaves of one Merkle root (see docs/PROTOCOL.md,
     /// "Result batches"), and settle/challenge name a result by this record plus a Merkle proof.
     struct ResultRecord {
@@ -95,6 +99,9 @@ interface IInferenceOracle {
         uint32 paramsVersion;
         /// @dev the dispute resolver fixed when the request was made (OPTIMISTIC only, else zero)
         address resolver;
+        /// @dev the part of `fee` that pays for the callback's gas (callbackGasLimit x max(basefee,
+        /// minGasPrice) at request time), paid to whoever executes the callback
+        uint96 callbackFee;
     }
 
     struct DisputeView {
@@ -133,6 +140,8 @@ interface IInferenceOracle {
         uint32 maxCallbackGasLimit;
         /// @dev how long a scheduled change waits before it applies to new requests
         uint32 paramsDelay;
+        /// @dev the least gas price a callback's gas is priced at (the block's basefee when higher)
+        uint64 minGasPrice;
     }
 
     // ---------------------------------------------------------------- events
@@ -149,7 +158,8 @@ interface IInferenceOracle {
         string inputURI
     );
     /// @notice A result was accepted. `attempt` is the request's count of overturned results (part of the
-    /// result's leaf). `worker` is the operator (not the signer key). For OPTIMISTIC
+    /// result's leaf). `worker` is the operator (not the signer key); `relayer` the payee the worker signed
+    /// (the operator when it signed none), who gets the relayer share whoever submitted. For OPTIMISTIC
     /// requests `challengeDeadline` ends the challenge window; NONE and ZK results are final at once
     /// (RequestFulfilled follows in the same transaction) and carry the submission time.
     event ResultSubmitted(
@@ -281,7 +291,14 @@ interface IInferenceOracle {
     /// @notice The params of `version` (all zero for a version never scheduled).
     function paramsAt(uint32 version) external view returns (Params memory);
     function registry() external view returns (address);
-    function resultDigest(RequestId requestId, bytes32 modelHash, bytes32 inputHash, bytes32 outputHash, bytes32 traceRoot)
+    function resultDigest(
+        RequestId requestId,
+        bytes32 modelHash,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes32 traceRoot,
+        address payee
+    )
         external
         view
         returns (bytes32);

@@ -126,7 +126,8 @@ library RequestBook {
         pure
         returns (uint256 relayerCut, uint256 workerCut)
     {
-        // Cannot underflow: requestInference enforces fee >= ownerFee. Cannot overflow: fee < 2^96 and
+        // Cannot underflow: requestInference enforces fee >= ownerFee (the oracle passes ownerFee plus the
+        // callback fee, both covered by the fee at request time). Cannot overflow: fee < 2^96 and
         // relayerFeeBps <= 10_000, and relayerCut <= rest.
         unchecked {
             uint256 rest = fee - ownerFee;

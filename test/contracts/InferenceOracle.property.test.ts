@@ -21,7 +21,7 @@
  */
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
-import { Wallet, ZeroHash, type TransactionReceipt } from "ethers";
+import { Wallet, ZeroAddress, ZeroHash, type TransactionReceipt } from "ethers";
 import {
   deploy, requestParams, submission, rejection, zkProof, tensorF32, events,
   ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
@@ -59,6 +59,8 @@ interface Req {
   attempt: number;
   /** The params version the request was made under (predicted from ParamsScheduled events). */
   version: number;
+  /** The fee part that pays the callback's gas: callbackGasLimit x max(basefee, minGasPrice) at request time. */
+  callbackFee: bigint;
   /** Merkle proof of the current result's leaf, rebuilt from the submitting transaction's logs. */
   proof?: string[];
   paid: number;
@@ -117,7 +119,7 @@ class Model {
     return s;
   }
 
-  apply(fx: Fx, receipt: TransactionReceipt, blockTime: bigint) {
+  apply(fx: Fx, receipt: TransactionReceipt, blockTime: bigint, baseFee: bigint) {
     const proofs = new Map<string, { proof: string[]; attempt: number }>();
     for (const batch of batchesFromLogs(receipt.logs, fx.oracleAddr)) {
       const leaves = batch.items.map((x) => x.leaf);
@@ -128,14 +130,22 @@ class Model {
     for (const { name, args } of events(receipt, fx.oracle)) {
       const r = args.requestId !== undefined ? this.reqs.get(args.requestId) : undefined;
       switch (name) {
-        case "InferenceRequested":
+        case "InferenceRequested": {
+          const version = this.versionAt(blockTime);
+          const minGasPrice = this.versions.get(version)!.p.minGasPrice;
+          const price = baseFee > minGasPrice ? baseFee : minGasPrice;
           this.reqs.set(args.requestId, {
+            callbackFee: BigInt(args.callbackGasLimit) * price,
             id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
-            deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0, version: this.versionAt(blockTime),
+            deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0, version,
           });
           break;
+        }
         case "ResultSubmitted":
           Object.assign(r!, { worker: args.worker, relayer: args.relayer, outputHash: args.outputHash, traceRoot: args.traceRoot });
+          // Whoever submitted (relayers submit each other's copies here), the payee is the one the
+          // worker signed: fx.relayer, or the worker itself for a zero payee.
+          expect([fx.relayer.address, args.worker], `payee of ${args.requestId}`).toContain(args.relayer);
           expect(Number(args.attempt), "event attempt").toBe(r!.attempt);
           if (r!.tier === Tier.OPTIMISTIC) {
             const p = proofs.get(String(args.requestId).toLowerCase());
@@ -177,7 +187,7 @@ class Model {
           if (r!.tier === Tier.OPTIMISTIC) this.add(this.locked, r!.worker!, -this.paramsOf(r!).resultBond);
           // The fee was split just before, as the request's own version says: owner, relayer, worker
           // (every share is non-zero here: MODEL_FEE > 0, 0 < relayerFeeBps < 10000).
-          const rest = r!.fee - MODEL_FEE;
+          const rest = r!.fee - MODEL_FEE - r!.callbackFee;
           const relayerCut = (rest * BigInt(this.paramsOf(r!).relayerFeeBps)) / 10_000n;
           expect(this.credits.slice(-2), `fee split of ${r!.id}`).toEqual([
             { account: r!.relayer, amount: relayerCut },
@@ -201,11 +211,11 @@ class Model {
           break;
         case "ParamsScheduled": {
           const [minStake, resultBond, challengeBond, minWorkerFee, challengeWindow, unbondingDelay, relayerFeeBps,
-            maxInlineInputBytes, maxInlineOutputBytes, maxCallbackGasLimit, paramsDelay] = args.params;
+            maxInlineInputBytes, maxInlineOutputBytes, maxCallbackGasLimit, paramsDelay, minGasPrice] = args.params;
           this.versions.set(Number(args.version), {
             p: { minStake, resultBond, challengeBond, minWorkerFee, challengeWindow: Number(challengeWindow), unbondingDelay: Number(unbondingDelay),
               relayerFeeBps: Number(relayerFeeBps), maxInlineInputBytes: Number(maxInlineInputBytes), maxInlineOutputBytes: Number(maxInlineOutputBytes),
-              maxCallbackGasLimit: Number(maxCallbackGasLimit), paramsDelay: Number(paramsDelay) },
+              maxCallbackGasLimit: Number(maxCallbackGasLimit), paramsDelay: Number(paramsDelay), minGasPrice },
             effectiveAt: args.effectiveAt,
           });
           break;
@@ -293,7 +303,10 @@ describe("InferenceOracle: randomized property test", () => {
         stats[label] ??= [0, 0];
         stats[label]![ok ? 0 : 1]++;
         if (expectOk !== undefined) expect(ok, `${label} seq ${seq}`).toBe(expectOk);
-        if (ok) m.apply(fx, receipt!, BigInt((await fx.ethers.provider.getBlock(receipt!.blockNumber))!.timestamp));
+        if (ok) {
+          const block = (await fx.ethers.provider.getBlock(receipt!.blockNumber))!;
+          m.apply(fx, receipt!, BigInt(block.timestamp), block.baseFeePerGas ?? 0n);
+        }
         return ok;
       };
       const withStatus = (...s: number[]) => [...m.reqs.values()].filter((r) => s.includes(r.status));
@@ -329,6 +342,7 @@ describe("InferenceOracle: randomized property test", () => {
           output: rnd.chance(0.5) ? out : "0x",
           proof: r.tier === Tier.ZK ? zkProof(req.modelHash, req.inputHash, outputHash) : "0x",
           traceRoot: rnd.chance(0.5) ? ZeroHash : "0x" + rnd.int(1e9).toString(16).padStart(64, "0"),
+          payee: rnd.chance(0.2) ? ZeroAddress : fx.relayer.address,
         });
       };
 
@@ -344,7 +358,13 @@ describe("InferenceOracle: randomized property test", () => {
             deadline: now + BigInt(60 + rnd.int(6000)),
             callbackGasLimit: "request" in who ? rnd.pick([0, 60_000]) : 0,
           });
-          const fee = MODEL_FEE + PARAMS.minWorkerFee + BigInt(rnd.int(1000)) * 10n ** 13n;
+          // The callback's gas is priced in (at most 10 gwei here); some requests pay exactly the minimum.
+          // (The exact minimum only while the next block's basefee, at most 9/8 of this one's, stays
+          // below minGasPrice: then the price is known in advance.)
+          const baseFee = (await fx.ethers.provider.getBlock("latest"))!.baseFeePerGas ?? 0n;
+          const minimum = MODEL_FEE + PARAMS.minWorkerFee + BigInt(p.callbackGasLimit) * PARAMS.minGasPrice;
+          const exact = (baseFee * 9n) / 8n < PARAMS.minGasPrice && rnd.chance(0.3);
+          const fee = minimum + (exact ? 0n : BigInt(p.callbackGasLimit) * 10n ** 10n + BigInt(rnd.int(1000)) * 10n ** 13n);
           await run("request", () => ("request" in who ? (who as any).request(p, { value: fee, ...GAS }) : fx.oracle.connect(who as any).requestInference(p, { value: fee, ...GAS })), true);
         } else if (action < 36) {
           // valid-looking submission from a random worker (may be disqualified, under-staked or late)

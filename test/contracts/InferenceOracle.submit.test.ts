@@ -129,8 +129,8 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       const fx = await fixture();
       const { id } = await request(fx);
       const r = await fx.oracle.getRequest(id);
-      const statement = { requestId: id, modelHash: r.modelHash as Hex, inputHash: r.inputHash as Hex, outputHash: OUTPUT_HASH as Hex, traceRoot: TRACE_ROOT };
-      expect(await fx.oracle.resultDigest(id, r.modelHash, r.inputHash, OUTPUT_HASH, TRACE_ROOT)).toBe(resultDigest(fx.domain, statement));
+      const statement = { requestId: id, modelHash: r.modelHash as Hex, inputHash: r.inputHash as Hex, outputHash: OUTPUT_HASH as Hex, traceRoot: TRACE_ROOT, payee: fx.relayer.address };
+      expect(await fx.oracle.resultDigest(id, r.modelHash, r.inputHash, OUTPUT_HASH, TRACE_ROOT, fx.relayer.address)).toBe(resultDigest(fx.domain, statement));
       expect(await fx.oracle.domainSeparator()).toBe(TypedDataEncoder.hashDomain(fx.domain));
       void RESULT_TYPES;
     });
@@ -186,7 +186,7 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       const malleated = sig.r + highS.slice(2) + flippedV.toString(16);
       // The malleated twin is a valid ECDSA signature by the same key; only the low-s rule refuses it.
       const r = await fx.oracle.getRequest(id);
-      const digest = await fx.oracle.resultDigest(id, r.modelHash, r.inputHash, sub.outputHash, sub.traceRoot);
+      const digest = await fx.oracle.resultDigest(id, r.modelHash, r.inputHash, sub.outputHash, sub.traceRoot, sub.payee);
       const ecrecover = await fx.ethers.provider.call({
         to: "0x0000000000000000000000000000000000000001",
         data: digest + flippedV.toString(16).padStart(64, "0") + sig.r.slice(2) + highS.slice(2),

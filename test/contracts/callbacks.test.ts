@@ -52,10 +52,20 @@ describe("InferenceOracle: callback safety and consumers", () => {
         expect(ev.args.callbackSucceeded).toBe(false);
         expect(await fx.oracle.state(id)).toBe(BigInt(Status.Fulfilled));
         expect(await consumer.results()).toBe(0n);
-        const rest = FEE - MODEL_FEE;
+        // The callback's gas fee (priced at request time) goes to whoever executed the callback: the
+        // relayer for NONE (it submitted), the settler for OPTIMISTIC; the rest is split as usual.
+        const callbackFee: bigint = (await fx.oracle.getRequest(id)).callbackFee;
+        expect(callbackFee >= BigInt(CALLBACK_GAS) * PARAMS.minGasPrice).toBe(true);
+        const rest = FEE - MODEL_FEE - callbackFee;
         const relayerCut = (rest * BigInt(PARAMS.relayerFeeBps)) / 10_000n;
         expect(await fx.oracle.balanceOf(fx.ops[0]!.address)).toBe(rest - relayerCut);
         expect(await fx.oracle.balanceOf(fx.modelOwner.address)).toBe(MODEL_FEE);
+        if (tier === Tier.NONE) {
+          expect(await fx.oracle.balanceOf(fx.relayer.address)).toBe(relayerCut + callbackFee);
+        } else {
+          expect(await fx.oracle.balanceOf(fx.relayer.address)).toBe(relayerCut);
+          expect(await fx.oracle.balanceOf(fx.other.address)).toBe(callbackFee);
+        }
         // The callback's cost is bounded by its limit, whatever it does.
         expect(receipt.gasUsed).toBeLessThan(BigInt(CALLBACK_GAS) + 200_000n);
       });

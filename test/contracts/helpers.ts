@@ -28,6 +28,7 @@ export const PARAMS = {
   maxInlineOutputBytes: 4096,
   maxCallbackGasLimit: 1_000_000,
   paramsDelay: 86_400,
+  minGasPrice: 1_000_000_000n, // 1 gwei
 };
 export const MODEL_FEE = 2n * 10n ** 15n;
 export const FEE = 10n ** 16n; // default request fee
@@ -202,6 +203,8 @@ export interface SubmissionOpts {
   inputHash?: string;
   domain?: ReturnType<typeof oracleDomain>;
   signedId?: string;
+  /** The payee the worker signs (default fx.relayer); the zero address leaves the share to the worker. */
+  payee?: string;
 }
 
 export async function submission(fx: Fx, id: string, signer: Wallet, o: SubmissionOpts = {}) {
@@ -214,8 +217,9 @@ export async function submission(fx: Fx, id: string, signer: Wallet, o: Submissi
     inputHash: (o.inputHash ?? r.inputHash) as Hex,
     outputHash: outputHash as Hex,
     traceRoot: traceRoot as Hex,
+    payee: o.payee ?? fx.relayer.address,
   });
-  return { requestId: id, outputHash, traceRoot, signature, output: o.output ?? "0x", proof: o.proof ?? "0x" };
+  return { requestId: id, outputHash, traceRoot, payee: o.payee ?? fx.relayer.address, signature, output: o.output ?? "0x", proof: o.proof ?? "0x" };
 }
 
 export async function rejection(fx: Fx, id: string, signer: Wallet, reason = 1) {

@@ -80,13 +80,22 @@ describe("oracle end to end (optimistic tier)", () => {
     }
     await session.release();
 
-    // Payments: model owner its fee, relayer its share of the rest, worker the remainder, per request.
+    // Payments: model owner its fee; the relayer, which settled and so ran the callbacks, their gas
+    // fee (priced at request time) and its share of the rest; the worker the remainder, per request.
     const n = BigInt(ids.length);
-    const rest = REQUEST_FEE - MODEL_FEE;
-    const relayerCut = (rest * BigInt(DEFAULT_PARAMS.relayerFeeBps)) / 10_000n;
+    let relayerTotal = 0n;
+    let workerTotal = 0n;
+    for (const id of ids) {
+      const callbackFee: bigint = (await stack.oracle.getRequest(id)).callbackFee;
+      expect(callbackFee > 0n).toBe(true);
+      const rest = REQUEST_FEE - MODEL_FEE - callbackFee;
+      const relayerCut = (rest * BigInt(DEFAULT_PARAMS.relayerFeeBps)) / 10_000n;
+      relayerTotal += relayerCut + callbackFee;
+      workerTotal += rest - relayerCut;
+    }
     expect(await stack.oracle.balanceOf(await stack.accounts.modelOwner.getAddress())).toBe(MODEL_FEE * n);
-    expect(await stack.oracle.balanceOf(await stack.accounts.relayer.getAddress())).toBe(relayerCut * n);
-    expect(await stack.oracle.balanceOf(await stack.accounts.operator.getAddress())).toBe((rest - relayerCut) * n);
+    expect(await stack.oracle.balanceOf(await stack.accounts.relayer.getAddress())).toBe(relayerTotal);
+    expect(await stack.oracle.balanceOf(await stack.accounts.operator.getAddress())).toBe(workerTotal);
     const w = await stack.oracle.getWorker(await stack.accounts.operator.getAddress());
     expect(w.locked).toBe(0n); // every bond released at settlement
   });
@@ -201,6 +210,7 @@ describe("oracle end to end (optimistic tier)", () => {
       inputHash: input.hash,
       outputHash: hashEncoded(fakeOutput),
       traceRoot: ("0x" + "00".repeat(32)) as Hex,
+      payee: forger.address,
     };
     const domain = oracleDomain(stack.chainId, await stack.oracle.getAddress());
     await stack.queue.publish(QUEUES.results, {
@@ -245,7 +255,7 @@ describe("oracle end to end (optimistic tier)", () => {
     const reply = JSON.parse(stack.relayer.db.getReply(fulfilled!.id)!.message);
     const replay = stack.oracle
       .connect(stack.accounts.relayer)
-      .submitResult({ requestId: reply.requestId, outputHash: reply.outputHash, traceRoot: reply.traceRoot, signature: reply.signature, output: "0x", proof: "0x" });
+      .submitResult({ requestId: reply.requestId, outputHash: reply.outputHash, traceRoot: reply.traceRoot, payee: reply.payee, signature: reply.signature, output: "0x", proof: "0x" });
     expect(await decodeRevert(stack, replay)).toBe("UnexpectedRequestState");
   });
 });

@@ -32,7 +32,11 @@ describe("OracleClient on the local stack", () => {
   it("reads the model's terms and quotes the fee (model fee + minimum worker fee)", async () => {
     const model = await client.model(stack.modelHash);
     expect(model).toMatchObject({ fee: MODEL_FEE, tiers: [Tier.NONE, Tier.OPTIMISTIC], active: true, input: { dtype: "float32", shape: [1, 3, 48, 192] }, output: { dtype: "float32", shape: [1, 2] } });
-    expect(await client.quote(stack.modelHash)).toEqual({ ownerFee: MODEL_FEE, minWorkerFee: DEFAULT_PARAMS.minWorkerFee, minimum: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee });
+    expect(await client.quote(stack.modelHash)).toEqual({ ownerFee: MODEL_FEE, minWorkerFee: DEFAULT_PARAMS.minWorkerFee, callbackFee: 0n, minimum: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee });
+    // A callback's gas is priced in, at least at minGasPrice.
+    const withCallback = await client.quote(stack.modelHash, 200_000);
+    expect(withCallback.callbackFee >= 200_000n * DEFAULT_PARAMS.minGasPrice).toBe(true);
+    expect(withCallback.minimum).toBe(MODEL_FEE + DEFAULT_PARAMS.minWorkerFee + withCallback.callbackFee);
   });
 
   it("NONE tier: uploads the large input, reports requested -> submitted -> final, and returns the verified output", async () => {

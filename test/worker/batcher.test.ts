@@ -207,7 +207,7 @@ describe("FastSigner", () => {
       const fast = new FastSigner(wallet.privateKey);
       expect(fast.address).toBe(wallet.address);
       const domain = oracleDomain(BigInt(1 + i), ORACLE);
-      const st = { requestId: randomHash() as RequestId, modelHash: randomHash(), inputHash: randomHash(), outputHash: randomHash(), traceRoot: randomHash() };
+      const st = { requestId: randomHash() as RequestId, modelHash: randomHash(), inputHash: randomHash(), outputHash: randomHash(), traceRoot: randomHash(), payee: Wallet.createRandom().address };
       expect(fast.resultDigest(domain, st)).toBe(resultDigest(domain, st));
       expect(fast.signResult(domain, st)).toBe(await signResult(wallet, domain, st));
       const rej = { requestId: st.requestId, reason: (i % 6) + 1 };
@@ -219,8 +219,8 @@ describe("FastSigner", () => {
     const fast = new FastSigner(SIGNER_KEY);
     const domain = oracleDomain(1n, ORACLE);
     const good = randomHash();
-    expect(() => fast.signResult(domain, { requestId: good as RequestId, modelHash: "0x12", inputHash: good, outputHash: good, traceRoot: good })).toThrow(TypeError);
-    expect(() => fast.signResult(domain, { requestId: good as RequestId, modelHash: `0x${"zz".repeat(32)}` as Hex, inputHash: good, outputHash: good, traceRoot: good })).toThrow(TypeError);
+    expect(() => fast.signResult(domain, { requestId: good as RequestId, modelHash: "0x12", inputHash: good, outputHash: good, traceRoot: good, payee: ORACLE })).toThrow(TypeError);
+    expect(() => fast.signResult(domain, { requestId: good as RequestId, modelHash: `0x${"zz".repeat(32)}` as Hex, inputHash: good, outputHash: good, traceRoot: good, payee: ORACLE })).toThrow(TypeError);
   });
 });
 

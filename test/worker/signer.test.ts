@@ -41,7 +41,9 @@ describe("FastSigner (noble secp256k1)", () => {
       const fast = new FastSigner(wallet.privateKey);
       expect(fast.address).toBe(wallet.address);
       const domain = oracleDomain(BigInt(1 + i), ORACLE);
-      const st = { requestId: randomHash() as RequestId, modelHash: randomHash(), inputHash: randomHash(), outputHash: randomHash(), traceRoot: randomHash() };
+      // payee: a random address, or zero (the worker keeps the relayer share)
+      const payee = i % 4 === 0 ? "0x0000000000000000000000000000000000000000" : Wallet.createRandom().address;
+      const st = { requestId: randomHash() as RequestId, modelHash: randomHash(), inputHash: randomHash(), outputHash: randomHash(), traceRoot: randomHash(), payee };
       expect(fast.resultDigest(domain, st)).toBe(resultDigest(domain, st));
       expect(fast.signResult(domain, st)).toBe(await signResult(wallet, domain, st));
       const rej = { requestId: st.requestId, reason: (i * 977) % 0x10000 };

@@ -185,7 +185,7 @@ describe("Worker", () => {
     const output = decodeTensor(fromHex(r.output));
     const [p0, p1] = output.data as Float32Array;
     expect(p1! > p0!).toBe(true);
-    const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex };
+    const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex, payee: r.payee };
     expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
   });
 
@@ -209,7 +209,7 @@ describe("Worker", () => {
       const r = h.replies.find((x) => x.requestId === j.requestId) as ResultMessage;
       expect(r?.kind, JSON.stringify(r)).toBe("result");
       expect(r.timings.batch).toBe(4);
-      const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex };
+      const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex, payee: r.payee };
       expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
       const trace = await fetchTrace(store.url, r.traceRoot as Hex);
       // The signed output is the trace's last tensor, and the trace checks out against this job's own input.
@@ -244,7 +244,7 @@ describe("Worker", () => {
       expect(r.traceRoot).toBe(`0x${"00".repeat(32)}`);
       expect(r.provider).toBe("cpu");
       for (const stage of ["fetch", "decode", "infer", "hash", "sign"]) expect(r.timings[stage], stage).toBeGreaterThanOrEqual(0);
-      const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex };
+      const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex, payee: r.payee };
       expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
       expect(r.signer).toBe(h.worker.address);
     }

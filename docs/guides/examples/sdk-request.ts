@@ -21,7 +21,7 @@ const client = await OracleClient.connect({
 
 try {
   const model = await client.model(modelHash);   // owner, fee, tiers, input/output specs, commitment root, URIs
-  const quote = await client.quote(modelHash);   // { ownerFee, minWorkerFee, minimum } in wei
+  const quote = await client.quote(modelHash);   // { ownerFee, minWorkerFee, callbackFee, minimum } in wei
   console.log(`input ${model.input.dtype}[${model.input.shape}], fee ${formatEther(quote.minimum)} ETH`);
   const sent = await client.request({
     modelHash,

@@ -32,7 +32,8 @@ const inputHash = hashEncoded(bytes);
 const inputURI = await client.upload(bytes, inputHash);
 
 // 3. Request through the contract, paying the quoted fee.
-const { minimum } = await client.quote(PPOCR_CLS);
+// The quote includes the callback's gas (the dApp's callbackGasLimit), paid to whoever runs the callback.
+const { minimum } = await client.quote(PPOCR_CLS, Number(await dapp.callbackGasLimit()));
 const deadline = (await provider.getBlock("latest"))!.timestamp + 3600;
 const receipt = (await (await dapp.classify(inputHash, inputURI, deadline, { value: minimum })).wait())!;
 const requestId = receipt.logs.map((l) => dapp.interface.parseLog(l)).find((e) => e?.name === "ClassificationRequested")!.args.requestId as string;
