@@ -150,6 +150,8 @@ export async function dev(o: DevOptions): Promise<void> {
           signerKey: key.privateKey,
           allowedOracles: [{ chainId, oracle: deployment.oracle }],
           modelCacheDir: join(dataDir, `worker-${i}`, "models"),
+          // Opt in: oracle dev registers its models with npm: and file: URIs (docs/SECURITY.md).
+          modelSchemes: ["http", "https", "file", "npm"],
           blobStoreUrl: relayer.url,
           trace: o.trace,
         },

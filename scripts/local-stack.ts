@@ -261,6 +261,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         signerKey: signer.privateKey,
         allowedOracles: [{ chainId, oracle: await oracle.getAddress() }],
         modelCacheDir: join(dataDir, `worker-${i}`, "models"),
+        // Opt in: the local stack registers its models with npm: and file: URIs (docs/SECURITY.md).
+        modelSchemes: ["http", "https", "file", "npm"],
         blobStoreUrl: relayer.url,
         ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),
         ...options.worker,

@@ -85,8 +85,10 @@ export const WorkerConfigSchema = z.object({
     .default(["http", "https"])
     .describe("URI schemes allowed for request inputs (requesters must not make the worker read its own files)"),
   modelSchemes: list(z.enum(["http", "https", "file", "npm"]))
-    .default(["http", "https", "file", "npm"])
-    .describe("URI schemes allowed for model files (hash-verified before use)"),
+    .default(["http", "https"])
+    .describe(
+      "URI schemes allowed for model files (hash-verified before use; the verified cache folder, content-addressed by sha256, is always read first). file and npm let whoever registers a model make the worker read its local files: only when the operator opts in (oracle dev, the demo and the tests do)",
+    ),
   trace: z
     .enum(["none", "full", "checkpoint"])
     .default("none")

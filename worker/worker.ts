@@ -28,7 +28,7 @@ import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
 import type { ModelCatalog, ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
-import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";
+import { DomainNotAllowedError, InvalidJobError, JobRejection, publicRejectionMessage } from "./errors.js";
 import { ModelStore, openPrivately } from "./models.js";
 import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
@@ -482,13 +482,15 @@ export class Worker {
       requestId: job.requestId,
       reason,
       code: rejection.error.code,
-      message: rejection.error.message.slice(0, 2048),
+      // Public: generic where the detail would reflect the worker's files or internal hosts (worker/errors.ts).
+      message: publicRejectionMessage(rejection.error, job.input === "0x" ? "fetched" : "inline"),
       signer: this.signer.address,
       signature,
       observedAt: job.observedAt,
     } satisfies RejectionMessage);
     await this.queue.publish(QUEUES.results, message as unknown as Json, { messageId: `${job.requestId}:rejection` });
-    log.warn({ reason: RejectReason[reason], code: rejection.error.code, message: rejection.error.message }, "request rejected");
+    // The whole story stays here, in the operator's log.
+    log.warn({ reason: RejectReason[reason], code: rejection.error.code, message: rejection.error.message, details: rejection.error.details }, "request rejected");
   }
 }
 

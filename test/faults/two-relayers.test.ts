@@ -124,6 +124,7 @@ describe(`two relayers, one broker: ${REQUESTS} requests, the leader killed half
           WORKER_MODEL_CACHE_DIR: join(dataDir, `worker-${i}`, "models"),
           WORKER_INTRA_OP_NUM_THREADS: "1",
           WORKER_PREFETCH: "2",
+          WORKER_MODEL_SCHEMES: "http,https,file,npm", // opt in: the local stack's models are npm:/file: URIs
         }),
       );
     }
