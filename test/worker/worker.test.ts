@@ -88,6 +88,7 @@ describe("Worker", () => {
         allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }],
         modelCacheDir: cacheDir,
         modelSchemes: ["npm", "file"], // opt in: the fixtures are npm: and file: URIs
+        fetchAllowedAddresses: ["127.0.0.0/8", "::1"], // opt in: the input hosts are loopback servers
         ...config,
       },
     });
