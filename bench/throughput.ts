@@ -154,6 +154,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
       intraOpNumThreads: threads,
       inferenceThread,
       modelCacheDir: join(dir, inferenceThread ? "models-thread" : "models-js"),
+      modelSchemes: ["http", "https", "file", "npm"], // opt in: the benchmark's models are local files
       batching: batch > 1 ? { default: { maxBatch: batch, maxWaitMs: 2 } } : {},
       ...extra,
     },

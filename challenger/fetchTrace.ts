@@ -31,6 +31,8 @@ async function fetchTensor(baseUrl: string, hash: Hex, options: FetchTraceOption
         maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
         timeoutMs: options.timeoutMs ?? 30_000,
         schemes: ["http", "https"],
+        // The caller configured this store: its origin is trusted; a redirect elsewhere is checked.
+        addressPolicy: { trustedOrigins: [new URL(url).origin] },
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     } catch (error) {

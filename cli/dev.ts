@@ -301,6 +301,10 @@ export async function dev(o: DevOptions): Promise<void> {
           signerKey: key.privateKey,
           allowedOracles: [{ chainId, oracle: deployment.oracle }],
           modelCacheDir: join(dataDir, `worker-${i}`, "models"),
+          // Opt in: oracle dev registers its models with npm: and file: URIs (docs/SECURITY.md).
+          modelSchemes: ["http", "https", "file", "npm"],
+          // Opt in: inputs and models on this machine's loopback are reachable (never in production).
+          fetchAllowedAddresses: ["127.0.0.0/8", "::1"],
           blobStoreUrl: relayer.url,
           trace: o.trace,
           ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),

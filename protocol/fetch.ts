@@ -14,13 +14,24 @@
  * INPUT_UNAVAILABLE (other refusals, unsupported schemes; retryable for 5xx, 429 and network errors),
  * TIMEOUT (retryable). Callers that serve untrusted URIs restrict the schemes with `schemes`: a
  * requester must not make a worker read its local files.
+ *
+ * http(s) obeys an address policy (protocol/netPolicy.ts), checked after DNS resolution on the
+ * address each connection uses, and again on every redirect: redirects are followed by hand, at
+ * most `maxRedirects` (default 3), only to http(s). By default nothing but public addresses is
+ * reached; `addressPolicy` adds the operator's explicit exceptions. A server must send its headers
+ * within `firstByteTimeoutMs` and then keep up `minBytesPerSecond`, or the fetch ends (TIMEOUT):
+ * a tarpit cannot hold a worker for the whole `timeoutMs`.
  */
 import { constants as fsConstants, existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { isIP } from "node:net";
 import { isAbsolute, join, relative, resolve as resolvePath, sep } from "node:path";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { fileURLToPath } from "node:url";
 import { BaseError } from "./errors.js";
+import { CompiledAddressPolicy, forbiddenAddress, type AddressPolicy } from "./netPolicy.js";
 
 export type UriScheme = "http" | "https" | "file" | "npm";
 
@@ -34,9 +45,21 @@ export interface FetchBytesOptions {
   signal?: AbortSignal;
   /** Schemes this call may use (absolute paths count as "file"). Default: all. */
   schemes?: readonly UriScheme[];
+  /** Which non-public addresses http(s) may reach (protocol/netPolicy.ts). Default: public addresses only. */
+  addressPolicy?: AddressPolicy;
+  /** Redirects followed (each checked like the first URI). Default 3. */
+  maxRedirects?: number;
+  /** The response headers must arrive within this long. Default 10 s. */
+  firstByteTimeoutMs?: number;
+  /** After the headers, the body must arrive at least this fast (checked each second after a 2 s grace). Default 16 KiB/s. */
+  minBytesPerSecond?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_REDIRECTS = 3;
+export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 10_000;
+export const DEFAULT_MIN_BYTES_PER_SECOND = 16 * 1024;
+const MIN_RATE_GRACE_MS = 2_000;
 
 /** The scheme a URI uses, or undefined when it is none this module knows. */
 export function uriScheme(uri: string): UriScheme | undefined {
@@ -64,7 +87,7 @@ export async function fetchBytes(uri: string, options: FetchBytesOptions): Promi
     switch (scheme) {
       case "http":
       case "https":
-        return await fetchHttp(uri, options.maxBytes, signal);
+        return await fetchHttp(uri, options, signal);
       case "file":
         return await readLocal(uri.startsWith("file:") ? fileURLToPath(uri) : uri, uri, options.maxBytes, signal);
       case "npm":
@@ -110,37 +133,104 @@ function tooLarge(uri: string, maxBytes: number, size?: number): BaseError {
   });
 }
 
-async function fetchHttp(uri: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
-  const response = await fetch(uri, { signal, redirect: "follow" });
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => undefined);
-    const status = response.status;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** One GET on a connection whose address the policy checked; resolves once the headers are in. */
+function get(url: URL, policy: CompiledAddressPolicy, signal: AbortSignal, firstByteMs: number): Promise<IncomingMessage> {
+  const trusted = policy.trusts(url);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (!trusted && isIP(host) !== 0 && !policy.allows(host)) return Promise.reject(forbiddenAddress());
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: "GET",
+        signal,
+        // The policy's lookup sees every address a name resolves to, at connect time.
+        ...(trusted ? {} : { lookup: policy.lookup() }),
+        headers: { "user-agent": "verifiable-inference-oracle", accept: "*/*" },
+      },
+      (response) => {
+        clearTimeout(timer);
+        resolve(response);
+      },
+    );
+    const timer = setTimeout(() => request.destroy(new BaseError("TIMEOUT", `no response headers within ${firstByteMs} ms`, { retryable: true })), firstByteMs);
+    request.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    request.end();
+  });
+}
+
+async function fetchHttp(uri: string, options: FetchBytesOptions, signal: AbortSignal): Promise<Buffer> {
+  const maxBytes = options.maxBytes;
+  const policy = new CompiledAddressPolicy(options.addressPolicy);
+  const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+  const firstByteMs = options.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS;
+  const minRate = options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+  let url = new URL(uri);
+  let response: IncomingMessage;
+  for (let hop = 0; ; hop++) {
+    response = await get(url, policy, signal, firstByteMs);
+    const status = response.statusCode ?? 0;
+    if (!REDIRECTS.has(status)) break;
+    response.destroy();
+    const location = response.headers.location;
+    if (hop >= maxRedirects || location === undefined) {
+      throw new BaseError("INPUT_UNAVAILABLE", `${redactUri(uri)} redirected too often or without a location`, { details: { uri: redactUri(uri) } });
+    }
+    const next = new URL(location, url);
+    const scheme = next.protocol.slice(0, -1) as UriScheme;
+    if ((scheme !== "http" && scheme !== "https") || (options.schemes !== undefined && !options.schemes.includes(scheme))) {
+      throw new BaseError("INPUT_UNAVAILABLE", `${redactUri(uri)} redirected to a scheme that is not allowed here`, { details: { uri: redactUri(uri) } });
+    }
+    url = next;
+  }
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
+    response.destroy();
     const details = { uri: redactUri(uri), status };
     if (status === 404 || status === 410) {
       throw new BaseError("BLOB_NOT_FOUND", `${redactUri(uri)} answered ${status} (not found)`, { details });
     }
     const retryable = status >= 500 || status === 429 || status === 408;
-    throw new BaseError("INPUT_UNAVAILABLE", `${redactUri(uri)} answered ${status} ${response.statusText}`.trim(), { details, retryable });
+    throw new BaseError("INPUT_UNAVAILABLE", `${redactUri(uri)} answered ${status} ${response.statusMessage ?? ""}`.trim(), { details, retryable });
   }
-  const declared = Number(response.headers.get("content-length") ?? NaN);
+  const declared = Number(response.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
+    response.destroy();
     throw tooLarge(uri, maxBytes, declared);
   }
-  if (response.body === null) return Buffer.alloc(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(uri, maxBytes);
+  const started = performance.now();
+  // The minimum rate: checked each second once the grace period is over.
+  let slow: BaseError | undefined;
+  const rateTimer = setInterval(() => {
+    const elapsed = performance.now() - started;
+    if (elapsed > MIN_RATE_GRACE_MS && total < (minRate * elapsed) / 1000) {
+      slow = new BaseError("TIMEOUT", `${redactUri(uri)} sent its body slower than ${minRate} bytes/s`, { retryable: true, details: { uri: redactUri(uri) } });
+      response.destroy(slow);
     }
-    chunks.push(value);
+  }, 1000);
+  try {
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      total += chunk.byteLength;
+      if (total > maxBytes) {
+        response.destroy();
+        throw tooLarge(uri, maxBytes);
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (slow !== undefined) throw slow;
+    throw error;
+  } finally {
+    clearInterval(rateTimer);
   }
+  if (slow !== undefined) throw slow;
   return Buffer.concat(chunks, total);
 }
 

@@ -14,3 +14,4 @@ export * from "./commitment.js";
 export * from "./trace.js";
 export * from "./lifecycle.js";
 export * from "./modelSafety.js";
+export * from "./netPolicy.js";

@@ -19,6 +19,7 @@ import { BaseError, isError, type ErrorCode, type Logger } from "../protocol/ind
 import { QUEUES } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import { BlobStore } from "./blobs.js";
+import { clientAddress, normalizeAddress } from "./limits.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestState } from "./db.js";
 import type { EventWatcher } from "./watcher.js";
@@ -52,6 +53,8 @@ export interface ApiDeps {
   rateLimit?: RateLimitOptions;
   /** Clock in ms (tests). */
   now?: () => number;
+  /** Reverse proxies whose X-Forwarded-For names the client (relayer/limits.ts clientAddress). */
+  trustProxy?: readonly string[];
   /** Mounts more routes before the 404 handler (the dashboard and metrics). */
   extend?: (app: express.Express) => void;
 }
@@ -112,14 +115,15 @@ export function createApi(deps: ApiDeps): express.Express {
   app.disable("x-powered-by");
   const raw = express.raw({ type: () => true, limit: deps.maxBlobBytes });
   const now = deps.now ?? Date.now;
+  const proxies = new Set((deps.trustProxy ?? []).map(normalizeAddress));
 
   const limit = deps.rateLimit;
   if (limit !== undefined && limit.perSecond > 0) {
     const buckets = new TokenBuckets(limit);
     const exempt = new Set(limit.exempt ?? []);
     app.use((req, res, next) => {
-      const client = req.socket.remoteAddress ?? "unknown";
-      if (exempt.has(client)) return next();
+      const client = clientAddress(req, proxies);
+      if (exempt.has(client) || exempt.has(req.socket.remoteAddress ?? "")) return next();
       const waitMs = buckets.take(client, now());
       if (waitMs === 0) return next();
       res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));

@@ -4,7 +4,7 @@
  * if it is a well-formed tensor whose hash is the key it is stored under.
  */
 import { mkdirSync } from "node:fs";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { BaseError, hashEncoded, type TensorHash } from "../protocol/index.js";
@@ -63,6 +63,25 @@ export class BlobStore {
       return await readFile(this.path(h));
     } catch (cause) {
       throw new BaseError("BLOB_NOT_FOUND", `blob ${h} is indexed but its file is missing`, { cause, details: { hash: h } });
+    }
+  }
+
+  /** The first `bytes` bytes of a stored blob (all of it when shorter); BLOB_NOT_FOUND when absent. */
+  async head(hash: string, bytes: number): Promise<Buffer> {
+    const h = BlobStore.normalizeHash(hash);
+    let handle;
+    try {
+      handle = await open(this.path(h), "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new BaseError("BLOB_NOT_FOUND", `no blob ${h}`, { details: { hash: h } });
+      throw error;
+    }
+    try {
+      const buffer = Buffer.alloc(bytes);
+      const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
     }
   }
 

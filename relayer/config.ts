@@ -40,6 +40,17 @@ export const RelayerConfigSchema = z.object({
         .min(0)
         .describe("Largest body accepted on any route but the blob uploads (JSON or not); larger ones get 413 before they are read.")
         .default(64 * 1024),
+      maxConnections: z.coerce.number().int().min(1).describe("Sockets open at once, all clients together.").default(1024),
+      maxConnectionsPerAddress: z.coerce.number().int().min(1).describe("Sockets open at once from one client address (trusted proxies exempt); more are closed at once.").default(64),
+      headersTimeoutMs: z.coerce.number().int().min(100).describe("A client must send its request headers within this long (slow loris).").default(10_000),
+      requestTimeoutMs: z.coerce.number().int().min(100).describe("A whole request, body included, must arrive within this long.").default(120_000),
+      keepAliveTimeoutMs: z.coerce.number().int().min(100).describe("An idle kept-alive socket is closed after this long.").default(5_000),
+      maxEventStreams: z.coerce.number().int().min(0).describe("Open /api/events (server-sent events) streams, all clients together; more get 503.").default(256),
+      maxEventStreamsPerAddress: z.coerce.number().int().min(0).describe("Open /api/events streams per client address; more get 429.").default(4),
+      trustProxy: z
+        .array(z.string())
+        .describe("Addresses of reverse proxies in front of the API: from these, the client is the right-most X-Forwarded-For entry that is not a proxy (rate limits and stream caps count that client). Empty: the socket's peer is the client.")
+        .default([]),
       rateLimit: z
         .object({
           perSecond: z.coerce.number().min(0).describe("Requests per second each client address may make on average (0: no limit).").default(200),

@@ -22,7 +22,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type Request, type Response } from "express";
 import type { Log } from "ethers";
-import { BaseError, QUEUES, RefundReason, Tier, decodeTensor, type Logger, type Tensor } from "../protocol/index.js";
+import { BaseError, DTYPES, QUEUES, RefundReason, Tier, decodeTensor, dtypeFromCode, type Logger, type Tensor } from "../protocol/index.js";
+import { normalizeAddress, StreamGate } from "./limits.js";
 import { healthRoutes, type ReadinessCheck, type RelayerMetrics } from "../protocol/metrics.js";
 import type { JobQueue } from "../queue/index.js";
 import type { BlobStore } from "./blobs.js";
@@ -61,6 +62,11 @@ export interface DashboardDeps {
   maxCursorLag?: number;
   /** How often /api/events checks for changes (ms, default 500). */
   eventsIntervalMs?: number;
+  /** Open /api/events streams, all clients together (default 256) and per client address (default 4). */
+  maxEventStreams?: number;
+  maxEventStreamsPerAddress?: number;
+  /** Who a request comes from (relayer/limits.ts clientAddress); the socket's peer by default. */
+  clientAddress?: (req: Request) => string;
 }
 
 interface WorkerInfo {
@@ -382,7 +388,19 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
     last = now;
     for (const res of clients) res.write(`event: change\ndata: ${now}\n\n`);
   };
+  const gate = new StreamGate(deps.maxEventStreams ?? 256, deps.maxEventStreamsPerAddress ?? 4);
   app.get("/api/events", (req: Request, res: Response) => {
+    const address = deps.clientAddress?.(req) ?? normalizeAddress(req.socket.remoteAddress ?? "unknown");
+    const release = gate.admit(address);
+    if (release === "global") {
+      res.set("retry-after", "10");
+      throw new BaseError("RATE_LIMITED", "too many event streams are open; poll /api/requests instead", { details: { limit: "global" } });
+    }
+    if (release === "address") {
+      res.set("retry-after", "10");
+      throw new BaseError("RATE_LIMITED", "too many event streams are open from this address", { details: { limit: "address" } });
+    }
+    req.on("close", release);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
     res.write(`retry: 2000\nevent: change\ndata: ${fingerprint()}\n\n`);
     clients.add(res);
@@ -478,17 +496,49 @@ export function tensorPreview(t: Tensor, maxValues = 16) {
   };
 }
 
+/** dtype, shape and the first values of a tensor, from a prefix of its encoding (nothing else is read). */
+export function headerPreview(prefix: Uint8Array, maxValues = 16) {
+  const buf = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  if (buf.byteLength < 8 || buf.toString("latin1", 0, 4) !== "VIOT") throw new Error("not a canonical tensor");
+  const dtype = dtypeFromCode(buf[5]!);
+  if (dtype === undefined) throw new Error(`unsupported dtype code ${buf[5]}`);
+  const rank = buf[6]!;
+  if (rank > 8 || buf.byteLength < 8 + 4 * rank) throw new Error("tensor header is malformed");
+  const shape = Array.from({ length: rank }, (_, i) => buf.readUInt32BE(8 + 4 * i));
+  const spec = DTYPES[dtype];
+  const offset = 8 + 4 * rank;
+  const count = Math.min(maxValues, Math.floor((buf.byteLength - offset) / spec.size), shape.reduce((a, b) => a * b, 1));
+  const aligned = new Uint8Array(count * spec.size);
+  aligned.set(buf.subarray(offset, offset + count * spec.size));
+  const data = new spec.array(aligned.buffer, 0, count) as ArrayLike<number | bigint>;
+  const values: number[] = [];
+  for (let i = 0; i < count; i++) values.push(Number(data[i]));
+  const elements = shape.reduce((a, b) => a * b, 1);
+  return { dtype, shape, bytes: offset + elements * spec.size, elements, min: null, max: null, mean: null, values, argmax: null, partial: true as const };
+}
+
 function argmax(data: ArrayLike<number | bigint>): number {
   let best = 0;
   for (let i = 1; i < data.length; i++) if (Number(data[i]) > Number(data[best])) best = i;
   return best;
 }
 
+/**
+ * Blobs up to this size are decoded whole for a preview (the largest image the dashboard draws,
+ * float32 [1, 3, 256, 256], is 768 KiB); larger ones give their header and first values only, read
+ * from a prefix of the file. An anonymous GET /api/requests/:id decoded whole 64 MiB blobs before.
+ */
+export const FULL_PREVIEW_BYTES = 1024 * 1024;
+
 async function preview(deps: DashboardDeps, hash: string | null, inline?: () => Promise<string | undefined>) {
   try {
     let bytes: Buffer | undefined;
-    if (hash !== null && deps.blobs.has(hash)) bytes = await deps.blobs.get(hash);
-    else if (inline !== undefined) {
+    if (hash !== null && deps.blobs.has(hash)) {
+      // An anonymous GET must not make the relayer read and decode a 64 MiB blob: read a prefix.
+      const head = await deps.blobs.head(hash, FULL_PREVIEW_BYTES + 1);
+      if (head.byteLength > FULL_PREVIEW_BYTES) return { available: true as const, ...headerPreview(head) };
+      bytes = head;
+    } else if (inline !== undefined) {
       const hex = await inline();
       if (hex !== undefined && hex !== "0x") bytes = Buffer.from(hex.slice(2), "hex");
     }

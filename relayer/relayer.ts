@@ -3,6 +3,7 @@
  * batches their signed results on-chain, applies every deadline's default outcome (settle, refund,
  * default ruling), and serves the HTTP API with the blob store.
  */
+import { clientAddress, createLimitedServer, normalizeAddress } from "./limits.js";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Provider, Signer } from "ethers";
@@ -155,6 +156,7 @@ export class Relayer {
   }
 
   private async listen(): Promise<void> {
+    const proxies = new Set(this.config.api.trustProxy.map(normalizeAddress));
     const app = createApi({
       db: this.db,
       blobs: this.blobs,
@@ -165,6 +167,7 @@ export class Relayer {
       maxBlobBytes: this.config.api.maxBlobBytes,
       maxBodyBytes: this.config.api.maxBodyBytes,
       rateLimit: this.config.api.rateLimit,
+      trustProxy: this.config.api.trustProxy,
       publicUrl: () => this.url,
       extend: (app) => {
         this.dashboard = mountDashboard(app, {
@@ -178,11 +181,18 @@ export class Relayer {
           startBlock: this.config.startBlock,
           logBlockRange: this.config.logBlockRange,
           maxCursorLag: this.config.confirmations + 50,
+          maxEventStreams: this.config.api.maxEventStreams,
+          maxEventStreamsPerAddress: this.config.api.maxEventStreamsPerAddress,
+          clientAddress: (req) => clientAddress(req, proxies),
         });
       },
     });
     await new Promise<void>((resolve, reject) => {
-      const server = app.listen(this.config.api.port, this.config.api.host, (error?: Error) => (error ? reject(error) : resolve()));
+      // Slow loris, socket floods: timeouts and connection caps (relayer/limits.ts).
+      const { maxConnections, maxConnectionsPerAddress, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, trustProxy } = this.config.api;
+      const server = createLimitedServer(app, { maxConnections, maxConnectionsPerAddress, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, trustProxy });
+      server.once("error", reject);
+      server.listen(this.config.api.port, this.config.api.host, () => resolve());
       this.server = server;
     });
   }

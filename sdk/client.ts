@@ -27,7 +27,14 @@ export interface OracleClientOptions {
   registry?: string;
   /** How often `wait` polls the chain (default 500 ms). */
   pollIntervalMs?: number;
+  /** Largest output `outputBytes` reads from the relayer, checked while streaming (default 64 MiB). */
+  maxOutputBytes?: number;
+  /** How long `outputBytes` waits for the whole output (default 30 s). */
+  outputTimeoutMs?: number;
 }
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_OUTPUT_TIMEOUT_MS = 30_000;
 
 export interface ModelDetails {
   modelHash: Hex;
@@ -122,6 +129,8 @@ export class OracleClient {
   readonly provider: Provider;
   readonly relayerUrl: string | undefined;
   private readonly pollIntervalMs: number;
+  private readonly maxOutputBytes: number;
+  private readonly outputTimeoutMs: number;
   private readonly requestBlocks = new Map<string, number>();
 
   private constructor(options: OracleClientOptions & { registry: string; provider: Provider }) {
@@ -130,6 +139,8 @@ export class OracleClient {
     this.provider = options.provider;
     this.relayerUrl = options.relayerUrl?.replace(/\/+$/, "");
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    this.outputTimeoutMs = options.outputTimeoutMs ?? DEFAULT_OUTPUT_TIMEOUT_MS;
   }
 
   static async connect(options: OracleClientOptions): Promise<OracleClient> {
@@ -290,6 +301,13 @@ export class OracleClient {
         details: { status: res.status, error: body.error },
       });
     }
+    // The URI goes on-chain: it must name the very blob just uploaded (a relayer that answers with
+    // another URI would make the request point at bytes the requester never chose).
+    if (!isBlobUri(body.uri, inputHash)) {
+      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the relayer answered with a URI that does not name the uploaded input ${inputHash}`, {
+        details: { uri: body.uri.slice(0, 256), inputHash },
+      });
+    }
     return body.uri;
   }
 
@@ -384,14 +402,7 @@ export class OracleClient {
   async outputBytes(outputHash: string): Promise<Uint8Array> {
     const hash = checkHash(outputHash);
     if (this.relayerUrl === undefined) throw new OracleSdkError("OUTPUT_UNAVAILABLE", "no relayerUrl to fetch the output from");
-    let res: Response;
-    try {
-      res = await fetch(`${this.relayerUrl}/blobs/${hash}`);
-    } catch (error) {
-      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `fetching output ${hash} failed: ${(error as Error).message}`, { cause: error });
-    }
-    if (!res.ok) throw new OracleSdkError("OUTPUT_UNAVAILABLE", `the relayer has no output ${hash} (HTTP ${res.status})`, { details: { status: res.status } });
-    const bytes = new Uint8Array(await res.arrayBuffer());
+    const bytes = await this.readOutput(hash);
     let actual: string;
     try {
       actual = hashEncoded(bytes);
@@ -404,6 +415,46 @@ export class OracleClient {
     return bytes;
   }
 
+  /** GETs an output with a timeout and a size cap checked while it streams (before any hash check). */
+  private async readOutput(hash: Hex): Promise<Uint8Array> {
+    const max = this.maxOutputBytes;
+    const signal = AbortSignal.timeout(this.outputTimeoutMs);
+    const fail = (message: string, details: Record<string, unknown> = {}, cause?: unknown) =>
+      new OracleSdkError("OUTPUT_UNAVAILABLE", message, { details: { outputHash: hash, ...details }, ...(cause === undefined ? {} : { cause }) });
+    try {
+      const res = await fetch(`${this.relayerUrl}/blobs/${hash}`, { signal });
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => undefined);
+        throw fail(`the relayer has no output ${hash} (HTTP ${res.status})`, { status: res.status });
+      }
+      const declared = Number(res.headers.get("content-length") ?? NaN);
+      if (Number.isFinite(declared) && declared > max) {
+        await res.body?.cancel().catch(() => undefined);
+        throw fail(`output ${hash} is ${declared} bytes, more than maxOutputBytes (${max})`, { maxOutputBytes: max });
+      }
+      const chunks: Uint8Array[] = [];
+      let total = 0;
+      if (res.body !== null) {
+        const reader = res.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          total += value.byteLength;
+          if (total > max) {
+            await reader.cancel().catch(() => undefined);
+            throw fail(`output ${hash} is more than maxOutputBytes (${max})`, { maxOutputBytes: max });
+          }
+          chunks.push(value);
+        }
+      }
+      return Buffer.concat(chunks, total);
+    } catch (error) {
+      if (error instanceof OracleSdkError) throw error;
+      if (signal.aborted) throw fail(`fetching output ${hash} took longer than ${this.outputTimeoutMs} ms`, { timeoutMs: this.outputTimeoutMs }, error);
+      throw fail(`fetching output ${hash} failed: ${(error as Error).message}`, {}, error);
+    }
+  }
+
   /** The output tensor for an output hash (fetched and verified). */
   async output(outputHash: string): Promise<Tensor> {
     return decodeTensor(await this.outputBytes(outputHash));
@@ -413,6 +464,19 @@ export class OracleClient {
 function strip(o: RequestOutcome): Progress {
   const { stage, requestId, outputHash, worker, challengeDeadline, txHash } = o;
   return { stage, requestId, ...(outputHash && { outputHash }), ...(worker && { worker }), ...(challengeDeadline && { challengeDeadline }), ...(txHash && { txHash }) };
+}
+
+/** Whether `uri` is an http(s) URL naming exactly the blob `hash` (`…/blobs/<hash>`, no query). */
+export function isBlobUri(uri: string, hash: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return false;
+  return url.pathname.toLowerCase().endsWith(`/blobs/${hash.toLowerCase()}`);
 }
 
 function checkHash(value: string): Hex {

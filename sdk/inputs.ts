@@ -197,7 +197,8 @@ export function decodePng(bytes: Uint8Array): RgbImage {
   const bpp = Math.max(1, bitsPerPixel >> 3);
   let raw: Buffer;
   try {
-    raw = inflateSync(Buffer.concat(idat));
+    // Capped by the declared image size: a few KB of IDAT must not inflate to gigabytes.
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(1, height * (stride + 1)) });
   } catch (error) {
     throw invalid(`PNG image data does not inflate: ${(error as Error).message}`);
   }

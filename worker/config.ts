@@ -85,8 +85,17 @@ export const WorkerConfigSchema = z.object({
     .default(["http", "https"])
     .describe("URI schemes allowed for request inputs (requesters must not make the worker read its own files)"),
   modelSchemes: list(z.enum(["http", "https", "file", "npm"]))
-    .default(["http", "https", "file", "npm"])
-    .describe("URI schemes allowed for model files (hash-verified before use)"),
+    .default(["http", "https"])
+    .describe(
+      "URI schemes allowed for model files (hash-verified before use; the verified cache folder, content-addressed by sha256, is always read first). file and npm let whoever registers a model make the worker read its local files: only when the operator opts in (oracle dev, the demo and the tests do)",
+    ),
+  fetchAllowedAddresses: list(z.string().min(1))
+    .default([])
+    .describe(
+      "CIDRs or addresses an input or model fetch may reach although they are not public (loopback, private, link-local, CGNAT...). Empty by default: requesters name inputURIs, so the worker must not call its own network. For local development only (oracle dev sets 127.0.0.0/8,::1). The origin of blobStoreUrl is always trusted",
+    ),
+  fetchFirstByteTimeoutMs: z.coerce.number().int().positive().default(10_000).describe("an input or model host must send its response headers within this long"),
+  fetchMinBytesPerSecond: z.coerce.number().int().nonnegative().default(16 * 1024).describe("after its headers, an input or model host must keep sending at least this fast (0: no minimum)"),
   trace: z
     .enum(["none", "full", "checkpoint"])
     .default("none")

@@ -25,6 +25,46 @@ export class DomainNotAllowedError extends BaseError {
 }
 
 /**
+ * The text a signed rejection carries in public (the relayer shows it to anyone at
+ * `/api/requests/:id`). It never reflects what only the worker can see: the hash, path or size of a
+ * local file, an internal host's status code, size or port, or the bytes behind an inputURI. Those
+ * stay in the worker's log. Details survive only where the requester supplied the thing judged: an
+ * inline input's own shape, dtype or size, and the model's declared spec.
+ */
+export function publicRejectionMessage(error: BaseError, input: "inline" | "fetched"): string {
+  switch (error.code) {
+    case "MODEL_UNKNOWN":
+      return "the model is not among the models this worker serves";
+    case "MODEL_HASH_MISMATCH":
+      return "no URI of the model served a file matching the model hash";
+    case "MODEL_FETCH_FAILED":
+      return "the model could not be fetched from its URIs";
+    case "MODEL_UNSAFE":
+      return "the model refers to external data or is not a well-formed ONNX file; workers refuse to load it";
+    case "INFERENCE_FAILED":
+      if (error.details.stage === "load") return "the model cannot be loaded by onnxruntime";
+      return input === "inline" ? redactPaths(error.message) : "inference failed on this input";
+    case "INPUT_HASH_MISMATCH":
+      return input === "inline" ? redactPaths(error.message) : "the input fetched from inputURI does not match the request's input hash";
+    case "TENSOR_MALFORMED":
+    case "TENSOR_SPEC_MISMATCH":
+    case "PAYLOAD_TOO_LARGE":
+      return input === "inline" ? redactPaths(error.message) : "the input at inputURI is unavailable, too large, or not a valid tensor for this model";
+    case "INPUT_UNAVAILABLE":
+    case "BLOB_NOT_FOUND":
+    case "TIMEOUT":
+      return "the input at inputURI is unavailable, too large, or not a valid tensor for this model";
+    default:
+      return "the worker refused the request";
+  }
+}
+
+/** Absolute paths (two or more segments) replaced: they name the worker's own files. */
+function redactPaths(message: string): string {
+  return message.replace(/(?:\/[\w.@+-]+){2,}/g, "<path>").slice(0, 512);
+}
+
+/**
  * A request the worker refuses with a signed Rejection (the requester is refunded). Carries the
  * on-chain reason and the error that decided it.
  */

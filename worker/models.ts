@@ -26,6 +26,8 @@ export interface ModelStoreOptions {
   timeoutMs: number;
   /** URI schemes a model may be fetched with. */
   schemes: readonly UriScheme[];
+  /** Address policy, redirects and slow-host limits for http(s) (protocol/fetch.ts); public addresses only by default. */
+  http?: Pick<FetchBytesOptions, "addressPolicy" | "firstByteTimeoutMs" | "minBytesPerSecond" | "maxRedirects">;
   logger: Logger;
   /** Injected for tests; protocol's fetchBytes by default. */
   fetch?: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
@@ -102,7 +104,7 @@ export class ModelStore {
       const started = performance.now();
       let bytes: Buffer;
       try {
-        bytes = await this.fetch(uri, { maxBytes: this.options.maxModelBytes, timeoutMs: this.options.timeoutMs, schemes: this.options.schemes });
+        bytes = await this.fetch(uri, { ...this.options.http, maxBytes: this.options.maxModelBytes, timeoutMs: this.options.timeoutMs, schemes: this.options.schemes });
       } catch (error) {
         log.warn({ uri: redactUri(uri), err: error }, "model fetch failed");
         failures.push({ uri, error: error as Error });

@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import { IModelRegistry__factory } from "../protocol/contracts.js";
 import { BaseError } from "../protocol/errors.js";
 import { fetchBytes, type UriScheme } from "../protocol/fetch.js";
+import type { AddressPolicy } from "../protocol/netPolicy.js";
 import { createLogger } from "../protocol/logger.js";
 import { decodeHeader, hashEncoded } from "../protocol/tensor.js";
 import { InferenceOracle__factory, ZkDisputeResolver__factory, type InferenceOracle, type ZkDisputeResolver } from "../types/ethers-contracts/index.js";
@@ -39,6 +40,8 @@ export interface ChallengeAnswererOptions {
   pollIntervalMs?: number;
   /** URI schemes allowed for inputs that are not inline. */
   inputSchemes?: readonly UriScheme[];
+  /** Which non-public addresses an input fetch may reach (protocol/netPolicy.ts); public only by default. */
+  addressPolicy?: AddressPolicy;
   maxInputBytes?: number;
   logger?: Logger;
 }
@@ -130,7 +133,7 @@ export class ZkChallengeAnswerer {
     const inline = String(ev.args.input);
     const bytes = inline !== "0x"
       ? Buffer.from(inline.slice(2), "hex")
-      : await fetchBytes(String(ev.args.inputURI), { maxBytes: this.o.maxInputBytes ?? 16 * 1024 * 1024, schemes: this.o.inputSchemes ?? ["http", "https"] });
+      : await fetchBytes(String(ev.args.inputURI), { maxBytes: this.o.maxInputBytes ?? 16 * 1024 * 1024, schemes: this.o.inputSchemes ?? ["http", "https"], ...(this.o.addressPolicy === undefined ? {} : { addressPolicy: this.o.addressPolicy }) });
     if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) {
       throw new BaseError("INPUT_HASH_MISMATCH", `the input of ${requestId} does not hash to ${inputHash}`);
     }

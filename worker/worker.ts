@@ -14,7 +14,7 @@
 import { getAddress, ZeroAddress, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
 import { oracleDomain } from "../protocol/eip712.js";
-import { BaseError } from "../protocol/errors.js";
+import { BaseError, isError } from "../protocol/errors.js";
 import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
 import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
@@ -28,7 +28,7 @@ import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
 import type { ModelCatalog, ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
-import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";
+import { DomainNotAllowedError, InvalidJobError, JobRejection, publicRejectionMessage } from "./errors.js";
 import { ModelStore, openPrivately } from "./models.js";
 import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
@@ -144,6 +144,7 @@ export class Worker {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
     }
     this.models = new ModelStore({
+      http: this.httpPolicy(),
       cacheDir: config.modelCacheDir,
       maxModelBytes: config.maxModelBytes,
       timeoutMs: config.fetchTimeoutMs,
@@ -185,6 +186,19 @@ export class Worker {
             logger: root,
           })
         : noTrace);
+  }
+
+  /**
+   * What every input and model fetch obeys (protocol/netPolicy.ts): public addresses only, plus the
+   * operator's explicit exceptions and its own blob store's origin; redirects re-checked; slow hosts cut off.
+   */
+  private httpPolicy(): Pick<FetchBytesOptions, "addressPolicy" | "firstByteTimeoutMs" | "minBytesPerSecond"> {
+    const c = this.config;
+    return {
+      addressPolicy: { allowedAddresses: c.fetchAllowedAddresses, trustedOrigins: c.blobStoreUrl === undefined ? [] : [new URL(c.blobStoreUrl).origin] },
+      firstByteTimeoutMs: c.fetchFirstByteTimeoutMs,
+      minBytesPerSecond: c.fetchMinBytesPerSecond,
+    };
   }
 
   /** The address results are signed with. */
@@ -470,7 +484,16 @@ export class Worker {
     if (job.inputURI === "") {
       throw new BaseError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
     }
-    return this.fetch(job.inputURI, { maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
+    try {
+      return await this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
+    } catch (error) {
+      // A host too slow for the limits (a tarpit) is unavailable: one signed rejection, not a job slot
+      // held again on every redelivery. A shutdown (signal aborted) is still retried.
+      if (isError(error, "TIMEOUT") && !signal.aborted) {
+        throw new BaseError("INPUT_UNAVAILABLE", error.message, { cause: error, details: error.details, retryable: false });
+      }
+      throw error;
+    }
   }
 
   private async reject(job: Job, domain: TypedDataDomain, rejection: JobRejection, log: Logger): Promise<void> {
@@ -483,13 +506,15 @@ export class Worker {
       requestId: job.requestId,
       reason,
       code: rejection.error.code,
-      message: rejection.error.message.slice(0, 2048),
+      // Public: generic where the detail would reflect the worker's files or internal hosts (worker/errors.ts).
+      message: publicRejectionMessage(rejection.error, job.input === "0x" ? "fetched" : "inline"),
       signer: this.signer.address,
       signature,
       observedAt: job.observedAt,
     } satisfies RejectionMessage);
     await this.queue.publish(QUEUES.results, message as unknown as Json, { messageId: `${job.requestId}:rejection` });
-    log.warn({ reason: RejectReason[reason], code: rejection.error.code, message: rejection.error.message }, "request rejected");
+    // The whole story stays here, in the operator's log.
+    log.warn({ reason: RejectReason[reason], code: rejection.error.code, message: rejection.error.message, details: rejection.error.details }, "request rejected");
   }
 }
 

@@ -325,6 +325,8 @@ describe("oracle CLI against `oracle dev`", () => {
       const readyLine = JSON.parse(await relayer.waitFor(/relayer ready/)) as { url: string };
       const worker = start(["worker", "start", "--deployment", dep2], {
         ...common, WORKER_SIGNER_KEY: workerKey.privateKey, WORKER_MODEL_CACHE_DIR: join(dir, "worker-2"), WORKER_BLOB_STORE_URL: readyLine.url,
+        WORKER_MODEL_SCHEMES: "http,https,file,npm", // opt in: oracle dev's models are npm:/file: URIs
+        WORKER_FETCH_ALLOWED_ADDRESSES: "127.0.0.0/8,::1", // opt in: loopback input hosts
       });
       services.push(worker);
       await worker.waitFor(/worker ready/);

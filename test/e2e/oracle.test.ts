@@ -239,6 +239,7 @@ describe("oracle end to end (optimistic tier)", () => {
         signerKey: stack.workerSigners[0]!.privateKey,
         allowedOracles: [{ chainId: stack.chainId, oracle: await stack.oracle.getAddress() }],
         modelCacheDir: `${stack.dataDir}/worker-honest/models`,
+        modelSchemes: ["http", "https", "file", "npm"], // opt in: the local stack's models are npm:/file: URIs
         blobStoreUrl: stack.relayer.url,
       },
     });

@@ -119,6 +119,8 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
     WORKER_MODEL_CACHE_DIR: join(dataDir, `worker-${i}`, "models"),
     WORKER_INTRA_OP_NUM_THREADS: "1",
     WORKER_PREFETCH: "2",
+    WORKER_MODEL_SCHEMES: "http,https,file,npm", // opt in: the local stack's models are npm:/file: URIs
+    WORKER_FETCH_ALLOWED_ADDRESSES: "127.0.0.0/8,::1", // opt in: loopback input hosts
     WORKER_BLOB_STORE_URL: `http://127.0.0.1:${apiPort}`,
   });
   let chainUrl: string;

@@ -124,6 +124,8 @@ describe(`two relayers, one broker: ${REQUESTS} requests, the leader killed half
           WORKER_MODEL_CACHE_DIR: join(dataDir, `worker-${i}`, "models"),
           WORKER_INTRA_OP_NUM_THREADS: "1",
           WORKER_PREFETCH: "2",
+          WORKER_MODEL_SCHEMES: "http,https,file,npm", // opt in: the local stack's models are npm:/file: URIs
+          WORKER_FETCH_ALLOWED_ADDRESSES: "127.0.0.0/8,::1", // opt in: loopback input hosts
         }),
       );
     }

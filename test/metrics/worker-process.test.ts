@@ -41,6 +41,7 @@ describe("worker process metrics server", () => {
         { modelHash, uris: [CLS_MODEL_URI], input: { dtype: "float32", shape: [1, 3, 48, 192] }, output: { dtype: "float32", shape: [1, 2] } },
       ]),
       WORKER_INTRA_OP_NUM_THREADS: "1",
+      WORKER_MODEL_SCHEMES: "npm", // opt in: the pinned model is an npm: URI
       METRICS_PORT: String(port),
     });
     await worker.waitForLog("worker ready", 100_000);

@@ -55,6 +55,7 @@ describe("reorgs below the confirmation depth", () => {
         signerKey: stack.workerSigners[0]!.privateKey,
         allowedOracles: [{ chainId: stack.chainId, oracle: await stack.oracle.getAddress() }],
         modelCacheDir: join(stack.dataDir, "worker-reorg", "models"),
+        modelSchemes: ["http", "https", "file", "npm"], // opt in: the local stack's models are npm:/file: URIs
         blobStoreUrl: stack.relayer.url,
       },
     });

@@ -63,6 +63,7 @@ describe("relayer restart", () => {
         signerKey: stack.workerSigners[0]!.privateKey,
         allowedOracles: [{ chainId: stack.chainId, oracle: await stack.oracle.getAddress() }],
         modelCacheDir: join(stack.dataDir, "worker-restart", "models"),
+        modelSchemes: ["http", "https", "file", "npm"], // opt in: the local stack's models are npm:/file: URIs
         blobStoreUrl: stack.relayer.url,
       },
     });

@@ -244,7 +244,7 @@ describe("Worker with dynamic batching (real classifier)", () => {
       queue,
       catalog: new StaticCatalog([{ modelHash: CLS_HASH, uris: [CLS_URI], input: CLS_INPUT, output: CLS_OUTPUT }]),
       logger: silentLogger(),
-      config: { signerKey: SIGNER_KEY, allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }], modelCacheDir: `${tmp.dir}/models`, ...config },
+      config: { signerKey: SIGNER_KEY, allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }], modelCacheDir: `${tmp.dir}/models`, modelSchemes: ["npm"], ...config },
     });
     const replies: ResultMessage[] = [];
     await queue.consume<Json>(QUEUES.results, async (d) => {
@@ -335,7 +335,7 @@ describe("Worker with dynamic batching (real classifier)", () => {
       queue,
       catalog: new StaticCatalog([{ modelHash: CLS_HASH, uris: [CLS_URI], input: CLS_INPUT, output: CLS_OUTPUT }]),
       logger: silentLogger(),
-      config: { signerKey: SIGNER_KEY, allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }], modelCacheDir: `${tmp.dir}/models` },
+      config: { signerKey: SIGNER_KEY, allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }], modelCacheDir: `${tmp.dir}/models`, modelSchemes: ["npm"] },
     });
     await worker.start();
     const base = {

@@ -5,6 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fetchBytes, isError, isRetryable, resolveNpmUri, uriScheme } from "../../protocol/index.js";
 import { CLS_BYTES, CLS_PATH, CLS_URI, loopbackServer, tempDir, type LoopbackServer } from "./fixtures.js";
 
+/** The servers here are on loopback, which fetchBytes refuses unless allowed (protocol/netPolicy.ts). */
+const LOOPBACK_OK = { addressPolicy: { allowedAddresses: ["127.0.0.0/8", "::1"] } };
+
 describe("fetchBytes", () => {
   let server: LoopbackServer;
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -33,25 +36,25 @@ describe("fetchBytes", () => {
   });
 
   it("test_fetchBytes_http_succeeds", async () => {
-    expect(await fetchBytes(`${server.url}/ok`, { maxBytes: 100 })).toEqual(payload);
+    expect(await fetchBytes(`${server.url}/ok`, { ...LOOPBACK_OK, maxBytes: 100 })).toEqual(payload);
   });
 
   it("test_fetchBytes_http404_isNotFoundAndFinal", async () => {
-    const e = await fetchBytes(`${server.url}/missing`, { maxBytes: 100 }).catch((x: unknown) => x);
+    const e = await fetchBytes(`${server.url}/missing`, { ...LOOPBACK_OK, maxBytes: 100 }).catch((x: unknown) => x);
     expect(isError(e, "BLOB_NOT_FOUND")).toBe(true);
     expect(isRetryable(e)).toBe(false);
   });
 
   it("test_fetchBytes_http503_isRetryable_http403_isNot", async () => {
-    const busy = await fetchBytes(`${server.url}/busy`, { maxBytes: 100 }).catch((x: unknown) => x);
+    const busy = await fetchBytes(`${server.url}/busy`, { ...LOOPBACK_OK, maxBytes: 100 }).catch((x: unknown) => x);
     expect(isError(busy, "INPUT_UNAVAILABLE") && busy.retryable).toBe(true);
-    const forbidden = await fetchBytes(`${server.url}/forbidden`, { maxBytes: 100 }).catch((x: unknown) => x);
+    const forbidden = await fetchBytes(`${server.url}/forbidden`, { ...LOOPBACK_OK, maxBytes: 100 }).catch((x: unknown) => x);
     expect(isError(forbidden, "INPUT_UNAVAILABLE") && !forbidden.retryable).toBe(true);
   });
 
   it("test_fetchBytes_oversized_isRefused_byHeaderAndByStream", async () => {
     for (const path of ["/big-declared", "/big-chunked"]) {
-      const e = await fetchBytes(`${server.url}${path}`, { maxBytes: 2000 }).catch((x: unknown) => x);
+      const e = await fetchBytes(`${server.url}${path}`, { ...LOOPBACK_OK, maxBytes: 2000 }).catch((x: unknown) => x);
       expect(isError(e, "PAYLOAD_TOO_LARGE"), path).toBe(true);
       expect(isRetryable(e)).toBe(false);
     }
@@ -59,7 +62,7 @@ describe("fetchBytes", () => {
 
   it("test_fetchBytes_connectionRefused_isRetryable", async () => {
     await server.close();
-    const e = await fetchBytes(`${server.url}/ok`, { maxBytes: 100 }).catch((x: unknown) => x);
+    const e = await fetchBytes(`${server.url}/ok`, { ...LOOPBACK_OK, maxBytes: 100 }).catch((x: unknown) => x);
     expect(isError(e, "INPUT_UNAVAILABLE")).toBe(true);
     expect(isRetryable(e)).toBe(true);
   });
@@ -93,11 +96,11 @@ describe("fetchBytes", () => {
   it("test_fetchBytes_timeoutAndCancel_areRetryable", async () => {
     const slow = await loopbackServer(() => undefined); // never answers
     try {
-      const timedOut = await fetchBytes(`${slow.url}/x`, { maxBytes: 10, timeoutMs: 100 }).catch((x: unknown) => x);
+      const timedOut = await fetchBytes(`${slow.url}/x`, { ...LOOPBACK_OK, maxBytes: 10, timeoutMs: 100 }).catch((x: unknown) => x);
       expect(isError(timedOut, "TIMEOUT") && timedOut.retryable).toBe(true);
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 50);
-      const cancelled = await fetchBytes(`${slow.url}/x`, { maxBytes: 10, signal: controller.signal }).catch((x: unknown) => x);
+      const cancelled = await fetchBytes(`${slow.url}/x`, { ...LOOPBACK_OK, maxBytes: 10, signal: controller.signal }).catch((x: unknown) => x);
       expect(isError(cancelled, "TIMEOUT") && cancelled.retryable).toBe(true);
     } finally {
       await slow.close();

@@ -13,7 +13,9 @@ describe("ModelStore", () => {
     return fetchBytes(uri, options);
   };
   const store = () =>
-    new ModelStore({ cacheDir: tmp.dir, maxModelBytes: 50e6, timeoutMs: 5000, schemes: ["npm", "file", "http", "https"], logger: silentLogger(), fetch: countingFetch });
+    new ModelStore({ cacheDir: tmp.dir, maxModelBytes: 50e6, timeoutMs: 5000, schemes: ["npm", "file", "http", "https"], logger: silentLogger(), fetch: countingFetch,
+      // A closed loopback port stands in for an unreachable host: loopback must be allowed for that.
+      http: { addressPolicy: { allowedAddresses: ["127.0.0.0/8"] } } });
 
   beforeEach(async () => {
     tmp = await tempDir();

@@ -37,6 +37,7 @@ describe("worker: ZK-tier proving off the main thread", () => {
         signerKey: SIGNER_KEY,
         allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }],
         modelCacheDir: join(tmp.dir, "models"),
+        modelSchemes: ["file"], // opt in: the fixtures are file: URIs
         prefetch: 16,
         zk: [{ modelHash: models.mnist.modelHash, wasm: models.mnist.wasmPath, zkey: models.mnist.zkeyPath }],
       },

@@ -1,0 +1,137 @@
+/**
+ * Issue 13, finding 6: a relayer that held whatever one address opened. 1,200 SSE streams and 200
+ * slow-loris sockets from one address were all kept; `GET /api/requests/:id` decoded the whole input
+ * blob on every anonymous call. Now: per-address and global caps on sockets and on event streams,
+ * header/request timeouts checked every second, previews from a prefix of the blob (header and first
+ * values), and a trusted-proxy setting so that limits count the real client behind a proxy and a
+ * client cannot pick its own address with X-Forwarded-For.
+ */
+import { connect, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createLogger, encodeTensor, hashEncoded, Tier } from "../../protocol/index.js";
+import { createApi, type ApiDeps } from "../../relayer/api.js";
+import { createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from "../../relayer/limits.js";
+import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { waitFor } from "../worker/fixtures.js";
+
+const servers: Server[] = [];
+const sockets: Socket[] = [];
+afterEach(async () => {
+  sockets.splice(0).forEach((s) => s.destroy());
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
+});
+
+async function limitedApi(limits: Partial<ServerLimits>, api: Partial<ApiDeps> = {}): Promise<{ port: number; url: string }> {
+  const deps = { log: createLogger("test", { level: "silent" }), maxBlobBytes: 1024, publicUrl: () => "", ...api } as unknown as ApiDeps;
+  const server = createLimitedServer(createApi(deps), { ...DEFAULT_SERVER_LIMITS, ...limits });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return { port, url: `http://127.0.0.1:${port}` };
+}
+
+/** Opens a socket and reports whether the server closed it. */
+function openSocket(port: number, send?: string): { socket: Socket; closed: () => boolean } {
+  let closed = false;
+  const socket = connect(port, "127.0.0.1", () => {
+    if (send !== undefined) socket.write(send);
+  });
+  socket.on("error", () => undefined);
+  socket.on("close", () => (closed = true));
+  sockets.push(socket);
+  return { socket, closed: () => closed };
+}
+
+describe("attack: holding the relayer's connections (no chain)", () => {
+  it("slow-loris sockets that never finish their headers are closed after headersTimeoutMs", async () => {
+    const { port } = await limitedApi({ headersTimeoutMs: 500, requestTimeoutMs: 1000 });
+    const loris = Array.from({ length: 10 }, () => openSocket(port, "GET /health HTTP/1.1\r\nHost: relayer\r\nX-Slow: "));
+    const started = Date.now();
+    await waitFor(() => loris.every((l) => l.closed()) || undefined, 5_000, `the slow sockets to be closed (${loris.filter((l) => l.closed()).length} of 10 closed)`);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it("one address gets at most maxConnectionsPerAddress sockets; the rest are closed at once", async () => {
+    const { port } = await limitedApi({ maxConnectionsPerAddress: 8, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+    const flood = Array.from({ length: 40 }, () => openSocket(port));
+    await waitFor(() => flood.filter((f) => f.closed()).length >= 32 || undefined, 5_000, "the sockets over the cap to be closed");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(flood.filter((f) => !f.closed())).toHaveLength(8);
+  });
+
+  it("X-Forwarded-For counts only from a trusted proxy, and only its right-most untrusted hop", async () => {
+    const rateLimit = { perSecond: 0.001, burst: 2 };
+    const get = (url: string, xff?: string) => fetch(`${url}/nothing`, { headers: xff === undefined ? {} : { "x-forwarded-for": xff } }).then((r) => r.status);
+    // No trusted proxy: a client cannot mint itself fresh buckets by sending X-Forwarded-For.
+    const direct = await limitedApi({}, { rateLimit });
+    expect([await get(direct.url, "1.1.1.1"), await get(direct.url, "2.2.2.2"), await get(direct.url, "3.3.3.3")]).toEqual([404, 404, 429]);
+    // Behind a trusted proxy (here: loopback), each real client has its own bucket; entries a client
+    // prepends itself are ignored.
+    const proxied = await limitedApi({}, { rateLimit, trustProxy: ["127.0.0.1"] });
+    expect([await get(proxied.url, "1.1.1.1"), await get(proxied.url, "1.1.1.1"), await get(proxied.url, "1.1.1.1")]).toEqual([404, 404, 429]);
+    expect(await get(proxied.url, "9.9.9.9, 1.1.1.1")).toBe(429);
+    expect(await get(proxied.url, "2.2.2.2")).toBe(404);
+  });
+});
+
+describe("attack: event streams and previews on a running relayer", () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      logger: createLogger("attack", { level: "silent" }),
+      workers: 0,
+      relayer: { api: { port: 0, maxEventStreams: 6, maxEventStreamsPerAddress: 4, rateLimit: { perSecond: 0, burst: 1 }, trustProxy: ["127.0.0.1"] } },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("event streams are capped per address and in total", async () => {
+    const controllers: AbortController[] = [];
+    const open = async (xff?: string) => {
+      const c = new AbortController();
+      controllers.push(c);
+      const res = await fetch(`${stack.relayer.url}/api/events`, { signal: c.signal, headers: xff === undefined ? {} : { "x-forwarded-for": xff } });
+      if (res.status !== 200) await res.body?.cancel();
+      return res.status;
+    };
+    try {
+      // The test talks through "a trusted proxy" (loopback), so X-Forwarded-For names each client.
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push(await open("1.1.1.1"));
+      expect(statuses).toEqual([200, 200, 200, 200, 429]); // per address
+      expect([await open("2.2.2.2"), await open("2.2.2.2"), await open("3.3.3.3")]).toEqual([200, 200, 429]); // 6 in all
+      // Closing a stream frees its place.
+      controllers[0]!.abort();
+      await waitFor(async () => ((await open("3.3.3.3")) === 200 ? true : undefined), 5_000, "a freed stream slot");
+    } finally {
+      controllers.forEach((c) => c.abort());
+    }
+  });
+
+  it("a request's detail previews a 16 MiB input from its header and first values, without decoding it", async () => {
+    const n = 4 * 1024 * 1024;
+    const data = new Float32Array(n).map((_, i) => i);
+    const bytes = encodeTensor({ dtype: "float32", shape: [1, n], data });
+    const inputHash = hashEncoded(bytes);
+    expect((await fetch(`${stack.relayer.url}/blobs/${inputHash}`, { method: "PUT", body: new Uint8Array(bytes) })).status).toBe(201);
+    const deadline = (await stack.networkHelpers.time.latest()) + 3600;
+    const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
+      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { value: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee },
+    );
+    const receipt = (await tx.wait())!;
+    const id = receipt.logs.map((l) => stack.oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId as string;
+    await waitFor(() => stack.relayer.db.getRequest(id), 30_000, "the relayer to see the request");
+    const started = performance.now();
+    const detail = (await (await fetch(`${stack.relayer.url}/api/requests/${id}`)).json()) as { input: Record<string, unknown> };
+    const ms = performance.now() - started;
+    expect(detail.input).toMatchObject({ available: true, partial: true, dtype: "float32", shape: [1, n], elements: n, bytes: bytes.byteLength, min: null });
+    expect(detail.input.values).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    // Decoding the whole blob took 155-240 ms a call; a prefix read is a few ms (bounded generously for CI).
+    expect(ms).toBeLessThan(150);
+  });
+});
