@@ -4,11 +4,15 @@
  * with stable codes.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { formatEther, getAddress, JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
 import { BaseError } from "../protocol/errors.js";
 import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/errors.js";
+
+/** The repository this CLI runs from. */
+const REPOSITORY = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Where `oracle dev` and `oracle deploy` write the deployment, and every other command reads it. */
 export const DEFAULT_DEPLOYMENT = ".data/oracle/deployment.json";
@@ -30,13 +34,19 @@ export const DeploymentSchema = z.object({
 export type Deployment = z.infer<typeof DeploymentSchema>;
 
 /**
- * How the user runs this CLI, for the commands that hints and errors suggest: `oracle` when it is on
- * the PATH (`npm link`) and not started through the npm script, else `npm run oracle --`.
+ * How the user runs this CLI, for the commands that hints and errors suggest: `npm run oracle --`
+ * when started through the npm script or from the repository, `oracle` when it is on the PATH
+ * (`npm link`), else the path of bin/oracle.js from the current folder.
  */
-export function oracleCommand(env: NodeJS.ProcessEnv = process.env): string {
+export function oracleCommand(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   if (env.npm_lifecycle_event === "oracle") return "npm run oracle --";
   const onPath = (env.PATH ?? "").split(delimiter).some((dir) => dir !== "" && existsSync(join(dir, "oracle")));
-  return onPath ? "oracle" : "npm run oracle --";
+  if (onPath) return "oracle";
+  // `npm run` works only in the repository; elsewhere, the command's own file.
+  if (resolve(cwd) === REPOSITORY) return "npm run oracle --";
+  const bin = join(REPOSITORY, "bin/oracle.js");
+  const rel = relative(cwd, bin);
+  return rel.startsWith("..") && rel.split(sep).filter((p) => p === "..").length > 2 ? bin : rel.startsWith(".") ? rel : `./${rel}`;
 }
 
 export class CliError extends OracleSdkError {}

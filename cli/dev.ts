@@ -7,7 +7,7 @@
  * runs until Ctrl-C.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HDNodeWallet, NonceManager, parseEther, Wallet } from "ethers";
 import { pino } from "pino";
@@ -353,10 +353,12 @@ export async function dev(o: DevOptions): Promise<void> {
     const deploymentEnv = file === defaultOut ? "" : `ORACLE_DEPLOYMENT=${file} `;
     const userEnv = `${deploymentEnv}ORACLE_KEY=${accounts[4]!.privateKey}`;
     // Every line here is run as printed by test/cli/first-hour.test.ts (from the repository root).
+    // The sample inputs as seen from where the user started `oracle dev` (the repository root, or elsewhere).
+    const example = (name: string) => relative(process.cwd(), join(ROOT, "examples", name)) || name;
     const tryCommands = [
       `${deploymentEnv}${cmd} model list`,
-      `${userEnv} ${cmd} request --model ppocr-cls --input examples/line-upside-down.png --tier ${o.challenger ? "optimistic" : "none"} --wait`,
-      ...(o.workers > 0 && !o.challenger ? [`${userEnv} ${cmd} request --model mnist-mlp --input examples/digit.json --tier ${zk === undefined ? "optimistic" : "zk"} --wait`] : []),
+      `${userEnv} ${cmd} request --model ppocr-cls --input ${example("line-upside-down.png")} --tier ${o.challenger ? "optimistic" : "none"} --wait`,
+      ...(o.workers > 0 && !o.challenger ? [`${userEnv} ${cmd} request --model mnist-mlp --input ${example("digit.json")} --tier ${zk === undefined ? "optimistic" : "zk"} --wait`] : []),
     ];
     const dashboardUrl = `${relayer.url}/dashboard/`;
     const ready = {

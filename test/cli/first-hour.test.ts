@@ -56,7 +56,7 @@ describe("oracle: the first hour", () => {
     dir = mkdtempSync(join(tmpdir(), "oracle-first-hour-"));
     dev = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--out", join(dir, "deployment.json"), "--data-dir", join(dir, "dev"), "--challenge-window", "3"]);
     ready = JSON.parse(await dev.waitFor(/"ready":true/)) as Ready;
-  });
+  }, 180_000);
 
   afterAll(async () => {
     const code = await dev?.stop("SIGINT");
@@ -96,7 +96,7 @@ describe("oracle: the first hour", () => {
     expect(low.stderr).toContain(`signing key ${signer.address} (operator ${new Wallet(operatorKey).address}) has 0.6 ETH active stake`);
     expect(low.stderr).toContain("below the minimum 1.0 ETH");
     expect(low.stderr).toContain("npm run oracle -- stake 0.5 --key <operator key>");
-  });
+  }, 300_000);
 
   it("worker start and relayer start read the default deployment file the help names, and a relayer without a broker is refused", async () => {
     const project = mkdtempSync(join(tmpdir(), "oracle-project-"));
@@ -140,7 +140,7 @@ describe("oracle: the first hour", () => {
     const closes = /challenge window closes in (\d+) s \((\d\d:\d\d:\d\d)\)/.exec(d.stderr);
     expect(closes, d.stderr).not.toBeNull();
     expect(Number(closes![1])).toBeLessThanOrEqual(4);
-  });
+  }, 300_000);
 
   it("examples/ ships the sample inputs the README and the banner name, exactly as docs/guides/examples/make-inputs.ts renders them", async () => {
     const out = mkdtempSync(join(tmpdir(), "oracle-inputs-"));
@@ -229,7 +229,7 @@ describe("oracle: the first hour", () => {
     expect(taken.stderr).toContain(`dev --port ${port + 1}`);
     expect(taken.stderr).not.toContain("INTERNAL");
     expect(readFileSync(ready.deployment, "utf8")).toBe(before);
-  });
+  }, 300_000);
 
   it("a restarted `oracle dev` says it starts fresh and never reuses a request id", async () => {
     const dataDir = join(dir, "restart");
@@ -258,7 +258,7 @@ describe("oracle: the first hour", () => {
     }
     expect(oracles[1]).not.toBe(oracles[0]);
     expect(ids[1]).not.toBe(ids[0]);
-  });
+  }, 300_000);
 
   it("a request no worker takes times out saying why, after progress lines while it waits", async () => {
     const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", join(dir, "no-workers"), "--out", join(dir, "no-workers.json")]);
@@ -271,7 +271,7 @@ describe("oracle: the first hour", () => {
     } finally {
       expect(await stack.stop("SIGINT")).toBe(0);
     }
-  });
+  }, 300_000);
 
   it("a model registered with a wrong shape is corrected with --update by its owner; OPTIMISTIC without a commitment is refused", async () => {
     const env = { ORACLE_DEPLOYMENT: ready.deployment };
@@ -306,5 +306,5 @@ describe("oracle: the first hour", () => {
     const served = await oracle(["request", "--model", hash.modelHash.slice(0, 12), "--input", "examples/digit.json", "--wait", "--json", "--key", keyOf(4)], env);
     expect(served.code, served.stderr).toBe(0);
     expect(lastJson<{ outcome: { stage: string } }>(served).outcome.stage).toBe("final");
-  });
+  }, 300_000);
 });

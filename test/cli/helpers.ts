@@ -54,9 +54,9 @@ export interface LongRunning {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts a long-running `oracle` command (dev, worker start, relayer start). */
-export function start(args: string[], env: NodeJS.ProcessEnv = {}): LongRunning {
-  const child = spawn(SHIM_NODE, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts a long-running `oracle` command (dev, worker start, relayer start), in the repository root or `cwd`. */
+export function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): LongRunning {
+  const child = spawn(SHIM_NODE, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
