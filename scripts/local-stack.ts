@@ -288,6 +288,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       resolver: await zk.resolver.getAddress(),
       zk: workers[0]!.config.zk,
       prover: workers[0]!.prover,
+      // Opt in, as for the workers: inputs live on this machine's loopback (the relayer's blob store).
+      addressPolicy: { allowedAddresses: ["127.0.0.0/8", "::1"] },
       startBlock: deployBlock,
       pollIntervalMs: 100,
       logger: logger.child({ service: "worker", worker: 0 }),

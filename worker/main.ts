@@ -106,6 +106,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       resolver,
       zk: config.zk,
       prover: worker.prover,
+      // The worker's own address policy for input fetches (protocol/netPolicy.ts).
+      addressPolicy: { allowedAddresses: config.fetchAllowedAddresses, trustedOrigins: config.blobStoreUrl === undefined ? [] : [new URL(config.blobStoreUrl).origin] },
+      inputSchemes: config.inputSchemes,
       logger: log.child({ layer: "zk-answerer" }),
     });
     await answerer.start();
