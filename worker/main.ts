@@ -34,6 +34,7 @@ import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js"
 import { IModelRegistry__factory } from "../protocol/contracts.js";
 import { ZkChallengeAnswerer } from "./prover-answerer.js";
 import { loadWorkerConfig } from "./config.js";
+import { OracleRequestLookup } from "./requests.js";
 import { Worker } from "./worker.js";
 
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
@@ -64,7 +65,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     connectTimeoutMs: 30_000,
   });
   const metrics = new WorkerMetrics({ defaultMetrics: true });
-  const worker = new Worker({ config, queue, catalog, logger: log, metrics });
+  // With a chain at hand, every job is checked against the oracle's getRequest before it is served.
+  const requests = provider === undefined ? undefined : new OracleRequestLookup(provider);
+  if (requests === undefined) log.warn("no RPC_URL: jobs are not checked against the chain (a forged job could be served or rejected)");
+  const worker = new Worker({ config, queue, catalog, logger: log, metrics, ...(requests === undefined ? {} : { requests }) });
   await worker.start();
   // Pinned models are fetched and verified now, so /readyz can say when they are loaded.
   for (const m of config.models) {
@@ -102,6 +106,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       resolver,
       zk: config.zk,
       prover: worker.prover,
+      // The worker's own address policy for input fetches (protocol/netPolicy.ts).
+      addressPolicy: { allowedAddresses: config.fetchAllowedAddresses, trustedOrigins: config.blobStoreUrl === undefined ? [] : [new URL(config.blobStoreUrl).origin] },
+      inputSchemes: config.inputSchemes,
       logger: log.child({ layer: "zk-answerer" }),
     });
     await answerer.start();

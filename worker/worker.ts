@@ -22,7 +22,7 @@ import { WorkerMetrics } from "../protocol/metrics.js";
 import { toHex } from "../protocol/merkle.js";
 import { JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, type Tensor, type TensorData } from "../protocol/tensor.js";
-import { RejectReason, Tier, type Hex, type RequestId } from "../protocol/types.js";
+import { RejectReason, RequestStatus, Tier, type Hex, type RequestId } from "../protocol/types.js";
 import { z } from "zod";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
@@ -30,6 +30,7 @@ import type { ModelCatalog, ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection, publicRejectionMessage } from "./errors.js";
 import { ModelStore, openPrivately } from "./models.js";
+import { jobMismatches, type RequestLookup } from "./requests.js";
 import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
 import { InferenceRunner } from "./runner.js";
@@ -54,6 +55,11 @@ export interface WorkerOptions {
   listBackends?: () => readonly BackendInfo[];
   /** Prometheus series (protocol/metrics.ts); a registry of its own by default. */
   metrics?: WorkerMetrics;
+  /**
+   * The chain's view of each request (worker/requests.ts): when given, every job is checked against
+   * `getRequest` before it is run or rejected. Without it the queue is trusted (tests, pinned setups).
+   */
+  requests?: RequestLookup;
 }
 
 export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "prove" | "sign" | "upload" | "total", number> &
@@ -124,6 +130,7 @@ export class Worker {
   private readonly now: () => number;
   private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
   private readonly domains = new Map<string, TypedDataDomain>();
+  private readonly requests: RequestLookup | undefined;
   private subscription: Subscription | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -140,6 +147,7 @@ export class Worker {
     this.now = options.now ?? Date.now;
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
+    this.requests = options.requests;
     for (const d of config.allowedOracles) {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
     }
@@ -289,6 +297,21 @@ export class Worker {
       await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
       this.metrics.jobs.inc({ outcome: "passed_on" });
       return;
+    }
+    if (this.requests !== undefined) {
+      // Nothing is signed for a job the chain does not back (a forged job names a real request id).
+      const onChain = await this.requests.request(job.oracle, job.requestId);
+      if (onChain.status !== RequestStatus.Requested) {
+        log.info({ status: RequestStatus[onChain.status] ?? onChain.status }, "the request is not open on-chain; job skipped");
+        this.metrics.jobs.inc({ outcome: "expired" });
+        return;
+      }
+      const problems = jobMismatches(job, onChain);
+      if (problems.length > 0) {
+        log.warn({ problems }, "job disagrees with the on-chain request; dead-lettered unsigned");
+        this.metrics.jobs.inc({ outcome: "invalid" });
+        throw new InvalidJobError(`the job's ${problems.join(", ")} does not match the on-chain request`, { details: { problems } });
+      }
     }
     this.metrics.inFlight.inc();
     try {
