@@ -17,7 +17,7 @@ import { fetchBytes } from "../protocol/fetch.js";
 import type { ModelCommitment } from "../protocol/commitment.js";
 import { decodeTensor, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
-import { FraudProofResolver__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import { FraudProofResolver__factory, IInferenceOracle__factory } from "../types/ethers-contracts/index.js";
 import { checkTrace } from "./checker.js";
 import { openChallenge } from "./dispute.js";
 import { isChallengerError } from "./errors.js";
@@ -121,9 +121,15 @@ export class ChallengerDaemon {
     return outcomes;
   }
 
-  private async resolverOf(modelHash: string) {
-    const registry = IModelRegistry__factory.connect(await this.oracle.registry(), this.options.runner);
-    return FraudProofResolver__factory.connect((await registry.model(modelHash)).resolver, this.options.runner);
+  /** The request's dispute resolver, fixed when the request was made (not the model's current one). */
+  private resolverOf(request: { resolver: string }) {
+    return FraudProofResolver__factory.connect(request.resolver, this.options.runner);
+  }
+
+  /** The challenge bond of the params version the request was made under. */
+  private async bondOf(requestId: string): Promise<bigint> {
+    const { paramsVersion } = await this.oracle.getRequest(requestId);
+    return (await this.oracle.paramsAt(paramsVersion)).challengeBond;
   }
 
   private async fetchInput(inputHash: string): Promise<Tensor> {
@@ -134,7 +140,7 @@ export class ChallengerDaemon {
 
   /** Opens a dispute if the bond budget allows; false when it does not. */
   private async challenge(r: Submitted): Promise<boolean> {
-    const bond = (await this.oracle.params()).challengeBond;
+    const bond = await this.bondOf(r.requestId);
     if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
     const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
     if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
@@ -162,8 +168,8 @@ export class ChallengerDaemon {
     if (request.tier !== OPTIMISTIC) return { kind: "skipped", reason: "not an OPTIMISTIC result" };
     const commitment = this.options.models.get(request.modelHash.toLowerCase());
     if (commitment === undefined) return { kind: "skipped", reason: "no commitment for this model" };
-    const bond = (await this.oracle.params()).challengeBond;
-    const resolver = await this.resolverOf(request.modelHash);
+    const bond = (await this.oracle.paramsAt(request.paramsVersion)).challengeBond;
+    const resolver = this.resolverOf(request);
 
     let hashes: Hex[];
     let tensors: Tensor[];
@@ -221,8 +227,8 @@ export class ChallengerDaemon {
   async slashDue(): Promise<string[]> {
     const slashed: string[] = [];
     const now = BigInt((await this.options.runner.provider!.getBlock("latest"))!.timestamp);
-    const bond = (await this.oracle.params()).challengeBond;
     for (const [requestId, address] of this.withheld) {
+      const bond = await this.bondOf(requestId);
       const resolver = FraudProofResolver__factory.connect(address, this.options.runner);
       const d = await resolver.getDispute(requestId);
       if (d.openedAt === 0n) {

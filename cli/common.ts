@@ -4,7 +4,7 @@
  * with stable codes.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { formatEther, getAddress, JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
 import { BaseError } from "../protocol/errors.js";
@@ -28,6 +28,16 @@ export const DeploymentSchema = z.object({
   accounts: z.array(z.object({ role: z.string(), address: z.string(), privateKey: z.string() })).optional(),
 });
 export type Deployment = z.infer<typeof DeploymentSchema>;
+
+/**
+ * How the user runs this CLI, for the commands that hints and errors suggest: `oracle` when it is on
+ * the PATH (`npm link`) and not started through the npm script, else `npm run oracle --`.
+ */
+export function oracleCommand(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.npm_lifecycle_event === "oracle") return "npm run oracle --";
+  const onPath = (env.PATH ?? "").split(delimiter).some((dir) => dir !== "" && existsSync(join(dir, "oracle")));
+  return onPath ? "oracle" : "npm run oracle --";
+}
 
 export class CliError extends OracleSdkError {}
 

@@ -9,6 +9,7 @@ import { parseEther, ZeroAddress, type Signer } from "ethers";
 import { z } from "zod";
 import { commitModel, decodeOnnx } from "../protocol/commitment.js";
 import { loadConfig } from "../protocol/config.js";
+import { isError } from "../protocol/errors.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
 import { Tier, type Hex } from "../protocol/types.js";
 import {
@@ -55,6 +56,7 @@ export const DeployConfigSchema = z.object({
       maxInlineInputBytes: z.number().int().nonnegative().default(16 * 1024),
       maxInlineOutputBytes: z.number().int().nonnegative().default(4096),
       maxCallbackGasLimit: z.number().int().positive().default(2_000_000),
+      paramsDelay: z.number().int().nonnegative().max(90 * 86400).default(86400).describe("seconds a scheduled params change waits before it applies (to new requests only)"),
     })
     .strict()
     .prefault({}),
@@ -146,6 +148,8 @@ export function onnxFileInfo(file: string): OnnxFileInfo {
   try {
     model = decodeOnnx(bytes);
   } catch (error) {
+    // A model that refers to external data would make every worker read files beside it (docs/SECURITY.md).
+    if (isError(error, "MODEL_UNSAFE")) throw cliError("MODEL_UNSAFE", `${file} cannot be registered: ${(error as Error).message}`);
     throw cliError("INPUT_INVALID", `${file} is not an ONNX model: ${(error as Error).message}`);
   }
   const g = model.graph;

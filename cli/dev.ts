@@ -6,11 +6,12 @@
  * Writes the deployment file the other subcommands read, prints the addresses, keys and URLs, and
  * runs until Ctrl-C.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HDNodeWallet, NonceManager, parseEther, Wallet } from "ethers";
-import { createLogger, resolveNpmUri, Tier, type Hex } from "../protocol/index.js";
+import { pino } from "pino";
+import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
 import { RegistryCatalog, Worker } from "../worker/index.js";
@@ -18,7 +19,7 @@ import { FraudProofResolver__factory, ModelRegistry__factory, InferenceOracle__f
 import { loadChallengerConfig } from "../challenger/config.js";
 import { startChallenger } from "../challenger/main.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../sdk/models.js";
-import { cliError, eth, output, Progress, send, writeJson, type Deployment } from "./common.js";
+import { cliError, DEFAULT_DEPLOYMENT, eth, oracleCommand, output, Progress, send, writeJson, type Deployment } from "./common.js";
 import { commitmentOf, deployContracts, loadDeployConfig, onnxFileInfo, registerModel } from "./deploy.js";
 import { serveJsonRpc } from "./rpc-server.js";
 
@@ -31,8 +32,10 @@ export interface DevOptions {
   host: string;
   port: number;
   relayerPort: number;
-  out: string;
-  dataDir: string;
+  /** Deployment file; default DEFAULT_DEPLOYMENT unless another running dev stack holds it. */
+  out?: string;
+  /** Default `.data/dev/<JSON-RPC port>`: one folder per stack, locked while it runs. */
+  dataDir?: string;
   workers: number;
   challengeWindow: number;
   blockTime: number;
@@ -44,12 +47,105 @@ export interface DevOptions {
   json: boolean;
 }
 
+/** The `oracle dev` process that holds a data folder or deployment file, if it still runs. */
+interface Holder {
+  pid: number;
+  rpcUrl?: string;
+  dataDir?: string;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function readHolder(file: string, field?: string): Holder | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    const h = (field === undefined ? raw : raw[field]) as Holder | undefined;
+    return h !== undefined && typeof h.pid === "number" && alive(h.pid) ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What answers on a taken port, to name it in the error: a JSON-RPC node (anvil, hardhat node, another dev), an oracle relayer, or unknown. */
+async function whoListens(host: string, port: number): Promise<string | undefined> {
+  const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const signal = AbortSignal.timeout(1500);
+  try {
+    const res = await fetch(base, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "web3_clientVersion" }, { jsonrpc: "2.0", id: 2, method: "eth_chainId" }]), signal });
+    const body = (await res.json()) as Array<{ id: number; result?: string }>;
+    const version = body.find((r) => r.id === 1)?.result;
+    const chain = body.find((r) => r.id === 2)?.result;
+    if (chain !== undefined) return `a JSON-RPC node answers there (${version ?? "unknown client"}, chain id ${BigInt(chain)})`;
+  } catch {
+    // not JSON-RPC; try the relayer's API
+  }
+  try {
+    const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1500) });
+    if (res.ok && /oracle|chain|queue/i.test(await res.text())) return "an oracle relayer API answers there (another `oracle dev` or `relayer start`)";
+  } catch {
+    // nothing we recognise
+  }
+  return undefined;
+}
+
+/** Listens with `start`; EADDRINUSE becomes PORT_IN_USE naming the port, what holds it and the option that moves it. */
+async function listening<T>(what: string, option: string, host: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as { cause?: NodeJS.ErrnoException }).cause?.code;
+    if (code !== "EADDRINUSE" && !/EADDRINUSE/.test(String((error as Error).message))) throw error;
+    const holder = await whoListens(host, port);
+    const usual = option === "--port" ? "anvil, `hardhat node`, ganache or another `oracle dev` usually listen on 8545" : "another `oracle dev` or `oracle relayer start` usually listens on 9545";
+    throw cliError(
+      "PORT_IN_USE",
+      `port ${port} on ${host} (the ${what}) is already in use: ${holder ?? usual}. ` +
+        `Stop that process, or start this stack on another port: ${oracleCommand()} dev ${option} ${port + 1} (${option} 0 takes any free port)`,
+      { host, port, option, ...(holder === undefined ? {} : { holder }) },
+    );
+  }
+}
+
+/**
+ * The challenger's logger in `oracle dev`: its audits are what `--challenger` is for, so each one is
+ * also told on stderr as a plain line at any log level; everything else follows --log-level.
+ */
+function challengerLogger(level: string): Logger {
+  const threshold = pino.levels.values[process.env.LOG_LEVEL ?? level] ?? pino.levels.values.warn!;
+  return pino(
+    { name: "oracle", level: "info", base: { service: "challenger" }, redact: { paths: REDACTED_KEYS, censor: "[redacted]" } },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as { level: number; msg?: string; requestId?: string; checkedElements?: number; opIndex?: number };
+        if (entry.level >= threshold) process.stdout.write(line);
+        const kind = /^audit: (\w+)$/.exec(entry.msg ?? "")?.[1];
+        if (kind === undefined || kind === "skipped") return;
+        const id = `${String(entry.requestId).slice(0, 10)}…`;
+        process.stderr.write(
+          kind === "honest"
+            ? `challenger: audited ${id}: honest (${entry.checkedElements ?? "?"} trace elements match the canonical re-run)\n`
+            : kind === "availabilityChallenged"
+              ? `challenger: audited ${id}: trace missing, availability challenge posted (the worker must publish it or be slashed)\n`
+              : `challenger: audited ${id}: WRONG RESULT, ${kind} (the worker is slashed; see the dashboard's dispute timeline)\n`,
+        );
+      },
+    },
+  ) as unknown as Logger;
+}
+
 export async function dev(o: DevOptions): Promise<void> {
   const progress = new Progress(false);
   if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 4) throw cliError("CONFIG_INVALID", "--workers takes 0 to 4");
   if (!Number.isInteger(o.challengeWindow) || o.challengeWindow < 1) throw cliError("CONFIG_INVALID", "--challenge-window takes a whole number of seconds >= 1");
-  const out = resolve(o.out);
-  const dataDir = resolve(o.dataDir);
   const logger = createLogger("oracle", { level: o.logLevel as "warn" });
 
   // Hardhat finds its config from the working directory: the repository's.
@@ -74,13 +170,52 @@ export async function dev(o: DevOptions): Promise<void> {
   const [admin, modelOwner, operator, relayerAccount] = accounts.map((a) => a.signer) as [typeof signers[0], typeof signers[0], typeof signers[0], typeof signers[0]];
   const chainId = (await ethers.provider.getNetwork()).chainId;
   if (o.blockTime > 0) await connection.provider.request({ method: "evm_setIntervalMining", params: [o.blockTime * 1000] });
-  const rpc = await serveJsonRpc(connection.provider, o.host, o.port);
+  const rpc = await listening("JSON-RPC endpoint", "--port", o.host, o.port, () => serveJsonRpc(connection.provider, o.host, o.port));
+  const rpcPort = Number(new URL(rpc.url).port);
 
   const closers: Array<() => Promise<unknown> | unknown> = [() => rpc.close()];
+  // One data folder per stack (by its JSON-RPC port), locked while it runs: a second stack never
+  // wipes or writes another's relayer database, blobs or deployment file.
+  const dataDir = resolve(o.dataDir ?? join(".data/dev", String(rpcPort)));
+  const lockFile = join(dataDir, "lock.json");
+  const holder = readHolder(lockFile);
+  if (holder !== undefined) {
+    await rpc.close();
+    throw cliError(
+      "DEV_STACK_RUNNING",
+      `the data folder ${dataDir} belongs to the \`oracle dev\` running as pid ${holder.pid}${holder.rpcUrl === undefined ? "" : ` (${holder.rpcUrl})`}: stop it first, or give this stack its own folder with --data-dir <dir>`,
+      { dataDir, pid: holder.pid },
+    );
+  }
+  const defaultOut = resolve(DEFAULT_DEPLOYMENT);
+  const requestedOut = resolve(o.out ?? DEFAULT_DEPLOYMENT);
+  const outHolder = readHolder(requestedOut, "devProcess");
+  if (outHolder !== undefined && o.out !== undefined && requestedOut !== defaultOut) {
+    await rpc.close();
+    throw cliError(
+      "DEV_STACK_RUNNING",
+      `the deployment file ${requestedOut} belongs to the \`oracle dev\` running as pid ${outHolder.pid}${outHolder.rpcUrl === undefined ? "" : ` (${outHolder.rpcUrl})`}: stop it first, or write this stack's elsewhere with --out <file>`,
+      { out: requestedOut, pid: outHolder.pid },
+    );
+  }
+  // The default deployment file, which every other command reads, stays with the stack that holds
+  // it; this one's is then only in its data folder, and the banner says how to use it.
+  const out = outHolder === undefined ? requestedOut : join(dataDir, "deployment.json");
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(lockFile, `${JSON.stringify({ pid: process.pid, rpcUrl: rpc.url, startedAt: new Date().toISOString() })}\n`);
+  closers.push(() => rmSync(lockFile, { force: true }));
+  progress.info(
+    `Starting a fresh local chain: it lives in memory, so nothing from an earlier \`oracle dev\` run is kept (new contract addresses; request ids are never reused). Data folder: ${dataDir}`,
+  );
   const close = async () => {
     for (const c of closers.reverse()) await Promise.resolve().then(c).catch((error: unknown) => logger.error({ err: error }, "close step failed"));
   };
   try {
+    // Request ids hash (chain id, oracle address, sequence), and each run's chain starts empty: a
+    // random start nonce for the deployer gives this run's contracts addresses no earlier run had,
+    // so an id from an earlier run never names a new request.
+    const startNonce = 1 + Math.floor(Math.random() * 2 ** 31);
+    await connection.provider.request({ method: "hardhat_setNonce", params: [admin.address, `0x${startNonce.toString(16)}`] });
     const config = loadDeployConfig({ arbiter: accounts[5]!.address, fraudProofs: o.challenger, params: { challengeWindow: o.challengeWindow } });
     const deployment = await deployContracts(admin, config, progress, rpc.url);
     const registry = ModelRegistry__factory.connect(deployment.registry, modelOwner);
@@ -115,8 +250,9 @@ export async function dev(o: DevOptions): Promise<void> {
     models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
     if (cls.modelHash !== PPOCR_CLS_HASH || mnist.modelHash !== MNIST_MLP_HASH) logger.warn("a shipped model's hash differs from its model card (sdk/models.ts)");
 
-    rmSync(dataDir, { recursive: true, force: true });
-    mkdirSync(dataDir, { recursive: true });
+    // The relayer's database and blobs describe the previous run's chain, which is gone; the
+    // workers' verified model files stay (they are named by their hash).
+    rmSync(join(dataDir, "relayer"), { recursive: true, force: true });
     let queue: JobQueue;
     if (o.rabbitmq === undefined) {
       queue = new InProcessQueue();
@@ -125,7 +261,7 @@ export async function dev(o: DevOptions): Promise<void> {
       queue = await progress.step("connecting to RabbitMQ", () => RabbitMqQueue.connect(url, { logger: logger.child({ layer: "queue" }), connectionName: "oracle-dev", connectTimeoutMs: 30_000 }));
     }
     closers.push(() => queue.close());
-    const relayer = await progress.step("starting the relayer", () =>
+    const relayer = await progress.step("starting the relayer", () => listening("relayer API", "--relayer-port", o.host, o.relayerPort, () =>
       Relayer.start({
         provider: ethers.provider,
         signer: relayerAccount,
@@ -133,7 +269,7 @@ export async function dev(o: DevOptions): Promise<void> {
         queue,
         logger: logger.child({ service: "relayer" }),
         config: { dataDir: join(dataDir, "relayer"), startBlock: deployment.deployBlock, pollIntervalMs: 200, api: { host: o.host, port: o.relayerPort } },
-      }),
+      })),
     );
     closers.push(() => relayer.close());
 
@@ -175,7 +311,7 @@ export async function dev(o: DevOptions): Promise<void> {
             pollIntervalMs: 1000,
             startBlock: deployment.deployBlock,
           }, {}),
-          { logger: logger.child({ service: "challenger" }), signer: new NonceManager(new Wallet(key, ethers.provider)) },
+          { logger: challengerLogger(o.logLevel), signer: new NonceManager(new Wallet(key, ethers.provider)) },
         ),
       );
       closers.push(() => running.stop());
@@ -188,31 +324,50 @@ export async function dev(o: DevOptions): Promise<void> {
       models,
       accounts: accounts.map((a) => ({ role: a.role, address: a.address, privateKey: a.privateKey })),
     };
-    const file = writeJson(out, record);
-    const ready = { ready: true, rpcUrl: rpc.url, relayerUrl: relayer.url, chainId: chainId.toString(), registry: deployment.registry, oracle: deployment.oracle, resolver: modelResolver, ...(challengerAddress === undefined ? {} : { challenger: challengerAddress }), deployment: file, models, workers: workerSigners, accounts: record.accounts, challengeWindow: o.challengeWindow };
+    // devProcess: which running stack the file belongs to (a second `oracle dev` leaves it alone).
+    const devProcess = { pid: process.pid, rpcUrl: rpc.url, dataDir };
+    const file = writeJson(out, { ...record, devProcess });
+    if (out !== join(dataDir, "deployment.json")) writeJson(join(dataDir, "deployment.json"), { ...record, devProcess });
+    const cmd = oracleCommand();
+    const deploymentEnv = file === defaultOut ? "" : `ORACLE_DEPLOYMENT=${file} `;
+    const userEnv = `${deploymentEnv}ORACLE_KEY=${accounts[4]!.privateKey}`;
+    // Every line here is run as printed by test/cli/first-hour.test.ts (from the repository root).
+    const tryCommands = [
+      `${deploymentEnv}${cmd} model list`,
+      `${userEnv} ${cmd} request --model ppocr-cls --input examples/line-upside-down.png --tier ${o.challenger ? "optimistic" : "none"} --wait`,
+      ...(o.workers > 0 && !o.challenger ? [`${userEnv} ${cmd} request --model mnist-mlp --input examples/digit.json --tier optimistic --wait`] : []),
+    ];
+    const dashboardUrl = `${relayer.url}/dashboard/`;
+    const ready = {
+      ready: true, rpcUrl: rpc.url, relayerUrl: relayer.url, dashboardUrl, chainId: chainId.toString(), registry: deployment.registry, oracle: deployment.oracle, resolver: modelResolver,
+      ...(challengerAddress === undefined ? {} : { challenger: challengerAddress }), deployment: file, dataDir, models, workers: workerSigners, accounts: record.accounts, challengeWindow: o.challengeWindow, try: tryCommands,
+    };
+    const heldBy = outHolder === undefined ? undefined : `the default ${DEFAULT_DEPLOYMENT} belongs to the oracle dev at ${outHolder.rpcUrl ?? "?"} (pid ${outHolder.pid}); other commands use this stack's with --deployment ${file} or ORACLE_DEPLOYMENT=${file}`;
     output(o.json, ready, () => [
       "",
       "The oracle is running locally. Ctrl-C stops it.",
       "",
+      `  Dashboard    ${dashboardUrl}   (open it in a browser: requests, workers, disputes, live)`,
       `  JSON-RPC     ${rpc.url}   (chain id ${chainId}; MetaMask: add this network)`,
       `  Relayer API  ${relayer.url}   (GET /health, /requests, /blobs/<hash>)`,
       `  Registry     ${deployment.registry}`,
       `  Oracle       ${deployment.oracle}`,
       `  Resolver     ${modelResolver}${deployment.fraudResolver === undefined ? "   (ArbiterResolver: the arbiter account rules)" : "   (FraudProofResolver: one-step fraud proofs)"}`,
-      ...(challengerAddress === undefined ? [] : [`  Challenger   ${challengerAddress}   (audits every OPTIMISTIC result in full, proves faults on-chain)`]),
-      `  Deployment   ${file}   (read by every other oracle command)`,
+      ...(challengerAddress === undefined ? [] : [`  Challenger   ${challengerAddress}   (audits every OPTIMISTIC result in full, proves faults on-chain; NONE results are never audited)`]),
+      `  Deployment   ${file}   (${heldBy ?? (file === defaultOut ? "read by every other oracle command" : `pass --deployment ${file} or ORACLE_DEPLOYMENT=${file} to other commands`)})`,
+      `  Data folder  ${dataDir}   (locked while this stack runs)`,
+      `  State        fresh: the chain lives in memory, so requests and contracts from an earlier run are gone (this run's contract addresses and request ids are new)`,
       `  Queue        ${o.rabbitmq === undefined ? "in-process (only this process's workers)" : `RabbitMQ ${o.rabbitmq.replace(/\/\/[^@]*@/, "//***@")}`}`,
       `  Workers      ${workerSigners.length} (signers ${workerSigners.join(", ") || "none"})`,
       `  Challenge window ${o.challengeWindow} s; a block every ${o.blockTime} s`,
       "",
-      "  Models:",
+      "  Models (name or hash wherever a command takes a model):",
       ...models.map((m) => `    ${m.modelHash}  ${m.name}`),
       "",
       "  Accounts (Hardhat's well-known development keys — never use them on a real network):",
       ...accounts.map((a) => `    ${a.role.padEnd(11)} ${a.address}  ${a.privateKey}`),
       "",
-      "  Try:  npm run oracle -- model list",
-      `        ORACLE_KEY=${accounts[4]!.privateKey} npm run oracle -- request --model ${cls.modelHash} --input line.png --wait`,
+      ...tryCommands.map((c, i) => `  ${i === 0 ? "Try:" : "    "}  ${c}`),
       "",
     ]);
     void eth;

@@ -12,7 +12,7 @@ import { context, cliError, globals, output, Progress, reportError, writeJson, D
 import { deployContracts, loadDeployConfig } from "./deploy.js";
 import { modelInspect, modelList, modelRegister } from "./model.js";
 import { requestCommand, statusCommand } from "./request.js";
-import { checkChallenger, checkRelayer, checkWorker, runEntryPoint } from "./services.js";
+import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 
 const program = new Command("oracle")
@@ -27,12 +27,12 @@ const program = new Command("oracle")
 
 program
   .command("dev")
-  .description("run the whole oracle locally: chain (JSON-RPC), contracts, models, relayer, workers (and with --challenger the challenger daemon); until Ctrl-C")
+  .description("run the whole oracle locally: chain (JSON-RPC), contracts, models, relayer, workers (and with --challenger the challenger daemon); until Ctrl-C. Each start is a fresh chain (in memory): new contract addresses, nothing kept from an earlier run")
   .option("--host <host>", "address the JSON-RPC endpoint and the relayer API listen on", "127.0.0.1")
   .option("--port <n>", "JSON-RPC port (0: any free port)", "8545")
   .option("--relayer-port <n>", "relayer API port (0: any free port)", "9545")
-  .option("--out <file>", "where to write the deployment JSON", DEFAULT_DEPLOYMENT)
-  .option("--data-dir <dir>", "relayer database, blobs and worker model cache (wiped at start)", ".data/dev")
+  .option("--out <file>", `where to write the deployment JSON (default ${DEFAULT_DEPLOYMENT}, unless another running \`oracle dev\` holds it: then <data-dir>/deployment.json)`)
+  .option("--data-dir <dir>", "relayer database, blobs and worker model cache; one per stack, locked while it runs (default .data/dev/<JSON-RPC port>)")
   .option("--workers <n>", "in-process workers (0-4)", "1")
   .option("--challenge-window <s>", "seconds an OPTIMISTIC result can be challenged", "60")
   .option("--block-time <s>", "mine a block every this many seconds besides each transaction (0: only on transactions)", "1")
@@ -44,7 +44,8 @@ program
     const o = globals(cmd);
     const { dev } = await import("./dev.js");
     await dev({
-      host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort), out: String(o.out), dataDir: String(o.dataDir),
+      host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort),
+      ...(o.out === undefined ? {} : { out: String(o.out) }), ...(o.dataDir === undefined ? {} : { dataDir: String(o.dataDir) }),
       workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
       ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.challenger === true ? "full" : (o.trace as "none" | "full" | "checkpoint"), challenger: o.challenger === true, logLevel: String(o.logLevel), json: o.json === true,
     });
@@ -134,6 +135,8 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
       const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
       const deployment = o.deployment ?? (process.env.ORACLE_DEPLOYMENT || undefined);
       const env = CHECKS[service](o.config, deployment, process.env);
+      // A worker whose signing key is not staked would sign results the relayer drops: refuse to start.
+      if (service === "worker") for (const note of await checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);
       if (o.check === true) {
         output(o.json === true, { ok: true }, () => [`the ${service} configuration is valid`]);
         return;

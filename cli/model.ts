@@ -5,9 +5,68 @@ import { pathToFileURL } from "node:url";
 import { parseEther } from "ethers";
 import { Tier } from "../protocol/types.js";
 import { ModelRegistry__factory } from "../types/ethers-contracts/index.js";
-import { modelCard, OracleClient, type ModelDetails } from "../sdk/index.js";
-import { address, cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
+import { MNIST_MLP_HASH, modelCard, OracleClient, PPOCR_CLS_HASH, type ModelDetails } from "../sdk/index.js";
+import { address, cliError, context, eth, oracleCommand, output, Progress, type Context, type Deployment, type GlobalOptions } from "./common.js";
 import { commitmentOf, onnxFileInfo, parseShape, parseTiers, registerModel } from "./deploy.js";
+
+/** Short names of the models `oracle dev` registers; a deployment file's `models[].name` (first word) adds more. */
+const SHIPPED_NAMES: Record<string, string> = { "ppocr-cls": PPOCR_CLS_HASH, "mnist-mlp": MNIST_MLP_HASH };
+
+/** Every model hash registered since the deployment, in registration order. */
+export async function registeredModels(ctx: Context & { deployment: Deployment }): Promise<string[]> {
+  const registry = ModelRegistry__factory.connect(ctx.deployment.registry, ctx.provider);
+  const events = await registry.queryFilter(registry.filters.ModelRegistered(), ctx.deployment.deployBlock);
+  return [...new Set(events.map((e) => String(e.args.modelHash).toLowerCase()))];
+}
+
+/** `name  hash` for each name this deployment knows. */
+function namesOf(deployment: Deployment): Map<string, string> {
+  const names = new Map(Object.entries(SHIPPED_NAMES));
+  for (const m of deployment.models ?? []) {
+    const name = m.name?.split(/\s/)[0];
+    if (name !== undefined && name !== "") names.set(name.toLowerCase(), m.modelHash.toLowerCase());
+  }
+  return names;
+}
+
+/** The name a model goes by in this deployment, if any. */
+export function modelName(deployment: Deployment | undefined, modelHash: string): string | undefined {
+  if (deployment === undefined) return undefined;
+  for (const [name, hash] of namesOf(deployment)) if (hash === modelHash.toLowerCase()) return name;
+  return undefined;
+}
+
+/**
+ * A model as the user may name it: the full hash, a name (`ppocr-cls`), a hash prefix (`0x4918`, at
+ * least 4 hex digits) or the short form printed everywhere (`0x4918…3640`, `0x4918...3640`).
+ * Returns the full hash of a registered model; MODEL_NOT_FOUND (pointing to `model list`) otherwise.
+ */
+export async function resolveModel(target: string, ctx: Context & { deployment: Deployment }): Promise<string> {
+  const listHint = `\`${oracleCommand()} model list\` shows the registered models`;
+  const wanted = target.trim().toLowerCase();
+  let candidates: string[];
+  if (/^0x[0-9a-f]{64}$/.test(wanted)) {
+    candidates = [wanted];
+  } else {
+    const byName = namesOf(ctx.deployment).get(wanted);
+    const short = /^(0x[0-9a-f]{4,})(?:…|\.\.\.?)([0-9a-f]{1,60})$/.exec(wanted);
+    const prefix = /^0x[0-9a-f]{4,63}$/.test(wanted) ? wanted : undefined;
+    if (byName === undefined && short === null && prefix === undefined) {
+      throw cliError("MODEL_NOT_FOUND", `${JSON.stringify(target)} is neither a model name (${[...namesOf(ctx.deployment).keys()].join(", ")}), a model hash nor a hash prefix; ${listHint}`, { model: target });
+    }
+    const all = await registeredModels(ctx);
+    candidates = byName !== undefined ? all.filter((h) => h === byName) : all.filter((h) => (short !== null ? h.startsWith(short[1]!) && h.endsWith(short[2]!) : h.startsWith(prefix!)));
+    if (candidates.length > 1) {
+      throw cliError("MODEL_NOT_FOUND", `${target} matches ${candidates.length} models (${candidates.join(", ")}): give more digits; ${listHint}`, { model: target, matches: candidates });
+    }
+  }
+  const hash = candidates[0];
+  const registry = ModelRegistry__factory.connect(ctx.deployment.registry, ctx.provider);
+  if (hash === undefined || !(await registry.isRegistered(hash))) {
+    throw cliError("MODEL_NOT_FOUND", `no model ${target} is registered in ${ctx.deployment.registry}; ${listHint}`, { model: target, registry: ctx.deployment.registry });
+  }
+  return hash;
+}
 
 function modelLines(m: ModelDetails): string[] {
   const card = modelCard(m.modelHash);
@@ -32,16 +91,20 @@ export async function modelList(o: GlobalOptions): Promise<void> {
   const ctx = await context(o);
   try {
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider });
-    const events = await client.registry.queryFilter(client.registry.filters.ModelRegistered(), ctx.deployment.deployBlock);
-    const hashes = [...new Set(events.map((e) => String(e.args.modelHash).toLowerCase()))];
+    const hashes = await registeredModels(ctx);
     const models = await Promise.all(hashes.map((h) => client.model(h)));
-    output(ctx.json, { models: models.map(json) }, () =>
+    output(ctx.json, { models: models.map((m) => ({ ...json(m), name: modelName(ctx.deployment, m.modelHash) ?? null })) }, () =>
       models.length === 0
         ? ["no models registered"]
-        : models.flatMap((m) => {
-            const card = modelCard(m.modelHash);
-            return [`${m.modelHash}  ${m.input.dtype}[${m.input.shape}] -> ${m.output.dtype}[${m.output.shape}]  ${eth(m.fee)}  ${m.tiers.map((t) => Tier[t]).join("+")}${m.active ? "" : " INACTIVE"}${card ? `  ${card.name}` : ""}`];
-          }),
+        : [
+            ...models.map((m) => {
+              const card = modelCard(m.modelHash);
+              const name = modelName(ctx.deployment, m.modelHash);
+              return `${m.modelHash}  ${name === undefined ? "" : `${name}  `}${m.input.dtype}[${m.input.shape}] -> ${m.output.dtype}[${m.output.shape}]  ${eth(m.fee)}  ${m.tiers.map((t) => Tier[t]).join("+")}${m.active ? "" : " INACTIVE"}${card ? `  ${card.name}` : ""}`;
+            }),
+            "",
+            "(--model takes a name, the hash, or its first digits)",
+          ],
     );
   } finally {
     ctx.close();
@@ -49,8 +112,8 @@ export async function modelList(o: GlobalOptions): Promise<void> {
 }
 
 export async function modelInspect(target: string, o: GlobalOptions & { inputShape?: string }): Promise<void> {
-  const isHash = /^0x[0-9a-fA-F]{64}$/.test(target);
-  if (!isHash && !existsSync(target)) throw cliError("INPUT_INVALID", `${target} is neither a model hash (0x + 64 hex digits) nor a file`);
+  // Not a file: a model name, hash, prefix or short form in the deployment.
+  const isHash = !existsSync(target);
   const progress = new Progress(o.json === true);
   let local: Record<string, unknown> | undefined;
   let hash = target.toLowerCase();
@@ -77,9 +140,9 @@ export async function modelInspect(target: string, o: GlobalOptions & { inputSha
     try {
       if (ctx.deployment !== undefined) {
         const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider });
+        if (isHash) hash = await resolveModel(target, ctx);
         registered = await client.registry.isRegistered(hash);
         if (registered) chain = await client.model(hash);
-        else if (isHash) throw cliError("MODEL_NOT_FOUND", `model ${hash} is not registered in ${ctx.deployment.registry}`);
       }
     } finally {
       ctx.close();

@@ -4,15 +4,16 @@
  */
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import { parseEther } from "ethers";
+import { parseEther, type Provider } from "ethers";
 import { Tier } from "../protocol/types.js";
 import { decodeTensor, type Tensor } from "../protocol/tensor.js";
 import {
-  decodeJpeg, decodePng, describeOutput, imageToTensor, isJpeg, isPng, modelCard, OracleClient, OracleSdkError, readNpy, tensorFromJson,
+  decodeJpeg, decodePng, describeOutput, imageToTensor, isJpeg, isPng, isSdkError, modelCard, OracleClient, OracleSdkError, readNpy, tensorFromJson,
   type DecodedOutput, type ModelDetails, type Progress as StageProgress, type RequestOutcome,
 } from "../sdk/index.js";
-import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
+import { cliError, context, eth, oracleCommand, output, Progress, type GlobalOptions } from "./common.js";
 import { TIER_NAMES } from "./deploy.js";
+import { resolveModel } from "./model.js";
 
 /** Reads an input file as a tensor for the model: .npy, .json, .png/.jpg (the model card's preprocessing), or a canonical tensor. */
 export function readInputFile(file: string, model: ModelDetails): Tensor {
@@ -54,13 +55,18 @@ function tierOf(name: string): Tier {
   return t;
 }
 
-function stageLine(p: StageProgress, started: number): string {
+/** A wall-clock time as the user's terminal shows it. */
+const clock = (ms: number) => new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
+
+function stageLine(p: StageProgress, started: number, windowClosesAt?: number): string {
   const t = `${((Date.now() - started) / 1000).toFixed(1)} s`.padStart(8);
   switch (p.stage) {
     case "requested":
       return `${t}  requested  waiting for a worker's signed result`;
     case "submitted":
-      return `${t}  submitted  output ${p.outputHash ?? "?"}${p.worker ? ` by operator ${p.worker}` : ""}${p.challengeDeadline ? `; challenge window closes at ${new Date(p.challengeDeadline * 1000).toISOString()}` : ""}`;
+      return `${t}  submitted  output ${p.outputHash ?? "?"}${p.worker ? ` by operator ${p.worker}` : ""}${
+        windowClosesAt === undefined ? "" : `; challenge window closes in ${Math.max(0, Math.round((windowClosesAt - Date.now()) / 1000))} s (${clock(windowClosesAt)})`
+      }`;
     case "challenged":
       return `${t}  challenged a dispute is open; waiting for the ruling`;
     case "final":
@@ -77,25 +83,97 @@ export function printOutput(decoded: DecodedOutput, modelHash: string): string[]
   return lines;
 }
 
+/** A chain timestamp (seconds) as wall-clock ms: a local chain's clock can run ahead of the wall clock. */
+async function wallClockOf(provider: Provider, chainSeconds: number): Promise<number> {
+  try {
+    const head = await provider.getBlock("latest");
+    if (head !== null) return Date.now() + (chainSeconds - head.timestamp) * 1000;
+  } catch {
+    // the chain's own time, then
+  }
+  return chainSeconds * 1000;
+}
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+  return { status: res.status, body: res.ok ? ((await res.json()) as Record<string, unknown>) : undefined };
+}
+
+/**
+ * Why a request is still where it is, from the relayer's view of it: no relayer, a relayer that has
+ * not seen it, jobs that no worker takes, a worker's reply refused, or a result waiting out its
+ * challenge window. One sentence with the next step.
+ */
+export async function whyStillWaiting(relayerUrl: string | undefined, requestId: string, stage: string, windowClosesAt?: number): Promise<string> {
+  if (stage === "submitted") {
+    return windowClosesAt === undefined
+      ? "the result is on chain and waits out its challenge window; the relayer settles it after"
+      : windowClosesAt > Date.now()
+        ? `the result is on chain; its challenge window closes at ${clock(windowClosesAt)} (in ${Math.round((windowClosesAt - Date.now()) / 1000)} s), then the relayer settles it: wait longer with --timeout, or follow it with \`${oracleCommand()} status ${requestId} --wait\``
+        : `the challenge window closed at ${clock(windowClosesAt)} but the relayer has not settled the result yet: is the relayer running?`;
+  }
+  if (stage === "challenged") return "a dispute is open: the model's resolver rules before its deadline, or its default applies";
+  if (relayerUrl === undefined) return "no relayer URL is known to ask why (pass --relayer <url>)";
+  let row: Awaited<ReturnType<typeof getJson>>;
+  let health: Awaited<ReturnType<typeof getJson>>;
+  try {
+    [row, health] = await Promise.all([getJson(`${relayerUrl}/requests/${requestId}`), getJson(`${relayerUrl}/health`)]);
+  } catch (error) {
+    return `the relayer at ${relayerUrl} does not answer (${(error as Error).message}): is \`oracle dev\` (or \`oracle relayer start\`) still running?`;
+  }
+  const jobs = Number((health.body?.queue as { jobs?: number } | undefined)?.jobs ?? 0);
+  if (row.body === undefined) {
+    return `the relayer has not seen this request (its watcher is at block ${String(health.body?.cursor ?? "?")}, the chain at ${String(health.body?.head ?? "?")}; it watches the oracle ${String(health.body?.oracle ?? "?")})`;
+  }
+  const reply = row.body.reply as { kind: string; state: string; reason: string | null } | null;
+  if (reply !== null && reply.state === "skipped") return `the relayer refused the worker's ${reply.kind}: ${reply.reason ?? "no reason given"}`;
+  if (reply !== null) return `the relayer holds the worker's ${reply.kind} (${reply.state}) and has not landed it on chain yet: check the relayer's log`;
+  if (jobs > 0) {
+    return `${jobs} job${jobs === 1 ? " waits" : "s wait"} in the relayer's queue unanswered: no worker is taking jobs (\`oracle dev\` runs one unless --workers 0; elsewhere \`${oracleCommand()} worker start\` on the relayer's queue), or a worker is stuck on it (check its log)`;
+  }
+  return `a worker took the job, but no valid result reached the relayer: check the worker's log (a model still loading, a failed input fetch), and that its signing key is staked (\`${oracleCommand()} worker start --check\`)`;
+}
+
 async function follow(client: OracleClient, requestId: string, fromBlock: number | undefined, timeoutS: number, progress: Progress, json: boolean, modelHash?: string): Promise<{ outcome: RequestOutcome; decoded?: DecodedOutput }> {
   const started = Date.now();
-  let countdown: NodeJS.Timeout | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  let stage = "requested";
+  let windowClosesAt: number | undefined;
   const tty = process.stderr.isTTY === true && !json;
+  // While a step takes long: a countdown in place on a terminal, a line every 10 s otherwise.
+  const tick = () => {
+    const line =
+      stage === "submitted" && windowClosesAt !== undefined
+        ? `challenge window: ${Math.max(0, Math.round((windowClosesAt - Date.now()) / 1000))} s left (closes ${clock(windowClosesAt)})`
+        : `${stage}: still waiting (${Math.round((Date.now() - started) / 1000)} s of ${timeoutS} s)`;
+    if (tty) process.stderr.write(`\r\x1b[2K          ${line}`);
+    else progress.info(`          ${line}`);
+  };
+  // Progress lines in the order the stages came, each after its wall-clock deadline is known.
+  let printed: Promise<void> = Promise.resolve();
   try {
+    ticker = setInterval(tick, tty ? 500 : 10_000);
     const outcome = await client.wait(requestId, {
       timeoutMs: timeoutS * 1000,
       ...(fromBlock === undefined ? {} : { fromBlock }),
       onProgress: (p) => {
-        if (countdown) clearInterval(countdown);
-        if (tty) process.stderr.write("\r\x1b[2K");
-        progress.info(stageLine(p, started));
-        if (tty && p.stage === "submitted" && p.challengeDeadline !== undefined) {
-          const deadline = p.challengeDeadline;
-          countdown = setInterval(() => process.stderr.write(`\r\x1b[2K          challenge window: ${Math.max(0, Math.round(deadline - Date.now() / 1000))} s left`), 500);
-        }
+        stage = p.stage;
+        printed = printed.then(async () => {
+          if (p.stage === "submitted" && p.challengeDeadline !== undefined) windowClosesAt = await wallClockOf(client.provider, p.challengeDeadline);
+          if (tty) process.stderr.write("\r\x1b[2K");
+          progress.info(stageLine(p, started, windowClosesAt));
+        });
       },
+    }).catch(async (error: unknown) => {
+      if (!isSdkError(error, "TIMEOUT")) throw error;
+      clearInterval(ticker);
+      await printed;
+      if (tty) process.stderr.write("\r\x1b[2K");
+      const why = await whyStillWaiting(client.relayerUrl, requestId, stage, windowClosesAt);
+      throw new OracleSdkError("TIMEOUT", `request ${requestId} is still ${stage} after ${timeoutS} s: ${why}`, { details: { ...error.details, requestId, stage, why }, cause: error });
     });
-    if (countdown) clearInterval(countdown);
+    clearInterval(ticker);
+    await printed;
     if (tty) process.stderr.write("\r\x1b[2K");
     if (outcome.outputHash === undefined || client.relayerUrl === undefined) return { outcome };
     const hash = modelHash ?? (await client.oracle.getRequest(requestId)).modelHash;
@@ -103,7 +181,7 @@ async function follow(client: OracleClient, requestId: string, fromBlock: number
     const tensor = await client.output(outcome.outputHash);
     return { outcome, decoded: describeOutput(tensor, hash, model.output) };
   } finally {
-    if (countdown) clearInterval(countdown);
+    if (ticker) clearInterval(ticker);
   }
 }
 
@@ -114,7 +192,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
     const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.wallet(), ...(relayerUrl === undefined ? {} : { relayerUrl }), pollIntervalMs: 250 });
     const tier = tierOf(o.tier);
-    const model = await client.model(o.model);
+    const model = await client.model(await resolveModel(o.model, ctx));
     const tensor = readInputFile(o.input, model);
     const quote = await client.quote(model.modelHash);
     let fee = quote.minimum;
@@ -156,10 +234,18 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
       return;
     }
     const now = await client.status(requestId, from);
-    output(ctx.json, now, () => [
+    const closesAt = now.challengeDeadline === undefined ? undefined : await wallClockOf(client.provider, now.challengeDeadline);
+    let decoded: DecodedOutput | undefined;
+    let hash: string | undefined;
+    if (now.outputHash !== undefined && client.relayerUrl !== undefined) {
+      hash = (await client.oracle.getRequest(requestId)).modelHash;
+      decoded = describeOutput(await client.output(now.outputHash), hash, (await client.model(hash)).output);
+    }
+    output(ctx.json, { ...now, ...(decoded === undefined ? {} : { output: decoded }) }, () => [
       `request ${requestId} is ${now.stage}`,
       ...(now.outputHash ? [`output hash ${now.outputHash}`] : []),
-      ...(now.challengeDeadline ? [`challenge window closes ${new Date(now.challengeDeadline * 1000).toISOString()}`] : []),
+      ...(closesAt !== undefined && now.stage === "submitted" ? [`challenge window closes ${closesAt > Date.now() ? `in ${Math.round((closesAt - Date.now()) / 1000)} s` : "now"} (${clock(closesAt)}); final after it`] : []),
+      ...(decoded === undefined || hash === undefined ? [] : printOutput(decoded, hash)),
     ]);
   } finally {
     ctx.close();

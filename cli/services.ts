@@ -7,13 +7,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { z } from "zod";
 import { addressString, envOverrides, hexKey } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
 import { RelayerConfigSchema } from "../relayer/config.js";
 import { loadWorkerConfig } from "../worker/config.js";
 import { loadChallengerConfig } from "../challenger/config.js";
-import { cliError, readDeployment } from "./common.js";
+import { InferenceOracle__factory } from "../types/ethers-contracts/index.js";
+import { cliError, oracleCommand, readDeployment } from "./common.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -87,6 +89,76 @@ export function checkWorker(configPath: string | undefined, deploymentPath: stri
   checkEnv(env, "METRICS_PORT", z.coerce.number().int().min(0).max(65535), problems, false);
   if (problems.length > 0) fail("worker", problems);
   return env;
+}
+
+/**
+ * The worker's standing on chain, for each oracle it signs for: its signing key must belong to a
+ * registered operator whose active stake covers the minimum and one result bond, or every result
+ * it signs is dropped by the relayer (and the requester sees only a timeout). Returns the problems,
+ * each naming the key, the stake and the command that fixes it; none when it is staked.
+ */
+export async function workerStakeProblems(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<{ problems: string[]; notes: string[] }> {
+  const file = readConfigFile(configPath, []);
+  const config = loadWorkerConfig(file, env);
+  const signer = new Wallet(config.signerKey).address;
+  const rpcUrl = env.RPC_URL;
+  const cmd = oracleCommand();
+  if (rpcUrl === undefined || rpcUrl === "") {
+    return { problems: [], notes: [`the stake of signing key ${signer} was not checked: set RPC_URL (or pass --deployment) to check it`] };
+  }
+  const problems: string[] = [];
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, batchMaxCount: 1 });
+  try {
+    let chainId: bigint;
+    try {
+      chainId = (await provider.getNetwork()).chainId;
+    } catch (error) {
+      return { problems: [`RPC_URL ${rpcUrl} does not answer, so the stake of signing key ${signer} cannot be checked: ${(error as Error).message}`], notes: [] };
+    }
+    for (const domain of config.allowedOracles) {
+      if (domain.chainId !== chainId) continue;
+      const oracle = InferenceOracle__factory.connect(domain.oracle, provider);
+      try {
+        const [operator, params] = await Promise.all([oracle.operatorOf(signer), oracle.params()]);
+        const fix = `${cmd} stake <amount> --signer ${signer} --key <operator key>`;
+        if (operator === ZeroAddress) {
+          problems.push(
+            `signing key ${signer} is not staked with the oracle ${domain.oracle} (chain ${chainId}): the relayer would drop every result it signs. ` +
+              `Register it from your operator account with at least ${formatEther(params.minStake)} ETH: ${fix.replace("<amount>", formatEther(params.minStake + params.resultBond))}`,
+          );
+          continue;
+        }
+        const w = await oracle.getWorker(operator);
+        const active = w.stake - w.unbonding;
+        if (active < params.minStake) {
+          problems.push(
+            `signing key ${signer} (operator ${operator}) has ${formatEther(active)} ETH active stake with the oracle ${domain.oracle}, below the minimum ${formatEther(params.minStake)} ETH: ` +
+              `its results would be dropped. Add stake from the operator account: ${cmd} stake ${formatEther(params.minStake - active + params.resultBond)} --key <operator key>`,
+          );
+        } else if (active - w.locked < params.resultBond) {
+          problems.push(
+            `signing key ${signer} (operator ${operator}) has ${formatEther(active - w.locked)} ETH free stake with the oracle ${domain.oracle}, less than one result bond (${formatEther(params.resultBond)} ETH): ` +
+              `new results would be dropped until open ones settle. Add stake: ${cmd} stake ${formatEther(params.resultBond)} --key <operator key>`,
+          );
+        }
+      } catch (error) {
+        problems.push(`cannot read the stake of signing key ${signer} from the oracle ${domain.oracle} at ${rpcUrl}: ${(error as Error).message}`);
+      }
+    }
+    if (!config.allowedOracles.some((d) => d.chainId === chainId)) {
+      problems.push(`RPC_URL ${rpcUrl} serves chain ${chainId}, but the worker signs only for chain${config.allowedOracles.length === 1 ? "" : "s"} ${config.allowedOracles.map((d) => d.chainId).join(", ")}`);
+    }
+  } finally {
+    provider.destroy();
+  }
+  return { problems, notes: [] };
+}
+
+/** Throws CONFIG_INVALID listing every stake problem of the worker (see workerStakeProblems); returns notes to show. */
+export async function checkWorkerStake(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const { problems, notes } = await workerStakeProblems(configPath, env);
+  if (problems.length > 0) fail("worker", problems);
+  return notes;
 }
 
 /** Validates everything a relayer process needs; returns the environment to start it with. */

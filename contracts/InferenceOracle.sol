@@ -13,6 +13,7 @@ import {StakeLedger} from "./libraries/StakeLedger.sol";
 import {RequestBook} from "./libraries/RequestBook.sol";
 import {ExactGasCall} from "./libraries/ExactGasCall.sol";
 import {BatchMerkle} from "./libraries/BatchMerkle.sol";
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 /// @title InferenceOracle
 /// @notice Coordinates inference requests: fee escrow, worker-signed results, the optimistic challenge
@@ -26,7 +27,11 @@ import {BatchMerkle} from "./libraries/BatchMerkle.sol";
 /// Funds conservation: address(this).balance == sum of stakes + fees escrowed by requests in
 /// Requested/Submitted/Challenged + bonds of open challenges + sum of pull balances. Every payout is
 /// credited to a pull balance (`withdraw`), except refund pushes, which leave escrow and balance together.
-contract InferenceOracle is IInferenceOracle {
+///
+/// Parameters are versioned (docs/PROTOCOL.md, "Parameters"): the owner (OpenZeppelin Ownable2Step)
+/// schedules a version, which applies after `paramsDelay` to new requests only; each request keeps the
+/// version and the dispute resolver it was made with.
+contract InferenceOracle is IInferenceOracle, Ownable2Step {
     using StakeLedger for StakeLedger.Worker;
 
     bytes32 internal constant RESULT_TYPEHASH =
@@ -41,24 +46,26 @@ contract InferenceOracle is IInferenceOracle {
     uint64 internal constant MAX_DISPUTE_DURATION = 180 days;
     /// @notice Upper bound for params.maxCallbackGasLimit, well under a block.
     uint32 internal constant CALLBACK_GAS_CEILING = 10_000_000;
+    /// @notice A params change can be delayed at most this long (so the owner cannot lock params forever).
+    uint32 internal constant MAX_PARAMS_DELAY = 90 days;
 
-    /// @dev Params, packed so that submitting a result reads one slot; `bondVersion` counts resultBond changes.
+    /// @dev One params version, packed so that submitting a result reads one slot for its version.
     struct StoredParams {
         uint96 minStake;
         uint96 resultBond;
-        uint32 bondVersion;
+        uint32 challengeWindow;
         uint96 challengeBond;
         uint96 minWorkerFee;
-        uint32 challengeWindow;
         uint32 unbondingDelay;
         uint16 relayerFeeBps;
         uint32 maxInlineInputBytes;
         uint32 maxInlineOutputBytes;
         uint32 maxCallbackGasLimit;
+        uint32 paramsDelay;
     }
 
-    /// @dev What every result of one submitResult(s) call shares, read from storage once per call, and
-    /// the worker it served last: its signer, operator and stake words (StakeLedger.amountWords), with
+    /// @dev What the results of one submitResult(s) call share: the params of the version the last result
+    /// was made under (read again only when a result of another version comes), and the worker it served last: its signer, operator and stake words (StakeLedger.amountWords), with
     /// the bonds locked so far in this call added to `slot2`. Only this call's own locks change those
     /// words while it runs (every other writer is a nonReentrant entry point), so a run of one worker's
     /// results reads them once and writes slot 2 once, when another worker comes or the call ends
@@ -66,9 +73,10 @@ contract InferenceOracle is IInferenceOracle {
     struct SubmitContext {
         uint256 minStake;
         uint256 resultBond;
+        uint256 maxOutputBytes;
         uint64 now_;
         uint40 challengeDeadline;
-        uint32 bondVersion;
+        uint32 version;
         bool dirty;
         address signer;
         address operator;
@@ -80,13 +88,16 @@ contract InferenceOracle is IInferenceOracle {
     uint256 internal immutable _cachedChainId;
     bytes32 internal immutable _cachedDomainSeparator;
 
-    /// @inheritdoc IInferenceOracle
-    address public admin;
-    StoredParams internal _params;
+    /// @dev Every params version ever scheduled; versions start at 1 (0 means "none").
+    mapping(uint32 version => StoredParams) internal _paramsAt;
+    /// @dev The version in effect, and the next one with the time it takes effect (0: none pending).
+    uint32 internal _version;
+    uint32 internal _pendingVersion;
+    uint64 internal _pendingAt;
     uint256 internal _sequence;
-    /// @dev resultBond by version, so a bond is released or slashed at the amount that was locked.
-    mapping(uint32 version => uint96 bond) internal _bondAt;
     mapping(RequestId => RequestBook.Request) internal _requests;
+    /// @dev The dispute resolver of each OPTIMISTIC request, fixed when it was made.
+    mapping(RequestId => address) internal _resolverOf;
     mapping(RequestId => RequestBook.Dispute) internal _disputes;
     mapping(RequestId => mapping(address operator => bool)) internal _disqualified;
     mapping(address operator => StakeLedger.Worker) internal _workers;
@@ -104,29 +115,25 @@ contract InferenceOracle is IInferenceOracle {
         _entered = false;
     }
 
-    modifier onlyAdmin() {
-        // INVARIANT: only the admin changes parameters or hands over the admin role.
-        if (msg.sender != admin) revert OracleNotAdmin(msg.sender);
-        _;
-    }
-
-    constructor(address registry_, address admin_, Params memory params_) {
+    /// @dev Ownable reverts OwnableInvalidOwner(0) for a zero owner.
+    constructor(address registry_, address admin_, Params memory params_) Ownable(admin_) {
         if (registry_ == address(0)) revert OracleInvalidParams("registry is zero");
-        if (admin_ == address(0)) revert OracleInvalidParams("admin is zero");
         _registry = IModelRegistry(registry_);
-        admin = admin_;
         _cachedChainId = block.chainid;
         _cachedDomainSeparator = SignatureLib.domainSeparator(NAME_HASH, VERSION_HASH, address(this));
-        _setParams(params_, 0);
-        emit AdminTransferred(address(0), admin_);
+        _checkParams(params_);
+        _paramsAt[1] = _pack(params_);
+        _version = 1;
+        emit ParamsScheduled(1, params_, _now());
     }
 
     // ============================================================ requests
 
     /// @inheritdoc IInferenceOracle
     function requestInference(RequestParams calldata p) external payable nonReentrant returns (RequestId requestId) {
-        uint96 ownerFee = _checkModel(p.modelHash, p.tier);
-        StoredParams storage sp = _params;
+        (uint96 ownerFee, address resolver) = _checkModel(p.modelHash, p.tier);
+        uint32 version = _effectiveVersion();
+        StoredParams storage sp = _paramsAt[version];
         uint256 minimum = uint256(ownerFee) + sp.minWorkerFee;
         // INVARIANT: the fee covers the model owner and the minimum worker fee.
         if (msg.value < minimum) revert OracleFeeTooLow(msg.value, minimum);
@@ -138,7 +145,7 @@ contract InferenceOracle is IInferenceOracle {
         uint32 maxGas = sp.maxCallbackGasLimit;
         // INVARIANT: a callback never asks for more gas than the protocol allows.
         if (p.callbackGasLimit > maxGas) revert OracleCallbackGasTooHigh(p.callbackGasLimit, maxGas);
-        bytes32 inputHash = _checkInput(p);
+        bytes32 inputHash = _checkInput(p, sp.maxInlineInputBytes);
 
         // Cannot overflow: one increment per request.
         unchecked {
@@ -156,6 +163,10 @@ contract InferenceOracle is IInferenceOracle {
         r.status = RequestStatus.Requested;
         r.tier = p.tier;
         r.ownerFee = ownerFee;
+        r.paramsVersion = version;
+        // Only OPTIMISTIC requests can be disputed; their resolver is fixed now (revoking or switching
+        // it later blocks new requests only).
+        if (p.tier == Tier.OPTIMISTIC) _resolverOf[requestId] = resolver;
         _emitRequested(requestId, p, inputHash);
     }
 
@@ -200,7 +211,7 @@ contract InferenceOracle is IInferenceOracle {
         (address operator, bytes memory err) = _operatorFor(requestId, r.attempt, digest, signature);
         if (err.length != 0) _revertWith(err);
         StakeLedger.Worker storage w = _workers[operator];
-        uint256 minStake = _params.minStake;
+        uint256 minStake = _paramsAt[r.paramsVersion].minStake;
         // INVARIANT: only a worker with the minimum stake at risk can cancel a request.
         if (w.active() < minStake) revert StakeBelowMinimum(operator, w.active(), minStake);
         emit RequestRejected(requestId, operator, reason);
@@ -255,15 +266,15 @@ contract InferenceOracle is IInferenceOracle {
         if (now_ >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
         // INVARIANT: the challenger names exactly the result that was accepted.
         if (!_isAccepted(requestId, r, record, proof)) revert OracleResultRecordMismatch(requestId);
-        uint256 minBond = _params.challengeBond;
+        uint256 minBond = _paramsAt[r.paramsVersion].challengeBond;
         // INVARIANT: a challenge puts at least challengeBond at risk.
         if (msg.value < minBond) revert OracleChallengeBondTooLow(msg.value, minBond);
         // INVARIANT: the bond fits the packed uint96 slot.
         if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
         // INVARIANT: a worker cannot challenge its own result to escape slashing.
         if (msg.sender == record.worker) revert OracleSelfChallenge(requestId, record.worker);
-        address resolver = _registry.terms(r.modelHash).resolver;
-        // INVARIANT: a dispute always has an approved resolver that can rule on it.
+        address resolver = _resolverOf[requestId];
+        // INVARIANT: a dispute goes to the resolver fixed when the request was made (never zero for OPTIMISTIC).
         if (resolver == address(0)) revert OracleTierUnsupported(r.modelHash, Tier.OPTIMISTIC);
 
         r.status = RequestStatus.Challenged;
@@ -327,7 +338,7 @@ contract InferenceOracle is IInferenceOracle {
         // INVARIANT: one registration per operator.
         if (w.isRegistered()) revert StakeWorkerAlreadyRegistered(msg.sender);
         _checkSignerFree(signer);
-        uint256 minStake = _params.minStake;
+        uint256 minStake = _paramsAt[_effectiveVersion()].minStake;
         // INVARIANT: a worker starts with at least the minimum stake.
         if (msg.value < minStake) revert StakeBelowMinimum(msg.sender, msg.value, minStake);
         w.signer = signer;
@@ -360,7 +371,7 @@ contract InferenceOracle is IInferenceOracle {
         // Cannot overflow: a uint64 timestamp plus a uint32 delay.
         uint64 readyAt;
         unchecked {
-            readyAt = _now() + _params.unbondingDelay;
+            readyAt = _now() + _paramsAt[_effectiveVersion()].unbondingDelay;
         }
         w.requestUnbond(msg.sender, amount, readyAt);
         emit UnbondRequested(msg.sender, amount, readyAt);
@@ -387,19 +398,27 @@ contract InferenceOracle is IInferenceOracle {
     // ============================================================ admin
 
     /// @inheritdoc IInferenceOracle
-    function setParams(Params calldata newParams) external onlyAdmin {
-        StoredParams storage sp = _params;
-        uint32 version = sp.bondVersion;
-        if (newParams.resultBond != sp.resultBond) ++version;
-        _setParams(newParams, version);
+    function scheduleParams(Params calldata newParams) external onlyOwner returns (uint32 version, uint64 effectiveAt) {
+        _checkParams(newParams);
+        uint64 now_ = _now();
+        uint32 current = _effectiveVersion();
+        // A pending version that already took effect becomes the current one; one still waiting is
+        // replaced (no request can have used it yet).
+        _version = current;
+        // Cannot overflow: one version per scheduling transaction, far below 2^32.
+        unchecked {
+            version = current + 1;
+            effectiveAt = now_ + _paramsAt[current].paramsDelay;
+        }
+        _paramsAt[version] = _pack(newParams);
+        _pendingVersion = version;
+        _pendingAt = effectiveAt;
+        emit ParamsScheduled(version, newParams, effectiveAt);
     }
 
-    /// @inheritdoc IInferenceOracle
-    function transferAdmin(address newAdmin) external onlyAdmin {
-        // INVARIANT: the oracle always has an admin.
-        if (newAdmin == address(0)) revert OracleInvalidParams("admin is zero");
-        emit AdminTransferred(admin, newAdmin);
-        admin = newAdmin;
+    /// @notice The oracle always has an owner: renouncing is refused.
+    function renounceOwnership() public view override onlyOwner {
+        revert OracleInvalidParams("owner cannot be renounced");
     }
 
     // ============================================================ views
@@ -423,6 +442,8 @@ contract InferenceOracle is IInferenceOracle {
         v.modelHash = r.modelHash;
         v.inputHash = r.inputHash;
         v.attempt = r.attempt;
+        v.paramsVersion = r.paramsVersion;
+        v.resolver = _resolverOf[requestId];
     }
 
     /// @inheritdoc IInferenceOracle
@@ -458,8 +479,21 @@ contract InferenceOracle is IInferenceOracle {
     }
 
     /// @inheritdoc IInferenceOracle
-    function params() external view returns (Params memory p) {
-        StoredParams storage sp = _params;
+    function params() external view returns (Params memory) {
+        return _unpack(_paramsAt[_effectiveVersion()]);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function paramsVersion() external view returns (uint32) {
+        return _effectiveVersion();
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function paramsAt(uint32 version) external view returns (Params memory) {
+        return _unpack(_paramsAt[version]);
+    }
+
+    function _unpack(StoredParams storage sp) internal view returns (Params memory p) {
         p.minStake = sp.minStake;
         p.resultBond = sp.resultBond;
         p.challengeBond = sp.challengeBond;
@@ -470,6 +504,7 @@ contract InferenceOracle is IInferenceOracle {
         p.maxInlineInputBytes = sp.maxInlineInputBytes;
         p.maxInlineOutputBytes = sp.maxInlineOutputBytes;
         p.maxCallbackGasLimit = sp.maxCallbackGasLimit;
+        p.paramsDelay = sp.paramsDelay;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -510,8 +545,9 @@ contract InferenceOracle is IInferenceOracle {
 
     // ============================================================ internals: requests
 
-    /// @dev Checks the model accepts `tier` requests now; returns the owner's fee to snapshot.
-    function _checkModel(bytes32 modelHash, Tier tier) internal view returns (uint96) {
+    /// @dev Checks the model accepts `tier` requests now; returns the owner's fee and the model's
+    /// resolver (approved now) to fix in the request.
+    function _checkModel(bytes32 modelHash, Tier tier) internal view returns (uint96, address) {
         IModelRegistry.ModelTerms memory t;
         try _registry.terms(modelHash) returns (IModelRegistry.ModelTerms memory terms_) {
             t = terms_;
@@ -525,17 +561,16 @@ contract InferenceOracle is IInferenceOracle {
             (t.tiers >> uint8(tier)) & 1 == 0 || (tier == Tier.OPTIMISTIC && t.resolver == address(0))
                 || (tier == Tier.ZK && t.zkVerifier == address(0))
         ) revert OracleTierUnsupported(modelHash, tier);
-        return t.fee;
+        return (t.fee, t.resolver);
     }
 
     /// @dev Checks the inline input (or its absence); returns the input hash to store.
-    function _checkInput(RequestParams calldata p) internal view returns (bytes32) {
+    function _checkInput(RequestParams calldata p, uint256 maxBytes) internal pure returns (bytes32) {
         if (p.input.length == 0) {
             // INVARIANT: workers can always find the input: inline, or by hash at a URI.
             if (p.inputHash == bytes32(0) || bytes(p.inputURI).length == 0) revert OracleInputMissing();
             return p.inputHash;
         }
-        uint256 maxBytes = _params.maxInlineInputBytes;
         // INVARIANT: inline inputs stay small enough to hash and log on chain.
         if (p.input.length > maxBytes) revert OracleInputTooLarge(p.input.length, maxBytes);
         (uint256 code, bytes32 computed) = TensorHash.tryHash(p.input);
@@ -604,11 +639,17 @@ contract InferenceOracle is IInferenceOracle {
     }
 
     function _submitContext() internal view returns (SubmitContext memory c) {
-        StoredParams storage sp = _params;
+        c.now_ = _now();
+    }
+
+    /// @dev Loads the params of `version` into the context unless they are there already.
+    function _loadVersion(SubmitContext memory c, uint32 version) internal view {
+        if (c.version == version) return;
+        StoredParams storage sp = _paramsAt[version];
+        c.version = version;
         c.minStake = sp.minStake;
         c.resultBond = sp.resultBond;
-        c.bondVersion = sp.bondVersion;
-        c.now_ = _now();
+        c.maxOutputBytes = sp.maxInlineOutputBytes;
         // The truncation matches every other timeout: timestamps fit uint40 until the year 36812.
         c.challengeDeadline = uint40(c.now_ + sp.challengeWindow);
     }
@@ -628,6 +669,8 @@ contract InferenceOracle is IInferenceOracle {
         if (c.now_ >= timeout) {
             return (address(0), head, abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(timeout)));
         }
+        // The request is served, bonded and paid under the params version it was made with.
+        _loadVersion(c, RequestBook.paramsVersionOf(head));
         bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot);
         address signer = SignatureLib.recover(digest, s.signature);
         // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
@@ -650,7 +693,7 @@ contract InferenceOracle is IInferenceOracle {
         err = StakeLedger.canBackError(operator, c.slot1, c.slot2, c.minStake, c.resultBond);
         if (err.length != 0) return (address(0), head, err);
         // INVARIANT: an inline output is the canonical tensor the worker signed.
-        err = _outputError(s.outputHash, s.output);
+        err = _outputError(s.outputHash, s.output, c.maxOutputBytes);
     }
 
     /// @dev Locks the bond, opens the challenge window and returns the result's leaf (not stored).
@@ -664,7 +707,7 @@ contract InferenceOracle is IInferenceOracle {
         // The bond is locked in the context's copy of the worker's slot 2, written by _flushWorker.
         c.slot2 = StakeLedger.withLock(c.slot2, c.resultBond);
         c.dirty = true;
-        RequestBook.setSubmitted(r, head, c.challengeDeadline, c.bondVersion);
+        RequestBook.setSubmitted(r, head, c.challengeDeadline);
         uint8 attempt = RequestBook.attemptOf(head);
         emit ResultSubmitted(s.requestId, operator, msg.sender, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
         return RequestBook.leaf(s.requestId, attempt, operator, msg.sender, s.outputHash, s.traceRoot);
@@ -698,11 +741,12 @@ contract InferenceOracle is IInferenceOracle {
         if (!_isAccepted(requestId, r, st.record, st.proof)) {
             return abi.encodeWithSelector(OracleResultRecordMismatch.selector, requestId);
         }
+        StoredParams storage sp = _paramsAt[r.paramsVersion];
         // INVARIANT: an inline output is the tensor the worker committed to.
-        err = _outputError(st.record.outputHash, st.output);
+        err = _outputError(st.record.outputHash, st.output, sp.maxInlineOutputBytes);
         if (err.length != 0) return err;
 
-        _workers[st.record.worker].release(_bondAt[r.bondVersion]);
+        _workers[st.record.worker].release(sp.resultBond);
         address owner = _registry.terms(r.modelHash).owner;
         _fulfill(requestId, r, owner, st.record.worker, st.record.relayer, st.record.outputHash, st.output);
     }
@@ -725,7 +769,8 @@ contract InferenceOracle is IInferenceOracle {
 
     function _payOut(RequestBook.Request storage r, address owner, address worker, address relayer) internal {
         uint256 ownerFee = r.ownerFee;
-        (uint256 relayerCut, uint256 workerCut) = RequestBook.split(r.fee, ownerFee, _params.relayerFeeBps);
+        // INVARIANT: the fee is split as the params version of the request said when it was made.
+        (uint256 relayerCut, uint256 workerCut) = RequestBook.split(r.fee, ownerFee, _paramsAt[r.paramsVersion].relayerFeeBps);
         _credit(owner, ownerFee);
         _credit(relayer, relayerCut);
         _credit(worker, workerCut);
@@ -771,7 +816,7 @@ contract InferenceOracle is IInferenceOracle {
             emit DisputeResolved(requestId, false, byDefault, d.worker, d.bond);
             return;
         }
-        uint256 slashed = _bondAt[r.bondVersion];
+        uint256 slashed = _paramsAt[r.paramsVersion].resultBond;
         _workers[d.worker].slash(slashed);
         _disqualified[requestId][d.worker] = true;
         uint256 payout = uint256(d.bond) + slashed;
@@ -817,9 +862,8 @@ contract InferenceOracle is IInferenceOracle {
         }
     }
 
-    function _outputError(bytes32 outputHash, bytes calldata output) internal view returns (bytes memory none) {
+    function _outputError(bytes32 outputHash, bytes calldata output, uint256 maxBytes) internal pure returns (bytes memory none) {
         if (output.length == 0) return none;
-        uint256 maxBytes = _params.maxInlineOutputBytes;
         if (output.length > maxBytes) return abi.encodeWithSelector(OracleOutputTooLarge.selector, output.length, maxBytes);
         (uint256 code, bytes32 computed) = TensorHash.tryHash(output);
         if (code != 0) return abi.encodeWithSelector(OracleMalformedTensor.selector, code);
@@ -854,7 +898,14 @@ contract InferenceOracle is IInferenceOracle {
         if (signer == address(0) || _operatorOf[signer] != address(0)) revert StakeSignerInUse(signer);
     }
 
-    function _setParams(Params memory p, uint32 bondVersion) internal {
+    /// @dev The version new requests get now: the pending one once its time has come.
+    function _effectiveVersion() internal view returns (uint32) {
+        uint32 pending = _pendingVersion;
+        if (pending != 0 && _now() >= _pendingAt) return pending;
+        return _version;
+    }
+
+    function _checkParams(Params memory p) internal pure {
         // INVARIANT: parameters keep every state reachable and every payout well defined.
         if (p.minStake == 0) revert OracleInvalidParams("minStake is zero");
         if (p.resultBond == 0) revert OracleInvalidParams("resultBond is zero");
@@ -862,21 +913,23 @@ contract InferenceOracle is IInferenceOracle {
         if (p.challengeWindow == 0) revert OracleInvalidParams("challengeWindow is zero");
         if (p.relayerFeeBps > RequestBook.BPS) revert OracleInvalidParams("relayerFeeBps above 10000");
         if (p.maxCallbackGasLimit > CALLBACK_GAS_CEILING) revert OracleInvalidParams("maxCallbackGasLimit too high");
-        _params = StoredParams({
+        if (p.paramsDelay > MAX_PARAMS_DELAY) revert OracleInvalidParams("paramsDelay too long");
+    }
+
+    function _pack(Params memory p) internal pure returns (StoredParams memory) {
+        return StoredParams({
             minStake: p.minStake,
             resultBond: p.resultBond,
-            bondVersion: bondVersion,
+            challengeWindow: p.challengeWindow,
             challengeBond: p.challengeBond,
             minWorkerFee: p.minWorkerFee,
-            challengeWindow: p.challengeWindow,
             unbondingDelay: p.unbondingDelay,
             relayerFeeBps: p.relayerFeeBps,
             maxInlineInputBytes: p.maxInlineInputBytes,
             maxInlineOutputBytes: p.maxInlineOutputBytes,
-            maxCallbackGasLimit: p.maxCallbackGasLimit
+            maxCallbackGasLimit: p.maxCallbackGasLimit,
+            paramsDelay: p.paramsDelay
         });
-        _bondAt[bondVersion] = p.resultBond;
-        emit ParamsChanged(p);
     }
 
     function _credit(address account, uint256 amount) internal {

@@ -21,6 +21,7 @@
  */
 import onnxProto from "onnx-proto";
 import { BaseError } from "./errors.js";
+import { assertModelSafe, withPrivateModelFile } from "./modelSafety.js";
 import { merkleRoot, sha256, toHex } from "./merkle.js";
 import { DTYPES, dtypeFromCode, hashTensor, numel, type DType, type Tensor, type TensorData } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
@@ -125,12 +126,19 @@ function toBigInt(v: number | { toString(): string } | null | undefined): bigint
   return BigInt(v === null || v === undefined ? 0 : typeof v === "number" ? v : v.toString());
 }
 
+/**
+ * Decodes an ONNX file; throws MODEL_UNKNOWN when it is not one and MODEL_UNSAFE when it refers to
+ * external data anywhere (protocol/modelSafety.ts): every path that reads a model goes through here.
+ */
 export function decodeOnnx(bytes: Uint8Array): OnnxModel {
+  let model: OnnxModel;
   try {
-    return onnx.ModelProto.decode(bytes);
+    model = onnx.ModelProto.decode(bytes);
   } catch (error) {
     throw unsupported(`not an ONNX model: ${(error as Error).message}`);
   }
+  assertModelSafe(bytes);
+  return model;
 }
 
 /** A TensorProto (initializer or Constant value) as a protocol tensor. */
@@ -397,7 +405,10 @@ export async function inferTraceTypes(bytes: Uint8Array, inputShape: readonly nu
   const mod = await import("onnxruntime-node");
   // The package's default export is the namespace under some loaders and missing under others.
   const ort = (mod as unknown as { default?: typeof mod }).default ?? mod;
-  const session = await ort.InferenceSession.create(traced, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1, executionProviders: ["cpu"] });
+  // Loaded from a path in a private empty folder, never from bytes (protocol/modelSafety.ts).
+  const session = await withPrivateModelFile(traced, (path) =>
+    ort.InferenceSession.create(path, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1, executionProviders: ["cpu"] }),
+  );
   try {
     const Ctor = DTYPES[graph.input.dtype].array;
     const zero = new ort.Tensor(graph.input.dtype as "float32", new Ctor(numel(inputShape)) as Float32Array, [...inputShape]);

@@ -13,3 +13,4 @@ export * from "./random.js";
 export * from "./commitment.js";
 export * from "./trace.js";
 export * from "./lifecycle.js";
+export * from "./modelSafety.js";

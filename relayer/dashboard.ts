@@ -4,6 +4,7 @@
  *   GET /metrics              Prometheus (protocol/metrics.ts RelayerMetrics), refreshed at each scrape
  *   GET /healthz              the process is alive
  *   GET /readyz               chain reachable, queue connected, event cursor caught up (503 otherwise)
+ *   GET /                     a browser is sent to the dashboard; other clients get the list of endpoints (JSON)
  *   GET /dashboard/           the live dashboard (static files in dashboard/, no build step, no CDN)
  *   GET /api/stats            totals, queue depth, chain head, gas and latency series for the charts
  *   GET /api/requests         recent requests (?state=&limit=) with their timings
@@ -257,6 +258,14 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
     routes(req, res).then((handled) => (handled ? undefined : next()), next);
   });
 
+  // The address printed by `oracle dev` and `relayer start` opens the dashboard in a browser.
+  app.get("/", (req, res) => {
+    if (req.accepts(["json", "html"]) === "html") return res.redirect(302, "dashboard/");
+    res.json({
+      dashboard: "/dashboard/",
+      endpoints: ["/health", "/requests", "/requests/:id", "POST /blobs", "/blobs/:hash", "/api/stats", "/api/requests", "/api/requests/:id", "/api/workers", "/api/events", "/metrics", "/healthz", "/readyz"],
+    });
+  });
   app.get("/dashboard", (req, res, next) => (req.path === "/dashboard" ? res.redirect(301, "dashboard/") : next()));
   app.use(
     "/dashboard",

@@ -59,6 +59,7 @@ export const DEFAULT_PARAMS = {
   maxInlineInputBytes: 16 * 1024,
   maxInlineOutputBytes: 4096,
   maxCallbackGasLimit: 2_000_000,
+  paramsDelay: 3600,
 };
 
 export const MODEL_FEE = parseEther("0.002");

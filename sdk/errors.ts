@@ -33,7 +33,13 @@ export type SdkErrorCode =
   /** The output could not be fetched, or it does not hash to the on-chain output hash. */
   | "OUTPUT_UNAVAILABLE"
   /** A required setting (oracle address, signer, relayer URL) is missing or malformed. */
-  | "CONFIG_INVALID";
+  | "CONFIG_INVALID"
+  /** (CLI) A port to listen on is taken by another process. */
+  | "PORT_IN_USE"
+  /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
+  | "DEV_STACK_RUNNING"
+  /** The model refers to external data (files beside it) or is not well-formed: never registered or served. */
+  | "MODEL_UNSAFE";
 
 export class OracleSdkError extends Error {
   override readonly name = "OracleSdkError";

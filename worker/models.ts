@@ -5,15 +5,19 @@
  *   uses it (disks rot, operators copy files by hand), and deleted if it no longer matches;
  * - otherwise each URI is fetched in turn and its bytes hashed; bytes that do not match are never
  *   written to the cache; matching bytes are written to a temp file and renamed into place;
- * - concurrent requests for one model share one download.
+ * - concurrent requests for one model share one download;
+ * - a model that refers to external data anywhere is refused (MODEL_UNSAFE, protocol/modelSafety.ts)
+ *   before it is cached or loaded, and `openPrivately` loads a cached model only from a copy in a
+ *   fresh private empty folder, never from the cache folder (where other models lie) or from bytes.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { BaseError } from "../protocol/errors.js";
 import { fetchBytes, redactUri, type FetchBytesOptions, type UriScheme } from "../protocol/fetch.js";
+import { assertModelSafe, withPrivateModelFile } from "../protocol/modelSafety.js";
 import type { Hex } from "../protocol/types.js";
 
 export interface ModelStoreOptions {
@@ -114,6 +118,13 @@ export class ModelStore {
         failures.push({ uri, error: mismatch });
         continue;
       }
+      // Same hash, same bytes from every URI: an unsafe model is refused at once, never cached.
+      try {
+        assertModelSafe(bytes);
+      } catch (error) {
+        log.warn({ uri: redactUri(uri), err: error }, "model refused: it refers to external data or is malformed");
+        throw error;
+      }
       await this.writeAtomically(file, bytes);
       log.info({ uri: redactUri(uri), bytes: bytes.byteLength, ms: Math.round(performance.now() - started) }, "model fetched and verified");
       return file;
@@ -128,8 +139,16 @@ export class ModelStore {
       return false;
     }
     const started = performance.now();
-    const actual = await sha256File(file);
+    const bytes = await readFile(file);
+    const actual = sha256Hex(bytes);
     if (actual === modelHash) {
+      try {
+        assertModelSafe(bytes);
+      } catch (error) {
+        log.warn({ file, err: error }, "cached model refused: it refers to external data or is malformed; deleting it");
+        await rm(file, { force: true });
+        throw error;
+      }
       log.debug({ file, ms: Math.round(performance.now() - started) }, "cached model verified");
       return true;
     }
@@ -159,6 +178,16 @@ function combineFailures(modelHash: Hex, failures: { uri: string; error: Error }
     return new BaseError("MODEL_HASH_MISMATCH", `no URI served model ${modelHash}: ${summary}`, { details });
   }
   return new BaseError("MODEL_FETCH_FAILED", `model ${modelHash} could not be fetched: ${summary}`, { details, retryable: transient });
+}
+
+/**
+ * Runs `open` on a private copy of the model file at `path`: the bytes are read, checked
+ * (MODEL_UNSAFE) and written to `model.onnx` in a fresh 0700 temp folder that holds nothing else and
+ * is removed once `open` settles (protocol/modelSafety.ts). onnxruntime confines external data to
+ * that folder, so even a model the check missed finds nothing to read.
+ */
+export async function openPrivately<T>(path: string, open: (privatePath: string) => Promise<T>): Promise<T> {
+  return withPrivateModelFile(await readFile(path), open);
 }
 
 /** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */

@@ -1,50 +1,33 @@
 /**
  * EIP-712 signing for the hot path, byte-identical to ethers' `Wallet.signTypedData`.
  *
- * ethers signs with pure-JS secp256k1 (@noble/curves): ~1.7 ms per signature on the 2-core bench
- * host, more than the classifier's inference. Here:
- * - the digest is built from precomputed parts: the domain separator once per domain, the type hash
- *   once, and the struct hash as one keccak over five 32-byte words (no TypedDataEncoder walk);
- * - the nonce is RFC 6979 (HMAC-SHA256, as noble does, no extra entropy) with Node's native HMAC;
- * - the one scalar multiplication, k·G, is OpenSSL's (`ECDH.setPrivateKey(k)` yields k·G), and the
- *   rest (r, s = k⁻¹(z + r·d), low-s, recovery parity) is BigInt arithmetic.
- * The result is the same deterministic signature ethers produces (test/worker/signer.test.ts checks
- * it against ethers on random keys and statements), about 10x cheaper.
+ * The staked key is used only by `@noble/curves` secp256k1 (audited; pinned in package.json):
+ * RFC 6979 deterministic nonce, k·G by a precomputed fixed-window table with constant-time point
+ * selection, low-s normalisation, recovery bit. Before issue 12 (finding 8) this file did the
+ * signature arithmetic itself in BigInt with a variable-time extended-Euclid nonce inverse, a
+ * timing side channel on the staked key (bench/baseline/bigint-signer.ts keeps it as the baseline
+ * for bench/signer.ts, which compares the two in one run).
+ *
+ * What stays fast here is the digest: the domain separator once per domain, the type hash once, and
+ * the struct hash as one keccak over 32-byte words (no TypedDataEncoder walk). The signature is the
+ * same deterministic signature ethers produces (test/worker/signer.test.ts checks it against ethers
+ * on many random keys and statements).
+ *
+ * Limits, as noble states them: JavaScript BigInt field arithmetic is not constant time, so noble
+ * targets "algorithmic constant time" (no secret-dependent branches or table indices in k·G, the
+ * operation that dominates). The key never leaves this object.
  */
-import { createECDH, createHmac, type ECDH } from "node:crypto";
+import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak256, TypedDataEncoder, Wallet, type TypedDataDomain } from "ethers";
 import { REJECTION_TYPES, RESULT_TYPES, type RejectionStatement, type ResultStatement } from "../protocol/eip712.js";
 import type { Hex } from "../protocol/types.js";
 
-const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-const HALF_N = N >> 1n;
-
 const RESULT_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(RESULT_TYPES).encodeType("Result"))).slice(2), "hex");
 const REJECTION_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(REJECTION_TYPES).encodeType("Rejection"))).slice(2), "hex");
 
-function toBig(bytes: Uint8Array): bigint {
-  return BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`);
-}
-
-function to32(n: bigint): Buffer {
-  return Buffer.from(n.toString(16).padStart(64, "0"), "hex");
-}
-
-function mod(a: bigint): bigint {
-  const r = a % N;
-  return r >= 0n ? r : r + N;
-}
-
-/** Modular inverse mod N (extended Euclid; N is prime and 0 < a < N). */
-function invert(a: bigint): bigint {
-  let [x0, x1, r0, r1] = [0n, 1n, N, a];
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [x0, x1] = [x1, x0 - q * x1];
-  }
-  return mod(x0);
-}
+// A wider window for G than noble's default (8 bits: 256 points per window, built once, ~30 ms):
+// fewer point additions per signature, and selection stays constant time.
+secp256k1.utils.precompute(8);
 
 /** Writes a 0x-prefixed 32-byte hex word into `buf` at `offset`; throws unless it is exactly one. */
 function putWord(buf: Buffer, offset: number, hex: string, what: string): void {
@@ -53,16 +36,14 @@ function putWord(buf: Buffer, offset: number, hex: string, what: string): void {
 
 export class FastSigner {
   readonly address: string;
-  private readonly d: bigint;
-  private readonly x: Buffer;
-  private readonly ecdh: ECDH = createECDH("secp256k1");
+  private readonly key: Uint8Array;
   private readonly separators = new WeakMap<TypedDataDomain, Buffer>();
 
   constructor(privateKey: string) {
     this.address = new Wallet(privateKey).address;
-    this.x = Buffer.from(privateKey.slice(2), "hex");
-    this.d = toBig(this.x);
-    if (this.x.length !== 32 || this.d <= 0n || this.d >= N) throw new TypeError("invalid secp256k1 private key");
+    const key = Buffer.from(privateKey.slice(2), "hex");
+    if (key.length !== 32 || !secp256k1.utils.isValidPrivateKey(key)) throw new TypeError("invalid secp256k1 private key");
+    this.key = Uint8Array.from(key);
   }
 
   private separator(domain: TypedDataDomain): Buffer {
@@ -117,45 +98,8 @@ export class FastSigner {
   /** Deterministic (RFC 6979) low-s secp256k1 signature of a 32-byte digest: r ‖ s ‖ v (27/28). */
   signDigest(digest: Uint8Array): Hex {
     if (digest.byteLength !== 32) throw new TypeError("digest must be 32 bytes");
-    const z = mod(toBig(digest)); // bits2int_modN: a 256-bit hash is its own bits2int
-    const h1 = to32(z);
-    const hmac = (key: Buffer, ...parts: Uint8Array[]): Buffer => {
-      const h = createHmac("sha256", key);
-      for (const p of parts) h.update(p);
-      return h.digest();
-    };
-    let v: Buffer = Buffer.alloc(32, 1);
-    let k: Buffer = Buffer.alloc(32, 0);
-    k = hmac(k, v, ZERO_BYTE, this.x, h1);
-    v = hmac(k, v);
-    k = hmac(k, v, ONE_BYTE, this.x, h1);
-    v = hmac(k, v);
-    for (;;) {
-      v = hmac(k, v);
-      const nonce = toBig(v);
-      if (nonce > 0n && nonce < N) {
-        this.ecdh.setPrivateKey(v);
-        const point = this.ecdh.getPublicKey(); // 0x04 ‖ X ‖ Y of nonce·G
-        const rx = toBig(point.subarray(1, 33));
-        const r = mod(rx);
-        if (r !== 0n) {
-          let s = mod(invert(nonce) * mod(z + r * this.d));
-          if (s !== 0n) {
-            let recovery = (rx === r ? 0 : 2) | (point[64]! & 1);
-            if (s > HALF_N) {
-              s = N - s;
-              recovery ^= 1;
-            }
-            // ethers: v = recovery ? 28 : 27
-            return `0x${r.toString(16).padStart(64, "0")}${s.toString(16).padStart(64, "0")}${recovery !== 0 ? "1c" : "1b"}`;
-          }
-        }
-      }
-      k = hmac(k, v, ZERO_BYTE);
-      v = hmac(k, v);
-    }
+    // noble's defaults: RFC 6979 without extra entropy (deterministic, as ethers), low s.
+    const sig = secp256k1.sign(digest, this.key, { lowS: true, extraEntropy: false });
+    return `0x${sig.toCompactHex()}${sig.recovery !== 0 ? "1c" : "1b"}`;
   }
 }
-
-const ZERO_BYTE = Uint8Array.of(0);
-const ONE_BYTE = Uint8Array.of(1);

@@ -25,6 +25,7 @@ import ort from "onnxruntime-node";
 import type { Logger } from "pino";
 import { exposeTraceOutputs, type ModelGraph } from "../protocol/commitment.js";
 import { BaseError } from "../protocol/errors.js";
+import { withPrivateModelFile } from "../protocol/modelSafety.js";
 import type { Job } from "../protocol/messages.js";
 import { encodeTensor, numel, type DType, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { checkpointIndices, commitCheckpoints, commitTrace, type CheckpointPolicy, type TraceCommitment } from "../protocol/trace.js";
@@ -107,7 +108,11 @@ export class TraceSession {
       graphOptimizationLevel: settings.graphOptimizationLevel ?? "all",
       ...(settings.intraOpNumThreads === undefined || settings.intraOpNumThreads === 0 ? {} : { intraOpNumThreads: settings.intraOpNumThreads }),
     };
-    const session = settings.threaded === false ? await ort.InferenceSession.create(bytes, options) : await ThreadedSession.create(bytes, options);
+    // From a path in a private empty folder, never from bytes: onnxruntime resolves a model's relative
+    // paths against the working directory of a model loaded from bytes (protocol/modelSafety.ts).
+    const session = await withPrivateModelFile<InferenceSessionLike>(bytes, async (path) =>
+      settings.threaded === false ? await ort.InferenceSession.create(path, options) : await ThreadedSession.create(path, options),
+    );
     return new TraceSession(graph, session);
   }
 

@@ -29,7 +29,7 @@ import { putBlob } from "./blobs.js";
 import type { ModelCatalog, ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";
-import { ModelStore } from "./models.js";
+import { ModelStore, openPrivately } from "./models.js";
 import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
 import { InferenceRunner } from "./runner.js";
@@ -159,7 +159,8 @@ export class Worker {
     });
     this.sessions = new SessionCache({
       capacity: config.sessionCacheSize,
-      open: (path, context) => prober.open(path, context),
+      // Never from the cache folder or from bytes: from a private copy (worker/models.ts openPrivately).
+      open: (path, context) => openPrivately(path, (privatePath) => prober.open(privatePath, context)),
       providerKey: prober.preferences.join(","),
       logger: root,
     });

@@ -91,6 +91,10 @@ interface IInferenceOracle {
         bytes32 inputHash;
         /// @dev results overturned on this request so far; part of the current result's leaf
         uint8 attempt;
+        /// @dev the params version fixed when the request was made (fee split, bonds, windows)
+        uint32 paramsVersion;
+        /// @dev the dispute resolver fixed when the request was made (OPTIMISTIC only, else zero)
+        address resolver;
     }
 
     struct DisputeView {
@@ -111,7 +115,11 @@ interface IInferenceOracle {
         uint64 openResults;
     }
 
-    /// @notice Protocol parameters, fixed at deployment and changeable by the admin.
+    /// @notice Protocol parameters, versioned. The owner schedules a new version (`scheduleParams`); it
+    /// takes effect `paramsDelay` (of the version in effect when it was scheduled) later, and only for
+    /// requests made from then on: every request stores the version in effect when it was made and is
+    /// served, bonded, challenged and paid under it. minStake and unbondingDelay are worker-wide and
+    /// follow the version in effect at the time of the staking action.
     struct Params {
         uint96 minStake;
         uint96 resultBond;
@@ -123,6 +131,8 @@ interface IInferenceOracle {
         uint32 maxInlineInputBytes;
         uint32 maxInlineOutputBytes;
         uint32 maxCallbackGasLimit;
+        /// @dev how long a scheduled change waits before it applies to new requests
+        uint32 paramsDelay;
     }
 
     // ---------------------------------------------------------------- events
@@ -171,8 +181,9 @@ interface IInferenceOracle {
     event WorkerSlashed(address indexed operator, uint256 amount, address indexed beneficiary);
     event BalanceCredited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
-    event ParamsChanged(Params params);
-    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice A params version was scheduled; requests made at or after `effectiveAt` use it. A
+    /// version scheduled while another was still pending replaces it (same version number).
+    event ParamsScheduled(uint32 indexed version, Params params, uint64 effectiveAt);
 
     // ---------------------------------------------------------------- errors
     error UnexpectedRequestState(RequestId requestId, RequestStatus current, RequestStatus expected);
@@ -203,7 +214,6 @@ interface IInferenceOracle {
     error OracleChallengeBondTooLow(uint256 bond, uint256 minimum);
     error OracleNotResolver(RequestId requestId, address caller, address resolver);
     error OracleInsufficientGasForCallback(uint256 available, uint256 required);
-    error OracleNotAdmin(address caller);
     error OracleInvalidParams(string reason);
     error OracleTransferFailed(address to, uint256 amount);
     error OracleNothingToWithdraw(address account);
@@ -264,7 +274,12 @@ interface IInferenceOracle {
     function getWorker(address operator) external view returns (WorkerView memory);
     function operatorOf(address signer) external view returns (address);
     function balanceOf(address account) external view returns (uint256);
+    /// @notice The params new requests get now.
     function params() external view returns (Params memory);
+    /// @notice The params version new requests get now.
+    function paramsVersion() external view returns (uint32);
+    /// @notice The params of `version` (all zero for a version never scheduled).
+    function paramsAt(uint32 version) external view returns (Params memory);
     function registry() external view returns (address);
     function resultDigest(RequestId requestId, bytes32 modelHash, bytes32 inputHash, bytes32 outputHash, bytes32 traceRoot)
         external
@@ -276,10 +291,9 @@ interface IInferenceOracle {
     /// @notice Whether `root` is a committed batch root.
     function isBatchRoot(bytes32 root) external view returns (bool);
 
-    // ---------------------------------------------------------------- admin
-    function admin() external view returns (address);
-    /// @notice Replaces the protocol parameters. A new resultBond applies to results submitted after
-    /// the change; bonds already locked are released or slashed at the amount that was locked.
-    function setParams(Params calldata newParams) external;
-    function transferAdmin(address newAdmin) external;
+    // ---------------------------------------------------------------- admin (Ownable2Step: owner,
+    // transferOwnership, acceptOwnership; the oracle never renounces its owner)
+    /// @notice Schedules `newParams` as the next version, effective `paramsDelay` from now for new
+    /// requests only; requests already made keep the version they were made with.
+    function scheduleParams(Params calldata newParams) external returns (uint32 version, uint64 effectiveAt);
 }

@@ -12,8 +12,9 @@ library RequestBook {
     bytes32 internal constant LEAF_TAG = keccak256("VerifiableInferenceOracle.ResultLeaf.v1");
 
     /// @dev Four slots. `timeout` is the deadline of the current state: Requested -> serve-by deadline,
-    /// Submitted -> end of the challenge window, Challenged -> dispute deadline. `bondVersion` names the
-    /// result bond locked for the current result (see InferenceOracle._bondAt). `attempt` counts the
+    /// Submitted -> end of the challenge window, Challenged -> dispute deadline. `paramsVersion` is the
+    /// params version in effect when the request was made: its fee split, bonds and windows apply to
+    /// the request for its whole life (see InferenceOracle._paramsAt). `attempt` counts the
     /// results a lost dispute threw out (each reopening adds one); it is bound into the result leaf, so a
     /// leaf of an earlier, overturned result can never settle or be challenged again, and while it is zero
     /// no worker can be disqualified on the request (the disqualification lookup is skipped).
@@ -31,7 +32,7 @@ library RequestBook {
         IInferenceOracle.RequestStatus status;
         IInferenceOracle.Tier tier;
         uint96 ownerFee;
-        uint32 bondVersion;
+        uint32 paramsVersion;
     }
 
     // Slot 3 of a Request (Solidity packs struct members from the low-order end of the word). The
@@ -41,9 +42,9 @@ library RequestBook {
     uint256 internal constant ATTEMPT_SHIFT = 104;
     uint256 internal constant STATUS_SHIFT = 112;
     uint256 internal constant TIER_SHIFT = 120;
-    uint256 internal constant BOND_VERSION_SHIFT = 224;
+    uint256 internal constant PARAMS_VERSION_SHIFT = 224;
 
-    /// @notice Slot 3 of `r`: deadline, timeout, callbackGasLimit, attempt, status, tier, ownerFee, bondVersion.
+    /// @notice Slot 3 of `r`: deadline, timeout, callbackGasLimit, attempt, status, tier, ownerFee, paramsVersion.
     function head(Request storage r) internal view returns (uint256 w) {
         assembly ("memory-safe") {
             w := sload(add(r.slot, HEAD_SLOT))
@@ -66,13 +67,15 @@ library RequestBook {
         return uint8(w >> ATTEMPT_SHIFT);
     }
 
-    /// @notice Writes `w` with status Submitted, `timeout` and `bondVersion` into slot 3, in one SSTORE.
-    function setSubmitted(Request storage r, uint256 w, uint40 timeout, uint32 bondVersion) internal {
-        uint256 cleared = w & ~((uint256(type(uint40).max) << TIMEOUT_SHIFT) | (uint256(0xff) << STATUS_SHIFT)
-            | (uint256(type(uint32).max) << BOND_VERSION_SHIFT));
+    function paramsVersionOf(uint256 w) internal pure returns (uint32) {
+        return uint32(w >> PARAMS_VERSION_SHIFT);
+    }
+
+    /// @notice Writes `w` with status Submitted and `timeout` into slot 3, in one SSTORE.
+    function setSubmitted(Request storage r, uint256 w, uint40 timeout) internal {
+        uint256 cleared = w & ~((uint256(type(uint40).max) << TIMEOUT_SHIFT) | (uint256(0xff) << STATUS_SHIFT));
         uint256 updated = cleared | (uint256(timeout) << TIMEOUT_SHIFT)
-            | (uint256(uint8(IInferenceOracle.RequestStatus.Submitted)) << STATUS_SHIFT)
-            | (uint256(bondVersion) << BOND_VERSION_SHIFT);
+            | (uint256(uint8(IInferenceOracle.RequestStatus.Submitted)) << STATUS_SHIFT);
         assembly ("memory-safe") {
             sstore(add(r.slot, HEAD_SLOT), updated)
         }

@@ -354,8 +354,8 @@ describe("oracle dev --challenger", () => {
   it("registers the models with the FraudProofResolver, audits every OPTIMISTIC result, and lets an honest one go final", async () => {
     dir = mkdtempSync(join(tmpdir(), "oracle-cli-challenger-"));
     const deployment = join(dir, "deployment.json");
-    dev = start(["dev", "--challenger", "--json", "--port", "0", "--relayer-port", "0", "--out", deployment, "--data-dir", join(dir, "dev"), "--challenge-window", "3", "--log-level", "info"]);
-    // (info-level service logs share stdout: the ready object is the line that starts with it)
+    // At the default log level: the challenger's audits are told on stderr all the same.
+    dev = start(["dev", "--challenger", "--json", "--port", "0", "--relayer-port", "0", "--out", deployment, "--data-dir", join(dir, "dev"), "--challenge-window", "3"]);
     const ready = JSON.parse(await dev.waitFor(/^\{"ready":true,"rpcUrl"/m)) as Ready & { resolver: string; challenger: string };
     const record = JSON.parse(readFileSync(deployment, "utf8")) as { resolver: string; fraudResolver: string };
     expect(ready.resolver).toBe(record.fraudResolver);
@@ -372,10 +372,10 @@ describe("oracle dev --challenger", () => {
     const user = ready.accounts.find((a) => a.role === "user")!.privateKey;
     const r = await oracle(["request", "--model", PPOCR_CLS_HASH, "--input", png, "--tier", "optimistic", "--wait", "--json", "--key", user], env);
     expect(r.code, r.stderr).toBe(0);
-    const out = lastJson<{ outcome: { stage: string } }>(r);
+    const out = lastJson<{ request: { requestId: string }; outcome: { stage: string } }>(r);
     expect(out.outcome.stage).toBe("final");
     // The daemon audited the honest, fully traced result and did not challenge it.
-    await dev.waitFor(/"msg":"audit: honest"/);
-    expect(dev.output()).not.toMatch(/"msg":"audit: (fraudProven|availabilityChallenged)/);
+    await dev.waitFor(new RegExp(`challenger: audited ${out.request.requestId.slice(0, 10)}…: honest \\(\\d+ trace elements match the canonical re-run\\)`));
+    expect(dev.output()).not.toMatch(/WRONG RESULT|availability challenge posted/);
   }, 300_000);
 });

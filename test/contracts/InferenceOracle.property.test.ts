@@ -9,6 +9,11 @@
  * and no request is ever both paid and refunded, or paid or refunded twice. Each sequence ends by
  * driving every request to a final state and withdrawing everything: the oracle must end empty.
  *
+ * Parameter changes: the owner schedules random new versions (result bond, challenge bond, relayer
+ * share, challenge window); the model predicts each request's version from the ParamsScheduled events
+ * and checks that bonds locked, bonds asked and the relayer's share paid are those of the request's
+ * own version, never the one in effect at submission, challenge or settlement.
+ *
  * Result batches: every accepted OPTIMISTIC result is tracked by the Merkle proof rebuilt from its
  * submitting transaction's logs (protocol/batch.ts); batches of up to 9 items commit real trees, every
  * Submitted request's proof must reach a committed root, every request's attempt must match the
@@ -52,6 +57,8 @@ interface Req {
   challenger?: string;
   /** Overturned results so far (RequestReopened events); part of the result leaf. */
   attempt: number;
+  /** The params version the request was made under (predicted from ParamsScheduled events). */
+  version: number;
   /** Merkle proof of the current result's leaf, rebuilt from the submitting transaction's logs. */
   proof?: string[];
   paid: number;
@@ -76,6 +83,20 @@ class Model {
   bonds = 0n;
   disqualified = new Set<string>(); // `${id}:${operator}`
   roots = new Set<string>();
+  /** Every scheduled version: its params and when it takes effect (a replaced pending one is overwritten). */
+  versions = new Map<number, { p: typeof PARAMS; effectiveAt: bigint }>([[1, { p: PARAMS, effectiveAt: 0n }]]);
+  /** BalanceCredited events since the last RequestFulfilled in the receipt being applied. */
+  private credits: { account: string; amount: bigint }[] = [];
+
+  versionAt(t: bigint): number {
+    let best = 1;
+    for (const [v, { effectiveAt }] of this.versions) if (effectiveAt <= t && v > best) best = v;
+    return best;
+  }
+
+  paramsOf(r: Req): typeof PARAMS {
+    return this.versions.get(r.version)!.p;
+  }
 
   constructor(fx: Fx) {
     for (const op of fx.ops) {
@@ -103,13 +124,14 @@ class Model {
       batch.items.forEach((item, i) => proofs.set(item.requestId, { proof: batchProof(leaves, i), attempt: item.attempt }));
       this.roots.add(batch.root);
     }
+    this.credits = [];
     for (const { name, args } of events(receipt, fx.oracle)) {
       const r = args.requestId !== undefined ? this.reqs.get(args.requestId) : undefined;
       switch (name) {
         case "InferenceRequested":
           this.reqs.set(args.requestId, {
             id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
-            deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0,
+            deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0, version: this.versionAt(blockTime),
           });
           break;
         case "ResultSubmitted":
@@ -121,13 +143,14 @@ class Model {
             r!.proof = p!.proof;
             r!.status = Status.Submitted;
             r!.timeout = args.challengeDeadline;
-            this.add(this.locked, args.worker, PARAMS.resultBond);
+            this.add(this.locked, args.worker, this.paramsOf(r!).resultBond);
           }
           break;
         case "ChallengeOpened":
           r!.status = Status.Challenged;
           r!.timeout = args.deadline;
           r!.disputeBond = args.bond;
+          expect(args.bond, "challenge bond of the request's version").toBe(this.paramsOf(r!).challengeBond);
           r!.challenger = args.challenger;
           this.bonds += args.bond;
           break;
@@ -137,7 +160,7 @@ class Model {
             r!.status = Status.Submitted;
             r!.timeout = blockTime;
           } else {
-            this.add(this.locked, r!.worker!, -PARAMS.resultBond);
+            this.add(this.locked, r!.worker!, -this.paramsOf(r!).resultBond);
             this.disqualified.add(`${r!.id}:${r!.worker}`);
           }
           break;
@@ -150,21 +173,43 @@ class Model {
           r!.status = Status.Requested;
           r!.timeout = r!.deadline;
           break;
-        case "RequestFulfilled":
-          if (r!.tier === Tier.OPTIMISTIC) this.add(this.locked, r!.worker!, -PARAMS.resultBond);
+        case "RequestFulfilled": {
+          if (r!.tier === Tier.OPTIMISTIC) this.add(this.locked, r!.worker!, -this.paramsOf(r!).resultBond);
+          // The fee was split just before, as the request's own version says: owner, relayer, worker
+          // (every share is non-zero here: MODEL_FEE > 0, 0 < relayerFeeBps < 10000).
+          const rest = r!.fee - MODEL_FEE;
+          const relayerCut = (rest * BigInt(this.paramsOf(r!).relayerFeeBps)) / 10_000n;
+          expect(this.credits.slice(-2), `fee split of ${r!.id}`).toEqual([
+            { account: r!.relayer, amount: relayerCut },
+            { account: r!.worker, amount: rest - relayerCut },
+          ]);
+          this.credits = [];
           r!.status = Status.Fulfilled;
           r!.paid++;
           break;
+        }
         case "RequestRefunded":
           r!.status = Status.Refunded;
           r!.refunded++;
           break;
         case "BalanceCredited":
+          this.credits.push({ account: args.account, amount: args.amount });
           this.add(this.pull, args.account, args.amount);
           break;
         case "Withdrawn":
           this.add(this.pull, args.account, 0n - (args.amount as bigint));
           break;
+        case "ParamsScheduled": {
+          const [minStake, resultBond, challengeBond, minWorkerFee, challengeWindow, unbondingDelay, relayerFeeBps,
+            maxInlineInputBytes, maxInlineOutputBytes, maxCallbackGasLimit, paramsDelay] = args.params;
+          this.versions.set(Number(args.version), {
+            p: { minStake, resultBond, challengeBond, minWorkerFee, challengeWindow: Number(challengeWindow), unbondingDelay: Number(unbondingDelay),
+              relayerFeeBps: Number(relayerFeeBps), maxInlineInputBytes: Number(maxInlineInputBytes), maxInlineOutputBytes: Number(maxInlineOutputBytes),
+              maxCallbackGasLimit: Number(maxCallbackGasLimit), paramsDelay: Number(paramsDelay) },
+            effectiveAt: args.effectiveAt,
+          });
+          break;
+        }
         case "WorkerRegistered":
           this.stakes.set(args.operator, args.stake);
           break;
@@ -196,7 +241,8 @@ async function checkInvariants(fx: PFx, m: Model, where: string) {
         expect(w.stake, `stake ${where}`).toBe(m.stakes.get(op.address));
         expect(w.locked, `locked ${where}`).toBe(m.locked.get(op.address));
         expect(w.unbonding, `unbonding ${where}`).toBe(m.unbonding.get(op.address));
-        expect(w.openResults * PARAMS.resultBond, `openResults ${where}`).toBe(w.locked);
+        const open = [...m.reqs.values()].filter((r) => r.worker === op.address && (r.status === Status.Submitted || r.status === Status.Challenged));
+        expect(Number(w.openResults), `openResults ${where}`).toBe(open.length);
         expect(w.locked + w.unbonding <= w.stake, `ledger ${where}`).toBe(true);
       }),
     );
@@ -205,7 +251,12 @@ async function checkInvariants(fx: PFx, m: Model, where: string) {
   for (const r of m.reqs.values()) {
     expect(r.paid + r.refunded, `paid/refunded once ${r.id} ${where}`).toBeLessThanOrEqual(1);
     checks.push(fx.oracle.state(r.id).then((s: bigint) => expect(Number(s), `state ${r.id} ${where}`).toBe(r.status)));
-    checks.push(fx.oracle.getRequest(r.id).then((v: any) => expect(Number(v.attempt), `attempt ${r.id} ${where}`).toBe(r.attempt)));
+    checks.push(
+      fx.oracle.getRequest(r.id).then((v: any) => {
+        expect(Number(v.attempt), `attempt ${r.id} ${where}`).toBe(r.attempt);
+        expect(Number(v.paramsVersion), `params version ${r.id} ${where}`).toBe(r.version);
+      }),
+    );
     if (r.status === Status.Submitted || r.status === Status.Challenged) {
       // The tracked proof leads from the current result's leaf to a root the oracle committed.
       const leaf = resultLeaf(r.id, r.attempt, { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! });
@@ -221,6 +272,7 @@ describe("InferenceOracle: randomized property test", () => {
   it(`test_property_fundsConserved_noDoublePayout (${SEQUENCES} x ${ACTIONS})`, async () => {
     const conn = await network.create();
     const stats: Record<string, [number, number]> = {};
+    let laterVersion = 0;
     for (let seq = 0; seq < SEQUENCES; seq++) {
       const fx = await conn.networkHelpers.loadFixture(propertyFixture);
       const rnd = prng(0xc0ffee + seq);
@@ -262,10 +314,11 @@ describe("InferenceOracle: randomized property test", () => {
         else proof.pop();
         return { ...s, proof };
       };
-      const canBack = (w: number) => {
+      const canBack = (w: number, r: Req) => {
         const op = fx.ops[w]!.address;
         const stake = m.stakes.get(op)!, locked = m.locked.get(op)!, unb = m.unbonding.get(op)!;
-        return stake - unb >= PARAMS.minStake && stake - unb - locked >= PARAMS.resultBond;
+        const p = m.paramsOf(r);
+        return stake - unb >= p.minStake && stake - unb - locked >= p.resultBond;
       };
       const goodSubmission = async (r: Req, w: number) => {
         const out = rnd.pick(OUTPUTS);
@@ -300,7 +353,7 @@ describe("InferenceOracle: randomized property test", () => {
           const r = rnd.pick(open);
           const w = rnd.int(3);
           const sub = await goodSubmission(r, w);
-          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w);
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w, r);
           await run("submit", () => fx.oracle.connect(rnd.pick(relayers)).submitResult(sub, GAS), expectOk);
         } else if (action < 41) {
           // invalid submission: wrong signer, tampered output hash, or not-matching inline output
@@ -332,12 +385,15 @@ describe("InferenceOracle: randomized property test", () => {
           const who = rnd.pick([fx.challenger, fx.other, fx.ops[0]!, fx.ops[1]!]);
           if (rnd.chance(0.2)) {
             const t = tampered(r);
-            await run("challengeBadProof", () => fx.oracle.connect(who).challenge(r.id, t.record, t.proof, { value: PARAMS.challengeBond, ...GAS }), false);
+            await run("challengeBadProof", () => fx.oracle.connect(who).challenge(r.id, t.record, t.proof, { value: m.paramsOf(r).challengeBond, ...GAS }), false);
             continue;
           }
-          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && who.address !== r.worker;
+          // Sometimes the challenger offers the bond of the version in effect now, not the request's.
+          const current = m.versions.get(m.versionAt(now))!.p.challengeBond;
+          const bond = rnd.chance(0.2) ? current : m.paramsOf(r).challengeBond;
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && who.address !== r.worker && bond >= m.paramsOf(r).challengeBond;
           const s = settlement(r);
-          await run("challenge", () => fx.oracle.connect(who).challenge(r.id, s.record, s.proof, { value: PARAMS.challengeBond, ...GAS }), expectOk);
+          await run("challenge", () => fx.oracle.connect(who).challenge(r.id, s.record, s.proof, { value: bond, ...GAS }), expectOk);
         } else if (action < 61) {
           // arbiter ruling
           const ch = withStatus(Status.Challenged);
@@ -353,7 +409,7 @@ describe("InferenceOracle: randomized property test", () => {
           const expectOk = near(now, r.timeout) ? undefined : now >= r.timeout;
           await run("ruleByDefault", () => fx.oracle.connect(fx.other).resolveDisputeByDefault(r.id, GAS), expectOk);
         } else if (action < 73) {
-          await conn.networkHelpers.time.increase(rnd.pick([5, 60, 600, PARAMS.challengeWindow, 3 * PARAMS.challengeWindow, RULE_WITHIN, RULE_WITHIN, PARAMS.unbondingDelay]));
+          await conn.networkHelpers.time.increase(rnd.pick([5, 60, 600, PARAMS.challengeWindow, 3 * PARAMS.challengeWindow, RULE_WITHIN, RULE_WITHIN, PARAMS.paramsDelay, PARAMS.unbondingDelay]));
         } else if (action < 80) {
           // settle (one, or a batch)
           const subs = withStatus(Status.Submitted);
@@ -381,7 +437,7 @@ describe("InferenceOracle: randomized property test", () => {
           const op = fx.ops[w]!.address;
           const expectOk = near(now, r.timeout)
             ? undefined
-            : now < r.timeout && !m.disqualified.has(`${r.id}:${op}`) && m.stakes.get(op)! - m.unbonding.get(op)! >= PARAMS.minStake;
+            : now < r.timeout && !m.disqualified.has(`${r.id}:${op}`) && m.stakes.get(op)! - m.unbonding.get(op)! >= m.paramsOf(r).minStake;
           const reason = 1 + rnd.int(6);
           const sig = await rejection(fx, r.id, fx.signers[w]!, reason);
           await run("reject", () => fx.oracle.connect(fx.other).rejectRequest(r.id, reason, sig, GAS), expectOk);
@@ -391,12 +447,23 @@ describe("InferenceOracle: randomized property test", () => {
           const free = m.stakes.get(op)! - m.locked.get(op)! - m.unbonding.get(op)!;
           const amount = rnd.chance(0.8) ? (free * BigInt(rnd.int(60))) / 100n : free + 1n;
           await run("unbond", () => fx.oracle.connect(fx.ops[w]!).requestUnbond(amount, GAS), amount <= free);
-        } else if (action < 95) {
+        } else if (action < 94) {
           const w = rnd.int(3);
           const op = fx.ops[w]!.address;
           const ready = m.readyAt.get(op)!;
           const expectOk = near(now, ready) ? undefined : m.unbonding.get(op)! > 0n && now >= ready;
           await run("withdrawStake", () => fx.oracle.connect(fx.ops[w]!).withdrawStake(GAS), expectOk);
+        } else if (action < 96) {
+          // the owner schedules a new params version (bonds, relayer share, window move; minStake,
+          // fees and delays stay, so the stake and fee arithmetic of the sequence stays valid)
+          const next = {
+            ...PARAMS,
+            resultBond: rnd.pick([PARAMS.resultBond, PARAMS.resultBond * 3n, PARAMS.resultBond / 2n]),
+            challengeBond: rnd.pick([PARAMS.challengeBond, PARAMS.challengeBond * 4n, PARAMS.challengeBond / 5n]),
+            relayerFeeBps: rnd.pick([1, 1000, 5000, 9999]),
+            challengeWindow: rnd.pick([PARAMS.challengeWindow, 600, 3 * PARAMS.challengeWindow]),
+          };
+          await run("scheduleParams", () => fx.oracle.connect(fx.admin).scheduleParams(next, GAS), true);
         } else if (action < 97) {
           await run("addStake", () => fx.oracle.connect(fx.ops[rnd.int(3)]!).addStake({ value: ETH / 2n, ...GAS }), true);
         } else {
@@ -435,9 +502,13 @@ describe("InferenceOracle: randomized property test", () => {
         await run("drainWithdraw", () => (consumer ? (consumer as any).withdrawFromOracle(GAS) : fx.oracle.connect(signersByAddress.get(acct)).withdraw(GAS)), true);
       }
       await checkInvariants(fx, m, `seq ${seq} drained`);
+      laterVersion += [...m.reqs.values()].filter((r) => r.version > 1).length;
       expect(await fx.ethers.provider.getBalance(fx.oracleAddr), `oracle empty after seq ${seq}`).toBe(0n);
     }
     console.log("property test actions [succeeded, reverted]:", JSON.stringify(stats));
+    console.log("requests made under a scheduled (non-initial) params version:", laterVersion);
+    // The parameter-change paths must actually be exercised.
+    expect(laterVersion).toBeGreaterThan(0);
     void FEE;
   }, 300_000);
 });

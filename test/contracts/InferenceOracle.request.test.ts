@@ -23,7 +23,7 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     const registry = await fx.registry.getAddress();
     await expectRevert(factory.deploy(registry, fx.admin.address, { ...PARAMS, relayerFeeBps: 10_001 }), fx.oracle, "OracleInvalidParams", ["relayerFeeBps above 10000"]);
     await expectRevert(factory.deploy(ZeroAddress, fx.admin.address, PARAMS), fx.oracle, "OracleInvalidParams", ["registry is zero"]);
-    await expectRevert(factory.deploy(registry, ZeroAddress, PARAMS), fx.oracle, "OracleInvalidParams", ["admin is zero"]);
+    await expectRevert(factory.deploy(registry, ZeroAddress, PARAMS), fx.oracle, "OwnableInvalidOwner", [ZeroAddress]);
   });
 
   it("test_requestInference_uriInput_succeeds", async () => {
@@ -226,10 +226,10 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     await expectRevert(fx.oracle.rejectRequest(id, 1, await rejection(fx, id, fx.signers[1]!)), fx.oracle, "OracleDeadlinePassed");
   });
 
-  it("test_setParams_admin_succeeds", async () => {
+  it("test_scheduleParams_owner_succeeds", async () => {
     const fx = await fixture();
     const next = { ...PARAMS, challengeWindow: 60, relayerFeeBps: 0 };
-    await expectRevert(fx.oracle.connect(fx.other).setParams(next), fx.oracle, "OracleNotAdmin", [fx.other.address]);
+    await expectRevert(fx.oracle.connect(fx.other).scheduleParams(next), fx.oracle, "OwnableUnauthorizedAccount", [fx.other.address]);
     for (const [bad, reason] of [
       [{ minStake: 0n }, "minStake is zero"],
       [{ resultBond: 0n }, "resultBond is zero"],
@@ -237,39 +237,71 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
       [{ challengeWindow: 0 }, "challengeWindow is zero"],
       [{ relayerFeeBps: 10_001 }, "relayerFeeBps above 10000"],
       [{ maxCallbackGasLimit: 10_000_001 }, "maxCallbackGasLimit too high"],
+      [{ paramsDelay: 90 * 86400 + 1 }, "paramsDelay too long"],
     ] as const) {
-      await expectRevert(fx.oracle.connect(fx.admin).setParams({ ...PARAMS, ...bad }), fx.oracle, "OracleInvalidParams", [reason]);
+      await expectRevert(fx.oracle.connect(fx.admin).scheduleParams({ ...PARAMS, ...bad }), fx.oracle, "OracleInvalidParams", [reason]);
     }
-    const receipt = await send(fx.oracle.connect(fx.admin).setParams(next));
-    expect(events(receipt, fx.oracle, "ParamsChanged")).toHaveLength(1);
+    const receipt = await send(fx.oracle.connect(fx.admin).scheduleParams(next));
+    const [ev] = events(receipt, fx.oracle, "ParamsScheduled");
+    const t = await now(fx);
+    expect(ev!.args.version).toBe(2n);
+    expect(ev!.args.effectiveAt).toBe(t + BigInt(PARAMS.paramsDelay));
+    // Nothing changes before the delay is over.
+    expect(await fx.oracle.paramsVersion()).toBe(1n);
+    expect((await fx.oracle.params()).challengeWindow).toBe(BigInt(PARAMS.challengeWindow));
+    expect((await fx.oracle.paramsAt(2)).challengeWindow).toBe(60n);
+    await conn.networkHelpers.time.increase(PARAMS.paramsDelay);
+    expect(await fx.oracle.paramsVersion()).toBe(2n);
     const p = await fx.oracle.params();
     expect(p.challengeWindow).toBe(60n);
     expect(p.relayerFeeBps).toBe(0n);
     expect(p.minStake).toBe(PARAMS.minStake);
     expect(p.maxCallbackGasLimit).toBe(BigInt(PARAMS.maxCallbackGasLimit));
+    expect(p.paramsDelay).toBe(BigInt(PARAMS.paramsDelay));
     expect(await fx.oracle.registry()).toBe(await fx.registry.getAddress());
   });
 
-  it("test_transferAdmin_succeeds", async () => {
+  it("test_scheduleParams_whilePending_replacesPendingVersion_succeeds", async () => {
     const fx = await fixture();
-    await expectRevert(fx.oracle.connect(fx.other).transferAdmin(fx.other.address), fx.oracle, "OracleNotAdmin");
-    await expectRevert(fx.oracle.connect(fx.admin).transferAdmin(ZeroAddress), fx.oracle, "OracleInvalidParams", ["admin is zero"]);
-    const receipt = await send(fx.oracle.connect(fx.admin).transferAdmin(fx.other.address));
-    expect(events(receipt, fx.oracle, "AdminTransferred")[0]!.args.newAdmin).toBe(fx.other.address);
-    expect(await fx.oracle.admin()).toBe(fx.other.address);
-    await fx.oracle.connect(fx.other).setParams(PARAMS);
+    await fx.oracle.connect(fx.admin).scheduleParams({ ...PARAMS, relayerFeeBps: 9000 });
+    const receipt = await send(fx.oracle.connect(fx.admin).scheduleParams({ ...PARAMS, relayerFeeBps: 500 }));
+    expect(events(receipt, fx.oracle, "ParamsScheduled")[0]!.args.version).toBe(2n);
+    await conn.networkHelpers.time.increase(PARAMS.paramsDelay);
+    expect((await fx.oracle.params()).relayerFeeBps).toBe(500n);
+    // Once in effect, the next change gets the next version.
+    const third = await send(fx.oracle.connect(fx.admin).scheduleParams(PARAMS));
+    expect(events(third, fx.oracle, "ParamsScheduled")[0]!.args.version).toBe(3n);
+    expect(await fx.oracle.paramsVersion()).toBe(2n);
   });
 
-  it("test_setParams_resultBondChange_releasesLockedAmount", async () => {
+  it("test_transferOwnership_twoStep_succeeds", async () => {
+    const fx = await fixture();
+    await expectRevert(fx.oracle.connect(fx.other).transferOwnership(fx.other.address), fx.oracle, "OwnableUnauthorizedAccount", [fx.other.address]);
+    await send(fx.oracle.connect(fx.admin).transferOwnership(fx.other.address));
+    // Until the new owner accepts, the old one stays in charge.
+    expect(await fx.oracle.owner()).toBe(fx.admin.address);
+    expect(await fx.oracle.pendingOwner()).toBe(fx.other.address);
+    await expectRevert(fx.oracle.connect(fx.requester).acceptOwnership(), fx.oracle, "OwnableUnauthorizedAccount", [fx.requester.address]);
+    await send(fx.oracle.connect(fx.other).acceptOwnership());
+    expect(await fx.oracle.owner()).toBe(fx.other.address);
+    await fx.oracle.connect(fx.other).scheduleParams(PARAMS);
+    await expectRevert(fx.oracle.connect(fx.admin).scheduleParams(PARAMS), fx.oracle, "OwnableUnauthorizedAccount", [fx.admin.address]);
+    await expectRevert(fx.oracle.connect(fx.other).renounceOwnership(), fx.oracle, "OracleInvalidParams", ["owner cannot be renounced"]);
+  });
+
+  it("test_scheduleParams_resultBondChange_appliesToNewRequestsOnly_succeeds", async () => {
     const fx = await fixture();
     const { id, rec } = await requestAndSubmit(fx, 0);
     expect((await fx.oracle.getWorker(fx.ops[0]!.address)).locked).toBe(PARAMS.resultBond);
-    await fx.oracle.connect(fx.admin).setParams({ ...PARAMS, resultBond: PARAMS.resultBond * 3n });
+    await fx.oracle.connect(fx.admin).scheduleParams({ ...PARAMS, resultBond: PARAMS.resultBond * 3n });
+    await conn.networkHelpers.time.increase(PARAMS.paramsDelay);
     const second = await requestAndSubmit(fx, 0);
+    expect((await fx.oracle.getRequest(id)).paramsVersion).toBe(1n);
+    expect((await fx.oracle.getRequest(second.id)).paramsVersion).toBe(2n);
     expect((await fx.oracle.getWorker(fx.ops[0]!.address)).locked).toBe(PARAMS.resultBond * 4n);
-    await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     await fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] });
     expect((await fx.oracle.getWorker(fx.ops[0]!.address)).locked).toBe(PARAMS.resultBond * 3n);
+    await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     await fx.oracle.settle({ requestId: second.id, record: second.rec, output: "0x", proof: [] });
     const w = await fx.oracle.getWorker(fx.ops[0]!.address);
     expect(w.locked).toBe(0n);

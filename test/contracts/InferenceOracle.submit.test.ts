@@ -111,11 +111,14 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
 
   it("test_submitResult_insufficientStake_reverts", async () => {
     const fx = await fixture();
+    // Free stake 2 ETH < a 3 ETH bond (params version 2, in effect after the delay).
+    await fx.oracle.connect(fx.admin).scheduleParams({ ...PARAMS, resultBond: 3n * ETH });
+    await conn.networkHelpers.time.increase(PARAMS.paramsDelay);
+    const big = await request(fx);
+    await expectRevert(submit(fx, await submission(fx, big.id, fx.signers[0]!)), fx.oracle, "StakeInsufficientFree", [fx.ops[0]!.address, 2n * ETH, 3n * ETH]);
+    await fx.oracle.connect(fx.admin).scheduleParams(PARAMS);
+    await conn.networkHelpers.time.increase(PARAMS.paramsDelay);
     const { id } = await request(fx);
-    // Free stake 2 ETH < a 3 ETH bond.
-    await fx.oracle.connect(fx.admin).setParams({ ...PARAMS, resultBond: 3n * ETH });
-    await expectRevert(submit(fx, await submission(fx, id, fx.signers[0]!)), fx.oracle, "StakeInsufficientFree", [fx.ops[0]!.address, 2n * ETH, 3n * ETH]);
-    await fx.oracle.connect(fx.admin).setParams(PARAMS);
     // Unbonding stake no longer counts towards the minimum.
     await fx.oracle.connect(fx.ops[0]).requestUnbond(ETH + 1n);
     await expectRevert(submit(fx, await submission(fx, id, fx.signers[0]!)), fx.oracle, "StakeBelowMinimum", [fx.ops[0]!.address, ETH - 1n, ETH]);

@@ -27,6 +27,7 @@ export const PARAMS = {
   maxInlineInputBytes: 4096,
   maxInlineOutputBytes: 4096,
   maxCallbackGasLimit: 1_000_000,
+  paramsDelay: 86_400,
 };
 export const MODEL_FEE = 2n * 10n ** 15n;
 export const FEE = 10n ** 16n; // default request fee

@@ -161,6 +161,22 @@ describe("relayer dashboard in headless Chromium", () => {
     expect(await page.locator("#requests tbody tr").count()).toBe(before + 1);
   });
 
+  it("opens at the relayer's root address: a browser is sent to the dashboard, an API client gets the endpoints", async () => {
+    const root = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    try {
+      await root.goto(`${stack.relayer.url}/`);
+      await root.waitForSelector("body[data-loaded]");
+      expect(new URL(root.url()).pathname).toBe("/dashboard/");
+    } finally {
+      await root.close();
+    }
+    const res = await fetch(`${stack.relayer.url}/`, { headers: { accept: "application/json" } });
+    expect(res.status).toBe(200);
+    const index = (await res.json()) as { dashboard: string; endpoints: string[] };
+    expect(index.dashboard).toBe("/dashboard/");
+    expect(index.endpoints).toContain("/health");
+  });
+
   it("loads nothing from outside the relayer and logs no errors", () => {
     expect(outside).toEqual([]);
     expect(pageErrors).toEqual([]);

@@ -282,15 +282,23 @@ describe("Worker", () => {
     const garbageFile = `${tmp.dir}/garbage.onnx`;
     writeFileSync(garbageFile, garbage);
     const garbageHash = sha256Hex(garbage);
+    // Well-formed protobuf (a ModelProto holding only ir_version 8) that no provider can load.
+    const empty = Buffer.from([0x08, 0x08]);
+    const emptyFile = `${tmp.dir}/empty.onnx`;
+    writeFileSync(emptyFile, empty);
+    const emptyHash = sha256Hex(empty);
     const h = await start({ modelSchemes: ["npm", "file"] }, [
       // The registrant declared int32 for a float32 model (overrides the float32 entry): the spec
       // check passes, then ONNX Runtime refuses the run.
       { modelHash: CLS_HASH, uris: [CLS_URI], input: { dtype: "int32", shape: [1, 3, 48, 192] }, output: CLS_OUTPUT },
       { modelHash: garbageHash, uris: [garbageFile], input: CLS_INPUT, output: CLS_OUTPUT },
+      { modelHash: emptyHash, uris: [emptyFile], input: CLS_INPUT, output: CLS_OUTPUT },
     ]);
     const ints = { dtype: "int32" as const, shape: [1, 3, 48, 192], data: new Int32Array(3 * 48 * 192) };
     await expectRejection(h, job(ints), RejectReason.InferenceFailed, "INFERENCE_FAILED", /inference failed: .*type/i);
-    await expectRejection(h, job(textLineTensor("x"), { modelHash: garbageHash }), RejectReason.ModelUnavailable, "INFERENCE_FAILED", /cannot be loaded/);
+    // Not protobuf at all: refused by the safety check before any load (protocol/modelSafety.ts).
+    await expectRejection(h, job(textLineTensor("x"), { modelHash: garbageHash }), RejectReason.ModelUnavailable, "MODEL_UNSAFE", /well-formed/);
+    await expectRejection(h, job(textLineTensor("x"), { modelHash: emptyHash }), RejectReason.ModelUnavailable, "INFERENCE_FAILED", /cannot be loaded/);
   });
 
   it("test_job_invalidMessageOrForeignDomain_isDeadLettered", async () => {

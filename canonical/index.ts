@@ -1,0 +1,7 @@
+/** Canonical semantics (docs/CANONICAL.md): numbers, functions, lowering, runtime and the program commitment. */
+export * from "./float.js";
+export * from "./math.js";
+export * from "./program.js";
+export { lowerModel, supportedOperators, type LowerOptions } from "./lower.js";
+export { runProgram, type RunOptions, type RunResult } from "./run.js";
+export * from "./commitment.js";

@@ -1,0 +1,772 @@
+/**
+ * Whole-tensor kernels of the canonical runtime. Each computes exactly the step semantics of
+ * canonical/program.ts (docs/CANONICAL.md): binary64 arithmetic in the documented term order, one
+ * rounding at the end (`store`). They are written for speed (typed arrays, precomputed offsets, no
+ * per-element objects) but never reorder a fold.
+ */
+import { cerf, cexp, clog, cpow, csigmoid, ctanh } from "./math.js";
+import { canonicalError, numelOf, stridesOf, type Step, type TensorType } from "./program.js";
+import type { DType, TensorData } from "../protocol/tensor.js";
+
+/** Numbers in, numbers out: every canonical tensor the runtime holds (no 64-bit integer data). */
+export type NumArray = Exclude<TensorData, BigInt64Array | BigUint64Array>;
+
+/** Flat operand index for each output element, for an operand of shape `view` broadcast to `out`; null when identical. */
+export function broadcastOffsets(out: readonly number[], view: readonly number[]): Int32Array | null {
+  if (view.length === out.length && view.every((d, i) => d === out[i])) return null;
+  const n = numelOf(out);
+  const res = new Int32Array(n);
+  if (numelOf(view) === 1) return res;
+  const rank = out.length;
+  const off = rank - view.length;
+  const vs = stridesOf(view);
+  const step = new Array<number>(rank).fill(0);
+  for (let d = 0; d < view.length; d++) if (view[d] !== 1) step[d + off] = vs[d]!;
+  const coord = new Array<number>(rank).fill(0);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    res[i] = j;
+    for (let d = rank - 1; d >= 0; d--) {
+      coord[d]!++;
+      j += step[d]!;
+      if (coord[d]! < out[d]!) break;
+      j -= step[d]! * out[d]!;
+      coord[d] = 0;
+    }
+  }
+  return res;
+}
+
+/** Flat input offsets of a strided view: out coordinate j_d reads in coordinate start_d + j_d·step_d along axes perm_d. */
+function stridedOffsets(out: readonly number[], base: number, strides: readonly number[]): Int32Array {
+  const n = numelOf(out);
+  const res = new Int32Array(n);
+  const rank = out.length;
+  const coord = new Array<number>(rank).fill(0);
+  let j = base;
+  for (let i = 0; i < n; i++) {
+    res[i] = j;
+    for (let d = rank - 1; d >= 0; d--) {
+      coord[d]!++;
+      j += strides[d]!;
+      if (coord[d]! < out[d]!) break;
+      j -= strides[d]! * out[d]!;
+      coord[d] = 0;
+    }
+  }
+  return res;
+}
+
+const INT_RANGE: Partial<Record<DType, [number, number]>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+};
+
+/** Two's-complement wrap of an integer-valued number into `dtype`. */
+export function wrapTo(dtype: DType, v: number): number {
+  switch (dtype) {
+    case "int8":
+      return (v << 24) >> 24;
+    case "uint8":
+      return v & 0xff;
+    case "int16":
+      return (v << 16) >> 16;
+    case "uint16":
+      return v & 0xffff;
+    case "int32":
+      return v | 0;
+    case "uint32":
+      return v >>> 0;
+    default:
+      return v;
+  }
+}
+
+type F = (a: number, b: number, c: number, d: number) => number;
+
+const nanOr = (x: number, v: number) => (x !== x ? x : v);
+
+/** The binary64 function of a float map step (before the storage rounding). */
+function floatMap(step: Step): F {
+  const p = step.params;
+  switch (step.op) {
+    case "add": return (a, b) => a + b;
+    case "sub": return (a, b) => a - b;
+    case "mul": return (a, b) => a * b;
+    case "div": return (a, b) => a / b;
+    case "max": return (a, b) => (a !== a || b !== b ? NaN : b > a ? b : a);
+    case "min": return (a, b) => (a !== a || b !== b ? NaN : b < a ? b : a);
+    case "pow": return (a, b) => cpow(a, b);
+    case "neg": return (a) => -a;
+    case "abs": return (a) => Math.abs(a);
+    case "relu": return (a) => (a > 0 ? a : nanOr(a, 0));
+    case "sqrt": return (a) => Math.sqrt(a);
+    case "exp": return (a) => cexp(a);
+    case "log": return (a) => clog(a);
+    case "sigmoid": return (a) => csigmoid(a);
+    case "tanh": return (a) => ctanh(a);
+    case "erf": return (a) => cerf(a);
+    case "reciprocal": return (a) => 1 / a;
+    case "floor": return (a) => Math.floor(a);
+    case "ceil": return (a) => Math.ceil(a);
+    case "clip": {
+      const lo = p.min![0]!;
+      const hi = p.max![0]!;
+      return (a) => (a < lo ? lo : a > hi ? hi : a);
+    }
+    case "hardsigmoid": {
+      const alpha = p.alpha![0]!;
+      const beta = p.beta![0]!;
+      return (a) => {
+        const v = alpha * a + beta;
+        return v < 0 ? 0 : v > 1 ? 1 : v;
+      };
+    }
+    case "hardswish":
+      return (a) => {
+        const v = a / 6 + 0.5;
+        return a * (v < 0 ? 0 : v > 1 ? 1 : v);
+      };
+    case "leakyrelu": {
+      const alpha = p.alpha![0]!;
+      return (a) => (a < 0 ? alpha * a : a);
+    }
+    case "bn_scale": {
+      const eps = p.epsilon![0]!;
+      return (scale, variance) => scale / Math.sqrt(variance + eps);
+    }
+    case "bn_apply": return (x, mean, s, bias) => (x - mean) * s + bias;
+    case "exp_sub": return (a, b) => cexp(a - b);
+    case "cast": return (a) => a; // int → float: exact, then the storage rounding
+    default:
+      throw canonicalError("OP_UNSUPPORTED", `no float map ${step.op}`);
+  }
+}
+
+/** The function of an integer map step, wrapped to the output dtype (two's complement). */
+function intMap(step: Step): F {
+  const p = step.params;
+  const dt = step.output.dtype;
+  const w = (v: number) => wrapTo(dt, v);
+  switch (step.op) {
+    case "add": return (a, b) => w(a + b);
+    case "sub": return (a, b) => w(a - b);
+    case "mul": return (a, b) => w(Math.imul(a, b));
+    // Truncation toward zero (C semantics, as onnxruntime); a zero divisor gives 0 (ONNX leaves it undefined).
+    case "div": return (a, b) => (b === 0 ? 0 : w(Math.trunc(a / b)));
+    case "max": return (a, b) => (b > a ? b : a);
+    case "min": return (a, b) => (b < a ? b : a);
+    case "neg": return (a) => w(-a);
+    case "abs": return (a) => w(Math.abs(a));
+    case "relu": return (a) => (a > 0 ? a : 0);
+    case "clip": {
+      const lo = p.min![0]!;
+      const hi = p.max![0]!;
+      return (a) => (a < lo ? lo : a > hi ? hi : a);
+    }
+    default:
+      throw canonicalError("OP_UNSUPPORTED", `no integer map ${step.op}`);
+  }
+}
+
+/** Float → integer cast: NaN → 0, truncation toward zero, saturation at the dtype's range. */
+function castToInt(dt: DType): F {
+  const [lo, hi] = INT_RANGE[dt] ?? [0, 0];
+  return (a) => (a !== a ? 0 : a <= lo ? lo : a >= hi ? hi : Math.trunc(a));
+}
+
+export type Store = (x: number) => number;
+
+/** Evaluates a map step into `out`. `store` rounds float results to the precision (identity for integers). */
+export function mapKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, exactStore = false): void {
+  const outType = step.output;
+  const n = out.length;
+  const isFloatOut = outType.dtype === "float32";
+  let f: F;
+  if (step.op === "cast") {
+    const from = step.operandTypes[0]!.dtype;
+    if (isFloatOut) f = floatMap(step);
+    else if (from === "float32") f = castToInt(outType.dtype);
+    else f = (a) => wrapTo(outType.dtype, a);
+  } else f = isFloatOut ? floatMap(step) : intMap(step);
+  const idx = step.operandTypes.map((t, k) => broadcastOffsets(outType.shape, step.params[`view${k}`] ?? t.shape));
+  if (isFloatOut && exactStore && ins.length === 2 && fastBinary(step.op, ins[0]!, idx[0] ?? null, ins[1]!, idx[1] ?? null, out)) return;
+  const [x0, x1, x2, x3] = [ins[0]!, ins[1] ?? ins[0]!, ins[2] ?? ins[0]!, ins[3] ?? ins[0]!];
+  const [i0, i1, i2, i3] = [idx[0] ?? null, idx[1] ?? null, idx[2] ?? null, idx[3] ?? null];
+  const arity = ins.length;
+  if (arity === 1 && i0 === null) {
+    for (let i = 0; i < n; i++) out[i] = store(f(x0[i] as number, 0, 0, 0));
+    return;
+  }
+  if (arity === 2 && i0 === null && i1 === null) {
+    for (let i = 0; i < n; i++) out[i] = store(f(x0[i] as number, x1[i] as number, 0, 0));
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const a = x0[i0 === null ? i : i0[i]!] as number;
+    const b = arity > 1 ? (x1[i1 === null ? i : i1[i]!] as number) : 0;
+    const c = arity > 2 ? (x2[i2 === null ? i : i2[i]!] as number) : 0;
+    const d = arity > 3 ? (x3[i3 === null ? i : i3[i]!] as number) : 0;
+    out[i] = store(f(a, b, c, d));
+  }
+}
+
+/**
+ * add/sub/mul/div of two float operands with the float32 store (the typed-array write is the rounding):
+ * monomorphic loops, the same values as the generic path. False when the op has no fast loop.
+ */
+function fastBinary(op: string, a: NumArray, ia: Int32Array | null, b: NumArray, ib: Int32Array | null, out: NumArray): boolean {
+  const n = out.length;
+  const x = a as Float32Array;
+  const y = b as Float32Array;
+  const o = out as Float32Array;
+  const bScalar = ib !== null && y.length === 1;
+  const yv = bScalar ? y[0]! : 0;
+  if (ia !== null || (ib !== null && !bScalar)) {
+    // General broadcast: gather both operands.
+    const ga = (i: number) => (ia === null ? x[i]! : x[ia[i]!]!);
+    const gb = (i: number) => (ib === null ? y[i]! : y[ib[i]!]!);
+    switch (op) {
+      case "add": for (let i = 0; i < n; i++) o[i] = ga(i) + gb(i); return true;
+      case "sub": for (let i = 0; i < n; i++) o[i] = ga(i) - gb(i); return true;
+      case "mul": for (let i = 0; i < n; i++) o[i] = ga(i) * gb(i); return true;
+      case "div": for (let i = 0; i < n; i++) o[i] = ga(i) / gb(i); return true;
+      default: return false;
+    }
+  }
+  if (bScalar) {
+    switch (op) {
+      case "add": for (let i = 0; i < n; i++) o[i] = x[i]! + yv; return true;
+      case "sub": for (let i = 0; i < n; i++) o[i] = x[i]! - yv; return true;
+      case "mul": for (let i = 0; i < n; i++) o[i] = x[i]! * yv; return true;
+      case "div": for (let i = 0; i < n; i++) o[i] = x[i]! / yv; return true;
+      default: return false;
+    }
+  }
+  switch (op) {
+    case "add": for (let i = 0; i < n; i++) o[i] = x[i]! + y[i]!; return true;
+    case "sub": for (let i = 0; i < n; i++) o[i] = x[i]! - y[i]!; return true;
+    case "mul": for (let i = 0; i < n; i++) o[i] = x[i]! * y[i]!; return true;
+    case "div": for (let i = 0; i < n; i++) o[i] = x[i]! / y[i]!; return true;
+    default: return false;
+  }
+}
+
+/** Evaluates a move step into `out` (values copied bit for bit). */
+export function moveKernel(step: Step, ins: readonly NumArray[], out: NumArray): void {
+  const outShape = step.output.shape;
+  const x = ins[0]!;
+  switch (step.op) {
+    case "reshape":
+      out.set(x as never);
+      return;
+    case "transpose": {
+      const perm = step.params.perm!;
+      const inStrides = stridesOf(step.operandTypes[0]!.shape);
+      const offs = stridedOffsets(outShape, 0, perm.map((p) => inStrides[p]!));
+      for (let i = 0; i < offs.length; i++) out[i] = x[offs[i]!]!;
+      return;
+    }
+    case "slice": {
+      const starts = step.params.starts!;
+      const steps = step.params.steps!;
+      const inStrides = stridesOf(step.operandTypes[0]!.shape);
+      const base = starts.reduce((a, s, d) => a + s * inStrides[d]!, 0);
+      const offs = stridedOffsets(outShape, base, steps.map((s, d) => s * inStrides[d]!));
+      for (let i = 0; i < offs.length; i++) out[i] = x[offs[i]!]!;
+      return;
+    }
+    case "concat": {
+      const axis = step.params.axis![0]!;
+      const outer = numelOf(outShape.slice(0, axis));
+      const inner = numelOf(outShape.slice(axis + 1));
+      const row = outShape[axis]! * inner;
+      let at = 0;
+      ins.forEach((t, k) => {
+        const len = step.operandTypes[k]!.shape[axis]! * inner;
+        for (let o = 0; o < outer; o++) out.set(t.subarray(o * len, (o + 1) * len) as never, o * row + at);
+        at += len;
+      });
+      return;
+    }
+    case "expand": {
+      const offs = broadcastOffsets(outShape, step.operandTypes[0]!.shape);
+      if (offs === null) out.set(x as never);
+      else for (let i = 0; i < offs.length; i++) out[i] = x[offs[i]!]!;
+      return;
+    }
+    case "resize_nearest": {
+      const inShape = step.operandTypes[0]!.shape;
+      const scales = step.params.scales!;
+      const inStrides = stridesOf(inShape);
+      // Per axis: the input offset of each output coordinate.
+      const axisOffsets = outShape.map((d, a) => Int32Array.from({ length: d }, (_, o) => Math.min(Math.floor(o / scales[a]!), inShape[a]! - 1) * inStrides[a]!));
+      const rank = outShape.length;
+      const coord = new Array<number>(rank).fill(0);
+      const n = out.length;
+      for (let i = 0; i < n; i++) {
+        let j = 0;
+        for (let a = 0; a < rank; a++) j += axisOffsets[a]![coord[a]!]!;
+        out[i] = x[j]!;
+        for (let a = rank - 1; a >= 0; a--) {
+          coord[a]!++;
+          if (coord[a]! < outShape[a]!) break;
+          coord[a] = 0;
+        }
+      }
+      return;
+    }
+    default:
+      throw canonicalError("OP_UNSUPPORTED", `no move ${step.op}`);
+  }
+}
+
+/** Contraction operands as binary64 arrays (tf32: rounded to tf32 first). */
+export type OperandRound = (data: NumArray) => ArrayLike<number>;
+
+/**
+ * conv: out[n, m, oh, ow] = fl(fold(init, terms)), init = bias[m] or +0, terms in (c, kh, kw) row-major
+ * order over the group's input channels, term = x[n, g·Cg + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] · w[m, c, kh, kw],
+ * or +0 where that input coordinate lies in the padding.
+ */
+export function convKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, operand: OperandRound): void {
+  const [N, C, H, W] = step.operandTypes[0]!.shape as [number, number, number, number];
+  const [M, Cg, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number];
+  const [, , OH, OW] = step.output.shape as [number, number, number, number];
+  const group = step.params.group![0]!;
+  const [sh, sw] = step.params.strides! as [number, number];
+  const [ph, pw] = step.params.pads! as [number, number];
+  const [dh, dw] = step.params.dilations! as [number, number];
+  const x = operand(ins[0]!);
+  const w = operand(ins[1]!);
+  const bias = ins[2];
+  const Mg = M / group;
+  const P = OH * OW;
+  const K = Cg * KH * KW;
+  // Column matrices pay off when several output channels share them (not for depthwise convolutions).
+  if (Mg >= 4 && P * K <= 1 << 24 && allFinite(w)) {
+    convIm2col(step, x, w, bias, out, store);
+    return;
+  }
+  // Loops run (c, kh, kw) outermost and output positions innermost: each element still folds its
+  // terms in (c, kh, kw) order, one binary64 addition at a time, into its own accumulator.
+  const acc = new Float64Array(P);
+  // Whether an output position's window reaches into the padding (the same for every channel).
+  const padded = new Uint8Array(P);
+  for (let oh = 0; oh < OH; oh++) {
+    for (let ow = 0; ow < OW; ow++) {
+      let pad = 0;
+      for (let kh = 0; kh < KH; kh++) {
+        const ih = oh * sh - ph + kh * dh;
+        if (ih < 0 || ih >= H) pad = 1;
+      }
+      for (let kw = 0; kw < KW; kw++) {
+        const iw = ow * sw - pw + kw * dw;
+        if (iw < 0 || iw >= W) pad = 1;
+      }
+      padded[oh * OW + ow] = pad;
+    }
+  }
+  // For each kw, the range of ow whose input column lies inside the image.
+  const owLo = new Int32Array(KW);
+  const owHi = new Int32Array(KW);
+  for (let kw = 0; kw < KW; kw++) {
+    let lo = 0;
+    while (lo < OW && lo * sw - pw + kw * dw < 0) lo++;
+    let hi = OW;
+    while (hi > lo && (hi - 1) * sw - pw + kw * dw >= W) hi--;
+    owLo[kw] = lo;
+    owHi[kw] = hi;
+  }
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / Mg);
+      acc.fill(bias === undefined ? 0 : (bias[m] as number));
+      const wBase = m * Cg * KH * KW;
+      for (let c = 0; c < Cg; c++) {
+        const xBase = (n * C + g * Cg + c) * H * W;
+        for (let kh = 0; kh < KH; kh++) {
+          for (let kw = 0; kw < KW; kw++) {
+            const wv = w[wBase + (c * KH + kh) * KW + kw]!;
+            const lo = owLo[kw]!;
+            const hi = owHi[kw]!;
+            const iwOff = kw * dw - pw;
+            for (let oh = 0; oh < OH; oh++) {
+              const ih = oh * sh - ph + kh * dh;
+              if (ih < 0 || ih >= H) continue;
+              const xRow = xBase + ih * W + iwOff;
+              const aRow = oh * OW;
+              if (sw === 1) for (let ow = lo; ow < hi; ow++) acc[aRow + ow] = acc[aRow + ow]! + x[xRow + ow]! * wv;
+              else for (let ow = lo; ow < hi; ow++) acc[aRow + ow] = acc[aRow + ow]! + x[xRow + ow * sw]! * wv;
+            }
+          }
+        }
+      }
+      // A padding term adds +0: it changes nothing except turning a final −0 into +0.
+      for (let p = 0; p < P; p++) out[o++] = store(padded[p] === 1 ? acc[p]! + 0 : acc[p]!);
+    }
+  }
+}
+
+function allFinite(a: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+/**
+ * The same fold through a column matrix (for finite weights): col[p][k] holds x at term k of output
+ * position p, or 0 in the padding. A padding term then adds 0·w = ±0 instead of +0; with finite w that
+ * changes nothing but the sign of a zero sum, which the final `+ 0` fixes (a sum with a +0 term
+ * anywhere is never −0), so the results are the canonical ones bit for bit.
+ */
+function convIm2col(step: Step, x: ArrayLike<number>, w: ArrayLike<number>, bias: NumArray | undefined, out: NumArray, store: Store): void {
+  const [N, C, H, W] = step.operandTypes[0]!.shape as [number, number, number, number];
+  const [M, Cg, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number];
+  const [, , OH, OW] = step.output.shape as [number, number, number, number];
+  const group = step.params.group![0]!;
+  const [sh, sw] = step.params.strides! as [number, number];
+  const [ph, pw] = step.params.pads! as [number, number];
+  const [dh, dw] = step.params.dilations! as [number, number];
+  const Mg = M / group;
+  const P = OH * OW;
+  const K = Cg * KH * KW;
+  const wf = Float64Array.from(w);
+  const col = new Float64Array(P * K);
+  const padded = new Uint8Array(P);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < group; g++) {
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const p = oh * OW + ow;
+          let k = p * K;
+          let pad = 0;
+          for (let c = 0; c < Cg; c++) {
+            const xBase = (n * C + g * Cg + c) * H * W;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = oh * sh - ph + kh * dh;
+              const rowIn = ih >= 0 && ih < H;
+              for (let kw = 0; kw < KW; kw++, k++) {
+                const iw = ow * sw - pw + kw * dw;
+                if (rowIn && iw >= 0 && iw < W) col[k] = x[xBase + ih * W + iw]!;
+                else {
+                  col[k] = 0;
+                  pad = 1;
+                }
+              }
+            }
+          }
+          padded[p] = pad;
+        }
+      }
+      // Four output channels at a time: four independent folds (each still sequential in k) share the column loads.
+      let m = g * Mg;
+      const mEnd = (g + 1) * Mg;
+      for (; m + 4 <= mEnd; m += 4) {
+        const i0 = bias === undefined ? 0 : (bias[m] as number);
+        const i1 = bias === undefined ? 0 : (bias[m + 1] as number);
+        const i2 = bias === undefined ? 0 : (bias[m + 2] as number);
+        const i3 = bias === undefined ? 0 : (bias[m + 3] as number);
+        const w0 = m * K;
+        const w1 = w0 + K;
+        const w2 = w1 + K;
+        const w3 = w2 + K;
+        const o0 = (n * M + m) * P;
+        for (let p = 0; p < P; p++) {
+          let s0 = i0;
+          let s1 = i1;
+          let s2 = i2;
+          let s3 = i3;
+          const cBase = p * K;
+          for (let k = 0; k < K; k++) {
+            const v = col[cBase + k]!;
+            s0 += v * wf[w0 + k]!;
+            s1 += v * wf[w1 + k]!;
+            s2 += v * wf[w2 + k]!;
+            s3 += v * wf[w3 + k]!;
+          }
+          if (padded[p] === 1) {
+            s0 += 0;
+            s1 += 0;
+            s2 += 0;
+            s3 += 0;
+          }
+          out[o0 + p] = store(s0);
+          out[o0 + P + p] = store(s1);
+          out[o0 + 2 * P + p] = store(s2);
+          out[o0 + 3 * P + p] = store(s3);
+        }
+      }
+      for (; m < mEnd; m++) {
+        const init = bias === undefined ? 0 : (bias[m] as number);
+        const wBase = m * K;
+        let o = (n * M + m) * P;
+        for (let p = 0; p < P; p++) {
+          let s = init;
+          const cBase = p * K;
+          for (let k = 0; k < K; k++) s += col[cBase + k]! * wf[wBase + k]!;
+          out[o++] = store(padded[p] === 1 ? s + 0 : s);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * convtranspose: out[n, m, oh, ow] = fl(fold(init, terms)), init = bias[m] or +0, terms in (c, kh, kw)
+ * row-major order over the group's input channels; term = x[n, c, ih, iw] · w[c, m − g·Mg, kh, kw] when
+ * oh = ih·sh − ph + kh·dh and ow = iw·sw − pw + kw·dw for an (ih, iw) inside the input, else +0.
+ */
+export function convTransposeKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, operand: OperandRound): void {
+  const [N, C, H, W] = step.operandTypes[0]!.shape as [number, number, number, number];
+  const [, Mg, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number];
+  const [, M, OH, OW] = step.output.shape as [number, number, number, number];
+  const group = step.params.group![0]!;
+  const [sh, sw] = step.params.strides! as [number, number];
+  const [ph, pw] = step.params.pads! as [number, number];
+  const [dh, dw] = step.params.dilations! as [number, number];
+  const x = operand(ins[0]!);
+  const w = operand(ins[1]!);
+  const bias = ins[2];
+  const Cg = C / group;
+  // Per output row (column): for each kh (kw), the input row (column) it reads, or −1.
+  const rowOf = new Int32Array(OH * KH);
+  for (let oh = 0; oh < OH; oh++) {
+    for (let kh = 0; kh < KH; kh++) {
+      const t = oh + ph - kh * dh;
+      const ih = t / sh;
+      rowOf[oh * KH + kh] = t >= 0 && t % sh === 0 && ih < H ? ih : -1;
+    }
+  }
+  const colOf = new Int32Array(OW * KW);
+  for (let ow = 0; ow < OW; ow++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const t = ow + pw - kw * dw;
+      const iw = t / sw;
+      colOf[ow * KW + kw] = t >= 0 && t % sw === 0 && iw < W ? iw : -1;
+    }
+  }
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / Mg);
+      const mm = m - g * Mg;
+      const init = bias === undefined ? 0 : (bias[m] as number);
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          let s = init;
+          let zeroTerm = false;
+          for (let c = g * Cg; c < (g + 1) * Cg; c++) {
+            const xBase = (n * C + c) * H * W;
+            const wBase = (c * Mg + mm) * KH * KW;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = rowOf[oh * KH + kh]!;
+              for (let kw = 0; kw < KW; kw++) {
+                const iw = colOf[ow * KW + kw]!;
+                if (ih < 0 || iw < 0) zeroTerm = true;
+                else s += x[xBase + ih * W + iw]! * w[wBase + kh * KW + kw]!;
+              }
+            }
+          }
+          if (zeroTerm) s += 0;
+          out[o++] = store(s);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * matmul: out[..., i, j] = fl(fold(init, a[..., i, k] · b[..., k, j] for k = 0..K−1)), init = c (broadcast) or +0;
+ * transA/transB read the 2-D operand transposed (Gemm). Integer operands: the fold wraps in int32.
+ */
+export function matmulKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, operand: OperandRound): void {
+  const aShape = step.operandTypes[0]!.shape;
+  const bShape = step.operandTypes[1]!.shape;
+  const outShape = step.output.shape;
+  const transA = step.params.transA![0] === 1;
+  const transB = step.params.transB![0] === 1;
+  const rank = outShape.length;
+  const M = outShape[rank - 2]!;
+  const N = outShape[rank - 1]!;
+  const K = transA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
+  const batchShape = outShape.slice(0, rank - 2);
+  const aBatch = broadcastOffsets(batchShape, aShape.slice(0, -2));
+  const bBatch = broadcastOffsets(batchShape, bShape.slice(0, -2));
+  const batches = numelOf(batchShape);
+  const integer = step.output.dtype !== "float32";
+  const a = integer ? ins[0]! : operand(ins[0]!);
+  const b = integer ? ins[1]! : operand(ins[1]!);
+  const cOff = ins[2] === undefined ? undefined : broadcastOffsets(outShape, step.operandTypes[2]!.shape);
+  const c = ins[2];
+  // (row, k) → offset within one matrix.
+  const aRow = transA ? 1 : K;
+  const aK = transA ? M : 1;
+  const bK = transB ? 1 : N;
+  const bCol = transB ? K : 1;
+  if (!integer && c === undefined) {
+    matmulRows(a, b, aBatch, bBatch, batches, M, N, K, transA, transB, out, store);
+    return;
+  }
+  let o = 0;
+  for (let bt = 0; bt < batches; bt++) {
+    const aBase = (aBatch === null ? bt : aBatch[bt]!) * M * K;
+    const bBase = (bBatch === null ? bt : bBatch[bt]!) * K * N;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = c === undefined ? 0 : (c[cOff === null || cOff === undefined ? o : cOff[o]!] as number);
+        let ai = aBase + i * aRow;
+        let bi = bBase + j * bCol;
+        if (integer) {
+          for (let k = 0; k < K; k++, ai += aK, bi += bK) s = (s + (a[ai] as number) * (b[bi] as number)) | 0;
+          out[o++] = s;
+        } else {
+          for (let k = 0; k < K; k++, ai += aK, bi += bK) s += (a[ai] as number) * (b[bi] as number);
+          out[o++] = store(s);
+        }
+      }
+    }
+  }
+}
+
+/** Float matmul without init through contiguous rows: a's row i and b's column j copied as binary64, four columns at a time (four independent sequential folds). */
+function matmulRows(a: ArrayLike<number>, b: ArrayLike<number>, aBatch: Int32Array | null, bBatch: Int32Array | null, batches: number, M: number, N: number, K: number, transA: boolean, transB: boolean, out: NumArray, store: Store): void {
+  const aRows = new Float64Array(M * K);
+  const bCols = new Float64Array(N * K);
+  let lastA = -1;
+  let lastB = -1;
+  for (let bt = 0; bt < batches; bt++) {
+    const ab = aBatch === null ? bt : aBatch[bt]!;
+    const bb = bBatch === null ? bt : bBatch[bt]!;
+    if (ab !== lastA) {
+      const base = ab * M * K;
+      for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) aRows[i * K + k] = a[base + (transA ? k * M + i : i * K + k)]!;
+      lastA = ab;
+    }
+    if (bb !== lastB) {
+      const base = bb * K * N;
+      for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) bCols[j * K + k] = b[base + (transB ? j * K + k : k * N + j)]!;
+      lastB = bb;
+    }
+    const oBase = bt * M * N;
+    for (let i = 0; i < M; i++) {
+      const ai = i * K;
+      const oRow = oBase + i * N;
+      let j = 0;
+      for (; j + 4 <= N; j += 4) {
+        const b0 = j * K;
+        const b1 = b0 + K;
+        const b2 = b1 + K;
+        const b3 = b2 + K;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let k = 0; k < K; k++) {
+          const v = aRows[ai + k]!;
+          s0 += v * bCols[b0 + k]!;
+          s1 += v * bCols[b1 + k]!;
+          s2 += v * bCols[b2 + k]!;
+          s3 += v * bCols[b3 + k]!;
+        }
+        out[oRow + j] = store(s0);
+        out[oRow + j + 1] = store(s1);
+        out[oRow + j + 2] = store(s2);
+        out[oRow + j + 3] = store(s3);
+      }
+      for (; j < N; j++) {
+        const bj = j * K;
+        let s = 0;
+        for (let k = 0; k < K; k++) s += aRows[ai + k]! * bCols[bj + k]!;
+        out[oRow + j] = store(s);
+      }
+    }
+  }
+}
+
+/**
+ * pool (2-D, NCHW): window terms in (kh, kw) row-major order. max: init −Inf, a padding term is −Inf.
+ * mean: init +0, a padding term is +0, finalize ÷ count (kh·kw with countIncludePad, else the in-bounds count).
+ */
+export function poolKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store): void {
+  const [N, C, H, W] = step.operandTypes[0]!.shape as [number, number, number, number];
+  const [, , OH, OW] = step.output.shape as [number, number, number, number];
+  const isMax = step.params.fn![0] === 1;
+  const [KH, KW] = step.params.kernel! as [number, number];
+  const [sh, sw] = step.params.strides! as [number, number];
+  const [ph, pw] = step.params.pads! as [number, number];
+  const [dh, dw] = step.params.dilations! as [number, number];
+  const includePad = step.params.countIncludePad![0] === 1;
+  const x = ins[0]!;
+  let o = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const base = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        let s = isMax ? -Infinity : 0;
+        let count = 0;
+        let padded = false;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * sh - ph + kh * dh;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sw - pw + kw * dw;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+              padded = true;
+              continue;
+            }
+            const t = x[base + ih * W + iw] as number;
+            count++;
+            if (isMax) {
+              if (t > s || t !== t) s = t;
+            } else s += t;
+          }
+        }
+        if (isMax) out[o++] = store(s);
+        else {
+          if (padded) s += 0;
+          out[o++] = store(s / (includePad ? KH * KW : count));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * reduce over `axes`: terms are the reduced coordinates in row-major order. sum: init +0; max: init
+ * −Inf (NaN propagates); mean: the sum, finalize ÷ K.
+ */
+export function reduceKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store): void {
+  const inShape = step.operandTypes[0]!.shape;
+  const axes = step.params.axes!;
+  const fn = step.params.fn![0]!;
+  const strides = stridesOf(inShape);
+  const reduced = axes.map((a) => inShape[a]!);
+  const kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
+  const inner = stridedOffsets(reduced, 0, axes.map((a) => strides[a]!));
+  const outer = stridedOffsets(kept.map((d) => inShape[d]!), 0, kept.map((d) => strides[d]!));
+  const x = ins[0]!;
+  const K = inner.length;
+  for (let o = 0; o < outer.length; o++) {
+    const base = outer[o]!;
+    if (fn === 1) {
+      let s = -Infinity;
+      for (let k = 0; k < K; k++) {
+        const t = x[base + inner[k]!] as number;
+        if (t > s || t !== t) s = t;
+      }
+      out[o] = store(s);
+    } else {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += x[base + inner[k]!] as number;
+      out[o] = store(fn === 2 ? s / K : s);
+    }
+  }
+}
+
+export function typeLabel(t: TensorType): string {
+  return `${t.dtype}[${t.shape}]`;
+}

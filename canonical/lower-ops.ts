@@ -1,0 +1,481 @@
+/**
+ * Per-operator lowerings (ONNX operator → canonical steps). Each returns the Values of the
+ * operator's outputs. docs/CANONICAL.md lists every operator with the steps it becomes.
+ */
+import type { AttributeValue } from "../protocol/commitment.js";
+import { dtypeFromCode, type DType, type Tensor } from "../protocol/tensor.js";
+import { attrFloat, attrInt, attrInts, attrString, broadcastShapes, normAxis, reshapeTarget, sliceBounds, squeezeShape, unsqueezeShape, type IntConstant } from "./fold.js";
+import { REDUCE_FNS, type MapOp, type MoveOp, type Operand, type Params, type ReduceOp, type StepKind, type TensorType } from "./program.js";
+
+export interface Value {
+  type: TensorType;
+  /** Where steps read it (absent for folded shape arithmetic). */
+  operand?: Operand;
+  /** Its values, when known at lowering time (integer weights and folded shape arithmetic). */
+  constant?: IntConstant;
+  /** The weight tensor, for weights. */
+  weight?: Tensor;
+}
+
+export interface LowerContext {
+  opType: string;
+  opset: number;
+  node: string;
+  attributes: ReadonlyMap<string, AttributeValue>;
+  inputs: ReadonlyArray<Value | undefined>;
+  emit(kind: StepKind, op: MapOp | MoveOp | ReduceOp, operands: Value[], output: TensorType, params?: Params): Value;
+  fail(message: string): Error;
+}
+
+export type OperatorLowering = (ctx: LowerContext) => Value[];
+
+const FLOAT = new Set<DType>(["float32"]);
+const INTEGER = new Set<DType>(["int8", "uint8", "int16", "uint16", "int32", "uint32"]);
+
+function input(ctx: LowerContext, i: number): Value {
+  const v = ctx.inputs[i];
+  if (v === undefined) throw ctx.fail(`input ${i} is required`);
+  return v;
+}
+
+function checkDtype(ctx: LowerContext, v: Value, allowed: ReadonlySet<DType>): void {
+  if (!allowed.has(v.type.dtype)) throw ctx.fail(`dtype ${v.type.dtype} is not supported`);
+}
+
+const NUMERIC = new Set<DType>([...FLOAT, ...INTEGER]);
+
+/** Values of a constant input (an integer constant, or a float weight), as numbers. */
+function constantValues(ctx: LowerContext, i: number): number[] | undefined {
+  const v = ctx.inputs[i];
+  if (v === undefined) return undefined;
+  if (v.constant !== undefined) return v.constant.values;
+  if (v.weight !== undefined) return Array.from(v.weight.data as ArrayLike<number | bigint>, Number);
+  throw ctx.fail(`input ${i} must be a constant (a weight or shape arithmetic)`);
+}
+
+function requiredConstant(ctx: LowerContext, i: number): number[] {
+  return constantValues(ctx, i) ?? (() => { throw ctx.fail(`input ${i} is required`); })();
+}
+
+// ---- map ----
+
+function binary(op: MapOp): OperatorLowering {
+  return (ctx) => {
+    const a = input(ctx, 0);
+    const b = input(ctx, 1);
+    checkDtype(ctx, a, NUMERIC);
+    if (a.type.dtype !== b.type.dtype) throw ctx.fail(`operand dtypes ${a.type.dtype} and ${b.type.dtype} differ`);
+    if (op === "pow" && !FLOAT.has(a.type.dtype)) throw ctx.fail("integer Pow is not supported");
+    return [ctx.emit("map", op, [a, b], { dtype: a.type.dtype, shape: broadcastShapes([a.type.shape, b.type.shape]) })];
+  };
+}
+
+function variadic(op: MapOp): OperatorLowering {
+  return (ctx) => {
+    const vs = ctx.inputs.filter((v): v is Value => v !== undefined);
+    if (vs.length === 1) return [ctx.emit("move", "reshape", [vs[0]!], vs[0]!.type)];
+    let acc = vs[0]!;
+    checkDtype(ctx, acc, NUMERIC);
+    for (const v of vs.slice(1)) {
+      if (v.type.dtype !== acc.type.dtype) throw ctx.fail("operand dtypes differ");
+      acc = ctx.emit("map", op, [acc, v], { dtype: acc.type.dtype, shape: broadcastShapes([acc.type.shape, v.type.shape]) });
+    }
+    return [acc];
+  };
+}
+
+function unary(op: MapOp, allowed: ReadonlySet<DType> = FLOAT, params: (ctx: LowerContext) => Params = () => ({})): OperatorLowering {
+  return (ctx) => {
+    const x = input(ctx, 0);
+    checkDtype(ctx, x, allowed);
+    return [ctx.emit("map", op, [x], x.type, params(ctx))];
+  };
+}
+
+const Clip: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  checkDtype(ctx, x, NUMERIC);
+  let lo: number;
+  let hi: number;
+  if (ctx.opset < 11) {
+    lo = attrFloat(ctx.attributes, "min", -Infinity);
+    hi = attrFloat(ctx.attributes, "max", Infinity);
+  } else {
+    const l = constantValues(ctx, 1);
+    const h = constantValues(ctx, 2);
+    if ((l && l.length !== 1) || (h && h.length !== 1)) throw ctx.fail("min and max must be scalars");
+    lo = l?.[0] ?? -Infinity;
+    hi = h?.[0] ?? Infinity;
+  }
+  return [ctx.emit("map", "clip", [x], x.type, { min: [lo], max: [hi] })];
+};
+
+const Cast: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const code = attrInt(ctx.attributes, "to", 0);
+  const to = dtypeFromCode(code);
+  if (to === undefined || !NUMERIC.has(to)) throw ctx.fail(`Cast to type code ${code} is not supported`);
+  checkDtype(ctx, x, NUMERIC);
+  if (to === x.type.dtype) return [ctx.emit("move", "reshape", [x], x.type)];
+  return [ctx.emit("map", "cast", [x], { dtype: to, shape: x.type.shape }, { to: [code] })];
+};
+
+/** Per-channel view of a 1-D [C] operand against an [N, C, ...] tensor: [C, 1, ...]. */
+function channelView(rank: number, c: number): number[] {
+  return [c, ...new Array<number>(rank - 2).fill(1)];
+}
+
+const BatchNormalization: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  checkDtype(ctx, x, FLOAT);
+  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => input(ctx, i));
+  const c = x.type.shape[1]!;
+  for (const v of [scale!, bias!, mean!, variance!]) if (v.type.shape.length !== 1 || v.type.shape[0] !== c) throw ctx.fail(`per-channel operands must have shape [${c}]`);
+  if (ctx.opset >= 14 && attrInt(ctx.attributes, "training_mode", 0) !== 0) throw ctx.fail("training_mode is not supported");
+  const view = channelView(x.type.shape.length, c);
+  const eps = attrFloat(ctx.attributes, "epsilon", Math.fround(1e-5));
+  const s = ctx.emit("map", "bn_scale", [scale!, variance!], { dtype: x.type.dtype, shape: view }, { epsilon: [eps], view0: view, view1: view });
+  return [ctx.emit("map", "bn_apply", [x, mean!, s, bias!], x.type, { view1: view, view3: view })];
+};
+
+// ---- move ----
+
+function reshapeTo(ctx: LowerContext, x: Value, shape: number[]): Value {
+  return ctx.emit("move", "reshape", [x], { dtype: x.type.dtype, shape });
+}
+
+const Reshape: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  return [reshapeTo(ctx, x, reshapeTarget(x.type.shape, requiredConstant(ctx, 1), attrInt(ctx.attributes, "allowzero", 0) === 1))];
+};
+
+const Flatten: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const rank = x.type.shape.length;
+  const axis = attrInt(ctx.attributes, "axis", 1);
+  const a = axis < 0 ? axis + rank : axis;
+  const lead = x.type.shape.slice(0, a).reduce((p, d) => p * d, 1);
+  const rest = x.type.shape.slice(a).reduce((p, d) => p * d, 1);
+  return [reshapeTo(ctx, x, [lead, rest])];
+};
+
+const Squeeze: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const axes = ctx.opset < 13 ? attrInts(ctx.attributes, "axes") : constantValues(ctx, 1);
+  return [reshapeTo(ctx, x, squeezeShape(x.type.shape, axes))];
+};
+
+const Unsqueeze: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const axes = ctx.opset < 13 ? attrInts(ctx.attributes, "axes") : constantValues(ctx, 1);
+  if (axes === undefined) throw ctx.fail("axes are required");
+  return [reshapeTo(ctx, x, unsqueezeShape(x.type.shape, axes))];
+};
+
+const Identity: OperatorLowering = (ctx) => [reshapeTo(ctx, input(ctx, 0), input(ctx, 0).type.shape)];
+
+const Transpose: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const rank = x.type.shape.length;
+  const perm = attrInts(ctx.attributes, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  if (perm.length !== rank || new Set(perm).size !== rank) throw ctx.fail(`perm [${perm}] is not a permutation of rank ${rank}`);
+  return [ctx.emit("move", "transpose", [x], { dtype: x.type.dtype, shape: perm.map((p) => x.type.shape[p]!) }, { perm })];
+};
+
+const Slice: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  let b;
+  if (ctx.opset < 10) b = sliceBounds(x.type.shape, attrInts(ctx.attributes, "starts") ?? [], attrInts(ctx.attributes, "ends") ?? [], attrInts(ctx.attributes, "axes"), undefined);
+  else b = sliceBounds(x.type.shape, requiredConstant(ctx, 1), requiredConstant(ctx, 2), constantValues(ctx, 3), constantValues(ctx, 4));
+  return [ctx.emit("move", "slice", [x], { dtype: x.type.dtype, shape: b.out }, { starts: b.starts, steps: b.steps })];
+};
+
+const Concat: OperatorLowering = (ctx) => {
+  const xs = ctx.inputs.filter((v): v is Value => v !== undefined);
+  const rank = xs[0]!.type.shape.length;
+  const axis = normAxis(attrInt(ctx.attributes, "axis", 0), rank);
+  const shape = [...xs[0]!.type.shape];
+  shape[axis] = 0;
+  for (const v of xs) {
+    if (v.type.dtype !== xs[0]!.type.dtype || v.type.shape.length !== rank || v.type.shape.some((d, i) => i !== axis && d !== shape[i])) throw ctx.fail("operands do not concatenate");
+    shape[axis] += v.type.shape[axis]!;
+  }
+  return [ctx.emit("move", "concat", xs, { dtype: xs[0]!.type.dtype, shape }, { axis: [axis] })];
+};
+
+const Expand: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const shape = broadcastShapes([x.type.shape, requiredConstant(ctx, 1)]);
+  return [ctx.emit("move", "expand", [x], { dtype: x.type.dtype, shape })];
+};
+
+// ---- reduce ----
+
+function spatialPads(ctx: LowerContext, inSpatial: number[], kernel: number[], strides: number[], dilations: number[]): number[] {
+  const n = inSpatial.length;
+  const autoPad = attrString(ctx.attributes, "auto_pad", "NOTSET");
+  if (autoPad === "NOTSET") return attrInts(ctx.attributes, "pads") ?? new Array<number>(2 * n).fill(0);
+  if (autoPad === "VALID") return new Array<number>(2 * n).fill(0);
+  if (autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") {
+    const begin: number[] = [];
+    const end: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const out = Math.ceil(inSpatial[i]! / strides[i]!);
+      const total = Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - inSpatial[i]!);
+      const small = Math.floor(total / 2);
+      begin.push(autoPad === "SAME_UPPER" ? small : total - small);
+      end.push(autoPad === "SAME_UPPER" ? total - small : small);
+    }
+    return [...begin, ...end];
+  }
+  throw ctx.fail(`auto_pad ${autoPad} is not supported`);
+}
+
+function windowOut(ctx: LowerContext, inSpatial: number[], kernel: number[], strides: number[], pads: number[], dilations: number[]): number[] {
+  const n = inSpatial.length;
+  if (attrInt(ctx.attributes, "ceil_mode", 0) !== 0) throw ctx.fail("ceil_mode 1 is not supported");
+  return inSpatial.map((d, i) => Math.floor((d + pads[i]! + pads[i + n]! - ((kernel[i]! - 1) * dilations[i]! + 1)) / strides[i]!) + 1);
+}
+
+const Conv: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const w = input(ctx, 1);
+  const b = ctx.inputs[2];
+  checkDtype(ctx, x, FLOAT);
+  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail("only 2-D convolutions (NCHW) are supported");
+  const [n, c, h, wd] = x.type.shape as [number, number, number, number];
+  const [m, cg, kh, kw] = w.type.shape as [number, number, number, number];
+  const group = attrInt(ctx.attributes, "group", 1);
+  if (c !== cg * group || m % group !== 0) throw ctx.fail(`channels ${c} do not match weight [${w.type.shape}] with group ${group}`);
+  const kernel = attrInts(ctx.attributes, "kernel_shape") ?? [kh, kw];
+  if (kernel[0] !== kh || kernel[1] !== kw) throw ctx.fail("kernel_shape does not match the weight");
+  const strides = attrInts(ctx.attributes, "strides") ?? [1, 1];
+  const dilations = attrInts(ctx.attributes, "dilations") ?? [1, 1];
+  const pads = spatialPads(ctx, [h, wd], kernel, strides, dilations);
+  const [oh, ow] = windowOut(ctx, [h, wd], kernel, strides, pads, dilations);
+  const operands = [x, w];
+  if (b !== undefined) {
+    if (b.type.shape.length !== 1 || b.type.shape[0] !== m) throw ctx.fail("bias must have shape [M]");
+    operands.push(b);
+  }
+  return [ctx.emit("reduce", "conv", operands, { dtype: x.type.dtype, shape: [n, m, oh!, ow!] }, { group: [group], strides, pads, dilations })];
+};
+
+/** MatMul shapes: a [..., M, K] · b [..., K, N] with batch broadcasting (1-D operands promoted, then dropped). */
+const MatMul: OperatorLowering = (ctx) => {
+  const a = input(ctx, 0);
+  const b = input(ctx, 1);
+  const integer = ctx.opType === "MatMulInteger";
+  if (integer) {
+    if (ctx.inputs[2] !== undefined || ctx.inputs[3] !== undefined) throw ctx.fail("zero points are not supported");
+    checkDtype(ctx, a, new Set<DType>(["int8", "uint8"]));
+    checkDtype(ctx, b, new Set<DType>(["int8", "uint8"]));
+  } else {
+    checkDtype(ctx, a, FLOAT);
+    if (a.type.dtype !== b.type.dtype) throw ctx.fail("operand dtypes differ");
+  }
+  if (a.type.shape.length < 2 || b.type.shape.length < 2) throw ctx.fail("1-D MatMul operands are not supported");
+  const [m, k] = a.type.shape.slice(-2) as [number, number];
+  const [k2, nn] = b.type.shape.slice(-2) as [number, number];
+  if (k !== k2) throw ctx.fail(`inner dimensions ${k} and ${k2} differ`);
+  const batch = broadcastShapes([a.type.shape.slice(0, -2), b.type.shape.slice(0, -2)]);
+  const dtype: DType = integer ? "int32" : a.type.dtype;
+  return [ctx.emit("reduce", "matmul", [a, b], { dtype, shape: [...batch, m, nn] }, { transA: [0], transB: [0] })];
+};
+
+const Gemm: OperatorLowering = (ctx) => {
+  const a = input(ctx, 0);
+  const b = input(ctx, 1);
+  const c = ctx.inputs[2];
+  checkDtype(ctx, a, FLOAT);
+  const transA = attrInt(ctx.attributes, "transA", 0);
+  const transB = attrInt(ctx.attributes, "transB", 0);
+  const alpha = attrFloat(ctx.attributes, "alpha", 1);
+  const beta = attrFloat(ctx.attributes, "beta", 1);
+  if (a.type.shape.length !== 2 || b.type.shape.length !== 2) throw ctx.fail("Gemm operands must be 2-D");
+  const m = transA ? a.type.shape[1]! : a.type.shape[0]!;
+  const k = transA ? a.type.shape[0]! : a.type.shape[1]!;
+  const n = transB ? b.type.shape[0]! : b.type.shape[1]!;
+  if ((transB ? b.type.shape[1] : b.type.shape[0]) !== k) throw ctx.fail("inner dimensions differ");
+  const out = { dtype: a.type.dtype, shape: [m, n] };
+  const params = { transA: [transA], transB: [transB] };
+  if (c !== undefined) broadcastShapes([out.shape, c.type.shape]);
+  // The bias is the reduction's init: one step. Other alpha/beta have no canonical definition yet.
+  if (alpha !== 1 || (c !== undefined && beta !== 1)) throw ctx.fail(`alpha ${alpha} and beta ${beta} other than 1 are not supported`);
+  return [ctx.emit("reduce", "matmul", c === undefined ? [a, b] : [a, b, c], out, params)];
+};
+
+function pool(fn: "max" | "mean"): OperatorLowering {
+  return (ctx) => {
+    const x = input(ctx, 0);
+    checkDtype(ctx, x, FLOAT);
+    if (x.type.shape.length !== 4) throw ctx.fail("only 2-D pooling (NCHW) is supported");
+    if (ctx.opType === "MaxPool" && attrInt(ctx.attributes, "storage_order", 0) !== 0) throw ctx.fail("storage_order 1 is not supported");
+    const [n, c, h, w] = x.type.shape as [number, number, number, number];
+    const kernel = attrInts(ctx.attributes, "kernel_shape") ?? (() => { throw ctx.fail("kernel_shape is required"); })();
+    const strides = attrInts(ctx.attributes, "strides") ?? [1, 1];
+    const dilations = attrInts(ctx.attributes, "dilations") ?? [1, 1];
+    const pads = spatialPads(ctx, [h, w], kernel, strides, dilations);
+    const [oh, ow] = windowOut(ctx, [h, w], kernel, strides, pads, dilations);
+    const countIncludePad = attrInt(ctx.attributes, "count_include_pad", 0);
+    return [ctx.emit("reduce", "pool", [x], { dtype: x.type.dtype, shape: [n, c, oh!, ow!] }, { fn: [REDUCE_FNS[fn]], kernel, strides, pads, dilations, countIncludePad: [countIncludePad] })];
+  };
+}
+
+function globalPool(fn: "max" | "mean"): OperatorLowering {
+  return (ctx) => {
+    const x = input(ctx, 0);
+    checkDtype(ctx, x, FLOAT);
+    const rank = x.type.shape.length;
+    const axes = Array.from({ length: rank - 2 }, (_, i) => i + 2);
+    return [reduceAxes(ctx, x, fn, axes, true)];
+  };
+}
+
+function reduceAxes(ctx: LowerContext, x: Value, fn: keyof typeof REDUCE_FNS, axes: number[], keepDims: boolean): Value {
+  const sorted = [...new Set(axes)].sort((p, q) => p - q);
+  const shape = x.type.shape.flatMap((d, i) => (sorted.includes(i) ? (keepDims ? [1] : []) : [d]));
+  return ctx.emit("reduce", "reduce", [x], { dtype: x.type.dtype, shape }, { fn: [REDUCE_FNS[fn]], axes: sorted });
+}
+
+function reduceOp(fn: keyof typeof REDUCE_FNS): OperatorLowering {
+  return (ctx) => {
+    const x = input(ctx, 0);
+    checkDtype(ctx, x, FLOAT);
+    const rank = x.type.shape.length;
+    // Axes moved from an attribute to an input: ReduceSum at opset 13, the others at 18.
+    const fromInput = ctx.opType === "ReduceSum" ? ctx.opset >= 13 : ctx.opset >= 18;
+    const axesIn = fromInput ? constantValues(ctx, 1) : attrInts(ctx.attributes, "axes");
+    const keepDims = attrInt(ctx.attributes, "keepdims", 1) === 1;
+    let axes: number[];
+    if (axesIn === undefined || axesIn.length === 0) {
+      if (attrInt(ctx.attributes, "noop_with_empty_axes", 0) === 1) return [reshapeTo(ctx, x, x.type.shape)];
+      axes = Array.from({ length: rank }, (_, i) => i);
+    } else axes = axesIn.map((a) => normAxis(a, rank));
+    return [reduceAxes(ctx, x, fn, axes, keepDims)];
+  };
+}
+
+/** Softmax: m = max over the axes, e = exp(x − m), s = Σ e, y = e / s (four steps). */
+const Softmax: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  checkDtype(ctx, x, FLOAT);
+  const rank = x.type.shape.length;
+  let axes: number[];
+  if (ctx.opset < 13) {
+    const axis = normAxis(attrInt(ctx.attributes, "axis", 1), rank);
+    axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+  } else axes = [normAxis(attrInt(ctx.attributes, "axis", -1), rank)];
+  const m = reduceAxes(ctx, x, "max", axes, true);
+  const e = ctx.emit("map", "exp_sub", [x, m], x.type);
+  const s = reduceAxes(ctx, e, "sum", axes, true);
+  return [ctx.emit("map", "div", [e, s], x.type)];
+};
+
+/**
+ * ConvTranspose (2-D): out[n, m, oh, ow] = fl(fold(init, terms)), terms (c, kh, kw) row-major over the
+ * group's input channels; term = x[n, c, ih, iw] · w[c, m, kh, kw] where oh = ih·sh − ph + kh·dh (same
+ * for w), or +0 where no such input coordinate exists.
+ */
+const ConvTranspose: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const w = input(ctx, 1);
+  const b = ctx.inputs[2];
+  checkDtype(ctx, x, FLOAT);
+  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail("only 2-D transposed convolutions (NCHW) are supported");
+  const [n, c, h, wd] = x.type.shape as [number, number, number, number];
+  const [cw, mg, kh, kw] = w.type.shape as [number, number, number, number];
+  const group = attrInt(ctx.attributes, "group", 1);
+  if (cw !== c || c % group !== 0) throw ctx.fail(`channels ${c} do not match weight [${w.type.shape}] with group ${group}`);
+  if (attrString(ctx.attributes, "auto_pad", "NOTSET") !== "NOTSET" || ctx.attributes.has("output_shape")) throw ctx.fail("auto_pad and output_shape are not supported");
+  const strides = attrInts(ctx.attributes, "strides") ?? [1, 1];
+  const dilations = attrInts(ctx.attributes, "dilations") ?? [1, 1];
+  const pads = attrInts(ctx.attributes, "pads") ?? [0, 0, 0, 0];
+  const outPad = attrInts(ctx.attributes, "output_padding") ?? [0, 0];
+  const m = mg * group;
+  const oh = (h - 1) * strides[0]! - pads[0]! - pads[2]! + dilations[0]! * (kh - 1) + outPad[0]! + 1;
+  const ow = (wd - 1) * strides[1]! - pads[1]! - pads[3]! + dilations[1]! * (kw - 1) + outPad[1]! + 1;
+  const operands = [x, w];
+  if (b !== undefined) {
+    if (b.type.shape.length !== 1 || b.type.shape[0] !== m) throw ctx.fail("bias must have shape [M]");
+    operands.push(b);
+  }
+  return [ctx.emit("reduce", "convtranspose", operands, { dtype: x.type.dtype, shape: [n, m, oh, ow] }, { group: [group], strides, pads, dilations })];
+};
+
+/** Resize, nearest neighbour with asymmetric coordinates and floor rounding: in = min(floor(out / scale), size − 1). */
+const Resize: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  if (attrString(ctx.attributes, "mode", "nearest") !== "nearest") throw ctx.fail("only mode nearest is supported");
+  if (attrString(ctx.attributes, "coordinate_transformation_mode", "half_pixel") !== "asymmetric") throw ctx.fail("only coordinate_transformation_mode asymmetric is supported");
+  if (attrString(ctx.attributes, "nearest_mode", "round_prefer_floor") !== "floor") throw ctx.fail("only nearest_mode floor is supported");
+  const scalesIndex = ctx.opset >= 11 ? 2 : 1;
+  const scales = constantValues(ctx, scalesIndex);
+  const sizes = ctx.opset >= 11 ? constantValues(ctx, 3) : undefined;
+  const rank = x.type.shape.length;
+  let s: number[];
+  let shape: number[];
+  if (scales !== undefined && scales.length === rank) {
+    s = scales.map(Math.fround);
+    shape = x.type.shape.map((d, i) => Math.floor(d * s[i]!));
+  } else if (sizes !== undefined && sizes.length === rank) {
+    shape = sizes;
+    s = sizes.map((d, i) => Math.fround(d / x.type.shape[i]!));
+  } else throw ctx.fail("scales or sizes of the input's rank are required");
+  return [ctx.emit("move", "resize_nearest", [x], { dtype: x.type.dtype, shape }, { scales: s })];
+};
+
+const ANY_NUMERIC = NUMERIC;
+
+export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
+  Add: binary("add"),
+  Sub: binary("sub"),
+  Mul: binary("mul"),
+  Div: binary("div"),
+  Pow: binary("pow"),
+  Max: variadic("max"),
+  Min: variadic("min"),
+  Sum: variadic("add"),
+  Neg: unary("neg", ANY_NUMERIC),
+  Abs: unary("abs", ANY_NUMERIC),
+  Relu: unary("relu", ANY_NUMERIC),
+  Sqrt: unary("sqrt"),
+  Exp: unary("exp"),
+  Log: unary("log"),
+  Sigmoid: unary("sigmoid"),
+  Tanh: unary("tanh"),
+  Erf: unary("erf"),
+  Reciprocal: unary("reciprocal"),
+  Floor: unary("floor"),
+  Ceil: unary("ceil"),
+  HardSigmoid: unary("hardsigmoid", FLOAT, (ctx) => ({ alpha: [attrFloat(ctx.attributes, "alpha", Math.fround(0.2))], beta: [attrFloat(ctx.attributes, "beta", 0.5)] })),
+  HardSwish: unary("hardswish"),
+  LeakyRelu: unary("leakyrelu", FLOAT, (ctx) => ({ alpha: [attrFloat(ctx.attributes, "alpha", Math.fround(0.01))] })),
+  Clip,
+  Cast,
+  BatchNormalization,
+  Identity,
+  Dropout: Identity,
+  Reshape,
+  Flatten,
+  Squeeze,
+  Unsqueeze,
+  Transpose,
+  Slice,
+  Concat,
+  Expand,
+  Conv,
+  ConvTranspose,
+  Resize,
+  MatMul,
+  MatMulInteger: MatMul,
+  Gemm,
+  MaxPool: pool("max"),
+  AveragePool: pool("mean"),
+  GlobalAveragePool: globalPool("mean"),
+  GlobalMaxPool: globalPool("max"),
+  ReduceMean: reduceOp("mean"),
+  ReduceSum: reduceOp("sum"),
+  ReduceMax: reduceOp("max"),
+  Softmax,
+};

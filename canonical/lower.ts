@@ -1,0 +1,133 @@
+/**
+ * Lowering: an ONNX model (parsed by protocol/commitment.ts's modelGraph, the same parse the v1
+ * commitment uses) plus a static input shape → a canonical program (canonical/program.ts).
+ *
+ * Operators are visited in the v1 operator-table order (a stable topological sort); each lowers to
+ * zero steps (folded shape arithmetic), one step, or several (composites such as Softmax and
+ * BatchNormalization). An operator this file does not define is refused with an error naming it and
+ * its node; so is a model whose shapes are not static at the given input shape.
+ */
+import { modelGraph, type AttributeValue, type GraphOperator, type ModelGraph } from "../protocol/commitment.js";
+import { DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/tensor.js";
+import { FOLDABLE_OPS, foldOperator, intConstantOf, isIntDtype, type IntConstant } from "./fold.js";
+import { OPERATOR_LOWERINGS, type LowerContext, type Value } from "./lower-ops.js";
+import { canonicalError, type Operand, type Program, type Step, type TensorType } from "./program.js";
+
+export interface LowerOptions {
+  /** The committed input shape (required where the model's declared shape has a symbolic dimension). */
+  inputShape?: readonly number[];
+}
+
+/** The operator types this lowering supports (default ONNX domain). */
+export function supportedOperators(): string[] {
+  return Object.keys(OPERATOR_LOWERINGS).sort();
+}
+
+/** Lowers an ONNX model (file bytes or an already parsed graph) at a static input shape. */
+export function lowerModel(model: Uint8Array | ModelGraph, options: LowerOptions = {}): Program {
+  const graph = model instanceof Uint8Array ? modelGraph(model) : model;
+  const declared = graph.input.shape;
+  const inputShape = options.inputShape ? [...options.inputShape] : declared.map((d) => (typeof d === "number" ? d : NaN));
+  if (inputShape.length !== declared.length || inputShape.some((d, i) => !Number.isInteger(d) || d <= 0 || (typeof declared[i] === "number" && declared[i] !== d))) {
+    throw canonicalError("TENSOR_SPEC_MISMATCH", `a static input shape matching [${declared}] is needed, got [${inputShape}]`, { declared, inputShape });
+  }
+  const steps: Step[] = [];
+  const values = new Map<string, Value>();
+  values.set(graph.input.name, { type: { dtype: graph.input.dtype, shape: inputShape }, operand: { source: "input" } });
+  graph.weights.forEach((w, index) => {
+    values.set(w.name, { type: { dtype: w.tensor.dtype, shape: [...w.tensor.shape] }, operand: { source: "weight", index }, weight: w.tensor, constant: intConstantOf(w.tensor) });
+  });
+
+  for (const op of graph.operators) lowerOperator(op, values, steps);
+
+  const out = values.get(graph.output.name);
+  const last = steps[steps.length - 1];
+  if (out?.operand?.source !== "step" || last === undefined || out.operand.index !== last.index) {
+    throw canonicalError("OP_UNSUPPORTED", `the model output ${graph.output.name} is not computed by the program's last step`);
+  }
+  return {
+    input: { name: graph.input.name, dtype: graph.input.dtype, shape: inputShape },
+    weights: graph.weights,
+    steps,
+    output: { name: graph.output.name, ...last.output },
+  };
+}
+
+function nodeLabel(op: GraphOperator): string {
+  return `#${op.index} ${op.opType} -> ${op.outputs.map((o) => o.name).join(", ")}`;
+}
+
+function lowerOperator(op: GraphOperator, values: Map<string, Value>, steps: Step[]): void {
+  const node = nodeLabel(op);
+  if (op.domain !== "" && op.domain !== "ai.onnx") {
+    throw canonicalError("OP_UNSUPPORTED", `operator ${op.domain}.${op.opType} (node ${node}) has no canonical definition`, { opType: op.opType, domain: op.domain, node });
+  }
+  const inputs = op.inputs.map((i) => (i.source.kind === "absent" ? undefined : values.get(i.name)));
+  op.inputs.forEach((i, k) => {
+    if (i.source.kind !== "absent" && inputs[k] === undefined) throw canonicalError("MODEL_UNKNOWN", `input ${i.name} of node ${node} is not defined`);
+  });
+  const attributes = new Map<string, AttributeValue>(op.attributes.map((a) => [a.name, a]));
+
+  // Shape arithmetic on integer constants folds into parameters.
+  const present = inputs.filter((v): v is Value => v !== undefined);
+  const foldable = FOLDABLE_OPS.has(op.opType) && (op.opType === "Shape" || present.every((v) => v.constant !== undefined && isIntDtype(v.type.dtype)));
+  if (foldable && op.outputs.length === 1) {
+    const c: IntConstant = foldOperator(op.opType, op.opset, attributes, inputs.map((v) => v?.constant), inputs.map((v) => v?.type.shape));
+    values.set(op.outputs[0]!.name, { type: { dtype: c.dtype, shape: c.shape }, constant: c });
+    return;
+  }
+
+  const lowering = OPERATOR_LOWERINGS[op.opType];
+  if (lowering === undefined) {
+    throw canonicalError("OP_UNSUPPORTED", `operator ${op.opType} (node ${node}) has no canonical definition`, { opType: op.opType, node });
+  }
+  const ctx: LowerContext = {
+    opType: op.opType,
+    opset: op.opset,
+    node,
+    attributes,
+    inputs,
+    emit(kind, stepOp, operands, output, params = {}) {
+      const resolved: Operand[] = operands.map((v, k) => {
+        if (v.operand === undefined) throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is shape arithmetic used as data`, { node });
+        return v.operand;
+      });
+      const step: Step = {
+        index: steps.length,
+        kind,
+        op: stepOp,
+        operands: resolved,
+        operandTypes: operands.map((v) => ({ dtype: v.type.dtype, shape: [...v.type.shape] })),
+        output: { dtype: output.dtype, shape: [...output.shape] },
+        params,
+        origin: { node, opType: op.opType },
+      };
+      steps.push(step);
+      return { type: step.output, operand: { source: "step", index: step.index } };
+    },
+    fail(message) {
+      return canonicalError("OP_UNSUPPORTED", `${op.opType} (node ${node}): ${message}`, { opType: op.opType, node });
+    },
+  };
+  let results: Value[];
+  try {
+    results = lowering(ctx);
+  } catch (error) {
+    if (error instanceof Error && !error.message.includes(node)) error.message = `${op.opType} (node ${node}): ${error.message}`;
+    throw error;
+  }
+  op.outputs.forEach((o, k) => {
+    const v = results[k];
+    if (v === undefined) throw ctx.fail(`output ${k} (${o.name}) is not supported`);
+    values.set(o.name, v);
+  });
+}
+
+/** The dtype of an ONNX type code, refusing the ones the canonical runtime cannot hold. */
+export function dtypeOfCode(code: number, node: string): DType {
+  const d = dtypeFromCode(code);
+  if (d === undefined || !(d in DTYPES)) throw canonicalError("OP_UNSUPPORTED", `type code ${code} (node ${node}) is not supported`);
+  return d;
+}
+
+export type { TensorType, Tensor };

@@ -1,0 +1,111 @@
+/**
+ * The canonical program (docs/CANONICAL.md, docs/V2.md §2): what an ONNX model plus a static input
+ * shape lowers to. A list of steps in topological order, each producing exactly one tensor (its trace
+ * tensor) with a static dtype and shape. Three kinds:
+ *
+ * - `map`:    out[e] = f(operand_0[b_0(e)], operand_1[b_1(e)], ...), operands broadcast to the output
+ *             shape (numpy rules); f is one of MAP_OPS, evaluated in binary64 and rounded once.
+ * - `move`:   out[e] = operand_k[idx(e)] for a pattern of MOVE_OPS (which operand k only for concat).
+ * - `reduce`: out[e] = finalize(fold(init(e), term_0(e) … term_{K−1}(e))), a pattern of REDUCE_OPS
+ *             fixing K, the term order and the init.
+ */
+import { BaseError } from "../protocol/errors.js";
+import type { Weight } from "../protocol/commitment.js";
+import type { DType } from "../protocol/tensor.js";
+
+export type StepKind = "map" | "move" | "reduce";
+
+export interface TensorType {
+  dtype: DType;
+  shape: number[];
+}
+
+/** Where a step reads an operand: the model input, weight i (v1 weight order), or an earlier step. */
+export type Operand = { source: "input" } | { source: "weight"; index: number } | { source: "step"; index: number };
+
+/** Numeric parameters of a step, by name. Integers and float32 constants: all exact in binary64. */
+export type Params = Record<string, number[]>;
+
+/** Map functions (operands in order; params in brackets). Floats: binary64, then rounded to the precision. */
+export const MAP_OPS = [
+  "add", "sub", "mul", "div", "max", "min", "pow",
+  "neg", "abs", "relu", "sqrt", "exp", "log", "sigmoid", "tanh", "erf", "reciprocal", "floor", "ceil",
+  "clip", // [min, max]
+  "hardsigmoid", // [alpha, beta]: max(0, min(1, alpha·x + beta))
+  "hardswish", // x · max(0, min(1, x/6 + 1/2))
+  "leakyrelu", // [alpha]
+  "bn_scale", // (scale, var) [epsilon]: scale / sqrt(var + epsilon)
+  "bn_apply", // (x, mean, s, bias): (x − mean)·s + bias
+  "exp_sub", // (x, m): exp(x − m)
+  "cast", // [to]: ONNX dtype code of the output
+] as const;
+export type MapOp = (typeof MAP_OPS)[number];
+
+/** Move patterns. */
+export const MOVE_OPS = [
+  "reshape", // out[i] = x[i] (Reshape, Flatten, Squeeze, Unsqueeze, Identity)
+  "transpose", // [perm]
+  "slice", // [starts, steps] per axis of the operand: out[j] = x[starts + j·steps]
+  "concat", // [axis]
+  "expand", // out[j] = x[broadcast(j)]
+  "resize_nearest", // [scales]: in_d = min(floor(out_d / scale_d), size_d − 1) per axis
+] as const;
+export type MoveOp = (typeof MOVE_OPS)[number];
+
+/** Reduce patterns. */
+export const REDUCE_OPS = [
+  "conv", // (x, w[, bias]) [group, strides, pads, dilations]: terms (c, kh, kw) row-major, init bias[m] or +0
+  "convtranspose", // (x, w[, bias]) [group, strides, pads, dilations]: terms (c, kh, kw), +0 where no input maps
+  "matmul", // (a, b[, c]) [transA, transB]: terms k = 0..K−1, init c (broadcast) or +0
+  "pool", // (x) [fn, kernel, strides, pads, dilations, countIncludePad]: window row-major
+  "reduce", // (x) [fn, axes]: reduced axes row-major
+] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/** Reduce functions (param `fn`): sum (init +0), max (init −Inf), mean (sum, finalize ÷ count). */
+export const REDUCE_FNS = { sum: 0, max: 1, mean: 2 } as const;
+
+export interface Step {
+  index: number;
+  kind: StepKind;
+  op: MapOp | MoveOp | ReduceOp;
+  operands: Operand[];
+  operandTypes: TensorType[];
+  output: TensorType;
+  params: Params;
+  /** The ONNX node this step comes from (diagnostics only: not part of encodeStep). */
+  origin: { node: string; opType: string };
+}
+
+export interface Program {
+  input: { name: string } & TensorType;
+  /** The v1 weights (initializers in file order, then Constant nodes in node order). */
+  weights: Weight[];
+  steps: Step[];
+  output: { name: string } & TensorType;
+}
+
+export type CanonicalErrorCode = "OP_UNSUPPORTED" | "MODEL_UNKNOWN" | "TENSOR_SPEC_MISMATCH";
+
+export function canonicalError(code: CanonicalErrorCode, message: string, details: Record<string, unknown> = {}): BaseError {
+  return new BaseError(code, message, { details });
+}
+
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export const FLOAT_DTYPES: ReadonlySet<DType> = new Set<DType>(["float32"]);
+export const INT_DTYPES: ReadonlySet<DType> = new Set<DType>(["int8", "uint8", "int16", "uint16", "int32", "uint32", "bool"]);

@@ -1,0 +1,122 @@
+/**
+ * The canonical runtime: executes a lowered program on one input at a precision, bit-exactly as the
+ * step definitions say (docs/CANONICAL.md), and returns the output and every step's trace tensor.
+ *
+ * Precisions (canonical/float.ts): fp32 rounds every float step output to float32; tf32 also rounds
+ * the operands of contractions (conv, matmul) to tf32 before multiplying; fp16 and bf16 round every
+ * float step output to that format (stored in float32 tensors). Every NaN a float step writes is the
+ * canonical quiet NaN (0x7fc00000).
+ */
+import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
+import { convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
+import { canonicalError, type Operand, type Program, type Step } from "./program.js";
+
+export interface RunOptions {
+  /** Default fp32. */
+  precision?: Precision;
+}
+
+export interface RunResult {
+  /** The last step's tensor (the model output). */
+  output: Tensor;
+  /** Every step's output, in step order (trace tensor j is step j's). */
+  trace: Tensor[];
+}
+
+/** Rounds a float32 value (given as its bits) to tf32 (10 stored mantissa bits), nearest-even, NaN kept. */
+function tf32Array(data: NumArray): Float64Array {
+  const f = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+  const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
+  const out = new Float64Array(f.length);
+  const tmp = new Uint32Array(1);
+  const tmpF = new Float32Array(tmp.buffer);
+  for (let i = 0; i < f.length; i++) {
+    const b = bits[i]!;
+    if ((b & 0x7f800000) === 0x7f800000) {
+      out[i] = f[i]!; // Inf and NaN pass through
+      continue;
+    }
+    // Round to nearest, ties to even, at bit 13; a carry into the exponent is the correct result (up to +Inf).
+    tmp[0] = ((b + 0xfff + ((b >>> 13) & 1)) & 0xffffe000) >>> 0;
+    out[i] = tmpF[0]!;
+  }
+  return out;
+}
+
+function storeFor(precision: Precision): Store {
+  switch (precision) {
+    case "fp32":
+    case "tf32":
+      return (x) => x; // the Float32Array write rounds to nearest-even float32 (Math.fround)
+    case "fp16":
+      return (x) => roundTo(x, FP16);
+    case "bf16":
+      return (x) => roundTo(x, BF16);
+  }
+}
+
+function operandRoundFor(precision: Precision): OperandRound {
+  return precision === "tf32" ? tf32Array : (d) => d;
+}
+
+/** The slow reference of the tf32 operand rounding (float.ts's roundTo), for tests. */
+export function tf32Reference(x: number): number {
+  return roundTo(x, TF32);
+}
+
+export function runProgram(program: Program, input: Tensor, options: RunOptions = {}): RunResult {
+  const precision = options.precision ?? "fp32";
+  if (input.dtype !== program.input.dtype || input.shape.length !== program.input.shape.length || input.shape.some((d, i) => d !== program.input.shape[i])) {
+    throw canonicalError("TENSOR_SPEC_MISMATCH", `the input is ${input.dtype}[${input.shape}], the program takes ${program.input.dtype}[${program.input.shape}]`);
+  }
+  const floatStore = storeFor(precision);
+  const intStore: Store = (x) => x;
+  const operandRound = operandRoundFor(precision);
+  // fp32/tf32: the Float32Array write is the storage rounding, so kernels may write binary64 values directly.
+  const exactStore = precision === "fp32" || precision === "tf32";
+  const trace: Tensor[] = [];
+  const read = (o: Operand): NumArray => {
+    switch (o.source) {
+      case "input":
+        return input.data as NumArray;
+      case "weight":
+        return program.weights[o.index]!.tensor.data as NumArray;
+      case "step":
+        return trace[o.index]!.data as NumArray;
+    }
+  };
+  for (const step of program.steps) {
+    const ins = step.operands.map(read);
+    const Ctor = DTYPES[step.output.dtype].array;
+    const out = new Ctor(numel(step.output.shape)) as NumArray;
+    const store = step.output.dtype === "float32" ? floatStore : intStore;
+    execute(step, ins, out, store, operandRound, exactStore);
+    if (out instanceof Float32Array) canonicalizeNaN32(out);
+    trace.push({ dtype: step.output.dtype, shape: [...step.output.shape], data: out as TensorData });
+  }
+  return { output: trace[trace.length - 1]!, trace };
+}
+
+function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, operandRound: OperandRound, exactStore: boolean): void {
+  switch (step.kind) {
+    case "map":
+      return mapKernel(step, ins, out, store, exactStore);
+    case "move":
+      return moveKernel(step, ins, out);
+    case "reduce":
+      switch (step.op) {
+        case "conv":
+          return convKernel(step, ins, out, store, operandRound);
+        case "convtranspose":
+          return convTransposeKernel(step, ins, out, store, operandRound);
+        case "matmul":
+          return matmulKernel(step, ins, out, store, operandRound);
+        case "pool":
+          return poolKernel(step, ins, out, store);
+        case "reduce":
+          return reduceKernel(step, ins, out, store);
+      }
+  }
+  throw canonicalError("OP_UNSUPPORTED", `step ${step.index}: no kernel for ${step.kind} ${step.op}`);
+}

@@ -1,0 +1,223 @@
+/**
+ * A new user's first hour with the `oracle` command (issue 16), run for real as child processes
+ * against one `oracle dev` stack: mistakes that used to fail silently now fail at once, naming the
+ * cause and the command that fixes it.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HDNodeWallet, Wallet } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../../sdk/index.js";
+import { lastJson, oracle, ROOT, start, type LongRunning, type RunResult } from "./helpers.js";
+
+const MNEMONIC = "test test test test test test test test test test test junk";
+const keyOf = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
+
+/** A command line exactly as printed for the user, run by a shell in the repository root. */
+function shell(line: string, timeoutMs = 180_000): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("sh", ["-c", line], { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${line} timed out\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+interface Ready {
+  try: string[];
+  dashboardUrl: string;
+  dataDir: string;
+  rpcUrl: string;
+  relayerUrl: string;
+  chainId: string;
+  oracle: string;
+  deployment: string;
+  accounts: Array<{ role: string; address: string; privateKey: string }>;
+}
+
+describe("oracle: the first hour", () => {
+  let dir: string;
+  let dev: LongRunning;
+  let ready: Ready;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "oracle-first-hour-"));
+    dev = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--out", join(dir, "deployment.json"), "--data-dir", join(dir, "dev"), "--challenge-window", "3"]);
+    ready = JSON.parse(await dev.waitFor(/"ready":true/)) as Ready;
+  });
+
+  afterAll(async () => {
+    const code = await dev?.stop("SIGINT");
+    rmSync(dir, { recursive: true, force: true });
+    expect(code).toBe(0);
+  });
+
+  it("a worker whose signing key is not staked fails `worker start --check` and refuses to start, naming the key, the stake and the fix", async () => {
+    const signer = Wallet.createRandom();
+    const env = { WORKER_SIGNER_KEY: signer.privateKey, RABBITMQ_URL: "amqp://127.0.0.1:1", WORKER_MODEL_CACHE_DIR: join(dir, "w") };
+    const args = ["--deployment", ready.deployment];
+
+    const check = await oracle(["worker", "start", "--check", ...args], env);
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain("error [CONFIG_INVALID]");
+    expect(check.stderr).toContain(`signing key ${signer.address} is not staked with the oracle ${ready.oracle}`);
+    expect(check.stderr).toContain(`npm run oracle -- stake 1.1 --signer ${signer.address} --key <operator key>`);
+
+    // Not only the check: starting it for real refuses the same way, before it connects anywhere.
+    const run = await oracle(["worker", "start", ...args], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`signing key ${signer.address} is not staked`);
+    expect(run.stderr).not.toContain("worker ready");
+
+    // The fix the message names works: stake for the signer from an operator account, and the check passes.
+    const operatorKey = keyOf(13);
+    const staked = await oracle(["stake", "1.1", "--signer", signer.address, ...args, "--key", operatorKey]);
+    expect(staked.code, staked.stderr).toBe(0);
+    const ok = await oracle(["worker", "start", "--check", "--json", ...args], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(lastJson<{ ok: boolean }>(ok).ok).toBe(true);
+
+    // Stake that is unbonding does not count: below the minimum, the check names the stake and the minimum.
+    expect((await oracle(["unstake", "0.5", ...args, "--key", operatorKey])).code).toBe(0);
+    const low = await oracle(["worker", "start", "--check", ...args], env);
+    expect(low.code).toBe(1);
+    expect(low.stderr).toContain(`signing key ${signer.address} (operator ${new Wallet(operatorKey).address}) has 0.6 ETH active stake`);
+    expect(low.stderr).toContain("below the minimum 1.0 ETH");
+    expect(low.stderr).toContain("npm run oracle -- stake 0.5 --key <operator key>");
+  });
+
+  it("every `Try:` line of the banner runs as printed: the shipped example inputs are answered", async () => {
+    expect(ready.try.length).toBe(3);
+    const [list, line, digit] = ready.try as [string, string, string];
+    const l = await shell(list);
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stdout).toContain(`${PPOCR_CLS_HASH}  ppocr-cls`);
+    expect(l.stdout).toContain(`${MNIST_MLP_HASH}  mnist-mlp`);
+    const r = await shell(line);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/is final/);
+    expect(r.stdout).toContain("upside down (180°)");
+    const d = await shell(digit);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/answer {2}class 7 — 7/);
+    // The OPTIMISTIC wait says when the window closes in wall-clock time (the chain's clock may run ahead).
+    const closes = /challenge window closes in (\d+) s \((\d\d:\d\d:\d\d)\)/.exec(d.stderr);
+    expect(closes, d.stderr).not.toBeNull();
+    expect(Number(closes![1])).toBeLessThanOrEqual(4);
+  });
+
+  it("examples/ ships the sample inputs the README and the banner name, exactly as docs/guides/examples/make-inputs.ts renders them", async () => {
+    const out = mkdtempSync(join(tmpdir(), "oracle-inputs-"));
+    try {
+      const made = await new Promise<number | null>((resolvePromise) => {
+        const child = spawn(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "docs/guides/examples/make-inputs.ts")], { cwd: out, stdio: "ignore" });
+        child.on("close", resolvePromise);
+      });
+      expect(made).toBe(0);
+      for (const file of ["line.png", "line-upside-down.png", "line.npy", "digit.png", "digit.json"]) {
+        expect(readFileSync(join(ROOT, "examples", file)).equals(readFileSync(join(out, file))), file).toBe(true);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("the relayer's address and the banner's dashboard link open the dashboard", async () => {
+    const res = await fetch(`${ready.relayerUrl}/`, { redirect: "manual", headers: { accept: "text/html" } });
+    expect(res.status).toBe(302);
+    expect(new URL(res.headers.get("location")!, ready.relayerUrl).href).toBe(ready.dashboardUrl);
+    const page = await fetch(ready.dashboardUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<html");
+  });
+
+  it("models go by name, hash prefix and the short form printed everywhere; an unknown one points to `model list`", async () => {
+    const env = { ORACLE_DEPLOYMENT: ready.deployment };
+    for (const name of ["ppocr-cls", "0x491843a3", `${PPOCR_CLS_HASH.slice(0, 6)}…${PPOCR_CLS_HASH.slice(-4)}`, `${PPOCR_CLS_HASH.slice(0, 6)}...${PPOCR_CLS_HASH.slice(-4)}`]) {
+      const r = await oracle(["model", "inspect", name, "--json"], env);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+      expect(lastJson<{ modelHash: string }>(r).modelHash).toBe(PPOCR_CLS_HASH);
+    }
+    for (const missing of ["resnet-50", `0x${"ab".repeat(32)}`, "0xabcdef"]) {
+      const r = await oracle(["request", "--model", missing, "--input", "examples/digit.json", "--key", keyOf(4)], env);
+      expect(r.code, missing).toBe(1);
+      expect(r.stderr).toContain("error [MODEL_NOT_FOUND]");
+      expect(r.stderr).toContain("npm run oracle -- model list` shows the registered models");
+    }
+  });
+
+  it("a second `oracle dev` never touches a running stack's data folder or deployment file, and says why", async () => {
+    const before = readFileSync(ready.deployment, "utf8");
+    const sameDir = await oracle(["dev", "--port", "0", "--relayer-port", "0", "--data-dir", ready.dataDir, "--out", join(dir, "other.json")]);
+    expect(sameDir.code).toBe(1);
+    expect(sameDir.stderr).toContain(`error [DEV_STACK_RUNNING]: the data folder ${ready.dataDir} belongs to the \`oracle dev\` running as pid`);
+    expect(sameDir.stderr).toContain("--data-dir <dir>");
+    const sameOut = await oracle(["dev", "--port", "0", "--relayer-port", "0", "--data-dir", join(dir, "other"), "--out", ready.deployment]);
+    expect(sameOut.code).toBe(1);
+    expect(sameOut.stderr).toContain(`error [DEV_STACK_RUNNING]: the deployment file ${ready.deployment} belongs to`);
+    expect(readFileSync(ready.deployment, "utf8")).toBe(before);
+
+    // The JSON-RPC port taken (8545 is where anvil and `hardhat node` usually run): named, with what answers there and the way out.
+    const port = Number(new URL(ready.rpcUrl).port);
+    const taken = await oracle(["dev", "--port", String(port), "--relayer-port", "0", "--data-dir", join(dir, "other")]);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain(`error [PORT_IN_USE]: port ${port} on 127.0.0.1 (the JSON-RPC endpoint) is already in use: a JSON-RPC node answers there`);
+    expect(taken.stderr).toContain("chain id 31337");
+    expect(taken.stderr).toContain(`dev --port ${port + 1}`);
+    expect(taken.stderr).not.toContain("INTERNAL");
+    expect(readFileSync(ready.deployment, "utf8")).toBe(before);
+  });
+
+  it("a restarted `oracle dev` says it starts fresh and never reuses a request id", async () => {
+    const dataDir = join(dir, "restart");
+    const out = join(dir, "restart.json");
+    const ids: string[] = [];
+    const oracles: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", dataDir, "--out", out]);
+      try {
+        const r = JSON.parse(await stack.waitFor(/"ready":true/)) as Ready;
+        expect(stack.output()).toContain("Starting a fresh local chain: it lives in memory, so nothing from an earlier `oracle dev` run is kept");
+        expect(r.dataDir).toBe(dataDir);
+        oracles.push(r.oracle);
+        const sent = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--json", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: out });
+        expect(sent.code, sent.stderr).toBe(0);
+        ids.push(lastJson<{ requestId: string }>(sent).requestId);
+        if (run === 1) {
+          // The first run's id is unknown to the new chain: not a new request under an old name.
+          const old = await oracle(["status", ids[0]!, "--json"], { ORACLE_DEPLOYMENT: out });
+          expect(old.code, old.stdout).toBe(1);
+          expect(lastJson<{ error: { code: string } }>(old).error.code).toBe("REQUEST_NOT_FOUND");
+        }
+      } finally {
+        expect(await stack.stop("SIGINT")).toBe(0);
+      }
+    }
+    expect(oracles[1]).not.toBe(oracles[0]);
+    expect(ids[1]).not.toBe(ids[0]);
+  });
+
+  it("a request no worker takes times out saying why, after progress lines while it waits", async () => {
+    const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", join(dir, "no-workers"), "--out", join(dir, "no-workers.json")]);
+    try {
+      await stack.waitFor(/"ready":true/);
+      const r = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--wait", "--timeout", "11", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: join(dir, "no-workers.json") });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/requested: still waiting \(1\d s of 11 s\)/);
+      expect(r.stderr).toMatch(/error \[TIMEOUT\]: request 0x[0-9a-f]{64} is still requested after 11 s: 1 job waits in the relayer's queue unanswered: no worker is taking jobs/);
+    } finally {
+      expect(await stack.stop("SIGINT")).toBe(0);
+    }
+  });
+});
