@@ -12,7 +12,9 @@ pragma solidity ^0.8.28;
 ///   overflow to ±Inf, canonical NaNs) and widened back exactly.
 /// @dev Every finite operand is decoded EXACTLY as `m · 2^e` (m < 2^53); each operation computes an
 /// exact integer significand (or one whose lowest bit is a sticky bit standing for a nonzero
-/// remainder far below the rounding point) and rounds it once in `roundPack`.
+/// remainder far below the rounding point) and rounds it once in `round64` (binary64) or `roundPack`
+/// (any narrower format). add, mul and div decode and compute in assembly on their common path (both
+/// operands finite and nonzero); special values take the Solidity paths.
 library Float64 {
     /// @notice The canonical quiet NaN.
     uint64 internal constant NAN = 0x7ff8000000000000;
@@ -65,9 +67,8 @@ library Float64 {
             r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
             r := or(r, shl(4, lt(0xffff, shr(r, x))))
             r := or(r, shl(3, lt(0xff, shr(r, x))))
-            r := or(r, shl(2, lt(0xf, shr(r, x))))
-            r := or(r, shl(1, lt(0x3, shr(r, x))))
-            r := or(r, lt(0x1, shr(r, x)))
+            // the last three halvings at once: floor(log2) of the remaining byte from a table (Solady's log2)
+            r := or(r, byte(and(0x1f, shr(shr(r, x), 0x8421084210842108cc6318c6db6d54be)), 0x0706060506020504060203020504030106050205030304010505030400000000))
             r := add(r, 1)
         }
     }
@@ -105,9 +106,9 @@ library Float64 {
                 r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
                 r := or(r, shl(4, lt(0xffff, shr(r, x))))
                 r := or(r, shl(3, lt(0xff, shr(r, x))))
-                r := or(r, shl(2, lt(0xf, shr(r, x))))
-                r := or(r, shl(1, lt(0x3, shr(r, x))))
-                r := add(or(r, lt(0x1, shr(r, x))), 1)
+                // the last three halvings at once: floor(log2) of the remaining byte from a table
+                r := or(r, byte(and(0x1f, shr(shr(r, x), 0x8421084210842108cc6318c6db6d54be)), 0x0706060506020504060203020504030106050205030304010505030400000000))
+                r := add(r, 1)
             }
             sign := and(sign, 0x8000000000000000)
             result := sign
@@ -168,9 +169,9 @@ library Float64 {
                 r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
                 r := or(r, shl(4, lt(0xffff, shr(r, x))))
                 r := or(r, shl(3, lt(0xff, shr(r, x))))
-                r := or(r, shl(2, lt(0xf, shr(r, x))))
-                r := or(r, shl(1, lt(0x3, shr(r, x))))
-                r := add(or(r, lt(0x1, shr(r, x))), 1)
+                // the last three halvings at once: floor(log2) of the remaining byte from a table
+                r := or(r, byte(and(0x1f, shr(shr(r, x), 0x8421084210842108cc6318c6db6d54be)), 0x0706060506020504060203020504030106050205030304010505030400000000))
+                r := add(r, 1)
             }
             result := and(sign, 0x8000000000000000)
             if m {
@@ -215,36 +216,70 @@ library Float64 {
 
     /// @notice a + b, correctly rounded.
     function add(uint64 a, uint64 b) internal pure returns (uint64) {
+        uint256 m;
+        int256 e;
+        uint64 sign;
+        bool fast;
+        // Fast path for gas, both operands finite and nonzero (absX - 1 < 0x7fefffffffffffff), decoded
+        // inline as in `decode` (biased exponent ea: value ma·2^(ea-1075)); every other case below.
+        assembly ("memory-safe") {
+            a := and(a, 0xffffffffffffffff)
+            b := and(b, 0xffffffffffffffff)
+            let absA := and(a, 0x7fffffffffffffff)
+            let absB := and(b, 0x7fffffffffffffff)
+            fast := and(lt(sub(absA, 1), 0x7fefffffffffffff), lt(sub(absB, 1), 0x7fefffffffffffff))
+            if fast {
+            if lt(absA, absB) {
+                let t := a
+                a := b
+                b := t
+                t := absA
+                absA := absB
+                absB := t
+            }
+                let ea := shr(52, absA)
+                let ma := and(absA, 0xfffffffffffff)
+                switch ea
+                case 0 { ea := 1 } // a subnormal's exponent is that of the smallest normal, without the hidden bit
+                default { ma := or(ma, 0x10000000000000) }
+                let eb := shr(52, absB)
+                let mb := and(absB, 0xfffffffffffff)
+                switch eb
+                case 0 { eb := 1 }
+                default { mb := or(mb, 0x10000000000000) }
+                // Exact alignment (ma << 200 < 2^253, so the sum fits; |a| >= |b| keeps the difference
+                // non-negative), or, when b is below 2^-147 of a, a sticky unit one place below
+                // 2^130·ma: b then only decides the rounding direction, which the unit decides alike.
+                let d := sub(ea, eb)
+                switch gt(d, 200)
+                case 1 {
+                    ma := shl(130, ma)
+                    mb := 1
+                    e := sub(ea, 1205)
+                }
+                default {
+                    ma := shl(d, ma)
+                    e := sub(eb, 1075)
+                }
+                sign := and(a, 0x8000000000000000)
+                switch and(xor(a, b), 0x8000000000000000)
+                case 0 { m := add(ma, mb) }
+                default { m := sub(ma, mb) }
+            }
+        }
+        if (fast) return m == 0 ? 0 : round64(sign, m, e); // x - x = +0
+        return addSpecial(a, b);
+    }
+
+    /// @notice a + b when an operand is ±0, ±Inf or NaN (the fast path in `add` takes all others).
+    function addSpecial(uint64 a, uint64 b) private pure returns (uint64) {
         uint64 absA = a & ABS_MASK;
         uint64 absB = b & ABS_MASK;
         if (absA > POS_INF || absB > POS_INF) return NAN;
         if (absA == POS_INF) return (absB == POS_INF && (a ^ b) & SIGN != 0) ? NAN : a;
         if (absB == POS_INF) return b;
         if (absA == 0) return absB == 0 ? a & b : b; // -0 + -0 = -0, any other sum of zeros is +0
-        if (absB == 0) return a;
-        if (absA < absB) (a, b, absA, absB) = (b, a, absB, absA);
-        (uint256 ma, int256 ea) = decode(absA);
-        (uint256 mb, int256 eb) = decode(absB);
-        // Unchecked: ea >= eb (|a| >= |b|), both within -1074..971; ma << 200 < 2^253, so the sum fits;
-        // ma·2^d >= mb because |a| >= |b|, so the difference is non-negative.
-        unchecked {
-            uint256 d = uint256(ea - eb);
-            int256 e;
-            if (d > 200) {
-                // b is below 2^-147 of a: it only decides the rounding direction, so a sticky unit
-                // one place below 2^130·ma stands for it exactly as far as rounding is concerned.
-                ma <<= 130;
-                mb = 1;
-                e = ea - 130;
-            } else {
-                ma <<= d;
-                e = eb;
-            }
-            if ((a ^ b) & SIGN == 0) return round64(a & SIGN, ma + mb, e);
-            uint256 m = ma - mb;
-            if (m == 0) return 0; // x - x = +0 under round-to-nearest
-            return round64(a & SIGN, m, e);
-        }
+        return a; // b is ±0
     }
 
     /// @notice a - b, correctly rounded.
@@ -254,40 +289,87 @@ library Float64 {
 
     /// @notice a · b, correctly rounded.
     function mul(uint64 a, uint64 b) internal pure returns (uint64) {
+        uint256 m;
+        int256 e;
+        uint64 sign;
+        bool fast;
+        // Fast path for gas, both operands finite and nonzero (absX - 1 < 0x7fefffffffffffff), decoded
+        // inline as in `decode` (biased exponent ea: value ma·2^(ea-1075)); every other case below.
+        assembly ("memory-safe") {
+            a := and(a, 0xffffffffffffffff)
+            b := and(b, 0xffffffffffffffff)
+            let absA := and(a, 0x7fffffffffffffff)
+            let absB := and(b, 0x7fffffffffffffff)
+            fast := and(lt(sub(absA, 1), 0x7fefffffffffffff), lt(sub(absB, 1), 0x7fefffffffffffff))
+            if fast {
+                let ea := shr(52, absA)
+                let ma := and(absA, 0xfffffffffffff)
+                switch ea
+                case 0 { ea := 1 } // a subnormal's exponent is that of the smallest normal, without the hidden bit
+                default { ma := or(ma, 0x10000000000000) }
+                let eb := shr(52, absB)
+                let mb := and(absB, 0xfffffffffffff)
+                switch eb
+                case 0 { eb := 1 }
+                default { mb := or(mb, 0x10000000000000) }
+                sign := and(xor(a, b), 0x8000000000000000)
+                m := mul(ma, mb)
+                e := sub(add(ea, eb), 2150)
+            }
+        }
+        if (fast) return round64(sign, m, e);
+        // An operand is ±0, ±Inf or NaN.
         uint64 absA = a & ABS_MASK;
         uint64 absB = b & ABS_MASK;
         if (absA > POS_INF || absB > POS_INF) return NAN;
-        uint64 sign = (a ^ b) & SIGN;
+        sign = (a ^ b) & SIGN;
         if (absA == POS_INF || absB == POS_INF) return (absA == 0 || absB == 0) ? NAN : sign | POS_INF;
-        if (absA == 0 || absB == 0) return sign;
-        (uint256 ma, int256 ea) = decode(absA);
-        (uint256 mb, int256 eb) = decode(absB);
-        // Unchecked: 53-bit significands multiply to < 2^106; exponents are within -1074..971.
-        unchecked {
-            return round64(sign, ma * mb, ea + eb);
-        }
+        return sign; // a zero operand
     }
 
     /// @notice a / b, correctly rounded.
     function div(uint64 a, uint64 b) internal pure returns (uint64) {
+        uint256 m;
+        int256 e;
+        uint64 sign;
+        bool fast;
+        // Fast path for gas, both operands finite and nonzero (absX - 1 < 0x7fefffffffffffff), decoded
+        // inline as in `decode` (biased exponent ea: value ma·2^(ea-1075)); every other case below.
+        assembly ("memory-safe") {
+            a := and(a, 0xffffffffffffffff)
+            b := and(b, 0xffffffffffffffff)
+            let absA := and(a, 0x7fffffffffffffff)
+            let absB := and(b, 0x7fffffffffffffff)
+            fast := and(lt(sub(absA, 1), 0x7fefffffffffffff), lt(sub(absB, 1), 0x7fefffffffffffff))
+            if fast {
+                let ea := shr(52, absA)
+                let ma := and(absA, 0xfffffffffffff)
+                switch ea
+                case 0 { ea := 1 } // a subnormal's exponent is that of the smallest normal, without the hidden bit
+                default { ma := or(ma, 0x10000000000000) }
+                let eb := shr(52, absB)
+                let mb := and(absB, 0xfffffffffffff)
+                switch eb
+                case 0 { eb := 1 }
+                default { mb := or(mb, 0x10000000000000) }
+                sign := and(xor(a, b), 0x8000000000000000)
+                // ma << 180 < 2^233; the quotient has at least 128 bits (ma >= 1, mb < 2^53), so the
+                // sticky bit standing for a nonzero remainder sits far below the rounding point.
+                let n := shl(180, ma)
+                m := or(shl(1, div(n, mb)), iszero(iszero(mod(n, mb))))
+                e := sub(sub(ea, eb), 181)
+            }
+        }
+        if (fast) return round64(sign, m, e);
+        // An operand is ±0, ±Inf or NaN.
         uint64 absA = a & ABS_MASK;
         uint64 absB = b & ABS_MASK;
         if (absA > POS_INF || absB > POS_INF) return NAN;
-        uint64 sign = (a ^ b) & SIGN;
+        sign = (a ^ b) & SIGN;
         if (absA == POS_INF) return absB == POS_INF ? NAN : sign | POS_INF;
         if (absB == POS_INF) return sign;
         if (absB == 0) return absA == 0 ? NAN : sign | POS_INF;
-        if (absA == 0) return sign;
-        (uint256 ma, int256 ea) = decode(absA);
-        (uint256 mb, int256 eb) = decode(absB);
-        // Unchecked: ma << 180 < 2^233; the quotient has at least 128 bits (ma >= 1, mb < 2^53), so the
-        // sticky bit sits far below the rounding point.
-        unchecked {
-            uint256 n = ma << 180;
-            uint256 quotient = n / mb;
-            uint256 sticky = n % mb == 0 ? 0 : 1;
-            return round64(sign, (quotient << 1) | sticky, ea - eb - 181);
-        }
+        return sign; // a is ±0
     }
 
     /// @notice √a, correctly rounded (√-0 = -0; negative operands give NaN).

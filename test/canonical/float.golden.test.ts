@@ -71,7 +71,8 @@ async function check(vecs: Vec[], batch = 250): Promise<void> {
 
 const E = (s: string) => BigInt(s);
 /** Hand-picked binary64 edge patterns (both signs added below). */
-const EDGE_POS: bigint[] = [
+/** Binary64 edge patterns (positive): what matters to the arithmetic itself. */
+const EDGE_POS_64: bigint[] = [
   0n, 1n, 2n, 3n, 0x000fffffffffffffn, 0x0010000000000000n, 0x0010000000000001n, 0x001fffffffffffffn, 0x0008000000000000n,
   E("0x3ff0000000000000"), E("0x3ff0000000000001"), E("0x3fefffffffffffff"), E("0x3fe0000000000000"), E("0x3ff8000000000000"),
   E("0x4000000000000000"), E("0x4008000000000000"), E("0x3fb999999999999a"), E("0x3fd5555555555555"),
@@ -79,6 +80,9 @@ const EDGE_POS: bigint[] = [
   E("0x7fefffffffffffff"), E("0x7fe0000000000000"), E("0x7ff0000000000000"), E("0x7ff8000000000000"), E("0x7ff0000000000001"),
   E("0x7fffffffffffffff"), E("0x3ca0000000000000"), E("0x3cb0000000000000"), E("0x0360000000000000"), E("0x1ff0000000000000"),
   E("0x5ff0000000000000"), E("0x43e0000000000000"), E("0x43dfffffffffffff"), E("0x43e0000000000001"),
+];
+/** Narrow-format boundaries (positive): what matters to rounding to fp32, fp16, bf16 and tf32. */
+const EDGE_POS_NARROW: bigint[] = [
   // fp32: max, max + half ulp (a tie rounding to Inf), min subnormal, half of it (tie to 0), 1.5 of it
   E("0x47efffffe0000000"), E("0x47effffff0000000"), E("0x47effffff0000001"), E("0x36a0000000000000"), E("0x3690000000000000"),
   E("0x3698000000000000"), E("0x3810000000000000"), E("0x380fffffe0000000"), E("0x380ffffff0000000"),
@@ -92,7 +96,13 @@ const EDGE_POS: bigint[] = [
   // bf16 max and its tie, tf32 subnormal boundary 2^-136
   E("0x47efe00000000000"), E("0x47eff00000000000"), E("0x3770000000000000"), E("0x3768000000000000"),
 ];
-const EDGES: bigint[] = [...EDGE_POS, ...EDGE_POS.map((b) => b | (1n << 63n))];
+const signed = (xs: bigint[]) => [...xs, ...xs.map((b) => b | (1n << 63n))];
+const EDGE_POS: bigint[] = [...EDGE_POS_64, ...EDGE_POS_NARROW];
+/** Every edge with both signs: the operands of the one-operand operations. */
+const EDGES: bigint[] = signed(EDGE_POS);
+/** The operands crossed in pairs: the binary64 edges and a few narrow ones (arbitrary doubles to them). */
+const PAIR_POS: bigint[] = [...EDGE_POS_64, E("0x47efffffe0000000"), E("0x36a0000000000000"), E("0x3ff0000010000000"), E("0x40effc0000000000")];
+const PAIR_EDGES: bigint[] = signed(PAIR_POS);
 const INT_EDGES: bigint[] = [0n, 1n, -1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 54n + 2n, 2n ** 54n + 6n, 2n ** 63n - 1n, -(2n ** 63n), -(2n ** 63n) + 1n,
   2n ** 62n + 2n ** 9n, 2n ** 62n + 3n * 2n ** 9n, 12345678901234567n, -98765432109876543n];
 const K_EDGES = [-5000, -2200, -2098, -1100, -1076, -1075, -1074, -1073, -1060, -1023, -1022, -1021, -54, -53, -1, 0, 1, 52, 53, 1023, 1024, 2046, 2100, 5000];
@@ -101,11 +111,11 @@ describe("Float64 (golden, bit for bit with JS Number arithmetic and canonical/f
   it("test_arithmetic_edgePairs_matchJs", async () => {
     const vecs: Vec[] = [];
     // every pair for add; mul and div take the sign as an exclusive or, so a positive left operand
-    // suffices; every eighth pair (each edge still on each side) for sub and the comparisons
-    for (const a of EDGES) for (const b of EDGES) vecs.push({ op: Op.Add, a, b });
-    for (const op of [Op.Mul, Op.Div]) for (const a of EDGE_POS) for (const b of EDGES) vecs.push({ op, a, b });
-    EDGES.forEach((a, i) => EDGES.forEach((b, j) => {
-      if ((i + j) % 8 === 0) for (const op of [Op.Sub, Op.Eq, Op.Lt, Op.Le]) vecs.push({ op, a, b });
+    // suffices; every second pair (each edge still on each side) for sub and the comparisons
+    for (const a of PAIR_EDGES) for (const b of PAIR_EDGES) vecs.push({ op: Op.Add, a, b });
+    for (const op of [Op.Mul, Op.Div]) for (const a of PAIR_POS) for (const b of PAIR_EDGES) vecs.push({ op, a, b });
+    PAIR_EDGES.forEach((a, i) => PAIR_EDGES.forEach((b, j) => {
+      if ((i + j) % 2 === 0) for (const op of [Op.Sub, Op.Eq, Op.Lt, Op.Le]) vecs.push({ op, a, b });
     }));
     for (const op of [Op.Sqrt, Op.Neg, Op.Abs, Op.Floor, Op.Trunc, Op.ToInt64, Op.RoundFp32, Op.RoundFp16, Op.RoundBf16, Op.RoundTf32, Op.ToFp32, Op.ToFp16, Op.ToBf16, Op.ToTf32])
       for (const a of EDGES) vecs.push({ op, a, b: 0n });
@@ -124,7 +134,7 @@ describe("Float64 (golden, bit for bit with JS Number arithmetic and canonical/f
     const r = rng(12);
     const vecs: Vec[] = [];
     const ops = [Op.Add, Op.Sub, Op.Mul, Op.Div, Op.Sqrt];
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 600; i++) {
       // close exponents (cancellation, carries), near-equal values, ties one half-ulp away
       const x = r.normal(-8, 8);
       const y = r.normal(-8, 8);
