@@ -2,6 +2,8 @@
  * The canonical runtime against onnxruntime-node on the same model and input (docs/CANONICAL.md,
  * "Speed"): median of N runs of each, measured in this process, one after the other, and the ratio.
  * onnxruntime runs on the CPU with one thread at graph optimization level `all` (and `disabled`).
+ * Wall time and this process's CPU time (user + system) are both reported: on a shared, loaded machine
+ * the CPU time ratio is the steadier figure.
  *
  *   npm run bench:canonical -- [--runs 10] [--models cls,rec,det] [--precision fp32] [--json]
  */
@@ -38,18 +40,31 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function ortMedian(bytes: Uint8Array, x: Tensor, level: "all" | "disabled", runs: number): Promise<number> {
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+async function ortMedian(bytes: Uint8Array, x: Tensor, level: "all" | "disabled", runs: number): Promise<Timing> {
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: level, intraOpNumThreads: 1, executionProviders: ["cpu"] });
   try {
     const feeds = { [session.inputNames[0]!]: new ort.Tensor("float32", x.data as Float32Array, x.shape) };
     await session.run(feeds); // warm-up
-    const times: number[] = [];
+    const wall: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < runs; i++) {
+      const c = cpuMs();
       const t = performance.now();
       await session.run(feeds);
-      times.push(performance.now() - t);
+      wall.push(performance.now() - t);
+      cpu.push(cpuMs() - c);
     }
-    return median(times);
+    return { wall: median(wall), cpu: median(cpu) };
   } finally {
     await session.release();
   }
@@ -70,12 +85,16 @@ async function main(): Promise<void> {
     const lowerMs = performance.now() - t;
     runProgram(program, x, { precision }); // warm-up (JIT)
     const canonical: number[] = [];
+    const canonicalCpu: number[] = [];
     for (let i = 0; i < runs; i++) {
+      const c = cpuMs();
       t = performance.now();
       runProgram(program, x, { precision });
       canonical.push(performance.now() - t);
+      canonicalCpu.push(cpuMs() - c);
     }
     const canonicalMs = median(canonical);
+    const canonicalCpuMs = median(canonicalCpu);
     const ortAll = await ortMedian(bytes, x, "all", runs);
     const ortDisabled = await ortMedian(bytes, x, "disabled", runs);
     rows.push({
@@ -86,10 +105,13 @@ async function main(): Promise<void> {
       runs,
       lowerMs: +lowerMs.toFixed(1),
       canonicalMs: +canonicalMs.toFixed(2),
-      ortAllMs: +ortAll.toFixed(2),
-      ortDisabledMs: +ortDisabled.toFixed(2),
-      ratioVsAll: +(canonicalMs / ortAll).toFixed(1),
-      ratioVsDisabled: +(canonicalMs / ortDisabled).toFixed(1),
+      ortAllMs: +ortAll.wall.toFixed(2),
+      ortDisabledMs: +ortDisabled.wall.toFixed(2),
+      ratioVsAll: +(canonicalMs / ortAll.wall).toFixed(1),
+      ratioVsDisabled: +(canonicalMs / ortDisabled.wall).toFixed(1),
+      canonicalCpuMs: +canonicalCpuMs.toFixed(2),
+      ortAllCpuMs: +ortAll.cpu.toFixed(2),
+      cpuRatioVsAll: +(canonicalCpuMs / Math.max(ortAll.cpu, 1e-3)).toFixed(1),
     });
   }
   if (process.argv.includes("--json")) console.log(JSON.stringify(rows));

@@ -99,7 +99,7 @@ export function sliceBounds(shape: readonly number[], starts: readonly number[],
       e = Math.min(Math.max(e, 0), dim);
       out[a] = Math.max(0, Math.ceil((e - s) / step));
     } else {
-      s = Math.min(Math.max(s, -1), dim - 1);
+      s = Math.min(Math.max(s, 0), dim - 1);
       e = Math.min(Math.max(e, -1), dim - 1);
       out[a] = Math.max(0, Math.ceil((e - s) / step));
     }

@@ -85,6 +85,7 @@ const CASES: Case[] = [
   { name: "Flatten", shape: X, nodes: one("Flatten", [], { axis: int(2) }), rel: 0 },
   { name: "Transpose", shape: X, nodes: one("Transpose", [], { perm: ints([0, 3, 1, 2]) }), rel: 0 },
   { name: "Slice negative step", shape: X, nodes: one("Slice", ["st", "en", "ax", "sp"]), inits: [i64("st", [-1, 1]), i64("en", [0, 100]), i64("ax", [3, 1]), i64("sp", [-2, 2])], rel: 0 },
+  { name: "Slice clamped bounds", shape: X, nodes: one("Slice", ["st", "en", "ax", "sp"]), inits: [i64("st", [-100, -100, 100]), i64("en", [3, -100, -100]), i64("ax", [1, 2, 3]), i64("sp", [1, -1, -3])], rel: 0 },
   { name: "Concat", shape: X, nodes: one("Concat", ["c"], { axis: int(1) }), inits: [f("c", [1, 2, 6, 7], 26)], rel: 0 },
   { name: "Squeeze Unsqueeze", shape: [1, 4, 1, 7], nodes: [{ op: "Squeeze", inputs: ["x", "a"], outputs: ["t"] }, { op: "Unsqueeze", inputs: ["t", "b"], outputs: ["y"] }], inits: [i64("a", [0, 2]), i64("b", [1])], rel: 0 },
   { name: "Expand", shape: [4, 1], nodes: one("Expand", ["s"]), inits: [i64("s", [2, 4, 3])], rel: 0 },

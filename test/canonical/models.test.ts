@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { lowerModel, runProgram } from "../../canonical/index.js";
+import { lowerModel, runProgram, traceRootOf } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import type { Tensor } from "../../protocol/tensor.js";
 import { maxDiff, ortRun, uniformTensor } from "./helpers.js";
@@ -121,12 +121,17 @@ describe("canonical runtime on real models", () => {
     }
   });
 
-  it("test_run_sameInputTwice_sameTraceBits_succeeds", () => {
+  it("test_run_sameInputTwice_sameTraceRoot_succeeds", () => {
     const program = lowerModel(readFileSync(CLS_PATH), { inputShape: CLS_SHAPE });
     const x = textLineTensor("Determinism");
     const a = runProgram(program, x).trace;
     const b = runProgram(program, x).trace;
     expect(a).toHaveLength(program.steps.length);
     a.forEach((t, j) => expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(b[j]!.data.buffer, b[j]!.data.byteOffset, b[j]!.data.byteLength))).toBe(true));
+    expect(traceRootOf(a)).toBe(traceRootOf(b));
+    // A fresh lowering of the same file gives the same program, hence the same trace root.
+    expect(traceRootOf(runProgram(lowerModel(readFileSync(CLS_PATH), { inputShape: CLS_SHAPE }), x).trace)).toBe(traceRootOf(a));
+    // And a different input, a different root.
+    expect(traceRootOf(runProgram(program, textLineTensor("Determinism", { rotated: true })).trace)).not.toBe(traceRootOf(a));
   });
 });
