@@ -9,6 +9,10 @@
  * and no request is ever both paid and refunded, or paid or refunded twice. Each sequence ends by
  * driving every request to a final state and withdrawing everything: the oracle must end empty.
  *
+ * Hostile requesters: a consumer that refuses ether and one that burns all the gas it gets; every
+ * refundExpired call must cost at most the fixed refund stipend plus bookkeeping per refund. Results
+ * are submitted by random relayers (copies); the payee paid is always the one the worker signed.
+ *
  * Parameter changes: the owner schedules random new versions (result bond, challenge bond, relayer
  * share, challenge window); the model predicts each request's version from the ParamsScheduled events
  * and checks that bonds locked, bonds asked and the relayer's share paid are those of the request's
@@ -71,7 +75,9 @@ async function propertyFixture(conn: Connection) {
   const fx = await deploy(conn);
   const honest = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 0]);
   const refusing = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 1]);
-  return { ...fx, honest, refusing };
+  // Burns all the gas it gets in callbacks and refund pushes (refund griefing, issue 12 finding 7).
+  const burner = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 2]);
+  return { ...fx, honest, refusing, burner };
 }
 type PFx = Awaited<ReturnType<typeof propertyFixture>>;
 
@@ -287,11 +293,12 @@ describe("InferenceOracle: randomized property test", () => {
       const fx = await conn.networkHelpers.loadFixture(propertyFixture);
       const rnd = prng(0xc0ffee + seq);
       const m = new Model(fx);
-      const requesters = [fx.requester, fx.other, fx.honest, fx.refusing];
+      const requesters = [fx.requester, fx.other, fx.honest, fx.refusing, fx.burner];
       const relayers = [fx.relayer, fx.other, fx.ops[0]!];
       const latest = async () => BigInt((await fx.ethers.provider.getBlock("latest"))!.timestamp);
 
       /** Runs a tx; applies its events; returns whether it succeeded. */
+      let lastReceipt: TransactionReceipt | undefined;
       const run = async (label: string, txp: () => Promise<any>, expectOk?: boolean) => {
         let receipt: TransactionReceipt | undefined;
         try {
@@ -303,6 +310,7 @@ describe("InferenceOracle: randomized property test", () => {
         stats[label] ??= [0, 0];
         stats[label]![ok ? 0 : 1]++;
         if (expectOk !== undefined) expect(ok, `${label} seq ${seq}`).toBe(expectOk);
+        lastReceipt = ok ? receipt : undefined;
         if (ok) {
           const block = (await fx.ethers.provider.getBlock(receipt!.blockNumber))!;
           m.apply(fx, receipt!, BigInt(block.timestamp), block.baseFeePerGas ?? 0n);
@@ -449,6 +457,10 @@ describe("InferenceOracle: randomized property test", () => {
         } else if (action < 85) {
           const ids = [...m.reqs.keys()].filter(() => rnd.chance(0.5));
           await run("refundExpired", () => fx.oracle.connect(fx.other).refundExpired(ids, GAS), true);
+          // Refund griefing: whatever the requesters do in their refund hook (the burner burns all it
+          // gets), each refund costs the caller at most the 50k stipend plus the oracle's bookkeeping.
+          const refunded = events(lastReceipt!, fx.oracle, "RequestRefunded").length;
+          expect(lastReceipt!.gasUsed, `refundExpired gas seq ${seq}`).toBeLessThan(BigInt(60_000 + 110_000 * refunded + 5_000 * ids.length));
         } else if (action < 88) {
           const open = withStatus(Status.Requested);
           if (!open.length) continue;
@@ -518,7 +530,7 @@ describe("InferenceOracle: randomized property test", () => {
       const signersByAddress = new Map<string, any>([fx.relayer, fx.other, fx.challenger, fx.modelOwner, fx.requester, fx.admin, fx.arbiter, ...fx.ops].map((s) => [s.address, s]));
       for (const [acct, owed] of m.pull) {
         if (owed === 0n) continue;
-        const consumer = [fx.honest, fx.refusing].find((c) => c.target === acct);
+        const consumer = [fx.honest, fx.refusing, fx.burner].find((c) => c.target === acct);
         await run("drainWithdraw", () => (consumer ? (consumer as any).withdrawFromOracle(GAS) : fx.oracle.connect(signersByAddress.get(acct)).withdraw(GAS)), true);
       }
       await checkInvariants(fx, m, `seq ${seq} drained`);
