@@ -25,7 +25,7 @@
  */
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
-import { Wallet, ZeroAddress, ZeroHash, type TransactionReceipt } from "ethers";
+import { Wallet, ZeroAddress, ZeroHash, hexlify as toHex, type TransactionReceipt } from "ethers";
 import {
   deploy, requestParams, submission, rejection, zkProof, tensorF32, events,
   ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
@@ -65,6 +65,8 @@ interface Req {
   version: number;
   /** The fee part that pays the callback's gas: callbackGasLimit x max(basefee, minGasPrice) at request time. */
   callbackFee: bigint;
+  /** Whether the request has a callback (then delivery needs the output bytes, finding 2). */
+  callback: boolean;
   /** Merkle proof of the current result's leaf, rebuilt from the submitting transaction's logs. */
   proof?: string[];
   paid: number;
@@ -142,6 +144,7 @@ class Model {
           const price = baseFee > minGasPrice ? baseFee : minGasPrice;
           this.reqs.set(args.requestId, {
             callbackFee: BigInt(args.callbackGasLimit) * price,
+            callback: BigInt(args.callbackGasLimit) !== 0n,
             id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
             deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0, version,
           });
@@ -319,7 +322,8 @@ describe("InferenceOracle: randomized property test", () => {
       };
       const withStatus = (...s: number[]) => [...m.reqs.values()].filter((r) => s.includes(r.status));
       const near = (now: bigint, t: bigint) => now + 3n >= t && now <= t + 3n;
-      const settlement = (r: Req, output = "0x") => ({
+      const outputOf = (r: Req) => toHex(OUTPUTS.find((o) => hashEncoded(o) === r.outputHash)!);
+      const settlement = (r: Req, output = outputOf(r)) => ({
         requestId: r.id,
         record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! },
         output,
@@ -381,7 +385,9 @@ describe("InferenceOracle: randomized property test", () => {
           const r = rnd.pick(open);
           const w = rnd.int(3);
           const sub = await goodSubmission(r, w);
-          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w, r);
+          // A NONE/ZK result for a request with a callback must carry its output (finding 2).
+          const emptyDelivery = r.tier !== Tier.OPTIMISTIC && r.callback && sub.output === "0x";
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w, r) && !emptyDelivery;
           await run("submit", () => fx.oracle.connect(rnd.pick(relayers)).submitResult(sub, GAS), expectOk);
         } else if (action < 41) {
           // invalid submission: wrong signer, tampered output hash, or not-matching inline output
@@ -449,8 +455,11 @@ describe("InferenceOracle: randomized property test", () => {
             expect(Number(await fx.oracle.state(r.id)), "a wrong proof settles nothing").toBe(Status.Submitted);
           } else if (rnd.chance(0.5)) {
             const r = rnd.pick(subs);
-            const expectOk = near(now, r.timeout) ? undefined : now >= r.timeout;
-            await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r), GAS), expectOk);
+            // Sometimes without the output: refused for a callback until the output grace is over.
+            const output = rnd.chance(0.3) ? "0x" : outputOf(r);
+            const graceOver = now >= r.timeout + 86_400n;
+            const expectOk = near(now, r.timeout) || near(now, r.timeout + 86_400n) ? undefined : now >= r.timeout && (output !== "0x" || !r.callback || graceOver);
+            await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r, output), GAS), expectOk);
           } else {
             await run("settleMany", () => fx.oracle.connect(fx.other).settleMany(subs.map((r) => settlement(r)), GAS), true);
           }
