@@ -1,7 +1,9 @@
 /**
  * Deployment and model registration, shared by `oracle deploy`, `oracle dev` and `oracle model`:
- * ModelRegistry + InferenceOracle + ArbiterResolver on any JSON-RPC endpoint, and an ONNX file's
- * hash, specs and commitment root read from the file itself.
+ * ModelRegistry + InferenceOracle + FraudProofResolver (one-step fraud proofs, the default OPTIMISTIC
+ * resolver) on any JSON-RPC endpoint, plus an ArbiterResolver only when the deployment names an
+ * arbiter (a trusted party: it decides disputes at will), and an ONNX file's hash, specs and
+ * commitment root read from the file itself.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -38,12 +40,16 @@ const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 
 /** `oracle deploy --config file`: every field optional; amounts in ETH, durations in seconds. */
 export const DeployConfigSchema = z.object({
   admin: address.optional().describe("admin of the registry and the oracle (default: the deployer)"),
-  arbiter: address.optional().describe("who rules on disputes in the ArbiterResolver (default: the deployer)"),
-  disputeWindow: z.number().int().positive().default(3600).describe("seconds the arbiter has to rule before the default outcome"),
+  arbiter: address
+    .optional()
+    .describe(
+      "deploy an ArbiterResolver ruled by this account and make it the default OPTIMISTIC resolver. The arbiter is a TRUSTED party: it decides every dispute at will (slashes any worker, or clears any result). Absent: no arbiter; the FraudProofResolver is the default",
+    ),
+  disputeWindow: z.number().int().positive().default(3600).describe("seconds a dispute may take (the arbiter's time to rule; the fraud-proof game's whole duration) before the default outcome"),
   fraudProofs: z
     .boolean()
-    .default(false)
-    .describe("also deploy the one-step fraud-proof verifier and a FraudProofResolver (docs/OPTIMISTIC.md), approved in the registry"),
+    .default(true)
+    .describe("deploy the one-step fraud-proof verifier and a FraudProofResolver (docs/OPTIMISTIC.md), approved in the registry; the default OPTIMISTIC resolver unless an arbiter is named"),
   params: z
     .object({
       minStake: ether.default(parseEther("1")),
@@ -69,7 +75,11 @@ export function loadDeployConfig(input: unknown): DeployConfig {
   return loadConfig(DeployConfigSchema, input);
 }
 
-/** Deploys registry, oracle and resolver (approved in the registry); returns the deployment record. */
+/**
+ * Deploys registry, oracle and resolvers (approved in the registry); returns the deployment record.
+ * `resolver` in the record, the default for `oracle model register`, is the ArbiterResolver only when
+ * `config.arbiter` names one, else the FraudProofResolver (absent when neither is deployed).
+ */
 export async function deployContracts(deployer: Signer, config: DeployConfig, progress: Progress, rpcUrl?: string): Promise<Deployment> {
   const me = await deployer.getAddress();
   const provider = deployer.provider!;
@@ -87,12 +97,16 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     await c.waitForDeployment();
     return c;
   });
-  const resolver = await progress.step("deploying ArbiterResolver", async () => {
-    const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), config.arbiter ?? me, config.disputeWindow, false);
-    await c.waitForDeployment();
-    return c;
-  });
-  await send("approving the resolver in the registry", async () => registry.setResolverApproval(await resolver.getAddress(), true), progress);
+  let arbiterResolver: string | undefined;
+  if (config.arbiter !== undefined) {
+    const arbiter = config.arbiter;
+    arbiterResolver = await progress.step(`deploying ArbiterResolver (arbiter ${arbiter}, a trusted party)`, async () => {
+      const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), arbiter, config.disputeWindow, false);
+      await c.waitForDeployment();
+      return c.getAddress();
+    });
+    await send("approving the ArbiterResolver in the registry", () => registry.setResolverApproval(arbiterResolver!, true), progress);
+  }
   let fraudResolver: string | undefined;
   if (config.fraudProofs) {
     fraudResolver = await progress.step("deploying the one-step fraud-proof verifier and FraudProofResolver", async () => {
@@ -111,13 +125,15 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     });
     await send("approving the FraudProofResolver in the registry", () => registry.setResolverApproval(fraudResolver!, true), progress);
   }
+  // The default OPTIMISTIC resolver: the arbiter only when the deployment named one.
+  const defaultResolver = arbiterResolver ?? fraudResolver;
   if (admin.toLowerCase() !== me.toLowerCase()) await send("handing the registry to the admin", () => registry.transferAdmin(admin), progress);
   return {
     chainId: chainId.toString(),
     ...(rpcUrl === undefined ? {} : { rpcUrl }),
     registry: await registry.getAddress(),
     oracle: await oracle.getAddress(),
-    resolver: await resolver.getAddress(),
+    ...(defaultResolver === undefined ? {} : { resolver: defaultResolver }),
     ...(fraudResolver === undefined ? {} : { fraudResolver }),
     deployBlock,
     admin,

@@ -55,11 +55,12 @@ program
 
 program
   .command("deploy")
-  .description("deploy ModelRegistry, InferenceOracle and ArbiterResolver to a JSON-RPC endpoint; write the deployment JSON")
-  .option("--config <file>", "deployment settings (JSON: admin, arbiter, disputeWindow, params{minStake, challengeWindow, ...}; amounts in ETH)")
+  .description("deploy ModelRegistry, InferenceOracle and the FraudProofResolver (the default OPTIMISTIC resolver) to a JSON-RPC endpoint; write the deployment JSON")
+  .option("--config <file>", "deployment settings (JSON: admin, arbiter, disputeWindow, fraudProofs, params{minStake, challengeWindow, paramsDelay, minGasPrice, ...}; amounts in ETH)")
+  .option("--arbiter <address>", "also deploy an ArbiterResolver ruled by this account and make it the default OPTIMISTIC resolver: a TRUSTED party that decides every dispute at will (overrides the config's arbiter)")
   .option("--out <file>", "where to write the deployment JSON", DEFAULT_DEPLOYMENT)
   .action(async (_o, cmd: Command) => {
-    const o = globals(cmd) as GlobalOptions & { config?: string; out: string };
+    const o = globals(cmd) as GlobalOptions & { config?: string; out: string; arbiter?: string };
     let input: unknown = {};
     if (o.config !== undefined) {
       try {
@@ -68,7 +69,7 @@ program
         throw cliError("CONFIG_INVALID", `cannot read --config ${o.config}: ${(error as Error).message}`);
       }
     }
-    const config = loadDeployConfig(input);
+    const config = loadDeployConfig(o.arbiter === undefined ? input : { ...(input as object), arbiter: o.arbiter });
     const rpcUrl = o.rpc ?? process.env.ORACLE_RPC_URL;
     if (rpcUrl === undefined) throw cliError("CONFIG_INVALID", "deploy needs --rpc <url> (or ORACLE_RPC_URL)");
     const ctx = await context({ ...o, rpc: rpcUrl, deployment: undefined }, { needDeployment: false }).catch((error: unknown) => {

@@ -51,6 +51,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     uint64 internal constant MAX_DISPUTE_DURATION = 180 days;
     /// @notice Upper bound for params.maxCallbackGasLimit, well under a block.
     uint32 internal constant CALLBACK_GAS_CEILING = 10_000_000;
+    /// @notice How long after its challenge window only a settlement that carries the output can settle
+    /// a request with a callback (finding 2: nobody can deliver a callback without its output first).
+    uint64 internal constant OUTPUT_GRACE = 1 days;
     /// @notice A params change can be delayed at most this long (so the owner cannot lock params forever).
     uint32 internal constant MAX_PARAMS_DELAY = 90 days;
 
@@ -622,6 +625,10 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         if (RequestBook.tierOf(head) == Tier.OPTIMISTIC) {
             return (err, _acceptOptimistic(s, r, operator, head, c));
         }
+        // INVARIANT: a NONE/ZK result, final at once, reaches a callback only with its output.
+        if (s.output.length == 0 && r.callbackGasLimit != 0) {
+            return (abi.encodeWithSelector(OracleOutputMissing.selector, s.requestId, c.now_), leaf);
+        }
         IModelRegistry.ModelTerms memory t = _registry.terms(r.modelHash);
         if (r.tier == Tier.ZK) {
             err = _proofError(s.requestId, r, t.zkVerifier, s.outputHash, s.proof);
@@ -773,6 +780,10 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             return abi.encodeWithSelector(OracleResultRecordMismatch.selector, requestId);
         }
         StoredParams storage sp = _paramsAt[r.paramsVersion];
+        // INVARIANT: a callback gets the output, unless nobody delivered it for OUTPUT_GRACE (too large).
+        if (st.output.length == 0 && r.callbackGasLimit != 0 && _now() < uint64(r.timeout) + OUTPUT_GRACE) {
+            return abi.encodeWithSelector(OracleOutputMissing.selector, requestId, uint64(r.timeout) + OUTPUT_GRACE);
+        }
         // INVARIANT: an inline output is the tensor the worker committed to.
         err = _outputError(st.record.outputHash, st.output, sp.maxInlineOutputBytes);
         if (err.length != 0) return err;

@@ -210,6 +210,11 @@ interface IInferenceOracle {
     error OracleInputHashMismatch(bytes32 declared, bytes32 computed);
     error OracleOutputTooLarge(uint256 size, uint256 maximum);
     error OracleOutputHashMismatch(bytes32 declared, bytes32 computed);
+    /// @notice A request with a callback is delivered only with the output bytes that hash to the signed
+    /// outputHash (NONE/ZK: in the submission; OPTIMISTIC: in the settlement until `availableAt`, the
+    /// end of the challenge window plus OUTPUT_GRACE; after that, an output too large to deliver inline
+    /// may settle without it and the callback gets empty bytes).
+    error OracleOutputMissing(RequestId requestId, uint64 availableAt);
     error OracleMalformedTensor(uint256 code);
     error OracleInvalidSignature();
     error OracleUnknownSigner(address signer);

@@ -268,9 +268,11 @@ describe("oracle CLI against `oracle dev`", () => {
       const good = join(dir, "deploy.json");
       writeFileSync(good, JSON.stringify({ params: { challengeWindow: 2, unbondingDelay: 0, minStake: "0.5" } }));
       dep2 = join(dir, "deployment-2.json");
-      const d = lastJson<{ oracle: string; registry: string; resolver: string; params: Record<string, string> }>(
+      const d = lastJson<{ oracle: string; registry: string; resolver: string; fraudResolver?: string; params: Record<string, string> }>(
         await oracle(["deploy", "--rpc", ready.rpcUrl, "--key", key("admin"), "--config", good, "--out", dep2, "--json"], {}),
       );
+      // No arbiter unless asked (--arbiter): the fraud-proof resolver is the default (issue 12, finding 6).
+      expect(d.resolver).toBe(d.fraudResolver);
       for (const a of [d.oracle, d.registry, d.resolver]) expect(String(await rpc(ready.rpcUrl, "eth_getCode", [a, "latest"])).length).toBeGreaterThan(100);
       expect(d.oracle).not.toBe(ready.oracle);
       expect(d.params).toMatchObject({ challengeWindow: "2", minStake: parseEther("0.5").toString() });

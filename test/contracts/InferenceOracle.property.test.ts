@@ -9,6 +9,10 @@
  * and no request is ever both paid and refunded, or paid or refunded twice. Each sequence ends by
  * driving every request to a final state and withdrawing everything: the oracle must end empty.
  *
+ * Hostile requesters: a consumer that refuses ether and one that burns all the gas it gets; every
+ * refundExpired call must cost at most the fixed refund stipend plus bookkeeping per refund. Results
+ * are submitted by random relayers (copies); the payee paid is always the one the worker signed.
+ *
  * Parameter changes: the owner schedules random new versions (result bond, challenge bond, relayer
  * share, challenge window); the model predicts each request's version from the ParamsScheduled events
  * and checks that bonds locked, bonds asked and the relayer's share paid are those of the request's
@@ -21,7 +25,7 @@
  */
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
-import { Wallet, ZeroAddress, ZeroHash, type TransactionReceipt } from "ethers";
+import { Wallet, ZeroAddress, ZeroHash, hexlify as toHex, type TransactionReceipt } from "ethers";
 import {
   deploy, requestParams, submission, rejection, zkProof, tensorF32, events,
   ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
@@ -61,6 +65,8 @@ interface Req {
   version: number;
   /** The fee part that pays the callback's gas: callbackGasLimit x max(basefee, minGasPrice) at request time. */
   callbackFee: bigint;
+  /** Whether the request has a callback (then delivery needs the output bytes, finding 2). */
+  callback: boolean;
   /** Merkle proof of the current result's leaf, rebuilt from the submitting transaction's logs. */
   proof?: string[];
   paid: number;
@@ -71,7 +77,9 @@ async function propertyFixture(conn: Connection) {
   const fx = await deploy(conn);
   const honest = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 0]);
   const refusing = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 1]);
-  return { ...fx, honest, refusing };
+  // Burns all the gas it gets in callbacks and refund pushes (refund griefing, issue 12 finding 7).
+  const burner = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, 2]);
+  return { ...fx, honest, refusing, burner };
 }
 type PFx = Awaited<ReturnType<typeof propertyFixture>>;
 
@@ -136,6 +144,7 @@ class Model {
           const price = baseFee > minGasPrice ? baseFee : minGasPrice;
           this.reqs.set(args.requestId, {
             callbackFee: BigInt(args.callbackGasLimit) * price,
+            callback: BigInt(args.callbackGasLimit) !== 0n,
             id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
             deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0, version,
           });
@@ -287,11 +296,12 @@ describe("InferenceOracle: randomized property test", () => {
       const fx = await conn.networkHelpers.loadFixture(propertyFixture);
       const rnd = prng(0xc0ffee + seq);
       const m = new Model(fx);
-      const requesters = [fx.requester, fx.other, fx.honest, fx.refusing];
+      const requesters = [fx.requester, fx.other, fx.honest, fx.refusing, fx.burner];
       const relayers = [fx.relayer, fx.other, fx.ops[0]!];
       const latest = async () => BigInt((await fx.ethers.provider.getBlock("latest"))!.timestamp);
 
       /** Runs a tx; applies its events; returns whether it succeeded. */
+      let lastReceipt: TransactionReceipt | undefined;
       const run = async (label: string, txp: () => Promise<any>, expectOk?: boolean) => {
         let receipt: TransactionReceipt | undefined;
         try {
@@ -303,6 +313,7 @@ describe("InferenceOracle: randomized property test", () => {
         stats[label] ??= [0, 0];
         stats[label]![ok ? 0 : 1]++;
         if (expectOk !== undefined) expect(ok, `${label} seq ${seq}`).toBe(expectOk);
+        lastReceipt = ok ? receipt : undefined;
         if (ok) {
           const block = (await fx.ethers.provider.getBlock(receipt!.blockNumber))!;
           m.apply(fx, receipt!, BigInt(block.timestamp), block.baseFeePerGas ?? 0n);
@@ -311,7 +322,8 @@ describe("InferenceOracle: randomized property test", () => {
       };
       const withStatus = (...s: number[]) => [...m.reqs.values()].filter((r) => s.includes(r.status));
       const near = (now: bigint, t: bigint) => now + 3n >= t && now <= t + 3n;
-      const settlement = (r: Req, output = "0x") => ({
+      const outputOf = (r: Req) => toHex(OUTPUTS.find((o) => hashEncoded(o) === r.outputHash)!);
+      const settlement = (r: Req, output = outputOf(r)) => ({
         requestId: r.id,
         record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! },
         output,
@@ -373,7 +385,9 @@ describe("InferenceOracle: randomized property test", () => {
           const r = rnd.pick(open);
           const w = rnd.int(3);
           const sub = await goodSubmission(r, w);
-          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w, r);
+          // A NONE/ZK result for a request with a callback must carry its output (finding 2).
+          const emptyDelivery = r.tier !== Tier.OPTIMISTIC && r.callback && sub.output === "0x";
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w, r) && !emptyDelivery;
           await run("submit", () => fx.oracle.connect(rnd.pick(relayers)).submitResult(sub, GAS), expectOk);
         } else if (action < 41) {
           // invalid submission: wrong signer, tampered output hash, or not-matching inline output
@@ -441,14 +455,21 @@ describe("InferenceOracle: randomized property test", () => {
             expect(Number(await fx.oracle.state(r.id)), "a wrong proof settles nothing").toBe(Status.Submitted);
           } else if (rnd.chance(0.5)) {
             const r = rnd.pick(subs);
-            const expectOk = near(now, r.timeout) ? undefined : now >= r.timeout;
-            await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r), GAS), expectOk);
+            // Sometimes without the output: refused for a callback until the output grace is over.
+            const output = rnd.chance(0.3) ? "0x" : outputOf(r);
+            const graceOver = now >= r.timeout + 86_400n;
+            const expectOk = near(now, r.timeout) || near(now, r.timeout + 86_400n) ? undefined : now >= r.timeout && (output !== "0x" || !r.callback || graceOver);
+            await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r, output), GAS), expectOk);
           } else {
             await run("settleMany", () => fx.oracle.connect(fx.other).settleMany(subs.map((r) => settlement(r)), GAS), true);
           }
         } else if (action < 85) {
           const ids = [...m.reqs.keys()].filter(() => rnd.chance(0.5));
           await run("refundExpired", () => fx.oracle.connect(fx.other).refundExpired(ids, GAS), true);
+          // Refund griefing: whatever the requesters do in their refund hook (the burner burns all it
+          // gets), each refund costs the caller at most the 50k stipend plus the oracle's bookkeeping.
+          const refunded = events(lastReceipt!, fx.oracle, "RequestRefunded").length;
+          expect(lastReceipt!.gasUsed, `refundExpired gas seq ${seq}`).toBeLessThan(BigInt(60_000 + 110_000 * refunded + 5_000 * ids.length));
         } else if (action < 88) {
           const open = withStatus(Status.Requested);
           if (!open.length) continue;
@@ -518,7 +539,7 @@ describe("InferenceOracle: randomized property test", () => {
       const signersByAddress = new Map<string, any>([fx.relayer, fx.other, fx.challenger, fx.modelOwner, fx.requester, fx.admin, fx.arbiter, ...fx.ops].map((s) => [s.address, s]));
       for (const [acct, owed] of m.pull) {
         if (owed === 0n) continue;
-        const consumer = [fx.honest, fx.refusing].find((c) => c.target === acct);
+        const consumer = [fx.honest, fx.refusing, fx.burner].find((c) => c.target === acct);
         await run("drainWithdraw", () => (consumer ? (consumer as any).withdrawFromOracle(GAS) : fx.oracle.connect(signersByAddress.get(acct)).withdraw(GAS)), true);
       }
       await checkInvariants(fx, m, `seq ${seq} drained`);

@@ -86,7 +86,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const { id } = await request(fx, { via: consumer, tier: Tier.OPTIMISTIC, callbackGasLimit: 500_000 });
     await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!)));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
-    const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: "0x", proof: [] };
+    const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: OUTPUT, proof: [] };
     const [available, required] = await expectRevert(fx.oracle.settle(settlement, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
     expect(required as bigint).toBe((500_000n * 64n) / 63n + 40_000n);
     expect(available as bigint).toBeLessThan(required as bigint);
@@ -101,7 +101,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const fx = await fixture();
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, Mode.Honest]);
     const { id } = await request(fx, { via: consumer, tier: Tier.NONE, callbackGasLimit: 500_000 });
-    const sub = await submission(fx, id, fx.signers[0]!);
+    const sub = await submission(fx, id, fx.signers[0]!, { output: OUTPUT });
     await expectRevert(fx.oracle.connect(fx.relayer).submitResult(sub, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
     await expectRevert(fx.oracle.connect(fx.relayer).submitResults([sub], { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
@@ -182,7 +182,11 @@ describe("InferenceOracle: callback safety and consumers", () => {
       const fx = await fixture();
       const d = await dapp(fx);
       const id = await classify(fx, d);
-      await serve(fx, id, "0x", OUTPUT_HASH);
+      // Without the output bytes, only once the output grace (1 day after the window) is over.
+      await expectRevert(serve(fx, id, "0x", OUTPUT_HASH), fx.oracle, "OracleOutputMissing");
+      await conn.networkHelpers.time.increase(86_400);
+      const rec = record(fx.ops[0]!.address, fx.relayer.address, OUTPUT_HASH);
+      await send(fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] }));
       const c = await d.classification(id);
       expect(c.received).toBe(true);
       expect(c.decoded).toBe(false);
