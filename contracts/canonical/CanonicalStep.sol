@@ -160,6 +160,12 @@ library CanonicalStep {
         return precision == TF32 ? v.roundTf32() : (v.isNaN() ? Float64.NAN : v);
     }
 
+    /// @notice A conv/matmul term: the exact binary64 product of two operands at the precision
+    /// (element.ts reduceTerms: `roundOperand(x) · roundOperand(w)`).
+    function term(uint64 a, uint64 b, uint8 precision) internal pure returns (uint64) {
+        return operand(a, precision).mul(operand(b, precision));
+    }
+
     // ---------------------------------------------------------------- partial states
 
     /// @notice The record of a fold's init state (t = 0).
@@ -188,20 +194,20 @@ library CanonicalStep {
         if (kind != KIND_ISUM && acc.isNaN() && acc != Float64.NAN) revert CanonicalStepBadRecord(record);
     }
 
-    /// @notice The state after folding `term` into `record` (element.ts foldPartials): float sum
+    /// @notice The state after folding the term `value` into `record` (element.ts foldPartials): float sum
     /// `s + v`; max `(v > s or v is NaN) ? v : s`; int32 sum `(s + v) | 0` (term as int64 two's
     /// complement).
-    function fold(bytes32 record, uint64 term) internal pure returns (bytes32) {
+    function fold(bytes32 record, uint64 value) internal pure returns (bytes32) {
         (uint8 kind, uint32 divisor, uint32 t, uint64 s) = decode(record);
         uint64 next;
         if (kind == KIND_SUM) {
-            next = s.add(term);
+            next = s.add(value);
         } else if (kind == KIND_MAX) {
-            next = term.isNaN() ? Float64.NAN : (term.gt(s) ? term : s);
+            next = value.isNaN() ? Float64.NAN : (value.gt(s) ? value : s);
         } else {
             // Unchecked: wrapping int32 addition; |s| < 2^31 and the term is any int64.
             unchecked {
-                next = uint64(int64(int32(int64(s) + int64(term))));
+                next = uint64(int64(int32(int64(s) + int64(value))));
             }
         }
         return encode(kind, divisor, t + 1, next);

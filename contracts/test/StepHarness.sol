@@ -83,6 +83,12 @@ contract StepHarness {
         }
     }
 
+    /// @notice term(a[i], b[i], precision) for each i.
+    function evalTerm(uint64[] calldata a, uint64[] calldata b, uint8 precision) external pure returns (uint64[] memory out) {
+        out = new uint64[](a.length);
+        for (uint256 i = 0; i < a.length; i++) out[i] = CanonicalStep.term(a[i], b[i], precision);
+    }
+
     /// @notice The record of an init state.
     function initRecord(uint8 kind, uint32 divisor, uint64 init) external pure returns (bytes32) {
         return CanonicalStep.initRecord(kind, divisor, init);
