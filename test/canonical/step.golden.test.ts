@@ -10,7 +10,7 @@ import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { finalizeReduce, lowerModel, mapElement, MAP_OPS, reduceTerms, runProgram, type Precision, type Program, type Step } from "../../canonical/index.js";
 import { roundOperand } from "../../canonical/float.js";
-import { canonicalBits, encodePartial, mapOpCode, mapParamsOf, PARTIAL_KINDS, partialKindOf, partialStates, precisionCode, wordOf } from "../../canonical/partial.js";
+import { canonicalBits, decodePartial, encodePartial, mapOpCode, mapParamsOf, PARTIAL_KINDS, partialKindOf, partialStates, precisionCode, wordOf } from "../../canonical/partial.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { seededRandom } from "../../protocol/random.js";
 import type { Tensor } from "../../protocol/tensor.js";
@@ -277,6 +277,41 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
       const want = a.map((x, i) => canonicalBits(roundOperand(x, p) * roundOperand(b[i]!, p)));
       expect(got.map(hex64)).toEqual(want.map(hex64));
     }
+  }, 60_000);
+
+  it("test_mnistInt8Mlp_integerAndFloatReduceSteps_everyFold_matchElementTs", async () => {
+    const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
+    const input: Tensor = { dtype: "int8", shape: [1, 7, 7], data: new Int8Array(49).map((_, i) => ((i * 53) % 256) - 128) };
+    const { trace } = runProgram(mnist, input, { precision: "fp32" });
+    const rand = seededRandom(71);
+    const c: FoldCheck = { records: [], terms: [], next: [], finals: [], inits: [] };
+    const kinds = new Set<string>();
+    for (const step of mnist.steps) {
+      if (step.kind !== "reduce") continue;
+      const read = (k: number) => {
+        const o = step.operands[k]!;
+        return (o.source === "input" ? input.data : o.source === "weight" ? mnist.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+      };
+      const integer = step.output.dtype !== "float32";
+      for (const e of picks(step, 3, rand)) {
+        const r = reduceTerms(step, read, e, "fp32");
+        const kind = partialKindOf(r, integer);
+        kinds.add(kind);
+        const states = partialStates(r, integer);
+        const recs = states.map((st) => hexOf(encodePartial(st)));
+        for (const st of states) expect(decodePartial(encodePartial(st))).toEqual(st);
+        for (let t = 0; t < r.terms.length; t++) {
+          c.records.push(recs[t]!);
+          c.terms.push(wordOf(kind, r.terms[t]!));
+          c.next.push(recs[t + 1]!);
+        }
+        c.inits.push({ kind: PARTIAL_KINDS[kind], count: r.count, init: wordOf(kind, r.init), want: recs[0]! });
+        const fin = finalizeReduce(step, r, states.at(-1)!.acc, "fp32");
+        c.finals.push({ record: recs.at(-1)!, precision: 0, want: wordOf(kind, fin), what: `mnist step ${step.index} ${step.op} e ${e}` });
+      }
+    }
+    expect(kinds.has("isum")).toBe(true);
+    expect(await checkFolds(c)).toBeGreaterThan(100);
   }, 60_000);
 
   it("test_integerSumAndMalformedRecords", async () => {
