@@ -75,6 +75,7 @@ library CanonicalStep {
     /// number of operands or parameters.
     error CanonicalStepUnsupportedMap(uint256 op, uint256 operands, uint256 params);
     error CanonicalStepBadPrecision(uint256 precision);
+    error CanonicalStepBadDtype(uint256 dtype);
     error CanonicalStepBadRecord(bytes32 record);
 
     // ---------------------------------------------------------------- map
@@ -138,6 +139,63 @@ library CanonicalStep {
             return n == 4 ? v.add(x[3]) : v;
         }
         revert CanonicalStepUnsupportedMap(op, n, np);
+    }
+
+    /// @notice Element of an integer map step (kernels.ts intMap; int → int cast: the wrap) on int64
+    /// operand values, wrapped to the output's ONNX dtype (2 uint8, 3 int8, 4 uint16, 5 int16, 6 int32,
+    /// 12 uint32): add, sub, mul (wrapping), div (toward zero; a zero divisor gives 0), max, min, neg, abs,
+    /// relu, clip [min, max], cast. Other ops revert CanonicalStepUnsupportedMap.
+    function mapIntElement(uint256 op, uint8 dtype, int64[] memory params, int64[] memory x) internal pure returns (int64) {
+        uint256 n = x.length;
+        uint256 np = params.length;
+        if (n == 2 && np == 0) {
+            int256 a = x[0];
+            int256 b = x[1];
+            if (op == ADD) return wrapInt(a + b, dtype);
+            if (op == SUB) return wrapInt(a - b, dtype);
+            if (op == MUL) return wrapInt(a * b, dtype);
+            if (op == DIV) return b == 0 ? int64(0) : wrapInt(a / b, dtype);
+            if (op == MAX) return b > a ? x[1] : x[0];
+            if (op == MIN) return b < a ? x[1] : x[0];
+        } else if (n == 1 && np == 0) {
+            int256 a = x[0];
+            if (op == NEG) return wrapInt(-a, dtype);
+            if (op == ABS) return wrapInt(a < 0 ? -a : a, dtype);
+            if (op == RELU) return a > 0 ? x[0] : int64(0);
+            if (op == CAST) return wrapInt(a, dtype);
+        } else if (n == 1 && np == 2 && op == CLIP) {
+            return x[0] < params[0] ? params[0] : (x[0] > params[1] ? params[1] : x[0]);
+        }
+        revert CanonicalStepUnsupportedMap(op, n, np);
+    }
+
+    /// @notice A float → integer cast (kernels.ts castToInt): NaN → 0, truncation toward zero,
+    /// saturation at the dtype's range.
+    function castToInt(uint64 a, uint8 dtype) internal pure returns (int64) {
+        (int64 lo, int64 hi) = intRange(dtype);
+        int64 v = a.toInt64();
+        return v < lo ? lo : (v > hi ? hi : v);
+    }
+
+    function intRange(uint8 dtype) private pure returns (int64 lo, int64 hi) {
+        if (dtype == 3) return (-128, 127);
+        if (dtype == 2) return (0, 255);
+        if (dtype == 5) return (-32768, 32767);
+        if (dtype == 4) return (0, 65535);
+        if (dtype == 6) return (type(int32).min, type(int32).max);
+        if (dtype == 12) return (0, int64(uint64(type(uint32).max)));
+        revert CanonicalStepBadDtype(dtype);
+    }
+
+    /// @notice Two's-complement wrap of an integer into the dtype (kernels.ts wrapTo).
+    function wrapInt(int256 v, uint8 dtype) internal pure returns (int64) {
+        if (dtype == 3) return int8(uint8(uint256(v)));
+        if (dtype == 2) return int64(uint64(uint8(uint256(v))));
+        if (dtype == 5) return int16(uint16(uint256(v)));
+        if (dtype == 4) return int64(uint64(uint16(uint256(v))));
+        if (dtype == 6) return int32(uint32(uint256(v)));
+        if (dtype == 12) return int64(uint64(uint32(uint256(v))));
+        revert CanonicalStepBadDtype(dtype);
     }
 
     /// @notice kernels.ts clamp01: `v < 0 ? 0 : v > 1 ? 1 : v` (NaN passes).

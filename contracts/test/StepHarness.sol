@@ -89,6 +89,27 @@ contract StepHarness {
         for (uint256 i = 0; i < a.length; i++) out[i] = CanonicalStep.term(a[i], b[i], precision);
     }
 
+    /// @notice Integer maps: records `u8 op | u8 dtype | u8 fromFloat | u8 #operands | u8 #params |
+    /// #operands × u64 | #params × u64` (int64 two's complement; a float → int cast's operand as binary64
+    /// bits); results: one int64 per record.
+    function evalIntMap(bytes calldata input) external pure returns (bytes memory out) {
+        uint256 at = 0;
+        while (at < input.length) {
+            uint256 op = uint8(input[at]);
+            uint8 dtype = uint8(input[at + 1]);
+            bool fromFloat = uint8(input[at + 2]) == 1;
+            uint256 n = uint8(input[at + 3]);
+            uint256 np = uint8(input[at + 4]);
+            int64[] memory x = new int64[](n);
+            int64[] memory params = new int64[](np);
+            for (uint256 k = 0; k < n; k++) x[k] = int64(uint64(bytes8(input[at + 5 + 8 * k:at + 13 + 8 * k])));
+            for (uint256 k = 0; k < np; k++) params[k] = int64(uint64(bytes8(input[at + 5 + 8 * (n + k):at + 13 + 8 * (n + k)])));
+            int64 r = fromFloat ? CanonicalStep.castToInt(uint64(x[0]), dtype) : CanonicalStep.mapIntElement(op, dtype, params, x);
+            out = bytes.concat(out, bytes8(uint64(r)));
+            at += 5 + 8 * (n + np);
+        }
+    }
+
     /// @notice The record of an init state.
     function initRecord(uint8 kind, uint32 divisor, uint64 init) external pure returns (bytes32) {
         return CanonicalStep.initRecord(kind, divisor, init);

@@ -314,6 +314,75 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     expect(await checkFolds(c)).toBeGreaterThan(100);
   }, 60_000);
 
+  it("test_integerMaps_mnistStepsAndSeededOperands_matchElementTs", async () => {
+    const DT: Record<string, number> = { uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, uint32: 12 };
+    const vecs: { op: number; dtype: number; fromFloat: boolean; operands: bigint[]; params: bigint[]; want: bigint; what: string }[] = [];
+    const i64 = (v: number) => BigInt(v) & MASK64;
+    // Every integer map step of the int8 MNIST MLP, seeded elements.
+    const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
+    const input: Tensor = { dtype: "int8", shape: [1, 7, 7], data: new Int8Array(49).map((_, i) => ((i * 53) % 256) - 128) };
+    const { trace } = runProgram(mnist, input, { precision: "fp32" });
+    const rand = seededRandom(81);
+    for (const step of mnist.steps) {
+      if (step.kind !== "map") continue;
+      const read = (k: number) => {
+        const o = step.operands[k]!;
+        return (o.source === "input" ? input.data : o.source === "weight" ? mnist.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+      };
+      for (const e of picks(step, 8, rand)) {
+        const coords = coordsOf(e, step.output.shape);
+        const operands = step.operandTypes.map((t, k) => read(k)[broadcastFlat(coords, step.params[`view${k}`] ?? t.shape)]!);
+        const params = step.op === "clip" ? [step.params.min![0]!, step.params.max![0]!] : [];
+        vecs.push({ op: mapOpCode(step.op), dtype: DT[step.output.dtype]!, fromFloat: false, operands: operands.map(i64), params: params.map(i64), want: i64(mapElement(step, read, e)), what: `mnist step ${step.index} ${step.op} e ${e}` });
+      }
+    }
+    // Seeded operands at every integer dtype, including wrap-around and a zero divisor; float → int casts.
+    const r2 = seededRandom(82);
+    const INT_OPS = ["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "clip", "cast"];
+    for (const [dtype, code] of Object.entries(DT)) {
+      for (const op of INT_OPS) {
+        const arity = ["add", "sub", "mul", "div", "max", "min"].includes(op) ? 2 : 1;
+        for (let i = 0; i < 8; i++) {
+          const operands = Array.from({ length: arity }, () => (r2() < 0.15 ? 0 : Math.floor((r2() - 0.5) * 2 ** (1 + Math.floor(r2() * 32)))));
+          const params = op === "clip" ? [-100, 1000] : [];
+          const t = { dtype: dtype as Step["output"]["dtype"], shape: [1] };
+          const step = { ...syntheticStep(op, arity, op === "clip" ? { min: -100, max: 1000 } : {}), operandTypes: Array.from({ length: arity }, () => (op === "cast" ? { dtype: "int32" as const, shape: [1] } : t)), output: t };
+          vecs.push({ op: mapOpCode(op), dtype: code, fromFloat: false, operands: operands.map(i64), params: params.map(i64), want: i64(mapElement(step, (k) => [operands[k]!], 0)), what: `${op} ${dtype} (${operands})` });
+        }
+      }
+      for (const x of [...SPECIAL, 127.9, -128.9, 255.5, -0.7, 4294967295.5, 2147483648, -2147483649, 40000.25]) {
+        const step = { ...syntheticStep("cast", 1, {}), output: { dtype: dtype as Step["output"]["dtype"], shape: [1] } };
+        vecs.push({ op: mapOpCode("cast"), dtype: code, fromFloat: true, operands: [canonicalBits(x)], params: [], want: i64(mapElement(step, () => [x], 0)), what: `cast float ${x} -> ${dtype}` });
+      }
+    }
+    const buf = Buffer.concat(vecs.map((v) => {
+      const b = Buffer.alloc(5 + 8 * (v.operands.length + v.params.length));
+      b.writeUInt8(v.op, 0);
+      b.writeUInt8(v.dtype, 1);
+      b.writeUInt8(v.fromFloat ? 1 : 0, 2);
+      b.writeUInt8(v.operands.length, 3);
+      b.writeUInt8(v.params.length, 4);
+      [...v.operands, ...v.params].forEach((w, k) => b.writeBigUInt64BE(w, 5 + 8 * k));
+      return b;
+    }));
+    const bad: string[] = [];
+    const per = 120;
+    let at = 0;
+    for (let i = 0; i < vecs.length; i += per) {
+      const chunk = vecs.slice(i, i + per);
+      const len = chunk.reduce((a, v) => a + 5 + 8 * (v.operands.length + v.params.length), 0);
+      const res: string = await harness.evalIntMap.staticCall("0x" + buf.subarray(at, at + len).toString("hex"), { gasLimit: 16_000_000n });
+      at += len;
+      const out = Buffer.from(res.slice(2), "hex");
+      chunk.forEach((v, j) => {
+        const got = out.readBigUInt64BE(8 * j);
+        if (got !== v.want && bad.length < 10) bad.push(`${v.what}: got ${hex64(got)} want ${hex64(v.want)}`);
+      });
+    }
+    expect(bad).toEqual([]);
+    expect(vecs.length).toBeGreaterThan(500);
+  }, 60_000);
+
   it("test_integerSumAndMalformedRecords", async () => {
     // int32 sums wrap as element.ts's `(s + v) | 0`.
     const r = { init: 2147483000, terms: Float64Array.from([1000, -5, -4294967296 + 7, 127 * 127, -128 * 127]), count: 1, max: false };
