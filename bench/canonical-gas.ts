@@ -4,12 +4,17 @@
  * call alone (CanonicalHarness.gasFloat/gasMath: gasleft() around one internal call, minus the same
  * measurement of an identity function, the call's own overhead) over seeded inputs of the kind models
  * meet (random normals of moderate magnitude; each function over its working range). Also min and max.
+ * Then CanonicalStep.sol (docs/CANONICAL.md, "Partial states and the on-chain step"): one fold of a
+ * partial-state record (sum, max), a finalize, and every float map op (StepHarness: gasleft() around
+ * the library call, operands already decoded in memory; no overhead subtracted).
  *
  *   npm run bench:canonical-gas
  */
 import { network } from "hardhat";
 import { bitsOf, f64 } from "../canonical/float.js";
 import { seededRandom } from "../protocol/random.js";
+import { MAP_OPS, type Step } from "../canonical/program.js";
+import { canonicalBits, encodePartial, mapOpCode, mapParamsOf } from "../canonical/partial.js";
 import { Fn, Op, pack, type Vec } from "../test/canonical/harness.js";
 
 const N = 101;
@@ -86,10 +91,61 @@ async function main() {
     const s = stats(await run("gasMath", op, gen), mathOverhead);
     rows.push(`| CanonicalMath.${name} | ${s.median} | ${s.min} | ${s.max} |`);
   }
+  rows.push(...(await stepRows(conn)));
   console.log(`Canonical binary64 gas per operation (${N} seeded inputs each; internal library call, call overhead of ${floatOverhead} gas subtracted)\n`);
   console.log("| operation | median gas | min | max |\n|---|---:|---:|---:|");
   console.log(rows.join("\n"));
   await conn.close?.();
+}
+
+const STEP_ARITY: Record<string, number> = { add: 2, sub: 2, mul: 2, div: 2, max: 2, min: 2, pow: 2, bn_scale: 2, exp_sub: 2, bn_apply: 4, ln_apply: 4 };
+const STEP_PARAMS: Record<string, Record<string, number[]>> = {
+  clip: { min: [0], max: [6] }, hardsigmoid: { alpha: [0.2], beta: [0.5] }, leakyrelu: { alpha: [0.01] }, bn_scale: { epsilon: [1e-5] }, ln_apply: { epsilon: [1e-5] }, scale: { k: [1.702] },
+};
+/** Operands in [-4, 4] (fp32), made positive where the op takes a logarithm or a square root of them. */
+const POSITIVE: Record<string, number[]> = { log: [0], sqrt: [0], pow: [0], bn_scale: [1], ln_apply: [1] };
+
+async function stepRows(conn: any): Promise<string[]> {
+  const h: any = await conn.ethers.deployContract("StepHarness");
+  const rows: string[] = [];
+  const median = (gas: bigint[]) => stats(gas, 0);
+  const foldGas = async (kind: "sum" | "max") => {
+    const recs = Array.from({ length: N }, (_, t) => "0x" + Buffer.from(encodePartial({ kind, count: 1, t, acc: normal() })).toString("hex"));
+    const terms = Array.from({ length: N }, () => canonicalBits(normal()));
+    return median(await h.gasFold.staticCall(recs, terms));
+  };
+  for (const kind of ["sum", "max"] as const) {
+    const s = await foldGas(kind);
+    rows.push(`| CanonicalStep.fold (${kind}) | ${s.median} | ${s.min} | ${s.max} |`);
+  }
+  const finals = Array.from({ length: N }, (_, t) => "0x" + Buffer.from(encodePartial({ kind: "sum", count: 1 + (t % 9), t: 100, acc: normal() })).toString("hex"));
+  for (const [name, p] of [["fp32", 0], ["fp16", 2], ["bf16", 3]] as const) {
+    const s = median(await h.gasFinalize.staticCall(finals, finals.map(() => p)));
+    rows.push(`| CanonicalStep.finalize (${name}, divisor 1..9) | ${s.median} | ${s.min} | ${s.max} |`);
+  }
+  for (const op of MAP_OPS) {
+    const arity = STEP_ARITY[op] ?? 1;
+    const step = { op, params: STEP_PARAMS[op] ?? {} } as unknown as Step;
+    const params = mapParamsOf(step);
+    const parts = Array.from({ length: N }, () => {
+      const operands = Array.from({ length: arity }, (_, k) => Math.fround((POSITIVE[op]?.includes(k) ? Math.abs : (x: number) => x)(u(-4, 4))));
+      const buf = Buffer.alloc(4 + 8 * (arity + params.length));
+      buf.writeUInt8(mapOpCode(op), 0);
+      buf.writeUInt8(0, 1);
+      buf.writeUInt8(arity, 2);
+      buf.writeUInt8(params.length, 3);
+      [...operands, ...params].forEach((x, k) => buf.writeBigUInt64BE(canonicalBits(x), 4 + 8 * k));
+      return buf;
+    });
+    const gas: bigint[] = [];
+    for (let i = 0; i < N; i += 20) {
+      const [g, count] = await h.gasMap.staticCall("0x" + Buffer.concat(parts.slice(i, i + 20)).toString("hex"), { gasLimit: 16_000_000n });
+      gas.push(...(g as bigint[]).slice(0, Number(count)));
+    }
+    const s = median(gas);
+    rows.push(`| CanonicalStep.mapElement ${op}${op === "ln_apply" ? " (with bias)" : ""} (operands in [-4, 4], fp32) | ${s.median} | ${s.min} | ${s.max} |`);
+  }
+  return rows;
 }
 
 main().catch((e) => {

@@ -6,3 +6,4 @@ export { lowerModel, supportedOperators, type LowerOptions } from "./lower.js";
 export { runProgram, type RunOptions, type RunResult } from "./run.js";
 export * from "./commitment.js";
 export { finalizeReduce, foldPartials, mapElement, moveElement, moveSource, reduceTerms, type OperandReader, type ReduceElement } from "./element.js";
+export * from "./partial.js";

