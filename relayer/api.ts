@@ -20,6 +20,7 @@ import { QUEUES } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import { BlobStore } from "./blobs.js";
 import { clientAddress, normalizeAddress } from "./limits.js";
+import { ByteBudget, clientKey } from "./quota.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestState } from "./db.js";
 import type { EventWatcher } from "./watcher.js";
@@ -55,8 +56,23 @@ export interface ApiDeps {
   now?: () => number;
   /** Reverse proxies whose X-Forwarded-For names the client (relayer/limits.ts clientAddress). */
   trustProxy?: readonly string[];
+  /** Byte quotas on anonymous blob uploads (default: none). */
+  blobQuota?: BlobQuotaOptions;
   /** Mounts more routes before the 404 handler (the dashboard and metrics). */
   extend?: (app: express.Express) => void;
+}
+
+export interface BlobQuotaOptions {
+  /** Bytes one client (relayer/quota.ts clientKey: loopback is one client, IPv6 counts per /64) may upload per window. */
+  perClientBytes: number;
+  /** The rolling window of `perClientBytes`. */
+  windowMs: number;
+  /** Anonymous uploads are refused while the store holds this many bytes (referenced ones never are). */
+  maxStoredBytes: number;
+  /** Client addresses whose uploads are referenced (the workers': outputs and traces): no budget, full retention. */
+  allowlist?: readonly string[];
+  /** Most clients tracked by the budget. */
+  maxClients?: number;
 }
 
 export interface RateLimitOptions {
@@ -187,13 +203,66 @@ export function createApi(deps: ApiDeps): express.Express {
     res.json({ request: row, reply: reply === undefined ? null : { kind: reply.kind, state: reply.state, reason: reply.reason, receivedAt: reply.receivedAt } });
   });
 
-  app.put("/blobs/:hash", raw, async (req, res) => {
-    const hash = await deps.blobs.put(bodyBytes(req), req.params.hash as string);
+  // Blob uploads. Browsers: only a non-simple content type is accepted, so a page of another origin
+  // cannot upload without a CORS preflight, which this API never answers (no Access-Control-*
+  // headers anywhere); a request a browser marks as cross-site is refused outright. Quotas: an upload
+  // that no on-chain request and no allowlisted worker references counts against its client's byte
+  // budget and the global quota, both checked on the declared length before the body is read.
+  const quota = deps.blobQuota;
+  const budget = quota === undefined ? undefined : new ByteBudget({ bytes: quota.perClientBytes, windowMs: quota.windowMs, maxClients: quota.maxClients });
+  const allowlist = new Set((quota?.allowlist ?? []).map(normalizeAddress));
+  let inflight = 0;
+  const admitUpload = (req: Request, res: Response, next: NextFunction) => {
+    const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/octet-stream") {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "blob uploads must be sent as content-type application/octet-stream", { details: { contentType: type.slice(0, 80) } });
+    }
+    const site = req.headers["sec-fetch-site"];
+    if (site === "cross-site" || site === "same-site") {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "blob uploads from another site's web page are refused", { details: { secFetchSite: site } });
+    }
+    const hash = typeof req.params.hash === "string" ? req.params.hash : undefined;
+    const client = clientAddress(req, proxies);
+    const referenced = allowlist.has(client) || allowlist.has(normalizeAddress(req.socket.remoteAddress ?? "")) || (hash !== undefined && deps.blobs.isRequestInput(hash));
+    res.locals.referenced = referenced;
+    if (referenced || budget === undefined || quota === undefined) return next();
+    const declared = req.headers["content-length"];
+    if (declared === undefined) {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "an anonymous blob upload must declare its Content-Length");
+    }
+    const length = Number(declared);
+    const refuse = (waitMs: number, why: string, details: Record<string, unknown>) => {
+      res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+      res.set("connection", "close");
+      throw new BaseError("RATE_LIMITED", `${why}; retry in ${Math.ceil(waitMs / 1000)} s`, { details: { retryAfterMs: waitMs, ...details } });
+    };
+    const stored = deps.blobs.storedBytes() + inflight;
+    if (stored + length > quota.maxStoredBytes) {
+      const next = deps.blobs.nextExpiry();
+      refuse(Math.min(3_600_000, Math.max(1000, (next ?? now() + 60_000) - now())), "the blob store is full for anonymous uploads", { maxStoredBytes: quota.maxStoredBytes });
+    }
+    const waitMs = budget.take(clientKey(client), length, now());
+    if (waitMs > 0) refuse(waitMs, "this client's upload budget is spent", { perClientBytes: quota.perClientBytes, windowMs: quota.windowMs });
+    inflight += length;
+    let released = false;
+    const release = () => {
+      if (!released) (released = true), (inflight -= length);
+    };
+    res.once("finish", release);
+    res.once("close", release);
+    next();
+  };
+
+  app.put("/blobs/:hash", admitUpload, raw, async (req, res) => {
+    const hash = await deps.blobs.put(bodyBytes(req), req.params.hash as string, { referenced: res.locals.referenced === true });
     res.status(201).json({ hash, uri: `${deps.publicUrl()}/blobs/${hash}` });
   });
 
-  app.post("/blobs", raw, async (req, res) => {
-    const hash = await deps.blobs.put(bodyBytes(req));
+  app.post("/blobs", admitUpload, raw, async (req, res) => {
+    const hash = await deps.blobs.put(bodyBytes(req), undefined, { referenced: res.locals.referenced === true });
     res.status(201).json({ hash, uri: `${deps.publicUrl()}/blobs/${hash}` });
   });
 

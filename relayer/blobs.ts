@@ -18,7 +18,13 @@ export class BlobStore {
   constructor(
     dataDir: string,
     private readonly db: RelayerDb,
-    private readonly options: { maxBytes: number; retentionSeconds: number },
+    private readonly options: {
+      maxBytes: number;
+      /** How long a referenced blob (an on-chain request's input, a worker's upload) is kept. */
+      retentionSeconds: number;
+      /** How long any other blob is kept (default: `retentionSeconds`). */
+      unreferencedSeconds?: number;
+    },
   ) {
     this.dir = join(dataDir, "blobs");
     mkdirSync(this.dir, { recursive: true });
@@ -30,8 +36,12 @@ export class BlobStore {
     return h as TensorHash;
   }
 
-  /** Validates, hashes and stores `bytes`; with `expected`, refuses a mismatch. Returns the hash. */
-  async put(bytes: Uint8Array, expected?: string): Promise<TensorHash> {
+  /**
+   * Validates, hashes and stores `bytes`; with `expected`, refuses a mismatch. Returns the hash.
+   * A `referenced` blob is kept `retentionSeconds`, any other `unreferencedSeconds` (unless an
+   * on-chain request names it as its input by the time it expires: see collectGarbage).
+   */
+  async put(bytes: Uint8Array, expected?: string, options: { referenced?: boolean } = {}): Promise<TensorHash> {
     if (bytes.byteLength > this.options.maxBytes) {
       throw new BaseError("PAYLOAD_TOO_LARGE", `blob of ${bytes.byteLength} bytes exceeds the ${this.options.maxBytes}-byte limit`, {
         details: { size: bytes.byteLength, limit: this.options.maxBytes },
@@ -42,7 +52,7 @@ export class BlobStore {
       throw new BaseError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
     }
     const now = Date.now();
-    const expiresAt = now + this.options.retentionSeconds * 1000;
+    const expiresAt = now + this.retentionMs(options.referenced ?? true);
     const known = this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(hash);
     if (known === undefined) {
       const tmp = join(this.dir, `.${randomUUID()}.tmp`);
@@ -89,9 +99,42 @@ export class BlobStore {
     return this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(hash.toLowerCase()) !== undefined;
   }
 
-  /** Deletes expired blobs; returns how many. */
+  private retentionMs(referenced: boolean): number {
+    return (referenced ? this.options.retentionSeconds : this.options.unreferencedSeconds ?? this.options.retentionSeconds) * 1000;
+  }
+
+  /** Whether an on-chain request (as the relayer has seen it) names `hash` as its input. */
+  isRequestInput(hash: string): boolean {
+    return this.db.db.prepare("SELECT 1 FROM requests WHERE lower(inputHash) = ? LIMIT 1").get(hash.toLowerCase()) !== undefined;
+  }
+
+  /** Bytes of all stored blobs. */
+  storedBytes(): number {
+    return (this.db.db.prepare("SELECT COALESCE(SUM(size), 0) AS n FROM blobs").get() as { n: number }).n;
+  }
+
+  /** When the next stored blob expires (ms since the epoch), or undefined when none is stored. */
+  nextExpiry(): number | undefined {
+    const row = this.db.db.prepare("SELECT MIN(expiresAt) AS t FROM blobs").get() as { t: number | null };
+    return row.t ?? undefined;
+  }
+
+  /**
+   * Deletes expired blobs; returns how many. An expired blob that an on-chain request names as its
+   * input (uploaded before the request was made, so stored as unreferenced) is kept for the
+   * referenced retention counted from its upload instead.
+   */
   async collectGarbage(now = Date.now()): Promise<number> {
-    const rows = this.db.db.prepare("SELECT hash FROM blobs WHERE expiresAt <= ?").all(now) as { hash: string }[];
+    const expired = this.db.db.prepare("SELECT hash, createdAt FROM blobs WHERE expiresAt <= ?").all(now) as { hash: string; createdAt: number }[];
+    const rows: { hash: string }[] = [];
+    for (const row of expired) {
+      const keepUntil = row.createdAt + this.retentionMs(true);
+      if (keepUntil > now && this.isRequestInput(row.hash)) {
+        this.db.db.prepare("UPDATE blobs SET expiresAt = ? WHERE hash = ?").run(keepUntil, row.hash);
+      } else {
+        rows.push(row);
+      }
+    }
     for (const { hash } of rows) {
       this.db.db.prepare("DELETE FROM blobs WHERE hash = ?").run(hash);
       await rm(this.path(hash), { force: true });
