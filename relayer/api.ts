@@ -13,6 +13,12 @@
  * its budget gets 429 RATE_LIMITED with Retry-After; a body larger than `maxBodyBytes` on any route
  * but the blob uploads (`maxBlobBytes`) gets 413 PAYLOAD_TOO_LARGE before it is read, and the
  * connection is closed so the client stops sending.
+ *
+ * Blob uploads (issue 13, finding 5): `application/octet-stream` only and never cross-site (no CORS);
+ * anonymous ones (not an on-chain request's input, not from `blobQuota.allowlist`) within a
+ * per-client byte budget, a global quota on stored bytes and caps on uploads in progress (429 with
+ * Retry-After); every body streamed to a temporary file and hashed as it arrives, cut off below a
+ * minimum rate (408).
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { BaseError, isError, type ErrorCode, type Logger } from "../protocol/index.js";
@@ -35,6 +41,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   QUEUE_UNAVAILABLE: 503,
   BLOB_NOT_FOUND: 404,
   REQUEST_NOT_FOUND: 404,
+  TIMEOUT: 408,
 };
 
 const STATES = new Set<RequestState>(["requested", "submitted", "challenged", "fulfilled", "refunded", "orphaned"]);
@@ -58,6 +65,8 @@ export interface ApiDeps {
   trustProxy?: readonly string[];
   /** Byte quotas on anonymous blob uploads (default: none). */
   blobQuota?: BlobQuotaOptions;
+  /** Streaming limits of blob uploads (defaults: DEFAULT_UPLOAD_LIMITS). */
+  uploadLimits?: Partial<UploadLimits>;
   /** Mounts more routes before the 404 handler (the dashboard and metrics). */
   extend?: (app: express.Express) => void;
 }
@@ -74,6 +83,18 @@ export interface BlobQuotaOptions {
   /** Most clients tracked by the budget. */
   maxClients?: number;
 }
+
+export interface UploadLimits {
+  /** Anonymous uploads in progress at once, all clients together; more get 429. */
+  maxConcurrent: number;
+  /** Anonymous uploads in progress at once per client (quota.ts clientKey); more get 429. */
+  maxConcurrentPerClient: number;
+  /** An upload slower than this over a `rateWindowMs` window is cut off (408, partial file removed). */
+  minBytesPerSecond: number;
+  rateWindowMs: number;
+}
+
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 32, maxConcurrentPerClient: 4, minBytesPerSecond: 32 * 1024, rateWindowMs: 10_000 };
 
 export interface RateLimitOptions {
   /** Average requests per second per client; 0 disables the limit. */
@@ -129,7 +150,9 @@ export class TokenBuckets {
 export function createApi(deps: ApiDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
-  const raw = express.raw({ type: () => true, limit: deps.maxBlobBytes });
+  const uploadLimits: UploadLimits = { ...DEFAULT_UPLOAD_LIMITS, ...deps.uploadLimits };
+  const uploadsByClient = new Map<string, number>();
+  let uploads = 0;
   const now = deps.now ?? Date.now;
   const proxies = new Set((deps.trustProxy ?? []).map(normalizeAddress));
 
@@ -223,11 +246,40 @@ export function createApi(deps: ApiDeps): express.Express {
       res.set("connection", "close");
       throw new BaseError("MESSAGE_INVALID", "blob uploads from another site's web page are refused", { details: { secFetchSite: site } });
     }
+    const encoding = String(req.headers["content-encoding"] ?? "identity").toLowerCase();
+    if (encoding !== "identity") {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "blob uploads are not accepted with a content-encoding", { details: { contentEncoding: encoding.slice(0, 40) } });
+    }
     const hash = typeof req.params.hash === "string" ? req.params.hash : undefined;
     const client = clientAddress(req, proxies);
     const referenced = allowlist.has(client) || allowlist.has(normalizeAddress(req.socket.remoteAddress ?? "")) || (hash !== undefined && deps.blobs.isRequestInput(hash));
     res.locals.referenced = referenced;
-    if (referenced || budget === undefined || quota === undefined) return next();
+    if (referenced) return next();
+    // Anonymous uploads in progress: a global cap and one per client.
+    const key = clientKey(client);
+    const mine = uploadsByClient.get(key) ?? 0;
+    if (uploads >= uploadLimits.maxConcurrent || mine >= uploadLimits.maxConcurrentPerClient) {
+      res.set("retry-after", "1");
+      res.set("connection", "close");
+      throw new BaseError("RATE_LIMITED", "too many blob uploads in progress; retry in 1 s", {
+        details: { retryAfterMs: 1000, maxConcurrent: uploadLimits.maxConcurrent, maxConcurrentPerClient: uploadLimits.maxConcurrentPerClient },
+      });
+    }
+    uploads++;
+    uploadsByClient.set(key, mine + 1);
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      uploads--;
+      const left = (uploadsByClient.get(key) ?? 1) - 1;
+      if (left <= 0) uploadsByClient.delete(key);
+      else uploadsByClient.set(key, left);
+    };
+    res.once("finish", finished);
+    res.once("close", finished);
+    if (budget === undefined || quota === undefined) return next();
     const declared = req.headers["content-length"];
     if (declared === undefined) {
       res.set("connection", "close");
@@ -256,13 +308,25 @@ export function createApi(deps: ApiDeps): express.Express {
     next();
   };
 
-  app.put("/blobs/:hash", admitUpload, raw, async (req, res) => {
-    const hash = await deps.blobs.put(bodyBytes(req), req.params.hash as string, { referenced: res.locals.referenced === true });
+  // The body is streamed to a temporary file and hashed as it arrives (relayer/blobs.ts putStream).
+  const stream = { maxBytes: deps.maxBlobBytes, minBytesPerSecond: uploadLimits.minBytesPerSecond, rateWindowMs: uploadLimits.rateWindowMs };
+  const storeUpload = async (req: Request, res: Response, expected: string | undefined) => {
+    try {
+      return await deps.blobs.putStream(req, stream, expected, { referenced: res.locals.referenced === true });
+    } catch (error) {
+      // The rest of a refused body is not read: close the connection once the answer is sent.
+      if (!req.readableEnded) res.set("connection", "close");
+      throw error;
+    }
+  };
+
+  app.put("/blobs/:hash", admitUpload, async (req, res) => {
+    const hash = await storeUpload(req, res, req.params.hash as string);
     res.status(201).json({ hash, uri: `${deps.publicUrl()}/blobs/${hash}` });
   });
 
-  app.post("/blobs", admitUpload, raw, async (req, res) => {
-    const hash = await deps.blobs.put(bodyBytes(req), undefined, { referenced: res.locals.referenced === true });
+  app.post("/blobs", admitUpload, async (req, res) => {
+    const hash = await storeUpload(req, res, undefined);
     res.status(201).json({ hash, uri: `${deps.publicUrl()}/blobs/${hash}` });
   });
 
@@ -286,10 +350,6 @@ export function createApi(deps: ApiDeps): express.Express {
     res.status(status).json({ error: e.toJSON() });
   });
   return app;
-}
-
-function bodyBytes(req: Request): Buffer {
-  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 }
 
 function toBaseError(error: unknown): BaseError {

@@ -3,14 +3,74 @@
  * under their tensor hash, indexed in the relayer database with an expiry. A blob is accepted only
  * if it is a well-formed tensor whose hash is the key it is stored under.
  */
-import { mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
-import { BaseError, hashEncoded, type TensorHash } from "../protocol/index.js";
+import { createHash, randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import { BaseError, CHUNK_BYTES, decodeHeaderOf, hashEncoded, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
 const HASH_RE = /^0x[0-9a-f]{64}$/;
+
+/**
+ * The tensor hash of a canonical encoding fed in pieces (protocol/tensor.ts hashEncoded): the header
+ * is kept, the data is cut into CHUNK_BYTES leaves as it arrives, so memory is 32 bytes per KiB of
+ * data (2 MiB for a 64 MiB blob) instead of the blob itself.
+ */
+export class StreamingTensorHash {
+  private head = Buffer.alloc(0);
+  private headerBytes: number | undefined;
+  private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES + 1);
+  private fill = 0;
+  private readonly leaves: Buffer[] = [];
+  total = 0;
+
+  constructor() {
+    this.chunk[0] = 0;
+  }
+
+  update(piece: Uint8Array): void {
+    this.total += piece.byteLength;
+    let data = piece;
+    if (this.headerBytes === undefined || this.head.byteLength < this.headerBytes) {
+      const want = (this.headerBytes ?? 8) - this.head.byteLength;
+      this.head = Buffer.concat([this.head, data.subarray(0, want)]);
+      data = data.subarray(Math.min(want, data.byteLength));
+      if (this.headerBytes === undefined && this.head.byteLength >= 8) {
+        this.headerBytes = 8 + 4 * this.head[6]!;
+        return data.byteLength > 0 ? ((this.total -= data.byteLength), this.update(data)) : undefined;
+      }
+      if (this.headerBytes === undefined || this.head.byteLength < this.headerBytes) return;
+    }
+    let at = 0;
+    while (at < data.byteLength) {
+      const n = Math.min(CHUNK_BYTES - this.fill, data.byteLength - at);
+      this.chunk.set(data.subarray(at, at + n), 1 + this.fill);
+      this.fill += n;
+      at += n;
+      if (this.fill === CHUNK_BYTES) {
+        this.leaves.push(createHash("sha256").update(this.chunk).digest());
+        this.fill = 0;
+      }
+    }
+  }
+
+  /** Checks the encoding against its total length (TENSOR_MALFORMED) and returns its hash. */
+  digest(): TensorHash {
+    const h = decodeHeaderOf(this.head, this.total);
+    if (this.fill > 0 || this.leaves.length === 0) this.leaves.push(createHash("sha256").update(this.chunk.subarray(0, this.fill + 1)).digest());
+    return toHex(sha256(Buffer.from([2]), this.head.subarray(0, h.headerBytes), merkleRoot(this.leaves))) as TensorHash;
+  }
+}
+
+export interface StreamLimits {
+  /** Largest body; more is cut off with PAYLOAD_TOO_LARGE. */
+  maxBytes: number;
+  /** A body slower than this over any `rateWindowMs` (after the first) is cut off with TIMEOUT. */
+  minBytesPerSecond: number;
+  rateWindowMs: number;
+}
 
 export class BlobStore {
   private readonly dir: string;
@@ -63,6 +123,87 @@ export class BlobStore {
       .prepare("INSERT INTO blobs(hash, size, createdAt, expiresAt) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET expiresAt = MAX(expiresAt, excluded.expiresAt)")
       .run(hash, bytes.byteLength, now, expiresAt);
     return hash;
+  }
+
+  /**
+   * Streams an upload to a temporary file, hashing as it arrives (nothing held in memory but the
+   * leaf hashes), then checks and stores it as `put` does. A body over `maxBytes`, slower than the
+   * minimum rate, aborted by the client or malformed leaves no file behind.
+   */
+  async putStream(body: Readable, limits: StreamLimits, expected?: string, options: { referenced?: boolean } = {}): Promise<TensorHash> {
+    const want = expected === undefined ? undefined : BlobStore.normalizeHash(expected);
+    const tmp = join(this.dir, `.${randomUUID()}.tmp`);
+    const file = createWriteStream(tmp, { flags: "wx" });
+    const hasher = new StreamingTensorHash();
+    const maxBytes = Math.min(limits.maxBytes, this.options.maxBytes);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let windowStart = Date.now();
+        let windowBytes = 0;
+        let settled = false;
+        const fail = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearInterval(timer);
+          body.off("data", onData);
+          body.pause();
+          file.destroy();
+          reject(error);
+        };
+        const timer = setInterval(() => {
+          const now = Date.now();
+          if (now - windowStart < limits.rateWindowMs) return;
+          const rate = (windowBytes * 1000) / (now - windowStart);
+          if (rate < limits.minBytesPerSecond) {
+            fail(new BaseError("TIMEOUT", `upload slower than ${limits.minBytesPerSecond} bytes/s; cut off`, { details: { received: hasher.total, bytesPerSecond: Math.round(rate) } }));
+            return;
+          }
+          windowStart = now;
+          windowBytes = 0;
+        }, Math.max(50, Math.min(1000, limits.rateWindowMs / 4)));
+        const onData = (piece: Buffer) => {
+          windowBytes += piece.byteLength;
+          if (hasher.total + piece.byteLength > maxBytes) {
+            fail(new BaseError("PAYLOAD_TOO_LARGE", `blob exceeds the ${maxBytes}-byte limit`, { details: { limit: maxBytes } }));
+            return;
+          }
+          hasher.update(piece);
+          if (!file.write(piece)) {
+            body.pause();
+            file.once("drain", () => settled || body.resume());
+          }
+        };
+        body.on("data", onData);
+        body.once("error", fail);
+        body.once("aborted", () => fail(new BaseError("MESSAGE_INVALID", "the client aborted the upload")));
+        body.once("close", () => {
+          if (!body.readableEnded) fail(new BaseError("MESSAGE_INVALID", "the upload ended before its body"));
+        });
+        file.once("error", fail);
+        body.once("end", () => {
+          if (settled) return;
+          clearInterval(timer);
+          file.end(() => {
+            if (settled) return;
+            settled = true;
+            resolve();
+          });
+        });
+      });
+      const hash = hasher.digest(); // throws TENSOR_MALFORMED with the reason
+      if (want !== undefined && want !== hash) {
+        throw new BaseError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
+      }
+      const now = Date.now();
+      if (!this.has(hash)) await rename(tmp, this.path(hash));
+      this.db.db
+        .prepare("INSERT INTO blobs(hash, size, createdAt, expiresAt) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET expiresAt = MAX(expiresAt, excluded.expiresAt)")
+        .run(hash, hasher.total, now, now + this.retentionMs(options.referenced ?? true));
+      return hash;
+    } finally {
+      // Moved into place when stored and new; otherwise (refused, cut off, a duplicate) it goes.
+      await rm(tmp, { force: true });
+    }
   }
 
   async get(hash: string): Promise<Buffer> {

@@ -175,6 +175,12 @@ export class Relayer {
         maxStoredBytes: this.config.api.maxStoredBlobBytes,
         allowlist: this.config.api.blobUploadAllowlist,
       },
+      uploadLimits: {
+        maxConcurrent: this.config.api.maxConcurrentUploads,
+        maxConcurrentPerClient: this.config.api.maxConcurrentUploadsPerClient,
+        minBytesPerSecond: this.config.api.minUploadBytesPerSecond,
+        rateWindowMs: this.config.api.uploadRateWindowMs,
+      },
       publicUrl: () => this.url,
       extend: (app) => {
         this.dashboard = mountDashboard(app, {

@@ -8,15 +8,15 @@
  * the rest expire fast; uploads need a non-simple content type and are refused when a browser marks
  * them cross-site. Loopback only, against createApi with a real BlobStore and database.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, encodeTensor, hashEncoded } from "../../protocol/index.js";
-import { createApi, type ApiDeps, type BlobQuotaOptions } from "../../relayer/api.js";
-import { BlobStore } from "../../relayer/blobs.js";
+import { createLogger, encodeTensor, hashEncoded, isError } from "../../protocol/index.js";
+import { createApi, type ApiDeps, type BlobQuotaOptions, type UploadLimits } from "../../relayer/api.js";
+import { BlobStore, StreamingTensorHash } from "../../relayer/blobs.js";
 import { RelayerDb } from "../../relayer/db.js";
 import { ByteBudget, clientKey } from "../../relayer/quota.js";
 
@@ -34,7 +34,11 @@ interface Store {
   clock: { now: number };
 }
 
-async function store(quota: BlobQuotaOptions | undefined, retention = { retentionSeconds: 7 * 24 * 3600, unreferencedSeconds: 600 }): Promise<Store> {
+async function store(
+  quota: BlobQuotaOptions | undefined,
+  retention = { retentionSeconds: 7 * 24 * 3600, unreferencedSeconds: 600 },
+  uploadLimits: Partial<UploadLimits> = {},
+): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), "blob-attack-"));
   const db = new RelayerDb(dir);
   const blobs = new BlobStore(dir, db, { maxBytes: 1 << 20, ...retention });
@@ -46,6 +50,7 @@ async function store(quota: BlobQuotaOptions | undefined, retention = { retentio
     maxBlobBytes: 1 << 20,
     publicUrl: () => "http://relayer",
     blobQuota: quota,
+    uploadLimits,
     now: () => clock.now,
   } as unknown as ApiDeps;
   const server: Server = createApi(deps).listen(0, "127.0.0.1");
@@ -189,6 +194,100 @@ describe("attack: filling the relayer's blob store (finding 5)", () => {
     expect(storedFiles(s)).toHaveLength(0);
     // Node clients (SDK, workers) send application/octet-stream and are accepted.
     expect((await upload(s, bytes)).status).toBe(201);
+  });
+});
+
+/** An upload whose body the test sends itself: headers and `first` bytes now, the rest when asked. */
+function slowUpload(s: Store, total: number, first: Buffer): { socket: Socket; reply: () => string; closed: () => boolean } {
+  let reply = "";
+  let closed = false;
+  const socket = connect(s.port, "127.0.0.1", () => {
+    socket.write(`POST /blobs HTTP/1.1\r\nHost: relayer\r\nContent-Type: application/octet-stream\r\nContent-Length: ${total}\r\n\r\n`);
+    socket.write(first);
+  });
+  socket.setEncoding("utf8");
+  socket.on("data", (d: string) => (reply += d));
+  socket.on("error", () => undefined);
+  socket.on("close", () => (closed = true));
+  cleanup.push(() => void socket.destroy());
+  return { socket, reply: () => reply, closed: () => closed };
+}
+
+const tempFiles = (s: Store) => readdirSync(s.dir).filter((f) => f.endsWith(".tmp"));
+const until = async (what: () => boolean, ms: number, label: string) => {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe("attack: stalled and parallel uploads (finding 5: 24 stalled uploads pinned 1.1 GiB)", () => {
+  it("an upload is streamed to a temp file, and a stalled one is cut off by the minimum rate with its partial file removed", async () => {
+    const s = await store(undefined, undefined, { minBytesPerSecond: 4096, rateWindowMs: 400 });
+    const bytes = blob(7, 64 * 1024); // 256 KiB
+    const up = slowUpload(s, bytes.byteLength, bytes.subarray(0, 100 * 1024));
+    // Streamed: the first 100 KiB are on disk while the rest has not been sent.
+    await until(() => tempFiles(s).length === 1 && statSync(join(s.dir, tempFiles(s)[0]!)).size >= 100 * 1024, 3_000, "the partial upload on disk");
+    // Then the client stalls: cut off within a window or two, with a 408 and the socket closed.
+    const started = Date.now();
+    await until(() => up.closed(), 5_000, "the stalled upload to be cut off");
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(up.reply()).toMatch(/^HTTP\/1\.1 408/);
+    expect(up.reply()).toMatch(/"code":"TIMEOUT"/);
+    await until(() => tempFiles(s).length === 0, 2_000, "the partial file to be removed");
+    expect(storedFiles(s)).toHaveLength(0);
+    expect(s.blobs.has(hashEncoded(bytes))).toBe(false);
+  });
+
+  it("a client that aborts mid-upload leaves nothing behind", async () => {
+    const s = await store(undefined);
+    const bytes = blob(8, 64 * 1024);
+    const up = slowUpload(s, bytes.byteLength, bytes.subarray(0, 50 * 1024));
+    await until(() => tempFiles(s).length === 1, 3_000, "the partial upload on disk");
+    up.socket.destroy();
+    await until(() => tempFiles(s).length === 0, 3_000, "the partial file to be removed");
+    expect(storedFiles(s)).toHaveLength(0);
+  });
+
+  it("concurrent anonymous uploads are capped per client (all loopback) and overall: 429 at once", async () => {
+    const s = await store(undefined, undefined, { maxConcurrentPerClient: 2, maxConcurrent: 3, minBytesPerSecond: 0 });
+    const bytes = blob(9, 64 * 1024);
+    const held = [slowUpload(s, bytes.byteLength, bytes.subarray(0, 1024)), slowUpload(s, bytes.byteLength, bytes.subarray(0, 1024))];
+    await until(() => tempFiles(s).length === 2, 3_000, "two uploads in progress");
+    const third = await upload(s, blob(10), { from: "127.0.0.2" });
+    expect(third.status).toBe(429);
+    expect(third.headers["retry-after"]).toBe("1");
+    // Finishing one frees its slot.
+    held[0]!.socket.write(bytes.subarray(1024));
+    await until(() => held[0]!.reply().startsWith("HTTP/1.1 201"), 3_000, "the first upload to be stored");
+    expect((await upload(s, blob(10), { from: "127.0.0.2" })).status).toBe(201);
+    expect(tempFiles(s)).toHaveLength(1);
+  });
+});
+
+describe("streamed tensor hash", () => {
+  it("equals hashEncoded whatever the pieces, and refuses what hashEncoded refuses", () => {
+    for (const n of [0, 1, 255, 256, 257, 1000, 3 * 256 + 7]) {
+      const bytes = encodeTensor({ dtype: "float32", shape: [n], data: new Float32Array(n).map((_, i) => i * 0.5 - 3) });
+      for (const piece of [1, 3, 7, 1024, 1500, 1 << 20]) {
+        const h = new StreamingTensorHash();
+        for (let at = 0; at < bytes.byteLength; at += piece) h.update(bytes.subarray(at, at + piece));
+        expect(h.digest()).toBe(hashEncoded(bytes));
+      }
+    }
+    const good = blob(1, 300);
+    for (const bad of [good.subarray(0, good.byteLength - 1), Buffer.concat([good, Buffer.from([0])]), Buffer.from("nope"), Buffer.alloc(0)]) {
+      const h = new StreamingTensorHash();
+      h.update(bad);
+      let code: string | undefined;
+      try {
+        h.digest();
+      } catch (error) {
+        code = isError(error) ? error.code : "other";
+      }
+      expect(code).toBe("TENSOR_MALFORMED");
+    }
   });
 });
 
