@@ -8,7 +8,7 @@ import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import { BaseError, CHUNK_BYTES, decodeHeaderOf, hashEncoded, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
+import { BaseError, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashEncoded, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
 const HASH_RE = /^0x[0-9a-f]{64}$/;
@@ -247,6 +247,28 @@ export class BlobStore {
   /** Whether an on-chain request (as the relayer has seen it) names `hash` as its input. */
   isRequestInput(hash: string): boolean {
     return this.db.db.prepare("SELECT 1 FROM requests WHERE lower(inputHash) = ? LIMIT 1").get(hash.toLowerCase()) !== undefined;
+  }
+
+  /**
+   * Gives the blobs a verified worker result names (its output, its trace manifest and, for a
+   * manifest up to `maxManifestBytes`, the manifest's rows) the referenced retention, counted from
+   * their upload: a worker that is not on the upload allowlist still has its trace kept.
+   */
+  async keepResult(outputHash: string, traceRoot: string, maxManifestBytes = 1 << 20): Promise<number> {
+    const hashes = [outputHash, traceRoot].map((h) => h.toLowerCase()).filter((h) => HASH_RE.test(h) && !/^0x0{64}$/.test(h));
+    const root = traceRoot.toLowerCase();
+    const manifest = this.db.db.prepare("SELECT size FROM blobs WHERE hash = ?").get(root) as { size: number } | undefined;
+    if (manifest !== undefined && manifest.size <= maxManifestBytes) {
+      try {
+        hashes.push(...manifestHashes(decodeTensor(await this.get(root))).map((h) => h.toLowerCase()));
+      } catch {
+        // Not a manifest (or gone): only the blobs named directly are kept.
+      }
+    }
+    const keep = this.db.db.prepare("UPDATE blobs SET expiresAt = MAX(expiresAt, createdAt + ?) WHERE hash = ?");
+    let kept = 0;
+    for (const h of new Set(hashes)) kept += Number(keep.run(this.retentionMs(true), h).changes);
+    return kept;
   }
 
   /** Bytes of all stored blobs. */

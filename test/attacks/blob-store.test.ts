@@ -14,7 +14,7 @@ import { connect, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, encodeTensor, hashEncoded, isError } from "../../protocol/index.js";
+import { createLogger, encodeTensor, hashEncoded, isError, traceManifest } from "../../protocol/index.js";
 import { createApi, type ApiDeps, type BlobQuotaOptions, type UploadLimits } from "../../relayer/api.js";
 import { BlobStore, StreamingTensorHash } from "../../relayer/blobs.js";
 import { RelayerDb } from "../../relayer/db.js";
@@ -171,6 +171,21 @@ describe("attack: filling the relayer's blob store (finding 5)", () => {
     expect(await s.blobs.collectGarbage(now + 6 * 24 * 3600_000)).toBe(0);
     expect(await s.blobs.collectGarbage(now + 7 * 24 * 3600_000 + 5_000)).toBe(2);
     expect(storedFiles(s)).toHaveLength(0);
+  });
+
+  it("a verified result keeps its output, manifest and trace rows even when its worker uploaded them anonymously", async () => {
+    const s = await store({ perClientBytes: 1 << 30, windowMs: 60_000, maxStoredBytes: 1 << 30 });
+    const rows = [blob(21, 64), blob(22, 64)];
+    const output = blob(23, 64);
+    const manifest = encodeTensor(traceManifest(rows.map((r) => hashEncoded(r))));
+    const junk = blob(24, 64);
+    for (const b of [...rows, output, manifest, junk]) expect((await upload(s, b, { hash: hashEncoded(b) })).status).toBe(201);
+    // What the collector does once a staked worker's signed result names them.
+    expect(await s.blobs.keepResult(hashEncoded(output), hashEncoded(manifest))).toBe(4);
+    const now = Date.now();
+    expect(await s.blobs.collectGarbage(now + 601_000)).toBe(1);
+    expect(s.blobs.has(hashEncoded(junk))).toBe(false);
+    for (const b of [...rows, output, manifest]) expect(s.blobs.has(hashEncoded(b))).toBe(true);
   });
 
   it("a web page of another origin cannot upload: simple content types and cross-site fetches are refused, no CORS", async () => {
