@@ -246,7 +246,8 @@ export class BlobStore {
 
   /** Whether an on-chain request (as the relayer has seen it) names `hash` as its input. */
   isRequestInput(hash: string): boolean {
-    return this.db.db.prepare("SELECT 1 FROM requests WHERE lower(inputHash) = ? LIMIT 1").get(hash.toLowerCase()) !== undefined;
+    // Event hashes are stored as ethers writes them (lowercase); the index answers at once.
+    return this.db.db.prepare("SELECT 1 FROM requests WHERE inputHash = ? LIMIT 1").get(hash.toLowerCase()) !== undefined;
   }
 
   /**
