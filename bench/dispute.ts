@@ -112,7 +112,7 @@ try {
   // The worst case of bench/fraud.ts: the 1x1 Conv over 200 channels (op 179), the proof with the most chunks.
   const widest = commitment.operators[179];
   if (widest?.opType === "Conv") kinds.set("Conv (op 179, widest)", widest);
-  const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", body: Buffer.from(encodeTensor(input)) });
+  const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from(encodeTensor(input)) });
   const { hash, uri } = (await res.json()) as { hash: Hex; uri: string };
   for (const [opType, op] of kinds) {
     const trace = op.outputs[0]!.trace;

@@ -283,7 +283,9 @@ export async function dev(o: DevOptions): Promise<void> {
         oracleAddress: deployment.oracle,
         queue,
         logger: logger.child({ service: "relayer" }),
-        config: { dataDir: join(dataDir, "relayer"), startBlock: deployment.deployBlock, pollIntervalMs: 200, api: { host: o.host, port: o.relayerPort } },
+        // The workers run in this process and upload outputs and traces over loopback: exempt them
+        // from the anonymous blob budget (docs/OPERATIONS.md, "Workers and the blob store").
+        config: { dataDir: join(dataDir, "relayer"), startBlock: deployment.deployBlock, pollIntervalMs: 200, api: { host: o.host, port: o.relayerPort, blobUploadAllowlist: ["127.0.0.1", "::1"] } },
       })),
     );
     closers.push(() => relayer.close());

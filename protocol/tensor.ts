@@ -148,8 +148,17 @@ export interface DecodedHeader {
 
 /** Parses and checks a header against the total length; never allocates more than the input. */
 export function decodeHeader(bytes: Uint8Array): DecodedHeader {
-  if (bytes.byteLength < HEADER_FIXED_BYTES) {
-    throw malformed(TensorFormatCode.TooShort, `tensor needs at least ${HEADER_FIXED_BYTES} bytes, got ${bytes.byteLength}`);
+  return decodeHeaderOf(bytes, bytes.byteLength);
+}
+
+/**
+ * decodeHeader for an encoding of `totalBytes` bytes of which `prefix` holds the start (at least its
+ * header, when the encoding is that long): what a streaming reader checks once it knows the length.
+ */
+export function decodeHeaderOf(prefix: Uint8Array, totalBytes: number): DecodedHeader {
+  const bytes = prefix;
+  if (totalBytes < HEADER_FIXED_BYTES || bytes.byteLength < HEADER_FIXED_BYTES) {
+    throw malformed(TensorFormatCode.TooShort, `tensor needs at least ${HEADER_FIXED_BYTES} bytes, got ${totalBytes}`);
   }
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!buf.subarray(0, 4).equals(TENSOR_MAGIC)) throw malformed(TensorFormatCode.BadMagic, "tensor does not start with VIOT");
@@ -161,7 +170,7 @@ export function decodeHeader(bytes: Uint8Array): DecodedHeader {
   const rank = buf[6]!;
   if (rank > MAX_RANK) throw malformed(TensorFormatCode.BadRank, `rank ${rank} exceeds ${MAX_RANK}`);
   const headerBytes = HEADER_FIXED_BYTES + 4 * rank;
-  if (buf.byteLength < headerBytes) throw malformed(TensorFormatCode.TooShort, `header of rank ${rank} is truncated`);
+  if (totalBytes < headerBytes || buf.byteLength < headerBytes) throw malformed(TensorFormatCode.TooShort, `header of rank ${rank} is truncated`);
   const shape: number[] = [];
   let count = 1;
   for (let i = 0; i < rank; i++) {
@@ -169,15 +178,15 @@ export function decodeHeader(bytes: Uint8Array): DecodedHeader {
     shape.push(d);
     count *= d;
     // Checked as we go so a huge claimed shape is refused before any arithmetic goes inexact.
-    if (count > buf.byteLength) {
-      throw malformed(TensorFormatCode.BadLength, `shape [${shape}...] is larger than the ${buf.byteLength}-byte payload`);
+    if (count > totalBytes) {
+      throw malformed(TensorFormatCode.BadLength, `shape [${shape}...] is larger than the ${totalBytes}-byte payload`);
     }
   }
   const size = DTYPES[dtype].size;
-  if (buf.byteLength !== headerBytes + count * size) {
+  if (totalBytes !== headerBytes + count * size) {
     throw malformed(
       TensorFormatCode.BadLength,
-      `${dtype}[${shape}] needs ${headerBytes + count * size} bytes, got ${buf.byteLength}`,
+      `${dtype}[${shape}] needs ${headerBytes + count * size} bytes, got ${totalBytes}`,
       { dtype, shape },
     );
   }

@@ -13,6 +13,12 @@
  * its budget gets 429 RATE_LIMITED with Retry-After; a body larger than `maxBodyBytes` on any route
  * but the blob uploads (`maxBlobBytes`) gets 413 PAYLOAD_TOO_LARGE before it is read, and the
  * connection is closed so the client stops sending.
+ *
+ * Blob uploads (issue 13, finding 5): `application/octet-stream` only and never cross-site (no CORS);
+ * anonymous ones (not an on-chain request's input, not from `blobQuota.allowlist`) within a
+ * per-client byte budget, a global quota on stored bytes and caps on uploads in progress (429 with
+ * Retry-After); every body streamed to a temporary file and hashed as it arrives, cut off below a
+ * minimum rate (408).
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { BaseError, isError, type ErrorCode, type Logger } from "../protocol/index.js";
@@ -20,6 +26,7 @@ import { QUEUES } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import { BlobStore } from "./blobs.js";
 import { clientAddress, normalizeAddress } from "./limits.js";
+import { ByteBudget, clientKey } from "./quota.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestState } from "./db.js";
 import type { EventWatcher } from "./watcher.js";
@@ -34,6 +41,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   QUEUE_UNAVAILABLE: 503,
   BLOB_NOT_FOUND: 404,
   REQUEST_NOT_FOUND: 404,
+  TIMEOUT: 408,
 };
 
 const STATES = new Set<RequestState>(["requested", "submitted", "challenged", "fulfilled", "refunded", "orphaned"]);
@@ -55,9 +63,38 @@ export interface ApiDeps {
   now?: () => number;
   /** Reverse proxies whose X-Forwarded-For names the client (relayer/limits.ts clientAddress). */
   trustProxy?: readonly string[];
+  /** Byte quotas on anonymous blob uploads (default: none). */
+  blobQuota?: BlobQuotaOptions;
+  /** Streaming limits of blob uploads (defaults: DEFAULT_UPLOAD_LIMITS). */
+  uploadLimits?: Partial<UploadLimits>;
   /** Mounts more routes before the 404 handler (the dashboard and metrics). */
   extend?: (app: express.Express) => void;
 }
+
+export interface BlobQuotaOptions {
+  /** Bytes one client (relayer/quota.ts clientKey: loopback is one client, IPv6 counts per /64) may upload per window. */
+  perClientBytes: number;
+  /** The rolling window of `perClientBytes`. */
+  windowMs: number;
+  /** Anonymous uploads are refused while the store holds this many bytes (referenced ones never are). */
+  maxStoredBytes: number;
+  /** Client addresses whose uploads are referenced (the workers': outputs and traces): no budget, full retention. */
+  allowlist?: readonly string[];
+  /** Most clients tracked by the budget. */
+  maxClients?: number;
+}
+
+export interface UploadLimits {
+  /** Anonymous uploads in progress at once, all clients together; more get 429. */
+  maxConcurrent: number;
+  /** Anonymous uploads in progress at once per client (quota.ts clientKey); more get 429. */
+  maxConcurrentPerClient: number;
+  /** An upload slower than this over a `rateWindowMs` window is cut off (408, partial file removed). */
+  minBytesPerSecond: number;
+  rateWindowMs: number;
+}
+
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 32, maxConcurrentPerClient: 4, minBytesPerSecond: 32 * 1024, rateWindowMs: 10_000 };
 
 export interface RateLimitOptions {
   /** Average requests per second per client; 0 disables the limit. */
@@ -113,7 +150,9 @@ export class TokenBuckets {
 export function createApi(deps: ApiDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
-  const raw = express.raw({ type: () => true, limit: deps.maxBlobBytes });
+  const uploadLimits: UploadLimits = { ...DEFAULT_UPLOAD_LIMITS, ...deps.uploadLimits };
+  const uploadsByClient = new Map<string, number>();
+  let uploads = 0;
   const now = deps.now ?? Date.now;
   const proxies = new Set((deps.trustProxy ?? []).map(normalizeAddress));
 
@@ -187,13 +226,107 @@ export function createApi(deps: ApiDeps): express.Express {
     res.json({ request: row, reply: reply === undefined ? null : { kind: reply.kind, state: reply.state, reason: reply.reason, receivedAt: reply.receivedAt } });
   });
 
-  app.put("/blobs/:hash", raw, async (req, res) => {
-    const hash = await deps.blobs.put(bodyBytes(req), req.params.hash as string);
+  // Blob uploads. Browsers: only a non-simple content type is accepted, so a page of another origin
+  // cannot upload without a CORS preflight, which this API never answers (no Access-Control-*
+  // headers anywhere); a request a browser marks as cross-site is refused outright. Quotas: an upload
+  // that no on-chain request and no allowlisted worker references counts against its client's byte
+  // budget and the global quota, both checked on the declared length before the body is read.
+  const quota = deps.blobQuota;
+  const budget = quota === undefined ? undefined : new ByteBudget({ bytes: quota.perClientBytes, windowMs: quota.windowMs, maxClients: quota.maxClients });
+  const allowlist = new Set((quota?.allowlist ?? []).map(normalizeAddress));
+  let inflight = 0;
+  const admitUpload = (req: Request, res: Response, next: NextFunction) => {
+    const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/octet-stream") {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "blob uploads must be sent as content-type application/octet-stream", { details: { contentType: type.slice(0, 80) } });
+    }
+    const site = req.headers["sec-fetch-site"];
+    if (site === "cross-site" || site === "same-site") {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "blob uploads from another site's web page are refused", { details: { secFetchSite: site } });
+    }
+    const encoding = String(req.headers["content-encoding"] ?? "identity").toLowerCase();
+    if (encoding !== "identity") {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "blob uploads are not accepted with a content-encoding", { details: { contentEncoding: encoding.slice(0, 40) } });
+    }
+    const hash = typeof req.params.hash === "string" ? req.params.hash : undefined;
+    const client = clientAddress(req, proxies);
+    const referenced = allowlist.has(client) || allowlist.has(normalizeAddress(req.socket.remoteAddress ?? "")) || (hash !== undefined && deps.blobs.isRequestInput(hash));
+    res.locals.referenced = referenced;
+    if (referenced) return next();
+    // Anonymous uploads in progress: a global cap and one per client.
+    const key = clientKey(client);
+    const mine = uploadsByClient.get(key) ?? 0;
+    if (uploads >= uploadLimits.maxConcurrent || mine >= uploadLimits.maxConcurrentPerClient) {
+      res.set("retry-after", "1");
+      res.set("connection", "close");
+      throw new BaseError("RATE_LIMITED", "too many blob uploads in progress; retry in 1 s", {
+        details: { retryAfterMs: 1000, maxConcurrent: uploadLimits.maxConcurrent, maxConcurrentPerClient: uploadLimits.maxConcurrentPerClient },
+      });
+    }
+    uploads++;
+    uploadsByClient.set(key, mine + 1);
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      uploads--;
+      const left = (uploadsByClient.get(key) ?? 1) - 1;
+      if (left <= 0) uploadsByClient.delete(key);
+      else uploadsByClient.set(key, left);
+    };
+    res.once("finish", finished);
+    res.once("close", finished);
+    if (budget === undefined || quota === undefined) return next();
+    const declared = req.headers["content-length"];
+    if (declared === undefined) {
+      res.set("connection", "close");
+      throw new BaseError("MESSAGE_INVALID", "an anonymous blob upload must declare its Content-Length");
+    }
+    const length = Number(declared);
+    const refuse = (waitMs: number, why: string, details: Record<string, unknown>) => {
+      res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+      res.set("connection", "close");
+      throw new BaseError("RATE_LIMITED", `${why}; retry in ${Math.ceil(waitMs / 1000)} s`, { details: { retryAfterMs: waitMs, ...details } });
+    };
+    const stored = deps.blobs.storedBytes() + inflight;
+    if (stored + length > quota.maxStoredBytes) {
+      const next = deps.blobs.nextExpiry();
+      refuse(Math.min(3_600_000, Math.max(1000, (next ?? now() + 60_000) - now())), "the blob store is full for anonymous uploads", { maxStoredBytes: quota.maxStoredBytes });
+    }
+    const waitMs = budget.take(clientKey(client), length, now());
+    if (waitMs > 0) refuse(waitMs, "this client's upload budget is spent", { perClientBytes: quota.perClientBytes, windowMs: quota.windowMs });
+    inflight += length;
+    let released = false;
+    const release = () => {
+      if (!released) (released = true), (inflight -= length);
+    };
+    res.once("finish", release);
+    res.once("close", release);
+    next();
+  };
+
+  // The body is streamed to a temporary file and hashed as it arrives (relayer/blobs.ts putStream).
+  const stream = { maxBytes: deps.maxBlobBytes, minBytesPerSecond: uploadLimits.minBytesPerSecond, rateWindowMs: uploadLimits.rateWindowMs };
+  const storeUpload = async (req: Request, res: Response, expected: string | undefined) => {
+    try {
+      return await deps.blobs.putStream(req, stream, expected, { referenced: res.locals.referenced === true });
+    } catch (error) {
+      // The rest of a refused body is not read: close the connection once the answer is sent.
+      if (!req.readableEnded) res.set("connection", "close");
+      throw error;
+    }
+  };
+
+  app.put("/blobs/:hash", admitUpload, async (req, res) => {
+    const hash = await storeUpload(req, res, req.params.hash as string);
     res.status(201).json({ hash, uri: `${deps.publicUrl()}/blobs/${hash}` });
   });
 
-  app.post("/blobs", raw, async (req, res) => {
-    const hash = await deps.blobs.put(bodyBytes(req));
+  app.post("/blobs", admitUpload, async (req, res) => {
+    const hash = await storeUpload(req, res, undefined);
     res.status(201).json({ hash, uri: `${deps.publicUrl()}/blobs/${hash}` });
   });
 
@@ -217,10 +350,6 @@ export function createApi(deps: ApiDeps): express.Express {
     res.status(status).json({ error: e.toJSON() });
   });
   return app;
-}
-
-function bodyBytes(req: Request): Buffer {
-  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 }
 
 function toBaseError(error: unknown): BaseError {

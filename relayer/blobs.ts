@@ -3,14 +3,74 @@
  * under their tensor hash, indexed in the relayer database with an expiry. A blob is accepted only
  * if it is a well-formed tensor whose hash is the key it is stored under.
  */
-import { mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
-import { BaseError, hashEncoded, type TensorHash } from "../protocol/index.js";
+import { createHash, randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import { BaseError, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashEncoded, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
 const HASH_RE = /^0x[0-9a-f]{64}$/;
+
+/**
+ * The tensor hash of a canonical encoding fed in pieces (protocol/tensor.ts hashEncoded): the header
+ * is kept, the data is cut into CHUNK_BYTES leaves as it arrives, so memory is 32 bytes per KiB of
+ * data (2 MiB for a 64 MiB blob) instead of the blob itself.
+ */
+export class StreamingTensorHash {
+  private head = Buffer.alloc(0);
+  private headerBytes: number | undefined;
+  private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES + 1);
+  private fill = 0;
+  private readonly leaves: Buffer[] = [];
+  total = 0;
+
+  constructor() {
+    this.chunk[0] = 0;
+  }
+
+  update(piece: Uint8Array): void {
+    this.total += piece.byteLength;
+    let data = piece;
+    if (this.headerBytes === undefined || this.head.byteLength < this.headerBytes) {
+      const want = (this.headerBytes ?? 8) - this.head.byteLength;
+      this.head = Buffer.concat([this.head, data.subarray(0, want)]);
+      data = data.subarray(Math.min(want, data.byteLength));
+      if (this.headerBytes === undefined && this.head.byteLength >= 8) {
+        this.headerBytes = 8 + 4 * this.head[6]!;
+        return data.byteLength > 0 ? ((this.total -= data.byteLength), this.update(data)) : undefined;
+      }
+      if (this.headerBytes === undefined || this.head.byteLength < this.headerBytes) return;
+    }
+    let at = 0;
+    while (at < data.byteLength) {
+      const n = Math.min(CHUNK_BYTES - this.fill, data.byteLength - at);
+      this.chunk.set(data.subarray(at, at + n), 1 + this.fill);
+      this.fill += n;
+      at += n;
+      if (this.fill === CHUNK_BYTES) {
+        this.leaves.push(createHash("sha256").update(this.chunk).digest());
+        this.fill = 0;
+      }
+    }
+  }
+
+  /** Checks the encoding against its total length (TENSOR_MALFORMED) and returns its hash. */
+  digest(): TensorHash {
+    const h = decodeHeaderOf(this.head, this.total);
+    if (this.fill > 0 || this.leaves.length === 0) this.leaves.push(createHash("sha256").update(this.chunk.subarray(0, this.fill + 1)).digest());
+    return toHex(sha256(Buffer.from([2]), this.head.subarray(0, h.headerBytes), merkleRoot(this.leaves))) as TensorHash;
+  }
+}
+
+export interface StreamLimits {
+  /** Largest body; more is cut off with PAYLOAD_TOO_LARGE. */
+  maxBytes: number;
+  /** A body slower than this over any `rateWindowMs` (after the first) is cut off with TIMEOUT. */
+  minBytesPerSecond: number;
+  rateWindowMs: number;
+}
 
 export class BlobStore {
   private readonly dir: string;
@@ -18,7 +78,13 @@ export class BlobStore {
   constructor(
     dataDir: string,
     private readonly db: RelayerDb,
-    private readonly options: { maxBytes: number; retentionSeconds: number },
+    private readonly options: {
+      maxBytes: number;
+      /** How long a referenced blob (an on-chain request's input, a worker's upload) is kept. */
+      retentionSeconds: number;
+      /** How long any other blob is kept (default: `retentionSeconds`). */
+      unreferencedSeconds?: number;
+    },
   ) {
     this.dir = join(dataDir, "blobs");
     mkdirSync(this.dir, { recursive: true });
@@ -30,8 +96,12 @@ export class BlobStore {
     return h as TensorHash;
   }
 
-  /** Validates, hashes and stores `bytes`; with `expected`, refuses a mismatch. Returns the hash. */
-  async put(bytes: Uint8Array, expected?: string): Promise<TensorHash> {
+  /**
+   * Validates, hashes and stores `bytes`; with `expected`, refuses a mismatch. Returns the hash.
+   * A `referenced` blob is kept `retentionSeconds`, any other `unreferencedSeconds` (unless an
+   * on-chain request names it as its input by the time it expires: see collectGarbage).
+   */
+  async put(bytes: Uint8Array, expected?: string, options: { referenced?: boolean } = {}): Promise<TensorHash> {
     if (bytes.byteLength > this.options.maxBytes) {
       throw new BaseError("PAYLOAD_TOO_LARGE", `blob of ${bytes.byteLength} bytes exceeds the ${this.options.maxBytes}-byte limit`, {
         details: { size: bytes.byteLength, limit: this.options.maxBytes },
@@ -42,7 +112,7 @@ export class BlobStore {
       throw new BaseError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
     }
     const now = Date.now();
-    const expiresAt = now + this.options.retentionSeconds * 1000;
+    const expiresAt = now + this.retentionMs(options.referenced ?? true);
     const known = this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(hash);
     if (known === undefined) {
       const tmp = join(this.dir, `.${randomUUID()}.tmp`);
@@ -53,6 +123,87 @@ export class BlobStore {
       .prepare("INSERT INTO blobs(hash, size, createdAt, expiresAt) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET expiresAt = MAX(expiresAt, excluded.expiresAt)")
       .run(hash, bytes.byteLength, now, expiresAt);
     return hash;
+  }
+
+  /**
+   * Streams an upload to a temporary file, hashing as it arrives (nothing held in memory but the
+   * leaf hashes), then checks and stores it as `put` does. A body over `maxBytes`, slower than the
+   * minimum rate, aborted by the client or malformed leaves no file behind.
+   */
+  async putStream(body: Readable, limits: StreamLimits, expected?: string, options: { referenced?: boolean } = {}): Promise<TensorHash> {
+    const want = expected === undefined ? undefined : BlobStore.normalizeHash(expected);
+    const tmp = join(this.dir, `.${randomUUID()}.tmp`);
+    const file = createWriteStream(tmp, { flags: "wx" });
+    const hasher = new StreamingTensorHash();
+    const maxBytes = Math.min(limits.maxBytes, this.options.maxBytes);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let windowStart = Date.now();
+        let windowBytes = 0;
+        let settled = false;
+        const fail = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearInterval(timer);
+          body.off("data", onData);
+          body.pause();
+          file.destroy();
+          reject(error);
+        };
+        const timer = setInterval(() => {
+          const now = Date.now();
+          if (now - windowStart < limits.rateWindowMs) return;
+          const rate = (windowBytes * 1000) / (now - windowStart);
+          if (rate < limits.minBytesPerSecond) {
+            fail(new BaseError("TIMEOUT", `upload slower than ${limits.minBytesPerSecond} bytes/s; cut off`, { details: { received: hasher.total, bytesPerSecond: Math.round(rate) } }));
+            return;
+          }
+          windowStart = now;
+          windowBytes = 0;
+        }, Math.max(50, Math.min(1000, limits.rateWindowMs / 4)));
+        const onData = (piece: Buffer) => {
+          windowBytes += piece.byteLength;
+          if (hasher.total + piece.byteLength > maxBytes) {
+            fail(new BaseError("PAYLOAD_TOO_LARGE", `blob exceeds the ${maxBytes}-byte limit`, { details: { limit: maxBytes } }));
+            return;
+          }
+          hasher.update(piece);
+          if (!file.write(piece)) {
+            body.pause();
+            file.once("drain", () => settled || body.resume());
+          }
+        };
+        body.on("data", onData);
+        body.once("error", fail);
+        body.once("aborted", () => fail(new BaseError("MESSAGE_INVALID", "the client aborted the upload")));
+        body.once("close", () => {
+          if (!body.readableEnded) fail(new BaseError("MESSAGE_INVALID", "the upload ended before its body"));
+        });
+        file.once("error", fail);
+        body.once("end", () => {
+          if (settled) return;
+          clearInterval(timer);
+          file.end(() => {
+            if (settled) return;
+            settled = true;
+            resolve();
+          });
+        });
+      });
+      const hash = hasher.digest(); // throws TENSOR_MALFORMED with the reason
+      if (want !== undefined && want !== hash) {
+        throw new BaseError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
+      }
+      const now = Date.now();
+      if (!this.has(hash)) await rename(tmp, this.path(hash));
+      this.db.db
+        .prepare("INSERT INTO blobs(hash, size, createdAt, expiresAt) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET expiresAt = MAX(expiresAt, excluded.expiresAt)")
+        .run(hash, hasher.total, now, now + this.retentionMs(options.referenced ?? true));
+      return hash;
+    } finally {
+      // Moved into place when stored and new; otherwise (refused, cut off, a duplicate) it goes.
+      await rm(tmp, { force: true });
+    }
   }
 
   async get(hash: string): Promise<Buffer> {
@@ -89,9 +240,65 @@ export class BlobStore {
     return this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(hash.toLowerCase()) !== undefined;
   }
 
-  /** Deletes expired blobs; returns how many. */
+  private retentionMs(referenced: boolean): number {
+    return (referenced ? this.options.retentionSeconds : this.options.unreferencedSeconds ?? this.options.retentionSeconds) * 1000;
+  }
+
+  /** Whether an on-chain request (as the relayer has seen it) names `hash` as its input. */
+  isRequestInput(hash: string): boolean {
+    // Event hashes are stored as ethers writes them (lowercase); the index answers at once.
+    return this.db.db.prepare("SELECT 1 FROM requests WHERE inputHash = ? LIMIT 1").get(hash.toLowerCase()) !== undefined;
+  }
+
+  /**
+   * Gives the blobs a verified worker result names (its output, its trace manifest and, for a
+   * manifest up to `maxManifestBytes`, the manifest's rows) the referenced retention, counted from
+   * their upload: a worker that is not on the upload allowlist still has its trace kept.
+   */
+  async keepResult(outputHash: string, traceRoot: string, maxManifestBytes = 1 << 20): Promise<number> {
+    const hashes = [outputHash, traceRoot].map((h) => h.toLowerCase()).filter((h) => HASH_RE.test(h) && !/^0x0{64}$/.test(h));
+    const root = traceRoot.toLowerCase();
+    const manifest = this.db.db.prepare("SELECT size FROM blobs WHERE hash = ?").get(root) as { size: number } | undefined;
+    if (manifest !== undefined && manifest.size <= maxManifestBytes) {
+      try {
+        hashes.push(...manifestHashes(decodeTensor(await this.get(root))).map((h) => h.toLowerCase()));
+      } catch {
+        // Not a manifest (or gone): only the blobs named directly are kept.
+      }
+    }
+    const keep = this.db.db.prepare("UPDATE blobs SET expiresAt = MAX(expiresAt, createdAt + ?) WHERE hash = ?");
+    let kept = 0;
+    for (const h of new Set(hashes)) kept += Number(keep.run(this.retentionMs(true), h).changes);
+    return kept;
+  }
+
+  /** Bytes of all stored blobs. */
+  storedBytes(): number {
+    return (this.db.db.prepare("SELECT COALESCE(SUM(size), 0) AS n FROM blobs").get() as { n: number }).n;
+  }
+
+  /** When the next stored blob expires (ms since the epoch), or undefined when none is stored. */
+  nextExpiry(): number | undefined {
+    const row = this.db.db.prepare("SELECT MIN(expiresAt) AS t FROM blobs").get() as { t: number | null };
+    return row.t ?? undefined;
+  }
+
+  /**
+   * Deletes expired blobs; returns how many. An expired blob that an on-chain request names as its
+   * input (uploaded before the request was made, so stored as unreferenced) is kept for the
+   * referenced retention counted from its upload instead.
+   */
   async collectGarbage(now = Date.now()): Promise<number> {
-    const rows = this.db.db.prepare("SELECT hash FROM blobs WHERE expiresAt <= ?").all(now) as { hash: string }[];
+    const expired = this.db.db.prepare("SELECT hash, createdAt FROM blobs WHERE expiresAt <= ?").all(now) as { hash: string; createdAt: number }[];
+    const rows: { hash: string }[] = [];
+    for (const row of expired) {
+      const keepUntil = row.createdAt + this.retentionMs(true);
+      if (keepUntil > now && this.isRequestInput(row.hash)) {
+        this.db.db.prepare("UPDATE blobs SET expiresAt = ? WHERE hash = ?").run(keepUntil, row.hash);
+      } else {
+        rows.push(row);
+      }
+    }
     for (const { hash } of rows) {
       this.db.db.prepare("DELETE FROM blobs WHERE hash = ?").run(hash);
       await rm(this.path(hash), { force: true });

@@ -114,6 +114,9 @@ export class ResultCollector {
     if (!(await this.isStakedSigner(signer))) {
       throw new BaseError("SIGNATURE_INVALID", `${signer} is not the signer of a registered worker`);
     }
+    // A staked worker's signed result references its output and trace: keep them the full
+    // retention even when the worker uploaded them anonymously (issue 13, finding 5).
+    if (reply.kind === "result") await this.blobs.keepResult(reply.outputHash, reply.traceRoot).catch(() => 0);
   }
 
   private async isStakedSigner(signer: string): Promise<boolean> {

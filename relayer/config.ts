@@ -32,7 +32,19 @@ export const RelayerConfigSchema = z.object({
       host: z.string().describe("Address the HTTP API listens on.").default("127.0.0.1"),
       port: z.coerce.number().int().min(0).max(65535).describe("Port of the HTTP API (0: any free port).").default(8545 + 1000),
       maxBlobBytes: z.coerce.number().int().min(1).describe("Largest blob accepted by PUT/POST /blobs.").default(64 * 1024 * 1024),
-      blobRetentionSeconds: z.coerce.number().int().min(60).describe("How long blobs (inputs, outputs, traces) are kept.").default(7 * 24 * 3600),
+      blobRetentionSeconds: z.coerce.number().int().min(60).describe("How long referenced blobs (an on-chain request's input, an allowlisted worker's outputs and traces) are kept.").default(7 * 24 * 3600),
+      unreferencedBlobSeconds: z.coerce.number().int().min(60).describe("How long any other uploaded blob is kept (an input whose request appears on-chain before then is kept blobRetentionSeconds from its upload).").default(3600),
+      blobUploadBytesPerClient: z.coerce.number().int().min(1).describe("Bytes one client may upload anonymously per blobUploadWindowSeconds (all of 127.0.0.0/8 and ::1 are one client; an IPv6 client counts per /64); more get 429 with Retry-After.").default(256 * 1024 * 1024),
+      blobUploadWindowSeconds: z.coerce.number().int().min(1).describe("Rolling window of blobUploadBytesPerClient.").default(3600),
+      maxStoredBlobBytes: z.coerce.number().int().min(1).describe("Anonymous uploads get 429 while the blob store holds this many bytes (referenced uploads are never refused by it).").default(8 * 1024 * 1024 * 1024),
+      maxConcurrentUploads: z.coerce.number().int().min(1).describe("Anonymous blob uploads in progress at once, all clients together; more get 429 with Retry-After.").default(32),
+      maxConcurrentUploadsPerClient: z.coerce.number().int().min(1).describe("Anonymous blob uploads in progress at once from one client (loopback one client, IPv6 per /64); more get 429.").default(4),
+      minUploadBytesPerSecond: z.coerce.number().min(0).describe("A blob upload slower than this over any uploadRateWindowMs window is cut off (408) and its partial file removed; 0 disables.").default(32 * 1024),
+      uploadRateWindowMs: z.coerce.number().int().min(100).describe("Window over which minUploadBytesPerSecond is measured (the first one starts with the request).").default(10_000),
+      blobUploadAllowlist: z
+        .array(z.string())
+        .describe("Client addresses of the workers (as Node reports them, or as the trusted proxy's X-Forwarded-For names them): their uploads (outputs, traces) skip the byte budget and the global quota and are kept blobRetentionSeconds.")
+        .default([]),
       publicUrl: z.string().optional().describe("Base URL workers and dApps use to reach this API (defaults to the listen address)."),
       maxBodyBytes: z.coerce
         .number()

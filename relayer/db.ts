@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS requests (
   finalTx TEXT, callbackOk INTEGER, refundReason INTEGER, note TEXT, excluded TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
+CREATE INDEX IF NOT EXISTS requests_input ON requests(inputHash);
 CREATE TABLE IF NOT EXISTS replies (
   requestId TEXT PRIMARY KEY, kind TEXT NOT NULL, message TEXT NOT NULL, state TEXT NOT NULL,
   reason TEXT, receivedAt INTEGER NOT NULL

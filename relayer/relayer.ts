@@ -69,6 +69,7 @@ export class Relayer {
     this.blobs = new BlobStore(this.config.dataDir, this.db, {
       maxBytes: this.config.api.maxBlobBytes,
       retentionSeconds: this.config.api.blobRetentionSeconds,
+      unreferencedSeconds: this.config.api.unreferencedBlobSeconds,
     });
     const fees = this.config.fees;
     this.chain = new OracleChain(deps.provider, deps.signer, deps.oracleAddress, chainId, log.child({ layer: "chain" }), this.config.txRetries, this.db, {
@@ -168,6 +169,18 @@ export class Relayer {
       maxBodyBytes: this.config.api.maxBodyBytes,
       rateLimit: this.config.api.rateLimit,
       trustProxy: this.config.api.trustProxy,
+      blobQuota: {
+        perClientBytes: this.config.api.blobUploadBytesPerClient,
+        windowMs: this.config.api.blobUploadWindowSeconds * 1000,
+        maxStoredBytes: this.config.api.maxStoredBlobBytes,
+        allowlist: this.config.api.blobUploadAllowlist,
+      },
+      uploadLimits: {
+        maxConcurrent: this.config.api.maxConcurrentUploads,
+        maxConcurrentPerClient: this.config.api.maxConcurrentUploadsPerClient,
+        minBytesPerSecond: this.config.api.minUploadBytesPerSecond,
+        rateWindowMs: this.config.api.uploadRateWindowMs,
+      },
       publicUrl: () => this.url,
       extend: (app) => {
         this.dashboard = mountDashboard(app, {
@@ -203,7 +216,7 @@ export class Relayer {
     if (!this.leading) return;
     await this.submitter.flush();
     await this.settler.tick();
-    if (Date.now() - this.lastGc > 60_000) {
+    if (Date.now() - this.lastGc > Math.min(60_000, this.config.api.unreferencedBlobSeconds * 250)) {
       this.lastGc = Date.now();
       await this.blobs.collectGarbage();
     }

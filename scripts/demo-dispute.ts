@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
     // The request: an upside-down text line.
     const text = "Honest workers win";
-    const res = await fetch(`${relayer.url}/blobs`, { method: "POST", body: Buffer.from(encodeTensor(textLineTensor(text, { rotated: true }))) });
+    const res = await fetch(`${relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from(encodeTensor(textLineTensor(text, { rotated: true }))) });
     const { hash, uri } = (await res.json()) as { hash: Hex; uri: string };
     const receipt = (await (await dapp.classify(hash, uri, (await networkHelpers.time.latest()) + 3600, { value: REQUEST_FEE })).wait())!;
     const id = String(receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!.args.requestId).toLowerCase();

@@ -240,7 +240,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     oracleAddress: await oracle.getAddress(),
     queue,
     logger: logger.child({ service: "relayer" }),
-    config: { dataDir: join(dataDir, "relayer"), startBlock: deployBlock, pollIntervalMs: 50, api: { port: 0 }, ...options.relayer },
+    // The workers upload outputs and traces over loopback: the explicit allowlist exempts them from
+    // the anonymous blob budget (docs/OPERATIONS.md, "Workers and the blob store").
+    config: { dataDir: join(dataDir, "relayer"), startBlock: deployBlock, pollIntervalMs: 50, api: { port: 0, blobUploadAllowlist: ["127.0.0.1", "::1"] }, ...options.relayer },
   });
 
   const workerSigners: Wallet[] = [];

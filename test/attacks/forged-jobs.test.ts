@@ -55,7 +55,7 @@ describe("attack: a forged job naming a real request", () => {
     const bytes = encodeTensor(textLineTensor("genuine"));
     const inputHash = hashEncoded(bytes);
     const inputURI = `${stack.relayer.url}/blobs/${inputHash}`;
-    expect((await fetch(inputURI, { method: "PUT", body: new Uint8Array(bytes) })).status).toBe(201);
+    expect((await fetch(inputURI, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(bytes) })).status).toBe(201);
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
     const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
       { modelHash: stack.modelHash, inputHash, input: "0x", inputURI, tier: Tier.NONE, callbackGasLimit: 0, deadline },

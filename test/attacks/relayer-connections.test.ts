@@ -117,7 +117,7 @@ describe("attack: event streams and previews on a running relayer", () => {
     const data = new Float32Array(n).map((_, i) => i);
     const bytes = encodeTensor({ dtype: "float32", shape: [1, n], data });
     const inputHash = hashEncoded(bytes);
-    expect((await fetch(`${stack.relayer.url}/blobs/${inputHash}`, { method: "PUT", body: new Uint8Array(bytes) })).status).toBe(201);
+    expect((await fetch(`${stack.relayer.url}/blobs/${inputHash}`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(bytes) })).status).toBe(201);
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
     const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
       { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline },

@@ -3,7 +3,7 @@ import { textLineTensor } from "../../examples/text-images.js";
 import { REQUEST_FEE, type LocalStack } from "../../scripts/local-stack.js";
 
 export async function uploadBlob(stack: LocalStack, bytes: Uint8Array): Promise<{ hash: Hex; uri: string }> {
-  const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", body: Buffer.from(bytes) });
+  const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from(bytes) });
   if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as { hash: Hex; uri: string };
 }

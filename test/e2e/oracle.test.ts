@@ -159,16 +159,16 @@ describe("oracle end to end (optimistic tier)", () => {
 
   it("refuses oversized and malformed blobs with clear HTTP errors", async () => {
     const tooBig = new Uint8Array(stack.relayer.config.api.maxBlobBytes + 1);
-    const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", body: tooBig });
+    const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: tooBig });
     expect(res.status).toBe(413);
     expect((await res.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
-    const bad = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", body: Buffer.from("nope") });
+    const bad = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from("nope") });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe("TENSOR_MALFORMED");
     const missing = await fetch(`${stack.relayer.url}/blobs/0x${"cd".repeat(32)}`);
     expect(missing.status).toBe(404);
     const t = textInput("x", false);
-    const wrongPut = await fetch(`${stack.relayer.url}/blobs/0x${"cd".repeat(32)}`, { method: "PUT", body: new Uint8Array(t) });
+    const wrongPut = await fetch(`${stack.relayer.url}/blobs/0x${"cd".repeat(32)}`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(t) });
     expect((await wrongPut.json()).error.code).toBe("INPUT_HASH_MISMATCH");
   });
 

@@ -186,7 +186,7 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
     const started = Date.now();
     const inputs: { hash: Hex; uri: string }[] = [];
     for (const [text, rotated] of [["fault tolerant", false], ["upside down", true], ["crash and restart", false], ["broker gone", true]] as const) {
-      const res = await fetch(`http://127.0.0.1:${apiPort}/blobs`, { method: "POST", body: new Uint8Array(encodeTensor(textLineTensor(text, { rotated }))) });
+      const res = await fetch(`http://127.0.0.1:${apiPort}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(encodeTensor(textLineTensor(text, { rotated }))) });
       expect(res.status).toBe(201);
       inputs.push((await res.json()) as { hash: Hex; uri: string });
     }

@@ -84,7 +84,7 @@ describe("fuzz: a running stack", () => {
     stack = await startLocalStack({
       // Silent: the worker logs each refused job's requestId as it came, huge strings included.
       logger: createLogger("fuzz", { level: "silent" }),
-      relayer: { api: { port: 0, maxBlobBytes: MAX_BLOB_BYTES, rateLimit: { perSecond: 0 } } },
+      relayer: { api: { port: 0, maxBlobBytes: MAX_BLOB_BYTES, rateLimit: { perSecond: 0 }, maxConcurrentUploadsPerClient: 8 } },
     });
     base = stack.relayer.url;
   });
