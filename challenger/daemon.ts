@@ -20,8 +20,9 @@ import type { Hex } from "../protocol/types.js";
 import { FraudProofResolver__factory, IInferenceOracle__factory } from "../types/ethers-contracts/index.js";
 import { checkTrace } from "./checker.js";
 import { openChallenge } from "./dispute.js";
-import { isChallengerError } from "./errors.js";
-import { fetchTrace } from "./fetchTrace.js";
+import { isError } from "../protocol/errors.js";
+import { ChallengerError, isChallengerError } from "./errors.js";
+import { DEFAULT_MAX_AUDIT_BYTES, encodedSize, fetchTrace } from "./fetchTrace.js";
 import { StepProofBuilder } from "./onestep.js";
 
 const OPTIMISTIC = 1n;
@@ -54,6 +55,14 @@ export interface DaemonOptions {
    * to find the wrong element (which is what can be proven on-chain; the re-run itself proves nothing).
    */
   rerun?: (modelHash: string, input: Tensor) => Promise<Tensor | undefined>;
+  /**
+   * Blob fetching (issue 13, finding 7). A 429, 5xx, timeout or reset is never taken for a withheld
+   * trace: the blob is asked again `attempts` times with backoff from `backoffMs`, then the whole audit
+   * is deferred and re-run at a later poll (after `retryBaseMs`, doubling up to `retryMaxMs`) until the
+   * result's challenge window closes. `maxAuditBytes` caps what one audit downloads in all (each row is
+   * also capped at its committed dtype x shape).
+   */
+  fetch?: { attempts?: number; backoffMs?: number; retryBaseMs?: number; retryMaxMs?: number; maxAuditBytes?: number; timeoutMs?: number };
   /** Called after each result's audit with its outcome and how long it took (metrics). */
   onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
@@ -71,6 +80,8 @@ export interface DaemonTransaction {
 
 export type AuditOutcome =
   | { kind: "skipped"; reason: string }
+  /** The blob store did not answer definitively (429, 5xx, timeout): audited again at a later poll. */
+  | { kind: "deferred"; reason: string; retryAt: number }
   | { kind: "honest"; checkedElements: number }
   | { kind: "fraudProven"; opIndex: number; element: number; workerAtFault: boolean }
   | { kind: "outputMismatchProven" }
@@ -86,6 +97,19 @@ interface Submitted {
   relayer: string;
   outputHash: string;
   traceRoot: string;
+  /** End of the challenge window (chain time, seconds); unknown when audit() is called without it. */
+  challengeDeadline?: bigint;
+}
+
+interface Deferred {
+  submitted: Submitted;
+  tries: number;
+  retryAt: number;
+}
+
+/** The store could not answer now: audit again later (not a fault of the worker). */
+function isTransient(error: unknown): boolean {
+  return isChallengerError(error, "BLOB_STORE_UNAVAILABLE");
 }
 
 export class ChallengerDaemon {
@@ -94,6 +118,8 @@ export class ChallengerDaemon {
   private atRisk = 0n;
   /** Disputes waiting on a DA deadline: requestId -> resolver address. */
   private readonly withheld = new Map<string, string>();
+  /** Audits the blob store could not serve yet, by requestId. */
+  private readonly deferred = new Map<string, Deferred>();
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
@@ -105,13 +131,19 @@ export class ChallengerDaemon {
     const provider = this.options.runner.provider!;
     const latest = await provider.getBlockNumber();
     const outcomes = new Map<string, AuditOutcome>();
-    if (latest < this.fromBlock) return outcomes;
-    const logs = await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
-    this.fromBlock = latest + 1;
+    const logs = latest < this.fromBlock ? [] : await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
+    this.fromBlock = Math.max(this.fromBlock, latest + 1);
+    const due: Submitted[] = [];
+    const now = Date.now();
+    for (const [requestId, d] of this.deferred) if (d.retryAt <= now) due.push(d.submitted);
     for (const log of logs) {
-      const [requestId, worker, relayer, outputHash, traceRoot] = log.args;
+      const [requestId, worker, relayer, outputHash, traceRoot, challengeDeadline] = log.args;
+      due.push({ requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot, challengeDeadline });
+    }
+    for (const submitted of due) {
+      const requestId = submitted.requestId;
       const started = performance.now();
-      const outcome = await this.audit({ requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot }).catch((error: unknown) => {
+      const outcome = await this.audit(submitted).catch((error: unknown) => {
         this.options.logger?.warn({ err: error, requestId }, "audit failed");
         return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
       });
@@ -119,6 +151,52 @@ export class ChallengerDaemon {
       this.options.onAudit?.({ requestId, outcome, ms: performance.now() - started });
     }
     return outcomes;
+  }
+
+  /** Audits waiting for the blob store to answer (deferred), by requestId with when they are retried. */
+  pendingRetries(): Map<string, number> {
+    return new Map([...this.deferred].map(([id, d]) => [id, d.retryAt]));
+  }
+
+  /** Chain time now (seconds). */
+  private async chainNow(): Promise<bigint> {
+    return BigInt((await this.options.runner.provider!.getBlock("latest"))!.timestamp);
+  }
+
+  /**
+   * The audit, with a transient blob-store failure turned into a deferral: retried at a later poll with
+   * backoff while the challenge window is open, then given up (skipped), never a challenge.
+   */
+  async audit(r: Submitted): Promise<AuditOutcome> {
+    const chainNow = r.challengeDeadline === undefined ? undefined : await this.chainNow();
+    if (r.challengeDeadline !== undefined && chainNow! >= r.challengeDeadline) {
+      this.deferred.delete(r.requestId);
+      return { kind: "skipped", reason: "the challenge window has closed" };
+    }
+    // No try is started later than the window allows (wall clock, from the chain's remaining time).
+    const retryUntil = r.challengeDeadline === undefined ? undefined : Date.now() + Number(r.challengeDeadline - chainNow!) * 1000;
+    try {
+      const outcome = await this.auditOnce(r, retryUntil);
+      this.deferred.delete(r.requestId);
+      return outcome;
+    } catch (error) {
+      if (!isTransient(error)) {
+        this.deferred.delete(r.requestId);
+        throw error;
+      }
+      const tries = (this.deferred.get(r.requestId)?.tries ?? 0) + 1;
+      const f = this.options.fetch ?? {};
+      const delay = Math.min(f.retryMaxMs ?? 300_000, (f.retryBaseMs ?? 15_000) * 2 ** (tries - 1));
+      const retryAt = Date.now() + delay;
+      if (retryUntil !== undefined && retryAt >= retryUntil) {
+        this.deferred.delete(r.requestId);
+        this.options.logger?.warn({ err: error, requestId: r.requestId, tries }, "the blob store did not serve this trace within the challenge window; no challenge");
+        return { kind: "skipped", reason: "the blob store was unavailable until the challenge window closed" };
+      }
+      this.deferred.set(r.requestId, { submitted: r, tries, retryAt });
+      this.options.logger?.info({ err: error, requestId: r.requestId, tries, retryAt }, "blob store unavailable: audit deferred");
+      return { kind: "deferred", reason: (error as Error).message, retryAt };
+    }
   }
 
   /** The request's dispute resolver, fixed when the request was made (not the model's current one). */
@@ -132,14 +210,34 @@ export class ChallengerDaemon {
     return (await this.oracle.paramsAt(paramsVersion)).challengeBond;
   }
 
-  private async fetchInput(inputHash: string): Promise<Tensor> {
-    const bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, {
-      maxBytes: 64 << 20,
-      timeoutMs: 30_000,
-      schemes: ["http", "https"],
-      // The operator configured this store: its origin is trusted; a redirect elsewhere is checked.
-      addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
-    });
+  /**
+   * The request's input, at most its committed encoded size. A 429/5xx/timeout is retried and then
+   * BLOB_STORE_UNAVAILABLE (the audit is deferred); a 404 or wrong bytes end the audit (the input is
+   * the requester's, not the worker's: nothing to challenge).
+   */
+  private async fetchInput(inputHash: string, commitment: ModelCommitment, retryUntil: number | undefined): Promise<Tensor> {
+    const f = this.options.fetch ?? {};
+    const attempts = Math.max(1, f.attempts ?? 5);
+    let bytes: Buffer | undefined;
+    for (let attempt = 1; bytes === undefined; attempt++) {
+      try {
+        bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, {
+          maxBytes: encodedSize(commitment.input),
+          timeoutMs: f.timeoutMs ?? 30_000,
+          schemes: ["http", "https"],
+          // The operator configured this store: its origin is trusted; a redirect elsewhere is checked.
+          addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
+        });
+      } catch (error) {
+        if (isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE")) throw error;
+        const delay = Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1));
+        if (attempt < attempts && (retryUntil === undefined || Date.now() + delay < retryUntil)) {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        throw new ChallengerError("BLOB_STORE_UNAVAILABLE", `input blob ${inputHash} could not be fetched now (retry later)`, { hash: inputHash, attempts: attempt }, { cause: error });
+      }
+    }
     if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) throw new Error(`input blob ${inputHash} does not match its hash`);
     return decodeTensor(bytes);
   }
@@ -169,7 +267,7 @@ export class ChallengerDaemon {
     this.atRisk = this.atRisk > bond ? this.atRisk - bond : 0n;
   }
 
-  async audit(r: Submitted): Promise<AuditOutcome> {
+  private async auditOnce(r: Submitted, retryUntil: number | undefined): Promise<AuditOutcome> {
     const request = await this.oracle.getRequest(r.requestId);
     if (request.tier !== OPTIMISTIC) return { kind: "skipped", reason: "not an OPTIMISTIC result" };
     const commitment = this.options.models.get(request.modelHash.toLowerCase());
@@ -181,7 +279,17 @@ export class ChallengerDaemon {
     let tensors: Tensor[];
     try {
       // The row count is checked against the commitment before any row is downloaded.
-      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex, { expectedRows: commitment.traceTypes.length }));
+      // Each row is capped at its committed dtype x shape, the whole audit at maxAuditBytes.
+      const f = this.options.fetch ?? {};
+      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex, {
+        expectedRows: commitment.traceTypes.length,
+        rowTypes: commitment.traceTypes,
+        maxTotalBytes: f.maxAuditBytes ?? DEFAULT_MAX_AUDIT_BYTES,
+        ...(f.attempts === undefined ? {} : { attempts: f.attempts }),
+        ...(f.backoffMs === undefined ? {} : { backoffMs: f.backoffMs }),
+        ...(f.timeoutMs === undefined ? {} : { timeoutMs: f.timeoutMs }),
+        ...(retryUntil === undefined ? {} : { retryUntil }),
+      }));
     } catch (error) {
       if (isChallengerError(error, "TRACE_PARTIAL")) return { kind: "skipped", reason: error.message };
       if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
@@ -190,7 +298,7 @@ export class ChallengerDaemon {
       this.withheld.set(r.requestId, await resolver.getAddress());
       return { kind: "availabilityChallenged" };
     }
-    const input = await this.fetchInput(request.inputHash);
+    const input = await this.fetchInput(request.inputHash, commitment, retryUntil);
     const builder = new StepProofBuilder(commitment, { input, tensors }, hashes);
     // The manifest's row count (rows are downloaded only when it matches the commitment).
     const n = hashes.length;
