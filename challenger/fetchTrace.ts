@@ -66,17 +66,29 @@ export function encodedSize(type: TensorType): number {
   return HEADER_FIXED_BYTES + 4 * type.shape.length + numel(type.shape) * (DTYPES[type.dtype]?.size ?? 1);
 }
 
-/** The bytes an audit may still download; reservations are taken before a fetch and settled after. */
+/**
+ * The bytes an audit may still download. A fetch reserves its cap first (so parallel lanes together
+ * never pass the total) and gives back what it did not use. A lane that wants more than is left waits
+ * for the others to settle, then takes the remainder (a blob larger than that is aborted at it).
+ */
 class ByteBudget {
+  private outstanding = 0;
+  private waiters: Array<() => void> = [];
   constructor(private left: number, readonly total: number) {}
-  reserve(hash: Hex, want: number): number {
+  async reserve(hash: Hex, want: number): Promise<number> {
+    while (want > this.left && this.outstanding > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
     if (this.left <= 0) throw new ChallengerError("TRACE_MALFORMED", `the audit's byte cap of ${this.total} bytes is spent (blob ${hash} not fetched)`, { hash, maxTotalBytes: this.total });
     const n = Math.min(want, this.left);
     this.left -= n;
+    this.outstanding++;
     return n;
   }
   settle(reserved: number, used: number) {
     this.left += reserved - used;
+    this.outstanding--;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 }
 
@@ -84,7 +96,7 @@ async function fetchTensor(baseUrl: string, hash: Hex, options: FetchTraceOption
   const url = `${baseUrl.replace(/\/+$/, "")}/blobs/${hash}`;
   let bytes: Buffer | undefined;
   const attempts = Math.max(1, options.attempts ?? 5);
-  const reserved = budget.reserve(hash, cap);
+  const reserved = await budget.reserve(hash, cap);
   try {
     for (let attempt = 1; bytes === undefined; attempt++) {
       try {

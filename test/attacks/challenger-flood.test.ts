@@ -13,9 +13,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
+import { fetchTrace } from "../../challenger/fetchTrace.js";
 import { ChallengerDaemon, type AuditOutcome, type DaemonTransaction } from "../../challenger/daemon.js";
 import type { ModelCommitment } from "../../protocol/commitment.js";
 import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
+import type { Hex } from "../../protocol/types.js";
 import { commitTrace } from "../../protocol/trace.js";
 import { clsCommitment, clsInput, nodeTrace } from "../challenger/fixtures.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Status, type Connection } from "../contracts/helpers.js";
@@ -50,7 +52,11 @@ async function floodedStore(blobs: Map<string, Buffer>, flood: number) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     gets: () => gets,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -153,5 +159,21 @@ describe("attack: flooding the blob store so that an honest trace looks withheld
     expect(outcome).toEqual({ kind: "availabilityChallenged" });
     expect(txs.map((t) => t.label)).toEqual(["challenge", "challengeAvailability"]);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Challenged));
+  });
+
+  it("fetchTrace: refusals end as BLOB_STORE_UNAVAILABLE (retry later); only a 404 or wrong bytes are TRACE_UNAVAILABLE", async () => {
+    const run = commitTrace(honest.slice(0, 3));
+    const blobs = new Map<string, Buffer>([[run.traceRoot.toLowerCase(), encodeTensor(run.manifest)]]);
+    honest.slice(0, 3).forEach((t, i) => blobs.set(run.hashes[i]!.toLowerCase(), encodeTensor(t)));
+    const flooded = await floodedStore(blobs, Infinity);
+    const options = { attempts: 3, backoffMs: 5 };
+    await expect(fetchTrace(flooded.url, run.traceRoot as Hex, options)).rejects.toMatchObject({ code: "BLOB_STORE_UNAVAILABLE", details: { attempts: 3 } });
+    expect(flooded.gets()).toBe(3);
+    await flooded.close();
+    // The store serves other bytes under a row's hash: as good as withheld.
+    blobs.set(run.hashes[1]!.toLowerCase(), encodeTensor(honest[0]!));
+    const lying = await floodedStore(blobs, 0);
+    close = lying.close;
+    await expect(fetchTrace(lying.url, run.traceRoot as Hex, options)).rejects.toMatchObject({ code: "TRACE_UNAVAILABLE", details: { hash: run.hashes[1] } });
   });
 });
