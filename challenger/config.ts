@@ -47,6 +47,9 @@ export const ChallengerConfigSchema = z.object({
     })
     .prefault({})
     .describe("blob store downloads (CHALLENGER_FETCH as JSON): only a 404 or wrong bytes make a trace unavailable"),
+  concurrency: z.coerce.number().int().min(1).max(64).default(4).describe("audits run at once, the nearest challenge deadline first"),
+  statePath: z.string().min(1).optional().describe("JSON file the block cursor and pending audits are saved to (a restart resumes from it)"),
+  maxAuditStarts: z.coerce.number().int().min(1).default(2).describe("an audit started this often without finishing (a crash or hang) is not started again"),
   pollIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000).describe("how often the chain is polled for new results"),
   startBlock: z.coerce.number().int().nonnegative().default(0).describe("the first block audited"),
   withdrawEveryPolls: z.coerce.number().int().min(1).default(12).describe("withdraw won bonds every n polls (and on shutdown)"),

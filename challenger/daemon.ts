@@ -11,6 +11,7 @@
  * wrong element, challenge with the oracle's bond and submit the one-step proof. The total of bonds
  * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { ContractRunner, ContractTransactionResponse } from "ethers";
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
@@ -63,6 +64,12 @@ export interface DaemonOptions {
    * also capped at its committed dtype x shape).
    */
   fetch?: { attempts?: number; backoffMs?: number; retryBaseMs?: number; retryMaxMs?: number; maxAuditBytes?: number; timeoutMs?: number };
+  /** Audits run at once (downloads overlap; checks share the CPU); the nearest deadline first. Default 4. */
+  concurrency?: number;
+  /** A JSON file the cursor and pending audits are saved to (and read from at the first poll). */
+  statePath?: string;
+  /** An audit started this often without finishing (a crash, a hang) is given up. Default 2. */
+  maxAuditStarts?: number;
   /** Called after each result's audit with its outcome and how long it took (metrics). */
   onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
@@ -101,6 +108,17 @@ interface Submitted {
   challengeDeadline?: bigint;
 }
 
+/** What `statePath` holds (JSON; bigints as decimal strings). */
+interface SavedState {
+  version: 1;
+  fromBlock: number;
+  pending: Array<Omit<Submitted, "challengeDeadline"> & { challengeDeadline?: string }>;
+  deferred: Array<[string, { tries: number; retryAt: number }]>;
+  starts: Array<[string, number]>;
+  withheld: Array<[string, string]>;
+  atRisk: string;
+}
+
 interface Deferred {
   submitted: Submitted;
   tries: number;
@@ -120,37 +138,110 @@ export class ChallengerDaemon {
   private readonly withheld = new Map<string, string>();
   /** Audits the blob store could not serve yet, by requestId. */
   private readonly deferred = new Map<string, Deferred>();
+  /** Results read from the chain and not audited yet (new, or deferred), by requestId. */
+  private readonly pending = new Map<string, Submitted>();
+  /** How often each pending audit was started (persisted: a crash mid-audit counts). */
+  private readonly starts = new Map<string, number>();
+  private txLock: Promise<void> = Promise.resolve();
+  private loaded = false;
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
     this.fromBlock = options.startBlock ?? 0;
   }
 
-  /** Audits every ResultSubmitted since the last poll; returns the outcomes by requestId. */
+  /**
+   * Audits every ResultSubmitted since the last poll, and the deferred audits that are due; returns the
+   * outcomes by requestId. Audits run `concurrency` at a time, the nearest challenge deadline first.
+   * With `statePath`, the block cursor, the pending and deferred audits, the DA disputes to slash and
+   * how often each audit was started are saved before and after every audit: a restart resumes where
+   * it stopped, and an audit that was started `maxAuditStarts` times without finishing (it crashed or
+   * hung the challenger) is not started again.
+   */
   async poll(): Promise<Map<string, AuditOutcome>> {
+    this.load();
     const provider = this.options.runner.provider!;
     const latest = await provider.getBlockNumber();
     const outcomes = new Map<string, AuditOutcome>();
     const logs = latest < this.fromBlock ? [] : await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
-    this.fromBlock = Math.max(this.fromBlock, latest + 1);
-    const due: Submitted[] = [];
-    const now = Date.now();
-    for (const [requestId, d] of this.deferred) if (d.retryAt <= now) due.push(d.submitted);
     for (const log of logs) {
       const [requestId, worker, relayer, outputHash, traceRoot, challengeDeadline] = log.args;
-      due.push({ requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot, challengeDeadline });
+      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot, challengeDeadline });
     }
-    for (const submitted of due) {
-      const requestId = submitted.requestId;
-      const started = performance.now();
-      const outcome = await this.audit(submitted).catch((error: unknown) => {
-        this.options.logger?.warn({ err: error, requestId }, "audit failed");
-        return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
-      });
-      outcomes.set(requestId, outcome);
-      this.options.onAudit?.({ requestId, outcome, ms: performance.now() - started });
-    }
+    this.fromBlock = Math.max(this.fromBlock, latest + 1);
+    this.save(); // the cursor moves on; what it passed is in `pending` until audited
+    const now = Date.now();
+    const due = [...this.pending.values()]
+      .filter((r) => (this.deferred.get(r.requestId)?.retryAt ?? 0) <= now)
+      .sort((a, b) => (a.challengeDeadline ?? BigInt(Number.MAX_SAFE_INTEGER)) < (b.challengeDeadline ?? BigInt(Number.MAX_SAFE_INTEGER)) ? -1 : (a.challengeDeadline ?? 0n) === (b.challengeDeadline ?? 0n) ? 0 : 1);
+    const maxStarts = Math.max(1, this.options.maxAuditStarts ?? 2);
+    let next = 0;
+    const lane = async () => {
+      while (next < due.length) {
+        const submitted = due[next++]!;
+        const requestId = submitted.requestId;
+        const started = performance.now();
+        const starts = (this.starts.get(requestId) ?? 0) + 1;
+        let outcome: AuditOutcome;
+        if (starts > maxStarts) {
+          outcome = { kind: "skipped", reason: `the audit was started ${starts - 1} times without finishing (the challenger crashed or was stopped): not started again` };
+          this.options.logger?.warn({ requestId, starts: starts - 1 }, "audit abandoned: it never finished");
+          this.pending.delete(requestId);
+          this.deferred.delete(requestId);
+        } else {
+          this.starts.set(requestId, starts);
+          this.save();
+          outcome = await this.audit(submitted).catch((error: unknown) => {
+            this.options.logger?.warn({ err: error, requestId }, "audit failed");
+            return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
+          });
+          if (outcome.kind !== "deferred") this.pending.delete(requestId);
+        }
+        this.starts.delete(requestId);
+        this.save();
+        outcomes.set(requestId, outcome);
+        this.options.onAudit?.({ requestId, outcome, ms: performance.now() - started });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 4) }, lane));
     return outcomes;
+  }
+
+  /** Reads the saved state once (statePath), if there is one. */
+  private load() {
+    if (this.loaded) return;
+    this.loaded = true;
+    const path = this.options.statePath;
+    if (path === undefined || !existsSync(path)) return;
+    const state = JSON.parse(readFileSync(path, "utf8")) as SavedState;
+    if (state.version !== 1) throw new Error(`${path}: unknown challenger state version ${String(state.version)}`);
+    this.fromBlock = Math.max(this.fromBlock, state.fromBlock);
+    for (const r of state.pending) this.pending.set(r.requestId, { ...r, ...(r.challengeDeadline === undefined ? {} : { challengeDeadline: BigInt(r.challengeDeadline) }) } as Submitted);
+    for (const [id, d] of state.deferred) {
+      const submitted = this.pending.get(id);
+      if (submitted !== undefined) this.deferred.set(id, { submitted, tries: d.tries, retryAt: d.retryAt });
+    }
+    for (const [id, n] of state.starts) this.starts.set(id, n);
+    for (const [id, resolver] of state.withheld) this.withheld.set(id, resolver);
+    this.atRisk = BigInt(state.atRisk);
+  }
+
+  /** Writes the state (statePath) atomically: a temporary file renamed over the old one. */
+  private save() {
+    const path = this.options.statePath;
+    if (path === undefined) return;
+    const state: SavedState = {
+      version: 1,
+      fromBlock: this.fromBlock,
+      pending: [...this.pending.values()].map(({ challengeDeadline, ...r }) => ({ ...r, ...(challengeDeadline === undefined ? {} : { challengeDeadline: challengeDeadline.toString() }) })),
+      deferred: [...this.deferred].map(([id, d]) => [id, { tries: d.tries, retryAt: d.retryAt }]),
+      starts: [...this.starts],
+      withheld: [...this.withheld],
+      atRisk: this.atRisk.toString(),
+    };
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state));
+    renameSync(tmp, path);
   }
 
   /** Audits waiting for the blob store to answer (deferred), by requestId with when they are retried. */
@@ -171,6 +262,7 @@ export class ChallengerDaemon {
     const chainNow = r.challengeDeadline === undefined ? undefined : await this.chainNow();
     if (r.challengeDeadline !== undefined && chainNow! >= r.challengeDeadline) {
       this.deferred.delete(r.requestId);
+      this.pending.delete(r.requestId);
       return { kind: "skipped", reason: "the challenge window has closed" };
     }
     // No try is started later than the window allows (wall clock, from the chain's remaining time).
@@ -178,10 +270,12 @@ export class ChallengerDaemon {
     try {
       const outcome = await this.auditOnce(r, retryUntil);
       this.deferred.delete(r.requestId);
+      this.pending.delete(r.requestId);
       return outcome;
     } catch (error) {
       if (!isTransient(error)) {
         this.deferred.delete(r.requestId);
+        this.pending.delete(r.requestId);
         throw error;
       }
       const tries = (this.deferred.get(r.requestId)?.tries ?? 0) + 1;
@@ -190,10 +284,12 @@ export class ChallengerDaemon {
       const retryAt = Date.now() + delay;
       if (retryUntil !== undefined && retryAt >= retryUntil) {
         this.deferred.delete(r.requestId);
+        this.pending.delete(r.requestId);
         this.options.logger?.warn({ err: error, requestId: r.requestId, tries }, "the blob store did not serve this trace within the challenge window; no challenge");
         return { kind: "skipped", reason: "the blob store was unavailable until the challenge window closed" };
       }
       this.deferred.set(r.requestId, { submitted: r, tries, retryAt });
+      this.pending.set(r.requestId, r);
       this.options.logger?.info({ err: error, requestId: r.requestId, tries, retryAt }, "blob store unavailable: audit deferred");
       return { kind: "deferred", reason: (error as Error).message, retryAt };
     }
@@ -246,17 +342,35 @@ export class ChallengerDaemon {
   private async challenge(r: Submitted): Promise<boolean> {
     const bond = await this.bondOf(r.requestId);
     if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
-    const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
-    if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
-    await this.mined("challenge", r.requestId, openChallenge(this.oracle as never, await this.oracle.getAddress(), r.requestId, receipt.logs, bond) as Promise<ContractTransactionResponse>);
+    // Reserved before any await: concurrent audits never pass maxBondAtRisk together.
     this.atRisk += bond;
+    try {
+      const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
+      if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
+      const oracle = await this.oracle.getAddress();
+      await this.mined("challenge", r.requestId, () => openChallenge(this.oracle as never, oracle, r.requestId, receipt.logs, bond) as Promise<ContractTransactionResponse>);
+    } catch (error) {
+      this.released(bond);
+      throw error;
+    }
     return true;
   }
 
   /** Waits for a sent transaction and reports it to onTransaction. */
-  private async mined(label: DaemonTransaction["label"], requestId: string | undefined, sent: Promise<ContractTransactionResponse>) {
-    const tx = await sent;
-    const receipt = await tx.wait();
+  private async mined(label: DaemonTransaction["label"], requestId: string | undefined, send: () => Promise<ContractTransactionResponse>) {
+    // Concurrent audits send one transaction at a time (one signer, one nonce sequence).
+    const previous = this.txLock;
+    let release!: () => void;
+    this.txLock = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    let tx: ContractTransactionResponse;
+    let receipt;
+    try {
+      tx = await send();
+      receipt = await tx.wait();
+    } finally {
+      release();
+    }
     if (receipt !== null) {
       this.options.onTransaction?.({ label, ...(requestId === undefined ? {} : { requestId }), hash: receipt.hash, gasUsed: receipt.gasUsed, value: tx.value, at: Date.now() });
     }
@@ -294,7 +408,7 @@ export class ChallengerDaemon {
       if (isChallengerError(error, "TRACE_PARTIAL")) return { kind: "skipped", reason: error.message };
       if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("challengeAvailability", r.requestId, resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }]));
+      await this.mined("challengeAvailability", r.requestId, () => resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }]));
       this.withheld.set(r.requestId, await resolver.getAddress());
       return { kind: "availabilityChallenged" };
     }
@@ -304,13 +418,13 @@ export class ChallengerDaemon {
     const n = hashes.length;
     if (n !== commitment.traceTypes.length) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("proveManifestMismatch", r.requestId, resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot()));
+      await this.mined("proveManifestMismatch", r.requestId, () => resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot()));
       this.released(bond);
       return { kind: "manifestMismatchProven" };
     }
     if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase()) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("proveOutputMismatch", r.requestId, resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1)));
+      await this.mined("proveOutputMismatch", r.requestId, () => resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1)));
       this.released(bond);
       return { kind: "outputMismatchProven" };
     }
@@ -329,11 +443,11 @@ export class ChallengerDaemon {
     const fault = verdict.fault;
     if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
     if (fault.reason === "type") {
-      await this.mined("proveTypeFault", r.requestId, resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output)));
+      await this.mined("proveTypeFault", r.requestId, () => resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output)));
       this.released(bond);
       return { kind: "typeFaultProven", traceIndex: fault.traceIndex };
     }
-    const receipt = await this.mined("proveFraud", r.requestId, resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element)));
+    const receipt = await this.mined("proveFraud", r.requestId, () => resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element)));
     this.released(bond);
     const proven = receipt!.logs.map((l) => { try { return resolver.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "FraudProven");
     return { kind: "fraudProven", opIndex: fault.opIndex, element: fault.element, workerAtFault: Boolean(proven?.args.workerAtFault) };
@@ -354,12 +468,13 @@ export class ChallengerDaemon {
       }
       if (now < d.daDeadline) continue;
       if (d.pending > 0n) {
-        await this.mined("slashWithheld", requestId, resolver.slashWithheld(requestId));
+        await this.mined("slashWithheld", requestId, () => resolver.slashWithheld(requestId));
         slashed.push(requestId);
       }
       this.withheld.delete(requestId);
       this.released(bond);
     }
+    this.save();
     return slashed;
   }
 
@@ -367,7 +482,7 @@ export class ChallengerDaemon {
   async withdraw(): Promise<bigint> {
     const address = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
     const amount = await this.oracle.balanceOf(address);
-    if (amount > 0n) await this.mined("withdraw", undefined, this.oracle.withdraw());
+    if (amount > 0n) await this.mined("withdraw", undefined, () => this.oracle.withdraw());
     return amount;
   }
 
