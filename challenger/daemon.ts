@@ -142,6 +142,8 @@ export class ChallengerDaemon {
   private readonly pending = new Map<string, Submitted>();
   /** How often each pending audit was started (persisted: a crash mid-audit counts). */
   private readonly starts = new Map<string, number>();
+  /** Audits in progress in this process, by requestId. */
+  private readonly running = new Set<string>();
   private txLock: Promise<void> = Promise.resolve();
   private loaded = false;
 
@@ -171,9 +173,11 @@ export class ChallengerDaemon {
     this.fromBlock = Math.max(this.fromBlock, latest + 1);
     this.save(); // the cursor moves on; what it passed is in `pending` until audited
     const now = Date.now();
+    // Unknown deadlines last; an audit still running (a poll() called while another is in flight) is left to it.
+    const deadline = (r: Submitted) => r.challengeDeadline ?? 2n ** 64n;
     const due = [...this.pending.values()]
-      .filter((r) => (this.deferred.get(r.requestId)?.retryAt ?? 0) <= now)
-      .sort((a, b) => (a.challengeDeadline ?? BigInt(Number.MAX_SAFE_INTEGER)) < (b.challengeDeadline ?? BigInt(Number.MAX_SAFE_INTEGER)) ? -1 : (a.challengeDeadline ?? 0n) === (b.challengeDeadline ?? 0n) ? 0 : 1);
+      .filter((r) => !this.running.has(r.requestId) && (this.deferred.get(r.requestId)?.retryAt ?? 0) <= now)
+      .sort((a, b) => (deadline(a) < deadline(b) ? -1 : deadline(a) > deadline(b) ? 1 : 0));
     const maxStarts = Math.max(1, this.options.maxAuditStarts ?? 2);
     let next = 0;
     const lane = async () => {
@@ -191,10 +195,13 @@ export class ChallengerDaemon {
         } else {
           this.starts.set(requestId, starts);
           this.save();
-          outcome = await this.audit(submitted).catch((error: unknown) => {
-            this.options.logger?.warn({ err: error, requestId }, "audit failed");
-            return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
-          });
+          this.running.add(requestId);
+          outcome = await this.audit(submitted)
+            .catch((error: unknown) => {
+              this.options.logger?.warn({ err: error, requestId }, "audit failed");
+              return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
+            })
+            .finally(() => this.running.delete(requestId));
           if (outcome.kind !== "deferred") this.pending.delete(requestId);
         }
         this.starts.delete(requestId);
