@@ -36,6 +36,20 @@ export const ChallengerConfigSchema = z.object({
     })
     .prefault({})
     .describe("audit policy (CHALLENGER_POLICY as JSON)"),
+  fetch: z
+    .object({
+      attempts: z.coerce.number().int().min(1).max(20).default(5).describe("tries per blob on a 429, 5xx, timeout or reset before the audit is deferred"),
+      backoffMs: z.coerce.number().int().min(1).max(60_000).default(250).describe("first wait between tries of one blob (doubles, at most 2 s)"),
+      retryBaseMs: z.coerce.number().int().min(1).default(15_000).describe("first wait before a deferred audit is re-run (doubles per deferral)"),
+      retryMaxMs: z.coerce.number().int().min(1).default(300_000).describe("longest wait between re-runs of a deferred audit (all within the challenge window)"),
+      maxAuditBytes: z.coerce.number().int().min(1).default(1 << 30).describe("the most bytes one audit downloads in all (each row is also capped at its committed dtype x shape)"),
+      timeoutMs: z.coerce.number().int().min(100).default(30_000).describe("time limit of one blob download"),
+    })
+    .prefault({})
+    .describe("blob store downloads (CHALLENGER_FETCH as JSON): only a 404 or wrong bytes make a trace unavailable"),
+  concurrency: z.coerce.number().int().min(1).max(64).default(4).describe("audits run at once, the nearest challenge deadline first"),
+  statePath: z.string().min(1).optional().describe("JSON file the block cursor and pending audits are saved to (a restart resumes from it)"),
+  maxAuditStarts: z.coerce.number().int().min(1).default(2).describe("an audit started this often without finishing (a crash or hang) is not started again"),
   pollIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000).describe("how often the chain is polled for new results"),
   startBlock: z.coerce.number().int().nonnegative().default(0).describe("the first block audited"),
   withdrawEveryPolls: z.coerce.number().int().min(1).default(12).describe("withdraw won bonds every n polls (and on shutdown)"),

@@ -11,6 +11,7 @@
  * wrong element, challenge with the oracle's bond and submit the one-step proof. The total of bonds
  * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { ContractRunner, ContractTransactionResponse } from "ethers";
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
@@ -20,8 +21,9 @@ import type { Hex } from "../protocol/types.js";
 import { FraudProofResolver__factory, IInferenceOracle__factory } from "../types/ethers-contracts/index.js";
 import { checkTrace } from "./checker.js";
 import { openChallenge } from "./dispute.js";
-import { isChallengerError } from "./errors.js";
-import { fetchTrace } from "./fetchTrace.js";
+import { isError } from "../protocol/errors.js";
+import { ChallengerError, isChallengerError } from "./errors.js";
+import { DEFAULT_MAX_AUDIT_BYTES, encodedSize, fetchTrace } from "./fetchTrace.js";
 import { StepProofBuilder } from "./onestep.js";
 
 const OPTIMISTIC = 1n;
@@ -54,6 +56,20 @@ export interface DaemonOptions {
    * to find the wrong element (which is what can be proven on-chain; the re-run itself proves nothing).
    */
   rerun?: (modelHash: string, input: Tensor) => Promise<Tensor | undefined>;
+  /**
+   * Blob fetching (issue 13, finding 7). A 429, 5xx, timeout or reset is never taken for a withheld
+   * trace: the blob is asked again `attempts` times with backoff from `backoffMs`, then the whole audit
+   * is deferred and re-run at a later poll (after `retryBaseMs`, doubling up to `retryMaxMs`) until the
+   * result's challenge window closes. `maxAuditBytes` caps what one audit downloads in all (each row is
+   * also capped at its committed dtype x shape).
+   */
+  fetch?: { attempts?: number; backoffMs?: number; retryBaseMs?: number; retryMaxMs?: number; maxAuditBytes?: number; timeoutMs?: number };
+  /** Audits run at once (downloads overlap; checks share the CPU); the nearest deadline first. Default 4. */
+  concurrency?: number;
+  /** A JSON file the cursor and pending audits are saved to (and read from at the first poll). */
+  statePath?: string;
+  /** An audit started this often without finishing (a crash, a hang) is given up. Default 2. */
+  maxAuditStarts?: number;
   /** Called after each result's audit with its outcome and how long it took (metrics). */
   onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
@@ -71,6 +87,8 @@ export interface DaemonTransaction {
 
 export type AuditOutcome =
   | { kind: "skipped"; reason: string }
+  /** The blob store did not answer definitively (429, 5xx, timeout): audited again at a later poll. */
+  | { kind: "deferred"; reason: string; retryAt: number }
   | { kind: "honest"; checkedElements: number }
   | { kind: "fraudProven"; opIndex: number; element: number; workerAtFault: boolean }
   | { kind: "outputMismatchProven" }
@@ -86,6 +104,30 @@ interface Submitted {
   relayer: string;
   outputHash: string;
   traceRoot: string;
+  /** End of the challenge window (chain time, seconds); unknown when audit() is called without it. */
+  challengeDeadline?: bigint;
+}
+
+/** What `statePath` holds (JSON; bigints as decimal strings). */
+interface SavedState {
+  version: 1;
+  fromBlock: number;
+  pending: Array<Omit<Submitted, "challengeDeadline"> & { challengeDeadline?: string }>;
+  deferred: Array<[string, { tries: number; retryAt: number }]>;
+  starts: Array<[string, number]>;
+  withheld: Array<[string, string]>;
+  atRisk: string;
+}
+
+interface Deferred {
+  submitted: Submitted;
+  tries: number;
+  retryAt: number;
+}
+
+/** The store could not answer now: audit again later (not a fault of the worker). */
+function isTransient(error: unknown): boolean {
+  return isChallengerError(error, "BLOB_STORE_UNAVAILABLE");
 }
 
 export class ChallengerDaemon {
@@ -94,31 +136,170 @@ export class ChallengerDaemon {
   private atRisk = 0n;
   /** Disputes waiting on a DA deadline: requestId -> resolver address. */
   private readonly withheld = new Map<string, string>();
+  /** Audits the blob store could not serve yet, by requestId. */
+  private readonly deferred = new Map<string, Deferred>();
+  /** Results read from the chain and not audited yet (new, or deferred), by requestId. */
+  private readonly pending = new Map<string, Submitted>();
+  /** How often each pending audit was started (persisted: a crash mid-audit counts). */
+  private readonly starts = new Map<string, number>();
+  /** Audits in progress in this process, by requestId. */
+  private readonly running = new Set<string>();
+  private txLock: Promise<void> = Promise.resolve();
+  private loaded = false;
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
     this.fromBlock = options.startBlock ?? 0;
   }
 
-  /** Audits every ResultSubmitted since the last poll; returns the outcomes by requestId. */
+  /**
+   * Audits every ResultSubmitted since the last poll, and the deferred audits that are due; returns the
+   * outcomes by requestId. Audits run `concurrency` at a time, the nearest challenge deadline first.
+   * With `statePath`, the block cursor, the pending and deferred audits, the DA disputes to slash and
+   * how often each audit was started are saved before and after every audit: a restart resumes where
+   * it stopped, and an audit that was started `maxAuditStarts` times without finishing (it crashed or
+   * hung the challenger) is not started again.
+   */
   async poll(): Promise<Map<string, AuditOutcome>> {
+    this.load();
     const provider = this.options.runner.provider!;
     const latest = await provider.getBlockNumber();
     const outcomes = new Map<string, AuditOutcome>();
-    if (latest < this.fromBlock) return outcomes;
-    const logs = await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
-    this.fromBlock = latest + 1;
+    const logs = latest < this.fromBlock ? [] : await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
     for (const log of logs) {
-      const [requestId, worker, relayer, outputHash, traceRoot] = log.args;
-      const started = performance.now();
-      const outcome = await this.audit({ requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot }).catch((error: unknown) => {
-        this.options.logger?.warn({ err: error, requestId }, "audit failed");
-        return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
-      });
-      outcomes.set(requestId, outcome);
-      this.options.onAudit?.({ requestId, outcome, ms: performance.now() - started });
+      const [requestId, worker, relayer, outputHash, traceRoot, challengeDeadline] = log.args;
+      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot, challengeDeadline });
     }
+    this.fromBlock = Math.max(this.fromBlock, latest + 1);
+    this.save(); // the cursor moves on; what it passed is in `pending` until audited
+    const now = Date.now();
+    // Unknown deadlines last; an audit still running (a poll() called while another is in flight) is left to it.
+    const deadline = (r: Submitted) => r.challengeDeadline ?? 2n ** 64n;
+    const due = [...this.pending.values()]
+      .filter((r) => !this.running.has(r.requestId) && (this.deferred.get(r.requestId)?.retryAt ?? 0) <= now)
+      .sort((a, b) => (deadline(a) < deadline(b) ? -1 : deadline(a) > deadline(b) ? 1 : 0));
+    const maxStarts = Math.max(1, this.options.maxAuditStarts ?? 2);
+    let next = 0;
+    const lane = async () => {
+      while (next < due.length) {
+        const submitted = due[next++]!;
+        const requestId = submitted.requestId;
+        const started = performance.now();
+        const starts = (this.starts.get(requestId) ?? 0) + 1;
+        let outcome: AuditOutcome;
+        if (starts > maxStarts) {
+          outcome = { kind: "skipped", reason: `the audit was started ${starts - 1} times without finishing (the challenger crashed or was stopped): not started again` };
+          this.options.logger?.warn({ requestId, starts: starts - 1 }, "audit abandoned: it never finished");
+          this.pending.delete(requestId);
+          this.deferred.delete(requestId);
+        } else {
+          this.starts.set(requestId, starts);
+          this.save();
+          this.running.add(requestId);
+          outcome = await this.audit(submitted)
+            .catch((error: unknown) => {
+              this.options.logger?.warn({ err: error, requestId }, "audit failed");
+              return { kind: "skipped", reason: (error as Error).message } as AuditOutcome;
+            })
+            .finally(() => this.running.delete(requestId));
+          if (outcome.kind !== "deferred") this.pending.delete(requestId);
+        }
+        this.starts.delete(requestId);
+        this.save();
+        outcomes.set(requestId, outcome);
+        this.options.onAudit?.({ requestId, outcome, ms: performance.now() - started });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 4) }, lane));
     return outcomes;
+  }
+
+  /** Reads the saved state once (statePath), if there is one. */
+  private load() {
+    if (this.loaded) return;
+    this.loaded = true;
+    const path = this.options.statePath;
+    if (path === undefined || !existsSync(path)) return;
+    const state = JSON.parse(readFileSync(path, "utf8")) as SavedState;
+    if (state.version !== 1) throw new Error(`${path}: unknown challenger state version ${String(state.version)}`);
+    this.fromBlock = Math.max(this.fromBlock, state.fromBlock);
+    for (const r of state.pending) this.pending.set(r.requestId, { ...r, ...(r.challengeDeadline === undefined ? {} : { challengeDeadline: BigInt(r.challengeDeadline) }) } as Submitted);
+    for (const [id, d] of state.deferred) {
+      const submitted = this.pending.get(id);
+      if (submitted !== undefined) this.deferred.set(id, { submitted, tries: d.tries, retryAt: d.retryAt });
+    }
+    for (const [id, n] of state.starts) this.starts.set(id, n);
+    for (const [id, resolver] of state.withheld) this.withheld.set(id, resolver);
+    this.atRisk = BigInt(state.atRisk);
+  }
+
+  /** Writes the state (statePath) atomically: a temporary file renamed over the old one. */
+  private save() {
+    const path = this.options.statePath;
+    if (path === undefined) return;
+    const state: SavedState = {
+      version: 1,
+      fromBlock: this.fromBlock,
+      pending: [...this.pending.values()].map(({ challengeDeadline, ...r }) => ({ ...r, ...(challengeDeadline === undefined ? {} : { challengeDeadline: challengeDeadline.toString() }) })),
+      deferred: [...this.deferred].map(([id, d]) => [id, { tries: d.tries, retryAt: d.retryAt }]),
+      starts: [...this.starts],
+      withheld: [...this.withheld],
+      atRisk: this.atRisk.toString(),
+    };
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state));
+    renameSync(tmp, path);
+  }
+
+  /** Audits waiting for the blob store to answer (deferred), by requestId with when they are retried. */
+  pendingRetries(): Map<string, number> {
+    return new Map([...this.deferred].map(([id, d]) => [id, d.retryAt]));
+  }
+
+  /** Chain time now (seconds). */
+  private async chainNow(): Promise<bigint> {
+    return BigInt((await this.options.runner.provider!.getBlock("latest"))!.timestamp);
+  }
+
+  /**
+   * The audit, with a transient blob-store failure turned into a deferral: retried at a later poll with
+   * backoff while the challenge window is open, then given up (skipped), never a challenge.
+   */
+  async audit(r: Submitted): Promise<AuditOutcome> {
+    const chainNow = r.challengeDeadline === undefined ? undefined : await this.chainNow();
+    if (r.challengeDeadline !== undefined && chainNow! >= r.challengeDeadline) {
+      this.deferred.delete(r.requestId);
+      this.pending.delete(r.requestId);
+      return { kind: "skipped", reason: "the challenge window has closed" };
+    }
+    // No try is started later than the window allows (wall clock, from the chain's remaining time).
+    const retryUntil = r.challengeDeadline === undefined ? undefined : Date.now() + Number(r.challengeDeadline - chainNow!) * 1000;
+    try {
+      const outcome = await this.auditOnce(r, retryUntil);
+      this.deferred.delete(r.requestId);
+      this.pending.delete(r.requestId);
+      return outcome;
+    } catch (error) {
+      if (!isTransient(error)) {
+        this.deferred.delete(r.requestId);
+        this.pending.delete(r.requestId);
+        throw error;
+      }
+      const tries = (this.deferred.get(r.requestId)?.tries ?? 0) + 1;
+      const f = this.options.fetch ?? {};
+      const delay = Math.min(f.retryMaxMs ?? 300_000, (f.retryBaseMs ?? 15_000) * 2 ** (tries - 1));
+      const retryAt = Date.now() + delay;
+      if (retryUntil !== undefined && retryAt >= retryUntil) {
+        this.deferred.delete(r.requestId);
+        this.pending.delete(r.requestId);
+        this.options.logger?.warn({ err: error, requestId: r.requestId, tries }, "the blob store did not serve this trace within the challenge window; no challenge");
+        return { kind: "skipped", reason: "the blob store was unavailable until the challenge window closed" };
+      }
+      this.deferred.set(r.requestId, { submitted: r, tries, retryAt });
+      this.pending.set(r.requestId, r);
+      this.options.logger?.info({ err: error, requestId: r.requestId, tries, retryAt }, "blob store unavailable: audit deferred");
+      return { kind: "deferred", reason: (error as Error).message, retryAt };
+    }
   }
 
   /** The request's dispute resolver, fixed when the request was made (not the model's current one). */
@@ -132,14 +313,34 @@ export class ChallengerDaemon {
     return (await this.oracle.paramsAt(paramsVersion)).challengeBond;
   }
 
-  private async fetchInput(inputHash: string): Promise<Tensor> {
-    const bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, {
-      maxBytes: 64 << 20,
-      timeoutMs: 30_000,
-      schemes: ["http", "https"],
-      // The operator configured this store: its origin is trusted; a redirect elsewhere is checked.
-      addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
-    });
+  /**
+   * The request's input, at most its committed encoded size. A 429/5xx/timeout is retried and then
+   * BLOB_STORE_UNAVAILABLE (the audit is deferred); a 404 or wrong bytes end the audit (the input is
+   * the requester's, not the worker's: nothing to challenge).
+   */
+  private async fetchInput(inputHash: string, commitment: ModelCommitment, retryUntil: number | undefined): Promise<Tensor> {
+    const f = this.options.fetch ?? {};
+    const attempts = Math.max(1, f.attempts ?? 5);
+    let bytes: Buffer | undefined;
+    for (let attempt = 1; bytes === undefined; attempt++) {
+      try {
+        bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, {
+          maxBytes: encodedSize(commitment.input),
+          timeoutMs: f.timeoutMs ?? 30_000,
+          schemes: ["http", "https"],
+          // The operator configured this store: its origin is trusted; a redirect elsewhere is checked.
+          addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
+        });
+      } catch (error) {
+        if (isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE")) throw error;
+        const delay = Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1));
+        if (attempt < attempts && (retryUntil === undefined || Date.now() + delay < retryUntil)) {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        throw new ChallengerError("BLOB_STORE_UNAVAILABLE", `input blob ${inputHash} could not be fetched now (retry later)`, { hash: inputHash, attempts: attempt }, { cause: error });
+      }
+    }
     if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) throw new Error(`input blob ${inputHash} does not match its hash`);
     return decodeTensor(bytes);
   }
@@ -148,17 +349,35 @@ export class ChallengerDaemon {
   private async challenge(r: Submitted): Promise<boolean> {
     const bond = await this.bondOf(r.requestId);
     if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
-    const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
-    if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
-    await this.mined("challenge", r.requestId, openChallenge(this.oracle as never, await this.oracle.getAddress(), r.requestId, receipt.logs, bond) as Promise<ContractTransactionResponse>);
+    // Reserved before any await: concurrent audits never pass maxBondAtRisk together.
     this.atRisk += bond;
+    try {
+      const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
+      if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
+      const oracle = await this.oracle.getAddress();
+      await this.mined("challenge", r.requestId, () => openChallenge(this.oracle as never, oracle, r.requestId, receipt.logs, bond) as Promise<ContractTransactionResponse>);
+    } catch (error) {
+      this.released(bond);
+      throw error;
+    }
     return true;
   }
 
   /** Waits for a sent transaction and reports it to onTransaction. */
-  private async mined(label: DaemonTransaction["label"], requestId: string | undefined, sent: Promise<ContractTransactionResponse>) {
-    const tx = await sent;
-    const receipt = await tx.wait();
+  private async mined(label: DaemonTransaction["label"], requestId: string | undefined, send: () => Promise<ContractTransactionResponse>) {
+    // Concurrent audits send one transaction at a time (one signer, one nonce sequence).
+    const previous = this.txLock;
+    let release!: () => void;
+    this.txLock = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    let tx: ContractTransactionResponse;
+    let receipt;
+    try {
+      tx = await send();
+      receipt = await tx.wait();
+    } finally {
+      release();
+    }
     if (receipt !== null) {
       this.options.onTransaction?.({ label, ...(requestId === undefined ? {} : { requestId }), hash: receipt.hash, gasUsed: receipt.gasUsed, value: tx.value, at: Date.now() });
     }
@@ -169,7 +388,7 @@ export class ChallengerDaemon {
     this.atRisk = this.atRisk > bond ? this.atRisk - bond : 0n;
   }
 
-  async audit(r: Submitted): Promise<AuditOutcome> {
+  private async auditOnce(r: Submitted, retryUntil: number | undefined): Promise<AuditOutcome> {
     const request = await this.oracle.getRequest(r.requestId);
     if (request.tier !== OPTIMISTIC) return { kind: "skipped", reason: "not an OPTIMISTIC result" };
     const commitment = this.options.models.get(request.modelHash.toLowerCase());
@@ -181,28 +400,38 @@ export class ChallengerDaemon {
     let tensors: Tensor[];
     try {
       // The row count is checked against the commitment before any row is downloaded.
-      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex, { expectedRows: commitment.traceTypes.length }));
+      // Each row is capped at its committed dtype x shape, the whole audit at maxAuditBytes.
+      const f = this.options.fetch ?? {};
+      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex, {
+        expectedRows: commitment.traceTypes.length,
+        rowTypes: commitment.traceTypes,
+        maxTotalBytes: f.maxAuditBytes ?? DEFAULT_MAX_AUDIT_BYTES,
+        ...(f.attempts === undefined ? {} : { attempts: f.attempts }),
+        ...(f.backoffMs === undefined ? {} : { backoffMs: f.backoffMs }),
+        ...(f.timeoutMs === undefined ? {} : { timeoutMs: f.timeoutMs }),
+        ...(retryUntil === undefined ? {} : { retryUntil }),
+      }));
     } catch (error) {
       if (isChallengerError(error, "TRACE_PARTIAL")) return { kind: "skipped", reason: error.message };
       if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("challengeAvailability", r.requestId, resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }]));
+      await this.mined("challengeAvailability", r.requestId, () => resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }]));
       this.withheld.set(r.requestId, await resolver.getAddress());
       return { kind: "availabilityChallenged" };
     }
-    const input = await this.fetchInput(request.inputHash);
+    const input = await this.fetchInput(request.inputHash, commitment, retryUntil);
     const builder = new StepProofBuilder(commitment, { input, tensors }, hashes);
     // The manifest's row count (rows are downloaded only when it matches the commitment).
     const n = hashes.length;
     if (n !== commitment.traceTypes.length) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("proveManifestMismatch", r.requestId, resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot()));
+      await this.mined("proveManifestMismatch", r.requestId, () => resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot()));
       this.released(bond);
       return { kind: "manifestMismatchProven" };
     }
     if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase()) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("proveOutputMismatch", r.requestId, resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1)));
+      await this.mined("proveOutputMismatch", r.requestId, () => resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1)));
       this.released(bond);
       return { kind: "outputMismatchProven" };
     }
@@ -221,11 +450,11 @@ export class ChallengerDaemon {
     const fault = verdict.fault;
     if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
     if (fault.reason === "type") {
-      await this.mined("proveTypeFault", r.requestId, resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output)));
+      await this.mined("proveTypeFault", r.requestId, () => resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output)));
       this.released(bond);
       return { kind: "typeFaultProven", traceIndex: fault.traceIndex };
     }
-    const receipt = await this.mined("proveFraud", r.requestId, resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element)));
+    const receipt = await this.mined("proveFraud", r.requestId, () => resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element)));
     this.released(bond);
     const proven = receipt!.logs.map((l) => { try { return resolver.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "FraudProven");
     return { kind: "fraudProven", opIndex: fault.opIndex, element: fault.element, workerAtFault: Boolean(proven?.args.workerAtFault) };
@@ -246,12 +475,13 @@ export class ChallengerDaemon {
       }
       if (now < d.daDeadline) continue;
       if (d.pending > 0n) {
-        await this.mined("slashWithheld", requestId, resolver.slashWithheld(requestId));
+        await this.mined("slashWithheld", requestId, () => resolver.slashWithheld(requestId));
         slashed.push(requestId);
       }
       this.withheld.delete(requestId);
       this.released(bond);
     }
+    this.save();
     return slashed;
   }
 
@@ -259,7 +489,7 @@ export class ChallengerDaemon {
   async withdraw(): Promise<bigint> {
     const address = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
     const amount = await this.oracle.balanceOf(address);
-    if (amount > 0n) await this.mined("withdraw", undefined, this.oracle.withdraw());
+    if (amount > 0n) await this.mined("withdraw", undefined, () => this.oracle.withdraw());
     return amount;
   }
 

@@ -36,6 +36,8 @@ export interface ChallengerStats {
   honest: number;
   proven: number;
   skipped: number;
+  /** Audits put off because the blob store answered 429/5xx or timed out (retried at a later poll). */
+  deferred: number;
   availabilityChallenges: number;
   slashedWithheld: number;
   withdrawnWei: bigint;
@@ -98,12 +100,16 @@ export async function startChallenger(
     blobStoreUrl: config.blobStoreUrl,
     models: new Map(commitments.map((c) => [c.modelHash.toLowerCase(), c])),
     policy: config.policy,
+    fetch: config.fetch,
+    concurrency: config.concurrency,
+    maxAuditStarts: config.maxAuditStarts,
+    ...(config.statePath === undefined ? {} : { statePath: config.statePath }),
     startBlock: config.startBlock,
     logger: log,
     ...(config.policy.rerun ? { rerun } : {}),
     ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
-  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
+  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
 
   const withdraw = async () => {
     const amount = await daemon.withdraw();
@@ -119,9 +125,10 @@ export async function startChallenger(
       stats.audited++;
       if (outcome.kind === "honest") stats.honest++;
       else if (outcome.kind === "skipped") stats.skipped++;
+      else if (outcome.kind === "deferred") stats.deferred++;
       else if (outcome.kind === "availabilityChallenged") stats.availabilityChallenges++;
       else stats.proven++;
-      const level = outcome.kind === "skipped" ? "debug" : outcome.kind === "honest" ? "info" : "warn";
+      const level = outcome.kind === "skipped" || outcome.kind === "deferred" ? "debug" : outcome.kind === "honest" ? "info" : "warn";
       log[level]({ requestId, ...outcome }, `audit: ${outcome.kind}`);
     }
     const slashed = await daemon.slashDue();
@@ -174,9 +181,10 @@ export async function startChallenger(
 
 /** A result's audit in the metrics: checks by outcome (ok, fault, skipped) and the time it took. */
 function recordAudit(metrics: ChallengerMetrics, outcome: AuditOutcome, ms: number): void {
-  const label = outcome.kind === "honest" ? "ok" : outcome.kind === "skipped" ? "skipped" : "fault";
+  // A deferred audit (blob store busy) is counted as skipped: it is counted again when it is re-run.
+  const label = outcome.kind === "honest" ? "ok" : outcome.kind === "skipped" || outcome.kind === "deferred" ? "skipped" : "fault";
   metrics.checks.inc({ outcome: label });
-  if (outcome.kind !== "skipped") metrics.checkSeconds.observe({ model: "all" }, ms / 1000);
+  if (outcome.kind !== "skipped" && outcome.kind !== "deferred") metrics.checkSeconds.observe({ model: "all" }, ms / 1000);
   // A fraud proof rules at once: won when the element was wrong, lost (bond to the worker) when not.
   if (outcome.kind === "fraudProven") metrics.disputes.inc({ outcome: outcome.workerAtFault ? "won" : "lost" });
   else if (outcome.kind === "outputMismatchProven" || outcome.kind === "manifestMismatchProven" || outcome.kind === "typeFaultProven") {

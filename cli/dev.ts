@@ -131,7 +131,7 @@ function challengerLogger(level: string): Logger {
         const entry = JSON.parse(line) as { level: number; msg?: string; requestId?: string; checkedElements?: number; opIndex?: number };
         if (entry.level >= threshold) process.stdout.write(line);
         const kind = /^audit: (\w+)$/.exec(entry.msg ?? "")?.[1];
-        if (kind === undefined || kind === "skipped") return;
+        if (kind === undefined || kind === "skipped" || kind === "deferred") return;
         const id = `${String(entry.requestId).slice(0, 10)}…`;
         process.stderr.write(
           kind === "honest"

@@ -29,6 +29,20 @@ describe("challenger config", () => {
     expect(defaults.policy).toEqual({ fraction: 0.05, maxBondAtRisk: 10n ** 18n, seed: 1, rerun: true });
   });
 
+  it("test_config_blobFetchLimits_defaultsAndEnv", () => {
+    const base = { rpcUrl: "http://x:1", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://x:2", models: [{ path: "m", inputShape: [3] }] };
+    const defaults = loadChallengerConfig(base, {});
+    expect(defaults.fetch).toEqual({ attempts: 5, backoffMs: 250, retryBaseMs: 15_000, retryMaxMs: 300_000, maxAuditBytes: 1 << 30, timeoutMs: 30_000 });
+    expect(defaults.concurrency).toBe(4);
+    expect(defaults.maxAuditStarts).toBe(2);
+    expect(defaults.statePath).toBeUndefined();
+    const set = loadChallengerConfig(base, { CHALLENGER_FETCH: '{"maxAuditBytes":"1048576","attempts":3}', CHALLENGER_CONCURRENCY: "2", CHALLENGER_STATE_PATH: "/var/lib/challenger/state.json" });
+    expect(set.fetch).toMatchObject({ maxAuditBytes: 1 << 20, attempts: 3, backoffMs: 250 });
+    expect(set.concurrency).toBe(2);
+    expect(set.statePath).toBe("/var/lib/challenger/state.json");
+    expect(() => loadChallengerConfig(base, { CHALLENGER_FETCH: '{"attempts":0}' })).toThrow();
+  });
+
   it("test_config_invalid_listsEveryProblem", () => {
     let caught: unknown;
     try {
