@@ -16,7 +16,7 @@ import { Wallet, hexlify, randomBytes } from "ethers";
 import { oracleDomain, signResult, type ResultStatement } from "../protocol/eip712.js";
 import type { RequestId } from "../protocol/types.js";
 import { FastSigner } from "../worker/signer.js";
-import { FastSigner as BaselineSigner } from "./baseline/bigint-signer.js";
+import { BigIntSigner as BaselineSigner } from "./baseline/bigint-signer.js";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "500" }, rounds: { type: "string", default: "5" } } });
 const n = Number(values.n);

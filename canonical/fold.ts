@@ -6,6 +6,7 @@
  */
 import type { AttributeValue } from "../protocol/commitment.js";
 import type { DType, Tensor } from "../protocol/tensor.js";
+import { wrapTo } from "./kernels.js";
 import { canonicalError, numelOf, stridesOf } from "./program.js";
 
 /** A folded integer constant (values exact as JS numbers: shape arithmetic stays far below 2^53). */
@@ -124,25 +125,6 @@ export function broadcastShapes(shapes: ReadonlyArray<readonly number[]>): numbe
   return out;
 }
 
-function wrapInt(v: number, dtype: DType): number {
-  switch (dtype) {
-    case "int8":
-      return (v << 24) >> 24;
-    case "uint8":
-      return v & 0xff;
-    case "int16":
-      return (v << 16) >> 16;
-    case "uint16":
-      return v & 0xffff;
-    case "int32":
-      return v | 0;
-    case "uint32":
-      return v >>> 0;
-    default:
-      return v; // int64 shape arithmetic: exact far below 2^53
-  }
-}
-
 /** Evaluates a foldable operator on integer constants (`inputs[i]` undefined for an absent input). */
 export function foldOperator(opType: string, opset: number, attrs: Attributes, inputs: ReadonlyArray<IntConstant | undefined>, inputShapes: ReadonlyArray<number[] | undefined>): IntConstant {
   const need = (i: number): IntConstant => inputs[i] ?? (() => { throw canonicalError("OP_UNSUPPORTED", `${opType} input ${i} is not a constant`); })();
@@ -161,7 +143,7 @@ export function foldOperator(opType: string, opset: number, attrs: Attributes, i
       const to = INT_CODES[attrInt(attrs, "to", 0)];
       if (to === undefined) throw canonicalError("OP_UNSUPPORTED", "Cast of shape arithmetic to a non-integer type");
       const c = need(0);
-      return { dtype: to, shape: c.shape, values: c.values.map((v) => wrapInt(v, to)) };
+      return { dtype: to, shape: c.shape, values: c.values.map((v) => wrapTo(to, v)) };
     }
     case "Slice": {
       const c = need(0);
@@ -219,7 +201,7 @@ export function foldOperator(opType: string, opset: number, attrs: Attributes, i
       const ai = broadcastIndex(shape, a.shape);
       const bi = broadcastIndex(shape, b.shape);
       const f = { Add: (p: number, q: number) => p + q, Sub: (p: number, q: number) => p - q, Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => (q === 0 ? 0 : Math.trunc(p / q)) }[opType];
-      const values = Array.from({ length: numelOf(shape) }, (_, i) => wrapInt(f(a.values[ai(i)]!, b.values[bi(i)]!), a.dtype));
+      const values = Array.from({ length: numelOf(shape) }, (_, i) => wrapTo(a.dtype, f(a.values[ai(i)]!, b.values[bi(i)]!)));
       return { dtype: a.dtype, shape, values };
     }
     default:

@@ -1,19 +1,16 @@
 /**
- * The worker signer as it was before issue 12 (finding 8), kept ONLY as the baseline for
- * bench/signer.ts: RFC 6979 nonce with Node HMAC, k·G by OpenSSL ECDH, and the rest in BigInt
- * arithmetic with a variable-time extended-Euclid nonce inverse (a timing side channel on the
- * staked key). Never import this from a service.
+ * The worker signer's digest signing as it was before issue 12 (finding 8), kept ONLY as the
+ * baseline for bench/signer.ts: RFC 6979 nonce with Node HMAC, k·G by OpenSSL ECDH, and the rest in
+ * BigInt arithmetic with a variable-time extended-Euclid nonce inverse (a timing side channel on the
+ * staked key). The EIP-712 digests are worker/signer.ts's own; only `signDigest` differs. Never
+ * import this from a service.
  */
 import { createECDH, createHmac, type ECDH } from "node:crypto";
-import { keccak256, TypedDataEncoder, Wallet, type TypedDataDomain } from "ethers";
-import { REJECTION_TYPES, RESULT_TYPES, type RejectionStatement, type ResultStatement } from "../../protocol/eip712.js";
 import type { Hex } from "../../protocol/types.js";
+import { FastSigner } from "../../worker/signer.js";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const HALF_N = N >> 1n;
-
-const RESULT_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(RESULT_TYPES).encodeType("Result"))).slice(2), "hex");
-const REJECTION_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(REJECTION_TYPES).encodeType("Rejection"))).slice(2), "hex");
 
 function toBig(bytes: Uint8Array): bigint {
   return BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`);
@@ -40,76 +37,19 @@ function invert(a: bigint): bigint {
 }
 
 /** Writes a 0x-prefixed 32-byte hex word into `buf` at `offset`; throws unless it is exactly one. */
-function putWord(buf: Buffer, offset: number, hex: string, what: string): void {
-  if (hex.length !== 66 || buf.write(hex.slice(2), offset, 32, "hex") !== 32) throw new TypeError(`${what} must be a 0x-prefixed 32-byte hex string`);
-}
-
-export class FastSigner {
-  readonly address: string;
+export class BigIntSigner extends FastSigner {
   private readonly d: bigint;
   private readonly x: Buffer;
   private readonly ecdh: ECDH = createECDH("secp256k1");
-  private readonly separators = new WeakMap<TypedDataDomain, Buffer>();
 
   constructor(privateKey: string) {
-    this.address = new Wallet(privateKey).address;
+    super(privateKey);
     this.x = Buffer.from(privateKey.slice(2), "hex");
     this.d = toBig(this.x);
-    if (this.x.length !== 32 || this.d <= 0n || this.d >= N) throw new TypeError("invalid secp256k1 private key");
-  }
-
-  private separator(domain: TypedDataDomain): Buffer {
-    let s = this.separators.get(domain);
-    if (s === undefined) {
-      s = Buffer.from(TypedDataEncoder.hashDomain(domain).slice(2), "hex");
-      this.separators.set(domain, s);
-    }
-    return s;
-  }
-
-  private typedDigest(domain: TypedDataDomain, struct: Buffer): Buffer {
-    const buf = Buffer.allocUnsafe(66);
-    buf[0] = 0x19;
-    buf[1] = 0x01;
-    this.separator(domain).copy(buf, 2);
-    Buffer.from(keccak256(struct).slice(2), "hex").copy(buf, 34);
-    return Buffer.from(keccak256(buf).slice(2), "hex");
-  }
-
-  /** The EIP-712 digest of a Result (equals protocol/eip712.ts resultDigest). */
-  resultDigest(domain: TypedDataDomain, r: ResultStatement): Hex {
-    return `0x${this.resultDigestBytes(domain, r).toString("hex")}`;
-  }
-
-  private resultDigestBytes(domain: TypedDataDomain, r: ResultStatement): Buffer {
-    const struct = Buffer.alloc(7 * 32);
-    RESULT_TYPEHASH.copy(struct, 0);
-    putWord(struct, 32, r.requestId, "requestId");
-    putWord(struct, 64, r.modelHash, "modelHash");
-    putWord(struct, 96, r.inputHash, "inputHash");
-    putWord(struct, 128, r.outputHash, "outputHash");
-    putWord(struct, 160, r.traceRoot, "traceRoot");
-    struct.write(r.payee.slice(2), 192 + 12, 20, "hex"); // the payee word (issue 12), as worker/signer.ts
-    return this.typedDigest(domain, struct);
-  }
-
-  /** Same signature as `signResult(wallet, domain, r)` (protocol/eip712.ts). */
-  signResult(domain: TypedDataDomain, r: ResultStatement): Hex {
-    return this.signDigest(this.resultDigestBytes(domain, r));
-  }
-
-  /** Same signature as `signRejection(wallet, domain, r)` (protocol/eip712.ts). */
-  signRejection(domain: TypedDataDomain, r: RejectionStatement): Hex {
-    if (!Number.isInteger(r.reason) || r.reason < 0 || r.reason > 0xffff) throw new TypeError("reason must be a uint16");
-    const struct = Buffer.alloc(3 * 32);
-    REJECTION_TYPEHASH.copy(struct, 0);
-    putWord(struct, 32, r.requestId, "requestId");
-    struct.writeUInt16BE(r.reason, 94);
-    return this.signDigest(this.typedDigest(domain, struct));
   }
 
   /** Deterministic (RFC 6979) low-s secp256k1 signature of a 32-byte digest: r ‖ s ‖ v (27/28). */
-  signDigest(digest: Uint8Array): Hex {
+  override signDigest(digest: Uint8Array): Hex {
     if (digest.byteLength !== 32) throw new TypeError("digest must be 32 bytes");
     const z = mod(toBig(digest)); // bits2int_modN: a 256-bit hash is its own bits2int
     const h1 = to32(z);
