@@ -12,13 +12,13 @@ import { z } from "zod";
 import { commitModel, decodeOnnx } from "../protocol/commitment.js";
 import { loadConfig } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
+import { deployInferenceOracle } from "../protocol/deployOracle.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
 import { Tier, type Hex } from "../protocol/types.js";
 import {
   ArbiterResolver__factory,
   ExactOps__factory,
   FraudProofResolver__factory,
-  InferenceOracle__factory,
   LinearOps__factory,
   ModelRegistry__factory,
   OneStepVerifier__factory,
@@ -93,9 +93,7 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     return c;
   });
   const oracle = await progress.step("deploying InferenceOracle", async () => {
-    const c = await new InferenceOracle__factory(deployer).deploy(await registry.getAddress(), admin, config.params);
-    await c.waitForDeployment();
-    return c;
+    return deployInferenceOracle(deployer, await registry.getAddress(), admin, config.params);
   });
   let arbiterResolver: string | undefined;
   if (config.arbiter !== undefined) {

@@ -13,12 +13,18 @@ import {StakeLedger} from "./libraries/StakeLedger.sol";
 import {RequestBook} from "./libraries/RequestBook.sol";
 import {ExactGasCall} from "./libraries/ExactGasCall.sol";
 import {BatchMerkle} from "./libraries/BatchMerkle.sol";
+import {OracleParams} from "./libraries/OracleParams.sol";
+import {OracleRequests} from "./libraries/OracleRequests.sol";
+import {OracleStaking} from "./libraries/OracleStaking.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 /// @title InferenceOracle
 /// @notice Coordinates inference requests: fee escrow, worker-signed results, the optimistic challenge
 /// window, disputes through per-model resolvers, settlement, refunds and worker stakes. The rules live
-/// in the libraries (StakeLedger, RequestBook, BatchMerkle, SignatureLib, ExactGasCall, TensorHash).
+/// in the libraries (StakeLedger, RequestBook, BatchMerkle, SignatureLib, ExactGasCall, TensorHash); the
+/// cold paths run in linked libraries (OracleRequests: making a request; OracleParams: versioned params;
+/// OracleStaking: stakes), deployed once and linked by protocol/deployOracle.ts, so the coordinator stays
+/// under EIP-170. Result submission and settlement stay inline (they are the hot paths).
 ///
 /// Accepted OPTIMISTIC results are not stored one by one: each submitResult(s) call commits its accepted
 /// OPTIMISTIC results as one Merkle root (one storage word per call), and settle/challenge prove a
@@ -49,36 +55,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     uint256 internal constant REFUND_GAS = 50_000;
     /// @notice A resolver cannot hold a dispute open longer than this.
     uint64 internal constant MAX_DISPUTE_DURATION = 180 days;
-    /// @notice Upper bound for params.maxCallbackGasLimit, well under a block.
-    uint32 internal constant CALLBACK_GAS_CEILING = 10_000_000;
     /// @notice How long after its challenge window only a settlement that carries the output can settle
     /// a request with a callback (finding 2: nobody can deliver a callback without its output first).
     uint64 internal constant OUTPUT_GRACE = 1 days;
-    /// @notice A params change can be delayed at most this long (so the owner cannot lock params forever).
-    uint32 internal constant MAX_PARAMS_DELAY = 90 days;
-
-    /// @dev One params version, packed so that submitting a result reads one slot for its version.
-    struct StoredParams {
-        uint96 minStake;
-        uint96 resultBond;
-        uint32 challengeWindow;
-        uint96 challengeBond;
-        uint96 minWorkerFee;
-        uint32 unbondingDelay;
-        uint16 relayerFeeBps;
-        uint32 maxInlineInputBytes;
-        uint32 maxInlineOutputBytes;
-        uint32 maxCallbackGasLimit;
-        uint32 paramsDelay;
-        uint64 minGasPrice;
-    }
-
-    /// @dev What a request stores beyond RequestBook.Request, one slot, written only when non-zero: the
-    /// resolver of an OPTIMISTIC request and the fee part that pays for the callback's gas.
-    struct RequestExtra {
-        address resolver;
-        uint96 callbackFee;
-    }
 
     /// @dev What the results of one submitResult(s) call share: the params of the version the last result
     /// was made under (read again only when a result of another version comes), and the worker it served last: its signer, operator and stake words (StakeLedger.amountWords), with
@@ -105,15 +84,13 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     bytes32 internal immutable _cachedDomainSeparator;
 
     /// @dev Every params version ever scheduled; versions start at 1 (0 means "none").
-    mapping(uint32 version => StoredParams) internal _paramsAt;
-    /// @dev The version in effect, and the next one with the time it takes effect (0: none pending).
-    uint32 internal _version;
-    uint32 internal _pendingVersion;
-    uint64 internal _pendingAt;
+    mapping(uint32 version => OracleParams.Stored) internal _paramsAt;
+    /// @dev The version in effect, and the next one with the time it takes effect.
+    OracleParams.Schedule internal _schedule;
     uint256 internal _sequence;
     mapping(RequestId => RequestBook.Request) internal _requests;
     /// @dev The dispute resolver of each OPTIMISTIC request, fixed when it was made, and its callback fee.
-    mapping(RequestId => RequestExtra) internal _extra;
+    mapping(RequestId => RequestBook.Extra) internal _extra;
     mapping(RequestId => RequestBook.Dispute) internal _disputes;
     mapping(RequestId => mapping(address operator => bool)) internal _disqualified;
     mapping(address operator => StakeLedger.Worker) internal _workers;
@@ -137,59 +114,27 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         _registry = IModelRegistry(registry_);
         _cachedChainId = block.chainid;
         _cachedDomainSeparator = SignatureLib.domainSeparator(NAME_HASH, VERSION_HASH, address(this));
-        _checkParams(params_);
-        _paramsAt[1] = _pack(params_);
-        _version = 1;
-        emit ParamsScheduled(1, params_, _now());
+        OracleParams.init(_paramsAt, _schedule, params_, _now());
     }
 
     // ============================================================ requests
 
     /// @inheritdoc IInferenceOracle
     function requestInference(RequestParams calldata p) external payable nonReentrant returns (RequestId requestId) {
-        (uint96 ownerFee, address resolver) = _checkModel(p.modelHash, p.tier);
-        uint32 version = _effectiveVersion();
-        StoredParams storage sp = _paramsAt[version];
-        uint256 gasPrice = block.basefee;
-        if (gasPrice < sp.minGasPrice) gasPrice = sp.minGasPrice;
-        uint256 callbackFee = uint256(p.callbackGasLimit) * gasPrice;
-        uint256 minimum = uint256(ownerFee) + sp.minWorkerFee + callbackFee;
-        // INVARIANT: the fee covers the model owner, the minimum worker fee and the callback's gas.
-        if (msg.value < minimum) revert OracleFeeTooLow(msg.value, minimum);
-        // INVARIANT: escrowed fees fit the packed uint96 slot.
-        if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
-        uint64 now_ = _now();
-        // INVARIANT: every request can be served for a while, and its deadline fits uint40.
-        if (p.deadline <= now_ || p.deadline > type(uint40).max) revert OracleDeadlineInvalid(p.deadline, now_);
-        uint32 maxGas = sp.maxCallbackGasLimit;
-        // INVARIANT: a callback never asks for more gas than the protocol allows.
-        if (p.callbackGasLimit > maxGas) revert OracleCallbackGasTooHigh(p.callbackGasLimit, maxGas);
-        bytes32 inputHash = _checkInput(p, sp.maxInlineInputBytes);
-
+        uint256 sequence;
         // Cannot overflow: one increment per request.
         unchecked {
-            requestId = RequestIdLib.derive(address(this), ++_sequence);
+            sequence = ++_sequence;
         }
-        RequestBook.Request storage r = _requests[requestId];
-        r.requester = msg.sender;
-        r.fee = uint96(msg.value);
-        r.modelHash = p.modelHash;
-        r.inputHash = inputHash;
-        r.deadline = uint40(p.deadline);
-        r.timeout = uint40(p.deadline);
-        // Exact: p.callbackGasLimit <= maxCallbackGasLimit <= CALLBACK_GAS_CEILING < 2^24.
-        r.callbackGasLimit = uint24(p.callbackGasLimit);
-        r.status = RequestStatus.Requested;
-        r.tier = p.tier;
-        r.ownerFee = ownerFee;
-        r.paramsVersion = version;
-        // Only OPTIMISTIC requests can be disputed; their resolver is fixed now (revoking or switching
-        // it later blocks new requests only). callbackFee <= msg.value < 2^96 (checked above).
-        if (p.tier != Tier.OPTIMISTIC) resolver = address(0);
-        if (resolver != address(0) || callbackFee != 0) {
-            _extra[requestId] = RequestExtra({resolver: resolver, callbackFee: uint96(callbackFee)});
-        }
-        _emitRequested(requestId, p, inputHash);
+        return OracleRequests.create(
+            _requests,
+            _extra,
+            _paramsAt,
+            p,
+            OracleRequests.Context({
+                registry: _registry, version: _effectiveVersion(), sequence: sequence, value: msg.value, now_: _now()
+            })
+        );
     }
 
     /// @inheritdoc IInferenceOracle
@@ -356,55 +301,32 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function registerWorker(address signer) external payable nonReentrant {
-        StakeLedger.Worker storage w = _workers[msg.sender];
-        // INVARIANT: one registration per operator.
-        if (w.isRegistered()) revert StakeWorkerAlreadyRegistered(msg.sender);
-        _checkSignerFree(signer);
-        uint256 minStake = _paramsAt[_effectiveVersion()].minStake;
-        // INVARIANT: a worker starts with at least the minimum stake.
-        if (msg.value < minStake) revert StakeBelowMinimum(msg.sender, msg.value, minStake);
-        w.signer = signer;
-        _operatorOf[signer] = msg.sender;
-        w.add(msg.value);
-        emit WorkerRegistered(msg.sender, signer, msg.value);
+        OracleStaking.register(_workers, _operatorOf, msg.sender, signer, msg.value, _paramsAt[_effectiveVersion()].minStake);
     }
 
     /// @inheritdoc IInferenceOracle
     function addStake() external payable nonReentrant {
-        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
-        uint256 stake = w.add(msg.value);
-        emit StakeAdded(msg.sender, msg.value, stake);
+        OracleStaking.addStake(_workers, msg.sender, msg.value);
     }
 
     /// @inheritdoc IInferenceOracle
     function setSigner(address signer) external nonReentrant {
-        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
-        _checkSignerFree(signer);
-        address previous = w.signer;
-        delete _operatorOf[previous];
-        w.signer = signer;
-        _operatorOf[signer] = msg.sender;
-        emit SignerChanged(msg.sender, previous, signer);
+        OracleStaking.setSigner(_workers, _operatorOf, msg.sender, signer);
     }
 
     /// @inheritdoc IInferenceOracle
     function requestUnbond(uint256 amount) external nonReentrant {
-        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
         // Cannot overflow: a uint64 timestamp plus a uint32 delay.
         uint64 readyAt;
         unchecked {
             readyAt = _now() + _paramsAt[_effectiveVersion()].unbondingDelay;
         }
-        w.requestUnbond(msg.sender, amount, readyAt);
-        emit UnbondRequested(msg.sender, amount, readyAt);
+        OracleStaking.requestUnbond(_workers, msg.sender, amount, readyAt);
     }
 
     /// @inheritdoc IInferenceOracle
     function withdrawStake() external nonReentrant {
-        StakeLedger.Worker storage w = _registeredWorker(msg.sender);
-        uint256 amount = w.withdrawUnbonded(msg.sender, _now());
-        emit StakeWithdrawn(msg.sender, amount);
-        _send(msg.sender, amount);
+        _send(msg.sender, OracleStaking.withdrawStake(_workers, msg.sender, _now()));
     }
 
     /// @inheritdoc IInferenceOracle
@@ -421,21 +343,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function scheduleParams(Params calldata newParams) external onlyOwner returns (uint32 version, uint64 effectiveAt) {
-        _checkParams(newParams);
-        uint64 now_ = _now();
-        uint32 current = _effectiveVersion();
-        // A pending version that already took effect becomes the current one; one still waiting is
-        // replaced (no request can have used it yet).
-        _version = current;
-        // Cannot overflow: one version per scheduling transaction, far below 2^32.
-        unchecked {
-            version = current + 1;
-            effectiveAt = now_ + _paramsAt[current].paramsDelay;
-        }
-        _paramsAt[version] = _pack(newParams);
-        _pendingVersion = version;
-        _pendingAt = effectiveAt;
-        emit ParamsScheduled(version, newParams, effectiveAt);
+        return OracleParams.schedule(_paramsAt, _schedule, newParams, _now());
     }
 
     /// @notice The oracle always has an owner: renouncing is refused.
@@ -451,23 +359,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     /// @inheritdoc IInferenceOracle
-    function getRequest(RequestId requestId) external view returns (RequestView memory v) {
-        RequestBook.Request storage r = _requests[requestId];
-        v.requester = r.requester;
-        v.status = r.status;
-        v.tier = r.tier;
-        v.fee = r.fee;
-        v.ownerFee = r.ownerFee;
-        v.callbackGasLimit = r.callbackGasLimit;
-        v.deadline = r.deadline;
-        v.timeout = r.timeout;
-        v.modelHash = r.modelHash;
-        v.inputHash = r.inputHash;
-        v.attempt = r.attempt;
-        v.paramsVersion = r.paramsVersion;
-        RequestExtra storage x = _extra[requestId];
-        v.resolver = x.resolver;
-        v.callbackFee = x.callbackFee;
+    function getRequest(RequestId requestId) external view returns (RequestView memory) {
+        return OracleRequests.view_(_requests, _extra, requestId);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -504,7 +397,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function params() external view returns (Params memory) {
-        return _unpack(_paramsAt[_effectiveVersion()]);
+        return OracleParams.unpack(_paramsAt, _effectiveVersion());
     }
 
     /// @inheritdoc IInferenceOracle
@@ -514,22 +407,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function paramsAt(uint32 version) external view returns (Params memory) {
-        return _unpack(_paramsAt[version]);
-    }
-
-    function _unpack(StoredParams storage sp) internal view returns (Params memory p) {
-        p.minStake = sp.minStake;
-        p.resultBond = sp.resultBond;
-        p.challengeBond = sp.challengeBond;
-        p.minWorkerFee = sp.minWorkerFee;
-        p.challengeWindow = sp.challengeWindow;
-        p.unbondingDelay = sp.unbondingDelay;
-        p.relayerFeeBps = sp.relayerFeeBps;
-        p.maxInlineInputBytes = sp.maxInlineInputBytes;
-        p.maxInlineOutputBytes = sp.maxInlineOutputBytes;
-        p.maxCallbackGasLimit = sp.maxCallbackGasLimit;
-        p.paramsDelay = sp.paramsDelay;
-        p.minGasPrice = sp.minGasPrice;
+        return OracleParams.unpack(_paramsAt, version);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -570,48 +448,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     // ============================================================ internals: requests
-
-    /// @dev Checks the model accepts `tier` requests now; returns the owner's fee and the model's
-    /// resolver (approved now) to fix in the request.
-    function _checkModel(bytes32 modelHash, Tier tier) internal view returns (uint96, address) {
-        IModelRegistry.ModelTerms memory t;
-        try _registry.terms(modelHash) returns (IModelRegistry.ModelTerms memory terms_) {
-            t = terms_;
-        } catch {
-            revert OracleModelNotFound(modelHash);
-        }
-        // INVARIANT: only active models take new requests.
-        if (!t.active) revert OracleModelInactive(modelHash);
-        // INVARIANT: the tier is one the model supports, with the contract that tier needs.
-        if (
-            (t.tiers >> uint8(tier)) & 1 == 0 || (tier == Tier.OPTIMISTIC && t.resolver == address(0))
-                || (tier == Tier.ZK && t.zkVerifier == address(0))
-        ) revert OracleTierUnsupported(modelHash, tier);
-        return (t.fee, t.resolver);
-    }
-
-    /// @dev Checks the inline input (or its absence); returns the input hash to store.
-    function _checkInput(RequestParams calldata p, uint256 maxBytes) internal pure returns (bytes32) {
-        if (p.input.length == 0) {
-            // INVARIANT: workers can always find the input: inline, or by hash at a URI.
-            if (p.inputHash == bytes32(0) || bytes(p.inputURI).length == 0) revert OracleInputMissing();
-            return p.inputHash;
-        }
-        // INVARIANT: inline inputs stay small enough to hash and log on chain.
-        if (p.input.length > maxBytes) revert OracleInputTooLarge(p.input.length, maxBytes);
-        (uint256 code, bytes32 computed) = TensorHash.tryHash(p.input);
-        // INVARIANT: an inline input is a canonical tensor.
-        if (code != 0) revert OracleMalformedTensor(code);
-        // INVARIANT: the stored input hash is the hash of the inline input.
-        if (p.inputHash != bytes32(0) && p.inputHash != computed) revert OracleInputHashMismatch(p.inputHash, computed);
-        return computed;
-    }
-
-    function _emitRequested(RequestId requestId, RequestParams calldata p, bytes32 inputHash) internal {
-        emit InferenceRequested(
-            requestId, msg.sender, p.modelHash, inputHash, p.tier, msg.value, p.deadline, p.callbackGasLimit, p.input, p.inputURI
-        );
-    }
 
     /// @dev Accepts one result, or returns the abi-encoded error it would revert with (leaving no trace).
     /// Everything that can fail is checked before the first state change. An accepted OPTIMISTIC result
@@ -682,7 +518,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     /// @dev Loads the params of `version` into the context unless they are there already.
     function _loadVersion(SubmitContext memory c, uint32 version) internal view {
         if (c.version == version) return;
-        StoredParams storage sp = _paramsAt[version];
+        OracleParams.Stored storage sp = _paramsAt[version];
         c.version = version;
         c.minStake = sp.minStake;
         c.resultBond = sp.resultBond;
@@ -779,7 +615,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         if (!_isAccepted(requestId, r, st.record, st.proof)) {
             return abi.encodeWithSelector(OracleResultRecordMismatch.selector, requestId);
         }
-        StoredParams storage sp = _paramsAt[r.paramsVersion];
+        OracleParams.Stored storage sp = _paramsAt[r.paramsVersion];
         // INVARIANT: a callback gets the output, unless nobody delivered it for OUTPUT_GRACE (too large).
         if (st.output.length == 0 && r.callbackGasLimit != 0 && _now() < uint64(r.timeout) + OUTPUT_GRACE) {
             return abi.encodeWithSelector(OracleOutputMissing.selector, requestId, uint64(r.timeout) + OUTPUT_GRACE);
@@ -939,50 +775,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         revert UnexpectedRequestState(requestId, current, expected);
     }
 
-    function _registeredWorker(address operator) internal view returns (StakeLedger.Worker storage w) {
-        w = _workers[operator];
-        // INVARIANT: stake operations need a registered worker.
-        if (!w.isRegistered()) revert StakeWorkerNotRegistered(operator);
-    }
-
-    function _checkSignerFree(address signer) internal view {
-        // INVARIANT: a signer key belongs to at most one operator, and zero is never a signer.
-        if (signer == address(0) || _operatorOf[signer] != address(0)) revert StakeSignerInUse(signer);
-    }
-
     /// @dev The version new requests get now: the pending one once its time has come.
     function _effectiveVersion() internal view returns (uint32) {
-        uint32 pending = _pendingVersion;
-        if (pending != 0 && _now() >= _pendingAt) return pending;
-        return _version;
-    }
-
-    function _checkParams(Params memory p) internal pure {
-        // INVARIANT: parameters keep every state reachable and every payout well defined.
-        if (p.minStake == 0) revert OracleInvalidParams("minStake is zero");
-        if (p.resultBond == 0) revert OracleInvalidParams("resultBond is zero");
-        if (p.challengeBond == 0) revert OracleInvalidParams("challengeBond is zero");
-        if (p.challengeWindow == 0) revert OracleInvalidParams("challengeWindow is zero");
-        if (p.relayerFeeBps > RequestBook.BPS) revert OracleInvalidParams("relayerFeeBps above 10000");
-        if (p.maxCallbackGasLimit > CALLBACK_GAS_CEILING) revert OracleInvalidParams("maxCallbackGasLimit too high");
-        if (p.paramsDelay > MAX_PARAMS_DELAY) revert OracleInvalidParams("paramsDelay too long");
-    }
-
-    function _pack(Params memory p) internal pure returns (StoredParams memory) {
-        return StoredParams({
-            minStake: p.minStake,
-            resultBond: p.resultBond,
-            challengeWindow: p.challengeWindow,
-            challengeBond: p.challengeBond,
-            minWorkerFee: p.minWorkerFee,
-            unbondingDelay: p.unbondingDelay,
-            relayerFeeBps: p.relayerFeeBps,
-            maxInlineInputBytes: p.maxInlineInputBytes,
-            maxInlineOutputBytes: p.maxInlineOutputBytes,
-            maxCallbackGasLimit: p.maxCallbackGasLimit,
-            paramsDelay: p.paramsDelay,
-            minGasPrice: p.minGasPrice
-        });
+        return OracleParams.effectiveVersion(_schedule, _now());
     }
 
     function _credit(address account, uint256 amount) internal {

@@ -20,6 +20,7 @@ import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import type { TraceBuilder } from "../worker/trace.js";
 import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
+import { deployInferenceOracle } from "../protocol/deployOracle.js";
 import {
   ArbiterResolver__factory,
   DigitClassifierDApp__factory,
@@ -34,7 +35,6 @@ import {
   type DigitClassifierDApp,
   type FraudProofResolver,
   type ZkDisputeResolver,
-  InferenceOracle__factory,
   ModelRegistry__factory,
   TextDirectionDApp__factory,
   type ArbiterResolver,
@@ -168,7 +168,7 @@ export async function deployOracle(
 ): Promise<DeployedOracle> {
   const { admin, modelOwner, arbiter } = accounts;
   const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
-  const oracle = await new InferenceOracle__factory(admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
+  const oracle = await deployInferenceOracle(admin, await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
   const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
   await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
   let fraudResolver: FraudProofResolver | undefined;

@@ -81,6 +81,13 @@ library RequestBook {
         }
     }
 
+    /// @dev What a request stores beyond Request, one slot, written only when non-zero: the resolver of an
+    /// OPTIMISTIC request and the fee part that pays for the callback's gas.
+    struct Extra {
+        address resolver;
+        uint96 callbackFee;
+    }
+
     struct Dispute {
         address challenger;
         uint96 bond;

@@ -7,6 +7,7 @@ import {
 } from "./helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
 import { resultLeaf } from "../../protocol/batch.js";
+import { deployOracleLibraries, inferenceOracleFactory } from "../../protocol/deployOracle.js";
 
 const OTHER_MODEL = "0x" + "cc".repeat(32);
 
@@ -19,7 +20,7 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
 
   it("test_constructor_invalidParams_reverts", async () => {
     const fx = await fixture();
-    const factory = await fx.ethers.getContractFactory("InferenceOracle");
+    const factory = inferenceOracleFactory(fx.admin, await deployOracleLibraries(fx.admin));
     const registry = await fx.registry.getAddress();
     await expectRevert(factory.deploy(registry, fx.admin.address, { ...PARAMS, relayerFeeBps: 10_001 }), fx.oracle, "OracleInvalidParams", ["relayerFeeBps above 10000"]);
     await expectRevert(factory.deploy(ZeroAddress, fx.admin.address, PARAMS), fx.oracle, "OracleInvalidParams", ["registry is zero"]);

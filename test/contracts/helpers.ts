@@ -7,6 +7,7 @@ import { expect } from "vitest";
 import { network } from "hardhat";
 import { Contract, Wallet, ZeroHash, id as keccakUtf8, keccak256, AbiCoder, type BaseContract, type Signer, type TransactionReceipt } from "ethers";
 import { oracleDomain, signRejection, signResult } from "../../protocol/eip712.js";
+import { deployInferenceOracle } from "../../protocol/deployOracle.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { sha256, toHex } from "../../protocol/merkle.js";
 import type { Hex, RequestId } from "../../protocol/types.js";
@@ -77,7 +78,7 @@ export async function deploy(conn: Connection) {
   ] as const;
   // Contracts are typed loosely (`any`): tests pass plain objects for structs and read decoded event args.
   const registry: any = await ethers.deployContract("ModelRegistry", [admin.address]);
-  const oracle: any = await ethers.deployContract("InferenceOracle", [await registry.getAddress(), admin.address, PARAMS]);
+  const oracle: any = await deployInferenceOracle(admin, await registry.getAddress(), admin.address, PARAMS);
   const oracleAddr: string = await oracle.getAddress();
   const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, false]);
   const zk: any = await ethers.deployContract("TestZkVerifier", []);

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {RequestId, RequestIdLib} from "../types/RequestId.sol";
+import {RequestBook} from "./RequestBook.sol";
+import {OracleParams} from "./OracleParams.sol";
+import {TensorHash} from "./TensorHash.sol";
+
+/// @notice Making a request: the model's terms, the fee quote (owner fee + minimum worker fee + the
+/// callback's gas), the deadline, the inline input, and everything the request fixes for its whole life
+/// (params version, resolver, callback fee). Linked library: runs in the oracle's storage (DELEGATECALL),
+/// so `address(this)` is the oracle and `msg.sender` the requester.
+library OracleRequests {
+    /// @notice What requestInference passes in, gathered so the call stays within the stack.
+    struct Context {
+        IModelRegistry registry;
+        uint32 version;
+        uint256 sequence;
+        uint256 value;
+        uint64 now_;
+    }
+
+    /// @notice Checks and stores a new request; returns its id.
+    function create(
+        mapping(RequestId => RequestBook.Request) storage requests,
+        mapping(RequestId => RequestBook.Extra) storage extra,
+        mapping(uint32 => OracleParams.Stored) storage paramsAt,
+        IInferenceOracle.RequestParams calldata p,
+        Context memory c
+    ) external returns (RequestId requestId) {
+        (uint96 ownerFee, address resolver) = _checkModel(c.registry, p.modelHash, p.tier);
+        OracleParams.Stored storage sp = paramsAt[c.version];
+        uint256 gasPrice = block.basefee;
+        if (gasPrice < sp.minGasPrice) gasPrice = sp.minGasPrice;
+        uint256 callbackFee = uint256(p.callbackGasLimit) * gasPrice;
+        uint256 minimum = uint256(ownerFee) + sp.minWorkerFee + callbackFee;
+        // INVARIANT: the fee covers the model owner, the minimum worker fee and the callback's gas.
+        if (c.value < minimum) revert IInferenceOracle.OracleFeeTooLow(c.value, minimum);
+        // INVARIANT: escrowed fees fit the packed uint96 slot.
+        if (c.value > type(uint96).max) revert IInferenceOracle.OracleFeeTooHigh(c.value);
+        // INVARIANT: every request can be served for a while, and its deadline fits uint40.
+        if (p.deadline <= c.now_ || p.deadline > type(uint40).max) revert IInferenceOracle.OracleDeadlineInvalid(p.deadline, c.now_);
+        uint32 maxGas = sp.maxCallbackGasLimit;
+        // INVARIANT: a callback never asks for more gas than the protocol allows.
+        if (p.callbackGasLimit > maxGas) revert IInferenceOracle.OracleCallbackGasTooHigh(p.callbackGasLimit, maxGas);
+        bytes32 inputHash = _checkInput(p, sp.maxInlineInputBytes);
+
+        requestId = RequestIdLib.derive(address(this), c.sequence);
+        RequestBook.Request storage r = requests[requestId];
+        r.requester = msg.sender;
+        // Exact: value <= type(uint96).max (checked above).
+        r.fee = uint96(c.value);
+        r.modelHash = p.modelHash;
+        r.inputHash = inputHash;
+        r.deadline = uint40(p.deadline);
+        r.timeout = uint40(p.deadline);
+        // Exact: p.callbackGasLimit <= maxCallbackGasLimit <= CALLBACK_GAS_CEILING < 2^24.
+        r.callbackGasLimit = uint24(p.callbackGasLimit);
+        r.status = IInferenceOracle.RequestStatus.Requested;
+        r.tier = p.tier;
+        r.ownerFee = ownerFee;
+        r.paramsVersion = c.version;
+        // Only OPTIMISTIC requests can be disputed; their resolver is fixed now (revoking or switching
+        // it later blocks new requests only). callbackFee <= value < 2^96 (checked above).
+        if (p.tier != IInferenceOracle.Tier.OPTIMISTIC) resolver = address(0);
+        if (resolver != address(0) || callbackFee != 0) {
+            extra[requestId] = RequestBook.Extra({resolver: resolver, callbackFee: uint96(callbackFee)});
+        }
+        _emitRequested(requestId, p, inputHash, c.value);
+    }
+
+    function _emitRequested(RequestId requestId, IInferenceOracle.RequestParams calldata p, bytes32 inputHash, uint256 fee) private {
+        emit IInferenceOracle.InferenceRequested(
+            requestId, msg.sender, p.modelHash, inputHash, p.tier, fee, p.deadline, p.callbackGasLimit, p.input, p.inputURI
+        );
+    }
+
+    /// @notice The request as one struct (IInferenceOracle.getRequest).
+    function view_(
+        mapping(RequestId => RequestBook.Request) storage requests,
+        mapping(RequestId => RequestBook.Extra) storage extra,
+        RequestId requestId
+    ) external view returns (IInferenceOracle.RequestView memory v) {
+        RequestBook.Request storage r = requests[requestId];
+        v.requester = r.requester;
+        v.status = r.status;
+        v.tier = r.tier;
+        v.fee = r.fee;
+        v.ownerFee = r.ownerFee;
+        v.callbackGasLimit = r.callbackGasLimit;
+        v.deadline = r.deadline;
+        v.timeout = r.timeout;
+        v.modelHash = r.modelHash;
+        v.inputHash = r.inputHash;
+        v.attempt = r.attempt;
+        v.paramsVersion = r.paramsVersion;
+        RequestBook.Extra storage x = extra[requestId];
+        v.resolver = x.resolver;
+        v.callbackFee = x.callbackFee;
+    }
+
+    /// @dev Checks the model accepts `tier` requests now; returns the owner's fee and the model's
+    /// resolver (approved now) to fix in the request.
+    function _checkModel(IModelRegistry registry, bytes32 modelHash, IInferenceOracle.Tier tier)
+        private
+        view
+        returns (uint96, address)
+    {
+        IModelRegistry.ModelTerms memory t;
+        try registry.terms(modelHash) returns (IModelRegistry.ModelTerms memory terms_) {
+            t = terms_;
+        } catch {
+            revert IInferenceOracle.OracleModelNotFound(modelHash);
+        }
+        // INVARIANT: only active models take new requests.
+        if (!t.active) revert IInferenceOracle.OracleModelInactive(modelHash);
+        // INVARIANT: the tier is one the model supports, with the contract that tier needs.
+        if (
+            (t.tiers >> uint8(tier)) & 1 == 0 || (tier == IInferenceOracle.Tier.OPTIMISTIC && t.resolver == address(0))
+                || (tier == IInferenceOracle.Tier.ZK && t.zkVerifier == address(0))
+        ) revert IInferenceOracle.OracleTierUnsupported(modelHash, tier);
+        return (t.fee, t.resolver);
+    }
+
+    /// @dev Checks the inline input (or its absence); returns the input hash to store.
+    function _checkInput(IInferenceOracle.RequestParams calldata p, uint256 maxBytes) private pure returns (bytes32) {
+        if (p.input.length == 0) {
+            // INVARIANT: workers can always find the input: inline, or by hash at a URI.
+            if (p.inputHash == bytes32(0) || bytes(p.inputURI).length == 0) revert IInferenceOracle.OracleInputMissing();
+            return p.inputHash;
+        }
+        // INVARIANT: inline inputs stay small enough to hash and log on chain.
+        if (p.input.length > maxBytes) revert IInferenceOracle.OracleInputTooLarge(p.input.length, maxBytes);
+        (uint256 code, bytes32 computed) = TensorHash.tryHash(p.input);
+        // INVARIANT: an inline input is a canonical tensor.
+        if (code != 0) revert IInferenceOracle.OracleMalformedTensor(code);
+        // INVARIANT: the stored input hash is the hash of the inline input.
+        if (p.inputHash != bytes32(0) && p.inputHash != computed) {
+            revert IInferenceOracle.OracleInputHashMismatch(p.inputHash, computed);
+        }
+        return computed;
+    }
+}
