@@ -15,3 +15,4 @@ export * from "./trace.js";
 export * from "./lifecycle.js";
 export * from "./modelSafety.js";
 export * from "./netPolicy.js";
+export * from "./requestId.js";

@@ -47,7 +47,7 @@ library OracleRequests {
         if (p.callbackGasLimit > maxGas) revert IInferenceOracle.OracleCallbackGasTooHigh(p.callbackGasLimit, maxGas);
         bytes32 inputHash = _checkInput(p, sp.maxInlineInputBytes);
 
-        requestId = RequestIdLib.derive(address(this), c.sequence);
+        requestId = RequestIdLib.derive(address(this), c.sequence, p.modelHash, inputHash);
         RequestBook.Request storage r = requests[requestId];
         r.requester = msg.sender;
         // Exact: value <= type(uint96).max (checked above).

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { AbiCoder, ZeroAddress, ZeroHash, keccak256 } from "ethers";
+import { AbiCoder, ZeroAddress, ZeroHash, keccak256, toUtf8Bytes } from "ethers";
 import {
   deploy, expectRevert, events, request, requestParams, rejection, requestAndSubmit, send, balance, now, modelInfo, record, submission,
   ETH, FEE, INPUT, INPUT_HASH, MODEL_FEE, MODEL_HASH, PARAMS, Refund, Status, Tier, tensorF32, type Connection,
@@ -8,6 +8,7 @@ import {
 import { hashEncoded } from "../../protocol/tensor.js";
 import { resultLeaf } from "../../protocol/batch.js";
 import { deployOracleLibraries, inferenceOracleFactory } from "../../protocol/deployOracle.js";
+import { deriveRequestId } from "../../protocol/requestId.js";
 
 const OTHER_MODEL = "0x" + "cc".repeat(32);
 
@@ -39,8 +40,13 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     expect(ev!.args.fee).toBe(FEE);
     expect(ev!.args.inputURI).toBe("ipfs://input");
     expect(ev!.args.input).toBe("0x");
-    // requestId = keccak256(abi.encode(chainid, oracle, sequence))
-    expect(id).toBe(keccak256(AbiCoder.defaultAbiCoder().encode(["uint256", "address", "uint256"], [fx.chainId, fx.oracleAddr, 1n])));
+    // requestId = keccak256(abi.encode(REQUEST_TAG, chainid, oracle, sequence, modelHash, inputHash)) (docs/V2.md §3)
+    const tag = keccak256(toUtf8Bytes("VerifiableInferenceOracle.RequestId.v2"));
+    const types = ["bytes32", "uint256", "address", "uint256", "bytes32", "bytes32"];
+    expect(id).toBe(keccak256(AbiCoder.defaultAbiCoder().encode(types, [tag, fx.chainId, fx.oracleAddr, 1n, MODEL_HASH, INPUT_HASH])));
+    expect(id).toBe(deriveRequestId(fx.chainId, fx.oracleAddr, 1n, MODEL_HASH, INPUT_HASH));
+    // The id binds the input: the same sequence with another input hash is another id.
+    expect(deriveRequestId(fx.chainId, fx.oracleAddr, 1n, MODEL_HASH, ZeroHash as never)).not.toBe(id);
     const r = await fx.oracle.getRequest(id);
     expect(r.status).toBe(BigInt(Status.Requested));
     expect(r.fee).toBe(FEE);
