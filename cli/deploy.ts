@@ -64,6 +64,7 @@ export const DeployConfigSchema = z.object({
       maxCallbackGasLimit: z.number().int().positive().default(2_000_000),
       paramsDelay: z.number().int().nonnegative().max(90 * 86400).default(86400).describe("seconds a scheduled params change waits before it applies (to new requests only)"),
       minGasPrice: z.coerce.bigint().nonnegative().default(1_000_000_000n).describe("wei per gas, at least, that a request's callbackGasLimit is priced at (the block's basefee when higher); paid to whoever executes the callback"),
+      rejectionQuorum: z.number().int().min(1).max(64).default(2).describe("distinct staked workers whose signed rejections refund a request (until then it stays open; its requester may cancel it)"),
     })
     .strict()
     .prefault({}),

@@ -16,6 +16,7 @@ import {BatchMerkle} from "./libraries/BatchMerkle.sol";
 import {OracleParams} from "./libraries/OracleParams.sol";
 import {OracleRequests} from "./libraries/OracleRequests.sol";
 import {OracleStaking} from "./libraries/OracleStaking.sol";
+import {OracleRejections} from "./libraries/OracleRejections.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 /// @title InferenceOracle
@@ -46,7 +47,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     bytes32 internal constant RESULT_TYPEHASH =
         keccak256("Result(bytes32 requestId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,bytes32 traceRoot,address payee)");
-    bytes32 internal constant REJECTION_TYPEHASH = keccak256("Rejection(bytes32 requestId,uint16 reason)");
     bytes32 internal constant NAME_HASH = keccak256("VerifiableInferenceOracle");
     bytes32 internal constant VERSION_HASH = keccak256("1");
 
@@ -98,6 +98,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     mapping(address account => uint256) internal _balances;
     /// @dev Committed batch roots (a root is its batch's id; leaves are unique, so roots never repeat).
     mapping(bytes32 root => bool) internal _batchRoots;
+    /// @dev The signed rejections of each request (OracleRejections).
+    mapping(RequestId => OracleRejections.Tally) internal _rejections;
     bool transient internal _entered;
 
     modifier nonReentrant() {
@@ -170,19 +172,44 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function rejectRequest(RequestId requestId, uint16 reason, bytes calldata signature) external nonReentrant {
-        RequestBook.Request storage r = _requests[requestId];
-        _requireStatus(requestId, r.status, RequestStatus.Requested);
-        // INVARIANT: a worker can reject only while the request may still be served.
-        if (_now() >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
-        bytes32 digest = _typedDataDigest(keccak256(abi.encode(REJECTION_TYPEHASH, requestId, reason)));
-        (address operator, bytes memory err) = _operatorFor(requestId, r.attempt, digest, signature);
-        if (err.length != 0) _revertWith(err);
-        StakeLedger.Worker storage w = _workers[operator];
-        uint256 minStake = _paramsAt[r.paramsVersion].minStake;
-        // INVARIANT: only a worker with the minimum stake at risk can cancel a request.
-        if (w.active() < minStake) revert StakeBelowMinimum(operator, w.active(), minStake);
-        emit RequestRejected(requestId, operator, reason);
-        _refund(requestId, r, RefundReason.RejectedByWorker);
+        bool quorum = OracleRejections.reject(
+            _requests, _rejections, _workers, _operatorOf, _disqualified, _paramsAt, _rejection(requestId, reason), signature
+        );
+        if (quorum) _refund(requestId, _requests[requestId], RefundReason.RejectedByWorker);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function rejectRequestWithProof(
+        RequestId requestId,
+        uint16 reason,
+        bytes calldata signature,
+        bytes calldata inputHeader,
+        bytes32 inputDataRoot
+    ) external nonReentrant {
+        OracleRejections.rejectWithProof(
+            _requests,
+            _rejections,
+            _workers,
+            _operatorOf,
+            _disqualified,
+            _paramsAt,
+            _registry,
+            _rejection(requestId, reason),
+            signature,
+            inputHeader,
+            inputDataRoot
+        );
+        _refund(requestId, _requests[requestId], RefundReason.InputTypeMismatch);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function cancelRequest(RequestId requestId) external nonReentrant {
+        OracleRejections.checkCancel(_requests, _rejections, requestId, msg.sender);
+        _refund(requestId, _requests[requestId], RefundReason.CancelledByRequester);
+    }
+
+    function _rejection(RequestId requestId, uint16 reason) internal view returns (OracleRejections.Signed memory) {
+        return OracleRejections.Signed({requestId: requestId, reason: reason, domainSeparator: _domainSeparator(), now_: _now()});
     }
 
     /// @inheritdoc IInferenceOracle
@@ -429,7 +456,17 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function rejectionDigest(RequestId requestId, uint16 reason) external view returns (bytes32) {
-        return _typedDataDigest(keccak256(abi.encode(REJECTION_TYPEHASH, requestId, reason)));
+        return _typedDataDigest(keccak256(abi.encode(OracleRejections.REJECTION_TYPEHASH, requestId, reason)));
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function rejections(RequestId requestId) external view returns (uint16 count, uint16 quorum) {
+        return (_rejections[requestId].count, _paramsAt[_requests[requestId].paramsVersion].rejectionQuorum);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function hasRejected(RequestId requestId, address operator) external view returns (bool) {
+        return _rejections[requestId].rejected[operator];
     }
 
     /// @inheritdoc IInferenceOracle
@@ -730,25 +767,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     // ============================================================ internals: checks and helpers
-
-    /// @dev Recovers the signer of `digest` and maps it to a worker that may act on `requestId`.
-    function _operatorFor(RequestId requestId, uint8 attempt, bytes32 digest, bytes calldata signature)
-        internal
-        view
-        returns (address operator, bytes memory err)
-    {
-        address signer = SignatureLib.recover(digest, signature);
-        // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
-        if (signer == address(0)) return (address(0), abi.encodeWithSelector(OracleInvalidSignature.selector));
-        operator = _operatorOf[signer];
-        // INVARIANT: only registered workers' signers speak for the oracle.
-        if (operator == address(0)) return (address(0), abi.encodeWithSelector(OracleUnknownSigner.selector, signer));
-        // INVARIANT: a worker slashed on a request cannot serve or reject it again. Every slashing
-        // reopens the request with attempt + 1 (or ends it), so at attempt 0 nobody is disqualified.
-        if (attempt != 0 && _disqualified[requestId][operator]) {
-            return (address(0), abi.encodeWithSelector(OracleWorkerDisqualified.selector, requestId, operator));
-        }
-    }
 
     function _outputError(bytes32 outputHash, bytes calldata output, uint256 maxBytes) internal pure returns (bytes memory none) {
         if (output.length == 0) return none;

@@ -9,6 +9,7 @@ import {
   OracleParams__factory,
   OracleRequests__factory,
   OracleStaking__factory,
+  OracleRejections__factory,
   type InferenceOracle,
   type IInferenceOracle,
 } from "../types/ethers-contracts/index.js";
@@ -18,19 +19,22 @@ export type OracleParamsInput = IInferenceOracle.ParamsStruct;
 export type OracleLibraryAddresses = InferenceOracleLibraryAddresses;
 
 /** The oracle's linked libraries: fully qualified name (as in the build's link references) and factory. */
-const ORACLE_LIBRARIES: { name: keyof InferenceOracleLibraryAddresses; factory: { new (signer: Signer): { deploy(): Promise<{ waitForDeployment(): Promise<unknown>; getAddress(): Promise<string> }> } } }[] = [
-  { name: "project/contracts/libraries/OracleParams.sol:OracleParams", factory: OracleParams__factory },
-  { name: "project/contracts/libraries/OracleRequests.sol:OracleRequests", factory: OracleRequests__factory },
-  { name: "project/contracts/libraries/OracleStaking.sol:OracleStaking", factory: OracleStaking__factory },
-];
+/** A Record over the link references, so a library the build adds and this list lacks fails typechecking. */
+type LibraryFactory = { new (signer: Signer): { deploy(): Promise<{ waitForDeployment(): Promise<unknown>; getAddress(): Promise<string> }> } };
+const ORACLE_LIBRARIES: Record<keyof InferenceOracleLibraryAddresses, LibraryFactory> = {
+  "project/contracts/libraries/OracleParams.sol:OracleParams": OracleParams__factory,
+  "project/contracts/libraries/OracleRequests.sol:OracleRequests": OracleRequests__factory,
+  "project/contracts/libraries/OracleStaking.sol:OracleStaking": OracleStaking__factory,
+  "project/contracts/libraries/OracleRejections.sol:OracleRejections": OracleRejections__factory,
+};
 
 /** Deploys the oracle's libraries (one transaction each) and returns their addresses for linking. */
 export async function deployOracleLibraries(deployer: Signer): Promise<OracleLibraryAddresses> {
   const out: Partial<Record<keyof OracleLibraryAddresses, string>> = {};
-  for (const lib of ORACLE_LIBRARIES) {
-    const c = await new lib.factory(deployer).deploy();
+  for (const [name, factory] of Object.entries(ORACLE_LIBRARIES) as [keyof OracleLibraryAddresses, LibraryFactory][]) {
+    const c = await new factory(deployer).deploy();
     await c.waitForDeployment();
-    out[lib.name] = await c.getAddress();
+    out[name] = await c.getAddress();
   }
   return out as OracleLibraryAddresses;
 }

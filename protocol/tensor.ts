@@ -10,7 +10,7 @@
  */
 import { BaseError } from "./errors.js";
 import { chunkLeaves, merkleRoot, sha256, toHex } from "./merkle.js";
-import type { TensorHash } from "./types.js";
+import type { Hex, TensorHash } from "./types.js";
 
 export const TENSOR_MAGIC = Buffer.from("VIOT", "ascii");
 export const TENSOR_VERSION = 1;
@@ -232,4 +232,14 @@ export function checkSpec(actual: { dtype: DType; shape: readonly number[] }, sp
     if (want !== 0 && got !== want) throw fail(`has dimension ${i} = ${got}, the model expects ${want}`);
     if (got === 0) throw fail(`has an empty dimension ${i}`);
   });
+}
+
+/**
+ * The header and data root of an encoded tensor: `sha256(0x02 || header || dataRoot)` is its tensor hash.
+ * A worker's rejection carries them to prove the input is not of the model's committed input type
+ * (`rejectRequestWithProof`, docs/PROTOCOL.md "Rejections") without sending the data.
+ */
+export function tensorHashParts(bytes: Uint8Array): { header: Hex; dataRoot: Hex } {
+  const h = decodeHeader(bytes);
+  return { header: toHex(bytes.subarray(0, h.headerBytes)), dataRoot: toHex(merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)))) };
 }

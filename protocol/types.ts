@@ -31,9 +31,14 @@ export enum RequestStatus {
 /** Mirrors IInferenceOracle.RefundReason. */
 export enum RefundReason {
   Expired = 0,
+  /** `rejectionQuorum` distinct staked workers rejected it. */
   RejectedByWorker = 1,
   WorkerFaultAfterDeadline = 2,
   TooManyFaults = 3,
+  /** Its requester cancelled it after a worker rejected it (`cancelRequest`). */
+  CancelledByRequester = 4,
+  /** A worker proved the input is not of the model's committed input type. */
+  InputTypeMismatch = 5,
 }
 
 /** Reasons a worker gives when it rejects a request (the uint16 in Rejection). */

@@ -61,6 +61,7 @@ export const DEFAULT_PARAMS = {
   maxCallbackGasLimit: 2_000_000,
   paramsDelay: 3600,
   minGasPrice: 1_000_000_000n,
+  rejectionQuorum: 1, // the local stack runs one worker: its rejection refunds (cli deploy defaults to 2)
 };
 
 export const MODEL_FEE = parseEther("0.002");

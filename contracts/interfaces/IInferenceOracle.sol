@@ -26,10 +26,15 @@ interface IInferenceOracle {
 
     enum RefundReason {
         Expired,
+        /// @notice `rejectionQuorum` distinct staked workers rejected the request.
         RejectedByWorker,
         WorkerFaultAfterDeadline,
         /// @notice 255 results on this request were overturned; it is not reopened again.
-        TooManyFaults
+        TooManyFaults,
+        /// @notice The requester cancelled the request after a worker rejected it (`cancelRequest`).
+        CancelledByRequester,
+        /// @notice A worker proved the input is not of the model's committed input type.
+        InputTypeMismatch
     }
 
     /// @param inputHash tensor hash of the input (see docs/PROTOCOL.md); must match `input` when inline
@@ -142,6 +147,8 @@ interface IInferenceOracle {
         uint32 paramsDelay;
         /// @dev the least gas price a callback's gas is priced at (the block's basefee when higher)
         uint64 minGasPrice;
+        /// @dev how many distinct staked workers must reject a request before it is refunded (1..64)
+        uint16 rejectionQuorum;
     }
 
     // ---------------------------------------------------------------- events
@@ -177,7 +184,12 @@ interface IInferenceOracle {
     event BatchCommitted(bytes32 indexed root, uint256 count);
     /// @notice A batch item that was not accepted; `reason` is the selector of the error it would revert with.
     event ResultSkipped(RequestId indexed requestId, bytes4 reason);
+    /// @notice A staked worker's signed rejection was recorded (RejectionRecorded follows with the count,
+    /// or RequestRefunded when it proved an input type mismatch).
     event RequestRejected(RequestId indexed requestId, address indexed worker, uint16 reason);
+    /// @notice `rejections` distinct staked workers have now rejected the request; it is refunded
+    /// (RequestRefunded, RejectedByWorker) when that reaches `quorum`, else it stays open.
+    event RejectionRecorded(RequestId indexed requestId, address indexed worker, uint16 rejections, uint16 quorum);
     event RequestRefunded(RequestId indexed requestId, address indexed requester, uint256 amount, RefundReason reason, bool pushed);
     event RequestFulfilled(RequestId indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered);
     event RequestReopened(RequestId indexed requestId, address indexed disqualifiedWorker, uint64 deadline);
@@ -236,6 +248,15 @@ interface IInferenceOracle {
     error OracleSelfChallenge(RequestId requestId, address worker);
     /// @notice A state-changing function was entered again from inside an external call it made.
     error OracleReentrantCall();
+    /// @notice The operator already rejected this request; each operator counts once.
+    error OracleAlreadyRejected(RequestId requestId, address operator);
+    /// @notice The header and data root of a type-mismatch proof do not hash to the request's inputHash.
+    error OracleInputProofInvalid(RequestId requestId, bytes32 inputHash, bytes32 computed);
+    /// @notice The proven input header is of the model's committed input type: nothing to refund.
+    error OracleInputTypeMatches(RequestId requestId);
+    error OracleNotRequester(RequestId requestId, address caller, address requester);
+    /// @notice A request can be cancelled only once a staked worker rejected it.
+    error OracleNotRejected(RequestId requestId);
     error StakeBelowMinimum(address operator, uint256 stake, uint256 minimum);
     error StakeInsufficientFree(address operator, uint256 free, uint256 required);
     error StakeWorkerAlreadyRegistered(address operator);
@@ -253,9 +274,22 @@ interface IInferenceOracle {
     /// Merkle root (BatchCommitted); submitResult is a batch of one (root = leaf). Too little gas for a NONE/ZK item's callback is not
     /// a bad item: the whole call reverts with OracleInsufficientGasForCallback.
     function submitResults(ResultSubmission[] calldata submissions) external returns (uint256 accepted);
-    /// @notice A worker's signed statement that the input is invalid (malformed, wrong shape, unavailable):
-    /// the requester is refunded at once.
+    /// @notice Records a staked worker's signed `Rejection(requestId, reason)` (one per operator). The
+    /// request is refunded when `rejectionQuorum` distinct staked operators (its params version) rejected
+    /// it; until then it stays open to other workers, and its requester may `cancelRequest`.
     function rejectRequest(RequestId requestId, uint16 reason, bytes calldata signature) external;
+    /// @notice A signed rejection that proves the input is not of the model's committed input type:
+    /// `inputHeader` and `inputDataRoot` hash to the request's inputHash (sha256(0x02 || header ||
+    /// dataRoot)) and the header is malformed or differs from the registry's input TensorSpec. Refunds at once.
+    function rejectRequestWithProof(
+        RequestId requestId,
+        uint16 reason,
+        bytes calldata signature,
+        bytes calldata inputHeader,
+        bytes32 inputDataRoot
+    ) external;
+    /// @notice The requester takes back an open request that at least one staked worker rejected.
+    function cancelRequest(RequestId requestId) external;
     /// @notice Pays out a Submitted result once its challenge window is over (anyone may call) and calls the
     /// requester back with exactly its callbackGasLimit; reverts OracleInsufficientGasForCallback when the
     /// transaction could not forward that much, so a caller cannot make the callback fail.
@@ -308,6 +342,10 @@ interface IInferenceOracle {
         view
         returns (bytes32);
     function rejectionDigest(RequestId requestId, uint16 reason) external view returns (bytes32);
+    /// @notice How many distinct staked workers rejected the request, and how many refund it.
+    function rejections(RequestId requestId) external view returns (uint16 count, uint16 quorum);
+    /// @notice Whether `operator` rejected the request.
+    function hasRejected(RequestId requestId, address operator) external view returns (bool);
     /// @notice The leaf of a result in its batch tree (docs/PROTOCOL.md, "Result batches").
     function resultLeaf(RequestId requestId, uint8 attempt, ResultRecord calldata record) external pure returns (bytes32);
     /// @notice Whether `root` is a committed batch root.

@@ -13,6 +13,8 @@ library OracleParams {
     uint32 internal constant CALLBACK_GAS_CEILING = 10_000_000;
     /// @notice A params change can be delayed at most this long (so the owner cannot lock params forever).
     uint32 internal constant MAX_PARAMS_DELAY = 90 days;
+    /// @notice At most this many distinct workers are needed to refund a rejected request.
+    uint16 internal constant MAX_REJECTION_QUORUM = 64;
 
     /// @dev One params version, packed so that submitting a result reads one slot for its version.
     struct Stored {
@@ -28,6 +30,7 @@ library OracleParams {
         uint32 maxCallbackGasLimit;
         uint32 paramsDelay;
         uint64 minGasPrice;
+        uint16 rejectionQuorum;
     }
 
     /// @dev The version in effect, and the next one with the time it takes effect (0: none pending).
@@ -83,6 +86,7 @@ library OracleParams {
         p.maxCallbackGasLimit = sp.maxCallbackGasLimit;
         p.paramsDelay = sp.paramsDelay;
         p.minGasPrice = sp.minGasPrice;
+        p.rejectionQuorum = sp.rejectionQuorum;
     }
 
     /// @notice The version new requests get at `now_`: the pending one once its time has come.
@@ -103,6 +107,10 @@ library OracleParams {
             revert IInferenceOracle.OracleInvalidParams("maxCallbackGasLimit too high");
         }
         if (p.paramsDelay > MAX_PARAMS_DELAY) revert IInferenceOracle.OracleInvalidParams("paramsDelay too long");
+        // INVARIANT: a rejected request is refunded by a finite set of workers, never by none.
+        if (p.rejectionQuorum == 0 || p.rejectionQuorum > MAX_REJECTION_QUORUM) {
+            revert IInferenceOracle.OracleInvalidParams("rejectionQuorum not in 1..64");
+        }
     }
 
     function pack(IInferenceOracle.Params memory p) internal pure returns (Stored memory) {
@@ -118,7 +126,8 @@ library OracleParams {
             maxInlineOutputBytes: p.maxInlineOutputBytes,
             maxCallbackGasLimit: p.maxCallbackGasLimit,
             paramsDelay: p.paramsDelay,
-            minGasPrice: p.minGasPrice
+            minGasPrice: p.minGasPrice,
+            rejectionQuorum: p.rejectionQuorum
         });
     }
 }

@@ -71,6 +71,7 @@ interface Req {
   proof?: string[];
   paid: number;
   refunded: number;
+  requester: string;
 }
 
 async function propertyFixture(conn: Connection) {
@@ -92,6 +93,9 @@ class Model {
   pull = new Map<string, bigint>();
   bonds = 0n;
   disqualified = new Set<string>(); // `${id}:${operator}`
+  /** Recorded rejections, `${id}:${operator}` (each operator once per request), and the count per request. */
+  rejected = new Set<string>();
+  rejections = new Map<string, number>();
   roots = new Set<string>();
   /** Every scheduled version: its params and when it takes effect (a replaced pending one is overwritten). */
   versions = new Map<number, { p: typeof PARAMS; effectiveAt: bigint }>([[1, { p: PARAMS, effectiveAt: 0n }]]);
@@ -147,9 +151,14 @@ class Model {
             callback: BigInt(args.callbackGasLimit) !== 0n,
             id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
             deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0, version,
+            requester: args.requester,
           });
           break;
         }
+        case "RequestRejected":
+          this.rejected.add(`${args.requestId}:${args.worker}`);
+          this.rejections.set(args.requestId, (this.rejections.get(args.requestId) ?? 0) + 1);
+          break;
         case "ResultSubmitted":
           Object.assign(r!, { worker: args.worker, relayer: args.relayer, outputHash: args.outputHash, traceRoot: args.traceRoot });
           // Whoever submitted (relayers submit each other's copies here), the payee is the one the
@@ -220,11 +229,11 @@ class Model {
           break;
         case "ParamsScheduled": {
           const [minStake, resultBond, challengeBond, minWorkerFee, challengeWindow, unbondingDelay, relayerFeeBps,
-            maxInlineInputBytes, maxInlineOutputBytes, maxCallbackGasLimit, paramsDelay, minGasPrice] = args.params;
+            maxInlineInputBytes, maxInlineOutputBytes, maxCallbackGasLimit, paramsDelay, minGasPrice, rejectionQuorum] = args.params;
           this.versions.set(Number(args.version), {
             p: { minStake, resultBond, challengeBond, minWorkerFee, challengeWindow: Number(challengeWindow), unbondingDelay: Number(unbondingDelay),
               relayerFeeBps: Number(relayerFeeBps), maxInlineInputBytes: Number(maxInlineInputBytes), maxInlineOutputBytes: Number(maxInlineOutputBytes),
-              maxCallbackGasLimit: Number(maxCallbackGasLimit), paramsDelay: Number(paramsDelay), minGasPrice },
+              maxCallbackGasLimit: Number(maxCallbackGasLimit), paramsDelay: Number(paramsDelay), minGasPrice, rejectionQuorum: Number(rejectionQuorum) },
             effectiveAt: args.effectiveAt,
           });
           break;
@@ -478,10 +487,21 @@ describe("InferenceOracle: randomized property test", () => {
           const op = fx.ops[w]!.address;
           const expectOk = near(now, r.timeout)
             ? undefined
-            : now < r.timeout && !m.disqualified.has(`${r.id}:${op}`) && m.stakes.get(op)! - m.unbonding.get(op)! >= m.paramsOf(r).minStake;
+            : now < r.timeout && !m.disqualified.has(`${r.id}:${op}`) && !m.rejected.has(`${r.id}:${op}`) &&
+              m.stakes.get(op)! - m.unbonding.get(op)! >= m.paramsOf(r).minStake;
           const reason = 1 + rnd.int(6);
           const sig = await rejection(fx, r.id, fx.signers[w]!, reason);
-          await run("reject", () => fx.oracle.connect(fx.other).rejectRequest(r.id, reason, sig, GAS), expectOk);
+          // Refunded only once rejectionQuorum distinct operators rejected it (finding 3).
+          if (await run("reject", () => fx.oracle.connect(fx.other).rejectRequest(r.id, reason, sig, GAS), expectOk)) {
+            const refunded = events(lastReceipt!, fx.oracle, "RequestRefunded").length === 1;
+            expect(refunded, `reject seq ${seq}: refund iff quorum`).toBe((m.rejections.get(r.id) ?? 0) >= m.paramsOf(r).rejectionQuorum);
+          }
+          // The requester (or someone else) cancels an open request: only its requester, only once rejected.
+          if (rnd.chance(0.3) && m.reqs.get(r.id)!.status === Status.Requested) {
+            const who = rnd.pick([fx.requester, fx.other]);
+            const ok = near(now, r.timeout) ? undefined : who.address === r.requester && (m.rejections.get(r.id) ?? 0) > 0;
+            await run("cancel", () => fx.oracle.connect(who).cancelRequest(r.id, GAS), ok);
+          }
         } else if (action < 92) {
           const w = rnd.int(3);
           const op = fx.ops[w]!.address;
@@ -503,6 +523,7 @@ describe("InferenceOracle: randomized property test", () => {
             challengeBond: rnd.pick([PARAMS.challengeBond, PARAMS.challengeBond * 4n, PARAMS.challengeBond / 5n]),
             relayerFeeBps: rnd.pick([1, 1000, 5000, 9999]),
             challengeWindow: rnd.pick([PARAMS.challengeWindow, 600, 3 * PARAMS.challengeWindow]),
+            rejectionQuorum: rnd.pick([1, 2, 3]),
           };
           await run("scheduleParams", () => fx.oracle.connect(fx.admin).scheduleParams(next, GAS), true);
         } else if (action < 97) {

@@ -196,7 +196,7 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     expect(await balance(fx, await consumer.getAddress())).toBe(FEE);
   });
 
-  it("test_rejectRequest_validWorker_refunds", async () => {
+  it("test_rejectRequest_quorumOfWorkers_refunds", async () => {
     const fx = await fixture();
     const { id } = await request(fx);
     const sig = await rejection(fx, id, fx.signers[1]!, 3);
@@ -204,10 +204,21 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
       (await import("ethers")).TypedDataEncoder.hash(fx.domain, { Rejection: [{ name: "requestId", type: "bytes32" }, { name: "reason", type: "uint16" }] }, { requestId: id, reason: 3 }),
     );
     const before = await balance(fx, fx.requester.address);
-    const receipt = await send(fx.oracle.connect(fx.other).rejectRequest(id, 3, sig));
-    const [rej] = events(receipt, fx.oracle, "RequestRejected");
+    // The first rejection is recorded; the request stays open (rejectionQuorum is 2).
+    const first = await send(fx.oracle.connect(fx.other).rejectRequest(id, 3, sig));
+    const [rej] = events(first, fx.oracle, "RequestRejected");
     expect(rej!.args.worker).toBe(fx.ops[1]!.address);
     expect(rej!.args.reason).toBe(3n);
+    const [rec] = events(first, fx.oracle, "RejectionRecorded");
+    expect([rec!.args.rejections, rec!.args.quorum]).toEqual([1n, 2n]);
+    expect(events(first, fx.oracle, "RequestRefunded")).toHaveLength(0);
+    expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
+    expect(await fx.oracle.hasRejected(id, fx.ops[1]!.address)).toBe(true);
+    expect([...(await fx.oracle.rejections(id))]).toEqual([1n, 2n]);
+    // The same operator again counts nothing.
+    await expectRevert(fx.oracle.rejectRequest(id, 3, sig), fx.oracle, "OracleAlreadyRejected", [id, fx.ops[1]!.address]);
+    // A second, distinct staked operator reaches the quorum: refunded.
+    const receipt = await send(fx.oracle.connect(fx.other).rejectRequest(id, 2, await rejection(fx, id, fx.signers[2]!, 2)));
     const [ref] = events(receipt, fx.oracle, "RequestRefunded");
     expect(ref!.args.reason).toBe(BigInt(Refund.RejectedByWorker));
     expect(await balance(fx, fx.requester.address)).toBe(before + FEE);
@@ -245,6 +256,8 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
       [{ relayerFeeBps: 10_001 }, "relayerFeeBps above 10000"],
       [{ maxCallbackGasLimit: 10_000_001 }, "maxCallbackGasLimit too high"],
       [{ paramsDelay: 90 * 86400 + 1 }, "paramsDelay too long"],
+      [{ rejectionQuorum: 0 }, "rejectionQuorum not in 1..64"],
+      [{ rejectionQuorum: 65 }, "rejectionQuorum not in 1..64"],
     ] as const) {
       await expectRevert(fx.oracle.connect(fx.admin).scheduleParams({ ...PARAMS, ...bad }), fx.oracle, "OracleInvalidParams", [reason]);
     }

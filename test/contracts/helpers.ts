@@ -14,7 +14,7 @@ import type { Hex, RequestId } from "../../protocol/types.js";
 
 export const Tier = { NONE: 0, OPTIMISTIC: 1, ZK: 2 } as const;
 export const Status = { None: 0, Requested: 1, Submitted: 2, Challenged: 3, Fulfilled: 4, Refunded: 5 } as const;
-export const Refund = { Expired: 0, RejectedByWorker: 1, WorkerFaultAfterDeadline: 2 } as const;
+export const Refund = { Expired: 0, RejectedByWorker: 1, WorkerFaultAfterDeadline: 2, TooManyFaults: 3, CancelledByRequester: 4, InputTypeMismatch: 5 } as const;
 
 export const ETH = 10n ** 18n;
 export const PARAMS = {
@@ -30,6 +30,7 @@ export const PARAMS = {
   maxCallbackGasLimit: 1_000_000,
   paramsDelay: 86_400,
   minGasPrice: 1_000_000_000n, // 1 gwei
+  rejectionQuorum: 2, // of the three staked workers below
 };
 export const MODEL_FEE = 2n * 10n ** 15n;
 export const FEE = 10n ** 16n; // default request fee
