@@ -86,6 +86,11 @@ export const RejectionMessageSchema = z.object({
   signer: address,
   signature: signatureHex,
   observedAt: z.number().nonnegative(),
+  /** Present when the input is not of the model's committed input type: the input's tensor header and
+   * data root (they hash to the request's inputHash), so the relayer can prove the mismatch on-chain
+   * (`rejectRequestWithProof`) and the request is refunded at once instead of waiting for a quorum. */
+  inputHeader: hexBytes.max(2 + 2 * (8 + 4 * 8), "a tensor header is at most 40 bytes").optional(),
+  inputDataRoot: hex32.optional(),
 });
 export type RejectionMessage = z.infer<typeof RejectionMessageSchema>;
 

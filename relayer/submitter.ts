@@ -5,6 +5,7 @@
  * the others back.
  */
 import { Tier, fromHex, isError, type IInferenceOracle, type Logger, type ResultMessage, type RejectionMessage } from "../protocol/index.js";
+import type { TransactionReceipt } from "ethers";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, ReplyRow } from "./db.js";
 
@@ -137,6 +138,15 @@ export class ResultSubmitter {
    * can serve it, a bounded number of times; after that it is refunded at its deadline.
    */
   private skipped(requestId: string, reason: string): void {
+    const again = this.handOutAgain(requestId, reason, `result skipped (${reason}); job handed out again`);
+    this.log.warn({ requestId, reason, republished: again }, "result skipped by the oracle");
+  }
+
+  /**
+   * Marks the request's reply as done with (`skipped`, so another worker's reply can replace it),
+   * excludes its signer from the next job and, a bounded number of times, hands the job out again.
+   */
+  private handOutAgain(requestId: string, reason: string, note: string): boolean {
     const reply = this.db.getReply(requestId);
     this.db.setReplyState(requestId, "skipped", reason);
     const row = this.db.getRequest(requestId);
@@ -151,17 +161,47 @@ export class ResultSubmitter {
     const again = row?.state === "requested" && times < MAX_REPUBLISH;
     if (again) {
       this.republished.set(requestId, times + 1);
-      this.db.updateRequest(requestId, { jobPublishedAt: null, note: `result skipped (${reason}); job handed out again` });
+      this.db.updateRequest(requestId, { jobPublishedAt: null, note });
     }
-    this.log.warn({ requestId, reason, republished: again }, "result skipped by the oracle");
+    return again;
   }
 
+  /**
+   * Submits a worker's signed rejection. One that proves an input type mismatch goes through
+   * `rejectRequestWithProof` (refunded at once); if the oracle finds no mismatch it is submitted as a
+   * plain rejection. A plain rejection is recorded and refunds only at the request's rejection quorum
+   * (issue 12, finding 3): until then the request stays open and its job goes to another worker.
+   */
   private async submitRejection(reply: ReplyRow): Promise<boolean> {
     const m = JSON.parse(reply.message) as RejectionMessage;
     try {
-      await this.chain.send("rejectRequest", 1, () => this.chain.oracle.rejectRequest(m.requestId, m.reason, m.signature));
-      this.db.setReplyState(m.requestId, "submitted");
-      this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code }, "rejection submitted; requester refunded");
+      let receipt: TransactionReceipt | undefined;
+      if (m.inputHeader !== undefined && m.inputDataRoot !== undefined) {
+        try {
+          receipt = await this.chain.send("rejectRequestWithProof", 1, () =>
+            this.chain.oracle.rejectRequestWithProof(m.requestId, m.reason, m.signature, m.inputHeader!, m.inputDataRoot!),
+          );
+        } catch (error) {
+          if (!isError(error, "CHAIN_REVERTED")) throw error;
+          this.log.warn({ requestId: m.requestId, error: String(error.details.error ?? error.message) }, "type-mismatch proof refused; submitting a plain rejection");
+        }
+      }
+      receipt ??= await this.chain.send("rejectRequest", 1, () => this.chain.oracle.rejectRequest(m.requestId, m.reason, m.signature));
+      let refunded = false;
+      let recorded: { rejections: bigint; quorum: bigint } | undefined;
+      for (const log of receipt.logs) {
+        const parsed = this.chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
+        if (parsed?.name === "RequestRefunded") refunded = true;
+        if (parsed?.name === "RejectionRecorded") recorded = { rejections: parsed.args.rejections as bigint, quorum: parsed.args.quorum as bigint };
+      }
+      if (refunded) {
+        this.db.setReplyState(m.requestId, "submitted");
+        this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code }, "rejection submitted; requester refunded");
+      } else {
+        const count = recorded === undefined ? "" : ` (${recorded.rejections} of ${recorded.quorum})`;
+        const again = this.handOutAgain(m.requestId, `rejection recorded${count}`, `rejected by ${m.signer}${count}; job handed out again`);
+        this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code, ...recorded, republished: again }, "rejection recorded; request stays open until the quorum");
+      }
       return true;
     } catch (error) {
       if (isError(error, "CHAIN_REVERTED")) {

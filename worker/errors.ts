@@ -3,7 +3,7 @@
  * so tools can still match on `code`; the class names and messages say exactly what happened.
  */
 import { BaseError, type BaseErrorOptions } from "../protocol/errors.js";
-import type { RejectReason } from "../protocol/types.js";
+import type { Hex, RejectReason } from "../protocol/types.js";
 
 /** A queue message that is not a valid Job: dead-lettered at once with the schema's complaints. */
 export class InvalidJobError extends BaseError {
@@ -73,6 +73,8 @@ export class JobRejection extends Error {
   constructor(
     readonly reason: RejectReason,
     readonly error: BaseError,
+    /** The input's tensor header and data root, when they prove it is not of the model's input type. */
+    readonly inputProof?: { header: Hex; dataRoot: Hex },
   ) {
     super(error.message, { cause: error });
   }

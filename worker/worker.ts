@@ -21,7 +21,7 @@ import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
 import { toHex } from "../protocol/merkle.js";
 import { JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
-import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { RejectReason, RequestStatus, Tier, type Hex, type RequestId } from "../protocol/types.js";
 import { z } from "zod";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
@@ -360,7 +360,14 @@ export class Worker {
     t = performance.now();
     const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensorView(bytes));
     const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
-    await rejectingAs(RejectReason.SpecMismatch, () => checkSpec(input, model.input, "input"));
+    try {
+      checkSpec(input, model.input, "input");
+    } catch (error) {
+      // The input's header and data root hash to the request's inputHash and show the mismatch: the
+      // rejection carries them, so the oracle refunds at once instead of waiting for a quorum.
+      if (error instanceof BaseError) throw new JobRejection(RejectReason.SpecMismatch, error, tensorHashParts(bytes));
+      throw error;
+    }
     timings.decode = ms(t);
     const zk = job.tier === Tier.ZK ? this.zkArtifacts(job.modelHash) : undefined;
 
@@ -534,6 +541,7 @@ export class Worker {
       signer: this.signer.address,
       signature,
       observedAt: job.observedAt,
+      ...(rejection.inputProof === undefined ? {} : { inputHeader: rejection.inputProof.header, inputDataRoot: rejection.inputProof.dataRoot }),
     } satisfies RejectionMessage);
     await this.queue.publish(QUEUES.results, message as unknown as Json, { messageId: `${job.requestId}:rejection` });
     // The whole story stays here, in the operator's log.

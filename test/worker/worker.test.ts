@@ -13,6 +13,7 @@ import {
   oracleDomain,
   recoverRejectionSigner,
   recoverResultSigner,
+  sha256,
   toHex,
   type Hex,
   type Job,
@@ -258,9 +259,15 @@ describe("Worker", () => {
     const good = textLineTensor("hello");
     await expectRejection(h, job(Buffer.from("not a tensor")), RejectReason.MalformedInput, "TENSOR_MALFORMED", /at least 8 bytes|VIOT/);
     const truncated = encodeTensor(good).subarray(0, 1000);
-    await expectRejection(h, job(truncated), RejectReason.MalformedInput, "TENSOR_MALFORMED", /larger than the 1000-byte payload/);
+    const malformed = await expectRejection(h, job(truncated), RejectReason.MalformedInput, "TENSOR_MALFORMED", /larger than the 1000-byte payload/);
+    expect(malformed.inputHeader).toBeUndefined();
     const wrongShape = { dtype: "float32" as const, shape: [1, 3, 32, 100], data: new Float32Array(3 * 32 * 100) };
-    await expectRejection(h, job(wrongShape), RejectReason.SpecMismatch, "TENSOR_SPEC_MISMATCH", /dimension 2 = 32, the model expects 48/);
+    const shapeRejection = await expectRejection(h, job(wrongShape), RejectReason.SpecMismatch, "TENSOR_SPEC_MISMATCH", /dimension 2 = 32, the model expects 48/);
+    // A type mismatch carries the input's header and data root: they hash to the input hash, so the
+    // oracle can refund at once on this one worker's proof (rejectRequestWithProof).
+    const header = fromHex(shapeRejection.inputHeader!);
+    expect(toHex(sha256(Buffer.from([2]), header, fromHex(shapeRejection.inputDataRoot!)))).toBe(hashEncoded(encodeTensor(wrongShape)));
+    expect(header.readUInt32BE(8 + 4 * 2)).toBe(32);
     const wrongDtype = { dtype: "int32" as const, shape: [1, 3, 48, 192], data: new Int32Array(3 * 48 * 192) };
     await expectRejection(h, job(wrongDtype), RejectReason.SpecMismatch, "TENSOR_SPEC_MISMATCH", /dtype int32, the model expects float32/);
     const oversized = { dtype: "float32" as const, shape: [1, 3, 48, 400], data: new Float32Array(3 * 48 * 400) };
