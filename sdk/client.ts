@@ -107,6 +107,9 @@ export interface RequestOutcome extends Progress {
   callbackSucceeded?: boolean;
   /** For "refunded". */
   refundReason?: RefundReason;
+  /** For "requested", once a staked worker rejected it: how many distinct workers did, and how many
+   * refund it. Below the quorum the request stays open; its requester may `cancelRequest` it. */
+  rejections?: { count: number; quorum: number };
 }
 
 export interface WaitOptions {
@@ -284,6 +287,33 @@ export class OracleClient {
     }
   }
 
+  /**
+   * Takes back an open request that at least one staked worker rejected (issue 12, finding 3: a lone
+   * rejection no longer refunds; the request stays open until `rejectionQuorum` workers reject it, its
+   * deadline passes, or its requester cancels it). Only the requester may; TX_REVERTED with
+   * `OracleNotRequester` or `OracleNotRejected` otherwise. Resolves with the refunded amount.
+   */
+  async cancelRequest(requestId: string): Promise<{ txHash: Hex; refunded: bigint }> {
+    const id = checkHash(requestId);
+    try {
+      const tx = await this.oracle.cancelRequest(id);
+      const receipt = await tx.wait();
+      if (receipt === null || receipt.status !== 1) throw new OracleSdkError("TX_REVERTED", `cancelRequest ${tx.hash} failed`);
+      for (const log of receipt.logs) {
+        let parsed;
+        try {
+          parsed = this.oracle.interface.parseLog(log);
+        } catch {
+          continue;
+        }
+        if (parsed?.name === "RequestRefunded") return { txHash: tx.hash as Hex, refunded: parsed.args.amount as bigint };
+      }
+      throw new OracleSdkError("TX_REVERTED", `cancelRequest ${tx.hash} emitted no RequestRefunded event`);
+    } catch (error) {
+      throw chainError("cancelRequest", error);
+    }
+  }
+
   /** Uploads canonical input bytes to the relayer's blob store; returns their URI. */
   async upload(bytes: Uint8Array, inputHash: Hex): Promise<string> {
     if (this.relayerUrl === undefined) {
@@ -332,6 +362,15 @@ export class OracleClient {
         throw chainError("reading the oracle's events", error);
       }
     };
+    if (status === RequestStatus.Requested) {
+      let count: bigint, quorum: bigint;
+      try {
+        [count, quorum] = await this.oracle.rejections(id);
+      } catch (error) {
+        throw chainError("rejections", error);
+      }
+      if (count > 0n) out.rejections = { count: Number(count), quorum: Number(quorum) };
+    }
     if (status >= RequestStatus.Submitted && status !== RequestStatus.Refunded) {
       const ev = await last(this.oracle.filters.ResultSubmitted(id));
       if (ev !== undefined) {

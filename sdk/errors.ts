@@ -26,7 +26,8 @@ export type SdkErrorCode =
   | "CHAIN_UNAVAILABLE"
   /** Waited longer than the timeout for a request to reach the stage asked for. */
   | "TIMEOUT"
-  /** The request was refunded (expired, rejected by a worker, worker at fault). */
+  /** The request was refunded (expired, rejected by a quorum of workers or with a proven input type
+   * mismatch, cancelled by its requester after a rejection, worker at fault). */
   | "REQUEST_REFUNDED"
   /** The request id is unknown to the oracle. */
   | "REQUEST_NOT_FOUND"

@@ -106,4 +106,36 @@ describe("OracleClient on the local stack", () => {
     expect(isSdkError(err, "TX_REVERTED")).toBe(true);
     expect((err as { details: { revert: string } }).details.revert).toBe("OracleDeadlineInvalid");
   });
+
+  // Last in this file: it moves the clock past a params change (rejectionQuorum 1 -> 2).
+  it("a rejection below the quorum leaves the request open; only its requester cancels it (finding 3)", async () => {
+    await (await stack.oracle.connect(stack.accounts.admin).scheduleParams({ ...DEFAULT_PARAMS, rejectionQuorum: 2 })).wait();
+    await stack.networkHelpers.time.increase(DEFAULT_PARAMS.paramsDelay);
+    const bytes = encodeTensor(textLineTensor("never uploaded either"));
+    const inputHash = hashEncoded(bytes);
+    const deadline = (await stack.networkHelpers.time.latest()) + 3600;
+    const fee = MODEL_FEE + DEFAULT_PARAMS.minWorkerFee;
+    const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
+      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { value: fee },
+    );
+    const receipt = (await tx.wait())!;
+    const id = receipt.logs.map((l) => stack.oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId as string;
+    // The one worker rejects (its input cannot be fetched): recorded, not refunded.
+    const until = Date.now() + 60_000;
+    let status = await client.status(id);
+    while (status.rejections === undefined && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await client.status(id);
+    }
+    expect(status).toMatchObject({ stage: "requested", rejections: { count: 1, quorum: 2 } });
+    // Someone else cannot cancel it.
+    const stranger = await OracleClient.connect({ oracle: await stack.oracle.getAddress(), runner: stack.accounts.modelOwner });
+    const err = await stranger.cancelRequest(id).catch((e: unknown) => e);
+    expect(isSdkError(err, "TX_REVERTED")).toBe(true);
+    expect((err as { details: { revert: string } }).details.revert).toBe("OracleNotRequester");
+    // Its requester takes the fee back.
+    expect((await client.cancelRequest(id)).refunded).toBe(fee);
+    await expect(client.wait(id, { timeoutMs: 10_000 })).rejects.toMatchObject({ code: "REQUEST_REFUNDED", details: { reason: "CancelledByRequester" } });
+  });
 });
