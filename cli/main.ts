@@ -12,7 +12,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, type GlobalOptions } from "./common.js";
 import { deployContracts, loadDeployConfig } from "./deploy.js";
 import { modelInspect, modelList, modelRegister } from "./model.js";
-import { requestCommand, statusCommand } from "./request.js";
+import { cancelCommand, requestCommand, statusCommand } from "./request.js";
 import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 
@@ -186,6 +186,10 @@ program
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API for the output (default: the deployment's)")
   .action(async (id: string, _o, cmd: Command) => statusCommand(id, globals(cmd) as never));
+program
+  .command("cancel <requestId>")
+  .description("take back your open request once a staked worker rejected it (refunds the fee)")
+  .action(async (id: string, _o, cmd: Command) => cancelCommand(id, globals(cmd) as never));
 
 async function run(): Promise<void> {
   // A stray "--" (from `npm run oracle -- ...`) is not an argument.

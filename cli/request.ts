@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseEther, type Provider } from "ethers";
-import { Tier } from "../protocol/types.js";
+import { RefundReason, Tier } from "../protocol/types.js";
 import { decodeTensor, type Tensor } from "../protocol/tensor.js";
 import {
   decodeJpeg, decodePng, describeOutput, imageToTensor, isJpeg, isPng, isSdkError, modelCard, OracleClient, OracleSdkError, readNpy, tensorFromJson,
@@ -237,6 +237,18 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
   }
 }
 
+/** The requester takes back an open request that a staked worker rejected (issue 12, finding 3). */
+export async function cancelCommand(requestId: string, o: GlobalOptions): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.wallet() });
+    const { txHash, refunded } = await client.cancelRequest(requestId);
+    output(ctx.json, { requestId, txHash, refunded: refunded.toString() }, () => [`request ${requestId} cancelled: ${refunded} wei refunded (tx ${txHash})`]);
+  } finally {
+    ctx.close();
+  }
+}
+
 export async function statusCommand(requestId: string, o: GlobalOptions & { wait?: boolean; timeout: string; relayer?: string }): Promise<void> {
   const ctx = await context(o);
   try {
@@ -261,6 +273,10 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
     const gas = Number((await client.oracle.getRequest(requestId)).callbackGasLimit);
     output(ctx.json, { ...withCallback(now, gas), ...(decoded === undefined ? {} : { output: decoded }) }, () => [
       `request ${requestId} is ${now.stage}`,
+      ...(now.rejections !== undefined
+        ? [`rejected by ${now.rejections.count} of the ${now.rejections.quorum} staked workers that refund it; still open to others (its requester may \`${oracleCommand()} cancel ${requestId}\`)`]
+        : []),
+      ...(now.refundReason !== undefined ? [`refunded: ${RefundReason[now.refundReason] ?? now.refundReason}`] : []),
       ...(now.outputHash ? [`output hash ${now.outputHash}`] : []),
       ...(closesAt !== undefined && now.stage === "submitted" ? [`challenge window closes ${closesAt > Date.now() ? `in ${Math.round((closesAt - Date.now()) / 1000)} s` : "now"} (${clock(closesAt)}); final after it`] : []),
       ...(decoded === undefined || hash === undefined ? [] : printOutput(decoded, hash)),
