@@ -19,6 +19,7 @@ import {
   ExactOps__factory,
   FraudProofResolver__factory,
   InferenceOracle__factory,
+  DisputeBook__factory,
   LinearOps__factory,
   ModelRegistry__factory,
   OneStepVerifier__factory,
@@ -93,7 +94,10 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     return c;
   });
   const oracle = await progress.step("deploying InferenceOracle", async () => {
-    const c = await new InferenceOracle__factory(deployer).deploy(await registry.getAddress(), admin, config.params);
+    const disputeBook = await new DisputeBook__factory(deployer).deploy();
+    await disputeBook.waitForDeployment();
+    const libraries = { "project/contracts/libraries/DisputeBook.sol:DisputeBook": await disputeBook.getAddress() };
+    const c = await new InferenceOracle__factory(libraries, deployer).deploy(await registry.getAddress(), admin, config.params);
     await c.waitForDeployment();
     return c;
   });

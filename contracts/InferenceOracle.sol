@@ -3,7 +3,6 @@ pragma solidity ^0.8.28;
 
 import {IInferenceOracle} from "./interfaces/IInferenceOracle.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
-import {IDisputeResolver} from "./interfaces/IDisputeResolver.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {RequestId, RequestIdLib} from "./types/RequestId.sol";
@@ -13,6 +12,7 @@ import {StakeLedger} from "./libraries/StakeLedger.sol";
 import {RequestBook} from "./libraries/RequestBook.sol";
 import {ExactGasCall} from "./libraries/ExactGasCall.sol";
 import {BatchMerkle} from "./libraries/BatchMerkle.sol";
+import {DisputeBook} from "./libraries/DisputeBook.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 /// @title InferenceOracle
@@ -47,8 +47,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     /// @notice Gas a refund push gets, whatever the request's callbackGasLimit: enough for an EOA or a
     /// small bookkeeping hook (one new storage word). A push that fails credits the pull balance instead.
     uint256 internal constant REFUND_GAS = 50_000;
-    /// @notice A resolver cannot hold a dispute open longer than this.
-    uint64 internal constant MAX_DISPUTE_DURATION = 180 days;
     /// @notice Upper bound for params.maxCallbackGasLimit, well under a block.
     uint32 internal constant CALLBACK_GAS_CEILING = 10_000_000;
     /// @notice How long after its challenge window only a settlement that carries the output can settle
@@ -282,74 +280,30 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         nonReentrant
     {
         RequestBook.Request storage r = _requests[requestId];
-        _requireStatus(requestId, r.status, RequestStatus.Submitted);
-        uint64 now_ = _now();
-        // INVARIANT: a result can be challenged only inside its challenge window.
-        if (now_ >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
-        // INVARIANT: the challenger names exactly the result that was accepted.
-        if (!_isAccepted(requestId, r, record, proof)) revert OracleResultRecordMismatch(requestId);
-        uint256 minBond = _paramsAt[r.paramsVersion].challengeBond;
-        // INVARIANT: a challenge puts at least challengeBond at risk.
-        if (msg.value < minBond) revert OracleChallengeBondTooLow(msg.value, minBond);
-        // INVARIANT: the bond fits the packed uint96 slot.
-        if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
-        // INVARIANT: a worker cannot challenge its own result to escape slashing.
-        if (msg.sender == record.worker) revert OracleSelfChallenge(requestId, record.worker);
-        address resolver = _extra[requestId].resolver;
-        // INVARIANT: a dispute goes to the resolver fixed when the request was made (never zero for OPTIMISTIC).
-        if (resolver == address(0)) revert OracleTierUnsupported(r.modelHash, Tier.OPTIMISTIC);
-
-        r.status = RequestStatus.Challenged;
-        (uint64 duration, bool workerAtFaultByDefault) = IDisputeResolver(resolver).onDisputeOpened(
-            IDisputeResolver.DisputeContext({
-                requestId: requestId,
-                modelHash: r.modelHash,
-                inputHash: r.inputHash,
-                outputHash: record.outputHash,
-                traceRoot: record.traceRoot,
-                worker: record.worker,
-                challenger: msg.sender
-            })
+        DisputeBook.challenge(
+            _disputes, r, _batchRoots, requestId, record, proof, _paramsAt[r.paramsVersion].challengeBond, _extra[requestId].resolver, _now()
         );
-        if (duration > MAX_DISPUTE_DURATION) duration = MAX_DISPUTE_DURATION;
-        // Cannot overflow: now_ < 2^40 (it is below r.timeout) and duration <= MAX_DISPUTE_DURATION.
-        uint64 deadline;
-        unchecked {
-            deadline = now_ + duration;
-        }
-        r.timeout = uint40(deadline);
-        _disputes[requestId] = RequestBook.Dispute({
-            challenger: msg.sender,
-            bond: uint96(msg.value),
-            worker: record.worker,
-            deadline: deadline,
-            workerAtFaultByDefault: workerAtFaultByDefault,
-            resolver: resolver
-        });
-        emit ChallengeOpened(requestId, msg.sender, record.worker, msg.value, deadline);
     }
 
     /// @inheritdoc IInferenceOracle
     function resolveDispute(RequestId requestId, bool workerAtFault) external nonReentrant {
-        RequestBook.Request storage r = _requests[requestId];
-        _requireStatus(requestId, r.status, RequestStatus.Challenged);
-        RequestBook.Dispute storage d = _disputes[requestId];
-        address resolver = d.resolver;
-        // INVARIANT: only the resolver the dispute was opened with rules on it.
-        if (msg.sender != resolver) revert OracleNotResolver(requestId, msg.sender, resolver);
-        // INVARIANT: after the dispute deadline only the default outcome applies.
-        if (_now() >= d.deadline) revert OracleDeadlinePassed(requestId, d.deadline);
-        _applyRuling(requestId, r, workerAtFault, false);
+        _resolve(requestId, workerAtFault, false);
     }
 
     /// @inheritdoc IInferenceOracle
     function resolveDisputeByDefault(RequestId requestId) external nonReentrant {
+        _resolve(requestId, false, true);
+    }
+
+    /// @dev Applies a ruling (DisputeBook.resolve) and the refund it may call for.
+    function _resolve(RequestId requestId, bool workerAtFault, bool byDefault) internal {
         RequestBook.Request storage r = _requests[requestId];
-        _requireStatus(requestId, r.status, RequestStatus.Challenged);
-        RequestBook.Dispute storage d = _disputes[requestId];
-        // INVARIANT: the default outcome applies only once the resolver's time is up.
-        if (_now() < d.deadline) revert OracleDeadlineNotReached(requestId, d.deadline);
-        _applyRuling(requestId, r, d.workerAtFaultByDefault, true);
+        DisputeBook.After next = DisputeBook.resolve(
+            _disputes, r, _workers, _disqualified, _balances, requestId, workerAtFault, byDefault,
+            _paramsAt[r.paramsVersion].resultBond, _now()
+        );
+        if (next == DisputeBook.After.RefundAfterDeadline) _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
+        else if (next == DisputeBook.After.RefundTooManyFaults) _refund(requestId, r, RefundReason.TooManyFaults);
     }
 
     // ============================================================ staking
@@ -852,45 +806,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         );
         if (!pushed) _credit(requester, fee);
         emit RequestRefunded(requestId, requester, fee, reason, pushed);
-    }
-
-    /// @dev Applies a dispute outcome. Worker at fault: its bond goes to the challenger and the request
-    /// reopens (or is refunded once past its deadline). Worker right: the challenger's bond goes to the
-    /// worker and the result can be settled at once.
-    function _applyRuling(RequestId requestId, RequestBook.Request storage r, bool workerAtFault, bool byDefault) internal {
-        RequestBook.Dispute memory d = _disputes[requestId];
-        delete _disputes[requestId];
-        uint64 now_ = _now();
-        if (!workerAtFault) {
-            r.status = RequestStatus.Submitted;
-            r.timeout = uint40(now_);
-            _credit(d.worker, d.bond);
-            emit DisputeResolved(requestId, false, byDefault, d.worker, d.bond);
-            return;
-        }
-        uint256 slashed = _paramsAt[r.paramsVersion].resultBond;
-        _workers[d.worker].slash(slashed);
-        _disqualified[requestId][d.worker] = true;
-        uint256 payout = uint256(d.bond) + slashed;
-        _credit(d.challenger, payout);
-        emit WorkerSlashed(d.worker, slashed, d.challenger);
-        emit DisputeResolved(requestId, true, byDefault, d.challenger, payout);
-        uint40 deadline = r.deadline;
-        uint8 attempt = r.attempt;
-        if (now_ >= deadline) {
-            _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
-        } else if (attempt == type(uint8).max) {
-            // INVARIANT: the attempt counter never wraps, so an overturned result's leaf stays dead.
-            _refund(requestId, r, RefundReason.TooManyFaults);
-        } else {
-            r.status = RequestStatus.Requested;
-            r.timeout = deadline;
-            // Cannot overflow: checked above. The new attempt retires the overturned result's leaf.
-            unchecked {
-                r.attempt = attempt + 1;
-            }
-            emit RequestReopened(requestId, d.worker, deadline);
-        }
     }
 
     // ============================================================ internals: checks and helpers

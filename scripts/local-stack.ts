@@ -35,6 +35,7 @@ import {
   type FraudProofResolver,
   type ZkDisputeResolver,
   InferenceOracle__factory,
+  DisputeBook__factory,
   ModelRegistry__factory,
   TextDirectionDApp__factory,
   type ArbiterResolver,
@@ -168,7 +169,10 @@ export async function deployOracle(
 ): Promise<DeployedOracle> {
   const { admin, modelOwner, arbiter } = accounts;
   const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
-  const oracle = await new InferenceOracle__factory(admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
+  // The oracle's dispute section is a linked library (contracts/libraries/DisputeBook.sol).
+  const disputeBook = await new DisputeBook__factory(admin).deploy();
+  const libraries = { "project/contracts/libraries/DisputeBook.sol:DisputeBook": await disputeBook.getAddress() };
+  const oracle = await new InferenceOracle__factory(libraries, admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
   const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
   await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
   let fraudResolver: FraudProofResolver | undefined;

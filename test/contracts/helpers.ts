@@ -68,6 +68,12 @@ export function signerWallet(i: number): Wallet {
   return new Wallet(keccakUtf8(`worker-signer-${i}`));
 }
 
+/** Deploys the libraries InferenceOracle links (contracts/libraries/DisputeBook.sol), for deployContract/getContractFactory. */
+export async function oracleLibraries(conn: Connection): Promise<Record<string, string>> {
+  const disputeBook = await conn.ethers.deployContract("DisputeBook");
+  return { DisputeBook: await disputeBook.getAddress() };
+}
+
 export async function deploy(conn: Connection) {
   const { ethers } = conn;
   const all = await ethers.getSigners();
@@ -77,7 +83,7 @@ export async function deploy(conn: Connection) {
   ] as const;
   // Contracts are typed loosely (`any`): tests pass plain objects for structs and read decoded event args.
   const registry: any = await ethers.deployContract("ModelRegistry", [admin.address]);
-  const oracle: any = await ethers.deployContract("InferenceOracle", [await registry.getAddress(), admin.address, PARAMS]);
+  const oracle: any = await ethers.deployContract("InferenceOracle", [await registry.getAddress(), admin.address, PARAMS], { libraries: await oracleLibraries(conn) });
   const oracleAddr: string = await oracle.getAddress();
   const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, false]);
   const zk: any = await ethers.deployContract("TestZkVerifier", []);
