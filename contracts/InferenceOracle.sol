@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {IInferenceOracle} from "./interfaces/IInferenceOracle.sol";
+import {IDisputeOracle, Ruling} from "./interfaces/IDisputeGame.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
@@ -25,7 +26,8 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 /// result's leaf against it (docs/PROTOCOL.md, "Result batches").
 ///
 /// Funds conservation: address(this).balance == sum of stakes + fees escrowed by requests in
-/// Requested/Submitted/Challenged + bonds of open challenges + sum of pull balances. Every payout is
+/// Requested/Submitted/Challenged + bonds of open disputes (joiners x bond) + unclaimed dispute shares +
+/// sum of pull balances + totalBurned (burned wei never leaves). Every payout is
 /// credited to a pull balance (`withdraw`), except refund pushes, which leave escrow and balance together.
 ///
 /// Gas that others pay for a requester (issue 12, finding 7): a refund push gets a fixed stipend
@@ -69,6 +71,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         uint32 maxCallbackGasLimit;
         uint32 paramsDelay;
         uint64 minGasPrice;
+        uint16 burnBps;
+        uint16 tolerancePenaltyBps;
     }
 
     /// @dev What a request stores beyond RequestBook.Request, one slot, written only when non-zero: the
@@ -112,7 +116,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     mapping(RequestId => RequestBook.Request) internal _requests;
     /// @dev The dispute resolver of each OPTIMISTIC request, fixed when it was made, and its callback fee.
     mapping(RequestId => RequestExtra) internal _extra;
-    mapping(RequestId => RequestBook.Dispute) internal _disputes;
+    /// @dev Disputes by (request, attempt), their joiners and the burned total (DisputeBook).
+    DisputeBook.Book internal _book;
     mapping(RequestId => mapping(address operator => bool)) internal _disqualified;
     mapping(address operator => StakeLedger.Worker) internal _workers;
     mapping(address signer => address operator) internal _operatorOf;
@@ -281,26 +286,34 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     {
         RequestBook.Request storage r = _requests[requestId];
         DisputeBook.challenge(
-            _disputes, r, _batchRoots, requestId, record, proof, _paramsAt[r.paramsVersion].challengeBond, _extra[requestId].resolver, _now()
+            _book, r, _batchRoots, _workers, _operatorOf, requestId, record, proof,
+            _paramsAt[r.paramsVersion].challengeBond, _extra[requestId].resolver, _now()
         );
     }
 
-    /// @inheritdoc IInferenceOracle
-    function resolveDispute(RequestId requestId, bool workerAtFault) external nonReentrant {
-        _resolve(requestId, workerAtFault, false);
+    /// @inheritdoc IDisputeOracle
+    function resolveDispute(RequestId requestId, Ruling ruling) external nonReentrant {
+        _resolve(requestId, ruling, false);
     }
 
     /// @inheritdoc IInferenceOracle
     function resolveDisputeByDefault(RequestId requestId) external nonReentrant {
-        _resolve(requestId, false, true);
+        _resolve(requestId, Ruling.None, true);
     }
 
-    /// @dev Applies a ruling (DisputeBook.resolve) and the refund it may call for.
-    function _resolve(RequestId requestId, bool workerAtFault, bool byDefault) internal {
+    /// @inheritdoc IInferenceOracle
+    function claimDispute(RequestId requestId, uint8 attempt) external nonReentrant {
+        DisputeBook.claim(_book, _balances, requestId, attempt);
+    }
+
+    /// @dev Applies a ruling (DisputeBook.resolve) under the request's params, and the refund it may call for.
+    function _resolve(RequestId requestId, Ruling ruling, bool byDefault) internal {
         RequestBook.Request storage r = _requests[requestId];
+        StoredParams storage sp = _paramsAt[r.paramsVersion];
         DisputeBook.After next = DisputeBook.resolve(
-            _disputes, r, _workers, _disqualified, _balances, requestId, workerAtFault, byDefault,
-            _paramsAt[r.paramsVersion].resultBond, _now()
+            _book, r, _workers, _disqualified, _balances, requestId, ruling, byDefault,
+            DisputeBook.Terms({resultBond: sp.resultBond, burnBps: sp.burnBps, tolerancePenaltyBps: sp.tolerancePenaltyBps}),
+            _now()
         );
         if (next == DisputeBook.After.RefundAfterDeadline) _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
         else if (next == DisputeBook.After.RefundTooManyFaults) _refund(requestId, r, RefundReason.TooManyFaults);
@@ -425,14 +438,19 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     /// @inheritdoc IInferenceOracle
-    function getDispute(RequestId requestId) external view returns (DisputeView memory v) {
-        RequestBook.Dispute storage d = _disputes[requestId];
-        v.challenger = d.challenger;
-        v.worker = d.worker;
-        v.resolver = d.resolver;
-        v.bond = d.bond;
-        v.deadline = d.deadline;
-        v.workerAtFaultByDefault = d.workerAtFaultByDefault;
+    function getDispute(RequestId requestId, uint8 attempt) external view returns (DisputeView memory) {
+        return DisputeBook.view_(_book, requestId, attempt);
+    }
+
+    /// @inheritdoc IDisputeOracle
+    function isChallenger(RequestId requestId, address account) external view returns (bool) {
+        RequestBook.Request storage r = _requests[requestId];
+        return r.status == RequestStatus.Challenged && _book.joined[requestId][r.attempt][account];
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function totalBurned() external view returns (uint256) {
+        return _book.totalBurned;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -484,6 +502,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         p.maxCallbackGasLimit = sp.maxCallbackGasLimit;
         p.paramsDelay = sp.paramsDelay;
         p.minGasPrice = sp.minGasPrice;
+        p.burnBps = sp.burnBps;
+        p.tolerancePenaltyBps = sp.tolerancePenaltyBps;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -881,6 +901,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         if (p.relayerFeeBps > RequestBook.BPS) revert OracleInvalidParams("relayerFeeBps above 10000");
         if (p.maxCallbackGasLimit > CALLBACK_GAS_CEILING) revert OracleInvalidParams("maxCallbackGasLimit too high");
         if (p.paramsDelay > MAX_PARAMS_DELAY) revert OracleInvalidParams("paramsDelay too long");
+        // A worker must never break even on its own proven fault (a sock challenger gets the rest back).
+        if (p.burnBps == 0 || p.burnBps > RequestBook.BPS) revert OracleInvalidParams("burnBps not in 1..10000");
+        if (p.tolerancePenaltyBps > RequestBook.BPS) revert OracleInvalidParams("tolerancePenaltyBps above 10000");
     }
 
     function _pack(Params memory p) internal pure returns (StoredParams memory) {
@@ -896,7 +919,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             maxInlineOutputBytes: p.maxInlineOutputBytes,
             maxCallbackGasLimit: p.maxCallbackGasLimit,
             paramsDelay: p.paramsDelay,
-            minGasPrice: p.minGasPrice
+            minGasPrice: p.minGasPrice,
+            burnBps: p.burnBps,
+            tolerancePenaltyBps: p.tolerancePenaltyBps
         });
     }
 

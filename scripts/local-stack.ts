@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
-import { createLogger, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
+import { createLogger, resolveNpmUri, Ruling, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
 import { OracleRequestLookup, RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
@@ -62,6 +62,8 @@ export const DEFAULT_PARAMS = {
   maxCallbackGasLimit: 2_000_000,
   paramsDelay: 3600,
   minGasPrice: 1_000_000_000n,
+  burnBps: 2000,
+  tolerancePenaltyBps: 2500,
 };
 
 export const MODEL_FEE = parseEther("0.002");
@@ -173,7 +175,7 @@ export async function deployOracle(
   const disputeBook = await new DisputeBook__factory(admin).deploy();
   const libraries = { "project/contracts/libraries/DisputeBook.sol:DisputeBook": await disputeBook.getAddress() };
   const oracle = await new InferenceOracle__factory(libraries, admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
-  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
+  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, Ruling.WorkerRight);
   await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
   let fraudResolver: FraudProofResolver | undefined;
   if (options.fraud !== undefined) {
