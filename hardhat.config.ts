@@ -22,11 +22,16 @@ const solc = {
 // bench/results/gas.json). Every other contract keeps the legacy pipeline at runs 1000. Cost: a clean
 // `npm run build` takes about 32 s of CPU instead of about 17 s.
 const sizeTuned = { ...solc, settings: { ...solc.settings, viaIR: true, optimizer: { enabled: true, runs: 20 } } };
-// OracleRejections takes many storage references at once: the IR pipeline keeps them off the stack.
+// OracleRejections and DisputeBook (linked libraries) take many storage references at once: the IR
+// pipeline keeps them off the stack.
 const viaIR = { ...solc, settings: { ...solc.settings, viaIR: true, optimizer: { enabled: true, runs: 200 } } };
 const profile = {
   compilers: [solc],
-  overrides: { "contracts/InferenceOracle.sol": sizeTuned, "contracts/libraries/OracleRejections.sol": viaIR },
+  overrides: {
+    "contracts/InferenceOracle.sol": sizeTuned,
+    "contracts/libraries/OracleRejections.sol": viaIR,
+    "contracts/libraries/DisputeBook.sol": viaIR,
+  },
 };
 
 const config: HardhatUserConfig = {

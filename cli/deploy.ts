@@ -14,7 +14,7 @@ import { loadConfig } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
 import { deployInferenceOracle } from "../protocol/deployOracle.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
-import { Tier, type Hex } from "../protocol/types.js";
+import { Ruling, Tier, type Hex } from "../protocol/types.js";
 import {
   ArbiterResolver__factory,
   ExactOps__factory,
@@ -65,6 +65,8 @@ export const DeployConfigSchema = z.object({
       paramsDelay: z.number().int().nonnegative().max(90 * 86400).default(86400).describe("seconds a scheduled params change waits before it applies (to new requests only)"),
       minGasPrice: z.coerce.bigint().nonnegative().default(1_000_000_000n).describe("wei per gas, at least, that a request's callbackGasLimit is priced at (the block's basefee when higher); paid to whoever executes the callback"),
       rejectionQuorum: z.number().int().min(1).max(64).default(2).describe("distinct staked workers whose signed rejections refund a request (until then it stays open; its requester may cancel it)"),
+      burnBps: z.number().int().min(1).max(10_000).default(2000).describe("share of every slash and of every losing challenger's bond that is burned (kept in the oracle for ever), so a worker never breaks even on its own proven fault"),
+      tolerancePenaltyBps: z.number().int().min(0).max(10_000).default(2500).describe("share of the result bond slashed when a dispute rules OutputMinor (output beyond tau_out, canonical trace right)"),
     })
     .strict()
     .prefault({}),
@@ -100,7 +102,7 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
   if (config.arbiter !== undefined) {
     const arbiter = config.arbiter;
     arbiterResolver = await progress.step(`deploying ArbiterResolver (arbiter ${arbiter}, a trusted party)`, async () => {
-      const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), arbiter, config.disputeWindow, false);
+      const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), arbiter, config.disputeWindow, Ruling.WorkerRight);
       await c.waitForDeployment();
       return c.getAddress();
     });

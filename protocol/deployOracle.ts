@@ -5,6 +5,7 @@
  */
 import type { Signer } from "ethers";
 import {
+  DisputeBook__factory,
   InferenceOracle__factory,
   OracleParams__factory,
   OracleRequests__factory,
@@ -18,14 +19,15 @@ import type { InferenceOracleLibraryAddresses } from "../types/ethers-contracts/
 export type OracleParamsInput = IInferenceOracle.ParamsStruct;
 export type OracleLibraryAddresses = InferenceOracleLibraryAddresses;
 
-/** The oracle's linked libraries: fully qualified name (as in the build's link references) and factory. */
-/** A Record over the link references, so a library the build adds and this list lacks fails typechecking. */
+/** The oracle's linked libraries: fully qualified name (as in the build's link references) and factory.
+ * A Record over the link references, so a library the build adds and this list lacks fails typechecking. */
 type LibraryFactory = { new (signer: Signer): { deploy(): Promise<{ waitForDeployment(): Promise<unknown>; getAddress(): Promise<string> }> } };
 const ORACLE_LIBRARIES: Record<keyof InferenceOracleLibraryAddresses, LibraryFactory> = {
   "project/contracts/libraries/OracleParams.sol:OracleParams": OracleParams__factory,
   "project/contracts/libraries/OracleRequests.sol:OracleRequests": OracleRequests__factory,
   "project/contracts/libraries/OracleStaking.sol:OracleStaking": OracleStaking__factory,
   "project/contracts/libraries/OracleRejections.sol:OracleRejections": OracleRejections__factory,
+  "project/contracts/libraries/DisputeBook.sol:DisputeBook": DisputeBook__factory,
 };
 
 /** Deploys the oracle's libraries (one transaction each) and returns their addresses for linking. */

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
-import { createLogger, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
+import { createLogger, resolveNpmUri, Ruling, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
 import { OracleRequestLookup, RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
@@ -62,6 +62,8 @@ export const DEFAULT_PARAMS = {
   paramsDelay: 3600,
   minGasPrice: 1_000_000_000n,
   rejectionQuorum: 1, // the local stack runs one worker: its rejection refunds (cli deploy defaults to 2)
+  burnBps: 2000,
+  tolerancePenaltyBps: 2500,
 };
 
 export const MODEL_FEE = parseEther("0.002");
@@ -170,7 +172,7 @@ export async function deployOracle(
   const { admin, modelOwner, arbiter } = accounts;
   const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
   const oracle = await deployInferenceOracle(admin, await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
-  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
+  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, Ruling.WorkerRight);
   await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
   let fraudResolver: FraudProofResolver | undefined;
   if (options.fraud !== undefined) {

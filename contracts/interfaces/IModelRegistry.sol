@@ -13,7 +13,8 @@ interface IModelRegistry {
     /// @param tiers bit mask of supported tiers: bit (1 << uint8(Tier))
     /// @param resolver dispute resolver for OPTIMISTIC results (must be approved by the registry admin)
     /// @param zkVerifier IZkVerifier for ZK results (must be approved), or zero
-    /// @param commitmentRoot Merkle root over the model's weights and operator table, or zero
+    /// @param commitmentRoot Merkle root over the model's weights and operator table, or zero; set once
+    /// (at registration, or by one update while zero): an update must repeat it
     struct ModelInfo {
         address owner;
         uint96 fee;
@@ -54,6 +55,7 @@ interface IModelRegistry {
     error RegistryInvalidSpec(string reason);
     error RegistryZeroModelHash();
     error RegistryZeroAddress();
+    error RegistryCommitmentAlreadySet(bytes32 modelHash, bytes32 commitmentRoot);
 
     function registerModel(bytes32 modelHash, ModelInfo calldata info) external;
     function updateModel(bytes32 modelHash, ModelInfo calldata info) external;

@@ -31,6 +31,8 @@ library OracleParams {
         uint32 paramsDelay;
         uint64 minGasPrice;
         uint16 rejectionQuorum;
+        uint16 burnBps;
+        uint16 tolerancePenaltyBps;
     }
 
     /// @dev The version in effect, and the next one with the time it takes effect (0: none pending).
@@ -87,6 +89,8 @@ library OracleParams {
         p.paramsDelay = sp.paramsDelay;
         p.minGasPrice = sp.minGasPrice;
         p.rejectionQuorum = sp.rejectionQuorum;
+        p.burnBps = sp.burnBps;
+        p.tolerancePenaltyBps = sp.tolerancePenaltyBps;
     }
 
     /// @notice The version new requests get at `now_`: the pending one once its time has come.
@@ -111,6 +115,11 @@ library OracleParams {
         if (p.rejectionQuorum == 0 || p.rejectionQuorum > MAX_REJECTION_QUORUM) {
             revert IInferenceOracle.OracleInvalidParams("rejectionQuorum not in 1..64");
         }
+        // INVARIANT: a worker never breaks even on its own proven fault (a sock challenger gets the rest back).
+        if (p.burnBps == 0 || p.burnBps > RequestBook.BPS) revert IInferenceOracle.OracleInvalidParams("burnBps not in 1..10000");
+        if (p.tolerancePenaltyBps > RequestBook.BPS) {
+            revert IInferenceOracle.OracleInvalidParams("tolerancePenaltyBps above 10000");
+        }
     }
 
     function pack(IInferenceOracle.Params memory p) internal pure returns (Stored memory) {
@@ -127,7 +136,9 @@ library OracleParams {
             maxCallbackGasLimit: p.maxCallbackGasLimit,
             paramsDelay: p.paramsDelay,
             minGasPrice: p.minGasPrice,
-            rejectionQuorum: p.rejectionQuorum
+            rejectionQuorum: p.rejectionQuorum,
+            burnBps: p.burnBps,
+            tolerancePenaltyBps: p.tolerancePenaltyBps
         });
     }
 }

@@ -333,7 +333,7 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     const missing = "0x" + "02".repeat(32);
     expect(await fx.oracle.state(missing)).toBe(0n);
     expect((await fx.oracle.getRequest(missing)).requester).toBe(ZeroAddress);
-    expect((await fx.oracle.getDispute(missing)).challenger).toBe(ZeroAddress);
+    expect((await fx.oracle.getDispute(missing, 0)).opener).toBe(ZeroAddress);
     // The result leaf: the oracle and protocol/batch.ts agree, and it is the documented encoding.
     const rec = record(fx.ops[0]!.address, fx.relayer.address);
     const leaf = keccak256(

@@ -15,6 +15,7 @@ import type { Hex, RequestId } from "../../protocol/types.js";
 export const Tier = { NONE: 0, OPTIMISTIC: 1, ZK: 2 } as const;
 export const Status = { None: 0, Requested: 1, Submitted: 2, Challenged: 3, Fulfilled: 4, Refunded: 5 } as const;
 export const Refund = { Expired: 0, RejectedByWorker: 1, WorkerFaultAfterDeadline: 2, TooManyFaults: 3, CancelledByRequester: 4, InputTypeMismatch: 5 } as const;
+export const Ruling = { None: 0, WorkerRight: 1, WorkerFault: 2, OutputMinor: 3 } as const;
 
 export const ETH = 10n ** 18n;
 export const PARAMS = {
@@ -31,6 +32,8 @@ export const PARAMS = {
   paramsDelay: 86_400,
   minGasPrice: 1_000_000_000n, // 1 gwei
   rejectionQuorum: 2, // of the three staked workers below
+  burnBps: 2000,
+  tolerancePenaltyBps: 2500,
 };
 export const MODEL_FEE = 2n * 10n ** 15n;
 export const FEE = 10n ** 16n; // default request fee
@@ -81,7 +84,7 @@ export async function deploy(conn: Connection) {
   const registry: any = await ethers.deployContract("ModelRegistry", [admin.address]);
   const oracle: any = await deployInferenceOracle(admin, await registry.getAddress(), admin.address, PARAMS);
   const oracleAddr: string = await oracle.getAddress();
-  const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, false]);
+  const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, Ruling.WorkerRight]);
   const zk: any = await ethers.deployContract("TestZkVerifier", []);
   await registry.setResolverApproval(await resolver.getAddress(), true);
   await registry.setResolverApproval(await zk.getAddress(), true);
