@@ -4,7 +4,7 @@
  */
 import { network } from "hardhat";
 import { encodeStep, finalizeReduce, mapElement, moveElement, moveSource, reduceTerms, type Precision, type Step } from "../../canonical/index.js";
-import { canonicalBits, encodePartial, partialKindOf, partialStates, precisionCode } from "../../canonical/partial.js";
+import { canonicalBits, encodePartial, partialStates, precisionCode } from "../../canonical/partial.js";
 import { DTYPES } from "../../protocol/tensor.js";
 
 const MASK64 = (1n << 64n) - 1n;
@@ -139,7 +139,6 @@ export async function checkStep(
       elems.push({ e: BigInt(e), values: valuesAt(rr.init), last: recs.at(-1)! });
       want.push({ reads: wantText(rr.init), value: wordOf(step.output.dtype, fin), init: recs[0]! });
       const padding = rr.terms.flatMap((t, i) => (t.length === 0 ? [i] : []));
-      void partialKindOf;
       for (const t of new Set(termsOf(e, K, padding))) {
         terms.push({ e: BigInt(e), t: BigInt(t), prev: recs[t]!, values: valuesAt(rr.terms[t]!) });
         wantTerms.push({ reads: wantText(rr.terms[t]!), fold: recs[t + 1]!, what: `e ${e} t ${t}` });
@@ -182,6 +181,6 @@ export async function checkStep(
     if (readsText(termReads[i]) !== w.reads) note(`${w.what} termReads ${readsText(termReads[i])} want ${w.reads}`);
     if (folds[i] !== w.fold) note(`${w.what} fold ${folds[i]} want ${w.fold}`);
   });
-  const g = gas;
-  return { elements: es.length, terms: terms.length, gas: { reads: g[0], value: g[1], init: g[2], termReads: g[3], fold: g[4] } };
+  const [reads0, value, init, termReads0, fold] = gas as [number, number, number, number, number];
+  return { elements: es.length, terms: terms.length, gas: { reads: reads0, value, init, termReads: termReads0, fold } };
 }
