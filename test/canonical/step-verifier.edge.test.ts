@@ -7,7 +7,7 @@
  * on steps with K = 2^20 terms and 2^32-element tensors.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeStep, moveSource, type Precision, type Step, type TensorType } from "../../canonical/index.js";
+import { encodeStep, MAP_OPS, moveSource, type Precision, type Step, type TensorType } from "../../canonical/index.js";
 import { canonicalBits, encodePartial } from "../../canonical/partial.js";
 import { seededRandom } from "../../protocol/random.js";
 import { checkStep, deployStepVerifier } from "./step-verifier.harness.js";
@@ -106,6 +106,14 @@ describe("StepVerifier edge cases", () => {
     n += await checkAll(step("map", "clip", [f32([8])], f32([8]), { min: [-0.5], max: [6] }), ALL, 15);
     n += await checkAll(step("map", "bn_apply", [f32([1, 2, 2]), f32([2]), f32([2]), f32([2])], f32([1, 2, 2]), { view1: [2, 1], view3: [2, 1] }), ALL, 16);
     n += await checkAll(step("map", "cast", [{ dtype: "int32", shape: [6] }], f32([6]), { to: [1] }), ["fp32", "fp16"], 17);
+    // Every float map op with its parameters read from the step (MAP_PARAMS), at fp32 and bf16.
+    const ARITY: Record<string, number[]> = { add: [2], sub: [2], mul: [2], div: [2], max: [2], min: [2], pow: [2], bn_scale: [2], exp_sub: [2], bn_apply: [4], ln_apply: [3, 4] };
+    const PARAMS: Record<string, Record<string, number[]>> = { clip: { min: [-0.75], max: [6] }, hardsigmoid: { alpha: [0.2], beta: [0.5] }, leakyrelu: { alpha: [0.01] }, bn_scale: { epsilon: [1e-5] }, ln_apply: { epsilon: [1e-5] }, scale: { k: [1.702] }, cast: { to: [1] } };
+    for (const op of MAP_OPS) {
+      for (const arity of ARITY[op] ?? [1]) {
+        n += await checkAll(step("map", op, Array.from({ length: arity }, () => f32([5])), f32([5]), PARAMS[op] ?? {}), ["fp32", "bf16"], 40 + arity);
+      }
+    }
     n += await checkAll(step("map", "cast", [f32([10])], { dtype: "int8", shape: [10] }, { to: [3] }), ["fp32"], 18);
     // Integer wrap-around.
     n += await checkAll(step("map", "add", [{ dtype: "int8", shape: [8] }, { dtype: "int8", shape: [8] }], { dtype: "int8", shape: [8] }), ["fp32"], 19);
@@ -118,7 +126,7 @@ describe("StepVerifier edge cases", () => {
     n += await checkAll(step("move", "expand", [f32([3, 1])], f32([2, 3, 4])), ["fp32"], 25);
     n += await checkAll(step("move", "resize_nearest", [f32([1, 1, 3, 2])], f32([1, 1, 6, 5]), { scales: [1, 1, 2, Math.fround(2.5)] }), ["fp32"], 27);
     n += await checkAll(step("move", "reshape", [{ dtype: "int8", shape: [2, 3] }], { dtype: "int8", shape: [6] }), ["fp32"], 28);
-    expect(n).toBeGreaterThan(300);
+    expect(n).toBeGreaterThan(600);
     // A move of a NaN with a payload writes the canonical NaN; an integer is copied as is.
     const t = step("move", "reshape", [f32([2])], f32([2]));
     const enc = "0x" + encodeStep(t).toString("hex");
