@@ -115,12 +115,16 @@ export function clsWorld(): ClsWorld {
 
 /** The real step verifier once v2-step's StepVerifier is built here; else a code-less address (only the paths that
  * never call the verifier are exercised then: commitment, timeouts, descent through the TRACE and DATA trees). */
-export async function stepVerifierAddress(conn: Connection): Promise<{ address: string; real: boolean }> {
-  if (existsSync("artifacts/contracts/canonical/StepVerifier.sol/StepVerifier.json")) {
+export async function stepVerifierAddress(conn: Connection): Promise<{ address: string; real: boolean; contract?: any }> {
+  if (hasStepVerifier()) {
     const v: any = await conn.ethers.deployContract("StepVerifier");
-    return { address: await v.getAddress(), real: true };
+    return { address: await v.getAddress(), real: true, contract: v };
   }
   return { address: hexlify(randomBytes(20)), real: false };
+}
+
+export function hasStepVerifier(): boolean {
+  return existsSync("artifacts/contracts/canonical/StepVerifier.sol/StepVerifier.json");
 }
 
 export async function deployGame(conn: Connection, world: ClsWorld, over: { maxAttacks?: number } = {}) {
