@@ -137,7 +137,7 @@ describe("FraudGame descent", () => {
     }
     await fx.game.connect(fx.challenger).attack(requestId, leaf);
     const wrongHeader = Buffer.from(b.headers[5]!);
-    wrongHeader[wrongHeader.length - 1] ^= 1;
+    wrongHeader[wrongHeader.length - 1] = wrongHeader[wrongHeader.length - 1]! ^ 1;
     await expectRevert(fx.game.answerTensor(requestId, 5, wrongHeader, toHex(b.dataRoot(5))), fx.game, "FraudGameBadProof", [3n]);
     await expectRevert(fx.game.answerTensor(requestId, 5, b.headers[5]!, toHex(b.dataRoot(6))), fx.game, "FraudGameBadProof", [3n]);
     await answer(fx, requestId, b, leaf);
@@ -151,7 +151,7 @@ describe("FraudGame descent", () => {
     const chunkLeaf = dataPos(5, 0, 0);
     await fx.game.connect(fx.challenger).attack(requestId, chunkLeaf);
     const bad = Buffer.from(b.chunk(5, 0));
-    bad[3] ^= 1;
+    bad[3] = bad[3]! ^ 1;
     await expectRevert(fx.game.answerChunk(requestId, 5, 0, bad), fx.game, "FraudGameBadProof", [4n]);
     // The worker stays silent: the answer comes too late, and anyone rules the timeout.
     await expectRevert(fx.game.timeout(requestId, chunkLeaf), fx.game, "FraudGameTooEarly");
