@@ -10,7 +10,9 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
+import { fraudGameDomain, traceCommitmentDigest } from "../../protocol/fraud-game.js";
 import { toHex } from "../../protocol/merkle.js";
+import type { Hex } from "../../protocol/types.js";
 import { expectRevert } from "../contracts/helpers.js";
 import {
   answer, clsWorld, commit, dataPos, deployGame, descend, MOVE_CLOCK, openDispute, pathTo, RESPONSE_TIME, rootHeight, RULING,
@@ -72,6 +74,10 @@ describe("FraudGame commitment", () => {
     const wrongFinal = b.tensorHashes[b.n - 2]!;
     const sigWrong = await signCommitment(fx, requestId, b.root, wrongFinal);
     await expectRevert(fx.game.commitTrace(requestId, toHex(b.root), toHex(wrongFinal), b.manifestPath(b.n - 2), sigWrong), fx.game, "FraudGameBadProof", [9n]);
+    // The contract's digest is protocol/fraud-game.ts's.
+    expect(await fx.game.traceCommitmentDigest(requestId, 0, toHex(b.root), toHex(final))).toBe(
+      traceCommitmentDigest(fraudGameDomain(fx.chainId, fx.gameAddr), { requestId: requestId as Hex, attempt: 0, traceRoot: toHex(b.root), finalHash: toHex(final) }),
+    );
     await commit(fx, requestId, b);
     await expectRevert(commit(fx, requestId, b), fx.game, "FraudGameAlreadyCommitted");
     const g = await fx.game.game(requestId);

@@ -11,6 +11,8 @@ import { Wallet, hexlify, randomBytes, ZeroHash, type TransactionReceipt } from 
 import { canonicalTermsOf, commitProgram, lowerModel, runProgram, type Program } from "../../canonical/index.js";
 import { chunkLeaves, CHUNK_BYTES, hashNode, merklePath, merkleRoot, sha256, toHex } from "../../protocol/merkle.js";
 import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
+import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
+import type { Hex } from "../../protocol/types.js";
 import { uniformTensor } from "../canonical/helpers.js";
 import { modelInfo } from "../contracts/helpers.js";
 
@@ -169,14 +171,7 @@ export async function openDispute(fx: GameFx, world: ClsWorld, signedOutput: Ten
 }
 
 export async function signCommitment(fx: GameFx, requestId: string, traceRoot: Buffer, finalHash: Buffer, attempt = 0, signer = fx.workerSigner) {
-  const domain = { name: "FraudGame", version: "1", chainId: fx.chainId, verifyingContract: fx.gameAddr };
-  const types = { TraceCommitment: [
-    { name: "requestId", type: "bytes32" },
-    { name: "attempt", type: "uint8" },
-    { name: "traceRoot", type: "bytes32" },
-    { name: "finalHash", type: "bytes32" },
-  ] };
-  return signer.signTypedData(domain, types, { requestId, attempt, traceRoot: toHex(traceRoot), finalHash: toHex(finalHash) });
+  return signTraceCommitment(signer, fraudGameDomain(fx.chainId, fx.gameAddr), { requestId: requestId as Hex, attempt, traceRoot: toHex(traceRoot), finalHash: toHex(finalHash) });
 }
 
 /** Commits `book`'s root as the worker (submitted by `fx.submitter`: anyone may). */
