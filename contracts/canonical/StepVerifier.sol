@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IStepVerifier} from "../interfaces/IStepVerifier.sol";
+import {CanonicalStep} from "./CanonicalStep.sol";
+import {Float64} from "./Float64.sol";
+import {StepCodec} from "./StepCodec.sol";
+import {StepMaps} from "./StepMaps.sol";
+import {StepIndex} from "./StepIndex.sol";
+
+/// @title StepVerifier
+/// @notice One element of one canonical step on-chain, bit for bit canonical/element.ts: which operand
+/// elements it reads (map broadcasting with `view<k>`, moveSource, a reduce term's operands decomposed
+/// from t directly) and its value, init record, one fold or its finalize through CanonicalStep.
+/// Every call is O(rank + #operands + #params): nothing loops over elements or terms. Map values go
+/// through the linked library StepMaps, a reduce's term indexing through StepIndex (deploy both first;
+/// EIP-170 size).
+contract StepVerifier is IStepVerifier {
+    using Float64 for uint64;
+
+    uint8 private constant FLOAT32 = 1;
+
+    /// @inheritdoc IStepVerifier
+    function info(bytes calldata step) external pure returns (StepInfo memory r) {
+        StepCodec.Step memory s = StepCodec.decode(step);
+        r.index = s.index;
+        r.kind = s.kind;
+        r.outDtype = s.outDtype;
+        r.outShape = s.outShape;
+        r.numel = s.numel;
+        r.terms = s.kind == StepCodec.KIND_REDUCE ? StepIndex.terms(s) : 0;
+        r.operands = s.operands;
+    }
+
+    /// @inheritdoc IStepVerifier
+    function outputHeader(bytes calldata step) external pure returns (bytes memory h) {
+        StepCodec.Step memory s = StepCodec.decode(step);
+        h = bytes.concat(bytes4("VIOT"), bytes1(0x01), bytes1(s.outDtype), bytes1(uint8(s.outShape.length)), bytes1(0x00));
+        for (uint256 d = 0; d < s.outShape.length; ++d) h = bytes.concat(h, bytes4(s.outShape[d]));
+    }
+
+    /// @inheritdoc IStepVerifier
+    function reads(bytes calldata step, uint64 e) external pure returns (Read[] memory) {
+        StepCodec.Step memory s = StepCodec.decode(step);
+        return elementReads(s, e);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function elementValue(bytes calldata step, uint64 e, uint64[] calldata values, uint8 precision)
+        external
+        pure
+        returns (uint64)
+    {
+        StepCodec.Step memory s = StepCodec.decode(step);
+        Read[] memory r = elementReads(s, e);
+        if (values.length != r.length) revert StepReadsMismatch(r.length, values.length);
+        if (s.kind == StepCodec.KIND_MOVE) {
+            // A move copies bits: a float's only canonical change is NaN's encoding.
+            return s.outDtype == FLOAT32 && values[0].isNaN() ? Float64.NAN : values[0];
+        }
+        return mapValue(s, values, precision);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function initReads(bytes calldata step, uint64 e) external pure returns (Read[] memory r) {
+        (r,,) = StepIndex.init(StepCodec.decode(step), e);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function initRecord(bytes calldata step, uint64 e, uint64[] calldata values) external pure returns (bytes32) {
+        (Read[] memory r, uint8 kind, uint32 divisor) = StepIndex.init(StepCodec.decode(step), e);
+        if (values.length != r.length) revert StepReadsMismatch(r.length, values.length);
+        uint64 v = kind == CanonicalStep.KIND_MAX ? Float64.NEG_INF : 0;
+        if (r.length == 1) v = values[0];
+        return CanonicalStep.initRecord(kind, divisor, v);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function termReads(bytes calldata step, uint64 e, uint64 t) external pure returns (Read[] memory r) {
+        (r,) = StepIndex.term(StepCodec.decode(step), e, t);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function foldTerm(bytes calldata step, uint64 e, uint64 t, bytes32 prev, uint64[] calldata values, uint8 precision)
+        external
+        pure
+        returns (bytes32)
+    {
+        StepCodec.Step memory s = StepCodec.decode(step);
+        (Read[] memory r, bool max) = StepIndex.term(s, e, t);
+        if (values.length != r.length) revert StepReadsMismatch(r.length, values.length);
+        uint64 v;
+        if (s.op == StepCodec.CONV || s.op == StepCodec.CONVTRANSPOSE || s.op == StepCodec.MATMUL) {
+            if (r.length == 0) {
+                v = 0; // a padding term: +0
+            } else if (s.outDtype == FLOAT32) {
+                v = StepMaps.term(values[0], values[1], precision);
+            } else {
+                // Integer matmul (int8/uint8 operands): the exact product as int64 two's complement.
+                unchecked {
+                    v = uint64(int64(values[0]) * int64(values[1]));
+                }
+            }
+        } else if (r.length == 1) {
+            v = values[0];
+        } else {
+            v = max ? Float64.NEG_INF : 0; // a pool's padding term
+        }
+        return StepMaps.fold(prev, v);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function finalize(bytes calldata step, bytes32 last, uint8 precision) external pure returns (uint64) {
+        StepIndex.terms(StepCodec.decode(step));
+        return StepMaps.finalize(last, precision);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function decodeElement(uint8 dtype, bytes calldata raw) external pure returns (uint64) {
+        uint256 size = dtype == FLOAT32 || dtype == 6 || dtype == 12 ? 4 : (dtype == 4 || dtype == 5 ? 2 : 1);
+        if (!(dtype >= 1 && dtype <= 6) && dtype != 9 && dtype != 12) revert StepUnsupported("dtype");
+        if (raw.length != size) revert StepMalformed(raw.length);
+        uint256 le = 0;
+        for (uint256 i = size; i > 0; --i) le = (le << 8) | uint8(raw[i - 1]);
+        if (dtype == FLOAT32) return StepMaps.fromFp32(uint32(le));
+        if (dtype == 3) return uint64(int64(int8(uint8(le))));
+        if (dtype == 5) return uint64(int64(int16(uint16(le))));
+        if (dtype == 6) return uint64(int64(int32(uint32(le))));
+        if (dtype == 9) return le == 0 ? 0 : 1;
+        return uint64(le); // uint8, uint16, uint32
+    }
+
+    /// @inheritdoc IStepVerifier
+    function sameValue(uint8 dtype, uint64 a, uint64 b) external pure returns (bool) {
+        // float.ts sameValue: both NaN, or bitwise equal (+0 and −0 differ).
+        if (dtype == FLOAT32 && a.isNaN()) return b.isNaN();
+        return a == b;
+    }
+
+    // ---------------------------------------------------------------- map and move
+
+    function elementReads(StepCodec.Step memory s, uint64 e) private pure returns (Read[] memory r) {
+        if (s.kind == StepCodec.KIND_REDUCE) revert StepUnsupported("reduce: use termReads");
+        checkIndex(e, s.numel);
+        uint256[] memory o = coordsOf(e, s.outShape);
+        if (s.kind == StepCodec.KIND_MAP) {
+            r = new Read[](s.operands.length);
+            for (uint256 k = 0; k < s.operands.length; ++k) {
+                (bool found, uint64[] memory view_) = StepCodec.tryParam(s, bytes.concat("view", decimal(k)));
+                uint256 idx;
+                if (found) {
+                    uint32[] memory shape = new uint32[](view_.length);
+                    for (uint256 d = 0; d < view_.length; ++d) shape[d] = uint32(uint256(StepCodec.toInt(s, view_[d])));
+                    idx = broadcastFlat(s, o, shape);
+                } else {
+                    idx = broadcastFlat(s, o, s.operands[k].shape);
+                }
+                r[k] = Read(uint16(k), uint64(idx));
+            }
+            return r;
+        }
+        r = new Read[](1);
+        r[0] = moveSource(s, e, o);
+    }
+
+    function moveSource(StepCodec.Step memory s, uint64 e, uint256[] memory o) private pure returns (Read memory) {
+        uint32[] memory inShape = s.operands[0].shape;
+        for (uint256 k = 0; k < s.operands.length; ++k) {
+            // A move copies elements: every operand has the output's dtype.
+            if (s.operands[k].dtype != s.outDtype) revert StepMalformed(s.paramsOffset);
+        }
+        uint8 op = s.op;
+        if (op == StepCodec.RESHAPE) return Read(0, e);
+        if (op == StepCodec.EXPAND) return Read(0, uint64(broadcastFlat(s, o, inShape)));
+        uint256 rank = inShape.length;
+        if (op == StepCodec.CONCAT) {
+            uint256 axis = uint256(StepCodec.intParam(s, "axis", 1)[0]);
+            if (axis >= o.length) revert StepMalformed(s.paramsOffset);
+            uint256 at = o[axis];
+            for (uint256 k = 0; k < s.operands.length; ++k) {
+                uint32[] memory shape = s.operands[k].shape;
+                if (shape.length != o.length) revert StepMalformed(s.paramsOffset);
+                if (at < shape[axis]) {
+                    o[axis] = at;
+                    return Read(uint16(k), uint64(flat(o, shape)));
+                }
+                at -= shape[axis];
+            }
+            revert StepMalformed(s.paramsOffset);
+        }
+        if (o.length != rank) revert StepMalformed(s.paramsOffset);
+        uint256[] memory c = new uint256[](rank);
+        if (op == StepCodec.TRANSPOSE) {
+            int256[] memory perm = StepCodec.intParam(s, "perm", rank);
+            for (uint256 d = 0; d < rank; ++d) {
+                if (perm[d] < 0 || uint256(perm[d]) >= rank) revert StepMalformed(s.paramsOffset);
+                c[uint256(perm[d])] = o[d];
+            }
+        } else if (op == StepCodec.SLICE) {
+            int256[] memory starts = StepCodec.intParam(s, "starts", rank);
+            int256[] memory steps = StepCodec.intParam(s, "steps", rank);
+            for (uint256 d = 0; d < rank; ++d) {
+                int256 v = starts[d] + int256(o[d]) * steps[d];
+                if (v < 0 || v >= int256(uint256(inShape[d]))) revert StepMalformed(s.paramsOffset);
+                c[d] = uint256(v);
+            }
+        } else {
+            // resize_nearest: in_d = min(floor(out_d / scale_d), size_d − 1), the division in binary64.
+            uint64[] memory scales = StepCodec.param(s, "scales");
+            if (scales.length != rank) revert StepMalformed(s.paramsOffset);
+            for (uint256 d = 0; d < rank; ++d) {
+                int64 q = StepMaps.floorDiv(uint64(o[d]), scales[d]);
+                int256 last = int256(uint256(inShape[d])) - 1;
+                int256 v = int256(q) < last ? int256(q) : last;
+                if (v < 0) revert StepMalformed(s.paramsOffset);
+                c[d] = uint256(v);
+            }
+        }
+        return Read(0, uint64(flat(c, inShape)));
+    }
+
+    function mapValue(StepCodec.Step memory s, uint64[] calldata values, uint8 precision) private pure returns (uint64) {
+        uint256 n = values.length;
+        if (s.outDtype == FLOAT32) {
+            // Operands as binary64: a float32 element is exact; an integer (a cast's operand) converts exactly.
+            uint64[] memory x = new uint64[](n);
+            for (uint256 k = 0; k < n; ++k) {
+                x[k] = s.operands[k].dtype == FLOAT32 ? values[k] : StepMaps.fromInt64(int64(values[k]));
+            }
+            return StepMaps.floatMap(s.op, floatParams(s), x, precision);
+        }
+        if (s.op == CanonicalStep.CAST && n == 1 && s.operands[0].dtype == FLOAT32) {
+            return uint64(StepMaps.castToInt(values[0], s.outDtype));
+        }
+        int64[] memory xi = new int64[](n);
+        for (uint256 k = 0; k < n; ++k) {
+            if (s.operands[k].dtype == FLOAT32) revert StepUnsupported("float operand of an integer map");
+            xi[k] = int64(values[k]);
+        }
+        int64[] memory pi = new int64[](0);
+        if (s.op == CanonicalStep.CLIP) {
+            pi = new int64[](2);
+            pi[0] = int64(StepCodec.toInt(s, first(s, "min")));
+            pi[1] = int64(StepCodec.toInt(s, first(s, "max")));
+        }
+        return uint64(StepMaps.intMap(s.op, s.outDtype, pi, xi));
+    }
+
+    /// @notice canonical/partial.ts MAP_PARAMS: a float map's parameters in CanonicalStep's order.
+    function floatParams(StepCodec.Step memory s) private pure returns (uint64[] memory p) {
+        uint8 op = s.op;
+        if (op == CanonicalStep.CLIP) {
+            p = new uint64[](2);
+            p[0] = first(s, "min");
+            p[1] = first(s, "max");
+        } else if (op == CanonicalStep.HARDSIGMOID) {
+            p = new uint64[](2);
+            p[0] = first(s, "alpha");
+            p[1] = first(s, "beta");
+        } else if (op == CanonicalStep.LEAKYRELU) {
+            p = new uint64[](1);
+            p[0] = first(s, "alpha");
+        } else if (op == CanonicalStep.BN_SCALE || op == CanonicalStep.LN_APPLY) {
+            p = new uint64[](1);
+            p[0] = first(s, "epsilon");
+        } else if (op == CanonicalStep.SCALE) {
+            p = new uint64[](1);
+            p[0] = first(s, "k");
+        }
+    }
+
+    function first(StepCodec.Step memory s, bytes memory name) private pure returns (uint64) {
+        uint64[] memory v = StepCodec.param(s, name);
+        if (v.length == 0) revert StepMalformed(s.paramsOffset);
+        return v[0];
+    }
+
+    // ---------------------------------------------------------------- indexing
+
+    function checkIndex(uint64 i, uint64 bound) private pure {
+        if (i >= bound) revert StepIndexOutOfRange(i, bound);
+    }
+
+    function coordsOf(uint64 e, uint32[] memory shape) private pure returns (uint256[] memory c) {
+        c = new uint256[](shape.length);
+        uint256 r = e;
+        for (uint256 d = shape.length; d > 0; --d) {
+            c[d - 1] = r % shape[d - 1];
+            r /= shape[d - 1];
+        }
+    }
+
+    function flat(uint256[] memory c, uint32[] memory shape) private pure returns (uint256 i) {
+        for (uint256 d = 0; d < shape.length; ++d) i = i * shape[d] + c[d];
+    }
+
+    /// @notice Flat index into an operand of shape `from` broadcast (numpy rules) to coordinates `c`.
+    function broadcastFlat(StepCodec.Step memory s, uint256[] memory c, uint32[] memory from)
+        private
+        pure
+        returns (uint256 i)
+    {
+        if (from.length > c.length) revert StepMalformed(s.paramsOffset);
+        uint256 off = c.length - from.length;
+        for (uint256 d = 0; d < from.length; ++d) i = i * from[d] + (from[d] == 1 ? 0 : c[d + off]);
+    }
+
+    function decimal(uint256 k) private pure returns (bytes memory out) {
+        if (k == 0) return "0";
+        while (k > 0) {
+            out = bytes.concat(bytes1(uint8(48 + (k % 10))), out);
+            k /= 10;
+        }
+    }
+}

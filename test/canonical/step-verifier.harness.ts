@@ -1,0 +1,181 @@
+/**
+ * Shared by the StepVerifier suites: deploys StepMaps, StepIndex, StepVerifier (linked) and the batch
+ * harness, and checks sampled elements and terms of a step against canonical/element.ts, bit for bit.
+ */
+import { network } from "hardhat";
+import { encodeStep, finalizeReduce, mapElement, moveElement, moveSource, reduceTerms, type Precision, type Step } from "../../canonical/index.js";
+import { canonicalBits, encodePartial, partialKindOf, partialStates, precisionCode } from "../../canonical/partial.js";
+import { DTYPES } from "../../protocol/tensor.js";
+
+const MASK64 = (1n << 64n) - 1n;
+export const hex64 = (b: bigint | number) => "0x" + (BigInt(b) & MASK64).toString(16).padStart(16, "0");
+const hexOf = (u: Uint8Array) => "0x" + Buffer.from(u).toString("hex");
+
+export interface Deployed {
+  verifier: any;
+  harness: any;
+}
+
+export async function deployStepVerifier(): Promise<Deployed> {
+  const conn = await network.create();
+  const maps = await conn.ethers.deployContract("StepMaps");
+  const index = await conn.ethers.deployContract("StepIndex");
+  const verifier = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
+  const harness = await conn.ethers.deployContract("StepVerifierHarness", [await verifier.getAddress()]);
+  return { verifier, harness };
+}
+
+/** An element value as StepVerifier's uint64: binary64 bits of a float (canonical NaN), int64 of an integer. */
+export function wordOf(dtype: string, v: number): bigint {
+  return dtype === "float32" ? canonicalBits(v) : BigInt(v) & MASK64;
+}
+
+/** The v1 tensor header of a step's output. */
+export function headerOf(step: Step): string {
+  const b = Buffer.alloc(8 + 4 * step.output.shape.length);
+  b.write("VIOT", 0, "latin1");
+  b[4] = 1;
+  b[5] = DTYPES[step.output.dtype].code;
+  b[6] = step.output.shape.length;
+  step.output.shape.forEach((d, i) => b.writeUInt32BE(d, 8 + 4 * i));
+  return "0x" + b.toString("hex");
+}
+
+type Reader = (k: number) => ArrayLike<number>;
+
+/** A reader whose every element access is logged as [operand, index] (in the order element.ts reads). */
+function loggingReader(read: Reader | null, log: [number, number][]): Reader {
+  return (k) => {
+    const target = read === null ? {} : read(k);
+    return new Proxy(target as object, {
+      get(t, p) {
+        if (typeof p === "string" && /^\d+$/.test(p)) {
+          log.push([k, Number(p)]);
+          return read === null ? 1 : (t as ArrayLike<number>)[Number(p)];
+        }
+        return Reflect.get(t, p);
+      },
+    }) as ArrayLike<number>;
+  };
+}
+
+/**
+ * The reads of element e's init and of each of its K terms, from reduceTerms itself: every operand
+ * element reads as 1, so a term is 1 where it reads its operands and +0 or −∞ in the padding; the
+ * logged accesses are then dealt to the terms that read, in order.
+ */
+export function reduceReads(step: Step, e: number): { init: [number, number][]; terms: [number, number][][] } {
+  const log: [number, number][] = [];
+  const r = reduceTerms(step, loggingReader(null, log), e, "fp32");
+  const init = log.filter(([k]) => k === 2);
+  const perOp = [log.filter(([k]) => k === 0), log.filter(([k]) => k === 1)];
+  const pairs = step.op === "conv" || step.op === "convtranspose" || step.op === "matmul";
+  const terms = Array.from(r.terms, (v) => {
+    if (v !== 1) return [];
+    return pairs ? [perOp[0]!.shift()!, perOp[1]!.shift()!] : [perOp[0]!.shift()!];
+  });
+  if (perOp[0]!.length + perOp[1]!.length !== 0) throw new Error(`step ${step.index}: unassigned reads`);
+  return { init, terms };
+}
+
+export interface GasRow {
+  reads: number;
+  value: number;
+  init: number;
+  termReads: number;
+  fold: number;
+}
+
+export interface StepCheck {
+  elements: number;
+  terms: number;
+  gas: GasRow;
+}
+
+const readsText = (rs: any[]) => rs.map((r) => `${Number(r[0])}:${r[1]}`).join(",");
+const wantText = (rs: [number, number][]) => rs.map(([k, i]) => `${k}:${i}`).join(",");
+
+/**
+ * Checks elements `es` of `step` (and, for a reduce step, terms `termsOf(e, K, padding)` of each) in one
+ * harness call: reads, elementValue / initReads, initRecord, termReads, foldTerm, finalize, the header
+ * and numel/K. Returns mismatches in `bad`.
+ */
+export async function checkStep(
+  harness: any,
+  step: Step,
+  read: Reader,
+  precision: Precision,
+  es: number[],
+  termsOf: (e: number, K: number, padding: number[]) => number[],
+  bad: string[],
+): Promise<StepCheck> {
+  const enc = "0x" + encodeStep(step).toString("hex");
+  const elems: { e: bigint; values: bigint[]; last: string }[] = [];
+  const terms: { e: bigint; t: bigint; prev: string; values: bigint[] }[] = [];
+  const want: { reads: string; value: bigint; init?: string }[] = [];
+  const wantTerms: { reads: string; fold: string; what: string }[] = [];
+  let K = 0;
+  const dtypeOf = (k: number) => step.operandTypes[k]!.dtype;
+  const valuesAt = (rs: [number, number][]) => rs.map(([k, i]) => wordOf(dtypeOf(k), read(k)[i]!));
+  for (const e of es) {
+    if (step.kind === "map") {
+      const log: [number, number][] = [];
+      const v = mapElement(step, loggingReader(read, log), e, precision);
+      elems.push({ e: BigInt(e), values: valuesAt(log), last: "0x" + "00".repeat(32) });
+      want.push({ reads: wantText(log), value: wordOf(step.output.dtype, v) });
+    } else if (step.kind === "move") {
+      const src = moveSource(step, e);
+      const rs: [number, number][] = [[src.operand, src.index]];
+      elems.push({ e: BigInt(e), values: valuesAt(rs), last: "0x" + "00".repeat(32) });
+      want.push({ reads: wantText(rs), value: wordOf(step.output.dtype, moveElement(step, read, e)) });
+    } else {
+      const integer = step.output.dtype !== "float32";
+      const r = reduceTerms(step, read, e, precision);
+      K = r.terms.length;
+      const states = partialStates(r, integer);
+      const recs = states.map((s) => hexOf(encodePartial(s)));
+      const rr = reduceReads(step, e);
+      const fin = finalizeReduce(step, r, states.at(-1)!.acc, precision);
+      elems.push({ e: BigInt(e), values: valuesAt(rr.init), last: recs.at(-1)! });
+      want.push({ reads: wantText(rr.init), value: wordOf(step.output.dtype, fin), init: recs[0]! });
+      const padding = rr.terms.flatMap((t, i) => (t.length === 0 ? [i] : []));
+      void partialKindOf;
+      for (const t of new Set(termsOf(e, K, padding))) {
+        terms.push({ e: BigInt(e), t: BigInt(t), prev: recs[t]!, values: valuesAt(rr.terms[t]!) });
+        wantTerms.push({ reads: wantText(rr.terms[t]!), fold: recs[t + 1]!, what: `e ${e} t ${t}` });
+      }
+    }
+  }
+  // One call for the elements and the first terms, then the other terms (EDR caps a call at 2^24 gas).
+  const CHUNK = 48;
+  const o = await harness.run.staticCall(enc, precisionCode(precision), elems, terms.slice(0, CHUNK), { gasLimit: 16_000_000n });
+  const termReads = [...o.termReads];
+  const folds = [...o.folds];
+  const gas = o.gas.map(Number);
+  for (let i = CHUNK; i < terms.length; i += CHUNK) {
+    const more = await harness.run.staticCall(enc, precisionCode(precision), [], terms.slice(i, i + CHUNK), { gasLimit: 16_000_000n });
+    termReads.push(...more.termReads);
+    folds.push(...more.folds);
+    more.gas.forEach((g: bigint, j: number) => (gas[j] = Math.max(gas[j], Number(g))));
+  }
+  const what = `step ${step.index} ${step.kind} ${step.op} ${precision}`;
+  const note = (m: string) => {
+    if (bad.length < 30) bad.push(`${what}: ${m}`);
+  };
+  if (o.header !== headerOf(step)) note(`header ${o.header}`);
+  if (Number(o.numel) !== step.output.shape.reduce((a, d) => a * d, 1)) note(`numel ${o.numel}`);
+  if (step.kind === "reduce" && Number(o.terms) !== K) note(`K ${o.terms} want ${K}`);
+  if (step.kind !== "reduce" && o.terms !== 0n) note(`K ${o.terms} for a ${step.kind}`);
+  want.forEach((w, i) => {
+    const e = es[i];
+    if (readsText(o.reads[i]) !== w.reads) note(`e ${e} reads ${readsText(o.reads[i])} want ${w.reads}`);
+    if (o[4][i] !== w.value) note(`e ${e} value ${hex64(o[4][i])} want ${hex64(w.value)}`);
+    if (w.init !== undefined && o.inits[i] !== w.init) note(`e ${e} init ${o.inits[i]} want ${w.init}`);
+  });
+  wantTerms.forEach((w, i) => {
+    if (readsText(termReads[i]) !== w.reads) note(`${w.what} termReads ${readsText(termReads[i])} want ${w.reads}`);
+    if (folds[i] !== w.fold) note(`${w.what} fold ${folds[i]} want ${w.fold}`);
+  });
+  const g = gas;
+  return { elements: es.length, terms: terms.length, gas: { reads: g[0], value: g[1], init: g[2], termReads: g[3], fold: g[4] } };
+}
