@@ -115,11 +115,14 @@ export function clsWorld(): ClsWorld {
   return cached;
 }
 
-/** The real step verifier once v2-step's StepVerifier is built here; else a code-less address (only the paths that
- * never call the verifier are exercised then: commitment, timeouts, descent through the TRACE and DATA trees). */
+/** The real step verifier (contracts/canonical/StepVerifier.sol with its linked StepMaps and StepIndex). Without
+ * its build output (a checkout before v2-step) a code-less address: only the paths that never call the verifier
+ * (commitment, timeouts, descent through the TRACE and DATA trees) are exercised then. */
 export async function stepVerifierAddress(conn: Connection): Promise<{ address: string; real: boolean; contract?: any }> {
   if (hasStepVerifier()) {
-    const v: any = await conn.ethers.deployContract("StepVerifier");
+    const maps = await conn.ethers.deployContract("StepMaps");
+    const index = await conn.ethers.deployContract("StepIndex");
+    const v: any = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
     return { address: await v.getAddress(), real: true, contract: v };
   }
   return { address: hexlify(randomBytes(20)), real: false };
