@@ -92,6 +92,69 @@ const readerOf = (book: TraceBook, step: Step) => (k: number) => {
   return book.tensors[op.index]!.data as Float32Array;
 };
 
+/** A cheater whose element e of reduce step `step` rests on a false state T (then folded on honestly), caught. */
+async function caughtFold(step: Step, e: number, T: number, checkRefusals: boolean) {
+  const j = step.index;
+  const r = reduceTerms(step, readerOf(world.honest, step), e, "fp32");
+  const K = r.terms.length;
+  const honestStates = partialStates(r);
+  // The cheater adds 1 to the state after T terms, folds on from there, and claims what that finalizes to.
+  const fake = honestStates.map((s) => ({ ...s }));
+  fake[T]!.acc = honestStates[T]!.acc + 1;
+  for (let t = T; t < K; t++) fake[t + 1]!.acc = fake[t]!.acc + r.terms[t]!;
+  const claimedValue = finalizeReduce(step, r, fake[K]!.acc, "fp32");
+  const cheatT = withElement(world.honest.tensors[j]!, e, claimedValue);
+  const cheat = new TraceBook(world.honest.tensors.map((t, i) => (i === j ? cheatT : t)));
+  const { requestId } = await openDispute(fx, world, cheat.tensors[cheat.n - 1]!);
+  await commit(fx, requestId, cheat);
+  await descend(fx, requestId, cheat, j, 0);
+  const enc = encodeStep(step);
+  const atk = await (await fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPath(j))).wait();
+  note("attackElement", atk.gasUsed);
+  const leaves = fake.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
+  const levels = levelsOf(leaves);
+  const hp = levels.length - 1;
+  const chunk = cheat.chunk(j, 0);
+  // A last state that does not finalize to the claimed element is refused.
+  const honestLeaves = honestStates.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
+  const honestLevels = levelsOf(honestLeaves);
+  if (checkRefusals) await expectRevert(
+    fx.game.answerElement(requestId, j, e, enc, chunk, toHex(honestLevels[hp]![0]!), toHex(encodePartial(honestStates[K]!)), merklePath(honestLeaves, K).map(toHex)),
+    fx.game,
+    "FraudGameBadProof",
+    [7n],
+  );
+  const ans = await (await fx.game.answerElement(requestId, j, e, enc, chunk, toHex(levels[hp]![0]!), toHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(toHex))).wait();
+  note(`answerElement (K = ${K})`, ans.gasUsed);
+  // Descent in the partial tree toward leaf T (the leftmost differing state).
+  for (let h = hp; h > 0; h--) {
+    const pos: Pos = { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: h, index: BigInt(T >> h) };
+    await fx.game.connect(fx.challenger).attack(requestId, pos);
+    const i = T >> h;
+    const rc = await (await fx.game.answerNode(requestId, pos, toHex(levels[h - 1]![2 * i]!), toHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)))).wait();
+    note("answerNode (partial)", rc.gasUsed);
+  }
+  if (checkRefusals) await expectRevert(fx.game.connect(fx.challenger).attack(requestId, { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: 0, index: BigInt(T) }), fx.game, "FraudGameBadPosition", [1n]);
+  // Leaf T−1's path: the challenger's own leaves below the split (they match), the revealed nodes above.
+  const termReads = [...(await verifier.termReads(enc, e, T - 1))].map((x: any) => ({ operand: x.operand, index: x.index }));
+  const ops = operandProofs(step, termReads, cheat);
+  const prevPath = merklePath(honestLeaves.slice(0, T).concat(leaves.slice(T)), T - 1).map(toHex);
+  if (checkRefusals) {
+    // Proving an honest state (T − 1 from T − 2) fails.
+    const reads2 = [...(await verifier.termReads(enc, e, T - 2))].map((x: any) => ({ operand: x.operand, index: x.index }));
+    await expectRevert(
+      fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T - 1, toHex(encodePartial(fake[T - 2]!)), merklePath(leaves, T - 2).map(toHex), toHex(encodePartial(fake[T - 1]!)), merklePath(leaves, T - 1).map(toHex), operandProofs(step, reads2, cheat)),
+      fx.game,
+      "FraudGameNoFault",
+    );
+  }
+  const rc = await (
+    await fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T, toHex(encodePartial(fake[T - 1]!)), prevPath, toHex(encodePartial(fake[T]!)), merklePath(leaves, T).map(toHex), ops)
+  ).wait();
+  note(`proveFold (${step.op}, ${termReads.length} reads)`, rc.gasUsed);
+  expect(await ruling(requestId)).toBe(RULING.WorkerFault);
+}
+
 describe("FraudGame leaf proofs", () => {
   it("test_proveStep_flippedMapElement_rulesWorkerFault; an honest element is NoFault", async () => {
     const step = firstStep((s) => s.kind === "map" && s.output.dtype === "float32", 2);
@@ -117,66 +180,18 @@ describe("FraudGame leaf proofs", () => {
   });
 
   it("test_proveFold_wrongPartialState_rulesWorkerFault after the element attack and the partial descent", async () => {
-    const step = firstStep((s) => s.kind === "reduce" && s.op === "conv");
-    const j = step.index;
-    const e = 3;
-    const r = reduceTerms(step, readerOf(world.honest, step), e, "fp32");
-    const K = r.terms.length;
-    const honestStates = partialStates(r);
-    // The cheater adds 1 to the state after 3 terms, folds on from there, and claims what that finalizes to.
-    const T = 3;
-    const fake = honestStates.map((s) => ({ ...s }));
-    fake[T]!.acc = honestStates[T]!.acc + 1;
-    for (let t = T; t < K; t++) fake[t + 1]!.acc = fake[t]!.acc + r.terms[t]!;
-    const claimedValue = finalizeReduce(step, r, fake[K]!.acc, "fp32");
-    const cheatT = withElement(world.honest.tensors[j]!, e, claimedValue);
-    const cheat = new TraceBook(world.honest.tensors.map((t, i) => (i === j ? cheatT : t)));
-    const { requestId } = await openDispute(fx, world, cheat.tensors[cheat.n - 1]!);
-    await commit(fx, requestId, cheat);
-    await descend(fx, requestId, cheat, j, 0);
-    const enc = encodeStep(step);
-    const atk = await (await fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPath(j))).wait();
-    note("attackElement", atk.gasUsed);
-    const leaves = fake.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
-    const levels = levelsOf(leaves);
-    const hp = levels.length - 1;
-    const chunk = cheat.chunk(j, 0);
-    // A last state that does not finalize to the claimed element is refused.
-    const honestLeaves = honestStates.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
-    const honestLevels = levelsOf(honestLeaves);
-    await expectRevert(
-      fx.game.answerElement(requestId, j, e, enc, chunk, toHex(honestLevels[hp]![0]!), toHex(encodePartial(honestStates[K]!)), merklePath(honestLeaves, K).map(toHex)),
-      fx.game,
-      "FraudGameBadProof",
-      [7n],
-    );
-    const ans = await (await fx.game.answerElement(requestId, j, e, enc, chunk, toHex(levels[hp]![0]!), toHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(toHex))).wait();
-    note(`answerElement (K = ${K})`, ans.gasUsed);
-    // Descent in the partial tree toward leaf T (the leftmost differing state).
-    for (let h = hp; h > 0; h--) {
-      const pos: Pos = { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: h, index: BigInt(T >> h) };
-      await fx.game.connect(fx.challenger).attack(requestId, pos);
-      const i = T >> h;
-      const rc = await (await fx.game.answerNode(requestId, pos, toHex(levels[h - 1]![2 * i]!), toHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)))).wait();
-      note("answerNode (partial)", rc.gasUsed);
+    await caughtFold(firstStep((s) => s.kind === "reduce" && s.op === "conv"), 3, 3, true);
+  });
+
+  it("test_proveFold_largestK_lastState: the deepest partial descent of cls (K = 1152, the last state false)", async () => {
+    let best = world.program.steps[0]!;
+    let bestK = 0;
+    for (const s of world.program.steps) {
+      if (s.kind !== "reduce") continue;
+      const k = reduceTerms(s, readerOf(world.honest, s), 0, "fp32").terms.length;
+      if (k > bestK) [best, bestK] = [s, k];
     }
-    await expectRevert(fx.game.connect(fx.challenger).attack(requestId, { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: 0, index: BigInt(T) }), fx.game, "FraudGameBadPosition", [1n]);
-    // Leaf T−1's path: the challenger's own leaves below the split (they match), the revealed nodes above.
-    const termReads = [...(await verifier.termReads(enc, e, T - 1))].map((x: any) => ({ operand: x.operand, index: x.index }));
-    const ops = operandProofs(step, termReads, cheat);
-    const prevPath = merklePath(honestLeaves.slice(0, T).concat(leaves.slice(T)), T - 1).map(toHex);
-    // Proving an honest state (T − 1 from T − 2) fails.
-    const reads2 = [...(await verifier.termReads(enc, e, T - 2))].map((x: any) => ({ operand: x.operand, index: x.index }));
-    await expectRevert(
-      fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T - 1, toHex(encodePartial(fake[T - 2]!)), merklePath(leaves, T - 2).map(toHex), toHex(encodePartial(fake[T - 1]!)), merklePath(leaves, T - 1).map(toHex), operandProofs(step, reads2, cheat)),
-      fx.game,
-      "FraudGameNoFault",
-    );
-    const rc = await (
-      await fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T, toHex(encodePartial(fake[T - 1]!)), prevPath, toHex(encodePartial(fake[T]!)), merklePath(leaves, T).map(toHex), ops)
-    ).wait();
-    note(`proveFold (${step.op}, ${termReads.length} reads)`, rc.gasUsed);
-    expect(await ruling(requestId)).toBe(RULING.WorkerFault);
+    await caughtFold(best, 1, bestK, false);
   });
 
   it("test_proveHeader_wrongShape_rulesWorkerFault", async () => {
