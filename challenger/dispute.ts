@@ -1,7 +1,10 @@
 /**
- * The challenger's on-chain side of a dispute: opening it (the ONE place this code base calls
+ * The challenger's on-chain side of a dispute: opening or joining it (the ONE place this code base calls
  * InferenceOracle.challenge, so a change to its arguments is made here only), and the calls to a
  * FraudProofResolver (contracts/resolvers/FraudProofResolver.sol) that settle it.
+ *
+ * Disputes are open to all (docs/V2.md §5): the first challenge of a result opens its dispute, later
+ * ones join it with the same bond until its deadline, and every joiner may prove.
  */
 import type { ContractTransactionResponse } from "ethers";
 import { proofFromLogs, type LogLike } from "../protocol/batch.js";
@@ -20,7 +23,8 @@ interface OracleLike {
 }
 
 /**
- * Opens a dispute on an OPTIMISTIC result, posting `bond`. The only caller of oracle.challenge.
+ * Opens a dispute on an OPTIMISTIC result, or joins the one already open on it, posting `bond` (exactly
+ * the request's challengeBond). The only caller of oracle.challenge.
  * `submitLogs` are the logs of the transaction that submitted the result: the oracle commits each
  * submission's results as one Merkle root, and the leaf's proof is rebuilt from those logs
  * (protocol/batch.ts), which also yields the record the oracle committed to.
@@ -40,7 +44,21 @@ interface ResolverLike {
   proveFraud(requestId: string, proof: StepProofArgs): Promise<ContractTransactionResponse>;
 }
 
-/** Submits a one-step proof to the model's FraudProofResolver (the challenger must send it). */
+interface TraceBinder {
+  bindTrace(requestId: string, record: ResultRecordArgs, proof: string[]): Promise<ContractTransactionResponse>;
+}
+
+/**
+ * Binds the disputed result's traceRoot in a FraudProofResolver (the oracle keeps only the result's
+ * leaf; the record and its batch proof, rebuilt from the submitting transaction's logs, give it). Once
+ * per dispute, by anyone; every proof needs it.
+ */
+export function bindTrace(resolver: TraceBinder, oracleAddress: string, requestId: string, submitLogs: readonly LogLike[]): Promise<ContractTransactionResponse> {
+  const p = proofFromLogs(submitLogs, oracleAddress, requestId);
+  return resolver.bindTrace(requestId, p.record, p.proof);
+}
+
+/** Submits a one-step proof to the model's FraudProofResolver (the sender must have joined the dispute). */
 export function submitStepProof(resolver: ResolverLike, requestId: string, proof: StepProofArgs): Promise<ContractTransactionResponse> {
   return resolver.proveFraud(requestId, proof);
 }

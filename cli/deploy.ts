@@ -13,12 +13,13 @@ import { commitModel, decodeOnnx } from "../protocol/commitment.js";
 import { loadConfig } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
-import { Tier, type Hex } from "../protocol/types.js";
+import { Ruling, Tier, type Hex } from "../protocol/types.js";
 import {
   ArbiterResolver__factory,
   ExactOps__factory,
   FraudProofResolver__factory,
   InferenceOracle__factory,
+  DisputeBook__factory,
   LinearOps__factory,
   ModelRegistry__factory,
   OneStepVerifier__factory,
@@ -64,6 +65,8 @@ export const DeployConfigSchema = z.object({
       maxCallbackGasLimit: z.number().int().positive().default(2_000_000),
       paramsDelay: z.number().int().nonnegative().max(90 * 86400).default(86400).describe("seconds a scheduled params change waits before it applies (to new requests only)"),
       minGasPrice: z.coerce.bigint().nonnegative().default(1_000_000_000n).describe("wei per gas, at least, that a request's callbackGasLimit is priced at (the block's basefee when higher); paid to whoever executes the callback"),
+      burnBps: z.number().int().min(1).max(10_000).default(2000).describe("share of every slash and of every losing challenger's bond that is burned (kept in the oracle for ever), so a worker never breaks even on its own proven fault"),
+      tolerancePenaltyBps: z.number().int().min(0).max(10_000).default(2500).describe("share of the result bond slashed when a dispute rules OutputMinor (output beyond tau_out, canonical trace right)"),
     })
     .strict()
     .prefault({}),
@@ -93,7 +96,10 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     return c;
   });
   const oracle = await progress.step("deploying InferenceOracle", async () => {
-    const c = await new InferenceOracle__factory(deployer).deploy(await registry.getAddress(), admin, config.params);
+    const disputeBook = await new DisputeBook__factory(deployer).deploy();
+    await disputeBook.waitForDeployment();
+    const libraries = { "project/contracts/libraries/DisputeBook.sol:DisputeBook": await disputeBook.getAddress() };
+    const c = await new InferenceOracle__factory(libraries, deployer).deploy(await registry.getAddress(), admin, config.params);
     await c.waitForDeployment();
     return c;
   });
@@ -101,7 +107,7 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
   if (config.arbiter !== undefined) {
     const arbiter = config.arbiter;
     arbiterResolver = await progress.step(`deploying ArbiterResolver (arbiter ${arbiter}, a trusted party)`, async () => {
-      const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), arbiter, config.disputeWindow, false);
+      const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), arbiter, config.disputeWindow, Ruling.WorkerRight);
       await c.waitForDeployment();
       return c.getAddress();
     });

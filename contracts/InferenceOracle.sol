@@ -2,8 +2,8 @@
 pragma solidity ^0.8.28;
 
 import {IInferenceOracle} from "./interfaces/IInferenceOracle.sol";
+import {IDisputeOracle, Ruling} from "./interfaces/IDisputeGame.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
-import {IDisputeResolver} from "./interfaces/IDisputeResolver.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {RequestId, RequestIdLib} from "./types/RequestId.sol";
@@ -13,6 +13,7 @@ import {StakeLedger} from "./libraries/StakeLedger.sol";
 import {RequestBook} from "./libraries/RequestBook.sol";
 import {ExactGasCall} from "./libraries/ExactGasCall.sol";
 import {BatchMerkle} from "./libraries/BatchMerkle.sol";
+import {DisputeBook} from "./libraries/DisputeBook.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 /// @title InferenceOracle
@@ -25,7 +26,8 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 /// result's leaf against it (docs/PROTOCOL.md, "Result batches").
 ///
 /// Funds conservation: address(this).balance == sum of stakes + fees escrowed by requests in
-/// Requested/Submitted/Challenged + bonds of open challenges + sum of pull balances. Every payout is
+/// Requested/Submitted/Challenged + bonds of open disputes (joiners x bond) + unclaimed dispute shares +
+/// sum of pull balances + totalBurned (burned wei never leaves). Every payout is
 /// credited to a pull balance (`withdraw`), except refund pushes, which leave escrow and balance together.
 ///
 /// Gas that others pay for a requester (issue 12, finding 7): a refund push gets a fixed stipend
@@ -47,8 +49,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     /// @notice Gas a refund push gets, whatever the request's callbackGasLimit: enough for an EOA or a
     /// small bookkeeping hook (one new storage word). A push that fails credits the pull balance instead.
     uint256 internal constant REFUND_GAS = 50_000;
-    /// @notice A resolver cannot hold a dispute open longer than this.
-    uint64 internal constant MAX_DISPUTE_DURATION = 180 days;
     /// @notice Upper bound for params.maxCallbackGasLimit, well under a block.
     uint32 internal constant CALLBACK_GAS_CEILING = 10_000_000;
     /// @notice How long after its challenge window only a settlement that carries the output can settle
@@ -71,6 +71,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         uint32 maxCallbackGasLimit;
         uint32 paramsDelay;
         uint64 minGasPrice;
+        uint16 burnBps;
+        uint16 tolerancePenaltyBps;
     }
 
     /// @dev What a request stores beyond RequestBook.Request, one slot, written only when non-zero: the
@@ -114,7 +116,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     mapping(RequestId => RequestBook.Request) internal _requests;
     /// @dev The dispute resolver of each OPTIMISTIC request, fixed when it was made, and its callback fee.
     mapping(RequestId => RequestExtra) internal _extra;
-    mapping(RequestId => RequestBook.Dispute) internal _disputes;
+    /// @dev Disputes by (request, attempt), their joiners and the burned total (DisputeBook).
+    DisputeBook.Book internal _book;
     mapping(RequestId => mapping(address operator => bool)) internal _disqualified;
     mapping(address operator => StakeLedger.Worker) internal _workers;
     mapping(address signer => address operator) internal _operatorOf;
@@ -282,74 +285,38 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         nonReentrant
     {
         RequestBook.Request storage r = _requests[requestId];
-        _requireStatus(requestId, r.status, RequestStatus.Submitted);
-        uint64 now_ = _now();
-        // INVARIANT: a result can be challenged only inside its challenge window.
-        if (now_ >= r.timeout) revert OracleDeadlinePassed(requestId, r.timeout);
-        // INVARIANT: the challenger names exactly the result that was accepted.
-        if (!_isAccepted(requestId, r, record, proof)) revert OracleResultRecordMismatch(requestId);
-        uint256 minBond = _paramsAt[r.paramsVersion].challengeBond;
-        // INVARIANT: a challenge puts at least challengeBond at risk.
-        if (msg.value < minBond) revert OracleChallengeBondTooLow(msg.value, minBond);
-        // INVARIANT: the bond fits the packed uint96 slot.
-        if (msg.value > type(uint96).max) revert OracleFeeTooHigh(msg.value);
-        // INVARIANT: a worker cannot challenge its own result to escape slashing.
-        if (msg.sender == record.worker) revert OracleSelfChallenge(requestId, record.worker);
-        address resolver = _extra[requestId].resolver;
-        // INVARIANT: a dispute goes to the resolver fixed when the request was made (never zero for OPTIMISTIC).
-        if (resolver == address(0)) revert OracleTierUnsupported(r.modelHash, Tier.OPTIMISTIC);
-
-        r.status = RequestStatus.Challenged;
-        (uint64 duration, bool workerAtFaultByDefault) = IDisputeResolver(resolver).onDisputeOpened(
-            IDisputeResolver.DisputeContext({
-                requestId: requestId,
-                modelHash: r.modelHash,
-                inputHash: r.inputHash,
-                outputHash: record.outputHash,
-                traceRoot: record.traceRoot,
-                worker: record.worker,
-                challenger: msg.sender
-            })
+        DisputeBook.challenge(
+            _book, r, _batchRoots, _workers, _operatorOf, requestId, record, proof,
+            _paramsAt[r.paramsVersion].challengeBond, _extra[requestId].resolver, _now()
         );
-        if (duration > MAX_DISPUTE_DURATION) duration = MAX_DISPUTE_DURATION;
-        // Cannot overflow: now_ < 2^40 (it is below r.timeout) and duration <= MAX_DISPUTE_DURATION.
-        uint64 deadline;
-        unchecked {
-            deadline = now_ + duration;
-        }
-        r.timeout = uint40(deadline);
-        _disputes[requestId] = RequestBook.Dispute({
-            challenger: msg.sender,
-            bond: uint96(msg.value),
-            worker: record.worker,
-            deadline: deadline,
-            workerAtFaultByDefault: workerAtFaultByDefault,
-            resolver: resolver
-        });
-        emit ChallengeOpened(requestId, msg.sender, record.worker, msg.value, deadline);
     }
 
-    /// @inheritdoc IInferenceOracle
-    function resolveDispute(RequestId requestId, bool workerAtFault) external nonReentrant {
-        RequestBook.Request storage r = _requests[requestId];
-        _requireStatus(requestId, r.status, RequestStatus.Challenged);
-        RequestBook.Dispute storage d = _disputes[requestId];
-        address resolver = d.resolver;
-        // INVARIANT: only the resolver the dispute was opened with rules on it.
-        if (msg.sender != resolver) revert OracleNotResolver(requestId, msg.sender, resolver);
-        // INVARIANT: after the dispute deadline only the default outcome applies.
-        if (_now() >= d.deadline) revert OracleDeadlinePassed(requestId, d.deadline);
-        _applyRuling(requestId, r, workerAtFault, false);
+    /// @inheritdoc IDisputeOracle
+    function resolveDispute(RequestId requestId, Ruling ruling) external nonReentrant {
+        _resolve(requestId, ruling, false);
     }
 
     /// @inheritdoc IInferenceOracle
     function resolveDisputeByDefault(RequestId requestId) external nonReentrant {
+        _resolve(requestId, Ruling.None, true);
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function claimDispute(RequestId requestId, uint8 attempt) external nonReentrant {
+        DisputeBook.claim(_book, _balances, requestId, attempt);
+    }
+
+    /// @dev Applies a ruling (DisputeBook.resolve) under the request's params, and the refund it may call for.
+    function _resolve(RequestId requestId, Ruling ruling, bool byDefault) internal {
         RequestBook.Request storage r = _requests[requestId];
-        _requireStatus(requestId, r.status, RequestStatus.Challenged);
-        RequestBook.Dispute storage d = _disputes[requestId];
-        // INVARIANT: the default outcome applies only once the resolver's time is up.
-        if (_now() < d.deadline) revert OracleDeadlineNotReached(requestId, d.deadline);
-        _applyRuling(requestId, r, d.workerAtFaultByDefault, true);
+        StoredParams storage sp = _paramsAt[r.paramsVersion];
+        DisputeBook.After next = DisputeBook.resolve(
+            _book, r, _workers, _disqualified, _balances, requestId, ruling, byDefault,
+            DisputeBook.Terms({resultBond: sp.resultBond, burnBps: sp.burnBps, tolerancePenaltyBps: sp.tolerancePenaltyBps}),
+            _now()
+        );
+        if (next == DisputeBook.After.RefundAfterDeadline) _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
+        else if (next == DisputeBook.After.RefundTooManyFaults) _refund(requestId, r, RefundReason.TooManyFaults);
     }
 
     // ============================================================ staking
@@ -471,14 +438,19 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     /// @inheritdoc IInferenceOracle
-    function getDispute(RequestId requestId) external view returns (DisputeView memory v) {
-        RequestBook.Dispute storage d = _disputes[requestId];
-        v.challenger = d.challenger;
-        v.worker = d.worker;
-        v.resolver = d.resolver;
-        v.bond = d.bond;
-        v.deadline = d.deadline;
-        v.workerAtFaultByDefault = d.workerAtFaultByDefault;
+    function getDispute(RequestId requestId, uint8 attempt) external view returns (DisputeView memory) {
+        return DisputeBook.view_(_book, requestId, attempt);
+    }
+
+    /// @inheritdoc IDisputeOracle
+    function isChallenger(RequestId requestId, address account) external view returns (bool) {
+        RequestBook.Request storage r = _requests[requestId];
+        return r.status == RequestStatus.Challenged && _book.joined[requestId][r.attempt][account];
+    }
+
+    /// @inheritdoc IInferenceOracle
+    function totalBurned() external view returns (uint256) {
+        return _book.totalBurned;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -530,6 +502,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         p.maxCallbackGasLimit = sp.maxCallbackGasLimit;
         p.paramsDelay = sp.paramsDelay;
         p.minGasPrice = sp.minGasPrice;
+        p.burnBps = sp.burnBps;
+        p.tolerancePenaltyBps = sp.tolerancePenaltyBps;
     }
 
     /// @inheritdoc IInferenceOracle
@@ -854,45 +828,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         emit RequestRefunded(requestId, requester, fee, reason, pushed);
     }
 
-    /// @dev Applies a dispute outcome. Worker at fault: its bond goes to the challenger and the request
-    /// reopens (or is refunded once past its deadline). Worker right: the challenger's bond goes to the
-    /// worker and the result can be settled at once.
-    function _applyRuling(RequestId requestId, RequestBook.Request storage r, bool workerAtFault, bool byDefault) internal {
-        RequestBook.Dispute memory d = _disputes[requestId];
-        delete _disputes[requestId];
-        uint64 now_ = _now();
-        if (!workerAtFault) {
-            r.status = RequestStatus.Submitted;
-            r.timeout = uint40(now_);
-            _credit(d.worker, d.bond);
-            emit DisputeResolved(requestId, false, byDefault, d.worker, d.bond);
-            return;
-        }
-        uint256 slashed = _paramsAt[r.paramsVersion].resultBond;
-        _workers[d.worker].slash(slashed);
-        _disqualified[requestId][d.worker] = true;
-        uint256 payout = uint256(d.bond) + slashed;
-        _credit(d.challenger, payout);
-        emit WorkerSlashed(d.worker, slashed, d.challenger);
-        emit DisputeResolved(requestId, true, byDefault, d.challenger, payout);
-        uint40 deadline = r.deadline;
-        uint8 attempt = r.attempt;
-        if (now_ >= deadline) {
-            _refund(requestId, r, RefundReason.WorkerFaultAfterDeadline);
-        } else if (attempt == type(uint8).max) {
-            // INVARIANT: the attempt counter never wraps, so an overturned result's leaf stays dead.
-            _refund(requestId, r, RefundReason.TooManyFaults);
-        } else {
-            r.status = RequestStatus.Requested;
-            r.timeout = deadline;
-            // Cannot overflow: checked above. The new attempt retires the overturned result's leaf.
-            unchecked {
-                r.attempt = attempt + 1;
-            }
-            emit RequestReopened(requestId, d.worker, deadline);
-        }
-    }
-
     // ============================================================ internals: checks and helpers
 
     /// @dev Recovers the signer of `digest` and maps it to a worker that may act on `requestId`.
@@ -966,6 +901,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         if (p.relayerFeeBps > RequestBook.BPS) revert OracleInvalidParams("relayerFeeBps above 10000");
         if (p.maxCallbackGasLimit > CALLBACK_GAS_CEILING) revert OracleInvalidParams("maxCallbackGasLimit too high");
         if (p.paramsDelay > MAX_PARAMS_DELAY) revert OracleInvalidParams("paramsDelay too long");
+        // A worker must never break even on its own proven fault (a sock challenger gets the rest back).
+        if (p.burnBps == 0 || p.burnBps > RequestBook.BPS) revert OracleInvalidParams("burnBps not in 1..10000");
+        if (p.tolerancePenaltyBps > RequestBook.BPS) revert OracleInvalidParams("tolerancePenaltyBps above 10000");
     }
 
     function _pack(Params memory p) internal pure returns (StoredParams memory) {
@@ -981,7 +919,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             maxInlineOutputBytes: p.maxInlineOutputBytes,
             maxCallbackGasLimit: p.maxCallbackGasLimit,
             paramsDelay: p.paramsDelay,
-            minGasPrice: p.minGasPrice
+            minGasPrice: p.minGasPrice,
+            burnBps: p.burnBps,
+            tolerancePenaltyBps: p.tolerancePenaltyBps
         });
     }
 

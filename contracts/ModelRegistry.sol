@@ -190,6 +190,12 @@ contract ModelRegistry is IModelRegistry {
         m.active = info.active;
         m.resolver = info.resolver;
         m.zkVerifier = info.zkVerifier;
+        bytes32 committed = m.commitmentRoot;
+        // INVARIANT: a commitment root is a pure function of the ONNX file: set once (at registration, or
+        // by one later update while it is zero), never changed (issue 11, scenario 6).
+        if (committed != bytes32(0) && info.commitmentRoot != committed) {
+            revert RegistryCommitmentAlreadySet(modelHash, committed);
+        }
         m.commitmentRoot = info.commitmentRoot;
         m.input = info.input;
         m.output = info.output;

@@ -326,7 +326,7 @@ function renderDetail(d) {
       ["callback", d.chain.callbackOk === null ? null : d.chain.callbackOk ? "succeeded" : "failed (settlement went on)"],
     ]),
     d.dispute
-      ? [el("h3", {}, "Dispute"), kv([["challenger", d.dispute.challenger], ["worker", d.dispute.worker], ["resolver", d.dispute.resolver], ["bond", eth(d.dispute.bond)], ["deadline", new Date(d.dispute.deadline * 1000).toISOString()]])]
+      ? [el("h3", {}, "Dispute"), kv([["opened by", d.dispute.opener], ["joiners", String(d.dispute.joiners)], ["worker", d.dispute.worker], ["resolver", d.dispute.resolver], ["bond", eth(d.dispute.bond)], ["deadline", new Date(d.dispute.deadline * 1000).toISOString()]])]
       : null,
     el("h3", {}, "Transactions"),
     el(

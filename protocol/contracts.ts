@@ -6,13 +6,15 @@ export {
   IInferenceOracle__factory,
   IModelRegistry__factory,
   IInferenceConsumer__factory,
-  IDisputeResolver__factory,
+  IDisputeResolverV2__factory,
+  IDisputeOracle__factory,
   IZkVerifier__factory,
 } from "../types/ethers-contracts/index.js";
 export type {
   IInferenceOracle,
   IModelRegistry,
   IInferenceConsumer,
-  IDisputeResolver,
+  IDisputeResolverV2,
+  IDisputeOracle,
   IZkVerifier,
 } from "../types/ethers-contracts/index.js";

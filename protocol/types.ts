@@ -36,6 +36,14 @@ export enum RefundReason {
   TooManyFaults = 3,
 }
 
+/** Mirrors Ruling (contracts/interfaces/IDisputeGame.sol): how a dispute was decided. */
+export enum Ruling {
+  None = 0,
+  WorkerRight = 1,
+  WorkerFault = 2,
+  OutputMinor = 3,
+}
+
 /** Reasons a worker gives when it rejects a request (the uint16 in Rejection). */
 export enum RejectReason {
   MalformedInput = 1,

@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type Request, type Response } from "express";
 import type { Log } from "ethers";
-import { BaseError, DTYPES, QUEUES, RefundReason, Tier, decodeTensor, dtypeFromCode, type Logger, type Tensor } from "../protocol/index.js";
+import { BaseError, DTYPES, QUEUES, RefundReason, Ruling, Tier, decodeTensor, dtypeFromCode, type Logger, type Tensor } from "../protocol/index.js";
 import { normalizeAddress, StreamGate } from "./limits.js";
 import { healthRoutes, type ReadinessCheck, type RelayerMetrics } from "../protocol/metrics.js";
 import type { JobQueue } from "../queue/index.js";
@@ -179,9 +179,11 @@ export class ChainActivity {
         this.totals.disputesOpened++;
         break;
       case "DisputeResolved": {
-        const winner = a.workerAtFault ? "challenger" : "worker";
+        // Ruling.WorkerRight (1): the worker won; WorkerFault / OutputMinor: the challengers did.
+        const workerRight = Number(a.ruling) === 1;
+        const winner = workerRight ? "worker" : "challenger";
         metrics.disputesResolved.inc({ winner, by_default: String(Boolean(a.byDefault)) });
-        if (a.workerAtFault) this.totals.challengerWon++;
+        if (!workerRight) this.totals.challengerWon++;
         else this.totals.workerWon++;
         break;
       }
@@ -608,9 +610,9 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow) {
 
   const view = await chain.reader.getRequest(row.id);
   const disputed = timeline.some((e) => e.event === "ChallengeOpened");
-  // The oracle keeps a dispute's record only while it is open; a resolved one lives on in the timeline.
-  const open = disputed && row.state === "challenged" ? await chain.reader.getDispute(row.id) : undefined;
-  const dispute = open !== undefined && /^0x0{40}$/i.test(open.challenger) ? undefined : open;
+  // Disputes are kept per (request, attempt); the open one is on the request's current attempt.
+  const open = disputed && row.state === "challenged" ? await chain.reader.getDispute(row.id, view.attempt) : undefined;
+  const dispute = open !== undefined && /^0x0{40}$/i.test(open.opener) ? undefined : open;
   return {
     request: summary(row),
     commitments: {
@@ -655,12 +657,13 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow) {
       dispute === undefined
         ? null
         : {
-            challenger: dispute.challenger,
+            opener: dispute.opener,
             worker: dispute.worker,
             resolver: dispute.resolver,
             bond: dispute.bond.toString(),
+            joiners: Number(dispute.joiners),
             deadline: Number(dispute.deadline),
-            workerAtFaultByDefault: dispute.workerAtFaultByDefault,
+            defaultRuling: Ruling[Number(dispute.defaultRuling)] ?? String(dispute.defaultRuling),
           },
     note: row.note,
   };

@@ -203,7 +203,8 @@ export class EventWatcher {
         this.db.updateRequest(id, { state: "challenged", disputeDeadline: Number(a.deadline) });
         break;
       case "DisputeResolved":
-        if (!a.workerAtFault) {
+        // Ruling.WorkerRight (1): the worker was right.
+        if (Number(a.ruling) === 1) {
           // The result stands and the window is closed: settle as soon as possible.
           const block = await this.chain.provider.getBlock(log.blockNumber);
           this.db.updateRequest(id, { state: "submitted", challengeDeadline: block?.timestamp ?? 0, disputeDeadline: null });

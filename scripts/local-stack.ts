@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
-import { createLogger, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
+import { createLogger, resolveNpmUri, Ruling, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
 import { OracleRequestLookup, RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
@@ -35,6 +35,7 @@ import {
   type FraudProofResolver,
   type ZkDisputeResolver,
   InferenceOracle__factory,
+  DisputeBook__factory,
   ModelRegistry__factory,
   TextDirectionDApp__factory,
   type ArbiterResolver,
@@ -61,6 +62,8 @@ export const DEFAULT_PARAMS = {
   maxCallbackGasLimit: 2_000_000,
   paramsDelay: 3600,
   minGasPrice: 1_000_000_000n,
+  burnBps: 2000,
+  tolerancePenaltyBps: 2500,
 };
 
 export const MODEL_FEE = parseEther("0.002");
@@ -168,8 +171,11 @@ export async function deployOracle(
 ): Promise<DeployedOracle> {
   const { admin, modelOwner, arbiter } = accounts;
   const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
-  const oracle = await new InferenceOracle__factory(admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
-  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, false);
+  // The oracle's dispute section is a linked library (contracts/libraries/DisputeBook.sol).
+  const disputeBook = await new DisputeBook__factory(admin).deploy();
+  const libraries = { "project/contracts/libraries/DisputeBook.sol:DisputeBook": await disputeBook.getAddress() };
+  const oracle = await new InferenceOracle__factory(libraries, admin).deploy(await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
+  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, Ruling.WorkerRight);
   await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
   let fraudResolver: FraudProofResolver | undefined;
   if (options.fraud !== undefined) {

@@ -81,7 +81,7 @@ export async function populate(stack: LocalStack): Promise<Populated> {
   stack.relayer.poke();
   await waitFor(() => first.every((id) => state(stack, id) === "submitted"), 60_000, "the first results");
   await challenge(stack, first[0]!);
-  await (await stack.resolver.connect(stack.accounts.arbiter).rule(first[0]!, false)).wait();
+  await (await stack.resolver.connect(stack.accounts.arbiter).rule(first[0]!, 1 /* Ruling.WorkerRight */)).wait();
   stack.relayer.poke();
   await waitFor(() => state(stack, first[0]!) === "submitted", 30_000, "the ruling");
   await stack.networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);

@@ -2,11 +2,12 @@
 pragma solidity ^0.8.28;
 
 import {RequestId} from "../types/RequestId.sol";
+import {IDisputeOracle, Ruling} from "./IDisputeGame.sol";
 
 /// @notice The oracle coordinator: request escrow, signed results, challenges, settlement, refunds,
 /// and worker staking. Every state has a deadline (`timeout`) after which its default outcome can be
 /// applied by anyone: Requested -> refunded, Submitted -> settled, Challenged -> default ruling.
-interface IInferenceOracle {
+interface IInferenceOracle is IDisputeOracle {
     /// @notice How a result is trusted. NONE: final on submission. OPTIMISTIC: final after the
     /// challenge window. ZK: final on submission with a valid proof.
     enum Tier {
@@ -104,13 +105,23 @@ interface IInferenceOracle {
         uint96 callbackFee;
     }
 
+    /// @notice One dispute, on one attempt of a request (a WorkerFault ruling reopens the request with
+    /// attempt + 1, and its result can be disputed again).
+    /// @param opener the first challenger; @param bond every joiner's bond (the request's challengeBond)
+    /// @param joiners how many challengers posted `bond` (the opener included)
+    /// @param defaultRuling what resolveDisputeByDefault applies once `deadline` has passed
+    /// @param ruling None while open; then the ruling applied
+    /// @param share what each joiner claims (claimDispute) after WorkerFault or OutputMinor
     struct DisputeView {
-        address challenger;
+        address opener;
         address worker;
         address resolver;
         uint96 bond;
         uint64 deadline;
-        bool workerAtFaultByDefault;
+        uint32 joiners;
+        Ruling defaultRuling;
+        Ruling ruling;
+        uint256 share;
     }
 
     struct WorkerView {
@@ -142,6 +153,12 @@ interface IInferenceOracle {
         uint32 paramsDelay;
         /// @dev the least gas price a callback's gas is priced at (the block's basefee when higher)
         uint64 minGasPrice;
+        /// @dev share of every slash (and of every losing joiner's bond) burned: kept in the oracle for
+        /// ever (`totalBurned`), so a worker never breaks even on its own proven fault; 1..10000
+        uint16 burnBps;
+        /// @dev share of the result bond slashed on an OutputMinor ruling (output beyond τ_out, trace
+        /// right); 0..10000
+        uint16 tolerancePenaltyBps;
     }
 
     // ---------------------------------------------------------------- events
@@ -181,8 +198,17 @@ interface IInferenceOracle {
     event RequestRefunded(RequestId indexed requestId, address indexed requester, uint256 amount, RefundReason reason, bool pushed);
     event RequestFulfilled(RequestId indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered);
     event RequestReopened(RequestId indexed requestId, address indexed disqualifiedWorker, uint64 deadline);
+    /// @notice The first challenge of a result opened a dispute on attempt `attempt` of the request.
     event ChallengeOpened(RequestId indexed requestId, address indexed challenger, address indexed worker, uint256 bond, uint64 deadline);
-    event DisputeResolved(RequestId indexed requestId, bool workerAtFault, bool byDefault, address indexed winner, uint256 payout);
+    /// @notice A later challenger joined the open dispute with the same bond; `joiners` counts the opener.
+    event DisputeJoined(RequestId indexed requestId, uint8 attempt, address indexed challenger, uint32 joiners);
+    /// @notice A dispute was ruled (by its resolver, or by default after its deadline). `slashed` left the
+    /// worker's stake; `burned` stays in the oracle for ever; `share` is what each joiner claims.
+    event DisputeResolved(
+        RequestId indexed requestId, uint8 attempt, Ruling ruling, bool byDefault, uint256 slashed, uint256 burned, uint256 share
+    );
+    /// @notice A joiner claimed its share of a WorkerFault/OutputMinor dispute (credited to its pull balance).
+    event DisputeClaimed(RequestId indexed requestId, uint8 attempt, address indexed challenger, uint256 amount);
     event WorkerRegistered(address indexed operator, address indexed signer, uint256 stake);
     event SignerChanged(address indexed operator, address indexed previousSigner, address indexed newSigner);
     event StakeAdded(address indexed operator, uint256 amount, uint256 stake);
@@ -226,13 +252,20 @@ interface IInferenceOracle {
     error OracleResultRecordMismatch(RequestId requestId);
     error OracleProofRequired(RequestId requestId);
     error OracleProofInvalid(RequestId requestId);
-    error OracleChallengeBondTooLow(uint256 bond, uint256 minimum);
+    /// @notice Every challenger (opener or joiner) posts exactly the request's challengeBond.
+    error OracleChallengeBondInvalid(uint256 bond, uint256 required);
+    error OracleAlreadyJoined(RequestId requestId, address challenger);
+    /// @notice Nothing to claim: the dispute was not ruled WorkerFault/OutputMinor, or `account` did not
+    /// join it, or already claimed.
+    error OracleNothingToClaim(RequestId requestId, uint8 attempt, address account);
+    /// @notice A resolver returned or applied Ruling.None.
+    error OracleInvalidRuling(RequestId requestId);
     error OracleNotResolver(RequestId requestId, address caller, address resolver);
     error OracleInsufficientGasForCallback(uint256 available, uint256 required);
     error OracleInvalidParams(string reason);
     error OracleTransferFailed(address to, uint256 amount);
     error OracleNothingToWithdraw(address account);
-    /// @notice The worker that produced a result cannot challenge it (it would dodge its own slashing).
+    /// @notice The worker that produced a result (its operator or its signer) cannot open or join a dispute on it.
     error OracleSelfChallenge(RequestId requestId, address worker);
     /// @notice A state-changing function was entered again from inside an external call it made.
     error OracleReentrantCall();
@@ -267,12 +300,19 @@ interface IInferenceOracle {
 
     // ---------------------------------------------------------------- disputes
     /// @notice Disputes a Submitted result inside its challenge window, naming it by its record and the
-    /// Merkle proof of its leaf in the batch root it was committed in (empty for a batch of one).
+    /// Merkle proof of its leaf in the batch root it was committed in (empty for a batch of one), with
+    /// exactly the request's challengeBond: the first challenge opens the dispute (and calls the
+    /// request's IDisputeResolverV2), later ones join it until its deadline (record and proof are then
+    /// not read: the open dispute names the result). No join moves any deadline. The worker's operator
+    /// and its signer can neither open nor join.
     function challenge(RequestId requestId, ResultRecord calldata record, bytes32[] calldata proof) external payable;
-    /// @notice Called by the model's resolver with its ruling, before the dispute deadline.
-    function resolveDispute(RequestId requestId, bool workerAtFault) external;
-    /// @notice Applies the dispute's default outcome once its deadline has passed. Anyone may call.
+    /// @notice Applies the dispute's default ruling once its deadline has passed. Anyone may call.
     function resolveDisputeByDefault(RequestId requestId) external;
+    /// @notice Credits the caller's share of a WorkerFault/OutputMinor dispute on attempt `attempt` of
+    /// the request to its pull balance (once per joiner).
+    function claimDispute(RequestId requestId, uint8 attempt) external;
+    /// @notice Wei burned by rulings so far: held by the oracle for ever, never withdrawable.
+    function totalBurned() external view returns (uint256);
 
     // ---------------------------------------------------------------- staking
     function registerWorker(address signer) external payable;
@@ -285,7 +325,8 @@ interface IInferenceOracle {
     // ---------------------------------------------------------------- views
     function state(RequestId requestId) external view returns (RequestStatus);
     function getRequest(RequestId requestId) external view returns (RequestView memory);
-    function getDispute(RequestId requestId) external view returns (DisputeView memory);
+    /// @notice The dispute on attempt `attempt` of the request (all zero: none).
+    function getDispute(RequestId requestId, uint8 attempt) external view returns (DisputeView memory);
     function getWorker(address operator) external view returns (WorkerView memory);
     function operatorOf(address signer) external view returns (address);
     function balanceOf(address account) external view returns (uint256);

@@ -15,7 +15,8 @@ interface IModelRegistry {
     /// @param tiers bit mask of supported tiers: bit (1 << uint8(Tier))
     /// @param resolver dispute resolver for OPTIMISTIC results (must be approved by the registry admin)
     /// @param zkVerifier IZkVerifier for ZK results (must be approved), or zero
-    /// @param commitmentRoot Merkle root over the model's weights and operator table, or zero
+    /// @param commitmentRoot Merkle root over the model's weights and operator table, or zero; set once
+    /// (at registration, or by one update while zero): an update must repeat it
     struct ModelInfo {
         address owner;
         uint96 fee;
@@ -64,6 +65,7 @@ interface IModelRegistry {
     error RegistryCanonicalCommitmentMismatch(bytes32 given, bytes32 computed);
     /// @notice Precision above 3, zero steps, or tolerances that are negative, non-finite or τ_major < τ_out.
     error RegistryInvalidCanonicalTerms(string reason);
+    error RegistryCommitmentAlreadySet(bytes32 modelHash, bytes32 commitmentRoot);
 
     function registerModel(bytes32 modelHash, ModelInfo calldata info) external;
     function updateModel(bytes32 modelHash, ModelInfo calldata info) external;

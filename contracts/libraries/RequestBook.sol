@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
 import {RequestId} from "../types/RequestId.sol";
 
-/// @notice Storage layout of requests and disputes, and the pure rules for commitments and fee splits.
+/// @notice Storage layout of requests (disputes: DisputeBook), and the pure rules for commitments and fee splits.
 library RequestBook {
     uint256 internal constant BPS = 10_000;
 
@@ -79,15 +79,6 @@ library RequestBook {
         assembly ("memory-safe") {
             sstore(add(r.slot, HEAD_SLOT), updated)
         }
-    }
-
-    struct Dispute {
-        address challenger;
-        uint96 bond;
-        address worker;
-        uint64 deadline;
-        bool workerAtFaultByDefault;
-        address resolver;
     }
 
     /// @notice keccak256(abi.encode(LEAF_TAG, requestId, attempt, worker, relayer, outputHash, traceRoot)):

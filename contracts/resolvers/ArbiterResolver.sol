@@ -1,39 +1,38 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IDisputeResolver} from "../interfaces/IDisputeResolver.sol";
-import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {DisputeContext, IDisputeOracle, IDisputeResolverV2, Ruling} from "../interfaces/IDisputeGame.sol";
 import {RequestId} from "../types/RequestId.sol";
 
 /// @title ArbiterResolver
 /// @notice The bootstrap dispute resolver: a trusted arbiter (a multisig, say) re-runs the disputed
 /// inference off chain and rules. If it does not rule within `ruleWithin`, the oracle applies
-/// `workerAtFaultByDefault`. Later resolvers replace trust with zk proofs or one-step fraud proofs.
-contract ArbiterResolver is IDisputeResolver {
-    event DisputeRecorded(
-        RequestId indexed requestId, address indexed worker, address indexed challenger, bytes32 outputHash, bytes32 traceRoot
-    );
-    event Ruled(RequestId indexed requestId, bool workerAtFault, address indexed arbiter);
+/// `defaultRuling`. Later resolvers replace trust with zk proofs or fraud games.
+contract ArbiterResolver is IDisputeResolverV2 {
+    event DisputeRecorded(RequestId indexed requestId, uint8 attempt, address indexed worker, bytes32 outputHash);
+    event Ruled(RequestId indexed requestId, Ruling ruling, address indexed arbiter);
     event ArbiterTransferred(address indexed previousArbiter, address indexed newArbiter);
 
     error ArbiterOnlyOracle(address caller);
     error ArbiterOnlyArbiter(address caller);
     error ArbiterUnknownDispute(RequestId requestId);
     error ArbiterZeroAddress();
+    error ArbiterInvalidRuling();
 
-    IInferenceOracle public immutable oracle;
+    IDisputeOracle public immutable oracle;
     uint64 public immutable ruleWithin;
-    bool public immutable workerAtFaultByDefault;
+    Ruling public immutable defaultRuling;
     address public arbiter;
     /// @notice When each open dispute was opened (0: none open). The disputed result is in DisputeRecorded.
     mapping(RequestId => uint256 openedAt) public openedAt;
 
-    constructor(address oracle_, address arbiter_, uint64 ruleWithin_, bool workerAtFaultByDefault_) {
+    constructor(address oracle_, address arbiter_, uint64 ruleWithin_, Ruling defaultRuling_) {
         if (oracle_ == address(0) || arbiter_ == address(0)) revert ArbiterZeroAddress();
-        oracle = IInferenceOracle(oracle_);
+        if (defaultRuling_ == Ruling.None) revert ArbiterInvalidRuling();
+        oracle = IDisputeOracle(oracle_);
         arbiter = arbiter_;
         ruleWithin = ruleWithin_;
-        workerAtFaultByDefault = workerAtFaultByDefault_;
+        defaultRuling = defaultRuling_;
         emit ArbiterTransferred(address(0), arbiter_);
     }
 
@@ -43,22 +42,22 @@ contract ArbiterResolver is IDisputeResolver {
         _;
     }
 
-    /// @inheritdoc IDisputeResolver
-    function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, bool) {
+    /// @inheritdoc IDisputeResolverV2
+    function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, Ruling) {
         // INVARIANT: only the oracle opens disputes.
         if (msg.sender != address(oracle)) revert ArbiterOnlyOracle(msg.sender);
         openedAt[ctx.requestId] = block.timestamp;
-        emit DisputeRecorded(ctx.requestId, ctx.worker, ctx.challenger, ctx.outputHash, ctx.traceRoot);
-        return (ruleWithin, workerAtFaultByDefault);
+        emit DisputeRecorded(ctx.requestId, ctx.attempt, ctx.worker, ctx.outputHash);
+        return (ruleWithin, defaultRuling);
     }
 
-    /// @notice Rules on an open dispute; the oracle enforces the dispute deadline.
-    function rule(RequestId requestId, bool workerAtFault) external onlyArbiter {
+    /// @notice Rules on an open dispute; the oracle enforces the dispute deadline and refuses Ruling.None.
+    function rule(RequestId requestId, Ruling ruling) external onlyArbiter {
         // INVARIANT: the arbiter rules only on disputes the oracle opened here, once each.
         if (openedAt[requestId] == 0) revert ArbiterUnknownDispute(requestId);
         delete openedAt[requestId];
-        emit Ruled(requestId, workerAtFault, msg.sender);
-        oracle.resolveDispute(requestId, workerAtFault);
+        emit Ruled(requestId, ruling, msg.sender);
+        oracle.resolveDispute(requestId, ruling);
     }
 
     function transferArbiter(address newArbiter) external onlyArbiter {

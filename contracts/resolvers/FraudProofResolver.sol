@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IDisputeResolver} from "../interfaces/IDisputeResolver.sol";
+import {DisputeContext, IDisputeOracle, IDisputeResolverV2, Ruling} from "../interfaces/IDisputeGame.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {RequestBook} from "../libraries/RequestBook.sol";
+import {BatchMerkle} from "../libraries/BatchMerkle.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {RequestId} from "../types/RequestId.sol";
 import {OneStepVerifier} from "../fraud/OneStepVerifier.sol";
@@ -12,19 +14,22 @@ import {TensorHash} from "../libraries/TensorHash.sol";
 import {ChunkProof, StepContext, StepProof, Verdict} from "../fraud/FraudTypes.sol";
 
 /// @title FraudProofResolver
-/// @notice Resolves OPTIMISTIC disputes with one-step fraud proofs (docs/OPTIMISTIC.md). The
-/// challenger must prove: the default outcome is "worker not at fault".
-/// - `proveFraud` (the challenger only): a one-step proof of one element. The verifier rules; a wrong
-///   element slashes the worker, a correct one ends the dispute for the worker (the challenger's bond
-///   goes to it). Malformed proofs revert with the verifier's errors and change nothing.
+/// @notice Resolves OPTIMISTIC disputes with one-step fraud proofs (docs/OPTIMISTIC.md), the v1 resolver
+/// under the v2 oracle (IDisputeResolverV2). The challengers must prove: the default ruling is WorkerRight.
+/// - `bindTrace` (anyone, once per dispute): the disputed result's record and batch proof, which give the
+///   traceRoot the worker signed (the oracle does not store it; every proof below needs it).
+/// - `proveFraud` (any challenger who joined the dispute in the oracle: `isChallenger`): a one-step proof
+///   of one element. A wrong element rules WorkerFault; a correct one reverts and changes nothing, so a
+///   worker's sock that opened the dispute cannot end it for the worker by proving a right element
+///   (issue 11, scenario 1): any honest joiner still proves until the deadline.
 /// - `proveOutputMismatch` / `proveManifestMismatch` / `proveTypeFault` (anyone): the signed output
 ///   hash is not the trace's last tensor, the manifest does not have the model's trace count, or a
 ///   trace tensor has another dtype or shape than committed.
-/// - Data availability: within `daRequestWindow` of the opening the challenger may name up to
+/// - Data availability: within `daRequestWindow` of the opening a challenger may name (once per dispute) up to
 ///   MAX_DA_CHUNKS chunks (of the manifest or of trace tensors) it could not fetch; anyone holding the
 ///   data reveals them on-chain (proven against the traceRoot; emitted for the challenger) before the
 ///   DA deadline, else anyone calls `slashWithheld` and the worker is at fault.
-contract FraudProofResolver is IDisputeResolver {
+contract FraudProofResolver is IDisputeResolverV2 {
     uint32 public constant MANIFEST = type(uint32).max;
     uint256 public constant MAX_DA_CHUNKS = 16;
 
@@ -35,11 +40,11 @@ contract FraudProofResolver is IDisputeResolver {
         bytes32 outputHash;
         bytes32 traceRoot;
         address worker;
-        address challenger;
         uint64 openedAt;
         uint64 daDeadline;
         uint32 pending;
         uint64 nonce;
+        uint8 attempt;
     }
 
     /// @notice A chunk named in a data-availability challenge: chunk `chunk` of trace tensor `traceIndex`
@@ -77,7 +82,8 @@ contract FraudProofResolver is IDisputeResolver {
         bytes32 dataRoot;
     }
 
-    event DisputeRecorded(RequestId indexed requestId, address indexed worker, address indexed challenger, bytes32 traceRoot);
+    event DisputeRecorded(RequestId indexed requestId, uint8 attempt, address indexed worker, bytes32 outputHash);
+    event TraceBound(RequestId indexed requestId, bytes32 traceRoot);
     event TraceCountSet(bytes32 indexed modelHash, uint32 traceCount);
     event FraudProven(RequestId indexed requestId, uint32 opIndex, uint256 element, bool workerAtFault);
     event OutputMismatchProven(RequestId indexed requestId, bytes32 traceOutputHash, bytes32 signedOutputHash);
@@ -89,7 +95,12 @@ contract FraudProofResolver is IDisputeResolver {
     event WithheldSlashed(RequestId indexed requestId, uint32 missing);
 
     error FraudOnlyOracle(address caller);
-    error FraudOnlyChallenger(address caller, address challenger);
+    error FraudOnlyChallenger(RequestId requestId, address caller);
+    error FraudStepCorrect(RequestId requestId, uint32 opIndex, uint256 element);
+    error FraudTraceUnbound(RequestId requestId);
+    error FraudTraceAlreadyBound(RequestId requestId);
+    error FraudRecordMismatch(RequestId requestId);
+    error FraudTraceCountAlreadySet(bytes32 modelHash, uint32 traceCount);
     error FraudUnknownDispute(RequestId requestId);
     error FraudZeroAddress();
     error FraudInvalidTimes();
@@ -122,8 +133,9 @@ contract FraudProofResolver is IDisputeResolver {
     /// @notice Seconds the worker (or anyone) has to reveal the named chunks.
     uint64 public immutable daResponseTime;
 
-    /// @notice The model's trace tensor count (the manifest's n), set by the model's owner next to its
-    /// commitment root and checkable the same way (scripts/model-commitment.ts).
+    /// @notice The model's trace tensor count (the manifest's n), set once by the model's owner next to its
+    /// commitment root and checkable the same way (scripts/model-commitment.ts). Set once (issue 11,
+    /// scenario 6): an owner changing it under open results could make an honest manifest "mismatch".
     mapping(bytes32 modelHash => uint32) public traceCount;
     mapping(RequestId => Dispute) private disputes;
     /// @dev 1: requested, 2: revealed; keyed by (requestId, dispute nonce, traceIndex, chunk).
@@ -145,12 +157,15 @@ contract FraudProofResolver is IDisputeResolver {
     function setTraceCount(bytes32 modelHash, uint32 count) external {
         address owner = registry.model(modelHash).owner;
         if (msg.sender != owner) revert FraudNotModelOwner(modelHash, msg.sender);
+        uint32 current = traceCount[modelHash];
+        // INVARIANT: a model's trace count is a pure function of its file: set once, never changed.
+        if (current != 0) revert FraudTraceCountAlreadySet(modelHash, current);
         traceCount[modelHash] = count;
         emit TraceCountSet(modelHash, count);
     }
 
-    /// @inheritdoc IDisputeResolver
-    function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, bool) {
+    /// @inheritdoc IDisputeResolverV2
+    function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, Ruling) {
         // INVARIANT: only the oracle opens disputes.
         if (msg.sender != address(oracle)) revert FraudOnlyOracle(msg.sender);
         disputes[ctx.requestId] = Dispute({
@@ -158,16 +173,30 @@ contract FraudProofResolver is IDisputeResolver {
             commitmentRoot: registry.model(ctx.modelHash).commitmentRoot,
             inputHash: ctx.inputHash,
             outputHash: ctx.outputHash,
-            traceRoot: ctx.traceRoot,
+            traceRoot: bytes32(0),
             worker: ctx.worker,
-            challenger: ctx.challenger,
             openedAt: uint64(block.timestamp),
             daDeadline: 0,
             pending: 0,
-            nonce: ++nonces
+            nonce: ++nonces,
+            attempt: ctx.attempt
         });
-        emit DisputeRecorded(ctx.requestId, ctx.worker, ctx.challenger, ctx.traceRoot);
-        return (disputeDuration, false);
+        emit DisputeRecorded(ctx.requestId, ctx.attempt, ctx.worker, ctx.outputHash);
+        return (disputeDuration, Ruling.WorkerRight);
+    }
+
+    /// @notice Binds the disputed result's traceRoot: `record` and `proof` must lead from the disputed
+    /// result's leaf (this attempt, this worker, this output) to a committed batch root. Anyone, once.
+    function bindTrace(RequestId requestId, IInferenceOracle.ResultRecord calldata record, bytes32[] calldata proof) external {
+        Dispute storage d = open(requestId);
+        // INVARIANT: the trace of a dispute is the one its worker signed, bound once.
+        if (d.traceRoot != bytes32(0)) revert FraudTraceAlreadyBound(requestId);
+        if (
+            record.worker != d.worker || record.outputHash != d.outputHash || record.traceRoot == bytes32(0)
+                || !oracle.isBatchRoot(BatchMerkle.process(RequestBook.leaf(requestId, d.attempt, record), proof))
+        ) revert FraudRecordMismatch(requestId);
+        d.traceRoot = record.traceRoot;
+        emit TraceBound(requestId, record.traceRoot);
     }
 
     function getDispute(RequestId requestId) external view returns (Dispute memory) {
@@ -179,52 +208,65 @@ contract FraudProofResolver is IDisputeResolver {
         if (d.openedAt == 0) revert FraudUnknownDispute(requestId);
     }
 
-    function rule(RequestId requestId, bool workerAtFault) private {
+    /// @dev An open dispute whose traceRoot is bound.
+    function traced(RequestId requestId) private view returns (Dispute storage d) {
+        d = open(requestId);
+        if (d.traceRoot == bytes32(0)) revert FraudTraceUnbound(requestId);
+    }
+
+    function onlyChallenger(RequestId requestId) private view {
+        // INVARIANT: only a challenger who posted a bond in the oracle's dispute moves in it.
+        if (!oracle.isChallenger(requestId, msg.sender)) revert FraudOnlyChallenger(requestId, msg.sender);
+    }
+
+    /// @dev Every proof here shows the worker at fault; the oracle applies WorkerFault.
+    function ruleFault(RequestId requestId) private {
         delete disputes[requestId];
-        oracle.resolveDispute(requestId, workerAtFault);
+        oracle.resolveDispute(requestId, Ruling.WorkerFault);
     }
 
     /// @notice The context a step proof of this dispute is checked against.
     function stepContext(RequestId requestId) public view returns (StepContext memory) {
-        Dispute storage d = open(requestId);
+        Dispute storage d = traced(requestId);
         if (d.commitmentRoot == bytes32(0)) revert FraudCommitmentUnset(d.modelHash);
         return StepContext({commitmentRoot: d.commitmentRoot, inputHash: d.inputHash, traceRoot: d.traceRoot});
     }
 
-    /// @notice The challenger's one-step proof. Rules for the side the verifier finds right.
+    /// @notice A challenger's one-step proof: a wrong element rules WorkerFault; a right one reverts
+    /// (FraudStepCorrect) and leaves the dispute open for every other challenger.
     function proveFraud(RequestId requestId, StepProof calldata proof) external {
-        Dispute storage d = open(requestId);
-        if (msg.sender != d.challenger) revert FraudOnlyChallenger(msg.sender, d.challenger);
+        onlyChallenger(requestId);
         Verdict memory v = verifier.verify(proof, stepContext(requestId));
-        emit FraudProven(requestId, proof.opIndex, proof.element, v.faulty);
-        rule(requestId, v.faulty);
+        if (!v.faulty) revert FraudStepCorrect(requestId, proof.opIndex, proof.element);
+        emit FraudProven(requestId, proof.opIndex, proof.element, true);
+        ruleFault(requestId);
     }
 
     /// @notice The trace's last tensor (the model output) is not the output the worker signed.
     function proveOutputMismatch(RequestId requestId, uint32 count, bytes32 manifestRoot, ChunkProof calldata row) external {
-        Dispute storage d = open(requestId);
+        Dispute storage d = traced(requestId);
         uint32 committed = committedTraceCount(d.modelHash);
         if (count != committed) revert FraudTraceCountMismatch(count, committed);
         TraceLib.checkManifest(d.traceRoot, count, manifestRoot);
         bytes32 h = TraceLib.rowHash(count, manifestRoot, count - 1, row);
         if (h == d.outputHash) revert FraudOutputMatches(requestId);
         emit OutputMismatchProven(requestId, h, d.outputHash);
-        rule(requestId, true);
+        ruleFault(requestId);
     }
 
     /// @notice The trace root is a manifest with the wrong number of tensors.
     function proveManifestMismatch(RequestId requestId, uint32 count, bytes32 manifestRoot) external {
-        Dispute storage d = open(requestId);
+        Dispute storage d = traced(requestId);
         uint32 committed = committedTraceCount(d.modelHash);
         if (count == committed) revert FraudManifestMatches(requestId);
         TraceLib.checkManifest(d.traceRoot, count, manifestRoot);
         emit ManifestMismatchProven(requestId, count, committed);
-        rule(requestId, true);
+        ruleFault(requestId);
     }
 
     /// @notice A trace tensor has another dtype or shape than committed. Anyone may call.
     function proveTypeFault(RequestId requestId, TypeFaultProof calldata p) external {
-        Dispute storage d = open(requestId);
+        Dispute storage d = traced(requestId);
         StepContext memory c = stepContext(requestId);
         bytes32 root = sha256(abi.encodePacked(uint8(3), p.weightsRoot, p.opsRoot));
         if (root != c.commitmentRoot) revert OneStepVerifier.StepCommitmentMismatch(root, c.commitmentRoot);
@@ -240,7 +282,7 @@ contract FraudProofResolver is IDisputeResolver {
         if (sha256(abi.encodePacked(uint8(2), p.header, p.dataRoot)) != h) revert FraudHeaderMismatch(o.index);
         if (keccak256(p.header) == keccak256(TraceLib.header(o.dtype, o.shape))) revert FraudTypeMatches(o.index);
         emit TypeFaultProven(requestId, o.index);
-        rule(requestId, true);
+        ruleFault(requestId);
     }
 
     function committedTraceCount(bytes32 modelHash) private view returns (uint32 c) {
@@ -254,10 +296,10 @@ contract FraudProofResolver is IDisputeResolver {
         return keccak256(abi.encode(requestId, nonce, traceIndex, chunk));
     }
 
-    /// @notice The challenger names chunks it could not fetch; the DA deadline starts.
+    /// @notice A challenger names chunks it could not fetch; the DA deadline starts.
     function challengeAvailability(RequestId requestId, DataRef[] calldata refs) external {
-        Dispute storage d = open(requestId);
-        if (msg.sender != d.challenger) revert FraudOnlyChallenger(msg.sender, d.challenger);
+        Dispute storage d = traced(requestId);
+        onlyChallenger(requestId);
         if (block.timestamp >= d.openedAt + daRequestWindow) revert FraudDaWindowClosed(requestId);
         if (d.daDeadline != 0) revert FraudDaAlreadyChallenged(requestId);
         if (refs.length == 0 || refs.length > MAX_DA_CHUNKS) revert FraudDaBadRefs(refs.length);
@@ -273,7 +315,7 @@ contract FraudProofResolver is IDisputeResolver {
 
     /// @notice Reveals one requested chunk, proven against the dispute's traceRoot. Anyone may call.
     function reveal(RequestId requestId, Reveal calldata r) external {
-        Dispute storage d = open(requestId);
+        Dispute storage d = traced(requestId);
         bytes32 key = daKey(requestId, d.nonce, r.traceIndex, r.chunk.index);
         if (daState[key] != 1) revert FraudDaNotRequested(r.traceIndex, r.chunk.index);
         if (block.timestamp >= d.daDeadline) revert FraudDaDeadlinePassed(requestId, d.daDeadline);
@@ -314,6 +356,6 @@ contract FraudProofResolver is IDisputeResolver {
         if (d.daDeadline == 0 || d.pending == 0) revert FraudDaNothingWithheld(requestId);
         if (block.timestamp < d.daDeadline) revert FraudDaDeadlineNotReached(requestId, d.daDeadline);
         emit WithheldSlashed(requestId, d.pending);
-        rule(requestId, true);
+        ruleFault(requestId);
     }
 }

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IDisputeResolver} from "../interfaces/IDisputeResolver.sol";
-import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {DisputeContext, IDisputeOracle, IDisputeResolverV2, Ruling} from "../interfaces/IDisputeGame.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IZkVerifier} from "../interfaces/IZkVerifier.sol";
 import {RequestId} from "../types/RequestId.sol";
@@ -12,11 +11,11 @@ import {RequestId} from "../types/RequestId.sol";
 /// trusted arbiter. A challenged result is presumed wrong (the worker is at fault by default); anyone
 /// (usually the worker) can answer the challenge within `answerWithin` with a Groth16 proof that the
 /// challenged outputHash is model(input). A proof that the model's approved IZkVerifier accepts ends
-/// the dispute for the worker (the challenger loses its bond); no valid answer by the deadline lets
-/// anyone call `oracle.resolveDisputeByDefault`, which slashes the worker and reopens or refunds the
-/// request. The verifier is read from the registry when the answer arrives, so a revoked verifier
+/// the dispute for the worker (WorkerRight: the joiners' bonds, less the burn, go to it); no valid answer
+/// by the deadline lets anyone call `oracle.resolveDisputeByDefault`, which applies the default
+/// WorkerFault: the worker is slashed and the request reopens or is refunded. The verifier is read from the registry when the answer arrives, so a revoked verifier
 /// cannot clear a worker.
-contract ZkDisputeResolver is IDisputeResolver {
+contract ZkDisputeResolver is IDisputeResolverV2 {
     struct Dispute {
         bytes32 modelHash;
         bytes32 inputHash;
@@ -29,7 +28,7 @@ contract ZkDisputeResolver is IDisputeResolver {
         bytes32 inputHash,
         bytes32 outputHash,
         address worker,
-        address challenger
+        uint8 attempt
     );
     event ChallengeAnswered(RequestId indexed requestId, address indexed prover);
 
@@ -39,7 +38,7 @@ contract ZkDisputeResolver is IDisputeResolver {
     error ZkResolverProofInvalid(RequestId requestId);
     error ZkResolverZeroAddress();
 
-    IInferenceOracle public immutable oracle;
+    IDisputeOracle public immutable oracle;
     IModelRegistry public immutable registry;
     /// @notice Seconds a challenged worker has to answer with a proof.
     uint64 public immutable answerWithin;
@@ -48,19 +47,19 @@ contract ZkDisputeResolver is IDisputeResolver {
 
     constructor(address oracle_, address registry_, uint64 answerWithin_) {
         if (oracle_ == address(0) || registry_ == address(0)) revert ZkResolverZeroAddress();
-        oracle = IInferenceOracle(oracle_);
+        oracle = IDisputeOracle(oracle_);
         registry = IModelRegistry(registry_);
         answerWithin = answerWithin_;
     }
 
-    /// @inheritdoc IDisputeResolver
-    function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, bool) {
+    /// @inheritdoc IDisputeResolverV2
+    function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, Ruling) {
         // INVARIANT: only the oracle opens disputes.
         if (msg.sender != address(oracle)) revert ZkResolverOnlyOracle(msg.sender);
         disputes[ctx.requestId] = Dispute(ctx.modelHash, ctx.inputHash, ctx.outputHash);
-        emit DisputeOpened(ctx.requestId, ctx.modelHash, ctx.inputHash, ctx.outputHash, ctx.worker, ctx.challenger);
-        // Unanswered, the challenger is right: the worker could have proven its result and did not.
-        return (answerWithin, true);
+        emit DisputeOpened(ctx.requestId, ctx.modelHash, ctx.inputHash, ctx.outputHash, ctx.worker, ctx.attempt);
+        // Unanswered, the challengers are right: the worker could have proven its result and did not.
+        return (answerWithin, Ruling.WorkerFault);
     }
 
     /// @notice Answers an open challenge with `proof` (the model's IZkVerifier encoding) that the
@@ -80,6 +79,6 @@ contract ZkDisputeResolver is IDisputeResolver {
         if (!ok) revert ZkResolverProofInvalid(requestId);
         delete disputes[requestId];
         emit ChallengeAnswered(requestId, msg.sender);
-        oracle.resolveDispute(requestId, false);
+        oracle.resolveDispute(requestId, Ruling.WorkerRight);
     }
 }

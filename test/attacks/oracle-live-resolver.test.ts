@@ -31,8 +31,8 @@ describe("attack: resolver read live (finding 5)", () => {
     // and a wrong result is still slashed.
     const receipt = await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
     expect(events(receipt, fx.oracle, "ChallengeOpened")).toHaveLength(1);
-    expect((await fx.oracle.getDispute(id)).resolver).toBe(resolver);
-    const ruled = await send(fx.resolver.connect(fx.arbiter).rule(id, true));
+    expect((await fx.oracle.getDispute(id, 0)).resolver).toBe(resolver);
+    const ruled = await send(fx.resolver.connect(fx.arbiter).rule(id, 2 /* Ruling.WorkerFault */));
     expect(events(ruled, fx.oracle, "WorkerSlashed")[0]!.args.operator).toBe(fx.ops[0]!.address);
   });
 
@@ -46,8 +46,8 @@ describe("attack: resolver read live (finding 5)", () => {
     await fx.registry.connect(fx.admin).setResolverApproval(captured, true);
     await fx.registry.connect(fx.modelOwner).updateModel(MODEL_HASH, modelInfo({ resolver: captured, zkVerifier: await fx.zk.getAddress() }));
     await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
-    expect((await fx.oracle.getDispute(id)).resolver).toBe(original);
-    await expectRevert(fx.oracle.connect(fx.modelOwner).resolveDispute(id, false), fx.oracle, "OracleNotResolver", [id, captured, original]);
+    expect((await fx.oracle.getDispute(id, 0)).resolver).toBe(original);
+    await expectRevert(fx.oracle.connect(fx.modelOwner).resolveDispute(id, 1 /* Ruling.WorkerRight */), fx.oracle, "OracleNotResolver", [id, captured, original]);
     // A new request gets the new resolver.
     const { id: next } = await request(fx);
     expect((await fx.oracle.getRequest(next)).resolver).toBe(captured);

@@ -45,7 +45,7 @@ describe("attack: parameters that move under a request (finding 4)", () => {
     expect((await fx.oracle.params()).challengeBond).toBe(PARAMS.challengeBond);
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow - 10);
     await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
-    expect((await fx.oracle.getDispute(id)).bond).toBe(PARAMS.challengeBond);
+    expect((await fx.oracle.getDispute(id, 0)).bond).toBe(PARAMS.challengeBond);
   });
 
   it("test_requestInference_madeBeforeChangeTakesEffect_keepsOldVersion_succeeds", async () => {

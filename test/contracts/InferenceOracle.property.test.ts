@@ -4,7 +4,8 @@
  * rejections, unbonding, withdrawals). A ledger rebuilt from the oracle's events is checked after every
  * action against the views and against the oracle's ether balance:
  *
- *   balance(oracle) == sum of stakes + fees escrowed by open requests + open challenge bonds + pull balances
+ *   balance(oracle) == sum of stakes + fees escrowed by open requests + bonds of open disputes
+ *                      + unclaimed dispute shares + pull balances + totalBurned
  *
  * and no request is ever both paid and refunded, or paid or refunded twice. Each sequence ends by
  * driving every request to a final state and withdrawing everything: the oracle must end empty.
@@ -17,6 +18,10 @@
  * share, challenge window); the model predicts each request's version from the ParamsScheduled events
  * and checks that bonds locked, bonds asked and the relayer's share paid are those of the request's
  * own version, never the one in effect at submission, challenge or settlement.
+ *
+ * Disputes (docs/V2.md §5): later challengers join an open dispute with the same bond; the arbiter
+ * rules WorkerRight, WorkerFault or OutputMinor at random under random burn and tolerance-penalty
+ * shares; joiners claim their shares at random times. Every ruling's split is checked to the wei.
  *
  * Result batches: every accepted OPTIMISTIC result is tracked by the Merkle proof rebuilt from its
  * submitting transaction's logs (protocol/batch.ts); batches of up to 9 items commit real trees, every
@@ -58,7 +63,8 @@ interface Req {
   outputHash?: string;
   traceRoot?: string;
   disputeBond?: bigint;
-  challenger?: string;
+  /** Challengers of the open dispute (the opener first). */
+  joiners?: string[];
   /** Overturned results so far (RequestReopened events); part of the result leaf. */
   attempt: number;
   /** The params version the request was made under (predicted from ParamsScheduled events). */
@@ -91,6 +97,11 @@ class Model {
   readyAt = new Map<string, bigint>();
   pull = new Map<string, bigint>();
   bonds = 0n;
+  /** Shares fixed by WorkerFault/OutputMinor rulings not yet claimed, and the wei burned. */
+  unclaimed = 0n;
+  burned = 0n;
+  /** Per ruled dispute (`${id}:${attempt}`): each joiner's share and who has not claimed yet. */
+  claims = new Map<string, { id: string; attempt: number; share: bigint; open: Set<string> }>();
   disqualified = new Set<string>(); // `${id}:${operator}`
   roots = new Set<string>();
   /** Every scheduled version: its params and when it takes effect (a replaced pending one is overwritten). */
@@ -170,19 +181,48 @@ class Model {
           r!.timeout = args.deadline;
           r!.disputeBond = args.bond;
           expect(args.bond, "challenge bond of the request's version").toBe(this.paramsOf(r!).challengeBond);
-          r!.challenger = args.challenger;
+          r!.joiners = [args.challenger];
           this.bonds += args.bond;
           break;
-        case "DisputeResolved":
-          this.bonds -= r!.disputeBond!;
-          if (!args.workerAtFault) {
+        case "DisputeJoined":
+          r!.joiners!.push(args.challenger);
+          expect(Number(args.joiners), "joiners").toBe(r!.joiners!.length);
+          expect(Number(args.attempt), "join attempt").toBe(r!.attempt);
+          this.bonds += r!.disputeBond!;
+          break;
+        case "DisputeResolved": {
+          const n = BigInt(r!.joiners!.length);
+          const pot = n * r!.disputeBond!;
+          const p = this.paramsOf(r!);
+          this.bonds -= pot;
+          this.burned += args.burned as bigint;
+          const ruling = Number(args.ruling);
+          if (ruling === 1) {
+            // WorkerRight: burnBps of each joiner's bond burned, the rest credited to the worker.
+            expect(args.burned, "WorkerRight burn").toBe(n * ((r!.disputeBond! * BigInt(p.burnBps)) / 10_000n));
             r!.status = Status.Submitted;
             r!.timeout = blockTime;
           } else {
-            this.add(this.locked, r!.worker!, -this.paramsOf(r!).resultBond);
+            const slashed = ruling === 2 ? p.resultBond : (p.resultBond * BigInt(p.tolerancePenaltyBps)) / 10_000n;
+            expect(args.slashed, "slashed").toBe(slashed);
+            // Conservation to the wei: the shares and the burn (with the rounding dust) are the slash plus the bonds.
+            expect((args.share as bigint) * n + (args.burned as bigint), "ruling split").toBe(slashed + pot);
+            expect((args.burned as bigint) >= (slashed * BigInt(p.burnBps)) / 10_000n, "burn share").toBe(true);
+            expect((args.burned as bigint) - (slashed * BigInt(p.burnBps)) / 10_000n < n, "dust below joiners").toBe(true);
+            this.unclaimed += (args.share as bigint) * n;
+            this.claims.set(`${r!.id}:${r!.attempt}`, { id: r!.id, attempt: r!.attempt, share: args.share, open: new Set(r!.joiners) });
+            this.add(this.locked, r!.worker!, -p.resultBond);
             this.disqualified.add(`${r!.id}:${r!.worker}`);
           }
           break;
+        }
+        case "DisputeClaimed": {
+          const c = this.claims.get(`${args.requestId}:${Number(args.attempt)}`)!;
+          expect(args.amount, "claimed share").toBe(c.share);
+          expect(c.open.delete(args.challenger), "claimed once").toBe(true);
+          this.unclaimed -= args.amount as bigint;
+          break;
+        }
         case "WorkerSlashed":
           this.add(this.stakes, args.operator, 0n - (args.amount as bigint));
           break;
@@ -220,11 +260,12 @@ class Model {
           break;
         case "ParamsScheduled": {
           const [minStake, resultBond, challengeBond, minWorkerFee, challengeWindow, unbondingDelay, relayerFeeBps,
-            maxInlineInputBytes, maxInlineOutputBytes, maxCallbackGasLimit, paramsDelay, minGasPrice] = args.params;
+            maxInlineInputBytes, maxInlineOutputBytes, maxCallbackGasLimit, paramsDelay, minGasPrice, burnBps, tolerancePenaltyBps] = args.params;
           this.versions.set(Number(args.version), {
             p: { minStake, resultBond, challengeBond, minWorkerFee, challengeWindow: Number(challengeWindow), unbondingDelay: Number(unbondingDelay),
               relayerFeeBps: Number(relayerFeeBps), maxInlineInputBytes: Number(maxInlineInputBytes), maxInlineOutputBytes: Number(maxInlineOutputBytes),
-              maxCallbackGasLimit: Number(maxCallbackGasLimit), paramsDelay: Number(paramsDelay), minGasPrice },
+              maxCallbackGasLimit: Number(maxCallbackGasLimit), paramsDelay: Number(paramsDelay), minGasPrice,
+              burnBps: Number(burnBps), tolerancePenaltyBps: Number(tolerancePenaltyBps) },
             effectiveAt: args.effectiveAt,
           });
           break;
@@ -252,7 +293,8 @@ async function checkInvariants(fx: PFx, m: Model, where: string) {
   const stakes = [...m.stakes.values()].reduce((a, b) => a + b, 0n);
   const pull = [...m.pull.values()].reduce((a, b) => a + b, 0n);
   const balance = await fx.ethers.provider.getBalance(fx.oracleAddr);
-  expect(balance, `conservation ${where}`).toBe(stakes + m.escrow() + m.bonds + pull);
+  expect(balance, `conservation ${where}`).toBe(stakes + m.escrow() + m.bonds + pull + m.unclaimed + m.burned);
+  expect(await fx.oracle.totalBurned(), `burned ${where}`).toBe(m.burned);
   const checks: Promise<void>[] = [];
   for (const op of fx.ops) {
     checks.push(
@@ -412,11 +454,18 @@ describe("InferenceOracle: randomized property test", () => {
           }
           await run("submitBatch", () => fx.oracle.connect(fx.relayer).submitResults(items, GAS), true);
         } else if (action < 55) {
-          // challenge
-          const subs = withStatus(Status.Submitted);
+          // challenge: open a dispute, or join an open one
+          const subs = withStatus(Status.Submitted, Status.Challenged);
           if (!subs.length) continue;
           const r = rnd.pick(subs);
-          const who = rnd.pick([fx.challenger, fx.other, fx.ops[0]!, fx.ops[1]!]);
+          const who = rnd.pick([fx.challenger, fx.other, fx.ops[0]!, fx.ops[1]!, fx.relayer, fx.requester]);
+          if (r.status === Status.Challenged) {
+            const bond = rnd.chance(0.15) ? r.disputeBond! + 1n : r.disputeBond!;
+            const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && who.address !== r.worker && !r.joiners!.includes(who.address) && bond === r.disputeBond;
+            const s = rnd.chance(0.2) ? tampered(r) : settlement(r);
+            await run("join", () => fx.oracle.connect(who).challenge(r.id, s.record, s.proof, { value: bond, ...GAS }), expectOk);
+            continue;
+          }
           if (rnd.chance(0.2)) {
             const t = tampered(r);
             await run("challengeBadProof", () => fx.oracle.connect(who).challenge(r.id, t.record, t.proof, { value: m.paramsOf(r).challengeBond, ...GAS }), false);
@@ -425,7 +474,7 @@ describe("InferenceOracle: randomized property test", () => {
           // Sometimes the challenger offers the bond of the version in effect now, not the request's.
           const current = m.versions.get(m.versionAt(now))!.p.challengeBond;
           const bond = rnd.chance(0.2) ? current : m.paramsOf(r).challengeBond;
-          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && who.address !== r.worker && bond >= m.paramsOf(r).challengeBond;
+          const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && who.address !== r.worker && bond === m.paramsOf(r).challengeBond;
           const s = settlement(r);
           await run("challenge", () => fx.oracle.connect(who).challenge(r.id, s.record, s.proof, { value: bond, ...GAS }), expectOk);
         } else if (action < 61) {
@@ -434,7 +483,7 @@ describe("InferenceOracle: randomized property test", () => {
           if (!ch.length) continue;
           const r = rnd.pick(ch);
           const expectOk = near(now, r.timeout) ? undefined : now < r.timeout;
-          await run("rule", () => fx.resolver.connect(fx.arbiter).rule(r.id, rnd.chance(0.5), GAS), expectOk);
+          await run("rule", () => fx.resolver.connect(fx.arbiter).rule(r.id, 1 + rnd.int(3), GAS), expectOk);
         } else if (action < 65) {
           // default ruling
           const ch = withStatus(Status.Challenged);
@@ -503,10 +552,17 @@ describe("InferenceOracle: randomized property test", () => {
             challengeBond: rnd.pick([PARAMS.challengeBond, PARAMS.challengeBond * 4n, PARAMS.challengeBond / 5n]),
             relayerFeeBps: rnd.pick([1, 1000, 5000, 9999]),
             challengeWindow: rnd.pick([PARAMS.challengeWindow, 600, 3 * PARAMS.challengeWindow]),
+            burnBps: rnd.pick([1, 2000, 3333, 10_000]),
+            tolerancePenaltyBps: rnd.pick([0, 2500, 7777, 10_000]),
           };
           await run("scheduleParams", () => fx.oracle.connect(fx.admin).scheduleParams(next, GAS), true);
         } else if (action < 97) {
           await run("addStake", () => fx.oracle.connect(fx.ops[rnd.int(3)]!).addStake({ value: ETH / 2n, ...GAS }), true);
+        } else if (rnd.chance(0.5) && m.claims.size) {
+          // a joiner (or anyone) claims a ruled dispute's share
+          const c = rnd.pick([...m.claims.values()]);
+          const who = rnd.pick([fx.challenger, fx.other, fx.ops[0]!, fx.ops[1]!, fx.relayer, fx.requester]);
+          await run("claim", () => fx.oracle.connect(who).claimDispute(c.id, c.attempt, GAS), c.open.has(who.address));
         } else {
           const accounts = [fx.relayer, fx.other, fx.challenger, fx.modelOwner, fx.requester, ...fx.ops];
           const a = rnd.pick(accounts);
@@ -525,6 +581,11 @@ describe("InferenceOracle: randomized property test", () => {
         const open = withStatus(Status.Requested);
         if (open.length) await run("drainRefund", () => fx.oracle.refundExpired(open.map((r) => r.id), GAS), true);
       }
+      const claimers = new Map<string, any>([fx.challenger, fx.other, fx.ops[0]!, fx.ops[1]!, fx.relayer, fx.requester].map((s) => [s.address, s]));
+      for (const c of [...m.claims.values()]) {
+        for (const a of [...c.open]) await run("drainClaim", () => fx.oracle.connect(claimers.get(a)).claimDispute(c.id, c.attempt, GAS), true);
+      }
+      expect(m.unclaimed, "every share claimed").toBe(0n);
       for (const r of m.reqs.values()) {
         expect([Status.Fulfilled, Status.Refunded]).toContain(r.status);
         expect(r.paid + r.refunded).toBe(1);
@@ -544,7 +605,8 @@ describe("InferenceOracle: randomized property test", () => {
       }
       await checkInvariants(fx, m, `seq ${seq} drained`);
       laterVersion += [...m.reqs.values()].filter((r) => r.version > 1).length;
-      expect(await fx.ethers.provider.getBalance(fx.oracleAddr), `oracle empty after seq ${seq}`).toBe(0n);
+      // Only the burned wei stays, for ever.
+      expect(await fx.ethers.provider.getBalance(fx.oracleAddr), `oracle holds only the burn after seq ${seq}`).toBe(m.burned);
     }
     console.log("property test actions [succeeded, reverted]:", JSON.stringify(stats));
     console.log("requests made under a scheduled (non-initial) params version:", laterVersion);

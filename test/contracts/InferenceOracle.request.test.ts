@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { AbiCoder, ZeroAddress, ZeroHash, keccak256 } from "ethers";
 import {
-  deploy, expectRevert, events, request, requestParams, rejection, requestAndSubmit, send, balance, now, modelInfo, record, submission,
+  deploy, oracleLibraries, expectRevert, events, request, requestParams, rejection, requestAndSubmit, send, balance, now, modelInfo, record, submission,
   ETH, FEE, INPUT, INPUT_HASH, MODEL_FEE, MODEL_HASH, PARAMS, Refund, Status, Tier, tensorF32, type Connection,
 } from "./helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
@@ -19,7 +19,7 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
 
   it("test_constructor_invalidParams_reverts", async () => {
     const fx = await fixture();
-    const factory = await fx.ethers.getContractFactory("InferenceOracle");
+    const factory = await fx.ethers.getContractFactory("InferenceOracle", { libraries: await oracleLibraries(conn) });
     const registry = await fx.registry.getAddress();
     await expectRevert(factory.deploy(registry, fx.admin.address, { ...PARAMS, relayerFeeBps: 10_001 }), fx.oracle, "OracleInvalidParams", ["relayerFeeBps above 10000"]);
     await expectRevert(factory.deploy(ZeroAddress, fx.admin.address, PARAMS), fx.oracle, "OracleInvalidParams", ["registry is zero"]);
@@ -313,7 +313,7 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     const missing = "0x" + "02".repeat(32);
     expect(await fx.oracle.state(missing)).toBe(0n);
     expect((await fx.oracle.getRequest(missing)).requester).toBe(ZeroAddress);
-    expect((await fx.oracle.getDispute(missing)).challenger).toBe(ZeroAddress);
+    expect((await fx.oracle.getDispute(missing, 0)).opener).toBe(ZeroAddress);
     // The result leaf: the oracle and protocol/batch.ts agree, and it is the documented encoding.
     const rec = record(fx.ops[0]!.address, fx.relayer.address);
     const leaf = keccak256(

@@ -97,7 +97,7 @@ describe("InferenceOracle: staking", () => {
     const { id, rec } = await requestAndSubmit(fx, 0);
     await fx.oracle.connect(fx.ops[0]).requestUnbond(2n * ETH - PARAMS.resultBond);
     await fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond });
-    await fx.resolver.connect(fx.arbiter).rule(id, true);
+    await fx.resolver.connect(fx.arbiter).rule(id, 2 /* Ruling.WorkerFault */);
     const w = await fx.oracle.getWorker(fx.ops[0]!.address);
     expect(w.stake).toBe(2n * ETH - PARAMS.resultBond);
     expect(w.unbonding).toBe(2n * ETH - PARAMS.resultBond);

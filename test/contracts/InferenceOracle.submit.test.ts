@@ -406,8 +406,14 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
         gas[`submitResults OPTIMISTIC x${n} (per result)`] = receipt.gasUsed / BigInt(n);
       }
       const c = await requestAndSubmit(fx, 2);
-      gas["challenge (ArbiterResolver)"] = (await send(fx.oracle.connect(fx.challenger).challenge(c.id, c.rec, [], { value: PARAMS.challengeBond }))).gasUsed;
-      gas["rule workerAtFault (reopen)"] = (await send(fx.resolver.connect(fx.arbiter).rule(c.id, true))).gasUsed;
+      gas["challenge: open (ArbiterResolver)"] = (await send(fx.oracle.connect(fx.challenger).challenge(c.id, c.rec, [], { value: PARAMS.challengeBond }))).gasUsed;
+      gas["challenge: join"] = (await send(fx.oracle.connect(fx.other).challenge(c.id, c.rec, [], { value: PARAMS.challengeBond }))).gasUsed;
+      gas["rule WorkerFault, 2 joiners (reopen)"] = (await send(fx.resolver.connect(fx.arbiter).rule(c.id, 2))).gasUsed;
+      gas["claimDispute"] = (await send(fx.oracle.connect(fx.other).claimDispute(c.id, 0))).gasUsed;
+      const right = await requestAndSubmit(fx, 2);
+      await send(fx.oracle.connect(fx.challenger).challenge(right.id, right.rec, [], { value: PARAMS.challengeBond }));
+      await send(fx.oracle.connect(fx.other).challenge(right.id, right.rec, [], { value: PARAMS.challengeBond }));
+      gas["rule WorkerRight, 2 joiners"] = (await send(fx.resolver.connect(fx.arbiter).rule(right.id, 1))).gasUsed;
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address);
       gas["settle"] = (await send(fx.oracle.settle({ requestId: req.id, record: rec, output: "0x", proof: [] }))).gasUsed;

@@ -14,6 +14,7 @@ import type { Hex, RequestId } from "../../protocol/types.js";
 export const Tier = { NONE: 0, OPTIMISTIC: 1, ZK: 2 } as const;
 export const Status = { None: 0, Requested: 1, Submitted: 2, Challenged: 3, Fulfilled: 4, Refunded: 5 } as const;
 export const Refund = { Expired: 0, RejectedByWorker: 1, WorkerFaultAfterDeadline: 2 } as const;
+export const Ruling = { None: 0, WorkerRight: 1, WorkerFault: 2, OutputMinor: 3 } as const;
 
 export const ETH = 10n ** 18n;
 export const PARAMS = {
@@ -29,6 +30,8 @@ export const PARAMS = {
   maxCallbackGasLimit: 1_000_000,
   paramsDelay: 86_400,
   minGasPrice: 1_000_000_000n, // 1 gwei
+  burnBps: 2000,
+  tolerancePenaltyBps: 2500,
 };
 export const MODEL_FEE = 2n * 10n ** 15n;
 export const FEE = 10n ** 16n; // default request fee
@@ -68,6 +71,12 @@ export function signerWallet(i: number): Wallet {
   return new Wallet(keccakUtf8(`worker-signer-${i}`));
 }
 
+/** Deploys the libraries InferenceOracle links (contracts/libraries/DisputeBook.sol), for deployContract/getContractFactory. */
+export async function oracleLibraries(conn: Connection): Promise<Record<string, string>> {
+  const disputeBook = await conn.ethers.deployContract("DisputeBook");
+  return { DisputeBook: await disputeBook.getAddress() };
+}
+
 export async function deploy(conn: Connection) {
   const { ethers } = conn;
   const all = await ethers.getSigners();
@@ -77,9 +86,9 @@ export async function deploy(conn: Connection) {
   ] as const;
   // Contracts are typed loosely (`any`): tests pass plain objects for structs and read decoded event args.
   const registry: any = await ethers.deployContract("ModelRegistry", [admin.address]);
-  const oracle: any = await ethers.deployContract("InferenceOracle", [await registry.getAddress(), admin.address, PARAMS]);
+  const oracle: any = await ethers.deployContract("InferenceOracle", [await registry.getAddress(), admin.address, PARAMS], { libraries: await oracleLibraries(conn) });
   const oracleAddr: string = await oracle.getAddress();
-  const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, false]);
+  const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, Ruling.WorkerRight]);
   const zk: any = await ethers.deployContract("TestZkVerifier", []);
   await registry.setResolverApproval(await resolver.getAddress(), true);
   await registry.setResolverApproval(await zk.getAddress(), true);

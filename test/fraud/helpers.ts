@@ -7,7 +7,7 @@ import type { Hex } from "../../protocol/types.js";
 import { seededRandom } from "../../protocol/random.js";
 import { fromOrtTensor } from "../../worker/runner.js";
 import { copy } from "../challenger/fixtures.js";
-import { openChallenge } from "../../challenger/dispute.js";
+import { bindTrace, openChallenge } from "../../challenger/dispute.js";
 import type { LogLike } from "../../protocol/batch.js";
 
 export const MNIST_MODEL_PATH = "models/mnist-mlp.onnx";
@@ -50,7 +50,12 @@ export function inputHash(input: Tensor): Hex {
   return hashTensor(input) as Hex;
 }
 
-/** Opens a dispute through the challenger's one helper (challenger/dispute.ts openChallenge). */
+/** Opens (or joins) a dispute through the challenger's one helper (challenger/dispute.ts openChallenge). */
 export async function challengeResult(oracle: any, challenger: any, requestId: string, submitReceipt: { logs: readonly LogLike[] }, bond: bigint) {
   return openChallenge(oracle.connect(challenger), await oracle.getAddress(), requestId, submitReceipt.logs, bond);
+}
+
+/** Binds the disputed result's traceRoot in a FraudProofResolver (challenger/dispute.ts bindTrace). */
+export async function bindResultTrace(fraud: any, oracle: any, requestId: string, submitReceipt: { logs: readonly LogLike[] }) {
+  return (await bindTrace(fraud, await oracle.getAddress(), requestId, submitReceipt.logs)).wait();
 }

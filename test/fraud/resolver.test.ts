@@ -11,8 +11,8 @@ import type { ModelCommitment } from "../../protocol/commitment.js";
 import { commitTrace } from "../../protocol/trace.js";
 import { hashTensor, type Tensor } from "../../protocol/tensor.js";
 import { batchSlicedTrace, clsCommitment, clsInput, copy, nodeTrace, wasmTrace } from "../challenger/fixtures.js";
-import { deploy, events, expectRevert, modelInfo, PARAMS, requestAndSubmit, send, Status, type Connection } from "../contracts/helpers.js";
-import { challengeResult, deployVerifier, inputHash } from "./helpers.js";
+import { deploy, events, expectRevert, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Connection } from "../contracts/helpers.js";
+import { bindResultTrace, challengeResult, deployVerifier, inputHash } from "./helpers.js";
 
 const BOND = PARAMS.challengeBond;
 const DURATION = 86400;
@@ -49,7 +49,8 @@ async function submitAndChallenge(fx: Fx, tensors: Tensor[], w = 0, outputHash?:
   const { traceRoot } = commitTrace(tensors);
   const { id, rec, receipt } = await requestAndSubmit(fx, w, { modelHash: commitment.modelHash, inputHash: inputHash(input), outputHash: outputHash ?? hashTensor(tensors.at(-1)!), traceRoot });
   await send(challengeResult(fx.oracle, fx.challenger, id, receipt, BOND));
-  return { id, rec, builder: new StepProofBuilder(commitment, { input, tensors }) };
+  await bindResultTrace(fx.fraud, fx.oracle, id, receipt);
+  return { id, rec, receipt, builder: new StepProofBuilder(commitment, { input, tensors }) };
 }
 
 function expectSlashed(receipt: any, fx: Fx, w = 0) {
@@ -57,8 +58,7 @@ function expectSlashed(receipt: any, fx: Fx, w = 0) {
   expect(slash!.args.operator).toBe(fx.ops[w]!.address);
   expect(slash!.args.beneficiary).toBe(fx.challenger.address);
   const [res] = events(receipt, fx.oracle, "DisputeResolved");
-  expect(res!.args.workerAtFault).toBe(true);
-  expect(res!.args.winner).toBe(fx.challenger.address);
+  expect(res!.args.ruling).toBe(BigInt(Ruling.WorkerFault));
   expect(events(receipt, fx.oracle, "RequestReopened")).toHaveLength(1);
 }
 
@@ -78,13 +78,36 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
     const [proven] = events(receipt, fx.fraud, "FraudProven");
     expect(proven!.args.workerAtFault).toBe(true);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
-    expect(await fx.oracle.balanceOf(fx.challenger.address)).toBe(BOND + PARAMS.resultBond);
+    await send(fx.oracle.connect(fx.challenger).claimDispute(id, 0));
+    expect(await fx.oracle.balanceOf(fx.challenger.address)).toBe(BOND + PARAMS.resultBond - (PARAMS.resultBond * BigInt(PARAMS.burnBps)) / 10_000n);
     // Another worker serves the reopened request honestly; a later dispute on it starts afresh.
     const { traceRoot } = commitTrace(honest);
     const { submission } = await import("../contracts/helpers.js");
     const sub = await submission(fx as any, id, fx.signers[1]!, { outputHash: hashTensor(honest.at(-1)!), traceRoot });
     await send(fx.oracle.connect(fx.relayer).submitResult(sub));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
+  });
+
+  it("test_bindTrace_onlyTheDisputedRecord_once", async () => {
+    const fx = await fixture();
+    const { traceRoot } = commitTrace(honest);
+    const { id, rec, receipt } = await requestAndSubmit(fx, 0, { modelHash: commitment.modelHash, inputHash: inputHash(input), outputHash: hashTensor(honest.at(-1)!), traceRoot });
+    await send(challengeResult(fx.oracle, fx.challenger, id, receipt, BOND));
+    // Nothing can be proven before the trace is bound.
+    await expectRevert(fx.fraud.stepContext(id), fx.fraud, "FraudTraceUnbound", [id]);
+    await expectRevert(fx.fraud.bindTrace(id, { ...rec, traceRoot: "0x" + "11".repeat(32) }, []), fx.fraud, "FraudRecordMismatch", [id]);
+    await expectRevert(fx.fraud.bindTrace(id, { ...rec, worker: fx.ops[1]!.address }, []), fx.fraud, "FraudRecordMismatch", [id]);
+    const bound = await send(fx.fraud.connect(fx.other).bindTrace(id, rec, []));
+    expect(events(bound, fx.fraud, "TraceBound")[0]!.args.traceRoot).toBe(traceRoot);
+    await expectRevert(fx.fraud.bindTrace(id, rec, []), fx.fraud, "FraudTraceAlreadyBound", [id]);
+    expect((await fx.fraud.stepContext(id)).traceRoot).toBe(traceRoot);
+  });
+
+  it("test_setTraceCount_setOnce_reverts", async () => {
+    const fx = await fixture();
+    const n = commitment.traceTypes.length;
+    expect(await fx.fraud.traceCount(commitment.modelHash)).toBe(BigInt(n));
+    await expectRevert(fx.fraud.connect(fx.modelOwner).setTraceCount(commitment.modelHash, n + 1), fx.fraud, "FraudTraceCountAlreadySet", [commitment.modelHash, n]);
   });
 
   it("test_proveFraud_alteredFinalOutputInTrace_slashes", async () => {
@@ -131,7 +154,7 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
     const fx = await fixture();
     const { id } = await submitAndChallenge(fx, honest);
     const refs = [{ traceIndex: 0xffffffff, chunk: 0 }, { traceIndex: 5, chunk: 3 }];
-    await expectRevert(fx.fraud.connect(fx.other).challengeAvailability(id, refs), fx.fraud, "FraudOnlyChallenger");
+    await expectRevert(fx.fraud.connect(fx.other).challengeAvailability(id, refs), fx.fraud, "FraudOnlyChallenger", [id, fx.other.address]);
     await expectRevert(fx.fraud.connect(fx.challenger).challengeAvailability(id, []), fx.fraud, "FraudDaBadRefs", [0]);
     await send(fx.fraud.connect(fx.challenger).challengeAvailability(id, refs));
     await expectRevert(fx.fraud.connect(fx.challenger).challengeAvailability(id, refs), fx.fraud, "FraudDaAlreadyChallenged");
@@ -201,15 +224,19 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
         const v = await fx.verifier.verify(builder.step(w.opIndex, 0, w.element), ctx);
         expect(v.faulty, `${condition}: ${opType} #${w.opIndex}[${w.element}] at ${w.ratio.toFixed(3)} of its bound`).toBe(false);
       }
-      // The challenger that disputes the very worst element loses its bond to the worker.
+      // Proving the very worst element fails (FraudStepCorrect) and changes nothing: the dispute stays
+      // open (a sock cannot end it by proving a right element), and the default WorkerRight applies at
+      // its deadline, paying the challenger's bond (less the burn) to the worker.
       const top = [...worst.values()].sort((a, b) => b.ratio - a.ratio)[0]!;
+      await expectRevert(fx.fraud.connect(fx.challenger).proveFraud(id, builder.step(top.opIndex, 0, top.element)), fx.fraud, "FraudStepCorrect", [id, top.opIndex, top.element]);
+      expect(await fx.oracle.state(id), condition).toBe(BigInt(Status.Challenged));
+      await conn.networkHelpers.time.increase(DURATION);
       const before = await fx.oracle.balanceOf(fx.ops[0]!.address);
-      const receipt = await send(fx.fraud.connect(fx.challenger).proveFraud(id, builder.step(top.opIndex, 0, top.element)));
+      const receipt = await send(fx.oracle.resolveDisputeByDefault(id));
       const [res] = events(receipt, fx.oracle, "DisputeResolved");
-      expect(res!.args.workerAtFault, condition).toBe(false);
-      expect(res!.args.winner).toBe(fx.ops[0]!.address);
+      expect(res!.args.ruling, condition).toBe(BigInt(Ruling.WorkerRight));
       expect(events(receipt, fx.oracle, "WorkerSlashed")).toHaveLength(0);
-      expect(await fx.oracle.balanceOf(fx.ops[0]!.address)).toBe(before + BOND);
+      expect(await fx.oracle.balanceOf(fx.ops[0]!.address)).toBe(before + BOND - (BOND * BigInt(PARAMS.burnBps)) / 10_000n);
       expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
     }
   }, 600_000);
@@ -223,8 +250,9 @@ describe("FraudProofResolver: one-step fraud proofs on the PP-OCR classifier", (
     const good = builder.step(conv.index, 0, 10);
     const prove = (p: object, from = fx.challenger) => fx.fraud.connect(from).proveFraud(id, p);
     const flip = (h: string) => h.slice(0, -2) + (h.endsWith("00") ? "01" : "00");
-    await expectRevert(prove(good, fx.other), fx.fraud, "FraudOnlyChallenger", [fx.other.address, fx.challenger.address]);
-    await expectRevert(fx.fraud.connect(fx.challenger).proveFraud("0x" + "07".repeat(32), good), fx.fraud, "FraudUnknownDispute");
+    await expectRevert(prove(good, fx.other), fx.fraud, "FraudOnlyChallenger", [id, fx.other.address]);
+    // Nobody is a challenger of a dispute that does not exist.
+    await expectRevert(fx.fraud.connect(fx.challenger).proveFraud("0x" + "07".repeat(32), good), fx.fraud, "FraudOnlyChallenger");
     await expectRevert(prove({ ...good, opPath: [flip(good.opPath[0]!), ...good.opPath.slice(1)] }), fx.verifier, "StepOperatorPath", [conv.index]);
     await expectRevert(prove({ ...good, opIndex: conv.index + 1 }), fx.verifier, "StepOperatorPath");
     await expectRevert(prove({ ...good, weightsRoot: flip(good.weightsRoot) }), fx.verifier, "StepCommitmentMismatch");

@@ -101,7 +101,7 @@ describe("metrics and health endpoints", () => {
     await (await openChallenge(stack.oracle.connect(stack.accounts.user) as never, await stack.oracle.getAddress(), disputedId, submitted.logs, DEFAULT_PARAMS.challengeBond)).wait();
     stack.relayer.poke();
     await waitFor(() => stateOf(stack, disputedId) === "challenged", 30_000, "the challenge");
-    await (await stack.resolver.connect(stack.accounts.arbiter).rule(disputedId, false)).wait();
+    await (await stack.resolver.connect(stack.accounts.arbiter).rule(disputedId, 1 /* Ruling.WorkerRight */)).wait();
 
     await stack.networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
     stack.relayer.poke();

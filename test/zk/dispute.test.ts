@@ -4,7 +4,7 @@
  * challenge of a wrong result cannot be answered and the default ruling slashes the worker and
  * reopens the request; a wrong proof never answers a challenge.
  */
-import { ZeroHash } from "ethers";
+import { ZeroAddress, ZeroHash } from "ethers";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openChallenge } from "../../challenger/dispute.js";
@@ -57,17 +57,18 @@ describe("ZK dispute resolution", () => {
     const [d] = digits(1, 200);
     const honest = await prove(models.mnist, d!.data);
     const { id } = await challenged(d!, honest.outputHash);
-    const d0 = await fx.oracle.getDispute(id);
-    expect(d0.workerAtFaultByDefault).toBe(true);
+    const d0 = await fx.oracle.getDispute(id, 0);
+    expect(d0.defaultRuling).toBe(2n); // Ruling.WorkerFault: the worker must answer
 
     await answerer.poll();
     expect(answerer.outcomes.get(id.toLowerCase())).toBe("answered");
     const resolved = await fx.oracle.queryFilter(fx.oracle.filters.DisputeResolved(id));
     expect(resolved).toHaveLength(1);
-    expect(resolved[0]!.args.workerAtFault).toBe(false);
+    expect(resolved[0]!.args.ruling).toBe(1n); // Ruling.WorkerRight
     expect(resolved[0]!.args.byDefault).toBe(false);
-    expect(resolved[0]!.args.winner).toBe(fx.ops[0]!.address);
-    expect(resolved[0]!.args.payout).toBe(PARAMS.challengeBond);
+    // The challenger's bond, less the burn share, goes to the worker.
+    const burn = (PARAMS.challengeBond * BigInt(PARAMS.burnBps)) / 10_000n;
+    expect(resolved[0]!.args.burned).toBe(burn);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
     expect((await fx.oracle.queryFilter(fx.oracle.filters.WorkerSlashed())).length).toBe(0);
     // A second answer finds no open dispute.
@@ -98,7 +99,7 @@ describe("ZK dispute resolution", () => {
     }
     // Only the oracle opens disputes.
     await expectRevert(
-      fx.zkResolver.onDisputeOpened({ requestId: id, modelHash: fx.mnistHash, inputHash: d!.hash, outputHash: wrongHash, traceRoot: ZeroHash, worker: fx.ops[0]!.address, challenger: fx.other.address }),
+      fx.zkResolver.onDisputeOpened({ requestId: id, attempt: 0, modelHash: fx.mnistHash, inputHash: d!.hash, outputHash: wrongHash, worker: fx.ops[0]!.address, signer: ZeroAddress, paramsVersion: 1 }),
       fx.zkResolver, "ZkResolverOnlyOracle", [fx.admin.address],
     );
 
@@ -109,9 +110,9 @@ describe("ZK dispute resolution", () => {
     expect(slashed!.args.operator).toBe(fx.ops[0]!.address);
     expect(slashed!.args.beneficiary).toBe(fx.challenger.address);
     const [resolved] = events(rc, fx.oracle, "DisputeResolved");
-    expect(resolved!.args.workerAtFault).toBe(true);
+    expect(resolved!.args.ruling).toBe(2n); // Ruling.WorkerFault
     expect(resolved!.args.byDefault).toBe(true);
-    expect(resolved!.args.payout).toBe(PARAMS.challengeBond + PARAMS.resultBond);
+    expect(resolved!.args.share).toBe(PARAMS.challengeBond + PARAMS.resultBond - (PARAMS.resultBond * BigInt(PARAMS.burnBps)) / 10_000n);
     expect(events(rc, fx.oracle, "RequestReopened")).toHaveLength(1);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
   });

@@ -74,7 +74,7 @@ describe("ZK tier end to end", () => {
     await (await openChallenge(oracle.connect(stack.accounts.arbiter) as never, await oracle.getAddress(), id, submitReceipt.logs, DEFAULT_PARAMS.challengeBond)).wait();
     await waitFor(async () => (await oracle.queryFilter(oracle.filters.DisputeResolved(id))).length === 1, 120_000, "the answered challenge");
     const [resolved] = await oracle.queryFilter(oracle.filters.DisputeResolved(id));
-    expect(resolved!.args.workerAtFault).toBe(false);
+    expect(Number(resolved!.args.ruling)).toBe(1); // Ruling.WorkerRight
     expect(resolved!.args.byDefault).toBe(false);
     expect(zk.answerer!.outcomes.get(id.toLowerCase())).toBe("answered");
   });
