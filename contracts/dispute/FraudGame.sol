@@ -78,6 +78,10 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
         uint64 terms;
     }
 
+    /// @notice The oracle's cap on a dispute's duration (DisputeBook.MAX_DISPUTE_DURATION): the clocks must let the
+    /// deepest game of the largest program (2^32 steps) end within it, or the oracle's default would cut it short.
+    uint256 public constant MAX_ORACLE_DURATION = 180 days;
+
     uint256 public gameCount;
     mapping(RequestId requestId => uint256 gameId) public currentGame;
     mapping(uint256 gameId => Game) internal _games;
@@ -96,6 +100,8 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
     ) EIP712("FraudGame", "1") {
         if (oracle_ == address(0) || registry_ == address(0) || verifier_ == address(0)) revert FraudGameBadImmutables();
         if (responseTime_ == 0 || moveClock_ == 0 || maxAttacks_ == 0) revert FraudGameBadImmutables();
+        uint256 worst = uint256(responseTime_) + maxDepth(type(uint32).max) * (uint256(moveClock_) + responseTime_) + moveClock_ + responseTime_;
+        if (worst > MAX_ORACLE_DURATION) revert FraudGameBadImmutables();
         oracle = IDisputeOracle(oracle_);
         registry = IModelRegistry(registry_);
         verifier = IStepVerifier(verifier_);

@@ -227,5 +227,13 @@ describe("FraudGame descent", () => {
     const rt = BigInt(RESPONSE_TIME);
     const mc = BigInt(MOVE_CLOCK);
     expect(maxDuration).toBe(rt + d * (mc + rt) + mc + rt);
+    // Clocks whose bound for a 2^32-step program exceeds the oracle's 180-day cap are refused at deployment.
+    const day = 86_400;
+    await expectRevert(
+      conn.ethers.deployContract("FraudGame", [await fx.oracle.getAddress(), await fx.registry.getAddress(), fx.verifier.address, 2 * day, 2 * day, 8]),
+      fx.game,
+      "FraudGameBadImmutables",
+    );
+    await conn.ethers.deployContract("FraudGame", [await fx.oracle.getAddress(), await fx.registry.getAddress(), fx.verifier.address, day / 2, day / 2, 8]);
   });
 });
