@@ -167,6 +167,10 @@ describe("FraudGame leaf proofs", () => {
     // The challenger descends to the chunk (the worker reveals its bytes), then proves the element.
     await descend(fx, requestId, cheat, j, 0);
     const enc = encodeStep(step);
+    // A map element has no partial states: attacking it is refused (an honest worker would have nothing to answer).
+    await expectRevert(fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPath(j)), fx.game, "FraudGameNotReduce", [BigInt(j)]);
+    // A step encoding that is not the committed step j is refused.
+    await expectRevert(fx.game.connect(fx.challenger).attackElement(requestId, j, e, encodeStep(world.program.steps[j + 1]!), programPath(j)), fx.game, "FraudGameBadProof", [10n]);
     const reads = [...(await verifier.reads(enc, e))].map((r: any) => ({ operand: r.operand, index: r.index }));
     const ops = operandProofs(step, reads, cheat);
     const claimedHonest = chunkProof(encodeTensor(cheat.tensors[j]!), 8, cheat.manifestPath(j));
