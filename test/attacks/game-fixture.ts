@@ -103,6 +103,13 @@ export interface ClsWorld {
   terms: ReturnType<typeof canonicalTermsOf>;
 }
 
+/** Any ONNX model (bytes) lowered at `inputShape` and run canonically (fp32) on `input`. */
+export function worldOf(bytes: Uint8Array, input: Tensor, inputShape?: number[]): ClsWorld {
+  const program = lowerModel(bytes, inputShape ? { inputShape } : {});
+  const { trace } = runProgram(program, input, { precision: "fp32" });
+  return { program, input, honest: new TraceBook(trace), modelHash: toHex(sha256(bytes)), terms: canonicalTermsOf(commitProgram(program, "fp32"), TOL) };
+}
+
 let cached: ClsWorld | undefined;
 /** The PP-OCR cls model lowered at [1,3,48,192] and run canonically (fp32) on a seeded input. */
 export function clsWorld(): ClsWorld {
