@@ -134,3 +134,51 @@ export function commitProgram(program: Program, precision: Precision = "fp32"): 
 export function traceRootOf(trace: readonly Tensor[]): Hex {
   return toHex(merkleRoot(trace.map((t) => Buffer.from(hashTensor(t).slice(2), "hex"))));
 }
+
+/** A model's OPTIMISTIC tolerances (contracts/interfaces/IDisputeGame.sol CanonicalTerms): a signed output
+ * element w is within τ of the canonical c when both are NaN, both the same infinity, or |w − c| ≤ abs + rel·|c|. */
+export interface Tolerances {
+  outAbs: number;
+  outRel: number;
+  majorAbs: number;
+  majorRel: number;
+}
+
+/** The CanonicalTerms struct ModelRegistry.setCanonicalTerms takes (tolerances as binary64 bit patterns). */
+export interface CanonicalTermsArgs {
+  semanticsVersion: number;
+  precision: number;
+  stepCount: number;
+  weightsRoot: Hex;
+  programRoot: Hex;
+  commitment: Hex;
+  tauOutAbs: bigint;
+  tauOutRel: bigint;
+  tauMajorAbs: bigint;
+  tauMajorRel: bigint;
+}
+
+/** The registry's set-once terms of a committed program (commitProgram) with its tolerances. */
+export function canonicalTermsOf(c: ProgramCommitment, tol: Tolerances): CanonicalTermsArgs {
+  const bits = (x: number) => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleBE(x);
+    return b.readBigUInt64BE();
+  };
+  for (const [k, v] of Object.entries(tol)) {
+    if (!(Number.isFinite(v) && v >= 0)) throw canonicalError("MODEL_UNKNOWN", `tolerance ${k} must be finite and non-negative`);
+  }
+  if (tol.majorAbs < tol.outAbs || tol.majorRel < tol.outRel) throw canonicalError("MODEL_UNKNOWN", "τ_major must be at least τ_out");
+  return {
+    semanticsVersion: c.semanticsVersion,
+    precision: PRECISIONS[c.precision],
+    stepCount: c.stepCount,
+    weightsRoot: c.weightsRoot,
+    programRoot: c.programRoot,
+    commitment: c.commitment,
+    tauOutAbs: bits(tol.outAbs),
+    tauOutRel: bits(tol.outRel),
+    tauMajorAbs: bits(tol.majorAbs),
+    tauMajorRel: bits(tol.majorRel),
+  };
+}

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {CanonicalTerms} from "./interfaces/IDisputeGame.sol";
 import {TensorHash} from "./libraries/TensorHash.sol";
 
 /// @title ModelRegistry
@@ -30,6 +31,12 @@ contract ModelRegistry is IModelRegistry {
     address public admin;
     mapping(bytes32 modelHash => StoredModel) internal _models;
     mapping(address resolverOrVerifier => bool) internal _approved;
+    /// @dev Set once per model (commitment != 0 marks it set: a sha256 output is never zero in practice).
+    mapping(bytes32 modelHash => CanonicalTerms) internal _canonical;
+
+    uint8 internal constant MAX_PRECISION = 3;
+    /// @dev binary64 +Inf: a non-negative finite binary64 has bits below it (and its sign bit clear).
+    uint64 internal constant F64_INF = 0x7ff0000000000000;
 
     modifier onlyAdmin() {
         // INVARIANT: only the admin decides which resolvers and verifiers are trusted.
@@ -127,6 +134,37 @@ contract ModelRegistry is IModelRegistry {
     /// @inheritdoc IModelRegistry
     function isApprovedResolver(address resolver) external view returns (bool) {
         return _approved[resolver];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setCanonicalTerms(bytes32 modelHash, CanonicalTerms calldata t) external onlyModelOwner(modelHash) {
+        // INVARIANT: canonical terms are set once: a dispute reads what the request was made under.
+        if (_canonical[modelHash].commitment != bytes32(0)) revert RegistryCanonicalTermsAlreadySet(modelHash);
+        if (t.precision > MAX_PRECISION) revert RegistryInvalidCanonicalTerms("precision");
+        if (t.stepCount == 0) revert RegistryInvalidCanonicalTerms("stepCount");
+        // Non-negative finite binary64 values order like their bit patterns.
+        if (t.tauOutAbs >= F64_INF || t.tauOutRel >= F64_INF || t.tauMajorAbs >= F64_INF || t.tauMajorRel >= F64_INF) {
+            revert RegistryInvalidCanonicalTerms("tolerance negative or not finite");
+        }
+        if (t.tauMajorAbs < t.tauOutAbs || t.tauMajorRel < t.tauOutRel) revert RegistryInvalidCanonicalTerms("tauMajor below tauOut");
+        bytes32 computed = sha256(
+            abi.encodePacked(uint8(0x05), t.semanticsVersion, t.precision, t.stepCount, t.weightsRoot, t.programRoot)
+        );
+        // INVARIANT: the commitment is a pure function of its parts (canonical/commitment.ts commitmentOf).
+        if (t.commitment != computed) revert RegistryCanonicalCommitmentMismatch(t.commitment, computed);
+        _canonical[modelHash] = t;
+        emit CanonicalTermsSet(modelHash, computed, t.precision, t.stepCount);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function canonicalTerms(bytes32 modelHash) external view returns (CanonicalTerms memory t) {
+        t = _canonical[modelHash];
+        if (t.commitment == bytes32(0)) revert RegistryCanonicalTermsNotSet(modelHash);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function hasCanonicalTerms(bytes32 modelHash) external view returns (bool) {
+        return _canonical[modelHash].commitment != bytes32(0);
     }
 
     function _existing(bytes32 modelHash) internal view returns (StoredModel storage m) {

@@ -4,6 +4,7 @@ export * from "./errors.js";
 export * from "./merkle.js";
 export * from "./tensor.js";
 export * from "./eip712.js";
+export * from "./fraud-game.js";
 export * from "./messages.js";
 export * from "./config.js";
 export * from "./logger.js";

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {CanonicalTerms} from "./IDisputeGame.sol";
+
 /// @notice Registry of ONNX models, each identified by the sha256 of its ONNX file.
 interface IModelRegistry {
     /// @notice dtype codes follow ONNX TensorProto.DataType (1 float32, 2 uint8, 3 int8, 6 int32, 7 int64, ...).
@@ -45,6 +47,8 @@ interface IModelRegistry {
     event ModelOwnershipTransferred(bytes32 indexed modelHash, address indexed previousOwner, address indexed newOwner);
     event ResolverApprovalChanged(address indexed resolver, bool approved);
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice A model's set-once canonical (OPTIMISTIC) terms were recorded (docs/V2.md §2).
+    event CanonicalTermsSet(bytes32 indexed modelHash, bytes32 commitment, uint8 precision, uint32 stepCount);
 
     error RegistryModelAlreadyRegistered(bytes32 modelHash);
     error RegistryModelNotFound(bytes32 modelHash);
@@ -55,6 +59,12 @@ interface IModelRegistry {
     error RegistryInvalidSpec(string reason);
     error RegistryZeroModelHash();
     error RegistryZeroAddress();
+    error RegistryCanonicalTermsAlreadySet(bytes32 modelHash);
+    error RegistryCanonicalTermsNotSet(bytes32 modelHash);
+    /// @notice `commitment` is not sha256(0x05 || semanticsVersion || precision || stepCount || weightsRoot || programRoot).
+    error RegistryCanonicalCommitmentMismatch(bytes32 given, bytes32 computed);
+    /// @notice Precision above 3, zero steps, or tolerances that are negative, non-finite or τ_major < τ_out.
+    error RegistryInvalidCanonicalTerms(string reason);
     error RegistryCommitmentAlreadySet(bytes32 modelHash, bytes32 commitmentRoot);
 
     function registerModel(bytes32 modelHash, ModelInfo calldata info) external;
@@ -66,6 +76,13 @@ interface IModelRegistry {
     function terms(bytes32 modelHash) external view returns (ModelTerms memory);
     function isRegistered(bytes32 modelHash) external view returns (bool);
     function isApprovedResolver(address resolver) external view returns (bool);
+
+    /// @notice Records a model's canonical terms, once, by its owner. Checks the commitment against its parts
+    /// and that the tolerances are finite, non-negative and τ_major ≥ τ_out (abs and rel each).
+    function setCanonicalTerms(bytes32 modelHash, CanonicalTerms calldata terms) external;
+    /// @notice A model's canonical terms; reverts RegistryCanonicalTermsNotSet when none were set.
+    function canonicalTerms(bytes32 modelHash) external view returns (CanonicalTerms memory);
+    function hasCanonicalTerms(bytes32 modelHash) external view returns (bool);
 
     function admin() external view returns (address);
     function transferAdmin(address newAdmin) external;
