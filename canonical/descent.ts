@@ -101,6 +101,8 @@ export interface ElementClaim {
 export type Finding =
   /** The worker's traceRoot is the canonical one: no false step (the tolerance check alone decides). */
   | { kind: "agree" }
+  /** The worker's claims at this node agree with our own (our trace is not canonical there): nothing to prove. */
+  | { kind: "workerHolds"; at: string }
   /** A reveal failed its check (the game refuses it: the worker's clock runs out). */
   | { kind: "badReveal"; at: string; reason: string }
   /** A manifest leaf past the last step is not the zero node. */
@@ -374,6 +376,7 @@ export async function descend(mine: CanonicalTrace, worker: WorkerClaims): Promi
   const claimed = elementFromChunk(step.output.dtype, bytes, e);
   const openingFault = checkPartialOpening(step, mine.precision, K, rootW, last, po.lastPath.map(fromHex), po.terms, claimed, ownPartial.tree.depth);
   if (openingFault !== undefined) return done({ kind: "badReveal", at: `step ${j} element ${e} partial opening`, reason: openingFault });
+  if (rootW.equals(ownPartial.root)) return done({ kind: "workerHolds", at: `step ${j} element ${e} partial root` });
   const partialRevealed = new Map<string, Uint8Array>();
   const p = await descendTree(ownPartial.tree, rootW, (d, i) => worker.partialChildren(j, e, d, i), partialRevealed, stats, `step ${j} element ${e} partial`);
   if ("bad" in p) return done({ kind: "badReveal", at: `step ${j} element ${e} partials`, reason: p.bad });
@@ -477,7 +480,7 @@ function checkClaim(claim: ElementClaim, step: Step, ctx: LeafContext): string |
  */
 export function checkFinding(finding: Finding, program: Program, ctx: LeafContext): LeafVerdict {
   const bad = (reason: string): LeafVerdict => ({ valid: false, fault: false, reason });
-  if (finding.kind === "agree" || finding.kind === "badReveal") return bad(`nothing to check: ${finding.kind}`);
+  if (finding.kind === "agree" || finding.kind === "badReveal" || finding.kind === "workerHolds") return bad(`nothing to check: ${finding.kind}`);
   if (finding.kind === "padding") {
     const ok = rootFromPath(fromHex(finding.hash), finding.leaf, finding.manifestPath.map(fromHex)).equals(fromHex(ctx.traceRoot));
     if (!ok || finding.leaf < program.steps.length) return bad("padding leaf not proven");
