@@ -3,13 +3,16 @@
  * the worker is simulated as an honest or cheating responder over canonical/trace.ts's producers; each
  * leaf proof is checked as the game checks it (`checkFinding`: Merkle paths, then element.ts).
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkFinding, descend, elementFromChunk, type Finding } from "../../canonical/descent.js";
 import { reduceTerms } from "../../canonical/element.js";
+import { BF16, roundTo } from "../../canonical/float.js";
+import { lowerModel } from "../../canonical/index.js";
 import { termCount } from "../../canonical/reads.js";
 import { CanonicalTrace } from "../../canonical/trace.js";
 import { fromHex, rootFromPath, sha256 } from "../../protocol/merkle.js";
-import { numel } from "../../protocol/tensor.js";
+import { numel, type Tensor } from "../../protocol/tensor.js";
 import { cls, clsInput, editTensor, leafContext, recording, ResponderTrace } from "./trace-fixtures.js";
 
 function expectKind<K extends Finding["kind"]>(f: Finding, kind: K): Extract<Finding, { kind: K }> {
@@ -135,3 +138,45 @@ describe("canonical descent", () => {
     expect(v.claimed).toBe(elementFromChunk("float32", fromHex(f.claim.chunk.bytes), e));
   });
 });
+
+describe("canonical descent: integer and narrow precisions", () => {
+  it("test_descend_mnistInt8_flippedIntegerMatmulElement_isumFoldCaught", async () => {
+    const program = lowerModel(readFileSync("models/mnist-mlp.onnx"));
+    const input: Tensor = { dtype: "int8", shape: [1, 7, 7], data: new Int8Array(49).map((_, i) => ((i * 53) % 256) - 128) };
+    const mine = CanonicalTrace.build(program, input);
+    const mm = program.steps.find((s) => s.kind === "reduce" && s.output.dtype === "int32")!;
+    const e = 3;
+    const states = mine.partial(mm.index, e).states.slice();
+    const K = states.length - 1;
+    for (let t = 10; t <= K; t++) states[t] = (states[t]! + 7) | 0;
+    const tensors = mine.tensors.slice();
+    const data = (tensors[mm.index]!.data as Int32Array).slice();
+    data[e] = states[K]!;
+    tensors[mm.index] = { ...tensors[mm.index]!, data };
+    const cheater = new ResponderTrace(program, input, tensors);
+    cheater.setPartialStates(mm.index, e, states, "isum");
+    const f = expectKind((await descend(mine, cheater)).finding, "partial");
+    expect([f.claim.step, f.claim.element, f.t]).toEqual([mm.index, e, 10]);
+    expect(checkFinding(f, program, leafContext(program, input, cheater.traceRoot))).toMatchObject({ valid: true, fault: true });
+  });
+
+  for (const precision of ["tf32", "bf16"] as const) {
+    it(`test_descend_cls_${precision}_flippedConvElementCaught_honestAgrees`, async () => {
+      const program = cls();
+      const input = clsInput(`precision ${precision}`);
+      const mine = CanonicalTrace.build(program, input, { precision });
+      expect((await descend(mine, new ResponderTrace(program, input, mine.tensors.slice(), precision))).finding.kind).toBe("agree");
+      const conv = program.steps.find((s) => s.op === "conv" && s.index > 20 && numel(s.output.shape) > 100)!;
+      const states = mine.partial(conv.index, 50).states.slice();
+      const K = states.length - 1;
+      states[K] = states[K]! + 0.5;
+      const cheater = new ResponderTrace(program, input, editTensor(mine.tensors, conv.index, (d) => (d[50] = precision === "bf16" ? roundTo(states[K]!, BF16) : Math.fround(states[K]!))), precision);
+      cheater.setPartialStates(conv.index, 50, states);
+      const f = expectKind((await descend(mine, cheater)).finding, "partial");
+      expect(f.t).toBe(K);
+      const verdict = checkFinding(f, program, leafContext(program, input, cheater.traceRoot, precision));
+      expect(verdict).toMatchObject({ valid: true, fault: true });
+    });
+  }
+});
+
