@@ -17,6 +17,7 @@ import { toleranceCheck, type Tau, type ToleranceVerdict } from "../canonical/de
 import type { Precision } from "../canonical/float.js";
 import { lowerModel, supportedOperators } from "../canonical/lower.js";
 import type { Program } from "../canonical/program.js";
+import { runProgram, type RunResult } from "../canonical/run.js";
 import { CanonicalTrace } from "../canonical/trace.js";
 import { modelGraph } from "../protocol/commitment.js";
 import { isError } from "../protocol/errors.js";
@@ -95,16 +96,18 @@ export function auditResult(target: AuditTarget, config: CanonicalAuditConfig, c
   const program = cache.get(target.model);
   if (!("steps" in program)) return { requestId, status: "unsupported", ...program };
   const t0 = performance.now();
-  let trace: CanonicalTrace;
+  let run: RunResult;
   try {
-    trace = CanonicalTrace.build(program, target.input, { precision: target.precision });
+    run = runProgram(program, target.input, { precision: target.precision });
   } catch (error) {
     if (!isError(error)) throw error;
     return { requestId, status: "unsupported", reason: `${error.code}: ${error.message}`, operators: [] };
   }
-  const tolerance = toleranceCheck(target.output, trace.tensors[trace.tensors.length - 1]!, target.tau);
-  const ms = performance.now() - t0;
-  return tolerance.ok ? { requestId, status: "within", tolerance, ms } : { requestId, status: "dispute", tolerance, trace, ms };
+  const tolerance = toleranceCheck(target.output, run.output, target.tau);
+  if (tolerance.ok) return { requestId, status: "within", tolerance, ms: performance.now() - t0 };
+  // Only a result it disputes costs the challenger the trace's trees (hashing every step tensor).
+  const trace = new CanonicalTrace(program, target.input, run.trace, target.precision);
+  return { requestId, status: "dispute", tolerance, trace, ms: performance.now() - t0 };
 }
 
 export interface AuditReport {

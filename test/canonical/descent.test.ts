@@ -11,7 +11,9 @@ import { BF16, roundTo } from "../../canonical/float.js";
 import { lowerModel } from "../../canonical/index.js";
 import { termCount } from "../../canonical/reads.js";
 import { CanonicalTrace } from "../../canonical/trace.js";
-import { fromHex, rootFromPath, sha256 } from "../../protocol/merkle.js";
+import { fromHex, rootFromPath, sha256, toHex } from "../../protocol/merkle.js";
+import type { Hex } from "../../protocol/types.js";
+import { FlatTree } from "../../canonical/tree.js";
 import { numel, type Tensor } from "../../protocol/tensor.js";
 import { cls, clsInput, editTensor, leafContext, recording, ResponderTrace } from "./trace-fixtures.js";
 
@@ -124,6 +126,26 @@ describe("canonical descent", () => {
     const f = expectKind((await descend(mine, worker)).finding, "header");
     expect(f.step).toBe(j);
     expect(checkFinding(f, program, leafContext(program, input, worker.traceRoot))).toMatchObject({ valid: true, fault: true });
+  });
+
+  it("test_descend_extraManifestLeafPastTheLastStep_paddingFinding", async () => {
+    // A worker whose manifest has a leaf n (past the last step) where the tree must hold the zero node.
+    const leaves = Array.from({ length: mine.stepCount }, (_, j) => mine.manifest.leaf(j));
+    const forged = FlatTree.fromLeaves([...leaves, sha256(Buffer.from("extra"))]);
+    expect(forged.depth).toBe(mine.manifest.depth);
+    const claims = {
+      traceRoot: toHex(forged.root),
+      finalHash: mine.finalHash,
+      manifestChildren: (d: number, i: number) => forged.children(d, i).map(toHex) as [Hex, Hex],
+      tensorOpening: (j: number) => mine.tensorOpening(j),
+      chunkChildren: (j: number, d: number, i: number) => mine.chunkChildren(j, d, i),
+      chunkBytes: (j: number, c: number) => mine.chunkBytes(j, c),
+      partialOpening: (j: number, e: number) => mine.partialOpening(j, e),
+      partialChildren: (j: number, e: number, d: number, i: number) => mine.partialChildren(j, e, d, i),
+    };
+    const f = expectKind((await descend(mine, claims)).finding, "padding");
+    expect(f.leaf).toBe(mine.stepCount);
+    expect(checkFinding(f, program, leafContext(program, input, claims.traceRoot))).toMatchObject({ valid: true, fault: true });
   });
 
   it("test_descend_lyingChallengerAgainstHonestWorker_proofHoldsButNoFault", async () => {
