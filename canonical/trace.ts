@@ -16,7 +16,7 @@
  */
 import { hash as oneShot } from "node:crypto";
 import { chunkLeaves, CHUNK_BYTES, sha256, toHex } from "../protocol/merkle.js";
-import { DTYPES, encodeHeader, type Tensor } from "../protocol/tensor.js";
+import { DTYPES, encodeHeader, numel, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { foldPartials, reduceTerms, type OperandReader, type ReduceElement } from "./element.js";
 import type { Precision } from "./float.js";
@@ -185,6 +185,10 @@ export class CanonicalTrace {
   /** The partial-state tree of element `e` of step `j` (built on demand; the last one is cached). */
   partial(j: number, e: number): PartialTree {
     if (this.cached?.step === j && this.cached.element === e) return this.cached;
+    const step = this.program.steps[j];
+    if (step?.kind !== "reduce") throw new RangeError(`step ${j} is not a reduce step`);
+    const n = numel(step.output.shape);
+    if (!Number.isInteger(e) || e < 0 || e >= n) throw new RangeError(`element ${e} out of 0..${n - 1} of step ${j}`);
     this.cached = undefined; // drop the previous tree before building the next one
     this.cached = this.buildPartial(j, e);
     return this.cached;

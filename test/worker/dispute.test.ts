@@ -59,5 +59,7 @@ describe("worker dispute responder", () => {
     const trace = CanonicalTrace.build(program, input);
     const map = program.steps.find((s) => s.kind === "map")!;
     expect(() => answerReveal(trace, { kind: "partialOpening", step: map.index, element: 0 })).toThrow(/not a reduce step/);
+    const conv = program.steps.find((s) => s.op === "conv")!;
+    expect(() => answerReveal(trace, { kind: "partialNode", step: conv.index, element: 1e9, depth: 0, index: 0 })).toThrow(/out of/);
   });
 });
