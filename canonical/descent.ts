@@ -27,7 +27,7 @@ import { decodePartial, encodePartial, partialKindOf } from "./partial.js";
 import type { Program, Step, TensorType } from "./program.js";
 import { elementReads, initReads, termCount, termReads, type Read } from "./reads.js";
 import { chunkOf, type CanonicalTrace } from "./trace.js";
-import { FlatTree, nodeKey, pathUnderRevealed } from "./tree.js";
+import { depthOf, FlatTree, nodeKey, pathUnderRevealed } from "./tree.js";
 import { CHUNK_BYTES } from "../protocol/merkle.js";
 
 type Awaitable<T> = T | Promise<T>;
@@ -419,8 +419,22 @@ export interface LeafVerdict {
   claimed?: number | Hex;
 }
 
-function checkChunk(chunk: ChunkProof, dataRoot: Uint8Array): boolean {
-  return rootFromPath(sha256(Uint8Array.of(0), fromHex(chunk.bytes)), chunk.index, chunk.path.map(fromHex)).equals(Buffer.from(dataRoot));
+/**
+ * `leaf` is leaf `index` of a tree of depth `depth` under `root`. The path length is fixed by the tree's
+ * shape: a shorter path would pass an inner node off as a leaf (and prove an honest claim "false").
+ */
+function under(leaf: Uint8Array, index: number, path: readonly Hex[], root: Uint8Array | Hex, depth: number): boolean {
+  if (path.length !== depth || !Number.isInteger(index) || index < 0 || index >= 2 ** depth) return false;
+  return rootFromPath(leaf, index, path.map(fromHex)).equals(typeof root === "string" ? fromHex(root) : Buffer.from(root));
+}
+
+/** Depth of a tensor's chunk tree, from its type. */
+function chunkDepth(type: TensorType): number {
+  return depthOf(Math.max(1, Math.ceil((numel(type.shape) * DTYPES[type.dtype].size) / CHUNK_BYTES)));
+}
+
+function checkChunk(chunk: ChunkProof, dataRoot: Uint8Array, type: TensorType): boolean {
+  return under(sha256(Uint8Array.of(0), fromHex(chunk.bytes)), chunk.index, chunk.path, dataRoot, chunkDepth(type));
 }
 
 /** A reader holding only the proven operand elements (NaN elsewhere): what the on-chain step sees. */
@@ -441,7 +455,7 @@ function sparseReader(step: Step, values: Map<number, Map<number, number>>): Ope
   };
 }
 
-function checkReads(step: Step, reads: OperandProof[], expected: Read[], ctx: LeafContext): { ok: true; values: Map<number, Map<number, number>> } | { ok: false; reason: string } {
+function checkReads(program: Program, step: Step, reads: OperandProof[], expected: Read[], ctx: LeafContext): { ok: true; values: Map<number, Map<number, number>> } | { ok: false; reason: string } {
   if (reads.length !== expected.length || reads.some((r, i) => r.operand !== expected[i]!.operand || r.index !== expected[i]!.index)) return { ok: false, reason: "the proof does not carry the elements the step reads" };
   const values = new Map<number, Map<number, number>>();
   for (const r of reads) {
@@ -452,24 +466,24 @@ function checkReads(step: Step, reads: OperandProof[], expected: Read[], ctx: Le
     const dataRoot = fromHex(r.tensor.dataRoot);
     if (!header.equals(headerOf(type))) return { ok: false, reason: `operand ${r.operand}: header is not the operand's type` };
     const h = tensorHashOf(header, dataRoot);
-    const root = o.source === "input" ? h : rootFromPath(h, r.sourceIndex, r.path.map(fromHex));
-    const want = o.source === "input" ? ctx.inputHash : o.source === "weight" ? ctx.weightsRoot : ctx.traceRoot;
-    if (!eq(root, want)) return { ok: false, reason: `operand ${r.operand} (${o.source} ${r.sourceIndex}): not under its root` };
+    const ok =
+      o.source === "input" ? eq(h, ctx.inputHash) && r.path.length === 0 : o.source === "weight" ? under(h, r.sourceIndex, r.path, ctx.weightsRoot, depthOf(program.weights.length)) : under(h, r.sourceIndex, r.path, ctx.traceRoot, depthOf(program.steps.length));
+    if (!ok) return { ok: false, reason: `operand ${r.operand} (${o.source} ${r.sourceIndex}): not under its root` };
     const size = DTYPES[type.dtype].size;
-    if (r.chunk.index !== Math.floor((r.index * size) / CHUNK_BYTES) || !checkChunk(r.chunk, dataRoot)) return { ok: false, reason: `operand ${r.operand}: chunk not under its dataRoot` };
+    if (r.chunk.index !== Math.floor((r.index * size) / CHUNK_BYTES) || !checkChunk(r.chunk, dataRoot, type)) return { ok: false, reason: `operand ${r.operand}: chunk not under its dataRoot` };
     if (!values.has(r.operand)) values.set(r.operand, new Map());
     values.get(r.operand)!.set(r.index, elementFromChunk(type.dtype, fromHex(r.chunk.bytes), r.index));
   }
   return { ok: true, values };
 }
 
-function checkClaim(claim: ElementClaim, step: Step, ctx: LeafContext): string | number {
+function checkClaim(program: Program, claim: ElementClaim, step: Step, ctx: LeafContext): string | number {
   const header = fromHex(claim.tensor.header);
   const dataRoot = fromHex(claim.tensor.dataRoot);
-  if (!rootFromPath(tensorHashOf(header, dataRoot), claim.step, claim.manifestPath.map(fromHex)).equals(fromHex(ctx.traceRoot))) return "manifest leaf not under traceRoot";
+  if (!under(tensorHashOf(header, dataRoot), claim.step, claim.manifestPath, ctx.traceRoot, depthOf(program.steps.length))) return "manifest leaf not under traceRoot";
   if (!header.equals(headerOf(step.output))) return "header is not the step's type";
   const size = DTYPES[step.output.dtype].size;
-  if (claim.chunk.index !== Math.floor((claim.element * size) / CHUNK_BYTES) || !checkChunk(claim.chunk, dataRoot)) return "element chunk not under dataRoot";
+  if (claim.chunk.index !== Math.floor((claim.element * size) / CHUNK_BYTES) || !checkChunk(claim.chunk, dataRoot, step.output)) return "element chunk not under dataRoot";
   return elementFromChunk(step.output.dtype, fromHex(claim.chunk.bytes), claim.element);
 }
 
@@ -482,24 +496,24 @@ export function checkFinding(finding: Finding, program: Program, ctx: LeafContex
   const bad = (reason: string): LeafVerdict => ({ valid: false, fault: false, reason });
   if (finding.kind === "agree" || finding.kind === "badReveal" || finding.kind === "workerHolds") return bad(`nothing to check: ${finding.kind}`);
   if (finding.kind === "padding") {
-    const ok = rootFromPath(fromHex(finding.hash), finding.leaf, finding.manifestPath.map(fromHex)).equals(fromHex(ctx.traceRoot));
+    const ok = under(fromHex(finding.hash), finding.leaf, finding.manifestPath, ctx.traceRoot, depthOf(program.steps.length));
     if (!ok || finding.leaf < program.steps.length) return bad("padding leaf not proven");
     return { valid: true, fault: !eq(finding.hash, Buffer.alloc(32)), reason: "manifest leaf past the last step" };
   }
   const sp = finding.stepProof;
   const step = program.steps[sp.index];
-  if (step === undefined || !eq(encodeStep(step), sp.encoding) || !rootFromPath(stepLeaf(step), sp.index, sp.path.map(fromHex)).equals(fromHex(ctx.programRoot))) return bad("step not under programRoot");
+  if (step === undefined || !eq(encodeStep(step), sp.encoding) || !under(stepLeaf(step), sp.index, sp.path, ctx.programRoot, depthOf(program.steps.length))) return bad("step not under programRoot");
   if (finding.kind === "header") {
     const h = fromHex(finding.tensor.header);
-    if (!rootFromPath(tensorHashOf(h, fromHex(finding.tensor.dataRoot)), sp.index, finding.manifestPath.map(fromHex)).equals(fromHex(ctx.traceRoot))) return bad("manifest leaf not under traceRoot");
+    if (!under(tensorHashOf(h, fromHex(finding.tensor.dataRoot)), sp.index, finding.manifestPath, ctx.traceRoot, depthOf(program.steps.length))) return bad("manifest leaf not under traceRoot");
     return { valid: true, fault: !h.equals(headerOf(step.output)), reason: "header against the step's output type" };
   }
   if (finding.claim.step !== sp.index) return bad("claim and step differ");
-  const claimed = checkClaim(finding.claim, step, ctx);
+  const claimed = checkClaim(program, finding.claim, step, ctx);
   if (typeof claimed === "string") return bad(claimed);
   const e = finding.claim.element;
   if (finding.kind === "element") {
-    const r = checkReads(step, finding.reads, elementReads(step, e), ctx);
+    const r = checkReads(program, step, finding.reads, elementReads(step, e), ctx);
     if (!r.ok) return bad(r.reason);
     const read = sparseReader(step, r.values);
     const value = step.kind === "map" ? mapElement(step, read, e, ctx.precision) : moveElement(step, read, e);
@@ -511,8 +525,9 @@ export function checkFinding(finding: Finding, program: Program, ctx: LeafContex
   const K = termCount(step);
   if (!(t >= 0 && t <= K)) return bad(`leaf ${t} out of 0..${K}`);
   const root = fromHex(finding.partialRoot);
-  if (!rootFromPath(fromHex(finding.leaf.hash), t, finding.leaf.path.map(fromHex)).equals(root)) return bad("leaf t not under the partial root");
-  const r = checkReads(step, finding.reads, t === 0 ? initReads(step, e) : termReads(step, e, t - 1), ctx);
+  const partialDepth = depthOf(K + 1);
+  if (!under(fromHex(finding.leaf.hash), t, finding.leaf.path, root, partialDepth)) return bad("leaf t not under the partial root");
+  const r = checkReads(program, step, finding.reads, t === 0 ? initReads(step, e) : termReads(step, e, t - 1), ctx);
   if (!r.ok) return bad(r.reason);
   const reduce = reduceTerms(step, sparseReader(step, r.values), e, ctx.precision);
   const integer = step.output.dtype !== "float32";
@@ -522,7 +537,7 @@ export function checkFinding(finding: Finding, program: Program, ctx: LeafContex
   else {
     if (finding.prev === undefined) return bad("no leaf t−1");
     const prevRecord = fromHex(finding.prev.record);
-    if (!rootFromPath(leafHashOfRecord(prevRecord), t - 1, finding.prev.path.map(fromHex)).equals(root)) return bad("leaf t−1 not under the partial root");
+    if (!under(leafHashOfRecord(prevRecord), t - 1, finding.prev.path, root, partialDepth)) return bad("leaf t−1 not under the partial root");
     let prev;
     try {
       prev = decodePartial(prevRecord);

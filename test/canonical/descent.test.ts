@@ -148,6 +148,28 @@ describe("canonical descent", () => {
     expect(checkFinding(f, program, leafContext(program, input, claims.traceRoot))).toMatchObject({ valid: true, fault: true });
   });
 
+  it("test_checkFinding_innerNodePassedOffAsPartialLeafWithShortPath_refused", async () => {
+    // A lying challenger (a forged last state of its own) against an honest worker, then it tries to
+    // pass an inner node of the worker's partial tree off as a leaf (a path one level short).
+    const j = convStep.index;
+    const e = 11;
+    const states = mine.partial(j, e).states.slice();
+    const K = states.length - 1;
+    states[K] = states[K]! + 1;
+    const liar = new ResponderTrace(program, input, editTensor(mine.tensors, j, (d) => (d[e] = Math.fround(states[K]!))));
+    liar.setPartialStates(j, e, states);
+    const honest = new ResponderTrace(program, input, mine.tensors.slice());
+    const f = expectKind((await descend(liar, honest)).finding, "partial");
+    const ctx = leafContext(program, input, honest.traceRoot);
+    expect(checkFinding(f, program, ctx)).toMatchObject({ valid: true, fault: false });
+    const tree = honest.partial(j, e).tree;
+    const t = K >> 1;
+    const forged = { ...f, t, leaf: { hash: toHex(tree.node(tree.depth - 1, t)), path: tree.path(2 * t).slice(1).map(toHex) }, prev: { record: toHex(honest.partial(j, e).record(t - 1)), path: tree.path(t - 1).map(toHex) }, reads: f.reads };
+    // Without the fixed path length this inner node would verify under the root.
+    expect(rootFromPath(fromHex(forged.leaf.hash), t, forged.leaf.path.map(fromHex)).equals(tree.root)).toBe(true);
+    expect(checkFinding(forged, program, ctx)).toMatchObject({ valid: false, reason: "leaf t not under the partial root" });
+  });
+
   it("test_descend_lyingChallengerAgainstHonestWorker_proofHoldsButNoFault", async () => {
     // A challenger whose own trace is wrong (one element of the map step) attacks an honest worker:
     // its leaf proof verifies, and the recomputation sides with the worker.
