@@ -606,3 +606,60 @@ export function toleranceCheck(signed: Tensor, canonical: Tensor, tau: Tau): Tol
   }
   return { ok: beyond === 0, typeMatches, beyond, first, worstRatio };
 }
+
+// ---- the tolerance proof ----
+
+/** One element of a tensor opened under its tensor hash: header, dataRoot, the chunk holding it with its path. */
+export interface ElementOpening {
+  tensor: TensorOpening;
+  chunk: ChunkProof;
+}
+
+/** Element `index` of the signed output (under outputHash) against the same element of the trace's final tensor (under finalHash). */
+export interface ToleranceProof {
+  index: number;
+  signed: ElementOpening;
+  final: ElementOpening;
+}
+
+function openElement(t: Tensor, index: number): ElementOpening {
+  const tree = tensorTree(t);
+  const c = Math.floor((index * DTYPES[t.dtype].size) / CHUNK_BYTES);
+  return { tensor: { header: toHex(tree.header), dataRoot: toHex(tree.dataRoot) }, chunk: { index: c, bytes: toHex(chunkOf(tree.data, c)), path: tree.chunks.path(c).map(toHex) } };
+}
+
+/**
+ * The tolerance proof of element `index` (toleranceCheck's `first` when the output is beyond τ): the
+ * signed output's element and the challenger's canonical final element (the worker's, when its
+ * finalHash is the canonical one; otherwise the descent finds a false step first).
+ */
+export function buildToleranceProof(signed: Tensor, mine: CanonicalTrace, index: number): ToleranceProof {
+  return { index, signed: openElement(signed, index), final: openElement(mine.tensors[mine.tensors.length - 1]!, index) };
+}
+
+export interface ToleranceProofVerdict {
+  valid: boolean;
+  /** The signed output's header is not the committed output type (counts as beyond τ_major). */
+  typeMismatch: boolean;
+  beyondOut: boolean;
+  beyondMajor: boolean;
+  signed?: number;
+  canonical?: number;
+  reason: string;
+}
+
+/** The game's check of a tolerance proof: both openings, then the τ rule for τ_out and τ_major. */
+export function checkToleranceProof(p: ToleranceProof, outputType: TensorType, outputHash: Hex, finalHash: Hex, tauOut: Tau, tauMajor: Tau): ToleranceProofVerdict {
+  const none = { typeMismatch: false, beyondOut: false, beyondMajor: false };
+  const open = (o: ElementOpening, hash: Hex): boolean => eq(tensorHashOf(fromHex(o.tensor.header), fromHex(o.tensor.dataRoot)), hash);
+  if (!open(p.final, finalHash) || !fromHex(p.final.tensor.header).equals(headerOf(outputType))) return { valid: false, ...none, reason: "final tensor not under finalHash" };
+  if (!open(p.signed, outputHash)) return { valid: false, ...none, reason: "signed output not under outputHash" };
+  if (!fromHex(p.signed.tensor.header).equals(headerOf(outputType))) return { valid: true, typeMismatch: true, beyondOut: true, beyondMajor: true, reason: "the signed output is not the committed output type" };
+  const size = DTYPES[outputType.dtype].size;
+  const c = Math.floor((p.index * size) / CHUNK_BYTES);
+  if (!(p.index >= 0 && p.index < numel(outputType.shape)) || p.signed.chunk.index !== c || p.final.chunk.index !== c) return { valid: false, ...none, reason: "element index and chunks differ" };
+  if (!checkChunk(p.signed.chunk, fromHex(p.signed.tensor.dataRoot), outputType) || !checkChunk(p.final.chunk, fromHex(p.final.tensor.dataRoot), outputType)) return { valid: false, ...none, reason: "chunk not under its dataRoot" };
+  const w = elementFromChunk(outputType.dtype, fromHex(p.signed.chunk.bytes), p.index);
+  const cv = elementFromChunk(outputType.dtype, fromHex(p.final.chunk.bytes), p.index);
+  return { valid: true, typeMismatch: false, beyondOut: !withinTau(w, cv, tauOut), beyondMajor: !withinTau(w, cv, tauMajor), signed: w, canonical: cv, reason: "the τ rule" };
+}

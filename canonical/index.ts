@@ -11,7 +11,9 @@ export { CanonicalTrace, buildPartialTree, partialTreeOf, tensorTreeOf, type Par
 export { FlatTree, depthOf, nodeKey, pathUnderRevealed, type NodeRef } from "./tree.js";
 export { elementReads, initReads, termCount, termReads, type Read } from "./reads.js";
 export {
+  buildToleranceProof,
   checkFinding,
+  checkToleranceProof,
   descend,
   tauFromBits,
   toleranceCheck,
@@ -22,6 +24,8 @@ export {
   type LeafVerdict,
   type OperandProof,
   type Tau,
+  type ToleranceProof,
+  type ToleranceProofVerdict,
   type ToleranceVerdict,
   type WorkerClaims,
 } from "./descent.js";

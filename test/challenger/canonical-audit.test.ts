@@ -4,10 +4,10 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { withinTau } from "../../canonical/descent.js";
+import { buildToleranceProof, checkToleranceProof, withinTau } from "../../canonical/descent.js";
 import { runProgram } from "../../canonical/index.js";
 import { auditBatch, isSampled, type AuditTarget } from "../../challenger/canonical-audit.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import { hashTensor, numel, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { buildModel } from "../canonical/onnx-builder.js";
 import { CLS, cls, clsInput } from "../canonical/trace-fixtures.js";
@@ -62,6 +62,18 @@ describe("canonical audit", () => {
     expect(report.disputes).toEqual([id(4)]);
     const v = report.verdicts[3]!;
     expect(v.status === "dispute" && v.tolerance.first !== undefined).toBe(true);
-    if (v.status === "dispute") expect(v.trace.finalHash).toMatch(/^0x[0-9a-f]{64}$/);
+    if (v.status !== "dispute" || v.tolerance.first === undefined) throw new Error("no dispute");
+    // The tolerance proof of the first element beyond τ_out: valid against outputHash and finalHash.
+    const signed = targets[3]!.output;
+    const proof = buildToleranceProof(signed, v.trace, v.tolerance.first.index);
+    const major = { abs: 1, rel: 0 };
+    expect(checkToleranceProof(proof, program.output, hashTensor(signed), v.trace.finalHash, tau, major)).toMatchObject({ valid: true, beyondOut: true, beyondMajor: false });
+    // The honest result's elements are within τ_out; a proof against the wrong final hash is refused.
+    const honest = buildToleranceProof(targets[0]!.output, v.trace, 0);
+    expect(checkToleranceProof(honest, program.output, hashTensor(targets[0]!.output), v.trace.finalHash, tau, major)).toMatchObject({ valid: true, beyondOut: false });
+    expect(checkToleranceProof(proof, program.output, hashTensor(signed), hashTensor(signed), tau, major)).toMatchObject({ valid: false });
+    // A signed output of another shape: beyond τ_major whatever its values.
+    const reshaped = { ...signed, shape: [numel(signed.shape)] };
+    expect(checkToleranceProof(buildToleranceProof(reshaped, v.trace, 0), program.output, hashTensor(reshaped), v.trace.finalHash, tau, major)).toMatchObject({ valid: true, typeMismatch: true, beyondMajor: true });
   });
 });
