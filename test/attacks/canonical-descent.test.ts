@@ -15,7 +15,7 @@ import { fromHex, rootFromPath, sha256, toHex } from "../../protocol/merkle.js";
 import type { Hex } from "../../protocol/types.js";
 import { FlatTree } from "../../canonical/tree.js";
 import { numel, type Tensor } from "../../protocol/tensor.js";
-import { cls, clsInput, editTensor, leafContext, recording, ResponderTrace } from "./trace-fixtures.js";
+import { cls, clsInput, editTensor, leafContext, recording, ResponderTrace } from "../canonical/trace-fixtures.js";
 
 function expectKind<K extends Finding["kind"]>(f: Finding, kind: K): Extract<Finding, { kind: K }> {
   expect(f.kind, JSON.stringify(f).slice(0, 300)).toBe(kind);
