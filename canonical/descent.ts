@@ -17,7 +17,7 @@
  *
  * The tolerance rule (contracts/interfaces/IDisputeGame.sol CanonicalTerms) is `withinTau`.
  */
-import { hashNode, rootFromPath, sha256, toHex, fromHex } from "../protocol/merkle.js";
+import { CHUNK_BYTES, fromHex, hashNode, rootFromPath, sha256, toHex } from "../protocol/merkle.js";
 import { DTYPES, encodeHeader, numel, type DType, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { encodeStep, stepLeaf } from "./commitment.js";
@@ -26,9 +26,8 @@ import { f64, type Precision } from "./float.js";
 import { decodePartial, encodePartial, partialKindOf } from "./partial.js";
 import type { Program, Step, TensorType } from "./program.js";
 import { elementReads, initReads, termCount, termReads, type Read } from "./reads.js";
-import { chunkOf, type CanonicalTrace } from "./trace.js";
+import { chunkOf, tensorTreeOf, type CanonicalTrace, type TensorTree } from "./trace.js";
 import { depthOf, FlatTree, nodeKey, pathUnderRevealed } from "./tree.js";
-import { CHUNK_BYTES } from "../protocol/merkle.js";
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -249,20 +248,12 @@ function operandProofs(mine: CanonicalTrace, j: number, reads: Read[], weightsTr
   });
 }
 
-const treeCache = new WeakMap<Tensor, { header: Buffer; dataRoot: Buffer; chunks: FlatTree; data: Uint8Array }>();
-function tensorTree(t: Tensor) {
+/** Weight and input trees, hashed once per tensor. */
+const treeCache = new WeakMap<Tensor, TensorTree>();
+function tensorTree(t: Tensor): TensorTree {
   let v = treeCache.get(t);
-  if (v === undefined) {
-    const data = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    const chunks = FlatTree.fromLeaves(chunkLeavesOf(data));
-    v = { header: encodeHeader(t.dtype, t.shape), dataRoot: Buffer.from(chunks.root), chunks, data };
-    treeCache.set(t, v);
-  }
+  if (v === undefined) treeCache.set(t, (v = tensorTreeOf(t)));
   return v;
-}
-function chunkLeavesOf(data: Uint8Array): Buffer[] {
-  const count = Math.max(1, Math.ceil(data.byteLength / CHUNK_BYTES));
-  return Array.from({ length: count }, (_, c) => sha256(Uint8Array.of(0), chunkOf(data, c)));
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Which operand elements one canonical computation reads (the TypeScript side of IStepVerifier's
  * `reads`, `initReads` and `termReads`): what a leaf proof of the descent must carry, each with its
- * Merkle proof. Index arithmetic as canonical/element.ts's; test/canonical/descent.test.ts checks that
+ * Merkle proof. Index arithmetic as canonical/element.ts's; test/canonical/trace.test.ts checks that
  * a reader holding only these elements reproduces element.ts's values bit for bit.
  */
 import { moveSource } from "./element.js";
