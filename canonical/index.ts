@@ -7,3 +7,25 @@ export { runProgram, type RunOptions, type RunResult } from "./run.js";
 export * from "./commitment.js";
 export { finalizeReduce, foldPartials, mapElement, moveElement, moveSource, reduceTerms, type OperandReader, type ReduceElement } from "./element.js";
 export * from "./partial.js";
+export { CanonicalTrace, buildPartialTree, partialTreeOf, tensorTreeOf, type PartialTree, type TensorTree, type TraceOptions } from "./trace.js";
+export { FlatTree, depthOf, nodeKey, pathUnderRevealed, type NodeRef } from "./tree.js";
+export { elementReads, initReads, termCount, termReads, type Read } from "./reads.js";
+export {
+  buildToleranceProof,
+  checkFinding,
+  checkToleranceProof,
+  descend,
+  tauFromBits,
+  toleranceCheck,
+  withinTau,
+  type DescentResult,
+  type Finding,
+  type LeafContext,
+  type LeafVerdict,
+  type OperandProof,
+  type Tau,
+  type ToleranceProof,
+  type ToleranceProofVerdict,
+  type ToleranceVerdict,
+  type WorkerClaims,
+} from "./descent.js";

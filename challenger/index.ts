@@ -40,3 +40,4 @@ export { fetchTrace, type FetchTraceOptions } from "./fetchTrace.js";
 export { StepProofBuilder, softFloatToNumber, type StepProofArgs, type StepContextArgs, type TensorProofArgs, type ChunkProofArgs } from "./onestep.js";
 export { openChallenge, submitStepProof, type ResultRecordArgs } from "./dispute.js";
 // The daemon (./daemon.js) imports the generated contract bindings; import it directly.
+export { auditBatch, auditResult, isSampled, missingOperators, ProgramCache, type AuditReport, type AuditTarget, type AuditVerdict, type CanonicalAuditConfig } from "./canonical-audit.js";

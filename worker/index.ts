@@ -42,3 +42,4 @@ export {
 export { putBlob, blobUrl, type PutBlobOptions } from "./blobs.js";
 export { InvalidJobError, DomainNotAllowedError, JobRejection } from "./errors.js";
 export { OracleRequestLookup, jobMismatches, type OnChainRequest, type RequestLookup } from "./requests.js";
+export { prepareDispute, answerReveal, claimsFrom, type DisputeResponder, type PrepareDisputeOptions, type RevealAnswer, type RevealRequest, type TraceCommitmentPayload } from "./dispute.js";

@@ -1,0 +1,132 @@
+/**
+ * The challenger's decision to dispute under canonical semantics (docs/V2.md §5 "Off-chain"): run the
+ * model canonically on the request's input and compare the signed output with the canonical output
+ * under the model's τ_out (canonical/descent.ts `toleranceCheck`: NaN = NaN, the same infinity equal,
+ * |w − c| ≤ abs + rel·|c| in binary64). Dispute only beyond τ_out: an honest challenger then knows it
+ * wins the descent.
+ *
+ * Which results: all, or a seeded unpredictable fraction: a result is audited when
+ * HMAC-SHA256(secret, requestId) read as a 64-bit fraction is below `fraction`, so a worker cannot tell
+ * which of its results this challenger checks, and the challenger's choice is reproducible.
+ *
+ * A model the canonical runtime cannot lower is never skipped silently: its result is reported as
+ * `unsupported` with every operator missing (issue 14: audit what it can), and the batch goes on.
+ */
+import { createHmac } from "node:crypto";
+import { toleranceCheck, type Tau, type ToleranceVerdict } from "../canonical/descent.js";
+import type { Precision } from "../canonical/float.js";
+import { lowerModel, supportedOperators } from "../canonical/lower.js";
+import type { Program } from "../canonical/program.js";
+import { runProgram, type RunResult } from "../canonical/run.js";
+import { CanonicalTrace } from "../canonical/trace.js";
+import { modelGraph } from "../protocol/commitment.js";
+import { isError } from "../protocol/errors.js";
+import { fromHex } from "../protocol/merkle.js";
+import type { Tensor } from "../protocol/tensor.js";
+import type { Hex } from "../protocol/types.js";
+
+export interface CanonicalAuditConfig {
+  /** The challenger's secret (never published): seeds which results it audits. */
+  secret: Uint8Array;
+  /** Fraction of results audited, in (0, 1]; 1 audits all. */
+  fraction: number;
+}
+
+/** One OPTIMISTIC result to audit. */
+export interface AuditTarget {
+  requestId: Hex;
+  /** The model's ONNX bytes and its committed static input shape (lowered once per `modelKey`). */
+  model: { key: string; bytes: Uint8Array; inputShape: number[] };
+  precision: Precision;
+  tau: Tau;
+  input: Tensor;
+  /** The worker's signed output. */
+  output: Tensor;
+}
+
+export type AuditVerdict =
+  | { requestId: Hex; status: "notSampled" }
+  | { requestId: Hex; status: "unsupported"; reason: string; operators: string[] }
+  | { requestId: Hex; status: "within"; tolerance: ToleranceVerdict; ms: number }
+  /** Beyond τ_out: open (or join) a dispute and play the descent with `trace`. */
+  | { requestId: Hex; status: "dispute"; tolerance: ToleranceVerdict; trace: CanonicalTrace; ms: number };
+
+/** Whether this challenger audits `requestId`: HMAC-SHA256(secret, requestId) as a fraction < `fraction`. */
+export function isSampled(secret: Uint8Array, requestId: Hex, fraction: number): boolean {
+  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`fraction must be in (0, 1], got ${fraction}`);
+  if (fraction === 1) return true;
+  const mac = createHmac("sha256", secret).update(fromHex(requestId)).digest();
+  return Number(mac.readBigUInt64BE(0) >> 11n) / 2 ** 53 < fraction;
+}
+
+/** Lowered programs by model key (a model that fails to lower is remembered with its reason). */
+export class ProgramCache {
+  private readonly programs = new Map<string, Program | { reason: string; operators: string[] }>();
+
+  get(model: AuditTarget["model"]): Program | { reason: string; operators: string[] } {
+    const key = `${model.key}@${model.inputShape.join("x")}`;
+    let p = this.programs.get(key);
+    if (p === undefined) {
+      try {
+        p = lowerModel(model.bytes, { inputShape: model.inputShape });
+      } catch (error) {
+        if (!isError(error)) throw error;
+        p = { reason: `${error.code}: ${error.message}`, operators: missingOperators(model.bytes) };
+      }
+      this.programs.set(key, p);
+    }
+    return p;
+  }
+}
+
+/** Every operator type of the model the canonical lowering has no definition for. */
+export function missingOperators(bytes: Uint8Array): string[] {
+  const supported = new Set(supportedOperators());
+  try {
+    return [...new Set(modelGraph(bytes).operators.filter((o) => !supported.has(o.opType) || (o.domain !== "" && o.domain !== "ai.onnx")).map((o) => (o.domain === "" ? o.opType : `${o.domain}.${o.opType}`)))].sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Audits one result. */
+export function auditResult(target: AuditTarget, config: CanonicalAuditConfig, cache = new ProgramCache()): AuditVerdict {
+  const { requestId } = target;
+  if (!isSampled(config.secret, requestId, config.fraction)) return { requestId, status: "notSampled" };
+  const program = cache.get(target.model);
+  if (!("steps" in program)) return { requestId, status: "unsupported", ...program };
+  const t0 = performance.now();
+  let run: RunResult;
+  try {
+    run = runProgram(program, target.input, { precision: target.precision });
+  } catch (error) {
+    if (!isError(error)) throw error;
+    return { requestId, status: "unsupported", reason: `${error.code}: ${error.message}`, operators: [] };
+  }
+  const tolerance = toleranceCheck(target.output, run.output, target.tau);
+  if (tolerance.ok) return { requestId, status: "within", tolerance, ms: performance.now() - t0 };
+  // Only a result it disputes costs the challenger the trace's trees (hashing every step tensor).
+  const trace = new CanonicalTrace(program, target.input, run.trace, target.precision);
+  return { requestId, status: "dispute", tolerance, trace, ms: performance.now() - t0 };
+}
+
+export interface AuditReport {
+  verdicts: AuditVerdict[];
+  audited: number;
+  notSampled: number;
+  unsupported: Array<{ requestId: Hex; reason: string; operators: string[] }>;
+  disputes: Hex[];
+}
+
+/** Audits a batch: an unsupported model is reported and the rest audited. */
+export function auditBatch(targets: readonly AuditTarget[], config: CanonicalAuditConfig): AuditReport {
+  const cache = new ProgramCache();
+  const verdicts = targets.map((t) => auditResult(t, config, cache));
+  return {
+    verdicts,
+    audited: verdicts.filter((v) => v.status === "within" || v.status === "dispute").length,
+    notSampled: verdicts.filter((v) => v.status === "notSampled").length,
+    unsupported: verdicts.flatMap((v) => (v.status === "unsupported" ? [{ requestId: v.requestId, reason: v.reason, operators: v.operators }] : [])),
+    disputes: verdicts.flatMap((v) => (v.status === "dispute" ? [v.requestId] : [])),
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The worker's side of a canonical dispute (docs/V2.md §5), as pure functions: from the cached input
+ * it rebuilds the canonical trace (canonical/trace.ts), produces the TraceCommitment payload
+ * (requestId, attempt, traceRoot, finalHash and finalHash's path as leaf n−1 of traceRoot) and answers
+ * every reveal the game asks for. Signing and submission sit outside (the game adapter): this module
+ * holds no keys and makes no calls.
+ *
+ *   const responder = prepareDispute({ program, input, precision, requestId, attempt, inputHash });
+ *   submit(sign(responder.commitment));
+ *   on attack: submit(responder.answer({ kind: "chunkNode", step, depth, index }));
+ */
+import type { WorkerClaims } from "../canonical/descent.js";
+import type { Precision } from "../canonical/float.js";
+import type { Program } from "../canonical/program.js";
+import { CanonicalTrace } from "../canonical/trace.js";
+import { BaseError } from "../protocol/errors.js";
+import { hashTensor, type Tensor } from "../protocol/tensor.js";
+import type { Hex } from "../protocol/types.js";
+
+/** What the worker signs and posts when a dispute opens (docs/V2.md §3 TraceCommitment, §5 step 1). */
+export interface TraceCommitmentPayload {
+  requestId: Hex;
+  attempt: number;
+  traceRoot: Hex;
+  finalHash: Hex;
+  /** finalHash's path as leaf n−1 under traceRoot, bottom-up. */
+  finalPath: Hex[];
+  stepCount: number;
+}
+
+/** One reveal the game asks for (an attacked node, or the next level's object). */
+export type RevealRequest =
+  | { kind: "manifestNode"; depth: number; index: number }
+  | { kind: "tensor"; step: number }
+  | { kind: "chunkNode"; step: number; depth: number; index: number }
+  | { kind: "chunk"; step: number; chunk: number }
+  | { kind: "partialOpening"; step: number; element: number }
+  | { kind: "partialNode"; step: number; element: number; depth: number; index: number };
+
+export type RevealAnswer =
+  | { kind: "children"; left: Hex; right: Hex }
+  | { kind: "tensor"; header: Hex; dataRoot: Hex }
+  | { kind: "chunk"; bytes: Hex }
+  | { kind: "partialOpening"; root: Hex; terms: number; last: Hex; lastPath: Hex[] };
+
+export interface DisputeResponder {
+  trace: CanonicalTrace;
+  commitment: TraceCommitmentPayload;
+  answer(request: RevealRequest): RevealAnswer;
+  /** The same answers as the descent's WorkerClaims (what an honest worker reveals). */
+  claims: WorkerClaims;
+}
+
+export interface PrepareDisputeOptions {
+  program: Program;
+  /** The cached input of the request. */
+  input: Tensor;
+  precision: Precision;
+  requestId: Hex;
+  attempt: number;
+  /** The request's inputHash: the cached input must hash to it (else nothing is committed). */
+  inputHash?: Hex;
+}
+
+/** Rebuilds the canonical trace from the cached input and prepares every answer. */
+export function prepareDispute(options: PrepareDisputeOptions): DisputeResponder {
+  const { program, input, precision, requestId, attempt } = options;
+  if (options.inputHash !== undefined && hashTensor(input).toLowerCase() !== options.inputHash.toLowerCase()) {
+    throw new BaseError("INPUT_HASH_MISMATCH", `the cached input of ${requestId} does not hash to the request's inputHash`, { details: { requestId, inputHash: options.inputHash } });
+  }
+  const trace = CanonicalTrace.build(program, input, { precision });
+  const n = trace.stepCount;
+  const commitment: TraceCommitmentPayload = { requestId, attempt, traceRoot: trace.traceRoot, finalHash: trace.finalHash, finalPath: trace.manifestPath(n - 1), stepCount: n };
+  return { trace, commitment, answer: (r) => answerReveal(trace, r), claims: trace };
+}
+
+/** The answer to one reveal request, from the worker's canonical trace. */
+export function answerReveal(trace: CanonicalTrace, r: RevealRequest): RevealAnswer {
+  const pair = ([left, right]: [Hex, Hex]): RevealAnswer => ({ kind: "children", left, right });
+  switch (r.kind) {
+    case "manifestNode":
+      return pair(trace.manifestChildren(r.depth, r.index));
+    case "tensor":
+      return { kind: "tensor", ...trace.tensorOpening(r.step) };
+    case "chunkNode":
+      return pair(trace.chunkChildren(r.step, r.depth, r.index));
+    case "chunk":
+      return { kind: "chunk", bytes: trace.chunkBytes(r.step, r.chunk) };
+    case "partialOpening": {
+      const step = trace.program.steps[r.step];
+      if (step?.kind !== "reduce") throw new RangeError(`step ${r.step} is not a reduce step`);
+      return { kind: "partialOpening", ...trace.partialOpening(r.step, r.element) };
+    }
+    case "partialNode":
+      return pair(trace.partialChildren(r.step, r.element, r.depth, r.index));
+  }
+}
+
+/** WorkerClaims over any answerer (e.g. the game adapter reading the chain's revealed nodes). */
+export function claimsFrom(commitment: Pick<TraceCommitmentPayload, "traceRoot" | "finalHash">, ask: (r: RevealRequest) => Promise<RevealAnswer> | RevealAnswer): WorkerClaims {
+  const children = async (r: RevealRequest): Promise<[Hex, Hex]> => {
+    const a = await ask(r);
+    if (a.kind !== "children") throw new RangeError(`expected children, got ${a.kind}`);
+    return [a.left, a.right];
+  };
+  return {
+    traceRoot: commitment.traceRoot,
+    finalHash: commitment.finalHash,
+    manifestChildren: (depth, index) => children({ kind: "manifestNode", depth, index }),
+    tensorOpening: async (step) => {
+      const a = await ask({ kind: "tensor", step });
+      if (a.kind !== "tensor") throw new RangeError(`expected a tensor opening, got ${a.kind}`);
+      return { header: a.header, dataRoot: a.dataRoot };
+    },
+    chunkChildren: (step, depth, index) => children({ kind: "chunkNode", step, depth, index }),
+    chunkBytes: async (step, chunk) => {
+      const a = await ask({ kind: "chunk", step, chunk });
+      if (a.kind !== "chunk") throw new RangeError(`expected chunk bytes, got ${a.kind}`);
+      return a.bytes;
+    },
+    partialOpening: async (step, element) => {
+      const a = await ask({ kind: "partialOpening", step, element });
+      if (a.kind !== "partialOpening") throw new RangeError(`expected a partial opening, got ${a.kind}`);
+      return { root: a.root, terms: a.terms, last: a.last, lastPath: a.lastPath };
+    },
+    partialChildren: (step, element, depth, index) => children({ kind: "partialNode", step, element, depth, index }),
+  };
+}
