@@ -210,8 +210,11 @@ export function mapElement(step: Step, read: OperandReader, e: number, precision
   return evalMapElement(step, vals, storeOf(step, precision));
 }
 
-/** Element `e` of a move step: which operand and which of its elements it copies. */
-export function moveSource(step: Step, e: number): { operand: number; index: number } {
+/**
+ * Element `e` of a move step: which operand and which of its elements it copies; operand −1 (index −1)
+ * where a constant pad writes the step's parameter `value` instead.
+ */
+export function moveSource(step: Step, e: number): { operand: number; index: number; value?: number } {
   if (step.kind !== "move") throw canonicalError("OP_UNSUPPORTED", `step ${step.index} is not a move step`);
   const outShape = step.output.shape;
   const inShape = step.operandTypes[0]!.shape;
@@ -241,6 +244,31 @@ export function moveSource(step: Step, e: number): { operand: number; index: num
       return { operand: 0, index: broadcastFlat(o, inShape) };
     case "resize_nearest":
       return { operand: 0, index: flat(o.map((v, d) => Math.min(Math.floor(v / p.scales![d]!), inShape[d]! - 1)), inShape) };
+    case "gather": {
+      const axis = p.axis![0]!;
+      const r = outShape.length - inShape.length + 1;
+      const j = flat(o.slice(axis, axis + r), outShape.slice(axis, axis + r));
+      return { operand: 0, index: flat([...o.slice(0, axis), p.indices![j]!, ...o.slice(axis + r)], inShape) };
+    }
+    case "gather_elements": {
+      const axis = p.axis![0]!;
+      return { operand: 0, index: flat(o.map((v, d) => (d === axis ? p.indices![e]! : v)), inShape) };
+    }
+    case "pad": {
+      const mode = p.mode![0]!;
+      const c = o.map((v, d) => v - p.pads![d]!);
+      if (c.some((v, d) => v < 0 || v >= inShape[d]!)) {
+        if (mode === 0) return { operand: -1, index: -1, value: p.value![0]! };
+        c.forEach((v, d) => {
+          const n = inShape[d]!;
+          if (mode === 2) c[d] = Math.min(Math.max(v, 0), n - 1);
+          else c[d] = v < 0 ? -v : v >= n ? 2 * (n - 1) - v : v;
+        });
+      }
+      return { operand: 0, index: flat(c, inShape) };
+    }
+    case "tile":
+      return { operand: 0, index: flat(o.map((v, d) => v % inShape[d]!), inShape) };
   }
   throw canonicalError("OP_UNSUPPORTED", `no move ${step.op}`);
 }
@@ -248,5 +276,5 @@ export function moveSource(step: Step, e: number): { operand: number; index: num
 /** Element `e` of a move step. */
 export function moveElement(step: Step, read: OperandReader, e: number): number {
   const s = moveSource(step, e);
-  return read(s.operand)[s.index]!;
+  return s.operand < 0 ? s.value! : read(s.operand)[s.index]!;
 }

@@ -17,7 +17,14 @@ export interface IntConstant {
 }
 
 const INT_CODES: Record<number, DType> = { 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 12: "uint32", 13: "uint64" };
-export const FOLDABLE_OPS = new Set(["Shape", "Cast", "Slice", "Concat", "Gather", "Unsqueeze", "Squeeze", "Reshape", "Add", "Sub", "Mul", "Div", "Identity"]);
+export const FOLDABLE_OPS = new Set(["Shape", "Cast", "Slice", "Concat", "Gather", "Unsqueeze", "Squeeze", "Reshape", "Add", "Sub", "Mul", "Div", "Identity", "Range", "ConstantOfShape"]);
+
+/** Whether an operator of FOLDABLE_OPS folds with these attributes (ConstantOfShape only with an integer value). */
+export function foldsWith(opType: string, attrs: Attributes): boolean {
+  if (opType !== "ConstantOfShape") return true;
+  const v = attrs.get("value");
+  return v?.type === "tensor" && isIntDtype(v.value.dtype);
+}
 
 export function isIntDtype(dtype: DType): boolean {
   return dtype !== "float32" && dtype !== "float64" && dtype !== "float16" && dtype !== "bool";
@@ -203,6 +210,19 @@ export function foldOperator(opType: string, opset: number, attrs: Attributes, i
       const f = { Add: (p: number, q: number) => p + q, Sub: (p: number, q: number) => p - q, Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => (q === 0 ? 0 : Math.trunc(p / q)) }[opType];
       const values = Array.from({ length: numelOf(shape) }, (_, i) => wrapTo(a.dtype, f(a.values[ai(i)]!, b.values[bi(i)]!)));
       return { dtype: a.dtype, shape, values };
+    }
+    case "Range": {
+      const [start, limit, delta] = [0, 1, 2].map((i) => need(i).values[0]!);
+      if (delta === 0) throw canonicalError("OP_UNSUPPORTED", "Range with delta 0");
+      const n = Math.max(Math.ceil((limit! - start!) / delta!), 0);
+      return { dtype: need(0).dtype, shape: [n], values: Array.from({ length: n }, (_, i) => start! + i * delta!) };
+    }
+    case "ConstantOfShape": {
+      const shape = need(0).values;
+      const v = attrs.get("value");
+      if (v?.type !== "tensor" || !isIntDtype(v.value.dtype)) throw canonicalError("OP_UNSUPPORTED", "ConstantOfShape folds only with an integer value");
+      const x = Number((v.value.data as ArrayLike<number | bigint>)[0] ?? 0);
+      return { dtype: v.value.dtype, shape: [...shape], values: new Array<number>(numelOf(shape)).fill(x) };
     }
     default:
       throw canonicalError("OP_UNSUPPORTED", `${opType} does not fold`);

@@ -139,6 +139,9 @@ const FLOAT_EXPR: Record<string, (step: Step) => string> = {
   gelu: () => "a * (1 + L.cerf(a * L.INV_SQRT2)) * 0.5",
   gelu_tanh: () => "a * (1 + L.ctanh(L.SQRT_2_OVER_PI * (a + L.GELU_C * (a * a * a)))) * 0.5",
   cast: () => "a", // int → float: exact, then the storage rounding
+  where: () => "(a !== 0 ? b : c)", // a: the bool condition (0 or 1)
+  prelu: () => "(a < 0 ? a * b : a)",
+  fill: () => "P_value",
 };
 
 type Loop = (x: readonly NumArray[], idx: ReadonlyArray<Int32Array | null>, out: NumArray, store: Store, lib: typeof LIB, params: Params) => void;
@@ -192,6 +195,21 @@ function intMap(step: Step): F {
       const lo = p.min![0]!;
       const hi = p.max![0]!;
       return (a) => (a < lo ? lo : a > hi ? hi : a);
+    }
+    // Comparisons (bool out; float or integer operands compared as numbers: NaN unequal, +0 == −0).
+    case "equal": return (a, b) => (a === b ? 1 : 0);
+    case "less": return (a, b) => (a < b ? 1 : 0);
+    case "greater": return (a, b) => (a > b ? 1 : 0);
+    case "less_equal": return (a, b) => (a <= b ? 1 : 0);
+    case "greater_equal": return (a, b) => (a >= b ? 1 : 0);
+    case "not": return (a) => (a === 0 ? 1 : 0);
+    case "and": return (a, b) => (a !== 0 && b !== 0 ? 1 : 0);
+    case "or": return (a, b) => (a !== 0 || b !== 0 ? 1 : 0);
+    case "xor": return (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0);
+    case "where": return (a, b, c) => (a !== 0 ? b : c);
+    case "fill": {
+      const v = p.value![0]!;
+      return () => v;
     }
     default:
       throw canonicalError("OP_UNSUPPORTED", `no integer map ${step.op}`);
@@ -299,6 +317,83 @@ export function moveKernel(step: Step, ins: readonly NumArray[], out: NumArray):
         let j = 0;
         for (let a = 0; a < rank; a++) j += axisOffsets[a]![coord[a]!]!;
         out[i] = x[j]!;
+        for (let a = rank - 1; a >= 0; a--) {
+          coord[a]!++;
+          if (coord[a]! < outShape[a]!) break;
+          coord[a] = 0;
+        }
+      }
+      return;
+    }
+    case "gather": {
+      // out = x[pre, indices[j], post]: outer × J × inner blocks.
+      const inShape = step.operandTypes[0]!.shape;
+      const axis = step.params.axis![0]!;
+      const indices = step.params.indices!;
+      const outer = numelOf(inShape.slice(0, axis));
+      const inner = numelOf(inShape.slice(axis + 1));
+      const size = inShape[axis]!;
+      let o = 0;
+      for (let p = 0; p < outer; p++)
+        for (let j = 0; j < indices.length; j++) {
+          const base = (p * size + indices[j]!) * inner;
+          for (let t = 0; t < inner; t++) out[o++] = x[base + t]!;
+        }
+      return;
+    }
+    case "gather_elements": {
+      const inShape = step.operandTypes[0]!.shape;
+      const axis = step.params.axis![0]!;
+      const indices = step.params.indices!;
+      const inStrides = stridesOf(inShape);
+      const rank = outShape.length;
+      const coord = new Array<number>(rank).fill(0);
+      for (let i = 0; i < out.length; i++) {
+        let j = 0;
+        for (let d = 0; d < rank; d++) j += (d === axis ? indices[i]! : coord[d]!) * inStrides[d]!;
+        out[i] = x[j]!;
+        for (let d = rank - 1; d >= 0; d--) {
+          coord[d]!++;
+          if (coord[d]! < outShape[d]!) break;
+          coord[d] = 0;
+        }
+      }
+      return;
+    }
+    case "pad":
+    case "tile": {
+      const inShape = step.operandTypes[0]!.shape;
+      const inStrides = stridesOf(inShape);
+      const rank = outShape.length;
+      const mode = step.params.mode?.[0] ?? 0;
+      const pads = step.params.pads ?? [];
+      const fill = step.params.value?.[0] ?? 0;
+      // Per axis: the input offset of each output coordinate, or −1 where a constant pad writes the value.
+      const axisOffsets = outShape.map((d, a) =>
+        Int32Array.from({ length: d }, (_, o) => {
+          const size = inShape[a]!;
+          if (step.op === "tile") return (o % size) * inStrides[a]!;
+          let c = o - pads[a]!;
+          if (c < 0 || c >= size) {
+            if (mode === 0) return -1;
+            if (mode === 2) c = c < 0 ? 0 : size - 1;
+            else c = c < 0 ? -c : 2 * (size - 1) - c;
+          }
+          return c * inStrides[a]!;
+        }),
+      );
+      const coord = new Array<number>(rank).fill(0);
+      for (let i = 0; i < out.length; i++) {
+        let j = 0;
+        for (let a = 0; a < rank; a++) {
+          const off = axisOffsets[a]![coord[a]!]!;
+          if (off < 0) {
+            j = -1;
+            break;
+          }
+          j += off;
+        }
+        out[i] = j < 0 ? fill : x[j]!;
         for (let a = rank - 1; a >= 0; a--) {
           coord[a]!++;
           if (coord[a]! < outShape[a]!) break;

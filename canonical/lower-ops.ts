@@ -23,6 +23,8 @@ export interface LowerContext {
   node: string;
   attributes: ReadonlyMap<string, AttributeValue>;
   inputs: ReadonlyArray<Value | undefined>;
+  /** The number of outputs the node declares. */
+  outputs: number;
   emit(kind: StepKind, op: MapOp | MoveOp | ReduceOp, operands: Value[], output: TensorType, params?: Params): Value;
   fail(message: string): Error;
 }
@@ -466,6 +468,153 @@ const Resize: OperatorLowering = (ctx) => {
 };
 
 const ANY_NUMERIC = NUMERIC;
+const BOOL = new Set<DType>(["bool"]);
+const NUMERIC_OR_BOOL = new Set<DType>([...NUMERIC, "bool"]);
+
+/** Where(cond, x, y): one map, all three broadcast (numpy rules). */
+const Where: OperatorLowering = (ctx) => {
+  const [c, x, y] = [0, 1, 2].map((i) => input(ctx, i)) as [Value, Value, Value];
+  checkDtype(ctx, c, BOOL);
+  checkDtype(ctx, x, NUMERIC_OR_BOOL);
+  if (x.type.dtype !== y.type.dtype) throw ctx.fail(`operand dtypes ${x.type.dtype} and ${y.type.dtype} differ`);
+  return [ctx.emit("map", "where", [c, x, y], { dtype: x.type.dtype, shape: broadcastShapes([c.type.shape, x.type.shape, y.type.shape]) })];
+};
+
+/** Comparisons and logical operators: a bool map (operands broadcast). */
+function logical(op: MapOp, allowed: ReadonlySet<DType>): OperatorLowering {
+  return (ctx) => {
+    const a = input(ctx, 0);
+    checkDtype(ctx, a, allowed);
+    if (op === "not") return [ctx.emit("map", op, [a], { dtype: "bool", shape: a.type.shape })];
+    const b = input(ctx, 1);
+    if (a.type.dtype !== b.type.dtype) throw ctx.fail(`operand dtypes ${a.type.dtype} and ${b.type.dtype} differ`);
+    return [ctx.emit("map", op, [a, b], { dtype: "bool", shape: broadcastShapes([a.type.shape, b.type.shape]) })];
+  };
+}
+
+/** PRelu(x, slope): slope broadcast to x (unidirectional). */
+const PRelu: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const slope = input(ctx, 1);
+  checkDtype(ctx, x, FLOAT);
+  checkDtype(ctx, slope, FLOAT);
+  const shape = broadcastShapes([x.type.shape, slope.type.shape]);
+  if (shape.length !== x.type.shape.length || shape.some((d, i) => d !== x.type.shape[i])) throw ctx.fail(`slope [${slope.type.shape}] does not broadcast to x [${x.type.shape}]`);
+  return [ctx.emit("map", "prelu", [x, slope], x.type)];
+};
+
+/** Constant indices of a Gather/GatherElements, normalized into [0, size) (refused outside). */
+function constantIndices(ctx: LowerContext, size: number): number[] {
+  const v = ctx.inputs[1];
+  if (v?.constant === undefined) throw ctx.fail("indices must be constant (integer weights or shape arithmetic); data-dependent indices are not supported");
+  return v.constant.values.map((i) => {
+    if (!Number.isInteger(i) || i < -size || i >= size) throw ctx.fail(`index ${i} is out of range [${-size}, ${size})`);
+    return i < 0 ? i + size : i;
+  });
+}
+
+const Gather: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const rank = x.type.shape.length;
+  const axis = normAxis(attrInt(ctx.attributes, "axis", 0), rank);
+  const indices = constantIndices(ctx, x.type.shape[axis]!);
+  const iShape = ctx.inputs[1]!.type.shape;
+  const shape = [...x.type.shape.slice(0, axis), ...iShape, ...x.type.shape.slice(axis + 1)];
+  return [ctx.emit("move", "gather", [x], { dtype: x.type.dtype, shape }, { axis: [axis], indices })];
+};
+
+const GatherElements: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const rank = x.type.shape.length;
+  const axis = normAxis(attrInt(ctx.attributes, "axis", 0), rank);
+  const indices = constantIndices(ctx, x.type.shape[axis]!);
+  const shape = ctx.inputs[1]!.type.shape;
+  if (shape.length !== rank || shape.some((d, i) => i !== axis && d > x.type.shape[i]!)) throw ctx.fail(`indices [${shape}] do not fit data [${x.type.shape}]`);
+  return [ctx.emit("move", "gather_elements", [x], { dtype: x.type.dtype, shape: [...shape] }, { axis: [axis], indices })];
+};
+
+const PAD_MODES: Record<string, number> = { constant: 0, reflect: 1, edge: 2 };
+
+/** Pad (constant, reflect, edge): one move; pads per axis [begin..., end...] (negative pads crop). */
+const Pad: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const rank = x.type.shape.length;
+  const modeName = attrString(ctx.attributes, "mode", "constant");
+  const mode = PAD_MODES[modeName];
+  if (mode === undefined) throw ctx.fail(`mode ${modeName} is not supported`);
+  let padsIn: number[];
+  let value: number;
+  let axes: number[];
+  if (ctx.opset < 11) {
+    padsIn = attrInts(ctx.attributes, "pads") ?? (() => { throw ctx.fail("pads are required"); })();
+    value = attrFloat(ctx.attributes, "value", 0);
+    axes = Array.from({ length: rank }, (_, i) => i);
+  } else {
+    padsIn = requiredConstant(ctx, 1);
+    const v = constantValues(ctx, 2);
+    if (v !== undefined && v.length !== 1) throw ctx.fail("constant_value must be a scalar");
+    value = v?.[0] ?? 0;
+    axes = (constantValues(ctx, 3) ?? Array.from({ length: rank }, (_, i) => i)).map((a) => normAxis(a, rank));
+  }
+  if (padsIn.length !== 2 * axes.length) throw ctx.fail(`pads [${padsIn}] do not match ${axes.length} axes`);
+  const pads = new Array<number>(2 * rank).fill(0);
+  axes.forEach((a, i) => {
+    pads[a] = padsIn[i]!;
+    pads[a + rank] = padsIn[i + axes.length]!;
+  });
+  const shape = x.type.shape.map((d, a) => d + pads[a]! + pads[a + rank]!);
+  if (shape.some((d) => d < 0)) throw ctx.fail(`pads [${padsIn}] crop below zero`);
+  if (mode === 1 && x.type.shape.some((d, a) => pads[a]! >= d || pads[a + rank]! >= d)) throw ctx.fail("reflect pads must be smaller than the padded axis");
+  if (mode !== 0 && x.type.shape.some((d, a) => d === 0 && shape[a]! > 0)) throw ctx.fail(`mode ${modeName} cannot pad an empty axis`);
+  if (!INTEGER.has(x.type.dtype) && !FLOAT.has(x.type.dtype)) throw ctx.fail(`dtype ${x.type.dtype} is not supported`);
+  const fill = FLOAT.has(x.type.dtype) ? Math.fround(value) : value;
+  return [ctx.emit("move", "pad", [x], { dtype: x.type.dtype, shape }, { mode: [mode], pads, value: [fill] })];
+};
+
+const Tile: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const repeats = requiredConstant(ctx, 1);
+  if (repeats.length !== x.type.shape.length || repeats.some((r) => !Number.isInteger(r) || r < 0)) throw ctx.fail(`repeats [${repeats}] do not match rank ${x.type.shape.length}`);
+  return [ctx.emit("move", "tile", [x], { dtype: x.type.dtype, shape: x.type.shape.map((d, i) => d * repeats[i]!) })];
+};
+
+/** Split: one slice move per output. */
+const Split: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const rank = x.type.shape.length;
+  const axis = normAxis(attrInt(ctx.attributes, "axis", 0), rank);
+  const dim = x.type.shape[axis]!;
+  let sizes = ctx.opset < 13 ? attrInts(ctx.attributes, "split") : constantValues(ctx, 1);
+  if (sizes === undefined) {
+    const n = ctx.opset >= 18 ? attrInt(ctx.attributes, "num_outputs", 0) : ctx.outputs;
+    if (!(n > 0)) throw ctx.fail("the number of outputs is unknown");
+    const chunk = Math.ceil(dim / n);
+    sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(chunk, dim - i * chunk)));
+  }
+  if (sizes.reduce((a, b) => a + b, 0) !== dim || sizes.some((v) => v < 0)) throw ctx.fail(`split [${sizes}] does not add up to ${dim}`);
+  let at = 0;
+  return sizes.map((len) => {
+    const starts = x.type.shape.map((_, d) => (d === axis ? at : 0));
+    at += len;
+    return ctx.emit("move", "slice", [x], { dtype: x.type.dtype, shape: x.type.shape.map((d, i) => (i === axis ? len : d)) }, { starts, steps: x.type.shape.map(() => 1) });
+  });
+};
+
+/** ConstantOfShape with a float value (integer values fold): a `fill` map. */
+const ConstantOfShape: OperatorLowering = (ctx) => {
+  const shape = requiredConstant(ctx, 0);
+  const attr = ctx.attributes.get("value");
+  const t = attr?.type === "tensor" ? attr.value : undefined;
+  if (attr !== undefined && t === undefined) throw ctx.fail("value must be a tensor");
+  const dtype = t?.dtype ?? "float32";
+  if (!FLOAT.has(dtype)) throw ctx.fail(`value of dtype ${dtype} is not supported`);
+  const v = t === undefined ? 0 : Number((t.data as ArrayLike<number>)[0] ?? 0);
+  return [ctx.emit("map", "fill", [], { dtype, shape }, { value: [Math.fround(v)] })];
+};
+
+const Range: OperatorLowering = (ctx) => {
+  throw ctx.fail(`only integer constant inputs fold (got ${ctx.inputs.map((v) => v?.type.dtype).join(", ")})`);
+};
 
 export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   Add: binary("add"),
@@ -520,4 +669,22 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   ReduceSum: reduceOp("sum"),
   ReduceMax: reduceOp("max"),
   Softmax,
+  Where,
+  Equal: logical("equal", NUMERIC_OR_BOOL),
+  Less: logical("less", NUMERIC),
+  Greater: logical("greater", NUMERIC),
+  LessOrEqual: logical("less_equal", NUMERIC),
+  GreaterOrEqual: logical("greater_equal", NUMERIC),
+  Not: logical("not", BOOL),
+  And: logical("and", BOOL),
+  Or: logical("or", BOOL),
+  Xor: logical("xor", BOOL),
+  PRelu,
+  Gather,
+  GatherElements,
+  Pad,
+  Tile,
+  Split,
+  ConstantOfShape,
+  Range,
 };

@@ -42,6 +42,19 @@ export const MAP_OPS = [
   "gelu", // x · (1 + erf(x · 1/√2)) · 0.5
   "gelu_tanh", // x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))) · 0.5
   "cast", // [to]: ONNX dtype code of the output
+  // Appended (codes above never change).
+  "where", // (cond, x, y): cond ≠ 0 ? x : y
+  "equal", // (a, b) → bool: a == b (NaN unequal, +0 == −0)
+  "less", // (a, b) → bool: a < b
+  "greater", // (a, b) → bool: a > b
+  "less_equal", // (a, b) → bool: a <= b
+  "greater_equal", // (a, b) → bool: a >= b
+  "not", // (a) bool → bool: a == 0
+  "and", // (a, b) bool → bool: a ≠ 0 and b ≠ 0
+  "or", // (a, b) bool → bool: a ≠ 0 or b ≠ 0
+  "xor", // (a, b) bool → bool: (a ≠ 0) ≠ (b ≠ 0)
+  "prelu", // (x, slope): x < 0 ? x · slope : x
+  "fill", // () [value]: every element the value (ConstantOfShape)
 ] as const;
 export type MapOp = (typeof MAP_OPS)[number];
 
@@ -53,6 +66,11 @@ export const MOVE_OPS = [
   "concat", // [axis]
   "expand", // out[j] = x[broadcast(j)]
   "resize_nearest", // [scales]: in_d = min(floor(out_d / scale_d), size_d − 1) per axis
+  // Appended (codes above never change).
+  "gather", // [axis, indices]: out[o] = x[o_<axis, indices[j], o_>axis+r] with j the flat index of the r indices axes of o
+  "gather_elements", // [axis, indices]: out[o] = x[o with o_axis = indices[o]] (indices: one per output element)
+  "pad", // [mode, pads, value]: per axis c_d = o_d − begin_d; mode 0 constant (outside → value), 1 reflect, 2 edge
+  "tile", // out[o] = x[o_d mod size_d]
 ] as const;
 export type MoveOp = (typeof MOVE_OPS)[number];
 

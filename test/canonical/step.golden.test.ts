@@ -185,10 +185,15 @@ function syntheticStep(op: string, arity: number, params: Record<string, number>
 
 const ARITY: Record<string, number[]> = {
   add: [2], sub: [2], mul: [2], div: [2], max: [2], min: [2], pow: [2], bn_scale: [2], exp_sub: [2], bn_apply: [4], ln_apply: [3, 4],
+  where: [3], equal: [2], less: [2], greater: [2], less_equal: [2], greater_equal: [2], and: [2], or: [2], xor: [2], prelu: [2], fill: [0],
 };
 const PARAM_VALUES: Record<string, Record<string, number>> = {
-  clip: { min: -0.75, max: 6 }, hardsigmoid: { alpha: 0.2, beta: 0.5 }, leakyrelu: { alpha: 0.01 }, bn_scale: { epsilon: 1e-5 }, ln_apply: { epsilon: 1e-5 }, scale: { k: 1.702 },
+  clip: { min: -0.75, max: 6 }, hardsigmoid: { alpha: 0.2, beta: 0.5 }, leakyrelu: { alpha: 0.01 }, bn_scale: { epsilon: 1e-5 }, ln_apply: { epsilon: 1e-5 }, scale: { k: 1.702 }, fill: { value: -2.5 },
 };
+/** Map ops whose output is a bool (1 or 0) whatever the operands: element.ts evaluates them as such. */
+const BOOL_OUT = new Set(["equal", "less", "greater", "less_equal", "greater_equal", "not", "and", "or", "xor"]);
+/** Ops whose operands (all, or the first) are bools: 0 or 1. */
+const BOOL_IN: Record<string, "all" | "first"> = { not: "all", and: "all", or: "all", xor: "all", where: "first" };
 const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1, -1, 0.5, -3, 1e-40, -1e-45, 3e38, -3e38, 65504, 70000];
 
 function syntheticVecs(seed: number): MapVec[] {
@@ -202,10 +207,13 @@ function syntheticVecs(seed: number): MapVec[] {
   const vecs: MapVec[] = [];
   for (const op of MAP_OPS) {
     for (const arity of ARITY[op] ?? [1]) {
-      const step = syntheticStep(op, arity, PARAM_VALUES[op] ?? {});
+      const base = syntheticStep(op, arity, PARAM_VALUES[op] ?? {});
+      const step = BOOL_OUT.has(op) ? { ...base, output: { dtype: "bool" as const, shape: [1] } } : base;
       for (const precision of ["fp32", "tf32", "fp16", "bf16"] as const) {
-        for (let i = 0; i < 6; i++) {
-          const operands = Array.from({ length: arity }, () => value());
+        for (let i = 0; i < (op === "fill" ? 1 : BOOL_OUT.has(op) || op === "where" || op === "prelu" ? 16 : 6); i++) {
+          const operands = Array.from({ length: arity }, (_, k) => (BOOL_IN[op] === "all" || (BOOL_IN[op] === "first" && k === 0) ? (rand() < 0.5 ? 0 : 1) : value()));
+          // Comparisons: equal operands (and ±0) often enough to matter.
+          if (BOOL_OUT.has(op) && arity === 2 && !BOOL_IN[op] && rand() < 0.3) operands[1] = rand() < 0.5 ? operands[0]! : Object.is(operands[0], 0) ? -0 : operands[0]!;
           // A variance operand must not be negative for most elements (sqrt of it).
           if (op === "bn_scale" || op === "ln_apply") operands[1] = Math.abs(operands[1]!);
           const want = canonicalBits(mapElement(step, (k) => [operands[k]!], 0, precision));
@@ -338,17 +346,23 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     }
     // Seeded operands at every integer dtype, including wrap-around and a zero divisor; float → int casts.
     const r2 = seededRandom(82);
-    const INT_OPS = ["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "clip", "cast"];
+    const INT_OPS = ["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "clip", "cast", "where", "equal", "less", "greater", "less_equal", "greater_equal", "not", "and", "or", "xor"];
     for (const [dtype, code] of Object.entries(DT)) {
       for (const op of INT_OPS) {
-        const arity = ["add", "sub", "mul", "div", "max", "min"].includes(op) ? 2 : 1;
+        const arity = op === "where" ? 3 : ["add", "sub", "mul", "div", "max", "min", "equal", "less", "greater", "less_equal", "greater_equal", "and", "or", "xor"].includes(op) ? 2 : 1;
         for (let i = 0; i < 8; i++) {
           const operands = Array.from({ length: arity }, () => (r2() < 0.15 ? 0 : Math.floor((r2() - 0.5) * 2 ** (1 + Math.floor(r2() * 32)))));
+          if (BOOL_IN[op] === "all") operands.forEach((_, k) => (operands[k] = r2() < 0.5 ? 0 : 1));
+          if (arity === 2 && r2() < 0.25) operands[1] = operands[0]!;
           const params = op === "clip" ? [-100, 1000] : [];
           const t = { dtype: dtype as Step["output"]["dtype"], shape: [1] };
           const step = { ...syntheticStep(op, arity, op === "clip" ? { min: -100, max: 1000 } : {}), operandTypes: Array.from({ length: arity }, () => (op === "cast" ? { dtype: "int32" as const, shape: [1] } : t)), output: t };
           vecs.push({ op: mapOpCode(op), dtype: code, fromFloat: false, operands: operands.map(i64), params: params.map(i64), want: i64(mapElement(step, (k) => [operands[k]!], 0)), what: `${op} ${dtype} (${operands})` });
         }
+      }
+      for (const v of [0, 1, -7, 300]) {
+        const step = { ...syntheticStep("fill", 0, { value: v }), output: { dtype: dtype as Step["output"]["dtype"], shape: [1] } };
+        vecs.push({ op: mapOpCode("fill"), dtype: code, fromFloat: false, operands: [], params: [i64(v)], want: i64(mapElement(step, () => [], 0)), what: `fill ${v} ${dtype}` });
       }
       for (const x of [...SPECIAL, 127.9, -128.9, 255.5, -0.7, 4294967295.5, 2147483648, -2147483649, 40000.25]) {
         const step = { ...syntheticStep("cast", 1, {}), output: { dtype: dtype as Step["output"]["dtype"], shape: [1] } };
