@@ -233,18 +233,53 @@ function spatialPads(ctx: LowerContext, inSpatial: number[], kernel: number[], s
   throw ctx.fail(`auto_pad ${autoPad} is not supported`);
 }
 
+/**
+ * Output sizes of a window operator. ceil_mode rounds up, but (as onnxruntime and PyTorch) a last
+ * window must start inside the input or its begin padding; its positions past the end count as padding.
+ */
 function windowOut(ctx: LowerContext, inSpatial: number[], kernel: number[], strides: number[], pads: number[], dilations: number[]): number[] {
   const n = inSpatial.length;
-  if (attrInt(ctx.attributes, "ceil_mode", 0) !== 0) throw ctx.fail("ceil_mode 1 is not supported");
-  return inSpatial.map((d, i) => Math.floor((d + pads[i]! + pads[i + n]! - ((kernel[i]! - 1) * dilations[i]! + 1)) / strides[i]!) + 1);
+  const ceil = attrInt(ctx.attributes, "ceil_mode", 0) !== 0;
+  if (ceil && ctx.opType !== "MaxPool" && ctx.opType !== "AveragePool") throw ctx.fail("ceil_mode 1 is not supported");
+  return inSpatial.map((d, i) => {
+    const span = d + pads[i]! + pads[i + n]! - ((kernel[i]! - 1) * dilations[i]! + 1);
+    if (!ceil) return Math.floor(span / strides[i]!) + 1;
+    let out = Math.ceil(span / strides[i]!) + 1;
+    if ((out - 1) * strides[i]! >= d + pads[i]!) out--;
+    return out;
+  });
 }
 
-const Conv: OperatorLowering = (ctx) => {
+/**
+ * A 1-D window operator (x [N, C, L]) as its 2-D form over [N, C, 1, L]: the same terms in the same
+ * order (kh is always 0), attributes widened with a leading 1 (pads [0, begin, 0, end]); the result is
+ * reshaped back to [N, C', L'].
+ */
+function via2d(lower2d: OperatorLowering, weightInput: boolean): OperatorLowering {
+  return (ctx) => {
+    const x = input(ctx, 0);
+    if (x.type.shape.length !== 3) return lower2d(ctx);
+    const widen = (v: Value): Value => reshapeTo(ctx, v, [...v.type.shape.slice(0, 2), 1, v.type.shape[2]!]);
+    const inputs = ctx.inputs.map((v, i) => (v !== undefined && (i === 0 || (i === 1 && weightInput)) ? widen(v) : v));
+    const attributes = new Map(ctx.attributes);
+    for (const name of ["kernel_shape", "strides", "dilations"]) {
+      const a = attributes.get(name);
+      if (a?.type === "ints") attributes.set(name, { ...a, value: [1n, ...a.value] });
+    }
+    const pads = attributes.get("pads");
+    if (pads?.type === "ints") attributes.set("pads", { ...pads, value: [0n, pads.value[0]!, 0n, pads.value[1]!] });
+    const [y] = lower2d({ ...ctx, inputs, attributes });
+    const shape = y!.type.shape;
+    return [reshapeTo(ctx, y!, [shape[0]!, shape[1]!, shape[3]!])];
+  };
+}
+
+const Conv2d: OperatorLowering = (ctx) => {
   const x = input(ctx, 0);
   const w = input(ctx, 1);
   const b = ctx.inputs[2];
   checkDtype(ctx, x, FLOAT);
-  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail("only 2-D convolutions (NCHW) are supported");
+  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail(`only 1-D and 2-D convolutions are supported (input rank ${x.type.shape.length})`);
   const [n, c, h, wd] = x.type.shape as [number, number, number, number];
   const [m, cg, kh, kw] = w.type.shape as [number, number, number, number];
   const group = attrInt(ctx.attributes, "group", 1);
@@ -262,6 +297,8 @@ const Conv: OperatorLowering = (ctx) => {
   }
   return [ctx.emit("reduce", "conv", operands, { dtype: x.type.dtype, shape: [n, m, oh!, ow!] }, { group: [group], strides, pads, dilations })];
 };
+
+const Conv = via2d(Conv2d, true);
 
 /** MatMul shapes: a [..., M, K] · b [..., K, N] with batch broadcasting (1-D operands promoted, then dropped). */
 const MatMul: OperatorLowering = (ctx) => {
@@ -351,7 +388,7 @@ function pool(fn: "max" | "mean"): OperatorLowering {
   return (ctx) => {
     const x = input(ctx, 0);
     checkDtype(ctx, x, FLOAT);
-    if (x.type.shape.length !== 4) throw ctx.fail("only 2-D pooling (NCHW) is supported");
+    if (x.type.shape.length !== 4) throw ctx.fail(`only 1-D and 2-D pooling are supported (input rank ${x.type.shape.length})`);
     if (ctx.opType === "MaxPool" && attrInt(ctx.attributes, "storage_order", 0) !== 0) throw ctx.fail("storage_order 1 is not supported");
     const [n, c, h, w] = x.type.shape as [number, number, number, number];
     const kernel = attrInts(ctx.attributes, "kernel_shape") ?? (() => { throw ctx.fail("kernel_shape is required"); })();
@@ -360,6 +397,11 @@ function pool(fn: "max" | "mean"): OperatorLowering {
     const pads = spatialPads(ctx, [h, w], kernel, strides, dilations);
     const [oh, ow] = windowOut(ctx, [h, w], kernel, strides, pads, dilations);
     const countIncludePad = attrInt(ctx.attributes, "count_include_pad", 0);
+    // ceil_mode: a last window may reach past the end padding; a mean that counts the padding would
+    // divide by less than kh·kw there (onnxruntime clips the window), which the pool pattern does not define.
+    if (fn === "mean" && countIncludePad === 1 && [oh!, ow!].some((o, i) => (o - 1) * strides[i]! - pads[i]! + (kernel[i]! - 1) * dilations[i]! + 1 > [h, w][i]! + pads[i + 2]!)) {
+      throw ctx.fail("ceil_mode with count_include_pad 1 and a window past the end padding is not supported");
+    }
     return [ctx.emit("reduce", "pool", [x], { dtype: x.type.dtype, shape: [n, c, oh!, ow!] }, { fn: [REDUCE_FNS[fn]], kernel, strides, pads, dilations, countIncludePad: [countIncludePad] })];
   };
 }
@@ -380,23 +422,166 @@ function reduceAxes(ctx: LowerContext, x: Value, fn: keyof typeof REDUCE_FNS, ax
   return ctx.emit("reduce", "reduce", [x], { dtype: x.type.dtype, shape }, { fn: [REDUCE_FNS[fn]], axes: sorted });
 }
 
+/** A Reduce* operator's axes (undefined: noop_with_empty_axes with no axes) and keepdims. */
+function reduceArgs(ctx: LowerContext, x: Value): { axes: number[] | undefined; keepDims: boolean } {
+  const rank = x.type.shape.length;
+  // Axes moved from an attribute to an input: ReduceSum at opset 13, the others at 18.
+  const fromInput = ctx.opType === "ReduceSum" ? ctx.opset >= 13 : ctx.opset >= 18;
+  const axesIn = fromInput ? constantValues(ctx, 1) : attrInts(ctx.attributes, "axes");
+  const keepDims = attrInt(ctx.attributes, "keepdims", 1) === 1;
+  if (axesIn === undefined || axesIn.length === 0) {
+    if (attrInt(ctx.attributes, "noop_with_empty_axes", 0) === 1) return { axes: undefined, keepDims };
+    return { axes: Array.from({ length: rank }, (_, i) => i), keepDims };
+  }
+  return { axes: axesIn.map((a) => normAxis(a, rank)), keepDims };
+}
+
 function reduceOp(fn: keyof typeof REDUCE_FNS): OperatorLowering {
   return (ctx) => {
     const x = input(ctx, 0);
     checkDtype(ctx, x, FLOAT);
-    const rank = x.type.shape.length;
-    // Axes moved from an attribute to an input: ReduceSum at opset 13, the others at 18.
-    const fromInput = ctx.opType === "ReduceSum" ? ctx.opset >= 13 : ctx.opset >= 18;
-    const axesIn = fromInput ? constantValues(ctx, 1) : attrInts(ctx.attributes, "axes");
-    const keepDims = attrInt(ctx.attributes, "keepdims", 1) === 1;
-    let axes: number[];
-    if (axesIn === undefined || axesIn.length === 0) {
-      if (attrInt(ctx.attributes, "noop_with_empty_axes", 0) === 1) return [reshapeTo(ctx, x, x.type.shape)];
-      axes = Array.from({ length: rank }, (_, i) => i);
-    } else axes = axesIn.map((a) => normAxis(a, rank));
+    const { axes, keepDims } = reduceArgs(ctx, x);
+    if (axes === undefined) return [reshapeTo(ctx, x, x.type.shape)];
     return [reduceAxes(ctx, x, fn, axes, keepDims)];
   };
 }
+
+/**
+ * Reductions composed of maps and the sum/max folds (each step exact as defined):
+ * ReduceMin = −max(−x); ReduceL1 = Σ|x|; ReduceL2 = √(Σ x·x); ReduceSumSquare = Σ x·x; ReduceLogSum =
+ * log(Σ x); ReduceLogSumExp = log(Σ exp(x − m)) + m with m = max x (every reduced axis kept for the
+ * broadcast, then reshaped when keepdims is 0).
+ */
+function composedReduce(kind: "min" | "l1" | "l2" | "sumsquare" | "logsum" | "logsumexp"): OperatorLowering {
+  return (ctx) => {
+    const x = input(ctx, 0);
+    checkDtype(ctx, x, FLOAT);
+    const { axes, keepDims } = reduceArgs(ctx, x);
+    const all = axes ?? [];
+    const map = (op: MapOp, vs: Value[], type: TensorType) => ctx.emit("map", op, vs, type);
+    switch (kind) {
+      case "min": {
+        if (axes === undefined) return [reshapeTo(ctx, x, x.type.shape)];
+        const m = reduceAxes(ctx, map("neg", [x], x.type), "max", all, keepDims);
+        return [map("neg", [m], m.type)];
+      }
+      case "l1":
+      case "l2":
+      case "sumsquare": {
+        const t = map(kind === "l1" ? "abs" : "mul", kind === "l1" ? [x] : [x, x], x.type);
+        if (axes === undefined) return [kind === "l2" ? map("abs", [x], x.type) : t];
+        const s = reduceAxes(ctx, t, "sum", all, keepDims);
+        return [kind === "l2" ? map("sqrt", [s], s.type) : s];
+      }
+      case "logsum": {
+        const s = axes === undefined ? x : reduceAxes(ctx, x, "sum", all, keepDims);
+        return [map("log", [s], s.type)];
+      }
+      case "logsumexp": {
+        if (axes === undefined) return [reshapeTo(ctx, x, x.type.shape)];
+        const m = reduceAxes(ctx, x, "max", all, true);
+        const e = ctx.emit("map", "exp_sub", [x, m], x.type);
+        const s = reduceAxes(ctx, e, "sum", all, true);
+        const y = map("add", [map("log", [s], s.type), m], m.type);
+        return [keepDims ? y : reshapeTo(ctx, y, x.type.shape.filter((_, i) => !all.includes(i)))];
+      }
+    }
+  };
+}
+
+/**
+ * InstanceNormalization: per (n, c) over the spatial axes, mean = Σx/K, d = x − mean, var = Σd²/K,
+ * y = d / √(var + ε) · scale[c] + bias[c] (five steps, as LayerNormalization's).
+ */
+const InstanceNormalization: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const scale = input(ctx, 1);
+  const bias = input(ctx, 2);
+  checkDtype(ctx, x, FLOAT);
+  const rank = x.type.shape.length;
+  if (rank < 3) throw ctx.fail(`input rank ${rank} < 3`);
+  const c = x.type.shape[1]!;
+  for (const v of [scale, bias]) if (v.type.shape.length !== 1 || v.type.shape[0] !== c) throw ctx.fail(`scale and bias must have shape [${c}]`);
+  const eps = attrFloat(ctx.attributes, "epsilon", Math.fround(1e-5));
+  const axes = Array.from({ length: rank - 2 }, (_, i) => i + 2);
+  const mean = reduceAxes(ctx, x, "mean", axes, true);
+  const d = ctx.emit("map", "sub", [x, mean], x.type);
+  const d2 = ctx.emit("map", "mul", [d, d], x.type);
+  const variance = reduceAxes(ctx, d2, "mean", axes, true);
+  const view = channelView(rank, c);
+  return [ctx.emit("map", "ln_apply", [d, variance, scale, bias], x.type, { epsilon: [eps], view2: view, view3: view })];
+};
+
+/**
+ * Einsum with two operands, as a batched matmul: batch letters (in both operands and the output),
+ * the contracted letters K (in both, not in the output), the free letters I of the first and J of the
+ * second. Each operand is transposed to [batch, I, K] / [batch, K, J] and reshaped to one I, K, J axis
+ * each, multiplied (`reduce matmul`: terms over the K letters row-major, in the first operand's order),
+ * reshaped to [batch, I, J] and transposed to the output's order. Refused: other operand counts, a
+ * letter repeated in one operand (diagonals), a letter summed within one operand only.
+ */
+const Einsum: OperatorLowering = (ctx) => {
+  const equation = attrString(ctx.attributes, "equation", "").replace(/\s+/g, "");
+  const refuse = (why: string) => ctx.fail(`equation "${equation}": ${why}`);
+  const operands = ctx.inputs.filter((v): v is Value => v !== undefined);
+  if (operands.length !== 2) throw refuse(`${operands.length} operands (only 2 are supported)`);
+  const [a, b] = operands as [Value, Value];
+  checkDtype(ctx, a, FLOAT);
+  if (b.type.dtype !== a.type.dtype) throw refuse("operand dtypes differ");
+  const [lhs, rhsIn] = equation.split("->") as [string, string | undefined];
+  const terms = lhs.split(",");
+  if (terms.length !== 2) throw refuse("two input terms are needed");
+  terms.forEach((t, k) => {
+    if (!/^[a-zA-Z]*(\.\.\.)?[a-zA-Z]*$/.test(t)) throw refuse(`term ${k} must be letters with at most one "..."`);
+  });
+  if (rhsIn !== undefined && !/^[a-zA-Z]*(\.\.\.)?[a-zA-Z]*$/.test(rhsIn)) throw refuse("the output must be letters with at most one \"...\"");
+  // "..." becomes placeholders of its own (the digits 0-7, right-aligned across operands).
+  const ellipsisRank = Math.max(...terms.map((t, k) => (t.includes("...") ? operands[k]!.type.shape.length - (t.length - 3) : 0)));
+  if (ellipsisRank > 8) throw refuse("ellipsis too wide");
+  const placeholder = (k: number, len: number) => Array.from({ length: len }, (_, i) => String.fromCharCode(48 + ellipsisRank - len + i)).join("");
+  const letters = terms.map((t, k) => (t.includes("...") ? t.replace("...", placeholder(k, operands[k]!.type.shape.length - (t.length - 3))) : t).split(""));
+  letters.forEach((l, k) => {
+    if (l.length !== operands[k]!.type.shape.length) throw refuse(`term ${k} has ${l.length} letters for rank ${operands[k]!.type.shape.length}`);
+    if (new Set(l).size !== l.length) throw refuse(`term ${k} repeats a letter (diagonals are not supported)`);
+  });
+  const [la, lb] = letters as [string[], string[]];
+  let out: string[];
+  if (rhsIn === undefined) {
+    const counts = new Map<string, number>();
+    for (const c of [...la, ...lb]) counts.set(c, (counts.get(c) ?? 0) + 1);
+    const ell = placeholder(0, ellipsisRank).split("").filter((c) => c !== "");
+    out = [...ell, ...[...counts.keys()].filter((c) => counts.get(c) === 1 && !ell.includes(c)).sort()];
+  } else out = (rhsIn.includes("...") ? rhsIn.replace("...", placeholder(0, ellipsisRank)) : rhsIn).split("");
+  if (new Set(out).size !== out.length || out.some((c) => !la.includes(c) && !lb.includes(c))) throw refuse("the output repeats a letter or names one no operand has");
+  const batch = out.filter((c) => la.includes(c) && lb.includes(c));
+  const I = la.filter((c) => out.includes(c) && !lb.includes(c));
+  const J = lb.filter((c) => out.includes(c) && !la.includes(c));
+  const K = la.filter((c) => lb.includes(c) && !out.includes(c));
+  const lonely = [...la, ...lb].filter((c) => !out.includes(c) && !(la.includes(c) && lb.includes(c)));
+  if (lonely.length > 0) throw refuse(`letter ${lonely[0]} is summed within one operand only`);
+  const sizeIn = (l: string[], v: Value, c: string) => v.type.shape[l.indexOf(c)]!;
+  for (const c of K) if (sizeIn(la, a, c) !== sizeIn(lb, b, c)) throw refuse(`contracted letter ${c} has sizes ${sizeIn(la, a, c)} and ${sizeIn(lb, b, c)}`);
+  const prod = (l: string[], v: Value, cs: string[]) => cs.reduce((p, c) => p * sizeIn(l, v, c), 1);
+  const arrange = (v: Value, l: string[], order: string[], shape: number[]): Value => {
+    const perm = order.map((c) => l.indexOf(c));
+    let t = v;
+    if (perm.some((p, i) => p !== i)) t = ctx.emit("move", "transpose", [t], { dtype: t.type.dtype, shape: perm.map((p) => v.type.shape[p]!) }, { perm });
+    if (shape.length !== t.type.shape.length || shape.some((d, i) => d !== t.type.shape[i])) t = reshapeTo(ctx, t, shape);
+    return t;
+  };
+  const batchA = batch.map((c) => sizeIn(la, a, c));
+  const batchB = batch.map((c) => sizeIn(lb, b, c));
+  const batchOut = broadcastShapes([batchA, batchB]);
+  const ma = arrange(a, la, [...batch, ...I, ...K], [...batchA, prod(la, a, I), prod(la, a, K)]);
+  const mb = arrange(b, lb, [...batch, ...K, ...J], [...batchB, prod(lb, b, K), prod(lb, b, J)]);
+  const mm = ctx.emit("reduce", "matmul", [ma, mb], { dtype: a.type.dtype, shape: [...batchOut, prod(la, a, I), prod(lb, b, J)] }, { transA: [0], transB: [0] });
+  const natural = [...batch, ...I, ...J];
+  const naturalShape = [...batchOut, ...I.map((c) => sizeIn(la, a, c)), ...J.map((c) => sizeIn(lb, b, c))];
+  let y = naturalShape.length !== mm.type.shape.length || naturalShape.some((d, i) => d !== mm.type.shape[i]) ? reshapeTo(ctx, mm, naturalShape) : mm;
+  const perm = out.map((c) => natural.indexOf(c));
+  if (perm.some((p, i) => p !== i)) y = ctx.emit("move", "transpose", [y], { dtype: y.type.dtype, shape: perm.map((p) => naturalShape[p]!) }, { perm });
+  return [y];
+};
 
 /** Softmax: m = max over the axes, e = exp(x − m), s = Σ e, y = e / s (four steps). */
 const Softmax: OperatorLowering = (ctx) => {
@@ -661,13 +846,21 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   MatMul,
   MatMulInteger: MatMul,
   Gemm,
-  MaxPool: pool("max"),
-  AveragePool: pool("mean"),
+  MaxPool: via2d(pool("max"), false),
+  AveragePool: via2d(pool("mean"), false),
   GlobalAveragePool: globalPool("mean"),
   GlobalMaxPool: globalPool("max"),
   ReduceMean: reduceOp("mean"),
   ReduceSum: reduceOp("sum"),
   ReduceMax: reduceOp("max"),
+  ReduceMin: composedReduce("min"),
+  ReduceL1: composedReduce("l1"),
+  ReduceL2: composedReduce("l2"),
+  ReduceSumSquare: composedReduce("sumsquare"),
+  ReduceLogSum: composedReduce("logsum"),
+  ReduceLogSumExp: composedReduce("logsumexp"),
+  InstanceNormalization,
+  Einsum,
   Softmax,
   Where,
   Equal: logical("equal", NUMERIC_OR_BOOL),

@@ -87,6 +87,35 @@ const CASES: Case[] = [
   // ConstantOfShape float: a fill map
   { name: "ConstantOfShape float fill", shape: X, nodes: [node("Shape", ["x"], ["s"]), node("ConstantOfShape", ["s"], ["c"], { value: { t: { name: "v", dtype: "float32", shape: [1], values: [1.5] } } }), node("Mul", ["x", "c"], ["y"])], tol: 0, steps: ["map:fill", "map:mul"] },
   { name: "ConstantOfShape default zero", shape: X, nodes: [node("ConstantOfShape", ["s"], ["c"]), node("Add", ["x", "c"], ["y"])], inits: [i64("s", [3, 1])], tol: 0 },
+  // Einsum: the MatMul forms
+  { name: "Einsum bij,bjk->bik", shape: [2, 3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bij,bjk->bik") })], inits: [f("w", [2, 4, 5], 20)], opset: 12, tol: 1e-6, steps: ["reduce:matmul"] },
+  { name: "Einsum bhqd,bhkd->bhqk", shape: [1, 2, 3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bhqd,bhkd->bhqk") })], inits: [f("w", [1, 2, 5, 4], 21)], opset: 12, tol: 1e-6, steps: ["move:transpose", "reduce:matmul"] },
+  { name: "Einsum ellipsis", shape: [2, 3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("...ij,...jk->...ik") })], inits: [f("w", [1, 4, 5], 22)], opset: 12, tol: 1e-6 },
+  { name: "Einsum ellipsis one side", shape: [2, 3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("...ij,jk->...ik") })], inits: [f("w", [4, 5], 35)], opset: 12, tol: 1e-6 },
+  { name: "Einsum implicit output", shape: [3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("ij,jk") })], inits: [f("w", [4, 5], 23)], opset: 12, tol: 1e-6, steps: ["reduce:matmul"] },
+  { name: "Einsum permuted output", shape: [2, 3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bij,bkj->bki") })], inits: [f("w", [2, 5, 4], 24)], opset: 12, tol: 1e-6 },
+  { name: "Einsum two free letters", shape: [2, 3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bsd,dhk->bshk") })], inits: [f("w", [4, 2, 3], 25)], opset: 12, tol: 1e-6 },
+  { name: "Einsum two contracted letters", shape: [2, 3, 4], nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bij,ijk->bk") })], inits: [f("w", [3, 4, 2], 26)], opset: 12, tol: 2e-6 },
+  // Conv 1-D, pools 1-D, ceil_mode
+  { name: "Conv 1-D pads strides dilations bias", shape: [1, 4, 11], nodes: one("Conv", ["w", "b"], { pads: ints([2, 1]), strides: ints([2]), dilations: ints([2]) }), inits: [f("w", [6, 4, 3], 27), f("b", [6], 28)], tol: 2e-6 },
+  { name: "Conv 1-D SAME_LOWER group", shape: [2, 4, 9], nodes: one("Conv", ["w"], { auto_pad: str("SAME_LOWER"), group: int(2), kernel_shape: ints([4]) }), inits: [f("w", [6, 2, 4], 29)], tol: 2e-6 },
+  { name: "Conv 1-D VALID", shape: [1, 3, 8], nodes: one("Conv", ["w"], { auto_pad: str("VALID"), strides: ints([3]) }), inits: [f("w", [2, 3, 2], 30)], tol: 2e-6 },
+  { name: "MaxPool 1-D", shape: [2, 3, 10], nodes: one("MaxPool", [], { kernel_shape: ints([3]), strides: ints([2]), pads: ints([1, 1]) }), tol: 0 },
+  { name: "AveragePool 1-D SAME_UPPER", shape: [2, 3, 10], nodes: one("AveragePool", [], { kernel_shape: ints([4]), strides: ints([3]), auto_pad: str("SAME_UPPER") }), tol: 1e-6 },
+  { name: "MaxPool ceil_mode", shape: [1, 2, 7, 8], nodes: one("MaxPool", [], { kernel_shape: ints([2, 3]), strides: ints([2, 2]), ceil_mode: int(1) }), tol: 0 },
+  { name: "MaxPool ceil_mode pads", shape: [1, 2, 7, 7], nodes: one("MaxPool", [], { kernel_shape: ints([3, 3]), strides: ints([3, 3]), pads: ints([1, 1, 1, 1]), ceil_mode: int(1) }), tol: 0 },
+  { name: "AveragePool ceil_mode exclude pad", shape: [1, 2, 7, 8], nodes: one("AveragePool", [], { kernel_shape: ints([2, 3]), strides: ints([2, 2]), pads: ints([1, 0, 0, 1]), ceil_mode: int(1) }), tol: 1e-6 },
+  // normalization and composed reductions
+  { name: "InstanceNormalization", shape: [2, 3, 4, 5], nodes: one("InstanceNormalization", ["s", "b"], { epsilon: { f: 1e-3 } }), inits: [f("s", [3], 31), f("b", [3], 32)], tol: 2e-6, range: [-3, 3] },
+  { name: "InstanceNormalization 1-D", shape: [2, 3, 7], nodes: one("InstanceNormalization", ["s", "b"]), inits: [f("s", [3], 33), f("b", [3], 34)], tol: 2e-6 },
+  { name: "ReduceMin keepdims 0", shape: X, nodes: one("ReduceMin", [], { axes: ints([0, 2]), keepdims: int(0) }), tol: 0, steps: ["map:neg", "reduce:reduce", "map:neg"] },
+  { name: "ReduceMin axes input", shape: X, nodes: one("ReduceMin", ["a"]), inits: [i64("a", [-1])], opset: 18, tol: 0 },
+  { name: "ReduceL1", shape: X, nodes: one("ReduceL1", [], { axes: ints([1]) }), tol: 1e-6 },
+  { name: "ReduceL2", shape: X, nodes: one("ReduceL2", [], { axes: ints([2]), keepdims: int(0) }), tol: 1e-6 },
+  { name: "ReduceSumSquare all", shape: X, nodes: one("ReduceSumSquare", []), tol: 2e-6 },
+  { name: "ReduceLogSum", shape: X, nodes: one("ReduceLogSum", [], { axes: ints([1]) }), range: [0.1, 2], tol: 1e-6 },
+  { name: "ReduceLogSumExp keepdims 0", shape: X, nodes: one("ReduceLogSumExp", [], { axes: ints([0, 2]), keepdims: int(0) }), range: [-5, 5], tol: 1e-6 },
+  { name: "ReduceLogSumExp axes input", shape: X, nodes: one("ReduceLogSumExp", ["a"]), inits: [i64("a", [1])], opset: 18, range: [-5, 5], tol: 1e-6 },
 ];
 
 function one(op: string, inputs: string[], attrs?: Record<string, Attr>): NodeSpec[] {
@@ -155,6 +184,11 @@ describe("operator coverage: canonical lowering against onnxruntime, element.ts 
     ["Pad wrap", () => buildModel({ input: { name: "x", shape: [3, 2] }, output: "y", nodes: one("Pad", ["p"], { mode: str("wrap") }), initializers: [i64("p", [1, 1, 1, 1])], opset: 19 }), /Pad \(node #0 Pad -> y\): mode wrap/],
     ["Pad reflect too wide", () => buildModel({ input: { name: "x", shape: [3, 2] }, output: "y", nodes: one("Pad", ["p"], { mode: str("reflect") }), initializers: [i64("p", [0, 2, 0, 0])] }), /reflect pads/],
     ["Range float", () => buildModel({ input: { name: "x", shape: [3] }, output: "y", nodes: [node("Range", ["a", "b", "c"], ["r"]), node("Add", ["x", "r"], ["y"])], initializers: [f("a", [], 1), f("b", [], 2), f("c", [], 3)] }), /Range.*only integer constant inputs fold/],
+    ["Einsum three operands", () => buildModel({ input: { name: "x", shape: [2, 2] }, output: "y", nodes: [node("Einsum", ["x", "x", "x"], ["y"], { equation: str("ij,jk,kl->il") })], opset: 12 }), /equation "ij,jk,kl->il": 3 operands/],
+    ["Einsum diagonal", () => buildModel({ input: { name: "x", shape: [2, 2] }, output: "y", nodes: [node("Einsum", ["x", "x"], ["y"], { equation: str("ii,ij->ij") })], opset: 12 }), /repeats a letter/],
+    ["Einsum one-operand sum", () => buildModel({ input: { name: "x", shape: [2, 3, 4] }, output: "y", nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bij,bjk->bk") })], initializers: [f("w", [2, 4, 5], 1)], opset: 12 }), /letter i is summed within one operand only/],
+    ["Conv 3-D", () => buildModel({ input: { name: "x", shape: [1, 2, 3, 3, 3] }, output: "y", nodes: one("Conv", ["w"]), initializers: [f("w", [1, 2, 2, 2, 2], 1)] }), /#0 Conv -> y.*only 1-D and 2-D convolutions/],
+    ["AveragePool ceil include pad past end", () => buildModel({ input: { name: "x", shape: [1, 1, 6, 6] }, output: "y", nodes: one("AveragePool", [], { kernel_shape: ints([3, 3]), strides: ints([2, 2]), ceil_mode: int(1), count_include_pad: int(1) }) }), /ceil_mode with count_include_pad 1/],
     ["PRelu slope wider than x", () => buildModel({ input: { name: "x", shape: [3] }, output: "y", nodes: one("PRelu", ["s"]), initializers: [f("s", [2, 3], 1)] }), /slope \[2,3\] does not broadcast/],
   ];
   for (const [name, build, message] of refused) {
