@@ -142,6 +142,8 @@ const FLOAT_EXPR: Record<string, (step: Step) => string> = {
   where: () => "(a !== 0 ? b : c)", // a: the bool condition (0 or 1)
   prelu: () => "(a < 0 ? a * b : a)",
   fill: () => "P_value",
+  dequantize: (step) => (step.operands.length > 2 ? "(a - c) * b" : "a * b"),
+  qscale: () => "Math.fround(Math.fround(a * b) / c)",
 };
 
 type Loop = (x: readonly NumArray[], idx: ReadonlyArray<Int32Array | null>, out: NumArray, store: Store, lib: typeof LIB, params: Params) => void;
@@ -173,6 +175,22 @@ function floatLoop(step: Step, patterns: string, exactStore: boolean): Loop {
     LOOPS.set(key, loop);
   }
   return loop;
+}
+
+/** Round half to even of a finite binary64 value (ONNX's rounding of QuantizeLinear). */
+export function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f; // exact
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * The quantized value of v with zero point zp in [lo, hi]: NaN counts as 0; v is clamped to
+ * [lo − zp, hi − zp] (as onnxruntime's MLAS does, so ±Inf saturate), rounded half to even, plus zp.
+ */
+export function quantizeValue(v: number, zp: number, lo: number, hi: number): number {
+  const x = v !== v ? 0 : v < lo - zp ? lo - zp : v > hi - zp ? hi - zp : v;
+  return roundHalfEven(x) + zp;
 }
 
 /** The function of an integer map step, wrapped to the output dtype (two's complement). */
@@ -210,6 +228,12 @@ function intMap(step: Step): F {
     case "fill": {
       const v = p.value![0]!;
       return () => v;
+    }
+    case "quantize":
+    case "requantize": {
+      const [lo, hi] = INT_RANGE[dt] ?? [0, 0];
+      if (step.op === "quantize") return (a, b, c) => quantizeValue(Math.fround(a / b), c, lo, hi);
+      return (a, b, c) => quantizeValue(Math.fround(Math.fround(a) * b), c, lo, hi);
     }
     default:
       throw canonicalError("OP_UNSUPPORTED", `no integer map ${step.op}`);

@@ -55,6 +55,10 @@ export const MAP_OPS = [
   "xor", // (a, b) bool → bool: (a ≠ 0) ≠ (b ≠ 0)
   "prelu", // (x, slope): x < 0 ? x · slope : x
   "fill", // () [value]: every element the value (ConstantOfShape)
+  "quantize", // (x, scale[, zp]) → int: sat(rhe(fl32(x / scale)) + zp) (QuantizeLinear)
+  "dequantize", // (x, scale[, zp]) → float: (x − zp) · scale (DequantizeLinear)
+  "qscale", // (sa, sb, sy): fl32(fl32(sa · sb) / sy) (the requantization multiplier of QLinearMatMul/QLinearConv)
+  "requantize", // (acc, m[, zp]) → int: sat(rhe(fl32(fl32(acc) · m)) + zp)
 ] as const;
 export type MapOp = (typeof MAP_OPS)[number];
 

@@ -73,6 +73,10 @@ library CanonicalStep {
     uint256 internal constant XOR = 40;
     uint256 internal constant PRELU = 41;
     uint256 internal constant FILL = 42;
+    uint256 internal constant QUANTIZE = 43;
+    uint256 internal constant DEQUANTIZE = 44;
+    uint256 internal constant QSCALE = 45;
+    uint256 internal constant REQUANTIZE = 46;
 
     uint64 private constant ZERO = 0;
     uint64 private constant HALF = 0x3fe0000000000000;
@@ -123,8 +127,13 @@ library CanonicalStep {
             if (op == OR) return !a.isZero() || !b.isZero() ? ONE : ZERO;
             if (op == XOR) return a.isZero() != b.isZero() ? ONE : ZERO;
             if (op == PRELU) return a.lt(ZERO) ? a.mul(b) : canonical(a);
+            if (op == DEQUANTIZE) return a.mul(b);
         } else if (n == 3 && np == 0 && op == WHERE) {
             return x[0].isZero() ? canonical(x[2]) : canonical(x[1]);
+        } else if (n == 3 && np == 0 && op == DEQUANTIZE) {
+            return x[0].sub(x[2]).mul(x[1]);
+        } else if (n == 3 && np == 0 && op == QSCALE) {
+            return x[0].mul(x[1]).roundFp32().div(x[2]).roundFp32();
         } else if (n == 0 && np == 1 && op == FILL) {
             return canonical(params[0]);
         } else if (n == 1 && np == 0) {
@@ -209,6 +218,29 @@ library CanonicalStep {
             return x[0] < params[0] ? params[0] : (x[0] > params[1] ? params[1] : x[0]);
         }
         revert CanonicalStepUnsupportedMap(op, n, np);
+    }
+
+    /// @notice Element of a quantizing map (kernels.ts intMap quantize/requantize), output dtype 2 uint8 or
+    /// 3 int8 (or another integer dtype): quantize (x, scale, zp) `v = fl32(x / scale)`; requantize (acc, m,
+    /// zp) `v = fl32(fl32(acc) · m)` (acc an int32 as binary64); then NaN → 0, v clamped to [lo − zp, hi − zp],
+    /// rounded half to even, plus zp. `a`, `b`: binary64 bits; zp: the zero point (0 when absent).
+    function quantElement(uint256 op, uint8 dtype, uint64 a, uint64 b, int64 zp) internal pure returns (int64) {
+        uint64 v;
+        if (op == QUANTIZE) v = a.div(b).roundFp32();
+        else if (op == REQUANTIZE) v = a.roundFp32().mul(b).roundFp32();
+        else revert CanonicalStepUnsupportedMap(op, 3, 0);
+        (int64 lo, int64 hi) = intRange(dtype);
+        if (v.isNaN()) v = ZERO;
+        uint64 vlo = Float64.fromInt64(lo - zp);
+        uint64 vhi = Float64.fromInt64(hi - zp);
+        if (v.lt(vlo)) v = vlo;
+        else if (v.gt(vhi)) v = vhi;
+        // |v| <= 2^32 here: floor and the difference are exact.
+        uint64 f = v.floor();
+        uint64 d = v.sub(f);
+        int64 r = f.toInt64();
+        if (d.gt(HALF) || (d.eq(HALF) && r & 1 != 0)) r += 1;
+        return r + zp;
     }
 
     /// @notice A float → integer cast (kernels.ts castToInt): NaN → 0, truncation toward zero,

@@ -23,7 +23,7 @@ const node = (op: string, inputs: string[], outputs: string[], attrs?: Record<st
 interface Case {
   name: string;
   shape: number[];
-  dtype?: "float32" | "int32";
+  dtype?: "float32" | "int32" | "int8" | "uint8";
   nodes: NodeSpec[];
   inits?: InitSpec[];
   opset?: number;
@@ -116,7 +116,35 @@ const CASES: Case[] = [
   { name: "ReduceLogSum", shape: X, nodes: one("ReduceLogSum", [], { axes: ints([1]) }), range: [0.1, 2], tol: 1e-6 },
   { name: "ReduceLogSumExp keepdims 0", shape: X, nodes: one("ReduceLogSumExp", [], { axes: ints([0, 2]), keepdims: int(0) }), range: [-5, 5], tol: 1e-6 },
   { name: "ReduceLogSumExp axes input", shape: X, nodes: one("ReduceLogSumExp", ["a"]), inits: [i64("a", [1])], opset: 18, range: [-5, 5], tol: 1e-6 },
+  // quantized
+  { name: "QuantizeLinear uint8 saturating", shape: X, nodes: one("QuantizeLinear", ["s", "z"]), inits: [f("s", [], 40, 0.01, 0.02), u8("z", [128], [])], range: [-5, 5], tol: 0, steps: ["map:quantize"] },
+  { name: "QuantizeLinear ties to even", shape: X, nodes: one("QuantizeLinear", ["s", "z"]), inits: [{ name: "s", dtype: "float32", shape: [], values: [2] }, i8("z", [-3], [])], integral: true, range: [-300, 300], tol: 0 },
+  { name: "QuantizeLinear no zero point", shape: X, nodes: one("QuantizeLinear", ["s"]), inits: [f("s", [], 41, 0.005, 0.01)], tol: 0 },
+  { name: "QuantizeLinear per axis int8", shape: X, nodes: one("QuantizeLinear", ["s", "z"], { axis: int(1) }), inits: [f("s", [3], 42, 0.005, 0.02), i8("z", [-5, 0, 9])], range: [-2, 2], opset: 13, tol: 0 },
+  { name: "QuantizeLinear per axis last", shape: X, nodes: one("QuantizeLinear", ["s", "z"], { axis: int(-1) }), inits: [f("s", [4], 43, 0.005, 0.02), u8("z", [0, 10, 128, 255])], opset: 13, tol: 0 },
+  { name: "DequantizeLinear uint8", shape: X, dtype: "uint8", nodes: one("DequantizeLinear", ["s", "z"]), inits: [f("s", [], 44, 0.001, 0.1), u8("z", [131], [])], tol: 0, steps: ["map:dequantize"] },
+  { name: "DequantizeLinear int8 per axis", shape: X, dtype: "int8", nodes: one("DequantizeLinear", ["s", "z"], { axis: int(2) }), inits: [f("s", [4], 45, 0.001, 0.1), i8("z", [-128, 0, 5, 127])], opset: 13, tol: 0 },
+  { name: "DequantizeLinear int32 no zero point", shape: X, dtype: "int32", nodes: one("DequantizeLinear", ["s"]), inits: [f("s", [], 46, 0.001, 0.1)], range: [-1e6, 1e6], tol: 0 },
+  { name: "MatMulInteger zero points", shape: [3, 5], dtype: "uint8", nodes: one("MatMulInteger", ["w", "za", "zw"]), inits: [i8("w", ints8(20, 47), [5, 4]), u8("za", [131], []), i8("zw", [-2], [])], tol: 0, steps: ["map:sub", "map:sub", "reduce:matmul"] },
+  { name: "MatMulInteger per-column zero point", shape: [2, 3, 5], dtype: "uint8", nodes: one("MatMulInteger", ["w", "za", "zw"]), inits: [u8("w", ints8(20, 48).map((v) => v + 128), [5, 4]), u8("za", [7], []), u8("zw", [0, 100, 200, 255])], tol: 0 },
+  { name: "ConvInteger zero points", shape: [1, 2, 5, 6], dtype: "uint8", nodes: one("ConvInteger", ["w", "zx", "zw"], { pads: ints([1, 0, 1, 2]), strides: ints([1, 2]) }), inits: [u8("w", ints8(36, 49).map((v) => v + 128), [2, 2, 3, 3]), u8("zx", [120], []), u8("zw", [128], [])], tol: 0, steps: ["map:sub", "map:sub", "reduce:conv"] },
+  { name: "ConvInteger no zero points", shape: [1, 2, 5, 6], dtype: "uint8", nodes: one("ConvInteger", ["w"]), inits: [u8("w", ints8(36, 50).map((v) => v + 128), [2, 2, 3, 3])], tol: 0, steps: ["reduce:conv"] },
+  { name: "QLinearMatMul per tensor", shape: [3, 6], dtype: "uint8", nodes: [node("QLinearMatMul", ["x", "sa", "za", "w", "sw", "zw", "sy", "zy"], ["y"])], inits: [f("sa", [], 51, 0.01, 0.02), u8("za", [128], []), i8("w", ints8(24, 52), [6, 4]), f("sw", [], 53, 0.01, 0.02), i8("zw", [0], []), f("sy", [], 54, 0.05, 0.1), u8("zy", [100], [])], tol: 0, steps: ["map:sub", "map:sub", "reduce:matmul", "map:qscale", "map:requantize"] },
+  { name: "QLinearMatMul per column", shape: [3, 6], dtype: "int8", nodes: [node("QLinearMatMul", ["x", "sa", "za", "w", "sw", "zw", "sy", "zy"], ["y"])], inits: [f("sa", [], 55, 0.01, 0.02), i8("za", [3], []), i8("w", ints8(24, 56), [6, 4]), f("sw", [4], 57, 0.01, 0.03), i8("zw", [0, 0, 0, 0]), f("sy", [], 58, 0.02, 0.05), i8("zy", [-10], [])], tol: 0 },
+  { name: "QLinearConv per channel bias", shape: [1, 3, 6, 6], dtype: "uint8", nodes: [node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "b"], ["y"], { pads: ints([1, 1, 1, 1]) })], inits: [f("sx", [], 59, 0.01, 0.02), u8("zx", [128], []), i8("w", ints8(4 * 27, 60), [4, 3, 3, 3]), f("sw", [4], 61, 0.002, 0.01), i8("zw", [0, 0, 0, 0]), f("sy", [], 62, 0.02, 0.05), u8("zy", [120], []), i32("b", [100, -2000, 0, 5000])], tol: 0 },
+  { name: "QLinearConv per tensor", shape: [1, 2, 5, 5], dtype: "int8", nodes: [node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy"], ["y"], { strides: ints([2, 2]) })], inits: [f("sx", [], 63, 0.01, 0.02), i8("zx", [-4], []), i8("w", ints8(3 * 18, 64), [3, 2, 3, 3]), f("sw", [], 65, 0.002, 0.01), i8("zw", [0], []), f("sy", [], 66, 0.01, 0.03), i8("zy", [5], [])], tol: 0 },
 ];
+
+function u8(name: string, v: number[], shape = [v.length]): InitSpec {
+  return { name, dtype: "uint8", shape, values: v };
+}
+function i8(name: string, v: number[], shape = [v.length]): InitSpec {
+  return { name, dtype: "int8", shape, values: v };
+}
+/** Deterministic int8 values. */
+function ints8(n: number, seed: number): number[] {
+  return values(n, seed, -128, 128).map(Math.floor);
+}
 
 function one(op: string, inputs: string[], attrs?: Record<string, Attr>): NodeSpec[] {
   return [{ op, inputs: ["x", ...inputs], outputs: ["y"], attrs }];
@@ -127,6 +155,8 @@ function inputFor(c: Case): Tensor {
   const n = c.shape.reduce((a, b) => a * b, 1);
   const v = values(n, 99, lo, hi);
   if (c.dtype === "int32") return { dtype: "int32", shape: c.shape, data: Int32Array.from(v, Math.round) };
+  if (c.dtype === "int8") return { dtype: "int8", shape: c.shape, data: Int8Array.from(values(n, 99, -128, 128), Math.floor) };
+  if (c.dtype === "uint8") return { dtype: "uint8", shape: c.shape, data: Uint8Array.from(values(n, 99, 0, 256), Math.floor) };
   return { dtype: "float32", shape: c.shape, data: Float32Array.from(v, c.integral ? Math.round : (x) => x) };
 }
 

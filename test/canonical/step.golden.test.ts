@@ -185,11 +185,14 @@ function syntheticStep(op: string, arity: number, params: Record<string, number>
 
 const ARITY: Record<string, number[]> = {
   add: [2], sub: [2], mul: [2], div: [2], max: [2], min: [2], pow: [2], bn_scale: [2], exp_sub: [2], bn_apply: [4], ln_apply: [3, 4],
+  dequantize: [2, 3], qscale: [3],
   where: [3], equal: [2], less: [2], greater: [2], less_equal: [2], greater_equal: [2], and: [2], or: [2], xor: [2], prelu: [2], fill: [0],
 };
 const PARAM_VALUES: Record<string, Record<string, number>> = {
   clip: { min: -0.75, max: 6 }, hardsigmoid: { alpha: 0.2, beta: 0.5 }, leakyrelu: { alpha: 0.01 }, bn_scale: { epsilon: 1e-5 }, ln_apply: { epsilon: 1e-5 }, scale: { k: 1.702 }, fill: { value: -2.5 },
 };
+/** Map ops with an integer output from float operands: CanonicalStep.quantElement (checked on their own). */
+const QUANT_OUT = new Set(["quantize", "requantize"]);
 /** Map ops whose output is a bool (1 or 0) whatever the operands: element.ts evaluates them as such. */
 const BOOL_OUT = new Set(["equal", "less", "greater", "less_equal", "greater_equal", "not", "and", "or", "xor"]);
 /** Ops whose operands (all, or the first) are bools: 0 or 1. */
@@ -206,6 +209,7 @@ function syntheticVecs(seed: number): MapVec[] {
   };
   const vecs: MapVec[] = [];
   for (const op of MAP_OPS) {
+    if (QUANT_OUT.has(op)) continue;
     for (const arity of ARITY[op] ?? [1]) {
       const base = syntheticStep(op, arity, PARAM_VALUES[op] ?? {});
       const step = BOOL_OUT.has(op) ? { ...base, output: { dtype: "bool" as const, shape: [1] } } : base;
@@ -244,10 +248,10 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     await checkMaps(vecs);
     // Gas of each map op alone: one typical finite element (operands 1.25, 0.75, 1.5, 0.5), fp32 storage.
     const typical = [1.25, 0.75, 1.5, 0.5];
-    const gasVecs = MAP_OPS.flatMap((op) => (ARITY[op] ?? [1]).map((arity) => ({ op, arity, step: syntheticStep(op, arity, PARAM_VALUES[op] ?? {}) })));
+    const gasVecs = MAP_OPS.filter((op) => !QUANT_OUT.has(op)).flatMap((op) => (ARITY[op] ?? [1]).map((arity) => ({ op, arity, step: syntheticStep(op, arity, PARAM_VALUES[op] ?? {}) })));
     const [gas]: [bigint[]] = await harness.gasMap.staticCall(packMaps(gasVecs.map(({ op, step, arity }) => ({ op: mapOpCode(op), precision: 0, operands: typical.slice(0, arity), params: mapParamsOf(step), want: 0n, what: op }))));
-    console.log("CanonicalStep.mapElement gas (fp32):", Object.fromEntries(gasVecs.map(({ op, arity }, i) => [op === "ln_apply" ? `${op}/${arity}` : op, Number(gas[i])])));
-    expect(gasVecs.length).toBe(MAP_OPS.length + 1); // ln_apply with and without bias
+    console.log("CanonicalStep.mapElement gas (fp32):", Object.fromEntries(gasVecs.map(({ op, arity }, i) => [ARITY[op] && ARITY[op]!.length > 1 ? `${op}/${arity}` : op, Number(gas[i])])));
+    expect(gasVecs.length).toBe(MAP_OPS.length - QUANT_OUT.size + 2); // ln_apply and dequantize with and without the last operand
   }, 60_000);
 
   it("test_clsReduceSteps_everyFoldAndFinalize_fp32AndOverflow_matchElementTs", async () => {
@@ -395,6 +399,58 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     }
     expect(bad).toEqual([]);
     expect(vecs.length).toBeGreaterThan(500);
+  }, 60_000);
+
+  it("test_quantizeAndRequantize_seededAndSpecialOperands_matchElementTs", async () => {
+    const rand = seededRandom(91);
+    const DT: Record<string, number> = { uint8: 2, int8: 3 };
+    const ties = [0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 127.5, -128.5, 255.5, 254.5, -0.49999997, 0.49999997];
+    const vecs: { op: number; dtype: number; a: number; b: number; zp: number; want: bigint; what: string }[] = [];
+    for (const op of ["quantize", "requantize"] as const) {
+      for (const [dtype, code] of Object.entries(DT)) {
+        const [lo, hi] = dtype === "uint8" ? [0, 255] : [-128, 127];
+        for (let i = 0; i < 120; i++) {
+          const r = rand();
+          const zp = r < 0.3 ? 0 : Math.floor(lo + rand() * (hi - lo + 1));
+          let a: number;
+          let b: number;
+          if (op === "quantize") {
+            a = r < 0.15 ? SPECIAL[Math.floor(rand() * SPECIAL.length)]! : r < 0.45 ? ties[Math.floor(rand() * ties.length)]! : Math.fround((rand() - 0.5) * 2 ** Math.floor(rand() * 20 - 6));
+            b = rand() < 0.3 ? 1 : rand() < 0.1 ? SPECIAL[Math.floor(rand() * SPECIAL.length)]! : Math.fround(2 ** Math.floor(rand() * 12 - 8) * (1 + rand()));
+          } else {
+            a = r < 0.1 ? [2147483647, -2147483648, 16777217, -16777219, 0][Math.floor(rand() * 5)]! : Math.floor((rand() - 0.5) * 2 ** Math.floor(rand() * 31));
+            b = rand() < 0.1 ? SPECIAL[Math.floor(rand() * SPECIAL.length)]! : rand() < 0.2 ? 0.5 : Math.fround(2 ** Math.floor(rand() * 20 - 24) * (1 + rand()));
+          }
+          const t = { dtype: dtype as Step["output"]["dtype"], shape: [1] };
+          const step = { ...syntheticStep(op, 3, {}), output: t };
+          const want = BigInt(mapElement(step, (k) => [[a, b, zp][k]!], 0)) & MASK64;
+          vecs.push({ op: mapOpCode(op), dtype: code, a, b, zp, want, what: `${op} ${dtype} (${a}, ${b}, ${zp})` });
+        }
+      }
+    }
+    const bad: string[] = [];
+    for (let i = 0; i < vecs.length; i += 100) {
+      const chunk = vecs.slice(i, i + 100);
+      const buf = Buffer.concat(chunk.map((v) => {
+        const b = Buffer.alloc(26);
+        b.writeUInt8(v.op, 0);
+        b.writeUInt8(v.dtype, 1);
+        b.writeBigUInt64BE(canonicalBits(v.a), 2);
+        b.writeBigUInt64BE(canonicalBits(v.b), 10);
+        b.writeBigUInt64BE(BigInt(v.zp) & MASK64, 18);
+        return b;
+      }));
+      const res: string = await harness.evalQuant.staticCall("0x" + buf.toString("hex"), { gasLimit: 16_000_000n });
+      const out = Buffer.from(res.slice(2), "hex");
+      chunk.forEach((v, j) => {
+        const got = out.readBigUInt64BE(8 * j);
+        if (got !== v.want && bad.length < 10) bad.push(`${v.what}: got ${hex64(got)} want ${hex64(v.want)}`);
+      });
+    }
+    expect(bad).toEqual([]);
+    // Ties round to even; saturation and NaN (the zero point).
+    const q = (a: number, b: number, zp: number, dtype: "uint8" | "int8") => mapElement({ ...syntheticStep("quantize", 3, {}), output: { dtype, shape: [1] } }, (k) => [[a, b, zp][k]!], 0);
+    expect([q(2.5, 1, 0, "int8"), q(-2.5, 1, 0, "int8"), q(3.5, 1, 0, "int8"), q(1000, 1, 0, "int8"), q(-Infinity, 1, 10, "uint8"), q(NaN, 1, 7, "uint8")]).toEqual([2, -2, 4, 127, 0, 7]);
   }, 60_000);
 
   it("test_integerSumAndMalformedRecords", async () => {
