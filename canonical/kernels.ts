@@ -144,6 +144,7 @@ const FLOAT_EXPR: Record<string, (step: Step) => string> = {
   fill: () => "P_value",
   dequantize: (step) => (step.operands.length > 2 ? "(a - c) * b" : "a * b"),
   qscale: () => "Math.fround(Math.fround(a * b) / c)",
+  dql_scale: () => "(a + b === 0 ? 1 : Math.fround(Math.fround(a + b) / 255))",
 };
 
 type Loop = (x: readonly NumArray[], idx: ReadonlyArray<Int32Array | null>, out: NumArray, store: Store, lib: typeof LIB, params: Params) => void;

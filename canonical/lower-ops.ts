@@ -398,6 +398,24 @@ const DequantizeLinear: OperatorLowering = (ctx) => {
   return [ctx.emit("map", "dequantize", operands, { dtype: "float32", shape: x.type.shape }, params)];
 };
 
+/**
+ * DynamicQuantizeLinear (uint8), as onnxruntime computes it in float32: h = max(max x, 0), r = max(−min x, 0)
+ * (`reduce max`, `map neg`, `reduce max`, two `map relu`), scale = h + r == 0 ? 1 : fl32(fl32(h + r) / 255)
+ * (`map dql_scale`), zero point = sat(rhe(fl32(r / scale))) (`map quantize`), y = quantize(x, scale, zp).
+ */
+const DynamicQuantizeLinear: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  checkDtype(ctx, x, FLOAT);
+  const all = x.type.shape.map((_, i) => i);
+  const scalar = { dtype: "float32" as DType, shape: [] as number[] };
+  const h = ctx.emit("map", "relu", [reduceAxes(ctx, x, "max", all, false)], scalar);
+  const r = ctx.emit("map", "relu", [reduceAxes(ctx, ctx.emit("map", "neg", [x], x.type), "max", all, false)], scalar);
+  const scale = ctx.emit("map", "dql_scale", [h, r], scalar);
+  const zp = ctx.emit("map", "quantize", [r, scale], { dtype: "uint8", shape: [] });
+  const y = ctx.emit("map", "quantize", [x, scale, zp], { dtype: "uint8", shape: x.type.shape });
+  return [y, scale, zp];
+};
+
 /** ConvInteger: (x − x_zp) conv (w − w_zp), folded in int32 (w_zp per output channel viewed as [M, 1, 1, 1]). */
 const ConvInteger: OperatorLowering = (ctx) => {
   const x = input(ctx, 0);
@@ -1005,6 +1023,7 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   Einsum,
   QuantizeLinear,
   DequantizeLinear,
+  DynamicQuantizeLinear,
   ConvInteger,
   QLinearMatMul: qlinear(false),
   QLinearConv: qlinear(true),

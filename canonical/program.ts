@@ -59,6 +59,7 @@ export const MAP_OPS = [
   "dequantize", // (x, scale[, zp]) → float: (x − zp) · scale (DequantizeLinear)
   "qscale", // (sa, sb, sy): fl32(fl32(sa · sb) / sy) (the requantization multiplier of QLinearMatMul/QLinearConv)
   "requantize", // (acc, m[, zp]) → int: sat(rhe(fl32(fl32(acc) · m)) + zp)
+  "dql_scale", // (h, r): h + r == 0 ? 1 : fl32(fl32(h + r) / 255) (DynamicQuantizeLinear's scale; h = max(x⁺), r = −min(x⁻))
 ] as const;
 export type MapOp = (typeof MAP_OPS)[number];
 

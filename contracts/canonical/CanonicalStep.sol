@@ -77,11 +77,14 @@ library CanonicalStep {
     uint256 internal constant DEQUANTIZE = 44;
     uint256 internal constant QSCALE = 45;
     uint256 internal constant REQUANTIZE = 46;
+    uint256 internal constant DQL_SCALE = 47;
 
     uint64 private constant ZERO = 0;
     uint64 private constant HALF = 0x3fe0000000000000;
     uint64 private constant ONE = 0x3ff0000000000000;
     uint64 private constant SIX = 0x4018000000000000;
+    /// 255: DynamicQuantizeLinear's uint8 range.
+    uint64 private constant DQL_RANGE = 0x406fe00000000000;
     /// kernels.ts INV_SQRT2, SQRT_2_OVER_PI, GELU_C.
     uint64 private constant INV_SQRT2 = 0x3fe6a09e667f3bcd;
     uint64 private constant SQRT_2_OVER_PI = 0x3fe9884533d43651;
@@ -128,6 +131,10 @@ library CanonicalStep {
             if (op == XOR) return a.isZero() != b.isZero() ? ONE : ZERO;
             if (op == PRELU) return a.lt(ZERO) ? a.mul(b) : canonical(a);
             if (op == DEQUANTIZE) return a.mul(b);
+            if (op == DQL_SCALE) {
+                uint64 sum = a.add(b);
+                return sum.isZero() ? ONE : sum.roundFp32().div(DQL_RANGE).roundFp32();
+            }
         } else if (n == 3 && np == 0 && op == WHERE) {
             return x[0].isZero() ? canonical(x[2]) : canonical(x[1]);
         } else if (n == 3 && np == 0 && op == DEQUANTIZE) {

@@ -185,7 +185,7 @@ function syntheticStep(op: string, arity: number, params: Record<string, number>
 
 const ARITY: Record<string, number[]> = {
   add: [2], sub: [2], mul: [2], div: [2], max: [2], min: [2], pow: [2], bn_scale: [2], exp_sub: [2], bn_apply: [4], ln_apply: [3, 4],
-  dequantize: [2, 3], qscale: [3],
+  dequantize: [2, 3], qscale: [3], dql_scale: [2],
   where: [3], equal: [2], less: [2], greater: [2], less_equal: [2], greater_equal: [2], and: [2], or: [2], xor: [2], prelu: [2], fill: [0],
 };
 const PARAM_VALUES: Record<string, Record<string, number>> = {
