@@ -101,6 +101,28 @@ export function reduceTerms(step: Step, read: OperandReader, e: number, precisio
       }
       return { init, terms: Float64Array.from(terms), count: 1, max: false };
     }
+    case "conv3d": {
+      const [, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+      const [, Cg, KD, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number, number];
+      const [n, m, od, oh, ow] = out as [number, number, number, number, number];
+      const M = step.output.shape[1]!;
+      const g = Math.floor(m / (M / p.group![0]!));
+      const [sd, sh, sw] = p.strides! as [number, number, number];
+      const [pd, ph, pw] = p.pads! as [number, number, number];
+      const [dd, dh, dw] = p.dilations! as [number, number, number];
+      const x = read(0);
+      const w = read(1);
+      const terms: number[] = [];
+      for (let c = 0; c < Cg; c++)
+        for (let kd = 0; kd < KD; kd++)
+          for (let kh = 0; kh < KH; kh++)
+            for (let kw = 0; kw < KW; kw++) {
+              const [id, ih, iw] = [od * sd - pd + kd * dd, oh * sh - ph + kh * dh, ow * sw - pw + kw * dw];
+              const inside = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+              terms.push(inside ? op(x[(((n * C + g * Cg + c) * D + id) * H + ih) * W + iw]!) * op(w[(((m * Cg + c) * KD + kd) * KH + kh) * KW + kw]!) : 0);
+            }
+      return { init: step.operands.length > 2 ? read(2)[m]! : 0, terms: Float64Array.from(terms), count: 1, max: false };
+    }
     case "matmul": {
       const aShape = step.operandTypes[0]!.shape;
       const bShape = step.operandTypes[1]!.shape;

@@ -520,6 +520,52 @@ export function convKernel(step: Step, ins: readonly NumArray[], out: NumArray, 
   }
 }
 
+/**
+ * conv3d (NCDHW): out[n, m, od, oh, ow] = fl(fold(init, terms)), init = bias[m] or +0, terms in
+ * (c, kd, kh, kw) row-major order over the group's input channels, term = x[n, g·Cg + c, od·sd − pd + kd·dd,
+ * oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] · w[m, c, kd, kh, kw], or +0 in the padding (added as such).
+ */
+export function conv3dKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, operand: OperandRound): void {
+  const [N, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+  const [M, Cg, KD, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number, number];
+  const [, , OD, OH, OW] = step.output.shape as [number, number, number, number, number];
+  const group = step.params.group![0]!;
+  const [sd, sh, sw] = step.params.strides! as [number, number, number];
+  const [pd, ph, pw] = step.params.pads! as [number, number, number];
+  const [dd, dh, dw] = step.params.dilations! as [number, number, number];
+  const x = operand(ins[0]!);
+  const w = operand(ins[1]!);
+  const bias = ins[2];
+  const Mg = M / group;
+  let o = 0;
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / Mg);
+      const init = bias === undefined ? 0 : (bias[m] as number);
+      for (let od = 0; od < OD; od++)
+        for (let oh = 0; oh < OH; oh++)
+          for (let ow = 0; ow < OW; ow++) {
+            let s = init;
+            let wi = m * Cg * KD * KH * KW;
+            for (let c = 0; c < Cg; c++) {
+              const xc = (n * C + g * Cg + c) * D;
+              for (let kd = 0; kd < KD; kd++) {
+                const id = od * sd - pd + kd * dd;
+                for (let kh = 0; kh < KH; kh++) {
+                  const ih = oh * sh - ph + kh * dh;
+                  for (let kw = 0; kw < KW; kw++, wi++) {
+                    const iw = ow * sw - pw + kw * dw;
+                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W) s += 0;
+                    else s += (x[((xc + id) * H + ih) * W + iw] as number) * (w[wi] as number);
+                  }
+                }
+              }
+            }
+            out[o++] = store(s);
+          }
+    }
+}
+
 /** Weights as binary64, converted once per weight array (weights never change during a run). */
 const FLOAT64_COPIES = new WeakMap<object, Float64Array>();
 function asFloat64(a: ArrayLike<number>): Float64Array {

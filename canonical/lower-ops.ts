@@ -276,12 +276,34 @@ function via2d(lower2d: OperatorLowering, weightInput: boolean): OperatorLowerin
 
 const Conv2d: OperatorLowering = (ctx) => {
   checkDtype(ctx, input(ctx, 0), FLOAT);
+  if (input(ctx, 0).type.shape.length === 5) return conv3d(ctx, input(ctx, 0), input(ctx, 1), ctx.inputs[2]);
   return conv2d(ctx, input(ctx, 0), input(ctx, 1), ctx.inputs[2]);
 };
 
+/** The conv3d step (NCDHW): terms (c, kd, kh, kw) row-major, init bias[m] or +0. */
+function conv3d(ctx: LowerContext, x: Value, w: Value, b: Value | undefined): Value[] {
+  if (w.type.shape.length !== 5) throw ctx.fail(`weight [${w.type.shape}] is not 5-D`);
+  const [n, c, ...spatial] = x.type.shape as [number, number, number, number, number];
+  const [m, cg, ...k] = w.type.shape as [number, number, number, number, number];
+  const group = attrInt(ctx.attributes, "group", 1);
+  if (c !== cg * group || m % group !== 0) throw ctx.fail(`channels ${c} do not match weight [${w.type.shape}] with group ${group}`);
+  const kernel = attrInts(ctx.attributes, "kernel_shape") ?? k;
+  if (kernel.some((d, i) => d !== k[i])) throw ctx.fail("kernel_shape does not match the weight");
+  const strides = attrInts(ctx.attributes, "strides") ?? [1, 1, 1];
+  const dilations = attrInts(ctx.attributes, "dilations") ?? [1, 1, 1];
+  const pads = spatialPads(ctx, spatial, kernel, strides, dilations);
+  const outSpatial = windowOut(ctx, spatial, kernel, strides, pads, dilations);
+  const operands = [x, w];
+  if (b !== undefined) {
+    if (b.type.shape.length !== 1 || b.type.shape[0] !== m) throw ctx.fail("bias must have shape [M]");
+    operands.push(b);
+  }
+  return [ctx.emit("reduce", "conv3d", operands, { dtype: x.type.dtype, shape: [n, m, ...outSpatial] }, { group: [group], strides, pads, dilations })];
+}
+
 /** The conv step of x and w (float; or integer operands, folded in int32) with an optional bias (the init). */
 function conv2d(ctx: LowerContext, x: Value, w: Value, b: Value | undefined): Value[] {
-  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail(`only 1-D and 2-D convolutions are supported (input rank ${x.type.shape.length})`);
+  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail(`only 1-D, 2-D and 3-D convolutions are supported (input rank ${x.type.shape.length})`);
   const [n, c, h, wd] = x.type.shape as [number, number, number, number];
   const [m, cg, kh, kw] = w.type.shape as [number, number, number, number];
   const group = attrInt(ctx.attributes, "group", 1);

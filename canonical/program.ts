@@ -86,6 +86,8 @@ export const REDUCE_OPS = [
   "matmul", // (a, b[, c]) [transA, transB]: terms k = 0..K−1, init c (broadcast) or +0
   "pool", // (x) [fn, kernel, strides, pads, dilations, countIncludePad]: window row-major
   "reduce", // (x) [fn, axes]: reduced axes row-major
+  // Appended (codes above never change).
+  "conv3d", // (x, w[, bias]) [group, strides(3), pads(6), dilations(3)]: terms (c, kd, kh, kw) row-major, init bias[m] or +0
 ] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 

@@ -100,6 +100,8 @@ const CASES: Case[] = [
   { name: "Conv 1-D pads strides dilations bias", shape: [1, 4, 11], nodes: one("Conv", ["w", "b"], { pads: ints([2, 1]), strides: ints([2]), dilations: ints([2]) }), inits: [f("w", [6, 4, 3], 27), f("b", [6], 28)], tol: 2e-6 },
   { name: "Conv 1-D SAME_LOWER group", shape: [2, 4, 9], nodes: one("Conv", ["w"], { auto_pad: str("SAME_LOWER"), group: int(2), kernel_shape: ints([4]) }), inits: [f("w", [6, 2, 4], 29)], tol: 2e-6 },
   { name: "Conv 1-D VALID", shape: [1, 3, 8], nodes: one("Conv", ["w"], { auto_pad: str("VALID"), strides: ints([3]) }), inits: [f("w", [2, 3, 2], 30)], tol: 2e-6 },
+  { name: "Conv 3-D pads strides dilations bias", shape: [1, 3, 5, 6, 7], nodes: one("Conv", ["w", "b"], { pads: ints([1, 0, 2, 0, 1, 1]), strides: ints([1, 2, 2]), dilations: ints([2, 1, 1]) }), inits: [f("w", [4, 3, 2, 3, 3], 36), f("b", [4], 37)], tol: 2e-6, steps: ["reduce:conv3d"] },
+  { name: "Conv 3-D SAME_UPPER group", shape: [1, 4, 4, 5, 3], nodes: one("Conv", ["w"], { auto_pad: str("SAME_UPPER"), group: int(2), strides: ints([2, 1, 2]) }), inits: [f("w", [6, 2, 3, 2, 2], 38)], tol: 2e-6 },
   { name: "MaxPool 1-D", shape: [2, 3, 10], nodes: one("MaxPool", [], { kernel_shape: ints([3]), strides: ints([2]), pads: ints([1, 1]) }), tol: 0 },
   { name: "AveragePool 1-D SAME_UPPER", shape: [2, 3, 10], nodes: one("AveragePool", [], { kernel_shape: ints([4]), strides: ints([3]), auto_pad: str("SAME_UPPER") }), tol: 1e-6 },
   { name: "MaxPool ceil_mode", shape: [1, 2, 7, 8], nodes: one("MaxPool", [], { kernel_shape: ints([2, 3]), strides: ints([2, 2]), ceil_mode: int(1) }), tol: 0 },
@@ -211,6 +213,21 @@ describe("operator coverage: canonical lowering against onnxruntime, element.ts 
     });
   }
 
+  it("test_everyFloatCase_specialInputs_elementTsEqualsRuntime_succeeds", () => {
+    // Signed zeros, NaN, infinities, subnormals, huge and tie values through every new step kind.
+    const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1e-40, -1e-45, 3e38, -3e38, 0.5, -0.5, 2.5, 1, -1, 255.5, -128.5];
+    let checked = 0;
+    for (const c of CASES) {
+      if (c.dtype !== undefined) continue;
+      const program = lowerModel(buildModel({ input: { name: "x", shape: c.shape }, output: "y", nodes: c.nodes, initializers: c.inits, opset: c.opset }));
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      const v = values(n, 7, 0, SPECIAL.length);
+      const x: Tensor = { dtype: "float32", shape: c.shape, data: Float32Array.from(v, (r, i) => (i % 3 === 0 ? r / 8 - 1 : SPECIAL[Math.floor(r)]!)) };
+      for (const p of ["fp32", "fp16", "tf32"] as const) checked += checkElements(program, x, p);
+    }
+    expect(checked).toBeGreaterThan(10_000);
+  });
+
   const refused: [string, () => Uint8Array, RegExp][] = [
     ["Gather data-dependent indices", () => buildModel({ input: { name: "x", dtype: "int32", shape: [3] }, output: "y", nodes: [node("Gather", ["t", "x"], ["y"])], initializers: [f("t", [5, 2], 1)] }), /#0 Gather -> y.*indices must be constant/],
     ["Gather index out of range", () => buildModel({ input: { name: "x", shape: [3, 2] }, output: "y", nodes: one("Gather", ["i"]), initializers: [i64("i", [3])] }), /index 3 is out of range/],
@@ -220,7 +237,7 @@ describe("operator coverage: canonical lowering against onnxruntime, element.ts 
     ["Einsum three operands", () => buildModel({ input: { name: "x", shape: [2, 2] }, output: "y", nodes: [node("Einsum", ["x", "x", "x"], ["y"], { equation: str("ij,jk,kl->il") })], opset: 12 }), /equation "ij,jk,kl->il": 3 operands/],
     ["Einsum diagonal", () => buildModel({ input: { name: "x", shape: [2, 2] }, output: "y", nodes: [node("Einsum", ["x", "x"], ["y"], { equation: str("ii,ij->ij") })], opset: 12 }), /repeats a letter/],
     ["Einsum one-operand sum", () => buildModel({ input: { name: "x", shape: [2, 3, 4] }, output: "y", nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bij,bjk->bk") })], initializers: [f("w", [2, 4, 5], 1)], opset: 12 }), /letter i is summed within one operand only/],
-    ["Conv 3-D", () => buildModel({ input: { name: "x", shape: [1, 2, 3, 3, 3] }, output: "y", nodes: one("Conv", ["w"]), initializers: [f("w", [1, 2, 2, 2, 2], 1)] }), /#0 Conv -> y.*only 1-D and 2-D convolutions/],
+    ["Conv 4-D", () => buildModel({ input: { name: "x", shape: [1, 2, 3, 3, 3, 3] }, output: "y", nodes: one("Conv", ["w"]), initializers: [f("w", [1, 2, 2, 2, 2, 2], 1)] }), /#0 Conv -> y.*only 1-D, 2-D and 3-D convolutions/],
     ["AveragePool ceil include pad past end", () => buildModel({ input: { name: "x", shape: [1, 1, 6, 6] }, output: "y", nodes: one("AveragePool", [], { kernel_shape: ints([3, 3]), strides: ints([2, 2]), ceil_mode: int(1), count_include_pad: int(1) }) }), /ceil_mode with count_include_pad 1/],
     ["PRelu slope wider than x", () => buildModel({ input: { name: "x", shape: [3] }, output: "y", nodes: one("PRelu", ["s"]), initializers: [f("s", [2, 3], 1)] }), /slope \[2,3\] does not broadcast/],
   ];
