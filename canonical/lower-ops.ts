@@ -116,9 +116,11 @@ const Cast: OperatorLowering = (ctx) => {
   const x = input(ctx, 0);
   const code = attrInt(ctx.attributes, "to", 0);
   const to = dtypeFromCode(code);
-  if (to === undefined || !NUMERIC.has(to)) throw ctx.fail(`Cast to type code ${code} is not supported`);
-  checkDtype(ctx, x, NUMERIC);
+  if (to === undefined || !NUMERIC_OR_BOOL.has(to)) throw ctx.fail(`Cast to type code ${code} is not supported`);
+  checkDtype(ctx, x, NUMERIC_OR_BOOL);
   if (to === x.type.dtype) return [ctx.emit("move", "reshape", [x], x.type)];
+  // To bool: a ≠ 0 (NaN is true), as not(not(a)); from bool: the value 0 or 1 (an ordinary cast).
+  if (to === "bool") return [ctx.emit("map", "not", [ctx.emit("map", "not", [x], { dtype: "bool", shape: x.type.shape })], { dtype: "bool", shape: x.type.shape })];
   return [ctx.emit("map", "cast", [x], { dtype: to, shape: x.type.shape }, { to: [code] })];
 };
 
@@ -268,6 +270,8 @@ function via2d(lower2d: OperatorLowering, weightInput: boolean): OperatorLowerin
     }
     const pads = attributes.get("pads");
     if (pads?.type === "ints") attributes.set("pads", { ...pads, value: [0n, pads.value[0]!, 0n, pads.value[1]!] });
+    const outPad = attributes.get("output_padding");
+    if (outPad?.type === "ints") attributes.set("output_padding", { ...outPad, value: [0n, ...outPad.value] });
     const [y] = lower2d({ ...ctx, inputs, attributes });
     const shape = y!.type.shape;
     return [reshapeTo(ctx, y!, [shape[0]!, shape[1]!, shape[3]!])];
@@ -791,7 +795,7 @@ const ConvTranspose: OperatorLowering = (ctx) => {
   const w = input(ctx, 1);
   const b = ctx.inputs[2];
   checkDtype(ctx, x, FLOAT);
-  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail("only 2-D transposed convolutions (NCHW) are supported");
+  if (x.type.shape.length !== 4 || w.type.shape.length !== 4) throw ctx.fail(`only 1-D and 2-D transposed convolutions are supported (input rank ${x.type.shape.length})`);
   const [n, c, h, wd] = x.type.shape as [number, number, number, number];
   const [cw, mg, kh, kw] = w.type.shape as [number, number, number, number];
   const group = attrInt(ctx.attributes, "group", 1);
@@ -1023,7 +1027,7 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   Concat,
   Expand,
   Conv,
-  ConvTranspose,
+  ConvTranspose: via2d(ConvTranspose, true),
   Resize,
   MatMul,
   MatMulInteger: MatMul,
