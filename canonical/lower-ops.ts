@@ -257,12 +257,12 @@ function windowOut(ctx: LowerContext, inSpatial: number[], kernel: number[], str
  * order (kh is always 0), attributes widened with a leading 1 (pads [0, begin, 0, end]); the result is
  * reshaped back to [N, C', L'].
  */
-function via2d(lower2d: OperatorLowering, weightInput: boolean): OperatorLowering {
+function via2d(lower2d: OperatorLowering, weightInput?: number): OperatorLowering {
   return (ctx) => {
     const x = input(ctx, 0);
     if (x.type.shape.length !== 3) return lower2d(ctx);
     const widen = (v: Value): Value => reshapeTo(ctx, v, [...v.type.shape.slice(0, 2), 1, v.type.shape[2]!]);
-    const inputs = ctx.inputs.map((v, i) => (v !== undefined && (i === 0 || (i === 1 && weightInput)) ? widen(v) : v));
+    const inputs = ctx.inputs.map((v, i) => (v !== undefined && (i === 0 || i === weightInput) ? widen(v) : v));
     const attributes = new Map(ctx.attributes);
     for (const name of ["kernel_shape", "strides", "dilations"]) {
       const a = attributes.get(name);
@@ -327,7 +327,7 @@ function conv2d(ctx: LowerContext, x: Value, w: Value, b: Value | undefined): Va
   return [ctx.emit("reduce", "conv", operands, { dtype, shape: [n, m, oh!, ow!] }, { group: [group], strides, pads, dilations })];
 }
 
-const Conv = via2d(Conv2d, true);
+const Conv = via2d(Conv2d, 1);
 
 /** MatMul shapes: a [..., M, K] · b [..., K, N] with batch broadcasting (1-D operands promoted, then dropped). */
 const MatMul: OperatorLowering = (ctx) => {
@@ -448,7 +448,7 @@ const ConvInteger: OperatorLowering = (ctx) => {
   const w = input(ctx, 1);
   checkDtype(ctx, x, QUANT);
   checkDtype(ctx, w, QUANT);
-  if (x.type.shape.length !== 4) throw ctx.fail(`only 2-D integer convolutions are supported (input rank ${x.type.shape.length})`);
+  if (x.type.shape.length !== 4) throw ctx.fail(`only 1-D and 2-D integer convolutions are supported (input rank ${x.type.shape.length})`);
   const zx = ctx.inputs[2];
   const zw = ctx.inputs[3];
   if (zx !== undefined && numelOfShape(zx.type.shape) !== 1) throw ctx.fail("x_zero_point must be a scalar");
@@ -478,7 +478,7 @@ function qlinear(conv: boolean): OperatorLowering {
     let mA: number[] | undefined;
     let mB: number[] | undefined;
     if (conv) {
-      if (a.type.shape.length !== 4) throw ctx.fail(`only 2-D QLinearConv is supported (input rank ${a.type.shape.length})`);
+      if (a.type.shape.length !== 4) throw ctx.fail(`only 1-D and 2-D QLinearConv is supported (input rank ${a.type.shape.length})`);
       if (numelOfShape(za.type.shape) !== 1 || numelOfShape(sa.type.shape) !== 1) throw ctx.fail("x_scale and x_zero_point must be scalars");
       const M = b.type.shape[0]!;
       const wView = axisView(ctx, b, zb, 0);
@@ -1027,13 +1027,13 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   Concat,
   Expand,
   Conv,
-  ConvTranspose: via2d(ConvTranspose, true),
+  ConvTranspose: via2d(ConvTranspose, 1),
   Resize,
   MatMul,
   MatMulInteger: MatMul,
   Gemm,
-  MaxPool: via2d(pool("max"), false),
-  AveragePool: via2d(pool("mean"), false),
+  MaxPool: via2d(pool("max")),
+  AveragePool: via2d(pool("mean")),
   GlobalAveragePool: globalPool("mean"),
   GlobalMaxPool: globalPool("max"),
   ReduceMean: reduceOp("mean"),
@@ -1050,9 +1050,9 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   QuantizeLinear,
   DequantizeLinear,
   DynamicQuantizeLinear,
-  ConvInteger,
+  ConvInteger: via2d(ConvInteger, 1),
   QLinearMatMul: qlinear(false),
-  QLinearConv: qlinear(true),
+  QLinearConv: via2d(qlinear(true), 3),
   Softmax,
   Where,
   Equal: logical("equal", NUMERIC_OR_BOOL),
