@@ -84,6 +84,18 @@ const CASES: Case[] = [
   { name: "Split sizes input", shape: [2, 6, 2], nodes: [node("Split", ["x", "s"], ["a", "b"], { axis: int(-2) }), node("Concat", ["b", "a"], ["y"], { axis: int(1) })], inits: [i64("s", [2, 4])], tol: 0 },
   { name: "Split opset 11 attribute", shape: [5, 2], nodes: [node("Split", ["x"], ["a", "b"], { split: ints([1, 4]) }), node("Concat", ["b", "a"], ["y"], { axis: int(0) })], opset: 11, tol: 0 },
   { name: "Split opset 18 num_outputs uneven", shape: [7, 2], nodes: [node("Split", ["x"], ["a", "b", "c"], { num_outputs: int(3) }), node("Concat", ["c", "b", "a"], ["y"], { axis: int(0) })], opset: 18, tol: 0 },
+  // shape arithmetic with masks (as transformer exports compute dynamic shapes) folds
+  {
+    name: "Equal Where Not And Cast on shape arithmetic fold",
+    shape: X,
+    nodes: [
+      node("Shape", ["x"], ["s"]), node("Equal", ["t", "m1"], ["e"]), node("Where", ["e", "s", "t"], ["r"]), node("Less", ["r", "k"], ["l"]), node("Not", ["l"], ["nl"]),
+      node("Cast", ["nl"], ["nb"], { to: int(9) }), node("And", ["nb", "e"], ["a"]), node("Where", ["a", "r", "t"], ["r2"]), node("Reshape", ["x", "r2"], ["y"]),
+    ],
+    inits: [i64("t", [2, -1, 4]), i64("m1", [-1], []), i64("k", [3], [])],
+    tol: 0,
+    steps: ["move:reshape"],
+  },
   // ConstantOfShape float: a fill map
   { name: "ConstantOfShape float fill", shape: X, nodes: [node("Shape", ["x"], ["s"]), node("ConstantOfShape", ["s"], ["c"], { value: { t: { name: "v", dtype: "float32", shape: [1], values: [1.5] } } }), node("Mul", ["x", "c"], ["y"])], tol: 0, steps: ["map:fill", "map:mul"] },
   { name: "ConstantOfShape default zero", shape: X, nodes: [node("ConstantOfShape", ["s"], ["c"]), node("Add", ["x", "c"], ["y"])], inits: [i64("s", [3, 1])], tol: 0 },
