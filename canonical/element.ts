@@ -123,6 +123,28 @@ export function reduceTerms(step: Step, read: OperandReader, e: number, precisio
             }
       return { init: step.operands.length > 2 ? read(2)[m]! : 0, terms: Float64Array.from(terms), count: 1, max: false };
     }
+    case "pool3d": {
+      const [, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+      const [n, c, od, oh, ow] = out as [number, number, number, number, number];
+      const max = p.fn![0] === 1;
+      const [KD, KH, KW] = p.kernel! as [number, number, number];
+      const [sd, sh, sw] = p.strides! as [number, number, number];
+      const [pd, ph, pw] = p.pads! as [number, number, number];
+      const [dd, dh, dw] = p.dilations! as [number, number, number];
+      const x = read(0);
+      const terms = new Float64Array(KD * KH * KW);
+      let inBounds = 0;
+      let t = 0;
+      for (let kd = 0; kd < KD; kd++)
+        for (let kh = 0; kh < KH; kh++)
+          for (let kw = 0; kw < KW; kw++) {
+            const [id, ih, iw] = [od * sd - pd + kd * dd, oh * sh - ph + kh * dh, ow * sw - pw + kw * dw];
+            const inside = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+            if (inside) inBounds++;
+            terms[t++] = inside ? x[(((n * C + c) * D + id) * H + ih) * W + iw]! : max ? -Infinity : 0;
+          }
+      return { init: max ? -Infinity : 0, terms, count: max ? 1 : p.countIncludePad![0] === 1 ? KD * KH * KW : inBounds, max };
+    }
     case "matmul": {
       const aShape = step.operandTypes[0]!.shape;
       const bShape = step.operandTypes[1]!.shape;

@@ -566,6 +566,47 @@ export function conv3dKernel(step: Step, ins: readonly NumArray[], out: NumArray
     }
 }
 
+/**
+ * pool3d (NCDHW): window terms in (kd, kh, kw) row-major order. max: init −Inf, a padding term −Inf;
+ * mean: init +0, a padding term +0 (added as such), finalize ÷ count (kd·kh·kw with countIncludePad, else
+ * the in-bounds count).
+ */
+export function pool3dKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store): void {
+  const [N, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+  const [, , OD, OH, OW] = step.output.shape as [number, number, number, number, number];
+  const isMax = step.params.fn![0] === 1;
+  const [KD, KH, KW] = step.params.kernel! as [number, number, number];
+  const [sd, sh, sw] = step.params.strides! as [number, number, number];
+  const [pd, ph, pw] = step.params.pads! as [number, number, number];
+  const [dd, dh, dw] = step.params.dilations! as [number, number, number];
+  const includePad = step.params.countIncludePad![0] === 1;
+  const x = ins[0]!;
+  let o = 0;
+  for (let nc = 0; nc < N * C; nc++)
+    for (let od = 0; od < OD; od++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let s = isMax ? -Infinity : 0;
+          let count = 0;
+          for (let kd = 0; kd < KD; kd++) {
+            const id = od * sd - pd + kd * dd;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = oh * sh - ph + kh * dh;
+              for (let kw = 0; kw < KW; kw++) {
+                const iw = ow * sw - pw + kw * dw;
+                const inside = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+                const t = inside ? (x[((nc * D + id) * H + ih) * W + iw] as number) : isMax ? -Infinity : 0;
+                if (inside) count++;
+                if (isMax) {
+                  if (t > s || t !== t) s = t;
+                } else s += t;
+              }
+            }
+          }
+          out[o++] = store(isMax ? s : s / (includePad ? KD * KH * KW : count));
+        }
+}
+
 /** Weights as binary64, converted once per weight array (weights never change during a run). */
 const FLOAT64_COPIES = new WeakMap<object, Float64Array>();
 function asFloat64(a: ArrayLike<number>): Float64Array {

@@ -546,6 +546,51 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     expect(floatVecs.length + intWant.length + quantWant.length).toBeGreaterThan(1000);
   }, 120_000);
 
+  it("test_coverageProgramsReduceSteps_conv3dPool3dIntegerConv_everyFold_matchElementTs", async () => {
+    const fl = (name: string, shape: number[], seed: number): InitSpec => ({ name, dtype: "float32", shape, values: seededValues(shape.reduce((a, b) => a * b, 1), seed, -1, 1) });
+    const models: { dtype?: "uint8"; shape: number[]; nodes: NodeSpec[]; inits?: InitSpec[] }[] = [
+      { shape: [1, 2, 4, 5, 5], nodes: [{ op: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attrs: { pads: { ints: [1, 0, 1, 1, 1, 0] }, strides: { ints: [1, 2, 1] } } }, { op: "MaxPool", inputs: ["c"], outputs: ["m"], attrs: { kernel_shape: { ints: [2, 2, 2] }, ceil_mode: { i: 1 }, strides: { ints: [2, 2, 2] } } }, { op: "AveragePool", inputs: ["m"], outputs: ["y"], attrs: { kernel_shape: { ints: [1, 2, 2] }, pads: { ints: [0, 1, 1, 0, 0, 0] } } }], inits: [fl("w", [3, 2, 2, 3, 2], 1), fl("b", [3], 2)] },
+      { dtype: "uint8", shape: [1, 2, 5, 5], nodes: [{ op: "QLinearConv", inputs: ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "b"], outputs: ["y"], attrs: { pads: { ints: [1, 1, 1, 1] } } }], inits: [fl("sx", [], 3), { name: "zx", dtype: "uint8", shape: [], values: [128] }, { name: "w", dtype: "int8", shape: [3, 2, 3, 3], values: seededValues(54, 4, -128, 128).map(Math.floor) }, fl("sw", [3], 5), { name: "zw", dtype: "int8", shape: [3], values: [0, 0, 0] }, fl("sy", [], 6), { name: "zy", dtype: "uint8", shape: [], values: [3] }, { name: "b", dtype: "int32", shape: [3], values: [-100000, 7, 2147483000] }] },
+    ];
+    const rand = seededRandom(93);
+    const c: FoldCheck = { records: [], terms: [], next: [], finals: [], inits: [] };
+    const ops = new Set<string>();
+    for (const [mi, m] of models.entries()) {
+      const prog = lowerModel(buildModel({ input: { name: "x", shape: m.shape, dtype: m.dtype }, output: "y", nodes: m.nodes, initializers: m.inits }));
+      const count = m.shape.reduce((a, b) => a * b, 1);
+      const input: Tensor = m.dtype === "uint8" ? { dtype: "uint8", shape: m.shape, data: Uint8Array.from(seededValues(count, 7, 0, 256), Math.floor) } : { dtype: "float32", shape: m.shape, data: Float32Array.from(seededValues(count, 8, -2, 2), (v, i) => (i % 7 === 0 ? [NaN, -0, Infinity, 1e-40][(i / 7) % 4]! : v)) };
+      for (const precision of ["fp32", "bf16"] as const) {
+        const { trace } = runProgram(prog, input, { precision });
+        for (const step of prog.steps) {
+          if (step.kind !== "reduce") continue;
+          ops.add(step.op);
+          const read = (k: number) => {
+            const o = step.operands[k]!;
+            return (o.source === "input" ? input.data : o.source === "weight" ? prog.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+          };
+          const integer = step.output.dtype !== "float32";
+          for (const e of picks(step, 12, rand)) {
+            const r = reduceTerms(step, read, e, precision);
+            const kind = partialKindOf(r, integer);
+            const states = partialStates(r, integer);
+            const recs = states.map((st) => hexOf(encodePartial(st)));
+            for (let t = 0; t < r.terms.length; t++) {
+              c.records.push(recs[t]!);
+              c.terms.push(wordOf(kind, r.terms[t]!));
+              c.next.push(recs[t + 1]!);
+            }
+            c.inits.push({ kind: PARTIAL_KINDS[kind], count: r.count, init: wordOf(kind, r.init), want: recs[0]! });
+            const fin = finalizeReduce(step, r, states.at(-1)!.acc, precision);
+            expect(Object.is(fin, (trace[step.index]!.data as ArrayLike<number>)[e]) || (fin !== fin && (trace[step.index]!.data as ArrayLike<number>)[e] !== (trace[step.index]!.data as ArrayLike<number>)[e])).toBe(true);
+            c.finals.push({ record: recs.at(-1)!, precision: precisionCode(precision), want: wordOf(kind, fin), what: `model ${mi} ${precision} step ${step.index} ${step.op} e ${e}` });
+          }
+        }
+      }
+    }
+    for (const op of ["conv3d", "pool3d", "conv"]) expect(ops.has(op)).toBe(true);
+    expect(await checkFolds(c)).toBeGreaterThan(1000);
+  }, 120_000);
+
   it("test_integerSumAndMalformedRecords", async () => {
     // int32 sums wrap as element.ts's `(s + v) | 0`.
     const r = { init: 2147483000, terms: Float64Array.from([1000, -5, -4294967296 + 7, 127 * 127, -128 * 127]), count: 1, max: false };
