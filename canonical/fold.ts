@@ -28,7 +28,7 @@ export function isFoldableDtype(dtype: DType): boolean {
 export function foldsWith(opType: string, attrs: Attributes): boolean {
   if (opType !== "ConstantOfShape") return true;
   const v = attrs.get("value");
-  return v?.type === "tensor" && isIntDtype(v.value.dtype);
+  return v?.type === "tensor" && isFoldableDtype(v.value.dtype);
 }
 
 export function isIntDtype(dtype: DType): boolean {
@@ -257,7 +257,7 @@ export function foldOperator(opType: string, opset: number, attrs: Attributes, i
     case "ConstantOfShape": {
       const shape = need(0).values;
       const v = attrs.get("value");
-      if (v?.type !== "tensor" || !isIntDtype(v.value.dtype)) throw canonicalError("OP_UNSUPPORTED", "ConstantOfShape folds only with an integer value");
+      if (v?.type !== "tensor" || !isFoldableDtype(v.value.dtype)) throw canonicalError("OP_UNSUPPORTED", "ConstantOfShape folds only with an integer or bool value");
       const x = Number((v.value.data as ArrayLike<number | bigint>)[0] ?? 0);
       return { dtype: v.value.dtype, shape: [...shape], values: new Array<number>(numelOf(shape)).fill(x) };
     }

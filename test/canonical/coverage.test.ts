@@ -258,6 +258,9 @@ describe("operator coverage: canonical lowering against onnxruntime, element.ts 
     ["Einsum one-operand sum", () => buildModel({ input: { name: "x", shape: [2, 3, 4] }, output: "y", nodes: [node("Einsum", ["x", "w"], ["y"], { equation: str("bij,bjk->bk") })], initializers: [f("w", [2, 4, 5], 1)], opset: 12 }), /letter i is summed within one operand only/],
     ["Conv 4-D", () => buildModel({ input: { name: "x", shape: [1, 2, 3, 3, 3, 3] }, output: "y", nodes: one("Conv", ["w"]), initializers: [f("w", [1, 2, 2, 2, 2, 2], 1)] }), /#0 Conv -> y.*only 1-D, 2-D and 3-D convolutions/],
     ["AveragePool ceil include pad past end", () => buildModel({ input: { name: "x", shape: [1, 1, 6, 6] }, output: "y", nodes: one("AveragePool", [], { kernel_shape: ints([3, 3]), strides: ints([2, 2]), ceil_mode: int(1), count_include_pad: int(1) }) }), /ceil_mode with count_include_pad 1/],
+    ["QuantizeLinear blocked", () => buildModel({ input: { name: "x", shape: [2, 4] }, output: "y", nodes: one("QuantizeLinear", ["s"], { block_size: int(2), axis: int(1) }), initializers: [f("s", [2, 2], 1, 0.1, 0.2)], opset: 21 }), /#0 QuantizeLinear -> y.*block_size/],
+    ["ReduceProd", () => buildModel({ input: { name: "x", shape: [2, 4] }, output: "y", nodes: one("ReduceProd", []) }), /operator ReduceProd \(node #0 ReduceProd -> y\) has no canonical definition/],
+    ["ConstantOfShape bool used as data", () => buildModel({ input: { name: "x", shape: [2] }, output: "y", nodes: [node("ConstantOfShape", ["s"], ["c"], { value: { t: { name: "v", dtype: "bool", shape: [1], values: [1] } } }), node("Where", ["c", "x", "x"], ["y"])], initializers: [i64("s", [2])] }), /shape arithmetic used as data/],
     ["PRelu slope wider than x", () => buildModel({ input: { name: "x", shape: [3] }, output: "y", nodes: one("PRelu", ["s"]), initializers: [f("s", [2, 3], 1)] }), /slope \[2,3\] does not broadcast/],
   ];
   for (const [name, build, message] of refused) {
