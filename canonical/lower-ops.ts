@@ -727,13 +727,13 @@ const Einsum: OperatorLowering = (ctx) => {
   const equation = attrString(ctx.attributes, "equation", "").replace(/\s+/g, "");
   const refuse = (why: string) => ctx.fail(`equation "${equation}": ${why}`);
   const operands = ctx.inputs.filter((v): v is Value => v !== undefined);
-  if (operands.length !== 2) throw refuse(`${operands.length} operands (only 2 are supported)`);
-  const [a, b] = operands as [Value, Value];
+  if (operands.length !== 1 && operands.length !== 2) throw refuse(`${operands.length} operands (only 1 or 2 are supported)`);
+  const a = operands[0]!;
   checkDtype(ctx, a, FLOAT);
-  if (b.type.dtype !== a.type.dtype) throw refuse("operand dtypes differ");
+  if (operands.some((v) => v.type.dtype !== a.type.dtype)) throw refuse("operand dtypes differ");
   const [lhs, rhsIn] = equation.split("->") as [string, string | undefined];
   const terms = lhs.split(",");
-  if (terms.length !== 2) throw refuse("two input terms are needed");
+  if (terms.length !== operands.length) throw refuse(`${terms.length} input terms for ${operands.length} operands`);
   terms.forEach((t, k) => {
     if (!/^[a-zA-Z]*(\.\.\.)?[a-zA-Z]*$/.test(t)) throw refuse(`term ${k} must be letters with at most one "..."`);
   });
@@ -747,7 +747,8 @@ const Einsum: OperatorLowering = (ctx) => {
     if (l.length !== operands[k]!.type.shape.length) throw refuse(`term ${k} has ${l.length} letters for rank ${operands[k]!.type.shape.length}`);
     if (new Set(l).size !== l.length) throw refuse(`term ${k} repeats a letter (diagonals are not supported)`);
   });
-  const [la, lb] = letters as [string[], string[]];
+  const la = letters[0]!;
+  const lb = letters[1] ?? [];
   let out: string[];
   if (rhsIn === undefined) {
     const counts = new Map<string, number>();
@@ -756,6 +757,17 @@ const Einsum: OperatorLowering = (ctx) => {
     out = [...ell, ...[...counts.keys()].filter((c) => counts.get(c) === 1 && !ell.includes(c)).sort()];
   } else out = (rhsIn.includes("...") ? rhsIn.replace("...", placeholder(0, ellipsisRank)) : rhsIn).split("");
   if (new Set(out).size !== out.length || out.some((c) => !la.includes(c) && !lb.includes(c))) throw refuse("the output repeats a letter or names one no operand has");
+  const transposeTo = (v: Value, perm: number[]): Value =>
+    perm.some((p, i) => p !== i) ? ctx.emit("move", "transpose", [v], { dtype: v.type.dtype, shape: perm.map((p) => v.type.shape[p]!) }, { perm }) : v;
+  if (operands.length === 1) {
+    // One operand: a `reduce sum` over the letters the output drops (row-major), then a transpose.
+    const summed = la.filter((c) => !out.includes(c));
+    const y = summed.length > 0 ? reduceAxes(ctx, a, "sum", summed.map((c) => la.indexOf(c)), false) : a;
+    const kept = la.filter((c) => out.includes(c));
+    const t = transposeTo(y, out.map((c) => kept.indexOf(c)));
+    return [t === a ? reshapeTo(ctx, a, a.type.shape) : t];
+  }
+  const b = operands[1]!;
   const batch = out.filter((c) => la.includes(c) && lb.includes(c));
   const I = la.filter((c) => out.includes(c) && !lb.includes(c));
   const J = lb.filter((c) => out.includes(c) && !la.includes(c));
@@ -763,6 +775,16 @@ const Einsum: OperatorLowering = (ctx) => {
   const lonely = [...la, ...lb].filter((c) => !out.includes(c) && !(la.includes(c) && lb.includes(c)));
   if (lonely.length > 0) throw refuse(`letter ${lonely[0]} is summed within one operand only`);
   const sizeIn = (l: string[], v: Value, c: string) => v.type.shape[l.indexOf(c)]!;
+  if (K.length === 0) {
+    // No contraction (outer or batched elementwise products): each operand transposed to the output's
+    // letter order and viewed with 1 for the other's letters; one `map mul` (exact: one rounding).
+    const arranged = [[a, la], [b, lb]].map(([v, l]) => {
+      const own = out.filter((c) => (l as string[]).includes(c));
+      return { t: transposeTo(v as Value, own.map((c) => (l as string[]).indexOf(c))), view: out.map((c) => ((l as string[]).includes(c) ? sizeIn(l as string[], v as Value, c) : 1)) };
+    });
+    const shape = broadcastShapes(arranged.map((x) => x.view));
+    return [ctx.emit("map", "mul", arranged.map((x) => x.t), { dtype: a.type.dtype, shape }, { view0: arranged[0]!.view, view1: arranged[1]!.view })];
+  }
   for (const c of K) if (sizeIn(la, a, c) !== sizeIn(lb, b, c)) throw refuse(`contracted letter ${c} has sizes ${sizeIn(la, a, c)} and ${sizeIn(lb, b, c)}`);
   const prod = (l: string[], v: Value, cs: string[]) => cs.reduce((p, c) => p * sizeIn(l, v, c), 1);
   const arrange = (v: Value, l: string[], order: string[], shape: number[]): Value => {
