@@ -101,6 +101,50 @@ export function reduceTerms(step: Step, read: OperandReader, e: number, precisio
       }
       return { init, terms: Float64Array.from(terms), count: 1, max: false };
     }
+    case "conv3d": {
+      const [, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+      const [, Cg, KD, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number, number];
+      const [n, m, od, oh, ow] = out as [number, number, number, number, number];
+      const M = step.output.shape[1]!;
+      const g = Math.floor(m / (M / p.group![0]!));
+      const [sd, sh, sw] = p.strides! as [number, number, number];
+      const [pd, ph, pw] = p.pads! as [number, number, number];
+      const [dd, dh, dw] = p.dilations! as [number, number, number];
+      const x = read(0);
+      const w = read(1);
+      const terms: number[] = [];
+      for (let c = 0; c < Cg; c++)
+        for (let kd = 0; kd < KD; kd++)
+          for (let kh = 0; kh < KH; kh++)
+            for (let kw = 0; kw < KW; kw++) {
+              const [id, ih, iw] = [od * sd - pd + kd * dd, oh * sh - ph + kh * dh, ow * sw - pw + kw * dw];
+              const inside = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+              terms.push(inside ? op(x[(((n * C + g * Cg + c) * D + id) * H + ih) * W + iw]!) * op(w[(((m * Cg + c) * KD + kd) * KH + kh) * KW + kw]!) : 0);
+            }
+      return { init: step.operands.length > 2 ? read(2)[m]! : 0, terms: Float64Array.from(terms), count: 1, max: false };
+    }
+    case "pool3d": {
+      const [, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+      const [n, c, od, oh, ow] = out as [number, number, number, number, number];
+      const max = p.fn![0] === 1;
+      const [KD, KH, KW] = p.kernel! as [number, number, number];
+      const [sd, sh, sw] = p.strides! as [number, number, number];
+      const [pd, ph, pw] = p.pads! as [number, number, number];
+      const [dd, dh, dw] = p.dilations! as [number, number, number];
+      const x = read(0);
+      const terms = new Float64Array(KD * KH * KW);
+      let inBounds = 0;
+      let t = 0;
+      for (let kd = 0; kd < KD; kd++)
+        for (let kh = 0; kh < KH; kh++)
+          for (let kw = 0; kw < KW; kw++) {
+            const [id, ih, iw] = [od * sd - pd + kd * dd, oh * sh - ph + kh * dh, ow * sw - pw + kw * dw];
+            const inside = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+            if (inside) inBounds++;
+            terms[t++] = inside ? x[(((n * C + c) * D + id) * H + ih) * W + iw]! : max ? -Infinity : 0;
+          }
+      return { init: max ? -Infinity : 0, terms, count: max ? 1 : p.countIncludePad![0] === 1 ? KD * KH * KW : inBounds, max };
+    }
     case "matmul": {
       const aShape = step.operandTypes[0]!.shape;
       const bShape = step.operandTypes[1]!.shape;
@@ -210,8 +254,11 @@ export function mapElement(step: Step, read: OperandReader, e: number, precision
   return evalMapElement(step, vals, storeOf(step, precision));
 }
 
-/** Element `e` of a move step: which operand and which of its elements it copies. */
-export function moveSource(step: Step, e: number): { operand: number; index: number } {
+/**
+ * Element `e` of a move step: which operand and which of its elements it copies; operand −1 (index −1)
+ * where a constant pad writes the step's parameter `value` instead.
+ */
+export function moveSource(step: Step, e: number): { operand: number; index: number; value?: number } {
   if (step.kind !== "move") throw canonicalError("OP_UNSUPPORTED", `step ${step.index} is not a move step`);
   const outShape = step.output.shape;
   const inShape = step.operandTypes[0]!.shape;
@@ -241,6 +288,31 @@ export function moveSource(step: Step, e: number): { operand: number; index: num
       return { operand: 0, index: broadcastFlat(o, inShape) };
     case "resize_nearest":
       return { operand: 0, index: flat(o.map((v, d) => Math.min(Math.floor(v / p.scales![d]!), inShape[d]! - 1)), inShape) };
+    case "gather": {
+      const axis = p.axis![0]!;
+      const r = outShape.length - inShape.length + 1;
+      const j = flat(o.slice(axis, axis + r), outShape.slice(axis, axis + r));
+      return { operand: 0, index: flat([...o.slice(0, axis), p.indices![j]!, ...o.slice(axis + r)], inShape) };
+    }
+    case "gather_elements": {
+      const axis = p.axis![0]!;
+      return { operand: 0, index: flat(o.map((v, d) => (d === axis ? p.indices![e]! : v)), inShape) };
+    }
+    case "pad": {
+      const mode = p.mode![0]!;
+      const c = o.map((v, d) => v - p.pads![d]!);
+      if (c.some((v, d) => v < 0 || v >= inShape[d]!)) {
+        if (mode === 0) return { operand: -1, index: -1, value: p.value![0]! };
+        c.forEach((v, d) => {
+          const n = inShape[d]!;
+          if (mode === 2) c[d] = Math.min(Math.max(v, 0), n - 1);
+          else c[d] = v < 0 ? -v : v >= n ? 2 * (n - 1) - v : v;
+        });
+      }
+      return { operand: 0, index: flat(c, inShape) };
+    }
+    case "tile":
+      return { operand: 0, index: flat(o.map((v, d) => v % inShape[d]!), inShape) };
   }
   throw canonicalError("OP_UNSUPPORTED", `no move ${step.op}`);
 }
@@ -248,5 +320,5 @@ export function moveSource(step: Step, e: number): { operand: number; index: num
 /** Element `e` of a move step. */
 export function moveElement(step: Step, read: OperandReader, e: number): number {
   const s = moveSource(step, e);
-  return read(s.operand)[s.index]!;
+  return s.operand < 0 ? s.value! : read(s.operand)[s.index]!;
 }

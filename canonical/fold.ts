@@ -17,7 +17,19 @@ export interface IntConstant {
 }
 
 const INT_CODES: Record<number, DType> = { 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 12: "uint32", 13: "uint64" };
-export const FOLDABLE_OPS = new Set(["Shape", "Cast", "Slice", "Concat", "Gather", "Unsqueeze", "Squeeze", "Reshape", "Add", "Sub", "Mul", "Div", "Identity"]);
+export const FOLDABLE_OPS = new Set(["Shape", "Cast", "Slice", "Concat", "Gather", "Unsqueeze", "Squeeze", "Reshape", "Add", "Sub", "Mul", "Div", "Identity", "Range", "ConstantOfShape", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Xor", "Where"]);
+
+/** Whether constants of this dtype fold (integers, and bools: the masks of shape arithmetic). */
+export function isFoldableDtype(dtype: DType): boolean {
+  return isIntDtype(dtype) || dtype === "bool";
+}
+
+/** Whether an operator of FOLDABLE_OPS folds with these attributes (ConstantOfShape only with an integer value). */
+export function foldsWith(opType: string, attrs: Attributes): boolean {
+  if (opType !== "ConstantOfShape") return true;
+  const v = attrs.get("value");
+  return v?.type === "tensor" && isFoldableDtype(v.value.dtype);
+}
 
 export function isIntDtype(dtype: DType): boolean {
   return dtype !== "float32" && dtype !== "float64" && dtype !== "float16" && dtype !== "bool";
@@ -25,7 +37,7 @@ export function isIntDtype(dtype: DType): boolean {
 
 /** A weight as an integer constant, when it is an integer tensor. */
 export function intConstantOf(t: Tensor): IntConstant | undefined {
-  if (!isIntDtype(t.dtype)) return undefined;
+  if (!isFoldableDtype(t.dtype)) return undefined;
   const values = Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
   return { dtype: t.dtype, shape: [...t.shape], values };
 }
@@ -140,9 +152,11 @@ export function foldOperator(opType: string, opset: number, attrs: Attributes, i
     case "Identity":
       return need(0);
     case "Cast": {
-      const to = INT_CODES[attrInt(attrs, "to", 0)];
-      if (to === undefined) throw canonicalError("OP_UNSUPPORTED", "Cast of shape arithmetic to a non-integer type");
+      const code = attrInt(attrs, "to", 0);
       const c = need(0);
+      if (code === 9) return { dtype: "bool", shape: c.shape, values: c.values.map((v) => (v !== 0 ? 1 : 0)) };
+      const to = INT_CODES[code];
+      if (to === undefined) throw canonicalError("OP_UNSUPPORTED", "Cast of shape arithmetic to a non-integer type");
       return { dtype: to, shape: c.shape, values: c.values.map((v) => wrapTo(to, v)) };
     }
     case "Slice": {
@@ -203,6 +217,49 @@ export function foldOperator(opType: string, opset: number, attrs: Attributes, i
       const f = { Add: (p: number, q: number) => p + q, Sub: (p: number, q: number) => p - q, Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => (q === 0 ? 0 : Math.trunc(p / q)) }[opType];
       const values = Array.from({ length: numelOf(shape) }, (_, i) => wrapTo(a.dtype, f(a.values[ai(i)]!, b.values[bi(i)]!)));
       return { dtype: a.dtype, shape, values };
+    }
+    case "Equal":
+    case "Less":
+    case "Greater":
+    case "LessOrEqual":
+    case "GreaterOrEqual":
+    case "And":
+    case "Or":
+    case "Xor": {
+      const a = need(0);
+      const b = need(1);
+      const shape = broadcastShapes([a.shape, b.shape]);
+      const ai = broadcastIndex(shape, a.shape);
+      const bi = broadcastIndex(shape, b.shape);
+      const f = {
+        Equal: (p: number, q: number) => p === q, Less: (p: number, q: number) => p < q, Greater: (p: number, q: number) => p > q,
+        LessOrEqual: (p: number, q: number) => p <= q, GreaterOrEqual: (p: number, q: number) => p >= q,
+        And: (p: number, q: number) => p !== 0 && q !== 0, Or: (p: number, q: number) => p !== 0 || q !== 0, Xor: (p: number, q: number) => (p !== 0) !== (q !== 0),
+      }[opType]!;
+      return { dtype: "bool", shape, values: Array.from({ length: numelOf(shape) }, (_, i) => (f(a.values[ai(i)]!, b.values[bi(i)]!) ? 1 : 0)) };
+    }
+    case "Not": {
+      const a = need(0);
+      return { dtype: "bool", shape: a.shape, values: a.values.map((v) => (v === 0 ? 1 : 0)) };
+    }
+    case "Where": {
+      const [c, x, y] = [need(0), need(1), need(2)];
+      const shape = broadcastShapes([c.shape, x.shape, y.shape]);
+      const [ci, xi, yi] = [c, x, y].map((t) => broadcastIndex(shape, t.shape)) as [(i: number) => number, (i: number) => number, (i: number) => number];
+      return { dtype: x.dtype, shape, values: Array.from({ length: numelOf(shape) }, (_, i) => (c.values[ci(i)]! !== 0 ? x.values[xi(i)]! : y.values[yi(i)]!)) };
+    }
+    case "Range": {
+      const [start, limit, delta] = [0, 1, 2].map((i) => need(i).values[0]!);
+      if (delta === 0) throw canonicalError("OP_UNSUPPORTED", "Range with delta 0");
+      const n = Math.max(Math.ceil((limit! - start!) / delta!), 0);
+      return { dtype: need(0).dtype, shape: [n], values: Array.from({ length: n }, (_, i) => start! + i * delta!) };
+    }
+    case "ConstantOfShape": {
+      const shape = need(0).values;
+      const v = attrs.get("value");
+      if (v?.type !== "tensor" || !isFoldableDtype(v.value.dtype)) throw canonicalError("OP_UNSUPPORTED", "ConstantOfShape folds only with an integer or bool value");
+      const x = Number((v.value.data as ArrayLike<number | bigint>)[0] ?? 0);
+      return { dtype: v.value.dtype, shape: [...shape], values: new Array<number>(numelOf(shape)).fill(x) };
     }
     default:
       throw canonicalError("OP_UNSUPPORTED", `${opType} does not fold`);

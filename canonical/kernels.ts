@@ -139,6 +139,12 @@ const FLOAT_EXPR: Record<string, (step: Step) => string> = {
   gelu: () => "a * (1 + L.cerf(a * L.INV_SQRT2)) * 0.5",
   gelu_tanh: () => "a * (1 + L.ctanh(L.SQRT_2_OVER_PI * (a + L.GELU_C * (a * a * a)))) * 0.5",
   cast: () => "a", // int → float: exact, then the storage rounding
+  where: () => "(a !== 0 ? b : c)", // a: the bool condition (0 or 1)
+  prelu: () => "(a < 0 ? a * b : a)",
+  fill: () => "P_value",
+  dequantize: (step) => (step.operands.length > 2 ? "(a - c) * b" : "a * b"),
+  qscale: () => "Math.fround(Math.fround(a * b) / c)",
+  dql_scale: () => "(a + b === 0 ? 1 : Math.fround(Math.fround(a + b) / 255))",
 };
 
 type Loop = (x: readonly NumArray[], idx: ReadonlyArray<Int32Array | null>, out: NumArray, store: Store, lib: typeof LIB, params: Params) => void;
@@ -172,6 +178,22 @@ function floatLoop(step: Step, patterns: string, exactStore: boolean): Loop {
   return loop;
 }
 
+/** Round half to even of a finite binary64 value (ONNX's rounding of QuantizeLinear). */
+export function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f; // exact
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * The quantized value of v with zero point zp in [lo, hi]: NaN counts as 0; v is clamped to
+ * [lo − zp, hi − zp] (as onnxruntime's MLAS does, so ±Inf saturate), rounded half to even, plus zp.
+ */
+export function quantizeValue(v: number, zp: number, lo: number, hi: number): number {
+  const x = v !== v ? 0 : v < lo - zp ? lo - zp : v > hi - zp ? hi - zp : v;
+  return roundHalfEven(x) + zp;
+}
+
 /** The function of an integer map step, wrapped to the output dtype (two's complement). */
 function intMap(step: Step): F {
   const p = step.params;
@@ -192,6 +214,27 @@ function intMap(step: Step): F {
       const lo = p.min![0]!;
       const hi = p.max![0]!;
       return (a) => (a < lo ? lo : a > hi ? hi : a);
+    }
+    // Comparisons (bool out; float or integer operands compared as numbers: NaN unequal, +0 == −0).
+    case "equal": return (a, b) => (a === b ? 1 : 0);
+    case "less": return (a, b) => (a < b ? 1 : 0);
+    case "greater": return (a, b) => (a > b ? 1 : 0);
+    case "less_equal": return (a, b) => (a <= b ? 1 : 0);
+    case "greater_equal": return (a, b) => (a >= b ? 1 : 0);
+    case "not": return (a) => (a === 0 ? 1 : 0);
+    case "and": return (a, b) => (a !== 0 && b !== 0 ? 1 : 0);
+    case "or": return (a, b) => (a !== 0 || b !== 0 ? 1 : 0);
+    case "xor": return (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0);
+    case "where": return (a, b, c) => (a !== 0 ? b : c);
+    case "fill": {
+      const v = p.value![0]!;
+      return () => v;
+    }
+    case "quantize":
+    case "requantize": {
+      const [lo, hi] = INT_RANGE[dt] ?? [0, 0];
+      if (step.op === "quantize") return (a, b, c) => quantizeValue(Math.fround(a / b), c, lo, hi);
+      return (a, b, c) => quantizeValue(Math.fround(Math.fround(a) * b), c, lo, hi);
     }
     default:
       throw canonicalError("OP_UNSUPPORTED", `no integer map ${step.op}`);
@@ -307,6 +350,83 @@ export function moveKernel(step: Step, ins: readonly NumArray[], out: NumArray):
       }
       return;
     }
+    case "gather": {
+      // out = x[pre, indices[j], post]: outer × J × inner blocks.
+      const inShape = step.operandTypes[0]!.shape;
+      const axis = step.params.axis![0]!;
+      const indices = step.params.indices!;
+      const outer = numelOf(inShape.slice(0, axis));
+      const inner = numelOf(inShape.slice(axis + 1));
+      const size = inShape[axis]!;
+      let o = 0;
+      for (let p = 0; p < outer; p++)
+        for (let j = 0; j < indices.length; j++) {
+          const base = (p * size + indices[j]!) * inner;
+          for (let t = 0; t < inner; t++) out[o++] = x[base + t]!;
+        }
+      return;
+    }
+    case "gather_elements": {
+      const inShape = step.operandTypes[0]!.shape;
+      const axis = step.params.axis![0]!;
+      const indices = step.params.indices!;
+      const inStrides = stridesOf(inShape);
+      const rank = outShape.length;
+      const coord = new Array<number>(rank).fill(0);
+      for (let i = 0; i < out.length; i++) {
+        let j = 0;
+        for (let d = 0; d < rank; d++) j += (d === axis ? indices[i]! : coord[d]!) * inStrides[d]!;
+        out[i] = x[j]!;
+        for (let d = rank - 1; d >= 0; d--) {
+          coord[d]!++;
+          if (coord[d]! < outShape[d]!) break;
+          coord[d] = 0;
+        }
+      }
+      return;
+    }
+    case "pad":
+    case "tile": {
+      const inShape = step.operandTypes[0]!.shape;
+      const inStrides = stridesOf(inShape);
+      const rank = outShape.length;
+      const mode = step.params.mode?.[0] ?? 0;
+      const pads = step.params.pads ?? [];
+      const fill = step.params.value?.[0] ?? 0;
+      // Per axis: the input offset of each output coordinate, or −1 where a constant pad writes the value.
+      const axisOffsets = outShape.map((d, a) =>
+        Int32Array.from({ length: d }, (_, o) => {
+          const size = inShape[a]!;
+          if (step.op === "tile") return (o % size) * inStrides[a]!;
+          let c = o - pads[a]!;
+          if (c < 0 || c >= size) {
+            if (mode === 0) return -1;
+            if (mode === 2) c = c < 0 ? 0 : size - 1;
+            else c = c < 0 ? -c : 2 * (size - 1) - c;
+          }
+          return c * inStrides[a]!;
+        }),
+      );
+      const coord = new Array<number>(rank).fill(0);
+      for (let i = 0; i < out.length; i++) {
+        let j = 0;
+        for (let a = 0; a < rank; a++) {
+          const off = axisOffsets[a]![coord[a]!]!;
+          if (off < 0) {
+            j = -1;
+            break;
+          }
+          j += off;
+        }
+        out[i] = j < 0 ? fill : x[j]!;
+        for (let a = rank - 1; a >= 0; a--) {
+          coord[a]!++;
+          if (coord[a]! < outShape[a]!) break;
+          coord[a] = 0;
+        }
+      }
+      return;
+    }
     default:
       throw canonicalError("OP_UNSUPPORTED", `no move ${step.op}`);
   }
@@ -398,6 +518,93 @@ export function convKernel(step: Step, ins: readonly NumArray[], out: NumArray, 
       for (let p = 0; p < P; p++) out[o++] = store(padded[p] === 1 ? acc[p]! + 0 : acc[p]!);
     }
   }
+}
+
+/**
+ * conv3d (NCDHW): out[n, m, od, oh, ow] = fl(fold(init, terms)), init = bias[m] or +0, terms in
+ * (c, kd, kh, kw) row-major order over the group's input channels, term = x[n, g·Cg + c, od·sd − pd + kd·dd,
+ * oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] · w[m, c, kd, kh, kw], or +0 in the padding (added as such).
+ */
+export function conv3dKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, operand: OperandRound): void {
+  const [N, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+  const [M, Cg, KD, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number, number];
+  const [, , OD, OH, OW] = step.output.shape as [number, number, number, number, number];
+  const group = step.params.group![0]!;
+  const [sd, sh, sw] = step.params.strides! as [number, number, number];
+  const [pd, ph, pw] = step.params.pads! as [number, number, number];
+  const [dd, dh, dw] = step.params.dilations! as [number, number, number];
+  const x = operand(ins[0]!);
+  const w = operand(ins[1]!);
+  const bias = ins[2];
+  const Mg = M / group;
+  let o = 0;
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / Mg);
+      const init = bias === undefined ? 0 : (bias[m] as number);
+      for (let od = 0; od < OD; od++)
+        for (let oh = 0; oh < OH; oh++)
+          for (let ow = 0; ow < OW; ow++) {
+            let s = init;
+            let wi = m * Cg * KD * KH * KW;
+            for (let c = 0; c < Cg; c++) {
+              const xc = (n * C + g * Cg + c) * D;
+              for (let kd = 0; kd < KD; kd++) {
+                const id = od * sd - pd + kd * dd;
+                for (let kh = 0; kh < KH; kh++) {
+                  const ih = oh * sh - ph + kh * dh;
+                  for (let kw = 0; kw < KW; kw++, wi++) {
+                    const iw = ow * sw - pw + kw * dw;
+                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W) s += 0;
+                    else s += (x[((xc + id) * H + ih) * W + iw] as number) * (w[wi] as number);
+                  }
+                }
+              }
+            }
+            out[o++] = store(s);
+          }
+    }
+}
+
+/**
+ * pool3d (NCDHW): window terms in (kd, kh, kw) row-major order. max: init −Inf, a padding term −Inf;
+ * mean: init +0, a padding term +0 (added as such), finalize ÷ count (kd·kh·kw with countIncludePad, else
+ * the in-bounds count).
+ */
+export function pool3dKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store): void {
+  const [N, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+  const [, , OD, OH, OW] = step.output.shape as [number, number, number, number, number];
+  const isMax = step.params.fn![0] === 1;
+  const [KD, KH, KW] = step.params.kernel! as [number, number, number];
+  const [sd, sh, sw] = step.params.strides! as [number, number, number];
+  const [pd, ph, pw] = step.params.pads! as [number, number, number];
+  const [dd, dh, dw] = step.params.dilations! as [number, number, number];
+  const includePad = step.params.countIncludePad![0] === 1;
+  const x = ins[0]!;
+  let o = 0;
+  for (let nc = 0; nc < N * C; nc++)
+    for (let od = 0; od < OD; od++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let s = isMax ? -Infinity : 0;
+          let count = 0;
+          for (let kd = 0; kd < KD; kd++) {
+            const id = od * sd - pd + kd * dd;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = oh * sh - ph + kh * dh;
+              for (let kw = 0; kw < KW; kw++) {
+                const iw = ow * sw - pw + kw * dw;
+                const inside = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+                const t = inside ? (x[((nc * D + id) * H + ih) * W + iw] as number) : isMax ? -Infinity : 0;
+                if (inside) count++;
+                if (isMax) {
+                  if (t > s || t !== t) s = t;
+                } else s += t;
+              }
+            }
+          }
+          out[o++] = store(isMax ? s : s / (includePad ? KD * KH * KW : count));
+        }
 }
 
 /** Weights as binary64, converted once per weight array (weights never change during a run). */

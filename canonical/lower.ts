@@ -9,7 +9,7 @@
  */
 import { modelGraph, type AttributeValue, type GraphOperator, type ModelGraph } from "../protocol/commitment.js";
 import { DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/tensor.js";
-import { FOLDABLE_OPS, foldOperator, intConstantOf, isIntDtype, type IntConstant } from "./fold.js";
+import { FOLDABLE_OPS, foldOperator, foldsWith, intConstantOf, isFoldableDtype, type IntConstant } from "./fold.js";
 import { OPERATOR_LOWERINGS, type LowerContext, type Value } from "./lower-ops.js";
 import { canonicalError, type Operand, type Program, type Step, type TensorType } from "./program.js";
 
@@ -70,7 +70,7 @@ function lowerOperator(op: GraphOperator, values: Map<string, Value>, steps: Ste
 
   // Shape arithmetic on integer constants folds into parameters.
   const present = inputs.filter((v): v is Value => v !== undefined);
-  const foldable = FOLDABLE_OPS.has(op.opType) && (op.opType === "Shape" || present.every((v) => v.constant !== undefined && isIntDtype(v.type.dtype)));
+  const foldable = FOLDABLE_OPS.has(op.opType) && foldsWith(op.opType, attributes) && (op.opType === "Shape" || present.every((v) => v.constant !== undefined && isFoldableDtype(v.type.dtype)));
   if (foldable && op.outputs.length === 1) {
     const c: IntConstant = foldOperator(op.opType, op.opset, attributes, inputs.map((v) => v?.constant), inputs.map((v) => v?.type.shape));
     values.set(op.outputs[0]!.name, { type: { dtype: c.dtype, shape: c.shape }, constant: c });
@@ -87,6 +87,7 @@ function lowerOperator(op: GraphOperator, values: Map<string, Value>, steps: Ste
     node,
     attributes,
     inputs,
+    outputs: op.outputs.length,
     emit(kind, stepOp, operands, output, params = {}) {
       const resolved: Operand[] = operands.map((v, k) => {
         if (v.operand === undefined) throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is shape arithmetic used as data`, { node });

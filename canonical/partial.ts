@@ -112,6 +112,7 @@ export const MAP_PARAMS: Partial<Record<string, readonly string[]>> = {
   bn_scale: ["epsilon"],
   ln_apply: ["epsilon"],
   scale: ["k"],
+  fill: ["value"],
 };
 
 /** A float map step's parameters for CanonicalStep.mapElement. */

@@ -42,6 +42,24 @@ export const MAP_OPS = [
   "gelu", // x · (1 + erf(x · 1/√2)) · 0.5
   "gelu_tanh", // x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))) · 0.5
   "cast", // [to]: ONNX dtype code of the output
+  // Appended (codes above never change).
+  "where", // (cond, x, y): cond ≠ 0 ? x : y
+  "equal", // (a, b) → bool: a == b (NaN unequal, +0 == −0)
+  "less", // (a, b) → bool: a < b
+  "greater", // (a, b) → bool: a > b
+  "less_equal", // (a, b) → bool: a <= b
+  "greater_equal", // (a, b) → bool: a >= b
+  "not", // (a) bool → bool: a == 0
+  "and", // (a, b) bool → bool: a ≠ 0 and b ≠ 0
+  "or", // (a, b) bool → bool: a ≠ 0 or b ≠ 0
+  "xor", // (a, b) bool → bool: (a ≠ 0) ≠ (b ≠ 0)
+  "prelu", // (x, slope): x < 0 ? x · slope : x
+  "fill", // () [value]: every element the value (ConstantOfShape)
+  "quantize", // (x, scale[, zp]) → int: sat(rhe(fl32(x / scale)) + zp) (QuantizeLinear)
+  "dequantize", // (x, scale[, zp]) → float: (x − zp) · scale (DequantizeLinear)
+  "qscale", // (sa, sb, sy): fl32(fl32(sa · sb) / sy) (the requantization multiplier of QLinearMatMul/QLinearConv)
+  "requantize", // (acc, m[, zp]) → int: sat(rhe(fl32(fl32(acc) · m)) + zp)
+  "dql_scale", // (h, r): h + r == 0 ? 1 : fl32(fl32(h + r) / 255) (DynamicQuantizeLinear's scale; h = max(x⁺), r = −min(x⁻))
 ] as const;
 export type MapOp = (typeof MAP_OPS)[number];
 
@@ -53,6 +71,11 @@ export const MOVE_OPS = [
   "concat", // [axis]
   "expand", // out[j] = x[broadcast(j)]
   "resize_nearest", // [scales]: in_d = min(floor(out_d / scale_d), size_d − 1) per axis
+  // Appended (codes above never change).
+  "gather", // [axis, indices]: out[o] = x[o_<axis, indices[j], o_>axis+r] with j the flat index of the r indices axes of o
+  "gather_elements", // [axis, indices]: out[o] = x[o with o_axis = indices[o]] (indices: one per output element)
+  "pad", // [mode, pads, value]: per axis c_d = o_d − begin_d; mode 0 constant (outside → value), 1 reflect, 2 edge
+  "tile", // out[o] = x[o_d mod size_d]
 ] as const;
 export type MoveOp = (typeof MOVE_OPS)[number];
 
@@ -63,6 +86,9 @@ export const REDUCE_OPS = [
   "matmul", // (a, b[, c]) [transA, transB]: terms k = 0..K−1, init c (broadcast) or +0
   "pool", // (x) [fn, kernel, strides, pads, dilations, countIncludePad]: window row-major
   "reduce", // (x) [fn, axes]: reduced axes row-major
+  // Appended (codes above never change).
+  "conv3d", // (x, w[, bias]) [group, strides(3), pads(6), dilations(3)]: terms (c, kd, kh, kw) row-major, init bias[m] or +0
+  "pool3d", // (x) [fn, kernel(3), strides(3), pads(6), dilations(3), countIncludePad]: window (kd, kh, kw) row-major
 ] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 

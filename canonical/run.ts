@@ -12,7 +12,7 @@
  */
 import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
-import { convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
+import { conv3dKernel, pool3dKernel, convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
 import { canonicalError, type Operand, type Program, type Step } from "./program.js";
 import { makeRounder } from "./round.js";
 
@@ -123,6 +123,10 @@ function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, opera
           return poolKernel(step, ins, out, store);
         case "reduce":
           return reduceKernel(step, ins, out, store);
+        case "conv3d":
+          return conv3dKernel(step, ins, out, store, operandRound);
+        case "pool3d":
+          return pool3dKernel(step, ins, out, store);
       }
   }
   throw canonicalError("OP_UNSUPPORTED", `step ${step.index}: no kernel for ${step.kind} ${step.op}`);

@@ -61,11 +61,30 @@ library CanonicalStep {
     uint256 internal constant GELU = 28;
     uint256 internal constant GELU_TANH = 29;
     uint256 internal constant CAST = 30;
+    uint256 internal constant WHERE = 31;
+    uint256 internal constant EQUAL = 32;
+    uint256 internal constant LESS = 33;
+    uint256 internal constant GREATER = 34;
+    uint256 internal constant LESS_EQUAL = 35;
+    uint256 internal constant GREATER_EQUAL = 36;
+    uint256 internal constant NOT = 37;
+    uint256 internal constant AND = 38;
+    uint256 internal constant OR = 39;
+    uint256 internal constant XOR = 40;
+    uint256 internal constant PRELU = 41;
+    uint256 internal constant FILL = 42;
+    uint256 internal constant QUANTIZE = 43;
+    uint256 internal constant DEQUANTIZE = 44;
+    uint256 internal constant QSCALE = 45;
+    uint256 internal constant REQUANTIZE = 46;
+    uint256 internal constant DQL_SCALE = 47;
 
     uint64 private constant ZERO = 0;
     uint64 private constant HALF = 0x3fe0000000000000;
     uint64 private constant ONE = 0x3ff0000000000000;
     uint64 private constant SIX = 0x4018000000000000;
+    /// 255: DynamicQuantizeLinear's uint8 range.
+    uint64 private constant DQL_RANGE = 0x406fe00000000000;
     /// kernels.ts INV_SQRT2, SQRT_2_OVER_PI, GELU_C.
     uint64 private constant INV_SQRT2 = 0x3fe6a09e667f3bcd;
     uint64 private constant SQRT_2_OVER_PI = 0x3fe9884533d43651;
@@ -101,6 +120,29 @@ library CanonicalStep {
             if (op == MIN) return a.isNaN() || b.isNaN() ? Float64.NAN : (b.lt(a) ? b : a);
             if (op == POW) return CanonicalMath.cpow(a, b);
             if (op == EXP_SUB) return CanonicalMath.cexp(a.sub(b));
+            // Comparisons and logical ops write a bool: 1 or 0 (as binary64), NaN compares false.
+            if (op == EQUAL) return a.eq(b) ? ONE : ZERO;
+            if (op == LESS) return a.lt(b) ? ONE : ZERO;
+            if (op == GREATER) return a.gt(b) ? ONE : ZERO;
+            if (op == LESS_EQUAL) return a.le(b) ? ONE : ZERO;
+            if (op == GREATER_EQUAL) return a.ge(b) ? ONE : ZERO;
+            if (op == AND) return !a.isZero() && !b.isZero() ? ONE : ZERO;
+            if (op == OR) return !a.isZero() || !b.isZero() ? ONE : ZERO;
+            if (op == XOR) return a.isZero() != b.isZero() ? ONE : ZERO;
+            if (op == PRELU) return a.lt(ZERO) ? a.mul(b) : canonical(a);
+            if (op == DEQUANTIZE) return a.mul(b);
+            if (op == DQL_SCALE) {
+                uint64 sum = a.add(b);
+                return sum.isZero() ? ONE : sum.roundFp32().div(DQL_RANGE).roundFp32();
+            }
+        } else if (n == 3 && np == 0 && op == WHERE) {
+            return x[0].isZero() ? canonical(x[2]) : canonical(x[1]);
+        } else if (n == 3 && np == 0 && op == DEQUANTIZE) {
+            return x[0].sub(x[2]).mul(x[1]);
+        } else if (n == 3 && np == 0 && op == QSCALE) {
+            return x[0].mul(x[1]).roundFp32().div(x[2]).roundFp32();
+        } else if (n == 0 && np == 1 && op == FILL) {
+            return canonical(params[0]);
         } else if (n == 1 && np == 0) {
             uint64 a = x[0];
             if (op == NEG) return a.neg();
@@ -123,6 +165,7 @@ library CanonicalStep {
                 return a.mul(ONE.add(CanonicalMath.ctanh(inner))).mul(HALF);
             }
             if (op == CAST) return a.isNaN() ? Float64.NAN : a;
+            if (op == NOT) return a.isZero() ? ONE : ZERO;
         } else if (n == 1) {
             uint64 a = x[0];
             if (op == CLIP && np == 2) return a.lt(params[0]) ? params[0] : (a.gt(params[1]) ? params[1] : (a.isNaN() ? Float64.NAN : a));
@@ -144,7 +187,9 @@ library CanonicalStep {
     /// @notice Element of an integer map step (kernels.ts intMap; int → int cast: the wrap) on int64
     /// operand values, wrapped to the output's ONNX dtype (2 uint8, 3 int8, 4 uint16, 5 int16, 6 int32,
     /// 12 uint32): add, sub, mul (wrapping), div (toward zero; a zero divisor gives 0), max, min, neg, abs,
-    /// relu, clip [min, max], cast. Other ops revert CanonicalStepUnsupportedMap.
+    /// relu, clip [min, max], cast; and (no wrap) where (cond, x, y), fill [value], and the bool-valued
+    /// equal, less, greater, less_equal, greater_equal, not, and, or, xor (1 or 0; bool operands 0 or 1).
+    /// Other ops revert CanonicalStepUnsupportedMap.
     function mapIntElement(uint256 op, uint8 dtype, int64[] memory params, int64[] memory x) internal pure returns (int64) {
         uint256 n = x.length;
         uint256 np = params.length;
@@ -157,8 +202,21 @@ library CanonicalStep {
             if (op == DIV) return b == 0 ? int64(0) : wrapInt(a / b, dtype);
             if (op == MAX) return b > a ? x[1] : x[0];
             if (op == MIN) return b < a ? x[1] : x[0];
+            if (op == EQUAL) return a == b ? int64(1) : int64(0);
+            if (op == LESS) return a < b ? int64(1) : int64(0);
+            if (op == GREATER) return a > b ? int64(1) : int64(0);
+            if (op == LESS_EQUAL) return a <= b ? int64(1) : int64(0);
+            if (op == GREATER_EQUAL) return a >= b ? int64(1) : int64(0);
+            if (op == AND) return a != 0 && b != 0 ? int64(1) : int64(0);
+            if (op == OR) return a != 0 || b != 0 ? int64(1) : int64(0);
+            if (op == XOR) return (a != 0) != (b != 0) ? int64(1) : int64(0);
+        } else if (n == 3 && np == 0 && op == WHERE) {
+            return x[0] != 0 ? x[1] : x[2];
+        } else if (n == 0 && np == 1 && op == FILL) {
+            return params[0];
         } else if (n == 1 && np == 0) {
             int256 a = x[0];
+            if (op == NOT) return a == 0 ? int64(1) : int64(0);
             if (op == NEG) return wrapInt(-a, dtype);
             if (op == ABS) return wrapInt(a < 0 ? -a : a, dtype);
             if (op == RELU) return a > 0 ? x[0] : int64(0);
@@ -167,6 +225,29 @@ library CanonicalStep {
             return x[0] < params[0] ? params[0] : (x[0] > params[1] ? params[1] : x[0]);
         }
         revert CanonicalStepUnsupportedMap(op, n, np);
+    }
+
+    /// @notice Element of a quantizing map (kernels.ts intMap quantize/requantize), output dtype 2 uint8 or
+    /// 3 int8 (or another integer dtype): quantize (x, scale, zp) `v = fl32(x / scale)`; requantize (acc, m,
+    /// zp) `v = fl32(fl32(acc) · m)` (acc an int32 as binary64); then NaN → 0, v clamped to [lo − zp, hi − zp],
+    /// rounded half to even, plus zp. `a`, `b`: binary64 bits; zp: the zero point (0 when absent).
+    function quantElement(uint256 op, uint8 dtype, uint64 a, uint64 b, int64 zp) internal pure returns (int64) {
+        uint64 v;
+        if (op == QUANTIZE) v = a.div(b).roundFp32();
+        else if (op == REQUANTIZE) v = a.roundFp32().mul(b).roundFp32();
+        else revert CanonicalStepUnsupportedMap(op, 3, 0);
+        (int64 lo, int64 hi) = intRange(dtype);
+        if (v.isNaN()) v = ZERO;
+        uint64 vlo = Float64.fromInt64(lo - zp);
+        uint64 vhi = Float64.fromInt64(hi - zp);
+        if (v.lt(vlo)) v = vlo;
+        else if (v.gt(vhi)) v = vhi;
+        // |v| <= 2^32 here: floor and the difference are exact.
+        uint64 f = v.floor();
+        uint64 d = v.sub(f);
+        int64 r = f.toInt64();
+        if (d.gt(HALF) || (d.eq(HALF) && r & 1 != 0)) r += 1;
+        return r + zp;
     }
 
     /// @notice A float → integer cast (kernels.ts castToInt): NaN → 0, truncation toward zero,

