@@ -366,12 +366,17 @@ export class Worker {
 
     // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
     const runFailure = (e: BaseError) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable);
+    // Tracing follows the tier: only an OPTIMISTIC result can be disputed, so only it gets a trace.
+    // A NONE or ZK job never builds, hashes or uploads one (a NONE request on PP-OCR det at 640² spent
+    // 26.8 s and ~0.7 GB of trace when every job was traced), and signs the zero trace root.
+    const traced = job.tier === Tier.OPTIMISTIC;
+    const traceBuilder = traced ? this.traceBuilder : noTrace;
     // A standalone trace builder's traced run is the result (the plain run would be thrown away).
-    const run = this.traceBuilder.standalone === true
+    const run = traceBuilder.standalone === true
       ? undefined
       : await rejectingAs(runFailure, () =>
           // ZK-tier runs are computed alone (the circuit must reproduce the output bit for bit).
-          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
+          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: job.tier === Tier.NONE || (this.config.trace === "none" && job.tier !== Tier.ZK) }),
         );
     let output: Tensor | undefined = run?.output;
     if (run !== undefined) {
@@ -385,7 +390,7 @@ export class Worker {
     t = performance.now();
     const trace = await rejectingAs(runFailure, () =>
       // A traced run may share a batch (its trace is then item i of the batch's); a ZK-tier one runs alone.
-      this.traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
+      traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
     );
     const traceRoot = trace.traceRoot;
     // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
