@@ -33,6 +33,7 @@ import { ModelStore, openPrivately } from "./models.js";
 import { jobMismatches, type RequestLookup } from "./requests.js";
 import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
+import type { ModelProcessLimits } from "./model-process.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
 import { FastSigner } from "./signer.js";
@@ -162,7 +163,12 @@ export class Worker {
     });
     const prober = new ProviderProber({
       preferences: config.providers,
-      settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, inferenceThread: config.inferenceThread },
+      settings: {
+        graphOptimizationLevel: config.graphOptimizationLevel,
+        intraOpNumThreads: config.intraOpNumThreads,
+        inferenceThread: config.inferenceThread,
+        ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+      },
       logger: root,
       ...(options.listBackends === undefined ? {} : { listBackends: options.listBackends }),
     });
@@ -365,7 +371,9 @@ export class Worker {
     const zk = job.tier === Tier.ZK ? this.zkArtifacts(job.modelHash) : undefined;
 
     // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
-    const runFailure = (e: BaseError) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable);
+    // A model process killed at its memory or time limit fails this request (InferenceFailed, MODEL_RESOURCE_LIMIT).
+    const runFailure = (e: BaseError) =>
+      e.code === "MODEL_RESOURCE_LIMIT" || (e.code === "INFERENCE_FAILED" && e.details.stage !== "load") ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable;
     // Tracing follows the tier: only an OPTIMISTIC result can be disputed, so only it gets a trace.
     // A NONE or ZK job never builds, hashes or uploads one (a NONE request on PP-OCR det at 640² spent
     // 26.8 s and ~0.7 GB of trace when every job was traced), and signs the zero trace root.
@@ -545,6 +553,18 @@ export class Worker {
     log.warn({ reason: RejectReason[reason], code: rejection.error.code, message: rejection.error.message, details: rejection.error.details }, "request rejected");
   }
 }
+
+/** The limits each model's process runs under (worker/model-process.ts), from the config. */
+export function modelProcessLimits(config: WorkerConfig): ModelProcessLimits {
+  return {
+    memoryBytes: config.modelMemoryLimitMb * MiB,
+    runTimeoutMs: config.modelRunTimeoutMs,
+    loadTimeoutMs: config.modelLoadTimeoutMs,
+    addressSpaceBytes: config.modelAddressSpaceLimitMb * MiB,
+  };
+}
+
+const MiB = 1024 * 1024;
 
 function domainKey(chainId: bigint, oracle: string): string {
   return `${chainId}:${oracle.toLowerCase()}`;
