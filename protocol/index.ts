@@ -14,4 +14,5 @@ export * from "./commitment.js";
 export * from "./trace.js";
 export * from "./lifecycle.js";
 export * from "./modelSafety.js";
+export * from "./shapeBounds.js";
 export * from "./netPolicy.js";

@@ -156,6 +156,7 @@ export class Worker {
       http: this.httpPolicy(),
       cacheDir: config.modelCacheDir,
       maxModelBytes: config.maxModelBytes,
+      maxTensorElements: config.maxTensorElements,
       timeoutMs: config.fetchTimeoutMs,
       schemes: config.modelSchemes,
       logger: root,

@@ -65,7 +65,7 @@ export function endlessLoop(): Uint8Array {
  * Static shape bombs: each builds a tensor of `elements` (or more) from constants, where a loader's
  * constant folding alone allocates it. `kind` picks the operator.
  */
-export function staticShapeBomb(kind: "ConstantOfShape" | "Expand" | "Tile" | "broadcast" | "declared", side = 100_000): Uint8Array {
+export function staticShapeBomb(kind: "ConstantOfShape" | "Expand" | "Tile" | "broadcast" | "folded" | "declared", side = 100_000): Uint8Array {
   const x = valueInfo("x", [1]);
   const y = valueInfo("y", [1]);
   const sum = (from: string): onnxProto.onnx.INodeProto[] => [
@@ -90,6 +90,22 @@ export function staticShapeBomb(kind: "ConstantOfShape" | "Expand" | "Tile" | "b
           { opType: "Expand", input: ["x", "a"], output: ["col"] },
           { opType: "Expand", input: ["x", "b"], output: ["row"] },
           { opType: "Add", input: ["col", "row"], output: ["big"] },
+          ...sum("big"),
+        ],
+      });
+    case "folded":
+      // The shape is computed from constants: Concat(Mul(a, b), Shape(ConstantOfShape(c))) with c = [side].
+      return encode({
+        name: "folded",
+        input: [x],
+        output: [y],
+        initializer: [int64s("a", [side / 100]), int64s("b", [100]), int64s("c", [side])],
+        node: [
+          { opType: "Mul", input: ["a", "b"], output: ["d0"] },
+          { opType: "ConstantOfShape", input: ["c"], output: ["row"] },
+          { opType: "Shape", input: ["row"], output: ["d1"] },
+          { opType: "Concat", input: ["d0", "d1"], output: ["shape"], attribute: [{ name: "axis", type: T.INT, i: 0 }] },
+          { opType: "ConstantOfShape", input: ["shape"], output: ["big"], attribute: [{ name: "value", type: T.TENSOR, t: { dataType: FLOAT, dims: [1], floatData: [1] } }] },
           ...sum("big"),
         ],
       });
