@@ -109,7 +109,27 @@ export const WorkerConfigSchema = z.object({
     .min(1)
     .max(256)
     .default(8)
-    .describe("jobs this worker holds at once; inference runs one at a time per model (its lane), the others decode, hash, sign and publish beside it and fill batches"),
+    .describe(
+      "jobs this worker serves at once (decode, inference, sign, publish); inference runs one at a time per model (its lane), the others decode, hash, sign and publish beside it and fill batches. Fetching an input from its inputURI happens before, outside these slots (fetchSlots)",
+    ),
+  fetchSlots: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(4096)
+    .default(64)
+    .describe(
+      "jobs this worker may hold beyond prefetch while their inputs are fetched from inputURI (the broker prefetch is prefetch + fetchSlots): a slow or tarpit input host delays only the jobs whose inputs it serves, until more than fetchSlots such fetches are in flight",
+    ),
+  fetchAttempts: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe(
+      "tries of a transient input fetch failure (5xx, 429, connection refused or reset) within the job, 250 ms apart, before one signed InputUnavailable rejection; a timeout is not retried. The job is never redelivered for its input",
+    ),
   maxInputBytes: z.coerce.number().int().positive().default(16 * MiB).describe("largest canonical input accepted, inline or fetched"),
   maxInlineOutputBytes: z.coerce.number().int().nonnegative().default(4096).describe("larger outputs go to the blob store and the result carries output 0x"),
   maxModelBytes: z.coerce.number().int().positive().default(1024 * MiB).describe("largest model file fetched"),

@@ -36,6 +36,7 @@ import { ProviderProber, type BackendInfo } from "./providers.js";
 import type { ModelProcessLimits } from "./model-process.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
+import { Slots } from "./slots.js";
 import { FastSigner } from "./signer.js";
 import { FullTraceBuilder, noTrace, type TraceBuilder } from "./trace.js";
 
@@ -72,6 +73,8 @@ export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane"
  * is the same dead letter with the same message), so the worker accepts exactly what JobSchema does.
  */
 const HEX_BYTES_MESSAGE = "expected 0x-prefixed hex bytes";
+/** Pause between tries of a transiently failing input fetch (times the attempt number). */
+const INPUT_RETRY_DELAY_MS = 250;
 /** Pause before passing on a job this worker is excluded from. */
 const PASS_ON_DELAY_MS = 50;
 
@@ -132,6 +135,8 @@ export class Worker {
   private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
   private readonly domains = new Map<string, TypedDataDomain>();
   private readonly requests: RequestLookup | undefined;
+  /** Jobs in the serve stage (decode, inference, sign, publish): `prefetch`; input fetches wait outside. */
+  private readonly serveSlots: Slots;
   private subscription: Subscription | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -149,6 +154,7 @@ export class Worker {
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
     this.requests = options.requests;
+    this.serveSlots = new Slots(config.prefetch);
     for (const d of config.allowedOracles) {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
     }
@@ -227,7 +233,8 @@ export class Worker {
     this.starting ??= (async () => {
       this.log.info({ signer: this.address, config: redactWorkerConfig(this.config) }, "worker starting");
       this.subscription = await this.queue.consume<Json>(QUEUES.jobs, (delivery, signal) => this.handle(delivery, signal), {
-        prefetch: this.config.prefetch,
+        // Jobs fetching their inputs hold a delivery but no serve slot (this.serveSlots).
+        prefetch: this.config.prefetch + this.config.fetchSlots,
       });
     })();
     return this.starting;
@@ -321,8 +328,14 @@ export class Worker {
       }
     }
     this.metrics.inFlight.inc();
+    let releaseSlot: (() => void) | undefined;
     try {
-      const result = await this.serve(job, inline, domain, signal, log);
+      // The input is fetched first, outside the serve slots: a tarpit inputURI holds only its own job.
+      const fetchStarted = performance.now();
+      const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
+      const fetchMs = ms(fetchStarted);
+      releaseSlot = await this.serveSlots.acquire();
+      const result = await this.serve(job, bytes, fetchMs, domain, signal, log);
       await this.queue.publish(QUEUES.results, result as unknown as Json, { messageId: `${job.requestId}:result` });
       log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
       this.metrics.served(job.modelHash, result.provider, result.timings);
@@ -340,19 +353,16 @@ export class Worker {
       this.metrics.jobs.inc({ outcome: "failed" });
       throw error;
     } finally {
+      releaseSlot?.();
       this.metrics.inFlight.dec();
     }
   }
 
-  private async serve(job: Job, inline: Buffer | undefined, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
-    const timings: StageTimings = { fetch: 0, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
-    const start = performance.now();
+  private async serve(job: Job, bytes: Buffer, fetchMs: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+    const timings: StageTimings = { fetch: fetchMs, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
+    const start = performance.now() - fetchMs;
 
     let t = performance.now();
-    const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
-    timings.fetch = ms(t);
-
-    t = performance.now();
     const inputHash = await rejectingAs(RejectReason.MalformedInput, () => hashEncoded(bytes));
     if (inputHash.toLowerCase() !== job.inputHash.toLowerCase()) {
       throw new JobRejection(
@@ -521,15 +531,28 @@ export class Worker {
     if (job.inputURI === "") {
       throw new BaseError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
     }
-    try {
-      return await this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
-    } catch (error) {
-      // A host too slow for the limits (a tarpit) is unavailable: one signed rejection, not a job slot
-      // held again on every redelivery. A shutdown (signal aborted) is still retried.
-      if (isError(error, "TIMEOUT") && !signal.aborted) {
-        throw new BaseError("INPUT_UNAVAILABLE", error.message, { cause: error, details: error.details, retryable: false });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
+      } catch (error) {
+        // A shutdown (signal aborted) is retried by redelivery: the input was never judged.
+        if (signal.aborted) throw error;
+        // A transient failure (5xx, 429, refused, reset) is tried again here, a few times; a host too
+        // slow for the limits (a tarpit) is not. Either way the outcome is one signed rejection, never
+        // a redelivery that would hold a slot again for the same input (issue 13, finding 8).
+        const transient = error instanceof BaseError ? error.retryable && !isError(error, "TIMEOUT") : true;
+        if (transient && attempt < this.config.fetchAttempts) {
+          await new Promise((r) => setTimeout(r, INPUT_RETRY_DELAY_MS * attempt));
+          signal.throwIfAborted();
+          continue;
+        }
+        if (error instanceof BaseError && !error.retryable) throw error;
+        throw new BaseError("INPUT_UNAVAILABLE", (error as Error).message, {
+          cause: error,
+          details: { ...(error instanceof BaseError ? error.details : {}), attempts: attempt },
+          retryable: false,
+        });
       }
-      throw error;
     }
   }
 
