@@ -259,11 +259,17 @@ export class ProcessSession implements InferenceSessionLike {
     this.releasing ??= (async () => {
       if (this.dead === undefined) {
         const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+        let timer: NodeJS.Timeout | undefined;
         try {
           await this.call({ op: "release" }, "release");
-          await Promise.race([exited, new Promise((r) => setTimeout(r, RELEASE_GRACE_MS).unref())]);
+          // Held (ref'd) until the child is gone: a caller awaiting release() is never cut short.
+          this.child.ref();
+          await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, RELEASE_GRACE_MS)))]);
         } catch {
           // killed, or gone already
+        } finally {
+          if (timer !== undefined) clearTimeout(timer);
+          this.child.unref();
         }
       }
       if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
