@@ -199,7 +199,12 @@ export class Worker {
       (config.trace !== "none"
         ? new FullTraceBuilder({
             modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
-            settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, threaded: config.inferenceThread },
+            settings: {
+              graphOptimizationLevel: config.graphOptimizationLevel,
+              intraOpNumThreads: config.intraOpNumThreads,
+              threaded: config.inferenceThread,
+              ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+            },
             ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
             ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
             ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),

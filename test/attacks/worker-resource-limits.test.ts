@@ -5,13 +5,14 @@
  * modelRunTimeoutMs the child is killed, the job gets one signed rejection with a generic reason, the
  * worker keeps serving other models, and the model's next job gets a fresh process.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RejectReason, decodeTensor, fromHex, type Hex } from "../../protocol/index.js";
+import { RejectReason, Tier, decodeTensor, fromHex, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { sha256Hex, type ModelEntry } from "../../worker/index.js";
-import { CLS_HASH, CLS_INPUT, CLS_OUTPUT, CLS_URI, tempDir } from "../worker/fixtures.js";
+import { ProcessSession } from "../../worker/model-process.js";
+import { CLS_HASH, CLS_INPUT, CLS_OUTPUT, CLS_PATH, CLS_URI, loopbackServer, tempDir } from "../worker/fixtures.js";
 import { attackJob, attackWorker, type AttackWorker } from "./harness.js";
 import { endlessLoop, inputSizedMemoryBomb } from "./resource-models.js";
 
@@ -83,5 +84,39 @@ describe("attack: models that exhaust the worker's memory or hold its slot", () 
     expect(elapsed).toBeLessThan(RUN_TIMEOUT_MS + 8_000);
     const honest = await w.serve(attackJob(CLS_HASH, textLineTensor("after the endless model")));
     expect(honest.kind, JSON.stringify(honest)).toBe("result");
+  });
+
+  it("an OPTIMISTIC job's trace run is under the same limits: the bomb is killed there too, and the next traced job gets a fresh process", async () => {
+    const store = await loopbackServer((_req, _body, res) => void res.writeHead(201).end());
+    const traced = await attackWorker([bomb], { modelSchemes: ["file"], trace: "full", blobStoreUrl: store.url, modelMemoryLimitMb: MEMORY_LIMIT_MB, modelRunTimeoutMs: RUN_TIMEOUT_MS });
+    try {
+      const reply = await traced.serve({ ...attackJob(bomb.modelHash as Hex, scalar(4e8)), tier: Tier.OPTIMISTIC }, 30_000);
+      expect(reply.kind, JSON.stringify(reply)).toBe("rejection");
+      expect(reply.code).toBe("MODEL_RESOURCE_LIMIT");
+      expect(reply.message).toBe(GENERIC);
+      const next = await traced.serve({ ...attackJob(bomb.modelHash as Hex, scalar(2)), tier: Tier.OPTIMISTIC }, 30_000);
+      expect(next.kind, JSON.stringify(next)).toBe("result");
+      expect(next.traceRoot).not.toBe(`0x${"00".repeat(32)}`);
+    } finally {
+      await traced.close();
+      await store.close();
+    }
+  });
+
+  it("a model's process sees none of the worker's environment (secrets live there)", async () => {
+    process.env.WORKER_SIGNER_KEY_PROBE = "0xdeadbeef-not-for-models";
+    const session = await ProcessSession.create(CLS_PATH, { executionProviders: ["cpu"] }, { memoryBytes: 512 * 2 ** 20, runTimeoutMs: 10_000, loadTimeoutMs: 30_000 });
+    try {
+      const environ = readFileSync(`/proc/${session.pid}/environ`, "latin1");
+      expect(environ).toContain("ORACLE_ORT_PATH=");
+      expect(environ).not.toContain("deadbeef-not-for-models");
+      // Node adds its IPC channel's own two variables.
+      expect(environ.split("\0").filter((e) => e !== "").map((e) => e.split("=")[0]).sort()).toEqual(["NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "ORACLE_ORT_PATH", "PATH"]);
+    } finally {
+      delete process.env.WORKER_SIGNER_KEY_PROBE;
+      await session.release();
+      await session.release(); // safe twice
+    }
+    expect(session.alive).toBe(false);
   });
 });
