@@ -72,9 +72,15 @@ describe("attack: models that exhaust the worker's memory or hold its slot", () 
     expect(decodeTensor(fromHex(again.output as Hex)).shape).toEqual([3]);
   });
 
-  it("a model that runs too long is stopped at the run limit; other models keep being served", async () => {
+  it("a model that runs too long is stopped at the run limit; other models keep being served meanwhile", async () => {
     const started = Date.now();
-    const reply = await w.serve(attackJob(endless.modelHash as Hex, scalar(1)), 30_000);
+    const endlessJob = attackJob(endless.modelHash as Hex, scalar(1));
+    const pending = w.serve(endlessJob, 30_000);
+    // While the endless model holds its own process, an honest job on another model is answered.
+    const meanwhile = await w.serve(attackJob(CLS_HASH, textLineTensor("while the endless model runs")));
+    expect(meanwhile.kind, JSON.stringify(meanwhile)).toBe("result");
+    expect(w.published.some((m) => (m as { requestId?: string }).requestId === endlessJob.requestId)).toBe(false);
+    const reply = await pending;
     const elapsed = Date.now() - started;
     expect(reply.kind, JSON.stringify(reply)).toBe("rejection");
     expect(reply.code).toBe("MODEL_RESOURCE_LIMIT");
