@@ -113,3 +113,25 @@ export function staticShapeBomb(kind: "ConstantOfShape" | "Expand" | "Tile" | "b
       return encode({ name: "declared", input: [valueInfo("x", [side, side])], output: [valueInfo("y", [side, side])], node: [{ opType: "Relu", input: ["x"], output: ["y"] }] });
   }
 }
+
+/** A benign model with control flow: y = If(c, x + x, x) with c = true. Traces cannot cover `If`. */
+export function ifModel(): Uint8Array {
+  const branch = (name: string, node: onnxProto.onnx.INodeProto): onnxProto.onnx.IGraphProto => ({ name, output: [valueInfo(`${name}_y`, [1])], node: [node] });
+  return encode({
+    name: "if",
+    input: [valueInfo("x", [1])],
+    output: [valueInfo("y", [1])],
+    initializer: [{ name: "c", dataType: BOOL, dims: [], int32Data: [1] }],
+    node: [
+      {
+        opType: "If",
+        input: ["c"],
+        output: ["y"],
+        attribute: [
+          { name: "then_branch", type: T.GRAPH, g: branch("then", { opType: "Add", input: ["x", "x"], output: ["then_y"] }) },
+          { name: "else_branch", type: T.GRAPH, g: branch("else", { opType: "Identity", input: ["x"], output: ["else_y"] }) },
+        ],
+      },
+    ],
+  });
+}

@@ -5,10 +5,14 @@
  * spend that for the cheapest tier. Now a NONE (or ZK) job never builds, hashes or uploads a trace and
  * signs the zero trace root; an OPTIMISTIC job on the same worker is still traced (the control).
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Tier } from "../../protocol/index.js";
+import { Tier, decodeTensor, fromHex, type Hex } from "../../protocol/index.js";
+import { sha256Hex } from "../../worker/index.js";
+import { ifModel } from "./resource-models.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { CLS_HASH, CLS_INPUT, CLS_OUTPUT, CLS_URI, loopbackServer, type LoopbackServer } from "../worker/fixtures.js";
+import { CLS_HASH, CLS_INPUT, CLS_OUTPUT, CLS_URI, loopbackServer, tempDir, type LoopbackServer } from "../worker/fixtures.js";
 import { attackJob, attackWorker } from "./harness.js";
 
 const ZERO_ROOT = `0x${"00".repeat(32)}`;
@@ -40,5 +44,28 @@ describe("attack: NONE-tier jobs that make a tracing worker build and upload tra
     expect(optimistic.traceRoot).not.toBe(ZERO_ROOT);
     expect((optimistic.timings as Record<string, number>).traceRun).toBeGreaterThan(0);
     expect(store.requests.length).toBeGreaterThan(0);
+  });
+
+  it("a model with control flow (If), which no trace covers, is served in NONE by a tracing worker", async () => {
+    const tmp = await tempDir();
+    closers.push(tmp.cleanup);
+    const bytes = ifModel();
+    const file = join(tmp.dir, "if.onnx");
+    writeFileSync(file, bytes);
+    const spec = { dtype: "float32" as const, shape: [1] };
+    const model = { modelHash: sha256Hex(bytes), uris: [file], input: spec, output: spec };
+    const store: LoopbackServer = await loopbackServer((_req, _body, res) => void res.writeHead(201).end());
+    closers.push(() => store.close());
+    const w = await attackWorker([model], { modelSchemes: ["file"], trace: "full", blobStoreUrl: store.url });
+    closers.push(() => w.close());
+    const x = { dtype: "float32" as const, shape: [1], data: Float32Array.of(21) };
+    const none = await w.serve({ ...attackJob(model.modelHash as Hex, x), tier: Tier.NONE });
+    expect(none.kind, JSON.stringify(none)).toBe("result");
+    expect(Array.from(decodeTensor(fromHex(none.output as Hex)).data as Float32Array)).toEqual([42]);
+    expect(none.traceRoot).toBe(ZERO_ROOT);
+    expect(store.requests).toHaveLength(0);
+    // The same model asked for OPTIMISTIC is not served with a trace it cannot have.
+    const optimistic = await w.serve({ ...attackJob(model.modelHash as Hex, x), tier: Tier.OPTIMISTIC });
+    expect(optimistic.kind, JSON.stringify(optimistic)).toBe("rejection");
   });
 });
