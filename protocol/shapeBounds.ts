@@ -314,8 +314,44 @@ function checkGraph(graph: GraphProto, parent: Scope | undefined, where: string,
   }
 }
 
+/**
+ * How many times the top-level `graph` field (7) occurs. protobufjs keeps the last copy of a singular
+ * message field while onnxruntime's C++ protobuf merges all of them: a second copy could hide the
+ * first graph's nodes from this check. No serializer writes two.
+ */
+function graphFieldCount(bytes: Uint8Array): number {
+  let pos = 0;
+  let count = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10 && pos < bytes.byteLength; i++) {
+      const b = bytes[pos++]!;
+      value += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return value;
+      scale *= 128;
+    }
+    throw new BaseError("MODEL_UNSAFE", "the model is not a well-formed ONNX protobuf (a bad varint)");
+  };
+  while (pos < bytes.byteLength) {
+    const key = varint();
+    const wire = key % 8;
+    if (wire === 0) varint();
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else if (wire === 2) {
+      const length = varint();
+      if (Math.floor(key / 8) === 7) count++;
+      pos += length;
+    } else throw new BaseError("MODEL_UNSAFE", `the model is not a well-formed ONNX protobuf (wire type ${wire})`);
+  }
+  return count;
+}
+
 /** Every tensor of `bytes` (an ONNX file) known to exceed `maxElements`, described; empty when none. */
 export function modelShapeProblems(bytes: Uint8Array, maxElements: number = DEFAULT_MAX_TENSOR_ELEMENTS): string[] {
+  const graphs = graphFieldCount(bytes);
+  if (graphs > 1) return [`the model has ${graphs} graph fields (a well-formed file has one; onnxruntime would merge them, so no single copy shows what it runs)`];
   let model: onnxProto.onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);

@@ -81,4 +81,14 @@ describe("modelShapeProblems", () => {
     );
     expect(modelShapeProblems(fnModel, LIMIT)).toEqual([expect.stringMatching(/^function d\.F: .*\[2000, 2000\]/)]);
   });
+
+  it("test_duplicatedGraphField_isRefused", () => {
+    // A bomb in the first copy, a harmless graph in the second: protobufjs shows only the second.
+    const bomb = model({ name: "g", input: [vi("x", [1])], output: [vi("y", ["n"])], initializer: [ints("s", [2000, 2000])], node: [{ opType: "ConstantOfShape", input: ["s"], output: ["y"] }] });
+    const benign = onnx.ModelProto.encode(onnx.ModelProto.create({ graph: { name: "g", input: [vi("x", [1])], output: [vi("y", [1])], node: [{ opType: "Identity", input: ["x"], output: ["y"] }] } })).finish();
+    expect(modelShapeProblems(bomb, LIMIT)).toHaveLength(1);
+    expect(modelShapeProblems(benign, LIMIT)).toEqual([]);
+    const both = new Uint8Array([...bomb, ...benign]);
+    expect(modelShapeProblems(both, LIMIT)).toEqual([expect.stringMatching(/has 2 graph fields/)]);
+  });
 });
