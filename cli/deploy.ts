@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { parseEther, ZeroAddress, type Signer } from "ethers";
 import { z } from "zod";
 import { commitModel, decodeOnnx } from "../protocol/commitment.js";
+import { DEFAULT_MAX_TENSOR_ELEMENTS, modelShapeProblems } from "../protocol/shapeBounds.js";
 import { loadConfig } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
 import { deployInferenceOracle } from "../protocol/deployOracle.js";
@@ -170,6 +171,9 @@ export function onnxFileInfo(file: string): OnnxFileInfo {
     if (isError(error, "MODEL_UNSAFE")) throw cliError("MODEL_UNSAFE", `${file} cannot be registered: ${(error as Error).message}`);
     throw cliError("INPUT_INVALID", `${file} is not an ONNX model: ${(error as Error).message}`);
   }
+  // Workers refuse a model whose declared or statically built tensors exceed the shape bound (protocol/shapeBounds.ts).
+  const tooLarge = modelShapeProblems(bytes, DEFAULT_MAX_TENSOR_ELEMENTS);
+  if (tooLarge.length > 0) throw cliError("MODEL_TOO_LARGE", `${file} cannot be registered: workers refuse to load it: ${tooLarge.slice(0, 3).join("; ")}`, { problems: tooLarge });
   const g = model.graph;
   if (g === null || g === undefined) throw cliError("INPUT_INVALID", `${file} has no graph`);
   const initializers = new Set((g.initializer ?? []).map((t) => t.name));

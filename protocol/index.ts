@@ -15,5 +15,6 @@ export * from "./commitment.js";
 export * from "./trace.js";
 export * from "./lifecycle.js";
 export * from "./modelSafety.js";
+export * from "./shapeBounds.js";
 export * from "./netPolicy.js";
 export * from "./requestId.js";

@@ -40,7 +40,9 @@ export type SdkErrorCode =
   /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
   | "DEV_STACK_RUNNING"
   /** The model refers to external data (files beside it) or is not well-formed: never registered or served. */
-  | "MODEL_UNSAFE";
+  | "MODEL_UNSAFE"
+  /** The model declares or implies a tensor larger than workers accept (shape bounds): never registered or served. */
+  | "MODEL_TOO_LARGE";
 
 export class OracleSdkError extends Error {
   override readonly name = "OracleSdkError";

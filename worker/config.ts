@@ -68,13 +68,68 @@ export const WorkerConfigSchema = z.object({
     .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
     .default(true)
     .describe("run each model's session in its own worker thread, so inference overlaps with decoding, hashing, signing and publishing (false: on the JS thread)"),
+  modelProcess: z
+    .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
+    .default(true)
+    .describe(
+      "run each model in a child process of its own, killed and restarted when it breaks modelMemoryLimitMb or modelRunTimeoutMs (models are untrusted: registration is permissionless). false runs them in the worker's process (inferenceThread), with no memory or time limit: only for models the operator trusts",
+    ),
+  modelMemoryLimitMb: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(4096)
+    .describe("resident memory one model's process may reach (MiB), sampled every 20 ms while it loads or runs; above it the process is killed and the job rejected (MODEL_RESOURCE_LIMIT). 0: no cap"),
+  modelRunTimeoutMs: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(60_000)
+    .describe("longest one run (one request or one batch) may take before the model's process is killed and the job rejected (MODEL_RESOURCE_LIMIT). 0: no limit"),
+  modelLoadTimeoutMs: z.coerce.number().int().nonnegative().default(120_000).describe("longest opening a model (parse, optimize, load weights) may take in its process. 0: no limit"),
+  modelAddressSpaceLimitMb: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe(
+      "optional hard backstop: RLIMIT_AS for each model process through prlimit (MiB; 0: off). node + onnxruntime reserve ~0.9 GB of address space at rest and each intra-op thread more, so set it well above modelMemoryLimitMb + 1024",
+    ),
+  maxTensorElements: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(2 ** 28)
+    .describe(
+      "shape bound checked when a model is loaded: a model whose declared or statically inferable tensor (input, output, value_info, initializer, or the result of a shape-building operator with constant operands) has more elements than this is refused (MODEL_TOO_LARGE)",
+    ),
   prefetch: z.coerce
     .number()
     .int()
     .min(1)
     .max(256)
     .default(8)
-    .describe("jobs this worker holds at once; inference runs one at a time per model (its lane), the others decode, hash, sign and publish beside it and fill batches"),
+    .describe(
+      "jobs this worker serves at once (decode, inference, sign, publish); inference runs one at a time per model (its lane), the others decode, hash, sign and publish beside it and fill batches. Fetching an input from its inputURI happens before, outside these slots (fetchSlots)",
+    ),
+  fetchSlots: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(4096)
+    .default(64)
+    .describe(
+      "jobs this worker may hold beyond prefetch while their inputs are fetched from inputURI (the broker prefetch is prefetch + fetchSlots): a slow or tarpit input host delays only the jobs whose inputs it serves, until more than fetchSlots such fetches are in flight",
+    ),
+  fetchAttempts: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe(
+      "tries of a transient input fetch failure (5xx, 429, connection refused or reset) within the job, 250 ms apart, before one signed InputUnavailable rejection; a timeout is not retried. The job is never redelivered for its input",
+    ),
   maxInputBytes: z.coerce.number().int().positive().default(16 * MiB).describe("largest canonical input accepted, inline or fetched"),
   maxInlineOutputBytes: z.coerce.number().int().nonnegative().default(4096).describe("larger outputs go to the blob store and the result carries output 0x"),
   maxModelBytes: z.coerce.number().int().positive().default(1024 * MiB).describe("largest model file fetched"),

@@ -41,6 +41,11 @@ export function publicRejectionMessage(error: BaseError, input: "inline" | "fetc
       return "the model could not be fetched from its URIs";
     case "MODEL_UNSAFE":
       return "the model refers to external data or is not a well-formed ONNX file; workers refuse to load it";
+    case "MODEL_TOO_LARGE":
+      return "the model declares or implies a tensor larger than workers accept";
+    case "MODEL_RESOURCE_LIMIT":
+      // Which limit, and by how much, stays in the worker's log.
+      return "the model exceeded the worker's resource limits for one run";
     case "INFERENCE_FAILED":
       if (error.details.stage === "load") return "the model cannot be loaded by onnxruntime";
       return input === "inline" ? redactPaths(error.message) : "inference failed on this input";

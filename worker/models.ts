@@ -18,12 +18,18 @@ import type { Logger } from "pino";
 import { BaseError } from "../protocol/errors.js";
 import { fetchBytes, redactUri, type FetchBytesOptions, type UriScheme } from "../protocol/fetch.js";
 import { assertModelSafe, withPrivateModelFile } from "../protocol/modelSafety.js";
+import { assertModelShapesBounded, DEFAULT_MAX_TENSOR_ELEMENTS } from "../protocol/shapeBounds.js";
 import type { Hex } from "../protocol/types.js";
 
 export interface ModelStoreOptions {
   cacheDir: string;
   maxModelBytes: number;
   timeoutMs: number;
+  /**
+   * Shape bound (protocol/shapeBounds.ts): a model declaring or statically building a tensor of more
+   * elements is refused (MODEL_TOO_LARGE) before it is cached or loaded. Default 2^28.
+   */
+  maxTensorElements?: number;
   /** URI schemes a model may be fetched with. */
   schemes: readonly UriScheme[];
   /** Address policy, redirects and slow-host limits for http(s) (protocol/fetch.ts); public addresses only by default. */
@@ -122,9 +128,9 @@ export class ModelStore {
       }
       // Same hash, same bytes from every URI: an unsafe model is refused at once, never cached.
       try {
-        assertModelSafe(bytes);
+        this.assertLoadable(bytes);
       } catch (error) {
-        log.warn({ uri: redactUri(uri), err: error }, "model refused: it refers to external data or is malformed");
+        log.warn({ uri: redactUri(uri), err: error }, "model refused: external data, malformed, or tensors beyond the shape bound");
         throw error;
       }
       await this.writeAtomically(file, bytes);
@@ -132,6 +138,12 @@ export class ModelStore {
       return file;
     }
     throw combineFailures(modelHash, failures);
+  }
+
+  /** MODEL_UNSAFE (external data, malformed) or MODEL_TOO_LARGE (shape bound): never cached, never loaded. */
+  private assertLoadable(bytes: Uint8Array): void {
+    assertModelSafe(bytes);
+    assertModelShapesBounded(bytes, this.options.maxTensorElements ?? DEFAULT_MAX_TENSOR_ELEMENTS);
   }
 
   private async verifyCached(file: string, modelHash: Hex, log: Logger): Promise<boolean> {
@@ -145,9 +157,9 @@ export class ModelStore {
     const actual = sha256Hex(bytes);
     if (actual === modelHash) {
       try {
-        assertModelSafe(bytes);
+        this.assertLoadable(bytes);
       } catch (error) {
-        log.warn({ file, err: error }, "cached model refused: it refers to external data or is malformed; deleting it");
+        log.warn({ file, err: error }, "cached model refused: external data, malformed, or tensors beyond the shape bound; deleting it");
         await rm(file, { force: true });
         throw error;
       }

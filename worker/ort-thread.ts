@@ -29,6 +29,8 @@ export interface InferenceSessionLike {
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   run(feeds: Record<string, ort.Tensor>, fetches: readonly string[], flags?: ort.InferenceSession.RunOptions & RunFlags): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
+  /** False once the session can serve no more runs (its model process was killed); absent: always alive. */
+  readonly alive?: boolean;
 }
 
 export interface RunFlags {

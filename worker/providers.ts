@@ -24,6 +24,7 @@ import type { Logger } from "pino";
 import { BaseError } from "../protocol/errors.js";
 import type { ProviderName } from "./config.js";
 import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
+import { ProcessSession, type ModelProcessLimits } from "./model-process.js";
 
 export interface BackendInfo {
   name: string;
@@ -50,6 +51,11 @@ export interface SessionSettings {
   intraOpNumThreads: number;
   /** Open each session in its own inference thread (worker/ort-thread.ts) instead of on the JS thread. */
   inferenceThread?: boolean;
+  /**
+   * Open each session in a child process of its own under these limits (worker/model-process.ts);
+   * takes precedence over `inferenceThread`.
+   */
+  process?: ModelProcessLimits;
 }
 
 export interface ProviderProberOptions {
@@ -102,13 +108,20 @@ export class ProviderProber {
       const started = performance.now();
       try {
         const options = this.sessionOptions(provider);
+        const { process: limits, inferenceThread } = this.options.settings;
         const session: InferenceSessionLike =
-          this.options.settings.inferenceThread === true ? await ThreadedSession.create(modelPath, options) : await ort.InferenceSession.create(modelPath, options);
+          limits !== undefined
+            ? await ProcessSession.create(modelPath, options, limits)
+            : inferenceThread === true
+              ? await ThreadedSession.create(modelPath, options)
+              : await ort.InferenceSession.create(modelPath, options);
         const ms = Math.round((performance.now() - started) * 10) / 10;
         attempts.push({ provider, outcome: "opened", ms });
         this.log.info({ ...context, provider, ms, attempts }, "execution provider chosen");
         return { session, provider, attempts };
       } catch (error) {
+        // A model that breaks the memory or time limit while loading would break it on every provider.
+        if (error instanceof BaseError && (error.code === "MODEL_RESOURCE_LIMIT" || error.code === "CONFIG_INVALID")) throw error;
         const message = (error as Error).message ?? String(error);
         attempts.push({ provider, outcome: "failed", ms: Math.round(performance.now() - started), error: message.slice(0, 500) });
         if (isLoadFailure(message)) this.broken.set(provider, message.slice(0, 200));

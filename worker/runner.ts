@@ -106,6 +106,8 @@ export class InferenceRunner {
     try {
       results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName], { transferInputs: owned });
     } catch (error) {
+      // A model process killed at its memory or time limit: final for this request, generic in public.
+      if (error instanceof BaseError && error.code === "MODEL_RESOURCE_LIMIT") throw error;
       const message = (error as Error).message ?? String(error);
       const retryable = isTransientRunFailure(message);
       throw new BaseError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {

@@ -67,6 +67,14 @@ export class SessionCache {
     if (this.closed) throw new Error("the session cache is closed");
     const key = `${modelHash.toLowerCase()}|${this.options.providerKey}`;
     let entry = this.entries.get(key);
+    if (entry !== undefined && entry.info.session.alive === false) {
+      // Its model process was killed (a memory or time limit): open a fresh one for this job.
+      this.entries.delete(key);
+      entry.evicted = true;
+      this.log.info({ modelHash: entry.info.modelHash, provider: entry.info.provider }, "session dead (its model process was killed); reopening");
+      if (entry.leases === 0) this.releaseNative(entry);
+      entry = undefined;
+    }
     if (entry !== undefined) {
       // Touch: move to the most recently used end.
       this.entries.delete(key);

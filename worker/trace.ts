@@ -35,6 +35,7 @@ import type { ModelEntry } from "./catalog.js";
 import type { ProviderName } from "./config.js";
 import { LaneSet, NO_BATCHING, type BatchPolicy, type LaneBackend } from "./batcher.js";
 import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
+import { ProcessSession, type ModelProcessLimits } from "./model-process.js";
 import { fromOrtTensor, toOrtTensor } from "./runner.js";
 
 export const ZERO_TRACE_ROOT = `0x${"00".repeat(32)}` as Hex;
@@ -83,6 +84,8 @@ export interface TraceSessionSettings {
   intraOpNumThreads?: number;
   /** Run the trace session in its own inference thread (default true). */
   threaded?: boolean;
+  /** Run the trace session in a model process of its own under these limits (worker/model-process.ts); takes precedence over `threaded`. */
+  process?: ModelProcessLimits;
 }
 
 export interface TraceRun extends TraceCommitment {
@@ -111,7 +114,11 @@ export class TraceSession {
     // From a path in a private empty folder, never from bytes: onnxruntime resolves a model's relative
     // paths against the working directory of a model loaded from bytes (protocol/modelSafety.ts).
     const session = await withPrivateModelFile<InferenceSessionLike>(bytes, async (path) =>
-      settings.threaded === false ? await ort.InferenceSession.create(path, options) : await ThreadedSession.create(path, options),
+      settings.process !== undefined
+        ? await ProcessSession.create(path, options, settings.process)
+        : settings.threaded === false
+          ? await ort.InferenceSession.create(path, options)
+          : await ThreadedSession.create(path, options),
     );
     return new TraceSession(graph, session);
   }
@@ -128,6 +135,11 @@ export class TraceSession {
     return { ...commitment, tensors: fetched.tensors, indices: fetched.indices, timings: { run: fetched.run, hash: t2 - t1 } };
   }
 
+  /** False once its model process was killed (a memory or time limit): the builder opens a new one. */
+  get alive(): boolean {
+    return this.session.alive !== false;
+  }
+
   /** Runs the traced model on `input` (one request or a batch) and returns the selected trace tensors, unhashed. */
   async fetch(input: Tensor, indices?: readonly number[]): Promise<FetchedTrace> {
     const names = this.graph.traceNames;
@@ -139,6 +151,7 @@ export class TraceSession {
     try {
       out = await this.session.run({ [this.graph.input.name]: toOrtTensor(input) }, picked.map((i) => names[i]!));
     } catch (error) {
+      if (error instanceof BaseError && error.code === "MODEL_RESOURCE_LIMIT") throw error;
       throw new BaseError("INFERENCE_FAILED", `the trace run failed: ${(error as Error).message.slice(0, 1000)}`, { cause: error });
     }
     const t1 = performance.now();
@@ -390,8 +403,12 @@ export class FullTraceBuilder implements TraceBuilder {
     return this.lanes.get(modelHash);
   }
 
-  private session(model: ModelEntry, signal?: AbortSignal): Promise<TraceSession> {
+  private async session(model: ModelEntry, signal?: AbortSignal): Promise<TraceSession> {
     const key = model.modelHash.toLowerCase();
+    const cached = this.sessions.get(key);
+    if (cached !== undefined && (await cached.catch(() => undefined))?.alive === false && this.sessions.get(key) === cached) {
+      this.sessions.delete(key); // its model process was killed: open a fresh one
+    }
     let pending = this.sessions.get(key);
     if (pending === undefined) {
       pending = (async () => TraceSession.open(await readFile(await this.options.modelPath(model.modelHash, model.uris, signal)), this.options.settings))();

@@ -33,8 +33,10 @@ import { ModelStore, openPrivately } from "./models.js";
 import { jobMismatches, type RequestLookup } from "./requests.js";
 import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
+import type { ModelProcessLimits } from "./model-process.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
+import { Slots } from "./slots.js";
 import { FastSigner } from "./signer.js";
 import { FullTraceBuilder, noTrace, type TraceBuilder } from "./trace.js";
 
@@ -71,6 +73,8 @@ export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane"
  * is the same dead letter with the same message), so the worker accepts exactly what JobSchema does.
  */
 const HEX_BYTES_MESSAGE = "expected 0x-prefixed hex bytes";
+/** Pause between tries of a transiently failing input fetch (times the attempt number). */
+const INPUT_RETRY_DELAY_MS = 250;
 /** Pause before passing on a job this worker is excluded from. */
 const PASS_ON_DELAY_MS = 50;
 
@@ -131,6 +135,8 @@ export class Worker {
   private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
   private readonly domains = new Map<string, TypedDataDomain>();
   private readonly requests: RequestLookup | undefined;
+  /** Jobs in the serve stage (decode, inference, sign, publish): `prefetch`; input fetches wait outside. */
+  private readonly serveSlots: Slots;
   private subscription: Subscription | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -148,6 +154,7 @@ export class Worker {
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
     this.requests = options.requests;
+    this.serveSlots = new Slots(config.prefetch);
     for (const d of config.allowedOracles) {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
     }
@@ -155,6 +162,7 @@ export class Worker {
       http: this.httpPolicy(),
       cacheDir: config.modelCacheDir,
       maxModelBytes: config.maxModelBytes,
+      maxTensorElements: config.maxTensorElements,
       timeoutMs: config.fetchTimeoutMs,
       schemes: config.modelSchemes,
       logger: root,
@@ -162,7 +170,12 @@ export class Worker {
     });
     const prober = new ProviderProber({
       preferences: config.providers,
-      settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, inferenceThread: config.inferenceThread },
+      settings: {
+        graphOptimizationLevel: config.graphOptimizationLevel,
+        intraOpNumThreads: config.intraOpNumThreads,
+        inferenceThread: config.inferenceThread,
+        ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+      },
       logger: root,
       ...(options.listBackends === undefined ? {} : { listBackends: options.listBackends }),
     });
@@ -186,7 +199,12 @@ export class Worker {
       (config.trace !== "none"
         ? new FullTraceBuilder({
             modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
-            settings: { graphOptimizationLevel: config.graphOptimizationLevel, intraOpNumThreads: config.intraOpNumThreads, threaded: config.inferenceThread },
+            settings: {
+              graphOptimizationLevel: config.graphOptimizationLevel,
+              intraOpNumThreads: config.intraOpNumThreads,
+              threaded: config.inferenceThread,
+              ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+            },
             ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
             ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
             ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),
@@ -220,7 +238,8 @@ export class Worker {
     this.starting ??= (async () => {
       this.log.info({ signer: this.address, config: redactWorkerConfig(this.config) }, "worker starting");
       this.subscription = await this.queue.consume<Json>(QUEUES.jobs, (delivery, signal) => this.handle(delivery, signal), {
-        prefetch: this.config.prefetch,
+        // Jobs fetching their inputs hold a delivery but no serve slot (this.serveSlots).
+        prefetch: this.config.prefetch + this.config.fetchSlots,
       });
     })();
     return this.starting;
@@ -314,8 +333,14 @@ export class Worker {
       }
     }
     this.metrics.inFlight.inc();
+    let releaseSlot: (() => void) | undefined;
     try {
-      const result = await this.serve(job, inline, domain, signal, log);
+      // The input is fetched first, outside the serve slots: a tarpit inputURI holds only its own job.
+      const fetchStarted = performance.now();
+      const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
+      const fetchMs = ms(fetchStarted);
+      releaseSlot = await this.serveSlots.acquire();
+      const result = await this.serve(job, bytes, fetchMs, domain, signal, log);
       await this.queue.publish(QUEUES.results, result as unknown as Json, { messageId: `${job.requestId}:result` });
       log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
       this.metrics.served(job.modelHash, result.provider, result.timings);
@@ -333,19 +358,16 @@ export class Worker {
       this.metrics.jobs.inc({ outcome: "failed" });
       throw error;
     } finally {
+      releaseSlot?.();
       this.metrics.inFlight.dec();
     }
   }
 
-  private async serve(job: Job, inline: Buffer | undefined, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
-    const timings: StageTimings = { fetch: 0, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
-    const start = performance.now();
+  private async serve(job: Job, bytes: Buffer, fetchMs: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+    const timings: StageTimings = { fetch: fetchMs, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
+    const start = performance.now() - fetchMs;
 
     let t = performance.now();
-    const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
-    timings.fetch = ms(t);
-
-    t = performance.now();
     const inputHash = await rejectingAs(RejectReason.MalformedInput, () => hashEncoded(bytes));
     if (inputHash.toLowerCase() !== job.inputHash.toLowerCase()) {
       throw new JobRejection(
@@ -372,13 +394,20 @@ export class Worker {
     const zk = job.tier === Tier.ZK ? this.zkArtifacts(job.modelHash) : undefined;
 
     // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
-    const runFailure = (e: BaseError) => (e.code === "INFERENCE_FAILED" && e.details.stage !== "load" ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable);
+    // A model process killed at its memory or time limit fails this request (InferenceFailed, MODEL_RESOURCE_LIMIT).
+    const runFailure = (e: BaseError) =>
+      e.code === "MODEL_RESOURCE_LIMIT" || (e.code === "INFERENCE_FAILED" && e.details.stage !== "load") ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable;
+    // Tracing follows the tier: only an OPTIMISTIC result can be disputed, so only it gets a trace.
+    // A NONE or ZK job never builds, hashes or uploads one (a NONE request on PP-OCR det at 640² spent
+    // 26.8 s and ~0.7 GB of trace when every job was traced), and signs the zero trace root.
+    const traced = job.tier === Tier.OPTIMISTIC;
+    const traceBuilder = traced ? this.traceBuilder : noTrace;
     // A standalone trace builder's traced run is the result (the plain run would be thrown away).
-    const run = this.traceBuilder.standalone === true
+    const run = traceBuilder.standalone === true
       ? undefined
       : await rejectingAs(runFailure, () =>
           // ZK-tier runs are computed alone (the circuit must reproduce the output bit for bit).
-          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: this.config.trace === "none" && job.tier !== Tier.ZK }),
+          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: job.tier === Tier.NONE || (this.config.trace === "none" && job.tier !== Tier.ZK) }),
         );
     let output: Tensor | undefined = run?.output;
     if (run !== undefined) {
@@ -392,7 +421,7 @@ export class Worker {
     t = performance.now();
     const trace = await rejectingAs(runFailure, () =>
       // A traced run may share a batch (its trace is then item i of the batch's); a ZK-tier one runs alone.
-      this.traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
+      traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
     );
     const traceRoot = trace.traceRoot;
     // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
@@ -514,15 +543,28 @@ export class Worker {
     if (job.inputURI === "") {
       throw new BaseError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
     }
-    try {
-      return await this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
-    } catch (error) {
-      // A host too slow for the limits (a tarpit) is unavailable: one signed rejection, not a job slot
-      // held again on every redelivery. A shutdown (signal aborted) is still retried.
-      if (isError(error, "TIMEOUT") && !signal.aborted) {
-        throw new BaseError("INPUT_UNAVAILABLE", error.message, { cause: error, details: error.details, retryable: false });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
+      } catch (error) {
+        // A shutdown (signal aborted) is retried by redelivery: the input was never judged.
+        if (signal.aborted) throw error;
+        // A transient failure (5xx, 429, refused, reset) is tried again here, a few times; a host too
+        // slow for the limits (a tarpit) is not. Either way the outcome is one signed rejection, never
+        // a redelivery that would hold a slot again for the same input (issue 13, finding 8).
+        const transient = error instanceof BaseError ? error.retryable && !isError(error, "TIMEOUT") : true;
+        if (transient && attempt < this.config.fetchAttempts) {
+          await new Promise((r) => setTimeout(r, INPUT_RETRY_DELAY_MS * attempt));
+          signal.throwIfAborted();
+          continue;
+        }
+        if (error instanceof BaseError && !error.retryable) throw error;
+        throw new BaseError("INPUT_UNAVAILABLE", (error as Error).message, {
+          cause: error,
+          details: { ...(error instanceof BaseError ? error.details : {}), attempts: attempt },
+          retryable: false,
+        });
       }
-      throw error;
     }
   }
 
@@ -548,6 +590,18 @@ export class Worker {
     log.warn({ reason: RejectReason[reason], code: rejection.error.code, message: rejection.error.message, details: rejection.error.details }, "request rejected");
   }
 }
+
+/** The limits each model's process runs under (worker/model-process.ts), from the config. */
+export function modelProcessLimits(config: WorkerConfig): ModelProcessLimits {
+  return {
+    memoryBytes: config.modelMemoryLimitMb * MiB,
+    runTimeoutMs: config.modelRunTimeoutMs,
+    loadTimeoutMs: config.modelLoadTimeoutMs,
+    addressSpaceBytes: config.modelAddressSpaceLimitMb * MiB,
+  };
+}
+
+const MiB = 1024 * 1024;
 
 function domainKey(chainId: bigint, oracle: string): string {
   return `${chainId}:${oracle.toLowerCase()}`;

@@ -1,0 +1,74 @@
+/**
+ * The child side of worker/model-process.ts: one onnxruntime session in a process of its own.
+ * Plain CommonJS (it needs nothing but onnxruntime-node) so it runs the same under tsx, vitest and
+ * node. Messages use Node's "advanced" IPC serialization: tensors travel as their raw bytes, in the
+ * message (Uint8Array) or, when large, as a file in the parent's private tmpfs folder, never as
+ * JSON arrays of numbers. The parent watches this process's memory and time
+ * and kills it on a breach; nothing here needs to cooperate.
+ */
+"use strict";
+const fs = require("node:fs");
+const ort = require(process.env.ORACLE_ORT_PATH);
+
+const ARRAYS = {
+  float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
+  int16: Int16Array, uint16: Uint16Array, float16: Uint16Array, int32: Int32Array, uint32: Uint32Array,
+  int64: BigInt64Array, uint64: BigUint64Array,
+};
+let session;
+
+function bytesOf(view) {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function fail(id, e) {
+  process.send({ id, ok: false, error: String((e && e.message) || e) });
+}
+
+process.on("message", async (msg) => {
+  if (msg.op === "open") {
+    try {
+      session = await ort.InferenceSession.create(msg.model, msg.options);
+      process.send({ id: msg.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames,
+        inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata });
+    } catch (e) {
+      fail(msg.id, e);
+    }
+  } else if (msg.op === "run") {
+    try {
+      const feeds = {};
+      for (const [name, t] of Object.entries(msg.feeds)) {
+        const A = ARRAYS[t.type];
+        if (A === undefined) throw new Error(`input ${name}: ${t.type} tensors cannot cross to the model process`);
+        // Large tensors come as a file in the parent's private tmpfs folder, small ones in the message.
+        const b = t.path !== undefined ? fs.readFileSync(t.path) : t.data;
+        const aligned = b.byteOffset % A.BYTES_PER_ELEMENT === 0 ? b : b.slice();
+        feeds[name] = new ort.Tensor(t.type, new A(aligned.buffer, aligned.byteOffset, aligned.byteLength / A.BYTES_PER_ELEMENT), t.dims);
+      }
+      const results = await session.run(feeds, msg.fetches);
+      const outputs = {};
+      let k = 0;
+      for (const [name, t] of Object.entries(results)) {
+        if (!ArrayBuffer.isView(t.data)) throw new Error(`output ${name}: ${t.type} tensors cannot cross back from the model process`);
+        const bytes = bytesOf(t.data);
+        if (msg.outDir !== undefined && bytes.byteLength >= msg.fileBytes) {
+          const path = `${msg.outDir}/out-${msg.id}-${k++}.bin`;
+          fs.writeFileSync(path, bytes);
+          outputs[name] = { type: t.type, dims: Array.from(t.dims), path };
+        } else {
+          outputs[name] = { type: t.type, dims: Array.from(t.dims), data: bytes };
+        }
+      }
+      process.send({ id: msg.id, ok: true, outputs });
+    } catch (e) {
+      fail(msg.id, e);
+    }
+  } else if (msg.op === "release") {
+    try {
+      if (session) await session.release();
+    } catch {}
+    session = undefined;
+    process.send({ id: msg.id, ok: true }, () => process.exit(0));
+  }
+});
+process.on("disconnect", () => process.exit(0));
