@@ -39,7 +39,9 @@ export type SdkErrorCode =
   /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
   | "DEV_STACK_RUNNING"
   /** The model refers to external data (files beside it) or is not well-formed: never registered or served. */
-  | "MODEL_UNSAFE";
+  | "MODEL_UNSAFE"
+  /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape, an output above the inline cap). */
+  | "MODEL_NOT_DISPUTABLE";
 
 export class OracleSdkError extends Error {
   override readonly name = "OracleSdkError";
