@@ -109,14 +109,14 @@ model
   .option("--output-shape <dims>", "output shape to register (default: the file's)")
   .option("--no-commit", "register without a commitment root (then only --tiers none or zk)")
   .option("--update", "change the terms of a model you own (fee, tiers, shapes, URIs, resolver): e.g. a wrong --input-shape")
-  .option("--inputs <n>", "with OPTIMISTIC: seeded held inputs for the τ_out calibration of `model check`", "2")
+  .option("--inputs <n>", "with OPTIMISTIC: seeded held inputs for the τ_out calibration of `model check`", "8")
   .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
 model
   .command("check <file.onnx>")
   .description("what the oracle can promise for a model: per operator what lowers canonically (or why not), the widest reduction, the bisection depth, the commitment's peak memory, τ_out calibrated against onnxruntime (every optimization level, 1/2/default threads, wasm), the canonical runtime's speed, and a verdict per tier (NONE, OPTIMISTIC, ZK) with reasons")
   .option("--input-shape <dims>", "the input shape to commit to (needed where the file's has symbolic dimensions)")
   .option("--input <file...>", "real held inputs for the calibration (.npy, .json, .png/.jpg for the shipped image models, canonical tensors)")
-  .option("--inputs <n>", "seeded random held inputs for the calibration", "2")
+  .option("--inputs <n>", "seeded random held inputs for the calibration", "4")
   .option("--range <lo,hi>", "value range of the seeded inputs (default -1,1 for floats, the dtype's range for integers)")
   .option("--max-inline-output <bytes>", "inline output cap OPTIMISTIC needs", String(DEFAULT_INLINE_OUTPUT_CAP))
   .option("--no-calibrate", "skip the τ_out calibration (fast; no CanonicalTerms)")

@@ -185,7 +185,7 @@ export async function modelCheck(file: string, o: CheckCliOptions): Promise<void
     checkModel(file, {
       ...(o.inputShape === undefined ? {} : { inputShape: parseShape(o.inputShape, "--input-shape") }),
       ...(o.input === undefined ? {} : { inputFiles: o.input }),
-      seeded: count(o.inputs, "--inputs", 2),
+      seeded: count(o.inputs, "--inputs", 4),
       ...(range === undefined ? {} : { range }),
       maxInlineOutputBytes: count(o.maxInlineOutput, "--max-inline-output", DEFAULT_INLINE_OUTPUT_CAP),
       calibrate: o.calibrate !== false,
@@ -232,7 +232,7 @@ async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckR
   const progress = new Progress(o.json === true);
   const shape = o.inputShape === undefined ? undefined : parseShape(o.inputShape, "--input-shape");
   const report = await progress.step("checking the model for OPTIMISTIC (`oracle model check`) and calibrating τ_out", () =>
-    checkModel(file, { ...(shape === undefined ? {} : { inputShape: shape }), seeded: count(o.inputs, "--inputs", 2) }),
+    checkModel(file, { ...(shape === undefined ? {} : { inputShape: shape }), seeded: count(o.inputs, "--inputs", 8) }),
   );
   const v = report.verdicts.OPTIMISTIC;
   if (!v.allowed) {
