@@ -89,8 +89,9 @@ export interface Tolerance {
 export interface Calibration {
   inputShape: number[];
   inputs: string[];
-  /** Largest |c| seen on the canonical fp32 outputs, and the abs floor of the relative measure. */
+  /** Largest |c| seen on the canonical fp32 outputs, the abs floor of the relative measure, and the median |c|. */
   outputScale: number;
+  typicalScale: number;
   relFloor: number;
   /** Every runtime measured (onnxruntime-node levels × threads, onnxruntime-web wasm). */
   runtimes: Deviation[];
@@ -98,7 +99,7 @@ export interface Calibration {
   skipped: Array<{ runtime: string; reason: string }>;
   /** The worst over all runtimes. */
   worst: { abs: number; rel: number; nonFinite: number };
-  /** The form chosen: "abs" (abs = margin × worst abs, rel = 0) or "rel" (abs = margin × floor, rel = margin × worst rel), whichever allows less at the largest |c|. */
+  /** The form chosen (chooseTolerance): "abs" (abs = margin × worst abs, rel = 0) or "rel" (abs = margin × floor, rel = margin × worst rel), whichever allows less at the median |c|. */
   form: "abs" | "rel";
   margin: number;
   majorFactor: number;
@@ -178,6 +179,28 @@ export function seededInput(dtype: DType, shape: number[], seed: number, range?:
     data[i] = integer ? Math.min(hi, Math.floor(lo + u * (hi - lo + 1))) : lo + u * (hi - lo);
   }
   return { dtype, shape: [...shape], data: data as unknown as TensorData };
+}
+
+/**
+ * τ_out from the worst deviation: both forms cover every measured element with the margin — (margin ×
+ * worst abs, 0), or (margin × floor, margin × worst rel) — and the one that allows less at the typical
+ * element (the median |c|) is kept. The abs form wins when deviations do not scale with |c| (probabilities
+ * near 0 and 1 alike); the rel form when they do (logits, maps with a wide range of magnitudes).
+ */
+export function chooseTolerance(o: { worstAbs: number; worstRel: number; relFloor: number; typicalScale: number; margin: number }): { form: "abs" | "rel"; abs: number; rel: number } {
+  const byAbs = o.margin * o.worstAbs;
+  const byRel = Number.isFinite(o.worstRel) ? o.margin * (o.relFloor + o.worstRel * o.typicalScale) : Infinity;
+  return byRel < byAbs ? { form: "rel", abs: o.margin * o.relFloor, rel: o.margin * o.worstRel } : { form: "abs", abs: byAbs, rel: 0 };
+}
+
+/** The median |c| over the finite elements of the canonical outputs. */
+function medianMagnitude(outputs: Tensor[]): number {
+  const all: number[] = [];
+  for (const t of outputs) {
+    const d = dataOf(t);
+    for (let i = 0; i < d.length; i++) if (Number.isFinite(d[i]!)) all.push(Math.abs(d[i]!));
+  }
+  return all.length === 0 ? 0 : median(all);
 }
 
 function median(xs: number[]): number {
@@ -295,6 +318,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     for (let i = 0; i < d.length; i++) if (Number.isFinite(d[i]!) && Math.abs(d[i]!) > outputScale) outputScale = Math.abs(d[i]!);
   }
   const relFloor = outputScale * REL_FLOOR_SCALE;
+  const typicalScale = medianMagnitude(canonical);
 
   const ortImport = (await import("onnxruntime-node")) as unknown as { default?: OrtModule } & OrtModule;
   const ort = ortImport.default ?? ortImport;
@@ -338,11 +362,9 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     rel: Math.max(...runtimes.map((r) => r.rel)),
     nonFinite: runtimes.reduce((n, r) => n + r.nonFinite, 0),
   };
-  // Both forms cover every measured element with the margin; keep the one allowing less at the largest |c|.
-  const byAbs = margin * worst.abs;
-  const byRel = Number.isFinite(worst.rel) ? margin * (relFloor + worst.rel * outputScale) : Infinity;
-  const form: "abs" | "rel" = byRel < byAbs ? "rel" : "abs";
-  const tauOut = form === "abs" ? tolerance(margin * worst.abs, 0) : tolerance(margin * relFloor, margin * worst.rel);
+  const chosen = chooseTolerance({ worstAbs: worst.abs, worstRel: worst.rel, relFloor, typicalScale, margin });
+  const form = chosen.form;
+  const tauOut = tolerance(chosen.abs, chosen.rel);
   const tauMajor = tolerance(majorFactor * tauOut.abs, majorFactor * tauOut.rel);
 
   // What a TF32 worker would need against an fp32 commitment.
@@ -372,6 +394,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     inputShape: [...options.inputShape],
     inputs: held.map((h) => h.label),
     outputScale,
+    typicalScale,
     relFloor,
     runtimes,
     skipped,

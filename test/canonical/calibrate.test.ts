@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { calibrate, float64Bits, OPTIMIZATION_LEVELS, TAU_MAJOR_FACTOR, TAU_OUT_MARGIN, withinTolerance } from "../../canonical/calibrate.js";
+import { calibrate, chooseTolerance, float64Bits, OPTIMIZATION_LEVELS, TAU_MAJOR_FACTOR, TAU_OUT_MARGIN, withinTolerance } from "../../canonical/calibrate.js";
 import { lowerModel, runProgram } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { decodePng, mnistTensor, ppocrClsTensor } from "../../sdk/index.js";
@@ -30,6 +30,17 @@ describe("canonical/calibrate", () => {
     expect(withinTolerance(-Infinity, Infinity, 1e300, 1)).toBe(false);
     expect(withinTolerance(1.5, 1, 0.25, 0.25)).toBe(true); // 0.5 ≤ 0.25 + 0.25·1
     expect(withinTolerance(1.5, 1, 0.25, 0.2)).toBe(false);
+  });
+
+  it("test_chooseTolerance_keepsTheFormAllowingLessAtTheTypicalElement_succeeds", () => {
+    // Deviations that do not scale with |c| (all below the floor: rel 0): the abs form.
+    expect(chooseTolerance({ worstAbs: 5e-7, worstRel: 0, relFloor: 1e-6, typicalScale: 0.5, margin: 16 })).toEqual({ form: "abs", abs: 8e-6, rel: 0 });
+    // Deviations proportional to |c| over a wide range (worst abs from a large element): the rel form.
+    expect(chooseTolerance({ worstAbs: 1e-3, worstRel: 1e-6, relFloor: 1e-6, typicalScale: 2, margin: 16 })).toEqual({ form: "rel", abs: 16e-6, rel: 16e-6 });
+    // A deviation at c = 0 above the floor: no rel covers it.
+    expect(chooseTolerance({ worstAbs: 1e-3, worstRel: Infinity, relFloor: 1e-6, typicalScale: 2, margin: 16 }).form).toBe("abs");
+    // Bit-exact runtimes: τ_out = 0.
+    expect(chooseTolerance({ worstAbs: 0, worstRel: 0, relFloor: 1e-4, typicalScale: 30, margin: 16 })).toEqual({ form: "abs", abs: 0, rel: 0 });
   });
 
   it("test_calibrate_clsEveryRuntime_tauOutCoversUnseenInputs_succeeds", async () => {

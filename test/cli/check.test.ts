@@ -162,9 +162,16 @@ describe("oracle model check", () => {
     const dynamic = await oracle(["model", "register", dynamicFile, "--tiers", "optimistic"], env);
     expect(dynamic.code).toBe(1);
     expect(dynamic.stderr).toMatch(/error \[MODEL_NOT_DISPUTABLE\]: .*input shape \[batch,4\] is not static/);
+    // A disputable model passes the gate (calibrated on 1 seeded input here) and only then needs the chain.
+    const mnist = await oracle(["model", "register", MNIST_FILE, "--tiers", "none,optimistic", "--inputs", "1"], env);
+    expect(mnist.code).toBe(1);
+    expect(mnist.stderr).toContain("✔ checking the model for OPTIMISTIC");
+    expect(mnist.stderr).not.toContain("MODEL_NOT_DISPUTABLE");
+    expect(mnist.stderr).toMatch(/error \[CONFIG_INVALID\]: deployment file .*no-deployment\.json does not exist/);
     // Without OPTIMISTIC no check runs: the command goes on to the (missing) deployment.
     const none = await oracle(["model", "register", gruFile, "--tiers", "none"], env);
     expect(none.code).toBe(1);
     expect(none.stderr).not.toContain("MODEL_NOT_DISPUTABLE");
+    expect(none.stderr).not.toContain("checking the model");
   }, 120_000);
 });
