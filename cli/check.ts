@@ -260,6 +260,8 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
       optimistic.push(`τ_out calibrated: abs ${calibration.tauOut.abs} rel ${calibration.tauOut.rel} (${calibration.margin} × the worst of ${calibration.runtimes.length} runtime configurations on ${calibration.inputs.length} inputs)`);
     }
   } else if (program !== undefined && isStatic) {
+    // OPTIMISTIC terms need a τ_out: a calibration that failed refuses; one skipped on request leaves it to registration.
+    if (options.calibrate !== false) optimisticOk = false;
     optimistic.push(`τ_out: ${calibrationNote}`);
   }
 
@@ -281,6 +283,9 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     };
   }
   if (calibration !== null && !calibration.tf32.withinTauOut) notes.push(calibration.tf32.note);
+  if (calibration !== null && held.length === 0) {
+    notes.push("τ_out was calibrated on seeded random inputs only: pass representative inputs with --input (random inputs can leave a model far from its real outputs, e.g. an empty detection map, and understate τ_out)");
+  }
 
   return {
     file,

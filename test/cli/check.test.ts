@@ -8,6 +8,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HDNodeWallet } from "ethers";
+import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lowerModel, commitProgram } from "../../canonical/index.js";
 import { onnx } from "../../protocol/index.js";
@@ -174,4 +176,48 @@ describe("oracle model check", () => {
     expect(none.stderr).not.toContain("MODEL_NOT_DISPUTABLE");
     expect(none.stderr).not.toContain("checking the model");
   }, 120_000);
+});
+
+describe("oracle model register with OPTIMISTIC on a chain", () => {
+  const MNEMONIC = "test test test test test test test test test test test junk";
+  const keyOf = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
+  let dir: string;
+  let server: Awaited<ReturnType<typeof network.createServer>>;
+  let url: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "oracle-register-"));
+    server = await network.createServer("default", "127.0.0.1");
+    const { port } = await server.listen();
+    url = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("test_modelRegister_optimisticMnist_printsCalibratedCanonicalTerms_succeeds", async () => {
+    const deployment = join(dir, "deployment.json");
+    const deployed = await oracle(["deploy", "--rpc", url, "--key", keyOf(0), "--out", deployment, "--json"], {});
+    expect(deployed.code, deployed.stderr).toBe(0);
+    // The MNIST model with other producer metadata: the same graph, a new file hash.
+    const model = onnx.ModelProto.decode(readFileSync(MNIST_FILE));
+    model.producerVersion = "check-test";
+    const file = join(dir, "mnist-check.onnx");
+    writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const r = await oracle(["model", "register", file, "--tiers", "none,optimistic", "--inputs", "2", "--json", "--deployment", deployment, "--key", keyOf(1)], {});
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson<{ tiers: string[]; canonicalTerms: Report["canonicalTerms"] }>(r);
+    expect(out.tiers).toEqual(["NONE", "OPTIMISTIC"]);
+    const program = lowerModel(readFileSync(file), { inputShape: [1, 7, 7] });
+    expect(out.canonicalTerms).toMatchObject({ commitment: commitProgram(program, "fp32").commitment, stepCount: 17, precision: 0, tauOutAbs: "0x0000000000000000", tauMajorAbs: "0x0000000000000000" });
+    // The human form prints the same terms.
+    const copy = join(dir, "mnist-check-2.onnx");
+    model.producerVersion = "check-test-2";
+    writeFileSync(copy, onnx.ModelProto.encode(model).finish());
+    const human = await oracle(["model", "register", copy, "--tiers", "none,optimistic", "--inputs", "1", "--deployment", deployment, "--key", keyOf(1)], {});
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain("canonical terms (to set with setCanonicalTerms):");
+    expect(human.stdout).toMatch(/τ_out +abs 0x0000000000000000 \(0\)/);
+  }, 180_000);
 });
