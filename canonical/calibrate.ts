@@ -49,6 +49,9 @@ export const TAU_MAJOR_FACTOR = 16;
 /** The abs floor under which the relative measure ignores deviations: 2^-20 × the largest |c| (16 fp32 ulps of it). */
 export const REL_FLOOR_SCALE = 2 ** -20;
 
+/** The runtime the canonical runtime's speed is compared with. */
+const SPEED_BASELINE = "onnxruntime-node cpu all threads=1";
+
 export const OPTIMIZATION_LEVELS = ["disabled", "basic", "extended", "all"] as const;
 export type OptimizationLevel = (typeof OPTIMIZATION_LEVELS)[number];
 /** Intra-op thread counts tried; 0 is onnxruntime's default (one per physical core). */
@@ -107,7 +110,7 @@ export interface Calibration {
   tauMajor: Tolerance;
   /** The canonical tf32 output against canonical fp32: what a TF32 GPU would need, and whether τ_out/τ_major cover it. */
   tf32: { abs: number; rel: number; withinTauOut: boolean; withinTauMajor: boolean; note: string };
-  /** Median canonical fp32 ms per run, median onnxruntime (all, 1 thread) ms, and their ratio. */
+  /** Median canonical fp32 ms per run, median onnxruntime (all, 1 thread) ms, and the median over held inputs of their ratio. */
   speed: { canonicalMs: number; onnxruntimeMs: number; ratio: number };
 }
 
@@ -331,6 +334,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
   if (options.wasm !== false) factories.push({ name: "onnxruntime-web wasm threads=1", make: () => wasmRuntime(bytes, program.output.name) });
 
   const runtimes: Deviation[] = [];
+  let baselineMs: number[] | undefined;
   const skipped: Calibration["skipped"] = [];
   for (const f of factories) {
     let rt: FastRuntime;
@@ -350,6 +354,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
         ms.push(performance.now() - t);
         meter.add(dataOf(w), dataOf(canonical[k]!), held[k]!.label);
       }
+      if (rt.name === SPEED_BASELINE) baselineMs = ms;
       runtimes.push({ runtime: rt.name, abs: meter.abs, rel: meter.rel, elements: meter.elements, identical: meter.identical, nonFinite: meter.nonFinite, worstInput: meter.worstInput, medianMs: median(ms) });
     } finally {
       await rt.close();
@@ -388,8 +393,10 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     tf32 = { abs: meter.abs, rel: meter.rel, withinTauOut: inOut, withinTauMajor: inMajor, note };
   }
 
-  const fast = runtimes.find((r) => r.runtime === "onnxruntime-node cpu all threads=1") ?? runtimes[0]!;
+  const fast = runtimes.find((r) => r.runtime === SPEED_BASELINE) ?? runtimes[0]!;
   const canonicalMedian = median(canonicalMs);
+  // The median over held inputs of (canonical time / onnxruntime time) on the same input.
+  const ratio = baselineMs !== undefined ? median(canonicalMs.map((c, k) => c / Math.max(baselineMs![k]!, 1e-3))) : canonicalMedian / Math.max(fast.medianMs, 1e-3);
   return {
     inputShape: [...options.inputShape],
     inputs: held.map((h) => h.label),
@@ -405,6 +412,6 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     tauOut,
     tauMajor,
     tf32,
-    speed: { canonicalMs: canonicalMedian, onnxruntimeMs: fast.medianMs, ratio: canonicalMedian / Math.max(fast.medianMs, 1e-3) },
+    speed: { canonicalMs: canonicalMedian, onnxruntimeMs: fast.medianMs, ratio },
   };
 }
