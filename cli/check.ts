@@ -315,7 +315,9 @@ async function tryOnnxruntime(bytes: Uint8Array, dtype: Tensor["dtype"], shape: 
     const ort = imported.default ?? imported;
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["cpu"] });
     try {
-      const x = seededInput(dtype, shape, 1);
+      // 64-bit integer inputs (token ids, sizes) get zeros; everything else a seeded tensor.
+      const wide = dtype === "int64" || dtype === "uint64";
+      const x = wide ? { dtype, shape, data: new DTYPES[dtype].array(numel(shape)) } : seededInput(dtype, shape, 1);
       await session.run({ [session.inputNames[0]!]: new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) });
       return { ok: true, reason: `onnxruntime-node runs it at [${shape}]` };
     } finally {
