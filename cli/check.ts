@@ -207,7 +207,10 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   let calibration: Calibration | null = null;
   let calibrationNote: string | null = null;
   let runsOnOnnxruntime: { ok: boolean; reason: string } | undefined;
-  if (program !== undefined && options.calibrate !== false) {
+  if (program !== undefined && probe && held.length === 0) {
+    // A probe shape of 1s is arbitrary (the classifier's pools empty out below 32 pixels): no τ_out there.
+    calibrationNote = `not calibrated: the input shape is not static (give --input-shape, or --input files to probe at their shape)`;
+  } else if (program !== undefined && options.calibrate !== false) {
     try {
       calibration = await calibrate(bytes, program, { inputShape: shape, inputs: held, seeded: options.seeded ?? 2, ...(options.range ? { range: options.range } : {}), ...(options.levels ? { levels: options.levels } : {}), ...(options.threads ? { threads: options.threads } : {}), ...(options.wasm === undefined ? {} : { wasm: options.wasm }) });
       runsOnOnnxruntime = { ok: true, reason: `onnxruntime-node runs it (${calibration.runtimes.length} configurations on ${calibration.inputs.length} inputs)` };

@@ -122,6 +122,16 @@ describe("oracle model check", () => {
     expect(json.calibration!.tf32.withinTauOut).toBe(false);
   }, 180_000);
 
+  it("test_modelCheck_clsBelowItsPoolingWindow_nonFiniteMismatchRefusesOptimistic_succeeds", async () => {
+    // At 8x8 the classifier's last MaxPool (kernel 2) sees one row: the ONNX formula gives 0 output rows
+    // (canonical: an empty mean, NaN), onnxruntime's integer division gives 1 (finite probabilities).
+    const report = lastJson<Report & { calibration: { worst: { nonFinite: number } } }>(await oracle(["model", "check", CLS_FILE, "--input-shape", "1,3,8,8", "--inputs", "1", "--json"]));
+    expect(report.input).toMatchObject({ static: true, shape: [1, 3, 8, 8] });
+    expect(report.verdicts.OPTIMISTIC.allowed).toBe(false);
+    expect(report.verdicts.OPTIMISTIC.reasons.join("\n")).toMatch(/non-finite in a fast runtime .* no finite τ_out covers them|not disputable/);
+    expect(report.verdicts.NONE.allowed).toBe(true);
+  }, 120_000);
+
   it("test_modelCheck_unsupportedGru_optimisticRefusedWithReason_succeeds", async () => {
     const r = await oracle(["model", "check", gruFile, "--json"]);
     expect(r.code, r.stderr).toBe(0);
