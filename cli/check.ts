@@ -81,7 +81,8 @@ export interface CheckReport {
   bytes: number;
   opset: number | null;
   input: { name: string; dtype: string; declared: Array<number | string>; shape: number[]; static: boolean; probe: boolean };
-  output: { name: string; dtype: string; shape: number[] | null; encodedBytes: number | null; inlineCap: number };
+  /** The program's output type, else the file's declared one (0 = a dynamic dimension). */
+  output: { name: string; dtype: string; shape: number[]; encodedBytes: number | null; inlineCap: number };
   nodes: { total: number; lowered: number; folded: number; unsupported: number; blocked: number };
   operators: OperatorRow[];
   program: { steps: number; map: number; move: number; reduce: number } | null;
@@ -296,7 +297,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     bytes: info.bytes,
     opset: info.opset ?? null,
     input: { name: graph.input.name, dtype: graph.input.dtype, declared, shape, static: isStatic, probe },
-    output: { name: graph.output.name, dtype: program?.output.dtype ?? info.output.dtype, shape: program?.output.shape ?? null, encodedBytes: outputBytes, inlineCap },
+    output: { name: graph.output.name, dtype: program?.output.dtype ?? info.output.dtype, shape: program?.output.shape ?? info.output.shape, encodedBytes: outputBytes, inlineCap },
     nodes: counts,
     operators,
     program: program === undefined ? null : { steps: program.steps.length, map: program.steps.filter((s) => s.kind === "map").length, move: program.steps.filter((s) => s.kind === "move").length, reduce: program.steps.filter((s) => s.kind === "reduce").length },
@@ -347,7 +348,7 @@ export function checkLines(r: CheckReport): string[] {
   const dims = (d: Array<number | string>) => `[${d.join(",")}]`;
   lines.push(`model      ${r.modelHash}  ${r.file} (${r.bytes} bytes, opset ${r.opset ?? "?"})`);
   lines.push(`input      ${r.input.name}: ${r.input.dtype}${dims(r.input.declared)}${r.input.probe ? `  (not static; checked at [${r.input.shape}])` : r.input.declared.join() === r.input.shape.join() ? "" : `  at [${r.input.shape}]`}`);
-  lines.push(`output     ${r.output.name}: ${r.output.dtype}${r.output.shape ? dims(r.output.shape) : ""}${r.output.encodedBytes === null ? "" : `  (${r.output.encodedBytes} bytes encoded; inline cap ${r.output.inlineCap})`}`);
+  lines.push(`output     ${r.output.name}: ${r.output.dtype}${dims(r.output.shape)}${r.output.encodedBytes === null ? "" : `  (${r.output.encodedBytes} bytes encoded; inline cap ${r.output.inlineCap})`}`);
   lines.push(`nodes      ${r.nodes.total}: ${r.nodes.lowered} lowered, ${r.nodes.folded} folded (shape arithmetic), ${r.nodes.unsupported} unsupported, ${r.nodes.blocked} blocked`);
   lines.push("", "operator                 nodes  lowered  folded  refused  steps");
   for (const o of r.operators) {
