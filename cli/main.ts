@@ -111,6 +111,7 @@ model
   .option("--update", "change the terms of a model you own (fee, tiers, shapes, URIs, resolver): e.g. a wrong --input-shape")
   .option("--inputs <n>", "with OPTIMISTIC: seeded held inputs for the τ_out calibration of `model check`", "8")
   .option("--calibration-input <file...>", "with OPTIMISTIC: representative inputs for the τ_out calibration (as `model check --input`)")
+  .option("--max-inline-output <bytes>", "with OPTIMISTIC: the inline output cap the check holds the output to", String(DEFAULT_INLINE_OUTPUT_CAP))
   .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
 model
   .command("check <file.onnx>")

@@ -224,6 +224,8 @@ export interface RegisterOptions extends GlobalOptions {
   inputs?: string;
   /** Representative held inputs of the OPTIMISTIC check's calibration. */
   calibrationInput?: string[];
+  /** The inline output cap of the OPTIMISTIC check. */
+  maxInlineOutput?: string;
 }
 
 /**
@@ -234,7 +236,7 @@ async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckR
   const progress = new Progress(o.json === true);
   const shape = o.inputShape === undefined ? undefined : parseShape(o.inputShape, "--input-shape");
   const report = await progress.step("checking the model for OPTIMISTIC (`oracle model check`) and calibrating τ_out", () =>
-    checkModel(file, { ...(shape === undefined ? {} : { inputShape: shape }), ...(o.calibrationInput === undefined ? {} : { inputFiles: o.calibrationInput }), seeded: count(o.inputs, "--inputs", 8) }),
+    checkModel(file, { ...(shape === undefined ? {} : { inputShape: shape }), ...(o.calibrationInput === undefined ? {} : { inputFiles: o.calibrationInput }), seeded: count(o.inputs, "--inputs", 8), maxInlineOutputBytes: count(o.maxInlineOutput, "--max-inline-output", DEFAULT_INLINE_OUTPUT_CAP) }),
   );
   const v = report.verdicts.OPTIMISTIC;
   if (!v.allowed) {
