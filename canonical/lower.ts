@@ -26,20 +26,29 @@ export function supportedOperators(): string[] {
 /** Lowers an ONNX model (file bytes or an already parsed graph) at a static input shape. */
 export function lowerModel(model: Uint8Array | ModelGraph, options: LowerOptions = {}): Program {
   const graph = model instanceof Uint8Array ? modelGraph(model) : model;
+  const { inputShape, values } = initialValues(graph, options);
+  const steps: Step[] = [];
+  for (const op of graph.operators) lowerOperator(op, values, steps);
+  return finishProgram(graph, inputShape, values, steps);
+}
+
+/** The model input at its static shape (checked against the declared one) and the weights, by name. */
+function initialValues(graph: ModelGraph, options: LowerOptions): { inputShape: number[]; values: Map<string, Value> } {
   const declared = graph.input.shape;
   const inputShape = options.inputShape ? [...options.inputShape] : declared.map((d) => (typeof d === "number" ? d : NaN));
   if (inputShape.length !== declared.length || inputShape.some((d, i) => !Number.isInteger(d) || d <= 0 || (typeof declared[i] === "number" && declared[i] !== d))) {
     throw canonicalError("TENSOR_SPEC_MISMATCH", `a static input shape matching [${declared}] is needed, got [${inputShape}]`, { declared, inputShape });
   }
-  const steps: Step[] = [];
   const values = new Map<string, Value>();
   values.set(graph.input.name, { type: { dtype: graph.input.dtype, shape: inputShape }, operand: { source: "input" } });
   graph.weights.forEach((w, index) => {
     values.set(w.name, { type: { dtype: w.tensor.dtype, shape: [...w.tensor.shape] }, operand: { source: "weight", index }, weight: w.tensor, constant: intConstantOf(w.tensor) });
   });
+  return { inputShape, values };
+}
 
-  for (const op of graph.operators) lowerOperator(op, values, steps);
-
+/** The program from the lowered steps: the model output must be the last step's tensor. */
+function finishProgram(graph: ModelGraph, inputShape: number[], values: Map<string, Value>, steps: Step[]): Program {
   const out = values.get(graph.output.name);
   const last = steps[steps.length - 1];
   if (out?.operand?.source !== "step" || last === undefined || out.operand.index !== last.index) {
@@ -51,6 +60,77 @@ export function lowerModel(model: Uint8Array | ModelGraph, options: LowerOptions
     steps,
     output: { name: graph.output.name, ...last.output },
   };
+}
+
+/** What became of one ONNX node when lowering as far as possible (`analyzeModel`). */
+export interface NodeLowering {
+  index: number;
+  opType: string;
+  domain: string;
+  node: string;
+  /** lowered: emitted steps; folded: shape arithmetic, no step; unsupported: refused (reason); blocked: an input comes from a refused node. */
+  status: "lowered" | "folded" | "unsupported" | "blocked";
+  steps: number;
+  reason?: string;
+}
+
+export interface ModelAnalysis {
+  nodes: NodeLowering[];
+  /** The program, when every node lowered and the output is the last step's. */
+  program?: Program;
+  /** Why there is no program (the first refusal, or the output check). */
+  reason?: string;
+}
+
+/**
+ * Lowers every node it can, recording per node what happened, instead of stopping at the first refused
+ * operator (`oracle model check`): a refused node's outputs are unknown, and the nodes reading them are
+ * `blocked` (their own support is not decided). Shape errors are refusals too.
+ */
+export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptions = {}): ModelAnalysis {
+  const graph = model instanceof Uint8Array ? modelGraph(model) : model;
+  const nodes: NodeLowering[] = [];
+  let program: Program | undefined;
+  let reason: string | undefined;
+  const steps: Step[] = [];
+  const refused = new Map<string, string>();
+  let start: ReturnType<typeof initialValues>;
+  try {
+    start = initialValues(graph, options);
+  } catch (error) {
+    const message = (error as Error).message;
+    return { nodes: graph.operators.map((op) => ({ index: op.index, opType: op.opType, domain: op.domain, node: nodeLabel(op), status: "blocked", steps: 0, reason: message })), reason: message };
+  }
+  const { inputShape, values } = start;
+  for (const op of graph.operators) {
+    const node = nodeLabel(op);
+    const upstream = op.inputs.find((i) => i.source.kind !== "absent" && refused.has(i.name));
+    if (upstream !== undefined) {
+      const why = `input ${upstream.name} comes from a refused node (${refused.get(upstream.name)})`;
+      for (const o of op.outputs) refused.set(o.name, node);
+      nodes.push({ index: op.index, opType: op.opType, domain: op.domain, node, status: "blocked", steps: 0, reason: why });
+      continue;
+    }
+    const before = steps.length;
+    try {
+      lowerOperator(op, values, steps);
+      nodes.push({ index: op.index, opType: op.opType, domain: op.domain, node, status: steps.length > before ? "lowered" : "folded", steps: steps.length - before });
+    } catch (error) {
+      steps.length = before;
+      for (const o of op.outputs) refused.set(o.name, node);
+      const message = (error as Error).message;
+      reason ??= message;
+      nodes.push({ index: op.index, opType: op.opType, domain: op.domain, node, status: "unsupported", steps: 0, reason: message });
+    }
+  }
+  if (reason === undefined) {
+    try {
+      program = finishProgram(graph, inputShape, values, steps);
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+  }
+  return { nodes, ...(program === undefined ? {} : { program }), ...(reason === undefined ? {} : { reason }) };
 }
 
 function nodeLabel(op: GraphOperator): string {

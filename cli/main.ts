@@ -11,7 +11,8 @@ import { Command, Option } from "commander";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, type GlobalOptions } from "./common.js";
 import { deployContracts, loadDeployConfig } from "./deploy.js";
-import { modelInspect, modelList, modelRegister } from "./model.js";
+import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
+import { modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";
 import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
@@ -98,7 +99,7 @@ program
 const model = program.command("model").description("models in the registry");
 model
   .command("register <file.onnx>")
-  .description("register an ONNX model: hash, specs and commitment root from the file")
+  .description("register an ONNX model: hash, specs and commitment root from the file; with OPTIMISTIC it runs `model check` first, refuses when the verdict does not allow OPTIMISTIC (naming the blocking operators) and prints the CanonicalTerms (commitment, τ_out, τ_major) it calibrated")
   .option("--fee <eth>", "owner's fee per request", "0.002")
   .option("--tiers <list>", "tiers offered: none, optimistic, zk", "none,optimistic")
   .option("--uri <uri...>", "where workers fetch the file (http(s)://, file://, npm:...); default: this file's file:// URL")
@@ -108,7 +109,20 @@ model
   .option("--output-shape <dims>", "output shape to register (default: the file's)")
   .option("--no-commit", "register without a commitment root (then only --tiers none or zk)")
   .option("--update", "change the terms of a model you own (fee, tiers, shapes, URIs, resolver): e.g. a wrong --input-shape")
+  .option("--inputs <n>", "with OPTIMISTIC: seeded held inputs for the τ_out calibration of `model check`", "8")
+  .option("--calibration-input <file...>", "with OPTIMISTIC: representative inputs for the τ_out calibration (as `model check --input`)")
+  .option("--max-inline-output <bytes>", "with OPTIMISTIC: the inline output cap the check holds the output to", String(DEFAULT_INLINE_OUTPUT_CAP))
   .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
+model
+  .command("check <file.onnx>")
+  .description("what the oracle can promise for a model: per operator what lowers canonically (or why not), the widest reduction, the bisection depth, the commitment's peak memory, τ_out calibrated against onnxruntime (every optimization level, 1/2/default threads, wasm), the canonical runtime's speed, and a verdict per tier (NONE, OPTIMISTIC, ZK) with reasons")
+  .option("--input-shape <dims>", "the input shape to commit to (needed where the file's has symbolic dimensions)")
+  .option("--input <file...>", "real held inputs for the calibration (.npy, .json, .png/.jpg for the shipped image models, canonical tensors)")
+  .option("--inputs <n>", "seeded random held inputs for the calibration", "4")
+  .option("--range <lo,hi>", "value range of the seeded inputs (default -1,1 for floats, the dtype's range for integers)")
+  .option("--max-inline-output <bytes>", "inline output cap OPTIMISTIC needs", String(DEFAULT_INLINE_OUTPUT_CAP))
+  .option("--no-calibrate", "skip the τ_out calibration (fast; no CanonicalTerms)")
+  .action(async (file: string, _o, cmd: Command) => modelCheck(file, globals(cmd) as never));
 model
   .command("list")
   .description("every model registered since the deployment")

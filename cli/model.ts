@@ -1,4 +1,4 @@
-/** `oracle model register | list | inspect`. */
+/** `oracle model register | list | inspect | check`. */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -7,6 +7,7 @@ import { Tier } from "../protocol/types.js";
 import { ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { MNIST_MLP_HASH, modelCard, OracleClient, PPOCR_CLS_HASH, type ModelDetails } from "../sdk/index.js";
 import { address, cliError, context, eth, oracleCommand, output, Progress, type Context, type Deployment, type GlobalOptions } from "./common.js";
+import { checkLines, checkModel, DEFAULT_INLINE_OUTPUT_CAP, type CheckReport } from "./check.js";
 import { commitmentOf, onnxFileInfo, parseShape, parseTiers, registerModel } from "./deploy.js";
 
 /** Short names of the models `oracle dev` registers; a deployment file's `models[].name` (first word) adds more. */
@@ -155,6 +156,59 @@ export async function modelInspect(target: string, o: GlobalOptions & { inputSha
   output(o.json === true, { modelHash: hash, file: local ?? null, registered, onChain: chain ? json(chain) : null }, () => lines);
 }
 
+export interface CheckCliOptions extends GlobalOptions {
+  inputShape?: string;
+  input?: string[];
+  inputs?: string;
+  range?: string;
+  maxInlineOutput?: string;
+  calibrate?: boolean;
+}
+
+function count(value: string | undefined, what: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw cliError("CONFIG_INVALID", `${what} takes a non-negative integer; got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** `oracle model check <file.onnx>`: the report of cli/check.ts, as JSON or human lines. */
+export async function modelCheck(file: string, o: CheckCliOptions): Promise<void> {
+  let range: [number, number] | undefined;
+  if (o.range !== undefined) {
+    const r = o.range.split(",").map(Number);
+    if (r.length !== 2 || r.some((v) => !Number.isFinite(v)) || r[0]! > r[1]!) throw cliError("CONFIG_INVALID", `--range takes lo,hi (e.g. -1,1); got ${JSON.stringify(o.range)}`);
+    range = [r[0]!, r[1]!];
+  }
+  const progress = new Progress(o.json === true);
+  const report = await progress.step(o.calibrate === false ? "checking the model" : "checking the model and calibrating τ_out against onnxruntime", () =>
+    checkModel(file, {
+      ...(o.inputShape === undefined ? {} : { inputShape: parseShape(o.inputShape, "--input-shape") }),
+      ...(o.input === undefined ? {} : { inputFiles: o.input }),
+      seeded: count(o.inputs, "--inputs", 4),
+      ...(range === undefined ? {} : { range }),
+      maxInlineOutputBytes: count(o.maxInlineOutput, "--max-inline-output", DEFAULT_INLINE_OUTPUT_CAP),
+      calibrate: o.calibrate !== false,
+    }),
+  );
+  output(o.json === true, report, () => checkLines(report));
+}
+
+/** CanonicalTerms lines a registration prints (the game's `setCanonicalTerms` sets them; docs/OPTIMISTIC.md). */
+function termsLines(report: CheckReport): string[] {
+  const t = report.canonicalTerms;
+  if (t === null) return [];
+  return [
+    "canonical terms (to set with setCanonicalTerms):",
+    `  semanticsVersion ${t.semanticsVersion}  precision ${t.precision} (fp32)  stepCount ${t.stepCount}`,
+    `  weightsRoot ${t.weightsRoot}`,
+    `  programRoot ${t.programRoot}`,
+    `  commitment  ${t.commitment}`,
+    `  τ_out   abs ${t.tauOutAbs} (${t.human.tauOutAbs})  rel ${t.tauOutRel} (${t.human.tauOutRel})`,
+    `  τ_major abs ${t.tauMajorAbs} (${t.human.tauMajorAbs})  rel ${t.tauMajorRel} (${t.human.tauMajorRel})`,
+  ];
+}
+
 export interface RegisterOptions extends GlobalOptions {
   fee: string;
   tiers: string;
@@ -166,9 +220,39 @@ export interface RegisterOptions extends GlobalOptions {
   commit?: boolean;
   /** Replace the terms of a model this account owns (fee, tiers, shapes, URIs, resolver). */
   update?: boolean;
+  /** Seeded held inputs of the OPTIMISTIC check's calibration. */
+  inputs?: string;
+  /** Representative held inputs of the OPTIMISTIC check's calibration. */
+  calibrationInput?: string[];
+  /** The inline output cap of the OPTIMISTIC check. */
+  maxInlineOutput?: string;
+}
+
+/**
+ * OPTIMISTIC needs the model check's verdict (every node disputable, a static input shape, an inline
+ * output) and its calibrated terms: run before anything touches the chain, so a refusal costs nothing.
+ */
+async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckReport> {
+  const progress = new Progress(o.json === true);
+  const shape = o.inputShape === undefined ? undefined : parseShape(o.inputShape, "--input-shape");
+  const report = await progress.step("checking the model for OPTIMISTIC (`oracle model check`) and calibrating τ_out", () =>
+    checkModel(file, { ...(shape === undefined ? {} : { inputShape: shape }), ...(o.calibrationInput === undefined ? {} : { inputFiles: o.calibrationInput }), seeded: count(o.inputs, "--inputs", 8), maxInlineOutputBytes: count(o.maxInlineOutput, "--max-inline-output", DEFAULT_INLINE_OUTPUT_CAP) }),
+  );
+  const v = report.verdicts.OPTIMISTIC;
+  if (!v.allowed) {
+    const blocking = report.operators.filter((r) => r.unsupported > 0).map((r) => r.opType);
+    throw cliError(
+      "MODEL_NOT_DISPUTABLE",
+      `${file} cannot be offered in the OPTIMISTIC tier: ${v.reasons.filter((reason) => !/^(every node|static input|the output \(|τ_out calibrated)/.test(reason)).join("; ")}. Register it with --tiers none (or zk where the ZK compiler takes it); \`${oracleCommand()} model check ${file}\` shows the details`,
+      { modelHash: report.modelHash, blockingOperators: blocking, reasons: v.reasons },
+    );
+  }
+  return report;
 }
 
 export async function modelRegister(file: string, o: RegisterOptions): Promise<void> {
+  const wantsOptimistic = parseTiers(o.tiers).includes(Tier.OPTIMISTIC);
+  const check = wantsOptimistic && o.commit !== false ? await optimisticCheck(file, o) : undefined;
   const ctx = await context(o);
   try {
     const progress = new Progress(ctx.json);
@@ -220,7 +304,7 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
     await registerModel(registry, { modelHash: info.modelHash, owner, fee, tiers, resolver, ...(commitmentRoot === undefined ? {} : { commitmentRoot }), input, output: outputSpec, uris, update: registered }, progress);
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider });
     const m = await client.model(info.modelHash);
-    output(ctx.json, json(m), () => [registered ? "updated:" : "registered:", ...modelLines(m)]);
+    output(ctx.json, { ...json(m), ...(check === undefined ? {} : { canonicalTerms: check.canonicalTerms }) }, () => [registered ? "updated:" : "registered:", ...modelLines(m), ...(check === undefined ? [] : termsLines(check))]);
   } finally {
     ctx.close();
   }

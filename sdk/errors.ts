@@ -42,7 +42,9 @@ export type SdkErrorCode =
   /** The model refers to external data (files beside it) or is not well-formed: never registered or served. */
   | "MODEL_UNSAFE"
   /** The model declares or implies a tensor larger than workers accept (shape bounds): never registered or served. */
-  | "MODEL_TOO_LARGE";
+  | "MODEL_TOO_LARGE"
+  /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape, an output above the inline cap). */
+  | "MODEL_NOT_DISPUTABLE";
 
 export class OracleSdkError extends Error {
   override readonly name = "OracleSdkError";

@@ -1,0 +1,382 @@
+/**
+ * `oracle model check <file.onnx>`: what the oracle can promise for a model, per tier, with the reasons
+ * (docs/OPTIMISTIC.md "Checking a model"). Per ONNX operator type: node counts and what lowers to the
+ * canonical program (for the refused, why); the widest reduction and the bisection depth bound; the
+ * peak memory of building the commitment; τ_out calibrated against onnxruntime (canonical/calibrate.ts)
+ * with the canonical runtime's speed against it; the CanonicalTerms a registration would set; and a
+ * verdict for NONE, OPTIMISTIC and ZK. `oracle model register` runs it and refuses OPTIMISTIC unless the
+ * verdict allows it.
+ */
+import { readFileSync } from "node:fs";
+import { compileOnnxToCircom as compileOnnx } from "../circuits/compiler.js";
+import { analyzeModel, commitProgram, reduceTerms, type NodeLowering, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
+import { calibrate, seededInput, type Calibration, type HeldInput } from "../canonical/calibrate.js";
+import { modelGraph } from "../protocol/commitment.js";
+import { DTYPES, HEADER_FIXED_BYTES, numel, type Tensor } from "../protocol/tensor.js";
+import type { ModelDetails } from "../sdk/index.js";
+import { cliError } from "./common.js";
+import { onnxFileInfo } from "./deploy.js";
+import { readInputFile } from "./request.js";
+
+/** Bytes per chunk of a tensor's data tree (protocol/tensor.ts: 1024-byte chunks). */
+const CHUNK_BYTES = 1024;
+/** The worker's default `maxInlineOutputBytes` (worker/config.ts): OPTIMISTIC outputs must go inline. */
+export const DEFAULT_INLINE_OUTPUT_CAP = 4096;
+
+export interface CheckOptions {
+  /** The committed input shape (needed where the file's has symbolic dimensions). */
+  inputShape?: number[];
+  /** Calibrate τ_out (default true). */
+  calibrate?: boolean;
+  /** Real held inputs (.npy, .json, .png/.jpg for the shipped image models, canonical tensors). */
+  inputFiles?: string[];
+  /** Seeded random held inputs (default 2). */
+  seeded?: number;
+  range?: [number, number];
+  /** The inline output cap OPTIMISTIC needs (default DEFAULT_INLINE_OUTPUT_CAP). */
+  maxInlineOutputBytes?: number;
+  /** Optimization levels / threads (tests keep them few); default every one calibrate.ts knows. */
+  levels?: Parameters<typeof calibrate>[2]["levels"];
+  threads?: number[];
+  wasm?: boolean;
+}
+
+export interface OperatorRow {
+  opType: string;
+  domain: string;
+  nodes: number;
+  lowered: number;
+  folded: number;
+  unsupported: number;
+  blocked: number;
+  steps: number;
+  /** Distinct refusal reasons (unsupported nodes first). */
+  reasons: string[];
+}
+
+export interface TierVerdict {
+  allowed: boolean;
+  reasons: string[];
+}
+
+export interface CanonicalTermsValues {
+  semanticsVersion: number;
+  precision: number;
+  stepCount: number;
+  weightsRoot: string;
+  programRoot: string;
+  commitment: string;
+  /** binary64 bit patterns (uint64 hex) */
+  tauOutAbs: string;
+  tauOutRel: string;
+  tauMajorAbs: string;
+  tauMajorRel: string;
+  /** the same as numbers */
+  human: { tauOutAbs: number; tauOutRel: number; tauMajorAbs: number; tauMajorRel: number };
+}
+
+export interface CheckReport {
+  file: string;
+  modelHash: string;
+  bytes: number;
+  opset: number | null;
+  input: { name: string; dtype: string; declared: Array<number | string>; shape: number[]; static: boolean; probe: boolean };
+  /** The program's output type, else the file's declared one (0 = a dynamic dimension). */
+  output: { name: string; dtype: string; shape: number[]; encodedBytes: number | null; inlineCap: number };
+  nodes: { total: number; lowered: number; folded: number; unsupported: number; blocked: number };
+  operators: OperatorRow[];
+  program: { steps: number; map: number; move: number; reduce: number } | null;
+  widestReduction: { K: number; step: number; op: string; node: string } | null;
+  bisection: { manifestDepth: number; header: 1; chunkDepth: number; element: 1; partialDepth: number; depth: number; worstStep: number } | null;
+  /**
+   * Lowering + commitment: time, and memory: RSS before and after (the program and weights held), the
+   * process's RSS high-water mark after building, and how far building raised it (0 when it stayed under
+   * the peak the process had already reached, e.g. loading onnxruntime).
+   */
+  commitment: (ProgramCommitment & { ms: number; rssBeforeMiB: number; rssAfterMiB: number; peakRssMiB: number; peakDeltaMiB: number }) | null;
+  calibration: Calibration | null;
+  calibrationNote: string | null;
+  speed: Calibration["speed"] | null;
+  canonicalTerms: CanonicalTermsValues | null;
+  verdicts: { NONE: TierVerdict; OPTIMISTIC: TierVerdict; ZK: TierVerdict };
+  notes: string[];
+}
+
+const MiB = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+const log2ceil = (n: number) => (n <= 1 ? 0 : Math.ceil(Math.log2(n)));
+
+/** K of a reduce step: evaluated by the definition (canonical/element.ts) on zero operands. */
+function termCount(step: Step): number {
+  const zeros = step.operandTypes.map((t) => new Float64Array(numel(t.shape)));
+  return reduceTerms(step, (k) => zeros[k]!, 0).terms.length;
+}
+
+function operatorRows(nodes: NodeLowering[]): OperatorRow[] {
+  const rows = new Map<string, OperatorRow>();
+  for (const n of nodes) {
+    const key = `${n.domain}|${n.opType}`;
+    let row = rows.get(key);
+    if (row === undefined) {
+      row = { opType: n.opType, domain: n.domain, nodes: 0, lowered: 0, folded: 0, unsupported: 0, blocked: 0, steps: 0, reasons: [] };
+      rows.set(key, row);
+    }
+    row.nodes++;
+    row[n.status]++;
+    row.steps += n.steps;
+    if (n.reason !== undefined && n.status === "unsupported" && !row.reasons.includes(n.reason)) row.reasons.push(n.reason);
+  }
+  for (const n of nodes) {
+    const row = rows.get(`${n.domain}|${n.opType}`)!;
+    if (n.status === "blocked" && row.reasons.length === 0 && n.reason !== undefined) row.reasons.push(`blocked: ${n.reason}`);
+  }
+  return [...rows.values()].sort((a, b) => b.unsupported - a.unsupported || b.nodes - a.nodes || a.opType.localeCompare(b.opType));
+}
+
+/** Element → discontinuous steps: floor, ceil, float → int casts (an O(1) flip between honest runtimes). */
+function discontinuousSteps(program: Program): Step[] {
+  return program.steps.filter((s) => s.op === "floor" || s.op === "ceil" || (s.op === "cast" && s.operandTypes[0]?.dtype === "float32" && s.output.dtype !== "float32"));
+}
+
+/** Runs the check. Throws only for an unreadable file; everything else is a verdict with reasons. */
+export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
+  const info = onnxFileInfo(file);
+  const bytes = readFileSync(file);
+  const graph = modelGraph(bytes);
+  const declared = [...graph.input.shape] as Array<number | string>;
+  const fileStatic = declared.every((d) => typeof d === "number" && d > 0);
+  // Real held inputs first: a model with symbolic dimensions is probed at their shape.
+  const held: HeldInput[] = [];
+  const details = { modelHash: info.modelHash, input: { dtype: graph.input.dtype, shape: info.input.shape } } as unknown as ModelDetails;
+  for (const f of options.inputFiles ?? []) held.push({ label: f, tensor: readInputFile(f, details) });
+  let shape: number[];
+  let probe = false;
+  if (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) {
+    if (options.inputShape.length !== declared.length) throw cliError("CONFIG_INVALID", `--input-shape has rank ${options.inputShape.length}; the model's input has rank ${declared.length}`);
+    shape = [...options.inputShape];
+  } else if (fileStatic) {
+    shape = declared as number[];
+  } else {
+    // Not static: check the operators at a probe shape (symbolic dimensions 1), never commit to it.
+    const sample = held[0]?.tensor.shape;
+    shape = declared.map((d, i) => (typeof d === "number" && d > 0 ? d : (options.inputShape?.[i] ?? 0) > 0 ? options.inputShape![i]! : sample?.length === declared.length ? sample[i]! : 1));
+    probe = true;
+  }
+  const isStatic = !probe;
+  const inlineCap = options.maxInlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_CAP;
+  const notes: string[] = [];
+
+  // Lowering + commitment first, in a fresh process state, so the high-water mark is theirs.
+  const rssBefore = process.memoryUsage().rss;
+  const peakBefore = process.resourceUsage().maxRSS * 1024;
+  const t0 = performance.now();
+  const analysis = analyzeModel(graph, { inputShape: shape });
+  const program = analysis.program;
+  const commitment = program === undefined ? undefined : commitProgram(program, "fp32");
+  const commitMs = performance.now() - t0;
+  const peakAfter = process.resourceUsage().maxRSS * 1024;
+  const rssAfter = process.memoryUsage().rss;
+
+  const counts = { total: analysis.nodes.length, lowered: 0, folded: 0, unsupported: 0, blocked: 0 };
+  for (const n of analysis.nodes) counts[n.status]++;
+  const operators = operatorRows(analysis.nodes);
+
+  let widest: CheckReport["widestReduction"] = null;
+  let bisection: CheckReport["bisection"] = null;
+  let outputBytes: number | null = null;
+  if (program !== undefined) {
+    const manifestDepth = log2ceil(program.steps.length);
+    let worst = { depth: -1, chunk: 0, partial: 0, step: 0 };
+    for (const step of program.steps) {
+      const chunks = Math.max(1, Math.ceil((numel(step.output.shape) * DTYPES[step.output.dtype].size) / CHUNK_BYTES));
+      const K = step.kind === "reduce" ? termCount(step) : 0;
+      if (step.kind === "reduce" && (widest === null || K > widest.K)) widest = { K, step: step.index, op: step.op, node: step.origin.node };
+      const chunk = log2ceil(chunks);
+      const partial = step.kind === "reduce" ? log2ceil(K + 1) : 0;
+      if (chunk + partial > worst.depth) worst = { depth: chunk + partial, chunk, partial, step: step.index };
+    }
+    bisection = { manifestDepth, header: 1, chunkDepth: worst.chunk, element: 1, partialDepth: worst.partial, depth: manifestDepth + 1 + worst.chunk + 1 + worst.partial, worstStep: worst.step };
+    outputBytes = HEADER_FIXED_BYTES + 4 * program.output.shape.length + numel(program.output.shape) * DTYPES[program.output.dtype].size;
+    const disc = discontinuousSteps(program);
+    if (disc.length > 0) {
+      notes.push(
+        `${disc.length} discontinuous step(s) (${[...new Set(disc.map((s) => s.origin.opType))].join(", ")}): an honest fast runtime may differ by O(1) at a tie, which no τ_out absorbs; a worker serving OPTIMISTIC must compute such a model canonically`,
+      );
+    }
+  }
+
+  // τ_out.
+  let calibration: Calibration | null = null;
+  let calibrationNote: string | null = null;
+  let runsOnOnnxruntime: { ok: boolean; reason: string } | undefined;
+  if (program !== undefined && probe && held.length === 0) {
+    // A probe shape of 1s is arbitrary (the classifier's pools empty out below 32 pixels): no τ_out there.
+    calibrationNote = `not calibrated: the input shape is not static (give --input-shape, or --input files to probe at their shape)`;
+  } else if (program !== undefined && options.calibrate !== false) {
+    try {
+      calibration = await calibrate(bytes, program, { inputShape: shape, inputs: held, seeded: options.seeded ?? 2, ...(options.range ? { range: options.range } : {}), ...(options.levels ? { levels: options.levels } : {}), ...(options.threads ? { threads: options.threads } : {}), ...(options.wasm === undefined ? {} : { wasm: options.wasm }) });
+      runsOnOnnxruntime = { ok: true, reason: `onnxruntime-node runs it (${calibration.runtimes.length} configurations on ${calibration.inputs.length} inputs)` };
+      if (probe) calibrationNote = `calibrated at the probe shape [${shape}], not a committed one`;
+    } catch (error) {
+      calibrationNote = `not calibrated: ${(error as Error).message}`;
+    }
+  } else if (program === undefined) {
+    calibrationNote = "not calibrated: the model does not lower to a canonical program";
+  } else {
+    calibrationNote = "not calibrated (--no-calibrate)";
+  }
+  if (runsOnOnnxruntime === undefined) runsOnOnnxruntime = await tryOnnxruntime(bytes, graph.input.dtype, shape);
+
+  // Verdicts.
+  const none: TierVerdict = { allowed: runsOnOnnxruntime.ok, reasons: [runsOnOnnxruntime.reason] };
+  const blockers = operators.filter((r) => r.unsupported > 0);
+  const optimistic: string[] = [];
+  let optimisticOk = true;
+  if (counts.unsupported + counts.blocked > 0 || program === undefined) {
+    optimisticOk = false;
+    const named = blockers.map((r) => `${r.domain === "" || r.domain === "ai.onnx" ? "" : `${r.domain}.`}${r.opType} ×${r.unsupported} (${r.reasons[0]})`);
+    optimistic.push(
+      counts.unsupported > 0
+        ? `${counts.unsupported + counts.blocked} of ${counts.total} nodes are not disputable: ${named.join("; ")}${counts.blocked > 0 ? `; ${counts.blocked} more read their outputs` : ""}`
+        : `the model does not lower to a canonical program: ${analysis.reason}`,
+    );
+  } else {
+    optimistic.push(`every node lowers canonically (${counts.total} nodes → ${program.steps.length} steps)`);
+  }
+  if (!isStatic) {
+    optimisticOk = false;
+    optimistic.push(`the input shape [${declared.join(",")}] is not static: give --input-shape to commit to one (checked at the probe shape [${shape}])`);
+  } else {
+    optimistic.push(`static input shape [${shape}]`);
+  }
+  if (outputBytes !== null) {
+    if (outputBytes > inlineCap) {
+      optimisticOk = false;
+      optimistic.push(`the output is ${outputBytes} bytes encoded, above the inline cap of ${inlineCap} (OPTIMISTIC outputs travel inline so challengers always have them)`);
+    } else {
+      optimistic.push(`the output (${outputBytes} bytes encoded) fits the inline cap of ${inlineCap}`);
+    }
+  }
+  if (calibration !== null) {
+    if (calibration.worst.nonFinite > 0) {
+      optimisticOk = false;
+      optimistic.push(`${calibration.worst.nonFinite} output element(s) were non-finite in a fast runtime and not in canonical (or the reverse) on held inputs: no finite τ_out covers them`);
+    } else {
+      optimistic.push(`τ_out calibrated: abs ${calibration.tauOut.abs} rel ${calibration.tauOut.rel} (${calibration.margin} × the worst of ${calibration.runtimes.length} runtime configurations on ${calibration.inputs.length} inputs)`);
+    }
+  } else if (program !== undefined && isStatic) {
+    // OPTIMISTIC terms need a τ_out: a calibration that failed refuses; one skipped on request leaves it to registration.
+    if (options.calibrate !== false) optimisticOk = false;
+    optimistic.push(`τ_out: ${calibrationNote}`);
+  }
+
+  const zk = zkVerdict(bytes);
+  let canonicalTerms: CanonicalTermsValues | null = null;
+  if (commitment !== undefined && calibration !== null && isStatic) {
+    canonicalTerms = {
+      semanticsVersion: commitment.semanticsVersion,
+      precision: 0,
+      stepCount: commitment.stepCount,
+      weightsRoot: commitment.weightsRoot,
+      programRoot: commitment.programRoot,
+      commitment: commitment.commitment,
+      tauOutAbs: calibration.tauOut.absBits,
+      tauOutRel: calibration.tauOut.relBits,
+      tauMajorAbs: calibration.tauMajor.absBits,
+      tauMajorRel: calibration.tauMajor.relBits,
+      human: { tauOutAbs: calibration.tauOut.abs, tauOutRel: calibration.tauOut.rel, tauMajorAbs: calibration.tauMajor.abs, tauMajorRel: calibration.tauMajor.rel },
+    };
+  }
+  if (calibration !== null && !calibration.tf32.withinTauOut) notes.push(calibration.tf32.note);
+  if (calibration !== null && held.length === 0) {
+    notes.push("τ_out was calibrated on seeded random inputs only: pass representative inputs with --input (random inputs can leave a model far from its real outputs, e.g. an empty detection map, and understate τ_out)");
+  }
+
+  return {
+    file,
+    modelHash: info.modelHash,
+    bytes: info.bytes,
+    opset: info.opset ?? null,
+    input: { name: graph.input.name, dtype: graph.input.dtype, declared, shape, static: isStatic, probe },
+    output: { name: graph.output.name, dtype: program?.output.dtype ?? info.output.dtype, shape: program?.output.shape ?? info.output.shape, encodedBytes: outputBytes, inlineCap },
+    nodes: counts,
+    operators,
+    program: program === undefined ? null : { steps: program.steps.length, map: program.steps.filter((s) => s.kind === "map").length, move: program.steps.filter((s) => s.kind === "move").length, reduce: program.steps.filter((s) => s.kind === "reduce").length },
+    widestReduction: widest,
+    bisection,
+    commitment: commitment === undefined ? null : { ...commitment, ms: Math.round(commitMs), rssBeforeMiB: MiB(rssBefore), rssAfterMiB: MiB(rssAfter), peakRssMiB: MiB(peakAfter), peakDeltaMiB: MiB(Math.max(0, peakAfter - Math.max(peakBefore, rssBefore))) },
+    calibration,
+    calibrationNote,
+    speed: calibration?.speed ?? null,
+    canonicalTerms,
+    verdicts: { NONE: none, OPTIMISTIC: { allowed: optimisticOk, reasons: optimistic }, ZK: zk },
+    notes,
+  };
+}
+
+async function tryOnnxruntime(bytes: Uint8Array, dtype: Tensor["dtype"], shape: number[]): Promise<{ ok: boolean; reason: string }> {
+  try {
+    const imported = (await import("onnxruntime-node")) as unknown as { default?: typeof import("onnxruntime-node") } & typeof import("onnxruntime-node");
+    const ort = imported.default ?? imported;
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["cpu"] });
+    try {
+      // 64-bit integer inputs (token ids, sizes) get zeros; everything else a seeded tensor.
+      const wide = dtype === "int64" || dtype === "uint64";
+      const x = wide ? { dtype, shape, data: new DTYPES[dtype].array(numel(shape)) } : seededInput(dtype, shape, 1);
+      await session.run({ [session.inputNames[0]!]: new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) });
+      return { ok: true, reason: `onnxruntime-node runs it at [${shape}]` };
+    } finally {
+      await session.release();
+    }
+  } catch (error) {
+    return { ok: false, reason: `onnxruntime-node cannot run it: ${(error as Error).message.split("\n")[0]}` };
+  }
+}
+
+/** Whether the ZK compiler (circuits/compiler.ts: quantized int8 models) takes the model; it runs no circom here. */
+function zkVerdict(bytes: Uint8Array): TierVerdict {
+  try {
+    const r = compileOnnx(bytes);
+    return { allowed: true, reasons: [`compiles to a circom circuit (input [${r.inputShape}], output [${r.outputShape}]); proving keys come from \`npm run zk:ready\``] };
+  } catch (error) {
+    return { allowed: false, reasons: [`the ZK compiler (circuits/compiler.ts) refuses it: ${(error as Error).message}`] };
+  }
+}
+
+/** Human lines of a report. */
+export function checkLines(r: CheckReport): string[] {
+  const lines: string[] = [];
+  const dims = (d: Array<number | string>) => `[${d.join(",")}]`;
+  lines.push(`model      ${r.modelHash}  ${r.file} (${r.bytes} bytes, opset ${r.opset ?? "?"})`);
+  lines.push(`input      ${r.input.name}: ${r.input.dtype}${dims(r.input.declared)}${r.input.probe ? `  (not static; checked at [${r.input.shape}])` : r.input.declared.join() === r.input.shape.join() ? "" : `  at [${r.input.shape}]`}`);
+  lines.push(`output     ${r.output.name}: ${r.output.dtype}${dims(r.output.shape)}${r.output.encodedBytes === null ? "" : `  (${r.output.encodedBytes} bytes encoded; inline cap ${r.output.inlineCap})`}`);
+  lines.push(`nodes      ${r.nodes.total}: ${r.nodes.lowered} lowered, ${r.nodes.folded} folded (shape arithmetic), ${r.nodes.unsupported} unsupported, ${r.nodes.blocked} blocked`);
+  lines.push("", "operator                 nodes  lowered  folded  refused  steps");
+  for (const o of r.operators) {
+    const name = `${o.domain === "" || o.domain === "ai.onnx" ? "" : `${o.domain}.`}${o.opType}`;
+    lines.push(`${name.padEnd(24)} ${String(o.nodes).padStart(5)}  ${String(o.lowered).padStart(7)}  ${String(o.folded).padStart(6)}  ${String(o.unsupported + o.blocked).padStart(7)}  ${String(o.steps).padStart(5)}`);
+    for (const reason of o.reasons.slice(0, 2)) lines.push(`    ${reason}`);
+  }
+  lines.push("");
+  if (r.program) lines.push(`program    ${r.program.steps} steps (${r.program.map} map, ${r.program.move} move, ${r.program.reduce} reduce)`);
+  if (r.widestReduction) lines.push(`widest     K = ${r.widestReduction.K} (step ${r.widestReduction.step}, ${r.widestReduction.op}, node ${r.widestReduction.node})`);
+  if (r.bisection) lines.push(`bisection  depth ≤ ${r.bisection.depth} = manifest ${r.bisection.manifestDepth} + header 1 + chunks ${r.bisection.chunkDepth} + element 1 + partial sums ${r.bisection.partialDepth} (step ${r.bisection.worstStep})`);
+  if (r.commitment) lines.push(`commitment ${r.commitment.commitment} (${r.commitment.ms} ms; RSS ${r.commitment.rssBeforeMiB} → ${r.commitment.rssAfterMiB} MiB, high-water mark ${r.commitment.peakRssMiB} MiB, raised ${r.commitment.peakDeltaMiB} MiB by building)`);
+  const c = r.calibration;
+  if (c) {
+    lines.push(`τ_out      abs ${c.tauOut.abs} rel ${c.tauOut.rel}  (${c.tauOut.absBits}, ${c.tauOut.relBits}) = ${c.margin} × worst abs ${c.worst.abs} / rel ${c.worst.rel} over ${c.runtimes.length} runtimes × ${c.inputs.length} inputs`);
+    lines.push(`τ_major    abs ${c.tauMajor.abs} rel ${c.tauMajor.rel}  (${c.tauMajor.absBits}, ${c.tauMajor.relBits}) = ${c.majorFactor} × τ_out`);
+    lines.push(`tf32       canonical tf32 vs fp32: abs ${c.tf32.abs} rel ${c.tf32.rel}${c.tf32.withinTauOut ? " (within τ_out)" : " (beyond τ_out)"}`);
+    lines.push(`speed      canonical ${c.speed.canonicalMs.toFixed(1)} ms vs onnxruntime ${c.speed.onnxruntimeMs.toFixed(2)} ms (all, 1 thread): ${c.speed.ratio.toFixed(0)}x`);
+    for (const s of c.skipped) lines.push(`           skipped ${s.runtime}: ${s.reason}`);
+  } else if (r.calibrationNote) {
+    lines.push(`τ_out      ${r.calibrationNote}`);
+  }
+  lines.push("");
+  for (const tier of ["NONE", "OPTIMISTIC", "ZK"] as const) {
+    const v = r.verdicts[tier];
+    lines.push(`${tier.padEnd(10)} ${v.allowed ? "yes" : "NO"}`);
+    for (const reason of v.reasons) lines.push(`    ${reason}`);
+  }
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  return lines;
+}
