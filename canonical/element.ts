@@ -256,11 +256,12 @@ export function mapElement(step: Step, read: OperandReader, e: number, precision
 
 /**
  * Element `e` of a move step: which operand and which of its elements it copies; operand −1 (index −1)
- * where a constant pad writes the step's parameter `value` instead.
+ * where a constant pad writes the step's parameter `value`, or a `constant` step its `values[e]`, instead.
  */
 export function moveSource(step: Step, e: number): { operand: number; index: number; value?: number } {
   if (step.kind !== "move") throw canonicalError("OP_UNSUPPORTED", `step ${step.index} is not a move step`);
   const outShape = step.output.shape;
+  if (step.op === "constant") return { operand: -1, index: -1, value: step.params.values![e]! };
   const inShape = step.operandTypes[0]!.shape;
   const o = coordsOf(e, outShape);
   const p = step.params;

@@ -350,6 +350,11 @@ export function moveKernel(step: Step, ins: readonly NumArray[], out: NumArray):
       }
       return;
     }
+    case "constant": {
+      const v = step.params.values!;
+      for (let i = 0; i < out.length; i++) out[i] = v[i]!;
+      return;
+    }
     case "gather": {
       // out = x[pre, indices[j], post]: outer × J × inner blocks.
       const inShape = step.operandTypes[0]!.shape;

@@ -133,6 +133,10 @@ export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptio
   return { nodes, ...(program === undefined ? {} : { program }), ...(reason === undefined ? {} : { reason }) };
 }
 
+/** Folded constants a `move constant` step may hold: the dtypes the runtime holds, up to 65,536 values. */
+const MATERIALIZABLE: ReadonlySet<DType> = new Set<DType>(["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32"]);
+const MAX_CONSTANT_STEP = 1 << 16;
+
 function nodeLabel(op: GraphOperator): string {
   return `#${op.index} ${op.opType} -> ${op.outputs.map((o) => o.name).join(", ")}`;
 }
@@ -161,6 +165,28 @@ function lowerOperator(op: GraphOperator, values: Map<string, Value>, steps: Ste
   if (lowering === undefined) {
     throw canonicalError("OP_UNSUPPORTED", `operator ${op.opType} (node ${node}) has no canonical definition`, { opType: op.opType, node });
   }
+  /**
+   * A folded integer or bool constant used as data (a mask built from shape arithmetic) becomes a
+   * `move constant` step holding its values, once (the Value keeps the step as its operand).
+   */
+  const materialize = (v: Value, k: number): Operand => {
+    const c = v.constant;
+    if (c === undefined || !MATERIALIZABLE.has(c.dtype) || c.values.length > MAX_CONSTANT_STEP) {
+      throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is shape arithmetic used as data${c ? ` (${c.dtype}[${c.shape}])` : ""}`, { node });
+    }
+    const step: Step = {
+      index: steps.length,
+      kind: "move",
+      op: "constant",
+      operands: [],
+      operandTypes: [],
+      output: { dtype: c.dtype, shape: [...c.shape] },
+      params: { values: [...c.values] },
+      origin: { node, opType: op.opType },
+    };
+    steps.push(step);
+    return { source: "step", index: step.index };
+  };
   const ctx: LowerContext = {
     opType: op.opType,
     opset: op.opset,
@@ -170,7 +196,7 @@ function lowerOperator(op: GraphOperator, values: Map<string, Value>, steps: Ste
     outputs: op.outputs.length,
     emit(kind, stepOp, operands, output, params = {}) {
       const resolved: Operand[] = operands.map((v, k) => {
-        if (v.operand === undefined) throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is shape arithmetic used as data`, { node });
+        if (v.operand === undefined) v.operand = materialize(v, k);
         return v.operand;
       });
       const step: Step = {

@@ -76,6 +76,7 @@ export const MOVE_OPS = [
   "gather_elements", // [axis, indices]: out[o] = x[o with o_axis = indices[o]] (indices: one per output element)
   "pad", // [mode, pads, value]: per axis c_d = o_d − begin_d; mode 0 constant (outside → value), 1 reflect, 2 edge
   "tile", // out[o] = x[o_d mod size_d]
+  "constant", // () [values]: out[e] = values[e] (a folded integer or bool constant used as data)
 ] as const;
 export type MoveOp = (typeof MOVE_OPS)[number];
 

@@ -96,6 +96,16 @@ const CASES: Case[] = [
     tol: 0,
     steps: ["move:reshape"],
   },
+  // a folded mask used as data: a constant step
+  {
+    name: "Causal mask from Range folds into a constant step",
+    shape: [2, 4, 4],
+    nodes: [node("Range", ["z", "n", "one"], ["r"]), node("Unsqueeze", ["r", "ax"], ["rr"]), node("GreaterOrEqual", ["rr", "r"], ["m"]), node("Where", ["m", "x", "big"], ["y"])],
+    inits: [i64("z", [0], []), i64("n", [4], []), i64("one", [1], []), i64("ax", [1]), { name: "big", dtype: "float32", shape: [], values: [-1e9] }],
+    tol: 0,
+    steps: ["move:constant", "map:where"],
+  },
+  { name: "ConstantOfShape bool mask as data", shape: [2, 3], nodes: [node("ConstantOfShape", ["s"], ["c"], { value: { t: { name: "v", dtype: "bool", shape: [1], values: [1] } } }), node("Not", ["c"], ["nc"]), node("Where", ["nc", "x", "z"], ["y"])], inits: [i64("s", [3]), { name: "z", dtype: "float32", shape: [], values: [0.25] }], tol: 0, steps: ["move:constant", "map:where"] },
   // ConstantOfShape float: a fill map
   { name: "ConstantOfShape float fill", shape: X, nodes: [node("Shape", ["x"], ["s"]), node("ConstantOfShape", ["s"], ["c"], { value: { t: { name: "v", dtype: "float32", shape: [1], values: [1.5] } } }), node("Mul", ["x", "c"], ["y"])], tol: 0, steps: ["map:fill", "map:mul"] },
   { name: "ConstantOfShape default zero", shape: X, nodes: [node("ConstantOfShape", ["s"], ["c"]), node("Add", ["x", "c"], ["y"])], inits: [i64("s", [3, 1])], tol: 0 },
@@ -264,7 +274,7 @@ describe("operator coverage: canonical lowering against onnxruntime, element.ts 
     ["AveragePool ceil include pad past end", () => buildModel({ input: { name: "x", shape: [1, 1, 6, 6] }, output: "y", nodes: one("AveragePool", [], { kernel_shape: ints([3, 3]), strides: ints([2, 2]), ceil_mode: int(1), count_include_pad: int(1) }) }), /ceil_mode with count_include_pad 1/],
     ["QuantizeLinear blocked", () => buildModel({ input: { name: "x", shape: [2, 4] }, output: "y", nodes: one("QuantizeLinear", ["s"], { block_size: int(2), axis: int(1) }), initializers: [f("s", [2, 2], 1, 0.1, 0.2)], opset: 21 }), /#0 QuantizeLinear -> y.*block_size/],
     ["ReduceProd", () => buildModel({ input: { name: "x", shape: [2, 4] }, output: "y", nodes: one("ReduceProd", []) }), /operator ReduceProd \(node #0 ReduceProd -> y\) has no canonical definition/],
-    ["ConstantOfShape bool used as data", () => buildModel({ input: { name: "x", shape: [2] }, output: "y", nodes: [node("ConstantOfShape", ["s"], ["c"], { value: { t: { name: "v", dtype: "bool", shape: [1], values: [1] } } }), node("Where", ["c", "x", "x"], ["y"])], initializers: [i64("s", [2])] }), /shape arithmetic used as data/],
+    ["int64 shape arithmetic used as data", () => buildModel({ input: { name: "x", shape: [2] }, output: "y", nodes: [node("Range", ["a", "b", "c"], ["r"]), node("Expand", ["r", "s"], ["y"])], initializers: [i64("a", [0], []), i64("b", [3], []), i64("c", [1], []), i64("s", [2, 3])] }), /operand 0 of Expand \(node #1 Expand -> y\) is shape arithmetic used as data \(int64\[3\]\)/],
     ["PRelu slope wider than x", () => buildModel({ input: { name: "x", shape: [3] }, output: "y", nodes: one("PRelu", ["s"]), initializers: [f("s", [2, 3], 1)] }), /slope \[2,3\] does not broadcast/],
   ];
   for (const [name, build, message] of refused) {
