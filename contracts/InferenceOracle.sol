@@ -172,10 +172,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function rejectRequest(RequestId requestId, uint16 reason, bytes calldata signature) external nonReentrant {
-        bool quorum = OracleRejections.reject(
-            _requests, _rejections, _workers, _operatorOf, _disqualified, _paramsAt, _rejection(requestId, reason), signature
-        );
-        if (quorum) _refund(requestId, _requests[requestId], RefundReason.RejectedByWorker);
+        _reject(requestId, reason, signature, msg.data[0:0], bytes32(0));
     }
 
     /// @inheritdoc IInferenceOracle
@@ -186,20 +183,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         bytes calldata inputHeader,
         bytes32 inputDataRoot
     ) external nonReentrant {
-        OracleRejections.rejectWithProof(
-            _requests,
-            _rejections,
-            _workers,
-            _operatorOf,
-            _disqualified,
-            _paramsAt,
-            _registry,
-            _rejection(requestId, reason),
-            signature,
-            inputHeader,
-            inputDataRoot
-        );
-        _refund(requestId, _requests[requestId], RefundReason.InputTypeMismatch);
+        // INVARIANT: a proof names a header (an empty one would be a plain rejection).
+        if (inputHeader.length == 0) revert OracleInputProofInvalid(requestId, _requests[requestId].inputHash, bytes32(0));
+        _reject(requestId, reason, signature, inputHeader, inputDataRoot);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -208,8 +194,30 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         _refund(requestId, _requests[requestId], RefundReason.CancelledByRequester);
     }
 
-    function _rejection(RequestId requestId, uint16 reason) internal view returns (OracleRejections.Signed memory) {
-        return OracleRejections.Signed({requestId: requestId, reason: reason, domainSeparator: _domainSeparator(), now_: _now()});
+    /// @dev Records a rejection (with a type-mismatch proof when `inputHeader` is not empty) and
+    /// refunds the request when the library says so.
+    function _reject(RequestId requestId, uint16 reason, bytes calldata signature, bytes calldata inputHeader, bytes32 inputDataRoot)
+        internal
+    {
+        (bool refund, RefundReason why) = OracleRejections.reject(
+            _requests,
+            _rejections,
+            _workers,
+            _operatorOf,
+            _disqualified,
+            _paramsAt,
+            OracleRejections.Signed({
+                requestId: requestId,
+                reason: reason,
+                domainSeparator: _domainSeparator(),
+                now_: _now(),
+                registry: _registry,
+                inputDataRoot: inputDataRoot
+            }),
+            signature,
+            inputHeader
+        );
+        if (refund) _refund(requestId, _requests[requestId], why);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -402,14 +410,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     /// @inheritdoc IInferenceOracle
-    function getWorker(address operator) external view returns (WorkerView memory v) {
-        StakeLedger.Worker storage w = _workers[operator];
-        v.signer = w.signer;
-        v.stake = w.stake;
-        v.locked = w.locked;
-        v.unbonding = w.unbonding;
-        v.unbondingReadyAt = w.unbondingReadyAt;
-        v.openResults = w.openResults;
+    function getWorker(address operator) external view returns (WorkerView memory) {
+        return OracleStaking.view_(_workers, operator);
     }
 
     /// @inheritdoc IInferenceOracle
