@@ -506,7 +506,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         }
         IModelRegistry.ModelTerms memory t = _registry.terms(r.modelHash);
         if (r.tier == Tier.ZK) {
-            err = _proofError(s.requestId, r, t.zkVerifier, s.outputHash, s.proof);
+            err = OracleRequests.proofError(t.zkVerifier, s.requestId, r.modelHash, r.inputHash, s.outputHash, s.proof);
             if (err.length != 0) return (err, leaf);
         }
         // NONE and ZK results are final at once, so no bond needs to stay locked.
@@ -624,22 +624,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         address payee = _payeeOf(s, operator);
         emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
         return RequestBook.leaf(s.requestId, attempt, operator, payee, s.outputHash, s.traceRoot);
-    }
-
-    function _proofError(RequestId requestId, RequestBook.Request storage r, address verifier, bytes32 outputHash, bytes calldata proof)
-        internal
-        view
-        returns (bytes memory)
-    {
-        // INVARIANT: a ZK result carries a proof ...
-        if (proof.length == 0) return abi.encodeWithSelector(OracleProofRequired.selector, requestId);
-        // ... for a model whose verifier is still approved ...
-        if (verifier == address(0)) return abi.encodeWithSelector(OracleTierUnsupported.selector, r.modelHash, Tier.ZK);
-        // ... and the verifier accepts it.
-        try IZkVerifier(verifier).verifyInference(r.modelHash, r.inputHash, outputHash, proof) returns (bool ok) {
-            if (ok) return "";
-        } catch {}
-        return abi.encodeWithSelector(OracleProofInvalid.selector, requestId);
     }
 
     /// @dev Settles one Submitted result whose window is over, or returns the error it would revert with.
