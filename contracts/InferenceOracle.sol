@@ -5,8 +5,7 @@ import {IInferenceOracle} from "./interfaces/IInferenceOracle.sol";
 import {IDisputeOracle, Ruling} from "./interfaces/IDisputeGame.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
-import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
-import {RequestId, RequestIdLib} from "./types/RequestId.sol";
+import {RequestId} from "./types/RequestId.sol";
 import {TensorHash} from "./libraries/TensorHash.sol";
 import {SignatureLib} from "./libraries/SignatureLib.sol";
 import {StakeLedger} from "./libraries/StakeLedger.sol";
@@ -173,10 +172,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @inheritdoc IInferenceOracle
     function rejectRequest(RequestId requestId, uint16 reason, bytes calldata signature) external nonReentrant {
-        bool quorum = OracleRejections.reject(
-            _requests, _rejections, _workers, _operatorOf, _disqualified, _paramsAt, _rejection(requestId, reason), signature
-        );
-        if (quorum) _refund(requestId, _requests[requestId], RefundReason.RejectedByWorker);
+        _reject(requestId, reason, signature, msg.data[0:0], bytes32(0));
     }
 
     /// @inheritdoc IInferenceOracle
@@ -187,20 +183,9 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         bytes calldata inputHeader,
         bytes32 inputDataRoot
     ) external nonReentrant {
-        OracleRejections.rejectWithProof(
-            _requests,
-            _rejections,
-            _workers,
-            _operatorOf,
-            _disqualified,
-            _paramsAt,
-            _registry,
-            _rejection(requestId, reason),
-            signature,
-            inputHeader,
-            inputDataRoot
-        );
-        _refund(requestId, _requests[requestId], RefundReason.InputTypeMismatch);
+        // INVARIANT: a proof names a header (an empty one would be a plain rejection).
+        if (inputHeader.length == 0) revert OracleInputProofInvalid(requestId, _requests[requestId].inputHash, bytes32(0));
+        _reject(requestId, reason, signature, inputHeader, inputDataRoot);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -209,8 +194,30 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         _refund(requestId, _requests[requestId], RefundReason.CancelledByRequester);
     }
 
-    function _rejection(RequestId requestId, uint16 reason) internal view returns (OracleRejections.Signed memory) {
-        return OracleRejections.Signed({requestId: requestId, reason: reason, domainSeparator: _domainSeparator(), now_: _now()});
+    /// @dev Records a rejection (with a type-mismatch proof when `inputHeader` is not empty) and
+    /// refunds the request when the library says so.
+    function _reject(RequestId requestId, uint16 reason, bytes calldata signature, bytes calldata inputHeader, bytes32 inputDataRoot)
+        internal
+    {
+        (bool refund, RefundReason why) = OracleRejections.reject(
+            _requests,
+            _rejections,
+            _workers,
+            _operatorOf,
+            _disqualified,
+            _paramsAt,
+            OracleRejections.Signed({
+                requestId: requestId,
+                reason: reason,
+                domainSeparator: _domainSeparator(),
+                now_: _now(),
+                registry: _registry,
+                inputDataRoot: inputDataRoot
+            }),
+            signature,
+            inputHeader
+        );
+        if (refund) _refund(requestId, _requests[requestId], why);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -372,14 +379,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     /// @inheritdoc IInferenceOracle
-    function getWorker(address operator) external view returns (WorkerView memory v) {
-        StakeLedger.Worker storage w = _workers[operator];
-        v.signer = w.signer;
-        v.stake = w.stake;
-        v.locked = w.locked;
-        v.unbonding = w.unbonding;
-        v.unbondingReadyAt = w.unbondingReadyAt;
-        v.openResults = w.openResults;
+    function getWorker(address operator) external view returns (WorkerView memory) {
+        return OracleStaking.view_(_workers, operator);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -474,7 +475,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         }
         IModelRegistry.ModelTerms memory t = _registry.terms(r.modelHash);
         if (r.tier == Tier.ZK) {
-            err = _proofError(s.requestId, r, t.zkVerifier, s.outputHash, s.proof);
+            err = OracleRequests.proofError(t.zkVerifier, s.requestId, r.modelHash, r.inputHash, s.outputHash, s.proof);
             if (err.length != 0) return (err, leaf);
         }
         // NONE and ZK results are final at once, so no bond needs to stay locked.
@@ -592,22 +593,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         address payee = _payeeOf(s, operator);
         emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
         return RequestBook.leaf(s.requestId, attempt, operator, payee, s.outputHash, s.traceRoot);
-    }
-
-    function _proofError(RequestId requestId, RequestBook.Request storage r, address verifier, bytes32 outputHash, bytes calldata proof)
-        internal
-        view
-        returns (bytes memory)
-    {
-        // INVARIANT: a ZK result carries a proof ...
-        if (proof.length == 0) return abi.encodeWithSelector(OracleProofRequired.selector, requestId);
-        // ... for a model whose verifier is still approved ...
-        if (verifier == address(0)) return abi.encodeWithSelector(OracleTierUnsupported.selector, r.modelHash, Tier.ZK);
-        // ... and the verifier accepts it.
-        try IZkVerifier(verifier).verifyInference(r.modelHash, r.inputHash, outputHash, proof) returns (bool ok) {
-            if (ok) return "";
-        } catch {}
-        return abi.encodeWithSelector(OracleProofInvalid.selector, requestId);
     }
 
     /// @dev Settles one Submitted result whose window is over, or returns the error it would revert with.

@@ -27,16 +27,23 @@ library OracleRejections {
         mapping(address operator => bool) rejected;
     }
 
-    /// @notice One rejection as the oracle passes it in (with the domain separator and the time).
+    /// @notice One rejection as the oracle passes it in (with the domain separator, the time, and for a
+    /// type-mismatch proof the registry and the input's data root).
     struct Signed {
         RequestId requestId;
         uint16 reason;
         bytes32 domainSeparator;
         uint64 now_;
+        IModelRegistry registry;
+        bytes32 inputDataRoot;
     }
 
-    /// @notice Records a staked worker's signed rejection of an open request.
-    /// @return refund whether the rejections reached the request's quorum (the oracle refunds it)
+    /// @notice Records a staked worker's signed rejection of an open request. With an empty
+    /// `inputHeader` it is a plain rejection: it counts towards the request's quorum. With the input's
+    /// header (and `s.inputDataRoot`), which must hash to the request's inputHash, it proves that the
+    /// input is not of the model's committed input type; it reverts when the proof is invalid or the
+    /// type matches.
+    /// @return refund whether the oracle refunds the request now, and `why`
     function reject(
         mapping(RequestId => RequestBook.Request) storage requests,
         mapping(RequestId => Tally) storage tallies,
@@ -45,11 +52,17 @@ library OracleRejections {
         mapping(RequestId => mapping(address => bool)) storage disqualified,
         mapping(uint32 => OracleParams.Stored) storage paramsAt,
         Signed memory s,
-        bytes calldata signature
-    ) external returns (bool refund) {
+        bytes calldata signature,
+        bytes calldata inputHeader
+    ) external returns (bool refund, IInferenceOracle.RefundReason why) {
         RequestBook.Request storage r = requests[s.requestId];
         address operator = _staked(r, workers, operatorOf, disqualified, paramsAt, s, signature);
         Tally storage t = tallies[s.requestId];
+        if (inputHeader.length != 0) {
+            _checkMismatchProof(r, s, inputHeader);
+            emit IInferenceOracle.RequestRejected(s.requestId, operator, s.reason);
+            return (true, IInferenceOracle.RefundReason.InputTypeMismatch);
+        }
         // INVARIANT: each operator counts once towards a request's quorum (a second signer key of the
         // same operator, or a replayed signature, adds nothing).
         if (t.rejected[operator]) revert IInferenceOracle.OracleAlreadyRejected(s.requestId, operator);
@@ -63,43 +76,19 @@ library OracleRejections {
         uint16 quorum = paramsAt[r.paramsVersion].rejectionQuorum;
         emit IInferenceOracle.RequestRejected(s.requestId, operator, s.reason);
         emit IInferenceOracle.RejectionRecorded(s.requestId, operator, count, quorum);
-        return count >= quorum;
+        return (count >= quorum, IInferenceOracle.RefundReason.RejectedByWorker);
     }
 
-    /// @notice A staked worker's signed rejection with the input's header and data root, which hash to
-    /// the request's inputHash: refunds at once (the oracle does) when the header is not of the model's
-    /// committed input type; reverts when it is, or when it does not hash to inputHash.
-    function rejectWithProof(
-        mapping(RequestId => RequestBook.Request) storage requests,
-        mapping(RequestId => Tally) storage tallies,
-        mapping(address => StakeLedger.Worker) storage workers,
-        mapping(address => address) storage operatorOf,
-        mapping(RequestId => mapping(address => bool)) storage disqualified,
-        mapping(uint32 => OracleParams.Stored) storage paramsAt,
-        IModelRegistry registry,
-        Signed memory s,
-        bytes calldata signature,
-        bytes calldata inputHeader,
-        bytes32 inputDataRoot
-    ) external {
-        RequestBook.Request storage r = requests[s.requestId];
-        address operator = _staked(r, workers, operatorOf, disqualified, paramsAt, s, signature);
-        bytes32 computed = sha256(abi.encodePacked(uint8(2), inputHeader, inputDataRoot));
+    /// @dev Reverts unless `inputHeader` and `s.inputDataRoot` hash to the request's inputHash and the
+    /// header is not of the model's committed input type.
+    function _checkMismatchProof(RequestBook.Request storage r, Signed memory s, bytes calldata inputHeader) private view {
+        bytes32 computed = sha256(abi.encodePacked(uint8(2), inputHeader, s.inputDataRoot));
         // INVARIANT: the proof is about this request's input (sha256 is collision resistant, so only the
         // input's own header hashes to inputHash).
         if (computed != r.inputHash) revert IInferenceOracle.OracleInputProofInvalid(s.requestId, r.inputHash, computed);
-        IModelRegistry.TensorSpec memory spec = registry.model(r.modelHash).input;
+        IModelRegistry.TensorSpec memory spec = s.registry.model(r.modelHash).input;
         // INVARIANT: only an input the model cannot take is refunded on one worker's word.
         if (!_mismatch(inputHeader, spec)) revert IInferenceOracle.OracleInputTypeMatches(s.requestId);
-        Tally storage t = tallies[s.requestId];
-        if (!t.rejected[operator]) {
-            t.rejected[operator] = true;
-            // Cannot overflow: at most one per operator, far below 2^16.
-            unchecked {
-                t.count += 1;
-            }
-        }
-        emit IInferenceOracle.RequestRejected(s.requestId, operator, s.reason);
     }
 
     /// @notice Checks that `caller` may cancel the request: it is its requester, the request is open,

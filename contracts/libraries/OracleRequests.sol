@@ -7,6 +7,7 @@ import {RequestId, RequestIdLib} from "../types/RequestId.sol";
 import {RequestBook} from "./RequestBook.sol";
 import {OracleParams} from "./OracleParams.sol";
 import {TensorHash} from "./TensorHash.sol";
+import {IZkVerifier} from "../interfaces/IZkVerifier.sol";
 
 /// @notice Making a request: the model's terms, the fee quote (owner fee + minimum worker fee + the
 /// callback's gas), the deadline, the inline input, and everything the request fixes for its whole life
@@ -75,6 +76,29 @@ library OracleRequests {
         emit IInferenceOracle.InferenceRequested(
             requestId, msg.sender, p.modelHash, inputHash, p.tier, fee, p.deadline, p.callbackGasLimit, p.input, p.inputURI
         );
+    }
+
+    /// @notice The error a ZK result's proof fails with, or empty when `verifier` accepts it. A linked
+    /// call (DELEGATECALL) on the ZK path only, where the proof check costs far more than the call.
+    function proofError(
+        address verifier,
+        RequestId requestId,
+        bytes32 modelHash,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes calldata proof
+    ) external view returns (bytes memory) {
+        // INVARIANT: a ZK result carries a proof ...
+        if (proof.length == 0) return abi.encodeWithSelector(IInferenceOracle.OracleProofRequired.selector, requestId);
+        // ... for a model whose verifier is still approved ...
+        if (verifier == address(0)) {
+            return abi.encodeWithSelector(IInferenceOracle.OracleTierUnsupported.selector, modelHash, IInferenceOracle.Tier.ZK);
+        }
+        // ... and the verifier accepts it.
+        try IZkVerifier(verifier).verifyInference(modelHash, inputHash, outputHash, proof) returns (bool ok) {
+            if (ok) return "";
+        } catch {}
+        return abi.encodeWithSelector(IInferenceOracle.OracleProofInvalid.selector, requestId);
     }
 
     /// @notice The request as one struct (IInferenceOracle.getRequest).

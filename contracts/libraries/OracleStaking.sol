@@ -66,6 +66,21 @@ library OracleStaking {
         emit IInferenceOracle.StakeWithdrawn(operator, amount);
     }
 
+    /// @notice The worker as one struct (IInferenceOracle.getWorker).
+    function view_(mapping(address => StakeLedger.Worker) storage workers, address operator)
+        external
+        view
+        returns (IInferenceOracle.WorkerView memory v)
+    {
+        StakeLedger.Worker storage w = workers[operator];
+        v.signer = w.signer;
+        v.stake = w.stake;
+        v.locked = w.locked;
+        v.unbonding = w.unbonding;
+        v.unbondingReadyAt = w.unbondingReadyAt;
+        v.openResults = w.openResults;
+    }
+
     function _registered(mapping(address => StakeLedger.Worker) storage workers, address operator)
         private
         view

@@ -2,11 +2,11 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { Signature, TypedDataEncoder, Wallet, ZeroHash } from "ethers";
 import {
-  deploy, expectRevert, events, request, requestAndSubmit, send, submission, record, now, zkProof, tensorF32,
+  deploy, expectRevert, events, request, requestAndSubmit, send, submission, record, now, zkProof, tensorF32, rejection,
   ETH, FEE, MODEL_FEE, OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier, TRACE_ROOT, type Connection, type Fx,
 } from "./helpers.js";
 import { oracleDomain, resultDigest, RESULT_TYPES } from "../../protocol/eip712.js";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { hashEncoded, tensorHashParts } from "../../protocol/tensor.js";
 import { proofFromLogs, resultLeaf } from "../../protocol/batch.js";
 import type { Hex, RequestId } from "../../protocol/types.js";
 
@@ -429,6 +429,17 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       gas["settleMany x8 (per result)"] = (await send(fx.oracle.settleMany(batch))).gasUsed / 8n;
       gas["withdraw"] = (await send(fx.oracle.connect(fx.relayer).withdraw())).gasUsed;
+      // Rejections (issue 12, finding 3): recorded below the quorum, refunded at it, a proven type
+      // mismatch, a requester's cancel.
+      const rj = await request(fx);
+      gas["rejectRequest (recorded, 1 of 2)"] = (await send(fx.oracle.rejectRequest(rj.id, 3, await rejection(fx, rj.id, fx.signers[0]!, 3)))).gasUsed;
+      gas["rejectRequest (quorum: refund push)"] = (await send(fx.oracle.rejectRequest(rj.id, 3, await rejection(fx, rj.id, fx.signers[1]!, 3)))).gasUsed;
+      const pr = await request(fx);
+      const parts = tensorHashParts((await import("./helpers.js")).INPUT);
+      gas["rejectRequestWithProof (refund push)"] = (await send(fx.oracle.rejectRequestWithProof(pr.id, 2, await rejection(fx, pr.id, fx.signers[0]!, 2), parts.header, parts.dataRoot))).gasUsed;
+      const cr = await request(fx);
+      await send(fx.oracle.rejectRequest(cr.id, 3, await rejection(fx, cr.id, fx.signers[0]!, 3)));
+      gas["cancelRequest (refund push)"] = (await send(fx.oracle.connect(fx.requester).cancelRequest(cr.id))).gasUsed;
       console.log("gas report\n" + Object.entries(gas).map(([k, v]) => `  ${k.padEnd(44)} ${v}`).join("\n"));
       void (0 as unknown as RequestId);
     });

@@ -62,7 +62,8 @@ describe("relayer dashboard in headless Chromium", () => {
       expect(await row.locator("td.final-latency").textContent()).toMatch(/^\d+(\.\d)? (ms|s)$/);
     }
     const refundRow = page.locator(`#requests tbody tr[data-request-id="${populated.refunded[0]}"]`);
-    expect(await refundRow.textContent()).toContain("RejectedByWorker");
+    // A wrong-shape input: the worker proved the type mismatch, refunded at once (finding 3).
+    expect(await refundRow.textContent()).toContain("InputTypeMismatch");
 
     const card = (stat: string) => page.locator(`.card[data-stat="${stat}"] b`).textContent();
     expect(await card("fulfilled")).toBe("3");

@@ -134,12 +134,13 @@ describe("metrics and health endpoints", () => {
       expect(total(s, "oracle_relayer_gas_used_total", { action })).toBe(Number(mine.reduce((a, t) => a + t.gasUsed, 0n)));
     }
     expect(total(s, "oracle_relayer_gas_used_total", { action: "submitResults" })).toBeGreaterThan(50_000);
-    expect(total(s, "oracle_relayer_transactions_total", { action: "rejectRequest" })).toBe(1);
+    // A wrong-shape input: the worker's rejection proves the type mismatch, refunded at once (finding 3).
+    expect(total(s, "oracle_relayer_transactions_total", { action: "rejectRequestWithProof" })).toBe(1);
     expect(total(s, "oracle_relayer_transaction_items_sum", { action: "settleMany" })).toBe(3);
 
     expect(total(s, "oracle_relayer_results_submitted_total")).toBe(3);
     expect(total(s, "oracle_relayer_results_skipped_total")).toBe(0);
-    expect(total(s, "oracle_refunds_total", { reason: "RejectedByWorker" })).toBe(1);
+    expect(total(s, "oracle_refunds_total", { reason: "InputTypeMismatch" })).toBe(1);
     expect(total(s, "oracle_disputes_opened_total")).toBe(1);
     expect(total(s, "oracle_disputes_resolved_total", { winner: "worker", by_default: "false" })).toBe(1);
     expect(total(s, "oracle_disputes_resolved_total", { winner: "challenger" })).toBe(0);
