@@ -13,6 +13,7 @@ import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lowerModel, commitProgram } from "../../canonical/index.js";
 import { onnx } from "../../protocol/index.js";
+import { checkLines, type CheckReport } from "../../cli/check.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { lastJson, oracle, ROOT } from "./helpers.js";
 
@@ -102,19 +103,27 @@ describe("oracle model check", () => {
     expect(report.verdicts.NONE.allowed).toBe(true);
     expect(report.verdicts.OPTIMISTIC.allowed).toBe(true);
     expect(report.verdicts.ZK.allowed).toBe(true);
+    // The human form, from the command itself.
+    const human = await oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--inputs", "1"]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^MatMulInteger +2 +2 +0 +0 +2$/m);
+    expect(human.stdout).toMatch(/^τ_out +abs 0 rel 0 +\(0x0000000000000000, 0x0000000000000000\)/m);
+    expect(human.stdout).toMatch(/^OPTIMISTIC yes$/m);
   }, 120_000);
 
   it("test_modelCheck_clsAtCommittedShape_calibratedTauOutAndHumanOutput_succeeds", async () => {
-    const r = await oracle(["model", "check", CLS_FILE, "--input-shape", "1,3,48,192", "--input", "examples/line.png", "examples/line-upside-down.png", "--inputs", "1"]);
+    // One calibration (13 runtime configurations); the human form is rendered from the same report.
+    const r = await oracle(["model", "check", CLS_FILE, "--input-shape", "1,3,48,192", "--input", "examples/line.png", "examples/line-upside-down.png", "--inputs", "1", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^OPTIMISTIC yes$/m);
-    expect(r.stdout).toMatch(/^NONE +yes$/m);
-    expect(r.stdout).toMatch(/^ZK +NO$/m); // opset 9 float model: the ZK compiler takes quantized int8 models
-    expect(r.stdout).toContain("GlobalAveragePool");
-    expect(r.stdout).toMatch(/widest +K = 1152/);
-    const json = lastJson<Report>(await oracle(["model", "check", CLS_FILE, "--input-shape", "1,3,48,192", "--input", "examples/line.png", "--inputs", "1", "--json"]));
+    const json = lastJson<Report>(r);
+    const human = checkLines(json as unknown as CheckReport).join("\n");
+    expect(human).toMatch(/^OPTIMISTIC yes$/m);
+    expect(human).toMatch(/^NONE +yes$/m);
+    expect(human).toMatch(/^ZK +NO$/m); // opset 9 float model: the ZK compiler takes quantized int8 models
+    expect(human).toContain("GlobalAveragePool");
+    expect(human).toMatch(/widest +K = 1152/);
     expect(json.input).toMatchObject({ static: true, probe: false });
-    expect(json.calibration!.inputs).toEqual(["examples/line.png", "seeded:1"]);
+    expect(json.calibration!.inputs).toEqual(["examples/line.png", "examples/line-upside-down.png", "seeded:1"]);
     expect(json.calibration!.worst.abs).toBeGreaterThan(0);
     expect(json.calibration!.tauOut.abs).toBe(16 * json.calibration!.worst.abs);
     expect(fromBits(json.canonicalTerms!.tauOutAbs)).toBe(json.calibration!.tauOut.abs);
