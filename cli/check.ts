@@ -11,11 +11,11 @@ import { readFileSync } from "node:fs";
 import { compileOnnxToCircom as compileOnnx } from "../circuits/compiler.js";
 import { analyzeModel, commitProgram, reduceTerms, type NodeLowering, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
 import { calibrate, seededInput, type Calibration, type HeldInput } from "../canonical/calibrate.js";
-import { modelGraph } from "../protocol/commitment.js";
+import { decodeOnnx, modelGraph, type ModelGraph } from "../protocol/commitment.js";
 import { DTYPES, HEADER_FIXED_BYTES, numel, type Tensor } from "../protocol/tensor.js";
 import type { ModelDetails } from "../sdk/index.js";
 import { cliError } from "./common.js";
-import { onnxFileInfo } from "./deploy.js";
+import { onnxFileInfo, type OnnxFileInfo } from "./deploy.js";
 import { readInputFile } from "./request.js";
 
 /** Bytes per chunk of a tensor's data tree (protocol/tensor.ts: 1024-byte chunks). */
@@ -141,7 +141,12 @@ function discontinuousSteps(program: Program): Step[] {
 export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
   const info = onnxFileInfo(file);
   const bytes = readFileSync(file);
-  const graph = modelGraph(bytes);
+  let graph: ModelGraph;
+  try {
+    graph = modelGraph(bytes);
+  } catch (error) {
+    return unparsedReport(file, bytes, info, options, (error as Error).message);
+  }
   const declared = [...graph.input.shape] as Array<number | string>;
   const fileStatic = declared.every((d) => typeof d === "number" && d > 0);
   // Real held inputs first: a model with symbolic dimensions is probed at their shape.
@@ -310,6 +315,54 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     canonicalTerms,
     verdicts: { NONE: none, OPTIMISTIC: { allowed: optimisticOk, reasons: optimistic }, ZK: zk },
     notes,
+  };
+}
+
+/**
+ * A model the canonical parse refuses as a whole (a node with a subgraph: If, Loop, Scan): every node is
+ * listed by type, the subgraph nodes as unsupported with the reason and the rest as blocked (not
+ * analysed); OPTIMISTIC is refused, NONE decided by onnxruntime.
+ */
+async function unparsedReport(file: string, bytes: Uint8Array, info: OnnxFileInfo, options: CheckOptions, reason: string): Promise<CheckReport> {
+  const g = decodeOnnx(bytes).graph!;
+  const GRAPH_TYPES = new Set([5, 10]); // AttributeProto GRAPH, GRAPHS
+  const nodes: NodeLowering[] = (g.node ?? [])
+    .filter((n) => !(n.opType === "Constant" && (n.domain ?? "") === ""))
+    .map((n, index) => {
+      const sub = (n.attribute ?? []).some((a) => GRAPH_TYPES.has(Number(a.type)));
+      const node = `#${index} ${n.opType} -> ${(n.output ?? []).join(", ")}`;
+      return { index, opType: n.opType ?? "", domain: n.domain ?? "", node, status: sub ? "unsupported" : "blocked", steps: 0, reason: sub ? `${n.opType} (node ${node}) has a subgraph: control flow cannot be proven in one step` : `not analysed: ${reason}` };
+    });
+  const counts = { total: nodes.length, lowered: 0, folded: 0, unsupported: 0, blocked: 0 };
+  for (const n of nodes) counts[n.status]++;
+  const operators = operatorRows(nodes);
+  const shape = options.inputShape !== undefined && options.inputShape.every((d) => d > 0) ? [...options.inputShape] : info.input.shape.map((d) => (d > 0 ? d : 1));
+  const isStatic = (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) || info.input.shape.every((d) => d > 0);
+  const named = operators.filter((r) => r.unsupported > 0).map((r) => `${r.opType} ×${r.unsupported} (${r.reasons[0]})`);
+  const none = await tryOnnxruntime(bytes, info.input.dtype, shape);
+  return {
+    file,
+    modelHash: info.modelHash,
+    bytes: info.bytes,
+    opset: info.opset ?? null,
+    input: { name: info.input.name, dtype: info.input.dtype, declared: info.input.shape, shape, static: isStatic, probe: !isStatic },
+    output: { name: info.output.name, dtype: info.output.dtype, shape: info.output.shape, encodedBytes: null, inlineCap: options.maxInlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_CAP },
+    nodes: counts,
+    operators,
+    program: null,
+    widestReduction: null,
+    bisection: null,
+    commitment: null,
+    calibration: null,
+    calibrationNote: `not calibrated: ${reason}`,
+    speed: null,
+    canonicalTerms: null,
+    verdicts: {
+      NONE: { allowed: none.ok, reasons: [none.reason] },
+      OPTIMISTIC: { allowed: false, reasons: [named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`] },
+      ZK: zkVerdict(bytes),
+    },
+    notes: [],
   };
 }
 

@@ -85,6 +85,39 @@ describe("oracle model check", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it("test_modelCheck_ifSubgraph_servedInNoneRefusedOptimistic_succeeds", async () => {
+    // x[1,4] → ReduceSum → Greater(0) → If(then: Neg x, else: Relu x): control flow, no one-step proof.
+    const T = onnx.AttributeProto.AttributeType;
+    const f32 = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const branch = (name: string, op: string) => ({ name, node: [{ opType: op, input: ["x"], output: [`${name}_y`] }], output: [f32(`${name}_y`, [1, 4])] });
+    const file = join(dir, "if.onnx");
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 13 }],
+      graph: {
+        name: "g",
+        node: [
+          { opType: "ReduceSum", input: ["x"], output: ["s"], attribute: [{ name: "keepdims", type: T.INT, i: 0 }] },
+          { opType: "Greater", input: ["s", "zero"], output: ["c"] },
+          { opType: "If", input: ["c"], output: ["y"], attribute: [{ name: "then_branch", type: T.GRAPH, g: branch("then", "Neg") }, { name: "else_branch", type: T.GRAPH, g: branch("else", "Relu") }] },
+        ],
+        initializer: [{ name: "zero", dims: [], dataType: 1, floatData: [0] }],
+        input: [f32("x", [1, 4])],
+        output: [f32("y", [1, 4])],
+      },
+    });
+    writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const report = lastJson<Report>(await oracle(["model", "check", file, "--json"]));
+    expect(report.nodes).toEqual({ total: 3, lowered: 0, folded: 0, unsupported: 1, blocked: 2 });
+    expect(report.operators.find((o) => o.opType === "If")!.reasons[0]).toMatch(/subgraph: control flow cannot be proven in one step/);
+    expect(report.verdicts.NONE).toMatchObject({ allowed: true });
+    expect(report.verdicts.OPTIMISTIC.allowed).toBe(false);
+    expect(report.verdicts.OPTIMISTIC.reasons[0]).toMatch(/not disputable: If ×1/);
+    const reg = await oracle(["model", "register", file, "--tiers", "none,optimistic"], { ORACLE_DEPLOYMENT: join(dir, "none.json") });
+    expect(reg.code).toBe(1);
+    expect(reg.stderr).toMatch(/error \[MODEL_NOT_DISPUTABLE\]: .*If ×1/);
+  }, 60_000);
+
   it("test_modelCheck_mnistFullySupported_everyTierAllowed_succeeds", async () => {
     const r = await oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--json"]);
     expect(r.code, r.stderr).toBe(0);
