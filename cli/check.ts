@@ -132,12 +132,12 @@ function operatorRows(nodes: NodeLowering[]): OperatorRow[] {
   return [...rows.values()].sort((a, b) => b.unsupported - a.unsupported || b.nodes - a.nodes || a.opType.localeCompare(b.opType));
 }
 
-/** Element → discontinuous steps: floor, ceil, float → int casts (an O(1) flip between honest runtimes). */
+/** Steps whose output jumps with their operands (floor, ceil, float → int casts): honest runtimes may differ by O(1) at a tie. */
 function discontinuousSteps(program: Program): Step[] {
   return program.steps.filter((s) => s.op === "floor" || s.op === "ceil" || (s.op === "cast" && s.operandTypes[0]?.dtype === "float32" && s.output.dtype !== "float32"));
 }
 
-/** Runs the check. Throws only for an unreadable file; everything else is a verdict with reasons. */
+/** Runs the check. Throws only for an unreadable file or input, or a malformed option; everything else is a verdict with reasons. */
 export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
   const info = onnxFileInfo(file);
   const bytes = readFileSync(file);
