@@ -8,6 +8,7 @@
  * - onnxruntime-node (CPU) at every graph optimization level (disabled, basic, extended, all) × intra-op
  *   threads (1, 2, the library default),
  * - onnxruntime-web's wasm backend in Node (single-threaded), when it loads (offline, from node_modules),
+ * - onnxruntime-node's WebGPU provider where the machine has an adapter (recorded as skipped otherwise),
  * - the canonical runtime at fp32 (the reference every runtime is measured against) and at tf32 (what a
  *   GPU that multiplies in TF32 would produce against an fp32 commitment),
  *
@@ -128,6 +129,8 @@ export interface CalibrateOptions {
   threads?: readonly number[];
   /** Try onnxruntime-web's wasm backend (default true). */
   wasm?: boolean;
+  /** Try onnxruntime-node's WebGPU provider (default true; skipped with the reason where no adapter exists). */
+  webgpu?: boolean;
   /** Also measure the canonical tf32 output (default true). */
   tf32?: boolean;
   margin?: number;
@@ -274,6 +277,19 @@ async function nodeRuntime(ort: OrtModule, bytes: Uint8Array, outputName: string
   };
 }
 
+async function webgpuRuntime(ort: OrtModule, bytes: Uint8Array, outputName: string): Promise<FastRuntime> {
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["webgpu"] });
+  const inputName = session.inputNames[0]!;
+  return {
+    name: "onnxruntime-node webgpu",
+    async run(x) {
+      const out = await session.run({ [inputName]: new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) }, [outputName]);
+      return toTensor(out[outputName]!);
+    },
+    close: () => session.release(),
+  };
+}
+
 async function wasmRuntime(bytes: Uint8Array, outputName: string): Promise<FastRuntime> {
   const ortWeb = await import("onnxruntime-web");
   ortWeb.env.wasm.numThreads = 1;
@@ -331,6 +347,8 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     }
   }
   if (options.wasm !== false) factories.push({ name: "onnxruntime-web wasm threads=1", make: () => wasmRuntime(bytes, program.output.name) });
+  // onnxruntime-node bundles WebGPU (Dawn over Vulkan): measured where an adapter exists, else recorded as skipped.
+  if (options.webgpu !== false) factories.push({ name: "onnxruntime-node webgpu", make: () => webgpuRuntime(ort, bytes, program.output.name) });
 
   const runtimes: Deviation[] = [];
   let baselineMs: number[] | undefined;
@@ -340,7 +358,9 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     try {
       rt = await f.make();
     } catch (error) {
-      skipped.push({ runtime: f.name, reason: (error as Error).message.split("\n")[0]! });
+      // onnxruntime prefixes its source location and assertion ("…webgpu_context.cc:136 … was false. Failed to get …"): keep the sentence.
+      const line = (error as Error).message.split("\n")[0]!;
+      skipped.push({ runtime: f.name, reason: /(Failed to .*)$/.exec(line)?.[1] ?? line });
       continue;
     }
     try {

@@ -130,7 +130,7 @@ describe("oracle model check", () => {
     const program = lowerModel(readFileSync(MNIST_FILE), { inputShape: [1, 7, 7] });
     expect(report.commitment!.commitment).toBe(commitProgram(program, "fp32").commitment);
     expect(report.commitment!.peakRssMiB).toBeGreaterThan(0);
-    expect(report.calibration!.runtimes).toHaveLength(13);
+    expect((report.calibration!.runtimes as Array<{ runtime: string }>).filter((r) => r.runtime !== "onnxruntime-node webgpu")).toHaveLength(13);
     expect(report.canonicalTerms).toMatchObject({ stepCount: 17, precision: 0, tauOutAbs: "0x0000000000000000", tauOutRel: "0x0000000000000000" });
     expect(report.speed!.ratio).toBeGreaterThan(0);
     expect(report.verdicts.NONE.allowed).toBe(true);
