@@ -90,6 +90,8 @@ export interface Tolerance {
 }
 
 export interface Calibration {
+  /** The precision of the canonical reference (the model's committed precision). */
+  precision: Precision;
   inputShape: number[];
   inputs: string[];
   /** Largest |c| seen on the canonical fp32 outputs, the abs floor of the relative measure, and the median |c|. */
@@ -131,7 +133,9 @@ export interface CalibrateOptions {
   wasm?: boolean;
   /** Try onnxruntime-node's WebGPU provider (default true; skipped with the reason where no adapter exists). */
   webgpu?: boolean;
-  /** Also measure the canonical tf32 output (default true). */
+  /** The committed precision: the canonical reference runs at it (default fp32). */
+  precision?: Precision;
+  /** Also measure the canonical tf32 output against fp32 (default true; only at precision fp32). */
   tf32?: boolean;
   margin?: number;
   majorFactor?: number;
@@ -324,10 +328,11 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
   // The reference: canonical fp32 on every held input (timed: the speed figure).
   const canonical: Tensor[] = [];
   const canonicalMs: number[] = [];
-  runProgram(program, held[0]!.tensor); // warm-up (JIT)
+  const precision: Precision = options.precision ?? "fp32";
+  runProgram(program, held[0]!.tensor, { precision }); // warm-up (JIT)
   for (const h of held) {
     const t = performance.now();
-    canonical.push(runProgram(program, h.tensor).output);
+    canonical.push(runProgram(program, h.tensor, { precision }).output);
     canonicalMs.push(performance.now() - t);
   }
   let outputScale = 0;
@@ -393,7 +398,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
 
   // What a TF32 worker would need against an fp32 commitment.
   let tf32: Calibration["tf32"] = { abs: NaN, rel: NaN, withinTauOut: false, withinTauMajor: false, note: "not measured" };
-  if (options.tf32 !== false) {
+  if (options.tf32 !== false && precision === "fp32") {
     const meter = new DeviationMeter(relFloor);
     let inOut = true;
     let inMajor = true;
@@ -417,6 +422,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
   // The median over held inputs of (canonical time / onnxruntime time) on the same input.
   const ratio = baselineMs !== undefined ? median(canonicalMs.map((c, k) => c / Math.max(baselineMs![k]!, 1e-3))) : canonicalMedian / Math.max(fast.medianMs, 1e-3);
   return {
+    precision,
     inputShape: [...options.inputShape],
     inputs: held.map((h) => h.label),
     outputScale,

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { compileOnnxToCircom as compileOnnx } from "../circuits/compiler.js";
-import { analyzeModel, commitProgram, reduceTerms, type NodeLowering, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
+import { analyzeModel, commitProgram, PRECISIONS, reduceTerms, type NodeLowering, type Precision, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
 import { calibrate, seededInput, type Calibration, type HeldInput } from "../canonical/calibrate.js";
 import { decodeOnnx, modelGraph, type ModelGraph } from "../protocol/commitment.js";
 import { DTYPES, HEADER_FIXED_BYTES, numel, type Tensor } from "../protocol/tensor.js";
@@ -28,6 +28,8 @@ export interface CheckOptions {
   inputShape?: number[];
   /** Calibrate τ_out (default true). */
   calibrate?: boolean;
+  /** The precision to commit at and calibrate against (default fp32). */
+  precision?: Precision;
   /** Real held inputs (.npy, .json, .png/.jpg for the shipped image models, canonical tensors). */
   inputFiles?: string[];
   /** Seeded random held inputs (default 2). */
@@ -176,7 +178,8 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   const t0 = performance.now();
   const analysis = analyzeModel(graph, { inputShape: shape });
   const program = analysis.program;
-  const commitment = program === undefined ? undefined : commitProgram(program, "fp32");
+  const precision: Precision = options.precision ?? "fp32";
+  const commitment = program === undefined ? undefined : commitProgram(program, precision);
   const commitMs = performance.now() - t0;
   const peakAfter = process.resourceUsage().maxRSS * 1024;
   const rssAfter = process.memoryUsage().rss;
@@ -218,7 +221,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     calibrationNote = `not calibrated: the input shape is not static (give --input-shape, or --input files to probe at their shape)`;
   } else if (program !== undefined && options.calibrate !== false) {
     try {
-      calibration = await calibrate(bytes, program, { inputShape: shape, inputs: held, seeded: options.seeded ?? 2, ...(options.range ? { range: options.range } : {}), ...(options.levels ? { levels: options.levels } : {}), ...(options.threads ? { threads: options.threads } : {}), ...(options.wasm === undefined ? {} : { wasm: options.wasm }) });
+      calibration = await calibrate(bytes, program, { precision, inputShape: shape, inputs: held, seeded: options.seeded ?? 2, ...(options.range ? { range: options.range } : {}), ...(options.levels ? { levels: options.levels } : {}), ...(options.threads ? { threads: options.threads } : {}), ...(options.wasm === undefined ? {} : { wasm: options.wasm }) });
       runsOnOnnxruntime = { ok: true, reason: `onnxruntime-node runs it (${calibration.runtimes.length} configurations on ${calibration.inputs.length} inputs)` };
       if (probe) calibrationNote = `calibrated at the probe shape [${shape}], not a committed one`;
     } catch (error) {
@@ -279,7 +282,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   if (commitment !== undefined && calibration !== null && isStatic) {
     canonicalTerms = {
       semanticsVersion: commitment.semanticsVersion,
-      precision: 0,
+      precision: PRECISIONS[precision],
       stepCount: commitment.stepCount,
       weightsRoot: commitment.weightsRoot,
       programRoot: commitment.programRoot,
@@ -413,12 +416,12 @@ export function checkLines(r: CheckReport): string[] {
   if (r.program) lines.push(`program    ${r.program.steps} steps (${r.program.map} map, ${r.program.move} move, ${r.program.reduce} reduce)`);
   if (r.widestReduction) lines.push(`widest     K = ${r.widestReduction.K} (step ${r.widestReduction.step}, ${r.widestReduction.op}, node ${r.widestReduction.node})`);
   if (r.bisection) lines.push(`bisection  depth ≤ ${r.bisection.depth} = manifest ${r.bisection.manifestDepth} + header 1 + chunks ${r.bisection.chunkDepth} + element 1 + partial sums ${r.bisection.partialDepth} (step ${r.bisection.worstStep})`);
-  if (r.commitment) lines.push(`commitment ${r.commitment.commitment} (${r.commitment.ms} ms; RSS ${r.commitment.rssBeforeMiB} → ${r.commitment.rssAfterMiB} MiB, high-water mark ${r.commitment.peakRssMiB} MiB, raised ${r.commitment.peakDeltaMiB} MiB by building)`);
+  if (r.commitment) lines.push(`commitment ${r.commitment.commitment} at ${r.commitment.precision} (${r.commitment.ms} ms; RSS ${r.commitment.rssBeforeMiB} → ${r.commitment.rssAfterMiB} MiB, high-water mark ${r.commitment.peakRssMiB} MiB, raised ${r.commitment.peakDeltaMiB} MiB by building)`);
   const c = r.calibration;
   if (c) {
-    lines.push(`τ_out      abs ${c.tauOut.abs} rel ${c.tauOut.rel}  (${c.tauOut.absBits}, ${c.tauOut.relBits}) = ${c.margin} × worst abs ${c.worst.abs} / rel ${c.worst.rel} over ${c.runtimes.length} runtimes × ${c.inputs.length} inputs`);
+    lines.push(`τ_out      abs ${c.tauOut.abs} rel ${c.tauOut.rel}  (${c.tauOut.absBits}, ${c.tauOut.relBits}) = ${c.margin} × worst abs ${c.worst.abs} / rel ${c.worst.rel} over ${c.runtimes.length} runtimes × ${c.inputs.length} inputs, against canonical ${c.precision}`);
     lines.push(`τ_major    abs ${c.tauMajor.abs} rel ${c.tauMajor.rel}  (${c.tauMajor.absBits}, ${c.tauMajor.relBits}) = ${c.majorFactor} × τ_out`);
-    lines.push(`tf32       canonical tf32 vs fp32: abs ${c.tf32.abs} rel ${c.tf32.rel}${c.tf32.withinTauOut ? " (within τ_out)" : " (beyond τ_out)"}`);
+    if (c.precision === "fp32") lines.push(`tf32       canonical tf32 vs fp32: abs ${c.tf32.abs} rel ${c.tf32.rel}${c.tf32.withinTauOut ? " (within τ_out)" : " (beyond τ_out)"}`);
     lines.push(`speed      canonical ${c.speed.canonicalMs.toFixed(1)} ms vs onnxruntime ${c.speed.onnxruntimeMs.toFixed(2)} ms (all, 1 thread): ${c.speed.ratio.toFixed(0)}x`);
     for (const s of c.skipped) lines.push(`           skipped ${s.runtime}: ${s.reason}`);
   } else if (r.calibrationNote) {

@@ -86,6 +86,20 @@ describe("canonical/calibrate", () => {
     }
   }, 120_000);
 
+  it("test_calibrate_clsCommittedAtTf32_fp32RuntimesNeedAWideTauOut_succeeds", async () => {
+    // A tf32 commitment (GPU workers with use_tf32 on) measured against CPU fp32 runtimes: the reference is
+    // canonical tf32, so the deviation is the TF32 rounding itself, hundreds of times the fp32 one.
+    const bytes = readFileSync(CLS_PATH);
+    const program = lowerModel(bytes, { inputShape: CLS_SHAPE });
+    const line = { label: "line.png", tensor: ppocrClsTensor(decodePng(readFileSync("examples/line.png"))) };
+    const c = await calibrate(bytes, program, { inputShape: CLS_SHAPE, inputs: [line], seeded: 1, precision: "tf32", levels: ["all"], threads: [1], wasm: false, webgpu: false });
+    expect(c.precision).toBe("tf32");
+    expect(c.runtimes.map((r) => r.runtime)).toEqual(["onnxruntime-node cpu all threads=1"]);
+    expect(c.worst.abs).toBeGreaterThan(1e-5);
+    expect(c.tauOut.abs).toBe(TAU_OUT_MARGIN * c.worst.abs);
+    expect(c.tf32.note).toBe("not measured");
+  }, 60_000);
+
   it("test_calibrate_mnistInt8_bitExactEverywhere_tauOutZero_succeeds", async () => {
     const bytes = readFileSync(MNIST_PATH);
     const program = lowerModel(bytes, { inputShape: [1, 7, 7] });
