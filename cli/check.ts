@@ -9,8 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { compileOnnxToCircom as compileOnnx } from "../circuits/compiler.js";
-import { analyzeModel, commitProgram, PRECISIONS, reduceTerms, type NodeLowering, type Precision, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
-import { calibrate, seededInput, type Calibration, type HeldInput } from "../canonical/calibrate.js";
+import { analyzeModel, calibrate, commitProgram, PRECISIONS, reduceTerms, seededInput, type Calibration, type HeldInput, type NodeLowering, type Precision, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
 import { decodeOnnx, modelGraph, type ModelGraph } from "../protocol/commitment.js";
 import { DTYPES, HEADER_FIXED_BYTES, numel, type Tensor } from "../protocol/tensor.js";
 import type { ModelDetails } from "../sdk/index.js";

@@ -7,7 +7,7 @@ import { Tier } from "../protocol/types.js";
 import { ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { MNIST_MLP_HASH, modelCard, OracleClient, PPOCR_CLS_HASH, type ModelDetails } from "../sdk/index.js";
 import { address, cliError, context, eth, oracleCommand, output, Progress, type Context, type Deployment, type GlobalOptions } from "./common.js";
-import { PRECISIONS, type Precision } from "../canonical/float.js";
+import { PRECISIONS, type Precision } from "../canonical/index.js";
 import { checkLines, checkModel, DEFAULT_INLINE_OUTPUT_CAP, type CheckReport } from "./check.js";
 import { commitmentOf, onnxFileInfo, parseShape, parseTiers, registerModel } from "./deploy.js";
 

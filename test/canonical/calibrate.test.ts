@@ -7,8 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { calibrate, chooseTolerance, float64Bits, OPTIMIZATION_LEVELS, TAU_MAJOR_FACTOR, TAU_OUT_MARGIN, withinTolerance } from "../../canonical/calibrate.js";
-import { lowerModel, runProgram } from "../../canonical/index.js";
+import { calibrate, chooseTolerance, float64Bits, lowerModel, OPTIMIZATION_LEVELS, runProgram, TAU_MAJOR_FACTOR, TAU_OUT_MARGIN, withinTolerance } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { decodePng, mnistTensor, ppocrClsTensor } from "../../sdk/index.js";
 import { ortRun, uniformTensor } from "./helpers.js";
