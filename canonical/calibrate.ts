@@ -8,6 +8,7 @@
  * - onnxruntime-node (CPU) at every graph optimization level (disabled, basic, extended, all) × intra-op
  *   threads (1, 2, the library default),
  * - onnxruntime-web's wasm backend in Node (single-threaded), when it loads (offline, from node_modules),
+ * - onnxruntime-node's WebGPU provider where the machine has an adapter (recorded as skipped otherwise),
  * - the canonical runtime at fp32 (the reference every runtime is measured against) and at tf32 (what a
  *   GPU that multiplies in TF32 would produce against an fp32 commitment),
  *
@@ -89,6 +90,8 @@ export interface Tolerance {
 }
 
 export interface Calibration {
+  /** The precision of the canonical reference (the model's committed precision). */
+  precision: Precision;
   inputShape: number[];
   inputs: string[];
   /** Largest |c| seen on the canonical fp32 outputs, the abs floor of the relative measure, and the median |c|. */
@@ -128,7 +131,11 @@ export interface CalibrateOptions {
   threads?: readonly number[];
   /** Try onnxruntime-web's wasm backend (default true). */
   wasm?: boolean;
-  /** Also measure the canonical tf32 output (default true). */
+  /** Try onnxruntime-node's WebGPU provider (default true; skipped with the reason where no adapter exists). */
+  webgpu?: boolean;
+  /** The committed precision: the canonical reference runs at it (default fp32). */
+  precision?: Precision;
+  /** Also measure the canonical tf32 output against fp32 (default true; only at precision fp32). */
   tf32?: boolean;
   margin?: number;
   majorFactor?: number;
@@ -274,6 +281,19 @@ async function nodeRuntime(ort: OrtModule, bytes: Uint8Array, outputName: string
   };
 }
 
+async function webgpuRuntime(ort: OrtModule, bytes: Uint8Array, outputName: string): Promise<FastRuntime> {
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["webgpu"] });
+  const inputName = session.inputNames[0]!;
+  return {
+    name: "onnxruntime-node webgpu",
+    async run(x) {
+      const out = await session.run({ [inputName]: new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) }, [outputName]);
+      return toTensor(out[outputName]!);
+    },
+    close: () => session.release(),
+  };
+}
+
 async function wasmRuntime(bytes: Uint8Array, outputName: string): Promise<FastRuntime> {
   const ortWeb = await import("onnxruntime-web");
   ortWeb.env.wasm.numThreads = 1;
@@ -308,10 +328,11 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
   // The reference: canonical fp32 on every held input (timed: the speed figure).
   const canonical: Tensor[] = [];
   const canonicalMs: number[] = [];
-  runProgram(program, held[0]!.tensor); // warm-up (JIT)
+  const precision: Precision = options.precision ?? "fp32";
+  runProgram(program, held[0]!.tensor, { precision }); // warm-up (JIT)
   for (const h of held) {
     const t = performance.now();
-    canonical.push(runProgram(program, h.tensor).output);
+    canonical.push(runProgram(program, h.tensor, { precision }).output);
     canonicalMs.push(performance.now() - t);
   }
   let outputScale = 0;
@@ -331,6 +352,8 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     }
   }
   if (options.wasm !== false) factories.push({ name: "onnxruntime-web wasm threads=1", make: () => wasmRuntime(bytes, program.output.name) });
+  // onnxruntime-node bundles WebGPU (Dawn over Vulkan): measured where an adapter exists, else recorded as skipped.
+  if (options.webgpu !== false) factories.push({ name: "onnxruntime-node webgpu", make: () => webgpuRuntime(ort, bytes, program.output.name) });
 
   const runtimes: Deviation[] = [];
   let baselineMs: number[] | undefined;
@@ -340,7 +363,9 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     try {
       rt = await f.make();
     } catch (error) {
-      skipped.push({ runtime: f.name, reason: (error as Error).message.split("\n")[0]! });
+      // onnxruntime prefixes its source location and assertion ("…webgpu_context.cc:136 … was false. Failed to get …"): keep the sentence.
+      const line = (error as Error).message.split("\n")[0]!;
+      skipped.push({ runtime: f.name, reason: /(Failed to .*)$/.exec(line)?.[1] ?? line });
       continue;
     }
     try {
@@ -373,7 +398,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
 
   // What a TF32 worker would need against an fp32 commitment.
   let tf32: Calibration["tf32"] = { abs: NaN, rel: NaN, withinTauOut: false, withinTauMajor: false, note: "not measured" };
-  if (options.tf32 !== false) {
+  if (options.tf32 !== false && precision === "fp32") {
     const meter = new DeviationMeter(relFloor);
     let inOut = true;
     let inMajor = true;
@@ -397,6 +422,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
   // The median over held inputs of (canonical time / onnxruntime time) on the same input.
   const ratio = baselineMs !== undefined ? median(canonicalMs.map((c, k) => c / Math.max(baselineMs![k]!, 1e-3))) : canonicalMedian / Math.max(fast.medianMs, 1e-3);
   return {
+    precision,
     inputShape: [...options.inputShape],
     inputs: held.map((h) => h.label),
     outputScale,

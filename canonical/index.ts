@@ -1,4 +1,4 @@
-/** Canonical semantics (docs/CANONICAL.md): numbers, functions, lowering, runtime and the program commitment. */
+/** Canonical semantics (docs/CANONICAL.md): numbers, functions, lowering, runtime, the program commitment and τ_out calibration. */
 export * from "./float.js";
 export * from "./math.js";
 export * from "./program.js";
@@ -29,3 +29,4 @@ export {
   type ToleranceVerdict,
   type WorkerClaims,
 } from "./descent.js";
+export * from "./calibrate.js";

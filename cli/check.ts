@@ -9,13 +9,12 @@
  */
 import { readFileSync } from "node:fs";
 import { compileOnnxToCircom as compileOnnx } from "../circuits/compiler.js";
-import { analyzeModel, commitProgram, reduceTerms, type NodeLowering, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
-import { calibrate, seededInput, type Calibration, type HeldInput } from "../canonical/calibrate.js";
-import { modelGraph } from "../protocol/commitment.js";
+import { analyzeModel, calibrate, commitProgram, PRECISIONS, reduceTerms, seededInput, type Calibration, type HeldInput, type NodeLowering, type Precision, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
+import { decodeOnnx, modelGraph, type ModelGraph } from "../protocol/commitment.js";
 import { DTYPES, HEADER_FIXED_BYTES, numel, type Tensor } from "../protocol/tensor.js";
 import type { ModelDetails } from "../sdk/index.js";
 import { cliError } from "./common.js";
-import { onnxFileInfo } from "./deploy.js";
+import { onnxFileInfo, type OnnxFileInfo } from "./deploy.js";
 import { readInputFile } from "./request.js";
 
 /** Bytes per chunk of a tensor's data tree (protocol/tensor.ts: 1024-byte chunks). */
@@ -28,6 +27,8 @@ export interface CheckOptions {
   inputShape?: number[];
   /** Calibrate τ_out (default true). */
   calibrate?: boolean;
+  /** The precision to commit at and calibrate against (default fp32). */
+  precision?: Precision;
   /** Real held inputs (.npy, .json, .png/.jpg for the shipped image models, canonical tensors). */
   inputFiles?: string[];
   /** Seeded random held inputs (default 2). */
@@ -132,16 +133,21 @@ function operatorRows(nodes: NodeLowering[]): OperatorRow[] {
   return [...rows.values()].sort((a, b) => b.unsupported - a.unsupported || b.nodes - a.nodes || a.opType.localeCompare(b.opType));
 }
 
-/** Element → discontinuous steps: floor, ceil, float → int casts (an O(1) flip between honest runtimes). */
+/** Steps whose output jumps with their operands (floor, ceil, float → int casts): honest runtimes may differ by O(1) at a tie. */
 function discontinuousSteps(program: Program): Step[] {
   return program.steps.filter((s) => s.op === "floor" || s.op === "ceil" || (s.op === "cast" && s.operandTypes[0]?.dtype === "float32" && s.output.dtype !== "float32"));
 }
 
-/** Runs the check. Throws only for an unreadable file; everything else is a verdict with reasons. */
+/** Runs the check. Throws only for an unreadable file or input, or a malformed option; everything else is a verdict with reasons. */
 export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
   const info = onnxFileInfo(file);
   const bytes = readFileSync(file);
-  const graph = modelGraph(bytes);
+  let graph: ModelGraph;
+  try {
+    graph = modelGraph(bytes);
+  } catch (error) {
+    return unparsedReport(file, bytes, info, options, (error as Error).message);
+  }
   const declared = [...graph.input.shape] as Array<number | string>;
   const fileStatic = declared.every((d) => typeof d === "number" && d > 0);
   // Real held inputs first: a model with symbolic dimensions is probed at their shape.
@@ -171,7 +177,8 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   const t0 = performance.now();
   const analysis = analyzeModel(graph, { inputShape: shape });
   const program = analysis.program;
-  const commitment = program === undefined ? undefined : commitProgram(program, "fp32");
+  const precision: Precision = options.precision ?? "fp32";
+  const commitment = program === undefined ? undefined : commitProgram(program, precision);
   const commitMs = performance.now() - t0;
   const peakAfter = process.resourceUsage().maxRSS * 1024;
   const rssAfter = process.memoryUsage().rss;
@@ -213,7 +220,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     calibrationNote = `not calibrated: the input shape is not static (give --input-shape, or --input files to probe at their shape)`;
   } else if (program !== undefined && options.calibrate !== false) {
     try {
-      calibration = await calibrate(bytes, program, { inputShape: shape, inputs: held, seeded: options.seeded ?? 2, ...(options.range ? { range: options.range } : {}), ...(options.levels ? { levels: options.levels } : {}), ...(options.threads ? { threads: options.threads } : {}), ...(options.wasm === undefined ? {} : { wasm: options.wasm }) });
+      calibration = await calibrate(bytes, program, { precision, inputShape: shape, inputs: held, seeded: options.seeded ?? 2, ...(options.range ? { range: options.range } : {}), ...(options.levels ? { levels: options.levels } : {}), ...(options.threads ? { threads: options.threads } : {}), ...(options.wasm === undefined ? {} : { wasm: options.wasm }) });
       runsOnOnnxruntime = { ok: true, reason: `onnxruntime-node runs it (${calibration.runtimes.length} configurations on ${calibration.inputs.length} inputs)` };
       if (probe) calibrationNote = `calibrated at the probe shape [${shape}], not a committed one`;
     } catch (error) {
@@ -274,7 +281,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   if (commitment !== undefined && calibration !== null && isStatic) {
     canonicalTerms = {
       semanticsVersion: commitment.semanticsVersion,
-      precision: 0,
+      precision: PRECISIONS[precision],
       stepCount: commitment.stepCount,
       weightsRoot: commitment.weightsRoot,
       programRoot: commitment.programRoot,
@@ -310,6 +317,54 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     canonicalTerms,
     verdicts: { NONE: none, OPTIMISTIC: { allowed: optimisticOk, reasons: optimistic }, ZK: zk },
     notes,
+  };
+}
+
+/**
+ * A model the canonical parse refuses as a whole (a node with a subgraph: If, Loop, Scan): every node is
+ * listed by type, the subgraph nodes as unsupported with the reason and the rest as blocked (not
+ * analysed); OPTIMISTIC is refused, NONE decided by onnxruntime.
+ */
+async function unparsedReport(file: string, bytes: Uint8Array, info: OnnxFileInfo, options: CheckOptions, reason: string): Promise<CheckReport> {
+  const g = decodeOnnx(bytes).graph!;
+  const GRAPH_TYPES = new Set([5, 10]); // AttributeProto GRAPH, GRAPHS
+  const nodes: NodeLowering[] = (g.node ?? [])
+    .filter((n) => !(n.opType === "Constant" && (n.domain ?? "") === ""))
+    .map((n, index) => {
+      const sub = (n.attribute ?? []).some((a) => GRAPH_TYPES.has(Number(a.type)));
+      const node = `#${index} ${n.opType} -> ${(n.output ?? []).join(", ")}`;
+      return { index, opType: n.opType ?? "", domain: n.domain ?? "", node, status: sub ? "unsupported" : "blocked", steps: 0, reason: sub ? `${n.opType} (node ${node}) has a subgraph: control flow cannot be proven in one step` : `not analysed: ${reason}` };
+    });
+  const counts = { total: nodes.length, lowered: 0, folded: 0, unsupported: 0, blocked: 0 };
+  for (const n of nodes) counts[n.status]++;
+  const operators = operatorRows(nodes);
+  const shape = options.inputShape !== undefined && options.inputShape.every((d) => d > 0) ? [...options.inputShape] : info.input.shape.map((d) => (d > 0 ? d : 1));
+  const isStatic = (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) || info.input.shape.every((d) => d > 0);
+  const named = operators.filter((r) => r.unsupported > 0).map((r) => `${r.opType} ×${r.unsupported} (${r.reasons[0]})`);
+  const none = await tryOnnxruntime(bytes, info.input.dtype, shape);
+  return {
+    file,
+    modelHash: info.modelHash,
+    bytes: info.bytes,
+    opset: info.opset ?? null,
+    input: { name: info.input.name, dtype: info.input.dtype, declared: info.input.shape, shape, static: isStatic, probe: !isStatic },
+    output: { name: info.output.name, dtype: info.output.dtype, shape: info.output.shape, encodedBytes: null, inlineCap: options.maxInlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_CAP },
+    nodes: counts,
+    operators,
+    program: null,
+    widestReduction: null,
+    bisection: null,
+    commitment: null,
+    calibration: null,
+    calibrationNote: `not calibrated: ${reason}`,
+    speed: null,
+    canonicalTerms: null,
+    verdicts: {
+      NONE: { allowed: none.ok, reasons: [none.reason] },
+      OPTIMISTIC: { allowed: false, reasons: [named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`] },
+      ZK: zkVerdict(bytes),
+    },
+    notes: [],
   };
 }
 
@@ -360,12 +415,12 @@ export function checkLines(r: CheckReport): string[] {
   if (r.program) lines.push(`program    ${r.program.steps} steps (${r.program.map} map, ${r.program.move} move, ${r.program.reduce} reduce)`);
   if (r.widestReduction) lines.push(`widest     K = ${r.widestReduction.K} (step ${r.widestReduction.step}, ${r.widestReduction.op}, node ${r.widestReduction.node})`);
   if (r.bisection) lines.push(`bisection  depth ≤ ${r.bisection.depth} = manifest ${r.bisection.manifestDepth} + header 1 + chunks ${r.bisection.chunkDepth} + element 1 + partial sums ${r.bisection.partialDepth} (step ${r.bisection.worstStep})`);
-  if (r.commitment) lines.push(`commitment ${r.commitment.commitment} (${r.commitment.ms} ms; RSS ${r.commitment.rssBeforeMiB} → ${r.commitment.rssAfterMiB} MiB, high-water mark ${r.commitment.peakRssMiB} MiB, raised ${r.commitment.peakDeltaMiB} MiB by building)`);
+  if (r.commitment) lines.push(`commitment ${r.commitment.commitment} at ${r.commitment.precision} (${r.commitment.ms} ms; RSS ${r.commitment.rssBeforeMiB} → ${r.commitment.rssAfterMiB} MiB, high-water mark ${r.commitment.peakRssMiB} MiB, raised ${r.commitment.peakDeltaMiB} MiB by building)`);
   const c = r.calibration;
   if (c) {
-    lines.push(`τ_out      abs ${c.tauOut.abs} rel ${c.tauOut.rel}  (${c.tauOut.absBits}, ${c.tauOut.relBits}) = ${c.margin} × worst abs ${c.worst.abs} / rel ${c.worst.rel} over ${c.runtimes.length} runtimes × ${c.inputs.length} inputs`);
+    lines.push(`τ_out      abs ${c.tauOut.abs} rel ${c.tauOut.rel}  (${c.tauOut.absBits}, ${c.tauOut.relBits}) = ${c.margin} × worst abs ${c.worst.abs} / rel ${c.worst.rel} over ${c.runtimes.length} runtimes × ${c.inputs.length} inputs, against canonical ${c.precision}`);
     lines.push(`τ_major    abs ${c.tauMajor.abs} rel ${c.tauMajor.rel}  (${c.tauMajor.absBits}, ${c.tauMajor.relBits}) = ${c.majorFactor} × τ_out`);
-    lines.push(`tf32       canonical tf32 vs fp32: abs ${c.tf32.abs} rel ${c.tf32.rel}${c.tf32.withinTauOut ? " (within τ_out)" : " (beyond τ_out)"}`);
+    if (c.precision === "fp32") lines.push(`tf32       canonical tf32 vs fp32: abs ${c.tf32.abs} rel ${c.tf32.rel}${c.tf32.withinTauOut ? " (within τ_out)" : " (beyond τ_out)"}`);
     lines.push(`speed      canonical ${c.speed.canonicalMs.toFixed(1)} ms vs onnxruntime ${c.speed.onnxruntimeMs.toFixed(2)} ms (all, 1 thread): ${c.speed.ratio.toFixed(0)}x`);
     for (const s of c.skipped) lines.push(`           skipped ${s.runtime}: ${s.reason}`);
   } else if (r.calibrationNote) {

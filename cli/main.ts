@@ -121,6 +121,7 @@ model
   .option("--inputs <n>", "seeded random held inputs for the calibration", "4")
   .option("--range <lo,hi>", "value range of the seeded inputs (default -1,1 for floats, the dtype's range for integers)")
   .option("--max-inline-output <bytes>", "inline output cap OPTIMISTIC needs", String(DEFAULT_INLINE_OUTPUT_CAP))
+  .option("--precision <p>", "the precision to commit at and calibrate against: fp32, tf32, fp16, bf16", "fp32")
   .option("--no-calibrate", "skip the τ_out calibration (fast; no CanonicalTerms)")
   .action(async (file: string, _o, cmd: Command) => modelCheck(file, globals(cmd) as never));
 model

@@ -7,6 +7,7 @@ import { Tier } from "../protocol/types.js";
 import { ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { MNIST_MLP_HASH, modelCard, OracleClient, PPOCR_CLS_HASH, type ModelDetails } from "../sdk/index.js";
 import { address, cliError, context, eth, oracleCommand, output, Progress, type Context, type Deployment, type GlobalOptions } from "./common.js";
+import { PRECISIONS, type Precision } from "../canonical/index.js";
 import { checkLines, checkModel, DEFAULT_INLINE_OUTPUT_CAP, type CheckReport } from "./check.js";
 import { commitmentOf, onnxFileInfo, parseShape, parseTiers, registerModel } from "./deploy.js";
 
@@ -158,6 +159,7 @@ export async function modelInspect(target: string, o: GlobalOptions & { inputSha
 
 export interface CheckCliOptions extends GlobalOptions {
   inputShape?: string;
+  precision?: string;
   input?: string[];
   inputs?: string;
   range?: string;
@@ -180,9 +182,12 @@ export async function modelCheck(file: string, o: CheckCliOptions): Promise<void
     if (r.length !== 2 || r.some((v) => !Number.isFinite(v)) || r[0]! > r[1]!) throw cliError("CONFIG_INVALID", `--range takes lo,hi (e.g. -1,1); got ${JSON.stringify(o.range)}`);
     range = [r[0]!, r[1]!];
   }
+  const precision = o.precision ?? "fp32";
+  if (!(precision in PRECISIONS)) throw cliError("CONFIG_INVALID", `--precision takes ${Object.keys(PRECISIONS).join(", ")}; got ${JSON.stringify(precision)}`);
   const progress = new Progress(o.json === true);
   const report = await progress.step(o.calibrate === false ? "checking the model" : "checking the model and calibrating τ_out against onnxruntime", () =>
     checkModel(file, {
+      precision: precision as Precision,
       ...(o.inputShape === undefined ? {} : { inputShape: parseShape(o.inputShape, "--input-shape") }),
       ...(o.input === undefined ? {} : { inputFiles: o.input }),
       seeded: count(o.inputs, "--inputs", 4),
@@ -200,7 +205,7 @@ function termsLines(report: CheckReport): string[] {
   if (t === null) return [];
   return [
     "canonical terms (to set with setCanonicalTerms):",
-    `  semanticsVersion ${t.semanticsVersion}  precision ${t.precision} (fp32)  stepCount ${t.stepCount}`,
+    `  semanticsVersion ${t.semanticsVersion}  precision ${t.precision} (${Object.keys(PRECISIONS).find((k) => PRECISIONS[k as Precision] === t.precision)})  stepCount ${t.stepCount}`,
     `  weightsRoot ${t.weightsRoot}`,
     `  programRoot ${t.programRoot}`,
     `  commitment  ${t.commitment}`,

