@@ -117,9 +117,9 @@ export const WorkerConfigSchema = z.object({
     .int()
     .min(0)
     .max(4096)
-    .default(64)
+    .default(16)
     .describe(
-      "jobs this worker may hold beyond prefetch while their inputs are fetched from inputURI (the broker prefetch is prefetch + fetchSlots): a slow or tarpit input host delays only the jobs whose inputs it serves, until more than fetchSlots such fetches are in flight",
+      "jobs this worker may hold beyond prefetch while their inputs are fetched from inputURI (the broker prefetch is prefetch + fetchSlots): a slow or tarpit input host delays only the jobs whose inputs it serves, until prefetch + fetchSlots such fetches hold every delivery. Jobs held here are not available to other workers of a fleet: keep it modest",
     ),
   fetchAttempts: z.coerce
     .number()

@@ -72,3 +72,15 @@ process.on("message", async (msg) => {
   }
 });
 process.on("disconnect", () => process.exit(0));
+
+// An orphan guard on a thread of its own: onnxruntime runs block this process's JS thread (a
+// `disconnect` is handled only after the run), so if the worker dies while a hostile model runs
+// forever, nothing else would stop it. The thread polls the parent pid and kills this process as
+// soon as it is reparented.
+const { Worker } = require("node:worker_threads");
+const guard = new Worker(
+  `const { workerData } = require("node:worker_threads");
+   setInterval(() => { if (process.ppid !== workerData.parent) process.kill(workerData.self, "SIGKILL"); }, 250);`,
+  { eval: true, workerData: { parent: process.ppid, self: process.pid } },
+);
+guard.unref();

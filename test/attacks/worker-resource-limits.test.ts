@@ -5,7 +5,9 @@
  * modelRunTimeoutMs the child is killed, the job gets one signed rejection with a generic reason, the
  * worker keeps serving other models, and the model's next job gets a fresh process.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RejectReason, Tier, decodeTensor, fromHex, type Hex } from "../../protocol/index.js";
@@ -124,5 +126,37 @@ describe("attack: models that exhaust the worker's memory or hold its slot", () 
       await session.release(); // safe twice
     }
     expect(session.alive).toBe(false);
+  });
+
+  it("a model process outlives no worker: when the worker dies mid-run, the endless model's process is gone soon after (its guard thread polls every 250 ms)", async () => {
+    // A worker (a separate node process) opens the endless model with no limits, starts a run, and dies.
+    const dir = join(process.cwd(), ".data", `orphan-${randomBytes(6).toString("hex")}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      writeFileSync(join(dir, "endless.onnx"), endlessLoop());
+      writeFileSync(
+        join(dir, "worker.mts"),
+        `import ort from "onnxruntime-node";
+import { ProcessSession } from ${JSON.stringify(join(process.cwd(), "worker/model-process.ts"))};
+const s = await ProcessSession.create(${JSON.stringify(join(dir, "endless.onnx"))}, { executionProviders: ["cpu"] }, { memoryBytes: 0, runTimeoutMs: 0, loadTimeoutMs: 0 });
+void s.run({ x: new ort.Tensor("float32", Float32Array.of(1), [1]) });
+console.log("child " + s.pid);
+setTimeout(() => process.kill(process.pid, "SIGKILL"), 300);
+`,
+      );
+      const worker = spawn("node_modules/.bin/node", ["--import", "tsx", join(dir, "worker.mts")], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      worker.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      await new Promise<void>((resolve) => worker.on("exit", () => resolve()));
+      const pid = Number(/child (\d+)/.exec(out)?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      const deadline = Date.now() + 3_000;
+      while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const alive = existsSync(`/proc/${pid}`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, "latin1"));
+      if (alive) process.kill(pid, "SIGKILL");
+      expect(alive).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
