@@ -89,11 +89,11 @@ async function checkProgram(model: string, program: Program, input: Tensor, prec
 describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
   it("test_clsEveryStep_fp32_readsValuesFoldsMatchElementTs", async () => {
     const program = lowerModel(readFileSync(`${ASSETS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`), { inputShape: [1, 3, 48, 192] });
-    const r = await checkProgram("cls", program, textLineTensor("Step verifier"), "fp32", { elements: 2, terms: 3 }, 11);
+    const r = await checkProgram("cls", program, textLineTensor("Step verifier"), "fp32", { elements: 1, terms: 2 }, 11);
     console.log(`cls fp32: ${program.steps.length} steps, ${r.elements} elements, ${r.terms} terms, ops ${[...r.kinds].join(" ")}`);
     expect(r.kinds.has("reduce:conv") && r.kinds.has("reduce:pool") && r.kinds.has("move:reshape")).toBe(true);
     expect(r.steps).toBe(program.steps.length);
-  }, 120_000);
+  }, 300_000);
 
   it("test_clsSampledSteps_tf32Fp16Bf16AndOverflow_matchElementTs", async () => {
     const program = lowerModel(readFileSync(`${ASSETS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`), { inputShape: [1, 3, 48, 192] });
@@ -104,7 +104,7 @@ describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
     // Inputs of ±3e38: partial sums overflow to ±Inf and NaN through every step kind.
     terms += (await checkProgram("cls", program, uniformTensor([1, 3, 48, 192], 4, -3e38, 3e38), "fp32", { elements: 1, terms: 2, every: 4 }, 15)).terms;
     expect(terms).toBeGreaterThan(150);
-  }, 120_000);
+  }, 300_000);
 
   it("test_mnistMlps_everyStep_integerAndFloat_matchElementTs", async () => {
     const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
@@ -119,7 +119,7 @@ describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
         : { dtype: p.input.dtype, shape: p.input.shape, data: new Int8Array(p.input.shape.reduce((a, d) => a * d, 1)).map((_, i) => ((i * 37) % 256) - 128) } as Tensor;
       await checkProgram(name, p, x, "fp32", { elements: 4, terms: 4 }, 23);
     }
-  }, 120_000);
+  }, 300_000);
 
   it("test_recAndDet_everyFifthStepAndFirstThreeOfEachOp_fp32_matchElementTs", async () => {
     const rec = lowerModel(readFileSync(`${ASSETS}/ch_PP-OCRv4_rec_infer.onnx`), { inputShape: [1, 3, 48, 64] });
@@ -128,7 +128,7 @@ describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
     const b = await checkProgram("det", det, uniformTensor([1, 3, 32, 64], 32), "fp32", { elements: 1, terms: 2, every: 5 }, 32);
     console.log(`rec: ${rec.steps.length} steps, det: ${det.steps.length} steps; ${a.elements + b.elements} elements, ${a.terms + b.terms} terms; ops ${[...new Set([...a.kinds, ...b.kinds])].join(" ")}`);
     expect(a.kinds.has("reduce:matmul") && a.kinds.has("move:transpose") && b.kinds.has("reduce:convtranspose") && b.kinds.has("move:resize_nearest")).toBe(true);
-  }, 240_000);
+  }, 300_000);
 
   it("test_gasTable_worstSampledCallPerOp_below2M", () => {
     const rows = [...GAS.entries()].sort(([a], [b]) => a.localeCompare(b));
