@@ -49,16 +49,16 @@ describe("canonical audit", () => {
     const inputs = ["first line", "second line", "third line"].map((s) => clsInput(s));
     const canonical = inputs.map((x) => runProgram(program, x).output);
     const nudged = (t: Tensor, by: number): Tensor => ({ ...t, data: (t.data as Float32Array).map((v) => Math.fround(v + by)) });
-    const unsupported = buildModel({ input: { name: "x", shape: [1, 4] }, output: "y", nodes: [{ op: "Relu", inputs: ["x"], outputs: ["r"] }, { op: "Einsum", inputs: ["r", "r"], outputs: ["y"], attrs: { equation: { s: "ij,ij->ij" } } }] });
+    const unsupported = buildModel({ input: { name: "x", shape: [1, 4] }, output: "y", initializers: [{ name: "axis", dtype: "int64", shape: [], values: [1] }], nodes: [{ op: "Relu", inputs: ["x"], outputs: ["r"] }, { op: "CumSum", inputs: ["r", "axis"], outputs: ["y"] }] });
     const targets: AuditTarget[] = [
       { requestId: id(1), model, precision: "fp32", tau, input: inputs[0]!, output: canonical[0]! },
-      { requestId: id(2), model: { key: "einsum", bytes: unsupported, inputShape: [1, 4] }, precision: "fp32", tau, input: { dtype: "float32", shape: [1, 4], data: new Float32Array(4) }, output: { dtype: "float32", shape: [1, 4], data: new Float32Array(4) } },
+      { requestId: id(2), model: { key: "cumsum", bytes: unsupported, inputShape: [1, 4] }, precision: "fp32", tau, input: { dtype: "float32", shape: [1, 4], data: new Float32Array(4) }, output: { dtype: "float32", shape: [1, 4], data: new Float32Array(4) } },
       { requestId: id(3), model, precision: "fp32", tau, input: inputs[1]!, output: nudged(canonical[1]!, 1e-7) },
       { requestId: id(4), model, precision: "fp32", tau, input: inputs[2]!, output: nudged(canonical[2]!, 0.05) },
     ];
     const report = auditBatch(targets, { secret: SECRET, fraction: 1 });
     expect(report.audited).toBe(3);
-    expect(report.unsupported).toEqual([{ requestId: id(2), reason: expect.stringContaining("OP_UNSUPPORTED"), operators: ["Einsum"] }]);
+    expect(report.unsupported).toEqual([{ requestId: id(2), reason: expect.stringContaining("OP_UNSUPPORTED"), operators: ["CumSum"] }]);
     expect(report.disputes).toEqual([id(4)]);
     const v = report.verdicts[3]!;
     expect(v.status === "dispute" && v.tolerance.first !== undefined).toBe(true);
