@@ -15,11 +15,12 @@ import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, encodePartial, finalizeReduce, partialStates, reduceTerms, stepLeaf, type Step } from "../../canonical/index.js";
 import { weightLeaves } from "../../protocol/commitment.js";
-import { CHUNK_BYTES, merklePath, sha256, toHex } from "../../protocol/merkle.js";
-import { DTYPES, encodeTensor, type Tensor } from "../../protocol/tensor.js";
+import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
+import { chunkProofOf as chunkProof } from "./game-proof-helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import {
-  answer, clsWorld, commit, deployGame, descend, levelsOf, MOVE_CLOCK, openDispute, RESPONSE_TIME, RULING, TraceBook, TREE, withElement,
+  clsWorld, commit, deployGame, descend, levelsOf, MOVE_CLOCK, openDispute, RESPONSE_TIME, RULING, TraceBook, TREE, withElement,
   type ClsWorld, type Connection, type GameFx, type Pos,
 } from "./game-fixture.js";
 
@@ -43,29 +44,6 @@ const note = (what: string, g: bigint) => {
 
 function programPath(j: number): string[] {
   return merklePath(world.program.steps.map(stepLeaf), j).map(toHex);
-}
-
-/** A TensorChunkProof of element `index` of an encoded tensor, with its root path. */
-function chunkProof(encoded: Buffer, index: number, rootPath: string[]) {
-  const headerLen = 8 + 4 * encoded[6]!;
-  const header = encoded.subarray(0, headerLen);
-  const data = encoded.subarray(headerLen);
-  const size = [...Object.values(DTYPES)].find((d) => d.code === encoded[5])!.size;
-  const c = Math.floor((index * size) / CHUNK_BYTES);
-  const book = new TraceBook([]);
-  void book;
-  const leaves = [] as Buffer[];
-  for (let i = 0; i < Math.max(1, Math.ceil(data.length / CHUNK_BYTES)); i++) {
-    leaves.push(sha256(Buffer.from([0]), data.subarray(i * CHUNK_BYTES, Math.min((i + 1) * CHUNK_BYTES, data.length))));
-  }
-  const levels = levelsOf(leaves);
-  return {
-    header,
-    dataRoot: toHex(levels[levels.length - 1]![0]!),
-    rootPath,
-    chunk: data.subarray(c * CHUNK_BYTES, Math.min((c + 1) * CHUNK_BYTES, data.length)),
-    chunkPath: merklePath(leaves, c).map(toHex),
-  };
 }
 
 /** Proofs of the operand values `reads` names, from the worker's trace `book` (honest before the step in question). */
@@ -281,5 +259,3 @@ describe("FraudGame leaf proofs", () => {
   });
 });
 
-void answer;
-void encodeTensor;
