@@ -12,9 +12,9 @@ import {StepIndex} from "./StepIndex.sol";
 /// @notice One element of one canonical step on-chain, bit for bit canonical/element.ts: which operand
 /// elements it reads (map broadcasting with `view<k>`, moveSource, a reduce term's operands decomposed
 /// from t directly) and its value, init record, one fold or its finalize through CanonicalStep.
-/// Every call is O(rank + #operands + #params): nothing loops over elements or terms. Map values go
-/// through the linked library StepMaps, a reduce's term indexing through StepIndex (deploy both first;
-/// EIP-170 size).
+/// Every call is O(rank + #operands + #params): nothing loops over elements or terms. The arithmetic
+/// (map values, contraction terms, folds, finalize) runs in the linked library StepMaps and a reduce's
+/// term indexing in StepIndex: deploy both first and link them (EIP-170 size).
 contract StepVerifier is IStepVerifier {
     using Float64 for uint64;
 

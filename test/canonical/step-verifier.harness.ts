@@ -4,7 +4,7 @@
  */
 import { network } from "hardhat";
 import { encodeStep, finalizeReduce, mapElement, moveElement, moveSource, reduceTerms, type Precision, type Step } from "../../canonical/index.js";
-import { canonicalBits, encodePartial, partialKindOf, partialStates, precisionCode } from "../../canonical/partial.js";
+import { canonicalBits, encodePartial, partialStates, precisionCode } from "../../canonical/partial.js";
 import { DTYPES } from "../../protocol/tensor.js";
 
 const MASK64 = (1n << 64n) - 1n;
@@ -139,24 +139,29 @@ export async function checkStep(
       elems.push({ e: BigInt(e), values: valuesAt(rr.init), last: recs.at(-1)! });
       want.push({ reads: wantText(rr.init), value: wordOf(step.output.dtype, fin), init: recs[0]! });
       const padding = rr.terms.flatMap((t, i) => (t.length === 0 ? [i] : []));
-      void partialKindOf;
       for (const t of new Set(termsOf(e, K, padding))) {
         terms.push({ e: BigInt(e), t: BigInt(t), prev: recs[t]!, values: valuesAt(rr.terms[t]!) });
         wantTerms.push({ reads: wantText(rr.terms[t]!), fold: recs[t + 1]!, what: `e ${e} t ${t}` });
       }
     }
   }
-  // One call for the elements and the first terms, then the other terms (EDR caps a call at 2^24 gas).
-  const CHUNK = 48;
-  const o = await harness.run.staticCall(enc, precisionCode(precision), elems, terms.slice(0, CHUNK), { gasLimit: 16_000_000n });
-  const termReads = [...o.termReads];
-  const folds = [...o.folds];
-  const gas = o.gas.map(Number);
-  for (let i = CHUNK; i < terms.length; i += CHUNK) {
-    const more = await harness.run.staticCall(enc, precisionCode(precision), [], terms.slice(i, i + CHUNK), { gasLimit: 16_000_000n });
-    termReads.push(...more.termReads);
-    folds.push(...more.folds);
-    more.gas.forEach((g: bigint, j: number) => (gas[j] = Math.max(gas[j], Number(g))));
+  // Batches of elements and terms (EDR caps a call at 2^24 gas).
+  const [EB, TB] = [12, 32];
+  const reads: any[] = [];
+  const values: bigint[] = [];
+  const inits: string[] = [];
+  const termReads: any[] = [];
+  const folds: string[] = [];
+  const gas = [0, 0, 0, 0, 0];
+  let o: any;
+  for (let c = 0; c * EB < elems.length || c * TB < terms.length || c === 0; c++) {
+    o = await harness.run.staticCall(enc, precisionCode(precision), elems.slice(c * EB, (c + 1) * EB), terms.slice(c * TB, (c + 1) * TB), { gasLimit: 16_000_000n });
+    reads.push(...o.reads);
+    values.push(...o[4]);
+    inits.push(...o.inits);
+    termReads.push(...o.termReads);
+    folds.push(...o.folds);
+    o.gas.forEach((g: bigint, j: number) => (gas[j] = Math.max(gas[j]!, Number(g))));
   }
   const what = `step ${step.index} ${step.kind} ${step.op} ${precision}`;
   const note = (m: string) => {
@@ -168,14 +173,14 @@ export async function checkStep(
   if (step.kind !== "reduce" && o.terms !== 0n) note(`K ${o.terms} for a ${step.kind}`);
   want.forEach((w, i) => {
     const e = es[i];
-    if (readsText(o.reads[i]) !== w.reads) note(`e ${e} reads ${readsText(o.reads[i])} want ${w.reads}`);
-    if (o[4][i] !== w.value) note(`e ${e} value ${hex64(o[4][i])} want ${hex64(w.value)}`);
-    if (w.init !== undefined && o.inits[i] !== w.init) note(`e ${e} init ${o.inits[i]} want ${w.init}`);
+    if (readsText(reads[i]) !== w.reads) note(`e ${e} reads ${readsText(reads[i])} want ${w.reads}`);
+    if (values[i] !== w.value) note(`e ${e} value ${hex64(values[i]!)} want ${hex64(w.value)}`);
+    if (w.init !== undefined && inits[i] !== w.init) note(`e ${e} init ${inits[i]} want ${w.init}`);
   });
   wantTerms.forEach((w, i) => {
     if (readsText(termReads[i]) !== w.reads) note(`${w.what} termReads ${readsText(termReads[i])} want ${w.reads}`);
     if (folds[i] !== w.fold) note(`${w.what} fold ${folds[i]} want ${w.fold}`);
   });
-  const g = gas;
-  return { elements: es.length, terms: terms.length, gas: { reads: g[0], value: g[1], init: g[2], termReads: g[3], fold: g[4] } };
+  const [reads0, value, init, termReads0, fold] = gas as [number, number, number, number, number];
+  return { elements: es.length, terms: terms.length, gas: { reads: reads0, value, init, termReads: termReads0, fold } };
 }
