@@ -20,13 +20,16 @@ import { decodeTensor, hashEncoded, hashTensor, type Tensor } from "../protocol/
 import type { Hex } from "../protocol/types.js";
 import { FraudProofResolver__factory, IInferenceOracle__factory } from "../types/ethers-contracts/index.js";
 import { checkTrace } from "./checker.js";
-import { openChallenge } from "./dispute.js";
+import { bindTrace, openChallenge } from "./dispute.js";
 import { isError } from "../protocol/errors.js";
 import { ChallengerError, isChallengerError } from "./errors.js";
 import { DEFAULT_MAX_AUDIT_BYTES, encodedSize, fetchTrace } from "./fetchTrace.js";
 import { StepProofBuilder } from "./onestep.js";
 
 const OPTIMISTIC = 1n;
+/** IInferenceOracle.RequestStatus.Challenged: a dispute is open on the current result. */
+const CHALLENGED = 3n;
+const ZERO_HASH = "0x" + "00".repeat(32);
 const MANIFEST = 0xffffffff;
 
 export interface DaemonPolicy {
@@ -76,7 +79,7 @@ export interface DaemonOptions {
 }
 
 export interface DaemonTransaction {
-  label: "challenge" | "challengeAvailability" | "proveManifestMismatch" | "proveOutputMismatch" | "proveTypeFault" | "proveFraud" | "slashWithheld" | "withdraw";
+  label: "challenge" | "bindTrace" | "claimDispute" | "challengeAvailability" | "proveManifestMismatch" | "proveOutputMismatch" | "proveTypeFault" | "proveFraud" | "slashWithheld" | "withdraw";
   requestId?: string;
   hash: string;
   gasUsed: bigint;
@@ -267,13 +270,17 @@ export class ChallengerDaemon {
    */
   async audit(r: Submitted): Promise<AuditOutcome> {
     const chainNow = r.challengeDeadline === undefined ? undefined : await this.chainNow();
-    if (r.challengeDeadline !== undefined && chainNow! >= r.challengeDeadline) {
+    // Past the challenge window a result can still be joined while a dispute someone else opened on it
+    // is open (docs/V2.md §5): the daemon audits it and joins instead of skipping it.
+    const joinable = r.challengeDeadline !== undefined && chainNow! >= r.challengeDeadline && (await this.openDisputeDeadline(r.requestId)) > chainNow!;
+    if (r.challengeDeadline !== undefined && chainNow! >= r.challengeDeadline && !joinable) {
       this.deferred.delete(r.requestId);
       this.pending.delete(r.requestId);
       return { kind: "skipped", reason: "the challenge window has closed" };
     }
     // No try is started later than the window allows (wall clock, from the chain's remaining time).
-    const retryUntil = r.challengeDeadline === undefined ? undefined : Date.now() + Number(r.challengeDeadline - chainNow!) * 1000;
+    const until = joinable ? await this.openDisputeDeadline(r.requestId) : r.challengeDeadline;
+    const retryUntil = until === undefined ? undefined : Date.now() + Number(until - chainNow!) * 1000;
     try {
       const outcome = await this.auditOnce(r, retryUntil);
       this.deferred.delete(r.requestId);
@@ -300,6 +307,12 @@ export class ChallengerDaemon {
       this.options.logger?.info({ err: error, requestId: r.requestId, tries, retryAt }, "blob store unavailable: audit deferred");
       return { kind: "deferred", reason: (error as Error).message, retryAt };
     }
+  }
+
+  /** The deadline of the dispute open on the request's current result, or 0 when none is open. */
+  private async openDisputeDeadline(requestId: string): Promise<bigint> {
+    const request = await this.oracle.getRequest(requestId);
+    return request.status === CHALLENGED ? request.timeout : 0n;
   }
 
   /** The request's dispute resolver, fixed when the request was made (not the model's current one). */
@@ -345,22 +358,51 @@ export class ChallengerDaemon {
     return decodeTensor(bytes);
   }
 
-  /** Opens a dispute if the bond budget allows; false when it does not. */
+  /**
+   * Opens a dispute, or joins the one already open on the result (someone else's, perhaps a sock of the
+   * worker's that will never prove: any joiner may prove), if the bond budget allows; false when it does
+   * not. Then binds the disputed trace in the resolver if nobody has yet (every proof needs it).
+   */
   private async challenge(r: Submitted): Promise<boolean> {
-    const bond = await this.bondOf(r.requestId);
-    if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
-    // Reserved before any await: concurrent audits never pass maxBondAtRisk together.
-    this.atRisk += bond;
-    try {
-      const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
-      if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
-      const oracle = await this.oracle.getAddress();
-      await this.mined("challenge", r.requestId, () => openChallenge(this.oracle as never, oracle, r.requestId, receipt.logs, bond) as Promise<ContractTransactionResponse>);
-    } catch (error) {
-      this.released(bond);
-      throw error;
+    const me = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
+    const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
+    if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
+    const oracle = await this.oracle.getAddress();
+    if (!(await this.oracle.isChallenger(r.requestId, me))) {
+      const bond = await this.bondOf(r.requestId);
+      if (this.atRisk + bond > this.options.policy.maxBondAtRisk) return false;
+      // Reserved before any await: concurrent audits never pass maxBondAtRisk together.
+      this.atRisk += bond;
+      try {
+        await this.mined("challenge", r.requestId, () => openChallenge(this.oracle as never, oracle, r.requestId, receipt.logs, bond) as Promise<ContractTransactionResponse>);
+      } catch (error) {
+        this.released(bond);
+        throw error;
+      }
+    }
+    const resolver = this.resolverOf(await this.oracle.getRequest(r.requestId));
+    if ((await resolver.getDispute(r.requestId)).traceRoot === ZERO_HASH) {
+      await this.mined("bindTrace", r.requestId, () => bindTrace(resolver, oracle, r.requestId, receipt.logs));
     }
     return true;
+  }
+
+  /**
+   * Claims the daemon's share of a dispute the worker lost (WorkerFault/OutputMinor), read from the
+   * ruling transaction's DisputeResolved event; the share lands in the oracle balance (`withdraw`).
+   */
+  private async claimFrom(requestId: string, receipt: { logs: readonly { topics: readonly string[]; data: string }[] } | null): Promise<void> {
+    for (const log of receipt?.logs ?? []) {
+      let parsed;
+      try {
+        parsed = this.oracle.interface.parseLog(log as { topics: string[]; data: string });
+      } catch {
+        continue;
+      }
+      if (parsed?.name !== "DisputeResolved" || Number(parsed.args.ruling) < 2) continue;
+      const attempt = Number(parsed.args.attempt);
+      await this.mined("claimDispute", requestId, () => this.oracle.claimDispute(requestId, attempt));
+    }
   }
 
   /** Waits for a sent transaction and reports it to onTransaction. */
@@ -425,13 +467,13 @@ export class ChallengerDaemon {
     const n = hashes.length;
     if (n !== commitment.traceTypes.length) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("proveManifestMismatch", r.requestId, () => resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot()));
+      await this.claimFrom(r.requestId, await this.mined("proveManifestMismatch", r.requestId, () => resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot())));
       this.released(bond);
       return { kind: "manifestMismatchProven" };
     }
     if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase()) {
       if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("proveOutputMismatch", r.requestId, () => resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1)));
+      await this.claimFrom(r.requestId, await this.mined("proveOutputMismatch", r.requestId, () => resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1))));
       this.released(bond);
       return { kind: "outputMismatchProven" };
     }
@@ -450,11 +492,12 @@ export class ChallengerDaemon {
     const fault = verdict.fault;
     if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
     if (fault.reason === "type") {
-      await this.mined("proveTypeFault", r.requestId, () => resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output)));
+      await this.claimFrom(r.requestId, await this.mined("proveTypeFault", r.requestId, () => resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output))));
       this.released(bond);
       return { kind: "typeFaultProven", traceIndex: fault.traceIndex };
     }
     const receipt = await this.mined("proveFraud", r.requestId, () => resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element)));
+    await this.claimFrom(r.requestId, receipt);
     this.released(bond);
     const proven = receipt!.logs.map((l) => { try { return resolver.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "FraudProven");
     return { kind: "fraudProven", opIndex: fault.opIndex, element: fault.element, workerAtFault: Boolean(proven?.args.workerAtFault) };
@@ -475,7 +518,7 @@ export class ChallengerDaemon {
       }
       if (now < d.daDeadline) continue;
       if (d.pending > 0n) {
-        await this.mined("slashWithheld", requestId, () => resolver.slashWithheld(requestId));
+        await this.claimFrom(requestId, await this.mined("slashWithheld", requestId, () => resolver.slashWithheld(requestId)));
         slashed.push(requestId);
       }
       this.withheld.delete(requestId);

@@ -157,7 +157,8 @@ describe("attack: flooding the blob store so that an honest trace looks withheld
       await sleep(40);
     }
     expect(outcome).toEqual({ kind: "availabilityChallenged" });
-    expect(txs.map((t) => t.label)).toEqual(["challenge", "challengeAvailability"]);
+    // The dispute is opened, its trace bound in the resolver (every proof needs it), then the DA challenge.
+    expect(txs.map((t) => t.label)).toEqual(["challenge", "bindTrace", "challengeAvailability"]);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Challenged));
   });
 

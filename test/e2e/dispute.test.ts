@@ -18,7 +18,9 @@ import { FaultyTraceBuilder } from "../../scripts/fault-injection.js";
 import { clsCommitment } from "../challenger/fixtures.js";
 import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
 
-const { challengeBond, resultBond, challengeWindow } = DEFAULT_PARAMS;
+const { challengeBond, resultBond, challengeWindow, burnBps } = DEFAULT_PARAMS;
+/** A lone challenger's share of a WorkerFault: its bond back plus the slash less its burn share. */
+const FAULT_SHARE = challengeBond + resultBond - (resultBond * BigInt(burnBps)) / 10_000n;
 
 /** Every ETH holder the protocol touches: the chain's accounts, the contracts and the block producer. */
 async function totalBalance(stack: LocalStack, coinbase: string): Promise<bigint> {
@@ -90,7 +92,7 @@ describe("dispute end to end (FraudProofResolver, full traces, challenger daemon
     expect(await stack.oracle.state(id)).toBe(0n + 1n); // Requested again (reopened)
     const stakeAfter = (await stack.oracle.getWorker(faultyOperator)).stake;
     expect(stakeBefore - stakeAfter).toBe(resultBond); // the result's bond is slashed
-    expect(await stack.oracle.balanceOf(challengerAddress)).toBe(challengeBond + resultBond);
+    expect(await stack.oracle.balanceOf(challengerAddress)).toBe(FAULT_SHARE);
 
     // The honest worker comes up; the relayer hands the reopened job out with the faulty signer excluded.
     await stack.addWorker();
@@ -117,13 +119,14 @@ describe("dispute end to end (FraudProofResolver, full traces, challenger daemon
     expect(c.rotated180).toBe(true);
     expect(await stack.dapp.resultCount()).toBe(1n);
 
-    // The challenger withdraws its reward: its bond back plus the slashed result bond.
+    // The challenger withdraws its reward: its bond back plus the slashed result bond less the burn.
     const withdrawn = await daemon.withdraw();
-    expect(withdrawn).toBe(challengeBond + resultBond);
-    // Its net gain is the slashed bond, less the gas it paid.
+    expect(withdrawn).toBe(FAULT_SHARE);
+    // Its net gain is the slashed bond less the burn share, less the gas it paid.
+    const reward = FAULT_SHARE - challengeBond;
     const challengerAfter = await stack.ethers.provider.getBalance(challengerAddress);
-    expect(challengerAfter - challengerBefore).toBeGreaterThan(resultBond - 10n ** 16n);
-    expect(challengerAfter - challengerBefore).toBeLessThan(resultBond);
+    expect(challengerAfter - challengerBefore).toBeGreaterThan(reward - 10n ** 16n);
+    expect(challengerAfter - challengerBefore).toBeLessThan(reward);
 
     // No funds lost: every wei is still held by someone, except the burned base fees.
     const endBlock = await stack.ethers.provider.getBlockNumber();

@@ -85,7 +85,8 @@ describe("ChallengerDaemon", () => {
     expect(await fx.oracle.state(hidden.id)).toBe(BigInt(Status.Requested));
     expect(daemon.bondAtRisk()).toBe(0n);
     const won = await daemon.withdraw();
-    expect(won).toBe(2n * (PARAMS.challengeBond + PARAMS.resultBond));
+    // Each won dispute: the bond back plus the slash less its burn share (claimed by the daemon).
+    expect(won).toBe(2n * (PARAMS.challengeBond + PARAMS.resultBond - (PARAMS.resultBond * BigInt(PARAMS.burnBps)) / 10_000n));
     expect(await fx.oracle.balanceOf(fx.challenger.address)).toBe(0n);
   }, 300_000);
 
