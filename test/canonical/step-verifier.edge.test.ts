@@ -34,6 +34,7 @@ function dataFor(t: TensorType, rand: () => number): number[] {
   return Array.from({ length: n }, () => {
     if (t.dtype === "int8") return Math.floor(rand() * 256) - 128;
     if (t.dtype === "uint8") return Math.floor(rand() * 256);
+    if (t.dtype === "bool") return rand() < 0.5 ? 0 : 1;
     if (t.dtype === "int32") return Math.floor((rand() - 0.5) * 2 ** 32);
     const r = rand();
     if (r < 0.3) return SPECIAL[Math.floor(rand() * SPECIAL.length)]!;
@@ -94,7 +95,7 @@ describe("StepVerifier edge cases", () => {
     n += await checkAll(step("reduce", "reduce", [f32([3, 5])], f32([3]), { fn: [0], axes: [1] }), ["fp32"], 9);
     // Integer matmul (MatMulInteger): int32 sums of int8 · uint8 products.
     n += await checkAll(step("reduce", "matmul", [{ dtype: "int8", shape: [3, 5] }, { dtype: "uint8", shape: [5, 2] }], { dtype: "int32", shape: [3, 2] }, { transA: [0], transB: [0] }), ["fp32"], 10);
-    expect(n).toBeGreaterThan(600);
+    expect(n).toBeGreaterThan(900);
   }, 120_000);
 
   it("test_mapAndMoveOps_everyElement_specialValuesWrapAndBroadcast_matchElementTs", async () => {
@@ -109,11 +110,33 @@ describe("StepVerifier edge cases", () => {
     // Every float map op with its parameters read from the step (MAP_PARAMS), at fp32 and bf16.
     const ARITY: Record<string, number[]> = { add: [2], sub: [2], mul: [2], div: [2], max: [2], min: [2], pow: [2], bn_scale: [2], exp_sub: [2], bn_apply: [4], ln_apply: [3, 4] };
     const PARAMS: Record<string, Record<string, number[]>> = { clip: { min: [-0.75], max: [6] }, hardsigmoid: { alpha: [0.2], beta: [0.5] }, leakyrelu: { alpha: [0.01] }, bn_scale: { epsilon: [1e-5] }, ln_apply: { epsilon: [1e-5] }, scale: { k: [1.702] }, cast: { to: [1] } };
-    for (const op of MAP_OPS) {
+    for (const op of MAP_OPS.slice(0, MAP_OPS.indexOf("where"))) {
       for (const arity of ARITY[op] ?? [1]) {
         n += await checkAll(step("map", op, Array.from({ length: arity }, () => f32([5])), f32([5]), PARAMS[op] ?? {}), ["fp32", "bf16"], 40 + arity);
       }
     }
+    // The appended maps on special values: float outputs, bool outputs of float operands, quantizing maps.
+    const NEW_FLOAT: [string, number, Record<string, number[]>][] = [["where", 3, {}], ["prelu", 2, {}], ["fill", 0, { value: [-2.5] }], ["dequantize", 2, {}], ["dequantize", 3, {}], ["qscale", 3, {}], ["dql_scale", 2, {}]];
+    for (const [op, arity, params] of NEW_FLOAT) n += await checkAll(step("map", op, Array.from({ length: arity }, () => f32([7])), f32([7]), params), ["fp32", "fp16"], 60 + arity);
+    for (const op of ["equal", "less", "greater", "less_equal", "greater_equal", "not", "and", "or", "xor"]) {
+      n += await checkAll(step("map", op, Array.from({ length: op === "not" ? 1 : 2 }, () => f32([9])), { dtype: "bool", shape: [9] }), ["fp32"], 70);
+    }
+    for (const out of ["int8", "uint8"] as const) {
+      n += await checkAll(step("map", "quantize", [f32([9]), f32([9])], { dtype: out, shape: [9] }), ["fp32"], 80);
+      n += await checkAll(step("map", "quantize", [f32([9]), f32([1]), { dtype: out, shape: [1] }], { dtype: out, shape: [9] }), ["fp32"], 81);
+      n += await checkAll(step("map", "requantize", [{ dtype: "int32", shape: [9] }, f32([9]), { dtype: out, shape: [9] }], { dtype: out, shape: [9] }), ["fp32"], 82);
+    }
+    n += await checkAll(step("map", "where", [{ dtype: "bool", shape: [2, 1] }, { dtype: "int8", shape: [3] }, { dtype: "int8", shape: [2, 3] }], { dtype: "int8", shape: [2, 3] }), ["fp32"], 83);
+    n += await checkAll(step("map", "fill", [], { dtype: "int32", shape: [3] }, { value: [-7] }), ["fp32"], 84);
+    // The appended moves: a constant step (float and bool), gather, gather_elements, every pad mode, tile.
+    n += await checkAll(step("move", "constant", [], f32([2, 3]), { values: [0, -0, NaN, Infinity, 1e-40, -3.5] }), ["fp32"], 85);
+    n += await checkAll(step("move", "constant", [], { dtype: "bool", shape: [4] }, { values: [1, 0, 0, 1] }), ["fp32"], 86);
+    n += await checkAll(step("move", "gather", [f32([4, 3, 2])], f32([4, 2, 2, 2]), { axis: [1], indices: [2, 0, 1, 1] }), ["fp32"], 87);
+    n += await checkAll(step("move", "gather", [f32([4, 3])], f32([3]), { axis: [0], indices: [3] }), ["fp32"], 88);
+    n += await checkAll(step("move", "gather_elements", [f32([3, 4])], f32([2, 4]), { axis: [0], indices: [2, 0, 1, 1, 0, 0, 2, 1] }), ["fp32"], 89);
+    for (const mode of [0, 1, 2]) n += await checkAll(step("move", "pad", [f32([3, 4])], f32([7, 5]), { mode: [mode], pads: [2, 0, 2, 1], value: [NaN] }), ["fp32"], 90 + mode);
+    n += await checkAll(step("move", "pad", [{ dtype: "int8", shape: [3] }], { dtype: "int8", shape: [4] }, { mode: [0], pads: [-1, 2], value: [-128] }), ["fp32"], 93);
+    n += await checkAll(step("move", "tile", [f32([2, 3])], f32([6, 6])), ["fp32"], 94);
     n += await checkAll(step("map", "cast", [f32([10])], { dtype: "int8", shape: [10] }, { to: [3] }), ["fp32"], 18);
     // Integer wrap-around.
     n += await checkAll(step("map", "add", [{ dtype: "int8", shape: [8] }, { dtype: "int8", shape: [8] }], { dtype: "int8", shape: [8] }), ["fp32"], 19);
@@ -126,7 +149,7 @@ describe("StepVerifier edge cases", () => {
     n += await checkAll(step("move", "expand", [f32([3, 1])], f32([2, 3, 4])), ["fp32"], 25);
     n += await checkAll(step("move", "resize_nearest", [f32([1, 1, 3, 2])], f32([1, 1, 6, 5]), { scales: [1, 1, 2, Math.fround(2.5)] }), ["fp32"], 27);
     n += await checkAll(step("move", "reshape", [{ dtype: "int8", shape: [2, 3] }], { dtype: "int8", shape: [6] }), ["fp32"], 28);
-    expect(n).toBeGreaterThan(600);
+    expect(n).toBeGreaterThan(900);
     // A move of a NaN with a payload writes the canonical NaN; an integer is copied as is.
     const t = step("move", "reshape", [f32([2])], f32([2]));
     const enc = "0x" + encodeStep(t).toString("hex");
@@ -172,7 +195,9 @@ describe("StepVerifier edge cases", () => {
     const wrongKind = Buffer.from(enc);
     wrongKind[5] = 2;
     expect(await revertName(verifier.info(hex(wrongKind)))).toBe("StepMalformed(5)");
-    expect(await revertName(verifier.info(hex(encodeStep({ ...add, op: "gather" as Step["op"] }))))).toBe("StepUnsupported(gather)");
+    expect(await revertName(verifier.info(hex(encodeStep({ ...add, op: "frobnicate" as Step["op"] }))))).toBe("StepUnsupported(frobnicate)");
+    // A move op under the map kind: the kind byte is wrong.
+    expect(await revertName(verifier.info(hex(encodeStep({ ...add, op: "gather" as Step["op"] }))))).toBe("StepMalformed(5)");
     expect(await revertName(verifier.reads(hex(enc), 6))).toBe("StepIndexOutOfRange(6,6)");
     expect(await revertName(verifier.elementValue(hex(enc), 0, [1n], 0))).toBe("StepReadsMismatch(2,1)");
     const conv = step("reduce", "conv", [f32([1, 1, 3, 3]), f32([1, 1, 2, 2])], f32([1, 1, 2, 2]), { group: [1], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1] });
