@@ -95,7 +95,35 @@ describe("StepVerifier edge cases", () => {
     n += await checkAll(step("reduce", "reduce", [f32([3, 5])], f32([3]), { fn: [0], axes: [1] }), ["fp32"], 9);
     // Integer matmul (MatMulInteger): int32 sums of int8 · uint8 products.
     n += await checkAll(step("reduce", "matmul", [{ dtype: "int8", shape: [3, 5] }, { dtype: "uint8", shape: [5, 2] }], { dtype: "int32", shape: [3, 2] }, { transA: [0], transB: [0] }), ["fp32"], 10);
+    // conv3d (grouped, strided, dilated, padded, with a bias) and pool3d (max; mean with and without the padding).
+    n += await checkAll(step("reduce", "conv3d", [f32([1, 4, 3, 4, 3]), f32([2, 2, 2, 2, 2]), f32([2])], f32([1, 2, 2, 2, 2]), { group: [2], strides: [2, 2, 1], pads: [1, 0, 1, 0, 1, 0], dilations: [1, 2, 1] }), ["fp32", "tf32"], 30);
+    n += await checkAll(step("reduce", "pool3d", [f32([1, 2, 3, 4, 3])], f32([1, 2, 2, 2, 2]), { fn: [1], kernel: [2, 3, 2], strides: [2, 2, 2], pads: [1, 1, 1, 0, 0, 0], dilations: [1, 1, 1], countIncludePad: [0] }), ["fp32"], 31);
+    n += await checkAll(step("reduce", "pool3d", [f32([1, 1, 3, 4, 3])], f32([1, 1, 2, 2, 2]), { fn: [2], kernel: [2, 3, 2], strides: [2, 2, 2], pads: [1, 1, 1, 0, 0, 0], dilations: [1, 1, 1], countIncludePad: [0] }), ["fp32", "bf16"], 32);
+    n += await checkAll(step("reduce", "pool3d", [f32([1, 1, 3, 4, 3])], f32([1, 1, 2, 2, 2]), { fn: [2], kernel: [2, 3, 2], strides: [2, 2, 2], pads: [1, 1, 1, 0, 0, 0], dilations: [1, 1, 1], countIncludePad: [1] }), ["fp32"], 33);
     expect(n).toBeGreaterThan(900);
+  }, 120_000);
+
+  it("test_int32MatmulAndConv_zeroPointDifferencesAndInt32Bias_wrapLikeElementTs", async () => {
+    // int32 operands as a zero-point sub leaves them (|v| <= 510 for 8-bit data), an int32 bias near the
+    // int32 range so that the sums wrap; every element and every term.
+    const rand = seededRandom(40);
+    const i32 = (shape: number[]): TensorType => ({ dtype: "int32", shape });
+    const small = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 1021) - 510);
+    const bias = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 2 ** 31 - 1 - Math.floor(rand() * 1000) : -(2 ** 31) + Math.floor(rand() * 1000)));
+    const cases: [Step, number[][]][] = [
+      [step("reduce", "matmul", [i32([2, 3, 5]), i32([5, 4]), i32([4])], i32([2, 3, 4]), { transA: [0], transB: [0] }), [small(30), small(20), bias(4)]],
+      [step("reduce", "conv", [i32([1, 2, 4, 5]), i32([3, 2, 2, 3]), i32([3])], i32([1, 3, 3, 2]), { group: [1], strides: [1, 2], pads: [1, 0, 0, 1], dilations: [1, 1] }), [small(40), small(36), bias(3)]],
+      [step("reduce", "conv", [{ dtype: "uint8", shape: [1, 2, 3, 3] }, { dtype: "int8", shape: [2, 2, 2, 2] }], i32([1, 2, 2, 2]), { group: [1], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1] }), [small(18).map((v) => (v + 510) % 256), small(16).map((v) => v % 128)]],
+    ];
+    const bad: string[] = [];
+    let n = 0;
+    for (const [s, data] of cases) {
+      const numel = s.output.shape.reduce((a, d) => a * d, 1);
+      const c = await checkStep(harness, s, (k) => data[k]!, "fp32", Array.from({ length: numel }, (_, i) => i), (_e, K) => Array.from({ length: K }, (_, t) => t), bad);
+      n += c.elements + c.terms;
+    }
+    expect(bad).toEqual([]);
+    expect(n).toBeGreaterThan(300);
   }, 120_000);
 
   it("test_mapAndMoveOps_everyElement_specialValuesWrapAndBroadcast_matchElementTs", async () => {
