@@ -6,10 +6,12 @@
  * subnormals, ties and values that saturate; plus the gas of each new pattern (worst sampled call) and of
  * the largest constant step the lowering allows.
  */
+import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, lowerModel, runProgram, type Precision, type Program, type Step } from "../../canonical/index.js";
 import { seededRandom } from "../../protocol/random.js";
 import type { Tensor } from "../../protocol/tensor.js";
+import { ortRun } from "./helpers.js";
 import { buildModel, values, type Attr, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 import { checkStep, deployStepVerifier, type GasRow } from "./step-verifier.harness.js";
 
@@ -170,6 +172,38 @@ describe("StepVerifier on the appended operators (bit for bit with canonical/ele
       expect(checked).toBeGreaterThan(0);
     }, 120_000);
   }
+
+  it("test_mnistInt8WeightsInQOperatorForm_everyStep_matchesElementTs", async () => {
+    // The trained weights of models/mnist-mlp.onnx rewired into onnxruntime's quantized operator form:
+    // MatMulInteger + int32 bias, DequantizeLinear of the int32 accumulator, Relu, QuantizeLinear,
+    // QLinearMatMul (zero-point subs, int32 matmul, qscale, requantize), DequantizeLinear.
+    const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
+    const w = (name: string) => mnist.weights.find((x) => (x as { name?: string }).name === name)!.tensor;
+    const init = (name: string, t: Tensor): InitSpec => ({ name, dtype: t.dtype as InitSpec["dtype"], shape: t.shape, values: Array.from(t.data as ArrayLike<number>) });
+    const scalar = (name: string, v: number): InitSpec => ({ name, dtype: "float32", shape: [], values: [v] });
+    const bytes = buildModel({
+      input: { name: "x", shape: [1, 49], dtype: "int8" },
+      output: "y",
+      nodes: [
+        node("MatMulInteger", ["x", "w0"], ["acc"]), node("Add", ["acc", "b0"], ["h"]), node("DequantizeLinear", ["h", "s0"], ["hf"]), node("Relu", ["hf"], ["r"]),
+        node("QuantizeLinear", ["r", "s1", "z1"], ["q"]), node("QLinearMatMul", ["q", "s1", "z1", "w1", "sw1", "zw1", "sy", "zy"], ["o"]), node("DequantizeLinear", ["o", "sy", "zy"], ["y"]),
+      ],
+      initializers: [init("w0", w("l0.weight")), init("b0", w("l0.bias")), scalar("s0", Math.fround(207 / 65536 / 16)), scalar("s1", 1 / 16), i8("z1", [-3], []), init("w1", w("l1.weight")), scalar("sw1", Math.fround(0.0123)), i8("zw1", [0], []), scalar("sy", Math.fround(0.37)), i8("zy", [4], [])],
+      opset: 13,
+    });
+    const program = lowerModel(bytes);
+    const ops = program.steps.map((st) => `${st.kind}:${st.op}`);
+    for (const op of ["map:dequantize", "map:quantize", "map:qscale", "map:requantize", "reduce:matmul"]) expect(ops).toContain(op);
+    let checked = 0;
+    for (const seed of [1, 2, 3]) {
+      const x: Tensor = { dtype: "int8", shape: [1, 49], data: Int8Array.from(values(49, 100 + seed, -128, 128), Math.floor) };
+      checked += await checkProgram("mnist int8 weights, QOperator form", program, x, "fp32", seed);
+      // The canonical output is onnxruntime's, bit for bit.
+      const ort = await ortRun(bytes, "x", x, "disabled");
+      expect(Array.from(runProgram(program, x).output.data as ArrayLike<number>)).toEqual(Array.from(ort.data as ArrayLike<number>));
+    }
+    expect(checked).toBeGreaterThan(500);
+  }, 120_000);
 
   it("test_everyNewPattern_coveredByTheModels", () => {
     expect([...NEW_OPS].filter((op) => !SEEN.has(op))).toEqual([]);
