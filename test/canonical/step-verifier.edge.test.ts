@@ -238,6 +238,21 @@ describe("StepVerifier edge cases", () => {
     // A parameter that is not an integer where one is required.
     const badPerm = hex(encodeStep(step("move", "transpose", [f32([2, 3])], f32([3, 2]), { perm: [1.5, 0] })));
     expect(await revertName(verifier.reads(badPerm, 0))).toMatch(/^StepMalformed/);
+    // The appended patterns: an index outside its axis, a wrong parameter count, a bad pad mode, a float
+    // zero point, a float operand of a non-bool integer map.
+    const bad = async (s: Step, call: "reads" | "value" = "reads") =>
+      revertName(call === "reads" ? verifier.reads(hex(encodeStep(s)), 0) : verifier.elementValue(hex(encodeStep(s)), 0, s.operandTypes.map(() => 0n), 0));
+    expect(await bad(step("move", "gather", [f32([4, 3])], f32([1, 3]), { axis: [0], indices: [4] }))).toMatch(/^StepMalformed/);
+    expect(await bad(step("move", "gather", [f32([4, 3])], f32([2, 3]), { axis: [0], indices: [1] }))).toMatch(/^StepMalformed/);
+    expect(await bad(step("move", "gather_elements", [f32([4, 3])], f32([1, 3]), { axis: [0], indices: [-1, 0, 2] }))).toMatch(/^StepMalformed/);
+    expect(await bad(step("move", "pad", [f32([4])], f32([6]), { mode: [3], pads: [1, 1], value: [0] }))).toMatch(/^StepMalformed/);
+    expect(await bad(step("move", "pad", [f32([4])], f32([6]), { mode: [0], pads: [1], value: [0] }))).toMatch(/^StepMalformed/);
+    expect(await bad(step("move", "constant", [], f32([3]), { values: [1, 2] }), "value")).toMatch(/^StepMalformed/);
+    expect(await bad(step("move", "constant", [f32([3])], f32([3]), { values: [1, 2, 3] }))).toMatch(/^StepMalformed/);
+    expect(await bad(step("map", "quantize", [f32([3]), f32([1]), f32([1])], { dtype: "int8", shape: [3] }), "value")).toMatch(/^StepMalformed/);
+    expect(await bad(step("map", "add", [f32([3]), f32([3])], { dtype: "int8", shape: [3] }), "value")).toMatch(/^StepUnsupported/);
+    expect(await bad(step("reduce", "conv3d", [f32([1, 1, 2, 2, 2]), { dtype: "int8", shape: [1, 1, 1, 1, 1] }], f32([1, 1, 2, 2, 2]), { group: [1], strides: [1, 1, 1], pads: [0, 0, 0, 0, 0, 0], dilations: [1, 1, 1] }))).toMatch(/^Step/);
+    expect(await revertName(verifier.info(hex(encodeStep(step("reduce", "conv3d", [f32([1, 1, 2, 2, 2]), { dtype: "int8", shape: [1, 1, 1, 1, 1] }], f32([1, 1, 2, 2, 2]), { group: [1], strides: [1, 1, 1], pads: [0, 0, 0, 0, 0, 0], dilations: [1, 1, 1] })))))).toMatch(/^StepMalformed/);
   }, 60_000);
 
   it("test_hugeSteps_K2pow20AndNumel2pow32_oneCallFarBelow2MGas", async () => {
