@@ -28,6 +28,11 @@ library StepCodec {
     uint8 internal constant CONCAT = 3;
     uint8 internal constant EXPAND = 4;
     uint8 internal constant RESIZE_NEAREST = 5;
+    uint8 internal constant GATHER = 6;
+    uint8 internal constant GATHER_ELEMENTS = 7;
+    uint8 internal constant PAD = 8;
+    uint8 internal constant TILE = 9;
+    uint8 internal constant CONSTANT = 10;
 
     // REDUCE_OPS codes (canonical/program.ts).
     uint8 internal constant CONV = 0;
@@ -35,6 +40,8 @@ library StepCodec {
     uint8 internal constant MATMUL = 2;
     uint8 internal constant POOL = 3;
     uint8 internal constant REDUCE = 4;
+    uint8 internal constant CONV3D = 5;
+    uint8 internal constant POOL3D = 6;
 
     struct Param {
         bytes32 nameHash;
@@ -181,14 +188,18 @@ library StepCodec {
     }
 
     function mapCode(bytes32 h) private pure returns (int256) {
-        bytes32[31] memory names = [
+        bytes32[48] memory names = [
             keccak256("add"), keccak256("sub"), keccak256("mul"), keccak256("div"), keccak256("max"),
             keccak256("min"), keccak256("pow"), keccak256("neg"), keccak256("abs"), keccak256("relu"),
             keccak256("sqrt"), keccak256("exp"), keccak256("log"), keccak256("sigmoid"), keccak256("tanh"),
             keccak256("erf"), keccak256("reciprocal"), keccak256("floor"), keccak256("ceil"), keccak256("clip"),
             keccak256("hardsigmoid"), keccak256("hardswish"), keccak256("leakyrelu"), keccak256("bn_scale"),
             keccak256("bn_apply"), keccak256("exp_sub"), keccak256("ln_apply"), keccak256("scale"),
-            keccak256("gelu"), keccak256("gelu_tanh"), keccak256("cast")
+            keccak256("gelu"), keccak256("gelu_tanh"), keccak256("cast"), keccak256("where"), keccak256("equal"),
+            keccak256("less"), keccak256("greater"), keccak256("less_equal"), keccak256("greater_equal"),
+            keccak256("not"), keccak256("and"), keccak256("or"), keccak256("xor"), keccak256("prelu"),
+            keccak256("fill"), keccak256("quantize"), keccak256("dequantize"), keccak256("qscale"),
+            keccak256("requantize"), keccak256("dql_scale")
         ];
         for (uint256 i = 0; i < names.length; ++i) if (names[i] == h) return int256(i);
         return -1;
@@ -201,6 +212,11 @@ library StepCodec {
         if (h == keccak256("concat")) return int256(uint256(CONCAT));
         if (h == keccak256("expand")) return int256(uint256(EXPAND));
         if (h == keccak256("resize_nearest")) return int256(uint256(RESIZE_NEAREST));
+        if (h == keccak256("gather")) return int256(uint256(GATHER));
+        if (h == keccak256("gather_elements")) return int256(uint256(GATHER_ELEMENTS));
+        if (h == keccak256("pad")) return int256(uint256(PAD));
+        if (h == keccak256("tile")) return int256(uint256(TILE));
+        if (h == keccak256("constant")) return int256(uint256(CONSTANT));
         return -1;
     }
 
@@ -210,6 +226,8 @@ library StepCodec {
         if (h == keccak256("matmul")) return int256(uint256(MATMUL));
         if (h == keccak256("pool")) return int256(uint256(POOL));
         if (h == keccak256("reduce")) return int256(uint256(REDUCE));
+        if (h == keccak256("conv3d")) return int256(uint256(CONV3D));
+        if (h == keccak256("pool3d")) return int256(uint256(POOL3D));
         return -1;
     }
 

@@ -75,20 +75,21 @@ library StepIndex {
                 && s.operands[1].shape.length <= s.outShape.length
                 && (n == 2 || s.operands[2].shape.length <= s.outShape.length);
             // Float operands give a float sum; integer operands an int32 sum.
-            bool f = s.operands[0].dtype == FLOAT32;
-            ok = ok && (s.operands[1].dtype == FLOAT32) == f && (s.outDtype == FLOAT32) == f;
-        } else if (op == StepCodec.CONV || op == StepCodec.CONVTRANSPOSE) {
-            ok = (n == 2 || n == 3) && s.operands[0].shape.length == 4 && s.operands[1].shape.length == 4
-                && s.outShape.length == 4 && (n == 2 || s.operands[2].shape.length == 1);
-        } else if (op == StepCodec.POOL) {
-            ok = n == 1 && s.operands[0].shape.length == 4 && s.outShape.length == 4;
+        } else if (op == StepCodec.CONV || op == StepCodec.CONVTRANSPOSE || op == StepCodec.CONV3D) {
+            uint256 rank = op == StepCodec.CONV3D ? 5 : 4;
+            ok = (n == 2 || n == 3) && s.operands[0].shape.length == rank && s.operands[1].shape.length == rank
+                && s.outShape.length == rank && (n == 2 || s.operands[2].shape.length == 1);
+        } else if (op == StepCodec.POOL || op == StepCodec.POOL3D) {
+            uint256 rank = op == StepCodec.POOL3D ? 5 : 4;
+            ok = n == 1 && s.operands[0].shape.length == rank && s.outShape.length == rank;
         } else {
             ok = n == 1;
         }
-        if (op != StepCodec.MATMUL) {
-            for (uint256 k = 0; k < n; ++k) ok = ok && s.operands[k].dtype == FLOAT32;
-            ok = ok && s.outDtype == FLOAT32;
-        }
+        // Integer matmul and conv (8-bit or int32 operands, an int32 bias): an int32 sum; every other
+        // reduce is float.
+        bool f = s.outDtype == FLOAT32 || !(op == StepCodec.MATMUL || op == StepCodec.CONV || op == StepCodec.CONV3D);
+        for (uint256 k = 0; k < n; ++k) ok = ok && (s.operands[k].dtype == FLOAT32) == f;
+        ok = ok && (s.outDtype == FLOAT32) == f;
         if (!ok) revert IStepVerifier.StepMalformed(s.paramsOffset);
     }
 
@@ -110,6 +111,12 @@ library StepIndex {
             int256[] memory kernel = StepCodec.intParam(s, "kernel", 2);
             if (kernel[0] < 1 || kernel[1] < 1) revert IStepVerifier.StepMalformed(s.paramsOffset);
             k = uint256(kernel[0]) * uint256(kernel[1]);
+        } else if (op == StepCodec.CONV3D) {
+            uint32[] memory w = s.operands[1].shape;
+            k = uint256(w[1]) * w[2] * w[3] * w[4];
+        } else if (op == StepCodec.POOL3D) {
+            Box memory b = boxOf(s, true);
+            k = b.k[0] * b.k[1] * b.k[2];
         } else {
             int256[] memory axes = reduceAxes(s);
             k = 1;
@@ -120,13 +127,14 @@ library StepIndex {
     }
 
     function isMax(StepCodec.Step memory s) internal pure returns (bool) {
-        return (s.op == StepCodec.POOL || s.op == StepCodec.REDUCE) && StepCodec.intParam(s, "fn", 1)[0] == 1;
+        return (s.op == StepCodec.POOL || s.op == StepCodec.POOL3D || s.op == StepCodec.REDUCE)
+            && StepCodec.intParam(s, "fn", 1)[0] == 1;
     }
 
     /// @notice The record kind and finalize divisor of element `e` (canonical/partial.ts partialKindOf).
     function recordKind(StepCodec.Step memory s, uint64 e) internal pure returns (uint8 kind, uint32 divisor) {
         divisor = 1;
-        if (s.op == StepCodec.POOL || s.op == StepCodec.REDUCE) {
+        if (s.op == StepCodec.POOL || s.op == StepCodec.POOL3D || s.op == StepCodec.REDUCE) {
             int256 fn = StepCodec.intParam(s, "fn", 1)[0];
             if (fn < 0 || fn > 2) revert IStepVerifier.StepMalformed(s.paramsOffset);
             if (fn == 1) return (CanonicalStep.KIND_MAX, 1);
@@ -135,6 +143,12 @@ library StepIndex {
                 count = fn == 2 ? termCount(s) : 1;
             } else if (StepCodec.intParam(s, "countIncludePad", 1)[0] == 1) {
                 count = termCount(s);
+            } else if (s.op == StepCodec.POOL3D) {
+                // The in-bounds count of the window, axis by axis.
+                Box memory b = boxOf(s, true);
+                uint256[] memory o = coordsOf(e, s.outShape);
+                count = 1;
+                for (uint256 i = 0; i < 3; ++i) count *= inside(int256(o[2 + i]) * b.st[i] - b.pad[i], b.dil[i], b.k[i], b.size[i]);
             } else {
                 // The in-bounds count of the window, axis by axis.
                 Window memory g = windowOf(s, true);
@@ -177,7 +191,83 @@ library StepIndex {
         }
         if (op == StepCodec.POOL) return poolReads(s, o, t);
         if (op == StepCodec.CONV) return convReads(s, o, t);
+        if (op == StepCodec.CONV3D || op == StepCodec.POOL3D) return box3Reads(s, o, t);
         return convTransposeReads(s, o, t);
+    }
+
+    /// Geometry of a 3-D conv or pool (NCDHW): input sizes, kernel, strides, begin pads, dilations.
+    struct Box {
+        uint256[3] size;
+        uint256[3] k;
+        int256[3] st;
+        int256[3] pad;
+        int256[3] dil;
+    }
+
+    function boxOf(StepCodec.Step memory s, bool pool) private pure returns (Box memory b) {
+        uint32[] memory x = s.operands[0].shape;
+        int256[] memory kernel = pool ? StepCodec.intParam(s, "kernel", 3) : new int256[](0);
+        int256[] memory st = StepCodec.intParam(s, "strides", 3);
+        int256[] memory pads = StepCodec.intParam(s, "pads", 6);
+        int256[] memory dil = StepCodec.intParam(s, "dilations", 3);
+        for (uint256 i = 0; i < 3; ++i) {
+            b.size[i] = x[2 + i];
+            if (pool) {
+                if (kernel[i] < 1) revert IStepVerifier.StepMalformed(s.paramsOffset);
+                b.k[i] = uint256(kernel[i]);
+            } else {
+                b.k[i] = s.operands[1].shape[2 + i];
+            }
+            if (st[i] < 1 || dil[i] < 1 || b.k[i] == 0) revert IStepVerifier.StepMalformed(s.paramsOffset);
+            (b.st[i], b.pad[i], b.dil[i]) = (st[i], pads[i], dil[i]);
+        }
+    }
+
+    /// @notice conv3d: x[n, g·Cg + c, od·sd − pd + kd·dd, …] · w[m, c, kd, kh, kw], terms (c, kd, kh, kw)
+    /// row-major; pool3d: x[n, c, …], terms (kd, kh, kw). A term in the padding reads nothing.
+    function box3Reads(StepCodec.Step memory s, uint256[] memory o, uint256 t) private pure returns (IStepVerifier.Read[] memory r) {
+        Box memory b = boxOf(s, s.op == StepCodec.POOL3D);
+        (uint256[3] memory kk, uint256 c) = boxTerm(b, t);
+        (bool ok, uint256 pos) = boxPosition(b, kk, o);
+        if (!ok) return new IStepVerifier.Read[](0);
+        if (s.op == StepCodec.POOL3D) {
+            r = new IStepVerifier.Read[](1);
+            r[0] = IStepVerifier.Read(0, boxAt(b, o[0] * s.operands[0].shape[1] + o[1], pos));
+            return r;
+        }
+        r = new IStepVerifier.Read[](2);
+        r[1] = IStepVerifier.Read(1, kernelAt(b, kk, o[1] * s.operands[1].shape[1] + c));
+        // The input channel: the group's first, (m / (M / group)) · Cg, plus c.
+        c += (o[1] / (uint256(s.outShape[1]) / group(s))) * s.operands[1].shape[1];
+        r[0] = IStepVerifier.Read(0, boxAt(b, o[0] * s.operands[0].shape[1] + c, pos));
+    }
+
+    /// @notice The flat index of x[n, c, id, ih, iw] from nc = n·C + c and the flat (id, ih, iw).
+    function boxAt(Box memory b, uint256 nc, uint256 pos) private pure returns (uint64) {
+        return uint64(nc * b.size[0] * b.size[1] * b.size[2] + pos);
+    }
+
+    /// @notice (c, kd, kh, kw) of term t, row-major.
+    function boxTerm(Box memory b, uint256 t) private pure returns (uint256[3] memory kk, uint256 c) {
+        kk[2] = t % b.k[2];
+        kk[1] = (t / b.k[2]) % b.k[1];
+        kk[0] = (t / (b.k[2] * b.k[1])) % b.k[0];
+        c = t / (b.k[0] * b.k[1] * b.k[2]);
+    }
+
+    /// @notice The input position (od·sd − pd + kd·dd, …) flattened over (D, H, W), if it is inside.
+    function boxPosition(Box memory b, uint256[3] memory kk, uint256[] memory o) private pure returns (bool, uint256 pos) {
+        for (uint256 i = 0; i < 3; ++i) {
+            int256 v = int256(o[2 + i]) * b.st[i] - b.pad[i] + int256(kk[i]) * b.dil[i];
+            if (v < 0 || v >= int256(b.size[i])) return (false, 0);
+            pos = pos * b.size[i] + uint256(v);
+        }
+        return (true, pos);
+    }
+
+    /// @notice The flat index of w[·, ·, kd, kh, kw] whose first two coordinates flatten to `mc`.
+    function kernelAt(Box memory b, uint256[3] memory kk, uint256 mc) private pure returns (uint64) {
+        return uint64(((mc * b.k[0] + kk[0]) * b.k[1] + kk[1]) * b.k[2] + kk[2]);
     }
 
     /// @notice (c, kh, kw) of term t: row-major over (channels, KH, KW).

@@ -45,6 +45,11 @@ library StepMaps {
         return CanonicalStep.finalize(record, precision);
     }
 
+    /// @notice CanonicalStep.quantElement: a quantize or requantize element (integer output).
+    function quantElement(uint256 op, uint8 dtype, uint64 a, uint64 b, int64 zp) public pure returns (int64) {
+        return CanonicalStep.quantElement(op, dtype, a, b, zp);
+    }
+
     /// @notice CanonicalStep.castToInt: a float → integer cast.
     function castToInt(uint64 a, uint8 dtype) public pure returns (int64) {
         return CanonicalStep.castToInt(a, dtype);

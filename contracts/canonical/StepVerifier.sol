@@ -19,6 +19,7 @@ contract StepVerifier is IStepVerifier {
     using Float64 for uint64;
 
     uint8 private constant FLOAT32 = 1;
+    uint8 private constant BOOL = 9;
 
     /// @inheritdoc IStepVerifier
     function info(bytes calldata step) external pure returns (StepInfo memory r) {
@@ -55,8 +56,10 @@ contract StepVerifier is IStepVerifier {
         Read[] memory r = elementReads(s, e);
         if (values.length != r.length) revert StepReadsMismatch(r.length, values.length);
         if (s.kind == StepCodec.KIND_MOVE) {
+            // No read: a constant step's values[e] or a constant pad's value, from the step's params.
+            uint64 v = r.length == 0 ? constantValue(s, e) : values[0];
             // A move copies bits: a float's only canonical change is NaN's encoding.
-            return s.outDtype == FLOAT32 && values[0].isNaN() ? Float64.NAN : values[0];
+            return s.outDtype == FLOAT32 && v.isNaN() ? Float64.NAN : v;
         }
         return mapValue(s, values, precision);
     }
@@ -90,13 +93,13 @@ contract StepVerifier is IStepVerifier {
         (Read[] memory r, bool max) = StepIndex.term(s, e, t);
         if (values.length != r.length) revert StepReadsMismatch(r.length, values.length);
         uint64 v;
-        if (s.op == StepCodec.CONV || s.op == StepCodec.CONVTRANSPOSE || s.op == StepCodec.MATMUL) {
-            if (r.length == 0) {
-                v = 0; // a padding term: +0
-            } else if (s.outDtype == FLOAT32) {
+        if (r.length == 2) {
+            // conv, convtranspose, matmul, conv3d: a contraction term.
+            if (s.outDtype == FLOAT32) {
                 v = StepMaps.term(values[0], values[1], precision);
             } else {
-                // Integer matmul (int8/uint8 operands): the exact product as int64 two's complement.
+                // Integer matmul or conv (8-bit or int32 operands): the exact product as int64 two's
+                // complement (|product| <= 2^62).
                 unchecked {
                     v = uint64(int64(values[0]) * int64(values[1]));
                 }
@@ -104,7 +107,7 @@ contract StepVerifier is IStepVerifier {
         } else if (r.length == 1) {
             v = values[0];
         } else {
-            v = max ? Float64.NEG_INF : 0; // a pool's padding term
+            v = max ? Float64.NEG_INF : 0; // a padding term: −∞ for a max pool, else +0
         }
         return StepMaps.fold(prev, v);
     }
@@ -159,19 +162,39 @@ contract StepVerifier is IStepVerifier {
             }
             return r;
         }
-        r = new Read[](1);
-        r[0] = moveSource(s, e, o);
+        (bool copies, Read memory source) = moveSource(s, e, o);
+        r = new Read[](copies ? 1 : 0);
+        if (copies) r[0] = source;
     }
 
-    function moveSource(StepCodec.Step memory s, uint64 e, uint256[] memory o) private pure returns (Read memory) {
+    /// @notice The element of a move that reads no operand (element.ts moveSource operand −1): a
+    /// `constant` step's values[e], or a constant `pad`'s value; as the output's uint64 word.
+    function constantValue(StepCodec.Step memory s, uint64 e) private pure returns (uint64) {
+        bool constant_ = s.op == StepCodec.CONSTANT;
+        uint64[] memory v = StepCodec.param(s, constant_ ? bytes("values") : bytes("value"));
+        if (v.length != (constant_ ? s.numel : 1)) revert StepMalformed(s.paramsOffset);
+        uint64 bits = v[constant_ ? e : 0];
+        // An integer or bool element: its value as int64 (exact integers only).
+        return s.outDtype == FLOAT32 ? bits : uint64(int64(StepCodec.toInt(s, bits)));
+    }
+
+    /// @notice element.ts moveSource: the operand element a move element copies, or none (found false)
+    /// where a constant step or a constant pad writes a parameter instead.
+    function moveSource(StepCodec.Step memory s, uint64 e, uint256[] memory o) private pure returns (bool, Read memory) {
+        uint8 op = s.op;
+        if (op == StepCodec.CONSTANT) {
+            if (s.operands.length != 0) revert StepMalformed(s.paramsOffset);
+            return (false, Read(0, 0));
+        }
+        if (s.operands.length == 0) revert StepMalformed(s.paramsOffset);
         uint32[] memory inShape = s.operands[0].shape;
         for (uint256 k = 0; k < s.operands.length; ++k) {
             // A move copies elements: every operand has the output's dtype.
             if (s.operands[k].dtype != s.outDtype) revert StepMalformed(s.paramsOffset);
         }
-        uint8 op = s.op;
-        if (op == StepCodec.RESHAPE) return Read(0, e);
-        if (op == StepCodec.EXPAND) return Read(0, uint64(broadcastFlat(s, o, inShape)));
+        if (op == StepCodec.RESHAPE) return (true, Read(0, e));
+        if (op == StepCodec.EXPAND) return (true, Read(0, uint64(broadcastFlat(s, o, inShape))));
+        if (op == StepCodec.GATHER) return (true, Read(0, uint64(gatherSource(s, o, inShape))));
         uint256 rank = inShape.length;
         if (op == StepCodec.CONCAT) {
             uint256 axis = uint256(StepCodec.intParam(s, "axis", 1)[0]);
@@ -182,7 +205,7 @@ contract StepVerifier is IStepVerifier {
                 if (shape.length != o.length) revert StepMalformed(s.paramsOffset);
                 if (at < shape[axis]) {
                     o[axis] = at;
-                    return Read(uint16(k), uint64(flat(o, shape)));
+                    return (true, Read(uint16(k), uint64(flat(o, shape))));
                 }
                 at -= shape[axis];
             }
@@ -204,6 +227,17 @@ contract StepVerifier is IStepVerifier {
                 if (v < 0 || v >= int256(uint256(inShape[d]))) revert StepMalformed(s.paramsOffset);
                 c[d] = uint256(v);
             }
+        } else if (op == StepCodec.GATHER_ELEMENTS) {
+            // o with o_axis replaced by indices[e] (one index per output element).
+            uint256 axis = uint256(StepCodec.intParam(s, "axis", 1)[0]);
+            uint64[] memory indices = StepCodec.param(s, "indices");
+            if (axis >= rank || indices.length != s.numel) revert StepMalformed(s.paramsOffset);
+            for (uint256 d = 0; d < rank; ++d) c[d] = o[d];
+            c[axis] = inRange(s, StepCodec.toInt(s, indices[e]), inShape[axis]);
+        } else if (op == StepCodec.PAD) {
+            if (!padSource(s, o, inShape, c)) return (false, Read(0, 0));
+        } else if (op == StepCodec.TILE) {
+            for (uint256 d = 0; d < rank; ++d) c[d] = o[d] % inShape[d];
         } else {
             // resize_nearest: in_d = min(floor(out_d / scale_d), size_d − 1), the division in binary64.
             uint64[] memory scales = StepCodec.param(s, "scales");
@@ -216,34 +250,109 @@ contract StepVerifier is IStepVerifier {
                 c[d] = uint256(v);
             }
         }
-        return Read(0, uint64(flat(c, inShape)));
+        return (true, Read(0, uint64(flat(c, inShape))));
     }
 
+    /// @notice gather: x[o_<axis, indices[j], o_>axis+r], j the row-major index of the r index axes of o.
+    function gatherSource(StepCodec.Step memory s, uint256[] memory o, uint32[] memory inShape)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 rank = inShape.length;
+        uint256 axis = uint256(StepCodec.intParam(s, "axis", 1)[0]);
+        uint64[] memory indices = StepCodec.param(s, "indices");
+        if (axis >= rank || o.length + 1 < rank) revert StepMalformed(s.paramsOffset);
+        uint256 r = o.length + 1 - rank;
+        uint256 j = 0;
+        uint256 n = 1;
+        for (uint256 d = axis; d < axis + r; ++d) {
+            j = j * s.outShape[d] + o[d];
+            n *= s.outShape[d];
+        }
+        if (indices.length != n) revert StepMalformed(s.paramsOffset);
+        uint256[] memory c = new uint256[](rank);
+        for (uint256 d = 0; d < axis; ++d) c[d] = o[d];
+        c[axis] = inRange(s, StepCodec.toInt(s, indices[j]), inShape[axis]);
+        for (uint256 d = axis + 1; d < rank; ++d) c[d] = o[d + r - 1];
+        return flat(c, inShape);
+    }
+
+    /// @notice pad [mode, pads, value]: c_d = o_d − begin_d; outside the input mode 0 (constant) reads
+    /// nothing (false), 1 reflects, 2 (edge) clamps. Writes the source coordinates into c.
+    function padSource(StepCodec.Step memory s, uint256[] memory o, uint32[] memory inShape, uint256[] memory c)
+        private
+        pure
+        returns (bool)
+    {
+        uint256 rank = inShape.length;
+        int256 mode = StepCodec.intParam(s, "mode", 1)[0];
+        int256[] memory pads = StepCodec.intParam(s, "pads", 2 * rank);
+        if (mode < 0 || mode > 2) revert StepMalformed(s.paramsOffset);
+        for (uint256 d = 0; d < rank; ++d) {
+            int256 v = int256(o[d]) - pads[d];
+            int256 n = int256(uint256(inShape[d]));
+            if (v < 0 || v >= n) {
+                if (mode == 0) return false;
+                if (mode == 2) v = v < 0 ? int256(0) : n - 1;
+                else v = v < 0 ? -v : 2 * (n - 1) - v;
+            }
+            c[d] = inRange(s, v, inShape[d]);
+        }
+        return true;
+    }
+
+    /// @notice v as an index of an axis of size n (StepMalformed outside [0, n)).
+    function inRange(StepCodec.Step memory s, int256 v, uint32 n) private pure returns (uint256) {
+        if (v < 0 || v >= int256(uint256(n))) revert StepMalformed(s.paramsOffset);
+        return uint256(v);
+    }
+
+    /// @notice kernels.ts evalMapElement's routing: quantize/requantize → quantElement; a float → integer
+    /// cast → castToInt; a float output or a float operand → the binary64 map (a bool result 1.0/0.0
+    /// written as 1/0); else the integer map.
     function mapValue(StepCodec.Step memory s, uint64[] calldata values, uint8 precision) private pure returns (uint64) {
         uint256 n = values.length;
-        if (s.outDtype == FLOAT32) {
-            // Operands as binary64: a float32 element is exact; an integer (a cast's operand) converts exactly.
-            uint64[] memory x = new uint64[](n);
-            for (uint256 k = 0; k < n; ++k) {
-                x[k] = s.operands[k].dtype == FLOAT32 ? values[k] : StepMaps.fromInt64(int64(values[k]));
-            }
-            return StepMaps.floatMap(s.op, floatParams(s), x, precision);
+        uint8 op = s.op;
+        bool floatOperand = false;
+        // Operands as binary64: a float32 element is exact; an integer converts exactly.
+        uint64[] memory x = new uint64[](n);
+        for (uint256 k = 0; k < n; ++k) {
+            bool isFloat = s.operands[k].dtype == FLOAT32;
+            floatOperand = floatOperand || isFloat;
+            x[k] = isFloat ? values[k] : StepMaps.fromInt64(int64(values[k]));
         }
-        if (s.op == CanonicalStep.CAST && n == 1 && s.operands[0].dtype == FLOAT32) {
+        if (op == CanonicalStep.QUANTIZE || op == CanonicalStep.REQUANTIZE) {
+            // (x or acc, scale or m[, zp]) → integer; zp an integer operand, 0 when absent.
+            if (s.outDtype == FLOAT32 || n < 2 || n > 3 || s.operands[1].dtype != FLOAT32 || (n == 3 && s.operands[2].dtype == FLOAT32)) {
+                revert StepMalformed(s.paramsOffset);
+            }
+            return uint64(StepMaps.quantElement(op, s.outDtype, x[0], x[1], n == 3 ? int64(values[2]) : int64(0)));
+        }
+        if (op == CanonicalStep.CAST && n == 1 && floatOperand && s.outDtype != FLOAT32) {
             return uint64(StepMaps.castToInt(values[0], s.outDtype));
         }
-        int64[] memory xi = new int64[](n);
-        for (uint256 k = 0; k < n; ++k) {
-            if (s.operands[k].dtype == FLOAT32) revert StepUnsupported("float operand of an integer map");
-            xi[k] = int64(values[k]);
+        if (s.outDtype == FLOAT32 || floatOperand) {
+            uint64 v = StepMaps.floatMap(op, floatParams(s), x, precision);
+            if (s.outDtype == FLOAT32) return v;
+            // Float operands of a bool-valued map (comparisons, logical ops): 1.0 or 0.0.
+            if (s.outDtype != BOOL || op < CanonicalStep.EQUAL || op > CanonicalStep.XOR) {
+                revert StepUnsupported("float operand of an integer map");
+            }
+            return v == 0 ? 0 : 1;
         }
+        int64[] memory xi = new int64[](n);
+        for (uint256 k = 0; k < n; ++k) xi[k] = int64(values[k]);
         int64[] memory pi = new int64[](0);
-        if (s.op == CanonicalStep.CLIP) {
+        if (op == CanonicalStep.CLIP) {
             pi = new int64[](2);
             pi[0] = int64(StepCodec.toInt(s, first(s, "min")));
             pi[1] = int64(StepCodec.toInt(s, first(s, "max")));
+        } else if (op == CanonicalStep.FILL) {
+            pi = new int64[](1);
+            pi[0] = int64(StepCodec.toInt(s, first(s, "value")));
         }
-        return uint64(StepMaps.intMap(s.op, s.outDtype, pi, xi));
+        return uint64(StepMaps.intMap(op, s.outDtype, pi, xi));
     }
 
     /// @notice canonical/partial.ts MAP_PARAMS: a float map's parameters in CanonicalStep's order.
@@ -266,6 +375,9 @@ contract StepVerifier is IStepVerifier {
         } else if (op == CanonicalStep.SCALE) {
             p = new uint64[](1);
             p[0] = first(s, "k");
+        } else if (op == CanonicalStep.FILL) {
+            p = new uint64[](1);
+            p[0] = first(s, "value");
         }
     }
 

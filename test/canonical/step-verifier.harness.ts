@@ -69,7 +69,7 @@ export function reduceReads(step: Step, e: number): { init: [number, number][]; 
   const r = reduceTerms(step, loggingReader(null, log), e, "fp32");
   const init = log.filter(([k]) => k === 2);
   const perOp = [log.filter(([k]) => k === 0), log.filter(([k]) => k === 1)];
-  const pairs = step.op === "conv" || step.op === "convtranspose" || step.op === "matmul";
+  const pairs = step.op === "conv" || step.op === "convtranspose" || step.op === "matmul" || step.op === "conv3d";
   const terms = Array.from(r.terms, (v) => {
     if (v !== 1) return [];
     return pairs ? [perOp[0]!.shift()!, perOp[1]!.shift()!] : [perOp[0]!.shift()!];
@@ -125,7 +125,8 @@ export async function checkStep(
       want.push({ reads: wantText(log), value: wordOf(step.output.dtype, v) });
     } else if (step.kind === "move") {
       const src = moveSource(step, e);
-      const rs: [number, number][] = [[src.operand, src.index]];
+      // A constant step or a constant pad's outside element reads nothing.
+      const rs: [number, number][] = src.operand < 0 ? [] : [[src.operand, src.index]];
       elems.push({ e: BigInt(e), values: valuesAt(rs), last: "0x" + "00".repeat(32) });
       want.push({ reads: wantText(rs), value: wordOf(step.output.dtype, moveElement(step, read, e)) });
     } else {
