@@ -89,7 +89,8 @@ async function main(): Promise<void> {
     const logs = proofReceipt.logs.map((l) => { try { return oracle.interface.parseLog(l); } catch { return null; } });
     const slash = logs.find((e) => e?.name === "WorkerSlashed")!;
     mark("fraud proven", `operator #${outcome.opIndex} (${op.opType}) element ${outcome.element}; audit + challenge + proof took ${auditMs} ms`);
-    mark("worker A slashed", `${formatEther(slash.args.amount)} ETH to the challenger`);
+    const resolved = logs.find((e) => e?.name === "DisputeResolved")!;
+    mark("worker A slashed", `${formatEther(slash.args.amount)} ETH: ${formatEther(resolved.args.burned)} ETH burned, the rest shared by the challengers (claimDispute)`);
     if (logs.some((e) => e?.name === "RequestReopened")) mark("request reopened", "worker A disqualified for it");
     const stakeAfter = (await oracle.getWorker(faultyOperator)).stake;
 
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
       gas: {
         challenge: Number(txs.find((t) => t.label === "challenge")!.gasUsed),
         proveFraud: Number(proof.gasUsed),
+        claimDispute: Number(txs.find((t) => t.label === "claimDispute")?.gasUsed ?? 0),
       },
       slashedWei: (stakeBefore - stakeAfter).toString(),
       challengerRewardWei: withdrawn.toString(),

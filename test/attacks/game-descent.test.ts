@@ -42,6 +42,23 @@ function deepestStep(): number {
 }
 
 describe("FraudGame commitment", () => {
+  it("test_onDisputeOpened_notOracle_or_noTerms_reverts", async () => {
+    const ctx = {
+      requestId: toHex(Buffer.alloc(32, 7)),
+      attempt: 0,
+      modelHash: world.modelHash,
+      inputHash: toHex(Buffer.alloc(32, 1)),
+      outputHash: toHex(Buffer.alloc(32, 2)),
+      worker: fx.workerSigner.address,
+      signer: fx.workerSigner.address,
+      paramsVersion: 0,
+    };
+    // Only the oracle opens games (a forged opening could otherwise rule through the oracle).
+    await expectRevert(fx.game.connect(fx.outsider).onDisputeOpened(ctx), fx.game, "FraudGameNotOracle");
+    // A model without canonical terms cannot be disputed through the game.
+    await expectRevert(fx.oracle.connect(fx.challenger).open(fx.gameAddr, { ...ctx, modelHash: toHex(Buffer.alloc(32, 9)) }), fx.registry, "RegistryCanonicalTermsNotSet");
+  });
+
   it("test_timeoutCommitment_silentWorker_rulesWorkerFault", async () => {
     const { requestId } = await openDispute(fx, world, output());
     await expectRevert(fx.game.timeoutCommitment(requestId), fx.game, "FraudGameTooEarly");

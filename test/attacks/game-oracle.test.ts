@@ -12,11 +12,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, stepLeaf } from "../../canonical/index.js";
 import { weightLeaves } from "../../protocol/commitment.js";
 import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
-import { CHUNK_BYTES, merklePath, sha256, toHex } from "../../protocol/merkle.js";
-import { DTYPES, encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
+import { merklePath, toHex } from "../../protocol/merkle.js";
+import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
+import { chunkProofOf as chunkProof } from "./game-proof-helpers.js";
 import { deploy, events, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
-import { clsWorld, levelsOf, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+import { clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
 
 let conn: Connection;
 let world: ClsWorld;
@@ -35,17 +36,6 @@ async function setup() {
   await fx.registry.connect(fx.modelOwner).registerModel(world.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }));
   await fx.registry.connect(fx.modelOwner).setCanonicalTerms(world.modelHash, world.terms);
   return { fx, game, gameAddr, verifier: verifier.contract };
-}
-
-function chunkProof(encoded: Buffer, index: number, rootPath: string[]) {
-  const headerLen = 8 + 4 * encoded[6]!;
-  const data = encoded.subarray(headerLen);
-  const size = [...Object.values(DTYPES)].find((d) => d.code === encoded[5])!.size;
-  const c = Math.floor((index * size) / CHUNK_BYTES);
-  const leaves: Buffer[] = [];
-  for (let i = 0; i < Math.max(1, Math.ceil(data.length / CHUNK_BYTES)); i++) leaves.push(sha256(Buffer.from([0]), data.subarray(i * CHUNK_BYTES, Math.min((i + 1) * CHUNK_BYTES, data.length))));
-  const levels = levelsOf(leaves);
-  return { header: encoded.subarray(0, headerLen), dataRoot: toHex(levels[levels.length - 1]![0]!), rootPath, chunk: data.subarray(c * CHUNK_BYTES, Math.min((c + 1) * CHUNK_BYTES, data.length)), chunkPath: merklePath(leaves, c).map(toHex) };
 }
 
 async function disputed(s: Awaited<ReturnType<typeof setup>>, signed: Tensor) {

