@@ -1,0 +1,209 @@
+/**
+ * Issue 11 end to end: the challenger's client (protocol/fraud-game-client.ts GameChallenger) plays the whole
+ * descent against the worker's client (GameWorker) on the real InferenceOracle + FraudGame + StepVerifier, with
+ * the PP-OCR cls model's canonical terms registered, both clients running at once and talking only through the
+ * chain (attacks, answers, events):
+ * - a worker that signed a wrong output with a trace holding a flipped element in a middle step is caught by the
+ *   descent and a leaf proof: WorkerFault (slash, burn share, the joiner paid via claimDispute);
+ * - an honest trace but a signed output beyond τ_out (within τ_major): the tolerance proof, OutputMinor;
+ * - a worker that commits and then goes silent, and one that never commits: timeout, WorkerFault;
+ * - an honest worker facing a lying challenger (its own trace wrong) answers every attack and wins: WorkerRight.
+ * Prints rounds, calldata bytes and gas per move; the unchallenged result carries zero trace bytes.
+ */
+import { network } from "hardhat";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Finding } from "../../canonical/descent.js";
+import { CanonicalTrace } from "../../canonical/trace.js";
+import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
+import { hashTensor, type Tensor } from "../../protocol/tensor.js";
+import type { Hex } from "../../protocol/types.js";
+import { prepareDispute, responderFor } from "../../worker/dispute.js";
+import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
+import { clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+
+let conn: Connection;
+let world: ClsWorld;
+let honest: CanonicalTrace;
+beforeAll(async () => {
+  conn = await network.create();
+  world = clsWorld();
+  honest = new CanonicalTrace(world.program, world.input, world.honest.tensors, "fp32");
+});
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function setup() {
+  const fx: Fx = await deploy(conn);
+  const verifier = await stepVerifierAddress(conn);
+  expect(verifier.real).toBe(true);
+  const game: any = await fx.ethers.deployContract("FraudGame", [fx.oracleAddr, await fx.registry.getAddress(), verifier.address, RESPONSE_TIME, MOVE_CLOCK, MAX_ATTACKS]);
+  const gameAddr: string = await game.getAddress();
+  await fx.registry.connect(fx.admin).setResolverApproval(gameAddr, true);
+  await fx.registry.connect(fx.modelOwner).registerModel(world.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }));
+  await fx.registry.connect(fx.modelOwner).setCanonicalTerms(world.modelHash, world.terms);
+  return { fx, gameAddr };
+}
+
+/** A request answered by worker 0 with `signed`, challenged by fx.challenger (which opens the game). */
+async function disputed(fx: Fx, signed: Tensor) {
+  const { id, rec, receipt } = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(signed) });
+  const submitTx = await fx.ethers.provider.getTransaction(receipt.hash);
+  const challengeRc = await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
+  return { id: id as Hex, rec, submitBytes: (submitTx!.data.length - 2) / 2, challengeRc };
+}
+
+/** Clients with one sender per role: the worker's operator answers (its registered signer signs), fx.challenger attacks. */
+function clients(fx: Fx, gameAddr: string, o: { silentAnswers?: boolean } = {}) {
+  const moves: MoveRecord[] = [];
+  const onMove = (m: MoveRecord) => moves.push(m);
+  const worker = new GameWorker(gameAddr, fx.ops[0]!, fx.signers[0]!, { onMove, wait: () => sleep(5) });
+  const challenger = new GameChallenger(gameAddr, fx.challenger, {
+    onMove,
+    // The in-process chain's clock moves only when told: waiting out a clock is a time jump, waiting for the
+    // worker is a short sleep (or, for a silent worker, a jump past responseTime).
+    wait: async (reason) => {
+      if (reason === "clock") await conn.networkHelpers.time.increase(MOVE_CLOCK + 1);
+      else if (o.silentAnswers) await conn.networkHelpers.time.increase(RESPONSE_TIME + 1);
+      else await sleep(5);
+    },
+    maxPolls: 2000,
+  });
+  return { worker, challenger, moves };
+}
+
+function report(label: string, moves: MoveRecord[], rounds: number | undefined, ms: number) {
+  const total = moves.reduce((a, m) => a + m.gas, 0n);
+  const bytes = moves.reduce((a, m) => a + m.calldataBytes, 0);
+  const lines = moves.map((m, i) => `  ${String(i + 1).padStart(2)} ${m.role.padEnd(10)} ${m.move.padEnd(20)} gas ${String(m.gas).padStart(8)}  calldata ${m.calldataBytes} B`);
+  console.log(`${label}: ${rounds ?? 0} rounds, ${moves.length} moves, total gas ${total}, calldata ${bytes} B, ${ms} ms\n${lines.join("\n")}`);
+  return { total, bytes };
+}
+
+/** Step j's tensor with element e set to `value` (the rest of the trace unchanged). */
+function flipped(t: CanonicalTrace, j: number, e: number, delta: number): CanonicalTrace {
+  const tensors = t.tensors.map((x, i) => (i === j ? withElement(x, e, (x.data as Float32Array)[e]! + delta) : x));
+  return new CanonicalTrace(t.program, t.input, tensors, t.precision);
+}
+
+function middleMapStep(): { j: number; e: number } {
+  // A middle map step whose tensor spans many chunks, so the descent also bisects its DATA tree.
+  const maps = world.program.steps.filter((s) => s.kind === "map" && s.output.dtype === "float32" && s.index > 2 && world.honest.tensors[s.index]!.data.byteLength >= 16 * 1024);
+  const s = maps[Math.floor(maps.length / 2)]!;
+  const n = (world.honest.tensors[s.index]!.data as Float32Array).length;
+  return { j: s.index, e: Math.floor(n / 2) };
+}
+
+describe("FraudGame driven by the worker and challenger clients", () => {
+  it("test_e2e_cheater_wrongOutputAndFlippedStep_descentAndLeafProof_WorkerFault", async () => {
+    const { fx, gameAddr } = await setup();
+    const { j, e } = middleMapStep();
+    // The cheater's trace: one element of a middle step flipped, and the final tensor (what it signed) wrong too.
+    const n = honest.tensors.length;
+    const cheat = flipped(flipped(honest, j, e, 1), n - 1, 0, 0.5);
+    const signed = cheat.tensors[n - 1]!;
+    const { id, submitBytes } = await disputed(fx, signed);
+    const op = fx.ops[0]!.address;
+    const stakeBefore = (await fx.oracle.getWorker(op)).stake;
+    const burnedBefore = await fx.oracle.totalBurned();
+    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const t0 = Date.now();
+    const responder = responderFor(cheat, id, 0);
+    const [wRuling, play] = await Promise.all([worker.respond(responder), challenger.play(id, honest, signed)]);
+    const ms = Date.now() - t0;
+    expect(play.outcome).toBe("leafProof");
+    expect(play.descent!.finding.kind).toBe("element");
+    const f = play.descent!.finding as Extract<Finding, { kind: "element" }>;
+    expect([f.claim.step, f.claim.element]).toEqual([j, e]);
+    expect(play.ruling).toBe(GAME_RULING.WorkerFault);
+    expect(wRuling).toBe(GAME_RULING.WorkerFault);
+    expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
+    // Slashed, a share burned, the request reopened, the joiner paid through claimDispute.
+    expect((await fx.oracle.getWorker(op)).stake).toBeLessThan(stakeBefore);
+    expect(await fx.oracle.totalBurned()).toBeGreaterThan(burnedBefore);
+    expect((await fx.oracle.getRequest(id)).status).toBe(BigInt(Status.Requested));
+    await send(fx.oracle.connect(fx.challenger).claimDispute(id, 0));
+    expect(await fx.oracle.balanceOf(fx.challenger.address)).toBeGreaterThan(PARAMS.challengeBond);
+    // Every attack was answered by the worker's client; the proof is the challenger's last move.
+    expect(moves.filter((m) => m.role === "challenger" && m.move.startsWith("attack")).length).toBe(moves.filter((m) => m.role === "worker" && m.move.startsWith("answer")).length);
+    expect(moves[moves.length - 1]!.move).toBe("proveStep");
+    expect(moves.some((m) => m.move === "attack(data@1)")).toBe(true);
+    const { total } = report(`cheater (step ${j} of ${n}, element ${e})`, moves, play.descent!.rounds, ms);
+    for (const m of moves) expect(m.gas).toBeLessThan(3_000_000n);
+    expect(total).toBeLessThan(30_000_000n);
+    // The happy path (the result itself) carries no trace bytes: its submission is far smaller than one chunk of the trace.
+    console.log(`submitResult calldata ${submitBytes} B (the trace: ${honest.tensors.reduce((a, t) => a + t.data.byteLength, 0)} B, never sent unless disputed)`);
+    expect(submitBytes).toBeLessThan(1024);
+  });
+
+  it("test_e2e_honestTrace_outputBeyondTauOut_toleranceProof_OutputMinor", async () => {
+    const { fx, gameAddr } = await setup();
+    const n = honest.tensors.length;
+    const final = honest.tensors[n - 1]!;
+    const v = (final.data as Float32Array)[1]!;
+    // Beyond τ_out (1e-5 + 1e-3·|c|), within τ_major (1e-2 + 0.1·|c|).
+    const signed = withElement(final, 1, v + 0.005 * Math.abs(v) + 1e-4);
+    const { id } = await disputed(fx, signed);
+    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const t0 = Date.now();
+    const responder = prepareDispute({ program: world.program, input: world.input, precision: "fp32", requestId: id, attempt: 0, inputHash: hashTensor(world.input) });
+    expect(responder.commitment.traceRoot).toBe(honest.traceRoot);
+    const [wRuling, play] = await Promise.all([worker.respond(responder), challenger.play(id, honest, signed)]);
+    expect(play.outcome).toBe("toleranceProof");
+    expect(play.ruling).toBe(GAME_RULING.OutputMinor);
+    expect(wRuling).toBe(GAME_RULING.OutputMinor);
+    expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.OutputMinor));
+    expect(moves.map((m) => m.move)).toEqual(["commitTrace", "proveOutput", "resolve"]);
+    report("output beyond τ_out", moves, play.descent!.rounds, Date.now() - t0);
+  });
+
+  it("test_e2e_silentWorker_timeout_WorkerFault (after its commitment, and without one)", async () => {
+    const { fx, gameAddr } = await setup();
+    const { j, e } = middleMapStep();
+    const cheat = flipped(honest, j, e, 1);
+    const signed = cheat.tensors[cheat.tensors.length - 1]!;
+    const { id } = await disputed(fx, signed);
+    const { worker, challenger, moves } = clients(fx, gameAddr, { silentAnswers: true });
+    await worker.commit(responderFor(cheat, id, 0)); // then never answers
+    const play = await challenger.play(id, honest, signed);
+    expect(play.outcome).toBe("timeout");
+    expect(play.ruling).toBe(GAME_RULING.WorkerFault);
+    expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
+    expect(moves.map((m) => m.move)).toEqual(["commitTrace", "attack(trace@" + honest.manifest.depth + ")", "timeout"]);
+    report("silent after commit", moves, undefined, 0);
+
+    const second = await disputed(fx, signed);
+    const c2 = clients(fx, gameAddr, { silentAnswers: true });
+    const play2 = await c2.challenger.play(second.id, honest, signed);
+    expect(play2.outcome).toBe("timeoutCommitment");
+    expect(play2.ruling).toBe(GAME_RULING.WorkerFault);
+    expect(c2.moves.map((m) => m.move)).toEqual(["timeoutCommitment"]);
+  });
+
+  it("test_e2e_honestWorker_lyingChallenger_everyAttackAnswered_WorkerRight", async () => {
+    const { fx, gameAddr } = await setup();
+    const n = honest.tensors.length;
+    const signed = honest.tensors[n - 1]!;
+    const { id, rec } = await disputed(fx, signed);
+    const { j, e } = middleMapStep();
+    // The lying challenger descends with a trace of its own that is wrong at (j, e).
+    const lie = flipped(honest, j, e, -2);
+    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const t0 = Date.now();
+    const responder = prepareDispute({ program: world.program, input: world.input, precision: "fp32", requestId: id, attempt: 0, inputHash: hashTensor(world.input) });
+    const [wRuling, play] = await Promise.all([worker.respond(responder), challenger.play(id, lie, signed)]);
+    expect(play.outcome).toBe("resolved");
+    expect(play.descent!.finding.kind).toBe("element");
+    // The TypeScript twin of the leaf check finds no fault: the worker's element is the recomputed one.
+    expect(play.verdict).toMatchObject({ valid: true, fault: false });
+    expect(play.ruling).toBe(GAME_RULING.WorkerRight);
+    expect(wRuling).toBe(GAME_RULING.WorkerRight);
+    expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerRight));
+    const attacks = moves.filter((m) => m.role === "challenger" && m.move.startsWith("attack")).length;
+    expect(attacks).toBe(play.descent!.rounds);
+    expect(moves.filter((m) => m.role === "worker" && m.move.startsWith("answer")).length).toBe(attacks);
+    report("lying challenger", moves, play.descent!.rounds, Date.now() - t0);
+    // The result stands and settles.
+    await send(fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] }));
+    expect((await fx.oracle.getRequest(id)).status).toBe(BigInt(Status.Fulfilled));
+  });
+});
