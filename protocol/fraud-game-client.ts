@@ -17,14 +17,15 @@
  * time forward instead.
  */
 import type { ContractTransactionResponse, Signer } from "ethers";
+import { BaseError } from "./errors.js";
 import { type DescentResult, type Finding, type OperandProof, type WorkerClaims, buildToleranceProof, checkFinding, descend, tauFromBits, toleranceCheck } from "../canonical/descent.js";
 import { stepLeaf, encodeStep } from "../canonical/commitment.js";
 import type { CanonicalTrace } from "../canonical/trace.js";
 import { FlatTree } from "../canonical/tree.js";
-import { CHUNK_BYTES, toHex } from "./merkle.js";
+import { CHUNK_BYTES, fromHex, toHex } from "./merkle.js";
 import { DTYPES, type Tensor } from "./tensor.js";
 import type { Hex } from "./types.js";
-import { fraudGameDomain, GAME_TREE, signTraceCommitment, type GamePos } from "./fraud-game.js";
+import { fraudGameDomain, GAME_TREE, signTraceCommitment, traceCommitmentDigest, type GamePos } from "./fraud-game.js";
 import type { DisputeResponder } from "../worker/dispute.js";
 import { FraudGame__factory, type FraudGame } from "../types/ethers-contracts/index.js";
 
@@ -54,9 +55,10 @@ export interface GameClientOptions {
 }
 
 /** The worker let an attacked node's answer deadline pass; the challenger called `timeout` (WorkerFault). */
-export class WorkerTimedOut extends Error {
+export class WorkerTimedOut extends BaseError {
   constructor(readonly pos: GamePos | "commitment") {
-    super(pos === "commitment" ? "the worker did not commit its trace in time" : `the worker did not answer ${JSON.stringify(pos, (_, v) => (typeof v === "bigint" ? v.toString() : v))} in time`);
+    const at = pos === "commitment" ? "its trace commitment" : `${["trace", "data", "partial", "element"][pos.tree]} node (step ${pos.step}, element ${pos.element}, height ${pos.height}, index ${pos.index})`;
+    super("WORKER_TIMED_OUT", `the worker let the deadline of ${at} pass; timeout called (WorkerFault)`);
   }
 }
 
@@ -112,11 +114,14 @@ abstract class Player {
  * The worker's responder. `sender` pays for the moves; `traceSigner` is the worker's registered result
  * signer (it signs the EIP-712 TraceCommitment; it may be the same account).
  */
+/** What signs the TraceCommitment: an ethers Signer, or a raw digest signer (worker/signer.ts FastSigner). */
+export type TraceSigner = Signer | { signDigest(digest: Uint8Array): Hex };
+
 export class GameWorker extends Player {
   private readonly answered = new Set<string>();
   private cursor = 0;
 
-  constructor(gameAddress: string, sender: Signer, readonly traceSigner: Signer, opts: GameClientOptions = {}) {
+  constructor(gameAddress: string, sender: Signer, readonly traceSigner: TraceSigner, opts: GameClientOptions = {}) {
     super("worker", gameAddress, sender, opts);
   }
 
@@ -126,7 +131,9 @@ export class GameWorker extends Player {
     if ((await this.game.game(c.requestId)).committed) return undefined;
     const chainId = (await this.sender.provider!.getNetwork()).chainId;
     const domain = fraudGameDomain(chainId, await this.game.getAddress());
-    const sig = await signTraceCommitment(this.traceSigner, domain, { requestId: c.requestId, attempt: c.attempt, traceRoot: c.traceRoot, finalHash: c.finalHash });
+    const statement = { requestId: c.requestId, attempt: c.attempt, traceRoot: c.traceRoot, finalHash: c.finalHash };
+    const ts = this.traceSigner;
+    const sig = "signDigest" in ts ? ts.signDigest(fromHex(traceCommitmentDigest(domain, statement))) : await signTraceCommitment(ts, domain, statement);
     return this.send("commitTrace", this.game.commitTrace(c.requestId, c.traceRoot, c.finalHash, c.finalPath, sig));
   }
 
@@ -196,16 +203,16 @@ export class GameWorker extends Player {
 
   /**
    * The whole worker side: commit, then answer every attack until the game is resolved. Returns the ruling.
-   * `stop` ends the watch early (e.g. the daemon shutting down).
+   * `signal` ends the watch early (the daemon shutting down): the ruling is then None.
    */
-  async respond(responder: DisputeResponder, stop?: () => boolean): Promise<number> {
+  async respond(responder: DisputeResponder, signal?: AbortSignal): Promise<number> {
     const id = responder.commitment.requestId;
     await this.commit(responder);
     for (let polls = 0; ; polls++) {
       if (await this.answerPending(responder)) polls = 0;
       const g = await this.game.game(id);
       if (g.resolved) return Number(g.ruling);
-      if (stop?.()) return GAME_RULING.None;
+      if (signal?.aborted) return GAME_RULING.None;
       await this.pause("attack", polls);
     }
   }

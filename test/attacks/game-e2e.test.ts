@@ -18,8 +18,14 @@ import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../
 import { hashTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { prepareDispute, responderFor } from "../../worker/dispute.js";
+import { FraudGameAnswerer } from "../../worker/game-answerer.js";
+import { playGameDispute } from "../../challenger/game-player.js";
+import { auditResult, ProgramCache } from "../../challenger/canonical-audit.js";
+import { tauFromBits } from "../../canonical/descent.js";
+import { readFileSync } from "node:fs";
+import { pino } from "pino";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
-import { clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
 
 let conn: Connection;
 let world: ClsWorld;
@@ -205,5 +211,71 @@ describe("FraudGame driven by the worker and challenger clients", () => {
     // The result stands and settles.
     await send(fx.oracle.settle({ requestId: id, record: rec, output: "0x", proof: [] }));
     expect((await fx.oracle.getRequest(id)).status).toBe(BigInt(Status.Fulfilled));
+  });
+});
+
+describe("the daemons' game pieces: worker/game-answerer.ts and challenger/game-player.ts", () => {
+  it("test_answerer_and_player_auditDisputesBeyondTauMajor_answererRespondsByItself_WorkerFault; within τ: skipped", async () => {
+    const { fx, gameAddr } = await setup();
+    const n = honest.tensors.length;
+    const final = honest.tensors[n - 1]!;
+    // Signed beyond τ_major at element 0 (the worker's trace, rebuilt by the answerer from the input, is canonical).
+    const signed = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
+    const { id, rec } = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(signed) });
+    const moves: MoveRecord[] = [];
+    const answerer = new FraudGameAnswerer({
+      provider: fx.ethers.provider,
+      sender: fx.ops[0]!,
+      traceSigner: fx.signers[0]!,
+      signerAddress: fx.signers[0]!.address,
+      oracle: fx.oracleAddr,
+      game: gameAddr,
+      programOf: async (h) => (h.toLowerCase() === world.modelHash.toLowerCase() ? { program: world.program, precision: "fp32" } : undefined),
+      inputOf: async (r) => (r.toLowerCase() === id.toLowerCase() ? world.input : undefined),
+      pollIntervalMs: 10,
+      logger: pino({ level: "silent" }),
+      client: { wait: () => sleep(5), onMove: (m) => moves.push(m) },
+    });
+    await answerer.start();
+    try {
+      const bytes = readFileSync(CLS_PATH);
+      const cache = new ProgramCache();
+      const target = (output: Tensor) => ({
+        requestId: id as Hex,
+        model: { key: world.modelHash, bytes, inputShape: CLS_SHAPE },
+        precision: "fp32" as const,
+        tau: tauFromBits(BigInt(world.terms.tauOutAbs), BigInt(world.terms.tauOutRel)),
+        input: world.input,
+        output,
+      });
+      const verdict = auditResult(target(signed), { secret: Buffer.alloc(32, 1), fraction: 1 }, cache);
+      expect(verdict.status).toBe("dispute");
+      const client = {
+        onMove: (m: MoveRecord) => moves.push(m),
+        wait: async (reason: string) => (reason === "clock" ? void (await conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)),
+        maxPolls: 2000,
+      };
+      // Another deployment only: the model's resolver is not a game this challenger plays.
+      const other = await playGameDispute(verdict, { sender: fx.challenger, oracle: fx.oracleAddr, games: [fx.oracleAddr], modelHash: world.modelHash as Hex, record: rec, output: signed, client });
+      expect(other.kind).toBe("skipped");
+      const out = await playGameDispute(verdict, { sender: fx.challenger, oracle: fx.oracleAddr, games: [gameAddr], modelHash: world.modelHash as Hex, record: rec, output: signed, client });
+      expect(out.kind).toBe("played");
+      if (out.kind !== "played") return;
+      expect(out.result.outcome).toBe("toleranceProof");
+      expect(out.result.ruling).toBe(GAME_RULING.WorkerFault);
+      await answerer.settled();
+      // The worker's side was played by the answerer alone: it saw the game, committed, and saw the ruling.
+      expect(answerer.outcomes.get(id.toLowerCase())).toBe("WorkerFault");
+      expect(moves.map((m) => m.move)).toEqual(["commitTrace", "proveOutput", "resolve"]);
+      expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
+      report("daemon pieces, output beyond τ_major", moves, 0, 0);
+      // An output within τ_out: the audit says "within", nothing is played.
+      const within = auditResult(target(final), { secret: Buffer.alloc(32, 1), fraction: 1 }, cache);
+      expect(within.status).toBe("within");
+      expect((await playGameDispute(within, { sender: fx.challenger, oracle: fx.oracleAddr, games: [gameAddr], modelHash: world.modelHash as Hex, record: rec, output: final, client })).kind).toBe("skipped");
+    } finally {
+      await answerer.close();
+      await answerer.close();
+    }
   });
 });
