@@ -10,16 +10,18 @@
  * (protocol/fraud-game-client.ts `GameWorker.respond`). One game per request, each in the background;
  * `close()` stops the watch and every responder.
  */
+import { readFile } from "node:fs/promises";
 import type { Provider, Signer } from "ethers";
 import type { Logger } from "pino";
-import type { Precision } from "../canonical/float.js";
+import { PRECISIONS, type Precision } from "../canonical/float.js";
+import { lowerModel } from "../canonical/lower.js";
 import type { Program } from "../canonical/program.js";
 import { GAME_RULING, GameWorker, type GameClientOptions, type TraceSigner } from "../protocol/fraud-game-client.js";
 import { BaseError } from "../protocol/errors.js";
 import { createLogger } from "../protocol/logger.js";
 import { decodeTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
-import { FraudGame__factory, InferenceOracle__factory, type FraudGame, type InferenceOracle } from "../types/ethers-contracts/index.js";
+import { FraudGame__factory, InferenceOracle__factory, ModelRegistry__factory, type FraudGame, type InferenceOracle } from "../types/ethers-contracts/index.js";
 import { prepareDispute } from "./dispute.js";
 
 export interface FraudGameAnswererOptions {
@@ -31,8 +33,9 @@ export interface FraudGameAnswererOptions {
   signerAddress: string;
   oracle: string;
   game: string;
-  /** The canonical program (lowered at the model's committed input shape) and precision of a model, or undefined. */
-  programOf: (modelHash: Hex) => Promise<{ program: Program; precision: Precision } | undefined>;
+  /** The canonical program of a model (lowered at its committed input shape), or undefined: not answered. The
+   * precision is the model's registered CanonicalTerms'. */
+  programOf: (modelHash: Hex) => Promise<Program | undefined>;
   /** The request's input from the worker's cache; default: inline in the InferenceRequested event. */
   inputOf?: (requestId: Hex) => Promise<Tensor | undefined>;
   startBlock?: number;
@@ -116,11 +119,15 @@ export class FraudGameAnswerer {
   private async begin(requestId: Hex): Promise<GameAnswerOutcome> {
     const g = await this.game.game(requestId);
     if (g.signer.toLowerCase() !== this.o.signerAddress.toLowerCase()) return "not-ours";
-    const model = await this.o.programOf(g.modelHash as Hex);
-    if (model === undefined) return "no-program";
+    const program = await this.o.programOf(g.modelHash as Hex);
+    if (program === undefined) return "no-program";
+    const registry = ModelRegistry__factory.connect(await this.game.registry(), this.o.provider);
+    const code = Number((await registry.canonicalTerms(g.modelHash)).precision);
+    const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === code);
+    if (precision === undefined) return "no-program";
     const input = (await this.o.inputOf?.(requestId)) ?? (await this.inlineInput(requestId));
     if (input === undefined) return "no-input";
-    const responder = prepareDispute({ program: model.program, input, precision: model.precision, requestId, attempt: Number(g.attempt), inputHash: g.inputHash as Hex });
+    const responder = prepareDispute({ program, input, precision, requestId, attempt: Number(g.attempt), inputHash: g.inputHash as Hex });
     const worker = new GameWorker(this.o.game, this.o.sender, this.o.traceSigner, {
       ...this.o.client,
       onMove: (m) => {
@@ -153,4 +160,23 @@ export class FraudGameAnswerer {
     const inline = String(ev.args.input);
     return inline === "0x" ? undefined : decodeTensor(Buffer.from(inline.slice(2), "hex"));
   }
+}
+
+/**
+ * programOf over the worker's pinned models: each is lowered once, at its pinned input shape, from the file
+ * `pathOf` returns (the worker's verified model cache).
+ */
+export function pinnedPrograms(models: readonly { modelHash: string; input: { shape: number[] } }[], pathOf: (modelHash: Hex) => Promise<string>): (modelHash: Hex) => Promise<Program | undefined> {
+  const lowered = new Map<string, Promise<Program>>();
+  return async (modelHash) => {
+    const m = models.find((x) => x.modelHash.toLowerCase() === modelHash.toLowerCase());
+    if (m === undefined) return undefined;
+    const key = modelHash.toLowerCase();
+    let p = lowered.get(key);
+    if (p === undefined) {
+      p = pathOf(modelHash).then(async (path) => lowerModel(await readFile(path), { inputShape: m.input.shape }));
+      lowered.set(key, p);
+    }
+    return p;
+  };
 }

@@ -18,7 +18,7 @@ import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../
 import { hashTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { prepareDispute, responderFor } from "../../worker/dispute.js";
-import { FraudGameAnswerer } from "../../worker/game-answerer.js";
+import { FraudGameAnswerer, pinnedPrograms } from "../../worker/game-answerer.js";
 import { playGameDispute } from "../../challenger/game-player.js";
 import { auditResult, ProgramCache } from "../../challenger/canonical-audit.js";
 import { tauFromBits } from "../../canonical/descent.js";
@@ -230,7 +230,8 @@ describe("the daemons' game pieces: worker/game-answerer.ts and challenger/game-
       signerAddress: fx.signers[0]!.address,
       oracle: fx.oracleAddr,
       game: gameAddr,
-      programOf: async (h) => (h.toLowerCase() === world.modelHash.toLowerCase() ? { program: world.program, precision: "fp32" } : undefined),
+      // The worker's pinned model, lowered from its file at the pinned input shape (as worker/main.ts does).
+      programOf: pinnedPrograms([{ modelHash: world.modelHash, input: { shape: CLS_SHAPE } }], async () => CLS_PATH),
       inputOf: async (r) => (r.toLowerCase() === id.toLowerCase() ? world.input : undefined),
       pollIntervalMs: 10,
       logger: pino({ level: "silent" }),
