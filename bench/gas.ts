@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
-import { Tier, encodeTensor, hashEncoded, oracleDomain, signResult, type Hex, type RequestId } from "../protocol/index.js";
+import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, signResult, type Hex, type RequestId } from "../protocol/index.js";
 import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
 import { proofFromLogs, type LogLike, type ResultProof } from "../protocol/batch.js";
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     if (s === undefined) throw new Error(`no account #${i}`);
     return s;
   }) as [typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number]];
-  const { oracle, modelHash } = await deployOracle({ admin, modelOwner, arbiter });
+  const { oracle, modelHash, resolver } = await deployOracle({ admin, modelOwner, arbiter });
   const oracleAddress = await oracle.getAddress();
   const signer = Wallet.createRandom();
   await (await oracle.connect(operator).registerWorker(signer.address, { value: parseEther("100") })).wait();
@@ -105,6 +105,15 @@ async function main(): Promise<void> {
   };
   const challengeReceipt = (await (await oracle.connect(user).challenge(disputed[5]!.id, named(disputed[5]!.id).record, named(disputed[5]!.id).proof, { value: DEFAULT_PARAMS.challengeBond })).wait())!;
   add("challenge (proof of a leaf in a batch of 32)", challengeReceipt.gasUsed, 1, "bond escrow, resolver hook, dispute record");
+  // Open disputes (docs/OPTIMISTIC.md, "Open disputes and who gets what"): a second challenger joins,
+  // the arbiter rules WorkerFault, one joiner claims its share.
+  const disputedId = disputed[5]!.id;
+  const joinReceipt = (await (await oracle.connect(relayer).challenge(disputedId, named(disputedId).record, named(disputedId).proof, { value: DEFAULT_PARAMS.challengeBond })).wait())!;
+  add("join an open dispute (same leaf proof)", joinReceipt.gasUsed, 1, "bond escrow, joiner flag; no deadline moves");
+  const ruleReceipt = (await (await resolver.connect(arbiter).rule(disputedId, Ruling.WorkerFault)).wait())!;
+  add("ruling WorkerFault, 2 joiners (ArbiterResolver)", ruleReceipt.gasUsed, 1, "slash, burn, one share for every joiner, reopen: O(1) in joiners");
+  const claimReceipt = (await (await oracle.connect(user).claimDispute(disputedId, 0)).wait())!;
+  add("claimDispute (one joiner's share)", claimReceipt.gasUsed, 1, "credited to the pull balance");
   await networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
   const settleOne = (await (await oracle.connect(relayer).settle({ requestId: submitted[0]!.id, ...named(submitted[0]!.id), output: outputHex })).wait())!;
   add("settlement, single settle (payments + callback)", settleOne.gasUsed, 1, "callback decodes the output");

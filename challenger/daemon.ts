@@ -120,6 +120,8 @@ interface SavedState {
   starts: Array<[string, number]>;
   withheld: Array<[string, string]>;
   atRisk: string;
+  /** Disputes the daemon joined and has not claimed or seen lost yet: requestId → attempt. */
+  joined?: Array<[string, number]>;
 }
 
 interface Deferred {
@@ -139,6 +141,8 @@ export class ChallengerDaemon {
   private atRisk = 0n;
   /** Disputes waiting on a DA deadline: requestId -> resolver address. */
   private readonly withheld = new Map<string, string>();
+  /** Disputes this daemon opened or joined, not yet claimed or lost: requestId → attempt. */
+  private readonly joined = new Map<string, number>();
   /** Audits the blob store could not serve yet, by requestId. */
   private readonly deferred = new Map<string, Deferred>();
   /** Results read from the chain and not audited yet (new, or deferred), by requestId. */
@@ -233,6 +237,7 @@ export class ChallengerDaemon {
     }
     for (const [id, n] of state.starts) this.starts.set(id, n);
     for (const [id, resolver] of state.withheld) this.withheld.set(id, resolver);
+    for (const [id, attempt] of state.joined ?? []) this.joined.set(id, attempt);
     this.atRisk = BigInt(state.atRisk);
   }
 
@@ -248,6 +253,7 @@ export class ChallengerDaemon {
       starts: [...this.starts],
       withheld: [...this.withheld],
       atRisk: this.atRisk.toString(),
+      joined: [...this.joined],
     };
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(state));
@@ -380,7 +386,9 @@ export class ChallengerDaemon {
         throw error;
       }
     }
-    const resolver = this.resolverOf(await this.oracle.getRequest(r.requestId));
+    const request = await this.oracle.getRequest(r.requestId);
+    this.joined.set(r.requestId, Number(request.attempt));
+    const resolver = this.resolverOf(request);
     if ((await resolver.getDispute(r.requestId)).traceRoot === ZERO_HASH) {
       await this.mined("bindTrace", r.requestId, () => bindTrace(resolver, oracle, r.requestId, receipt.logs));
     }
@@ -402,6 +410,27 @@ export class ChallengerDaemon {
       if (parsed?.name !== "DisputeResolved" || Number(parsed.args.ruling) < 2) continue;
       const attempt = Number(parsed.args.attempt);
       await this.mined("claimDispute", requestId, () => this.oracle.claimDispute(requestId, attempt));
+      this.joined.delete(requestId);
+    }
+  }
+
+  /**
+   * Claims the shares of every joined dispute that another joiner (or a timeout) won, and forgets
+   * those the worker won; open ones are kept for a later sweep.
+   */
+  private async claimWon(): Promise<void> {
+    for (const [requestId, attempt] of [...this.joined]) {
+      const ruling = (await this.oracle.getDispute(requestId, attempt)).ruling;
+      if (ruling === 0n) continue;
+      if (ruling >= 2n) {
+        try {
+          await this.mined("claimDispute", requestId, () => this.oracle.claimDispute(requestId, attempt));
+        } catch (error) {
+          this.options.logger?.warn({ err: error, requestId, attempt }, "claiming a dispute share failed");
+          continue;
+        }
+      }
+      this.joined.delete(requestId);
     }
   }
 
@@ -528,8 +557,10 @@ export class ChallengerDaemon {
     return slashed;
   }
 
-  /** Withdraws the daemon's oracle balance (won bonds and slashed result bonds). */
+  /** Claims the shares of won disputes, then withdraws the daemon's oracle balance. */
   async withdraw(): Promise<bigint> {
+    await this.claimWon();
+    this.save();
     const address = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
     const amount = await this.oracle.balanceOf(address);
     if (amount > 0n) await this.mined("withdraw", undefined, () => this.oracle.withdraw());

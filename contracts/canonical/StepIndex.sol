@@ -108,6 +108,7 @@ library StepIndex {
             k = StepCodec.intParam(s, "transA", 1)[0] == 1 ? a[a.length - 2] : a[a.length - 1];
         } else if (op == StepCodec.POOL) {
             int256[] memory kernel = StepCodec.intParam(s, "kernel", 2);
+            if (kernel[0] < 1 || kernel[1] < 1) revert IStepVerifier.StepMalformed(s.paramsOffset);
             k = uint256(kernel[0]) * uint256(kernel[1]);
         } else {
             int256[] memory axes = reduceAxes(s);
@@ -203,10 +204,12 @@ library StepIndex {
         (bool ok, uint256 ih, uint256 iw) = forward(g, o);
         if (!ok) return new IStepVerifier.Read[](0);
         uint256 Cg = s.operands[1].shape[1];
+        uint256 perGroup = uint256(s.outShape[1]) / group(s);
+        if (perGroup == 0) revert IStepVerifier.StepMalformed(s.paramsOffset);
         r = new IStepVerifier.Read[](2);
         r[1] = IStepVerifier.Read(1, wAt(o[1], Cg, c, g));
         // The input channel: the group's first, (m / (M / group)) · Cg, plus c.
-        c += (o[1] / (uint256(s.outShape[1]) / group(s))) * Cg;
+        c += (o[1] / perGroup) * Cg;
         r[0] = IStepVerifier.Read(0, at4(o[0], c, ih, iw, g));
     }
 

@@ -336,9 +336,9 @@ interface IInferenceOracle is IDisputeOracle {
     /// @notice Disputes a Submitted result inside its challenge window, naming it by its record and the
     /// Merkle proof of its leaf in the batch root it was committed in (empty for a batch of one), with
     /// exactly the request's challengeBond: the first challenge opens the dispute (and calls the
-    /// request's IDisputeResolverV2), later ones join it until its deadline (record and proof are then
-    /// not read: the open dispute names the result). No join moves any deadline. The worker's operator
-    /// and its signer can neither open nor join.
+    /// request's IDisputeResolverV2), later ones join it until its deadline (naming the same result, so a
+    /// join racing a ruling cannot land on another result's dispute). No join moves any deadline. The
+    /// worker's operator and its signer can neither open nor join.
     function challenge(RequestId requestId, ResultRecord calldata record, bytes32[] calldata proof) external payable;
     /// @notice Applies the dispute's default ruling once its deadline has passed. Anyone may call.
     function resolveDisputeByDefault(RequestId requestId) external;

@@ -77,16 +77,20 @@ library DisputeBook {
         uint64 now_
     ) external {
         uint8 attempt = r.attempt;
-        if (r.status == IInferenceOracle.RequestStatus.Challenged) {
-            _join(book, operatorOf, requestId, attempt, now_);
-            return;
+        IInferenceOracle.RequestStatus status = r.status;
+        if (status != IInferenceOracle.RequestStatus.Challenged) {
+            _requireStatus(requestId, status, IInferenceOracle.RequestStatus.Submitted);
+            // INVARIANT: a result can be challenged only inside its challenge window.
+            if (now_ >= r.timeout) revert IInferenceOracle.OracleDeadlinePassed(requestId, r.timeout);
         }
-        _requireStatus(requestId, r.status, IInferenceOracle.RequestStatus.Submitted);
-        // INVARIANT: a result can be challenged only inside its challenge window.
-        if (now_ >= r.timeout) revert IInferenceOracle.OracleDeadlinePassed(requestId, r.timeout);
-        // INVARIANT: the challenger names exactly the result that was accepted.
+        // INVARIANT: every challenger names exactly the result that was accepted (a join that raced a
+        // ruling and a new result cannot land on another result's dispute).
         if (!batchRoots[BatchMerkle.process(RequestBook.leaf(requestId, attempt, record), proof)]) {
             revert IInferenceOracle.OracleResultRecordMismatch(requestId);
+        }
+        if (status == IInferenceOracle.RequestStatus.Challenged) {
+            _join(book, operatorOf, requestId, attempt, now_);
+            return;
         }
         // INVARIANT: every challenger puts exactly the request's challengeBond at risk (so shares are equal).
         if (msg.value != bond) revert IInferenceOracle.OracleChallengeBondInvalid(msg.value, bond);

@@ -3,7 +3,7 @@
  * dispute, each shown to fail, on the real oracle and ArbiterResolver:
  * - the worker's own operator or signer key opens or joins (to take its own slash back): refused;
  * - a joiner shortens the window (rules, applies the default early, or moves the deadline by joining):
- *   refused, and joins move nothing;
+ *   refused, and joins move nothing; a join that raced a ruling cannot land on the next result's dispute;
  * - a joiner claims twice, or someone who never joined claims, or a claim on a dispute the worker won:
  *   refused;
  * - WorkerRight with N joiners: every wei of the N bonds goes to the worker or is burned;
@@ -78,6 +78,22 @@ describe("attack: open disputes", () => {
     await expectRevert(fx.oracle.connect(late).challenge(id, rec, [], { value: BOND }), fx.oracle, "OracleDeadlinePassed", [id, deadline]);
     await send(fx.oracle.resolveDisputeByDefault(id));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
+  });
+
+  it("test_join_racingARuling_cannotLandOnTheNextResultsDispute_reverts", async () => {
+    const fx = await fixture();
+    const a = await requestAndSubmit(fx, 0);
+    await send(fx.oracle.connect(fx.challenger).challenge(a.id, a.rec, [], { value: BOND }));
+    await send(fx.resolver.connect(fx.arbiter).rule(a.id, Ruling.WorkerFault));
+    // The request reopened; another worker's (honest) result is disputed by someone.
+    const { submission, record } = await import("../contracts/helpers.js");
+    await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, a.id, fx.signers[1]!)));
+    const b = record(fx.ops[1]!.address, fx.relayer.address);
+    await send(fx.oracle.connect(fx.other).challenge(a.id, b, [], { value: BOND }));
+    // A join meant for the first result's dispute arrives late: it does not join the second one.
+    const late = (await challengers(fx, 1))[0]!;
+    await expectRevert(fx.oracle.connect(late).challenge(a.id, a.rec, [], { value: BOND }), fx.oracle, "OracleResultRecordMismatch", [a.id]);
+    expect((await fx.oracle.getDispute(a.id, 1)).joiners).toBe(1n);
   });
 
   it("test_claimDispute_twiceOrByOutsiderOrAfterWorkerRight_reverts", async () => {

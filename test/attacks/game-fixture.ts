@@ -5,7 +5,7 @@
  * deployed on the in-process EVM against DisputeOracleHarness (contracts/test: the oracle side reduced to what a
  * resolver sees, until InferenceOracle implements IDisputeOracle).
  */
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { Wallet, hexlify, randomBytes, ZeroHash, type TransactionReceipt } from "ethers";
 import { canonicalTermsOf, commitProgram, lowerModel, runProgram, type Program } from "../../canonical/index.js";
@@ -122,21 +122,12 @@ export function clsWorld(): ClsWorld {
   return cached;
 }
 
-/** The real step verifier (contracts/canonical/StepVerifier.sol with its linked StepMaps and StepIndex). Without
- * its build output (a checkout before v2-step) a code-less address: only the paths that never call the verifier
- * (commitment, timeouts, descent through the TRACE and DATA trees) are exercised then. */
-export async function stepVerifierAddress(conn: Connection): Promise<{ address: string; real: boolean; contract?: any }> {
-  if (hasStepVerifier()) {
-    const maps = await conn.ethers.deployContract("StepMaps");
-    const index = await conn.ethers.deployContract("StepIndex");
-    const v: any = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
-    return { address: await v.getAddress(), real: true, contract: v };
-  }
-  return { address: hexlify(randomBytes(20)), real: false };
-}
-
-export function hasStepVerifier(): boolean {
-  return existsSync("artifacts/contracts/canonical/StepVerifier.sol/StepVerifier.json");
+/** The real step verifier: contracts/canonical/StepVerifier.sol with its linked StepMaps and StepIndex. */
+export async function stepVerifierAddress(conn: Connection): Promise<{ address: string; real: boolean; contract: any }> {
+  const maps = await conn.ethers.deployContract("StepMaps");
+  const index = await conn.ethers.deployContract("StepIndex");
+  const v: any = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
+  return { address: await v.getAddress(), real: true, contract: v };
 }
 
 export async function deployGame(conn: Connection, world: ClsWorld, over: { maxAttacks?: number } = {}) {

@@ -182,6 +182,11 @@ describe("StepVerifier edge cases", () => {
     expect(await revertName(verifier.initReads(hex(enc), 0))).toMatch(/^StepUnsupported/);
     const rec = "0x" + Buffer.from(encodePartial({ kind: "sum", count: 1, t: 0, acc: 0 })).toString("hex");
     expect(await revertName(verifier.foldTerm(cenc, 0, 0, rec, [1n], 0))).toBe("StepReadsMismatch(2,1)");
+    // A conv with more groups than output channels, a pool kernel of 0: malformed, not a panic.
+    const grouped = hex(encodeStep({ ...conv, params: { ...conv.params, group: [2] } }));
+    expect(await revertName(verifier.termReads(grouped, 0, 0))).toMatch(/^StepMalformed/);
+    const pool0 = hex(encodeStep(step("reduce", "pool", [f32([1, 1, 3, 3])], f32([1, 1, 3, 3]), { fn: [1], kernel: [0, 2], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], countIncludePad: [0] })));
+    expect(await revertName(verifier.info(pool0))).toMatch(/^StepMalformed/);
     // A parameter that is not an integer where one is required.
     const badPerm = hex(encodeStep(step("move", "transpose", [f32([2, 3])], f32([3, 2]), { perm: [1.5, 0] })));
     expect(await revertName(verifier.reads(badPerm, 0))).toMatch(/^StepMalformed/);

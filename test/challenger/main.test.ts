@@ -88,11 +88,11 @@ describe("challenger service loop", () => {
       await waitFor(() => running.stats.audited > 0, 120_000, "the faulty result audited");
       expect(running.stats).toMatchObject({ audited: 1, proven: 1, honest: 0 });
       expect(running.stats.errors).toBe(0);
-      expect(await stack.oracle.balanceOf(running.address)).toBe(DEFAULT_PARAMS.challengeBond + DEFAULT_PARAMS.resultBond);
+      expect(await stack.oracle.balanceOf(running.address)).toBe(DEFAULT_PARAMS.challengeBond + DEFAULT_PARAMS.resultBond - (DEFAULT_PARAMS.resultBond * BigInt(DEFAULT_PARAMS.burnBps)) / 10_000n);
     } finally {
       await running.stop();
     }
-    expect(running.stats.withdrawnWei).toBe(DEFAULT_PARAMS.challengeBond + DEFAULT_PARAMS.resultBond);
+    expect(running.stats.withdrawnWei).toBe(DEFAULT_PARAMS.challengeBond + DEFAULT_PARAMS.resultBond - (DEFAULT_PARAMS.resultBond * BigInt(DEFAULT_PARAMS.burnBps)) / 10_000n);
     expect(await stack.oracle.balanceOf(running.address)).toBe(0n);
   }, 300_000);
 });

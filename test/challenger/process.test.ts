@@ -85,7 +85,8 @@ describe("challenger process", () => {
     expect(await stack.oracle.state(id)).toBe(1n); // reopened
     expect(await stack.oracle.balanceOf(key.address)).toBe(0n);
     const balance = await stack.ethers.provider.getBalance(key.address);
-    expect(balance).toBeGreaterThan(parseEther("10") + DEFAULT_PARAMS.resultBond - parseEther("0.01")); // reward in, less gas
+    // Reward in (the slashed result bond less its burn share), less gas.
+    expect(balance).toBeGreaterThan(parseEther("10") + DEFAULT_PARAMS.resultBond - (DEFAULT_PARAMS.resultBond * BigInt(DEFAULT_PARAMS.burnBps)) / 10_000n - parseEther("0.01"));
 
     // Its metrics and health endpoints (METRICS_PORT 0: any free port, logged).
     const metricsUrl = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"metrics and health endpoints listening"/.exec(output)?.[1];

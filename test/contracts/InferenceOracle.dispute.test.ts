@@ -219,8 +219,9 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     const { id, rec } = await requestAndSubmit(fx, 0);
     await send(challenge(fx, id, rec));
     const before = await fx.oracle.getDispute(id, 0);
-    // A join names nothing new: the open dispute names the result (record and proof are not read).
-    const receipt = await send(fx.oracle.connect(fx.other).challenge(id, { ...rec, outputHash: ZeroHash }, [], { value: BOND }));
+    // A join names the disputed result too.
+    await expectRevert(fx.oracle.connect(fx.other).challenge(id, { ...rec, outputHash: ZeroHash }, [], { value: BOND }), fx.oracle, "OracleResultRecordMismatch", [id]);
+    const receipt = await send(fx.oracle.connect(fx.other).challenge(id, rec, [], { value: BOND }));
     const [joined] = events(receipt, fx.oracle, "DisputeJoined");
     expect(joined!.args.challenger).toBe(fx.other.address);
     expect(joined!.args.joiners).toBe(2n);

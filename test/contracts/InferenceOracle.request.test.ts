@@ -24,6 +24,13 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     const factory = inferenceOracleFactory(fx.admin, await deployOracleLibraries(fx.admin));
     const registry = await fx.registry.getAddress();
     await expectRevert(factory.deploy(registry, fx.admin.address, { ...PARAMS, relayerFeeBps: 10_001 }), fx.oracle, "OracleInvalidParams", ["relayerFeeBps above 10000"]);
+    // A worker must never break even on its own proven fault: some of every slash is burned.
+    await expectRevert(factory.deploy(registry, fx.admin.address, { ...PARAMS, burnBps: 0 }), fx.oracle, "OracleInvalidParams", ["burnBps not in 1..10000"]);
+    await expectRevert(factory.deploy(registry, fx.admin.address, { ...PARAMS, burnBps: 10_001 }), fx.oracle, "OracleInvalidParams", ["burnBps not in 1..10000"]);
+    await expectRevert(factory.deploy(registry, fx.admin.address, { ...PARAMS, tolerancePenaltyBps: 10_001 }), fx.oracle, "OracleInvalidParams", ["tolerancePenaltyBps above 10000"]);
+    await expectRevert(fx.oracle.connect(fx.admin).scheduleParams({ ...PARAMS, burnBps: 0 }), fx.oracle, "OracleInvalidParams", ["burnBps not in 1..10000"]);
+    const p = await fx.oracle.params();
+    expect([p.burnBps, p.tolerancePenaltyBps].map(Number)).toEqual([PARAMS.burnBps, PARAMS.tolerancePenaltyBps]);
     await expectRevert(factory.deploy(ZeroAddress, fx.admin.address, PARAMS), fx.oracle, "OracleInvalidParams", ["registry is zero"]);
     await expectRevert(factory.deploy(registry, ZeroAddress, PARAMS), fx.oracle, "OwnableInvalidOwner", [ZeroAddress]);
   });

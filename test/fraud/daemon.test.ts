@@ -90,6 +90,38 @@ describe("ChallengerDaemon", () => {
     expect(await fx.oracle.balanceOf(fx.challenger.address)).toBe(0n);
   }, 300_000);
 
+  it("test_daemon_disputeOpenedBySock_pastTheWindow_joinsAndProves_claimsShare", async () => {
+    const fx = await fraudFixture();
+    const cheating = honest.map(copy);
+    const bn = commitment.operators.filter((o) => o.opType === "BatchNormalization")[3]!;
+    (cheating[bn.outputs[0]!.trace]!.data as Float32Array)[7]! *= -1.5;
+    const run = commitTrace(cheating);
+    await publishTrace(store.url, { ...run, tensors: cheating }, { timeoutMs: 10_000 });
+    const bad = await requestAndSubmit(fx, 1, { modelHash: commitment.modelHash, inputHash: hashTensor(input), outputHash: hashTensor(cheating.at(-1)!), traceRoot: run.traceRoot });
+    // The worker's sock opens the dispute (and will never prove); the challenge window then closes.
+    await (await fx.oracle.connect(fx.other).challenge(bad.id, bad.rec, [], { value: PARAMS.challengeBond })).wait();
+    await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
+    const labels: string[] = [];
+    const daemon = new ChallengerDaemon({
+      oracleAddress: fx.oracleAddr,
+      runner: fx.challenger,
+      blobStoreUrl: store.url,
+      models: new Map([[commitment.modelHash.toLowerCase(), commitment]]),
+      policy: { fraction: 1, maxBondAtRisk: PARAMS.challengeBond },
+      onTransaction: (tx) => labels.push(tx.label),
+    });
+    const outcomes = await daemon.poll();
+    // Joined instead of skipped, proven, claimed.
+    expect(outcomes.get(bad.id)).toMatchObject({ kind: "fraudProven", opIndex: bn.index, workerAtFault: true });
+    expect(labels).toEqual(["challenge", "bindTrace", "proveFraud", "claimDispute"]);
+    expect(await fx.oracle.state(bad.id)).toBe(BigInt(Status.Requested));
+    const d = await fx.oracle.getDispute(bad.id, 0);
+    expect(d.opener).toBe(fx.other.address);
+    expect(d.joiners).toBe(2n);
+    const share = (PARAMS.resultBond - (PARAMS.resultBond * BigInt(PARAMS.burnBps)) / 10_000n + 2n * PARAMS.challengeBond) / 2n;
+    expect(await daemon.withdraw()).toBe(share);
+  }, 300_000);
+
   it("test_daemon_sampledCheckMisses_rerunDisagrees_fullCheckProvesFraud", async () => {
     const fx = await fraudFixture();
 
