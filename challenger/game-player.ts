@@ -39,11 +39,14 @@ export async function playGameDispute(verdict: AuditVerdict, o: GameDisputeOptio
   const resolver = (await registry.model(o.modelHash)).resolver;
   if (!o.games.some((g) => g.toLowerCase() === resolver.toLowerCase())) return { kind: "skipped", reason: `the model's resolver ${resolver} is not a FraudGame this challenger plays` };
   const requestId = verdict.requestId;
+  let fromBlock = o.client?.fromBlock;
   if (!(await oracle.isChallenger(requestId, await o.sender.getAddress()))) {
     const params = await oracle.paramsAt((await oracle.getRequest(requestId)).paramsVersion);
-    await (await oracle.challenge(requestId, o.record, [], { value: params.challengeBond })).wait();
+    const rc = await (await oracle.challenge(requestId, o.record, [], { value: params.challengeBond })).wait();
+    // The game opened in this block, or earlier when this challenge joined someone else's dispute.
+    if (fromBlock === undefined && rc !== null && rc.logs.some((l) => l.address.toLowerCase() === resolver.toLowerCase())) fromBlock = rc.blockNumber;
   }
-  const player = new GameChallenger(resolver, o.sender, o.client);
+  const player = new GameChallenger(resolver, o.sender, { ...o.client, ...(fromBlock === undefined ? {} : { fromBlock }) });
   const result = await player.play(requestId, verdict.trace, o.output);
   return { kind: "played", game: resolver, result, moves: player.moves };
 }

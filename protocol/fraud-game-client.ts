@@ -52,6 +52,9 @@ export interface GameClientOptions {
   onMove?: (m: MoveRecord) => void;
   /** Give up after this many polls of one wait (default: unbounded). */
   maxPolls?: number;
+  /** The first block the game's events are read from (its GameOpened block; default 0). A provider with a
+   * bounded log range needs it. */
+  fromBlock?: number;
 }
 
 /** The worker let an attacked node's answer deadline pass; the challenger called `timeout` (WorkerFault). */
@@ -119,10 +122,11 @@ export type TraceSigner = Signer | { signDigest(digest: Uint8Array): Hex };
 
 export class GameWorker extends Player {
   private readonly answered = new Set<string>();
-  private cursor = 0;
+  private cursor: number;
 
   constructor(gameAddress: string, sender: Signer, readonly traceSigner: TraceSigner, opts: GameClientOptions = {}) {
     super("worker", gameAddress, sender, opts);
+    this.cursor = opts.fromBlock ?? 0;
   }
 
   /** Signs and posts the TraceCommitment (no-op when the game already holds one). */
@@ -281,7 +285,7 @@ export class GameChallenger extends Player {
   private async children(requestId: Hex, pos: GamePos): Promise<[Hex, Hex]> {
     await this.attackAndWait(requestId, pos, () => this.game.attack(requestId, pos), `attack(${["trace", "data", "partial"][pos.tree]}@${pos.height})`);
     const key = await this.game.nodeKey(pos);
-    const [ev] = await this.game.queryFilter(this.game.filters.NodeAnswered(requestId, key));
+    const [ev] = await this.game.queryFilter(this.game.filters.NodeAnswered(requestId, key), this.opts.fromBlock ?? 0);
     if (!ev) throw new Error("answered node without a NodeAnswered event");
     return [ev.args.left as Hex, ev.args.right as Hex];
   }
@@ -305,7 +309,7 @@ export class GameChallenger extends Player {
       tensorOpening: async (j) => {
         const pos = P(GAME_TREE.TRACE, 0, 0, 0, j);
         await this.attackAndWait(requestId, pos, () => this.game.attack(requestId, pos), "attack(tensor)");
-        const [ev] = await this.game.queryFilter(this.game.filters.TensorRevealed(requestId, j));
+        const [ev] = await this.game.queryFilter(this.game.filters.TensorRevealed(requestId, j), this.opts.fromBlock ?? 0);
         if (!ev) throw new Error(`tensor ${j} answered without TensorRevealed`);
         return { header: ev.args.header as Hex, dataRoot: ev.args.dataRoot as Hex };
       },
@@ -313,7 +317,7 @@ export class GameChallenger extends Player {
       chunkBytes: async (j, c) => {
         const pos = P(GAME_TREE.DATA, j, 0, 0, c);
         await this.attackAndWait(requestId, pos, () => this.game.attack(requestId, pos), "attack(chunk)");
-        const ev = (await this.game.queryFilter(this.game.filters.ChunkRevealed(requestId, j))).find((e) => Number(e.args.chunkIndex) === c);
+        const ev = (await this.game.queryFilter(this.game.filters.ChunkRevealed(requestId, j), this.opts.fromBlock ?? 0)).find((e) => Number(e.args.chunkIndex) === c);
         if (!ev) throw new Error(`chunk ${c} of tensor ${j} answered without ChunkRevealed`);
         return ev.args.chunk as Hex;
       },
@@ -322,7 +326,7 @@ export class GameChallenger extends Player {
         const enc = toHex(encodeStep(program.steps[j]!));
         const path = programTree.path(j).map(toHex);
         await this.attackAndWait(requestId, pos, () => this.game.attackElement(requestId, j, e, enc, path), "attackElement");
-        const ev = (await this.game.queryFilter(this.game.filters.PartialRevealed(requestId, j))).find((x) => Number(x.args.element) === e);
+        const ev = (await this.game.queryFilter(this.game.filters.PartialRevealed(requestId, j), this.opts.fromBlock ?? 0)).find((x) => Number(x.args.element) === e);
         if (!ev) throw new Error(`element (${j}, ${e}) answered without PartialRevealed`);
         // The event carries root, K and the last record; the last record's path is in the answer's calldata.
         const tx = await this.sender.provider!.getTransaction(ev.transactionHash);

@@ -104,7 +104,7 @@ export class FraudGameAnswerer {
         const requestId = String(ev.args.requestId) as Hex;
         const key = requestId.toLowerCase();
         if (this.games.has(key)) continue;
-        const outcome = await this.begin(requestId).catch((error: unknown) => {
+        const outcome = await this.begin(requestId, ev.blockNumber).catch((error: unknown) => {
           this.log.warn({ err: error, requestId }, "could not answer the game");
           return "failed" as const;
         });
@@ -116,7 +116,7 @@ export class FraudGameAnswerer {
     }
   }
 
-  private async begin(requestId: Hex): Promise<GameAnswerOutcome> {
+  private async begin(requestId: Hex, openedBlock: number): Promise<GameAnswerOutcome> {
     const g = await this.game.game(requestId);
     if (g.signer.toLowerCase() !== this.o.signerAddress.toLowerCase()) return "not-ours";
     const program = await this.o.programOf(g.modelHash as Hex);
@@ -130,6 +130,7 @@ export class FraudGameAnswerer {
     const responder = prepareDispute({ program, input, precision, requestId, attempt: Number(g.attempt), inputHash: g.inputHash as Hex });
     const worker = new GameWorker(this.o.game, this.o.sender, this.o.traceSigner, {
       ...this.o.client,
+      fromBlock: openedBlock,
       onMove: (m) => {
         this.o.client?.onMove?.(m);
         this.log.info({ requestId, move: m.move, gas: m.gas.toString(), calldataBytes: m.calldataBytes }, "game move");
