@@ -55,6 +55,9 @@ export interface GameClientOptions {
   /** The first block the game's events are read from (its GameOpened block; default 0). A provider with a
    * bounded log range needs it. */
   fromBlock?: number;
+  /** Runs each transaction (send and mine) under the caller's lock: a daemon whose other work shares this sender
+   * serializes every transaction on one nonce sequence. Default: run at once. */
+  serialize?: <T>(send: () => Promise<T>) => Promise<T>;
 }
 
 /** The worker let an attacked node's answer deadline pass; the challenger called `timeout` (WorkerFault). */
@@ -85,9 +88,12 @@ abstract class Player {
     this.opts = opts;
   }
 
-  protected async send(move: string, tx: Promise<ContractTransactionResponse>): Promise<MoveRecord> {
-    const r = await tx;
-    const rc = await r.wait();
+  protected async send(move: string, tx: () => Promise<ContractTransactionResponse>): Promise<MoveRecord> {
+    const run = async () => {
+      const sent = await tx();
+      return { sent, mined: await sent.wait() };
+    };
+    const { sent: r, mined: rc } = await (this.opts.serialize ? this.opts.serialize(run) : run());
     if (rc === null || rc.status !== 1) throw new Error(`${this.role} ${move}: transaction failed`);
     const m: MoveRecord = { role: this.role, move, gas: rc.gasUsed, calldataBytes: (r.data.length - 2) / 2 };
     this.moves.push(m);
@@ -138,7 +144,7 @@ export class GameWorker extends Player {
     const statement = { requestId: c.requestId, attempt: c.attempt, traceRoot: c.traceRoot, finalHash: c.finalHash };
     const ts = this.traceSigner;
     const sig = "signDigest" in ts ? ts.signDigest(fromHex(traceCommitmentDigest(domain, statement))) : await signTraceCommitment(ts, domain, statement);
-    return this.send("commitTrace", this.game.commitTrace(c.requestId, c.traceRoot, c.finalHash, c.finalPath, sig));
+    return this.send("commitTrace", () => this.game.commitTrace(c.requestId, c.traceRoot, c.finalHash, c.finalPath, sig));
   }
 
   /** Answers every attacked node of the game not yet answered; returns how many it answered. */
@@ -176,29 +182,29 @@ export class GameWorker extends Player {
       case GAME_TREE.TRACE: {
         if (pos.height > 0) {
           const a = children({ kind: "manifestNode", depth: trace.manifest.depth - pos.height, index: idx });
-          return this.send("answerNode(trace)", this.game.answerNode(id, pos, a.left, a.right));
+          return this.send("answerNode(trace)", () => this.game.answerNode(id, pos, a.left, a.right));
         }
         const t = trace.tensorOpening(idx);
-        return this.send("answerTensor", this.game.answerTensor(id, idx, t.header, t.dataRoot));
+        return this.send("answerTensor", () => this.game.answerTensor(id, idx, t.header, t.dataRoot));
       }
       case GAME_TREE.DATA: {
         if (pos.height > 0) {
           const a = children({ kind: "chunkNode", step: j, depth: trace.trees[j]!.chunks.depth - pos.height, index: idx });
-          return this.send("answerNode(data)", this.game.answerNode(id, pos, a.left, a.right));
+          return this.send("answerNode(data)", () => this.game.answerNode(id, pos, a.left, a.right));
         }
-        return this.send("answerChunk", this.game.answerChunk(id, j, idx, trace.chunkBytes(j, idx)));
+        return this.send("answerChunk", () => this.game.answerChunk(id, j, idx, trace.chunkBytes(j, idx)));
       }
       case GAME_TREE.PARTIAL: {
         const e = Number(pos.element);
         const a = children({ kind: "partialNode", step: j, element: e, depth: trace.partial(j, e).tree.depth - pos.height, index: idx });
-        return this.send("answerNode(partial)", this.game.answerNode(id, pos, a.left, a.right));
+        return this.send("answerNode(partial)", () => this.game.answerNode(id, pos, a.left, a.right));
       }
       case GAME_TREE.ELEMENT: {
         const e = Number(pos.element);
         const step = trace.program.steps[j]!;
         const c = Math.floor((e * DTYPES[step.output.dtype].size) / CHUNK_BYTES);
         const o = trace.partialOpening(j, e);
-        return this.send("answerElement", this.game.answerElement(id, j, e, toHex(encodeStep(step)), trace.chunkBytes(j, c), o.root, o.last, o.lastPath));
+        return this.send("answerElement", () => this.game.answerElement(id, j, e, toHex(encodeStep(step)), trace.chunkBytes(j, c), o.root, o.last, o.lastPath));
       }
       default:
         throw new Error(`unknown tree ${pos.tree}`);
@@ -255,7 +261,7 @@ export class GameChallenger extends Player {
       if (g.committed) return { traceRoot: g.traceRoot as Hex, finalHash: g.finalHash as Hex };
       if (g.resolved) throw new WorkerTimedOut("commitment");
       if ((await this.now()) > g.openedAt + responseTime) {
-        await this.send("timeoutCommitment", this.game.timeoutCommitment(requestId));
+        await this.send("timeoutCommitment", () => this.game.timeoutCommitment(requestId));
         throw new WorkerTimedOut("commitment");
       }
       await this.pause("commit", polls);
@@ -266,7 +272,7 @@ export class GameChallenger extends Player {
   private async attackAndWait(requestId: Hex, pos: GamePos, attack: () => Promise<ContractTransactionResponse>, name: string): Promise<void> {
     let n = await this.game.node(requestId, pos);
     if (Number(n.state) === NODE_STATE.Revealed) {
-      await this.send(name, attack());
+      await this.send(name, attack);
       n = await this.game.node(requestId, pos);
     }
     for (let polls = 0; ; polls++) {
@@ -274,7 +280,7 @@ export class GameChallenger extends Player {
       if (state === NODE_STATE.Answered) return;
       if (state !== NODE_STATE.Attacked) throw new Error(`${name}: node in state ${state}`);
       if ((await this.now()) > n.clock) {
-        await this.send("timeout", this.game.timeout(requestId, pos));
+        await this.send("timeout", () => this.game.timeout(requestId, pos));
         throw new WorkerTimedOut(pos);
       }
       await this.pause("answer", polls);
@@ -346,11 +352,11 @@ export class GameChallenger extends Player {
       case "element":
         await this.send(
           "proveStep",
-          this.game.proveStep(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.stepProof.path, tensorChunkProof({ tensor: f.claim.tensor, path: f.claim.manifestPath, chunk: f.claim.chunk }), operandProofs(f.reads)),
+          () => this.game.proveStep(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.stepProof.path, tensorChunkProof({ tensor: f.claim.tensor, path: f.claim.manifestPath, chunk: f.claim.chunk }), operandProofs(f.reads)),
         );
         return true;
       case "header":
-        await this.send("proveHeader", this.game.proveHeader(requestId, f.step, f.tensor.header, f.tensor.dataRoot, f.manifestPath, f.stepProof.encoding, f.stepProof.path));
+        await this.send("proveHeader", () => this.game.proveHeader(requestId, f.step, f.tensor.header, f.tensor.dataRoot, f.manifestPath, f.stepProof.encoding, f.stepProof.path));
         return true;
       case "partial": {
         // The game needs the worker's record at t: on chain only leaf K's is revealed (answerElement).
@@ -358,7 +364,7 @@ export class GameChallenger extends Player {
         if (!o || f.t !== o.terms) return false;
         await this.send(
           "proveFold",
-          this.game.proveFold(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.t, f.prev?.record ?? toHex(Buffer.alloc(32)), f.prev?.path ?? [], o.last, f.leaf.path, operandProofs(f.reads)),
+          () => this.game.proveFold(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.t, f.prev?.record ?? toHex(Buffer.alloc(32)), f.prev?.path ?? [], o.last, f.leaf.path, operandProofs(f.reads)),
         );
         return true;
       }
@@ -378,7 +384,7 @@ export class GameChallenger extends Player {
         await this.pause("clock", polls);
         continue;
       }
-      await this.send("resolve", this.game.resolve(requestId));
+      await this.send("resolve", () => this.game.resolve(requestId));
     }
   }
 
@@ -419,7 +425,7 @@ export class GameChallenger extends Player {
         const last = mine.program.steps.length - 1;
         const programPath = FlatTree.fromLeaves(mine.program.steps.map(stepLeaf)).path(last).map(toHex);
         const open = (o: typeof p.signed) => ({ header: o.tensor.header, dataRoot: o.tensor.dataRoot, rootPath: [], chunk: o.chunk.bytes, chunkPath: o.chunk.path });
-        await this.send("proveOutput", this.game.proveOutput(requestId, index, open(p.signed), open(p.final), toHex(encodeStep(mine.program.steps[last]!)), programPath));
+        await this.send("proveOutput", () => this.game.proveOutput(requestId, index, open(p.signed), open(p.final), toHex(encodeStep(mine.program.steps[last]!)), programPath));
         return { ruling: await this.resolveWhenEnded(requestId), outcome: "toleranceProof", descent };
       }
     }

@@ -24,6 +24,9 @@ import { auditResult, ProgramCache } from "../../challenger/canonical-audit.js";
 import { tauFromBits } from "../../canonical/descent.js";
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
+import { ChallengerDaemon } from "../../challenger/daemon.js";
+import { blobStore, clsCommitment } from "../challenger/fixtures.js";
+import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
 
@@ -277,6 +280,71 @@ describe("the daemons' game pieces: worker/game-answerer.ts and challenger/game-
     } finally {
       await answerer.close();
       await answerer.close();
+    }
+  });
+});
+
+describe("ChallengerDaemon with fraudGames (the config switch) and the worker's FraudGameAnswerer", () => {
+  it("test_daemon_fraudGame_auditsCanonically_disputesAndPlays_WorkerFault; within τ: honest", async () => {
+    const { fx, gameAddr } = await setup();
+    const store = await blobStore();
+    try {
+      const commitment = await clsCommitment();
+      expect(commitment.modelHash.toLowerCase()).toBe(world.modelHash.toLowerCase());
+      const put = (t: Tensor) => {
+        const e = encodeTensor(t);
+        store.blobs.set(hashEncoded(e).toLowerCase(), e);
+      };
+      const final = honest.tensors[honest.tensors.length - 1]!;
+      const bad = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
+      put(world.input);
+      put(bad);
+      put(final);
+      const good = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });
+      const cheat = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(bad) });
+      const answerer = new FraudGameAnswerer({
+        provider: fx.ethers.provider,
+        sender: fx.ops[0]!,
+        traceSigner: fx.signers[0]!,
+        signerAddress: fx.signers[0]!.address,
+        oracle: fx.oracleAddr,
+        game: gameAddr,
+        programOf: async (h) => (h.toLowerCase() === world.modelHash.toLowerCase() ? world.program : undefined),
+        inputOf: async () => world.input,
+        pollIntervalMs: 10,
+        logger: pino({ level: "silent" }),
+        client: { wait: () => sleep(5) },
+      });
+      await answerer.start();
+      const base = {
+        oracleAddress: fx.oracleAddr,
+        runner: fx.challenger,
+        blobStoreUrl: store.url,
+        models: new Map([[commitment.modelHash.toLowerCase(), commitment]]),
+        policy: { fraction: 1, maxBondAtRisk: 2n * PARAMS.challengeBond },
+      };
+      try {
+        const daemon = new ChallengerDaemon({
+          ...base,
+          fraudGames: {
+            games: [gameAddr],
+            models: new Map([[world.modelHash.toLowerCase(), { bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE }]]),
+            audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
+            client: { wait: async (reason) => (reason === "clock" ? void (await conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)), maxPolls: 2000 },
+          },
+        });
+        const outcomes = await daemon.poll();
+        expect(outcomes.get(good.id)).toMatchObject({ kind: "honest" });
+        expect(outcomes.get(cheat.id)).toMatchObject({ kind: "gamePlayed", ruling: GAME_RULING.WorkerFault, outcome: "toleranceProof" });
+        expect((await fx.oracle.getDispute(cheat.id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
+        expect(await fx.oracle.state(good.id)).toBe(BigInt(Status.Submitted));
+        await answerer.settled();
+        expect(answerer.outcomes.get(cheat.id.toLowerCase())).toBe("WorkerFault");
+      } finally {
+        await answerer.close();
+      }
+    } finally {
+      await new Promise<void>((resolve) => store.server.close(() => resolve()));
     }
   });
 });
