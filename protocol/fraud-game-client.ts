@@ -271,7 +271,8 @@ export class GameChallenger extends Player {
   /** Attacks `pos` (unless already attacked or answered) and waits for the worker's answer. */
   private async attackAndWait(requestId: Hex, pos: GamePos, attack: () => Promise<ContractTransactionResponse>, name: string): Promise<void> {
     let n = await this.game.node(requestId, pos);
-    if (Number(n.state) === NODE_STATE.Revealed) {
+    // A tree node is attackable once revealed; an element position has no reveal (state None until attacked).
+    if (Number(n.state) === NODE_STATE.Revealed || (pos.tree === GAME_TREE.ELEMENT && Number(n.state) === NODE_STATE.None)) {
       await this.send(name, attack);
       n = await this.game.node(requestId, pos);
     }

@@ -217,6 +217,29 @@ describe("FraudGame driven by the worker and challenger clients", () => {
   });
 });
 
+describe("a reduce step: the element attack and its partial-state opening", () => {
+  it("test_e2e_lyingChallenger_reduceElement_workerAnswersElement_workerHolds_WorkerRight", async () => {
+    const { fx, gameAddr } = await setup();
+    const n = honest.tensors.length;
+    const signed = honest.tensors[n - 1]!;
+    const { id } = await disputed(fx, signed);
+    const reduces = world.program.steps.filter((s) => s.kind === "reduce" && s.output.dtype === "float32" && s.index > 2);
+    const step = reduces[Math.floor(reduces.length / 2)]!;
+    // The liar's trace is wrong at one element of a reduce step; its own partial states (from the same operands)
+    // are the worker's, so after the worker opens the element's partial tree the liar has nothing to prove.
+    const lie = flipped(honest, step.index, 0, 3);
+    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const responder = prepareDispute({ program: world.program, input: world.input, precision: "fp32", requestId: id, attempt: 0, inputHash: hashTensor(world.input) });
+    const [wRuling, play] = await Promise.all([worker.respond(responder), challenger.play(id, lie, signed)]);
+    expect(play.descent!.finding).toMatchObject({ kind: "workerHolds" });
+    expect(moves.some((m) => m.move === "attackElement")).toBe(true);
+    expect(moves.some((m) => m.move === "answerElement")).toBe(true);
+    expect(play.ruling).toBe(GAME_RULING.WorkerRight);
+    expect(wRuling).toBe(GAME_RULING.WorkerRight);
+    report(`lying challenger, reduce step ${step.index}`, moves, play.descent!.rounds, 0);
+  });
+});
+
 describe("the daemons' game pieces: worker/game-answerer.ts and challenger/game-player.ts", () => {
   it("test_answerer_and_player_auditDisputesBeyondTauMajor_answererRespondsByItself_WorkerFault; within τ: skipped", async () => {
     const { fx, gameAddr } = await setup();
