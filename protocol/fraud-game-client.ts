@@ -297,9 +297,6 @@ export class GameChallenger extends Player {
     return [ev.args.left as Hex, ev.args.right as Hex];
   }
 
-  /** The last partial openings read (the record of leaf K, for a fold proof at t = K). */
-  private readonly openings = new Map<string, { terms: number; last: Hex; lastPath: Hex[] }>();
-
   /**
    * descent.ts's WorkerClaims over the game: each call is one attack; it resolves with the worker's reveal
    * read from the chain, or rejects with WorkerTimedOut (after calling `timeout`) when the worker is silent.
@@ -339,9 +336,7 @@ export class GameChallenger extends Player {
         const tx = await this.sender.provider!.getTransaction(ev.transactionHash);
         const parsed = this.game.interface.parseTransaction({ data: tx!.data });
         const lastPath = (parsed?.name === "answerElement" ? [...(parsed.args[7] as string[])] : []) as Hex[];
-        const o = { root: ev.args.partialRoot as Hex, terms: Number(ev.args.terms), last: ev.args.lastRecord as Hex, lastPath };
-        this.openings.set(`${j}/${e}`, o);
-        return o;
+        return { root: ev.args.partialRoot as Hex, terms: Number(ev.args.terms), last: ev.args.lastRecord as Hex, lastPath };
       },
       partialChildren: (j, e, d, i) => this.children(requestId, P(GAME_TREE.PARTIAL, j, e, mine.partial(j, e).tree.depth - d, i)),
     };
@@ -359,16 +354,14 @@ export class GameChallenger extends Player {
       case "header":
         await this.send("proveHeader", () => this.game.proveHeader(requestId, f.step, f.tensor.header, f.tensor.dataRoot, f.manifestPath, f.stepProof.encoding, f.stepProof.path));
         return true;
-      case "partial": {
-        // The game needs the worker's record at t: on chain only leaf K's is revealed (answerElement).
-        const o = this.openings.get(`${f.claim.step}/${f.claim.element}`);
-        if (!o || f.t !== o.terms) return false;
+      case "partial":
+        // Leaf t by its hash (the game reveals interior leaves as hashes only); leaf t−1 by the challenger's own
+        // record, which the worker's leaf t−1 agrees with.
         await this.send(
           "proveFold",
-          () => this.game.proveFold(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.t, f.prev?.record ?? toHex(Buffer.alloc(32)), f.prev?.path ?? [], o.last, f.leaf.path, operandProofs(f.reads)),
+          () => this.game.proveFold(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.t, f.prev?.record ?? toHex(Buffer.alloc(32)), f.prev?.path ?? [], f.leaf.hash, f.leaf.path, operandProofs(f.reads)),
         );
         return true;
-      }
       default:
         return false;
     }

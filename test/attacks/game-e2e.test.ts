@@ -8,6 +8,10 @@
  * - an honest trace but a signed output beyond τ_out (within τ_major): the tolerance proof, OutputMinor;
  * - a worker that commits and then goes silent, and one that never commits: timeout, WorkerFault;
  * - an honest worker facing a lying challenger (its own trace wrong) answers every attack and wins: WorkerRight.
+ * - a worker whose reduce element rests on a false partial state at an interior leaf t0 (or a false init, t0 = 0),
+ *   every later state folded on consistently and the rest of its trace recomputed from the forged element: the
+ *   challenger finds leaf t0 and proves it with proveFold by the leaf's hash: WorkerFault. A lying challenger's
+ *   proveFold against an honest partial tree (an interior leaf, the init, the last leaf) reverts FraudGameNoFault.
  * Prints rounds, calldata bytes and gas per move; the unchallenged result carries zero trace bytes.
  */
 import { network } from "hardhat";
@@ -21,14 +25,23 @@ import { prepareDispute, responderFor } from "../../worker/dispute.js";
 import { FraudGameAnswerer, pinnedPrograms } from "../../worker/game-answerer.js";
 import { playGameDispute } from "../../challenger/game-player.js";
 import { auditResult, ProgramCache } from "../../challenger/canonical-audit.js";
-import { tauFromBits } from "../../canonical/descent.js";
+import { descend, tauFromBits } from "../../canonical/descent.js";
+import { finalizeReduce, foldPartials, reduceTerms } from "../../canonical/element.js";
+import { encodeStep, runProgram, type Program } from "../../canonical/index.js";
+import { partialKindOf } from "../../canonical/partial.js";
+import { initReads, termReads } from "../../canonical/reads.js";
+import { partialTreeOf, type PartialTree } from "../../canonical/trace.js";
+import type { Weight } from "../../protocol/commitment.js";
+import { toHex } from "../../protocol/merkle.js";
+import { operandProofsOf } from "./game-proof-helpers.js";
+import { expectRevert } from "../contracts/helpers.js";
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { ChallengerDaemon } from "../../challenger/daemon.js";
 import { blobStore, clsCommitment } from "../challenger/fixtures.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
-import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
 
 let conn: Connection;
 let world: ClsWorld;
@@ -237,6 +250,136 @@ describe("a reduce step: the element attack and its partial-state opening", () =
     expect(play.ruling).toBe(GAME_RULING.WorkerRight);
     expect(wRuling).toBe(GAME_RULING.WorkerRight);
     report(`lying challenger, reduce step ${step.index}`, moves, play.descent!.rounds, 0);
+  });
+});
+
+/** Step j of the program run canonically on the given earlier tensors (step operands fed in as weights). */
+function runStep(program: Program, j: number, tensors: readonly Tensor[], input: Tensor): Tensor {
+  const step = program.steps[j]!;
+  const extra: Weight[] = [];
+  const operands = step.operands.map((o) => {
+    if (o.source !== "step") return o;
+    extra.push({ name: `step${o.index}`, tensor: tensors[o.index]!, hash: `0x${"00".repeat(32)}` as Weight["hash"] });
+    return { source: "weight" as const, index: program.weights.length + extra.length - 1 };
+  });
+  const sub: Program = { ...program, weights: [...program.weights, ...extra], steps: [{ ...step, index: 0, operands }] };
+  return runProgram(sub, input).output;
+}
+
+/** A cheating worker's trace whose element (fj, fe) rests on the given (forged) partial states. */
+class ForgedFold extends CanonicalTrace {
+  constructor(program: Program, input: Tensor, tensors: Tensor[], readonly fj: number, readonly fe: number, readonly forged: Float64Array) {
+    super(program, input, tensors, "fp32");
+  }
+  protected override buildPartial(j: number, e: number): PartialTree {
+    if (j !== this.fj || e !== this.fe) return super.buildPartial(j, e);
+    const step = this.program.steps[j]!;
+    const r = reduceTerms(step, this.reader(j), e, this.precision);
+    return partialTreeOf(j, e, partialKindOf(r, step.output.dtype !== "float32"), r.count, this.forged);
+  }
+}
+
+/**
+ * A worker whose element e of reduce step j rests on a false state t0 (its accumulator + 1), every later state folded
+ * on from it, the element the finalization of the forged last state, and every later step recomputed from that
+ * element: its element, chunk and trace are consistent with its own partial states; only leaf t0 is a false fold.
+ */
+function forgedFold(j: number, e: number, t0: number): { cheat: ForgedFold; K: number } {
+  const step = world.program.steps[j]!;
+  const r = reduceTerms(step, honest.reader(j), e, "fp32");
+  const K = r.terms.length;
+  expect(t0).toBeLessThan(K);
+  const states = foldPartials(r);
+  states[t0] = states[t0]! + 1;
+  states.set(foldPartials({ ...r, init: states[t0]!, terms: r.terms.subarray(t0) }), t0);
+  const claimed = finalizeReduce(step, r, states[K]!, "fp32");
+  expect(claimed).not.toBe((honest.tensors[j]!.data as Float32Array)[e]);
+  const tensors = honest.tensors.slice();
+  tensors[j] = withElement(honest.tensors[j]!, e, claimed);
+  for (let k = j + 1; k < tensors.length; k++) tensors[k] = runStep(world.program, k, tensors, world.input);
+  return { cheat: new ForgedFold(world.program, world.input, tensors, j, e, states), K };
+}
+
+/** A float32 conv step in the middle of the program with at least `minK` terms. */
+function middleConv(minK: number) {
+  const convs = world.program.steps.filter((s) => s.kind === "reduce" && s.op === "conv" && s.output.dtype === "float32" && s.index > 2 && reduceTerms(s, honest.reader(s.index), 0, "fp32").terms.length >= minK);
+  return convs[Math.floor(convs.length / 2)]!;
+}
+
+describe("a false partial state: the challenger proves any leaf t by its hash (proveFold)", () => {
+  async function caught(t0OfK: (K: number) => number) {
+    const { fx, gameAddr } = await setup();
+    const step = middleConv(8);
+    const j = step.index;
+    const e = 5;
+    const K0 = reduceTerms(step, honest.reader(j), e, "fp32").terms.length;
+    const t0 = t0OfK(K0);
+    const { cheat, K } = forgedFold(j, e, t0);
+    const signed = cheat.tensors[cheat.tensors.length - 1]!;
+    const { id } = await disputed(fx, signed);
+    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const [wRuling, play] = await Promise.all([worker.respond(responderFor(cheat, id, 0)), challenger.play(id, honest, signed)]);
+    expect(play.descent!.finding.kind).toBe("partial");
+    const f = play.descent!.finding as Extract<Finding, { kind: "partial" }>;
+    expect([f.claim.step, f.claim.element, f.t]).toEqual([j, e, t0]);
+    // The worker's leaf t0 (a hash the game revealed, never its record) is what the proof names.
+    expect(f.leaf.hash).toBe(toHex(cheat.partial(j, e).tree.leaf(t0)));
+    expect(play.verdict).toMatchObject({ valid: true, fault: true });
+    expect(play.outcome).toBe("leafProof");
+    expect(moves[moves.length - 1]!.move).toBe("proveFold");
+    expect(play.ruling).toBe(GAME_RULING.WorkerFault);
+    expect(wRuling).toBe(GAME_RULING.WorkerFault);
+    expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
+    report(`false partial state (step ${j} ${step.op}, element ${e}, leaf ${t0} of K = ${K})`, moves, play.descent!.rounds, 0);
+    console.log(`proveFold at leaf ${t0} of K = ${K}: gas ${moves[moves.length - 1]!.gas}`);
+  }
+
+  it("test_e2e_falseInteriorPartialState_challengerProvesLeafT0ByHash_WorkerFault", async () => {
+    await caught((K) => Math.floor(K / 2) + 1);
+  });
+
+  it("test_e2e_falseInit_t0_challengerProvesLeaf0_WorkerFault", async () => {
+    await caught(() => 0);
+  });
+
+  it("test_proveFold_honestLeaf_interior_init_last_revertsNoFault: a lying challenger cannot slash", async () => {
+    const { fx, gameAddr } = await setup();
+    const signed = honest.tensors[honest.tensors.length - 1]!;
+    const { id } = await disputed(fx, signed);
+    const step = middleConv(8);
+    const j = step.index;
+    // The liar's element 0 of step j is wrong; the honest worker opens its (honest) partial tree.
+    const lie = flipped(honest, j, 0, 3);
+    const { worker, challenger } = clients(fx, gameAddr);
+    const responder = prepareDispute({ program: world.program, input: world.input, precision: "fp32", requestId: id, attempt: 0, inputHash: hashTensor(world.input) });
+    const answering = worker.respond(responder);
+    const committed = await challenger.awaitCommitment(id);
+    const d = await descend(lie, challenger.claims(id, lie, committed));
+    expect(d.finding).toMatchObject({ kind: "workerHolds" });
+    // Every fold proof against the honest tree's leaves fails, the leaf named by its hash as the game takes it.
+    const p = honest.partial(j, 0);
+    const K = p.terms;
+    const enc = encodeStep(step);
+    const book = new TraceBook(honest.tensors);
+    const path = (t: number) => p.tree.path(t).map(toHex);
+    for (const t of [Math.floor(K / 2) + 1, 0, K]) {
+      const reads = t === 0 ? initReads(step, 0) : termReads(step, 0, t - 1);
+      await expectRevert(
+        challenger.game.proveFold(id, j, 0, enc, t, toHex(t === 0 ? Buffer.alloc(32) : p.record(t - 1)), t === 0 ? [] : path(t - 1), toHex(p.tree.leaf(t)), path(t), operandProofsOf(world, step, reads, book)),
+        challenger.game,
+        "FraudGameNoFault",
+      );
+    }
+    // A leaf hash not under the worker's partial root is refused (the expected record's hash at a wrong place).
+    await expectRevert(
+      challenger.game.proveFold(id, j, 0, enc, 2, toHex(p.record(1)), path(1), toHex(p.tree.leaf(3)), path(2), operandProofsOf(world, step, termReads(step, 0, 1), book)),
+      challenger.game,
+      "FraudGameBadProof",
+      [18n],
+    );
+    expect(await challenger.resolveWhenEnded(id)).toBe(GAME_RULING.WorkerRight);
+    expect(await answering).toBe(GAME_RULING.WorkerRight);
+    expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerRight));
   });
 });
 
