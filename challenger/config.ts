@@ -53,6 +53,11 @@ export const ChallengerConfigSchema = z.object({
   pollIntervalMs: z.coerce.number().int().min(10).max(3_600_000).default(5_000).describe("how often the chain is polled for new results"),
   startBlock: z.coerce.number().int().nonnegative().default(0).describe("the first block audited"),
   withdrawEveryPolls: z.coerce.number().int().min(1).default(12).describe("withdraw won bonds every n polls (and on shutdown)"),
+  fraudGames: z
+    .preprocess((v) => (typeof v === "string" ? v.split(",").map((x) => x.trim()).filter((x) => x !== "") : v), z.array(addressString))
+    .default([])
+    .describe("FraudGame deployments whose results are audited canonically and disputed through the game (CHALLENGER_FRAUD_GAMES, comma-separated; empty: off)"),
+  canonicalFraction: z.coerce.number().gt(0).max(1).default(1).describe("share of FraudGame results re-run canonically (a seeded, unpredictable choice keyed by the challenger's key)"),
 });
 
 export type ChallengerConfigInput = z.input<typeof ChallengerConfigSchema>;

@@ -12,13 +12,17 @@
  * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import type { ContractRunner, ContractTransactionResponse } from "ethers";
+import type { ContractRunner, ContractTransactionResponse, Signer } from "ethers";
+import { tauFromBits } from "../canonical/descent.js";
+import { PRECISIONS, type Precision } from "../canonical/float.js";
+import { GameChallenger, type GameClientOptions, type PlayResult } from "../protocol/fraud-game-client.js";
+import { auditResult, ProgramCache, type CanonicalAuditConfig } from "./canonical-audit.js";
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
 import type { ModelCommitment } from "../protocol/commitment.js";
 import { decodeTensor, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
-import { FraudProofResolver__factory, IInferenceOracle__factory } from "../types/ethers-contracts/index.js";
+import { FraudProofResolver__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { checkTrace } from "./checker.js";
 import { bindTrace, openChallenge } from "./dispute.js";
 import { isError } from "../protocol/errors.js";
@@ -76,10 +80,24 @@ export interface DaemonOptions {
   /** Called after each result's audit with its outcome and how long it took (metrics). */
   onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
+  /**
+   * FraudGame play (issue 11; off when unset): a result whose request's resolver is one of `games` is audited
+   * canonically (challenger/canonical-audit.ts: the model's ONNX file from `models`, the input and the signed
+   * output from the blob store, τ_out and precision from the registered CanonicalTerms) instead of from a
+   * published trace, and beyond τ_out disputed through the game and played to the ruling
+   * (protocol/fraud-game-client.ts GameChallenger), every move under the daemon's transaction lock.
+   */
+  fraudGames?: {
+    games: readonly string[];
+    /** ONNX bytes and committed input shape by modelHash (lowercase). */
+    models: ReadonlyMap<string, { bytes: Uint8Array; inputShape: number[] }>;
+    audit: CanonicalAuditConfig;
+    client?: GameClientOptions;
+  };
 }
 
 export interface DaemonTransaction {
-  label: "challenge" | "bindTrace" | "claimDispute" | "challengeAvailability" | "proveManifestMismatch" | "proveOutputMismatch" | "proveTypeFault" | "proveFraud" | "slashWithheld" | "withdraw";
+  label: "challenge" | "gameMove" | "bindTrace" | "claimDispute" | "challengeAvailability" | "proveManifestMismatch" | "proveOutputMismatch" | "proveTypeFault" | "proveFraud" | "slashWithheld" | "withdraw";
   requestId?: string;
   hash: string;
   gasUsed: bigint;
@@ -97,7 +115,9 @@ export type AuditOutcome =
   | { kind: "outputMismatchProven" }
   | { kind: "manifestMismatchProven" }
   | { kind: "typeFaultProven"; traceIndex: number }
-  | { kind: "availabilityChallenged" };
+  | { kind: "availabilityChallenged" }
+  /** A FraudGame result audited canonically and disputed beyond τ_out: the game played to its ruling (IDisputeGame.Ruling). */
+  | { kind: "gamePlayed"; ruling: number; outcome: PlayResult["outcome"]; moves: number };
 
 interface Submitted {
   requestId: string;
@@ -153,6 +173,8 @@ export class ChallengerDaemon {
   private readonly running = new Set<string>();
   private txLock: Promise<void> = Promise.resolve();
   private loaded = false;
+  /** Canonical programs lowered for the FraudGame audits, by model. */
+  private readonly programs = new ProgramCache();
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
@@ -369,7 +391,7 @@ export class ChallengerDaemon {
    * worker's that will never prove: any joiner may prove), if the bond budget allows; false when it does
    * not. Then binds the disputed trace in the resolver if nobody has yet (every proof needs it).
    */
-  private async challenge(r: Submitted): Promise<boolean> {
+  private async challenge(r: Submitted, bind = true): Promise<boolean> {
     const me = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
     const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
     if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
@@ -389,7 +411,7 @@ export class ChallengerDaemon {
     const request = await this.oracle.getRequest(r.requestId);
     this.joined.set(r.requestId, Number(request.attempt));
     const resolver = this.resolverOf(request);
-    if ((await resolver.getDispute(r.requestId)).traceRoot === ZERO_HASH) {
+    if (bind && (await resolver.getDispute(r.requestId)).traceRoot === ZERO_HASH) {
       await this.mined("bindTrace", r.requestId, () => bindTrace(resolver, oracle, r.requestId, receipt.logs));
     }
     return true;
@@ -434,6 +456,79 @@ export class ChallengerDaemon {
     }
   }
 
+  /**
+   * The canonical audit of a FraudGame result and, beyond τ_out, the game played to its ruling.
+   */
+  private async auditGame(r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, commitment: ModelCommitment, bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
+    const fg = this.options.fraudGames!;
+    const model = fg.models.get(request.modelHash.toLowerCase());
+    if (model === undefined) return { kind: "skipped", reason: "no ONNX file for the canonical audit of this model" };
+    const input = await this.fetchInput(request.inputHash, commitment, retryUntil);
+    const output = await this.fetchBlob(r.outputHash, encodedSize(commitment.output), retryUntil);
+    const registry = IModelRegistry__factory.connect(await this.oracle.registry(), this.options.runner);
+    const terms = await registry.canonicalTerms(request.modelHash);
+    const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
+    if (precision === undefined) return { kind: "skipped", reason: `unknown precision ${terms.precision}` };
+    const verdict = auditResult(
+      { requestId: r.requestId as Hex, model: { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, precision, tau: tauFromBits(terms.tauOutAbs, terms.tauOutRel), input, output },
+      fg.audit,
+      this.programs,
+    );
+    if (verdict.status === "notSampled" || verdict.status === "unsupported") return { kind: "skipped", reason: verdict.status === "unsupported" ? verdict.reason : "not sampled" };
+    if (verdict.status === "within") return { kind: "honest", checkedElements: output.data.length };
+    if (!(await this.challenge(r, false))) return { kind: "skipped", reason: "bond budget exhausted" };
+    const player = new GameChallenger(request.resolver, this.options.runner as unknown as Signer, {
+      ...fg.client,
+      serialize: (send) => this.locked(send),
+      onMove: (m) => {
+        fg.client?.onMove?.(m);
+        this.options.onTransaction?.({ label: "gameMove", requestId: r.requestId, hash: "", gasUsed: m.gas, value: 0n, at: Date.now() });
+      },
+    });
+    const result = await player.play(r.requestId as Hex, verdict.trace, output);
+    this.released(bond);
+    return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length };
+  }
+
+  /** A blob of the store by its hash (at most `maxBytes`), decoded and hash-checked; retried like the input. */
+  private async fetchBlob(hash: string, maxBytes: number, retryUntil: number | undefined): Promise<Tensor> {
+    const f = this.options.fetch ?? {};
+    const attempts = Math.max(1, f.attempts ?? 5);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${hash}`, {
+          maxBytes,
+          timeoutMs: f.timeoutMs ?? 30_000,
+          schemes: ["http", "https"],
+          addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
+        });
+        if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
+        return decodeTensor(bytes);
+      } catch (error) {
+        if (isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE")) throw error;
+        const delay = Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1));
+        if (attempt < attempts && (retryUntil === undefined || Date.now() + delay < retryUntil)) {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        throw new ChallengerError("BLOB_STORE_UNAVAILABLE", `blob ${hash} could not be fetched now (retry later)`, { hash, attempts: attempt }, { cause: error });
+      }
+    }
+  }
+
+  /** Runs one transaction (send and mine) under the daemon's lock: one signer, one nonce sequence. */
+  private async locked<T>(send: () => Promise<T>): Promise<T> {
+    const previous = this.txLock;
+    let release!: () => void;
+    this.txLock = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await send();
+    } finally {
+      release();
+    }
+  }
+
   /** Waits for a sent transaction and reports it to onTransaction. */
   private async mined(label: DaemonTransaction["label"], requestId: string | undefined, send: () => Promise<ContractTransactionResponse>) {
     // Concurrent audits send one transaction at a time (one signer, one nonce sequence).
@@ -465,6 +560,8 @@ export class ChallengerDaemon {
     const commitment = this.options.models.get(request.modelHash.toLowerCase());
     if (commitment === undefined) return { kind: "skipped", reason: "no commitment for this model" };
     const bond = (await this.oracle.paramsAt(request.paramsVersion)).challengeBond;
+    const games = this.options.fraudGames?.games;
+    if (games !== undefined && games.some((g) => g.toLowerCase() === request.resolver.toLowerCase())) return this.auditGame(r, request, commitment, bond, retryUntil);
     const resolver = this.resolverOf(request);
 
     let hashes: Hex[];

@@ -19,6 +19,7 @@
  * checked by outcome, audit time, challenges opened, disputes won/lost, bonds posted), /healthz and
  * /readyz (chain reachable) on METRICS_HOST (default 127.0.0.1).
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import { pathToFileURL } from "node:url";
@@ -107,6 +108,21 @@ export async function startChallenger(
     startBlock: config.startBlock,
     logger: log,
     ...(config.policy.rerun ? { rerun } : {}),
+    ...(config.fraudGames.length === 0
+      ? {}
+      : {
+          fraudGames: {
+            games: config.fraudGames,
+            models: new Map(
+              config.models.map((m) => {
+                const bytes = readFileSync(m.path);
+                return [`0x${createHash("sha256").update(bytes).digest("hex")}`, { bytes, inputShape: m.inputShape }] as const;
+              }),
+            ),
+            // The sampling secret is derived from the challenger's key: never published, stable across restarts.
+            audit: { secret: createHash("sha256").update("fraud-game-audit").update(config.privateKey).digest(), fraction: config.canonicalFraction },
+          },
+        }),
     ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
   const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
@@ -189,7 +205,7 @@ function recordAudit(metrics: ChallengerMetrics, outcome: AuditOutcome, ms: numb
   if (outcome.kind === "fraudProven") metrics.disputes.inc({ outcome: outcome.workerAtFault ? "won" : "lost" });
   else if (outcome.kind === "outputMismatchProven" || outcome.kind === "manifestMismatchProven" || outcome.kind === "typeFaultProven") {
     metrics.disputes.inc({ outcome: "won" });
-  }
+  } else if (outcome.kind === "gamePlayed") metrics.disputes.inc({ outcome: outcome.ruling === 2 || outcome.ruling === 3 ? "won" : "lost" });
 }
 
 function recordTransaction(metrics: ChallengerMetrics, tx: { label: string; value: bigint }): void {

@@ -4,6 +4,7 @@
  */
 export type ErrorCode =
   | "TENSOR_MALFORMED"
+  | "WORKER_TIMED_OUT"
   | "TENSOR_SPEC_MISMATCH"
   | "PAYLOAD_TOO_LARGE"
   | "RATE_LIMITED"

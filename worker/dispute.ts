@@ -68,7 +68,11 @@ export function prepareDispute(options: PrepareDisputeOptions): DisputeResponder
   if (options.inputHash !== undefined && hashTensor(input).toLowerCase() !== options.inputHash.toLowerCase()) {
     throw new BaseError("INPUT_HASH_MISMATCH", `the cached input of ${requestId} does not hash to the request's inputHash`, { details: { requestId, inputHash: options.inputHash } });
   }
-  const trace = CanonicalTrace.build(program, input, { precision });
+  return responderFor(CanonicalTrace.build(program, input, { precision }), requestId, attempt);
+}
+
+/** The responder over a trace already built (the worker's cache; a test's forged trace). */
+export function responderFor(trace: CanonicalTrace, requestId: Hex, attempt: number): DisputeResponder {
   const n = trace.stepCount;
   const commitment: TraceCommitmentPayload = { requestId, attempt, traceRoot: trace.traceRoot, finalHash: trace.finalHash, finalPath: trace.manifestPath(n - 1), stepCount: n };
   return { trace, commitment, answer: (r) => answerReveal(trace, r), claims: trace };

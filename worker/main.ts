@@ -21,6 +21,11 @@
  * with a proof made on this worker's prover threads. The resolver is ZK_RESOLVER_ADDRESS, or else the
  * registry's resolver of the first zk model.
  *
+ * FraudGame disputes: with RPC_URL, WORKER_ANSWER_KEY and FRAUD_GAME_ADDRESS (the switch; off when unset),
+ * the worker also runs the FraudGameAnswerer (worker/game-answerer.ts): a game opened on one of its own
+ * results, for a pinned model, is answered from the canonical trace of the request's inline input: the
+ * TraceCommitment, then every attack, until the ruling.
+ *
  * SIGTERM / SIGINT: close() (stop taking jobs, finish the ones in flight, release sessions), close
  * the queue, exit 0; a second signal exits at once. `{"msg":"worker ready"}` is logged once it
  * consumes jobs.
@@ -33,6 +38,7 @@ import { RabbitMqQueue } from "../queue/index.js";
 import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
 import { IModelRegistry__factory } from "../protocol/contracts.js";
 import { ZkChallengeAnswerer } from "./prover-answerer.js";
+import { FraudGameAnswerer, pinnedPrograms } from "./game-answerer.js";
 import { loadWorkerConfig } from "./config.js";
 import { OracleRequestLookup } from "./requests.js";
 import { Worker } from "./worker.js";
@@ -114,11 +120,27 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     await answerer.start();
     log.info({ resolver }, "answering ZK challenges");
   }
+  let gameAnswerer: FraudGameAnswerer | undefined;
+  const gameAddress = env.FRAUD_GAME_ADDRESS;
+  if (provider !== undefined && gameAddress !== undefined && gameAddress !== "" && answerKey !== undefined && answerKey !== "") {
+    gameAnswerer = new FraudGameAnswerer({
+      provider,
+      sender: new Wallet(answerKey, provider),
+      traceSigner: worker.digestSigner,
+      signerAddress: worker.address,
+      oracle: config.allowedOracles[0]!.oracle,
+      game: gameAddress,
+      programOf: pinnedPrograms(config.models, (h) => worker.models.path(h, config.models.find((m) => m.modelHash.toLowerCase() === h.toLowerCase())!.uris)),
+      logger: log.child({ layer: "game-answerer" }),
+    });
+    await gameAnswerer.start();
+    log.info({ game: gameAddress }, "answering FraudGame disputes on this worker's results");
+  }
   log.info({ signer: worker.address, pid: process.pid }, "worker ready");
 
   closeOnSignals(
     log,
-    [() => answerer?.close(), () => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()],
+    [() => answerer?.close(), () => gameAnswerer?.close(), () => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()],
     "worker process exiting",
   );
 }

@@ -228,6 +228,11 @@ export class Worker {
   }
 
   /** The address results are signed with. */
+  /** Signs a digest with the worker's result key (the FraudGame TraceCommitment, worker/game-answerer.ts). */
+  get digestSigner(): { signDigest(digest: Uint8Array): Hex } {
+    return { signDigest: (digest) => this.signer.signDigest(digest) };
+  }
+
   get address(): string {
     return this.signer.address;
   }

@@ -344,7 +344,7 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
         uint64 t,
         bytes32 prevRecord,
         bytes32[] calldata prevPath,
-        bytes32 record,
+        bytes32 leaf,
         bytes32[] calldata path,
         TensorChunkProof[] calldata operands
     ) external {
@@ -354,7 +354,7 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
         if (keccak256(stepEncoding) != el.stepHash) revert FraudGameBadProof(6);
         if (t > el.terms) revert FraudGameBadPosition(7);
         uint256 h = GameTrees.height(uint256(el.terms) + 1);
-        if (path.length != h || !GameTrees.verify(el.partialRoot, GameTrees.partialLeaf(record), t, path)) {
+        if (path.length != h || !GameTrees.verify(el.partialRoot, leaf, t, path)) {
             revert FraudGameBadProof(18);
         }
         CanonicalTerms memory terms = registry.canonicalTerms(g.modelHash);
@@ -370,7 +370,9 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
             uint64[] memory values = _readValues(g, terms, step, info, verifier.termReads(stepEncoding, element, t - 1), operands);
             expected = verifier.foldTerm(stepEncoding, element, t - 1, prevRecord, values, g.precision);
         }
-        if (expected == record) revert FraudGameNoFault();
+        // Leaf t is taken as its hash: only leaf K's record is ever revealed, and the honest leaf t is exactly the
+        // hash of the expected record, so any other hash is a false partial state.
+        if (GameTrees.partialLeaf(expected) == leaf) revert FraudGameNoFault();
         emit FalseStepProven(requestId, 2, step, element, msg.sender);
         _rule(id, g, Ruling.WorkerFault);
     }

@@ -177,8 +177,11 @@ interface IFraudGame {
     ) external;
 
     /// @notice Partial state `t` of a revealed reduce element that differs from foldTerm(state t−1, term t−1)
-    /// (t = 0: from initRecord): WorkerFault. `operands[i]` proves the value of `termReads(step, element, t−1)[i]`
-    /// (t = 0: `initReads`). For t = 0, `prevRecord` and `prevPath` are ignored.
+    /// (t = 0: from initRecord): WorkerFault. Leaf t is named by its hash `leaf` (with `path` under the element's
+    /// partial root): the worker is at fault iff `partialLeaf(expected record) != leaf`; any t in 0..K can be
+    /// proven, as interior leaves are only ever revealed as hashes. `prevRecord` is leaf t−1's record (the
+    /// challenger's own: t−1 is the last leaf that agrees), `prevPath` its path. `operands[i]` proves the value
+    /// of `termReads(step, element, t−1)[i]` (t = 0: `initReads`). For t = 0, `prevRecord` and `prevPath` are ignored.
     function proveFold(
         RequestId requestId,
         uint32 step,
@@ -187,7 +190,7 @@ interface IFraudGame {
         uint64 t,
         bytes32 prevRecord,
         bytes32[] calldata prevPath,
-        bytes32 record,
+        bytes32 leaf,
         bytes32[] calldata path,
         TensorChunkProof[] calldata operands
     ) external;

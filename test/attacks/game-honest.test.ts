@@ -82,7 +82,7 @@ describe("FraudGame: an honest worker always wins", () => {
           const rd = t === 0 ? await reads(fx.verifier.contract.initReads(enc, e)) : await reads(fx.verifier.contract.termReads(enc, e, t - 1));
           const prev = t === 0 ? 0 : t - 1;
           await expectRevert(
-            fx.game.connect(joiners[0]!).proveFold(requestId, j, e, enc, t, toHex(encodePartial(states[prev]!)), merklePath(leaves, prev).map(toHex), toHex(encodePartial(states[t]!)), merklePath(leaves, t).map(toHex), operandProofsOf(world, step, rd, b)),
+            fx.game.connect(joiners[0]!).proveFold(requestId, j, e, enc, t, toHex(encodePartial(states[prev]!)), merklePath(leaves, prev).map(toHex), toHex(leaves[t]!), merklePath(leaves, t).map(toHex), operandProofsOf(world, step, rd, b)),
             fx.game,
             "FraudGameNoFault",
           );

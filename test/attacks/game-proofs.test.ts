@@ -103,13 +103,13 @@ async function caughtFold(step: Step, e: number, T: number, checkRefusals: boole
     // Proving an honest state (T − 1 from T − 2) fails.
     const reads2 = [...(await verifier.termReads(enc, e, T - 2))].map((x: any) => ({ operand: x.operand, index: x.index }));
     await expectRevert(
-      fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T - 1, toHex(encodePartial(fake[T - 2]!)), merklePath(leaves, T - 2).map(toHex), toHex(encodePartial(fake[T - 1]!)), merklePath(leaves, T - 1).map(toHex), operandProofs(step, reads2, cheat)),
+      fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T - 1, toHex(encodePartial(fake[T - 2]!)), merklePath(leaves, T - 2).map(toHex), toHex(leaves[T - 1]!), merklePath(leaves, T - 1).map(toHex), operandProofs(step, reads2, cheat)),
       fx.game,
       "FraudGameNoFault",
     );
   }
   const rc = await (
-    await fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T, toHex(encodePartial(fake[T - 1]!)), prevPath, toHex(encodePartial(fake[T]!)), merklePath(leaves, T).map(toHex), ops)
+    await fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T, toHex(encodePartial(fake[T - 1]!)), prevPath, toHex(leaves[T]!), merklePath(leaves, T).map(toHex), ops)
   ).wait();
   note(`proveFold (${step.op}, ${termReads.length} reads)`, rc.gasUsed);
   expect(await ruling(requestId)).toBe(RULING.WorkerFault);

@@ -87,7 +87,7 @@ describe("FraudGame at K = 2^20", () => {
     );
     expect(ops[0]!.chunkPath).toHaveLength(12);
     const rc = await (
-      await fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, K, toHex(encodePartial(fake[K - 1]!)), merklePath(leaves, K - 1).map(toHex), toHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(toHex), ops)
+      await fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, K, toHex(encodePartial(fake[K - 1]!)), merklePath(leaves, K - 1).map(toHex), toHex(leaves[K]!), merklePath(leaves, K).map(toHex), ops)
     ).wait();
     gas.proveFold = rc.gasUsed;
     expect(Number((await fx.oracle.disputes(requestId)).ruling)).toBe(RULING.WorkerFault);

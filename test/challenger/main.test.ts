@@ -29,6 +29,18 @@ describe("challenger config", () => {
     expect(defaults.policy).toEqual({ fraction: 0.05, maxBondAtRisk: 10n ** 18n, seed: 1, rerun: true });
   });
 
+  it("test_config_fraudGames_offByDefault_envList", () => {
+    const base = { rpcUrl: "http://x:1", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://x:2", models: [{ path: "m", inputShape: [3] }] };
+    const off = loadChallengerConfig(base, {});
+    expect(off.fraudGames).toEqual([]);
+    expect(off.canonicalFraction).toBe(1);
+    const game = "0x" + "33".repeat(20);
+    const on = loadChallengerConfig(base, { CHALLENGER_FRAUD_GAMES: `${game}, ${ORACLE}`, CHALLENGER_CANONICAL_FRACTION: "0.25" });
+    expect(on.fraudGames.map((g) => g.toLowerCase())).toEqual([game, ORACLE]);
+    expect(on.canonicalFraction).toBe(0.25);
+    expect(() => loadChallengerConfig(base, { CHALLENGER_FRAUD_GAMES: "0x1234" })).toThrow();
+  });
+
   it("test_config_blobFetchLimits_defaultsAndEnv", () => {
     const base = { rpcUrl: "http://x:1", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://x:2", models: [{ path: "m", inputShape: [3] }] };
     const defaults = loadChallengerConfig(base, {});
