@@ -33,7 +33,9 @@ function broadcastFlat(coords: readonly number[], from: readonly number[]): numb
 export function elementReads(step: Step, e: number): Read[] {
   if (step.kind === "move") {
     const s = moveSource(step, e);
-    return [{ operand: s.operand, index: s.index }];
+    // A constant step, or a constant pad outside its input, writes a parameter: it reads nothing
+    // (IStepVerifier.reads returns no read; the value comes from the step's proven encoding).
+    return s.operand < 0 ? [] : [{ operand: s.operand, index: s.index }];
   }
   if (step.kind !== "map") throw canonicalError("OP_UNSUPPORTED", `step ${step.index} is a reduce step`);
   const coords = coordsOf(e, step.output.shape);
