@@ -19,7 +19,8 @@ import { BF16, FP16 } from "./float.js";
 /** Reads operand k of the step (model input, weight or earlier step output) as numbers. */
 export type OperandReader = (k: number) => ArrayLike<number>;
 
-function coordsOf(e: number, shape: readonly number[]): number[] {
+/** Row-major coordinates of flat index `e` in `shape`. */
+export function coordsOf(e: number, shape: readonly number[]): number[] {
   const c = new Array<number>(shape.length);
   for (let d = shape.length - 1; d >= 0; d--) {
     c[d] = e % shape[d]!;
@@ -35,7 +36,7 @@ function flat(coords: readonly number[], shape: readonly number[]): number {
 }
 
 /** Flat index into an operand of shape `from` broadcast (numpy rules) to output coordinates. */
-function broadcastFlat(coords: readonly number[], from: readonly number[]): number {
+export function broadcastFlat(coords: readonly number[], from: readonly number[]): number {
   const off = coords.length - from.length;
   let i = 0;
   for (let d = 0; d < from.length; d++) i = i * from[d]! + (from[d] === 1 ? 0 : coords[d + off]!);

@@ -4,29 +4,13 @@
  * Merkle proof. Index arithmetic as canonical/element.ts's; test/canonical/trace.test.ts checks that
  * a reader holding only these elements reproduces element.ts's values bit for bit.
  */
-import { moveSource } from "./element.js";
+import { broadcastFlat, coordsOf, moveSource } from "./element.js";
 import { canonicalError, numelOf, stridesOf, type Step } from "./program.js";
 
 /** One operand element read: the operand's position in the step and the flat index in that operand. */
 export interface Read {
   operand: number;
   index: number;
-}
-
-function coordsOf(e: number, shape: readonly number[]): number[] {
-  const c = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    c[d] = e % shape[d]!;
-    e = Math.floor(e / shape[d]!);
-  }
-  return c;
-}
-
-function broadcastFlat(coords: readonly number[], from: readonly number[]): number {
-  const off = coords.length - from.length;
-  let i = 0;
-  for (let d = 0; d < from.length; d++) i = i * from[d]! + (from[d] === 1 ? 0 : coords[d + off]!);
-  return i;
 }
 
 /** map/move: the operand elements element `e` reads, in operand order. */

@@ -10,6 +10,7 @@
  * (protocol/fraud-game-client.ts `GameWorker.respond`). One game per request, each in the background;
  * `close()` stops the watch and every responder.
  */
+import { BlockPoller } from "./block-poller.js";
 import { readFile } from "node:fs/promises";
 import type { Provider, Signer } from "ethers";
 import type { Logger } from "pino";
@@ -47,38 +48,20 @@ export interface FraudGameAnswererOptions {
 
 export type GameAnswerOutcome = "responding" | "not-ours" | "no-program" | "no-input" | "failed" | keyof typeof GAME_RULING;
 
-export class FraudGameAnswerer {
+export class FraudGameAnswerer extends BlockPoller {
   private readonly oracle: InferenceOracle;
   private readonly game: FraudGame;
   private readonly log: Logger;
   private readonly abort = new AbortController();
   private readonly games = new Map<string, Promise<void>>();
-  private next = -1;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private closed = false;
   /** Outcome per request id (lower case): "responding" while the game runs, then the ruling's name. */
   readonly outcomes = new Map<string, GameAnswerOutcome>();
 
   constructor(private readonly o: FraudGameAnswererOptions) {
+    super(o);
     this.oracle = InferenceOracle__factory.connect(o.oracle, o.provider);
     this.game = FraudGame__factory.connect(o.game, o.provider);
     this.log = (o.logger ?? createLogger("worker")).child({ layer: "game-answerer" });
-  }
-
-  async start(): Promise<void> {
-    this.next = this.o.startBlock ?? (await this.o.provider.getBlockNumber());
-    const tick = () => {
-      if (this.closed) return;
-      this.timer = setTimeout(() => void this.poll().finally(tick), this.o.pollIntervalMs ?? 500);
-    };
-    tick();
-  }
-
-  /** Scans new blocks now (tests; the timer does it every pollIntervalMs). */
-  poll(): Promise<void> {
-    this.running ??= this.scan().finally(() => (this.running = undefined));
-    return this.running;
   }
 
   /** Resolves when every game started so far has ended (tests). */
@@ -88,14 +71,12 @@ export class FraudGameAnswerer {
 
   /** Stops the watch and every responder; safe to call twice. */
   async close(): Promise<void> {
-    this.closed = true;
     this.abort.abort();
-    if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.stopPolling();
     await this.settled();
   }
 
-  private async scan(): Promise<void> {
+  protected async scan(): Promise<void> {
     try {
       const latest = await this.o.provider.getBlockNumber();
       if (latest < this.next) return;

@@ -13,6 +13,7 @@
  * risk; the relayer stays a chain <-> queue bridge with no circuit artifacts. Anyone holding the
  * artifacts can run it: `answer` is permissionless, the proof is what counts.
  */
+import { BlockPoller } from "./block-poller.js";
 import { Contract, type Provider, type Signer } from "ethers";
 import type { Logger } from "pino";
 import { IModelRegistry__factory } from "../protocol/contracts.js";
@@ -48,45 +49,25 @@ export interface ChallengeAnswererOptions {
 
 export type AnswerOutcome = "answered" | "output-differs" | "no-artifacts" | "failed";
 
-export class ZkChallengeAnswerer {
+export class ZkChallengeAnswerer extends BlockPoller {
   private readonly oracle: InferenceOracle;
   private readonly resolver: ZkDisputeResolver;
   private readonly log: Logger;
-  private next = -1;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private closed = false;
   /** Outcome per request id (lower case), for logs and tests. */
   readonly outcomes = new Map<string, AnswerOutcome>();
 
   constructor(private readonly o: ChallengeAnswererOptions) {
+    super(o);
     this.oracle = InferenceOracle__factory.connect(o.oracle, o.provider);
     this.resolver = ZkDisputeResolver__factory.connect(o.resolver, o.signer);
     this.log = (o.logger ?? createLogger("worker")).child({ layer: "zk-answerer" });
   }
 
-  async start(): Promise<void> {
-    this.next = this.o.startBlock ?? (await this.o.provider.getBlockNumber());
-    const tick = () => {
-      if (this.closed) return;
-      this.timer = setTimeout(() => void this.poll().finally(tick), this.o.pollIntervalMs ?? 500);
-    };
-    tick();
-  }
-
-  /** Scans new blocks now (tests; the timer does it every pollIntervalMs). */
-  poll(): Promise<void> {
-    this.running ??= this.scan().finally(() => (this.running = undefined));
-    return this.running;
-  }
-
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.stopPolling();
   }
 
-  private async scan(): Promise<void> {
+  protected async scan(): Promise<void> {
     try {
       const latest = await this.o.provider.getBlockNumber();
       if (latest < this.next) return;
