@@ -144,19 +144,19 @@ contract StepVerifier is IStepVerifier {
 
     function elementReads(StepCodec.Step memory s, uint64 e) private pure returns (Read[] memory r) {
         if (s.kind == StepCodec.KIND_REDUCE) revert StepUnsupported("reduce: use termReads");
-        checkIndex(e, s.numel);
-        uint256[] memory o = coordsOf(e, s.outShape);
+        StepIndex.checkIndex(e, s.numel);
+        uint256[] memory o = StepIndex.coordsOf(e, s.outShape);
         if (s.kind == StepCodec.KIND_MAP) {
             r = new Read[](s.operands.length);
             for (uint256 k = 0; k < s.operands.length; ++k) {
-                (bool found, uint64[] memory view_) = StepCodec.tryParam(s, bytes.concat("view", decimal(k)));
+                (bool found, uint64[] memory view_) = StepCodec.tryParam(s, bytes.concat("view", StepIndex.decimal(k)));
                 uint256 idx;
                 if (found) {
                     uint32[] memory shape = new uint32[](view_.length);
                     for (uint256 d = 0; d < view_.length; ++d) shape[d] = uint32(uint256(StepCodec.toInt(s, view_[d])));
-                    idx = broadcastFlat(s, o, shape);
+                    idx = StepIndex.broadcastFlat(s, o, shape);
                 } else {
-                    idx = broadcastFlat(s, o, s.operands[k].shape);
+                    idx = StepIndex.broadcastFlat(s, o, s.operands[k].shape);
                 }
                 r[k] = Read(uint16(k), uint64(idx));
             }
@@ -193,7 +193,7 @@ contract StepVerifier is IStepVerifier {
             if (s.operands[k].dtype != s.outDtype) revert StepMalformed(s.paramsOffset);
         }
         if (op == StepCodec.RESHAPE) return (true, Read(0, e));
-        if (op == StepCodec.EXPAND) return (true, Read(0, uint64(broadcastFlat(s, o, inShape))));
+        if (op == StepCodec.EXPAND) return (true, Read(0, uint64(StepIndex.broadcastFlat(s, o, inShape))));
         if (op == StepCodec.GATHER) return (true, Read(0, uint64(gatherSource(s, o, inShape))));
         uint256 rank = inShape.length;
         if (op == StepCodec.CONCAT) {
@@ -205,7 +205,7 @@ contract StepVerifier is IStepVerifier {
                 if (shape.length != o.length) revert StepMalformed(s.paramsOffset);
                 if (at < shape[axis]) {
                     o[axis] = at;
-                    return (true, Read(uint16(k), uint64(flat(o, shape))));
+                    return (true, Read(uint16(k), uint64(StepIndex.flat(o, shape))));
                 }
                 at -= shape[axis];
             }
@@ -250,7 +250,7 @@ contract StepVerifier is IStepVerifier {
                 c[d] = uint256(v);
             }
         }
-        return (true, Read(0, uint64(flat(c, inShape))));
+        return (true, Read(0, uint64(StepIndex.flat(c, inShape))));
     }
 
     /// @notice gather: x[o_<axis, indices[j], o_>axis+r], j the row-major index of the r index axes of o.
@@ -275,7 +275,7 @@ contract StepVerifier is IStepVerifier {
         for (uint256 d = 0; d < axis; ++d) c[d] = o[d];
         c[axis] = inRange(s, StepCodec.toInt(s, indices[j]), inShape[axis]);
         for (uint256 d = axis + 1; d < rank; ++d) c[d] = o[d + r - 1];
-        return flat(c, inShape);
+        return StepIndex.flat(c, inShape);
     }
 
     /// @notice pad [mode, pads, value]: c_d = o_d − begin_d; outside the input mode 0 (constant) reads
@@ -385,43 +385,5 @@ contract StepVerifier is IStepVerifier {
         uint64[] memory v = StepCodec.param(s, name);
         if (v.length == 0) revert StepMalformed(s.paramsOffset);
         return v[0];
-    }
-
-    // ---------------------------------------------------------------- indexing
-
-    function checkIndex(uint64 i, uint64 bound) private pure {
-        if (i >= bound) revert StepIndexOutOfRange(i, bound);
-    }
-
-    function coordsOf(uint64 e, uint32[] memory shape) private pure returns (uint256[] memory c) {
-        c = new uint256[](shape.length);
-        uint256 r = e;
-        for (uint256 d = shape.length; d > 0; --d) {
-            c[d - 1] = r % shape[d - 1];
-            r /= shape[d - 1];
-        }
-    }
-
-    function flat(uint256[] memory c, uint32[] memory shape) private pure returns (uint256 i) {
-        for (uint256 d = 0; d < shape.length; ++d) i = i * shape[d] + c[d];
-    }
-
-    /// @notice Flat index into an operand of shape `from` broadcast (numpy rules) to coordinates `c`.
-    function broadcastFlat(StepCodec.Step memory s, uint256[] memory c, uint32[] memory from)
-        private
-        pure
-        returns (uint256 i)
-    {
-        if (from.length > c.length) revert StepMalformed(s.paramsOffset);
-        uint256 off = c.length - from.length;
-        for (uint256 d = 0; d < from.length; ++d) i = i * from[d] + (from[d] == 1 ? 0 : c[d + off]);
-    }
-
-    function decimal(uint256 k) private pure returns (bytes memory out) {
-        if (k == 0) return "0";
-        while (k > 0) {
-            out = bytes.concat(bytes1(uint8(48 + (k % 10))), out);
-            k /= 10;
-        }
     }
 }
