@@ -133,9 +133,14 @@ export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptio
   return { nodes, ...(program === undefined ? {} : { program }), ...(reason === undefined ? {} : { reason }) };
 }
 
-/** Folded constants a `move constant` step may hold: the dtypes the runtime holds, up to 65,536 values. */
+/**
+ * Folded constants a `move constant` step may hold: the dtypes the runtime holds, up to 2,048 values.
+ * The step's encoding carries its values and every one-step check decodes the whole step: at 2,048
+ * values a leaf proof on it stays under the game's 2M gas per move (docs/CANONICAL.md, "A large
+ * constant step"); a larger mask is refused, with this reason.
+ */
 const MATERIALIZABLE: ReadonlySet<DType> = new Set<DType>(["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32"]);
-const MAX_CONSTANT_STEP = 1 << 16;
+export const MAX_CONSTANT_STEP = 2048;
 
 function nodeLabel(op: GraphOperator): string {
   return `#${op.index} ${op.opType} -> ${op.outputs.map((o) => o.name).join(", ")}`;
@@ -171,7 +176,10 @@ function lowerOperator(op: GraphOperator, values: Map<string, Value>, steps: Ste
    */
   const materialize = (v: Value, k: number): Operand => {
     const c = v.constant;
-    if (c === undefined || !MATERIALIZABLE.has(c.dtype) || c.values.length > MAX_CONSTANT_STEP) {
+    if (c !== undefined && MATERIALIZABLE.has(c.dtype) && c.values.length > MAX_CONSTANT_STEP) {
+      throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is a folded constant of ${c.values.length} values used as data: a constant step holds at most ${MAX_CONSTANT_STEP} (its one-step check decodes them all, within 2M gas)`, { node });
+    }
+    if (c === undefined || !MATERIALIZABLE.has(c.dtype)) {
       throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is shape arithmetic used as data${c ? ` (${c.dtype}[${c.shape}])` : ""}`, { node });
     }
     const step: Step = {

@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, lowerModel, runProgram, type Precision, type Program, type Step } from "../../canonical/index.js";
+import { MAX_CONSTANT_STEP } from "../../canonical/lower.js";
 import { seededRandom } from "../../protocol/random.js";
 import type { Tensor } from "../../protocol/tensor.js";
 import { ortRun } from "./helpers.js";
@@ -209,11 +210,12 @@ describe("StepVerifier on the appended operators (bit for bit with canonical/ele
     expect([...NEW_OPS].filter((op) => !SEEN.has(op))).toEqual([]);
   });
 
-  it("test_constantSteps_upTo65536Values_gasAndCalldata", async () => {
-    // The lowering allows a constant step of up to 65,536 values; EDR caps a transaction at 2^24 gas.
+  it("test_constantSteps_gasAndCalldata_capFitsTwoMillionGas", async () => {
+    // The lowering allows a constant step of up to MAX_CONSTANT_STEP values; EDR caps a transaction at 2^24 gas.
     const CAP = 16_777_216n;
     const fits: number[] = [];
-    for (const n of [4096, 16384, 65536]) {
+    const gasAt = new Map<number, bigint>();
+    for (const n of [MAX_CONSTANT_STEP, 4096, 16384, 65536]) {
       const vals = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? i % 128 : -(i % 97)));
       const s: Step = { index: 3, kind: "move", op: "constant", operands: [], operandTypes: [], output: { dtype: "int32", shape: [n / 256, 256] }, params: { values: vals }, origin: { node: "c", opType: "Constant" } };
       const enc = "0x" + encodeStep(s).toString("hex");
@@ -223,7 +225,9 @@ describe("StepVerifier on the appended operators (bit for bit with canonical/ele
       const calldata = 4 + 32 * 4 + 32 + Math.ceil(bytes / 32) * 32 + 32;
       let gas: bigint | string;
       try {
-        gas = await verifier.elementValue.estimateGas(enc, e, [], 0, { gasLimit: CAP });
+        const used = await verifier.elementValue.estimateGas(enc, e, [], 0, { gasLimit: CAP });
+        gasAt.set(n, used);
+        gas = used;
         expect(BigInt.asIntN(64, await verifier.elementValue(enc, e, [], 0, { gasLimit: CAP }))).toBe(BigInt(vals[e]!));
         expect((await verifier.reads(enc, e, { gasLimit: CAP })).length).toBe(0);
         fits.push(n);
@@ -233,6 +237,8 @@ describe("StepVerifier on the appended operators (bit for bit with canonical/ele
       console.log(`constant step of ${n} values: encodeStep ${bytes} bytes, elementValue calldata ${calldata} bytes, gas ${gas}`);
     }
     expect(fits).toContain(4096);
+    // At the lowering's cap one leaf check stays under the game's 2M gas per move.
+    expect(gasAt.get(MAX_CONSTANT_STEP)!).toBeLessThan(2_000_000n);
   }, 120_000);
 
   it("test_gasTable_worstSampledCallPerNewPattern", () => {
