@@ -14,27 +14,14 @@ export type NumArray = Exclude<TensorData, BigInt64Array | BigUint64Array>;
 /** Flat operand index for each output element, for an operand of shape `view` broadcast to `out`; null when identical. */
 export function broadcastOffsets(out: readonly number[], view: readonly number[]): Int32Array | null {
   if (view.length === out.length && view.every((d, i) => d === out[i])) return null;
-  const n = numelOf(out);
-  const res = new Int32Array(n);
-  if (numelOf(view) === 1) return res;
+  if (numelOf(view) === 1) return new Int32Array(numelOf(out));
   const rank = out.length;
   const off = rank - view.length;
   const vs = stridesOf(view);
-  const step = new Array<number>(rank).fill(0);
-  for (let d = 0; d < view.length; d++) if (view[d] !== 1) step[d + off] = vs[d]!;
-  const coord = new Array<number>(rank).fill(0);
-  let j = 0;
-  for (let i = 0; i < n; i++) {
-    res[i] = j;
-    for (let d = rank - 1; d >= 0; d--) {
-      coord[d]!++;
-      j += step[d]!;
-      if (coord[d]! < out[d]!) break;
-      j -= step[d]! * out[d]!;
-      coord[d] = 0;
-    }
-  }
-  return res;
+  // A broadcast axis reads with stride 0.
+  const strides = new Array<number>(rank).fill(0);
+  for (let d = 0; d < view.length; d++) if (view[d] !== 1) strides[d + off] = vs[d]!;
+  return stridedOffsets(out, 0, strides);
 }
 
 /** Flat input offsets of a strided view: out coordinate j_d reads in coordinate start_d + j_d·step_d along axes perm_d. */
