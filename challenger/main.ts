@@ -108,21 +108,20 @@ export async function startChallenger(
     startBlock: config.startBlock,
     logger: log,
     ...(config.policy.rerun ? { rerun } : {}),
-    ...(config.fraudGames.length === 0
-      ? {}
-      : {
-          fraudGames: {
-            games: config.fraudGames,
-            models: new Map(
-              config.models.map((m) => {
-                const bytes = readFileSync(m.path);
-                return [`0x${createHash("sha256").update(bytes).digest("hex")}`, { bytes, inputShape: m.inputShape }] as const;
-              }),
-            ),
-            // The sampling secret is derived from the challenger's key: never published, stable across restarts.
-            audit: { secret: createHash("sha256").update("fraud-game-audit").update(config.privateKey).digest(), fraction: config.canonicalFraction },
-          },
+    // FraudGame results are always played (an honest worker's game must never go unanswered, and a cheater's must
+    // be disputed): every configured model's ONNX file serves the canonical audit; CHALLENGER_FRAUD_GAMES only
+    // restricts which game deployments are played.
+    fraudGames: {
+      ...(config.fraudGames.length === 0 ? {} : { games: config.fraudGames }),
+      models: new Map(
+        config.models.map((m) => {
+          const bytes = readFileSync(m.path);
+          return [`0x${createHash("sha256").update(bytes).digest("hex")}`, { bytes, inputShape: m.inputShape }] as const;
         }),
+      ),
+      // The sampling secret is derived from the challenger's key: never published, stable across restarts.
+      audit: { secret: createHash("sha256").update("fraud-game-audit").update(config.privateKey).digest(), fraction: config.canonicalFraction },
+    },
     ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
   const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
