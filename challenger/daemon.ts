@@ -119,7 +119,7 @@ export type AuditOutcome =
   | { kind: "typeFaultProven"; traceIndex: number }
   | { kind: "availabilityChallenged" }
   /** A FraudGame result audited canonically and disputed beyond τ_out: the game played to its ruling (IDisputeGame.Ruling). */
-  | { kind: "gamePlayed"; ruling: number; outcome: PlayResult["outcome"]; moves: number };
+  | { kind: "gamePlayed"; ruling: number; outcome: PlayResult["outcome"]; moves: number; rounds: number };
 
 interface Submitted {
   requestId: string;
@@ -527,7 +527,7 @@ export class ChallengerDaemon {
     });
     const result = await player.play(r.requestId as Hex, verdict.trace, output);
     this.released(bond);
-    return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length };
+    return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length, rounds: result.descent?.rounds ?? 0 };
   }
 
   /** A blob of the store by its hash (at most `maxBytes`), decoded and hash-checked; retried like the input. */

@@ -13,6 +13,7 @@ import {
   StepMaps__factory,
   StepVerifier__factory,
   type FraudGame,
+  type StepVerifier,
   InferenceOracle__factory,
   ModelRegistry__factory,
   OracleParams__factory,
@@ -104,6 +105,14 @@ export interface DeployedGame {
  * on `oracle` and `registry`. Approving the game in the registry is the registry admin's (`approve` does it
  * with `deployer`, which must then be the admin).
  */
+/** The step verifier (StepMaps and StepIndex deployed first, StepVerifier linked to them). */
+export async function deployStepVerifier(deployer: Signer): Promise<{ verifier: StepVerifier; libraries: StepVerifierLibraryAddresses }> {
+  const libraries = await deployLibraries(deployer, STEP_VERIFIER_LIBRARIES);
+  const verifier = await new StepVerifier__factory(libraries, deployer).deploy();
+  await verifier.waitForDeployment();
+  return { verifier, libraries };
+}
+
 export async function deployFraudGame(
   deployer: Signer,
   oracle: string,
@@ -111,9 +120,7 @@ export async function deployFraudGame(
   times: GameTimes = DEFAULT_GAME_TIMES,
   options: { approve?: boolean } = {},
 ): Promise<DeployedGame> {
-  const libraries = await deployLibraries(deployer, STEP_VERIFIER_LIBRARIES);
-  const verifier = await new StepVerifier__factory(libraries, deployer).deploy();
-  await verifier.waitForDeployment();
+  const { verifier, libraries } = await deployStepVerifier(deployer);
   const game = await new FraudGame__factory(deployer).deploy(oracle, registry, await verifier.getAddress(), times.responseTime, times.moveClock, times.maxAttacks);
   await game.waitForDeployment();
   if (options.approve === true) {

@@ -27,6 +27,7 @@ import { calibratedTerms, type CalibratedTerms, type CanonicalTermsArgs } from "
 import { decodePng, ppocrClsTensor } from "../sdk/index.js";
 import { workerGameAnswerer, type FraudGameAnswerer } from "../worker/game-answerer.js";
 import type { DisputeResponder } from "../worker/dispute.js";
+import type { GameClientOptions } from "../protocol/fraud-game-client.js";
 import {
   ArbiterResolver__factory,
   DigitClassifierDApp__factory,
@@ -99,6 +100,8 @@ export interface LocalStackOptions {
    * traces: pair it with `worker: { trace: "full" }`; it goes away with the v1 path).
    */
   resolver?: "arbiter" | "fraud" | "game";
+  /** Each worker's game client options (its wait between polls, a move callback) with `resolver: "game"`. */
+  gameClient?: GameClientOptions;
   /** The game's clocks with `resolver: "game"` (default DEFAULT_GAME_TIMES). */
   gameTimes?: GameTimes;
   /** The classifier's canonical terms with `resolver: "game"` (default: clsCanonicalTerms(), calibrated once and cached). */
@@ -330,6 +333,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         game: await game.getAddress(),
         startBlock: deployBlock,
         pollIntervalMs: 100,
+        client: { pollMs: 50, ...options.gameClient },
         logger: logger.child({ service: "worker", worker: i, layer: "game-answerer" }),
         ...(responderOf === undefined ? {} : { responderOf }),
       });
