@@ -360,10 +360,10 @@ export class ChallengerDaemon {
       known = Promise.all([game.oracle(), game.responseTime(), game.maxAttacks()])
         .then(([oracle]) => oracle.toLowerCase() === this.options.oracleAddress.toLowerCase())
         .catch((error: unknown) => {
-          // A contract without the game's views reverts or returns nothing: not a game. Anything else (the node
-          // unreachable) is asked again next time.
-          const code = (error as { code?: string }).code;
-          if (code === "CALL_EXCEPTION" || code === "BAD_DATA") return false;
+          // A contract without the game's views reverts or returns nothing: not a game. The node unreachable or
+          // failing: asked again next time.
+          const code = (error as { code?: unknown }).code;
+          if (code !== "NETWORK_ERROR" && code !== "TIMEOUT" && code !== "SERVER_ERROR") return false;
           this.gameResolvers.delete(key);
           throw error;
         });
