@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Wallet, parseEther, type Signer } from "ethers";
+import { Wallet, formatEther, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
 import { createLogger, resolveNpmUri, Ruling, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
@@ -22,7 +22,9 @@ import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import type { TraceBuilder } from "../worker/trace.js";
 import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
-import { DEFAULT_GAME_TIMES, deployFraudGame, deployInferenceOracle, type GameTimes } from "../protocol/deployOracle.js";
+import type { GameTimes } from "../protocol/deployOracle.js";
+import { deployContracts, loadDeployConfig } from "../cli/deploy.js";
+import { Progress } from "../cli/common.js";
 import { calibratedTerms, type CalibratedTerms, type CanonicalTermsArgs } from "../canonical/index.js";
 import { decodePng, ppocrClsTensor } from "../sdk/index.js";
 import { workerGameAnswerer, type FraudGameAnswerer } from "../worker/game-answerer.js";
@@ -45,6 +47,8 @@ import {
   ModelRegistry__factory,
   TextDirectionDApp__factory,
   type ArbiterResolver,
+  FraudGame__factory,
+  InferenceOracle__factory,
   type FraudGame,
   type InferenceOracle,
   type ModelRegistry,
@@ -74,6 +78,9 @@ export const DEFAULT_PARAMS = {
   tolerancePenaltyBps: 2500,
 };
 
+/** DEFAULT_PARAMS given in ETH in a deployment config (cli/deploy.ts DeployConfigSchema). */
+const ETHER_PARAMS = new Set(["minStake", "resultBond", "challengeBond", "minWorkerFee"]);
+
 export const MODEL_FEE = parseEther("0.002");
 export const REQUEST_FEE = parseEther("0.01");
 
@@ -102,7 +109,7 @@ export interface LocalStackOptions {
   resolver?: "arbiter" | "fraud" | "game";
   /** Each worker's game client options (its wait between polls, a move callback) with `resolver: "game"`. */
   gameClient?: GameClientOptions;
-  /** The game's clocks with `resolver: "game"` (default DEFAULT_GAME_TIMES). */
+  /** The game's clocks with `resolver: "game"` (default: `oracle deploy`'s, protocol/deployOracle.ts DEFAULT_GAME_TIMES). */
   gameTimes?: GameTimes;
   /** The classifier's canonical terms with `resolver: "game"` (default: clsCanonicalTerms(), calibrated once and cached). */
   canonicalTerms?: CanonicalTermsArgs;
@@ -198,10 +205,23 @@ export async function deployOracle(
   options: { fraud?: { commitment: ModelCommitment }; game?: { terms: CanonicalTermsArgs; times?: GameTimes } } = {},
 ): Promise<DeployedOracle> {
   const { admin, modelOwner, arbiter } = accounts;
-  const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
-  const oracle = await deployInferenceOracle(admin, await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
-  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, Ruling.WorkerRight);
-  await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
+  // `oracle deploy`'s own procedure (cli/deploy.ts deployContracts): registry, oracle and its libraries, the
+  // arbiter (the local stack's default resolver, a trusted party) and, with `game`, the step verifier and the
+  // FraudGame, each approved in the registry.
+  const deployment = await deployContracts(
+    admin,
+    loadDeployConfig({
+      arbiter: await arbiter.getAddress(),
+      disputeWindow: 3600,
+      fraudGame: options.game !== undefined,
+      ...(options.game?.times === undefined ? {} : { game: options.game.times }),
+      params: Object.fromEntries(Object.entries(DEFAULT_PARAMS).map(([k, v]) => [k, ETHER_PARAMS.has(k) ? formatEther(v as bigint) : typeof v === "bigint" ? v.toString() : v])),
+    }),
+    new Progress(true),
+  );
+  const registry = ModelRegistry__factory.connect(deployment.registry, admin);
+  const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
+  const resolver = ArbiterResolver__factory.connect(deployment.resolver!, admin);
   let fraudResolver: FraudProofResolver | undefined;
   if (options.fraud !== undefined) {
     const linear = await new LinearOps__factory(admin).deploy();
@@ -214,10 +234,7 @@ export async function deployOracle(
     );
     await (await registry.setResolverApproval(await fraudResolver.getAddress(), true)).wait();
   }
-  let game: FraudGame | undefined;
-  if (options.game !== undefined) {
-    game = (await deployFraudGame(admin, await oracle.getAddress(), await registry.getAddress(), options.game.times ?? DEFAULT_GAME_TIMES, { approve: true })).game;
-  }
+  const game: FraudGame | undefined = deployment.fraudGame === undefined ? undefined : FraudGame__factory.connect(deployment.fraudGame, admin);
 
   const modelHash = sha256File(CLS_MODEL_PATH);
   await (
