@@ -527,6 +527,16 @@ export class ChallengerDaemon {
     });
     const result = await player.play(r.requestId as Hex, verdict.trace, output);
     this.released(bond);
+    // Won (WorkerFault or OutputMinor): the share is claimed at once, as after a v1 proof.
+    const attempt = this.joined.get(r.requestId);
+    if (attempt !== undefined && (await this.oracle.getDispute(r.requestId, attempt)).ruling >= 2n) {
+      try {
+        await this.mined("claimDispute", r.requestId, () => this.oracle.claimDispute(r.requestId, attempt));
+        this.joined.delete(r.requestId);
+      } catch (error) {
+        this.options.logger?.warn({ err: error, requestId: r.requestId, attempt }, "claiming the game's share failed; retried at the next withdraw");
+      }
+    }
     return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length, rounds: result.descent?.rounds ?? 0 };
   }
 

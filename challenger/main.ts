@@ -40,6 +40,8 @@ export interface ChallengerStats {
   /** Audits put off because the blob store answered 429/5xx or timed out (retried at a later poll). */
   deferred: number;
   availabilityChallenges: number;
+  /** FraudGames this challenger played and lost (ruled WorkerRight: its bond went to the worker). */
+  gamesLost: number;
   slashedWithheld: number;
   withdrawnWei: bigint;
   errors: number;
@@ -124,7 +126,7 @@ export async function startChallenger(
     },
     ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
-  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
+  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, gamesLost: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
 
   const withdraw = async () => {
     const amount = await daemon.withdraw();
@@ -142,6 +144,7 @@ export async function startChallenger(
       else if (outcome.kind === "skipped") stats.skipped++;
       else if (outcome.kind === "deferred") stats.deferred++;
       else if (outcome.kind === "availabilityChallenged") stats.availabilityChallenges++;
+      else if (outcome.kind === "gamePlayed" && outcome.ruling !== 2 && outcome.ruling !== 3) stats.gamesLost++;
       else stats.proven++;
       const level = outcome.kind === "skipped" || outcome.kind === "deferred" ? "debug" : outcome.kind === "honest" ? "info" : "warn";
       log[level]({ requestId, ...outcome }, `audit: ${outcome.kind}`);
