@@ -6,7 +6,7 @@ import { parseEther } from "ethers";
 import { Tier } from "../protocol/types.js";
 import { ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { MNIST_MLP_HASH, modelCard, OracleClient, PPOCR_CLS_HASH, type ModelDetails } from "../sdk/index.js";
-import { address, cliError, context, eth, oracleCommand, output, Progress, type Context, type Deployment, type GlobalOptions } from "./common.js";
+import { address, cliError, context, eth, oracleCommand, output, Progress, send, type Context, type Deployment, type GlobalOptions } from "./common.js";
 import { PRECISIONS, type Precision } from "../canonical/index.js";
 import { checkLines, checkModel, DEFAULT_INLINE_OUTPUT_CAP, type CheckReport } from "./check.js";
 import { commitmentOf, onnxFileInfo, parseShape, parseTiers, registerModel } from "./deploy.js";
@@ -204,7 +204,7 @@ function termsLines(report: CheckReport): string[] {
   const t = report.canonicalTerms;
   if (t === null) return [];
   return [
-    "canonical terms (to set with setCanonicalTerms):",
+    "canonical terms (ModelRegistry.setCanonicalTerms, set once by the model's owner):",
     `  semanticsVersion ${t.semanticsVersion}  precision ${t.precision} (${Object.keys(PRECISIONS).find((k) => PRECISIONS[k as Precision] === t.precision)})  stepCount ${t.stepCount}`,
     `  weightsRoot ${t.weightsRoot}`,
     `  programRoot ${t.programRoot}`,
@@ -307,6 +307,16 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
     }
     const owner = o.owner === undefined ? wallet.address : address(o.owner, "--owner");
     await registerModel(registry, { modelHash: info.modelHash, owner, fee, tiers, resolver, ...(commitmentRoot === undefined ? {} : { commitmentRoot }), input, output: outputSpec, uris, update: registered }, progress);
+    // The FraudGame reads the model's canonical terms in every dispute (without them a challenge reverts, so no wrong
+    // result could be disputed): the owner sets the calibrated ones now, once.
+    if (check?.canonicalTerms != null && !(await registry.hasCanonicalTerms(info.modelHash))) {
+      const { human, ...terms } = check.canonicalTerms;
+      if (owner.toLowerCase() === wallet.address.toLowerCase()) {
+        await send(`setting the canonical terms of ${info.modelHash.slice(0, 10)}… (set once: program commitment, τ_out ${human.tauOutAbs})`, () => registry.setCanonicalTerms(info.modelHash, terms), progress);
+      } else {
+        progress.info(`note: the owner ${owner} must set the model's canonical terms (setCanonicalTerms, printed below) before its OPTIMISTIC results can be disputed through the FraudGame`);
+      }
+    }
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider });
     const m = await client.model(info.modelHash);
     output(ctx.json, { ...json(m), ...(check === undefined ? {} : { canonicalTerms: check.canonicalTerms }) }, () => [registered ? "updated:" : "registered:", ...modelLines(m), ...(check === undefined ? [] : termsLines(check))]);

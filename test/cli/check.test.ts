@@ -8,7 +8,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HDNodeWallet } from "ethers";
+import { createHash } from "node:crypto";
+import { HDNodeWallet, JsonRpcProvider } from "ethers";
+import { ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lowerModel, commitProgram } from "../../canonical/index.js";
@@ -267,13 +269,27 @@ describe("oracle model register with OPTIMISTIC on a chain", () => {
     expect(out.tiers).toEqual(["NONE", "OPTIMISTIC"]);
     const program = lowerModel(readFileSync(file), { inputShape: [1, 7, 7] });
     expect(out.canonicalTerms).toMatchObject({ commitment: commitProgram(program, "fp32").commitment, stepCount: 17, precision: 0, tauOutAbs: "0x0000000000000000", tauMajorAbs: "0x0000000000000000" });
+    // Registered with the deployment's default resolver, the FraudGame, and its canonical terms set on-chain by the
+    // owner in the same command (without them no result of the model could be disputed).
+    const record = JSON.parse(readFileSync(deployment, "utf8")) as { registry: string; fraudGame: string };
+    const provider = new JsonRpcProvider(url);
+    try {
+      const registry = ModelRegistry__factory.connect(record.registry, provider);
+      const modelHash = `0x${createHash("sha256").update(readFileSync(file)).digest("hex")}`;
+      expect((await registry.model(modelHash)).resolver).toBe(record.fraudGame);
+      const onChain = await registry.canonicalTerms(modelHash);
+      expect(onChain.commitment).toBe(out.canonicalTerms!.commitment);
+      expect(Number(onChain.stepCount)).toBe(17);
+    } finally {
+      provider.destroy();
+    }
     // The human form prints the same terms.
     const copy = join(dir, "mnist-check-2.onnx");
     model.producerVersion = "check-test-2";
     writeFileSync(copy, onnx.ModelProto.encode(model).finish());
     const human = await oracle(["model", "register", copy, "--tiers", "none,optimistic", "--inputs", "1", "--deployment", deployment, "--key", keyOf(1)], {});
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toContain("canonical terms (to set with setCanonicalTerms):");
+    expect(human.stdout).toContain("canonical terms (ModelRegistry.setCanonicalTerms, set once by the model's owner):");
     expect(human.stdout).toMatch(/τ_out +abs 0x0000000000000000 \(0\)/);
   }, 180_000);
 });
