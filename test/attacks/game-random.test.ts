@@ -124,7 +124,7 @@ describe("attack: random FraudGame disputes (honest or cheating worker, random j
         while (later.length && rnd() < 0.5) await join(later.shift()!);
       };
       await conserved(`${label} opened`);
-      const before = { stake: (await fx.oracle.getWorker(worker)).stake, pull: await fx.oracle.balanceOf(worker), sock: await fx.oracle.balanceOf(sock.address) };
+      const before: { stake: bigint; pull: bigint; sock: bigint } = { stake: (await fx.oracle.getWorker(worker)).stake, pull: await fx.oracle.balanceOf(worker), sock: await fx.oracle.balanceOf(sock.address) };
       const burnedBefore = await fx.oracle.totalBurned();
 
       // The worker commits its trace (unless it never does).
@@ -218,7 +218,7 @@ describe("attack: random FraudGame disputes (honest or cheating worker, random j
       expect(BigInt(d.joiners), label).toBe(n);
       const pot = n * B;
       openBonds -= pot;
-      const after = { stake: (await fx.oracle.getWorker(worker)).stake, pull: await fx.oracle.balanceOf(worker) };
+      const after: { stake: bigint; pull: bigint } = { stake: (await fx.oracle.getWorker(worker)).stake, pull: await fx.oracle.balanceOf(worker) };
       const burned = (await fx.oracle.totalBurned()) - burnedBefore;
       if (kind === "honest") {
         expect(ruling, label).toBe(Ruling.WorkerRight);
@@ -237,14 +237,14 @@ describe("attack: random FraudGame disputes (honest or cheating worker, random j
         // Everyone claims: each honest joiner ends above its bond; worker + sock lose at least the burn of the slash.
         const sockJoined = joined.some((w) => w.address === sock.address);
         for (const w of joined) {
-          const b0 = await fx.oracle.balanceOf(w.address);
+          const b0: bigint = await fx.oracle.balanceOf(w.address);
           await send(fx.oracle.connect(w).claimDispute(id, 0));
-          const got = (await fx.oracle.balanceOf(w.address)) - b0;
+          const got: bigint = (await fx.oracle.balanceOf(w.address)) - b0;
           expect(got, label).toBe(d.share);
           expect(got > B, `${label}: an honest joiner profits`).toBe(true);
           unclaimed -= got;
         }
-        const sockNet = sockJoined ? (await fx.oracle.balanceOf(sock.address)) - before.sock - B : 0n;
+        const sockNet: bigint = sockJoined ? (await fx.oracle.balanceOf(sock.address)) - before.sock - B : 0n;
         const coalitionLoss = before.stake - after.stake - sockNet;
         expect(coalitionLoss >= (slashed * BigInt(PARAMS.burnBps)) / BPS, `${label}: the cheater never breaks even`).toBe(true);
         expect(burned, label).toBe(slashed + pot - d.share * n);
