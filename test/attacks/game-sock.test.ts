@@ -58,10 +58,10 @@ async function setup() {
   const cheat = new TraceBook(world.honest.tensors.map((x, i) => (i === j ? withElement(x, e, (t.data as Float32Array)[e]! + 1) : x)));
   const { id, rec } = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(cheat.tensors[cheat.n - 1]!) });
   // The sock opens the dispute on its worker's result.
-  await send(fx.oracle.connect(sock).challenge(id, rec, [], { value: PARAMS.challengeBond }));
+  const opened = await send(fx.oracle.connect(sock).challenge(id, rec, [], { value: PARAMS.challengeBond }));
   const final = cheat.tensorHashes[cheat.n - 1]!;
   const sig = await signTraceCommitment(fx.signers[0]!, fraudGameDomain(fx.chainId, gameAddr), { requestId: id as Hex, attempt: 0, traceRoot: toHex(cheat.root), finalHash: toHex(final) });
-  return { fx, game, verifier, sock, cheat, j, e, id: id as string, rec, commit: () => send(game.connect(fx.relayer).commitTrace(id, toHex(cheat.root), toHex(final), cheat.manifestPath(cheat.n - 1), sig)) };
+  return { fx, game, verifier, sock, cheat, j, e, id: id as string, rec, openGas: opened.gasUsed as bigint, commit: () => send(game.connect(fx.relayer).commitTrace(id, toHex(cheat.root), toHex(final), cheat.manifestPath(cheat.n - 1), sig)) };
 }
 
 /** What worker 0 (stake + pull balance) and its sock (pull balance) hold in the oracle. */
@@ -71,13 +71,13 @@ async function coalition(fx: Fx, sock: string): Promise<bigint> {
 
 describe("attack: a worker's sock opens the dispute on its wrong result (issue 11 scenario 1, FraudGame)", () => {
   it("test_sockOpensAndIdles_honestJoinsAfterTheWindow_provesFalseStep_coalitionLosesAtLeastTheBurn", async () => {
-    const { fx, game, verifier, sock, cheat, j, e, id, rec, commit } = await setup();
+    const { fx, game, verifier, sock, cheat, j, e, id, rec, openGas, commit } = await setup();
     const before = await coalition(fx, sock.address);
     await commit();
     // The result's challenge window closes; the dispute stays joinable until its own deadline, and the root stays
     // attackable for the move clock after the commitment.
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 60);
-    await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
+    const joined = await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
     expect(await fx.oracle.isChallenger(id, fx.challenger.address)).toBe(true);
     const asGame = { game, submitter: fx.relayer } as never;
     for (const pos of pathTo(cheat, j, Math.floor((e * 4) / 1024))) {
@@ -94,7 +94,8 @@ describe("attack: a worker's sock opens the dispute on its wrong result (issue 1
     const d = await fx.oracle.getDispute(id, 0);
     expect(d.ruling).toBe(BigInt(Ruling.WorkerFault));
     expect(d.joiners).toBe(2n);
-    await send(fx.oracle.connect(sock).claimDispute(id, 0));
+    const claimed = await send(fx.oracle.connect(sock).claimDispute(id, 0));
+    console.log(`gas: open a FraudGame dispute ${openGas}, join ${joined.gasUsed}, claimDispute ${claimed.gasUsed}`);
     const b0: bigint = await fx.oracle.balanceOf(fx.challenger.address);
     await send(fx.oracle.connect(fx.challenger).claimDispute(id, 0));
     expect((await fx.oracle.balanceOf(fx.challenger.address)) - b0).toBeGreaterThan(PARAMS.challengeBond);
