@@ -66,6 +66,12 @@ export const WorkerConfigSchema = z.object({
     .default("all")
     .describe("ONNX Runtime graph optimization level (float results depend on it: keep it the same across a fleet)"),
   intraOpNumThreads: z.coerce.number().int().nonnegative().default(0).describe("threads per operator on CPU; 0 lets ONNX Runtime choose"),
+  cudaTf32: z
+    .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
+    .default(false)
+    .describe(
+      "let NVIDIA's libraries (cuda, tensorrt providers) multiply float32 in TF32, onnxruntime's CUDA default. false sets NVIDIA_TF32_OVERRIDE=0 before a GPU session opens (onnxruntime-node cannot pass use_tf32=0): an fp32 model's τ_out does not cover TF32 (docs/OPTIMISTIC.md, issue 11 scenario 10)",
+    ),
   inferenceThread: z
     .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
     .default(true)

@@ -56,6 +56,22 @@ export interface SessionSettings {
    * takes precedence over `inferenceThread`.
    */
   process?: ModelProcessLimits;
+  /** Let cuda/tensorrt multiply float32 in TF32 (default false: `NVIDIA_TF32_OVERRIDE=0`, see gpuFloatPolicy). */
+  cudaTf32?: boolean;
+}
+
+/** NVIDIA's switch that keeps cuBLAS/cuDNN (and so onnxruntime's CUDA and TensorRT providers) off TF32 for float32. */
+export const TF32_OVERRIDE = "NVIDIA_TF32_OVERRIDE";
+
+/**
+ * Before a GPU session opens: unless TF32 is allowed, `NVIDIA_TF32_OVERRIDE=0`. onnxruntime's CUDA provider runs
+ * float32 MatMul/Conv in TF32 by default (`use_tf32`), and onnxruntime-node passes only `deviceId` to it, so the
+ * environment is the one switch a Node worker has. A model committed at fp32 has a τ_out that TF32 exceeds by two
+ * orders of magnitude (docs/OPTIMISTIC.md "GPUs and TF32"): without this an honest GPU worker would be slashed. The
+ * variable is read when NVIDIA's libraries initialise, and inherited by the model child processes.
+ */
+export function gpuFloatPolicy(provider: ProviderName, settings: Pick<SessionSettings, "cudaTf32">, env: NodeJS.ProcessEnv = process.env): void {
+  if ((provider === "cuda" || provider === "tensorrt") && settings.cudaTf32 !== true) env[TF32_OVERRIDE] = "0";
 }
 
 export interface ProviderProberOptions {
@@ -105,6 +121,7 @@ export class ProviderProber {
         attempts.push({ provider, outcome: "failed", error: `skipped: ${brokenBecause}` });
         continue;
       }
+      gpuFloatPolicy(provider, this.options.settings);
       const started = performance.now();
       try {
         const options = this.sessionOptions(provider);

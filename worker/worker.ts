@@ -178,6 +178,7 @@ export class Worker {
         graphOptimizationLevel: config.graphOptimizationLevel,
         intraOpNumThreads: config.intraOpNumThreads,
         inferenceThread: config.inferenceThread,
+        cudaTf32: config.cudaTf32,
         ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
       },
       logger: root,
