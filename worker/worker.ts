@@ -603,6 +603,9 @@ export function modelProcessLimits(config: WorkerConfig): ModelProcessLimits {
     runTimeoutMs: config.modelRunTimeoutMs,
     loadTimeoutMs: config.modelLoadTimeoutMs,
     addressSpaceBytes: config.modelAddressSpaceLimitMb * MiB,
+    // The same cap, enforced by the kernel (RLIMIT_DATA) where prlimit is installed.
+    dataBytes: config.modelMemoryLimitMb * MiB,
+    pollMs: config.modelMemoryPollMs,
   };
 }
 
