@@ -75,6 +75,16 @@ export interface ModelProcessLimits {
   dataBytes?: number;
   /** prlimit's path (tests); default: /usr/bin/prlimit or /bin/prlimit where installed. */
   prlimitPath?: string;
+  /** Called once per process that is killed or dies while it serves (metrics); never for a release. */
+  onKill?: (reason: KillReason) => void;
+}
+
+/** Why a model process ended against the worker's will: a memory cap (kernel or sampled), a time limit, or anything else. */
+export type KillReason = "memory" | "timeout" | "crash";
+
+function killReason(error: BaseError): KillReason {
+  if (error.code !== "MODEL_RESOURCE_LIMIT") return "crash";
+  return error.details.limit === "memory" ? "memory" : "timeout";
 }
 
 /** Whether this host can start model processes under a kernel-enforced memory cap (prlimit, util-linux). */
@@ -281,7 +291,10 @@ export class ProcessSession implements InferenceSessionLike {
 
   /** Marks the session dead with `error`, kills the child, and fails every call in flight with it. */
   private kill(error: BaseError): void {
-    if (this.dead === undefined) this.dead = error;
+    if (this.dead === undefined) {
+      this.dead = error;
+      if (this.releasing === undefined) this.limits.onKill?.(killReason(error));
+    }
     this.stopWatchdog();
     if (this.folder !== undefined) rmSync(this.folder, { recursive: true, force: true });
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");

@@ -174,7 +174,7 @@ export class Worker {
         graphOptimizationLevel: config.graphOptimizationLevel,
         intraOpNumThreads: config.intraOpNumThreads,
         inferenceThread: config.inferenceThread,
-        ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+        ...(config.modelProcess ? { process: modelProcessLimits(config, (reason) => this.metrics.modelProcessKills.inc({ reason })) } : {}),
       },
       logger: root,
       ...(options.listBackends === undefined ? {} : { listBackends: options.listBackends }),
@@ -203,7 +203,7 @@ export class Worker {
               graphOptimizationLevel: config.graphOptimizationLevel,
               intraOpNumThreads: config.intraOpNumThreads,
               threaded: config.inferenceThread,
-              ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+              ...(config.modelProcess ? { process: modelProcessLimits(config, (reason) => this.metrics.modelProcessKills.inc({ reason })) } : {}),
             },
             ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
             ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
@@ -597,8 +597,9 @@ export class Worker {
 }
 
 /** The limits each model's process runs under (worker/model-process.ts), from the config. */
-export function modelProcessLimits(config: WorkerConfig): ModelProcessLimits {
+export function modelProcessLimits(config: WorkerConfig, onKill?: ModelProcessLimits["onKill"]): ModelProcessLimits {
   return {
+    ...(onKill === undefined ? {} : { onKill }),
     memoryBytes: config.modelMemoryLimitMb * MiB,
     runTimeoutMs: config.modelRunTimeoutMs,
     loadTimeoutMs: config.modelLoadTimeoutMs,

@@ -108,5 +108,10 @@ describe.skipIf(!KERNEL_CAP_AVAILABLE)("attack: a model that allocates past the 
     const again = await w.serve(attackJob(bomb.modelHash as Hex, scalar(4)));
     expect(again.kind, JSON.stringify(again)).toBe("result");
     expect(decodeTensor(fromHex(again.output as Hex)).shape).toEqual([4]);
+    // The kill is counted by reason in the worker's Prometheus metrics.
+    const kills = await w.worker.metrics.registry.getSingleMetricAsString("oracle_worker_model_process_kills_total");
+    expect(kills).toMatch(/reason="memory"[^}]*\} 1\n/);
+    expect(kills).toMatch(/reason="timeout"[^}]*\} 0\n/);
+    expect(kills).toMatch(/reason="crash"[^}]*\} 0(\n|$)/);
   });
 });
