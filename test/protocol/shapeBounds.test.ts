@@ -110,7 +110,7 @@ describe("modelShapeProblems", () => {
     m.graph!.output = names.map((name) => ({ name }));
     const session = await ort.InferenceSession.create(onnx.ModelProto.encode(m).finish(), { graphOptimizationLevel: "disabled" });
     try {
-      const out = await session.run({ [input.name!]: new ort.Tensor("float32", new Float32Array(dims.reduce((a, b) => a * b, 1)), [...dims]) });
+      const out = await session.run({ [input.name!]: new ort.Tensor("float32", new Float32Array((dims as readonly number[]).reduce((a, b) => a * b, 1)), [...dims]) });
       const wrong = names.filter((n) => JSON.stringify(inferred.get(n)) !== JSON.stringify(out[n]!.dims)).map((n) => `${n}: ${JSON.stringify(inferred.get(n))} vs ${JSON.stringify(out[n]!.dims)}`);
       expect(wrong).toEqual([]);
       expect(names.length).toBeGreaterThan(400);
