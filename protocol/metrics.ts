@@ -57,6 +57,8 @@ export class WorkerMetrics {
   readonly jobs: Counter<"outcome">;
   /** Jobs being served right now. */
   readonly inFlight: Gauge;
+  /** Model processes killed (or dead) while serving, by reason: memory, timeout, crash. */
+  readonly modelProcessKills: Counter<"reason">;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [(this.registry = createRegistry("worker", options))];
@@ -88,6 +90,14 @@ export class WorkerMetrics {
       registers,
     });
     this.inFlight = new Gauge({ name: "oracle_worker_jobs_in_flight", help: "Jobs being served now.", registers });
+    this.modelProcessKills = new Counter({
+      name: "oracle_worker_model_process_kills_total",
+      help: "Model processes killed or dead while loading or running, by reason: memory (the kernel's RLIMIT_DATA or the sampled resident cap), timeout (run or load limit), crash (exited or failed otherwise).",
+      labelNames: ["reason"],
+      registers,
+    });
+    // Present at 0 from the start, so a rate() over them works before the first kill.
+    for (const reason of ["memory", "timeout", "crash"]) this.modelProcessKills.inc({ reason }, 0);
   }
 
   /** Records one served job; `timings` in ms as the worker reports them in its result. */

@@ -85,6 +85,8 @@ interface Generation {
   readonly pending: Set<PendingPublish>;
   drain: { promise: Promise<void>; resolve: () => void } | undefined;
   utility: Promise<Channel> | undefined;
+  /** Set when the broker refused this user something on the publisher channel (403). */
+  refused?: BaseError;
 }
 
 /** A lease competed for on one single-active-consumer queue (see `lease`). */
@@ -121,6 +123,13 @@ const noop = () => {};
 function amqpCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "number" ? code : undefined;
+}
+
+/** A broker's 403 (ACCESS_REFUSED: the user lacks the permission) as a non-retryable error; undefined for anything else. */
+function accessRefused(error: unknown): BaseError | undefined {
+  if (amqpCode(error) !== 403) return undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return new BaseError("QUEUE_ACCESS_REFUSED", `the broker refused this user: ${/ACCESS_REFUSED - ([^"]*)/.exec(message)?.[1] ?? message}`, { retryable: false, details: { reason: message } });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -269,7 +278,10 @@ export class RabbitMqQueue implements JobQueue {
     conn.on("close", (error?: Error) => this.markLost(gen, error ?? new Error("connection closed")));
     conn.on("blocked", (reason: string) => this.logger.warn({ reason }, "the broker blocked publishing (resource alarm)"));
     conn.on("unblocked", () => this.logger.info("the broker unblocked publishing"));
-    publisher.on("error", (error: Error) => this.logger.warn({ err: error.message }, "publisher channel error"));
+    publisher.on("error", (error: Error) => {
+      gen.refused ??= accessRefused(error);
+      this.logger.warn({ err: error.message }, "publisher channel error");
+    });
     // The publisher channel is the connection's lifeline: if it goes, start over with a new connection.
     publisher.on("close", () => this.markLost(gen, new Error("publisher channel closed")));
     publisher.on("drain", () => {
@@ -291,7 +303,7 @@ export class RabbitMqQueue implements JobQueue {
     if (gen.lost) return;
     gen.lost = true;
     if (this.gen === gen) this.gen = undefined;
-    const lost = new ConnectionLost(error);
+    const lost = gen.refused ?? new ConnectionLost(error);
     for (const p of [...gen.pending]) p.fail(lost);
     gen.drain?.resolve();
     for (const c of this.consumers) {
@@ -413,19 +425,28 @@ export class RabbitMqQueue implements JobQueue {
   }
 
   /**
-   * Declares the queue and its dead-letter queue. With no explicit maxDeliveries an existing queue
-   * is left as it is (the broker refuses to redeclare a queue with other arguments, and whoever
-   * created it chose its limit); a missing one gets the default.
+   * Declares the queue and its dead-letter queue, each with a durable direct exchange of the same
+   * name bound to it: every publish goes through that exchange, never the default one, so a broker
+   * user's write permission decides which queues it may publish to (the default exchange would let
+   * anyone with write on `amq.default` reach every queue: a worker could forge jobs). With no
+   * explicit maxDeliveries an existing queue is left as it is (the broker refuses to redeclare a
+   * queue with other arguments, and whoever created it chose its limit); a missing one gets the
+   * default. Declaring needs the configure permission; a party without it (a worker) only checks,
+   * passively, that what it uses exists: whoever has it (the relayer) declares first.
    */
   private async declare(gen: Generation, name: string, maxDeliveries: number | undefined): Promise<void> {
     const names = name.endsWith(DEAD_LETTER_SUFFIX) ? [name] : [name + DEAD_LETTER_SUFFIX, name];
     for (const q of names) {
       const isMain = q === name && !name.endsWith(DEAD_LETTER_SUFFIX);
-      if (isMain && maxDeliveries === undefined && (await this.exists(gen, q))) continue;
+      const explicit = isMain && maxDeliveries !== undefined;
+      const queueExists = !explicit && (await this.exists(gen, q));
+      if (queueExists && (await this.exists(gen, q, "exchange"))) continue;
       const ch = await gen.conn.createChannel();
       ch.on("error", noop);
       try {
-        await ch.assertQueue(q, { durable: true, arguments: quorumArgs(q, maxDeliveries ?? DEFAULT_MAX_DELIVERIES) });
+        if (!queueExists) await ch.assertQueue(q, { durable: true, arguments: quorumArgs(q, maxDeliveries ?? DEFAULT_MAX_DELIVERIES) });
+        await ch.assertExchange(q, "direct", { durable: true });
+        await ch.bindQueue(q, q, q);
       } catch (error) {
         if (amqpCode(error) === 406) {
           throw new BaseError("CONFIG_INVALID", `queue ${q} already exists with other settings (maxDeliveries differs?)`, {
@@ -440,11 +461,12 @@ export class RabbitMqQueue implements JobQueue {
     }
   }
 
-  private async exists(gen: Generation, name: string): Promise<boolean> {
+  private async exists(gen: Generation, name: string, kind: "queue" | "exchange" = "queue"): Promise<boolean> {
     const ch = await gen.conn.createChannel();
     ch.on("error", noop);
     try {
-      await ch.checkQueue(name);
+      if (kind === "queue") await ch.checkQueue(name);
+      else await ch.checkExchange(name);
       return true;
     } catch (error) {
       if (amqpCode(error) === 404) return false;
@@ -462,6 +484,9 @@ export class RabbitMqQueue implements JobQueue {
         return await op(gen);
       } catch (error) {
         if (error instanceof BaseError) throw error;
+        // The broker refused this user the resource: no retry can change that.
+        const refused = accessRefused(error) ?? gen.refused;
+        if (refused !== undefined) throw refused;
         if (error instanceof Nacked) {
           await sleep(100);
           continue;
@@ -534,7 +559,9 @@ export class RabbitMqQueue implements JobQueue {
       };
       gen.pending.add(pending);
       try {
-        const ok = gen.publisher.sendToQueue(
+        // Through the queue's own exchange (see declare): the user's write permission on it is checked.
+        const ok = gen.publisher.publish(
+          queue,
           queue,
           content,
           { ...properties, persistent: true, contentType: "application/json" },

@@ -87,7 +87,15 @@ export const WorkerConfigSchema = z.object({
     .int()
     .nonnegative()
     .default(4096)
-    .describe("resident memory one model's process may reach (MiB), sampled every 20 ms while it loads or runs; above it the process is killed and the job rejected (MODEL_RESOURCE_LIMIT). 0: no cap"),
+    .describe(
+      "memory one model's process may use (MiB): the kernel refuses its private writable memory beyond this (RLIMIT_DATA through prlimit, where util-linux is installed), and its resident set is sampled every modelMemoryPollMs while it loads or runs; either way the process is killed and the job rejected (MODEL_RESOURCE_LIMIT). 0: no cap",
+    ),
+  modelMemoryPollMs: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(20)
+    .describe("how often a model process's resident memory is sampled while it loads or runs (ms). 0: no sampling, the kernel cap (RLIMIT_DATA) alone"),
   modelRunTimeoutMs: z.coerce
     .number()
     .int()

@@ -8,12 +8,18 @@
  * process (`model-process-child.cjs`, forked with a scrubbed environment: the worker's secrets never
  * reach it), and the parent enforces:
  *
- * - **memory**: while a call (open or run) is in flight, the child's resident set (VmRSS in
- *   /proc/<pid>/status) is sampled every `pollMs`; above `memoryBytes` the child is SIGKILLed. An
- *   optional hard backstop, `addressSpaceBytes`, starts the child under `prlimit --as` (RLIMIT_AS):
- *   allocations beyond it fail inside onnxruntime. It is off by default because node + onnxruntime
- *   reserve ~0.9 GB of address space at rest (9 threads, measured) and every extra intra-op thread
- *   reserves its stack: an address-space cap tight enough to matter breaks honest models on big hosts.
+ * - **memory, by the kernel**: the child starts under `prlimit --data=<dataBytes>` (RLIMIT_DATA, which
+ *   since Linux 4.7 counts every private writable mapping: the heap, onnxruntime's arena, thread
+ *   stacks; lowering a limit needs no privilege). An allocation beyond it fails in the kernel
+ *   (ENOMEM) however fast the model allocates; onnxruntime reports "Failed to allocate memory", the
+ *   parent kills the process and the call fails with MODEL_RESOURCE_LIMIT (`details.enforcedBy`
+ *   "kernel"). VmData tracks what a model can make resident: 80 MiB for node + onnxruntime + cls at
+ *   rest with 9 threads against 1.6 GB of address space (VmSize), +8 MiB per extra intra-op thread,
+ *   which is why RLIMIT_AS (`addressSpaceBytes`, optional, off by default) is no cap for this.
+ *   Where prlimit is missing (`kernelCapped` false) the sampling below is the only cap; the
+ *   provider logs a warning.
+ * - **memory, sampled**: while a call (open or run) is in flight, the child's resident set (VmRSS in
+ *   /proc/<pid>/status) is sampled every `pollMs`; above `memoryBytes` the child is SIGKILLed.
  * - **time**: a run longer than `runTimeoutMs` (an open longer than `loadTimeoutMs`) kills the child.
  *
  * Every call in flight then fails with MODEL_RESOURCE_LIMIT (never retryable; `details.limit` says
@@ -61,11 +67,31 @@ export interface ModelProcessLimits {
   runTimeoutMs: number;
   /** Longest opening the model may take (parse, optimize, weights). 0: no limit. */
   loadTimeoutMs: number;
-  /** How often resident memory is sampled while a call is in flight (ms). Default 20. */
+  /** How often resident memory is sampled while a call is in flight (ms). Default 20; 0: not sampled (the kernel cap alone). */
   pollMs?: number;
   /** RLIMIT_AS for the child through prlimit (bytes); 0 or absent: none. */
   addressSpaceBytes?: number;
+  /** RLIMIT_DATA for the child through prlimit (bytes): the kernel-enforced memory cap. 0 or absent: none. */
+  dataBytes?: number;
+  /** prlimit's path (tests); default: /usr/bin/prlimit or /bin/prlimit where installed. */
+  prlimitPath?: string;
+  /** Called once per process that is killed or dies while it serves (metrics); never for a release. */
+  onKill?: (reason: KillReason) => void;
 }
+
+/** Why a model process ended against the worker's will: a memory cap (kernel or sampled), a time limit, or anything else. */
+export type KillReason = "memory" | "timeout" | "crash";
+
+function killReason(error: BaseError): KillReason {
+  if (error.code !== "MODEL_RESOURCE_LIMIT") return "crash";
+  return error.details.limit === "memory" ? "memory" : "timeout";
+}
+
+/** Whether this host can start model processes under a kernel-enforced memory cap (prlimit, util-linux). */
+export const KERNEL_CAP_AVAILABLE = PRLIMIT !== undefined;
+
+/** What onnxruntime, V8 or libc say when the kernel refused an allocation under RLIMIT_DATA. */
+const ALLOCATION_REFUSED = /Failed to allocate memory|bad_alloc|Cannot allocate memory|out of memory|ENOMEM|Allocation failed/i;
 
 const ARRAYS: Record<string, { new (buffer: ArrayBuffer, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT: number }> = {
   float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
@@ -108,6 +134,8 @@ export class ProcessSession implements InferenceSessionLike {
   private stderrTail = "";
   /** Highest resident memory seen while a call was in flight (bytes). */
   peakResidentBytes = 0;
+  /** Whether the kernel caps this process's memory (RLIMIT_DATA through prlimit). */
+  kernelCapped = false;
   inputNames: readonly string[] = [];
   outputNames: readonly string[] = [];
   inputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
@@ -129,15 +157,33 @@ export class ProcessSession implements InferenceSessionLike {
       if (w === undefined) return;
       this.settle(reply.id);
       if (reply.ok) w.resolve(reply);
-      else w.reject(new Error(reply.error ?? "the model process failed"));
+      else if (this.kernelCapped && ALLOCATION_REFUSED.test(reply.error ?? "")) {
+        // The kernel refused an allocation: the model broke the cap. Its process may hold half-built
+        // state (and onnxruntime's arena stays grown): kill it; the next job gets a fresh one.
+        const error = this.kernelRefusal(reply.error ?? "");
+        w.reject(error);
+        this.kill(error);
+      } else w.reject(new Error(reply.error ?? "the model process failed"));
     });
     child.on("error", (e) => this.kill(new BaseError("INFERENCE_FAILED", `the model process failed: ${e.message}`, { cause: e, details: { stage: "process" } })));
     child.on("exit", (code, signal) => {
+      // A process that died of an allocation the kernel refused (V8 or libc abort) broke the cap too.
+      if (this.kernelCapped && this.dead === undefined && ALLOCATION_REFUSED.test(this.stderrTail)) {
+        this.kill(this.kernelRefusal(this.stderrTail.slice(-500)));
+        return;
+      }
       this.kill(
         new BaseError("INFERENCE_FAILED", `the model process exited (code ${code}, signal ${signal})`, {
           details: { stage: "process", code, signal, stderr: this.stderrTail.slice(-500) },
         }),
       );
+    });
+  }
+
+  private kernelRefusal(message: string): BaseError {
+    const limitBytes = this.limits.dataBytes ?? 0;
+    return new BaseError("MODEL_RESOURCE_LIMIT", `the kernel refused the model's process memory beyond its limit of ${Math.round(limitBytes / 2 ** 20)} MiB; it was killed`, {
+      details: { limit: "memory", enforcedBy: "kernel", limitBytes, error: message.slice(0, 300) },
     });
   }
 
@@ -154,18 +200,21 @@ export class ProcessSession implements InferenceSessionLike {
   /** Opens `modelPath` in a new process; rejects with ORT's message, or MODEL_RESOURCE_LIMIT when opening breaks a limit. */
   static async create(modelPath: string, options: ort.InferenceSession.SessionOptions, limits: ModelProcessLimits): Promise<ProcessSession> {
     const nodeArgs = [`--max-old-space-size=${CHILD_HEAP_MB}`];
+    const prlimit = limits.prlimitPath === undefined ? PRLIMIT : existsSync(limits.prlimitPath) ? limits.prlimitPath : undefined;
     const as = limits.addressSpaceBytes ?? 0;
-    const viaPrlimit = as > 0 && PRLIMIT !== undefined;
-    if (as > 0 && !viaPrlimit) throw new BaseError("CONFIG_INVALID", "an address-space limit for model processes needs prlimit (util-linux), which is not installed");
+    const data = limits.dataBytes ?? 0;
+    if (as > 0 && prlimit === undefined) throw new BaseError("CONFIG_INVALID", "an address-space limit for model processes needs prlimit (util-linux), which is not installed");
+    const caps = [...(as > 0 ? [`--as=${as}`] : []), ...(data > 0 && prlimit !== undefined ? [`--data=${data}`] : [])];
     const child = fork(CHILD_PATH, [], {
       serialization: "advanced",
       // Nothing of the worker's environment (signer keys, broker passwords) reaches the model's process.
       env: { ORACLE_ORT_PATH: ORT_PATH, PATH: process.env.PATH ?? "/usr/bin:/bin" },
       cwd: "/",
       stdio: ["ignore", "ignore", "pipe", "ipc"],
-      ...(viaPrlimit ? { execPath: PRLIMIT, execArgv: [`--as=${as}`, "--", process.execPath, ...nodeArgs] } : { execArgv: nodeArgs }),
+      ...(caps.length > 0 ? { execPath: prlimit, execArgv: [...caps, "--", process.execPath, ...nodeArgs] } : { execArgv: nodeArgs }),
     });
     const s = new ProcessSession(child, limits, tensorFolder());
+    s.kernelCapped = data > 0 && prlimit !== undefined;
     try {
       const reply = await s.call({ op: "open", model: modelPath, options }, "load");
       s.inputNames = reply.inputNames as string[];
@@ -216,7 +265,7 @@ export class ProcessSession implements InferenceSessionLike {
   }
 
   private startWatchdog(): void {
-    if (this.limits.memoryBytes <= 0 || this.watchdog !== undefined) return;
+    if (this.limits.memoryBytes <= 0 || this.limits.pollMs === 0 || this.watchdog !== undefined) return;
     const check = () => {
       const pid = this.child.pid;
       if (pid === undefined || this.dead !== undefined) return;
@@ -242,7 +291,10 @@ export class ProcessSession implements InferenceSessionLike {
 
   /** Marks the session dead with `error`, kills the child, and fails every call in flight with it. */
   private kill(error: BaseError): void {
-    if (this.dead === undefined) this.dead = error;
+    if (this.dead === undefined) {
+      this.dead = error;
+      if (this.releasing === undefined) this.limits.onKill?.(killReason(error));
+    }
     this.stopWatchdog();
     if (this.folder !== undefined) rmSync(this.folder, { recursive: true, force: true });
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");

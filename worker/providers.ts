@@ -95,6 +95,7 @@ export class ProviderProber {
   private readonly bundled: Map<string, boolean>;
   /** Providers whose shared library failed to load: not tried again in this process. */
   private readonly broken = new Map<string, string>();
+  private warnedNoKernelCap = false;
 
   constructor(private readonly options: ProviderProberOptions) {
     this.log = options.logger.child({ layer: "providers" });
@@ -133,6 +134,13 @@ export class ProviderProber {
               ? await ThreadedSession.create(modelPath, options)
               : await ort.InferenceSession.create(modelPath, options);
         const ms = Math.round((performance.now() - started) * 10) / 10;
+        if (session instanceof ProcessSession && (limits?.dataBytes ?? 0) > 0 && !session.kernelCapped && !this.warnedNoKernelCap) {
+          this.warnedNoKernelCap = true;
+          this.log.warn(
+            { ...context, limitMb: Math.round((limits?.dataBytes ?? 0) / 2 ** 20) },
+            "prlimit (util-linux) is not installed: model processes' memory is capped by sampling only, and a model that allocates fast can overshoot modelMemoryLimitMb before it is killed",
+          );
+        }
         attempts.push({ provider, outcome: "opened", ms });
         this.log.info({ ...context, provider, ms, attempts }, "execution provider chosen");
         return { session, provider, attempts };

@@ -179,7 +179,7 @@ export class Worker {
         intraOpNumThreads: config.intraOpNumThreads,
         inferenceThread: config.inferenceThread,
         cudaTf32: config.cudaTf32,
-        ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+        ...(config.modelProcess ? { process: modelProcessLimits(config, (reason) => this.metrics.modelProcessKills.inc({ reason })) } : {}),
       },
       logger: root,
       ...(options.listBackends === undefined ? {} : { listBackends: options.listBackends }),
@@ -208,7 +208,7 @@ export class Worker {
               graphOptimizationLevel: config.graphOptimizationLevel,
               intraOpNumThreads: config.intraOpNumThreads,
               threaded: config.inferenceThread,
-              ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
+              ...(config.modelProcess ? { process: modelProcessLimits(config, (reason) => this.metrics.modelProcessKills.inc({ reason })) } : {}),
             },
             ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
             ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
@@ -637,12 +637,16 @@ export class Worker {
 }
 
 /** The limits each model's process runs under (worker/model-process.ts), from the config. */
-export function modelProcessLimits(config: WorkerConfig): ModelProcessLimits {
+export function modelProcessLimits(config: WorkerConfig, onKill?: ModelProcessLimits["onKill"]): ModelProcessLimits {
   return {
+    ...(onKill === undefined ? {} : { onKill }),
     memoryBytes: config.modelMemoryLimitMb * MiB,
     runTimeoutMs: config.modelRunTimeoutMs,
     loadTimeoutMs: config.modelLoadTimeoutMs,
     addressSpaceBytes: config.modelAddressSpaceLimitMb * MiB,
+    // The same cap, enforced by the kernel (RLIMIT_DATA) where prlimit is installed.
+    dataBytes: config.modelMemoryLimitMb * MiB,
+    pollMs: config.modelMemoryPollMs,
   };
 }
 

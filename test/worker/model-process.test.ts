@@ -50,6 +50,20 @@ describe("ProcessSession", () => {
     expect(residentBytes(remote.pid!)).toBeGreaterThan(10 * 2 ** 20);
   });
 
+  it("test_onKill_countsACrashOnce_andNeverARelease", async () => {
+    const reasons: string[] = [];
+    const s = await ProcessSession.create(CLS_PATH, OPTIONS, { ...LIMITS, onKill: (r) => reasons.push(r) });
+    await s.release();
+    expect(reasons).toEqual([]);
+    const t = await ProcessSession.create(CLS_PATH, OPTIONS, { ...LIMITS, onKill: (r) => reasons.push(r) });
+    const name = t.inputNames[0]!;
+    const pending = t.run({ [name]: toOrtTensor(textLineTensor("about to crash")) }).catch((e: Error) => e);
+    process.kill(t.pid!, "SIGKILL");
+    expect(await pending).toBeInstanceOf(Error);
+    await t.release();
+    expect(reasons).toEqual(["crash"]);
+  });
+
   it("test_create_missingModel_rejectsWithOrtsMessage", async () => {
     await expect(ProcessSession.create("/nonexistent/model.onnx", OPTIONS, LIMITS)).rejects.toThrow(/nonexistent|No such file|Load model/i);
   });
