@@ -224,19 +224,36 @@ export class ChainJournal {
     return { journal: new ChainJournal(file, chainId, blocks, onBroken), result: { blocks, transactions, lastTimestamp } };
   }
 
-  /** Follows `provider` from now on: wraps its `request` in place, and picks up interval-mined blocks every `pollMs`. */
-  attach(provider: Eip1193, pollMs = 500): void {
+  /**
+   * Follows `provider` from now on: wraps its `request` in place, and picks up interval-mined blocks
+   * every `pollMs`. `intervalMining` is the provider's current evm_setIntervalMining setting.
+   */
+  attach(provider: Eip1193, intervalMining: unknown = 0, pollMs = 500): void {
     const inner = provider.request.bind(provider);
     this.inner = inner;
+    let interval = intervalMining;
     provider.request = async (args) => {
       const { method } = args;
       const refused = REFUSED_CALLS.get(method);
       if (refused !== undefined) throw Object.assign(new Error(refused), { code: -32601 });
-      if (STATE_CALLS.has(method)) {
-        await this.sync();
+      if (method === "evm_setIntervalMining") {
         const result = await inner(args);
-        this.append({ c: method, p: (args.params ?? []) as unknown[] });
+        interval = (args.params as unknown[] | undefined)?.[0] ?? 0;
         return result;
+      }
+      if (STATE_CALLS.has(method)) {
+        // Interval mining paused around the call, so that it lands between the same two blocks in
+        // the journal as on the chain.
+        const mining = interval !== 0 && interval !== false;
+        if (mining) await inner({ method: "evm_setIntervalMining", params: [0] });
+        try {
+          await this.sync();
+          const result = await inner(args);
+          this.append({ c: method, p: (args.params ?? []) as unknown[] });
+          return result;
+        } finally {
+          if (mining) await inner({ method: "evm_setIntervalMining", params: [interval] });
+        }
       }
       if (method === "evm_snapshot") {
         await this.sync();

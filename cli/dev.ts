@@ -15,6 +15,7 @@ import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
 import { RegistryCatalog, Worker } from "../worker/index.js";
+import { StakeWatch } from "../worker/stake-watch.js";
 import { FraudProofResolver__factory, ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
 import { loadChallengerConfig } from "../challenger/config.js";
 import { startChallenger } from "../challenger/main.js";
@@ -290,7 +291,7 @@ export async function dev(o: DevOptions): Promise<void> {
     progress.info(`Resumed the chain kept in ${dataDir}: ${replayed!.blocks} blocks, ${replayed!.transactions} transactions (--fresh wipes it)`);
   }
   // Every block and state change from here on is recorded (the JSON-RPC endpoint and this process's services).
-  journal.attach(connection.provider);
+  journal.attach(connection.provider, o.blockTime > 0 ? o.blockTime * 1000 : 0);
   const chainJournal = journal;
   closers.push(() => chainJournal.close());
   const close = async () => {
@@ -395,8 +396,13 @@ export async function dev(o: DevOptions): Promise<void> {
         state.workerKeys[i] = key.privateKey;
         saveState();
       }
+      // Slashed or unbonded below what backs a result, the worker warns with the fix and passes its jobs on.
+      const stake = new StakeWatch({ provider: ethers.provider, signer: key.address, oracles: [{ chainId, oracle: deployment.oracle }], logger: logger.child({ service: "worker", worker: i, layer: "stake" }), pollMs: 2000, command: oracleCommand() });
+      await stake.start();
+      closers.push(() => stake.close());
       const worker = new Worker({
         queue,
+        standing: stake,
         logger: logger.child({ service: "worker", worker: i }),
         catalog: new RegistryCatalog({ provider: ethers.provider, registry: deployment.registry }),
         config: {
