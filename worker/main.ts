@@ -19,7 +19,7 @@
  * Stake: with RPC_URL the worker reads its operator's stake every WORKER_STAKE_POLL_MS (default 5000;
  * worker/stake-watch.ts). Slashed or unbonded below the minimum (or without a free result bond) it
  * logs a warning naming the `oracle stake` command that fixes it, fails /readyz, sets
- * worker_stake_can_back to 0 and passes its jobs on to other workers until the stake is back.
+ * oracle_worker_stake_can_back to 0 and passes its jobs on to other workers until the stake is back.
  *
  * ZK challenges: with RPC_URL, a `zk` config and WORKER_ANSWER_KEY (an account that pays for the
  * answers; it needs no stake), the worker also runs the ZkChallengeAnswerer

@@ -6,8 +6,8 @@
  *
  * StakeWatch reads `operatorOf(signer)`, `getWorker(operator)` and `params()` every `pollMs` (and on
  * demand), logs a warning naming the command that fixes it when the worker can no longer back a result
- * (and an info line when it can again), exports `worker_stake_can_back` / `worker_stake_active_wei` /
- * `worker_stake_free_wei` per oracle, serves a readiness check for /readyz, and answers `canBack`:
+ * (and an info line when it can again), exports `oracle_worker_stake_can_back` / `oracle_worker_stake_active_wei` /
+ * `oracle_worker_stake_free_wei` per oracle, serves a readiness check for /readyz, and answers `canBack`:
  * the worker passes jobs it cannot back on to other workers (worker.ts) until the stake is back.
  */
 import { formatEther, ZeroAddress, type Provider } from "ethers";
@@ -79,9 +79,9 @@ export class StakeWatch {
   constructor(private readonly options: StakeWatchOptions) {
     const registers = options.registry === undefined ? undefined : [options.registry];
     this.gauges = registers === undefined ? undefined : {
-      canBack: new Gauge({ name: "worker_stake_can_back", help: "1 when this worker's stake backs a new result with the oracle (active stake >= minimum, free stake >= one result bond), else 0: jobs are passed on", labelNames: ["oracle"], registers }),
-      active: new Gauge({ name: "worker_stake_active_wei", help: "Active stake (stake minus unbonding) of this worker's operator, in wei", labelNames: ["oracle"], registers }),
-      free: new Gauge({ name: "worker_stake_free_wei", help: "Free stake (active minus bonds locked by open results) of this worker's operator, in wei", labelNames: ["oracle"], registers }),
+      canBack: new Gauge({ name: "oracle_worker_stake_can_back", help: "1 when this worker's stake backs a new result with the oracle (active stake >= minimum, free stake >= one result bond), else 0: jobs are passed on", labelNames: ["oracle"], registers }),
+      active: new Gauge({ name: "oracle_worker_stake_active_wei", help: "Active stake (stake minus unbonding) of this worker's operator, in wei", labelNames: ["oracle"], registers }),
+      free: new Gauge({ name: "oracle_worker_stake_free_wei", help: "Free stake (active minus bonds locked by open results) of this worker's operator, in wei", labelNames: ["oracle"], registers }),
     };
   }
 
