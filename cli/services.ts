@@ -208,6 +208,8 @@ const ENTRY_POINTS = {
 export async function runEntryPoint(service: keyof typeof ENTRY_POINTS, configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   const entry = resolve(ROOT, service, "main.ts");
   for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
+  // How the worker's stake warnings spell the fix (`oracle stake ...` or `npm run oracle -- stake ...`).
+  process.env.ORACLE_COMMAND ??= oracleCommand();
   process.argv = [process.argv[0]!, entry, ...(configPath === undefined ? [] : [resolve(configPath)])];
   await ENTRY_POINTS[service]();
 }
