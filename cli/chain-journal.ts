@@ -28,10 +28,18 @@ interface CallLine {
   c: string;
   p: unknown[];
 }
+/** A `hardhat_mine` call: its blocks are replayed by the same call (EDR reserves them rather than mining each). */
+interface MineLine {
+  m: unknown[];
+  /** The head after it, the first mined block's timestamp, the head's hash. */
+  b: number;
+  t: number;
+  h: string;
+}
 interface BrokenLine {
   broken: string;
 }
-type Line = JournalMeta | BlockLine | CallLine | BrokenLine;
+type Line = JournalMeta | BlockLine | CallLine | MineLine | BrokenLine;
 
 /** RPC methods that change state without a transaction: replayed as they were called, before the next block. */
 const STATE_CALLS = new Set([
@@ -39,7 +47,7 @@ const STATE_CALLS = new Set([
   "hardhat_setNextBlockBaseFeePerGas", "hardhat_setPrevRandao", "evm_setBlockGasLimit",
 ]);
 /** Methods after which new blocks may exist. */
-const MINING_CALLS = new Set(["eth_sendTransaction", "eth_sendRawTransaction", "evm_mine", "hardhat_mine"]);
+const MINING_CALLS = new Set(["eth_sendTransaction", "eth_sendRawTransaction", "evm_mine"]);
 /** Methods the journal cannot follow: refused while the chain is journaled. */
 const REFUSED_CALLS = new Map([
   ["hardhat_reset", "oracle dev's chain is kept across restarts; start over with `oracle dev --fresh` instead of hardhat_reset"],
@@ -180,7 +188,7 @@ export class ChainJournal {
     if (genesis.hash !== meta.genesisHash) {
       throw new JournalError(`the genesis block differs from the recorded one (${genesis.hash} instead of ${meta.genesisHash}): a different Hardhat/EDR version or chain configuration`);
     }
-    const entries = parsed.slice(1) as Array<BlockLine | CallLine>;
+    const entries = parsed.slice(1) as Array<BlockLine | CallLine | MineLine>;
     const blockCount = entries.filter((e) => "b" in e).length;
     let blocks = 0;
     let transactions = 0;
@@ -189,6 +197,16 @@ export class ChainJournal {
     for (const e of entries) {
       if ("c" in e) {
         await provider.request({ method: e.c, params: e.p });
+        continue;
+      }
+      if ("m" in e) {
+        await provider.request({ method: "evm_setNextBlockTimestamp", params: [hex(e.t)] });
+        await provider.request({ method: "hardhat_mine", params: e.m });
+        const mined = await head();
+        if (Number(BigInt(mined.number)) !== e.b || mined.hash !== e.h) {
+          throw new JournalError(`replayed hardhat_mine up to block ${e.b} differs from the recorded one (hash ${mined.hash} at height ${Number(BigInt(mined.number))}, recorded ${e.h})`);
+        }
+        blocks = e.b;
         continue;
       }
       const expectNumber = blocks + 1;
@@ -241,16 +259,28 @@ export class ChainJournal {
         interval = (args.params as unknown[] | undefined)?.[0] ?? 0;
         return result;
       }
-      if (STATE_CALLS.has(method)) {
-        // Interval mining paused around the call, so that it lands between the same two blocks in
-        // the journal as on the chain.
+      if (STATE_CALLS.has(method) || method === "hardhat_mine") {
+        // Interval mining paused and the journal caught up around the call (on the journal's queue,
+        // so no poll runs meanwhile): it lands between the same two blocks in the journal as on the chain.
         const mining = interval !== 0 && interval !== false;
         if (mining) await inner({ method: "evm_setIntervalMining", params: [0] });
         try {
-          await this.sync();
-          const result = await inner(args);
-          this.append({ c: method, p: (args.params ?? []) as unknown[] });
-          return result;
+          return await this.serial(async () => {
+            await this.syncNow();
+            const params = (args.params ?? []) as unknown[];
+            if (method !== "hardhat_mine") {
+              const result = await inner(args);
+              this.append({ c: method, p: params });
+              return result;
+            }
+            const before = this.last;
+            const result = await inner(args);
+            const top = (await inner({ method: "eth_getBlockByNumber", params: ["latest", false] })) as RpcBlock;
+            const first = (await inner({ method: "eth_getBlockByNumber", params: [hex(before + 1), false] })) as RpcBlock;
+            this.append({ m: params, b: Number(BigInt(top.number)), t: Number(BigInt(first.timestamp)), h: top.hash });
+            this.last = Number(BigInt(top.number));
+            return result;
+          });
         } finally {
           if (mining) await inner({ method: "evm_setIntervalMining", params: [interval] });
         }
@@ -264,7 +294,7 @@ export class ChainJournal {
       if (method === "evm_revert") {
         const ok = await inner(args);
         const at = this.snapshots.get(String((args.params as unknown[] | undefined)?.[0]));
-        if (ok === true && at !== undefined) await this.truncate(at);
+        if (ok === true && at !== undefined) await this.serial(async () => this.truncate(at));
         return ok;
       }
       try {
@@ -279,8 +309,14 @@ export class ChainJournal {
 
   /** Records every block mined since the last one recorded. */
   sync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.syncNow()).catch(() => undefined);
-    return this.syncing;
+    return this.serial(() => this.syncNow()).catch(() => undefined);
+  }
+
+  /** Runs `fn` after every earlier journal step (syncs, recorded calls), one at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.syncing.then(fn);
+    this.syncing = run.then(() => undefined, () => undefined);
+    return run;
   }
 
   async close(): Promise<void> {
@@ -329,13 +365,12 @@ export class ChainJournal {
   }
 
   /** Back to the first `lines` lines (evm_revert to a snapshot taken then). */
-  private async truncate(lines: number): Promise<void> {
-    await this.syncing;
+  private truncate(lines: number): void {
     const kept = readFileSync(this.file, "utf8").split("\n").filter((l) => l !== "").slice(0, lines);
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, `${kept.join("\n")}\n`);
     renameSync(tmp, this.file);
-    const lastBlock = kept.map((l) => JSON.parse(l) as Line).reverse().find((l): l is BlockLine => "b" in l);
+    const lastBlock = kept.map((l) => JSON.parse(l) as Line).reverse().find((l): l is BlockLine | MineLine => "b" in l);
     this.last = lastBlock?.b ?? 0;
   }
 }
