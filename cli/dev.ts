@@ -331,32 +331,32 @@ export async function dev(o: DevOptions): Promise<void> {
     const mnist = onnxFileInfo(mnistFile);
     let zk: DevZk | undefined = resumed?.zk;
     if (resumed === undefined) {
-    const clsRoot = await progress.step("committing to the PP-OCR classifier (weights and operators)", () => commitmentOf(cls.file, cls, clsShape));
-    await registerModel(registry, {
-      modelHash: cls.modelHash, owner: modelOwner.address, fee: parseEther("0.002"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
-      ...(clsRoot.root === undefined ? {} : { commitmentRoot: clsRoot.root }), input: { dtype: "float32", shape: clsShape }, output: { dtype: "float32", shape: [1, 2] }, uris: [CLS_URI],
-    }, progress);
-    await traceCount(cls.modelHash, clsRoot.traceCount);
-    models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
-    if (o.zk === true) {
-      // Circuit and keys are built once and cached (circuits/build/); the verifier contracts and a
-      // ZkDisputeResolver are deployed on this chain, and the model registered for NONE, OPTIMISTIC and ZK.
-      // (loaded here: scripts/local-stack.ts imports Hardhat, which is already started from the repository above)
-      const { deployZkModel } = await import("../scripts/local-stack.js");
-      const local = await progress.step("making the MNIST model zk-ready (circuit and Groth16 keys: cached after the first run; verifier contracts)", () =>
-        deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK),
-      );
-      zk = { modelHash: local.modelHash, adapter: local.adapter, artifacts: { wasmPath: local.artifacts.wasmPath, zkeyPath: local.artifacts.zkeyPath, constraints: local.artifacts.constraints } };
-      models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}]; ZK: Groth16, ${zk.artifacts.constraints} constraints)` });
-    } else {
-      const mnistRoot = await commitmentOf(mnistFile, mnist);
+      const clsRoot = await progress.step("committing to the PP-OCR classifier (weights and operators)", () => commitmentOf(cls.file, cls, clsShape));
       await registerModel(registry, {
-        modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
-        ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
+        modelHash: cls.modelHash, owner: modelOwner.address, fee: parseEther("0.002"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
+        ...(clsRoot.root === undefined ? {} : { commitmentRoot: clsRoot.root }), input: { dtype: "float32", shape: clsShape }, output: { dtype: "float32", shape: [1, 2] }, uris: [CLS_URI],
       }, progress);
-      await traceCount(mnist.modelHash, mnistRoot.traceCount);
-      models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
-    }
+      await traceCount(cls.modelHash, clsRoot.traceCount);
+      models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
+      if (o.zk === true) {
+        // Circuit and keys are built once and cached (circuits/build/); the verifier contracts and a
+        // ZkDisputeResolver are deployed on this chain, and the model registered for NONE, OPTIMISTIC and ZK.
+        // (loaded here: scripts/local-stack.ts imports Hardhat, which is already started from the repository above)
+        const { deployZkModel } = await import("../scripts/local-stack.js");
+        const local = await progress.step("making the MNIST model zk-ready (circuit and Groth16 keys: cached after the first run; verifier contracts)", () =>
+          deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK),
+        );
+        zk = { modelHash: local.modelHash, adapter: local.adapter, artifacts: { wasmPath: local.artifacts.wasmPath, zkeyPath: local.artifacts.zkeyPath, constraints: local.artifacts.constraints } };
+        models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}]; ZK: Groth16, ${zk.artifacts.constraints} constraints)` });
+      } else {
+        const mnistRoot = await commitmentOf(mnistFile, mnist);
+        await registerModel(registry, {
+          modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
+          ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
+        }, progress);
+        await traceCount(mnist.modelHash, mnistRoot.traceCount);
+        models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
+      }
     }
     if (cls.modelHash !== PPOCR_CLS_HASH || mnist.modelHash !== MNIST_MLP_HASH) logger.warn("a shipped model's hash differs from its model card (sdk/models.ts)");
 
