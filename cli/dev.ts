@@ -15,6 +15,7 @@ import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
 import { RegistryCatalog, Worker } from "../worker/index.js";
+import { StakeWatch } from "../worker/stake-watch.js";
 import { ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
 import { calibratedTerms } from "../canonical/terms.js";
 import { decodePng, ppocrClsTensor } from "../sdk/index.js";
@@ -26,6 +27,7 @@ import { cliError, DEFAULT_DEPLOYMENT, eth, oracleCommand, output, Progress, sen
 import { commitmentOf, deployContracts, loadDeployConfig, onnxFileInfo, registerModel } from "./deploy.js";
 import type { LocalZk } from "../scripts/local-stack.js";
 import { serveJsonRpc } from "./rpc-server.js";
+import { ChainJournal, JournalError, type ReplayResult } from "./chain-journal.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Hardhat's default accounts (`test test ... junk`): public knowledge, for local chains only. */
@@ -45,13 +47,27 @@ export interface DevOptions {
   blockTime: number;
   rabbitmq?: string;
   trace: "none" | "full" | "checkpoint";
-  /** FraudProofResolver for the models and the challenger daemon in this process. */
+  /** FraudGame for the models and the challenger daemon in this process. */
   challenger: boolean;
   /** The MNIST model also on the ZK tier: circuit, development Groth16 keys, verifier contracts; workers prove. */
   zk?: boolean;
   logLevel: string;
   json: boolean;
+  /** Wipe the data folder's chain, relayer database and blobs instead of resuming them. */
+  fresh?: boolean;
 }
+
+/** What `oracle dev` keeps in its data folder besides the chain journal, to resume the stack on it. */
+interface DevState {
+  version: 1;
+  options: { challenger: boolean; zk: boolean; challengeWindow: number };
+  deployment: Awaited<ReturnType<typeof deployContracts>>;
+  models: Array<{ modelHash: string; name: string }>;
+  zk?: DevZk;
+  /** The in-process workers' signing keys (development only, like the accounts printed in the banner). */
+  workerKeys: string[];
+}
+type DevZk = Pick<LocalZk, "modelHash" | "adapter"> & { artifacts: Pick<LocalZk["artifacts"], "wasmPath" | "zkeyPath" | "constraints"> };
 
 /** The `oracle dev` process that holds a data folder or deployment file, if it still runs. */
 interface Holder {
@@ -79,6 +95,26 @@ function readHolder(file: string, field?: string): Holder | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Refuses a data folder that a running `oracle dev` holds. */
+function refuseIfHeld(dataDir: string): void {
+  const holder = readHolder(join(dataDir, "lock.json"));
+  if (holder === undefined) return;
+  throw cliError(
+    "DEV_STACK_RUNNING",
+    `the data folder ${dataDir} belongs to the \`oracle dev\` running as pid ${holder.pid}${holder.rpcUrl === undefined ? "" : ` (${holder.rpcUrl})`}: stop it first, or give this stack its own folder with --data-dir <dir>`,
+    { dataDir, pid: holder.pid },
+  );
+}
+
+/** The chain kept in a data folder cannot be resumed: say why and how to start over. */
+function unusableState(dataDir: string, why: string): Error {
+  return cliError(
+    "DEV_STATE_UNUSABLE",
+    `cannot resume the chain kept in ${dataDir}: ${why}. Start over with ${oracleCommand()} dev --fresh (wipes its chain, relayer database and blobs), or keep it and use another folder with --data-dir <dir>`,
+    { dataDir, reason: why },
+  );
 }
 
 /** What answers on a taken port, to name it in the error: a JSON-RPC node (anvil, hardhat node, another dev), an oracle relayer, or unknown. */
@@ -164,8 +200,49 @@ export async function dev(o: DevOptions): Promise<void> {
       process.chdir(cwd);
     }
   });
-  const connection = await network.create();
+  // The data folder is known before the chain starts unless --port 0 picks the port (then each start is fresh).
+  const earlyDataDir = o.dataDir !== undefined ? resolve(o.dataDir) : o.port !== 0 ? resolve(join(".data/dev", String(o.port))) : undefined;
+  if (earlyDataDir !== undefined) refuseIfHeld(earlyDataDir);
+  const journalFile = earlyDataDir === undefined ? undefined : join(earlyDataDir, "chain.jsonl");
+  const stateFile = earlyDataDir === undefined ? undefined : join(earlyDataDir, "dev-state.json");
+  let kept: { meta: NonNullable<ReturnType<typeof ChainJournal.readMeta>>; state: DevState } | undefined;
+  if (o.fresh !== true && journalFile !== undefined && stateFile !== undefined && existsSync(journalFile) && existsSync(stateFile)) {
+    try {
+      const meta = ChainJournal.readMeta(journalFile)!;
+      const state = JSON.parse(readFileSync(stateFile, "utf8")) as DevState;
+      kept = { meta, state };
+    } catch (error) {
+      throw unusableState(earlyDataDir!, (error as Error).message);
+    }
+    const want = { challenger: o.challenger, zk: o.zk === true, challengeWindow: o.challengeWindow };
+    const had = kept.state.options;
+    const differs = (Object.keys(want) as Array<keyof typeof want>).filter((k) => had[k] !== want[k]);
+    if (differs.length > 0) {
+      const flags = (x: typeof want) => [x.challenger ? "--challenger" : "", x.zk ? "--zk" : "", `--challenge-window ${x.challengeWindow}`].filter((f) => f !== "").join(" ");
+      throw cliError(
+        "DEV_STATE_UNUSABLE",
+        `the chain kept in ${earlyDataDir} was built with ${flags(had)} (this start asks for ${flags(want)}, which changes its contracts): start it as before (${oracleCommand()} dev ${flags(had)}), or wipe it with ${oracleCommand()} dev --fresh`,
+        { dataDir: earlyDataDir, kept: had, asked: want },
+      );
+    }
+  }
+  // A fixed genesis date (the recorded one when resuming): the replayed chain then has the same block hashes.
+  const initialDate = kept === undefined ? new Date(Math.floor(Date.now() / 1000) * 1000) : new Date(kept.meta.initialDate);
+  // FIFO mempool order: a block of several transactions is replayed in its recorded order.
+  const connection = await network.create({ override: { initialDate, mining: { mempool: { order: "fifo" } } } } as Parameters<typeof network.create>[0]);
   const { ethers } = connection;
+  const onBroken = (reason: string) => logger.warn({ reason }, "the dev chain can no longer be kept across restarts; the next start needs --fresh");
+  let journal: ChainJournal | undefined;
+  let replayed: ReplayResult | undefined;
+  if (kept !== undefined) {
+    try {
+      ({ journal, result: replayed } = await progress.step(`resuming the chain kept in ${earlyDataDir} (replaying its blocks)`, () => ChainJournal.replay(journalFile!, connection.provider, onBroken)));
+    } catch (error) {
+      await connection.close?.().catch(() => undefined);
+      if (error instanceof JournalError) throw unusableState(earlyDataDir!, error.message);
+      throw error;
+    }
+  }
   const signers = await ethers.getSigners();
   const roles = ["admin", "modelOwner", "operator", "relayer", "user", "arbiter"] as const;
   const accounts = roles.map((role, i) => {
@@ -181,17 +258,14 @@ export async function dev(o: DevOptions): Promise<void> {
 
   const closers: Array<() => Promise<unknown> | unknown> = [() => rpc.close()];
   // One data folder per stack (by its JSON-RPC port), locked while it runs: a second stack never
-  // wipes or writes another's relayer database, blobs or deployment file.
-  const dataDir = resolve(o.dataDir ?? join(".data/dev", String(rpcPort)));
+  // wipes or writes another's relayer database, blobs, chain or deployment file.
+  const dataDir = earlyDataDir ?? resolve(join(".data/dev", String(rpcPort)));
   const lockFile = join(dataDir, "lock.json");
-  const holder = readHolder(lockFile);
-  if (holder !== undefined) {
+  try {
+    refuseIfHeld(dataDir);
+  } catch (error) {
     await rpc.close();
-    throw cliError(
-      "DEV_STACK_RUNNING",
-      `the data folder ${dataDir} belongs to the \`oracle dev\` running as pid ${holder.pid}${holder.rpcUrl === undefined ? "" : ` (${holder.rpcUrl})`}: stop it first, or give this stack its own folder with --data-dir <dir>`,
-      { dataDir, pid: holder.pid },
-    );
+    throw error;
   }
   const defaultOut = resolve(DEFAULT_DEPLOYMENT);
   const requestedOut = resolve(o.out ?? DEFAULT_DEPLOYMENT);
@@ -210,24 +284,42 @@ export async function dev(o: DevOptions): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(lockFile, `${JSON.stringify({ pid: process.pid, rpcUrl: rpc.url, startedAt: new Date().toISOString() })}\n`);
   closers.push(() => rmSync(lockFile, { force: true }));
-  progress.info(
-    `Starting a fresh local chain: it lives in memory, so nothing from an earlier \`oracle dev\` run is kept (new contract addresses; request ids are never reused). Data folder: ${dataDir}`,
-  );
+  if (journal === undefined) {
+    // Fresh: the previous chain's relayer database, blobs, journal and worker keys go; the workers'
+    // verified model files stay (they are named by their hash).
+    for (const f of ["relayer", "chain.jsonl", "dev-state.json"]) rmSync(join(dataDir, f), { recursive: true, force: true });
+    journal = await ChainJournal.create(join(dataDir, "chain.jsonl"), connection.provider, initialDate, { challenger: o.challenger, zk: o.zk === true, challengeWindow: o.challengeWindow }, onBroken);
+    progress.info(`Starting a fresh local chain in ${dataDir} (Ctrl-C and \`oracle dev\` again resumes it; --fresh wipes it)`);
+  } else {
+    progress.info(`Resumed the chain kept in ${dataDir}: ${replayed!.blocks} blocks, ${replayed!.transactions} transactions (--fresh wipes it)`);
+  }
+  // Every block and state change from here on is recorded (the JSON-RPC endpoint and this process's services).
+  journal.attach(connection.provider, o.blockTime > 0 ? o.blockTime * 1000 : 0);
+  const chainJournal = journal;
+  closers.push(() => chainJournal.close());
   const close = async () => {
     for (const c of closers.reverse()) await Promise.resolve().then(c).catch((error: unknown) => logger.error({ err: error }, "close step failed"));
   };
   try {
-    // Request ids hash (chain id, oracle address, sequence), and each run's chain starts empty: a
-    // random start nonce for the deployer gives this run's contracts addresses no earlier run had,
-    // so an id from an earlier run never names a new request.
-    const startNonce = 1 + Math.floor(Math.random() * 2 ** 31);
-    await connection.provider.request({ method: "hardhat_setNonce", params: [admin.address, `0x${startNonce.toString(16)}`] });
-    const config = loadDeployConfig({ arbiter: accounts[5]!.address, fraudGame: o.challenger, params: { challengeWindow: o.challengeWindow } });
-    const deployment = await deployContracts(admin, config, progress, rpc.url);
+    const resumed = kept?.state;
+    let deployment: DevState["deployment"];
+    if (resumed === undefined) {
+      // Request ids hash (chain id, oracle address, sequence), and a fresh chain starts empty: a
+      // random start nonce for the deployer gives this chain's contracts addresses no earlier one had,
+      // so an id from an earlier chain never names a new request.
+      const startNonce = 1 + Math.floor(Math.random() * 2 ** 31);
+      await connection.provider.request({ method: "hardhat_setNonce", params: [admin.address, `0x${startNonce.toString(16)}`] });
+      const config = loadDeployConfig({ arbiter: accounts[5]!.address, fraudGame: o.challenger, params: { challengeWindow: o.challengeWindow } });
+      deployment = await deployContracts(admin, config, progress, rpc.url);
+    } else {
+      // The kept deployment, at this start's JSON-RPC endpoint (with --port 0 it moves).
+      deployment = { ...resumed.deployment, rpcUrl: rpc.url };
+      if ((await ethers.provider.getCode(deployment.oracle)) === "0x") throw unusableState(dataDir, `no contract at the recorded oracle address ${deployment.oracle}`);
+    }
     const registry = ModelRegistry__factory.connect(deployment.registry, modelOwner);
     const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
 
-    const models: Array<{ modelHash: string; name: string }> = [];
+    const models: Array<{ modelHash: string; name: string }> = resumed === undefined ? [] : [...resumed.models];
     // With --challenger the models' disputes are settled by the FraudGame (canonical terms set once per model), else by the arbiter.
     const modelResolver = deployment.fraudGame ?? deployment.resolver!;
     const termsCache = join(dataDir, "canonical-terms");
@@ -242,39 +334,42 @@ export async function dev(o: DevOptions): Promise<void> {
     };
     const cls = onnxFileInfo(resolveNpmUri(CLS_URI));
     const clsShape = [1, 3, 48, 192];
-    const clsRoot = await progress.step("committing to the PP-OCR classifier (weights and operators)", () => commitmentOf(cls.file, cls, clsShape));
-    await registerModel(registry, {
-      modelHash: cls.modelHash, owner: modelOwner.address, fee: parseEther("0.002"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
-      ...(clsRoot.root === undefined ? {} : { commitmentRoot: clsRoot.root }), input: { dtype: "float32", shape: clsShape }, output: { dtype: "float32", shape: [1, 2] }, uris: [CLS_URI],
-    }, progress);
-    await setTerms(cls.modelHash, cls.file, clsShape, { inputs: [join(ROOT, "examples/line.png"), join(ROOT, "examples/line-upside-down.png")] });
-    models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
     const mnistFile = join(ROOT, "models/mnist-mlp.onnx");
     const mnist = onnxFileInfo(mnistFile);
-    let zk: LocalZk | undefined;
-    if (o.zk === true) {
-      // Circuit and keys are built once and cached (circuits/build/); the verifier contracts and a
-      // ZkDisputeResolver are deployed on this chain, and the model registered for NONE, OPTIMISTIC and ZK.
-      // (loaded here: scripts/local-stack.ts imports Hardhat, which is already started from the repository above)
-      const { deployZkModel } = await import("../scripts/local-stack.js");
-      zk = await progress.step("making the MNIST model zk-ready (circuit and Groth16 keys: cached after the first run; verifier contracts)", () =>
-        deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK),
-      );
-      models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}]; ZK: Groth16, ${zk.artifacts.constraints} constraints)` });
-    } else {
-      const mnistRoot = await commitmentOf(mnistFile, mnist);
+    let zk: DevZk | undefined = resumed?.zk;
+    if (resumed === undefined) {
+      const clsRoot = await progress.step("committing to the PP-OCR classifier (weights and operators)", () => commitmentOf(cls.file, cls, clsShape));
       await registerModel(registry, {
-        modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
-        ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
+        modelHash: cls.modelHash, owner: modelOwner.address, fee: parseEther("0.002"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
+        ...(clsRoot.root === undefined ? {} : { commitmentRoot: clsRoot.root }), input: { dtype: "float32", shape: clsShape }, output: { dtype: "float32", shape: [1, 2] }, uris: [CLS_URI],
       }, progress);
-      await setTerms(mnist.modelHash, mnistFile, mnist.input.shape, { range: [0, 127] });
-      models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
+      await setTerms(cls.modelHash, cls.file, clsShape, { inputs: [join(ROOT, "examples/line.png"), join(ROOT, "examples/line-upside-down.png")] });
+      models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
+      if (o.zk === true) {
+        // Circuit and keys are built once and cached (circuits/build/); the verifier contracts and a
+        // ZkDisputeResolver are deployed on this chain, and the model registered for NONE, OPTIMISTIC and ZK.
+        // (loaded here: scripts/local-stack.ts imports Hardhat, which is already started from the repository above)
+        const { deployZkModel } = await import("../scripts/local-stack.js");
+        const local = await progress.step("making the MNIST model zk-ready (circuit and Groth16 keys: cached after the first run; verifier contracts)", () =>
+          deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK),
+        );
+        zk = { modelHash: local.modelHash, adapter: local.adapter, artifacts: { wasmPath: local.artifacts.wasmPath, zkeyPath: local.artifacts.zkeyPath, constraints: local.artifacts.constraints } };
+        models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}]; ZK: Groth16, ${zk.artifacts.constraints} constraints)` });
+      } else {
+        const mnistRoot = await commitmentOf(mnistFile, mnist);
+        await registerModel(registry, {
+          modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
+          ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
+        }, progress);
+        await setTerms(mnist.modelHash, mnistFile, mnist.input.shape, { range: [0, 127] });
+        models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
+      }
     }
     if (cls.modelHash !== PPOCR_CLS_HASH || mnist.modelHash !== MNIST_MLP_HASH) logger.warn("a shipped model's hash differs from its model card (sdk/models.ts)");
 
-    // The relayer's database and blobs describe the previous run's chain, which is gone; the
-    // workers' verified model files stay (they are named by their hash).
-    rmSync(join(dataDir, "relayer"), { recursive: true, force: true });
+    const state: DevState = { version: 1, options: { challenger: o.challenger, zk: o.zk === true, challengeWindow: o.challengeWindow }, deployment, models, ...(zk === undefined ? {} : { zk }), workerKeys: [...(resumed?.workerKeys ?? [])] };
+    const saveState = () => writeJson(join(dataDir, "dev-state.json"), state);
+    saveState();
     let queue: JobQueue;
     if (o.rabbitmq === undefined) {
       queue = new InProcessQueue();
@@ -299,11 +394,22 @@ export async function dev(o: DevOptions): Promise<void> {
 
     const workerSigners: string[] = [];
     for (let i = 0; i < o.workers; i++) {
-      const key = Wallet.createRandom();
-      const op = i === 0 ? operator : signers[6 + i]!;
-      await send(`staking worker ${i} (5 ETH, signer ${key.address.slice(0, 10)}…)`, () => oracle.connect(op).registerWorker(key.address, { value: parseEther("5") }), progress);
+      // A kept chain's workers sign with their kept keys (already staked there).
+      const keptKey = state.workerKeys[i];
+      const key = keptKey === undefined ? Wallet.createRandom() : new Wallet(keptKey);
+      if (keptKey === undefined) {
+        const op = i === 0 ? operator : signers[6 + i]!;
+        await send(`staking worker ${i} (5 ETH, signer ${key.address.slice(0, 10)}…)`, () => oracle.connect(op).registerWorker(key.address, { value: parseEther("5") }), progress);
+        state.workerKeys[i] = key.privateKey;
+        saveState();
+      }
+      // Slashed or unbonded below what backs a result, the worker warns with the fix and passes its jobs on.
+      const stake = new StakeWatch({ provider: ethers.provider, signer: key.address, oracles: [{ chainId, oracle: deployment.oracle }], logger: logger.child({ service: "worker", worker: i, layer: "stake" }), pollMs: 2000, command: oracleCommand() });
+      await stake.start();
+      closers.push(() => stake.close());
       const worker = new Worker({
         queue,
+        standing: stake,
         logger: logger.child({ service: "worker", worker: i }),
         catalog: new RegistryCatalog({ provider: ethers.provider, registry: deployment.registry }),
         config: {
@@ -383,10 +489,14 @@ export async function dev(o: DevOptions): Promise<void> {
       `${userEnv} ${cmd} request --model ppocr-cls --input ${example("line-upside-down.png")} --tier ${o.challenger ? "optimistic" : "none"} --wait`,
       ...(o.workers > 0 && !o.challenger ? [`${userEnv} ${cmd} request --model mnist-mlp --input ${example("digit.json")} --tier ${zk === undefined ? "optimistic" : "zk"} --wait`] : []),
     ];
+    const requestCount = (await oracle.queryFilter(oracle.filters.InferenceRequested(), deployment.deployBlock)).length;
+    const stateLine = replayed === undefined
+      ? `fresh (kept in ${join(dataDir, "chain.jsonl")}: Ctrl-C and dev again resumes this chain, dev --fresh wipes it)`
+      : `resumed: ${replayed.blocks} blocks, ${requestCount} request${requestCount === 1 ? "" : "s"} (the chain, relayer database and blobs of ${dataDir}; dev --fresh wipes them)`;
     const dashboardUrl = `${relayer.url}/dashboard/`;
     const ready = {
       ready: true, rpcUrl: rpc.url, relayerUrl: relayer.url, dashboardUrl, chainId: chainId.toString(), registry: deployment.registry, oracle: deployment.oracle, resolver: modelResolver,
-      ...(challengerAddress === undefined ? {} : { challenger: challengerAddress }), deployment: file, dataDir, models, workers: workerSigners, accounts: record.accounts, challengeWindow: o.challengeWindow, try: tryCommands,
+      ...(challengerAddress === undefined ? {} : { challenger: challengerAddress }), deployment: file, dataDir, state: { resumed: replayed !== undefined, blocks: replayed?.blocks ?? 0, requests: requestCount }, models, workers: workerSigners, accounts: record.accounts, challengeWindow: o.challengeWindow, try: tryCommands,
     };
     const heldBy = outHolder === undefined ? undefined : `the default ${DEFAULT_DEPLOYMENT} belongs to the oracle dev at ${outHolder.rpcUrl ?? "?"} (pid ${outHolder.pid}); other commands use this stack's with --deployment ${file} or ORACLE_DEPLOYMENT=${file}`;
     output(o.json, ready, () => [
@@ -402,7 +512,7 @@ export async function dev(o: DevOptions): Promise<void> {
       ...(challengerAddress === undefined ? [] : [`  Challenger   ${challengerAddress}   (audits every OPTIMISTIC result in full, proves faults on-chain; NONE results are never audited)`]),
       `  Deployment   ${file}   (${heldBy ?? (file === defaultOut ? "read by every other oracle command" : `pass --deployment ${file} or ORACLE_DEPLOYMENT=${file} to other commands`)})`,
       `  Data folder  ${dataDir}   (locked while this stack runs)`,
-      `  State        fresh: the chain lives in memory, so requests and contracts from an earlier run are gone (this run's contract addresses and request ids are new)`,
+      `  State        ${stateLine}`,
       ...(zk === undefined ? [] : [`  ZK           mnist-mlp answers with a Groth16 proof checked on chain (verifier ${zk.adapter}); DEVELOPMENT KEYS: anyone can forge proofs, never use them for value`]),
       `  Queue        ${o.rabbitmq === undefined ? "in-process (only this process's workers)" : `RabbitMQ ${o.rabbitmq.replace(/\/\/[^@]*@/, "//***@")}`}`,
       `  Workers      ${workerSigners.length} (signers ${workerSigners.join(", ") || "none"})`,

@@ -29,12 +29,13 @@ const program = new Command("oracle")
 
 program
   .command("dev")
-  .description("run the whole oracle locally: chain (JSON-RPC), contracts, models, relayer, workers (and with --challenger the challenger daemon); until Ctrl-C. Each start is a fresh chain (in memory): new contract addresses, nothing kept from an earlier run")
+  .description("run the whole oracle locally: chain (JSON-RPC), contracts, models, relayer, workers (and with --challenger the challenger daemon); until Ctrl-C. The chain, relayer database and blobs are kept in the data folder: Ctrl-C and dev again resumes them (--fresh wipes them)")
   .option("--host <host>", "address the JSON-RPC endpoint and the relayer API listen on", "127.0.0.1")
   .option("--port <n>", "JSON-RPC port (0: any free port)", "8545")
   .option("--relayer-port <n>", "relayer API port (0: any free port)", "9545")
   .option("--out <file>", `where to write the deployment JSON (default ${DEFAULT_DEPLOYMENT}, unless another running \`oracle dev\` holds it: then <data-dir>/deployment.json)`)
-  .option("--data-dir <dir>", "relayer database, blobs and worker model cache; one per stack, locked while it runs (default .data/dev/<JSON-RPC port>)")
+  .option("--data-dir <dir>", "chain journal, relayer database, blobs and worker model cache; one per stack, locked while it runs (default .data/dev/<JSON-RPC port>; with --port 0 each start is fresh unless this is given)")
+  .option("--fresh", "wipe the data folder's chain, relayer database and blobs and start a new chain (default: resume them)")
   .option("--workers <n>", "in-process workers (0-4)", "1")
   .option("--challenge-window <s>", "seconds an OPTIMISTIC result can be challenged", "60")
   .option("--block-time <s>", "mine a block every this many seconds besides each transaction (0: only on transactions)", "1")
@@ -50,7 +51,7 @@ program
       host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort),
       ...(o.out === undefined ? {} : { out: String(o.out) }), ...(o.dataDir === undefined ? {} : { dataDir: String(o.dataDir) }),
       workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
-      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.trace as "none" | "full" | "checkpoint", challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true,
+      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.trace as "none" | "full" | "checkpoint", challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true, fresh: o.fresh === true,
     });
   });
 

@@ -5,9 +5,10 @@
  * variables — instead of the first one.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { stakeProblem } from "../worker/stake-watch.js";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatEther, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
+import { JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { z } from "zod";
 import { addressString, envOverrides, hexKey } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
@@ -120,27 +121,9 @@ export async function workerStakeProblems(configPath: string | undefined, env: N
       const oracle = InferenceOracle__factory.connect(domain.oracle, provider);
       try {
         const [operator, params] = await Promise.all([oracle.operatorOf(signer), oracle.params()]);
-        const fix = `${cmd} stake <amount> --signer ${signer} --key <operator key>`;
-        if (operator === ZeroAddress) {
-          problems.push(
-            `signing key ${signer} is not staked with the oracle ${domain.oracle} (chain ${chainId}): the relayer would drop every result it signs. ` +
-              `Register it from your operator account with at least ${formatEther(params.minStake)} ETH: ${fix.replace("<amount>", formatEther(params.minStake + params.resultBond))}`,
-          );
-          continue;
-        }
-        const w = await oracle.getWorker(operator);
-        const active = w.stake - w.unbonding;
-        if (active < params.minStake) {
-          problems.push(
-            `signing key ${signer} (operator ${operator}) has ${formatEther(active)} ETH active stake with the oracle ${domain.oracle}, below the minimum ${formatEther(params.minStake)} ETH: ` +
-              `its results would be dropped. Add stake from the operator account: ${cmd} stake ${formatEther(params.minStake - active + params.resultBond)} --key <operator key>`,
-          );
-        } else if (active - w.locked < params.resultBond) {
-          problems.push(
-            `signing key ${signer} (operator ${operator}) has ${formatEther(active - w.locked)} ETH free stake with the oracle ${domain.oracle}, less than one result bond (${formatEther(params.resultBond)} ETH): ` +
-              `new results would be dropped until open ones settle. Add stake: ${cmd} stake ${formatEther(params.resultBond)} --key <operator key>`,
-          );
-        }
+        const w = operator === ZeroAddress ? { stake: 0n, unbonding: 0n, locked: 0n } : await oracle.getWorker(operator);
+        const problem = stakeProblem({ signer, oracle: domain.oracle, chainId, operator, stake: w.stake, unbonding: w.unbonding, locked: w.locked, minStake: params.minStake, resultBond: params.resultBond }, cmd);
+        if (problem !== undefined) problems.push(problem);
       } catch (error) {
         problems.push(`cannot read the stake of signing key ${signer} from the oracle ${domain.oracle} at ${rpcUrl}: ${(error as Error).message}`);
       }
@@ -225,6 +208,8 @@ const ENTRY_POINTS = {
 export async function runEntryPoint(service: keyof typeof ENTRY_POINTS, configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   const entry = resolve(ROOT, service, "main.ts");
   for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
+  // How the worker's stake warnings spell the fix (`oracle stake ...` or `npm run oracle -- stake ...`).
+  process.env.ORACLE_COMMAND ??= oracleCommand();
   process.argv = [process.argv[0]!, entry, ...(configPath === undefined ? [] : [resolve(configPath)])];
   await ENTRY_POINTS[service]();
 }

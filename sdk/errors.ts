@@ -39,6 +39,8 @@ export type SdkErrorCode =
   | "PORT_IN_USE"
   /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
   | "DEV_STACK_RUNNING"
+  /** (CLI) The chain an `oracle dev` data folder keeps cannot be resumed as asked (other flags, a journal that does not replay): `dev --fresh` wipes it. */
+  | "DEV_STATE_UNUSABLE"
   /** The model refers to external data (files beside it) or is not well-formed: never registered or served. */
   | "MODEL_UNSAFE"
   /** The model declares or implies a tensor larger than workers accept (shape bounds): never registered or served. */

@@ -13,7 +13,13 @@
  *
  * Observability: METRICS_PORT (off when unset) serves GET /metrics (Prometheus), /healthz and /readyz
  * (queue reachable, consuming, chain reachable when RPC_URL is set, pinned models fetched and
- * verified) on METRICS_HOST (default 127.0.0.1). Pinned models are fetched at start-up.
+ * verified, the stake backs a result) on METRICS_HOST (default 127.0.0.1). Pinned models are fetched
+ * at start-up.
+ *
+ * Stake: with RPC_URL the worker reads its operator's stake every WORKER_STAKE_POLL_MS (default 5000;
+ * worker/stake-watch.ts). Slashed or unbonded below the minimum (or without a free result bond) it
+ * logs a warning naming the `oracle stake` command that fixes it, fails /readyz, sets
+ * oracle_worker_stake_can_back to 0 and passes its jobs on to other workers until the stake is back.
  *
  * ZK challenges: with RPC_URL, a `zk` config and WORKER_ANSWER_KEY (an account that pays for the
  * answers; it needs no stake), the worker also runs the ZkChallengeAnswerer
@@ -44,6 +50,7 @@ import { findFraudGames, workerGameAnswerer, type FraudGameAnswerer } from "./ga
 import { loadWorkerConfig } from "./config.js";
 import { OracleRequestLookup } from "./requests.js";
 import { Worker } from "./worker.js";
+import { StakeWatch } from "./stake-watch.js";
 
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const log = createLogger("worker");
@@ -76,7 +83,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   // With a chain at hand, every job is checked against the oracle's getRequest before it is served.
   const requests = provider === undefined ? undefined : new OracleRequestLookup(provider);
   if (requests === undefined) log.warn("no RPC_URL: jobs are not checked against the chain (a forged job could be served or rejected)");
-  const worker = new Worker({ config, queue, catalog, logger: log, metrics, ...(requests === undefined ? {} : { requests }) });
+  // With a chain at hand, the stake is watched: a worker slashed or unbonded below what backs a result
+  // says so (with the fix), reports it on /readyz and /metrics, and passes its jobs on until it is back.
+  const stake = provider === undefined ? undefined : new StakeWatch({
+    provider, signer: new Wallet(config.signerKey).address, oracles: config.allowedOracles, logger: log.child({ layer: "stake" }), registry: metrics.registry,
+    pollMs: env.WORKER_STAKE_POLL_MS === undefined || env.WORKER_STAKE_POLL_MS === "" ? 5000 : Number(env.WORKER_STAKE_POLL_MS), command: env.ORACLE_COMMAND ?? "oracle",
+  });
+  await stake?.start();
+  const worker = new Worker({ config, queue, catalog, logger: log, metrics, ...(requests === undefined ? {} : { requests }), ...(stake === undefined ? {} : { standing: stake }) });
   await worker.start();
   // Pinned models are fetched and verified now, so /readyz can say when they are loaded.
   for (const m of config.models) {
@@ -91,6 +105,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       readiness: {
         queue: async () => ({ jobs: await queue.depth(QUEUES.jobs) }),
         ...(provider === undefined ? {} : { chain: async () => ({ head: await provider.getBlockNumber() }) }),
+        ...(stake === undefined ? {} : { stake: () => stake.readiness() }),
         models: () => {
           const missing = config.models.filter((m) => !existsSync(worker.models.cachePath(m.modelHash as Hex)));
           if (missing.length > 0) throw new Error(`pinned models not loaded yet: ${missing.map((m) => m.modelHash.slice(0, 10)).join(", ")}`);
@@ -146,7 +161,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   closeOnSignals(
     log,
-    [() => answerer?.close(), ...gameAnswerers.map((a) => () => a.close()), () => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()],
+    [() => stake?.close(), () => answerer?.close(), ...gameAnswerers.map((a) => () => a.close()), () => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()],
     "worker process exiting",
   );
 }

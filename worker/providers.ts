@@ -10,8 +10,8 @@
  * needs to reach its download host (this project's build machine cannot, so its lockfile install
  * skips the step):
  *
- *     ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
- *     # or: npm install onnxruntime-node --onnxruntime-node-install=cuda12
+ *     ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js
+ *     # (package.json's allowScripts denies that script to npm install/rebuild)
  *
  * The host needs the CUDA 12 runtime and cuDNN 9 on its library path (LD_LIBRARY_PATH). Afterwards
  * `ort.listSupportedBackends()` lists cuda as bundled and the worker picks it up with its default

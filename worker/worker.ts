@@ -63,6 +63,11 @@ export interface WorkerOptions {
    * `getRequest` before it is run or rejected. Without it the queue is trusted (tests, pinned setups).
    */
   requests?: RequestLookup;
+  /**
+   * Whether this worker's stake backs a result for an oracle now (worker/stake-watch.ts): while it
+   * does not, jobs for that oracle are passed on to other workers instead of signed and dropped.
+   */
+  standing?: { canBack(chainId: bigint, oracle: string): boolean };
 }
 
 export type StageTimings = Record<"fetch" | "hash" | "decode" | "model" | "lane" | "infer" | "batch" | "trace" | "prove" | "sign" | "upload" | "total", number> &
@@ -78,6 +83,8 @@ const HEX_BYTES_MESSAGE = "expected 0x-prefixed hex bytes";
 const INPUT_RETRY_DELAY_MS = 250;
 /** Pause before passing on a job this worker is excluded from. */
 const PASS_ON_DELAY_MS = 50;
+/** The pause before passing on a job this worker's stake cannot back: while no worker can, the job circles slowly until one can (or its deadline). */
+const UNBACKED_PASS_ON_DELAY_MS = 1000;
 
 const WorkerJobSchema = JobSchema.extend({
   input: z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),
@@ -138,6 +145,7 @@ export class Worker {
   private readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
   private readonly domains = new Map<string, TypedDataDomain>();
   private readonly requests: RequestLookup | undefined;
+  private readonly standing: WorkerOptions["standing"];
   /** Jobs in the serve stage (decode, inference, sign, publish): `prefetch`; input fetches wait outside. */
   private readonly serveSlots: Slots;
   private subscription: Subscription | undefined;
@@ -157,6 +165,7 @@ export class Worker {
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
     this.requests = options.requests;
+    this.standing = options.standing;
     this.serveSlots = new Slots(config.prefetch);
     for (const d of config.allowedOracles) {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
@@ -323,6 +332,15 @@ export class Worker {
       // worker. The pause keeps a fleet of only excluded workers from spinning until the deadline.
       log.info("the oracle refused this worker's result for this request; passing the job on");
       await new Promise((r) => setTimeout(r, PASS_ON_DELAY_MS));
+      await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
+      this.metrics.jobs.inc({ outcome: "passed_on" });
+      return;
+    }
+    if (this.standing !== undefined && !this.standing.canBack(BigInt(job.chainId), job.oracle)) {
+      // The oracle would drop this worker's result (stake below the minimum or no free bond; the
+      // stake watch has logged the fix): leave the job to a worker that can back it.
+      log.info("this worker's stake cannot back a result; passing the job on");
+      await new Promise((r) => setTimeout(r, UNBACKED_PASS_ON_DELAY_MS));
       await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
       this.metrics.jobs.inc({ outcome: "passed_on" });
       return;

@@ -231,16 +231,16 @@ describe("oracle: the first hour", () => {
     expect(readFileSync(ready.deployment, "utf8")).toBe(before);
   }, 300_000);
 
-  it("a restarted `oracle dev` says it starts fresh and never reuses a request id", async () => {
+  it("`oracle dev --fresh` says it starts fresh and never reuses a request id (dev-restart.test.ts: without it the chain resumes)", async () => {
     const dataDir = join(dir, "restart");
     const out = join(dir, "restart.json");
     const ids: string[] = [];
     const oracles: string[] = [];
     for (let run = 0; run < 2; run++) {
-      const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", dataDir, "--out", out]);
+      const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", dataDir, "--out", out, ...(run === 1 ? ["--fresh"] : [])]);
       try {
         const r = JSON.parse(await stack.waitFor(/"ready":true/)) as Ready;
-        expect(stack.output()).toContain("Starting a fresh local chain: it lives in memory, so nothing from an earlier `oracle dev` run is kept");
+        expect(stack.output()).toContain(`Starting a fresh local chain in ${dataDir} (Ctrl-C and \`oracle dev\` again resumes it; --fresh wipes it)`);
         expect(r.dataDir).toBe(dataDir);
         oracles.push(r.oracle);
         const sent = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--json", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: out });
