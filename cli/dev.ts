@@ -167,17 +167,19 @@ function challengerLogger(level: string): Logger {
     { name: "oracle", level: "info", base: { service: "challenger" }, redact: { paths: REDACTED_KEYS, censor: "[redacted]" } },
     {
       write(line: string) {
-        const entry = JSON.parse(line) as { level: number; msg?: string; requestId?: string; checkedElements?: number; opIndex?: number };
+        const entry = JSON.parse(line) as { level: number; msg?: string; requestId?: string; checkedElements?: number; opIndex?: number; ruling?: number; outcome?: string; rounds?: number };
         if (entry.level >= threshold) process.stdout.write(line);
         const kind = /^audit: (\w+)$/.exec(entry.msg ?? "")?.[1];
         if (kind === undefined || kind === "skipped" || kind === "deferred") return;
         const id = `${String(entry.requestId).slice(0, 10)}…`;
         process.stderr.write(
           kind === "honest"
-            ? `challenger: audited ${id}: honest (${entry.checkedElements ?? "?"} trace elements match the canonical re-run)\n`
-            : kind === "availabilityChallenged"
-              ? `challenger: audited ${id}: trace missing, availability challenge posted (the worker must publish it or be slashed)\n`
-              : `challenger: audited ${id}: WRONG RESULT, ${kind} (the worker is slashed; see the dashboard's dispute timeline)\n`,
+            ? `challenger: audited ${id}: honest (${entry.checkedElements ?? "?"} output elements within τ_out of the canonical re-run)\n`
+            : kind === "gamePlayed"
+              ? `challenger: audited ${id}: beyond τ_out, FraudGame played: ruling ${["None", "WorkerRight", "WorkerFault", "OutputMinor"][Number(entry.ruling)] ?? entry.ruling} (${entry.outcome}, ${entry.rounds} rounds)\n`
+              : kind === "availabilityChallenged"
+                ? `challenger: audited ${id}: trace missing, availability challenge posted (the worker must publish it or be slashed)\n`
+                : `challenger: audited ${id}: WRONG RESULT, ${kind} (the worker is slashed; see the dashboard's dispute timeline)\n`,
         );
       },
     },

@@ -350,6 +350,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         game: await game.getAddress(),
         startBlock: deployBlock,
         pollIntervalMs: 100,
+        pruneEveryMs: 1_000,
         client: { pollMs: 50, ...options.gameClient },
         logger: logger.child({ service: "worker", worker: i, layer: "game-answerer" }),
         ...(responderOf === undefined ? {} : { responderOf }),

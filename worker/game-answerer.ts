@@ -47,6 +47,8 @@ export interface FraudGameAnswererOptions {
   inputOf?: (requestId: Hex, request: { inputHash: Hex; inputURI: string }) => Promise<Tensor | undefined>;
   /** The worker's input cache: inputs of settled requests (Fulfilled, Refunded) are dropped as the answerer polls. */
   inputs?: InputCache;
+  /** How often the input cache is pruned of settled requests (default 60 s; at most 64 requests asked each time). */
+  pruneEveryMs?: number;
   startBlock?: number;
   pollIntervalMs?: number;
   /**
@@ -67,6 +69,7 @@ export class FraudGameAnswerer extends BlockPoller {
   private readonly log: Logger;
   private readonly abort = new AbortController();
   private readonly games = new Map<string, Promise<void>>();
+  private prunedAt = 0;
   /** Outcome per request id (lower case): "responding" while the game runs, then the ruling's name. */
   readonly outcomes = new Map<string, GameAnswerOutcome>();
 
@@ -90,6 +93,11 @@ export class FraudGameAnswerer extends BlockPoller {
   }
 
   protected async scan(): Promise<void> {
+    await this.scanGames();
+    await this.pruneInputs();
+  }
+
+  private async scanGames(): Promise<void> {
     try {
       const latest = await this.o.provider.getBlockNumber();
       if (latest < this.next) return;
@@ -108,7 +116,11 @@ export class FraudGameAnswerer extends BlockPoller {
     } catch (error) {
       this.log.warn({ err: error }, "scanning for games failed; retrying");
     }
-    if (this.o.inputs !== undefined) {
+  }
+
+  private async pruneInputs(): Promise<void> {
+    if (this.o.inputs !== undefined && Date.now() - this.prunedAt >= (this.o.pruneEveryMs ?? 60_000)) {
+      this.prunedAt = Date.now();
       // Requested (a result not yet in, or reopened), Submitted and Challenged can still be disputed.
       await this.o.inputs
         .prune(async (id) => {

@@ -41,6 +41,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { closeOnSignals, createLogger, IInferenceOracle__factory, QUEUES, type Hex } from "../protocol/index.js";
+import { FraudGame__factory } from "../types/ethers-contracts/index.js";
 import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../protocol/metrics.js";
 import { RabbitMqQueue } from "../queue/index.js";
 import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
@@ -149,8 +150,13 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
         log.warn({ account: worker.address }, "no WORKER_ANSWER_KEY: the result signer's account pays for FraudGame answers (fund it, or an honest result is slashed by timeout)");
       }
       const sender = new NonceManager(new Wallet(payer, provider));
+      const latest = await provider.getBlockNumber();
       for (const game of games) {
-        const a = workerGameAnswerer(worker, { provider, sender, oracle, game, logger: log.child({ layer: "game-answerer", game }) });
+        // A game opened while this worker was down is still answered if its commitment deadline has not passed:
+        // the scan starts one responseTime back (at 2 s blocks, the fastest assumed).
+        const responseTime = Number(await FraudGame__factory.connect(game, provider).responseTime());
+        const startBlock = Math.max(0, latest - Math.ceil(responseTime / 2));
+        const a = workerGameAnswerer(worker, { provider, sender, oracle, game, startBlock, logger: log.child({ layer: "game-answerer", game }) });
         await a.start();
         gameAnswerers.push(a);
       }

@@ -103,6 +103,8 @@ describe("attack: wrong challenges against an honest worker on the default Fraud
       // Submitted, or already Fulfilled: the liar's waits moved the chain's clock past the window after the ruling.
       expect([2n, 4n]).toContain(await stack.oracle.state(id));
       await settles(id);
+      // Settled: the worker's input cache lets the input go.
+      await waitFor(() => !worker.inputs.has(id), 30_000, "the settled request's input dropped from the cache");
     }, 300_000);
   }
 

@@ -379,8 +379,8 @@ describe("oracle dev --challenger", () => {
     expect(r.code, r.stderr).toBe(0);
     const out = lastJson<{ request: { requestId: string }; outcome: { stage: string } }>(r);
     expect(out.outcome.stage).toBe("final");
-    // The daemon audited the honest, fully traced result and did not challenge it.
-    await dev.waitFor(new RegExp(`challenger: audited ${out.request.requestId.slice(0, 10)}…: honest \\(\\d+ trace elements match the canonical re-run\\)`));
+    // The daemon re-ran the honest result canonically and did not challenge it.
+    await dev.waitFor(new RegExp(`challenger: audited ${out.request.requestId.slice(0, 10)}…: honest \\(\\d+ output elements within τ_out of the canonical re-run\\)`));
     expect(dev.output()).not.toMatch(/WRONG RESULT|availability challenge posted/);
   }, 300_000);
 });
