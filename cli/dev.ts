@@ -7,6 +7,7 @@
  * runs until Ctrl-C.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HDNodeWallet, NonceManager, parseEther, Wallet } from "ethers";
@@ -14,6 +15,7 @@ import { pino } from "pino";
 import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
+import { RelayerDb } from "../relayer/db.js";
 import { RegistryCatalog, Worker } from "../worker/index.js";
 import { StakeWatch } from "../worker/stake-watch.js";
 import { ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
@@ -66,6 +68,8 @@ interface DevState {
   zk?: DevZk;
   /** The in-process workers' signing keys (development only, like the accounts printed in the banner). */
   workerKeys: string[];
+  /** The relayer API's port in the last run (reused with --relayer-port 0: uploaded inputs' URIs name it). */
+  relayerPort?: number;
 }
 type DevZk = Pick<LocalZk, "modelHash" | "adapter"> & { artifacts: Pick<LocalZk["artifacts"], "wasmPath" | "zkeyPath" | "constraints"> };
 
@@ -95,6 +99,15 @@ function readHolder(file: string, field?: string): Holder | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether `port` on `host` can be listened on now. */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once("error", () => resolvePort(false));
+    server.listen(port, host, () => server.close(() => resolvePort(true)));
+  });
 }
 
 /** Refuses a data folder that a running `oracle dev` holds. */
@@ -372,6 +385,13 @@ export async function dev(o: DevOptions): Promise<void> {
     const state: DevState = { version: 1, options: { challenger: o.challenger, zk: o.zk === true, challengeWindow: o.challengeWindow }, deployment, models, ...(zk === undefined ? {} : { zk }), workerKeys: [...(resumed?.workerKeys ?? [])] };
     const saveState = () => writeJson(join(dataDir, "dev-state.json"), state);
     saveState();
+    if (resumed !== undefined && o.rabbitmq === undefined) {
+      // The in-process queue did not outlive the last run: the jobs of requests still open are
+      // published again (a broker's durable queue keeps them, so with --rabbitmq they stay as they are).
+      const db = new RelayerDb(join(dataDir, "relayer"));
+      db.db.prepare("UPDATE requests SET jobPublishedAt = NULL WHERE state = 'requested'").run();
+      db.close();
+    }
     let queue: JobQueue;
     if (o.rabbitmq === undefined) {
       queue = new InProcessQueue();
@@ -380,7 +400,10 @@ export async function dev(o: DevOptions): Promise<void> {
       queue = await progress.step("connecting to RabbitMQ", () => RabbitMqQueue.connect(url, { logger: logger.child({ layer: "queue" }), connectionName: "oracle-dev", connectTimeoutMs: 30_000 }));
     }
     closers.push(() => queue.close());
-    const relayer = await progress.step("starting the relayer", () => listening("relayer API", "--relayer-port", o.host, o.relayerPort, () =>
+    // With --relayer-port 0 a resumed stack takes its last port again when it is free: the blob URIs
+    // of inputs uploaded before the restart (kept on chain in their requests) name it.
+    const relayerPort = o.relayerPort === 0 && resumed?.relayerPort !== undefined && (await portFree(o.host, resumed.relayerPort)) ? resumed.relayerPort : o.relayerPort;
+    const relayer = await progress.step("starting the relayer", () => listening("relayer API", "--relayer-port", o.host, relayerPort, () =>
       Relayer.start({
         provider: ethers.provider,
         signer: relayerAccount,
@@ -389,10 +412,12 @@ export async function dev(o: DevOptions): Promise<void> {
         logger: logger.child({ service: "relayer" }),
         // The workers run in this process and upload outputs and traces over loopback: exempt them
         // from the anonymous blob budget (docs/OPERATIONS.md, "Workers and the blob store").
-        config: { dataDir: join(dataDir, "relayer"), startBlock: deployment.deployBlock, pollIntervalMs: 200, api: { host: o.host, port: o.relayerPort, blobUploadAllowlist: ["127.0.0.1", "::1"] } },
+        config: { dataDir: join(dataDir, "relayer"), startBlock: deployment.deployBlock, pollIntervalMs: 200, api: { host: o.host, port: relayerPort, blobUploadAllowlist: ["127.0.0.1", "::1"] } },
       })),
     );
     closers.push(() => relayer.close());
+    state.relayerPort = Number(new URL(relayer.url).port);
+    saveState();
 
     const workerSigners: string[] = [];
     for (let i = 0; i < o.workers; i++) {

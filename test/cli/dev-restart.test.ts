@@ -49,31 +49,49 @@ describe("oracle dev across restarts", () => {
     return lastJson<Requested>(r);
   };
 
-  it("resumes the chain, the request, its result and its input blob; a new request gets a new id; --fresh wipes", async () => {
-    const first = await up();
+  it("resumes the chain, the requests, their results and input blobs (twice); an open request is served after the restart; a new request gets a new id; --fresh wipes", async () => {
+    // First run without workers: the request stays open across the restart.
+    const first = await up(["--workers", "0"]);
     expect(first.state).toEqual({ resumed: false, blocks: 0, requests: 0 });
-    const one = await request(first);
-    expect(one.outcome.stage).toBe("final");
+    const key = first.accounts.find((a) => a.role === "user")!.privateKey;
+    const sent = await oracle(["request", "--model", "ppocr-cls", "--input", "examples/line-upside-down.png", "--tier", "none", "--json"], { ORACLE_DEPLOYMENT: first.deployment, ORACLE_KEY: key });
+    expect(sent.code, sent.stderr).toBe(0);
+    const openId = lastJson<{ requestId: string; inputHash: string }>(sent);
     await down();
 
+    // Resumed with a worker: the open request is served, and a new one gets a new id.
     const second = await up();
     expect(second.state.resumed).toBe(true);
     expect(second.state.requests).toBe(1);
-    expect(second.state.blocks).toBeGreaterThan(10);
     expect(second.oracle).toBe(first.oracle);
-    expect(second.workers).toEqual(first.workers);
-    // The earlier request and its result, on chain and in the relayer's database; its input in the blob store.
-    const status = await oracle(["status", one.request.requestId, "--json"], { ORACLE_DEPLOYMENT: second.deployment });
-    expect(status.code, status.stderr).toBe(0);
-    expect(lastJson<{ stage: string; outputHash: string }>(status)).toMatchObject({ stage: "final", outputHash: one.outcome.outputHash });
-    const row = await fetch(`${second.relayerUrl}/requests/${one.request.requestId}`);
-    expect(row.status).toBe(200);
-    const blob = await fetch(`${second.relayerUrl}/blobs/${one.request.inputHash}`);
-    expect(blob.status).toBe(200);
-    // The chain goes on from where it stopped: a new request, a new id, answered by the same worker.
+    expect(second.relayerUrl).toBe(first.relayerUrl);
+    const served = await oracle(["status", openId.requestId, "--wait", "--timeout", "60", "--json"], { ORACLE_DEPLOYMENT: second.deployment });
+    expect(served.code, served.stderr).toBe(0);
+    const one = { request: openId, outcome: lastJson<{ outcome: { stage: string; outputHash: string } }>(served).outcome };
+    expect(one.outcome.stage).toBe("final");
     const two = await request(second);
     expect(two.request.requestId).not.toBe(one.request.requestId);
     expect(two.outcome.stage).toBe("final");
+    await down();
+
+    // Resumed again: both requests and their results, on chain and in the relayer's database; the inputs in the blob store.
+    const third = await up();
+    expect(third.state.resumed).toBe(true);
+    expect(third.state.requests).toBe(2);
+    expect(third.state.blocks).toBeGreaterThan(second.state.blocks);
+    expect(third.oracle).toBe(first.oracle);
+    expect(third.workers).toEqual(second.workers);
+    // With --relayer-port 0 the relayer takes its last port again: uploaded inputs' URIs still resolve.
+    expect(third.relayerUrl).toBe(second.relayerUrl);
+    for (const r of [one, two]) {
+      const status = await oracle(["status", r.request.requestId, "--json"], { ORACLE_DEPLOYMENT: third.deployment });
+      expect(status.code, status.stderr).toBe(0);
+      expect(lastJson<{ stage: string; outputHash: string }>(status)).toMatchObject({ stage: "final", outputHash: r.outcome.outputHash });
+      expect((await fetch(`${third.relayerUrl}/requests/${r.request.requestId}`)).status).toBe(200);
+      expect((await fetch(`${third.relayerUrl}/blobs/${r.request.inputHash}`)).status).toBe(200);
+    }
+    const three = await request(third);
+    expect([one.request.requestId, two.request.requestId]).not.toContain(three.request.requestId);
     await down();
 
     // Other chain-shaping flags are refused before anything starts, naming --fresh.
