@@ -19,6 +19,7 @@ import { createApi, type ApiDeps, type BlobAuthOptions } from "../../relayer/api
 import { BlobStore } from "../../relayer/blobs.js";
 import { RelayerDb } from "../../relayer/db.js";
 import { putBlob } from "../../worker/blobs.js";
+import { startLocalStack } from "../../scripts/local-stack.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -161,5 +162,17 @@ describe("attack: the blob store's exemptions taken by whoever shares a worker's
     expect((await put(s, b2, worker.header("PUT", `/blobs/${hashEncoded(b2)}`, b2.byteLength))).status).toBe(201);
     const b3 = blob(12);
     expect(await put(s, b3, worker.header("PUT", `/blobs/${hashEncoded(b3)}`, b3.byteLength))).toEqual({ status: 429, code: "RATE_LIMITED" });
+  });
+
+  it("on a real relayer and chain: a registered worker's signer is known from the oracle, any other key is refused, and requireBlobAuth refuses anonymous uploads", async () => {
+    const stack = await startLocalStack({ logger: createLogger("attack", { level: "silent" }), workers: 1, relayer: { api: { requireBlobAuth: true } } });
+    cleanup.push(() => stack.close());
+    const s = { url: stack.relayer.url } as Store;
+    const staked = new BlobAuth(stack.workerSigners[0]!.privateKey);
+    const a = blob(20);
+    expect((await put(s, a, staked.header("PUT", `/blobs/${hashEncoded(a)}`, a.byteLength))).status).toBe(201);
+    const b = blob(21);
+    expect(await put(s, b, stranger.header("PUT", `/blobs/${hashEncoded(b)}`, b.byteLength))).toEqual({ status: 401, code: "AUTH_INVALID" });
+    expect(await put(s, b)).toEqual({ status: 401, code: "AUTH_INVALID" });
   });
 });
