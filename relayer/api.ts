@@ -21,7 +21,7 @@
  * minimum rate (408).
  */
 import express, { type NextFunction, type Request, type Response } from "express";
-import { BLOB_AUTH_HEADER, BaseError, isError, verifyBlobAuth, type ErrorCode, type Logger } from "../protocol/index.js";
+import { BLOB_AUTH_HEADER, BaseError, isError, parseBlobAuth, verifyBlobAuth, type ErrorCode, type Logger } from "../protocol/index.js";
 import { QUEUES } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import { BlobStore } from "./blobs.js";
@@ -171,18 +171,51 @@ export function createApi(deps: ApiDeps): express.Express {
   const now = deps.now ?? Date.now;
   const proxies = new Set((deps.trustProxy ?? []).map(normalizeAddress));
 
+  // Per-address token buckets (`rateLimit`): every request that is not a known identity's.
+  const limit = deps.rateLimit;
+  const addressBuckets = limit !== undefined && limit.perSecond > 0 ? new TokenBuckets(limit) : undefined;
+  const exempt = new Set(limit?.exempt ?? []);
+  const takeAddress = (req: Request, res: Response): void => {
+    if (addressBuckets === undefined || limit === undefined) return;
+    const client = clientAddress(req, proxies);
+    if (exempt.has(client) || exempt.has(req.socket.remoteAddress ?? "")) return;
+    const waitMs = addressBuckets.take(client, now());
+    if (waitMs === 0) return;
+    res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+    throw new BaseError("RATE_LIMITED", `too many requests from this address; retry in ${waitMs} ms`, {
+      details: { retryAfterMs: waitMs, perSecond: limit.perSecond, burst: limit.burst },
+    });
+  };
+
   // A signed request (protocol/blobAuth.ts) from a known party is that party's, wherever it comes
-  // from: its own rate limit and upload budget, never its address's. A signature that does not
-  // verify, or verifies to nobody the relayer knows, is refused (401): never silently anonymous.
+  // from: its own rate limit and upload budget, never its address's. A token that does not verify,
+  // or an upload signed by nobody the relayer knows, is refused (401): never silently anonymous.
+  // Verifying costs an ecrecover (~7 ms here): a token is verified once and then found in a cache.
   const auth = deps.blobAuth;
   const identityBuckets = auth === undefined || auth.rateLimit.perSecond <= 0 ? undefined : new TokenBuckets({ ...auth.rateLimit, maxClients: 10_000 });
   const identityBytes = auth === undefined ? undefined : new ByteBudget({ bytes: auth.bytesPerIdentity, windowMs: auth.windowMs, maxClients: 10_000 });
+  const verified = new Map<string, string>();
+  // New tokens verified per client address (a client signs one every 30 s): 20 at once, 5 a second.
+  // Ordinary requests do not spend this, so a plain flood from a challenger's address cannot keep
+  // its token from being verified; a flood of forged tokens is bounded by it.
+  const verifications = new TokenBuckets({ perSecond: 5, burst: 20, maxClients: 10_000 });
   app.use(async (req, res, next) => {
     const header = req.headers[BLOB_AUTH_HEADER];
     if (header === undefined) return next();
     if (auth === undefined) throw new BaseError("AUTH_INVALID", "this relayer takes no signed requests (no blobAuth configured)");
-    const declared = req.headers["content-length"];
-    const address = verifyBlobAuth(String(header), req.method, req.path, declared === undefined ? undefined : Number(declared), now());
+    const token = String(header);
+    parseBlobAuth(token, now()); // format and time: cheap, and a cached token expires with them
+    let address = verified.get(token);
+    if (address === undefined) {
+      const waitMs = verifications.take(clientKey(clientAddress(req, proxies)), now());
+      if (waitMs > 0) {
+        res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+        throw new BaseError("RATE_LIMITED", `too many new signed tokens from this address; retry in ${waitMs} ms`, { details: { retryAfterMs: waitMs } });
+      }
+      address = verifyBlobAuth(token, now());
+      if (verified.size >= 10_000) verified.delete(verified.keys().next().value!);
+      verified.set(token, address);
+    }
     let party: string | undefined;
     try {
       party = await auth.identify(address);
@@ -207,20 +240,10 @@ export function createApi(deps: ApiDeps): express.Express {
     next();
   });
 
-  const limit = deps.rateLimit;
-  if (limit !== undefined && limit.perSecond > 0) {
-    const buckets = new TokenBuckets(limit);
-    const exempt = new Set(limit.exempt ?? []);
+  if (addressBuckets !== undefined) {
     app.use((req, res, next) => {
-      if (res.locals.identity !== undefined) return next();
-      const client = clientAddress(req, proxies);
-      if (exempt.has(client) || exempt.has(req.socket.remoteAddress ?? "")) return next();
-      const waitMs = buckets.take(client, now());
-      if (waitMs === 0) return next();
-      res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
-      throw new BaseError("RATE_LIMITED", `too many requests from this address; retry in ${waitMs} ms`, {
-        details: { retryAfterMs: waitMs, perSecond: limit.perSecond, burst: limit.burst },
-      });
+      if (res.locals.identity === undefined) takeAddress(req, res);
+      next();
     });
   }
 

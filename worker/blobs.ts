@@ -45,7 +45,7 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
         body: bytes as Uint8Array<ArrayBuffer>,
         headers: {
           "content-type": "application/octet-stream",
-          ...(options.auth === undefined ? {} : { [BLOB_AUTH_HEADER]: options.auth.header("PUT", new URL(url).pathname, bytes.byteLength) }),
+          ...(options.auth === undefined ? {} : { [BLOB_AUTH_HEADER]: options.auth.header() }),
         },
         signal,
       });
