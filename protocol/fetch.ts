@@ -49,6 +49,8 @@ export interface FetchBytesOptions {
   addressPolicy?: AddressPolicy;
   /** Redirects followed (each checked like the first URI). Default 3. */
   maxRedirects?: number;
+  /** Extra request headers per URL fetched (each redirect's too), e.g. a signed blob-store request (protocol/blobAuth.ts). */
+  headers?: (url: URL) => Record<string, string>;
   /** The response headers must arrive within this long. Default 10 s. */
   firstByteTimeoutMs?: number;
   /** After the headers, the body must arrive at least this fast (checked each second after a 2 s grace). Default 16 KiB/s. */
@@ -136,7 +138,7 @@ function tooLarge(uri: string, maxBytes: number, size?: number): BaseError {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** One GET on a connection whose address the policy checked; resolves once the headers are in. */
-function get(url: URL, policy: CompiledAddressPolicy, signal: AbortSignal, firstByteMs: number): Promise<IncomingMessage> {
+function get(url: URL, policy: CompiledAddressPolicy, signal: AbortSignal, firstByteMs: number, extraHeaders?: (url: URL) => Record<string, string>): Promise<IncomingMessage> {
   const trusted = policy.trusts(url);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   if (!trusted && isIP(host) !== 0 && !policy.allows(host)) return Promise.reject(forbiddenAddress());
@@ -148,7 +150,7 @@ function get(url: URL, policy: CompiledAddressPolicy, signal: AbortSignal, first
         signal,
         // The policy's lookup sees every address a name resolves to, at connect time.
         ...(trusted ? {} : { lookup: policy.lookup() }),
-        headers: { "user-agent": "verifiable-inference-oracle", accept: "*/*" },
+        headers: { "user-agent": "verifiable-inference-oracle", accept: "*/*", ...extraHeaders?.(url) },
       },
       (response) => {
         clearTimeout(timer);
@@ -173,7 +175,7 @@ async function fetchHttp(uri: string, options: FetchBytesOptions, signal: AbortS
   let url = new URL(uri);
   let response: IncomingMessage;
   for (let hop = 0; ; hop++) {
-    response = await get(url, policy, signal, firstByteMs);
+    response = await get(url, policy, signal, firstByteMs, options.headers);
     const status = response.statusCode ?? 0;
     if (!REDIRECTS.has(status)) break;
     response.destroy();

@@ -10,6 +10,7 @@ export * from "./config.js";
 export * from "./logger.js";
 export * from "./contracts.js";
 export * from "./fetch.js";
+export * from "./blobAuth.js";
 export * from "./random.js";
 export * from "./commitment.js";
 export * from "./trace.js";

@@ -21,7 +21,7 @@
  * minimum rate (408).
  */
 import express, { type NextFunction, type Request, type Response } from "express";
-import { BaseError, isError, type ErrorCode, type Logger } from "../protocol/index.js";
+import { BLOB_AUTH_HEADER, BaseError, isError, parseBlobAuth, verifyBlobAuth, type ErrorCode, type Logger } from "../protocol/index.js";
 import { QUEUES } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import { BlobStore } from "./blobs.js";
@@ -42,6 +42,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   BLOB_NOT_FOUND: 404,
   REQUEST_NOT_FOUND: 404,
   TIMEOUT: 408,
+  AUTH_INVALID: 401,
 };
 
 const STATES = new Set<RequestState>(["requested", "submitted", "challenged", "fulfilled", "refunded", "orphaned"]);
@@ -65,6 +66,8 @@ export interface ApiDeps {
   trustProxy?: readonly string[];
   /** Byte quotas on anonymous blob uploads (default: none). */
   blobQuota?: BlobQuotaOptions;
+  /** Signed requests (protocol/blobAuth.ts): who counts as a known party, and its own limits. */
+  blobAuth?: BlobAuthOptions;
   /** Streaming limits of blob uploads (defaults: DEFAULT_UPLOAD_LIMITS). */
   uploadLimits?: Partial<UploadLimits>;
   /** Mounts more routes before the 404 handler (the dashboard and metrics). */
@@ -82,6 +85,18 @@ export interface BlobQuotaOptions {
   allowlist?: readonly string[];
   /** Most clients tracked by the budget. */
   maxClients?: number;
+}
+
+export interface BlobAuthOptions {
+  /** What a verified signer is (e.g. "worker", "challenger"), or undefined when it is no known party. */
+  identify(address: string): Promise<string | undefined>;
+  /** Requests per second and burst per identity (its own token bucket instead of its address's). */
+  rateLimit: { perSecond: number; burst: number };
+  /** Bytes one identity may upload per window (429 with Retry-After beyond). */
+  bytesPerIdentity: number;
+  windowMs: number;
+  /** Refuse uploads that are neither signed by a known party nor an on-chain request's input (401). */
+  required: boolean;
 }
 
 export interface UploadLimits {
@@ -156,19 +171,79 @@ export function createApi(deps: ApiDeps): express.Express {
   const now = deps.now ?? Date.now;
   const proxies = new Set((deps.trustProxy ?? []).map(normalizeAddress));
 
+  // Per-address token buckets (`rateLimit`): every request that is not a known identity's.
   const limit = deps.rateLimit;
-  if (limit !== undefined && limit.perSecond > 0) {
-    const buckets = new TokenBuckets(limit);
-    const exempt = new Set(limit.exempt ?? []);
+  const addressBuckets = limit !== undefined && limit.perSecond > 0 ? new TokenBuckets(limit) : undefined;
+  const exempt = new Set(limit?.exempt ?? []);
+  const takeAddress = (req: Request, res: Response): void => {
+    if (addressBuckets === undefined || limit === undefined) return;
+    const client = clientAddress(req, proxies);
+    if (exempt.has(client) || exempt.has(req.socket.remoteAddress ?? "")) return;
+    const waitMs = addressBuckets.take(client, now());
+    if (waitMs === 0) return;
+    res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+    throw new BaseError("RATE_LIMITED", `too many requests from this address; retry in ${waitMs} ms`, {
+      details: { retryAfterMs: waitMs, perSecond: limit.perSecond, burst: limit.burst },
+    });
+  };
+
+  // A signed request (protocol/blobAuth.ts) from a known party is that party's, wherever it comes
+  // from: its own rate limit and upload budget, never its address's. A token that does not verify,
+  // or an upload signed by nobody the relayer knows, is refused (401): never silently anonymous.
+  // Verifying costs an ecrecover (~7 ms here): a token is verified once and then found in a cache.
+  const auth = deps.blobAuth;
+  const identityBuckets = auth === undefined || auth.rateLimit.perSecond <= 0 ? undefined : new TokenBuckets({ ...auth.rateLimit, maxClients: 10_000 });
+  const identityBytes = auth === undefined ? undefined : new ByteBudget({ bytes: auth.bytesPerIdentity, windowMs: auth.windowMs, maxClients: 10_000 });
+  const verified = new Map<string, string>();
+  // New tokens verified per client address (a client signs one every 30 s): 20 at once, 5 a second.
+  // Ordinary requests do not spend this, so a plain flood from a challenger's address cannot keep
+  // its token from being verified; a flood of forged tokens is bounded by it.
+  const verifications = new TokenBuckets({ perSecond: 5, burst: 20, maxClients: 10_000 });
+  app.use(async (req, res, next) => {
+    const header = req.headers[BLOB_AUTH_HEADER];
+    if (header === undefined) return next();
+    if (auth === undefined) throw new BaseError("AUTH_INVALID", "this relayer takes no signed requests (no blobAuth configured)");
+    const token = String(header);
+    parseBlobAuth(token, now()); // format and time: cheap, and a cached token expires with them
+    let address = verified.get(token);
+    if (address === undefined) {
+      const waitMs = verifications.take(clientKey(clientAddress(req, proxies)), now());
+      if (waitMs > 0) {
+        res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+        throw new BaseError("RATE_LIMITED", `too many new signed tokens from this address; retry in ${waitMs} ms`, { details: { retryAfterMs: waitMs } });
+      }
+      address = verifyBlobAuth(token, now());
+      if (verified.size >= 10_000) verified.delete(verified.keys().next().value!);
+      verified.set(token, address);
+    }
+    let party: string | undefined;
+    try {
+      party = await auth.identify(address);
+    } catch (cause) {
+      throw new BaseError("CHAIN_UNAVAILABLE", "could not check who signed the request", { cause, retryable: true });
+    }
+    if (party === undefined) {
+      // A read signed by a key this relayer does not list (a challenger it does not know) is served
+      // as anonymous; an upload claiming an identity nobody can be held to is refused.
+      if (req.method === "GET" || req.method === "HEAD") return next();
+      throw new BaseError("AUTH_INVALID", `${address} is neither a registered worker's signer nor an identity this relayer lists`);
+    }
+    res.locals.identity = address;
+    res.locals.party = party;
+    if (identityBuckets !== undefined) {
+      const waitMs = identityBuckets.take(`id:${address}`, now());
+      if (waitMs > 0) {
+        res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+        throw new BaseError("RATE_LIMITED", `too many requests from ${address}; retry in ${waitMs} ms`, { details: { retryAfterMs: waitMs, ...auth.rateLimit } });
+      }
+    }
+    next();
+  });
+
+  if (addressBuckets !== undefined) {
     app.use((req, res, next) => {
-      const client = clientAddress(req, proxies);
-      if (exempt.has(client) || exempt.has(req.socket.remoteAddress ?? "")) return next();
-      const waitMs = buckets.take(client, now());
-      if (waitMs === 0) return next();
-      res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
-      throw new BaseError("RATE_LIMITED", `too many requests from this address; retry in ${waitMs} ms`, {
-        details: { retryAfterMs: waitMs, perSecond: limit.perSecond, burst: limit.burst },
-      });
+      if (res.locals.identity === undefined) takeAddress(req, res);
+      next();
     });
   }
 
@@ -253,9 +328,29 @@ export function createApi(deps: ApiDeps): express.Express {
     }
     const hash = typeof req.params.hash === "string" ? req.params.hash : undefined;
     const client = clientAddress(req, proxies);
-    const referenced = allowlist.has(client) || allowlist.has(normalizeAddress(req.socket.remoteAddress ?? "")) || (hash !== undefined && deps.blobs.isRequestInput(hash));
+    const identity = res.locals.identity as string | undefined;
+    if (identity !== undefined && identityBytes !== undefined && auth !== undefined) {
+      const declared = req.headers["content-length"];
+      if (declared === undefined) {
+        res.set("connection", "close");
+        throw new BaseError("MESSAGE_INVALID", "a signed blob upload must declare its Content-Length");
+      }
+      const waitMs = identityBytes.take(identity, Number(declared), now());
+      if (waitMs > 0) {
+        res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
+        res.set("connection", "close");
+        throw new BaseError("RATE_LIMITED", `${identity}'s upload budget is spent; retry in ${Math.ceil(waitMs / 1000)} s`, {
+          details: { retryAfterMs: waitMs, bytesPerIdentity: auth.bytesPerIdentity, windowMs: auth.windowMs },
+        });
+      }
+    }
+    const referenced = identity !== undefined || allowlist.has(client) || allowlist.has(normalizeAddress(req.socket.remoteAddress ?? "")) || (hash !== undefined && deps.blobs.isRequestInput(hash));
     res.locals.referenced = referenced;
     if (referenced) return next();
+    if (auth?.required === true) {
+      res.set("connection", "close");
+      throw new BaseError("AUTH_INVALID", `anonymous blob uploads are refused here: sign the request (${BLOB_AUTH_HEADER}) as a registered worker or a listed identity, or upload an on-chain request's input`);
+    }
     // Anonymous uploads in progress: a global cap and one per client.
     const key = clientKey(client);
     const mine = uploadsByClient.get(key) ?? 0;

@@ -45,6 +45,22 @@ export const RelayerConfigSchema = z.object({
         .array(z.string())
         .describe("Client addresses of the workers (as Node reports them, or as the trusted proxy's X-Forwarded-For names them): their uploads (outputs, traces) skip the byte budget and the global quota and are kept blobRetentionSeconds.")
         .default([]),
+      blobIdentities: z
+        .array(z.string().regex(/^0x[0-9a-fA-F]{40}$/))
+        .describe("Addresses (challengers', or other parties') whose signed requests (x-oracle-auth, protocol/blobAuth.ts) count as known identities; a registered worker's signer is known from the chain without being listed.")
+        .default([]),
+      requireBlobAuth: z
+        .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
+        .describe("Refuse blob uploads (401) that are neither signed by a known identity nor an on-chain request's input. Off by default: requesters upload their inputs anonymously before they request.")
+        .default(false),
+      identityRateLimit: z
+        .object({
+          perSecond: z.coerce.number().min(0).describe("Requests per second a signed identity may make on average (0: no limit).").default(500),
+          burst: z.coerce.number().int().min(1).describe("Its token bucket's size.").default(2000),
+        })
+        .prefault({})
+        .describe("A known identity's own token bucket, in place of its address's: a flood from the same address or NAT does not starve it."),
+      blobUploadBytesPerIdentity: z.coerce.number().int().min(1).describe("Bytes one signed identity may upload per blobUploadWindowSeconds (429 beyond).").default(16 * 1024 ** 3),
       publicUrl: z.string().optional().describe("Base URL workers and dApps use to reach this API (defaults to the listen address)."),
       maxBodyBytes: z.coerce
         .number()

@@ -156,6 +156,21 @@ export class Relayer {
     return this.chain.txs;
   }
 
+  /** Who signed a blob-store request: a listed identity, a registered worker's signer (from the chain, cached), or nobody. */
+  private readonly identities = new Map<string, { party: string | undefined; until: number }>();
+  private async identify(address: string): Promise<string | undefined> {
+    const key = address.toLowerCase();
+    if (this.config.api.blobIdentities.some((a) => a.toLowerCase() === key)) return "listed";
+    const cached = this.identities.get(key);
+    if (cached !== undefined && cached.until > Date.now()) return cached.party;
+    const operator = await this.chain.reader.operatorOf(address);
+    const party = operator === "0x0000000000000000000000000000000000000000" ? undefined : "worker";
+    // Known workers for 10 min, unknown addresses for 30 s; at most 10,000 remembered.
+    if (this.identities.size >= 10_000) this.identities.delete(this.identities.keys().next().value!);
+    this.identities.set(key, { party, until: Date.now() + (party === undefined ? 30_000 : 600_000) });
+    return party;
+  }
+
   private async listen(): Promise<void> {
     const proxies = new Set(this.config.api.trustProxy.map(normalizeAddress));
     const app = createApi({
@@ -174,6 +189,13 @@ export class Relayer {
         windowMs: this.config.api.blobUploadWindowSeconds * 1000,
         maxStoredBytes: this.config.api.maxStoredBlobBytes,
         allowlist: this.config.api.blobUploadAllowlist,
+      },
+      blobAuth: {
+        identify: (address) => this.identify(address),
+        rateLimit: this.config.api.identityRateLimit,
+        bytesPerIdentity: this.config.api.blobUploadBytesPerIdentity,
+        windowMs: this.config.api.blobUploadWindowSeconds * 1000,
+        required: this.config.api.requireBlobAuth,
       },
       uploadLimits: {
         maxConcurrent: this.config.api.maxConcurrentUploads,

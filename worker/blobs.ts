@@ -6,10 +6,13 @@
 import { BaseError } from "../protocol/errors.js";
 import { redactUri } from "../protocol/fetch.js";
 import type { Hex } from "../protocol/types.js";
+import { BLOB_AUTH_HEADER, type BlobAuth } from "../protocol/blobAuth.js";
 
 export interface PutBlobOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Signs each upload as the worker's signer (protocol/blobAuth.ts): the store then keys its budgets by this identity. */
+  auth?: BlobAuth;
 }
 
 export function blobUrl(baseUrl: string, hash: Hex): string {
@@ -40,7 +43,10 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
         method: "PUT",
         // Node's fetch sends any Uint8Array; the DOM typing wants one over a plain ArrayBuffer.
         body: bytes as Uint8Array<ArrayBuffer>,
-        headers: { "content-type": "application/octet-stream" },
+        headers: {
+          "content-type": "application/octet-stream",
+          ...(options.auth === undefined ? {} : { [BLOB_AUTH_HEADER]: options.auth.header() }),
+        },
         signal,
       });
     } catch (error) {

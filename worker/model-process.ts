@@ -17,7 +17,8 @@
  *   rest with 9 threads against 1.6 GB of address space (VmSize), +8 MiB per extra intra-op thread,
  *   which is why RLIMIT_AS (`addressSpaceBytes`, optional, off by default) is no cap for this.
  *   Where prlimit is missing (`kernelCapped` false) the sampling below is the only cap; the
- *   provider logs a warning.
+ *   provider logs a warning. Sessions on a GPU provider are not capped this way (driver mappings,
+ *   never measured under the cap; their device memory is not counted either).
  * - **memory, sampled**: while a call (open or run) is in flight, the child's resident set (VmRSS in
  *   /proc/<pid>/status) is sampled every `pollMs`; above `memoryBytes` the child is SIGKILLed.
  * - **time**: a run longer than `runTimeoutMs` (an open longer than `loadTimeoutMs`) kills the child.
@@ -204,7 +205,11 @@ export class ProcessSession implements InferenceSessionLike {
     const as = limits.addressSpaceBytes ?? 0;
     const data = limits.dataBytes ?? 0;
     if (as > 0 && prlimit === undefined) throw new BaseError("CONFIG_INVALID", "an address-space limit for model processes needs prlimit (util-linux), which is not installed");
-    const caps = [...(as > 0 ? [`--as=${as}`] : []), ...(data > 0 && prlimit !== undefined ? [`--data=${data}`] : [])];
+    // GPU providers (CUDA, TensorRT) map driver memory the cap would count and were never measured
+    // under it: a GPU session's memory is capped by sampling only (its device memory is not counted).
+    const cpuOnly = (options.executionProviders ?? ["cpu"]).every((p) => (typeof p === "string" ? p : p.name) === "cpu");
+    const kernelCap = data > 0 && prlimit !== undefined && cpuOnly;
+    const caps = [...(as > 0 ? [`--as=${as}`] : []), ...(kernelCap ? [`--data=${data}`] : [])];
     const child = fork(CHILD_PATH, [], {
       serialization: "advanced",
       // Nothing of the worker's environment (signer keys, broker passwords) reaches the model's process.
@@ -214,7 +219,7 @@ export class ProcessSession implements InferenceSessionLike {
       ...(caps.length > 0 ? { execPath: prlimit, execArgv: [...caps, "--", process.execPath, ...nodeArgs] } : { execArgv: nodeArgs }),
     });
     const s = new ProcessSession(child, limits, tensorFolder());
-    s.kernelCapped = data > 0 && prlimit !== undefined;
+    s.kernelCapped = kernelCap;
     try {
       const reply = await s.call({ op: "open", model: modelPath, options }, "load");
       s.inputNames = reply.inputNames as string[];

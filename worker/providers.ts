@@ -134,7 +134,7 @@ export class ProviderProber {
               ? await ThreadedSession.create(modelPath, options)
               : await ort.InferenceSession.create(modelPath, options);
         const ms = Math.round((performance.now() - started) * 10) / 10;
-        if (session instanceof ProcessSession && (limits?.dataBytes ?? 0) > 0 && !session.kernelCapped && !this.warnedNoKernelCap) {
+        if (session instanceof ProcessSession && provider === "cpu" && (limits?.dataBytes ?? 0) > 0 && !session.kernelCapped && !this.warnedNoKernelCap) {
           this.warnedNoKernelCap = true;
           this.log.warn(
             { ...context, limitMb: Math.round((limits?.dataBytes ?? 0) / 2 ** 20) },

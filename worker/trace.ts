@@ -37,6 +37,7 @@ import { LaneSet, NO_BATCHING, type BatchPolicy, type LaneBackend } from "./batc
 import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
 import { ProcessSession, type ModelProcessLimits } from "./model-process.js";
 import { fromOrtTensor, toOrtTensor } from "./runner.js";
+import type { BlobAuth } from "../protocol/blobAuth.js";
 
 export const ZERO_TRACE_ROOT = `0x${"00".repeat(32)}` as Hex;
 
@@ -309,11 +310,11 @@ interface LaneContext {
 export async function publishTrace(
   blobStoreUrl: string,
   run: Pick<TraceRun, "tensors" | "hashes" | "manifest" | "traceRoot"> & { indices?: readonly number[] },
-  options: { timeoutMs: number; concurrency?: number; signal?: AbortSignal },
+  options: { timeoutMs: number; concurrency?: number; signal?: AbortSignal; auth?: BlobAuth },
 ): Promise<{ bytes: number; blobs: number }> {
   let next = 0;
   let bytes = 0;
-  const put = { timeoutMs: options.timeoutMs, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  const put = { timeoutMs: options.timeoutMs, ...(options.signal === undefined ? {} : { signal: options.signal }), ...(options.auth === undefined ? {} : { auth: options.auth }) };
   const lane = async () => {
     while (next < run.tensors.length) {
       const i = next++;
@@ -334,6 +335,8 @@ export interface FullTraceBuilderOptions {
   settings?: TraceSessionSettings;
   /** Where the trace is published; without one the root is still committed, with a warning. */
   blobStoreUrl?: string;
+  /** Signs the uploads as the worker's signer (protocol/blobAuth.ts). */
+  blobAuth?: BlobAuth;
   timeoutMs?: number;
   uploadConcurrency?: number;
   /** Trace sessions kept open (by model). */
@@ -443,6 +446,7 @@ export class FullTraceBuilder implements TraceBuilder {
         timeoutMs: this.options.timeoutMs ?? 30_000,
         ...(this.options.uploadConcurrency === undefined ? {} : { concurrency: this.options.uploadConcurrency }),
         ...(signal === undefined ? {} : { signal }),
+        ...(this.options.blobAuth === undefined ? {} : { auth: this.options.blobAuth }),
       });
     } else {
       this.log.warn({ requestId: context.job.requestId }, "trace not published: no blobStoreUrl is set, so nobody can check it");

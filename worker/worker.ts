@@ -27,6 +27,7 @@ import { RejectReason, RequestStatus, Tier, type Hex, type RequestId } from "../
 import { z } from "zod";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
+import { BlobAuth } from "../protocol/blobAuth.js";
 import type { ModelCatalog, ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection, publicRejectionMessage } from "./errors.js";
@@ -138,6 +139,7 @@ export class Worker {
   readonly catalog: ModelCatalog;
   private readonly log: Logger;
   private readonly signer: FastSigner;
+  private readonly blobAuth: BlobAuth;
   private readonly traceBuilder: TraceBuilder;
   /** Proves ZK-tier jobs on worker_threads (started on the first ZK job). */
   readonly prover: ProverPool;
@@ -161,6 +163,8 @@ export class Worker {
     const root = options.logger ?? createLogger("worker");
     this.log = root.child({ layer: "worker" });
     this.signer = new FastSigner(config.signerKey);
+    // Blob-store uploads are signed as this worker's signer: the relayer knows it from the chain.
+    this.blobAuth = new BlobAuth(config.signerKey);
     this.now = options.now ?? Date.now;
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
@@ -221,7 +225,7 @@ export class Worker {
             },
             ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
             ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
-            ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),
+            ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl, blobAuth: this.blobAuth }),
             timeoutMs: config.fetchTimeoutMs,
             logger: root,
           })
@@ -506,7 +510,7 @@ export class Worker {
     let outputHex: Hex = toHex(encoded);
     if (encoded.byteLength > this.config.maxInlineOutputBytes) {
       if (this.config.blobStoreUrl !== undefined) {
-        const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal });
+        const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal, auth: this.blobAuth });
         log.debug({ url, bytes: encoded.byteLength }, "output stored in the blob store");
         outputHex = "0x";
       } else {

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Hex } from "../../protocol/index.js";
 import { ProviderProber, SessionCache, probeOrder } from "../../worker/index.js";
 import { ThreadedSession, type InferenceSessionLike } from "../../worker/ort-thread.js";
+import { KERNEL_CAP_AVAILABLE } from "../../worker/model-process.js";
 import { CLS_PATH, silentLogger } from "./fixtures.js";
 
 const settings = { graphOptimizationLevel: "all" as const, intraOpNumThreads: 0 };
@@ -56,6 +57,27 @@ describe("ProviderProber", () => {
     const opened = await prober.open(CLS_PATH);
     expect(["webgpu", "cpu"]).toContain(opened.provider);
     await opened.session.release();
+  });
+});
+
+describe("ProviderProber with model processes", () => {
+  it.skipIf(!KERNEL_CAP_AVAILABLE)("test_open_withoutPrlimit_warnsOnceThatMemoryIsCappedBySamplingOnly", async () => {
+    const warnings: string[] = [];
+    const logger = silentLogger();
+    logger.warn = ((_obj: unknown, msg?: string) => void warnings.push(String(msg))) as typeof logger.warn;
+    const limits = { memoryBytes: 512 * 2 ** 20, dataBytes: 512 * 2 ** 20, runTimeoutMs: 10_000, loadTimeoutMs: 30_000 };
+    const settings = { graphOptimizationLevel: "all" as const, intraOpNumThreads: 1 };
+    const capped = new ProviderProber({ preferences: ["cpu"], settings: { ...settings, process: limits }, logger });
+    const a = await capped.open(CLS_PATH);
+    await a.session.release();
+    expect(warnings).toEqual([]);
+    const uncapped = new ProviderProber({ preferences: ["cpu"], settings: { ...settings, process: { ...limits, prlimitPath: "/nonexistent/prlimit" } }, logger });
+    for (let i = 0; i < 2; i++) {
+      const b = await uncapped.open(CLS_PATH);
+      await b.session.release();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/prlimit .* is not installed: .* capped by sampling only/);
   });
 });
 
