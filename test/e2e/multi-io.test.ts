@@ -67,7 +67,7 @@ describe("several named inputs and outputs, end to end (NONE tier)", () => {
       const p = Buffer.alloc(4);
       p.writeFloatLE(ref.output[0]!);
       expect(await dapp.lastProbabilityBits()).toBe(BigInt(p.readUInt32LE(0)));
-      state = ref.stateN;
+      state = Float32Array.from(ref.stateN);
     }
     expect(await dapp.pending()).toBe(`0x${"00".repeat(32)}`);
   }, 180_000);
