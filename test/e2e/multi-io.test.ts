@@ -6,10 +6,15 @@
  * the SDK sends inputs by name (inline and uploaded) and reads outputs by name; a bad bundle is rejected
  * by the worker and refunded, nothing lost.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleEntries, encodeBundle, encodeTensor, hashBundleEncoded, RefundReason, RequestStatus, Tier, toHex, type Tensor } from "../../protocol/index.js";
+import { bundleEntries, encodeBundle, encodeTensor, hashBundleEncoded, hashTensor, RefundReason, RequestStatus, Tier, toHex, type Tensor } from "../../protocol/index.js";
+import { sha256Hex } from "../../worker/index.js";
+import { checkModel } from "../../cli/check.js";
+import { ifModel } from "../attacks/resource-models.js";
 import { OracleClient, isSdkError } from "../../sdk/index.js";
 import { REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { VoiceActivityDApp__factory, type VoiceActivityDApp } from "../../types/ethers-contracts/index.js";
@@ -90,6 +95,11 @@ describe("several named inputs and outputs, end to end (NONE tier)", () => {
       const ref = await reference(frame(7), state);
       expect(Array.from(outputs.get("output")!.data as Float32Array)).toEqual(Array.from(ref.output));
       expect(Array.from(outputs.get("stateN")!.data as Float32Array)).toEqual(Array.from(ref.stateN));
+      // The relayer's dashboard API previews every input and output by name.
+      const detail = (await (await fetch(`${stack.relayer.url}/api/requests/${sent.requestId}`)).json()) as Record<"input" | "output", { bundle: Array<{ name: string; dtype: string; shape: number[]; values: number[] }> }>;
+      expect(detail.input.bundle.map((b) => `${b.name}:${b.dtype}[${b.shape}]`)).toEqual(["input:float32[1,64]", "sr:int64[]", "state:float32[1,1,8]"]);
+      expect(detail.output.bundle.map((b) => b.name)).toEqual(["output", "stateN"]);
+      expect(detail.output.bundle[1]!.values).toEqual(Array.from(ref.stateN));
     }
     // A misnamed input is refused before anything is sent, with the names.
     const e = await client.request({ modelHash: VAD_HASH, inputs: { input: frame(0), sr: SR, h: ZERO_STATE } }).catch((x: unknown) => x);
@@ -111,4 +121,30 @@ describe("several named inputs and outputs, end to end (NONE tier)", () => {
     expect(refunds[0]!.args.amount).toBe(REQUEST_FEE);
     expect(bundleEntries(bad).map((x) => x.name)).toEqual(["input", "sr", "state"]);
   }, 120_000);
+
+  it("test_ifModel_refusedForOptimisticWithItsReason_servedInNone", async () => {
+    // y = If(c, x + x, x): control flow, which no one-step proof covers.
+    const file = join(stack.dataDir, "if.onnx");
+    const bytes = ifModel();
+    writeFileSync(file, bytes);
+    const report = await checkModel(file, { seeded: 1 });
+    expect(report.verdicts.OPTIMISTIC.allowed).toBe(false);
+    expect(report.verdicts.OPTIMISTIC.reasons.join("; ")).toMatch(/not disputable: If ×1/);
+    expect(report.verdicts.NONE.allowed).toBe(true);
+    const hash = sha256Hex(bytes);
+    const owner = stack.accounts.modelOwner;
+    await (await stack.registry.connect(owner).registerModel(hash, {
+      owner: await owner.getAddress(), fee: 0n, tiers: 1, active: true,
+      resolver: "0x0000000000000000000000000000000000000000", zkVerifier: "0x0000000000000000000000000000000000000000",
+      commitmentRoot: `0x${"00".repeat(32)}`, input: { dtype: 1, shape: [1] }, output: { dtype: 1, shape: [1] }, uris: [pathToFileURL(file).href],
+    })).wait();
+    const x: Tensor = { dtype: "float32", shape: [1], data: Float32Array.of(21) };
+    const deadline = (await stack.networkHelpers.time.latest()) + 3600;
+    const receipt = (await (await stack.oracle.connect(stack.accounts.user).requestInference({ modelHash: hash, inputHash: `0x${"00".repeat(32)}`, input: toHex(encodeTensor(x)), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline }, { value: REQUEST_FEE })).wait())!;
+    const id = receipt.logs.map((l) => stack.oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId as string;
+    stack.relayer.poke();
+    await waitFor(async () => (await stack.oracle.getRequest(id)).status === BigInt(RequestStatus.Fulfilled), 60_000, "the If model's result");
+    const fulfilled = await stack.oracle.queryFilter(stack.oracle.filters.RequestFulfilled(id));
+    expect(fulfilled[0]!.args.outputHash).toBe(hashTensor({ dtype: "float32", shape: [1], data: Float32Array.of(42) }));
+  }, 180_000);
 });
