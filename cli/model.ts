@@ -133,8 +133,8 @@ export async function modelInspect(target: string, o: GlobalOptions & { inputSha
     lines.push(
       `file       ${resolve(target)} (${info.bytes} bytes, opset ${info.opset ?? "?"}${info.producer ? `, ${info.producer}` : ""})`,
       `model      ${info.modelHash}`,
-      `input      ${info.input.name}: ${info.input.dtype}[${info.input.shape.map((d) => (d === 0 ? "*" : d))}]`,
-      `output     ${info.output.name}: ${info.output.dtype}[${info.output.shape.map((d) => (d === 0 ? "*" : d))}]`,
+      ...info.inputs.map((x, i) => `${i === 0 ? (info.inputs.length > 1 ? "inputs    " : "input     ") : "          "} ${x.name}: ${x.dtype}[${x.shape.map((d) => (d === 0 ? "*" : d))}]`),
+      ...info.outputs.map((x, i) => `${i === 0 ? (info.outputs.length > 1 ? "outputs   " : "output    ") : "          "} ${x.name}: ${x.dtype}[${x.shape.map((d) => (d === 0 ? "*" : d))}]`),
       `commitment ${c.root ?? `none: ${c.reason}`}`,
     );
   }

@@ -35,6 +35,19 @@ describe("oracle CLI: several named inputs and outputs", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("test_check_severalInputs_noneOnlyWithTheReason", async () => {
+    const r = await oracle(["model", "check", VAD_FILE, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = lastJson<{ verdicts: Record<"NONE" | "OPTIMISTIC" | "ZK", { allowed: boolean; reasons: string[] }> }>(r);
+    expect(report.verdicts.NONE).toEqual({ allowed: true, reasons: ["onnxruntime-node runs it at [1,64], state [1,1,8], sr []"] });
+    for (const tier of ["OPTIMISTIC", "ZK"] as const) {
+      expect(report.verdicts[tier].allowed).toBe(false);
+      expect(report.verdicts[tier].reasons[0]).toBe("the model has 3 inputs (input, state, sr) and 2 outputs (output, stateN): such a model is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output)");
+    }
+    const inspect = await oracle(["model", "inspect", VAD_FILE]);
+    expect(inspect.stdout).toMatch(/inputs\s+input: float32\[1,64\]\n\s+state: float32\[1,1,8\]\n\s+sr: int64\[\]\noutputs\s+output: float32\[1,1\]\n\s+stateN: float32\[1,1,8\]/);
+  }, 120_000);
+
   it("test_register_readsEveryInputAndOutput_refusesOptimisticWithTheReason", async () => {
     const refused = await oracle(["model", "register", VAD_FILE, "--tiers", "none,optimistic", "--key", key("modelOwner")], env);
     expect(refused.code).toBe(1);
