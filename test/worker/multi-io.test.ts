@@ -80,4 +80,17 @@ describe("worker: a model with several named inputs and outputs", () => {
     expect(reply.reason).toBe(RejectReason.InferenceFailed);
     expect(reply.message).toBe("the model has several inputs or outputs: it is served in the NONE tier only");
   });
+
+  it("test_serve_oversizedBundle_refusedBeforeDecoding", async () => {
+    const small = await attackWorker([VAD_MODEL], { modelSchemes: ["file"], maxInputBytes: 256 });
+    try {
+      const bytes = encodeBundle({ input: frame(0), sr: SR, state: ZERO_STATE });
+      expect(bytes.byteLength).toBe(375);
+      const reply = await small.serve(bundleJob(bytes));
+      expect(reply.kind, JSON.stringify(reply)).toBe("rejection");
+      expect(reply.message).toBe("the inline input is 375 bytes, more than the limit of 256");
+    } finally {
+      await small.close();
+    }
+  });
 });
