@@ -1,7 +1,8 @@
 /**
- * Content-addressed blob store: canonical tensors (inputs, outputs, trace tensors) kept on disk
- * under their tensor hash, indexed in the relayer database with an expiry. A blob is accepted only
- * if it is a well-formed tensor whose hash is the key it is stored under.
+ * Content-addressed blob store: canonical tensors (inputs, outputs, trace tensors) and tensor bundles
+ * (the inputs and outputs of models with several, protocol/bundle.ts) kept on disk under their hash,
+ * indexed in the relayer database with an expiry. A blob is accepted only if it is a well-formed
+ * tensor or bundle whose hash is the key it is stored under.
  */
 import { createWriteStream, mkdirSync } from "node:fs";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
