@@ -9,6 +9,7 @@ import {TensorHash} from "./libraries/TensorHash.sol";
 /// @notice ONNX models keyed by the sha256 of their file. Anyone registers a model and owns it; the
 /// registry admin approves the dispute resolvers and zk verifiers models may plug in.
 contract ModelRegistry is IModelRegistry {
+    uint8 internal constant TIER_NONE = 1 << 0;
     uint8 internal constant TIER_OPTIMISTIC = 1 << 1;
     uint8 internal constant TIER_ZK = 1 << 2;
     uint8 internal constant ALL_TIERS = 0x07;
@@ -89,6 +90,7 @@ contract ModelRegistry is IModelRegistry {
     ) external {
         if (modelHash == bytes32(0)) revert RegistryZeroModelHash();
         if (_models[modelHash].owner != address(0)) revert RegistryModelAlreadyRegistered(modelHash);
+        _checkNoneOnly(info.tiers, inputs.length, outputs.length);
         _store(modelHash, info, msg.sender, true);
         StoredIO storage io = _io[modelHash];
         _storeNamed(io.inputs, inputs, "input");
@@ -122,7 +124,9 @@ contract ModelRegistry is IModelRegistry {
     /// @inheritdoc IModelRegistry
     /// @dev `info.owner` is ignored; use transferModelOwnership.
     function updateModel(bytes32 modelHash, ModelInfo calldata info) external onlyModelOwner(modelHash) {
-        _store(modelHash, info, msg.sender, _io[modelHash].inputs.length != 0);
+        StoredIO storage io = _io[modelHash];
+        _checkNoneOnly(info.tiers, io.inputs.length, io.outputs.length);
+        _store(modelHash, info, msg.sender, io.inputs.length != 0);
         emit ModelUpdated(modelHash);
     }
 
@@ -286,6 +290,13 @@ contract ModelRegistry is IModelRegistry {
             d.dtype = s.dtype;
             d.shape = s.shape;
         }
+    }
+
+    /// @dev A model with several inputs or outputs offers the NONE tier only.
+    function _checkNoneOnly(uint8 tiers, uint256 inputs, uint256 outputs) internal pure {
+        // INVARIANT: a dispute and a ZK proof each check one input tensor and one output, so a model with
+        // several is never offered in a tier that no worker serves and no resolver could decide.
+        if ((inputs > 1 || outputs > 1) && tiers != TIER_NONE) revert RegistryInvalidTiers(tiers);
     }
 
     /// @dev a < b in byte order (a proper prefix sorts first).

@@ -83,6 +83,8 @@ interface IModelRegistry {
     /// back as the first input / output. The names and specs are a function of the ONNX file: set once,
     /// kept by `updateModel`. A model with several inputs takes a bundle as its input (and one with
     /// several outputs returns a bundle); a model with one of each is served exactly as by registerModel.
+    /// A model with several inputs or outputs offers the NONE tier only (`tiers == 1`, else
+    /// RegistryInvalidTiers, here and in updateModel).
     function registerModelIO(
         bytes32 modelHash,
         ModelInfo calldata info,

@@ -83,4 +83,18 @@ describe("ModelRegistry named inputs and outputs", () => {
     await expectRevert(r.registerModelIO(MODEL_HASH, modelInfo({ tiers: 1 }), INPUTS, OUTPUTS), registry, "RegistryModelAlreadyRegistered", [MODEL_HASH]);
     expect(await registry.isRegistered(HASH_IO)).toBe(false);
   });
+
+  it("test_registerModelIO_severalInputs_noneTierOnly", async () => {
+    const { registry, owner } = await load();
+    const r = registry.connect(owner);
+    // OPTIMISTIC or ZK: no dispute or proof checks several tensors; refused at registration and update.
+    for (const tiers of [2, 3, 5]) {
+      await expectRevert(r.registerModelIO(HASH_IO, modelInfo({ tiers }), INPUTS, OUTPUTS), registry, "RegistryInvalidTiers", [tiers]);
+    }
+    await send(r.registerModelIO(HASH_IO, modelInfo({ tiers: 1 }), INPUTS, OUTPUTS));
+    await expectRevert(r.updateModel(HASH_IO, modelInfo({ tiers: 3 })), registry, "RegistryInvalidTiers", [3]);
+    // One named input and output: any tier its terms allow (here ZK needs an approved verifier).
+    const one = "0x" + "dd".repeat(32);
+    await expectRevert(r.registerModelIO(one, modelInfo({ tiers: 5 }), INPUTS.slice(0, 1), OUTPUTS.slice(0, 1)), registry, "RegistryResolverNotApproved");
+  });
 });
