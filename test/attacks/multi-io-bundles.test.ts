@@ -119,6 +119,24 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     expect(events(receipt, fx.oracle, "InferenceRequested")[0]!.args.inputHash).toBe(hashBundleEncoded(committed));
   });
 
+  it("test_gas_statefulFrames_pushAndDeliver", async () => {
+    // docs/PROTOCOL.md "Tensor bundles": what a stateful dApp pays per frame (the oracle hashes the
+    // 375-byte input bundle and the 102-byte output bundle; the dApp builds one and stores 52 bytes of the other).
+    const fx = await conn.networkHelpers.loadFixture(deploy);
+    const { dapp, id, f } = await vad(fx);
+    const honest = await honestOutput(f);
+    const first = await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: toHex(honest), traceRoot: `0x${"00".repeat(32)}` })));
+    const push = await send(dapp.connect(fx.requester).pushFrame(encodeTensor(frame(1)), (await now(fx)) + 3600n, { value: FEE }));
+    const next = events(push, fx.oracle, "InferenceRequested")[0]!.args.requestId as string;
+    const out = honest; // a bundle of the model's layout (its values do not change the gas)
+    const second = await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, next, fx.signers[0]!, { outputHash: hashBundleEncoded(out), output: toHex(out), traceRoot: `0x${"00".repeat(32)}` })));
+    expect(await dapp.framesScored()).toBe(2n);
+    // Measured 259.8k (push, state slots warm), 281.0k (first delivery: state slots written from zero), 175.6k after.
+    expect(Number(push.gasUsed)).toBeLessThan(280_000);
+    expect(Number(first.gasUsed)).toBeLessThan(300_000);
+    expect(Number(second.gasUsed)).toBeLessThan(200_000);
+  });
+
   describe("worker side", () => {
     let w: AttackWorker;
     let host: LoopbackServer;
