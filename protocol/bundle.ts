@@ -17,7 +17,7 @@
  */
 import { BaseError } from "./errors.js";
 import { sha256, toHex } from "./merkle.js";
-import { checkSpec, decodeHeaderOf, decodeTensor, encodeTensor, hashEncoded, TENSOR_MAGIC, TensorFormatCode, type DType, type Tensor, type TensorSpec } from "./tensor.js";
+import { checkSpec, decodeHeaderOf, decodeTensor, encodeTensor, hashEncoded, TensorFormatCode, type Tensor, type TensorSpec } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
 
 export const BUNDLE_MAGIC = Buffer.from("VIOB", "ascii");
@@ -236,13 +236,5 @@ export function encodeBundleFor(tensors: ReadonlyMap<string, Tensor> | Readonly<
   return encodeBundle(map);
 }
 
-/** A short description of a dtype/shape spec list ("x float32[1,64], sr int64[]"). */
-export function describeSpecs(specs: readonly { name: string; dtype: DType; shape: readonly number[] }[]): string {
-  return specs.map((s) => `${s.name || "(unnamed)"} ${s.dtype}[${s.shape.map((d) => (d === 0 ? "?" : d)).join(",")}]`).join(", ");
-}
-
-/** The tensor magic, for callers telling a bare tensor from a bundle. */
-export function isBareTensor(bytes: Uint8Array): boolean {
-  return bytes.byteLength >= 4 && Buffer.from(bytes.buffer, bytes.byteOffset, 4).equals(TENSOR_MAGIC);
-}
+/** Is this encoding a bundle ("VIOB"), not a bare tensor? */
 export { isBundle as isTensorBundle };
