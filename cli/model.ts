@@ -106,7 +106,10 @@ export async function modelList(o: GlobalOptions): Promise<void> {
             ...models.map((m) => {
               const card = modelCard(m.modelHash);
               const name = modelName(ctx.deployment, m.modelHash);
-              return `${m.modelHash}  ${name === undefined ? "" : `${name}  `}${m.input.dtype}[${m.input.shape}] -> ${m.output.dtype}[${m.output.shape}]  ${eth(m.fee)}  ${m.tiers.map((t) => Tier[t]).join("+")}${m.active ? "" : " INACTIVE"}${card ? `  ${card.name}` : ""}`;
+              const io = m.inputs.length > 1 || m.outputs.length > 1
+                ? `${m.inputs.map((x) => `${x.name}:${x.dtype}[${x.shape}]`).join(" ")} -> ${m.outputs.map((x) => `${x.name}:${x.dtype}[${x.shape}]`).join(" ")}`
+                : `${m.input.dtype}[${m.input.shape}] -> ${m.output.dtype}[${m.output.shape}]`;
+              return `${m.modelHash}  ${name === undefined ? "" : `${name}  `}${io}  ${eth(m.fee)}  ${m.tiers.map((t) => Tier[t]).join("+")}${m.active ? "" : " INACTIVE"}${card ? `  ${card.name}` : ""}`;
             }),
             "",
             "(--model takes a name, the hash, or its first digits)",

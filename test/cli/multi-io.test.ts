@@ -66,6 +66,8 @@ describe("oracle CLI: several named inputs and outputs", () => {
       { name: "output", dtype: "float32", shape: [1, 1] },
       { name: "stateN", dtype: "float32", shape: [1, 1, 8] },
     ]);
+    const list = await oracle(["model", "list"], env);
+    expect(list.stdout).toContain(`${VAD_HASH}  input:float32[1,64] sr:int64[] state:float32[1,1,8] -> output:float32[1,1] stateN:float32[1,1,8]`);
     const human = await oracle(["model", "register", VAD_FILE, "--tiers", "none", "--fee", "0", "--update", "--key", key("modelOwner")], env);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/inputs\s+input: float32\[1,64\]\n\s+sr: int64\[\]\n\s+state: float32\[1,1,8\]\noutputs\s+output: float32\[1,1\]\n\s+stateN: float32\[1,1,8\]/);
