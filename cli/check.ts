@@ -341,7 +341,12 @@ async function unparsedReport(file: string, bytes: Uint8Array, info: OnnxFileInf
   const shape = options.inputShape !== undefined && options.inputShape.every((d) => d > 0) ? [...options.inputShape] : info.input.shape.map((d) => (d > 0 ? d : 1));
   const isStatic = (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) || info.input.shape.every((d) => d > 0);
   const named = operators.filter((r) => r.unsupported > 0).map((r) => `${r.opType} ×${r.unsupported} (${r.reasons[0]})`);
-  const none = await tryOnnxruntime(bytes, info.input.dtype, shape);
+  // A model with several inputs: each fed at its declared shape (dynamic axes 1); the verdicts say why
+  // only NONE serves it.
+  const several = info.inputs.length > 1 || info.outputs.length > 1;
+  const extra = several ? info.inputs.slice(1).map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape.map((d) => (d > 0 ? d : 1)) })) : [];
+  const none = await tryOnnxruntime(bytes, info.input.dtype, shape, extra);
+  const severalReason = `the model has ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(", ")}) and ${info.outputs.length} outputs (${info.outputs.map((o) => o.name).join(", ")}): such a model is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output)`;
   return {
     file,
     modelHash: info.modelHash,
@@ -361,24 +366,29 @@ async function unparsedReport(file: string, bytes: Uint8Array, info: OnnxFileInf
     canonicalTerms: null,
     verdicts: {
       NONE: { allowed: none.ok, reasons: [none.reason] },
-      OPTIMISTIC: { allowed: false, reasons: [named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`] },
-      ZK: zkVerdict(bytes),
+      OPTIMISTIC: { allowed: false, reasons: [...(several ? [severalReason] : []), named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`] },
+      ZK: several ? { allowed: false, reasons: [severalReason] } : zkVerdict(bytes),
     },
     notes: [],
   };
 }
 
-async function tryOnnxruntime(bytes: Uint8Array, dtype: Tensor["dtype"], shape: number[]): Promise<{ ok: boolean; reason: string }> {
+async function tryOnnxruntime(bytes: Uint8Array, dtype: Tensor["dtype"], shape: number[], others: { name: string; dtype: Tensor["dtype"]; shape: number[] }[] = []): Promise<{ ok: boolean; reason: string }> {
   try {
     const imported = (await import("onnxruntime-node")) as unknown as { default?: typeof import("onnxruntime-node") } & typeof import("onnxruntime-node");
     const ort = imported.default ?? imported;
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["cpu"] });
     try {
       // 64-bit integer inputs (token ids, sizes) get zeros; everything else a seeded tensor.
-      const wide = dtype === "int64" || dtype === "uint64";
-      const x = wide ? { dtype, shape, data: new DTYPES[dtype].array(numel(shape)) } : seededInput(dtype, shape, 1);
-      await session.run({ [session.inputNames[0]!]: new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) });
-      return { ok: true, reason: `onnxruntime-node runs it at [${shape}]` };
+      const tensor = (dt: Tensor["dtype"], sh: number[]) => {
+        const wide = dt === "int64" || dt === "uint64";
+        const x = wide ? { dtype: dt, shape: sh, data: new DTYPES[dt].array(numel(sh)) } : seededInput(dt, sh, 1);
+        return new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape);
+      };
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { [session.inputNames[0]!]: tensor(dtype, shape) };
+      for (const o of others) feeds[o.name] = tensor(o.dtype, o.shape);
+      await session.run(feeds);
+      return { ok: true, reason: `onnxruntime-node runs it at [${shape}]${others.map((o) => `, ${o.name} [${o.shape}]`).join("")}` };
     } finally {
       await session.release();
     }

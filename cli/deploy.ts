@@ -15,6 +15,7 @@ import { loadConfig } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
 import { DEFAULT_GAME_TIMES, deployFraudGame, deployInferenceOracle } from "../protocol/deployOracle.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
+import { canonicalNames, MAX_BUNDLE_TENSORS } from "../protocol/bundle.js";
 import { Ruling, Tier, type Hex } from "../protocol/types.js";
 import { ArbiterResolver__factory, ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import type { ModelRegistry } from "../types/ethers-contracts/index.js";
@@ -143,6 +144,9 @@ export interface OnnxFileInfo {
   /** From the file; dynamic dimensions read as 0 (any size). */
   input: TensorSpec & { name: string };
   output: TensorSpec & { name: string };
+  /** Every input and output, in the file's order (`input` / `output` are the first of each). */
+  inputs: (TensorSpec & { name: string })[];
+  outputs: (TensorSpec & { name: string })[];
   opset: number | undefined;
   producer: string;
   metadata: Record<string, string>;
@@ -171,8 +175,11 @@ export function onnxFileInfo(file: string): OnnxFileInfo {
   if (g === null || g === undefined) throw cliError("INPUT_INVALID", `${file} has no graph`);
   const initializers = new Set((g.initializer ?? []).map((t) => t.name));
   const inputs = (g.input ?? []).filter((i) => !initializers.has(i.name ?? ""));
-  if (inputs.length !== 1 || (g.output ?? []).length < 1) {
-    throw cliError("INPUT_INVALID", `the oracle serves models with one input and reads the first output; ${file} has ${inputs.length} inputs`);
+  if (inputs.length < 1 || (g.output ?? []).length < 1) {
+    throw cliError("INPUT_INVALID", `${file} has ${inputs.length} inputs and ${(g.output ?? []).length} outputs; a model needs at least one of each`);
+  }
+  if (inputs.length > MAX_BUNDLE_TENSORS || (g.output ?? []).length > MAX_BUNDLE_TENSORS) {
+    throw cliError("INPUT_INVALID", `${file} has ${inputs.length} inputs and ${(g.output ?? []).length} outputs; a request carries at most ${MAX_BUNDLE_TENSORS} of each`);
   }
   const spec = (v: (typeof inputs)[number], what: string): TensorSpec & { name: string } => {
     const tt = v.type?.tensorType;
@@ -191,6 +198,8 @@ export function onnxFileInfo(file: string): OnnxFileInfo {
     bytes: bytes.byteLength,
     input: spec(inputs[0]!, "input"),
     output: spec(g.output![0]!, "output"),
+    inputs: inputs.map((v) => spec(v, "input")),
+    outputs: g.output!.map((v) => spec(v, "output")),
     opset: opset === null || opset === undefined ? undefined : Number(opset.toString()),
     producer: `${model.producerName ?? ""} ${model.producerVersion ?? ""}`.trim(),
     metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? "", p.value ?? ""])),
@@ -233,27 +242,40 @@ export interface RegisterModelOptions {
   commitmentRoot?: Hex;
   input: TensorSpec;
   output: TensorSpec;
+  /** A model with several inputs or outputs: every one by name (registerModelIO; `input` / `output` are ignored). */
+  named?: { inputs: (TensorSpec & { name: string })[]; outputs: (TensorSpec & { name: string })[] };
   uris: string[];
   /** Replace a registered model's terms (updateModel, as its owner) instead of registering it. */
   update?: boolean;
 }
 
 export async function registerModel(registry: ModelRegistry, o: RegisterModelOptions, progress: Progress): Promise<void> {
+  const named = (specs: (TensorSpec & { name: string })[]) =>
+    canonicalNames(specs.map((x) => x.name)).map((name) => {
+      const x = specs.find((y) => y.name === name)!;
+      return { name, dtype: dtypeCode(x.dtype), shape: x.shape };
+    });
+  const info = {
+    owner: o.owner,
+    fee: o.fee,
+    tiers: o.tiers.reduce((m, t) => m | (1 << t), 0),
+    active: true,
+    resolver: o.resolver,
+    zkVerifier: o.zkVerifier ?? ZeroAddress,
+    commitmentRoot: o.commitmentRoot ?? `0x${"00".repeat(32)}`,
+    input: { dtype: dtypeCode(o.input.dtype), shape: o.input.shape },
+    output: { dtype: dtypeCode(o.output.dtype), shape: o.output.shape },
+    uris: o.uris,
+  };
+  if (o.named !== undefined && o.update !== true) {
+    const { inputs, outputs } = o.named;
+    await send(`registering model ${o.modelHash.slice(0, 10)}… (${inputs.length} inputs, ${outputs.length} outputs)`, () => registry.registerModelIO(o.modelHash, info, named(inputs), named(outputs)), progress);
+    return;
+  }
   await send(
     `${o.update === true ? "updating" : "registering"} model ${o.modelHash.slice(0, 10)}…`,
     () =>
-      registry[o.update === true ? "updateModel" : "registerModel"](o.modelHash, {
-        owner: o.owner,
-        fee: o.fee,
-        tiers: o.tiers.reduce((m, t) => m | (1 << t), 0),
-        active: true,
-        resolver: o.resolver,
-        zkVerifier: o.zkVerifier ?? ZeroAddress,
-        commitmentRoot: o.commitmentRoot ?? `0x${"00".repeat(32)}`,
-        input: { dtype: dtypeCode(o.input.dtype), shape: o.input.shape },
-        output: { dtype: dtypeCode(o.output.dtype), shape: o.output.shape },
-        uris: o.uris,
-      }),
+      registry[o.update === true ? "updateModel" : "registerModel"](o.modelHash, info),
     progress,
   );
 }

@@ -187,7 +187,7 @@ program
   .command("request")
   .description("send an inference request; with --wait follow it to finality and print the output")
   .requiredOption("--model <name|hash>", "model: a name (ppocr-cls, mnist-mlp), the hash, its first digits or the short form 0x4918…3640")
-  .requiredOption("--input <file>", "input: .npy, .json (nested arrays, or {dtype, shape, data}), a canonical tensor file, or for the image models .png / .jpg (baseline JPEG)")
+  .requiredOption("--input <[name=]file...>", "input: .npy, .json (nested arrays, or {dtype, shape, data}), a canonical tensor file, or for the image models .png / .jpg (baseline JPEG); a model with several inputs takes one `name=file` per input (repeat --input)")
   .option("--tier <tier>", "none, optimistic or zk", "none")
   .option("--fee <eth>", "fee to pay (default: the minimum, model fee + minimum worker fee)")
   .option("--wait", "wait for the result and print it")

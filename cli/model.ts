@@ -77,8 +77,12 @@ function modelLines(m: ModelDetails): string[] {
     `owner      ${m.owner}`,
     `fee        ${eth(m.fee)} per request (plus the oracle's minimum worker fee)`,
     `tiers      ${m.tiers.map((t) => Tier[t]).join(", ")}${m.active ? "" : "  [INACTIVE]"}`,
-    `input      ${m.input.dtype}[${m.input.shape.map((d) => (d === 0 ? "*" : d))}]`,
-    `output     ${m.output.dtype}[${m.output.shape.map((d) => (d === 0 ? "*" : d))}]`,
+    ...(m.inputs.length > 1 || m.outputs.length > 1
+      ? [
+          ...m.inputs.map((x, i) => `${i === 0 ? "inputs    " : "          "} ${x.name}: ${x.dtype}[${x.shape.map((d) => (d === 0 ? "*" : d))}]`),
+          ...m.outputs.map((x, i) => `${i === 0 ? "outputs   " : "          "} ${x.name}: ${x.dtype}[${x.shape.map((d) => (d === 0 ? "*" : d))}]`),
+        ]
+      : [`input      ${m.input.dtype}[${m.input.shape.map((d) => (d === 0 ? "*" : d))}]`, `output     ${m.output.dtype}[${m.output.shape.map((d) => (d === 0 ? "*" : d))}]`]),
     `commitment ${/^0x0+$/.test(m.commitmentRoot) ? "none (zero root)" : m.commitmentRoot}`,
     `resolver   ${m.resolver}`,
     ...(/^0x0+$/.test(m.zkVerifier.slice(2)) || m.zkVerifier === "0x0000000000000000000000000000000000000000" ? [] : [`zkVerifier ${m.zkVerifier}`]),
@@ -102,7 +106,10 @@ export async function modelList(o: GlobalOptions): Promise<void> {
             ...models.map((m) => {
               const card = modelCard(m.modelHash);
               const name = modelName(ctx.deployment, m.modelHash);
-              return `${m.modelHash}  ${name === undefined ? "" : `${name}  `}${m.input.dtype}[${m.input.shape}] -> ${m.output.dtype}[${m.output.shape}]  ${eth(m.fee)}  ${m.tiers.map((t) => Tier[t]).join("+")}${m.active ? "" : " INACTIVE"}${card ? `  ${card.name}` : ""}`;
+              const io = m.inputs.length > 1 || m.outputs.length > 1
+                ? `${m.inputs.map((x) => `${x.name}:${x.dtype}[${x.shape}]`).join(" ")} -> ${m.outputs.map((x) => `${x.name}:${x.dtype}[${x.shape}]`).join(" ")}`
+                : `${m.input.dtype}[${m.input.shape}] -> ${m.output.dtype}[${m.output.shape}]`;
+              return `${m.modelHash}  ${name === undefined ? "" : `${name}  `}${io}  ${eth(m.fee)}  ${m.tiers.map((t) => Tier[t]).join("+")}${m.active ? "" : " INACTIVE"}${card ? `  ${card.name}` : ""}`;
             }),
             "",
             "(--model takes a name, the hash, or its first digits)",
@@ -129,8 +136,8 @@ export async function modelInspect(target: string, o: GlobalOptions & { inputSha
     lines.push(
       `file       ${resolve(target)} (${info.bytes} bytes, opset ${info.opset ?? "?"}${info.producer ? `, ${info.producer}` : ""})`,
       `model      ${info.modelHash}`,
-      `input      ${info.input.name}: ${info.input.dtype}[${info.input.shape.map((d) => (d === 0 ? "*" : d))}]`,
-      `output     ${info.output.name}: ${info.output.dtype}[${info.output.shape.map((d) => (d === 0 ? "*" : d))}]`,
+      ...info.inputs.map((x, i) => `${i === 0 ? (info.inputs.length > 1 ? "inputs    " : "input     ") : "          "} ${x.name}: ${x.dtype}[${x.shape.map((d) => (d === 0 ? "*" : d))}]`),
+      ...info.outputs.map((x, i) => `${i === 0 ? (info.outputs.length > 1 ? "outputs   " : "output    ") : "          "} ${x.name}: ${x.dtype}[${x.shape.map((d) => (d === 0 ? "*" : d))}]`),
       `commitment ${c.root ?? `none: ${c.reason}`}`,
     );
   }
@@ -257,6 +264,23 @@ async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckR
 
 export async function modelRegister(file: string, o: RegisterOptions): Promise<void> {
   const wantsOptimistic = parseTiers(o.tiers).includes(Tier.OPTIMISTIC);
+  const fileInfo = onnxFileInfo(file);
+  // Several inputs or outputs (recurrent state, a sample-rate scalar, input_ids + attention_mask): served
+  // in NONE. A dispute and a ZK proof both check one tensor in and one out.
+  const several = fileInfo.inputs.length > 1 || fileInfo.outputs.length > 1;
+  if (several) {
+    const offered = parseTiers(o.tiers).filter((t) => t !== Tier.NONE);
+    if (offered.length > 0) {
+      throw cliError(
+        "MODEL_NOT_DISPUTABLE",
+        `${file} has ${fileInfo.inputs.length} inputs and ${fileInfo.outputs.length} outputs: a model with several is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output); register it with --tiers none`,
+        { inputs: fileInfo.inputs.map((x) => x.name), outputs: fileInfo.outputs.map((x) => x.name), refused: offered.map((t) => Tier[t]) },
+      );
+    }
+    if (o.inputShape !== undefined || o.outputShape !== undefined) {
+      throw cliError("CONFIG_INVALID", `${file} has several inputs or outputs: their shapes are read from the file (--input-shape and --output-shape apply to one-input, one-output models)`);
+    }
+  }
   const check = wantsOptimistic && o.commit !== false ? await optimisticCheck(file, o) : undefined;
   const ctx = await context(o);
   try {
@@ -291,7 +315,7 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
       if (owner.toLowerCase() !== wallet.address.toLowerCase()) throw cliError("CONFIG_INVALID", `model ${info.modelHash} belongs to ${owner}; only its owner can --update it (this key is ${wallet.address})`, { modelHash: info.modelHash, owner });
     }
     let commitmentRoot: `0x${string}` | undefined;
-    if (o.commit !== false) {
+    if (o.commit !== false && !several) {
       const refShape = input.shape.every((d) => d > 0) ? input.shape : undefined;
       const c = await progress.step("computing the model commitment", () => commitmentOf(file, info, refShape));
       commitmentRoot = c.root;
@@ -306,7 +330,7 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
       );
     }
     const owner = o.owner === undefined ? wallet.address : address(o.owner, "--owner");
-    await registerModel(registry, { modelHash: info.modelHash, owner, fee, tiers, resolver, ...(commitmentRoot === undefined ? {} : { commitmentRoot }), input, output: outputSpec, uris, update: registered }, progress);
+    await registerModel(registry, { modelHash: info.modelHash, owner, fee, tiers, resolver, ...(commitmentRoot === undefined ? {} : { commitmentRoot }), input, output: outputSpec, ...(several ? { named: { inputs: info.inputs, outputs: info.outputs } } : {}), uris, update: registered }, progress);
     // The FraudGame reads the model's canonical terms in every dispute (without them a challenge reverts, so no wrong
     // result could be disputed): the owner sets the calibrated ones now, once.
     if (check?.canonicalTerms != null && !(await registry.hasCanonicalTerms(info.modelHash))) {

@@ -2,7 +2,7 @@
  * `oracle request` and `oracle status`: send an inference through the SDK and follow it to finality
  * with a progress display (requested -> submitted -> final), then print the decoded output.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseEther, type Provider } from "ethers";
 import { RefundReason, Tier } from "../protocol/types.js";
@@ -14,6 +14,33 @@ import {
 import { cliError, context, eth, oracleCommand, output, Progress, type GlobalOptions } from "./common.js";
 import { TIER_NAMES } from "./deploy.js";
 import { resolveModel } from "./model.js";
+
+/**
+ * The request's inputs from repeated `--input [name=]file`: one unnamed file for a one-input model, or
+ * `name=file` per input of a model with several (each read against its named spec's dtype).
+ */
+export function readInputFiles(args: string | readonly string[], model: ModelDetails): { input: Tensor } | { inputs: Record<string, Tensor> } {
+  const list = typeof args === "string" ? [args] : [...args];
+  const named = list.map((a) => {
+    const m = /^([^=/\\]+)=(.+)$/.exec(a);
+    return m === null || existsSync(a) ? { name: undefined, file: a } : { name: m[1]!, file: m[2]! };
+  });
+  const names = model.inputs.map((s) => s.name);
+  if (model.inputs.length === 1 && named.length === 1 && (named[0]!.name === undefined || named[0]!.name === names[0])) {
+    return { input: readInputFile(named[0]!.file, model) };
+  }
+  if (named.some((n) => n.name === undefined)) {
+    throw cliError("INPUT_INVALID", `model ${model.modelHash} takes ${names.length} inputs (${names.join(", ")}): give each as --input name=file`);
+  }
+  const inputs: Record<string, Tensor> = {};
+  for (const { name, file } of named) {
+    const spec = model.inputs.find((s) => s.name === name);
+    if (spec === undefined) throw cliError("INPUT_INVALID", `--input ${name}=${file}: the model has no input "${name}" (its inputs are ${names.join(", ")})`);
+    if (name! in inputs) throw cliError("INPUT_INVALID", `--input ${name}= is given twice`);
+    inputs[name!] = readInputFile(file, { ...model, input: spec });
+  }
+  return { inputs };
+}
 
 /** Reads an input file as a tensor for the model: .npy, .json, .png/.jpg (the model card's preprocessing), or a canonical tensor. */
 export function readInputFile(file: string, model: ModelDetails): Tensor {
@@ -39,7 +66,7 @@ export function readInputFile(file: string, model: ModelDetails): Tensor {
 
 export interface RequestCliOptions extends GlobalOptions {
   model: string;
-  input: string;
+  input: string | string[];
   tier: string;
   fee?: string;
   wait?: boolean;
@@ -150,7 +177,7 @@ export async function whyStillWaiting(relayerUrl: string | undefined, requestId:
   return `a worker took the job, but no valid result reached the relayer: check the worker's log (a model still loading, a failed input fetch), and that its signing key is staked (\`${oracleCommand()} worker start --check\`)`;
 }
 
-async function follow(client: OracleClient, requestId: string, fromBlock: number | undefined, timeoutS: number, progress: Progress, json: boolean, modelHash?: string): Promise<{ outcome: RequestOutcome; decoded?: DecodedOutput }> {
+async function follow(client: OracleClient, requestId: string, fromBlock: number | undefined, timeoutS: number, progress: Progress, json: boolean, modelHash?: string): Promise<{ outcome: RequestOutcome; decoded?: DecodedOutput; outputs?: Record<string, DecodedOutput> }> {
   const started = Date.now();
   let ticker: NodeJS.Timeout | undefined;
   let stage = "requested";
@@ -193,12 +220,29 @@ async function follow(client: OracleClient, requestId: string, fromBlock: number
     if (tty) process.stderr.write("\r\x1b[2K");
     if (outcome.outputHash === undefined || client.relayerUrl === undefined) return { outcome };
     const hash = modelHash ?? (await client.oracle.getRequest(requestId)).modelHash;
-    const model = await client.model(hash);
-    const tensor = await client.output(outcome.outputHash);
-    return { outcome, decoded: describeOutput(tensor, hash, model.output) };
+    return { outcome, ...(await decodeOutputs(client, outcome.outputHash, hash)) };
   } finally {
     if (ticker) clearInterval(ticker);
   }
+}
+
+/** The output made readable; a model with several outputs: each by name (`outputs`), the first also as `decoded`. */
+async function decodeOutputs(client: OracleClient, outputHash: string, modelHash: string): Promise<{ decoded: DecodedOutput; outputs?: Record<string, DecodedOutput> }> {
+  const model = await client.model(modelHash);
+  const tensors = await client.outputs(outputHash, modelHash);
+  if (model.outputs.length === 1) return { decoded: describeOutput([...tensors.values()][0]!, modelHash, model.output) };
+  // Named outputs (a probability, a recurrent state) are values, not classes: no argmax line.
+  const outputs = Object.fromEntries(model.outputs.map((s) => {
+    const { top: _top, ...values } = describeOutput(tensors.get(s.name)!, undefined, s);
+    return [s.name, values as DecodedOutput];
+  }));
+  return { decoded: outputs[model.outputs[0]!.name]!, outputs };
+}
+
+/** Output lines: one block per named output of a model with several. */
+function outputLines(decoded: DecodedOutput, outputs: Record<string, DecodedOutput> | undefined, modelHash: string): string[] {
+  if (outputs === undefined) return printOutput(decoded, modelHash);
+  return Object.entries(outputs).flatMap(([name, d]) => printOutput(d, "").map((line) => line.replace(/^output  /, `${name.padEnd(8)}`).replace(/^(top|answer|note) /, `  $1 `)));
 }
 
 export async function requestCommand(o: RequestCliOptions): Promise<void> {
@@ -209,7 +253,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.wallet(), ...(relayerUrl === undefined ? {} : { relayerUrl }), pollIntervalMs: 250 });
     const tier = tierOf(o.tier);
     const model = await client.model(await resolveModel(o.model, ctx));
-    const tensor = readInputFile(o.input, model);
+    const given = readInputFiles(o.input, model);
     const quote = await client.quote(model.modelHash, Number(o.callbackGas));
     let fee = quote.minimum;
     if (o.fee !== undefined) {
@@ -220,17 +264,17 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
       }
     }
     const sent = await progress.step(`sending the request (fee ${eth(fee)}, ${Tier[tier]} tier)`, () =>
-      client.request({ modelHash: model.modelHash, input: tensor, tier, fee, deadlineSeconds: Number(o.deadline), callbackGasLimit: Number(o.callbackGas) }),
+      client.request({ modelHash: model.modelHash, ...given, tier, fee, deadlineSeconds: Number(o.deadline), callbackGasLimit: Number(o.callbackGas) }),
     );
     progress.info(`request ${sent.requestId} (tx ${sent.txHash}${sent.inputURI ? `, input uploaded to ${sent.inputURI}` : ", input inline"})`);
     if (o.wait !== true) {
       output(ctx.json, { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, () => [sent.requestId, `follow it with: ${oracleCommand()} status ${sent.requestId} --wait`]);
       return;
     }
-    const { outcome, decoded } = await follow(client, sent.requestId, sent.blockNumber, Number(o.timeout), progress, ctx.json, model.modelHash);
-    output(ctx.json, { request: { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, outcome: withCallback(outcome, Number(o.callbackGas)), output: decoded }, () => [
+    const { outcome, decoded, outputs } = await follow(client, sent.requestId, sent.blockNumber, Number(o.timeout), progress, ctx.json, model.modelHash);
+    output(ctx.json, { request: { ...sent, fee: sent.fee.toString(), tier: Tier[sent.tier] }, outcome: withCallback(outcome, Number(o.callbackGas)), output: decoded, ...(outputs === undefined ? {} : { outputs }) }, () => [
       `request ${sent.requestId} is ${outcome.stage}`,
-      ...(decoded === undefined ? [`output hash ${outcome.outputHash ?? "?"} (no relayer URL to fetch the output from)`] : printOutput(decoded, model.modelHash)),
+      ...(decoded === undefined ? [`output hash ${outcome.outputHash ?? "?"} (no relayer URL to fetch the output from)`] : outputLines(decoded, outputs, model.modelHash)),
     ]);
   } finally {
     ctx.close();
@@ -256,22 +300,23 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider, ...(relayerUrl === undefined ? {} : { relayerUrl }), pollIntervalMs: 250 });
     const from = ctx.deployment.deployBlock;
     if (o.wait === true) {
-      const { outcome, decoded } = await follow(client, requestId, from, Number(o.timeout), new Progress(false), ctx.json);
+      const { outcome, decoded, outputs } = await follow(client, requestId, from, Number(o.timeout), new Progress(false), ctx.json);
       const view = await client.oracle.getRequest(requestId);
       const hash = view.modelHash;
-      output(ctx.json, { outcome: withCallback(outcome, Number(view.callbackGasLimit)), output: decoded }, () => [`request ${requestId} is ${outcome.stage}`, ...(decoded === undefined ? [] : printOutput(decoded, hash))]);
+      output(ctx.json, { outcome: withCallback(outcome, Number(view.callbackGasLimit)), output: decoded, ...(outputs === undefined ? {} : { outputs }) }, () => [`request ${requestId} is ${outcome.stage}`, ...(decoded === undefined ? [] : outputLines(decoded, outputs, hash))]);
       return;
     }
     const now = await client.status(requestId, from);
     const closesAt = now.challengeDeadline === undefined ? undefined : await wallClockOf(client.provider, now.challengeDeadline);
     let decoded: DecodedOutput | undefined;
+    let outputs: Record<string, DecodedOutput> | undefined;
     let hash: string | undefined;
     if (now.outputHash !== undefined && client.relayerUrl !== undefined) {
       hash = (await client.oracle.getRequest(requestId)).modelHash;
-      decoded = describeOutput(await client.output(now.outputHash), hash, (await client.model(hash)).output);
+      ({ decoded, outputs } = await decodeOutputs(client, now.outputHash, hash));
     }
     const gas = Number((await client.oracle.getRequest(requestId)).callbackGasLimit);
-    output(ctx.json, { ...withCallback(now, gas), ...(decoded === undefined ? {} : { output: decoded }) }, () => [
+    output(ctx.json, { ...withCallback(now, gas), ...(decoded === undefined ? {} : { output: decoded }), ...(outputs === undefined ? {} : { outputs }) }, () => [
       `request ${requestId} is ${now.stage}`,
       ...(now.rejections !== undefined
         ? [`rejected by ${now.rejections.count} of the ${now.rejections.quorum} staked workers that refund it; still open to others (its requester may \`${oracleCommand()} cancel ${requestId}\`)`]
@@ -279,7 +324,7 @@ export async function statusCommand(requestId: string, o: GlobalOptions & { wait
       ...(now.refundReason !== undefined ? [`refunded: ${RefundReason[now.refundReason] ?? now.refundReason}`] : []),
       ...(now.outputHash ? [`output hash ${now.outputHash}`] : []),
       ...(closesAt !== undefined && now.stage === "submitted" ? [`challenge window closes ${closesAt > Date.now() ? `in ${Math.round((closesAt - Date.now()) / 1000)} s` : "now"} (${clock(closesAt)}); final after it`] : []),
-      ...(decoded === undefined || hash === undefined ? [] : printOutput(decoded, hash)),
+      ...(decoded === undefined || hash === undefined ? [] : outputLines(decoded, outputs, hash)),
     ]);
   } finally {
     ctx.close();

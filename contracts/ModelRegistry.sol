@@ -9,6 +9,7 @@ import {TensorHash} from "./libraries/TensorHash.sol";
 /// @notice ONNX models keyed by the sha256 of their file. Anyone registers a model and owns it; the
 /// registry admin approves the dispute resolvers and zk verifiers models may plug in.
 contract ModelRegistry is IModelRegistry {
+    uint8 internal constant TIER_NONE = 1 << 0;
     uint8 internal constant TIER_OPTIMISTIC = 1 << 1;
     uint8 internal constant TIER_ZK = 1 << 2;
     uint8 internal constant ALL_TIERS = 0x07;
@@ -33,6 +34,17 @@ contract ModelRegistry is IModelRegistry {
     mapping(address resolverOrVerifier => bool) internal _approved;
     /// @dev Set once per model (commitment != 0 marks it set: a sha256 output is never zero in practice).
     mapping(bytes32 modelHash => CanonicalTerms) internal _canonical;
+
+    struct StoredIO {
+        NamedTensorSpec[] inputs;
+        NamedTensorSpec[] outputs;
+    }
+
+    /// @dev Set once, at registration by registerModelIO; empty for a model registered by registerModel.
+    mapping(bytes32 modelHash => StoredIO) internal _io;
+
+    uint256 internal constant MAX_IO = 255;
+    uint256 internal constant MAX_NAME_BYTES = 255;
 
     uint8 internal constant MAX_PRECISION = 3;
     /// @dev binary64 +Inf: a non-negative finite binary64 has bits below it (and its sign bit clear).
@@ -65,14 +77,56 @@ contract ModelRegistry is IModelRegistry {
         if (modelHash == bytes32(0)) revert RegistryZeroModelHash();
         // INVARIANT: a hash is registered once; ownership moves only by transfer.
         if (_models[modelHash].owner != address(0)) revert RegistryModelAlreadyRegistered(modelHash);
-        _store(modelHash, info, msg.sender);
+        _store(modelHash, info, msg.sender, false);
         emit ModelRegistered(modelHash, msg.sender, info.fee, info.tiers);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerModelIO(
+        bytes32 modelHash,
+        ModelInfo calldata info,
+        NamedTensorSpec[] calldata inputs,
+        NamedTensorSpec[] calldata outputs
+    ) external {
+        if (modelHash == bytes32(0)) revert RegistryZeroModelHash();
+        if (_models[modelHash].owner != address(0)) revert RegistryModelAlreadyRegistered(modelHash);
+        _checkNoneOnly(info.tiers, inputs.length, outputs.length);
+        _store(modelHash, info, msg.sender, true);
+        StoredIO storage io = _io[modelHash];
+        _storeNamed(io.inputs, inputs, "input");
+        _storeNamed(io.outputs, outputs, "output");
+        StoredModel storage m = _models[modelHash];
+        m.input = TensorSpec(inputs[0].dtype, inputs[0].shape);
+        m.output = TensorSpec(outputs[0].dtype, outputs[0].shape);
+        emit ModelRegistered(modelHash, msg.sender, info.fee, info.tiers);
+        emit ModelIOSet(modelHash, inputs.length, outputs.length);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelIO(bytes32 modelHash)
+        external
+        view
+        returns (NamedTensorSpec[] memory inputs, NamedTensorSpec[] memory outputs)
+    {
+        StoredModel storage m = _existing(modelHash);
+        StoredIO storage io = _io[modelHash];
+        if (io.inputs.length == 0) {
+            inputs = new NamedTensorSpec[](1);
+            inputs[0] = NamedTensorSpec("", m.input.dtype, m.input.shape);
+            outputs = new NamedTensorSpec[](1);
+            outputs[0] = NamedTensorSpec("", m.output.dtype, m.output.shape);
+        } else {
+            inputs = io.inputs;
+            outputs = io.outputs;
+        }
     }
 
     /// @inheritdoc IModelRegistry
     /// @dev `info.owner` is ignored; use transferModelOwnership.
     function updateModel(bytes32 modelHash, ModelInfo calldata info) external onlyModelOwner(modelHash) {
-        _store(modelHash, info, msg.sender);
+        StoredIO storage io = _io[modelHash];
+        _checkNoneOnly(info.tiers, io.inputs.length, io.outputs.length);
+        _store(modelHash, info, msg.sender, io.inputs.length != 0);
         emit ModelUpdated(modelHash);
     }
 
@@ -172,7 +226,8 @@ contract ModelRegistry is IModelRegistry {
         if (m.owner == address(0)) revert RegistryModelNotFound(modelHash);
     }
 
-    function _store(bytes32 modelHash, ModelInfo calldata info, address owner) internal {
+    /// @dev `named`: the model's specs come from its named inputs and outputs, not from `info`.
+    function _store(bytes32 modelHash, ModelInfo calldata info, address owner, bool named) internal {
         uint8 tiers = info.tiers;
         // INVARIANT: a model supports at least one tier, and only tiers that exist.
         if (tiers == 0 || tiers & ~ALL_TIERS != 0) revert RegistryInvalidTiers(tiers);
@@ -180,8 +235,10 @@ contract ModelRegistry is IModelRegistry {
         if (tiers & TIER_OPTIMISTIC != 0 && !_approved[info.resolver]) revert RegistryResolverNotApproved(info.resolver);
         // INVARIANT: zk results are always checked by an approved verifier.
         if (tiers & TIER_ZK != 0 && !_approved[info.zkVerifier]) revert RegistryResolverNotApproved(info.zkVerifier);
-        _checkSpec(info.input, "input");
-        _checkSpec(info.output, "output");
+        if (!named) {
+            _checkSpec(info.input.dtype, info.input.shape, "input");
+            _checkSpec(info.output.dtype, info.output.shape, "output");
+        }
 
         StoredModel storage m = _models[modelHash];
         m.owner = owner;
@@ -197,17 +254,57 @@ contract ModelRegistry is IModelRegistry {
             revert RegistryCommitmentAlreadySet(modelHash, committed);
         }
         m.commitmentRoot = info.commitmentRoot;
-        m.input = info.input;
-        m.output = info.output;
+        if (!named) {
+            m.input = info.input;
+            m.output = info.output;
+        }
         delete m.uris;
         for (uint256 i = 0; i < info.uris.length; ++i) {
             m.uris.push(info.uris[i]);
         }
     }
 
-    function _checkSpec(TensorSpec calldata spec, string memory which) internal pure {
+    function _checkSpec(uint8 dtype, uint32[] calldata shape, string memory which) internal pure {
         // INVARIANT: declared tensors use an encodable dtype and rank.
-        if (TensorHash.elementSize(spec.dtype) == 0) revert RegistryInvalidSpec(string.concat(which, ": unsupported dtype"));
-        if (spec.shape.length > TensorHash.MAX_RANK) revert RegistryInvalidSpec(string.concat(which, ": rank above 8"));
+        if (TensorHash.elementSize(dtype) == 0) revert RegistryInvalidSpec(string.concat(which, ": unsupported dtype"));
+        if (shape.length > TensorHash.MAX_RANK) revert RegistryInvalidSpec(string.concat(which, ": rank above 8"));
+    }
+
+    /// @dev Checks and stores named specs: 1..255 of them, names 1..255 bytes in strictly ascending byte
+    /// order (the bundle's canonical order, so each name is unique), each an encodable dtype and rank.
+    function _storeNamed(NamedTensorSpec[] storage dst, NamedTensorSpec[] calldata specs, string memory which) internal {
+        // INVARIANT: a model has at least one input and one output, and no more than a bundle can carry.
+        if (specs.length == 0 || specs.length > MAX_IO) revert RegistryInvalidSpec(string.concat(which, "s: 1..255 needed"));
+        for (uint256 i = 0; i < specs.length; ++i) {
+            NamedTensorSpec calldata s = specs[i];
+            bytes calldata name = bytes(s.name);
+            if (name.length == 0 || name.length > MAX_NAME_BYTES) revert RegistryInvalidSpec(string.concat(which, ": name of 1..255 bytes needed"));
+            // INVARIANT: names are unique and in bundle order.
+            if (i != 0 && !_before(bytes(specs[i - 1].name), name)) {
+                revert RegistryInvalidSpec(string.concat(which, ": names not strictly ascending at ", s.name));
+            }
+            _checkSpec(s.dtype, s.shape, string.concat(which, " ", s.name));
+            dst.push();
+            NamedTensorSpec storage d = dst[i];
+            d.name = s.name;
+            d.dtype = s.dtype;
+            d.shape = s.shape;
+        }
+    }
+
+    /// @dev A model with several inputs or outputs offers the NONE tier only.
+    function _checkNoneOnly(uint8 tiers, uint256 inputs, uint256 outputs) internal pure {
+        // INVARIANT: a dispute and a ZK proof each check one input tensor and one output, so a model with
+        // several is never offered in a tier that no worker serves and no resolver could decide.
+        if ((inputs > 1 || outputs > 1) && tiers != TIER_NONE) revert RegistryInvalidTiers(tiers);
+    }
+
+    /// @dev a < b in byte order (a proper prefix sorts first).
+    function _before(bytes calldata a, bytes calldata b) internal pure returns (bool) {
+        uint256 n = a.length < b.length ? a.length : b.length;
+        for (uint256 i = 0; i < n; ++i) {
+            if (a[i] != b[i]) return uint8(a[i]) < uint8(b[i]);
+        }
+        return a.length < b.length;
     }
 }

@@ -210,7 +210,9 @@ function renderRequests({ requests, now }) {
 
 // ------------------------------------------------------------------ request detail
 function previewBox(title, p, labels) {
-  const box = el("div", { class: "preview", "data-testid": `${title.toLowerCase()}-preview` }, el("b", {}, title));
+  // A model with several inputs or outputs: one box per named tensor ("Output · stateN").
+  if (p.available && Array.isArray(p.bundle)) return p.bundle.map((e) => previewBox(`${title} · ${e.name}`, { available: true, ...e }, labels));
+  const box = el("div", { class: "preview", "data-testid": `${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-preview` }, el("b", {}, title));
   if (!p.available) {
     box.append(el("p", { class: "muted" }, p.reason));
     return box;

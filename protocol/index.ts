@@ -3,6 +3,7 @@ export * from "./types.js";
 export * from "./errors.js";
 export * from "./merkle.js";
 export * from "./tensor.js";
+export * from "./bundle.js";
 export * from "./eip712.js";
 export * from "./fraud-game.js";
 export * from "./messages.js";

@@ -1,14 +1,15 @@
 /**
- * Content-addressed blob store: canonical tensors (inputs, outputs, trace tensors) kept on disk
- * under their tensor hash, indexed in the relayer database with an expiry. A blob is accepted only
- * if it is a well-formed tensor whose hash is the key it is stored under.
+ * Content-addressed blob store: canonical tensors (inputs, outputs, trace tensors) and tensor bundles
+ * (the inputs and outputs of models with several, protocol/bundle.ts) kept on disk under their hash,
+ * indexed in the relayer database with an expiry. A blob is accepted only if it is a well-formed
+ * tensor or bundle whose hash is the key it is stored under.
  */
 import { createWriteStream, mkdirSync } from "node:fs";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import { BaseError, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashEncoded, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
+import { BaseError, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
 const HASH_RE = /^0x[0-9a-f]{64}$/;
@@ -24,6 +25,8 @@ export class StreamingTensorHash {
   private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES + 1);
   private fill = 0;
   private readonly leaves: Buffer[] = [];
+  /** A bundle (VIOB, several named tensors) is kept whole and hashed at the end (it is bounded by maxBytes). */
+  private bundle: Buffer[] | undefined;
   total = 0;
 
   constructor() {
@@ -32,12 +35,20 @@ export class StreamingTensorHash {
 
   update(piece: Uint8Array): void {
     this.total += piece.byteLength;
+    if (this.bundle !== undefined) {
+      this.bundle.push(Buffer.from(piece));
+      return;
+    }
     let data = piece;
     if (this.headerBytes === undefined || this.head.byteLength < this.headerBytes) {
       const want = (this.headerBytes ?? 8) - this.head.byteLength;
       this.head = Buffer.concat([this.head, data.subarray(0, want)]);
       data = data.subarray(Math.min(want, data.byteLength));
       if (this.headerBytes === undefined && this.head.byteLength >= 8) {
+        if (isTensorBundle(this.head)) {
+          this.bundle = [this.head, Buffer.from(data)];
+          return;
+        }
         this.headerBytes = 8 + 4 * this.head[6]!;
         return data.byteLength > 0 ? ((this.total -= data.byteLength), this.update(data)) : undefined;
       }
@@ -58,6 +69,7 @@ export class StreamingTensorHash {
 
   /** Checks the encoding against its total length (TENSOR_MALFORMED) and returns its hash. */
   digest(): TensorHash {
+    if (this.bundle !== undefined) return hashBundleEncoded(Buffer.concat(this.bundle));
     const h = decodeHeaderOf(this.head, this.total);
     if (this.fill > 0 || this.leaves.length === 0) this.leaves.push(createHash("sha256").update(this.chunk.subarray(0, this.fill + 1)).digest());
     return toHex(sha256(Buffer.from([2]), this.head.subarray(0, h.headerBytes), merkleRoot(this.leaves))) as TensorHash;
@@ -107,7 +119,7 @@ export class BlobStore {
         details: { size: bytes.byteLength, limit: this.options.maxBytes },
       });
     }
-    const hash = hashEncoded(bytes); // throws TENSOR_MALFORMED with the reason
+    const hash = hashBundleEncoded(bytes); // a tensor's or a bundle's hash; throws TENSOR_MALFORMED with the reason
     if (expected !== undefined && BlobStore.normalizeHash(expected) !== hash) {
       throw new BaseError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
     }

@@ -9,7 +9,7 @@ import {
   QUEUES,
   WorkerReplySchema,
   fromHex,
-  hashEncoded,
+  hashBundleEncoded,
   oracleDomain,
   recoverRejectionSigner,
   recoverResultSigner,
@@ -97,7 +97,7 @@ export class ResultCollector {
       );
       if (reply.output !== "0x") {
         const output = fromHex(reply.output);
-        const hash = hashEncoded(output);
+        const hash = hashBundleEncoded(output);
         if (hash !== reply.outputHash.toLowerCase()) {
           throw new BaseError("OUTPUT_HASH_MISMATCH", `output hashes to ${hash}, the signature says ${reply.outputHash}`);
         }

@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type Request, type Response } from "express";
 import type { Log } from "ethers";
-import { BaseError, DTYPES, QUEUES, RefundReason, Ruling, Tier, decodeTensor, dtypeFromCode, type Logger, type Tensor } from "../protocol/index.js";
+import { BaseError, DTYPES, QUEUES, RefundReason, Ruling, Tier, bundleEntries, decodeTensor, dtypeFromCode, isTensorBundle, type Logger, type Tensor } from "../protocol/index.js";
 import { normalizeAddress, StreamGate } from "./limits.js";
 import { healthRoutes, type ReadinessCheck, type RelayerMetrics } from "../protocol/metrics.js";
 import type { JobQueue } from "../queue/index.js";
@@ -538,6 +538,7 @@ async function preview(deps: DashboardDeps, hash: string | null, inline?: () => 
     if (hash !== null && deps.blobs.has(hash)) {
       // An anonymous GET must not make the relayer read and decode a 64 MiB blob: read a prefix.
       const head = await deps.blobs.head(hash, FULL_PREVIEW_BYTES + 1);
+      if (head.byteLength > FULL_PREVIEW_BYTES && isTensorBundle(head)) return { available: false as const, reason: `a bundle of several tensors larger than ${FULL_PREVIEW_BYTES} bytes: no preview` };
       if (head.byteLength > FULL_PREVIEW_BYTES) return { available: true as const, ...headerPreview(head) };
       bytes = head;
     } else if (inline !== undefined) {
@@ -545,6 +546,12 @@ async function preview(deps: DashboardDeps, hash: string | null, inline?: () => 
       if (hex !== undefined && hex !== "0x") bytes = Buffer.from(hex.slice(2), "hex");
     }
     if (bytes === undefined) return { available: false as const, reason: "not held by this relayer" };
+    if (isTensorBundle(bytes)) {
+      // Several named tensors (a model with several inputs or outputs): a preview of each, by name;
+      // the first also at the top level, for readers of one tensor.
+      const bundle = bundleEntries(bytes).map((e) => ({ name: e.name, bytes: e.encoded.byteLength, ...tensorPreview(decodeTensor(e.encoded)) }));
+      return { available: true as const, ...bundle[0]!, bytes: bytes.byteLength, bundle };
+    }
     return { available: true as const, bytes: bytes.byteLength, ...tensorPreview(decodeTensor(bytes)) };
   } catch (error) {
     return { available: false as const, reason: error instanceof Error ? error.message.slice(0, 200) : "cannot decode" };

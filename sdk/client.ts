@@ -8,10 +8,16 @@
  *   const { requestId } = await client.request({ modelHash, input: tensor, tier: Tier.NONE });
  *   const result = await client.wait(requestId, { onProgress: (p) => console.log(p.stage) });
  *   const output = await client.output(result.outputHash);
+ *
+ * A model with several named inputs and outputs (a recurrent model's state, a sample-rate scalar):
+ *
+ *   const { requestId } = await client.request({ modelHash, inputs: { input: frame, state, sr } });
+ *   const outputs = await client.outputs((await client.wait(requestId)).outputHash!, modelHash); // Map by name
  */
 import { getAddress, type ContractRunner, type Provider, type Signer } from "ethers";
 import { IInferenceOracle__factory, IModelRegistry__factory, type IInferenceOracle, type IModelRegistry } from "../protocol/contracts.js";
-import { dtypeFromCode, encodeTensor, hashEncoded, decodeTensor, type Tensor, type TensorSpec } from "../protocol/tensor.js";
+import { dtypeFromCode, encodeTensor, decodeTensor, type Tensor, type TensorSpec } from "../protocol/tensor.js";
+import { decodeBundle, encodeBundleFor, hashBundleEncoded, matchBundle, bundleEntries, type NamedTensorSpec } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
 import { chainError, OracleSdkError } from "./errors.js";
 import { fitToSpec } from "./inputs.js";
@@ -46,8 +52,12 @@ export interface ModelDetails {
   resolver: string;
   zkVerifier: string;
   commitmentRoot: Hex;
+  /** The first input / output (the only one of a one-input, one-output model). */
   input: TensorSpec;
   output: TensorSpec;
+  /** Every input and output by name (registry `modelIO`); one unnamed ("") each for a model registered without names. */
+  inputs: NamedTensorSpec[];
+  outputs: NamedTensorSpec[];
   uris: string[];
 }
 
@@ -63,8 +73,11 @@ export interface FeeQuote {
 
 export interface RequestOptions {
   modelHash: string;
-  /** A tensor (fitted to the model's input spec: dtype converted, batch dimension added) or its canonical encoding. */
-  input: Tensor | Uint8Array;
+  /** A tensor (fitted to the model's input spec: dtype converted, batch dimension added) or its canonical encoding
+   * (a tensor, or a bundle for a model with several inputs). Give this or `inputs`. */
+  input?: Tensor | Uint8Array;
+  /** Every input by name, for a model with several (each fitted to its spec): sent as one bundle. */
+  inputs?: Record<string, Tensor>;
   tier?: Tier;
   /** wei; default the quote's minimum. */
   fee?: bigint;
@@ -173,9 +186,10 @@ export class OracleClient {
   async model(modelHash: string): Promise<ModelDetails> {
     const hash = checkHash(modelHash);
     let info: Awaited<ReturnType<IModelRegistry["model"]>>;
+    let io: Awaited<ReturnType<IModelRegistry["modelIO"]>>;
     try {
       if (!(await this.registry.isRegistered(hash))) throw new OracleSdkError("MODEL_NOT_FOUND", `model ${hash} is not registered`, { details: { modelHash: hash } });
-      info = await this.registry.model(hash);
+      [info, io] = await Promise.all([this.registry.model(hash), this.registry.modelIO(hash)]);
     } catch (error) {
       throw chainError("reading the model", error);
     }
@@ -196,6 +210,8 @@ export class OracleClient {
       commitmentRoot: info.commitmentRoot as Hex,
       input: spec(info.input, "input"),
       output: spec(info.output, "output"),
+      inputs: io[0].map((s) => ({ name: s.name, ...spec(s, `input ${s.name}`) })),
+      outputs: io[1].map((s) => ({ name: s.name, ...spec(s, `output ${s.name}`) })),
       uris: [...info.uris],
     };
   }
@@ -220,9 +236,47 @@ export class OracleClient {
   /** Encodes an input for the model (fitted to its spec); returns the bytes and their tensor hash. */
   async encodeInput(modelHash: string, input: Tensor | Uint8Array): Promise<{ bytes: Uint8Array; inputHash: Hex; tensor: Tensor }> {
     const model = await this.model(modelHash);
+    if (model.inputs.length > 1) {
+      if (!(input instanceof Uint8Array)) {
+        throw new OracleSdkError("INPUT_INVALID", `model ${model.modelHash} has ${model.inputs.length} inputs (${model.inputs.map((s) => s.name).join(", ")}): give them by name (inputs: { name: tensor })`, {
+          details: { inputs: model.inputs.map((s) => s.name) },
+        });
+      }
+      const { bytes, inputHash } = await this.encodeInputs(model.modelHash, Object.fromEntries(decodeBundleChecked(input, model.inputs)));
+      return { bytes, inputHash, tensor: decodeTensor(bundleEntries(bytes)[0]!.encoded) };
+    }
     const tensor = fitToSpec(input instanceof Uint8Array ? decodeInput(input) : input, model.input);
     const bytes = encodeTensor(tensor);
-    return { bytes, inputHash: hashEncoded(bytes) as Hex, tensor };
+    return { bytes, inputHash: hashBundleEncoded(bytes) as Hex, tensor };
+  }
+
+  /**
+   * Encodes inputs by name for the model: each fitted to its named spec, then one bundle (a bare tensor
+   * for a one-input model). INPUT_INVALID names a missing, unexpected or misnamed input, or the input
+   * whose dtype or shape does not fit.
+   */
+  async encodeInputs(modelHash: string, inputs: Record<string, Tensor>): Promise<{ bytes: Uint8Array; inputHash: Hex; tensors: Map<string, Tensor> }> {
+    const model = await this.model(modelHash);
+    const specs = model.inputs;
+    const given = Object.keys(inputs);
+    // One input: its name is optional (a model registered without names has the name "").
+    const byName = specs.length === 1 && given.length === 1 ? { [specs[0]!.name]: inputs[given[0]!]! } : inputs;
+    if (specs.length === 1 && given.length === 1 && specs[0]!.name !== "" && given[0] !== specs[0]!.name) {
+      throw new OracleSdkError("INPUT_INVALID", `model ${model.modelHash} has one input, "${specs[0]!.name}"; got "${given[0]}"`, { details: { expected: [specs[0]!.name], actual: given } });
+    }
+    const names = specs.map((s) => s.name);
+    const missing = names.filter((n) => !(n in byName));
+    const unexpected = Object.keys(byName).filter((n) => !names.includes(n));
+    if (missing.length > 0 || unexpected.length > 0) {
+      const parts = [
+        ...(unexpected.length > 0 ? [`unexpected input${unexpected.length > 1 ? "s" : ""} ${unexpected.map((n) => `"${n}"`).join(", ")}`] : []),
+        ...(missing.length > 0 ? [`missing input${missing.length > 1 ? "s" : ""} ${missing.map((n) => `"${n}"`).join(", ")}`] : []),
+      ];
+      throw new OracleSdkError("INPUT_INVALID", `${parts.join("; ")}; model ${model.modelHash} takes ${names.map((n) => `"${n}"`).join(", ")}`, { details: { expected: names, missing, unexpected } });
+    }
+    const tensors = new Map(specs.map((spec) => [spec.name, fitToSpec(byName[spec.name]!, spec, `input "${spec.name}"`)]));
+    const bytes = encodeBundleFor(tensors, specs);
+    return { bytes, inputHash: hashBundleEncoded(bytes) as Hex, tensors };
   }
 
   /** Sends requestInference with the fee; returns the request id from the InferenceRequested event. */
@@ -242,7 +296,10 @@ export class OracleClient {
         details: { fee: fee.toString(), minimum: quote.minimum.toString() },
       });
     }
-    const { bytes, inputHash } = await this.encodeInput(model.modelHash, options.input);
+    if ((options.input === undefined) === (options.inputs === undefined)) {
+      throw new OracleSdkError("INPUT_INVALID", "give the request exactly one of `input` (a tensor) and `inputs` (tensors by name)");
+    }
+    const { bytes, inputHash } = options.inputs !== undefined ? await this.encodeInputs(model.modelHash, options.inputs) : await this.encodeInput(model.modelHash, options.input!);
     let params: Awaited<ReturnType<IInferenceOracle["params"]>>;
     let now: number;
     try {
@@ -444,9 +501,9 @@ export class OracleClient {
     const bytes = await this.readOutput(hash);
     let actual: string;
     try {
-      actual = hashEncoded(bytes);
+      actual = hashBundleEncoded(bytes);
     } catch (error) {
-      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `output ${hash} is not a canonical tensor: ${(error as Error).message}`, { cause: error });
+      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `output ${hash} is not a canonical tensor or bundle: ${(error as Error).message}`, { cause: error });
     }
     if (actual.toLowerCase() !== hash.toLowerCase()) {
       throw new OracleSdkError("OUTPUT_UNAVAILABLE", `the bytes served for output ${hash} hash to ${actual}`, { details: { expected: hash, actual } });
@@ -494,9 +551,26 @@ export class OracleClient {
     }
   }
 
-  /** The output tensor for an output hash (fetched and verified). */
+  /** The output tensor for an output hash (fetched and verified). A bundle's first output (by name order); see `outputs`. */
   async output(outputHash: string): Promise<Tensor> {
-    return decodeTensor(await this.outputBytes(outputHash));
+    return [...decodeBundle(await this.outputBytes(outputHash)).values()][0]!;
+  }
+
+  /**
+   * Every output by name (fetched and verified): a model with several outputs returns a bundle. With
+   * `modelHash`, checked against the model's named output specs, and a one-output model's tensor named
+   * after its output; without, a bare tensor is named "".
+   */
+  async outputs(outputHash: string, modelHash?: string): Promise<Map<string, Tensor>> {
+    const bytes = await this.outputBytes(outputHash);
+    return this.decodeOutputs(bytes, modelHash);
+  }
+
+  /** Decodes output bytes (a dApp's callback `output`, a blob) by name; checked against the model's specs with `modelHash`. */
+  async decodeOutputs(bytes: Uint8Array, modelHash?: string): Promise<Map<string, Tensor>> {
+    if (modelHash === undefined) return decodeBundle(bytes);
+    const model = await this.model(modelHash);
+    return decodeBundleChecked(bytes, model.outputs, "output");
   }
 }
 
@@ -521,6 +595,16 @@ export function isBlobUri(uri: string, hash: string): boolean {
 function checkHash(value: string): Hex {
   if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new OracleSdkError("CONFIG_INVALID", `${JSON.stringify(value).slice(0, 80)} is not a 0x-prefixed 32-byte hash`);
   return value.toLowerCase() as Hex;
+}
+
+/** Decodes a tensor or bundle against named specs (INPUT_INVALID with the reason). */
+function decodeBundleChecked(bytes: Uint8Array, specs: readonly NamedTensorSpec[], what = "input"): Map<string, Tensor> {
+  try {
+    const matched = matchBundle(bundleEntries(bytes), specs, what);
+    return new Map([...matched].map(([name, e]) => [name, decodeTensor(e.encoded)]));
+  } catch (error) {
+    throw new OracleSdkError(what === "input" ? "INPUT_INVALID" : "OUTPUT_UNAVAILABLE", `the ${what} bytes do not fit the model: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function decodeInput(bytes: Uint8Array): Tensor {

@@ -118,7 +118,7 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = {
  * float64 .npy for a float32 model; integers for an int8 model), adds a leading batch dimension of 1
  * when one is missing, then checks the spec (INPUT_INVALID with the expected spec otherwise).
  */
-export function fitToSpec(tensor: Tensor, spec: TensorSpec): Tensor {
+export function fitToSpec(tensor: Tensor, spec: TensorSpec, what = "the input"): Tensor {
   let t = tensor;
   if (t.dtype !== spec.dtype) {
     if (spec.dtype === "float16") throw invalid(`the model expects float16; give the input as float16 (.npy '<f2')`);
@@ -132,11 +132,11 @@ export function fitToSpec(tensor: Tensor, spec: TensorSpec): Tensor {
   }
   if (t.shape.length === spec.shape.length - 1 && (spec.shape[0] === 1 || spec.shape[0] === 0)) t = { ...t, shape: [1, ...t.shape] };
   try {
-    checkSpec(t, spec, "the input");
+    checkSpec(t, spec, what);
   } catch (error) {
     // The whole shapes, not only the first dimension that differs.
     const dims = (shape: readonly number[]) => shape.map((d) => (d === 0 ? "*" : d)).join(",");
-    throw invalid(`${(error as Error).message} (the input is ${t.dtype}[${dims(t.shape)}]; the model takes ${spec.dtype}[${dims(spec.shape)}])`, { expected: spec, actual: { dtype: t.dtype, shape: t.shape } });
+    throw invalid(`${(error as Error).message} (${what} is ${t.dtype}[${dims(t.shape)}]; the model takes ${spec.dtype}[${dims(spec.shape)}])`, { expected: spec, actual: { dtype: t.dtype, shape: t.shape } });
   }
   return t;
 }

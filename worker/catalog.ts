@@ -7,6 +7,7 @@ import { isError as isEthersError, ZeroAddress, type ContractRunner } from "ethe
 import { IModelRegistry__factory, type IModelRegistry } from "../protocol/contracts.js";
 import { BaseError } from "../protocol/errors.js";
 import { dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
+import type { NamedTensorSpec } from "../protocol/bundle.js";
 import type { Hex } from "../protocol/types.js";
 import type { PinnedModel } from "./config.js";
 
@@ -16,6 +17,27 @@ export interface ModelEntry {
   uris: string[];
   input: TensorSpec;
   output: TensorSpec;
+  /**
+   * Every named input and output (registry `modelIO`), for a model with several; absent (or one
+   * unnamed entry) for a one-input, one-output model, whose `input` / `output` say it all.
+   */
+  inputs?: NamedTensorSpec[];
+  outputs?: NamedTensorSpec[];
+}
+
+/** A model's inputs by name: its named specs, or its one `input` unnamed (""). */
+export function inputSpecsOf(entry: ModelEntry): NamedTensorSpec[] {
+  return entry.inputs !== undefined && entry.inputs.length > 0 ? entry.inputs : [{ name: "", ...entry.input }];
+}
+
+/** A model's outputs by name: its named specs, or its one `output` unnamed (""). */
+export function outputSpecsOf(entry: ModelEntry): NamedTensorSpec[] {
+  return entry.outputs !== undefined && entry.outputs.length > 0 ? entry.outputs : [{ name: "", ...entry.output }];
+}
+
+/** Does the model take or return a bundle (several named tensors)? */
+export function isMultiTensor(entry: ModelEntry): boolean {
+  return inputSpecsOf(entry).length > 1 || outputSpecsOf(entry).length > 1;
 }
 
 export interface ModelCatalog {
@@ -41,6 +63,8 @@ export class StaticCatalog implements ModelCatalog {
         uris: [...e.uris],
         input: { dtype: e.input.dtype, shape: [...e.input.shape] },
         output: { dtype: e.output.dtype, shape: [...e.output.shape] },
+        ...("inputs" in e && e.inputs !== undefined ? { inputs: e.inputs.map((s) => ({ ...s, shape: [...s.shape] })) } : {}),
+        ...("outputs" in e && e.outputs !== undefined ? { outputs: e.outputs.map((s) => ({ ...s, shape: [...s.shape] })) } : {}),
       };
       this.entries.set(entry.modelHash, entry);
     }
@@ -92,8 +116,9 @@ export class RegistryCatalog implements ModelCatalog {
 
   private async read(modelHash: Hex): Promise<ModelEntry> {
     let info: IModelRegistry.ModelInfoStructOutput;
+    let io: [IModelRegistry.NamedTensorSpecStructOutput[], IModelRegistry.NamedTensorSpecStructOutput[]];
     try {
-      info = await this.registry.model(modelHash);
+      [info, io] = await Promise.all([this.registry.model(modelHash), this.registry.modelIO(modelHash)]);
     } catch (error) {
       // A revert (RegistryModelNotFound) is an answer; anything else is the RPC's trouble.
       if (isEthersError(error, "CALL_EXCEPTION")) throw unknownModel(modelHash, "is not registered", error);
@@ -111,12 +136,16 @@ export class RegistryCatalog implements ModelCatalog {
       input: specFromChain(modelHash, "input", info.input),
       output: specFromChain(modelHash, "output", info.output),
     };
+    if (io[0].length > 1 || io[1].length > 1) {
+      entry.inputs = io[0].map((s) => ({ name: s.name, ...specFromChain(modelHash, `input ${s.name}`, s) }));
+      entry.outputs = io[1].map((s) => ({ name: s.name, ...specFromChain(modelHash, `output ${s.name}`, s) }));
+    }
     this.cache.set(modelHash, { entry, at: this.now() });
     return entry;
   }
 }
 
-function specFromChain(modelHash: string, what: string, spec: IModelRegistry.TensorSpecStructOutput): TensorSpec {
+function specFromChain(modelHash: string, what: string, spec: { dtype: bigint; shape: bigint[] }): TensorSpec {
   const dtype = dtypeFromCode(Number(spec.dtype));
   if (dtype === undefined) throw unknownModel(modelHash, `declares an ${what} dtype code ${spec.dtype} the worker does not support`);
   return { dtype, shape: spec.shape.map((d) => Number(d)) };

@@ -38,6 +38,8 @@ export const PinnedModelSchema = z.object({
   uris: z.array(z.string().min(1)).min(1).describe("where the file can be fetched (http(s)://, file://, absolute path, npm:<pkg>/<path>)"),
   input: tensorSpec.describe("the model's input spec"),
   output: tensorSpec.describe("the model's output spec"),
+  inputs: z.array(tensorSpec.extend({ name: z.string().min(1) })).optional().describe("a model with several inputs: each by name (the registry's modelIO)"),
+  outputs: z.array(tensorSpec.extend({ name: z.string().min(1) })).optional().describe("a model with several outputs: each by name"),
 });
 export type PinnedModel = z.infer<typeof PinnedModelSchema>;
 

@@ -59,6 +59,9 @@ export function publicRejectionMessage(error: BaseError, input: "inline" | "fetc
     case "BLOB_NOT_FOUND":
     case "TIMEOUT":
       return "the input at inputURI is unavailable, too large, or not a valid tensor for this model";
+    case "OP_UNSUPPORTED":
+      if (error.details.servedIn === "NONE") return "the model has several inputs or outputs: it is served in the NONE tier only";
+      return "the worker refused the request";
     default:
       return "the worker refused the request";
   }

@@ -41,6 +41,13 @@ export interface InferenceRunnerOptions {
   depth?: number;
 }
 
+/** A run of a model with several named inputs or outputs (runNamed): every output, by name. */
+export interface NamedRunResult {
+  outputs: Map<string, Tensor>;
+  provider: ProviderName;
+  timings: RunTimings;
+}
+
 export interface RunOptions {
   /** May this request share a run with others (false for traced and ZK-tier runs)? Default true. */
   batchable?: boolean;
@@ -119,6 +126,72 @@ export class InferenceRunner {
     const raw = results[outputName];
     if (raw === undefined) throw new BaseError("INFERENCE_FAILED", `the model returned no ${outputName} output`);
     return fromOrtTensor(raw);
+  }
+
+  /** Named runs of one model, one at a time (as the lane does for single-tensor runs). */
+  private readonly namedTails = new Map<string, Promise<unknown>>();
+
+  /**
+   * Runs a model with several named inputs or outputs: feeds every input by name and returns every
+   * output by name (never batched: each request runs alone). `feeds` must name exactly the model's
+   * inputs; a single unnamed ("") feed goes to a one-input model's only input.
+   */
+  async runNamed(modelHash: Hex, feeds: ReadonlyMap<string, Tensor>, signal?: AbortSignal, logger?: Logger): Promise<NamedRunResult> {
+    const log = logger?.child({ layer: "runner" }) ?? this.log;
+    const t0 = performance.now();
+    const entry = await this.options.catalog.getModel(modelHash, signal);
+    const path = await this.options.models.path(modelHash, entry.uris, signal);
+    const lease = await this.options.sessions.acquire(modelHash, path);
+    try {
+      const t1 = performance.now();
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, tensor] of feeds) {
+        const target = name === "" && feeds.size === 1 && lease.inputNames.length === 1 ? lease.inputNames[0]! : name;
+        ortFeeds[target] = toOrtTensor(tensor);
+      }
+      const given = Object.keys(ortFeeds).sort();
+      const wanted = [...lease.inputNames].sort();
+      if (given.length !== wanted.length || given.some((n, i) => n !== wanted[i])) {
+        throw new BaseError("INFERENCE_FAILED", `the model file's inputs are ${wanted.join(", ")}; the registry's are ${given.join(", ")}`, {
+          details: { stage: "load", fileInputs: wanted, registryInputs: given },
+        });
+      }
+      const key = modelHash.toLowerCase();
+      const previous = this.namedTails.get(key) ?? Promise.resolve();
+      let queued = 0;
+      const run = previous.catch(() => undefined).then(async () => {
+        queued = performance.now() - t1;
+        signal?.throwIfAborted();
+        const started = performance.now();
+        try {
+          return { results: await lease.session.run(ortFeeds, lease.outputNames), infer: performance.now() - started };
+        } catch (error) {
+          if (error instanceof BaseError && error.code === "MODEL_RESOURCE_LIMIT") throw error;
+          const message = (error as Error).message ?? String(error);
+          throw new BaseError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
+            cause: error,
+            retryable: isTransientRunFailure(message),
+            details: { modelHash, provider: lease.provider, inputs: Object.fromEntries([...feeds].map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape }])) },
+          });
+        }
+      });
+      this.namedTails.set(key, run);
+      const { results, infer } = await run.finally(() => {
+        if (this.namedTails.get(key) === run) this.namedTails.delete(key);
+      });
+      signal?.throwIfAborted();
+      const outputs = new Map<string, Tensor>();
+      for (const name of lease.outputNames) {
+        const raw = results[name];
+        if (raw === undefined) throw new BaseError("INFERENCE_FAILED", `the model returned no ${name} output`);
+        outputs.set(name, fromOrtTensor(raw));
+      }
+      const timings = { model: round(t1 - t0), infer: round(infer), lane: round(queued), batch: 1 };
+      log.debug({ modelHash, provider: lease.provider, outputs: [...outputs.keys()], ...timings }, "inference done");
+      return { outputs, provider: lease.provider, timings };
+    } finally {
+      lease.release();
+    }
   }
 
   /** Fetches, verifies and opens a model ahead of its first job. */

@@ -23,13 +23,14 @@ import { toHex } from "../protocol/merkle.js";
 import { JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
 import { InputCache } from "./input-cache.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { bundleEntries, encodeBundleFor, hashBundleEncoded, isTensorBundle, matchBundle } from "../protocol/bundle.js";
 import { RejectReason, RequestStatus, Tier, type Hex, type RequestId } from "../protocol/types.js";
 import { z } from "zod";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
 import { BlobAuth } from "../protocol/blobAuth.js";
-import type { ModelCatalog, ModelEntry } from "./catalog.js";
-import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type WorkerConfig, type WorkerConfigInput } from "./config.js";
+import { inputSpecsOf, isMultiTensor, outputSpecsOf, type ModelCatalog, type ModelEntry } from "./catalog.js";
+import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type ProviderName, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection, publicRejectionMessage } from "./errors.js";
 import { ModelStore, openPrivately } from "./models.js";
 import { jobMismatches, type RequestLookup } from "./requests.js";
@@ -40,7 +41,7 @@ import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
 import { Slots } from "./slots.js";
 import { FastSigner } from "./signer.js";
-import { FullTraceBuilder, noTrace, type TraceBuilder } from "./trace.js";
+import { FullTraceBuilder, noTrace, ZERO_TRACE_ROOT, type TraceBuilder } from "./trace.js";
 
 export interface WorkerOptions {
   /** Validated here (WorkerConfigSchema); an invalid config throws CONFIG_INVALID listing every problem. */
@@ -400,7 +401,8 @@ export class Worker {
     const start = performance.now() - fetchMs;
 
     let t = performance.now();
-    const inputHash = await rejectingAs(RejectReason.MalformedInput, () => hashEncoded(bytes));
+    // A bare tensor's hash, or a bundle's (a model with several inputs, docs/PROTOCOL.md "Tensor bundles").
+    const inputHash = await rejectingAs(RejectReason.MalformedInput, () => hashBundleEncoded(bytes));
     if (inputHash.toLowerCase() !== job.inputHash.toLowerCase()) {
       throw new JobRejection(
         RejectReason.InputHashMismatch,
@@ -420,8 +422,11 @@ export class Worker {
     }
 
     t = performance.now();
-    const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensorView(bytes));
     const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
+    if (isMultiTensor(model)) return this.serveNamed(job, bytes, model, timings, start, domain, signal, log);
+    // A bundle sent to a one-input model: not of the model's type (a bare tensor is).
+    if (isTensorBundle(bytes)) await rejectingAs(RejectReason.SpecMismatch, () => matchBundle(bundleEntries(bytes), inputSpecsOf(model)));
+    const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensorView(bytes));
     try {
       checkSpec(input, model.input, "input");
     } catch (error) {
@@ -494,7 +499,55 @@ export class Worker {
       timings.prove = Math.round(proven.ms * 1000) / 1000;
     }
 
+    return this.publish(job, encoded, outputHash, traceRoot, run?.provider ?? "cpu", proof, timings, start, domain, signal, log);
+  }
+
+  /**
+   * Serves a model with several named inputs or outputs (issue 14): the input is a bundle (or a bare
+   * tensor for a one-input model) matched by name against the registry's specs, every input is fed and
+   * every output returned, as a bundle (or bare for a one-output model). Served in NONE only: such
+   * models are not traced or proven (no OPTIMISTIC or ZK registration is offered for them).
+   */
+  private async serveNamed(job: Job, bytes: Buffer, model: ModelEntry, timings: StageTimings, start: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+    let t = performance.now();
+    const entries = await rejectingAs(RejectReason.MalformedInput, () => bundleEntries(bytes));
+    const matched = await rejectingAs(RejectReason.SpecMismatch, () => matchBundle(entries, inputSpecsOf(model)));
+    const feeds = await rejectingAs(RejectReason.MalformedInput, () => new Map([...matched].map(([name, e]) => [name, decodeTensorView(e.encoded)])));
+    timings.decode = ms(t);
+    if (job.tier !== Tier.NONE) {
+      throw new JobRejection(
+        RejectReason.InferenceFailed,
+        new BaseError("OP_UNSUPPORTED", `model ${job.modelHash} has several inputs or outputs: it is served in NONE only (tier ${Tier[job.tier]} asked)`, { details: { tier: job.tier, servedIn: "NONE" } }),
+      );
+    }
+    const runFailure = (e: BaseError) =>
+      e.code === "MODEL_RESOURCE_LIMIT" || (e.code === "INFERENCE_FAILED" && e.details.stage !== "load") ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable;
+    const run = await rejectingAs(runFailure, () => this.runner.runNamed(job.modelHash as Hex, feeds, signal, log));
+    timings.model = run.timings.model;
+    timings.lane = run.timings.lane;
+    timings.infer = run.timings.infer;
+    timings.batch = run.timings.batch;
+    const specs = outputSpecsOf(model);
+    // Every output the registry names, checked by name (one unnamed output: the model's only one).
+    const outputs = new Map<string, Tensor>();
+    for (const spec of specs) {
+      const tensor = spec.name === "" && specs.length === 1 && run.outputs.size === 1 ? [...run.outputs.values()][0] : run.outputs.get(spec.name);
+      if (tensor === undefined) {
+        throw new JobRejection(RejectReason.InferenceFailed, new BaseError("INFERENCE_FAILED", `the model produced no output "${spec.name}" (it produced ${[...run.outputs.keys()].join(", ")})`));
+      }
+      await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(tensor, spec, `output "${spec.name}"`));
+      outputs.set(spec.name, tensor);
+    }
     t = performance.now();
+    const encoded = encodeBundleFor(outputs, specs);
+    const outputHash = hashBundleEncoded(encoded);
+    timings.hash += ms(t);
+    return this.publish(job, encoded, outputHash, ZERO_TRACE_ROOT, run.provider, undefined, timings, start, domain, signal, log);
+  }
+
+  /** Signs the result, puts a large output in the blob store, and builds the checked result message. */
+  private async publish(job: Job, encoded: Buffer, outputHash: Hex, traceRoot: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+    let t = performance.now();
     const statement = {
       requestId: job.requestId as RequestId,
       modelHash: job.modelHash as Hex,
@@ -535,7 +588,7 @@ export class Worker {
       signature,
       output: "0x",
       // The trace session runs on the CPU provider.
-      provider: run?.provider ?? "cpu",
+      provider,
       timings,
       observedAt: job.observedAt,
       ...(proof === undefined ? {} : { proof }),

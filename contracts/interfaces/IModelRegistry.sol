@@ -12,6 +12,13 @@ interface IModelRegistry {
         uint32[] shape;
     }
 
+    /// @notice One named input or output of a model with several (docs/PROTOCOL.md "Tensor bundles").
+    struct NamedTensorSpec {
+        string name;
+        uint8 dtype;
+        uint32[] shape;
+    }
+
     /// @param tiers bit mask of supported tiers: bit (1 << uint8(Tier))
     /// @param resolver dispute resolver for OPTIMISTIC results (must be approved by the registry admin)
     /// @param zkVerifier IZkVerifier for ZK results (must be approved), or zero
@@ -67,7 +74,23 @@ interface IModelRegistry {
     error RegistryInvalidCanonicalTerms(string reason);
     error RegistryCommitmentAlreadySet(bytes32 modelHash, bytes32 commitmentRoot);
 
+    /// @notice A model's named inputs and outputs were recorded (registerModelIO).
+    event ModelIOSet(bytes32 indexed modelHash, uint256 inputs, uint256 outputs);
+
     function registerModel(bytes32 modelHash, ModelInfo calldata info) external;
+    /// @notice Registers a model with named inputs and outputs (1..255 each, names 1..255 bytes in
+    /// strictly ascending byte order: the bundle order). `info.input` / `info.output` are ignored and read
+    /// back as the first input / output. The names and specs are a function of the ONNX file: set once,
+    /// kept by `updateModel`. A model with several inputs takes a bundle as its input (and one with
+    /// several outputs returns a bundle); a model with one of each is served exactly as by registerModel.
+    /// A model with several inputs or outputs offers the NONE tier only (`tiers == 1`, else
+    /// RegistryInvalidTiers, here and in updateModel).
+    function registerModelIO(
+        bytes32 modelHash,
+        ModelInfo calldata info,
+        NamedTensorSpec[] calldata inputs,
+        NamedTensorSpec[] calldata outputs
+    ) external;
     function updateModel(bytes32 modelHash, ModelInfo calldata info) external;
     function transferModelOwnership(bytes32 modelHash, address newOwner) external;
     function setResolverApproval(address resolver, bool approved) external;
@@ -75,6 +98,12 @@ interface IModelRegistry {
     function model(bytes32 modelHash) external view returns (ModelInfo memory);
     function terms(bytes32 modelHash) external view returns (ModelTerms memory);
     function isRegistered(bytes32 modelHash) external view returns (bool);
+    /// @notice A model's named inputs and outputs; a model registered by registerModel reads as one
+    /// unnamed ("") input and output (its `input` and `output` specs).
+    function modelIO(bytes32 modelHash)
+        external
+        view
+        returns (NamedTensorSpec[] memory inputs, NamedTensorSpec[] memory outputs);
     function isApprovedResolver(address resolver) external view returns (bool);
 
     /// @notice Records a model's canonical terms, once, by its owner. Checks the commitment against its parts

@@ -9,6 +9,10 @@ pragma solidity ^0.8.28;
 /// Hash:     leaf_i  = sha256(0x00 || data[i*1024 : (i+1)*1024])   (at least one leaf, the last may be short)
 ///           node    = sha256(0x01 || left || right); at each level an odd last node is paired with bytes32(0)
 ///           tensor  = sha256(0x02 || header || dataRoot)
+/// Bundle (several named tensors, protocol/bundle.ts, docs/PROTOCOL.md "Tensor bundles"):
+///           "VIOB" | version=1 | count n (2..255) | 0 | 0 | n x (L | name (L bytes) | uint32 BE length T | tensor (T bytes)),
+///           names non-empty and strictly ascending by bytes;
+///           bundle  = sha256(0x03 || n || n x (L || name || tensorHash))
 library TensorHash {
     uint256 internal constant CHUNK_BYTES = 1024;
     uint256 internal constant HEADER_FIXED_BYTES = 8;
@@ -23,6 +27,11 @@ library TensorHash {
     uint256 internal constant ERR_BAD_DTYPE = 4;
     uint256 internal constant ERR_BAD_RANK = 5;
     uint256 internal constant ERR_BAD_LENGTH = 6;
+    // Bundle codes, shared with protocol/bundle.ts (BundleFormatCode).
+    uint256 internal constant ERR_BUNDLE_HEADER = 7;
+    uint256 internal constant ERR_BUNDLE_NAME = 8;
+    uint256 internal constant ERR_BUNDLE_LENGTH = 9;
+    bytes4 internal constant BUNDLE_MAGIC = 0x56494f42; // "VIOB"
 
     error TensorMalformed(uint256 code);
 
@@ -73,11 +82,70 @@ library TensorHash {
     }
 
     /// @notice Like `hash`, but returns the malformed-tensor code (and a zero hash) instead of reverting,
-    /// so a batch can skip one bad item.
+    /// so a batch can skip one bad item. Also hashes a bundle of named tensors (a several-input or
+    /// several-output model's input or output): its bundle hash.
     function tryHash(bytes memory encoded) internal pure returns (uint256 code, bytes32 tensorHash) {
+        if (encoded.length >= 4 && bytes4(bytes.concat(encoded[0], encoded[1], encoded[2], encoded[3])) == BUNDLE_MAGIC) {
+            return tryHashBundle(encoded);
+        }
         code = check(encoded);
         if (code != 0) return (code, bytes32(0));
         tensorHash = hashValidated(encoded, HEADER_FIXED_BYTES + 4 * uint256(uint8(encoded[6])));
+    }
+
+    /// @notice The bundle hash of a VIOB encoding, or its malformed code (a bundle code, or an entry's tensor code).
+    function tryHashBundle(bytes memory encoded) internal pure returns (uint256 code, bytes32 bundleHash) {
+        if (encoded.length < 8) return (ERR_TOO_SHORT, bytes32(0));
+        uint256 count = uint8(encoded[5]);
+        if (uint8(encoded[4]) != VERSION || encoded[6] != 0 || encoded[7] != 0 || count < 2) return (ERR_BUNDLE_HEADER, bytes32(0));
+        bytes memory preimage = abi.encodePacked(uint8(3), uint8(count));
+        bytes memory previous;
+        uint256 at = 8;
+        for (uint256 i = 0; i < count; ++i) {
+            bytes memory name;
+            bytes32 h;
+            (code, name, h, at) = _bundleEntry(encoded, at);
+            if (code != 0) return (code, bytes32(0));
+            if (i != 0 && !_ascending(previous, name)) return (ERR_BUNDLE_NAME, bytes32(0));
+            previous = name;
+            preimage = abi.encodePacked(preimage, uint8(name.length), name, h);
+        }
+        if (at != encoded.length) return (ERR_BUNDLE_LENGTH, bytes32(0));
+        return (0, sha256(preimage));
+    }
+
+    /// @dev One bundle entry at `at`: its name, its tensor hash and where the next entry starts, or a code.
+    function _bundleEntry(bytes memory encoded, uint256 at)
+        private
+        pure
+        returns (uint256 code, bytes memory name, bytes32 tensorHash, uint256 next)
+    {
+        uint256 len = encoded.length;
+        if (at + 1 > len) return (ERR_BUNDLE_LENGTH, name, bytes32(0), 0);
+        uint256 nameEnd = at + 1 + uint8(encoded[at]);
+        if (nameEnd == at + 1) return (ERR_BUNDLE_NAME, name, bytes32(0), 0);
+        if (nameEnd + 4 > len) return (ERR_BUNDLE_LENGTH, name, bytes32(0), 0);
+        name = slice(encoded, at + 1, nameEnd);
+        next = nameEnd + 4 + ((uint256(uint8(encoded[nameEnd])) << 24) | (uint256(uint8(encoded[nameEnd + 1])) << 16)
+            | (uint256(uint8(encoded[nameEnd + 2])) << 8) | uint256(uint8(encoded[nameEnd + 3])));
+        if (next > len) return (ERR_BUNDLE_LENGTH, name, bytes32(0), 0);
+        (code, tensorHash) = tryHashTensor(slice(encoded, nameEnd + 4, next));
+    }
+
+    /// @dev tryHash of a bare tensor (no bundle).
+    function tryHashTensor(bytes memory encoded) private pure returns (uint256 code, bytes32 tensorHash) {
+        code = check(encoded);
+        if (code != 0) return (code, bytes32(0));
+        tensorHash = hashValidated(encoded, HEADER_FIXED_BYTES + 4 * uint256(uint8(encoded[6])));
+    }
+
+    /// @dev a < b in byte order (a shorter prefix sorts first).
+    function _ascending(bytes memory a, bytes memory b) private pure returns (bool) {
+        uint256 n = a.length < b.length ? a.length : b.length;
+        for (uint256 i = 0; i < n; ++i) {
+            if (a[i] != b[i]) return uint8(a[i]) < uint8(b[i]);
+        }
+        return a.length < b.length;
     }
 
     /// @dev `encoded` must already have passed `check`, and `headerBytes` be its header length.

@@ -7,7 +7,7 @@ import { CHAIN_ID, CLS_HASH, CLS_URI, ORACLE, SIGNER_KEY } from "./fixtures.js";
 const REGISTRY = "0x0000000000000000000000000000000000000abc";
 const iface = IModelRegistry__factory.createInterface();
 
-/** A ContractRunner that answers `model(hash)` from a map (or fails like a node would). */
+/** A ContractRunner that answers `model(hash)` and `modelIO(hash)` from a map (or fails like a node would). */
 function fakeRunner(models: Map<string, unknown[]>, failure?: () => Error): ContractRunner & { calls: number } {
   const runner = {
     provider: null,
@@ -15,12 +15,15 @@ function fakeRunner(models: Map<string, unknown[]>, failure?: () => Error): Cont
     async call(tx: TransactionRequest): Promise<string> {
       runner.calls++;
       if (failure !== undefined) throw failure();
-      const [hash] = iface.decodeFunctionData("model", tx.data as string);
+      const fn = iface.parseTransaction({ data: tx.data as string })!.name as "model" | "modelIO";
+      const [hash] = iface.decodeFunctionData(fn, tx.data as string);
       const info = models.get(String(hash).toLowerCase());
       if (info === undefined) {
         const data = iface.encodeErrorResult("RegistryModelNotFound", [hash]);
         throw makeError("execution reverted", "CALL_EXCEPTION", { action: "call", data, reason: null, transaction: { to: REGISTRY, data: tx.data as string }, invocation: null, revert: null });
       }
+      // modelIO of a model registered without names: its input and output, unnamed.
+      if (fn === "modelIO") return iface.encodeFunctionResult("modelIO", [[["", ...(info[7] as unknown[])]], [["", ...(info[8] as unknown[])]]]);
       return iface.encodeFunctionResult("model", [info]);
     },
   };
@@ -39,7 +42,8 @@ describe("RegistryCatalog", () => {
     const entry = await catalog.getModel(CLS_HASH);
     expect(entry).toEqual({ modelHash: CLS_HASH, uris: [CLS_URI], input: { dtype: "float32", shape: [1, 3, 48, 0] }, output: { dtype: "float32", shape: [1, 2] } });
     await Promise.all([catalog.getModel(CLS_HASH), catalog.getModel(CLS_HASH.toUpperCase().replace("0X", "0x") as Hex)]);
-    expect(runner.calls).toBe(1);
+    // One read of the model (its terms and its named specs), then the cache.
+    expect(runner.calls).toBe(2);
   });
 
   it("test_getModel_unknownInactiveOrBadDtype_isModelUnknown", async () => {

@@ -1,0 +1,105 @@
+/**
+ * The CLI on a model with several named inputs and outputs (issue 14), against `oracle dev`:
+ * `oracle model register` reads every input and output of the ONNX file (and refuses OPTIMISTIC for
+ * it, with the reason), `oracle request --input name=file` (repeated) sends them as one bundle, and the
+ * output is printed per name: the same numbers onnxruntime computes.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lastJson, oracle, start, type LongRunning } from "./helpers.js";
+import { frame, VAD_FILE, VAD_HASH } from "../worker/vad-fixtures.js";
+
+interface Ready {
+  deployment: string;
+  accounts: Array<{ role: string; address: string; privateKey: string }>;
+}
+
+describe("oracle CLI: several named inputs and outputs", () => {
+  let dir: string;
+  let dev: LongRunning;
+  let ready: Ready;
+  let env: NodeJS.ProcessEnv;
+  const key = (role: string) => ready.accounts.find((a) => a.role === role)!.privateKey;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "oracle-cli-io-"));
+    dev = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--out", join(dir, "deployment.json"), "--data-dir", join(dir, "dev")]);
+    ready = JSON.parse(await dev.waitFor(/"ready":true/)) as Ready;
+    env = { ORACLE_DEPLOYMENT: ready.deployment };
+  }, 240_000);
+  afterAll(async () => {
+    await dev?.stop("SIGINT");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("test_check_severalInputs_noneOnlyWithTheReason", async () => {
+    const r = await oracle(["model", "check", VAD_FILE, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = lastJson<{ verdicts: Record<"NONE" | "OPTIMISTIC" | "ZK", { allowed: boolean; reasons: string[] }> }>(r);
+    expect(report.verdicts.NONE).toEqual({ allowed: true, reasons: ["onnxruntime-node runs it at [1,64], state [1,1,8], sr []"] });
+    for (const tier of ["OPTIMISTIC", "ZK"] as const) {
+      expect(report.verdicts[tier].allowed).toBe(false);
+      expect(report.verdicts[tier].reasons[0]).toBe("the model has 3 inputs (input, state, sr) and 2 outputs (output, stateN): such a model is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output)");
+    }
+    const inspect = await oracle(["model", "inspect", VAD_FILE]);
+    expect(inspect.stdout).toMatch(/inputs\s+input: float32\[1,64\]\n\s+state: float32\[1,1,8\]\n\s+sr: int64\[\]\noutputs\s+output: float32\[1,1\]\n\s+stateN: float32\[1,1,8\]/);
+  }, 120_000);
+
+  it("test_register_readsEveryInputAndOutput_refusesOptimisticWithTheReason", async () => {
+    const refused = await oracle(["model", "register", VAD_FILE, "--tiers", "none,optimistic", "--key", key("modelOwner")], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/MODEL_NOT_DISPUTABLE.*has 3 inputs and 2 outputs: a model with several is served in the NONE tier only/);
+    const r = await oracle(["model", "register", VAD_FILE, "--tiers", "none", "--fee", "0", "--json", "--key", key("modelOwner")], env);
+    expect(r.code, r.stderr).toBe(0);
+    const m = lastJson<{ modelHash: string; tiers: string[]; inputs: Array<{ name: string; dtype: string; shape: number[] }>; outputs: Array<{ name: string; dtype: string; shape: number[] }> }>(r);
+    expect(m.modelHash).toBe(VAD_HASH);
+    expect(m.tiers).toEqual(["NONE"]);
+    expect(m.inputs).toEqual([
+      { name: "input", dtype: "float32", shape: [1, 64] },
+      { name: "sr", dtype: "int64", shape: [] },
+      { name: "state", dtype: "float32", shape: [1, 1, 8] },
+    ]);
+    expect(m.outputs).toEqual([
+      { name: "output", dtype: "float32", shape: [1, 1] },
+      { name: "stateN", dtype: "float32", shape: [1, 1, 8] },
+    ]);
+    const list = await oracle(["model", "list"], env);
+    expect(list.stdout).toContain(`${VAD_HASH}  input:float32[1,64] sr:int64[] state:float32[1,1,8] -> output:float32[1,1] stateN:float32[1,1,8]`);
+    const human = await oracle(["model", "register", VAD_FILE, "--tiers", "none", "--fee", "0", "--update", "--key", key("modelOwner")], env);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/inputs\s+input: float32\[1,64\]\n\s+sr: int64\[\]\n\s+state: float32\[1,1,8\]\noutputs\s+output: float32\[1,1\]\n\s+stateN: float32\[1,1,8\]/);
+  }, 120_000);
+
+  it("test_request_inputPerName_outputPrintedPerName_equalsOnnxruntime", async () => {
+    const f = frame(3);
+    const state = Array.from({ length: 8 }, (_, k) => (k - 4) / 8);
+    writeFileSync(join(dir, "frame.json"), JSON.stringify([Array.from(f.data as Float32Array)]));
+    writeFileSync(join(dir, "state.json"), JSON.stringify([[state]]));
+    writeFileSync(join(dir, "sr.json"), "16000");
+    const args = ["request", "--model", VAD_HASH, "--input", `input=${join(dir, "frame.json")}`, "--input", `sr=${join(dir, "sr.json")}`, "--input", `state=${join(dir, "state.json")}`, "--wait", "--key", key("user")];
+    const r = await oracle([...args, "--json"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson<{ outcome: { stage: string }; outputs: Record<string, { dtype: string; shape: number[]; values: number[] }> }>(r);
+    expect(out.outcome.stage).toBe("final");
+    const session = await ort.InferenceSession.create(VAD_FILE);
+    const ref = await session.run({ input: new ort.Tensor("float32", f.data as Float32Array, [1, 64]), sr: new ort.Tensor("int64", BigInt64Array.of(16000n), []), state: new ort.Tensor("float32", Float32Array.from(state), [1, 1, 8]) });
+    expect(Object.keys(out.outputs)).toEqual(["output", "stateN"]);
+    expect(out.outputs.output).toMatchObject({ dtype: "float32", shape: [1, 1], values: Array.from(ref.output!.data as Float32Array) });
+    expect(out.outputs.stateN).toMatchObject({ dtype: "float32", shape: [1, 1, 8], values: Array.from(ref.stateN!.data as Float32Array) });
+    // The human form: one line per output name.
+    const human = await oracle(args, env);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^output\s+float32\[1,1\] = \[/m);
+    expect(human.stdout).toMatch(/^stateN\s+float32\[1,1,8\] = \[/m);
+    // A file without its input's name, or a name the model does not have: a clear error, nothing sent.
+    const unnamed = await oracle(["request", "--model", VAD_HASH, "--input", join(dir, "frame.json"), "--key", key("user")], env);
+    expect(unnamed.code).toBe(1);
+    expect(unnamed.stderr).toMatch(/takes 3 inputs \(input, sr, state\): give each as --input name=file/);
+    const misnamed = await oracle(["request", "--model", VAD_HASH, "--input", `input=${join(dir, "frame.json")}`, "--input", `rate=${join(dir, "sr.json")}`, "--input", `state=${join(dir, "state.json")}`, "--key", key("user")], env);
+    expect(misnamed.code).toBe(1);
+    expect(misnamed.stderr).toMatch(/the model has no input "rate" \(its inputs are input, sr, state\)/);
+  }, 180_000);
+});
