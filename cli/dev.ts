@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HDNodeWallet, NonceManager, parseEther, Wallet } from "ethers";
-import { pino } from "pino";
+import { levels as pinoLevels, pino } from "pino";
 import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
@@ -175,7 +175,7 @@ async function listening<T>(what: string, option: string, host: string, port: nu
  * also told on stderr as a plain line at any log level; everything else follows --log-level.
  */
 function challengerLogger(level: string): Logger {
-  const threshold = pino.levels.values[process.env.LOG_LEVEL ?? level] ?? pino.levels.values.warn!;
+  const threshold = pinoLevels.values[process.env.LOG_LEVEL ?? level] ?? pinoLevels.values.warn!;
   return pino(
     { name: "oracle", level: "info", base: { service: "challenger" }, redact: { paths: REDACTED_KEYS, censor: "[redacted]" } },
     {
@@ -424,8 +424,8 @@ export async function dev(o: DevOptions): Promise<void> {
       // A kept chain's workers sign with their kept keys (already staked there).
       const keptKey = state.workerKeys[i];
       const key = keptKey === undefined ? Wallet.createRandom() : new Wallet(keptKey);
+      const op = i === 0 ? operator : signers[6 + i]!;
       if (keptKey === undefined) {
-        const op = i === 0 ? operator : signers[6 + i]!;
         await send(`staking worker ${i} (5 ETH, signer ${key.address.slice(0, 10)}…)`, () => oracle.connect(op).registerWorker(key.address, { value: parseEther("5") }), progress);
         state.workerKeys[i] = key.privateKey;
         saveState();

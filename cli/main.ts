@@ -62,7 +62,7 @@ program
   .option("--arbiter <address>", "also deploy an ArbiterResolver ruled by this account and make it the default OPTIMISTIC resolver: a TRUSTED party that decides every dispute at will (overrides the config's arbiter)")
   .option("--out <file>", "where to write the deployment JSON", DEFAULT_DEPLOYMENT)
   .action(async (_o, cmd: Command) => {
-    const o = globals(cmd) as GlobalOptions & { config?: string; out: string; arbiter?: string };
+    const o = globals(cmd) as GlobalOptions & { config?: string; out?: string; arbiter?: string };
     let input: unknown = {};
     if (o.config !== undefined) {
       try {
@@ -84,7 +84,7 @@ program
       const key = o.key ?? process.env.ORACLE_KEY;
       if (key === undefined || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw cliError("CONFIG_INVALID", "deploy needs --key <0x private key> (or ORACLE_KEY) of a funded account");
       const deployment = await deployContracts(new Wallet(key, provider), config, new Progress(o.json === true), rpcUrl);
-      const file = writeJson(o.out, deployment);
+      const file = writeJson(o.out ?? DEFAULT_DEPLOYMENT, deployment);
       output(o.json === true, { ...deployment, file }, () => [
         `registry  ${deployment.registry}`,
         `oracle    ${deployment.oracle}`,
