@@ -196,8 +196,9 @@ export class ChallengerDaemon {
     const outcomes = new Map<string, AuditOutcome>();
     const logs = latest < this.fromBlock ? [] : await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
     for (const log of logs) {
-      const [requestId, worker, relayer, outputHash, traceRoot, challengeDeadline] = log.args;
-      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot, challengeDeadline });
+      const [requestId, worker, relayer, outputHash, challengeDeadline] = log.args;
+      // A v2 result signs no trace root (trace on demand through the FraudGame): the v1 trace audit has none.
+      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot: ZERO_HASH, challengeDeadline });
     }
     this.fromBlock = Math.max(this.fromBlock, latest + 1);
     this.save(); // the cursor moves on; what it passed is in `pending` until audited

@@ -15,6 +15,10 @@ export interface ResultRecordArgs {
   worker: string;
   relayer: string;
   outputHash: string;
+}
+
+/** The v1 record FraudProofResolver.bindTrace still takes (retired with the v1 trace path: it never binds a v2 result). */
+interface V1RecordArgs extends ResultRecordArgs {
   traceRoot: string;
 }
 
@@ -45,7 +49,7 @@ interface ResolverLike {
 }
 
 interface TraceBinder {
-  bindTrace(requestId: string, record: ResultRecordArgs, proof: string[]): Promise<ContractTransactionResponse>;
+  bindTrace(requestId: string, record: V1RecordArgs, proof: string[]): Promise<ContractTransactionResponse>;
 }
 
 /**
@@ -55,7 +59,7 @@ interface TraceBinder {
  */
 export function bindTrace(resolver: TraceBinder, oracleAddress: string, requestId: string, submitLogs: readonly LogLike[]): Promise<ContractTransactionResponse> {
   const p = proofFromLogs(submitLogs, oracleAddress, requestId);
-  return resolver.bindTrace(requestId, p.record, p.proof);
+  return resolver.bindTrace(requestId, { ...p.record, traceRoot: `0x${"00".repeat(32)}` }, p.proof);
 }
 
 /** Submits a one-step proof to the model's FraudProofResolver (the sender must have joined the dispute). */

@@ -112,6 +112,15 @@ export const WorkerConfigSchema = z.object({
     .describe(
       "jobs this worker serves at once (decode, inference, sign, publish); inference runs one at a time per model (its lane), the others decode, hash, sign and publish beside it and fill batches. Fetching an input from its inputURI happens before, outside these slots (fetchSlots)",
     ),
+  resultBatch: z
+    .object({
+      maxItems: z.coerce.number().int().min(1).max(256).default(32).describe("most results signed as one batch (1: one signature per result)"),
+      maxWaitMs: z.coerce.number().int().min(0).max(60_000).default(20).describe("longest a served result waits for others before its batch is signed and published (ms)"),
+    })
+    .default({ maxItems: 32, maxWaitMs: 20 })
+    .describe(
+      "one signature per batch of results (docs/V2.md §3): results for the same oracle and payee are signed as one ResultBatch when maxItems wait or maxWaitMs after the first; the relayer submits each batch whole (WORKER_RESULT_BATCH as JSON)",
+    ),
   fetchSlots: z.coerce
     .number()
     .int()

@@ -2,7 +2,8 @@
  * The worker service: takes jobs from the queue, runs the model, signs the result, and replies.
  *
  * Every job ends in exactly one of:
- * - a signed ResultMessage on QUEUES.results (acked);
+ * - its result in a signed ResultBatchMessage on QUEUES.results (acked once the batch is published;
+ *   worker/result-batcher.ts signs one ResultBatch per flush, docs/V2.md §3);
  * - a signed RejectionMessage (acked) when the request itself is at fault (bad input, unknown model,
  *   a model whose files do not match its hash): retrying would never help, the requester is refunded;
  * - a dead letter (`oracle.jobs.dead`) when the message is not a valid job or names a domain this
@@ -20,7 +21,7 @@ import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
 import { toHex } from "../protocol/merkle.js";
-import { JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
+import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { RejectReason, RequestStatus, Tier, type Hex, type RequestId } from "../protocol/types.js";
 import { z } from "zod";
@@ -38,6 +39,7 @@ import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
 import { Slots } from "./slots.js";
 import { FastSigner } from "./signer.js";
+import { ResultBatcher } from "./result-batcher.js";
 import { FullTraceBuilder, noTrace, type TraceBuilder } from "./trace.js";
 
 export interface WorkerOptions {
@@ -128,6 +130,8 @@ export class Worker {
   private readonly catalog: ModelCatalog;
   private readonly log: Logger;
   private readonly signer: FastSigner;
+  /** Collects served results and signs them one batch at a time (docs/V2.md §3). */
+  private readonly results: ResultBatcher;
   private readonly traceBuilder: TraceBuilder;
   /** Proves ZK-tier jobs on worker_threads (started on the first ZK job). */
   readonly prover: ProverPool;
@@ -150,6 +154,14 @@ export class Worker {
     const root = options.logger ?? createLogger("worker");
     this.log = root.child({ layer: "worker" });
     this.signer = new FastSigner(config.signerKey);
+    this.results = new ResultBatcher({
+      maxItems: config.resultBatch.maxItems,
+      maxWaitMs: config.resultBatch.maxWaitMs,
+      signer: this.signer.address,
+      sign: (domain, statement) => this.signer.signBatch(domain, statement),
+      publish: (message) => this.queue.publish(QUEUES.results, message as unknown as Json, { messageId: `batch:${message.signature.slice(0, 66)}` }),
+      onBatch: (message, signMs) => this.log.debug({ items: message.items.length, payee: message.payee, signMs: Math.round(signMs * 1000) / 1000 }, "result batch signed and published"),
+    });
     this.now = options.now ?? Date.now;
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
@@ -264,6 +276,12 @@ export class Worker {
         errors.push(error);
       }
       try {
+        // Results of jobs that finished serving are signed and published before the sessions go.
+        await this.results.close();
+      } catch (error) {
+        errors.push(error);
+      }
+      try {
         await this.sessions.close();
       } catch (error) {
         errors.push(error);
@@ -345,8 +363,11 @@ export class Worker {
       const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
       const fetchMs = ms(fetchStarted);
       releaseSlot = await this.serveSlots.acquire();
-      const result = await this.serve(job, bytes, fetchMs, domain, signal, log);
-      await this.queue.publish(QUEUES.results, result as unknown as Json, { messageId: `${job.requestId}:result` });
+      const result = await this.serve(job, bytes, fetchMs, signal, log);
+      // The slot is free while the result waits for its batch: other jobs are served meanwhile and join it.
+      releaseSlot();
+      releaseSlot = undefined;
+      await this.results.add(domain, job.chainId, job.oracle, job.payee ?? ZeroAddress, result);
       log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
       this.metrics.served(job.modelHash, result.provider, result.timings);
     } catch (error) {
@@ -368,7 +389,7 @@ export class Worker {
     }
   }
 
-  private async serve(job: Job, bytes: Buffer, fetchMs: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+  private async serve(job: Job, bytes: Buffer, fetchMs: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     const timings: StageTimings = { fetch: fetchMs, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
     const start = performance.now() - fetchMs;
 
@@ -428,7 +449,6 @@ export class Worker {
       // A traced run may share a batch (its trace is then item i of the batch's); a ZK-tier one runs alone.
       traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
     );
-    const traceRoot = trace.traceRoot;
     // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
     if (trace.output !== undefined) {
       output = trace.output;
@@ -459,17 +479,7 @@ export class Worker {
       timings.prove = Math.round(proven.ms * 1000) / 1000;
     }
 
-    t = performance.now();
-    const statement = {
-      requestId: job.requestId as RequestId,
-      modelHash: job.modelHash as Hex,
-      inputHash: job.inputHash as Hex,
-      outputHash,
-      traceRoot,
-      payee: job.payee ?? ZeroAddress,
-    };
-    const signature = this.signer.signResult(domain, statement);
-    timings.sign = ms(t);
+    // Signed with the others of its batch (worker/result-batcher.ts): timings.sign stays 0 per result.
 
     t = performance.now();
     let outputHex: Hex = toHex(encoded);
@@ -491,20 +501,18 @@ export class Worker {
     if (outputHex.length > 2 + 2 * MAX_INLINE_TENSOR_BYTES) {
       throw new BaseError("PAYLOAD_TOO_LARGE", `the output is ${encoded.byteLength} bytes, more than ${MAX_INLINE_TENSOR_BYTES} inline`);
     }
-    const checked = ResultMessageSchema.parse({
-      kind: "result",
-      chainId: job.chainId,
-      oracle: job.oracle,
-      ...statement,
-      signer: this.signer.address,
-      signature,
+    const checked = BatchItemSchema.parse({
+      requestId: job.requestId,
+      modelHash: job.modelHash,
+      inputHash: job.inputHash,
+      outputHash,
       output: "0x",
       // The trace session runs on the CPU provider.
       provider: run?.provider ?? "cpu",
       timings,
       observedAt: job.observedAt,
       ...(proof === undefined ? {} : { proof }),
-    } satisfies ResultMessage);
+    } satisfies BatchItem);
     return { ...checked, output: outputHex };
   }
 

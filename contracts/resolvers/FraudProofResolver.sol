@@ -3,8 +3,7 @@ pragma solidity ^0.8.28;
 
 import {DisputeContext, IDisputeOracle, IDisputeResolverV2, Ruling} from "../interfaces/IDisputeGame.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
-import {RequestBook} from "../libraries/RequestBook.sol";
-import {BatchMerkle} from "../libraries/BatchMerkle.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {RequestId} from "../types/RequestId.sol";
 import {OneStepVerifier} from "../fraud/OneStepVerifier.sol";
@@ -185,18 +184,35 @@ contract FraudProofResolver is IDisputeResolverV2 {
         return (disputeDuration, Ruling.WorkerRight);
     }
 
+    /// @notice A v1 result record: the v1 signed result named a traceRoot, the v2 ResultBatch signs none.
+    struct V1Record {
+        address worker;
+        address relayer;
+        bytes32 outputHash;
+        bytes32 traceRoot;
+    }
+
     /// @notice Binds the disputed result's traceRoot: `record` and `proof` must lead from the disputed
-    /// result's leaf (this attempt, this worker, this output) to a committed batch root. Anyone, once.
-    function bindTrace(RequestId requestId, IInferenceOracle.ResultRecord calldata record, bytes32[] calldata proof) external {
+    /// result's v1 leaf (this attempt, this worker, this output, its trace root) to a committed batch root.
+    /// Anyone, once. Since the result format v2 (docs/V2.md §3) no worker signs a trace root and the
+    /// oracle commits no v1 leaf, so this never binds: the v1 one-step path is retired (disputes go
+    /// through the FraudGame, trace on demand) and this resolver is removed with it.
+    function bindTrace(RequestId requestId, V1Record calldata record, bytes32[] calldata proof) external {
         Dispute storage d = open(requestId);
         // INVARIANT: the trace of a dispute is the one its worker signed, bound once.
         if (d.traceRoot != bytes32(0)) revert FraudTraceAlreadyBound(requestId);
         if (
             record.worker != d.worker || record.outputHash != d.outputHash || record.traceRoot == bytes32(0)
-                || !oracle.isBatchRoot(BatchMerkle.process(RequestBook.leaf(requestId, d.attempt, record), proof))
+                || !oracle.isBatchRoot(MerkleProof.processProofCalldata(proof, _v1Leaf(requestId, d.attempt, record)))
         ) revert FraudRecordMismatch(requestId);
         d.traceRoot = record.traceRoot;
         emit TraceBound(requestId, record.traceRoot);
+    }
+
+    function _v1Leaf(RequestId requestId, uint8 attempt, V1Record calldata r) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(keccak256("VerifiableInferenceOracle.ResultLeaf.v1"), requestId, attempt, r.worker, r.relayer, r.outputHash, r.traceRoot)
+        );
     }
 
     function getDispute(RequestId requestId) external view returns (Dispute memory) {
