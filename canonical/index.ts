@@ -30,3 +30,4 @@ export {
   type WorkerClaims,
 } from "./descent.js";
 export * from "./calibrate.js";
+export * from "./terms.js";

@@ -56,7 +56,7 @@ export const ChallengerConfigSchema = z.object({
   fraudGames: z
     .preprocess((v) => (typeof v === "string" ? v.split(",").map((x) => x.trim()).filter((x) => x !== "") : v), z.array(addressString))
     .default([])
-    .describe("FraudGame deployments whose results are audited canonically and disputed through the game (CHALLENGER_FRAUD_GAMES, comma-separated; empty: off)"),
+    .describe("restricts the FraudGame deployments played to these (CHALLENGER_FRAUD_GAMES, comma-separated); empty (the default): every FraudGame of the oracle is played, found on-chain from each result's resolver"),
   canonicalFraction: z.coerce.number().gt(0).max(1).default(1).describe("share of FraudGame results re-run canonically (a seeded, unpredictable choice keyed by the challenger's key)"),
 });
 

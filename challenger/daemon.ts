@@ -20,9 +20,9 @@ import { auditResult, ProgramCache, type CanonicalAuditConfig } from "./canonica
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
 import type { ModelCommitment } from "../protocol/commitment.js";
-import { decodeTensor, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
+import { decodeTensor, dtypeFromCode, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
-import { FraudProofResolver__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import { FraudGame__factory, FraudProofResolver__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { checkTrace } from "./checker.js";
 import { bindTrace, openChallenge } from "./dispute.js";
 import { isError } from "../protocol/errors.js";
@@ -81,14 +81,16 @@ export interface DaemonOptions {
   onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
   /**
-   * FraudGame play (issue 11; off when unset): a result whose request's resolver is one of `games` is audited
+   * FraudGame play (issue 11): a result whose request's resolver is a FraudGame on this oracle (detected on-chain
+   * and remembered per resolver; `games`, when given, restricts it to those deployments) is audited
    * canonically (challenger/canonical-audit.ts: the model's ONNX file from `models`, the input and the signed
    * output from the blob store, τ_out and precision from the registered CanonicalTerms) instead of from a
    * published trace, and beyond τ_out disputed through the game and played to the ruling
    * (protocol/fraud-game-client.ts GameChallenger), every move under the daemon's transaction lock.
    */
   fraudGames?: {
-    games: readonly string[];
+    /** Play only these FraudGame deployments (default: every FraudGame a model of this oracle is resolved by). */
+    games?: readonly string[];
     /** ONNX bytes and committed input shape by modelHash (lowercase). */
     models: ReadonlyMap<string, { bytes: Uint8Array; inputShape: number[] }>;
     audit: CanonicalAuditConfig;
@@ -117,7 +119,7 @@ export type AuditOutcome =
   | { kind: "typeFaultProven"; traceIndex: number }
   | { kind: "availabilityChallenged" }
   /** A FraudGame result audited canonically and disputed beyond τ_out: the game played to its ruling (IDisputeGame.Ruling). */
-  | { kind: "gamePlayed"; ruling: number; outcome: PlayResult["outcome"]; moves: number };
+  | { kind: "gamePlayed"; ruling: number; outcome: PlayResult["outcome"]; moves: number; rounds: number };
 
 interface Submitted {
   requestId: string;
@@ -175,6 +177,8 @@ export class ChallengerDaemon {
   private loaded = false;
   /** Canonical programs lowered for the FraudGame audits, by model. */
   private readonly programs = new ProgramCache();
+  /** Resolver address (lowercase) → whether it is a FraudGame of this oracle. */
+  private readonly gameResolvers = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
@@ -345,6 +349,30 @@ export class ChallengerDaemon {
   }
 
   /** The request's dispute resolver, fixed when the request was made (not the model's current one). */
+  /**
+   * Whether `resolver` is a FraudGame of this oracle: its `oracle()` is this oracle and it answers the game's
+   * views (`responseTime`, `maxAttacks`). Remembered per address (a resolver's code never changes).
+   */
+  private isGame(resolver: string): Promise<boolean> {
+    const key = resolver.toLowerCase();
+    let known = this.gameResolvers.get(key);
+    if (known === undefined) {
+      const game = FraudGame__factory.connect(resolver, this.options.runner);
+      known = Promise.all([game.oracle(), game.responseTime(), game.maxAttacks()])
+        .then(([oracle]) => oracle.toLowerCase() === this.options.oracleAddress.toLowerCase())
+        .catch((error: unknown) => {
+          // A contract without the game's views reverts or returns nothing: not a game. The node unreachable or
+          // failing: asked again next time.
+          const code = (error as { code?: unknown }).code;
+          if (code !== "NETWORK_ERROR" && code !== "TIMEOUT" && code !== "SERVER_ERROR") return false;
+          this.gameResolvers.delete(key);
+          throw error;
+        });
+      this.gameResolvers.set(key, known);
+    }
+    return known;
+  }
+
   private resolverOf(request: { resolver: string }) {
     return FraudProofResolver__factory.connect(request.resolver, this.options.runner);
   }
@@ -360,14 +388,14 @@ export class ChallengerDaemon {
    * BLOB_STORE_UNAVAILABLE (the audit is deferred); a 404 or wrong bytes end the audit (the input is
    * the requester's, not the worker's: nothing to challenge).
    */
-  private async fetchInput(inputHash: string, commitment: ModelCommitment, retryUntil: number | undefined): Promise<Tensor> {
+  private async fetchInput(inputHash: string, commitment: Pick<ModelCommitment, "input">, retryUntil: number | undefined, maxBytes = encodedSize(commitment.input)): Promise<Tensor> {
     const f = this.options.fetch ?? {};
     const attempts = Math.max(1, f.attempts ?? 5);
     let bytes: Buffer | undefined;
     for (let attempt = 1; bytes === undefined; attempt++) {
       try {
         bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, {
-          maxBytes: encodedSize(commitment.input),
+          maxBytes,
           timeoutMs: f.timeoutMs ?? 30_000,
           schemes: ["http", "https"],
           // The operator configured this store: its origin is trusted; a redirect elsewhere is checked.
@@ -460,13 +488,25 @@ export class ChallengerDaemon {
   /**
    * The canonical audit of a FraudGame result and, beyond τ_out, the game played to its ruling.
    */
-  private async auditGame(r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, commitment: ModelCommitment, bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
+  private async auditGame(r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
     const fg = this.options.fraudGames!;
     const model = fg.models.get(request.modelHash.toLowerCase());
-    if (model === undefined) return { kind: "skipped", reason: "no ONNX file for the canonical audit of this model" };
-    const input = await this.fetchInput(request.inputHash, commitment, retryUntil);
-    const output = await this.fetchBlob(r.outputHash, encodedSize(commitment.output), retryUntil);
+    if (model === undefined) {
+      this.options.logger?.error({ requestId: r.requestId, modelHash: request.modelHash }, "a FraudGame result on a model this daemon has no ONNX file for: not audited");
+      return { kind: "skipped", reason: "no ONNX file for the canonical audit of this model" };
+    }
     const registry = IModelRegistry__factory.connect(await this.oracle.registry(), this.options.runner);
+    // Download caps from the registered specs (the committed input shape where the spec's is dynamic).
+    const registered = await registry.model(request.modelHash);
+    const typeOf = (spec: { dtype: bigint; shape: bigint[] }, fallbackShape?: number[]) => {
+      const shape = spec.shape.map(Number);
+      return { dtype: dtypeFromCode(Number(spec.dtype)) ?? "float32", shape: shape.some((d) => d <= 0) && fallbackShape !== undefined ? fallbackShape : shape };
+    };
+    const inputType = typeOf(registered.input, model.inputShape);
+    const outputType = typeOf(registered.output);
+    const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t as Parameters<typeof encodedSize>[0]));
+    const input = await this.fetchInput(request.inputHash, { input: inputType as ModelCommitment["input"] }, retryUntil, cap(inputType));
+    const output = await this.fetchBlob(r.outputHash, cap(outputType), retryUntil);
     const terms = await registry.canonicalTerms(request.modelHash);
     const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
     if (precision === undefined) return { kind: "skipped", reason: `unknown precision ${terms.precision}` };
@@ -488,7 +528,17 @@ export class ChallengerDaemon {
     });
     const result = await player.play(r.requestId as Hex, verdict.trace, output);
     this.released(bond);
-    return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length };
+    // Won (WorkerFault or OutputMinor): the share is claimed at once, as after a v1 proof.
+    const attempt = this.joined.get(r.requestId);
+    if (attempt !== undefined && (await this.oracle.getDispute(r.requestId, attempt)).ruling >= 2n) {
+      try {
+        await this.mined("claimDispute", r.requestId, () => this.oracle.claimDispute(r.requestId, attempt));
+        this.joined.delete(r.requestId);
+      } catch (error) {
+        this.options.logger?.warn({ err: error, requestId: r.requestId, attempt }, "claiming the game's share failed; retried at the next withdraw");
+      }
+    }
+    return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length, rounds: result.descent?.rounds ?? 0 };
   }
 
   /** A blob of the store by its hash (at most `maxBytes`), decoded and hash-checked; retried like the input. */
@@ -558,11 +608,19 @@ export class ChallengerDaemon {
   private async auditOnce(r: Submitted, retryUntil: number | undefined): Promise<AuditOutcome> {
     const request = await this.oracle.getRequest(r.requestId);
     if (request.tier !== OPTIMISTIC) return { kind: "skipped", reason: "not an OPTIMISTIC result" };
+    const bond = (await this.oracle.paramsAt(request.paramsVersion)).challengeBond;
+    if (await this.isGame(request.resolver)) {
+      // A game-resolved result is never audited from a published trace (there is none): played, or skipped loudly.
+      if (this.options.fraudGames === undefined) {
+        this.options.logger?.error({ requestId: r.requestId, resolver: request.resolver }, "a FraudGame result, but this daemon has no fraudGames models to audit it canonically");
+        return { kind: "skipped", reason: "a FraudGame result, but the daemon has no ONNX files for the canonical audit (fraudGames)" };
+      }
+      const games = this.options.fraudGames.games;
+      if (games !== undefined && !games.some((g) => g.toLowerCase() === request.resolver.toLowerCase())) return { kind: "skipped", reason: `the resolver ${request.resolver} is not one of the FraudGames this daemon plays` };
+      return this.auditGame(r, request, bond, retryUntil);
+    }
     const commitment = this.options.models.get(request.modelHash.toLowerCase());
     if (commitment === undefined) return { kind: "skipped", reason: "no commitment for this model" };
-    const bond = (await this.oracle.paramsAt(request.paramsVersion)).challengeBond;
-    const games = this.options.fraudGames?.games;
-    if (games !== undefined && games.some((g) => g.toLowerCase() === request.resolver.toLowerCase())) return this.auditGame(r, request, commitment, bond, retryUntil);
     const resolver = this.resolverOf(request);
 
     let hashes: Hex[];

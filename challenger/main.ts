@@ -40,6 +40,8 @@ export interface ChallengerStats {
   /** Audits put off because the blob store answered 429/5xx or timed out (retried at a later poll). */
   deferred: number;
   availabilityChallenges: number;
+  /** FraudGames this challenger played and lost (ruled WorkerRight: its bond went to the worker). */
+  gamesLost: number;
   slashedWithheld: number;
   withdrawnWei: bigint;
   errors: number;
@@ -108,24 +110,23 @@ export async function startChallenger(
     startBlock: config.startBlock,
     logger: log,
     ...(config.policy.rerun ? { rerun } : {}),
-    ...(config.fraudGames.length === 0
-      ? {}
-      : {
-          fraudGames: {
-            games: config.fraudGames,
-            models: new Map(
-              config.models.map((m) => {
-                const bytes = readFileSync(m.path);
-                return [`0x${createHash("sha256").update(bytes).digest("hex")}`, { bytes, inputShape: m.inputShape }] as const;
-              }),
-            ),
-            // The sampling secret is derived from the challenger's key: never published, stable across restarts.
-            audit: { secret: createHash("sha256").update("fraud-game-audit").update(config.privateKey).digest(), fraction: config.canonicalFraction },
-          },
+    // FraudGame results are always played (an honest worker's game must never go unanswered, and a cheater's must
+    // be disputed): every configured model's ONNX file serves the canonical audit; CHALLENGER_FRAUD_GAMES only
+    // restricts which game deployments are played.
+    fraudGames: {
+      ...(config.fraudGames.length === 0 ? {} : { games: config.fraudGames }),
+      models: new Map(
+        config.models.map((m) => {
+          const bytes = readFileSync(m.path);
+          return [`0x${createHash("sha256").update(bytes).digest("hex")}`, { bytes, inputShape: m.inputShape }] as const;
         }),
+      ),
+      // The sampling secret is derived from the challenger's key: never published, stable across restarts.
+      audit: { secret: createHash("sha256").update("fraud-game-audit").update(config.privateKey).digest(), fraction: config.canonicalFraction },
+    },
     ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
-  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
+  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, gamesLost: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
 
   const withdraw = async () => {
     const amount = await daemon.withdraw();
@@ -143,6 +144,7 @@ export async function startChallenger(
       else if (outcome.kind === "skipped") stats.skipped++;
       else if (outcome.kind === "deferred") stats.deferred++;
       else if (outcome.kind === "availabilityChallenged") stats.availabilityChallenges++;
+      else if (outcome.kind === "gamePlayed" && outcome.ruling !== 2 && outcome.ruling !== 3) stats.gamesLost++;
       else stats.proven++;
       const level = outcome.kind === "skipped" || outcome.kind === "deferred" ? "debug" : outcome.kind === "honest" ? "info" : "warn";
       log[level]({ requestId, ...outcome }, `audit: ${outcome.kind}`);

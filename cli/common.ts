@@ -23,7 +23,8 @@ export const DeploymentSchema = z.object({
   registry: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
   oracle: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
   resolver: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
-  fraudResolver: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  /** The FraudGame (the OPTIMISTIC dispute game) when the deployment has one. */
+  fraudGame: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
   deployBlock: z.number().int().nonnegative(),
   admin: z.string().optional(),
   relayerUrl: z.string().optional(),

@@ -1,9 +1,9 @@
 /**
  * Deployment and model registration, shared by `oracle deploy`, `oracle dev` and `oracle model`:
- * ModelRegistry + InferenceOracle + FraudProofResolver (one-step fraud proofs, the default OPTIMISTIC
- * resolver) on any JSON-RPC endpoint, plus an ArbiterResolver only when the deployment names an
- * arbiter (a trusted party: it decides disputes at will), and an ONNX file's hash, specs and
- * commitment root read from the file itself.
+ * ModelRegistry + InferenceOracle + FraudGame (the bisection game over canonical traces, ending in one
+ * exact step checked on-chain by StepVerifier: the default OPTIMISTIC resolver) on any JSON-RPC endpoint,
+ * plus an ArbiterResolver only when the deployment names an arbiter (a trusted party: it decides disputes
+ * at will), and an ONNX file's hash, specs and commitment root read from the file itself.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -13,18 +13,10 @@ import { commitModel, decodeOnnx } from "../protocol/commitment.js";
 import { DEFAULT_MAX_TENSOR_ELEMENTS, modelShapeProblems } from "../protocol/shapeBounds.js";
 import { loadConfig } from "../protocol/config.js";
 import { isError } from "../protocol/errors.js";
-import { deployInferenceOracle } from "../protocol/deployOracle.js";
+import { DEFAULT_GAME_TIMES, deployFraudGame, deployInferenceOracle } from "../protocol/deployOracle.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
 import { Ruling, Tier, type Hex } from "../protocol/types.js";
-import {
-  ArbiterResolver__factory,
-  ExactOps__factory,
-  FraudProofResolver__factory,
-  LinearOps__factory,
-  ModelRegistry__factory,
-  OneStepVerifier__factory,
-  PointwiseOps__factory,
-} from "../types/ethers-contracts/index.js";
+import { ArbiterResolver__factory, ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import type { ModelRegistry } from "../types/ethers-contracts/index.js";
 import { cliError, send, type Deployment, type Progress } from "./common.js";
 
@@ -44,13 +36,22 @@ export const DeployConfigSchema = z.object({
   arbiter: address
     .optional()
     .describe(
-      "deploy an ArbiterResolver ruled by this account and make it the default OPTIMISTIC resolver. The arbiter is a TRUSTED party: it decides every dispute at will (slashes any worker, or clears any result). Absent: no arbiter; the FraudProofResolver is the default",
+      "deploy an ArbiterResolver ruled by this account and make it the default OPTIMISTIC resolver. The arbiter is a TRUSTED party: it decides every dispute at will (slashes any worker, or clears any result). Absent: no arbiter; the FraudGame is the default",
     ),
-  disputeWindow: z.number().int().positive().default(3600).describe("seconds a dispute may take (the arbiter's time to rule; the fraud-proof game's whole duration) before the default outcome"),
-  fraudProofs: z
+  disputeWindow: z.number().int().positive().default(3600).describe("seconds the arbiter has to rule before the default outcome (an ArbiterResolver only; the game's clocks are `game`)"),
+  fraudGame: z
     .boolean()
     .default(true)
-    .describe("deploy the one-step fraud-proof verifier and a FraudProofResolver (docs/OPTIMISTIC.md), approved in the registry; the default OPTIMISTIC resolver unless an arbiter is named"),
+    .describe("deploy the step verifier and the FraudGame (docs/OPTIMISTIC.md), approved in the registry; the default OPTIMISTIC resolver unless an arbiter is named"),
+  game: z
+    .object({
+      responseTime: z.number().int().positive().default(DEFAULT_GAME_TIMES.responseTime).describe("seconds the worker has to commit its trace after a dispute opens, and to answer each attack (silence: WorkerFault)"),
+      moveClock: z.number().int().positive().default(DEFAULT_GAME_TIMES.moveClock).describe("seconds challengers have for each next move after the worker's answer (the game ends moveClock after the last answer left unattacked)"),
+      maxAttacks: z.number().int().positive().max(4096).default(DEFAULT_GAME_TIMES.maxAttacks).describe("attacks one challenger may make in one game"),
+    })
+    .strict()
+    .prefault({})
+    .describe("the FraudGame's clocks (immutables)"),
   params: z
     .object({
       minStake: ether.default(parseEther("1")),
@@ -82,7 +83,7 @@ export function loadDeployConfig(input: unknown): DeployConfig {
 /**
  * Deploys registry, oracle and resolvers (approved in the registry); returns the deployment record.
  * `resolver` in the record, the default for `oracle model register`, is the ArbiterResolver only when
- * `config.arbiter` names one, else the FraudProofResolver (absent when neither is deployed).
+ * `config.arbiter` names one, else the FraudGame (absent when neither is deployed); `fraudGame` names the game.
  */
 export async function deployContracts(deployer: Signer, config: DeployConfig, progress: Progress, rpcUrl?: string): Promise<Deployment> {
   const me = await deployer.getAddress();
@@ -109,26 +110,18 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     });
     await send("approving the ArbiterResolver in the registry", () => registry.setResolverApproval(arbiterResolver!, true), progress);
   }
-  let fraudResolver: string | undefined;
-  if (config.fraudProofs) {
-    fraudResolver = await progress.step("deploying the one-step fraud-proof verifier and FraudProofResolver", async () => {
-      const linear = await new LinearOps__factory(deployer).deploy();
-      const pointwise = await new PointwiseOps__factory(deployer).deploy();
-      const exact = await new ExactOps__factory(deployer).deploy();
-      const verifier = await new OneStepVerifier__factory(deployer).deploy(await linear.getAddress(), await pointwise.getAddress(), await exact.getAddress());
-      const c = await new FraudProofResolver__factory(deployer).deploy(
-        await oracle.getAddress(), await registry.getAddress(), await verifier.getAddress(),
-        // The whole dispute; a data-availability request may come in its first quarter and must be
-        // answered within another quarter, leaving the challenger time to prove after a reveal.
-        config.disputeWindow, Math.max(1, Math.floor(config.disputeWindow / 4)), Math.max(1, Math.floor(config.disputeWindow / 4)),
-      );
-      await c.waitForDeployment();
-      return c.getAddress();
-    });
-    await send("approving the FraudProofResolver in the registry", () => registry.setResolverApproval(fraudResolver!, true), progress);
+  let fraudGame: string | undefined;
+  if (config.fraudGame) {
+    const oracleAddress = await oracle.getAddress();
+    const registryAddress = await registry.getAddress();
+    fraudGame = await progress.step(
+      `deploying the step verifier and the FraudGame (response ${config.game.responseTime} s, move clock ${config.game.moveClock} s, ${config.game.maxAttacks} attacks)`,
+      async () => (await deployFraudGame(deployer, oracleAddress, registryAddress, config.game)).game.getAddress(),
+    );
+    await send("approving the FraudGame in the registry", () => registry.setResolverApproval(fraudGame!, true), progress);
   }
   // The default OPTIMISTIC resolver: the arbiter only when the deployment named one.
-  const defaultResolver = arbiterResolver ?? fraudResolver;
+  const defaultResolver = arbiterResolver ?? fraudGame;
   if (admin.toLowerCase() !== me.toLowerCase()) await send("handing the registry to the admin", () => registry.transferAdmin(admin), progress);
   return {
     chainId: chainId.toString(),
@@ -136,7 +129,7 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     registry: await registry.getAddress(),
     oracle: await oracle.getAddress(),
     ...(defaultResolver === undefined ? {} : { resolver: defaultResolver }),
-    ...(fraudResolver === undefined ? {} : { fraudResolver }),
+    ...(fraudGame === undefined ? {} : { fraudGame }),
     deployBlock,
     admin,
     params: Object.fromEntries(Object.entries(config.params).map(([k, v]) => [k, String(v)])),

@@ -15,7 +15,10 @@ import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
 import { RegistryCatalog, Worker } from "../worker/index.js";
-import { FraudProofResolver__factory, ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
+import { ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
+import { calibratedTerms } from "../canonical/terms.js";
+import { decodePng, ppocrClsTensor } from "../sdk/index.js";
+import { workerGameAnswerer } from "../worker/game-answerer.js";
 import { loadChallengerConfig } from "../challenger/config.js";
 import { startChallenger } from "../challenger/main.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../sdk/models.js";
@@ -219,19 +222,23 @@ export async function dev(o: DevOptions): Promise<void> {
     // so an id from an earlier run never names a new request.
     const startNonce = 1 + Math.floor(Math.random() * 2 ** 31);
     await connection.provider.request({ method: "hardhat_setNonce", params: [admin.address, `0x${startNonce.toString(16)}`] });
-    const config = loadDeployConfig({ arbiter: accounts[5]!.address, fraudProofs: o.challenger, params: { challengeWindow: o.challengeWindow } });
+    const config = loadDeployConfig({ arbiter: accounts[5]!.address, fraudGame: o.challenger, params: { challengeWindow: o.challengeWindow } });
     const deployment = await deployContracts(admin, config, progress, rpc.url);
     const registry = ModelRegistry__factory.connect(deployment.registry, modelOwner);
     const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
 
     const models: Array<{ modelHash: string; name: string }> = [];
-    // With --challenger the models' disputes are settled by one-step fraud proofs, else by the arbiter.
-    const modelResolver = deployment.fraudResolver ?? deployment.resolver!;
-    const fraud = deployment.fraudResolver === undefined ? undefined : FraudProofResolver__factory.connect(deployment.fraudResolver, modelOwner);
-    const traceCount = async (modelHash: string, count: number | undefined) => {
-      if (fraud === undefined) return;
-      if (count === undefined) throw cliError("CONFIG_INVALID", `no commitment for ${modelHash}: the fraud-proof resolver needs one`);
-      await send(`setting the trace length of ${modelHash.slice(0, 10)}… (${count} tensors)`, () => fraud.setTraceCount(modelHash, count), progress);
+    // With --challenger the models' disputes are settled by the FraudGame (canonical terms set once per model), else by the arbiter.
+    const modelResolver = deployment.fraudGame ?? deployment.resolver!;
+    const termsCache = join(dataDir, "canonical-terms");
+    const setTerms = async (modelHash: string, file: string, inputShape: number[], calibration: { inputs?: string[]; range?: [number, number] }) => {
+      if (deployment.fraudGame === undefined) return;
+      const bytes = readFileSync(file);
+      const terms = await progress.step(`committing to ${modelHash.slice(0, 10)}… canonically and calibrating its τ_out against onnxruntime (cached after the first run)`, async () => {
+        const inputs = (calibration.inputs ?? []).map((f) => ({ label: f.split("/").pop()!, tensor: ppocrClsTensor(decodePng(readFileSync(f))) }));
+        return calibratedTerms(bytes, { inputShape, inputs, seeded: 2, ...(calibration.range === undefined ? {} : { range: calibration.range }), cacheDir: termsCache });
+      });
+      await send(`setting the canonical terms of ${modelHash.slice(0, 10)}… (τ_out ${terms.tauOut.abs})`, () => registry.setCanonicalTerms(modelHash, terms), progress);
     };
     const cls = onnxFileInfo(resolveNpmUri(CLS_URI));
     const clsShape = [1, 3, 48, 192];
@@ -240,7 +247,7 @@ export async function dev(o: DevOptions): Promise<void> {
       modelHash: cls.modelHash, owner: modelOwner.address, fee: parseEther("0.002"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
       ...(clsRoot.root === undefined ? {} : { commitmentRoot: clsRoot.root }), input: { dtype: "float32", shape: clsShape }, output: { dtype: "float32", shape: [1, 2] }, uris: [CLS_URI],
     }, progress);
-    await traceCount(cls.modelHash, clsRoot.traceCount);
+    await setTerms(cls.modelHash, cls.file, clsShape, { inputs: [join(ROOT, "examples/line.png"), join(ROOT, "examples/line-upside-down.png")] });
     models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
     const mnistFile = join(ROOT, "models/mnist-mlp.onnx");
     const mnist = onnxFileInfo(mnistFile);
@@ -260,7 +267,7 @@ export async function dev(o: DevOptions): Promise<void> {
         modelHash: mnist.modelHash, owner: modelOwner.address, fee: parseEther("0.001"), tiers: [Tier.NONE, Tier.OPTIMISTIC], resolver: modelResolver,
         ...(mnistRoot.root === undefined ? {} : { commitmentRoot: mnistRoot.root }), input: mnist.input, output: mnist.output, uris: [pathToFileURL(mnistFile).href],
       }, progress);
-      await traceCount(mnist.modelHash, mnistRoot.traceCount);
+      await setTerms(mnist.modelHash, mnistFile, mnist.input.shape, { range: [0, 127] });
       models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}])` });
     }
     if (cls.modelHash !== PPOCR_CLS_HASH || mnist.modelHash !== MNIST_MLP_HASH) logger.warn("a shipped model's hash differs from its model card (sdk/models.ts)");
@@ -314,6 +321,20 @@ export async function dev(o: DevOptions): Promise<void> {
       });
       await progress.step(`starting worker ${i}`, () => worker.start());
       closers.push(() => worker.close());
+      if (deployment.fraudGame !== undefined) {
+        // The worker answers every FraudGame opened on its results; its operator pays for the moves.
+        const answerer = workerGameAnswerer(worker, {
+          provider: ethers.provider,
+          sender: new NonceManager(op),
+          oracle: deployment.oracle,
+          game: deployment.fraudGame,
+          startBlock: deployment.deployBlock,
+          pollIntervalMs: 500,
+          logger: logger.child({ service: "worker", worker: i, layer: "game-answerer" }),
+        });
+        await answerer.start();
+        closers.push(() => answerer.close());
+      }
       workerSigners.push(key.address);
     }
 
@@ -377,7 +398,7 @@ export async function dev(o: DevOptions): Promise<void> {
       `  Relayer API  ${relayer.url}   (GET /health, /requests, /blobs/<hash>)`,
       `  Registry     ${deployment.registry}`,
       `  Oracle       ${deployment.oracle}`,
-      `  Resolver     ${modelResolver}${deployment.fraudResolver === undefined ? "   (ArbiterResolver: the arbiter account rules)" : "   (FraudProofResolver: one-step fraud proofs)"}`,
+      `  Resolver     ${modelResolver}${deployment.fraudGame === undefined ? "   (ArbiterResolver: the arbiter account rules, a trusted party)" : "   (FraudGame: bisection over canonical traces, one step checked on-chain)"}`,
       ...(challengerAddress === undefined ? [] : [`  Challenger   ${challengerAddress}   (audits every OPTIMISTIC result in full, proves faults on-chain; NONE results are never audited)`]),
       `  Deployment   ${file}   (${heldBy ?? (file === defaultOut ? "read by every other oracle command" : `pass --deployment ${file} or ORACLE_DEPLOYMENT=${file} to other commands`)})`,
       `  Data folder  ${dataDir}   (locked while this stack runs)`,

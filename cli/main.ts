@@ -40,7 +40,7 @@ program
   .option("--block-time <s>", "mine a block every this many seconds besides each transaction (0: only on transactions)", "1")
   .option("--rabbitmq <url>", "use this RabbitMQ broker instead of the in-process queue (worker processes elsewhere can then join)")
   .addOption(new Option("--trace <mode>", "worker trace commitments (full: publish traces for challengers; checkpoint: every 16th tensor)").choices(["none", "full", "checkpoint"]).default("none"))
-  .option("--challenger", "register the models with the FraudProofResolver (one-step fraud proofs) and run the challenger daemon auditing every OPTIMISTIC result (implies --trace full)")
+  .option("--challenger", "register the models with the FraudGame (canonical terms set, τ_out calibrated), have every worker answer the games on its results, and run the challenger daemon re-running every OPTIMISTIC result canonically and playing the game on a result beyond τ_out")
   .option("--zk", "also offer the MNIST model on the ZK tier: workers answer with Groth16 proofs checked on chain (development keys; the circuit and keys are built once, then cached)")
   .option("--log-level <level>", "service log level (info shows every step)", "warn")
   .action(async (_o, cmd: Command) => {
@@ -50,14 +50,14 @@ program
       host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort),
       ...(o.out === undefined ? {} : { out: String(o.out) }), ...(o.dataDir === undefined ? {} : { dataDir: String(o.dataDir) }),
       workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
-      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.challenger === true ? "full" : (o.trace as "none" | "full" | "checkpoint"), challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true,
+      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.trace as "none" | "full" | "checkpoint", challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true,
     });
   });
 
 program
   .command("deploy")
-  .description("deploy ModelRegistry, InferenceOracle and the FraudProofResolver (the default OPTIMISTIC resolver) to a JSON-RPC endpoint; write the deployment JSON")
-  .option("--config <file>", "deployment settings (JSON: admin, arbiter, disputeWindow, fraudProofs, params{minStake, challengeWindow, paramsDelay, minGasPrice, ...}; amounts in ETH)")
+  .description("deploy ModelRegistry, InferenceOracle, the step verifier and the FraudGame (the default OPTIMISTIC resolver) to a JSON-RPC endpoint; write the deployment JSON")
+  .option("--config <file>", "deployment settings (JSON: admin, arbiter, disputeWindow, fraudGame, game{responseTime, moveClock, maxAttacks}, params{minStake, challengeWindow, paramsDelay, minGasPrice, ...}; amounts in ETH)")
   .option("--arbiter <address>", "also deploy an ArbiterResolver ruled by this account and make it the default OPTIMISTIC resolver: a TRUSTED party that decides every dispute at will (overrides the config's arbiter)")
   .option("--out <file>", "where to write the deployment JSON", DEFAULT_DEPLOYMENT)
   .action(async (_o, cmd: Command) => {
@@ -87,7 +87,8 @@ program
       output(o.json === true, { ...deployment, file }, () => [
         `registry  ${deployment.registry}`,
         `oracle    ${deployment.oracle}`,
-        `resolver  ${deployment.resolver}`,
+        `resolver  ${deployment.resolver}${deployment.resolver !== undefined && deployment.resolver === deployment.fraudGame ? " (FraudGame)" : deployment.resolver === undefined ? "" : " (ArbiterResolver: a trusted party)"}`,
+        ...(deployment.fraudGame === undefined ? [] : [`game      ${deployment.fraudGame}`]),
         `chain     ${deployment.chainId} (from block ${deployment.deployBlock})`,
         `written   ${file}`,
       ]);

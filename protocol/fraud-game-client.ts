@@ -88,6 +88,15 @@ abstract class Player {
     this.opts = opts;
   }
 
+  /** `resolve`, unless another player's resolve got in first (the game resolved: nothing to do). */
+  protected async resolveOnce(requestId: Hex): Promise<void> {
+    try {
+      await this.send("resolve", () => this.game.resolve(requestId));
+    } catch (error) {
+      if (!(await this.game.game(requestId)).resolved) throw error;
+    }
+  }
+
   protected async send(move: string, tx: () => Promise<ContractTransactionResponse>): Promise<MoveRecord> {
     const run = async () => {
       const sent = await tx();
@@ -223,7 +232,22 @@ export class GameWorker extends Player {
       const g = await this.game.game(id);
       if (g.resolved) return Number(g.ruling);
       if (signal?.aborted) return GAME_RULING.None;
+      // A game every challenger stopped moving in has ended: the worker resolves it itself (its bond and the
+      // request wait on the ruling; a challenger who never moves must not hold them).
+      if (await this.ended(id)) {
+        await this.resolveOnce(id);
+        continue;
+      }
       await this.pause("attack", polls);
+    }
+  }
+
+  private async ended(requestId: Hex): Promise<boolean> {
+    try {
+      await this.game.resolve.staticCall(requestId);
+      return true;
+    } catch {
+      return false;
     }
   }
 }
@@ -378,7 +402,7 @@ export class GameChallenger extends Player {
         await this.pause("clock", polls);
         continue;
       }
-      await this.send("resolve", () => this.game.resolve(requestId));
+      await this.resolveOnce(requestId);
     }
   }
 

@@ -1,5 +1,6 @@
 /**
- * FAULT INJECTION, FOR TESTS AND DEMOS ONLY. A trace builder that lies: it runs the model's real
+ * FAULT INJECTION, FOR TESTS AND DEMOS ONLY. GameCheater (below) lies to the FraudGame: it signs a wrong
+ * output and defends a forged canonical trace. FaultyTraceBuilder (v1, published traces) is a trace builder that lies: it runs the model's real
  * traced session, then alters one element of one intermediate trace tensor (and, with
  * `corruptOutput`, the model output it signs), commits and publishes that trace, and returns it as
  * the result. A worker given this builder signs a wrong computation that an honest challenger can
@@ -16,7 +17,11 @@ import { resolveNpmUri } from "../protocol/fetch.js";
 import type { Tensor } from "../protocol/tensor.js";
 import { commitTrace } from "../protocol/trace.js";
 import type { Hex } from "../protocol/types.js";
-import { publishTrace, TraceSession, type TraceBuilder, type TraceContext, type TraceOutcome } from "../worker/trace.js";
+import { publishTrace, TraceSession, ZERO_TRACE_ROOT, type TraceBuilder, type TraceContext, type TraceOutcome } from "../worker/trace.js";
+import { CanonicalTrace } from "../canonical/trace.js";
+import type { Precision } from "../canonical/float.js";
+import type { Program } from "../canonical/program.js";
+import { responderFor, type DisputeResponder } from "../worker/dispute.js";
 
 export interface FaultSpec {
   /** Which trace tensor to alter; default: the output of the 4th BatchNormalization (an intermediate activation). */
@@ -87,4 +92,43 @@ export class FaultyTraceBuilder implements TraceBuilder {
     this.session = undefined;
     if (s !== undefined) await (await s).release();
   }
+}
+
+/**
+ * FAULT INJECTION (tests/demos only), for the FraudGame (issue 11): a worker that signs a wrong output (the
+ * classifier's two probabilities swapped, the wrong answer; no trace, as every game-resolved result) and, when a
+ * game is opened on it, defends a canonical trace forged to match what it signed: element `element` of a middle
+ * float32 map step altered, the final tensor replaced by the signed output. Its commitment is consistent; the
+ * challenger's canonical re-run finds the output beyond τ_out, and the bisection finds the altered element, which
+ * a one-step leaf proof shows false. Give `build` as the worker's traceBuilder and `responder` as its game
+ * answerer's `responderOf` (scripts/local-stack.ts `gameResponder`).
+ */
+export class GameCheater implements TraceBuilder {
+  /** Every result it faked (the output it signed), and the step and element its trace alters once disputed. */
+  readonly faults: Array<{ requestId: string; output: Tensor; step?: number; element?: number }> = [];
+
+  async build(context: TraceContext): Promise<TraceOutcome> {
+    const honest = context.output;
+    if (honest === undefined) throw new Error("the cheater needs the plain run's output");
+    const output = { ...honest, data: (honest.data as Float32Array).slice().reverse() };
+    this.faults.push({ requestId: context.job.requestId.toLowerCase(), output });
+    return { traceRoot: ZERO_TRACE_ROOT, output };
+  }
+
+  /** The forged responder for a faked request (undefined: answer honestly). */
+  readonly responder = (d: { program: Program; input: Tensor; precision: Precision; requestId: Hex; attempt: number }): DisputeResponder | undefined => {
+    const fault = this.faults.find((f) => f.requestId === d.requestId.toLowerCase());
+    if (fault === undefined) return undefined;
+    const honest = CanonicalTrace.build(d.program, d.input, { precision: d.precision });
+    const tensors = honest.tensors.slice();
+    const maps = d.program.steps.filter((s) => s.kind === "map" && s.output.dtype === "float32" && s.index > 2 && tensors[s.index]!.data.byteLength >= 16 * 1024);
+    const step = maps[Math.floor(maps.length / 2)];
+    if (step === undefined) throw new Error("the model has no middle float32 map step to alter");
+    const element = Math.floor((tensors[step.index]!.data as Float32Array).length / 2);
+    tensors[step.index] = altered(tensors[step.index]!, element);
+    tensors[tensors.length - 1] = fault.output;
+    fault.step = step.index;
+    fault.element = element;
+    return responderFor(new CanonicalTrace(d.program, d.input, tensors, d.precision), d.requestId, d.attempt);
+  };
 }

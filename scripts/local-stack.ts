@@ -2,15 +2,17 @@
  * The whole oracle on one machine: an in-process EVM (Hardhat's EDR), the contracts deployed and
  * configured, the PP-OCR text-direction classifier registered, a staked worker, the relayer and the
  * in-process queue. Used by `npm run demo` and the end-to-end tests; every piece is the real one.
- * With `resolver: "fraud"` the classifier is registered with the FraudProofResolver (one-step fraud
- * proofs: its commitment root and trace count are set) instead of the ArbiterResolver; `addWorker`
- * starts one more worker later (`npm run demo:dispute`, test/e2e/dispute.test.ts).
+ * With `resolver: "game"` the classifier is registered with the FraudGame (the OPTIMISTIC dispute game:
+ * its canonical terms set, τ_out calibrated against onnxruntime) and every worker answers the games opened
+ * on its results (worker/game-answerer.ts, on by default wherever the model's resolver is the game); the
+ * v1 `resolver: "fraud"` (FraudProofResolver, published traces) is kept only until it is removed.
+ * `addWorker` starts one more worker later (`npm run demo:dispute`, test/e2e/dispute.test.ts).
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Wallet, parseEther, type Signer } from "ethers";
+import { Wallet, formatEther, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
 import { createLogger, resolveNpmUri, Ruling, Tier, type Hex, type Logger } from "../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
@@ -20,7 +22,14 @@ import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import type { TraceBuilder } from "../worker/trace.js";
 import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
-import { deployInferenceOracle } from "../protocol/deployOracle.js";
+import type { GameTimes } from "../protocol/deployOracle.js";
+import { deployContracts, loadDeployConfig } from "../cli/deploy.js";
+import { Progress } from "../cli/common.js";
+import { calibratedTerms, type CalibratedTerms, type CanonicalTermsArgs } from "../canonical/index.js";
+import { decodePng, ppocrClsTensor } from "../sdk/index.js";
+import { workerGameAnswerer, type FraudGameAnswerer } from "../worker/game-answerer.js";
+import type { DisputeResponder } from "../worker/dispute.js";
+import type { GameClientOptions } from "../protocol/fraud-game-client.js";
 import {
   ArbiterResolver__factory,
   DigitClassifierDApp__factory,
@@ -38,6 +47,9 @@ import {
   ModelRegistry__factory,
   TextDirectionDApp__factory,
   type ArbiterResolver,
+  FraudGame__factory,
+  InferenceOracle__factory,
+  type FraudGame,
   type InferenceOracle,
   type ModelRegistry,
   type TextDirectionDApp,
@@ -66,6 +78,9 @@ export const DEFAULT_PARAMS = {
   tolerancePenaltyBps: 2500,
 };
 
+/** DEFAULT_PARAMS given in ETH in a deployment config (cli/deploy.ts DeployConfigSchema). */
+const ETHER_PARAMS = new Set(["minStake", "resultBond", "challengeBond", "minWorkerFee"]);
+
 export const MODEL_FEE = parseEther("0.002");
 export const REQUEST_FEE = parseEther("0.01");
 
@@ -86,11 +101,23 @@ export interface LocalStackOptions {
   /** Each worker's own queue connection, as on separate machines (default: the relayer's queue). The stack closes them. */
   workerQueue?: (index: number) => Promise<JobQueue>;
   /**
-   * The dispute resolver the classifier is registered with: "arbiter" (default, ArbiterResolver) or
-   * "fraud" (FraudProofResolver with on-chain one-step fraud proofs: the model's commitment root and
-   * trace count are set; pair it with `worker: { trace: "full" }` so results carry checkable traces).
+   * The dispute resolver the classifier is registered with: "arbiter" (default, ArbiterResolver: a trusted
+   * party), "game" (the FraudGame: canonical terms set, workers answer games on their results by default, no
+   * trace is built or uploaded for an undisputed result) or the v1 "fraud" (FraudProofResolver with published
+   * traces: pair it with `worker: { trace: "full" }`; it goes away with the v1 path).
    */
-  resolver?: "arbiter" | "fraud";
+  resolver?: "arbiter" | "fraud" | "game";
+  /** Each worker's game client options (its wait between polls, a move callback) with `resolver: "game"`. */
+  gameClient?: GameClientOptions;
+  /** The game's clocks with `resolver: "game"` (default: `oracle deploy`'s, protocol/deployOracle.ts DEFAULT_GAME_TIMES). */
+  gameTimes?: GameTimes;
+  /** The classifier's canonical terms with `resolver: "game"` (default: clsCanonicalTerms(), calibrated once and cached). */
+  canonicalTerms?: CanonicalTermsArgs;
+  /**
+   * FAULT INJECTION (tests and demos only): the responder worker `index`'s answerer plays instead of its honest
+   * canonical trace (scripts/fault-injection.ts GameCheater).
+   */
+  gameResponder?: (index: number) => ((d: Parameters<NonNullable<Parameters<typeof workerGameAnswerer>[1]["responderOf"]>>[0]) => DisputeResponder | undefined) | undefined;
   /** The classifier's commitment (protocol/commitment.ts commitModel) when `resolver: "fraud"`; computed when absent. */
   commitment?: ModelCommitment;
   /** A trace builder per worker index (tests and demos; undefined: the worker's own from its config). */
@@ -131,6 +158,12 @@ export interface LocalStack {
   resolver: ArbiterResolver;
   /** The FraudProofResolver the classifier is registered with (`resolver: "fraud"` only). */
   fraudResolver?: FraudProofResolver;
+  /** The FraudGame the classifier is registered with (`resolver: "game"` only). */
+  game?: FraudGame;
+  /** The classifier's registered canonical terms (`resolver: "game"` only). */
+  canonicalTerms?: CanonicalTermsArgs;
+  /** Each worker's FraudGame answerer (`resolver: "game"`), by worker index. */
+  gameAnswerers: FraudGameAnswerer[];
   /** The classifier's commitment (`resolver: "fraud"` only). */
   commitment?: ModelCommitment;
   dapp: TextDirectionDApp;
@@ -144,7 +177,7 @@ export interface LocalStack {
   /** Present when started with `zk: true`. */
   zk?: LocalZk;
   /** Registers, stakes and starts one more worker (the next index); returns it. */
-  addWorker(options?: { traceBuilder?: TraceBuilder; worker?: Partial<WorkerConfigInput> }): Promise<Worker>;
+  addWorker(options?: { traceBuilder?: TraceBuilder; worker?: Partial<WorkerConfigInput>; gameResponder?: NonNullable<ReturnType<NonNullable<LocalStackOptions["gameResponder"]>>> }): Promise<Worker>;
   close(): Promise<void>;
 }
 
@@ -154,6 +187,8 @@ export interface DeployedOracle {
   resolver: ArbiterResolver;
   /** Present when deployed with `fraud`: the classifier is registered with it instead of the arbiter. */
   fraudResolver?: FraudProofResolver;
+  /** Present when deployed with `game`: the classifier is registered with it (canonical terms set). */
+  game?: FraudGame;
   /** sha256 of the registered PP-OCR classifier. */
   modelHash: Hex;
 }
@@ -167,13 +202,26 @@ export const FRAUD_TIMES = { disputeDuration: 86400, daRequestWindow: 3600, daRe
  */
 export async function deployOracle(
   accounts: { admin: Signer; modelOwner: Signer; arbiter: Signer },
-  options: { fraud?: { commitment: ModelCommitment } } = {},
+  options: { fraud?: { commitment: ModelCommitment }; game?: { terms: CanonicalTermsArgs; times?: GameTimes } } = {},
 ): Promise<DeployedOracle> {
   const { admin, modelOwner, arbiter } = accounts;
-  const registry = await new ModelRegistry__factory(admin).deploy(await admin.getAddress());
-  const oracle = await deployInferenceOracle(admin, await registry.getAddress(), await admin.getAddress(), DEFAULT_PARAMS);
-  const resolver = await new ArbiterResolver__factory(admin).deploy(await oracle.getAddress(), await arbiter.getAddress(), 3600, Ruling.WorkerRight);
-  await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
+  // `oracle deploy`'s own procedure (cli/deploy.ts deployContracts): registry, oracle and its libraries, the
+  // arbiter (the local stack's default resolver, a trusted party) and, with `game`, the step verifier and the
+  // FraudGame, each approved in the registry.
+  const deployment = await deployContracts(
+    admin,
+    loadDeployConfig({
+      arbiter: await arbiter.getAddress(),
+      disputeWindow: 3600,
+      fraudGame: options.game !== undefined,
+      ...(options.game?.times === undefined ? {} : { game: options.game.times }),
+      params: Object.fromEntries(Object.entries(DEFAULT_PARAMS).map(([k, v]) => [k, ETHER_PARAMS.has(k) ? formatEther(v as bigint) : typeof v === "bigint" ? v.toString() : v])),
+    }),
+    new Progress(true),
+  );
+  const registry = ModelRegistry__factory.connect(deployment.registry, admin);
+  const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
+  const resolver = ArbiterResolver__factory.connect(deployment.resolver!, admin);
   let fraudResolver: FraudProofResolver | undefined;
   if (options.fraud !== undefined) {
     const linear = await new LinearOps__factory(admin).deploy();
@@ -186,6 +234,7 @@ export async function deployOracle(
     );
     await (await registry.setResolverApproval(await fraudResolver.getAddress(), true)).wait();
   }
+  const game: FraudGame | undefined = deployment.fraudGame === undefined ? undefined : FraudGame__factory.connect(deployment.fraudGame, admin);
 
   const modelHash = sha256File(CLS_MODEL_PATH);
   await (
@@ -194,7 +243,7 @@ export async function deployOracle(
       fee: MODEL_FEE,
       tiers: 0b011, // NONE and OPTIMISTIC
       active: true,
-      resolver: await (fraudResolver ?? resolver).getAddress(),
+      resolver: await (game ?? fraudResolver ?? resolver).getAddress(),
       zkVerifier: "0x0000000000000000000000000000000000000000",
       commitmentRoot: options.fraud?.commitment.root ?? "0x" + "00".repeat(32),
       input: { dtype: FLOAT, shape: [1, 3, 48, 192] },
@@ -207,7 +256,9 @@ export async function deployOracle(
     if (commitment.modelHash.toLowerCase() !== modelHash.toLowerCase()) throw new Error("the commitment is not the classifier's");
     await (await fraudResolver.connect(modelOwner).setTraceCount(modelHash, commitment.traceTypes.length)).wait();
   }
-  return { registry, oracle, resolver, modelHash, ...(fraudResolver === undefined ? {} : { fraudResolver }) };
+  // Set once: the program commitment and τ_out every dispute on the classifier reads.
+  if (options.game !== undefined) await (await registry.connect(modelOwner).setCanonicalTerms(modelHash, options.game.terms)).wait();
+  return { registry, oracle, resolver, modelHash, ...(fraudResolver === undefined ? {} : { fraudResolver }), ...(game === undefined ? {} : { game }) };
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -226,9 +277,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const deployBlock = await ethers.provider.getBlockNumber();
 
   const commitment = options.resolver === "fraud" ? (options.commitment ?? (await commitModel(readFileSync(CLS_MODEL_PATH), { inputShape: [1, 3, 48, 192] }))) : undefined;
-  const { registry, oracle, resolver, fraudResolver, modelHash } = await deployOracle(
+  const canonicalTerms = options.resolver === "game" ? (options.canonicalTerms ?? (await clsCanonicalTerms())) : undefined;
+  const { registry, oracle, resolver, fraudResolver, game, modelHash } = await deployOracle(
     { admin, modelOwner, arbiter },
-    commitment === undefined ? {} : { fraud: { commitment } },
+    {
+      ...(commitment === undefined ? {} : { fraud: { commitment } }),
+      ...(canonicalTerms === undefined ? {} : { game: { terms: canonicalTerms, ...(options.gameTimes === undefined ? {} : { times: options.gameTimes }) } }),
+    },
   );
 
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
@@ -250,7 +305,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const workerSigners: Wallet[] = [];
   const workers: Worker[] = [];
-  const addWorker = async (extra: { traceBuilder?: TraceBuilder; worker?: Partial<WorkerConfigInput> } = {}): Promise<Worker> => {
+  const gameAnswerers: FraudGameAnswerer[] = [];
+  type GameResponder = NonNullable<ReturnType<NonNullable<LocalStackOptions["gameResponder"]>>>;
+  const addWorker = async (extra: { traceBuilder?: TraceBuilder; worker?: Partial<WorkerConfigInput>; gameResponder?: GameResponder } = {}): Promise<Worker> => {
     const i = workers.length;
     const signer = Wallet.createRandom();
     workerSigners.push(new Wallet(signer.privateKey));
@@ -270,6 +327,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         signerKey: signer.privateKey,
         allowedOracles: [{ chainId, oracle: await oracle.getAddress() }],
         modelCacheDir: join(dataDir, `worker-${i}`, "models"),
+        inputCacheDir: join(dataDir, `worker-${i}`, "inputs"),
         // Opt in: the local stack registers its models with npm: and file: URIs (docs/SECURITY.md).
         modelSchemes: ["http", "https", "file", "npm"],
         // Opt in: inputs and models on this machine's loopback are reachable (never in production).
@@ -282,6 +340,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     workers.push(worker);
     await worker.start();
+    if (game !== undefined) {
+      // On by default: the worker answers every game opened on its results, its operator paying for the moves.
+      const responderOf = extra.gameResponder ?? options.gameResponder?.(i);
+      const answerer = workerGameAnswerer(worker, {
+        provider: ethers.provider,
+        sender: op,
+        oracle: await oracle.getAddress(),
+        game: await game.getAddress(),
+        startBlock: deployBlock,
+        pollIntervalMs: 100,
+        client: { pollMs: 50, ...options.gameClient },
+        logger: logger.child({ service: "worker", worker: i, layer: "game-answerer" }),
+        ...(responderOf === undefined ? {} : { responderOf }),
+      });
+      await answerer.start();
+      gameAnswerers.push(answerer);
+    }
     return worker;
   };
   const count = options.workers ?? 1;
@@ -315,6 +390,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     resolver,
     ...(fraudResolver === undefined ? {} : { fraudResolver }),
     ...(commitment === undefined ? {} : { commitment }),
+    ...(game === undefined ? {} : { game }),
+    ...(canonicalTerms === undefined ? {} : { canonicalTerms }),
+    gameAnswerers,
     dapp,
     modelHash,
     queue,
@@ -328,7 +406,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     close() {
       closed ??= (async () => {
         // Tests may swap in a new relayer or workers: close whatever the stack holds now.
-        const results = await Promise.allSettled([...(zk?.answerer ? [zk.answerer.close()] : []), ...stack.workers.map((w) => w.close()), stack.relayer.close()]);
+        const results = await Promise.allSettled([...(zk?.answerer ? [zk.answerer.close()] : []), ...gameAnswerers.map((a) => a.close()), ...stack.workers.map((w) => w.close()), stack.relayer.close()]);
         results.push(...(await Promise.allSettled(workerQueues.map((q) => q.close()))));
         results.push(...(await Promise.allSettled([queue.close()])));
         rmSync(dataDir, { recursive: true, force: true });
@@ -376,6 +454,22 @@ export async function deployZkModel(
   ).wait();
   const dapp = await new DigitClassifierDApp__factory(user).deploy(await oracle.getAddress(), artifacts.modelHash, tier, 200_000);
   return { modelHash: artifacts.modelHash as Hex, artifacts, adapter: await adapter.getAddress(), groth16: await groth16.getAddress(), resolver, dapp };
+}
+
+/** The classifier's input shape, committed with its canonical terms. */
+export const CLS_SHAPE = [1, 3, 48, 192];
+
+/**
+ * The PP-OCR classifier's canonical terms (ModelRegistry.setCanonicalTerms): its program lowered from the ONNX
+ * file and committed at fp32 by canonical/ (commitProgram), τ_out and τ_major calibrated against onnxruntime-node
+ * at every optimization level and thread count on the two shipped text lines and two seeded inputs
+ * (canonical/terms.ts: 16x the worst deviation; τ_major 16x τ_out). Calibrated once per machine and model
+ * file, then read from a cache file under the system's temp folder (`fresh` recalibrates, uncached).
+ */
+export async function clsCanonicalTerms(options: { fresh?: boolean } = {}): Promise<CalibratedTerms> {
+  const examples = join(import.meta.dirname, "..", "examples");
+  const inputs = ["line.png", "line-upside-down.png"].map((f) => ({ label: f, tensor: ppocrClsTensor(decodePng(readFileSync(join(examples, f)))) }));
+  return calibratedTerms(readFileSync(CLS_MODEL_PATH), { inputShape: CLS_SHAPE, inputs, seeded: 2, ...(options.fresh === true ? {} : { cacheDir: join(tmpdir(), "oracle-local-stack") }) });
 }
 
 /** Polls `cond` until true; throws after `timeoutMs`. */

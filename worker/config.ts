@@ -56,6 +56,8 @@ export const WorkerConfigSchema = z.object({
     .min(1, "at least one (chainId, oracle) domain must be allowed")
     .describe("the EIP-712 domains this worker signs for; jobs for any other domain are dead-lettered unsigned"),
   modelCacheDir: z.string().min(1).default(".data/worker/models").describe("folder for verified model files, named by their sha256"),
+  inputCacheDir: z.string().min(1).default(".data/worker/inputs").describe("folder the inputs of OPTIMISTIC results are kept in until they settle, to answer a FraudGame on a URI input (worker/input-cache.ts)"),
+  inputCacheMaxBytes: z.coerce.number().int().positive().default(1024 ** 3).describe("most bytes of cached inputs kept on disk (the oldest go first; a missing one is refetched by hash or URI when a game needs it)"),
   providers: list(z.enum(PROVIDER_NAMES))
     .default([...DEFAULT_PROVIDERS])
     .describe("execution providers in order of preference; cpu is always the last resort. webgpu only when listed"),

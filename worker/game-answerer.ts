@@ -3,8 +3,9 @@
  * responder on-chain.
  *
  * It watches the game's GameOpened events; for a game whose signer is this worker's result signer and a
- * model it holds the canonical program of, it reads the request's input (inline in the InferenceRequested
- * event, or the worker's cache through `inputOf`), rebuilds the canonical trace (worker/dispute.ts
+ * model it holds the canonical program of, it reads the request's input (the worker's input cache through
+ * `inputOf`, which refetches a missing one by hash or URI; else inline in the InferenceRequested event),
+ * rebuilds the canonical trace (worker/dispute.ts
  * `prepareDispute`, which refuses an input that does not hash to the request's inputHash), signs and posts
  * the TraceCommitment and answers every attack until the game is resolved
  * (protocol/fraud-game-client.ts `GameWorker.respond`). One game per request, each in the background;
@@ -21,9 +22,11 @@ import { GAME_RULING, GameWorker, type GameClientOptions, type TraceSigner } fro
 import { BaseError } from "../protocol/errors.js";
 import { createLogger } from "../protocol/logger.js";
 import { decodeTensor, type Tensor } from "../protocol/tensor.js";
+import type { ModelCatalog } from "./catalog.js";
 import type { Hex } from "../protocol/types.js";
 import { FraudGame__factory, InferenceOracle__factory, ModelRegistry__factory, type FraudGame, type InferenceOracle } from "../types/ethers-contracts/index.js";
-import { prepareDispute } from "./dispute.js";
+import { prepareDispute, type DisputeResponder } from "./dispute.js";
+import type { InputCache } from "./input-cache.js";
 
 export interface FraudGameAnswererOptions {
   provider: Provider;
@@ -37,10 +40,20 @@ export interface FraudGameAnswererOptions {
   /** The canonical program of a model (lowered at its committed input shape), or undefined: not answered. The
    * precision is the model's registered CanonicalTerms'. */
   programOf: (modelHash: Hex) => Promise<Program | undefined>;
-  /** The request's input from the worker's cache; default: inline in the InferenceRequested event. */
-  inputOf?: (requestId: Hex) => Promise<Tensor | undefined>;
+  /**
+   * The request's input from the worker's cache (worker/input-cache.ts; refetched by hash or URI when missing),
+   * given what its InferenceRequested event names; undefined falls back to the event's inline input.
+   */
+  inputOf?: (requestId: Hex, request: { inputHash: Hex; inputURI: string }) => Promise<Tensor | undefined>;
+  /** The worker's input cache: inputs of settled requests (Fulfilled, Refunded) are dropped as the answerer polls. */
+  inputs?: InputCache;
   startBlock?: number;
   pollIntervalMs?: number;
+  /**
+   * FAULT INJECTION, tests and demos only (scripts/fault-injection.ts): the responder to answer with instead of the
+   * honest canonical trace. Nothing in a worker's config sets it.
+   */
+  responderOf?: (d: { program: Program; input: Tensor; precision: Precision; requestId: Hex; attempt: number }) => DisputeResponder | undefined;
   /** Passed to each GameWorker (its wait between polls). */
   client?: GameClientOptions;
   logger?: Logger;
@@ -95,6 +108,16 @@ export class FraudGameAnswerer extends BlockPoller {
     } catch (error) {
       this.log.warn({ err: error }, "scanning for games failed; retrying");
     }
+    if (this.o.inputs !== undefined) {
+      // Requested (a result not yet in, or reopened), Submitted and Challenged can still be disputed.
+      await this.o.inputs
+        .prune(async (id) => {
+          if (this.games.has(id) && this.outcomes.get(id) === "responding") return true;
+          const s = Number(await this.oracle.state(id));
+          return s >= 1 && s <= 3;
+        })
+        .catch((error: unknown) => this.log.warn({ err: error }, "pruning the input cache failed"));
+    }
   }
 
   private async begin(requestId: Hex, openedBlock: number): Promise<GameAnswerOutcome> {
@@ -106,9 +129,11 @@ export class FraudGameAnswerer extends BlockPoller {
     const code = Number((await registry.canonicalTerms(g.modelHash)).precision);
     const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === code);
     if (precision === undefined) return "no-program";
-    const input = (await this.o.inputOf?.(requestId)) ?? (await this.inlineInput(requestId));
+    const input = await this.requestInput(requestId);
     if (input === undefined) return "no-input";
-    const responder = prepareDispute({ program, input, precision, requestId, attempt: Number(g.attempt), inputHash: g.inputHash as Hex });
+    const responder =
+      this.o.responderOf?.({ program, input, precision, requestId, attempt: Number(g.attempt) }) ??
+      prepareDispute({ program, input, precision, requestId, attempt: Number(g.attempt), inputHash: g.inputHash as Hex });
     const worker = new GameWorker(this.o.game, this.o.sender, this.o.traceSigner, {
       ...this.o.client,
       fromBlock: openedBlock,
@@ -135,10 +160,12 @@ export class FraudGameAnswerer extends BlockPoller {
     return "responding";
   }
 
-  /** The request's input inline in its InferenceRequested event (undefined when it was sent by URI). */
-  private async inlineInput(requestId: Hex): Promise<Tensor | undefined> {
+  /** The request's input: the worker's cache (`inputOf`), else inline in its InferenceRequested event. */
+  private async requestInput(requestId: Hex): Promise<Tensor | undefined> {
     const [ev] = await this.oracle.queryFilter(this.oracle.filters.InferenceRequested(requestId));
     if (ev === undefined) throw new BaseError("REQUEST_NOT_FOUND", `no InferenceRequested event for ${requestId}`, { retryable: true });
+    const cached = await this.o.inputOf?.(requestId, { inputHash: String(ev.args.inputHash) as Hex, inputURI: String(ev.args.inputURI) });
+    if (cached !== undefined) return cached;
     const inline = String(ev.args.input);
     return inline === "0x" ? undefined : decodeTensor(Buffer.from(inline.slice(2), "hex"));
   }
@@ -161,4 +188,79 @@ export function pinnedPrograms(models: readonly { modelHash: string; input: { sh
     }
     return p;
   };
+}
+
+/**
+ * programOf over every model the worker serves: lowered once per model from the worker's verified model file
+ * (`pathOf`), at the input shape registered for it (`catalog`). A model whose registered input shape is not
+ * static has no canonical program (OPTIMISTIC is refused for it at registration) and is not answered.
+ */
+export function catalogPrograms(catalog: ModelCatalog, pathOf: (modelHash: Hex, uris: string[]) => Promise<string>): (modelHash: Hex) => Promise<Program | undefined> {
+  const lowered = new Map<string, Promise<Program | undefined>>();
+  return async (modelHash) => {
+    const key = modelHash.toLowerCase();
+    let p = lowered.get(key);
+    if (p === undefined) {
+      p = (async () => {
+        const entry = await catalog.getModel(modelHash);
+        if (entry.input.shape.some((d) => d <= 0)) return undefined;
+        return lowerModel(await readFile(await pathOf(modelHash, entry.uris)), { inputShape: entry.input.shape });
+      })();
+      // A failure (the node or the model's host unreachable) is tried again at the next game.
+      p.catch(() => lowered.delete(key));
+      lowered.set(key, p);
+    }
+    return p;
+  };
+}
+
+/** What a Worker (worker/worker.ts) lends its answerer: its signer, catalog, model files and input cache. */
+export interface AnsweringWorker {
+  readonly address: string;
+  readonly digestSigner: TraceSigner;
+  readonly catalog: ModelCatalog;
+  readonly models: { path(modelHash: Hex, uris: string[]): Promise<string> };
+  readonly inputs: InputCache;
+  disputeInput(requestId: string, inputHash: string, inputURI: string): Promise<Buffer | undefined>;
+}
+
+/**
+ * The FraudGameAnswerer of one worker: it answers the games opened on that worker's results, from the
+ * canonical program of the disputed model and the input the worker cached (or refetches).
+ */
+export function workerGameAnswerer(
+  worker: AnsweringWorker,
+  o: Omit<FraudGameAnswererOptions, "traceSigner" | "signerAddress" | "programOf" | "inputOf" | "inputs"> & Partial<Pick<FraudGameAnswererOptions, "programOf">>,
+): FraudGameAnswerer {
+  return new FraudGameAnswerer({
+    ...o,
+    traceSigner: worker.digestSigner,
+    signerAddress: worker.address,
+    programOf: o.programOf ?? catalogPrograms(worker.catalog, (h, uris) => worker.models.path(h, uris)),
+    inputOf: async (requestId, r) => {
+      const bytes = await worker.disputeInput(requestId, r.inputHash, r.inputURI);
+      return bytes === undefined ? undefined : decodeTensor(bytes);
+    },
+    inputs: worker.inputs,
+  });
+}
+
+/**
+ * The FraudGames a worker must answer on: every resolver the registry has approved (its ResolverApprovalChanged
+ * events from `fromBlock`, still approved now) that is a FraudGame of `oracle` (its `oracle()` names it).
+ */
+export async function findFraudGames(provider: Provider, registryAddress: string, oracle: string, fromBlock = 0): Promise<string[]> {
+  const registry = ModelRegistry__factory.connect(registryAddress, provider);
+  const seen = new Set<string>();
+  for (const ev of await registry.queryFilter(registry.filters.ResolverApprovalChanged(), fromBlock)) seen.add(String(ev.args.resolver));
+  const games: string[] = [];
+  for (const resolver of seen) {
+    if (!(await registry.isApprovedResolver(resolver))) continue;
+    const game = FraudGame__factory.connect(resolver, provider);
+    const isGame = await Promise.all([game.oracle(), game.responseTime()])
+      .then(([o]) => o.toLowerCase() === oracle.toLowerCase())
+      .catch(() => false);
+    if (isGame) games.push(resolver);
+  }
+  return games;
 }

@@ -21,24 +21,26 @@
  * with a proof made on this worker's prover threads. The resolver is ZK_RESOLVER_ADDRESS, or else the
  * registry's resolver of the first zk model.
  *
- * FraudGame disputes: with RPC_URL, WORKER_ANSWER_KEY and FRAUD_GAME_ADDRESS (the switch; off when unset),
- * the worker also runs the FraudGameAnswerer (worker/game-answerer.ts): a game opened on one of its own
- * results, for a pinned model, is answered from the canonical trace of the request's inline input: the
- * TraceCommitment, then every attack, until the ruling.
+ * FraudGame disputes (on by default with RPC_URL): the worker runs a FraudGameAnswerer
+ * (worker/game-answerer.ts) on every FraudGame of its oracle (FRAUD_GAME_ADDRESS, comma-separated, else every
+ * game the registry approved, found at start-up): a game opened on one of its own results is answered from the
+ * canonical trace of the request's input (kept in the worker's input cache, refetched by hash or URI when
+ * missing): the TraceCommitment, then every attack, until the ruling. An unanswered game is a slash, so the
+ * moves are paid by WORKER_ANSWER_KEY, else by the result signer's own account (warned about: it must hold ETH).
  *
  * SIGTERM / SIGINT: close() (stop taking jobs, finish the ones in flight, release sessions), close
  * the queue, exit 0; a second signal exits at once. `{"msg":"worker ready"}` is logged once it
  * consumes jobs.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { closeOnSignals, createLogger, IInferenceOracle__factory, QUEUES, type Hex } from "../protocol/index.js";
 import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../protocol/metrics.js";
 import { RabbitMqQueue } from "../queue/index.js";
 import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
 import { IModelRegistry__factory } from "../protocol/contracts.js";
 import { ZkChallengeAnswerer } from "./prover-answerer.js";
-import { FraudGameAnswerer, pinnedPrograms } from "./game-answerer.js";
+import { findFraudGames, workerGameAnswerer, type FraudGameAnswerer } from "./game-answerer.js";
 import { loadWorkerConfig } from "./config.js";
 import { OracleRequestLookup } from "./requests.js";
 import { Worker } from "./worker.js";
@@ -120,27 +122,31 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     await answerer.start();
     log.info({ resolver }, "answering ZK challenges");
   }
-  let gameAnswerer: FraudGameAnswerer | undefined;
-  const gameAddress = env.FRAUD_GAME_ADDRESS;
-  if (provider !== undefined && gameAddress !== undefined && gameAddress !== "" && answerKey !== undefined && answerKey !== "") {
-    gameAnswerer = new FraudGameAnswerer({
-      provider,
-      sender: new Wallet(answerKey, provider),
-      traceSigner: worker.digestSigner,
-      signerAddress: worker.address,
-      oracle: config.allowedOracles[0]!.oracle,
-      game: gameAddress,
-      programOf: pinnedPrograms(config.models, (h) => worker.models.path(h, config.models.find((m) => m.modelHash.toLowerCase() === h.toLowerCase())!.uris)),
-      logger: log.child({ layer: "game-answerer" }),
-    });
-    await gameAnswerer.start();
-    log.info({ game: gameAddress }, "answering FraudGame disputes on this worker's results");
+  const gameAnswerers: FraudGameAnswerer[] = [];
+  if (provider !== undefined && registry !== undefined) {
+    const oracle = config.allowedOracles[0]!.oracle;
+    const listed = (env.FRAUD_GAME_ADDRESS ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "");
+    const games = listed.length > 0 ? listed : await findFraudGames(provider, registry, oracle);
+    if (games.length > 0) {
+      let payer = answerKey;
+      if (payer === undefined || payer === "") {
+        payer = config.signerKey;
+        log.warn({ account: worker.address }, "no WORKER_ANSWER_KEY: the result signer's account pays for FraudGame answers (fund it, or an honest result is slashed by timeout)");
+      }
+      const sender = new NonceManager(new Wallet(payer, provider));
+      for (const game of games) {
+        const a = workerGameAnswerer(worker, { provider, sender, oracle, game, logger: log.child({ layer: "game-answerer", game }) });
+        await a.start();
+        gameAnswerers.push(a);
+      }
+      log.info({ games }, "answering FraudGame disputes on this worker's results");
+    }
   }
   log.info({ signer: worker.address, pid: process.pid }, "worker ready");
 
   closeOnSignals(
     log,
-    [() => answerer?.close(), () => gameAnswerer?.close(), () => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()],
+    [() => answerer?.close(), ...gameAnswerers.map((a) => () => a.close()), () => worker.close(), () => server?.close(), () => queue.close(), () => provider?.destroy()],
     "worker process exiting",
   );
 }

@@ -22,6 +22,7 @@ import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
 import { toHex } from "../protocol/merkle.js";
 import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
+import { InputCache } from "./input-cache.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { RejectReason, RequestStatus, Tier, type Hex, type RequestId } from "../protocol/types.js";
 import { z } from "zod";
@@ -124,10 +125,12 @@ export class Worker {
   readonly config: WorkerConfig;
   readonly runner: InferenceRunner;
   readonly models: ModelStore;
+  /** The inputs of this worker's OPTIMISTIC results, kept until they settle (a FraudGame on one is answered from it). */
+  readonly inputs: InputCache;
   readonly sessions: SessionCache;
   readonly metrics: WorkerMetrics;
   private readonly queue: JobQueue;
-  private readonly catalog: ModelCatalog;
+  readonly catalog: ModelCatalog;
   private readonly log: Logger;
   private readonly signer: FastSigner;
   /** Collects served results and signs them one batch at a time (docs/V2.md §3). */
@@ -170,6 +173,7 @@ export class Worker {
     for (const d of config.allowedOracles) {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
     }
+    this.inputs = new InputCache({ dir: config.inputCacheDir, maxBytes: config.inputCacheMaxBytes });
     this.models = new ModelStore({
       http: this.httpPolicy(),
       cacheDir: config.modelCacheDir,
@@ -404,6 +408,14 @@ export class Worker {
       );
     }
     timings.hash = ms(t);
+    // An OPTIMISTIC result can be disputed until it settles: its input is kept to answer the game from.
+    if (job.tier === Tier.OPTIMISTIC) {
+      try {
+        this.inputs.put(job.requestId, inputHash, bytes);
+      } catch (error) {
+        log.warn({ err: error }, "could not cache the input (a dispute would refetch it)");
+      }
+    }
 
     t = performance.now();
     const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensorView(bytes));
@@ -542,6 +554,33 @@ export class Worker {
       );
     }
     return { proof: proven.proof as Hex, ms: proven.ms };
+  }
+
+  /**
+   * The input of a request this worker answered, for a dispute on it: the cache, else refetched (its blob
+   * store by hash, then the request's URI) and checked against `inputHash`; undefined when none has it.
+   */
+  async disputeInput(requestId: string, inputHash: string, inputURI: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const cached = this.inputs.get(requestId);
+    if (cached !== undefined) return cached;
+    const sources = [
+      ...(this.config.blobStoreUrl === undefined ? [] : [{ uri: `${this.config.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, schemes: ["http", "https"] as const }]),
+      ...(inputURI === "" ? [] : [{ uri: inputURI, schemes: this.config.inputSchemes }]),
+    ];
+    for (const s of sources) {
+      try {
+        const bytes = await this.fetch(s.uri, { ...this.httpPolicy(), maxBytes: this.config.maxInputBytes, timeoutMs: this.config.fetchTimeoutMs, schemes: [...s.schemes], ...(signal === undefined ? {} : { signal }) });
+        if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) {
+          this.log.warn({ requestId, uri: s.uri }, "a refetched input does not hash to the request's inputHash");
+          continue;
+        }
+        this.inputs.put(requestId, inputHash, bytes);
+        return bytes;
+      } catch (error) {
+        this.log.warn({ err: error, requestId, uri: s.uri }, "refetching a disputed request's input failed");
+      }
+    }
+    return undefined;
   }
 
   private async inputBytes(job: Job, inline: Buffer | undefined, signal: AbortSignal): Promise<Buffer> {

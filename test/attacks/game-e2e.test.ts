@@ -41,7 +41,8 @@ import { ChallengerDaemon } from "../../challenger/daemon.js";
 import { blobStore, clsCommitment } from "../challenger/fixtures.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
-import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+import { deployFraudGame } from "../../protocol/deployOracle.js";
+import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
 
 let conn: Connection;
 let world: ClsWorld;
@@ -56,11 +57,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function setup() {
   const fx: Fx = await deploy(conn);
-  const verifier = await stepVerifierAddress(conn);
-  expect(verifier.real).toBe(true);
-  const game: any = await fx.ethers.deployContract("FraudGame", [fx.oracleAddr, await fx.registry.getAddress(), verifier.address, RESPONSE_TIME, MOVE_CLOCK, MAX_ATTACKS]);
+  // The deployment procedure `oracle deploy` runs (protocol/deployOracle.ts), approved by the registry's admin.
+  const { game } = await deployFraudGame(fx.admin, fx.oracleAddr, await fx.registry.getAddress(), { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS }, { approve: true });
   const gameAddr: string = await game.getAddress();
-  await fx.registry.connect(fx.admin).setResolverApproval(gameAddr, true);
   await fx.registry.connect(fx.modelOwner).registerModel(world.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }));
   await fx.registry.connect(fx.modelOwner).setCanonicalTerms(world.modelHash, world.terms);
   return { fx, gameAddr };

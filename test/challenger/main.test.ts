@@ -8,10 +8,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadChallengerConfig } from "../../challenger/config.js";
 import { startChallenger } from "../../challenger/main.js";
 import { isError } from "../../protocol/errors.js";
-import { FaultyTraceBuilder } from "../../scripts/fault-injection.js";
+import { GameCheater } from "../../scripts/fault-injection.js";
 import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
-import { clsCommitment } from "./fixtures.js";
 
 const KEY = "0x" + "11".repeat(32);
 const ORACLE = "0x" + "22".repeat(20);
@@ -74,9 +73,11 @@ describe("challenger service loop", () => {
     await stack?.close();
   });
 
-  it("test_service_computesCommitment_provesFaultyResult_withdrawsOnStop", async () => {
-    stack = await startLocalStack({ resolver: "fraud", commitment: await clsCommitment(), workers: 0, worker: { trace: "full" } });
-    await stack.addWorker({ traceBuilder: new FaultyTraceBuilder({ blobStoreUrl: stack.relayer.url }) });
+  it("test_service_playsTheFraudGameByDefault_cheaterSlashed_withdrawsOnStop", async () => {
+    // The default deployment: the classifier's resolver is the FraudGame; the cheater answers its own game.
+    stack = await startLocalStack({ resolver: "game", workers: 0 });
+    const cheater = new GameCheater();
+    await stack.addWorker({ traceBuilder: cheater, gameResponder: cheater.responder });
     const signer = (await stack.ethers.getSigners())[16]!;
     const config = loadChallengerConfig(
       {
@@ -92,13 +93,15 @@ describe("challenger service loop", () => {
       },
       {},
     );
+    // No CHALLENGER_FRAUD_GAMES: the service finds the game on-chain and plays it.
+    expect(config.fraudGames).toEqual([]);
     const running = await startChallenger(config, { signer });
     try {
-      expect(running.commitments[0]!.root).toBe((await clsCommitment()).root);
       const id = await classify(stack, await uploadBlob(stack, textInput("Stake and sign", false)));
       stack.relayer.poke();
-      await waitFor(() => running.stats.audited > 0, 120_000, "the faulty result audited");
-      expect(running.stats).toMatchObject({ audited: 1, proven: 1, honest: 0 });
+      await waitFor(() => running.stats.audited > 0, 180_000, "the cheater's result audited and its game played");
+      expect(running.stats).toMatchObject({ audited: 1, proven: 1, honest: 0, gamesLost: 0 });
+      expect((await stack.game!.game(id)).ruling).toBe(2n); // WorkerFault
       expect(running.stats.errors).toBe(0);
       expect(await stack.oracle.balanceOf(running.address)).toBe(DEFAULT_PARAMS.challengeBond + DEFAULT_PARAMS.resultBond - (DEFAULT_PARAMS.resultBond * BigInt(DEFAULT_PARAMS.burnBps)) / 10_000n);
     } finally {

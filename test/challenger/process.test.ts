@@ -1,18 +1,18 @@
 /**
  * The challenger as its own process (challenger/main.ts) against the in-process chain served over
- * HTTP JSON-RPC: configured only by CHALLENGER_* variables, it computes the commitment, proves a
- * fault-injected worker's result (test-only fault injection), withdraws its reward, and exits 0 on
- * SIGTERM.
+ * HTTP JSON-RPC: configured only by CHALLENGER_* variables (no CHALLENGER_FRAUD_GAMES: the default
+ * deployment's FraudGame is found on-chain), it re-runs a cheating worker's result canonically (test-only
+ * fault injection: scripts/fault-injection.ts GameCheater, whose answerer defends a forged trace), plays the
+ * game to a leaf proof, withdraws its reward, and exits 0 on SIGTERM.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Wallet, parseEther } from "ethers";
 import { afterAll, describe, expect, it } from "vitest";
-import { FaultyTraceBuilder } from "../../scripts/fault-injection.js";
+import { GameCheater } from "../../scripts/fault-injection.js";
 import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
-import { clsCommitment } from "./fixtures.js";
 
 /** Serves the in-process chain's JSON-RPC over HTTP (single and batch requests). */
 function rpcBridge(stack: LocalStack): Promise<{ url: string; server: Server }> {
@@ -48,9 +48,10 @@ describe("challenger process", () => {
     await stack?.close();
   });
 
-  it("test_process_envConfigured_provesFraud_withdraws_exitsOnSigterm", async () => {
-    stack = await startLocalStack({ resolver: "fraud", commitment: await clsCommitment(), workers: 0, worker: { trace: "full" } });
-    await stack.addWorker({ traceBuilder: new FaultyTraceBuilder({ blobStoreUrl: stack.relayer.url }) });
+  it("test_process_envConfigured_playsTheGame_cheaterSlashed_withdraws_exitsOnSigterm", async () => {
+    stack = await startLocalStack({ resolver: "game", workers: 0 });
+    const cheater = new GameCheater();
+    await stack.addWorker({ traceBuilder: cheater, gameResponder: cheater.responder });
     bridge = await rpcBridge(stack);
     const key = Wallet.createRandom();
     await (await stack.accounts.admin.sendTransaction({ to: key.address, value: parseEther("10") })).wait();
@@ -80,7 +81,8 @@ describe("challenger process", () => {
 
     await waitFor(() => output.includes('"msg":"rewards withdrawn"'), 180_000, `the challenger's reward (output so far: ${output.slice(-2000)})`);
     expect(output).toContain('"msg":"challenger ready"');
-    expect(output).toContain('"msg":"audit: fraudProven"');
+    expect(output).toContain('"msg":"audit: gamePlayed"');
+    expect(Number((await stack.game!.game(id)).ruling)).toBe(2); // WorkerFault
     expect(output).not.toContain(key.privateKey.slice(2));
     expect(await stack.oracle.state(id)).toBe(1n); // reopened
     expect(await stack.oracle.balanceOf(key.address)).toBe(0n);

@@ -268,11 +268,12 @@ describe("oracle CLI against `oracle dev`", () => {
       const good = join(dir, "deploy.json");
       writeFileSync(good, JSON.stringify({ params: { challengeWindow: 2, unbondingDelay: 0, minStake: "0.5" } }));
       dep2 = join(dir, "deployment-2.json");
-      const d = lastJson<{ oracle: string; registry: string; resolver: string; fraudResolver?: string; params: Record<string, string> }>(
+      const d = lastJson<{ oracle: string; registry: string; resolver: string; fraudGame?: string; params: Record<string, string> }>(
         await oracle(["deploy", "--rpc", ready.rpcUrl, "--key", key("admin"), "--config", good, "--out", dep2, "--json"], {}),
       );
-      // No arbiter unless asked (--arbiter): the fraud-proof resolver is the default (issue 12, finding 6).
-      expect(d.resolver).toBe(d.fraudResolver);
+      // No arbiter unless asked (--arbiter): the FraudGame is the default (issue 12, finding 6; issue 11).
+      expect(d.fraudGame).toBeDefined();
+      expect(d.resolver).toBe(d.fraudGame);
       for (const a of [d.oracle, d.registry, d.resolver]) expect(String(await rpc(ready.rpcUrl, "eth_getCode", [a, "latest"])).length).toBeGreaterThan(100);
       expect(d.oracle).not.toBe(ready.oracle);
       expect(d.params).toMatchObject({ challengeWindow: "2", minStake: parseEther("0.5").toString() });
@@ -355,19 +356,19 @@ describe("oracle dev --challenger", () => {
     expect(code).toBe(0);
   });
 
-  it("registers the models with the FraudProofResolver, audits every OPTIMISTIC result, and lets an honest one go final", async () => {
+  it("registers the models with the FraudGame, audits every OPTIMISTIC result canonically, and lets an honest one go final", async () => {
     dir = mkdtempSync(join(tmpdir(), "oracle-cli-challenger-"));
     const deployment = join(dir, "deployment.json");
     // At the default log level: the challenger's audits are told on stderr all the same.
     dev = start(["dev", "--challenger", "--json", "--port", "0", "--relayer-port", "0", "--out", deployment, "--data-dir", join(dir, "dev"), "--challenge-window", "3"]);
     const ready = JSON.parse(await dev.waitFor(/^\{"ready":true,"rpcUrl"/m)) as Ready & { resolver: string; challenger: string };
-    const record = JSON.parse(readFileSync(deployment, "utf8")) as { resolver: string; fraudResolver: string };
-    expect(ready.resolver).toBe(record.fraudResolver);
-    expect(record.fraudResolver).not.toBe(record.resolver);
+    const record = JSON.parse(readFileSync(deployment, "utf8")) as { resolver: string; fraudGame: string };
+    expect(ready.resolver).toBe(record.fraudGame);
+    expect(record.fraudGame).not.toBe(record.resolver);
     expect(ready.challenger).toBe(new Wallet(HDNodeWallet.fromPhrase("test test test test test test test test test test test junk", undefined, "m/44'/60'/0'/0/12").privateKey).address);
     const env = { ORACLE_DEPLOYMENT: deployment };
     const inspect = lastJson<{ onChain: { resolver: string; commitmentRoot: string } }>(await oracle(["model", "inspect", PPOCR_CLS_HASH, "--json"], env));
-    expect(inspect.onChain.resolver).toBe(record.fraudResolver);
+    expect(inspect.onChain.resolver).toBe(record.fraudGame);
     expect(inspect.onChain.commitmentRoot).not.toMatch(/^0x0{64}$/);
 
     const image = renderTextLine("Audited and final");

@@ -1,32 +1,36 @@
 /**
- * A real dispute on the in-process stack (docs/OPTIMISTIC.md "One-step fraud proofs"): the PP-OCR
- * classifier registered with the FraudProofResolver (commitment root + trace count), workers that
- * publish full traces to the relayer's blob store, and the ChallengerDaemon auditing every result.
+ * Disputes end to end on the in-process stack through the FraudGame, the default OPTIMISTIC resolver
+ * (docs/OPTIMISTIC.md): the PP-OCR classifier registered with the game (canonical terms set: its program
+ * commitment and τ_out calibrated against onnxruntime), workers that sign outputs with no trace and answer the
+ * games opened on their results by default (worker/game-answerer.ts, inputs from their input cache), the relayer,
+ * and the ChallengerDaemon re-running every result canonically and playing the game on a result beyond τ_out.
  *
- * A FAULTY worker (scripts/fault-injection.ts, test-only) alters one element of one intermediate
- * tensor of its trace and swaps the classifier's two probabilities in the output it signs. It is the
- * only worker up when the dApp asks, so it answers first; the daemon proves the fraud with a
- * one-step proof, the worker is slashed, the request reopens, the honest worker (started then)
- * serves it, the window passes, and the dApp receives the correct answer. Funds are conserved.
+ * - A CHEATING worker (scripts/fault-injection.ts GameCheater, test-only) signs the two probabilities swapped and
+ *   defends a forged trace: the daemon's canonical re-run finds the output beyond τ_out, the bisection finds the
+ *   forged element, a leaf proof slashes the worker; the honest worker serves the reopened request; the dApp gets
+ *   the correct answer. Funds are conserved. The undisputed result carried no trace.
+ * - An honest result is re-run and left alone.
  */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Signer } from "ethers";
 import { ChallengerDaemon } from "../../challenger/daemon.js";
-import type { ModelCommitment } from "../../protocol/commitment.js";
-import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
-import { FaultyTraceBuilder } from "../../scripts/fault-injection.js";
-import { clsCommitment } from "../challenger/fixtures.js";
+import type { MoveRecord } from "../../protocol/fraud-game-client.js";
+import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { GameCheater } from "../../scripts/fault-injection.js";
 import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
 
 const { challengeBond, resultBond, challengeWindow, burnBps } = DEFAULT_PARAMS;
 /** A lone challenger's share of a WorkerFault: its bond back plus the slash less its burn share. */
 const FAULT_SHARE = challengeBond + resultBond - (resultBond * BigInt(burnBps)) / 10_000n;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Every ETH holder the protocol touches: the chain's accounts, the contracts and the block producer. */
 async function totalBalance(stack: LocalStack, coinbase: string): Promise<bigint> {
   const addresses = new Set<string>([coinbase]);
   for (const s of await stack.ethers.getSigners()) addresses.add((await s.getAddress()).toLowerCase());
-  for (const c of [stack.oracle, stack.registry, stack.resolver, stack.fraudResolver!, stack.dapp]) addresses.add((await c.getAddress()).toLowerCase());
+  for (const c of [stack.oracle, stack.registry, stack.resolver, stack.game!, stack.dapp]) addresses.add((await c.getAddress()).toLowerCase());
   let sum = 0n;
   for (const a of addresses) sum += await stack.ethers.provider.getBalance(a);
   return sum;
@@ -42,69 +46,81 @@ async function burned(stack: LocalStack, from: number, to: number): Promise<bigi
   return sum;
 }
 
-describe("dispute end to end (FraudProofResolver, full traces, challenger daemon)", () => {
+describe("dispute end to end (FraudGame, canonical re-run, challenger daemon, workers answering)", () => {
   let stack: LocalStack;
-  let commitment: ModelCommitment;
   let challenger: Signer;
   let daemon: ChallengerDaemon;
-  let faulty: FaultyTraceBuilder;
+  const cheater = new GameCheater();
+  const moves: MoveRecord[] = [];
 
   beforeAll(async () => {
-    commitment = await clsCommitment();
-    stack = await startLocalStack({ resolver: "fraud", commitment, workers: 0, worker: { trace: "full" } });
-    faulty = new FaultyTraceBuilder({ blobStoreUrl: stack.relayer.url, fault: { corruptOutput: true } });
+    stack = await startLocalStack({ resolver: "game", workers: 0, gameClient: { onMove: (m) => moves.push(m) } });
     challenger = (await stack.ethers.getSigners())[15]!;
+    const moveClock = Number(await stack.game!.moveClock());
     daemon = new ChallengerDaemon({
       oracleAddress: await stack.oracle.getAddress(),
       runner: challenger,
       blobStoreUrl: stack.relayer.url,
-      models: new Map([[commitment.modelHash.toLowerCase(), commitment]]),
-      policy: { fraction: 1, maxBondAtRisk: 2n * challengeBond, seed: 1 },
+      models: new Map(),
+      policy: { fraction: 1, maxBondAtRisk: 2n * challengeBond },
+      startBlock: stack.deployBlock,
+      // No `games` list: the daemon finds on-chain that the classifier's resolver is a FraudGame of this oracle.
+      fraudGames: {
+        models: new Map([[stack.modelHash.toLowerCase(), { bytes: readFileSync(CLS_MODEL_PATH), inputShape: CLS_SHAPE }]]),
+        audit: { secret: randomBytes(32), fraction: 1 },
+        client: { onMove: (m) => moves.push(m), wait: async (reason) => (reason === "clock" ? void (await stack.networkHelpers.time.increase(moveClock + 1)) : sleep(20)) },
+      },
     });
   }, 240_000);
   afterAll(async () => {
     await stack?.close();
   });
 
-  it("test_dispute_faultyResultProven_workerSlashed_requestReopened_dAppGetsCorrectAnswer", async () => {
+  it("test_dispute_cheaterCaughtByCanonicalRerunAndBisection_slashed_requestReopened_dAppGetsCorrectAnswer", async () => {
     const coinbase = ((await stack.ethers.provider.send("eth_coinbase", [])) as string).toLowerCase();
     const startBlock = await stack.ethers.provider.getBlockNumber();
     const before = await totalBalance(stack, coinbase);
     const challengerAddress = await challenger.getAddress();
     const challengerBefore = await stack.ethers.provider.getBalance(challengerAddress);
 
-    // Only the faulty worker is up: it takes the job.
-    await stack.addWorker({ traceBuilder: faulty });
-    const faultyOperator = await stack.oracle.operatorOf(stack.workerSigners[0]!.address);
-    const stakeBefore = (await stack.oracle.getWorker(faultyOperator)).stake;
+    // Only the cheater is up: it takes the job (the input by URI: its answerer reads it from its input cache).
+    await stack.addWorker({ traceBuilder: cheater, gameResponder: cheater.responder });
+    const cheaterOperator = await stack.oracle.operatorOf(stack.workerSigners[0]!.address);
+    const stakeBefore = (await stack.oracle.getWorker(cheaterOperator)).stake;
     const id = await classify(stack, await uploadBlob(stack, textInput("Honest workers win", true)));
     stack.relayer.poke();
-    await waitFor(() => stateOf(stack, id) === "submitted", 120_000, "the faulty result on-chain");
-    expect(faulty.faults.map((f) => f.requestId.toLowerCase())).toEqual([id]);
+    await waitFor(() => stateOf(stack, id) === "submitted", 120_000, "the cheater's result on-chain");
+    expect(cheater.faults.map((f) => f.requestId)).toEqual([id]);
     const [submitted] = await stack.oracle.queryFilter(stack.oracle.filters.ResultSubmitted(id));
-    expect(submitted!.args.traceRoot).toBe(faulty.faults[0]!.traceRoot);
+    // No trace in the happy path: the signed result names none.
+    expect(submitted!.args.traceRoot).toMatch(/^0x0{64}$/);
+    expect(stack.workers[0]!.inputs.has(id)).toBe(true);
 
-    // The daemon audits it from the relayer's blob store and proves the fraud on-chain.
+    // The daemon re-runs it canonically, disputes and plays the bisection down to the forged element.
     const outcomes = await daemon.poll();
-    const target = commitment.operators.find((o) => o.outputs.some((out) => out.trace === faulty.faults[0]!.traceIndex))!;
-    expect(outcomes.get(id)).toMatchObject({ kind: "fraudProven", opIndex: target.index, element: 7, workerAtFault: true });
+    expect(outcomes.get(id)).toMatchObject({ kind: "gamePlayed", ruling: 2, outcome: "leafProof" });
+    expect((outcomes.get(id) as { rounds: number }).rounds).toBeGreaterThan(8);
+    const fault = cheater.faults[0]!;
+    expect(fault.step).toBeGreaterThan(0);
+    // The worker's side was played by its answerer, every attack answered.
+    const attacks = moves.filter((m) => m.role === "challenger" && m.move.startsWith("attack")).length;
+    expect(moves.filter((m) => m.role === "worker" && m.move.startsWith("answer")).length).toBe(attacks);
+    expect(moves[0]!.move).toBe("commitTrace");
+    expect(moves.at(-1)!.move).toBe("proveStep");
+    for (const m of moves) expect(m.gas).toBeLessThan(2_000_000n);
+    await waitFor(() => stack.gameAnswerers[0]!.outcomes.get(id) === "WorkerFault", 30_000, "the cheater's answerer to see the ruling");
     expect(daemon.bondAtRisk()).toBe(0n);
-    expect(await stack.oracle.state(id)).toBe(0n + 1n); // Requested again (reopened)
-    const stakeAfter = (await stack.oracle.getWorker(faultyOperator)).stake;
-    expect(stakeBefore - stakeAfter).toBe(resultBond); // the result's bond is slashed
-    expect(await stack.oracle.balanceOf(challengerAddress)).toBe(FAULT_SHARE);
+    expect(await stack.oracle.state(id)).toBe(1n); // Requested again (reopened)
+    const stakeAfter = (await stack.oracle.getWorker(cheaterOperator)).stake;
+    expect(stakeBefore - stakeAfter).toBe(resultBond);
 
-    // The honest worker comes up; the relayer hands the reopened job out with the faulty signer excluded.
+    // The honest worker comes up; the relayer hands the reopened job out with the cheater excluded.
     await stack.addWorker();
     const honestOperator = (await stack.oracle.operatorOf(stack.workerSigners[1]!.address)).toLowerCase();
     await waitFor(async () => stateOf(stack, id) === "submitted" && (await stack.oracle.state(id)) === 2n, 120_000, "the honest result on-chain");
     expect(stack.relayer.db.getRequest(id)!.worker!.toLowerCase()).toBe(honestOperator);
-    expect(JSON.parse(stack.relayer.db.getRequest(id)!.excluded!)).toEqual([stack.workerSigners[0]!.address.toLowerCase()]);
-    // The reopened job may first reach the faulty worker before its exclusion is known: the oracle
-    // refuses that result (OracleWorkerDisqualified) and the relayer hands the job out with it excluded.
-    expect(faulty.faults.length).toBeLessThanOrEqual(2);
 
-    // The daemon audits the honest result and does nothing.
+    // The daemon re-runs the honest result: within τ_out, nothing sent.
     const second = await daemon.poll();
     expect(second.get(id)).toMatchObject({ kind: "honest" });
     expect(await stack.oracle.state(id)).toBe(2n);
@@ -115,18 +131,14 @@ describe("dispute end to end (FraudProofResolver, full traces, challenger daemon
     await waitFor(() => stateOf(stack, id) === "fulfilled", 120_000, "settlement");
     const c = await stack.dapp.classification(id);
     expect(c.received).toBe(true);
-    expect(c.decoded).toBe(true);
     expect(c.rotated180).toBe(true);
-    expect(await stack.dapp.resultCount()).toBe(1n);
 
-    // The challenger withdraws its reward: its bond back plus the slashed result bond less the burn.
+    // The challenger withdraws its share: bond back plus the slash less the burn; its net gain covers its gas.
     const withdrawn = await daemon.withdraw();
     expect(withdrawn).toBe(FAULT_SHARE);
-    // Its net gain is the slashed bond less the burn share, less the gas it paid.
-    const reward = FAULT_SHARE - challengeBond;
     const challengerAfter = await stack.ethers.provider.getBalance(challengerAddress);
-    expect(challengerAfter - challengerBefore).toBeGreaterThan(reward - 10n ** 16n);
-    expect(challengerAfter - challengerBefore).toBeLessThan(reward);
+    expect(challengerAfter - challengerBefore).toBeGreaterThan(FAULT_SHARE - challengeBond - 10n ** 16n);
+    expect(challengerAfter - challengerBefore).toBeLessThan(FAULT_SHARE - challengeBond);
 
     // No funds lost: every wei is still held by someone, except the burned base fees.
     const endBlock = await stack.ethers.provider.getBlockNumber();
@@ -134,7 +146,7 @@ describe("dispute end to end (FraudProofResolver, full traces, challenger daemon
     expect(before - after).toBe(await burned(stack, startBlock, endBlock));
   }, 400_000);
 
-  it("test_dispute_honestResult_audited_noChallenge", async () => {
+  it("test_dispute_honestResult_rerunCanonically_noChallenge", async () => {
     const challengerAddress = await challenger.getAddress();
     const balance = await stack.ethers.provider.getBalance(challengerAddress);
     await stack.workers[0]!.close(); // only the honest worker serves
@@ -143,7 +155,6 @@ describe("dispute end to end (FraudProofResolver, full traces, challenger daemon
     await waitFor(() => stateOf(stack, id) === "submitted", 120_000, "the honest result on-chain");
     const outcomes = await daemon.poll();
     expect(outcomes.get(id)).toMatchObject({ kind: "honest" });
-    expect((outcomes.get(id) as { checkedElements: number }).checkedElements).toBeGreaterThan(100_000);
     expect(await stack.oracle.state(id)).toBe(2n); // still Submitted: no dispute
     expect(daemon.bondAtRisk()).toBe(0n);
     expect(await stack.ethers.provider.getBalance(challengerAddress)).toBe(balance); // no transaction sent

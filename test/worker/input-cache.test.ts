@@ -1,0 +1,94 @@
+/**
+ * worker/input-cache.ts: the inputs of OPTIMISTIC results, kept until they settle so a FraudGame on a URI input can
+ * be answered. Bounded on disk (bytes, entries) and in memory; survives a restart; a corrupted or substituted file
+ * is never served; settled requests are pruned.
+ */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { InputCache } from "../../worker/input-cache.js";
+import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+
+const dirs: string[] = [];
+function dir(): string {
+  const d = mkdtempSync(join(tmpdir(), "input-cache-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
+function input(n: number, elements = 16) {
+  const bytes = encodeTensor({ dtype: "float32", shape: [elements], data: Float32Array.from({ length: elements }, (_, i) => n + i / 8) });
+  return { bytes, hash: hashEncoded(bytes) };
+}
+
+describe("worker input cache", () => {
+  it("test_put_get_restart_keepsInputsOnDisk_hashChecked_succeeds", () => {
+    const d = dir();
+    const a = input(1);
+    const cache = new InputCache({ dir: d, memoryBytes: 0 });
+    cache.put(id(1), a.hash, a.bytes);
+    expect(cache.get(id(1))!.equals(a.bytes)).toBe(true);
+    expect(cache.get(id(1).toUpperCase().replace("0X", "0x"))!.equals(a.bytes)).toBe(true);
+    expect(cache.get(id(2))).toBeUndefined();
+    // A restart (a new cache on the same folder) still holds it.
+    const again = new InputCache({ dir: d });
+    expect(again.size).toBe(1);
+    expect(again.get(id(1))!.equals(a.bytes)).toBe(true);
+  });
+
+  it("test_get_corruptedOrSubstitutedFile_dropped_neverServed", () => {
+    const d = dir();
+    const a = input(1);
+    const b = input(2);
+    const cache = new InputCache({ dir: d, memoryBytes: 0 });
+    cache.put(id(1), a.hash, a.bytes);
+    // Someone swaps the file's bytes for another input's: the hash check refuses it and the entry goes.
+    const [file] = readdirSync(d);
+    writeFileSync(join(d, file!), b.bytes);
+    expect(cache.get(id(1))).toBeUndefined();
+    expect(cache.size).toBe(0);
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it("test_bounds_diskBytesAndEntries_oldestEvictedFirst", () => {
+    const one = input(0).bytes.byteLength;
+    const cache = new InputCache({ dir: dir(), maxBytes: 3 * one, memoryBytes: one });
+    for (let n = 1; n <= 5; n++) {
+      const x = input(n);
+      cache.put(id(n), x.hash, x.bytes);
+    }
+    expect(cache.ids()).toEqual([id(3), id(4), id(5)]);
+    expect(cache.bytes).toBe(3 * one);
+    expect(cache.get(id(1))).toBeUndefined();
+    expect(cache.get(id(3))).toBeDefined();
+    const byCount = new InputCache({ dir: dir(), maxEntries: 2 });
+    for (let n = 1; n <= 4; n++) {
+      const x = input(n);
+      byCount.put(id(n), x.hash, x.bytes);
+    }
+    expect(byCount.ids()).toEqual([id(3), id(4)]);
+    // An input larger than the whole cache is not kept (a dispute refetches it).
+    const small = new InputCache({ dir: dir(), maxBytes: one - 1 });
+    small.put(id(9), input(9).hash, input(9).bytes);
+    expect(small.size).toBe(0);
+  });
+
+  it("test_prune_settledRequestsDropped_openOnesKept", async () => {
+    const cache = new InputCache({ dir: dir() });
+    for (let n = 1; n <= 4; n++) cache.put(id(n), input(n).hash, input(n).bytes);
+    const settled = new Set([id(2), id(4)]);
+    expect(await cache.prune(async (r) => !settled.has(r))).toBe(2);
+    expect(cache.ids()).toEqual([id(1), id(3)]);
+  });
+
+  it("test_put_badKeys_refusedWithAClearError", () => {
+    const cache = new InputCache({ dir: dir() });
+    expect(() => cache.put("7", input(1).hash, input(1).bytes)).toThrow(/32-byte hex ids/);
+    expect(() => new InputCache({ dir: dir(), maxBytes: 0 })).toThrow(/bounds/);
+  });
+});

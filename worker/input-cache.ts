@@ -1,0 +1,178 @@
+/**
+ * The worker's input cache (issue 11): the input of every OPTIMISTIC result it signed, kept until the request
+ * settles, so that a FraudGame opened on the result can be answered (worker/game-answerer.ts rebuilds the
+ * canonical trace from the input). A request sent by URI names its input only by a link the requester may take
+ * down once the result is in; an inline input is in the request's event and needs no cache, but is cached the
+ * same way (one path).
+ *
+ * Bounded twice: the newest `memoryBytes` of inputs stay in memory, and at most `maxBytes` / `maxEntries` are
+ * kept on disk under `dir` (one file per request, named by its id); past either bound the oldest entry goes. A
+ * missing entry (evicted, or lost with the disk) is refetched by `refetch` (the blob store by hash, then the
+ * request's URI). Every read is checked against the request's inputHash: a corrupted or substituted file is
+ * dropped, never answered from.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hashEncoded } from "../protocol/tensor.js";
+
+export interface InputCacheOptions {
+  /** Folder of the cached inputs (created; entries found there at start are kept, oldest first by mtime). */
+  dir: string;
+  /** Most bytes kept on disk (default 1 GiB). */
+  maxBytes?: number;
+  /** Most entries kept on disk (default 100,000). */
+  maxEntries?: number;
+  /** Most bytes also held in memory (default 64 MiB). */
+  memoryBytes?: number;
+}
+
+interface Entry {
+  inputHash: string;
+  bytes: number;
+}
+
+const ID = /^0x[0-9a-f]{64}$/;
+
+export class InputCache {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly maxEntries: number;
+  readonly memoryBytes: number;
+  /** On disk, oldest first (Map keeps insertion order). */
+  private readonly entries = new Map<string, Entry>();
+  private readonly memory = new Map<string, Buffer>();
+  private diskBytes = 0;
+  private memoryUsed = 0;
+
+  constructor(o: InputCacheOptions) {
+    this.dir = o.dir;
+    this.maxBytes = o.maxBytes ?? 1024 ** 3;
+    this.maxEntries = o.maxEntries ?? 100_000;
+    this.memoryBytes = o.memoryBytes ?? 64 * 1024 ** 2;
+    if (!(this.maxBytes > 0 && this.maxEntries > 0 && this.memoryBytes >= 0)) throw new RangeError("input cache bounds must be positive");
+    mkdirSync(this.dir, { recursive: true });
+    const found: Array<{ id: string; inputHash: string; bytes: number; mtime: number }> = [];
+    for (const name of readdirSync(this.dir)) {
+      const m = /^(0x[0-9a-f]{64})\.(0x[0-9a-f]{64})\.bin$/.exec(name);
+      if (m === null) continue;
+      const st = statSync(join(this.dir, name));
+      found.push({ id: m[1]!, inputHash: m[2]!, bytes: st.size, mtime: st.mtimeMs });
+    }
+    for (const f of found.sort((a, b) => a.mtime - b.mtime)) {
+      this.entries.set(f.id, { inputHash: f.inputHash, bytes: f.bytes });
+      this.diskBytes += f.bytes;
+    }
+    this.evict();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get bytes(): number {
+    return this.diskBytes;
+  }
+
+  has(requestId: string): boolean {
+    return this.entries.has(requestId.toLowerCase());
+  }
+
+  /** Keeps `bytes` (the encoded input, already checked against `inputHash`) for `requestId`. */
+  put(requestId: string, inputHash: string, bytes: Uint8Array): void {
+    const id = requestId.toLowerCase();
+    const hash = inputHash.toLowerCase();
+    if (!ID.test(id) || !ID.test(hash)) throw new TypeError(`input cache keys are 32-byte hex ids; got ${requestId} / ${inputHash}`);
+    if (bytes.byteLength > this.maxBytes) return; // larger than the whole cache: refetched when needed
+    this.delete(id);
+    const file = this.file(id, hash);
+    writeFileSync(`${file}.tmp`, bytes);
+    renameSync(`${file}.tmp`, file);
+    this.entries.set(id, { inputHash: hash, bytes: bytes.byteLength });
+    this.diskBytes += bytes.byteLength;
+    this.remember(id, Buffer.from(bytes));
+    this.evict();
+  }
+
+  /** The cached input of `requestId` when it is held and still hashes to its inputHash; else undefined. */
+  get(requestId: string): Buffer | undefined {
+    const id = requestId.toLowerCase();
+    const e = this.entries.get(id);
+    if (e === undefined) return undefined;
+    let bytes = this.memory.get(id);
+    if (bytes === undefined) {
+      try {
+        bytes = readFileSync(this.file(id, e.inputHash));
+      } catch {
+        this.delete(id);
+        return undefined;
+      }
+    }
+    if (hashEncoded(bytes).toLowerCase() !== e.inputHash) {
+      this.delete(id);
+      return undefined;
+    }
+    this.remember(id, bytes);
+    return bytes;
+  }
+
+  /** Drops one request's input (its request settled). */
+  delete(requestId: string): void {
+    const id = requestId.toLowerCase();
+    const e = this.entries.get(id);
+    if (e === undefined) return;
+    this.entries.delete(id);
+    this.diskBytes -= e.bytes;
+    this.forget(id);
+    rmSync(this.file(id, e.inputHash), { force: true });
+  }
+
+  /** Request ids held, oldest first. */
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /**
+   * Drops the inputs of settled requests: `open(id)` says whether a request can still be disputed (its result
+   * unsettled or its dispute running). At most `limit` ids are asked about per call, oldest first.
+   */
+  async prune(open: (requestId: string) => Promise<boolean>, limit = 64): Promise<number> {
+    let dropped = 0;
+    for (const id of this.ids().slice(0, limit)) {
+      if (!(await open(id))) {
+        this.delete(id);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  private file(id: string, inputHash: string): string {
+    return join(this.dir, `${id}.${inputHash}.bin`);
+  }
+
+  private remember(id: string, bytes: Buffer): void {
+    this.forget(id);
+    if (bytes.byteLength > this.memoryBytes) return;
+    this.memory.set(id, bytes);
+    this.memoryUsed += bytes.byteLength;
+    for (const [k, b] of this.memory) {
+      if (this.memoryUsed <= this.memoryBytes) break;
+      this.memory.delete(k);
+      this.memoryUsed -= b.byteLength;
+    }
+  }
+
+  private forget(id: string): void {
+    const b = this.memory.get(id);
+    if (b === undefined) return;
+    this.memory.delete(id);
+    this.memoryUsed -= b.byteLength;
+  }
+
+  private evict(): void {
+    for (const id of this.entries.keys()) {
+      if (this.diskBytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;
+      this.delete(id);
+    }
+  }
+}
