@@ -123,16 +123,19 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     const sub = await queue.consume<Json>(
       QUEUES.results,
       async (d) => {
-        const body = d.body as { kind: string; message?: string; timings?: Record<string, number> };
-        if (body.kind !== "result") throw new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`);
-        if (measuring) {
-          for (const [k, v] of Object.entries(body.timings ?? {})) {
-            let list = stages.get(k);
-            if (list === undefined) stages.set(k, (list = []));
-            list.push(v);
+        const body = d.body as { kind: string; message?: string; items?: { timings?: Record<string, number> }[] };
+        if (body.kind !== "batch") throw new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`);
+        // One signed batch per flush of the worker's result batcher (docs/V2.md §3).
+        for (const item of body.items ?? []) {
+          if (measuring) {
+            for (const [k, v] of Object.entries(item.timings ?? {})) {
+              let list = stages.get(k);
+              if (list === undefined) stages.set(k, (list = []));
+              list.push(v);
+            }
           }
+          received++;
         }
-        received++;
         notify?.();
       },
       { prefetch: 500 },

@@ -44,7 +44,6 @@ export interface DevOptions {
   challengeWindow: number;
   blockTime: number;
   rabbitmq?: string;
-  trace: "none" | "full" | "checkpoint";
   /** FraudProofResolver for the models and the challenger daemon in this process. */
   challenger: boolean;
   /** The MNIST model also on the ZK tier: circuit, development Groth16 keys, verifier contracts; workers prove. */
@@ -315,7 +314,6 @@ export async function dev(o: DevOptions): Promise<void> {
           // Opt in: inputs and models on this machine's loopback are reachable (never in production).
           fetchAllowedAddresses: ["127.0.0.0/8", "::1"],
           blobStoreUrl: relayer.url,
-          trace: o.trace,
           ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),
         },
       });

@@ -137,15 +137,17 @@ export class ResultCollector {
     const now = Date.now();
     let held = 0;
     const stored = this.db.transaction(() => {
-      if (!this.db.insertBatch({ id: batch.signature, message: JSON.stringify(batch), state: "pending", reason: null, receivedAt: now })) return false;
+      const fresh = this.db.insertBatch({ id: batch.signature, message: JSON.stringify(batch), state: "pending", reason: null, receivedAt: now });
       for (const t of taken) {
-        const fresh = this.db.insertReply({ requestId: t.requestId, kind: "result", message: t.message, state: "pending", reason: null, receivedAt: now, batch: batch.signature });
-        if (fresh) {
+        if (this.db.insertReply({ requestId: t.requestId, kind: "result", message: t.message, state: "pending", reason: null, receivedAt: now, batch: batch.signature })) {
           held++;
           this.db.updateRequest(t.requestId, { replyAt: now });
         }
       }
-      return true;
+      // The same signed batch again (signatures are deterministic: a worker that served the same jobs again
+      // with the same outputs, e.g. a reopened request): submitted again for the items it is now wanted for.
+      if (!fresh && held > 0) this.db.setBatchState(batch.signature, "pending");
+      return fresh || held > 0;
     });
     if (!stored) {
       log.debug("batch already held; dropped");

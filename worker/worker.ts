@@ -41,7 +41,7 @@ import { SessionCache } from "./sessions.js";
 import { Slots } from "./slots.js";
 import { FastSigner } from "./signer.js";
 import { ResultBatcher } from "./result-batcher.js";
-import { FullTraceBuilder, noTrace, type TraceBuilder } from "./trace.js";
+import { noTrace, type TraceBuilder } from "./trace.js";
 
 export interface WorkerOptions {
   /** Validated here (WorkerConfigSchema); an invalid config throws CONFIG_INVALID listing every problem. */
@@ -50,7 +50,7 @@ export interface WorkerOptions {
   catalog: ModelCatalog;
   /** Root logger; the worker takes children per layer and per request. */
   logger?: Logger;
-  /** Commits to the computation's trace; zero root until traces land. */
+  /** FAULT INJECTION (tests and demos only; worker/trace.ts): the output an OPTIMISTIC result signs. */
   traceBuilder?: TraceBuilder;
   /** Clock in ms since the epoch (deadlines are unix seconds). */
   now?: () => number;
@@ -210,24 +210,7 @@ export class Worker {
       batching: (modelHash) => batchPolicyFor(config, modelHash),
       depth: config.inferenceThread ? 2 : 1,
     });
-    this.traceBuilder =
-      options.traceBuilder ??
-      (config.trace !== "none"
-        ? new FullTraceBuilder({
-            modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
-            settings: {
-              graphOptimizationLevel: config.graphOptimizationLevel,
-              intraOpNumThreads: config.intraOpNumThreads,
-              threaded: config.inferenceThread,
-              ...(config.modelProcess ? { process: modelProcessLimits(config) } : {}),
-            },
-            ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
-            ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
-            ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl }),
-            timeoutMs: config.fetchTimeoutMs,
-            logger: root,
-          })
-        : noTrace);
+    this.traceBuilder = options.traceBuilder ?? noTrace;
   }
 
   /**
@@ -435,9 +418,8 @@ export class Worker {
     // A model process killed at its memory or time limit fails this request (InferenceFailed, MODEL_RESOURCE_LIMIT).
     const runFailure = (e: BaseError) =>
       e.code === "MODEL_RESOURCE_LIMIT" || (e.code === "INFERENCE_FAILED" && e.details.stage !== "load") ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable;
-    // Tracing follows the tier: only an OPTIMISTIC result can be disputed, so only it gets a trace.
-    // A NONE or ZK job never builds, hashes or uploads one (a NONE request on PP-OCR det at 640² spent
-    // 26.8 s and ~0.7 GB of trace when every job was traced), and signs the zero trace root.
+    // No trace is built for any result (trace on demand: a dispute asks for it). The output hook
+    // (worker/trace.ts, fault injection only) applies to OPTIMISTIC results.
     const traced = job.tier === Tier.OPTIMISTIC;
     const traceBuilder = traced ? this.traceBuilder : noTrace;
     // A standalone trace builder's traced run is the result (the plain run would be thrown away).
@@ -445,7 +427,7 @@ export class Worker {
       ? undefined
       : await rejectingAs(runFailure, () =>
           // ZK-tier runs are computed alone (the circuit must reproduce the output bit for bit).
-          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: job.tier === Tier.NONE || (this.config.trace === "none" && job.tier !== Tier.ZK) }),
+          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: job.tier !== Tier.ZK }),
         );
     let output: Tensor | undefined = run?.output;
     if (run !== undefined) {
@@ -461,22 +443,12 @@ export class Worker {
       // A traced run may share a batch (its trace is then item i of the batch's); a ZK-tier one runs alone.
       traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
     );
-    // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
     if (trace.output !== undefined) {
       output = trace.output;
       await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(trace.output!, model.output, "traced output"));
     }
     if (output === undefined) throw new BaseError("INFERENCE_FAILED", "the standalone trace builder returned no output");
     timings.trace = ms(t);
-    if (trace.stats !== undefined) {
-      timings.traceRun = round3(trace.stats.run);
-      timings.traceHash = round3(trace.stats.hash);
-      timings.traceUpload = round3(trace.stats.upload);
-      if (run === undefined && trace.stats.batch !== undefined) {
-        timings.batch = trace.stats.batch;
-        timings.lane = round3(trace.stats.queued ?? 0);
-      }
-    }
 
     t = performance.now();
     const encoded = encodeTensor(output);

@@ -169,11 +169,6 @@ describe("Worker", () => {
     return r;
   }
 
-  it("test_job_tracedWithModelHashMismatch_isRejectedAsModelUnavailable", async () => {
-    const h = await start({ trace: "full" });
-    await expectRejection(h, job(textLineTensor("Wrong model"), { modelHash: OTHER_MODEL }), RejectReason.ModelUnavailable, "MODEL_HASH_MISMATCH", /^no URI of the model served a file matching the model hash$/);
-  });
-
   it("test_job_realClassifier_signsCorrectResult", async () => {
     const h = await start();
     for (const rotated of [false, true]) {
