@@ -152,7 +152,7 @@ export function processProof(leaf: string, proof: readonly string[]): Hex {
 }
 
 const EVENTS = new Interface([
-  "event ResultSubmitted(bytes32 indexed requestId, address indexed worker, address indexed relayer, bytes32 outputHash, uint64 challengeDeadline, uint8 attempt)",
+  "event ResultSubmitted(bytes32 indexed requestId, address worker, address relayer, bytes32 outputHash, uint64 challengeDeadline, uint8 attempt)",
   "event RequestFulfilled(bytes32 indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered)",
   "event BatchCommitted(bytes32 indexed root, uint256 count)",
 ]);

@@ -193,11 +193,13 @@ interface IInferenceOracle is IDisputeOracle {
     /// result's leaf). `worker` is the operator (not the signer key); `relayer` the payee the worker signed
     /// (the operator when it signed none), who gets the relayer share whoever submitted. For OPTIMISTIC
     /// requests `challengeDeadline` ends the challenge window; NONE and ZK results are final at once
-    /// (RequestFulfilled follows in the same transaction) and carry the submission time.
+    /// (RequestFulfilled follows in the same transaction) and carry the submission time. `worker` and
+    /// `relayer` are not indexed (two topics per result cost more than two data words); the batch's
+    /// ResultBatchSubmitted indexes both once.
     event ResultSubmitted(
         RequestId indexed requestId,
-        address indexed worker,
-        address indexed relayer,
+        address worker,
+        address relayer,
         bytes32 outputHash,
         uint64 challengeDeadline,
         uint8 attempt

@@ -12,7 +12,7 @@ import type { Hex } from "../../protocol/types.js";
 const leafOf = (i: number) => keccak256(toUtf8Bytes(`leaf-${i}`)) as Hex;
 const ORACLE = "0x00000000000000000000000000000000000000aa";
 const iface = new Interface([
-  "event ResultSubmitted(bytes32 indexed requestId, address indexed worker, address indexed relayer, bytes32 outputHash, uint64 challengeDeadline, uint8 attempt)",
+  "event ResultSubmitted(bytes32 indexed requestId, address worker, address relayer, bytes32 outputHash, uint64 challengeDeadline, uint8 attempt)",
   "event RequestFulfilled(bytes32 indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered)",
   "event BatchCommitted(bytes32 indexed root, uint256 count)",
 ]);
