@@ -97,7 +97,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     expect(events(receipt, fx.oracle, "RequestFulfilled")[0]!.args.callbackSucceeded).toBe(true);
   });
 
-  it("test_submitResult_none_tooLittleGasForCallback_reverts", async () => {
+  it("test_submitBatch_none_tooLittleGasForCallback_reverts", async () => {
     const fx = await fixture();
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, Mode.Honest]);
     const { id } = await request(fx, { via: consumer, tier: Tier.NONE, callbackGasLimit: 500_000 });

@@ -1,6 +1,6 @@
 /**
  * The generated IZkVerifier adapter (contracts/zk/MnistMlpZkVerifier.sol) with real Groth16 proofs:
- * off-chain (snarkjs) and on-chain (adapter, oracle submitResult / submitResults) a valid proof
+ * off-chain (snarkjs) and on-chain (adapter, oracle submitBatch) a valid proof
  * settles and calls back in one transaction; a tampered proof, tampered public signals, a proof for
  * another input and a proof for another model are all rejected.
  */
