@@ -10,10 +10,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
-import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, signResult, type Hex, type RequestId } from "../protocol/index.js";
+import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
 import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
-import { proofFromLogs, type LogLike, type ResultProof } from "../protocol/batch.js";
+import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
 const RITUAL_DELIVERY_OVERHEAD = 56_600;
 const CHAINLINK_FUNCTIONS_CALLBACK_LIMIT = 300_000;
@@ -40,7 +40,6 @@ async function main(): Promise<void> {
   const output = encodeTensor({ dtype: "float32", shape: [1, 2], data: new Float32Array([0.9, 0.1]) });
   const outputHash = hashEncoded(output);
   const outputHex = `0x${output.toString("hex")}`;
-  const zero = ("0x" + "00".repeat(32)) as Hex;
   let seq = 0;
 
   async function request(tier: Tier.OPTIMISTIC | Tier.NONE, dapp = dapps[tier]): Promise<{ id: string; inputHash: Hex; gas: bigint }> {
@@ -51,10 +50,11 @@ async function main(): Promise<void> {
     return { id: String(event.args.requestId), inputHash, gas: receipt.gasUsed };
   }
 
-  async function submission(r: { id: string; inputHash: Hex }, withOutput: boolean) {
+  /** One worker-signed ResultBatch over `reqs` (one signature for the batch), as the relayer submits it. */
+  async function batchOf(reqs: { id: string }[], withOutput: boolean) {
     const payee = await relayer.getAddress();
-    const signature = await signResult(signer, domain, { requestId: r.id as RequestId, modelHash, inputHash: r.inputHash, outputHash, traceRoot: zero, payee });
-    return { requestId: r.id, outputHash, traceRoot: zero, payee, signature, output: withOutput ? outputHex : "0x", proof: "0x" };
+    const signed = await signResultBatch(signer, domain, reqs.map((r) => ({ requestId: r.id, outputHash })), payee);
+    return { payee, signature: signed.signature, items: reqs.map((r) => ({ requestId: r.id, outputHash, output: withOutput ? outputHex : "0x", proof: "0x" })) };
   }
 
   const rows: { step: string; gasPerItem: number; batch: number; note: string }[] = [];
@@ -72,32 +72,31 @@ async function main(): Promise<void> {
   const keepProofs = (receipt: { logs: readonly LogLike[] }, ids: string[]) => {
     for (const id of ids) proofs.set(id, proofFromLogs(receipt.logs, oracleAddress, id));
   };
-  const single = (await (await oracle.connect(relayer).submitResult(await submission(first, false))).wait())!;
-  add("result, single submitResult (OPTIMISTIC)", single.gasUsed, 1, "signature check, bond lock, root = leaf");
+  const single = (await (await oracle.connect(relayer).submitBatch(await batchOf([first], false))).wait())!;
+  add("result, single submitBatch x1 (OPTIMISTIC), first", single.gasUsed, 1, "signature check, bond lock, root = leaf");
   keepProofs(single, [first.id]);
   const submitted: { id: string; inputHash: Hex }[] = [first];
   for (const batch of [1, 8, 32, 128]) {
     const reqs = [];
     for (let i = 0; i < batch; i++) reqs.push(await request(Tier.OPTIMISTIC));
-    const items = await Promise.all(reqs.map((r) => submission(r, false)));
-    const tx = await oracle.connect(relayer).submitResults(items);
+    const tx = await oracle.connect(relayer).submitBatch(await batchOf(reqs, false));
     const receipt = (await tx.wait())!;
-    add(`result, batched submitResults x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch, batch === 32 ? "one Merkle root per call" : "");
+    add(`result, submitBatch x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch, batch === 32 ? "one signature, one accepted root per batch" : "");
     if (batch === 32) breakdown = await itemize(ethers.provider, tx.hash, tx.data, receipt.gasUsed, batch);
     keepProofs(receipt, reqs.map((r) => r.id));
     submitted.push(...reqs);
   }
   const silent = [];
   for (let i = 0; i < 32; i++) silent.push(await request(Tier.OPTIMISTIC, silentDapp));
-  const silentSubmit = (await (await oracle.connect(relayer).submitResults(await Promise.all(silent.map((r) => submission(r, false))))).wait())!;
+  const silentSubmit = (await (await oracle.connect(relayer).submitBatch(await batchOf(silent, false))).wait())!;
   keepProofs(silentSubmit, silent.map((r) => r.id));
   // One silent result submitted alone, for the single settlement without callback.
   const silentOne = await request(Tier.OPTIMISTIC, silentDapp);
-  keepProofs((await (await oracle.connect(relayer).submitResult(await submission(silentOne, false))).wait())!, [silentOne.id]);
+  keepProofs((await (await oracle.connect(relayer).submitBatch(await batchOf([silentOne], false))).wait())!, [silentOne.id]);
   // One more batch of 32, kept for the challenge figure (challenged inside the window).
   const disputed = [];
   for (let i = 0; i < 32; i++) disputed.push(await request(Tier.OPTIMISTIC, silentDapp));
-  const disputedSubmit = (await (await oracle.connect(relayer).submitResults(await Promise.all(disputed.map((r) => submission(r, false))))).wait())!;
+  const disputedSubmit = (await (await oracle.connect(relayer).submitBatch(await batchOf(disputed, false))).wait())!;
   keepProofs(disputedSubmit, disputed.map((r) => r.id));
   const named = (id: string) => {
     const p = proofs.get(id)!;
@@ -134,16 +133,16 @@ async function main(): Promise<void> {
 
   // NONE tier: result and settlement in one transaction.
   const none = await request(Tier.NONE);
-  const noneReceipt = (await (await oracle.connect(relayer).submitResult(await submission(none, true))).wait())!;
+  const noneReceipt = (await (await oracle.connect(relayer).submitBatch(await batchOf([none], true))).wait())!;
   add("result + settlement, single (NONE tier, same tx)", noneReceipt.gasUsed, 1, "incl. callback");
   const noneBatch = [];
   for (let i = 0; i < 32; i++) noneBatch.push(await request(Tier.NONE));
-  const noneBatchReceipt = (await (await oracle.connect(relayer).submitResults(await Promise.all(noneBatch.map((r) => submission(r, true))))).wait())!;
+  const noneBatchReceipt = (await (await oracle.connect(relayer).submitBatch(await batchOf(noneBatch, true))).wait())!;
   add("result + settlement, batched x32 (NONE tier)", noneBatchReceipt.gasUsed, 32, "incl. callback");
 
   const byStep = (prefix: string) => rows.find((r) => r.step.startsWith(prefix))!.gasPerItem;
-  const delivery32 = byStep("result, batched submitResults x32") + byStep("settlement, batched settleMany x32");
-  const overhead32 = byStep("result, batched submitResults x32") + byStep("settlement, batched settleMany x32, no callback");
+  const delivery32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32");
+  const overhead32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32, no callback");
   const summary = {
     date: new Date().toISOString(),
     machine: `${process.platform} ${process.arch}, Node ${process.version}, in-process EVM (Hardhat EDR)`,
@@ -163,10 +162,10 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`${r.step.padEnd(width)}  ${String(r.gasPerItem).padStart(8)}${r.note ? `  (${r.note})` : ""}`);
   console.log(`\nOPTIMISTIC result + settlement at batch 32: ${delivery32} gas per request, incl. a real callback`);
   console.log(`OPTIMISTIC oracle overhead (no callback) at batch 32: ${overhead32} gas per request (${(overhead32 / RITUAL_DELIVERY_OVERHEAD).toFixed(2)}x Ritual Infernet's ${RITUAL_DELIVERY_OVERHEAD})`);
-  const single1 = byStep("result, single submitResult");
+  const single1 = byStep("result, submitBatch x1 ");
   for (const n of [8, 32, 128]) {
-    const g = byStep(`result, batched submitResults x${n} `);
-    console.log(`OPTIMISTIC result at batch ${n}: ${g} gas, ${(single1 / g).toFixed(2)}x cheaper than a single submitResult (${single1}) in this run`);
+    const g = byStep(`result, submitBatch x${n} `);
+    console.log(`OPTIMISTIC result at batch ${n}: ${g} gas, ${(single1 / g).toFixed(2)}x cheaper than a batch of one (${single1}) in this run`);
   }
   console.log(`NONE tier, result + settlement at batch 32: ${summary.anchors.noneTierDeliveryAt32} gas per request, incl. a real callback`);
   console.log("\nwhere one OPTIMISTIC result's gas goes at batch 32 (traced opcode costs / 32):");
@@ -178,7 +177,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * Itemizes one submitResults transaction per result from its opcode trace: every opcode's own cost,
+ * Itemizes one submitBatch transaction per result from its opcode trace: every opcode's own cost,
  * and for calls the gas actually spent across the call (the trace lists the gas handed over).
  */
 async function itemize(provider: { send(method: string, params: unknown[]): Promise<any> }, hash: string, data: string, gasUsed: bigint, n: number) {
@@ -194,10 +193,10 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
       if (next !== undefined) cost = l.gas - next.gas;
     }
     const kind =
-      l.op === "SLOAD" ? "storage reads (3 cold request slots + warm lookups)"
-      : l.op === "SSTORE" ? "storage writes (request slot 3, bond lock, batch root / n)"
-      : l.op.startsWith("LOG") ? "events (ResultSubmitted + BatchCommitted / n)"
-      : l.op === "STATICCALL" ? "ecrecover precompile call"
+      l.op === "SLOAD" ? "storage reads (1 cold request slot + warm lookups)"
+      : l.op === "SSTORE" ? "storage writes (request slot 3, bond lock / n, accepted root / n)"
+      : l.op.startsWith("LOG") ? "events (ResultSubmitted + batch events / n)"
+      : l.op === "STATICCALL" ? "ecrecover precompile call (once per batch, / n)"
       : l.op === "KECCAK256" ? "keccak (digests, leaf, tree nodes, mapping keys)"
       : "other execution (ABI decoding, control flow, memory)";
     bump(kind, cost);
@@ -207,7 +206,7 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
   const calldata = nonzero * 16 + (bytes.length - nonzero) * 4;
   const out: Record<string, number> = {
     "transaction base cost (21,000 / n)": Math.round(21_000 / n),
-    "calldata (one ResultSubmission: 13 ABI words)": Math.round(calldata / n),
+    "calldata (one ResultItem: 7 ABI words; the signature / n)": Math.round(calldata / n),
   };
   for (const [k, v] of Object.entries(sums)) out[k] = Math.round(v / n);
   const traced = Object.values(out).reduce((a, b) => a + b, 0);

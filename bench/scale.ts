@@ -35,12 +35,12 @@ import {
   hashEncoded,
   oracleDomain,
   resolveNpmUri,
-  signResult,
   type Hex,
   type Job,
   type RequestId,
 } from "../protocol/index.js";
 import { RabbitMqQueue, type Json } from "../queue/index.js";
+import { signResultBatch } from "../protocol/batch.js";
 import { Relayer } from "../relayer/index.js";
 import { sha256File } from "../worker/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
@@ -123,16 +123,19 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     const sub = await queue.consume<Json>(
       QUEUES.results,
       async (d) => {
-        const body = d.body as { kind: string; message?: string; timings?: Record<string, number> };
-        if (body.kind !== "result") throw new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`);
-        if (measuring) {
-          for (const [k, v] of Object.entries(body.timings ?? {})) {
-            let list = stages.get(k);
-            if (list === undefined) stages.set(k, (list = []));
-            list.push(v);
+        const body = d.body as { kind: string; message?: string; items?: { timings?: Record<string, number> }[] };
+        if (body.kind !== "batch") throw new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`);
+        // One signed batch per flush of the worker's result batcher (docs/V2.md §3).
+        for (const item of body.items ?? []) {
+          if (measuring) {
+            for (const [k, v] of Object.entries(item.timings ?? {})) {
+              let list = stages.get(k);
+              if (list === undefined) stages.set(k, (list = []));
+              list.push(v);
+            }
           }
+          received++;
         }
-        received++;
         notify?.();
       },
       { prefetch: 500 },
@@ -228,34 +231,30 @@ async function benchRelayer(url: string, count: number, repeats: number) {
     // The relayer knows every request before the replies arrive (as when workers answer).
     const seen = async () => ids.every((id) => relayer.db.getRequest(id) !== undefined);
     while (!(await seen())) await new Promise((res) => setTimeout(res, 50));
-    const replies = await Promise.all(
-      ids.map(async (id) => ({
-        kind: "result",
+    // Workers sign their results a batch at a time (docs/V2.md §3): here batches of up to 32.
+    const replies = [];
+    for (let at = 0; at < ids.length; at += 32) {
+      const chunk = ids.slice(at, at + 32);
+      const signed = await signResultBatch(signer, domain, chunk.map((id) => ({ requestId: id, outputHash })), ZeroAddress);
+      replies.push({
+        kind: "batch",
         chainId: chainId.toString(),
         oracle: oracleAddress,
-        requestId: id,
-        modelHash,
-        inputHash,
-        outputHash,
-        traceRoot: `0x${"00".repeat(32)}`,
         payee: ZeroAddress,
         signer: signer.address,
-        signature: await signResult(signer, domain, { requestId: id as RequestId, modelHash: modelHash as Hex, inputHash, outputHash, traceRoot: `0x${"00".repeat(32)}` as Hex, payee: ZeroAddress }),
-        output: `0x${output.toString("hex")}`,
-        provider: "cpu",
-        timings: {},
-        observedAt: Date.now(),
-      })),
-    );
+        signature: signed.signature,
+        items: chunk.map((id) => ({ requestId: id, modelHash, inputHash, outputHash, output: `0x${output.toString("hex")}`, provider: "cpu", timings: {}, observedAt: Date.now() })),
+      });
+    }
     const txsBefore = relayer.transactions.length;
     const t0 = performance.now();
-    await Promise.all(replies.map((m) => producer.publish(QUEUES.results, m as unknown as Json, { messageId: `${m.requestId}:r` })));
+    await Promise.all(replies.map((m) => producer.publish(QUEUES.results, m as unknown as Json, { messageId: `batch:${m.signature.slice(0, 66)}` })));
     while (!ids.every((id) => relayer.db.getRequest(id)?.state === "submitted")) await new Promise((res) => setTimeout(res, 20));
     const seconds = (performance.now() - t0) / 1000;
     runs.push(count / seconds);
-    const txs = relayer.transactions.slice(txsBefore).filter((t) => t.label === "submitResults");
+    const txs = relayer.transactions.slice(txsBefore).filter((t) => t.label === "submitBatch");
     batches.push(...txs.map((t) => t.items));
-    console.log(`relayer: ${count} results landed in ${seconds.toFixed(2)} s = ${r1(count / seconds)}/s (${txs.length} submitResults transactions)`);
+    console.log(`relayer: ${count} results landed in ${seconds.toFixed(2)} s = ${r1(count / seconds)}/s (${txs.length} submitBatch transactions)`);
   }
   await relayer.close();
   await queue.close();
@@ -266,7 +265,7 @@ async function benchRelayer(url: string, count: number, repeats: number) {
     maxBatchSize: relayer.config.maxBatchSize,
     resultsPerSecond: { median: r1(median(runs)), runs: runs.map(r1) },
     meanItemsPerTransaction: r1(batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length)),
-    note: "reply taken off the queue -> schema, domain, signature and stake checks, output hash -> sqlite -> submitResults batch -> receipt (EDR in-process, automine), until the watcher has recorded every ResultSubmitted",
+    note: "reply taken off the queue -> schema, domain, signature and stake checks, output hash -> sqlite -> submitBatch (one worker-signed batch) -> receipt (EDR in-process, automine), until the watcher has recorded every ResultSubmitted",
   };
 }
 

@@ -4,7 +4,7 @@
  *   baseline: bench/baseline/bigint-signer.ts, the signer before issue 12 (OpenSSL k·G, BigInt
  *             arithmetic with a variable-time nonce inverse)
  *   ethers:   Wallet.signTypedData (the reference both must equal byte for byte)
- * Each signs the same EIP-712 Result statements; rounds are interleaved so machine noise hits all
+ * Each signs the same EIP-712 ResultBatch statements (one per batch of results, docs/V2.md §3); rounds are interleaved so machine noise hits all
  * alike; medians of per-round means. Writes bench/results/signer.json and prints a table.
  *
  * Usage: tsx bench/signer.ts [--n 500] [--rounds 5]
@@ -13,8 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { Wallet, hexlify, randomBytes } from "ethers";
-import { oracleDomain, signResult, type ResultStatement } from "../protocol/eip712.js";
-import type { RequestId } from "../protocol/types.js";
+import { oracleDomain, signBatch, type BatchStatement } from "../protocol/eip712.js";
 import { FastSigner } from "../worker/signer.js";
 import { BigIntSigner as BaselineSigner } from "./baseline/bigint-signer.js";
 
@@ -28,35 +27,33 @@ const noble = new FastSigner(key);
 const baseline = new BaselineSigner(key);
 const domain = oracleDomain(31337n, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
 const h = () => hexlify(randomBytes(32)) as `0x${string}`;
-const statements: ResultStatement[] = Array.from({ length: n }, () => ({
-  requestId: h() as RequestId, modelHash: h(), inputHash: h(), outputHash: h(), traceRoot: h(), payee: wallet.address,
-}));
+const statements: BatchStatement[] = Array.from({ length: n }, () => ({ resultsRoot: h(), payee: wallet.address }));
 
 // Equality first: a faster signer that signs differently is worth nothing.
 for (const st of statements.slice(0, 20)) {
-  const ref = await signResult(wallet, domain, st);
-  if (noble.signResult(domain, st) !== ref || baseline.signResult(domain, st) !== ref) throw new Error("signatures differ from ethers");
+  const ref = await signBatch(wallet, domain, st);
+  if (noble.signBatch(domain, st) !== ref || baseline.signBatch(domain, st) !== ref) throw new Error("signatures differ from ethers");
 }
 
-function timeSync(sign: (st: ResultStatement) => string): number {
+function timeSync(sign: (st: BatchStatement) => string): number {
   const t0 = process.hrtime.bigint();
   for (const st of statements) sign(st);
   return Number(process.hrtime.bigint() - t0) / 1e3 / n; // µs per signature
 }
-async function timeAsync(sign: (st: ResultStatement) => Promise<string>): Promise<number> {
+async function timeAsync(sign: (st: BatchStatement) => Promise<string>): Promise<number> {
   const t0 = process.hrtime.bigint();
   for (const st of statements) await sign(st);
   return Number(process.hrtime.bigint() - t0) / 1e3 / n;
 }
 
 // warm-up (JIT, noble's precomputed table, OpenSSL context)
-timeSync((st) => noble.signResult(domain, st));
-timeSync((st) => baseline.signResult(domain, st));
+timeSync((st) => noble.signBatch(domain, st));
+timeSync((st) => baseline.signBatch(domain, st));
 const samples = { noble: [] as number[], baseline: [] as number[], ethers: [] as number[] };
 for (let r = 0; r < rounds; r++) {
-  samples.noble.push(timeSync((st) => noble.signResult(domain, st)));
-  samples.baseline.push(timeSync((st) => baseline.signResult(domain, st)));
-  samples.ethers.push(await timeAsync((st) => signResult(wallet, domain, st)));
+  samples.noble.push(timeSync((st) => noble.signBatch(domain, st)));
+  samples.baseline.push(timeSync((st) => baseline.signBatch(domain, st)));
+  samples.ethers.push(await timeAsync((st) => signBatch(wallet, domain, st)));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const result = {

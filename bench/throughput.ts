@@ -59,7 +59,8 @@ function percentile(xs: number[], p: number): number {
 const r1 = (x: number) => Number(x.toFixed(1));
 const r3 = (x: number) => Number(x.toFixed(3));
 
-type TraceMode = "none" | "checkpoint" | "full";
+/** Result format v2 (docs/V2.md §3): results sign no trace and the worker builds none (trace on demand). */
+type TraceMode = "none";
 
 /** A blob store that takes PUT /blobs/:hash over HTTP and only counts the bytes. */
 async function blobSink(): Promise<{ url: string; bytes: () => number; blobs: () => number; close: () => void }> {
@@ -140,7 +141,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   let runNo = 0;
   const makePipeline = async (inferenceThread: boolean, record: boolean) => {
   const queue = new InProcessQueue();
-  const extra: Partial<WorkerConfigInput> = sink === undefined ? {} : { trace, blobStoreUrl: sink.url, traceCheckpoints: { every: 16, names: [] } };
+  const extra: Partial<WorkerConfigInput> = sink === undefined ? {} : { blobStoreUrl: sink.url };
   const worker = new Worker({
     queue,
     logger: createLogger("bench", { level: "error" }),
@@ -165,17 +166,19 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   await queue.consume(
     QUEUES.results,
     async (d) => {
-      const body = d.body as { kind: string; timings?: Record<string, number>; message?: string };
-      if (body.kind !== "result") throw new Error(`bench job rejected: ${body.message}`);
-      if (record) for (const [k, v] of Object.entries(body.timings ?? {})) {
-        let list = stages.get(k);
-        if (list === undefined) stages.set(k, (list = []));
-        list.push(v);
+      const body = d.body as { kind: string; items?: { requestId: string; timings?: Record<string, number> }[]; message?: string };
+      if (body.kind !== "batch") throw new Error(`bench job rejected: ${body.message}`);
+      // One signed batch per flush of the worker's result batcher (docs/V2.md §3).
+      for (const item of body.items ?? []) {
+        if (record) for (const [k, v] of Object.entries(item.timings ?? {})) {
+          let list = stages.get(k);
+          if (list === undefined) stages.set(k, (list = []));
+          list.push(v);
+        }
+        const sent = sentAt.get(item.requestId);
+        if (sent !== undefined && record) latencies.push(performance.now() - sent);
+        received++;
       }
-      const id = (d.body as { requestId: string }).requestId;
-      const sent = sentAt.get(id);
-      if (sent !== undefined && record) latencies.push(performance.now() - sent);
-      received++;
       notify?.();
     },
     { prefetch: 1000 },
@@ -300,7 +303,8 @@ interface LatencyResult {
 async function latencyCase(tier: Tier, trace: TraceMode, requests: number, gapMs: number, threads: number): Promise<LatencyResult> {
   const { startLocalStack, REQUEST_FEE, waitFor } = await import("../scripts/local-stack.js");
   const { textLineTensor } = await import("../examples/text-images.js");
-  const stack = await startLocalStack({ tier, worker: { trace, intraOpNumThreads: threads } });
+  void trace;
+  const stack = await startLocalStack({ tier, worker: { intraOpNumThreads: threads } });
   try {
     const { relayer, dapp, oracle, networkHelpers } = stack;
     const deadline = (await networkHelpers.time.latest()) + 3600;
@@ -361,7 +365,7 @@ async function main(): Promise<void> {
       repeats: { type: "string", default: "3" },
       batches: { type: "string", default: "1,8" },
       models: { type: "string", default: BENCH_MODELS.map((m) => m.name).join(",") },
-      traces: { type: "string", default: "none,checkpoint,full" },
+      traces: { type: "string", default: "none" },
       threads: { type: "string", default: "1" },
       latency: { type: "string", default: "30" },
       gap: { type: "string", default: "40" },
@@ -372,6 +376,7 @@ async function main(): Promise<void> {
   const threads = Number(values.threads);
   const batchSizes = values.batches.split(",").map(Number);
   const traces = values.traces.split(",") as TraceMode[];
+  if (traces.some((t) => t !== "none")) throw new Error("--traces: only none (the worker builds no trace since the result format v2)");
   const wanted = values.models.split(",");
   const results: CaseResult[] = [];
   const say = (r: CaseResult) =>
@@ -380,9 +385,8 @@ async function main(): Promise<void> {
     );
   for (const m of BENCH_MODELS.filter((x) => wanted.includes(x.name))) {
     for (const trace of traces) {
-      // Traced jobs batch too (traceBatching, on by default): every batch size for every mode.
       for (const b of batchSizes) {
-        const scale = trace === "full" ? 0.06 : trace === "checkpoint" ? 0.25 : 1;
+        const scale = 1;
         const n = Math.max(b, Math.round((jobs * m.jobsScale * scale) / b) * b);
         const r = await benchCase(m, b, trace, n, repeats, threads);
         results.push(r);

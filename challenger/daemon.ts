@@ -2,14 +2,12 @@
  * The challenger daemon (docs/OPTIMISTIC.md, "Challenger daemon"): watches ResultSubmitted, audits
  * every OPTIMISTIC result of a model it has a commitment for, and disputes what it can prove.
  *
- * Per result: fetch the trace by its root from the blob store (fetchTrace) and the input by its
- * hash; if the trace is missing, open a dispute and a data-availability challenge on the manifest
- * (the worker must reveal it on-chain or be slashed: `slashDue` calls slashWithheld once the DA
- * deadline passes); if the manifest has the wrong tensor count or the signed output is not the
- * trace's last tensor, prove that; a tensor of the wrong dtype/shape: prove the type fault;
- * otherwise check a seeded random `fraction` of every operator's elements (checkTrace) and, on a
- * wrong element, challenge with the oracle's bond and submit the one-step proof. The total of bonds
- * in open disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
+ * Per result whose request's resolver is a FraudGame of this oracle: re-run the model canonically on the
+ * request's input and compare with the signed output (challenger/canonical-audit.ts); beyond τ_out, open or
+ * join the dispute with the oracle's bond and play the game to its ruling (trace on demand: the worker
+ * commits its trace only once disputed). Results sign no trace root (docs/V2.md §3), so a result under any
+ * other resolver is skipped: the v1 audit of published traces is retired. The total of bonds in open
+ * disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
  */
 import { signedGetHeaders, type BlobAuth } from "../protocol/blobAuth.js";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -23,19 +21,16 @@ import { fetchBytes } from "../protocol/fetch.js";
 import type { ModelCommitment } from "../protocol/commitment.js";
 import { decodeTensor, dtypeFromCode, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
-import { FraudGame__factory, FraudProofResolver__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
-import { checkTrace } from "./checker.js";
-import { bindTrace, openChallenge } from "./dispute.js";
+import { FraudGame__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import { openChallenge } from "./dispute.js";
 import { isError } from "../protocol/errors.js";
 import { ChallengerError, isChallengerError } from "./errors.js";
-import { DEFAULT_MAX_AUDIT_BYTES, encodedSize, fetchTrace } from "./fetchTrace.js";
-import { StepProofBuilder } from "./onestep.js";
+import { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
 
 const OPTIMISTIC = 1n;
 /** IInferenceOracle.RequestStatus.Challenged: a dispute is open on the current result. */
 const CHALLENGED = 3n;
 const ZERO_HASH = "0x" + "00".repeat(32);
-const MANIFEST = 0xffffffff;
 
 export interface DaemonPolicy {
   /** Share of each operator's elements recomputed per result (at least one each); 1 = full check. */
@@ -143,7 +138,8 @@ interface SavedState {
   pending: Array<Omit<Submitted, "challengeDeadline"> & { challengeDeadline?: string }>;
   deferred: Array<[string, { tries: number; retryAt: number }]>;
   starts: Array<[string, number]>;
-  withheld: Array<[string, string]>;
+  /** v1 data-availability challenges (retired); older state files may still hold it. */
+  withheld?: Array<[string, string]>;
   atRisk: string;
   /** Disputes the daemon joined and has not claimed or seen lost yet: requestId → attempt. */
   joined?: Array<[string, number]>;
@@ -165,7 +161,6 @@ export class ChallengerDaemon {
   private fromBlock = 0;
   private atRisk = 0n;
   /** Disputes waiting on a DA deadline: requestId -> resolver address. */
-  private readonly withheld = new Map<string, string>();
   /** Disputes this daemon opened or joined, not yet claimed or lost: requestId → attempt. */
   private readonly joined = new Map<string, number>();
   /** Audits the blob store could not serve yet, by requestId. */
@@ -203,8 +198,9 @@ export class ChallengerDaemon {
     const outcomes = new Map<string, AuditOutcome>();
     const logs = latest < this.fromBlock ? [] : await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
     for (const log of logs) {
-      const [requestId, worker, relayer, outputHash, traceRoot, challengeDeadline] = log.args;
-      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot, challengeDeadline });
+      const [requestId, worker, relayer, outputHash, challengeDeadline] = log.args;
+      // A v2 result signs no trace root (trace on demand through the FraudGame): the v1 trace audit has none.
+      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot: ZERO_HASH, challengeDeadline });
     }
     this.fromBlock = Math.max(this.fromBlock, latest + 1);
     this.save(); // the cursor moves on; what it passed is in `pending` until audited
@@ -265,7 +261,6 @@ export class ChallengerDaemon {
       if (submitted !== undefined) this.deferred.set(id, { submitted, tries: d.tries, retryAt: d.retryAt });
     }
     for (const [id, n] of state.starts) this.starts.set(id, n);
-    for (const [id, resolver] of state.withheld) this.withheld.set(id, resolver);
     for (const [id, attempt] of state.joined ?? []) this.joined.set(id, attempt);
     this.atRisk = BigInt(state.atRisk);
   }
@@ -280,7 +275,6 @@ export class ChallengerDaemon {
       pending: [...this.pending.values()].map(({ challengeDeadline, ...r }) => ({ ...r, ...(challengeDeadline === undefined ? {} : { challengeDeadline: challengeDeadline.toString() }) })),
       deferred: [...this.deferred].map(([id, d]) => [id, { tries: d.tries, retryAt: d.retryAt }]),
       starts: [...this.starts],
-      withheld: [...this.withheld],
       atRisk: this.atRisk.toString(),
       joined: [...this.joined],
     };
@@ -375,10 +369,6 @@ export class ChallengerDaemon {
     return known;
   }
 
-  private resolverOf(request: { resolver: string }) {
-    return FraudProofResolver__factory.connect(request.resolver, this.options.runner);
-  }
-
   /** The challenge bond of the params version the request was made under. */
   private async bondOf(requestId: string): Promise<bigint> {
     const { paramsVersion } = await this.oracle.getRequest(requestId);
@@ -427,9 +417,9 @@ export class ChallengerDaemon {
   /**
    * Opens a dispute, or joins the one already open on the result (someone else's, perhaps a sock of the
    * worker's that will never prove: any joiner may prove), if the bond budget allows; false when it does
-   * not. Then binds the disputed trace in the resolver if nobody has yet (every proof needs it).
+   * not.
    */
-  private async challenge(r: Submitted, bind = true): Promise<boolean> {
+  private async challenge(r: Submitted): Promise<boolean> {
     const me = await (this.options.runner as unknown as { getAddress(): Promise<string> }).getAddress();
     const receipt = await this.options.runner.provider!.getTransactionReceipt(r.txHash);
     if (receipt === null) throw new Error(`no receipt for the submitting transaction ${r.txHash}`);
@@ -448,10 +438,6 @@ export class ChallengerDaemon {
     }
     const request = await this.oracle.getRequest(r.requestId);
     this.joined.set(r.requestId, Number(request.attempt));
-    const resolver = this.resolverOf(request);
-    if (bind && (await resolver.getDispute(r.requestId)).traceRoot === ZERO_HASH) {
-      await this.mined("bindTrace", r.requestId, () => bindTrace(resolver, oracle, r.requestId, receipt.logs));
-    }
     return true;
   }
 
@@ -526,7 +512,7 @@ export class ChallengerDaemon {
     );
     if (verdict.status === "notSampled" || verdict.status === "unsupported") return { kind: "skipped", reason: verdict.status === "unsupported" ? verdict.reason : "not sampled" };
     if (verdict.status === "within") return { kind: "honest", checkedElements: output.data.length };
-    if (!(await this.challenge(r, false))) return { kind: "skipped", reason: "bond budget exhausted" };
+    if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
     const player = new GameChallenger(request.resolver, this.options.runner as unknown as Signer, {
       ...fg.client,
       serialize: (send) => this.locked(send),
@@ -629,99 +615,9 @@ export class ChallengerDaemon {
       if (games !== undefined && !games.some((g) => g.toLowerCase() === request.resolver.toLowerCase())) return { kind: "skipped", reason: `the resolver ${request.resolver} is not one of the FraudGames this daemon plays` };
       return this.auditGame(r, request, bond, retryUntil);
     }
-    const commitment = this.options.models.get(request.modelHash.toLowerCase());
-    if (commitment === undefined) return { kind: "skipped", reason: "no commitment for this model" };
-    const resolver = this.resolverOf(request);
-
-    let hashes: Hex[];
-    let tensors: Tensor[];
-    try {
-      // The row count is checked against the commitment before any row is downloaded.
-      // Each row is capped at its committed dtype x shape, the whole audit at maxAuditBytes.
-      const f = this.options.fetch ?? {};
-      ({ hashes, tensors } = await fetchTrace(this.options.blobStoreUrl, r.traceRoot as Hex, {
-        ...(this.options.blobAuth === undefined ? {} : { auth: this.options.blobAuth }),
-        expectedRows: commitment.traceTypes.length,
-        rowTypes: commitment.traceTypes,
-        maxTotalBytes: f.maxAuditBytes ?? DEFAULT_MAX_AUDIT_BYTES,
-        ...(f.attempts === undefined ? {} : { attempts: f.attempts }),
-        ...(f.backoffMs === undefined ? {} : { backoffMs: f.backoffMs }),
-        ...(f.timeoutMs === undefined ? {} : { timeoutMs: f.timeoutMs }),
-        ...(retryUntil === undefined ? {} : { retryUntil }),
-      }));
-    } catch (error) {
-      if (isChallengerError(error, "TRACE_PARTIAL")) return { kind: "skipped", reason: error.message };
-      if (!isChallengerError(error) || error.code !== "TRACE_UNAVAILABLE") throw error;
-      if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.mined("challengeAvailability", r.requestId, () => resolver.challengeAvailability(r.requestId, [{ traceIndex: MANIFEST, chunk: 0 }]));
-      this.withheld.set(r.requestId, await resolver.getAddress());
-      return { kind: "availabilityChallenged" };
-    }
-    const input = await this.fetchInput(request.inputHash, commitment, retryUntil);
-    const builder = new StepProofBuilder(commitment, { input, tensors }, hashes);
-    // The manifest's row count (rows are downloaded only when it matches the commitment).
-    const n = hashes.length;
-    if (n !== commitment.traceTypes.length) {
-      if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.claimFrom(r.requestId, await this.mined("proveManifestMismatch", r.requestId, () => resolver.proveManifestMismatch(r.requestId, n, builder.manifestRoot())));
-      this.released(bond);
-      return { kind: "manifestMismatchProven" };
-    }
-    if (hashTensor(tensors[n - 1]!).toLowerCase() !== r.outputHash.toLowerCase()) {
-      if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-      await this.claimFrom(r.requestId, await this.mined("proveOutputMismatch", r.requestId, () => resolver.proveOutputMismatch(r.requestId, n, builder.manifestRoot(), builder.row(n - 1))));
-      this.released(bond);
-      return { kind: "outputMismatchProven" };
-    }
-    let verdict = checkTrace(commitment, { input, tensors }, { fraction: this.options.policy.fraction, seed: this.options.policy.seed ?? 1 });
-    if (verdict.ok && this.options.policy.fraction < 1 && this.options.rerun !== undefined) {
-      const rerun = await this.options.rerun(request.modelHash, input).catch((error: unknown) => {
-        this.options.logger?.warn({ err: error, requestId: r.requestId }, "re-running the model failed; the sampled check stands");
-        return undefined;
-      });
-      if (rerun !== undefined && outputsDisagree(rerun, tensors[n - 1]!)) {
-        this.options.logger?.info({ requestId: r.requestId }, "the re-run disagrees with the traced output: checking the whole trace");
-        verdict = checkTrace(commitment, { input, tensors }, { fraction: 1 });
-      }
-    }
-    if (verdict.ok || verdict.fault === undefined) return { kind: "honest", checkedElements: verdict.checkedElements };
-    const fault = verdict.fault;
-    if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-    if (fault.reason === "type") {
-      await this.claimFrom(r.requestId, await this.mined("proveTypeFault", r.requestId, () => resolver.proveTypeFault(r.requestId, builder.typeFault(fault.opIndex, fault.output))));
-      this.released(bond);
-      return { kind: "typeFaultProven", traceIndex: fault.traceIndex };
-    }
-    const receipt = await this.mined("proveFraud", r.requestId, () => resolver.proveFraud(r.requestId, builder.step(fault.opIndex, fault.output, fault.element)));
-    await this.claimFrom(r.requestId, receipt);
-    this.released(bond);
-    const proven = receipt!.logs.map((l) => { try { return resolver.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "FraudProven");
-    return { kind: "fraudProven", opIndex: fault.opIndex, element: fault.element, workerAtFault: Boolean(proven?.args.workerAtFault) };
-  }
-
-  /** Calls slashWithheld on data-availability challenges whose deadline has passed unanswered. */
-  async slashDue(): Promise<string[]> {
-    const slashed: string[] = [];
-    const now = BigInt((await this.options.runner.provider!.getBlock("latest"))!.timestamp);
-    for (const [requestId, address] of this.withheld) {
-      const bond = await this.bondOf(requestId);
-      const resolver = FraudProofResolver__factory.connect(address, this.options.runner);
-      const d = await resolver.getDispute(requestId);
-      if (d.openedAt === 0n) {
-        this.withheld.delete(requestId); // ruled some other way
-        this.released(bond);
-        continue;
-      }
-      if (now < d.daDeadline) continue;
-      if (d.pending > 0n) {
-        await this.claimFrom(requestId, await this.mined("slashWithheld", requestId, () => resolver.slashWithheld(requestId)));
-        slashed.push(requestId);
-      }
-      this.withheld.delete(requestId);
-      this.released(bond);
-    }
-    this.save();
-    return slashed;
+    // Result format v2 (docs/V2.md §3): a result signs no trace root, so nothing can be audited from a
+    // published trace; the v1 one-step path (FraudProofResolver) is retired. Only FraudGame results are played.
+    return { kind: "skipped", reason: `the resolver ${request.resolver} is not a FraudGame of this oracle: nothing to audit (results sign no trace)` };
   }
 
   /** Claims the shares of won disputes, then withdraws the daemon's oracle balance. */

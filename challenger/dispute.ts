@@ -1,21 +1,19 @@
 /**
  * The challenger's on-chain side of a dispute: opening or joining it (the ONE place this code base calls
- * InferenceOracle.challenge, so a change to its arguments is made here only), and the calls to a
- * FraudProofResolver (contracts/resolvers/FraudProofResolver.sol) that settle it.
+ * InferenceOracle.challenge, so a change to its arguments is made here only); the dispute itself is played
+ * in the model's resolver (the FraudGame: protocol/fraud-game-client.ts).
  *
  * Disputes are open to all (docs/V2.md §5): the first challenge of a result opens its dispute, later
  * ones join it with the same bond until its deadline, and every joiner may prove.
  */
 import type { ContractTransactionResponse } from "ethers";
 import { proofFromLogs, type LogLike } from "../protocol/batch.js";
-import type { StepProofArgs } from "./onestep.js";
 
 /** The oracle's ResultRecord: what the challenge names. */
 export interface ResultRecordArgs {
   worker: string;
   relayer: string;
   outputHash: string;
-  traceRoot: string;
 }
 
 interface OracleLike {
@@ -38,27 +36,4 @@ export function openChallenge(
 ): Promise<ContractTransactionResponse> {
   const p = proofFromLogs(submitLogs, oracleAddress, requestId);
   return oracle.challenge(requestId, p.record, p.proof, { value: bond });
-}
-
-interface ResolverLike {
-  proveFraud(requestId: string, proof: StepProofArgs): Promise<ContractTransactionResponse>;
-}
-
-interface TraceBinder {
-  bindTrace(requestId: string, record: ResultRecordArgs, proof: string[]): Promise<ContractTransactionResponse>;
-}
-
-/**
- * Binds the disputed result's traceRoot in a FraudProofResolver (the oracle keeps only the result's
- * leaf; the record and its batch proof, rebuilt from the submitting transaction's logs, give it). Once
- * per dispute, by anyone; every proof needs it.
- */
-export function bindTrace(resolver: TraceBinder, oracleAddress: string, requestId: string, submitLogs: readonly LogLike[]): Promise<ContractTransactionResponse> {
-  const p = proofFromLogs(submitLogs, oracleAddress, requestId);
-  return resolver.bindTrace(requestId, p.record, p.proof);
-}
-
-/** Submits a one-step proof to the model's FraudProofResolver (the sender must have joined the dispute). */
-export function submitStepProof(resolver: ResolverLike, requestId: string, proof: StepProofArgs): Promise<ContractTransactionResponse> {
-  return resolver.proveFraud(requestId, proof);
 }

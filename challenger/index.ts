@@ -1,13 +1,9 @@
 /**
- * The challenger: audits OPTIMISTIC results without re-running the model. It rebuilds the model
- * commitment from the ONNX file (protocol/commitment.ts), fetches a result's trace by its root
- * (fetchTrace), and recomputes every operator, or a sample of elements, from the operator's own
- * committed inputs with reference operators (checkTrace). A fault names the operator, element,
- * claimed and recomputed values and the bound: what a one-step fraud proof will carry.
- *
- *   const commitment = await commitModel(onnxBytes, { inputShape: [1, 3, 48, 192] });
- *   const { tensors } = await fetchTrace(blobStoreUrl, result.traceRoot);
- *   const verdict = checkTrace(commitment, { input, tensors }, { fraction: 0.05, seed });
+ * The challenger: audits OPTIMISTIC results by re-running the model canonically (canonical-audit.ts)
+ * and plays the FraudGame on a result beyond τ_out (daemon.ts). Results sign no trace (docs/V2.md §3):
+ * the worker commits its canonical trace only once disputed. checker.ts and ops.ts keep the reference
+ * operators with their float bounds (one element of an operator from its inputs), used by the lowering
+ * and by the tolerance-drift analysis.
  */
 export { ChallengerError, isChallengerError, type ChallengerErrorCode } from "./errors.js";
 export {
@@ -36,8 +32,7 @@ export {
   type Fault,
   type ElementCheck,
 } from "./checker.js";
-export { fetchTrace, type FetchTraceOptions } from "./fetchTrace.js";
-export { StepProofBuilder, softFloatToNumber, type StepProofArgs, type StepContextArgs, type TensorProofArgs, type ChunkProofArgs } from "./onestep.js";
-export { openChallenge, submitStepProof, type ResultRecordArgs } from "./dispute.js";
+export { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
+export { openChallenge, type ResultRecordArgs } from "./dispute.js";
 // The daemon (./daemon.js) imports the generated contract bindings; import it directly.
 export { auditBatch, auditResult, isSampled, missingOperators, ProgramCache, type AuditReport, type AuditTarget, type AuditVerdict, type CanonicalAuditConfig } from "./canonical-audit.js";

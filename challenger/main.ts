@@ -153,9 +153,6 @@ export async function startChallenger(
       const level = outcome.kind === "skipped" || outcome.kind === "deferred" ? "debug" : outcome.kind === "honest" ? "info" : "warn";
       log[level]({ requestId, ...outcome }, `audit: ${outcome.kind}`);
     }
-    const slashed = await daemon.slashDue();
-    stats.slashedWithheld += slashed.length;
-    for (const requestId of slashed) log.warn({ requestId }, "worker slashed for withholding its trace");
     if (opts.withdraw === true || stats.polls % config.withdrawEveryPolls === 0) await withdraw();
     return outcomes;
   };

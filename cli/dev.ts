@@ -48,7 +48,6 @@ export interface DevOptions {
   challengeWindow: number;
   blockTime: number;
   rabbitmq?: string;
-  trace: "none" | "full" | "checkpoint";
   /** FraudGame for the models and the challenger daemon in this process. */
   challenger: boolean;
   /** The MNIST model also on the ZK tier: circuit, development Groth16 keys, verifier contracts; workers prove. */
@@ -190,9 +189,7 @@ function challengerLogger(level: string): Logger {
             ? `challenger: audited ${id}: honest (${entry.checkedElements ?? "?"} output elements within τ_out of the canonical re-run)\n`
             : kind === "gamePlayed"
               ? `challenger: audited ${id}: beyond τ_out, FraudGame played: ruling ${["None", "WorkerRight", "WorkerFault", "OutputMinor"][Number(entry.ruling)] ?? entry.ruling} (${entry.outcome}, ${entry.rounds} rounds)\n`
-              : kind === "availabilityChallenged"
-                ? `challenger: audited ${id}: trace missing, availability challenge posted (the worker must publish it or be slashed)\n`
-                : `challenger: audited ${id}: WRONG RESULT, ${kind} (the worker is slashed; see the dashboard's dispute timeline)\n`,
+              : `challenger: audited ${id}: WRONG RESULT, ${kind} (the worker is slashed; see the dashboard's dispute timeline)\n`,
         );
       },
     },
@@ -448,7 +445,6 @@ export async function dev(o: DevOptions): Promise<void> {
           // Opt in: inputs and models on this machine's loopback are reachable (never in production).
           fetchAllowedAddresses: ["127.0.0.0/8", "::1"],
           blobStoreUrl: relayer.url,
-          trace: o.trace,
           ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),
         },
       });

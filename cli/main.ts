@@ -40,7 +40,6 @@ program
   .option("--challenge-window <s>", "seconds an OPTIMISTIC result can be challenged", "60")
   .option("--block-time <s>", "mine a block every this many seconds besides each transaction (0: only on transactions)", "1")
   .option("--rabbitmq <url>", "use this RabbitMQ broker instead of the in-process queue (worker processes elsewhere can then join)")
-  .addOption(new Option("--trace <mode>", "worker trace commitments (full: publish traces for challengers; checkpoint: every 16th tensor)").choices(["none", "full", "checkpoint"]).default("none"))
   .option("--challenger", "register the models with the FraudGame (canonical terms set, τ_out calibrated), have every worker answer the games on its results, and run the challenger daemon re-running every OPTIMISTIC result canonically and playing the game on a result beyond τ_out")
   .option("--zk", "also offer the MNIST model on the ZK tier: workers answer with Groth16 proofs checked on chain (development keys; the circuit and keys are built once, then cached)")
   .option("--log-level <level>", "service log level (info shows every step)", "warn")
@@ -51,7 +50,7 @@ program
       host: String(o.host), port: Number(o.port), relayerPort: Number(o.relayerPort),
       ...(o.out === undefined ? {} : { out: String(o.out) }), ...(o.dataDir === undefined ? {} : { dataDir: String(o.dataDir) }),
       workers: Number(o.workers), challengeWindow: Number(o.challengeWindow), blockTime: Number(o.blockTime),
-      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), trace: o.trace as "none" | "full" | "checkpoint", challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true, fresh: o.fresh === true,
+      ...(o.rabbitmq === undefined ? {} : { rabbitmq: String(o.rabbitmq) }), challenger: o.challenger === true, zk: o.zk === true, logLevel: String(o.logLevel), json: o.json === true, fresh: o.fresh === true,
     });
   });
 

@@ -7,7 +7,6 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {RequestId} from "./types/RequestId.sol";
 import {TensorHash} from "./libraries/TensorHash.sol";
-import {SignatureLib} from "./libraries/SignatureLib.sol";
 import {StakeLedger} from "./libraries/StakeLedger.sol";
 import {RequestBook} from "./libraries/RequestBook.sol";
 import {ExactGasCall} from "./libraries/ExactGasCall.sol";
@@ -18,18 +17,29 @@ import {OracleStaking} from "./libraries/OracleStaking.sol";
 import {OracleRejections} from "./libraries/OracleRejections.sol";
 import {DisputeBook} from "./libraries/DisputeBook.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 /// @title InferenceOracle
 /// @notice Coordinates inference requests: fee escrow, worker-signed results, the optimistic challenge
 /// window, disputes through per-model resolvers, settlement, refunds and worker stakes. The rules live
-/// in the libraries (StakeLedger, RequestBook, BatchMerkle, SignatureLib, ExactGasCall, TensorHash); the
+/// in the libraries (StakeLedger, RequestBook, BatchMerkle, ExactGasCall, TensorHash); the
 /// cold paths run in linked libraries (OracleRequests: making a request; OracleParams: versioned params;
 /// OracleStaking: stakes), deployed once and linked by protocol/deployOracle.ts, so the coordinator stays
 /// under EIP-170. Result submission and settlement stay inline (they are the hot paths).
 ///
-/// Accepted OPTIMISTIC results are not stored one by one: each submitResult(s) call commits its accepted
-/// OPTIMISTIC results as one Merkle root (one storage word per call), and settle/challenge prove a
-/// result's leaf against it (docs/PROTOCOL.md, "Result batches").
+/// Results come in worker-signed batches (docs/V2.md §3): one EIP-712 signature over ResultBatch(resultsRoot,
+/// payee), recovered once per batch. Accepted OPTIMISTIC results are not stored one by one: each batch
+/// commits the OPTIMISTIC items it accepted as one Merkle root of accepted leaves (one storage word per
+/// batch; RequestBook.leaf binds request, attempt, worker, payee and output), and settle/challenge prove a
+/// result's leaf against it (docs/PROTOCOL.md, "Result batches"). A skipped item is no accepted leaf.
+/// No trace root is signed or stored: an OPTIMISTIC dispute asks the worker for its trace (FraudGame).
+///
+/// Audited primitives (OpenZeppelin): EIP712 (domain "VerifiableInferenceOracle", version "2"), ECDSA
+/// tryRecover, MerkleProof.processProofCalldata, ReentrancyGuardTransient, Ownable2Step. The batch roots
+/// are built by BatchMerkle.root (OpenZeppelin has no in-memory root builder; same sorted-pair hash).
 ///
 /// Funds conservation: address(this).balance == sum of stakes + fees escrowed by requests in
 /// Requested/Submitted/Challenged + bonds of open disputes (joiners x bond) + unclaimed dispute shares +
@@ -43,13 +53,11 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 /// Parameters are versioned (docs/PROTOCOL.md, "Parameters"): the owner (OpenZeppelin Ownable2Step)
 /// schedules a version, which applies after `paramsDelay` to new requests only; each request keeps the
 /// version and the dispute resolver it was made with.
-contract InferenceOracle is IInferenceOracle, Ownable2Step {
+contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGuardTransient {
     using StakeLedger for StakeLedger.Worker;
 
-    bytes32 internal constant RESULT_TYPEHASH =
-        keccak256("Result(bytes32 requestId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,bytes32 traceRoot,address payee)");
-    bytes32 internal constant NAME_HASH = keccak256("VerifiableInferenceOracle");
-    bytes32 internal constant VERSION_HASH = keccak256("1");
+    /// @notice EIP-712 type of the statement a worker signs for a batch of results (docs/V2.md §3).
+    bytes32 internal constant RESULT_BATCH_TYPEHASH = keccak256("ResultBatch(bytes32 resultsRoot,address payee)");
 
     /// @notice Gas a refund push gets, whatever the request's callbackGasLimit: enough for an EOA or a
     /// small bookkeeping hook (one new storage word). A push that fails credits the pull balance instead.
@@ -58,11 +66,11 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     /// a request with a callback (finding 2: nobody can deliver a callback without its output first).
     uint64 internal constant OUTPUT_GRACE = 1 days;
 
-    /// @dev What the results of one submitResult(s) call share: the params of the version the last result
-    /// was made under (read again only when a result of another version comes), and the worker it served last: its signer, operator and stake words (StakeLedger.amountWords), with
-    /// the bonds locked so far in this call added to `slot2`. Only this call's own locks change those
-    /// words while it runs (every other writer is a nonReentrant entry point), so a run of one worker's
-    /// results reads them once and writes slot 2 once, when another worker comes or the call ends
+    /// @dev What the items of one batch share: the params of the version the last item was made under
+    /// (read again only when an item of another version comes), and the batch's worker: its operator,
+    /// payee and stake words (StakeLedger.amountWords), with the bonds locked so far in this batch added
+    /// to `slot2`. Only this call's own locks change those words while it runs (every other writer is a
+    /// nonReentrant entry point), so a batch reads them once and writes slot 2 once, when it ends
     /// (`_flushWorker`). Views called back during the call (NONE/ZK callbacks) may see slot 2 behind.
     struct SubmitContext {
         uint256 minStake;
@@ -72,15 +80,13 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         uint40 challengeDeadline;
         uint32 version;
         bool dirty;
-        address signer;
         address operator;
+        address payee;
         uint256 slot1;
         uint256 slot2;
     }
 
     IModelRegistry internal immutable _registry;
-    uint256 internal immutable _cachedChainId;
-    bytes32 internal immutable _cachedDomainSeparator;
 
     /// @dev Every params version ever scheduled; versions start at 1 (0 means "none").
     mapping(uint32 version => OracleParams.Stored) internal _paramsAt;
@@ -96,26 +102,22 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     mapping(address operator => StakeLedger.Worker) internal _workers;
     mapping(address signer => address operator) internal _operatorOf;
     mapping(address account => uint256) internal _balances;
-    /// @dev Committed batch roots (a root is its batch's id; leaves are unique, so roots never repeat).
+    /// @dev Committed roots of accepted results (leaves bind (request, attempt), so roots never repeat).
     mapping(bytes32 root => bool) internal _batchRoots;
     /// @dev The signed rejections of each request (OracleRejections).
     mapping(RequestId => OracleRejections.Tally) internal _rejections;
-    bool transient internal _entered;
 
-    modifier nonReentrant() {
-        // INVARIANT: no state-changing entry point runs inside another one's external call.
-        if (_entered) revert OracleReentrantCall();
-        _entered = true;
-        _;
-        _entered = false;
-    }
+    // INVARIANT: no state-changing entry point runs inside another one's external call (every one is
+    // nonReentrant: OpenZeppelin ReentrancyGuardTransient, one transient slot).
 
-    /// @dev Ownable reverts OwnableInvalidOwner(0) for a zero owner.
-    constructor(address registry_, address admin_, Params memory params_) Ownable(admin_) {
+    /// @dev Ownable reverts OwnableInvalidOwner(0) for a zero owner. EIP712 caches the domain separator and
+    /// recomputes it after a chain split, so signatures never carry over to the other chain.
+    constructor(address registry_, address admin_, Params memory params_)
+        Ownable(admin_)
+        EIP712("VerifiableInferenceOracle", "2")
+    {
         if (registry_ == address(0)) revert OracleInvalidParams("registry is zero");
         _registry = IModelRegistry(registry_);
-        _cachedChainId = block.chainid;
-        _cachedDomainSeparator = SignatureLib.domainSeparator(NAME_HASH, VERSION_HASH, address(this));
         OracleParams.init(_paramsAt, _schedule, params_, _now());
     }
 
@@ -140,34 +142,59 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     /// @inheritdoc IInferenceOracle
-    function submitResult(ResultSubmission calldata submission) external nonReentrant {
-        SubmitContext memory c = _submitContext();
-        (bytes memory err, bytes32 leaf) = _submit(submission, c);
-        if (err.length != 0) _revertWith(err);
-        _flushWorker(c);
-        if (leaf != bytes32(0)) _commitBatch(leaf);
-    }
-
-    /// @inheritdoc IInferenceOracle
-    function submitResults(ResultSubmission[] calldata submissions) external nonReentrant returns (uint256 accepted) {
-        bytes32[] memory leaves = new bytes32[](submissions.length);
-        SubmitContext memory c = _submitContext();
+    function submitBatch(ResultBatch calldata batch) external nonReentrant returns (uint256 accepted) {
+        ResultItem[] calldata items = batch.items;
+        uint256 count = items.length;
+        if (count == 0) revert OracleEmptyBatch();
+        // INVARIANT: the signature covers every item, valid or not: the root is rebuilt over all of them.
+        bytes32[] memory leaves = new bytes32[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            leaves[i] = RequestBook.resultLeaf(items[i].requestId, items[i].outputHash);
+        }
+        bytes32 resultsRoot = BatchMerkle.root(leaves, count);
+        SubmitContext memory c = _batchContext(resultsRoot, batch.payee, batch.signature);
         uint256 n;
-        for (uint256 i = 0; i < submissions.length; ++i) {
-            (bytes memory err, bytes32 leaf) = _submit(submissions[i], c);
+        for (uint256 i = 0; i < count; ++i) {
+            (bytes memory err, bytes32 leaf) = _submit(items[i], c);
             // Cannot overflow: both are bounded by the array length.
             unchecked {
                 if (err.length != 0) {
-                    emit ResultSkipped(submissions[i].requestId, bytes4(err));
+                    emit ResultSkipped(items[i].requestId, bytes4(err));
                     continue;
                 }
                 ++accepted;
+                // The root's leaves were consumed building resultsRoot: the array is reused for the accepted ones.
                 if (leaf != bytes32(0)) leaves[n++] = leaf;
             }
         }
         _flushWorker(c);
-        if (n == 1) _commitBatch(leaves[0]);
-        else if (n > 1) _commitBatch(BatchMerkle.root(leaves, n), n);
+        emit ResultBatchSubmitted(resultsRoot, c.operator, c.payee, count, accepted);
+        if (n != 0) {
+            bytes32 root = BatchMerkle.root(leaves, n);
+            // Accepted leaves are unique (a request accepts one result per attempt), so a root never repeats.
+            _batchRoots[root] = true;
+            emit BatchCommitted(root, n);
+        }
+    }
+
+    /// @dev Recovers the batch's signer (once per batch) and loads its worker into a fresh context.
+    function _batchContext(bytes32 resultsRoot, address payee, bytes calldata signature)
+        internal
+        view
+        returns (SubmitContext memory c)
+    {
+        c.now_ = _now();
+        (address signer, ECDSA.RecoverError e,) = ECDSA.tryRecover(_batchDigest(resultsRoot, payee), signature);
+        // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
+        if (e != ECDSA.RecoverError.NoError) revert OracleInvalidSignature();
+        address operator = _operatorOf[signer];
+        // INVARIANT: only registered workers' signers speak for the oracle.
+        if (operator == address(0)) revert OracleUnknownSigner(signer);
+        c.operator = operator;
+        // Who gets the relayer share: the payee the worker signed, never the submitter (finding 1: a copied
+        // batch pays the same payee); a worker that signed none keeps the share.
+        c.payee = payee == address(0) ? operator : payee;
+        (c.slot1, c.slot2) = _workers[operator].amountWords();
     }
 
     /// @inheritdoc IInferenceOracle
@@ -209,7 +236,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             OracleRejections.Signed({
                 requestId: requestId,
                 reason: reason,
-                domainSeparator: _domainSeparator(),
+                domainSeparator: _domainSeparatorV4(),
                 now_: _now(),
                 registry: _registry,
                 inputDataRoot: inputDataRoot
@@ -414,20 +441,13 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
     }
 
     /// @inheritdoc IInferenceOracle
-    function resultDigest(
-        RequestId requestId,
-        bytes32 modelHash,
-        bytes32 inputHash,
-        bytes32 outputHash,
-        bytes32 traceRoot,
-        address payee
-    ) external view returns (bytes32) {
-        return _resultDigest(requestId, modelHash, inputHash, outputHash, traceRoot, payee);
+    function batchDigest(bytes32 resultsRoot, address payee) external view returns (bytes32) {
+        return _batchDigest(resultsRoot, payee);
     }
 
     /// @inheritdoc IInferenceOracle
     function rejectionDigest(RequestId requestId, uint16 reason) external view returns (bytes32) {
-        return _typedDataDigest(keccak256(abi.encode(OracleRejections.REJECTION_TYPEHASH, requestId, reason)));
+        return _hashTypedDataV4(keccak256(abi.encode(OracleRejections.REJECTION_TYPEHASH, requestId, reason)));
     }
 
     /// @inheritdoc IInferenceOracle
@@ -452,22 +472,23 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
 
     /// @notice The EIP-712 domain separator for the current chain.
     function domainSeparator() external view returns (bytes32) {
-        return _domainSeparator();
+        return _domainSeparatorV4();
     }
 
     // ============================================================ internals: requests
 
-    /// @dev Accepts one result, or returns the abi-encoded error it would revert with (leaving no trace).
-    /// Everything that can fail is checked before the first state change. An accepted OPTIMISTIC result
-    /// returns its leaf, which the caller commits in the batch root; NONE and ZK results return zero.
-    function _submit(ResultSubmission calldata s, SubmitContext memory c) internal returns (bytes memory err, bytes32 leaf) {
+    /// @dev Accepts one item of the batch, or returns the abi-encoded error it would revert with (leaving
+    /// no trace). Everything that can fail is checked before the first state change. An accepted OPTIMISTIC
+    /// item returns its accepted leaf, which the caller commits in the batch's accepted root; NONE and ZK
+    /// results return zero.
+    function _submit(ResultItem calldata s, SubmitContext memory c) internal returns (bytes memory err, bytes32 leaf) {
         RequestBook.Request storage r = _requests[s.requestId];
-        address operator;
         uint256 head;
-        (operator, head, err) = _checkSubmission(s, r, c);
+        (head, err) = _checkSubmission(s, r, c);
         if (err.length != 0) return (err, leaf);
+        address operator = c.operator;
         if (RequestBook.tierOf(head) == Tier.OPTIMISTIC) {
-            return (err, _acceptOptimistic(s, r, operator, head, c));
+            return (err, _acceptOptimistic(s, r, head, c));
         }
         // INVARIANT: a NONE/ZK result, final at once, reaches a callback only with its output.
         if (s.output.length == 0 && r.callbackGasLimit != 0) {
@@ -479,15 +500,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
             if (err.length != 0) return (err, leaf);
         }
         // NONE and ZK results are final at once, so no bond needs to stay locked.
-        address payee = _payeeOf(s, operator);
-        emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, _now(), r.attempt);
-        _fulfill(s.requestId, r, t.owner, operator, payee, s.outputHash, s.output);
-    }
-
-    /// @dev Who gets the relayer share: the payee the worker signed, never the submitter (finding 1: a
-    /// copied result pays the same payee); a worker that signed none keeps the share.
-    function _payeeOf(ResultSubmission calldata s, address operator) internal pure returns (address) {
-        return s.payee == address(0) ? operator : s.payee;
+        emit ResultSubmitted(s.requestId, operator, c.payee, s.outputHash, c.now_, r.attempt);
+        _fulfill(s.requestId, r, t.owner, operator, c.payee, s.outputHash, s.output);
     }
 
     /// @dev Writes the bonds locked for the context's worker (one SSTORE for a run of its results).
@@ -495,17 +509,6 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         if (!c.dirty) return;
         _workers[c.operator].storeLocks(c.slot2);
         c.dirty = false;
-    }
-
-    /// @dev Commits a batch of one: its root is its leaf.
-    function _commitBatch(bytes32 leaf) internal {
-        _commitBatch(leaf, 1);
-    }
-
-    function _commitBatch(bytes32 root, uint256 count) internal {
-        // Leaves are unique (a request accepts one result per attempt), so a root is never committed twice.
-        _batchRoots[root] = true;
-        emit BatchCommitted(root, count);
     }
 
     /// @dev Whether `record` is the request's current result: its leaf (bound to the current attempt)
@@ -516,11 +519,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         ResultRecord calldata record,
         bytes32[] calldata proof
     ) internal view returns (bool) {
-        return _batchRoots[BatchMerkle.process(RequestBook.leaf(requestId, r.attempt, record), proof)];
-    }
-
-    function _submitContext() internal view returns (SubmitContext memory c) {
-        c.now_ = _now();
+        return _batchRoots[MerkleProof.processProofCalldata(proof, RequestBook.leaf(requestId, r.attempt, record))];
     }
 
     /// @dev Loads the params of `version` into the context unless they are there already.
@@ -535,64 +534,48 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         c.challengeDeadline = uint40(c.now_ + sp.challengeWindow);
     }
 
-    /// @dev Returns the worker behind a submission and the request's slot 3 (RequestBook.head), or
-    /// the error why it cannot be accepted. Writes nothing but the worker cache (a switch to another
-    /// worker flushes the previous one's locks).
-    function _checkSubmission(ResultSubmission calldata s, RequestBook.Request storage r, SubmitContext memory c)
+    /// @dev Returns the request's slot 3 (RequestBook.head), or the error why the batch's worker cannot
+    /// have this item accepted. Writes nothing.
+    function _checkSubmission(ResultItem calldata s, RequestBook.Request storage r, SubmitContext memory c)
         internal
-        returns (address operator, uint256 head, bytes memory err)
+        view
+        returns (uint256 head, bytes memory err)
     {
         head = RequestBook.head(r);
         err = _statusError(s.requestId, RequestBook.statusOf(head), RequestStatus.Requested);
-        if (err.length != 0) return (address(0), head, err);
+        if (err.length != 0) return (head, err);
         uint40 timeout = RequestBook.timeoutOf(head);
         // INVARIANT: a result counts only before the request's deadline.
         if (c.now_ >= timeout) {
-            return (address(0), head, abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(timeout)));
+            return (head, abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(timeout)));
         }
         // The request is served, bonded and paid under the params version it was made with.
         _loadVersion(c, RequestBook.paramsVersionOf(head));
-        bytes32 digest = _resultDigest(s.requestId, r.modelHash, r.inputHash, s.outputHash, s.traceRoot, s.payee);
-        address signer = SignatureLib.recover(digest, s.signature);
-        // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
-        if (signer == address(0)) return (address(0), head, abi.encodeWithSelector(OracleInvalidSignature.selector));
-        if (signer != c.signer) {
-            operator = _operatorOf[signer];
-            // INVARIANT: only registered workers' signers speak for the oracle.
-            if (operator == address(0)) return (address(0), head, abi.encodeWithSelector(OracleUnknownSigner.selector, signer));
-            _flushWorker(c);
-            c.signer = signer;
-            c.operator = operator;
-            (c.slot1, c.slot2) = _workers[operator].amountWords();
-        }
-        operator = c.operator;
-        // INVARIANT: a worker slashed on a request cannot serve it again (none is at attempt 0).
+        address operator = c.operator;
+        // INVARIANT: a worker slashed on a request cannot serve it again (none is at attempt 0), so an old
+        // batch replayed after the request reopened is skipped for it.
         if (RequestBook.attemptOf(head) != 0 && _disqualified[s.requestId][operator]) {
-            return (address(0), head, abi.encodeWithSelector(OracleWorkerDisqualified.selector, s.requestId, operator));
+            return (head, abi.encodeWithSelector(OracleWorkerDisqualified.selector, s.requestId, operator));
         }
         // INVARIANT: every accepted result is backed by the minimum stake and a free result bond.
         err = StakeLedger.canBackError(operator, c.slot1, c.slot2, c.minStake, c.resultBond);
-        if (err.length != 0) return (address(0), head, err);
+        if (err.length != 0) return (head, err);
         // INVARIANT: an inline output is the canonical tensor the worker signed.
         err = _outputError(s.outputHash, s.output, c.maxOutputBytes);
     }
 
     /// @dev Locks the bond, opens the challenge window and returns the result's leaf (not stored).
-    function _acceptOptimistic(
-        ResultSubmission calldata s,
-        RequestBook.Request storage r,
-        address operator,
-        uint256 head,
-        SubmitContext memory c
-    ) internal returns (bytes32) {
+    function _acceptOptimistic(ResultItem calldata s, RequestBook.Request storage r, uint256 head, SubmitContext memory c)
+        internal
+        returns (bytes32)
+    {
         // The bond is locked in the context's copy of the worker's slot 2, written by _flushWorker.
         c.slot2 = StakeLedger.withLock(c.slot2, c.resultBond);
         c.dirty = true;
         RequestBook.setSubmitted(r, head, c.challengeDeadline);
         uint8 attempt = RequestBook.attemptOf(head);
-        address payee = _payeeOf(s, operator);
-        emit ResultSubmitted(s.requestId, operator, payee, s.outputHash, s.traceRoot, c.challengeDeadline, attempt);
-        return RequestBook.leaf(s.requestId, attempt, operator, payee, s.outputHash, s.traceRoot);
+        emit ResultSubmitted(s.requestId, c.operator, c.payee, s.outputHash, c.challengeDeadline, attempt);
+        return RequestBook.leaf(s.requestId, attempt, c.operator, c.payee, s.outputHash);
     }
 
     /// @dev Settles one Submitted result whose window is over, or returns the error it would revert with.
@@ -726,46 +709,10 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step {
         if (!ok) revert OracleTransferFailed(to, amount);
     }
 
-    function _resultDigest(
-        RequestId requestId,
-        bytes32 modelHash,
-        bytes32 inputHash,
-        bytes32 outputHash,
-        bytes32 traceRoot,
-        address payee
-    ) internal view returns (bytes32) {
-        bytes32 typeHash = RESULT_TYPEHASH;
-        bytes32 separator = _domainSeparator();
-        // keccak256("\x19\x01" || separator || keccak256(abi.encode(RESULT_TYPEHASH, requestId, modelHash,
-        // inputHash, outputHash, traceRoot, payee))), hashed in place past the free memory pointer (nothing
-        // is allocated); the same digest as SignatureLib.typedDataDigest.
-        bytes32 digest;
-        assembly ("memory-safe") {
-            let p := mload(0x40)
-            mstore(p, typeHash)
-            mstore(add(p, 32), requestId)
-            mstore(add(p, 64), modelHash)
-            mstore(add(p, 96), inputHash)
-            mstore(add(p, 128), outputHash)
-            mstore(add(p, 160), traceRoot)
-            mstore(add(p, 192), and(payee, 0xffffffffffffffffffffffffffffffffffffffff))
-            let structHash := keccak256(p, 224)
-            mstore(p, hex"1901")
-            mstore(add(p, 2), separator)
-            mstore(add(p, 34), structHash)
-            digest := keccak256(p, 66)
-        }
-        return digest;
-    }
-
-    function _typedDataDigest(bytes32 structHash) internal view returns (bytes32) {
-        return SignatureLib.typedDataDigest(_domainSeparator(), structHash);
-    }
-
-    /// @dev Recomputed after a chain split, so signatures never carry over to the other chain.
-    function _domainSeparator() internal view returns (bytes32) {
-        if (block.chainid == _cachedChainId) return _cachedDomainSeparator;
-        return SignatureLib.domainSeparator(NAME_HASH, VERSION_HASH, address(this));
+    /// @dev The EIP-712 digest of ResultBatch(resultsRoot, payee) (OpenZeppelin EIP712: the cached domain
+    /// separator, recomputed after a chain split).
+    function _batchDigest(bytes32 resultsRoot, address payee) internal view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(RESULT_BATCH_TYPEHASH, resultsRoot, payee)));
     }
 
     function _revertWith(bytes memory err) internal pure {

@@ -321,7 +321,7 @@ function renderDetail(d) {
     kv([
       ["input hash", d.commitments.inputHash],
       ["output hash", d.commitments.outputHash],
-      ["trace root", d.commitments.traceRoot === null || ZERO32.test(d.commitments.traceRoot) ? "none (no trace committed)" : d.commitments.traceRoot],
+      ["signed leaf", d.commitments.signedLeaf === null ? "– (no result yet)" : `${d.commitments.signedLeaf} (in the worker's signed ResultBatch; no trace is signed)`],
       ["result leaf", d.commitments.resultLeaf === null ? "– (no result yet)" : `${d.commitments.resultLeaf} (attempt ${d.commitments.attempt})`],
       ["deadline (chain time)", new Date(d.chain.deadline * 1000).toISOString()],
       ["challenge deadline (chain time)", d.chain.challengeDeadline ? new Date(d.chain.challengeDeadline * 1000).toISOString() : null],

@@ -1,23 +1,49 @@
 /**
- * Result batches (docs/PROTOCOL.md, "Result batches"): the oracle commits each submitResult(s) call's
- * accepted OPTIMISTIC results as ONE Merkle root, and settle / challenge name a result by its record
- * plus the Merkle proof of its leaf. This module is the TypeScript twin of
- * contracts/libraries/BatchMerkle.sol and RequestBook.leaf, and rebuilds a batch, and so any of its
- * proofs, from nothing but the submitting transaction's logs (stateless: no proof needs storing).
+ * Result batches (docs/PROTOCOL.md, "Result batches"; docs/V2.md §3). Two Merkle trees, both sorted-pair
+ * keccak with an odd node moving up (OpenZeppelin MerkleProof-compatible):
+ *
+ * - the **signed** tree: a worker signs one `ResultBatch(resultsRoot, payee)` (protocol/eip712.ts) over the
+ *   root of `keccak256(abi.encode(RESULT_LEAF_TAG, requestId, outputHash))` leaves in batch order
+ *   (`batchItemLeaf`, `resultsRoot`, `signResultBatch`, `recoverResultBatchSigner`);
+ * - the **accepted** tree: the oracle commits each submitted batch's accepted OPTIMISTIC items as ONE
+ *   Merkle root of `keccak256(abi.encode(ACCEPTED_LEAF_TAG, requestId, attempt, worker, relayer,
+ *   outputHash))` leaves (`resultLeaf`), and settle / challenge name a result by its record plus the
+ *   Merkle proof of its leaf. Skipped items are no accepted leaves.
+ *
+ * This module is the TypeScript twin of contracts/libraries/BatchMerkle.sol and RequestBook's leaves, and
+ * rebuilds an accepted batch, and so any of its proofs, from nothing but the submitting transaction's logs
+ * (stateless: no proof needs storing).
  */
-import { AbiCoder, Interface, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, Interface, keccak256, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
+import { recoverBatchSigner, signBatch } from "./eip712.js";
 import { BaseError } from "./errors.js";
 import type { Hex, RequestId } from "./types.js";
 
-/** keccak256("VerifiableInferenceOracle.ResultLeaf.v1"): domain tag of a result leaf. */
-export const RESULT_LEAF_TAG = keccak256(toUtf8Bytes("VerifiableInferenceOracle.ResultLeaf.v1")) as Hex;
+/** keccak256("VerifiableInferenceOracle.ResultLeaf.v2"): domain tag of a signed batch item's leaf. */
+export const RESULT_LEAF_TAG = keccak256(toUtf8Bytes("VerifiableInferenceOracle.ResultLeaf.v2")) as Hex;
+/** keccak256("VerifiableInferenceOracle.AcceptedResult.v2"): domain tag of an accepted result's leaf. */
+export const ACCEPTED_LEAF_TAG = keccak256(toUtf8Bytes("VerifiableInferenceOracle.AcceptedResult.v2")) as Hex;
 
-/** Mirrors IInferenceOracle.ResultRecord. */
+/** Mirrors IInferenceOracle.ResultRecord: `worker` is the operator, `relayer` the payee the worker signed. */
 export interface ResultRecord {
   worker: string;
   relayer: string;
   outputHash: string;
-  traceRoot: string;
+}
+
+/** What a worker signs per result: the request and the output hash (the requestId binds model and input). */
+export interface BatchEntry {
+  requestId: string;
+  outputHash: string;
+}
+
+/** A worker-signed batch (IInferenceOracle.ResultBatch without the items' output and proof bytes). */
+export interface SignedBatch {
+  payee: string;
+  signature: Hex;
+  /** The signed entries, in the signed order. */
+  entries: BatchEntry[];
+  resultsRoot: Hex;
 }
 
 /** One leaf of a committed batch, as rebuilt from the logs. */
@@ -46,12 +72,35 @@ export interface ResultProof {
 
 const coder = AbiCoder.defaultAbiCoder();
 
-/** keccak256(abi.encode(TAG, requestId, attempt, worker, relayer, outputHash, traceRoot)). */
+/** keccak256(abi.encode(RESULT_LEAF_TAG, requestId, outputHash)): a signed item's leaf (RequestBook.resultLeaf). */
+export function batchItemLeaf(requestId: string, outputHash: string): Hex {
+  return keccak256(coder.encode(["bytes32", "bytes32", "bytes32"], [RESULT_LEAF_TAG, requestId, outputHash])) as Hex;
+}
+
+/** The root a worker signs over `entries` in this order (every item, valid or not, as the oracle rebuilds it). */
+export function resultsRoot(entries: readonly BatchEntry[]): Hex {
+  return batchRoot(entries.map((e) => batchItemLeaf(e.requestId, e.outputHash)));
+}
+
+/** Signs `entries` as one ResultBatch: the relayer share of every fee in it goes to `payee`. */
+export async function signResultBatch(signer: Signer, domain: TypedDataDomain, entries: readonly BatchEntry[], payee: string): Promise<SignedBatch> {
+  const root = resultsRoot(entries);
+  const signature = await signBatch(signer, domain, { resultsRoot: root, payee });
+  return { payee, signature, entries: [...entries], resultsRoot: root };
+}
+
+/** The address that signed `batch` (its root rebuilt from its entries); throws SIGNATURE_INVALID. */
+export function recoverResultBatchSigner(domain: TypedDataDomain, batch: { payee: string; signature: string; entries: readonly BatchEntry[] }): string {
+  return recoverBatchSigner(domain, { resultsRoot: resultsRoot(batch.entries), payee: batch.payee }, batch.signature);
+}
+
+/** keccak256(abi.encode(ACCEPTED_LEAF_TAG, requestId, attempt, worker, relayer, outputHash)): an accepted
+ * OPTIMISTIC result's leaf (RequestBook.leaf, the oracle's `resultLeaf`). */
 export function resultLeaf(requestId: string, attempt: number, record: ResultRecord): Hex {
   return keccak256(
     coder.encode(
-      ["bytes32", "bytes32", "uint8", "address", "address", "bytes32", "bytes32"],
-      [RESULT_LEAF_TAG, requestId, attempt, record.worker, record.relayer, record.outputHash, record.traceRoot],
+      ["bytes32", "bytes32", "uint8", "address", "address", "bytes32"],
+      [ACCEPTED_LEAF_TAG, requestId, attempt, record.worker, record.relayer, record.outputHash],
     ),
   ) as Hex;
 }
@@ -103,7 +152,7 @@ export function processProof(leaf: string, proof: readonly string[]): Hex {
 }
 
 const EVENTS = new Interface([
-  "event ResultSubmitted(bytes32 indexed requestId, address indexed worker, address indexed relayer, bytes32 outputHash, bytes32 traceRoot, uint64 challengeDeadline, uint8 attempt)",
+  "event ResultSubmitted(bytes32 indexed requestId, address worker, address relayer, bytes32 outputHash, uint64 challengeDeadline, uint8 attempt)",
   "event RequestFulfilled(bytes32 indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered)",
   "event BatchCommitted(bytes32 indexed root, uint256 count)",
 ]);
@@ -118,7 +167,7 @@ export interface LogLike {
 }
 
 /**
- * Every batch committed in one transaction, rebuilt from its logs (a receipt's `logs`): the leaves
+ * Every accepted batch committed in one transaction, rebuilt from its logs (a receipt's `logs`): the leaves
  * of a batch are the oracle's ResultSubmitted events since the previous BatchCommitted that no
  * RequestFulfilled for the same request follows (NONE/ZK results are final at once and are no
  * leaves). Each rebuilt root is checked against the logged one.
@@ -142,7 +191,7 @@ export function batchesFromLogs(logs: readonly LogLike[], oracleAddress: string)
     const a = parsed.args;
     if (parsed.name === "ResultSubmitted") {
       const requestId = String(a.requestId).toLowerCase() as RequestId;
-      const record = { worker: String(a.worker), relayer: String(a.relayer), outputHash: String(a.outputHash), traceRoot: String(a.traceRoot) };
+      const record = { worker: String(a.worker), relayer: String(a.relayer), outputHash: String(a.outputHash) };
       const attempt = Number(a.attempt);
       pending.push({ requestId, attempt, record, leaf: resultLeaf(requestId, attempt, record) });
     } else if (parsed.name === "RequestFulfilled") {

@@ -1,21 +1,19 @@
 /**
- * EIP-712 typed data for worker signatures. Mirrors InferenceOracle.sol: the domain binds the chain
- * id and the oracle's address, so a signature is valid for exactly one deployment.
+ * EIP-712 typed data for worker signatures (docs/V2.md §3). Mirrors InferenceOracle.sol (OpenZeppelin
+ * EIP712, version "2"): the domain binds the chain id and the oracle's address, so a signature is valid
+ * for exactly one deployment. A worker signs its results a batch at a time: one `ResultBatch(resultsRoot,
+ * payee)` over the Merkle root of its items' leaves (protocol/batch.ts builds the root and the leaves).
  */
 import { Signature, TypedDataEncoder, verifyTypedData, type Signer, type TypedDataDomain } from "ethers";
 import { BaseError } from "./errors.js";
 import type { Hex, RequestId } from "./types.js";
 
 export const EIP712_NAME = "VerifiableInferenceOracle";
-export const EIP712_VERSION = "1";
+export const EIP712_VERSION = "2";
 
-export const RESULT_TYPES = {
-  Result: [
-    { name: "requestId", type: "bytes32" },
-    { name: "modelHash", type: "bytes32" },
-    { name: "inputHash", type: "bytes32" },
-    { name: "outputHash", type: "bytes32" },
-    { name: "traceRoot", type: "bytes32" },
+export const RESULT_BATCH_TYPES = {
+  ResultBatch: [
+    { name: "resultsRoot", type: "bytes32" },
     { name: "payee", type: "address" },
   ],
 };
@@ -27,15 +25,12 @@ export const REJECTION_TYPES = {
   ],
 };
 
-/** The statement a worker signs: "for this request, this model on this input gave this output", and
- * who is paid the relayer share for carrying it (`payee`; the zero address: the worker itself). The
- * oracle pays `payee` whoever submits, so a result copied from the mempool steals nothing. */
-export interface ResultStatement {
-  requestId: RequestId;
-  modelHash: Hex;
-  inputHash: Hex;
-  outputHash: Hex;
-  traceRoot: Hex;
+/** The statement a worker signs for a batch: "each (requestId, outputHash) leaf under this root is my
+ * result", and who is paid the relayer share of every fee in the batch for carrying it (`payee`; the zero
+ * address: the worker itself). The oracle pays `payee` whoever submits, so a batch copied from the mempool
+ * steals nothing. The requestId binds the model and the input (protocol/requestId.ts). */
+export interface BatchStatement {
+  resultsRoot: Hex;
   payee: string;
 }
 
@@ -48,12 +43,12 @@ export function oracleDomain(chainId: bigint | number, oracle: string): TypedDat
   return { name: EIP712_NAME, version: EIP712_VERSION, chainId: BigInt(chainId), verifyingContract: oracle };
 }
 
-export function resultDigest(domain: TypedDataDomain, r: ResultStatement): Hex {
-  return TypedDataEncoder.hash(domain, RESULT_TYPES, r) as Hex;
+export function batchDigest(domain: TypedDataDomain, b: BatchStatement): Hex {
+  return TypedDataEncoder.hash(domain, RESULT_BATCH_TYPES, b) as Hex;
 }
 
-export async function signResult(signer: Signer, domain: TypedDataDomain, r: ResultStatement): Promise<Hex> {
-  return (await signer.signTypedData(domain, RESULT_TYPES, r)) as Hex;
+export async function signBatch(signer: Signer, domain: TypedDataDomain, b: BatchStatement): Promise<Hex> {
+  return (await signer.signTypedData(domain, RESULT_BATCH_TYPES, b)) as Hex;
 }
 
 export async function signRejection(signer: Signer, domain: TypedDataDomain, r: RejectionStatement): Promise<Hex> {
@@ -70,8 +65,8 @@ function recover(domain: TypedDataDomain, types: Record<string, { name: string; 
   }
 }
 
-export function recoverResultSigner(domain: TypedDataDomain, r: ResultStatement, signature: string): string {
-  return recover(domain, RESULT_TYPES, r, signature);
+export function recoverBatchSigner(domain: TypedDataDomain, b: BatchStatement, signature: string): string {
+  return recover(domain, RESULT_BATCH_TYPES, b, signature);
 }
 
 export function recoverRejectionSigner(domain: TypedDataDomain, r: RejectionStatement, signature: string): string {

@@ -50,29 +50,42 @@ export type Job = z.infer<typeof JobSchema>;
 
 const timingsSchema = z.record(z.string(), z.number().nonnegative());
 
-/** Worker -> relayer: a signed result. */
-export const ResultMessageSchema = z.object({
-  kind: z.literal("result"),
-  chainId: z.string().regex(/^[0-9]+$/),
-  oracle: address,
+/** Most results in one signed batch message (the worker's result batcher flushes at its maxItems first). */
+export const MAX_BATCH_ITEMS = 256;
+
+/** One result of a signed batch: what the worker signed (requestId, outputHash) and what the relayer needs. */
+export const BatchItemSchema = z.object({
   requestId: hex32,
   modelHash: hex32,
   inputHash: hex32,
   outputHash: hex32,
-  traceRoot: hex32,
-  /** The payee bound by the signature (see JobSchema.payee). */
-  payee: address,
-  signer: address,
-  signature: signatureHex,
   /** Canonical output encoding, or "0x" when too large to deliver inline (then in the blob store). */
   output: inlineTensor,
   provider: z.string().max(64),
   timings: timingsSchema,
   observedAt: z.number().nonnegative(),
-  /** ZK tier: the proof bytes the oracle's IZkVerifier checks (docs/ZK.md), passed into submitResults. */
+  /** ZK tier: the proof bytes the oracle's IZkVerifier checks (docs/ZK.md), passed into submitBatch. */
   proof: hexBytes.max(2 + 2 * 64 * 1024, "at most 64 KiB of proof").optional(),
 });
-export type ResultMessage = z.infer<typeof ResultMessageSchema>;
+export type BatchItem = z.infer<typeof BatchItemSchema>;
+
+/**
+ * Worker -> relayer: a batch of results under ONE signature (docs/V2.md §3): `ResultBatch(resultsRoot,
+ * payee)`, resultsRoot the Merkle root of the items' (requestId, outputHash) leaves in this order
+ * (protocol/batch.ts). The relayer submits it whole (`submitBatch`): an item it drops or reorders voids
+ * the signature.
+ */
+export const ResultBatchMessageSchema = z.object({
+  kind: z.literal("batch"),
+  chainId: z.string().regex(/^[0-9]+$/),
+  oracle: address,
+  /** The payee bound by the signature (see JobSchema.payee): every item's job named it. */
+  payee: address,
+  signer: address,
+  signature: signatureHex,
+  items: z.array(BatchItemSchema).min(1).max(MAX_BATCH_ITEMS),
+});
+export type ResultBatchMessage = z.infer<typeof ResultBatchMessageSchema>;
 
 /** Worker -> relayer: a signed refusal of an invalid request (the requester is refunded). */
 export const RejectionMessageSchema = z.object({
@@ -94,7 +107,7 @@ export const RejectionMessageSchema = z.object({
 });
 export type RejectionMessage = z.infer<typeof RejectionMessageSchema>;
 
-export const WorkerReplySchema = z.discriminatedUnion("kind", [ResultMessageSchema, RejectionMessageSchema]);
+export const WorkerReplySchema = z.discriminatedUnion("kind", [ResultBatchMessageSchema, RejectionMessageSchema]);
 export type WorkerReply = z.infer<typeof WorkerReplySchema>;
 
 /** Queue names shared by relayer and workers. */

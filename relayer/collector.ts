@@ -1,8 +1,11 @@
 /**
  * Takes worker replies off the results queue and checks them before anything is spent on gas: the
- * domain is this oracle's, the signature recovers to a staked worker's signer for exactly the
- * request's model and input, and the output bytes hash to the signed output hash. Checked replies
- * are stored for the submitter; the first valid reply per request wins.
+ * domain is this oracle's, the signature recovers to a staked worker's signer (a result batch: ONE
+ * signature over the root of every item, docs/V2.md §3), each item names exactly its request's model
+ * and input, and its output bytes hash to the signed output hash. A checked batch is stored whole for
+ * the submitter (it can only be submitted whole); of its items, the first valid reply per request wins
+ * (an item whose request already has a live reply stays in the batch, and the oracle skips whichever
+ * comes second).
  */
 import {
   BaseError,
@@ -12,12 +15,16 @@ import {
   hashBundleEncoded,
   oracleDomain,
   recoverRejectionSigner,
-  recoverResultSigner,
   type Logger,
   type RequestId,
   type Hex,
-  type WorkerReply,
+  type RejectionMessage,
+  type ResultBatchMessage,
 } from "../protocol/index.js";
+import { recoverResultBatchSigner } from "../protocol/batch.js";
+
+/** A v2 result names no trace (trace on demand: the FraudGame asks for it in a dispute). */
+const NO_TRACE = `0x${"00".repeat(32)}`;
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/index.js";
 import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
@@ -51,9 +58,13 @@ export class ResultCollector {
       throw new BaseError("MESSAGE_INVALID", `invalid worker reply: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     }
     const reply = parsed.data;
-    const log = this.log.child({ requestId: reply.requestId, kind: reply.kind });
+    const log = this.log.child(reply.kind === "batch" ? { batch: reply.signature.slice(0, 18), kind: reply.kind } : { requestId: reply.requestId, kind: reply.kind });
     if (BigInt(reply.chainId) !== this.chain.chainId || reply.oracle.toLowerCase() !== this.chain.oracleAddress.toLowerCase()) {
       throw new BaseError("DOMAIN_MISMATCH", `reply is for oracle ${reply.oracle} on chain ${reply.chainId}, not this relayer's`);
+    }
+    if (reply.kind === "batch") {
+      await this.takeBatch(reply, log);
+      return;
     }
     const row = this.db.getRequest(reply.requestId);
     if (row === undefined) {
@@ -65,7 +76,7 @@ export class ResultCollector {
       log.debug({ state: row.state }, "reply for a request that is no longer open; dropped");
       return;
     }
-    await this.verify(reply, row.modelHash as Hex, row.inputHash as Hex);
+    await this.verifyRejection(reply);
     const fresh = this.db.insertReply({
       requestId: reply.requestId,
       kind: reply.kind,
@@ -73,6 +84,7 @@ export class ResultCollector {
       state: "pending",
       reason: null,
       receivedAt: Date.now(),
+      batch: null,
     });
     if (!fresh) {
       log.debug("a reply for this request is already held; dropped");
@@ -83,40 +95,77 @@ export class ResultCollector {
     this.onReply();
   }
 
-  private async verify(reply: WorkerReply, modelHash: Hex, inputHash: Hex): Promise<void> {
+  /**
+   * Checks a worker-signed batch (signature over every item, staked signer, every item's model, input
+   * and output bytes) and stores it with a reply row for each item whose request is open here.
+   */
+  private async takeBatch(batch: ResultBatchMessage, log: Logger): Promise<void> {
     const domain = oracleDomain(this.chain.chainId, this.chain.oracleAddress);
-    let signer: string;
-    if (reply.kind === "result") {
-      if (reply.modelHash.toLowerCase() !== modelHash.toLowerCase() || reply.inputHash.toLowerCase() !== inputHash.toLowerCase()) {
-        throw new BaseError("INPUT_HASH_MISMATCH", "the result names another model or input than the request");
+    const signer = recoverResultBatchSigner(domain, { payee: batch.payee, signature: batch.signature, entries: batch.items });
+    if (signer.toLowerCase() !== batch.signer.toLowerCase()) {
+      throw new BaseError("SIGNATURE_INVALID", `signature recovers to ${signer}, the batch claims ${batch.signer}`);
+    }
+    if (!(await this.isStakedSigner(signer))) {
+      throw new BaseError("SIGNATURE_INVALID", `${signer} is not the signer of a registered worker`);
+    }
+    const taken: { requestId: string; message: string }[] = [];
+    for (const item of batch.items) {
+      const row = this.db.getRequest(item.requestId);
+      // Unknown or no longer open here: the item stays in the batch (it is signed), nobody waits for it.
+      if (row === undefined || row.state !== "requested") continue;
+      if (item.modelHash.toLowerCase() !== row.modelHash.toLowerCase() || item.inputHash.toLowerCase() !== row.inputHash.toLowerCase()) {
+        // The requestId binds model and input on-chain: such an item can never be accepted; keep none of it.
+        log.warn({ requestId: item.requestId }, "batch item names another model or input than its request; not held");
+        continue;
       }
-      signer = recoverResultSigner(
-        domain,
-        { requestId: reply.requestId as RequestId, modelHash, inputHash, outputHash: reply.outputHash as Hex, traceRoot: reply.traceRoot as Hex, payee: reply.payee },
-        reply.signature,
-      );
-      if (reply.output !== "0x") {
-        const output = fromHex(reply.output);
+      if (item.output !== "0x") {
+        const output = fromHex(item.output);
         const hash = hashBundleEncoded(output);
-        if (hash !== reply.outputHash.toLowerCase()) {
-          throw new BaseError("OUTPUT_HASH_MISMATCH", `output hashes to ${hash}, the signature says ${reply.outputHash}`);
+        if (hash !== item.outputHash.toLowerCase()) {
+          throw new BaseError("OUTPUT_HASH_MISMATCH", `output of ${item.requestId} hashes to ${hash}, the signature says ${item.outputHash}`);
         }
         await this.blobs.put(output, hash);
-      } else if (!this.blobs.has(reply.outputHash)) {
-        throw new BaseError("BLOB_NOT_FOUND", `output ${reply.outputHash} is neither inline nor in the blob store`, { retryable: true });
+      } else if (!this.blobs.has(item.outputHash)) {
+        throw new BaseError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
       }
-    } else {
-      signer = recoverRejectionSigner(domain, { requestId: reply.requestId as RequestId, reason: reply.reason }, reply.signature);
+      // A staked worker's signed result references its output: keep it the full retention even when the
+      // worker uploaded it anonymously (issue 13, finding 5).
+      await this.blobs.keepResult(item.outputHash, NO_TRACE).catch(() => 0);
+      const { output: _output, ...rest } = item;
+      taken.push({ requestId: item.requestId, message: JSON.stringify({ ...rest, signer: batch.signer, payee: batch.payee, batch: batch.signature }) });
     }
+    const now = Date.now();
+    let held = 0;
+    const stored = this.db.transaction(() => {
+      const fresh = this.db.insertBatch({ id: batch.signature, message: JSON.stringify(batch), state: "pending", reason: null, receivedAt: now });
+      for (const t of taken) {
+        if (this.db.insertReply({ requestId: t.requestId, kind: "result", message: t.message, state: "pending", reason: null, receivedAt: now, batch: batch.signature })) {
+          held++;
+          this.db.updateRequest(t.requestId, { replyAt: now });
+        }
+      }
+      // The same signed batch again (signatures are deterministic: a worker that served the same jobs again
+      // with the same outputs, e.g. a reopened request): submitted again for the items it is now wanted for.
+      if (!fresh && held > 0) this.db.setBatchState(batch.signature, "pending");
+      return fresh || held > 0;
+    });
+    if (!stored) {
+      log.debug("batch already held; dropped");
+      return;
+    }
+    log.debug({ items: batch.items.length, held }, "result batch accepted");
+    this.onReply();
+  }
+
+  private async verifyRejection(reply: RejectionMessage): Promise<void> {
+    const domain = oracleDomain(this.chain.chainId, this.chain.oracleAddress);
+    const signer = recoverRejectionSigner(domain, { requestId: reply.requestId as RequestId, reason: reply.reason }, reply.signature);
     if (signer.toLowerCase() !== reply.signer.toLowerCase()) {
       throw new BaseError("SIGNATURE_INVALID", `signature recovers to ${signer}, the reply claims ${reply.signer}`);
     }
     if (!(await this.isStakedSigner(signer))) {
       throw new BaseError("SIGNATURE_INVALID", `${signer} is not the signer of a registered worker`);
     }
-    // A staked worker's signed result references its output and trace: keep them the full
-    // retention even when the worker uploaded them anonymously (issue 13, finding 5).
-    if (reply.kind === "result") await this.blobs.keepResult(reply.outputHash, reply.traceRoot).catch(() => 0);
   }
 
   private async isStakedSigner(signer: string): Promise<boolean> {

@@ -17,7 +17,7 @@
  * already reflects them) and feeds the counters and the worker table; a request's timeline is read
  * from its own logs (every oracle event indexes the request id first).
  */
-import { resultLeaf } from "../protocol/batch.js";
+import { batchItemLeaf, resultLeaf } from "../protocol/batch.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type Request, type Response } from "express";
@@ -626,13 +626,14 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow) {
       modelHash: row.modelHash,
       inputHash: row.inputHash,
       outputHash: row.outputHash,
-      traceRoot: row.traceRoot,
-      // The oracle commits results as batch Merkle roots; this is the result's leaf in its batch
-      // (docs/PROTOCOL.md "Result batches"), bound to the request's attempt count.
+      // The worker signed (requestId, outputHash) as a leaf of its ResultBatch; the oracle commits the
+      // accepted results of each batch as one Merkle root, and this is the result's accepted leaf
+      // (docs/PROTOCOL.md "Result batches"), bound to the request's attempt count. No trace is signed.
+      signedLeaf: row.outputHash !== null ? batchItemLeaf(row.id, row.outputHash) : null,
       attempt: Number(view.attempt),
       resultLeaf:
-        row.worker !== null && row.relayer !== null && row.outputHash !== null && row.traceRoot !== null
-          ? resultLeaf(row.id, Number(view.attempt), { worker: row.worker, relayer: row.relayer, outputHash: row.outputHash, traceRoot: row.traceRoot })
+        row.worker !== null && row.relayer !== null && row.outputHash !== null
+          ? resultLeaf(row.id, Number(view.attempt), { worker: row.worker, relayer: row.relayer, outputHash: row.outputHash })
           : null,
     },
     chain: {

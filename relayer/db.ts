@@ -66,10 +66,27 @@ export type ReplyState = "pending" | "submitted" | "skipped";
 export interface ReplyRow {
   requestId: string;
   kind: "result" | "rejection";
+  /** A result: JSON of its batch item plus `signer` and `batch` (the batch's signature); a rejection: the message. */
   message: string;
   state: ReplyState;
   reason: string | null;
   receivedAt: number;
+  /** A result: the signature of the worker-signed batch it came in (BatchRow.id); a rejection: null. */
+  batch?: string | null;
+}
+
+export type BatchState = "pending" | "submitted" | "failed" | "dropped";
+
+/** A worker-signed ResultBatch as received (submitted whole: the signature covers every item). */
+export interface BatchRow {
+  /** The batch's signature (unique per signed root and payee). */
+  id: string;
+  /** The ResultBatchMessage JSON. */
+  message: string;
+  state: BatchState;
+  reason: string | null;
+  receivedAt: number;
+  submitTx: string | null;
 }
 
 const SCHEMA = `
@@ -89,6 +106,10 @@ CREATE TABLE IF NOT EXISTS replies (
   reason TEXT, receivedAt INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS replies_state ON replies(state);
+CREATE TABLE IF NOT EXISTS batches (
+  id TEXT PRIMARY KEY, message TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, receivedAt INTEGER NOT NULL, submitTx TEXT
+);
+CREATE INDEX IF NOT EXISTS batches_state ON batches(state);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, createdAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL);
 `;
@@ -106,6 +127,8 @@ export class RelayerDb {
     // Columns added after the first release: databases created before get them here.
     const columns = new Set((this.db.prepare("PRAGMA table_info(requests)").all() as { name: string }[]).map((c) => c.name));
     if (!columns.has("lastBlock")) this.db.exec("ALTER TABLE requests ADD COLUMN lastBlock INTEGER");
+    const replyColumns = new Set((this.db.prepare("PRAGMA table_info(replies)").all() as { name: string }[]).map((c) => c.name));
+    if (!replyColumns.has("batch")) this.db.exec("ALTER TABLE replies ADD COLUMN batch TEXT");
   }
 
   /** Hash of a handled block, kept for reorg detection. */
@@ -195,13 +218,45 @@ export class RelayerDb {
   insertReply(row: ReplyRow): boolean {
     const res = this.db
       .prepare(
-        `INSERT INTO replies(requestId, kind, message, state, reason, receivedAt) VALUES(?, ?, ?, ?, ?, ?)
+        `INSERT INTO replies(requestId, kind, message, state, reason, receivedAt, batch) VALUES(?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(requestId) DO UPDATE SET kind = excluded.kind, message = excluded.message, state = excluded.state,
-           reason = excluded.reason, receivedAt = excluded.receivedAt
+           reason = excluded.reason, receivedAt = excluded.receivedAt, batch = excluded.batch
          WHERE replies.state = 'skipped'`,
       )
-      .run(row.requestId, row.kind, row.message, row.state, row.reason, row.receivedAt);
+      .run(row.requestId, row.kind, row.message, row.state, row.reason, row.receivedAt, row.batch ?? null);
     return Number(res.changes) > 0;
+  }
+
+  /** Stores a worker-signed batch once (a redelivered message is a no-op); returns whether it was new. */
+  insertBatch(row: Omit<BatchRow, "submitTx">): boolean {
+    const res = this.db
+      .prepare("INSERT INTO batches(id, message, state, reason, receivedAt) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")
+      .run(row.id, row.message, row.state, row.reason, row.receivedAt);
+    return Number(res.changes) > 0;
+  }
+
+  getBatch(id: string): BatchRow | undefined {
+    return this.db.prepare("SELECT * FROM batches WHERE id = ?").get(id) as BatchRow | undefined;
+  }
+
+  pendingBatches(limit: number): BatchRow[] {
+    return this.db.prepare("SELECT * FROM batches WHERE state = 'pending' ORDER BY receivedAt LIMIT ?").all(limit) as unknown as BatchRow[];
+  }
+
+  setBatchState(id: string, state: BatchState, reason: string | null = null, submitTx: string | null = null): void {
+    this.db.prepare("UPDATE batches SET state = ?, reason = ?, submitTx = COALESCE(?, submitTx) WHERE id = ?").run(state, reason, submitTx, id);
+  }
+
+  /** The replies held from batch `id` (its items this relayer took; others may be held from other batches). */
+  batchReplies(id: string): ReplyRow[] {
+    return this.db.prepare("SELECT * FROM replies WHERE batch = ?").all(id) as unknown as ReplyRow[];
+  }
+
+  /** Pending rejections (results go through their batch: pendingBatches). */
+  pendingRejections(limit: number): ReplyRow[] {
+    return this.db
+      .prepare("SELECT * FROM replies WHERE state = 'pending' AND kind = 'rejection' ORDER BY receivedAt LIMIT ?")
+      .all(limit) as unknown as ReplyRow[];
   }
 
   getReply(requestId: string): ReplyRow | undefined {

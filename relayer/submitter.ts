@@ -1,15 +1,15 @@
 /**
- * Submits checked worker replies on-chain: results in batches (`submitResults` accepts every valid
- * item and reports each skipped one with the error it would have raised), rejections one by one.
- * A batch that reverts as a whole is split and retried item by item, so one bad item never holds
- * the others back.
+ * Submits checked worker replies on-chain: result batches with `submitBatch` (one per worker-signed
+ * ResultBatch, whole: the signature covers every item, so the relayer can neither split nor trim one;
+ * the oracle accepts every valid item and reports each skipped one with the error it would have
+ * raised), rejections one by one. A skipped item's job is handed out again to another worker.
  */
-import { Tier, fromHex, isError, type IInferenceOracle, type Logger, type ResultMessage, type RejectionMessage } from "../protocol/index.js";
+import { Tier, fromHex, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
 import type { TransactionReceipt } from "ethers";
 import type { OracleChain } from "./chain.js";
-import type { RelayerDb, ReplyRow } from "./db.js";
+import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
 
-type Submission = IInferenceOracle.ResultSubmissionStruct;
+type BatchStruct = IInferenceOracle.ResultBatchStruct;
 
 /** Times a request's job is handed out again after its result was skipped, before waiting for the deadline. */
 const MAX_REPUBLISH = 3;
@@ -24,16 +24,19 @@ export class ResultSubmitter {
     private readonly chain: OracleChain,
     private readonly db: RelayerDb,
     private readonly log: Logger,
+    /** maxBatchSize: rejections sent per flush round; maxBatchWaitMs: how long a rejection waits for others. */
     private readonly options: { maxBatchSize: number; maxBatchWaitMs: number; maxInlineOutputBytes: number },
   ) {}
 
-  /** Called when a reply arrives: flush now if a batch is full, else within maxBatchWaitMs. */
+  /**
+   * Called when a reply arrives. A worker-signed batch is submitted at once (the worker's batcher already
+   * waited for it to fill); rejections within maxBatchWaitMs.
+   */
   kick(): void {
     if (this.closed) return;
-    const pending = this.db.pendingReplies(this.options.maxBatchSize);
-    if (pending.length >= this.options.maxBatchSize) {
+    if (this.db.pendingBatches(1).length > 0 || this.db.pendingRejections(this.options.maxBatchSize).length >= this.options.maxBatchSize) {
       void this.flush();
-    } else if (this.timer === undefined && pending.length > 0) {
+    } else if (this.timer === undefined && this.db.pendingRejections(1).length > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.flush();
@@ -54,49 +57,55 @@ export class ResultSubmitter {
   private async drainPending(): Promise<void> {
     try {
       for (;;) {
-        const replies = this.db.pendingReplies(this.options.maxBatchSize);
-        if (replies.length === 0) break;
-        const progressed = await this.submit(replies);
-        if (!progressed) break; // chain unavailable: leave them pending for the next tick
+        const rejections = this.db.pendingRejections(this.options.maxBatchSize);
+        const batches = this.db.pendingBatches(1);
+        if (rejections.length === 0 && batches.length === 0) break;
+        for (const reply of rejections) {
+          if (!this.stillOpen(reply)) continue;
+          if (!(await this.submitRejection(reply))) return; // chain unavailable: leave them pending for the next tick
+        }
+        if (batches.length > 0 && !(await this.submitBatch(batches[0]!))) return;
       }
     } catch (error) {
       this.log.error({ err: error }, "result submission failed");
     }
   }
 
-  private async submit(replies: ReplyRow[]): Promise<boolean> {
-    const results: ReplyRow[] = [];
-    for (const reply of replies) {
-      const state = this.db.getRequest(reply.requestId)?.state;
-      if (state !== undefined && state !== "requested") {
-        // The chain already moved on (this reply landed before a crash, or another relayer's did):
-        // sending it again would only be skipped by the oracle.
-        this.db.setReplyState(reply.requestId, "submitted", `request already ${state} on-chain`);
-        continue;
-      }
-      if (reply.kind === "rejection") {
-        if (!(await this.submitRejection(reply))) return false;
-      } else {
-        results.push(reply);
-      }
+  /** Whether the reply's request is still open here; if not, the reply is done with. */
+  private stillOpen(reply: ReplyRow): boolean {
+    const state = this.db.getRequest(reply.requestId)?.state;
+    if (state === undefined || state === "requested") return true;
+    // The chain already moved on (this reply landed before a crash, or another relayer's did):
+    // sending it again would only be skipped by the oracle.
+    this.db.setReplyState(reply.requestId, "submitted", `request already ${state} on-chain`);
+    return false;
+  }
+
+  /** The batch as submitBatch takes it: every signed item, in the signed order. */
+  private toStruct(m: ResultBatchMessage): BatchStruct {
+    const items = m.items.map((item) => {
+      const row = this.db.getRequest(item.requestId);
+      // The output is only needed when the request settles in this transaction (NONE and ZK tiers).
+      const settlesNow = row !== undefined && row.tier !== Tier.OPTIMISTIC;
+      const output = settlesNow && item.output !== "0x" && fromHex(item.output).byteLength <= this.options.maxInlineOutputBytes ? item.output : "0x";
+      return { requestId: item.requestId, outputHash: item.outputHash, output, proof: item.proof ?? "0x" };
+    });
+    return { payee: m.payee, signature: m.signature, items };
+  }
+
+  /** Submits one worker-signed batch whole; false when the chain is unavailable (it stays pending). */
+  private async submitBatch(batch: BatchRow): Promise<boolean> {
+    // The replies this relayer holds from this batch (other items may be held from other batches).
+    const held = this.db.batchReplies(batch.id).filter((r) => r.state === "pending" && this.stillOpen(r));
+    if (held.length === 0) {
+      // Nothing in it is still wanted here: no gas for a batch whose every item the oracle would skip.
+      this.db.setBatchState(batch.id, "dropped", "no item of the batch is still open");
+      return true;
     }
-    if (results.length === 0) return true;
-    return this.submitBatch(results);
-  }
-
-  private toSubmission(reply: ReplyRow): Submission {
-    const m = JSON.parse(reply.message) as ResultMessage;
-    const row = this.db.getRequest(m.requestId);
-    // The output is only needed when the request settles in this transaction (NONE and ZK tiers).
-    const settlesNow = row !== undefined && row.tier !== Tier.OPTIMISTIC;
-    const output = settlesNow && fromHex(m.output).byteLength <= this.options.maxInlineOutputBytes ? m.output : "0x";
-    return { requestId: m.requestId, outputHash: m.outputHash, traceRoot: m.traceRoot, payee: m.payee, signature: m.signature, output, proof: m.proof ?? "0x" };
-  }
-
-  private async submitBatch(replies: ReplyRow[]): Promise<boolean> {
-    const items = replies.map((r) => this.toSubmission(r));
+    const m = JSON.parse(batch.message) as ResultBatchMessage;
+    const struct = this.toStruct(m);
     try {
-      const receipt = await this.chain.send("submitResults", items.length, () => this.chain.oracle.submitResults(items));
+      const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch(struct));
       const skipped = new Map<string, string>();
       for (const log of receipt.logs) {
         const parsed = this.chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
@@ -107,7 +116,8 @@ export class ResultSubmitter {
         }
       }
       const now = Date.now();
-      for (const r of replies) {
+      this.db.setBatchState(batch.id, "submitted", null, receipt.hash);
+      for (const r of held) {
         const reason = skipped.get(r.requestId.toLowerCase());
         if (reason === undefined) {
           this.db.setReplyState(r.requestId, "submitted");
@@ -116,18 +126,18 @@ export class ResultSubmitter {
           this.skipped(r.requestId, reason);
         }
       }
-      this.log.info({ count: replies.length, requestIds: replies.map((r) => r.requestId), skipped: skipped.size, gasUsed: receipt.gasUsed.toString() }, "results submitted");
+      this.log.info({ items: m.items.length, held: held.length, skipped: skipped.size, gasUsed: receipt.gasUsed.toString() }, "result batch submitted");
       return true;
     } catch (error) {
       if (isError(error, "CHAIN_REVERTED")) {
-        if (replies.length > 1) {
-          for (const r of replies) await this.submitBatch([r]);
-          return true;
-        }
-        this.skipped(replies[0]!.requestId, String(error.details.error ?? error.message));
+        // The batch as a whole is refused (its signer unstaked meanwhile, too little gas for a callback):
+        // it cannot be split, so every item it holds goes back to the other workers.
+        const reason = String(error.details.error ?? error.message);
+        this.db.setBatchState(batch.id, "failed", reason);
+        for (const r of held) this.skipped(r.requestId, reason);
         return true;
       }
-      this.log.warn({ err: error }, "chain unavailable; results stay pending");
+      this.log.warn({ err: error }, "chain unavailable; the batch stays pending");
       return false;
     }
   }

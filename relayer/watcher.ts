@@ -181,7 +181,6 @@ export class EventWatcher {
           worker: String(a.worker),
           relayer: String(a.relayer),
           outputHash: String(a.outputHash),
-          traceRoot: String(a.traceRoot),
           challengeDeadline: Number(a.challengeDeadline),
           submittedAt: this.db.getRequest(id)?.submittedAt ?? now,
           submitTx: log.transactionHash,

@@ -109,8 +109,7 @@ async function main(): Promise<void> {
     // Happy-path trace bytes: nothing but the output joined the blob store, and the signed result names no trace.
     const outputBlob = relayer.blobs.has(submitted!.args.outputHash) ? (await relayer.blobs.get(submitted!.args.outputHash)).byteLength : 0;
     const happyTraceBytes = relayer.blobs.storedBytes() - storedBefore - outputBlob;
-    const zeroTraceRoot = /^0x0{64}$/.test(submitted!.args.traceRoot);
-    mark("bad result on-chain", `worker A signed the probabilities swapped; trace root ${zeroTraceRoot ? "none (0)" : submitted!.args.traceRoot}, ${happyTraceBytes} trace bytes uploaded, submit calldata ${(submitTx.data.length - 2) / 2} B`);
+    mark("bad result on-chain", `worker A signed the probabilities swapped; no trace root (the signed ResultBatch names none), ${happyTraceBytes} trace bytes uploaded, submit calldata ${(submitTx.data.length - 2) / 2} B`);
 
     // The challenger re-runs it canonically (beyond τ_out), challenges and plays the bisection to a leaf proof.
     const outcome = (await daemon.poll()).get(id);
@@ -153,7 +152,7 @@ async function main(): Promise<void> {
     const summary = {
       model: { hash: stack.modelHash, steps: terms.stepCount, commitment: terms.commitment, tauOutAbs: tauOut },
       requestId: id,
-      happyPath: { traceBytes: happyTraceBytes, traceRoot: submitted!.args.traceRoot, submitCalldataBytes: (submitTx.data.length - 2) / 2 },
+      happyPath: { traceBytes: happyTraceBytes, traceRoot: null, submitCalldataBytes: (submitTx.data.length - 2) / 2 },
       dispute: {
         // Trace bytes only ever sent in the dispute: the calldata of the game's moves (nodes, one tensor header, chunks).
         traceBytes: gameMoves.reduce((a, m) => a + m.calldataBytes, 0),

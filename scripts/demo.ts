@@ -148,7 +148,7 @@ async function main(): Promise<void> {
 
     // Gas: what each stage cost on-chain.
     const txs = relayer.transactions;
-    const submitTxs = txs.filter((t) => t.label === "submitResults");
+    const submitTxs = txs.filter((t) => t.label === "submitBatch");
     const settleTxs = txs.filter((t) => t.label === "settleMany");
     const per = (ts: typeof txs) => (ts.length === 0 ? 0 : Number(ts.reduce((a, t) => a + t.gasUsed, 0n)) / ts.reduce((a, t) => a + t.items, 0));
     // Latency per stage, from the relayer's records and the worker's own timings.

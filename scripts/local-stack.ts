@@ -4,8 +4,7 @@
  * in-process queue. Used by `npm run demo` and the end-to-end tests; every piece is the real one.
  * With `resolver: "game"` the classifier is registered with the FraudGame (the OPTIMISTIC dispute game:
  * its canonical terms set, τ_out calibrated against onnxruntime) and every worker answers the games opened
- * on its results (worker/game-answerer.ts, on by default wherever the model's resolver is the game); the
- * v1 `resolver: "fraud"` (FraudProofResolver, published traces) is kept only until it is removed.
+ * on its results (worker/game-answerer.ts, on by default wherever the model's resolver is the game).
  * `addWorker` starts one more worker later (`npm run demo:dispute`, test/e2e/dispute.test.ts).
  */
 import { createHash } from "node:crypto";
@@ -21,7 +20,6 @@ import { OracleRequestLookup, RegistryCatalog, Worker, type WorkerConfigInput } 
 import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import type { TraceBuilder } from "../worker/trace.js";
-import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
 import type { GameTimes } from "../protocol/deployOracle.js";
 import { deployContracts, loadDeployConfig } from "../cli/deploy.js";
 import { Progress } from "../cli/common.js";
@@ -33,16 +31,10 @@ import type { GameClientOptions } from "../protocol/fraud-game-client.js";
 import {
   ArbiterResolver__factory,
   DigitClassifierDApp__factory,
-  ExactOps__factory,
-  FraudProofResolver__factory,
-  LinearOps__factory,
   MnistMlpGroth16Verifier__factory,
   MnistMlpZkVerifier__factory,
-  OneStepVerifier__factory,
-  PointwiseOps__factory,
   ZkDisputeResolver__factory,
   type DigitClassifierDApp,
-  type FraudProofResolver,
   type ZkDisputeResolver,
   ModelRegistry__factory,
   TextDirectionDApp__factory,
@@ -102,11 +94,10 @@ export interface LocalStackOptions {
   workerQueue?: (index: number) => Promise<JobQueue>;
   /**
    * The dispute resolver the classifier is registered with: "arbiter" (default, ArbiterResolver: a trusted
-   * party), "game" (the FraudGame: canonical terms set, workers answer games on their results by default, no
-   * trace is built or uploaded for an undisputed result) or the v1 "fraud" (FraudProofResolver with published
-   * traces: pair it with `worker: { trace: "full" }`; it goes away with the v1 path).
+   * party) or "game" (the FraudGame: canonical terms set, workers answer games on their results by default, no
+   * trace is built or uploaded for an undisputed result).
    */
-  resolver?: "arbiter" | "fraud" | "game";
+  resolver?: "arbiter" | "game";
   /** Each worker's game client options (its wait between polls, a move callback) with `resolver: "game"`. */
   gameClient?: GameClientOptions;
   /** The game's clocks with `resolver: "game"` (default: `oracle deploy`'s, protocol/deployOracle.ts DEFAULT_GAME_TIMES). */
@@ -118,8 +109,6 @@ export interface LocalStackOptions {
    * canonical trace (scripts/fault-injection.ts GameCheater).
    */
   gameResponder?: (index: number) => ((d: Parameters<NonNullable<Parameters<typeof workerGameAnswerer>[1]["responderOf"]>>[0]) => DisputeResponder | undefined) | undefined;
-  /** The classifier's commitment (protocol/commitment.ts commitModel) when `resolver: "fraud"`; computed when absent. */
-  commitment?: ModelCommitment;
   /** A trace builder per worker index (tests and demos; undefined: the worker's own from its config). */
   traceBuilder?: (index: number) => TraceBuilder | undefined;
   /**
@@ -156,16 +145,12 @@ export interface LocalStack {
   registry: ModelRegistry;
   oracle: InferenceOracle;
   resolver: ArbiterResolver;
-  /** The FraudProofResolver the classifier is registered with (`resolver: "fraud"` only). */
-  fraudResolver?: FraudProofResolver;
   /** The FraudGame the classifier is registered with (`resolver: "game"` only). */
   game?: FraudGame;
   /** The classifier's registered canonical terms (`resolver: "game"` only). */
   canonicalTerms?: CanonicalTermsArgs;
   /** Each worker's FraudGame answerer (`resolver: "game"`), by worker index. */
   gameAnswerers: FraudGameAnswerer[];
-  /** The classifier's commitment (`resolver: "fraud"` only). */
-  commitment?: ModelCommitment;
   dapp: TextDirectionDApp;
   modelHash: Hex;
   queue: StackQueue;
@@ -185,16 +170,11 @@ export interface DeployedOracle {
   registry: ModelRegistry;
   oracle: InferenceOracle;
   resolver: ArbiterResolver;
-  /** Present when deployed with `fraud`: the classifier is registered with it instead of the arbiter. */
-  fraudResolver?: FraudProofResolver;
   /** Present when deployed with `game`: the classifier is registered with it (canonical terms set). */
   game?: FraudGame;
   /** sha256 of the registered PP-OCR classifier. */
   modelHash: Hex;
 }
-
-/** FraudProofResolver timings on the local stack: dispute duration, DA request window, DA response time (s). */
-export const FRAUD_TIMES = { disputeDuration: 86400, daRequestWindow: 3600, daResponseTime: 3600 };
 
 /**
  * Deploys the registry, the oracle and the arbiter resolver with DEFAULT_PARAMS, and registers the
@@ -202,7 +182,7 @@ export const FRAUD_TIMES = { disputeDuration: 86400, daRequestWindow: 3600, daRe
  */
 export async function deployOracle(
   accounts: { admin: Signer; modelOwner: Signer; arbiter: Signer },
-  options: { fraud?: { commitment: ModelCommitment }; game?: { terms: CanonicalTermsArgs; times?: GameTimes } } = {},
+  options: { game?: { terms: CanonicalTermsArgs; times?: GameTimes } } = {},
 ): Promise<DeployedOracle> {
   const { admin, modelOwner, arbiter } = accounts;
   // `oracle deploy`'s own procedure (cli/deploy.ts deployContracts): registry, oracle and its libraries, the
@@ -222,18 +202,6 @@ export async function deployOracle(
   const registry = ModelRegistry__factory.connect(deployment.registry, admin);
   const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
   const resolver = ArbiterResolver__factory.connect(deployment.resolver!, admin);
-  let fraudResolver: FraudProofResolver | undefined;
-  if (options.fraud !== undefined) {
-    const linear = await new LinearOps__factory(admin).deploy();
-    const pointwise = await new PointwiseOps__factory(admin).deploy();
-    const exact = await new ExactOps__factory(admin).deploy();
-    const verifier = await new OneStepVerifier__factory(admin).deploy(await linear.getAddress(), await pointwise.getAddress(), await exact.getAddress());
-    fraudResolver = await new FraudProofResolver__factory(admin).deploy(
-      await oracle.getAddress(), await registry.getAddress(), await verifier.getAddress(),
-      FRAUD_TIMES.disputeDuration, FRAUD_TIMES.daRequestWindow, FRAUD_TIMES.daResponseTime,
-    );
-    await (await registry.setResolverApproval(await fraudResolver.getAddress(), true)).wait();
-  }
   const game: FraudGame | undefined = deployment.fraudGame === undefined ? undefined : FraudGame__factory.connect(deployment.fraudGame, admin);
 
   const modelHash = sha256File(CLS_MODEL_PATH);
@@ -243,22 +211,17 @@ export async function deployOracle(
       fee: MODEL_FEE,
       tiers: 0b011, // NONE and OPTIMISTIC
       active: true,
-      resolver: await (game ?? fraudResolver ?? resolver).getAddress(),
+      resolver: await (game ?? resolver).getAddress(),
       zkVerifier: "0x0000000000000000000000000000000000000000",
-      commitmentRoot: options.fraud?.commitment.root ?? "0x" + "00".repeat(32),
+      commitmentRoot: "0x" + "00".repeat(32),
       input: { dtype: FLOAT, shape: [1, 3, 48, 192] },
       output: { dtype: FLOAT, shape: [1, 2] },
       uris: [CLS_MODEL_URI],
     })
   ).wait();
-  if (fraudResolver !== undefined) {
-    const commitment = options.fraud!.commitment;
-    if (commitment.modelHash.toLowerCase() !== modelHash.toLowerCase()) throw new Error("the commitment is not the classifier's");
-    await (await fraudResolver.connect(modelOwner).setTraceCount(modelHash, commitment.traceTypes.length)).wait();
-  }
   // Set once: the program commitment and τ_out every dispute on the classifier reads.
   if (options.game !== undefined) await (await registry.connect(modelOwner).setCanonicalTerms(modelHash, options.game.terms)).wait();
-  return { registry, oracle, resolver, modelHash, ...(fraudResolver === undefined ? {} : { fraudResolver }), ...(game === undefined ? {} : { game }) };
+  return { registry, oracle, resolver, modelHash, ...(game === undefined ? {} : { game }) };
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -276,12 +239,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const deployBlock = await ethers.provider.getBlockNumber();
 
-  const commitment = options.resolver === "fraud" ? (options.commitment ?? (await commitModel(readFileSync(CLS_MODEL_PATH), { inputShape: [1, 3, 48, 192] }))) : undefined;
   const canonicalTerms = options.resolver === "game" ? (options.canonicalTerms ?? (await clsCanonicalTerms())) : undefined;
-  const { registry, oracle, resolver, fraudResolver, game, modelHash } = await deployOracle(
+  const { registry, oracle, resolver, game, modelHash } = await deployOracle(
     { admin, modelOwner, arbiter },
     {
-      ...(commitment === undefined ? {} : { fraud: { commitment } }),
       ...(canonicalTerms === undefined ? {} : { game: { terms: canonicalTerms, ...(options.gameTimes === undefined ? {} : { times: options.gameTimes }) } }),
     },
   );
@@ -389,8 +350,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     registry,
     oracle,
     resolver,
-    ...(fraudResolver === undefined ? {} : { fraudResolver }),
-    ...(commitment === undefined ? {} : { commitment }),
     ...(game === undefined ? {} : { game }),
     ...(canonicalTerms === undefined ? {} : { canonicalTerms }),
     gameAnswerers,

@@ -130,6 +130,15 @@ export const WorkerConfigSchema = z.object({
     .describe(
       "jobs this worker serves at once (decode, inference, sign, publish); inference runs one at a time per model (its lane), the others decode, hash, sign and publish beside it and fill batches. Fetching an input from its inputURI happens before, outside these slots (fetchSlots)",
     ),
+  resultBatch: z
+    .object({
+      maxItems: z.coerce.number().int().min(1).max(256).default(32).describe("most results signed as one batch (1: one signature per result)"),
+      maxWaitMs: z.coerce.number().int().min(0).max(60_000).default(20).describe("longest a served result waits for others before its batch is signed and published (ms)"),
+    })
+    .default({ maxItems: 32, maxWaitMs: 20 })
+    .describe(
+      "one signature per batch of results (docs/V2.md §3): results for the same oracle and payee are signed as one ResultBatch when maxItems wait or maxWaitMs after the first; the relayer submits each batch whole (WORKER_RESULT_BATCH as JSON)",
+    ),
   fetchSlots: z.coerce
     .number()
     .int()
@@ -169,25 +178,6 @@ export const WorkerConfigSchema = z.object({
     ),
   fetchFirstByteTimeoutMs: z.coerce.number().int().positive().default(10_000).describe("an input or model host must send its response headers within this long"),
   fetchMinBytesPerSecond: z.coerce.number().int().nonnegative().default(16 * 1024).describe("after its headers, an input or model host must keep sending at least this fast (0: no minimum)"),
-  trace: z
-    .enum(["none", "full", "checkpoint"])
-    .default("none")
-    .describe(
-      "trace commitments: none signs a zero traceRoot; full runs a separate trace session exposing every operator output, publishes the trace to blobStoreUrl and signs its root; checkpoint commits and publishes only the traceCheckpoints tensors (zero manifest rows for the others) (docs/OPTIMISTIC.md)",
-    ),
-  traceCheckpoints: z
-    .object({
-      every: z.coerce.number().int().min(0).max(1_000_000).default(16).describe("commit every k-th trace tensor (0: none by position); the model output is always committed"),
-      names: z.array(z.string().min(1)).max(10_000).default([]).describe("also commit the trace tensors with these operator output names"),
-    })
-    .default({ every: 16, names: [] })
-    .describe("which trace tensors trace: checkpoint commits (WORKER_TRACE_CHECKPOINTS as JSON)"),
-  traceBatching: z
-    .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
-    .default(true)
-    .describe(
-      "batch traced jobs (trace: full or checkpoint) by the model's batching policy: one trace-session run per batch, each request's trace sliced out of it (docs/OPTIMISTIC.md); false keeps traced jobs one per run",
-    ),
   models: z.array(PinnedModelSchema).default([]).describe("models pinned by the operator (StaticCatalog)"),
   zk: z
     .array(
@@ -204,7 +194,7 @@ export const WorkerConfigSchema = z.object({
     .record(z.union([z.literal("default"), hash32]), batchPolicy)
     .default({})
     .describe(
-      "dynamic batching per model hash (or \"default\" for every model): up to maxBatch waiting requests run as one session.run, a free lane waiting up to maxWaitMs for a batch to fill. Only for models whose first input and output dimensions are dynamic; traced jobs too unless traceBatching is false; never ZK-tier jobs. Off when absent (WORKER_BATCHING as JSON)",
+      "dynamic batching per model hash (or \"default\" for every model): up to maxBatch waiting requests run as one session.run, a free lane waiting up to maxWaitMs for a batch to fill. Only for models whose first input and output dimensions are dynamic; never ZK-tier jobs. Off when absent (WORKER_BATCHING as JSON)",
     ),
 });
 

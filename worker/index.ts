@@ -28,17 +28,7 @@ export { ProviderProber, probeOrder, type BackendInfo, type OpenedSession, type 
 export { SessionCache, type SessionCacheOptions, type SessionInfo, type SessionLease } from "./sessions.js";
 export { ThreadedSession, type InferenceSessionLike, type RunFlags } from "./ort-thread.js";
 export { InferenceRunner, toOrtTensor, fromOrtTensor, type InferenceRunnerOptions, type RunResult, type RunTimings } from "./runner.js";
-export {
-  noTrace,
-  ZERO_TRACE_ROOT,
-  FullTraceBuilder,
-  TraceSession,
-  publishTrace,
-  type FullTraceBuilderOptions,
-  type TraceBuilder,
-  type TraceContext,
-  type TraceOutcome,
-} from "./trace.js";
+export { noTrace, type TraceBuilder, type TraceContext, type TraceOutcome } from "./trace.js";
 export { putBlob, blobUrl, type PutBlobOptions } from "./blobs.js";
 export { InvalidJobError, DomainNotAllowedError, JobRejection } from "./errors.js";
 export { OracleRequestLookup, jobMismatches, type OnChainRequest, type RequestLookup } from "./requests.js";

@@ -19,10 +19,10 @@
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak256, TypedDataEncoder, Wallet, type TypedDataDomain } from "ethers";
-import { REJECTION_TYPES, RESULT_TYPES, type RejectionStatement, type ResultStatement } from "../protocol/eip712.js";
+import { REJECTION_TYPES, RESULT_BATCH_TYPES, type BatchStatement, type RejectionStatement } from "../protocol/eip712.js";
 import type { Hex } from "../protocol/types.js";
 
-const RESULT_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(RESULT_TYPES).encodeType("Result"))).slice(2), "hex");
+const RESULT_BATCH_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(RESULT_BATCH_TYPES).encodeType("ResultBatch"))).slice(2), "hex");
 const REJECTION_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(REJECTION_TYPES).encodeType("Rejection"))).slice(2), "hex");
 
 // A wider window for G than noble's default (8 bits: 256 points per window, built once, ~30 ms):
@@ -69,26 +69,22 @@ export class FastSigner {
     return Buffer.from(keccak256(buf).slice(2), "hex");
   }
 
-  /** The EIP-712 digest of a Result (equals protocol/eip712.ts resultDigest). */
-  resultDigest(domain: TypedDataDomain, r: ResultStatement): Hex {
-    return `0x${this.resultDigestBytes(domain, r).toString("hex")}`;
+  /** The EIP-712 digest of a ResultBatch (equals protocol/eip712.ts batchDigest). */
+  batchDigest(domain: TypedDataDomain, b: BatchStatement): Hex {
+    return `0x${this.batchDigestBytes(domain, b).toString("hex")}`;
   }
 
-  private resultDigestBytes(domain: TypedDataDomain, r: ResultStatement): Buffer {
-    const struct = Buffer.alloc(7 * 32);
-    RESULT_TYPEHASH.copy(struct, 0);
-    putWord(struct, 32, r.requestId, "requestId");
-    putWord(struct, 64, r.modelHash, "modelHash");
-    putWord(struct, 96, r.inputHash, "inputHash");
-    putWord(struct, 128, r.outputHash, "outputHash");
-    putWord(struct, 160, r.traceRoot, "traceRoot");
-    putAddress(struct, 192, r.payee, "payee");
+  private batchDigestBytes(domain: TypedDataDomain, b: BatchStatement): Buffer {
+    const struct = Buffer.alloc(3 * 32);
+    RESULT_BATCH_TYPEHASH.copy(struct, 0);
+    putWord(struct, 32, b.resultsRoot, "resultsRoot");
+    putAddress(struct, 64, b.payee, "payee");
     return this.typedDigest(domain, struct);
   }
 
-  /** Same signature as `signResult(wallet, domain, r)` (protocol/eip712.ts). */
-  signResult(domain: TypedDataDomain, r: ResultStatement): Hex {
-    return this.signDigest(this.resultDigestBytes(domain, r));
+  /** Same signature as `signBatch(wallet, domain, b)` (protocol/eip712.ts): one per batch of results. */
+  signBatch(domain: TypedDataDomain, b: BatchStatement): Hex {
+    return this.signDigest(this.batchDigestBytes(domain, b));
   }
 
   /** Same signature as `signRejection(wallet, domain, r)` (protocol/eip712.ts). */

@@ -2,7 +2,8 @@
  * The worker service: takes jobs from the queue, runs the model, signs the result, and replies.
  *
  * Every job ends in exactly one of:
- * - a signed ResultMessage on QUEUES.results (acked);
+ * - its result in a signed ResultBatchMessage on QUEUES.results (acked once the batch is published;
+ *   worker/result-batcher.ts signs one ResultBatch per flush, docs/V2.md §3);
  * - a signed RejectionMessage (acked) when the request itself is at fault (bad input, unknown model,
  *   a model whose files do not match its hash): retrying would never help, the requester is refunded;
  * - a dead letter (`oracle.jobs.dead`) when the message is not a valid job or names a domain this
@@ -20,7 +21,7 @@ import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
 import { toHex } from "../protocol/merkle.js";
-import { JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, ResultMessageSchema, type Job, type RejectionMessage, type ResultMessage } from "../protocol/messages.js";
+import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
 import { InputCache } from "./input-cache.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { bundleEntries, encodeBundleFor, hashBundleEncoded, isTensorBundle, matchBundle } from "../protocol/bundle.js";
@@ -41,7 +42,8 @@ import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
 import { Slots } from "./slots.js";
 import { FastSigner } from "./signer.js";
-import { FullTraceBuilder, noTrace, ZERO_TRACE_ROOT, type TraceBuilder } from "./trace.js";
+import { ResultBatcher } from "./result-batcher.js";
+import { noTrace, type TraceBuilder } from "./trace.js";
 
 export interface WorkerOptions {
   /** Validated here (WorkerConfigSchema); an invalid config throws CONFIG_INVALID listing every problem. */
@@ -50,7 +52,7 @@ export interface WorkerOptions {
   catalog: ModelCatalog;
   /** Root logger; the worker takes children per layer and per request. */
   logger?: Logger;
-  /** Commits to the computation's trace; zero root until traces land. */
+  /** FAULT INJECTION (tests and demos only; worker/trace.ts): the output an OPTIMISTIC result signs. */
   traceBuilder?: TraceBuilder;
   /** Clock in ms since the epoch (deadlines are unix seconds). */
   now?: () => number;
@@ -141,6 +143,8 @@ export class Worker {
   private readonly log: Logger;
   private readonly signer: FastSigner;
   private readonly blobAuth: BlobAuth;
+  /** Collects served results and signs them one batch at a time (docs/V2.md §3). */
+  private readonly results: ResultBatcher;
   private readonly traceBuilder: TraceBuilder;
   /** Proves ZK-tier jobs on worker_threads (started on the first ZK job). */
   readonly prover: ProverPool;
@@ -166,6 +170,14 @@ export class Worker {
     this.signer = new FastSigner(config.signerKey);
     // Blob-store uploads are signed as this worker's signer: the relayer knows it from the chain.
     this.blobAuth = new BlobAuth(config.signerKey);
+    this.results = new ResultBatcher({
+      maxItems: config.resultBatch.maxItems,
+      maxWaitMs: config.resultBatch.maxWaitMs,
+      signer: this.signer.address,
+      sign: (domain, statement) => this.signer.signBatch(domain, statement),
+      publish: (message) => this.queue.publish(QUEUES.results, message as unknown as Json, { messageId: `batch:${message.signature.slice(0, 66)}` }),
+      onBatch: (message, signMs) => this.log.debug({ items: message.items.length, payee: message.payee, signMs: Math.round(signMs * 1000) / 1000 }, "result batch signed and published"),
+    });
     this.now = options.now ?? Date.now;
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
@@ -213,24 +225,7 @@ export class Worker {
       batching: (modelHash) => batchPolicyFor(config, modelHash),
       depth: config.inferenceThread ? 2 : 1,
     });
-    this.traceBuilder =
-      options.traceBuilder ??
-      (config.trace !== "none"
-        ? new FullTraceBuilder({
-            modelPath: (hash, uris, signal) => this.models.path(hash, uris, signal),
-            settings: {
-              graphOptimizationLevel: config.graphOptimizationLevel,
-              intraOpNumThreads: config.intraOpNumThreads,
-              threaded: config.inferenceThread,
-              ...(config.modelProcess ? { process: modelProcessLimits(config, (reason) => this.metrics.modelProcessKills.inc({ reason })) } : {}),
-            },
-            ...(config.trace === "checkpoint" ? { checkpoint: config.traceCheckpoints } : {}),
-            ...(config.traceBatching ? { batching: (modelHash: string) => batchPolicyFor(config, modelHash) } : {}),
-            ...(config.blobStoreUrl === undefined ? {} : { blobStoreUrl: config.blobStoreUrl, blobAuth: this.blobAuth }),
-            timeoutMs: config.fetchTimeoutMs,
-            logger: root,
-          })
-        : noTrace);
+    this.traceBuilder = options.traceBuilder ?? noTrace;
   }
 
   /**
@@ -279,6 +274,12 @@ export class Worker {
       await this.starting?.catch(() => undefined);
       try {
         await this.subscription?.cancel();
+      } catch (error) {
+        errors.push(error);
+      }
+      try {
+        // Results of jobs that finished serving are signed and published before the sessions go.
+        await this.results.close();
       } catch (error) {
         errors.push(error);
       }
@@ -373,8 +374,11 @@ export class Worker {
       const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
       const fetchMs = ms(fetchStarted);
       releaseSlot = await this.serveSlots.acquire();
-      const result = await this.serve(job, bytes, fetchMs, domain, signal, log);
-      await this.queue.publish(QUEUES.results, result as unknown as Json, { messageId: `${job.requestId}:result` });
+      const result = await this.serve(job, bytes, fetchMs, signal, log);
+      // The slot is free while the result waits for its batch: other jobs are served meanwhile and join it.
+      releaseSlot();
+      releaseSlot = undefined;
+      await this.results.add(domain, job.chainId, job.oracle, job.payee ?? ZeroAddress, result);
       log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
       this.metrics.served(job.modelHash, result.provider, result.timings);
     } catch (error) {
@@ -396,7 +400,7 @@ export class Worker {
     }
   }
 
-  private async serve(job: Job, bytes: Buffer, fetchMs: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+  private async serve(job: Job, bytes: Buffer, fetchMs: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     const timings: StageTimings = { fetch: fetchMs, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
     const start = performance.now() - fetchMs;
 
@@ -423,7 +427,7 @@ export class Worker {
 
     t = performance.now();
     const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
-    if (isMultiTensor(model)) return this.serveNamed(job, bytes, model, timings, start, domain, signal, log);
+    if (isMultiTensor(model)) return this.serveNamed(job, bytes, model, timings, start, signal, log);
     // A bundle sent to a one-input model: not of the model's type (a bare tensor is).
     if (isTensorBundle(bytes)) await rejectingAs(RejectReason.SpecMismatch, () => matchBundle(bundleEntries(bytes), inputSpecsOf(model)));
     const input = await rejectingAs(RejectReason.MalformedInput, () => decodeTensorView(bytes));
@@ -442,9 +446,8 @@ export class Worker {
     // A model process killed at its memory or time limit fails this request (InferenceFailed, MODEL_RESOURCE_LIMIT).
     const runFailure = (e: BaseError) =>
       e.code === "MODEL_RESOURCE_LIMIT" || (e.code === "INFERENCE_FAILED" && e.details.stage !== "load") ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable;
-    // Tracing follows the tier: only an OPTIMISTIC result can be disputed, so only it gets a trace.
-    // A NONE or ZK job never builds, hashes or uploads one (a NONE request on PP-OCR det at 640² spent
-    // 26.8 s and ~0.7 GB of trace when every job was traced), and signs the zero trace root.
+    // No trace is built for any result (trace on demand: a dispute asks for it). The output hook
+    // (worker/trace.ts, fault injection only) applies to OPTIMISTIC results.
     const traced = job.tier === Tier.OPTIMISTIC;
     const traceBuilder = traced ? this.traceBuilder : noTrace;
     // A standalone trace builder's traced run is the result (the plain run would be thrown away).
@@ -452,7 +455,7 @@ export class Worker {
       ? undefined
       : await rejectingAs(runFailure, () =>
           // ZK-tier runs are computed alone (the circuit must reproduce the output bit for bit).
-          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: job.tier === Tier.NONE || (this.config.trace === "none" && job.tier !== Tier.ZK) }),
+          this.runner.run(job.modelHash as Hex, input, signal, log, { batchable: job.tier !== Tier.ZK }),
         );
     let output: Tensor | undefined = run?.output;
     if (run !== undefined) {
@@ -468,23 +471,12 @@ export class Worker {
       // A traced run may share a batch (its trace is then item i of the batch's); a ZK-tier one runs alone.
       traceBuilder.build({ job, model, input, batchable: job.tier !== Tier.ZK, ...(run === undefined ? {} : { output: run.output, provider: run.provider }) }, signal),
     );
-    const traceRoot = trace.traceRoot;
-    // The signed output must be the trace's last tensor (a traced run can differ in the last bits).
     if (trace.output !== undefined) {
       output = trace.output;
       await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(trace.output!, model.output, "traced output"));
     }
     if (output === undefined) throw new BaseError("INFERENCE_FAILED", "the standalone trace builder returned no output");
     timings.trace = ms(t);
-    if (trace.stats !== undefined) {
-      timings.traceRun = round3(trace.stats.run);
-      timings.traceHash = round3(trace.stats.hash);
-      timings.traceUpload = round3(trace.stats.upload);
-      if (run === undefined && trace.stats.batch !== undefined) {
-        timings.batch = trace.stats.batch;
-        timings.lane = round3(trace.stats.queued ?? 0);
-      }
-    }
 
     t = performance.now();
     const encoded = encodeTensor(output);
@@ -499,7 +491,7 @@ export class Worker {
       timings.prove = Math.round(proven.ms * 1000) / 1000;
     }
 
-    return this.publish(job, encoded, outputHash, traceRoot, run?.provider ?? "cpu", proof, timings, start, domain, signal, log);
+    return this.publish(job, encoded, outputHash, run?.provider ?? "cpu", proof, timings, start, signal, log);
   }
 
   /**
@@ -508,7 +500,7 @@ export class Worker {
    * every output returned, as a bundle (or bare for a one-output model). Served in NONE only: such
    * models are not traced or proven (no OPTIMISTIC or ZK registration is offered for them).
    */
-  private async serveNamed(job: Job, bytes: Buffer, model: ModelEntry, timings: StageTimings, start: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
+  private async serveNamed(job: Job, bytes: Buffer, model: ModelEntry, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     let t = performance.now();
     const entries = await rejectingAs(RejectReason.MalformedInput, () => bundleEntries(bytes));
     const matched = await rejectingAs(RejectReason.SpecMismatch, () => matchBundle(entries, inputSpecsOf(model)));
@@ -542,24 +534,15 @@ export class Worker {
     const encoded = encodeBundleFor(outputs, specs);
     const outputHash = hashBundleEncoded(encoded);
     timings.hash += ms(t);
-    return this.publish(job, encoded, outputHash, ZERO_TRACE_ROOT, run.provider, undefined, timings, start, domain, signal, log);
+    return this.publish(job, encoded, outputHash, run.provider, undefined, timings, start, signal, log);
   }
 
-  /** Signs the result, puts a large output in the blob store, and builds the checked result message. */
-  private async publish(job: Job, encoded: Buffer, outputHash: Hex, traceRoot: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, domain: TypedDataDomain, signal: AbortSignal, log: Logger): Promise<ResultMessage> {
-    let t = performance.now();
-    const statement = {
-      requestId: job.requestId as RequestId,
-      modelHash: job.modelHash as Hex,
-      inputHash: job.inputHash as Hex,
-      outputHash,
-      traceRoot,
-      payee: job.payee ?? ZeroAddress,
-    };
-    const signature = this.signer.signResult(domain, statement);
-    timings.sign = ms(t);
-
-    t = performance.now();
+  /**
+   * Puts a large output in the blob store and builds the checked batch item. It is signed with the others
+   * of its batch (worker/result-batcher.ts): timings.sign stays 0 per result.
+   */
+  private async publish(job: Job, encoded: Buffer, outputHash: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
+    const t = performance.now();
     let outputHex: Hex = toHex(encoded);
     if (encoded.byteLength > this.config.maxInlineOutputBytes) {
       if (this.config.blobStoreUrl !== undefined) {
@@ -579,20 +562,18 @@ export class Worker {
     if (outputHex.length > 2 + 2 * MAX_INLINE_TENSOR_BYTES) {
       throw new BaseError("PAYLOAD_TOO_LARGE", `the output is ${encoded.byteLength} bytes, more than ${MAX_INLINE_TENSOR_BYTES} inline`);
     }
-    const checked = ResultMessageSchema.parse({
-      kind: "result",
-      chainId: job.chainId,
-      oracle: job.oracle,
-      ...statement,
-      signer: this.signer.address,
-      signature,
+    const checked = BatchItemSchema.parse({
+      requestId: job.requestId,
+      modelHash: job.modelHash,
+      inputHash: job.inputHash,
+      outputHash,
       output: "0x",
       // The trace session runs on the CPU provider.
       provider,
       timings,
       observedAt: job.observedAt,
       ...(proof === undefined ? {} : { proof }),
-    } satisfies ResultMessage);
+    } satisfies BatchItem);
     return { ...checked, output: outputHex };
   }
 

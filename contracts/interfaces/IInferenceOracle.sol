@@ -52,31 +52,39 @@ interface IInferenceOracle is IDisputeOracle {
         uint64 deadline;
     }
 
-    /// @notice One worker-signed result as the relayer submits it.
-    /// @param payee who receives the relayer share of the fee, bound by the worker's signature, whoever
-    /// submits (a copied result pays the same payee); zero: the worker itself
-    /// @param signature EIP-712 signature over Result(requestId, modelHash, inputHash, outputHash, traceRoot, payee)
-    /// @param output canonical output encoding (needed when the request settles in this transaction), or empty
+    /// @notice One result of a worker-signed batch. Its signed leaf is keccak256(abi.encode(RESULT_LEAF_TAG,
+    /// requestId, outputHash)) (RequestBook.resultLeaf); the requestId binds the model and the input.
+    /// @param output canonical output encoding (an OPTIMISTIC output inline for challengers, or a NONE/ZK
+    /// output delivered to the callback in this transaction), or empty
     /// @param proof zk proof for ZK-tier requests, else empty
-    struct ResultSubmission {
+    struct ResultItem {
         RequestId requestId;
         bytes32 outputHash;
-        bytes32 traceRoot;
-        address payee;
-        bytes signature;
         bytes output;
         bytes proof;
     }
 
-    /// @notice An accepted OPTIMISTIC result; `relayer` is the payee the worker signed (the operator when
-    /// it signed none), not the submitter. The oracle keeps no copy: it commits each submitResults
-    /// call's accepted OPTIMISTIC results as the leaves of one Merkle root (see docs/PROTOCOL.md,
-    /// "Result batches"), and settle/challenge name a result by this record plus a Merkle proof.
+    /// @notice A worker-signed batch of results as the relayer submits it (docs/V2.md §3): one EIP-712
+    /// signature over ResultBatch(resultsRoot, payee), resultsRoot being the sorted-pair keccak Merkle root of
+    /// the items' leaves in batch order. A batch is accepted or skipped item by item, but signed and so
+    /// submitted whole: changing, dropping or reordering an item changes the root and voids the signature.
+    /// @param payee who receives the relayer share of every fee in the batch, whoever submits (a copied
+    /// batch pays the same payee); zero: the worker itself
+    struct ResultBatch {
+        address payee;
+        bytes signature;
+        ResultItem[] items;
+    }
+
+    /// @notice An accepted OPTIMISTIC result; `worker` is the operator behind the batch's signer, `relayer`
+    /// the payee the worker signed (the operator when it signed none), not the submitter. The oracle keeps
+    /// no copy: each submitted batch commits the OPTIMISTIC items it accepted as the leaves of one Merkle
+    /// root (RequestBook.leaf, binding the request's attempt; docs/PROTOCOL.md, "Result batches"), and
+    /// settle/challenge name a result by this record plus a Merkle proof. Skipped items are no leaves.
     struct ResultRecord {
         address worker;
         address relayer;
         bytes32 outputHash;
-        bytes32 traceRoot;
     }
 
     /// @param proof the Merkle proof of the result's leaf in its batch root (siblings, leaf upwards;
@@ -185,17 +193,24 @@ interface IInferenceOracle is IDisputeOracle {
     /// result's leaf). `worker` is the operator (not the signer key); `relayer` the payee the worker signed
     /// (the operator when it signed none), who gets the relayer share whoever submitted. For OPTIMISTIC
     /// requests `challengeDeadline` ends the challenge window; NONE and ZK results are final at once
-    /// (RequestFulfilled follows in the same transaction) and carry the submission time.
+    /// (RequestFulfilled follows in the same transaction) and carry the submission time. `worker` and
+    /// `relayer` are not indexed (two topics per result cost more than two data words); the batch's
+    /// ResultBatchSubmitted indexes both once.
     event ResultSubmitted(
         RequestId indexed requestId,
-        address indexed worker,
-        address indexed relayer,
+        address worker,
+        address relayer,
         bytes32 outputHash,
-        bytes32 traceRoot,
         uint64 challengeDeadline,
         uint8 attempt
     );
-    /// @notice The OPTIMISTIC results accepted by one submitResult(s) call, committed as one Merkle
+    /// @notice A worker-signed batch was submitted: `resultsRoot` is the root its worker signed, `worker`
+    /// the operator behind the signer, `payee` who gets the relayer share of its fees; `accepted` of its
+    /// `items` were accepted (the others have a ResultSkipped each).
+    event ResultBatchSubmitted(
+        bytes32 indexed resultsRoot, address indexed worker, address indexed payee, uint256 items, uint256 accepted
+    );
+    /// @notice The OPTIMISTIC results accepted from one submitted batch, committed as one Merkle
     /// root. Its leaves are the `count` ResultSubmitted events of that call that are not followed by a
     /// RequestFulfilled for the same request (NONE/ZK results are final at once and are no leaves).
     event BatchCommitted(bytes32 indexed root, uint256 count);
@@ -279,8 +294,8 @@ interface IInferenceOracle is IDisputeOracle {
     error OracleNothingToWithdraw(address account);
     /// @notice The worker that produced a result (its operator or its signer) cannot open or join a dispute on it.
     error OracleSelfChallenge(RequestId requestId, address worker);
-    /// @notice A state-changing function was entered again from inside an external call it made.
-    error OracleReentrantCall();
+    /// @notice A submitted batch has no items.
+    error OracleEmptyBatch();
     /// @notice The operator already rejected this request; each operator counts once.
     error OracleAlreadyRejected(RequestId requestId, address operator);
     /// @notice The header and data root of a type-mismatch proof do not hash to the request's inputHash.
@@ -301,12 +316,13 @@ interface IInferenceOracle is IDisputeOracle {
 
     // ---------------------------------------------------------------- requests
     function requestInference(RequestParams calldata params) external payable returns (RequestId requestId);
-    function submitResult(ResultSubmission calldata submission) external;
-    /// @notice Accepts every valid item and skips (with ResultSkipped) the rest, so one bad item never
-    /// blocks a batch. Returns how many were accepted. The accepted OPTIMISTIC items are committed as one
-    /// Merkle root (BatchCommitted); submitResult is a batch of one (root = leaf). Too little gas for a NONE/ZK item's callback is not
-    /// a bad item: the whole call reverts with OracleInsufficientGasForCallback.
-    function submitResults(ResultSubmission[] calldata submissions) external returns (uint256 accepted);
+    /// @notice Submits a worker-signed batch (anyone may submit it; the signed payee is paid). The oracle
+    /// recomputes the root over ALL items, recovers the signer once (a bad signature, an unknown signer
+    /// or an empty batch reverts), then accepts every valid item and skips (with ResultSkipped) the rest,
+    /// so one bad item never blocks a batch. Returns how many were accepted. The accepted OPTIMISTIC items
+    /// are committed as one Merkle root (BatchCommitted). Too little gas for a NONE/ZK item's callback is
+    /// not a bad item: the whole call reverts with OracleInsufficientGasForCallback.
+    function submitBatch(ResultBatch calldata batch) external returns (uint256 accepted);
     /// @notice Records a staked worker's signed `Rejection(requestId, reason)` (one per operator). The
     /// request is refunded when `rejectionQuorum` distinct staked operators (its params version) rejected
     /// it; until then it stays open to other workers, and its requester may `cancelRequest`.
@@ -371,25 +387,16 @@ interface IInferenceOracle is IDisputeOracle {
     /// @notice The params of `version` (all zero for a version never scheduled).
     function paramsAt(uint32 version) external view returns (Params memory);
     function registry() external view returns (address);
-    function resultDigest(
-        RequestId requestId,
-        bytes32 modelHash,
-        bytes32 inputHash,
-        bytes32 outputHash,
-        bytes32 traceRoot,
-        address payee
-    )
-        external
-        view
-        returns (bytes32);
+    /// @notice The EIP-712 digest a worker signs for a batch: ResultBatch(resultsRoot, payee).
+    function batchDigest(bytes32 resultsRoot, address payee) external view returns (bytes32);
     function rejectionDigest(RequestId requestId, uint16 reason) external view returns (bytes32);
     /// @notice How many distinct staked workers rejected the request, and how many refund it.
     function rejections(RequestId requestId) external view returns (uint16 count, uint16 quorum);
     /// @notice Whether `operator` rejected the request.
     function hasRejected(RequestId requestId, address operator) external view returns (bool);
-    /// @notice The leaf of a result in its batch tree (docs/PROTOCOL.md, "Result batches").
+    /// @notice The leaf of an accepted result in its batch's accepted root (docs/PROTOCOL.md, "Result batches").
     function resultLeaf(RequestId requestId, uint8 attempt, ResultRecord calldata record) external pure returns (bytes32);
-    /// @notice Whether `root` is a committed batch root.
+    /// @notice Whether `root` is a committed root of accepted results.
     function isBatchRoot(bytes32 root) external view returns (bool);
 
     // ---------------------------------------------------------------- admin (Ownable2Step: owner,

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-/// @notice The Merkle tree a batch of OPTIMISTIC results is committed as (see docs/PROTOCOL.md):
-/// nodes hash their two children in sorted order, keccak256(min(a, b) || max(a, b)), and an odd node
-/// at the end of a level moves up unchanged. A proof is the list of siblings from the leaf up; no index
-/// is needed. A batch of one has root = leaf and an empty proof. Leaves are tagged 224-byte preimages
-/// (RequestBook.leaf) and nodes 64-byte ones, so a node can never pass for a leaf.
+/// @notice Builds the Merkle roots of result batches (docs/PROTOCOL.md, "Result batches"): the root a
+/// worker signs over its batch's items and the root of the items the oracle accepted. Nodes hash their
+/// two children in sorted order, keccak256(min(a, b) || max(a, b)) (OpenZeppelin Hashes.commutativeKeccak256),
+/// and an odd node at the end of a level moves up unchanged, so a proof is the list of siblings from the
+/// leaf up, no index needed, and OpenZeppelin MerkleProof.processProof verifies it (the oracle uses it for
+/// settle/challenge). OpenZeppelin has no in-memory root builder, hence this one. A batch of one has
+/// root = leaf and an empty proof. Leaves are tagged 96- and 192-byte preimages (RequestBook.resultLeaf,
+/// RequestBook.leaf) and nodes 64-byte ones, so a node can never pass for a leaf.
 library BatchMerkle {
     /// @notice Root of `leaves[0:n]`; overwrites the array (it is scratch space).
     function root(bytes32[] memory leaves, uint256 n) internal pure returns (bytes32 r) {
@@ -35,29 +38,6 @@ library BatchMerkle {
                 n := half
             }
             r := mload(base)
-        }
-    }
-
-    /// @notice The root that `proof` leads to from `leaf`.
-    function process(bytes32 leaf, bytes32[] calldata proof) internal pure returns (bytes32 h) {
-        h = leaf;
-        for (uint256 i = 0; i < proof.length; ++i) {
-            h = hashPair(h, proof[i]);
-        }
-    }
-
-    function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            switch lt(a, b)
-            case 1 {
-                mstore(0x00, a)
-                mstore(0x20, b)
-            }
-            default {
-                mstore(0x00, b)
-                mstore(0x20, a)
-            }
-            h := keccak256(0x00, 0x40)
         }
     }
 }

@@ -6,7 +6,7 @@ import {DisputeContext, IDisputeResolverV2, Ruling} from "../interfaces/IDispute
 import {RequestId} from "../types/RequestId.sol";
 import {RequestBook} from "./RequestBook.sol";
 import {StakeLedger} from "./StakeLedger.sol";
-import {BatchMerkle} from "./BatchMerkle.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
 /// @notice The oracle's dispute section (docs/V2.md §5, "Oracle side"), a linked library so that
 /// InferenceOracle stays under EIP-170. Its functions run by DELEGATECALL on the oracle's storage (passed
@@ -85,7 +85,7 @@ library DisputeBook {
         }
         // INVARIANT: every challenger names exactly the result that was accepted (a join that raced a
         // ruling and a new result cannot land on another result's dispute).
-        if (!batchRoots[BatchMerkle.process(RequestBook.leaf(requestId, attempt, record), proof)]) {
+        if (!batchRoots[MerkleProof.processProofCalldata(proof, RequestBook.leaf(requestId, attempt, record))]) {
             revert IInferenceOracle.OracleResultRecordMismatch(requestId);
         }
         if (status == IInferenceOracle.RequestStatus.Challenged) {

@@ -7,7 +7,8 @@ import {RequestId} from "../types/RequestId.sol";
 import {RequestBook} from "./RequestBook.sol";
 import {OracleParams} from "./OracleParams.sol";
 import {StakeLedger} from "./StakeLedger.sol";
-import {SignatureLib} from "./SignatureLib.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {TensorHash} from "./TensorHash.sol";
 
 /// @notice Rejections that cost something (docs/V2.md §4; issue 12, finding 3). A worker's signed
@@ -122,8 +123,8 @@ library OracleRejections {
         _requireRequested(s.requestId, r.status);
         // INVARIANT: a worker can reject only while the request may still be served.
         if (s.now_ >= r.timeout) revert IInferenceOracle.OracleDeadlinePassed(s.requestId, r.timeout);
-        bytes32 digest = SignatureLib.typedDataDigest(s.domainSeparator, keccak256(abi.encode(REJECTION_TYPEHASH, s.requestId, s.reason)));
-        address signer = SignatureLib.recover(digest, signature);
+        bytes32 digest = MessageHashUtils.toTypedDataHash(s.domainSeparator, keccak256(abi.encode(REJECTION_TYPEHASH, s.requestId, s.reason)));
+        (address signer,,) = ECDSA.tryRecover(digest, signature);
         // INVARIANT: only a well-formed, non-malleable signature is attributed to anyone.
         if (signer == address(0)) revert IInferenceOracle.OracleInvalidSignature();
         operator = operatorOf[signer];

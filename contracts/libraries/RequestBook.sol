@@ -8,8 +8,11 @@ import {RequestId} from "../types/RequestId.sol";
 library RequestBook {
     uint256 internal constant BPS = 10_000;
 
-    /// @notice Domain tag of a result leaf, so a leaf can never be mistaken for any other hash.
-    bytes32 internal constant LEAF_TAG = keccak256("VerifiableInferenceOracle.ResultLeaf.v1");
+    /// @notice Domain tag of a signed result leaf (docs/V2.md §3): leaf_i of a worker-signed ResultBatch.
+    bytes32 internal constant RESULT_LEAF_TAG = keccak256("VerifiableInferenceOracle.ResultLeaf.v2");
+    /// @notice Domain tag of an accepted-result leaf: a leaf of the root the oracle commits per batch for the
+    /// OPTIMISTIC results it accepted (never the same preimage as a signed leaf or a 64-byte tree node).
+    bytes32 internal constant ACCEPTED_LEAF_TAG = keccak256("VerifiableInferenceOracle.AcceptedResult.v2");
 
     /// @dev Four slots. `timeout` is the deadline of the current state: Requested -> serve-by deadline,
     /// Submitted -> end of the challenge window, Challenged -> dispute deadline. `paramsVersion` is the
@@ -88,14 +91,29 @@ library RequestBook {
         uint96 callbackFee;
     }
 
-    /// @notice keccak256(abi.encode(LEAF_TAG, requestId, attempt, worker, relayer, outputHash, traceRoot)):
-    /// one accepted OPTIMISTIC result, a leaf of its batch's Merkle root (see BatchMerkle).
-    function leaf(RequestId requestId, uint8 attempt, address worker, address relayer, bytes32 outputHash, bytes32 traceRoot)
+    /// @notice keccak256(abi.encode(RESULT_LEAF_TAG, requestId, outputHash)): one item of a worker-signed
+    /// ResultBatch. The requestId binds the model and the input (RequestIdLib.derive), so the leaf needs neither.
+    function resultLeaf(RequestId requestId, bytes32 outputHash) internal pure returns (bytes32 h) {
+        bytes32 tag = RESULT_LEAF_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            mstore(add(p, 32), requestId)
+            mstore(add(p, 64), outputHash)
+            h := keccak256(p, 96)
+        }
+    }
+
+    /// @notice keccak256(abi.encode(ACCEPTED_LEAF_TAG, requestId, attempt, worker, relayer, outputHash)): one
+    /// accepted OPTIMISTIC result, a leaf of the accepted root its batch commits (BatchMerkle). Only items
+    /// the oracle accepted are leaves, so a skipped item of a signed batch never settles or is challenged;
+    /// the attempt makes a result overturned by a dispute unusable after the request reopens.
+    function leaf(RequestId requestId, uint8 attempt, address worker, address relayer, bytes32 outputHash)
         internal
         pure
         returns (bytes32 h)
     {
-        bytes32 tag = LEAF_TAG;
+        bytes32 tag = ACCEPTED_LEAF_TAG;
         assembly ("memory-safe") {
             let p := mload(0x40)
             mstore(p, tag)
@@ -104,8 +122,7 @@ library RequestBook {
             mstore(add(p, 96), and(worker, 0xffffffffffffffffffffffffffffffffffffffff))
             mstore(add(p, 128), and(relayer, 0xffffffffffffffffffffffffffffffffffffffff))
             mstore(add(p, 160), outputHash)
-            mstore(add(p, 192), traceRoot)
-            h := keccak256(p, 224)
+            h := keccak256(p, 192)
         }
     }
 
@@ -114,7 +131,7 @@ library RequestBook {
         pure
         returns (bytes32)
     {
-        return leaf(requestId, attempt, record.worker, record.relayer, record.outputHash, record.traceRoot);
+        return leaf(requestId, attempt, record.worker, record.relayer, record.outputHash);
     }
 
     /// @notice Splits a fee: the model owner gets its snapshotted fee, the relayer a share of the rest,

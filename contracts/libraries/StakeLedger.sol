@@ -46,7 +46,7 @@ library StakeLedger {
     }
 
     /// @notice Slots 1 (stake low 128 bits, unbonding high 128) and 2 (locked low 128 bits,
-    /// openResults the next 64) as words: submitResult(s) keeps them in memory for the worker it is
+    /// openResults the next 64) as words: submitBatch keeps them in memory for the worker it is
     /// serving, so a run of that worker's results reads them once and writes slot 2 once (`storeLocks`).
     function amountWords(Worker storage w) internal view returns (uint256 slot1, uint256 slot2) {
         assembly ("memory-safe") {

@@ -87,7 +87,7 @@ describe("attack: open disputes", () => {
     await send(fx.resolver.connect(fx.arbiter).rule(a.id, Ruling.WorkerFault));
     // The request reopened; another worker's (honest) result is disputed by someone.
     const { submission, record } = await import("../contracts/helpers.js");
-    await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, a.id, fx.signers[1]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, a.id, fx.signers[1]!)));
     const b = record(fx.ops[1]!.address, fx.relayer.address);
     await send(fx.oracle.connect(fx.other).challenge(a.id, b, [], { value: BOND }));
     // A join meant for the first result's dispute arrives late: it does not join the second one.
@@ -132,7 +132,7 @@ describe("attack: open disputes", () => {
     for (const j of joiners) await expectRevert(fx.oracle.connect(j).claimDispute(id, 0), fx.oracle, "OracleNothingToClaim");
   });
 
-  it("test_modelOwner_changesCommitmentRootOrTraceCount_reverts (scenario 6)", async () => {
+  it("test_modelOwner_changesCommitmentRoot_reverts (scenario 6)", async () => {
     const fx = await fixture();
     const root = "0x" + "ab".repeat(32);
     const model = "0x" + "12".repeat(32);
@@ -152,11 +152,5 @@ describe("attack: open disputes", () => {
     await send(fx.registry.connect(fx.modelOwner).registerModel(late, info({})));
     await send(fx.registry.connect(fx.modelOwner).updateModel(late, info({ commitmentRoot: root })));
     await expectRevert(fx.registry.connect(fx.modelOwner).updateModel(late, info({ commitmentRoot: "0x" + "ef".repeat(32) })), fx.registry, "RegistryCommitmentAlreadySet", [late, root]);
-    // The fraud-proof resolver's trace count is set once too.
-    const verifier = await (await import("../fraud/helpers.js")).deployVerifier(fx.ethers);
-    const fraud: any = await fx.ethers.deployContract("FraudProofResolver", [fx.oracleAddr, await fx.registry.getAddress(), await verifier.getAddress(), 86400, 3600, 3600]);
-    await send(fraud.connect(fx.modelOwner).setTraceCount(model, 40));
-    await expectRevert(fraud.connect(fx.modelOwner).setTraceCount(model, 41), fraud, "FraudTraceCountAlreadySet", [model, 40]);
-    expect(await fraud.traceCount(model)).toBe(40n);
   });
 });

@@ -27,7 +27,10 @@ describe("attack: a forged job naming a real request", () => {
     tmp = await tempDir();
     queue = new InProcessQueue();
     await queue.consume<Json>(QUEUES.results, async (d) => {
-      published.push(d.body);
+      // One signed batch per flush (docs/V2.md §3): listed item by item.
+      const body = d.body as { kind?: string; items?: Json[] };
+      if (body.kind !== "batch") return void published.push(d.body);
+      for (const item of body.items ?? []) published.push({ kind: "result", ...(item as Record<string, Json>) } as Json);
     });
     worker = new Worker({
       queue,

@@ -152,7 +152,7 @@ describe("FraudGame driven by the worker and challenger clients", () => {
     for (const m of moves) expect(m.gas).toBeLessThan(3_000_000n);
     expect(total).toBeLessThan(30_000_000n);
     // The happy path (the result itself) carries no trace bytes: its submission is far smaller than one chunk of the trace.
-    console.log(`submitResult calldata ${submitBytes} B (the trace: ${honest.tensors.reduce((a, t) => a + t.data.byteLength, 0)} B, never sent unless disputed)`);
+    console.log(`submitBatch calldata ${submitBytes} B (the trace: ${honest.tensors.reduce((a, t) => a + t.data.byteLength, 0)} B, never sent unless disputed)`);
     expect(submitBytes).toBeLessThan(1024);
   });
 

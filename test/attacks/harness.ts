@@ -33,7 +33,11 @@ export async function attackWorker(models: ModelEntry[], config: Partial<WorkerC
   });
   const published: Json[] = [];
   await queue.consume<Json>(QUEUES.results, async (d) => {
-    published.push(d.body);
+    // A signed batch (one signature per batch, docs/V2.md §3) is listed item by item, each with its envelope.
+    const body = d.body as { kind?: string; items?: Json[] } & Record<string, Json>;
+    if (body.kind !== "batch") return void published.push(d.body);
+    const { items, kind: _kind, ...envelope } = body;
+    for (const item of items ?? []) published.push({ kind: "result", ...(item as Record<string, Json>), ...envelope } as Json);
   });
   await worker.start();
   return {

@@ -60,7 +60,7 @@ describe("attack: key exfiltration through a model's external data", () => {
     }
   });
 
-  it("a worker with tracing on refuses it (MODEL_UNSAFE): the secret is in nothing it signs or publishes", async () => {
+  it("a worker refuses it (MODEL_UNSAFE): the secret is in nothing it signs or publishes", async () => {
     const tmp = await tempDir();
     const blobs: LoopbackServer = await loopbackServer((_req, _body, res) => {
       res.statusCode = 201;
@@ -81,7 +81,6 @@ describe("attack: key exfiltration through a model's external data", () => {
         allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }],
         modelCacheDir: join(tmp.dir, "models"),
         modelSchemes: ["file"],
-        trace: "full",
         blobStoreUrl: blobs.url,
         inferenceThread: false,
       },

@@ -76,13 +76,17 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const fx = await conn.networkHelpers.loadFixture(deploy);
     const { dapp, id, f } = await vad(fx);
     const honest = await honestOutput(f);
-    const sub = await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: toHex(honest), traceRoot: `0x${"00".repeat(32)}` });
+    const sub = await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: toHex(honest) });
     const bad = swapped(honest);
     expect(hashBundleEncoded(bad)).not.toBe(hashBundleEncoded(honest));
-    await expectRevert(fx.oracle.connect(fx.other).submitResult({ ...sub, output: toHex(bad) }), fx.oracle, "OracleOutputHashMismatch", [hashBundleEncoded(honest), hashBundleEncoded(bad)]);
+    // A carrier copies the batch and swaps the outputs' bytes (only their hash is signed): the item is skipped.
+    const carried = await send(fx.oracle.connect(fx.other).submitBatch({ ...sub, items: [{ ...sub.items[0]!, output: toHex(bad) }] }));
+    const skipped = events(carried, fx.oracle, "ResultSkipped");
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]!.args.reason).toBe(fx.oracle.interface.getError("OracleOutputHashMismatch")!.selector);
     expect(await dapp.framesScored()).toBe(0n);
     // The real bundle goes through: the dApp takes the probability and carries stateN as its next state.
-    await send(fx.oracle.connect(fx.relayer).submitResult(sub));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(sub));
     expect(await dapp.framesScored()).toBe(1n);
     expect(await dapp.state()).toBe(toHex(bundleEntries(honest)[1]!.encoded));
     const p = Buffer.alloc(4);
@@ -95,7 +99,7 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const { dapp, id, f } = await vad(fx);
     const bad = swapped(await honestOutput(f));
     const before = await dapp.state();
-    const receipt = await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(bad), output: toHex(bad), traceRoot: `0x${"00".repeat(32)}` })));
+    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(bad), output: toHex(bad) })));
     // Delivered (the worker's word, NONE tier) but under names that do not fit: nothing decoded.
     expect(events(receipt, dapp, "FrameOutOfLine")).toHaveLength(1);
     expect(events(receipt, dapp, "FrameScored")).toHaveLength(0);
@@ -125,11 +129,11 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const fx = await conn.networkHelpers.loadFixture(deploy);
     const { dapp, id, f } = await vad(fx);
     const honest = await honestOutput(f);
-    const first = await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: toHex(honest), traceRoot: `0x${"00".repeat(32)}` })));
+    const first = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: toHex(honest) })));
     const push = await send(dapp.connect(fx.requester).pushFrame(encodeTensor(frame(1)), (await now(fx)) + 3600n, { value: FEE }));
     const next = events(push, fx.oracle, "InferenceRequested")[0]!.args.requestId as string;
     const out = honest; // a bundle of the model's layout (its values do not change the gas)
-    const second = await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, next, fx.signers[0]!, { outputHash: hashBundleEncoded(out), output: toHex(out), traceRoot: `0x${"00".repeat(32)}` })));
+    const second = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, next, fx.signers[0]!, { outputHash: hashBundleEncoded(out), output: toHex(out) })));
     expect(await dapp.framesScored()).toBe(2n);
     // Measured 259.8k (push, state slots warm), 281.0k (first delivery: state slots written from zero), 175.6k after.
     expect(Number(push.gasUsed)).toBeLessThan(280_000);

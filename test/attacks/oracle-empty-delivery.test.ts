@@ -31,7 +31,7 @@ describe("attack: empty delivery (finding 2)", () => {
   it("test_settle_emptyOutputFirst_reverts_thenRelayerDeliversOutput_succeeds", async () => {
     const fx = await fixture();
     const { d, id } = await classify(fx, Tier.OPTIMISTIC);
-    await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!, { outputHash: hashEncoded(ROTATED) })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashEncoded(ROTATED) })));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     const rec = record(fx.ops[0]!.address, fx.relayer.address, hashEncoded(ROTATED));
     // The attacker races to settle first without the output ...
@@ -48,17 +48,19 @@ describe("attack: empty delivery (finding 2)", () => {
     expect(c.rotated180).toBe(true);
   });
 
-  it("test_submitResult_noneCopyWithOutputStripped_reverts", async () => {
+  it("test_submitBatch_noneCopyWithOutputStripped_skipped", async () => {
     const fx = await fixture();
     const { d, id } = await classify(fx, Tier.NONE);
     const sub = await submission(fx, id, fx.signers[0]!, { outputHash: hashEncoded(ROTATED), output: ROTATED });
-    // A front-runner copies the relayer's submission and strips the output.
-    await expectRevert(fx.oracle.connect(fx.other).submitResult({ ...sub, output: "0x" }), fx.oracle, "OracleOutputMissing");
-    // In a batch the stripped copy is skipped, not accepted.
-    const receipt = await send(fx.oracle.connect(fx.other).submitResults([{ ...sub, output: "0x" }]));
-    expect(events(receipt, fx.oracle, "ResultSkipped")).toHaveLength(1);
+    // A front-runner copies the relayer's batch and strips the output (the output bytes are not signed,
+    // only its hash): the stripped item is skipped, not accepted.
+    const stripped = { ...sub, items: [{ ...sub.items[0]!, output: "0x" }] };
+    const receipt = await send(fx.oracle.connect(fx.other).submitBatch(stripped));
+    const skipped = events(receipt, fx.oracle, "ResultSkipped");
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]!.args.reason).toBe(fx.oracle.interface.getError("OracleOutputMissing")!.selector);
     expect((await d.classification(id)).received).toBe(false);
-    await send(fx.oracle.connect(fx.relayer).submitResult(sub));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(sub));
     expect((await d.classification(id)).decoded).toBe(true);
   });
 });

@@ -68,7 +68,7 @@ describe("attack: refund griefing (finding 7)", () => {
     const callbackFee: bigint = (await fx.oracle.getRequest(id)).callbackFee;
     const baseFee = (await fx.ethers.provider.getBlock(requested.blockNumber))!.baseFeePerGas!;
     expect(callbackFee).toBe(BigInt(MAX_CALLBACK) * (baseFee > PARAMS.minGasPrice ? baseFee : PARAMS.minGasPrice));
-    await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!, { output: OUTPUT })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT })));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     // Whoever settles runs the requester's 1M-gas callback and is paid for that gas.
     const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: OUTPUT, proof: [] };

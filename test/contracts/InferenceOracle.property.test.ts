@@ -32,7 +32,7 @@ import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
 import { Wallet, ZeroAddress, ZeroHash, hexlify as toHex, type TransactionReceipt } from "ethers";
 import {
-  deploy, requestParams, submission, rejection, zkProof, tensorF32, events,
+  deploy, requestParams, submission, batchSubmission, rejection, zkProof, tensorF32, events,
   ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
 } from "./helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
@@ -61,7 +61,6 @@ interface Req {
   worker?: string;
   relayer?: string;
   outputHash?: string;
-  traceRoot?: string;
   disputeBond?: bigint;
   /** Challengers of the open dispute (the opener first). */
   joiners?: string[];
@@ -171,7 +170,7 @@ class Model {
           this.rejections.set(args.requestId, (this.rejections.get(args.requestId) ?? 0) + 1);
           break;
         case "ResultSubmitted":
-          Object.assign(r!, { worker: args.worker, relayer: args.relayer, outputHash: args.outputHash, traceRoot: args.traceRoot });
+          Object.assign(r!, { worker: args.worker, relayer: args.relayer, outputHash: args.outputHash });
           // Whoever submitted (relayers submit each other's copies here), the payee is the one the
           // worker signed: fx.relayer, or the worker itself for a zero payee.
           expect([fx.relayer.address, args.worker], `payee of ${args.requestId}`).toContain(args.relayer);
@@ -329,7 +328,7 @@ async function checkInvariants(fx: PFx, m: Model, where: string) {
     );
     if (r.status === Status.Submitted || r.status === Status.Challenged) {
       // The tracked proof leads from the current result's leaf to a root the oracle committed.
-      const leaf = resultLeaf(r.id, r.attempt, { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! });
+      const leaf = resultLeaf(r.id, r.attempt, { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash! });
       const root = processProof(leaf, r.proof!);
       expect(m.roots.has(root), `root of ${r.id} ${where}`).toBe(true);
       checks.push(fx.oracle.isBatchRoot(root).then((b: boolean) => expect(b, `committed root ${r.id} ${where}`).toBe(true)));
@@ -376,7 +375,7 @@ describe("InferenceOracle: randomized property test", () => {
       const outputOf = (r: Req) => toHex(OUTPUTS.find((o) => hashEncoded(o) === r.outputHash)!);
       const settlement = (r: Req, output = outputOf(r)) => ({
         requestId: r.id,
-        record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash!, traceRoot: r.traceRoot! },
+        record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash! },
         output,
         proof: r.proof ?? [],
       });
@@ -404,7 +403,6 @@ describe("InferenceOracle: randomized property test", () => {
           outputHash,
           output: rnd.chance(0.5) ? out : "0x",
           proof: r.tier === Tier.ZK ? zkProof(req.modelHash, req.inputHash, outputHash) : "0x",
-          traceRoot: rnd.chance(0.5) ? ZeroHash : "0x" + rnd.int(1e9).toString(16).padStart(64, "0"),
           payee: rnd.chance(0.2) ? ZeroAddress : fx.relayer.address,
         });
       };
@@ -437,9 +435,19 @@ describe("InferenceOracle: randomized property test", () => {
           const w = rnd.int(3);
           const sub = await goodSubmission(r, w);
           // A NONE/ZK result for a request with a callback must carry its output (finding 2).
-          const emptyDelivery = r.tier !== Tier.OPTIMISTIC && r.callback && sub.output === "0x";
+          const emptyDelivery = r.tier !== Tier.OPTIMISTIC && r.callback && sub.items[0]!.output === "0x";
           const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w, r) && !emptyDelivery;
-          await run("submit", () => fx.oracle.connect(rnd.pick(relayers)).submitResult(sub, GAS), expectOk);
+          // A batch of one: an item that cannot be accepted is skipped, the transaction still succeeds.
+          // Any relayer may submit (a front-runner's copy); the signed payee is paid whoever does.
+          const submitted = await run("submit", () => fx.oracle.connect(rnd.pick(relayers)).submitBatch(sub, GAS), true);
+          if (submitted && expectOk !== undefined) {
+            expect(events(lastReceipt!, fx.oracle, "ResultSubmitted").length, `submit accepted seq ${seq}`).toBe(expectOk ? 1 : 0);
+            // A front-runner's copy submitted first leaves the original nothing to take.
+            if (expectOk && rnd.chance(0.3)) {
+              await run("submitCopyAgain", () => fx.oracle.connect(rnd.pick(relayers)).submitBatch(sub, GAS), true);
+              expect(events(lastReceipt!, fx.oracle, "ResultSubmitted"), "a copied batch is accepted once").toHaveLength(0);
+            }
+          }
         } else if (action < 41) {
           // invalid submission: wrong signer, tampered output hash, or not-matching inline output
           const open = withStatus(Status.Requested, Status.Submitted);
@@ -447,21 +455,34 @@ describe("InferenceOracle: randomized property test", () => {
           const r = rnd.pick(open);
           const sub = await goodSubmission(r, rnd.int(3));
           const kind = rnd.int(3);
+          // Wrong signer or a tampered item: the whole batch reverts. A not-matching inline output: skipped.
           const bad =
             kind === 0 ? { ...(await submission(fx, r.id, Wallet.createRandom() as any)) }
-            : kind === 1 ? { ...sub, outputHash: ZeroHash }
-            : { ...sub, output: OUTPUTS[0]!, outputHash: hashEncoded(OUTPUTS[1]!) };
-          await run("submitInvalid", () => fx.oracle.connect(fx.relayer).submitResult(bad, GAS), false);
+            : kind === 1 ? { ...sub, items: [{ ...sub.items[0]!, outputHash: ZeroHash }] }
+            : { ...sub, payee: fx.other.address };
+          await run("submitInvalid", () => fx.oracle.connect(fx.relayer).submitBatch(bad, GAS), false);
         } else if (action < 47) {
           // batch with a mix
           const open = withStatus(Status.Requested);
           if (!open.length) continue;
-          const items: object[] = [];
-          for (let i = 0, n = 2 + rnd.int(8); i < n; i++) {
-            const r = rnd.pick(open);
-            items.push(rnd.chance(0.7) ? await goodSubmission(r, rnd.int(3)) : { ...(await goodSubmission(r, rnd.int(3))), signature: "0x" });
-          }
-          await run("submitBatch", () => fx.oracle.connect(fx.relayer).submitResults(items, GAS), true);
+          // One worker signs a batch of 2..9 items (some for the same request, some it cannot back); a
+          // random relayer submits it, sometimes a front-runner's copy of it first.
+          const w = rnd.int(3);
+          const picked: Req[] = [];
+          for (let i = 0, n = 2 + rnd.int(8); i < n; i++) picked.push(rnd.pick(open));
+          const outs = picked.map(() => rnd.pick(OUTPUTS));
+          const sub = await batchSubmission(fx, picked.map((r) => r.id), fx.signers[w]!, {
+            outputHashes: outs.map((o) => hashEncoded(o)),
+            payee: rnd.chance(0.2) ? ZeroAddress : fx.relayer.address,
+          });
+          const views = await Promise.all(picked.map((r) => fx.oracle.getRequest(r.id)));
+          sub.items = sub.items.map((item, i) => ({
+            ...item,
+            output: picked[i]!.tier !== Tier.OPTIMISTIC || rnd.chance(0.5) ? toHex(outs[i]!) : "0x",
+            proof: picked[i]!.tier === Tier.ZK ? zkProof(views[i]!.modelHash, views[i]!.inputHash, hashEncoded(outs[i]!)) : "0x",
+          }));
+          if (rnd.chance(0.3)) await run("submitBatchFrontRun", () => fx.oracle.connect(rnd.pick(relayers)).submitBatch(sub, GAS), true);
+          await run("submitBatch", () => fx.oracle.connect(rnd.pick(relayers)).submitBatch(sub, GAS), true);
         } else if (action < 55) {
           // challenge: open a dispute, or join an open one
           const subs = withStatus(Status.Submitted, Status.Challenged);

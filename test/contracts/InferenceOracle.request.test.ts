@@ -341,12 +341,12 @@ describe("InferenceOracle: requests, refunds, rejections, admin", () => {
     expect(await fx.oracle.state(missing)).toBe(0n);
     expect((await fx.oracle.getRequest(missing)).requester).toBe(ZeroAddress);
     expect((await fx.oracle.getDispute(missing, 0)).opener).toBe(ZeroAddress);
-    // The result leaf: the oracle and protocol/batch.ts agree, and it is the documented encoding.
+    // The accepted-result leaf: the oracle and protocol/batch.ts agree, and it is the documented encoding.
     const rec = record(fx.ops[0]!.address, fx.relayer.address);
     const leaf = keccak256(
       AbiCoder.defaultAbiCoder().encode(
-        ["bytes32", "bytes32", "uint8", "address", "address", "bytes32", "bytes32"],
-        [keccak256(Buffer.from("VerifiableInferenceOracle.ResultLeaf.v1")), missing, 3, ...Object.values(rec)],
+        ["bytes32", "bytes32", "uint8", "address", "address", "bytes32"],
+        [keccak256(Buffer.from("VerifiableInferenceOracle.AcceptedResult.v2")), missing, 3, ...Object.values(rec)],
       ),
     );
     expect(await fx.oracle.resultLeaf(missing, 3, rec)).toBe(leaf);

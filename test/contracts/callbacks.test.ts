@@ -20,7 +20,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, mode]);
     const { id } = await request(fx, { via: consumer, tier, callbackGasLimit: gas });
     const sub = await submission(fx, id, fx.signers[0]!, { output: OUTPUT });
-    let receipt = await send(fx.oracle.connect(fx.relayer).submitResult(sub, { gasLimit: 2_000_000 }));
+    let receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 2_000_000 }));
     if (tier === Tier.OPTIMISTIC) {
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address);
@@ -77,14 +77,14 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const { consumer, ev } = await consumerFlow(fx, Mode.ReenterAndRecord, Tier.NONE);
     expect(ev.args.callbackSucceeded).toBe(true);
     expect(await consumer.reentrySucceeded()).toBe(false);
-    expect(await consumer.reentryError()).toBe(fx.oracle.interface.getError("OracleReentrantCall")!.selector);
+    expect(await consumer.reentryError()).toBe(fx.oracle.interface.getError("ReentrancyGuardReentrantCall")!.selector);
   });
 
   it("test_settle_tooLittleGasForCallback_reverts", async () => {
     const fx = await fixture();
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, Mode.Honest]);
     const { id } = await request(fx, { via: consumer, tier: Tier.OPTIMISTIC, callbackGasLimit: 500_000 });
-    await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: OUTPUT, proof: [] };
     const [available, required] = await expectRevert(fx.oracle.settle(settlement, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
@@ -97,13 +97,12 @@ describe("InferenceOracle: callback safety and consumers", () => {
     expect(events(receipt, fx.oracle, "RequestFulfilled")[0]!.args.callbackSucceeded).toBe(true);
   });
 
-  it("test_submitResult_none_tooLittleGasForCallback_reverts", async () => {
+  it("test_submitBatch_none_tooLittleGasForCallback_reverts", async () => {
     const fx = await fixture();
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, Mode.Honest]);
     const { id } = await request(fx, { via: consumer, tier: Tier.NONE, callbackGasLimit: 500_000 });
     const sub = await submission(fx, id, fx.signers[0]!, { output: OUTPUT });
-    await expectRevert(fx.oracle.connect(fx.relayer).submitResult(sub, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
-    await expectRevert(fx.oracle.connect(fx.relayer).submitResults([sub], { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
+    await expectRevert(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
   });
 
@@ -142,7 +141,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     }
 
     async function serve(fx: Fx, id: string, output: Buffer | string, outputHash: string) {
-      await send(fx.oracle.connect(fx.relayer).submitResult(await submission(fx, id, fx.signers[0]!, { outputHash })));
+      await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash })));
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address, outputHash);
       return send(fx.oracle.settle({ requestId: id, record: rec, output, proof: [] }));

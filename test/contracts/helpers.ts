@@ -6,7 +6,8 @@
 import { expect } from "vitest";
 import { network } from "hardhat";
 import { Contract, Wallet, ZeroHash, id as keccakUtf8, keccak256, AbiCoder, type BaseContract, type Signer, type TransactionReceipt } from "ethers";
-import { oracleDomain, signRejection, signResult } from "../../protocol/eip712.js";
+import { oracleDomain, signRejection } from "../../protocol/eip712.js";
+import { signResultBatch } from "../../protocol/batch.js";
 import { deployInferenceOracle } from "../../protocol/deployOracle.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { sha256, toHex } from "../../protocol/merkle.js";
@@ -132,6 +133,22 @@ export async function expectRevert(p: Promise<unknown>, contract: BaseContract, 
   return [...parsed!.args];
 }
 
+/**
+ * Sends a batch submission and expects every one of its items skipped (ResultSubmitted none, one
+ * ResultSkipped per item) with the selector of custom error `name`: an item that cannot be accepted
+ * never reverts the batch (only a bad signature or an unknown signer does).
+ */
+export async function expectSkipped(p: Promise<any>, contract: BaseContract, name: string): Promise<TransactionReceipt> {
+  const receipt = await send(p);
+  const selector = contract.interface.getError(name)!.selector;
+  const skipped = events(receipt, contract, "ResultSkipped");
+  expect(skipped.length, `expected items skipped with ${name}`).toBeGreaterThan(0);
+  for (const e of skipped) expect(contract.interface.getError(e.args.reason)?.name ?? e.args.reason).toBe(name);
+  for (const e of skipped) expect(e.args.reason).toBe(selector);
+  expect(events(receipt, contract, "ResultSubmitted")).toHaveLength(0);
+  return receipt;
+}
+
 function norm(v: unknown): unknown {
   if (typeof v === "number") return BigInt(v);
   if (typeof v === "string") return v.toLowerCase();
@@ -201,38 +218,43 @@ export async function request(fx: Fx, o: RequestOpts = {}): Promise<{ id: Reques
 
 export interface SubmissionOpts {
   outputHash?: string;
-  traceRoot?: string;
   output?: Uint8Array | string;
   proof?: string;
-  modelHash?: string; // what the signer claims (defaults to the request's)
-  inputHash?: string;
   domain?: ReturnType<typeof oracleDomain>;
+  /** The request id the worker signs (default: the submitted one). */
   signedId?: string;
   /** The payee the worker signs (default fx.relayer); the zero address leaves the share to the worker. */
   payee?: string;
 }
 
+/** A worker-signed ResultBatch of one item (IInferenceOracle.ResultBatch), as submitBatch takes it. */
 export async function submission(fx: Fx, id: string, signer: Wallet, o: SubmissionOpts = {}) {
-  const r = await fx.oracle.getRequest(id);
-  const outputHash = o.outputHash ?? OUTPUT_HASH;
-  const traceRoot = o.traceRoot ?? TRACE_ROOT;
-  const signature = await signResult(signer, o.domain ?? fx.domain, {
-    requestId: (o.signedId ?? id) as RequestId,
-    modelHash: (o.modelHash ?? r.modelHash) as Hex,
-    inputHash: (o.inputHash ?? r.inputHash) as Hex,
-    outputHash: outputHash as Hex,
-    traceRoot: traceRoot as Hex,
-    payee: o.payee ?? fx.relayer.address,
-  });
-  return { requestId: id, outputHash, traceRoot, payee: o.payee ?? fx.relayer.address, signature, output: o.output ?? "0x", proof: o.proof ?? "0x" };
+  return batchSubmission(fx, [id], signer, o);
+}
+
+/** One worker-signed ResultBatch over `ids` (one signature), every item with the same options. */
+export async function batchSubmission(fx: Fx, ids: string[], signer: Wallet, o: SubmissionOpts & { outputHashes?: string[] } = {}) {
+  const payee = o.payee ?? fx.relayer.address;
+  const hashes = ids.map((_, i) => o.outputHashes?.[i] ?? o.outputHash ?? OUTPUT_HASH);
+  const signed = await signResultBatch(
+    signer,
+    o.domain ?? fx.domain,
+    ids.map((id, i) => ({ requestId: o.signedId ?? id, outputHash: hashes[i]! })),
+    payee,
+  );
+  return {
+    payee,
+    signature: signed.signature,
+    items: ids.map((id, i) => ({ requestId: id, outputHash: hashes[i]!, output: o.output ?? "0x", proof: o.proof ?? "0x" })),
+  };
 }
 
 export async function rejection(fx: Fx, id: string, signer: Wallet, reason = 1) {
   return signRejection(signer, fx.domain, { requestId: id as RequestId, reason });
 }
 
-export function record(worker: string, relayer: string, outputHash: string = OUTPUT_HASH, traceRoot: string = TRACE_ROOT) {
-  return { worker, relayer, outputHash, traceRoot };
+export function record(worker: string, relayer: string, outputHash: string = OUTPUT_HASH) {
+  return { worker, relayer, outputHash };
 }
 
 export function zkProof(modelHash: string, inputHash: string, outputHash: string): string {
@@ -243,8 +265,8 @@ export function zkProof(modelHash: string, inputHash: string, outputHash: string
 export async function requestAndSubmit(fx: Fx, w = 0, o: RequestOpts & SubmissionOpts = {}) {
   const { id } = await request(fx, o);
   const sub = await submission(fx, id, fx.signers[w]!, o);
-  const receipt = await send((fx.oracle as any).connect(fx.relayer).submitResult(sub));
-  return { id, receipt, rec: record(fx.ops[w]!.address, fx.relayer.address, sub.outputHash, sub.traceRoot) };
+  const receipt = await send((fx.oracle as any).connect(fx.relayer).submitBatch(sub));
+  return { id, receipt, rec: record(fx.ops[w]!.address, fx.relayer.address, sub.items[0]!.outputHash) };
 }
 
 export async function balance(fx: Fx, addr: string): Promise<bigint> {

@@ -16,10 +16,10 @@ import {
   encodeTensor,
   hashEncoded,
   oracleDomain,
-  signResult,
   type Hex,
   type RequestId,
 } from "../../protocol/index.js";
+import { signResultBatch } from "../../protocol/batch.js";
 import { CLS_MODEL_PATH, MODEL_FEE, REQUEST_FEE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
 
@@ -204,26 +204,17 @@ describe("oracle end to end (optimistic tier)", () => {
     await waitFor(() => stateOf(stack, id) === "requested", 10_000, "request seen");
     const forger = Wallet.createRandom();
     const fakeOutput = encodeTensor({ dtype: "float32", shape: [1, 2], data: new Float32Array([0, 1]) });
-    const statement = {
-      requestId: id as RequestId,
-      modelHash: stack.modelHash,
-      inputHash: input.hash,
-      outputHash: hashEncoded(fakeOutput),
-      traceRoot: ("0x" + "00".repeat(32)) as Hex,
-      payee: forger.address,
-    };
+    const statement = { requestId: id as RequestId, modelHash: stack.modelHash, inputHash: input.hash, outputHash: hashEncoded(fakeOutput) };
     const domain = oracleDomain(stack.chainId, await stack.oracle.getAddress());
+    const signed = await signResultBatch(forger, domain, [statement], forger.address);
     await stack.queue.publish(QUEUES.results, {
-      kind: "result",
+      kind: "batch",
       chainId: stack.chainId.toString(),
       oracle: await stack.oracle.getAddress(),
-      ...statement,
+      payee: forger.address,
       signer: forger.address,
-      signature: await signResult(forger, domain, statement),
-      output: `0x${fakeOutput.toString("hex")}`,
-      provider: "cpu",
-      timings: {},
-      observedAt: Date.now(),
+      signature: signed.signature,
+      items: [{ ...statement, output: `0x${fakeOutput.toString("hex")}`, provider: "cpu", timings: {}, observedAt: Date.now() }],
     });
     await waitFor(async () => (await stack.queue.deadLetters(QUEUES.results)).length > 0, 10_000, "forgery dead-lettered");
     const dead = await stack.queue.deadLetters(QUEUES.results);
@@ -253,11 +244,16 @@ describe("oracle end to end (optimistic tier)", () => {
   it("refuses a replayed signature on-chain", async () => {
     const fulfilled = stack.relayer.db.listRequests({ state: "submitted", limit: 1 })[0] ?? stack.relayer.db.listRequests({ state: "fulfilled", limit: 1 })[0];
     expect(fulfilled).toBeDefined();
+    // The worker-signed batch the result came in, replayed whole.
     const reply = JSON.parse(stack.relayer.db.getReply(fulfilled!.id)!.message);
-    const replay = stack.oracle
-      .connect(stack.accounts.relayer)
-      .submitResult({ requestId: reply.requestId, outputHash: reply.outputHash, traceRoot: reply.traceRoot, payee: reply.payee, signature: reply.signature, output: "0x", proof: "0x" });
-    expect(await decodeRevert(stack, replay)).toBe("UnexpectedRequestState");
+    const batch = JSON.parse(stack.relayer.db.getBatch(reply.batch)!.message);
+    const replay = stack.oracle.connect(stack.accounts.relayer).submitBatch.staticCall({
+      payee: batch.payee,
+      signature: batch.signature,
+      items: batch.items.map((i: { requestId: string; outputHash: string }) => ({ requestId: i.requestId, outputHash: i.outputHash, output: "0x", proof: "0x" })),
+    });
+    // Every item is skipped (already served): nothing is accepted twice.
+    expect(await replay).toBe(0n);
   });
 });
 

@@ -208,18 +208,22 @@ describe("fuzz: a running stack", () => {
       observedAt: Date.now(),
     });
     const validResult = (): Record<string, Json> => ({
-      kind: "result",
+      kind: "batch",
       chainId,
       oracle,
-      ...target(),
-      outputHash: hex32(),
-      traceRoot: hex32(),
+      payee: stack.workerSigners[0]!.address,
       signer: stack.workerSigners[0]!.address,
       signature: `0x${randomBytes(random, 65).toString("hex")}`,
-      output: random() < 0.5 ? "0x" : `0x${encodeTensor({ dtype: "float32", shape: [1, 2], data: new Float32Array([random(), random()]) }).toString("hex")}`,
-      provider: "cpu",
-      timings: {},
-      observedAt: Date.now(),
+      items: [
+        {
+          ...target(),
+          outputHash: hex32(),
+          output: random() < 0.5 ? "0x" : `0x${encodeTensor({ dtype: "float32", shape: [1, 2], data: new Float32Array([random(), random()]) }).toString("hex")}`,
+          provider: "cpu",
+          timings: {},
+          observedAt: Date.now(),
+        },
+      ],
     });
     const validRejection = (): Record<string, Json> => ({
       kind: "rejection",

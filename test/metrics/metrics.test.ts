@@ -133,7 +133,7 @@ describe("metrics and health endpoints", () => {
       expect(total(s, "oracle_relayer_transactions_total", { action })).toBe(mine.length);
       expect(total(s, "oracle_relayer_gas_used_total", { action })).toBe(Number(mine.reduce((a, t) => a + t.gasUsed, 0n)));
     }
-    expect(total(s, "oracle_relayer_gas_used_total", { action: "submitResults" })).toBeGreaterThan(50_000);
+    expect(total(s, "oracle_relayer_gas_used_total", { action: "submitBatch" })).toBeGreaterThan(50_000);
     // A wrong-shape input: the worker's rejection proves the type mismatch, refunded at once (finding 3).
     expect(total(s, "oracle_relayer_transactions_total", { action: "rejectRequestWithProof" })).toBe(1);
     expect(total(s, "oracle_relayer_transaction_items_sum", { action: "settleMany" })).toBe(3);

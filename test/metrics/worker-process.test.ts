@@ -80,7 +80,9 @@ describe("worker process metrics server", () => {
     };
     await queue.publish(QUEUES.jobs, job as unknown as Json, { messageId: requestId });
     await waitFor(() => replies.length === 1, 60_000, "the worker's result");
-    expect(replies[0]!.kind).toBe("result");
+    // One signed batch per flush of the worker's result batcher (docs/V2.md §3): here a batch of one.
+    expect(replies[0]!.kind).toBe("batch");
+    expect((replies[0] as Extract<WorkerReply, { kind: "batch" }>).items.map((i) => i.requestId)).toEqual([requestId]);
 
     const samples = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
     expect(total(samples, "oracle_worker_inference_seconds_count", { model: shortHash(modelHash), provider: "cpu" })).toBe(1);

@@ -4,7 +4,7 @@
  * property tests); here the tree itself is checked exhaustively for small sizes.
  */
 import { describe, it, expect } from "vitest";
-import { Interface, keccak256, toUtf8Bytes, ZeroHash } from "ethers";
+import { Interface, keccak256, toUtf8Bytes } from "ethers";
 import { batchProof, batchRoot, batchesFromLogs, hashPair, processProof, proofFromLogs, resultLeaf, type LogLike } from "../../protocol/batch.js";
 import { isError } from "../../protocol/errors.js";
 import type { Hex } from "../../protocol/types.js";
@@ -12,20 +12,20 @@ import type { Hex } from "../../protocol/types.js";
 const leafOf = (i: number) => keccak256(toUtf8Bytes(`leaf-${i}`)) as Hex;
 const ORACLE = "0x00000000000000000000000000000000000000aa";
 const iface = new Interface([
-  "event ResultSubmitted(bytes32 indexed requestId, address indexed worker, address indexed relayer, bytes32 outputHash, bytes32 traceRoot, uint64 challengeDeadline, uint8 attempt)",
+  "event ResultSubmitted(bytes32 indexed requestId, address worker, address relayer, bytes32 outputHash, uint64 challengeDeadline, uint8 attempt)",
   "event RequestFulfilled(bytes32 indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered)",
   "event BatchCommitted(bytes32 indexed root, uint256 count)",
 ]);
 const WORKER = "0x00000000000000000000000000000000000000b1";
 const RELAYER = "0x00000000000000000000000000000000000000c1";
 const id = (i: number) => keccak256(toUtf8Bytes(`request-${i}`)) as Hex;
-const record = { worker: WORKER, relayer: RELAYER, outputHash: keccak256(toUtf8Bytes("out")), traceRoot: ZeroHash };
+const record = { worker: WORKER, relayer: RELAYER, outputHash: keccak256(toUtf8Bytes("out")) };
 
 function log(name: string, args: unknown[], address = ORACLE): LogLike {
   const { topics, data } = iface.encodeEventLog(name, args);
   return { address, topics, data };
 }
-const submitted = (i: number, attempt = 0) => log("ResultSubmitted", [id(i), WORKER, RELAYER, record.outputHash, record.traceRoot, 1000, attempt]);
+const submitted = (i: number, attempt = 0) => log("ResultSubmitted", [id(i), WORKER, RELAYER, record.outputHash, 1000, attempt]);
 
 describe("protocol/batch", () => {
   it("test_batchProof_everyLeafOfEverySize_reachesTheRoot", () => {

@@ -1,25 +1,20 @@
-/** The inference lane (one run at a time per model), dynamic batching, and the fast signer. */
+/** The inference lane (one run at a time per model), dynamic batching, and results signed a batch at a time. */
 import ort from "onnxruntime-node";
 import { Wallet } from "ethers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   QUEUES,
-  ResultMessageSchema,
+  ResultBatchMessageSchema,
   Tier,
   decodeTensor,
   encodeTensor,
   hashEncoded,
   oracleDomain,
-  recoverResultSigner,
-  resultDigest,
-  signRejection,
-  signResult,
-  type Hex,
+  type BatchItem,
   type Job,
-  type RequestId,
-  type ResultMessage,
   type Tensor,
 } from "../../protocol/index.js";
+import { recoverResultBatchSigner } from "../../protocol/batch.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
 import { concatBatch, dynamicBatchDim, InferenceLane, splitBatch, type LaneBackend } from "../../worker/batcher.js";
@@ -200,30 +195,6 @@ describe("InferenceLane", () => {
   });
 });
 
-describe("FastSigner", () => {
-  it("test_fastSigner_matchesEthersByteForByte", async () => {
-    for (let i = 0; i < 25; i++) {
-      const wallet = Wallet.createRandom();
-      const fast = new FastSigner(wallet.privateKey);
-      expect(fast.address).toBe(wallet.address);
-      const domain = oracleDomain(BigInt(1 + i), ORACLE);
-      const st = { requestId: randomHash() as RequestId, modelHash: randomHash(), inputHash: randomHash(), outputHash: randomHash(), traceRoot: randomHash(), payee: Wallet.createRandom().address };
-      expect(fast.resultDigest(domain, st)).toBe(resultDigest(domain, st));
-      expect(fast.signResult(domain, st)).toBe(await signResult(wallet, domain, st));
-      const rej = { requestId: st.requestId, reason: (i % 6) + 1 };
-      expect(fast.signRejection(domain, rej)).toBe(await signRejection(wallet, domain, rej));
-    }
-  });
-
-  it("test_fastSigner_rejectsMalformedWords", () => {
-    const fast = new FastSigner(SIGNER_KEY);
-    const domain = oracleDomain(1n, ORACLE);
-    const good = randomHash();
-    expect(() => fast.signResult(domain, { requestId: good as RequestId, modelHash: "0x12", inputHash: good, outputHash: good, traceRoot: good, payee: ORACLE })).toThrow(TypeError);
-    expect(() => fast.signResult(domain, { requestId: good as RequestId, modelHash: `0x${"zz".repeat(32)}` as Hex, inputHash: good, outputHash: good, traceRoot: good, payee: ORACLE })).toThrow(TypeError);
-  });
-});
-
 describe("Worker with dynamic batching (real classifier)", () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let queue: InProcessQueue;
@@ -239,16 +210,20 @@ describe("Worker with dynamic batching (real classifier)", () => {
     await tmp.cleanup();
   });
 
-  async function serve(config: Record<string, unknown>, inputs: Tensor[], tier = Tier.OPTIMISTIC): Promise<ResultMessage[]> {
+  async function serve(config: Record<string, unknown>, inputs: Tensor[], tier = Tier.OPTIMISTIC): Promise<BatchItem[]> {
     worker = new Worker({
       queue,
       catalog: new StaticCatalog([{ modelHash: CLS_HASH, uris: [CLS_URI], input: CLS_INPUT, output: CLS_OUTPUT }]),
       logger: silentLogger(),
       config: { signerKey: SIGNER_KEY, allowedOracles: [{ chainId: CHAIN_ID, oracle: ORACLE }], modelCacheDir: `${tmp.dir}/models`, modelSchemes: ["npm"], ...config },
     });
-    const replies: ResultMessage[] = [];
+    const replies: BatchItem[] = [];
     await queue.consume<Json>(QUEUES.results, async (d) => {
-      replies.push(ResultMessageSchema.parse(d.body));
+      // One signature per batch of results (docs/V2.md §3): checked here, over every item.
+      const batch = ResultBatchMessageSchema.parse(d.body);
+      const entries = batch.items.map((i) => ({ requestId: i.requestId, outputHash: i.outputHash }));
+      expect(recoverResultBatchSigner(oracleDomain(CHAIN_ID, ORACLE), { payee: batch.payee, signature: batch.signature, entries })).toBe(new Wallet(SIGNER_KEY).address);
+      replies.push(...batch.items);
     }, { prefetch: 100 });
     await worker.runner.warm(CLS_HASH);
     await worker.start();
@@ -282,14 +257,12 @@ describe("Worker with dynamic batching (real classifier)", () => {
     expect(Math.max(...lane.batches)).toBeGreaterThan(1);
 
     const session = await ort.InferenceSession.create(CLS_PATH, { graphOptimizationLevel: "all" });
-    const domain = oracleDomain(CHAIN_ID, ORACLE);
     for (const r of replies) {
       const i = Number(BigInt(r.requestId)) - 1;
       const output = decodeTensor(Buffer.from(r.output.slice(2), "hex"));
       expect(output.shape).toEqual([1, 2]);
       expect(hashEncoded(Buffer.from(r.output.slice(2), "hex"))).toBe(r.outputHash);
       expect(r.inputHash).toBe(hashEncoded(encodeTensor(inputs[i]!)));
-      expect(recoverResultSigner(domain, r as never, r.signature)).toBe(new Wallet(SIGNER_KEY).address);
       const alone = await session.run({ [session.inputNames[0]!]: new ort.Tensor("float32", inputs[i]!.data as Float32Array, inputs[i]!.shape) });
       const expected = alone[session.outputNames[0]!]!.data as Float32Array;
       (output.data as Float32Array).forEach((x, k) => expect(Math.abs(x - expected[k]!)).toBeLessThan(1e-4));

@@ -6,7 +6,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { fetchTrace } from "../../challenger/fetchTrace.js";
 import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
 import { commitTrace } from "../../protocol/trace.js";
 import type { Hex } from "../../protocol/types.js";
@@ -72,32 +71,5 @@ describe("putBlob", () => {
     await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
     await putBlob(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, HASH, Buffer.from("x"), { timeoutMs: 5_000 });
     expect(puts).toBe(2);
-  });
-});
-
-describe("fetchTrace", () => {
-  it("test_fetchTrace_rateLimitedAndReset_retriesInsteadOfCallingTheTraceWithheld", async () => {
-    const tensors: Tensor[] = [1, 2, 3].map((v) => ({ dtype: "float32", shape: [1, 2], data: Float32Array.from([v, -v]) }));
-    const run = commitTrace(tensors);
-    const blobs = new Map<string, Buffer>([[run.traceRoot.toLowerCase(), encodeTensor(run.manifest)]]);
-    tensors.forEach((t, i) => blobs.set(run.hashes[i]!.toLowerCase(), encodeTensor(t)));
-    const seen = new Map<string, number>();
-    server = createServer((req, res) => {
-      const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
-      const n = (seen.get(hash) ?? 0) + 1;
-      seen.set(hash, n);
-      // First ask of each blob: rate limited; second: the connection is dropped; then served.
-      if (n === 1) return void res.writeHead(429, { "retry-after": "1" }).end();
-      if (n === 2) return void req.socket.destroy();
-      const blob = blobs.get(hash);
-      res.writeHead(blob === undefined ? 404 : 200).end(blob);
-    });
-    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const fetched = await fetchTrace(url, run.traceRoot as Hex);
-    expect(fetched.hashes).toEqual(run.hashes);
-    expect(fetched.tensors.map((t) => [...(t.data as Float32Array)])).toEqual([[1, -1], [2, -2], [3, -3]]);
-    // A blob that is not there (404) is final at once: that is what a data-availability challenge is for.
-    await expect(fetchTrace(url, `0x${"cd".repeat(32)}` as Hex, { attempts: 5 })).rejects.toMatchObject({ code: "TRACE_UNAVAILABLE", details: { attempts: 3 } });
   });
 });

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { SigningKey, Wallet, hexlify, randomBytes, recoverAddress } from "ethers";
-import { oracleDomain, resultDigest, signRejection, signResult } from "../../protocol/eip712.js";
+import { batchDigest, oracleDomain, signBatch, signRejection } from "../../protocol/eip712.js";
+import { recoverResultBatchSigner, resultsRoot } from "../../protocol/batch.js";
 import type { RequestId } from "../../protocol/types.js";
 import { FastSigner } from "../../worker/signer.js";
 import { ORACLE, randomHash } from "./fixtures.js";
@@ -35,7 +36,7 @@ describe("FastSigner (noble secp256k1)", () => {
     expect(highS).toBeLessThan(900);
   });
 
-  it("test_signResult_randomStatements_matchesEthersTypedData_succeeds", async () => {
+  it("test_signBatch_randomStatements_matchesEthersTypedData_succeeds", async () => {
     for (let i = 0; i < 40; i++) {
       const wallet = Wallet.createRandom();
       const fast = new FastSigner(wallet.privateKey);
@@ -43,12 +44,25 @@ describe("FastSigner (noble secp256k1)", () => {
       const domain = oracleDomain(BigInt(1 + i), ORACLE);
       // payee: a random address, or zero (the worker keeps the relayer share)
       const payee = i % 4 === 0 ? "0x0000000000000000000000000000000000000000" : Wallet.createRandom().address;
-      const st = { requestId: randomHash() as RequestId, modelHash: randomHash(), inputHash: randomHash(), outputHash: randomHash(), traceRoot: randomHash(), payee };
-      expect(fast.resultDigest(domain, st)).toBe(resultDigest(domain, st));
-      expect(fast.signResult(domain, st)).toBe(await signResult(wallet, domain, st));
-      const rej = { requestId: st.requestId, reason: (i * 977) % 0x10000 };
+      const entries = Array.from({ length: 1 + (i % 9) }, () => ({ requestId: randomHash(), outputHash: randomHash() }));
+      const st = { resultsRoot: resultsRoot(entries), payee };
+      expect(fast.batchDigest(domain, st)).toBe(batchDigest(domain, st));
+      const signature = fast.signBatch(domain, st);
+      expect(signature).toBe(await signBatch(wallet, domain, st));
+      expect(recoverResultBatchSigner(domain, { payee, signature, entries })).toBe(wallet.address);
+      // Any changed entry recovers another address.
+      const changed = entries.map((e, j) => (j === entries.length - 1 ? { ...e, outputHash: randomHash() } : e));
+      expect(recoverResultBatchSigner(domain, { payee, signature, entries: changed })).not.toBe(wallet.address);
+      const rej = { requestId: entries[0]!.requestId as RequestId, reason: (i * 977) % 0x10000 };
       expect(fast.signRejection(domain, rej)).toBe(await signRejection(wallet, domain, rej));
     }
+  });
+
+  it("test_signBatch_malformedStatement_throws", () => {
+    const fast = new FastSigner(hexlify(randomBytes(32)));
+    const domain = oracleDomain(1n, ORACLE);
+    expect(() => fast.signBatch(domain, { resultsRoot: "0x12", payee: ORACLE })).toThrow(TypeError);
+    expect(() => fast.signBatch(domain, { resultsRoot: randomHash(), payee: "0x12" })).toThrow(TypeError);
   });
 
   it("test_constructor_invalidKey_reverts", () => {

@@ -8,7 +8,7 @@ import { Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUES, encodeTensor, hashEncoded, toHex, type Job, type Logger, type ResultMessage } from "../../protocol/index.js";
+import { QUEUES, encodeTensor, hashEncoded, toHex, type Job, type Logger, type BatchItem, type ResultBatchMessage } from "../../protocol/index.js";
 import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../../protocol/metrics.js";
 import { InProcessQueue } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
@@ -31,7 +31,8 @@ describe("a worker whose stake drops while it runs", () => {
   let server: MetricsServer;
   let queue: InProcessQueue;
   let worker: Worker;
-  const results: ResultMessage[] = [];
+  // Every item of every signed result batch the worker published.
+  const results: BatchItem[] = [];
   const key = Wallet.createRandom();
 
   beforeAll(async () => {
@@ -51,7 +52,7 @@ describe("a worker whose stake drops while it runs", () => {
     await watch.start();
     server = await startMetricsServer({ registry: metrics.registry, port: 0, readiness: { stake: () => watch.readiness() } });
     queue = new InProcessQueue();
-    await queue.consume<ResultMessage>(QUEUES.results, async (d) => void results.push(d.body));
+    await queue.consume<ResultBatchMessage>(QUEUES.results, async (d) => void results.push(...(d.body.kind === "batch" ? d.body.items : [])));
     worker = new Worker({
       queue,
       logger,

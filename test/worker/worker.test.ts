@@ -5,28 +5,26 @@ import {
   QUEUES,
   RejectReason,
   RejectionMessageSchema,
-  ResultMessageSchema,
+  ResultBatchMessageSchema,
   decodeTensor,
   encodeTensor,
   fromHex,
   hashEncoded,
   oracleDomain,
   recoverRejectionSigner,
-  recoverResultSigner,
   sha256,
   toHex,
   type Hex,
   type Job,
   type RejectionMessage,
   type RequestId,
-  type ResultMessage,
+  type BatchItem,
   type Tensor,
 } from "../../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker, sha256Hex, type ModelEntry, type WorkerConfigInput } from "../../worker/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { checkTrace, fetchTrace } from "../../challenger/index.js";
-import { clsCommitment } from "../challenger/fixtures.js";
+import { recoverResultBatchSigner } from "../../protocol/batch.js";
 import {
   CHAIN_ID,
   CLS_HASH,
@@ -46,6 +44,14 @@ import {
 
 const OTHER_MODEL = `0x${"5a".repeat(32)}` as Hex; // registered with the cls file's URI: hash mismatch
 const UNKNOWN_MODEL = `0x${"6b".repeat(32)}` as Hex;
+
+/** One result of a signed batch message, with its batch's envelope (the signature covers `entries`). */
+type ResultMessage = BatchItem & { kind: "result"; payee: string; signer: string; signature: string; entries: { requestId: string; outputHash: string }[] };
+
+/** The signer of the batch `r` came in (its root rebuilt from every entry of the batch). */
+function batchSigner(r: ResultMessage): string {
+  return recoverResultBatchSigner(oracleDomain(CHAIN_ID, ORACLE), { payee: r.payee, signature: r.signature, entries: r.entries });
+}
 
 interface Harness {
   queue: InProcessQueue;
@@ -95,7 +101,13 @@ describe("Worker", () => {
     });
     const replies: Harness["replies"] = [];
     await queue.consume<Json>(QUEUES.results, async (d) => {
-      replies.push((d.body as { kind: string }).kind === "result" ? ResultMessageSchema.parse(d.body) : RejectionMessageSchema.parse(d.body));
+      if ((d.body as { kind: string }).kind === "batch") {
+        const b = ResultBatchMessageSchema.parse(d.body);
+        const entries = b.items.map((i) => ({ requestId: i.requestId, outputHash: i.outputHash }));
+        for (const item of b.items) replies.push({ ...item, kind: "result", payee: b.payee, signer: b.signer, signature: b.signature, entries });
+      } else {
+        replies.push(RejectionMessageSchema.parse(d.body));
+      }
     });
     await worker.start();
     harness = { queue, worker, replies, dead: () => queue.deadLetters(QUEUES.jobs), cacheDir };
@@ -157,77 +169,6 @@ describe("Worker", () => {
     return r;
   }
 
-  it("test_job_checkpointTrace_signsTheTracedOutputAndPublishesOnlyCheckpoints", async () => {
-    const blobs = new Map<string, Buffer>();
-    const store = await loopbackServer((req, body, res) => {
-      const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
-      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
-      blobs.set(hash, body);
-      res.writeHead(201).end();
-    });
-    servers.push(store);
-    const h = await start({ trace: "checkpoint", traceCheckpoints: { every: 32, names: [] }, blobStoreUrl: store.url });
-    const input = textLineTensor("Checkpoints only", { rotated: true });
-    const j = job(input, { tier: 1 });
-    const reply = await serve(h, j);
-    expect(reply?.kind, JSON.stringify(reply)).toBe("result");
-    const r = reply as ResultMessage;
-    expect(r.traceRoot).not.toBe(`0x${"00".repeat(32)}`);
-    expect(r.provider).toBe("cpu");
-    expect(r.timings.traceRun).toBeGreaterThan(0);
-    // The manifest is in the store under the root; uncommitted rows are zero; committed tensors are there.
-    const manifest = decodeTensor(blobs.get(r.traceRoot.toLowerCase())!);
-    const rows = manifest.shape[0]!;
-    const hashes = Array.from({ length: rows }, (_, i) => toHex((manifest.data as Uint8Array).subarray(i * 32, (i + 1) * 32)));
-    const committed = hashes.map((x, i) => [x, i] as const).filter(([x]) => x !== `0x${"00".repeat(32)}`);
-    expect(committed.map(([, i]) => i)).toEqual(Array.from({ length: rows }, (_, i) => i).filter((i) => i === rows - 1 || (i + 1) % 32 === 0));
-    for (const [x] of committed) expect(blobs.has(x.toLowerCase())).toBe(true);
-    expect(blobs.size).toBe(committed.length + 1);
-    // The signed output is the trace's last tensor.
-    expect(hashes[rows - 1]).toBe(r.outputHash);
-    const output = decodeTensor(fromHex(r.output));
-    const [p0, p1] = output.data as Float32Array;
-    expect(p1! > p0!).toBe(true);
-    const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex, payee: r.payee };
-    expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
-  });
-
-  it("test_job_fourTracedJobs_shareOneBatchedTraceRun_eachTraceHonestAndEndingInItsSignedOutput", async () => {
-    const blobs = new Map<string, Buffer>();
-    const store = await loopbackServer((req, body, res) => {
-      const hash = req.url!.replace(/^\/blobs\//, "").toLowerCase();
-      if (req.method === "GET") return void res.writeHead(blobs.has(hash) ? 200 : 404).end(blobs.get(hash));
-      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
-      blobs.set(hash, body);
-      res.writeHead(201).end();
-    });
-    servers.push(store);
-    const h = await start({ trace: "full", blobStoreUrl: store.url, prefetch: 8, batching: { default: { maxBatch: 4, maxWaitMs: 2_000 } } });
-    const inputs = [false, true, false, true].map((rotated, i) => textLineTensor(`Batched trace ${i}`, { rotated }));
-    const jobs = inputs.map((input) => job(input, { tier: 1 }));
-    for (const j of jobs) await h.queue.publish(QUEUES.jobs, j as unknown as Json);
-    await waitFor(() => (h.replies.length >= 4 ? true : undefined), 60_000, "four results");
-    const commitment = await clsCommitment();
-    for (const [i, j] of jobs.entries()) {
-      const r = h.replies.find((x) => x.requestId === j.requestId) as ResultMessage;
-      expect(r?.kind, JSON.stringify(r)).toBe("result");
-      expect(r.timings.batch).toBe(4);
-      const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex, payee: r.payee };
-      expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
-      const trace = await fetchTrace(store.url, r.traceRoot as Hex);
-      // The signed output is the trace's last tensor, and the trace checks out against this job's own input.
-      expect(trace.hashes.at(-1)).toBe(r.outputHash);
-      expect(encodeTensor(trace.tensors.at(-1)!).equals(Buffer.from(fromHex(r.output)))).toBe(true);
-      expect(checkTrace(commitment, { input: inputs[i]!, tensors: trace.tensors }, { fraction: 1 }).ok).toBe(true);
-    }
-    expect(await h.dead()).toEqual([]);
-  });
-
-  it("test_job_tracedWithModelHashMismatch_isRejectedAsModelUnavailable", async () => {
-    const h = await start({ trace: "full" });
-    await expectRejection(h, job(textLineTensor("Wrong model"), { modelHash: OTHER_MODEL }), RejectReason.ModelUnavailable, "MODEL_HASH_MISMATCH", /^no URI of the model served a file matching the model hash$/);
-  });
-
   it("test_job_realClassifier_signsCorrectResult", async () => {
     const h = await start();
     for (const rotated of [false, true]) {
@@ -244,14 +185,32 @@ describe("Worker", () => {
       // Upright -> index 0, upside down -> index 1.
       const [p0, p1] = output.data as Float32Array;
       expect(p1! > p0!).toBe(rotated);
-      expect(r.traceRoot).toBe(`0x${"00".repeat(32)}`);
       expect(r.provider).toBe("cpu");
       for (const stage of ["fetch", "decode", "infer", "hash", "sign"]) expect(r.timings[stage], stage).toBeGreaterThanOrEqual(0);
-      const statement = { requestId: j.requestId as RequestId, modelHash: j.modelHash as Hex, inputHash: j.inputHash as Hex, outputHash: r.outputHash as Hex, traceRoot: r.traceRoot as Hex, payee: r.payee };
-      expect(recoverResultSigner(oracleDomain(CHAIN_ID, ORACLE), statement, r.signature)).toBe(h.worker.address);
+      // One signature for the batch the result came in; the batch's root covers this (requestId, outputHash).
+      expect(r.entries).toContainEqual({ requestId: j.requestId, outputHash: r.outputHash });
+      expect(batchSigner(r)).toBe(h.worker.address);
       expect(r.signer).toBe(h.worker.address);
     }
     expect(existsSync(`${h.cacheDir}/${CLS_HASH.slice(2)}.onnx`)).toBe(true);
+  });
+
+  it("test_jobs_concurrent_signedAsBatchesOfAtMostMaxItems", async () => {
+    const h = await start({ prefetch: 8, resultBatch: { maxItems: 4, maxWaitMs: 500 } });
+    const jobs = Array.from({ length: 6 }, (_, i) => job(textLineTensor(`Batch of results ${i}`, { rotated: i % 2 === 0 })));
+    for (const j of jobs) await h.queue.publish(QUEUES.jobs, j as unknown as Json);
+    await waitFor(() => (h.replies.length >= 6 ? true : undefined), 60_000, "six results");
+    const results = h.replies as ResultMessage[];
+    // Fewer signatures than results, none over maxItems; every result is in exactly one signed batch.
+    const bySignature = new Map<string, ResultMessage[]>();
+    for (const r of results) bySignature.set(r.signature, [...(bySignature.get(r.signature) ?? []), r]);
+    expect(bySignature.size).toBeLessThan(6);
+    for (const [, rs] of bySignature) {
+      expect(rs.length).toBeLessThanOrEqual(4);
+      expect(rs[0]!.entries).toHaveLength(rs.length);
+      expect(batchSigner(rs[0]!)).toBe(h.worker.address);
+    }
+    expect(new Set(results.map((r) => r.requestId))).toEqual(new Set(jobs.map((j) => j.requestId)));
   });
 
   it("test_job_badInputs_areRejectedWithReasons", async () => {

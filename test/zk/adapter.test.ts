@@ -1,6 +1,6 @@
 /**
  * The generated IZkVerifier adapter (contracts/zk/MnistMlpZkVerifier.sol) with real Groth16 proofs:
- * off-chain (snarkjs) and on-chain (adapter, oracle submitResult / submitResults) a valid proof
+ * off-chain (snarkjs) and on-chain (adapter, oracle submitBatch) a valid proof
  * settles and calls back in one transaction; a tampered proof, tampered public signals, a proof for
  * another input and a proof for another model are all rejected.
  */
@@ -12,7 +12,7 @@ import * as snarkjs from "snarkjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { argmax, decodeInferenceProof, encodeInferenceProof } from "../../circuits/index.js";
 import { hashEncoded } from "../../protocol/tensor.js";
-import { events, expectRevert, FEE, request, send, submission, Tier, Status } from "../contracts/helpers.js";
+import { events, expectRevert, expectSkipped, FEE, request, send, submission, Tier, Status } from "../contracts/helpers.js";
 import { deployZk, digits, outputTensor, prove, REPO, zkModels, type ZkFx } from "./fixture.js";
 
 /** EIP-2028 calldata cost: 16 gas per nonzero byte, 4 per zero byte. */
@@ -110,24 +110,20 @@ describe("ZK adapter with real Groth16 proofs", () => {
     expect((await fx.oracle.getRequest(id)).inputHash).toBe(a.hash);
 
     // Invalid: another model's proof, a tampered proof, no proof.
-    const sub16 = await submission(fx, id, fx.signers[0]!, { outputHash: pa16.outputHash, output: pa16.output, proof: pa16.proof, traceRoot: ZeroHash });
-    await expectRevert(fx.oracle.connect(fx.relayer).submitResult(sub16), fx.oracle, "OracleProofInvalid", [id]);
+    const sub16 = await submission(fx, id, fx.signers[0]!, { outputHash: pa16.outputHash, output: pa16.output, proof: pa16.proof });
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(sub16), fx.oracle, "OracleProofInvalid");
     const d = decodeInferenceProof(pa.proof);
     const badProof = reencode({ ...d, c: [d.c[0]!, d.c[1]! + 1n] });
-    const bad = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output, proof: badProof, traceRoot: ZeroHash });
-    await expectRevert(fx.oracle.connect(fx.relayer).submitResult(bad), fx.oracle, "OracleProofInvalid", [id]);
-    const none = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output, traceRoot: ZeroHash });
-    await expectRevert(fx.oracle.connect(fx.relayer).submitResult(none), fx.oracle, "OracleProofRequired", [id]);
-    // In a batch the bad item is skipped with the OracleProofInvalid selector.
-    const batchRc = await send(fx.oracle.connect(fx.relayer).submitResults([bad]));
-    const skipped = events(batchRc, fx.oracle, "ResultSkipped");
-    expect(skipped.map((s) => s.args.reason)).toEqual([fx.oracle.interface.getError("OracleProofInvalid")!.selector]);
+    const bad = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output, proof: badProof });
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(bad), fx.oracle, "OracleProofInvalid");
+    const none = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output });
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(none), fx.oracle, "OracleProofRequired");
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
 
     // Valid: settles, pays and calls back in this one transaction.
-    const good = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output, proof: pa.proof, traceRoot: ZeroHash });
-    const receipt = await send(fx.oracle.connect(fx.relayer).submitResult(good));
-    console.log(`[zk] ZK-tier submitResult incl. proof check and DigitClassifierDApp callback: ${receipt.gasUsed} gas`);
+    const good = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output, proof: pa.proof });
+    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(good));
+    console.log(`[zk] ZK-tier submitBatch x1 incl. proof check and DigitClassifierDApp callback: ${receipt.gasUsed} gas`);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Fulfilled));
     const [fulfilled] = events(receipt, fx.oracle, "RequestFulfilled");
     expect(fulfilled!.args.callbackSucceeded).toBe(true);
@@ -135,11 +131,11 @@ describe("ZK adapter with real Groth16 proofs", () => {
     expect(p.received && p.decoded).toBe(true);
     expect(Number(p.digit)).toBe(argmax(new Int8Array(pa.outputData.buffer, pa.outputData.byteOffset, 10)));
 
-    // The other digit through submitResults, for the batch path.
+    // The other digit, from another worker's batch.
     const rc2 = await send(consumer.connect(fx.requester).classify(b.tensor, deadline, { value: FEE }));
     const id2 = events(rc2, fx.oracle, "InferenceRequested")[0]!.args.requestId as string;
-    const good2 = await submission(fx, id2, fx.signers[1]!, { outputHash: pb.outputHash, output: pb.output, proof: pb.proof, traceRoot: ZeroHash });
-    const r2 = await send(fx.oracle.connect(fx.relayer).submitResults([good2]));
+    const good2 = await submission(fx, id2, fx.signers[1]!, { outputHash: pb.outputHash, output: pb.output, proof: pb.proof });
+    const r2 = await send(fx.oracle.connect(fx.relayer).submitBatch(good2));
     expect(events(r2, fx.oracle, "ResultSkipped")).toHaveLength(0);
     expect(await fx.oracle.state(id2)).toBe(BigInt(Status.Fulfilled));
   });

@@ -46,8 +46,8 @@ describe("ZK dispute resolution", () => {
   /** An OPTIMISTIC request for digit `d`, a result from worker 0 with `outputHash`, and a challenge. */
   async function challenged(d: ReturnType<typeof digits>[number], outputHash: string) {
     const { id } = await request(fx, { modelHash: fx.mnistHash, input: d.tensor, tier: Tier.OPTIMISTIC });
-    const sub = await submission(fx, id, fx.signers[0]!, { outputHash, traceRoot: ZeroHash });
-    const submitted = await send(fx.oracle.connect(fx.relayer).submitResult(sub));
+    const sub = await submission(fx, id, fx.signers[0]!, { outputHash });
+    const submitted = await send(fx.oracle.connect(fx.relayer).submitBatch(sub));
     const rc = await send(openChallenge(fx.oracle.connect(fx.challenger), await fx.oracle.getAddress(), id, submitted.logs, PARAMS.challengeBond));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Challenged));
     return { id, rc };

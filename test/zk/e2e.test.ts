@@ -47,7 +47,7 @@ describe("ZK tier end to end", () => {
       expect(fulfilled[0]!.transactionHash).toBe(submitted[0]!.transactionHash);
       expect(fulfilled[0]!.args.callbackSucceeded).toBe(true);
       const tx = await stack.ethers.provider.getTransaction(submitted[0]!.transactionHash);
-      expect(oracle.interface.parseTransaction(tx!)?.name).toBe("submitResults");
+      expect(oracle.interface.parseTransaction(tx!)?.name).toBe("submitBatch");
       // The proven digit is the model's answer (onnxruntime on the same file).
       const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor("int8", ds[i]!.pixels, [1, 7, 7]) });
       expect(Number(p.digit)).toBe(argmax(out[session.outputNames[0]!]!.data as Int8Array));

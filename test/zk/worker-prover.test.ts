@@ -7,7 +7,10 @@ import { join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toSnarkjsProof } from "../../circuits/index.js";
-import { QUEUES, ResultMessageSchema, RejectionMessageSchema, fromHex, hashEncoded, toHex, type Hex, type Job, type RejectionMessage, type ResultMessage } from "../../protocol/index.js";
+import { QUEUES, ResultBatchMessageSchema, RejectionMessageSchema, fromHex, hashEncoded, toHex, type BatchItem, type Hex, type Job, type RejectionMessage } from "../../protocol/index.js";
+
+/** One result of a signed batch (the worker signs a batch at a time). */
+type ResultMessage = BatchItem & { kind: "result" };
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
 import { CHAIN_ID, ORACLE, SIGNER_KEY, randomHash, silentLogger, tempDir, waitFor } from "../worker/fixtures.js";
@@ -43,9 +46,17 @@ describe("worker: ZK-tier proving off the main thread", () => {
       },
     });
     await queue.consume<Json>(QUEUES.results, async (d) => {
-      const body = d.body as { kind: string; requestId: string };
-      replies.push(body.kind === "result" ? ResultMessageSchema.parse(d.body) : RejectionMessageSchema.parse(d.body));
-      order.push(body.requestId);
+      const body = d.body as { kind: string };
+      if (body.kind === "batch") {
+        for (const item of ResultBatchMessageSchema.parse(d.body).items) {
+          replies.push({ ...item, kind: "result" });
+          order.push(item.requestId);
+        }
+      } else {
+        const r = RejectionMessageSchema.parse(d.body);
+        replies.push(r);
+        order.push(r.requestId);
+      }
     });
     await worker.start();
   }, 600_000);
