@@ -165,6 +165,7 @@ export interface CheckCliOptions extends GlobalOptions {
   range?: string;
   maxInlineOutput?: string;
   calibrate?: boolean;
+  onchain?: boolean;
 }
 
 function count(value: string | undefined, what: string, fallback: number): number {
@@ -194,6 +195,7 @@ export async function modelCheck(file: string, o: CheckCliOptions): Promise<void
       ...(range === undefined ? {} : { range }),
       maxInlineOutputBytes: count(o.maxInlineOutput, "--max-inline-output", DEFAULT_INLINE_OUTPUT_CAP),
       calibrate: o.calibrate !== false,
+      onchain: o.onchain !== false,
     }),
   );
   output(o.json === true, report, () => checkLines(report));
