@@ -93,44 +93,61 @@ function readerOf(program: Program, step: Step): (k: number) => ArrayLike<number
 
 const unique = (xs: number[], n: number) => [...new Set(xs.filter((x) => x >= 0 && x < n))];
 
-/**
- * Probes every step of `program` on a fresh in-process chain. `onStep` reports progress. Throws only
- * when the chain or the contracts cannot be brought up (no build: run `npx hardhat build`).
- */
-export async function probeOnchain(program: Program, precision: Precision, onStep?: (done: number, total: number) => void): Promise<OnchainProbe> {
-  const t0 = performance.now();
+export interface ProbeContracts {
+  verifier: any;
+  harness: any;
+  close(): Promise<void>;
+}
+
+/** A fresh in-process chain with StepMaps, StepIndex, StepVerifier (linked) and StepVerifierHarness. */
+export async function deployProbe(): Promise<ProbeContracts> {
   const { network } = await import("hardhat");
   const conn = await network.create();
+  const maps = await conn.ethers.deployContract("StepMaps");
+  const index = await conn.ethers.deployContract("StepIndex");
+  const verifier: any = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
+  const harness: any = await conn.ethers.deployContract("StepVerifierHarness", [await verifier.getAddress()]);
+  return { verifier, harness, close: async () => void (await conn.close?.()) };
+}
+
+/** One step through StepVerifier: its worst leaf gas and every disagreement with element.ts. */
+export async function probeStep(contracts: ProbeContracts, program: Program, step: Step, precision: Precision): Promise<StepLeaf> {
+  const numel = numelOf(step.output.shape);
+  const es = unique([0, Math.floor(numel / 2), numel - 1], numel);
+  const termsOf = (_e: number, K: number, padding: number[]) => unique([0, Math.floor(K / 2), K - 1, ...padding.slice(0, 1)], K);
+  const bad: string[] = [];
+  const failures: string[] = [];
+  let gas: GasRow = { reads: 0, value: 0, init: 0, termReads: 0, fold: 0 };
+  let info = 0;
   try {
-    const maps = await conn.ethers.deployContract("StepMaps");
-    const index = await conn.ethers.deployContract("StepIndex");
-    const verifier: any = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
-    const harness: any = await conn.ethers.deployContract("StepVerifierHarness", [await verifier.getAddress()]);
+    info = Number(await contracts.verifier.info.estimateGas("0x" + encodeStep(step).toString("hex"))) - TX_BASE_GAS;
+    gas = (await checkStep(contracts.harness, step, readerOf(program, step), precision, es, termsOf, bad)).gas;
+    failures.push(...bad);
+  } catch (error) {
+    failures.push(`StepVerifier reverts: ${((error as Error).message ?? String(error)).split("\n")[0]!.slice(0, 200)}`);
+  }
+  const leafGas = info + (step.kind === "reduce" ? Math.max(gas.reads + gas.init, gas.termReads + gas.fold, gas.value) : gas.reads + gas.value);
+  if (failures.length === 0 && leafGas > LEAF_GAS_LIMIT) failures.push(`a leaf needs ${leafGas} gas, above the game's ${LEAF_GAS_LIMIT} per move`);
+  return { step: step.index, op: step.op, kind: step.kind, node: step.origin.node, opType: step.origin.opType, leafGas, gas: { ...gas, info }, failures };
+}
+
+/**
+ * Probes every step of `program` (on `contracts`, else a fresh in-process chain). `onStep` reports
+ * progress. Throws only when the chain or the contracts cannot be brought up (no build: run `npx hardhat build`).
+ */
+export async function probeOnchain(program: Program, precision: Precision, onStep?: (done: number, total: number) => void, contracts?: ProbeContracts): Promise<OnchainProbe> {
+  const t0 = performance.now();
+  const c = contracts ?? (await deployProbe());
+  try {
     const steps: StepLeaf[] = [];
     for (const step of program.steps) {
-      const numel = numelOf(step.output.shape);
-      const es = unique([0, Math.floor(numel / 2), numel - 1], numel);
-      const termsOf = (_e: number, K: number, padding: number[]) => unique([0, Math.floor(K / 2), K - 1, ...padding.slice(0, 1)], K);
-      const bad: string[] = [];
-      const failures: string[] = [];
-      let gas: GasRow = { reads: 0, value: 0, init: 0, termReads: 0, fold: 0 };
-      let info = 0;
-      try {
-        info = Number(await verifier.info.estimateGas("0x" + encodeStep(step).toString("hex"))) - TX_BASE_GAS;
-        gas = (await checkStep(harness, step, readerOf(program, step), precision, es, termsOf, bad)).gas;
-        failures.push(...bad);
-      } catch (error) {
-        failures.push(`StepVerifier reverts: ${((error as Error).message ?? String(error)).split("\n")[0]!.slice(0, 200)}`);
-      }
-      const leafGas = info + (step.kind === "reduce" ? Math.max(gas.reads + gas.init, gas.termReads + gas.fold, gas.value) : gas.reads + gas.value);
-      if (failures.length === 0 && leafGas > LEAF_GAS_LIMIT) failures.push(`a leaf needs ${leafGas} gas, above the game's ${LEAF_GAS_LIMIT} per move`);
-      steps.push({ step: step.index, op: step.op, kind: step.kind, node: step.origin.node, opType: step.origin.opType, leafGas, gas: { ...gas, info }, failures });
+      steps.push(await probeStep(c, program, step, precision));
       onStep?.(steps.length, program.steps.length);
     }
     const ok = steps.filter((s) => s.failures.length === 0);
     const worst = steps.reduce<StepLeaf | null>((w, s) => (w === null || s.leafGas > w.leafGas ? s : w), null);
     return { verifier: "StepVerifier (contracts/canonical/) on hardhat's in-process EVM", gasLimit: LEAF_GAS_LIMIT, steps, disputable: ok.length, worst, ms: Math.round(performance.now() - t0) };
   } finally {
-    await conn.close?.();
+    if (contracts === undefined) await c.close();
   }
 }
