@@ -97,7 +97,7 @@ export interface CheckReport {
   widestReduction: { K: number; step: number; op: string; node: string } | null;
   bisection: { manifestDepth: number; header: 1; chunkDepth: number; element: 1; partialDepth: number; depth: number; worstStep: number } | null;
   /**
-   * Lowering + commitment: time, and memory: RSS before and after (the program and weights held), the
+   * Reading, parsing (weights hashed in place), lowering and commitment: time, and memory: RSS before and after (the program and weights held), the
    * process's RSS high-water mark after building, and how far building raised it (0 when it stayed under
    * the peak the process had already reached, e.g. loading onnxruntime).
    */
@@ -164,6 +164,11 @@ function discontinuousSteps(program: Program): Step[] {
 
 /** Runs the check. Throws only for an unreadable file or input, or a malformed option; everything else is a verdict with reasons. */
 export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
+  // The commitment's memory and time: from reading the file, through the parse (weights hashed where
+  // they lie in the file, protocol/commitment.ts lazyWeight), the lowering and the commitment.
+  const rssBefore = process.memoryUsage().rss;
+  const peakBefore = process.resourceUsage().maxRSS * 1024;
+  const t0 = performance.now();
   const info = onnxFileInfo(file);
   const bytes = readFileSync(file);
   let graph: ModelGraph;
@@ -195,10 +200,6 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   const inlineCap = options.maxInlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_CAP;
   const notes: string[] = [];
 
-  // Lowering + commitment first, in a fresh process state, so the high-water mark is theirs.
-  const rssBefore = process.memoryUsage().rss;
-  const peakBefore = process.resourceUsage().maxRSS * 1024;
-  const t0 = performance.now();
   const analysis = analyzeModel(graph, { inputShape: shape });
   const program = analysis.program;
   const precision: Precision = options.precision ?? "fp32";
