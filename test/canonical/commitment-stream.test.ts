@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { syntheticMlp } from "../../bench/commitment-memory.js";
 import { MAX_FOLDED_WEIGHT } from "../../canonical/fold.js";
 import { commitProgram, lowerModel, runProgram } from "../../canonical/index.js";
+import { tensorTreeOf } from "../../canonical/trace.js";
 import { modelGraph } from "../../protocol/commitment.js";
 import { hashTensor } from "../../protocol/tensor.js";
 
@@ -33,6 +34,15 @@ describe("streamed commitment", () => {
         expect(w.tensor.data.length).toBe(256 * 256);
         expect(w.tensor.data).toBe(w.tensor.data); // decoded once, kept
       }
+    }
+  });
+
+  it("test_tensorTreeOf_hashedInPlace_equalsTensorHash_atChunkEdges", () => {
+    for (const n of [0, 1, 255, 256, 257, 1000, 4096]) {
+      const t = { dtype: "float32" as const, shape: [n], data: Float32Array.from({ length: n }, (_, i) => Math.cos(i)) };
+      const tree = tensorTreeOf(t);
+      expect(tree.hash.toString("hex"), `n ${n}`).toBe(hashTensor(t).slice(2));
+      expect(tree.chunks.depth).toBe(Math.ceil(Math.log2(Math.max(1, Math.ceil((4 * n) / 1024)))));
     }
   });
 
