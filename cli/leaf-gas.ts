@@ -4,9 +4,10 @@
  * EDR; StepMaps, StepIndex, StepVerifier and the StepVerifierHarness batch contract deployed fresh),
  * sampled elements (first, middle, last) and, for a reduce step, sampled terms (0, K/2, K − 1, the first
  * padding term) compared bit for bit with canonical/element.ts (canonical/leaf-probe.ts), and the gas
- * of one leaf of the game: the verifier calls of one element (`reads` + `elementValue`), one init
- * (`initReads` + `initRecord`), one fold (`termReads` + `foldTerm`) or one `finalize`, plus `info`
- * (FraudGame decodes the step once per leaf). The bisection over partial sums makes a reduce step's
+ * of one leaf of the game: the verifier calls FraudGame makes for it, each decoding the step: `info`,
+ * then for an element (proveStep) `outputHeader` + `reads` + `elementValue`; for a reduce leaf (proveFold)
+ * `initReads` + `initRecord` or `termReads` + `foldTerm`; or `finalize`. Merkle proofs and the game's
+ * own bookkeeping come on top. The bisection over partial sums makes a reduce step's
  * leaf one fold, so a step is disputable on-chain when every call agrees and its worst leaf fits the
  * game's 2M gas per move.
  *
@@ -29,8 +30,9 @@ export interface StepLeaf {
   kind: Step["kind"];
   node: string;
   opType: string;
-  /** Gas of the worst leaf (the verifier calls of one element, init, fold or finalize, plus `info`). */
+  /** Gas of the worst leaf: the StepVerifier calls of one element, init, fold or finalize, `info` (and `outputHeader`) included. */
   leafGas: number;
+  /** Worst gas per verifier function; `info` holds info + outputHeader for a map or move. */
   gas: GasRow & { info: number };
   /** Empty when every sampled call agreed with element.ts and the leaf fits LEAF_GAS_LIMIT. */
   failures: string[];
@@ -120,7 +122,10 @@ export async function probeStep(contracts: ProbeContracts, program: Program, ste
   let gas: GasRow = { reads: 0, value: 0, init: 0, termReads: 0, fold: 0 };
   let info = 0;
   try {
-    info = Number(await contracts.verifier.info.estimateGas("0x" + encodeStep(step).toString("hex"))) - TX_BASE_GAS;
+    const enc = "0x" + encodeStep(step).toString("hex");
+    info = Number(await contracts.verifier.info.estimateGas(enc)) - TX_BASE_GAS;
+    // proveStep also checks the claimed tensor's header against the step's.
+    if (step.kind !== "reduce") info += Number(await contracts.verifier.outputHeader.estimateGas(enc)) - TX_BASE_GAS;
     gas = (await checkStep(contracts.harness, step, readerOf(program, step), precision, es, termsOf, bad)).gas;
     failures.push(...bad);
   } catch (error) {
