@@ -36,8 +36,16 @@ export function isIntDtype(dtype: DType): boolean {
 }
 
 /** A weight as an integer constant, when it is an integer tensor. */
+/**
+ * Integer weights up to this many values are also held as constants (shape arithmetic, indices, zero
+ * points); a larger one (an int8 layer's weights) is data only, never copied into a JS array: a
+ * quantized model's commitment stays streamed (issue 14, "Scale").
+ */
+export const MAX_FOLDED_WEIGHT = 1 << 16;
+
 export function intConstantOf(t: Tensor): IntConstant | undefined {
   if (!isFoldableDtype(t.dtype)) return undefined;
+  if (t.shape.reduce((a, d) => a * d, 1) > MAX_FOLDED_WEIGHT) return undefined;
   const values = Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
   return { dtype: t.dtype, shape: [...t.shape], values };
 }

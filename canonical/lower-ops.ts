@@ -94,20 +94,44 @@ function unary(op: MapOp, allowed: ReadonlySet<DType> = FLOAT, params: (ctx: Low
   };
 }
 
+/** ONNX's defaults for an absent Clip bound: numeric_limits<T>::lowest() and max() (±FLT_MAX for float: +Inf clips to FLT_MAX). */
+const FLT_MAX = 3.4028234663852886e38;
+
 const Clip: OperatorLowering = (ctx) => {
   const x = input(ctx, 0);
   checkDtype(ctx, x, NUMERIC);
+  const limit = FLOAT.has(x.type.dtype) ? FLT_MAX : Infinity;
   let lo: number;
   let hi: number;
   if (ctx.opset < 11) {
-    lo = attrFloat(ctx.attributes, "min", -Infinity);
-    hi = attrFloat(ctx.attributes, "max", Infinity);
+    lo = attrFloat(ctx.attributes, "min", -limit);
+    hi = attrFloat(ctx.attributes, "max", limit);
   } else {
-    const l = constantValues(ctx, 1);
-    const h = constantValues(ctx, 2);
-    if ((l && l.length !== 1) || (h && h.length !== 1)) throw ctx.fail("min and max must be scalars");
-    lo = l?.[0] ?? -Infinity;
-    hi = h?.[0] ?? Infinity;
+    // A bound computed by the model (openWakeWord's melspectrogram clamps to max(x) − 80 dB): max(x, lo)
+    // and min(·, hi) steps, which give the clip's value everywhere (NaN x stays NaN; equal values keep x).
+    const bound = (i: number): number[] | Value | undefined => {
+      const v = ctx.inputs[i];
+      if (v === undefined || v.constant !== undefined || v.weight !== undefined) return constantValues(ctx, i);
+      if (v.type.dtype !== x.type.dtype) throw ctx.fail(`input ${i} has dtype ${v.type.dtype}, not ${x.type.dtype}`);
+      if (v.type.shape.reduce((a, d) => a * d, 1) !== 1) throw ctx.fail(`input ${i} must be a scalar`);
+      return v;
+    };
+    const l = bound(1);
+    const h = bound(2);
+    if ((Array.isArray(l) && l.length !== 1) || (Array.isArray(h) && h.length !== 1)) throw ctx.fail("min and max must be scalars");
+    const hiConst = h === undefined ? limit : Array.isArray(h) ? h[0]! : undefined;
+    if (l !== undefined && !Array.isArray(l)) {
+      const m = ctx.emit("map", "max", [x, l], { dtype: x.type.dtype, shape: broadcastShapes([x.type.shape, l.type.shape]) });
+      if (hiConst === Infinity) return [m];
+      if (hiConst !== undefined) return [ctx.emit("map", "clip", [m], m.type, { min: [-Infinity], max: [hiConst] })];
+      return [ctx.emit("map", "min", [m, h as Value], { dtype: m.type.dtype, shape: broadcastShapes([m.type.shape, (h as Value).type.shape]) })];
+    }
+    lo = l?.[0] ?? -limit;
+    if (hiConst === undefined) {
+      const c = lo === -Infinity ? x : ctx.emit("map", "clip", [x], x.type, { min: [lo], max: [Infinity] });
+      return [ctx.emit("map", "min", [c, h as Value], { dtype: c.type.dtype, shape: broadcastShapes([c.type.shape, (h as Value).type.shape]) })];
+    }
+    hi = hiConst;
   }
   return [ctx.emit("map", "clip", [x], x.type, { min: [lo], max: [hi] })];
 };

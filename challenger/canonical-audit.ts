@@ -15,7 +15,7 @@
 import { createHmac } from "node:crypto";
 import { toleranceCheck, type Tau, type ToleranceVerdict } from "../canonical/descent.js";
 import type { Precision } from "../canonical/float.js";
-import { lowerModel, supportedOperators } from "../canonical/lower.js";
+import { analyzeModel, lowerModel, supportedOperators } from "../canonical/lower.js";
 import type { Program } from "../canonical/program.js";
 import { runProgram, type RunResult } from "../canonical/run.js";
 import { CanonicalTrace } from "../canonical/trace.js";
@@ -71,12 +71,27 @@ export class ProgramCache {
         p = lowerModel(model.bytes, { inputShape: model.inputShape });
       } catch (error) {
         if (!isError(error)) throw error;
-        p = { reason: `${error.code}: ${error.message}`, operators: missingOperators(model.bytes) };
+        p = { reason: `${error.code}: ${error.message}`, operators: refusedOperators(model.bytes, model.inputShape) };
       }
       this.programs.set(key, p);
     }
     return p;
   }
+}
+
+/**
+ * The operator types the lowering cannot take: those with no definition, and those of every node it
+ * refuses at this input shape (canonical/lower.ts `analyzeModel` goes on past a refusal: a defined
+ * operator in a form it refuses, e.g. a linear Resize, is named too).
+ */
+export function refusedOperators(bytes: Uint8Array, inputShape: number[]): string[] {
+  const names = new Set(missingOperators(bytes));
+  try {
+    for (const n of analyzeModel(bytes, { inputShape }).nodes) if (n.status === "unsupported") names.add(n.domain === "" || n.domain === "ai.onnx" ? n.opType : `${n.domain}.${n.opType}`);
+  } catch {
+    // an unparsable model: the operator types without a definition only
+  }
+  return [...names].sort();
 }
 
 /** Every operator type of the model the canonical lowering has no definition for. */

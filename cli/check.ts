@@ -15,6 +15,7 @@ import { DTYPES, HEADER_FIXED_BYTES, numel, type Tensor } from "../protocol/tens
 import type { ModelDetails } from "../sdk/index.js";
 import { cliError } from "./common.js";
 import { onnxFileInfo, type OnnxFileInfo } from "./deploy.js";
+import { probeOnchain, type OnchainProbe } from "./leaf-gas.js";
 import { readInputFile } from "./request.js";
 
 /** Bytes per chunk of a tensor's data tree (protocol/tensor.ts: 1024-byte chunks). */
@@ -40,6 +41,8 @@ export interface CheckOptions {
   levels?: Parameters<typeof calibrate>[2]["levels"];
   threads?: number[];
   wasm?: boolean;
+  /** Probe every step through StepVerifier on an in-process EVM (cli/leaf-gas.ts; default true). */
+  onchain?: boolean;
 }
 
 export interface OperatorRow {
@@ -51,6 +54,10 @@ export interface OperatorRow {
   unsupported: number;
   blocked: number;
   steps: number;
+  /** Nodes whose every step passed the on-chain probe (null: not probed). */
+  onchain: number | null;
+  /** Worst leaf gas of this operator's steps (null: not probed, or no steps). */
+  worstLeafGas: number | null;
   /** Distinct refusal reasons (unsupported nodes first). */
   reasons: string[];
 }
@@ -90,7 +97,7 @@ export interface CheckReport {
   widestReduction: { K: number; step: number; op: string; node: string } | null;
   bisection: { manifestDepth: number; header: 1; chunkDepth: number; element: 1; partialDepth: number; depth: number; worstStep: number } | null;
   /**
-   * Lowering + commitment: time, and memory: RSS before and after (the program and weights held), the
+   * Reading, parsing (weights hashed in place), lowering and commitment: time, and memory: RSS before and after (the program and weights held), the
    * process's RSS high-water mark after building, and how far building raised it (0 when it stayed under
    * the peak the process had already reached, e.g. loading onnxruntime).
    */
@@ -99,6 +106,23 @@ export interface CheckReport {
   calibrationNote: string | null;
   speed: Calibration["speed"] | null;
   canonicalTerms: CanonicalTermsValues | null;
+  /** Every step through StepVerifier (cli/leaf-gas.ts): per step the worst leaf gas and any failure; null when not probed. */
+  onchain: (Omit<OnchainProbe, "steps"> & { failures: Array<{ step: number; op: string; node: string; reason: string }>; steps: Array<{ step: number; op: string; leafGas: number }> }) | null;
+  /**
+   * Issue 14's numbers in one place: nodes; disputable on the canonical runtime (lowered or folded) and
+   * on-chain (every step of the node passed the probe); what blocks the rest; the widest reduction; the
+   * bisection rounds; the worst leaf gas; τ_out; the commitment's peak memory.
+   */
+  summary: {
+    nodes: number;
+    disputable: { canonical: number; onchain: number | null };
+    blockers: string[];
+    widestReduction: number | null;
+    rounds: number | null;
+    worstLeafGas: number | null;
+    tauOut: { abs: number; rel: number } | null;
+    commitmentPeakRssMiB: number | null;
+  };
   verdicts: { NONE: TierVerdict; OPTIMISTIC: TierVerdict; ZK: TierVerdict };
   notes: string[];
 }
@@ -118,7 +142,7 @@ function operatorRows(nodes: NodeLowering[]): OperatorRow[] {
     const key = `${n.domain}|${n.opType}`;
     let row = rows.get(key);
     if (row === undefined) {
-      row = { opType: n.opType, domain: n.domain, nodes: 0, lowered: 0, folded: 0, unsupported: 0, blocked: 0, steps: 0, reasons: [] };
+      row = { opType: n.opType, domain: n.domain, nodes: 0, lowered: 0, folded: 0, unsupported: 0, blocked: 0, steps: 0, onchain: null, worstLeafGas: null, reasons: [] };
       rows.set(key, row);
     }
     row.nodes++;
@@ -140,6 +164,11 @@ function discontinuousSteps(program: Program): Step[] {
 
 /** Runs the check. Throws only for an unreadable file or input, or a malformed option; everything else is a verdict with reasons. */
 export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
+  // The commitment's memory and time: from reading the file, through the parse (weights hashed where
+  // they lie in the file, protocol/commitment.ts lazyWeight), the lowering and the commitment.
+  const rssBefore = process.memoryUsage().rss;
+  const peakBefore = process.resourceUsage().maxRSS * 1024;
+  const t0 = performance.now();
   const info = onnxFileInfo(file);
   const bytes = readFileSync(file);
   let graph: ModelGraph;
@@ -171,10 +200,6 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   const inlineCap = options.maxInlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_CAP;
   const notes: string[] = [];
 
-  // Lowering + commitment first, in a fresh process state, so the high-water mark is theirs.
-  const rssBefore = process.memoryUsage().rss;
-  const peakBefore = process.resourceUsage().maxRSS * 1024;
-  const t0 = performance.now();
   const analysis = analyzeModel(graph, { inputShape: shape });
   const program = analysis.program;
   const precision: Precision = options.precision ?? "fp32";
@@ -208,6 +233,32 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
       notes.push(
         `${disc.length} discontinuous step(s) (${[...new Set(disc.map((s) => s.origin.opType))].join(", ")}): an honest fast runtime may differ by O(1) at a tie, which no τ_out absorbs; a worker serving OPTIMISTIC must compute such a model canonically`,
       );
+    }
+  }
+
+  // On-chain: every step through StepVerifier, its worst leaf gas.
+  let onchain: OnchainProbe | undefined;
+  let onchainNote: string | undefined;
+  if (program !== undefined && options.onchain !== false) {
+    try {
+      onchain = await probeOnchain(program, precision);
+    } catch (error) {
+      onchainNote = `not probed on-chain: ${(error as Error).message.split("\n")[0]}`;
+    }
+  }
+  if (onchain !== undefined) {
+    const byNode = new Map<string, { ok: boolean; gas: number; failure?: string }>();
+    for (const s of onchain.steps) {
+      const prev = byNode.get(s.node) ?? { ok: true, gas: 0 };
+      byNode.set(s.node, { ok: prev.ok && s.failures.length === 0, gas: Math.max(prev.gas, s.leafGas), failure: prev.failure ?? (s.failures[0] === undefined ? undefined : `on-chain (step ${s.step} ${s.op}): ${s.failures[0]}`) });
+    }
+    for (const row of operators) row.onchain = 0;
+    for (const n of analysis.nodes) {
+      const row = operators.find((r) => r.opType === n.opType && r.domain === n.domain)!;
+      const probe = byNode.get(n.node);
+      if (n.status === "folded" || (n.status === "lowered" && probe?.ok === true)) row.onchain!++;
+      if (probe !== undefined) row.worstLeafGas = Math.max(row.worstLeafGas ?? 0, probe.gas);
+      if (probe?.failure !== undefined && row.reasons.length < 3) row.reasons.push(probe.failure);
     }
   }
 
@@ -248,6 +299,19 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     );
   } else {
     optimistic.push(`every node lowers canonically (${counts.total} nodes → ${program.steps.length} steps)`);
+  }
+  if (onchain !== undefined) {
+    const failed = onchain.steps.filter((x) => x.failures.length > 0);
+    if (failed.length > 0) {
+      optimisticOk = false;
+      const kinds = [...new Set(failed.map((x) => `${x.opType} (${x.op})`))];
+      optimistic.push(`${failed.length} of ${onchain.steps.length} steps cannot be proven on-chain (${kinds.join(", ")}): ${failed[0]!.failures[0]}`);
+    } else {
+      optimistic.push(`every step verifies on-chain: StepVerifier agrees with the canonical runtime bit for bit on sampled elements and terms; worst leaf ${onchain.worst?.leafGas ?? 0} gas (step ${onchain.worst?.step}, ${onchain.worst?.opType}), within ${onchain.gasLimit}`);
+    }
+  } else if (program !== undefined && onchainNote !== undefined) {
+    optimisticOk = false;
+    optimistic.push(onchainNote);
   }
   if (!isStatic) {
     optimisticOk = false;
@@ -315,9 +379,43 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     calibrationNote,
     speed: calibration?.speed ?? null,
     canonicalTerms,
+    onchain:
+      onchain === undefined
+        ? null
+        : {
+            verifier: onchain.verifier,
+            gasLimit: onchain.gasLimit,
+            disputable: onchain.disputable,
+            worst: onchain.worst,
+            ms: onchain.ms,
+            failures: onchain.steps.flatMap((x) => x.failures.map((reason) => ({ step: x.step, op: x.op, node: x.node, reason }))),
+            steps: onchain.steps.map((x) => ({ step: x.step, op: x.op, leafGas: x.leafGas })),
+          },
+    summary: {
+      nodes: counts.total,
+      disputable: { canonical: counts.lowered + counts.folded, onchain: onchain === undefined ? null : operators.reduce((a, r) => a + (r.onchain ?? 0), 0) },
+      blockers: blockerLines(operators),
+      widestReduction: widest?.K ?? null,
+      rounds: bisection?.depth ?? null,
+      worstLeafGas: onchain?.worst?.leafGas ?? null,
+      tauOut: calibration === null ? null : { abs: calibration.tauOut.abs, rel: calibration.tauOut.rel },
+      commitmentPeakRssMiB: commitment === undefined ? null : MiB(peakAfter),
+    },
     verdicts: { NONE: none, OPTIMISTIC: { allowed: optimisticOk, reasons: optimistic }, ZK: zk },
     notes,
   };
+}
+
+/** Per operator type that is not fully disputable: `Op ×n: reason` (refused by the lowering, else failing on-chain). */
+function blockerLines(operators: OperatorRow[]): string[] {
+  const lines: string[] = [];
+  for (const r of operators) {
+    const name = `${r.domain === "" || r.domain === "ai.onnx" ? "" : `${r.domain}.`}${r.opType}`;
+    if (r.unsupported > 0) lines.push(`${name} ×${r.unsupported}: ${r.reasons[0] ?? "refused"}`);
+    else if (r.blocked > 0) lines.push(`${name} ×${r.blocked} blocked: ${r.reasons[0] ?? "reads a refused node's output"}`);
+    else if (r.onchain !== null && r.onchain < r.nodes) lines.push(`${name} ×${r.nodes - r.onchain}: ${r.reasons.find((x) => x.startsWith("on-chain")) ?? "fails on-chain"}`);
+  }
+  return lines;
 }
 
 /**
@@ -364,6 +462,8 @@ async function unparsedReport(file: string, bytes: Uint8Array, info: OnnxFileInf
     calibrationNote: `not calibrated: ${reason}`,
     speed: null,
     canonicalTerms: null,
+    onchain: null,
+    summary: { nodes: counts.total, disputable: { canonical: 0, onchain: null }, blockers: blockerLines(operators), widestReduction: null, rounds: null, worstLeafGas: null, tauOut: null, commitmentPeakRssMiB: null },
     verdicts: {
       NONE: { allowed: none.ok, reasons: [none.reason] },
       OPTIMISTIC: { allowed: false, reasons: [...(several ? [severalReason] : []), named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`] },
@@ -415,16 +515,25 @@ export function checkLines(r: CheckReport): string[] {
   lines.push(`input      ${r.input.name}: ${r.input.dtype}${dims(r.input.declared)}${r.input.probe ? `  (not static; checked at [${r.input.shape}])` : r.input.declared.join() === r.input.shape.join() ? "" : `  at [${r.input.shape}]`}`);
   lines.push(`output     ${r.output.name}: ${r.output.dtype}${dims(r.output.shape)}${r.output.encodedBytes === null ? "" : `  (${r.output.encodedBytes} bytes encoded; inline cap ${r.output.inlineCap})`}`);
   lines.push(`nodes      ${r.nodes.total}: ${r.nodes.lowered} lowered, ${r.nodes.folded} folded (shape arithmetic), ${r.nodes.unsupported} unsupported, ${r.nodes.blocked} blocked`);
-  lines.push("", "operator                 nodes  lowered  folded  refused  steps");
+  lines.push("", "operator                 nodes  lowered  folded  refused  steps  on-chain  worst leaf gas");
   for (const o of r.operators) {
     const name = `${o.domain === "" || o.domain === "ai.onnx" ? "" : `${o.domain}.`}${o.opType}`;
-    lines.push(`${name.padEnd(24)} ${String(o.nodes).padStart(5)}  ${String(o.lowered).padStart(7)}  ${String(o.folded).padStart(6)}  ${String(o.unsupported + o.blocked).padStart(7)}  ${String(o.steps).padStart(5)}`);
+    lines.push(
+      `${name.padEnd(24)} ${String(o.nodes).padStart(5)}  ${String(o.lowered).padStart(7)}  ${String(o.folded).padStart(6)}  ${String(o.unsupported + o.blocked).padStart(7)}  ${String(o.steps).padStart(5)}  ${String(o.onchain ?? "-").padStart(8)}  ${String(o.worstLeafGas ?? "-").padStart(14)}`,
+    );
     for (const reason of o.reasons.slice(0, 2)) lines.push(`    ${reason}`);
   }
   lines.push("");
   if (r.program) lines.push(`program    ${r.program.steps} steps (${r.program.map} map, ${r.program.move} move, ${r.program.reduce} reduce)`);
   if (r.widestReduction) lines.push(`widest     K = ${r.widestReduction.K} (step ${r.widestReduction.step}, ${r.widestReduction.op}, node ${r.widestReduction.node})`);
   if (r.bisection) lines.push(`bisection  depth ≤ ${r.bisection.depth} = manifest ${r.bisection.manifestDepth} + header 1 + chunks ${r.bisection.chunkDepth} + element 1 + partial sums ${r.bisection.partialDepth} (step ${r.bisection.worstStep})`);
+  if (r.onchain) {
+    const w = r.onchain.worst;
+    lines.push(`on-chain   ${r.onchain.disputable} of ${r.onchain.steps.length} steps proven through StepVerifier (${r.onchain.ms} ms); worst leaf ${w?.leafGas ?? 0} gas (step ${w?.step}, ${w?.opType} ${w?.op}), limit ${r.onchain.gasLimit}`);
+    for (const f of r.onchain.failures.slice(0, 5)) lines.push(`    step ${f.step} ${f.op} (${f.node}): ${f.reason}`);
+  }
+  lines.push(`summary    ${r.summary.nodes} nodes, disputable ${r.summary.disputable.canonical} canonical / ${r.summary.disputable.onchain ?? "-"} on-chain; widest K ${r.summary.widestReduction ?? "-"}; rounds ${r.summary.rounds ?? "-"}; worst leaf gas ${r.summary.worstLeafGas ?? "-"}; τ_out ${r.summary.tauOut === null ? "-" : `abs ${r.summary.tauOut.abs} rel ${r.summary.tauOut.rel}`}; commitment peak RSS ${r.summary.commitmentPeakRssMiB ?? "-"} MiB`);
+  for (const b of r.summary.blockers) lines.push(`    blocker: ${b}`);
   if (r.commitment) lines.push(`commitment ${r.commitment.commitment} at ${r.commitment.precision} (${r.commitment.ms} ms; RSS ${r.commitment.rssBeforeMiB} → ${r.commitment.rssAfterMiB} MiB, high-water mark ${r.commitment.peakRssMiB} MiB, raised ${r.commitment.peakDeltaMiB} MiB by building)`);
   const c = r.calibration;
   if (c) {

@@ -116,7 +116,7 @@ model
   .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
 model
   .command("check <file.onnx>")
-  .description("what the oracle can promise for a model: per operator what lowers canonically (or why not), the widest reduction, the bisection depth, the commitment's peak memory, τ_out calibrated against onnxruntime (every optimization level, 1/2/default threads, wasm), the canonical runtime's speed, and a verdict per tier (NONE, OPTIMISTIC, ZK) with reasons")
+  .description("what the oracle can promise for a model: per operator what lowers canonically (or why not) and what StepVerifier proves on-chain with the worst leaf gas, the widest reduction, the bisection rounds, the commitment's peak memory, τ_out calibrated against onnxruntime (every optimization level, 1/2/default threads, wasm), the canonical runtime's speed, and a verdict per tier (NONE, OPTIMISTIC, ZK) with reasons")
   .option("--input-shape <dims>", "the input shape to commit to (needed where the file's has symbolic dimensions)")
   .option("--input <file...>", "real held inputs for the calibration (.npy, .json, .png/.jpg for the shipped image models, canonical tensors)")
   .option("--inputs <n>", "seeded random held inputs for the calibration", "4")
@@ -124,6 +124,7 @@ model
   .option("--max-inline-output <bytes>", "inline output cap OPTIMISTIC needs", String(DEFAULT_INLINE_OUTPUT_CAP))
   .option("--precision <p>", "the precision to commit at and calibrate against: fp32, tf32, fp16, bf16", "fp32")
   .option("--no-calibrate", "skip the τ_out calibration (fast; no CanonicalTerms)")
+  .option("--no-onchain", "skip proving every step through StepVerifier on an in-process EVM (no on-chain column, no leaf gas)")
   .action(async (file: string, _o, cmd: Command) => modelCheck(file, globals(cmd) as never));
 model
   .command("list")

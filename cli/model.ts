@@ -172,6 +172,7 @@ export interface CheckCliOptions extends GlobalOptions {
   range?: string;
   maxInlineOutput?: string;
   calibrate?: boolean;
+  onchain?: boolean;
 }
 
 function count(value: string | undefined, what: string, fallback: number): number {
@@ -201,6 +202,7 @@ export async function modelCheck(file: string, o: CheckCliOptions): Promise<void
       ...(range === undefined ? {} : { range }),
       maxInlineOutputBytes: count(o.maxInlineOutput, "--max-inline-output", DEFAULT_INLINE_OUTPUT_CAP),
       calibrate: o.calibrate !== false,
+      onchain: o.onchain !== false,
     }),
   );
   output(o.json === true, report, () => checkLines(report));
@@ -241,7 +243,7 @@ export interface RegisterOptions extends GlobalOptions {
 }
 
 /**
- * OPTIMISTIC needs the model check's verdict (every node disputable, a static input shape, an inline
+ * OPTIMISTIC needs the model check's verdict (every node disputable, every step proven on-chain, a static input shape, an inline
  * output) and its calibrated terms: run before anything touches the chain, so a refusal costs nothing.
  */
 async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckReport> {
@@ -252,10 +254,10 @@ async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckR
   );
   const v = report.verdicts.OPTIMISTIC;
   if (!v.allowed) {
-    const blocking = report.operators.filter((r) => r.unsupported > 0).map((r) => r.opType);
+    const blocking = report.operators.filter((r) => r.unsupported > 0 || (r.onchain !== null && r.onchain < r.nodes - r.blocked)).map((r) => r.opType);
     throw cliError(
       "MODEL_NOT_DISPUTABLE",
-      `${file} cannot be offered in the OPTIMISTIC tier: ${v.reasons.filter((reason) => !/^(every node|static input|the output \(|τ_out calibrated)/.test(reason)).join("; ")}. Register it with --tiers none (or zk where the ZK compiler takes it); \`${oracleCommand()} model check ${file}\` shows the details`,
+      `${file} cannot be offered in the OPTIMISTIC tier: ${v.reasons.filter((reason) => !/^(every node|every step verifies on-chain|static input|the output \(|τ_out calibrated)/.test(reason)).join("; ")}. Register it with --tiers none (or zk where the ZK compiler takes it); \`${oracleCommand()} model check ${file}\` shows the details`,
       { modelHash: report.modelHash, blockingOperators: blocking, reasons: v.reasons },
     );
   }

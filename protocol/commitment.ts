@@ -22,8 +22,8 @@
 import onnxProto from "onnx-proto";
 import { BaseError } from "./errors.js";
 import { assertModelSafe, withPrivateModelFile } from "./modelSafety.js";
-import { merkleRoot, sha256, toHex } from "./merkle.js";
-import { DTYPES, dtypeFromCode, hashTensor, numel, type DType, type Tensor, type TensorData } from "./tensor.js";
+import { chunkLeaves, merkleRoot, sha256, toHex } from "./merkle.js";
+import { DTYPES, dtypeFromCode, encodeHeader, hashTensor, numel, type DType, type Tensor, type TensorData } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
 
 export const onnx = onnxProto.onnx;
@@ -165,6 +165,38 @@ export function tensorFromProto(t: TensorProto): Tensor {
   return { dtype, shape, data };
 }
 
+/** Raw data at least this large is decoded on first use, not at parse time (lazyWeight). */
+const LAZY_WEIGHT_BYTES = 64 * 1024;
+
+/**
+ * A weight stored as raw little-endian bytes, streamed (issue 14, "Scale"): its tensor hash is computed
+ * from the raw bytes in the file (the same bytes the decoded typed array would hold, so the same hash),
+ * and its `data` is decoded (an aligned copy) only when something reads it, then kept. Committing a
+ * model therefore never holds a decoded copy of its weights: a weight is hashed where it lies in the
+ * file, one tensor at a time. Small or non-raw weights are decoded at once.
+ */
+function lazyWeight(t: TensorProto): { tensor: Tensor; hash: TensorHash } {
+  const raw = t.rawData;
+  const dtype = dtypeFromCode(t.dataType);
+  if (raw === null || raw === undefined || raw.byteLength < LAZY_WEIGHT_BYTES || dtype === undefined || t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    const tensor = tensorFromProto(t);
+    return { tensor, hash: hashTensor(tensor) };
+  }
+  const shape = t.dims.map((d) => Number(toBigInt(d)));
+  const spec = DTYPES[dtype];
+  if (raw.byteLength !== numel(shape) * spec.size) throw unsupported(`weight ${t.name} holds ${raw.byteLength / spec.size} elements, its shape [${shape}] needs ${numel(shape)}`);
+  const hash = toHex(sha256(Buffer.from([2]), encodeHeader(dtype, shape), merkleRoot(chunkLeaves(raw)))) as TensorHash;
+  let data: TensorData | undefined;
+  const tensor = { dtype, shape } as Tensor;
+  Object.defineProperty(tensor, "data", {
+    enumerable: true,
+    configurable: true,
+    get: () => (data ??= tensorFromProto(t).data),
+    set: (v: TensorData) => void (data = v),
+  });
+  return { tensor, hash };
+}
+
 function decodeAttribute(a: onnxProto.onnx.AttributeProto): { name: string } & AttributeValue {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
@@ -197,12 +229,15 @@ export function modelGraph(bytes: Uint8Array | OnnxModel): ModelGraph {
 
   const weights: Weight[] = [];
   const weightIndex = new Map<string, number>();
-  const addWeight = (name: string, tensor: Tensor) => {
+  const addWeight = (name: string, tensor: Tensor, hash: TensorHash = hashTensor(tensor)) => {
     weightIndex.set(name, weights.length);
-    weights.push({ name, tensor, hash: hashTensor(tensor) });
+    weights.push({ name, tensor, hash });
   };
   const initializers = g.initializer as TensorProto[];
-  for (const t of initializers) addWeight(t.name, tensorFromProto(t));
+  for (const t of initializers) {
+    const w = lazyWeight(t);
+    addWeight(t.name, w.tensor, w.hash);
+  }
   const initializerNames = new Set(initializers.map((t) => t.name));
 
   const inputs = (g.input as onnxProto.onnx.ValueInfoProto[]).filter((i) => !initializerNames.has(i.name));

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildToleranceProof, checkToleranceProof, withinTau } from "../../canonical/descent.js";
 import { runProgram } from "../../canonical/index.js";
-import { auditBatch, isSampled, type AuditTarget } from "../../challenger/canonical-audit.js";
+import { auditBatch, isSampled, missingOperators, type AuditTarget } from "../../challenger/canonical-audit.js";
 import { hashTensor, numel, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { buildModel } from "../canonical/onnx-builder.js";
@@ -75,5 +75,30 @@ describe("canonical audit", () => {
     // A signed output of another shape: beyond τ_major whatever its values.
     const reshaped = { ...signed, shape: [numel(signed.shape)] };
     expect(checkToleranceProof(buildToleranceProof(reshaped, v.trace, 0), program.output, hashTensor(reshaped), v.trace.finalHash, tau, major)).toMatchObject({ valid: true, typeMismatch: true, beyondMajor: true });
+  });
+  it("test_auditBatch_definedOperatorInARefusedForm_namedWithItsNode_restAudited", () => {
+    // Resize is defined (nearest) but a linear Resize is refused: the refused node's operator is named,
+    // next to an operator with no definition, and the batch's other results are still audited.
+    const refused = buildModel({
+      input: { name: "x", shape: [1, 1, 2, 2] },
+      output: "y",
+      initializers: [{ name: "s", dtype: "float32", shape: [4], values: [1, 1, 2, 2] }, { name: "axis", dtype: "int64", shape: [], values: [3] }],
+      nodes: [
+        { op: "Resize", inputs: ["x", "", "s"], outputs: ["r"], attrs: { mode: { s: "linear" } } },
+        { op: "CumSum", inputs: ["r", "axis"], outputs: ["y"] },
+      ],
+      opset: 13,
+    });
+    const zeros = (shape: number[]): Tensor => ({ dtype: "float32", shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const x = clsInput("a line");
+    const targets: AuditTarget[] = [
+      { requestId: id(11), model: { key: "resize-linear", bytes: refused, inputShape: [1, 1, 2, 2] }, precision: "fp32", tau: { abs: 0, rel: 0 }, input: zeros([1, 1, 2, 2]), output: zeros([1, 1, 4, 4]) },
+      { requestId: id(12), model: { key: "cls", bytes: readFileSync(CLS), inputShape: [1, 3, 48, 192] }, precision: "fp32", tau: { abs: 1e-6, rel: 1e-2 }, input: x, output: runProgram(cls(), x).output },
+    ];
+    const report = auditBatch(targets, { secret: SECRET, fraction: 1 });
+    expect(report.unsupported).toEqual([{ requestId: id(11), reason: expect.stringContaining("Resize"), operators: ["CumSum", "Resize"] }]);
+    expect(report.audited).toBe(1);
+    expect(report.verdicts[1]).toMatchObject({ requestId: id(12), status: "within" });
+    expect(missingOperators(refused)).toEqual(["CumSum"]);
   });
 });
