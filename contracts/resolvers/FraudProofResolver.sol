@@ -165,6 +165,12 @@ contract FraudProofResolver is IDisputeResolverV2 {
     }
 
     /// @inheritdoc IDisputeResolverV2
+    /// @dev One-step proofs check a trace against the model's trace count, set by its owner.
+    function canDispute(bytes32 modelHash) external view returns (bool) {
+        return traceCount[modelHash] != 0;
+    }
+
+    /// @inheritdoc IDisputeResolverV2
     function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, Ruling) {
         // INVARIANT: only the oracle opens disputes.
         if (msg.sender != address(oracle)) revert FraudOnlyOracle(msg.sender);
