@@ -114,6 +114,11 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
     // ================================================================== opening
 
     /// @inheritdoc IDisputeResolverV2
+    function canDispute(bytes32 modelHash) external view returns (bool) {
+        return registry.hasCanonicalTerms(modelHash);
+    }
+
+    /// @inheritdoc IDisputeResolverV2
     function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64 maxDuration, Ruling defaultRuling) {
         // INVARIANT: only the oracle opens games; it does so once per dispute.
         if (msg.sender != address(oracle)) revert FraudGameNotOracle(msg.sender);

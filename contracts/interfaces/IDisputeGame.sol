@@ -54,6 +54,11 @@ interface IDisputeResolverV2 {
     /// @return defaultRuling WorkerRight for the fraud game (it rules on its own long before); WorkerFault for a
     ///         resolver the worker must answer (the ZK resolver: a proof answers the challenge)
     function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64 maxDuration, Ruling defaultRuling);
+
+    /// @notice Whether a dispute on a result of `modelHash` could be decided now (the FraudGame: the model's
+    /// canonical terms are set; the ZK resolver: the model has an approved verifier). The oracle takes an
+    /// OPTIMISTIC request only when its resolver says so, so no result settles because nobody could dispute it.
+    function canDispute(bytes32 modelHash) external view returns (bool);
 }
 
 /// @notice What a v2 resolver calls on the oracle.

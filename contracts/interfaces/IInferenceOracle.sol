@@ -254,6 +254,9 @@ interface IInferenceOracle is IDisputeOracle {
     error OracleModelNotFound(bytes32 modelHash);
     error OracleModelInactive(bytes32 modelHash);
     error OracleTierUnsupported(bytes32 modelHash, Tier tier);
+    /// @notice The model's resolver could not decide a dispute on its results now (the FraudGame: no canonical
+    /// terms set; the ZK resolver: no verifier): an OPTIMISTIC result would settle unchallengeable.
+    error OracleModelNotDisputable(bytes32 modelHash, address resolver);
     error OracleFeeTooLow(uint256 fee, uint256 minimum);
     error OracleFeeTooHigh(uint256 fee);
     error OracleDeadlineInvalid(uint64 deadline, uint64 now_);

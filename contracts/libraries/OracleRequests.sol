@@ -8,6 +8,7 @@ import {RequestBook} from "./RequestBook.sol";
 import {OracleParams} from "./OracleParams.sol";
 import {TensorHash} from "./TensorHash.sol";
 import {IZkVerifier} from "../interfaces/IZkVerifier.sol";
+import {IDisputeResolverV2} from "../interfaces/IDisputeGame.sol";
 
 /// @notice Making a request: the model's terms, the fee quote (owner fee + minimum worker fee + the
 /// callback's gas), the deadline, the inline input, and everything the request fixes for its whole life
@@ -145,7 +146,21 @@ library OracleRequests {
             (t.tiers >> uint8(tier)) & 1 == 0 || (tier == IInferenceOracle.Tier.OPTIMISTIC && t.resolver == address(0))
                 || (tier == IInferenceOracle.Tier.ZK && t.zkVerifier == address(0))
         ) revert IInferenceOracle.OracleTierUnsupported(modelHash, tier);
+        // INVARIANT: an OPTIMISTIC result is taken only where its resolver could decide a dispute on it now
+        // (a model whose game has no canonical terms would settle every result unchallenged).
+        if (tier == IInferenceOracle.Tier.OPTIMISTIC && !_canDispute(t.resolver, modelHash)) {
+            revert IInferenceOracle.OracleModelNotDisputable(modelHash, t.resolver);
+        }
         return (t.fee, t.resolver);
+    }
+
+    /// @dev The resolver's answer; a resolver that reverts or answers malformed data cannot dispute.
+    function _canDispute(address resolver, bytes32 modelHash) private view returns (bool) {
+        try IDisputeResolverV2(resolver).canDispute(modelHash) returns (bool ok) {
+            return ok;
+        } catch {
+            return false;
+        }
     }
 
     /// @dev Checks the inline input (or its absence); returns the input hash to store.

@@ -43,6 +43,12 @@ contract ArbiterResolver is IDisputeResolverV2 {
     }
 
     /// @inheritdoc IDisputeResolverV2
+    /// @dev The arbiter rules on any model (it is a trusted party: it needs nothing from the model).
+    function canDispute(bytes32) external pure returns (bool) {
+        return true;
+    }
+
+    /// @inheritdoc IDisputeResolverV2
     function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, Ruling) {
         // INVARIANT: only the oracle opens disputes.
         if (msg.sender != address(oracle)) revert ArbiterOnlyOracle(msg.sender);

@@ -53,6 +53,11 @@ contract ZkDisputeResolver is IDisputeResolverV2 {
     }
 
     /// @inheritdoc IDisputeResolverV2
+    function canDispute(bytes32 modelHash) external view returns (bool) {
+        return registry.terms(modelHash).zkVerifier != address(0);
+    }
+
+    /// @inheritdoc IDisputeResolverV2
     function onDisputeOpened(DisputeContext calldata ctx) external returns (uint64, Ruling) {
         // INVARIANT: only the oracle opens disputes.
         if (msg.sender != address(oracle)) revert ZkResolverOnlyOracle(msg.sender);
