@@ -154,8 +154,10 @@ library OracleRequests {
         return (t.fee, t.resolver);
     }
 
-    /// @dev The resolver's answer; a resolver that reverts or answers malformed data cannot dispute.
+    /// @dev The resolver's answer; an account without code, or a resolver that reverts, cannot dispute.
     function _canDispute(address resolver, bytes32 modelHash) private view returns (bool) {
+        // (A call to an account without code would revert in the caller while decoding, past the catch.)
+        if (resolver.code.length == 0) return false;
         try IDisputeResolverV2(resolver).canDispute(modelHash) returns (bool ok) {
             return ok;
         } catch {

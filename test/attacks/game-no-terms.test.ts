@@ -5,7 +5,7 @@
  * unchallenged: a model owner could register with the game, never set terms, and serve anything.
  * Now: the oracle asks the request's resolver `canDispute(modelHash)` when the request is made and refuses
  * with `OracleModelNotDisputable` until the terms are set; NONE requests are unaffected. A resolver that
- * reverts on the question (an approved contract that is no v2 resolver) cannot dispute either.
+ * reverts on the question (an approved contract that is no v2 resolver), or an account without code, cannot dispute either.
  */
 import { readFileSync } from "node:fs";
 import { network } from "hardhat";
@@ -57,6 +57,11 @@ describe("attack: OPTIMISTIC results on a game model without canonical terms", (
     const notAResolver = await fx.zk.getAddress();
     await send(fx.registry.connect(fx.modelOwner).updateModel(MODEL_HASH, modelInfo({ resolver: notAResolver, zkVerifier: notAResolver })));
     await expectRevert(request(fx), fx.oracle, "OracleModelNotDisputable", [MODEL_HASH, notAResolver]);
+    // Nor an account without code (a plain address approved as a resolver): nothing could open a dispute there.
+    const eoa = fx.other.address;
+    await send(fx.registry.connect(fx.admin).setResolverApproval(eoa, true));
+    await send(fx.registry.connect(fx.modelOwner).updateModel(MODEL_HASH, modelInfo({ resolver: eoa, zkVerifier: notAResolver })));
+    await expectRevert(request(fx), fx.oracle, "OracleModelNotDisputable", [MODEL_HASH, eoa]);
     // The arbiter answers for any model (a trusted party: it needs nothing from the model).
     expect(await fx.resolver.canDispute(MODEL_HASH)).toBe(true);
   });

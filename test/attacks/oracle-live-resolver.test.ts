@@ -9,7 +9,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { ZeroAddress } from "ethers";
 import {
-  deploy, expectRevert, events, request, requestAndSubmit, send, modelInfo, MODEL_HASH, PARAMS, Tier, type Connection,
+  deploy, expectRevert, events, request, requestAndSubmit, send, modelInfo, MODEL_HASH, PARAMS, RULE_WITHIN, Ruling, Tier, type Connection,
 } from "../contracts/helpers.js";
 
 describe("attack: resolver read live (finding 5)", () => {
@@ -40,14 +40,17 @@ describe("attack: resolver read live (finding 5)", () => {
     const fx = await fixture();
     const { id, rec } = await requestAndSubmit(fx, 0);
     const original = await fx.resolver.getAddress();
-    // The model owner points the model at a "resolver" it controls outright (its own account,
-    // approved by a careless registry admin) and tries to rule the pending dispute in the worker's favour.
-    const captured = fx.modelOwner.address;
+    // The model owner points the model at a resolver it controls outright (an arbiter contract it rules
+    // itself, approved by a careless registry admin) and tries to rule the pending dispute in the worker's favour.
+    const own: any = await fx.ethers.deployContract("ArbiterResolver", [fx.oracleAddr, fx.modelOwner.address, RULE_WITHIN, Ruling.WorkerRight]);
+    const captured: string = await own.getAddress();
     await fx.registry.connect(fx.admin).setResolverApproval(captured, true);
     await fx.registry.connect(fx.modelOwner).updateModel(MODEL_HASH, modelInfo({ resolver: captured, zkVerifier: await fx.zk.getAddress() }));
     await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
     expect((await fx.oracle.getDispute(id, 0)).resolver).toBe(original);
-    await expectRevert(fx.oracle.connect(fx.modelOwner).resolveDispute(id, 1 /* Ruling.WorkerRight */), fx.oracle, "OracleNotResolver", [id, captured, original]);
+    // Its resolver never saw the dispute, and the owner itself is not the dispute's resolver either.
+    await expectRevert(own.connect(fx.modelOwner).rule(id, Ruling.WorkerRight), own, "ArbiterUnknownDispute", [id]);
+    await expectRevert(fx.oracle.connect(fx.modelOwner).resolveDispute(id, Ruling.WorkerRight), fx.oracle, "OracleNotResolver", [id, fx.modelOwner.address, original]);
     // A new request gets the new resolver.
     const { id: next } = await request(fx);
     expect((await fx.oracle.getRequest(next)).resolver).toBe(captured);
