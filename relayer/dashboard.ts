@@ -67,6 +67,8 @@ export interface DashboardDeps {
   maxEventStreamsPerAddress?: number;
   /** Who a request comes from (relayer/limits.ts clientAddress); the socket's peer by default. */
   clientAddress?: (req: Request) => string;
+  /** How long a request's chain reads for `GET /api/requests/:id` are shared by callers (ms, default 2000; 0: none). */
+  detailCacheMs?: number;
 }
 
 interface WorkerInfo {
@@ -329,11 +331,31 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
     res.json({ requests: rows.map(summary), now: Date.now() });
   });
 
+  // A request's detail reads the node several times (logs, blocks, receipts, getRequest, the dispute): the
+  // same request asked again within detailCacheMs, or while it is being read, is answered from one set of
+  // reads, so anonymous callers cannot multiply the node's load by asking in parallel (issue 13,
+  // finding 6). Keyed by what the watcher knows of the request: a new event reads afresh. Previews and
+  // the reply are read each time (local).
+  const reads = new Map<string, { at: number; value: ReturnType<typeof requestChainReads> }>();
+  const detailCacheMs = deps.detailCacheMs ?? 2000;
+  const cachedReads: ChainReads = (d, row) => {
+    const key = `${row.id}|${row.state}|${row.outputHash ?? ""}|${row.finalTx ?? ""}`;
+    const now = Date.now();
+    let entry = reads.get(key);
+    if (entry === undefined || now - entry.at > detailCacheMs) {
+      for (const [k, e] of reads) if (now - e.at > detailCacheMs) reads.delete(k);
+      while (reads.size >= 1024) reads.delete(reads.keys().next().value!);
+      entry = { at: now, value: requestChainReads(d, row) };
+      entry.value.catch(() => reads.delete(key));
+      reads.set(key, entry);
+    }
+    return entry.value;
+  };
   app.get("/api/requests/:id", async (req, res) => {
     const id = String(req.params.id).toLowerCase();
     const row = deps.db.getRequest(id);
     if (row === undefined) throw new BaseError("REQUEST_NOT_FOUND", `no request ${id.slice(0, 80)}`);
-    res.json(await requestDetail(deps, row));
+    res.json(await requestDetail(deps, row, detailCacheMs > 0 ? cachedReads : undefined));
   });
 
   app.get("/api/workers", async (_req, res) => {
@@ -558,26 +580,11 @@ async function preview(deps: DashboardDeps, hash: string | null, inline?: () => 
   }
 }
 
-async function requestDetail(deps: DashboardDeps, row: RequestRow) {
-  const { chain, db } = deps;
-  const reply = db.getReply(row.id);
-  let replyInfo: Record<string, unknown> | null = null;
-  if (reply !== undefined) {
-    const m = JSON.parse(reply.message) as Record<string, unknown>;
-    replyInfo = {
-      kind: reply.kind,
-      state: reply.state,
-      reason: reply.reason,
-      receivedAt: reply.receivedAt,
-      signer: m.signer,
-      provider: m.provider ?? null,
-      timings: m.timings ?? null,
-      code: m.code ?? null,
-      message: typeof m.message === "string" ? m.message.slice(0, 500) : null,
-      rejectReason: m.kind === "rejection" ? m.reason : null,
-    };
-  }
+type ChainReads = (deps: DashboardDeps, row: RequestRow) => ReturnType<typeof requestChainReads>;
 
+/** What a request's detail reads from the node: its events (with block times and receipts), getRequest, the open dispute. */
+async function requestChainReads(deps: DashboardDeps, row: RequestRow) {
+  const { chain } = deps;
   // Every oracle event for this request (the id is the first indexed topic of each), with block times and gas.
   // Read in logBlockRange chunks (what RPC providers allow), stopping at the request's final event.
   const logs: Log[] = [];
@@ -620,6 +627,30 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow) {
   // Disputes are kept per (request, attempt); the open one is on the request's current attempt.
   const open = disputed && row.state === "challenged" ? await chain.reader.getDispute(row.id, view.attempt) : undefined;
   const dispute = open !== undefined && /^0x0{40}$/i.test(open.opener) ? undefined : open;
+  return { timeline, receipts, inlineInput, view, dispute };
+}
+
+async function requestDetail(deps: DashboardDeps, row: RequestRow, chainReads?: ChainReads) {
+  const { db } = deps;
+  const reply = db.getReply(row.id);
+  let replyInfo: Record<string, unknown> | null = null;
+  if (reply !== undefined) {
+    const m = JSON.parse(reply.message) as Record<string, unknown>;
+    replyInfo = {
+      kind: reply.kind,
+      state: reply.state,
+      reason: reply.reason,
+      receivedAt: reply.receivedAt,
+      signer: m.signer,
+      provider: m.provider ?? null,
+      timings: m.timings ?? null,
+      code: m.code ?? null,
+      message: typeof m.message === "string" ? m.message.slice(0, 500) : null,
+      rejectReason: m.kind === "rejection" ? m.reason : null,
+    };
+  }
+
+  const { timeline, receipts, inlineInput, view, dispute } = await (chainReads ?? requestChainReads)(deps, row);
   return {
     request: summary(row),
     commitments: {

@@ -34,6 +34,10 @@
  * missing): the TraceCommitment, then every attack, until the ruling. An unanswered game is a slash, so the
  * moves are paid by WORKER_ANSWER_KEY, else by the result signer's own account (warned about: it must hold ETH).
  *
+ * Host: the worker should run as a non-root user, from an empty working directory, with its signer key
+ * in WORKER_SIGNER_KEY or a file outside that directory (worker/host-check.ts). Each way it does not is
+ * logged as a warning at start-up; WORKER_HOST_CHECK=refuse makes them fatal, `off` skips the check.
+ *
  * SIGTERM / SIGINT: close() (stop taking jobs, finish the ones in flight, release sessions), close
  * the queue, exit 0; a second signal exits at once. `{"msg":"worker ready"}` is logged once it
  * consumes jobs.
@@ -52,11 +56,19 @@ import { loadWorkerConfig } from "./config.js";
 import { OracleRequestLookup } from "./requests.js";
 import { Worker } from "./worker.js";
 import { StakeWatch } from "./stake-watch.js";
+import { hostCheckMode, workerHostProblems } from "./host-check.js";
 
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const log = createLogger("worker");
   const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as Record<string, unknown>);
   const config = loadWorkerConfig(file, env);
+  // Where and as whom this process runs (worker/host-check.ts): warned about, or refused with WORKER_HOST_CHECK=refuse.
+  const hostMode = hostCheckMode(env.WORKER_HOST_CHECK);
+  const hostProblems = hostMode === "off" ? [] : workerHostProblems({ uid: process.getuid?.(), cwd: process.cwd(), ...(argv[0] === undefined ? {} : { configPath: argv[0] }) });
+  if (hostMode === "refuse" && hostProblems.length > 0) {
+    throw new Error(`the worker refuses to start (WORKER_HOST_CHECK=refuse):\n  - ${hostProblems.join("\n  - ")}`);
+  }
+  for (const problem of hostProblems) log.warn({ check: "host" }, problem);
   const brokerUrl = env.RABBITMQ_URL;
   if (brokerUrl === undefined || brokerUrl === "") throw new Error("RABBITMQ_URL is required: a worker process takes its jobs from a broker");
 

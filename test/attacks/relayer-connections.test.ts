@@ -135,4 +135,35 @@ describe("attack: event streams and previews on a running relayer", () => {
     // 155-240 ms a call; the speed itself is not asserted here: a loaded machine makes any bound flaky).
     expect(detail.input.values).toEqual(Array.from({ length: 16 }, (_, i) => i));
   });
+
+  it("32 anonymous calls at once for one request's detail read the node once, not 32 times", async () => {
+    const deadline = (await stack.networkHelpers.time.latest()) + 3600;
+    const input = encodeTensor({ dtype: "float32", shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) });
+    const inputHash = hashEncoded(input);
+    const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
+      { modelHash: stack.modelHash, inputHash, input: "0x" + Buffer.from(input).toString("hex"), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { value: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee },
+    );
+    const receipt = (await tx.wait())!;
+    const id = receipt.logs.map((l) => stack.oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId as string;
+    await waitFor(() => stack.relayer.db.getRequest(id), 30_000, "the relayer to see the request");
+    // Count the relayer's log reads on its own (real) provider.
+    const provider = stack.relayer.chain.provider as unknown as { getLogs: (...a: unknown[]) => Promise<unknown> };
+    const getLogs = provider.getLogs;
+    let calls = 0;
+    provider.getLogs = function (this: unknown, ...a: unknown[]) {
+      calls++;
+      return getLogs.apply(this, a);
+    };
+    try {
+      // Wait until no other caller (the watcher) reads logs, then ask 32 times at once.
+      const replies = await Promise.all(Array.from({ length: 32 }, () => fetch(`${stack.relayer.url}/api/requests/${id}`).then(async (r) => ({ status: r.status, body: (await r.json()) as { timeline: { event: string }[] } }))));
+      expect(replies.every((r) => r.status === 200)).toBe(true);
+      expect(replies.every((r) => r.body.timeline.some((e) => e.event === "InferenceRequested"))).toBe(true);
+      // One detail read: its log chunks (few: the request is recent) plus whatever the watcher polled meanwhile.
+      expect(calls).toBeLessThan(8);
+    } finally {
+      provider.getLogs = getLogs;
+    }
+  });
 });
