@@ -15,7 +15,10 @@
  *
  * Limits, as noble states them: JavaScript BigInt field arithmetic is not constant time, so noble
  * targets "algorithmic constant time" (no secret-dependent branches or table indices in k·G, the
- * operation that dominates). The key never leaves this object.
+ * operation that dominates). The nonce inverse is NOT among them: noble 1.9 computes k^-1 mod n with
+ * the same variable-time extended Euclid (abstract/modular.ts `invert`) that finding 8 named, so that
+ * part of the side channel remains (a blinded inverse, (k·b)^-1·b with a random b, would close it).
+ * The key never leaves this object.
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak256, TypedDataEncoder, Wallet, type TypedDataDomain } from "ethers";
