@@ -71,6 +71,7 @@ export function generateZkAdapter(spec: AdapterSpec): string {
   const root = Math.max(inBytes, outBytes) <= 1024
     ? `        // Both tensors fit one 1,024-byte chunk, so the data root is the single leaf sha256(0x00 || data).\n        return sha256(abi.encodePacked(uint8(2), header, sha256(abi.encodePacked(uint8(0), data))));`
     : `        return sha256(abi.encodePacked(uint8(2), header, TensorHash.dataRoot(data, 0)));`;
+  const usesTensorHash = root.includes("TensorHash.");
   const lines: string[] = [];
   for (let w = 0; w < nOut; w++) lines.push(load(w, "outputData", w, outBytes));
   for (let w = 0; w < nIn; w++) lines.push(load(nOut + w, "inputData", w, inBytes));
@@ -81,8 +82,7 @@ pragma solidity ^0.8.28;
 // npm run zk:ready -- models/${spec.modelFile}. Do not edit by hand.
 
 import {IZkVerifier} from "../interfaces/IZkVerifier.sol";
-import {TensorHash} from "../libraries/TensorHash.sol";
-
+${usesTensorHash ? 'import {TensorHash} from "../libraries/TensorHash.sol";\n' : ""}
 /// @notice The snarkjs verifier ${spec.groth16Contract} as the adapter calls it.
 interface I${spec.groth16Contract} {
     function verifyProof(
@@ -151,6 +151,8 @@ ${root}
 
     /// @dev The big-endian integer of data[offset : offset + len] (len <= 31, in bounds).
     function _word(bytes memory data, uint256 offset, uint256 len) private pure returns (uint256 w) {
+        // Assembly: one mload per public-signal word, where Solidity would copy the slice.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             // Reads 32 bytes (possibly past the end of data, inside allocated memory) and keeps the first len.
             w := shr(mul(8, sub(32, len)), mload(add(add(data, 32), offset)))

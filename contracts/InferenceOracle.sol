@@ -645,6 +645,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
         returns (bool)
     {
         if (gasLimit == 0) return false;
+        // ExactGasCall.call is our gas-exact call (libraries/ExactGasCall.sol), not address.call.
+        // solhint-disable-next-line avoid-low-level-calls
         return ExactGasCall.call(
             requester, gasLimit, 0, abi.encodeCall(IInferenceConsumer.onInferenceResult, (requestId, outputHash, output))
         );
@@ -658,6 +660,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
         address requester = r.requester;
         uint256 fee = r.fee;
         // INVARIANT: a refund costs its caller at most REFUND_GAS of the requester's code.
+        // ExactGasCall.call is our gas-exact call (libraries/ExactGasCall.sol), not address.call.
+        // solhint-disable-next-line avoid-low-level-calls
         bool pushed = ExactGasCall.call(
             requester, REFUND_GAS, fee, abi.encodeCall(IInferenceConsumer.onInferenceRefunded, (requestId, uint8(reason)))
         );
@@ -716,6 +720,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
     }
 
     function _revertWith(bytes memory err) internal pure {
+        // Assembly: re-raises the callee's revert data unchanged (no Solidity form does that).
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             revert(add(err, 32), mload(err))
         }

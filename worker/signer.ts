@@ -15,8 +15,15 @@
  *
  * Limits, as noble states them: JavaScript BigInt field arithmetic is not constant time, so noble
  * targets "algorithmic constant time" (no secret-dependent branches or table indices in k·G, the
- * operation that dominates). The key never leaves this object.
+ * operation that dominates). noble's own `sign` would invert the nonce with a variable-time
+ * extended Euclid (abstract/modular.ts `invert`), the very leak finding 8 named, so `signDigest`
+ * assembles the signature from noble's parts instead: the RFC 6979 nonce exactly as noble and ethers
+ * derive it (HMAC-DRBG, below), k·G by noble, and a blinded inverse k^-1 = b·(k·b)^-1 with a fresh
+ * random b, so the Euclid only ever sees k·b, a value independent of k. The key never leaves this
+ * object.
  */
+import { createHmac, randomBytes } from "node:crypto";
+import { invert, mod } from "@noble/curves/abstract/modular";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak256, TypedDataEncoder, Wallet, type TypedDataDomain } from "ethers";
 import { REJECTION_TYPES, RESULT_BATCH_TYPES, type BatchStatement, type RejectionStatement } from "../protocol/eip712.js";
@@ -28,6 +35,18 @@ const REJECTION_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.fr
 // A wider window for G than noble's default (8 bits: 256 points per window, built once, ~30 ms):
 // fewer point additions per signature, and selection stays constant time.
 secp256k1.utils.precompute(8);
+
+const N = secp256k1.CURVE.n;
+const HALF_N = N >> 1n;
+const toBig = (b: Uint8Array): bigint => BigInt(`0x${Buffer.from(b).toString("hex") || "0"}`);
+const word = (x: bigint): Buffer => Buffer.from(x.toString(16).padStart(64, "0"), "hex");
+const hmac = (key: Buffer, ...parts: Uint8Array[]): Buffer => {
+  const h = createHmac("sha256", key);
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+const ZERO = Uint8Array.of(0);
+const ONE = Uint8Array.of(1);
 
 /** Writes a 0x-prefixed 32-byte hex word into `buf` at `offset`; throws unless it is exactly one. */
 function putWord(buf: Buffer, offset: number, hex: string, what: string): void {
@@ -42,6 +61,7 @@ function putAddress(buf: Buffer, offset: number, hex: string, what: string): voi
 export class FastSigner {
   readonly address: string;
   private readonly key: Uint8Array;
+  private readonly keyScalar: bigint;
   private readonly separators = new WeakMap<TypedDataDomain, Buffer>();
 
   constructor(privateKey: string) {
@@ -49,6 +69,7 @@ export class FastSigner {
     const key = Buffer.from(privateKey.slice(2), "hex");
     if (key.length !== 32 || !secp256k1.utils.isValidPrivateKey(key)) throw new TypeError("invalid secp256k1 private key");
     this.key = Uint8Array.from(key);
+    this.keyScalar = toBig(key);
   }
 
   private separator(domain: TypedDataDomain): Buffer {
@@ -100,8 +121,41 @@ export class FastSigner {
   /** Deterministic (RFC 6979) low-s secp256k1 signature of a 32-byte digest: r ‖ s ‖ v (27/28). */
   signDigest(digest: Uint8Array): Hex {
     if (digest.byteLength !== 32) throw new TypeError("digest must be 32 bytes");
-    // noble's defaults: RFC 6979 without extra entropy (deterministic, as ethers), low s.
-    const sig = secp256k1.sign(digest, this.key, { lowS: true, extraEntropy: false });
-    return `0x${sig.toCompactHex()}${sig.recovery !== 0 ? "1c" : "1b"}`;
+    // RFC 6979 §3.2 with HMAC-SHA256, as noble's sign (no extra entropy) and ethers: the digest as an
+    // integer mod n, the key and that integer as 32-byte octets seed the DRBG.
+    const z = mod(toBig(digest), N);
+    const seed = [this.key, word(z)];
+    let K: Buffer = Buffer.alloc(32, 0);
+    let V: Buffer = Buffer.alloc(32, 1);
+    K = hmac(K, V, ZERO, ...seed);
+    V = hmac(K, V);
+    K = hmac(K, V, ONE, ...seed);
+    V = hmac(K, V);
+    for (;;) {
+      V = hmac(K, V);
+      const k = toBig(V);
+      if (k >= 1n && k < N) {
+        const q = secp256k1.ProjectivePoint.BASE.multiply(k).toAffine();
+        const r = mod(q.x, N);
+        if (r !== 0n) {
+          // Blinded inverse (finding 8): the variable-time Euclid inverts k·b, not k.
+          const b = mod(toBig(randomBytes(48)), N - 1n) + 1n;
+          const kInv = mod(b * invert(mod(k * b, N), N), N);
+          let s = mod(kInv * mod(z + r * this.keyScalar, N), N);
+          if (s !== 0n) {
+            let recovery = (q.x === r ? 0 : 2) | Number(q.y & 1n);
+            // low s (EIP-2), flipping the recovery bit with it
+            if (s > HALF_N) {
+              s = N - s;
+              recovery ^= 1;
+            }
+            return `0x${word(r).toString("hex")}${word(s).toString("hex")}${(recovery & 1) !== 0 ? "1c" : "1b"}`;
+          }
+        }
+      }
+      // k out of range, r or s zero (probability ~2^-128): the DRBG's next candidate, as RFC 6979 says.
+      K = hmac(K, V, ZERO);
+      V = hmac(K, V);
+    }
   }
 }

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Assembly on the binary64 hot paths (decode, round, fast add/mul/div), golden-tested against IEEE 754; measured in bench/canonical-gas.ts.
+// solhint-disable no-inline-assembly
+
 /// @title Float64
 /// @notice Canonical IEEE-754 binary64 arithmetic over bit patterns (`uint64`), bit for bit the same as
 /// canonical/float.ts and JS Number arithmetic (docs/V2.md §1, docs/CANONICAL-NUMBERS.md).

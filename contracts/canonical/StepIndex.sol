@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Dimension names follow the ONNX operator specs (C, H, W, KH, KW, M, N, K), so readers can check them against it.
+// solhint-disable var-name-mixedcase
+
 import {IStepVerifier} from "../interfaces/IStepVerifier.sol";
 import {CanonicalStep} from "./CanonicalStep.sol";
 import {StepCodec} from "./StepCodec.sol";

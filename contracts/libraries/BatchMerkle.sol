@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Assembly builds the batch root in place over the leaves array (no per-level allocation); measured in bench/gas.ts.
+// solhint-disable no-inline-assembly
+
 /// @notice Builds the Merkle roots of result batches (docs/PROTOCOL.md, "Result batches"): the root a
 /// worker signs over its batch's items and the root of the items the oracle accepted. Nodes hash their
 /// two children in sorted order, keccak256(min(a, b) || max(a, b)) (OpenZeppelin Hashes.commutativeKeccak256),

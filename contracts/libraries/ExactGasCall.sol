@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Assembly is the only way to forward an exact gas amount and copy no return data (return bombs).
+// solhint-disable no-inline-assembly
+
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
 
 /// @notice Calls into untrusted contracts (result callbacks, refund pushes) with an exact gas budget and

@@ -98,6 +98,8 @@ library OracleRequests {
         // ... and the verifier accepts it.
         try IZkVerifier(verifier).verifyInference(modelHash, inputHash, outputHash, proof) returns (bool ok) {
             if (ok) return "";
+        // A verifier that reverts is a verifier that did not accept: fall through to the refusal below.
+        // solhint-disable-next-line no-empty-blocks
         } catch {}
         return abi.encodeWithSelector(IInferenceOracle.OracleProofInvalid.selector, requestId);
     }

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Assembly copies a byte slice word by word: Solidity has no slice of a memory array.
+// solhint-disable no-inline-assembly
+
 /// @notice The canonical tensor encoding and its hash, mirrored by protocol/tensor.ts and
 /// protocol/merkle.ts and pinned by golden vectors (test/protocol/golden.test.ts).
 ///

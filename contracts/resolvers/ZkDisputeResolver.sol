@@ -79,6 +79,8 @@ contract ZkDisputeResolver is IDisputeResolverV2 {
         bool ok;
         try IZkVerifier(verifier).verifyInference(d.modelHash, d.inputHash, d.outputHash, proof) returns (bool valid) {
             ok = valid;
+        // A verifier that reverts is a verifier that did not accept: ok stays false.
+        // solhint-disable-next-line no-empty-blocks
         } catch {}
         // INVARIANT: a worker is cleared only by a proof of exactly the challenged statement.
         if (!ok) revert ZkResolverProofInvalid(requestId);

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Test harness: assembly packs results into a bytes buffer without per-element abi.encode.
+// solhint-disable no-inline-assembly
+
 import {Float64} from "../canonical/Float64.sol";
 import {CanonicalMath} from "../canonical/CanonicalMath.sol";
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Test-only hostile consumer: string reverts, an endless loop and a return bomb are what it is for.
+// solhint-disable gas-custom-errors, no-empty-blocks, no-inline-assembly
+
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
 import {RequestId} from "../types/RequestId.sol";

@@ -5,7 +5,6 @@ pragma solidity ^0.8.28;
 // npm run zk:ready -- models/mnist-mlp.onnx. Do not edit by hand.
 
 import {IZkVerifier} from "../interfaces/IZkVerifier.sol";
-import {TensorHash} from "../libraries/TensorHash.sol";
 
 /// @notice The snarkjs verifier MnistMlpGroth16Verifier as the adapter calls it.
 interface IMnistMlpGroth16Verifier {
@@ -78,6 +77,8 @@ contract MnistMlpZkVerifier is IZkVerifier {
 
     /// @dev The big-endian integer of data[offset : offset + len] (len <= 31, in bounds).
     function _word(bytes memory data, uint256 offset, uint256 len) private pure returns (uint256 w) {
+        // Assembly: one mload per public-signal word, where Solidity would copy the slice.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             // Reads 32 bytes (possibly past the end of data, inside allocated memory) and keeps the first len.
             w := shr(mul(8, sub(32, len)), mload(add(add(data, 32), offset)))

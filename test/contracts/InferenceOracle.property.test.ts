@@ -1,8 +1,9 @@
 /**
  * Randomized property test: seeded sequences of random actions (requests, valid and invalid
  * submissions, batches, challenges, arbiter and default rulings, time jumps, settlements, refunds,
- * rejections, unbonding, withdrawals). A ledger rebuilt from the oracle's events is checked after every
- * action against the views and against the oracle's ether balance:
+ * rejections (signed, with a type-mismatch proof, cancels), unbonding, withdrawals). A ledger
+ * rebuilt from the oracle's events is checked after every action against the views and against the
+ * oracle's ether balance:
  *
  *   balance(oracle) == sum of stakes + fees escrowed by open requests + bonds of open disputes
  *                      + unclaimed dispute shares + pull balances + totalBurned
@@ -33,9 +34,9 @@ import { network } from "hardhat";
 import { Wallet, ZeroAddress, ZeroHash, hexlify as toHex, type TransactionReceipt } from "ethers";
 import {
   deploy, requestParams, submission, batchSubmission, rejection, zkProof, tensorF32, events,
-  ETH, FEE, MODEL_FEE, PARAMS, RULE_WITHIN, Status, Tier, type Connection, type Fx,
+  ETH, FEE, INPUT, MODEL_FEE, PARAMS, Refund, RULE_WITHIN, Status, Tier, type Connection, type Fx,
 } from "./helpers.js";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { hashEncoded, tensorHashParts } from "../../protocol/tensor.js";
 import { seededRandom } from "../../protocol/random.js";
 import { batchProof, batchesFromLogs, processProof, resultLeaf } from "../../protocol/batch.js";
 
@@ -562,8 +563,20 @@ describe("InferenceOracle: randomized property test", () => {
               m.stakes.get(op)! - m.unbonding.get(op)! >= m.paramsOf(r).minStake;
           const reason = 1 + rnd.int(6);
           const sig = await rejection(fx, r.id, fx.signers[w]!, reason);
-          // Refunded only once rejectionQuorum distinct operators rejected it (finding 3).
-          if (await run("reject", () => fx.oracle.connect(fx.other).rejectRequest(r.id, reason, sig, GAS), expectOk)) {
+          if (rnd.chance(0.25)) {
+            // A rejection that proves the input is not of the model's input type (every input here is
+            // INPUT, float32 [1,4]; the model takes [1,3,48,192]) refunds at once, whatever the quorum,
+            // and also from an operator that already rejected it without proof.
+            const { header, dataRoot } = tensorHashParts(INPUT);
+            const proofOk = near(now, r.timeout)
+              ? undefined
+              : now < r.timeout && !m.disqualified.has(`${r.id}:${op}`) && m.stakes.get(op)! - m.unbonding.get(op)! >= m.paramsOf(r).minStake;
+            if (await run("rejectWithProof", () => fx.oracle.connect(fx.other).rejectRequestWithProof(r.id, reason, sig, header, dataRoot, GAS), proofOk)) {
+              const [refund] = events(lastReceipt!, fx.oracle, "RequestRefunded");
+              expect(refund?.args.reason, `rejectWithProof seq ${seq}: refunded at once`).toBe(BigInt(Refund.InputTypeMismatch));
+            }
+          } else if (await run("reject", () => fx.oracle.connect(fx.other).rejectRequest(r.id, reason, sig, GAS), expectOk)) {
+            // Refunded only once rejectionQuorum distinct operators rejected it (finding 3).
             const refunded = events(lastReceipt!, fx.oracle, "RequestRefunded").length === 1;
             expect(refunded, `reject seq ${seq}: refund iff quorum`).toBe((m.rejections.get(r.id) ?? 0) >= m.paramsOf(r).rejectionQuorum);
           }
@@ -655,6 +668,13 @@ describe("InferenceOracle: randomized property test", () => {
     console.log("requests made under a scheduled (non-initial) params version:", laterVersion);
     // The parameter-change paths must actually be exercised.
     expect(laterVersion).toBeGreaterThan(0);
+    // So must the hostile paths (issue 12): front-run copies, rejections (quorum, proof, cancel) and
+    // refunds to the hostile requesters (at the default size; a smaller run may miss the rare ones).
+    if (SEQUENCES * ACTIONS >= 1200) {
+      for (const label of ["submitCopyAgain", "submitBatchFrontRun", "reject", "rejectWithProof", "cancel", "refundExpired", "scheduleParams"]) {
+        expect(stats[label]?.[0] ?? 0, `${label} succeeded at least once`).toBeGreaterThan(0);
+      }
+    }
     void FEE;
   }, 300_000);
 });
