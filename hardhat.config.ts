@@ -32,6 +32,8 @@ const profile = {
   compilers: [solc],
   overrides: {
     "contracts/InferenceOracle.sol": sizeTuned,
+    // Measures a packed result-batch form against submitBatch's ABI form: same pipeline as the oracle.
+    "contracts/test/BatchDecodeHarness.sol": sizeTuned,
     "contracts/libraries/OracleRejections.sol": viaIR,
     "contracts/libraries/DisputeBook.sol": viaIR,
     "contracts/dispute/FraudGame.sol": viaIrSmall,

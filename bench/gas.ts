@@ -59,6 +59,7 @@ async function main(): Promise<void> {
 
   const rows: { step: string; gasPerItem: number; batch: number; note: string }[] = [];
   let breakdown: Record<string, number> = {};
+  let otherByOpcode: Record<string, number> = {};
   const add = (step: string, gas: bigint, batch: number, note = "") => rows.push({ step, gasPerItem: Math.round(Number(gas) / batch), batch, note });
 
   // Requests.
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     const tx = await oracle.connect(relayer).submitBatch(await batchOf(reqs, false));
     const receipt = (await tx.wait())!;
     add(`result, submitBatch x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch, batch === 32 ? "one signature, one accepted root per batch" : "");
-    if (batch === 32) breakdown = await itemize(ethers.provider, tx.hash, tx.data, receipt.gasUsed, batch);
+    if (batch === 32) ({ breakdown, otherExecutionByOpcode: otherByOpcode } = await itemize(ethers.provider, tx.hash, tx.data, receipt.gasUsed, batch));
     keepProofs(receipt, reqs.map((r) => r.id));
     submitted.push(...reqs);
   }
@@ -155,6 +156,7 @@ async function main(): Promise<void> {
       noneTierDeliveryAt32: byStep("result + settlement, batched x32"),
     },
     optimisticResultBreakdownAt32: breakdown,
+    otherExecutionByOpcodeAt32: otherByOpcode,
   };
 
   const width = Math.max(...rows.map((r) => r.step.length));
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
   console.log(`NONE tier, result + settlement at batch 32: ${summary.anchors.noneTierDeliveryAt32} gas per request, incl. a real callback`);
   console.log("\nwhere one OPTIMISTIC result's gas goes at batch 32 (traced opcode costs / 32):");
   for (const [k, v] of Object.entries(breakdown)) console.log(`  ${k.padEnd(58)} ${String(v).padStart(6)}`);
+  console.log("  other execution by opcode (top 8, per result): " + Object.entries(otherByOpcode).map(([op, g]) => `${op} ${g}`).join(", "));
   console.log(`anchors: Ritual Infernet ${RITUAL_DELIVERY_OVERHEAD} gas overhead per delivery; Chainlink Functions callback limit ${CHAINLINK_FUNCTIONS_CALLBACK_LIMIT}`);
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/gas.json", JSON.stringify(summary, null, 2) + "\n");
@@ -185,6 +188,9 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
   const logs: { op: string; gas: number; gasCost: number; depth: number }[] = trace.structLogs;
   const sums: Record<string, number> = {};
   const bump = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
+  // What "other execution" is made of: gas per opcode (the ABI decoding, memory and control flow).
+  const otherOps: Record<string, number> = {};
+  let otherCount = 0;
   for (let i = 0; i < logs.length; i++) {
     const l = logs[i]!;
     let cost = l.gasCost;
@@ -200,6 +206,10 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
       : l.op === "KECCAK256" ? "keccak (digests, leaf, tree nodes, mapping keys)"
       : "other execution (ABI decoding, control flow, memory)";
     bump(kind, cost);
+    if (kind.startsWith("other")) {
+      otherOps[l.op] = (otherOps[l.op] ?? 0) + cost;
+      otherCount++;
+    }
   }
   const bytes = Buffer.from(data.slice(2), "hex");
   const nonzero = bytes.reduce((a, b) => a + (b === 0 ? 0 : 1), 0);
@@ -212,7 +222,9 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
   const traced = Object.values(out).reduce((a, b) => a + b, 0);
   out["refunds and rounding (receipt minus the items above)"] = Math.round(Number(gasUsed) / n) - traced;
   out["total per result"] = Math.round(Number(gasUsed) / n);
-  return out;
+  const top = Object.entries(otherOps).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  const byOpcode = Object.fromEntries(top.map(([op, g]) => [op, Math.round(g / n)]));
+  return { breakdown: out, otherExecutionByOpcode: { "opcodes executed": Math.round(otherCount / n), ...byOpcode } };
 }
 
 main().catch((error: unknown) => {
