@@ -19,14 +19,17 @@
  * Models: the PP-OCR classifier, detector and recognizer (bench/models.ts).
  *
  * Latency: a local stack (scripts/local-stack.ts: Hardhat EDR chain, relayer, one worker) serving
- * the cls model; requests sent one every --gap ms; p50/p99 of request mined -> settled (NONE tier:
+ * the cls model, the chain mining a block every --block-ms (default 1000, a 1 s block chain; 0: a
+ * block per transaction) once the warm-up request is served, the relayer polling the chain every
+ * --relayer-poll-ms (default 50; the relayer's own default is 500); requests sent one every --gap ms; p50/p99 of request mined -> settled (NONE tier:
  * the result's transaction settles and calls back) and request mined -> result on-chain
  * (OPTIMISTIC tier, per trace mode; settlement follows after the challenge window).
  *
  * Writes bench/results/throughput.json and prints tables.
  *
  * Usage: tsx bench/throughput.ts [--jobs 100] [--repeats 3] [--batches 1,8] [--models cls,det,rec]
- *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40]
+ *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40] [--block-ms 1000]
+ *          [--relayer-poll-ms 50]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -300,11 +303,11 @@ interface LatencyResult {
  * NONE tier: the result's transaction settles the request (state "fulfilled"). OPTIMISTIC: the
  * result is on-chain ("submitted"); settlement follows after the challenge window.
  */
-async function latencyCase(tier: Tier, trace: TraceMode, requests: number, gapMs: number, threads: number): Promise<LatencyResult> {
+async function latencyCase(tier: Tier, trace: TraceMode, requests: number, gapMs: number, threads: number, blockMs: number, relayerPollMs: number): Promise<LatencyResult> {
   const { startLocalStack, REQUEST_FEE, waitFor } = await import("../scripts/local-stack.js");
   const { textLineTensor } = await import("../examples/text-images.js");
   void trace;
-  const stack = await startLocalStack({ tier, worker: { intraOpNumThreads: threads } });
+  const stack = await startLocalStack({ tier, worker: { intraOpNumThreads: threads }, relayer: { pollIntervalMs: relayerPollMs } });
   try {
     const { relayer, dapp, oracle, networkHelpers } = stack;
     const deadline = (await networkHelpers.time.latest()) + 3600;
@@ -325,6 +328,11 @@ async function latencyCase(tier: Tier, trace: TraceMode, requests: number, gapMs
     relayer.poke();
     const done = new Set(tier === Tier.NONE ? ["fulfilled"] : ["submitted", "fulfilled"]);
     await waitFor(() => done.has(relayer.db.getRequest(warm.id)?.state ?? ""), 120_000, "the warm-up request");
+    // From here on a block every blockMs (a real chain's cadence) instead of one per transaction.
+    if (blockMs > 0) {
+      await stack.ethers.provider.send("evm_setAutomine", [false]);
+      await stack.ethers.provider.send("evm_setIntervalMining", [blockMs]);
+    }
     const sent: { id: string; minedAt: number }[] = [];
     const reached = new Map<string, number>();
     let polling = true;
@@ -369,6 +377,8 @@ async function main(): Promise<void> {
       threads: { type: "string", default: "1" },
       latency: { type: "string", default: "30" },
       gap: { type: "string", default: "40" },
+      "block-ms": { type: "string", default: "1000" },
+      "relayer-poll-ms": { type: "string", default: "50" },
     },
   });
   const jobs = Number(values.jobs);
@@ -398,14 +408,18 @@ async function main(): Promise<void> {
   const latencyRequests = Number(values.latency);
   if (latencyRequests > 0) {
     const gap = Number(values.gap);
-    latency.push(await latencyCase(Tier.NONE, "none", latencyRequests, gap, threads));
-    for (const trace of traces) latency.push(await latencyCase(Tier.OPTIMISTIC, trace, latencyRequests, gap, threads));
-    for (const l of latency) console.log(`latency ${l.tier.padEnd(10)} trace ${l.trace.padEnd(10)}: request -> result on-chain p50 ${l.requestToResultOnChainMs.p50} ms, p99 ${l.requestToResultOnChainMs.p99} ms (worker ${l.workerTotalMs} ms)`);
+    const blockMs = Number(values["block-ms"]);
+    if (!Number.isInteger(blockMs) || blockMs < 0) throw new Error("--block-ms: a whole number of milliseconds (0: a block per transaction)");
+    const relayerPollMs = Number(values["relayer-poll-ms"]);
+    if (!Number.isInteger(relayerPollMs) || relayerPollMs < 10) throw new Error("--relayer-poll-ms: a whole number of milliseconds, at least 10");
+    latency.push(await latencyCase(Tier.NONE, "none", latencyRequests, gap, threads, blockMs, relayerPollMs));
+    for (const trace of traces) latency.push(await latencyCase(Tier.OPTIMISTIC, trace, latencyRequests, gap, threads, blockMs, relayerPollMs));
+    for (const l of latency) console.log(`latency ${l.tier.padEnd(10)} trace ${l.trace.padEnd(10)} ${blockMs > 0 ? `${blockMs} ms blocks` : "automine"}, relayer poll ${relayerPollMs} ms: request -> result on-chain p50 ${l.requestToResultOnChainMs.p50} ms, p99 ${l.requestToResultOnChainMs.p99} ms (worker ${l.workerTotalMs} ms)`);
   }
   const out = {
     date: new Date().toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? "?"} CPU; load average at start ${loadStart.map((x) => x.toFixed(1)).join(" ")}`,
-    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap}`,
+    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap} --block-ms ${values["block-ms"]} --relayer-poll-ms ${values["relayer-poll-ms"]}`,
     settings: { graphOptimizationLevel: "all", executionProvider: "cpu", intraOpNumThreads: threads, inferenceThread: true },
     repeats,
     results,
