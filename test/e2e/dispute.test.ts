@@ -61,8 +61,7 @@ describe("dispute end to end (FraudGame, canonical re-run, challenger daemon, wo
       oracleAddress: await stack.oracle.getAddress(),
       runner: challenger,
       blobStoreUrl: stack.relayer.url,
-      models: new Map(),
-      policy: { fraction: 1, maxBondAtRisk: 2n * challengeBond },
+      policy: { maxBondAtRisk: 2n * challengeBond },
       startBlock: stack.deployBlock,
       // No `games` list: the daemon finds on-chain that the classifier's resolver is a FraudGame of this oracle.
       fraudGames: {

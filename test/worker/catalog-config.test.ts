@@ -104,6 +104,20 @@ describe("WorkerConfig", () => {
     expect(problems.map((p) => p.split(":")[0])).toEqual(expect.arrayContaining(["signerKey", "allowedOracles", "providers.1", "prefetch"]));
   });
 
+  it("test_load_v1TraceSettings_refusedNotIgnored", () => {
+    // WORKER_TRACE=full once published traces; a worker now commits its canonical trace only when disputed.
+    const e = (() => {
+      try {
+        loadWorkerConfig(base, { WORKER_TRACE: "full", WORKER_TRACE_CHECKPOINTS: '{"every":4}' });
+      } catch (x) {
+        return x;
+      }
+    })();
+    expect(isError(e, "CONFIG_INVALID")).toBe(true);
+    const problems = (e as { details: { problems: string[] } }).details.problems;
+    expect(problems).toEqual([expect.stringMatching(/^trace: no longer supported \(.*disputed\); remove it$/), expect.stringMatching(/^traceCheckpoints: no longer supported/)]);
+  });
+
   it("test_redact_hidesSigner", () => {
     const shown = JSON.stringify(redactWorkerConfig(loadWorkerConfig(base, {})));
     expect(shown).not.toContain(SIGNER_KEY.slice(2));
