@@ -68,6 +68,14 @@ export const WorkerConfigSchema = z.object({
     .default("all")
     .describe("ONNX Runtime graph optimization level (float results depend on it: keep it the same across a fleet)"),
   intraOpNumThreads: z.coerce.number().int().nonnegative().default(0).describe("threads per operator on CPU; 0 lets ONNX Runtime choose"),
+  canonicalOutputMaxMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60_000)
+    .describe(
+      "longest canonical run (canonical/run.ts) this worker accepts for a request reopened after an OutputMinor ruling, which must be served with the canonical output (τ = 0); a model whose canonical run takes longer is refused with that reason (docs/OPTIMISTIC.md \"After an OutputMinor\")",
+    ),
   cudaTf32: z
     .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
     .default(false)
