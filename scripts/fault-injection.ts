@@ -4,12 +4,7 @@
  * that constructs a Worker with `traceBuilder: cheater` and `gameResponder: cheater.responder`
  * (test/e2e/dispute.test.ts, scripts/demo-dispute.ts, bench/dispute.ts) gets one.
  */
-import { readFile } from "node:fs/promises";
-import type { Logger } from "pino";
-import type { ModelGraph } from "../protocol/commitment.js";
-import { resolveNpmUri } from "../protocol/fetch.js";
 import type { Tensor } from "../protocol/tensor.js";
-import { commitTrace } from "../protocol/trace.js";
 import type { Hex } from "../protocol/types.js";
 import type { TraceBuilder, TraceContext, TraceOutcome } from "../worker/trace.js";
 import { CanonicalTrace } from "../canonical/trace.js";
