@@ -11,11 +11,10 @@
  * output moved between τ_out and τ_major; its canonical trace honest), given to BOTH workers: the second one's
  * drift never reaches its result, because it runs no fast runtime on this request.
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Signer } from "ethers";
-import { ChallengerDaemon } from "../../challenger/daemon.js";
+import type { ChallengerDaemon } from "../../challenger/daemon.js";
 import { tauFromBits, toleranceCheck } from "../../canonical/descent.js";
 import { PRECISIONS, type Precision } from "../../canonical/float.js";
 import { lowerModel } from "../../canonical/lower.js";
@@ -25,11 +24,10 @@ import { isError } from "../../protocol/errors.js";
 import { decodeTensor, type Tensor } from "../../protocol/tensor.js";
 import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { OutputDrift } from "../../scripts/fault-injection.js";
-import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
+import { classify, clsGameDaemon, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 
-const { challengeBond, resultBond, tolerancePenaltyBps, challengeWindow } = DEFAULT_PARAMS;
+const { resultBond, tolerancePenaltyBps, challengeWindow } = DEFAULT_PARAMS;
 const OUTPUT_MINOR = 3;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe("a request reopened after an OutputMinor is served with the canonical output", () => {
   let stack: LocalStack;
@@ -44,19 +42,7 @@ describe("a request reopened after an OutputMinor is served with the canonical o
     const terms = await stack.registry.canonicalTerms(stack.modelHash);
     precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision))!;
     drift = new OutputDrift(tauFromBits(terms.tauOutAbs, terms.tauOutRel), tauFromBits(terms.tauMajorAbs, terms.tauMajorRel));
-    const moveClock = Number(await stack.game!.moveClock());
-    daemon = new ChallengerDaemon({
-      oracleAddress: await stack.oracle.getAddress(),
-      runner: challenger,
-      blobStoreUrl: stack.relayer.url,
-      policy: { maxBondAtRisk: 2n * challengeBond },
-      startBlock: stack.deployBlock,
-      fraudGames: {
-        models: new Map([[stack.modelHash.toLowerCase(), { bytes: readFileSync(CLS_MODEL_PATH), inputShape: CLS_SHAPE }]]),
-        audit: { secret: randomBytes(32), fraction: 1 },
-        client: { wait: async (reason) => (reason === "clock" ? void (await stack.networkHelpers.time.increase(moveClock + 1)) : sleep(20)) },
-      },
-    });
+    daemon = await clsGameDaemon(stack, challenger);
   }, 240_000);
   afterAll(async () => {
     await stack?.close();
