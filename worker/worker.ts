@@ -31,7 +31,7 @@ import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
 import { BlobAuth } from "../protocol/blobAuth.js";
 import { inputSpecsOf, isMultiTensor, outputSpecsOf, type ModelCatalog, type ModelEntry } from "./catalog.js";
-import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type ProviderName, type WorkerConfig, type WorkerConfigInput } from "./config.js";
+import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, WORKER_RETIRED_KEYS, type ProviderName, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection, publicRejectionMessage } from "./errors.js";
 import { ModelStore, openPrivately } from "./models.js";
 import { jobMismatches, type RequestLookup } from "./requests.js";
@@ -163,7 +163,7 @@ export class Worker {
   private closing: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
-    const config = loadConfig(WorkerConfigSchema, options.config);
+    const config = loadConfig(WorkerConfigSchema, options.config, WORKER_RETIRED_KEYS);
     this.config = config;
     this.queue = options.queue;
     this.catalog = options.catalog;
