@@ -139,8 +139,7 @@ try {
     oracleAddress: await oracle.getAddress(),
     runner: (await ethers.getSigners())[15]!,
     blobStoreUrl: relayer.url,
-    models: new Map(),
-    policy: { fraction: 1, maxBondAtRisk: DEFAULT_PARAMS.challengeBond * 4n },
+    policy: { maxBondAtRisk: DEFAULT_PARAMS.challengeBond * 4n },
     startBlock: await ethers.provider.getBlockNumber(),
     fraudGames: {
       models: new Map([[stack.modelHash.toLowerCase(), { bytes: modelBytes, inputShape: CLS_SHAPE }]]),

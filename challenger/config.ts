@@ -4,10 +4,17 @@
  * objects as JSON), validated once at start-up with every problem listed together.
  */
 import { z } from "zod";
-import { addressString, envOverrides, hexKey, loadConfig, redactConfig } from "../protocol/config.js";
+import { addressString, envOverrides, hexKey, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
 
 export const CHALLENGER_ENV_PREFIX = "CHALLENGER";
 const SECRET_KEYS = ["privateKey"] as const;
+
+/** Settings of the v1 audit of published traces (removed with the result format v2: results sign no trace). */
+export const CHALLENGER_RETIRED_KEYS: RetiredKeys = {
+  "policy.fraction": "the v1 sampled trace check; the share of FraudGame results re-run canonically is canonicalFraction",
+  "policy.rerun": "the v1 onnxruntime re-run; every audit re-runs the model canonically",
+  "policy.seed": "the v1 element sampling; canonicalFraction's choice is keyed by the challenger's key",
+};
 
 const wei = z
   .union([z.bigint().nonnegative(), z.number().int().nonnegative(), z.string().regex(/^[0-9]+$/, "expected a decimal amount of wei")])
@@ -22,17 +29,11 @@ export const ChallengerConfigSchema = z.object({
   rpcUrl: z.string().url().describe("JSON-RPC endpoint of the chain the oracle is on"),
   privateKey: hexKey.describe("the challenger's key: pays challenge bonds and gas, receives rewards (secret: redacted in logs)"),
   oracle: addressString.describe("InferenceOracle address"),
-  blobStoreUrl: z.string().url().describe("blob store the workers publish traces and inputs to (the relayer's GET /blobs/:hash)"),
-  models: z.array(ChallengerModelSchema).min(1).describe("models to audit: their commitments are computed from the ONNX files at start"),
+  blobStoreUrl: z.string().url().describe("blob store the requests' inputs and signed outputs are read from (the relayer's GET /blobs/:hash)"),
+  models: z.array(ChallengerModelSchema).min(1).describe("models to audit: each ONNX file is lowered to its canonical program and re-run on the results of FraudGame-resolved requests"),
   policy: z
     .object({
-      fraction: z.coerce.number().gt(0).max(1).default(0.05).describe("share of each operator's elements recomputed per result (1 = full check)"),
       maxBondAtRisk: wei.default(10n ** 18n).describe("the most wei of challenge bonds in open disputes at once"),
-      rerun: z
-        .boolean()
-        .default(true)
-        .describe("also re-run each model on the input (onnxruntime, CPU): an output that disagrees escalates a sampled check to a full one"),
-      seed: z.coerce.number().int().nonnegative().default(1).describe("seed of the element sampling"),
     })
     .prefault({})
     .describe("audit policy (CHALLENGER_POLICY as JSON)"),
@@ -46,7 +47,7 @@ export const ChallengerConfigSchema = z.object({
       timeoutMs: z.coerce.number().int().min(100).default(30_000).describe("time limit of one blob download"),
     })
     .prefault({})
-    .describe("blob store downloads (CHALLENGER_FETCH as JSON): only a 404 or wrong bytes make a trace unavailable"),
+    .describe("blob store downloads (CHALLENGER_FETCH as JSON): a 429, 5xx or timeout defers the audit, never skips it"),
   concurrency: z.coerce.number().int().min(1).max(64).default(4).describe("audits run at once, the nearest challenge deadline first"),
   statePath: z.string().min(1).optional().describe("JSON file the block cursor and pending audits are saved to (a restart resumes from it)"),
   maxAuditStarts: z.coerce.number().int().min(1).default(2).describe("an audit started this often without finishing (a crash or hang) is not started again"),
@@ -64,7 +65,7 @@ export type ChallengerConfigInput = z.input<typeof ChallengerConfigSchema>;
 export type ChallengerConfig = z.output<typeof ChallengerConfigSchema>;
 
 export function loadChallengerConfig(input: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): ChallengerConfig {
-  return loadConfig(ChallengerConfigSchema, { ...input, ...envOverrides(CHALLENGER_ENV_PREFIX, env) });
+  return loadConfig(ChallengerConfigSchema, { ...input, ...envOverrides(CHALLENGER_ENV_PREFIX, env) }, CHALLENGER_RETIRED_KEYS);
 }
 
 /** The config as it may be logged: the key replaced, bigints as strings. */

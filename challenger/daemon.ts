@@ -1,6 +1,6 @@
 /**
  * The challenger daemon (docs/OPTIMISTIC.md, "Challenger daemon"): watches ResultSubmitted, audits
- * every OPTIMISTIC result of a model it has a commitment for, and disputes what it can prove.
+ * every OPTIMISTIC result of a model it has the ONNX file of, and disputes what it can prove.
  *
  * Per result whose request's resolver is a FraudGame of this oracle: re-run the model canonically on the
  * request's input and compare with the signed output (challenger/canonical-audit.ts); beyond τ_out, open or
@@ -18,7 +18,6 @@ import { GameChallenger, type GameClientOptions, type PlayResult } from "../prot
 import { auditResult, ProgramCache, type CanonicalAuditConfig } from "./canonical-audit.js";
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
-import type { ModelCommitment } from "../protocol/commitment.js";
 import { decodeTensor, dtypeFromCode, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { FraudGame__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
@@ -30,14 +29,10 @@ import { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
 const OPTIMISTIC = 1n;
 /** IInferenceOracle.RequestStatus.Challenged: a dispute is open on the current result. */
 const CHALLENGED = 3n;
-const ZERO_HASH = "0x" + "00".repeat(32);
 
 export interface DaemonPolicy {
-  /** Share of each operator's elements recomputed per result (at least one each); 1 = full check. */
-  fraction: number;
   /** The most wei of challenge bonds in open disputes at once. */
   maxBondAtRisk: bigint;
-  seed?: number;
 }
 
 export interface DaemonOptions {
@@ -47,26 +42,17 @@ export interface DaemonOptions {
   blobStoreUrl: string;
   /** Signs every read from the blob store (protocol/blobAuth.ts); anonymous when absent. */
   blobAuth?: BlobAuth;
-  /** Commitments of the models this daemon audits, by modelHash (lowercase). */
-  models: ReadonlyMap<string, ModelCommitment>;
   policy: DaemonPolicy;
   /** The first block audited (default 0). */
   startBlock?: number;
   /** Called after each transaction the daemon sends is mined (timelines, metrics). */
   onTransaction?: (tx: DaemonTransaction) => void;
   /**
-   * Re-runs the whole model on the request's input (e.g. onnxruntime on the registered ONNX file), or
-   * undefined where it cannot. A sampled check (fraction < 1) can miss a single wrong element; when
-   * the re-run's output disagrees with the trace's beyond float noise, the trace is checked in full
-   * to find the wrong element (which is what can be proven on-chain; the re-run itself proves nothing).
-   */
-  rerun?: (modelHash: string, input: Tensor) => Promise<Tensor | undefined>;
-  /**
-   * Blob fetching (issue 13, finding 7). A 429, 5xx, timeout or reset is never taken for a withheld
-   * trace: the blob is asked again `attempts` times with backoff from `backoffMs`, then the whole audit
+   * Blob fetching (issue 13, finding 7). A 429, 5xx, timeout or reset is never taken for a missing
+   * blob: the blob is asked again `attempts` times with backoff from `backoffMs`, then the whole audit
    * is deferred and re-run at a later poll (after `retryBaseMs`, doubling up to `retryMaxMs`) until the
    * result's challenge window closes. `maxAuditBytes` caps what one audit downloads in all (each row is
-   * also capped at its committed dtype x shape).
+   * also capped at its registered dtype x shape).
    */
   fetch?: { attempts?: number; backoffMs?: number; retryBaseMs?: number; retryMaxMs?: number; maxAuditBytes?: number; timeoutMs?: number };
   /** Audits run at once (downloads overlap; checks share the CPU); the nearest deadline first. Default 4. */
@@ -97,7 +83,7 @@ export interface DaemonOptions {
 }
 
 export interface DaemonTransaction {
-  label: "challenge" | "gameMove" | "bindTrace" | "claimDispute" | "challengeAvailability" | "proveManifestMismatch" | "proveOutputMismatch" | "proveTypeFault" | "proveFraud" | "slashWithheld" | "withdraw";
+  label: "challenge" | "gameMove" | "claimDispute" | "withdraw";
   requestId?: string;
   hash: string;
   gasUsed: bigint;
@@ -111,11 +97,6 @@ export type AuditOutcome =
   /** The blob store did not answer definitively (429, 5xx, timeout): audited again at a later poll. */
   | { kind: "deferred"; reason: string; retryAt: number }
   | { kind: "honest"; checkedElements: number }
-  | { kind: "fraudProven"; opIndex: number; element: number; workerAtFault: boolean }
-  | { kind: "outputMismatchProven" }
-  | { kind: "manifestMismatchProven" }
-  | { kind: "typeFaultProven"; traceIndex: number }
-  | { kind: "availabilityChallenged" }
   /** A FraudGame result audited canonically and disputed beyond τ_out: the game played to its ruling (IDisputeGame.Ruling). */
   | { kind: "gamePlayed"; ruling: number; outcome: PlayResult["outcome"]; moves: number; rounds: number };
 
@@ -126,7 +107,6 @@ interface Submitted {
   worker: string;
   relayer: string;
   outputHash: string;
-  traceRoot: string;
   /** End of the challenge window (chain time, seconds); unknown when audit() is called without it. */
   challengeDeadline?: bigint;
 }
@@ -138,8 +118,8 @@ interface SavedState {
   pending: Array<Omit<Submitted, "challengeDeadline"> & { challengeDeadline?: string }>;
   deferred: Array<[string, { tries: number; retryAt: number }]>;
   starts: Array<[string, number]>;
-  /** v1 data-availability challenges (retired); older state files may still hold it. */
-  withheld?: Array<[string, string]>;
+  /** v1 data-availability challenges (retired): an older state file may still hold it; it is ignored. */
+  withheld?: unknown;
   atRisk: string;
   /** Disputes the daemon joined and has not claimed or seen lost yet: requestId → attempt. */
   joined?: Array<[string, number]>;
@@ -160,7 +140,6 @@ export class ChallengerDaemon {
   private readonly oracle;
   private fromBlock = 0;
   private atRisk = 0n;
-  /** Disputes waiting on a DA deadline: requestId -> resolver address. */
   /** Disputes this daemon opened or joined, not yet claimed or lost: requestId → attempt. */
   private readonly joined = new Map<string, number>();
   /** Audits the blob store could not serve yet, by requestId. */
@@ -186,7 +165,7 @@ export class ChallengerDaemon {
   /**
    * Audits every ResultSubmitted since the last poll, and the deferred audits that are due; returns the
    * outcomes by requestId. Audits run `concurrency` at a time, the nearest challenge deadline first.
-   * With `statePath`, the block cursor, the pending and deferred audits, the DA disputes to slash and
+   * With `statePath`, the block cursor, the pending and deferred audits, the joined disputes and
    * how often each audit was started are saved before and after every audit: a restart resumes where
    * it stopped, and an audit that was started `maxAuditStarts` times without finishing (it crashed or
    * hung the challenger) is not started again.
@@ -199,8 +178,7 @@ export class ChallengerDaemon {
     const logs = latest < this.fromBlock ? [] : await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
     for (const log of logs) {
       const [requestId, worker, relayer, outputHash, challengeDeadline] = log.args;
-      // A v2 result signs no trace root (trace on demand through the FraudGame): the v1 trace audit has none.
-      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, traceRoot: ZERO_HASH, challengeDeadline });
+      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, challengeDeadline });
     }
     this.fromBlock = Math.max(this.fromBlock, latest + 1);
     this.save(); // the cursor moves on; what it passed is in `pending` until audited
@@ -382,11 +360,11 @@ export class ChallengerDaemon {
   }
 
   /**
-   * The request's input, at most its committed encoded size. A 429/5xx/timeout is retried and then
+   * The request's input, at most its registered encoded size. A 429/5xx/timeout is retried and then
    * BLOB_STORE_UNAVAILABLE (the audit is deferred); a 404 or wrong bytes end the audit (the input is
    * the requester's, not the worker's: nothing to challenge).
    */
-  private async fetchInput(inputHash: string, commitment: Pick<ModelCommitment, "input">, retryUntil: number | undefined, maxBytes = encodedSize(commitment.input)): Promise<Tensor> {
+  private async fetchInput(inputHash: string, retryUntil: number | undefined, maxBytes: number): Promise<Tensor> {
     const f = this.options.fetch ?? {};
     const attempts = Math.max(1, f.attempts ?? 5);
     let bytes: Buffer | undefined;
@@ -500,7 +478,7 @@ export class ChallengerDaemon {
     const inputType = typeOf(registered.input, model.inputShape);
     const outputType = typeOf(registered.output);
     const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t as Parameters<typeof encodedSize>[0]));
-    const input = await this.fetchInput(request.inputHash, { input: inputType as ModelCommitment["input"] }, retryUntil, cap(inputType));
+    const input = await this.fetchInput(request.inputHash, retryUntil, cap(inputType));
     const output = await this.fetchBlob(r.outputHash, cap(outputType), retryUntil);
     const terms = await registry.canonicalTerms(request.modelHash);
     const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
@@ -633,29 +611,4 @@ export class ChallengerDaemon {
   bondAtRisk(): bigint {
     return this.atRisk;
   }
-}
-
-/**
- * Whether a re-run's output and a trace's output differ by more than float noise: honest runs on other
- * runtimes differ in the last bits of float32 (relative 1e-6 here), so 1e-3 of the largest magnitude
- * (plus a tiny absolute floor) only flags real differences. Integer outputs must be equal.
- */
-export function outputsDisagree(a: Tensor, b: Tensor): boolean {
-  if (a.dtype !== b.dtype || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return true;
-  const x = a.data as ArrayLike<number | bigint>;
-  const y = b.data as ArrayLike<number | bigint>;
-  // float16 arrives as raw bits: no cheap numeric comparison, so it never escalates.
-  if (a.dtype === "float16") return false;
-  if (a.dtype !== "float32" && a.dtype !== "float64") {
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return true;
-    return false;
-  }
-  let scale = 0;
-  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(Number(y[i])));
-  const tolerance = 1e-3 * scale + 1e-6;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs(Number(x[i]) - Number(y[i]));
-    if (!(d <= tolerance)) return true;
-  }
-  return false;
 }

@@ -1,19 +1,20 @@
 /**
  * The challenger as its own process (docs/OPTIMISTIC.md "Challenger daemon"): audits every
- * OPTIMISTIC result of the configured models and proves what is wrong on-chain.
+ * OPTIMISTIC result of the configured models by re-running them canonically, and disputes a result
+ * beyond τ_out through the FraudGame, played to its ruling.
  *
  *   CHALLENGER_RPC_URL=http://node:8545 CHALLENGER_PRIVATE_KEY=0x... CHALLENGER_ORACLE=0x... \
  *   CHALLENGER_BLOB_STORE_URL=http://relayer:8080 \
  *   CHALLENGER_MODELS='[{"path":"cls.onnx","inputShape":[1,3,48,192]}]' \
- *   CHALLENGER_POLICY='{"fraction":0.05,"maxBondAtRisk":"1000000000000000000"}' \
+ *   CHALLENGER_POLICY='{"maxBondAtRisk":"1000000000000000000"}' CHALLENGER_CANONICAL_FRACTION=0.25 \
  *     node --import tsx challenger/main.ts [challenger.json]
  *
  * Configuration: the optional JSON file (ChallengerConfigSchema, challenger/config.ts) overlaid with
- * CHALLENGER_* variables; every problem is listed at once. At start the commitment of each model is
- * computed from its ONNX file (protocol/commitment.ts commitModel). Then, every pollIntervalMs:
- * audit new results (ChallengerDaemon.poll), slash workers that withheld a trace past its deadline
- * (slashDue), and every withdrawEveryPolls polls withdraw won bonds. SIGTERM / SIGINT: finish the
- * poll in flight, withdraw, exit 0. `{"msg":"challenger ready"}` is logged once it polls.
+ * CHALLENGER_* variables; every problem is listed at once (a v1 setting such as policy.fraction is
+ * refused, not ignored). Every pollIntervalMs: audit new results (ChallengerDaemon.poll: each model's
+ * ONNX file lowered once to its canonical program), play the games opened, and every
+ * withdrawEveryPolls polls withdraw won bonds. SIGTERM / SIGINT: finish the poll in flight, withdraw,
+ * exit 0. `{"msg":"challenger ready"}` is logged once it polls.
  *
  * Observability: METRICS_PORT (off when unset) serves GET /metrics (ChallengerMetrics: results
  * checked by outcome, audit time, challenges opened, disputes won/lost, bonds posted), /healthz and
@@ -22,11 +23,8 @@
 import { BlobAuth } from "../protocol/blobAuth.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import ort from "onnxruntime-node";
 import { pathToFileURL } from "node:url";
 import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
-import { commitModel, type ModelCommitment } from "../protocol/commitment.js";
-import type { Tensor } from "../protocol/tensor.js";
 import { closeOnSignals, createLogger, type Logger } from "../protocol/index.js";
 import { ChallengerMetrics, startMetricsServer, type MetricsServer } from "../protocol/metrics.js";
 import { loadChallengerConfig, redactChallengerConfig, type ChallengerConfig } from "./config.js";
@@ -40,10 +38,8 @@ export interface ChallengerStats {
   skipped: number;
   /** Audits put off because the blob store answered 429/5xx or timed out (retried at a later poll). */
   deferred: number;
-  availabilityChallenges: number;
   /** FraudGames this challenger played and lost (ruled WorkerRight: its bond went to the worker). */
   gamesLost: number;
-  slashedWithheld: number;
   withdrawnWei: bigint;
   errors: number;
 }
@@ -51,19 +47,11 @@ export interface ChallengerStats {
 export interface RunningChallenger {
   daemon: ChallengerDaemon;
   address: string;
-  commitments: ModelCommitment[];
   stats: ChallengerStats;
   /** One round: poll, slashDue, and (every withdrawEveryPolls rounds, or `withdraw`) withdraw. */
   tick(options?: { withdraw?: boolean }): Promise<Map<string, AuditOutcome>>;
   /** Stops the loop after the round in flight, withdraws, releases the provider. */
   stop(): Promise<void>;
-}
-
-/** Computes the model commitments once (each ONNX file read and committed). */
-export async function modelCommitments(config: Pick<ChallengerConfig, "models">): Promise<ModelCommitment[]> {
-  const out: ModelCommitment[] = [];
-  for (const m of config.models) out.push(await commitModel(readFileSync(m.path), { inputShape: m.inputShape }));
-  return out;
 }
 
 /**
@@ -72,7 +60,7 @@ export async function modelCommitments(config: Pick<ChallengerConfig, "models">)
  */
 export async function startChallenger(
   config: ChallengerConfig,
-  options: { logger?: Logger; signer?: Signer; loop?: boolean; commitments?: ModelCommitment[]; metrics?: ChallengerMetrics } = {},
+  options: { logger?: Logger; signer?: Signer; loop?: boolean; metrics?: ChallengerMetrics } = {},
 ): Promise<RunningChallenger> {
   const log = options.logger ?? createLogger("challenger");
   let provider: JsonRpcProvider | undefined;
@@ -82,22 +70,6 @@ export async function startChallenger(
     signer = new NonceManager(new Wallet(config.privateKey, provider));
   }
   const address = await signer.getAddress();
-  const commitments = options.commitments ?? (await modelCommitments(config));
-  log.info({ models: commitments.map((c) => c.modelHash), operators: commitments.map((c) => c.operators.length) }, "model commitments computed");
-  // Re-runs of whole models (onnxruntime, CPU, one session per model, opened on first use): they
-  // escalate a sampled check to a full one when the output disagrees (ChallengerDaemon `rerun`).
-  const paths = new Map(commitments.map((c, i) => [c.modelHash.toLowerCase(), config.models[i]?.path]));
-  const sessions = new Map<string, Promise<ort.InferenceSession>>();
-  const rerun = async (modelHash: string, input: Tensor): Promise<Tensor | undefined> => {
-    const path = paths.get(modelHash.toLowerCase());
-    if (path === undefined) return undefined;
-    let session = sessions.get(path);
-    if (session === undefined) sessions.set(path, (session = ort.InferenceSession.create(path, { executionProviders: ["cpu"], intraOpNumThreads: 1 })));
-    const s = await session;
-    const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor(input.dtype as "float32", input.data as Float32Array, input.shape) });
-    const t = out[s.outputNames[0]!]!;
-    return { dtype: t.type as Tensor["dtype"], shape: [...t.dims], data: t.data as Tensor["data"] };
-  };
   const daemon = new ChallengerDaemon({
     oracleAddress: config.oracle,
     runner: signer,
@@ -105,7 +77,6 @@ export async function startChallenger(
     // Reads from the store are signed with the challenger's key: the relayer lists its address
     // (api.blobIdentities) and rate-limits it on its own, not with whoever shares its address.
     blobAuth: new BlobAuth(config.privateKey),
-    models: new Map(commitments.map((c) => [c.modelHash.toLowerCase(), c])),
     policy: config.policy,
     fetch: config.fetch,
     concurrency: config.concurrency,
@@ -113,7 +84,6 @@ export async function startChallenger(
     ...(config.statePath === undefined ? {} : { statePath: config.statePath }),
     startBlock: config.startBlock,
     logger: log,
-    ...(config.policy.rerun ? { rerun } : {}),
     // FraudGame results are always played (an honest worker's game must never go unanswered, and a cheater's must
     // be disputed): every configured model's ONNX file serves the canonical audit; CHALLENGER_FRAUD_GAMES only
     // restricts which game deployments are played.
@@ -130,7 +100,7 @@ export async function startChallenger(
     },
     ...(options.metrics === undefined ? {} : { onAudit: (a) => recordAudit(options.metrics!, a.outcome, a.ms), onTransaction: (t) => recordTransaction(options.metrics!, t) }),
   });
-  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, availabilityChallenges: 0, gamesLost: 0, slashedWithheld: 0, withdrawnWei: 0n, errors: 0 };
+  const stats: ChallengerStats = { polls: 0, audited: 0, honest: 0, proven: 0, skipped: 0, deferred: 0, gamesLost: 0, withdrawnWei: 0n, errors: 0 };
 
   const withdraw = async () => {
     const amount = await daemon.withdraw();
@@ -147,7 +117,6 @@ export async function startChallenger(
       if (outcome.kind === "honest") stats.honest++;
       else if (outcome.kind === "skipped") stats.skipped++;
       else if (outcome.kind === "deferred") stats.deferred++;
-      else if (outcome.kind === "availabilityChallenged") stats.availabilityChallenges++;
       else if (outcome.kind === "gamePlayed" && outcome.ruling !== 2 && outcome.ruling !== 3) stats.gamesLost++;
       else stats.proven++;
       const level = outcome.kind === "skipped" || outcome.kind === "deferred" ? "debug" : outcome.kind === "honest" ? "info" : "warn";
@@ -178,7 +147,6 @@ export async function startChallenger(
   return {
     daemon,
     address,
-    commitments,
     stats,
     tick,
     stop() {
@@ -190,7 +158,6 @@ export async function startChallenger(
           await withdraw();
         } finally {
           provider?.destroy();
-          for (const session of sessions.values()) await session.then((x) => x.release()).catch(() => undefined);
         }
       })();
       return stopping;
@@ -204,11 +171,7 @@ function recordAudit(metrics: ChallengerMetrics, outcome: AuditOutcome, ms: numb
   const label = outcome.kind === "honest" ? "ok" : outcome.kind === "skipped" || outcome.kind === "deferred" ? "skipped" : "fault";
   metrics.checks.inc({ outcome: label });
   if (outcome.kind !== "skipped" && outcome.kind !== "deferred") metrics.checkSeconds.observe({ model: "all" }, ms / 1000);
-  // A fraud proof rules at once: won when the element was wrong, lost (bond to the worker) when not.
-  if (outcome.kind === "fraudProven") metrics.disputes.inc({ outcome: outcome.workerAtFault ? "won" : "lost" });
-  else if (outcome.kind === "outputMismatchProven" || outcome.kind === "manifestMismatchProven" || outcome.kind === "typeFaultProven") {
-    metrics.disputes.inc({ outcome: "won" });
-  } else if (outcome.kind === "gamePlayed") metrics.disputes.inc({ outcome: outcome.ruling === 2 || outcome.ruling === 3 ? "won" : "lost" });
+  if (outcome.kind === "gamePlayed") metrics.disputes.inc({ outcome: outcome.ruling === 2 || outcome.ruling === 3 ? "won" : "lost" });
 }
 
 function recordTransaction(metrics: ChallengerMetrics, tx: { label: string; value: bigint }): void {
@@ -216,7 +179,6 @@ function recordTransaction(metrics: ChallengerMetrics, tx: { label: string; valu
     metrics.challengesOpened.inc();
     metrics.bondsPostedWei.inc(Number(tx.value));
   }
-  if (tx.label === "slashWithheld") metrics.disputes.inc({ outcome: "won" });
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {

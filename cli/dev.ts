@@ -471,7 +471,7 @@ export async function dev(o: DevOptions): Promise<void> {
     if (o.challenger) {
       // A dev account of its own (index 12 of the dev mnemonic) pays bonds and receives rewards.
       const key = HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, "m/44'/60'/0'/0/12").privateKey;
-      const running = await progress.step("starting the challenger daemon (computing the model commitments)", () =>
+      const running = await progress.step("starting the challenger daemon", () =>
         startChallenger(
           loadChallengerConfig({
             rpcUrl: rpc.url,
@@ -480,7 +480,6 @@ export async function dev(o: DevOptions): Promise<void> {
             blobStoreUrl: relayer.url,
             // With --zk the MNIST model's disputes are settled by proofs (ZkDisputeResolver), not audited here.
             models: [{ path: cls.file, inputShape: clsShape }, ...(zk === undefined ? [{ path: mnistFile, inputShape: mnist.input.shape }] : [])],
-            policy: { fraction: 1 },
             pollIntervalMs: 1000,
             startBlock: deployment.deployBlock,
           }, {}),

@@ -6,10 +6,28 @@
 import { z } from "zod";
 import { BaseError } from "./errors.js";
 
-export function loadConfig<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+/**
+ * Settings that once did something and no longer do, by dotted path (`policy.fraction`), each with why: a
+ * config that still sets one is refused (CONFIG_INVALID) rather than silently ignored, so an operator who
+ * relied on it learns at start-up that it is gone.
+ */
+export type RetiredKeys = Readonly<Record<string, string>>;
+
+function retiredProblems(input: unknown, retired: RetiredKeys): string[] {
+  const problems: string[] = [];
+  for (const [path, why] of Object.entries(retired)) {
+    let at: unknown = input;
+    for (const part of path.split(".")) at = typeof at === "object" && at !== null ? (at as Record<string, unknown>)[part] : undefined;
+    if (at !== undefined) problems.push(`${path}: no longer supported (${why}); remove it`);
+  }
+  return problems;
+}
+
+export function loadConfig<S extends z.ZodType>(schema: S, input: unknown, retired: RetiredKeys = {}): z.infer<S> {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+  const gone = retiredProblems(input, retired);
+  if (!parsed.success || gone.length > 0) {
+    const problems = [...gone, ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`))];
     throw new BaseError("CONFIG_INVALID", `invalid configuration:\n  - ${problems.join("\n  - ")}`, { details: { problems } });
   }
   return parsed.data;

@@ -1,5 +1,8 @@
 /**
- * Trace commitments for the OPTIMISTIC tier (docs/OPTIMISTIC.md).
+ * The v1 trace manifest (a result's trace root before the result format v2; results now sign none). Kept
+ * for the reference checker's tests (test/challenger/checker.test.ts, test/protocol/commitment.test.ts:
+ * the tolerance-drift analysis checks whole traces of reference operators); the FraudGame's trace trees are
+ * canonical/trace.ts.
  *
  * A trace is the list of every operator output of the model, in the model commitment's operator
  * table order (protocol/commitment.ts), so its last tensor is the model's output. The worker
@@ -59,61 +62,6 @@ export function traceRootOf(hashes: readonly Hex[]): Hex {
 /** Hashes every trace tensor and builds the manifest and root. */
 export function commitTrace(tensors: readonly Tensor[]): TraceCommitment {
   const hashes = tensors.map(hashTensor);
-  const manifest = traceManifest(hashes);
-  return { hashes, manifest, traceRoot: hashTensor(manifest) };
-}
-
-/**
- * Checkpoint traces (`trace: "checkpoint"`, docs/OPTIMISTIC.md). The manifest keeps one row per
- * trace tensor, so the root format and every index stay those of the full trace, but only the
- * checkpointed tensors are committed: the row of an uncommitted tensor is 32 zero bytes. No tensor
- * hash is zero (it is a sha256 output), so a zero row is an unambiguous "not committed" flag.
- */
-export const UNCOMMITTED_HASH = `0x${"00".repeat(TRACE_HASH_BYTES)}` as TensorHash;
-
-export interface CheckpointPolicy {
-  /** Commit every k-th trace tensor (indices k-1, 2k-1, ...); 0: none by position. */
-  every: number;
-  /** Also commit the trace tensors with these names (operator output names of the model). */
-  names?: readonly string[];
-}
-
-/**
- * The trace indices a checkpoint policy commits, ascending: every k-th, the named ones, and always
- * the last (the model's output, which the result's outputHash also binds).
- */
-export function checkpointIndices(traceNames: readonly string[], policy: CheckpointPolicy): number[] {
-  const n = traceNames.length;
-  if (n === 0) return [];
-  if (!Number.isInteger(policy.every) || policy.every < 0) throw new RangeError(`checkpoint every must be a non-negative integer, got ${policy.every}`);
-  const named = new Set(policy.names ?? []);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (i === n - 1 || (policy.every > 0 && (i + 1) % policy.every === 0) || named.has(traceNames[i]!)) out.push(i);
-  }
-  return out;
-}
-
-/** Indices of the committed rows of a manifest's hashes (the non-zero ones). */
-export function committedIndices(hashes: readonly Hex[]): number[] {
-  const out: number[] = [];
-  hashes.forEach((h, i) => {
-    if (h.toLowerCase() !== UNCOMMITTED_HASH) out.push(i);
-  });
-  return out;
-}
-
-/**
- * Commits to the trace tensors at `indices` (ascending, `tensors[j]` is trace tensor `indices[j]`)
- * out of `n`: the other rows are UNCOMMITTED_HASH. With every index it equals commitTrace.
- */
-export function commitCheckpoints(n: number, indices: readonly number[], tensors: readonly Tensor[]): TraceCommitment {
-  if (indices.length !== tensors.length) throw new RangeError(`${indices.length} checkpoint indices for ${tensors.length} tensors`);
-  const hashes = new Array<TensorHash>(n).fill(UNCOMMITTED_HASH);
-  indices.forEach((index, j) => {
-    if (!Number.isInteger(index) || index < 0 || index >= n) throw new RangeError(`checkpoint index ${index} outside 0..${n - 1}`);
-    hashes[index] = hashTensor(tensors[j]!);
-  });
   const manifest = traceManifest(hashes);
   return { hashes, manifest, traceRoot: hashTensor(manifest) };
 }

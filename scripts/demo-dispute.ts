@@ -70,9 +70,7 @@ async function main(): Promise<void> {
       oracleAddress: await oracle.getAddress(),
       runner: challenger,
       blobStoreUrl: relayer.url,
-      // No v1 commitments: every result here is game-resolved, audited by re-running the model canonically.
-      models: new Map(),
-      policy: { fraction: 1, maxBondAtRisk: DEFAULT_PARAMS.challengeBond * 4n },
+      policy: { maxBondAtRisk: DEFAULT_PARAMS.challengeBond * 4n },
       startBlock: stack.deployBlock,
       fraudGames: {
         models: new Map([[stack.modelHash.toLowerCase(), { bytes: readFileSync(CLS_MODEL_PATH), inputShape: CLS_SHAPE }]]),

@@ -4,12 +4,7 @@
  * that constructs a Worker with `traceBuilder: cheater` and `gameResponder: cheater.responder`
  * (test/e2e/dispute.test.ts, scripts/demo-dispute.ts, bench/dispute.ts) gets one.
  */
-import { readFile } from "node:fs/promises";
-import type { Logger } from "pino";
-import type { ModelGraph } from "../protocol/commitment.js";
-import { resolveNpmUri } from "../protocol/fetch.js";
 import type { Tensor } from "../protocol/tensor.js";
-import { commitTrace } from "../protocol/trace.js";
 import type { Hex } from "../protocol/types.js";
 import type { TraceBuilder, TraceContext, TraceOutcome } from "../worker/trace.js";
 import { CanonicalTrace } from "../canonical/trace.js";
@@ -62,4 +57,29 @@ export class GameCheater implements TraceBuilder {
     fault.element = element;
     return responderFor(new CanonicalTrace(d.program, d.input, tensors, d.precision), d.requestId, d.attempt);
   };
+}
+
+/**
+ * FAULT INJECTION (tests/demos only): a fast runtime that an input drives off the canonical output by more than
+ * τ_out but within τ_major (what a requester's crafted input on an ill-conditioned model would do to an honest
+ * onnxruntime run). It moves element 0 of every OPTIMISTIC output it signs by the midpoint of the two bounds; its
+ * canonical trace stays honest (no `responder`: the worker's answerer answers canonically), so a dispute on it
+ * rules OutputMinor.
+ */
+export class OutputDrift implements TraceBuilder {
+  readonly drifted: string[] = [];
+  constructor(private readonly tauOut: { abs: number; rel: number }, private readonly tauMajor: { abs: number; rel: number }) {}
+
+  async build(context: TraceContext): Promise<TraceOutcome> {
+    const out = context.output;
+    if (out === undefined || !(out.data instanceof Float32Array)) throw new Error("OutputDrift needs a float32 plain-run output");
+    const data = out.data.slice();
+    const c = Math.abs(data[0]!);
+    const lo = this.tauOut.abs + this.tauOut.rel * c;
+    const hi = this.tauMajor.abs + this.tauMajor.rel * c;
+    if (!(hi > 2 * lo)) throw new Error(`no room between τ_out (${lo}) and τ_major (${hi}) to drift into`);
+    data[0] = data[0]! + (lo + hi) / 2;
+    this.drifted.push(context.job.requestId.toLowerCase());
+    return { output: { ...out, data } };
+  }
 }

@@ -4,7 +4,7 @@
  * reports every problem at once; `redactWorkerConfig` is what may be logged.
  */
 import { z } from "zod";
-import { addressString, envOverrides, hexKey, loadConfig, redactConfig } from "../protocol/config.js";
+import { addressString, envOverrides, hexKey, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
 import { DTYPES, type DType } from "../protocol/tensor.js";
 
 export const PROVIDER_NAMES = ["cuda", "tensorrt", "webgpu", "cpu"] as const;
@@ -68,6 +68,14 @@ export const WorkerConfigSchema = z.object({
     .default("all")
     .describe("ONNX Runtime graph optimization level (float results depend on it: keep it the same across a fleet)"),
   intraOpNumThreads: z.coerce.number().int().nonnegative().default(0).describe("threads per operator on CPU; 0 lets ONNX Runtime choose"),
+  canonicalOutputMaxMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60_000)
+    .describe(
+      "longest canonical run (canonical/run.ts) this worker accepts for a request reopened after an OutputMinor ruling, which must be served with the canonical output (τ = 0); a model whose canonical run takes longer is refused with that reason (docs/OPTIMISTIC.md \"After an OutputMinor\")",
+    ),
   cudaTf32: z
     .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
     .default(false)
@@ -211,9 +219,16 @@ export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
 export const WORKER_ENV_PREFIX = "WORKER";
 export const WORKER_SECRET_KEYS = ["signerKey"] as const;
 
+/** The v1 trace settings (removed with the result format v2: results sign no trace root; a disputed worker commits its canonical trace on demand). */
+export const WORKER_RETIRED_KEYS: RetiredKeys = {
+  trace: "v1 trace modes: a worker publishes no trace, it commits its canonical trace only when its result is disputed",
+  traceCheckpoints: "v1 checkpoint traces",
+  traceBatching: "v1 traced batches",
+};
+
 /** Validates `input` overlaid with WORKER_* variables; throws CONFIG_INVALID listing every problem. */
 export function loadWorkerConfig(input: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  return loadConfig(WorkerConfigSchema, { ...input, ...envOverrides(WORKER_ENV_PREFIX, env) });
+  return loadConfig(WorkerConfigSchema, { ...input, ...envOverrides(WORKER_ENV_PREFIX, env) }, WORKER_RETIRED_KEYS);
 }
 
 /** The config as it may be logged: secrets replaced, bigints as strings. */

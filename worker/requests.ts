@@ -10,6 +10,7 @@ import type { Provider } from "ethers";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 import { BaseError } from "../protocol/errors.js";
 import { RequestStatus, type Hex } from "../protocol/types.js";
+import { OracleCanonicalHistory, type CanonicalHistory } from "./canonical-output.js";
 
 export interface OnChainRequest {
   status: RequestStatus;
@@ -17,16 +18,23 @@ export interface OnChainRequest {
   inputHash: Hex;
   /** Unix seconds. */
   deadline: number;
+  /** Results overturned on this request so far (a reopened request has attempt > 0). */
+  attempt: number;
 }
 
 export interface RequestLookup {
   /** The request as the oracle at `oracle` holds it now. Throws CHAIN_UNAVAILABLE (retryable) when the node does not answer. */
   request(oracle: string, requestId: string): Promise<OnChainRequest>;
+  /** The earlier disputes' rulings and the model's canonical precision (worker/canonical-output.ts); without it a reopened request is served as any other. */
+  readonly history?: CanonicalHistory;
 }
 
 /** Reads `getRequest` from the oracle contract through `provider`. */
 export class OracleRequestLookup implements RequestLookup {
-  constructor(private readonly provider: Provider) {}
+  readonly history: CanonicalHistory;
+  constructor(private readonly provider: Provider) {
+    this.history = new OracleCanonicalHistory(provider);
+  }
 
   async request(oracle: string, requestId: string): Promise<OnChainRequest> {
     let view;
@@ -40,6 +48,7 @@ export class OracleRequestLookup implements RequestLookup {
       modelHash: String(view.modelHash).toLowerCase() as Hex,
       inputHash: String(view.inputHash).toLowerCase() as Hex,
       deadline: Number(view.deadline),
+      attempt: Number(view.attempt),
     };
   }
 }

@@ -31,7 +31,7 @@ import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
 import { BlobAuth } from "../protocol/blobAuth.js";
 import { inputSpecsOf, isMultiTensor, outputSpecsOf, type ModelCatalog, type ModelEntry } from "./catalog.js";
-import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, type ProviderName, type WorkerConfig, type WorkerConfigInput } from "./config.js";
+import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, WORKER_RETIRED_KEYS, type ProviderName, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection, publicRejectionMessage } from "./errors.js";
 import { ModelStore, openPrivately } from "./models.js";
 import { jobMismatches, type RequestLookup } from "./requests.js";
@@ -44,6 +44,7 @@ import { Slots } from "./slots.js";
 import { FastSigner } from "./signer.js";
 import { ResultBatcher } from "./result-batcher.js";
 import { noTrace, type TraceBuilder } from "./trace.js";
+import { CanonicalOutputs } from "./canonical-output.js";
 
 export interface WorkerOptions {
   /** Validated here (WorkerConfigSchema); an invalid config throws CONFIG_INVALID listing every problem. */
@@ -146,6 +147,8 @@ export class Worker {
   /** Collects served results and signs them one batch at a time (docs/V2.md §3). */
   private readonly results: ResultBatcher;
   private readonly traceBuilder: TraceBuilder;
+  /** Canonical runs for requests reopened after an OutputMinor ruling (worker/canonical-output.ts). */
+  private readonly canonical: CanonicalOutputs;
   /** Proves ZK-tier jobs on worker_threads (started on the first ZK job). */
   readonly prover: ProverPool;
   private readonly now: () => number;
@@ -160,7 +163,7 @@ export class Worker {
   private closing: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
-    const config = loadConfig(WorkerConfigSchema, options.config);
+    const config = loadConfig(WorkerConfigSchema, options.config, WORKER_RETIRED_KEYS);
     this.config = config;
     this.queue = options.queue;
     this.catalog = options.catalog;
@@ -187,6 +190,7 @@ export class Worker {
     for (const d of config.allowedOracles) {
       this.domains.set(domainKey(d.chainId, d.oracle), oracleDomain(d.chainId, getAddress(d.oracle)));
     }
+    this.canonical = new CanonicalOutputs(config.canonicalOutputMaxMs);
     this.inputs = new InputCache({ dir: config.inputCacheDir, maxBytes: config.inputCacheMaxBytes });
     this.models = new ModelStore({
       http: this.httpPolicy(),
@@ -351,6 +355,8 @@ export class Worker {
       this.metrics.jobs.inc({ outcome: "passed_on" });
       return;
     }
+    /** Set for a request reopened after an OutputMinor ruling: its output must be the canonical one. */
+    let canonical: { afterAttempt: number } | undefined;
     if (this.requests !== undefined) {
       // Nothing is signed for a job the chain does not back (a forged job names a real request id).
       const onChain = await this.requests.request(job.oracle, job.requestId);
@@ -365,6 +371,16 @@ export class Worker {
         this.metrics.jobs.inc({ outcome: "invalid" });
         throw new InvalidJobError(`the job's ${problems.join(", ")} does not match the on-chain request`, { details: { problems } });
       }
+      // An earlier result on this request was ruled OutputMinor (its fast output beyond τ_out, its canonical
+      // trace right): the input drives fast runtimes off the canonical output, so this worker signs the
+      // canonical output itself (worker/canonical-output.ts) and the same input cannot cost it the same.
+      if (job.tier === Tier.OPTIMISTIC && onChain.attempt > 0 && this.requests.history !== undefined) {
+        const afterAttempt = await this.requests.history.outputMinorAttempt(job.oracle, job.requestId, onChain.attempt);
+        if (afterAttempt !== undefined) {
+          canonical = { afterAttempt };
+          log.info({ attempt: onChain.attempt, outputMinorAttempt: afterAttempt }, "reopened after an OutputMinor ruling: serving the canonical output");
+        }
+      }
     }
     this.metrics.inFlight.inc();
     let releaseSlot: (() => void) | undefined;
@@ -374,7 +390,7 @@ export class Worker {
       const bytes = await rejectingAs(RejectReason.InputUnavailable, () => this.inputBytes(job, inline, signal));
       const fetchMs = ms(fetchStarted);
       releaseSlot = await this.serveSlots.acquire();
-      const result = await this.serve(job, bytes, fetchMs, signal, log);
+      const result = await this.serve(job, bytes, fetchMs, signal, log, canonical !== undefined);
       // The slot is free while the result waits for its batch: other jobs are served meanwhile and join it.
       releaseSlot();
       releaseSlot = undefined;
@@ -400,7 +416,7 @@ export class Worker {
     }
   }
 
-  private async serve(job: Job, bytes: Buffer, fetchMs: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
+  private async serve(job: Job, bytes: Buffer, fetchMs: number, signal: AbortSignal, log: Logger, canonical = false): Promise<BatchItem> {
     const timings: StageTimings = { fetch: fetchMs, hash: 0, decode: 0, model: 0, lane: 0, infer: 0, batch: 0, trace: 0, prove: 0, sign: 0, upload: 0, total: 0 };
     const start = performance.now() - fetchMs;
 
@@ -451,6 +467,15 @@ export class Worker {
     const traced = job.tier === Tier.OPTIMISTIC;
     const traceBuilder = traced ? this.traceBuilder : noTrace;
     // A standalone trace builder's traced run is the result (the plain run would be thrown away).
+    if (canonical) {
+      const t0 = performance.now();
+      const computed = await rejectingAs(RejectReason.InferenceFailed, () => this.canonicalOutput(job, model, input, signal));
+      timings.infer = ms(t0);
+      await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(computed, model.output, "canonical output"));
+      // No fast runtime runs, so the output hook (fault injection standing in for a fast runtime's output) has nothing to alter.
+      const encoded = encodeTensor(computed);
+      return this.publish(job, encoded, hashEncoded(encoded), "cpu", undefined, timings, start, signal, log);
+    }
     const run = traceBuilder.standalone === true
       ? undefined
       : await rejectingAs(runFailure, () =>
@@ -541,6 +566,14 @@ export class Worker {
    * Puts a large output in the blob store and builds the checked batch item. It is signed with the others
    * of its batch (worker/result-batcher.ts): timings.sign stays 0 per result.
    */
+  /** The model's canonical output on `input` at its registered precision (a request reopened after an OutputMinor ruling). */
+  private async canonicalOutput(job: Job, model: ModelEntry, input: Tensor, signal: AbortSignal): Promise<Tensor> {
+    const precision = await this.requests!.history!.precision(job.oracle, job.modelHash);
+    if (precision === undefined) throw new BaseError("OP_UNSUPPORTED", `model ${job.modelHash} has no canonical terms: its canonical output cannot be computed`);
+    const path = await this.models.path(job.modelHash as Hex, model.uris, signal);
+    return (await this.canonical.output(job.modelHash as Hex, path, input, precision)).output;
+  }
+
   private async publish(job: Job, encoded: Buffer, outputHash: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     const t = performance.now();
     let outputHex: Hex = toHex(encoded);

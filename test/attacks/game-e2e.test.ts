@@ -38,7 +38,7 @@ import { expectRevert } from "../contracts/helpers.js";
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { ChallengerDaemon } from "../../challenger/daemon.js";
-import { blobStore, clsCommitment } from "../challenger/fixtures.js";
+import { blobStore } from "../challenger/fixtures.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { deployFraudGame } from "../../protocol/deployOracle.js";
@@ -454,8 +454,6 @@ describe("ChallengerDaemon with fraudGames (the config switch) and the worker's 
     const { fx, gameAddr } = await setup();
     const store = await blobStore();
     try {
-      const commitment = await clsCommitment();
-      expect(commitment.modelHash.toLowerCase()).toBe(world.modelHash.toLowerCase());
       const put = (t: Tensor) => {
         const e = encodeTensor(t);
         store.blobs.set(hashEncoded(e).toLowerCase(), e);
@@ -485,8 +483,7 @@ describe("ChallengerDaemon with fraudGames (the config switch) and the worker's 
         oracleAddress: fx.oracleAddr,
         runner: fx.challenger,
         blobStoreUrl: store.url,
-        models: new Map([[commitment.modelHash.toLowerCase(), commitment]]),
-        policy: { fraction: 1, maxBondAtRisk: 2n * PARAMS.challengeBond },
+        policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
       };
       try {
         const daemon = new ChallengerDaemon({

@@ -1,8 +1,8 @@
 /**
  * The challenger service (challenger/main.ts, challenger/config.ts): configuration from a file and
  * CHALLENGER_* variables with every problem listed at once, and the service loop on the in-process
- * stack: it computes the model commitment from the ONNX file, polls, proves a faulty worker's
- * result (test-only fault injection), and withdraws the reward on stop.
+ * stack: it polls, re-runs the model canonically, plays the FraudGame against a faulty worker's
+ * result (test-only fault injection) to its ruling, and withdraws the reward on stop.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { loadChallengerConfig } from "../../challenger/config.js";
@@ -19,13 +19,30 @@ describe("challenger config", () => {
   it("test_config_envOverridesFile_defaultsApplied", () => {
     const config = loadChallengerConfig(
       { rpcUrl: "http://127.0.0.1:8545", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://127.0.0.1:1", models: [{ path: "m.onnx", inputShape: [1, 2] }] },
-      { CHALLENGER_POLL_INTERVAL_MS: "250", CHALLENGER_POLICY: '{"fraction":"1","maxBondAtRisk":"300000000000000000"}', OTHER_THING: "x" },
+      { CHALLENGER_POLL_INTERVAL_MS: "250", CHALLENGER_POLICY: '{"maxBondAtRisk":"300000000000000000"}', OTHER_THING: "x" },
     );
     expect(config.pollIntervalMs).toBe(250);
-    expect(config.policy).toEqual({ fraction: 1, maxBondAtRisk: 300000000000000000n, seed: 1, rerun: true });
+    expect(config.policy).toEqual({ maxBondAtRisk: 300000000000000000n });
     expect(config.withdrawEveryPolls).toBe(12);
     const defaults = loadChallengerConfig({ rpcUrl: "http://x:1", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://x:2", models: [{ path: "m", inputShape: [3] }] }, {});
-    expect(defaults.policy).toEqual({ fraction: 0.05, maxBondAtRisk: 10n ** 18n, seed: 1, rerun: true });
+    expect(defaults.policy).toEqual({ maxBondAtRisk: 10n ** 18n });
+  });
+
+  it("test_config_v1Settings_refusedNotIgnored", () => {
+    // policy.fraction / rerun / seed drove the v1 audit of published traces: a config still setting one is refused with why.
+    const base = { rpcUrl: "http://x:1", privateKey: KEY, oracle: ORACLE, blobStoreUrl: "http://x:2", models: [{ path: "m", inputShape: [3] }] };
+    for (const [policy, hint] of [['{"fraction":0.05}', "canonicalFraction"], ['{"rerun":false}', "re-runs the model canonically"], ['{"seed":7}', "keyed by the challenger's key"]] as const) {
+      let caught: unknown;
+      try {
+        loadChallengerConfig(base, { CHALLENGER_POLICY: policy });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isError(caught, "CONFIG_INVALID")).toBe(true);
+      expect((caught as Error).message).toContain("no longer supported");
+      expect((caught as Error).message).toContain(hint);
+    }
+    expect(loadChallengerConfig(base, { CHALLENGER_POLICY: '{"maxBondAtRisk":"5"}' }).policy.maxBondAtRisk).toBe(5n);
   });
 
   it("test_config_fraudGames_offByDefault_envList", () => {
@@ -57,13 +74,13 @@ describe("challenger config", () => {
   it("test_config_invalid_listsEveryProblem", () => {
     let caught: unknown;
     try {
-      loadChallengerConfig({ models: [] }, { CHALLENGER_PRIVATE_KEY: "0x12", CHALLENGER_ORACLE: "nope", CHALLENGER_POLICY: '{"fraction":2}', CHALLENGER_RPC_URL: "not a url" });
+      loadChallengerConfig({ models: [] }, { CHALLENGER_PRIVATE_KEY: "0x12", CHALLENGER_ORACLE: "nope", CHALLENGER_POLICY: '{"maxBondAtRisk":"-1"}', CHALLENGER_RPC_URL: "not a url" });
     } catch (error) {
       caught = error;
     }
     expect(isError(caught, "CONFIG_INVALID")).toBe(true);
     const message = (caught as Error).message;
-    for (const key of ["rpcUrl", "privateKey", "oracle", "blobStoreUrl", "models", "policy.fraction"]) expect(message).toContain(`${key}:`);
+    for (const key of ["rpcUrl", "privateKey", "oracle", "blobStoreUrl", "models", "policy.maxBondAtRisk"]) expect(message).toContain(`${key}:`);
   });
 });
 
@@ -86,7 +103,7 @@ describe("challenger service loop", () => {
         oracle: await stack.oracle.getAddress(),
         blobStoreUrl: stack.relayer.url,
         models: [{ path: CLS_MODEL_PATH, inputShape: [1, 3, 48, 192] }],
-        policy: { fraction: 1, maxBondAtRisk: String(DEFAULT_PARAMS.challengeBond) },
+        policy: { maxBondAtRisk: String(DEFAULT_PARAMS.challengeBond) },
         pollIntervalMs: 50,
         startBlock: stack.deployBlock,
         withdrawEveryPolls: 1_000,

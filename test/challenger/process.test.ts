@@ -68,7 +68,7 @@ describe("challenger process", () => {
         CHALLENGER_ORACLE: await stack.oracle.getAddress(),
         CHALLENGER_BLOB_STORE_URL: stack.relayer.url,
         CHALLENGER_MODELS: JSON.stringify([{ path: CLS_MODEL_PATH, inputShape: [1, 3, 48, 192] }]),
-        CHALLENGER_POLICY: JSON.stringify({ fraction: 1, maxBondAtRisk: String(DEFAULT_PARAMS.challengeBond) }),
+        CHALLENGER_POLICY: JSON.stringify({ maxBondAtRisk: String(DEFAULT_PARAMS.challengeBond) }),
         CHALLENGER_POLL_INTERVAL_MS: "200",
         CHALLENGER_WITHDRAW_EVERY_POLLS: "1",
         METRICS_PORT: "0",

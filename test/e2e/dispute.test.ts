@@ -11,20 +11,17 @@
  *   the correct answer. Funds are conserved. The undisputed result carried no trace.
  * - An honest result is re-run and left alone.
  */
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Signer } from "ethers";
-import { ChallengerDaemon } from "../../challenger/daemon.js";
+import type { ChallengerDaemon } from "../../challenger/daemon.js";
 import type { MoveRecord } from "../../protocol/fraud-game-client.js";
-import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { GameCheater } from "../../scripts/fault-injection.js";
-import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
+import { classify, clsGameDaemon, stateOf, textInput, uploadBlob } from "./helpers.js";
 
 const { challengeBond, resultBond, challengeWindow, burnBps } = DEFAULT_PARAMS;
 /** A lone challenger's share of a WorkerFault: its bond back plus the slash less its burn share. */
 const FAULT_SHARE = challengeBond + resultBond - (resultBond * BigInt(burnBps)) / 10_000n;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Every ETH holder the protocol touches: the chain's accounts, the contracts and the block producer. */
 async function totalBalance(stack: LocalStack, coinbase: string): Promise<bigint> {
@@ -56,21 +53,7 @@ describe("dispute end to end (FraudGame, canonical re-run, challenger daemon, wo
   beforeAll(async () => {
     stack = await startLocalStack({ resolver: "game", workers: 0, gameClient: { onMove: (m) => moves.push(m) } });
     challenger = (await stack.ethers.getSigners())[15]!;
-    const moveClock = Number(await stack.game!.moveClock());
-    daemon = new ChallengerDaemon({
-      oracleAddress: await stack.oracle.getAddress(),
-      runner: challenger,
-      blobStoreUrl: stack.relayer.url,
-      models: new Map(),
-      policy: { fraction: 1, maxBondAtRisk: 2n * challengeBond },
-      startBlock: stack.deployBlock,
-      // No `games` list: the daemon finds on-chain that the classifier's resolver is a FraudGame of this oracle.
-      fraudGames: {
-        models: new Map([[stack.modelHash.toLowerCase(), { bytes: readFileSync(CLS_MODEL_PATH), inputShape: CLS_SHAPE }]]),
-        audit: { secret: randomBytes(32), fraction: 1 },
-        client: { onMove: (m) => moves.push(m), wait: async (reason) => (reason === "clock" ? void (await stack.networkHelpers.time.increase(moveClock + 1)) : sleep(20)) },
-      },
-    });
+    daemon = await clsGameDaemon(stack, challenger, (m) => moves.push(m));
   }, 240_000);
   afterAll(async () => {
     await stack?.close();

@@ -1,7 +1,7 @@
 import { makeError, type ContractRunner, type TransactionRequest } from "ethers";
 import { describe, expect, it } from "vitest";
 import { IModelRegistry__factory, isError, type Hex } from "../../protocol/index.js";
-import { DEFAULT_PROVIDERS, RegistryCatalog, StaticCatalog, loadWorkerConfig, redactWorkerConfig } from "../../worker/index.js";
+import { DEFAULT_PROVIDERS, RegistryCatalog, StaticCatalog, Worker, loadWorkerConfig, redactWorkerConfig } from "../../worker/index.js";
 import { CHAIN_ID, CLS_HASH, CLS_URI, ORACLE, SIGNER_KEY } from "./fixtures.js";
 
 const REGISTRY = "0x0000000000000000000000000000000000000abc";
@@ -102,6 +102,22 @@ describe("WorkerConfig", () => {
     expect(isError(e, "CONFIG_INVALID")).toBe(true);
     const problems = (e as { details: { problems: string[] } }).details.problems;
     expect(problems.map((p) => p.split(":")[0])).toEqual(expect.arrayContaining(["signerKey", "allowedOracles", "providers.1", "prefetch"]));
+  });
+
+  it("test_load_v1TraceSettings_refusedNotIgnored", () => {
+    // WORKER_TRACE=full once published traces; a worker now commits its canonical trace only when disputed.
+    const e = (() => {
+      try {
+        loadWorkerConfig(base, { WORKER_TRACE: "full", WORKER_TRACE_CHECKPOINTS: '{"every":4}' });
+      } catch (x) {
+        return x;
+      }
+    })();
+    expect(isError(e, "CONFIG_INVALID")).toBe(true);
+    const problems = (e as { details: { problems: string[] } }).details.problems;
+    expect(problems).toEqual([expect.stringMatching(/^trace: no longer supported \(.*disputed\); remove it$/), expect.stringMatching(/^traceCheckpoints: no longer supported/)]);
+    // A Worker constructed in code (the local stack, tests) refuses them the same way.
+    expect(() => new Worker({ config: { ...base, traceBatching: false } as never, queue: undefined as never, catalog: undefined as never })).toThrow(/traceBatching: no longer supported/);
   });
 
   it("test_redact_hidesSigner", () => {
