@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// The packed form is decoded with calldataload/slices: measuring that decoder is what this harness is for.
+// solhint-disable no-inline-assembly
+
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
 import {RequestId} from "../types/RequestId.sol";
 
