@@ -1,47 +1,70 @@
 /**
- * Audits one OPTIMISTIC result the way a challenger does (docs/guides/challenger.md): rebuilds the
- * model commitment from the ONNX file, fetches the input and the worker's published trace, and
- * recomputes every operator from its committed inputs with the reference operators (challenger/).
- * Needs workers that publish traces: `oracle dev --trace full`.
+ * Audits one OPTIMISTIC result the way the challenger daemon does on the FraudGame (docs/guides/challenger.md):
+ * fetches the request's input and the worker's signed output, re-runs the model canonically from its
+ * ONNX file (challenger/canonical-audit.ts) at the precision and τ_out of the model's registered
+ * canonical terms, and says whether the output is within τ_out (honest) or beyond it (a dispute the
+ * challenger wins). Results publish no trace: nothing but the output is needed.
  *
- *   npm exec -- tsx docs/guides/examples/audit-result.ts <requestId> [--fraction 0.1]
+ *   npm exec -- tsx docs/guides/examples/audit-result.ts <requestId>
  */
 import { JsonRpcProvider } from "ethers";
-import { checkTrace, fetchTrace } from "../../../challenger/index.js";
-import { commitModel, decodeTensor, fetchBytes, IInferenceOracle__factory, IModelRegistry__factory } from "../../../protocol/index.js";
+import { tauFromBits } from "../../../canonical/descent.js";
+import { PRECISIONS, type Precision } from "../../../canonical/float.js";
+import { auditResult } from "../../../challenger/index.js";
+import { decodeTensor, fetchBytes, hashEncoded, IInferenceOracle__factory, IModelRegistry__factory } from "../../../protocol/index.js";
 import { fail, readDeployment } from "./common.js";
 
-const USAGE = "audit-result.ts <requestId> [--fraction 0.1]";
+const USAGE = "audit-result.ts <requestId>";
 const requestId = process.argv[2];
 if (requestId === undefined || !/^0x[0-9a-fA-F]{64}$/.test(requestId)) fail(requestId === undefined ? "no request id" : `${requestId} is not a request id (0x + 64 hex digits)`, USAGE);
-const fractionAt = process.argv.indexOf("--fraction");
-const fraction = fractionAt > 0 ? Number(process.argv[fractionAt + 1]) : 1;
-if (!(fraction > 0 && fraction <= 1)) fail(`--fraction takes a number in (0, 1]; got ${process.argv[fractionAt + 1]}`, USAGE);
 const deployment = readDeployment();
 const provider = new JsonRpcProvider(deployment.rpcUrl);
 const oracle = IInferenceOracle__factory.connect(deployment.oracle, provider);
 const registry = IModelRegistry__factory.connect(deployment.registry, provider);
+const short = (h: string) => `${h.slice(0, 6)}…${h.slice(-4)}`;
 
-// The request (its input) and the result under audit (its trace root), from the oracle's events.
+// The request (its input) and the result under audit (its output hash), from the oracle's events.
 const [requested] = await oracle.queryFilter(oracle.filters.InferenceRequested(requestId), deployment.deployBlock);
 const submitted = await oracle.queryFilter(oracle.filters.ResultSubmitted(requestId), deployment.deployBlock);
-if (requested === undefined || submitted.length === 0) fail(`no submitted result for ${requestId} on the oracle ${deployment.oracle}`);
-const result = submitted[submitted.length - 1]!.args;
-const { modelHash, input, inputURI } = requested.args;
-console.log(`request ${requestId}: model ${modelHash}, output ${result.outputHash}, trace root ${result.traceRoot}`);
-if (/^0x0+$/.test(result.traceRoot)) throw new Error("the worker published no trace (start oracle dev with --trace full)");
+if (requested === undefined || submitted.length === 0) fail(`no submitted result for ${requestId} on the oracle ${deployment.oracle} (not yet submitted? \`npm run oracle -- status ${requestId}\`)`);
+const { outputHash, worker } = submitted[submitted.length - 1]!.args;
+const { modelHash, inputHash, input } = requested.args;
+console.log(`request ${short(requestId)}: model ${short(modelHash)}, output ${short(outputHash)} by operator ${worker}`);
+
+/** A blob of the relayer's store, checked against its hash. */
+async function blob(hash: string): Promise<Uint8Array> {
+  const bytes = await fetchBytes(`${deployment.relayerUrl.replace(/\/+$/, "")}/blobs/${hash}`, {
+    maxBytes: 64 << 20,
+    schemes: ["http", "https"],
+    addressPolicy: { trustedOrigins: [new URL(deployment.relayerUrl).origin] },
+  });
+  if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) fail(`the blob store's ${hash} does not match its hash`);
+  return bytes;
+}
 
 const model = await registry.model(modelHash);
-const onnxBytes = await fetchBytes(model.uris[0]!, { maxBytes: 1 << 30 });
-const inputTensor = decodeTensor(input !== "0x" ? Buffer.from(input.slice(2), "hex") : await fetchBytes(inputURI, { maxBytes: 64 << 20 }));
+const terms = await registry.canonicalTerms(modelHash).catch(() => undefined);
+const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms?.precision));
+if (terms === undefined || precision === undefined || /^0x0+$/.test(terms.commitment)) fail(`model ${short(modelHash)} has no canonical terms: its OPTIMISTIC results cannot be audited canonically`);
+const onnx = await fetchBytes(model.uris[0]!, { maxBytes: 1 << 30 });
+const inputTensor = decodeTensor(input !== "0x" ? Buffer.from(input.slice(2), "hex") : await blob(inputHash));
+const output = decodeTensor(await blob(outputHash));
 
-const commitment = await commitModel(onnxBytes, { inputShape: inputTensor.shape });
-if (commitment.root !== model.commitmentRoot) console.log(`warning: the registry's commitment root ${model.commitmentRoot} differs from the file's ${commitment.root}`);
-const { tensors } = await fetchTrace(deployment.relayerUrl, result.traceRoot);
-const started = performance.now();
-const verdict = checkTrace(commitment, { input: inputTensor, tensors }, { fraction, seed: 1 });
-const ms = (performance.now() - started).toFixed(0);
-console.log(verdict.ok
-  ? `honest: ${verdict.checkedOperators} operators, ${verdict.checkedElements} elements recomputed within bounds (${ms} ms)`
-  : `FAULT: ${JSON.stringify(verdict.fault, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
+const verdict = auditResult(
+  { requestId: requestId as `0x${string}`, model: { key: modelHash, bytes: onnx, inputShape: inputTensor.shape }, precision, tau: tauFromBits(terms.tauOutAbs, terms.tauOutRel), input: inputTensor, output },
+  { secret: new Uint8Array(32), fraction: 1 },
+);
+switch (verdict.status) {
+  case "within":
+    console.log(`honest: output within τ_out of the canonical re-run (${precision}, ${output.data.length} elements, ${verdict.ms.toFixed(0)} ms)`);
+    break;
+  case "dispute":
+    console.log(`FAULT: output beyond τ_out of the canonical re-run (${JSON.stringify(verdict.tolerance, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}): dispute it`);
+    break;
+  case "unsupported":
+    console.log(`not auditable canonically: ${verdict.reason}${verdict.operators.length > 0 ? ` (operators ${verdict.operators.join(", ")})` : ""}`);
+    break;
+  case "notSampled":
+    break;
+}
 provider.destroy();
