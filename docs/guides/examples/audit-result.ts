@@ -17,6 +17,7 @@ import { fail, readDeployment } from "./common.js";
 const USAGE = "audit-result.ts <requestId>";
 const requestId = process.argv[2];
 if (requestId === undefined || !/^0x[0-9a-fA-F]{64}$/.test(requestId)) fail(requestId === undefined ? "no request id" : `${requestId} is not a request id (0x + 64 hex digits)`, USAGE);
+if (process.argv.length > 3) fail(`unexpected argument ${process.argv[3]}`, USAGE);
 const deployment = readDeployment();
 const provider = new JsonRpcProvider(deployment.rpcUrl);
 const oracle = IInferenceOracle__factory.connect(deployment.oracle, provider);
