@@ -80,8 +80,14 @@ export function createLimitedServer(app: RequestListener, limits: ServerLimits):
     if (req.complete) return;
     const timer = setTimeout(() => socket.destroy(), limits.requestTimeoutMs);
     timer.unref();
-    req.once("end", () => clearTimeout(timer));
-    socket.once("close", () => clearTimeout(timer));
+    // One close listener per request in flight, removed when it ends: a kept-alive socket serving many
+    // requests must not pile them up (that leaked and warned MaxListenersExceededWarning in `npm run demo`).
+    const onClose = () => clearTimeout(timer);
+    socket.once("close", onClose);
+    req.once("end", () => {
+      clearTimeout(timer);
+      socket.removeListener("close", onClose);
+    });
   });
   server.on("connection", (socket: Socket) => {
     const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);

@@ -56,6 +56,31 @@ describe("attack: holding the relayer's connections (no chain)", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it("a kept-alive socket sending many requests does not pile up listeners on it (no leak, no MaxListenersExceededWarning)", async () => {
+    const { port } = await limitedApi({ headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+    const server = servers[servers.length - 1]!;
+    let serverSocket: Socket | undefined;
+    server.once("connection", (s: Socket) => (serverSocket = s));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    try {
+      const { socket } = openSocket(port);
+      let received = "";
+      socket.on("data", (d: Buffer) => (received += d.toString("latin1")));
+      const n = 40;
+      // Pipelined on one socket, each with a body (so each request is still incomplete when it arrives).
+      socket.write("POST /no-such-route HTTP/1.1\r\nHost: relayer\r\nContent-Length: 3\r\n\r\nabc".repeat(n));
+      await waitFor(() => (received.match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0) >= n || undefined, 20_000, "every pipelined request to be answered");
+      expect(serverSocket).toBeDefined();
+      // Node's own listeners plus the limiter's two per socket; before the fix, one more per request served.
+      expect(serverSocket!.listenerCount("close")).toBeLessThan(8);
+      expect(warnings).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("one address gets at most maxConnectionsPerAddress sockets; the rest are closed at once", async () => {
     const { port } = await limitedApi({ maxConnectionsPerAddress: 8, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
     const flood = Array.from({ length: 40 }, () => openSocket(port));

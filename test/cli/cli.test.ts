@@ -6,6 +6,7 @@
  * on the same chain is served by `oracle relayer start` and `oracle worker start` processes over the
  * test RabbitMQ broker.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -382,5 +383,23 @@ describe("oracle dev --challenger", () => {
     // The daemon re-ran the honest result canonically and did not challenge it.
     await dev.waitFor(new RegExp(`challenger: audited ${out.request.requestId.slice(0, 10)}…: honest \\(\\d+ output elements within τ_out of the canonical re-run\\)`));
     expect(dev.output()).not.toMatch(/WRONG RESULT|availability challenge posted/);
+
+    // The challenger guide's "Try it on the local stack": the same audit by hand, from the script it names.
+    const audit = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
+      execFile(join(ROOT, "node_modules/.bin/tsx"), ["docs/guides/examples/audit-result.ts", out.request.requestId], { cwd: ROOT, env: { ...process.env, ORACLE_DEPLOYMENT: deployment }, timeout: 120_000 }, (error, stdout, stderr) =>
+        resolvePromise({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }),
+      );
+    });
+    expect(audit.code, audit.stderr).toBe(0);
+    expect(audit.stdout).toMatch(/^request 0x[0-9a-f]{4}…[0-9a-f]{4}: model 0x4918…3640, output 0x[0-9a-f]{4}…[0-9a-f]{4} by operator 0x[0-9a-fA-F]{40}$/m);
+    expect(audit.stdout).toMatch(/^honest: output within τ_out of the canonical re-run \(fp32, 2 elements, \d+ ms\)$/m);
+    // A request id with no result is refused with the command that shows where it is.
+    const none = await new Promise<{ code: number | null; stderr: string }>((resolvePromise) => {
+      execFile(join(ROOT, "node_modules/.bin/tsx"), ["docs/guides/examples/audit-result.ts", `0x${"ab".repeat(32)}`], { cwd: ROOT, env: { ...process.env, ORACLE_DEPLOYMENT: deployment }, timeout: 120_000 }, (error, _stdout, stderr) =>
+        resolvePromise({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stderr }),
+      );
+    });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("no submitted result for 0xabab");
   }, 300_000);
 });

@@ -22,10 +22,10 @@ const noStack = (r: RunResult) => expect(r.stderr).not.toMatch(/^\s+at /m);
 
 describe("the guide's example scripts on bad arguments", () => {
   it("audit-result.ts: no request id, or not one, is a usage error", async () => {
-    for (const args of [[], ["12"], [`0x${"ab".repeat(32)}`, "--fraction", "7"]]) {
+    for (const args of [[], ["12"], [`0x${"ab".repeat(32)}`, "--fraction", "0.1"]]) {
       const r = await example("audit-result.ts", args);
       expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toContain("usage: audit-result.ts <requestId>");
+      expect(r.stderr).toContain("usage: audit-result.ts <requestId>\n");
       noStack(r);
     }
   });
