@@ -11,6 +11,7 @@ import { modelGraph, type AttributeValue, type GraphOperator, type ModelGraph } 
 import { DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/tensor.js";
 import { FOLDABLE_OPS, foldOperator, foldsWith, intConstantOf, isFoldableDtype, type IntConstant } from "./fold.js";
 import { OPERATOR_LOWERINGS, type LowerContext, type Value } from "./lower-ops.js";
+export { MAX_CONSTANT_INDICES } from "./lower-ops.js";
 import { canonicalError, type Operand, type Program, type Step, type TensorType } from "./program.js";
 
 export interface LowerOptions {
@@ -140,7 +141,7 @@ export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptio
  * constant step"); a larger mask is refused, with this reason.
  */
 const MATERIALIZABLE: ReadonlySet<DType> = new Set<DType>(["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32"]);
-export const MAX_CONSTANT_STEP = 2048;
+export const MAX_CONSTANT_STEP = 4096;
 
 function nodeLabel(op: GraphOperator): string {
   return `#${op.index} ${op.opType} -> ${op.outputs.map((o) => o.name).join(", ")}`;

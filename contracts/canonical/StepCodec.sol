@@ -47,8 +47,11 @@ library StepCodec {
         bytes32 nameHash;
         /// calldata offset of the parameter (its name), for StepMalformed
         uint256 offset;
-        /// binary64 bit patterns
-        uint64[] values;
+        /// absolute calldata offset of the first value (binary64 bit patterns, 8 bytes each, big-endian):
+        /// values are read where they are used (valueAt, param), never all at decode, so a step whose
+        /// encoding carries thousands of values (a `constant` step, gather indices) decodes in O(#params)
+        uint256 valuesAt;
+        uint256 count;
     }
 
     struct Step {
@@ -99,12 +102,16 @@ library StepCodec {
             need(b, at + 2, len);
             p.nameHash = keccak256(b[at + 2:at + 2 + len]);
             at += 2 + len;
-            uint256 count = uN(b, at, 4);
+            uint256 nv = uN(b, at, 4);
             at += 4;
-            need(b, at, count * 8);
-            p.values = new uint64[](count);
-            for (uint256 i = 0; i < count; ++i) p.values[i] = uint64(bytes8(b[at + 8 * i:at + 8 * i + 8]));
-            at += 8 * count;
+            need(b, at, nv * 8);
+            uint256 abs;
+            assembly {
+                abs := add(b.offset, at)
+            }
+            p.valuesAt = abs;
+            p.count = nv;
+            at += 8 * nv;
         }
         if (at != b.length) revert IStepVerifier.StepMalformed(at);
     }
@@ -116,12 +123,42 @@ library StepCodec {
         return values;
     }
 
-    function tryParam(Step memory s, bytes memory name) internal pure returns (bool, uint64[] memory) {
+    function tryParam(Step memory s, bytes memory name) internal pure returns (bool, uint64[] memory v) {
+        (bool found, Param memory p) = find(s, name);
+        if (!found) return (false, new uint64[](0));
+        v = new uint64[](p.count);
+        for (uint256 i = 0; i < p.count; ++i) v[i] = word(p.valuesAt + 8 * i);
+        return (true, v);
+    }
+
+    /// @notice The number of values of parameter `name`; a missing one reverts StepMalformed.
+    function size(Step memory s, bytes memory name) internal pure returns (uint256) {
+        (bool found, Param memory p) = find(s, name);
+        if (!found) revert IStepVerifier.StepMalformed(s.paramsOffset);
+        return p.count;
+    }
+
+    /// @notice Value i of parameter `name`, read from calldata alone (O(1) in the parameter's length); a
+    /// missing parameter or i past its values reverts StepMalformed.
+    function valueAt(Step memory s, bytes memory name, uint256 i) internal pure returns (uint64) {
+        (bool found, Param memory p) = find(s, name);
+        if (!found || i >= p.count) revert IStepVerifier.StepMalformed(s.paramsOffset);
+        return word(p.valuesAt + 8 * i);
+    }
+
+    function find(Step memory s, bytes memory name) private pure returns (bool, Param memory) {
         bytes32 h = keccak256(name);
         for (uint256 k = 0; k < s.params.length; ++k) {
-            if (s.params[k].nameHash == h) return (true, s.params[k].values);
+            if (s.params[k].nameHash == h) return (true, s.params[k]);
         }
-        return (false, new uint64[](0));
+        return (false, Param(0, 0, 0, 0));
+    }
+
+    /// @notice The big-endian 8-byte word at absolute calldata offset `at` (decode checked its bounds).
+    function word(uint256 at) private pure returns (uint64 v) {
+        assembly {
+            v := shr(192, calldataload(at))
+        }
     }
 
     /// @notice Parameter `name` as integers, with exactly `count` values (0: any count). A value that is
