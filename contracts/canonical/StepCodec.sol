@@ -47,12 +47,20 @@ library StepCodec {
         bytes32 nameHash;
         /// calldata offset of the parameter (its name), for StepMalformed
         uint256 offset;
-        /// absolute calldata offset of the first value (binary64 bit patterns, 8 bytes each, big-endian):
-        /// values are read where they are used (valueAt, param), never all at decode, so a step whose
-        /// encoding carries thousands of values (a `constant` step, gather indices) decodes in O(#params)
+        /// the values (binary64 bit patterns) when there are at most MAX_INLINE of them, else empty
+        uint64[] values;
+        /// absolute calldata offset of the first value (8 bytes each, big-endian) in the decoding
+        /// contract's calldata: a parameter of more than MAX_INLINE values (a `constant` step's values, a
+        /// gather's indices) is never copied, only read one value at a time (valueAt), so a step that
+        /// carries thousands decodes in O(#params). Only the contract that decoded the step may read it
+        /// (a linked library's delegatecall has other calldata): param/tryParam refuse such a parameter.
         uint256 valuesAt;
         uint256 count;
     }
+
+    /// @notice The most values a parameter has in memory after decode (every parameter but a constant
+    /// step's values and a gather's indices has at most 2 × MAX_RANK).
+    uint256 internal constant MAX_INLINE = 64;
 
     struct Step {
         uint32 index;
@@ -111,6 +119,10 @@ library StepCodec {
             }
             p.valuesAt = abs;
             p.count = nv;
+            if (nv <= MAX_INLINE) {
+                p.values = new uint64[](nv);
+                for (uint256 i = 0; i < nv; ++i) p.values[i] = word(abs + 8 * i);
+            }
             at += 8 * nv;
         }
         if (at != b.length) revert IStepVerifier.StepMalformed(at);
@@ -126,9 +138,9 @@ library StepCodec {
     function tryParam(Step memory s, bytes memory name) internal pure returns (bool, uint64[] memory v) {
         (bool found, Param memory p) = find(s, name);
         if (!found) return (false, new uint64[](0));
-        v = new uint64[](p.count);
-        for (uint256 i = 0; i < p.count; ++i) v[i] = word(p.valuesAt + 8 * i);
-        return (true, v);
+        // A parameter this long is read by valueAt only (see Param.valuesAt).
+        if (p.count > MAX_INLINE) revert IStepVerifier.StepMalformed(p.offset);
+        return (true, p.values);
     }
 
     /// @notice The number of values of parameter `name`; a missing one reverts StepMalformed.
@@ -143,7 +155,7 @@ library StepCodec {
     function valueAt(Step memory s, bytes memory name, uint256 i) internal pure returns (uint64) {
         (bool found, Param memory p) = find(s, name);
         if (!found || i >= p.count) revert IStepVerifier.StepMalformed(s.paramsOffset);
-        return word(p.valuesAt + 8 * i);
+        return p.count <= MAX_INLINE ? p.values[i] : word(p.valuesAt + 8 * i);
     }
 
     function find(Step memory s, bytes memory name) private pure returns (bool, Param memory) {
@@ -151,7 +163,7 @@ library StepCodec {
         for (uint256 k = 0; k < s.params.length; ++k) {
             if (s.params[k].nameHash == h) return (true, s.params[k]);
         }
-        return (false, Param(0, 0, 0, 0));
+        return (false, Param(0, 0, new uint64[](0), 0, 0));
     }
 
     /// @notice The big-endian 8-byte word at absolute calldata offset `at` (decode checked its bounds).
