@@ -30,6 +30,8 @@ beforeAll(async () => {
 async function proveLastElement(world: ClsWorld, j: number): Promise<Record<string, bigint>> {
   const fx = await deployGame(conn, world);
   expect(fx.verifier.real).toBe(true);
+  // Both contracts a leaf runs through stay deployable (EIP-170: 24,576 bytes).
+  for (const a of [fx.verifier.address, fx.gameAddr]) expect((await conn.ethers.provider.getCode(a)).length / 2 - 1).toBeLessThanOrEqual(24_576);
   const honest = world.honest.tensors;
   const t = honest[j]!;
   const e = t.data.length - 1;
