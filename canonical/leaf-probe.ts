@@ -82,6 +82,8 @@ export interface StepCheck {
   elements: number;
   terms: number;
   gas: GasRow;
+  /** Gas of the `info` call and of the `outputHeader` call, around each external call (no transaction calldata). */
+  head: { info: number; outputHeader: number };
 }
 
 const readsText = (rs: any[]) => rs.map((r) => `${Number(r[0])}:${r[1]}`).join(",");
@@ -175,5 +177,6 @@ export async function checkStep(
     if (folds[i] !== w.fold) note(`${w.what} fold ${folds[i]} want ${w.fold}`);
   });
   const [reads0, value, init, termReads0, fold] = gas as [number, number, number, number, number];
-  return { elements: es.length, terms: terms.length, gas: { reads: reads0, value, init, termReads: termReads0, fold } };
+  const head = { info: Number(o.headGas[0]), outputHeader: Number(o.headGas[1]) };
+  return { elements: es.length, terms: terms.length, gas: { reads: reads0, value, init, termReads: termReads0, fold }, head };
 }

@@ -937,10 +937,20 @@ const PRelu: OperatorLowering = (ctx) => {
   return [ctx.emit("map", "prelu", [x, slope], x.type)];
 };
 
-/** Constant indices of a Gather/GatherElements, normalized into [0, size) (refused outside). */
+/**
+ * Constant indices a Gather/GatherElements step may carry. The step's encoding holds them (8 bytes each) and
+ * a leaf proof on the step sends the whole encoding as calldata, so the cap keeps such a proof (every
+ * call FraudGame makes) under the game's 2M gas per move with margin (test/attacks/game-leaf-gas.test.ts).
+ */
+export const MAX_CONSTANT_INDICES = 4096;
+
+/** Constant indices of a Gather/GatherElements, normalized into [0, size) (refused outside or above MAX_CONSTANT_INDICES). */
 function constantIndices(ctx: LowerContext, size: number): number[] {
   const v = ctx.inputs[1];
   if (v?.constant === undefined) throw ctx.fail("indices must be constant (integer weights or shape arithmetic); data-dependent indices are not supported");
+  if (v.constant.values.length > MAX_CONSTANT_INDICES) {
+    throw ctx.fail(`${v.constant.values.length} constant indices: a gather step carries at most ${MAX_CONSTANT_INDICES} (MAX_CONSTANT_INDICES: its encoding holds them and a leaf proof on it must fit the game's 2M gas per move)`);
+  }
   return v.constant.values.map((i) => {
     if (!Number.isInteger(i) || i < -size || i >= size) throw ctx.fail(`index ${i} is out of range [${-size}, ${size})`);
     return i < 0 ? i + size : i;

@@ -11,6 +11,7 @@ import { modelGraph, type AttributeValue, type GraphOperator, type ModelGraph } 
 import { DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/tensor.js";
 import { FOLDABLE_OPS, foldOperator, foldsWith, intConstantOf, isFoldableDtype, type IntConstant } from "./fold.js";
 import { OPERATOR_LOWERINGS, type LowerContext, type Value } from "./lower-ops.js";
+export { MAX_CONSTANT_INDICES } from "./lower-ops.js";
 import { canonicalError, type Operand, type Program, type Step, type TensorType } from "./program.js";
 
 export interface LowerOptions {
@@ -134,13 +135,15 @@ export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptio
 }
 
 /**
- * Folded constants a `move constant` step may hold: the dtypes the runtime holds, up to 2,048 values.
- * The step's encoding carries its values and every one-step check decodes the whole step: at 2,048
- * values a leaf proof on it stays under the game's 2M gas per move (docs/CANONICAL.md, "A large
- * constant step"); a larger mask is refused, with this reason.
+ * Folded constants a `move constant` step may hold: the dtypes the runtime holds, up to 4,096 values.
+ * The step's encoding carries its values (8 bytes each) and a leaf proof on it sends the whole encoding
+ * as calldata (the verifier reads only the value it needs): at 4,096 int32 values across their range the
+ * whole leaf (proveStep on FraudGame) takes 1.08M gas, under the game's 2M per move
+ * (test/attacks/game-leaf-gas.test.ts; docs/CANONICAL.md, "A large constant step"); a larger mask is
+ * refused, with this reason.
  */
 const MATERIALIZABLE: ReadonlySet<DType> = new Set<DType>(["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32"]);
-export const MAX_CONSTANT_STEP = 2048;
+export const MAX_CONSTANT_STEP = 4096;
 
 function nodeLabel(op: GraphOperator): string {
   return `#${op.index} ${op.opType} -> ${op.outputs.map((o) => o.name).join(", ")}`;
@@ -177,7 +180,7 @@ function lowerOperator(op: GraphOperator, values: Map<string, Value>, steps: Ste
   const materialize = (v: Value, k: number): Operand => {
     const c = v.constant;
     if (c !== undefined && MATERIALIZABLE.has(c.dtype) && c.values.length > MAX_CONSTANT_STEP) {
-      throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is a folded constant of ${c.values.length} values used as data: a constant step holds at most ${MAX_CONSTANT_STEP} (its one-step check decodes them all, within 2M gas)`, { node });
+      throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is a folded constant of ${c.values.length} values used as data: a constant step holds at most ${MAX_CONSTANT_STEP} (MAX_CONSTANT_STEP: a leaf proof sends them all as calldata, within the game's 2M gas per move)`, { node });
     }
     if (c === undefined || !MATERIALIZABLE.has(c.dtype)) {
       throw canonicalError("OP_UNSUPPORTED", `operand ${k} of ${op.opType} (node ${node}) is shape arithmetic used as data${c ? ` (${c.dtype}[${c.shape}])` : ""}`, { node });

@@ -4,10 +4,12 @@
  * EDR; StepMaps, StepIndex, StepVerifier and the StepVerifierHarness batch contract deployed fresh),
  * sampled elements (first, middle, last) and, for a reduce step, sampled terms (0, K/2, K − 1, the first
  * padding term) compared bit for bit with canonical/element.ts (canonical/leaf-probe.ts), and the gas
- * of one leaf of the game: the verifier calls FraudGame makes for it, each decoding the step: `info`,
+ * of one leaf of the game: the verifier calls FraudGame makes for it, each decoding the step (the
+ * codec reads parameter values where they are used, so a decode is O(#params), not O(#values)): `info`,
  * then for an element (proveStep) `outputHeader` + `reads` + `elementValue`; for a reduce leaf (proveFold)
- * `initReads` + `initRecord` or `termReads` + `foldTerm`; or `finalize`. Merkle proofs and the game's
- * own bookkeeping come on top. The bisection over partial sums makes a reduce step's
+ * `initReads` + `initRecord` or `termReads` + `foldTerm`; or `finalize`; each measured around its
+ * external call, plus the step's bytes as the move's calldata once, at EIP-7623's floor rate (10 gas a
+ * token: an upper bound on what they cost). Merkle proofs and the game's own bookkeeping come on top. The bisection over partial sums makes a reduce step's
  * leaf one fold, so a step is disputable on-chain when every call agrees and its worst leaf fits the
  * game's 2M gas per move.
  *
@@ -21,8 +23,13 @@ import type { DType } from "../protocol/tensor.js";
 
 /** The fraud game's budget for one move, leaf checks included (docs/CANONICAL.md). */
 export const LEAF_GAS_LIMIT = 2_000_000;
-/** Intrinsic gas of a transaction: subtracted from `info`'s estimate (a leaf pays it once, for the whole move). */
-const TX_BASE_GAS = 21_000;
+
+/** The step's bytes as calldata of the move, at EIP-7623's floor rate: 10 gas a token, a zero byte 1 token, another 4. */
+export function stepCalldataGas(enc: Uint8Array): number {
+  let tokens = 0;
+  for (const b of enc) tokens += b === 0 ? 1 : 4;
+  return 10 * tokens;
+}
 
 export interface StepLeaf {
   step: number;
@@ -32,7 +39,7 @@ export interface StepLeaf {
   opType: string;
   /** Gas of the worst leaf: the StepVerifier calls of one element, init, fold or finalize, `info` (and `outputHeader`) included. */
   leafGas: number;
-  /** Worst gas per verifier function; `info` holds info + outputHeader for a map or move. */
+  /** Worst gas per verifier function; `info` holds info (+ outputHeader for a map or move) + the step's calldata. */
   gas: GasRow & { info: number };
   /** Empty when every sampled call agreed with element.ts and the leaf fits LEAF_GAS_LIMIT. */
   failures: string[];
@@ -122,11 +129,11 @@ export async function probeStep(contracts: ProbeContracts, program: Program, ste
   let gas: GasRow = { reads: 0, value: 0, init: 0, termReads: 0, fold: 0 };
   let info = 0;
   try {
-    const enc = "0x" + encodeStep(step).toString("hex");
-    info = Number(await contracts.verifier.info.estimateGas(enc)) - TX_BASE_GAS;
+    const raw = encodeStep(step);
+    const checked = await checkStep(contracts.harness, step, readerOf(program, step), precision, es, termsOf, bad);
+    gas = checked.gas;
     // proveStep also checks the claimed tensor's header against the step's.
-    if (step.kind !== "reduce") info += Number(await contracts.verifier.outputHeader.estimateGas(enc)) - TX_BASE_GAS;
-    gas = (await checkStep(contracts.harness, step, readerOf(program, step), precision, es, termsOf, bad)).gas;
+    info = stepCalldataGas(raw) + checked.head.info + (step.kind !== "reduce" ? checked.head.outputHeader : 0);
     failures.push(...bad);
   } catch (error) {
     failures.push(`StepVerifier reverts: ${((error as Error).message ?? String(error)).split("\n")[0]!.slice(0, 200)}`);

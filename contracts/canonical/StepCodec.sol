@@ -47,9 +47,20 @@ library StepCodec {
         bytes32 nameHash;
         /// calldata offset of the parameter (its name), for StepMalformed
         uint256 offset;
-        /// binary64 bit patterns
+        /// the values (binary64 bit patterns) when there are at most MAX_INLINE of them, else empty
         uint64[] values;
+        /// absolute calldata offset of the first value (8 bytes each, big-endian) in the decoding
+        /// contract's calldata: a parameter of more than MAX_INLINE values (a `constant` step's values, a
+        /// gather's indices) is never copied, only read one value at a time (valueAt), so a step that
+        /// carries thousands decodes in O(#params). Only the contract that decoded the step may read it
+        /// (a linked library's delegatecall has other calldata): param/tryParam refuse such a parameter.
+        uint256 valuesAt;
+        uint256 count;
     }
+
+    /// @notice The most values a parameter has in memory after decode (every parameter but a constant
+    /// step's values and a gather's indices has at most 2 × MAX_RANK).
+    uint256 internal constant MAX_INLINE = 64;
 
     struct Step {
         uint32 index;
@@ -99,12 +110,20 @@ library StepCodec {
             need(b, at + 2, len);
             p.nameHash = keccak256(b[at + 2:at + 2 + len]);
             at += 2 + len;
-            uint256 count = uN(b, at, 4);
+            uint256 nv = uN(b, at, 4);
             at += 4;
-            need(b, at, count * 8);
-            p.values = new uint64[](count);
-            for (uint256 i = 0; i < count; ++i) p.values[i] = uint64(bytes8(b[at + 8 * i:at + 8 * i + 8]));
-            at += 8 * count;
+            need(b, at, nv * 8);
+            uint256 abs;
+            assembly {
+                abs := add(b.offset, at)
+            }
+            p.valuesAt = abs;
+            p.count = nv;
+            if (nv <= MAX_INLINE) {
+                p.values = new uint64[](nv);
+                for (uint256 i = 0; i < nv; ++i) p.values[i] = word(abs + 8 * i);
+            }
+            at += 8 * nv;
         }
         if (at != b.length) revert IStepVerifier.StepMalformed(at);
     }
@@ -116,12 +135,42 @@ library StepCodec {
         return values;
     }
 
-    function tryParam(Step memory s, bytes memory name) internal pure returns (bool, uint64[] memory) {
+    function tryParam(Step memory s, bytes memory name) internal pure returns (bool, uint64[] memory v) {
+        (bool found, Param memory p) = find(s, name);
+        if (!found) return (false, new uint64[](0));
+        // A parameter this long is read by valueAt only (see Param.valuesAt).
+        if (p.count > MAX_INLINE) revert IStepVerifier.StepMalformed(p.offset);
+        return (true, p.values);
+    }
+
+    /// @notice The number of values of parameter `name`; a missing one reverts StepMalformed.
+    function size(Step memory s, bytes memory name) internal pure returns (uint256) {
+        (bool found, Param memory p) = find(s, name);
+        if (!found) revert IStepVerifier.StepMalformed(s.paramsOffset);
+        return p.count;
+    }
+
+    /// @notice Value i of parameter `name`, read from calldata alone (O(1) in the parameter's length); a
+    /// missing parameter or i past its values reverts StepMalformed.
+    function valueAt(Step memory s, bytes memory name, uint256 i) internal pure returns (uint64) {
+        (bool found, Param memory p) = find(s, name);
+        if (!found || i >= p.count) revert IStepVerifier.StepMalformed(s.paramsOffset);
+        return p.count <= MAX_INLINE ? p.values[i] : word(p.valuesAt + 8 * i);
+    }
+
+    function find(Step memory s, bytes memory name) private pure returns (bool, Param memory) {
         bytes32 h = keccak256(name);
         for (uint256 k = 0; k < s.params.length; ++k) {
-            if (s.params[k].nameHash == h) return (true, s.params[k].values);
+            if (s.params[k].nameHash == h) return (true, s.params[k]);
         }
-        return (false, new uint64[](0));
+        return (false, Param(0, 0, new uint64[](0), 0, 0));
+    }
+
+    /// @notice The big-endian 8-byte word at absolute calldata offset `at` (decode checked its bounds).
+    function word(uint256 at) private pure returns (uint64 v) {
+        assembly {
+            v := shr(192, calldataload(at))
+        }
     }
 
     /// @notice Parameter `name` as integers, with exactly `count` values (0: any count). A value that is

@@ -171,9 +171,10 @@ contract StepVerifier is IStepVerifier {
     /// `constant` step's values[e], or a constant `pad`'s value; as the output's uint64 word.
     function constantValue(StepCodec.Step memory s, uint64 e) private pure returns (uint64) {
         bool constant_ = s.op == StepCodec.CONSTANT;
-        uint64[] memory v = StepCodec.param(s, constant_ ? bytes("values") : bytes("value"));
-        if (v.length != (constant_ ? s.numel : 1)) revert StepMalformed(s.paramsOffset);
-        uint64 bits = v[constant_ ? e : 0];
+        bytes memory name = constant_ ? bytes("values") : bytes("value");
+        if (StepCodec.size(s, name) != (constant_ ? s.numel : 1)) revert StepMalformed(s.paramsOffset);
+        // One value read from calldata: a constant step's thousands of values are never copied.
+        uint64 bits = StepCodec.valueAt(s, name, constant_ ? e : 0);
         // An integer or bool element: its value as int64 (exact integers only).
         return s.outDtype == FLOAT32 ? bits : uint64(int64(StepCodec.toInt(s, bits)));
     }
@@ -230,10 +231,9 @@ contract StepVerifier is IStepVerifier {
         } else if (op == StepCodec.GATHER_ELEMENTS) {
             // o with o_axis replaced by indices[e] (one index per output element).
             uint256 axis = uint256(StepCodec.intParam(s, "axis", 1)[0]);
-            uint64[] memory indices = StepCodec.param(s, "indices");
-            if (axis >= rank || indices.length != s.numel) revert StepMalformed(s.paramsOffset);
+            if (axis >= rank || StepCodec.size(s, "indices") != s.numel) revert StepMalformed(s.paramsOffset);
             for (uint256 d = 0; d < rank; ++d) c[d] = o[d];
-            c[axis] = inRange(s, StepCodec.toInt(s, indices[e]), inShape[axis]);
+            c[axis] = inRange(s, StepCodec.toInt(s, StepCodec.valueAt(s, "indices", e)), inShape[axis]);
         } else if (op == StepCodec.PAD) {
             if (!padSource(s, o, inShape, c)) return (false, Read(0, 0));
         } else if (op == StepCodec.TILE) {
@@ -261,7 +261,6 @@ contract StepVerifier is IStepVerifier {
     {
         uint256 rank = inShape.length;
         uint256 axis = uint256(StepCodec.intParam(s, "axis", 1)[0]);
-        uint64[] memory indices = StepCodec.param(s, "indices");
         if (axis >= rank || o.length + 1 < rank) revert StepMalformed(s.paramsOffset);
         uint256 r = o.length + 1 - rank;
         uint256 j = 0;
@@ -270,10 +269,10 @@ contract StepVerifier is IStepVerifier {
             j = j * s.outShape[d] + o[d];
             n *= s.outShape[d];
         }
-        if (indices.length != n) revert StepMalformed(s.paramsOffset);
+        if (StepCodec.size(s, "indices") != n) revert StepMalformed(s.paramsOffset);
         uint256[] memory c = new uint256[](rank);
         for (uint256 d = 0; d < axis; ++d) c[d] = o[d];
-        c[axis] = inRange(s, StepCodec.toInt(s, indices[j]), inShape[axis]);
+        c[axis] = inRange(s, StepCodec.toInt(s, StepCodec.valueAt(s, "indices", j)), inShape[axis]);
         for (uint256 d = axis + 1; d < rank; ++d) c[d] = o[d + r - 1];
         return StepIndex.flat(c, inShape);
     }

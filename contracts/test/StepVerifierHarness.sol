@@ -37,6 +37,9 @@ contract StepVerifierHarness {
         bytes32[] folds;
         /// the most gas of one call: reads/initReads, elementValue/finalize, initRecord, termReads, foldTerm
         uint256[5] gas;
+        /// gas of the info call and of the outputHeader call (measured around each external call: the
+        /// transaction's calldata, which carries the step once, is not in them)
+        uint256[2] headGas;
     }
 
     constructor(IStepVerifier v) {
@@ -48,8 +51,12 @@ contract StepVerifierHarness {
         view
         returns (Out memory o)
     {
+        uint256 g = gasleft();
         IStepVerifier.StepInfo memory info = verifier.info(step);
+        o.headGas[0] = g - gasleft();
+        g = gasleft();
         o.header = verifier.outputHeader(step);
+        o.headGas[1] = g - gasleft();
         o.numel = info.numel;
         o.terms = info.terms;
         bool reduce = info.kind == 2;

@@ -215,7 +215,7 @@ describe("StepVerifier on the appended operators (bit for bit with canonical/ele
     const CAP = 16_777_216n;
     const fits: number[] = [];
     const gasAt = new Map<number, bigint>();
-    for (const n of [MAX_CONSTANT_STEP, 4096, 16384, 65536]) {
+    for (const n of [...new Set([MAX_CONSTANT_STEP, 4096, 16384, 65536])]) {
       const vals = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? i % 128 : -(i % 97)));
       const s: Step = { index: 3, kind: "move", op: "constant", operands: [], operandTypes: [], output: { dtype: "int32", shape: [n / 256, 256] }, params: { values: vals }, origin: { node: "c", opType: "Constant" } };
       const enc = "0x" + encodeStep(s).toString("hex");
@@ -237,8 +237,9 @@ describe("StepVerifier on the appended operators (bit for bit with canonical/ele
       console.log(`constant step of ${n} values: encodeStep ${bytes} bytes, elementValue calldata ${calldata} bytes, gas ${gas}`);
     }
     expect(fits).toContain(4096);
-    // At the lowering's cap one leaf check stays under the game's 2M gas per move.
-    expect(gasAt.get(MAX_CONSTANT_STEP)!).toBeLessThan(2_000_000n);
+    // At the lowering's cap one call stays far under the game's 2M gas per move (it reads one value, not all:
+    // the whole leaf is measured on FraudGame in test/attacks/game-leaf-gas.test.ts).
+    expect(gasAt.get(MAX_CONSTANT_STEP)!).toBeLessThan(1_000_000n);
   }, 120_000);
 
   it("test_gasTable_worstSampledCallPerNewPattern", () => {
