@@ -114,6 +114,8 @@ library StepCodec {
             at += 4;
             need(b, at, nv * 8);
             uint256 abs;
+            // A calldata slice's absolute offset has no Solidity spelling.
+            // solhint-disable-next-line no-inline-assembly
             assembly {
                 abs := add(b.offset, at)
             }
@@ -168,6 +170,8 @@ library StepCodec {
 
     /// @notice The big-endian 8-byte word at absolute calldata offset `at` (decode checked its bounds).
     function word(uint256 at) private pure returns (uint64 v) {
+        // One value read where it lies, not the whole parameter copied.
+        // solhint-disable-next-line no-inline-assembly
         assembly {
             v := shr(192, calldataload(at))
         }
