@@ -16,7 +16,7 @@ const parse = (v: string): Version => {
 };
 const cmp = (x: Version, y: Version) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
 
-/** Whether `version` satisfies an npm range made of `||`, `>=`, `>`, `^`, `~`, `<`, `<=` and exact versions (what engines fields use). */
+/** Whether `version` satisfies an npm range made of `||`, `>=`, `>`, `^`, `~`, `<`, `<=`, exact versions and X-ranges such as `20` (what engines fields use). */
 export function satisfies(version: string, range: string): boolean {
   const v = parse(version);
   return range.split("||").some((alt) =>
@@ -43,8 +43,11 @@ export function satisfies(version: string, range: string): boolean {
             return c >= 0 && v[0] === w[0] && (w[0] !== 0 || v[1] === w[1]);
           case "~":
             return c >= 0 && v[0] === w[0] && v[1] === w[1];
-          default:
-            return c === 0;
+          default: {
+            // A bare partial version is an X-range, as npm reads it: "20" is 20.x.x, "20.1" is 20.1.x.
+            const given = m[2]!.split(".").filter((p) => p !== "x" && p !== "X" && p !== "*").length;
+            return v.slice(0, given).every((part, i) => part === w[i]);
+          }
         }
       }),
   );
@@ -87,5 +90,9 @@ describe("engines", () => {
     expect(satisfies("20.19.0", ">= 22")).toBe(false);
     expect(satisfies("20.19.0", "^14.21.3 || >=16")).toBe(true);
     expect(satisfies("20.19.0", ">=18 <21")).toBe(true);
+    expect(satisfies("20.19.0", "20 || >=22")).toBe(true);
+    expect(satisfies("21.1.0", "20 || >=22")).toBe(false);
+    expect(satisfies("20.19.0", "20.18")).toBe(false);
+    expect(satisfies("20.19.3", "20.19.x")).toBe(true);
   });
 });
