@@ -96,7 +96,14 @@ describe("several named inputs and outputs, end to end (NONE tier)", () => {
       expect(Array.from(outputs.get("output")!.data as Float32Array)).toEqual(Array.from(ref.output));
       expect(Array.from(outputs.get("stateN")!.data as Float32Array)).toEqual(Array.from(ref.stateN));
       // The relayer's dashboard API previews every input and output by name.
-      const detail = (await (await fetch(`${stack.relayer.url}/api/requests/${sent.requestId}`)).json()) as Record<"input" | "output", { bundle: Array<{ name: string; dtype: string; shape: number[]; values: number[] }> }>;
+      // (The relayer stores what it saw after the chain made the request final: wait until it shows both.)
+      type Detail = Record<"input" | "output", { bundle?: Array<{ name: string; dtype: string; shape: number[]; values: number[] }>; reason?: string }>;
+      let detail: Detail | undefined;
+      for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+        detail = (await (await fetch(`${stack.relayer.url}/api/requests/${sent.requestId}`)).json()) as Detail;
+        if (detail.input?.bundle !== undefined && detail.output?.bundle !== undefined) break;
+      }
+      if (detail?.input?.bundle === undefined || detail.output?.bundle === undefined) throw new Error(`the dashboard API shows no bundle preview: ${JSON.stringify(detail).slice(0, 400)}`);
       expect(detail.input.bundle.map((b) => `${b.name}:${b.dtype}[${b.shape}]`)).toEqual(["input:float32[1,64]", "sr:int64[]", "state:float32[1,1,8]"]);
       expect(detail.output.bundle.map((b) => b.name)).toEqual(["output", "stateN"]);
       expect(detail.output.bundle[1]!.values).toEqual(Array.from(ref.stateN));
