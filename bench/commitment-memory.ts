@@ -131,18 +131,13 @@ export function syntheticMlp(
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** `oracle model check` of a file without calibration or the on-chain probe: the commitment's cost alone. */
+function checkArgs(file: string, inputShape?: string): string[] {
+  return ["tsx", "cli/main.ts", "model", "check", file, "--no-calibrate", "--no-onchain", "--json", ...(inputShape ? ["--input-shape", inputShape] : [])];
+}
+
 export function measure(file: string, inputShape?: string): void {
-  const args = [
-    "tsx",
-    "cli/main.ts",
-    "model",
-    "check",
-    file,
-    "--no-calibrate",
-    "--no-onchain",
-    "--json",
-    ...(inputShape ? ["--input-shape", inputShape] : []),
-  ];
+  const args = checkArgs(file, inputShape);
   const t0 = performance.now();
   const out = execFileSync("npx", args, {
     encoding: "utf8",
@@ -166,17 +161,7 @@ export function measure(file: string, inputShape?: string): void {
 }
 
 function measureWithTime(file: string, inputShape?: string): void {
-  const args = [
-    "tsx",
-    "cli/main.ts",
-    "model",
-    "check",
-    file,
-    "--no-calibrate",
-    "--no-onchain",
-    "--json",
-    ...(inputShape ? ["--input-shape", inputShape] : []),
-  ];
+  const args = checkArgs(file, inputShape);
   const script = `/usr/bin/time -f '%M' -o /dev/stderr npx ${args
     .map((a) => `'${a}'`)
     .join(" ")} 2>&1 >/dev/null | tail -1`;
