@@ -27,11 +27,10 @@ import { playGameDispute } from "../../challenger/game-player.js";
 import { auditResult, ProgramCache } from "../../challenger/canonical-audit.js";
 import { descend, tauFromBits } from "../../canonical/descent.js";
 import { finalizeReduce, foldPartials, reduceTerms } from "../../canonical/element.js";
-import { encodeStep, runProgram, type Program } from "../../canonical/index.js";
+import { encodeStep, type Program } from "../../canonical/index.js";
 import { partialKindOf } from "../../canonical/partial.js";
 import { initReads, termReads } from "../../canonical/reads.js";
 import { partialTreeOf, type PartialTree } from "../../canonical/trace.js";
-import type { Weight } from "../../protocol/commitment.js";
 import { toHex } from "../../protocol/merkle.js";
 import { operandProofsOf } from "./game-proof-helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
@@ -43,6 +42,7 @@ import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { deployFraudGame } from "../../protocol/deployOracle.js";
 import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+import { runStep } from "./drift-helpers.js";
 
 let conn: Connection;
 let world: ClsWorld;
@@ -251,19 +251,6 @@ describe("a reduce step: the element attack and its partial-state opening", () =
     report(`lying challenger, reduce step ${step.index}`, moves, play.descent!.rounds, 0);
   });
 });
-
-/** Step j of the program run canonically on the given earlier tensors (step operands fed in as weights). */
-function runStep(program: Program, j: number, tensors: readonly Tensor[], input: Tensor): Tensor {
-  const step = program.steps[j]!;
-  const extra: Weight[] = [];
-  const operands = step.operands.map((o) => {
-    if (o.source !== "step") return o;
-    extra.push({ name: `step${o.index}`, tensor: tensors[o.index]!, hash: `0x${"00".repeat(32)}` as Weight["hash"] });
-    return { source: "weight" as const, index: program.weights.length + extra.length - 1 };
-  });
-  const sub: Program = { ...program, weights: [...program.weights, ...extra], steps: [{ ...step, index: 0, operands }] };
-  return runProgram(sub, input).output;
-}
 
 /** A cheating worker's trace whose element (fj, fe) rests on the given (forged) partial states. */
 class ForgedFold extends CanonicalTrace {

@@ -21,13 +21,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Finding } from "../../canonical/descent.js";
 import { toleranceCheck } from "../../canonical/descent.js";
 import { finalizeReduce, foldPartials, reduceTerms } from "../../canonical/element.js";
-import { canonicalTermsOf, commitProgram, runProgram, type Program } from "../../canonical/index.js";
+import { canonicalTermsOf, commitProgram, type Program } from "../../canonical/index.js";
 import { partialKindOf } from "../../canonical/partial.js";
 import { CanonicalTrace, partialTreeOf, type PartialTree } from "../../canonical/trace.js";
 import { compareElement } from "../../challenger/checker.js";
 import { allowedError, prepareOperator } from "../../challenger/ops.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
-import { modelGraph, type Weight } from "../../protocol/commitment.js";
+import { modelGraph } from "../../protocol/commitment.js";
 import { sha256, toHex } from "../../protocol/merkle.js";
 import { hashTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
@@ -35,6 +35,7 @@ import { responderFor } from "../../worker/dispute.js";
 import { clsInput } from "../canonical/trace-fixtures.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, type Fx } from "../contracts/helpers.js";
 import { CLS_PATH, CLS_SHAPE, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, type Connection } from "./game-fixture.js";
+import { runStep, within } from "./drift-helpers.js";
 
 /** The classifier's registered terms (docs/OPTIMISTIC.md "Calibrated terms": 16 × the worst of 13 runtimes × 16 inputs). */
 const REGISTERED = { outAbs: 9.5367431640625e-6, outRel: 0, majorAbs: 1.52587890625e-4, majorRel: 0 };
@@ -44,32 +45,6 @@ let conn: Connection;
 beforeAll(async () => {
   conn = await network.create();
 });
-
-/** Step j of `program` run canonically on the given (possibly drifted) earlier tensors. */
-function runStep(program: Program, j: number, tensors: readonly Tensor[], input: Tensor): Tensor {
-  const step = program.steps[j]!;
-  const extra: Weight[] = [];
-  const operands = step.operands.map((o) => {
-    if (o.source !== "step") return o;
-    extra.push({ name: `step${o.index}`, tensor: tensors[o.index]!, hash: `0x${"00".repeat(32)}` as Weight["hash"] });
-    return { source: "weight" as const, index: program.weights.length + extra.length - 1 };
-  });
-  const sub: Program = { ...program, weights: [...program.weights, ...extra], steps: [{ ...step, index: 0, operands }] };
-  return runProgram(sub, input).output;
-}
-
-/** The float32 value nearest `target` that stays within `bound` of `base`. */
-function within(base: number, target: number, bound: number): number {
-  let v = Math.fround(target);
-  const f = new Float32Array(1);
-  const u = new Int32Array(f.buffer);
-  while (Math.abs(v - base) > bound) {
-    f[0] = v;
-    u[0]! += (v > base) === v > 0 ? -1 : 1;
-    v = f[0]!;
-  }
-  return v;
-}
 
 /** A cheater whose partial states spread each element's drift over the fold (so every reveal is consistent). */
 class DriftResponder extends CanonicalTrace {

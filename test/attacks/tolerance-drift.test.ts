@@ -13,42 +13,17 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkFinding, descend, toleranceCheck, type Finding } from "../../canonical/descent.js";
 import { finalizeReduce, foldPartials, reduceTerms } from "../../canonical/element.js";
-import { runProgram, type Program } from "../../canonical/index.js";
+import type { Program } from "../../canonical/index.js";
 import { partialKindOf } from "../../canonical/partial.js";
 import { CanonicalTrace, partialTreeOf, type PartialTree } from "../../canonical/trace.js";
 import { compareElement } from "../../challenger/checker.js";
 import { allowedError, prepareOperator } from "../../challenger/ops.js";
-import { modelGraph, type Weight } from "../../protocol/commitment.js";
+import { modelGraph } from "../../protocol/commitment.js";
 import type { Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { maxDiff, ortRun } from "../canonical/helpers.js";
 import { CLS, cls, clsInput, leafContext } from "../canonical/trace-fixtures.js";
-
-/** Step j of `program` run canonically on the given (possibly drifted) earlier tensors. */
-function runStep(program: Program, j: number, tensors: readonly Tensor[], input: Tensor): Tensor {
-  const step = program.steps[j]!;
-  const extra: Weight[] = [];
-  const operands = step.operands.map((o) => {
-    if (o.source !== "step") return o;
-    extra.push({ name: `step${o.index}`, tensor: tensors[o.index]!, hash: `0x${"00".repeat(32)}` as Weight["hash"] });
-    return { source: "weight" as const, index: program.weights.length + extra.length - 1 };
-  });
-  const sub: Program = { ...program, weights: [...program.weights, ...extra], steps: [{ ...step, index: 0, operands }] };
-  return runProgram(sub, input).output;
-}
-
-/** The float32 value nearest `target` that stays within `bound` of `base` (toward base when rounding overshoots). */
-function within(base: number, target: number, bound: number): number {
-  let v = Math.fround(target);
-  const f = new Float32Array(1);
-  const u = new Int32Array(f.buffer);
-  while (Math.abs(v - base) > bound) {
-    f[0] = v;
-    u[0]! += (v > base) === v > 0 ? -1 : 1; // one ulp toward base
-    v = f[0]!;
-  }
-  return v;
-}
+import { runStep, within } from "./drift-helpers.js";
 
 /** A cheating worker whose trace is the drifted one and whose partial states spread each element's drift over the fold. */
 class DriftResponder extends CanonicalTrace {
