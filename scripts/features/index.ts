@@ -1,0 +1,12 @@
+/**
+ * The features `npm run demo:features` exercises, in order. Each lives in its own file beside this one
+ * (scripts/features/<name>.ts) and adds itself here with one line.
+ */
+import type { FeatureDemo } from "./types.js";
+
+export type { FeatureDemo, FeatureReport } from "./types.js";
+
+export const FEATURES: FeatureDemo[] = [];
+
+/** Every field demo:features reports; one still missing from FEATURES is reported as not built. */
+export const FEATURE_NAMES = ["erc20", "subscription", "redundancy", "chained", "largeOutput", "create2"] as const;
