@@ -27,6 +27,17 @@ export const RelayerConfigSchema = z.object({
     })
     .prefault({})
     .describe("Nonce and fee management of the relayer's own transactions (relayer/nonces.ts)."),
+  subscriptions: z
+    .object({
+      address: z.string().optional().describe("InferenceSubscriptions contract whose due rounds this relayer triggers (docs/FEATURES.md, Subscriptions); none: no keeping."),
+      keeper: z
+        .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
+        .describe("Trigger due subscription rounds (for their keeper reward) when `address` is set.")
+        .default(true),
+      minKeeperRewardWei: z.coerce.bigint().min(0n).describe("Rounds paying a smaller keeper reward (wei) are left to other keepers.").default(0n),
+      maxPerTick: z.coerce.number().int().min(1).describe("Most subscriptions looked at per poll.").default(64),
+    })
+    .prefault({}),
   api: z
     .object({
       host: z.string().describe("Address the HTTP API listens on.").default("127.0.0.1"),

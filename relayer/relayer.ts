@@ -18,6 +18,7 @@ import { RelayerConfigSchema, type RelayerConfig, type RelayerConfigInput } from
 import { RelayerDb } from "./db.js";
 import { mountDashboard } from "./dashboard.js";
 import { Settler } from "./settler.js";
+import { SubscriptionKeeper } from "./keeper.js";
 import { ResultSubmitter } from "./submitter.js";
 import { EventWatcher } from "./watcher.js";
 
@@ -47,6 +48,8 @@ export class Relayer {
   private readonly collector: ResultCollector;
   private readonly submitter: ResultSubmitter;
   private readonly settler: Settler;
+  /** Triggers due subscription rounds (config.subscriptions), when configured. */
+  readonly keeper: SubscriptionKeeper | undefined;
   private server: Server | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -93,6 +96,15 @@ export class Relayer {
       this.config.resultsPrefetch,
     );
     this.settler = new Settler(this.chain, this.db, this.blobs, log.child({ layer: "settler" }), this.config);
+    const subs = this.config.subscriptions;
+    this.keeper =
+      subs.address !== undefined && subs.keeper
+        ? new SubscriptionKeeper(this.chain, log.child({ layer: "keeper" }), {
+            address: subs.address,
+            minKeeperReward: subs.minKeeperRewardWei,
+            maxPerTick: subs.maxPerTick,
+          })
+        : undefined;
   }
 
   /** Starts the API, the result collector and the polling loop. */
@@ -238,6 +250,7 @@ export class Relayer {
     if (!this.leading) return;
     await this.submitter.flush();
     await this.settler.tick();
+    await this.keeper?.tick();
     if (Date.now() - this.lastGc > Math.min(60_000, this.config.api.unreferencedBlobSeconds * 250)) {
       this.lastGc = Date.now();
       await this.blobs.collectGarbage();

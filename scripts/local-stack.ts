@@ -38,6 +38,8 @@ import {
   type ZkDisputeResolver,
   ModelRegistry__factory,
   TextDirectionDApp__factory,
+  InferenceSubscriptions__factory,
+  type InferenceSubscriptions,
   type ArbiterResolver,
   FraudGame__factory,
   InferenceOracle__factory,
@@ -152,6 +154,8 @@ export interface LocalStack {
   /** Each worker's FraudGame answerer (`resolver: "game"`), by worker index. */
   gameAnswerers: FraudGameAnswerer[];
   dapp: TextDirectionDApp;
+  /** Prepaid recurring requests (issue 18); the relayer keeps it (triggers due rounds) by default. */
+  subscriptions: InferenceSubscriptions;
   modelHash: Hex;
   queue: StackQueue;
   relayer: Relayer;
@@ -248,6 +252,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
 
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
+  const subscriptions = await new InferenceSubscriptions__factory(admin).deploy(await oracle.getAddress());
   const zk = options.zk === true ? await deployZkModel({ admin, modelOwner, user }, registry, oracle, options.tier ?? Tier.ZK) : undefined;
 
   const dataDir = mkdtempSync(join(tmpdir(), "oracle-stack-"));
@@ -261,7 +266,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     logger: logger.child({ service: "relayer" }),
     // The workers upload outputs and traces over loopback: the explicit allowlist exempts them from
     // the anonymous blob budget (docs/OPERATIONS.md, "Workers and the blob store").
-    config: { dataDir: join(dataDir, "relayer"), startBlock: deployBlock, pollIntervalMs: 50, api: { port: 0, blobUploadAllowlist: ["127.0.0.1", "::1"] }, ...options.relayer },
+    // It also keeps the subscriptions contract: triggers every due round (relayer/keeper.ts).
+    config: {
+      dataDir: join(dataDir, "relayer"),
+      startBlock: deployBlock,
+      pollIntervalMs: 50,
+      api: { port: 0, blobUploadAllowlist: ["127.0.0.1", "::1"] },
+      subscriptions: { address: await subscriptions.getAddress() },
+      ...options.relayer,
+    },
   });
 
   const workerSigners: Wallet[] = [];
@@ -354,6 +367,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(canonicalTerms === undefined ? {} : { canonicalTerms }),
     gameAnswerers,
     dapp,
+    subscriptions,
     modelHash,
     queue,
     relayer,
