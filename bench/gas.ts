@@ -8,10 +8,10 @@
  * callback gas limit. Prints a table and writes bench/results/gas.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { Wallet, parseEther } from "ethers";
+import { Wallet, ZeroHash, parseEther } from "ethers";
 import { network } from "hardhat";
 import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
-import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { InferenceSubscriptions__factory, PeriodicTextDirectionDApp__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
 import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
@@ -141,6 +141,30 @@ async function main(): Promise<void> {
   const noneBatchReceipt = (await (await oracle.connect(relayer).submitBatch(await batchOf(noneBatch, true))).wait())!;
   add("result + settlement, batched x32 (NONE tier)", noneBatchReceipt.gasUsed, 32, "incl. callback");
 
+  // Subscriptions (issue 18): one round = the keeper's trigger (the oracle request made by the
+  // subscriptions contract) + the NONE-tier result, forwarded by it to the subscriber's consumer.
+  const subs = await new InferenceSubscriptions__factory(user).deploy(oracleAddress);
+  const subsAddress = await subs.getAddress();
+  const periodic = await new PeriodicTextDirectionDApp__factory(user).deploy(subsAddress, ("0x" + "ab".repeat(32)) as Hex, "http://blobs.example/feed");
+  const subRound = async (fromConsumer: boolean) => {
+    const p = {
+      modelHash, tier: Tier.NONE, consumer: await periodic.getAddress(), interval: 60, intervalIsBlocks: false, maxDeliveries: 2,
+      perDeliveryFee: REQUEST_FEE, keeperReward: parseEther("0.0001"), callbackGasLimit: 150_000, deliveryWindow: 3600,
+      inputFromConsumer: fromConsumer, inputHash: fromConsumer ? ZeroHash : ("0x" + "cd".repeat(32)) as Hex, inputURI: fromConsumer ? "" : "http://blobs.example/fixed",
+    };
+    const sub = (await (await subs.subscribe(p, { value: 2n * (p.perDeliveryFee + p.keeperReward) })).wait())!;
+    const subId = subs.interface.parseLog(sub.logs.find((l) => l.address === subsAddress)!)!.args.subId as bigint;
+    const trig = (await (await subs.connect(relayer).trigger(subId)).wait())!;
+    const id = String(trig.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!.args.requestId);
+    const deliver = (await (await oracle.connect(relayer).submitBatch(await batchOf([{ id }], true))).wait())!;
+    return { trigger: trig.gasUsed, deliver: deliver.gasUsed };
+  };
+  const fixedRound = await subRound(false);
+  const consumerRound = await subRound(true);
+  add("subscription round: trigger, fixed input", fixedRound.trigger, 1, "keeper reward + the oracle request");
+  add("subscription round: trigger, input from the consumer", consumerRound.trigger, 1, "plus the consumer's subscriptionInput view");
+  add("subscription delivery: result + forward (NONE tier)", fixedRound.deliver, 1, "batch of one, incl. the consumer's callback");
+
   const byStep = (prefix: string) => rows.find((r) => r.step.startsWith(prefix))!.gasPerItem;
   const delivery32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32");
   const overhead32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32, no callback");
@@ -154,6 +178,7 @@ async function main(): Promise<void> {
       optimisticResultPlusSettlementAt32: delivery32,
       optimisticOracleOverheadAt32: overhead32,
       noneTierDeliveryAt32: byStep("result + settlement, batched x32"),
+      subscriptionGasPerDelivery: byStep("subscription round: trigger, fixed input") + byStep("subscription delivery: result + forward"),
     },
     optimisticResultBreakdownAt32: breakdown,
     otherExecutionByOpcodeAt32: otherByOpcode,
@@ -170,6 +195,7 @@ async function main(): Promise<void> {
     console.log(`OPTIMISTIC result at batch ${n}: ${g} gas, ${(single1 / g).toFixed(2)}x cheaper than a batch of one (${single1}) in this run`);
   }
   console.log(`NONE tier, result + settlement at batch 32: ${summary.anchors.noneTierDeliveryAt32} gas per request, incl. a real callback`);
+  console.log(`subscription round (trigger + request + result + forwarded callback, NONE tier): ${summary.anchors.subscriptionGasPerDelivery} gas`);
   console.log("\nwhere one OPTIMISTIC result's gas goes at batch 32 (traced opcode costs / 32):");
   for (const [k, v] of Object.entries(breakdown)) console.log(`  ${k.padEnd(58)} ${String(v).padStart(6)}`);
   console.log("  other execution by opcode (top 8, per result): " + Object.entries(otherByOpcode).map(([op, g]) => `${op} ${g}`).join(", "));
