@@ -25,6 +25,8 @@ export const DeploymentSchema = z.object({
   resolver: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
   /** The FraudGame (the OPTIMISTIC dispute game) when the deployment has one. */
   fraudGame: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  /** InferenceSubscriptions (prepaid recurring requests), when the deployment has one. */
+  subscriptions: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
   deployBlock: z.number().int().nonnegative(),
   admin: z.string().optional(),
   relayerUrl: z.string().optional(),

@@ -17,7 +17,7 @@ import { DEFAULT_GAME_TIMES, deployFraudGame, deployInferenceOracle } from "../p
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
 import { canonicalNames, MAX_BUNDLE_TENSORS } from "../protocol/bundle.js";
 import { Ruling, Tier, type Hex } from "../protocol/types.js";
-import { ArbiterResolver__factory, ModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import { ArbiterResolver__factory, InferenceSubscriptions__factory, ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import type { ModelRegistry } from "../types/ethers-contracts/index.js";
 import { cliError, send, type Deployment, type Progress } from "./common.js";
 
@@ -121,6 +121,12 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     );
     await send("approving the FraudGame in the registry", () => registry.setResolverApproval(fraudGame!, true), progress);
   }
+  // Prepaid recurring requests (docs/FEATURES.md, Subscriptions): no owner, bound to this oracle for ever.
+  const subscriptions = await progress.step("deploying InferenceSubscriptions", async () => {
+    const c = await new InferenceSubscriptions__factory(deployer).deploy(await oracle.getAddress());
+    await c.waitForDeployment();
+    return c.getAddress();
+  });
   // The default OPTIMISTIC resolver: the arbiter only when the deployment named one.
   const defaultResolver = arbiterResolver ?? fraudGame;
   if (admin.toLowerCase() !== me.toLowerCase()) await send("handing the registry to the admin", () => registry.transferAdmin(admin), progress);
@@ -131,6 +137,7 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     oracle: await oracle.getAddress(),
     ...(defaultResolver === undefined ? {} : { resolver: defaultResolver }),
     ...(fraudGame === undefined ? {} : { fraudGame }),
+    subscriptions,
     deployBlock,
     admin,
     params: Object.fromEntries(Object.entries(config.params).map(([k, v]) => [k, String(v)])),

@@ -409,7 +409,14 @@ export async function dev(o: DevOptions): Promise<void> {
         logger: logger.child({ service: "relayer" }),
         // The workers run in this process and upload outputs and traces over loopback: exempt them
         // from the anonymous blob budget (docs/OPERATIONS.md, "Workers and the blob store").
-        config: { dataDir: join(dataDir, "relayer"), startBlock: deployment.deployBlock, pollIntervalMs: 200, api: { host: o.host, port: relayerPort, blobUploadAllowlist: ["127.0.0.1", "::1"] } },
+        // It also keeps the subscriptions contract (triggers due rounds), when the deployment has one.
+        config: {
+          dataDir: join(dataDir, "relayer"),
+          startBlock: deployment.deployBlock,
+          pollIntervalMs: 200,
+          api: { host: o.host, port: relayerPort, blobUploadAllowlist: ["127.0.0.1", "::1"] },
+          ...(deployment.subscriptions === undefined ? {} : { subscriptions: { address: deployment.subscriptions } }),
+        },
       })),
     );
     closers.push(() => relayer.close());

@@ -16,6 +16,7 @@ import { modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";
 import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
+import { subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./subscriptions.js";
 
 const program = new Command("oracle")
   .description("Verifiable AI inference oracle: local stack, deployment, models, services, staking and requests")
@@ -207,6 +208,38 @@ program
   .command("cancel <requestId>")
   .description("take back your open request once a staked worker rejected it (refunds the fee)")
   .action(async (id: string, _o, cmd: Command) => cancelCommand(id, globals(cmd) as never));
+
+program
+  .command("subscribe")
+  .description("prepay recurring inference: up to --rounds requests, one every --every seconds (or blocks), each triggered by any keeper (the relayer keeps them) and delivered to --consumer or kept on-chain")
+  .requiredOption("--model <name|hash>", "model: a name (ppocr-cls, mnist-mlp), the hash or its first digits")
+  .requiredOption("--rounds <n>", "rounds to prepay")
+  .requiredOption("--every <n>", "seconds between rounds (blocks with --blocks); the first is due at once")
+  .option("--blocks", "count --every in blocks")
+  .option("--input <file>", "every round's input (.npy, .json, .png/.jpg, canonical tensor), uploaded to the relayer's blob store")
+  .option("--input-from-consumer", "ask the consumer contract's subscriptionInput(subId, round) for each round's input")
+  .option("--consumer <address>", "contract that receives each result (ISubscriptionConsumer); none: results are kept on-chain")
+  .option("--callback-gas <n>", "gas of the consumer's callback (0: none)", "0")
+  .option("--fee <eth>", "fee per round (default: the minimum now, with the callback's gas priced twice)")
+  .option("--keeper-reward <eth>", "paid per round to whoever triggers it", "0")
+  .option("--window <s>", "each round's request deadline, in seconds after its trigger", "3600")
+  .option("--tier <tier>", "none, optimistic or zk", "none")
+  .option("--relayer <url>", "relayer API for the input upload (default: the deployment's)")
+  .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
+  .action(async (_o, cmd: Command) => subscribeCommand(globals(cmd) as never));
+program
+  .command("subscriptions")
+  .description("your subscriptions (the --key account's; --all: everyone's), or with --id one subscription round by round")
+  .option("--id <n>", "one subscription, with its rounds")
+  .option("--owner <address>", "list this owner's subscriptions")
+  .option("--all", "list every subscription")
+  .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
+  .action(async (_o, cmd: Command) => subscriptionsCommand(globals(cmd) as never));
+program
+  .command("unsubscribe <id>")
+  .description("cancel your subscription: the unused prepaid rounds are refunded now; on a closed one, withdraw the refunds of rounds that were in flight")
+  .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
+  .action(async (id: string, _o, cmd: Command) => unsubscribeCommand(id, globals(cmd) as never));
 
 async function run(): Promise<void> {
   // A stray "--" (from `npm run oracle -- ...`) is not an argument.

@@ -178,6 +178,8 @@ export interface DeployedOracle {
   game?: FraudGame;
   /** sha256 of the registered PP-OCR classifier. */
   modelHash: Hex;
+  /** Prepaid recurring requests over this oracle. */
+  subscriptions: InferenceSubscriptions;
 }
 
 /**
@@ -225,7 +227,8 @@ export async function deployOracle(
   ).wait();
   // Set once: the program commitment and τ_out every dispute on the classifier reads.
   if (options.game !== undefined) await (await registry.connect(modelOwner).setCanonicalTerms(modelHash, options.game.terms)).wait();
-  return { registry, oracle, resolver, modelHash, ...(game === undefined ? {} : { game }) };
+  const subscriptions = InferenceSubscriptions__factory.connect(deployment.subscriptions!, admin);
+  return { registry, oracle, resolver, modelHash, subscriptions, ...(game === undefined ? {} : { game }) };
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -244,7 +247,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const deployBlock = await ethers.provider.getBlockNumber();
 
   const canonicalTerms = options.resolver === "game" ? (options.canonicalTerms ?? (await clsCanonicalTerms())) : undefined;
-  const { registry, oracle, resolver, game, modelHash } = await deployOracle(
+  const { registry, oracle, resolver, game, modelHash, subscriptions } = await deployOracle(
     { admin, modelOwner, arbiter },
     {
       ...(canonicalTerms === undefined ? {} : { game: { terms: canonicalTerms, ...(options.gameTimes === undefined ? {} : { times: options.gameTimes }) } }),
@@ -252,7 +255,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
 
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
-  const subscriptions = await new InferenceSubscriptions__factory(admin).deploy(await oracle.getAddress());
   const zk = options.zk === true ? await deployZkModel({ admin, modelOwner, user }, registry, oracle, options.tier ?? Tier.ZK) : undefined;
 
   const dataDir = mkdtempSync(join(tmpdir(), "oracle-stack-"));
