@@ -1,0 +1,50 @@
+/**
+ * Subscriptions end to end on the in-process stack (issue 18): the relayer's keeper triggers each due
+ * round of a PeriodicTextDirectionDApp subscription, the worker serves it with the real PP-OCR
+ * classifier, the dApp's callback records each verdict, and cancelling refunds the unused round
+ * (scripts/features/subscription.ts, as `npm run demo:features` runs it). Then a relayer started with
+ * the keeper off leaves a due round alone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEther } from "ethers";
+import { createLogger, Tier } from "../../protocol/index.js";
+import { startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { subscription } from "../../scripts/features/subscription.js";
+
+describe("subscriptions on the in-process stack", () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startLocalStack({ tier: Tier.NONE, workers: 1, logger: createLogger("oracle", { level: "error" }) });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("delivers 3 keeper-triggered rounds to the dApp and refunds the unused round on cancel", async () => {
+    const report = await subscription.run(stack, () => undefined);
+    expect(report.delivered, JSON.stringify(report)).toBe(true);
+    expect(report.callbacks).toBe(3);
+    expect(report.rotated180).toEqual([true, true, true]);
+    expect(report.keeperTriggers).toBe(3);
+    expect(report.refundedOnCancel).toBe(report.expectedRefund);
+    expect(await stack.subscriptions.rewardsOf(await stack.accounts.relayer.getAddress())).toBe(3n * parseEther("0.0001"));
+  }, 180_000);
+
+  it("a relayer with the keeper off triggers nothing", async () => {
+    const off = await startLocalStack({ tier: Tier.NONE, workers: 0, relayer: { subscriptions: { keeper: false } }, logger: createLogger("oracle", { level: "error" }) });
+    try {
+      expect(off.relayer.keeper).toBeUndefined();
+      const p = {
+        modelHash: off.modelHash, tier: Tier.NONE, consumer: "0x0000000000000000000000000000000000000000", interval: 60, intervalIsBlocks: false,
+        maxDeliveries: 1, perDeliveryFee: parseEther("0.01"), keeperReward: 0n, callbackGasLimit: 0, deliveryWindow: 600,
+        inputFromConsumer: false, inputHash: "0x" + "ab".repeat(32), inputURI: "http://example.invalid/x",
+      };
+      await (await off.subscriptions.connect(off.accounts.user).subscribe(p, { value: p.perDeliveryFee })).wait();
+      for (let i = 0; i < 5; i++) await off.relayer.tick();
+      expect(await off.subscriptions.isDue(1n)).toBe(true);
+      expect((await off.subscriptions.getSubscription(1n)).triggered).toBe(0n);
+    } finally {
+      await off.close();
+    }
+  }, 120_000);
+});
