@@ -17,6 +17,7 @@ import { ResultCollector } from "./collector.js";
 import { RelayerConfigSchema, type RelayerConfig, type RelayerConfigInput } from "./config.js";
 import { RelayerDb } from "./db.js";
 import { mountDashboard } from "./dashboard.js";
+import { mountSubscriptionsApi } from "./dashboard-subscriptions.js";
 import { Settler } from "./settler.js";
 import { SubscriptionKeeper } from "./keeper.js";
 import { ResultSubmitter } from "./submitter.js";
@@ -231,6 +232,12 @@ export class Relayer {
           maxEventStreams: this.config.api.maxEventStreams,
           maxEventStreamsPerAddress: this.config.api.maxEventStreamsPerAddress,
           clientAddress: (req) => clientAddress(req, proxies),
+        });
+        mountSubscriptionsApi(app, {
+          provider: this.deps.provider,
+          address: this.config.subscriptions.address,
+          keeper: this.keeper,
+          keeperAddress: () => this.deps.signer.getAddress(),
         });
       },
     });

@@ -28,12 +28,20 @@ describe("subscriptions on the in-process stack", () => {
     expect(report.keeperTriggers).toBe(3);
     expect(report.refundedOnCancel).toBe(report.expectedRefund);
     expect(await stack.subscriptions.rewardsOf(await stack.accounts.relayer.getAddress())).toBe(3n * parseEther("0.0001"));
+    // The dashboard's subscriptions panel reads the same from the chain.
+    const api = (await (await fetch(`${stack.relayer.url}/api/subscriptions`)).json()) as any;
+    expect(api.enabled).toBe(true);
+    expect(api.keeper).toMatchObject({ on: true, triggered: 3, rewardsOwed: (3n * parseEther("0.0001")).toString() });
+    expect(api.subscriptions[0]).toMatchObject({ subId: report.subId, state: "cancelled", fulfilled: 3, maxDeliveries: 4, balance: "0" });
+    const panel = await fetch(`${stack.relayer.url}/dashboard/subscriptions.js`);
+    expect(panel.status).toBe(200);
   }, 180_000);
 
   it("a relayer with the keeper off triggers nothing", async () => {
     const off = await startLocalStack({ tier: Tier.NONE, workers: 0, relayer: { subscriptions: { keeper: false } }, logger: createLogger("oracle", { level: "error" }) });
     try {
       expect(off.relayer.keeper).toBeUndefined();
+      expect(((await (await fetch(`${off.relayer.url}/api/subscriptions`)).json()) as any).enabled).toBe(false);
       const p = {
         modelHash: off.modelHash, tier: Tier.NONE, consumer: "0x0000000000000000000000000000000000000000", interval: 60, intervalIsBlocks: false,
         maxDeliveries: 1, perDeliveryFee: parseEther("0.01"), keeperReward: 0n, callbackGasLimit: 0, deliveryWindow: 600,
