@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { expectRevert, events, send, FEE, Status, type Connection } from "../contracts/helpers.js";
+import { expectRevert, events, modelInfo, send, FEE, MODEL_HASH, Status, type Connection } from "../contracts/helpers.js";
 import {
   deploySubs, subscribe, subParams, prepay, trigger, deliver, booksBalance,
   DeliveryStatus, REWARD, SubMode, WINDOW, type SubsFx,
@@ -108,6 +108,26 @@ describe("attacks on subscriptions", () => {
       await books(fx, [subId]);
     });
   }
+
+  it("model owner: deactivating the model stalls rounds without burning them; the subscriber takes everything unused back", async () => {
+    const fx = await fixture();
+    const p = subParams(fx, { maxDeliveries: 3 });
+    const subId = await subscribe(fx, { maxDeliveries: 3 });
+    const { requestId } = await trigger(fx, subId);
+    await deliver(fx, requestId!);
+    const resolver = await fx.resolver.getAddress();
+    await send(fx.registry.connect(fx.modelOwner).updateModel(MODEL_HASH, modelInfo({ active: false, resolver, zkVerifier: await fx.zk.getAddress() })));
+    await conn.networkHelpers.time.increase(3600);
+    // The oracle refuses the round: the trigger reverts whole, no reward is paid, no round is used up.
+    await expectRevert(fx.subs.connect(fx.other).trigger(subId), fx.oracle, "OracleModelInactive", [MODEL_HASH]);
+    const s = await fx.subs.getSubscription(subId);
+    expect([s.triggered, s.skipped]).toEqual([1n, 0n]);
+    expect(await fx.subs.isDue(subId)).toBe(true);
+    const before = await fx.ethers.provider.getBalance(fx.requester.address);
+    const r = await send(fx.subs.connect(fx.requester).cancel(subId));
+    expect(await fx.ethers.provider.getBalance(fx.requester.address)).toBe(before + prepay(p) - FEE - REWARD - r.gasUsed * r.gasPrice);
+    await books(fx, [subId]);
+  });
 
   it("stranger: cannot cancel or withdraw someone else's subscription", async () => {
     const fx = await fixture();
