@@ -65,6 +65,8 @@ function fromDeployment(path: string | undefined, env: NodeJS.ProcessEnv, proble
     env.ORACLE_ADDRESS ||= d.oracle;
     env.REGISTRY_ADDRESS ||= d.registry;
     env.CHAIN_ID ||= d.chainId;
+    // The relayer keeps the deployment's subscriptions contract (relayer/keeper.ts).
+    if (d.subscriptions !== undefined) env.SUBSCRIPTIONS_ADDRESS ||= d.subscriptions;
     env.WORKER_ALLOWED_ORACLES ||= JSON.stringify([{ chainId: d.chainId, oracle: d.oracle }]);
   } catch (error) {
     problems.push((error as Error).message);

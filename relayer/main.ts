@@ -10,7 +10,8 @@
  * warning is logged). RABBITMQ_NAMESPACE prefixes every queue name; RABBITMQ_CONNECTION_NAME names
  * the connection for rabbitmqctl. CHAIN_ID skips network detection (a node that is down at
  * start-up is then retried by the polling loop instead of failing the start). RPC_POLL_MS sets how
- * often receipts are polled (default 250 ms).
+ * often receipts are polled (default 250 ms). SUBSCRIPTIONS_ADDRESS (set from the deployment by
+ * `oracle relayer start`) is the InferenceSubscriptions contract whose due rounds it triggers.
  *
  * Several relayers on one broker: RELAYER_LEADER_ELECTION=true on each (own RELAYER_KEY and data
  * dir); the holder of the broker lease acts, the others follow and take over (docs/OPERATIONS.md).
@@ -40,6 +41,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const log = createLogger("relayer");
   const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as RelayerConfigInput);
   const config = { ...file, ...envOverrides("RELAYER", env) } as RelayerConfigInput;
+  // SUBSCRIPTIONS_ADDRESS (set from the deployment by `oracle relayer start`): the subscriptions contract to keep.
+  if (env.SUBSCRIPTIONS_ADDRESS !== undefined && env.SUBSCRIPTIONS_ADDRESS !== "" && config.subscriptions?.address === undefined) {
+    config.subscriptions = { ...config.subscriptions, address: env.SUBSCRIPTIONS_ADDRESS };
+  }
   const rpcUrl = required(env, "RPC_URL");
   const chainId = env.CHAIN_ID === undefined ? undefined : BigInt(env.CHAIN_ID);
   const provider = new JsonRpcProvider(rpcUrl, chainId === undefined ? undefined : Network.from(chainId), {
