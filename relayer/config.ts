@@ -36,6 +36,7 @@ export const RelayerConfigSchema = z.object({
         .default(true),
       minKeeperRewardWei: z.coerce.bigint().min(0n).describe("Rounds paying a smaller keeper reward (wei) are left to other keepers.").default(0n),
       maxPerTick: z.coerce.number().int().min(1).describe("Most subscriptions looked at per poll.").default(64),
+      withdrawRewardsAboveWei: z.coerce.bigint().min(0n).describe("The keeper's rewards are withdrawn to the relayer's account once they reach this (wei).").default(10n ** 16n),
     })
     .prefault({}),
   api: z

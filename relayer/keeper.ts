@@ -21,6 +21,8 @@ export interface KeeperOptions {
   minKeeperReward: bigint;
   /** Most subscriptions looked at per tick. */
   maxPerTick: number;
+  /** The keeper's rewards are withdrawn once they reach this (wei). */
+  withdrawRewardsAbove: bigint;
 }
 
 export class SubscriptionKeeper {
@@ -39,6 +41,11 @@ export class SubscriptionKeeper {
   }
 
   async tick(): Promise<void> {
+    try {
+      await this.collect();
+    } catch (error) {
+      this.log.warn({ err: error }, "could not withdraw keeper rewards; will retry");
+    }
     const count = await this.subs.subscriptionCount();
     if (count === 0n) return;
     let looked = 0;
@@ -49,6 +56,14 @@ export class SubscriptionKeeper {
       looked++;
       await this.keep(subId);
     }
+  }
+
+  /** Withdraws the keeper's rewards once they are worth a transaction. */
+  private async collect(): Promise<void> {
+    const owed = await this.subs.rewardsOf(await this.chain.signer.getAddress());
+    if (owed === 0n || owed < this.options.withdrawRewardsAbove) return;
+    await this.chain.send("withdrawRewards", 1, () => this.subs.withdrawRewards.populateTransaction());
+    this.log.info({ amount: owed.toString() }, "keeper rewards withdrawn");
   }
 
   private async keep(subId: bigint): Promise<void> {

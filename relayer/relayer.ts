@@ -104,6 +104,7 @@ export class Relayer {
             address: subs.address,
             minKeeperReward: subs.minKeeperRewardWei,
             maxPerTick: subs.maxPerTick,
+            withdrawRewardsAbove: subs.withdrawRewardsAboveWei,
           })
         : undefined;
   }

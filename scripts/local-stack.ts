@@ -274,8 +274,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startBlock: deployBlock,
       pollIntervalMs: 50,
       api: { port: 0, blobUploadAllowlist: ["127.0.0.1", "::1"] },
-      subscriptions: { address: await subscriptions.getAddress() },
       ...options.relayer,
+      subscriptions: { address: await subscriptions.getAddress(), ...options.relayer?.subscriptions },
     },
   });
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEther } from "ethers";
 import { createLogger, Tier } from "../../protocol/index.js";
-import { startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
 import { subscription } from "../../scripts/features/subscription.js";
 
 describe("subscriptions on the in-process stack", () => {
@@ -37,17 +37,48 @@ describe("subscriptions on the in-process stack", () => {
     expect(panel.status).toBe(200);
   }, 180_000);
 
+  it("the keeper withdraws its rewards once they reach withdrawRewardsAboveWei", async () => {
+    const low = await startLocalStack({
+      tier: Tier.NONE,
+      workers: 0,
+      relayer: { subscriptions: { withdrawRewardsAboveWei: parseEther("0.00025") } },
+      logger: createLogger("oracle", { level: "error" }),
+    });
+    try {
+      const keeper = await low.accounts.relayer.getAddress();
+      const reward = parseEther("0.0001");
+      const p = {
+        modelHash: low.modelHash, tier: Tier.NONE, consumer: "0x0000000000000000000000000000000000000000", interval: 60, intervalIsBlocks: false,
+        maxDeliveries: 3, perDeliveryFee: parseEther("0.01"), keeperReward: reward, callbackGasLimit: 0, deliveryWindow: 600,
+        inputFromConsumer: false, inputHash: "0x" + "ab".repeat(32), inputURI: "http://example.invalid/x",
+      };
+      await (await low.subscriptions.connect(low.accounts.user).subscribe(p, { value: 3n * (p.perDeliveryFee + reward) })).wait();
+      await low.relayer.tick(); // round 0 triggered: one reward owed, below the threshold
+      expect(await low.subscriptions.rewardsOf(keeper)).toBe(reward);
+      await low.networkHelpers.time.increase(60);
+      await low.relayer.tick(); // round 1: two rewards owed, still below
+      expect(await low.subscriptions.rewardsOf(keeper)).toBe(2n * reward);
+      await low.networkHelpers.time.increase(60);
+      await low.relayer.tick(); // round 2: three rewards owed, over the threshold: the next tick withdraws them
+      await waitFor(async () => (await low.subscriptions.rewardsOf(keeper)) === 0n, 30_000, "rewards withdrawn");
+      expect(await low.subscriptions.queryFilter(low.subscriptions.filters.RewardsWithdrawn(keeper))).toHaveLength(1);
+    } finally {
+      await low.close();
+    }
+  }, 120_000);
+
   it("a relayer with the keeper off triggers nothing", async () => {
     const off = await startLocalStack({ tier: Tier.NONE, workers: 0, relayer: { subscriptions: { keeper: false } }, logger: createLogger("oracle", { level: "error" }) });
     try {
       expect(off.relayer.keeper).toBeUndefined();
-      expect(((await (await fetch(`${off.relayer.url}/api/subscriptions`)).json()) as any).enabled).toBe(false);
+      expect(((await (await fetch(`${off.relayer.url}/api/subscriptions`)).json()) as any).keeper.on).toBe(false);
       const p = {
         modelHash: off.modelHash, tier: Tier.NONE, consumer: "0x0000000000000000000000000000000000000000", interval: 60, intervalIsBlocks: false,
         maxDeliveries: 1, perDeliveryFee: parseEther("0.01"), keeperReward: 0n, callbackGasLimit: 0, deliveryWindow: 600,
         inputFromConsumer: false, inputHash: "0x" + "ab".repeat(32), inputURI: "http://example.invalid/x",
       };
       await (await off.subscriptions.connect(off.accounts.user).subscribe(p, { value: p.perDeliveryFee })).wait();
+      expect(p.keeperReward).toBe(0n);
       for (let i = 0; i < 5; i++) await off.relayer.tick();
       expect(await off.subscriptions.isDue(1n)).toBe(true);
       expect((await off.subscriptions.getSubscription(1n)).triggered).toBe(0n);
