@@ -52,11 +52,11 @@ describe("attacks on subscriptions", () => {
     expect(requestId).not.toBeNull();
   });
 
-  for (const [name, mode] of [
-    ["reverting", SubMode.Revert],
-    ["gas-burning", SubMode.BurnGas],
-    ["huge (200 kB)", SubMode.HugeAnswer],
-    ["malformed", SubMode.BadEncoding],
+  for (const [name, mode, reason] of [
+    ["reverting", SubMode.Revert, "reverted"],
+    ["gas-burning", SubMode.BurnGas, "reverted"],
+    ["huge (64 kB)", SubMode.HugeAnswer, "answer size"],
+    ["malformed", SubMode.BadEncoding, "answer encoding"],
   ] as const) {
     it(`subscriber: a ${name} input view cannot grief the keeper (paid, bounded gas, round skipped)`, async () => {
       const fx = await fixture();
@@ -65,7 +65,9 @@ describe("attacks on subscriptions", () => {
       const subId = await subscribe(fx, { inputFromConsumer: true });
       const { requestId, receipt } = await trigger(fx, subId, fx.other, 1_000_000);
       expect(requestId).toBeNull();
-      expect(events(receipt, fx.subs, "RoundSkipped")).toHaveLength(1);
+      const skipped = events(receipt, fx.subs, "RoundSkipped");
+      expect(skipped).toHaveLength(1);
+      expect(Buffer.from(skipped[0]!.args.reason.slice(2), "hex").toString()).toBe(reason);
       expect(receipt.gasUsed).toBeLessThan(250_000n);
       expect(await fx.subs.rewardsOf(fx.other.address)).toBe(REWARD);
       const s = await fx.subs.getSubscription(subId);
