@@ -374,6 +374,20 @@ contract ChainedInference is IInferenceConsumer, ReentrancyGuardTransient {
         v.requestIds = _requestIds[chainId];
     }
 
+    /// @notice What an Ended chain credited its requester: every step's fee less the fees of the steps the
+    /// oracle did not refund (fulfilled, or still open); 0 for a chain that did not end.
+    function refundOf(uint256 chainId) external view returns (uint256 refund) {
+        if (_chains[chainId].status != ChainStatus.Ended) return 0;
+        ChainStep[] storage steps = _steps[chainId];
+        for (uint256 i = 0; i < steps.length; ++i) {
+            refund += steps[i].fee;
+        }
+        RequestId[] storage ids = _requestIds[chainId];
+        for (uint256 i = 0; i < ids.length; ++i) {
+            if (oracle.state(ids[i]) != IInferenceOracle.RequestStatus.Refunded) refund -= oracle.getRequest(ids[i]).fee;
+        }
+    }
+
     /// @notice The callback gas limit step `step` of an `n`-step chain is requested with.
     function callbackGasOf(uint256 step, uint256 n, uint32 consumerGas) external pure returns (uint32) {
         return _callbackGas(step, n, consumerGas);

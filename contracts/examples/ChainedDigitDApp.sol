@@ -27,9 +27,12 @@ contract ChainedDigitDApp is IChainConsumer {
 
     error DigitOnlyChained(address caller);
     error DigitFeesLength(uint256 length);
+    error DigitNothingToClaim(uint256 chainId);
+    error DigitTransferFailed(address to, uint256 amount);
 
     event DigitChainRequested(uint256 indexed chainId, address indexed requester);
     event DigitClassified(uint256 indexed chainId, uint8 digit, bytes32 outputHash);
+    event RefundClaimed(uint256 indexed chainId, address indexed requester, uint256 amount);
 
     ChainedInference public immutable chained;
     bytes32 public immutable preprocessModel;
@@ -39,6 +42,7 @@ contract ChainedDigitDApp is IChainConsumer {
     uint256 public resultCount;
     mapping(uint256 chainId => Prediction) internal _predictions;
     mapping(uint256 chainId => address) public requesterOf;
+    mapping(uint256 chainId => bool) public refundClaimed;
 
     constructor(address payable chained_, bytes32 preprocessModel_, bytes32 classifierModel_, IInferenceOracle.Tier tier_) {
         chained = ChainedInference(chained_);
@@ -49,7 +53,7 @@ contract ChainedDigitDApp is IChainConsumer {
 
     /// @notice Classifies `picture` (canonical float32 [1, 1, 28, 28], ink high, in [0, 1]) through the
     /// two-model chain; msg.value is the sum of `fees` (one per step). Refunds of an ended chain are
-    /// credited to this contract in ChainedInference and can be withdrawn by it (not shown).
+    /// credited to this contract in ChainedInference; `claimRefund` forwards a chain's to its requester.
     function classify(bytes calldata picture, uint64 deadline, uint96[] calldata fees, string calldata blobBaseURI)
         external
         payable
@@ -72,6 +76,26 @@ contract ChainedDigitDApp is IChainConsumer {
         );
         requesterOf[chainId] = msg.sender;
         emit DigitChainRequested(chainId, msg.sender);
+    }
+
+    /// @notice ChainedInference credits an ended chain's unused fees to this contract (its requester):
+    /// pulls them and forwards this chain's share to whoever asked for it. Anyone may call.
+    function claimRefund(uint256 chainId) external {
+        uint256 amount = chained.refundOf(chainId);
+        address to = requesterOf[chainId];
+        if (amount == 0 || to == address(0) || refundClaimed[chainId]) revert DigitNothingToClaim(chainId);
+        refundClaimed[chainId] = true;
+        if (chained.balanceOf(address(this)) != 0) chained.withdraw();
+        // A plain transfer of the requester's own refund, marked claimed first.
+        // solhint-disable-next-line avoid-low-level-calls
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert DigitTransferFailed(to, amount);
+        emit RefundClaimed(chainId, to, amount);
+    }
+
+    /// @notice Refunds pulled from ChainedInference.
+    receive() external payable {
+        if (msg.sender != address(chained)) revert DigitOnlyChained(msg.sender);
     }
 
     function prediction(uint256 chainId) external view returns (Prediction memory) {

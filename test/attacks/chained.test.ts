@@ -206,6 +206,7 @@ describe("attack: chained requests", () => {
           if (r.status !== BigInt(Status.Refunded)) spent += r.fee;
         }
         expect(spent + (credited.get(id) ?? 0n) + v.escrow, `chain ${id} accounting ${where}`).toBe(paid.get(id));
+        if (v.status === BigInt(ChainStatus.Ended)) expect(await fx.chained.refundOf(id), `chain ${id} refundOf`).toBe(credited.get(id) ?? 0n);
       }
     };
     const noteEnded = (receipt: any) => {

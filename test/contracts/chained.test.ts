@@ -143,6 +143,21 @@ describe("ChainedInference: chained requests", () => {
     await expectRevert(fx.chained.connect(fx.requester).withdraw(), fx.chained, "ChainNothingToWithdraw", [fx.requester.address]);
   });
 
+  it("test_dapp_chainEnded_claimRefundForwardsUnusedFeesToRequester", async () => {
+    const fx = await fixture();
+    await send(fx.dappNone.connect(fx.requester).classify(PICTURE, (await latest(fx)) + 1000n, [STEP_FEE, STEP_FEE + 5n], "", { value: 2n * STEP_FEE + 5n }));
+    const id0 = await current(fx, 1n, ChainStatus.Running);
+    await answer(fx, id0, SMALL);
+    await conn.networkHelpers.time.increase(2000);
+    await send(fx.chained.reconcile(1n));
+    // Step 0 was spent (fulfilled); step 1's fee is the refund.
+    expect(await fx.chained.refundOf(1n)).toBe(STEP_FEE + 5n);
+    const before = await fx.ethers.provider.getBalance(fx.requester.address);
+    await send(fx.dappNone.connect(fx.other).claimRefund(1n));
+    expect((await fx.ethers.provider.getBalance(fx.requester.address)) - before).toBe(STEP_FEE + 5n);
+    await expectRevert(fx.dappNone.claimRefund(1n), fx.dappNone, "DigitNothingToClaim", [1n]);
+  });
+
   it("test_chain_readyPastDeadline_endsByReconcileOrAdvance", async () => {
     const fx = await fixture();
     const { chainId, requestId: id0 } = await requestChain(fx, [[PRE_HASH, Tier.NONE, STEP_FEE], [MNIST_HASH, Tier.NONE, STEP_FEE]], { deadline: (await latest(fx)) + 100n });
