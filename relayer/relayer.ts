@@ -18,6 +18,7 @@ import { RelayerConfigSchema, type RelayerConfig, type RelayerConfigInput } from
 import { RelayerDb } from "./db.js";
 import { mountDashboard } from "./dashboard.js";
 import { Settler } from "./settler.js";
+import { ChainAdvancer } from "./chain-advancer.js";
 import { ResultSubmitter } from "./submitter.js";
 import { EventWatcher } from "./watcher.js";
 
@@ -47,6 +48,8 @@ export class Relayer {
   private readonly collector: ResultCollector;
   private readonly submitter: ResultSubmitter;
   private readonly settler: Settler;
+  /** Advances the Ready chains of the ChainedInference contracts it watches (relayer/chain-advancer.ts). */
+  readonly chainAdvancer: ChainAdvancer;
   private server: Server | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -93,6 +96,9 @@ export class Relayer {
       this.config.resultsPrefetch,
     );
     this.settler = new Settler(this.chain, this.db, this.blobs, log.child({ layer: "settler" }), this.config);
+    this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "chained" }), () =>
+      this.server === undefined ? undefined : this.url,
+    );
   }
 
   /** Starts the API, the result collector and the polling loop. */
@@ -238,6 +244,7 @@ export class Relayer {
     if (!this.leading) return;
     await this.submitter.flush();
     await this.settler.tick();
+    await this.chainAdvancer.tick();
     if (Date.now() - this.lastGc > Math.min(60_000, this.config.api.unreferencedBlobSeconds * 250)) {
       this.lastGc = Date.now();
       await this.blobs.collectGarbage();

@@ -219,7 +219,12 @@ export async function followChain(
     if (key !== last) (last = key), options.onStatus?.(s);
     if (s.status === ChainStatus.Completed || s.status === ChainStatus.Ended) return s;
     if (s.status === ChainStatus.Ready && options.advance !== false) {
-      await advanceChain(chained, chainId, options);
+      try {
+        await advanceChain(chained, chainId, options);
+      } catch (error) {
+        // Someone else (a relayer watching the contract) may have advanced it first.
+        if ((await chainStatus(chained, chainId)).status === ChainStatus.Ready) throw error;
+      }
       continue;
     }
     if (Date.now() > end) throw new OracleSdkError("TIMEOUT", `chain ${chainId} still ${ChainStatus[s.status]} at step ${s.current}`);

@@ -7,8 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, Tier } from "../../protocol/index.js";
-import { startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { encodeTensor } from "../../protocol/tensor.js";
+import { sha256File, startLocalStack, waitFor, MNIST_MODEL_PATH, type LocalStack } from "../../scripts/local-stack.js";
 import { chained } from "../../scripts/features/chained.js";
+import { writeMnistPreprocess } from "../../scripts/chain-models.js";
+import { chainStatus, chainStepFees, requestChain, ChainStatus, ChainedInference__factory } from "../../sdk/chained.js";
 
 describe("chained requests, end to end (NONE tier)", () => {
   let stack: LocalStack;
@@ -29,4 +32,24 @@ describe("chained requests, end to end (NONE tier)", () => {
     expect(report.digit).toBe(report.localDigit);
     expect((report.gas as { advance: number[] }).advance).toHaveLength(1);
   }, 180_000);
+
+  it("test_relayerWatchingChainContract_advancesReadyChainsOnItsOwn", async () => {
+    // The models the first test registered; a fresh chain contract the relayer is told to watch.
+    const pre = writeMnistPreprocess(stack.dataDir + "/chain-models");
+    const mnist = sha256File(MNIST_MODEL_PATH);
+    const user = stack.accounts.user;
+    const c = await new ChainedInference__factory(user).deploy(await stack.oracle.getAddress());
+    const from = await stack.ethers.provider.getBlockNumber();
+    stack.relayer.chainAdvancer.watch(await c.getAddress(), from);
+    const steps = [{ modelHash: pre.modelHash, tier: Tier.NONE }, { modelHash: mnist, tier: Tier.NONE }];
+    const fees = await chainStepFees(c, steps);
+    const picture = encodeTensor({ dtype: "float32", shape: [1, 1, 28, 28], data: new Float32Array(784).map((_, i) => (i % 28 === 14 ? 1 : 0)) });
+    const deadline = BigInt((await stack.ethers.provider.getBlock("latest"))!.timestamp) + 600n;
+    const { chainId } = await requestChain(c, { steps: steps.map((s, i) => ({ ...s, fee: fees[i]! })), input: picture, deadline });
+    // Nobody but the relayer sends advance here.
+    await waitFor(async () => (await chainStatus(c, chainId)).status === ChainStatus.Completed, 60_000, "the relayer to advance the chain to its end");
+    const s = await chainStatus(c, chainId);
+    expect(s.requestIds).toHaveLength(2);
+    expect(stack.relayer.transactions.some((t) => t.label === "advanceChain")).toBe(true);
+  }, 120_000);
 });
