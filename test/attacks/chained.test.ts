@@ -183,6 +183,43 @@ describe("attack: chained requests", () => {
     await current(fx, chainId, ChainStatus.Running);
   });
 
+  it("test_modelOwnerSwitchesNextModelOff_chainEndsWithRefund_noFeeLost", async () => {
+    const fx = await fixture();
+    const { chainId, requestId: id0 } = await requestChain(fx, TWO_NONE);
+    await answer(fx, id0, SMALL);
+    // Between the steps, the MLP's owner switches it off: the oracle refuses step 1's request (with revert
+    // data), and the chain ends with step 1's fee credited; nothing is stranded in the chain contract.
+    const resolver = await fx.resolver.getAddress();
+    const { modelInfo } = await import("../contracts/helpers.js");
+    await send(fx.registry.connect(fx.modelOwner).updateModel(MNIST_HASH, modelInfo({ resolver, tiers: 3, active: false, input: { dtype: 3, shape: [1, 7, 7] }, output: { dtype: 3, shape: [1, 10] }, uris: ["ipfs://m"] })));
+    const r = await send(fx.chained.connect(fx.other).advance(chainId, SMALL));
+    const [ended] = events(r, fx.chained, "ChainEnded");
+    expect(ended!.args.reason).toBe(BigInt(EndReason.StepRequestFailed));
+    expect(ended!.args.refund).toBe(STEP_FEE);
+    expect(await fx.chained.balanceOf(fx.requester.address)).toBe(STEP_FEE);
+    expect(await fx.chained.refundOf(chainId)).toBe(STEP_FEE);
+    expect(await fx.ethers.provider.getBalance(fx.chainedAddr)).toBe(STEP_FEE);
+  });
+
+  it("test_modelOwnerRaisesFeeMidChain_advanceRevertsRetryable_thenDeadlineRefunds", async () => {
+    const fx = await fixture();
+    const { chainId, requestId: id0 } = await requestChain(fx, TWO_NONE, { deadline: (await latest(fx)) + 1000n });
+    await answer(fx, id0, SMALL);
+    // The owner raises the MLP's fee above what the chain escrowed for it: OracleFeeTooLow may pass (the
+    // owner may lower it again, a gas price spike may pass), so advance reverts and the chain stays Ready ...
+    const resolver = await fx.resolver.getAddress();
+    const { modelInfo } = await import("../contracts/helpers.js");
+    const info = (fee: bigint) => modelInfo({ resolver, tiers: 3, fee, input: { dtype: 3, shape: [1, 7, 7] }, output: { dtype: 3, shape: [1, 10] }, uris: ["ipfs://m"] });
+    await send(fx.registry.connect(fx.modelOwner).updateModel(MNIST_HASH, info(STEP_FEE)));
+    await expectRevert(fx.chained.connect(fx.other).advance(chainId, SMALL), fx.chained, "ChainAdvanceFailed");
+    await current(fx, chainId, ChainStatus.Ready);
+    // ... and by its deadline it ends with the fee refunded (the owner cannot take a fee it did not earn).
+    await conn.networkHelpers.time.increase(1001);
+    const r = await send(fx.chained.connect(fx.other).reconcile(chainId));
+    expect(events(r, fx.chained, "ChainEnded")[0]!.args.refund).toBe(STEP_FEE);
+    expect(await fx.chained.balanceOf(fx.requester.address)).toBe(STEP_FEE);
+  });
+
   it("test_chains_randomOutcomes_fundsConserved", async () => {
     const fx = await fixture();
     const rnd = seededRandom(0xc4a1);
