@@ -426,16 +426,25 @@ contract ChainedInference is IInferenceConsumer, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Step i's registered output type must be step i+1's registered input type: same dtype, same
-    /// rank, each dimension equal or 0 (any size) on either side.
+    /// @dev Step i's registered outputs must be step i+1's registered inputs (registry.modelIO: a model
+    /// registered with one input and one output reads as one unnamed tensor): as many, the same names when
+    /// several (a bundle is matched by name), each of the same dtype and rank with every dimension equal
+    /// or 0 (any size) on either side.
     function _checkTypes(uint256 i, bytes32 from, bytes32 to) internal view {
-        IModelRegistry.TensorSpec memory out = registry.model(from).output;
-        IModelRegistry.TensorSpec memory inp = registry.model(to).input;
-        bool ok = out.dtype == inp.dtype && out.shape.length == inp.shape.length;
+        (, IModelRegistry.NamedTensorSpec[] memory outs) = registry.modelIO(from);
+        (IModelRegistry.NamedTensorSpec[] memory ins,) = registry.modelIO(to);
+        bool ok = outs.length == ins.length;
+        for (uint256 k = 0; ok && k < outs.length; ++k) {
+            ok = _fits(outs[k], ins[k]) && (outs.length == 1 || keccak256(bytes(outs[k].name)) == keccak256(bytes(ins[k].name)));
+        }
+        if (!ok) revert ChainTypeMismatch(i, from, to);
+    }
+
+    function _fits(IModelRegistry.NamedTensorSpec memory out, IModelRegistry.NamedTensorSpec memory inp) internal pure returns (bool ok) {
+        ok = out.dtype == inp.dtype && out.shape.length == inp.shape.length;
         for (uint256 d = 0; ok && d < out.shape.length; ++d) {
             ok = out.shape[d] == inp.shape[d] || out.shape[d] == 0 || inp.shape[d] == 0;
         }
-        if (!ok) revert ChainTypeMismatch(i, from, to);
     }
 
     function _requestFirst(ChainRequest calldata r, uint256 n, uint64 stepDeadline) internal returns (RequestId) {

@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { hashEncoded } from "../../protocol/tensor.js";
-import { events, expectRevert, record, send, ETH, PARAMS, Refund, Status, Tier, type Connection } from "./helpers.js";
+import { events, expectRevert, modelInfo, record, send, ETH, PARAMS, Refund, Status, Tier, type Connection } from "./helpers.js";
 import {
   answer, chainRequest, current, deployChained, latest, requestChain, ChainStatus, EndReason, LOGITS, LOGITS_HASH, MNIST_HASH,
   OTHER_HASH, PICTURE, PRE_HASH, SMALL, SMALL_HASH, SMOOTH_HASH, STEP_FEE, type ChainFx,
@@ -184,6 +184,10 @@ describe("ChainedInference: chained requests", () => {
     // Registry I/O types: the preprocessing's int8 [1,7,7] is not OTHER's float32 [1,2].
     await expectRevert(send2([[PRE_HASH, Tier.NONE, STEP_FEE], [OTHER_HASH, Tier.NONE, STEP_FEE]]), fx.chained, "ChainTypeMismatch", [0n, PRE_HASH, OTHER_HASH]);
     await expectRevert(send2([[PRE_HASH, Tier.NONE, STEP_FEE], [MNIST_HASH, Tier.ZK, STEP_FEE]]), fx.chained, "ChainModelUnavailable", [1n, MNIST_HASH, 2n]);
+    // A model with two named outputs (a bundle) feeds no one-input model, whatever its first output.
+    const TWO_OUT = "0x" + "77".repeat(32);
+    await send(fx.registry.connect(fx.modelOwner).registerModelIO(TWO_OUT, modelInfo({ resolver: await fx.resolver.getAddress(), tiers: 1, uris: ["ipfs://two"] }), [{ name: "x", dtype: 1, shape: [1, 1, 28, 28] }], [{ name: "a", dtype: 3, shape: [1, 7, 7] }, { name: "b", dtype: 3, shape: [1, 7, 7] }]));
+    await expectRevert(send2([[TWO_OUT, Tier.NONE, STEP_FEE], [MNIST_HASH, Tier.NONE, STEP_FEE]]), fx.chained, "ChainTypeMismatch", [0n, TWO_OUT, MNIST_HASH]);
     const [, , minimum] = await expectRevert(send2([[PRE_HASH, Tier.NONE, STEP_FEE], [MNIST_HASH, Tier.NONE, 1000n]]), fx.chained, "ChainStepFeeTooLow");
     expect(minimum as bigint).toBeGreaterThan(PARAMS.minWorkerFee);
     await expectRevert(send2(two, { consumerGas: 2_000_000 }), fx.chained, "ChainCallbackGasTooHigh");
