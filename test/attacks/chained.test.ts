@@ -299,4 +299,89 @@ describe("attack: chained requests", () => {
     void ZeroHash;
     void Wallet;
   });
+
+  it("test_chains_randomOptimisticOutcomes_disputesAndSettlements_fundsConserved", async () => {
+    const fx = await fixture();
+    const rnd = seededRandom(0x0c4a);
+    const int = (n: number) => Math.floor(rnd() * n);
+    const requesters = [fx.requester, fx.other];
+    const chains: bigint[] = [];
+    const paid = new Map<bigint, bigint>();
+    const credited = new Map<bigint, bigint>();
+    const { hashEncoded } = await import("../../protocol/tensor.js");
+    const note = (receipt: any) => {
+      for (const e of events(receipt, fx.oracle, "RequestRefunded")) expect(e.args.pushed, "refund pushed").toBe(true);
+      for (const e of events(receipt, fx.chained, "ChainEnded")) credited.set(e.args.chainId, (credited.get(e.args.chainId) ?? 0n) + e.args.refund);
+    };
+    const check = async (where: string) => {
+      let escrow = 0n;
+      for (const id of chains) escrow += (await fx.chained.getChain(id)).escrow;
+      let pulls = 0n;
+      for (const a of requesters) pulls += await fx.chained.balanceOf(a.address);
+      const held = (await fx.ethers.provider.getBalance(fx.chainedAddr)) + (await fx.oracle.balanceOf(fx.chainedAddr));
+      expect(held, `conservation ${where}`).toBe(escrow + pulls);
+      for (const id of chains) {
+        const v = await fx.chained.getChain(id);
+        let spent = 0n;
+        for (const rid of v.requestIds) {
+          const r = await fx.oracle.getRequest(rid);
+          if (r.status !== BigInt(Status.Refunded)) spent += r.fee;
+        }
+        expect(spent + (credited.get(id) ?? 0n) + v.escrow, `chain ${id} accounting ${where}`).toBe(paid.get(id));
+      }
+    };
+    const seen = { completed: 0, ended: 0, disputes: 0, settled: 0 };
+    const ROUNDS = Number(process.env.CHAIN_ROUNDS ?? 10);
+    for (let round = 0; round < ROUNDS; round++) {
+      const steps: Array<[string, number, bigint]> = [[PRE_HASH, Tier.OPTIMISTIC, STEP_FEE + BigInt(int(999))], [MNIST_HASH, Tier.OPTIMISTIC, STEP_FEE + BigInt(int(999))]];
+      const from = requesters[int(2)]!;
+      const { chainId } = await requestChain(fx, steps, { from, deadline: (await latest(fx)) + 6000n + BigInt(int(12_000)) });
+      chains.push(chainId);
+      paid.set(chainId, steps.reduce((a, x) => a + x[2], 0n));
+      for (let guard = 0; guard < 20; guard++) {
+        const v = await fx.chained.getChain(chainId);
+        if (v.status === BigInt(ChainStatus.Completed)) seen.completed++;
+        if (v.status === BigInt(ChainStatus.Ended)) seen.ended++;
+        if (v.status === BigInt(ChainStatus.Completed) || v.status === BigInt(ChainStatus.Ended)) break;
+        if (v.status === BigInt(ChainStatus.Ready)) {
+          note(await send(int(4) === 0 ? (await conn.networkHelpers.time.increase(20_000), fx.chained.reconcile(chainId)) : fx.chained.advance(chainId, SMALL)));
+        } else {
+          const rid = v.requestId as string;
+          const st = Number(await fx.oracle.state(rid));
+          const out = Number(v.current) + 1 === steps.length ? LOGITS : SMALL;
+          if (st === Status.Requested) {
+            if (int(5) === 0) {
+              await conn.networkHelpers.time.increase(20_000);
+              note(await send(fx.oracle.refundExpired([rid])));
+            } else {
+              const w = int(3);
+              await answer(fx, rid, out, w);
+              const rec = record(fx.ops[w]!.address, fx.relayer.address, hashEncoded(out));
+              if (int(3) === 0) {
+                // Disputed: the arbiter rules at random; WorkerFault reopens the step (the chain waits on it).
+                await send(fx.oracle.connect(fx.challenger).challenge(rid, rec, [], { value: PARAMS.challengeBond }));
+                seen.disputes++;
+                note(await send(fx.resolver.connect(fx.arbiter).rule(rid, int(2) === 0 ? Ruling.WorkerFault : Ruling.WorkerRight)));
+              }
+              if (Number(await fx.oracle.state(rid)) === Status.Submitted) {
+                await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
+                note(await send(fx.oracle.settle({ requestId: rid, record: rec, output: out, proof: [] })));
+                seen.settled++;
+              }
+            }
+          } else {
+            // A step reopened past its deadline is refunded by the oracle's own rules; expire whatever is left.
+            await conn.networkHelpers.time.increase(20_000);
+            note(await send(fx.oracle.refundExpired([rid])));
+          }
+        }
+        await check(`round ${round} step ${v.current}`);
+      }
+    }
+    // The seeded run covers every outcome: completed and ended chains, disputes, settlements.
+    expect(Object.values(seen).every((n) => n > 0), JSON.stringify(seen)).toBe(true);
+    for (const a of requesters) if ((await fx.chained.balanceOf(a.address)) > 0n) await send(fx.chained.connect(a).withdraw());
+    await check("end");
+    expect(await fx.ethers.provider.getBalance(fx.chainedAddr)).toBe(0n);
+  });
 });
