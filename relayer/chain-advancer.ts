@@ -27,6 +27,41 @@ export class ChainAdvancer {
     for (const a of addresses) this.watch(a);
   }
 
+  /** The ChainedInference contracts watched. */
+  get addresses(): string[] {
+    return [...this.contracts.keys()];
+  }
+
+  /**
+   * The latest `limit` chains of every watched contract, newest first (the dashboard's /api/chains):
+   * status, step, requests, last output hash, escrow and deadline, read from the contracts.
+   */
+  async recent(limit = 50): Promise<Array<{ address: string; chains: Array<Record<string, unknown>> }>> {
+    const out = [];
+    for (const address of this.contracts.keys()) {
+      const reader = chainedContract(address, this.chain.provider);
+      const count = Number(await reader.chainCount());
+      const chains = [];
+      for (let id = count; id >= 1 && id > count - limit; id--) {
+        const s = await chainStatus(reader, BigInt(id));
+        chains.push({
+          chainId: String(id),
+          status: ChainStatus[s.status],
+          step: s.current + 1,
+          steps: s.stepCount,
+          requester: s.requester,
+          requestIds: s.requestIds,
+          outputHash: s.outputHash,
+          escrow: s.escrow.toString(),
+          deadline: Number(s.deadline),
+          callbackSucceeded: s.callbackSucceeded,
+        });
+      }
+      out.push({ address, chains });
+    }
+    return out;
+  }
+
   /** Starts advancing the chains of one more ChainedInference contract (from `fromBlock`, default startBlock). */
   watch(address: string, fromBlock = this.startBlock): void {
     const key = address.toLowerCase();

@@ -211,6 +211,10 @@ export class Relayer {
       },
       publicUrl: () => this.url,
       extend: (app) => {
+        // Chained requests of the watched ChainedInference contracts (the dashboard's Chains panel).
+        app.get("/api/chains", (_req, res, next) => {
+          this.chainAdvancer.recent().then((contracts) => res.json({ contracts }), next);
+        });
         this.dashboard = mountDashboard(app, {
           db: this.db,
           blobs: this.blobs,

@@ -51,5 +51,12 @@ describe("chained requests, end to end (NONE tier)", () => {
     const s = await chainStatus(c, chainId);
     expect(s.requestIds).toHaveLength(2);
     expect(stack.relayer.transactions.some((t) => t.label === "advanceChain")).toBe(true);
+    // The dashboard's API lists the chain with its two requests.
+    const body = (await (await fetch(`${stack.relayer.url}/api/chains`)).json()) as { contracts: Array<{ address: string; chains: Array<{ chainId: string; status: string; requestIds: string[]; step: number }> }> };
+    const address = (await c.getAddress()).toLowerCase();
+    const listed = body.contracts.find((x) => x.address === address)?.chains.find((x) => x.chainId === String(chainId));
+    expect(listed?.status).toBe("Completed");
+    expect(listed?.requestIds).toEqual(s.requestIds);
+    expect(listed?.step).toBe(2);
   }, 120_000);
 });
