@@ -251,6 +251,7 @@ describe("attack: chained requests", () => {
       for (const e of events(receipt, fx.oracle, "RequestRefunded")) expect(e.args.pushed, "refund pushed").toBe(true);
       for (const e of events(receipt, fx.chained, "ChainEnded")) credited.set(e.args.chainId, (credited.get(e.args.chainId) ?? 0n) + e.args.refund);
     };
+    const seen = { completed: 0, ended: 0, advanced: 0, expired: 0, rejected: 0, lapsed: 0 };
     const ROUNDS = Number(process.env.CHAIN_ROUNDS ?? 12);
     for (let round = 0; round < ROUNDS; round++) {
       // PRE, then 0..2 smoothing steps, then the MLP (or PRE alone): registered types that chain.
@@ -265,14 +266,18 @@ describe("attack: chained requests", () => {
       await check(`round ${round} requested`);
       for (;;) {
         const v = await fx.chained.getChain(chainId);
+        if (v.status === BigInt(ChainStatus.Completed)) seen.completed++;
+        if (v.status === BigInt(ChainStatus.Ended)) seen.ended++;
         if (v.status === BigInt(ChainStatus.Completed) || v.status === BigInt(ChainStatus.Ended)) break;
         const action = int(10);
         if (v.status === BigInt(ChainStatus.Ready)) {
           if (action < 2) {
             await conn.networkHelpers.time.increase(3000);
             noteEnded(await send(fx.chained.connect(fx.other).reconcile(chainId)));
+            seen.lapsed++;
           } else {
             noteEnded(await send(fx.chained.connect(from).advance(chainId, SMALL)));
+            seen.advanced++;
           }
         } else if (action < 6) {
           const last = Number(v.current) + 1 === usable.length;
@@ -280,9 +285,11 @@ describe("attack: chained requests", () => {
         } else if (action < 8) {
           await conn.networkHelpers.time.increase(3000);
           noteEnded(await send(fx.oracle.connect(fx.other).refundExpired([v.requestId])));
+          seen.expired++;
         } else {
           // Two distinct staked workers reject (the quorum): the oracle refunds the step.
           for (const w of [0, 1]) noteEnded(await send(fx.oracle.rejectRequest(v.requestId, 1, await rejection(fx, v.requestId, fx.signers[w]!, 1))));
+          seen.rejected++;
         }
         await check(`round ${round} step ${v.current}`);
       }
@@ -292,6 +299,8 @@ describe("attack: chained requests", () => {
         await check(`round ${round} withdrawn`);
       }
     }
+    // The seeded run covers every outcome.
+    expect(Object.values(seen).every((n) => n > 0), JSON.stringify(seen)).toBe(true);
     // Every requester withdraws: the contract holds nothing.
     for (const a of requesters) if ((await fx.chained.balanceOf(a.address)) > 0n) await send(fx.chained.connect(a).withdraw());
     await check("end");
