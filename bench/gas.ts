@@ -12,6 +12,7 @@ import { Wallet, ZeroHash, parseEther } from "ethers";
 import { network } from "hardhat";
 import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
 import { InferenceSubscriptions__factory, PeriodicTextDirectionDApp__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { ChainedDigitDApp__factory, ChainedInference__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
 import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     if (s === undefined) throw new Error(`no account #${i}`);
     return s;
   }) as [typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number], typeof signers[number]];
-  const { oracle, modelHash, resolver } = await deployOracle({ admin, modelOwner, arbiter });
+  const { oracle, modelHash, resolver, registry } = await deployOracle({ admin, modelOwner, arbiter });
   const oracleAddress = await oracle.getAddress();
   const signer = Wallet.createRandom();
   await (await oracle.connect(operator).registerWorker(signer.address, { value: parseEther("100") })).wait();
@@ -164,6 +165,46 @@ async function main(): Promise<void> {
   add("subscription round: trigger, fixed input", fixedRound.trigger, 1, "keeper reward + the oracle request");
   add("subscription round: trigger, input from the consumer", consumerRound.trigger, 1, "plus the consumer's subscriptionInput view");
   add("subscription delivery: result + forward (NONE tier)", fixedRound.deliver, 1, "batch of one, incl. the consumer's callback");
+  // Chained requests (contracts/chained/ChainedInference.sol): a two-step NONE chain through the example
+  // ChainedDigitDApp, picture float32 [1,1,28,28] inline -> int8 [1,7,7] -> int8 [1,10] (registered I/O types
+  // that chain; the gas does not depend on which ONNX files the hashes name).
+  const chainModel = async (tag: string, input: { dtype: number; shape: number[] }, out: { dtype: number; shape: number[] }) => {
+    const hash = hashEncoded(encodeTensor({ dtype: "int8", shape: [1, tag.length], data: Int8Array.from(Buffer.from(tag)) }));
+    const info = { owner: await modelOwner.getAddress(), fee: parseEther("0.002"), tiers: 0b011, active: true, resolver: await resolver.getAddress(), zkVerifier: "0x" + "00".repeat(20), commitmentRoot: "0x" + "00".repeat(32), input, output: out, uris: ["ipfs://m"] };
+    await (await registry.connect(modelOwner).registerModel(hash, info)).wait();
+    return hash;
+  };
+  const preHash = await chainModel("pre", { dtype: 1, shape: [1, 1, 28, 28] }, { dtype: 3, shape: [1, 7, 7] });
+  const mlpHash = await chainModel("mlp", { dtype: 3, shape: [1, 7, 7] }, { dtype: 3, shape: [1, 10] });
+  const chainedAddr = await (await new ChainedInference__factory(user).deploy(oracleAddress)).getAddress();
+  const chainedC = ChainedInference__factory.connect(chainedAddr, user);
+  const chainDapp = await new ChainedDigitDApp__factory(user).deploy(chainedAddr, preHash, mlpHash, Tier.NONE);
+  const picture = encodeTensor({ dtype: "float32", shape: [1, 1, 28, 28], data: new Float32Array(784).fill(0.5) });
+  const small = encodeTensor({ dtype: "int8", shape: [1, 7, 7], data: new Int8Array(49).fill(9) });
+  const logits = encodeTensor({ dtype: "int8", shape: [1, 10], data: Int8Array.from([0, 1, 2, 3, 4, 5, 6, 70, 8, 9]) });
+  const deliver = async (id: string, out: Buffer) => {
+    const payee = await relayer.getAddress();
+    const signed = await signResultBatch(signer, domain, [{ requestId: id, outputHash: hashEncoded(out) }], payee);
+    return (await (await oracle.connect(relayer).submitBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash: hashEncoded(out), output: `0x${out.toString("hex")}`, proof: "0x" }] })).wait())!;
+  };
+  const chainFee = REQUEST_FEE;
+  const chainReq = (await (await chainDapp.classify(picture, (await networkHelpers.time.latest()) + 3600, [chainFee, chainFee], "", { value: 2n * chainFee })).wait())!;
+  add("chained: requestChain, 2 steps (dApp classify, 3.1 KB picture inline)", chainReq.gasUsed, 1, "checks every step, stores the steps, requests step 0");
+  const chain1 = await chainedC.getChain(1n);
+  const step0 = await deliver(chain1.requestId, small);
+  add("chained: step 0 result + settlement (NONE, callback records output)", step0.gasUsed, 1, `callback gas limit ${await chainedC.STEP_CALLBACK_GAS()}`);
+  const advanceReceipt = (await (await chainedC.advance(1n, small)).wait())!;
+  add("chained: advance (requests step 1 with step 0's output inline)", advanceReceipt.gasUsed, 1, "output checked against its hash");
+  const step1 = await deliver((await chainedC.getChain(1n)).requestId, logits);
+  add("chained: step 1 result + settlement (NONE, consumer callback)", step1.gasUsed, 1, "incl. the dApp's onChainResult");
+  const chainedSummary = {
+    steps: 2,
+    requestChain: Number(chainReq.gasUsed),
+    perStep: [Number(step0.gasUsed), Number(step1.gasUsed)],
+    advance: [Number(advanceReceipt.gasUsed)],
+    wholeChain: Number(chainReq.gasUsed + step0.gasUsed + advanceReceipt.gasUsed + step1.gasUsed),
+    chainOverhead: Number(chainReq.gasUsed + advanceReceipt.gasUsed),
+  };
 
   const byStep = (prefix: string) => rows.find((r) => r.step.startsWith(prefix))!.gasPerItem;
   const delivery32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32");
@@ -180,6 +221,7 @@ async function main(): Promise<void> {
       noneTierDeliveryAt32: byStep("result + settlement, batched x32"),
       subscriptionGasPerDelivery: byStep("subscription round: trigger, fixed input") + byStep("subscription delivery: result + forward"),
     },
+    chained: chainedSummary,
     optimisticResultBreakdownAt32: breakdown,
     otherExecutionByOpcodeAt32: otherByOpcode,
   };
@@ -196,6 +238,7 @@ async function main(): Promise<void> {
   }
   console.log(`NONE tier, result + settlement at batch 32: ${summary.anchors.noneTierDeliveryAt32} gas per request, incl. a real callback`);
   console.log(`subscription round (trigger + request + result + forwarded callback, NONE tier): ${summary.anchors.subscriptionGasPerDelivery} gas`);
+  console.log(`chained, 2 NONE steps: whole chain ${chainedSummary.wholeChain} gas (requestChain ${chainedSummary.requestChain}, advance ${chainedSummary.advance[0]}, step deliveries ${chainedSummary.perStep.join(" + ")})`);
   console.log("\nwhere one OPTIMISTIC result's gas goes at batch 32 (traced opcode costs / 32):");
   for (const [k, v] of Object.entries(breakdown)) console.log(`  ${k.padEnd(58)} ${String(v).padStart(6)}`);
   console.log("  other execution by opcode (top 8, per result): " + Object.entries(otherByOpcode).map(([op, g]) => `${op} ${g}`).join(", "));

@@ -14,6 +14,7 @@ import { deployContracts, loadDeployConfig } from "./deploy.js";
 import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
 import { modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";
+import { chainAdvanceCommand, chainDeployCommand, chainRequestCommand, chainStatusCommand } from "./chain.js";
 import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 import { subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./subscriptions.js";
@@ -240,6 +241,38 @@ program
   .description("cancel your subscription: the unused prepaid rounds are refunded now; on a closed one, withdraw the refunds of rounds that were in flight")
   .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
   .action(async (id: string, _o, cmd: Command) => unsubscribeCommand(id, globals(cmd) as never));
+const chain = program.command("chain").description("chained requests: the output of one model is the input of the next, in one request (ChainedInference; --chained or ORACLE_CHAINED)");
+chain
+  .command("deploy")
+  .description("deploy ChainedInference for the deployment's oracle")
+  .action(async (_o, cmd: Command) => chainDeployCommand(globals(cmd)));
+chain
+  .command("request")
+  .description("request a chain: every step's fee paid up front; with --wait advance it to its end and print where it ended")
+  .requiredOption("--models <a,b,...>", "the chain's models in order (names or hashes); each step's output must be the next step's input type")
+  .requiredOption("--input <file>", "step 0's input (as for `oracle request --input`)")
+  .option("--chained <address>", "the ChainedInference contract (env ORACLE_CHAINED)")
+  .option("--tier <tier>", "none or optimistic, for every step", "none")
+  .option("--tip <eth>", "paid to each step's worker above the minimum fee", "0.001")
+  .option("--deadline <s>", "seconds until the chain's deadline (each step gets an equal share of the time left)", "3600")
+  .option("--wait", "advance the chain as its steps are delivered and wait for its end")
+  .option("--timeout <s>", "how long --wait waits", "300")
+  .option("--relayer <url>", "relayer API (its blob store holds outputs too large to inline; default: the deployment's)")
+  .action(async (_o, cmd: Command) => chainRequestCommand(globals(cmd) as never));
+chain
+  .command("status <chainId>")
+  .description("where a chain is; --wait advances it to its end")
+  .option("--chained <address>", "the ChainedInference contract (env ORACLE_CHAINED)")
+  .option("--wait", "advance the chain as its steps are delivered and wait for its end")
+  .option("--timeout <s>", "how long --wait waits", "300")
+  .option("--relayer <url>", "relayer API (default: the deployment's)")
+  .action(async (id: string, _o, cmd: Command) => chainStatusCommand(id, globals(cmd) as never));
+chain
+  .command("advance <chainId>")
+  .description("request the next step of a Ready chain with the previous step's output (anyone may)")
+  .option("--chained <address>", "the ChainedInference contract (env ORACLE_CHAINED)")
+  .option("--relayer <url>", "relayer API (default: the deployment's)")
+  .action(async (id: string, _o, cmd: Command) => chainAdvanceCommand(id, globals(cmd) as never));
 
 async function run(): Promise<void> {
   // A stray "--" (from `npm run oracle -- ...`) is not an argument.

@@ -373,6 +373,26 @@ function renderWorkers({ workers }) {
   );
 }
 
+// ------------------------------------------------------------------ chained requests
+function renderChains({ contracts }) {
+  const rows = contracts.flatMap((c) => c.chains.map((ch) => ({ ...ch, address: c.address })));
+  $("#chains-panel").hidden = rows.length === 0;
+  $("#chains tbody").replaceChildren(
+    ...rows.map((ch) =>
+      el(
+        "tr",
+        { "data-chain": `${ch.address}/${ch.chainId}` },
+        el("td", { class: "mono", title: ch.address }, `#${ch.chainId} (${short(ch.address, 4)})`),
+        el("td", {}, ch.status),
+        el("td", {}, `${ch.step} / ${ch.steps}`),
+        el("td", {}, ...ch.requestIds.map((id) => el("a", { class: "mono", href: `#/requests/${id}`, title: id }, short(id, 4), " "))),
+        el("td", { class: "mono", title: ch.outputHash }, /^0x0+$/.test(ch.outputHash) ? "–" : short(ch.outputHash, 4)),
+        el("td", {}, ch.escrow === "0" ? "–" : eth(ch.escrow)),
+      ),
+    ),
+  );
+}
+
 // ------------------------------------------------------------------ refresh loop
 function route() {
   const m = /^#\/requests\/(0x[0-9a-fA-F]{64})$/.exec(location.hash);
@@ -390,15 +410,17 @@ async function refresh() {
   refreshing = true;
   try {
     const state = $("#state-filter").value;
-    const [stats, requests, workers, detail] = await Promise.all([
+    const [stats, requests, workers, detail, chains] = await Promise.all([
       api("stats"),
       api(`requests?limit=200${state ? `&state=${state}` : ""}`),
       api("workers"),
       selected ? api(`requests/${selected}`).catch(() => null) : null,
+      api("chains").catch(() => ({ contracts: [] })),
     ]);
     renderStats(stats);
     renderRequests(requests);
     renderWorkers(workers);
+    renderChains(chains);
     if (detail) renderDetail(detail);
     document.body.dataset.loaded = String(Date.now());
   } catch (error) {

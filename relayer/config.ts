@@ -13,6 +13,10 @@ export const RelayerConfigSchema = z.object({
   resultsPrefetch: z.coerce.number().int().min(1).describe("Worker replies taken from the queue at once.").default(64),
   maxInlineOutputBytes: z.coerce.number().int().min(0).describe("Largest output delivered to the consumer's callback.").default(4096),
   reorgWindow: z.coerce.number().int().min(1).max(10_000).describe("Recent handled blocks whose hashes are kept to detect a reorg deeper than `confirmations`.").default(128),
+  chained: z
+    .array(z.string().regex(/^0x[0-9a-fA-F]{40}$/))
+    .describe("ChainedInference contracts (chained requests, docs/FEATURES.md) whose Ready chains this relayer advances, paying the gas of each advance.")
+    .default([]),
   leaderElection: z
     .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
     .describe("Run as one of several relayers sharing the broker: only the holder of the broker lease (single active consumer) submits; the others follow the chain and take over when it goes (docs/OPERATIONS.md).")

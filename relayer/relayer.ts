@@ -20,6 +20,7 @@ import { mountDashboard } from "./dashboard.js";
 import { mountSubscriptionsApi } from "./dashboard-subscriptions.js";
 import { Settler } from "./settler.js";
 import { SubscriptionKeeper } from "./keeper.js";
+import { ChainAdvancer } from "./chain-advancer.js";
 import { ResultSubmitter } from "./submitter.js";
 import { EventWatcher } from "./watcher.js";
 
@@ -51,6 +52,8 @@ export class Relayer {
   private readonly settler: Settler;
   /** Triggers due subscription rounds (config.subscriptions), when configured. */
   readonly keeper: SubscriptionKeeper | undefined;
+  /** Advances the Ready chains of the ChainedInference contracts it watches (relayer/chain-advancer.ts). */
+  readonly chainAdvancer: ChainAdvancer;
   private server: Server | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -107,6 +110,9 @@ export class Relayer {
             withdrawRewardsAbove: subs.withdrawRewardsAboveWei,
           })
         : undefined;
+    this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "chained" }), () =>
+      this.server === undefined ? undefined : this.url,
+    );
   }
 
   /** Starts the API, the result collector and the polling loop. */
@@ -219,6 +225,10 @@ export class Relayer {
       },
       publicUrl: () => this.url,
       extend: (app) => {
+        // Chained requests of the watched ChainedInference contracts (the dashboard's Chains panel).
+        app.get("/api/chains", (_req, res, next) => {
+          this.chainAdvancer.recent().then((contracts) => res.json({ contracts }), next);
+        });
         this.dashboard = mountDashboard(app, {
           db: this.db,
           blobs: this.blobs,
@@ -259,6 +269,7 @@ export class Relayer {
     await this.submitter.flush();
     await this.settler.tick();
     await this.keeper?.tick();
+    await this.chainAdvancer.tick();
     if (Date.now() - this.lastGc > Math.min(60_000, this.config.api.unreferencedBlobSeconds * 250)) {
       this.lastGc = Date.now();
       await this.blobs.collectGarbage();

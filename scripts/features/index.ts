@@ -4,10 +4,11 @@
  */
 import type { FeatureDemo } from "./types.js";
 import { subscription } from "./subscription.js";
+import { chained } from "./chained.js";
 
 export type { FeatureDemo, FeatureReport } from "./types.js";
 
-export const FEATURES: FeatureDemo[] = [subscription];
+export const FEATURES: FeatureDemo[] = [subscription, chained];
 
 /** Every field demo:features reports; one still missing from FEATURES is reported as not built. */
 export const FEATURE_NAMES = ["erc20", "subscription", "redundancy", "chained", "largeOutput", "create2"] as const;

@@ -1,0 +1,139 @@
+/**
+ * `oracle chain`: chained requests (issue 18, contracts/chained/ChainedInference.sol), the output of one
+ * model the input of the next, in one request.
+ *
+ *   oracle chain deploy                                   deploy ChainedInference for the deployment's oracle
+ *   oracle chain request --models a,b --input f [--wait]  request a chain (fees of every step paid up front)
+ *   oracle chain status <chainId> [--wait]                where a chain is; --wait advances it to its end
+ *   oracle chain advance <chainId>                        request the next step of a Ready chain (anyone may)
+ *
+ * The chain contract's address comes from --chained or ORACLE_CHAINED.
+ */
+import { encodeTensor } from "../protocol/tensor.js";
+import { Tier } from "../protocol/types.js";
+import {
+  advanceChain, chainStatus, chainStepFees, chainedContract, followChain, requestChain, ChainStatus, ChainedInference__factory,
+  OracleClient, type ChainState,
+} from "../sdk/index.js";
+import { parseEther } from "ethers";
+import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
+import { TIER_NAMES } from "./deploy.js";
+import { resolveModel } from "./model.js";
+import { readInputFile } from "./request.js";
+
+export interface ChainCliOptions extends GlobalOptions {
+  chained?: string;
+}
+
+function chainedAddress(o: ChainCliOptions): string {
+  const a = o.chained ?? process.env.ORACLE_CHAINED;
+  if (a === undefined || !/^0x[0-9a-fA-F]{40}$/.test(a)) {
+    throw cliError("CONFIG_INVALID", "no chain contract: pass --chained <address> or set ORACLE_CHAINED (deploy one with `oracle chain deploy`)");
+  }
+  return a;
+}
+
+function stateJson(s: ChainState) {
+  return { ...s, status: ChainStatus[s.status], chainId: s.chainId.toString(), deadline: s.deadline.toString(), escrow: s.escrow.toString() };
+}
+
+function stateLines(s: ChainState): string[] {
+  return [
+    `chain ${s.chainId}: ${ChainStatus[s.status]} at step ${s.current + 1} of ${s.stepCount}`,
+    `  requests ${s.requestIds.join(", ")}`,
+    `  last output ${s.outputHash}${s.status === ChainStatus.Completed ? ` (the chain's result; consumer callback ${s.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
+    ...(s.escrow > 0n ? [`  escrow of later steps ${eth(s.escrow)}`] : []),
+  ];
+}
+
+export async function chainDeployCommand(o: GlobalOptions): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const progress = new Progress(ctx.json);
+    const c = await progress.step("deploying ChainedInference", async () => {
+      const d = await new ChainedInference__factory(ctx.wallet()).deploy(ctx.deployment.oracle);
+      await d.waitForDeployment();
+      return d.getAddress();
+    });
+    output(ctx.json, { chained: c, oracle: ctx.deployment.oracle }, () => [`ChainedInference ${c} (oracle ${ctx.deployment.oracle}); export ORACLE_CHAINED=${c}`]);
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function chainRequestCommand(
+  o: ChainCliOptions & { models: string; input: string; tier: string; tip: string; deadline: string; wait?: boolean; timeout: string; relayer?: string },
+): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const progress = new Progress(ctx.json);
+    const tier = TIER_NAMES[o.tier.toLowerCase()];
+    if (tier === undefined) throw cliError("CONFIG_INVALID", `--tier takes one of ${Object.keys(TIER_NAMES).join(", ")}; got ${JSON.stringify(o.tier)}`);
+    const names = o.models.split(",").map((m) => m.trim()).filter((m) => m !== "");
+    if (names.length < 1) throw cliError("CONFIG_INVALID", "--models takes a comma-separated list of models (the chain's steps, in order)");
+    const hashes: string[] = [];
+    for (const n of names) hashes.push(await resolveModel(n, ctx));
+    const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider });
+    const first = await client.model(hashes[0]!);
+    const input = encodeTensor(readInputFile(o.input, first));
+    let tip: bigint;
+    try {
+      tip = parseEther(o.tip);
+    } catch {
+      throw cliError("CONFIG_INVALID", `--tip takes an ETH amount such as 0.001; got ${JSON.stringify(o.tip)}`);
+    }
+    const chained = chainedContract(chainedAddress(o), ctx.wallet());
+    const steps = hashes.map((modelHash) => ({ modelHash, tier }));
+    const fees = await chainStepFees(chained, steps, { tip, provider: ctx.provider });
+    const head = await ctx.provider.getBlock("latest");
+    const deadline = BigInt(head!.timestamp) + BigInt(Number(o.deadline));
+    const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
+    const { chainId, receipt } = await progress.step(`requesting a ${steps.length}-step chain (${Tier[tier]}, fees ${fees.map(eth).join(" + ")})`, () =>
+      requestChain(chained, { steps: steps.map((s, i) => ({ ...s, fee: fees[i]! })), input, deadline, ...(relayerUrl === undefined ? {} : { blobBaseURI: `${relayerUrl.replace(/\/$/, "")}/blobs/` }) }),
+    );
+    progress.info(`chain ${chainId} (tx ${receipt.hash})`);
+    if (o.wait !== true) {
+      output(ctx.json, { chainId: chainId.toString(), txHash: receipt.hash, fees: fees.map(String) }, () => [`chain ${chainId}`, `follow it with: oracle chain status ${chainId} --wait`]);
+      return;
+    }
+    const final = await followChain(chained, chainId, {
+      timeoutMs: Number(o.timeout) * 1000,
+      fromBlock: receipt.blockNumber,
+      ...(relayerUrl === undefined ? {} : { blobStoreUrl: relayerUrl }),
+      onStatus: (s) => progress.info(`chain ${chainId}: step ${s.current + 1}/${s.stepCount} ${ChainStatus[s.status]}`),
+    });
+    output(ctx.json, stateJson(final), () => stateLines(final));
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function chainStatusCommand(id: string, o: ChainCliOptions & { wait?: boolean; timeout: string; relayer?: string }): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const chainId = BigInt(id);
+    const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
+    const chained = chainedContract(chainedAddress(o), o.wait === true ? ctx.wallet() : ctx.provider);
+    const s =
+      o.wait === true
+        ? await followChain(chained, chainId, { timeoutMs: Number(o.timeout) * 1000, ...(relayerUrl === undefined ? {} : { blobStoreUrl: relayerUrl }) })
+        : await chainStatus(chained, chainId);
+    output(ctx.json, stateJson(s), () => stateLines(s));
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function chainAdvanceCommand(id: string, o: ChainCliOptions & { relayer?: string }): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const chainId = BigInt(id);
+    const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
+    const chained = chainedContract(chainedAddress(o), ctx.wallet());
+    const receipt = await advanceChain(chained, chainId, relayerUrl === undefined ? {} : { blobStoreUrl: relayerUrl });
+    const s = await chainStatus(chained, chainId);
+    output(ctx.json, { txHash: receipt.hash, ...stateJson(s) }, () => [`advanced (tx ${receipt.hash})`, ...stateLines(s)]);
+  } finally {
+    ctx.close();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Advances chained requests (issue 18, contracts/chained/ChainedInference.sol): the oracle is nonReentrant, so
+ * a chain's step result only records the output hash (the chain is Ready) and someone must send
+ * `advance(chainId, output)` to request the next step. For every ChainedInference contract it is given
+ * (`chained` in the config, or `watch`), the relayer does, paying the gas through its own nonce manager:
+ * it scans ChainStepDelivered events, reads the step's output from the transaction that delivered it (or
+ * its blob store) and advances every chain still Ready on that step. A chain nobody advances ends by
+ * default at its deadline (anyone's `reconcile`), so this is a service, not a duty.
+ */
+import type { Logger } from "../protocol/logger.js";
+import { chainStatus, chainedContract, readStepOutput, ChainStatus } from "../sdk/chained.js";
+import type { OracleChain } from "./chain.js";
+
+export class ChainAdvancer {
+  private readonly contracts = new Map<string, number>();
+  /** Chains seen Ready whose advance failed (a fee spike, a transient error): retried every tick. */
+  private readonly retry = new Map<string, { address: string; chainId: bigint }>();
+
+  constructor(
+    private readonly chain: OracleChain,
+    addresses: readonly string[],
+    private readonly startBlock: number,
+    private readonly blockRange: number,
+    private readonly log: Logger,
+    private readonly blobStoreUrl: () => string | undefined,
+  ) {
+    for (const a of addresses) this.watch(a);
+  }
+
+  /** The ChainedInference contracts watched. */
+  get addresses(): string[] {
+    return [...this.contracts.keys()];
+  }
+
+  /**
+   * The latest `limit` chains of every watched contract, newest first (the dashboard's /api/chains):
+   * status, step, requests, last output hash, escrow and deadline, read from the contracts.
+   */
+  async recent(limit = 50): Promise<Array<{ address: string; chains: Array<Record<string, unknown>> }>> {
+    const out = [];
+    for (const address of this.contracts.keys()) {
+      const reader = chainedContract(address, this.chain.provider);
+      const count = Number(await reader.chainCount());
+      const chains = [];
+      for (let id = count; id >= 1 && id > count - limit; id--) {
+        const s = await chainStatus(reader, BigInt(id));
+        chains.push({
+          chainId: String(id),
+          status: ChainStatus[s.status],
+          step: s.current + 1,
+          steps: s.stepCount,
+          requester: s.requester,
+          requestIds: s.requestIds,
+          outputHash: s.outputHash,
+          escrow: s.escrow.toString(),
+          deadline: Number(s.deadline),
+          callbackSucceeded: s.callbackSucceeded,
+        });
+      }
+      out.push({ address, chains });
+    }
+    return out;
+  }
+
+  /** Starts advancing the chains of one more ChainedInference contract (from `fromBlock`, default startBlock). */
+  watch(address: string, fromBlock = this.startBlock): void {
+    const key = address.toLowerCase();
+    if (!this.contracts.has(key)) this.contracts.set(key, fromBlock);
+  }
+
+  async tick(): Promise<void> {
+    if (this.contracts.size === 0) return;
+    const head = await this.chain.provider.getBlockNumber();
+    for (const [address, from] of this.contracts) {
+      const reader = chainedContract(address, this.chain.provider);
+      for (let start = from; start <= head; start += this.blockRange) {
+        const end = Math.min(head, start + this.blockRange - 1);
+        for (const log of await reader.queryFilter(reader.filters.ChainStepDelivered(), start, end)) {
+          this.retry.set(`${address}/${log.args.chainId}`, { address, chainId: log.args.chainId });
+        }
+        this.contracts.set(address, end + 1);
+      }
+    }
+    for (const [key, { address, chainId }] of this.retry) {
+      const reader = chainedContract(address, this.chain.provider);
+      try {
+        const state = await chainStatus(reader, chainId);
+        if (state.status !== ChainStatus.Ready) {
+          this.retry.delete(key);
+          continue;
+        }
+        const blobStoreUrl = this.blobStoreUrl();
+        const output = await readStepOutput(reader, chainId, { ...(blobStoreUrl === undefined ? {} : { blobStoreUrl }), fromBlock: this.startBlock });
+        await this.chain.send("advanceChain", 1, () => chainedContract(address, this.chain.provider).advance.populateTransaction(chainId, output));
+        this.retry.delete(key);
+        this.log.info({ chained: address, chainId: String(chainId), step: state.current + 1 }, "chain advanced");
+      } catch (error) {
+        this.log.warn({ err: error, chained: address, chainId: String(chainId) }, "could not advance the chain yet; will retry");
+      }
+    }
+  }
+}
