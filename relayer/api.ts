@@ -125,6 +125,9 @@ export interface RateLimitOptions {
 /**
  * Token buckets per key, least recently used first in the map (a Map keeps insertion order and a
  * key is re-inserted on every use), so memory is bounded by `maxClients` whatever the traffic.
+ * Kept custom rather than express-rate-limit: that counts fixed windows on its own clock, while the
+ * relayer needs a refilling bucket with a burst, the API's injectable clock, the wait in Retry-After,
+ * and one limiter for three keys (address, signed identity, token verifications) inside one middleware.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();

@@ -16,6 +16,7 @@ import {
   type TypedDataField,
 } from "ethers";
 import { BaseError, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
+import { retry } from "../protocol/retry.js";
 import type { RelayerDb } from "./db.js";
 import { NonceManager, type FeePolicy } from "./nonces.js";
 
@@ -132,34 +133,35 @@ export class OracleChain {
    * with the decoded custom error.
    */
   send(label: string, items: number, build: () => Promise<ContractTransactionResponse | ContractTransaction>): Promise<TransactionReceipt> {
-    const run = async (): Promise<TransactionReceipt> => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          // `build` either calls a method of `oracle` (sent through the nonce manager by the managed
-          // signer) or returns a populated call (`oracle.x.populateTransaction(...)`) sent here.
-          this.managed.label = label;
-          const built = await build();
-          const nonce = "hash" in built && typeof built.hash === "string" ? built.nonce : (await this.nonces.send(label, built)).nonce;
-          const receipt = await this.nonces.wait(nonce, { signal: this.stopWaiting.signal });
-          this.txs.push({ label, hash: receipt.hash, gasUsed: receipt.gasUsed, items, at: Date.now() });
-          return receipt;
-        } catch (error) {
-          if (isError(error, "CHAIN_REVERTED") || isError(error, "TIMEOUT")) throw error;
-          const revert = this.decodeRevert(error);
-          if (revert !== undefined || isRevert(error)) {
-            throw new BaseError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
-              cause: error,
-              details: { label, error: revert?.name, args: revert?.args.map(String) },
-            });
-          }
-          if (attempt >= this.retries) {
-            throw new BaseError("CHAIN_UNAVAILABLE", `${label} failed after ${attempt + 1} attempts`, { cause: error, retryable: true });
-          }
-          this.log.warn({ err: error, label, attempt }, "transaction failed, retrying");
-          await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
-        }
+    const final = (error: unknown) => isError(error, "CHAIN_REVERTED") || isError(error, "TIMEOUT");
+    const once = async (): Promise<TransactionReceipt> => {
+      try {
+        // `build` either calls a method of `oracle` (sent through the nonce manager by the managed
+        // signer) or returns a populated call (`oracle.x.populateTransaction(...)`) sent here.
+        this.managed.label = label;
+        const built = await build();
+        const nonce = "hash" in built && typeof built.hash === "string" ? built.nonce : (await this.nonces.send(label, built)).nonce;
+        const receipt = await this.nonces.wait(nonce, { signal: this.stopWaiting.signal });
+        this.txs.push({ label, hash: receipt.hash, gasUsed: receipt.gasUsed, items, at: Date.now() });
+        return receipt;
+      } catch (error) {
+        if (final(error)) throw error;
+        const revert = this.decodeRevert(error);
+        if (revert === undefined && !isRevert(error)) throw error;
+        throw new BaseError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
+          cause: error,
+          details: { label, error: revert?.name, args: revert?.args.map(String) },
+        });
       }
     };
+    const run = () =>
+      retry(once, {
+        attempts: this.retries + 1,
+        delayMs: (attempt) => 200 * 2 ** (attempt - 1),
+        retryIf: (error) => !final(error),
+        giveUp: (error, attempts) => (final(error) ? error : new BaseError("CHAIN_UNAVAILABLE", `${label} failed after ${attempts} attempts`, { cause: error, retryable: true })),
+        onRetry: (error, attempt) => this.log.warn({ err: error, label, attempt }, "transaction failed, retrying"),
+      });
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;

@@ -17,6 +17,7 @@ import type { Logger } from "pino";
 import { oracleDomain } from "../protocol/eip712.js";
 import { BaseError, isError } from "../protocol/errors.js";
 import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
+import { retry } from "../protocol/retry.js";
 import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
@@ -677,29 +678,24 @@ export class Worker {
     if (job.inputURI === "") {
       throw new BaseError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
-      } catch (error) {
-        // A shutdown (signal aborted) is retried by redelivery: the input was never judged.
-        if (signal.aborted) throw error;
-        // A transient failure (5xx, 429, refused, reset) is tried again here, a few times; a host too
-        // slow for the limits (a tarpit) is not. Either way the outcome is one signed rejection, never
-        // a redelivery that would hold a slot again for the same input (issue 13, finding 8).
-        const transient = error instanceof BaseError ? error.retryable && !isError(error, "TIMEOUT") : true;
-        if (transient && attempt < this.config.fetchAttempts) {
-          await new Promise((r) => setTimeout(r, INPUT_RETRY_DELAY_MS * attempt));
-          signal.throwIfAborted();
-          continue;
-        }
-        if (error instanceof BaseError && !error.retryable) throw error;
-        throw new BaseError("INPUT_UNAVAILABLE", (error as Error).message, {
+    // A transient failure (5xx, 429, refused, reset) is tried again here, a few times; a host too
+    // slow for the limits (a tarpit) is not. Either way the outcome is one signed rejection, never
+    // a redelivery that would hold a slot again for the same input (issue 13, finding 8). A shutdown
+    // (signal aborted) is retried by redelivery: the input was never judged.
+    return retry(() => this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes }), {
+      attempts: this.config.fetchAttempts,
+      delayMs: (attempt) => INPUT_RETRY_DELAY_MS * attempt,
+      retryIf: (error) => (error instanceof BaseError ? error.retryable && !isError(error, "TIMEOUT") : true),
+      signal,
+      giveUp: (error, attempts) => {
+        if (signal.aborted || (error instanceof BaseError && !error.retryable)) return error;
+        return new BaseError("INPUT_UNAVAILABLE", (error as Error).message, {
           cause: error,
-          details: { ...(error instanceof BaseError ? error.details : {}), attempts: attempt },
+          details: { ...(error instanceof BaseError ? error.details : {}), attempts },
           retryable: false,
         });
-      }
-    }
+      },
+    });
   }
 
   private async reject(job: Job, domain: TypedDataDomain, rejection: JobRejection, log: Logger): Promise<void> {
