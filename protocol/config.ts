@@ -57,6 +57,3 @@ export function redactConfig<T extends Record<string, unknown>>(config: T, secre
   for (const k of secretKeys) if (copy[k] !== undefined) copy[k] = "[redacted]";
   return copy;
 }
-
-export const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte private key");
-export const addressString = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed address");

@@ -21,3 +21,5 @@ export * from "./shapeBounds.js";
 export * from "./netPolicy.js";
 export * from "./requestId.js";
 export * from "./retry.js";
+export * from "./hex.js";
+export * from "./schemas.js";

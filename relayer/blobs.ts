@@ -9,10 +9,10 @@ import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import { BaseError, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
+import { BaseError, BYTES32_LOWER_PATTERN, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
-const HASH_RE = /^0x[0-9a-f]{64}$/;
+const HASH_RE = BYTES32_LOWER_PATTERN;
 
 /**
  * The tensor hash of a canonical encoding fed in pieces (protocol/tensor.ts hashEncoded): the header

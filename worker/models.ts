@@ -16,6 +16,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { BaseError } from "../protocol/errors.js";
+import { isBytes32 } from "../protocol/hex.js";
 import { fetchBytes, redactUri, type FetchBytesOptions, type UriScheme } from "../protocol/fetch.js";
 import { assertModelSafe, withPrivateModelFile } from "../protocol/modelSafety.js";
 import { assertModelShapesBounded, DEFAULT_MAX_TENSOR_ELEMENTS } from "../protocol/shapeBounds.js";
@@ -50,7 +51,7 @@ export async function sha256File(path: string): Promise<Hex> {
 }
 
 function checkHash(modelHash: string): Hex {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(modelHash)) {
+  if (!isBytes32(modelHash)) {
     throw new BaseError("MODEL_UNKNOWN", `model hash ${modelHash} is not a 32-byte hex string`, { details: { modelHash } });
   }
   return modelHash.toLowerCase() as Hex;
