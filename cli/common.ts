@@ -8,7 +8,7 @@ import { delimiter, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatEther, getAddress, JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { isBytes32 } from "../protocol/hex.js";
 import { AddressSchema } from "../protocol/schemas.js";
 import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/errors.js";
@@ -217,7 +217,7 @@ export function output(json: boolean, value: unknown, lines: () => string[]): vo
 
 /** The last word on a failure: `error [CODE]: message`, details indented; exit status 1. */
 export function reportError(error: unknown, json: boolean): number {
-  const known = isSdkError(error) || error instanceof BaseError;
+  const known = isSdkError(error) || error instanceof OracleError;
   const code = known ? (error as { code: string }).code : "INTERNAL";
   const message = error instanceof Error ? error.message : String(error);
   const details = known ? (error as { details: Record<string, unknown> }).details : {};

@@ -20,7 +20,7 @@
  * Reshape) is not committable this way.
  */
 import onnxProto from "onnx-proto";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import { assertModelSafe, withPrivateModelFile } from "./modelSafety.js";
 import { chunkLeaves, merkleRoot, sha256, toHex } from "./merkle.js";
 import { DTYPES, dtypeFromCode, encodeHeader, hashTensor, numel, type DType, type Tensor, type TensorData } from "./tensor.js";
@@ -118,8 +118,8 @@ export interface ModelCommitment {
   root: Hex;
 }
 
-function unsupported(message: string, details: Record<string, unknown> = {}): BaseError {
-  return new BaseError("MODEL_UNKNOWN", message, { details });
+function unsupported(message: string, details: Record<string, unknown> = {}): OracleError {
+  return new OracleError("MODEL_UNKNOWN", message, { details });
 }
 
 function toBigInt(v: number | { toString(): string } | null | undefined): bigint {

@@ -17,7 +17,7 @@
  * time forward instead.
  */
 import type { ContractTransactionResponse, Signer } from "ethers";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import { type DescentResult, type Finding, type OperandProof, type WorkerClaims, buildToleranceProof, checkFinding, descend, tauFromBits, toleranceCheck } from "../canonical/descent.js";
 import { stepLeaf, encodeStep } from "../canonical/commitment.js";
 import type { CanonicalTrace } from "../canonical/trace.js";
@@ -61,7 +61,7 @@ export interface GameClientOptions {
 }
 
 /** The worker let an attacked node's answer deadline pass; the challenger called `timeout` (WorkerFault). */
-export class WorkerTimedOut extends BaseError {
+export class WorkerTimedOut extends OracleError {
   constructor(readonly pos: GamePos | "commitment") {
     const at = pos === "commitment" ? "its trace commitment" : `${["trace", "data", "partial", "element"][pos.tree]} node (step ${pos.step}, element ${pos.element}, height ${pos.height}, index ${pos.index})`;
     super("WORKER_TIMED_OUT", `the worker let the deadline of ${at} pass; timeout called (WorkerFault)`);

@@ -8,7 +8,7 @@
  * sha256(0x02 || header || merkleRoot(1024-byte chunks of data)), so one element can be proven with
  * one chunk and a short path.
  */
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import { chunkLeaves, merkleRoot, sha256, toHex } from "./merkle.js";
 import type { Hex, TensorHash } from "./types.js";
 
@@ -84,8 +84,8 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function malformed(code: TensorFormatCode, message: string, details: Record<string, unknown> = {}): BaseError {
-  return new BaseError("TENSOR_MALFORMED", message, { details: { formatCode: code, ...details } });
+function malformed(code: TensorFormatCode, message: string, details: Record<string, unknown> = {}): OracleError {
+  return new OracleError("TENSOR_MALFORMED", message, { details: { formatCode: code, ...details } });
 }
 
 function checkShape(shape: readonly number[]): void {
@@ -220,7 +220,7 @@ export function hashTensor(tensor: Tensor): TensorHash {
 /** Throws TENSOR_SPEC_MISMATCH unless `tensor` (or its header) fits `spec`. */
 export function checkSpec(actual: { dtype: DType; shape: readonly number[] }, spec: TensorSpec, what = "tensor"): void {
   const fail = (why: string) =>
-    new BaseError("TENSOR_SPEC_MISMATCH", `${what} ${why}`, {
+    new OracleError("TENSOR_SPEC_MISMATCH", `${what} ${why}`, {
       details: { expected: { dtype: spec.dtype, shape: spec.shape }, actual: { dtype: actual.dtype, shape: [...actual.shape] } },
     });
   if (actual.dtype !== spec.dtype) throw fail(`has dtype ${actual.dtype}, the model expects ${spec.dtype}`);

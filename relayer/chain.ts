@@ -15,7 +15,7 @@ import {
   type TypedDataDomain,
   type TypedDataField,
 } from "ethers";
-import { BaseError, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
+import { OracleError, errorChain, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
 import { retry } from "../protocol/retry.js";
 import type { RelayerDb } from "./db.js";
 import { NonceManager, type FeePolicy } from "./nonces.js";
@@ -111,7 +111,7 @@ export class OracleChain {
   /** Timestamp of the latest block (seconds): what the next block's `block.timestamp` is at least. */
   async chainTime(): Promise<number> {
     const block = await this.provider.getBlock("latest");
-    if (block === null) throw new BaseError("CHAIN_UNAVAILABLE", "the node returned no latest block", { retryable: true });
+    if (block === null) throw new OracleError("CHAIN_UNAVAILABLE", "the node returned no latest block", { retryable: true });
     return block.timestamp;
   }
 
@@ -148,7 +148,7 @@ export class OracleChain {
         if (final(error)) throw error;
         const revert = this.decodeRevert(error);
         if (revert === undefined && !isRevert(error)) throw error;
-        throw new BaseError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
+        throw new OracleError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
           cause: error,
           details: { label, error: revert?.name, args: revert?.args.map(String) },
         });
@@ -159,7 +159,7 @@ export class OracleChain {
         attempts: this.retries + 1,
         delayMs: (attempt) => 200 * 2 ** (attempt - 1),
         retryIf: (error) => !final(error),
-        giveUp: (error, attempts) => (final(error) ? error : new BaseError("CHAIN_UNAVAILABLE", `${label} failed after ${attempts} attempts`, { cause: error, retryable: true })),
+        giveUp: (error, attempts) => (final(error) ? error : new OracleError("CHAIN_UNAVAILABLE", `${label} failed after ${attempts} attempts`, { cause: error, retryable: true })),
         onRetry: (error, attempt) => this.log.warn({ err: error, label, attempt }, "transaction failed, retrying"),
       });
     const next = this.queue.then(run, run);
@@ -179,14 +179,11 @@ export class OracleChain {
 }
 
 function findRevertData(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let depth = 0; depth < 6 && e !== null && typeof e === "object"; depth++) {
-    const o = e as { data?: unknown; error?: unknown; cause?: unknown; info?: { error?: unknown } };
+  for (const o of errorChain(error) as Iterable<{ data?: unknown }>) {
     if (typeof o.data === "string" && o.data.startsWith("0x") && o.data.length >= 10) return o.data;
     if (o.data !== null && typeof o.data === "object" && typeof (o.data as { data?: unknown }).data === "string") {
       return (o.data as { data: string }).data;
     }
-    e = o.error ?? o.info?.error ?? o.cause;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
  * bytes; the relayer's store answers GET /blobs/:hash). 5xx, 429 and network failures are
  * retryable; other refusals are not.
  */
-import { BaseError } from "../protocol/errors.js";
+import { errorChain, OracleError } from "../protocol/errors.js";
 import { redactUri } from "../protocol/fetch.js";
 import type { Hex } from "../protocol/types.js";
 import { BLOB_AUTH_HEADER, type BlobAuth } from "../protocol/blobAuth.js";
@@ -22,11 +22,7 @@ export function blobUrl(baseUrl: string, hash: Hex): string {
 const PUT_ATTEMPTS = 3;
 
 function isConnectionReset(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return true;
-  }
-  return false;
+  return [...errorChain(error, 4)].some((e) => ["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"].includes(String((e as { code?: unknown }).code)));
 }
 
 /** Stores `bytes` under `hash`; resolves with the blob's URL. */
@@ -54,7 +50,7 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
       // before anything was stored; the PUT is idempotent (content-addressed), so send it again.
       if (!last && isConnectionReset(error)) continue;
       const code = timeout.aborted ? "TIMEOUT" : "BLOB_STORE_UNAVAILABLE";
-      throw new BaseError(code, `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details: { ...details, attempts: attempt } });
+      throw new OracleError(code, `uploading the output to ${redactUri(url)} failed: ${(error as Error).message}`, { cause: error, retryable: true, details: { ...details, attempts: attempt } });
     }
     await response.body?.cancel().catch(() => undefined);
     // The store's rate limit (429, shared by every client on one address): wait as asked (capped)
@@ -67,7 +63,7 @@ export async function putBlob(baseUrl: string, hash: Hex, bytes: Uint8Array, opt
     const status = response.status;
     const retryable = status >= 500 || status === 429 || status === 408;
     const code = status === 413 ? "PAYLOAD_TOO_LARGE" : "BLOB_STORE_UNAVAILABLE";
-    throw new BaseError(code, `the blob store refused the output: ${status} ${response.statusText}`.trim(), { retryable, details: { ...details, status } });
+    throw new OracleError(code, `the blob store refused the output: ${status} ${response.statusText}`.trim(), { retryable, details: { ...details, status } });
   }
   return url;
 }

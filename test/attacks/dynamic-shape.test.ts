@@ -17,7 +17,7 @@ import { encodePartial, encodeStep, partialStates, reduceTerms } from "../../can
 import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
 import { checkModel } from "../../cli/check.js";
 import { checkSpec, hashTensor } from "../../protocol/tensor.js";
-import { BaseError } from "../../protocol/errors.js";
+import { OracleError } from "../../protocol/errors.js";
 import { uniformTensor } from "../canonical/helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";
@@ -47,11 +47,11 @@ describe("attack: an input of another shape than the committed one (issue 11 sce
     // The registered spec is the committed static shape: a worker refuses a narrower input before running it.
     const spec = { dtype: "float32" as const, shape: CLS_SHAPE };
     const narrow = uniformTensor([1, 3, 48, 96], 5);
-    expect(() => checkSpec(narrow, spec, "input")).toThrow(BaseError);
+    expect(() => checkSpec(narrow, spec, "input")).toThrow(OracleError);
     try {
       checkSpec(narrow, spec, "input");
     } catch (e) {
-      expect((e as BaseError).code).toBe("TENSOR_SPEC_MISMATCH");
+      expect((e as OracleError).code).toBe("TENSOR_SPEC_MISMATCH");
     }
     expect(() => checkSpec(world.input, spec, "input")).not.toThrow();
 
