@@ -16,7 +16,7 @@
  * Every set of named tensors has exactly one encoding (sorted names, no count below 2).
  */
 import { OracleError } from "./errors.js";
-import { sha256, toHex } from "./merkle.js";
+import { sha256, bytesToHex } from "./merkle.js";
 import { checkSpec, decodeHeaderOf, decodeTensor, encodeTensor, hashEncoded, TensorFormatCode, type Tensor, type TensorSpec } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
 
@@ -165,7 +165,7 @@ export function bundleHashOf(entries: readonly { name: string; hash: Hex }[]): T
     const nameBytes = nameBytesOf(name);
     parts.push(Buffer.from([nameBytes.byteLength]), nameBytes, Buffer.from(entries.find((e) => e.name === name)!.hash.slice(2), "hex"));
   }
-  return toHex(sha256(...parts)) as TensorHash;
+  return bytesToHex(sha256(...parts)) as TensorHash;
 }
 
 export function hashBundle(tensors: Readonly<Record<string, Tensor>>): TensorHash {

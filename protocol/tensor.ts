@@ -9,7 +9,7 @@
  * one chunk and a short path.
  */
 import { OracleError } from "./errors.js";
-import { chunkLeaves, merkleRoot, sha256, toHex } from "./merkle.js";
+import { chunkLeaves, merkleRoot, sha256, bytesToHex } from "./merkle.js";
 import type { Hex, TensorHash } from "./types.js";
 
 export const TENSOR_MAGIC = Buffer.from("VIOT", "ascii");
@@ -208,13 +208,13 @@ export function hashEncoded(bytes: Uint8Array): TensorHash {
   const h = decodeHeader(bytes);
   const header = bytes.subarray(0, h.headerBytes);
   const root = merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)));
-  return toHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
+  return bytesToHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
 }
 
 export function hashTensor(tensor: Tensor): TensorHash {
   const header = encodeHeader(tensor.dtype, tensor.shape);
   const root = merkleRoot(chunkLeaves(dataBytes(tensor.data)));
-  return toHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
+  return bytesToHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
 }
 
 /** Throws TENSOR_SPEC_MISMATCH unless `tensor` (or its header) fits `spec`. */
@@ -241,5 +241,5 @@ export function checkSpec(actual: { dtype: DType; shape: readonly number[] }, sp
  */
 export function tensorHashParts(bytes: Uint8Array): { header: Hex; dataRoot: Hex } {
   const h = decodeHeader(bytes);
-  return { header: toHex(bytes.subarray(0, h.headerBytes)), dataRoot: toHex(merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)))) };
+  return { header: bytesToHex(bytes.subarray(0, h.headerBytes)), dataRoot: bytesToHex(merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)))) };
 }

@@ -18,7 +18,7 @@
  * manifest from the blob store as `GET /blobs/<traceRoot>`, then each tensor by its hash.
  */
 import { OracleError } from "./errors.js";
-import { fromHex, toHex } from "./merkle.js";
+import { fromHex, bytesToHex } from "./merkle.js";
 import { hashTensor, type Tensor } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
 
@@ -51,7 +51,7 @@ export function manifestHashes(manifest: Tensor): TensorHash[] {
   }
   const data = manifest.data as Uint8Array;
   const hashes: TensorHash[] = [];
-  for (let i = 0; i < manifest.shape[0]!; i++) hashes.push(toHex(data.subarray(i * TRACE_HASH_BYTES, (i + 1) * TRACE_HASH_BYTES)) as TensorHash);
+  for (let i = 0; i < manifest.shape[0]!; i++) hashes.push(bytesToHex(data.subarray(i * TRACE_HASH_BYTES, (i + 1) * TRACE_HASH_BYTES)) as TensorHash);
   return hashes;
 }
 

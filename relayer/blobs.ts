@@ -9,7 +9,7 @@ import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import { OracleError, BYTES32_LOWER_PATTERN, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
+import { OracleError, BYTES32_LOWER_PATTERN, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, bytesToHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
 const HASH_RE = BYTES32_LOWER_PATTERN;
@@ -72,7 +72,7 @@ export class StreamingTensorHash {
     if (this.bundle !== undefined) return hashBundleEncoded(Buffer.concat(this.bundle));
     const h = decodeHeaderOf(this.head, this.total);
     if (this.fill > 0 || this.leaves.length === 0) this.leaves.push(createHash("sha256").update(this.chunk.subarray(0, this.fill + 1)).digest());
-    return toHex(sha256(Buffer.from([2]), this.head.subarray(0, h.headerBytes), merkleRoot(this.leaves))) as TensorHash;
+    return bytesToHex(sha256(Buffer.from([2]), this.head.subarray(0, h.headerBytes), merkleRoot(this.leaves))) as TensorHash;
   }
 }
 

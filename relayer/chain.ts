@@ -1,7 +1,7 @@
 /**
  * The relayer's view of the chain: typed oracle binding, chain time, and one serialized
  * transaction sender that retries transient failures and decodes reverts. Its nonces come from the
- * NonceManager (nonces.ts): tracked in the database, healed when dropped, bumped when stuck.
+ * TransactionManager (nonces.ts): tracked in the database, healed when dropped, bumped when stuck.
  */
 import {
   AbstractSigner,
@@ -18,7 +18,7 @@ import {
 import { OracleError, errorChain, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
 import { retry } from "../protocol/retry.js";
 import type { RelayerDb } from "./db.js";
-import { NonceManager, type FeePolicy } from "./nonces.js";
+import { TransactionManager, type FeePolicy } from "./nonces.js";
 
 export interface TxRecord {
   label: string;
@@ -36,7 +36,7 @@ class ManagedSigner extends AbstractSigner {
   label = "call";
   constructor(
     private readonly inner: Signer,
-    private readonly nonces: NonceManager,
+    private readonly nonces: TransactionManager,
   ) {
     super(inner.provider);
   }
@@ -63,7 +63,7 @@ class ManagedSigner extends AbstractSigner {
 export class OracleChain {
   readonly oracle: IInferenceOracle;
   readonly reader: IInferenceOracle;
-  readonly nonces: NonceManager;
+  readonly nonces: TransactionManager;
   private readonly managed: ManagedSigner;
   private queue: Promise<unknown> = Promise.resolve();
   /** Every transaction this relayer mined, for gas accounting. */
@@ -81,7 +81,7 @@ export class OracleChain {
     db: RelayerDb,
     fees: FeePolicy,
   ) {
-    this.nonces = new NonceManager(provider, signer, db, log.child({ part: "nonces" }), fees);
+    this.nonces = new TransactionManager(provider, signer, db, log.child({ part: "nonces" }), fees);
     this.managed = new ManagedSigner(signer, this.nonces);
     this.oracle = IInferenceOracle__factory.connect(oracleAddress, this.managed);
     this.reader = IInferenceOracle__factory.connect(oracleAddress, provider);

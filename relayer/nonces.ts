@@ -1,5 +1,5 @@
 /**
- * The relayer's nonce manager: one nonce stream per relayer key, tracked in the relayer's sqlite
+ * The relayer's transaction manager (`TransactionManager`): one nonce stream per relayer key, tracked in the relayer's sqlite
  * database so it survives restarts.
  *
  * - Every transaction is recorded (nonce, request, fees, every hash it was sent under) before it is
@@ -89,7 +89,7 @@ function errorText(error: unknown): string {
 
 type BroadcastOutcome = "sent" | "known" | "nonce-used" | "underpriced" | "failed";
 
-export class NonceManager {
+export class TransactionManager {
   private account: string | undefined;
   private next = 0;
   private starting: Promise<void> | undefined;

@@ -82,7 +82,7 @@ export class ResultBatcher {
       const signature = this.options.sign(group.domain, { resultsRoot: resultsRoot(entries), payee: group.payee });
       const signMs = performance.now() - started;
       // The items were checked one by one when served; the envelope is checked here, except the outputs'
-      // hex, which toHex produced (a regex over a large output costs milliseconds).
+      // hex, which bytesToHex produced (a regex over a large output costs milliseconds).
       ResultBatchMessageSchema.omit({ items: true }).parse({
         kind: "batch",
         chainId: group.chainId,

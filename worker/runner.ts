@@ -11,7 +11,7 @@ import type { ModelCatalog } from "./catalog.js";
 import type { ProviderName } from "./config.js";
 import type { ModelStore } from "./models.js";
 import type { SessionCache, SessionLease } from "./sessions.js";
-import { dynamicBatchDim, LaneSet, NO_BATCHING, type BatchPolicy, type InferenceLane } from "./batcher.js";
+import { dynamicBatchDim, InferenceBatchers, NO_BATCHING, type BatchPolicy, type InferenceBatcher } from "./batcher.js";
 
 export interface RunTimings {
   /** Catalog lookup, model file and session (0-ish once warm). */
@@ -84,13 +84,13 @@ function isTransientRunFailure(message: string): boolean {
 
 export class InferenceRunner {
   private readonly log: Logger;
-  private readonly lanes: LaneSet<SessionLease>;
+  private readonly lanes: InferenceBatchers<SessionLease>;
 
   constructor(private readonly options: InferenceRunnerOptions) {
     this.log = options.logger.child({ layer: "runner" });
     const batching = options.batching ?? (() => NO_BATCHING);
     const policy = (modelHash: string): BatchPolicy => ({ depth: options.depth ?? 1, ...batching(modelHash) });
-    this.lanes = new LaneSet<SessionLease>(
+    this.lanes = new InferenceBatchers<SessionLease>(
       (modelHash) => ({
         run: (input, lease, owned) => this.runSession(modelHash as Hex, lease, input, owned === true),
         batchable: (lease) => dynamicBatchDim(lease.session.inputMetadata) && dynamicBatchDim(lease.session.outputMetadata),
@@ -101,7 +101,7 @@ export class InferenceRunner {
   }
 
   /** The lane of `modelHash`, once a job has used it (tests, bench). */
-  lane(modelHash: string): InferenceLane<SessionLease> | undefined {
+  lane(modelHash: string): InferenceBatcher<SessionLease> | undefined {
     return this.lanes.get(modelHash);
   }
 

@@ -21,7 +21,7 @@ import { retry } from "../protocol/retry.js";
 import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
-import { toHex } from "../protocol/merkle.js";
+import { bytesToHex } from "../protocol/merkle.js";
 import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
 import { InputCache } from "./input-cache.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
@@ -577,7 +577,7 @@ export class Worker {
 
   private async publish(job: Job, encoded: Buffer, outputHash: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     const t = performance.now();
-    let outputHex: Hex = toHex(encoded);
+    let outputHex: Hex = bytesToHex(encoded);
     if (encoded.byteLength > this.config.maxInlineOutputBytes) {
       if (this.config.blobStoreUrl !== undefined) {
         const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal, auth: this.blobAuth });
@@ -590,7 +590,7 @@ export class Worker {
     timings.upload = ms(t);
     timings.total = ms(start);
 
-    // Checked against the schema like any reply, except the output hex, which toHex just produced
+    // Checked against the schema like any reply, except the output hex, which bytesToHex just produced
     // from the encoded tensor (the schema's regex over it cost ~4 ms for the 318 KB rec output);
     // only its size limit is checked here. The relayer validates the whole message on receipt.
     if (outputHex.length > 2 + 2 * MAX_INLINE_TENSOR_BYTES) {

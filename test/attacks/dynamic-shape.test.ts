@@ -14,7 +14,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodePartial, encodeStep, partialStates, reduceTerms } from "../../canonical/index.js";
-import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { checkModel } from "../../cli/check.js";
 import { checkSpec, hashTensor } from "../../protocol/tensor.js";
 import { OracleError } from "../../protocol/errors.js";
@@ -76,7 +76,7 @@ describe("attack: an input of another shape than the committed one (issue 11 sce
     const K = r.terms.length;
     const leaves = states.map((x) => sha256(Buffer.from([0]), encodePartial(x)));
     const levels = levelsOf(leaves);
-    await fx.game.answerElement(requestId, 0, 0, enc, world.honest.chunk(0, 0), toHex(levels[levels.length - 1]![0]!), toHex(encodePartial(states[K]!)), merklePath(leaves, K).map(toHex));
+    await fx.game.answerElement(requestId, 0, 0, enc, world.honest.chunk(0, 0), bytesToHex(levels[levels.length - 1]![0]!), bytesToHex(encodePartial(states[K]!)), merklePath(leaves, K).map(bytesToHex));
     // The first term that reads the input (element 0 sits in the padded corner: some terms read padding only).
     let t = 0;
     let reads: { operand: bigint; index: bigint }[] = [];
@@ -86,7 +86,7 @@ describe("attack: an input of another shape than the committed one (issue 11 sce
       reads = [...(await fx.verifier.contract.termReads(enc, 0, t - 1))].map((x: any) => ({ operand: x.operand as bigint, index: x.index as bigint }));
     }
     const prove = (input: typeof narrow) =>
-      fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, t, toHex(encodePartial(states[t - 1]!)), merklePath(leaves, t - 1).map(toHex), toHex(leaves[t]!), merklePath(leaves, t).map(toHex), operandProofsOf({ ...world, input }, conv, reads, world.honest));
+      fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, t, bytesToHex(encodePartial(states[t - 1]!)), merklePath(leaves, t - 1).map(bytesToHex), bytesToHex(leaves[t]!), merklePath(leaves, t).map(bytesToHex), operandProofsOf({ ...world, input }, conv, reads, world.honest));
     // The narrow input hashes to the request's inputHash, but its header is not the committed [1,3,48,192]: refused.
     await expectRevert(prove(narrow), fx.game, "FraudGameBadProof", [17n]);
     // The committed-shape input is not this request's input: refused too.

@@ -13,7 +13,7 @@ import {
   oracleDomain,
   recoverRejectionSigner,
   sha256,
-  toHex,
+  bytesToHex,
   type Hex,
   type Job,
   type RejectionMessage,
@@ -129,7 +129,7 @@ describe("Worker", () => {
       requestId: randomHash(),
       modelHash: CLS_HASH,
       inputHash,
-      input: toHex(bytes),
+      input: bytesToHex(bytes),
       inputURI: "",
       tier: 0,
       deadline: Math.floor(Date.now() / 1000) + 3600,
@@ -225,7 +225,7 @@ describe("Worker", () => {
     // A type mismatch carries the input's header and data root: they hash to the input hash, so the
     // oracle can refund at once on this one worker's proof (rejectRequestWithProof).
     const header = fromHex(shapeRejection.inputHeader!);
-    expect(toHex(sha256(Buffer.from([2]), header, fromHex(shapeRejection.inputDataRoot!)))).toBe(hashEncoded(encodeTensor(wrongShape)));
+    expect(bytesToHex(sha256(Buffer.from([2]), header, fromHex(shapeRejection.inputDataRoot!)))).toBe(hashEncoded(encodeTensor(wrongShape)));
     expect(header.readUInt32BE(8 + 4 * 2)).toBe(32);
     const wrongDtype = { dtype: "int32" as const, shape: [1, 3, 48, 192], data: new Int32Array(3 * 48 * 192) };
     await expectRejection(h, job(wrongDtype), RejectReason.SpecMismatch, "TENSOR_SPEC_MISMATCH", /dtype int32, the model expects float32/);
