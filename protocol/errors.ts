@@ -42,7 +42,10 @@ export type ErrorCode =
   | "TRACE_PARTIAL"
   | "BATCH_PROOF_UNAVAILABLE"
   | "INTERNAL"
-  // The SDK's and CLI's (sdk/errors.ts SdkErrorCode):
+  | ClientErrorCode;
+
+/** Codes only the SDK and the CLI throw. */
+type ClientErrorCode =
   /** No model with this hash in the registry. */
   | "MODEL_NOT_FOUND"
   /** The model is registered but switched off by its owner. */
@@ -72,6 +75,9 @@ export type ErrorCode =
   | "DEV_STATE_UNUSABLE"
   /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape, an output above the inline cap). */
   | "MODEL_NOT_DISPUTABLE";
+
+/** The codes the SDK and the CLI throw (OracleSdkError, sdk/errors.ts): a subset of ErrorCode. */
+export type SdkErrorCode = ClientErrorCode | "CHAIN_UNAVAILABLE" | "TIMEOUT" | "REQUEST_NOT_FOUND" | "CONFIG_INVALID" | "MODEL_UNSAFE" | "MODEL_TOO_LARGE";
 
 export interface OracleErrorOptions {
   /** Extra facts for logs and API responses (never secrets). */

@@ -1,35 +1,12 @@
 /**
- * The SDK's errors: one class (an OracleError), stable codes from the protocol's. Match on the code (`isSdkError(e, "TIMEOUT")`), never on
- * the message. Reverts from the contracts keep their Solidity error name in `details.revert`.
+ * The SDK's errors: one class (an OracleError), stable codes (a subset of the protocol's). Match on
+ * the code (`isSdkError(e, "TIMEOUT")`), never on the message. Reverts from the contracts keep their Solidity error name in `details.revert`.
  */
 import { Interface, isCallException } from "ethers";
 import { IInferenceOracle__factory, IModelRegistry__factory } from "../protocol/contracts.js";
-import { errorChain, OracleError, type ErrorCode } from "../protocol/errors.js";
+import { errorChain, OracleError, type SdkErrorCode } from "../protocol/errors.js";
 
-/** The codes the SDK (and the CLI) throw: a subset of the protocol's ErrorCode (see protocol/errors.ts for each). */
-export type SdkErrorCode = Extract<
-  ErrorCode,
-  | "MODEL_NOT_FOUND"
-  | "MODEL_INACTIVE"
-  | "TIER_UNSUPPORTED"
-  | "INPUT_INVALID"
-  | "INPUT_FORMAT_UNSUPPORTED"
-  | "INPUT_UPLOAD_FAILED"
-  | "FEE_TOO_LOW"
-  | "TX_REVERTED"
-  | "CHAIN_UNAVAILABLE"
-  | "TIMEOUT"
-  | "REQUEST_REFUNDED"
-  | "REQUEST_NOT_FOUND"
-  | "OUTPUT_UNAVAILABLE"
-  | "CONFIG_INVALID"
-  | "PORT_IN_USE"
-  | "DEV_STACK_RUNNING"
-  | "DEV_STATE_UNUSABLE"
-  | "MODEL_UNSAFE"
-  | "MODEL_TOO_LARGE"
-  | "MODEL_NOT_DISPUTABLE"
->;
+export type { SdkErrorCode };
 
 /** The SDK's error: an OracleError whose code is one of SdkErrorCode. */
 export class OracleSdkError extends OracleError {

@@ -5,6 +5,18 @@ import { retry } from "../../protocol/retry.js";
 class Transient extends Error {}
 class Final extends Error {}
 
+/** A function that always fails with `make(attempt)`, counting its calls. */
+function failing(make: (attempt: number) => Error): { fn: (attempt: number) => Promise<never>; tries: () => number } {
+  let tries = 0;
+  return {
+    fn: async (attempt) => {
+      tries++;
+      throw make(attempt);
+    },
+    tries: () => tries,
+  };
+}
+
 describe("retry", () => {
   it("tries until success, waiting delayMs(attempt) between tries, and resolves with the result", async () => {
     const tries: number[] = [];
@@ -25,71 +37,41 @@ describe("retry", () => {
   });
 
   it("gives up after `attempts` tries with giveUp's error, told how many tries were made", async () => {
-    let tries = 0;
-    const failure = retry(
-      async () => {
-        tries++;
-        throw new Transient("down");
-      },
-      { attempts: 3, delayMs: () => 1, giveUp: (error, attempts) => new Final(`${(error as Error).message} after ${attempts}`) },
-    );
+    const down = failing(() => new Transient("down"));
+    const failure = retry(down.fn, { attempts: 3, delayMs: () => 1, giveUp: (error, attempts) => new Final(`${(error as Error).message} after ${attempts}`) });
     await expect(failure).rejects.toThrow(new Final("down after 3"));
-    expect(tries).toBe(3);
+    expect(down.tries()).toBe(3);
   });
 
   it("does not retry an error retryIf refuses, nor past `until`, nor once the signal is aborted", async () => {
-    let tries = 0;
-    const refused = retry(
-      async () => {
-        tries++;
-        throw new Final("404");
-      },
-      { attempts: 5, delayMs: () => 1, retryIf: (error) => !(error instanceof Final) },
-    );
-    await expect(refused).rejects.toBeInstanceOf(Final);
-    expect(tries).toBe(1);
+    const notFound = failing(() => new Final("404"));
+    await expect(retry(notFound.fn, { attempts: 5, delayMs: () => 1, retryIf: (error) => !(error instanceof Final) })).rejects.toBeInstanceOf(Final);
+    expect(notFound.tries()).toBe(1);
 
-    tries = 0;
     const until = Date.now() + 250;
-    const deadline = retry(
-      async () => {
-        tries++;
-        throw new Transient("slow");
-      },
-      { attempts: 10, delayMs: () => 100, until },
-    );
-    await expect(deadline).rejects.toBeInstanceOf(Transient);
+    const slow = failing(() => new Transient("slow"));
+    await expect(retry(slow.fn, { attempts: 10, delayMs: () => 100, until })).rejects.toBeInstanceOf(Transient);
     // Waits of 100 ms: tries at ~0, ~100 and ~200 ms (2 on a slow machine); a wait ending past `until` is not begun.
-    expect(tries).toBeGreaterThanOrEqual(2);
-    expect(tries).toBeLessThanOrEqual(3);
+    expect(slow.tries()).toBeGreaterThanOrEqual(2);
+    expect(slow.tries()).toBeLessThanOrEqual(3);
     expect(Date.now()).toBeLessThan(until);
 
     const controller = new AbortController();
-    tries = 0;
-    const aborted = retry(
-      async () => {
-        tries++;
-        controller.abort(new Final("shutting down"));
-        throw new Transient("fetch failed");
-      },
-      { attempts: 5, delayMs: () => 1, signal: controller.signal },
-    );
-    await expect(aborted).rejects.toBeInstanceOf(Transient);
-    expect(tries).toBe(1);
+    const shutdown = failing(() => {
+      controller.abort(new Final("shutting down"));
+      return new Transient("fetch failed");
+    });
+    await expect(retry(shutdown.fn, { attempts: 5, delayMs: () => 1, signal: controller.signal })).rejects.toBeInstanceOf(Transient);
+    expect(shutdown.tries()).toBe(1);
   });
 
   it("an abort during a wait is thrown when the wait ends, without another try", async () => {
     const controller = new AbortController();
-    let tries = 0;
-    const run = retry(
-      async () => {
-        tries++;
-        setTimeout(() => controller.abort(new Final("shutting down")), 5);
-        throw new Transient("fetch failed");
-      },
-      { attempts: 5, delayMs: () => 30, signal: controller.signal },
-    );
-    await expect(run).rejects.toThrow(new Final("shutting down"));
-    expect(tries).toBe(1);
+    const fetching = failing(() => {
+      setTimeout(() => controller.abort(new Final("shutting down")), 5);
+      return new Transient("fetch failed");
+    });
+    await expect(retry(fetching.fn, { attempts: 5, delayMs: () => 30, signal: controller.signal })).rejects.toThrow(new Final("shutting down"));
+    expect(fetching.tries()).toBe(1);
   });
 });
