@@ -4,8 +4,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 export interface RetryOptions {
   /** Tries in all (1: no retry). */
   attempts: number;
-  /** The wait, in ms, after failed try `attempt` (counted from 1) before the next. */
-  delayMs: (attempt: number) => number;
+  /** The wait, in ms, after failed try `attempt` (counted from 1, failing with `error`) before the next. */
+  delayMs: (attempt: number, error: unknown) => number;
   /** Whether the error of try `attempt` is worth another try (default: every error). */
   retryIf?: (error: unknown, attempt: number) => boolean;
   /** No retry whose wait would end at or after this time (epoch ms). */
@@ -23,7 +23,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
     try {
       return await fn(attempt);
     } catch (error) {
-      const delay = options.delayMs(attempt);
+      const delay = options.delayMs(attempt, error);
       const again =
         attempt < options.attempts &&
         options.signal?.aborted !== true &&
