@@ -10,7 +10,7 @@
  * merkleRoot and tensorHash are protocol/'s (v1) definitions.
  */
 import { weightLeaves } from "../protocol/commitment.js";
-import { merkleRoot, sha256, toHex } from "../protocol/merkle.js";
+import { merkleRoot, sha256, bytesToHex } from "../protocol/merkle.js";
 import { DTYPES, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { PRECISIONS, type Precision } from "./float.js";
@@ -124,15 +124,15 @@ export function commitProgram(program: Program, precision: Precision = "fp32"): 
     semanticsVersion: SEMANTICS_VERSION,
     precision,
     stepCount: program.steps.length,
-    weightsRoot: toHex(weightsRoot),
-    programRoot: toHex(programRoot),
-    commitment: toHex(commitmentOf(weightsRoot, programRoot, program.steps.length, precision)),
+    weightsRoot: bytesToHex(weightsRoot),
+    programRoot: bytesToHex(programRoot),
+    commitment: bytesToHex(commitmentOf(weightsRoot, programRoot, program.steps.length, precision)),
   };
 }
 
 /** The root of a canonical trace: leaves are the tensor hashes of the steps' outputs, in step order. */
 export function traceRootOf(trace: readonly Tensor[]): Hex {
-  return toHex(merkleRoot(trace.map((t) => Buffer.from(hashTensor(t).slice(2), "hex"))));
+  return bytesToHex(merkleRoot(trace.map((t) => Buffer.from(hashTensor(t).slice(2), "hex"))));
 }
 
 /** A model's OPTIMISTIC tolerances (contracts/interfaces/IDisputeGame.sol CanonicalTerms): a signed output

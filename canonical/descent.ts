@@ -17,7 +17,7 @@
  *
  * The tolerance rule (contracts/interfaces/IDisputeGame.sol CanonicalTerms) is `withinTau`.
  */
-import { CHUNK_BYTES, fromHex, hashNode, rootFromPath, sha256, toHex } from "../protocol/merkle.js";
+import { CHUNK_BYTES, fromHex, hashNode, rootFromPath, sha256, bytesToHex } from "../protocol/merkle.js";
 import { DTYPES, encodeHeader, numel, type DType, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { encodeStep, stepLeaf } from "./commitment.js";
@@ -133,7 +133,7 @@ export interface DescentResult {
 
 const eq = (a: Uint8Array | Hex, b: Uint8Array | Hex): boolean => toHexAny(a) === toHexAny(b);
 function toHexAny(x: Uint8Array | Hex): string {
-  return (typeof x === "string" ? x : toHex(x)).toLowerCase();
+  return (typeof x === "string" ? x : bytesToHex(x)).toLowerCase();
 }
 
 function leafHashOfRecord(record: Uint8Array): Buffer {
@@ -211,7 +211,7 @@ function headerOf(t: TensorType): Buffer {
 }
 
 function stepProofOf(program: Program, j: number, programTree: FlatTree): StepProof {
-  return { index: j, encoding: toHex(encodeStep(program.steps[j]!)), path: programTree.path(j).map(toHex) };
+  return { index: j, encoding: bytesToHex(encodeStep(program.steps[j]!)), path: programTree.path(j).map(bytesToHex) };
 }
 
 /** Operand proofs for `reads` of step j, from the challenger's own trace (its operands agree with the worker's). */
@@ -230,20 +230,20 @@ function operandProofs(mine: CanonicalTrace, j: number, reads: Read[], weightsTr
     if (o.source === "step") {
       const tree = mine.trees[o.index]!;
       ({ header, dataRoot, chunks, data } = tree);
-      path = pathUnderRevealed(mine.manifest, manifestRevealed, o.index).map(toHex);
+      path = pathUnderRevealed(mine.manifest, manifestRevealed, o.index).map(bytesToHex);
     } else {
       // Weights and the input: hashed on demand (the weights tree for the path).
       const tree = tensorTree(t);
       ({ header, dataRoot, chunks, data } = tree);
-      if (o.source === "weight") path = weightsTree.path(o.index).map(toHex);
+      if (o.source === "weight") path = weightsTree.path(o.index).map(bytesToHex);
     }
     return {
       ...r,
       source: o.source,
       sourceIndex: o.source === "input" ? 0 : o.index,
-      tensor: { header: toHex(header), dataRoot: toHex(dataRoot) },
+      tensor: { header: bytesToHex(header), dataRoot: bytesToHex(dataRoot) },
       path,
-      chunk: { index: c, bytes: toHex(chunkOf(data, c)), path: chunks.path(c).map(toHex) },
+      chunk: { index: c, bytes: bytesToHex(chunkOf(data, c)), path: chunks.path(c).map(bytesToHex) },
     };
   });
 }
@@ -310,9 +310,9 @@ export async function descend(mine: CanonicalTrace, worker: WorkerClaims): Promi
   const m = await descendTree(mine.manifest, fromHex(worker.traceRoot), (d, i) => worker.manifestChildren(d, i), manifestRevealed, stats, "manifest");
   if ("bad" in m) return done({ kind: "badReveal", at: "manifest", reason: m.bad });
   const j = m.leaf;
-  const manifestPath = pathUnderRevealed(mine.manifest, manifestRevealed, j).map(toHex);
+  const manifestPath = pathUnderRevealed(mine.manifest, manifestRevealed, j).map(bytesToHex);
   const leafHash = mine.manifest.depth === 0 ? fromHex(worker.traceRoot) : manifestRevealed.get(nodeKey(mine.manifest.depth, j))!;
-  if (j >= n) return done({ kind: "padding", leaf: j, manifestPath, hash: toHex(leafHash) });
+  if (j >= n) return done({ kind: "padding", leaf: j, manifestPath, hash: bytesToHex(leafHash) });
 
   // 2. tensor j: header and dataRoot.
   const step = program.steps[j]!;
@@ -349,7 +349,7 @@ export async function descend(mine: CanonicalTrace, worker: WorkerClaims): Promi
     element: e,
     manifestPath,
     tensor,
-    chunk: { index: c, bytes: bytesHex, path: pathUnderRevealed(own.chunks, chunkRevealed, c).map(toHex) },
+    chunk: { index: c, bytes: bytesHex, path: pathUnderRevealed(own.chunks, chunkRevealed, c).map(bytesToHex) },
   };
   const stepProof = stepProofOf(program, j, programTree);
   if (step.kind !== "reduce") {
@@ -374,8 +374,8 @@ export async function descend(mine: CanonicalTrace, worker: WorkerClaims): Promi
   const t = p.leaf;
   if (t > K) return done({ kind: "badReveal", at: `step ${j} element ${e} partials`, reason: `leaf ${t} past K = ${K}` });
   const D = ownPartial.tree.depth;
-  const leaf = { hash: toHex(D === 0 ? rootW : partialRevealed.get(nodeKey(D, t))!), path: pathUnderRevealed(ownPartial.tree, partialRevealed, t).map(toHex) };
-  const prev = t === 0 ? undefined : { record: toHex(ownPartial.record(t - 1)), path: pathUnderRevealed(ownPartial.tree, partialRevealed, t - 1).map(toHex) };
+  const leaf = { hash: bytesToHex(D === 0 ? rootW : partialRevealed.get(nodeKey(D, t))!), path: pathUnderRevealed(ownPartial.tree, partialRevealed, t).map(bytesToHex) };
+  const prev = t === 0 ? undefined : { record: bytesToHex(ownPartial.record(t - 1)), path: pathUnderRevealed(ownPartial.tree, partialRevealed, t - 1).map(bytesToHex) };
   const reads = t === 0 ? initReads(step, e) : termReads(step, e, t - 1);
   return done({ kind: "partial", claim, stepProof, partialRoot: po.root, t, prev, leaf, reads: operandProofs(mine, j, reads, weightsTree, manifestRevealed) });
 }
@@ -540,7 +540,7 @@ export function checkFinding(finding: Finding, program: Program, ctx: LeafContex
   }
   const record = encodePartial({ kind, count: reduce.count, t, acc });
   const fault = !leafHashOfRecord(record).equals(fromHex(finding.leaf.hash));
-  return { valid: true, fault, reason: t === 0 ? "the init record" : `fold(leaf ${t - 1}, term ${t - 1})`, recomputed: toHex(record), claimed: finding.leaf.hash };
+  return { valid: true, fault, reason: t === 0 ? "the init record" : `fold(leaf ${t - 1}, term ${t - 1})`, recomputed: bytesToHex(record), claimed: finding.leaf.hash };
 }
 
 // ---- the tolerance rule ----
@@ -616,7 +616,7 @@ export interface ToleranceProof {
 function openElement(t: Tensor, index: number): ElementOpening {
   const tree = tensorTree(t);
   const c = Math.floor((index * DTYPES[t.dtype].size) / CHUNK_BYTES);
-  return { tensor: { header: toHex(tree.header), dataRoot: toHex(tree.dataRoot) }, chunk: { index: c, bytes: toHex(chunkOf(tree.data, c)), path: tree.chunks.path(c).map(toHex) } };
+  return { tensor: { header: bytesToHex(tree.header), dataRoot: bytesToHex(tree.dataRoot) }, chunk: { index: c, bytes: bytesToHex(chunkOf(tree.data, c)), path: tree.chunks.path(c).map(bytesToHex) } };
 }
 
 /**

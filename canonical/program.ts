@@ -9,7 +9,7 @@
  * - `reduce`: out[e] = finalize(fold(init(e), term_0(e) … term_{K−1}(e))), a pattern of REDUCE_OPS
  *             fixing K, the term order and the init.
  */
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import type { Weight } from "../protocol/commitment.js";
 import type { DType } from "../protocol/tensor.js";
 
@@ -118,8 +118,8 @@ export interface Program {
 
 export type CanonicalErrorCode = "OP_UNSUPPORTED" | "MODEL_UNKNOWN" | "TENSOR_SPEC_MISMATCH";
 
-export function canonicalError(code: CanonicalErrorCode, message: string, details: Record<string, unknown> = {}): BaseError {
-  return new BaseError(code, message, { details });
+export function canonicalError(code: CanonicalErrorCode, message: string, details: Record<string, unknown> = {}): OracleError {
+  return new OracleError(code, message, { details });
 }
 
 export function numelOf(shape: readonly number[]): number {

@@ -15,7 +15,7 @@
  * chunk's bytes.
  */
 import { hash as oneShot } from "node:crypto";
-import { CHUNK_BYTES, sha256, toHex } from "../protocol/merkle.js";
+import { CHUNK_BYTES, sha256, bytesToHex } from "../protocol/merkle.js";
 import { DTYPES, encodeHeader, numel, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { foldPartials, reduceTerms, type OperandReader, type ReduceElement } from "./element.js";
@@ -132,8 +132,8 @@ export class CanonicalTrace {
     this.tensors = tensors;
     this.trees = tensors.map(tensorTreeOf);
     this.manifest = FlatTree.fromLeaves(this.trees.map((t) => t.hash));
-    this.traceRoot = toHex(this.manifest.root);
-    this.finalHash = toHex(this.trees[this.trees.length - 1]!.hash);
+    this.traceRoot = bytesToHex(this.manifest.root);
+    this.finalHash = bytesToHex(this.trees[this.trees.length - 1]!.hash);
   }
 
   /** Runs the program canonically on `input` and hashes its trace. */
@@ -162,33 +162,33 @@ export class CanonicalTrace {
 
   manifestChildren(depth: number, index: number): [Hex, Hex] {
     const [l, r] = this.manifest.children(depth, index);
-    return [toHex(l), toHex(r)];
+    return [bytesToHex(l), bytesToHex(r)];
   }
 
   manifestPath(j: number): Hex[] {
-    return this.manifest.path(j).map(toHex);
+    return this.manifest.path(j).map(bytesToHex);
   }
 
   // ---- a step's tensor ----
 
   tensorOpening(j: number): { header: Hex; dataRoot: Hex } {
     const t = this.tree(j);
-    return { header: toHex(t.header), dataRoot: toHex(t.dataRoot) };
+    return { header: bytesToHex(t.header), dataRoot: bytesToHex(t.dataRoot) };
   }
 
   chunkChildren(j: number, depth: number, index: number): [Hex, Hex] {
     const [l, r] = this.tree(j).chunks.children(depth, index);
-    return [toHex(l), toHex(r)];
+    return [bytesToHex(l), bytesToHex(r)];
   }
 
   chunkBytes(j: number, c: number): Hex {
     const t = this.tree(j);
     if (c < 0 || c >= t.chunks.leafCount) throw new RangeError(`chunk ${c} out of 0..${t.chunks.leafCount - 1}`);
-    return toHex(chunkOf(t.data, c));
+    return bytesToHex(chunkOf(t.data, c));
   }
 
   chunkPath(j: number, c: number): Hex[] {
-    return this.tree(j).chunks.path(c).map(toHex);
+    return this.tree(j).chunks.path(c).map(bytesToHex);
   }
 
   // ---- a reduce element's partial states ----
@@ -213,16 +213,16 @@ export class CanonicalTrace {
   /** What the worker reveals when an element of a reduce step is attacked: the root and the last leaf (record and path). */
   partialOpening(j: number, e: number): { root: Hex; terms: number; last: Hex; lastPath: Hex[] } {
     const p = this.partial(j, e);
-    return { root: toHex(p.root), terms: p.terms, last: toHex(p.record(p.terms)), lastPath: p.tree.path(p.terms).map(toHex) };
+    return { root: bytesToHex(p.root), terms: p.terms, last: bytesToHex(p.record(p.terms)), lastPath: p.tree.path(p.terms).map(bytesToHex) };
   }
 
   partialChildren(j: number, e: number, depth: number, index: number): [Hex, Hex] {
     const [l, r] = this.partial(j, e).tree.children(depth, index);
-    return [toHex(l), toHex(r)];
+    return [bytesToHex(l), bytesToHex(r)];
   }
 
   partialPath(j: number, e: number, t: number): Hex[] {
-    return this.partial(j, e).tree.path(t).map(toHex);
+    return this.partial(j, e).tree.path(t).map(bytesToHex);
   }
 
   /** Bytes held by the trace: tensors and every tree (partial trees excluded). */

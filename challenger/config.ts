@@ -4,7 +4,8 @@
  * objects as JSON), validated once at start-up with every problem listed together.
  */
 import { z } from "zod";
-import { addressString, envOverrides, hexKey, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
+import { envOverrides, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
+import { AddressSchema, PrivateKeySchema } from "../protocol/schemas.js";
 
 export const CHALLENGER_ENV_PREFIX = "CHALLENGER";
 const SECRET_KEYS = ["privateKey"] as const;
@@ -27,8 +28,8 @@ export const ChallengerModelSchema = z.object({
 
 export const ChallengerConfigSchema = z.object({
   rpcUrl: z.string().url().describe("JSON-RPC endpoint of the chain the oracle is on"),
-  privateKey: hexKey.describe("the challenger's key: pays challenge bonds and gas, receives rewards (secret: redacted in logs)"),
-  oracle: addressString.describe("InferenceOracle address"),
+  privateKey: PrivateKeySchema.describe("the challenger's key: pays challenge bonds and gas, receives rewards (secret: redacted in logs)"),
+  oracle: AddressSchema.describe("InferenceOracle address"),
   blobStoreUrl: z.string().url().describe("blob store the requests' inputs and signed outputs are read from (the relayer's GET /blobs/:hash)"),
   models: z.array(ChallengerModelSchema).min(1).describe("models to audit: each ONNX file is lowered to its canonical program and re-run on the results of FraudGame-resolved requests"),
   policy: z
@@ -55,7 +56,7 @@ export const ChallengerConfigSchema = z.object({
   startBlock: z.coerce.number().int().nonnegative().default(0).describe("the first block audited"),
   withdrawEveryPolls: z.coerce.number().int().min(1).default(12).describe("withdraw won bonds every n polls (and on shutdown)"),
   fraudGames: z
-    .preprocess((v) => (typeof v === "string" ? v.split(",").map((x) => x.trim()).filter((x) => x !== "") : v), z.array(addressString))
+    .preprocess((v) => (typeof v === "string" ? v.split(",").map((x) => x.trim()).filter((x) => x !== "") : v), z.array(AddressSchema))
     .default([])
     .describe("restricts the FraudGame deployments played to these (CHALLENGER_FRAUD_GAMES, comma-separated); empty (the default): every FraudGame of the oracle is played, found on-chain from each result's resolver"),
   canonicalFraction: z.coerce.number().gt(0).max(1).default(1).describe("share of FraudGame results re-run canonically (a seeded, unpredictable choice keyed by the challenger's key)"),

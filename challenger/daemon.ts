@@ -18,6 +18,7 @@ import { GameChallenger, type GameClientOptions, type PlayResult } from "../prot
 import { auditResult, ProgramCache, type CanonicalAuditConfig } from "./canonical-audit.js";
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
+import { retry, type RetryOptions } from "../protocol/retry.js";
 import { decodeTensor, dtypeFromCode, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { FraudGame__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
@@ -365,29 +366,7 @@ export class ChallengerDaemon {
    * the requester's, not the worker's: nothing to challenge).
    */
   private async fetchInput(inputHash: string, retryUntil: number | undefined, maxBytes: number): Promise<Tensor> {
-    const f = this.options.fetch ?? {};
-    const attempts = Math.max(1, f.attempts ?? 5);
-    let bytes: Buffer | undefined;
-    for (let attempt = 1; bytes === undefined; attempt++) {
-      try {
-        bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, {
-          maxBytes,
-          timeoutMs: f.timeoutMs ?? 30_000,
-          schemes: ["http", "https"],
-          // The operator configured this store: its origin is trusted; a redirect elsewhere is checked.
-          addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
-          ...this.signedReads(),
-        });
-      } catch (error) {
-        if (isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE")) throw error;
-        const delay = Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1));
-        if (attempt < attempts && (retryUntil === undefined || Date.now() + delay < retryUntil)) {
-          await new Promise((resolve) => setTimeout(resolve, delay));
-          continue;
-        }
-        throw new ChallengerError("BLOB_STORE_UNAVAILABLE", `input blob ${inputHash} could not be fetched now (retry later)`, { hash: inputHash, attempts: attempt }, { cause: error });
-      }
-    }
+    const bytes = await retry(() => this.storeBytes(inputHash, maxBytes), this.blobRetry(inputHash, "input blob", retryUntil));
     if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) throw new Error(`input blob ${inputHash} does not match its hash`);
     return decodeTensor(bytes);
   }
@@ -516,29 +495,35 @@ export class ChallengerDaemon {
 
   /** A blob of the store by its hash (at most `maxBytes`), decoded and hash-checked; retried like the input. */
   private async fetchBlob(hash: string, maxBytes: number, retryUntil: number | undefined): Promise<Tensor> {
+    return retry(async () => {
+      const bytes = await this.storeBytes(hash, maxBytes);
+      if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
+      return decodeTensor(bytes);
+    }, this.blobRetry(hash, "blob", retryUntil));
+  }
+
+  /** One read of the configured blob store (its origin is trusted; a redirect elsewhere is checked). */
+  private storeBytes(hash: string, maxBytes: number): Promise<Buffer> {
+    return fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${hash}`, {
+      maxBytes,
+      timeoutMs: this.options.fetch?.timeoutMs ?? 30_000,
+      schemes: ["http", "https"],
+      addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
+      ...this.signedReads(),
+    });
+  }
+
+  /** Blob reads: a 429/5xx/timeout is retried with backoff (until `retryUntil`), then BLOB_STORE_UNAVAILABLE; a 404 or an oversize blob is final. */
+  private blobRetry(hash: string, what: string, retryUntil: number | undefined): RetryOptions {
     const f = this.options.fetch ?? {};
-    const attempts = Math.max(1, f.attempts ?? 5);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const bytes = await fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${hash}`, {
-          maxBytes,
-          timeoutMs: f.timeoutMs ?? 30_000,
-          schemes: ["http", "https"],
-          addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
-          ...this.signedReads(),
-        });
-        if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
-        return decodeTensor(bytes);
-      } catch (error) {
-        if (isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE")) throw error;
-        const delay = Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1));
-        if (attempt < attempts && (retryUntil === undefined || Date.now() + delay < retryUntil)) {
-          await new Promise((resolve) => setTimeout(resolve, delay));
-          continue;
-        }
-        throw new ChallengerError("BLOB_STORE_UNAVAILABLE", `blob ${hash} could not be fetched now (retry later)`, { hash, attempts: attempt }, { cause: error });
-      }
-    }
+    const final = (error: unknown) => isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE");
+    return {
+      attempts: Math.max(1, f.attempts ?? 5),
+      delayMs: (attempt) => Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1)),
+      retryIf: (error) => !final(error),
+      until: retryUntil,
+      giveUp: (error, attempts) => (final(error) ? error : new ChallengerError("BLOB_STORE_UNAVAILABLE", `${what} ${hash} could not be fetched now (retry later)`, { hash, attempts }, { cause: error })),
+    };
   }
 
   /** Runs one transaction (send and mine) under the daemon's lock: one signer, one nonce sequence. */

@@ -2,11 +2,11 @@
  * The challenger's errors: BaseErrors with the shared stable codes (protocol/errors.ts), so every
  * service matches them the same way (`isError(e, "BLOB_STORE_UNAVAILABLE")`).
  */
-import { BaseError, isError, type ErrorCode } from "../protocol/errors.js";
+import { OracleError, isError, type ErrorCode } from "../protocol/errors.js";
 
 export type ChallengerErrorCode = Extract<ErrorCode, "OP_UNSUPPORTED" | "TRACE_MALFORMED" | "BLOB_STORE_UNAVAILABLE">;
 
-export class ChallengerError extends BaseError {
+export class ChallengerError extends OracleError {
   override readonly name: string = "ChallengerError";
 
   constructor(code: ChallengerErrorCode, message: string, details: Record<string, unknown> = {}, options: { cause?: unknown } = {}) {

@@ -8,7 +8,9 @@ import { delimiter, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatEther, getAddress, JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
+import { isBytes32 } from "../protocol/hex.js";
+import { AddressSchema } from "../protocol/schemas.js";
 import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/errors.js";
 
 /** The repository this CLI runs from. */
@@ -20,13 +22,13 @@ export const DEFAULT_DEPLOYMENT = ".data/oracle/deployment.json";
 export const DeploymentSchema = z.object({
   chainId: z.string().regex(/^[0-9]+$/),
   rpcUrl: z.string().optional(),
-  registry: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-  oracle: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-  resolver: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  registry: AddressSchema,
+  oracle: AddressSchema,
+  resolver: AddressSchema.optional(),
   /** The FraudGame (the OPTIMISTIC dispute game) when the deployment has one. */
-  fraudGame: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  fraudGame: AddressSchema.optional(),
   /** InferenceSubscriptions (prepaid recurring requests), when the deployment has one. */
-  subscriptions: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  subscriptions: AddressSchema.optional(),
   deployBlock: z.number().int().nonnegative(),
   admin: z.string().optional(),
   relayerUrl: z.string().optional(),
@@ -139,7 +141,7 @@ export async function context(opts: GlobalOptions, { needDeployment = true } = {
     json: opts.json === true,
     wallet() {
       if (key === undefined || key === "") throw cliError("CONFIG_INVALID", "this command sends a transaction: pass --key <private key> or set ORACLE_KEY");
-      if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw cliError("CONFIG_INVALID", "--key / ORACLE_KEY must be a 0x-prefixed 32-byte private key");
+      if (!isBytes32(key)) throw cliError("CONFIG_INVALID", "--key / ORACLE_KEY must be a 0x-prefixed 32-byte private key");
       return new Wallet(key, provider);
     },
     close() {
@@ -217,7 +219,7 @@ export function output(json: boolean, value: unknown, lines: () => string[]): vo
 
 /** The last word on a failure: `error [CODE]: message`, details indented; exit status 1. */
 export function reportError(error: unknown, json: boolean): number {
-  const known = isSdkError(error) || error instanceof BaseError;
+  const known = isSdkError(error) || error instanceof OracleError;
   const code = known ? (error as { code: string }).code : "INTERNAL";
   const message = error instanceof Error ? error.message : String(error);
   const details = known ? (error as { details: Record<string, unknown> }).details : {};

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { commitModel, decodeOnnx } from "../protocol/commitment.js";
 import { DEFAULT_MAX_TENSOR_ELEMENTS, modelShapeProblems } from "../protocol/shapeBounds.js";
 import { loadConfig } from "../protocol/config.js";
+import { AddressSchema } from "../protocol/schemas.js";
 import { isError } from "../protocol/errors.js";
 import { DEFAULT_GAME_TIMES, deployFraudGame, deployInferenceOracle } from "../protocol/deployOracle.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
@@ -29,7 +30,7 @@ const ether = z.union([z.string(), z.number()]).transform((v, ctx) => {
     return z.NEVER;
   }
 });
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed address");
+const address = AddressSchema;
 
 /** `oracle deploy --config file`: every field optional; amounts in ETH, durations in seconds. */
 export const DeployConfigSchema = z.object({

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
+import { isBytes32 } from "../protocol/hex.js";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, type GlobalOptions } from "./common.js";
 import { deployContracts, loadDeployConfig } from "./deploy.js";
@@ -83,7 +84,7 @@ program
     const provider = ctx?.provider ?? new JsonRpcProvider(rpcUrl, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
     try {
       const key = o.key ?? process.env.ORACLE_KEY;
-      if (key === undefined || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw cliError("CONFIG_INVALID", "deploy needs --key <0x private key> (or ORACLE_KEY) of a funded account");
+      if (!isBytes32(key)) throw cliError("CONFIG_INVALID", "deploy needs --key <0x private key> (or ORACLE_KEY) of a funded account");
       const deployment = await deployContracts(new Wallet(key, provider), config, new Progress(o.json === true), rpcUrl);
       const file = writeJson(o.out ?? DEFAULT_DEPLOYMENT, deployment);
       output(o.json === true, { ...deployment, file }, () => [

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseEther } from "ethers";
 import { Tier } from "../protocol/types.js";
+import { BYTES32_LOWER_PATTERN } from "../protocol/hex.js";
 import { ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { MNIST_MLP_HASH, modelCard, OracleClient, PPOCR_CLS_HASH, type ModelDetails } from "../sdk/index.js";
 import { address, cliError, context, eth, oracleCommand, output, Progress, send, type Context, type Deployment, type GlobalOptions } from "./common.js";
@@ -47,7 +48,7 @@ export async function resolveModel(target: string, ctx: Context & { deployment: 
   const listHint = `\`${oracleCommand()} model list\` shows the registered models`;
   const wanted = target.trim().toLowerCase();
   let candidates: string[];
-  if (/^0x[0-9a-f]{64}$/.test(wanted)) {
+  if (BYTES32_LOWER_PATTERN.test(wanted)) {
     candidates = [wanted];
   } else {
     const byName = namesOf(ctx.deployment).get(wanted);

@@ -10,7 +10,8 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { z } from "zod";
-import { addressString, envOverrides, hexKey } from "../protocol/config.js";
+import { envOverrides } from "../protocol/config.js";
+import { AddressSchema, PrivateKeySchema } from "../protocol/schemas.js";
 import { isError } from "../protocol/errors.js";
 import { RelayerConfigSchema } from "../relayer/config.js";
 import { loadWorkerConfig } from "../worker/config.js";
@@ -88,7 +89,7 @@ export function checkWorker(configPath: string | undefined, deploymentPath: stri
   }
   checkEnv(env, "RABBITMQ_URL", amqpUrl, problems, true);
   checkEnv(env, "RPC_URL", url, problems, false);
-  checkEnv(env, "REGISTRY_ADDRESS", addressString, problems, false);
+  checkEnv(env, "REGISTRY_ADDRESS", AddressSchema, problems, false);
   checkEnv(env, "METRICS_PORT", z.coerce.number().int().min(0).max(65535), problems, false);
   if (problems.length > 0) fail("worker", problems);
   return env;
@@ -161,8 +162,8 @@ export function checkRelayer(configPath: string | undefined, deploymentPath: str
   const parsed = RelayerConfigSchema.safeParse({ ...file, ...overrides });
   if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`));
   checkEnv(env, "RPC_URL", url, problems, true);
-  checkEnv(env, "RELAYER_KEY", hexKey, problems, true);
-  checkEnv(env, "ORACLE_ADDRESS", addressString, problems, true);
+  checkEnv(env, "RELAYER_KEY", PrivateKeySchema, problems, true);
+  checkEnv(env, "ORACLE_ADDRESS", AddressSchema, problems, true);
   // Without a broker the relayer's jobs stay in its own process, where no worker process can take them.
   if (env.RABBITMQ_URL === undefined || env.RABBITMQ_URL === "") problems.push("RABBITMQ_URL: required (without a broker no worker process can reach this relayer's jobs)");
   else checkEnv(env, "RABBITMQ_URL", amqpUrl, problems, false);

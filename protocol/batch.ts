@@ -16,7 +16,7 @@
  */
 import { AbiCoder, Interface, keccak256, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
 import { recoverBatchSigner, signBatch } from "./eip712.js";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import type { Hex, RequestId } from "./types.js";
 
 /** keccak256("VerifiableInferenceOracle.ResultLeaf.v2"): domain tag of a signed batch item's leaf. */
@@ -121,7 +121,7 @@ function nextLevel(level: Hex[]): Hex[] {
 
 /** The root of `leaves` as the oracle computes it (a batch of one has root = leaf). */
 export function batchRoot(leaves: readonly Hex[]): Hex {
-  if (leaves.length === 0) throw new BaseError("BATCH_PROOF_UNAVAILABLE", "a batch has at least one leaf");
+  if (leaves.length === 0) throw new OracleError("BATCH_PROOF_UNAVAILABLE", "a batch has at least one leaf");
   let level = [...leaves];
   while (level.length > 1) level = nextLevel(level);
   return level[0]!;
@@ -130,7 +130,7 @@ export function batchRoot(leaves: readonly Hex[]): Hex {
 /** The siblings from leaf `index` up to the root (empty for a batch of one). */
 export function batchProof(leaves: readonly Hex[], index: number): Hex[] {
   if (!Number.isInteger(index) || index < 0 || index >= leaves.length) {
-    throw new BaseError("BATCH_PROOF_UNAVAILABLE", `leaf index ${index} outside a batch of ${leaves.length}`);
+    throw new OracleError("BATCH_PROOF_UNAVAILABLE", `leaf index ${index} outside a batch of ${leaves.length}`);
   }
   const proof: Hex[] = [];
   let level = [...leaves];
@@ -202,7 +202,7 @@ export function batchesFromLogs(logs: readonly LogLike[], oracleAddress: string)
       const count = Number(a.count);
       const rebuilt = pending.length === 0 ? undefined : batchRoot(pending.map((p) => p.leaf));
       if (pending.length !== count || rebuilt !== root) {
-        throw new BaseError("BATCH_PROOF_UNAVAILABLE", "the logs do not rebuild the committed batch root", {
+        throw new OracleError("BATCH_PROOF_UNAVAILABLE", "the logs do not rebuild the committed batch root", {
           details: { root, count, leaves: pending.length, rebuilt },
         });
       }
@@ -222,7 +222,7 @@ export function proofFromLogs(logs: readonly LogLike[], oracleAddress: string, r
     const item = batch.items[index]!;
     return { ...item, root: batch.root, proof: batchProof(batch.items.map((x) => x.leaf), index) };
   }
-  throw new BaseError("BATCH_PROOF_UNAVAILABLE", `no committed OPTIMISTIC result for ${requestId} in these logs`, {
+  throw new OracleError("BATCH_PROOF_UNAVAILABLE", `no committed OPTIMISTIC result for ${requestId} in these logs`, {
     details: { requestId },
   });
 }

@@ -14,13 +14,13 @@
  * minute, against its owner's own budget, to store well-formed tensors under their own hashes.
  */
 import { Wallet, verifyMessage } from "ethers";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
+import { ADDRESS_PATTERN, SIGNATURE_PATTERN } from "./hex.js";
 
 export const BLOB_AUTH_HEADER = "x-oracle-auth";
 export const BLOB_AUTH_MAX_SKEW_MS = 60_000;
 /** How long a client reuses one token. */
 const REFRESH_MS = 30_000;
-const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 
 function statement(at: number): string {
   return `oracle blob store v1\n${at}`;
@@ -51,12 +51,12 @@ export class BlobAuth {
 /** Parses a header and checks its time (cheap); undefined when malformed or stale, with the reason. */
 export function parseBlobAuth(value: string, now = Date.now(), maxSkewMs = BLOB_AUTH_MAX_SKEW_MS): { address: string; at: number; signature: string } {
   const parts = value.split(":");
-  if (parts.length !== 4 || parts[0] !== "v1" || !ADDRESS_RE.test(parts[1]!) || !/^\d{1,16}$/.test(parts[2]!) || !/^0x[0-9a-fA-F]{130}$/.test(parts[3]!)) {
-    throw new BaseError("AUTH_INVALID", `malformed ${BLOB_AUTH_HEADER} header (v1:<address>:<unix ms>:<signature>)`);
+  if (parts.length !== 4 || parts[0] !== "v1" || !ADDRESS_PATTERN.test(parts[1]!) || !/^\d{1,16}$/.test(parts[2]!) || !SIGNATURE_PATTERN.test(parts[3]!)) {
+    throw new OracleError("AUTH_INVALID", `malformed ${BLOB_AUTH_HEADER} header (v1:<address>:<unix ms>:<signature>)`);
   }
   const at = Number(parts[2]);
   if (Math.abs(now - at) > maxSkewMs) {
-    throw new BaseError("AUTH_INVALID", `the signed token is ${Math.round((now - at) / 1000)} s from the relayer's clock (at most ${maxSkewMs / 1000} s)`);
+    throw new OracleError("AUTH_INVALID", `the signed token is ${Math.round((now - at) / 1000)} s from the relayer's clock (at most ${maxSkewMs / 1000} s)`);
   }
   return { address: parts[1]!.toLowerCase(), at, signature: parts[3]! };
 }
@@ -68,9 +68,9 @@ export function verifyBlobAuth(value: string, now = Date.now(), maxSkewMs = BLOB
   try {
     signer = verifyMessage(statement(at), signature);
   } catch (cause) {
-    throw new BaseError("AUTH_INVALID", "the token's signature does not verify", { cause });
+    throw new OracleError("AUTH_INVALID", "the token's signature does not verify", { cause });
   }
-  if (signer.toLowerCase() !== address) throw new BaseError("AUTH_INVALID", "the token's signature is not by the address it names");
+  if (signer.toLowerCase() !== address) throw new OracleError("AUTH_INVALID", "the token's signature is not by the address it names");
   return address;
 }
 

@@ -15,8 +15,8 @@
  * The 0x03 prefix keeps a bundle hash apart from leaves (0x00), nodes (0x01) and tensor hashes (0x02).
  * Every set of named tensors has exactly one encoding (sorted names, no count below 2).
  */
-import { BaseError } from "./errors.js";
-import { sha256, toHex } from "./merkle.js";
+import { OracleError } from "./errors.js";
+import { sha256, bytesToHex } from "./merkle.js";
 import { checkSpec, decodeHeaderOf, decodeTensor, encodeTensor, hashEncoded, TensorFormatCode, type Tensor, type TensorSpec } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
 
@@ -48,8 +48,8 @@ export interface BundleEntry {
   encoded: Buffer;
 }
 
-function malformed(code: number, message: string, details: Record<string, unknown> = {}): BaseError {
-  return new BaseError("TENSOR_MALFORMED", message, { details: { formatCode: code, ...details } });
+function malformed(code: number, message: string, details: Record<string, unknown> = {}): OracleError {
+  return new OracleError("TENSOR_MALFORMED", message, { details: { formatCode: code, ...details } });
 }
 
 function isBundle(bytes: Uint8Array): boolean {
@@ -136,7 +136,7 @@ export function bundleEntries(bytes: Uint8Array): BundleEntry[] {
     try {
       decodeHeaderOf(encoded, encoded.byteLength);
     } catch (error) {
-      if (error instanceof BaseError) throw new BaseError(error.code, `bundle entry "${name.toString("utf8")}": ${error.message}`, { details: { ...error.details, name: name.toString("utf8") } });
+      if (error instanceof OracleError) throw new OracleError(error.code, `bundle entry "${name.toString("utf8")}": ${error.message}`, { details: { ...error.details, name: name.toString("utf8") } });
       throw error;
     }
     // Checked after the entry itself, in the order TensorHash.sol checks (the same code on both sides).
@@ -165,7 +165,7 @@ export function bundleHashOf(entries: readonly { name: string; hash: Hex }[]): T
     const nameBytes = nameBytesOf(name);
     parts.push(Buffer.from([nameBytes.byteLength]), nameBytes, Buffer.from(entries.find((e) => e.name === name)!.hash.slice(2), "hex"));
   }
-  return toHex(sha256(...parts)) as TensorHash;
+  return bytesToHex(sha256(...parts)) as TensorHash;
 }
 
 export function hashBundle(tensors: Readonly<Record<string, Tensor>>): TensorHash {
@@ -177,8 +177,8 @@ export function decodeBundle(bytes: Uint8Array): Map<string, Tensor> {
   return new Map(bundleEntries(bytes).map((e) => [e.name, decodeTensor(e.encoded)]));
 }
 
-function specMismatch(message: string, details: Record<string, unknown>): BaseError {
-  return new BaseError("TENSOR_SPEC_MISMATCH", message, { details });
+function specMismatch(message: string, details: Record<string, unknown>): OracleError {
+  return new OracleError("TENSOR_SPEC_MISMATCH", message, { details });
 }
 
 /**

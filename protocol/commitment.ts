@@ -20,9 +20,9 @@
  * Reshape) is not committable this way.
  */
 import onnxProto from "onnx-proto";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import { assertModelSafe, withPrivateModelFile } from "./modelSafety.js";
-import { chunkLeaves, merkleRoot, sha256, toHex } from "./merkle.js";
+import { chunkLeaves, merkleRoot, sha256, bytesToHex } from "./merkle.js";
 import { DTYPES, dtypeFromCode, encodeHeader, hashTensor, numel, type DType, type Tensor, type TensorData } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
 
@@ -118,8 +118,8 @@ export interface ModelCommitment {
   root: Hex;
 }
 
-function unsupported(message: string, details: Record<string, unknown> = {}): BaseError {
-  return new BaseError("MODEL_UNKNOWN", message, { details });
+function unsupported(message: string, details: Record<string, unknown> = {}): OracleError {
+  return new OracleError("MODEL_UNKNOWN", message, { details });
 }
 
 function toBigInt(v: number | { toString(): string } | null | undefined): bigint {
@@ -185,7 +185,7 @@ function lazyWeight(t: TensorProto): { tensor: Tensor; hash: TensorHash } {
   const shape = t.dims.map((d) => Number(toBigInt(d)));
   const spec = DTYPES[dtype];
   if (raw.byteLength !== numel(shape) * spec.size) throw unsupported(`weight ${t.name} holds ${raw.byteLength / spec.size} elements, its shape [${shape}] needs ${numel(shape)}`);
-  const hash = toHex(sha256(Buffer.from([2]), encodeHeader(dtype, shape), merkleRoot(chunkLeaves(raw)))) as TensorHash;
+  const hash = bytesToHex(sha256(Buffer.from([2]), encodeHeader(dtype, shape), merkleRoot(chunkLeaves(raw)))) as TensorHash;
   let data: TensorData | undefined;
   const tensor = { dtype, shape } as Tensor;
   Object.defineProperty(tensor, "data", {
@@ -491,15 +491,15 @@ export async function commitModel(bytes: Uint8Array, options: CommitModelOptions
   const weightsRoot = merkleRoot(weightLeaves(graph.weights));
   const opsRoot = merkleRoot(operators.map(operatorLeaf));
   return {
-    modelHash: toHex(sha256(bytes)),
+    modelHash: bytesToHex(sha256(bytes)),
     input,
     output: { name: graph.output.name, ...types[types.length - 1]! },
     weights: graph.weights,
     operators,
     traceTypes: types,
-    weightsRoot: toHex(weightsRoot),
-    opsRoot: toHex(opsRoot),
-    root: toHex(commitmentRoot(weightsRoot, opsRoot)),
+    weightsRoot: bytesToHex(weightsRoot),
+    opsRoot: bytesToHex(opsRoot),
+    root: bytesToHex(commitmentRoot(weightsRoot, opsRoot)),
   };
 }
 
@@ -542,7 +542,7 @@ export function commitmentToJson(c: ModelCommitment, options: { operators?: bool
           operators: c.operators.map((op) => ({
             index: op.index,
             opType: op.opType,
-            leaf: toHex(operatorLeaf(op)),
+            leaf: bytesToHex(operatorLeaf(op)),
             attributes: Object.fromEntries(op.attributes.map((a) => [a.name, attr(a)])),
             inputs: op.inputs.map((inp, i) => ({ name: inp.name, ...inp.source, ...(op.inputTypes[i] ?? {}) })),
             outputs: op.outputs.map((out, i) => ({ ...out, ...op.outputTypes[i] })),

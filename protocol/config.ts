@@ -4,7 +4,7 @@
  * start-up and reports every problem together.
  */
 import { z } from "zod";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 
 /**
  * Settings that once did something and no longer do, by dotted path (`policy.fraction`), each with why: a
@@ -28,7 +28,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, input: unknown, retir
   const gone = retiredProblems(input, retired);
   if (!parsed.success || gone.length > 0) {
     const problems = [...gone, ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`))];
-    throw new BaseError("CONFIG_INVALID", `invalid configuration:\n  - ${problems.join("\n  - ")}`, { details: { problems } });
+    throw new OracleError("CONFIG_INVALID", `invalid configuration:\n  - ${problems.join("\n  - ")}`, { details: { problems } });
   }
   return parsed.data;
 }
@@ -57,6 +57,3 @@ export function redactConfig<T extends Record<string, unknown>>(config: T, secre
   for (const k of secretKeys) if (copy[k] !== undefined) copy[k] = "[redacted]";
   return copy;
 }
-
-export const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte private key");
-export const addressString = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed address");

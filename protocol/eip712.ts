@@ -5,7 +5,7 @@
  * payee)` over the Merkle root of its items' leaves (protocol/batch.ts builds the root and the leaves).
  */
 import { Signature, TypedDataEncoder, verifyTypedData, type Signer, type TypedDataDomain } from "ethers";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import type { Hex, RequestId } from "./types.js";
 
 export const EIP712_NAME = "VerifiableInferenceOracle";
@@ -61,7 +61,7 @@ function recover(domain: TypedDataDomain, types: Record<string, { name: string; 
     Signature.from(sig);
     return verifyTypedData(domain, types, value as Record<string, unknown>, sig);
   } catch (cause) {
-    throw new BaseError("SIGNATURE_INVALID", "signature cannot be recovered", { cause, details: { signature: sig } });
+    throw new OracleError("SIGNATURE_INVALID", "signature cannot be recovered", { cause, details: { signature: sig } });
   }
 }
 

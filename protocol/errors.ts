@@ -34,14 +34,52 @@ export type ErrorCode =
   | "REQUEST_NOT_FOUND"
   | "TIMEOUT"
   | "OP_UNSUPPORTED"
+  /** A ZK-tier job for a model this worker has no proving artifacts (wasm, zkey) for: left for another worker. */
+  | "ZK_ARTIFACTS_MISSING"
   | "CANONICAL_TOO_SLOW"
   | "TRACE_MALFORMED"
   | "TRACE_UNAVAILABLE"
   | "TRACE_PARTIAL"
   | "BATCH_PROOF_UNAVAILABLE"
-  | "INTERNAL";
+  | "INTERNAL"
+  | ClientErrorCode;
 
-export interface BaseErrorOptions {
+/** Codes only the SDK and the CLI throw. */
+type ClientErrorCode =
+  /** No model with this hash in the registry. */
+  | "MODEL_NOT_FOUND"
+  /** The model is registered but switched off by its owner. */
+  | "MODEL_INACTIVE"
+  /** The model does not offer the tier asked for. */
+  | "TIER_UNSUPPORTED"
+  /** The input cannot be read or does not fit the model's input spec. */
+  | "INPUT_INVALID"
+  /** An input file format the SDK cannot read (e.g. an arithmetic-coded JPEG). */
+  | "INPUT_FORMAT_UNSUPPORTED"
+  /** The input is too large to go inline and no relayer URL was given to upload it to. */
+  | "INPUT_UPLOAD_FAILED"
+  /** The fee offered is below the model's fee plus the minimum worker fee. */
+  | "FEE_TOO_LOW"
+  /** A transaction reverted; details.revert names the contract error. */
+  | "TX_REVERTED"
+  /** The request was refunded (expired, rejected by a quorum of workers or with a proven input type
+   * mismatch, cancelled by its requester after a rejection, worker at fault). */
+  | "REQUEST_REFUNDED"
+  /** The output could not be fetched, or it does not hash to the on-chain output hash. */
+  | "OUTPUT_UNAVAILABLE"
+  /** (CLI) A port to listen on is taken by another process. */
+  | "PORT_IN_USE"
+  /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
+  | "DEV_STACK_RUNNING"
+  /** (CLI) The chain an `oracle dev` data folder keeps cannot be resumed as asked (other flags, a journal that does not replay): `dev --fresh` wipes it. */
+  | "DEV_STATE_UNUSABLE"
+  /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape, an output above the inline cap). */
+  | "MODEL_NOT_DISPUTABLE";
+
+/** The codes the SDK and the CLI throw (OracleSdkError, sdk/errors.ts): a subset of ErrorCode. */
+export type SdkErrorCode = ClientErrorCode | "CHAIN_UNAVAILABLE" | "TIMEOUT" | "REQUEST_NOT_FOUND" | "CONFIG_INVALID" | "MODEL_UNSAFE" | "MODEL_TOO_LARGE";
+
+export interface OracleErrorOptions {
   /** Extra facts for logs and API responses (never secrets). */
   details?: Record<string, unknown>;
   cause?: unknown;
@@ -49,13 +87,13 @@ export interface BaseErrorOptions {
   retryable?: boolean;
 }
 
-export class BaseError extends Error {
+export class OracleError extends Error {
   override readonly name: string = "OracleError";
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
   readonly retryable: boolean;
 
-  constructor(code: ErrorCode, message: string, options: BaseErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: OracleErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details ?? {};
@@ -67,12 +105,26 @@ export class BaseError extends Error {
   }
 }
 
-export function isError(error: unknown, code?: ErrorCode): error is BaseError {
-  return error instanceof BaseError && (code === undefined || error.code === code);
+export function isError(error: unknown, code?: ErrorCode): error is OracleError {
+  return error instanceof OracleError && (code === undefined || error.code === code);
 }
 
 /** True for failures worth retrying (timeouts, RPC errors), false for bad input and mismatches. */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof BaseError) return error.retryable;
+  if (error instanceof OracleError) return error.retryable;
   return true; // unknown failures (network, crashes) are retried a bounded number of times
+}
+
+/**
+ * The errors behind `error`, itself first: each one's `error`, `info.error` (ethers wraps a node's
+ * JSON-RPC error so) or `cause`, at most `depth` deep. The one walker for every "what is behind this
+ * failure" question (a connection reset, revert data, the node's message).
+ */
+export function* errorChain(error: unknown, depth = 6): Generator<object> {
+  let e: unknown = error;
+  for (let i = 0; i < depth && e !== null && typeof e === "object"; i++) {
+    yield e;
+    const o = e as { error?: unknown; info?: { error?: unknown }; cause?: unknown };
+    e = o.error ?? o.info?.error ?? o.cause;
+  }
 }

@@ -10,7 +10,7 @@
  *   with an `exports` map usually hide their data files from `require.resolve`, so the package folder
  *   is located on Node's module search path and the path is joined to it (never escaping it).
  *
- * Failures are BaseErrors: PAYLOAD_TOO_LARGE (never retryable), BLOB_NOT_FOUND (404, missing file),
+ * Failures are OracleErrors: PAYLOAD_TOO_LARGE (never retryable), BLOB_NOT_FOUND (404, missing file),
  * INPUT_UNAVAILABLE (other refusals, unsupported schemes; retryable for 5xx, 429 and network errors),
  * TIMEOUT (retryable). Callers that serve untrusted URIs restrict the schemes with `schemes`: a
  * requester must not make a worker read its local files.
@@ -30,7 +30,7 @@ import { isAbsolute, join, relative, resolve as resolvePath, sep } from "node:pa
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { fileURLToPath } from "node:url";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import { CompiledAddressPolicy, forbiddenAddress, type AddressPolicy } from "./netPolicy.js";
 
 export type UriScheme = "http" | "https" | "file" | "npm";
@@ -77,10 +77,10 @@ export async function fetchBytes(uri: string, options: FetchBytesOptions): Promi
   const scheme = uriScheme(uri);
   const details = { uri: redactUri(uri) };
   if (scheme === undefined) {
-    throw new BaseError("INPUT_UNAVAILABLE", `unsupported URI scheme in ${redactUri(uri)} (supported: http, https, file, npm, absolute paths)`, { details });
+    throw new OracleError("INPUT_UNAVAILABLE", `unsupported URI scheme in ${redactUri(uri)} (supported: http, https, file, npm, absolute paths)`, { details });
   }
   if (options.schemes !== undefined && !options.schemes.includes(scheme)) {
-    throw new BaseError("INPUT_UNAVAILABLE", `URI scheme "${scheme}" is not allowed here (allowed: ${options.schemes.join(", ")})`, { details });
+    throw new OracleError("INPUT_UNAVAILABLE", `URI scheme "${scheme}" is not allowed here (allowed: ${options.schemes.join(", ")})`, { details });
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -98,13 +98,13 @@ export async function fetchBytes(uri: string, options: FetchBytesOptions): Promi
   } catch (error) {
     if (options.signal?.aborted === true) {
       // The caller gave up (shutdown): retryable, the work was never judged.
-      throw new BaseError("TIMEOUT", `fetching ${redactUri(uri)} was cancelled`, { cause: error, retryable: true, details });
+      throw new OracleError("TIMEOUT", `fetching ${redactUri(uri)} was cancelled`, { cause: error, retryable: true, details });
     }
     if (timeout.aborted) {
-      throw new BaseError("TIMEOUT", `fetching ${redactUri(uri)} took longer than ${timeoutMs} ms`, { cause: error, retryable: true, details });
+      throw new OracleError("TIMEOUT", `fetching ${redactUri(uri)} took longer than ${timeoutMs} ms`, { cause: error, retryable: true, details });
     }
-    if (error instanceof BaseError) throw error;
-    throw new BaseError("INPUT_UNAVAILABLE", `fetching ${redactUri(uri)} failed: ${(error as Error).message ?? String(error)}`, {
+    if (error instanceof OracleError) throw error;
+    throw new OracleError("INPUT_UNAVAILABLE", `fetching ${redactUri(uri)} failed: ${(error as Error).message ?? String(error)}`, {
       cause: error,
       retryable: true, // connection refused, reset, DNS: the next attempt may succeed
       details,
@@ -128,9 +128,9 @@ export function redactUri(uri: string): string {
   return uri.length > 256 ? `${uri.slice(0, 256)}…` : uri;
 }
 
-function tooLarge(uri: string, maxBytes: number, size?: number): BaseError {
+function tooLarge(uri: string, maxBytes: number, size?: number): OracleError {
   const what = size === undefined ? "more than" : `${size} bytes, more than`;
-  return new BaseError("PAYLOAD_TOO_LARGE", `${redactUri(uri)} is ${what} the limit of ${maxBytes} bytes`, {
+  return new OracleError("PAYLOAD_TOO_LARGE", `${redactUri(uri)} is ${what} the limit of ${maxBytes} bytes`, {
     details: { uri: redactUri(uri), maxBytes, ...(size === undefined ? {} : { size }) },
   });
 }
@@ -157,7 +157,7 @@ function get(url: URL, policy: CompiledAddressPolicy, signal: AbortSignal, first
         resolve(response);
       },
     );
-    const timer = setTimeout(() => request.destroy(new BaseError("TIMEOUT", `no response headers within ${firstByteMs} ms`, { retryable: true })), firstByteMs);
+    const timer = setTimeout(() => request.destroy(new OracleError("TIMEOUT", `no response headers within ${firstByteMs} ms`, { retryable: true })), firstByteMs);
     request.on("error", (error) => {
       clearTimeout(timer);
       reject(error);
@@ -181,12 +181,12 @@ async function fetchHttp(uri: string, options: FetchBytesOptions, signal: AbortS
     response.destroy();
     const location = response.headers.location;
     if (hop >= maxRedirects || location === undefined) {
-      throw new BaseError("INPUT_UNAVAILABLE", `${redactUri(uri)} redirected too often or without a location`, { details: { uri: redactUri(uri) } });
+      throw new OracleError("INPUT_UNAVAILABLE", `${redactUri(uri)} redirected too often or without a location`, { details: { uri: redactUri(uri) } });
     }
     const next = new URL(location, url);
     const scheme = next.protocol.slice(0, -1) as UriScheme;
     if ((scheme !== "http" && scheme !== "https") || (options.schemes !== undefined && !options.schemes.includes(scheme))) {
-      throw new BaseError("INPUT_UNAVAILABLE", `${redactUri(uri)} redirected to a scheme that is not allowed here`, { details: { uri: redactUri(uri) } });
+      throw new OracleError("INPUT_UNAVAILABLE", `${redactUri(uri)} redirected to a scheme that is not allowed here`, { details: { uri: redactUri(uri) } });
     }
     url = next;
   }
@@ -195,10 +195,10 @@ async function fetchHttp(uri: string, options: FetchBytesOptions, signal: AbortS
     response.destroy();
     const details = { uri: redactUri(uri), status };
     if (status === 404 || status === 410) {
-      throw new BaseError("BLOB_NOT_FOUND", `${redactUri(uri)} answered ${status} (not found)`, { details });
+      throw new OracleError("BLOB_NOT_FOUND", `${redactUri(uri)} answered ${status} (not found)`, { details });
     }
     const retryable = status >= 500 || status === 429 || status === 408;
-    throw new BaseError("INPUT_UNAVAILABLE", `${redactUri(uri)} answered ${status} ${response.statusMessage ?? ""}`.trim(), { details, retryable });
+    throw new OracleError("INPUT_UNAVAILABLE", `${redactUri(uri)} answered ${status} ${response.statusMessage ?? ""}`.trim(), { details, retryable });
   }
   const declared = Number(response.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -209,11 +209,11 @@ async function fetchHttp(uri: string, options: FetchBytesOptions, signal: AbortS
   let total = 0;
   const started = performance.now();
   // The minimum rate: checked each second once the grace period is over.
-  let slow: BaseError | undefined;
+  let slow: OracleError | undefined;
   const rateTimer = setInterval(() => {
     const elapsed = performance.now() - started;
     if (elapsed > MIN_RATE_GRACE_MS && total < (minRate * elapsed) / 1000) {
-      slow = new BaseError("TIMEOUT", `${redactUri(uri)} sent its body slower than ${minRate} bytes/s`, { retryable: true, details: { uri: redactUri(uri) } });
+      slow = new OracleError("TIMEOUT", `${redactUri(uri)} sent its body slower than ${minRate} bytes/s`, { retryable: true, details: { uri: redactUri(uri) } });
       response.destroy(slow);
     }
   }, 1000);
@@ -244,13 +244,13 @@ async function readLocal(path: string, uri: string, maxBytes: number, signal: Ab
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") {
-      throw new BaseError("BLOB_NOT_FOUND", `${uri}: no such file`, { cause: error, details: { uri } });
+      throw new OracleError("BLOB_NOT_FOUND", `${uri}: no such file`, { cause: error, details: { uri } });
     }
-    throw new BaseError("INPUT_UNAVAILABLE", `${uri}: ${(error as Error).message}`, { cause: error, details: { uri } });
+    throw new OracleError("INPUT_UNAVAILABLE", `${uri}: ${(error as Error).message}`, { cause: error, details: { uri } });
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new BaseError("INPUT_UNAVAILABLE", `${uri} is not a regular file`, { details: { uri } });
+    if (!stat.isFile()) throw new OracleError("INPUT_UNAVAILABLE", `${uri} is not a regular file`, { details: { uri } });
     if (stat.size > maxBytes) throw tooLarge(uri, maxBytes, stat.size);
     // Read at most maxBytes + 1 so a file that grows meanwhile is still caught.
     const buffer = Buffer.allocUnsafe(stat.size + 1);
@@ -275,7 +275,7 @@ export function resolveNpmUri(uri: string): string {
   const spec = uri.slice("npm:".length);
   const m = /^((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)\/(.+)$/i.exec(spec);
   if (m === null) {
-    throw new BaseError("INPUT_UNAVAILABLE", `${uri}: expected npm:<package>/<path inside the package>`, { details: { uri } });
+    throw new OracleError("INPUT_UNAVAILABLE", `${uri}: expected npm:<package>/<path inside the package>`, { details: { uri } });
   }
   const pkg = m[1]!;
   const inner = m[2]!;
@@ -291,10 +291,10 @@ export function resolveNpmUri(uri: string): string {
     const file = resolvePath(dir, inner);
     const rel = relative(dir, file);
     if (rel === "" || rel.startsWith(`..${sep}`) || rel === ".." || isAbsolute(rel)) {
-      throw new BaseError("INPUT_UNAVAILABLE", `${uri}: the path leaves the package`, { details: { uri } });
+      throw new OracleError("INPUT_UNAVAILABLE", `${uri}: the path leaves the package`, { details: { uri } });
     }
     return file;
   }
-  throw new BaseError("BLOB_NOT_FOUND", `${uri}: package ${pkg} is not installed`, { details: { uri, package: pkg } });
+  throw new OracleError("BLOB_NOT_FOUND", `${uri}: package ${pkg} is not installed`, { details: { uri, package: pkg } });
 }
 

@@ -17,12 +17,12 @@
  * time forward instead.
  */
 import type { ContractTransactionResponse, Signer } from "ethers";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 import { type DescentResult, type Finding, type OperandProof, type WorkerClaims, buildToleranceProof, checkFinding, descend, tauFromBits, toleranceCheck } from "../canonical/descent.js";
 import { stepLeaf, encodeStep } from "../canonical/commitment.js";
 import type { CanonicalTrace } from "../canonical/trace.js";
 import { FlatTree } from "../canonical/tree.js";
-import { CHUNK_BYTES, fromHex, toHex } from "./merkle.js";
+import { CHUNK_BYTES, fromHex, bytesToHex } from "./merkle.js";
 import { DTYPES, type Tensor } from "./tensor.js";
 import type { Hex } from "./types.js";
 import { fraudGameDomain, GAME_TREE, signTraceCommitment, traceCommitmentDigest, type GamePos } from "./fraud-game.js";
@@ -61,7 +61,7 @@ export interface GameClientOptions {
 }
 
 /** The worker let an attacked node's answer deadline pass; the challenger called `timeout` (WorkerFault). */
-export class WorkerTimedOut extends BaseError {
+export class WorkerTimedOut extends OracleError {
   constructor(readonly pos: GamePos | "commitment") {
     const at = pos === "commitment" ? "its trace commitment" : `${["trace", "data", "partial", "element"][pos.tree]} node (step ${pos.step}, element ${pos.element}, height ${pos.height}, index ${pos.index})`;
     super("WORKER_TIMED_OUT", `the worker let the deadline of ${at} pass; timeout called (WorkerFault)`);
@@ -213,7 +213,7 @@ export class GameWorker extends Player {
         const step = trace.program.steps[j]!;
         const c = Math.floor((e * DTYPES[step.output.dtype].size) / CHUNK_BYTES);
         const o = trace.partialOpening(j, e);
-        return this.send("answerElement", () => this.game.answerElement(id, j, e, toHex(encodeStep(step)), trace.chunkBytes(j, c), o.root, o.last, o.lastPath));
+        return this.send("answerElement", () => this.game.answerElement(id, j, e, bytesToHex(encodeStep(step)), trace.chunkBytes(j, c), o.root, o.last, o.lastPath));
       }
       default:
         throw new Error(`unknown tree ${pos.tree}`);
@@ -351,8 +351,8 @@ export class GameChallenger extends Player {
       },
       partialOpening: async (j, e) => {
         const pos = P(GAME_TREE.ELEMENT, j, e, 0, 0);
-        const enc = toHex(encodeStep(program.steps[j]!));
-        const path = programTree.path(j).map(toHex);
+        const enc = bytesToHex(encodeStep(program.steps[j]!));
+        const path = programTree.path(j).map(bytesToHex);
         await this.attackAndWait(requestId, pos, () => this.game.attackElement(requestId, j, e, enc, path), "attackElement");
         const ev = (await this.game.queryFilter(this.game.filters.PartialRevealed(requestId, j), this.opts.fromBlock ?? 0)).find((x) => Number(x.args.element) === e);
         if (!ev) throw new Error(`element (${j}, ${e}) answered without PartialRevealed`);
@@ -383,7 +383,7 @@ export class GameChallenger extends Player {
         // record, which the worker's leaf t−1 agrees with.
         await this.send(
           "proveFold",
-          () => this.game.proveFold(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.t, f.prev?.record ?? toHex(Buffer.alloc(32)), f.prev?.path ?? [], f.leaf.hash, f.leaf.path, operandProofs(f.reads)),
+          () => this.game.proveFold(requestId, f.claim.step, f.claim.element, f.stepProof.encoding, f.t, f.prev?.record ?? bytesToHex(Buffer.alloc(32)), f.prev?.path ?? [], f.leaf.hash, f.leaf.path, operandProofs(f.reads)),
         );
         return true;
       default:
@@ -441,9 +441,9 @@ export class GameChallenger extends Player {
         const index = tol.first?.index ?? 0;
         const p = buildToleranceProof(signedOutput, mine, index);
         const last = mine.program.steps.length - 1;
-        const programPath = FlatTree.fromLeaves(mine.program.steps.map(stepLeaf)).path(last).map(toHex);
+        const programPath = FlatTree.fromLeaves(mine.program.steps.map(stepLeaf)).path(last).map(bytesToHex);
         const open = (o: typeof p.signed) => ({ header: o.tensor.header, dataRoot: o.tensor.dataRoot, rootPath: [], chunk: o.chunk.bytes, chunkPath: o.chunk.path });
-        await this.send("proveOutput", () => this.game.proveOutput(requestId, index, open(p.signed), open(p.final), toHex(encodeStep(mine.program.steps[last]!)), programPath));
+        await this.send("proveOutput", () => this.game.proveOutput(requestId, index, open(p.signed), open(p.final), bytesToHex(encodeStep(mine.program.steps[last]!)), programPath));
         return { ruling: await this.resolveWhenEnded(requestId), outcome: "toleranceProof", descent };
       }
     }

@@ -20,3 +20,6 @@ export * from "./modelSafety.js";
 export * from "./shapeBounds.js";
 export * from "./netPolicy.js";
 export * from "./requestId.js";
+export * from "./retry.js";
+export * from "./hex.js";
+export * from "./schemas.js";

@@ -14,7 +14,8 @@ export function sha256(...parts: Uint8Array[]): Buffer {
   return h.digest();
 }
 
-export function toHex(bytes: Uint8Array): Hex {
+/** 0x-prefixed lower-case hex of `bytes`. */
+export function bytesToHex(bytes: Uint8Array): Hex {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}` as Hex;
 }
 

@@ -4,20 +4,16 @@
  * dead-lettered with a clear reason rather than crash a consumer.
  */
 import { z } from "zod";
+import { AddressSchema as address, Bytes32Schema as hex32, HexBytesSchema as hexBytes } from "./schemas.js";
 
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte hex string");
 /**
  * Largest inline tensor a message may carry (16 MiB, the worker's default maxInputBytes); bigger
- * ones travel through the blob store. The group is non-capturing on purpose: with a capturing
- * group V8's backtracking overflowed its stack on hex strings of about 10 MB (a fuzzer found it),
- * so a hostile message made the consumer throw a RangeError instead of MESSAGE_INVALID.
+ * ones travel through the blob store.
  */
 export const MAX_INLINE_TENSOR_BYTES = 16 * 1024 * 1024;
-const hexBytes = z.string().regex(/^0x(?:[0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes");
 const inlineTensor = hexBytes.max(2 + 2 * MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`);
 /** An ECDSA signature: 65 bytes (64 in the compact form). */
 const signatureHex = hexBytes.max(2 + 2 * 65, "a signature is at most 65 bytes");
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected an address");
 
 /** Relayer -> worker: one request to serve. */
 export const JobSchema = z.object({

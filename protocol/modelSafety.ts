@@ -23,7 +23,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 
 /** Nesting deeper than this (graphs in attributes in graphs ...) is refused rather than walked. */
 export const MAX_MODEL_NESTING = 64;
@@ -56,12 +56,12 @@ const CHILDREN: Record<MessageKind, Record<number, MessageKind>> = {
 const TENSOR_EXTERNAL_DATA = 13;
 const TENSOR_DATA_LOCATION = 14;
 
-function unsafe(message: string, details: Record<string, unknown> = {}): BaseError {
-  return new BaseError("MODEL_UNSAFE", message, { details });
+function unsafe(message: string, details: Record<string, unknown> = {}): OracleError {
+  return new OracleError("MODEL_UNSAFE", message, { details });
 }
 
-function malformed(what: string): BaseError {
-  return new BaseError("MODEL_UNSAFE", `the model is not a well-formed ONNX protobuf (${what})`);
+function malformed(what: string): OracleError {
+  return new OracleError("MODEL_UNSAFE", `the model is not a well-formed ONNX protobuf (${what})`);
 }
 
 /** Reads a varint at `pos`; returns [value, next position]. Values above 2^53 lose precision (only compared with 0 and 1 here). */

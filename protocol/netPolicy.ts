@@ -19,7 +19,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 
 export interface AddressPolicy {
   /** CIDRs or single addresses that may be reached although they are not public (e.g. "127.0.0.0/8", "::1"). */
@@ -117,7 +117,7 @@ function allowList(policy: AddressPolicy): BlockList | undefined {
   for (const entry of list) {
     const [net, bits] = entry.trim().split("/") as [string, string | undefined];
     const family = isIP(net);
-    if (family === 0) throw new BaseError("CONFIG_INVALID", `allowed address ${JSON.stringify(entry)} is not an IP address or CIDR`);
+    if (family === 0) throw new OracleError("CONFIG_INVALID", `allowed address ${JSON.stringify(entry)} is not an IP address or CIDR`);
     const type = family === 4 ? "ipv4" : "ipv6";
     if (bits === undefined) allow.addAddress(net, type);
     else allow.addSubnet(net, Number(bits), type);
@@ -160,8 +160,8 @@ export class CompiledAddressPolicy {
 }
 
 /** The error for a refused address: it names neither the address nor the port. */
-export function forbiddenAddress(): BaseError {
-  return new BaseError("INPUT_UNAVAILABLE", "the URI's host resolves to an address this fetch may not reach (loopback, private, link-local, metadata or reserved)", {
+export function forbiddenAddress(): OracleError {
+  return new OracleError("INPUT_UNAVAILABLE", "the URI's host resolves to an address this fetch may not reach (loopback, private, link-local, metadata or reserved)", {
     details: { reason: "address-not-allowed" },
     retryable: false,
   });

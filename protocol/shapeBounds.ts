@@ -21,7 +21,7 @@
  * unknown shapes, never a refusal: the check refuses only what it can prove too large.
  */
 import onnxProto from "onnx-proto";
-import { BaseError } from "./errors.js";
+import { OracleError } from "./errors.js";
 
 const onnx = onnxProto.onnx;
 type GraphProto = onnxProto.onnx.IGraphProto;
@@ -500,7 +500,7 @@ function graphFieldCount(bytes: Uint8Array): number {
       if ((b & 0x80) === 0) return value;
       scale *= 128;
     }
-    throw new BaseError("MODEL_UNSAFE", "the model is not a well-formed ONNX protobuf (a bad varint)");
+    throw new OracleError("MODEL_UNSAFE", "the model is not a well-formed ONNX protobuf (a bad varint)");
   };
   while (pos < bytes.byteLength) {
     const key = varint();
@@ -512,7 +512,7 @@ function graphFieldCount(bytes: Uint8Array): number {
       const length = varint();
       if (Math.floor(key / 8) === 7) count++;
       pos += length;
-    } else throw new BaseError("MODEL_UNSAFE", `the model is not a well-formed ONNX protobuf (wire type ${wire})`);
+    } else throw new OracleError("MODEL_UNSAFE", `the model is not a well-formed ONNX protobuf (wire type ${wire})`);
   }
   return count;
 }
@@ -525,7 +525,7 @@ export function modelShapeProblems(bytes: Uint8Array, maxElements: number = DEFA
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (error) {
-    throw new BaseError("MODEL_UNSAFE", `the model is not a well-formed ONNX protobuf (${(error as Error).message})`);
+    throw new OracleError("MODEL_UNSAFE", `the model is not a well-formed ONNX protobuf (${(error as Error).message})`);
   }
   const problems: string[] = [];
   if (model.graph) checkGraph(model.graph, undefined, "graph", maxElements, problems);
@@ -545,7 +545,7 @@ export function modelShapeProblems(bytes: Uint8Array, maxElements: number = DEFA
 export function assertModelShapesBounded(bytes: Uint8Array, maxElements: number = DEFAULT_MAX_TENSOR_ELEMENTS): void {
   const problems = modelShapeProblems(bytes, maxElements);
   if (problems.length > 0) {
-    throw new BaseError("MODEL_TOO_LARGE", `the model builds tensors larger than workers accept: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ""}`, {
+    throw new OracleError("MODEL_TOO_LARGE", `the model builds tensors larger than workers accept: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ""}`, {
       details: { problems, maxElements },
     });
   }

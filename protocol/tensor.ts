@@ -8,8 +8,8 @@
  * sha256(0x02 || header || merkleRoot(1024-byte chunks of data)), so one element can be proven with
  * one chunk and a short path.
  */
-import { BaseError } from "./errors.js";
-import { chunkLeaves, merkleRoot, sha256, toHex } from "./merkle.js";
+import { OracleError } from "./errors.js";
+import { chunkLeaves, merkleRoot, sha256, bytesToHex } from "./merkle.js";
 import type { Hex, TensorHash } from "./types.js";
 
 export const TENSOR_MAGIC = Buffer.from("VIOT", "ascii");
@@ -84,8 +84,8 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function malformed(code: TensorFormatCode, message: string, details: Record<string, unknown> = {}): BaseError {
-  return new BaseError("TENSOR_MALFORMED", message, { details: { formatCode: code, ...details } });
+function malformed(code: TensorFormatCode, message: string, details: Record<string, unknown> = {}): OracleError {
+  return new OracleError("TENSOR_MALFORMED", message, { details: { formatCode: code, ...details } });
 }
 
 function checkShape(shape: readonly number[]): void {
@@ -208,19 +208,19 @@ export function hashEncoded(bytes: Uint8Array): TensorHash {
   const h = decodeHeader(bytes);
   const header = bytes.subarray(0, h.headerBytes);
   const root = merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)));
-  return toHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
+  return bytesToHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
 }
 
 export function hashTensor(tensor: Tensor): TensorHash {
   const header = encodeHeader(tensor.dtype, tensor.shape);
   const root = merkleRoot(chunkLeaves(dataBytes(tensor.data)));
-  return toHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
+  return bytesToHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
 }
 
 /** Throws TENSOR_SPEC_MISMATCH unless `tensor` (or its header) fits `spec`. */
 export function checkSpec(actual: { dtype: DType; shape: readonly number[] }, spec: TensorSpec, what = "tensor"): void {
   const fail = (why: string) =>
-    new BaseError("TENSOR_SPEC_MISMATCH", `${what} ${why}`, {
+    new OracleError("TENSOR_SPEC_MISMATCH", `${what} ${why}`, {
       details: { expected: { dtype: spec.dtype, shape: spec.shape }, actual: { dtype: actual.dtype, shape: [...actual.shape] } },
     });
   if (actual.dtype !== spec.dtype) throw fail(`has dtype ${actual.dtype}, the model expects ${spec.dtype}`);
@@ -241,5 +241,5 @@ export function checkSpec(actual: { dtype: DType; shape: readonly number[] }, sp
  */
 export function tensorHashParts(bytes: Uint8Array): { header: Hex; dataRoot: Hex } {
   const h = decodeHeader(bytes);
-  return { header: toHex(bytes.subarray(0, h.headerBytes)), dataRoot: toHex(merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)))) };
+  return { header: bytesToHex(bytes.subarray(0, h.headerBytes)), dataRoot: bytesToHex(merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)))) };
 }

@@ -17,8 +17,8 @@
  * the root *is* a tensor hash, a challenger that only knows the signed traceRoot fetches the
  * manifest from the blob store as `GET /blobs/<traceRoot>`, then each tensor by its hash.
  */
-import { BaseError } from "./errors.js";
-import { fromHex, toHex } from "./merkle.js";
+import { OracleError } from "./errors.js";
+import { fromHex, bytesToHex } from "./merkle.js";
 import { hashTensor, type Tensor } from "./tensor.js";
 import type { Hex, TensorHash } from "./types.js";
 
@@ -38,7 +38,7 @@ export function traceManifest(hashes: readonly Hex[]): Tensor {
   const data = new Uint8Array(hashes.length * TRACE_HASH_BYTES);
   hashes.forEach((h, i) => {
     const bytes = fromHex(h);
-    if (bytes.byteLength !== TRACE_HASH_BYTES) throw new BaseError("TENSOR_MALFORMED", `trace hash ${i} is not 32 bytes`);
+    if (bytes.byteLength !== TRACE_HASH_BYTES) throw new OracleError("TENSOR_MALFORMED", `trace hash ${i} is not 32 bytes`);
     data.set(bytes, i * TRACE_HASH_BYTES);
   });
   return { dtype: "uint8", shape: [hashes.length, TRACE_HASH_BYTES], data };
@@ -47,11 +47,11 @@ export function traceManifest(hashes: readonly Hex[]): Tensor {
 /** The tensor hashes a manifest lists (throws TENSOR_MALFORMED for anything but uint8 [n, 32]). */
 export function manifestHashes(manifest: Tensor): TensorHash[] {
   if (manifest.dtype !== "uint8" || manifest.shape.length !== 2 || manifest.shape[1] !== TRACE_HASH_BYTES) {
-    throw new BaseError("TENSOR_MALFORMED", `a trace manifest is uint8 [n, 32], got ${manifest.dtype} [${manifest.shape}]`);
+    throw new OracleError("TENSOR_MALFORMED", `a trace manifest is uint8 [n, 32], got ${manifest.dtype} [${manifest.shape}]`);
   }
   const data = manifest.data as Uint8Array;
   const hashes: TensorHash[] = [];
-  for (let i = 0; i < manifest.shape[0]!; i++) hashes.push(toHex(data.subarray(i * TRACE_HASH_BYTES, (i + 1) * TRACE_HASH_BYTES)) as TensorHash);
+  for (let i = 0; i < manifest.shape[0]!; i++) hashes.push(bytesToHex(data.subarray(i * TRACE_HASH_BYTES, (i + 1) * TRACE_HASH_BYTES)) as TensorHash);
   return hashes;
 }
 

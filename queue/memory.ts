@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { BaseError, isRetryable } from "../protocol/errors.js";
+import { OracleError, isRetryable } from "../protocol/errors.js";
 import {
   DEAD_LETTER_SUFFIX,
   DEFAULT_MAX_DELIVERIES,
@@ -93,7 +93,7 @@ export class InProcessQueue implements JobQueue {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new BaseError("QUEUE_CLOSED", "the queue is closed");
+    if (this.closed) throw new OracleError("QUEUE_CLOSED", "the queue is closed");
   }
 
   async publish(queue: string, body: Json, options: { messageId?: string } = {}): Promise<void> {
@@ -177,7 +177,7 @@ export class InProcessQueue implements JobQueue {
     try {
       await consumer.handler(delivery, consumer.controller.signal);
     } catch (error) {
-      const reason = error instanceof Error ? `${(error as BaseError).code ?? error.name}: ${error.message}` : String(error);
+      const reason = error instanceof Error ? `${(error as OracleError).code ?? error.name}: ${error.message}` : String(error);
       if (isRetryable(error) && message.deliveryCount < q.maxDeliveries) {
         q.ready.push(message);
       } else {
@@ -194,7 +194,7 @@ export class InProcessQueue implements JobQueue {
       for (const q of this.queues.values()) {
         for (const c of q.consumers) {
           c.active = false;
-          c.controller.abort(new BaseError("QUEUE_CLOSED", "the queue is closing"));
+          c.controller.abort(new OracleError("QUEUE_CLOSED", "the queue is closing"));
           all.push(...c.inFlight);
         }
       }

@@ -22,7 +22,7 @@
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, MessagePropertyHeaders } from "amqplib";
-import { BaseError, isRetryable } from "../protocol/errors.js";
+import { OracleError, isRetryable } from "../protocol/errors.js";
 import { createLogger, type Logger } from "../protocol/logger.js";
 import {
   DEAD_LETTER_SUFFIX,
@@ -86,7 +86,7 @@ interface Generation {
   drain: { promise: Promise<void>; resolve: () => void } | undefined;
   utility: Promise<Channel> | undefined;
   /** Set when the broker refused this user something on the publisher channel (403). */
-  refused?: BaseError;
+  refused?: OracleError;
 }
 
 /** A lease competed for on one single-active-consumer queue (see `lease`). */
@@ -126,10 +126,10 @@ function amqpCode(error: unknown): number | undefined {
 }
 
 /** A broker's 403 (ACCESS_REFUSED: the user lacks the permission) as a non-retryable error; undefined for anything else. */
-function accessRefused(error: unknown): BaseError | undefined {
+function accessRefused(error: unknown): OracleError | undefined {
   if (amqpCode(error) !== 403) return undefined;
   const message = error instanceof Error ? error.message : String(error);
-  return new BaseError("QUEUE_ACCESS_REFUSED", `the broker refused this user: ${/ACCESS_REFUSED - ([^"]*)/.exec(message)?.[1] ?? message}`, { retryable: false, details: { reason: message } });
+  return new OracleError("QUEUE_ACCESS_REFUSED", `the broker refused this user: ${/ACCESS_REFUSED - ([^"]*)/.exec(message)?.[1] ?? message}`, { retryable: false, details: { reason: message } });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -235,7 +235,7 @@ export class RabbitMqQueue implements JobQueue {
         return queue;
       } catch (error) {
         if (Date.now() + delay > deadline) {
-          throw new BaseError("QUEUE_UNAVAILABLE", `cannot connect to the broker at ${redactAmqpUrl(url)}`, {
+          throw new OracleError("QUEUE_UNAVAILABLE", `cannot connect to the broker at ${redactAmqpUrl(url)}`, {
             retryable: true,
             cause: error,
             details: { url: redactAmqpUrl(url), reason: error instanceof Error ? error.message : String(error) },
@@ -369,12 +369,12 @@ export class RabbitMqQueue implements JobQueue {
   /** The live connection, waiting for a reconnection up to `deadline`. */
   private async generation(deadline: number): Promise<Generation> {
     for (;;) {
-      if (this.state === "closed") throw new BaseError("QUEUE_CLOSED", "the queue is closed");
+      if (this.state === "closed") throw new OracleError("QUEUE_CLOSED", "the queue is closed");
       const g = this.gen;
       if (g !== undefined && !g.lost) return g;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new BaseError("QUEUE_UNAVAILABLE", "the broker is unreachable", { retryable: true, details: { url: redactAmqpUrl(this.url) } });
+        throw new OracleError("QUEUE_UNAVAILABLE", "the broker is unreachable", { retryable: true, details: { url: redactAmqpUrl(this.url) } });
       }
       await new Promise<void>((r) => {
         const t = setTimeout(done, left);
@@ -449,7 +449,7 @@ export class RabbitMqQueue implements JobQueue {
         await ch.bindQueue(q, q, q);
       } catch (error) {
         if (amqpCode(error) === 406) {
-          throw new BaseError("CONFIG_INVALID", `queue ${q} already exists with other settings (maxDeliveries differs?)`, {
+          throw new OracleError("CONFIG_INVALID", `queue ${q} already exists with other settings (maxDeliveries differs?)`, {
             cause: error,
             details: { queue: q, maxDeliveries: maxDeliveries ?? DEFAULT_MAX_DELIVERIES },
           });
@@ -483,7 +483,7 @@ export class RabbitMqQueue implements JobQueue {
       try {
         return await op(gen);
       } catch (error) {
-        if (error instanceof BaseError) throw error;
+        if (error instanceof OracleError) throw error;
         // The broker refused this user the resource: no retry can change that.
         const refused = accessRefused(error) ?? gen.refused;
         if (refused !== undefined) throw refused;
@@ -497,7 +497,7 @@ export class RabbitMqQueue implements JobQueue {
           this.markLost(gen, error);
         }
         if (Date.now() >= deadline) {
-          throw new BaseError("QUEUE_UNAVAILABLE", "the broker is unreachable", { retryable: true, cause: error });
+          throw new OracleError("QUEUE_UNAVAILABLE", "the broker is unreachable", { retryable: true, cause: error });
         }
       }
     }
@@ -507,14 +507,14 @@ export class RabbitMqQueue implements JobQueue {
   // Publishing
 
   private ensureOpen(): void {
-    if (this.state !== "open") throw new BaseError("QUEUE_CLOSED", "the queue is closed");
+    if (this.state !== "open") throw new OracleError("QUEUE_CLOSED", "the queue is closed");
   }
 
   async publish(name: string, body: Json, options: { messageId?: string } = {}): Promise<void> {
     this.ensureOpen();
     const queue = this.ns + name;
     const text = JSON.stringify(body);
-    if (typeof text !== "string") throw new BaseError("MESSAGE_INVALID", "the message is not a JSON value");
+    if (typeof text !== "string") throw new OracleError("MESSAGE_INVALID", "the message is not a JSON value");
     const p = this.send(queue, Buffer.from(text, "utf8"), {
       messageId: options.messageId ?? randomUUID(),
       headers: { [MAX_DELIVERIES_HEADER]: this.explicit.get(queue) ?? DEFAULT_MAX_DELIVERIES },
@@ -547,7 +547,7 @@ export class RabbitMqQueue implements JobQueue {
     if (gen.lost) throw new ConnectionLost(undefined);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => pending.fail(new BaseError("TIMEOUT", "no publisher confirm from the broker in time", { retryable: true, details: { queue } })),
+        () => pending.fail(new OracleError("TIMEOUT", "no publisher confirm from the broker in time", { retryable: true, details: { queue } })),
         Math.max(1, deadline - Date.now()),
       );
       const pending: PendingPublish = {
@@ -686,7 +686,7 @@ export class RabbitMqQueue implements JobQueue {
       body = c.queue.endsWith(DEAD_LETTER_SUFFIX) ? (readDeadLetter(msg) as unknown as Json) : (JSON.parse(msg.content.toString("utf8")) as Json);
     } catch (e) {
       body = msg.content.toString("utf8");
-      error = new BaseError("MESSAGE_INVALID", "the message is not JSON", { cause: e });
+      error = new OracleError("MESSAGE_INVALID", "the message is not JSON", { cause: e });
     }
     if (error === undefined) {
       try {
@@ -700,7 +700,7 @@ export class RabbitMqQueue implements JobQueue {
 
     // A handler cut short by close() (its signal aborted) is not the message's fault: back to the queue.
     if (c.controller.signal.aborted) return this.settle(c, ch, open, () => ch.nack(msg, false, true));
-    const reason = error instanceof Error ? `${(error as BaseError).code ?? error.name}: ${error.message}` : String(error);
+    const reason = error instanceof Error ? `${(error as OracleError).code ?? error.name}: ${error.message}` : String(error);
     const maxDeliveries = this.explicit.get(c.queue) ?? (Number(headers[MAX_DELIVERIES_HEADER]) || DEFAULT_MAX_DELIVERIES);
     if (isRetryable(error) && deliveryCount < maxDeliveries) {
       return this.settle(c, ch, open, () => ch.nack(msg, false, true));
@@ -829,7 +829,7 @@ export class RabbitMqQueue implements JobQueue {
   }
 
   private ensureNotClosed(): void {
-    if (this.state === "closed") throw new BaseError("QUEUE_CLOSED", "the queue is closed");
+    if (this.state === "closed") throw new OracleError("QUEUE_CLOSED", "the queue is closed");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -932,7 +932,7 @@ export class RabbitMqQueue implements JobQueue {
       const consumers = [...this.consumers];
       for (const c of consumers) {
         c.active = false;
-        c.controller.abort(new BaseError("QUEUE_CLOSED", "the queue is closing"));
+        c.controller.abort(new OracleError("QUEUE_CLOSED", "the queue is closing"));
       }
       // Stop deliveries, let running handlers finish (their acks and dead letters still go out),
       // let publishes already under way get their confirms, then close everything.

@@ -21,7 +21,7 @@
  * minimum rate (408).
  */
 import express, { type NextFunction, type Request, type Response } from "express";
-import { BLOB_AUTH_HEADER, BaseError, isError, parseBlobAuth, verifyBlobAuth, type ErrorCode, type Logger } from "../protocol/index.js";
+import { BLOB_AUTH_HEADER, OracleError, isError, parseBlobAuth, verifyBlobAuth, type ErrorCode, type Logger } from "../protocol/index.js";
 import { QUEUES } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import { BlobStore } from "./blobs.js";
@@ -125,6 +125,9 @@ export interface RateLimitOptions {
 /**
  * Token buckets per key, least recently used first in the map (a Map keeps insertion order and a
  * key is re-inserted on every use), so memory is bounded by `maxClients` whatever the traffic.
+ * Kept custom rather than express-rate-limit: that counts fixed windows on its own clock, while the
+ * relayer needs a refilling bucket with a burst, the API's injectable clock, the wait in Retry-After,
+ * and one limiter for three keys (address, signed identity, token verifications) inside one middleware.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -182,7 +185,7 @@ export function createApi(deps: ApiDeps): express.Express {
     const waitMs = addressBuckets.take(client, now());
     if (waitMs === 0) return;
     res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
-    throw new BaseError("RATE_LIMITED", `too many requests from this address; retry in ${waitMs} ms`, {
+    throw new OracleError("RATE_LIMITED", `too many requests from this address; retry in ${waitMs} ms`, {
       details: { retryAfterMs: waitMs, perSecond: limit.perSecond, burst: limit.burst },
     });
   };
@@ -202,7 +205,7 @@ export function createApi(deps: ApiDeps): express.Express {
   app.use(async (req, res, next) => {
     const header = req.headers[BLOB_AUTH_HEADER];
     if (header === undefined) return next();
-    if (auth === undefined) throw new BaseError("AUTH_INVALID", "this relayer takes no signed requests (no blobAuth configured)");
+    if (auth === undefined) throw new OracleError("AUTH_INVALID", "this relayer takes no signed requests (no blobAuth configured)");
     const token = String(header);
     parseBlobAuth(token, now()); // format and time: cheap, and a cached token expires with them
     let address = verified.get(token);
@@ -210,7 +213,7 @@ export function createApi(deps: ApiDeps): express.Express {
       const waitMs = verifications.take(clientKey(clientAddress(req, proxies)), now());
       if (waitMs > 0) {
         res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
-        throw new BaseError("RATE_LIMITED", `too many new signed tokens from this address; retry in ${waitMs} ms`, { details: { retryAfterMs: waitMs } });
+        throw new OracleError("RATE_LIMITED", `too many new signed tokens from this address; retry in ${waitMs} ms`, { details: { retryAfterMs: waitMs } });
       }
       address = verifyBlobAuth(token, now());
       if (verified.size >= 10_000) verified.delete(verified.keys().next().value!);
@@ -220,13 +223,13 @@ export function createApi(deps: ApiDeps): express.Express {
     try {
       party = await auth.identify(address);
     } catch (cause) {
-      throw new BaseError("CHAIN_UNAVAILABLE", "could not check who signed the request", { cause, retryable: true });
+      throw new OracleError("CHAIN_UNAVAILABLE", "could not check who signed the request", { cause, retryable: true });
     }
     if (party === undefined) {
       // A read signed by a key this relayer does not list (a challenger it does not know) is served
       // as anonymous; an upload claiming an identity nobody can be held to is refused.
       if (req.method === "GET" || req.method === "HEAD") return next();
-      throw new BaseError("AUTH_INVALID", `${address} is neither a registered worker's signer nor an identity this relayer lists`);
+      throw new OracleError("AUTH_INVALID", `${address} is neither a registered worker's signer nor an identity this relayer lists`);
     }
     res.locals.identity = address;
     res.locals.party = party;
@@ -234,7 +237,7 @@ export function createApi(deps: ApiDeps): express.Express {
       const waitMs = identityBuckets.take(`id:${address}`, now());
       if (waitMs > 0) {
         res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
-        throw new BaseError("RATE_LIMITED", `too many requests from ${address}; retry in ${waitMs} ms`, { details: { retryAfterMs: waitMs, ...auth.rateLimit } });
+        throw new OracleError("RATE_LIMITED", `too many requests from ${address}; retry in ${waitMs} ms`, { details: { retryAfterMs: waitMs, ...auth.rateLimit } });
       }
     }
     next();
@@ -259,7 +262,7 @@ export function createApi(deps: ApiDeps): express.Express {
     // A chunked body of unknown length: the blob parser counts it as it streams; other routes never read it.
     if (!(length <= limit)) {
       res.set("connection", "close");
-      throw new BaseError("PAYLOAD_TOO_LARGE", `body exceeds the ${limit}-byte limit of ${req.method} ${req.path.slice(0, 80)}`, {
+      throw new OracleError("PAYLOAD_TOO_LARGE", `body exceeds the ${limit}-byte limit of ${req.method} ${req.path.slice(0, 80)}`, {
         details: { limit, length: Number.isFinite(length) ? length : String(declared).slice(0, 40) },
       });
     }
@@ -271,7 +274,7 @@ export function createApi(deps: ApiDeps): express.Express {
     try {
       head = await deps.chain.provider.getBlockNumber();
     } catch (cause) {
-      throw new BaseError("CHAIN_UNAVAILABLE", "the chain node does not answer", { cause, retryable: true });
+      throw new OracleError("CHAIN_UNAVAILABLE", "the chain node does not answer", { cause, retryable: true });
     }
     res.json({
       ok: true,
@@ -287,7 +290,7 @@ export function createApi(deps: ApiDeps): express.Express {
   app.get("/requests", (req, res) => {
     const state = typeof req.query.state === "string" ? req.query.state : undefined;
     if (state !== undefined && !STATES.has(state as RequestState)) {
-      throw new BaseError("MESSAGE_INVALID", `unknown state "${state.slice(0, 40)}"`, { details: { allowed: [...STATES] } });
+      throw new OracleError("MESSAGE_INVALID", `unknown state "${state.slice(0, 40)}"`, { details: { allowed: [...STATES] } });
     }
     const limit = typeof req.query.limit === "string" ? Number.parseInt(req.query.limit, 10) : 100;
     res.json({ requests: deps.db.listRequests({ state: state as RequestState | undefined, limit: Number.isFinite(limit) ? limit : 100 }) });
@@ -296,7 +299,7 @@ export function createApi(deps: ApiDeps): express.Express {
   app.get("/requests/:id", (req, res) => {
     const id = req.params.id.toLowerCase();
     const row = deps.db.getRequest(id);
-    if (row === undefined) throw new BaseError("REQUEST_NOT_FOUND", `no request ${id.slice(0, 80)}`);
+    if (row === undefined) throw new OracleError("REQUEST_NOT_FOUND", `no request ${id.slice(0, 80)}`);
     const reply = deps.db.getReply(id);
     res.json({ request: row, reply: reply === undefined ? null : { kind: reply.kind, state: reply.state, reason: reply.reason, receivedAt: reply.receivedAt } });
   });
@@ -314,17 +317,17 @@ export function createApi(deps: ApiDeps): express.Express {
     const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (type !== "application/octet-stream") {
       res.set("connection", "close");
-      throw new BaseError("MESSAGE_INVALID", "blob uploads must be sent as content-type application/octet-stream", { details: { contentType: type.slice(0, 80) } });
+      throw new OracleError("MESSAGE_INVALID", "blob uploads must be sent as content-type application/octet-stream", { details: { contentType: type.slice(0, 80) } });
     }
     const site = req.headers["sec-fetch-site"];
     if (site === "cross-site" || site === "same-site") {
       res.set("connection", "close");
-      throw new BaseError("MESSAGE_INVALID", "blob uploads from another site's web page are refused", { details: { secFetchSite: site } });
+      throw new OracleError("MESSAGE_INVALID", "blob uploads from another site's web page are refused", { details: { secFetchSite: site } });
     }
     const encoding = String(req.headers["content-encoding"] ?? "identity").toLowerCase();
     if (encoding !== "identity") {
       res.set("connection", "close");
-      throw new BaseError("MESSAGE_INVALID", "blob uploads are not accepted with a content-encoding", { details: { contentEncoding: encoding.slice(0, 40) } });
+      throw new OracleError("MESSAGE_INVALID", "blob uploads are not accepted with a content-encoding", { details: { contentEncoding: encoding.slice(0, 40) } });
     }
     const hash = typeof req.params.hash === "string" ? req.params.hash : undefined;
     const client = clientAddress(req, proxies);
@@ -333,13 +336,13 @@ export function createApi(deps: ApiDeps): express.Express {
       const declared = req.headers["content-length"];
       if (declared === undefined) {
         res.set("connection", "close");
-        throw new BaseError("MESSAGE_INVALID", "a signed blob upload must declare its Content-Length");
+        throw new OracleError("MESSAGE_INVALID", "a signed blob upload must declare its Content-Length");
       }
       const waitMs = identityBytes.take(identity, Number(declared), now());
       if (waitMs > 0) {
         res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
         res.set("connection", "close");
-        throw new BaseError("RATE_LIMITED", `${identity}'s upload budget is spent; retry in ${Math.ceil(waitMs / 1000)} s`, {
+        throw new OracleError("RATE_LIMITED", `${identity}'s upload budget is spent; retry in ${Math.ceil(waitMs / 1000)} s`, {
           details: { retryAfterMs: waitMs, bytesPerIdentity: auth.bytesPerIdentity, windowMs: auth.windowMs },
         });
       }
@@ -349,7 +352,7 @@ export function createApi(deps: ApiDeps): express.Express {
     if (referenced) return next();
     if (auth?.required === true) {
       res.set("connection", "close");
-      throw new BaseError("AUTH_INVALID", `anonymous blob uploads are refused here: sign the request (${BLOB_AUTH_HEADER}) as a registered worker or a listed identity, or upload an on-chain request's input`);
+      throw new OracleError("AUTH_INVALID", `anonymous blob uploads are refused here: sign the request (${BLOB_AUTH_HEADER}) as a registered worker or a listed identity, or upload an on-chain request's input`);
     }
     // Anonymous uploads in progress: a global cap and one per client.
     const key = clientKey(client);
@@ -357,7 +360,7 @@ export function createApi(deps: ApiDeps): express.Express {
     if (uploads >= uploadLimits.maxConcurrent || mine >= uploadLimits.maxConcurrentPerClient) {
       res.set("retry-after", "1");
       res.set("connection", "close");
-      throw new BaseError("RATE_LIMITED", "too many blob uploads in progress; retry in 1 s", {
+      throw new OracleError("RATE_LIMITED", "too many blob uploads in progress; retry in 1 s", {
         details: { retryAfterMs: 1000, maxConcurrent: uploadLimits.maxConcurrent, maxConcurrentPerClient: uploadLimits.maxConcurrentPerClient },
       });
     }
@@ -378,13 +381,13 @@ export function createApi(deps: ApiDeps): express.Express {
     const declared = req.headers["content-length"];
     if (declared === undefined) {
       res.set("connection", "close");
-      throw new BaseError("MESSAGE_INVALID", "an anonymous blob upload must declare its Content-Length");
+      throw new OracleError("MESSAGE_INVALID", "an anonymous blob upload must declare its Content-Length");
     }
     const length = Number(declared);
     const refuse = (waitMs: number, why: string, details: Record<string, unknown>) => {
       res.set("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))));
       res.set("connection", "close");
-      throw new BaseError("RATE_LIMITED", `${why}; retry in ${Math.ceil(waitMs / 1000)} s`, { details: { retryAfterMs: waitMs, ...details } });
+      throw new OracleError("RATE_LIMITED", `${why}; retry in ${Math.ceil(waitMs / 1000)} s`, { details: { retryAfterMs: waitMs, ...details } });
     };
     const stored = deps.blobs.storedBytes() + inflight;
     if (stored + length > quota.maxStoredBytes) {
@@ -433,7 +436,7 @@ export function createApi(deps: ApiDeps): express.Express {
   deps.extend?.(app);
 
   app.use((_req, _res) => {
-    throw new BaseError("REQUEST_NOT_FOUND", "no such route");
+    throw new OracleError("REQUEST_NOT_FOUND", "no such route");
   });
 
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -447,12 +450,12 @@ export function createApi(deps: ApiDeps): express.Express {
   return app;
 }
 
-function toBaseError(error: unknown): BaseError {
+function toBaseError(error: unknown): OracleError {
   if (isError(error)) return error;
   const e = error as { type?: string; status?: number; limit?: number; length?: number } | null;
   if (e?.type === "entity.too.large") {
-    return new BaseError("PAYLOAD_TOO_LARGE", `body exceeds the ${e.limit}-byte limit`, { details: { limit: e.limit, length: e.length } });
+    return new OracleError("PAYLOAD_TOO_LARGE", `body exceeds the ${e.limit}-byte limit`, { details: { limit: e.limit, length: e.length } });
   }
-  if (e?.status !== undefined && e.status < 500) return new BaseError("MESSAGE_INVALID", String((error as Error).message));
-  return new BaseError("INTERNAL", "internal error", { cause: error });
+  if (e?.status !== undefined && e.status < 500) return new OracleError("MESSAGE_INVALID", String((error as Error).message));
+  return new OracleError("INTERNAL", "internal error", { cause: error });
 }

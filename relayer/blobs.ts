@@ -9,10 +9,10 @@ import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import { BaseError, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, toHex, type TensorHash } from "../protocol/index.js";
+import { OracleError, BYTES32_LOWER_PATTERN, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, bytesToHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
-const HASH_RE = /^0x[0-9a-f]{64}$/;
+const HASH_RE = BYTES32_LOWER_PATTERN;
 
 /**
  * The tensor hash of a canonical encoding fed in pieces (protocol/tensor.ts hashEncoded): the header
@@ -72,7 +72,7 @@ export class StreamingTensorHash {
     if (this.bundle !== undefined) return hashBundleEncoded(Buffer.concat(this.bundle));
     const h = decodeHeaderOf(this.head, this.total);
     if (this.fill > 0 || this.leaves.length === 0) this.leaves.push(createHash("sha256").update(this.chunk.subarray(0, this.fill + 1)).digest());
-    return toHex(sha256(Buffer.from([2]), this.head.subarray(0, h.headerBytes), merkleRoot(this.leaves))) as TensorHash;
+    return bytesToHex(sha256(Buffer.from([2]), this.head.subarray(0, h.headerBytes), merkleRoot(this.leaves))) as TensorHash;
   }
 }
 
@@ -104,7 +104,7 @@ export class BlobStore {
 
   static normalizeHash(hash: string): TensorHash {
     const h = hash.toLowerCase();
-    if (!HASH_RE.test(h)) throw new BaseError("TENSOR_MALFORMED", `"${hash.slice(0, 80)}" is not a 0x-prefixed 32-byte hash`);
+    if (!HASH_RE.test(h)) throw new OracleError("TENSOR_MALFORMED", `"${hash.slice(0, 80)}" is not a 0x-prefixed 32-byte hash`);
     return h as TensorHash;
   }
 
@@ -115,13 +115,13 @@ export class BlobStore {
    */
   async put(bytes: Uint8Array, expected?: string, options: { referenced?: boolean } = {}): Promise<TensorHash> {
     if (bytes.byteLength > this.options.maxBytes) {
-      throw new BaseError("PAYLOAD_TOO_LARGE", `blob of ${bytes.byteLength} bytes exceeds the ${this.options.maxBytes}-byte limit`, {
+      throw new OracleError("PAYLOAD_TOO_LARGE", `blob of ${bytes.byteLength} bytes exceeds the ${this.options.maxBytes}-byte limit`, {
         details: { size: bytes.byteLength, limit: this.options.maxBytes },
       });
     }
     const hash = hashBundleEncoded(bytes); // a tensor's or a bundle's hash; throws TENSOR_MALFORMED with the reason
     if (expected !== undefined && BlobStore.normalizeHash(expected) !== hash) {
-      throw new BaseError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
+      throw new OracleError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
     }
     const now = Date.now();
     const expiresAt = now + this.retentionMs(options.referenced ?? true);
@@ -167,7 +167,7 @@ export class BlobStore {
           if (now - windowStart < limits.rateWindowMs) return;
           const rate = (windowBytes * 1000) / (now - windowStart);
           if (rate < limits.minBytesPerSecond) {
-            fail(new BaseError("TIMEOUT", `upload slower than ${limits.minBytesPerSecond} bytes/s; cut off`, { details: { received: hasher.total, bytesPerSecond: Math.round(rate) } }));
+            fail(new OracleError("TIMEOUT", `upload slower than ${limits.minBytesPerSecond} bytes/s; cut off`, { details: { received: hasher.total, bytesPerSecond: Math.round(rate) } }));
             return;
           }
           windowStart = now;
@@ -176,7 +176,7 @@ export class BlobStore {
         const onData = (piece: Buffer) => {
           windowBytes += piece.byteLength;
           if (hasher.total + piece.byteLength > maxBytes) {
-            fail(new BaseError("PAYLOAD_TOO_LARGE", `blob exceeds the ${maxBytes}-byte limit`, { details: { limit: maxBytes } }));
+            fail(new OracleError("PAYLOAD_TOO_LARGE", `blob exceeds the ${maxBytes}-byte limit`, { details: { limit: maxBytes } }));
             return;
           }
           hasher.update(piece);
@@ -187,9 +187,9 @@ export class BlobStore {
         };
         body.on("data", onData);
         body.once("error", fail);
-        body.once("aborted", () => fail(new BaseError("MESSAGE_INVALID", "the client aborted the upload")));
+        body.once("aborted", () => fail(new OracleError("MESSAGE_INVALID", "the client aborted the upload")));
         body.once("close", () => {
-          if (!body.readableEnded) fail(new BaseError("MESSAGE_INVALID", "the upload ended before its body"));
+          if (!body.readableEnded) fail(new OracleError("MESSAGE_INVALID", "the upload ended before its body"));
         });
         file.once("error", fail);
         body.once("end", () => {
@@ -204,7 +204,7 @@ export class BlobStore {
       });
       const hash = hasher.digest(); // throws TENSOR_MALFORMED with the reason
       if (want !== undefined && want !== hash) {
-        throw new BaseError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
+        throw new OracleError("INPUT_HASH_MISMATCH", `blob hashes to ${hash}, not ${expected}`, { details: { expected, actual: hash } });
       }
       const now = Date.now();
       if (!this.has(hash)) await rename(tmp, this.path(hash));
@@ -221,11 +221,11 @@ export class BlobStore {
   async get(hash: string): Promise<Buffer> {
     const h = BlobStore.normalizeHash(hash);
     const known = this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(h);
-    if (known === undefined) throw new BaseError("BLOB_NOT_FOUND", `no blob ${h}`, { details: { hash: h } });
+    if (known === undefined) throw new OracleError("BLOB_NOT_FOUND", `no blob ${h}`, { details: { hash: h } });
     try {
       return await readFile(this.path(h));
     } catch (cause) {
-      throw new BaseError("BLOB_NOT_FOUND", `blob ${h} is indexed but its file is missing`, { cause, details: { hash: h } });
+      throw new OracleError("BLOB_NOT_FOUND", `blob ${h} is indexed but its file is missing`, { cause, details: { hash: h } });
     }
   }
 
@@ -236,7 +236,7 @@ export class BlobStore {
     try {
       handle = await open(this.path(h), "r");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new BaseError("BLOB_NOT_FOUND", `no blob ${h}`, { details: { hash: h } });
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new OracleError("BLOB_NOT_FOUND", `no blob ${h}`, { details: { hash: h } });
       throw error;
     }
     try {

@@ -1,7 +1,7 @@
 /**
  * The relayer's view of the chain: typed oracle binding, chain time, and one serialized
  * transaction sender that retries transient failures and decodes reverts. Its nonces come from the
- * NonceManager (nonces.ts): tracked in the database, healed when dropped, bumped when stuck.
+ * TransactionManager (nonces.ts): tracked in the database, healed when dropped, bumped when stuck.
  */
 import {
   AbstractSigner,
@@ -15,9 +15,10 @@ import {
   type TypedDataDomain,
   type TypedDataField,
 } from "ethers";
-import { BaseError, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
+import { OracleError, errorChain, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
+import { retry } from "../protocol/retry.js";
 import type { RelayerDb } from "./db.js";
-import { NonceManager, type FeePolicy } from "./nonces.js";
+import { TransactionManager, type FeePolicy } from "./nonces.js";
 
 export interface TxRecord {
   label: string;
@@ -35,7 +36,7 @@ class ManagedSigner extends AbstractSigner {
   label = "call";
   constructor(
     private readonly inner: Signer,
-    private readonly nonces: NonceManager,
+    private readonly nonces: TransactionManager,
   ) {
     super(inner.provider);
   }
@@ -62,7 +63,7 @@ class ManagedSigner extends AbstractSigner {
 export class OracleChain {
   readonly oracle: IInferenceOracle;
   readonly reader: IInferenceOracle;
-  readonly nonces: NonceManager;
+  readonly nonces: TransactionManager;
   private readonly managed: ManagedSigner;
   private queue: Promise<unknown> = Promise.resolve();
   /** Every transaction this relayer mined, for gas accounting. */
@@ -80,7 +81,7 @@ export class OracleChain {
     db: RelayerDb,
     fees: FeePolicy,
   ) {
-    this.nonces = new NonceManager(provider, signer, db, log.child({ part: "nonces" }), fees);
+    this.nonces = new TransactionManager(provider, signer, db, log.child({ part: "nonces" }), fees);
     this.managed = new ManagedSigner(signer, this.nonces);
     this.oracle = IInferenceOracle__factory.connect(oracleAddress, this.managed);
     this.reader = IInferenceOracle__factory.connect(oracleAddress, provider);
@@ -110,7 +111,7 @@ export class OracleChain {
   /** Timestamp of the latest block (seconds): what the next block's `block.timestamp` is at least. */
   async chainTime(): Promise<number> {
     const block = await this.provider.getBlock("latest");
-    if (block === null) throw new BaseError("CHAIN_UNAVAILABLE", "the node returned no latest block", { retryable: true });
+    if (block === null) throw new OracleError("CHAIN_UNAVAILABLE", "the node returned no latest block", { retryable: true });
     return block.timestamp;
   }
 
@@ -132,34 +133,35 @@ export class OracleChain {
    * with the decoded custom error.
    */
   send(label: string, items: number, build: () => Promise<ContractTransactionResponse | ContractTransaction>): Promise<TransactionReceipt> {
-    const run = async (): Promise<TransactionReceipt> => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          // `build` either calls a method of `oracle` (sent through the nonce manager by the managed
-          // signer) or returns a populated call (`oracle.x.populateTransaction(...)`) sent here.
-          this.managed.label = label;
-          const built = await build();
-          const nonce = "hash" in built && typeof built.hash === "string" ? built.nonce : (await this.nonces.send(label, built)).nonce;
-          const receipt = await this.nonces.wait(nonce, { signal: this.stopWaiting.signal });
-          this.txs.push({ label, hash: receipt.hash, gasUsed: receipt.gasUsed, items, at: Date.now() });
-          return receipt;
-        } catch (error) {
-          if (isError(error, "CHAIN_REVERTED") || isError(error, "TIMEOUT")) throw error;
-          const revert = this.decodeRevert(error);
-          if (revert !== undefined || isRevert(error)) {
-            throw new BaseError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
-              cause: error,
-              details: { label, error: revert?.name, args: revert?.args.map(String) },
-            });
-          }
-          if (attempt >= this.retries) {
-            throw new BaseError("CHAIN_UNAVAILABLE", `${label} failed after ${attempt + 1} attempts`, { cause: error, retryable: true });
-          }
-          this.log.warn({ err: error, label, attempt }, "transaction failed, retrying");
-          await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
-        }
+    const final = (error: unknown) => isError(error, "CHAIN_REVERTED") || isError(error, "TIMEOUT");
+    const once = async (): Promise<TransactionReceipt> => {
+      try {
+        // `build` either calls a method of `oracle` (sent through the nonce manager by the managed
+        // signer) or returns a populated call (`oracle.x.populateTransaction(...)`) sent here.
+        this.managed.label = label;
+        const built = await build();
+        const nonce = "hash" in built && typeof built.hash === "string" ? built.nonce : (await this.nonces.send(label, built)).nonce;
+        const receipt = await this.nonces.wait(nonce, { signal: this.stopWaiting.signal });
+        this.txs.push({ label, hash: receipt.hash, gasUsed: receipt.gasUsed, items, at: Date.now() });
+        return receipt;
+      } catch (error) {
+        if (final(error)) throw error;
+        const revert = this.decodeRevert(error);
+        if (revert === undefined && !isRevert(error)) throw error;
+        throw new OracleError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
+          cause: error,
+          details: { label, error: revert?.name, args: revert?.args.map(String) },
+        });
       }
     };
+    const run = () =>
+      retry(once, {
+        attempts: this.retries + 1,
+        delayMs: (attempt) => 200 * 2 ** (attempt - 1),
+        retryIf: (error) => !final(error),
+        giveUp: (error, attempts) => (final(error) ? error : new OracleError("CHAIN_UNAVAILABLE", `${label} failed after ${attempts} attempts`, { cause: error, retryable: true })),
+        onRetry: (error, attempt) => this.log.warn({ err: error, label, attempt }, "transaction failed, retrying"),
+      });
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
@@ -177,14 +179,11 @@ export class OracleChain {
 }
 
 function findRevertData(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let depth = 0; depth < 6 && e !== null && typeof e === "object"; depth++) {
-    const o = e as { data?: unknown; error?: unknown; cause?: unknown; info?: { error?: unknown } };
+  for (const o of errorChain(error) as Iterable<{ data?: unknown }>) {
     if (typeof o.data === "string" && o.data.startsWith("0x") && o.data.length >= 10) return o.data;
     if (o.data !== null && typeof o.data === "object" && typeof (o.data as { data?: unknown }).data === "string") {
       return (o.data as { data: string }).data;
     }
-    e = o.error ?? o.info?.error ?? o.cause;
   }
   return undefined;
 }

@@ -8,7 +8,7 @@
  * comes second).
  */
 import {
-  BaseError,
+  OracleError,
   QUEUES,
   WorkerReplySchema,
   fromHex,
@@ -55,12 +55,12 @@ export class ResultCollector {
   async handle(delivery: Delivery<Json>): Promise<void> {
     const parsed = WorkerReplySchema.safeParse(delivery.body);
     if (!parsed.success) {
-      throw new BaseError("MESSAGE_INVALID", `invalid worker reply: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      throw new OracleError("MESSAGE_INVALID", `invalid worker reply: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     }
     const reply = parsed.data;
     const log = this.log.child(reply.kind === "batch" ? { batch: reply.signature.slice(0, 18), kind: reply.kind } : { requestId: reply.requestId, kind: reply.kind });
     if (BigInt(reply.chainId) !== this.chain.chainId || reply.oracle.toLowerCase() !== this.chain.oracleAddress.toLowerCase()) {
-      throw new BaseError("DOMAIN_MISMATCH", `reply is for oracle ${reply.oracle} on chain ${reply.chainId}, not this relayer's`);
+      throw new OracleError("DOMAIN_MISMATCH", `reply is for oracle ${reply.oracle} on chain ${reply.chainId}, not this relayer's`);
     }
     if (reply.kind === "batch") {
       await this.takeBatch(reply, log);
@@ -70,7 +70,7 @@ export class ResultCollector {
     if (row === undefined) {
       // The watcher publishes jobs only after recording the request, so this is a reply from before a
       // database reset or for another deployment; let the queue retry a few times, then dead-letter.
-      throw new BaseError("REQUEST_NOT_FOUND", `unknown request ${reply.requestId}`, { retryable: true });
+      throw new OracleError("REQUEST_NOT_FOUND", `unknown request ${reply.requestId}`, { retryable: true });
     }
     if (row.state !== "requested") {
       log.debug({ state: row.state }, "reply for a request that is no longer open; dropped");
@@ -103,10 +103,10 @@ export class ResultCollector {
     const domain = oracleDomain(this.chain.chainId, this.chain.oracleAddress);
     const signer = recoverResultBatchSigner(domain, { payee: batch.payee, signature: batch.signature, entries: batch.items });
     if (signer.toLowerCase() !== batch.signer.toLowerCase()) {
-      throw new BaseError("SIGNATURE_INVALID", `signature recovers to ${signer}, the batch claims ${batch.signer}`);
+      throw new OracleError("SIGNATURE_INVALID", `signature recovers to ${signer}, the batch claims ${batch.signer}`);
     }
     if (!(await this.isStakedSigner(signer))) {
-      throw new BaseError("SIGNATURE_INVALID", `${signer} is not the signer of a registered worker`);
+      throw new OracleError("SIGNATURE_INVALID", `${signer} is not the signer of a registered worker`);
     }
     const taken: { requestId: string; message: string }[] = [];
     for (const item of batch.items) {
@@ -122,11 +122,11 @@ export class ResultCollector {
         const output = fromHex(item.output);
         const hash = hashBundleEncoded(output);
         if (hash !== item.outputHash.toLowerCase()) {
-          throw new BaseError("OUTPUT_HASH_MISMATCH", `output of ${item.requestId} hashes to ${hash}, the signature says ${item.outputHash}`);
+          throw new OracleError("OUTPUT_HASH_MISMATCH", `output of ${item.requestId} hashes to ${hash}, the signature says ${item.outputHash}`);
         }
         await this.blobs.put(output, hash);
       } else if (!this.blobs.has(item.outputHash)) {
-        throw new BaseError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
+        throw new OracleError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
       }
       // A staked worker's signed result references its output: keep it the full retention even when the
       // worker uploaded it anonymously (issue 13, finding 5).
@@ -161,10 +161,10 @@ export class ResultCollector {
     const domain = oracleDomain(this.chain.chainId, this.chain.oracleAddress);
     const signer = recoverRejectionSigner(domain, { requestId: reply.requestId as RequestId, reason: reply.reason }, reply.signature);
     if (signer.toLowerCase() !== reply.signer.toLowerCase()) {
-      throw new BaseError("SIGNATURE_INVALID", `signature recovers to ${signer}, the reply claims ${reply.signer}`);
+      throw new OracleError("SIGNATURE_INVALID", `signature recovers to ${signer}, the reply claims ${reply.signer}`);
     }
     if (!(await this.isStakedSigner(signer))) {
-      throw new BaseError("SIGNATURE_INVALID", `${signer} is not the signer of a registered worker`);
+      throw new OracleError("SIGNATURE_INVALID", `${signer} is not the signer of a registered worker`);
     }
   }
 
@@ -178,7 +178,7 @@ export class ResultCollector {
       if (ok) this.operatorCache.set(key, true);
       return ok;
     } catch (cause) {
-      throw new BaseError("CHAIN_UNAVAILABLE", "could not read the worker registry", { cause, retryable: true });
+      throw new OracleError("CHAIN_UNAVAILABLE", "could not read the worker registry", { cause, retryable: true });
     }
   }
 }

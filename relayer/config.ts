@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AddressSchema } from "../protocol/schemas.js";
 
 export const RelayerConfigSchema = z.object({
   dataDir: z.string().describe("Directory for the relayer's database and blob files; survives restarts.").default(".data/relayer"),
@@ -14,7 +15,7 @@ export const RelayerConfigSchema = z.object({
   maxInlineOutputBytes: z.coerce.number().int().min(0).describe("Largest output delivered to the consumer's callback.").default(4096),
   reorgWindow: z.coerce.number().int().min(1).max(10_000).describe("Recent handled blocks whose hashes are kept to detect a reorg deeper than `confirmations`.").default(128),
   chained: z
-    .array(z.string().regex(/^0x[0-9a-fA-F]{40}$/))
+    .array(AddressSchema)
     .describe("ChainedInference contracts (chained requests, docs/FEATURES.md) whose Ready chains this relayer advances, paying the gas of each advance.")
     .default([]),
   leaderElection: z
@@ -62,7 +63,7 @@ export const RelayerConfigSchema = z.object({
         .describe("Client addresses of the workers (as Node reports them, or as the trusted proxy's X-Forwarded-For names them): their uploads (outputs, traces) skip the byte budget and the global quota and are kept blobRetentionSeconds.")
         .default([]),
       blobIdentities: z
-        .array(z.string().regex(/^0x[0-9a-fA-F]{40}$/))
+        .array(AddressSchema)
         .describe("Addresses (challengers', or other parties') whose signed requests (x-oracle-auth, protocol/blobAuth.ts) count as known identities; a registered worker's signer is known from the chain without being listed.")
         .default([]),
       requireBlobAuth: z

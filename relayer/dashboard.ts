@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type Request, type Response } from "express";
 import type { Log } from "ethers";
-import { BaseError, DTYPES, QUEUES, RefundReason, Ruling, Tier, bundleEntries, decodeTensor, dtypeFromCode, isTensorBundle, type Logger, type Tensor } from "../protocol/index.js";
+import { OracleError, DTYPES, QUEUES, RefundReason, Ruling, Tier, bundleEntries, decodeTensor, dtypeFromCode, isTensorBundle, type Logger, type Tensor } from "../protocol/index.js";
 import { normalizeAddress, StreamGate } from "./limits.js";
 import { healthRoutes, type ReadinessCheck, type RelayerMetrics } from "../protocol/metrics.js";
 import type { JobQueue } from "../queue/index.js";
@@ -324,7 +324,7 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
   app.get("/api/requests", (req, res) => {
     const state = typeof req.query.state === "string" && req.query.state !== "" ? req.query.state : undefined;
     if (state !== undefined && !STATES.includes(state as RequestState)) {
-      throw new BaseError("MESSAGE_INVALID", `unknown state "${state.slice(0, 40)}"`, { details: { allowed: STATES } });
+      throw new OracleError("MESSAGE_INVALID", `unknown state "${state.slice(0, 40)}"`, { details: { allowed: STATES } });
     }
     const limit = typeof req.query.limit === "string" ? Number.parseInt(req.query.limit, 10) : 100;
     const rows = deps.db.listRequests({ state: state as RequestState | undefined, limit: Number.isFinite(limit) ? limit : 100 });
@@ -354,7 +354,7 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
   app.get("/api/requests/:id", async (req, res) => {
     const id = String(req.params.id).toLowerCase();
     const row = deps.db.getRequest(id);
-    if (row === undefined) throw new BaseError("REQUEST_NOT_FOUND", `no request ${id.slice(0, 80)}`);
+    if (row === undefined) throw new OracleError("REQUEST_NOT_FOUND", `no request ${id.slice(0, 80)}`);
     res.json(await requestDetail(deps, row, detailCacheMs > 0 ? cachedReads : undefined));
   });
 
@@ -418,11 +418,11 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
     const release = gate.admit(address);
     if (release === "global") {
       res.set("retry-after", "10");
-      throw new BaseError("RATE_LIMITED", "too many event streams are open; poll /api/requests instead", { details: { limit: "global" } });
+      throw new OracleError("RATE_LIMITED", "too many event streams are open; poll /api/requests instead", { details: { limit: "global" } });
     }
     if (release === "address") {
       res.set("retry-after", "10");
-      throw new BaseError("RATE_LIMITED", "too many event streams are open from this address", { details: { limit: "address" } });
+      throw new OracleError("RATE_LIMITED", "too many event streams are open from this address", { details: { limit: "address" } });
     }
     req.on("close", release);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
@@ -454,7 +454,7 @@ async function refreshOrUnavailable(activity: ChainActivity): Promise<void> {
   try {
     await activity.refresh();
   } catch (cause) {
-    throw new BaseError("CHAIN_UNAVAILABLE", "the chain node does not answer", { cause, retryable: true });
+    throw new OracleError("CHAIN_UNAVAILABLE", "the chain node does not answer", { cause, retryable: true });
   }
 }
 

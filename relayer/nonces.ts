@@ -1,5 +1,5 @@
 /**
- * The relayer's nonce manager: one nonce stream per relayer key, tracked in the relayer's sqlite
+ * The relayer's transaction manager (`TransactionManager`): one nonce stream per relayer key, tracked in the relayer's sqlite
  * database so it survives restarts.
  *
  * - Every transaction is recorded (nonce, request, fees, every hash it was sent under) before it is
@@ -19,7 +19,7 @@
  * Reverts are caught before a nonce is spent: every transaction is gas-estimated first.
  */
 import { Transaction, TransactionResponse, type Provider, type Signer, type TransactionReceipt, type TransactionRequest } from "ethers";
-import { BaseError, type Logger } from "../protocol/index.js";
+import { errorChain, OracleError, type Logger } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
 export interface FeePolicy {
@@ -80,19 +80,16 @@ function ceilPercent(value: bigint, percent: number): bigint {
 
 function errorText(error: unknown): string {
   const parts: string[] = [];
-  let e: unknown = error;
-  for (let i = 0; i < 5 && e !== null && typeof e === "object"; i++) {
-    const o = e as { message?: unknown; shortMessage?: unknown; error?: unknown; info?: { error?: unknown }; cause?: unknown };
+  for (const o of errorChain(error, 5) as Iterable<{ message?: unknown; shortMessage?: unknown }>) {
     if (typeof o.message === "string") parts.push(o.message);
     if (typeof o.shortMessage === "string") parts.push(o.shortMessage);
-    e = o.error ?? o.info?.error ?? o.cause;
   }
   return parts.join(" | ");
 }
 
 type BroadcastOutcome = "sent" | "known" | "nonce-used" | "underpriced" | "failed";
 
-export class NonceManager {
+export class TransactionManager {
   private account: string | undefined;
   private next = 0;
   private starting: Promise<void> | undefined;
@@ -115,7 +112,7 @@ export class NonceManager {
   start(): Promise<void> {
     this.starting ??= this.reconcile().catch((error: unknown) => {
       this.starting = undefined;
-      throw new BaseError("CHAIN_UNAVAILABLE", "could not reconcile nonces with the chain", { cause: error, retryable: true });
+      throw new OracleError("CHAIN_UNAVAILABLE", "could not reconcile nonces with the chain", { cause: error, retryable: true });
     });
     return this.starting;
   }
@@ -264,7 +261,7 @@ export class NonceManager {
       return { response, outcome: "sent" };
     } catch (error) {
       const outcome = classify(error);
-      if (outcome === "failed") throw new BaseError("CHAIN_UNAVAILABLE", `broadcast of nonce ${nonce} failed`, { cause: error, retryable: true });
+      if (outcome === "failed") throw new OracleError("CHAIN_UNAVAILABLE", `broadcast of nonce ${nonce} failed`, { cause: error, retryable: true });
       const signed = Transaction.from({ ...req, from: undefined } as never);
       return { response: responseOf(signed, this.provider, account), outcome };
     }
@@ -299,7 +296,7 @@ export class NonceManager {
     await this.start();
     for (;;) {
       const row = this.row(nonce);
-      if (row === undefined) throw new BaseError("INTERNAL", `nonce ${nonce} is not tracked`);
+      if (row === undefined) throw new OracleError("INTERNAL", `nonce ${nonce} is not tracked`);
       if (row.state === "mined" && row.minedHash !== null) {
         const receipt = await this.provider.getTransactionReceipt(row.minedHash);
         if (receipt !== null) return this.finish(row, receipt);
@@ -312,18 +309,18 @@ export class NonceManager {
         const receipt = await this.step(row);
         if (receipt !== undefined) return this.finish(row, receipt);
       } catch (error) {
-        if (error instanceof BaseError && !error.retryable) throw error;
-        if (error instanceof BaseError && error.details.lost === true) throw error;
+        if (error instanceof OracleError && !error.retryable) throw error;
+        if (error instanceof OracleError && error.details.lost === true) throw error;
         this.log.warn({ err: errorText(error), nonce }, "following a pending transaction failed; retrying");
       }
-      if (options.signal?.aborted) throw new BaseError("TIMEOUT", `stopped waiting for nonce ${nonce}`, { retryable: true });
+      if (options.signal?.aborted) throw new OracleError("TIMEOUT", `stopped waiting for nonce ${nonce}`, { retryable: true });
       await new Promise((r) => setTimeout(r, this.policy.pollMs));
     }
   }
 
   private finish(row: TxRow, receipt: TransactionReceipt): TransactionReceipt {
     if (receipt.status !== 1) {
-      throw new BaseError("CHAIN_REVERTED", `${row.label} (nonce ${row.nonce}) reverted on-chain`, { details: { label: row.label, hash: receipt.hash } });
+      throw new OracleError("CHAIN_REVERTED", `${row.label} (nonce ${row.nonce}) reverted on-chain`, { details: { label: row.label, hash: receipt.hash } });
     }
     return receipt;
   }
@@ -435,8 +432,8 @@ export class NonceManager {
   }
 }
 
-function lostError(row: TxRow): BaseError {
-  return new BaseError("CHAIN_UNAVAILABLE", `nonce ${row.nonce} (${row.label}) was taken by another transaction`, {
+function lostError(row: TxRow): OracleError {
+  return new OracleError("CHAIN_UNAVAILABLE", `nonce ${row.nonce} (${row.label}) was taken by another transaction`, {
     retryable: true,
     details: { nonce: row.nonce, label: row.label, lost: true },
   });

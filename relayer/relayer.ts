@@ -7,7 +7,7 @@ import { clientAddress, createLimitedServer, normalizeAddress } from "./limits.j
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Provider, Signer } from "ethers";
-import { BaseError, loadConfig, type Logger } from "../protocol/index.js";
+import { OracleError, loadConfig, type Logger } from "../protocol/index.js";
 import type { JobQueue, Lease } from "../queue/index.js";
 import { RelayerMetrics } from "../protocol/metrics.js";
 import { createApi } from "./api.js";
@@ -123,7 +123,7 @@ export class Relayer {
     // Transactions a previous run left pending are followed before any new one is sent.
     void relayer.chain.resumePending().catch((error: unknown) => deps.logger.warn({ err: error }, "could not resume pending transactions yet"));
     if (relayer.config.leaderElection) {
-      if (deps.queue.lease === undefined) throw new BaseError("CONFIG_INVALID", "leaderElection needs a queue that can hold a lease (RabbitMqQueue, InProcessQueue)");
+      if (deps.queue.lease === undefined) throw new OracleError("CONFIG_INVALID", "leaderElection needs a queue that can hold a lease (RabbitMqQueue, InProcessQueue)");
       relayer.follow();
       relayer.lease = await deps.queue.lease(RELAYER_LEASE_QUEUE, (held) => relayer.onLease(held));
       if (!relayer.leading) deps.logger.info("relayer follows: another relayer holds the lease");

@@ -16,7 +16,7 @@
  * a result that still stands on-chain is never sent again.
  */
 import type { Log } from "ethers";
-import { BaseError, QUEUES, Tier, type Job, type Logger } from "../protocol/index.js";
+import { OracleError, QUEUES, Tier, type Job, type Logger } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestRow, RequestState } from "./db.js";
@@ -78,9 +78,9 @@ export class EventWatcher {
       const to = Math.min(safe, from + this.options.logBlockRange - 1);
       const logs = await this.chain.provider.getLogs({ address: this.chain.oracleAddress, fromBlock: from, toBlock: to });
       const last = await this.chain.provider.getBlock(to);
-      if (last === null || last.hash === null) throw new BaseError("CHAIN_UNAVAILABLE", `the node returned no block ${to}`, { retryable: true });
+      if (last === null || last.hash === null) throw new OracleError("CHAIN_UNAVAILABLE", `the node returned no block ${to}`, { retryable: true });
       if (logs.some((l) => l.blockNumber === to && l.blockHash !== last.hash)) {
-        throw new BaseError("CHAIN_UNAVAILABLE", `block ${to} changed while it was read (reorg); reading again`, { retryable: true });
+        throw new OracleError("CHAIN_UNAVAILABLE", `block ${to} changed while it was read (reorg); reading again`, { retryable: true });
       }
       logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
       for (const log of logs) await this.handle(log);

@@ -19,6 +19,7 @@ import { IInferenceOracle__factory, IModelRegistry__factory, type IInferenceOrac
 import { dtypeFromCode, encodeTensor, decodeTensor, type Tensor, type TensorSpec } from "../protocol/tensor.js";
 import { decodeBundle, encodeBundleFor, hashBundleEncoded, matchBundle, bundleEntries, type NamedTensorSpec } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
+import { isBytes32 } from "../protocol/hex.js";
 import { chainError, OracleSdkError } from "./errors.js";
 import { fitToSpec } from "./inputs.js";
 
@@ -593,7 +594,7 @@ export function isBlobUri(uri: string, hash: string): boolean {
 }
 
 function checkHash(value: string): Hex {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new OracleSdkError("CONFIG_INVALID", `${JSON.stringify(value).slice(0, 80)} is not a 0x-prefixed 32-byte hash`);
+  if (!isBytes32(value)) throw new OracleSdkError("CONFIG_INVALID", `${JSON.stringify(value).slice(0, 80)} is not a 0x-prefixed 32-byte hash`);
   return value.toLowerCase() as Hex;
 }
 

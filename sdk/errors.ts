@@ -1,64 +1,19 @@
 /**
- * The SDK's errors: one class, stable codes. Match on the code (`isSdkError(e, "TIMEOUT")`), never on
- * the message. Reverts from the contracts keep their Solidity error name in `details.revert`.
+ * The SDK's errors: one class (an OracleError), stable codes (a subset of the protocol's). Match on
+ * the code (`isSdkError(e, "TIMEOUT")`), never on the message. Reverts from the contracts keep their Solidity error name in `details.revert`.
  */
 import { Interface, isCallException } from "ethers";
 import { IInferenceOracle__factory, IModelRegistry__factory } from "../protocol/contracts.js";
+import { errorChain, OracleError, type SdkErrorCode } from "../protocol/errors.js";
 
-export type SdkErrorCode =
-  /** No model with this hash in the registry. */
-  | "MODEL_NOT_FOUND"
-  /** The model is registered but switched off by its owner. */
-  | "MODEL_INACTIVE"
-  /** The model does not offer the tier asked for. */
-  | "TIER_UNSUPPORTED"
-  /** The input cannot be read or does not fit the model's input spec. */
-  | "INPUT_INVALID"
-  /** An input file format the SDK cannot read (e.g. a progressive JPEG). */
-  | "INPUT_FORMAT_UNSUPPORTED"
-  /** The input is too large to go inline and no relayer URL was given to upload it to. */
-  | "INPUT_UPLOAD_FAILED"
-  /** The fee offered is below the model's fee plus the minimum worker fee. */
-  | "FEE_TOO_LOW"
-  /** A transaction reverted; details.revert names the contract error. */
-  | "TX_REVERTED"
-  /** The chain node did not answer. */
-  | "CHAIN_UNAVAILABLE"
-  /** Waited longer than the timeout for a request to reach the stage asked for. */
-  | "TIMEOUT"
-  /** The request was refunded (expired, rejected by a quorum of workers or with a proven input type
-   * mismatch, cancelled by its requester after a rejection, worker at fault). */
-  | "REQUEST_REFUNDED"
-  /** The request id is unknown to the oracle. */
-  | "REQUEST_NOT_FOUND"
-  /** The output could not be fetched, or it does not hash to the on-chain output hash. */
-  | "OUTPUT_UNAVAILABLE"
-  /** A required setting (oracle address, signer, relayer URL) is missing or malformed. */
-  | "CONFIG_INVALID"
-  /** (CLI) A port to listen on is taken by another process. */
-  | "PORT_IN_USE"
-  /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
-  | "DEV_STACK_RUNNING"
-  /** (CLI) The chain an `oracle dev` data folder keeps cannot be resumed as asked (other flags, a journal that does not replay): `dev --fresh` wipes it. */
-  | "DEV_STATE_UNUSABLE"
-  /** The model refers to external data (files beside it) or is not well-formed: never registered or served. */
-  | "MODEL_UNSAFE"
-  /** The model declares or implies a tensor larger than workers accept (shape bounds): never registered or served. */
-  | "MODEL_TOO_LARGE"
-  /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape, an output above the inline cap). */
-  | "MODEL_NOT_DISPUTABLE";
+export type { SdkErrorCode };
 
-export class OracleSdkError extends Error {
+/** The SDK's error: an OracleError whose code is one of SdkErrorCode. */
+export class OracleSdkError extends OracleError {
   override readonly name = "OracleSdkError";
-  readonly code: SdkErrorCode;
-  readonly details: Record<string, unknown>;
+  declare readonly code: SdkErrorCode;
   constructor(code: SdkErrorCode, message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.details = options.details ?? {};
-  }
-  toJSON(): { code: SdkErrorCode; message: string; details: Record<string, unknown> } {
-    return { code: this.code, message: this.message, details: this.details };
+    super(code, message, options);
   }
 }
 
@@ -71,8 +26,8 @@ const INTERFACES = [new Interface(IInferenceOracle__factory.abi), new Interface(
 /** The contract error behind a failed call or transaction, decoded by name, or undefined. */
 export function decodeRevert(error: unknown): { name: string; args: Record<string, string> } | undefined {
   let data: string | undefined;
-  const e = error as { data?: unknown; info?: { error?: { data?: unknown } }; error?: { data?: unknown } } | null;
-  for (const candidate of [e?.data, e?.info?.error?.data, e?.error?.data, (e?.info?.error?.data as { data?: unknown } | undefined)?.data]) {
+  for (const o of errorChain(error) as Iterable<{ data?: unknown }>) {
+    const candidate = typeof o.data === "object" && o.data !== null ? (o.data as { data?: unknown }).data : o.data;
     if (typeof candidate === "string" && candidate.startsWith("0x") && candidate.length >= 10) {
       data = candidate;
       break;

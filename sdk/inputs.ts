@@ -1,9 +1,10 @@
 /**
  * Reading inputs the way dApp developers have them: NumPy .npy files, JSON (nested arrays or
  * {dtype, shape, data}), and PNG images for the image models (preprocessed as the model's card says,
- * see models.ts). Everything ends as a protocol Tensor checked against the model's input spec.
+ * see models.ts; PNG and JPEG decoding by fast-png and jpeg-js). Everything ends as a protocol Tensor checked against the model's input spec.
  */
-import { deflateSync, inflateSync } from "node:zlib";
+import { inflateSync } from "node:zlib";
+import { convertIndexedToRgb, decode as decodePngFile, encode as encodePngFile, type DecodedPng } from "fast-png";
 import { checkSpec, DTYPES, numel, type DType, type Tensor, type TensorData, type TensorSpec } from "../protocol/tensor.js";
 import { OracleSdkError } from "./errors.js";
 
@@ -161,98 +162,84 @@ export function isJpeg(bytes: Uint8Array): boolean {
   return bytes.byteLength >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
-/** Decodes a non-interlaced PNG (any color type, bit depths 1-16). */
-export function decodePng(bytes: Uint8Array): RgbImage {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (!isPng(buf)) throw invalid("not a PNG file");
-  let pos = 8;
-  let width = 0, height = 0, depth = 0, colorType = 0, interlace = 0;
-  let palette: Buffer | undefined;
-  let trns: Buffer | undefined;
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** The largest image (pixels) the SDK decodes, PNG or JPEG. */
+export const MAX_PIXELS = 64 * 1024 * 1024;
+
+/**
+ * Refuses, before the decoder inflates anything, a PNG larger than MAX_PIXELS, one fast-png misreads, or whose image data
+ * inflates beyond what its header declares (a few KB of IDAT must not inflate to gigabytes):
+ * fast-png inflates without a cap, so the image data is first inflated here with one.
+ */
+function checkPngBounds(buf: Buffer): void {
+  let limit = -1;
   const idat: Buffer[] = [];
-  while (pos + 8 <= buf.byteLength) {
+  for (let pos = 8; pos + 8 <= buf.byteLength; ) {
     const len = buf.readUInt32BE(pos);
     const type = buf.toString("latin1", pos + 4, pos + 8);
     const body = buf.subarray(pos + 8, pos + 8 + len);
     if (body.byteLength !== len) throw invalid("PNG chunk is truncated");
-    if (type === "IHDR") {
-      width = body.readUInt32BE(0);
-      height = body.readUInt32BE(4);
-      depth = body[8]!;
-      colorType = body[9]!;
-      interlace = body[12]!;
-    } else if (type === "PLTE") palette = body;
-    else if (type === "tRNS") trns = body;
-    else if (type === "IDAT") idat.push(body);
+    if (type === "IHDR" && len >= 13) {
+      const width = body.readUInt32BE(0), height = body.readUInt32BE(4);
+      if (width * height > MAX_PIXELS) throw invalid(`PNG is too large (${width}x${height})`);
+      // fast-png 8.0's Adam7 decoder assumes whole bytes per pixel.
+      if (body[12] === 1 && body[8]! < 8) throw new OracleSdkError("INPUT_FORMAT_UNSUPPORTED", `interlaced PNGs of ${body[8]}-bit samples are not supported; save it without interlacing or with 8-bit samples`);
+      const bitsPerPixel = (PNG_CHANNELS[body[9]!] ?? 4) * body[8]!;
+      // Every row of every Adam7 pass (at most 2 * height + 7 rows) adds a filter byte and a partial byte.
+      limit = Math.ceil((width * height * bitsPerPixel) / 8) + 2 * (2 * height + 7);
+    } else if (type === "IDAT") idat.push(body);
     else if (type === "IEND") break;
     pos += 12 + len;
   }
-  if (width === 0 || height === 0) throw invalid("PNG has no IHDR");
-  if (width * height > 64 * 1024 * 1024) throw invalid(`PNG is too large (${width}x${height})`);
-  if (interlace !== 0) throw new OracleSdkError("INPUT_FORMAT_UNSUPPORTED", "interlaced PNGs are not supported; save it without interlacing");
-  const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colorType];
-  if (channels === undefined) throw invalid(`PNG color type ${colorType} is invalid`);
-  const bitsPerPixel = channels * depth;
-  const stride = Math.ceil((width * bitsPerPixel) / 8);
-  const bpp = Math.max(1, bitsPerPixel >> 3);
-  let raw: Buffer;
+  if (limit < 0) throw invalid("PNG has no IHDR");
   try {
-    // Capped by the declared image size: a few KB of IDAT must not inflate to gigabytes.
-    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(1, height * (stride + 1)) });
+    inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(1, limit) });
   } catch (error) {
-    throw invalid(`PNG image data does not inflate: ${(error as Error).message}`);
+    throw invalid(`PNG image data does not inflate within its declared size: ${(error as Error).message}`);
   }
-  if (raw.byteLength < height * (stride + 1)) throw invalid("PNG image data is truncated");
-  const pixels = Buffer.alloc(height * stride);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]!;
-    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    const out = pixels.subarray(y * stride, (y + 1) * stride);
-    const prev = y > 0 ? pixels.subarray((y - 1) * stride, y * stride) : Buffer.alloc(stride);
-    for (let x = 0; x < stride; x++) {
-      const a = x >= bpp ? out[x - bpp]! : 0;
-      const b = prev[x]!;
-      const c = x >= bpp ? prev[x - bpp]! : 0;
-      let v = line[x]!;
-      if (filter === 1) v += a;
-      else if (filter === 2) v += b;
-      else if (filter === 3) v += (a + b) >> 1;
-      else if (filter === 4) {
-        const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      } else if (filter !== 0) throw invalid(`PNG filter ${filter} is invalid`);
-      out[x] = v & 0xff;
-    }
+}
+
+/** Decodes a PNG (fast-png: any color type, bit depths 1-16, interlaced or not) to 8-bit RGB, alpha composited onto white. */
+export function decodePng(bytes: Uint8Array): RgbImage {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!isPng(buf)) throw invalid("not a PNG file");
+  checkPngBounds(buf);
+  let png: DecodedPng;
+  let indexed: Uint8Array | undefined;
+  try {
+    png = decodePngFile(buf, { checkCrc: true });
+    if (png.palette !== undefined) indexed = convertIndexedToRgb(png);
+  } catch (error) {
+    throw invalid(`PNG does not decode: ${(error as Error).message}`);
   }
-  const sample = (y: number, i: number): number => {
-    // i-th sample of row y, scaled to 8 bits
-    const row = y * stride;
-    if (depth === 8) return pixels[row + i]!;
-    if (depth === 16) return pixels[row + 2 * i]!;
-    const perByte = 8 / depth;
-    const byte = pixels[row + Math.floor(i / perByte)]!;
-    const shift = 8 - depth * ((i % perByte) + 1);
-    const v = (byte >> shift) & ((1 << depth) - 1);
-    return colorType === 3 ? v : Math.round((v * 255) / ((1 << depth) - 1));
+  const { width, height, depth, channels, data } = png;
+  const rowSamples = width * channels;
+  const rowBytes = Math.ceil((rowSamples * depth) / 8);
+  const level = (y: number, i: number): number => {
+    // The i-th sample of row y, scaled to 8 bits.
+    if (depth === 16) return data[y * rowSamples + i]! >> 8;
+    if (depth === 8) return data[y * rowSamples + i]!;
+    const byte = data[y * rowBytes + ((i * depth) >> 3)]!;
+    const v = (byte >> (8 - depth - ((i * depth) & 7))) & ((1 << depth) - 1);
+    return Math.round((v * 255) / ((1 << depth) - 1));
   };
+  const paletteChannels = png.palette?.[0]?.length ?? 3;
   const rgb = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let r: number, g: number, b: number, alpha = 255;
-      if (colorType === 3) {
-        const idx = sample(y, x);
-        if (palette === undefined || 3 * idx + 2 >= palette.byteLength) throw invalid("PNG palette index out of range");
-        [r, g, b] = [palette[3 * idx]!, palette[3 * idx + 1]!, palette[3 * idx + 2]!];
-        if (trns !== undefined && idx < trns.byteLength) alpha = trns[idx]!;
-      } else if (colorType === 0 || colorType === 4) {
-        r = g = b = sample(y, x * channels);
-        if (colorType === 4) alpha = sample(y, x * channels + 1);
+      if (indexed !== undefined) {
+        const p = (y * width + x) * paletteChannels;
+        [r, g, b] = [indexed[p]!, indexed[p + 1]!, indexed[p + 2]!];
+        if (paletteChannels === 4) alpha = indexed[p + 3]!;
+      } else if (channels <= 2) {
+        r = g = b = level(y, x * channels);
+        if (channels === 2) alpha = level(y, x * 2 + 1);
       } else {
-        r = sample(y, x * channels);
-        g = sample(y, x * channels + 1);
-        b = sample(y, x * channels + 2);
-        if (colorType === 6) alpha = sample(y, x * channels + 3);
+        r = level(y, x * channels);
+        g = level(y, x * channels + 1);
+        b = level(y, x * channels + 2);
+        if (channels === 4) alpha = level(y, x * 4 + 3);
       }
       const o = 3 * (y * width + x);
       const over = (v: number) => Math.round((v * alpha + 255 * (255 - alpha)) / 255);
@@ -264,41 +251,11 @@ export function decodePng(bytes: Uint8Array): RgbImage {
   return { width, height, rgb };
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** Encodes an 8-bit gray (channels 1) or RGB (channels 3) image as PNG. */
 export function encodePng(width: number, height: number, pixels: Uint8Array, channels: 1 | 3): Buffer {
   if (pixels.byteLength !== width * height * channels) throw invalid(`${width}x${height}x${channels} needs ${width * height * channels} bytes`);
-  const chunk = (type: string, body: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(body.byteLength, 0);
-    head.write(type, 4, "latin1");
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])), 0);
-    return Buffer.concat([head, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = channels === 1 ? 0 : 2;
-  const rows = Buffer.alloc(height * (width * channels + 1));
-  for (let y = 0; y < height; y++) Buffer.from(pixels.buffer, pixels.byteOffset + y * width * channels, width * channels).copy(rows, y * (width * channels + 1) + 1);
-  return Buffer.concat([PNG_SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+  const png = encodePngFile({ width, height, data: pixels, channels, depth: 8 });
+  return Buffer.from(png.buffer, png.byteOffset, png.byteLength);
 }
 
 /** Bilinear resize of one 8-bit channel (pixel-center alignment, OpenCV's INTER_LINEAR). */

@@ -135,7 +135,7 @@ function abortError(signal: AbortSignal): unknown {
 }
 
 /** Serializes (and batches) the runs of one model. */
-export class InferenceLane<C = unknown, O = Tensor> {
+export class InferenceBatcher<C = unknown, O = Tensor> {
   private readonly pending: Pending<C, O>[] = [];
   private running = 0;
   private scheduled = false;
@@ -317,9 +317,9 @@ export class InferenceLane<C = unknown, O = Tensor> {
   }
 }
 
-/** Per-model lanes. */
-export class LaneSet<C = unknown, O = Tensor> {
-  private readonly lanes = new Map<string, InferenceLane<C, O>>();
+/** Per-model batchers (one InferenceBatcher, or lane, per model). */
+export class InferenceBatchers<C = unknown, O = Tensor> {
+  private readonly lanes = new Map<string, InferenceBatcher<C, O>>();
 
   constructor(
     private readonly backendFor: (modelHash: string) => LaneBackend<C, O>,
@@ -327,18 +327,18 @@ export class LaneSet<C = unknown, O = Tensor> {
     private readonly onBatchingDisabled?: (modelHash: string, reason: string, error?: unknown) => void,
   ) {}
 
-  lane(modelHash: string): InferenceLane<C, O> {
+  lane(modelHash: string): InferenceBatcher<C, O> {
     const key = modelHash.toLowerCase();
     let lane = this.lanes.get(key);
     if (lane === undefined) {
       const off = this.onBatchingDisabled;
-      lane = new InferenceLane<C, O>(this.backendFor(key), this.policyFor(key), undefined, off === undefined ? undefined : (reason, error) => off(key, reason, error));
+      lane = new InferenceBatcher<C, O>(this.backendFor(key), this.policyFor(key), undefined, off === undefined ? undefined : (reason, error) => off(key, reason, error));
       this.lanes.set(key, lane);
     }
     return lane;
   }
 
-  get(modelHash: string): InferenceLane<C, O> | undefined {
+  get(modelHash: string): InferenceBatcher<C, O> | undefined {
     return this.lanes.get(modelHash.toLowerCase());
   }
 }

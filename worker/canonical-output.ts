@@ -19,7 +19,7 @@ import { lowerModel } from "../canonical/lower.js";
 import type { Program } from "../canonical/program.js";
 import { runProgram } from "../canonical/run.js";
 import { IInferenceOracle__factory, IModelRegistry__factory } from "../protocol/contracts.js";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import type { Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 
@@ -44,7 +44,7 @@ export class OracleCanonicalHistory implements CanonicalHistory {
       try {
         if (Number((await o.getDispute(requestId, k)).ruling) === RULING_OUTPUT_MINOR) return k;
       } catch (cause) {
-        throw new BaseError("CHAIN_UNAVAILABLE", `reading the dispute on attempt ${k} of request ${requestId} failed`, { cause, retryable: true });
+        throw new OracleError("CHAIN_UNAVAILABLE", `reading the dispute on attempt ${k} of request ${requestId} failed`, { cause, retryable: true });
       }
     }
     return undefined;
@@ -57,7 +57,7 @@ export class OracleCanonicalHistory implements CanonicalHistory {
       const code = Number((await registry.canonicalTerms(modelHash)).precision);
       return (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === code);
     } catch (cause) {
-      throw new BaseError("CHAIN_UNAVAILABLE", `reading the canonical terms of model ${modelHash} failed`, { cause, retryable: true });
+      throw new OracleError("CHAIN_UNAVAILABLE", `reading the canonical terms of model ${modelHash} failed`, { cause, retryable: true });
     }
   }
 }
@@ -96,8 +96,8 @@ export class CanonicalOutputs {
   }
 }
 
-function tooSlow(modelHash: string, ms: number, maxMs: number): BaseError {
-  return new BaseError(
+function tooSlow(modelHash: string, ms: number, maxMs: number): OracleError {
+  return new OracleError(
     "CANONICAL_TOO_SLOW",
     `the request was reopened after an OutputMinor ruling, so it must be served with the canonical output (τ = 0), and model ${modelHash}'s canonical run takes ${Math.round(ms)} ms, over this worker's canonicalOutputMaxMs ${maxMs}: refused`,
     { details: { modelHash, ms: Math.round(ms), maxMs } },

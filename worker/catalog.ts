@@ -5,7 +5,7 @@
  */
 import { isError as isEthersError, ZeroAddress, type ContractRunner } from "ethers";
 import { IModelRegistry__factory, type IModelRegistry } from "../protocol/contracts.js";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
 import type { NamedTensorSpec } from "../protocol/bundle.js";
 import type { Hex } from "../protocol/types.js";
@@ -48,8 +48,8 @@ function normalizeHash(modelHash: string): Hex {
   return modelHash.toLowerCase() as Hex;
 }
 
-function unknownModel(modelHash: string, why: string, cause?: unknown): BaseError {
-  return new BaseError("MODEL_UNKNOWN", `model ${modelHash} ${why}`, { details: { modelHash }, cause });
+function unknownModel(modelHash: string, why: string, cause?: unknown): OracleError {
+  return new OracleError("MODEL_UNKNOWN", `model ${modelHash} ${why}`, { details: { modelHash }, cause });
 }
 
 /** Models given in config: an operator serves exactly these. */
@@ -122,7 +122,7 @@ export class RegistryCatalog implements ModelCatalog {
     } catch (error) {
       // A revert (RegistryModelNotFound) is an answer; anything else is the RPC's trouble.
       if (isEthersError(error, "CALL_EXCEPTION")) throw unknownModel(modelHash, "is not registered", error);
-      throw new BaseError("CHAIN_UNAVAILABLE", `reading model ${modelHash} from the registry failed: ${(error as Error).message}`, {
+      throw new OracleError("CHAIN_UNAVAILABLE", `reading model ${modelHash} from the registry failed: ${(error as Error).message}`, {
         cause: error,
         retryable: true,
         details: { modelHash },

@@ -4,7 +4,8 @@
  * reports every problem at once; `redactWorkerConfig` is what may be logged.
  */
 import { z } from "zod";
-import { addressString, envOverrides, hexKey, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
+import { envOverrides, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
+import { AddressSchema, Bytes32Schema, PrivateKeySchema } from "../protocol/schemas.js";
 import { DTYPES, type DType } from "../protocol/tensor.js";
 
 export const PROVIDER_NAMES = ["cuda", "tensorrt", "webgpu", "cpu"] as const;
@@ -25,7 +26,6 @@ const tensorSpec = z.object({
   dtype: dtypeName.describe("element type (protocol DType name, e.g. float32)"),
   shape: z.array(z.number().int().nonnegative()).max(8).describe("dimensions; 0 accepts any size"),
 });
-const hash32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x-prefixed 32-byte hex string");
 
 const batchPolicy = z.object({
   maxBatch: z.coerce.number().int().min(1).max(1024).describe("most requests in one run (1: no batching)"),
@@ -34,7 +34,7 @@ const batchPolicy = z.object({
 
 /** A model the operator pins in config (served without asking the registry). */
 export const PinnedModelSchema = z.object({
-  modelHash: hash32.describe("sha256 of the ONNX file"),
+  modelHash: Bytes32Schema.describe("sha256 of the ONNX file"),
   uris: z.array(z.string().min(1)).min(1).describe("where the file can be fetched (http(s)://, file://, absolute path, npm:<pkg>/<path>)"),
   input: tensorSpec.describe("the model's input spec"),
   output: tensorSpec.describe("the model's output spec"),
@@ -52,9 +52,9 @@ const chainId = z
   .transform((v) => BigInt(v));
 
 export const WorkerConfigSchema = z.object({
-  signerKey: hexKey.describe("private key the worker signs results and rejections with (secret: redacted in logs)"),
+  signerKey: PrivateKeySchema.describe("private key the worker signs results and rejections with (secret: redacted in logs)"),
   allowedOracles: z
-    .array(z.object({ chainId: chainId.describe("EVM chain id"), oracle: addressString.describe("InferenceOracle address") }))
+    .array(z.object({ chainId: chainId.describe("EVM chain id"), oracle: AddressSchema.describe("InferenceOracle address") }))
     .min(1, "at least one (chainId, oracle) domain must be allowed")
     .describe("the EIP-712 domains this worker signs for; jobs for any other domain are dead-lettered unsigned"),
   modelCacheDir: z.string().min(1).default(".data/worker/models").describe("folder for verified model files, named by their sha256"),
@@ -190,7 +190,7 @@ export const WorkerConfigSchema = z.object({
   zk: z
     .array(
       z.object({
-        modelHash: hash32.describe("sha256 of the ONNX file"),
+        modelHash: Bytes32Schema.describe("sha256 of the ONNX file"),
         wasm: z.string().min(1).describe("the circuit's witness generator (circom --wasm output)"),
         zkey: z.string().min(1).describe("the circuit's Groth16 proving key (phase 2 done)"),
       }),
@@ -199,7 +199,7 @@ export const WorkerConfigSchema = z.object({
     .describe("ZK artifacts per model (made by npm run zk:ready or circuits/zk.ts prepareZkModel); ZK-tier jobs for other models are left for other workers"),
   proverThreads: z.coerce.number().int().min(1).max(64).default(1).describe("worker_threads proving ZK-tier jobs in parallel (snarkjs runs single-threaded inside each)"),
   batching: z
-    .record(z.union([z.literal("default"), hash32]), batchPolicy)
+    .record(z.union([z.literal("default"), Bytes32Schema]), batchPolicy)
     .default({})
     .describe(
       "dynamic batching per model hash (or \"default\" for every model): up to maxBatch waiting requests run as one session.run, a free lane waiting up to maxWaitMs for a batch to fill. Only for models whose first input and output dimensions are dynamic; never ZK-tier jobs. Off when absent (WORKER_BATCHING as JSON)",

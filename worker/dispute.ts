@@ -13,7 +13,7 @@ import type { WorkerClaims } from "../canonical/descent.js";
 import type { Precision } from "../canonical/float.js";
 import type { Program } from "../canonical/program.js";
 import { CanonicalTrace } from "../canonical/trace.js";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 
@@ -66,7 +66,7 @@ export interface PrepareDisputeOptions {
 export function prepareDispute(options: PrepareDisputeOptions): DisputeResponder {
   const { program, input, precision, requestId, attempt } = options;
   if (options.inputHash !== undefined && hashTensor(input).toLowerCase() !== options.inputHash.toLowerCase()) {
-    throw new BaseError("INPUT_HASH_MISMATCH", `the cached input of ${requestId} does not hash to the request's inputHash`, { details: { requestId, inputHash: options.inputHash } });
+    throw new OracleError("INPUT_HASH_MISMATCH", `the cached input of ${requestId} does not hash to the request's inputHash`, { details: { requestId, inputHash: options.inputHash } });
   }
   return responderFor(CanonicalTrace.build(program, input, { precision }), requestId, attempt);
 }

@@ -2,19 +2,19 @@
  * Worker-specific failures, with codes from protocol/errors.ts
  * so tools can still match on `code`; the class names and messages say exactly what happened.
  */
-import { BaseError, type BaseErrorOptions } from "../protocol/errors.js";
+import { OracleError, type OracleErrorOptions } from "../protocol/errors.js";
 import type { Hex, RejectReason } from "../protocol/types.js";
 
 /** A queue message that is not a valid Job: dead-lettered at once with the schema's complaints. */
-export class InvalidJobError extends BaseError {
+export class InvalidJobError extends OracleError {
   override readonly name = "InvalidJobError";
-  constructor(message: string, options: BaseErrorOptions = {}) {
+  constructor(message: string, options: OracleErrorOptions = {}) {
     super("MESSAGE_INVALID", `invalid job message: ${message}`, { ...options, retryable: false });
   }
 }
 
 /** A job for an EIP-712 domain (chainId, oracle) this worker is not configured to sign for. */
-export class DomainNotAllowedError extends BaseError {
+export class DomainNotAllowedError extends OracleError {
   override readonly name = "DomainNotAllowedError";
   constructor(chainId: string, oracle: string) {
     super("DOMAIN_MISMATCH", `domain not allowed: this worker does not sign for oracle ${oracle} on chain ${chainId}`, {
@@ -31,7 +31,7 @@ export class DomainNotAllowedError extends BaseError {
  * stay in the worker's log. Details survive only where the requester supplied the thing judged: an
  * inline input's own shape, dtype or size, and the model's declared spec.
  */
-export function publicRejectionMessage(error: BaseError, input: "inline" | "fetched"): string {
+export function publicRejectionMessage(error: OracleError, input: "inline" | "fetched"): string {
   switch (error.code) {
     case "MODEL_UNKNOWN":
       return "the model is not among the models this worker serves";
@@ -76,14 +76,15 @@ function redactPaths(message: string): string {
  * A request the worker refuses with a signed Rejection (the requester is refunded). Carries the
  * on-chain reason and the error that decided it.
  */
-export class JobRejection extends Error {
+export class JobRejection extends OracleError {
   override readonly name = "JobRejection";
   constructor(
     readonly reason: RejectReason,
-    readonly error: BaseError,
+    readonly error: OracleError,
     /** The input's tensor header and data root, when they prove it is not of the model's input type. */
     readonly inputProof?: { header: Hex; dataRoot: Hex },
   ) {
-    super(error.message, { cause: error });
+    // The deciding error's code and details; final (a signed rejection is never retried).
+    super(error.code, error.message, { cause: error, details: error.details, retryable: false });
   }
 }

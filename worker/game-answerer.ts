@@ -19,7 +19,7 @@ import { PRECISIONS, type Precision } from "../canonical/float.js";
 import { lowerModel } from "../canonical/lower.js";
 import type { Program } from "../canonical/program.js";
 import { GAME_RULING, GameWorker, type GameClientOptions, type TraceSigner } from "../protocol/fraud-game-client.js";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { createLogger } from "../protocol/logger.js";
 import { decodeTensor, type Tensor } from "../protocol/tensor.js";
 import type { ModelCatalog } from "./catalog.js";
@@ -175,7 +175,7 @@ export class FraudGameAnswerer extends BlockPoller {
   /** The request's input: the worker's cache (`inputOf`), else inline in its InferenceRequested event. */
   private async requestInput(requestId: Hex): Promise<Tensor | undefined> {
     const [ev] = await this.oracle.queryFilter(this.oracle.filters.InferenceRequested(requestId));
-    if (ev === undefined) throw new BaseError("REQUEST_NOT_FOUND", `no InferenceRequested event for ${requestId}`, { retryable: true });
+    if (ev === undefined) throw new OracleError("REQUEST_NOT_FOUND", `no InferenceRequested event for ${requestId}`, { retryable: true });
     const cached = await this.o.inputOf?.(requestId, { inputHash: String(ev.args.inputHash) as Hex, inputURI: String(ev.args.inputURI) });
     if (cached !== undefined) return cached;
     const inline = String(ev.args.input);

@@ -14,6 +14,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hashEncoded } from "../protocol/tensor.js";
+import { BYTES32_LOWER_PATTERN } from "../protocol/hex.js";
 
 export interface InputCacheOptions {
   /** Folder of the cached inputs (created; entries found there at start are kept, oldest first by mtime). */
@@ -31,7 +32,7 @@ interface Entry {
   bytes: number;
 }
 
-const ID = /^0x[0-9a-f]{64}$/;
+const ID = BYTES32_LOWER_PATTERN;
 
 export class InputCache {
   readonly dir: string;

@@ -39,7 +39,7 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import type { InferenceSessionLike, RunFlags } from "./ort-thread.js";
 
 const CHILD_PATH = fileURLToPath(new URL("./model-process-child.cjs", import.meta.url));
@@ -83,7 +83,7 @@ export interface ModelProcessLimits {
 /** Why a model process ended against the worker's will: a memory cap (kernel or sampled), a time limit, or anything else. */
 export type KillReason = "memory" | "timeout" | "crash";
 
-function killReason(error: BaseError): KillReason {
+function killReason(error: OracleError): KillReason {
   if (error.code !== "MODEL_RESOURCE_LIMIT") return "crash";
   return error.details.limit === "memory" ? "memory" : "timeout";
 }
@@ -129,7 +129,7 @@ export function residentBytes(pid: number): number | undefined {
 export class ProcessSession implements InferenceSessionLike {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }>();
-  private dead: BaseError | undefined;
+  private dead: OracleError | undefined;
   private releasing: Promise<void> | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private stderrTail = "";
@@ -166,7 +166,7 @@ export class ProcessSession implements InferenceSessionLike {
         this.kill(error);
       } else w.reject(new Error(reply.error ?? "the model process failed"));
     });
-    child.on("error", (e) => this.kill(new BaseError("INFERENCE_FAILED", `the model process failed: ${e.message}`, { cause: e, details: { stage: "process" } })));
+    child.on("error", (e) => this.kill(new OracleError("INFERENCE_FAILED", `the model process failed: ${e.message}`, { cause: e, details: { stage: "process" } })));
     child.on("exit", (code, signal) => {
       // A process that died of an allocation the kernel refused (V8 or libc abort) broke the cap too.
       if (this.kernelCapped && this.dead === undefined && ALLOCATION_REFUSED.test(this.stderrTail)) {
@@ -174,16 +174,16 @@ export class ProcessSession implements InferenceSessionLike {
         return;
       }
       this.kill(
-        new BaseError("INFERENCE_FAILED", `the model process exited (code ${code}, signal ${signal})`, {
+        new OracleError("INFERENCE_FAILED", `the model process exited (code ${code}, signal ${signal})`, {
           details: { stage: "process", code, signal, stderr: this.stderrTail.slice(-500) },
         }),
       );
     });
   }
 
-  private kernelRefusal(message: string): BaseError {
+  private kernelRefusal(message: string): OracleError {
     const limitBytes = this.limits.dataBytes ?? 0;
-    return new BaseError("MODEL_RESOURCE_LIMIT", `the kernel refused the model's process memory beyond its limit of ${Math.round(limitBytes / 2 ** 20)} MiB; it was killed`, {
+    return new OracleError("MODEL_RESOURCE_LIMIT", `the kernel refused the model's process memory beyond its limit of ${Math.round(limitBytes / 2 ** 20)} MiB; it was killed`, {
       details: { limit: "memory", enforcedBy: "kernel", limitBytes, error: message.slice(0, 300) },
     });
   }
@@ -204,7 +204,7 @@ export class ProcessSession implements InferenceSessionLike {
     const prlimit = limits.prlimitPath === undefined ? PRLIMIT : existsSync(limits.prlimitPath) ? limits.prlimitPath : undefined;
     const as = limits.addressSpaceBytes ?? 0;
     const data = limits.dataBytes ?? 0;
-    if (as > 0 && prlimit === undefined) throw new BaseError("CONFIG_INVALID", "an address-space limit for model processes needs prlimit (util-linux), which is not installed");
+    if (as > 0 && prlimit === undefined) throw new OracleError("CONFIG_INVALID", "an address-space limit for model processes needs prlimit (util-linux), which is not installed");
     // GPU providers (CUDA, TensorRT) map driver memory the cap would count and were never measured
     // under it: a GPU session's memory is capped by sampling only (its device memory is not counted).
     const cpuOnly = (options.executionProviders ?? ["cpu"]).every((p) => (typeof p === "string" ? p : p.name) === "cpu");
@@ -242,7 +242,7 @@ export class ProcessSession implements InferenceSessionLike {
       if (limitMs > 0) {
         entry.timer = setTimeout(() => {
           this.kill(
-            new BaseError("MODEL_RESOURCE_LIMIT", `the model ${stage === "load" ? "took longer than" : "ran longer than"} ${limitMs} ms; its process was killed`, {
+            new OracleError("MODEL_RESOURCE_LIMIT", `the model ${stage === "load" ? "took longer than" : "ran longer than"} ${limitMs} ms; its process was killed`, {
               details: { limit: "time", stage, limitMs },
             }),
           );
@@ -254,7 +254,7 @@ export class ProcessSession implements InferenceSessionLike {
         this.startWatchdog();
       }
       this.child.send({ ...message, id }, (error) => {
-        if (error) this.kill(new BaseError("INFERENCE_FAILED", `sending to the model process failed: ${error.message}`, { cause: error, details: { stage: "process" } }));
+        if (error) this.kill(new OracleError("INFERENCE_FAILED", `sending to the model process failed: ${error.message}`, { cause: error, details: { stage: "process" } }));
       });
     });
   }
@@ -279,7 +279,7 @@ export class ProcessSession implements InferenceSessionLike {
       if (rss > this.peakResidentBytes) this.peakResidentBytes = rss;
       if (rss > this.limits.memoryBytes) {
         this.kill(
-          new BaseError("MODEL_RESOURCE_LIMIT", `the model's process reached ${Math.round(rss / 2 ** 20)} MiB resident, above the limit of ${Math.round(this.limits.memoryBytes / 2 ** 20)} MiB; it was killed`, {
+          new OracleError("MODEL_RESOURCE_LIMIT", `the model's process reached ${Math.round(rss / 2 ** 20)} MiB resident, above the limit of ${Math.round(this.limits.memoryBytes / 2 ** 20)} MiB; it was killed`, {
             details: { limit: "memory", residentBytes: rss, limitBytes: this.limits.memoryBytes },
           }),
         );
@@ -295,7 +295,7 @@ export class ProcessSession implements InferenceSessionLike {
   }
 
   /** Marks the session dead with `error`, kills the child, and fails every call in flight with it. */
-  private kill(error: BaseError): void {
+  private kill(error: OracleError): void {
     if (this.dead === undefined) {
       this.dead = error;
       if (this.releasing === undefined) this.limits.onKill?.(killReason(error));
@@ -377,7 +377,7 @@ export class ProcessSession implements InferenceSessionLike {
       }
       if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
       if (this.folder !== undefined) rmSync(this.folder, { recursive: true, force: true });
-      this.dead ??= new BaseError("INFERENCE_FAILED", "the session is released", { details: { stage: "released" } });
+      this.dead ??= new OracleError("INFERENCE_FAILED", "the session is released", { details: { stage: "released" } });
     })();
     return this.releasing;
   }

@@ -15,7 +15,8 @@ import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
+import { isBytes32 } from "../protocol/hex.js";
 import { fetchBytes, redactUri, type FetchBytesOptions, type UriScheme } from "../protocol/fetch.js";
 import { assertModelSafe, withPrivateModelFile } from "../protocol/modelSafety.js";
 import { assertModelShapesBounded, DEFAULT_MAX_TENSOR_ELEMENTS } from "../protocol/shapeBounds.js";
@@ -50,8 +51,8 @@ export async function sha256File(path: string): Promise<Hex> {
 }
 
 function checkHash(modelHash: string): Hex {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(modelHash)) {
-    throw new BaseError("MODEL_UNKNOWN", `model hash ${modelHash} is not a 32-byte hex string`, { details: { modelHash } });
+  if (!isBytes32(modelHash)) {
+    throw new OracleError("MODEL_UNKNOWN", `model hash ${modelHash} is not a 32-byte hex string`, { details: { modelHash } });
   }
   return modelHash.toLowerCase() as Hex;
 }
@@ -103,9 +104,9 @@ export class ModelStore {
     const cached = await this.verifyCached(file, modelHash, log);
     if (cached) return file;
     if (uris.length === 0) {
-      throw new BaseError("MODEL_FETCH_FAILED", `model ${modelHash} has no URIs to fetch it from`, { details: { modelHash } });
+      throw new OracleError("MODEL_FETCH_FAILED", `model ${modelHash} has no URIs to fetch it from`, { details: { modelHash } });
     }
-    const failures: { uri: string; error: BaseError | Error }[] = [];
+    const failures: { uri: string; error: OracleError | Error }[] = [];
     for (const uri of uris) {
       const started = performance.now();
       let bytes: Buffer;
@@ -119,7 +120,7 @@ export class ModelStore {
       const actual = sha256Hex(bytes);
       if (actual !== modelHash) {
         // Never cached: the next job must not find these bytes under this name.
-        const mismatch = new BaseError("MODEL_HASH_MISMATCH", `${redactUri(uri)} served a file with sha256 ${actual}, expected ${modelHash}`, {
+        const mismatch = new OracleError("MODEL_HASH_MISMATCH", `${redactUri(uri)} served a file with sha256 ${actual}, expected ${modelHash}`, {
           details: { modelHash, actual, uri: redactUri(uri) },
         });
         log.warn({ uri: redactUri(uri), actual }, "model file does not match its hash");
@@ -179,19 +180,19 @@ export class ModelStore {
       await rename(temp, file);
     } catch (error) {
       await rm(temp, { force: true });
-      throw new BaseError("MODEL_FETCH_FAILED", `writing ${file} failed: ${(error as Error).message}`, { cause: error, retryable: true });
+      throw new OracleError("MODEL_FETCH_FAILED", `writing ${file} failed: ${(error as Error).message}`, { cause: error, retryable: true });
     }
   }
 }
 
-function combineFailures(modelHash: Hex, failures: { uri: string; error: Error }[]): BaseError {
-  const details = { modelHash, failures: failures.map((f) => ({ uri: redactUri(f.uri), code: (f.error as BaseError).code, message: f.error.message })) };
-  const transient = failures.some((f) => !(f.error instanceof BaseError) || f.error.retryable);
+function combineFailures(modelHash: Hex, failures: { uri: string; error: Error }[]): OracleError {
+  const details = { modelHash, failures: failures.map((f) => ({ uri: redactUri(f.uri), code: (f.error as OracleError).code, message: f.error.message })) };
+  const transient = failures.some((f) => !(f.error instanceof OracleError) || f.error.retryable);
   const summary = failures.map((f) => f.error.message).join("; ");
-  if (!transient && failures.every((f) => f.error instanceof BaseError && f.error.code === "MODEL_HASH_MISMATCH")) {
-    return new BaseError("MODEL_HASH_MISMATCH", `no URI served model ${modelHash}: ${summary}`, { details });
+  if (!transient && failures.every((f) => f.error instanceof OracleError && f.error.code === "MODEL_HASH_MISMATCH")) {
+    return new OracleError("MODEL_HASH_MISMATCH", `no URI served model ${modelHash}: ${summary}`, { details });
   }
-  return new BaseError("MODEL_FETCH_FAILED", `model ${modelHash} could not be fetched: ${summary}`, { details, retryable: transient });
+  return new OracleError("MODEL_FETCH_FAILED", `model ${modelHash} could not be fetched: ${summary}`, { details, retryable: transient });
 }
 
 /**

@@ -17,7 +17,7 @@ import { BlockPoller } from "./block-poller.js";
 import { Contract, type Provider, type Signer } from "ethers";
 import type { Logger } from "pino";
 import { IModelRegistry__factory } from "../protocol/contracts.js";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { fetchBytes, type UriScheme } from "../protocol/fetch.js";
 import type { AddressPolicy } from "../protocol/netPolicy.js";
 import { createLogger } from "../protocol/logger.js";
@@ -110,13 +110,13 @@ export class ZkChallengeAnswerer extends BlockPoller {
   /** The request's input: inline from its InferenceRequested event, else fetched from its URI; hash-checked. */
   private async inputOf(requestId: string, inputHash: string): Promise<Buffer> {
     const [ev] = await this.oracle.queryFilter(this.oracle.filters.InferenceRequested(requestId));
-    if (ev === undefined) throw new BaseError("REQUEST_NOT_FOUND", `no InferenceRequested event for ${requestId}`, { retryable: true });
+    if (ev === undefined) throw new OracleError("REQUEST_NOT_FOUND", `no InferenceRequested event for ${requestId}`, { retryable: true });
     const inline = String(ev.args.input);
     const bytes = inline !== "0x"
       ? Buffer.from(inline.slice(2), "hex")
       : await fetchBytes(String(ev.args.inputURI), { maxBytes: this.o.maxInputBytes ?? 16 * 1024 * 1024, schemes: this.o.inputSchemes ?? ["http", "https"], ...(this.o.addressPolicy === undefined ? {} : { addressPolicy: this.o.addressPolicy }) });
     if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) {
-      throw new BaseError("INPUT_HASH_MISMATCH", `the input of ${requestId} does not hash to ${inputHash}`);
+      throw new OracleError("INPUT_HASH_MISMATCH", `the input of ${requestId} does not hash to ${inputHash}`);
     }
     return bytes;
   }

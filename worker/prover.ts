@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { Worker as Thread } from "node:worker_threads";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { circuitInput, encodeInferenceProof, type InferenceProof } from "../circuits/zk.js";
 import type { Groth16Proof } from "snarkjs";
 
@@ -53,14 +53,14 @@ export class ProverPool {
   proved = 0;
 
   constructor(private readonly threads = 1) {
-    if (!Number.isInteger(threads) || threads < 1) throw new BaseError("CONFIG_INVALID", `prover threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1) throw new OracleError("CONFIG_INVALID", `prover threads must be a positive integer, got ${threads}`);
   }
 
   /** Proves one inference; resolves with the submission's proof bytes and the proven output data. */
   async prove(req: ProveRequest): Promise<InferenceProof & { ms: number }> {
-    if (this.closed) throw new BaseError("QUEUE_CLOSED", "the prover pool is closed");
+    if (this.closed) throw new OracleError("QUEUE_CLOSED", "the prover pool is closed");
     for (const path of [req.wasm, req.zkey]) {
-      if (!existsSync(path)) throw new BaseError("INFERENCE_FAILED", `ZK artifact missing: ${path}`, { details: { stage: "prove", path } });
+      if (!existsSync(path)) throw new OracleError("INFERENCE_FAILED", `ZK artifact missing: ${path}`, { details: { stage: "prove", path } });
     }
     const id = this.nextId++;
     const result = await new Promise<{ proof: Groth16Proof; publicSignals: string[]; ms: number }>((resolve, reject) => {
@@ -70,7 +70,7 @@ export class ProverPool {
         const i = this.queue.findIndex((q) => q.id === id);
         if (i >= 0) {
           this.queue.splice(i, 1);
-          reject(new BaseError("TIMEOUT", "proving aborted", { retryable: true }));
+          reject(new OracleError("TIMEOUT", "proving aborted", { retryable: true }));
         }
       }, { once: true });
       this.pump();
@@ -82,8 +82,8 @@ export class ProverPool {
   /** Stops every thread; proofs in flight reject. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const q of this.queue.splice(0)) q.pending.reject(new BaseError("QUEUE_CLOSED", "the prover pool closed"));
-    for (const [, p] of this.pending) p.reject(new BaseError("QUEUE_CLOSED", "the prover pool closed", { retryable: true }));
+    for (const q of this.queue.splice(0)) q.pending.reject(new OracleError("QUEUE_CLOSED", "the prover pool closed"));
+    for (const [, p] of this.pending) p.reject(new OracleError("QUEUE_CLOSED", "the prover pool closed", { retryable: true }));
     this.pending.clear();
     await Promise.all(this.slots.splice(0).map((s) => s.thread.terminate()));
   }
@@ -113,7 +113,7 @@ export class ProverPool {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (p !== undefined) {
-        if (m.error !== undefined) p.reject(new BaseError("INFERENCE_FAILED", `proving failed: ${m.error}`, { details: { stage: "prove" } }));
+        if (m.error !== undefined) p.reject(new OracleError("INFERENCE_FAILED", `proving failed: ${m.error}`, { details: { stage: "prove" } }));
         else p.resolve({ proof: m.proof!, publicSignals: m.publicSignals!, ms: m.ms ?? 0 });
       }
       this.pump();
@@ -132,7 +132,7 @@ export class ProverPool {
     const p = slot.job === undefined ? undefined : this.pending.get(slot.job);
     if (slot.job !== undefined) this.pending.delete(slot.job);
     slot.job = undefined;
-    p?.reject(new BaseError("INFERENCE_FAILED", "the prover thread crashed", { cause: error, retryable: true, details: { stage: "prove" } }));
+    p?.reject(new OracleError("INFERENCE_FAILED", "the prover thread crashed", { cause: error, retryable: true, details: { stage: "prove" } }));
     this.pump();
   }
 }

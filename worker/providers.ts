@@ -21,7 +21,7 @@
  */
 import ort from "onnxruntime-node";
 import type { Logger } from "pino";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import type { ProviderName } from "./config.js";
 import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
 import { ProcessSession, type ModelProcessLimits } from "./model-process.js";
@@ -146,19 +146,19 @@ export class ProviderProber {
         return { session, provider, attempts };
       } catch (error) {
         // A model that breaks the memory or time limit while loading would break it on every provider.
-        if (error instanceof BaseError && (error.code === "MODEL_RESOURCE_LIMIT" || error.code === "CONFIG_INVALID")) throw error;
+        if (error instanceof OracleError && (error.code === "MODEL_RESOURCE_LIMIT" || error.code === "CONFIG_INVALID")) throw error;
         const message = (error as Error).message ?? String(error);
         attempts.push({ provider, outcome: "failed", ms: Math.round(performance.now() - started), error: message.slice(0, 500) });
         if (isLoadFailure(message)) this.broken.set(provider, message.slice(0, 200));
         if (provider === "cpu") {
           // Even the CPU provider refuses it: the file is not a model ONNX Runtime can run.
-          throw new BaseError("INFERENCE_FAILED", `the model cannot be loaded: ${message}`, { cause: error, details: { ...context, stage: "load", attempts } });
+          throw new OracleError("INFERENCE_FAILED", `the model cannot be loaded: ${message}`, { cause: error, details: { ...context, stage: "load", attempts } });
         }
         this.log.warn({ ...context, provider, err: message.slice(0, 500) }, "execution provider failed; trying the next");
       }
     }
     // Unreachable: cpu is always in the order and either opens or throws.
-    throw new BaseError("PROVIDER_UNAVAILABLE", "no execution provider could open the model", { details: { ...context, attempts } });
+    throw new OracleError("PROVIDER_UNAVAILABLE", "no execution provider could open the model", { details: { ...context, attempts } });
   }
 
   private sessionOptions(provider: ProviderName): ort.InferenceSession.SessionOptions {

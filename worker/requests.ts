@@ -8,7 +8,7 @@
  */
 import type { Provider } from "ethers";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { RequestStatus, type Hex } from "../protocol/types.js";
 import { OracleCanonicalHistory, type CanonicalHistory } from "./canonical-output.js";
 
@@ -41,7 +41,7 @@ export class OracleRequestLookup implements RequestLookup {
     try {
       view = await IInferenceOracle__factory.connect(oracle, this.provider).getRequest(requestId);
     } catch (cause) {
-      throw new BaseError("CHAIN_UNAVAILABLE", `reading request ${requestId} from the oracle failed`, { cause, retryable: true });
+      throw new OracleError("CHAIN_UNAVAILABLE", `reading request ${requestId} from the oracle failed`, { cause, retryable: true });
     }
     return {
       status: Number(view.status) as RequestStatus,

@@ -11,7 +11,7 @@
  */
 import type { TypedDataDomain } from "ethers";
 import { resultsRoot } from "../protocol/batch.js";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { ResultBatchMessageSchema, type BatchItem, type ResultBatchMessage } from "../protocol/messages.js";
 import type { Hex } from "../protocol/types.js";
 
@@ -49,7 +49,7 @@ export class ResultBatcher {
 
   /** Adds one result; resolves when the signed batch holding it is published, rejects if that fails. */
   add(domain: TypedDataDomain, chainId: string, oracle: string, payee: string, item: BatchItem): Promise<void> {
-    if (this.closed) return Promise.reject(new BaseError("TIMEOUT", "the result batcher is closed", { retryable: true }));
+    if (this.closed) return Promise.reject(new OracleError("TIMEOUT", "the result batcher is closed", { retryable: true }));
     const key = `${chainId}:${oracle.toLowerCase()}:${payee.toLowerCase()}`;
     let group = this.groups.get(key);
     if (group === undefined) {
@@ -82,7 +82,7 @@ export class ResultBatcher {
       const signature = this.options.sign(group.domain, { resultsRoot: resultsRoot(entries), payee: group.payee });
       const signMs = performance.now() - started;
       // The items were checked one by one when served; the envelope is checked here, except the outputs'
-      // hex, which toHex produced (a regex over a large output costs milliseconds).
+      // hex, which bytesToHex produced (a regex over a large output costs milliseconds).
       ResultBatchMessageSchema.omit({ items: true }).parse({
         kind: "batch",
         chainId: group.chainId,

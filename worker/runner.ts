@@ -4,14 +4,14 @@
  */
 import ort from "onnxruntime-node";
 import type { Logger } from "pino";
-import { BaseError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/errors.js";
 import { DTYPES, type DType, type Tensor, type TensorData } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import type { ModelCatalog } from "./catalog.js";
 import type { ProviderName } from "./config.js";
 import type { ModelStore } from "./models.js";
 import type { SessionCache, SessionLease } from "./sessions.js";
-import { dynamicBatchDim, LaneSet, NO_BATCHING, type BatchPolicy, type InferenceLane } from "./batcher.js";
+import { dynamicBatchDim, InferenceBatchers, NO_BATCHING, type BatchPolicy, type InferenceBatcher } from "./batcher.js";
 
 export interface RunTimings {
   /** Catalog lookup, model file and session (0-ish once warm). */
@@ -63,12 +63,12 @@ export function toOrtTensor(tensor: Tensor): ort.Tensor {
 export function fromOrtTensor(tensor: ort.Tensor): Tensor {
   const dtype = tensor.type as string;
   if (!(dtype in DTYPES)) {
-    throw new BaseError("INFERENCE_FAILED", `the model produced a ${dtype} tensor, which the protocol cannot encode`, { details: { dtype } });
+    throw new OracleError("INFERENCE_FAILED", `the model produced a ${dtype} tensor, which the protocol cannot encode`, { details: { dtype } });
   }
   const spec = DTYPES[dtype as DType];
   let data = tensor.data as TensorData;
   if (data.BYTES_PER_ELEMENT !== spec.size || ArrayBuffer.isView(data) === false) {
-    throw new BaseError("INFERENCE_FAILED", `the model's ${dtype} output has unexpected storage`, { details: { dtype } });
+    throw new OracleError("INFERENCE_FAILED", `the model's ${dtype} output has unexpected storage`, { details: { dtype } });
   }
   if (!(data instanceof spec.array)) {
     // Same element size, other view class (e.g. Float16Array for float16): re-view, no copy.
@@ -84,13 +84,13 @@ function isTransientRunFailure(message: string): boolean {
 
 export class InferenceRunner {
   private readonly log: Logger;
-  private readonly lanes: LaneSet<SessionLease>;
+  private readonly lanes: InferenceBatchers<SessionLease>;
 
   constructor(private readonly options: InferenceRunnerOptions) {
     this.log = options.logger.child({ layer: "runner" });
     const batching = options.batching ?? (() => NO_BATCHING);
     const policy = (modelHash: string): BatchPolicy => ({ depth: options.depth ?? 1, ...batching(modelHash) });
-    this.lanes = new LaneSet<SessionLease>(
+    this.lanes = new InferenceBatchers<SessionLease>(
       (modelHash) => ({
         run: (input, lease, owned) => this.runSession(modelHash as Hex, lease, input, owned === true),
         batchable: (lease) => dynamicBatchDim(lease.session.inputMetadata) && dynamicBatchDim(lease.session.outputMetadata),
@@ -101,7 +101,7 @@ export class InferenceRunner {
   }
 
   /** The lane of `modelHash`, once a job has used it (tests, bench). */
-  lane(modelHash: string): InferenceLane<SessionLease> | undefined {
+  lane(modelHash: string): InferenceBatcher<SessionLease> | undefined {
     return this.lanes.get(modelHash);
   }
 
@@ -114,17 +114,17 @@ export class InferenceRunner {
       results = await lease.session.run({ [inputName]: toOrtTensor(input) }, [outputName], { transferInputs: owned });
     } catch (error) {
       // A model process killed at its memory or time limit: final for this request, generic in public.
-      if (error instanceof BaseError && error.code === "MODEL_RESOURCE_LIMIT") throw error;
+      if (error instanceof OracleError && error.code === "MODEL_RESOURCE_LIMIT") throw error;
       const message = (error as Error).message ?? String(error);
       const retryable = isTransientRunFailure(message);
-      throw new BaseError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
+      throw new OracleError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
         cause: error,
         retryable,
         details: { modelHash, provider: lease.provider, input: { dtype: input.dtype, shape: input.shape } },
       });
     }
     const raw = results[outputName];
-    if (raw === undefined) throw new BaseError("INFERENCE_FAILED", `the model returned no ${outputName} output`);
+    if (raw === undefined) throw new OracleError("INFERENCE_FAILED", `the model returned no ${outputName} output`);
     return fromOrtTensor(raw);
   }
 
@@ -152,7 +152,7 @@ export class InferenceRunner {
       const given = Object.keys(ortFeeds).sort();
       const wanted = [...lease.inputNames].sort();
       if (given.length !== wanted.length || given.some((n, i) => n !== wanted[i])) {
-        throw new BaseError("INFERENCE_FAILED", `the model file's inputs are ${wanted.join(", ")}; the registry's are ${given.join(", ")}`, {
+        throw new OracleError("INFERENCE_FAILED", `the model file's inputs are ${wanted.join(", ")}; the registry's are ${given.join(", ")}`, {
           details: { stage: "load", fileInputs: wanted, registryInputs: given },
         });
       }
@@ -166,9 +166,9 @@ export class InferenceRunner {
         try {
           return { results: await lease.session.run(ortFeeds, lease.outputNames), infer: performance.now() - started };
         } catch (error) {
-          if (error instanceof BaseError && error.code === "MODEL_RESOURCE_LIMIT") throw error;
+          if (error instanceof OracleError && error.code === "MODEL_RESOURCE_LIMIT") throw error;
           const message = (error as Error).message ?? String(error);
-          throw new BaseError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
+          throw new OracleError("INFERENCE_FAILED", `inference failed: ${message.slice(0, 1000)}`, {
             cause: error,
             retryable: isTransientRunFailure(message),
             details: { modelHash, provider: lease.provider, inputs: Object.fromEntries([...feeds].map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape }])) },
@@ -183,7 +183,7 @@ export class InferenceRunner {
       const outputs = new Map<string, Tensor>();
       for (const name of lease.outputNames) {
         const raw = results[name];
-        if (raw === undefined) throw new BaseError("INFERENCE_FAILED", `the model returned no ${name} output`);
+        if (raw === undefined) throw new OracleError("INFERENCE_FAILED", `the model returned no ${name} output`);
         outputs.set(name, fromOrtTensor(raw));
       }
       const timings = { model: round(t1 - t0), infer: round(infer), lane: round(queued), batch: 1 };
@@ -218,7 +218,7 @@ export class InferenceRunner {
     try {
       const t1 = performance.now();
       if (lease.inputNames.length !== 1 || lease.outputNames.length < 1) {
-        throw new BaseError(
+        throw new OracleError(
           "INFERENCE_FAILED",
           `the model has ${lease.inputNames.length} inputs and ${lease.outputNames.length} outputs; the oracle serves models with one input and reads the first output`,
           { details: { inputNames: lease.inputNames, outputNames: lease.outputNames } },

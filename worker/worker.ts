@@ -15,12 +15,13 @@
 import { getAddress, ZeroAddress, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
 import { oracleDomain } from "../protocol/eip712.js";
-import { BaseError, isError } from "../protocol/errors.js";
+import { OracleError, isError } from "../protocol/errors.js";
 import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
+import { retry } from "../protocol/retry.js";
 import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
-import { toHex } from "../protocol/merkle.js";
+import { bytesToHex } from "../protocol/merkle.js";
 import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
 import { InputCache } from "./input-cache.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
@@ -119,12 +120,12 @@ function ms(since: number): number {
   return round3(performance.now() - since);
 }
 
-/** Runs `fn`; a non-retryable BaseError from it becomes a signed rejection for `reason`. */
-async function rejectingAs<T>(reason: RejectReason | ((e: BaseError) => RejectReason), fn: () => T | Promise<T>): Promise<T> {
+/** Runs `fn`; a non-retryable OracleError from it becomes a signed rejection for `reason`. */
+async function rejectingAs<T>(reason: RejectReason | ((e: OracleError) => RejectReason), fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof BaseError && !error.retryable) {
+    if (error instanceof OracleError && !error.retryable && !(error instanceof JobRejection)) {
       throw new JobRejection(typeof reason === "function" ? reason(error) : reason, error);
     }
     throw error;
@@ -257,7 +258,7 @@ export class Worker {
 
   /** Starts consuming jobs. Safe to call twice. */
   start(): Promise<void> {
-    if (this.closing !== undefined) return Promise.reject(new BaseError("QUEUE_CLOSED", "the worker is closed"));
+    if (this.closing !== undefined) return Promise.reject(new OracleError("QUEUE_CLOSED", "the worker is closed"));
     this.starting ??= (async () => {
       this.log.info({ signer: this.address, config: redactWorkerConfig(this.config) }, "worker starting");
       this.subscription = await this.queue.consume<Json>(QUEUES.jobs, (delivery, signal) => this.handle(delivery, signal), {
@@ -400,14 +401,14 @@ export class Worker {
     } catch (error) {
       if (signal.aborted) {
         log.info("job interrupted by shutdown; it will be redelivered");
-        throw new BaseError("TIMEOUT", "the worker stopped while serving the job", { cause: error, retryable: true });
+        throw new OracleError("TIMEOUT", "the worker stopped while serving the job", { cause: error, retryable: true });
       }
       if (error instanceof JobRejection) {
         await this.reject(job, domain, error, log);
         this.metrics.jobs.inc({ outcome: "rejected" });
         return;
       }
-      log.warn({ err: error, retryable: !(error instanceof BaseError) || error.retryable }, "job failed");
+      log.warn({ err: error, retryable: !(error instanceof OracleError) || error.retryable }, "job failed");
       this.metrics.jobs.inc({ outcome: "failed" });
       throw error;
     } finally {
@@ -426,7 +427,7 @@ export class Worker {
     if (inputHash.toLowerCase() !== job.inputHash.toLowerCase()) {
       throw new JobRejection(
         RejectReason.InputHashMismatch,
-        new BaseError("INPUT_HASH_MISMATCH", `the input hashes to ${inputHash}, the request says ${job.inputHash}`, {
+        new OracleError("INPUT_HASH_MISMATCH", `the input hashes to ${inputHash}, the request says ${job.inputHash}`, {
           details: { expected: job.inputHash, actual: inputHash },
         }),
       );
@@ -452,7 +453,7 @@ export class Worker {
     } catch (error) {
       // The input's header and data root hash to the request's inputHash and show the mismatch: the
       // rejection carries them, so the oracle refunds at once instead of waiting for a quorum.
-      if (error instanceof BaseError) throw new JobRejection(RejectReason.SpecMismatch, error, tensorHashParts(bytes));
+      if (error instanceof OracleError) throw new JobRejection(RejectReason.SpecMismatch, error, tensorHashParts(bytes));
       throw error;
     }
     timings.decode = ms(t);
@@ -460,7 +461,7 @@ export class Worker {
 
     // A model that cannot be fetched, verified or loaded is unavailable; a run that fails is an inference failure.
     // A model process killed at its memory or time limit fails this request (InferenceFailed, MODEL_RESOURCE_LIMIT).
-    const runFailure = (e: BaseError) =>
+    const runFailure = (e: OracleError) =>
       e.code === "MODEL_RESOURCE_LIMIT" || (e.code === "INFERENCE_FAILED" && e.details.stage !== "load") ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable;
     // No trace is built for any result (trace on demand: a dispute asks for it). The output hook
     // (worker/trace.ts, fault injection only) applies to OPTIMISTIC results.
@@ -500,7 +501,7 @@ export class Worker {
       output = trace.output;
       await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(trace.output!, model.output, "traced output"));
     }
-    if (output === undefined) throw new BaseError("INFERENCE_FAILED", "the standalone trace builder returned no output");
+    if (output === undefined) throw new OracleError("INFERENCE_FAILED", "the standalone trace builder returned no output");
     timings.trace = ms(t);
 
     t = performance.now();
@@ -534,10 +535,10 @@ export class Worker {
     if (job.tier !== Tier.NONE) {
       throw new JobRejection(
         RejectReason.InferenceFailed,
-        new BaseError("OP_UNSUPPORTED", `model ${job.modelHash} has several inputs or outputs: it is served in NONE only (tier ${Tier[job.tier]} asked)`, { details: { tier: job.tier, servedIn: "NONE" } }),
+        new OracleError("OP_UNSUPPORTED", `model ${job.modelHash} has several inputs or outputs: it is served in NONE only (tier ${Tier[job.tier]} asked)`, { details: { tier: job.tier, servedIn: "NONE" } }),
       );
     }
-    const runFailure = (e: BaseError) =>
+    const runFailure = (e: OracleError) =>
       e.code === "MODEL_RESOURCE_LIMIT" || (e.code === "INFERENCE_FAILED" && e.details.stage !== "load") ? RejectReason.InferenceFailed : RejectReason.ModelUnavailable;
     const run = await rejectingAs(runFailure, () => this.runner.runNamed(job.modelHash as Hex, feeds, signal, log));
     timings.model = run.timings.model;
@@ -550,7 +551,7 @@ export class Worker {
     for (const spec of specs) {
       const tensor = spec.name === "" && specs.length === 1 && run.outputs.size === 1 ? [...run.outputs.values()][0] : run.outputs.get(spec.name);
       if (tensor === undefined) {
-        throw new JobRejection(RejectReason.InferenceFailed, new BaseError("INFERENCE_FAILED", `the model produced no output "${spec.name}" (it produced ${[...run.outputs.keys()].join(", ")})`));
+        throw new JobRejection(RejectReason.InferenceFailed, new OracleError("INFERENCE_FAILED", `the model produced no output "${spec.name}" (it produced ${[...run.outputs.keys()].join(", ")})`));
       }
       await rejectingAs(RejectReason.InferenceFailed, () => checkSpec(tensor, spec, `output "${spec.name}"`));
       outputs.set(spec.name, tensor);
@@ -569,14 +570,14 @@ export class Worker {
   /** The model's canonical output on `input` at its registered precision (a request reopened after an OutputMinor ruling). */
   private async canonicalOutput(job: Job, model: ModelEntry, input: Tensor, signal: AbortSignal): Promise<Tensor> {
     const precision = await this.requests!.history!.precision(job.oracle, job.modelHash);
-    if (precision === undefined) throw new BaseError("OP_UNSUPPORTED", `model ${job.modelHash} has no canonical terms: its canonical output cannot be computed`);
+    if (precision === undefined) throw new OracleError("OP_UNSUPPORTED", `model ${job.modelHash} has no canonical terms: its canonical output cannot be computed`);
     const path = await this.models.path(job.modelHash as Hex, model.uris, signal);
     return (await this.canonical.output(job.modelHash as Hex, path, input, precision)).output;
   }
 
   private async publish(job: Job, encoded: Buffer, outputHash: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     const t = performance.now();
-    let outputHex: Hex = toHex(encoded);
+    let outputHex: Hex = bytesToHex(encoded);
     if (encoded.byteLength > this.config.maxInlineOutputBytes) {
       if (this.config.blobStoreUrl !== undefined) {
         const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal, auth: this.blobAuth });
@@ -589,11 +590,11 @@ export class Worker {
     timings.upload = ms(t);
     timings.total = ms(start);
 
-    // Checked against the schema like any reply, except the output hex, which toHex just produced
+    // Checked against the schema like any reply, except the output hex, which bytesToHex just produced
     // from the encoded tensor (the schema's regex over it cost ~4 ms for the 318 KB rec output);
     // only its size limit is checked here. The relayer validates the whole message on receipt.
     if (outputHex.length > 2 + 2 * MAX_INLINE_TENSOR_BYTES) {
-      throw new BaseError("PAYLOAD_TOO_LARGE", `the output is ${encoded.byteLength} bytes, more than ${MAX_INLINE_TENSOR_BYTES} inline`);
+      throw new OracleError("PAYLOAD_TOO_LARGE", `the output is ${encoded.byteLength} bytes, more than ${MAX_INLINE_TENSOR_BYTES} inline`);
     }
     const checked = BatchItemSchema.parse({
       requestId: job.requestId,
@@ -614,7 +615,7 @@ export class Worker {
   private zkArtifacts(modelHash: string): { wasm: string; zkey: string } {
     const entry = this.config.zk.find((z) => z.modelHash.toLowerCase() === modelHash.toLowerCase());
     if (entry === undefined) {
-      throw new BaseError("OP_UNSUPPORTED", `this worker has no ZK artifacts for model ${modelHash}`, { retryable: true, details: { modelHash } });
+      throw new OracleError("ZK_ARTIFACTS_MISSING", `this worker has no ZK artifacts for model ${modelHash}`, { retryable: true, details: { modelHash } });
     }
     return entry;
   }
@@ -632,7 +633,7 @@ export class Worker {
     if (!Buffer.from(proven.outputData).equals(outputData)) {
       throw new JobRejection(
         RejectReason.InferenceFailed,
-        new BaseError("INFERENCE_FAILED", "the circuit's output differs from onnxruntime's", { details: { stage: "prove" } }),
+        new OracleError("INFERENCE_FAILED", "the circuit's output differs from onnxruntime's", { details: { stage: "prove" } }),
       );
     }
     return { proof: proven.proof as Hex, ms: proven.ms };
@@ -670,36 +671,31 @@ export class Worker {
     if (inline !== undefined) {
       const size = inline.byteLength;
       if (size > max) {
-        throw new BaseError("PAYLOAD_TOO_LARGE", `the inline input is ${size} bytes, more than the limit of ${max}`, { details: { size, maxBytes: max } });
+        throw new OracleError("PAYLOAD_TOO_LARGE", `the inline input is ${size} bytes, more than the limit of ${max}`, { details: { size, maxBytes: max } });
       }
       return inline;
     }
     if (job.inputURI === "") {
-      throw new BaseError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
+      throw new OracleError("INPUT_UNAVAILABLE", "the job has neither an inline input nor an inputURI");
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes });
-      } catch (error) {
-        // A shutdown (signal aborted) is retried by redelivery: the input was never judged.
-        if (signal.aborted) throw error;
-        // A transient failure (5xx, 429, refused, reset) is tried again here, a few times; a host too
-        // slow for the limits (a tarpit) is not. Either way the outcome is one signed rejection, never
-        // a redelivery that would hold a slot again for the same input (issue 13, finding 8).
-        const transient = error instanceof BaseError ? error.retryable && !isError(error, "TIMEOUT") : true;
-        if (transient && attempt < this.config.fetchAttempts) {
-          await new Promise((r) => setTimeout(r, INPUT_RETRY_DELAY_MS * attempt));
-          signal.throwIfAborted();
-          continue;
-        }
-        if (error instanceof BaseError && !error.retryable) throw error;
-        throw new BaseError("INPUT_UNAVAILABLE", (error as Error).message, {
+    // A transient failure (5xx, 429, refused, reset) is tried again here, a few times; a host too
+    // slow for the limits (a tarpit) is not. Either way the outcome is one signed rejection, never
+    // a redelivery that would hold a slot again for the same input (issue 13, finding 8). A shutdown
+    // (signal aborted) is retried by redelivery: the input was never judged.
+    return retry(() => this.fetch(job.inputURI, { ...this.httpPolicy(), maxBytes: max, timeoutMs: this.config.fetchTimeoutMs, signal, schemes: this.config.inputSchemes }), {
+      attempts: this.config.fetchAttempts,
+      delayMs: (attempt) => INPUT_RETRY_DELAY_MS * attempt,
+      retryIf: (error) => (error instanceof OracleError ? error.retryable && !isError(error, "TIMEOUT") : true),
+      signal,
+      giveUp: (error, attempts) => {
+        if (signal.aborted || (error instanceof OracleError && !error.retryable)) return error;
+        return new OracleError("INPUT_UNAVAILABLE", (error as Error).message, {
           cause: error,
-          details: { ...(error instanceof BaseError ? error.details : {}), attempts: attempt },
+          details: { ...(error instanceof OracleError ? error.details : {}), attempts },
           retryable: false,
         });
-      }
-    }
+      },
+    });
   }
 
   private async reject(job: Job, domain: TypedDataDomain, rejection: JobRejection, log: Logger): Promise<void> {

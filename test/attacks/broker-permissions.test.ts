@@ -15,7 +15,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { BaseError, QUEUES } from "../../protocol/index.js";
+import { OracleError, QUEUES } from "../../protocol/index.js";
 import { RabbitMqQueue, type Json } from "../../queue/index.js";
 import { RELAYER_LEASE_QUEUE } from "../../relayer/relayer.js";
 import { rabbitmqctl } from "../setup/rabbitmq.js";
@@ -98,7 +98,7 @@ describe("attack: a worker's broker user forges jobs, reads results or takes the
   it("the worker's user does its job: consumes a job, publishes its result, dead-letters a bad job", async () => {
     await worker.consume(QUEUES.jobs, async (d) => {
       const body = d.body as { requestId: string; bad?: boolean };
-      if (body.bad === true) throw new BaseError("MESSAGE_INVALID", "not a job");
+      if (body.bad === true) throw new OracleError("MESSAGE_INVALID", "not a job");
       jobsSeen.push(d.body);
       await worker.publish(QUEUES.results, { kind: "result", requestId: body.requestId });
     });
@@ -121,9 +121,9 @@ describe("attack: a worker's broker user forges jobs, reads results or takes the
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(BaseError);
-    expect((error as BaseError).code).toBe("QUEUE_ACCESS_REFUSED");
-    expect((error as BaseError).retryable).toBe(false);
+    expect(error).toBeInstanceOf(OracleError);
+    expect((error as OracleError).code).toBe("QUEUE_ACCESS_REFUSED");
+    expect((error as OracleError).retryable).toBe(false);
     expect(Date.now() - t).toBeLessThan(5_000);
     // Raw AMQP with the same user: neither the jobs exchange nor the default exchange takes it.
     expect(await asWorker(async (ch) => ch.publish(QUEUES.jobs, QUEUES.jobs, Buffer.from('{"kind":"job"}')))).toBe(403);
@@ -142,7 +142,7 @@ describe("attack: a worker's broker user forges jobs, reads results or takes the
       () => undefined,
       (e: unknown) => e,
     );
-    expect((error as BaseError).code).toBe("QUEUE_ACCESS_REFUSED");
+    expect((error as OracleError).code).toBe("QUEUE_ACCESS_REFUSED");
     expect(await asWorker((ch) => ch.consume(QUEUES.results, () => {}))).toBe(403);
     expect(await asWorker((ch) => ch.consume(RELAYER_LEASE_QUEUE, () => {}))).toBe(403);
     expect(await asWorker((ch) => ch.get(RELAYER_LEASE_QUEUE))).toBe(403);

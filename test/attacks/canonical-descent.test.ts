@@ -11,7 +11,7 @@ import { BF16, roundTo } from "../../canonical/float.js";
 import { lowerModel } from "../../canonical/index.js";
 import { termCount } from "../../canonical/reads.js";
 import { CanonicalTrace } from "../../canonical/trace.js";
-import { fromHex, rootFromPath, sha256, toHex } from "../../protocol/merkle.js";
+import { fromHex, rootFromPath, sha256, bytesToHex } from "../../protocol/merkle.js";
 import type { Hex } from "../../protocol/types.js";
 import { FlatTree } from "../../canonical/tree.js";
 import { numel, type Tensor } from "../../protocol/tensor.js";
@@ -134,9 +134,9 @@ describe("canonical descent", () => {
     const forged = FlatTree.fromLeaves([...leaves, sha256(Buffer.from("extra"))]);
     expect(forged.depth).toBe(mine.manifest.depth);
     const claims = {
-      traceRoot: toHex(forged.root),
+      traceRoot: bytesToHex(forged.root),
       finalHash: mine.finalHash,
-      manifestChildren: (d: number, i: number) => forged.children(d, i).map(toHex) as [Hex, Hex],
+      manifestChildren: (d: number, i: number) => forged.children(d, i).map(bytesToHex) as [Hex, Hex],
       tensorOpening: (j: number) => mine.tensorOpening(j),
       chunkChildren: (j: number, d: number, i: number) => mine.chunkChildren(j, d, i),
       chunkBytes: (j: number, c: number) => mine.chunkBytes(j, c),
@@ -164,7 +164,7 @@ describe("canonical descent", () => {
     expect(checkFinding(f, program, ctx)).toMatchObject({ valid: true, fault: false });
     const tree = honest.partial(j, e).tree;
     const t = K >> 1;
-    const forged = { ...f, t, leaf: { hash: toHex(tree.node(tree.depth - 1, t)), path: tree.path(2 * t).slice(1).map(toHex) }, prev: { record: toHex(honest.partial(j, e).record(t - 1)), path: tree.path(t - 1).map(toHex) }, reads: f.reads };
+    const forged = { ...f, t, leaf: { hash: bytesToHex(tree.node(tree.depth - 1, t)), path: tree.path(2 * t).slice(1).map(bytesToHex) }, prev: { record: bytesToHex(honest.partial(j, e).record(t - 1)), path: tree.path(t - 1).map(bytesToHex) }, reads: f.reads };
     // Without the fixed path length this inner node would verify under the root.
     expect(rootFromPath(fromHex(forged.leaf.hash), t, forged.leaf.path.map(fromHex)).equals(tree.root)).toBe(true);
     expect(checkFinding(forged, program, ctx)).toMatchObject({ valid: false, reason: "leaf t not under the partial root" });

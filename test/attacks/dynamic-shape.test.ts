@@ -14,10 +14,10 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodePartial, encodeStep, partialStates, reduceTerms } from "../../canonical/index.js";
-import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { checkModel } from "../../cli/check.js";
 import { checkSpec, hashTensor } from "../../protocol/tensor.js";
-import { BaseError } from "../../protocol/errors.js";
+import { OracleError } from "../../protocol/errors.js";
 import { uniformTensor } from "../canonical/helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";
@@ -47,11 +47,11 @@ describe("attack: an input of another shape than the committed one (issue 11 sce
     // The registered spec is the committed static shape: a worker refuses a narrower input before running it.
     const spec = { dtype: "float32" as const, shape: CLS_SHAPE };
     const narrow = uniformTensor([1, 3, 48, 96], 5);
-    expect(() => checkSpec(narrow, spec, "input")).toThrow(BaseError);
+    expect(() => checkSpec(narrow, spec, "input")).toThrow(OracleError);
     try {
       checkSpec(narrow, spec, "input");
     } catch (e) {
-      expect((e as BaseError).code).toBe("TENSOR_SPEC_MISMATCH");
+      expect((e as OracleError).code).toBe("TENSOR_SPEC_MISMATCH");
     }
     expect(() => checkSpec(world.input, spec, "input")).not.toThrow();
 
@@ -76,7 +76,7 @@ describe("attack: an input of another shape than the committed one (issue 11 sce
     const K = r.terms.length;
     const leaves = states.map((x) => sha256(Buffer.from([0]), encodePartial(x)));
     const levels = levelsOf(leaves);
-    await fx.game.answerElement(requestId, 0, 0, enc, world.honest.chunk(0, 0), toHex(levels[levels.length - 1]![0]!), toHex(encodePartial(states[K]!)), merklePath(leaves, K).map(toHex));
+    await fx.game.answerElement(requestId, 0, 0, enc, world.honest.chunk(0, 0), bytesToHex(levels[levels.length - 1]![0]!), bytesToHex(encodePartial(states[K]!)), merklePath(leaves, K).map(bytesToHex));
     // The first term that reads the input (element 0 sits in the padded corner: some terms read padding only).
     let t = 0;
     let reads: { operand: bigint; index: bigint }[] = [];
@@ -86,7 +86,7 @@ describe("attack: an input of another shape than the committed one (issue 11 sce
       reads = [...(await fx.verifier.contract.termReads(enc, 0, t - 1))].map((x: any) => ({ operand: x.operand as bigint, index: x.index as bigint }));
     }
     const prove = (input: typeof narrow) =>
-      fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, t, toHex(encodePartial(states[t - 1]!)), merklePath(leaves, t - 1).map(toHex), toHex(leaves[t]!), merklePath(leaves, t).map(toHex), operandProofsOf({ ...world, input }, conv, reads, world.honest));
+      fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, t, bytesToHex(encodePartial(states[t - 1]!)), merklePath(leaves, t - 1).map(bytesToHex), bytesToHex(leaves[t]!), merklePath(leaves, t).map(bytesToHex), operandProofsOf({ ...world, input }, conv, reads, world.honest));
     // The narrow input hashes to the request's inputHash, but its header is not the committed [1,3,48,192]: refused.
     await expectRevert(prove(narrow), fx.game, "FraudGameBadProof", [17n]);
     // The committed-shape input is not this request's input: refused too.

@@ -7,7 +7,7 @@
  * with nothing signed, and a job for a request that is not open is dropped.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, isError, toHex, type Job } from "../../protocol/index.js";
+import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, isError, bytesToHex, type Job } from "../../protocol/index.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { OracleRequestLookup, RegistryCatalog, Worker } from "../../worker/index.js";
 import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
@@ -77,8 +77,8 @@ describe("attack: a forged job naming a real request", () => {
     const garbage = Buffer.from("not a tensor at all");
     const other = encodeTensor(textLineTensor("forged"));
     const forgeries: Job[] = [
-      { ...genuine, inputHash: randomHash(), input: toHex(garbage) },
-      { ...genuine, inputHash: hashEncoded(other), input: toHex(other) },
+      { ...genuine, inputHash: randomHash(), input: bytesToHex(garbage) },
+      { ...genuine, inputHash: hashEncoded(other), input: bytesToHex(other) },
       { ...genuine, modelHash: randomHash() },
       { ...genuine, deadline: deadline - 1 },
     ];

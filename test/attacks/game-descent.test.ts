@@ -11,7 +11,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { fraudGameDomain, traceCommitmentDigest } from "../../protocol/fraud-game.js";
-import { toHex } from "../../protocol/merkle.js";
+import { bytesToHex } from "../../protocol/merkle.js";
 import type { Hex } from "../../protocol/types.js";
 import { expectRevert } from "../contracts/helpers.js";
 import {
@@ -44,11 +44,11 @@ function deepestStep(): number {
 describe("FraudGame commitment", () => {
   it("test_onDisputeOpened_notOracle_or_noTerms_reverts", async () => {
     const ctx = {
-      requestId: toHex(Buffer.alloc(32, 7)),
+      requestId: bytesToHex(Buffer.alloc(32, 7)),
       attempt: 0,
       modelHash: world.modelHash,
-      inputHash: toHex(Buffer.alloc(32, 1)),
-      outputHash: toHex(Buffer.alloc(32, 2)),
+      inputHash: bytesToHex(Buffer.alloc(32, 1)),
+      outputHash: bytesToHex(Buffer.alloc(32, 2)),
       worker: fx.workerSigner.address,
       signer: fx.workerSigner.address,
       paramsVersion: 0,
@@ -56,7 +56,7 @@ describe("FraudGame commitment", () => {
     // Only the oracle opens games (a forged opening could otherwise rule through the oracle).
     await expectRevert(fx.game.connect(fx.outsider).onDisputeOpened(ctx), fx.game, "FraudGameNotOracle");
     // A model without canonical terms cannot be disputed through the game.
-    await expectRevert(fx.oracle.connect(fx.challenger).open(fx.gameAddr, { ...ctx, modelHash: toHex(Buffer.alloc(32, 9)) }), fx.registry, "RegistryCanonicalTermsNotSet");
+    await expectRevert(fx.oracle.connect(fx.challenger).open(fx.gameAddr, { ...ctx, modelHash: bytesToHex(Buffer.alloc(32, 9)) }), fx.registry, "RegistryCanonicalTermsNotSet");
   });
 
   it("test_timeoutCommitment_silentWorker_rulesWorkerFault", async () => {
@@ -67,7 +67,7 @@ describe("FraudGame commitment", () => {
     // A commitment after its deadline is refused: the default has become due.
     const sig = await signCommitment(fx, requestId, world.honest.root, world.honest.tensorHashes[world.honest.n - 1]!);
     await expectRevert(
-      fx.game.commitTrace(requestId, toHex(world.honest.root), toHex(world.honest.tensorHashes[world.honest.n - 1]!), world.honest.manifestPath(world.honest.n - 1), sig),
+      fx.game.commitTrace(requestId, bytesToHex(world.honest.root), bytesToHex(world.honest.tensorHashes[world.honest.n - 1]!), world.honest.manifestPath(world.honest.n - 1), sig),
       fx.game,
       "FraudGameLate",
     );
@@ -84,22 +84,22 @@ describe("FraudGame commitment", () => {
     const path = b.manifestPath(b.n - 1);
     const other = (await import("ethers")).Wallet.createRandom();
     const byOther = await signCommitment(fx, requestId, b.root, final, 0, other);
-    await expectRevert(fx.game.commitTrace(requestId, toHex(b.root), toHex(final), path, byOther), fx.game, "FraudGameBadSignature");
+    await expectRevert(fx.game.commitTrace(requestId, bytesToHex(b.root), bytesToHex(final), path, byOther), fx.game, "FraudGameBadSignature");
     const otherAttempt = await signCommitment(fx, requestId, b.root, final, 1);
-    await expectRevert(fx.game.commitTrace(requestId, toHex(b.root), toHex(final), path, otherAttempt), fx.game, "FraudGameBadSignature");
+    await expectRevert(fx.game.commitTrace(requestId, bytesToHex(b.root), bytesToHex(final), path, otherAttempt), fx.game, "FraudGameBadSignature");
     // A signed finalHash that is not leaf n−1 (here leaf n−2's hash, with leaf n−2's path) is refused.
     const wrongFinal = b.tensorHashes[b.n - 2]!;
     const sigWrong = await signCommitment(fx, requestId, b.root, wrongFinal);
-    await expectRevert(fx.game.commitTrace(requestId, toHex(b.root), toHex(wrongFinal), b.manifestPath(b.n - 2), sigWrong), fx.game, "FraudGameBadProof", [9n]);
+    await expectRevert(fx.game.commitTrace(requestId, bytesToHex(b.root), bytesToHex(wrongFinal), b.manifestPath(b.n - 2), sigWrong), fx.game, "FraudGameBadProof", [9n]);
     // The contract's digest is protocol/fraud-game.ts's.
-    expect(await fx.game.traceCommitmentDigest(requestId, 0, toHex(b.root), toHex(final))).toBe(
-      traceCommitmentDigest(fraudGameDomain(fx.chainId, fx.gameAddr), { requestId: requestId as Hex, attempt: 0, traceRoot: toHex(b.root), finalHash: toHex(final) }),
+    expect(await fx.game.traceCommitmentDigest(requestId, 0, bytesToHex(b.root), bytesToHex(final))).toBe(
+      traceCommitmentDigest(fraudGameDomain(fx.chainId, fx.gameAddr), { requestId: requestId as Hex, attempt: 0, traceRoot: bytesToHex(b.root), finalHash: bytesToHex(final) }),
     );
     await commit(fx, requestId, b);
     await expectRevert(commit(fx, requestId, b), fx.game, "FraudGameAlreadyCommitted");
     const g = await fx.game.game(requestId);
     expect(g.committed).toBe(true);
-    expect(g.traceRoot).toBe(toHex(b.root));
+    expect(g.traceRoot).toBe(bytesToHex(b.root));
   });
 });
 
@@ -147,7 +147,7 @@ describe("FraudGame descent", () => {
     await fx.game.connect(fx.challenger).attack(requestId, root);
     await expectRevert(fx.game.connect(fx.challenger).attack(requestId, root), fx.game, "FraudGameUnexpectedNodeState");
     const [l, r] = [b.nodeOf(TREE.TRACE, 0, ht - 1, 0), b.nodeOf(TREE.TRACE, 0, ht - 1, 1)];
-    await expectRevert(fx.game.answerNode(requestId, root, toHex(r), toHex(l)), fx.game, "FraudGameBadProof", [1n]);
+    await expectRevert(fx.game.answerNode(requestId, root, bytesToHex(r), bytesToHex(l)), fx.game, "FraudGameBadProof", [1n]);
     await answer(fx, requestId, b, root);
     // A wrong header for a manifest leaf is refused.
     const leaf = tracePos(0, 5);
@@ -161,8 +161,8 @@ describe("FraudGame descent", () => {
     await fx.game.connect(fx.challenger).attack(requestId, leaf);
     const wrongHeader = Buffer.from(b.headers[5]!);
     wrongHeader[wrongHeader.length - 1] = wrongHeader[wrongHeader.length - 1]! ^ 1;
-    await expectRevert(fx.game.answerTensor(requestId, 5, wrongHeader, toHex(b.dataRoot(5))), fx.game, "FraudGameBadProof", [3n]);
-    await expectRevert(fx.game.answerTensor(requestId, 5, b.headers[5]!, toHex(b.dataRoot(6))), fx.game, "FraudGameBadProof", [3n]);
+    await expectRevert(fx.game.answerTensor(requestId, 5, wrongHeader, bytesToHex(b.dataRoot(5))), fx.game, "FraudGameBadProof", [3n]);
+    await expectRevert(fx.game.answerTensor(requestId, 5, b.headers[5]!, bytesToHex(b.dataRoot(6))), fx.game, "FraudGameBadProof", [3n]);
     await answer(fx, requestId, b, leaf);
     // Wrong chunk bytes are refused.
     const hd = rootHeight(b.chunkLevels[5]![0]!.length);
@@ -197,7 +197,7 @@ describe("FraudGame descent", () => {
       const h = pos.height;
       if (2 * idx + 1 >= b.manifest[h - 1]!.length) {
         const left = b.nodeOf(TREE.TRACE, 0, h - 1, 2 * idx);
-        await expectRevert(fx.game.answerNode(requestId, pos, toHex(left), toHex(left)), fx.game, "FraudGameBadProof", [1n]);
+        await expectRevert(fx.game.answerNode(requestId, pos, bytesToHex(left), bytesToHex(left)), fx.game, "FraudGameBadProof", [1n]);
         // Even a "right" that makes the hash work is impossible to forge; the honest zero is accepted.
         await answer(fx, requestId, b, pos);
         expect(Number((await fx.game.node(requestId, tracePos(h - 1, 2 * idx + 1))).state)).toBe(0);

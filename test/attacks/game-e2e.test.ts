@@ -31,7 +31,7 @@ import { encodeStep, type Program } from "../../canonical/index.js";
 import { partialKindOf } from "../../canonical/partial.js";
 import { initReads, termReads } from "../../canonical/reads.js";
 import { partialTreeOf, type PartialTree } from "../../canonical/trace.js";
-import { toHex } from "../../protocol/merkle.js";
+import { bytesToHex } from "../../protocol/merkle.js";
 import { operandProofsOf } from "./game-proof-helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { readFileSync } from "node:fs";
@@ -309,7 +309,7 @@ describe("a false partial state: the challenger proves any leaf t by its hash (p
     const f = play.descent!.finding as Extract<Finding, { kind: "partial" }>;
     expect([f.claim.step, f.claim.element, f.t]).toEqual([j, e, t0]);
     // The worker's leaf t0 (a hash the game revealed, never its record) is what the proof names.
-    expect(f.leaf.hash).toBe(toHex(cheat.partial(j, e).tree.leaf(t0)));
+    expect(f.leaf.hash).toBe(bytesToHex(cheat.partial(j, e).tree.leaf(t0)));
     expect(play.verdict).toMatchObject({ valid: true, fault: true });
     expect(play.outcome).toBe("leafProof");
     expect(moves[moves.length - 1]!.move).toBe("proveFold");
@@ -347,18 +347,18 @@ describe("a false partial state: the challenger proves any leaf t by its hash (p
     const K = p.terms;
     const enc = encodeStep(step);
     const book = new TraceBook(honest.tensors);
-    const path = (t: number) => p.tree.path(t).map(toHex);
+    const path = (t: number) => p.tree.path(t).map(bytesToHex);
     for (const t of [Math.floor(K / 2) + 1, 0, K]) {
       const reads = t === 0 ? initReads(step, 0) : termReads(step, 0, t - 1);
       await expectRevert(
-        challenger.game.proveFold(id, j, 0, enc, t, toHex(t === 0 ? Buffer.alloc(32) : p.record(t - 1)), t === 0 ? [] : path(t - 1), toHex(p.tree.leaf(t)), path(t), operandProofsOf(world, step, reads, book)),
+        challenger.game.proveFold(id, j, 0, enc, t, bytesToHex(t === 0 ? Buffer.alloc(32) : p.record(t - 1)), t === 0 ? [] : path(t - 1), bytesToHex(p.tree.leaf(t)), path(t), operandProofsOf(world, step, reads, book)),
         challenger.game,
         "FraudGameNoFault",
       );
     }
     // A leaf hash not under the worker's partial root is refused (the expected record's hash at a wrong place).
     await expectRevert(
-      challenger.game.proveFold(id, j, 0, enc, 2, toHex(p.record(1)), path(1), toHex(p.tree.leaf(3)), path(2), operandProofsOf(world, step, termReads(step, 0, 1), book)),
+      challenger.game.proveFold(id, j, 0, enc, 2, bytesToHex(p.record(1)), path(1), bytesToHex(p.tree.leaf(3)), path(2), operandProofsOf(world, step, termReads(step, 0, 1), book)),
       challenger.game,
       "FraudGameBadProof",
       [18n],

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { Wallet, hexlify, randomBytes, ZeroHash, type TransactionReceipt } from "ethers";
 import { canonicalTermsOf, commitProgram, lowerModel, runProgram, type Program } from "../../canonical/index.js";
-import { chunkLeaves, CHUNK_BYTES, hashNode, merklePath, merkleRoot, sha256, toHex } from "../../protocol/merkle.js";
+import { chunkLeaves, CHUNK_BYTES, hashNode, merklePath, merkleRoot, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
 import type { Hex } from "../../protocol/types.js";
@@ -79,10 +79,10 @@ export class TraceBook {
     return this.data[j]!.subarray(c * CHUNK_BYTES, Math.min((c + 1) * CHUNK_BYTES, this.data[j]!.length));
   }
   manifestPath(j: number): string[] {
-    return merklePath(this.tensorHashes, j).map(toHex);
+    return merklePath(this.tensorHashes, j).map(bytesToHex);
   }
   chunkPath(j: number, c: number): string[] {
-    return merklePath(this.chunkLevels[j]![0]!, c).map(toHex);
+    return merklePath(this.chunkLevels[j]![0]!, c).map(bytesToHex);
   }
   /** The node at (tree, height, index) of the manifest (step −1) or of tensor `step`'s chunk tree. */
   nodeOf(tree: number, step: number, height: number, index: number): Buffer {
@@ -110,7 +110,7 @@ export interface ClsWorld {
 export function worldOf(bytes: Uint8Array, input: Tensor, inputShape?: number[]): ClsWorld {
   const program = lowerModel(bytes, inputShape ? { inputShape } : {});
   const { trace } = runProgram(program, input, { precision: "fp32" });
-  return { program, input, honest: new TraceBook(trace), modelHash: toHex(sha256(bytes)), terms: canonicalTermsOf(commitProgram(program, "fp32"), TOL) };
+  return { program, input, honest: new TraceBook(trace), modelHash: bytesToHex(sha256(bytes)), terms: canonicalTermsOf(commitProgram(program, "fp32"), TOL) };
 }
 
 let cached: ClsWorld | undefined;
@@ -121,7 +121,7 @@ export function clsWorld(): ClsWorld {
   const program = lowerModel(bytes, { inputShape: CLS_SHAPE });
   const input = uniformTensor(CLS_SHAPE, 11);
   const { trace } = runProgram(program, input, { precision: "fp32" });
-  cached = { program, input, honest: new TraceBook(trace), modelHash: toHex(sha256(bytes)), terms: canonicalTermsOf(commitProgram(program, "fp32"), TOL) };
+  cached = { program, input, honest: new TraceBook(trace), modelHash: bytesToHex(sha256(bytes)), terms: canonicalTermsOf(commitProgram(program, "fp32"), TOL) };
   return cached;
 }
 
@@ -175,14 +175,14 @@ export async function openDispute(fx: GameFx, world: ClsWorld, signedOutput: Ten
 }
 
 export async function signCommitment(fx: GameFx, requestId: string, traceRoot: Buffer, finalHash: Buffer, attempt = 0, signer = fx.workerSigner) {
-  return signTraceCommitment(signer, fraudGameDomain(fx.chainId, fx.gameAddr), { requestId: requestId as Hex, attempt, traceRoot: toHex(traceRoot), finalHash: toHex(finalHash) });
+  return signTraceCommitment(signer, fraudGameDomain(fx.chainId, fx.gameAddr), { requestId: requestId as Hex, attempt, traceRoot: bytesToHex(traceRoot), finalHash: bytesToHex(finalHash) });
 }
 
 /** Commits `book`'s root as the worker (submitted by `fx.submitter`: anyone may). */
 export async function commit(fx: GameFx, requestId: string, book: TraceBook) {
   const final = book.tensorHashes[book.n - 1]!;
   const sig = await signCommitment(fx, requestId, book.root, final);
-  return (await fx.game.connect(fx.submitter).commitTrace(requestId, toHex(book.root), toHex(final), book.manifestPath(book.n - 1), sig)).wait();
+  return (await fx.game.connect(fx.submitter).commitTrace(requestId, bytesToHex(book.root), bytesToHex(final), book.manifestPath(book.n - 1), sig)).wait();
 }
 
 export const rootHeight = (leaves: number) => Math.ceil(Math.log2(Math.max(1, leaves)));
@@ -196,9 +196,9 @@ export async function answer(fx: GameFx, requestId: string, book: TraceBook, pos
   if (pos.height > 0) {
     const left = book.nodeOf(pos.tree, pos.step, pos.height - 1, 2 * i);
     const right = book.nodeOf(pos.tree, pos.step, pos.height - 1, 2 * i + 1);
-    return (await g.answerNode(requestId, pos, toHex(left), toHex(right))).wait();
+    return (await g.answerNode(requestId, pos, bytesToHex(left), bytesToHex(right))).wait();
   }
-  if (pos.tree === TREE.TRACE) return (await g.answerTensor(requestId, i, book.headers[i]!, toHex(book.dataRoot(i)))).wait();
+  if (pos.tree === TREE.TRACE) return (await g.answerTensor(requestId, i, book.headers[i]!, bytesToHex(book.dataRoot(i)))).wait();
   return (await g.answerChunk(requestId, pos.step, pos.index, book.chunk(pos.step, i))).wait();
 }
 

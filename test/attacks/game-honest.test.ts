@@ -9,7 +9,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, encodePartial, partialStates, reduceTerms } from "../../canonical/index.js";
-import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { seededRandom } from "../../protocol/random.js";
 import { encodeTensor } from "../../protocol/tensor.js";
 import { expectRevert } from "../contracts/helpers.js";
@@ -69,20 +69,20 @@ describe("FraudGame: an honest worker always wins", () => {
         const leaves = states.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
         const levels = levelsOf(leaves);
         const hp = levels.length - 1;
-        await fx.game.answerElement(requestId, j, e, enc, b.chunk(j, c), toHex(levels[hp]![0]!), toHex(encodePartial(states[K]!)), merklePath(leaves, K).map(toHex));
+        await fx.game.answerElement(requestId, j, e, enc, b.chunk(j, c), bytesToHex(levels[hp]![0]!), bytesToHex(encodePartial(states[K]!)), merklePath(leaves, K).map(bytesToHex));
         const T = pick(K + 1);
         for (let h = hp; h > 0; h--) {
           const i = T >> h;
           const pos: Pos = { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: h, index: BigInt(i) };
           await fx.game.connect(joiners[h % 2]!).attack(requestId, pos);
-          await fx.game.answerNode(requestId, pos, toHex(levels[h - 1]![2 * i]!), toHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)));
+          await fx.game.answerNode(requestId, pos, bytesToHex(levels[h - 1]![2 * i]!), bytesToHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)));
         }
         // Every fold proof against the honest partial tree fails: t = 0 (init), T, and K.
         for (const t of new Set([0, T, K])) {
           const rd = t === 0 ? await reads(fx.verifier.contract.initReads(enc, e)) : await reads(fx.verifier.contract.termReads(enc, e, t - 1));
           const prev = t === 0 ? 0 : t - 1;
           await expectRevert(
-            fx.game.connect(joiners[0]!).proveFold(requestId, j, e, enc, t, toHex(encodePartial(states[prev]!)), merklePath(leaves, prev).map(toHex), toHex(leaves[t]!), merklePath(leaves, t).map(toHex), operandProofsOf(world, step, rd, b)),
+            fx.game.connect(joiners[0]!).proveFold(requestId, j, e, enc, t, bytesToHex(encodePartial(states[prev]!)), merklePath(leaves, prev).map(bytesToHex), bytesToHex(leaves[t]!), merklePath(leaves, t).map(bytesToHex), operandProofsOf(world, step, rd, b)),
             fx.game,
             "FraudGameNoFault",
           );
@@ -105,7 +105,7 @@ describe("FraudGame: an honest worker always wins", () => {
       for (let k = 0; k < 4; k++) {
         const jj = pick(b.n);
         await expectRevert(
-          fx.game.connect(joiners[k % 2]!).proveHeader(requestId, jj, b.headers[jj]!, toHex(b.dataRoot(jj)), b.manifestPath(jj), encodeStep(steps[jj]!), programPathOf(world, jj)),
+          fx.game.connect(joiners[k % 2]!).proveHeader(requestId, jj, b.headers[jj]!, bytesToHex(b.dataRoot(jj)), b.manifestPath(jj), encodeStep(steps[jj]!), programPathOf(world, jj)),
           fx.game,
           "FraudGameNoFault",
         );

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, stepLeaf } from "../../canonical/index.js";
 import { weightLeaves } from "../../protocol/commitment.js";
 import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
-import { merklePath, toHex } from "../../protocol/merkle.js";
+import { merklePath, bytesToHex } from "../../protocol/merkle.js";
 import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { chunkProofOf as chunkProof } from "./game-proof-helpers.js";
@@ -48,8 +48,8 @@ async function disputed(s: Awaited<ReturnType<typeof setup>>, signed: Tensor) {
 async function commitAs(s: Awaited<ReturnType<typeof setup>>, id: string, book: TraceBook) {
   const { fx, game, gameAddr } = s;
   const final = book.tensorHashes[book.n - 1]!;
-  const sig = await signTraceCommitment(fx.signers[0]!, fraudGameDomain(fx.chainId, gameAddr), { requestId: id as Hex, attempt: 0, traceRoot: toHex(book.root), finalHash: toHex(final) });
-  await send(game.connect(fx.relayer).commitTrace(id, toHex(book.root), toHex(final), book.manifestPath(book.n - 1), sig));
+  const sig = await signTraceCommitment(fx.signers[0]!, fraudGameDomain(fx.chainId, gameAddr), { requestId: id as Hex, attempt: 0, traceRoot: bytesToHex(book.root), finalHash: bytesToHex(final) });
+  await send(game.connect(fx.relayer).commitTrace(id, bytesToHex(book.root), bytesToHex(final), book.manifestPath(book.n - 1), sig));
 }
 
 describe("FraudGame with InferenceOracle", () => {
@@ -75,10 +75,10 @@ describe("FraudGame with InferenceOracle", () => {
     const ops = reads.map((r) => {
       const op = step.operands[r.operand]!;
       if (op.source === "input") return chunkProof(encodeTensor(world.input), r.index, []);
-      if (op.source === "weight") return chunkProof(encodeTensor(world.program.weights[op.index]!.tensor), r.index, merklePath(wLeaves, op.index).map(toHex));
+      if (op.source === "weight") return chunkProof(encodeTensor(world.program.weights[op.index]!.tensor), r.index, merklePath(wLeaves, op.index).map(bytesToHex));
       return chunkProof(encodeTensor(cheat.tensors[op.index]!), r.index, cheat.manifestPath(op.index));
     });
-    const programPath = merklePath(world.program.steps.map(stepLeaf), j).map(toHex);
+    const programPath = merklePath(world.program.steps.map(stepLeaf), j).map(bytesToHex);
     const receipt = await send(game.connect(fx.other).proveStep(id, j, 0, enc, programPath, chunkProof(encodeTensor(cheat.tensors[j]!), 0, cheat.manifestPath(j)), ops));
     const [res] = events(receipt, fx.oracle, "DisputeResolved");
     expect(res!.args.ruling).toBe(BigInt(Ruling.WorkerFault));

@@ -24,7 +24,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodePartial, encodeStep, partialStates, reduceTerms } from "../../canonical/index.js";
 import { toleranceCheck, withinTau } from "../../canonical/descent.js";
 import { auditResult } from "../../challenger/canonical-audit.js";
-import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { expectRevert } from "../contracts/helpers.js";
@@ -79,13 +79,13 @@ describe("attack: an honest overflow (issue 11 scenarios 7 and 8)", () => {
     const states = partialStates(r);
     const leaves = states.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
     const levels = levelsOf(leaves);
-    await fx.game.answerElement(requestId, j, e, enc, b.chunk(j, c), toHex(levels[levels.length - 1]![0]!), toHex(encodePartial(states[K]!)), merklePath(leaves, K).map(toHex));
+    await fx.game.answerElement(requestId, j, e, enc, b.chunk(j, c), bytesToHex(levels[levels.length - 1]![0]!), bytesToHex(encodePartial(states[K]!)), merklePath(leaves, K).map(bytesToHex));
     // The last fold and the init are right: proofs revert.
     for (const t of [K, 0]) {
       const rd = t === 0 ? await reads(fx.verifier.contract.initReads(enc, e)) : await reads(fx.verifier.contract.termReads(enc, e, t - 1));
       const prev = t === 0 ? 0 : t - 1;
       await expectRevert(
-        fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, t, toHex(encodePartial(states[prev]!)), merklePath(leaves, prev).map(toHex), toHex(leaves[t]!), merklePath(leaves, t).map(toHex), operandProofsOf(world, conv, rd, b)),
+        fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, t, bytesToHex(encodePartial(states[prev]!)), merklePath(leaves, prev).map(bytesToHex), bytesToHex(leaves[t]!), merklePath(leaves, t).map(bytesToHex), operandProofsOf(world, conv, rd, b)),
         fx.game,
         "FraudGameNoFault",
       );

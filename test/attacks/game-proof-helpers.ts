@@ -1,5 +1,5 @@
 /** Leaf-proof builders for the FraudGame tests: one element of an encoded tensor with its chunk proof (IFraudGame.TensorChunkProof). */
-import { CHUNK_BYTES, chunkLeaves, merklePath, toHex } from "../../protocol/merkle.js";
+import { CHUNK_BYTES, chunkLeaves, merklePath, bytesToHex } from "../../protocol/merkle.js";
 import { stepLeaf, type Step } from "../../canonical/index.js";
 import { weightLeaves } from "../../protocol/commitment.js";
 import { DTYPES, encodeTensor } from "../../protocol/tensor.js";
@@ -15,16 +15,16 @@ export function chunkProofOf(encoded: Buffer, index: number, rootPath: string[])
   const levels = levelsOf(leaves);
   return {
     header: encoded.subarray(0, headerLen),
-    dataRoot: toHex(levels[levels.length - 1]![0]!),
+    dataRoot: bytesToHex(levels[levels.length - 1]![0]!),
     rootPath,
     chunk: data.subarray(c * CHUNK_BYTES, Math.min((c + 1) * CHUNK_BYTES, data.length)),
-    chunkPath: merklePath(leaves, c).map(toHex),
+    chunkPath: merklePath(leaves, c).map(bytesToHex),
   };
 }
 
 /** Step j's programRoot path. */
 export function programPathOf(world: ClsWorld, j: number): string[] {
-  return merklePath(world.program.steps.map(stepLeaf), j).map(toHex);
+  return merklePath(world.program.steps.map(stepLeaf), j).map(bytesToHex);
 }
 
 /** Proofs of the operand values `reads` names (IStepVerifier.Read), from the worker's trace `book`. */
@@ -33,7 +33,7 @@ export function operandProofsOf(world: ClsWorld, step: Step, reads: readonly { o
   return reads.map((r) => {
     const op = step.operands[Number(r.operand)]!;
     if (op.source === "input") return chunkProofOf(encodeTensor(world.input), Number(r.index), []);
-    if (op.source === "weight") return chunkProofOf(encodeTensor(world.program.weights[op.index]!.tensor), Number(r.index), merklePath(wLeaves, op.index).map(toHex));
+    if (op.source === "weight") return chunkProofOf(encodeTensor(world.program.weights[op.index]!.tensor), Number(r.index), merklePath(wLeaves, op.index).map(bytesToHex));
     return chunkProofOf(encodeTensor(book.tensors[op.index]!), Number(r.index), book.manifestPath(op.index));
   });
 }

@@ -14,7 +14,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, encodePartial, finalizeReduce, partialStates, reduceTerms, type Step } from "../../canonical/index.js";
-import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
 import { chunkProofOf as chunkProof, operandProofsOf, programPathOf, readerOf as readerOfWorld } from "./game-proof-helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
@@ -79,37 +79,37 @@ async function caughtFold(step: Step, e: number, T: number, checkRefusals: boole
   const honestLeaves = honestStates.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
   const honestLevels = levelsOf(honestLeaves);
   if (checkRefusals) await expectRevert(
-    fx.game.answerElement(requestId, j, e, enc, chunk, toHex(honestLevels[hp]![0]!), toHex(encodePartial(honestStates[K]!)), merklePath(honestLeaves, K).map(toHex)),
+    fx.game.answerElement(requestId, j, e, enc, chunk, bytesToHex(honestLevels[hp]![0]!), bytesToHex(encodePartial(honestStates[K]!)), merklePath(honestLeaves, K).map(bytesToHex)),
     fx.game,
     "FraudGameBadProof",
     [7n],
   );
-  const ans = await (await fx.game.answerElement(requestId, j, e, enc, chunk, toHex(levels[hp]![0]!), toHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(toHex))).wait();
+  const ans = await (await fx.game.answerElement(requestId, j, e, enc, chunk, bytesToHex(levels[hp]![0]!), bytesToHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(bytesToHex))).wait();
   note(`answerElement (K = ${K})`, ans.gasUsed);
   // Descent in the partial tree toward leaf T (the leftmost differing state).
   for (let h = hp; h > 0; h--) {
     const pos: Pos = { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: h, index: BigInt(T >> h) };
     await fx.game.connect(fx.challenger).attack(requestId, pos);
     const i = T >> h;
-    const rc = await (await fx.game.answerNode(requestId, pos, toHex(levels[h - 1]![2 * i]!), toHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)))).wait();
+    const rc = await (await fx.game.answerNode(requestId, pos, bytesToHex(levels[h - 1]![2 * i]!), bytesToHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)))).wait();
     note("answerNode (partial)", rc.gasUsed);
   }
   if (checkRefusals) await expectRevert(fx.game.connect(fx.challenger).attack(requestId, { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: 0, index: BigInt(T) }), fx.game, "FraudGameBadPosition", [1n]);
   // Leaf T−1's path: the challenger's own leaves below the split (they match), the revealed nodes above.
   const termReads = [...(await verifier.termReads(enc, e, T - 1))].map((x: any) => ({ operand: x.operand, index: x.index }));
   const ops = operandProofs(step, termReads, cheat);
-  const prevPath = merklePath(honestLeaves.slice(0, T).concat(leaves.slice(T)), T - 1).map(toHex);
+  const prevPath = merklePath(honestLeaves.slice(0, T).concat(leaves.slice(T)), T - 1).map(bytesToHex);
   if (checkRefusals) {
     // Proving an honest state (T − 1 from T − 2) fails.
     const reads2 = [...(await verifier.termReads(enc, e, T - 2))].map((x: any) => ({ operand: x.operand, index: x.index }));
     await expectRevert(
-      fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T - 1, toHex(encodePartial(fake[T - 2]!)), merklePath(leaves, T - 2).map(toHex), toHex(leaves[T - 1]!), merklePath(leaves, T - 1).map(toHex), operandProofs(step, reads2, cheat)),
+      fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T - 1, bytesToHex(encodePartial(fake[T - 2]!)), merklePath(leaves, T - 2).map(bytesToHex), bytesToHex(leaves[T - 1]!), merklePath(leaves, T - 1).map(bytesToHex), operandProofs(step, reads2, cheat)),
       fx.game,
       "FraudGameNoFault",
     );
   }
   const rc = await (
-    await fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T, toHex(encodePartial(fake[T - 1]!)), prevPath, toHex(leaves[T]!), merklePath(leaves, T).map(toHex), ops)
+    await fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, T, bytesToHex(encodePartial(fake[T - 1]!)), prevPath, bytesToHex(leaves[T]!), merklePath(leaves, T).map(bytesToHex), ops)
   ).wait();
   note(`proveFold (${step.op}, ${termReads.length} reads)`, rc.gasUsed);
   expect(await ruling(requestId)).toBe(RULING.WorkerFault);
@@ -168,11 +168,11 @@ describe("FraudGame leaf proofs", () => {
     await commit(fx, requestId, cheat);
     const enc = encodeStep(world.program.steps[j]!);
     await expectRevert(
-      fx.game.connect(fx.challenger).proveHeader(requestId, j + 1, world.honest.headers[j + 1]!, toHex(world.honest.dataRoot(j + 1)), cheat.manifestPath(j + 1), encodeStep(world.program.steps[j + 1]!), programPath(j + 1)),
+      fx.game.connect(fx.challenger).proveHeader(requestId, j + 1, world.honest.headers[j + 1]!, bytesToHex(world.honest.dataRoot(j + 1)), cheat.manifestPath(j + 1), encodeStep(world.program.steps[j + 1]!), programPath(j + 1)),
       fx.game,
       "FraudGameNoFault",
     );
-    const rc = await (await fx.game.connect(fx.challenger).proveHeader(requestId, j, cheat.headers[j]!, toHex(cheat.dataRoot(j)), cheat.manifestPath(j), enc, programPath(j))).wait();
+    const rc = await (await fx.game.connect(fx.challenger).proveHeader(requestId, j, cheat.headers[j]!, bytesToHex(cheat.dataRoot(j)), cheat.manifestPath(j), enc, programPath(j))).wait();
     note("proveHeader", rc.gasUsed);
     expect(await ruling(requestId)).toBe(RULING.WorkerFault);
   });

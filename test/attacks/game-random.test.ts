@@ -24,7 +24,7 @@ import { encodeStep } from "../../canonical/index.js";
 import { seededRandom } from "../../protocol/random.js";
 import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
-import { toHex } from "../../protocol/merkle.js";
+import { bytesToHex } from "../../protocol/merkle.js";
 import type { Hex } from "../../protocol/types.js";
 import { deploy, ETH, events, expectRevert, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { chunkProofOf, operandProofsOf, programPathOf } from "./game-proof-helpers.js";
@@ -134,8 +134,8 @@ describe("attack: random FraudGame disputes (honest or cheating worker, random j
         await send(game.connect(joined[int(joined.length)]!).timeoutCommitment(id));
       } else {
         const final = book.tensorHashes[book.n - 1]!;
-        const sig = await signTraceCommitment(fx.signers[0]!, fraudGameDomain(fx.chainId, gameAddr), { requestId: id as Hex, attempt: 0, traceRoot: toHex(book.root), finalHash: toHex(final) });
-        await send(game.connect(fx.relayer).commitTrace(id, toHex(book.root), toHex(final), book.manifestPath(book.n - 1), sig));
+        const sig = await signTraceCommitment(fx.signers[0]!, fraudGameDomain(fx.chainId, gameAddr), { requestId: id as Hex, attempt: 0, traceRoot: bytesToHex(book.root), finalHash: bytesToHex(final) });
+        await send(game.connect(fx.relayer).commitTrace(id, bytesToHex(book.root), bytesToHex(final), book.manifestPath(book.n - 1), sig));
         await joinSome();
         const honestOnes = () => joined.filter((w) => w.address !== sock.address);
         const mover = () => honestOnes()[int(honestOnes().length)]!;

@@ -18,7 +18,7 @@ import { Wallet } from "ethers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep } from "../../canonical/index.js";
 import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
-import { toHex } from "../../protocol/merkle.js";
+import { bytesToHex } from "../../protocol/merkle.js";
 import { encodeTensor, hashTensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { deploy, ETH, expectRevert, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
@@ -60,8 +60,8 @@ async function setup() {
   // The sock opens the dispute on its worker's result.
   const opened = await send(fx.oracle.connect(sock).challenge(id, rec, [], { value: PARAMS.challengeBond }));
   const final = cheat.tensorHashes[cheat.n - 1]!;
-  const sig = await signTraceCommitment(fx.signers[0]!, fraudGameDomain(fx.chainId, gameAddr), { requestId: id as Hex, attempt: 0, traceRoot: toHex(cheat.root), finalHash: toHex(final) });
-  return { fx, game, verifier, sock, cheat, j, e, id: id as string, rec, openGas: opened.gasUsed as bigint, commit: () => send(game.connect(fx.relayer).commitTrace(id, toHex(cheat.root), toHex(final), cheat.manifestPath(cheat.n - 1), sig)) };
+  const sig = await signTraceCommitment(fx.signers[0]!, fraudGameDomain(fx.chainId, gameAddr), { requestId: id as Hex, attempt: 0, traceRoot: bytesToHex(cheat.root), finalHash: bytesToHex(final) });
+  return { fx, game, verifier, sock, cheat, j, e, id: id as string, rec, openGas: opened.gasUsed as bigint, commit: () => send(game.connect(fx.relayer).commitTrace(id, bytesToHex(cheat.root), bytesToHex(final), cheat.manifestPath(cheat.n - 1), sig)) };
 }
 
 /** What worker 0 (stake + pull balance) and its sock (pull balance) hold in the oracle. */

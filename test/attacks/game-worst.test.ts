@@ -9,7 +9,7 @@ import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, encodePartial, finalizeReduce, partialStates, reduceTerms, stepLeaf } from "../../canonical/index.js";
 import { weightLeaves } from "../../protocol/commitment.js";
-import { merklePath, sha256, toHex } from "../../protocol/merkle.js";
+import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { chunkProofOf } from "./game-proof-helpers.js";
@@ -59,21 +59,21 @@ describe("FraudGame at K = 2^20", () => {
       await answer(fx, requestId, cheat, pos);
     }
     const enc = encodeStep(step);
-    const programPath = merklePath([stepLeaf(step)], 0).map(toHex);
+    const programPath = merklePath([stepLeaf(step)], 0).map(bytesToHex);
     gas.attackElement = (await (await fx.game.connect(fx.challenger).attackElement(requestId, 0, 0, enc, programPath)).wait()).gasUsed;
     const leaves = fake.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
     const levels = levelsOf(leaves);
     const hp = levels.length - 1;
     expect(hp).toBe(21);
     gas.answerElement = (
-      await (await fx.game.answerElement(requestId, 0, 0, enc, cheat.chunk(0, 0), toHex(levels[hp]![0]!), toHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(toHex))).wait()
+      await (await fx.game.answerElement(requestId, 0, 0, enc, cheat.chunk(0, 0), bytesToHex(levels[hp]![0]!), bytesToHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(bytesToHex))).wait()
     ).gasUsed;
     let maxNode = 0n;
     for (let h = hp; h > 0; h--) {
       const i = K >> h;
       const pos: Pos = { tree: TREE.PARTIAL, step: 0, element: 0n, height: h, index: BigInt(i) };
       await fx.game.connect(fx.challenger).attack(requestId, pos);
-      const g = (await (await fx.game.answerNode(requestId, pos, toHex(levels[h - 1]![2 * i]!), toHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)))).wait()).gasUsed;
+      const g = (await (await fx.game.answerNode(requestId, pos, bytesToHex(levels[h - 1]![2 * i]!), bytesToHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)))).wait()).gasUsed;
       if (g > maxNode) maxNode = g;
     }
     gas.answerNodePartial = maxNode;
@@ -83,11 +83,11 @@ describe("FraudGame at K = 2^20", () => {
     const ops = reads.map((x) =>
       step.operands[x.operand]!.source === "input"
         ? chunkProofOf(encodeTensor(world.input), x.index, [])
-        : chunkProofOf(encodeTensor(world.program.weights[0]!.tensor), x.index, merklePath(wLeaves, 0).map(toHex)),
+        : chunkProofOf(encodeTensor(world.program.weights[0]!.tensor), x.index, merklePath(wLeaves, 0).map(bytesToHex)),
     );
     expect(ops[0]!.chunkPath).toHaveLength(12);
     const rc = await (
-      await fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, K, toHex(encodePartial(fake[K - 1]!)), merklePath(leaves, K - 1).map(toHex), toHex(leaves[K]!), merklePath(leaves, K).map(toHex), ops)
+      await fx.game.connect(fx.challenger).proveFold(requestId, 0, 0, enc, K, bytesToHex(encodePartial(fake[K - 1]!)), merklePath(leaves, K - 1).map(bytesToHex), bytesToHex(leaves[K]!), merklePath(leaves, K).map(bytesToHex), ops)
     ).wait();
     gas.proveFold = rc.gasUsed;
     expect(Number((await fx.oracle.disputes(requestId)).ruling)).toBe(RULING.WorkerFault);

@@ -1,7 +1,7 @@
 /** A worker on an in-process queue for the attack tests: every message it publishes is kept. */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { QUEUES, encodeTensor, hashEncoded, toHex, type Hex, type Job, type Tensor } from "../../protocol/index.js";
+import { QUEUES, encodeTensor, hashEncoded, bytesToHex, type Hex, type Job, type Tensor } from "../../protocol/index.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker, type ModelEntry, type WorkerConfigInput } from "../../worker/index.js";
 import { CHAIN_ID, ORACLE, SIGNER_KEY, randomHash, silentLogger, tempDir, waitFor } from "../worker/fixtures.js";
@@ -66,7 +66,7 @@ export function attackJob(modelHash: Hex, input: Tensor, inputURI?: string): Job
     requestId: randomHash(),
     modelHash,
     inputHash: hashEncoded(bytes),
-    input: inputURI === undefined ? toHex(bytes) : "0x",
+    input: inputURI === undefined ? bytesToHex(bytes) : "0x",
     inputURI: inputURI ?? "",
     tier: 0,
     deadline: Math.floor(Date.now() / 1000) + 3600,

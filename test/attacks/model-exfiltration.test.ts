@@ -19,7 +19,7 @@ import {
   encodeTensor,
   hashEncoded,
   isError,
-  toHex,
+  bytesToHex,
   withPrivateModelFile,
   type Job,
 } from "../../protocol/index.js";
@@ -99,7 +99,7 @@ describe("attack: key exfiltration through a model's external data", () => {
         requestId: randomHash(),
         modelHash,
         inputHash: hashEncoded(input),
-        input: toHex(input),
+        input: bytesToHex(input),
         inputURI: "",
         tier: 1,
         deadline: Math.floor(Date.now() / 1000) + 3600,

@@ -17,7 +17,7 @@ import ort from "onnxruntime-node";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploy, events, expectRevert, modelInfo, now, send, submission, FEE, type Connection, type Fx } from "../contracts/helpers.js";
-import { bundleEntries, encodeBundle, encodeBundleOf, encodeTensor, hashBundleEncoded, RejectReason, toHex, type Hex, type Tensor } from "../../protocol/index.js";
+import { bundleEntries, encodeBundle, encodeBundleOf, encodeTensor, hashBundleEncoded, RejectReason, bytesToHex, type Hex, type Tensor } from "../../protocol/index.js";
 import { frame, SR, VAD_HASH, VAD_MODEL, ZERO_STATE } from "../worker/vad-fixtures.js";
 import { attackJob, attackWorker, type AttackWorker } from "./harness.js";
 import { loopbackServer, type LoopbackServer } from "../worker/fixtures.js";
@@ -67,7 +67,7 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const [ev] = events(receipt, fx.oracle, "InferenceRequested");
     // The dApp built the input bundle on chain: byte for byte protocol/bundle.ts's, and the oracle stored its bundle hash.
     const expectedInput = encodeBundle({ input: f, sr: SR, state: ZERO_STATE });
-    expect(ev!.args.input).toBe(toHex(expectedInput));
+    expect(ev!.args.input).toBe(bytesToHex(expectedInput));
     expect(ev!.args.inputHash).toBe(hashBundleEncoded(expectedInput));
     return { dapp, id: ev!.args.requestId as string, f };
   }
@@ -76,11 +76,11 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const fx = await conn.networkHelpers.loadFixture(deploy);
     const { dapp, id, f } = await vad(fx);
     const honest = await honestOutput(f);
-    const sub = await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: toHex(honest) });
+    const sub = await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: bytesToHex(honest) });
     const bad = swapped(honest);
     expect(hashBundleEncoded(bad)).not.toBe(hashBundleEncoded(honest));
     // A carrier copies the batch and swaps the outputs' bytes (only their hash is signed): the item is skipped.
-    const carried = await send(fx.oracle.connect(fx.other).submitBatch({ ...sub, items: [{ ...sub.items[0]!, output: toHex(bad) }] }));
+    const carried = await send(fx.oracle.connect(fx.other).submitBatch({ ...sub, items: [{ ...sub.items[0]!, output: bytesToHex(bad) }] }));
     const skipped = events(carried, fx.oracle, "ResultSkipped");
     expect(skipped).toHaveLength(1);
     expect(skipped[0]!.args.reason).toBe(fx.oracle.interface.getError("OracleOutputHashMismatch")!.selector);
@@ -88,7 +88,7 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     // The real bundle goes through: the dApp takes the probability and carries stateN as its next state.
     await send(fx.oracle.connect(fx.relayer).submitBatch(sub));
     expect(await dapp.framesScored()).toBe(1n);
-    expect(await dapp.state()).toBe(toHex(bundleEntries(honest)[1]!.encoded));
+    expect(await dapp.state()).toBe(bytesToHex(bundleEntries(honest)[1]!.encoded));
     const p = Buffer.alloc(4);
     p.writeFloatLE((bundleEntries(honest)[0]!.encoded.readFloatLE(16)));
     expect(await dapp.lastProbabilityBits()).toBe(BigInt(p.readUInt32LE(0)));
@@ -99,7 +99,7 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const { dapp, id, f } = await vad(fx);
     const bad = swapped(await honestOutput(f));
     const before = await dapp.state();
-    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(bad), output: toHex(bad) })));
+    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(bad), output: bytesToHex(bad) })));
     // Delivered (the worker's word, NONE tier) but under names that do not fit: nothing decoded.
     expect(events(receipt, dapp, "FrameOutOfLine")).toHaveLength(1);
     expect(events(receipt, dapp, "FrameScored")).toHaveLength(0);
@@ -112,7 +112,7 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     await send(fx.registry.connect(fx.modelOwner).registerModelIO(VAD_HASH, modelInfo({ tiers: 1 }), INPUTS, OUTPUTS));
     const committed = encodeBundle({ input: frame(0), sr: SR, state: ZERO_STATE });
     const supplied = encodeBundle({ input: frame(1), sr: SR, state: ZERO_STATE });
-    const params = async (input: Buffer, inputHash: string) => ({ modelHash: VAD_HASH, inputHash, input: toHex(input), inputURI: "", tier: 0, callbackGasLimit: 0, deadline: (await now(fx)) + 3600n });
+    const params = async (input: Buffer, inputHash: string) => ({ modelHash: VAD_HASH, inputHash, input: bytesToHex(input), inputURI: "", tier: 0, callbackGasLimit: 0, deadline: (await now(fx)) + 3600n });
     await expectRevert(fx.oracle.connect(fx.requester).requestInference(await params(supplied, hashBundleEncoded(committed)), { value: FEE }), fx.oracle, "OracleInputHashMismatch", [hashBundleEncoded(committed), hashBundleEncoded(supplied)]);
     // Names out of order: not a canonical bundle (code 8), whatever hash it claims.
     const [a, b, c] = bundleEntries(committed);
@@ -129,11 +129,11 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const fx = await conn.networkHelpers.loadFixture(deploy);
     const { dapp, id, f } = await vad(fx);
     const honest = await honestOutput(f);
-    const first = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: toHex(honest) })));
+    const first = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: bytesToHex(honest) })));
     const push = await send(dapp.connect(fx.requester).pushFrame(encodeTensor(frame(1)), (await now(fx)) + 3600n, { value: FEE }));
     const next = events(push, fx.oracle, "InferenceRequested")[0]!.args.requestId as string;
     const out = honest; // a bundle of the model's layout (its values do not change the gas)
-    const second = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, next, fx.signers[0]!, { outputHash: hashBundleEncoded(out), output: toHex(out) })));
+    const second = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, next, fx.signers[0]!, { outputHash: hashBundleEncoded(out), output: bytesToHex(out) })));
     expect(await dapp.framesScored()).toBe(2n);
     // Measured 259.8k (push, state slots warm), 281.0k (first delivery: state slots written from zero), 175.6k after.
     expect(Number(push.gasUsed)).toBeLessThan(280_000);

@@ -28,7 +28,7 @@ import { compareElement } from "../../challenger/checker.js";
 import { allowedError, prepareOperator } from "../../challenger/ops.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
 import { modelGraph } from "../../protocol/commitment.js";
-import { sha256, toHex } from "../../protocol/merkle.js";
+import { sha256, bytesToHex } from "../../protocol/merkle.js";
 import { hashTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
 import { responderFor } from "../../worker/dispute.js";
@@ -138,7 +138,7 @@ describe("attack: tolerance drift aimed at the class (issue 11 scenario 3)", () 
     const verifier = await stepVerifierAddress(conn);
     const game: any = await fx.ethers.deployContract("FraudGame", [fx.oracleAddr, await fx.registry.getAddress(), verifier.address, RESPONSE_TIME, MOVE_CLOCK, MAX_ATTACKS]);
     const gameAddr: string = await game.getAddress();
-    const modelHash = toHex(sha256(bytes));
+    const modelHash = bytesToHex(sha256(bytes));
     await send(fx.registry.connect(fx.admin).setResolverApproval(gameAddr, true));
     await send(fx.registry.connect(fx.modelOwner).registerModel(modelHash, modelInfo({ resolver: gameAddr, tiers: 3 })));
     await send(fx.registry.connect(fx.modelOwner).setCanonicalTerms(modelHash, canonicalTermsOf(commitProgram(program, "fp32"), REGISTERED)));

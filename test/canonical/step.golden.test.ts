@@ -262,14 +262,13 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     // Gas: a sum fold, a max fold (the pool's or the softmax's max), a finalize per precision.
     const sums = fp32.records.flatMap((r, i) => (r.slice(4, 6) === "00" && i % 37 === 0 ? [i] : [])).slice(0, 300);
     const maxes = fp32.records.flatMap((r, i) => (r.slice(4, 6) === "01" ? [i] : [])).slice(0, 50);
-    const maxAt = maxes.length > 0 ? 0 : -1;
     const gasOf = async (idx: number[]) => ((await harness.gasFold.staticCall(idx.map((i) => fp32.records[i]), idx.map((i) => fp32.terms[i]))) as bigint[]).map(Number).sort((p, q) => p - q);
     const [gs, gm] = [await gasOf(sums), await gasOf(maxes)];
     const g = [`${gs[gs.length >> 1]} median, ${gs.at(-1)} max of ${gs.length}`, `${gm[gm.length >> 1]} median, ${gm.at(-1)} max of ${gm.length}`];
     const last = fp32.finals[0]!.record;
     const gf: bigint[] = await harness.gasFinalize.staticCall([last, last, last, last], [0, 1, 2, 3]);
     console.log(`CanonicalStep gas: fold sum ${g[0]}, fold max ${g[1] ?? "-"}, finalize fp32/tf32/fp16/bf16 ${gf.join("/")}; folds checked ${folds}`);
-    expect(maxAt).toBeGreaterThanOrEqual(0);
+    expect(maxes.length).toBeGreaterThan(0);
     expect(folds).toBeGreaterThan(5000);
   }, 60_000);
 

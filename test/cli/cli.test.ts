@@ -168,7 +168,7 @@ describe("oracle CLI against `oracle dev`", () => {
 
   it("request refuses bad inputs and options with stable codes before sending anything", async () => {
     const jpg = join(dir, "photo.jpg");
-    writeFileSync(jpg, Buffer.from([0xff, 0xd8, 0xff, 0xc2, 0, 0x0b, 8, 0, 16, 0, 16, 1, 1, 0x11, 0])); // a progressive JPEG frame header
+    writeFileSync(jpg, Buffer.from([0xff, 0xd8, 0xff, 0xc9, 0, 0x0b, 8, 0, 16, 0, 16, 1, 1, 0x11, 0])); // an arithmetic-coded JPEG frame header
     const wrong = join(dir, "wrong.json");
     writeFileSync(wrong, JSON.stringify([[1, 2, 3]]));
     const digit = join(dir, "seven.json");

@@ -7,11 +7,11 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalTermsOf, commitProgram, lowerModel, type CanonicalTermsArgs } from "../../canonical/index.js";
-import { sha256, toHex } from "../../protocol/merkle.js";
+import { sha256, bytesToHex } from "../../protocol/merkle.js";
 import { events, expectRevert, modelInfo, type Connection } from "./helpers.js";
 
 const MODEL = readFileSync("models/mnist-mlp.onnx");
-const MODEL_HASH = toHex(sha256(MODEL));
+const MODEL_HASH = bytesToHex(sha256(MODEL));
 const TOL = { outAbs: 0, outRel: 0, majorAbs: 1, majorRel: 0.5 };
 
 let conn: Connection;

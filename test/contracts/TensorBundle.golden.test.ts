@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { encodeTensor, hashEncoded, type Tensor } from "../../protocol/tensor.js";
 import { bundleEntries, encodeBundle, hashBundleEncoded } from "../../protocol/bundle.js";
 import { isError } from "../../protocol/errors.js";
-import { sha256, toHex } from "../../protocol/merkle.js";
+import { sha256, bytesToHex } from "../../protocol/merkle.js";
 import { seededRandom } from "../../protocol/random.js";
 
 const GOLDEN = fileURLToPath(new URL("./golden/bundle-vectors.json", import.meta.url));
@@ -87,13 +87,13 @@ function definitionHash(tensors: Record<string, Tensor>): string {
   const names = Object.keys(tensors).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const parts: Buffer[] = [Buffer.from([3, names.length])];
   for (const n of names) parts.push(Buffer.from([Buffer.byteLength(n)]), Buffer.from(n), Buffer.from(hashEncoded(encodeTensor(tensors[n]!)).slice(2), "hex"));
-  return toHex(sha256(...parts));
+  return bytesToHex(sha256(...parts));
 }
 
 function buildVectors() {
   const vectors = CASES.map((c) => {
     const encoded = encodeBundle(c.tensors);
-    return { name: c.name, names: bundleEntries(encoded).map((e) => e.name), encoded: toHex(encoded), hash: hashBundleEncoded(encoded) as string };
+    return { name: c.name, names: bundleEntries(encoded).map((e) => e.name), encoded: bytesToHex(encoded), hash: hashBundleEncoded(encoded) as string };
   });
   const malformed = MALFORMED.map((m) => {
     let formatCode = 0;
@@ -103,7 +103,7 @@ function buildVectors() {
       if (!isError(e, "TENSOR_MALFORMED")) throw e;
       formatCode = e.details.formatCode as number;
     }
-    return { name: m.name, encoded: toHex(m.encoded), formatCode };
+    return { name: m.name, encoded: bytesToHex(m.encoded), formatCode };
   });
   return { description: "Tensor bundle vectors (protocol/bundle.ts == TensorHash.tryHash). Float data from mulberry32(seed).", vectors, malformed };
 }
@@ -153,7 +153,7 @@ describe("Tensor bundle golden vectors", () => {
       expect(m.formatCode, m.name).toBeGreaterThan(0);
       seen.add(m.formatCode);
       const [code, h] = await harness.tryHash(m.encoded);
-      expect([code, h], m.name).toEqual([BigInt(m.formatCode), toHex(Buffer.alloc(32))]);
+      expect([code, h], m.name).toEqual([BigInt(m.formatCode), bytesToHex(Buffer.alloc(32))]);
     }
     // too short, a bad entry's own codes (magic, length), and the three bundle codes.
     expect([...seen].sort()).toEqual([1, 2, 6, 7, 8, 9]);

@@ -8,7 +8,7 @@ import { network } from "hardhat";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { encodeTensor, decodeHeader, hashEncoded, type DType, type TensorData, DTYPES } from "../../protocol/tensor.js";
-import { chunkLeaves, merkleRoot, merklePath, rootFromPath, toHex, sha256 } from "../../protocol/merkle.js";
+import { chunkLeaves, merkleRoot, merklePath, rootFromPath, bytesToHex, sha256 } from "../../protocol/merkle.js";
 import { isError } from "../../protocol/errors.js";
 import { seededRandom } from "../../protocol/random.js";
 import { Interface } from "ethers";
@@ -74,11 +74,11 @@ function buildVectors() {
       dtype: c.dtype,
       shape: c.shape,
       headerBytes: h.headerBytes,
-      encoded: toHex(encoded),
-      leaves: leaves.map(toHex),
-      dataRoot: toHex(merkleRoot(leaves)),
+      encoded: bytesToHex(encoded),
+      leaves: leaves.map(bytesToHex),
+      dataRoot: bytesToHex(merkleRoot(leaves)),
       hash: hashEncoded(encoded) as string,
-      proof: { index, path: merklePath(leaves, index).map(toHex) },
+      proof: { index, path: merklePath(leaves, index).map(bytesToHex) },
     };
   });
   const malformed = MALFORMED.map((m) => {
@@ -89,7 +89,7 @@ function buildVectors() {
       if (!isError(e, "TENSOR_MALFORMED")) throw e;
       formatCode = e.details.formatCode as number;
     }
-    return { name: m.name, encoded: toHex(m.encoded), formatCode };
+    return { name: m.name, encoded: bytesToHex(m.encoded), formatCode };
   });
   return { description: "Canonical tensor encoding vectors (protocol/tensor.ts == TensorHash.sol). Data bytes from mulberry32(seed).", vectors, malformed };
 }
@@ -125,15 +125,15 @@ describe("TensorHash golden vectors", () => {
   });
 
   it("test_merkleRoot_leafCounts_matchTypeScript", async () => {
-    expect(await harness.merkleRoot([])).toBe(toHex(Buffer.alloc(32)));
+    expect(await harness.merkleRoot([])).toBe(bytesToHex(Buffer.alloc(32)));
     for (let n = 1; n <= 9; n++) {
       const leaves = Array.from({ length: n }, (_, i) => sha256(Buffer.from([n, i])));
-      const root = toHex(merkleRoot(leaves));
-      expect(await harness.merkleRoot(leaves.map(toHex)), `n=${n}`).toBe(root);
+      const root = bytesToHex(merkleRoot(leaves));
+      expect(await harness.merkleRoot(leaves.map(bytesToHex)), `n=${n}`).toBe(root);
       for (const i of [0, n - 1]) {
         const path = merklePath(leaves, i);
-        expect(toHex(rootFromPath(leaves[i]!, i, path))).toBe(root);
-        expect(await harness.rootFromPath(toHex(leaves[i]!), i, path.map(toHex)), `n=${n} i=${i}`).toBe(root);
+        expect(bytesToHex(rootFromPath(leaves[i]!, i, path))).toBe(root);
+        expect(await harness.rootFromPath(bytesToHex(leaves[i]!), i, path.map(bytesToHex)), `n=${n} i=${i}`).toBe(root);
       }
     }
   });

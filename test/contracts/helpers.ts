@@ -10,7 +10,7 @@ import { oracleDomain, signRejection } from "../../protocol/eip712.js";
 import { signResultBatch } from "../../protocol/batch.js";
 import { deployInferenceOracle } from "../../protocol/deployOracle.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
-import { sha256, toHex } from "../../protocol/merkle.js";
+import { sha256, bytesToHex } from "../../protocol/merkle.js";
 import type { Hex, RequestId } from "../../protocol/types.js";
 
 export const Tier = { NONE: 0, OPTIMISTIC: 1, ZK: 2 } as const;
@@ -39,7 +39,7 @@ export const PARAMS = {
 export const MODEL_FEE = 2n * 10n ** 15n;
 export const FEE = 10n ** 16n; // default request fee
 export const RULE_WITHIN = 86400;
-export const MODEL_HASH = toHex(sha256(Buffer.from("ch_ppocr_mobile_v2.0_cls_infer.onnx"))) as Hex;
+export const MODEL_HASH = bytesToHex(sha256(Buffer.from("ch_ppocr_mobile_v2.0_cls_infer.onnx"))) as Hex;
 
 export type Connection = Awaited<ReturnType<typeof network.create>>;
 

@@ -5,11 +5,11 @@
  *     fitting status (never a 500, never a hang), memory stays bounded, /health still answers;
  *   - the queue message handlers (the worker's job handler, the relayer's result collector) with
  *     hostile bodies: deep JSON, wrong types, huge strings, mutated valid messages: each is refused
- *     with a BaseError of an expected code (dead-lettered with a clear reason), nothing else thrown;
+ *     with a OracleError of an expected code (dead-lettered with a clear reason), nothing else thrown;
  * and afterwards a real request is still served end to end. FUZZ_SEED replays a run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BaseError, QUEUES, createLogger, encodeTensor, isError, seededRandom, type ErrorCode } from "../../protocol/index.js";
+import { OracleError, QUEUES, createLogger, encodeTensor, isError, seededRandom, type ErrorCode } from "../../protocol/index.js";
 import type { Delivery, Json } from "../../queue/index.js";
 import { ResultCollector } from "../../relayer/collector.js";
 import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
@@ -246,7 +246,7 @@ describe("fuzz: a running stack", () => {
       try {
         await run();
       } catch (error) {
-        if (!(error instanceof BaseError)) throw new Error(`${what}: threw a ${(error as Error)?.name}: ${String(error).slice(0, 300)}`, { cause: error });
+        if (!(error instanceof OracleError)) throw new Error(`${what}: threw a ${(error as Error)?.name}: ${String(error).slice(0, 300)}`, { cause: error });
         expect(codes.has(error.code), `${what}: code ${error.code}: ${error.message.slice(0, 200)}`).toBe(true);
         expect(error.message.length, `${what}: message length`).toBeLessThan(5000);
         outcome = error.code;
@@ -278,6 +278,6 @@ describe("fuzz: a running stack", () => {
     await stack.networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
     stack.relayer.poke();
     await waitFor(() => stateOf(stack, id) === "fulfilled", 30_000, "settlement");
-    expect(isError(new BaseError("INTERNAL", "x"))).toBe(true);
+    expect(isError(new OracleError("INTERNAL", "x"))).toBe(true);
   });
 });

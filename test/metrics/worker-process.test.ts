@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { QUEUES, hashEncoded, toHex, type Job, type WorkerReply } from "../../protocol/index.js";
+import { QUEUES, hashEncoded, bytesToHex, type Job, type WorkerReply } from "../../protocol/index.js";
 import { shortHash } from "../../protocol/metrics.js";
 import { RabbitMqQueue, type Json } from "../../queue/index.js";
 import { CLS_MODEL_PATH, CLS_MODEL_URI, sha256File, waitFor } from "../../scripts/local-stack.js";
@@ -64,7 +64,7 @@ describe("worker process metrics server", () => {
     const replies: WorkerReply[] = [];
     await queue.consume<Json>(QUEUES.results, async (d) => void replies.push(d.body as unknown as WorkerReply));
     const input = textInput("metrics over a broker", false);
-    const requestId = toHex(Buffer.from(randomUUID().replaceAll("-", "").padEnd(64, "0"), "hex"));
+    const requestId = bytesToHex(Buffer.from(randomUUID().replaceAll("-", "").padEnd(64, "0"), "hex"));
     const job: Job = {
       kind: "job",
       chainId: "31337",
@@ -72,7 +72,7 @@ describe("worker process metrics server", () => {
       requestId,
       modelHash,
       inputHash: hashEncoded(input),
-      input: toHex(input),
+      input: bytesToHex(input),
       inputURI: "",
       tier: 1,
       deadline: Math.floor(Date.now() / 1000) + 600,

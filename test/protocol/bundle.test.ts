@@ -2,7 +2,7 @@
 import { describe, it, expect } from "vitest";
 import { bundleEntries, decodeBundle, decodeBundleFor, encodeBundle, encodeBundleFor, hashBundle, hashBundleEncoded, matchBundle, type NamedTensorSpec } from "../../protocol/bundle.js";
 import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
-import { BaseError } from "../../protocol/errors.js";
+import { OracleError } from "../../protocol/errors.js";
 
 const SPECS: NamedTensorSpec[] = [
   { name: "input", dtype: "float32", shape: [1, 64] },
@@ -13,11 +13,11 @@ const frame: Tensor = { dtype: "float32", shape: [1, 64], data: new Float32Array
 const state: Tensor = { dtype: "float32", shape: [1, 1, 8], data: new Float32Array(8) };
 const sr: Tensor = { dtype: "int64", shape: [], data: BigInt64Array.of(16000n) };
 
-function errorOf(fn: () => unknown): BaseError {
+function errorOf(fn: () => unknown): OracleError {
   try {
     fn();
   } catch (e) {
-    if (e instanceof BaseError) return e;
+    if (e instanceof OracleError) return e;
     throw e;
   }
   throw new Error("expected an error");

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { BaseError } from "../../protocol/index.js";
+import { OracleError } from "../../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, type DeadLetter, type Delivery, type JobQueue, type Json } from "../../queue/index.js";
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -60,7 +60,7 @@ export function queueConformance(label: string, make: () => Promise<JobQueue>): 
       const sub = await q.consume<Json>(n, async (d) => {
         attempts.set(d.messageId, d.deliveryCount);
         if ((d.body as { poison?: boolean }).poison) throw new Error("always fails");
-        if (d.deliveryCount < 2) throw new BaseError("TIMEOUT", "transient", { retryable: true });
+        if (d.deliveryCount < 2) throw new OracleError("TIMEOUT", "transient", { retryable: true });
       });
       await until(() => attempts.get("poison") === 3 && attempts.get("flaky") === 2);
       await until(async () => (await q.depth(n + DEAD_LETTER_SUFFIX)) === 1);
@@ -79,7 +79,7 @@ export function queueConformance(label: string, make: () => Promise<JobQueue>): 
       let calls = 0;
       const sub = await q.consume<Json>(n, async () => {
         calls++;
-        throw new BaseError("TENSOR_MALFORMED", "not a tensor");
+        throw new OracleError("TENSOR_MALFORMED", "not a tensor");
       });
       await until(async () => (await q.depth(n + DEAD_LETTER_SUFFIX)) === 1);
       await sub.cancel();

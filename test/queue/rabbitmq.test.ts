@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import amqp from "amqplib";
 import { describe, expect, inject, it } from "vitest";
-import { BaseError } from "../../protocol/index.js";
+import { OracleError } from "../../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, RabbitMqQueue, type Json } from "../../queue/index.js";
 import { rabbitmqctl } from "../setup/rabbitmq.js";
 import { queueConformance } from "./conformance.js";
@@ -177,17 +177,17 @@ describe("RabbitMQ transport", () => {
       await proxy.stop();
       const started = Date.now();
       const failed = await q.publish(n, { lost: true }).catch((e: unknown) => e);
-      expect(failed).toBeInstanceOf(BaseError);
-      expect((failed as BaseError).code).toBe("QUEUE_UNAVAILABLE");
-      expect((failed as BaseError).retryable).toBe(true);
+      expect(failed).toBeInstanceOf(OracleError);
+      expect((failed as OracleError).code).toBe("QUEUE_UNAVAILABLE");
+      expect((failed as OracleError).retryable).toBe(true);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_800);
     } finally {
       await q.close();
       await proxy.stop();
     }
     const down = await RabbitMqQueue.connect("amqp://guest:guest@127.0.0.1:1/", { connectTimeoutMs: 300 }).catch((e: unknown) => e);
-    expect((down as BaseError).code).toBe("QUEUE_UNAVAILABLE");
-    expect((down as BaseError).message).toContain("cannot connect");
+    expect((down as OracleError).code).toBe("QUEUE_UNAVAILABLE");
+    expect((down as OracleError).message).toContain("cannot connect");
   });
 
   it("publishes with many confirms in flight much faster than one by one (throughput figure)", async () => {

@@ -13,7 +13,7 @@ import { network } from "hardhat";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, isError } from "../../protocol/index.js";
 import { RelayerDb } from "../../relayer/db.js";
-import { NonceManager, type FeePolicy } from "../../relayer/nonces.js";
+import { TransactionManager, type FeePolicy } from "../../relayer/nonces.js";
 
 type Conn = Awaited<ReturnType<typeof network.create>>;
 
@@ -57,7 +57,7 @@ describe("nonce manager", () => {
     dbs.push(db);
     return { db, dir: d };
   };
-  const manager = (db: RelayerDb, over: Partial<FeePolicy> = {}) => new NonceManager(conn.ethers.provider, wallet, db, log, policy(over));
+  const manager = (db: RelayerDb, over: Partial<FeePolicy> = {}) => new TransactionManager(conn.ethers.provider, wallet, db, log, policy(over));
   const transfer = { to: "0x000000000000000000000000000000000000dEaD", value: 1n };
   /** Mines a block every 100 ms (base fee set by `baseFee()` when given) until `done` resolves. */
   async function mineWhile<T>(done: Promise<T>, baseFee?: () => bigint | undefined, timeoutMs = 20_000): Promise<T> {

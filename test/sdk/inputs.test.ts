@@ -1,6 +1,6 @@
-/** The SDK's input readers: .npy, JSON, PNG (every filter type and color type used), and spec fitting. */
+/** The SDK's input readers: .npy, JSON, PNG (every filter type, color type and depth used; interlaced), JPEG (baseline, progressive), and spec fitting. */
 import { readFileSync } from "node:fs";
-import { deflateSync } from "node:zlib";
+import { crc32, deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodeJpeg, decodePng, encodePng, fitToSpec, isSdkError, readNpy, tensorFromJson, writeNpy, describeOutput, MNIST_MLP_HASH, PPOCR_CLS_HASH, ppocrClsTensor, mnistTensor } from "../../sdk/index.js";
 import { renderTextLine, clsTensor } from "../../examples/text-images.js";
@@ -45,7 +45,9 @@ function pngWithFilters(width: number, height: number, channels: 1 | 3 | 4, pixe
     const head = Buffer.alloc(8);
     head.writeUInt32BE(body.byteLength, 0);
     head.write(type, 4, "latin1");
-    return Buffer.concat([head, body, Buffer.alloc(4)]); // the decoder does not check CRCs
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])));
+    return Buffer.concat([head, body, crc]);
   };
   return Buffer.concat([png.subarray(0, 8), chunk("IHDR", ihdr.subarray(8, 21)), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
 }
@@ -118,6 +120,26 @@ describe("sdk inputs", () => {
     expect(code(() => decodePng(Buffer.from("\x89PNG\r\n\x1a\nbroken", "latin1")))).toBe("INPUT_INVALID");
   });
 
+  it("PNG files from another encoder (netpbm's pnmtopng): 16-bit Adam7-interlaced RGB, 4-bit paletted with tRNS, 2-bit gray; interlaced 2-bit gray is refused", () => {
+    // Made from 13x11 pictures defined by the formulas below (see test/sdk/fixtures/README.md).
+    const w = 13, h = 11;
+    const read = (f: string) => decodePng(readFileSync(new URL(`./fixtures/${f}`, import.meta.url)));
+    const rgb16 = read("rgb16-adam7.png"); // samples v * 256 + noise: the 8-bit level is v
+    const palette = read("palette-trns.png"); // 16 colors, color 5 fully transparent
+    const gray2 = read("gray2.png"); // levels 0..3
+    expect(code(() => read("gray2-adam7.png"))).toBe("INPUT_FORMAT_UNSUPPORTED"); // fast-png 8.0 misreads sub-byte Adam7
+    const colors = Array.from({ length: 16 }, (_, i) => [i * 16, 255 - i * 16, (i * 40) & 0xff]);
+    for (const img of [rgb16, palette, gray2]) expect([img.width, img.height]).toEqual([w, h]);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const at = (img: { rgb: Uint8Array }) => Array.from(img.rgb.subarray(3 * (y * w + x), 3 * (y * w + x) + 3));
+        expect(at(rgb16)).toEqual([0, 1, 2].map((c) => (x * 37 + y * 11 + c * 85) & 0xff));
+        expect(at(palette)).toEqual((x + y) % 16 === 5 ? [255, 255, 255] : colors[(x + y) % 16]);
+        expect(at(gray2)).toEqual(Array(3).fill(((x * y) % 4) * 85));
+      }
+    }
+  });
+
   it("image model cards: a gray text line gives the classifier the same tensor as the demo's preprocessing; MNIST pictures are inverted when dark on light", () => {
     const line = renderTextLine("Proof of compute");
     const viaPng = ppocrClsTensor(decodePng(encodePng(line.width, line.height, line.pixels, 1)));
@@ -156,16 +178,28 @@ describe("sdk JPEG decoder", () => {
         max = Math.max(max, d);
       }
     }
-    // Measured: mean 4.45, max 33 (Chromium's libjpeg-turbo interpolates chroma; we replicate it).
+    // Measured (jpeg-js): mean 4.48, max 33 (Chromium's libjpeg-turbo interpolates chroma; jpeg-js replicates it).
     expect(sum / (img.width * img.height * 3)).toBeLessThan(6);
     expect(max).toBeLessThan(48);
   });
 
-  it("refuses progressive and truncated files with their codes", () => {
+  it("a progressive JPEG (the same picture through jpegtran -progressive: the same coefficients in 10 scans) decodes to the same pixels", () => {
+    const progressive = readFileSync(new URL("./fixtures/chromium-progressive.jpg", import.meta.url));
+    expect(progressive.includes(Buffer.from([0xff, 0xc2]))).toBe(true);
+    const a = decodeJpeg(progressive);
+    const b = decodeJpeg(jpeg);
+    expect([a.width, a.height]).toEqual([b.width, b.height]);
+    expect(Buffer.from(a.rgb).equals(Buffer.from(b.rgb))).toBe(true);
+  });
+
+  it("refuses arithmetic-coded, 12-bit and truncated files with their codes", () => {
     const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
-    const progressive = Buffer.from(jpeg);
-    progressive[sof + 1] = 0xc2;
-    expect(code(() => decodeJpeg(progressive))).toBe("INPUT_FORMAT_UNSUPPORTED");
+    const arithmetic = Buffer.from(jpeg);
+    arithmetic[sof + 1] = 0xc9;
+    expect(code(() => decodeJpeg(arithmetic))).toBe("INPUT_FORMAT_UNSUPPORTED");
+    const twelveBit = Buffer.from(jpeg);
+    twelveBit[sof + 4] = 12;
+    expect(code(() => decodeJpeg(twelveBit))).toBe("INPUT_FORMAT_UNSUPPORTED");
     expect(code(() => decodeJpeg(jpeg.subarray(0, jpeg.byteLength >> 1)))).toBe("INPUT_INVALID");
     expect(code(() => decodeJpeg(Buffer.from("not a jpeg")))).toBe("INPUT_INVALID");
   });

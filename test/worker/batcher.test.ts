@@ -17,7 +17,7 @@ import {
 import { recoverResultBatchSigner } from "../../protocol/batch.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
-import { concatBatch, dynamicBatchDim, InferenceLane, splitBatch, type LaneBackend } from "../../worker/batcher.js";
+import { concatBatch, dynamicBatchDim, InferenceBatcher, splitBatch, type LaneBackend } from "../../worker/batcher.js";
 import { batchPolicyFor, loadWorkerConfig } from "../../worker/config.js";
 import { FastSigner } from "../../worker/signer.js";
 import { textLineTensor } from "../../examples/text-images.js";
@@ -46,10 +46,10 @@ function fakeBackend(delayMs: number, batchable = true) {
   return { backend, state };
 }
 
-describe("InferenceLane", () => {
+describe("InferenceBatcher", () => {
   it("test_lane_depth2_handsTheNextRunOverWhileOneRuns_resultsStayPerRequest", async () => {
     const { backend, state } = fakeBackend(3);
-    const lane = new InferenceLane(backend, { maxBatch: 1, maxWaitMs: 0, depth: 2 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 1, maxWaitMs: 0, depth: 2 });
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => lane.submit(vec([i]), null)));
     expect(state.maxInFlight).toBe(2);
     expect(lane.maxInFlight).toBe(2);
@@ -58,7 +58,7 @@ describe("InferenceLane", () => {
 
   it("test_lane_neverRunsTwoInferencesAtOnce", async () => {
     const { backend, state } = fakeBackend(3);
-    const lane = new InferenceLane(backend, { maxBatch: 1, maxWaitMs: 0 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 1, maxWaitMs: 0 });
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => lane.submit(vec([i, i + 1]), null)));
     expect(state.maxInFlight).toBe(1);
     expect(lane.maxInFlight).toBe(1);
@@ -71,7 +71,7 @@ describe("InferenceLane", () => {
 
   it("test_lane_batches_andSplitsPerRequest", async () => {
     const { backend, state } = fakeBackend(5);
-    const lane = new InferenceLane(backend, { maxBatch: 4, maxWaitMs: 0 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 4, maxWaitMs: 0 });
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => lane.submit(vec([i, -i, 0.5]), null)));
     expect(state.maxInFlight).toBe(1);
     expect(Math.max(...state.runs)).toBe(4);
@@ -84,7 +84,7 @@ describe("InferenceLane", () => {
 
   it("test_lane_onlyBatchesSameTrailingShape", async () => {
     const { backend, state } = fakeBackend(2);
-    const lane = new InferenceLane(backend, { maxBatch: 8, maxWaitMs: 0 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 8, maxWaitMs: 0 });
     const a = [vec([1, 2]), vec([3, 4, 5]), vec([6, 7]), vec([8, 9, 10])];
     const results = await Promise.all(a.map((t) => lane.submit(t, null)));
     expect(state.runs.sort()).toEqual([2, 2]);
@@ -94,7 +94,7 @@ describe("InferenceLane", () => {
 
   it("test_lane_modelWithoutBatchDim_runsOneByOne", async () => {
     const { backend, state } = fakeBackend(2, false);
-    const lane = new InferenceLane(backend, { maxBatch: 8, maxWaitMs: 0 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 8, maxWaitMs: 0 });
     await Promise.all(Array.from({ length: 6 }, (_, i) => lane.submit(vec([i]), null)));
     expect(state.runs).toEqual(Array(6).fill(1));
     expect(state.maxInFlight).toBe(1);
@@ -102,14 +102,14 @@ describe("InferenceLane", () => {
 
   it("test_lane_notBatchableRequest_runsAlone", async () => {
     const { backend, state } = fakeBackend(2);
-    const lane = new InferenceLane(backend, { maxBatch: 8, maxWaitMs: 0 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 8, maxWaitMs: 0 });
     await Promise.all([lane.submit(vec([1]), null, { batchable: false }), lane.submit(vec([2]), null), lane.submit(vec([3]), null)]);
     expect(state.runs).toEqual([1, 2]);
   });
 
   it("test_lane_maxWaitHonoured", async () => {
     const { backend, state } = fakeBackend(1);
-    const lane = new InferenceLane(backend, { maxBatch: 4, maxWaitMs: 60 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 4, maxWaitMs: 60 });
     // A lone request waits up to maxWaitMs for company, then runs alone.
     let t = performance.now();
     const lone = await lane.submit(vec([1]), null);
@@ -134,7 +134,7 @@ describe("InferenceLane", () => {
 
   it("test_lane_failedBatch_isRetriedPerRequest", async () => {
     const runs: number[] = [];
-    const lane = new InferenceLane<null>(
+    const lane = new InferenceBatcher<null>(
       {
         async run(input) {
           runs.push(input.shape[0]!);
@@ -153,7 +153,7 @@ describe("InferenceLane", () => {
 
   it("test_lane_abortedWhileQueued_rejectsWithoutRunning", async () => {
     const { backend, state } = fakeBackend(20);
-    const lane = new InferenceLane(backend, { maxBatch: 1, maxWaitMs: 0 });
+    const lane = new InferenceBatcher(backend, { maxBatch: 1, maxWaitMs: 0 });
     const controller = new AbortController();
     const first = lane.submit(vec([1]), null);
     const second = lane.submit(vec([2]), null, { signal: controller.signal });

@@ -7,7 +7,7 @@
  */
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleEntries, decodeBundle, encodeBundle, encodeTensor, fromHex, hashBundleEncoded, RejectReason, Tier, toHex, type Hex } from "../../protocol/index.js";
+import { bundleEntries, decodeBundle, encodeBundle, encodeTensor, fromHex, hashBundleEncoded, RejectReason, Tier, bytesToHex, type Hex } from "../../protocol/index.js";
 import { readFileSync } from "node:fs";
 import { buildVadGru } from "../../scripts/stateful-model.js";
 import { frame, SR, VAD_FILE as FILE, VAD_HASH, VAD_MODEL, ZERO_STATE } from "./vad-fixtures.js";
@@ -22,7 +22,7 @@ function bundleJob(bytes: Buffer, tier: Tier = Tier.NONE) {
   } catch {
     // malformed: the worker refuses it before comparing hashes
   }
-  return { ...job, input: toHex(bytes), inputHash, tier };
+  return { ...job, input: bytesToHex(bytes), inputHash, tier };
 }
 
 describe("worker: a model with several named inputs and outputs", () => {

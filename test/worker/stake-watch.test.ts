@@ -8,7 +8,7 @@ import { Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUES, encodeTensor, hashEncoded, toHex, type Job, type Logger, type BatchItem, type ResultBatchMessage } from "../../protocol/index.js";
+import { QUEUES, encodeTensor, hashEncoded, bytesToHex, type Job, type Logger, type BatchItem, type ResultBatchMessage } from "../../protocol/index.js";
 import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../../protocol/metrics.js";
 import { InProcessQueue } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
@@ -76,7 +76,7 @@ describe("a worker whose stake drops while it runs", () => {
     const bytes = encodeTensor(textLineTensor("Stake first"));
     return {
       kind: "job", chainId: chainId.toString(), oracle: oracleAddress, requestId: randomHash(), modelHash: CLS_HASH, inputHash: hashEncoded(bytes),
-      input: toHex(bytes), inputURI: "", tier: 1, deadline: Math.floor(Date.now() / 1000) + 3600, observedAt: Date.now(),
+      input: bytesToHex(bytes), inputURI: "", tier: 1, deadline: Math.floor(Date.now() / 1000) + 3600, observedAt: Date.now(),
     };
   };
   const readyz = async () => {

@@ -8,12 +8,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AbiCoder, ZeroHash } from "ethers";
 import { network } from "hardhat";
+import * as ort from "onnxruntime-node";
 import * as snarkjs from "snarkjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { argmax, decodeInferenceProof, encodeInferenceProof } from "../../circuits/index.js";
 import { hashEncoded } from "../../protocol/tensor.js";
 import { events, expectRevert, expectSkipped, FEE, request, send, submission, Tier, Status } from "../contracts/helpers.js";
-import { deployZk, digits, outputTensor, prove, REPO, zkModels, type ZkFx } from "./fixture.js";
+import { deployZk, digits, MNIST_PATH, outputTensor, prove, REPO, zkModels, type ZkFx } from "./fixture.js";
 
 /** EIP-2028 calldata cost: 16 gas per nonzero byte, 4 per zero byte. */
 export function calldataGas(hex: string): bigint {
@@ -54,7 +55,13 @@ describe("ZK adapter with real Groth16 proofs", () => {
 
   it("off-chain: a proof verifies; tampered proof, tampered signals, another input's signals, another model's key do not", async () => {
     const { mnist, h16 } = models;
-    expect(argmax(new Int8Array(pa.outputData.buffer))).toBeGreaterThanOrEqual(0);
+    // The proven output is what onnxruntime computes for the same digit, and names the digit's label.
+    const session = await ort.InferenceSession.create(MNIST_PATH);
+    const run = await session.run({ [session.inputNames[0]!]: new ort.Tensor("int8", a.pixels, [1, 7, 7]) });
+    const proven = new Int8Array(pa.outputData.buffer, pa.outputData.byteOffset, 10);
+    expect(Array.from(proven)).toEqual(Array.from(run[session.outputNames[0]!]!.data as Int8Array));
+    expect(argmax(proven)).toBe(a.label);
+    await session.release();
     expect(await snarkjs.groth16.verify(mnist.verificationKey, pa.publicSignals, pa.raw)).toBe(true);
     const tampered = { ...pa.raw, pi_a: [pb.raw.pi_a[0]!, pb.raw.pi_a[1]!, "1"] };
     expect(await snarkjs.groth16.verify(mnist.verificationKey, pa.publicSignals, tampered)).toBe(false);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toSnarkjsProof } from "../../circuits/index.js";
-import { QUEUES, ResultBatchMessageSchema, RejectionMessageSchema, fromHex, hashEncoded, toHex, type BatchItem, type Hex, type Job, type RejectionMessage } from "../../protocol/index.js";
+import { QUEUES, ResultBatchMessageSchema, RejectionMessageSchema, fromHex, hashEncoded, bytesToHex, type BatchItem, type Hex, type Job, type RejectionMessage } from "../../protocol/index.js";
 
 /** One result of a signed batch (the worker signs a batch at a time). */
 type ResultMessage = BatchItem & { kind: "result" };
@@ -70,7 +70,7 @@ describe("worker: ZK-tier proving off the main thread", () => {
   function job(tensor: Buffer, tier: number, modelHash: string): Job {
     return {
       kind: "job", chainId: CHAIN_ID.toString(), oracle: ORACLE, requestId: randomHash(), modelHash,
-      inputHash: hashEncoded(tensor), input: toHex(tensor), inputURI: "", tier,
+      inputHash: hashEncoded(tensor), input: bytesToHex(tensor), inputURI: "", tier,
       deadline: Math.floor(Date.now() / 1000) + 3600, observedAt: Date.now(),
     };
   }

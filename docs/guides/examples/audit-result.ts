@@ -11,12 +11,12 @@ import { JsonRpcProvider } from "ethers";
 import { tauFromBits } from "../../../canonical/descent.js";
 import { PRECISIONS, type Precision } from "../../../canonical/float.js";
 import { auditResult } from "../../../challenger/index.js";
-import { decodeTensor, fetchBytes, hashEncoded, IInferenceOracle__factory, IModelRegistry__factory } from "../../../protocol/index.js";
+import { decodeTensor, fetchBytes, hashEncoded, IInferenceOracle__factory, IModelRegistry__factory, isBytes32 } from "../../../protocol/index.js";
 import { fail, readDeployment } from "./common.js";
 
 const USAGE = "audit-result.ts <requestId>";
 const requestId = process.argv[2];
-if (requestId === undefined || !/^0x[0-9a-fA-F]{64}$/.test(requestId)) fail(requestId === undefined ? "no request id" : `${requestId} is not a request id (0x + 64 hex digits)`, USAGE);
+if (requestId === undefined || !isBytes32(requestId)) fail(requestId === undefined ? "no request id" : `${requestId} is not a request id (0x + 64 hex digits)`, USAGE);
 if (process.argv.length > 3) fail(`unexpected argument ${process.argv[3]}`, USAGE);
 const deployment = readDeployment();
 const provider = new JsonRpcProvider(deployment.rpcUrl);
