@@ -11,6 +11,7 @@
  */
 import { encodeTensor } from "../protocol/tensor.js";
 import { Tier } from "../protocol/types.js";
+import { isAddressHex } from "../protocol/hex.js";
 import {
   advanceChain, chainStatus, chainStepFees, chainedContract, followChain, requestChain, ChainStatus, ChainedInference__factory,
   OracleClient, type ChainState,
@@ -27,7 +28,7 @@ export interface ChainCliOptions extends GlobalOptions {
 
 function chainedAddress(o: ChainCliOptions): string {
   const a = o.chained ?? process.env.ORACLE_CHAINED;
-  if (a === undefined || !/^0x[0-9a-fA-F]{40}$/.test(a)) {
+  if (a === undefined || !isAddressHex(a)) {
     throw cliError("CONFIG_INVALID", "no chain contract: pass --chained <address> or set ORACLE_CHAINED (deploy one with `oracle chain deploy`)");
   }
   return a;
