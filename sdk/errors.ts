@@ -33,6 +33,8 @@ export type SdkErrorCode =
   | "REQUEST_NOT_FOUND"
   /** The output could not be fetched, or it does not hash to the on-chain output hash. */
   | "OUTPUT_UNAVAILABLE"
+  /** The bytes served for an output do not hash to its on-chain output hash (refused, never returned). */
+  | "OUTPUT_HASH_MISMATCH"
   /** A required setting (oracle address, signer, relayer URL) is missing or malformed. */
   | "CONFIG_INVALID"
   /** (CLI) A port to listen on is taken by another process. */

@@ -48,6 +48,12 @@ library OracleRequests {
         // INVARIANT: a callback never asks for more gas than the protocol allows.
         if (p.callbackGasLimit > maxGas) revert IInferenceOracle.OracleCallbackGasTooHigh(p.callbackGasLimit, maxGas);
         bytes32 inputHash = _checkInput(p, sp.maxInlineInputBytes);
+        // INVARIANT: no request asks for a larger inline output than its params allow.
+        if (p.maxInlineOutput > sp.maxInlineOutputBytes) {
+            revert IInferenceOracle.OracleInlineOutputTooHigh(p.maxInlineOutput, sp.maxInlineOutputBytes);
+        }
+        // INVARIANT: the callback fee fits its packed uint64 (10M gas at 1,800 gwei).
+        if (callbackFee > type(uint64).max) revert IInferenceOracle.OracleFeeTooHigh(callbackFee);
 
         requestId = RequestIdLib.derive(address(this), c.sequence, p.modelHash, inputHash);
         RequestBook.Request storage r = requests[requestId];
@@ -65,10 +71,12 @@ library OracleRequests {
         r.ownerFee = ownerFee;
         r.paramsVersion = c.version;
         // Only OPTIMISTIC requests can be disputed; their resolver is fixed now (revoking or switching
-        // it later blocks new requests only). callbackFee <= value < 2^96 (checked above).
+        // it later blocks new requests only). callbackFee < 2^64 (checked above).
         if (p.tier != IInferenceOracle.Tier.OPTIMISTIC) resolver = address(0);
-        if (resolver != address(0) || callbackFee != 0) {
-            extra[requestId] = RequestBook.Extra({resolver: resolver, callbackFee: uint96(callbackFee)});
+        if (resolver != address(0) || callbackFee != 0 || p.maxInlineOutput != 0) {
+            extra[requestId] = RequestBook.Extra({
+                resolver: resolver, callbackFee: uint64(callbackFee), maxInlineOutput: p.maxInlineOutput
+            });
         }
         _emitRequested(requestId, p, inputHash, c.value);
     }
@@ -104,10 +112,41 @@ library OracleRequests {
         return abi.encodeWithSelector(IInferenceOracle.OracleProofInvalid.selector, requestId);
     }
 
+    /// @notice Magic of an output's size proof: "VIOH" || header || dataRoot (docs/PROTOCOL.md, "Large outputs").
+    bytes4 internal constant SIZE_PROOF_MAGIC = 0x56494f48; // "VIOH"
+
+    /// @notice The error a size proof fails with, or empty when `proof` ("VIOH" || header || dataRoot) hashes
+    /// to `outputHash` (sha256(0x02 || header || dataRoot)) and its header declares an encoding longer
+    /// than `maxInline`: an output the request takes as hash only. A linked call on that path only.
+    function sizeProofError(bytes32 outputHash, bytes calldata proof, uint256 maxInline) external pure returns (bytes memory) {
+        uint256 len = proof.length;
+        // "VIOH" + the fixed header + a data root, the rank's dims between them.
+        if (len < 44 || uint8(proof[10]) > TensorHash.MAX_RANK || len != 44 + 4 * uint256(uint8(proof[10]))) {
+            return abi.encodeWithSelector(IInferenceOracle.OracleMalformedTensor.selector, TensorHash.ERR_BAD_LENGTH);
+        }
+        bytes calldata header = proof[4:len - 32];
+        uint256 size = TensorHash.elementSize(uint8(header[5]));
+        if (bytes4(header[0:4]) != TensorHash.MAGIC || uint8(header[4]) != TensorHash.VERSION || header[7] != 0 || size == 0) {
+            return abi.encodeWithSelector(IInferenceOracle.OracleMalformedTensor.selector, TensorHash.ERR_BAD_VERSION);
+        }
+        bytes32 computed = sha256(abi.encodePacked(uint8(2), header, proof[len - 32:len]));
+        if (computed != outputHash) return abi.encodeWithSelector(IInferenceOracle.OracleOutputHashMismatch.selector, outputHash, computed);
+        // size: the encoding's length, header + numel x element size (stops growing past 2^64: only
+        // "longer than maxInline" matters, and maxInline < 2^32).
+        for (uint256 i = 8; i < header.length && size < 2 ** 64; i += 4) {
+            size *= uint32(bytes4(header[i:i + 4]));
+        }
+        size += header.length;
+        // INVARIANT: an output the request wants inline is never delivered as hash only.
+        if (size <= maxInline) return abi.encodeWithSelector(IInferenceOracle.OracleOutputInlineRequired.selector, size, maxInline);
+        return "";
+    }
+
     /// @notice The request as one struct (IInferenceOracle.getRequest).
     function view_(
         mapping(RequestId => RequestBook.Request) storage requests,
         mapping(RequestId => RequestBook.Extra) storage extra,
+        mapping(uint32 => OracleParams.Stored) storage paramsAt,
         RequestId requestId
     ) external view returns (IInferenceOracle.RequestView memory v) {
         RequestBook.Request storage r = requests[requestId];
@@ -126,6 +165,7 @@ library OracleRequests {
         RequestBook.Extra storage x = extra[requestId];
         v.resolver = x.resolver;
         v.callbackFee = x.callbackFee;
+        v.maxInlineOutput = x.maxInlineOutput == 0 ? paramsAt[r.paramsVersion].maxInlineOutputBytes : x.maxInlineOutput;
     }
 
     /// @dev Checks the model accepts `tier` requests now; returns the owner's fee and the model's
