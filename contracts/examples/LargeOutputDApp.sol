@@ -16,7 +16,7 @@ contract LargeOutputDApp is InferenceConsumer {
     struct Delivery {
         bool received;
         /// @dev whether the output bytes came with the callback (else only the hash)
-        bool inline;
+        bool isInline;
         bytes32 outputHash;
         /// @dev the output bytes when inline (small ones only)
         bytes output;
@@ -29,7 +29,7 @@ contract LargeOutputDApp is InferenceConsumer {
 
     mapping(RequestId => Delivery) internal _deliveries;
 
-    event Delivered(RequestId indexed requestId, bytes32 outputHash, bool inline, uint256 bytesInline);
+    event Delivered(RequestId indexed requestId, bytes32 outputHash, bool isInline, uint256 bytesInline);
 
     constructor(address oracle_, bytes32 largeModel_, bytes32 smallModel_, IInferenceOracle.Tier tier_, uint32 callbackGasLimit_)
         InferenceConsumer(oracle_)
@@ -76,9 +76,9 @@ contract LargeOutputDApp is InferenceConsumer {
     /// @dev Empty `output`: delivered as hash only (larger than the request's maxInlineOutput, or its
     /// bytes withheld past OUTPUT_GRACE); the hash is all the oracle vouches for.
     function _onResult(RequestId requestId, bytes32 outputHash, bytes calldata output) internal override {
-        bool inline = output.length != 0;
-        _deliveries[requestId] = Delivery({received: true, inline: inline, outputHash: outputHash, output: output});
-        emit Delivered(requestId, outputHash, inline, output.length);
+        bool isInline = output.length != 0;
+        _deliveries[requestId] = Delivery({received: true, isInline: isInline, outputHash: outputHash, output: output});
+        emit Delivered(requestId, outputHash, isInline, output.length);
     }
 
     // Nothing to do on a refund: the fee comes back to this contract.
