@@ -562,6 +562,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
         if (err.length != 0) return (head, err);
         // INVARIANT: an inline output is the canonical tensor the worker signed, and a NONE/ZK output is
         // inline exactly when the request wants it so (at most its maxInlineOutput bytes).
+        if (s.output.length == 0) return (head, err);
         bool delivers = RequestBook.tierOf(head) != Tier.OPTIMISTIC && RequestBook.callbackGasLimitOf(head) != 0;
         err = _outputError(s.outputHash, s.output, _inlineLimit(s.requestId, c.maxOutputBytes, delivers));
     }

@@ -3,10 +3,13 @@
  * (scripts/features/<name>.ts) and adds itself here with one line.
  */
 import type { FeatureDemo } from "./types.js";
+import { largeOutput } from "./largeOutput.js";
 
 export type { FeatureDemo, FeatureReport } from "./types.js";
 
-export const FEATURES: FeatureDemo[] = [];
+export const FEATURES: FeatureDemo[] = [
+  largeOutput,
+];
 
 /** Every field demo:features reports; one still missing from FEATURES is reported as not built. */
 export const FEATURE_NAMES = ["erc20", "subscription", "redundancy", "chained", "largeOutput", "create2"] as const;
