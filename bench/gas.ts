@@ -11,7 +11,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
 import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
-import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { LargeOutputDApp__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { sizeProof } from "../protocol/largeOutput.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
 import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
@@ -141,6 +142,23 @@ async function main(): Promise<void> {
   const noneBatchReceipt = (await (await oracle.connect(relayer).submitBatch(await batchOf(noneBatch, true))).wait())!;
   add("result + settlement, batched x32 (NONE tier)", noneBatchReceipt.gasUsed, 32, "incl. callback");
 
+  // Large outputs (issue 18): the same dApp (LargeOutputDApp, its callback keeps what it gets) served in
+  // NONE, once with a 24-byte output inline (classify: the default threshold), once with a 16,408-byte
+  // det-like map as its hash (detect: maxInlineOutput 1; the item carries the 78-byte size proof).
+  const large = await new LargeOutputDApp__factory(user).deploy(oracleAddress, modelHash, modelHash, Tier.NONE, 200_000);
+  const map = encodeTensor({ dtype: "float32", shape: [1, 1, 64, 64], data: new Float32Array(64 * 64).fill(0.5) });
+  const deliverLarge = async (fn: "classify" | "detect", hash: string, field: string) => {
+    const inputHash = ("0x" + (++seq).toString(16).padStart(64, "0")) as Hex;
+    const deadline = (await networkHelpers.time.latest()) + 3600;
+    const receipt = (await (await large[fn](inputHash, `http://blobs.example/${inputHash}`, deadline, { value: REQUEST_FEE })).wait())!;
+    const id = String(receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!.args.requestId);
+    const payee = await relayer.getAddress();
+    const signed = await signResultBatch(signer, domain, [{ requestId: id, outputHash: hash }], payee);
+    return (await (await oracle.connect(relayer).submitBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash: hash, output: field, proof: "0x" }] })).wait())!.gasUsed;
+  };
+  add("large outputs: NONE delivery, 24 B output inline", await deliverLarge("classify", outputHash, outputHex), 1, "LargeOutputDApp.classify; the callback stores the bytes");
+  add("large outputs: NONE delivery, 16,408 B output as hash", await deliverLarge("detect", hashEncoded(map), sizeProof(map)), 1, "LargeOutputDApp.detect; 78-byte size proof, the bytes at /blobs/<hash>");
+
   const byStep = (prefix: string) => rows.find((r) => r.step.startsWith(prefix))!.gasPerItem;
   const delivery32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32");
   const overhead32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32, no callback");
@@ -154,6 +172,8 @@ async function main(): Promise<void> {
       optimisticResultPlusSettlementAt32: delivery32,
       optimisticOracleOverheadAt32: overhead32,
       noneTierDeliveryAt32: byStep("result + settlement, batched x32"),
+      largeOutputInline24B: byStep("large outputs: NONE delivery, 24 B"),
+      largeOutputHashOnly16KB: byStep("large outputs: NONE delivery, 16,408 B"),
     },
     optimisticResultBreakdownAt32: breakdown,
     otherExecutionByOpcodeAt32: otherByOpcode,
