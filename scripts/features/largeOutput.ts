@@ -38,7 +38,9 @@ export const largeOutput: FeatureDemo = {
       await stack.registry.connect(stack.accounts.modelOwner).registerModel(detHash, {
         owner: await stack.accounts.modelOwner.getAddress(),
         fee: MODEL_FEE,
-        tiers: 0b001, // NONE
+        // NONE and OPTIMISTIC: its 16 KB map no longer blocks OPTIMISTIC (delivered as its hash; disputes
+        // go to the stack's arbiter here, `oracle model check` shows every det node disputable).
+        tiers: 0b011,
         active: true,
         resolver: await stack.resolver.getAddress(),
         zkVerifier: "0x0000000000000000000000000000000000000000",
@@ -50,16 +52,18 @@ export const largeOutput: FeatureDemo = {
     ).wait();
     const dapp = await new LargeOutputDApp__factory(user).deploy(await stack.oracle.getAddress(), detHash, stack.modelHash, Tier.NONE, CALLBACK_GAS);
     await dapp.waitForDeployment();
+    const optimistic = await new LargeOutputDApp__factory(user).deploy(await stack.oracle.getAddress(), detHash, stack.modelHash, Tier.OPTIMISTIC, CALLBACK_GAS);
+    await optimistic.waitForDeployment();
     say(`  LargeOutputDApp at ${await dapp.getAddress()}: det ${detHash.slice(0, 10)}… as hash only, cls ${stack.modelHash.slice(0, 10)}… inline`);
 
     const client = await OracleClient.connect({ oracle: await stack.oracle.getAddress(), runner: user, relayerUrl: stack.relayer.url });
-    const ask = async (fn: "detect" | "classify", modelHash: Hex, shape: number[]) => {
+    const ask = async (fn: "detect" | "classify", modelHash: Hex, shape: number[], on = dapp) => {
       const bytes = encodeTensor({ dtype: "float32", shape, data: page(shape[2]!, shape[3]!) });
       const inputHash = hashEncoded(bytes) as Hex;
       const uri = await client.upload(bytes, inputHash);
       const quote = await client.quote(modelHash, CALLBACK_GAS);
       const deadline = (await stack.networkHelpers.time.latest()) + 3600;
-      const receipt = (await (await dapp[fn](inputHash, uri, deadline, { value: quote.minimum })).wait())!;
+      const receipt = (await (await on[fn](inputHash, uri, deadline, { value: quote.minimum })).wait())!;
       const ev = receipt.logs.map((l) => { try { return stack.oracle.interface.parseLog(l); } catch { return null; } }).find((p) => p?.name === "InferenceRequested");
       return ev!.args.requestId as Hex;
     };
@@ -68,6 +72,17 @@ export const largeOutput: FeatureDemo = {
     say(`  requested: detect ${detId.slice(0, 10)}…, classify ${clsId.slice(0, 10)}…`);
     const det = await client.wait(detId, { timeoutMs: 120_000 });
     const cls = await client.wait(clsId, { timeoutMs: 120_000 });
+    // OPTIMISTIC: submitted as its hash (no calldata for the map), settled after the challenge window by
+    // the relayer with the map's size proof.
+    const optId = await ask("detect", detHash, [1, 3, SIDE, SIDE], optimistic);
+    await client.wait(optId, { until: "submitted", timeoutMs: 120_000 });
+    const params = await stack.oracle.params();
+    await stack.networkHelpers.time.increase(Number(params.challengeWindow) + 1);
+    stack.relayer.poke();
+    const opt = await client.wait(optId, { timeoutMs: 120_000 });
+    const dOpt = await optimistic.delivery(optId);
+    const optFetched = await client.fetchOutput(optId);
+    say(`  det (OPTIMISTIC): settled after the window, the dApp holds ${dOpt.outputHash.slice(0, 10)}… (inline ${dOpt.isInline}); fetched ${optFetched.bytes.byteLength} bytes, hash checked`);
 
     const dDet = await dapp.delivery(detId);
     const dCls = await dapp.delivery(clsId);
@@ -79,10 +94,11 @@ export const largeOutput: FeatureDemo = {
     say(`  cls: the dApp got ${(dCls.output.length - 2) / 2} bytes inline: [${clsOut === undefined ? "" : Array.from(clsOut.data as Float32Array).map((v) => v.toFixed(3)).join(", ")}]`);
     const delivered =
       dDet.received && !dDet.isInline && dDet.outputHash === fetched.outputHash && hashEncoded(fetched.bytes) === dDet.outputHash.toLowerCase()
-      && map.shape.join() === `1,1,${SIDE},${SIDE}` && dCls.received && dCls.isInline && clsOut !== undefined && hashEncoded(Buffer.from(dCls.output.slice(2), "hex")) === dCls.outputHash.toLowerCase();
+      && map.shape.join() === `1,1,${SIDE},${SIDE}` && dOpt.received && !dOpt.isInline && dOpt.outputHash === optFetched.outputHash && dCls.received && dCls.isInline && clsOut !== undefined && hashEncoded(Buffer.from(dCls.output.slice(2), "hex")) === dCls.outputHash.toLowerCase();
     return {
       delivered,
       large: { requestId: detId, outputHash: dDet.outputHash, inline: dDet.isInline, bytesFetched: fetched.bytes.byteLength, uri: fetched.uri, shape: map.shape, gasSubmitBatch: await gasOf(det.txHash) },
+      optimistic: { requestId: optId, outputHash: dOpt.outputHash, inline: dOpt.isInline, bytesFetched: optFetched.bytes.byteLength, gasSettle: await gasOf(opt.txHash) },
       small: { requestId: clsId, outputHash: dCls.outputHash, inline: dCls.isInline, bytesInline: (dCls.output.length - 2) / 2, gasSubmitBatch: await gasOf(cls.txHash) },
       gasPerDelivery: await gasOf(det.txHash),
     };
