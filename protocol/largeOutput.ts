@@ -7,13 +7,13 @@
  *
  * The oracle (OracleRequests.sizeProofError) checks that it hashes to the signed outputHash and that
  * the header declares an encoding longer than the request's maxInlineOutput, so nobody can deliver a
- * small output as hash only. A bundle (several named outputs) has no size proof: above the threshold
- * it is delivered as hash only only after OUTPUT_GRACE (OPTIMISTIC), never in a NONE/ZK submission.
+ * small output as hash only. A bundle (several named outputs) has one too: each entry's tensor replaced
+ * by its header || dataRoot.
  */
 import { BaseError } from "./errors.js";
 import { fromHex, sha256, toHex } from "./merkle.js";
 import { DTYPES, dtypeFromCode, HEADER_FIXED_BYTES, MAX_RANK, tensorHashParts } from "./tensor.js";
-import { isTensorBundle } from "./bundle.js";
+import { BUNDLE_HEADER_BYTES, bundleEntries, bundleHashOf, isTensorBundle } from "./bundle.js";
 import type { Hex, TensorHash } from "./types.js";
 
 export const SIZE_PROOF_MAGIC = Buffer.from("VIOH", "ascii");
@@ -24,21 +24,39 @@ export function isSizeProof(output: Uint8Array | string): boolean {
   return b.byteLength >= 4 && Buffer.from(b.subarray(0, 4)).equals(SIZE_PROOF_MAGIC);
 }
 
-/** The size proof of a canonical tensor encoding. A bundle has none (TENSOR_MALFORMED). */
+/**
+ * The size proof of a canonical encoding: for a tensor "VIOH" || header || dataRoot; for a bundle
+ * "VIOH" || the bundle with each entry's tensor replaced by its header || dataRoot (same names, order
+ * and framing), which the oracle hashes to the bundle hash (OracleRequests.sizeProofError).
+ */
 export function sizeProof(encoded: Uint8Array): Hex {
-  if (isTensorBundle(encoded)) throw new BaseError("TENSOR_MALFORMED", "a bundle of several outputs has no size proof: deliver it inline or after OUTPUT_GRACE");
-  const { header, dataRoot } = tensorHashParts(encoded);
-  return toHex(Buffer.concat([SIZE_PROOF_MAGIC, fromHex(header), fromHex(dataRoot)]));
+  return toHex(Buffer.concat([SIZE_PROOF_MAGIC, proofBody(encoded)]));
 }
 
-/** What a size proof declares: the tensor hash it opens and the encoding's length. Throws TENSOR_MALFORMED. */
-export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorHash; encodedBytes: number; dtype: string; shape: number[] } {
-  const b = Buffer.from(typeof proof === "string" ? fromHex(proof) : proof);
-  const rank = b[10] ?? 0;
-  if (!isSizeProof(b) || rank > MAX_RANK || b.byteLength !== 4 + HEADER_FIXED_BYTES + 4 * rank + 32) {
-    throw new BaseError("TENSOR_MALFORMED", `not a size proof ("VIOH" || header || dataRoot): ${b.byteLength} bytes`);
+function proofBody(encoded: Uint8Array): Buffer {
+  if (!isTensorBundle(encoded)) {
+    const { header, dataRoot } = tensorHashParts(encoded);
+    return Buffer.concat([fromHex(header), fromHex(dataRoot)]);
   }
-  const header = b.subarray(4, b.byteLength - 32);
+  const entries = bundleEntries(encoded);
+  const parts: Buffer[] = [Buffer.from(encoded.subarray(0, BUNDLE_HEADER_BYTES))];
+  for (const e of entries) {
+    const name = Buffer.from(e.name, "utf8");
+    const body = proofBody(e.encoded);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.byteLength);
+    parts.push(Buffer.from([name.byteLength]), name, len, body);
+  }
+  return Buffer.concat(parts);
+}
+
+/** What a tensor proof body (header || dataRoot) declares. Throws TENSOR_MALFORMED. */
+function readTensorProof(b: Buffer): { hash: TensorHash; encodedBytes: number; dtype: string; shape: number[] } {
+  const rank = b[6] ?? 0;
+  if (rank > MAX_RANK || b.byteLength !== HEADER_FIXED_BYTES + 4 * rank + 32) {
+    throw new BaseError("TENSOR_MALFORMED", `not a size proof ("VIOH" || header || dataRoot): ${b.byteLength + 4} bytes`);
+  }
+  const header = b.subarray(0, b.byteLength - 32);
   const dtype = dtypeFromCode(header[5]!);
   if (dtype === undefined || header[4] !== 1 || header[7] !== 0 || !header.subarray(0, 4).equals(Buffer.from("VIOT"))) {
     throw new BaseError("TENSOR_MALFORMED", "the size proof's header is not a canonical tensor header");
@@ -49,8 +67,40 @@ export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorH
     shape.push(header.readUInt32BE(HEADER_FIXED_BYTES + 4 * i));
     count *= shape[i]!;
   }
-  const outputHash = toHex(sha256(Buffer.from([2]), header, b.subarray(b.byteLength - 32))) as TensorHash;
-  return { outputHash, encodedBytes: header.byteLength + count * DTYPES[dtype].size, dtype, shape };
+  const hash = toHex(sha256(Buffer.from([2]), header, b.subarray(b.byteLength - 32))) as TensorHash;
+  return { hash, encodedBytes: header.byteLength + count * DTYPES[dtype].size, dtype, shape };
+}
+
+/**
+ * What a size proof declares: the hash it opens and the length of the encoding it stands for (a tensor's
+ * dtype and shape; a bundle's entries by name). Throws TENSOR_MALFORMED.
+ */
+export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorHash; encodedBytes: number; dtype?: string; shape?: number[]; entries?: { name: string; dtype: string; shape: number[] }[] } {
+  const b = Buffer.from(typeof proof === "string" ? fromHex(proof) : proof);
+  if (!isSizeProof(b)) throw new BaseError("TENSOR_MALFORMED", "not a size proof (no VIOH magic)");
+  const body = b.subarray(4);
+  if (!isTensorBundle(body)) {
+    const t = readTensorProof(body);
+    return { outputHash: t.hash, encodedBytes: t.encodedBytes, dtype: t.dtype, shape: t.shape };
+  }
+  const n = body[5] ?? 0;
+  const entries: { name: string; hash: Hex; dtype: string; shape: number[] }[] = [];
+  let at = BUNDLE_HEADER_BYTES;
+  let size = BUNDLE_HEADER_BYTES;
+  for (let i = 0; i < n; i++) {
+    const l = body[at];
+    if (l === undefined || l === 0 || at + 1 + l + 4 > body.byteLength) throw new BaseError("TENSOR_MALFORMED", "bundle size proof: a truncated entry");
+    const name = body.subarray(at + 1, at + 1 + l).toString("utf8");
+    const len = body.readUInt32BE(at + 1 + l);
+    const next = at + 1 + l + 4 + len;
+    if (next > body.byteLength) throw new BaseError("TENSOR_MALFORMED", "bundle size proof: a truncated entry");
+    const t = readTensorProof(body.subarray(at + 1 + l + 4, next));
+    entries.push({ name, hash: t.hash, dtype: t.dtype, shape: t.shape });
+    size += 1 + l + 4 + t.encodedBytes;
+    at = next;
+  }
+  if (n < 2 || at !== body.byteLength) throw new BaseError("TENSOR_MALFORMED", "bundle size proof: bad count or trailing bytes");
+  return { outputHash: bundleHashOf(entries), encodedBytes: size, entries: entries.map(({ name, dtype, shape }) => ({ name, dtype, shape })) };
 }
 
 /**
@@ -59,8 +109,7 @@ export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorH
  * only). A bundle above the threshold has no delivery form: "0x".
  */
 export function deliveryForm(encoded: Uint8Array, maxInline: number): Hex {
-  if (encoded.byteLength <= maxInline) return toHex(encoded);
-  return isTensorBundle(encoded) ? "0x" : sizeProof(encoded);
+  return encoded.byteLength <= maxInline ? toHex(encoded) : sizeProof(encoded);
 }
 
 /**

@@ -582,9 +582,9 @@ export class Worker {
       if (this.config.blobStoreUrl !== undefined) {
         const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal, auth: this.blobAuth });
         log.debug({ url, bytes: encoded.byteLength }, "output stored in the blob store");
-        // Hash only: its size proof ("VIOH" || header || dataRoot) lets the relayer deliver it as such to a
-        // request whose maxInlineOutput it exceeds (docs/PROTOCOL.md "Large outputs"); a bundle has none.
-        outputHex = isTensorBundle(encoded) ? "0x" : sizeProof(encoded);
+        // Hash only: its size proof ("VIOH" || header || dataRoot, per tensor for a bundle) lets the relayer
+        // deliver it as such to a request whose maxInlineOutput it exceeds (docs/PROTOCOL.md "Large outputs").
+        outputHex = sizeProof(encoded);
       } else {
         log.warn({ bytes: encoded.byteLength, max: this.config.maxInlineOutputBytes }, "output exceeds maxInlineOutputBytes but no blobStoreUrl is set; sending it inline");
       }

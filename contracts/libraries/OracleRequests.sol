@@ -115,31 +115,65 @@ library OracleRequests {
     /// @notice Magic of an output's size proof: "VIOH" || header || dataRoot (docs/PROTOCOL.md, "Large outputs").
     bytes4 internal constant SIZE_PROOF_MAGIC = 0x56494f48; // "VIOH"
 
-    /// @notice The error a size proof fails with, or empty when `proof` ("VIOH" || header || dataRoot) hashes
-    /// to `outputHash` (sha256(0x02 || header || dataRoot)) and its header declares an encoding longer
-    /// than `maxInline`: an output the request takes as hash only. A linked call on that path only.
+    /// @notice The error a size proof fails with, or empty when `proof` hashes to `outputHash` and declares
+    /// an encoding longer than `maxInline`: an output the request takes as hash only. A tensor's proof is
+    /// "VIOH" || header || dataRoot (hash sha256(0x02 || header || dataRoot)); a bundle's is "VIOH" || the
+    /// bundle with each entry's tensor replaced by its header || dataRoot (hash: the bundle hash over
+    /// those). A linked call on that path only.
     function sizeProofError(bytes32 outputHash, bytes calldata proof, uint256 maxInline) external pure returns (bytes memory) {
-        uint256 len = proof.length;
-        // "VIOH" + the fixed header + a data root, the rank's dims between them.
-        if (len < 44 || uint8(proof[10]) > TensorHash.MAX_RANK || len != 44 + 4 * uint256(uint8(proof[10]))) {
-            return abi.encodeWithSelector(IInferenceOracle.OracleMalformedTensor.selector, TensorHash.ERR_BAD_LENGTH);
-        }
-        bytes calldata header = proof[4:len - 32];
-        uint256 size = TensorHash.elementSize(uint8(header[5]));
-        if (bytes4(header[0:4]) != TensorHash.MAGIC || uint8(header[4]) != TensorHash.VERSION || header[7] != 0 || size == 0) {
-            return abi.encodeWithSelector(IInferenceOracle.OracleMalformedTensor.selector, TensorHash.ERR_BAD_VERSION);
-        }
-        bytes32 computed = sha256(abi.encodePacked(uint8(2), header, proof[len - 32:len]));
+        bytes calldata body = proof[4:];
+        (uint256 code, bytes32 computed, uint256 size) =
+            body.length >= 4 && bytes4(body[0:4]) == TensorHash.BUNDLE_MAGIC ? _bundleProof(body) : _tensorProof(body);
+        if (code != 0) return abi.encodeWithSelector(IInferenceOracle.OracleMalformedTensor.selector, code);
         if (computed != outputHash) return abi.encodeWithSelector(IInferenceOracle.OracleOutputHashMismatch.selector, outputHash, computed);
-        // size: the encoding's length, header + numel x element size (stops growing past 2^64: only
-        // "longer than maxInline" matters, and maxInline < 2^32).
+        // INVARIANT: an output the request wants inline is never delivered as hash only.
+        if (size <= maxInline) return abi.encodeWithSelector(IInferenceOracle.OracleOutputInlineRequired.selector, size, maxInline);
+        return "";
+    }
+
+    /// @dev header || dataRoot: its tensor hash and the length of the encoding the header declares (stops
+    /// growing past 2^64: only "longer than maxInline" matters, and maxInline < 2^32), or a malformed code.
+    function _tensorProof(bytes calldata p) private pure returns (uint256 code, bytes32 h, uint256 size) {
+        uint256 len = p.length;
+        if (len < 40 || uint8(p[6]) > TensorHash.MAX_RANK || len != 40 + 4 * uint256(uint8(p[6]))) {
+            return (TensorHash.ERR_BAD_LENGTH, bytes32(0), 0);
+        }
+        bytes calldata header = p[0:len - 32];
+        size = TensorHash.elementSize(uint8(header[5]));
+        if (bytes4(header[0:4]) != TensorHash.MAGIC || uint8(header[4]) != TensorHash.VERSION || header[7] != 0 || size == 0) {
+            return (TensorHash.ERR_BAD_VERSION, bytes32(0), 0);
+        }
+        h = sha256(abi.encodePacked(uint8(2), header, p[len - 32:len]));
         for (uint256 i = 8; i < header.length && size < 2 ** 64; i += 4) {
             size *= uint32(bytes4(header[i:i + 4]));
         }
         size += header.length;
-        // INVARIANT: an output the request wants inline is never delivered as hash only.
-        if (size <= maxInline) return abi.encodeWithSelector(IInferenceOracle.OracleOutputInlineRequired.selector, size, maxInline);
-        return "";
+    }
+
+    /// @dev "VIOB" | 1 | n | 0 | 0 | n x (L | name | uint32 BE length | header || dataRoot): the bundle hash
+    /// sha256(0x03 || n || n x (L || name || tensorHash)) and the length of the bundle it stands for.
+    function _bundleProof(bytes calldata p) private pure returns (uint256 code, bytes32 h, uint256 size) {
+        uint256 n = p.length < 8 ? 0 : uint8(p[5]);
+        if (n < 2 || uint8(p[4]) != TensorHash.VERSION || p[6] != 0 || p[7] != 0) return (TensorHash.ERR_BUNDLE_HEADER, bytes32(0), 0);
+        bytes memory preimage = abi.encodePacked(uint8(3), uint8(n));
+        size = 8;
+        uint256 at = 8;
+        for (uint256 i = 0; i < n; ++i) {
+            if (at + 1 > p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+            uint256 nameEnd = at + 1 + uint8(p[at]);
+            if (nameEnd == at + 1) return (TensorHash.ERR_BUNDLE_NAME, bytes32(0), 0);
+            if (nameEnd + 4 > p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+            uint256 next = nameEnd + 4 + uint32(bytes4(p[nameEnd:nameEnd + 4]));
+            if (next > p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+            (uint256 c, bytes32 th, uint256 s) = _tensorProof(p[nameEnd + 4:next]);
+            if (c != 0) return (c, bytes32(0), 0);
+            preimage = abi.encodePacked(preimage, p[at:nameEnd], th);
+            // Cannot overflow: at most 255 entries, each below 2^97.
+            size += nameEnd - at + 4 + s;
+            at = next;
+        }
+        if (at != p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+        h = sha256(preimage);
     }
 
     /// @notice The request as one struct (IInferenceOracle.getRequest).

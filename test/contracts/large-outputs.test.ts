@@ -9,7 +9,9 @@ import {
   deploy, events, expectRevert, expectSkipped, now, record, send, submission, tensorF32, FEE, INPUT_HASH, MODEL_HASH, OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier,
   type Connection, type Fx,
 } from "./helpers.js";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { decodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { encodeBundle, hashBundleEncoded } from "../../protocol/bundle.js";
+import { fromHex } from "../../protocol/merkle.js";
 import { readSizeProof, sizeProof } from "../../protocol/largeOutput.js";
 
 /** A det-like probability map: float32[1,1,64,64], 16,400 bytes, well above the 4,096-byte cap. */
@@ -103,6 +105,27 @@ describe("InferenceOracle: large outputs", () => {
     // An OPTIMISTIC submission checks against the params' cap: the map's proof is valid there.
     await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) })));
     expect(Number(await fx.oracle.state(id))).toBe(Status.Submitted);
+  });
+
+  it("test_sizeProof_bundle_opensTheBundleHash_deliversHashOnly", async () => {
+    const bundle = encodeBundle({ map: decodeTensor(MAP), score: decodeTensor(OUTPUT) });
+    const bundleHash = hashBundleEncoded(bundle);
+    const p = readSizeProof(sizeProof(bundle));
+    expect([p.outputHash, p.encodedBytes]).toEqual([bundleHash, bundle.byteLength]);
+    const fx = await fixture();
+    const { d, ask } = await dapp(fx, Tier.NONE);
+    const id = await ask("detect");
+    // A proof with one entry's root changed opens another bundle hash.
+    const forged = fromHex(sizeProof(bundle));
+    forged[forged.length - 1] = forged[forged.length - 1]! ^ 1;
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: bundleHash, output: forged })), fx.oracle, "OracleOutputHashMismatch");
+    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: bundleHash, output: sizeProof(bundle) })));
+    const got = await d.delivery(id);
+    expect([got.received, got.isInline, got.outputHash]).toEqual([true, false, bundleHash]);
+    // A small bundle, under the default threshold (4,096), must come inline.
+    const small = encodeBundle({ a: decodeTensor(OUTPUT), b: decodeTensor(OUTPUT) });
+    const id2 = await ask("classify");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id2, fx.signers[0]!, { outputHash: hashBundleEncoded(small), output: sizeProof(small) })), fx.oracle, "OracleOutputInlineRequired");
   });
 
   it("test_gas_inlineVsHashOnly", async () => {
