@@ -11,8 +11,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, ZeroHash, parseEther } from "ethers";
 import { network } from "hardhat";
 import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
-import { InferenceSubscriptions__factory, PeriodicTextDirectionDApp__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
-import { ChainedDigitDApp__factory, ChainedInference__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { ChainedDigitDApp__factory, ChainedInference__factory, InferenceSubscriptions__factory, LargeOutputDApp__factory, PeriodicTextDirectionDApp__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { sizeProof } from "../protocol/largeOutput.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
 import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
@@ -205,6 +205,22 @@ async function main(): Promise<void> {
     wholeChain: Number(chainReq.gasUsed + step0.gasUsed + advanceReceipt.gasUsed + step1.gasUsed),
     chainOverhead: Number(chainReq.gasUsed + advanceReceipt.gasUsed),
   };
+  // Large outputs (issue 18): the same dApp (LargeOutputDApp, its callback keeps what it gets) served in
+  // NONE, once with a 24-byte output inline (classify: the default threshold), once with a 16,408-byte
+  // det-like map as its hash (detect: maxInlineOutput 1; the item carries the 78-byte size proof).
+  const large = await new LargeOutputDApp__factory(user).deploy(oracleAddress, modelHash, modelHash, Tier.NONE, 200_000);
+  const map = encodeTensor({ dtype: "float32", shape: [1, 1, 64, 64], data: new Float32Array(64 * 64).fill(0.5) });
+  const deliverLarge = async (fn: "classify" | "detect", hash: string, field: string) => {
+    const inputHash = ("0x" + (++seq).toString(16).padStart(64, "0")) as Hex;
+    const deadline = (await networkHelpers.time.latest()) + 3600;
+    const receipt = (await (await large[fn](inputHash, `http://blobs.example/${inputHash}`, deadline, { value: REQUEST_FEE })).wait())!;
+    const id = String(receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!.args.requestId);
+    const payee = await relayer.getAddress();
+    const signed = await signResultBatch(signer, domain, [{ requestId: id, outputHash: hash }], payee);
+    return (await (await oracle.connect(relayer).submitBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash: hash, output: field, proof: "0x" }] })).wait())!.gasUsed;
+  };
+  add("large outputs: NONE delivery, 24 B output inline", await deliverLarge("classify", outputHash, outputHex), 1, "LargeOutputDApp.classify; the callback stores the bytes");
+  add("large outputs: NONE delivery, 16,408 B output as hash", await deliverLarge("detect", hashEncoded(map), sizeProof(map)), 1, "LargeOutputDApp.detect; 78-byte size proof, the bytes at /blobs/<hash>");
 
   const byStep = (prefix: string) => rows.find((r) => r.step.startsWith(prefix))!.gasPerItem;
   const delivery32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32");
@@ -220,6 +236,8 @@ async function main(): Promise<void> {
       optimisticOracleOverheadAt32: overhead32,
       noneTierDeliveryAt32: byStep("result + settlement, batched x32"),
       subscriptionGasPerDelivery: byStep("subscription round: trigger, fixed input") + byStep("subscription delivery: result + forward"),
+      largeOutputInline24B: byStep("large outputs: NONE delivery, 24 B"),
+      largeOutputHashOnly16KB: byStep("large outputs: NONE delivery, 16,408 B"),
     },
     chained: chainedSummary,
     optimisticResultBreakdownAt32: breakdown,

@@ -104,6 +104,21 @@ export function missingOperators(bytes: Uint8Array): string[] {
   }
 }
 
+/**
+ * The model's canonical output on `input` (issue 18: a worker committed an output hash and withheld the
+ * bytes), or why the canonical runtime cannot run it.
+ */
+export function canonicalOutput(model: AuditTarget["model"], input: Tensor, precision: Precision, cache = new ProgramCache()): Tensor | { reason: string } {
+  const program = cache.get(model);
+  if (!("steps" in program)) return { reason: program.reason };
+  try {
+    return runProgram(program, input, { precision }).output;
+  } catch (error) {
+    if (!isError(error)) throw error;
+    return { reason: `${error.code}: ${error.message}` };
+  }
+}
+
 /** Audits one result. */
 export function auditResult(target: AuditTarget, config: CanonicalAuditConfig, cache = new ProgramCache()): AuditVerdict {
   const { requestId } = target;

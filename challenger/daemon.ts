@@ -15,11 +15,12 @@ import type { ContractRunner, ContractTransactionResponse, Signer } from "ethers
 import { tauFromBits } from "../canonical/descent.js";
 import { PRECISIONS, type Precision } from "../canonical/float.js";
 import { GameChallenger, type GameClientOptions, type PlayResult } from "../protocol/fraud-game-client.js";
-import { auditResult, ProgramCache, type CanonicalAuditConfig } from "./canonical-audit.js";
+import { auditResult, canonicalOutput, ProgramCache, type CanonicalAuditConfig } from "./canonical-audit.js";
+import { putBlob } from "../worker/blobs.js";
 import type { Logger } from "pino";
 import { fetchBytes } from "../protocol/fetch.js";
 import { retry, type RetryOptions } from "../protocol/retry.js";
-import { decodeTensor, dtypeFromCode, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
+import { decodeTensor, dtypeFromCode, encodeTensor, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
 import type { Hex } from "../protocol/types.js";
 import { FraudGame__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { openChallenge } from "./dispute.js";
@@ -458,10 +459,16 @@ export class ChallengerDaemon {
     const outputType = typeOf(registered.output);
     const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t as Parameters<typeof encodedSize>[0]));
     const input = await this.fetchInput(request.inputHash, retryUntil, cap(inputType));
-    const output = await this.fetchBlob(r.outputHash, cap(outputType), retryUntil);
     const terms = await registry.canonicalTerms(request.modelHash);
     const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
     if (precision === undefined) return { kind: "skipped", reason: `unknown precision ${terms.precision}` };
+    let output: Tensor;
+    try {
+      output = await this.fetchBlob(r.outputHash, cap(outputType), retryUntil);
+    } catch (error) {
+      if (!isError(error, "BLOB_NOT_FOUND")) throw error;
+      return this.withheld(r, { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, input, precision);
+    }
     const verdict = auditResult(
       { requestId: r.requestId as Hex, model: { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, precision, tau: tauFromBits(terms.tauOutAbs, terms.tauOutRel), input, output },
       fg.audit,
@@ -491,6 +498,30 @@ export class ChallengerDaemon {
       }
     }
     return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length, rounds: result.descent?.rounds ?? 0 };
+  }
+
+  /**
+   * A result whose output bytes nobody published (issue 18, docs/PROTOCOL.md "Large outputs": the worker
+   * committed the hash and withheld the bytes). The canonical output is recomputed: when it hashes to the
+   * committed hash the result is honest, and its bytes are published to the blob store (content-addressed,
+   * checked there) so the requester can fetch them; otherwise the result cannot be audited within τ_out
+   * without the worker's bytes, and is reported, never passed as honest.
+   */
+  private async withheld(r: Submitted, model: { key: string; bytes: Uint8Array; inputShape: number[] }, input: Tensor, precision: Precision): Promise<AuditOutcome> {
+    const canonical = canonicalOutput(model, input, precision, this.programs);
+    if ("reason" in canonical) return { kind: "skipped", reason: `output ${r.outputHash} withheld, and the canonical runtime cannot run the model: ${canonical.reason}` };
+    const hash = hashTensor(canonical);
+    if (hash.toLowerCase() !== r.outputHash.toLowerCase()) {
+      this.options.logger?.error({ requestId: r.requestId, committed: r.outputHash, canonical: hash }, "output withheld and not the canonical output: cannot audit it within τ_out");
+      return { kind: "skipped", reason: `output withheld: the worker committed ${r.outputHash}, the canonical output hashes to ${hash}` };
+    }
+    try {
+      await putBlob(this.options.blobStoreUrl, hash as Hex, encodeTensor(canonical), { timeoutMs: this.options.fetch?.timeoutMs ?? 30_000, ...(this.options.blobAuth === undefined ? {} : { auth: this.options.blobAuth }) });
+      this.options.logger?.info({ requestId: r.requestId, outputHash: hash }, "withheld output recomputed canonically and published");
+    } catch (error) {
+      this.options.logger?.warn({ err: error, requestId: r.requestId }, "publishing the recomputed output failed");
+    }
+    return { kind: "honest", checkedElements: canonical.data.length };
   }
 
   /** A blob of the store by its hash (at most `maxBytes`), decoded and hash-checked; retried like the input. */

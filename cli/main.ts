@@ -197,6 +197,7 @@ program
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--deadline <s>", "seconds until the request expires and is refunded", "3600")
   .option("--callback-gas <n>", "callback gas (0: the requester is not called back)", "0")
+  .option("--max-inline-output <bytes>", "largest output the callback gets inline; longer ones come as their hash, the bytes at <relayer>/blobs/<hash> (0: the oracle's cap; 1: hash only)", "0")
   .option("--relayer <url>", "relayer API for large inputs and outputs (default: the deployment's)")
   .action(async (_o, cmd: Command) => requestCommand(globals(cmd) as never));
 program

@@ -74,6 +74,8 @@ export interface RequestCliOptions extends GlobalOptions {
   deadline: string;
   relayer?: string;
   callbackGas: string;
+  /** Largest output the callback gets inline (0: the oracle's cap). */
+  maxInlineOutput?: string;
 }
 
 function tierOf(name: string): Tier {
@@ -264,7 +266,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
       }
     }
     const sent = await progress.step(`sending the request (fee ${eth(fee)}, ${Tier[tier]} tier)`, () =>
-      client.request({ modelHash: model.modelHash, ...given, tier, fee, deadlineSeconds: Number(o.deadline), callbackGasLimit: Number(o.callbackGas) }),
+      client.request({ modelHash: model.modelHash, ...given, tier, fee, deadlineSeconds: Number(o.deadline), callbackGasLimit: Number(o.callbackGas), maxInlineOutput: Number(o.maxInlineOutput ?? 0) }),
     );
     progress.info(`request ${sent.requestId} (tx ${sent.txHash}${sent.inputURI ? `, input uploaded to ${sent.inputURI}` : ", input inline"})`);
     if (o.wait !== true) {

@@ -386,7 +386,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
 
     /// @inheritdoc IInferenceOracle
     function getRequest(RequestId requestId) external view returns (RequestView memory) {
-        return OracleRequests.view_(_requests, _extra, requestId);
+        return OracleRequests.view_(_requests, _extra, _paramsAt, requestId);
     }
 
     /// @inheritdoc IInferenceOracle
@@ -560,8 +560,11 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
         // INVARIANT: every accepted result is backed by the minimum stake and a free result bond.
         err = StakeLedger.canBackError(operator, c.slot1, c.slot2, c.minStake, c.resultBond);
         if (err.length != 0) return (head, err);
-        // INVARIANT: an inline output is the canonical tensor the worker signed.
-        err = _outputError(s.outputHash, s.output, c.maxOutputBytes);
+        // INVARIANT: an inline output is the canonical tensor the worker signed, and a NONE/ZK output is
+        // inline exactly when the request wants it so (at most its maxInlineOutput bytes).
+        if (s.output.length == 0) return (head, err);
+        bool delivers = RequestBook.tierOf(head) != Tier.OPTIMISTIC && RequestBook.callbackGasLimitOf(head) != 0;
+        err = _outputError(s.outputHash, s.output, _inlineLimit(s.requestId, c.maxOutputBytes, delivers));
     }
 
     /// @dev Locks the bond, opens the challenge window and returns the result's leaf (not stored).
@@ -595,8 +598,11 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
         if (st.output.length == 0 && r.callbackGasLimit != 0 && _now() < uint64(r.timeout) + OUTPUT_GRACE) {
             return abi.encodeWithSelector(OracleOutputMissing.selector, requestId, uint64(r.timeout) + OUTPUT_GRACE);
         }
-        // INVARIANT: an inline output is the tensor the worker committed to.
-        err = _outputError(st.record.outputHash, st.output, sp.maxInlineOutputBytes);
+        // INVARIANT: an inline output is the tensor the worker committed to, inline exactly when the request
+        // wants it so (a size proof only for an output longer than its maxInlineOutput).
+        err = _outputError(
+            st.record.outputHash, st.output, _inlineLimit(requestId, sp.maxInlineOutputBytes, r.callbackGasLimit != 0)
+        );
         if (err.length != 0) return err;
 
         _workers[st.record.worker].release(sp.resultBond);
@@ -616,6 +622,8 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
     ) internal {
         r.status = RequestStatus.Fulfilled;
         _payOut(r, owner, worker, relayer, _payCallbackFee(requestId, r.callbackGasLimit));
+        // A size proof is delivered as hash only: the callback gets empty bytes.
+        if (_isSizeProof(output)) output = output[0:0];
         bool callbackSucceeded = _deliverResult(r.requester, r.callbackGasLimit, requestId, outputHash, output);
         emit RequestFulfilled(requestId, outputHash, callbackSucceeded, output.length != 0);
     }
@@ -671,8 +679,24 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
 
     // ============================================================ internals: checks and helpers
 
+    /// @dev The largest output delivered inline: the request's maxInlineOutput when its output reaches a
+    /// callback in this call (0: `cap`), else `cap` (params.maxInlineOutputBytes).
+    function _inlineLimit(RequestId requestId, uint256 cap, bool delivers) internal view returns (uint256) {
+        if (!delivers) return cap;
+        uint256 m = _extra[requestId].maxInlineOutput;
+        return m == 0 ? cap : m;
+    }
+
+    function _isSizeProof(bytes calldata output) internal pure returns (bool) {
+        return output.length >= 4 && bytes4(output[0:4]) == OracleRequests.SIZE_PROOF_MAGIC;
+    }
+
+    /// @dev Empty output: none. A size proof ("VIOH" || header || dataRoot): it must hash to outputHash and
+    /// declare more than `maxBytes` (OracleRequests.sizeProofError). Else a canonical encoding of at most
+    /// `maxBytes` that hashes to outputHash.
     function _outputError(bytes32 outputHash, bytes calldata output, uint256 maxBytes) internal pure returns (bytes memory none) {
         if (output.length == 0) return none;
+        if (_isSizeProof(output)) return OracleRequests.sizeProofError(outputHash, output, maxBytes);
         if (output.length > maxBytes) return abi.encodeWithSelector(OracleOutputTooLarge.selector, output.length, maxBytes);
         (uint256 code, bytes32 computed) = TensorHash.tryHash(output);
         if (code != 0) return abi.encodeWithSelector(OracleMalformedTensor.selector, code);

@@ -321,6 +321,8 @@ function renderDetail(d) {
     kv([
       ["input hash", d.commitments.inputHash],
       ["output hash", d.commitments.outputHash],
+      ["output bytes", d.outputURI ? `${d.outputURI}${d.output && d.output.available && d.output.bytes > d.chain.maxInlineOutput ? " (delivered as hash only: above the request's inline threshold)" : ""}` : null],
+      ["inline threshold", d.chain.maxInlineOutput === undefined ? null : `${d.chain.maxInlineOutput} bytes (longer outputs reach the callback as their hash)`],
       ["signed leaf", d.commitments.signedLeaf === null ? "– (no result yet)" : `${d.commitments.signedLeaf} (in the worker's signed ResultBatch; no trace is signed)`],
       ["result leaf", d.commitments.resultLeaf === null ? "– (no result yet)" : `${d.commitments.resultLeaf} (attempt ${d.commitments.attempt})`],
       ["deadline (chain time)", new Date(d.chain.deadline * 1000).toISOString()],

@@ -67,13 +67,15 @@ type ClientErrorCode =
   | "REQUEST_REFUNDED"
   /** The output could not be fetched, or it does not hash to the on-chain output hash. */
   | "OUTPUT_UNAVAILABLE"
+  /** The bytes served for an output do not hash to its on-chain output hash (refused, never returned). */
+  | "OUTPUT_HASH_MISMATCH"
   /** (CLI) A port to listen on is taken by another process. */
   | "PORT_IN_USE"
   /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
   | "DEV_STACK_RUNNING"
   /** (CLI) The chain an `oracle dev` data folder keeps cannot be resumed as asked (other flags, a journal that does not replay): `dev --fresh` wipes it. */
   | "DEV_STATE_UNUSABLE"
-  /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape, an output above the inline cap). */
+  /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape). */
   | "MODEL_NOT_DISPUTABLE";
 
 /** The codes the SDK and the CLI throw (OracleSdkError, sdk/errors.ts): a subset of ErrorCode. */

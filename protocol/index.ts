@@ -23,3 +23,4 @@ export * from "./requestId.js";
 export * from "./retry.js";
 export * from "./hex.js";
 export * from "./schemas.js";
+export * from "./largeOutput.js";

@@ -22,6 +22,7 @@ import {
   type ResultBatchMessage,
 } from "../protocol/index.js";
 import { recoverResultBatchSigner } from "../protocol/batch.js";
+import { isSizeProof, readSizeProof } from "../protocol/largeOutput.js";
 
 /** A v2 result names no trace (trace on demand: the FraudGame asks for it in a dispute). */
 const NO_TRACE = `0x${"00".repeat(32)}`;
@@ -118,7 +119,16 @@ export class ResultCollector {
         log.warn({ requestId: item.requestId }, "batch item names another model or input than its request; not held");
         continue;
       }
-      if (item.output !== "0x") {
+      if (isSizeProof(item.output)) {
+        // Hash only ("VIOH" || header || dataRoot): it must open the signed hash, the bytes be uploaded.
+        const declared = readSizeProof(item.output).outputHash;
+        if (declared !== item.outputHash.toLowerCase()) {
+          throw new BaseError("OUTPUT_HASH_MISMATCH", `size proof of ${item.requestId} opens ${declared}, the signature says ${item.outputHash}`);
+        }
+        if (!this.blobs.has(item.outputHash)) {
+          throw new BaseError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
+        }
+      } else if (item.output !== "0x") {
         const output = fromHex(item.output);
         const hash = hashBundleEncoded(output);
         if (hash !== item.outputHash.toLowerCase()) {

@@ -12,7 +12,7 @@ export const RelayerConfigSchema = z.object({
   maxSettleBatch: z.coerce.number().int().min(1).max(256).describe("Most settlements or refunds in one transaction.").default(32),
   txRetries: z.coerce.number().int().min(0).describe("Retries of a transaction that failed for a transient reason.").default(3),
   resultsPrefetch: z.coerce.number().int().min(1).describe("Worker replies taken from the queue at once.").default(64),
-  maxInlineOutputBytes: z.coerce.number().int().min(0).describe("Largest output delivered to the consumer's callback.").default(4096),
+  maxInlineOutputBytes: z.coerce.number().int().min(0).describe("Largest output sent inline for a request without a callback; a callback gets its request's maxInlineOutput (read on chain), longer outputs go as their size proof.").default(4096),
   reorgWindow: z.coerce.number().int().min(1).max(10_000).describe("Recent handled blocks whose hashes are kept to detect a reorg deeper than `confirmations`.").default(128),
   chained: z
     .array(AddressSchema)

@@ -674,7 +674,11 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow, chainReads?: 
       disputeDeadline: row.disputeDeadline,
       callbackGasLimit: row.callbackGasLimit,
       callbackOk: row.callbackOk === null ? null : row.callbackOk === 1,
+      // The largest output the callback gets inline; a longer one is delivered as its hash (issue 18).
+      maxInlineOutput: Number(view.maxInlineOutput),
     },
+    // Content-addressed: the output's bytes are served under its hash (docs/PROTOCOL.md "Large outputs").
+    outputURI: row.outputHash === null ? null : `/blobs/${row.outputHash.toLowerCase()}`,
     inputURI: row.inputURI,
     input: await preview(deps, row.inputHash, async () => inlineInput),
     output: await preview(deps, row.outputHash),

@@ -87,7 +87,7 @@ export class Relayer {
       pollMs: fees.pollMs,
     });
     this.watcher = new EventWatcher(this.chain, this.db, deps.queue, log.child({ layer: "watcher" }), this.config);
-    this.submitter = new ResultSubmitter(this.chain, this.db, log.child({ layer: "submitter" }), this.config);
+    this.submitter = new ResultSubmitter(this.chain, this.db, log.child({ layer: "submitter" }), this.config, this.blobs);
     this.collector = new ResultCollector(
       this.chain,
       this.db,

@@ -10,6 +10,7 @@
 import { isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
 import { proofFromLogs, type ResultProof } from "../protocol/batch.js";
 import type { BlobStore } from "./blobs.js";
+import { deliveryOutput } from "./delivery.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestRow } from "./db.js";
 
@@ -113,11 +114,9 @@ export class Settler {
     this.log[level]({ requestId: row.id, submitTx: row.submitTx, why }, "cannot rebuild the result's batch proof");
   }
 
-  /** The output to deliver to the callback, when it is held and small enough; else hash only. */
+  /** The output to deliver: inline up to the request's maxInlineOutput, else its size proof (hash only). */
   private async outputFor(row: RequestRow): Promise<string> {
-    if (row.outputHash === null || !this.blobs.has(row.outputHash)) return "0x";
-    const bytes = await this.blobs.get(row.outputHash);
-    return bytes.byteLength <= this.options.maxInlineOutputBytes ? `0x${bytes.toString("hex")}` : "0x";
+    return deliveryOutput(this.chain, this.blobs, { requestId: row.id, outputHash: row.outputHash, held: "0x", callbackGasLimit: row.callbackGasLimit, cap: this.options.maxInlineOutputBytes });
   }
 
   private async refundDue(now: number): Promise<void> {

@@ -7,6 +7,8 @@
 import { Tier, fromHex, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
 import type { TransactionReceipt } from "ethers";
 import type { OracleChain } from "./chain.js";
+import type { BlobStore } from "./blobs.js";
+import { deliveryOutput } from "./delivery.js";
 import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
 
 type BatchStruct = IInferenceOracle.ResultBatchStruct;
@@ -26,6 +28,7 @@ export class ResultSubmitter {
     private readonly log: Logger,
     /** maxBatchSize: rejections sent per flush round; maxBatchWaitMs: how long a rejection waits for others. */
     private readonly options: { maxBatchSize: number; maxBatchWaitMs: number; maxInlineOutputBytes: number },
+    private readonly blobs?: BlobStore,
   ) {}
 
   /**
@@ -82,14 +85,17 @@ export class ResultSubmitter {
   }
 
   /** The batch as submitBatch takes it: every signed item, in the signed order. */
-  private toStruct(m: ResultBatchMessage): BatchStruct {
-    const items = m.items.map((item) => {
+  private async toStruct(m: ResultBatchMessage): Promise<BatchStruct> {
+    const items = await Promise.all(m.items.map(async (item) => {
       const row = this.db.getRequest(item.requestId);
-      // The output is only needed when the request settles in this transaction (NONE and ZK tiers).
+      // The output is only needed when the request settles in this transaction (NONE and ZK tiers):
+      // inline up to the request's maxInlineOutput, else its size proof (relayer/delivery.ts).
       const settlesNow = row !== undefined && row.tier !== Tier.OPTIMISTIC;
-      const output = settlesNow && item.output !== "0x" && fromHex(item.output).byteLength <= this.options.maxInlineOutputBytes ? item.output : "0x";
+      const output = settlesNow
+        ? await deliveryOutput(this.chain, this.blobs, { requestId: item.requestId, outputHash: item.outputHash, held: item.output, callbackGasLimit: row.callbackGasLimit, cap: this.options.maxInlineOutputBytes })
+        : "0x";
       return { requestId: item.requestId, outputHash: item.outputHash, output, proof: item.proof ?? "0x" };
-    });
+    }));
     return { payee: m.payee, signature: m.signature, items };
   }
 
@@ -103,7 +109,7 @@ export class ResultSubmitter {
       return true;
     }
     const m = JSON.parse(batch.message) as ResultBatchMessage;
-    const struct = this.toStruct(m);
+    const struct = await this.toStruct(m);
     try {
       const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch(struct));
       const skipped = new Map<string, string>();

@@ -20,6 +20,7 @@ import { dtypeFromCode, encodeTensor, decodeTensor, type Tensor, type TensorSpec
 import { decodeBundle, encodeBundleFor, hashBundleEncoded, matchBundle, bundleEntries, type NamedTensorSpec } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
 import { isBytes32 } from "../protocol/hex.js";
+import { outputUri } from "../protocol/largeOutput.js";
 import { chainError, OracleSdkError } from "./errors.js";
 import { fitToSpec } from "./inputs.js";
 
@@ -83,6 +84,10 @@ export interface RequestOptions {
   /** wei; default the quote's minimum. */
   fee?: bigint;
   /** Gas for the requester's callback; 0 (default) for an externally owned account: no callback. */
+  /** The largest output the callback gets inline (bytes of its canonical encoding); longer ones come as the
+   * hash only, their bytes at the relayer (`fetchOutput`). 0 (default): the oracle's cap (params.maxInlineOutputBytes);
+   * 1: hash only, always. Above the cap the request reverts OracleInlineOutputTooHigh. */
+  maxInlineOutput?: number;
   callbackGasLimit?: number;
   /** Seconds from the latest block's time until the request expires (default 3600). */
   deadlineSeconds?: number;
@@ -102,6 +107,17 @@ export interface SentRequest {
   inputURI?: string;
 }
 
+/** What `fetchOutput` returns: the verified bytes of a final request's output. */
+export interface FetchedOutput {
+  requestId: Hex;
+  outputHash: Hex;
+  /** Whether the dApp's callback got the bytes (false: the hash only). */
+  inline: boolean;
+  /** Where the bytes were fetched: `<blob store>/blobs/<outputHash>`. */
+  uri: string;
+  bytes: Uint8Array;
+}
+
 export type Stage = "requested" | "submitted" | "challenged" | "final" | "refunded";
 
 export interface Progress {
@@ -119,6 +135,8 @@ export interface RequestOutcome extends Progress {
   status: RequestStatus;
   /** For "final": whether the requester's callback ran without reverting (false too when it had no gas). */
   callbackSucceeded?: boolean;
+  /** (final) Whether the output bytes were delivered inline (RequestFulfilled.outputDelivered); false: hash only. */
+  outputDelivered?: boolean;
   /** For "refunded". */
   refundReason?: RefundReason;
   /** For "requested", once a staked worker rejected it: how many distinct workers did, and how many
@@ -318,7 +336,7 @@ export class OracleClient {
     const deadline = now + (options.deadlineSeconds ?? 3600);
     try {
       const tx = await this.oracle.requestInference(
-        { modelHash: model.modelHash, inputHash, input: inline, inputURI, tier, callbackGasLimit: options.callbackGasLimit ?? 0, deadline },
+        { modelHash: model.modelHash, inputHash, input: inline, inputURI, tier, callbackGasLimit: options.callbackGasLimit ?? 0, deadline, maxInlineOutput: options.maxInlineOutput ?? 0 },
         { value: fee },
       );
       const receipt = await tx.wait();
@@ -445,6 +463,7 @@ export class OracleClient {
       if (ev !== undefined) {
         out.outputHash = ev.args.outputHash as Hex;
         out.callbackSucceeded = ev.args.callbackSucceeded as boolean;
+        out.outputDelivered = ev.args.outputDelivered as boolean;
         out.txHash = ev.transactionHash as Hex;
       }
     }
@@ -499,27 +518,60 @@ export class OracleClient {
   async outputBytes(outputHash: string): Promise<Uint8Array> {
     const hash = checkHash(outputHash);
     if (this.relayerUrl === undefined) throw new OracleSdkError("OUTPUT_UNAVAILABLE", "no relayerUrl to fetch the output from");
-    const bytes = await this.readOutput(hash);
+    return OracleClient.checked(hash, await this.readOutput(hash));
+  }
+
+  /**
+   * A final request's output, inline or not (docs/PROTOCOL.md "Large outputs"): its hash from the
+   * RequestFulfilled event, whether the callback got the bytes (`inline`), and the bytes, fetched from
+   * `<relayer>/blobs/<outputHash>` (content addressing: the URI follows from the hash) and checked against
+   * the hash. `mirrors` are other blob stores tried in turn when the relayer does not have them (a worker
+   * that withheld them: anyone who recomputed the canonical output can publish it, PUT /blobs/<hash>).
+   * OUTPUT_HASH_MISMATCH when every source that answered served other bytes; OUTPUT_UNAVAILABLE when
+   * none had them.
+   */
+  async fetchOutput(requestId: string, options: { mirrors?: string[] } = {}): Promise<FetchedOutput> {
+    const now = await this.status(requestId);
+    if (now.stage !== "final" || now.outputHash === undefined) {
+      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `request ${now.requestId} is ${now.stage}, not final: no output yet`, { details: { requestId: now.requestId, stage: now.stage } });
+    }
+    const outputHash = now.outputHash;
+    const sources = [...(this.relayerUrl === undefined ? [] : [this.relayerUrl]), ...(options.mirrors ?? []).map((m) => m.replace(/\/+$/, ""))];
+    if (sources.length === 0) throw new OracleSdkError("OUTPUT_UNAVAILABLE", "no relayerUrl or mirror to fetch the output from");
+    let last: unknown;
+    for (const base of sources) {
+      try {
+        const bytes = await OracleClient.checked(outputHash, await this.readOutput(outputHash, base));
+        return { requestId: now.requestId, outputHash, inline: now.outputDelivered === true, uri: outputUri(base, outputHash), bytes };
+      } catch (error) {
+        // A mismatch wins over "not found" in the report: somebody served wrong bytes.
+        if (!(last instanceof OracleSdkError && last.code === "OUTPUT_HASH_MISMATCH")) last = error;
+      }
+    }
+    throw last;
+  }
+
+  private static checked(hash: Hex, bytes: Uint8Array): Uint8Array {
     let actual: string;
     try {
       actual = hashBundleEncoded(bytes);
     } catch (error) {
-      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `output ${hash} is not a canonical tensor or bundle: ${(error as Error).message}`, { cause: error });
+      throw new OracleSdkError("OUTPUT_HASH_MISMATCH", `the bytes served for output ${hash} are not a canonical tensor or bundle: ${(error as Error).message}`, { cause: error });
     }
     if (actual.toLowerCase() !== hash.toLowerCase()) {
-      throw new OracleSdkError("OUTPUT_UNAVAILABLE", `the bytes served for output ${hash} hash to ${actual}`, { details: { expected: hash, actual } });
+      throw new OracleSdkError("OUTPUT_HASH_MISMATCH", `the bytes served for output ${hash} hash to ${actual}: refused`, { details: { expected: hash, actual } });
     }
     return bytes;
   }
 
   /** GETs an output with a timeout and a size cap checked while it streams (before any hash check). */
-  private async readOutput(hash: Hex): Promise<Uint8Array> {
+  private async readOutput(hash: Hex, base = this.relayerUrl): Promise<Uint8Array> {
     const max = this.maxOutputBytes;
     const signal = AbortSignal.timeout(this.outputTimeoutMs);
     const fail = (message: string, details: Record<string, unknown> = {}, cause?: unknown) =>
       new OracleSdkError("OUTPUT_UNAVAILABLE", message, { details: { outputHash: hash, ...details }, ...(cause === undefined ? {} : { cause }) });
     try {
-      const res = await fetch(`${this.relayerUrl}/blobs/${hash}`, { signal });
+      const res = await fetch(outputUri(base!, hash), { signal });
       if (!res.ok) {
         await res.body?.cancel().catch(() => undefined);
         throw fail(`the relayer has no output ${hash} (HTTP ${res.status})`, { status: res.status });

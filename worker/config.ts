@@ -166,7 +166,7 @@ export const WorkerConfigSchema = z.object({
       "tries of a transient input fetch failure (5xx, 429, connection refused or reset) within the job, 250 ms apart, before one signed InputUnavailable rejection; a timeout is not retried. The job is never redelivered for its input",
     ),
   maxInputBytes: z.coerce.number().int().positive().default(16 * MiB).describe("largest canonical input accepted, inline or fetched"),
-  maxInlineOutputBytes: z.coerce.number().int().nonnegative().default(4096).describe("larger outputs go to the blob store and the result carries output 0x"),
+  maxInlineOutputBytes: z.coerce.number().int().nonnegative().default(4096).describe("larger outputs go to the blob store and the result carries their size proof (docs/PROTOCOL.md \"Large outputs\")"),
   maxModelBytes: z.coerce.number().int().positive().default(1024 * MiB).describe("largest model file fetched"),
   blobStoreUrl: z.url().optional().describe("base URL of the blob store (PUT /blobs/:hash) for outputs too large to inline"),
   sessionCacheSize: z.coerce.number().int().min(1).default(4).describe("inference sessions kept open (LRU by model)"),

@@ -30,6 +30,7 @@ import { RejectReason, RequestStatus, Tier, type Hex, type RequestId } from "../
 import { z } from "zod";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
+import { sizeProof } from "../protocol/largeOutput.js";
 import { BlobAuth } from "../protocol/blobAuth.js";
 import { inputSpecsOf, isMultiTensor, outputSpecsOf, type ModelCatalog, type ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, WORKER_RETIRED_KEYS, type ProviderName, type WorkerConfig, type WorkerConfigInput } from "./config.js";
@@ -582,7 +583,9 @@ export class Worker {
       if (this.config.blobStoreUrl !== undefined) {
         const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal, auth: this.blobAuth });
         log.debug({ url, bytes: encoded.byteLength }, "output stored in the blob store");
-        outputHex = "0x";
+        // Hash only: its size proof ("VIOH" || header || dataRoot, per tensor for a bundle) lets the relayer
+        // deliver it as such to a request whose maxInlineOutput it exceeds (docs/PROTOCOL.md "Large outputs").
+        outputHex = sizeProof(encoded);
       } else {
         log.warn({ bytes: encoded.byteLength, max: this.config.maxInlineOutputBytes }, "output exceeds maxInlineOutputBytes but no blobStoreUrl is set; sending it inline");
       }

@@ -54,7 +54,8 @@ contract DigitClassifierDApp is InferenceConsumer {
                 inputURI: "",
                 tier: tier,
                 callbackGasLimit: callbackGasLimit,
-                deadline: deadline
+                deadline: deadline,
+                maxInlineOutput: 0
             }),
             msg.value
         );

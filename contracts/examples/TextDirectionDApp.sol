@@ -58,7 +58,8 @@ contract TextDirectionDApp is InferenceConsumer {
                 inputURI: inputURI,
                 tier: tier,
                 callbackGasLimit: callbackGasLimit,
-                deadline: deadline
+                deadline: deadline,
+                maxInlineOutput: 0
             }),
             msg.value
         );

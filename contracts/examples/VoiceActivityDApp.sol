@@ -79,7 +79,8 @@ contract VoiceActivityDApp is InferenceConsumer {
                 inputURI: "",
                 tier: IInferenceOracle.Tier.NONE,
                 callbackGasLimit: callbackGasLimit,
-                deadline: deadline
+                deadline: deadline,
+                maxInlineOutput: 0
             }),
             msg.value
         );

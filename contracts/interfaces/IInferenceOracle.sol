@@ -42,6 +42,11 @@ interface IInferenceOracle is IDisputeOracle {
     /// @param input canonical tensor encoding, inline (at most maxInlineInputBytes), or empty
     /// @param inputURI where workers fetch the input when it is not inline
     /// @param deadline unix time by which a result must be submitted, else the fee is refunded
+    /// @param maxInlineOutput the largest output (canonical encoding, bytes) the callback gets inline; a
+    /// longer one comes as its hash only (empty `output`), the bytes at the blob store under that hash
+    /// (docs/PROTOCOL.md, "Large outputs"). 0: the params' maxInlineOutputBytes (what callers that predate
+    /// the field get); above it the request reverts OracleInlineOutputTooHigh. 1 (no canonical tensor is
+    /// that short): hash only, always.
     struct RequestParams {
         bytes32 modelHash;
         bytes32 inputHash;
@@ -50,12 +55,14 @@ interface IInferenceOracle is IDisputeOracle {
         Tier tier;
         uint32 callbackGasLimit;
         uint64 deadline;
+        uint32 maxInlineOutput;
     }
 
     /// @notice One result of a worker-signed batch. Its signed leaf is keccak256(abi.encode(RESULT_LEAF_TAG,
     /// requestId, outputHash)) (RequestBook.resultLeaf); the requestId binds the model and the input.
     /// @param output canonical output encoding (an OPTIMISTIC output inline for challengers, or a NONE/ZK
-    /// output delivered to the callback in this transaction), or empty
+    /// output delivered to the callback in this transaction), or its size proof "VIOH" || header ||
+    /// dataRoot (an output longer than the request's maxInlineOutput, delivered as hash only), or empty
     /// @param proof zk proof for ZK-tier requests, else empty
     struct ResultItem {
         RequestId requestId;
@@ -116,6 +123,9 @@ interface IInferenceOracle is IDisputeOracle {
         /// @dev the part of `fee` that pays for the callback's gas (callbackGasLimit x max(basefee,
         /// minGasPrice) at request time), paid to whoever executes the callback
         uint96 callbackFee;
+        /// @dev the largest output the callback gets inline (RequestParams.maxInlineOutput, 0 resolved to
+        /// the cap of the request's params version); longer outputs are delivered as hash only
+        uint32 maxInlineOutput;
     }
 
     /// @notice One dispute, on one attempt of a request (a WorkerFault ruling reopens the request with
@@ -266,10 +276,16 @@ interface IInferenceOracle is IDisputeOracle {
     error OracleInputHashMismatch(bytes32 declared, bytes32 computed);
     error OracleOutputTooLarge(uint256 size, uint256 maximum);
     error OracleOutputHashMismatch(bytes32 declared, bytes32 computed);
+    /// @notice A request asked for a larger inline output than its params allow (maxInlineOutputBytes).
+    error OracleInlineOutputTooHigh(uint32 requested, uint32 maximum);
+    /// @notice A size proof ("VIOH" || header || dataRoot) for an output of `size` bytes, which the request
+    /// wants inline (at most `maxInline`): the callback must get the bytes.
+    error OracleOutputInlineRequired(uint256 size, uint256 maxInline);
     /// @notice A request with a callback is delivered only with the output bytes that hash to the signed
-    /// outputHash (NONE/ZK: in the submission; OPTIMISTIC: in the settlement until `availableAt`, the
-    /// end of the challenge window plus OUTPUT_GRACE; after that, an output too large to deliver inline
-    /// may settle without it and the callback gets empty bytes).
+    /// outputHash, or, for an output longer than the request's maxInlineOutput, its size proof (NONE/ZK:
+    /// in the submission; OPTIMISTIC: in the settlement until `availableAt`, the end of the challenge
+    /// window plus OUTPUT_GRACE; after that, a settlement may carry neither, the bytes having been
+    /// withheld, and the callback gets empty bytes).
     error OracleOutputMissing(RequestId requestId, uint64 availableAt);
     error OracleMalformedTensor(uint256 code);
     error OracleInvalidSignature();

@@ -48,6 +48,12 @@ library OracleRequests {
         // INVARIANT: a callback never asks for more gas than the protocol allows.
         if (p.callbackGasLimit > maxGas) revert IInferenceOracle.OracleCallbackGasTooHigh(p.callbackGasLimit, maxGas);
         bytes32 inputHash = _checkInput(p, sp.maxInlineInputBytes);
+        // INVARIANT: no request asks for a larger inline output than its params allow.
+        if (p.maxInlineOutput > sp.maxInlineOutputBytes) {
+            revert IInferenceOracle.OracleInlineOutputTooHigh(p.maxInlineOutput, sp.maxInlineOutputBytes);
+        }
+        // INVARIANT: the callback fee fits its packed uint64 (10M gas at 1,800 gwei).
+        if (callbackFee > type(uint64).max) revert IInferenceOracle.OracleFeeTooHigh(callbackFee);
 
         requestId = RequestIdLib.derive(address(this), c.sequence, p.modelHash, inputHash);
         RequestBook.Request storage r = requests[requestId];
@@ -65,10 +71,12 @@ library OracleRequests {
         r.ownerFee = ownerFee;
         r.paramsVersion = c.version;
         // Only OPTIMISTIC requests can be disputed; their resolver is fixed now (revoking or switching
-        // it later blocks new requests only). callbackFee <= value < 2^96 (checked above).
+        // it later blocks new requests only). callbackFee < 2^64 (checked above).
         if (p.tier != IInferenceOracle.Tier.OPTIMISTIC) resolver = address(0);
-        if (resolver != address(0) || callbackFee != 0) {
-            extra[requestId] = RequestBook.Extra({resolver: resolver, callbackFee: uint96(callbackFee)});
+        if (resolver != address(0) || callbackFee != 0 || p.maxInlineOutput != 0) {
+            extra[requestId] = RequestBook.Extra({
+                resolver: resolver, callbackFee: uint64(callbackFee), maxInlineOutput: p.maxInlineOutput
+            });
         }
         _emitRequested(requestId, p, inputHash, c.value);
     }
@@ -104,10 +112,75 @@ library OracleRequests {
         return abi.encodeWithSelector(IInferenceOracle.OracleProofInvalid.selector, requestId);
     }
 
+    /// @notice Magic of an output's size proof: "VIOH" || header || dataRoot (docs/PROTOCOL.md, "Large outputs").
+    bytes4 internal constant SIZE_PROOF_MAGIC = 0x56494f48; // "VIOH"
+
+    /// @notice The error a size proof fails with, or empty when `proof` hashes to `outputHash` and declares
+    /// an encoding longer than `maxInline`: an output the request takes as hash only. A tensor's proof is
+    /// "VIOH" || header || dataRoot (hash sha256(0x02 || header || dataRoot)); a bundle's is "VIOH" || the
+    /// bundle with each entry's tensor replaced by its header || dataRoot (hash: the bundle hash over
+    /// those). A linked call on that path only.
+    function sizeProofError(bytes32 outputHash, bytes calldata proof, uint256 maxInline) external pure returns (bytes memory) {
+        bytes calldata body = proof[4:];
+        (uint256 code, bytes32 computed, uint256 size) =
+            body.length >= 4 && bytes4(body[0:4]) == TensorHash.BUNDLE_MAGIC ? _bundleProof(body) : _tensorProof(body);
+        if (code != 0) return abi.encodeWithSelector(IInferenceOracle.OracleMalformedTensor.selector, code);
+        if (computed != outputHash) return abi.encodeWithSelector(IInferenceOracle.OracleOutputHashMismatch.selector, outputHash, computed);
+        // INVARIANT: an output the request wants inline is never delivered as hash only.
+        if (size <= maxInline) return abi.encodeWithSelector(IInferenceOracle.OracleOutputInlineRequired.selector, size, maxInline);
+        return "";
+    }
+
+    /// @dev header || dataRoot: its tensor hash and the length of the encoding the header declares (stops
+    /// growing past 2^64: only "longer than maxInline" matters, and maxInline < 2^32), or a malformed code.
+    function _tensorProof(bytes calldata p) private pure returns (uint256 code, bytes32 h, uint256 size) {
+        uint256 len = p.length;
+        if (len < 40 || uint8(p[6]) > TensorHash.MAX_RANK || len != 40 + 4 * uint256(uint8(p[6]))) {
+            return (TensorHash.ERR_BAD_LENGTH, bytes32(0), 0);
+        }
+        bytes calldata header = p[0:len - 32];
+        size = TensorHash.elementSize(uint8(header[5]));
+        if (bytes4(header[0:4]) != TensorHash.MAGIC || uint8(header[4]) != TensorHash.VERSION || header[7] != 0 || size == 0) {
+            return (TensorHash.ERR_BAD_VERSION, bytes32(0), 0);
+        }
+        h = sha256(abi.encodePacked(uint8(2), header, p[len - 32:len]));
+        for (uint256 i = 8; i < header.length && size < 2 ** 64; i += 4) {
+            size *= uint32(bytes4(header[i:i + 4]));
+        }
+        size += header.length;
+    }
+
+    /// @dev "VIOB" | 1 | n | 0 | 0 | n x (L | name | uint32 BE length | header || dataRoot): the bundle hash
+    /// sha256(0x03 || n || n x (L || name || tensorHash)) and the length of the bundle it stands for.
+    function _bundleProof(bytes calldata p) private pure returns (uint256 code, bytes32 h, uint256 size) {
+        uint256 n = p.length < 8 ? 0 : uint8(p[5]);
+        if (n < 2 || uint8(p[4]) != TensorHash.VERSION || p[6] != 0 || p[7] != 0) return (TensorHash.ERR_BUNDLE_HEADER, bytes32(0), 0);
+        bytes memory preimage = abi.encodePacked(uint8(3), uint8(n));
+        size = 8;
+        uint256 at = 8;
+        for (uint256 i = 0; i < n; ++i) {
+            if (at + 1 > p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+            uint256 nameEnd = at + 1 + uint8(p[at]);
+            if (nameEnd == at + 1) return (TensorHash.ERR_BUNDLE_NAME, bytes32(0), 0);
+            if (nameEnd + 4 > p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+            uint256 next = nameEnd + 4 + uint32(bytes4(p[nameEnd:nameEnd + 4]));
+            if (next > p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+            (uint256 c, bytes32 th, uint256 s) = _tensorProof(p[nameEnd + 4:next]);
+            if (c != 0) return (c, bytes32(0), 0);
+            preimage = abi.encodePacked(preimage, p[at:nameEnd], th);
+            // Cannot overflow: at most 255 entries, each below 2^97.
+            size += nameEnd - at + 4 + s;
+            at = next;
+        }
+        if (at != p.length) return (TensorHash.ERR_BUNDLE_LENGTH, bytes32(0), 0);
+        h = sha256(preimage);
+    }
+
     /// @notice The request as one struct (IInferenceOracle.getRequest).
     function view_(
         mapping(RequestId => RequestBook.Request) storage requests,
         mapping(RequestId => RequestBook.Extra) storage extra,
+        mapping(uint32 => OracleParams.Stored) storage paramsAt,
         RequestId requestId
     ) external view returns (IInferenceOracle.RequestView memory v) {
         RequestBook.Request storage r = requests[requestId];
@@ -126,6 +199,7 @@ library OracleRequests {
         RequestBook.Extra storage x = extra[requestId];
         v.resolver = x.resolver;
         v.callbackFee = x.callbackFee;
+        v.maxInlineOutput = x.maxInlineOutput == 0 ? paramsAt[r.paramsVersion].maxInlineOutputBytes : x.maxInlineOutput;
     }
 
     /// @dev Checks the model accepts `tier` requests now; returns the owner's fee and the model's

@@ -45,6 +45,7 @@ library RequestBook {
     // submission hot path reads and writes it as one word: one SLOAD and one SSTORE per result.
     uint256 internal constant HEAD_SLOT = 3;
     uint256 internal constant TIMEOUT_SHIFT = 40;
+    uint256 internal constant CALLBACK_GAS_SHIFT = 80;
     uint256 internal constant ATTEMPT_SHIFT = 104;
     uint256 internal constant STATUS_SHIFT = 112;
     uint256 internal constant TIER_SHIFT = 120;
@@ -69,6 +70,10 @@ library RequestBook {
         return uint40(w >> TIMEOUT_SHIFT);
     }
 
+    function callbackGasLimitOf(uint256 w) internal pure returns (uint24) {
+        return uint24(w >> CALLBACK_GAS_SHIFT);
+    }
+
     function attemptOf(uint256 w) internal pure returns (uint8) {
         return uint8(w >> ATTEMPT_SHIFT);
     }
@@ -88,10 +93,13 @@ library RequestBook {
     }
 
     /// @dev What a request stores beyond Request, one slot, written only when non-zero: the resolver of an
-    /// OPTIMISTIC request and the fee part that pays for the callback's gas.
+    /// OPTIMISTIC request, the fee part that pays for the callback's gas (below 2^64: requestInference
+    /// refuses more) and the largest output the callback gets inline (0: the params' cap). Delivery reads
+    /// it with callbackFee, so the threshold costs no extra slot on the hot path.
     struct Extra {
         address resolver;
-        uint96 callbackFee;
+        uint64 callbackFee;
+        uint32 maxInlineOutput;
     }
 
     /// @notice keccak256(abi.encode(RESULT_LEAF_TAG, requestId, outputHash)): one item of a worker-signed

@@ -61,7 +61,7 @@ describe("attack: a forged job naming a real request", () => {
     expect((await fetch(inputURI, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(bytes) })).status).toBe(201);
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
     const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
-      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI, tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI, tier: Tier.NONE, callbackGasLimit: 0, deadline, maxInlineOutput: 0 },
       { value: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee },
     );
     const receipt = (await tx.wait())!;

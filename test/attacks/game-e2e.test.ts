@@ -485,3 +485,42 @@ describe("ChallengerDaemon with fraudGames (the config switch) and the worker's 
     }
   });
 });
+
+describe("ChallengerDaemon on a withheld output (issue 18, large outputs)", () => {
+  it("test_daemon_withheldOutput_canonicalHash_honestAndPublished; notCanonical_reportedNeverHonest", async () => {
+    const { fx, gameAddr } = await setup();
+    const store = await blobStore();
+    try {
+      const input = encodeTensor(world.input);
+      store.blobs.set(hashEncoded(input).toLowerCase(), input);
+      const final = honest.tensors[honest.tensors.length - 1]!;
+      const bad = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
+      // Both workers commit a hash and publish no bytes.
+      const good = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });
+      const cheat = await requestAndSubmit(fx, 1, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(bad) });
+      const daemon = new ChallengerDaemon({
+        oracleAddress: fx.oracleAddr,
+        runner: fx.challenger,
+        blobStoreUrl: store.url,
+        policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
+        fraudGames: {
+          games: [gameAddr],
+          models: new Map([[world.modelHash.toLowerCase(), { bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE }]]),
+          audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
+        },
+      });
+      const outcomes = await daemon.poll();
+      // The canonical output hashes to the committed hash: honest, and its bytes are now published.
+      expect(outcomes.get(good.id)).toMatchObject({ kind: "honest" });
+      const published = store.blobs.get(hashTensor(final).toLowerCase());
+      expect(published).toBeDefined();
+      expect(hashEncoded(published!)).toBe(hashTensor(final));
+      // Not the canonical output, bytes withheld: reported (never passed as honest), nothing published.
+      expect(outcomes.get(cheat.id)).toMatchObject({ kind: "skipped" });
+      expect((outcomes.get(cheat.id) as { reason: string }).reason).toMatch(/output withheld: the worker committed/);
+      expect(store.blobs.has(hashTensor(bad).toLowerCase())).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => store.server.close(() => resolve()));
+    }
+  });
+});

@@ -112,7 +112,7 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     await send(fx.registry.connect(fx.modelOwner).registerModelIO(VAD_HASH, modelInfo({ tiers: 1 }), INPUTS, OUTPUTS));
     const committed = encodeBundle({ input: frame(0), sr: SR, state: ZERO_STATE });
     const supplied = encodeBundle({ input: frame(1), sr: SR, state: ZERO_STATE });
-    const params = async (input: Buffer, inputHash: string) => ({ modelHash: VAD_HASH, inputHash, input: bytesToHex(input), inputURI: "", tier: 0, callbackGasLimit: 0, deadline: (await now(fx)) + 3600n });
+    const params = async (input: Buffer, inputHash: string) => ({ modelHash: VAD_HASH, inputHash, input: bytesToHex(input), inputURI: "", tier: 0, callbackGasLimit: 0, deadline: (await now(fx)) + 3600n, maxInlineOutput: 0 });
     await expectRevert(fx.oracle.connect(fx.requester).requestInference(await params(supplied, hashBundleEncoded(committed)), { value: FEE }), fx.oracle, "OracleInputHashMismatch", [hashBundleEncoded(committed), hashBundleEncoded(supplied)]);
     // Names out of order: not a canonical bundle (code 8), whatever hash it claims.
     const [a, b, c] = bundleEntries(committed);

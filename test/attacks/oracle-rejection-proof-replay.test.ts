@@ -85,7 +85,7 @@ describe("attack: forged type-mismatch proofs and replayed rejections (finding 3
     // A second oracle on the same chain, where worker 0 is registered with the same signer key.
     const other: any = await deployInferenceOracle(fx.admin, await fx.registry.getAddress(), fx.admin.address, PARAMS);
     await send(other.connect(fx.ops[0]).registerWorker(fx.signers[0]!.address, { value: PARAMS.minStake }));
-    const p = { modelHash: MODEL_HASH, inputHash: INPUT_HASH, input: "0x", inputURI: "ipfs://input", tier: 0, callbackGasLimit: 0, deadline: BigInt(2 ** 40 - 1) };
+    const p = { modelHash: MODEL_HASH, inputHash: INPUT_HASH, input: "0x", inputURI: "ipfs://input", tier: 0, callbackGasLimit: 0, deadline: BigInt(2 ** 40 - 1), maxInlineOutput: 0 };
     const receipt = await send(other.connect(fx.requester).requestInference(p, { value: 10n ** 16n }));
     const [ev] = events(receipt, other, "InferenceRequested");
     const id = ev!.args.requestId as RequestId;

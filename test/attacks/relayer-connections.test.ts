@@ -148,7 +148,7 @@ describe("attack: event streams and previews on a running relayer", () => {
     expect((await fetch(`${stack.relayer.url}/blobs/${inputHash}`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(bytes) })).status).toBe(201);
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
     const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
-      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline, maxInlineOutput: 0 },
       { value: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee },
     );
     const receipt = (await tx.wait())!;
@@ -166,7 +166,7 @@ describe("attack: event streams and previews on a running relayer", () => {
     const input = encodeTensor({ dtype: "float32", shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) });
     const inputHash = hashEncoded(input);
     const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
-      { modelHash: stack.modelHash, inputHash, input: "0x" + Buffer.from(input).toString("hex"), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { modelHash: stack.modelHash, inputHash, input: "0x" + Buffer.from(input).toString("hex"), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline, maxInlineOutput: 0 },
       { value: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee },
     );
     const receipt = (await tx.wait())!;

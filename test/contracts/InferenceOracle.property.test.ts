@@ -29,6 +29,7 @@
  * Submitted request's proof must reach a committed root, every request's attempt must match the
  * model, and settlements and challenges with a wrong proof must fail.
  */
+import { deliveryForm, isSizeProof, readSizeProof, sizeProof } from "../../protocol/largeOutput.js";
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
 import { Wallet, ZeroAddress, ZeroHash, hexlify as toHex, type TransactionReceipt } from "ethers";
@@ -73,6 +74,8 @@ interface Req {
   callbackFee: bigint;
   /** Whether the request has a callback (then delivery needs the output bytes, finding 2). */
   callback: boolean;
+  /** The largest output its callback takes inline (maxInlineOutput, 0 resolved to the cap; issue 18). */
+  maxInline: number;
   /** Merkle proof of the current result's leaf, rebuilt from the submitting transaction's logs. */
   proof?: string[];
   paid: number;
@@ -160,6 +163,7 @@ class Model {
           this.reqs.set(args.requestId, {
             callbackFee: BigInt(args.callbackGasLimit) * price,
             callback: BigInt(args.callbackGasLimit) !== 0n,
+            maxInline: PARAMS.maxInlineOutputBytes,
             id: args.requestId, tier: Number(args.tier), status: Status.Requested, fee: args.fee,
             deadline: args.deadline, timeout: args.deadline, paid: 0, refunded: 0, attempt: 0, version,
             requester: args.requester,
@@ -373,7 +377,16 @@ describe("InferenceOracle: randomized property test", () => {
       };
       const withStatus = (...s: number[]) => [...m.reqs.values()].filter((r) => s.includes(r.status));
       const near = (now: bigint, t: bigint) => now + 3n >= t && now <= t + 3n;
-      const outputOf = (r: Req) => toHex(OUTPUTS.find((o) => hashEncoded(o) === r.outputHash)!);
+      // The delivery form of the result's output: its bytes, or its size proof above the request's threshold.
+      const outputOf = (r: Req) => deliveryForm(OUTPUTS.find((o) => hashEncoded(o) === r.outputHash)!, r.callback ? r.maxInline : PARAMS.maxInlineOutputBytes);
+      /** A random output field: the bytes, nothing, or the size proof (hash only). */
+      const someForm = (out: Buffer) => rnd.pick([toHex(out), toHex(out), "0x", sizeProof(out)]);
+      /** Whether the oracle takes `output` (not empty) for `r`: delivered to its callback, the request's threshold applies, else the cap. */
+      const formOk = (r: Req, output: string, delivers: boolean) => {
+        const limit = delivers && r.callback ? r.maxInline : PARAMS.maxInlineOutputBytes;
+        const size = isSizeProof(output) ? readSizeProof(output).encodedBytes : (output.length - 2) / 2;
+        return isSizeProof(output) ? size > limit : size <= limit;
+      };
       const settlement = (r: Req, output = outputOf(r)) => ({
         requestId: r.id,
         record: { worker: r.worker!, relayer: r.relayer!, outputHash: r.outputHash! },
@@ -402,7 +415,7 @@ describe("InferenceOracle: randomized property test", () => {
         const req = await fx.oracle.getRequest(r.id);
         return submission(fx, r.id, fx.signers[w]!, {
           outputHash,
-          output: rnd.chance(0.5) ? out : "0x",
+          output: someForm(out),
           proof: r.tier === Tier.ZK ? zkProof(req.modelHash, req.inputHash, outputHash) : "0x",
           payee: rnd.chance(0.2) ? ZeroAddress : fx.relayer.address,
         });
@@ -419,6 +432,8 @@ describe("InferenceOracle: randomized property test", () => {
             tier,
             deadline: now + BigInt(60 + rnd.int(6000)),
             callbackGasLimit: "request" in who ? rnd.pick([0, 60_000]) : 0,
+            // Issue 18: the default threshold (the cap), hash only, below and at the 24-byte outputs.
+            maxInlineOutput: rnd.pick([0, 0, 1, 16, 24]),
           });
           // The callback's gas is priced in (at most 10 gwei here); some requests pay exactly the minimum.
           // (The exact minimum only while the next block's basefee, at most 9/8 of this one's, stays
@@ -428,6 +443,8 @@ describe("InferenceOracle: randomized property test", () => {
           const exact = (baseFee * 9n) / 8n < PARAMS.minGasPrice && rnd.chance(0.3);
           const fee = minimum + (exact ? 0n : BigInt(p.callbackGasLimit) * 10n ** 10n + BigInt(rnd.int(1000)) * 10n ** 13n);
           await run("request", () => ("request" in who ? (who as any).request(p, { value: fee, ...GAS }) : fx.oracle.connect(who as any).requestInference(p, { value: fee, ...GAS })), true);
+          const made = m.reqs.get(events(lastReceipt!, fx.oracle, "InferenceRequested")[0]!.args.requestId)!;
+          made.maxInline = p.maxInlineOutput === 0 ? PARAMS.maxInlineOutputBytes : p.maxInlineOutput;
         } else if (action < 36) {
           // valid-looking submission from a random worker (may be disqualified, under-staked or late)
           const open = withStatus(Status.Requested);
@@ -436,7 +453,9 @@ describe("InferenceOracle: randomized property test", () => {
           const w = rnd.int(3);
           const sub = await goodSubmission(r, w);
           // A NONE/ZK result for a request with a callback must carry its output (finding 2).
-          const emptyDelivery = r.tier !== Tier.OPTIMISTIC && r.callback && sub.items[0]!.output === "0x";
+          // Issue 18: bytes only up to the threshold (the callback's, else the cap), a size proof only above it.
+          const out0 = sub.items[0]!.output as string;
+          const emptyDelivery = out0 === "0x" ? r.tier !== Tier.OPTIMISTIC && r.callback : !formOk(r, out0, r.tier !== Tier.OPTIMISTIC);
           const expectOk = near(now, r.timeout) ? undefined : now < r.timeout && !m.disqualified.has(`${r.id}:${fx.ops[w]!.address}`) && canBack(w, r) && !emptyDelivery;
           // A batch of one: an item that cannot be accepted is skipped, the transaction still succeeds.
           // Any relayer may submit (a front-runner's copy); the signed payee is paid whoever does.
@@ -479,7 +498,7 @@ describe("InferenceOracle: randomized property test", () => {
           const views = await Promise.all(picked.map((r) => fx.oracle.getRequest(r.id)));
           sub.items = sub.items.map((item, i) => ({
             ...item,
-            output: picked[i]!.tier !== Tier.OPTIMISTIC || rnd.chance(0.5) ? toHex(outs[i]!) : "0x",
+            output: picked[i]!.tier !== Tier.OPTIMISTIC || rnd.chance(0.5) ? someForm(outs[i]!) : "0x",
             proof: picked[i]!.tier === Tier.ZK ? zkProof(views[i]!.modelHash, views[i]!.inputHash, hashEncoded(outs[i]!)) : "0x",
           }));
           if (rnd.chance(0.3)) await run("submitBatchFrontRun", () => fx.oracle.connect(rnd.pick(relayers)).submitBatch(sub, GAS), true);
@@ -536,11 +555,13 @@ describe("InferenceOracle: randomized property test", () => {
             expect(Number(await fx.oracle.state(r.id)), "a wrong proof settles nothing").toBe(Status.Submitted);
           } else if (rnd.chance(0.5)) {
             const r = rnd.pick(subs);
-            // Sometimes without the output: refused for a callback until the output grace is over.
-            const output = rnd.chance(0.3) ? "0x" : outputOf(r);
+            // Sometimes without the output: refused for a callback until the output grace is over. Sometimes
+            // in the wrong form (bytes above the threshold, a size proof below it): refused (issue 18).
+            const output = rnd.chance(0.3) ? "0x" : rnd.chance(0.3) ? someForm(OUTPUTS.find((o) => hashEncoded(o) === r.outputHash)!) : outputOf(r);
             const graceOver = now >= r.timeout + 86_400n;
-            const expectOk = near(now, r.timeout) || near(now, r.timeout + 86_400n) ? undefined : now >= r.timeout && (output !== "0x" || !r.callback || graceOver);
-            await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r, output), GAS), expectOk);
+            const formRight = output === "0x" ? !r.callback || graceOver : formOk(r, output, true);
+            const expectOk = near(now, r.timeout) || near(now, r.timeout + 86_400n) ? undefined : now >= r.timeout && formRight;
+            await run("settle", () => fx.oracle.connect(fx.other).settle(settlement(r, output as `0x${string}`), GAS), expectOk);
           } else {
             await run("settleMany", () => fx.oracle.connect(fx.other).settleMany(subs.map((r) => settlement(r)), GAS), true);
           }

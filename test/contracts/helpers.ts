@@ -183,6 +183,7 @@ export interface RequestOpts {
   tier?: number;
   callbackGasLimit?: number;
   deadline?: bigint | number;
+  maxInlineOutput?: number;
   fee?: bigint;
   via?: Contract | BaseContract; // a consumer contract with request(params)
 }
@@ -202,6 +203,7 @@ export async function requestParams(fx: Fx, o: RequestOpts = {}) {
     tier: o.tier ?? Tier.OPTIMISTIC,
     callbackGasLimit: o.callbackGasLimit ?? 0,
     deadline,
+    maxInlineOutput: o.maxInlineOutput ?? 0,
   };
 }
 

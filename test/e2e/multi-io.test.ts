@@ -119,7 +119,7 @@ describe("several named inputs and outputs, end to end (NONE tier)", () => {
     // The sample rate as int32: a well-formed bundle that does not fit the model's spec.
     const bad = encodeBundle({ input: frame(0), sr: { dtype: "int32", shape: [], data: Int32Array.of(16000) }, state: ZERO_STATE });
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
-    const receipt = (await (await stack.oracle.connect(user).requestInference({ modelHash: VAD_HASH, inputHash: `0x${"00".repeat(32)}`, input: bytesToHex(bad), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline }, { value: REQUEST_FEE })).wait())!;
+    const receipt = (await (await stack.oracle.connect(user).requestInference({ modelHash: VAD_HASH, inputHash: `0x${"00".repeat(32)}`, input: bytesToHex(bad), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline, maxInlineOutput: 0 }, { value: REQUEST_FEE })).wait())!;
     const id = receipt.logs.map((l) => stack.oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId as string;
     stack.relayer.poke();
     await waitFor(async () => (await stack.oracle.getRequest(id)).status === BigInt(RequestStatus.Refunded), 60_000, "the refund");
@@ -147,7 +147,7 @@ describe("several named inputs and outputs, end to end (NONE tier)", () => {
     })).wait();
     const x: Tensor = { dtype: "float32", shape: [1], data: Float32Array.of(21) };
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
-    const receipt = (await (await stack.oracle.connect(stack.accounts.user).requestInference({ modelHash: hash, inputHash: `0x${"00".repeat(32)}`, input: bytesToHex(encodeTensor(x)), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline }, { value: REQUEST_FEE })).wait())!;
+    const receipt = (await (await stack.oracle.connect(stack.accounts.user).requestInference({ modelHash: hash, inputHash: `0x${"00".repeat(32)}`, input: bytesToHex(encodeTensor(x)), inputURI: "", tier: Tier.NONE, callbackGasLimit: 0, deadline, maxInlineOutput: 0 }, { value: REQUEST_FEE })).wait())!;
     const id = receipt.logs.map((l) => stack.oracle.interface.parseLog(l)).find((p) => p?.name === "InferenceRequested")!.args.requestId as string;
     stack.relayer.poke();
     await waitFor(async () => (await stack.oracle.getRequest(id)).status === BigInt(RequestStatus.Fulfilled), 60_000, "the If model's result");

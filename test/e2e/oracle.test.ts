@@ -146,6 +146,7 @@ describe("oracle end to end (optimistic tier)", () => {
       tier: Tier.OPTIMISTIC,
       callbackGasLimit: 100_000,
       deadline,
+      maxInlineOutput: 0,
     };
     const oracle = stack.oracle.connect(stack.accounts.user);
     expect(await decodeRevert(stack, oracle.requestInference({ ...base, modelHash: "0x" + "77".repeat(32), inputURI: "x", inputHash: "0x" + "11".repeat(32) }, { value: REQUEST_FEE }))).toBe(

@@ -72,7 +72,7 @@ describe("OracleClient on the local stack", () => {
     const inputHash = hashEncoded(bytes);
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
     const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
-      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline, maxInlineOutput: 0 },
       { value: MODEL_FEE + DEFAULT_PARAMS.minWorkerFee },
     );
     const receipt = (await tx.wait())!;
@@ -116,7 +116,7 @@ describe("OracleClient on the local stack", () => {
     const deadline = (await stack.networkHelpers.time.latest()) + 3600;
     const fee = MODEL_FEE + DEFAULT_PARAMS.minWorkerFee;
     const tx = await stack.oracle.connect(stack.accounts.user).requestInference(
-      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline },
+      { modelHash: stack.modelHash, inputHash, input: "0x", inputURI: `${stack.relayer.url}/blobs/${inputHash}`, tier: Tier.NONE, callbackGasLimit: 0, deadline, maxInlineOutput: 0 },
       { value: fee },
     );
     const receipt = (await tx.wait())!;

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { isSizeProof, readSizeProof } from "../../protocol/largeOutput.js";
 import ort from "onnxruntime-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -343,7 +344,9 @@ describe("Worker", () => {
     const h = await start({ blobStoreUrl: store.url, maxInlineOutputBytes: 8 });
     const reply = (await serve(h, job(textLineTensor("big output")))) as ResultMessage;
     expect(reply.kind).toBe("result");
-    expect(reply.output).toBe("0x");
+    // Hash only: the item carries the output's size proof ("VIOH" || header || dataRoot), not its bytes.
+    expect(isSizeProof(reply.output)).toBe(true);
+    expect(readSizeProof(reply.output).outputHash).toBe(reply.outputHash);
     const stored = blobs.get(reply.outputHash);
     expect(stored).toBeDefined();
     expect(hashEncoded(stored!)).toBe(reply.outputHash);

@@ -63,7 +63,7 @@ describe("ZK tier end to end", () => {
     const [d] = digits(1, 60);
     const deadline = BigInt((await stack.ethers.provider.getBlock("latest"))!.timestamp) + 3600n;
     const rc = (await (await oracle.connect(stack.accounts.user).requestInference(
-      { modelHash: zk.modelHash, inputHash: "0x" + "00".repeat(32), input: d!.tensor, inputURI: "", tier: Tier.OPTIMISTIC, callbackGasLimit: 0, deadline },
+      { modelHash: zk.modelHash, inputHash: "0x" + "00".repeat(32), input: d!.tensor, inputURI: "", tier: Tier.OPTIMISTIC, callbackGasLimit: 0, deadline, maxInlineOutput: 0 },
       { value: REQUEST_FEE },
     )).wait())!;
     const id = String(rc.logs.map((l) => { try { return oracle.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "InferenceRequested")!.args.requestId);
