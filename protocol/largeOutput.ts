@@ -10,8 +10,8 @@
  * small output as hash only. A bundle (several named outputs) has one too: each entry's tensor replaced
  * by its header || dataRoot.
  */
-import { BaseError } from "./errors.js";
-import { fromHex, sha256, toHex } from "./merkle.js";
+import { OracleError } from "./errors.js";
+import { fromHex, sha256, bytesToHex } from "./merkle.js";
 import { DTYPES, dtypeFromCode, HEADER_FIXED_BYTES, MAX_RANK, tensorHashParts } from "./tensor.js";
 import { BUNDLE_HEADER_BYTES, bundleEntries, bundleHashOf, isTensorBundle } from "./bundle.js";
 import type { Hex, TensorHash } from "./types.js";
@@ -30,7 +30,7 @@ export function isSizeProof(output: Uint8Array | string): boolean {
  * and framing), which the oracle hashes to the bundle hash (OracleRequests.sizeProofError).
  */
 export function sizeProof(encoded: Uint8Array): Hex {
-  return toHex(Buffer.concat([SIZE_PROOF_MAGIC, proofBody(encoded)]));
+  return bytesToHex(Buffer.concat([SIZE_PROOF_MAGIC, proofBody(encoded)]));
 }
 
 function proofBody(encoded: Uint8Array): Buffer {
@@ -54,12 +54,12 @@ function proofBody(encoded: Uint8Array): Buffer {
 function readTensorProof(b: Buffer): { hash: TensorHash; encodedBytes: number; dtype: string; shape: number[] } {
   const rank = b[6] ?? 0;
   if (rank > MAX_RANK || b.byteLength !== HEADER_FIXED_BYTES + 4 * rank + 32) {
-    throw new BaseError("TENSOR_MALFORMED", `not a size proof ("VIOH" || header || dataRoot): ${b.byteLength + 4} bytes`);
+    throw new OracleError("TENSOR_MALFORMED", `not a size proof ("VIOH" || header || dataRoot): ${b.byteLength + 4} bytes`);
   }
   const header = b.subarray(0, b.byteLength - 32);
   const dtype = dtypeFromCode(header[5]!);
   if (dtype === undefined || header[4] !== 1 || header[7] !== 0 || !header.subarray(0, 4).equals(Buffer.from("VIOT"))) {
-    throw new BaseError("TENSOR_MALFORMED", "the size proof's header is not a canonical tensor header");
+    throw new OracleError("TENSOR_MALFORMED", "the size proof's header is not a canonical tensor header");
   }
   const shape: number[] = [];
   let count = 1;
@@ -67,7 +67,7 @@ function readTensorProof(b: Buffer): { hash: TensorHash; encodedBytes: number; d
     shape.push(header.readUInt32BE(HEADER_FIXED_BYTES + 4 * i));
     count *= shape[i]!;
   }
-  const hash = toHex(sha256(Buffer.from([2]), header, b.subarray(b.byteLength - 32))) as TensorHash;
+  const hash = bytesToHex(sha256(Buffer.from([2]), header, b.subarray(b.byteLength - 32))) as TensorHash;
   return { hash, encodedBytes: header.byteLength + count * DTYPES[dtype].size, dtype, shape };
 }
 
@@ -77,7 +77,7 @@ function readTensorProof(b: Buffer): { hash: TensorHash; encodedBytes: number; d
  */
 export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorHash; encodedBytes: number; dtype?: string; shape?: number[]; entries?: { name: string; dtype: string; shape: number[] }[] } {
   const b = Buffer.from(typeof proof === "string" ? fromHex(proof) : proof);
-  if (!isSizeProof(b)) throw new BaseError("TENSOR_MALFORMED", "not a size proof (no VIOH magic)");
+  if (!isSizeProof(b)) throw new OracleError("TENSOR_MALFORMED", "not a size proof (no VIOH magic)");
   const body = b.subarray(4);
   if (!isTensorBundle(body)) {
     const t = readTensorProof(body);
@@ -89,17 +89,17 @@ export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorH
   let size = BUNDLE_HEADER_BYTES;
   for (let i = 0; i < n; i++) {
     const l = body[at];
-    if (l === undefined || l === 0 || at + 1 + l + 4 > body.byteLength) throw new BaseError("TENSOR_MALFORMED", "bundle size proof: a truncated entry");
+    if (l === undefined || l === 0 || at + 1 + l + 4 > body.byteLength) throw new OracleError("TENSOR_MALFORMED", "bundle size proof: a truncated entry");
     const name = body.subarray(at + 1, at + 1 + l).toString("utf8");
     const len = body.readUInt32BE(at + 1 + l);
     const next = at + 1 + l + 4 + len;
-    if (next > body.byteLength) throw new BaseError("TENSOR_MALFORMED", "bundle size proof: a truncated entry");
+    if (next > body.byteLength) throw new OracleError("TENSOR_MALFORMED", "bundle size proof: a truncated entry");
     const t = readTensorProof(body.subarray(at + 1 + l + 4, next));
     entries.push({ name, hash: t.hash, dtype: t.dtype, shape: t.shape });
     size += 1 + l + 4 + t.encodedBytes;
     at = next;
   }
-  if (n < 2 || at !== body.byteLength) throw new BaseError("TENSOR_MALFORMED", "bundle size proof: bad count or trailing bytes");
+  if (n < 2 || at !== body.byteLength) throw new OracleError("TENSOR_MALFORMED", "bundle size proof: bad count or trailing bytes");
   return { outputHash: bundleHashOf(entries), encodedBytes: size, entries: entries.map(({ name, dtype, shape }) => ({ name, dtype, shape })) };
 }
 
@@ -109,7 +109,7 @@ export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorH
  * only). A bundle above the threshold has no delivery form: "0x".
  */
 export function deliveryForm(encoded: Uint8Array, maxInline: number): Hex {
-  return encoded.byteLength <= maxInline ? toHex(encoded) : sizeProof(encoded);
+  return encoded.byteLength <= maxInline ? bytesToHex(encoded) : sizeProof(encoded);
 }
 
 /**

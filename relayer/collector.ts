@@ -123,10 +123,10 @@ export class ResultCollector {
         // Hash only ("VIOH" || header || dataRoot): it must open the signed hash, the bytes be uploaded.
         const declared = readSizeProof(item.output).outputHash;
         if (declared !== item.outputHash.toLowerCase()) {
-          throw new BaseError("OUTPUT_HASH_MISMATCH", `size proof of ${item.requestId} opens ${declared}, the signature says ${item.outputHash}`);
+          throw new OracleError("OUTPUT_HASH_MISMATCH", `size proof of ${item.requestId} opens ${declared}, the signature says ${item.outputHash}`);
         }
         if (!this.blobs.has(item.outputHash)) {
-          throw new BaseError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
+          throw new OracleError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
         }
       } else if (item.output !== "0x") {
         const output = fromHex(item.output);

@@ -257,7 +257,9 @@ contract ChainedInference is IInferenceConsumer, ReentrancyGuardTransient {
                 inputURI: uri,
                 tier: s.tier,
                 callbackGasLimit: _callbackGas(next, c.stepCount, c.consumerGas),
-                deadline: stepDeadline
+                deadline: stepDeadline,
+                // The oracle's inline cap: an output above it arrives as its hash and becomes the next input by URI.
+                maxInlineOutput: 0
             })
         ) returns (RequestId id) {
             c.current = next;
@@ -457,7 +459,9 @@ contract ChainedInference is IInferenceConsumer, ReentrancyGuardTransient {
                 inputURI: r.inputURI,
                 tier: s0.tier,
                 callbackGasLimit: _callbackGas(0, n, r.consumerGas),
-                deadline: stepDeadline
+                deadline: stepDeadline,
+                // The oracle's inline cap: an output above it arrives as its hash and becomes the next input by URI.
+                maxInlineOutput: 0
             })
         );
     }

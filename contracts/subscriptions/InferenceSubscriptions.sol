@@ -262,7 +262,9 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
                 inputURI: inputURI,
                 tier: s.tier,
                 callbackGasLimit: uint32(requestGasLimit(s.callbackGasLimit)),
-                deadline: uint64(block.timestamp) + s.deliveryWindow
+                deadline: uint64(block.timestamp) + s.deliveryWindow,
+                // The oracle's inline cap (large outputs reach the consumer as their hash; the bytes are at the blob store).
+                maxInlineOutput: 0
             })
         );
         // Exact: subId <= subscriptionCount, far below 2^64.

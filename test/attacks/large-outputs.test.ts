@@ -20,7 +20,7 @@ import {
   PARAMS, Status, Tier, type Connection, type Fx,
 } from "../contracts/helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
-import { fromHex, toHex } from "../../protocol/merkle.js";
+import { fromHex, bytesToHex } from "../../protocol/merkle.js";
 import { sizeProof } from "../../protocol/largeOutput.js";
 import { OracleClient, isSdkError } from "../../sdk/index.js";
 
@@ -65,7 +65,7 @@ describe("attack: large outputs (issue 18)", () => {
     expect((await d.delivery(id)).received).toBe(false);
     await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[1]!, { output: OUTPUT })));
     const got = await d.delivery(id);
-    expect([got.received, got.isInline, got.output]).toEqual([true, true, toHex(OUTPUT)]);
+    expect([got.received, got.isInline, got.output]).toEqual([true, true, bytesToHex(OUTPUT)]);
   });
 
   it("test_submitBatch_forgedSizeProof_skipped", async () => {
@@ -103,7 +103,7 @@ describe("attack: large outputs (issue 18)", () => {
     expect((await d.delivery(id)).received).toBe(false);
     await send(fx.oracle.connect(fx.relayer).settle({ requestId: id, record: rec, output: OUTPUT, proof: [] }));
     const got = await d.delivery(id);
-    expect([got.received, got.isInline, got.output]).toEqual([true, true, toHex(OUTPUT)]);
+    expect([got.received, got.isInline, got.output]).toEqual([true, true, bytesToHex(OUTPUT)]);
   });
 
   it("test_settle_workerWithholdsBytes_anyoneWithCanonicalOutputDelivers_elseHashAfterGrace", async () => {
@@ -121,7 +121,7 @@ describe("attack: large outputs (issue 18)", () => {
     // Anyone who ran the model canonically has the bytes (the committed hash is the canonical one, or a
     // challenger would have disputed it): they settle the small one inline, the large one by size proof.
     await send(fx.oracle.connect(fx.other).settle({ requestId: small, record: recSmall, output: OUTPUT, proof: [] }));
-    expect((await d.delivery(small)).output).toBe(toHex(OUTPUT));
+    expect((await d.delivery(small)).output).toBe(bytesToHex(OUTPUT));
     // Without anyone: the large one settles without bytes only after OUTPUT_GRACE, with its hash.
     await expectRevert(fx.oracle.connect(fx.other).settle({ requestId: big, record: recBig, output: "0x", proof: [] }), fx.oracle, "OracleOutputMissing");
     await conn.networkHelpers.time.increase(OUTPUT_GRACE);

@@ -6,15 +6,15 @@
  */
 import { expect } from "vitest";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
-import { sha256, toHex } from "../../protocol/merkle.js";
+import { sha256, bytesToHex } from "../../protocol/merkle.js";
 import type { Hex } from "../../protocol/types.js";
 import { batchSubmission, deploy, events, modelInfo, send, type Connection, type Fx } from "./helpers.js";
 
-export const PRE_HASH = toHex(sha256(Buffer.from("mnist-preprocess.onnx"))) as Hex;
-export const MNIST_HASH = toHex(sha256(Buffer.from("mnist-mlp.onnx"))) as Hex;
-export const OTHER_HASH = toHex(sha256(Buffer.from("float-pair.onnx"))) as Hex;
+export const PRE_HASH = bytesToHex(sha256(Buffer.from("mnist-preprocess.onnx"))) as Hex;
+export const MNIST_HASH = bytesToHex(sha256(Buffer.from("mnist-mlp.onnx"))) as Hex;
+export const OTHER_HASH = bytesToHex(sha256(Buffer.from("float-pair.onnx"))) as Hex;
 /** int8 [1,7,7] -> int8 [1,7,7]: any number of it chains between the preprocessing and the MLP. */
-export const SMOOTH_HASH = toHex(sha256(Buffer.from("mnist-smooth.onnx"))) as Hex;
+export const SMOOTH_HASH = bytesToHex(sha256(Buffer.from("mnist-smooth.onnx"))) as Hex;
 export const ChainStatus = { None: 0, Running: 1, Ready: 2, Completed: 3, Ended: 4 } as const;
 export const EndReason = { StepRefunded: 0, DeadlinePassed: 1, StepRequestFailed: 2, CallbackLost: 3 } as const;
 export const STEP_FEE = 10n ** 16n;
