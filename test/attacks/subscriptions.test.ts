@@ -196,7 +196,7 @@ describe("attacks on subscriptions", () => {
     // Someone else's request, refunded by the oracle, is refunded to its own requester, never here;
     // and a request id the contract never made cannot be synced into a balance.
     const other = await fx.oracle.connect(fx.other).requestInference(
-      { modelHash: (await fx.oracle.getRequest(requestId)).modelHash, inputHash: (await fx.oracle.getRequest(requestId)).inputHash, input: "0x", inputURI: "ipfs://x", tier: 0, callbackGasLimit: 0, deadline: BigInt((await fx.ethers.provider.getBlock("latest"))!.timestamp) + 60n },
+      { modelHash: (await fx.oracle.getRequest(requestId)).modelHash, inputHash: (await fx.oracle.getRequest(requestId)).inputHash, input: "0x", inputURI: "ipfs://x", tier: 0, callbackGasLimit: 0, deadline: BigInt((await fx.ethers.provider.getBlock("latest"))!.timestamp) + 60n, maxInlineOutput: 0 },
       { value: FEE },
     );
     const otherId = events(await other.wait(), fx.oracle, "InferenceRequested")[0]!.args.requestId as string;
