@@ -10,7 +10,9 @@
  * - someone who runs the whole deployment with our salt and their own admin gets other addresses for every
  *   contract that holds state or roles (only the stateless libraries are shared);
  * - a chain whose factory address holds other code is refused, and nothing is deployed;
- * - funds: the deployment moves no ETH but the gas money of the keyless factory transaction.
+ * - funds: the deployment moves no ETH but the gas money of the keyless factory transaction;
+ * - the same oracle address on two chains opens no replay: request ids and the EIP-712 domain bind the chain
+ *   id, so a worker's signed result on one chain is refused on the other.
  * Real EVM (in-process chains with distinct chain ids), real deployment code.
  */
 import { network } from "hardhat";
@@ -22,6 +24,8 @@ import { CREATE2_FACTORY, CREATE2_FACTORY_COST, CREATE2_FACTORY_DEPLOYER, DEFAUL
 import { deployOracleLibraries, inferenceOracleFactory } from "../../protocol/deployOracle.js";
 import { isError } from "../../protocol/errors.js";
 import { InferenceOracle__factory, ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
+import { oracleDomain } from "../../protocol/eip712.js";
+import { expectRevert, FEE, MODEL_HASH, modelInfo, requestParams, signerWallet, submission, type Fx } from "../contracts/helpers.js";
 
 const quiet = new Progress(true);
 const config = (admin: string) => loadDeployConfig({ admin, params: { challengeWindow: 900 } });
@@ -153,5 +157,39 @@ describe("attack: front-running a deterministic deployment", () => {
     expect(before - after).toBe(fees + CREATE2_FACTORY_COST);
     expect(keylessFee + keylessLeft).toBe(CREATE2_FACTORY_COST);
     for (const r of Object.values(ours.manifest!.contracts)) expect(await c.provider.getBalance(r.address)).toBe(0n);
+  }, 300_000);
+
+  it("test_sameOracleAddressOnTwoChains_workerResultReplayedAcrossChains_refused", async () => {
+    const worker = signerWallet(1);
+    const sides = [];
+    for (const chainId of [5353, 5454]) {
+      const connection = await network.create({ override: { chainId } });
+      const [deployer, modelOwner, requester, relayer, , arbiter, operator] = await connection.ethers.getSigners();
+      const d = await deployContracts(deployer!, loadDeployConfig({ arbiter: arbiter!.address }), quiet);
+      const registry = ModelRegistry__factory.connect(d.registry, modelOwner!);
+      await (await registry.registerModel(MODEL_HASH, modelInfo({ owner: modelOwner!.address, tiers: 0b011, resolver: d.resolver! }) as never)).wait();
+      const oracle = InferenceOracle__factory.connect(d.oracle, requester!);
+      await (await oracle.connect(operator!).registerWorker(worker.address, { value: 2n * 10n ** 18n })).wait();
+      const fx = { ethers: connection.ethers, relayer: relayer!, domain: oracleDomain(BigInt(chainId), d.oracle) } as unknown as Fx;
+      // The same request on both chains (same requester, sequence, model, input).
+      const receipt = (await (await oracle.requestInference(await requestParams(fx, { tier: 0 }), { value: FEE })).wait())!;
+      const id = oracle.interface.parseLog(receipt.logs.find((l) => l.address === d.oracle)!)!.args.requestId as string;
+      sides.push({ d, oracle, relayer: relayer!, fx, id });
+    }
+    const [x, y] = sides as [(typeof sides)[number], (typeof sides)[number]];
+    expect(y.d.oracle).toBe(x.d.oracle);
+    expect(y.id).not.toBe(x.id); // request ids commit to block.chainid
+    // The worker's signed result for chain X, replayed on chain Y: as is, and re-pointed at Y's request.
+    const signedForX = await submission(x.fx, x.id, worker);
+    await expectRevert(y.oracle.connect(y.relayer).submitBatch(signedForX), y.oracle, "OracleUnknownSigner");
+    const repointed = { ...signedForX, items: signedForX.items.map((i) => ({ ...i, requestId: y.id })) };
+    await expectRevert(y.oracle.connect(y.relayer).submitBatch(repointed), y.oracle, "OracleUnknownSigner");
+    // Signed over Y's request id but in X's domain (the same verifyingContract, only the chain id differs): refused.
+    const crossDomain = await submission(y.fx, y.id, worker, { domain: x.fx.domain });
+    await expectRevert(y.oracle.connect(y.relayer).submitBatch(crossDomain), y.oracle, "OracleUnknownSigner");
+    expect(Number((await y.oracle.getRequest(y.id)).status)).toBe(1); // still Requested
+    // Where it belongs it is accepted.
+    await (await x.oracle.connect(x.relayer).submitBatch(signedForX)).wait();
+    expect(Number((await x.oracle.getRequest(x.id)).status)).toBe(4); // Fulfilled (NONE tier)
   }, 300_000);
 });
