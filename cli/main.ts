@@ -110,6 +110,10 @@ program
       const salt = o.create2 === false ? false : o.salt === undefined ? DEFAULT_DEPLOY_SALT : parseSalt(o.salt);
       const chainId = (await provider.getNetwork()).chainId;
       const previous = salt === false ? undefined : await loadManifest(manifestDir, chainId);
+      // The manifest records one deployment per chain: another salt is another deployment, and would overwrite it.
+      if (previous !== undefined && salt !== false && previous.salt.toLowerCase() !== salt.toLowerCase()) {
+        throw new BaseError("DEPLOYMENT_MISMATCH", `${resolve(manifestDir, `${chainId}.json`)} records the deployment under salt ${previous.salt}; this one uses ${salt}: give that salt, or another --manifest-dir`, { details: { salt, manifestSalt: previous.salt } });
+      }
       const deployment = await deployContracts(new Wallet(key, provider), config, new Progress(o.json === true), rpcUrl, { salt, ...(previous === undefined ? {} : { previous }) });
       const { manifest, factoryInstall, reused, ...record } = deployment;
       const file = writeJson(o.out ?? DEFAULT_DEPLOYMENT, record);

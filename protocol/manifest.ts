@@ -92,13 +92,14 @@ export function parseManifest(raw: unknown, where: string): DeploymentManifest {
 }
 
 /**
- * The manifest for `chainId` in `dir` (a folder of `<chainId>.json`), or undefined when there is none. A file
- * that exists but does not parse, or that names another chain, is an error (CONFIG_INVALID).
+ * The manifest for `chainId` in `dir` (a folder of `<chainId>.json`; or a path ending in `.json`: that file), or
+ * undefined when there is none. A file that exists but does not parse, or that names another chain, is an error
+ * (CONFIG_INVALID).
  */
 export async function loadManifest(dir: string, chainId: bigint | string | number): Promise<DeploymentManifest | undefined> {
   const { existsSync, readFileSync } = await import("node:fs");
   const { join, resolve } = await import("node:path");
-  const file = resolve(join(dir, manifestFileName(chainId)));
+  const file = resolve(dir.endsWith(".json") ? dir : join(dir, manifestFileName(chainId)));
   if (!existsSync(file)) return undefined;
   let raw: unknown;
   try {

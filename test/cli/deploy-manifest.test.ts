@@ -60,6 +60,14 @@ describe("oracle deploy: CREATE2 and the per-chain manifest", () => {
     expect(await rpc(url, "eth_blockNumber")).toBe(before);
   });
 
+  it("another --salt would overwrite the chain's manifest: refused before anything is sent", async () => {
+    const before = await rpc(url, "eth_blockNumber");
+    const r = await oracle(["deploy", "--rpc", url, "--key", KEY, "--salt", "another", "--out", join(dir, "out", "other.json")], env, 180_000, dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/DEPLOYMENT_MISMATCH.*records the deployment under salt/);
+    expect(await rpc(url, "eth_blockNumber")).toBe(before);
+  });
+
   it("a command without a deployment file reads the connected chain's manifest; without one it says so", async () => {
     const withManifest = await oracle(["model", "list", "--rpc", url, "--json"], env, 60_000, dir);
     expect(withManifest.code, withManifest.stderr).toBe(0);

@@ -135,6 +135,8 @@ describe("deterministic deployments (CREATE2)", () => {
     const client = await OracleClient.fromManifest({ runner: a.provider, manifest: dir });
     expect(await client.oracle.getAddress()).toBe(onA.oracle);
     expect(await client.registry.getAddress()).toBe(onA.registry);
+    // A manifest file's path works too.
+    expect(await (await OracleClient.fromManifest({ runner: b.provider, manifest: join(dir, "4242.json") })).oracle.getAddress()).toBe(onB.oracle);
     // The chain-4242 manifest given for chain 31337: refused.
     await expect(OracleClient.fromManifest({ runner: a.provider, manifest: onB.manifest! })).rejects.toThrow(/chain 4242/);
     // A manifest file for chain 31337 that records the other chain's oracle code: refused.
