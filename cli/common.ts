@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { formatEther, getAddress, JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
 import { BaseError } from "../protocol/errors.js";
-import { loadManifest, type DeploymentManifest } from "../protocol/manifest.js";
+import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
 import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/errors.js";
 
 /** The repository this CLI runs from. */
@@ -75,6 +75,14 @@ export function readDeployment(path: string, explicit: boolean): Deployment | un
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
     throw cliError("CONFIG_INVALID", `deployment file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  // A deployment manifest (deployments/<chainId>.json, protocol/manifest.ts) serves as a deployment file too.
+  if (typeof raw === "object" && raw !== null && "contracts" in raw && "version" in raw) {
+    try {
+      return manifestDeployment(parseManifest(raw, file));
+    } catch (error) {
+      throw cliError("CONFIG_INVALID", (error as Error).message);
+    }
   }
   const parsed = DeploymentSchema.safeParse(raw);
   if (!parsed.success) {

@@ -72,6 +72,10 @@ describe("oracle deploy: CREATE2 and the per-chain manifest", () => {
     const withManifest = await oracle(["model", "list", "--rpc", url, "--json"], env, 60_000, dir);
     expect(withManifest.code, withManifest.stderr).toBe(0);
     expect(lastJson(withManifest)).toEqual({ models: [] });
+    // --deployment takes a manifest file as well (so do the services' --deployment).
+    const named = await oracle(["model", "list", "--rpc", url, "--deployment", first.manifest, "--json"], env, 60_000, tmpdir());
+    expect(named.code, named.stderr).toBe(0);
+    expect(lastJson(named)).toEqual({ models: [] });
     const elsewhere = mkdtempSync(join(tmpdir(), "oracle-no-manifest-"));
     const without = await oracle(["model", "list", "--rpc", url, "--json"], env, 60_000, elsewhere);
     expect(without.code).toBe(1);
