@@ -72,8 +72,8 @@ export async function ensureCreate2Factory(funder: Signer): Promise<FactoryInsta
     if (balance < CREATE2_FACTORY_COST) await (await funder.sendTransaction({ to: CREATE2_FACTORY_DEPLOYER, value: CREATE2_FACTORY_COST - balance })).wait();
     try {
       const hash = (await (provider as Provider & { send(method: string, params: unknown[]): Promise<string> }).send("eth_sendRawTransaction", [CREATE2_FACTORY_TX])) as string;
-      await provider.waitForTransaction(hash);
-      if ((await provider.getCode(CREATE2_FACTORY)) === CREATE2_FACTORY_CODE) return "presigned";
+      await receiptOf(provider, hash);
+      if ((await codeAfter(provider, CREATE2_FACTORY)) === CREATE2_FACTORY_CODE) return "presigned";
     } catch (error) {
       broadcastError = error;
     }
@@ -82,7 +82,7 @@ export async function ensureCreate2Factory(funder: Signer): Promise<FactoryInsta
   // the proxy's code can be set directly (same code, same address, so the same addresses follow).
   try {
     await (provider as Provider & { send(method: string, params: unknown[]): Promise<unknown> }).send("hardhat_setCode", [CREATE2_FACTORY, CREATE2_FACTORY_CODE]);
-    if ((await provider.getCode(CREATE2_FACTORY)) === CREATE2_FACTORY_CODE) return "setCode";
+    if ((await codeAfter(provider, CREATE2_FACTORY)) === CREATE2_FACTORY_CODE) return "setCode";
   } catch {
     // not a development chain
   }
@@ -90,6 +90,23 @@ export async function ensureCreate2Factory(funder: Signer): Promise<FactoryInsta
     `the CREATE2 factory ${CREATE2_FACTORY} is not on this chain and its presigned transaction cannot be sent (${nonce === 0 ? `refused: ${(broadcastError as Error | undefined)?.message ?? "no code after it"}` : `the keyless deployer ${CREATE2_FACTORY_DEPLOYER} already used nonce 0`}); a chain that only accepts EIP-155 transactions needs the proxy deployed by its operators`,
     { factory: CREATE2_FACTORY },
   );
+}
+
+/** Polls for the receipt of `hash` (every 100 ms, up to 5 minutes): a plain poll works on every provider
+ * (ethers' waitForTransaction waits on block events a static JSON-RPC provider may never raise here). */
+async function receiptOf(provider: Provider, hash: string): Promise<void> {
+  for (const until = Date.now() + 300_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    if ((await provider.getTransactionReceipt(hash)) !== null) return;
+  }
+  throw new Error(`the factory transaction ${hash} was not mined within 5 minutes`);
+}
+
+/** The code at `address` after a transaction that should have put some there: read again for up to 3 s while
+ * empty (a JSON-RPC provider may answer a repeated getCode from its request cache). */
+async function codeAfter(provider: Provider, address: string): Promise<string> {
+  let code = await provider.getCode(address);
+  for (const until = Date.now() + 3000; code === "0x" && Date.now() < until; code = await provider.getCode(address)) await new Promise((r) => setTimeout(r, 100));
+  return code;
 }
 
 export interface Create2Placement {
@@ -133,7 +150,7 @@ export async function placeCreate2(deployer: Signer, name: string, initCode: str
     if ((await provider.getCode(CREATE2_FACTORY)) !== CREATE2_FACTORY_CODE) throw deploymentMismatch(`the CREATE2 factory is not deployed on this chain (ensureCreate2Factory first)`);
     const receipt = await (await deployer.sendTransaction({ to: CREATE2_FACTORY, data: concat([salt, initCode]) })).wait();
     if (receipt === null || receipt.status !== 1) throw deploymentMismatch(`deploying ${name} through the CREATE2 factory failed`, { name, address });
-    code = await provider.getCode(address);
+    code = await codeAfter(provider, address);
     if (code === "0x") throw deploymentMismatch(`deploying ${name} through the CREATE2 factory left no code at ${address}`, { name, address });
   }
   const codeHash = keccak256(code) as Hex;
