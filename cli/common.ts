@@ -11,6 +11,7 @@ import { z } from "zod";
 import { OracleError } from "../protocol/errors.js";
 import { isBytes32 } from "../protocol/hex.js";
 import { AddressSchema } from "../protocol/schemas.js";
+import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
 import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/errors.js";
 
 /** The repository this CLI runs from. */
@@ -79,6 +80,14 @@ export function readDeployment(path: string, explicit: boolean): Deployment | un
   } catch (error) {
     throw cliError("CONFIG_INVALID", `deployment file ${file} is not JSON: ${(error as Error).message}`);
   }
+  // A deployment manifest (deployments/<chainId>.json, protocol/manifest.ts) serves as a deployment file too.
+  if (typeof raw === "object" && raw !== null && "contracts" in raw && "version" in raw) {
+    try {
+      return manifestDeployment(parseManifest(raw, file));
+    } catch (error) {
+      throw cliError("CONFIG_INVALID", (error as Error).message);
+    }
+  }
   const parsed = DeploymentSchema.safeParse(raw);
   if (!parsed.success) {
     throw cliError("CONFIG_INVALID", `deployment file ${file} is invalid:\n  - ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n  - ")}`);
@@ -109,17 +118,41 @@ export interface Context {
   close(): void;
 }
 
-/** Opens the RPC connection: --rpc, else ORACLE_RPC_URL, else the deployment's rpcUrl. */
+/** Where `oracle deploy` writes a manifest per chain (`<chainId>.json`), and where the CLI looks for the connected chain's. */
+export const DEFAULT_MANIFEST_DIR = "deployments";
+
+/** A deployment manifest (protocol/manifest.ts) read as a deployment record. */
+export function manifestDeployment(manifest: DeploymentManifest, rpcUrl?: string): Deployment {
+  return {
+    chainId: manifest.chainId,
+    ...(rpcUrl === undefined ? {} : { rpcUrl }),
+    registry: manifest.registry,
+    oracle: manifest.oracle,
+    ...(manifest.resolver === undefined ? {} : { resolver: manifest.resolver }),
+    ...(manifest.fraudGame === undefined ? {} : { fraudGame: manifest.fraudGame }),
+    deployBlock: manifest.blockNumber,
+    admin: manifest.admin,
+    params: manifest.params,
+  };
+}
+
+/**
+ * Opens the RPC connection: --rpc, else ORACLE_RPC_URL, else the deployment's rpcUrl. The deployment:
+ * --deployment / ORACLE_DEPLOYMENT (explicit: it wins), else the default deployment file when it is for the
+ * connected chain, else the connected chain's manifest in ORACLE_MANIFESTS (default `deployments/`).
+ */
 export async function context(opts: GlobalOptions, { needDeployment = true } = {}): Promise<Context & { deployment: Deployment }> {
   const envPath = process.env.ORACLE_DEPLOYMENT === "" ? undefined : process.env.ORACLE_DEPLOYMENT;
   const explicit = opts.deployment !== undefined || envPath !== undefined;
   const deploymentPath = opts.deployment ?? envPath ?? DEFAULT_DEPLOYMENT;
-  const deployment = readDeployment(deploymentPath, explicit);
-  if (needDeployment && deployment === undefined) {
-    throw cliError("CONFIG_INVALID", `no deployment: start a local one with \`${oracleCommand()} dev\`, deploy with \`${oracleCommand()} deploy\`, or pass --deployment <file> (looked for ${resolve(deploymentPath)})`);
-  }
+  let deployment = readDeployment(deploymentPath, explicit);
   const rpcUrl = opts.rpc ?? process.env.ORACLE_RPC_URL ?? deployment?.rpcUrl;
-  if (rpcUrl === undefined) throw cliError("CONFIG_INVALID", "no RPC endpoint: pass --rpc <url> or set ORACLE_RPC_URL");
+  if (rpcUrl === undefined) {
+    if (needDeployment && deployment === undefined) {
+      throw cliError("CONFIG_INVALID", `no deployment: start a local one with \`${oracleCommand()} dev\`, deploy with \`${oracleCommand()} deploy\`, or pass --deployment <file> (looked for ${resolve(deploymentPath)})`);
+    }
+    throw cliError("CONFIG_INVALID", "no RPC endpoint: pass --rpc <url> or set ORACLE_RPC_URL");
+  }
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250, batchMaxCount: 1, cacheTimeout: -1 });
   let chainId: bigint;
   try {
@@ -127,6 +160,22 @@ export async function context(opts: GlobalOptions, { needDeployment = true } = {
   } catch (error) {
     provider.destroy();
     throw new CliError("CHAIN_UNAVAILABLE", `the chain at ${rpcUrl} does not answer: ${(error as Error).message}`, { cause: error });
+  }
+  if (!explicit && (deployment === undefined || BigInt(deployment.chainId) !== chainId)) {
+    // No deployment named: the default file when it is this chain's, else this chain's manifest.
+    const manifestDir = process.env.ORACLE_MANIFESTS === undefined || process.env.ORACLE_MANIFESTS === "" ? DEFAULT_MANIFEST_DIR : process.env.ORACLE_MANIFESTS;
+    let manifest: DeploymentManifest | undefined;
+    try {
+      manifest = await loadManifest(manifestDir, chainId);
+    } catch (error) {
+      provider.destroy();
+      throw cliError("CONFIG_INVALID", (error as Error).message);
+    }
+    if (manifest !== undefined) deployment = manifestDeployment(manifest, rpcUrl);
+  }
+  if (needDeployment && deployment === undefined) {
+    provider.destroy();
+    throw cliError("CONFIG_INVALID", `no deployment: start a local one with \`${oracleCommand()} dev\`, deploy with \`${oracleCommand()} deploy\`, or pass --deployment <file> (looked for ${resolve(deploymentPath)} and a manifest for chain ${chainId} in deployments/)`);
   }
   if (deployment !== undefined && BigInt(deployment.chainId) !== chainId) {
     provider.destroy();

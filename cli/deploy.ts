@@ -5,16 +5,21 @@
  * plus an ArbiterResolver only when the deployment names an arbiter (a trusted party: it decides disputes
  * at will), and an ONNX file's hash, specs and commitment root read from the file itself.
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { parseEther, ZeroAddress, type Signer } from "ethers";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { getAddress, parseEther, ZeroAddress, type Signer } from "ethers";
 import { z } from "zod";
 import { commitModel, decodeOnnx } from "../protocol/commitment.js";
 import { DEFAULT_MAX_TENSOR_ELEMENTS, modelShapeProblems } from "../protocol/shapeBounds.js";
 import { loadConfig } from "../protocol/config.js";
 import { AddressSchema } from "../protocol/schemas.js";
 import { isError } from "../protocol/errors.js";
-import { DEFAULT_GAME_TIMES, deployFraudGame, deployInferenceOracle } from "../protocol/deployOracle.js";
+import { DEFAULT_GAME_TIMES, deployFraudGame, deployInferenceOracle, placeContract, type Create2Mode } from "../protocol/deployOracle.js";
+import { CREATE2_FACTORY, DEFAULT_DEPLOY_SALT, deploymentMismatch, ensureCreate2Factory, type FactoryInstall } from "../protocol/create2.js";
+import type { DeploymentManifest } from "../protocol/manifest.js";
 import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
 import { canonicalNames, MAX_BUNDLE_TENSORS } from "../protocol/bundle.js";
 import { Ruling, Tier, type Hex } from "../protocol/types.js";
@@ -82,45 +87,91 @@ export function loadDeployConfig(input: unknown): DeployConfig {
   return loadConfig(DeployConfigSchema, input);
 }
 
+export interface DeployOptions {
+  /**
+   * The base salt: every contract (libraries included) goes through the CREATE2 factory under a salt derived
+   * from it (protocol/create2.ts), so the same deployer, config and salt give the same addresses on every
+   * chain. Default DEFAULT_DEPLOY_SALT; false deploys with plain CREATE (addresses from the deployer's nonce).
+   */
+  salt?: Hex | false;
+  /**
+   * This chain's manifest from an earlier deployment: a contract it records must come out at the same address
+   * (else this config, deployer or salt differs from that deployment's: refused before anything is sent), and a
+   * contract found deployed must have the code hash it records.
+   */
+  previous?: DeploymentManifest;
+}
+
+/** What deployContracts returns: the deployment record, and with CREATE2 the manifest (not yet written). */
+export type DeployResult = Deployment & { manifest?: DeploymentManifest; factoryInstall?: FactoryInstall; reused?: string[] };
+
+/** The commit the contracts were built from, when this runs from a git checkout. */
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: REPOSITORY, stdio: ["ignore", "pipe", "ignore"], timeout: 5000 }).toString().trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+const REPOSITORY = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
 /**
  * Deploys registry, oracle and resolvers (approved in the registry); returns the deployment record.
  * `resolver` in the record, the default for `oracle model register`, is the ArbiterResolver only when
  * `config.arbiter` names one, else the FraudGame (absent when neither is deployed); `fraudGame` names the game.
+ *
+ * With a salt (the default) every contract goes through the CREATE2 factory (installed first when the chain
+ * lacks it) and is reused when already deployed: running it again with the same deployer, config and salt
+ * sends only what is missing (approvals, the admin hand-over). The registry's init code names the deployer as
+ * its first admin and the oracle's names `admin` as owner, so nobody else can create these addresses with
+ * another owner: a front-runner with the same salt and another owner lands elsewhere (test/attacks/create2-*).
  */
-export async function deployContracts(deployer: Signer, config: DeployConfig, progress: Progress, rpcUrl?: string): Promise<Deployment> {
+export async function deployContracts(deployer: Signer, config: DeployConfig, progress: Progress, rpcUrl?: string, options: DeployOptions = {}): Promise<DeployResult> {
   const me = await deployer.getAddress();
   const provider = deployer.provider!;
   const chainId = (await provider.getNetwork()).chainId;
-  const deployBlock = await provider.getBlockNumber();
-  const admin = config.admin ?? me;
-  // The deployer stays admin until the resolver is approved, then hands over.
-  const registry = await progress.step("deploying ModelRegistry", async () => {
-    const c = await new ModelRegistry__factory(deployer).deploy(me);
-    await c.waitForDeployment();
-    return c;
-  });
+  const admin = getAddress(config.admin ?? me);
+  const salt = options.salt === undefined ? DEFAULT_DEPLOY_SALT : options.salt;
+  const previous = salt !== false && options.previous?.salt.toLowerCase() === salt.toLowerCase() ? options.previous : undefined;
+  let factoryInstall: FactoryInstall | undefined;
+  if (salt !== false) {
+    factoryInstall = await progress.step("checking the CREATE2 factory (Arachnid's deterministic deployment proxy)", () => ensureCreate2Factory(deployer));
+    if (factoryInstall === "presigned") progress.info(`  installed the CREATE2 factory ${CREATE2_FACTORY} with its presigned keyless transaction`);
+    if (factoryInstall === "setCode") progress.info(`  installed the CREATE2 factory ${CREATE2_FACTORY} with hardhat_setCode (this chain refused the presigned transaction; a development chain)`);
+  }
+  const deployBlock = previous?.blockNumber ?? (await provider.getBlockNumber());
+  const create2: Create2Mode | undefined = salt === false ? undefined : { salt, expect: previous?.contracts, placed: [] };
+  // The deployer is the registry's first admin until the resolvers are approved, then hands over.
+  const registry = await progress.step("deploying ModelRegistry", async () => ModelRegistry__factory.connect(await placeContract(deployer, "ModelRegistry", new ModelRegistry__factory(deployer), [me], create2), deployer));
+  const registryAddress = await registry.getAddress();
   const oracle = await progress.step("deploying InferenceOracle", async () => {
-    return deployInferenceOracle(deployer, await registry.getAddress(), admin, config.params);
+    return deployInferenceOracle(deployer, registryAddress, admin, config.params, undefined, create2);
   });
+  const oracleAddress = await oracle.getAddress();
+  // An approval is sent only when missing (a rerun finds the earlier ones); only the registry's admin can send it.
+  const approve = async (what: string, resolver: string): Promise<void> => {
+    if (await registry.isApprovedResolver(resolver)) return;
+    const current = await registry.admin();
+    if (current.toLowerCase() !== me.toLowerCase()) {
+      throw deploymentMismatch(`the registry's admin is ${current}, not the deployer ${me}: it must approve the ${what} ${resolver} (registry.setResolverApproval)`, { registry: registryAddress, resolver });
+    }
+    await send(`approving the ${what} in the registry`, () => registry.setResolverApproval(resolver, true), progress);
+  };
   let arbiterResolver: string | undefined;
   if (config.arbiter !== undefined) {
     const arbiter = config.arbiter;
-    arbiterResolver = await progress.step(`deploying ArbiterResolver (arbiter ${arbiter}, a trusted party)`, async () => {
-      const c = await new ArbiterResolver__factory(deployer).deploy(await oracle.getAddress(), arbiter, config.disputeWindow, Ruling.WorkerRight);
-      await c.waitForDeployment();
-      return c.getAddress();
-    });
-    await send("approving the ArbiterResolver in the registry", () => registry.setResolverApproval(arbiterResolver!, true), progress);
+    arbiterResolver = await progress.step(`deploying ArbiterResolver (arbiter ${arbiter}, a trusted party)`, async () =>
+      placeContract(deployer, "ArbiterResolver", new ArbiterResolver__factory(deployer), [oracleAddress, arbiter, config.disputeWindow, Ruling.WorkerRight], create2),
+    );
+    await approve("ArbiterResolver", arbiterResolver);
   }
   let fraudGame: string | undefined;
   if (config.fraudGame) {
-    const oracleAddress = await oracle.getAddress();
-    const registryAddress = await registry.getAddress();
     fraudGame = await progress.step(
       `deploying the step verifier and the FraudGame (response ${config.game.responseTime} s, move clock ${config.game.moveClock} s, ${config.game.maxAttacks} attacks)`,
-      async () => (await deployFraudGame(deployer, oracleAddress, registryAddress, config.game)).game.getAddress(),
+      async () => (await deployFraudGame(deployer, oracleAddress, registryAddress, config.game, create2 === undefined ? {} : { create2 })).game.getAddress(),
     );
-    await send("approving the FraudGame in the registry", () => registry.setResolverApproval(fraudGame!, true), progress);
+    await approve("FraudGame", fraudGame);
   }
   // Prepaid recurring requests (docs/FEATURES.md, Subscriptions): no owner, bound to this oracle for ever.
   const subscriptions = await progress.step("deploying InferenceSubscriptions", async () => {
@@ -130,19 +181,42 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
   });
   // The default OPTIMISTIC resolver: the arbiter only when the deployment named one.
   const defaultResolver = arbiterResolver ?? fraudGame;
-  if (admin.toLowerCase() !== me.toLowerCase()) await send("handing the registry to the admin", () => registry.transferAdmin(admin), progress);
-  return {
+  if (admin.toLowerCase() !== me.toLowerCase() && (await registry.admin()).toLowerCase() === me.toLowerCase()) {
+    await send("handing the registry to the admin", () => registry.transferAdmin(admin), progress);
+  }
+  const params = Object.fromEntries(Object.entries(config.params).map(([k, v]) => [k, String(v)]));
+  const deployment: DeployResult = {
     chainId: chainId.toString(),
     ...(rpcUrl === undefined ? {} : { rpcUrl }),
-    registry: await registry.getAddress(),
-    oracle: await oracle.getAddress(),
+    registry: registryAddress,
+    oracle: oracleAddress,
     ...(defaultResolver === undefined ? {} : { resolver: defaultResolver }),
     ...(fraudGame === undefined ? {} : { fraudGame }),
     subscriptions,
     deployBlock,
     admin,
-    params: Object.fromEntries(Object.entries(config.params).map(([k, v]) => [k, String(v)])),
+    params,
   };
+  if (create2 === undefined) return deployment;
+  const commit = gitCommit();
+  const manifest: DeploymentManifest = {
+    version: 1,
+    chainId: chainId.toString(),
+    factory: getAddress(CREATE2_FACTORY),
+    salt: create2.salt,
+    deployer: getAddress(me),
+    admin,
+    registry: registryAddress,
+    oracle: oracleAddress,
+    ...(defaultResolver === undefined ? {} : { resolver: defaultResolver }),
+    ...(fraudGame === undefined ? {} : { fraudGame, game: config.game }),
+    ...(config.arbiter === undefined ? {} : { arbiter: getAddress(config.arbiter), disputeWindow: config.disputeWindow }),
+    params,
+    blockNumber: deployBlock,
+    ...(commit === undefined ? {} : { gitCommit: commit }),
+    contracts: Object.fromEntries(create2.placed.map((p) => [p.name, { address: p.address, salt: p.salt, initCodeHash: p.initCodeHash, codeHash: p.codeHash }])),
+  };
+  return { ...deployment, manifest, ...(factoryInstall === undefined ? {} : { factoryInstall }), reused: create2.placed.filter((p) => p.reused).map((p) => p.name) };
 }
 
 export interface OnnxFileInfo {

@@ -322,7 +322,9 @@ export async function dev(o: DevOptions): Promise<void> {
       const startNonce = 1 + Math.floor(Math.random() * 2 ** 31);
       await connection.provider.request({ method: "hardhat_setNonce", params: [admin.address, `0x${startNonce.toString(16)}`] });
       const config = loadDeployConfig({ arbiter: accounts[5]!.address, fraudGame: o.challenger, params: { challengeWindow: o.challengeWindow } });
-      deployment = await deployContracts(admin, config, progress, rpc.url);
+      // Plain CREATE (no salt): CREATE2 would give every dev chain the same addresses, and the random nonce above
+      // is there so that they differ.
+      deployment = await deployContracts(admin, config, progress, rpc.url, { salt: false });
     } else {
       // The kept deployment, at this start's JSON-RPC endpoint (with --port 0 it moves).
       deployment = { ...resumed.deployment, rpcUrl: rpc.url };

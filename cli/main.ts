@@ -10,7 +10,10 @@ import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { isBytes32 } from "../protocol/hex.js";
 import { JsonRpcProvider, Wallet } from "ethers";
-import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, type GlobalOptions } from "./common.js";
+import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, DEFAULT_MANIFEST_DIR, type GlobalOptions } from "./common.js";
+import { DEFAULT_DEPLOY_SALT, parseSalt } from "../protocol/create2.js";
+import { OracleError } from "../protocol/errors.js";
+import { loadManifest, verifyManifest, writeManifest } from "../protocol/manifest.js";
 import { deployContracts, loadDeployConfig } from "./deploy.js";
 import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
 import { modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
@@ -59,12 +62,36 @@ program
 
 program
   .command("deploy")
-  .description("deploy ModelRegistry, InferenceOracle, the step verifier and the FraudGame (the default OPTIMISTIC resolver) to a JSON-RPC endpoint; write the deployment JSON")
+  .description(
+    "deploy ModelRegistry, InferenceOracle, the step verifier and the FraudGame (the default OPTIMISTIC resolver) to a JSON-RPC endpoint through the CREATE2 factory (the same deployer, config and salt give the same addresses on every EVM chain; a rerun reuses what is deployed); write the deployment JSON and the chain's manifest deployments/<chainId>.json",
+  )
   .option("--config <file>", "deployment settings (JSON: admin, arbiter, disputeWindow, fraudGame, game{responseTime, moveClock, maxAttacks}, params{minStake, challengeWindow, paramsDelay, minGasPrice, ...}; amounts in ETH)")
   .option("--arbiter <address>", "also deploy an ArbiterResolver ruled by this account and make it the default OPTIMISTIC resolver: a TRUSTED party that decides every dispute at will (overrides the config's arbiter)")
   .option("--out <file>", "where to write the deployment JSON", DEFAULT_DEPLOYMENT)
+  .option("--salt <salt>", "the deployment's base salt: 0x + 64 hex digits, or any text (hashed); every contract's salt is derived from it (default: the project's fixed salt)")
+  .option("--manifest-dir <dir>", "folder of the per-chain manifests <chainId>.json (env ORACLE_MANIFESTS)", DEFAULT_MANIFEST_DIR)
+  .option("--no-create2", "deploy with plain CREATE (addresses from the deployer's nonce; no manifest)")
+  .option("--verify-manifest", "deploy nothing: check every contract of the connected chain's manifest against the code on chain (exit 1 on a difference)")
   .action(async (_o, cmd: Command) => {
-    const o = globals(cmd) as GlobalOptions & { config?: string; out?: string; arbiter?: string };
+    const o = globals(cmd) as GlobalOptions & { config?: string; out?: string; arbiter?: string; salt?: string; manifestDir?: string; create2?: boolean; verifyManifest?: boolean };
+    const manifestDir = cmd.getOptionValueSource("manifestDir") === "default" && process.env.ORACLE_MANIFESTS ? process.env.ORACLE_MANIFESTS : (o.manifestDir ?? DEFAULT_MANIFEST_DIR);
+    const rpcUrl = o.rpc ?? process.env.ORACLE_RPC_URL;
+    if (rpcUrl === undefined) throw cliError("CONFIG_INVALID", "deploy needs --rpc <url> (or ORACLE_RPC_URL)");
+    if (o.verifyManifest === true) {
+      const provider = new JsonRpcProvider(rpcUrl, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
+      try {
+        const chainId = (await provider.getNetwork()).chainId;
+        const manifest = await loadManifest(manifestDir, chainId);
+        if (manifest === undefined) throw cliError("CONFIG_INVALID", `no manifest for chain ${chainId} in ${resolve(manifestDir)}`);
+        const checks = await verifyManifest(provider, manifest);
+        const bad = checks.filter((c) => !c.ok);
+        output(o.json === true, { chainId: manifest.chainId, ok: bad.length === 0, checks }, () => checks.map((c) => `${c.ok ? "ok      " : c.deployed ? "DIFFERS " : "MISSING "} ${c.name.padEnd(16)} ${c.address}${c.ok ? "" : ` (manifest ${c.expected}, chain ${c.deployed ? c.actual : "no code"})`}`));
+        if (bad.length > 0) throw new OracleError("DEPLOYMENT_MISMATCH", `${bad.length} of ${checks.length} contracts differ from the manifest for chain ${manifest.chainId}: ${bad.map((c) => c.name).join(", ")}`, { details: { mismatched: bad } });
+      } finally {
+        provider.destroy();
+      }
+      return;
+    }
     let input: unknown = {};
     if (o.config !== undefined) {
       try {
@@ -74,8 +101,6 @@ program
       }
     }
     const config = loadDeployConfig(o.arbiter === undefined ? input : { ...(input as object), arbiter: o.arbiter });
-    const rpcUrl = o.rpc ?? process.env.ORACLE_RPC_URL;
-    if (rpcUrl === undefined) throw cliError("CONFIG_INVALID", "deploy needs --rpc <url> (or ORACLE_RPC_URL)");
     const ctx = await context({ ...o, rpc: rpcUrl, deployment: undefined }, { needDeployment: false }).catch((error: unknown) => {
       // A stale default deployment file for another chain must not block a fresh deployment.
       if ((error as { code?: string }).code === "CONFIG_INVALID" && String((error as Error).message).includes("deployment is for chain")) return undefined;
@@ -85,15 +110,26 @@ program
     try {
       const key = o.key ?? process.env.ORACLE_KEY;
       if (!isBytes32(key)) throw cliError("CONFIG_INVALID", "deploy needs --key <0x private key> (or ORACLE_KEY) of a funded account");
-      const deployment = await deployContracts(new Wallet(key, provider), config, new Progress(o.json === true), rpcUrl);
-      const file = writeJson(o.out ?? DEFAULT_DEPLOYMENT, deployment);
-      output(o.json === true, { ...deployment, file }, () => [
+      const salt = o.create2 === false ? false : o.salt === undefined ? DEFAULT_DEPLOY_SALT : parseSalt(o.salt);
+      const chainId = (await provider.getNetwork()).chainId;
+      const previous = salt === false ? undefined : await loadManifest(manifestDir, chainId);
+      // The manifest records one deployment per chain: another salt is another deployment, and would overwrite it.
+      if (previous !== undefined && salt !== false && previous.salt.toLowerCase() !== salt.toLowerCase()) {
+        throw new OracleError("DEPLOYMENT_MISMATCH", `${resolve(manifestDir, `${chainId}.json`)} records the deployment under salt ${previous.salt}; this one uses ${salt}: give that salt, or another --manifest-dir`, { details: { salt, manifestSalt: previous.salt } });
+      }
+      const deployment = await deployContracts(new Wallet(key, provider), config, new Progress(o.json === true), rpcUrl, { salt, ...(previous === undefined ? {} : { previous }) });
+      const { manifest, factoryInstall, reused, ...record } = deployment;
+      const file = writeJson(o.out ?? DEFAULT_DEPLOYMENT, record);
+      const manifestFile = manifest === undefined ? undefined : await writeManifest(manifestDir, manifest);
+      output(o.json === true, { ...record, file, ...(manifestFile === undefined ? {} : { manifest: manifestFile, salt: manifest!.salt, factoryInstall, reused }) }, () => [
         `registry  ${deployment.registry}`,
         `oracle    ${deployment.oracle}`,
         `resolver  ${deployment.resolver}${deployment.resolver !== undefined && deployment.resolver === deployment.fraudGame ? " (FraudGame)" : deployment.resolver === undefined ? "" : " (ArbiterResolver: a trusted party)"}`,
         ...(deployment.fraudGame === undefined ? [] : [`game      ${deployment.fraudGame}`]),
         `chain     ${deployment.chainId} (from block ${deployment.deployBlock})`,
+        ...(manifest === undefined ? [] : [`salt      ${manifest.salt} (CREATE2; ${reused!.length} of ${Object.keys(manifest.contracts).length} contracts were already deployed)`]),
         `written   ${file}`,
+        ...(manifestFile === undefined ? [] : [`manifest  ${manifestFile}`]),
       ]);
     } finally {
       provider.destroy();

@@ -41,6 +41,8 @@ export type ErrorCode =
   | "TRACE_UNAVAILABLE"
   | "TRACE_PARTIAL"
   | "BATCH_PROOF_UNAVAILABLE"
+  /** A deterministic deployment does not match: other code at the CREATE2 factory address, or a contract or manifest that differs from what is deployed. */
+  | "DEPLOYMENT_MISMATCH"
   | "INTERNAL"
   | ClientErrorCode;
 

@@ -21,7 +21,7 @@ import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import type { TraceBuilder } from "../worker/trace.js";
 import type { GameTimes } from "../protocol/deployOracle.js";
-import { deployContracts, loadDeployConfig } from "../cli/deploy.js";
+import { deployContracts, loadDeployConfig, type DeployConfig } from "../cli/deploy.js";
 import { Progress } from "../cli/common.js";
 import { calibratedTerms, type CalibratedTerms, type CanonicalTermsArgs } from "../canonical/index.js";
 import { decodePng, ppocrClsTensor } from "../sdk/index.js";
@@ -182,6 +182,17 @@ export interface DeployedOracle {
   subscriptions: InferenceSubscriptions;
 }
 
+/** The deployment config deployOracle gives `oracle deploy`'s procedure: DEFAULT_PARAMS, the arbiter, and with `game` the FraudGame. */
+export function localStackDeployConfig(arbiter: string, game: boolean, times?: GameTimes): DeployConfig {
+  return loadDeployConfig({
+    arbiter,
+    disputeWindow: 3600,
+    fraudGame: game,
+    ...(times === undefined ? {} : { game: times }),
+    params: Object.fromEntries(Object.entries(DEFAULT_PARAMS).map(([k, v]) => [k, ETHER_PARAMS.has(k) ? formatEther(v as bigint) : typeof v === "bigint" ? v.toString() : v])),
+  });
+}
+
 /**
  * Deploys the registry, the oracle and the arbiter resolver with DEFAULT_PARAMS, and registers the
  * PP-OCR text-direction classifier (NONE and OPTIMISTIC tiers, input float32 [1,3,48,192]).
@@ -194,17 +205,9 @@ export async function deployOracle(
   // `oracle deploy`'s own procedure (cli/deploy.ts deployContracts): registry, oracle and its libraries, the
   // arbiter (the local stack's default resolver, a trusted party) and, with `game`, the step verifier and the
   // FraudGame, each approved in the registry.
-  const deployment = await deployContracts(
-    admin,
-    loadDeployConfig({
-      arbiter: await arbiter.getAddress(),
-      disputeWindow: 3600,
-      fraudGame: options.game !== undefined,
-      ...(options.game?.times === undefined ? {} : { game: options.game.times }),
-      params: Object.fromEntries(Object.entries(DEFAULT_PARAMS).map(([k, v]) => [k, ETHER_PARAMS.has(k) ? formatEther(v as bigint) : typeof v === "bigint" ? v.toString() : v])),
-    }),
-    new Progress(true),
-  );
+  // Through the CREATE2 factory under the default salt (installed on this fresh chain by its presigned
+  // transaction): the same accounts and config give the same addresses on any chain (scripts/features/create2.ts).
+  const deployment = await deployContracts(admin, localStackDeployConfig(await arbiter.getAddress(), options.game !== undefined, options.game?.times), new Progress(true));
   const registry = ModelRegistry__factory.connect(deployment.registry, admin);
   const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
   const resolver = ArbiterResolver__factory.connect(deployment.resolver!, admin);

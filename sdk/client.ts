@@ -14,7 +14,8 @@
  *   const { requestId } = await client.request({ modelHash, inputs: { input: frame, state, sr } });
  *   const outputs = await client.outputs((await client.wait(requestId)).outputHash!, modelHash); // Map by name
  */
-import { getAddress, type ContractRunner, type Provider, type Signer } from "ethers";
+import { getAddress, keccak256, type ContractRunner, type Provider, type Signer } from "ethers";
+import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
 import { IInferenceOracle__factory, IModelRegistry__factory, type IInferenceOracle, type IModelRegistry } from "../protocol/contracts.js";
 import { dtypeFromCode, encodeTensor, decodeTensor, type Tensor, type TensorSpec } from "../protocol/tensor.js";
 import { decodeBundle, encodeBundleFor, hashBundleEncoded, matchBundle, bundleEntries, type NamedTensorSpec } from "../protocol/bundle.js";
@@ -199,6 +200,44 @@ export class OracleClient {
       }
     }
     return new OracleClient({ ...options, oracle, registry, provider });
+  }
+
+  /**
+   * A client for the deployment a manifest (protocol/manifest.ts, written by `oracle deploy`) records for the
+   * runner's chain: `manifest` is the manifest itself or a folder of `<chainId>.json` files (`deployments/`).
+   * CONFIG_INVALID when there is none for the chain, when it is for another chain, or when the oracle's code on
+   * chain is not the code the manifest records (a wrong or tampered manifest never names a contract to pay).
+   */
+  static async fromManifest(options: Omit<OracleClientOptions, "oracle" | "registry"> & { manifest: DeploymentManifest | string }): Promise<OracleClient> {
+    const provider = "provider" in options.runner && options.runner.provider !== null && options.runner.provider !== undefined
+      ? (options.runner.provider as Provider)
+      : (options.runner as Provider);
+    if (typeof (provider as Provider).getBlockNumber !== "function") throw new OracleSdkError("CONFIG_INVALID", "the signer is not connected to a provider");
+    let chainId: bigint;
+    try {
+      chainId = (await provider.getNetwork()).chainId;
+    } catch (error) {
+      throw chainError("reading the chain id", error);
+    }
+    let manifest: DeploymentManifest | undefined;
+    try {
+      manifest = typeof options.manifest === "string" ? await loadManifest(options.manifest, chainId) : parseManifest(options.manifest, "given");
+    } catch (error) {
+      throw new OracleSdkError("CONFIG_INVALID", (error as Error).message, { cause: error });
+    }
+    if (manifest === undefined) throw new OracleSdkError("CONFIG_INVALID", `no deployment manifest for chain ${chainId} in ${String(options.manifest)}`, { details: { chainId: chainId.toString() } });
+    if (manifest.chainId !== chainId.toString()) throw new OracleSdkError("CONFIG_INVALID", `the manifest is for chain ${manifest.chainId}, the provider serves chain ${chainId}`);
+    const recorded = Object.values(manifest.contracts).find((c) => c.address.toLowerCase() === manifest.oracle.toLowerCase());
+    let code: string;
+    try {
+      code = await provider.getCode(manifest.oracle);
+    } catch (error) {
+      throw chainError("reading the oracle's code", error);
+    }
+    if (code === "0x" || (recorded !== undefined && keccak256(code) !== recorded.codeHash.toLowerCase())) {
+      throw new OracleSdkError("CONFIG_INVALID", `the oracle ${manifest.oracle} on chain ${chainId} is not the contract the manifest records (${code === "0x" ? "no code" : "its code hash differs"})`, { details: { oracle: manifest.oracle } });
+    }
+    return OracleClient.connect({ ...options, oracle: manifest.oracle, registry: manifest.registry });
   }
 
   /** The model's on-chain terms and specs. MODEL_NOT_FOUND when unregistered. */

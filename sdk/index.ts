@@ -13,3 +13,4 @@ export * from "./chained.js";
 export { Tier, RequestStatus, RefundReason } from "../protocol/types.js";
 export { encodeTensor, decodeTensor, hashEncoded, hashTensor, type Tensor, type TensorSpec, type DType } from "../protocol/tensor.js";
 export { encodeBundle, decodeBundle, hashBundle, hashBundleEncoded, type NamedTensorSpec } from "../protocol/bundle.js";
+export { loadManifest, verifyManifest, type DeploymentManifest } from "../protocol/manifest.js";

@@ -6,10 +6,11 @@ import type { FeatureDemo } from "./types.js";
 import { subscription } from "./subscription.js";
 import { chained } from "./chained.js";
 import { largeOutput } from "./largeOutput.js";
+import { create2 } from "./create2.js";
 
 export type { FeatureDemo, FeatureReport } from "./types.js";
 
-export const FEATURES: FeatureDemo[] = [subscription, chained, largeOutput];
+export const FEATURES: FeatureDemo[] = [subscription, chained, largeOutput, create2];
 
 /** Every field demo:features reports; one still missing from FEATURES is reported as not built. */
 export const FEATURE_NAMES = ["erc20", "subscription", "redundancy", "chained", "largeOutput", "create2"] as const;

@@ -258,7 +258,7 @@ describe("oracle model register with OPTIMISTIC on a chain", () => {
 
   it("test_modelRegister_optimisticMnist_printsCalibratedCanonicalTerms_succeeds", async () => {
     const deployment = join(dir, "deployment.json");
-    const deployed = await oracle(["deploy", "--rpc", url, "--key", keyOf(0), "--out", deployment, "--json"], {});
+    const deployed = await oracle(["deploy", "--rpc", url, "--key", keyOf(0), "--out", deployment, "--json"], { ORACLE_MANIFESTS: join(dir, "deployments") });
     expect(deployed.code, deployed.stderr).toBe(0);
     // The MNIST model with other producer metadata: the same graph, a new file hash.
     const model = onnx.ModelProto.decode(readFileSync(MNIST_FILE));

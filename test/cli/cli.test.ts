@@ -262,7 +262,7 @@ describe("oracle CLI against `oracle dev`", () => {
     it("deploy lists every problem in a bad config at once, and deploys from a good one", async () => {
       const bad = join(dir, "bad-deploy.json");
       writeFileSync(bad, JSON.stringify({ arbiter: "nobody", params: { minStake: "lots", challengeWindow: -1, gasPrice: 1 } }));
-      const r = await oracle(["deploy", "--rpc", ready.rpcUrl, "--key", key("admin"), "--config", bad, "--out", join(dir, "never.json")], {});
+      const r = await oracle(["deploy", "--rpc", ready.rpcUrl, "--key", key("admin"), "--config", bad, "--out", join(dir, "never.json")], { ORACLE_MANIFESTS: join(dir, "deployments") });
       expect(r.code).toBe(1);
       for (const problem of ["arbiter", "params.minStake", "params.challengeWindow", "gasPrice"]) expect(r.stderr).toContain(problem);
 
@@ -270,7 +270,7 @@ describe("oracle CLI against `oracle dev`", () => {
       writeFileSync(good, JSON.stringify({ params: { challengeWindow: 2, unbondingDelay: 0, minStake: "0.5" } }));
       dep2 = join(dir, "deployment-2.json");
       const d = lastJson<{ oracle: string; registry: string; resolver: string; fraudGame?: string; params: Record<string, string> }>(
-        await oracle(["deploy", "--rpc", ready.rpcUrl, "--key", key("admin"), "--config", good, "--out", dep2, "--json"], {}),
+        await oracle(["deploy", "--rpc", ready.rpcUrl, "--key", key("admin"), "--config", good, "--out", dep2, "--json"], { ORACLE_MANIFESTS: join(dir, "deployments") }),
       );
       // No arbiter unless asked (--arbiter): the FraudGame is the default (issue 12, finding 6; issue 11).
       expect(d.fraudGame).toBeDefined();
