@@ -3,10 +3,11 @@
  * (scripts/features/<name>.ts) and adds itself here with one line.
  */
 import type { FeatureDemo } from "./types.js";
+import { erc20 } from "./erc20.js";
 
 export type { FeatureDemo, FeatureReport } from "./types.js";
 
-export const FEATURES: FeatureDemo[] = [];
+export const FEATURES: FeatureDemo[] = [erc20];
 
 /** Every field demo:features reports; one still missing from FEATURES is reported as not built. */
 export const FEATURE_NAMES = ["erc20", "subscription", "redundancy", "chained", "largeOutput", "create2"] as const;
