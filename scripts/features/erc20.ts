@@ -76,9 +76,13 @@ export const erc20: FeatureDemo = {
       : { owner: OWNER_FEE, relayer: relayerCut, worker: AMOUNT - OWNER_FEE - relayerCut };
     const paid = owed.owner === expected.owner && owed.relayer === expected.relayer && owed.worker === expected.worker;
     const spent = userTokensBefore - (await token.balanceOf(await user.getAddress()));
+    // The relayer's dashboard names the request's fee token (its request detail API).
+    const detail = (await (await fetch(`${stack.relayer.url}/api/requests/${id}`)).json()) as { feeToken?: { token: string; amount: string } | null };
+    const dashboardShowsToken = detail.feeToken?.token?.toLowerCase() === tokenAddress.toLowerCase() && detail.feeToken?.amount === AMOUNT.toString();
     say(`  answered: probabilities [${probs.map((p) => p.toFixed(3)).join(", ")}]; token pull balances owner ${owed.owner / UNIT}, relayer ${Number(owed.relayer) / 1e18}, worker ${Number(owed.worker) / 1e18}`);
     return {
-      delivered: answer.received && probs.length === 2 && paid && spent === AMOUNT,
+      delivered: answer.received && probs.length === 2 && paid && spent === AMOUNT && dashboardShowsToken,
+      dashboardShowsToken,
       gasPerDelivery: Number(delivery),
       requestGas: Number(receipt.gasUsed),
       token: tokenAddress,
