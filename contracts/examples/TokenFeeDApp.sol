@@ -13,8 +13,9 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 /// @notice Example consumer that pays the oracle in an ERC-20 token (docs/FEATURES.md, "ERC-20 fees"): its
 /// user signs one EIP-2612 permit for this contract, and one transaction (`requestWithPermit`) pulls the fee
 /// from the user, approves the oracle and makes the request; msg.value pays the callback's gas in wei.
-/// The result arrives in `onInferenceResult`; a refunded request's tokens (credited by the oracle to this
-/// contract's token pull balance) are owed back to its user, who claims them with `claimRefund`.
+/// The result arrives in `onInferenceResult`; a refunded request's tokens and callback wei go back to its
+/// user through `claimRefund` (anyone may call it): it claims the oracle's token refund, pulls what the
+/// oracle credited to this contract, and pays the user.
 contract TokenFeeDApp is InferenceConsumer {
     using SafeERC20 for IERC20;
 
@@ -25,6 +26,7 @@ contract TokenFeeDApp is InferenceConsumer {
     }
 
     error TokenFeeDAppTransferFailed(address to, uint256 amount);
+    error TokenFeeDAppNoRefund(RequestId requestId);
 
     event Requested(RequestId indexed requestId, address indexed user, uint256 amount);
     event Answered(RequestId indexed requestId, bytes32 outputHash);
@@ -38,9 +40,8 @@ contract TokenFeeDApp is InferenceConsumer {
     mapping(RequestId => Answer) internal _answers;
     mapping(RequestId => address) public userOf;
     mapping(RequestId => uint256) public paidOf;
-    /// @notice Tokens and wei of refunded requests, owed to each user.
-    mapping(address user => uint256) public tokensOwed;
-    mapping(address user => uint256) public weiOwed;
+    /// @notice Requests the oracle refunded whose refund is not yet paid to their user.
+    mapping(RequestId => bool) public refundDue;
 
     constructor(address oracle_, IERC20 token_, bytes32 modelHash_, IInferenceOracle.Tier tier_, uint32 callbackGasLimit_)
         InferenceConsumer(oracle_)
@@ -103,19 +104,23 @@ contract TokenFeeDApp is InferenceConsumer {
         return _answers[requestId];
     }
 
-    /// @notice Pays msg.sender the tokens and wei of its refunded requests (pulling the oracle's credit first).
-    function claimRefund() external {
-        uint256 tokens = tokensOwed[msg.sender];
-        uint256 wei_ = weiOwed[msg.sender];
-        tokensOwed[msg.sender] = 0;
-        weiOwed[msg.sender] = 0;
-        if (tokens > token.balanceOf(address(this))) {
-            IOracleTokenFees(address(oracle)).withdrawToken(address(token));
-        }
-        if (tokens != 0) token.safeTransfer(msg.sender, tokens);
+    /// @notice Pays a refunded request's user its tokens and callback wei: claims the oracle's token refund
+    /// (unless someone did already), pulls this contract's balances at the oracle, and pays the user.
+    function claimRefund(RequestId requestId) external {
+        if (!refundDue[requestId]) revert TokenFeeDAppNoRefund(requestId);
+        refundDue[requestId] = false;
+        IOracleTokenFees fees = IOracleTokenFees(address(oracle));
+        uint256 wei_ = oracle.getRequest(requestId).callbackFee;
+        // A claim made before by anyone else credited this contract already.
+        // solhint-disable-next-line no-empty-blocks
+        try fees.claimTokenRefund(requestId) {} catch {}
+        if (fees.tokenBalanceOf(address(this), address(token)) != 0) fees.withdrawToken(address(token));
+        if (oracle.balanceOf(address(this)) != 0) oracle.withdraw();
+        address user = userOf[requestId];
+        token.safeTransfer(user, paidOf[requestId]);
         if (wei_ != 0) {
-            (bool ok,) = payable(msg.sender).call{value: wei_}("");
-            if (!ok) revert TokenFeeDAppTransferFailed(msg.sender, wei_);
+            (bool ok,) = payable(user).call{value: wei_}("");
+            if (!ok) revert TokenFeeDAppTransferFailed(user, wei_);
         }
     }
 
@@ -124,12 +129,9 @@ contract TokenFeeDApp is InferenceConsumer {
         emit Answered(requestId, outputHash);
     }
 
-    /// @dev Runs on the oracle's refund stipend: books what the user is owed (the tokens wait in the
-    /// oracle's pull balance until claimRefund; the callback's wei arrives with this call).
+    /// @dev Runs on the oracle's refund stipend (a token request's refund pushes no wei): marks the refund due.
     function _onRefund(RequestId requestId, uint8 reason) internal override {
-        address user = userOf[requestId];
-        tokensOwed[user] += paidOf[requestId];
-        weiOwed[user] += msg.value;
+        refundDue[requestId] = true;
         emit Refunded(requestId, reason);
     }
 }

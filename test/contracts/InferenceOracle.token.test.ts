@@ -88,6 +88,31 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     expect(await fx.oracle.balanceOf(fx.other.address)).toBe(value); // the settler ran the callback
   });
 
+  it("test_tokenFeeDApp_refundedRequest_userGetsTokensAndCallbackWeiBack", async () => {
+    const fx = await fixture();
+    const token = await deployToken(fx);
+    const consumer: any = await fx.ethers.deployContract("TokenFeeDApp", [fx.oracleAddr, token.target, MODEL_HASH, Tier.OPTIMISTIC, 100_000]);
+    const value = 100_000n * BigInt(PARAMS.minGasPrice) * 10n;
+    const deadline = (await now(fx)) + 600n;
+    const permit = await signPermit(fx.requester, token.target, consumer.target, TOKEN_FEE, deadline);
+    const p = await requestParams(fx, { deadline });
+    const start = await token.balanceOf(fx.requester.address);
+    const rc = await send(consumer.connect(fx.requester).requestWithPermit(
+      { inputHash: p.inputHash, input: p.input, inputURI: p.inputURI, deadline }, TOKEN_FEE, { deadline, v: permit.v, r: permit.r, s: permit.s }, { value },
+    ));
+    const id = events(rc, fx.oracle, "InferenceRequested")[0]!.args.requestId;
+    await expectRevert(consumer.claimRefund(id), consumer, "TokenFeeDAppNoRefund", [id]);
+    await conn.networkHelpers.time.increase(601);
+    await send(fx.oracle.refundExpired([id]));
+    expect(await consumer.refundDue(id)).toBe(true);
+    const weiBefore = await fx.ethers.provider.getBalance(fx.requester.address);
+    await send(consumer.connect(fx.other).claimRefund(id)); // anyone; the user is paid
+    expect(await token.balanceOf(fx.requester.address)).toBe(start);
+    expect((await fx.ethers.provider.getBalance(fx.requester.address)) - weiBefore).toBe(value);
+    expect(await token.balanceOf(consumer.target)).toBe(0n);
+    await expectRevert(consumer.claimRefund(id), consumer, "TokenFeeDAppNoRefund", [id]);
+  });
+
   it("test_tokenRequest_refused_notAccepted_tooLow_callbackFee_badPermit", async () => {
     const fx = await fixture();
     const token = await deployToken(fx);
