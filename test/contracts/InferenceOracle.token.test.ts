@@ -9,10 +9,11 @@ import { network } from "hardhat";
 import { ZeroAddress } from "ethers";
 import {
   deploy, deployToken, acceptToken, expectRevert, events, tokenRequest, requestParams, request, send, submission, rejection, record, now,
-  PARAMS, Refund, Ruling, Status, Tier, MODEL_HASH, OUTPUT, OUTPUT_HASH, TOKEN_FEE, TOKEN_OWNER_FEE, TOKEN_MIN_WORKER_FEE,
+  PARAMS, Refund, Ruling, Status, Tier, MODEL_HASH, INPUT, OUTPUT, OUTPUT_HASH, TOKEN_FEE, TOKEN_OWNER_FEE, TOKEN_MIN_WORKER_FEE,
   type Connection, type Fx,
 } from "./helpers.js";
 import { signPermit, encodePermit } from "../../protocol/permit.js";
+import { tensorHashParts } from "../../protocol/tensor.js";
 
 const BPS = 10_000n;
 const RELAYER_CUT = ((TOKEN_FEE - TOKEN_OWNER_FEE) * BigInt(PARAMS.relayerFeeBps)) / BPS;
@@ -159,7 +160,7 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     await send(fx.oracle.connect(fx.requester).withdrawToken(token.target));
   }
 
-  it("test_tokenRefund_expired_rejected_cancelled_creditRequesterInToken", async () => {
+  it("test_tokenRefund_expired_rejected_cancelled_inputTypeMismatch_creditRequesterInToken", async () => {
     const fx = await fixture();
     const token = await deployToken(fx);
     const start = await token.balanceOf(fx.requester.address);
@@ -177,6 +178,11 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     await expectTokenRefund(fx, token, c, Refund.CancelledByRequester, await send(fx.oracle.connect(fx.requester).cancelRequest(c)));
     expect(await token.balanceOf(fx.requester.address)).toBe(start);
     expect(await token.balanceOf(fx.oracleAddr)).toBe(0n);
+    // Input of the wrong type, proved by one worker: refunded at once.
+    const { id: e } = await tokenRequest(fx, token);
+    const { header, dataRoot } = tensorHashParts(INPUT);
+    await expectTokenRefund(fx, token, e, Refund.InputTypeMismatch, await send(fx.oracle.connect(fx.relayer).rejectRequestWithProof(e, 2, await rejection(fx, e, fx.signers[2]!, 2), header, dataRoot)));
+    expect(await token.balanceOf(fx.requester.address)).toBe(start);
     // A request paid in wei has no token refund to claim.
     const { id: d } = await request(fx, { deadline: (await now(fx)) + 100n });
     await conn.networkHelpers.time.increase(101);
