@@ -23,7 +23,7 @@ const solc = {
 // bench/results/gas.json). Every other contract keeps the legacy pipeline at runs 1000. Cost: a clean
 // `npm run build` takes about 32 s of CPU instead of about 17 s.
 const sizeTuned = { ...solc, settings: { ...solc.settings, viaIR: true, optimizer: { enabled: true, runs: 20 } } };
-// OracleRejections and DisputeBook (linked libraries) take many storage references at once, and FraudGame's
+// OracleRejections, DisputeBook and TokenFees (linked libraries) take many storage references at once, and FraudGame's
 // leaf proofs take many calldata arguments: the IR pipeline keeps them off the stack (FraudGame at runs 20,
 // for size: EIP-170).
 const viaIR = { ...solc, settings: { ...solc.settings, viaIR: true, optimizer: { enabled: true, runs: 200 } } };
@@ -36,6 +36,8 @@ const profile = {
     "contracts/test/BatchDecodeHarness.sol": sizeTuned,
     "contracts/libraries/OracleRejections.sol": viaIR,
     "contracts/libraries/DisputeBook.sol": viaIR,
+    // TokenFees.create passes the request, its context, the token, amount and permit at once.
+    "contracts/libraries/TokenFees.sol": viaIR,
     "contracts/dispute/FraudGame.sol": viaIrSmall,
   },
 };

@@ -11,8 +11,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, ZeroHash, parseEther } from "ethers";
 import { network } from "hardhat";
 import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
-import { ChainedDigitDApp__factory, ChainedInference__factory, InferenceSubscriptions__factory, LargeOutputDApp__factory, PeriodicTextDirectionDApp__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { ChainedDigitDApp__factory, ChainedInference__factory, InferenceSubscriptions__factory, LargeOutputDApp__factory, PeriodicTextDirectionDApp__factory, TestPermitToken__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { sizeProof } from "../protocol/largeOutput.js";
+import { signPermit, encodePermit } from "../protocol/permit.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
 import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
@@ -221,6 +222,41 @@ async function main(): Promise<void> {
   };
   add("large outputs: NONE delivery, 24 B output inline", await deliverLarge("classify", outputHash, outputHex), 1, "LargeOutputDApp.classify; the callback stores the bytes");
   add("large outputs: NONE delivery, 16,408 B output as hash", await deliverLarge("detect", hashEncoded(map), sizeProof(map)), 1, "LargeOutputDApp.detect; 78-byte size proof, the bytes at /blobs/<hash>");
+  // ERC-20 fees (docs/FEATURES.md, "ERC-20 fees"): the same request and delivery paid in a permit token,
+  // beside the same ETH request (both from the user's account, no callback, so only the fee path differs).
+  const token = await new TestPermitToken__factory(user).deploy();
+  const tokenAddress = await token.getAddress();
+  await (await token.mint(await user.getAddress(), 10n ** 24n)).wait();
+  await (await registry.connect(modelOwner).setTokenTerms(modelHash, tokenAddress, { accepted: true, ownerFee: 10n ** 15n, minWorkerFee: 10n ** 15n })).wait();
+  const direct = async (tier: Tier, how: "eth" | "approve" | "permit") => {
+    const inputHash = ("0x" + (++seq).toString(16).padStart(64, "0")) as Hex;
+    const params = { modelHash, inputHash, input: "0x", inputURI: `http://blobs.example/${inputHash}`, tier, callbackGasLimit: 0, deadline: (await networkHelpers.time.latest()) + 3600, maxInlineOutput: 0 };
+    let permit = "0x";
+    if (how === "approve") await (await token.connect(user).approve(oracleAddress, REQUEST_FEE)).wait();
+    if (how === "permit") permit = encodePermit(await signPermit(user, tokenAddress, oracleAddress, REQUEST_FEE, BigInt(params.deadline)));
+    const tx = how === "eth"
+      ? await oracle.connect(user).requestInference(params, { value: REQUEST_FEE })
+      : await oracle.connect(user).requestInferenceWithToken(params, tokenAddress, REQUEST_FEE, permit);
+    const receipt = (await tx.wait())!;
+    const event = receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!;
+    return { id: String(event.args.requestId), gas: receipt.gasUsed };
+  };
+  await direct(Tier.NONE, "eth"); // warms the user's and the model's slots alike for both
+  const ethDirect = await direct(Tier.NONE, "eth");
+  add("request, ETH fee, direct (requestInference)", ethDirect.gas, 1, "baseline for the token rows");
+  const tokenWarm = await direct(Tier.NONE, "approve");
+  const tokenApproved = await direct(Tier.NONE, "approve");
+  add("request, ERC-20 fee, direct (after approve)", tokenApproved.gas, 1, "token terms, transferFrom, balance check; the approve not counted");
+  const tokenPermit = await direct(Tier.NONE, "permit");
+  add("request, ERC-20 fee with EIP-2612 permit (one tx)", tokenPermit.gas, 1, "permit + transferFrom in the request");
+  // The first token delivery makes the parties' token balances non-zero (as their wei balances are already).
+  await (await oracle.connect(relayer).submitBatch(await batchOf([tokenWarm], false))).wait();
+  const ethNone = (await (await oracle.connect(relayer).submitBatch(await batchOf([ethDirect], false))).wait())!;
+  add("result + settlement, single (NONE, ETH fee, no callback)", ethNone.gasUsed, 1, "baseline for the token row");
+  const tokenNone = (await (await oracle.connect(relayer).submitBatch(await batchOf([tokenApproved], false))).wait())!;
+  add("result + settlement, single (NONE, ERC-20 fee, no callback)", tokenNone.gasUsed, 1, "payout to (account, token) pull balances");
+  const withdrawToken = (await (await oracle.connect(relayer).withdrawToken(tokenAddress)).wait())!;
+  add("withdrawToken (relayer's token pull balance)", withdrawToken.gasUsed, 1, "SafeERC20 transfer");
 
   const byStep = (prefix: string) => rows.find((r) => r.step.startsWith(prefix))!.gasPerItem;
   const delivery32 = byStep("result, submitBatch x32") + byStep("settlement, batched settleMany x32");
@@ -238,6 +274,9 @@ async function main(): Promise<void> {
       subscriptionGasPerDelivery: byStep("subscription round: trigger, fixed input") + byStep("subscription delivery: result + forward"),
       largeOutputInline24B: byStep("large outputs: NONE delivery, 24 B"),
       largeOutputHashOnly16KB: byStep("large outputs: NONE delivery, 16,408 B"),
+      erc20RequestExtraGas: byStep("request, ERC-20 fee, direct") - byStep("request, ETH fee, direct"),
+      erc20PermitRequestExtraGas: byStep("request, ERC-20 fee with EIP-2612 permit") - byStep("request, ETH fee, direct"),
+      erc20DeliveryExtraGas: byStep("result + settlement, single (NONE, ERC-20 fee") - byStep("result + settlement, single (NONE, ETH fee"),
     },
     chained: chainedSummary,
     optimisticResultBreakdownAt32: breakdown,

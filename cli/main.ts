@@ -16,7 +16,7 @@ import { OracleError } from "../protocol/errors.js";
 import { loadManifest, verifyManifest, writeManifest } from "../protocol/manifest.js";
 import { deployContracts, loadDeployConfig } from "./deploy.js";
 import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
-import { modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
+import { modelAcceptToken, modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";
 import { chainAdvanceCommand, chainDeployCommand, chainRequestCommand, chainStatusCommand } from "./chain.js";
 import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
@@ -166,6 +166,13 @@ model
   .option("--no-onchain", "skip proving every step through StepVerifier on an in-process EVM (no on-chain column, no leaf gas)")
   .action(async (file: string, _o, cmd: Command) => modelCheck(file, globals(cmd) as never));
 model
+  .command("accept-token <model> <token>")
+  .description("as the model's owner, accept an ERC-20 token for its fees (fees in the token's smallest units; requests pay with `request --token`), or stop with --remove")
+  .option("--owner-fee <units>", "the owner's fee per request, in the token", "0")
+  .option("--min-worker-fee <units>", "the least a request leaves for relayer and worker, in the token", "0")
+  .option("--remove", "stop accepting the token (requests already made keep their terms)")
+  .action(async (target: string, token: string, _o, cmd: Command) => modelAcceptToken(target, token, globals(cmd) as never));
+model
   .command("list")
   .description("every model registered since the deployment")
   .action(async (_o, cmd: Command) => modelList(globals(cmd)));
@@ -235,6 +242,9 @@ program
   .option("--callback-gas <n>", "callback gas (0: the requester is not called back)", "0")
   .option("--max-inline-output <bytes>", "largest output the callback gets inline; longer ones come as their hash, the bytes at <relayer>/blobs/<hash> (0: the oracle's cap; 1: hash only)", "0")
   .option("--relayer <url>", "relayer API for large inputs and outputs (default: the deployment's)")
+  .option("--token <address>", "pay the fee in this ERC-20 token (one the model accepts: `model accept-token`); --fee is then the callback's gas in ETH")
+  .option("--token-amount <units>", "with --token: the fee in the token's smallest units (default: the model's minimum in the token)")
+  .option("--no-permit", "with --token: approve the oracle in a transaction first instead of signing an EIP-2612 permit")
   .action(async (_o, cmd: Command) => requestCommand(globals(cmd) as never));
 program
   .command("status <requestId>")

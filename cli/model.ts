@@ -351,3 +351,37 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
     ctx.close();
   }
 }
+
+export interface AcceptTokenOptions extends GlobalOptions {
+  ownerFee: string;
+  minWorkerFee: string;
+  remove?: boolean;
+}
+
+/** `oracle model accept-token <model> <token>`: the model's owner accepts an ERC-20 token for its fees
+ * (IModelRegistry.setTokenTerms; docs/FEATURES.md, "ERC-20 fees"), or with --remove stops accepting it.
+ * Fees are in the token's smallest units. */
+export async function modelAcceptToken(target: string, tokenArg: string, o: AcceptTokenOptions): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const modelHash = await resolveModel(target, ctx);
+    const token = address(tokenArg, "token");
+    const units = (v: string, flag: string): bigint => {
+      if (!/^\d+$/.test(v)) throw cliError("CONFIG_INVALID", `${flag} takes a whole number of the token's smallest units; got ${JSON.stringify(v)}`);
+      return BigInt(v);
+    };
+    const terms = o.remove === true
+      ? { accepted: false, ownerFee: 0n, minWorkerFee: 0n }
+      : { accepted: true, ownerFee: units(o.ownerFee, "--owner-fee"), minWorkerFee: units(o.minWorkerFee, "--min-worker-fee") };
+    const registry = ModelRegistry__factory.connect(ctx.deployment.registry, ctx.wallet());
+    const progress = new Progress(ctx.json);
+    await send(`${terms.accepted ? "accepting" : "removing"} token ${token} for model ${modelHash}`, () => registry.setTokenTerms(modelHash, token, terms), progress);
+    output(ctx.json, { modelHash, token, ...terms }, () => [
+      terms.accepted
+        ? `model ${modelHash} accepts ${token}: owner fee ${terms.ownerFee}, minimum worker fee ${terms.minWorkerFee} (token units); requests: ${oracleCommand()} request --token ${token}`
+        : `model ${modelHash} no longer accepts ${token} (requests already made keep their terms)`,
+    ]);
+  } finally {
+    ctx.close();
+  }
+}

@@ -11,7 +11,7 @@ import {
   decodeJpeg, decodePng, describeOutput, imageToTensor, isJpeg, isPng, isSdkError, modelCard, OracleClient, OracleSdkError, readNpy, tensorFromJson,
   type DecodedOutput, type ModelDetails, type Progress as StageProgress, type RequestOutcome,
 } from "../sdk/index.js";
-import { cliError, context, eth, oracleCommand, output, Progress, type GlobalOptions } from "./common.js";
+import { address, cliError, context, eth, oracleCommand, output, Progress, type GlobalOptions } from "./common.js";
 import { TIER_NAMES } from "./deploy.js";
 import { resolveModel } from "./model.js";
 
@@ -76,6 +76,9 @@ export interface RequestCliOptions extends GlobalOptions {
   callbackGas: string;
   /** Largest output the callback gets inline (0: the oracle's cap). */
   maxInlineOutput?: string;
+  token?: string;
+  tokenAmount?: string;
+  permit?: boolean;
 }
 
 function tierOf(name: string): Tier {
@@ -257,7 +260,16 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
     const model = await client.model(await resolveModel(o.model, ctx));
     const given = readInputFiles(o.input, model);
     const quote = await client.quote(model.modelHash, Number(o.callbackGas));
-    let fee = quote.minimum;
+    let token: { address: string; amount?: bigint; permit: boolean } | undefined;
+    if (o.token !== undefined) {
+      if (o.tokenAmount !== undefined && !/^\d+$/.test(o.tokenAmount)) {
+        throw cliError("CONFIG_INVALID", `--token-amount takes a whole number of the token's smallest units; got ${JSON.stringify(o.tokenAmount)}`);
+      }
+      token = { address: address(o.token, "--token"), permit: o.permit !== false, ...(o.tokenAmount === undefined ? {} : { amount: BigInt(o.tokenAmount) }) };
+    } else if (o.tokenAmount !== undefined) {
+      throw cliError("CONFIG_INVALID", "--token-amount needs --token");
+    }
+    let fee = token === undefined ? quote.minimum : quote.callbackFee;
     if (o.fee !== undefined) {
       try {
         fee = parseEther(o.fee);
@@ -265,8 +277,9 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
         throw cliError("CONFIG_INVALID", `--fee takes an ETH amount such as 0.01; got ${JSON.stringify(o.fee)}`);
       }
     }
-    const sent = await progress.step(`sending the request (fee ${eth(fee)}, ${Tier[tier]} tier)`, () =>
-      client.request({ modelHash: model.modelHash, ...given, tier, fee, deadlineSeconds: Number(o.deadline), callbackGasLimit: Number(o.callbackGas), maxInlineOutput: Number(o.maxInlineOutput ?? 0) }),
+    const paying = token === undefined ? `fee ${eth(fee)}` : `fee in token ${token.address}${token.amount === undefined ? "" : ` (${token.amount} units)`}, callback gas ${eth(fee)}`;
+    const sent = await progress.step(`sending the request (${paying}, ${Tier[tier]} tier)`, () =>
+      client.request({ modelHash: model.modelHash, ...given, tier, fee, deadlineSeconds: Number(o.deadline), callbackGasLimit: Number(o.callbackGas), maxInlineOutput: Number(o.maxInlineOutput ?? 0), ...(token === undefined ? {} : { token }) }),
     );
     progress.info(`request ${sent.requestId} (tx ${sent.txHash}${sent.inputURI ? `, input uploaded to ${sent.inputURI}` : ", input inline"})`);
     if (o.wait !== true) {

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {IInferenceOracle} from "./interfaces/IInferenceOracle.sol";
+import {IOracleTokenFees} from "./interfaces/IOracleTokenFees.sol";
 import {IDisputeOracle, Ruling} from "./interfaces/IDisputeGame.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
@@ -16,6 +17,7 @@ import {OracleRequests} from "./libraries/OracleRequests.sol";
 import {OracleStaking} from "./libraries/OracleStaking.sol";
 import {OracleRejections} from "./libraries/OracleRejections.sol";
 import {DisputeBook} from "./libraries/DisputeBook.sol";
+import {TokenFees} from "./libraries/TokenFees.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -42,9 +44,10 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// are built by BatchMerkle.root (OpenZeppelin has no in-memory root builder; same sorted-pair hash).
 ///
 /// Funds conservation: address(this).balance == sum of stakes + fees escrowed by requests in
-/// Requested/Submitted/Challenged + bonds of open disputes (joiners x bond) + unclaimed dispute shares +
+/// Requested/Submitted/Challenged (the wei fee; for a request paid in a token, its callback fee) + bonds of open disputes (joiners x bond) + unclaimed dispute shares +
 /// sum of pull balances + totalBurned (burned wei never leaves). Every payout is
 /// credited to a pull balance (`withdraw`), except refund pushes, which leave escrow and balance together.
+/// Per ERC-20 token (TokenFees): token balance == sum of its pull balances + amounts of its open requests.
 ///
 /// Gas that others pay for a requester (issue 12, finding 7): a refund push gets a fixed stipend
 /// (REFUND_GAS), never the requester's callbackGasLimit; the callback's gas is priced into the minimum
@@ -53,7 +56,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// Parameters are versioned (docs/PROTOCOL.md, "Parameters"): the owner (OpenZeppelin Ownable2Step)
 /// schedules a version, which applies after `paramsDelay` to new requests only; each request keeps the
 /// version and the dispute resolver it was made with.
-contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGuardTransient {
+contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EIP712, ReentrancyGuardTransient {
     using StakeLedger for StakeLedger.Worker;
 
     /// @notice EIP-712 type of the statement a worker signs for a batch of results (docs/V2.md §3).
@@ -106,6 +109,10 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
     mapping(bytes32 root => bool) internal _batchRoots;
     /// @dev The signed rejections of each request (OracleRejections).
     mapping(RequestId => OracleRejections.Tally) internal _rejections;
+    /// @dev The token and amount of each request paid in an ERC-20 token (TokenFees), and the pull
+    /// balances in each token.
+    mapping(RequestId => TokenFees.Fee) internal _tokenFees;
+    mapping(address account => mapping(address token => uint256)) internal _tokenBalances;
 
     // INVARIANT: no state-changing entry point runs inside another one's external call (every one is
     // nonReentrant: OpenZeppelin ReentrancyGuardTransient, one transient slot).
@@ -125,20 +132,29 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
 
     /// @inheritdoc IInferenceOracle
     function requestInference(RequestParams calldata p) external payable nonReentrant returns (RequestId requestId) {
+        return OracleRequests.create(_requests, _extra, _paramsAt, p, _requestContext());
+    }
+
+    /// @inheritdoc IOracleTokenFees
+    function requestInferenceWithToken(RequestParams calldata p, address token, uint256 amount, bytes calldata permit)
+        external
+        payable
+        nonReentrant
+        returns (RequestId)
+    {
+        return TokenFees.create(_requests, _extra, _tokenFees, _paramsAt, p, _requestContext(), token, amount, permit);
+    }
+
+    /// @dev What making a request passes to the libraries: this request's sequence number (one more).
+    function _requestContext() internal returns (OracleRequests.Context memory) {
         uint256 sequence;
         // Cannot overflow: one increment per request.
         unchecked {
             sequence = ++_sequence;
         }
-        return OracleRequests.create(
-            _requests,
-            _extra,
-            _paramsAt,
-            p,
-            OracleRequests.Context({
-                registry: _registry, version: _effectiveVersion(), sequence: sequence, value: msg.value, now_: _now()
-            })
-        );
+        return OracleRequests.Context({
+            registry: _registry, version: _effectiveVersion(), sequence: sequence, value: msg.value, now_: _now()
+        });
     }
 
     /// @inheritdoc IInferenceOracle
@@ -365,6 +381,16 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
         _send(msg.sender, amount);
     }
 
+    /// @inheritdoc IOracleTokenFees
+    function claimTokenRefund(RequestId requestId) external nonReentrant {
+        TokenFees.claimRefund(_requests, _extra, _tokenFees, _balances, _tokenBalances, requestId);
+    }
+
+    /// @inheritdoc IOracleTokenFees
+    function withdrawToken(address token) external nonReentrant {
+        TokenFees.withdraw(_tokenBalances, token);
+    }
+
     // ============================================================ admin
 
     /// @inheritdoc IInferenceOracle
@@ -418,6 +444,11 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
     /// @inheritdoc IInferenceOracle
     function balanceOf(address account) external view returns (uint256) {
         return _balances[account];
+    }
+
+    /// @inheritdoc IOracleTokenFees
+    function tokenBalanceOf(address account, address token) external view returns (uint256) {
+        return _tokenBalances[account][token];
     }
 
     /// @inheritdoc IInferenceOracle
@@ -621,7 +652,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
         bytes calldata output
     ) internal {
         r.status = RequestStatus.Fulfilled;
-        _payOut(r, owner, worker, relayer, _payCallbackFee(requestId, r.callbackGasLimit));
+        _payOut(requestId, r, owner, worker, relayer, _payCallbackFee(requestId, r.callbackGasLimit));
         // A size proof is delivered as hash only: the callback gets empty bytes.
         if (_isSizeProof(output)) output = output[0:0];
         bool callbackSucceeded = _deliverResult(r.requester, r.callbackGasLimit, requestId, outputHash, output);
@@ -629,8 +660,17 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
     }
 
     /// @dev The owner's fee to the owner, the callback's gas to whoever executes it (this transaction's
-    /// sender), the rest split between relayer and worker.
-    function _payOut(RequestBook.Request storage r, address owner, address worker, address relayer, uint256 callbackFee) internal {
+    /// sender), the rest split between relayer and worker. A request without a wei fee may be paid in a
+    /// token: TokenFees pays it (its callback fee, in wei, was credited already).
+    function _payOut(
+        RequestId requestId,
+        RequestBook.Request storage r,
+        address owner,
+        address worker,
+        address relayer,
+        uint256 callbackFee
+    ) internal {
+        if (r.fee == 0) return TokenFees.payOut(_tokenFees, _tokenBalances, _paramsAt, r, requestId, owner, worker, relayer);
         uint256 ownerFee = r.ownerFee;
         // INVARIANT: the fee is split as the params version of the request said when it was made.
         // Cannot underflow in split: fee >= ownerFee + minWorkerFee + callbackFee at request time.
@@ -666,6 +706,7 @@ contract InferenceOracle is IInferenceOracle, Ownable2Step, EIP712, ReentrancyGu
     function _refund(RequestId requestId, RequestBook.Request storage r, RefundReason reason) internal {
         r.status = RequestStatus.Refunded;
         address requester = r.requester;
+        // A token request's wei fee is zero: its token amount and callback fee wait for claimTokenRefund.
         uint256 fee = r.fee;
         // INVARIANT: a refund costs its caller at most REFUND_GAS of the requester's code.
         // ExactGasCall.call is our gas-exact call (libraries/ExactGasCall.sol), not address.call.

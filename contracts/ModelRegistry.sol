@@ -43,6 +43,9 @@ contract ModelRegistry is IModelRegistry {
     /// @dev Set once, at registration by registerModelIO; empty for a model registered by registerModel.
     mapping(bytes32 modelHash => StoredIO) internal _io;
 
+    /// @dev What each model's owner asks in each ERC-20 token it accepts (docs/FEATURES.md, "ERC-20 fees").
+    mapping(bytes32 modelHash => mapping(address token => TokenTerms)) internal _tokenTerms;
+
     uint256 internal constant MAX_IO = 255;
     uint256 internal constant MAX_NAME_BYTES = 255;
 
@@ -178,6 +181,20 @@ contract ModelRegistry is IModelRegistry {
         if (resolver != address(0) && _approved[resolver]) t.resolver = resolver;
         address zkVerifier = m.zkVerifier;
         if (zkVerifier != address(0) && _approved[zkVerifier]) t.zkVerifier = zkVerifier;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setTokenTerms(bytes32 modelHash, address token, TokenTerms calldata t) external onlyModelOwner(modelHash) {
+        // INVARIANT: a fee token is a contract (SafeERC20 also refuses calls to an account without code).
+        if (token == address(0) || token.code.length == 0) revert RegistryTokenInvalid(token);
+        if (t.accepted) _tokenTerms[modelHash][token] = t;
+        else delete _tokenTerms[modelHash][token];
+        emit ModelTokenTermsSet(modelHash, token, t.accepted, t.accepted ? t.ownerFee : 0, t.accepted ? t.minWorkerFee : 0);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function tokenTerms(bytes32 modelHash, address token) external view returns (TokenTerms memory) {
+        return _tokenTerms[modelHash][token];
     }
 
     /// @inheritdoc IModelRegistry

@@ -291,7 +291,7 @@ function renderDetail(d) {
       ["tier", r.tier],
       ["model", model ? `${model.name} · ${r.modelHash}` : r.modelHash],
       ["requester", r.requester],
-      ["fee", eth(r.fee)],
+      ["fee", d.feeToken ? `${d.feeToken.amount} of token ${d.feeToken.token} (owner fee ${d.feeToken.ownerFee}; callback gas ${eth(r.fee)})` : eth(r.fee)],
       ["to result / to final", `${ms(r.submitMs)} / ${ms(r.finalMs)}`],
       ["worker", r.worker],
       ["input URI", d.inputURI || "(inline)"],

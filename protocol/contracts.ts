@@ -9,6 +9,7 @@ export {
   IDisputeResolverV2__factory,
   IDisputeOracle__factory,
   IZkVerifier__factory,
+  IOracleTokenFees__factory,
 } from "../types/ethers-contracts/index.js";
 export type {
   IInferenceOracle,
@@ -17,4 +18,5 @@ export type {
   IDisputeResolverV2,
   IDisputeOracle,
   IZkVerifier,
+  IOracleTokenFees,
 } from "../types/ethers-contracts/index.js";

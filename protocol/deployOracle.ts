@@ -26,6 +26,7 @@ import {
   OracleRequests__factory,
   OracleStaking__factory,
   OracleRejections__factory,
+  TokenFees__factory,
   type InferenceOracle,
   type IInferenceOracle,
 } from "../types/ethers-contracts/index.js";
@@ -74,6 +75,7 @@ const ORACLE_LIBRARIES: Record<keyof InferenceOracleLibraryAddresses, LibraryFac
   "project/contracts/libraries/OracleStaking.sol:OracleStaking": OracleStaking__factory,
   "project/contracts/libraries/OracleRejections.sol:OracleRejections": OracleRejections__factory,
   "project/contracts/libraries/DisputeBook.sol:DisputeBook": DisputeBook__factory,
+  "project/contracts/libraries/TokenFees.sol:TokenFees": TokenFees__factory,
 };
 
 /** Deploys the oracle's libraries (one transaction each) and returns their addresses for linking. */

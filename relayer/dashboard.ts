@@ -22,6 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type Request, type Response } from "express";
 import type { Log } from "ethers";
+import { IOracleTokenFees__factory } from "../protocol/contracts.js";
 import { OracleError, DTYPES, QUEUES, RefundReason, Ruling, Tier, bundleEntries, decodeTensor, dtypeFromCode, isTensorBundle, type Logger, type Tensor } from "../protocol/index.js";
 import { normalizeAddress, StreamGate } from "./limits.js";
 import { healthRoutes, type ReadinessCheck, type RelayerMetrics } from "../protocol/metrics.js";
@@ -458,6 +459,15 @@ async function refreshOrUnavailable(activity: ChainActivity): Promise<void> {
   }
 }
 
+const TOKEN_FEES = IOracleTokenFees__factory.createInterface();
+const TOKEN_EVENTS = new Set(["TokenFeeEscrowed", "TokenRefundClaimed"]);
+
+/** The fee token of a request paid in an ERC-20 token (its TokenFeeEscrowed event), else null. */
+function feeTokenOf(timeline: { event: string; args: Record<string, string> }[]): { token: string; amount: string; ownerFee: string } | null {
+  const e = timeline.find((t) => t.event === "TokenFeeEscrowed");
+  return e === undefined ? null : { token: e.args.token!, amount: e.args.tokenAmount!, ownerFee: e.args.tokenOwnerFee! };
+}
+
 function summary(r: RequestRow) {
   return {
     id: r.id,
@@ -600,7 +610,9 @@ async function requestChainReads(deps: DashboardDeps, row: RequestRow) {
   const timeline: { event: string; block: number; time: number; tx: string; args: Record<string, string> }[] = [];
   let inlineInput: string | undefined;
   for (const log of logs) {
-    const parsed = chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
+    // A request paid in an ERC-20 token also has its IOracleTokenFees events (docs/FEATURES.md, "ERC-20 fees").
+    const parsed = chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data })
+      ?? TOKEN_FEES.parseLog({ topics: [...log.topics], data: log.data });
     if (parsed === null) continue;
     if (!blocks.has(log.blockNumber)) blocks.set(log.blockNumber, (await chain.provider.getBlock(log.blockNumber))?.timestamp ?? 0);
     if (!receipts.has(log.transactionHash)) {
@@ -616,7 +628,9 @@ async function requestChainReads(deps: DashboardDeps, row: RequestRow) {
         args.input = `${(String(v).length - 2) / 2} bytes`;
         return;
       }
-      args[input.name] = typeof v === "bigint" ? v.toString() : String(v);
+      // Token amounts are not wei: named so that no reader takes them for ETH.
+      const name = TOKEN_EVENTS.has(parsed.name) && /^(amount|ownerFee)$/.test(input.name) ? `token${input.name[0]!.toUpperCase()}${input.name.slice(1)}` : input.name;
+      args[name] = typeof v === "bigint" ? v.toString() : String(v);
     });
     if (parsed.name === "RequestRefunded") args.reason = RefundReason[Number(parsed.args.reason)] ?? args.reason!;
     timeline.push({ event: parsed.name, block: log.blockNumber, time: blocks.get(log.blockNumber)!, tx: log.transactionHash, args });
@@ -653,6 +667,7 @@ async function requestDetail(deps: DashboardDeps, row: RequestRow, chainReads?: 
   const { timeline, receipts, inlineInput, view, dispute } = await (chainReads ?? requestChainReads)(deps, row);
   return {
     request: summary(row),
+    feeToken: feeTokenOf(timeline),
     commitments: {
       modelHash: row.modelHash,
       inputHash: row.inputHash,

@@ -14,9 +14,10 @@
  *   const { requestId } = await client.request({ modelHash, inputs: { input: frame, state, sr } });
  *   const outputs = await client.outputs((await client.wait(requestId)).outputHash!, modelHash); // Map by name
  */
-import { getAddress, keccak256, type ContractRunner, type Provider, type Signer } from "ethers";
+import { Contract, getAddress, keccak256, type ContractRunner, type Provider, type Signer } from "ethers";
 import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
-import { IInferenceOracle__factory, IModelRegistry__factory, type IInferenceOracle, type IModelRegistry } from "../protocol/contracts.js";
+import { IInferenceOracle__factory, IModelRegistry__factory, IOracleTokenFees__factory, type IInferenceOracle, type IModelRegistry } from "../protocol/contracts.js";
+import { encodePermit, signPermit } from "../protocol/permit.js";
 import { dtypeFromCode, encodeTensor, decodeTensor, type Tensor, type TensorSpec } from "../protocol/tensor.js";
 import { decodeBundle, encodeBundleFor, hashBundleEncoded, matchBundle, bundleEntries, type NamedTensorSpec } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
@@ -94,6 +95,13 @@ export interface RequestOptions {
   deadlineSeconds?: number;
   /** Force the input out of line (uploaded to the relayer) even when small. */
   upload?: boolean;
+  /**
+   * Pay the fee in an ERC-20 token the model's owner accepts (docs/FEATURES.md, "ERC-20 fees"): `amount`
+   * in the token's units (default the owner's fee + its minimum worker fee); `permit` (default true) signs
+   * an EIP-2612 permit so the request is one transaction, else the SDK approves the oracle first when the
+   * allowance is short. `fee` is then the wei for the callback's gas (default the quote's callback fee).
+   */
+  token?: { address: string; amount?: bigint; permit?: boolean };
 }
 
 export interface SentRequest {
@@ -106,6 +114,8 @@ export interface SentRequest {
   deadline: number;
   /** Where the input was uploaded, when it was not sent inline. */
   inputURI?: string;
+  /** The fee token and amount, for a request paid in an ERC-20 token (`fee` is then its wei: the callback's gas). */
+  token?: { address: string; amount: bigint };
 }
 
 /** What `fetchOutput` returns: the verified bytes of a final request's output. */
@@ -164,6 +174,7 @@ export class OracleClient {
   readonly registry: IModelRegistry;
   readonly provider: Provider;
   readonly relayerUrl: string | undefined;
+  private readonly runner: Signer | Provider;
   private readonly pollIntervalMs: number;
   private readonly maxOutputBytes: number;
   private readonly outputTimeoutMs: number;
@@ -173,6 +184,7 @@ export class OracleClient {
     this.oracle = IInferenceOracle__factory.connect(options.oracle, options.runner as ContractRunner);
     this.registry = IModelRegistry__factory.connect(options.registry, options.runner as ContractRunner);
     this.provider = options.provider;
+    this.runner = options.runner;
     this.relayerUrl = options.relayerUrl?.replace(/\/+$/, "");
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
@@ -348,8 +360,14 @@ export class OracleClient {
       });
     }
     const quote = await this.quote(model.modelHash, options.callbackGasLimit ?? 0);
-    const fee = options.fee ?? quote.minimum;
-    if (fee < quote.minimum) {
+    const token = options.token === undefined ? undefined : await this.tokenFee(model.modelHash, options.token);
+    const fee = options.fee ?? (token === undefined ? quote.minimum : quote.callbackFee);
+    if (token !== undefined && fee < quote.callbackFee) {
+      throw new OracleSdkError("FEE_TOO_LOW", `a token request pays its callback's gas in wei: ${fee} wei is below ${quote.callbackFee}`, {
+        details: { fee: fee.toString(), minimum: quote.callbackFee.toString() },
+      });
+    }
+    if (token === undefined && fee < quote.minimum) {
       throw new OracleSdkError("FEE_TOO_LOW", `a fee of ${fee} wei is below the minimum ${quote.minimum} wei (model ${quote.ownerFee} + worker ${quote.minWorkerFee} + callback gas ${quote.callbackFee})`, {
         details: { fee: fee.toString(), minimum: quote.minimum.toString() },
       });
@@ -374,10 +392,12 @@ export class OracleClient {
     }
     const deadline = now + (options.deadlineSeconds ?? 3600);
     try {
-      const tx = await this.oracle.requestInference(
-        { modelHash: model.modelHash, inputHash, input: inline, inputURI, tier, callbackGasLimit: options.callbackGasLimit ?? 0, deadline, maxInlineOutput: options.maxInlineOutput ?? 0 },
-        { value: fee },
-      );
+      const requestParams = { modelHash: model.modelHash, inputHash, input: inline, inputURI, tier, callbackGasLimit: options.callbackGasLimit ?? 0, deadline, maxInlineOutput: options.maxInlineOutput ?? 0 };
+      const tx = token === undefined
+        ? await this.oracle.requestInference(requestParams, { value: fee })
+        : await IOracleTokenFees__factory.connect(await this.oracle.getAddress(), this.runner as ContractRunner).requestInferenceWithToken(
+          requestParams, token.address, token.amount, await this.tokenPayment(token, BigInt(deadline)), { value: fee },
+        );
       const receipt = await tx.wait();
       if (receipt === null || receipt.status !== 1) throw new OracleSdkError("TX_REVERTED", `requestInference ${tx.hash} failed`);
       for (const log of receipt.logs) {
@@ -393,6 +413,7 @@ export class OracleClient {
           return {
             requestId, txHash: tx.hash as Hex, blockNumber: receipt.blockNumber, inputHash, fee, tier, deadline,
             ...(inputURI === "" ? {} : { inputURI }),
+            ...(token === undefined ? {} : { token: { address: token.address, amount: token.amount } }),
           };
         }
       }
@@ -400,6 +421,54 @@ export class OracleClient {
     } catch (error) {
       throw chainError("requestInference", error);
     }
+  }
+
+  /** Checks the model accepts the token and the amount covers its terms; the amount defaults to them. */
+  private async tokenFee(modelHash: Hex, t: NonNullable<RequestOptions["token"]>): Promise<{ address: string; amount: bigint; permit: boolean }> {
+    let address: string;
+    try {
+      address = getAddress(t.address);
+    } catch {
+      throw new OracleSdkError("CONFIG_INVALID", `token ${JSON.stringify(t.address)} is not an address`);
+    }
+    let terms: Awaited<ReturnType<IModelRegistry["tokenTerms"]>>;
+    try {
+      terms = await this.registry.tokenTerms(modelHash, address);
+    } catch (error) {
+      throw chainError("reading the model's token terms", error);
+    }
+    if (!terms.accepted) {
+      throw new OracleSdkError("FEE_TOO_LOW", `model ${modelHash} does not accept token ${address} for its fee`, { details: { modelHash, token: address } });
+    }
+    const minimum = terms.ownerFee + terms.minWorkerFee;
+    const amount = t.amount ?? minimum;
+    if (amount < minimum) {
+      throw new OracleSdkError("FEE_TOO_LOW", `a fee of ${amount} of token ${address} is below the model's minimum ${minimum} (owner ${terms.ownerFee} + worker ${terms.minWorkerFee})`, {
+        details: { fee: amount.toString(), minimum: minimum.toString(), token: address },
+      });
+    }
+    return { address, amount, permit: t.permit ?? true };
+  }
+
+  /** The encoded permit for a token request (signed by the runner), or "0x" after approving the oracle. */
+  private async tokenPayment(t: { address: string; amount: bigint; permit: boolean }, deadline: bigint): Promise<string> {
+    const signer = this.runner as Signer;
+    if (typeof signer.signTypedData !== "function") throw new OracleSdkError("CONFIG_INVALID", "a token request needs a signer");
+    const oracle = await this.oracle.getAddress();
+    if (t.permit) return encodePermit(await signPermit(signer, t.address, oracle, t.amount, deadline));
+    const erc20 = new Contract(t.address, ["function allowance(address,address) view returns (uint256)", "function approve(address,uint256) returns (bool)"], signer);
+    const owner = await signer.getAddress();
+    if ((await erc20.getFunction("allowance")(owner, oracle)) < t.amount) {
+      const tx = await erc20.getFunction("approve")(oracle, t.amount);
+      await tx.wait();
+    }
+    return "0x";
+  }
+
+  /** The caller's pull balance in `token` at the oracle (payouts and claimed refunds of token requests). */
+  async tokenBalance(token: string, account?: string): Promise<bigint> {
+    const who = account ?? (await (this.runner as Signer).getAddress());
+    return IOracleTokenFees__factory.connect(await this.oracle.getAddress(), this.runner as ContractRunner).tokenBalanceOf(who, getAddress(token));
   }
 
   /**

@@ -77,6 +77,27 @@ interface IModelRegistry {
     /// @notice A model's named inputs and outputs were recorded (registerModelIO).
     event ModelIOSet(bytes32 indexed modelHash, uint256 inputs, uint256 outputs);
 
+    /// @notice What a model's owner asks of a request paid in one ERC-20 token (docs/FEATURES.md, "ERC-20
+    /// fees"): its own fee, and the least left for the relayer and worker (the oracle's minWorkerFee is in
+    /// wei, and no price converts it), both in the token's units. Takes effect at once for new requests; a
+    /// request keeps the owner fee it was made with.
+    struct TokenTerms {
+        bool accepted;
+        uint96 ownerFee;
+        uint96 minWorkerFee;
+    }
+
+    /// @notice A model's owner accepted `token` on these terms, or (accepted false) stopped accepting it.
+    event ModelTokenTermsSet(bytes32 indexed modelHash, address indexed token, bool accepted, uint96 ownerFee, uint96 minWorkerFee);
+    /// @notice The zero address or an account without code offered as a fee token.
+    error RegistryTokenInvalid(address token);
+
+    /// @notice Accepts `token` for `modelHash`'s fees on `terms` (terms.accepted false: stops accepting it;
+    /// requests already made keep their terms). Owner only.
+    function setTokenTerms(bytes32 modelHash, address token, TokenTerms calldata terms) external;
+    /// @notice A model's terms in `token` (all zero, accepted false, when it does not accept it).
+    function tokenTerms(bytes32 modelHash, address token) external view returns (TokenTerms memory);
+
     function registerModel(bytes32 modelHash, ModelInfo calldata info) external;
     /// @notice Registers a model with named inputs and outputs (1..255 each, names 1..255 bytes in
     /// strictly ascending byte order: the bundle order). `info.input` / `info.output` are ignored and read

@@ -24,6 +24,15 @@ library OracleRequests {
         uint64 now_;
     }
 
+    /// @notice What a request escrows and fixes when it is stored (`fee` in wei; zero for a token request,
+    /// whose fee TokenFees keeps; `callbackFee` in wei).
+    struct Fees {
+        uint256 fee;
+        uint96 ownerFee;
+        address resolver;
+        uint256 callbackFee;
+    }
+
     /// @notice Checks and stores a new request; returns its id.
     function create(
         mapping(RequestId => RequestBook.Request) storage requests,
@@ -32,16 +41,34 @@ library OracleRequests {
         IInferenceOracle.RequestParams calldata p,
         Context memory c
     ) external returns (RequestId requestId) {
-        (uint96 ownerFee, address resolver) = _checkModel(c.registry, p.modelHash, p.tier);
+        (uint96 ownerFee, address resolver) = checkModel(c.registry, p.modelHash, p.tier);
         OracleParams.Stored storage sp = paramsAt[c.version];
-        uint256 gasPrice = block.basefee;
-        if (gasPrice < sp.minGasPrice) gasPrice = sp.minGasPrice;
-        uint256 callbackFee = uint256(p.callbackGasLimit) * gasPrice;
+        uint256 callbackFee = callbackFeeOf(p.callbackGasLimit, sp);
         uint256 minimum = uint256(ownerFee) + sp.minWorkerFee + callbackFee;
         // INVARIANT: the fee covers the model owner, the minimum worker fee and the callback's gas.
         if (c.value < minimum) revert IInferenceOracle.OracleFeeTooLow(c.value, minimum);
         // INVARIANT: escrowed fees fit the packed uint96 slot.
         if (c.value > type(uint96).max) revert IInferenceOracle.OracleFeeTooHigh(c.value);
+        return store(requests, extra, sp, p, c, Fees({fee: c.value, ownerFee: ownerFee, resolver: resolver, callbackFee: callbackFee}));
+    }
+
+    /// @notice The wei a callback of `callbackGasLimit` costs: its gas at max(basefee, minGasPrice).
+    function callbackFeeOf(uint256 callbackGasLimit, OracleParams.Stored storage sp) internal view returns (uint256) {
+        uint256 gasPrice = block.basefee;
+        if (gasPrice < sp.minGasPrice) gasPrice = sp.minGasPrice;
+        return callbackGasLimit * gasPrice;
+    }
+
+    /// @notice Checks the deadline, the callback gas and the input, then stores the request with fees `f`
+    /// (checked by the caller) and emits InferenceRequested (its `fee`: the wei escrowed, c.value).
+    function store(
+        mapping(RequestId => RequestBook.Request) storage requests,
+        mapping(RequestId => RequestBook.Extra) storage extra,
+        OracleParams.Stored storage sp,
+        IInferenceOracle.RequestParams calldata p,
+        Context memory c,
+        Fees memory f
+    ) internal returns (RequestId requestId) {
         // INVARIANT: every request can be served for a while, and its deadline fits uint40.
         if (p.deadline <= c.now_ || p.deadline > type(uint40).max) revert IInferenceOracle.OracleDeadlineInvalid(p.deadline, c.now_);
         uint32 maxGas = sp.maxCallbackGasLimit;
@@ -53,13 +80,13 @@ library OracleRequests {
             revert IInferenceOracle.OracleInlineOutputTooHigh(p.maxInlineOutput, sp.maxInlineOutputBytes);
         }
         // INVARIANT: the callback fee fits its packed uint64 (10M gas at 1,800 gwei).
-        if (callbackFee > type(uint64).max) revert IInferenceOracle.OracleFeeTooHigh(callbackFee);
+        if (f.callbackFee > type(uint64).max) revert IInferenceOracle.OracleFeeTooHigh(f.callbackFee);
 
         requestId = RequestIdLib.derive(address(this), c.sequence, p.modelHash, inputHash);
         RequestBook.Request storage r = requests[requestId];
         r.requester = msg.sender;
-        // Exact: value <= type(uint96).max (checked above).
-        r.fee = uint96(c.value);
+        // Exact: the callers check fee <= type(uint96).max.
+        r.fee = uint96(f.fee);
         r.modelHash = p.modelHash;
         r.inputHash = inputHash;
         r.deadline = uint40(p.deadline);
@@ -68,20 +95,20 @@ library OracleRequests {
         r.callbackGasLimit = uint24(p.callbackGasLimit);
         r.status = IInferenceOracle.RequestStatus.Requested;
         r.tier = p.tier;
-        r.ownerFee = ownerFee;
+        r.ownerFee = f.ownerFee;
         r.paramsVersion = c.version;
         // Only OPTIMISTIC requests can be disputed; their resolver is fixed now (revoking or switching
         // it later blocks new requests only). callbackFee < 2^64 (checked above).
-        if (p.tier != IInferenceOracle.Tier.OPTIMISTIC) resolver = address(0);
-        if (resolver != address(0) || callbackFee != 0 || p.maxInlineOutput != 0) {
+        address resolver = p.tier == IInferenceOracle.Tier.OPTIMISTIC ? f.resolver : address(0);
+        if (resolver != address(0) || f.callbackFee != 0 || p.maxInlineOutput != 0) {
             extra[requestId] = RequestBook.Extra({
-                resolver: resolver, callbackFee: uint64(callbackFee), maxInlineOutput: p.maxInlineOutput
+                resolver: resolver, callbackFee: uint64(f.callbackFee), maxInlineOutput: p.maxInlineOutput
             });
         }
         _emitRequested(requestId, p, inputHash, c.value);
     }
 
-    function _emitRequested(RequestId requestId, IInferenceOracle.RequestParams calldata p, bytes32 inputHash, uint256 fee) private {
+    function _emitRequested(RequestId requestId, IInferenceOracle.RequestParams calldata p, bytes32 inputHash, uint256 fee) internal {
         emit IInferenceOracle.InferenceRequested(
             requestId, msg.sender, p.modelHash, inputHash, p.tier, fee, p.deadline, p.callbackGasLimit, p.input, p.inputURI
         );
@@ -202,10 +229,10 @@ library OracleRequests {
         v.maxInlineOutput = x.maxInlineOutput == 0 ? paramsAt[r.paramsVersion].maxInlineOutputBytes : x.maxInlineOutput;
     }
 
-    /// @dev Checks the model accepts `tier` requests now; returns the owner's fee and the model's
+    /// @notice Checks the model accepts `tier` requests now; returns the owner's fee and the model's
     /// resolver (approved now) to fix in the request.
-    function _checkModel(IModelRegistry registry, bytes32 modelHash, IInferenceOracle.Tier tier)
-        private
+    function checkModel(IModelRegistry registry, bytes32 modelHash, IInferenceOracle.Tier tier)
+        internal
         view
         returns (uint96, address)
     {
@@ -231,7 +258,7 @@ library OracleRequests {
     }
 
     /// @dev The resolver's answer; an account without code, or a resolver that reverts, cannot dispute.
-    function _canDispute(address resolver, bytes32 modelHash) private view returns (bool) {
+    function _canDispute(address resolver, bytes32 modelHash) internal view returns (bool) {
         // (A call to an account without code would revert in the caller while decoding, past the catch.)
         if (resolver.code.length == 0) return false;
         try IDisputeResolverV2(resolver).canDispute(modelHash) returns (bool ok) {
@@ -242,7 +269,7 @@ library OracleRequests {
     }
 
     /// @dev Checks the inline input (or its absence); returns the input hash to store.
-    function _checkInput(IInferenceOracle.RequestParams calldata p, uint256 maxBytes) private pure returns (bytes32) {
+    function _checkInput(IInferenceOracle.RequestParams calldata p, uint256 maxBytes) internal pure returns (bytes32) {
         if (p.input.length == 0) {
             // INVARIANT: workers can always find the input: inline, or by hash at a URI.
             if (p.inputHash == bytes32(0) || bytes(p.inputURI).length == 0) revert IInferenceOracle.OracleInputMissing();

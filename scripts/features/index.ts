@@ -3,6 +3,7 @@
  * (scripts/features/<name>.ts) and adds itself here with one line.
  */
 import type { FeatureDemo } from "./types.js";
+import { erc20 } from "./erc20.js";
 import { subscription } from "./subscription.js";
 import { chained } from "./chained.js";
 import { largeOutput } from "./largeOutput.js";
@@ -10,7 +11,7 @@ import { create2 } from "./create2.js";
 
 export type { FeatureDemo, FeatureReport } from "./types.js";
 
-export const FEATURES: FeatureDemo[] = [subscription, chained, largeOutput, create2];
+export const FEATURES: FeatureDemo[] = [erc20, subscription, chained, largeOutput, create2];
 
 /** Every field demo:features reports; one still missing from FEATURES is reported as not built. */
 export const FEATURE_NAMES = ["erc20", "subscription", "redundancy", "chained", "largeOutput", "create2"] as const;

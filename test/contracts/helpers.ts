@@ -274,3 +274,46 @@ export async function requestAndSubmit(fx: Fx, w = 0, o: RequestOpts & Submissio
 export async function balance(fx: Fx, addr: string): Promise<bigint> {
   return fx.ethers.provider.getBalance(addr);
 }
+
+// ---------------------------------------------------------------- ERC-20 fees (IOracleTokenFees)
+
+/** The model owner's terms in a test token: its fee and the least left for relayer and worker (token units). */
+export const TOKEN_OWNER_FEE = 3n * 10n ** 6n;
+export const TOKEN_MIN_WORKER_FEE = 10n ** 6n;
+export const TOKEN_FEE = 10n ** 7n; // default token request amount
+
+/** Deploys test token `kind` (contracts/test/TestTokens.sol), mints to the requester and other, and makes
+ * the model accept it on the default terms (unless `accept` is false). */
+export async function deployToken(fx: Fx, kind = "TestPermitToken", accept = true): Promise<any> {
+  const token: any = await fx.ethers.deployContract(kind, []);
+  for (const a of [fx.requester, fx.other]) await send(token.mint(a.address, 10n ** 12n));
+  if (accept) await acceptToken(fx, await token.getAddress());
+  return token;
+}
+
+export async function acceptToken(fx: Fx, token: string, ownerFee = TOKEN_OWNER_FEE, minWorkerFee = TOKEN_MIN_WORKER_FEE, accepted = true) {
+  return send(fx.registry.connect(fx.modelOwner).setTokenTerms(MODEL_HASH, token, { accepted, ownerFee, minWorkerFee }));
+}
+
+export interface TokenRequestOpts extends RequestOpts {
+  amount?: bigint;
+  /** abi-encoded permit (protocol/permit.ts encodePermit); without one the requester approves first. */
+  permit?: string;
+  /** wei for the callback's gas (msg.value). */
+  value?: bigint;
+  approve?: boolean;
+}
+
+/** Sends a token request (approving the oracle first unless a permit is given), returns id and receipt. */
+export async function tokenRequest(fx: Fx, token: any, o: TokenRequestOpts = {}): Promise<{ id: RequestId; receipt: TransactionReceipt }> {
+  const p = await requestParams(fx, o);
+  const from = o.from ?? fx.requester;
+  const amount = o.amount ?? TOKEN_FEE;
+  const tokenAddr: string = await token.getAddress();
+  if (o.permit === undefined && o.approve !== false) await send(token.connect(from).approve(fx.oracleAddr, amount));
+  const receipt = await send(
+    (fx.oracle as any).connect(from).requestInferenceWithToken(p, tokenAddr, amount, o.permit ?? "0x", { value: o.value ?? 0n }),
+  );
+  const [ev] = events(receipt, fx.oracle, "InferenceRequested");
+  return { id: ev!.args.requestId as RequestId, receipt };
+}
