@@ -174,11 +174,9 @@ export async function deployContracts(deployer: Signer, config: DeployConfig, pr
     await approve("FraudGame", fraudGame);
   }
   // Prepaid recurring requests (docs/FEATURES.md, Subscriptions): no owner, bound to this oracle for ever.
-  const subscriptions = await progress.step("deploying InferenceSubscriptions", async () => {
-    const c = await new InferenceSubscriptions__factory(deployer).deploy(await oracle.getAddress());
-    await c.waitForDeployment();
-    return c.getAddress();
-  });
+  const subscriptions = await progress.step("deploying InferenceSubscriptions", async () =>
+    placeContract(deployer, "InferenceSubscriptions", new InferenceSubscriptions__factory(deployer), [await oracle.getAddress()], create2),
+  );
   // The default OPTIMISTIC resolver: the arbiter only when the deployment named one.
   const defaultResolver = arbiterResolver ?? fraudGame;
   if (admin.toLowerCase() !== me.toLowerCase() && (await registry.admin()).toLowerCase() === me.toLowerCase()) {

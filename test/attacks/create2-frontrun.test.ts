@@ -66,7 +66,7 @@ describe("attack: front-running a deterministic deployment", () => {
     // Our deployment is unaffected: the reference addresses, our owner and admin, the attacker nowhere.
     const ours = await deployContracts(c.deployer, config(c.admin.address), quiet);
     expect([ours.registry, ours.oracle, ours.fraudGame]).toEqual([reference.registry, reference.oracle, reference.fraudGame]);
-    expect(ours.reused!.sort()).toEqual(["DisputeBook", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking"]);
+    expect(ours.reused!.sort()).toEqual(["DisputeBook", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking", "TokenFees"]);
     expect(await InferenceOracle__factory.connect(ours.oracle, c.provider).owner()).toBe(c.admin.address);
     expect(await ModelRegistry__factory.connect(ours.registry, c.provider).admin()).toBe(c.admin.address);
     expect(await InferenceOracle__factory.connect(ours.oracle, c.provider).registry()).toBe(ours.registry);
@@ -104,7 +104,7 @@ describe("attack: front-running a deterministic deployment", () => {
       expect(theirs.manifest!.contracts[name]!.address, name).not.toBe(ours.manifest!.contracts[name]!.address);
     }
     // Only the stateless, ownerless libraries (and the step verifier) are shared: reused, not redeployed.
-    expect(ours.reused!.sort()).toEqual(["DisputeBook", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking", "StepIndex", "StepMaps", "StepVerifier"]);
+    expect(ours.reused!.sort()).toEqual(["DisputeBook", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking", "StepIndex", "StepMaps", "StepVerifier", "TokenFees"]);
     expect(await InferenceOracle__factory.connect(ours.oracle, c.provider).owner()).toBe(c.admin.address);
     expect(await ModelRegistry__factory.connect(ours.registry, c.provider).admin()).toBe(c.admin.address);
   }, 300_000);

@@ -56,7 +56,7 @@ describe("deterministic deployments (CREATE2)", () => {
     expect(mB.chainId).toBe("4242");
     const names = Object.keys(mA.contracts).sort();
     expect(names).toEqual(
-      ["ArbiterResolver", "DisputeBook", "FraudGame", "InferenceOracle", "ModelRegistry", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking", "StepIndex", "StepMaps", "StepVerifier"].sort(),
+      ["ArbiterResolver", "DisputeBook", "FraudGame", "InferenceOracle", "ModelRegistry", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking", "StepIndex", "StepMaps", "StepVerifier", "TokenFees", "InferenceSubscriptions"].sort(),
     );
     expect(Object.keys(mB.contracts).sort()).toEqual(names);
     for (const name of names) {
@@ -118,7 +118,7 @@ describe("deterministic deployments (CREATE2)", () => {
 
   it("verifyManifest: every contract matches; a tampered record or another chain's manifest does not", async () => {
     const checks = await verifyManifest(a.provider, onA.manifest!);
-    expect(checks.length).toBe(12);
+    expect(checks.length).toBe(14);
     expect(checks.every((c) => c.ok)).toBe(true);
     const tampered: DeploymentManifest = structuredClone(onA.manifest!);
     tampered.contracts.InferenceOracle!.codeHash = onB.manifest!.contracts.InferenceOracle!.codeHash;
