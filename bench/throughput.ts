@@ -3,8 +3,9 @@
  * in one run; then request -> settlement latency on the local chain.
  *
  *   raw:      InferenceSession.run back to back on the JS thread, `batch` inputs concatenated per run
- *   pipeline: jobs published to the in-process queue (JSON, hex input inline) -> validate -> hex
- *             decode -> input hash check -> decode -> spec check -> inference lane (own thread,
+ *   pipeline: jobs published to the in-process queue (binary: the input's bytes inline, passed by
+ *             reference, protocol/envelope.ts; --json-jobs: JSON with hex input, as before issue 15)
+ *             -> validate [-> hex decode] -> input hash check -> decode -> spec check -> inference lane (own thread,
  *             dynamic batching up to `batch`) [-> trace run, hash, upload] -> encode -> output hash
  *             -> EIP-712 sign -> result message published (model verified, session warm)
  *
@@ -29,7 +30,7 @@
  *
  * Usage: tsx bench/throughput.ts [--jobs 100] [--repeats 3] [--batches 1,8] [--models cls,det,rec]
  *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40] [--block-ms 1000]
- *          [--relayer-poll-ms 50]
+ *          [--relayer-poll-ms 50] [--json-jobs]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -58,6 +59,9 @@ function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
+
+/** --json-jobs: jobs as JSON with hex input (the format before the binary envelope), for comparison. */
+let jsonJobs = false;
 
 const r1 = (x: number) => Number(x.toFixed(1));
 const r3 = (x: number) => Number(x.toFixed(3));
@@ -118,6 +122,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   const encoded = inputs.map((t) => encodeTensor(t));
   const hashes = encoded.map((e) => hashEncoded(e));
   const hexes = encoded.map((e) => `0x${e.toString("hex")}`);
+  const inputOf = (i: number) => (jsonJobs ? hexes[i % hexes.length]! : encoded[i % encoded.length]!);
 
   // Raw onnxruntime, batch `batch`, with the pipeline's session settings.
   const sessionOptions = { graphOptimizationLevel: "all" as const, executionProviders: ["cpu"], ...(threads > 0 ? { intraOpNumThreads: threads } : {}) };
@@ -193,7 +198,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
     requestId: `0x${(run * 1_000_000 + i + 1).toString(16).padStart(64, "0")}`,
     modelHash,
     inputHash: hashes[i % hashes.length]!,
-    input: hexes[i % hexes.length]!,
+    input: inputOf(i),
     inputURI: "",
     tier: Tier.OPTIMISTIC,
     deadline: Math.floor(Date.now() / 1000) + 3600,
@@ -379,8 +384,10 @@ async function main(): Promise<void> {
       gap: { type: "string", default: "40" },
       "block-ms": { type: "string", default: "1000" },
       "relayer-poll-ms": { type: "string", default: "50" },
+      "json-jobs": { type: "boolean", default: false },
     },
   });
+  jsonJobs = values["json-jobs"];
   const jobs = Number(values.jobs);
   const repeats = Number(values.repeats);
   const threads = Number(values.threads);
@@ -419,7 +426,7 @@ async function main(): Promise<void> {
   const out = {
     date: new Date().toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? "?"} CPU; load average at start ${loadStart.map((x) => x.toFixed(1)).join(" ")}`,
-    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap} --block-ms ${values["block-ms"]} --relayer-poll-ms ${values["relayer-poll-ms"]}`,
+    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap} --block-ms ${values["block-ms"]} --relayer-poll-ms ${values["relayer-poll-ms"]}${jsonJobs ? " --json-jobs" : ""}`,
     settings: { graphOptimizationLevel: "all", executionProvider: "cpu", intraOpNumThreads: threads, inferenceThread: true },
     repeats,
     results,

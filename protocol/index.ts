@@ -20,3 +20,4 @@ export * from "./modelSafety.js";
 export * from "./shapeBounds.js";
 export * from "./netPolicy.js";
 export * from "./requestId.js";
+export * from "./envelope.js";

@@ -4,7 +4,7 @@
  * the oracle accepts every valid item and reports each skipped one with the error it would have
  * raised), rejections one by one. A skipped item's job is handed out again to another worker.
  */
-import { Tier, fromHex, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
+import { Tier, hexOf, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
 import type { TransactionReceipt } from "ethers";
 import type { OracleChain } from "./chain.js";
 import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
@@ -87,7 +87,9 @@ export class ResultSubmitter {
       const row = this.db.getRequest(item.requestId);
       // The output is only needed when the request settles in this transaction (NONE and ZK tiers).
       const settlesNow = row !== undefined && row.tier !== Tier.OPTIMISTIC;
-      const output = settlesNow && item.output !== "0x" && fromHex(item.output).byteLength <= this.options.maxInlineOutputBytes ? item.output : "0x";
+      // The collector stored the output as 0x-hex (relayer/collector.ts).
+      const hex = hexOf(item.output);
+      const output = settlesNow && hex !== "0x" && (hex.length - 2) / 2 <= this.options.maxInlineOutputBytes ? hex : "0x";
       return { requestId: item.requestId, outputHash: item.outputHash, output, proof: item.proof ?? "0x" };
     });
     return { payee: m.payee, signature: m.signature, items };

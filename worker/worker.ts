@@ -21,7 +21,7 @@ import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
 import { toHex } from "../protocol/merkle.js";
-import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
+import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, isEmptyInline, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
 import { InputCache } from "./input-cache.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { bundleEntries, encodeBundleFor, hashBundleEncoded, isTensorBundle, matchBundle } from "../protocol/bundle.js";
@@ -91,9 +91,18 @@ const PASS_ON_DELAY_MS = 50;
 /** The pause before passing on a job this worker's stake cannot back: while no worker can, the job circles slowly until one can (or its deadline). */
 const UNBACKED_PASS_ON_DELAY_MS = 1000;
 
+/** The input: raw bytes (binary envelope, issue 15: no decode at all) or 0x-hex (a JSON job from before it). */
 const WorkerJobSchema = JobSchema.extend({
-  input: z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),
+  input: z.union([
+    z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),
+    z.custom<Uint8Array>((v) => v instanceof Uint8Array).refine((b) => b.byteLength <= MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`),
+  ], { message: `${HEX_BYTES_MESSAGE} or raw bytes` }),
 });
+
+/** A Buffer over the same memory (no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 /** Decodes 0x-hex; undefined unless every character is a hex digit. */
 function decodeHexStrict(hex: string): Buffer | undefined {
@@ -312,10 +321,11 @@ export class Worker {
   async handle(delivery: Delivery<Json>, signal: AbortSignal): Promise<void> {
     const parsed = WorkerJobSchema.safeParse(delivery.body);
     let inline: Buffer | undefined;
-    if (parsed.success && parsed.data.input !== "0x") {
-      inline = decodeHexStrict(parsed.data.input);
+    if (parsed.success && !isEmptyInline(parsed.data.input)) {
+      const input = parsed.data.input;
+      inline = typeof input === "string" ? decodeHexStrict(input) : asBuffer(input);
     }
-    if (!parsed.success || (parsed.data.input !== "0x" && inline === undefined)) {
+    if (!parsed.success || (!isEmptyInline(parsed.data.input) && inline === undefined)) {
       const problems = parsed.success ? [`input: ${HEX_BYTES_MESSAGE}`] : parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
       const claimed = typeof delivery.body === "object" && delivery.body !== null && !Array.isArray(delivery.body) ? delivery.body.requestId : undefined;
       // A hostile message can claim anything: log at most a request id's worth of it.
@@ -395,7 +405,7 @@ export class Worker {
       releaseSlot();
       releaseSlot = undefined;
       await this.results.add(domain, job.chainId, job.oracle, job.payee ?? ZeroAddress, result);
-      log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
+      log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: !isEmptyInline(result.output) }, "result published");
       this.metrics.served(job.modelHash, result.provider, result.timings);
     } catch (error) {
       if (signal.aborted) {
@@ -576,12 +586,13 @@ export class Worker {
 
   private async publish(job: Job, encoded: Buffer, outputHash: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     const t = performance.now();
-    let outputHex: Hex = toHex(encoded);
+    // The output travels as raw bytes (binary envelope, issue 15): no hex of it on the worker.
+    let output: Buffer = encoded;
     if (encoded.byteLength > this.config.maxInlineOutputBytes) {
       if (this.config.blobStoreUrl !== undefined) {
         const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal, auth: this.blobAuth });
         log.debug({ url, bytes: encoded.byteLength }, "output stored in the blob store");
-        outputHex = "0x";
+        output = Buffer.alloc(0);
       } else {
         log.warn({ bytes: encoded.byteLength, max: this.config.maxInlineOutputBytes }, "output exceeds maxInlineOutputBytes but no blobStoreUrl is set; sending it inline");
       }
@@ -589,10 +600,9 @@ export class Worker {
     timings.upload = ms(t);
     timings.total = ms(start);
 
-    // Checked against the schema like any reply, except the output hex, which toHex just produced
-    // from the encoded tensor (the schema's regex over it cost ~4 ms for the 318 KB rec output);
-    // only its size limit is checked here. The relayer validates the whole message on receipt.
-    if (outputHex.length > 2 + 2 * MAX_INLINE_TENSOR_BYTES) {
+    // Checked against the schema like any reply, except the output bytes, which encodeTensor just
+    // produced; only their size limit is checked here. The relayer validates the whole message on receipt.
+    if (output.byteLength > MAX_INLINE_TENSOR_BYTES) {
       throw new BaseError("PAYLOAD_TOO_LARGE", `the output is ${encoded.byteLength} bytes, more than ${MAX_INLINE_TENSOR_BYTES} inline`);
     }
     const checked = BatchItemSchema.parse({
@@ -607,7 +617,7 @@ export class Worker {
       observedAt: job.observedAt,
       ...(proof === undefined ? {} : { proof }),
     } satisfies BatchItem);
-    return { ...checked, output: outputHex };
+    return { ...checked, output };
   }
 
   /** The configured ZK artifacts for a ZK-tier job's model; without them the job is left for another worker. */
@@ -713,7 +723,7 @@ export class Worker {
       reason,
       code: rejection.error.code,
       // Public: generic where the detail would reflect the worker's files or internal hosts (worker/errors.ts).
-      message: publicRejectionMessage(rejection.error, job.input === "0x" ? "fetched" : "inline"),
+      message: publicRejectionMessage(rejection.error, isEmptyInline(job.input) ? "fetched" : "inline"),
       signer: this.signer.address,
       signature,
       observedAt: job.observedAt,
