@@ -163,6 +163,10 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
       intraOpNumThreads: threads,
       inferenceThread,
       modelCacheDir: join(dir, inferenceThread ? "models-thread" : "models-js"),
+      // A fresh input cache per run (OPTIMISTIC inputs are kept to answer disputes): the default folder
+      // (.data/worker/inputs) kept every earlier run's inputs, whose request ids these jobs reuse, so
+      // each put first unlinked a stale file (~1.3 ms a job in a profile; an artifact, not the worker's cost).
+      inputCacheDir: join(dir, inferenceThread ? "inputs-thread" : "inputs-js"),
       modelSchemes: ["http", "https", "file", "npm"], // opt in: the benchmark's models are local files
       batching: batch > 1 ? { default: { maxBatch: batch, maxWaitMs: 2 } } : {},
       ...extra,
