@@ -32,7 +32,7 @@
  *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40] [--block-ms 1000]
  *          [--relayer-poll-ms 50] [--json-jobs]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -62,6 +62,30 @@ function percentile(xs: number[], p: number): number {
 
 /** --json-jobs: jobs as JSON with hex input (the format before the binary envelope), for comparison. */
 let jsonJobs = false;
+
+/**
+ * CPU ms used so far by this process's live children (the worker's model processes, worker/model-process.ts,
+ * where inference runs by default): process.cpuUsage counts only this process. Linux /proc; 0 elsewhere.
+ * Clock-tick resolution (10 ms), so per-job figures need runs of many jobs.
+ */
+function childrenCpuMs(): number {
+  try {
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    let total = 0;
+    for (const pid of readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        total += (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime (fields 14 and 15)
+      } catch {
+        // the child exited meanwhile
+      }
+    }
+    return total;
+  } catch {
+    return 0;
+  }
+}
 
 const r1 = (x: number) => Number(x.toFixed(1));
 const r3 = (x: number) => Number(x.toFixed(3));
@@ -104,7 +128,7 @@ interface CaseResult {
   /** Median ms per job of each worker stage, as the worker reports them in its results. */
   stageMedianMs: Record<string, number>;
   /**
-   * CPU time per job (ms, every thread of this process: user + system), median over repeats. On a
+   * CPU time per job (ms, every thread of this process and of its model processes: user + system), median over repeats. On a
    * saturated machine throughput follows CPU per job, so this is the load-independent figure:
    * pipeline - raw = what the worker adds per job.
    */
@@ -250,9 +274,10 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   const cpu = { raw: [] as number[], pipeline: [] as number[], js: [] as number[] };
   const cpuOf = async (list: number[], perJob: number, fn: () => Promise<number>): Promise<number> => {
     const c0 = process.cpuUsage();
+    const k0 = childrenCpuMs();
     const rate = await fn();
     const c = process.cpuUsage(c0);
-    list.push((c.user + c.system) / 1000 / perJob);
+    list.push(((c.user + c.system) / 1000 + childrenCpuMs() - k0) / perJob);
     return rate;
   };
   for (let r = 0; r < repeats; r++) {
