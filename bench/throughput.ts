@@ -30,7 +30,7 @@
  *
  * Usage: tsx bench/throughput.ts [--jobs 100] [--repeats 3] [--batches 1,8] [--models cls,det,rec]
  *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40] [--block-ms 1000]
- *          [--relayer-poll-ms 50] [--json-jobs]
+ *          [--relayer-poll-ms 50] [--json-jobs] [--in-process]
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -62,6 +62,8 @@ function percentile(xs: number[], p: number): number {
 
 /** --json-jobs: jobs as JSON with hex input (the format before the binary envelope), for comparison. */
 let jsonJobs = false;
+/** --in-process: modelProcess false (see makePipeline). */
+let inProcess = false;
 
 /**
  * CPU ms used so far by this process's live children (the worker's model processes, worker/model-process.ts,
@@ -186,6 +188,9 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
       maxInlineOutputBytes: 4 << 20, // outputs travel inline
       intraOpNumThreads: threads,
       inferenceThread,
+      // --in-process: sessions in the worker's process (no model process: trusted models only), to
+      // separate the cost of the model-process sandbox (worker/model-process.ts) from the rest.
+      ...(inProcess ? { modelProcess: false } : {}),
       modelCacheDir: join(dir, inferenceThread ? "models-thread" : "models-js"),
       // A fresh input cache per run (OPTIMISTIC inputs are kept to answer disputes): the default folder
       // (.data/worker/inputs) kept every earlier run's inputs, whose request ids these jobs reuse, so
@@ -414,9 +419,11 @@ async function main(): Promise<void> {
       "block-ms": { type: "string", default: "1000" },
       "relayer-poll-ms": { type: "string", default: "50" },
       "json-jobs": { type: "boolean", default: false },
+      "in-process": { type: "boolean", default: false },
     },
   });
   jsonJobs = values["json-jobs"];
+  inProcess = values["in-process"];
   const jobs = Number(values.jobs);
   const repeats = Number(values.repeats);
   const threads = Number(values.threads);
@@ -455,7 +462,7 @@ async function main(): Promise<void> {
   const out = {
     date: new Date().toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? "?"} CPU; load average at start ${loadStart.map((x) => x.toFixed(1)).join(" ")}`,
-    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap} --block-ms ${values["block-ms"]} --relayer-poll-ms ${values["relayer-poll-ms"]}${jsonJobs ? " --json-jobs" : ""}`,
+    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap} --block-ms ${values["block-ms"]} --relayer-poll-ms ${values["relayer-poll-ms"]}${jsonJobs ? " --json-jobs" : ""}${inProcess ? " --in-process" : ""}`,
     settings: { graphOptimizationLevel: "all", executionProvider: "cpu", intraOpNumThreads: threads, inferenceThread: true },
     repeats,
     results,
