@@ -443,15 +443,24 @@ export class Worker {
     }
     timings.hash = ms(t);
     // An OPTIMISTIC result can be disputed until it settles: its input is kept to answer the game from.
+    // The file is written beside the inference (off this thread) and awaited before the result leaves.
+    let cached: Promise<void> = Promise.resolve();
     if (job.tier === Tier.OPTIMISTIC) {
+      const warn = (error: unknown) => log.warn({ err: error }, "could not cache the input (a dispute would refetch it)");
       try {
-        this.inputs.put(job.requestId, inputHash, bytes);
+        cached = this.inputs.put(job.requestId, inputHash, bytes).catch(warn);
       } catch (error) {
-        log.warn({ err: error }, "could not cache the input (a dispute would refetch it)");
+        warn(error);
       }
     }
+    const item = await this.serveChecked(job, bytes, timings, start, signal, log, canonical);
+    await cached;
+    return item;
+  }
 
-    t = performance.now();
+  /** serve, after the input hash check (and the input cache's write started). */
+  private async serveChecked(job: Job, bytes: Buffer, timings: StageTimings, start: number, signal: AbortSignal, log: Logger, canonical: boolean): Promise<BatchItem> {
+    let t = performance.now();
     const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
     if (isMultiTensor(model)) return this.serveNamed(job, bytes, model, timings, start, signal, log);
     // A bundle sent to a one-input model: not of the model's type (a bare tensor is).
@@ -666,7 +675,7 @@ export class Worker {
           this.log.warn({ requestId, uri: s.uri }, "a refetched input does not hash to the request's inputHash");
           continue;
         }
-        this.inputs.put(requestId, inputHash, bytes);
+        await this.inputs.put(requestId, inputHash, bytes).catch((error: unknown) => this.log.warn({ err: error, requestId }, "could not cache a refetched input"));
         return bytes;
       } catch (error) {
         this.log.warn({ err: error, requestId, uri: s.uri }, "refetching a disputed request's input failed");
