@@ -150,6 +150,21 @@ describe("binary jobs and results over RabbitMQ", () => {
     expect(Buffer.from(byId.get("truncated")!.body as Uint8Array).equals(truncated)).toBe(true);
     expect(byId.get("truncated")!.deliveryCount).toBe(1);
   });
+
+  it("does not read a JSON message's {\"$bytes\"} object as bytes: such a job is dead-lettered unsigned", async () => {
+    const encoded = encodeTensor(textLineTensor("smuggled"));
+    const forged = { ...job("0x", encoded), input: { $bytes: [0, 8] } };
+    const ch = await raw.createChannel();
+    ch.publish(ns + QUEUES.jobs, ns + QUEUES.jobs, Buffer.from(JSON.stringify(forged)), { messageId: "smuggled", contentType: "application/json", persistent: true });
+    await ch.close();
+    const dead = await waitFor(async () => (await relayerSide.deadLetters(QUEUES.jobs)).find((d) => d.messageId === "smuggled"), 60_000, "the forged job dead-lettered");
+    expect(dead.reason).toMatch(/input/);
+    expect((dead.body as { input: unknown }).input).toEqual({ $bytes: [0, 8] });
+    // Nothing was signed for it.
+    const rch = await raw.createChannel();
+    expect(await rch.get(ns + QUEUES.results, { noAck: true })).toBe(false);
+    await rch.close();
+  });
 });
 
 /** A valid job envelope (cut short by a test). */
