@@ -3,8 +3,9 @@
  * in one run; then request -> settlement latency on the local chain.
  *
  *   raw:      InferenceSession.run back to back on the JS thread, `batch` inputs concatenated per run
- *   pipeline: jobs published to the in-process queue (JSON, hex input inline) -> validate -> hex
- *             decode -> input hash check -> decode -> spec check -> inference lane (own thread,
+ *   pipeline: jobs published to the in-process queue (binary: the input's bytes inline, passed by
+ *             reference, protocol/envelope.ts; --json-jobs: JSON with hex input, as before issue 15)
+ *             -> validate [-> hex decode] -> input hash check -> decode -> spec check -> inference lane (own thread,
  *             dynamic batching up to `batch`) [-> trace run, hash, upload] -> encode -> output hash
  *             -> EIP-712 sign -> result message published (model verified, session warm)
  *
@@ -29,9 +30,9 @@
  *
  * Usage: tsx bench/throughput.ts [--jobs 100] [--repeats 3] [--batches 1,8] [--models cls,det,rec]
  *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40] [--block-ms 1000]
- *          [--relayer-poll-ms 50]
+ *          [--relayer-poll-ms 50] [--json-jobs] [--in-process]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -57,6 +58,35 @@ function median(xs: number[]): number {
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** --json-jobs: jobs as JSON with hex input (the format before the binary envelope), for comparison. */
+let jsonJobs = false;
+/** --in-process: modelProcess false (see makePipeline). */
+let inProcess = false;
+
+/**
+ * CPU ms used so far by this process's live children (the worker's model processes, worker/model-process.ts,
+ * where inference runs by default): process.cpuUsage counts only this process. Linux /proc; 0 elsewhere.
+ * Clock-tick resolution (10 ms), so per-job figures need runs of many jobs.
+ */
+function childrenCpuMs(): number {
+  try {
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    let total = 0;
+    for (const pid of readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        total += (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime (fields 14 and 15)
+      } catch {
+        // the child exited meanwhile
+      }
+    }
+    return total;
+  } catch {
+    return 0;
+  }
 }
 
 const r1 = (x: number) => Number(x.toFixed(1));
@@ -100,7 +130,7 @@ interface CaseResult {
   /** Median ms per job of each worker stage, as the worker reports them in its results. */
   stageMedianMs: Record<string, number>;
   /**
-   * CPU time per job (ms, every thread of this process: user + system), median over repeats. On a
+   * CPU time per job (ms, every thread of this process and of its model processes: user + system), median over repeats. On a
    * saturated machine throughput follows CPU per job, so this is the load-independent figure:
    * pipeline - raw = what the worker adds per job.
    */
@@ -118,6 +148,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   const encoded = inputs.map((t) => encodeTensor(t));
   const hashes = encoded.map((e) => hashEncoded(e));
   const hexes = encoded.map((e) => `0x${e.toString("hex")}`);
+  const inputOf = (i: number) => (jsonJobs ? hexes[i % hexes.length]! : encoded[i % encoded.length]!);
 
   // Raw onnxruntime, batch `batch`, with the pipeline's session settings.
   const sessionOptions = { graphOptimizationLevel: "all" as const, executionProviders: ["cpu"], ...(threads > 0 ? { intraOpNumThreads: threads } : {}) };
@@ -157,7 +188,14 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
       maxInlineOutputBytes: 4 << 20, // outputs travel inline
       intraOpNumThreads: threads,
       inferenceThread,
+      // --in-process: sessions in the worker's process (no model process: trusted models only), to
+      // separate the cost of the model-process sandbox (worker/model-process.ts) from the rest.
+      ...(inProcess ? { modelProcess: false } : {}),
       modelCacheDir: join(dir, inferenceThread ? "models-thread" : "models-js"),
+      // A fresh input cache per run (OPTIMISTIC inputs are kept to answer disputes): the default folder
+      // (.data/worker/inputs) kept every earlier run's inputs, whose request ids these jobs reuse, so
+      // each put first unlinked a stale file (~1.3 ms a job in a profile; an artifact, not the worker's cost).
+      inputCacheDir: join(dir, inferenceThread ? "inputs-thread" : "inputs-js"),
       modelSchemes: ["http", "https", "file", "npm"], // opt in: the benchmark's models are local files
       batching: batch > 1 ? { default: { maxBatch: batch, maxWaitMs: 2 } } : {},
       ...extra,
@@ -193,7 +231,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
     requestId: `0x${(run * 1_000_000 + i + 1).toString(16).padStart(64, "0")}`,
     modelHash,
     inputHash: hashes[i % hashes.length]!,
-    input: hexes[i % hexes.length]!,
+    input: inputOf(i),
     inputURI: "",
     tier: Tier.OPTIMISTIC,
     deadline: Math.floor(Date.now() / 1000) + 3600,
@@ -241,9 +279,10 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   const cpu = { raw: [] as number[], pipeline: [] as number[], js: [] as number[] };
   const cpuOf = async (list: number[], perJob: number, fn: () => Promise<number>): Promise<number> => {
     const c0 = process.cpuUsage();
+    const k0 = childrenCpuMs();
     const rate = await fn();
     const c = process.cpuUsage(c0);
-    list.push((c.user + c.system) / 1000 / perJob);
+    list.push(((c.user + c.system) / 1000 + childrenCpuMs() - k0) / perJob);
     return rate;
   };
   for (let r = 0; r < repeats; r++) {
@@ -379,8 +418,12 @@ async function main(): Promise<void> {
       gap: { type: "string", default: "40" },
       "block-ms": { type: "string", default: "1000" },
       "relayer-poll-ms": { type: "string", default: "50" },
+      "json-jobs": { type: "boolean", default: false },
+      "in-process": { type: "boolean", default: false },
     },
   });
+  jsonJobs = values["json-jobs"];
+  inProcess = values["in-process"];
   const jobs = Number(values.jobs);
   const repeats = Number(values.repeats);
   const threads = Number(values.threads);
@@ -419,7 +462,7 @@ async function main(): Promise<void> {
   const out = {
     date: new Date().toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? "?"} CPU; load average at start ${loadStart.map((x) => x.toFixed(1)).join(" ")}`,
-    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap} --block-ms ${values["block-ms"]} --relayer-poll-ms ${values["relayer-poll-ms"]}`,
+    command: `tsx bench/throughput.ts --jobs ${jobs} --repeats ${repeats} --batches ${values.batches} --models ${values.models} --traces ${values.traces} --threads ${threads} --latency ${values.latency} --gap ${values.gap} --block-ms ${values["block-ms"]} --relayer-poll-ms ${values["relayer-poll-ms"]}${jsonJobs ? " --json-jobs" : ""}${inProcess ? " --in-process" : ""}`,
     settings: { graphOptimizationLevel: "all", executionProvider: "cpu", intraOpNumThreads: threads, inferenceThread: true },
     repeats,
     results,

@@ -24,3 +24,4 @@ export * from "./retry.js";
 export * from "./hex.js";
 export * from "./schemas.js";
 export * from "./largeOutput.js";
+export * from "./envelope.js";

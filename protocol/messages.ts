@@ -11,7 +11,22 @@ import { AddressSchema as address, Bytes32Schema as hex32, HexBytesSchema as hex
  * ones travel through the blob store.
  */
 export const MAX_INLINE_TENSOR_BYTES = 16 * 1024 * 1024;
-const inlineTensor = hexBytes.max(2 + 2 * MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`);
+const inlineTensorHex = hexBytes.max(2 + 2 * MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`);
+/** Raw bytes: a byte field of a binary envelope (protocol/envelope.ts), or the in-process queue's Buffer. */
+const inlineTensorBytes = z
+  .custom<Uint8Array>((v) => v instanceof Uint8Array, "expected 0x-prefixed hex bytes or raw bytes")
+  .refine((b) => b.byteLength <= MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`);
+/**
+ * An inline tensor: raw bytes (the binary envelope, issue 15) or 0x-hex (JSON messages, as published
+ * before the envelope: both are accepted, so jobs and results queued during an upgrade are served).
+ * Empty ("0x" or zero bytes): not inline.
+ */
+const inlineTensor = z.union([inlineTensorHex, inlineTensorBytes]);
+
+/** Whether an inline tensor field is empty ("0x" or no bytes: the tensor travels by reference). */
+export function isEmptyInline(value: string | Uint8Array): boolean {
+  return typeof value === "string" ? value === "0x" : value.byteLength === 0;
+}
 /** An ECDSA signature: 65 bytes (64 in the compact form). */
 const signatureHex = hexBytes.max(2 + 2 * 65, "a signature is at most 65 bytes");
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { joinMessage, splitMessage, type Message as Body } from "../protocol/envelope.js";
 import { OracleError, isRetryable } from "../protocol/errors.js";
 import {
   DEAD_LETTER_SUFFIX,
@@ -7,7 +8,6 @@ import {
   type DeadLetter,
   type Delivery,
   type Handler,
-  type Json,
   type JobQueue,
   type Lease,
   type QueueOptions,
@@ -16,13 +16,43 @@ import {
 
 interface Message {
   messageId: string;
-  /** Serialized like a broker would, so non-JSON payloads fail here as they would on RabbitMQ. */
+  /**
+   * The header serialized like a broker would (so non-JSON payloads fail here as they would on
+   * RabbitMQ, and a handler gets its own copy of the structure); byte fields are kept as the
+   * publisher's Buffers and handed over by reference (no copy, no JSON: protocol/envelope.ts).
+   */
   payload: string;
+  sections: Uint8Array[];
+  dataBytes: number;
   deliveryCount: number;
 }
 
+function pack(messageId: string, body: Body): Message {
+  const { header, sections, dataBytes } = splitMessage(body);
+  return { messageId, payload: header, sections, dataBytes, deliveryCount: 0 };
+}
+
+function unpack(m: Message): Body {
+  if (m.sections.length === 0) return JSON.parse(m.payload) as Body;
+  const byOffset = new Map<number, Uint8Array[]>();
+  let at = 0;
+  for (const s of m.sections) {
+    const list = byOffset.get(at) ?? [];
+    list.push(s);
+    byOffset.set(at, list);
+    at += s.byteLength;
+  }
+  // Zero-length fields share an offset: hand them out in order.
+  const taken = new Map<number, number>();
+  return joinMessage(m.payload, m.dataBytes, (offset) => {
+    const k = taken.get(offset) ?? 0;
+    taken.set(offset, k + 1);
+    return byOffset.get(offset)![k]!;
+  });
+}
+
 interface Consumer {
-  handler: Handler<Json>;
+  handler: Handler<Body>;
   prefetch: number;
   inFlight: Set<Promise<void>>;
   controller: AbortController;
@@ -96,18 +126,18 @@ export class InProcessQueue implements JobQueue {
     if (this.closed) throw new OracleError("QUEUE_CLOSED", "the queue is closed");
   }
 
-  async publish(queue: string, body: Json, options: { messageId?: string } = {}): Promise<void> {
+  async publish(queue: string, body: Body, options: { messageId?: string } = {}): Promise<void> {
     this.ensureOpen();
     const q = this.state(queue);
-    q.ready.push({ messageId: options.messageId ?? randomUUID(), payload: JSON.stringify(body), deliveryCount: 0 });
+    q.ready.push(pack(options.messageId ?? randomUUID(), body));
     this.dispatch(q);
   }
 
-  async consume<T extends Json>(queue: string, handler: Handler<T>, options: ConsumeOptions = {}): Promise<Subscription> {
+  async consume<T extends Body>(queue: string, handler: Handler<T>, options: ConsumeOptions = {}): Promise<Subscription> {
     this.ensureOpen();
     const q = this.state(queue);
     const consumer: Consumer = {
-      handler: handler as Handler<Json>,
+      handler: handler as Handler<Body>,
       prefetch: Math.max(1, options.prefetch ?? 1),
       inFlight: new Set(),
       controller: new AbortController(),
@@ -136,7 +166,7 @@ export class InProcessQueue implements JobQueue {
   /** Test and inspection helper: the dead letters of `queue`, oldest first. */
   async deadLetters(queue: string): Promise<DeadLetter[]> {
     const q = this.queues.get(queue + DEAD_LETTER_SUFFIX);
-    return (q?.ready ?? []).map((m) => JSON.parse(m.payload) as DeadLetter);
+    return (q?.ready ?? []).map((m) => unpack(m) as unknown as DeadLetter);
   }
 
   private dispatch(q: QueueState): void {
@@ -167,9 +197,9 @@ export class InProcessQueue implements JobQueue {
   }
 
   private async deliver(q: QueueState, consumer: Consumer, message: Message): Promise<void> {
-    const delivery: Delivery<Json> = {
+    const delivery: Delivery<Body> = {
       messageId: message.messageId,
-      body: JSON.parse(message.payload) as Json,
+      body: unpack(message),
       deliveryCount: message.deliveryCount,
     };
     // Yield first so a publisher never runs its consumer's handler on its own stack.
@@ -182,7 +212,7 @@ export class InProcessQueue implements JobQueue {
         q.ready.push(message);
       } else {
         const dead: DeadLetter = { messageId: message.messageId, body: delivery.body, reason, deliveryCount: message.deliveryCount };
-        this.state(q.name + DEAD_LETTER_SUFFIX).ready.push({ messageId: message.messageId, payload: JSON.stringify(dead), deliveryCount: 0 });
+        this.state(q.name + DEAD_LETTER_SUFFIX).ready.push(pack(message.messageId, dead as unknown as Body));
       }
     }
   }

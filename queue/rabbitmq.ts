@@ -22,6 +22,7 @@
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, MessagePropertyHeaders } from "amqplib";
+import { ENVELOPE_CONTENT_TYPE, decodeEnvelope, encodeEnvelope, hasBytes, isEnvelope } from "../protocol/envelope.js";
 import { OracleError, isRetryable } from "../protocol/errors.js";
 import { createLogger, type Logger } from "../protocol/logger.js";
 import {
@@ -31,7 +32,7 @@ import {
   type DeadLetter,
   type Delivery,
   type Handler,
-  type Json,
+  type Message,
   type JobQueue,
   type Lease,
   type QueueOptions,
@@ -106,7 +107,7 @@ interface OpenDelivery {
 
 interface ConsumerState {
   readonly queue: string;
-  readonly handler: Handler<Json>;
+  readonly handler: Handler<Message>;
   readonly prefetch: number;
   readonly controller: AbortController;
   active: boolean;
@@ -166,12 +167,11 @@ function quorumArgs(name: string, maxDeliveries: number): Record<string, unknown
  */
 export function readDeadLetter(message: { content: Buffer; properties: { messageId?: unknown; headers?: MessagePropertyHeaders } }): DeadLetter {
   const headers = message.properties.headers ?? {};
-  const text = message.content.toString("utf8");
-  let parsed: Json;
+  let parsed: Message;
   try {
-    parsed = JSON.parse(text) as Json;
+    parsed = parseContent(message.content);
   } catch {
-    parsed = text;
+    parsed = isEnvelope(message.content) ? message.content : message.content.toString("utf8");
   }
   const brokerReason = headers["x-first-death-reason"];
   if (headers[DEAD_LETTER_HEADER] === undefined && brokerReason !== undefined) {
@@ -184,6 +184,30 @@ export function readDeadLetter(message: { content: Buffer; properties: { message
     };
   }
   return parsed as unknown as DeadLetter;
+}
+
+/**
+ * A message as broker content: one binary envelope when it carries bytes (protocol/envelope.ts),
+ * JSON text otherwise (as before the envelope, so JSON-only messages read the same on both sides).
+ */
+export function serializeContent(body: Message): { content: Buffer; contentType: string } {
+  if (hasBytes(body)) return { content: encodeEnvelope(body), contentType: ENVELOPE_CONTENT_TYPE };
+  const text = JSON.stringify(body);
+  if (typeof text !== "string") throw new OracleError("MESSAGE_INVALID", "the message is not a JSON value");
+  return { content: Buffer.from(text, "utf8"), contentType: "application/json" };
+}
+
+/**
+ * Broker content as a message: an envelope (by its magic; byte fields view the content, no copy) or
+ * JSON (a message without bytes, or one published by a version before the envelope: both are read).
+ */
+export function parseContent(content: Buffer): Message {
+  if (isEnvelope(content)) return decodeEnvelope(content);
+  try {
+    return JSON.parse(content.toString("utf8")) as Message;
+  } catch (e) {
+    throw new OracleError("MESSAGE_INVALID", "the message is neither an envelope nor JSON", { cause: e });
+  }
 }
 
 export class RabbitMqQueue implements JobQueue {
@@ -510,12 +534,12 @@ export class RabbitMqQueue implements JobQueue {
     if (this.state !== "open") throw new OracleError("QUEUE_CLOSED", "the queue is closed");
   }
 
-  async publish(name: string, body: Json, options: { messageId?: string } = {}): Promise<void> {
+  async publish(name: string, body: Message, options: { messageId?: string } = {}): Promise<void> {
     this.ensureOpen();
     const queue = this.ns + name;
-    const text = JSON.stringify(body);
-    if (typeof text !== "string") throw new OracleError("MESSAGE_INVALID", "the message is not a JSON value");
-    const p = this.send(queue, Buffer.from(text, "utf8"), {
+    const { content, contentType } = serializeContent(body);
+    const p = this.send(queue, content, {
+      contentType,
       messageId: options.messageId ?? randomUUID(),
       headers: { [MAX_DELIVERIES_HEADER]: this.explicit.get(queue) ?? DEFAULT_MAX_DELIVERIES },
     });
@@ -527,7 +551,7 @@ export class RabbitMqQueue implements JobQueue {
     }
   }
 
-  private send(queue: string, content: Buffer, properties: { messageId: string; headers: Record<string, unknown> }): Promise<void> {
+  private send(queue: string, content: Buffer, properties: { messageId: string; contentType: string; headers: Record<string, unknown> }): Promise<void> {
     const deadline = Date.now() + this.publishTimeoutMs;
     return this.withConnection(async (gen) => {
       await this.ensureDeclared(gen, queue);
@@ -564,7 +588,7 @@ export class RabbitMqQueue implements JobQueue {
           queue,
           queue,
           content,
-          { ...properties, persistent: true, contentType: "application/json" },
+          { ...properties, persistent: true },
           (error: unknown) => {
             if (!gen.pending.has(pending)) return;
             clearTimeout(timer);
@@ -588,11 +612,11 @@ export class RabbitMqQueue implements JobQueue {
   // ---------------------------------------------------------------------------------------------
   // Consuming
 
-  async consume<T extends Json>(name: string, handler: Handler<T>, options: ConsumeOptions = {}): Promise<Subscription> {
+  async consume<T extends Message>(name: string, handler: Handler<T>, options: ConsumeOptions = {}): Promise<Subscription> {
     this.ensureOpen();
     const consumer: ConsumerState = {
       queue: this.ns + name,
-      handler: handler as Handler<Json>,
+      handler: handler as Handler<Message>,
       prefetch: Math.max(1, options.prefetch ?? 1),
       controller: new AbortController(),
       active: true,
@@ -679,18 +703,19 @@ export class RabbitMqQueue implements JobQueue {
     const headers = msg.properties.headers ?? {};
     const deliveryCount = Number(headers["x-delivery-count"] ?? 0) + 1;
     const messageId = typeof msg.properties.messageId === "string" ? msg.properties.messageId : "";
-    let body: Json;
+    let body: Message;
     let error: unknown;
     let ok = false;
     try {
-      body = c.queue.endsWith(DEAD_LETTER_SUFFIX) ? (readDeadLetter(msg) as unknown as Json) : (JSON.parse(msg.content.toString("utf8")) as Json);
+      body = c.queue.endsWith(DEAD_LETTER_SUFFIX) ? (readDeadLetter(msg) as unknown as Message) : parseContent(msg.content);
     } catch (e) {
-      body = msg.content.toString("utf8");
-      error = new OracleError("MESSAGE_INVALID", "the message is not JSON", { cause: e });
+      // Kept whole in the dead letter: the raw bytes of a malformed envelope, the text of anything else.
+      body = isEnvelope(msg.content) ? msg.content : msg.content.toString("utf8");
+      error = e instanceof OracleError ? e : new OracleError("MESSAGE_INVALID", "the message is not JSON", { cause: e });
     }
     if (error === undefined) {
       try {
-        await c.handler({ messageId, body, deliveryCount } satisfies Delivery<Json>, c.controller.signal);
+        await c.handler({ messageId, body, deliveryCount } satisfies Delivery<Message>, c.controller.signal);
         ok = true;
       } catch (e) {
         error = e;
@@ -707,8 +732,10 @@ export class RabbitMqQueue implements JobQueue {
     }
     const dead: DeadLetter = { messageId, body, reason, deliveryCount };
     try {
-      await this.send(c.queue + DEAD_LETTER_SUFFIX, Buffer.from(JSON.stringify(dead), "utf8"), {
+      const { content, contentType } = serializeContent(dead as unknown as Message);
+      await this.send(c.queue + DEAD_LETTER_SUFFIX, content, {
         messageId,
+        contentType,
         headers: { [DEAD_LETTER_HEADER]: 1 },
       });
     } catch (e) {

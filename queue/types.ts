@@ -7,8 +7,14 @@
  *   after which it goes to the dead-letter queue `<name>.dead` with the reason;
  * - a handler that throws a non-retryable error (see protocol/errors.ts isRetryable) dead-letters it at once;
  * - `prefetch` bounds how many unacked messages one consumer holds;
- * - messages are JSON values (they cross process and machine boundaries).
+ * - messages are JSON values whose leaves may be bytes (protocol/envelope.ts): a message with bytes
+ *   crosses RabbitMQ as one binary envelope (no hex, no JSON of its bytes) and the in-process queue
+ *   as its publisher's own Buffers (no copy: the queue owns a published buffer, never mutate it);
+ *   a message without bytes travels as JSON, as before the envelope.
  */
+import type { Message } from "../protocol/envelope.js";
+
+export type { Message } from "../protocol/envelope.js";
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface Delivery<T> {
@@ -36,7 +42,7 @@ export interface QueueOptions {
   maxDeliveries?: number;
 }
 
-export interface DeadLetter<T = Json> {
+export interface DeadLetter<T = Message> {
   messageId: string;
   body: T;
   reason: string;
@@ -58,8 +64,8 @@ export interface JobQueue {
   /** Declares a queue (idempotent); publishing or consuming also declares with defaults. */
   assertQueue(name: string, options?: QueueOptions): Promise<void>;
   /** Resolves once the broker has taken responsibility for the message (publisher confirm). */
-  publish(queue: string, body: Json, options?: { messageId?: string }): Promise<void>;
-  consume<T extends Json>(queue: string, handler: Handler<T>, options?: ConsumeOptions): Promise<Subscription>;
+  publish(queue: string, body: Message, options?: { messageId?: string }): Promise<void>;
+  consume<T extends Message>(queue: string, handler: Handler<T>, options?: ConsumeOptions): Promise<Subscription>;
   /** Messages ready plus unacknowledged. */
   depth(queue: string): Promise<number>;
   /** Waits for in-flight handlers, then releases everything. Safe to call twice. */

@@ -12,6 +12,8 @@ import {
   QUEUES,
   WorkerReplySchema,
   fromHex,
+  hexOf,
+  isEmptyInline,
   hashBundleEncoded,
   oracleDomain,
   recoverRejectionSigner,
@@ -26,7 +28,7 @@ import { isSizeProof, readSizeProof } from "../protocol/largeOutput.js";
 
 /** A v2 result names no trace (trace on demand: the FraudGame asks for it in a dispute). */
 const NO_TRACE = `0x${"00".repeat(32)}`;
-import type { Delivery, JobQueue, Json, Subscription } from "../queue/index.js";
+import type { Delivery, JobQueue, Message, Subscription } from "../queue/index.js";
 import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb } from "./db.js";
@@ -46,19 +48,22 @@ export class ResultCollector {
   ) {}
 
   async start(): Promise<void> {
-    this.subscription = await this.queue.consume<Json>(QUEUES.results, (d) => this.handle(d), { prefetch: this.prefetch });
+    this.subscription = await this.queue.consume<Message>(QUEUES.results, (d) => this.handle(d), { prefetch: this.prefetch });
   }
 
   async stop(): Promise<void> {
     await this.subscription?.cancel();
   }
 
-  async handle(delivery: Delivery<Json>): Promise<void> {
+  async handle(delivery: Delivery<Message>): Promise<void> {
     const parsed = WorkerReplySchema.safeParse(delivery.body);
     if (!parsed.success) {
       throw new OracleError("MESSAGE_INVALID", `invalid worker reply: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     }
     const reply = parsed.data;
+    // Outputs arrive as raw bytes (binary envelope) or 0x-hex (JSON from a worker before it): the
+    // relayer keeps 0x-hex (its database rows are JSON, and calldata is hex anyway).
+    if (reply.kind === "batch") reply.items = reply.items.map((i) => (typeof i.output === "string" ? i : { ...i, output: hexOf(i.output) }));
     const log = this.log.child(reply.kind === "batch" ? { batch: reply.signature.slice(0, 18), kind: reply.kind } : { requestId: reply.requestId, kind: reply.kind });
     if (BigInt(reply.chainId) !== this.chain.chainId || reply.oracle.toLowerCase() !== this.chain.oracleAddress.toLowerCase()) {
       throw new OracleError("DOMAIN_MISMATCH", `reply is for oracle ${reply.oracle} on chain ${reply.chainId}, not this relayer's`);
@@ -128,8 +133,8 @@ export class ResultCollector {
         if (!this.blobs.has(item.outputHash)) {
           throw new OracleError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
         }
-      } else if (item.output !== "0x") {
-        const output = fromHex(item.output);
+      } else if (!isEmptyInline(item.output)) {
+        const output = fromHex(hexOf(item.output));
         const hash = hashBundleEncoded(output);
         if (hash !== item.outputHash.toLowerCase()) {
           throw new OracleError("OUTPUT_HASH_MISMATCH", `output of ${item.requestId} hashes to ${hash}, the signature says ${item.outputHash}`);

@@ -4,7 +4,7 @@
  * the oracle accepts every valid item and reports each skipped one with the error it would have
  * raised), rejections one by one. A skipped item's job is handed out again to another worker.
  */
-import { Tier, fromHex, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
+import { Tier, hexOf, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
 import type { TransactionReceipt } from "ethers";
 import type { OracleChain } from "./chain.js";
 import type { BlobStore } from "./blobs.js";
@@ -91,8 +91,9 @@ export class ResultSubmitter {
       // The output is only needed when the request settles in this transaction (NONE and ZK tiers):
       // inline up to the request's maxInlineOutput, else its size proof (relayer/delivery.ts).
       const settlesNow = row !== undefined && row.tier !== Tier.OPTIMISTIC;
+      // The collector stored the output as 0x-hex (relayer/collector.ts).
       const output = settlesNow
-        ? await deliveryOutput(this.chain, this.blobs, { requestId: item.requestId, outputHash: item.outputHash, held: item.output, callbackGasLimit: row.callbackGasLimit, cap: this.options.maxInlineOutputBytes })
+        ? await deliveryOutput(this.chain, this.blobs, { requestId: item.requestId, outputHash: item.outputHash, held: hexOf(item.output), callbackGasLimit: row.callbackGasLimit, cap: this.options.maxInlineOutputBytes })
         : "0x";
       return { requestId: item.requestId, outputHash: item.outputHash, output, proof: item.proof ?? "0x" };
     }));

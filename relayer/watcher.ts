@@ -16,7 +16,7 @@
  * a result that still stands on-chain is never sent again.
  */
 import type { Log } from "ethers";
-import { OracleError, QUEUES, Tier, type Job, type Logger } from "../protocol/index.js";
+import { OracleError, QUEUES, Tier, bytesOf, type Job, type Logger } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestRow, RequestState } from "./db.js";
@@ -280,7 +280,8 @@ export class EventWatcher {
         requestId: row.id,
         modelHash: row.modelHash,
         inputHash: row.inputHash,
-        input: input ?? "0x",
+        // Raw bytes: the job travels as a binary envelope (protocol/envelope.ts), no hex on the worker.
+        input: bytesOf(input ?? "0x"),
         inputURI: row.inputURI,
         tier: row.tier as Tier,
         deadline: row.deadline,

@@ -10,8 +10,15 @@
  * missing entry (evicted, or lost with the disk) is refetched by `refetch` (the blob store by hash, then the
  * request's URI). Every read is checked against the request's inputHash: a corrupted or substituted file is
  * dropped, never answered from.
+ *
+ * The disk write is asynchronous (issue 15: a synchronous open, write and rename cost the worker's JS thread
+ * ~0.6 ms per OPTIMISTIC job): `put` registers the entry at once and returns a promise that resolves once the
+ * file is in place; the worker awaits it before the job's result leaves, so the input is on disk before the
+ * result can be disputed, and meanwhile it runs on libuv's threads beside the inference. Until then the bytes
+ * are served from memory.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hashEncoded } from "../protocol/tensor.js";
 import { BYTES32_LOWER_PATTERN } from "../protocol/hex.js";
@@ -44,6 +51,8 @@ export class InputCache {
   private readonly memory = new Map<string, Buffer>();
   private diskBytes = 0;
   private memoryUsed = 0;
+  /** Entries whose file is being written: their bytes (served from here) and the write. */
+  private readonly writing = new Map<string, { bytes: Buffer; file: string; done: Promise<void> }>();
 
   constructor(o: InputCacheOptions) {
     this.dir = o.dir;
@@ -78,20 +87,47 @@ export class InputCache {
     return this.entries.has(requestId.toLowerCase());
   }
 
-  /** Keeps `bytes` (the encoded input, already checked against `inputHash`) for `requestId`. */
-  put(requestId: string, inputHash: string, bytes: Uint8Array): void {
+  /**
+   * Keeps a copy of `bytes` (the encoded input, already checked against `inputHash`) for `requestId`. Resolves once the file is on disk (rejects if it cannot be written: the
+   * entry is then dropped and a dispute refetches the input).
+   */
+  put(requestId: string, inputHash: string, input: Uint8Array): Promise<void> {
+    // A copy: the caller's bytes may view a larger message buffer, or change.
+    const bytes = Buffer.from(input);
     const id = requestId.toLowerCase();
     const hash = inputHash.toLowerCase();
     if (!ID.test(id) || !ID.test(hash)) throw new TypeError(`input cache keys are 32-byte hex ids; got ${requestId} / ${inputHash}`);
-    if (bytes.byteLength > this.maxBytes) return; // larger than the whole cache: refetched when needed
+    if (bytes.byteLength > this.maxBytes) return Promise.resolve(); // larger than the whole cache: refetched when needed
     this.delete(id);
     const file = this.file(id, hash);
-    writeFileSync(`${file}.tmp`, bytes);
-    renameSync(`${file}.tmp`, file);
+    const previous = this.writing.get(id)?.done ?? Promise.resolve();
+    const write = { bytes, file, done: Promise.resolve() };
+    // After any earlier write of the same id (a put, delete, put in a row) so files land in order.
+    write.done = previous.then(async () => {
+      try {
+        await writeFile(`${file}.tmp`, bytes);
+        await rename(`${file}.tmp`, file);
+      } catch (error) {
+        await rm(`${file}.tmp`, { force: true }).catch(() => undefined);
+        if (this.writing.get(id) === write) this.delete(id);
+        throw error;
+      } finally {
+        if (this.writing.get(id) === write) this.writing.delete(id);
+      }
+      // Deleted (or replaced) while it was written: the file is not wanted.
+      if (this.entries.get(id)?.inputHash !== hash || this.writing.has(id)) await rm(file, { force: true }).catch(() => undefined);
+    });
+    this.writing.set(id, write);
     this.entries.set(id, { inputHash: hash, bytes: bytes.byteLength });
     this.diskBytes += bytes.byteLength;
-    this.remember(id, Buffer.from(bytes));
+    this.remember(id, bytes);
     this.evict();
+    return write.done;
+  }
+
+  /** Resolves once every write started so far has finished (successfully or not). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.writing.values()].map((w) => w.done));
   }
 
   /** The cached input of `requestId` when it is held and still hashes to its inputHash; else undefined. */
@@ -100,6 +136,8 @@ export class InputCache {
     const e = this.entries.get(id);
     if (e === undefined) return undefined;
     let bytes = this.memory.get(id);
+    const pending = this.writing.get(id);
+    if (bytes === undefined && pending !== undefined) bytes = pending.bytes;
     if (bytes === undefined) {
       try {
         bytes = readFileSync(this.file(id, e.inputHash));
@@ -124,7 +162,8 @@ export class InputCache {
     this.entries.delete(id);
     this.diskBytes -= e.bytes;
     this.forget(id);
-    rmSync(this.file(id, e.inputHash), { force: true });
+    // A file still being written is removed by its write when it lands (see put).
+    if (!this.writing.has(id)) rmSync(this.file(id, e.inputHash), { force: true });
   }
 
   /** Request ids held, oldest first. */

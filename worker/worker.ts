@@ -22,7 +22,7 @@ import { loadConfig } from "../protocol/config.js";
 import { createLogger } from "../protocol/logger.js";
 import { WorkerMetrics } from "../protocol/metrics.js";
 import { bytesToHex } from "../protocol/merkle.js";
-import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
+import { BatchItemSchema, JobSchema, MAX_INLINE_TENSOR_BYTES, QUEUES, isEmptyInline, RejectionMessageSchema, type BatchItem, type Job, type RejectionMessage } from "../protocol/messages.js";
 import { InputCache } from "./input-cache.js";
 import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { bundleEntries, encodeBundleFor, hashBundleEncoded, isTensorBundle, matchBundle } from "../protocol/bundle.js";
@@ -31,6 +31,7 @@ import { z } from "zod";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
 import { putBlob } from "./blobs.js";
 import { sizeProof } from "../protocol/largeOutput.js";
+import { bytesOf } from "../protocol/envelope.js";
 import { BlobAuth } from "../protocol/blobAuth.js";
 import { inputSpecsOf, isMultiTensor, outputSpecsOf, type ModelCatalog, type ModelEntry } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, WORKER_RETIRED_KEYS, type ProviderName, type WorkerConfig, type WorkerConfigInput } from "./config.js";
@@ -93,9 +94,18 @@ const PASS_ON_DELAY_MS = 50;
 /** The pause before passing on a job this worker's stake cannot back: while no worker can, the job circles slowly until one can (or its deadline). */
 const UNBACKED_PASS_ON_DELAY_MS = 1000;
 
+/** The input: raw bytes (binary envelope, issue 15: no decode at all) or 0x-hex (a JSON job from before it). */
 const WorkerJobSchema = JobSchema.extend({
-  input: z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),
+  input: z.union([
+    z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),
+    z.custom<Uint8Array>((v) => v instanceof Uint8Array).refine((b) => b.byteLength <= MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`),
+  ], { message: `${HEX_BYTES_MESSAGE} or raw bytes` }),
 });
+
+/** A Buffer over the same memory (no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 /** Decodes 0x-hex; undefined unless every character is a hex digit. */
 function decodeHexStrict(hex: string): Buffer | undefined {
@@ -314,10 +324,11 @@ export class Worker {
   async handle(delivery: Delivery<Json>, signal: AbortSignal): Promise<void> {
     const parsed = WorkerJobSchema.safeParse(delivery.body);
     let inline: Buffer | undefined;
-    if (parsed.success && parsed.data.input !== "0x") {
-      inline = decodeHexStrict(parsed.data.input);
+    if (parsed.success && !isEmptyInline(parsed.data.input)) {
+      const input = parsed.data.input;
+      inline = typeof input === "string" ? decodeHexStrict(input) : asBuffer(input);
     }
-    if (!parsed.success || (parsed.data.input !== "0x" && inline === undefined)) {
+    if (!parsed.success || (!isEmptyInline(parsed.data.input) && inline === undefined)) {
       const problems = parsed.success ? [`input: ${HEX_BYTES_MESSAGE}`] : parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
       const claimed = typeof delivery.body === "object" && delivery.body !== null && !Array.isArray(delivery.body) ? delivery.body.requestId : undefined;
       // A hostile message can claim anything: log at most a request id's worth of it.
@@ -397,7 +408,7 @@ export class Worker {
       releaseSlot();
       releaseSlot = undefined;
       await this.results.add(domain, job.chainId, job.oracle, job.payee ?? ZeroAddress, result);
-      log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: result.output !== "0x" }, "result published");
+      log.info({ outputHash: result.outputHash, provider: result.provider, timings: result.timings, inline: !isEmptyInline(result.output) }, "result published");
       this.metrics.served(job.modelHash, result.provider, result.timings);
     } catch (error) {
       if (signal.aborted) {
@@ -435,15 +446,24 @@ export class Worker {
     }
     timings.hash = ms(t);
     // An OPTIMISTIC result can be disputed until it settles: its input is kept to answer the game from.
+    // The file is written beside the inference (off this thread) and awaited before the result leaves.
+    let cached: Promise<void> = Promise.resolve();
     if (job.tier === Tier.OPTIMISTIC) {
+      const warn = (error: unknown) => log.warn({ err: error }, "could not cache the input (a dispute would refetch it)");
       try {
-        this.inputs.put(job.requestId, inputHash, bytes);
+        cached = this.inputs.put(job.requestId, inputHash, bytes).catch(warn);
       } catch (error) {
-        log.warn({ err: error }, "could not cache the input (a dispute would refetch it)");
+        warn(error);
       }
     }
+    const item = await this.serveChecked(job, bytes, timings, start, signal, log, canonical);
+    await cached;
+    return item;
+  }
 
-    t = performance.now();
+  /** serve, after the input hash check (and the input cache's write started). */
+  private async serveChecked(job: Job, bytes: Buffer, timings: StageTimings, start: number, signal: AbortSignal, log: Logger, canonical: boolean): Promise<BatchItem> {
+    let t = performance.now();
     const model: ModelEntry = await rejectingAs(RejectReason.ModelUnavailable, () => this.catalog.getModel(job.modelHash as Hex, signal));
     if (isMultiTensor(model)) return this.serveNamed(job, bytes, model, timings, start, signal, log);
     // A bundle sent to a one-input model: not of the model's type (a bare tensor is).
@@ -578,14 +598,15 @@ export class Worker {
 
   private async publish(job: Job, encoded: Buffer, outputHash: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
     const t = performance.now();
-    let outputHex: Hex = bytesToHex(encoded);
+    // The output travels as raw bytes (binary envelope, issue 15): no hex of it on the worker.
+    let output: Buffer = encoded;
     if (encoded.byteLength > this.config.maxInlineOutputBytes) {
       if (this.config.blobStoreUrl !== undefined) {
         const url = await putBlob(this.config.blobStoreUrl, outputHash, encoded, { timeoutMs: this.config.fetchTimeoutMs, signal, auth: this.blobAuth });
         log.debug({ url, bytes: encoded.byteLength }, "output stored in the blob store");
         // Hash only: its size proof ("VIOH" || header || dataRoot, per tensor for a bundle) lets the relayer
         // deliver it as such to a request whose maxInlineOutput it exceeds (docs/PROTOCOL.md "Large outputs").
-        outputHex = sizeProof(encoded);
+        output = bytesOf(sizeProof(encoded));
       } else {
         log.warn({ bytes: encoded.byteLength, max: this.config.maxInlineOutputBytes }, "output exceeds maxInlineOutputBytes but no blobStoreUrl is set; sending it inline");
       }
@@ -593,10 +614,9 @@ export class Worker {
     timings.upload = ms(t);
     timings.total = ms(start);
 
-    // Checked against the schema like any reply, except the output hex, which bytesToHex just produced
-    // from the encoded tensor (the schema's regex over it cost ~4 ms for the 318 KB rec output);
-    // only its size limit is checked here. The relayer validates the whole message on receipt.
-    if (outputHex.length > 2 + 2 * MAX_INLINE_TENSOR_BYTES) {
+    // Checked against the schema like any reply, except the output bytes, which encodeTensor just
+    // produced; only their size limit is checked here. The relayer validates the whole message on receipt.
+    if (output.byteLength > MAX_INLINE_TENSOR_BYTES) {
       throw new OracleError("PAYLOAD_TOO_LARGE", `the output is ${encoded.byteLength} bytes, more than ${MAX_INLINE_TENSOR_BYTES} inline`);
     }
     const checked = BatchItemSchema.parse({
@@ -611,7 +631,7 @@ export class Worker {
       observedAt: job.observedAt,
       ...(proof === undefined ? {} : { proof }),
     } satisfies BatchItem);
-    return { ...checked, output: outputHex };
+    return { ...checked, output };
   }
 
   /** The configured ZK artifacts for a ZK-tier job's model; without them the job is left for another worker. */
@@ -660,7 +680,7 @@ export class Worker {
           this.log.warn({ requestId, uri: s.uri }, "a refetched input does not hash to the request's inputHash");
           continue;
         }
-        this.inputs.put(requestId, inputHash, bytes);
+        await this.inputs.put(requestId, inputHash, bytes).catch((error: unknown) => this.log.warn({ err: error, requestId }, "could not cache a refetched input"));
         return bytes;
       } catch (error) {
         this.log.warn({ err: error, requestId, uri: s.uri }, "refetching a disputed request's input failed");
@@ -712,7 +732,7 @@ export class Worker {
       reason,
       code: rejection.error.code,
       // Public: generic where the detail would reflect the worker's files or internal hosts (worker/errors.ts).
-      message: publicRejectionMessage(rejection.error, job.input === "0x" ? "fetched" : "inline"),
+      message: publicRejectionMessage(rejection.error, isEmptyInline(job.input) ? "fetched" : "inline"),
       signer: this.signer.address,
       signature,
       observedAt: job.observedAt,

@@ -16,7 +16,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { OracleError, QUEUES } from "../../protocol/index.js";
-import { RabbitMqQueue, type Json } from "../../queue/index.js";
+import { RabbitMqQueue, type Message } from "../../queue/index.js";
 import { RELAYER_LEASE_QUEUE } from "../../relayer/relayer.js";
 import { rabbitmqctl } from "../setup/rabbitmq.js";
 import { silentLogger } from "../worker/fixtures.js";
@@ -70,8 +70,8 @@ async function asWorker(op: (ch: amqp.ConfirmChannel) => Promise<unknown>): Prom
 describe("attack: a worker's broker user forges jobs, reads results or takes the relayers' lease", () => {
   let relayer: RabbitMqQueue;
   let worker: RabbitMqQueue;
-  const results: Json[] = [];
-  const jobsSeen: Json[] = [];
+  const results: Message[] = [];
+  const jobsSeen: Message[] = [];
 
   beforeAll(async () => {
     rabbitmqctl("add_vhost", vhost);

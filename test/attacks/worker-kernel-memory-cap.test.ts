@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RejectReason, decodeTensor, fromHex, type Hex } from "../../protocol/index.js";
+import { RejectReason, decodeTensor, bytesOf, fromHex, type Hex } from "../../protocol/index.js";
 import { OracleError } from "../../protocol/errors.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { sha256Hex, type ModelEntry } from "../../worker/index.js";
@@ -107,7 +107,7 @@ describe.skipIf(!KERNEL_CAP_AVAILABLE)("attack: a model that allocates past the 
     expect(honest.kind, JSON.stringify(honest)).toBe("result");
     const again = await w.serve(attackJob(bomb.modelHash as Hex, scalar(4)));
     expect(again.kind, JSON.stringify(again)).toBe("result");
-    expect(decodeTensor(fromHex(again.output as Hex)).shape).toEqual([4]);
+    expect(decodeTensor(bytesOf(again.output as string | Uint8Array)).shape).toEqual([4]);
     // The kill is counted by reason in the worker's Prometheus metrics.
     const kills = await w.worker.metrics.registry.getSingleMetricAsString("oracle_worker_model_process_kills_total");
     expect(kills).toMatch(/reason="memory"[^}]*\} 1\n/);

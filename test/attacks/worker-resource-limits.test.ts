@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RejectReason, Tier, decodeTensor, fromHex, type Hex } from "../../protocol/index.js";
+import { RejectReason, Tier, decodeTensor, bytesOf, fromHex, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { sha256Hex, type ModelEntry } from "../../worker/index.js";
 import { ProcessSession } from "../../worker/model-process.js";
@@ -54,7 +54,7 @@ describe("attack: models that exhaust the worker's memory or hold its slot", () 
   it("the bomb is real: a small input runs; [4e8] asks for 1.6 GB", async () => {
     const small = await w.serve(attackJob(bomb.modelHash as Hex, scalar(5)));
     expect(small.kind, JSON.stringify(small)).toBe("result");
-    expect(decodeTensor(fromHex(small.output as Hex)).shape).toEqual([5]);
+    expect(decodeTensor(bytesOf(small.output as string | Uint8Array)).shape).toEqual([5]);
   });
 
   it("a memory bomb is killed at the cap with one generic signed rejection; the worker serves the next honest job, and the model gets a fresh process", async () => {
@@ -71,7 +71,7 @@ describe("attack: models that exhaust the worker's memory or hold its slot", () 
     expect(honest.kind, JSON.stringify(honest)).toBe("result");
     const again = await w.serve(attackJob(bomb.modelHash as Hex, scalar(3)));
     expect(again.kind, JSON.stringify(again)).toBe("result");
-    expect(decodeTensor(fromHex(again.output as Hex)).shape).toEqual([3]);
+    expect(decodeTensor(bytesOf(again.output as string | Uint8Array)).shape).toEqual([3]);
   });
 
   it("a model that runs too long is stopped at the run limit; other models keep being served meanwhile", async () => {

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { OracleError } from "../../protocol/index.js";
-import { DEAD_LETTER_SUFFIX, type DeadLetter, type Delivery, type JobQueue, type Json } from "../../queue/index.js";
+import { DEAD_LETTER_SUFFIX, type DeadLetter, type Delivery, type JobQueue, type Json, type Message } from "../../queue/index.js";
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -15,9 +15,9 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000)
   }
 }
 
-async function drain(queue: JobQueue, name: string): Promise<Json[]> {
-  const got: Json[] = [];
-  const sub = await queue.consume<Json>(name, async (d) => void got.push(d.body), { prefetch: 10 });
+async function drain(queue: JobQueue, name: string): Promise<Message[]> {
+  const got: Message[] = [];
+  const sub = await queue.consume<Message>(name, async (d) => void got.push(d.body), { prefetch: 10 });
   await until(async () => (await queue.depth(name)) === 0);
   await sub.cancel();
   return got;
@@ -70,6 +70,34 @@ export function queueConformance(label: string, make: () => Promise<JobQueue>): 
       expect(dead[0]!.messageId).toBe("poison");
       expect(dead[0]!.reason).toContain("always fails");
       expect(dead[0]!.deliveryCount).toBe(3);
+    });
+
+    it("carries byte fields as bytes (binary envelope) through delivery, redelivery and dead-lettering", async () => {
+      const q = await fresh();
+      const n = name();
+      await q.assertQueue(n, { maxDeliveries: 2 });
+      const tensor = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) & 0xff));
+      await q.publish(n, { kind: "job", input: tensor, nested: [{ empty: new Uint8Array(0), tail: Buffer.from([1, 2, 3]) }] }, { messageId: "bin" });
+      const seen: Delivery<Message>[] = [];
+      const sub = await q.consume(n, async (d) => {
+        seen.push(d);
+        throw new OracleError("TIMEOUT", "transient", { retryable: true });
+      });
+      await until(async () => (await q.depth(n + DEAD_LETTER_SUFFIX)) === 1);
+      await sub.cancel();
+      expect(seen.map((d) => d.deliveryCount)).toEqual([1, 2]);
+      for (const d of seen) {
+        const body = d.body as { kind: string; input: Uint8Array; nested: { empty: Uint8Array; tail: Uint8Array }[] };
+        expect(body.kind).toBe("job");
+        expect(body.input).toBeInstanceOf(Uint8Array);
+        expect(Buffer.from(body.input).equals(tensor)).toBe(true);
+        expect(body.nested[0]!.empty.byteLength).toBe(0);
+        expect([...body.nested[0]!.tail]).toEqual([1, 2, 3]);
+      }
+      const dead = (await drain(q, n + DEAD_LETTER_SUFFIX)) as unknown as DeadLetter<{ input: Uint8Array }>[];
+      expect(dead[0]!.messageId).toBe("bin");
+      expect(dead[0]!.reason).toContain("transient");
+      expect(Buffer.from(dead[0]!.body.input).equals(tensor)).toBe(true);
     });
 
     it("dead-letters a non-retryable failure at once", async () => {

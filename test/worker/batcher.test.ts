@@ -13,6 +13,7 @@ import {
   type BatchItem,
   type Job,
   type Tensor,
+  bytesOf,
 } from "../../protocol/index.js";
 import { recoverResultBatchSigner } from "../../protocol/batch.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
@@ -259,9 +260,9 @@ describe("Worker with dynamic batching (real classifier)", () => {
     const session = await ort.InferenceSession.create(CLS_PATH, { graphOptimizationLevel: "all" });
     for (const r of replies) {
       const i = Number(BigInt(r.requestId)) - 1;
-      const output = decodeTensor(Buffer.from(r.output.slice(2), "hex"));
+      const output = decodeTensor(bytesOf(r.output));
       expect(output.shape).toEqual([1, 2]);
-      expect(hashEncoded(Buffer.from(r.output.slice(2), "hex"))).toBe(r.outputHash);
+      expect(hashEncoded(bytesOf(r.output))).toBe(r.outputHash);
       expect(r.inputHash).toBe(hashEncoded(encodeTensor(inputs[i]!)));
       const alone = await session.run({ [session.inputNames[0]!]: new ort.Tensor("float32", inputs[i]!.data as Float32Array, inputs[i]!.shape) });
       const expected = alone[session.outputNames[0]!]!.data as Float32Array;

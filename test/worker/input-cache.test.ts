@@ -27,11 +27,11 @@ function input(n: number, elements = 16) {
 }
 
 describe("worker input cache", () => {
-  it("test_put_get_restart_keepsInputsOnDisk_hashChecked_succeeds", () => {
+  it("test_put_get_restart_keepsInputsOnDisk_hashChecked_succeeds", async () => {
     const d = dir();
     const a = input(1);
     const cache = new InputCache({ dir: d, memoryBytes: 0 });
-    cache.put(id(1), a.hash, a.bytes);
+    await cache.put(id(1), a.hash, a.bytes);
     expect(cache.get(id(1))!.equals(a.bytes)).toBe(true);
     expect(cache.get(id(1).toUpperCase().replace("0X", "0x"))!.equals(a.bytes)).toBe(true);
     expect(cache.get(id(2))).toBeUndefined();
@@ -41,12 +41,12 @@ describe("worker input cache", () => {
     expect(again.get(id(1))!.equals(a.bytes)).toBe(true);
   });
 
-  it("test_get_corruptedOrSubstitutedFile_dropped_neverServed", () => {
+  it("test_get_corruptedOrSubstitutedFile_dropped_neverServed", async () => {
     const d = dir();
     const a = input(1);
     const b = input(2);
     const cache = new InputCache({ dir: d, memoryBytes: 0 });
-    cache.put(id(1), a.hash, a.bytes);
+    await cache.put(id(1), a.hash, a.bytes);
     // Someone swaps the file's bytes for another input's: the hash check refuses it and the entry goes.
     const [file] = readdirSync(d);
     writeFileSync(join(d, file!), b.bytes);
@@ -55,12 +55,12 @@ describe("worker input cache", () => {
     expect(readdirSync(d)).toEqual([]);
   });
 
-  it("test_bounds_diskBytesAndEntries_oldestEvictedFirst", () => {
+  it("test_bounds_diskBytesAndEntries_oldestEvictedFirst", async () => {
     const one = input(0).bytes.byteLength;
     const cache = new InputCache({ dir: dir(), maxBytes: 3 * one, memoryBytes: one });
     for (let n = 1; n <= 5; n++) {
       const x = input(n);
-      cache.put(id(n), x.hash, x.bytes);
+      await cache.put(id(n), x.hash, x.bytes);
     }
     expect(cache.ids()).toEqual([id(3), id(4), id(5)]);
     expect(cache.bytes).toBe(3 * one);
@@ -69,21 +69,41 @@ describe("worker input cache", () => {
     const byCount = new InputCache({ dir: dir(), maxEntries: 2 });
     for (let n = 1; n <= 4; n++) {
       const x = input(n);
-      byCount.put(id(n), x.hash, x.bytes);
+      await byCount.put(id(n), x.hash, x.bytes);
     }
     expect(byCount.ids()).toEqual([id(3), id(4)]);
     // An input larger than the whole cache is not kept (a dispute refetches it).
     const small = new InputCache({ dir: dir(), maxBytes: one - 1 });
-    small.put(id(9), input(9).hash, input(9).bytes);
+    await small.put(id(9), input(9).hash, input(9).bytes);
     expect(small.size).toBe(0);
   });
 
   it("test_prune_settledRequestsDropped_openOnesKept", async () => {
     const cache = new InputCache({ dir: dir() });
-    for (let n = 1; n <= 4; n++) cache.put(id(n), input(n).hash, input(n).bytes);
+    for (let n = 1; n <= 4; n++) await cache.put(id(n), input(n).hash, input(n).bytes);
     const settled = new Set([id(2), id(4)]);
     expect(await cache.prune(async (r) => !settled.has(r))).toBe(2);
     expect(cache.ids()).toEqual([id(1), id(3)]);
+  });
+
+  it("test_put_writesOffTheThread_servedFromMemoryMeanwhile_deleteDuringWriteLeavesNoFile", async () => {
+    const d = dir();
+    const cache = new InputCache({ dir: d, memoryBytes: 0 });
+    const a = input(1);
+    const b = input(2);
+    const written = cache.put(id(1), a.hash, a.bytes);
+    // Registered at once, served from the pending write's bytes (memoryBytes 0) before the file lands.
+    expect(cache.has(id(1))).toBe(true);
+    expect(cache.get(id(1))!.equals(a.bytes)).toBe(true);
+    await written;
+    expect(readdirSync(d)).toEqual([`${id(1)}.${a.hash}.bin`]);
+    // Deleted while its file is written: the file is removed when the write lands.
+    const pending = cache.put(id(2), b.hash, b.bytes);
+    cache.delete(id(2));
+    await pending;
+    await cache.flush();
+    expect(readdirSync(d)).toEqual([`${id(1)}.${a.hash}.bin`]);
+    expect(cache.get(id(2))).toBeUndefined();
   });
 
   it("test_put_badKeys_refusedWithAClearError", () => {

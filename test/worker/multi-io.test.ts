@@ -7,7 +7,7 @@
  */
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleEntries, decodeBundle, encodeBundle, encodeTensor, fromHex, hashBundleEncoded, RejectReason, Tier, bytesToHex, type Hex } from "../../protocol/index.js";
+import { bundleEntries, decodeBundle, encodeBundle, encodeTensor, bytesOf, fromHex, hashBundleEncoded, RejectReason, Tier, bytesToHex, type Hex } from "../../protocol/index.js";
 import { readFileSync } from "node:fs";
 import { buildVadGru } from "../../scripts/stateful-model.js";
 import { frame, SR, VAD_FILE as FILE, VAD_HASH, VAD_MODEL, ZERO_STATE } from "./vad-fixtures.js";
@@ -47,7 +47,7 @@ describe("worker: a model with several named inputs and outputs", () => {
       const bytes = encodeBundle({ input: frame(i), sr: SR, state });
       const reply = await w.serve(bundleJob(bytes));
       expect(reply.kind, JSON.stringify(reply)).toBe("result");
-      const out = fromHex(reply.output as Hex);
+      const out = bytesOf(reply.output as string | Uint8Array);
       expect(hashBundleEncoded(out)).toBe(reply.outputHash);
       expect(bundleEntries(out).map((e) => e.name)).toEqual(["output", "stateN"]);
       const outputs = decodeBundle(out);

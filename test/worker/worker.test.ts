@@ -21,6 +21,7 @@ import {
   type RequestId,
   type BatchItem,
   type Tensor,
+  bytesOf,
 } from "../../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker, sha256Hex, type ModelEntry, type WorkerConfigInput } from "../../worker/index.js";
@@ -181,10 +182,10 @@ describe("Worker", () => {
       expect(reply?.kind).toBe("result");
       const r = reply as ResultMessage;
       // The output is the canonical encoding of exactly what onnxruntime computes.
-      const output = decodeTensor(fromHex(r.output));
+      const output = decodeTensor(bytesOf(r.output));
       expect(output.shape).toEqual([1, 2]);
       expect(Array.from(output.data as Float32Array)).toEqual(Array.from(await directRun(input)));
-      expect(r.outputHash).toBe(hashEncoded(fromHex(r.output)));
+      expect(r.outputHash).toBe(hashEncoded(bytesOf(r.output)));
       // Upright -> index 0, upside down -> index 1.
       const [p0, p1] = output.data as Float32Array;
       expect(p1! > p0!).toBe(rotated);

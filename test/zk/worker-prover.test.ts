@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toSnarkjsProof } from "../../circuits/index.js";
-import { QUEUES, ResultBatchMessageSchema, RejectionMessageSchema, fromHex, hashEncoded, bytesToHex, type BatchItem, type Hex, type Job, type RejectionMessage } from "../../protocol/index.js";
+import { QUEUES, ResultBatchMessageSchema, RejectionMessageSchema, bytesOf, hashEncoded, bytesToHex, type BatchItem, type Hex, type Job, type RejectionMessage } from "../../protocol/index.js";
 
 /** One result of a signed batch (the worker signs a batch at a time). */
 type ResultMessage = BatchItem & { kind: "result" };
@@ -107,7 +107,7 @@ describe("worker: ZK-tier proving off the main thread", () => {
     const { decodeInferenceProof } = await import("../../circuits/index.js");
     const d = decodeInferenceProof(zk.proof!);
     expect(Buffer.from(d.inputData)).toEqual(Buffer.from(ds[0]!.data));
-    const output = fromHex(zk.output as Hex);
+    const output = bytesOf(zk.output);
     expect(hashEncoded(output)).toBe(zk.outputHash.toLowerCase());
     expect(Buffer.from(output.subarray(output.byteLength - 10))).toEqual(Buffer.from(d.outputData));
     expect(worker.prover.proved).toBe(1);
