@@ -131,7 +131,7 @@ export interface CheckReport {
 /** Runs the check. Throws only for an unreadable file or input, or a malformed option; everything else is a verdict with reasons. */
 export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
   // The commitment's memory and time: from reading the file, through the parse (weights hashed where
-  // they lie in the file, protocol/commitment.ts lazyWeight), the lowering and the commitment.
+  // they lie in the file, protocol/onnxGraph.ts lazyWeight), the lowering and the commitment.
   const rssBefore = process.memoryUsage().rss;
   const peakBefore = process.resourceUsage().maxRSS * 1024;
   const t0 = performance.now();
