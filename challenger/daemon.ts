@@ -9,134 +9,20 @@
  * other resolver is skipped: the v1 audit of published traces is retired. The total of bonds in open
  * disputes never exceeds `maxBondAtRisk`. Rewards are withdrawn with `withdraw()`.
  */
-import { signedGetHeaders, type BlobAuth } from "../protocol/blobAuth.js";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import type { ContractRunner, ContractTransactionResponse, Signer } from "ethers";
-import { tauFromBits } from "../canonical/descent.js";
-import { PRECISIONS, type Precision } from "../canonical/float.js";
-import { GameChallenger, type GameClientOptions, type PlayResult } from "../protocol/fraud-game-client.js";
-import { auditResult, canonicalOutput, ProgramCache, type CanonicalAuditConfig } from "./canonical-audit.js";
-import { putBlob } from "../worker/blobs.js";
-import type { Logger } from "pino";
-import { fetchBytes } from "../protocol/fetch.js";
-import { retry, type RetryOptions } from "../protocol/retry.js";
-import { decodeTensor, dtypeFromCode, encodeTensor, hashEncoded, hashTensor, type Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
-import { FraudGame__factory, IInferenceOracle__factory, IModelRegistry__factory } from "../types/ethers-contracts/index.js";
+import type { ContractTransactionResponse } from "ethers";
+import { IInferenceOracle__factory, FraudGame__factory } from "../types/ethers-contracts/index.js";
+import { ProgramCache } from "./canonical-audit.js";
 import { openChallenge } from "./dispute.js";
-import { isError } from "../protocol/errors.js";
-import { ChallengerError, isChallengerError } from "./errors.js";
-import { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
+import { DaemonBlobs, isTransient } from "./daemon-blobs.js";
+import { auditGame, type GameAuditHost } from "./daemon-game.js";
+import type { AuditOutcome, DaemonOptions, DaemonTransaction, Deferred, SavedState, Submitted } from "./daemon-types.js";
+
+export type { AuditOutcome, DaemonOptions, DaemonPolicy, DaemonTransaction } from "./daemon-types.js";
 
 const OPTIMISTIC = 1n;
 /** IInferenceOracle.RequestStatus.Challenged: a dispute is open on the current result. */
 const CHALLENGED = 3n;
-
-export interface DaemonPolicy {
-  /** The most wei of challenge bonds in open disputes at once. */
-  maxBondAtRisk: bigint;
-}
-
-export interface DaemonOptions {
-  oracleAddress: string;
-  /** The challenger's signer (pays bonds, receives rewards). */
-  runner: ContractRunner;
-  blobStoreUrl: string;
-  /** Signs every read from the blob store (protocol/blobAuth.ts); anonymous when absent. */
-  blobAuth?: BlobAuth;
-  policy: DaemonPolicy;
-  /** The first block audited (default 0). */
-  startBlock?: number;
-  /** Called after each transaction the daemon sends is mined (timelines, metrics). */
-  onTransaction?: (tx: DaemonTransaction) => void;
-  /**
-   * Blob fetching (issue 13, finding 7). A 429, 5xx, timeout or reset is never taken for a missing
-   * blob: the blob is asked again `attempts` times with backoff from `backoffMs`, then the whole audit
-   * is deferred and re-run at a later poll (after `retryBaseMs`, doubling up to `retryMaxMs`) until the
-   * result's challenge window closes. `maxAuditBytes` caps what one audit downloads in all (each row is
-   * also capped at its registered dtype x shape).
-   */
-  fetch?: { attempts?: number; backoffMs?: number; retryBaseMs?: number; retryMaxMs?: number; maxAuditBytes?: number; timeoutMs?: number };
-  /** Audits run at once (downloads overlap; checks share the CPU); the nearest deadline first. Default 4. */
-  concurrency?: number;
-  /** A JSON file the cursor and pending audits are saved to (and read from at the first poll). */
-  statePath?: string;
-  /** An audit started this often without finishing (a crash, a hang) is given up. Default 2. */
-  maxAuditStarts?: number;
-  /** Called after each result's audit with its outcome and how long it took (metrics). */
-  onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
-  logger?: Logger;
-  /**
-   * FraudGame play (issue 11): a result whose request's resolver is a FraudGame on this oracle (detected on-chain
-   * and remembered per resolver; `games`, when given, restricts it to those deployments) is audited
-   * canonically (challenger/canonical-audit.ts: the model's ONNX file from `models`, the input and the signed
-   * output from the blob store, τ_out and precision from the registered CanonicalTerms) instead of from a
-   * published trace, and beyond τ_out disputed through the game and played to the ruling
-   * (protocol/fraud-game-client.ts GameChallenger), every move under the daemon's transaction lock.
-   */
-  fraudGames?: {
-    /** Play only these FraudGame deployments (default: every FraudGame a model of this oracle is resolved by). */
-    games?: readonly string[];
-    /** ONNX bytes and committed input shape by modelHash (lowercase). */
-    models: ReadonlyMap<string, { bytes: Uint8Array; inputShape: number[] }>;
-    audit: CanonicalAuditConfig;
-    client?: GameClientOptions;
-  };
-}
-
-export interface DaemonTransaction {
-  label: "challenge" | "gameMove" | "claimDispute" | "withdraw";
-  requestId?: string;
-  hash: string;
-  gasUsed: bigint;
-  /** Ether sent with it (the bond, for a challenge). */
-  value: bigint;
-  at: number;
-}
-
-export type AuditOutcome =
-  | { kind: "skipped"; reason: string }
-  /** The blob store did not answer definitively (429, 5xx, timeout): audited again at a later poll. */
-  | { kind: "deferred"; reason: string; retryAt: number }
-  | { kind: "honest"; checkedElements: number }
-  /** A FraudGame result audited canonically and disputed beyond τ_out: the game played to its ruling (IDisputeGame.Ruling). */
-  | { kind: "gamePlayed"; ruling: number; outcome: PlayResult["outcome"]; moves: number; rounds: number };
-
-interface Submitted {
-  requestId: string;
-  /** The transaction that submitted the result (its logs rebuild the batch proof). */
-  txHash: string;
-  worker: string;
-  relayer: string;
-  outputHash: string;
-  /** End of the challenge window (chain time, seconds); unknown when audit() is called without it. */
-  challengeDeadline?: bigint;
-}
-
-/** What `statePath` holds (JSON; bigints as decimal strings). */
-interface SavedState {
-  version: 1;
-  fromBlock: number;
-  pending: Array<Omit<Submitted, "challengeDeadline"> & { challengeDeadline?: string }>;
-  deferred: Array<[string, { tries: number; retryAt: number }]>;
-  starts: Array<[string, number]>;
-  /** v1 data-availability challenges (retired): an older state file may still hold it; it is ignored. */
-  withheld?: unknown;
-  atRisk: string;
-  /** Disputes the daemon joined and has not claimed or seen lost yet: requestId → attempt. */
-  joined?: Array<[string, number]>;
-}
-
-interface Deferred {
-  submitted: Submitted;
-  tries: number;
-  retryAt: number;
-}
-
-/** The store could not answer now: audit again later (not a fault of the worker). */
-function isTransient(error: unknown): boolean {
-  return isChallengerError(error, "BLOB_STORE_UNAVAILABLE");
-}
 
 export class ChallengerDaemon {
   private readonly oracle;
@@ -158,10 +44,25 @@ export class ChallengerDaemon {
   private readonly programs = new ProgramCache();
   /** Resolver address (lowercase) → whether it is a FraudGame of this oracle. */
   private readonly gameResolvers = new Map<string, Promise<boolean>>();
+  private readonly blobs: DaemonBlobs;
+  /** What the FraudGame audit (challenger/daemon-game.ts) uses of this daemon. */
+  private readonly game: GameAuditHost;
 
   constructor(private readonly options: DaemonOptions) {
     this.oracle = IInferenceOracle__factory.connect(options.oracleAddress, options.runner);
     this.fromBlock = options.startBlock ?? 0;
+    this.blobs = new DaemonBlobs(options);
+    this.game = {
+      options,
+      oracle: this.oracle,
+      blobs: this.blobs,
+      programs: this.programs,
+      joined: this.joined,
+      challenge: (r) => this.challenge(r),
+      locked: (send) => this.locked(send),
+      released: (bond) => this.released(bond),
+      mined: (label, requestId, send) => this.mined(label, requestId, send),
+    };
   }
 
   /**
@@ -355,23 +256,6 @@ export class ChallengerDaemon {
     return (await this.oracle.paramsAt(paramsVersion)).challengeBond;
   }
 
-  /** Headers that sign reads from the configured blob store (none elsewhere, none without a key). */
-  private signedReads(): { headers?: (url: URL) => Record<string, string> } {
-    const headers = signedGetHeaders(this.options.blobAuth, this.options.blobStoreUrl);
-    return headers === undefined ? {} : { headers };
-  }
-
-  /**
-   * The request's input, at most its registered encoded size. A 429/5xx/timeout is retried and then
-   * BLOB_STORE_UNAVAILABLE (the audit is deferred); a 404 or wrong bytes end the audit (the input is
-   * the requester's, not the worker's: nothing to challenge).
-   */
-  private async fetchInput(inputHash: string, retryUntil: number | undefined, maxBytes: number): Promise<Tensor> {
-    const bytes = await retry(() => this.storeBytes(inputHash, maxBytes), this.blobRetry(inputHash, "input blob", retryUntil));
-    if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) throw new Error(`input blob ${inputHash} does not match its hash`);
-    return decodeTensor(bytes);
-  }
-
   /**
    * Opens a dispute, or joins the one already open on the result (someone else's, perhaps a sock of the
    * worker's that will never prove: any joiner may prove), if the bond budget allows; false when it does
@@ -400,25 +284,6 @@ export class ChallengerDaemon {
   }
 
   /**
-   * Claims the daemon's share of a dispute the worker lost (WorkerFault/OutputMinor), read from the
-   * ruling transaction's DisputeResolved event; the share lands in the oracle balance (`withdraw`).
-   */
-  private async claimFrom(requestId: string, receipt: { logs: readonly { topics: readonly string[]; data: string }[] } | null): Promise<void> {
-    for (const log of receipt?.logs ?? []) {
-      let parsed;
-      try {
-        parsed = this.oracle.interface.parseLog(log as { topics: string[]; data: string });
-      } catch {
-        continue;
-      }
-      if (parsed?.name !== "DisputeResolved" || Number(parsed.args.ruling) < 2) continue;
-      const attempt = Number(parsed.args.attempt);
-      await this.mined("claimDispute", requestId, () => this.oracle.claimDispute(requestId, attempt));
-      this.joined.delete(requestId);
-    }
-  }
-
-  /**
    * Claims the shares of every joined dispute that another joiner (or a timeout) won, and forgets
    * those the worker won; open ones are kept for a later sweep.
    */
@@ -438,125 +303,6 @@ export class ChallengerDaemon {
     }
   }
 
-  /**
-   * The canonical audit of a FraudGame result and, beyond τ_out, the game played to its ruling.
-   */
-  private async auditGame(r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
-    const fg = this.options.fraudGames!;
-    const model = fg.models.get(request.modelHash.toLowerCase());
-    if (model === undefined) {
-      this.options.logger?.error({ requestId: r.requestId, modelHash: request.modelHash }, "a FraudGame result on a model this daemon has no ONNX file for: not audited");
-      return { kind: "skipped", reason: "no ONNX file for the canonical audit of this model" };
-    }
-    const registry = IModelRegistry__factory.connect(await this.oracle.registry(), this.options.runner);
-    // Download caps from the registered specs (the committed input shape where the spec's is dynamic).
-    const registered = await registry.model(request.modelHash);
-    const typeOf = (spec: { dtype: bigint; shape: bigint[] }, fallbackShape?: number[]) => {
-      const shape = spec.shape.map(Number);
-      return { dtype: dtypeFromCode(Number(spec.dtype)) ?? "float32", shape: shape.some((d) => d <= 0) && fallbackShape !== undefined ? fallbackShape : shape };
-    };
-    const inputType = typeOf(registered.input, model.inputShape);
-    const outputType = typeOf(registered.output);
-    const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t as Parameters<typeof encodedSize>[0]));
-    const input = await this.fetchInput(request.inputHash, retryUntil, cap(inputType));
-    const terms = await registry.canonicalTerms(request.modelHash);
-    const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
-    if (precision === undefined) return { kind: "skipped", reason: `unknown precision ${terms.precision}` };
-    let output: Tensor;
-    try {
-      output = await this.fetchBlob(r.outputHash, cap(outputType), retryUntil);
-    } catch (error) {
-      if (!isError(error, "BLOB_NOT_FOUND")) throw error;
-      return this.withheld(r, { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, input, precision);
-    }
-    const verdict = auditResult(
-      { requestId: r.requestId as Hex, model: { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, precision, tau: tauFromBits(terms.tauOutAbs, terms.tauOutRel), input, output },
-      fg.audit,
-      this.programs,
-    );
-    if (verdict.status === "notSampled" || verdict.status === "unsupported") return { kind: "skipped", reason: verdict.status === "unsupported" ? verdict.reason : "not sampled" };
-    if (verdict.status === "within") return { kind: "honest", checkedElements: output.data.length };
-    if (!(await this.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
-    const player = new GameChallenger(request.resolver, this.options.runner as unknown as Signer, {
-      ...fg.client,
-      serialize: (send) => this.locked(send),
-      onMove: (m) => {
-        fg.client?.onMove?.(m);
-        this.options.onTransaction?.({ label: "gameMove", requestId: r.requestId, hash: "", gasUsed: m.gas, value: 0n, at: Date.now() });
-      },
-    });
-    const result = await player.play(r.requestId as Hex, verdict.trace, output);
-    this.released(bond);
-    // Won (WorkerFault or OutputMinor): the share is claimed at once, as after a v1 proof.
-    const attempt = this.joined.get(r.requestId);
-    if (attempt !== undefined && (await this.oracle.getDispute(r.requestId, attempt)).ruling >= 2n) {
-      try {
-        await this.mined("claimDispute", r.requestId, () => this.oracle.claimDispute(r.requestId, attempt));
-        this.joined.delete(r.requestId);
-      } catch (error) {
-        this.options.logger?.warn({ err: error, requestId: r.requestId, attempt }, "claiming the game's share failed; retried at the next withdraw");
-      }
-    }
-    return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length, rounds: result.descent?.rounds ?? 0 };
-  }
-
-  /**
-   * A result whose output bytes nobody published (issue 18, docs/PROTOCOL.md "Large outputs": the worker
-   * committed the hash and withheld the bytes). The canonical output is recomputed: when it hashes to the
-   * committed hash the result is honest, and its bytes are published to the blob store (content-addressed,
-   * checked there) so the requester can fetch them; otherwise the result cannot be audited within τ_out
-   * without the worker's bytes, and is reported, never passed as honest.
-   */
-  private async withheld(r: Submitted, model: { key: string; bytes: Uint8Array; inputShape: number[] }, input: Tensor, precision: Precision): Promise<AuditOutcome> {
-    const canonical = canonicalOutput(model, input, precision, this.programs);
-    if ("reason" in canonical) return { kind: "skipped", reason: `output ${r.outputHash} withheld, and the canonical runtime cannot run the model: ${canonical.reason}` };
-    const hash = hashTensor(canonical);
-    if (hash.toLowerCase() !== r.outputHash.toLowerCase()) {
-      this.options.logger?.error({ requestId: r.requestId, committed: r.outputHash, canonical: hash }, "output withheld and not the canonical output: cannot audit it within τ_out");
-      return { kind: "skipped", reason: `output withheld: the worker committed ${r.outputHash}, the canonical output hashes to ${hash}` };
-    }
-    try {
-      await putBlob(this.options.blobStoreUrl, hash as Hex, encodeTensor(canonical), { timeoutMs: this.options.fetch?.timeoutMs ?? 30_000, ...(this.options.blobAuth === undefined ? {} : { auth: this.options.blobAuth }) });
-      this.options.logger?.info({ requestId: r.requestId, outputHash: hash }, "withheld output recomputed canonically and published");
-    } catch (error) {
-      this.options.logger?.warn({ err: error, requestId: r.requestId }, "publishing the recomputed output failed");
-    }
-    return { kind: "honest", checkedElements: canonical.data.length };
-  }
-
-  /** A blob of the store by its hash (at most `maxBytes`), decoded and hash-checked; retried like the input. */
-  private async fetchBlob(hash: string, maxBytes: number, retryUntil: number | undefined): Promise<Tensor> {
-    return retry(async () => {
-      const bytes = await this.storeBytes(hash, maxBytes);
-      if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
-      return decodeTensor(bytes);
-    }, this.blobRetry(hash, "blob", retryUntil));
-  }
-
-  /** One read of the configured blob store (its origin is trusted; a redirect elsewhere is checked). */
-  private storeBytes(hash: string, maxBytes: number): Promise<Buffer> {
-    return fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${hash}`, {
-      maxBytes,
-      timeoutMs: this.options.fetch?.timeoutMs ?? 30_000,
-      schemes: ["http", "https"],
-      addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
-      ...this.signedReads(),
-    });
-  }
-
-  /** Blob reads: a 429/5xx/timeout is retried with backoff (until `retryUntil`), then BLOB_STORE_UNAVAILABLE; a 404 or an oversize blob is final. */
-  private blobRetry(hash: string, what: string, retryUntil: number | undefined): RetryOptions {
-    const f = this.options.fetch ?? {};
-    const final = (error: unknown) => isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE");
-    return {
-      attempts: Math.max(1, f.attempts ?? 5),
-      delayMs: (attempt) => Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1)),
-      retryIf: (error) => !final(error),
-      until: retryUntil,
-      giveUp: (error, attempts) => (final(error) ? error : new ChallengerError("BLOB_STORE_UNAVAILABLE", `${what} ${hash} could not be fetched now (retry later)`, { hash, attempts }, { cause: error })),
-    };
-  }
-
   /** Runs one transaction (send and mine) under the daemon's lock: one signer, one nonce sequence. */
   private async locked<T>(send: () => Promise<T>): Promise<T> {
     const previous = this.txLock;
@@ -573,18 +319,10 @@ export class ChallengerDaemon {
   /** Waits for a sent transaction and reports it to onTransaction. */
   private async mined(label: DaemonTransaction["label"], requestId: string | undefined, send: () => Promise<ContractTransactionResponse>) {
     // Concurrent audits send one transaction at a time (one signer, one nonce sequence).
-    const previous = this.txLock;
-    let release!: () => void;
-    this.txLock = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    let tx: ContractTransactionResponse;
-    let receipt;
-    try {
-      tx = await send();
-      receipt = await tx.wait();
-    } finally {
-      release();
-    }
+    const { tx, receipt } = await this.locked(async () => {
+      const tx = await send();
+      return { tx, receipt: await tx.wait() };
+    });
     if (receipt !== null) {
       this.options.onTransaction?.({ label, ...(requestId === undefined ? {} : { requestId }), hash: receipt.hash, gasUsed: receipt.gasUsed, value: tx.value, at: Date.now() });
     }
@@ -607,7 +345,7 @@ export class ChallengerDaemon {
       }
       const games = this.options.fraudGames.games;
       if (games !== undefined && !games.some((g) => g.toLowerCase() === request.resolver.toLowerCase())) return { kind: "skipped", reason: `the resolver ${request.resolver} is not one of the FraudGames this daemon plays` };
-      return this.auditGame(r, request, bond, retryUntil);
+      return auditGame(this.game, r, request, bond, retryUntil);
     }
     // Result format v2 (docs/V2.md §3): a result signs no trace root, so nothing can be audited from a
     // published trace; the v1 one-step path (FraudProofResolver) is retired. Only FraudGame results are played.

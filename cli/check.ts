@@ -8,20 +8,21 @@
  * verdict allows it.
  */
 import { readFileSync } from "node:fs";
-import { compileOnnxToCircom as compileOnnx } from "../circuits/compiler.js";
-import { analyzeModel, calibrate, commitProgram, PRECISIONS, reduceTerms, seededInput, type Calibration, type HeldInput, type NodeLowering, type Precision, type Program, type ProgramCommitment, type Step } from "../canonical/index.js";
-import { decodeOnnx, modelGraph, type ModelGraph } from "../protocol/commitment.js";
-import { DTYPES, HEADER_FIXED_BYTES, numel, type Tensor } from "../protocol/tensor.js";
+import { analyzeModel, calibrate, commitProgram, PRECISIONS, type Calibration, type HeldInput, type Precision, type ProgramCommitment } from "../canonical/index.js";
+import { modelGraph, type ModelGraph } from "../protocol/commitment.js";
+import { DTYPES, HEADER_FIXED_BYTES, numel } from "../protocol/tensor.js";
 import type { ModelDetails } from "../sdk/index.js";
 import { cliError } from "./common.js";
-import { onnxFileInfo, type OnnxFileInfo } from "./deploy.js";
+import { onnxFileInfo } from "./deploy.js";
 import { probeOnchain, type OnchainProbe } from "./leaf-gas.js";
 import { readInputFile } from "./request.js";
+import { DEFAULT_INLINE_OUTPUT_CAP, blockerLines, discontinuousSteps, log2ceil, MiB, operatorRows, termCount, tryOnnxruntime, unparsedReport, zkVerdict } from "./check-verdicts.js";
+
+export { checkLines } from "./check-lines.js";
+export { DEFAULT_INLINE_OUTPUT_CAP } from "./check-verdicts.js";
 
 /** Bytes per chunk of a tensor's data tree (protocol/tensor.ts: 1024-byte chunks). */
 const CHUNK_BYTES = 1024;
-/** The worker's default `maxInlineOutputBytes` (worker/config.ts): larger outputs go as hash only. */
-export const DEFAULT_INLINE_OUTPUT_CAP = 4096;
 
 export interface CheckOptions {
   /** The committed input shape (needed where the file's has symbolic dimensions). */
@@ -127,45 +128,10 @@ export interface CheckReport {
   notes: string[];
 }
 
-const MiB = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
-const log2ceil = (n: number) => (n <= 1 ? 0 : Math.ceil(Math.log2(n)));
-
-/** K of a reduce step: evaluated by the definition (canonical/element.ts) on zero operands. */
-function termCount(step: Step): number {
-  const zeros = step.operandTypes.map((t) => new Float64Array(numel(t.shape)));
-  return reduceTerms(step, (k) => zeros[k]!, 0).terms.length;
-}
-
-function operatorRows(nodes: NodeLowering[]): OperatorRow[] {
-  const rows = new Map<string, OperatorRow>();
-  for (const n of nodes) {
-    const key = `${n.domain}|${n.opType}`;
-    let row = rows.get(key);
-    if (row === undefined) {
-      row = { opType: n.opType, domain: n.domain, nodes: 0, lowered: 0, folded: 0, unsupported: 0, blocked: 0, steps: 0, onchain: null, worstLeafGas: null, reasons: [] };
-      rows.set(key, row);
-    }
-    row.nodes++;
-    row[n.status]++;
-    row.steps += n.steps;
-    if (n.reason !== undefined && n.status === "unsupported" && !row.reasons.includes(n.reason)) row.reasons.push(n.reason);
-  }
-  for (const n of nodes) {
-    const row = rows.get(`${n.domain}|${n.opType}`)!;
-    if (n.status === "blocked" && row.reasons.length === 0 && n.reason !== undefined) row.reasons.push(`blocked: ${n.reason}`);
-  }
-  return [...rows.values()].sort((a, b) => b.unsupported - a.unsupported || b.nodes - a.nodes || a.opType.localeCompare(b.opType));
-}
-
-/** Steps whose output jumps with their operands (floor, ceil, float → int casts): honest runtimes may differ by O(1) at a tie. */
-function discontinuousSteps(program: Program): Step[] {
-  return program.steps.filter((s) => s.op === "floor" || s.op === "ceil" || (s.op === "cast" && s.operandTypes[0]?.dtype === "float32" && s.output.dtype !== "float32"));
-}
-
 /** Runs the check. Throws only for an unreadable file or input, or a malformed option; everything else is a verdict with reasons. */
 export async function checkModel(file: string, options: CheckOptions = {}): Promise<CheckReport> {
   // The commitment's memory and time: from reading the file, through the parse (weights hashed where
-  // they lie in the file, protocol/commitment.ts lazyWeight), the lowering and the commitment.
+  // they lie in the file, protocol/onnxGraph.ts lazyWeight), the lowering and the commitment.
   const rssBefore = process.memoryUsage().rss;
   const peakBefore = process.resourceUsage().maxRSS * 1024;
   const t0 = performance.now();
@@ -407,151 +373,3 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   };
 }
 
-/** Per operator type that is not fully disputable: `Op ×n: reason` (refused by the lowering, else failing on-chain). */
-function blockerLines(operators: OperatorRow[]): string[] {
-  const lines: string[] = [];
-  for (const r of operators) {
-    const name = `${r.domain === "" || r.domain === "ai.onnx" ? "" : `${r.domain}.`}${r.opType}`;
-    if (r.unsupported > 0) lines.push(`${name} ×${r.unsupported}: ${r.reasons[0] ?? "refused"}`);
-    else if (r.blocked > 0) lines.push(`${name} ×${r.blocked} blocked: ${r.reasons[0] ?? "reads a refused node's output"}`);
-    else if (r.onchain !== null && r.onchain < r.nodes) lines.push(`${name} ×${r.nodes - r.onchain}: ${r.reasons.find((x) => x.startsWith("on-chain")) ?? "fails on-chain"}`);
-  }
-  return lines;
-}
-
-/**
- * A model the canonical parse refuses as a whole (a node with a subgraph: If, Loop, Scan): every node is
- * listed by type, the subgraph nodes as unsupported with the reason and the rest as blocked (not
- * analysed); OPTIMISTIC is refused, NONE decided by onnxruntime.
- */
-async function unparsedReport(file: string, bytes: Uint8Array, info: OnnxFileInfo, options: CheckOptions, reason: string): Promise<CheckReport> {
-  const g = decodeOnnx(bytes).graph!;
-  const GRAPH_TYPES = new Set([5, 10]); // AttributeProto GRAPH, GRAPHS
-  const nodes: NodeLowering[] = (g.node ?? [])
-    .filter((n) => !(n.opType === "Constant" && (n.domain ?? "") === ""))
-    .map((n, index) => {
-      const sub = (n.attribute ?? []).some((a) => GRAPH_TYPES.has(Number(a.type)));
-      const node = `#${index} ${n.opType} -> ${(n.output ?? []).join(", ")}`;
-      return { index, opType: n.opType ?? "", domain: n.domain ?? "", node, status: sub ? "unsupported" : "blocked", steps: 0, reason: sub ? `${n.opType} (node ${node}) has a subgraph: control flow cannot be proven in one step` : `not analysed: ${reason}` };
-    });
-  const counts = { total: nodes.length, lowered: 0, folded: 0, unsupported: 0, blocked: 0 };
-  for (const n of nodes) counts[n.status]++;
-  const operators = operatorRows(nodes);
-  const shape = options.inputShape !== undefined && options.inputShape.every((d) => d > 0) ? [...options.inputShape] : info.input.shape.map((d) => (d > 0 ? d : 1));
-  const isStatic = (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) || info.input.shape.every((d) => d > 0);
-  const named = operators.filter((r) => r.unsupported > 0).map((r) => `${r.opType} ×${r.unsupported} (${r.reasons[0]})`);
-  // A model with several inputs: each fed at its declared shape (dynamic axes 1); the verdicts say why
-  // only NONE serves it.
-  const several = info.inputs.length > 1 || info.outputs.length > 1;
-  const extra = several ? info.inputs.slice(1).map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape.map((d) => (d > 0 ? d : 1)) })) : [];
-  const none = await tryOnnxruntime(bytes, info.input.dtype, shape, extra);
-  const severalReason = `the model has ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(", ")}) and ${info.outputs.length} outputs (${info.outputs.map((o) => o.name).join(", ")}): such a model is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output)`;
-  return {
-    file,
-    modelHash: info.modelHash,
-    bytes: info.bytes,
-    opset: info.opset ?? null,
-    input: { name: info.input.name, dtype: info.input.dtype, declared: info.input.shape, shape, static: isStatic, probe: !isStatic },
-    output: { name: info.output.name, dtype: info.output.dtype, shape: info.output.shape, encodedBytes: null, inlineCap: options.maxInlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_CAP },
-    nodes: counts,
-    operators,
-    program: null,
-    widestReduction: null,
-    bisection: null,
-    commitment: null,
-    calibration: null,
-    calibrationNote: `not calibrated: ${reason}`,
-    speed: null,
-    canonicalTerms: null,
-    onchain: null,
-    summary: { nodes: counts.total, disputable: { canonical: 0, onchain: null }, blockers: blockerLines(operators), widestReduction: null, rounds: null, worstLeafGas: null, tauOut: null, commitmentPeakRssMiB: null },
-    verdicts: {
-      NONE: { allowed: none.ok, reasons: [none.reason] },
-      OPTIMISTIC: { allowed: false, reasons: [...(several ? [severalReason] : []), named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`] },
-      ZK: several ? { allowed: false, reasons: [severalReason] } : zkVerdict(bytes),
-    },
-    notes: [],
-  };
-}
-
-async function tryOnnxruntime(bytes: Uint8Array, dtype: Tensor["dtype"], shape: number[], others: { name: string; dtype: Tensor["dtype"]; shape: number[] }[] = []): Promise<{ ok: boolean; reason: string }> {
-  try {
-    const imported = (await import("onnxruntime-node")) as unknown as { default?: typeof import("onnxruntime-node") } & typeof import("onnxruntime-node");
-    const ort = imported.default ?? imported;
-    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["cpu"] });
-    try {
-      // 64-bit integer inputs (token ids, sizes) get zeros; everything else a seeded tensor.
-      const tensor = (dt: Tensor["dtype"], sh: number[]) => {
-        const wide = dt === "int64" || dt === "uint64";
-        const x = wide ? { dtype: dt, shape: sh, data: new DTYPES[dt].array(numel(sh)) } : seededInput(dt, sh, 1);
-        return new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape);
-      };
-      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { [session.inputNames[0]!]: tensor(dtype, shape) };
-      for (const o of others) feeds[o.name] = tensor(o.dtype, o.shape);
-      await session.run(feeds);
-      return { ok: true, reason: `onnxruntime-node runs it at [${shape}]${others.map((o) => `, ${o.name} [${o.shape}]`).join("")}` };
-    } finally {
-      await session.release();
-    }
-  } catch (error) {
-    return { ok: false, reason: `onnxruntime-node cannot run it: ${(error as Error).message.split("\n")[0]}` };
-  }
-}
-
-/** Whether the ZK compiler (circuits/compiler.ts: quantized int8 models) takes the model; it runs no circom here. */
-function zkVerdict(bytes: Uint8Array): TierVerdict {
-  try {
-    const r = compileOnnx(bytes);
-    return { allowed: true, reasons: [`compiles to a circom circuit (input [${r.inputShape}], output [${r.outputShape}]); proving keys come from \`npm run zk:ready\``] };
-  } catch (error) {
-    return { allowed: false, reasons: [`the ZK compiler (circuits/compiler.ts) refuses it: ${(error as Error).message}`] };
-  }
-}
-
-/** Human lines of a report. */
-export function checkLines(r: CheckReport): string[] {
-  const lines: string[] = [];
-  const dims = (d: Array<number | string>) => `[${d.join(",")}]`;
-  lines.push(`model      ${r.modelHash}  ${r.file} (${r.bytes} bytes, opset ${r.opset ?? "?"})`);
-  lines.push(`input      ${r.input.name}: ${r.input.dtype}${dims(r.input.declared)}${r.input.probe ? `  (not static; checked at [${r.input.shape}])` : r.input.declared.join() === r.input.shape.join() ? "" : `  at [${r.input.shape}]`}`);
-  lines.push(`output     ${r.output.name}: ${r.output.dtype}${dims(r.output.shape)}${r.output.encodedBytes === null ? "" : `  (${r.output.encodedBytes} bytes encoded; inline cap ${r.output.inlineCap})`}`);
-  lines.push(`nodes      ${r.nodes.total}: ${r.nodes.lowered} lowered, ${r.nodes.folded} folded (shape arithmetic), ${r.nodes.unsupported} unsupported, ${r.nodes.blocked} blocked`);
-  lines.push("", "operator                 nodes  lowered  folded  refused  steps  on-chain  worst leaf gas");
-  for (const o of r.operators) {
-    const name = `${o.domain === "" || o.domain === "ai.onnx" ? "" : `${o.domain}.`}${o.opType}`;
-    lines.push(
-      `${name.padEnd(24)} ${String(o.nodes).padStart(5)}  ${String(o.lowered).padStart(7)}  ${String(o.folded).padStart(6)}  ${String(o.unsupported + o.blocked).padStart(7)}  ${String(o.steps).padStart(5)}  ${String(o.onchain ?? "-").padStart(8)}  ${String(o.worstLeafGas ?? "-").padStart(14)}`,
-    );
-    for (const reason of o.reasons.slice(0, 2)) lines.push(`    ${reason}`);
-  }
-  lines.push("");
-  if (r.program) lines.push(`program    ${r.program.steps} steps (${r.program.map} map, ${r.program.move} move, ${r.program.reduce} reduce)`);
-  if (r.widestReduction) lines.push(`widest     K = ${r.widestReduction.K} (step ${r.widestReduction.step}, ${r.widestReduction.op}, node ${r.widestReduction.node})`);
-  if (r.bisection) lines.push(`bisection  depth ≤ ${r.bisection.depth} = manifest ${r.bisection.manifestDepth} + header 1 + chunks ${r.bisection.chunkDepth} + element 1 + partial sums ${r.bisection.partialDepth} (step ${r.bisection.worstStep})`);
-  if (r.onchain) {
-    const w = r.onchain.worst;
-    lines.push(`on-chain   ${r.onchain.disputable} of ${r.onchain.steps.length} steps proven through StepVerifier (${r.onchain.ms} ms); worst leaf ${w?.leafGas ?? 0} gas (step ${w?.step}, ${w?.opType} ${w?.op}), limit ${r.onchain.gasLimit}`);
-    for (const f of r.onchain.failures.slice(0, 5)) lines.push(`    step ${f.step} ${f.op} (${f.node}): ${f.reason}`);
-  }
-  lines.push(`summary    ${r.summary.nodes} nodes, disputable ${r.summary.disputable.canonical} canonical / ${r.summary.disputable.onchain ?? "-"} on-chain; widest K ${r.summary.widestReduction ?? "-"}; rounds ${r.summary.rounds ?? "-"}; worst leaf gas ${r.summary.worstLeafGas ?? "-"}; τ_out ${r.summary.tauOut === null ? "-" : `abs ${r.summary.tauOut.abs} rel ${r.summary.tauOut.rel}`}; commitment peak RSS ${r.summary.commitmentPeakRssMiB ?? "-"} MiB`);
-  for (const b of r.summary.blockers) lines.push(`    blocker: ${b}`);
-  if (r.commitment) lines.push(`commitment ${r.commitment.commitment} at ${r.commitment.precision} (${r.commitment.ms} ms; RSS ${r.commitment.rssBeforeMiB} → ${r.commitment.rssAfterMiB} MiB, high-water mark ${r.commitment.peakRssMiB} MiB, raised ${r.commitment.peakDeltaMiB} MiB by building)`);
-  const c = r.calibration;
-  if (c) {
-    lines.push(`τ_out      abs ${c.tauOut.abs} rel ${c.tauOut.rel}  (${c.tauOut.absBits}, ${c.tauOut.relBits}) = ${c.margin} × worst abs ${c.worst.abs} / rel ${c.worst.rel} over ${c.runtimes.length} runtimes × ${c.inputs.length} inputs, against canonical ${c.precision}`);
-    lines.push(`τ_major    abs ${c.tauMajor.abs} rel ${c.tauMajor.rel}  (${c.tauMajor.absBits}, ${c.tauMajor.relBits}) = ${c.majorFactor} × τ_out`);
-    if (c.precision === "fp32") lines.push(`tf32       canonical tf32 vs fp32: abs ${c.tf32.abs} rel ${c.tf32.rel}${c.tf32.withinTauOut ? " (within τ_out)" : " (beyond τ_out)"}`);
-    lines.push(`speed      canonical ${c.speed.canonicalMs.toFixed(1)} ms vs onnxruntime ${c.speed.onnxruntimeMs.toFixed(2)} ms (all, 1 thread): ${c.speed.ratio.toFixed(0)}x`);
-    for (const s of c.skipped) lines.push(`           skipped ${s.runtime}: ${s.reason}`);
-  } else if (r.calibrationNote) {
-    lines.push(`τ_out      ${r.calibrationNote}`);
-  }
-  lines.push("");
-  for (const tier of ["NONE", "OPTIMISTIC", "ZK"] as const) {
-    const v = r.verdicts[tier];
-    lines.push(`${tier.padEnd(10)} ${v.allowed ? "yes" : "NO"}`);
-    for (const reason of v.reasons) lines.push(`    ${reason}`);
-  }
-  for (const n of r.notes) lines.push(`note: ${n}`);
-  return lines;
-}

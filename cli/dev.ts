@@ -7,21 +7,16 @@
  * runs until Ctrl-C.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HDNodeWallet, NonceManager, parseEther, Wallet } from "ethers";
-import { levels as pinoLevels, pino } from "pino";
-import { createLogger, REDACTED_KEYS, resolveNpmUri, Tier, type Hex, type Logger } from "../protocol/index.js";
+import { createLogger, resolveNpmUri, Tier, type Hex } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { Relayer } from "../relayer/index.js";
 import { RelayerDb } from "../relayer/db.js";
-import { RegistryCatalog, Worker } from "../worker/index.js";
-import { StakeWatch } from "../worker/stake-watch.js";
 import { ModelRegistry__factory, InferenceOracle__factory } from "../types/ethers-contracts/index.js";
 import { calibratedTerms } from "../canonical/terms.js";
 import { decodePng, ppocrClsTensor } from "../sdk/index.js";
-import { workerGameAnswerer } from "../worker/game-answerer.js";
 import { loadChallengerConfig } from "../challenger/config.js";
 import { startChallenger } from "../challenger/main.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../sdk/models.js";
@@ -30,6 +25,9 @@ import { commitmentOf, deployContracts, loadDeployConfig, onnxFileInfo, register
 import type { LocalZk } from "../scripts/local-stack.js";
 import { serveJsonRpc } from "./rpc-server.js";
 import { ChainJournal, JournalError, type ReplayResult } from "./chain-journal.js";
+import { readHolder, portFree, refuseIfHeld, unusableState, listening } from "./dev-guards.js";
+import { devBanner, challengerLogger } from "./dev-output.js";
+import { startDevWorkers } from "./dev-workers.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Hardhat's default accounts (`test test ... junk`): public knowledge, for local chains only. */
@@ -72,129 +70,6 @@ interface DevState {
 }
 type DevZk = Pick<LocalZk, "modelHash" | "adapter"> & { artifacts: Pick<LocalZk["artifacts"], "wasmPath" | "zkeyPath" | "constraints"> };
 
-/** The `oracle dev` process that holds a data folder or deployment file, if it still runs. */
-interface Holder {
-  pid: number;
-  rpcUrl?: string;
-  dataDir?: string;
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function readHolder(file: string, field?: string): Holder | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-    const h = (field === undefined ? raw : raw[field]) as Holder | undefined;
-    return h !== undefined && typeof h.pid === "number" && alive(h.pid) ? h : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `port` on `host` can be listened on now. */
-function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.once("error", () => resolvePort(false));
-    server.listen(port, host, () => server.close(() => resolvePort(true)));
-  });
-}
-
-/** Refuses a data folder that a running `oracle dev` holds. */
-function refuseIfHeld(dataDir: string): void {
-  const holder = readHolder(join(dataDir, "lock.json"));
-  if (holder === undefined) return;
-  throw cliError(
-    "DEV_STACK_RUNNING",
-    `the data folder ${dataDir} belongs to the \`oracle dev\` running as pid ${holder.pid}${holder.rpcUrl === undefined ? "" : ` (${holder.rpcUrl})`}: stop it first, or give this stack its own folder with --data-dir <dir>`,
-    { dataDir, pid: holder.pid },
-  );
-}
-
-/** The chain kept in a data folder cannot be resumed: say why and how to start over. */
-function unusableState(dataDir: string, why: string): Error {
-  return cliError(
-    "DEV_STATE_UNUSABLE",
-    `cannot resume the chain kept in ${dataDir}: ${why}. Start over with ${oracleCommand()} dev --fresh (wipes its chain, relayer database and blobs), or keep it and use another folder with --data-dir <dir>`,
-    { dataDir, reason: why },
-  );
-}
-
-/** What answers on a taken port, to name it in the error: a JSON-RPC node (anvil, hardhat node, another dev), an oracle relayer, or unknown. */
-async function whoListens(host: string, port: number): Promise<string | undefined> {
-  const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const signal = AbortSignal.timeout(1500);
-  try {
-    const res = await fetch(base, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "web3_clientVersion" }, { jsonrpc: "2.0", id: 2, method: "eth_chainId" }]), signal });
-    const body = (await res.json()) as Array<{ id: number; result?: string }>;
-    const version = body.find((r) => r.id === 1)?.result;
-    const chain = body.find((r) => r.id === 2)?.result;
-    if (chain !== undefined) return `a JSON-RPC node answers there (${version ?? "unknown client"}, chain id ${BigInt(chain)})`;
-  } catch {
-    // not JSON-RPC; try the relayer's API
-  }
-  try {
-    const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1500) });
-    if (res.ok && /oracle|chain|queue/i.test(await res.text())) return "an oracle relayer API answers there (another `oracle dev` or `relayer start`)";
-  } catch {
-    // nothing we recognise
-  }
-  return undefined;
-}
-
-/** Listens with `start`; EADDRINUSE becomes PORT_IN_USE naming the port, what holds it and the option that moves it. */
-async function listening<T>(what: string, option: string, host: string, port: number, start: () => Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as { cause?: NodeJS.ErrnoException }).cause?.code;
-    if (code !== "EADDRINUSE" && !/EADDRINUSE/.test(String((error as Error).message))) throw error;
-    const holder = await whoListens(host, port);
-    const usual = option === "--port" ? "anvil, `hardhat node`, ganache or another `oracle dev` usually listen on 8545" : "another `oracle dev` or `oracle relayer start` usually listens on 9545";
-    throw cliError(
-      "PORT_IN_USE",
-      `port ${port} on ${host} (the ${what}) is already in use: ${holder ?? usual}. ` +
-        `Stop that process, or start this stack on another port: ${oracleCommand()} dev ${option} ${port + 1} (${option} 0 takes any free port)`,
-      { host, port, option, ...(holder === undefined ? {} : { holder }) },
-    );
-  }
-}
-
-/**
- * The challenger's logger in `oracle dev`: its audits are what `--challenger` is for, so each one is
- * also told on stderr as a plain line at any log level; everything else follows --log-level.
- */
-function challengerLogger(level: string): Logger {
-  const threshold = pinoLevels.values[process.env.LOG_LEVEL ?? level] ?? pinoLevels.values.warn!;
-  return pino(
-    { name: "oracle", level: "info", base: { service: "challenger" }, redact: { paths: REDACTED_KEYS, censor: "[redacted]" } },
-    {
-      write(line: string) {
-        const entry = JSON.parse(line) as { level: number; msg?: string; requestId?: string; checkedElements?: number; opIndex?: number; ruling?: number; outcome?: string; rounds?: number };
-        if (entry.level >= threshold) process.stdout.write(line);
-        const kind = /^audit: (\w+)$/.exec(entry.msg ?? "")?.[1];
-        if (kind === undefined || kind === "skipped" || kind === "deferred") return;
-        const id = `${String(entry.requestId).slice(0, 10)}…`;
-        process.stderr.write(
-          kind === "honest"
-            ? `challenger: audited ${id}: honest (${entry.checkedElements ?? "?"} output elements within τ_out of the canonical re-run)\n`
-            : kind === "gamePlayed"
-              ? `challenger: audited ${id}: beyond τ_out, FraudGame played: ruling ${["None", "WorkerRight", "WorkerFault", "OutputMinor"][Number(entry.ruling)] ?? entry.ruling} (${entry.outcome}, ${entry.rounds} rounds)\n`
-              : `challenger: audited ${id}: WRONG RESULT, ${kind} (the worker is slashed; see the dashboard's dispute timeline)\n`,
-        );
-      },
-    },
-  ) as unknown as Logger;
-}
 
 export async function dev(o: DevOptions): Promise<void> {
   const progress = new Progress(false);
@@ -425,56 +300,10 @@ export async function dev(o: DevOptions): Promise<void> {
     state.relayerPort = Number(new URL(relayer.url).port);
     saveState();
 
-    const workerSigners: string[] = [];
-    for (let i = 0; i < o.workers; i++) {
-      // A kept chain's workers sign with their kept keys (already staked there).
-      const keptKey = state.workerKeys[i];
-      const key = keptKey === undefined ? Wallet.createRandom() : new Wallet(keptKey);
-      const op = i === 0 ? operator : signers[6 + i]!;
-      if (keptKey === undefined) {
-        await send(`staking worker ${i} (5 ETH, signer ${key.address.slice(0, 10)}…)`, () => oracle.connect(op).registerWorker(key.address, { value: parseEther("5") }), progress);
-        state.workerKeys[i] = key.privateKey;
-        saveState();
-      }
-      // Slashed or unbonded below what backs a result, the worker warns with the fix and passes its jobs on.
-      const stake = new StakeWatch({ provider: ethers.provider, signer: key.address, oracles: [{ chainId, oracle: deployment.oracle }], logger: logger.child({ service: "worker", worker: i, layer: "stake" }), pollMs: 2000, command: oracleCommand() });
-      await stake.start();
-      closers.push(() => stake.close());
-      const worker = new Worker({
-        queue,
-        standing: stake,
-        logger: logger.child({ service: "worker", worker: i }),
-        catalog: new RegistryCatalog({ provider: ethers.provider, registry: deployment.registry }),
-        config: {
-          signerKey: key.privateKey,
-          allowedOracles: [{ chainId, oracle: deployment.oracle }],
-          modelCacheDir: join(dataDir, `worker-${i}`, "models"),
-          // Opt in: oracle dev registers its models with npm: and file: URIs (docs/SECURITY.md).
-          modelSchemes: ["http", "https", "file", "npm"],
-          // Opt in: inputs and models on this machine's loopback are reachable (never in production).
-          fetchAllowedAddresses: ["127.0.0.0/8", "::1"],
-          blobStoreUrl: relayer.url,
-          ...(zk === undefined ? {} : { zk: [{ modelHash: zk.modelHash, wasm: zk.artifacts.wasmPath, zkey: zk.artifacts.zkeyPath }] }),
-        },
-      });
-      await progress.step(`starting worker ${i}`, () => worker.start());
-      closers.push(() => worker.close());
-      if (deployment.fraudGame !== undefined) {
-        // The worker answers every FraudGame opened on its results; its operator pays for the moves.
-        const answerer = workerGameAnswerer(worker, {
-          provider: ethers.provider,
-          sender: new NonceManager(op),
-          oracle: deployment.oracle,
-          game: deployment.fraudGame,
-          startBlock: deployment.deployBlock,
-          pollIntervalMs: 500,
-          logger: logger.child({ service: "worker", worker: i, layer: "game-answerer" }),
-        });
-        await answerer.start();
-        closers.push(() => answerer.close());
-      }
-      workerSigners.push(key.address);
-    }
+    const workerSigners = await startDevWorkers({
+      count: o.workers, state, saveState, operatorOf: (i) => (i === 0 ? operator : signers[6 + i]!), oracle, provider: ethers.provider, chainId,
+      deployment, logger, queue, dataDir, blobStoreUrl: relayer.url, zk, closers, progress,
+    });
 
     let challengerAddress: string | undefined;
     if (o.challenger) {
@@ -530,34 +359,9 @@ export async function dev(o: DevOptions): Promise<void> {
       ...(challengerAddress === undefined ? {} : { challenger: challengerAddress }), deployment: file, dataDir, state: { resumed: replayed !== undefined, blocks: replayed?.blocks ?? 0, requests: requestCount }, models, workers: workerSigners, accounts: record.accounts, challengeWindow: o.challengeWindow, try: tryCommands,
     };
     const heldBy = outHolder === undefined ? undefined : `the default ${DEFAULT_DEPLOYMENT} belongs to the oracle dev at ${outHolder.rpcUrl ?? "?"} (pid ${outHolder.pid}); other commands use this stack's with --deployment ${file} or ORACLE_DEPLOYMENT=${file}`;
-    output(o.json, ready, () => [
-      "",
-      "The oracle is running locally. Ctrl-C stops it.",
-      "",
-      `  Dashboard    ${dashboardUrl}   (open it in a browser: requests, workers, disputes, live)`,
-      `  JSON-RPC     ${rpc.url}   (chain id ${chainId}; MetaMask: add this network)`,
-      `  Relayer API  ${relayer.url}   (GET /health, /requests, /blobs/<hash>)`,
-      `  Registry     ${deployment.registry}`,
-      `  Oracle       ${deployment.oracle}`,
-      `  Resolver     ${modelResolver}${deployment.fraudGame === undefined ? "   (ArbiterResolver: the arbiter account rules, a trusted party)" : "   (FraudGame: bisection over canonical traces, one step checked on-chain)"}`,
-      ...(challengerAddress === undefined ? [] : [`  Challenger   ${challengerAddress}   (audits every OPTIMISTIC result in full, proves faults on-chain; NONE results are never audited)`]),
-      `  Deployment   ${file}   (${heldBy ?? (file === defaultOut ? "read by every other oracle command" : `pass --deployment ${file} or ORACLE_DEPLOYMENT=${file} to other commands`)})`,
-      `  Data folder  ${dataDir}   (locked while this stack runs)`,
-      `  State        ${stateLine}`,
-      ...(zk === undefined ? [] : [`  ZK           mnist-mlp answers with a Groth16 proof checked on chain (verifier ${zk.adapter}); DEVELOPMENT KEYS: anyone can forge proofs, never use them for value`]),
-      `  Queue        ${o.rabbitmq === undefined ? "in-process (only this process's workers)" : `RabbitMQ ${o.rabbitmq.replace(/\/\/[^@]*@/, "//***@")}`}`,
-      `  Workers      ${workerSigners.length} (signers ${workerSigners.join(", ") || "none"})`,
-      `  Challenge window ${o.challengeWindow} s; a block every ${o.blockTime} s`,
-      "",
-      "  Models (name or hash wherever a command takes a model):",
-      ...models.map((m) => `    ${m.modelHash}  ${m.name}`),
-      "",
-      "  Accounts (Hardhat's well-known development keys — never use them on a real network):",
-      ...accounts.map((a) => `    ${a.role.padEnd(11)} ${a.address}  ${a.privateKey}`),
-      "",
-      ...tryCommands.map((c, i) => `  ${i === 0 ? "Try:" : "    "}  ${c}`),
-      "",
-    ]);
+    output(o.json, ready, () => devBanner(ready, {
+      fraudGame: deployment.fraudGame !== undefined, heldBy, defaultFile: file === defaultOut, stateLine, zkAdapter: zk?.adapter, rabbitmq: o.rabbitmq, blockTime: o.blockTime,
+    }));
     void eth;
   } catch (error) {
     await close();

@@ -1,0 +1,115 @@
+/** The canonical audit of a FraudGame result and, beyond τ_out, the game played to its ruling (challenger/daemon.ts). */
+import type { ContractTransactionResponse, Signer } from "ethers";
+import { tauFromBits } from "../canonical/descent.js";
+import { PRECISIONS, type Precision } from "../canonical/float.js";
+import { isError } from "../protocol/errors.js";
+import { GameChallenger } from "../protocol/fraud-game-client.js";
+import { dtypeFromCode, encodeTensor, hashTensor, type Tensor } from "../protocol/tensor.js";
+import type { Hex } from "../protocol/types.js";
+import { IModelRegistry__factory, type IInferenceOracle } from "../types/ethers-contracts/index.js";
+import { putBlob } from "../worker/blobs.js";
+import { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
+import { auditResult, canonicalOutput, type ProgramCache } from "./canonical-audit.js";
+import type { DaemonBlobs } from "./daemon-blobs.js";
+import type { AuditOutcome, DaemonOptions, DaemonTransaction, Submitted } from "./daemon-types.js";
+
+/** What the game audit uses of the daemon. */
+export interface GameAuditHost {
+  readonly options: DaemonOptions;
+  readonly oracle: IInferenceOracle;
+  readonly blobs: DaemonBlobs;
+  readonly programs: ProgramCache;
+  /** Disputes the daemon opened or joined, not yet claimed or lost: requestId → attempt. */
+  readonly joined: Map<string, number>;
+  /** Opens or joins the dispute within the bond budget; false when the budget does not allow it. */
+  challenge(r: Submitted): Promise<boolean>;
+  locked<T>(send: () => Promise<T>): Promise<T>;
+  released(bond: bigint): void;
+  mined(label: DaemonTransaction["label"], requestId: string | undefined, send: () => Promise<ContractTransactionResponse>): Promise<unknown>;
+}
+
+/**
+ * The canonical audit of a FraudGame result and, beyond τ_out, the game played to its ruling.
+ */
+export async function auditGame(host: GameAuditHost, r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
+  const fg = host.options.fraudGames!;
+  const model = fg.models.get(request.modelHash.toLowerCase());
+  if (model === undefined) {
+    host.options.logger?.error({ requestId: r.requestId, modelHash: request.modelHash }, "a FraudGame result on a model this daemon has no ONNX file for: not audited");
+    return { kind: "skipped", reason: "no ONNX file for the canonical audit of this model" };
+  }
+  const registry = IModelRegistry__factory.connect(await host.oracle.registry(), host.options.runner);
+  // Download caps from the registered specs (the committed input shape where the spec's is dynamic).
+  const registered = await registry.model(request.modelHash);
+  const typeOf = (spec: { dtype: bigint; shape: bigint[] }, fallbackShape?: number[]) => {
+    const shape = spec.shape.map(Number);
+    return { dtype: dtypeFromCode(Number(spec.dtype)) ?? "float32", shape: shape.some((d) => d <= 0) && fallbackShape !== undefined ? fallbackShape : shape };
+  };
+  const inputType = typeOf(registered.input, model.inputShape);
+  const outputType = typeOf(registered.output);
+  const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t as Parameters<typeof encodedSize>[0]));
+  const input = await host.blobs.fetchInput(request.inputHash, retryUntil, cap(inputType));
+  const terms = await registry.canonicalTerms(request.modelHash);
+  const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
+  if (precision === undefined) return { kind: "skipped", reason: `unknown precision ${terms.precision}` };
+  let output: Tensor;
+  try {
+    output = await host.blobs.fetchBlob(r.outputHash, cap(outputType), retryUntil);
+  } catch (error) {
+    if (!isError(error, "BLOB_NOT_FOUND")) throw error;
+    return withheld(host, r, { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, input, precision);
+  }
+  const verdict = auditResult(
+    { requestId: r.requestId as Hex, model: { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, precision, tau: tauFromBits(terms.tauOutAbs, terms.tauOutRel), input, output },
+    fg.audit,
+    host.programs,
+  );
+  if (verdict.status === "notSampled" || verdict.status === "unsupported") return { kind: "skipped", reason: verdict.status === "unsupported" ? verdict.reason : "not sampled" };
+  if (verdict.status === "within") return { kind: "honest", checkedElements: output.data.length };
+  if (!(await host.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+  const player = new GameChallenger(request.resolver, host.options.runner as unknown as Signer, {
+    ...fg.client,
+    serialize: (send) => host.locked(send),
+    onMove: (m) => {
+      fg.client?.onMove?.(m);
+      host.options.onTransaction?.({ label: "gameMove", requestId: r.requestId, hash: "", gasUsed: m.gas, value: 0n, at: Date.now() });
+    },
+  });
+  const result = await player.play(r.requestId as Hex, verdict.trace, output);
+  host.released(bond);
+  // Won (WorkerFault or OutputMinor): the share is claimed at once, as after a v1 proof.
+  const attempt = host.joined.get(r.requestId);
+  if (attempt !== undefined && (await host.oracle.getDispute(r.requestId, attempt)).ruling >= 2n) {
+    try {
+      await host.mined("claimDispute", r.requestId, () => host.oracle.claimDispute(r.requestId, attempt));
+      host.joined.delete(r.requestId);
+    } catch (error) {
+      host.options.logger?.warn({ err: error, requestId: r.requestId, attempt }, "claiming the game's share failed; retried at the next withdraw");
+    }
+  }
+  return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length, rounds: result.descent?.rounds ?? 0 };
+}
+
+/**
+ * A result whose output bytes nobody published (issue 18, docs/PROTOCOL.md "Large outputs": the worker
+ * committed the hash and withheld the bytes). The canonical output is recomputed: when it hashes to the
+ * committed hash the result is honest, and its bytes are published to the blob store (content-addressed,
+ * checked there) so the requester can fetch them; otherwise the result cannot be audited within τ_out
+ * without the worker's bytes, and is reported, never passed as honest.
+ */
+async function withheld(host: GameAuditHost, r: Submitted, model: { key: string; bytes: Uint8Array; inputShape: number[] }, input: Tensor, precision: Precision): Promise<AuditOutcome> {
+  const canonical = canonicalOutput(model, input, precision, host.programs);
+  if ("reason" in canonical) return { kind: "skipped", reason: `output ${r.outputHash} withheld, and the canonical runtime cannot run the model: ${canonical.reason}` };
+  const hash = hashTensor(canonical);
+  if (hash.toLowerCase() !== r.outputHash.toLowerCase()) {
+    host.options.logger?.error({ requestId: r.requestId, committed: r.outputHash, canonical: hash }, "output withheld and not the canonical output: cannot audit it within τ_out");
+    return { kind: "skipped", reason: `output withheld: the worker committed ${r.outputHash}, the canonical output hashes to ${hash}` };
+  }
+  try {
+    await putBlob(host.options.blobStoreUrl, hash as Hex, encodeTensor(canonical), { timeoutMs: host.options.fetch?.timeoutMs ?? 30_000, ...(host.options.blobAuth === undefined ? {} : { auth: host.options.blobAuth }) });
+    host.options.logger?.info({ requestId: r.requestId, outputHash: hash }, "withheld output recomputed canonically and published");
+  } catch (error) {
+    host.options.logger?.warn({ err: error, requestId: r.requestId }, "publishing the recomputed output failed");
+  }
+  return { kind: "honest", checkedElements: canonical.data.length };
+}
