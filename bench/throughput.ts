@@ -32,7 +32,7 @@
  *          [--traces none,checkpoint,full] [--threads 1] [--latency 30] [--gap 40] [--block-ms 1000]
  *          [--relayer-poll-ms 50] [--json-jobs] [--in-process]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -40,60 +40,21 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import * as ort from "onnxruntime-node";
-import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, resolveNpmUri, type Job, type Tensor } from "../protocol/index.js";
+import { type Job, QUEUES, type Tensor, Tier, createLogger, encodeTensor, hashEncoded, resolveNpmUri } from "../protocol/index.js";
 import { InProcessQueue } from "../queue/index.js";
-import { StaticCatalog, Worker, sha256File, type WorkerConfigInput } from "../worker/index.js";
 import { concatBatch } from "../worker/batcher.js";
+import { StaticCatalog, Worker, type WorkerConfigInput, sha256File } from "../worker/index.js";
+import { type LatencyResult, type TraceMode, latencyCase } from "./latency.js";
 import { BENCH_MODELS, type BenchModel } from "./models.js";
+import { childrenCpuMs, median, percentile, r1, r3 } from "./stats.js";
 
 const ORACLE = "0x00000000000000000000000000000000000000aa";
 const CHAIN_ID = 31337n;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 /** --json-jobs: jobs as JSON with hex input (the format before the binary envelope), for comparison. */
 let jsonJobs = false;
 /** --in-process: modelProcess false (see makePipeline). */
 let inProcess = false;
-
-/**
- * CPU ms used so far by this process's live children (the worker's model processes, worker/model-process.ts,
- * where inference runs by default): process.cpuUsage counts only this process. Linux /proc; 0 elsewhere.
- * Clock-tick resolution (10 ms), so per-job figures need runs of many jobs.
- */
-function childrenCpuMs(): number {
-  try {
-    const tick = 1000 / 100; // USER_HZ is 100 on Linux
-    let total = 0;
-    for (const pid of readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        total += (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime (fields 14 and 15)
-      } catch {
-        // the child exited meanwhile
-      }
-    }
-    return total;
-  } catch {
-    return 0;
-  }
-}
-
-const r1 = (x: number) => Number(x.toFixed(1));
-const r3 = (x: number) => Number(x.toFixed(3));
-
-/** Result format v2 (docs/V2.md §3): results sign no trace and the worker builds none (trace on demand). */
-type TraceMode = "none";
 
 /** A blob store that takes PUT /blobs/:hash over HTTP and only counts the bytes. */
 async function blobSink(): Promise<{ url: string; bytes: () => number; blobs: () => number; close: () => void }> {
@@ -325,83 +286,6 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
     cpuMsPerJob: { raw: r3(median(cpu.raw)), pipeline: r3(median(cpu.pipeline)), ...(cpu.js.length === 0 ? {} : { jsThreadPipeline: r3(median(cpu.js)) }) },
     meanPipelineBatch: r1(batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length),
   };
-}
-
-interface LatencyResult {
-  tier: "NONE" | "OPTIMISTIC";
-  trace: TraceMode;
-  requests: number;
-  /** Request mined -> result on-chain (NONE: settled, callback delivered, in that transaction). */
-  requestToResultOnChainMs: { p50: number; p99: number };
-  /** Worker: job received -> signed result (median). */
-  workerTotalMs: number;
-}
-
-/**
- * Request -> result latency on the local chain (cls model, one worker, relayer polling every 50 ms).
- * NONE tier: the result's transaction settles the request (state "fulfilled"). OPTIMISTIC: the
- * result is on-chain ("submitted"); settlement follows after the challenge window.
- */
-async function latencyCase(tier: Tier, trace: TraceMode, requests: number, gapMs: number, threads: number, blockMs: number, relayerPollMs: number): Promise<LatencyResult> {
-  const { startLocalStack, REQUEST_FEE, waitFor } = await import("../scripts/local-stack.js");
-  const { textLineTensor } = await import("../examples/text-images.js");
-  void trace;
-  const stack = await startLocalStack({ tier, worker: { intraOpNumThreads: threads }, relayer: { pollIntervalMs: relayerPollMs } });
-  try {
-    const { relayer, dapp, oracle, networkHelpers } = stack;
-    const deadline = (await networkHelpers.time.latest()) + 3600;
-    const upload = async (bytes: Uint8Array): Promise<{ hash: string; uri: string }> => {
-      const res = await fetch(`${relayer.url}/blobs`, { method: "POST", body: Buffer.from(bytes), headers: { "content-type": "application/octet-stream" } });
-      if (res.status !== 201) throw new Error(`blob upload failed: ${res.status}`);
-      return (await res.json()) as { hash: string; uri: string };
-    };
-    const inputs = await Promise.all(Array.from({ length: 8 }, (_, i) => upload(encodeTensor(textLineTensor(`Latency line ${i}`, { rotated: i % 2 === 1 })))));
-    const send = async (i: number) => {
-      const { hash, uri } = inputs[i % inputs.length]!;
-      const receipt = (await (await dapp.classify(hash, uri, deadline, { value: REQUEST_FEE })).wait())!;
-      const event = receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested");
-      return { id: String(event!.args.requestId).toLowerCase(), minedAt: Date.now() };
-    };
-    // Warm: model fetch and verification, session, trace session.
-    const warm = await send(0);
-    relayer.poke();
-    const done = new Set(tier === Tier.NONE ? ["fulfilled"] : ["submitted", "fulfilled"]);
-    await waitFor(() => done.has(relayer.db.getRequest(warm.id)?.state ?? ""), 120_000, "the warm-up request");
-    // From here on a block every blockMs (a real chain's cadence) instead of one per transaction.
-    if (blockMs > 0) {
-      await stack.ethers.provider.send("evm_setAutomine", [false]);
-      await stack.ethers.provider.send("evm_setIntervalMining", [blockMs]);
-    }
-    const sent: { id: string; minedAt: number }[] = [];
-    const reached = new Map<string, number>();
-    let polling = true;
-    const poll = (async () => {
-      while (polling) {
-        for (const r of sent) {
-          if (!reached.has(r.id) && done.has(relayer.db.getRequest(r.id)?.state ?? "")) reached.set(r.id, Date.now());
-        }
-        await new Promise((res) => setTimeout(res, 5));
-      }
-    })();
-    for (let i = 0; i < requests; i++) {
-      sent.push(await send(i + 1));
-      await new Promise((res) => setTimeout(res, gapMs));
-    }
-    await waitFor(() => sent.every((r) => reached.has(r.id)), 300_000, "every result on-chain");
-    polling = false;
-    await poll;
-    const lat = sent.map((r) => reached.get(r.id)! - r.minedAt);
-    const totals = sent.map((r) => relayer.db.getRequest(r.id)!).map((row) => (row.replyAt ?? NaN) - row.observedAt).filter((x) => Number.isFinite(x));
-    return {
-      tier: tier === Tier.NONE ? "NONE" : "OPTIMISTIC",
-      trace,
-      requests,
-      requestToResultOnChainMs: { p50: Math.round(median(lat)), p99: Math.round(percentile(lat, 99)) },
-      workerTotalMs: Math.round(median(totals)),
-    };
-  } finally {
-    await stack.close();
-  }
 }
 
 async function main(): Promise<void> {

@@ -20,10 +20,13 @@
  *
  * onnxruntime is imported lazily, so importing this module costs nothing to code that never calibrates.
  */
-import { DTYPES, numel, type DType, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { DTYPES, type DType, type Tensor, type TensorData, numel } from "../protocol/tensor.js";
+import { DeviationMeter, chooseTolerance, median, medianMagnitude, tolerance, withinTolerance } from "./deviation.js";
+import { type FastRuntime, type OrtModule, dataOf, nodeRuntime, wasmRuntime, webgpuRuntime } from "./fast-runtimes.js";
 import type { Precision } from "./float.js";
-import { canonicalError, type Program } from "./program.js";
+import { type Program, canonicalError } from "./program.js";
 import { runProgram } from "./run.js";
+export { chooseTolerance, float64Bits, withinTolerance } from "./deviation.js";
 
 /**
  * τ_out = TAU_OUT_MARGIN × the worst deviation measured over every runtime and held input.
@@ -141,24 +144,6 @@ export interface CalibrateOptions {
   majorFactor?: number;
 }
 
-/** The binary64 bit pattern of a number, as a 0x-prefixed 16-digit hex string. */
-export function float64Bits(x: number): `0x${string}` {
-  const b = Buffer.alloc(8);
-  b.writeDoubleBE(x);
-  return `0x${b.toString("hex")}`;
-}
-
-function tolerance(abs: number, rel: number): Tolerance {
-  return { abs, rel, absBits: float64Bits(abs), relBits: float64Bits(rel) };
-}
-
-/** Whether w is within (abs, rel) of c by the CanonicalTerms rule (NaN = NaN, equal infinities agree). */
-export function withinTolerance(w: number, c: number, abs: number, rel: number): boolean {
-  if (Number.isNaN(w) || Number.isNaN(c)) return Number.isNaN(w) && Number.isNaN(c);
-  if (!Number.isFinite(w) || !Number.isFinite(c)) return w === c;
-  return Math.abs(w - c) <= abs + rel * Math.abs(c);
-}
-
 const INT_RANGES: Partial<Record<DType, [number, number]>> = {
   int8: [-128, 127],
   uint8: [0, 255],
@@ -188,129 +173,6 @@ export function seededInput(dtype: DType, shape: number[], seed: number, range?:
     data[i] = integer ? Math.min(hi, Math.floor(lo + u * (hi - lo + 1))) : lo + u * (hi - lo);
   }
   return { dtype, shape: [...shape], data: data as unknown as TensorData };
-}
-
-/**
- * τ_out from the worst deviation: both forms cover every measured element with the margin — (margin ×
- * worst abs, 0), or (margin × floor, margin × worst rel) — and the one that allows less at the typical
- * element (the median |c|) is kept. The abs form wins when deviations do not scale with |c| (probabilities
- * near 0 and 1 alike); the rel form when they do (logits, maps with a wide range of magnitudes).
- */
-export function chooseTolerance(o: { worstAbs: number; worstRel: number; relFloor: number; typicalScale: number; margin: number }): { form: "abs" | "rel"; abs: number; rel: number } {
-  const byAbs = o.margin * o.worstAbs;
-  const byRel = Number.isFinite(o.worstRel) ? o.margin * (o.relFloor + o.worstRel * o.typicalScale) : Infinity;
-  return byRel < byAbs ? { form: "rel", abs: o.margin * o.relFloor, rel: o.margin * o.worstRel } : { form: "abs", abs: byAbs, rel: 0 };
-}
-
-/** The median |c| over the finite elements of the canonical outputs. */
-function medianMagnitude(outputs: Tensor[]): number {
-  const all: number[] = [];
-  for (const t of outputs) {
-    const d = dataOf(t);
-    for (let i = 0; i < d.length; i++) if (Number.isFinite(d[i]!)) all.push(Math.abs(d[i]!));
-  }
-  return all.length === 0 ? 0 : median(all);
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-class DeviationMeter {
-  abs = 0;
-  rel = 0;
-  elements = 0;
-  identical = 0;
-  nonFinite = 0;
-  worstInput = "";
-  constructor(readonly relFloor: number) {}
-
-  add(w: ArrayLike<number>, c: ArrayLike<number>, label: string): void {
-    if (w.length !== c.length) throw canonicalError("TENSOR_SPEC_MISMATCH", `output lengths differ: ${w.length} vs ${c.length} (${label})`);
-    for (let i = 0; i < c.length; i++) {
-      const wi = Number(w[i]);
-      const ci = Number(c[i]);
-      this.elements++;
-      if (Object.is(wi, ci) || (Number.isNaN(wi) && Number.isNaN(ci))) {
-        this.identical++;
-        continue;
-      }
-      if (!Number.isFinite(wi) || !Number.isFinite(ci)) {
-        this.nonFinite++;
-        continue;
-      }
-      const d = Math.abs(wi - ci);
-      if (d > this.abs) {
-        this.abs = d;
-        this.worstInput = label;
-      }
-      const over = d - this.relFloor;
-      if (over > 0) {
-        const r = over / Math.abs(ci); // |c| = 0 with d above the floor: no rel covers it (Infinity)
-        if (r > this.rel) this.rel = r;
-      }
-    }
-  }
-}
-
-interface FastRuntime {
-  name: string;
-  run(input: Tensor): Promise<Tensor>;
-  close(): Promise<void>;
-}
-
-type OrtModule = typeof import("onnxruntime-node");
-
-function toTensor(t: { type: string; dims: readonly number[]; data: unknown }): Tensor {
-  return { dtype: t.type as DType, shape: [...t.dims], data: (t.data as TensorData).slice() as TensorData };
-}
-
-async function nodeRuntime(ort: OrtModule, bytes: Uint8Array, outputName: string, level: OptimizationLevel, threads: number): Promise<FastRuntime> {
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: level, ...(threads > 0 ? { intraOpNumThreads: threads } : {}), executionProviders: ["cpu"] });
-  const inputName = session.inputNames[0]!;
-  return {
-    name: `onnxruntime-node cpu ${level} threads=${threads > 0 ? threads : "default"}`,
-    async run(x) {
-      const out = await session.run({ [inputName]: new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) }, [outputName]);
-      return toTensor(out[outputName]!);
-    },
-    close: () => session.release(),
-  };
-}
-
-async function webgpuRuntime(ort: OrtModule, bytes: Uint8Array, outputName: string): Promise<FastRuntime> {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["webgpu"] });
-  const inputName = session.inputNames[0]!;
-  return {
-    name: "onnxruntime-node webgpu",
-    async run(x) {
-      const out = await session.run({ [inputName]: new ort.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) }, [outputName]);
-      return toTensor(out[outputName]!);
-    },
-    close: () => session.release(),
-  };
-}
-
-async function wasmRuntime(bytes: Uint8Array, outputName: string): Promise<FastRuntime> {
-  const ortWeb = await import("onnxruntime-web");
-  ortWeb.env.wasm.numThreads = 1;
-  const session = await ortWeb.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-  const inputName = session.inputNames[0]!;
-  return {
-    name: "onnxruntime-web wasm threads=1",
-    async run(x) {
-      const out = await session.run({ [inputName]: new ortWeb.Tensor(x.dtype as "float32", x.data as Float32Array, x.shape) }, [outputName]);
-      return toTensor(out[outputName]!);
-    },
-    close: () => session.release(),
-  };
-}
-
-function dataOf(t: Tensor): ArrayLike<number> {
-  return t.data as ArrayLike<number>;
 }
 
 /**

@@ -1,6 +1,11 @@
 import { createRequire } from "node:module";
 import type { onnx as OnnxNs } from "onnx-proto";
+import { type CompileResult, type CompiledLayerInfo, type ConstTensor, DTYPE_RANGE, type IntDType, type SignalTensor, type Value, ZkCompileError, circomArray, comparatorBits, dtypeOf, identifier, max, maxOf, min, minOf, numel, readInitializer, signedBits, staticShape, unsignedBits } from "./compile-values.js";
 import { sha256Hex } from "./model.js";
+import { BYTES_PER_WORD } from "./words.js";
+export { ZkCompileError } from "./compile-values.js";
+export type { CompileResult, CompiledLayerInfo } from "./compile-values.js";
+export { packInt8Words, unpackInt8Words } from "./words.js";
 
 const require = createRequire(import.meta.url);
 const { onnx } = require("onnx-proto") as { onnx: typeof OnnxNs };
@@ -22,142 +27,6 @@ const { onnx } = require("onnx-proto") as { onnx: typeof OnnxNs };
  * The output is a pure function of the ONNX bytes: same model, same .circom bytes.
  */
 export const COMPILER_VERSION = "1";
-
-export class ZkCompileError extends Error {
-  override name = "ZkCompileError";
-  constructor(message: string, readonly node?: string) {
-    super(node ? `${node}: ${message}` : message);
-  }
-}
-
-type IntDType = "int8" | "int32" | "int64";
-const DTYPE_RANGE: Record<IntDType, [bigint, bigint]> = {
-  int8: [-128n, 127n],
-  int32: [-(2n ** 31n), 2n ** 31n - 1n],
-  int64: [-(2n ** 63n), 2n ** 63n - 1n],
-};
-
-interface SignalTensor {
-  kind: "signal";
-  dtype: IntDType;
-  shape: number[];
-  /** circom expression naming an array signal of numel(shape) elements, e.g. "c_l0_acc.out". */
-  ref: string;
-  lo: bigint[];
-  hi: bigint[];
-}
-
-interface ConstTensor {
-  kind: "const";
-  dtype: IntDType;
-  shape: number[];
-  values: bigint[];
-}
-
-type Value = SignalTensor | ConstTensor;
-
-export interface CompiledLayerInfo {
-  node: string;
-  op: string;
-  template: string | null;
-  params: string;
-  outputRange: [string, string];
-}
-
-export interface CompileResult {
-  circom: string;
-  modelHash: `0x${string}`;
-  inputName: string;
-  inputShape: number[];
-  outputName: string;
-  outputShape: number[];
-  inputWords: number;
-  outputWords: number;
-  layers: CompiledLayerInfo[];
-}
-
-const BYTES_PER_WORD = 31;
-
-function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function dtypeOf(code: number | null | undefined, where: string): IntDType {
-  const T = onnx.TensorProto.DataType;
-  if (code === T.INT8) return "int8";
-  if (code === T.INT32) return "int32";
-  if (code === T.INT64) return "int64";
-  throw new ZkCompileError(`unsupported element type ${code} (only int8, int32, int64)`, where);
-}
-
-function readInitializer(t: OnnxNs.ITensorProto): ConstTensor {
-  const name = t.name ?? "?";
-  const dtype = dtypeOf(t.dataType, name);
-  const shape = (t.dims ?? []).map((d) => Number(d));
-  const n = numel(shape);
-  let values: bigint[];
-  if (t.rawData && t.rawData.length > 0) {
-    const buf = Buffer.from(t.rawData);
-    const size = dtype === "int8" ? 1 : dtype === "int32" ? 4 : 8;
-    if (buf.length !== n * size) throw new ZkCompileError(`raw data is ${buf.length} bytes, expected ${n * size}`, name);
-    values = Array.from({ length: n }, (_, i) =>
-      dtype === "int8" ? BigInt(buf.readInt8(i)) : dtype === "int32" ? BigInt(buf.readInt32LE(4 * i)) : buf.readBigInt64LE(8 * i));
-  } else if (dtype === "int64") {
-    values = (t.int64Data ?? []).map((v) => BigInt(v.toString()));
-  } else {
-    values = (t.int32Data ?? []).map((v) => BigInt(v));
-  }
-  if (values.length !== n) throw new ZkCompileError(`has ${values.length} values, expected ${n}`, name);
-  return { kind: "const", dtype, shape, values };
-}
-
-function staticShape(v: OnnxNs.IValueInfoProto): number[] {
-  const dims = v.type?.tensorType?.shape?.dim ?? [];
-  return dims.map((d, i) => {
-    if (d.dimValue === null || d.dimValue === undefined || Number(d.dimValue) <= 0) {
-      throw new ZkCompileError(`dimension ${i} must be static (a circuit has a fixed size)`, v.name ?? "?");
-    }
-    return Number(d.dimValue);
-  });
-}
-
-/** Smallest b with -2^(b-1) <= lo and hi < 2^(b-1). */
-function signedBits(lo: bigint, hi: bigint): number {
-  let b = 2;
-  while (-(1n << BigInt(b - 1)) > lo || hi >= 1n << BigInt(b - 1)) b++;
-  return b;
-}
-
-/** Smallest n with -2^n <= d < 2^n for every difference d in [lo, hi] (circomlib LessThan(n)). */
-function comparatorBits(lo: bigint, hi: bigint): number {
-  let n = 1;
-  while (-(1n << BigInt(n)) > lo || hi >= 1n << BigInt(n)) n++;
-  return n;
-}
-
-function unsignedBits(hi: bigint): number {
-  let b = 1;
-  while (hi >= 1n << BigInt(b)) b++;
-  return b;
-}
-
-function min(a: bigint, b: bigint): bigint { return a < b ? a : b; }
-function max(a: bigint, b: bigint): bigint { return a > b ? a : b; }
-function maxOf(v: bigint[]): bigint { return v.reduce(max); }
-function minOf(v: bigint[]): bigint { return v.reduce(min); }
-
-function circomArray(values: bigint[], shape: number[]): string {
-  if (shape.length <= 1) return `[${values.join(", ")}]`;
-  const [rows, ...rest] = shape as [number, ...number[]];
-  const step = numel(rest);
-  const parts: string[] = [];
-  for (let r = 0; r < rows; r++) parts.push(circomArray(values.slice(r * step, (r + 1) * step), rest));
-  return `[${parts.join(",\n        ")}]`;
-}
-
-function identifier(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, "_");
-}
 
 export function compileOnnxToCircom(modelBytes: Uint8Array, templateName = "Model"): CompileResult {
   const model = onnx.ModelProto.decode(modelBytes);
@@ -409,31 +278,4 @@ export function compileOnnxToCircom(modelBytes: Uint8Array, templateName = "Mode
     ``,
   ].join("\n");
   return { circom, modelHash, inputName, inputShape, outputName, outputShape, inputWords, outputWords, layers };
-}
-
-/**
- * Packs int8 values into field elements exactly as UnpackInt8 / PackInt8 do: word w is the
- * big-endian integer of the two's complement bytes [31w, min(31w + 31, n)).
- */
-export function packInt8Words(values: ArrayLike<number>): bigint[] {
-  const words: bigint[] = [];
-  for (let start = 0; start < values.length; start += BYTES_PER_WORD) {
-    let w = 0n;
-    const end = Math.min(values.length, start + BYTES_PER_WORD);
-    for (let i = start; i < end; i++) w = (w << 8n) | BigInt((values[i] ?? 0) & 0xff);
-    words.push(w);
-  }
-  return words;
-}
-
-export function unpackInt8Words(words: readonly bigint[], n: number): Int8Array {
-  const out = new Int8Array(n);
-  for (let i = 0; i < n; i++) {
-    const word = Math.floor(i / BYTES_PER_WORD);
-    const len = Math.min(BYTES_PER_WORD, n - word * BYTES_PER_WORD);
-    const w = words[word] ?? 0n;
-    const byte = Number((w >> BigInt(8 * (len - 1 - (i % BYTES_PER_WORD)))) & 0xffn);
-    out[i] = byte >= 128 ? byte - 256 : byte;
-  }
-  return out;
 }
