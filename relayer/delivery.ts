@@ -19,10 +19,23 @@ export interface DeliveryArgs {
   cap: number;
 }
 
-/** The request's maxInlineOutput (the oracle resolves 0 to its params' cap): read when a callback waits. */
+/** Requests' maxInlineOutput already read (fixed at request time, so never stale), at most LIMITS_KEPT. */
+const limits = new Map<string, number>();
+const LIMITS_KEPT = 65_536;
+
+/**
+ * The request's maxInlineOutput (the oracle resolves 0 to its params' cap): read when a callback waits,
+ * once per request (a settlement batch of N rows must not need N good RPC answers in the same tick).
+ */
 export async function inlineLimit(chain: OracleChain, requestId: string, callbackGasLimit: number, cap: number): Promise<number> {
   if (callbackGasLimit === 0) return cap;
-  return Number((await chain.oracle.getRequest(requestId)).maxInlineOutput);
+  const key = `${chain.oracleAddress.toLowerCase()}:${requestId.toLowerCase()}`;
+  const known = limits.get(key);
+  if (known !== undefined) return known;
+  const limit = Number((await chain.oracle.getRequest(requestId)).maxInlineOutput);
+  if (limits.size >= LIMITS_KEPT) limits.delete(limits.keys().next().value!);
+  limits.set(key, limit);
+  return limit;
 }
 
 export async function deliveryOutput(chain: OracleChain, blobs: BlobStore | undefined, a: DeliveryArgs): Promise<Hex> {

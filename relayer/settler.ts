@@ -59,8 +59,16 @@ export class Settler {
     for (const r of rows) {
       const p = proofs.get(r.id);
       if (p === undefined) continue;
+      let output: string;
+      try {
+        output = await this.outputFor(r);
+      } catch (error) {
+        // A failed read (a flaky node) holds back this row only, until a later tick: the rest settle now.
+        this.log.debug({ requestId: r.id, err: error }, "cannot read the request's output threshold yet");
+        continue;
+      }
       settling.push(r);
-      settlements.push({ requestId: r.id, record: p.record, output: await this.outputFor(r), proof: p.proof });
+      settlements.push({ requestId: r.id, record: p.record, output, proof: p.proof });
     }
     rows = settling;
     if (rows.length === 0) return;

@@ -44,7 +44,7 @@ describe("packages/contracts", () => {
     const packed = execFileSync("npm", ["pack", "--pack-destination", work, "--json"], { cwd: join(ROOT, "packages/contracts"), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     const [info] = JSON.parse(packed) as Array<{ filename: string; files: Array<{ path: string }> }>;
     expect(info!.files.map((f) => f.path).sort()).toEqual(
-      ["README.md", "consumer/InferenceConsumer.sol", "interfaces/IDisputeGame.sol", "interfaces/IInferenceConsumer.sol", "interfaces/IInferenceOracle.sol", "interfaces/IModelRegistry.sol", "interfaces/IStepVerifier.sol", "interfaces/IZkVerifier.sol", "package.json", "types/RequestId.sol"].sort(),
+      ["README.md", "consumer/InferenceConsumer.sol", "interfaces/IDisputeGame.sol", "interfaces/IInferenceConsumer.sol", "interfaces/IInferenceOracle.sol", "interfaces/IModelRegistry.sol", "interfaces/IOracleTokenFees.sol", "interfaces/IStepVerifier.sol", "interfaces/IZkVerifier.sol", "package.json", "types/RequestId.sol"].sort(),
     );
     // The packed sources are the repository's, byte for byte.
     for (const f of info!.files.filter((x) => x.path.endsWith(".sol"))) {
