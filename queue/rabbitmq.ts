@@ -18,11 +18,13 @@
  *   consumers. A publish during the outage waits for the broker (up to `publishTimeoutMs`), then
  *   fails with a retryable TIMEOUT. A publish whose confirm was lost with the connection is sent
  *   again on the new one (at least once: consumers must tolerate duplicates, as they must anyway).
+ *
+ * Broker content and dead letters are in amqp-content.ts, the per-connection bookkeeping in amqp-state.ts.
  */
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, MessagePropertyHeaders } from "amqplib";
-import { ENVELOPE_CONTENT_TYPE, decodeEnvelope, encodeEnvelope, hasBytes, isEnvelope } from "../protocol/envelope.js";
+import type { Channel, ConfirmChannel, ConsumeMessage, GetMessage } from "amqplib";
+import { isEnvelope } from "../protocol/envelope.js";
 import { OracleError, isRetryable } from "../protocol/errors.js";
 import { createLogger, type Logger } from "../protocol/logger.js";
 import {
@@ -38,6 +40,11 @@ import {
   type QueueOptions,
   type Subscription,
 } from "./types.js";
+import { DEAD_LETTER_HEADER, MAX_DELIVERIES_HEADER, parseContent, quorumArgs, readDeadLetter, serializeContent } from "./amqp-content.js";
+import { ConnectionLost, Nacked, accessRefused, amqpCode, noop, redactAmqpUrl, sleep, type ConsumerState, type Generation, type LeaseState, type OpenDelivery, type PendingPublish } from "./amqp-state.js";
+
+export { parseContent, readDeadLetter, serializeContent } from "./amqp-content.js";
+export { redactAmqpUrl } from "./amqp-state.js";
 
 export interface RabbitMqQueueOptions {
   logger?: Logger;
@@ -56,158 +63,6 @@ export interface RabbitMqQueueOptions {
    * so several deployments or test runs can share one broker. Every party of one deployment must use the same.
    */
   namespace?: string;
-}
-
-/** Header on dead letters this class wrote (the broker's own carry `x-first-death-reason` instead). */
-const DEAD_LETTER_HEADER = "x-oracle-dead-letter";
-/** The publisher's view of the queue's maxDeliveries, so a consumer that never declared the queue knows it. */
-const MAX_DELIVERIES_HEADER = "x-oracle-max-deliveries";
-
-/** Thrown inside this module when a channel or the connection went away under an operation. */
-class ConnectionLost extends Error {
-  constructor(cause: unknown) {
-    super("the broker connection was lost", { cause });
-  }
-}
-class Nacked extends Error {}
-
-interface PendingPublish {
-  fail(error: Error): void;
-}
-
-/** One connection and what lives on it; replaced as a whole on reconnection. */
-interface Generation {
-  readonly id: number;
-  readonly conn: ChannelModel;
-  readonly publisher: ConfirmChannel;
-  lost: boolean;
-  readonly declared: Set<string>;
-  readonly declaring: Map<string, Promise<void>>;
-  readonly pending: Set<PendingPublish>;
-  drain: { promise: Promise<void>; resolve: () => void } | undefined;
-  utility: Promise<Channel> | undefined;
-  /** Set when the broker refused this user something on the publisher channel (403). */
-  refused?: OracleError;
-}
-
-/** A lease competed for on one single-active-consumer queue (see `lease`). */
-interface LeaseState {
-  readonly queue: string;
-  readonly onChange: (held: boolean) => void;
-  held: boolean;
-  released: boolean;
-  channel: Channel | undefined;
-  /** The token delivery held unacked while this process leads. */
-  token: ConsumeMessage | undefined;
-}
-
-interface OpenDelivery {
-  settled: boolean;
-}
-
-interface ConsumerState {
-  readonly queue: string;
-  readonly handler: Handler<Message>;
-  readonly prefetch: number;
-  readonly controller: AbortController;
-  active: boolean;
-  channel: Channel | undefined;
-  tag: string | undefined;
-  starting: Promise<void> | undefined;
-  readonly inFlight: Set<Promise<void>>;
-  /** Deliveries on the current channel not yet acked or nacked. */
-  readonly open: Set<OpenDelivery>;
-}
-
-const noop = () => {};
-
-function amqpCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-/** A broker's 403 (ACCESS_REFUSED: the user lacks the permission) as a non-retryable error; undefined for anything else. */
-function accessRefused(error: unknown): OracleError | undefined {
-  if (amqpCode(error) !== 403) return undefined;
-  const message = error instanceof Error ? error.message : String(error);
-  return new OracleError("QUEUE_ACCESS_REFUSED", `the broker refused this user: ${/ACCESS_REFUSED - ([^"]*)/.exec(message)?.[1] ?? message}`, { retryable: false, details: { reason: message } });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The URL with its password replaced, for logs and errors. */
-export function redactAmqpUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== "") u.password = "***";
-    return u.toString();
-  } catch {
-    return "amqp://<unparseable url>";
-  }
-}
-
-function quorumArgs(name: string, maxDeliveries: number): Record<string, unknown> {
-  if (name.endsWith(DEAD_LETTER_SUFFIX)) return { "x-queue-type": "quorum" };
-  return {
-    "x-queue-type": "quorum",
-    // Returns (nacks, dropped channels) allowed before the broker dead-letters by itself.
-    "x-delivery-limit": Math.max(0, maxDeliveries - 1),
-    "x-dead-letter-exchange": "",
-    "x-dead-letter-routing-key": name + DEAD_LETTER_SUFFIX,
-  };
-}
-
-/**
- * A dead letter as stored in `<name>.dead`, whichever side wrote it. The broker dead-letters a
- * message by itself only at its delivery limit (a consumer that kept dying before acking); it keeps
- * the original body and adds `x-death` headers, and this returns it as
- * `{ messageId, body, reason: "BROKER_DELIVERY_LIMIT: ...", deliveryCount: maxDeliveries }`.
- */
-export function readDeadLetter(message: { content: Buffer; properties: { messageId?: unknown; headers?: MessagePropertyHeaders } }): DeadLetter {
-  const headers = message.properties.headers ?? {};
-  let parsed: Message;
-  try {
-    parsed = parseContent(message.content);
-  } catch {
-    parsed = isEnvelope(message.content) ? message.content : message.content.toString("utf8");
-  }
-  const brokerReason = headers["x-first-death-reason"];
-  if (headers[DEAD_LETTER_HEADER] === undefined && brokerReason !== undefined) {
-    const from = String(headers["x-first-death-queue"] ?? "?");
-    return {
-      messageId: String(message.properties.messageId ?? ""),
-      body: parsed,
-      reason: `BROKER_${String(brokerReason).toUpperCase()}: the broker dead-lettered it from ${from} (no consumer acked it within the delivery limit: consumers crashed or lost their connection)`,
-      deliveryCount: Number(headers[MAX_DELIVERIES_HEADER] ?? 0),
-    };
-  }
-  return parsed as unknown as DeadLetter;
-}
-
-/**
- * A message as broker content: one binary envelope when it carries bytes (protocol/envelope.ts),
- * JSON text otherwise (as before the envelope, so JSON-only messages read the same on both sides).
- */
-export function serializeContent(body: Message): { content: Buffer; contentType: string } {
-  if (hasBytes(body)) return { content: encodeEnvelope(body), contentType: ENVELOPE_CONTENT_TYPE };
-  const text = JSON.stringify(body);
-  if (typeof text !== "string") throw new OracleError("MESSAGE_INVALID", "the message is not a JSON value");
-  return { content: Buffer.from(text, "utf8"), contentType: "application/json" };
-}
-
-/**
- * Broker content as a message: an envelope (by its magic; byte fields view the content, no copy) or
- * JSON (a message without bytes, or one published by a version before the envelope: both are read).
- */
-export function parseContent(content: Buffer): Message {
-  if (isEnvelope(content)) return decodeEnvelope(content);
-  try {
-    return JSON.parse(content.toString("utf8")) as Message;
-  } catch (e) {
-    throw new OracleError("MESSAGE_INVALID", "the message is neither an envelope nor JSON", { cause: e });
-  }
 }
 
 export class RabbitMqQueue implements JobQueue {
