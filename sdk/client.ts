@@ -14,44 +14,27 @@
  *   const { requestId } = await client.request({ modelHash, inputs: { input: frame, state, sr } });
  *   const outputs = await client.outputs((await client.wait(requestId)).outputHash!, modelHash); // Map by name
  */
-import { Contract, getAddress, keccak256, type ContractRunner, type Provider, type Signer } from "ethers";
+import { getAddress, keccak256, type Provider } from "ethers";
 import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
-import { IInferenceOracle__factory, IModelRegistry__factory, IOracleTokenFees__factory, type IInferenceOracle, type IModelRegistry } from "../protocol/contracts.js";
-import { encodePermit, signPermit } from "../protocol/permit.js";
-import { dtypeFromCode, encodeTensor, decodeTensor, type Tensor, type TensorSpec } from "../protocol/tensor.js";
-import { decodeBundle, encodeBundleFor, hashBundleEncoded, bundleEntries } from "../protocol/bundle.js";
+import { IInferenceOracle__factory, type IInferenceOracle } from "../protocol/contracts.js";
+import type { Tensor } from "../protocol/tensor.js";
+import { decodeBundle, hashBundleEncoded } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
 import { outputUri } from "../protocol/largeOutput.js";
 import { chainError, OracleSdkError } from "./errors.js";
-import { fitToSpec } from "./inputs.js";
-import { strip, checkHash, decodeBundleChecked, decodeInput, isBlobUri } from "./client-checks.js";
-import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_OUTPUT_TIMEOUT_MS, type FeeQuote, type FetchedOutput, type ModelDetails, type OracleClientOptions, type Progress, type RequestOptions, type RequestOutcome, type SentRequest, type Stage, type WaitOptions } from "./client-types.js";
+import { strip, checkHash, decodeBundleChecked } from "./client-checks.js";
+import { OracleClientRequests } from "./client-requests.js";
+import type { FetchedOutput, OracleClientOptions, RequestOutcome, Stage, WaitOptions } from "./client-types.js";
 
 export * from "./client-types.js";
 export { isBlobUri } from "./client-checks.js";
 
 const ORDER: Record<Stage, number> = { requested: 0, submitted: 1, challenged: 2, final: 3, refunded: 3 };
 
-export class OracleClient {
-  readonly oracle: IInferenceOracle;
-  readonly registry: IModelRegistry;
-  readonly provider: Provider;
-  readonly relayerUrl: string | undefined;
-  private readonly runner: Signer | Provider;
-  private readonly pollIntervalMs: number;
-  private readonly maxOutputBytes: number;
-  private readonly outputTimeoutMs: number;
-  private readonly requestBlocks = new Map<string, number>();
-
+/** Built in layers: models, quotes and inputs (client-models.ts), requests (client-requests.ts), then progress and outputs here. */
+export class OracleClient extends OracleClientRequests {
   private constructor(options: OracleClientOptions & { registry: string; provider: Provider }) {
-    this.oracle = IInferenceOracle__factory.connect(options.oracle, options.runner as ContractRunner);
-    this.registry = IModelRegistry__factory.connect(options.registry, options.runner as ContractRunner);
-    this.provider = options.provider;
-    this.runner = options.runner;
-    this.relayerUrl = options.relayerUrl?.replace(/\/+$/, "");
-    this.pollIntervalMs = options.pollIntervalMs ?? 500;
-    this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    this.outputTimeoutMs = options.outputTimeoutMs ?? DEFAULT_OUTPUT_TIMEOUT_MS;
+    super(options);
   }
 
   static async connect(options: OracleClientOptions): Promise<OracleClient> {
@@ -114,280 +97,6 @@ export class OracleClient {
     }
     return OracleClient.connect({ ...options, oracle: manifest.oracle, registry: manifest.registry });
   }
-
-  /** The model's on-chain terms and specs. MODEL_NOT_FOUND when unregistered. */
-  async model(modelHash: string): Promise<ModelDetails> {
-    const hash = checkHash(modelHash);
-    let info: Awaited<ReturnType<IModelRegistry["model"]>>;
-    let io: Awaited<ReturnType<IModelRegistry["modelIO"]>>;
-    try {
-      if (!(await this.registry.isRegistered(hash))) throw new OracleSdkError("MODEL_NOT_FOUND", `model ${hash} is not registered`, { details: { modelHash: hash } });
-      [info, io] = await Promise.all([this.registry.model(hash), this.registry.modelIO(hash)]);
-    } catch (error) {
-      throw chainError("reading the model", error);
-    }
-    const spec = (s: { dtype: bigint; shape: bigint[] }, what: string): TensorSpec => {
-      const dtype = dtypeFromCode(Number(s.dtype));
-      if (dtype === undefined) throw new OracleSdkError("MODEL_NOT_FOUND", `model ${hash} declares an unknown ${what} dtype code ${s.dtype}`);
-      return { dtype, shape: s.shape.map(Number) };
-    };
-    const mask = Number(info.tiers);
-    return {
-      modelHash: hash,
-      owner: info.owner,
-      fee: info.fee,
-      tiers: [Tier.NONE, Tier.OPTIMISTIC, Tier.ZK].filter((t) => (mask >> t) & 1),
-      active: info.active,
-      resolver: info.resolver,
-      zkVerifier: info.zkVerifier,
-      commitmentRoot: info.commitmentRoot as Hex,
-      input: spec(info.input, "input"),
-      output: spec(info.output, "output"),
-      inputs: io[0].map((s) => ({ name: s.name, ...spec(s, `input ${s.name}`) })),
-      outputs: io[1].map((s) => ({ name: s.name, ...spec(s, `output ${s.name}`) })),
-      uris: [...info.uris],
-    };
-  }
-
-  /** The fee a request for this model needs at least (model owner's fee + the oracle's minimum worker
-   * fee + the callback's gas, which is paid to whoever executes the callback). */
-  async quote(modelHash: string, callbackGasLimit = 0): Promise<FeeQuote> {
-    const model = await this.model(modelHash);
-    let params: Awaited<ReturnType<IInferenceOracle["params"]>>;
-    let baseFee: bigint;
-    try {
-      params = await this.oracle.params();
-      baseFee = ((await this.provider.getBlock("latest"))?.baseFeePerGas ?? 0n) * 5n / 4n;
-    } catch (error) {
-      throw chainError("reading the oracle's parameters", error);
-    }
-    const price = baseFee > params.minGasPrice ? baseFee : params.minGasPrice;
-    const callbackFee = BigInt(callbackGasLimit) * price;
-    return { ownerFee: model.fee, minWorkerFee: params.minWorkerFee, callbackFee, minimum: model.fee + params.minWorkerFee + callbackFee };
-  }
-
-  /** Encodes an input for the model (fitted to its spec); returns the bytes and their tensor hash. */
-  async encodeInput(modelHash: string, input: Tensor | Uint8Array): Promise<{ bytes: Uint8Array; inputHash: Hex; tensor: Tensor }> {
-    const model = await this.model(modelHash);
-    if (model.inputs.length > 1) {
-      if (!(input instanceof Uint8Array)) {
-        throw new OracleSdkError("INPUT_INVALID", `model ${model.modelHash} has ${model.inputs.length} inputs (${model.inputs.map((s) => s.name).join(", ")}): give them by name (inputs: { name: tensor })`, {
-          details: { inputs: model.inputs.map((s) => s.name) },
-        });
-      }
-      const { bytes, inputHash } = await this.encodeInputs(model.modelHash, Object.fromEntries(decodeBundleChecked(input, model.inputs)));
-      return { bytes, inputHash, tensor: decodeTensor(bundleEntries(bytes)[0]!.encoded) };
-    }
-    const tensor = fitToSpec(input instanceof Uint8Array ? decodeInput(input) : input, model.input);
-    const bytes = encodeTensor(tensor);
-    return { bytes, inputHash: hashBundleEncoded(bytes) as Hex, tensor };
-  }
-
-  /**
-   * Encodes inputs by name for the model: each fitted to its named spec, then one bundle (a bare tensor
-   * for a one-input model). INPUT_INVALID names a missing, unexpected or misnamed input, or the input
-   * whose dtype or shape does not fit.
-   */
-  async encodeInputs(modelHash: string, inputs: Record<string, Tensor>): Promise<{ bytes: Uint8Array; inputHash: Hex; tensors: Map<string, Tensor> }> {
-    const model = await this.model(modelHash);
-    const specs = model.inputs;
-    const given = Object.keys(inputs);
-    // One input: its name is optional (a model registered without names has the name "").
-    const byName = specs.length === 1 && given.length === 1 ? { [specs[0]!.name]: inputs[given[0]!]! } : inputs;
-    if (specs.length === 1 && given.length === 1 && specs[0]!.name !== "" && given[0] !== specs[0]!.name) {
-      throw new OracleSdkError("INPUT_INVALID", `model ${model.modelHash} has one input, "${specs[0]!.name}"; got "${given[0]}"`, { details: { expected: [specs[0]!.name], actual: given } });
-    }
-    const names = specs.map((s) => s.name);
-    const missing = names.filter((n) => !(n in byName));
-    const unexpected = Object.keys(byName).filter((n) => !names.includes(n));
-    if (missing.length > 0 || unexpected.length > 0) {
-      const parts = [
-        ...(unexpected.length > 0 ? [`unexpected input${unexpected.length > 1 ? "s" : ""} ${unexpected.map((n) => `"${n}"`).join(", ")}`] : []),
-        ...(missing.length > 0 ? [`missing input${missing.length > 1 ? "s" : ""} ${missing.map((n) => `"${n}"`).join(", ")}`] : []),
-      ];
-      throw new OracleSdkError("INPUT_INVALID", `${parts.join("; ")}; model ${model.modelHash} takes ${names.map((n) => `"${n}"`).join(", ")}`, { details: { expected: names, missing, unexpected } });
-    }
-    const tensors = new Map(specs.map((spec) => [spec.name, fitToSpec(byName[spec.name]!, spec, `input "${spec.name}"`)]));
-    const bytes = encodeBundleFor(tensors, specs);
-    return { bytes, inputHash: hashBundleEncoded(bytes) as Hex, tensors };
-  }
-
-  /** Sends requestInference with the fee; returns the request id from the InferenceRequested event. */
-  async request(options: RequestOptions): Promise<SentRequest> {
-    const tier = options.tier ?? Tier.NONE;
-    const model = await this.model(options.modelHash);
-    if (!model.active) throw new OracleSdkError("MODEL_INACTIVE", `model ${model.modelHash} is inactive`, { details: { modelHash: model.modelHash } });
-    if (!model.tiers.includes(tier)) {
-      throw new OracleSdkError("TIER_UNSUPPORTED", `model ${model.modelHash} does not offer the ${Tier[tier]} tier (it offers ${model.tiers.map((t) => Tier[t]).join(", ")})`, {
-        details: { modelHash: model.modelHash, tier: Tier[tier], offered: model.tiers.map((t) => Tier[t]) },
-      });
-    }
-    const quote = await this.quote(model.modelHash, options.callbackGasLimit ?? 0);
-    const token = options.token === undefined ? undefined : await this.tokenFee(model.modelHash, options.token);
-    const fee = options.fee ?? (token === undefined ? quote.minimum : quote.callbackFee);
-    if (token !== undefined && fee < quote.callbackFee) {
-      throw new OracleSdkError("FEE_TOO_LOW", `a token request pays its callback's gas in wei: ${fee} wei is below ${quote.callbackFee}`, {
-        details: { fee: fee.toString(), minimum: quote.callbackFee.toString() },
-      });
-    }
-    if (token === undefined && fee < quote.minimum) {
-      throw new OracleSdkError("FEE_TOO_LOW", `a fee of ${fee} wei is below the minimum ${quote.minimum} wei (model ${quote.ownerFee} + worker ${quote.minWorkerFee} + callback gas ${quote.callbackFee})`, {
-        details: { fee: fee.toString(), minimum: quote.minimum.toString() },
-      });
-    }
-    if ((options.input === undefined) === (options.inputs === undefined)) {
-      throw new OracleSdkError("INPUT_INVALID", "give the request exactly one of `input` (a tensor) and `inputs` (tensors by name)");
-    }
-    const { bytes, inputHash } = options.inputs !== undefined ? await this.encodeInputs(model.modelHash, options.inputs) : await this.encodeInput(model.modelHash, options.input!);
-    let params: Awaited<ReturnType<IInferenceOracle["params"]>>;
-    let now: number;
-    try {
-      params = await this.oracle.params();
-      now = (await this.provider.getBlock("latest"))!.timestamp;
-    } catch (error) {
-      throw chainError("reading the oracle's parameters", error);
-    }
-    let inputURI = "";
-    let inline: Uint8Array = bytes;
-    if (options.upload === true || bytes.byteLength > Number(params.maxInlineInputBytes)) {
-      inputURI = await this.upload(bytes, inputHash);
-      inline = new Uint8Array(0);
-    }
-    const deadline = now + (options.deadlineSeconds ?? 3600);
-    try {
-      const requestParams = { modelHash: model.modelHash, inputHash, input: inline, inputURI, tier, callbackGasLimit: options.callbackGasLimit ?? 0, deadline, maxInlineOutput: options.maxInlineOutput ?? 0 };
-      const tx = token === undefined
-        ? await this.oracle.requestInference(requestParams, { value: fee })
-        : await IOracleTokenFees__factory.connect(await this.oracle.getAddress(), this.runner as ContractRunner).requestInferenceWithToken(
-          requestParams, token.address, token.amount, await this.tokenPayment(token, BigInt(deadline)), { value: fee },
-        );
-      const receipt = await tx.wait();
-      if (receipt === null || receipt.status !== 1) throw new OracleSdkError("TX_REVERTED", `requestInference ${tx.hash} failed`);
-      for (const log of receipt.logs) {
-        let parsed;
-        try {
-          parsed = this.oracle.interface.parseLog(log);
-        } catch {
-          continue;
-        }
-        if (parsed?.name === "InferenceRequested") {
-          const requestId = parsed.args.requestId as Hex;
-          this.requestBlocks.set(requestId.toLowerCase(), receipt.blockNumber);
-          return {
-            requestId, txHash: tx.hash as Hex, blockNumber: receipt.blockNumber, inputHash, fee, tier, deadline,
-            ...(inputURI === "" ? {} : { inputURI }),
-            ...(token === undefined ? {} : { token: { address: token.address, amount: token.amount } }),
-          };
-        }
-      }
-      throw new OracleSdkError("TX_REVERTED", `requestInference ${tx.hash} emitted no InferenceRequested event`);
-    } catch (error) {
-      throw chainError("requestInference", error);
-    }
-  }
-
-  /** Checks the model accepts the token and the amount covers its terms; the amount defaults to them. */
-  private async tokenFee(modelHash: Hex, t: NonNullable<RequestOptions["token"]>): Promise<{ address: string; amount: bigint; permit: boolean }> {
-    let address: string;
-    try {
-      address = getAddress(t.address);
-    } catch {
-      throw new OracleSdkError("CONFIG_INVALID", `token ${JSON.stringify(t.address)} is not an address`);
-    }
-    let terms: Awaited<ReturnType<IModelRegistry["tokenTerms"]>>;
-    try {
-      terms = await this.registry.tokenTerms(modelHash, address);
-    } catch (error) {
-      throw chainError("reading the model's token terms", error);
-    }
-    if (!terms.accepted) {
-      throw new OracleSdkError("FEE_TOO_LOW", `model ${modelHash} does not accept token ${address} for its fee`, { details: { modelHash, token: address } });
-    }
-    const minimum = terms.ownerFee + terms.minWorkerFee;
-    const amount = t.amount ?? minimum;
-    if (amount < minimum) {
-      throw new OracleSdkError("FEE_TOO_LOW", `a fee of ${amount} of token ${address} is below the model's minimum ${minimum} (owner ${terms.ownerFee} + worker ${terms.minWorkerFee})`, {
-        details: { fee: amount.toString(), minimum: minimum.toString(), token: address },
-      });
-    }
-    return { address, amount, permit: t.permit ?? true };
-  }
-
-  /** The encoded permit for a token request (signed by the runner), or "0x" after approving the oracle. */
-  private async tokenPayment(t: { address: string; amount: bigint; permit: boolean }, deadline: bigint): Promise<string> {
-    const signer = this.runner as Signer;
-    if (typeof signer.signTypedData !== "function") throw new OracleSdkError("CONFIG_INVALID", "a token request needs a signer");
-    const oracle = await this.oracle.getAddress();
-    if (t.permit) return encodePermit(await signPermit(signer, t.address, oracle, t.amount, deadline));
-    const erc20 = new Contract(t.address, ["function allowance(address,address) view returns (uint256)", "function approve(address,uint256) returns (bool)"], signer);
-    const owner = await signer.getAddress();
-    if ((await erc20.getFunction("allowance")(owner, oracle)) < t.amount) {
-      const tx = await erc20.getFunction("approve")(oracle, t.amount);
-      await tx.wait();
-    }
-    return "0x";
-  }
-
-  /** The caller's pull balance in `token` at the oracle (payouts and claimed refunds of token requests). */
-  async tokenBalance(token: string, account?: string): Promise<bigint> {
-    const who = account ?? (await (this.runner as Signer).getAddress());
-    return IOracleTokenFees__factory.connect(await this.oracle.getAddress(), this.runner as ContractRunner).tokenBalanceOf(who, getAddress(token));
-  }
-
-  /**
-   * Takes back an open request that at least one staked worker rejected (issue 12, finding 3: a lone
-   * rejection no longer refunds; the request stays open until `rejectionQuorum` workers reject it, its
-   * deadline passes, or its requester cancels it). Only the requester may; TX_REVERTED with
-   * `OracleNotRequester` or `OracleNotRejected` otherwise. Resolves with the refunded amount.
-   */
-  async cancelRequest(requestId: string): Promise<{ txHash: Hex; refunded: bigint }> {
-    const id = checkHash(requestId);
-    try {
-      const tx = await this.oracle.cancelRequest(id);
-      const receipt = await tx.wait();
-      if (receipt === null || receipt.status !== 1) throw new OracleSdkError("TX_REVERTED", `cancelRequest ${tx.hash} failed`);
-      for (const log of receipt.logs) {
-        let parsed;
-        try {
-          parsed = this.oracle.interface.parseLog(log);
-        } catch {
-          continue;
-        }
-        if (parsed?.name === "RequestRefunded") return { txHash: tx.hash as Hex, refunded: parsed.args.amount as bigint };
-      }
-      throw new OracleSdkError("TX_REVERTED", `cancelRequest ${tx.hash} emitted no RequestRefunded event`);
-    } catch (error) {
-      throw chainError("cancelRequest", error);
-    }
-  }
-
-  /** Uploads canonical input bytes to the relayer's blob store; returns their URI. */
-  async upload(bytes: Uint8Array, inputHash: Hex): Promise<string> {
-    if (this.relayerUrl === undefined) {
-      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the input (${bytes.byteLength} bytes) is larger than the oracle takes inline; give a relayerUrl to upload it to`);
-    }
-    let res: Response;
-    try {
-      res = await fetch(`${this.relayerUrl}/blobs/${inputHash}`, { method: "PUT", body: new Uint8Array(bytes), headers: { "content-type": "application/octet-stream" } });
-    } catch (error) {
-      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `uploading the input to ${this.relayerUrl} failed: ${(error as Error).message}`, { cause: error });
-    }
-    const body = (await res.json().catch(() => ({}))) as { uri?: string; error?: { code?: string; message?: string } };
-    if (!res.ok || typeof body.uri !== "string") {
-      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the relayer refused the input upload (HTTP ${res.status}): ${body.error?.message ?? "no URI returned"}`, {
-        details: { status: res.status, error: body.error },
-      });
-    }
-    // The URI goes on-chain: it must name the very blob just uploaded (a relayer that answers with
-    // another URI would make the request point at bytes the requester never chose).
-    if (!isBlobUri(body.uri, inputHash)) {
-      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the relayer answered with a URI that does not name the uploaded input ${inputHash}`, {
-        details: { uri: body.uri.slice(0, 256), inputHash },
-      });
-    }
-    return body.uri;
-  }
-
   /** Where a request is now, with the details of its latest event. */
   async status(requestId: string, fromBlock?: number): Promise<RequestOutcome> {
     const id = checkHash(requestId);
