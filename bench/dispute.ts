@@ -26,7 +26,7 @@ import type { MoveRecord } from "../protocol/fraud-game-client.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { toOrtTensor } from "../worker/runner.js";
 import { GameCheater } from "../scripts/fault-injection.js";
-import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../scripts/local-stack.js";
+import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../stack/local-stack.js";
 import { TextDirectionDApp__factory, type TextDirectionDApp } from "../types/ethers-contracts/index.js";
 
 const median = (xs: number[]) => {

@@ -14,7 +14,7 @@ import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from 
 import { ChainedDigitDApp__factory, ChainedInference__factory, InferenceSubscriptions__factory, LargeOutputDApp__factory, PeriodicTextDirectionDApp__factory, TestPermitToken__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { sizeProof } from "../protocol/largeOutput.js";
 import { signPermit, encodePermit } from "../protocol/permit.js";
-import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
 import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
 const RITUAL_DELIVERY_OVERHEAD = 56_600;

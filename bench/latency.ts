@@ -21,7 +21,7 @@ export interface LatencyResult {
  * result is on-chain ("submitted"); settlement follows after the challenge window.
  */
 export async function latencyCase(tier: Tier, trace: TraceMode, requests: number, gapMs: number, threads: number, blockMs: number, relayerPollMs: number): Promise<LatencyResult> {
-  const { startLocalStack, REQUEST_FEE, waitFor } = await import("../scripts/local-stack.js");
+  const { startLocalStack, REQUEST_FEE, waitFor } = await import("../stack/local-stack.js");
   const { textLineTensor } = await import("../examples/text-images.js");
   void trace;
   const stack = await startLocalStack({ tier, worker: { intraOpNumThreads: threads }, relayer: { pollIntervalMs: relayerPollMs } });

@@ -43,7 +43,7 @@ import { RabbitMqQueue, type Json } from "../queue/index.js";
 import { signResultBatch } from "../protocol/batch.js";
 import { Relayer } from "../relayer/index.js";
 import { sha256File } from "../worker/index.js";
-import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../scripts/local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
 import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { startBrokerNode, startService, type BrokerNode, type ServiceProcess } from "../test/faults/processes.js";
 import { BENCH_MODELS } from "./models.js";

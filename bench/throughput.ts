@@ -19,7 +19,7 @@
  * traces uploaded to a local HTTP blob sink (bytes counted).
  * Models: the PP-OCR classifier, detector and recognizer (bench/models.ts).
  *
- * Latency: a local stack (scripts/local-stack.ts: Hardhat EDR chain, relayer, one worker) serving
+ * Latency: a local stack (stack/local-stack.ts: Hardhat EDR chain, relayer, one worker) serving
  * the cls model, the chain mining a block every --block-ms (default 1000, a 1 s block chain; 0: a
  * block per transaction) once the warm-up request is served, the relayer polling the chain every
  * --relayer-poll-ms (default 50; the relayer's own default is 500); requests sent one every --gap ms; p50/p99 of request mined -> settled (NONE tier:

@@ -22,7 +22,7 @@ import { startChallenger } from "../challenger/main.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../sdk/models.js";
 import { cliError, DEFAULT_DEPLOYMENT, eth, oracleCommand, output, Progress, send, writeJson, type Deployment } from "./common.js";
 import { commitmentOf, deployContracts, loadDeployConfig, onnxFileInfo, registerModel } from "./deploy.js";
-import type { LocalZk } from "../scripts/local-stack.js";
+import type { LocalZk } from "../stack/local-stack.js";
 import { serveJsonRpc } from "./rpc-server.js";
 import { ChainJournal, JournalError, type ReplayResult } from "./chain-journal.js";
 import { readHolder, portFree, refuseIfHeld, unusableState, listening } from "./dev-guards.js";
@@ -237,8 +237,8 @@ export async function dev(o: DevOptions): Promise<void> {
       if (o.zk === true) {
         // Circuit and keys are built once and cached (circuits/build/); the verifier contracts and a
         // ZkDisputeResolver are deployed on this chain, and the model registered for NONE, OPTIMISTIC and ZK.
-        // (loaded here: scripts/local-stack.ts imports Hardhat, which is already started from the repository above)
-        const { deployZkModel } = await import("../scripts/local-stack.js");
+        // (loaded here: stack/local-stack.ts imports Hardhat, which is already started from the repository above)
+        const { deployZkModel } = await import("../stack/local-stack.js");
         const local = await progress.step("making the MNIST model zk-ready (circuit and Groth16 keys: cached after the first run; verifier contracts)", () =>
           deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK),
         );

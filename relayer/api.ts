@@ -21,15 +21,16 @@
  * minimum rate (408).
  */
 import express, { type NextFunction, type Request, type Response } from "express";
-import { BLOB_AUTH_HEADER, OracleError, isError, parseBlobAuth, verifyBlobAuth, type ErrorCode, type Logger } from "../protocol/index.js";
+import { BLOB_AUTH_HEADER, OracleError, isError, parseBlobAuth, verifyBlobAuth, type ErrorCode } from "../protocol/index.js";
 import { QUEUES } from "../protocol/index.js";
-import type { JobQueue } from "../queue/index.js";
-import { BlobStore } from "./blobs.js";
 import { clientAddress, normalizeAddress } from "./limits.js";
 import { ByteBudget, clientKey } from "./quota.js";
-import type { OracleChain } from "./chain.js";
-import type { RelayerDb, RequestState } from "./db.js";
-import type { EventWatcher } from "./watcher.js";
+import type { RequestState } from "./db.js";
+import { DEFAULT_UPLOAD_LIMITS, type ApiDeps, type UploadLimits } from "./api-options.js";
+import { TokenBuckets } from "./rate-limit.js";
+
+export { DEFAULT_UPLOAD_LIMITS, type ApiDeps, type BlobAuthOptions, type BlobQuotaOptions, type UploadLimits } from "./api-options.js";
+export { TokenBuckets, type RateLimitOptions } from "./rate-limit.js";
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   TENSOR_MALFORMED: 400,
@@ -46,124 +47,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 const STATES = new Set<RequestState>(["requested", "submitted", "challenged", "fulfilled", "refunded", "orphaned"]);
-
-export interface ApiDeps {
-  db: RelayerDb;
-  blobs: BlobStore;
-  chain: OracleChain;
-  queue: JobQueue;
-  watcher: EventWatcher;
-  log: Logger;
-  maxBlobBytes: number;
-  publicUrl: () => string;
-  /** Largest body on routes other than blob uploads (default 64 KiB). */
-  maxBodyBytes?: number;
-  /** Per-client token bucket (default: no limit). */
-  rateLimit?: RateLimitOptions;
-  /** Clock in ms (tests). */
-  now?: () => number;
-  /** Reverse proxies whose X-Forwarded-For names the client (relayer/limits.ts clientAddress). */
-  trustProxy?: readonly string[];
-  /** Byte quotas on anonymous blob uploads (default: none). */
-  blobQuota?: BlobQuotaOptions;
-  /** Signed requests (protocol/blobAuth.ts): who counts as a known party, and its own limits. */
-  blobAuth?: BlobAuthOptions;
-  /** Streaming limits of blob uploads (defaults: DEFAULT_UPLOAD_LIMITS). */
-  uploadLimits?: Partial<UploadLimits>;
-  /** Mounts more routes before the 404 handler (the dashboard and metrics). */
-  extend?: (app: express.Express) => void;
-}
-
-export interface BlobQuotaOptions {
-  /** Bytes one client (relayer/quota.ts clientKey: loopback is one client, IPv6 counts per /64) may upload per window. */
-  perClientBytes: number;
-  /** The rolling window of `perClientBytes`. */
-  windowMs: number;
-  /** Anonymous uploads are refused while the store holds this many bytes (referenced ones never are). */
-  maxStoredBytes: number;
-  /** Client addresses whose uploads are referenced (the workers': outputs and traces): no budget, full retention. */
-  allowlist?: readonly string[];
-  /** Most clients tracked by the budget. */
-  maxClients?: number;
-}
-
-export interface BlobAuthOptions {
-  /** What a verified signer is (e.g. "worker", "challenger"), or undefined when it is no known party. */
-  identify(address: string): Promise<string | undefined>;
-  /** Requests per second and burst per identity (its own token bucket instead of its address's). */
-  rateLimit: { perSecond: number; burst: number };
-  /** Bytes one identity may upload per window (429 with Retry-After beyond). */
-  bytesPerIdentity: number;
-  windowMs: number;
-  /** Refuse uploads that are neither signed by a known party nor an on-chain request's input (401). */
-  required: boolean;
-}
-
-export interface UploadLimits {
-  /** Anonymous uploads in progress at once, all clients together; more get 429. */
-  maxConcurrent: number;
-  /** Anonymous uploads in progress at once per client (quota.ts clientKey); more get 429. */
-  maxConcurrentPerClient: number;
-  /** An upload slower than this over a `rateWindowMs` window is cut off (408, partial file removed). */
-  minBytesPerSecond: number;
-  rateWindowMs: number;
-}
-
-export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 32, maxConcurrentPerClient: 4, minBytesPerSecond: 32 * 1024, rateWindowMs: 10_000 };
-
-export interface RateLimitOptions {
-  /** Average requests per second per client; 0 disables the limit. */
-  perSecond: number;
-  /** Bucket size: requests a client may make at once. */
-  burst: number;
-  /** Client addresses never limited. */
-  exempt?: readonly string[];
-  /** Most clients tracked; the least recently seen is forgotten first (its bucket starts full again). */
-  maxClients?: number;
-}
-
-/**
- * Token buckets per key, least recently used first in the map (a Map keeps insertion order and a
- * key is re-inserted on every use), so memory is bounded by `maxClients` whatever the traffic.
- * Kept custom rather than express-rate-limit: that counts fixed windows on its own clock, while the
- * relayer needs a refilling bucket with a burst, the API's injectable clock, the wait in Retry-After,
- * and one limiter for three keys (address, signed identity, token verifications) inside one middleware.
- */
-export class TokenBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly maxClients: number;
-
-  constructor(private readonly options: RateLimitOptions) {
-    this.maxClients = options.maxClients ?? 10_000;
-  }
-
-  get size(): number {
-    return this.buckets.size;
-  }
-
-  /** Takes one token for `key`; returns 0 when allowed, else the ms until a token is available. */
-  take(key: string, now: number): number {
-    const { perSecond, burst } = this.options;
-    let bucket = this.buckets.get(key);
-    if (bucket === undefined) {
-      if (this.buckets.size >= this.maxClients) {
-        const oldest = this.buckets.keys().next().value;
-        if (oldest !== undefined) this.buckets.delete(oldest);
-      }
-      bucket = { tokens: burst, at: now };
-    } else {
-      this.buckets.delete(key);
-      bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * perSecond);
-      bucket.at = now;
-    }
-    this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - bucket.tokens) / perSecond) * 1000);
-  }
-}
 
 export function createApi(deps: ApiDeps): express.Express {
   const app = express();

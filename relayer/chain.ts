@@ -1,7 +1,7 @@
 /**
  * The relayer's view of the chain: typed oracle binding, chain time, and one serialized
  * transaction sender that retries transient failures and decodes reverts. Its nonces come from the
- * TransactionManager (nonces.ts): tracked in the database, healed when dropped, bumped when stuck.
+ * TransactionManager (tx-manager.ts): tracked in the database, healed when dropped, bumped when stuck.
  */
 import {
   AbstractSigner,
@@ -18,7 +18,7 @@ import {
 import { OracleError, errorChain, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
 import { retry } from "../protocol/retry.js";
 import type { RelayerDb } from "./db.js";
-import { TransactionManager, type FeePolicy } from "./nonces.js";
+import { TransactionManager, type FeePolicy } from "./tx-manager.js";
 
 export interface TxRecord {
   label: string;

@@ -31,7 +31,7 @@ export const RelayerConfigSchema = z.object({
       pollMs: z.coerce.number().int().min(10).describe("How often a pending transaction is checked.").default(250),
     })
     .prefault({})
-    .describe("Nonce and fee management of the relayer's own transactions (relayer/nonces.ts)."),
+    .describe("Nonce and fee management of the relayer's own transactions (relayer/tx-manager.ts)."),
   subscriptions: z
     .object({
       address: z.string().optional().describe("InferenceSubscriptions contract whose due rounds this relayer triggers (docs/FEATURES.md, Subscriptions); none: no keeping."),

@@ -25,7 +25,7 @@ import { createLogger, encodeTensor, type Hex } from "../protocol/index.js";
 import type { MoveRecord } from "../protocol/fraud-game-client.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { GameCheater } from "./fault-injection.js";
-import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor } from "./local-stack.js";
+import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor } from "../stack/local-stack.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { createLogger, Tier } from "../protocol/index.js";
-import { startLocalStack } from "./local-stack.js";
+import { startLocalStack } from "../stack/local-stack.js";
 import { FEATURES, FEATURE_NAMES, type FeatureReport } from "./features/index.js";
 
 async function main(): Promise<void> {

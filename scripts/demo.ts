@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
-import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor } from "./local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor } from "../stack/local-stack.js";
 import { runZkDemo } from "./zk-demo.js";
 
 const PHRASES = [

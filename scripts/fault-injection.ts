@@ -27,7 +27,7 @@ function altered(t: Tensor, element: number): Tensor {
  * float32 map step altered, the final tensor replaced by the signed output. Its commitment is consistent; the
  * challenger's canonical re-run finds the output beyond τ_out, and the bisection finds the altered element, which
  * a one-step leaf proof shows false. Give `build` as the worker's traceBuilder and `responder` as its game
- * answerer's `responderOf` (scripts/local-stack.ts `gameResponder`).
+ * answerer's `responderOf` (stack/local-stack.ts `gameResponder`).
  */
 export class GameCheater implements TraceBuilder {
   /** Every result it faked (the output it signed), and the step and element its trace alters once disputed. */

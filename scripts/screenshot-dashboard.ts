@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 import { createLogger, encodeTensor, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
-import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "./local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../stack/local-stack.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

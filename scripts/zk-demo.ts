@@ -7,7 +7,7 @@
  */
 import { loadMnist7x7 } from "../circuits/dataset.js";
 import { createLogger, encodeTensor, Tier } from "../protocol/index.js";
-import { REQUEST_FEE, startLocalStack, waitFor } from "./local-stack.js";
+import { REQUEST_FEE, startLocalStack, waitFor } from "../stack/local-stack.js";
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -15,7 +15,7 @@ import { decodePng } from "../../sdk/index.js";
 import { chainIdOf, chainStepFees, chainedContract, followChain, mnistPicture, ChainStatus } from "../../sdk/chained.js";
 import { ChainedDigitDApp__factory, ChainedInference__factory } from "../../types/ethers-contracts/index.js";
 import { writeMnistPreprocess, PREPROCESS_INPUT, PREPROCESS_OUTPUT } from "../chain-models.js";
-import { MNIST_MODEL_PATH, MODEL_FEE, sha256File, type LocalStack } from "../local-stack.js";
+import { MNIST_MODEL_PATH, MODEL_FEE, sha256File, type LocalStack } from "../../stack/local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";
 
 const INT8 = 3;

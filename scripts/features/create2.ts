@@ -16,7 +16,7 @@ import { verifyManifest, writeManifest } from "../../protocol/manifest.js";
 import { hashEncoded, encodeTensor } from "../../protocol/tensor.js";
 import { Tier } from "../../protocol/types.js";
 import { OracleClient } from "../../sdk/client.js";
-import { localStackDeployConfig, type LocalStack } from "../local-stack.js";
+import { localStackDeployConfig, type LocalStack } from "../../stack/local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";
 
 const OTHER_CHAIN_ID = 4242;

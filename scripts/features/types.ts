@@ -1,9 +1,9 @@
 /**
  * One dApp-facing feature of issue 18 as `npm run demo:features` runs it: given the running local stack
- * (scripts/local-stack.ts), it deploys what it needs (a token, an example dApp), drives the feature end to
+ * (stack/local-stack.ts), it deploys what it needs (a token, an example dApp), drives the feature end to
  * end through the real relayer and workers, and returns what was delivered — measured, never assumed.
  */
-import type { LocalStack } from "../local-stack.js";
+import type { LocalStack } from "../../stack/local-stack.js";
 
 export interface FeatureReport {
   /** True only when the feature delivered what the dApp asked for, checked on-chain. */

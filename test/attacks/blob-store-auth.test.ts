@@ -19,7 +19,7 @@ import { createApi, type ApiDeps, type BlobAuthOptions } from "../../relayer/api
 import { BlobStore } from "../../relayer/blobs.js";
 import { RelayerDb } from "../../relayer/db.js";
 import { putBlob } from "../../worker/blobs.js";
-import { startLocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack } from "../../stack/local-stack.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

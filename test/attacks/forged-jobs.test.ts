@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, isError, bytesToHex, type Job } from "../../protocol/index.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { OracleRequestLookup, RegistryCatalog, Worker } from "../../worker/index.js";
-import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../stack/local-stack.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { randomHash, tempDir } from "../worker/fixtures.js";
 

@@ -18,7 +18,7 @@ import { lowerModel, type Program } from "../../canonical/index.js";
 import { GAME_RULING, GameChallenger } from "../../protocol/fraud-game-client.js";
 import { decodeTensor, type Tensor } from "../../protocol/tensor.js";
 import type { Hex } from "../../protocol/types.js";
-import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 import { readFileSync } from "node:fs";
 import { withElement } from "./game-fixture.js";

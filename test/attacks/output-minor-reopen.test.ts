@@ -22,7 +22,7 @@ import { runProgram } from "../../canonical/run.js";
 import { CanonicalOutputs } from "../../worker/canonical-output.js";
 import { isError } from "../../protocol/errors.js";
 import { decodeTensor, type Tensor } from "../../protocol/tensor.js";
-import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { OutputDrift } from "../../scripts/fault-injection.js";
 import { classify, clsGameDaemon, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 

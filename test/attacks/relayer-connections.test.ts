@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, encodeTensor, hashEncoded, Tier } from "../../protocol/index.js";
 import { createApi, type ApiDeps } from "../../relayer/api.js";
 import { createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from "../../relayer/limits.js";
-import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../stack/local-stack.js";
 import { waitFor } from "../worker/fixtures.js";
 
 const servers: Server[] = [];

@@ -9,7 +9,7 @@ import { loadChallengerConfig } from "../../challenger/config.js";
 import { startChallenger } from "../../challenger/main.js";
 import { isError } from "../../protocol/errors.js";
 import { GameCheater } from "../../scripts/fault-injection.js";
-import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 
 const KEY = "0x" + "11".repeat(32);

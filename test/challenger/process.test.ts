@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { Wallet, parseEther } from "ethers";
 import { afterAll, describe, expect, it } from "vitest";
 import { GameCheater } from "../../scripts/fault-injection.js";
-import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 
 /** Serves the in-process chain's JSON-RPC over HTTP (single and batch requests). */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, Tier } from "../../protocol/index.js";
 import { OracleClient } from "../../sdk/index.js";
 import { launchChromium } from "../../scripts/screenshot-dashboard.js";
-import { startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { frame, SR, VAD_FILE, VAD_HASH, ZERO_STATE } from "../worker/vad-fixtures.js";
 
 describe("dashboard: a request with several named inputs and outputs", () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { createLogger, encodeTensor, Tier } from "../../protocol/index.js";
 import { launchChromium } from "../../scripts/screenshot-dashboard.js";
-import { sha256File, startLocalStack, waitFor, MNIST_MODEL_PATH, type LocalStack } from "../../scripts/local-stack.js";
+import { sha256File, startLocalStack, waitFor, MNIST_MODEL_PATH, type LocalStack } from "../../stack/local-stack.js";
 import { writeMnistPreprocess } from "../../scripts/chain-models.js";
 import { chained } from "../../scripts/features/chained.js";
 import { chainStatus, chainStepFees, requestChain, ChainStatus, ChainedInference__factory } from "../../sdk/chained.js";

@@ -11,7 +11,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../protocol/index.js";
 import { launchChromium, populate, sendRequest, textRequest, type Populated } from "../../scripts/screenshot-dashboard.js";
-import { startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 
 /** Screenshots of each width, for a person to look at (not committed). */
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), "../../.data/screenshots/dashboard");

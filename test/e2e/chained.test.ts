@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, Tier } from "../../protocol/index.js";
 import { encodeTensor } from "../../protocol/tensor.js";
-import { sha256File, startLocalStack, waitFor, MNIST_MODEL_PATH, type LocalStack } from "../../scripts/local-stack.js";
+import { sha256File, startLocalStack, waitFor, MNIST_MODEL_PATH, type LocalStack } from "../../stack/local-stack.js";
 import { chained } from "../../scripts/features/chained.js";
 import { writeMnistPreprocess } from "../../scripts/chain-models.js";
 import { chainStatus, chainStepFees, requestChain, ChainStatus, ChainedInference__factory } from "../../sdk/chained.js";

@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from "vitest";
 import { createLogger, Tier } from "../../protocol/index.js";
-import { startLocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack } from "../../stack/local-stack.js";
 import { erc20 } from "../../scripts/features/erc20.js";
 
 describe("e2e: ERC-20 fees through the relayer and workers", () => {

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import type { Signer } from "ethers";
 import { ChallengerDaemon } from "../../challenger/daemon.js";
 import type { MoveRecord } from "../../protocol/fraud-game-client.js";
-import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, type LocalStack } from "../../scripts/local-stack.js";
+import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, type LocalStack } from "../../stack/local-stack.js";
 
 export async function uploadBlob(stack: LocalStack, bytes: Uint8Array): Promise<{ hash: Hex; uri: string }> {
   const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from(bytes) });

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RequestStatus, Tier, hashEncoded, type Hex } from "../../protocol/index.js";
-import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { LargeOutputDApp__factory, type LargeOutputDApp } from "../../types/ethers-contracts/index.js";
 import { OracleClient } from "../../sdk/index.js";
 import { stateOf, textInput, uploadBlob } from "./helpers.js";

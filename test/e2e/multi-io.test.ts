@@ -16,7 +16,7 @@ import { sha256Hex } from "../../worker/index.js";
 import { checkModel } from "../../cli/check.js";
 import { ifModel } from "../attacks/resource-models.js";
 import { OracleClient, isSdkError } from "../../sdk/index.js";
-import { REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { VoiceActivityDApp__factory, type VoiceActivityDApp } from "../../types/ethers-contracts/index.js";
 import { frame, SR, VAD_FILE, VAD_HASH, ZERO_STATE } from "../worker/vad-fixtures.js";
 

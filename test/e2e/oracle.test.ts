@@ -20,7 +20,7 @@ import {
   type RequestId,
 } from "../../protocol/index.js";
 import { signResultBatch } from "../../protocol/batch.js";
-import { CLS_MODEL_PATH, MODEL_FEE, REQUEST_FEE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { CLS_MODEL_PATH, MODEL_FEE, REQUEST_FEE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
 
 async function decodeRevert(stack: LocalStack, promise: Promise<unknown>): Promise<string> {

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { QUEUES, Tier } from "../../protocol/index.js";
 import { RabbitMqQueue } from "../../queue/index.js";
-import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
 
 const url = inject("rabbitmqUrl");

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEther } from "ethers";
 import { createLogger, Tier } from "../../protocol/index.js";
-import { startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { subscription } from "../../scripts/features/subscription.js";
 
 describe("subscriptions on the in-process stack", () => {

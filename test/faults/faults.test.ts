@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonRpcServer } from "hardhat/types/network";
 import { encodeTensor, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { DEFAULT_PARAMS, REQUEST_FEE } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE } from "../../stack/local-stack.js";
 import type { InferenceOracle, TextDirectionDApp } from "../../types/ethers-contracts/index.js";
 import { startRpcFaultProxy, type RpcFaultProxy } from "./rpc-proxy.js";
 import { freePort, servedChain, startBrokerNode, startService, type BrokerNode, type ServiceProcess } from "./processes.js";

@@ -11,7 +11,7 @@ import { JsonRpcProvider, type JsonRpcSigner } from "ethers";
 import { network } from "hardhat";
 import type { JsonRpcServer } from "hardhat/types/network";
 import { Tier } from "../../protocol/index.js";
-import { deployOracle } from "../../scripts/local-stack.js";
+import { deployOracle } from "../../stack/local-stack.js";
 import { TextDirectionDApp__factory, type InferenceOracle, type TextDirectionDApp } from "../../types/ethers-contracts/index.js";
 import { testBrokerEnv } from "../setup/rabbitmq.js";
 
@@ -197,7 +197,7 @@ export interface ServedChain {
   dapp: TextDirectionDApp;
 }
 
-/** Hardhat's EDR chain on a random loopback port, the oracle deployed (scripts/local-stack.ts deployOracle) and a TextDirectionDApp. */
+/** Hardhat's EDR chain on a random loopback port, the oracle deployed (stack/local-stack.ts deployOracle) and a TextDirectionDApp. */
 export async function servedChain(): Promise<ServedChain> {
   const server = await network.createServer("default", "127.0.0.1");
   const { port } = await server.listen();

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { JsonRpcServer } from "hardhat/types/network";
 import { encodeTensor, hashEncoded, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { DEFAULT_PARAMS, REQUEST_FEE } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE } from "../../stack/local-stack.js";
 import type { InferenceOracle, TextDirectionDApp } from "../../types/ethers-contracts/index.js";
 import { freePort, rabbitmqctlAsync, servedChain, startService, type ServiceProcess } from "./processes.js";
 

@@ -19,7 +19,7 @@ import { createLogger, encodeTensor, QUEUES } from "../../protocol/index.js";
 import { shortHash, startMetricsServer, type MetricsServer } from "../../protocol/metrics.js";
 import { InProcessQueue } from "../../queue/index.js";
 import { Relayer } from "../../relayer/index.js";
-import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 import { parsePrometheus, select, total, type Sample } from "./prometheus.js";
 

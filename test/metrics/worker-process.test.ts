@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { QUEUES, hashEncoded, bytesToHex, type Job, type WorkerReply } from "../../protocol/index.js";
 import { shortHash } from "../../protocol/metrics.js";
 import { RabbitMqQueue, type Json } from "../../queue/index.js";
-import { CLS_MODEL_PATH, CLS_MODEL_URI, sha256File, waitFor } from "../../scripts/local-stack.js";
+import { CLS_MODEL_PATH, CLS_MODEL_URI, sha256File, waitFor } from "../../stack/local-stack.js";
 import { textInput } from "../e2e/helpers.js";
 import { freePort, startService, type ServiceProcess } from "../faults/processes.js";
 import { parsePrometheus, total } from "./prometheus.js";

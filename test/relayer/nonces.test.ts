@@ -13,7 +13,7 @@ import { network } from "hardhat";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, isError } from "../../protocol/index.js";
 import { RelayerDb } from "../../relayer/db.js";
-import { TransactionManager, type FeePolicy } from "../../relayer/nonces.js";
+import { TransactionManager, type FeePolicy } from "../../relayer/tx-manager.js";
 
 type Conn = Awaited<ReturnType<typeof network.create>>;
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUES, createLogger } from "../../protocol/index.js";
 import { RegistryCatalog, Worker } from "../../worker/index.js";
-import { startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 
 const CONFIRMATIONS = 2;

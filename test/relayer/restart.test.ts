@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUES, createLogger } from "../../protocol/index.js";
 import { Relayer } from "../../relayer/index.js";
 import { RegistryCatalog, Worker } from "../../worker/index.js";
-import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 
 describe("relayer restart", () => {

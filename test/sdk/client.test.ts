@@ -1,5 +1,5 @@
 /**
- * OracleClient against the real local stack (scripts/local-stack.ts): the in-process chain and
+ * OracleClient against the real local stack (stack/local-stack.ts): the in-process chain and
  * contracts, the relayer with its blob store, a worker running the PP-OCR classifier in
  * onnxruntime-node. Fees, uploads, finality through every stage, verified outputs, and each error code.
  */
@@ -7,7 +7,7 @@ import { Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { textLineTensor } from "../../examples/text-images.js";
 import { encodeTensor, hashEncoded, Tier } from "../../protocol/index.js";
-import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../stack/local-stack.js";
 import { describeOutput, isSdkError, OracleClient, type Progress, type SdkErrorCode } from "../../sdk/index.js";
 
 async function codeOf(p: Promise<unknown>): Promise<SdkErrorCode | string> {

@@ -13,7 +13,7 @@ import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../../pro
 import { InProcessQueue } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
 import { StakeWatch } from "../../worker/stake-watch.js";
-import { deployOracle } from "../../scripts/local-stack.js";
+import { deployOracle } from "../../stack/local-stack.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import type { InferenceOracle } from "../../types/ethers-contracts/index.js";
 import { CLS_HASH, CLS_INPUT, CLS_OUTPUT, CLS_URI, randomHash, tempDir, waitFor } from "./fixtures.js";

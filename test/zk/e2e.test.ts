@@ -8,7 +8,7 @@ import ort from "onnxruntime-node";
 import { openChallenge } from "../../challenger/dispute.js";
 import { argmax } from "../../circuits/index.js";
 import { createLogger, Tier } from "../../protocol/index.js";
-import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../scripts/local-stack.js";
+import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { digits, MNIST_PATH } from "./fixture.js";
 
 describe("ZK tier end to end", () => {
