@@ -268,7 +268,7 @@ describe("attack: redundancy", () => {
         }
       }
       const credit = await fx.redundant.balanceOf(r.address);
-      expect(paid.get(r.address) ?? 0n).toBe(kept + credit));
+      expect(paid.get(r.address) ?? 0n).toBe(kept + credit);
       if (credit > 0n) await send(fx.redundant.connect(r).withdraw());
     }
     expect(await fx.ethers.provider.getBalance(fx.redundantAddr)).toBe(0n);
