@@ -206,7 +206,7 @@ describe("attack: redundancy", () => {
       let reserve = 0n;
       for (const j of jobs) {
         const v = await fx.redundant.getJob(j.jobId);
-        if (v.status === BigInt(JobStatus.Open)) reserve += v.reserveLeft * v.fee;
+        if (v.status === BigInt(JobStatus.Open)) reserve += BigInt(v.reserveLeft) * BigInt(v.fee);
       }
       expect(await fx.ethers.provider.getBalance(fx.redundantAddr)).toBe(credits + reserve);
     };
