@@ -43,15 +43,19 @@ contract RedundantClassifierDApp is IRedundantConsumer {
     /// @notice Credits forwarded from RedundantInference.withdraw.
     receive() external payable {}
 
-    /// @notice Classifies `input` (canonical tensor) with k distinct workers and `reserve` prepaid
-    /// replacements; msg.value = (k + reserve) x fee.
-    function classify(bytes calldata input, uint8 k, uint8 reserve, uint96 fee, uint64 deadline) external payable returns (uint256 jobId) {
+    /// @notice Classifies an input (canonical tensor: inline `input`, or `inputHash` + `inputURI`) with k
+    /// distinct workers and `reserve` prepaid replacements; msg.value = (k + reserve) x fee.
+    function classify(bytes32 inputHash, bytes calldata input, string calldata inputURI, uint8 k, uint8 reserve, uint96 fee, uint64 deadline)
+        external
+        payable
+        returns (uint256 jobId)
+    {
         jobId = redundant.request{value: msg.value}(
             RedundantInference.JobRequest({
                 modelHash: modelHash,
-                inputHash: bytes32(0),
+                inputHash: inputHash,
                 input: input,
-                inputURI: "",
+                inputURI: inputURI,
                 k: k,
                 reserve: reserve,
                 fee: fee,

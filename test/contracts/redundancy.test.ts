@@ -12,6 +12,8 @@ import {
 } from "./redundancy-fixture.js";
 import { INPUT } from "./helpers.js";
 
+const ZERO = "0x" + "00".repeat(32);
+
 describe("RedundantInference: redundancy", () => {
   let conn: Connection;
   beforeAll(async () => {
@@ -22,7 +24,7 @@ describe("RedundantInference: redundancy", () => {
   it("test_redundancy_threeDistinctWorkersAgree_deliveredToDApp", async () => {
     const fx = await fixture();
     const deadline = (await latest(fx)) + 86_400n;
-    const r = await send(fx.dapp.connect(fx.requester).classify(INPUT, 3, 1, JOB_FEE, deadline, { value: 4n * JOB_FEE }));
+    const r = await send(fx.dapp.connect(fx.requester).classify(ZERO, INPUT, "", 3, 1, JOB_FEE, deadline, { value: 4n * JOB_FEE }));
     const reqs = events(r, fx.oracle, "InferenceRequested");
     expect(reqs).toHaveLength(3);
     for (const q of reqs) {
@@ -68,7 +70,7 @@ describe("RedundantInference: redundancy", () => {
   it("test_redundancy_disagreement_deliveredWithEveryHash", async () => {
     const fx = await fixture();
     const deadline = (await latest(fx)) + 86_400n;
-    await send(fx.dapp.connect(fx.requester).classify(INPUT, 2, 0, JOB_FEE, deadline, { value: 2n * JOB_FEE }));
+    await send(fx.dapp.connect(fx.requester).classify(ZERO, INPUT, "", 2, 0, JOB_FEE, deadline, { value: 2n * JOB_FEE }));
     const ids = (await fx.redundant.getAnswers(1n)).map((a: any) => a.requestId as string);
     await answer(fx, ids[0]!, GOOD, 0);
     await answer(fx, ids[1]!, BAD, 1);
