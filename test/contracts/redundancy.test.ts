@@ -10,7 +10,8 @@ import { events, expectRevert, send, PARAMS, Status, type Connection } from "./h
 import {
   answer, attest, deployRedundant, jobRequest, latest, requestJob, settle, AnswerStatus, BAD, BAD_HASH, GOOD, GOOD_HASH, JOB_FEE, JobStatus, type RFx,
 } from "./redundancy-fixture.js";
-import { INPUT } from "./helpers.js";
+import { INPUT, batchSubmission } from "./helpers.js";
+import { advanceJob, jobActions, redundantContract } from "../../sdk/redundancy.js";
 
 const ZERO = "0x" + "00".repeat(32);
 
@@ -146,5 +147,33 @@ describe("RedundantInference: redundancy", () => {
     console.log(`redundancy gas: settle+answer callback ${s0.gasUsed}, attest ${a0.gasUsed}, attest deciding ${a1.gasUsed}, deliver (no push) ${d.gasUsed}`);
     expect(a1.gasUsed).toBeLessThan(200_000n);
     expect(await fx.oracle.state(ids[0]!)).toBe(BigInt(Status.Fulfilled));
+  });
+
+  it("test_redundancy_sdkAdvanceJob_attestsReplacesDelivers", async () => {
+    const fx = await fixture();
+    const deadline = (await latest(fx)) + 86_400n;
+    await send(fx.dapp.connect(fx.requester).classify(ZERO, INPUT, "", 2, 1, JOB_FEE, deadline, { value: 3n * JOB_FEE }));
+    const ids = (await fx.redundant.getAnswers(1n)).map((a: any) => a.requestId as string);
+    // Worker 0 answers both requests in one batch: two leaves, proofs of one sibling each.
+    const sub = await batchSubmission(fx, ids, fx.signers[0]!, { output: GOOD, outputHash: GOOD_HASH });
+    await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
+    await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
+    const rec0 = { worker: fx.ops[0]!.address, relayer: fx.relayer.address, outputHash: GOOD_HASH };
+    const leaves = await Promise.all(ids.map((id) => fx.oracle.resultLeaf(id, 0, rec0)));
+    await send(fx.oracle.settle({ requestId: ids[0], record: rec0, output: GOOD, proof: [leaves[1]] }));
+    await send(fx.oracle.settle({ requestId: ids[1], record: rec0, output: GOOD, proof: [leaves[0]] }));
+    const sdk = redundantContract(fx.redundantAddr, fx.other as any);
+    // The SDK rebuilds the proofs from the logs, attests both (one duplicate), then replaces it with the job's input.
+    expect(await advanceJob(sdk, fx.oracleAddr, 1n)).toEqual(["attest", "attest", "replace"]);
+    const answers = await fx.redundant.getAnswers(1n);
+    expect(answers.map((a: any) => Number(a.status))).toEqual([AnswerStatus.Counted, AnswerStatus.Replaced, AnswerStatus.Requested]);
+    await answer(fx, answers[2].requestId, GOOD, 1);
+    await settle(conn, fx, answers[2].requestId, 1, GOOD);
+    expect(await advanceJob(sdk, fx.oracleAddr, 1n)).toEqual(["attest", "deliver"]);
+    const o = await fx.dapp.outcome(1n);
+    expect(o.agreed).toBe(true);
+    // The SDK delivered the agreed output's bytes, read from the AnswerDelivered event.
+    expect(o.output).toBe("0x" + Buffer.from(GOOD).toString("hex"));
+    expect(await jobActions(sdk, fx.oracleAddr, 1n)).toEqual([]);
   });
 });
