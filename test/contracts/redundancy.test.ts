@@ -159,7 +159,7 @@ describe("RedundantInference: redundancy", () => {
     await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
     const rec0 = { worker: fx.ops[0]!.address, relayer: fx.relayer.address, outputHash: GOOD_HASH };
-    const leaves = await Promise.all(ids.map((id) => fx.oracle.resultLeaf(id, 0, rec0)));
+    const leaves = await Promise.all(ids.map((id: string) => fx.oracle.resultLeaf(id, 0, rec0)));
     await send(fx.oracle.settle({ requestId: ids[0], record: rec0, output: GOOD, proof: [leaves[1]] }));
     await send(fx.oracle.settle({ requestId: ids[1], record: rec0, output: GOOD, proof: [leaves[0]] }));
     const sdk = redundantContract(fx.redundantAddr, fx.other as any);
