@@ -12,7 +12,7 @@ import { encodeTensor, hashEncoded, type Hex } from "../../protocol/index.js";
 import { OracleClient } from "../../sdk/index.js";
 import { redundantContract, AnswerStatus, JobStatus } from "../../sdk/redundancy.js";
 import { RedundantClassifierDApp__factory, RedundantInference__factory } from "../../types/ethers-contracts/index.js";
-import { CLS_MODEL_PATH } from "../local-stack.js";
+import { CLS_MODEL_PATH, type LocalStack } from "../local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";
 
 const K = 2;
@@ -25,7 +25,12 @@ function input(): Float32Array {
 export const redundancy: FeatureDemo = {
   name: "redundancy",
   title: `Redundancy: one classification answered by k = ${K} distinct attested workers, delivered when they agree`,
-  async run(stack, say): Promise<FeatureReport> {
+  run: (stack, say) => runRedundancy(stack, say, K, RESERVE),
+};
+
+/** One redundant classification with `k` distinct workers and `reserve` replacements, served by the stack's relayer. */
+export async function runRedundancy(stack: LocalStack, say: (line: string) => void, K: number, RESERVE: number): Promise<FeatureReport> {
+  {
     const { oracle, accounts, relayer } = stack;
     const user = accounts.user;
     const provider = stack.ethers.provider;
@@ -46,7 +51,7 @@ export const redundancy: FeatureDemo = {
     const fee = quote.minimum * 2n; // headroom for the gas price moving before a replacement
     const deadline = BigInt(await stack.networkHelpers.time.latest()) + 7n * 86_400n;
     const tx = await (await dapp.classify(inputHash, "0x", uri, K, RESERVE, fee, deadline, { value: BigInt(K + RESERVE) * fee })).wait();
-    const jobId = 1n;
+    const jobId = await contract.jobCount();
     say(`  job ${jobId}: k=${K}, reserve ${RESERVE}, fee ${fee} wei per request (gas ${tx!.gasUsed})`);
 
     const window = Number((await oracle.params()).challengeWindow);
@@ -94,5 +99,5 @@ export const redundancy: FeatureDemo = {
       expectedHash: expected,
       gasPerDelivery: gas.reduce((a, b) => a + b, 0),
     };
-  },
-};
+  }
+}
