@@ -127,6 +127,7 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     error RedundancyBadK(uint256 k, uint256 reserve);
     error RedundancyFeeMismatch(uint256 sent, uint256 expected);
     error RedundancyDeadlineInvalid(uint64 deadline, uint256 now_);
+    error RedundancyConsumerGasTooHigh(uint256 gas, uint256 maximum);
     error RedundancyUnknownRequest(RequestId requestId);
     error RedundancyJobNotOpen(uint256 jobId, JobStatus status);
     /// @notice The answer cannot be attested in its state (already attested, refunded, replaced).
@@ -179,12 +180,15 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         // INVARIANT: the job's escrow is exactly what it was paid.
         if (msg.value != total) revert RedundancyFeeMismatch(msg.value, total);
         if (r.deadline <= block.timestamp || r.deadline > type(uint40).max / 2) revert RedundancyDeadlineInvalid(r.deadline, block.timestamp);
+        IInferenceOracle.Params memory p = oracle.params();
+        // INVARIANT: a delivery needs no more gas than any oracle callback may have.
+        if (r.consumerGas > p.maxCallbackGasLimit) revert RedundancyConsumerGasTooHigh(r.consumerGas, p.maxCallbackGasLimit);
 
         jobId = ++jobCount;
         Job storage j = _jobs[jobId];
         j.requester = msg.sender;
         j.deadline = uint40(r.deadline);
-        j.closeAt = uint40(r.deadline + oracle.params().challengeWindow + ATTEST_GRACE);
+        j.closeAt = uint40(r.deadline + p.challengeWindow + ATTEST_GRACE);
         j.k = r.k;
         j.reserveLeft = r.reserve;
         j.status = JobStatus.Open;

@@ -15,7 +15,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { hashEncoded } from "../../protocol/tensor.js";
 import { seededRandom } from "../../protocol/random.js";
-import { batchSubmission, events, expectRevert, record, send, INPUT, PARAMS, Ruling, Status, type Connection } from "../contracts/helpers.js";
+import { batchSubmission, events, expectRevert, modelInfo, record, send, INPUT, MODEL_HASH, PARAMS, Ruling, Status, type Connection } from "../contracts/helpers.js";
 import {
   answer, attest, deployRedundant, latest, rec, requestJob, settle, AnswerStatus, BAD, BAD_HASH, GOOD, GOOD_HASH, JOB_FEE, JobStatus, type RFx,
 } from "../contracts/redundancy-fixture.js";
@@ -191,6 +191,26 @@ describe("attack: redundancy", () => {
     await expectRevert(attest(fx, ids[1]!, 1, GOOD), fx.redundant, "RedundancyJobNotOpen", [jobId, BigInt(JobStatus.Incomplete)]);
     await expectRevert(fx.redundant.close(jobId), fx.redundant, "RedundancyJobNotOpen");
     expect(await fx.redundant.balanceOf(fx.requester.address)).toBe(JOB_FEE);
+  });
+
+  it("test_modelOwnerSwitchesModelOff_replacementRefused_jobClosesWithRefund", async () => {
+    const fx = await fixture();
+    const { jobId, ids } = await requestJob(fx, { k: 2, reserve: 2 });
+    await answer(fx, ids[0]!, GOOD, 0);
+    await answer(fx, ids[1]!, GOOD, 0);
+    await settle(conn, fx, ids[0]!, 0, GOOD);
+    await settle(conn, fx, ids[1]!, 0, GOOD, false);
+    await attest(fx, ids[0]!, 0, GOOD);
+    await attest(fx, ids[1]!, 0, GOOD);
+    // The model owner switches the model off: the replacement is refused by the oracle, nothing changes.
+    await send(fx.registry.connect(fx.modelOwner).updateModel(MODEL_HASH, modelInfo({ active: false, resolver: await fx.resolver.getAddress(), zkVerifier: await fx.zk.getAddress() })));
+    await expectRevert(fx.redundant.replace(jobId, 1, INPUT), fx.oracle, "OracleModelInactive", [MODEL_HASH]);
+    expect((await fx.redundant.getJob(jobId)).reserveLeft).toBe(2n);
+    const job = await fx.redundant.getJob(jobId);
+    await conn.networkHelpers.time.increaseTo(job.closeAt + 1n);
+    await send(fx.redundant.close(jobId));
+    // The requester gets the whole reserve back; the two served answers were paid.
+    expect(await fx.redundant.balanceOf(fx.requester.address)).toBe(2n * JOB_FEE);
   });
 
   it("test_conservation_randomized", async () => {

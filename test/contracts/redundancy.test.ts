@@ -130,6 +130,9 @@ describe("RedundantInference: redundancy", () => {
     // A fee below the oracle's minimum: the oracle's refusal reverts the job.
     const low = await jobRequest(fx, { fee: 1000n });
     await expectRevert(fx.redundant.connect(fx.requester).request(low, { value: 3000n }), fx.oracle, "OracleFeeTooLow");
+    // A consumer allowance above the oracle's callback maximum (a delivery nobody could afford).
+    const greedy = await jobRequest(fx, { consumerGas: PARAMS.maxCallbackGasLimit + 1 });
+    await expectRevert(fx.redundant.connect(fx.requester).request(greedy, { value: 3n * JOB_FEE }), fx.redundant, "RedundancyConsumerGasTooHigh", [BigInt(PARAMS.maxCallbackGasLimit + 1), BigInt(PARAMS.maxCallbackGasLimit)]);
     // Only the oracle calls back.
     await expectRevert(fx.redundant.onInferenceResult("0x" + "11".repeat(32), GOOD_HASH, "0x"), fx.redundant, "RedundancyOnlyOracle");
   });
