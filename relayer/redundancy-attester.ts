@@ -3,8 +3,9 @@
  * once its worker is attested from the oracle's committed batch roots, so for every RedundantInference
  * contract it is given (`redundant` in the config, or `watch`) the relayer, paying the gas through its own
  * nonce manager, attests every answer the oracle fulfilled, replaces duplicate or refunded answers from the
- * job's reserve, and delivers a decided job to its consumer (sdk/redundancy.ts `jobActions`). A job nobody
- * moves on closes by default at its closeAt (anyone's `close`), so this is a service, not a duty.
+ * job's reserve, delivers a decided job to its consumer and closes a job left open past its closeAt (its
+ * default outcome: the unused reserve refunded) (sdk/redundancy.ts `jobActions`). Anyone may do each of
+ * these, so this is a service, not a duty.
  */
 import type { Logger } from "../protocol/logger.js";
 import { jobActions, redundantContract, JobStatus } from "../sdk/redundancy.js";

@@ -100,14 +100,14 @@ export async function resultProof(provider: Provider, oracleAddress: string, req
 
 /** One transaction that moves a job on (attest, replace or deliver). */
 export interface JobAction {
-  kind: "attest" | "replace" | "deliver";
+  kind: "attest" | "replace" | "deliver" | "close";
   build: () => Promise<ContractTransaction>;
 }
 
 /**
  * What can be sent now to move `jobId` on: an attestation for every answer the oracle fulfilled and nobody
  * attested, a replacement for every duplicate or refunded answer while the reserve and the deadline last,
- * and the delivery of a decided job. Attestations decide the job, so a caller sends them, then asks again.
+ * the delivery of a decided job, and `close` of an open job past its closeAt. Attestations decide the job, so a caller sends them, then asks again.
  */
 export async function jobActions(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number } = {}): Promise<JobAction[]> {
   const provider = contract.runner?.provider;
@@ -119,9 +119,12 @@ export async function jobActions(contract: RedundantInference, oracleAddress: st
   const actions: JobAction[] = [];
   const fromBlock = o.fromBlock ?? 0;
   const iface = RedundantInference__factory.createInterface();
-  if (status === JobStatus.Open) {
+  const now = BigInt((await provider.getBlock("latest"))!.timestamp);
+  if (status === JobStatus.Open && now > job.closeAt) {
+    // The default outcome: Incomplete, the unused reserve refunded.
+    actions.push({ kind: "close", build: () => contract.close.populateTransaction(jobId) });
+  } else if (status === JobStatus.Open) {
     const answers = await contract.getAnswers(jobId);
-    const now = BigInt((await provider.getBlock("latest"))!.timestamp);
     let reserve = Number(job.reserveLeft);
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
