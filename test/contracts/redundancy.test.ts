@@ -6,7 +6,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { events, expectRevert, send, PARAMS, Status, type Connection } from "./helpers.js";
+import { events, expectRevert, send, tensorF32, PARAMS, Status, type Connection } from "./helpers.js";
 import {
   answer, attest, deployRedundant, jobRequest, latest, requestJob, settle, AnswerStatus, BAD, BAD_HASH, GOOD, GOOD_HASH, JOB_FEE, JobStatus, type RFx,
 } from "./redundancy-fixture.js";
@@ -178,5 +178,20 @@ describe("RedundantInference: redundancy", () => {
     // The SDK delivered the agreed output's bytes, read from the AnswerDelivered event.
     expect(o.output).toBe("0x" + Buffer.from(GOOD).toString("hex"));
     expect(await jobActions(sdk, fx.oracleAddr, 1n)).toEqual([]);
+  });
+
+  it("test_redundancy_answerCallback_fitsA4KiBOutput", async () => {
+    const fx = await fixture();
+    const { ids } = await requestJob(fx, { k: 2, reserve: 0 });
+    // The largest inline output the oracle takes here (maxInlineOutputBytes 4096): 1,018 float32 values + header.
+    const big = tensorF32([1, 1018], Array.from({ length: 1018 }, (_, i) => i / 1018));
+    expect(big.byteLength).toBeLessThanOrEqual(PARAMS.maxInlineOutputBytes);
+    await answer(fx, ids[0]!, big, 0);
+    const s = await settle(conn, fx, ids[0]!, 0, big);
+    const [f] = events(s, fx.oracle, "RequestFulfilled");
+    // Recorded within ANSWER_CALLBACK_GAS, its bytes in the AnswerDelivered event.
+    expect(f!.args.callbackSucceeded).toBe(true);
+    const [d] = events(s, fx.redundant, "AnswerDelivered");
+    expect(d!.args.output).toBe("0x" + Buffer.from(big).toString("hex"));
   });
 });
