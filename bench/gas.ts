@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, ZeroHash, parseEther } from "ethers";
 import { network } from "hardhat";
 import { Ruling, Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
-import { ChainedDigitDApp__factory, ChainedInference__factory, InferenceSubscriptions__factory, LargeOutputDApp__factory, PeriodicTextDirectionDApp__factory, TestPermitToken__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
+import { ChainedDigitDApp__factory, ChainedInference__factory, InferenceSubscriptions__factory, LargeOutputDApp__factory, PeriodicTextDirectionDApp__factory, RedundantClassifierDApp__factory, RedundantInference__factory, TestPermitToken__factory, TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { sizeProof } from "../protocol/largeOutput.js";
 import { signPermit, encodePermit } from "../protocol/permit.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
@@ -222,6 +222,46 @@ async function main(): Promise<void> {
   };
   add("large outputs: NONE delivery, 24 B output inline", await deliverLarge("classify", outputHash, outputHex), 1, "LargeOutputDApp.classify; the callback stores the bytes");
   add("large outputs: NONE delivery, 16,408 B output as hash", await deliverLarge("detect", hashEncoded(map), sizeProof(map)), 1, "LargeOutputDApp.detect; 78-byte size proof, the bytes at /blobs/<hash>");
+  // Redundancy (docs/FEATURES.md, "Redundancy"): a k = 2 job through RedundantClassifierDApp, its two
+  // OPTIMISTIC requests answered by two distinct workers (a second operator registered here), settled after
+  // the window, each answer's worker attested from its leaf proof, the agreed output pushed to the dApp.
+  const signer2 = Wallet.createRandom();
+  await (await oracle.connect(signers[6]!).registerWorker(signer2.address, { value: parseEther("100") })).wait();
+  const redundant = await new RedundantInference__factory(user).deploy(oracleAddress);
+  const rDapp = await new RedundantClassifierDApp__factory(user).deploy(await redundant.getAddress(), modelHash);
+  const rInput = ("0x" + (++seq).toString(16).padStart(64, "0")) as Hex;
+  const rDeadline = (await networkHelpers.time.latest()) + 3600;
+  const rReq = (await (await rDapp.classify(rInput, "0x", `http://blobs.example/${rInput}`, 2, 0, REQUEST_FEE, rDeadline, { value: 2n * REQUEST_FEE })).wait())!;
+  const rIds = rReq.logs.map((l) => oracle.interface.parseLog(l)).filter((e) => e?.name === "InferenceRequested").map((e) => String(e!.args.requestId));
+  const rPayee = await relayer.getAddress();
+  const rSubmit: bigint[] = [];
+  for (const [i, w] of [signer, signer2].entries()) {
+    const signed = await signResultBatch(w, domain, [{ requestId: rIds[i]!, outputHash }], rPayee);
+    const rc = (await (await oracle.connect(relayer).submitBatch({ payee: rPayee, signature: signed.signature, items: [{ requestId: rIds[i]!, outputHash, output: outputHex, proof: "0x" }] })).wait())!;
+    keepProofs(rc, [rIds[i]!]);
+    rSubmit.push(rc.gasUsed);
+  }
+  await networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
+  const rSettle: bigint[] = [];
+  for (const id of rIds) rSettle.push((await (await oracle.connect(relayer).settle({ requestId: id, ...named(id), output: outputHex })).wait())!.gasUsed);
+  const rAttest: bigint[] = [];
+  for (const id of rIds) rAttest.push((await (await redundant.connect(relayer).attest(id, named(id).record, named(id).proof)).wait())!.gasUsed);
+  const rDeliver = (await (await redundant.connect(relayer).deliver(1n, outputHex)).wait())!.gasUsed;
+  add("redundancy: request k=2 (dApp classify, URI input)", rReq.gasUsed, 1, "two oracle requests, job record");
+  add("redundancy: answer settlement (OPTIMISTIC, callback records it)", rSettle[0]!, 1, "settle incl. the answer callback");
+  add("redundancy: attest (leaf proof, worker counted)", rAttest[0]!, 1, "oracle state, attempt, isBatchRoot");
+  add("redundancy: attest deciding (k-th, agreement)", rAttest[1]!, 1, "compares the k hashes");
+  add("redundancy: deliver (push to the dApp, output stored)", rDeliver, 1, "RedundantClassifierDApp.onRedundantResult");
+  const redundancySummary = {
+    k: 2,
+    request: Number(rReq.gasUsed),
+    submits: rSubmit.map(Number),
+    settlements: rSettle.map(Number),
+    attests: rAttest.map(Number),
+    deliver: Number(rDeliver),
+    wholeJob: Number(rReq.gasUsed + rSubmit.reduce((a, b) => a + b, 0n) + rSettle.reduce((a, b) => a + b, 0n) + rAttest.reduce((a, b) => a + b, 0n) + rDeliver),
+    perDeliveryOverhead: Number(rAttest.reduce((a, b) => a + b, 0n) + rDeliver),
+  };
   // ERC-20 fees (docs/FEATURES.md, "ERC-20 fees"): the same request and delivery paid in a permit token,
   // beside the same ETH request (both from the user's account, no callback, so only the fee path differs).
   const token = await new TestPermitToken__factory(user).deploy();
@@ -279,6 +319,7 @@ async function main(): Promise<void> {
       erc20DeliveryExtraGas: byStep("result + settlement, single (NONE, ERC-20 fee") - byStep("result + settlement, single (NONE, ETH fee"),
     },
     chained: chainedSummary,
+    redundancy: redundancySummary,
     optimisticResultBreakdownAt32: breakdown,
     otherExecutionByOpcodeAt32: otherByOpcode,
   };
@@ -296,6 +337,7 @@ async function main(): Promise<void> {
   console.log(`NONE tier, result + settlement at batch 32: ${summary.anchors.noneTierDeliveryAt32} gas per request, incl. a real callback`);
   console.log(`subscription round (trigger + request + result + forwarded callback, NONE tier): ${summary.anchors.subscriptionGasPerDelivery} gas`);
   console.log(`chained, 2 NONE steps: whole chain ${chainedSummary.wholeChain} gas (requestChain ${chainedSummary.requestChain}, advance ${chainedSummary.advance[0]}, step deliveries ${chainedSummary.perStep.join(" + ")})`);
+  console.log(`redundancy, k = 2 OPTIMISTIC: whole job ${redundancySummary.wholeJob} gas; attests + delivery ${redundancySummary.perDeliveryOverhead} gas on top of the k ordinary requests`);
   console.log("\nwhere one OPTIMISTIC result's gas goes at batch 32 (traced opcode costs / 32):");
   for (const [k, v] of Object.entries(breakdown)) console.log(`  ${k.padEnd(58)} ${String(v).padStart(6)}`);
   console.log("  other execution by opcode (top 8, per result): " + Object.entries(otherByOpcode).map(([op, g]) => `${op} ${g}`).join(", "));

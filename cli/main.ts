@@ -19,6 +19,7 @@ import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
 import { modelAcceptToken, modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";
 import { chainAdvanceCommand, chainDeployCommand, chainRequestCommand, chainStatusCommand } from "./chain.js";
+import { redundantAdvanceCommand, redundantDeployCommand, redundantRequestCommand, redundantStatusCommand } from "./redundant.js";
 import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 import { subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./subscriptions.js";
@@ -321,6 +322,35 @@ chain
   .option("--chained <address>", "the ChainedInference contract (env ORACLE_CHAINED)")
   .option("--relayer <url>", "relayer API (default: the deployment's)")
   .action(async (id: string, _o, cmd: Command) => chainAdvanceCommand(id, globals(cmd) as never));
+const redundant = program.command("redundant").description("redundancy: one request answered by k distinct staked workers, final when they agree (RedundantInference; --redundant or ORACLE_REDUNDANT)");
+redundant
+  .command("deploy")
+  .description("deploy RedundantInference for the deployment's oracle")
+  .action(async (_o, cmd: Command) => redundantDeployCommand(globals(cmd)));
+redundant
+  .command("request")
+  .description("request k answers (OPTIMISTIC) from distinct workers, (k + reserve) fees paid up front; with --wait attest, replace and deliver until decided")
+  .requiredOption("--model <model>", "model name or hash")
+  .requiredOption("--input <file>", "the input (as for `oracle request --input`); uploaded to the relayer when too large inline")
+  .option("--k <n>", "distinct workers that must answer (2..8)", "2")
+  .option("--reserve <n>", "prepaid replacements for duplicate or refunded answers (0..8)", "1")
+  .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
+  .option("--tip <eth>", "paid to each worker above the minimum fee", "0.001")
+  .option("--deadline <s>", "seconds until the requests' deadline", "3600")
+  .option("--wait", "attest, replace and deliver as answers settle, until the job is decided")
+  .option("--timeout <s>", "how long --wait waits", "300")
+  .option("--relayer <url>", "relayer API (default: the deployment's)")
+  .action(async (_o, cmd: Command) => redundantRequestCommand(globals(cmd) as never));
+redundant
+  .command("status <jobId>")
+  .description("a job and each of its answers (worker, status, output hash)")
+  .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
+  .action(async (id: string, _o, cmd: Command) => redundantStatusCommand(id, globals(cmd) as never));
+redundant
+  .command("advance <jobId>")
+  .description("attest fulfilled answers, replace duplicates from the reserve, deliver a decided job (anyone may)")
+  .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
+  .action(async (id: string, _o, cmd: Command) => redundantAdvanceCommand(id, globals(cmd) as never));
 
 async function run(): Promise<void> {
   // A stray "--" (from `npm run oracle -- ...`) is not an argument.

@@ -18,6 +18,10 @@ export const RelayerConfigSchema = z.object({
     .array(AddressSchema)
     .describe("ChainedInference contracts (chained requests, docs/FEATURES.md) whose Ready chains this relayer advances, paying the gas of each advance.")
     .default([]),
+  redundant: z
+    .array(AddressSchema)
+    .describe("RedundantInference contracts (redundancy, docs/FEATURES.md) whose answers this relayer attests (worker proofs), replaces from the reserve and delivers, paying the gas.")
+    .default([]),
   leaderElection: z
     .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
     .describe("Run as one of several relayers sharing the broker: only the holder of the broker lease (single active consumer) submits; the others follow the chain and take over when it goes (docs/OPERATIONS.md).")

@@ -21,6 +21,7 @@ import { mountSubscriptionsApi } from "./dashboard-subscriptions.js";
 import { Settler } from "./settler.js";
 import { SubscriptionKeeper } from "./keeper.js";
 import { ChainAdvancer } from "./chain-advancer.js";
+import { RedundancyAttester } from "./redundancy-attester.js";
 import { ResultSubmitter } from "./submitter.js";
 import { EventWatcher } from "./watcher.js";
 
@@ -54,6 +55,7 @@ export class Relayer {
   readonly keeper: SubscriptionKeeper | undefined;
   /** Advances the Ready chains of the ChainedInference contracts it watches (relayer/chain-advancer.ts). */
   readonly chainAdvancer: ChainAdvancer;
+  readonly redundancyAttester: RedundancyAttester;
   private server: Server | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -113,6 +115,7 @@ export class Relayer {
     this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "chained" }), () =>
       this.server === undefined ? undefined : this.url,
     );
+    this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "redundancy" }));
   }
 
   /** Starts the API, the result collector and the polling loop. */
@@ -270,6 +273,7 @@ export class Relayer {
     await this.settler.tick();
     await this.keeper?.tick();
     await this.chainAdvancer.tick();
+    await this.redundancyAttester.tick();
     if (Date.now() - this.lastGc > Math.min(60_000, this.config.api.unreferencedBlobSeconds * 250)) {
       this.lastGc = Date.now();
       await this.blobs.collectGarbage();

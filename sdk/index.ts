@@ -10,6 +10,7 @@ export * from "./models.js";
 export * from "./client.js";
 export * from "./subscriptions.js";
 export * from "./chained.js";
+export * from "./redundancy.js";
 export { Tier, RequestStatus, RefundReason } from "../protocol/types.js";
 export { encodeTensor, decodeTensor, hashEncoded, hashTensor, type Tensor, type TensorSpec, type DType } from "../protocol/tensor.js";
 export { encodeBundle, decodeBundle, hashBundle, hashBundleEncoded, type NamedTensorSpec } from "../protocol/bundle.js";

@@ -8,10 +8,11 @@ import { subscription } from "./subscription.js";
 import { chained } from "./chained.js";
 import { largeOutput } from "./largeOutput.js";
 import { create2 } from "./create2.js";
+import { redundancy } from "./redundancy.js";
 
 export type { FeatureDemo, FeatureReport } from "./types.js";
 
-export const FEATURES: FeatureDemo[] = [erc20, subscription, chained, largeOutput, create2];
+export const FEATURES: FeatureDemo[] = [erc20, subscription, redundancy, chained, largeOutput, create2];
 
 /** Every field demo:features reports; one still missing from FEATURES is reported as not built. */
 export const FEATURE_NAMES = ["erc20", "subscription", "redundancy", "chained", "largeOutput", "create2"] as const;

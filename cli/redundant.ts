@@ -1,0 +1,150 @@
+/**
+ * `oracle redundant`: redundancy (issue 18, contracts/redundancy/RedundantInference.sol), one request
+ * answered by k distinct staked workers, final when they agree.
+ *
+ *   oracle redundant deploy                                     deploy RedundantInference for the deployment's oracle
+ *   oracle redundant request --model m --input f --k 2 [--wait] request k answers (k + reserve fees paid up front)
+ *   oracle redundant status <jobId>                             the job and each answer (worker, status, output hash)
+ *   oracle redundant advance <jobId>                            attest / replace / deliver what can be now (anyone may)
+ *
+ * The contract's address comes from --redundant or ORACLE_REDUNDANT. A relayer watching it (config
+ * `redundant`) attests, replaces and delivers by itself.
+ */
+import { parseEther } from "ethers";
+import { encodeTensor, hashEncoded } from "../protocol/tensor.js";
+import { isAddressHex } from "../protocol/hex.js";
+import type { Hex } from "../protocol/types.js";
+import { OracleClient } from "../sdk/index.js";
+import { advanceJob, redundantContract, requestRedundant, AnswerStatus, JobStatus, RedundantInference__factory, type RedundantInference } from "../sdk/redundancy.js";
+import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
+import { resolveModel } from "./model.js";
+import { readInputFile } from "./request.js";
+
+export interface RedundantCliOptions extends GlobalOptions {
+  redundant?: string;
+}
+
+function redundantAddress(o: RedundantCliOptions): string {
+  const a = o.redundant ?? process.env.ORACLE_REDUNDANT;
+  if (a === undefined || !isAddressHex(a)) {
+    throw cliError("CONFIG_INVALID", "no redundancy contract: pass --redundant <address> or set ORACLE_REDUNDANT (deploy one with `oracle redundant deploy`)");
+  }
+  return a;
+}
+
+async function jobJson(c: RedundantInference, jobId: bigint) {
+  const j = await c.getJob(jobId);
+  const answers = await c.getAnswers(jobId);
+  return {
+    jobId: jobId.toString(),
+    status: JobStatus[Number(j.status)] ?? String(j.status),
+    requester: j.requester,
+    k: Number(j.k),
+    counted: Number(j.counted),
+    reserveLeft: Number(j.reserveLeft),
+    deadline: Number(j.deadline),
+    closeAt: Number(j.closeAt),
+    outputHash: j.outputHash,
+    delivered: j.delivered,
+    callbackSucceeded: j.callbackSucceeded,
+    answers: answers.map((a) => ({ requestId: a.requestId, status: AnswerStatus[Number(a.status)] ?? String(a.status), worker: a.worker, outputHash: a.outputHash })),
+  };
+}
+
+function jobLines(v: Awaited<ReturnType<typeof jobJson>>): string[] {
+  return [
+    `job ${v.jobId}: ${v.status}, ${v.counted} of ${v.k} distinct workers counted, reserve left ${v.reserveLeft}${v.status === "Agreed" ? `, output ${v.outputHash}` : ""}${v.delivered ? ` (delivered; consumer callback ${v.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
+    ...v.answers.map((a, i) => `  answer ${i}: ${a.status.padEnd(9)} request ${a.requestId}${a.worker !== "0x0000000000000000000000000000000000000000" ? ` worker ${a.worker}` : ""}${/^0x0+$/.test(a.outputHash) ? "" : ` output ${a.outputHash}`}`),
+  ];
+}
+
+export async function redundantDeployCommand(o: GlobalOptions): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const progress = new Progress(ctx.json);
+    const c = await progress.step("deploying RedundantInference", async () => {
+      const d = await new RedundantInference__factory(ctx.wallet()).deploy(ctx.deployment.oracle);
+      await d.waitForDeployment();
+      return d.getAddress();
+    });
+    output(ctx.json, { redundant: c, oracle: ctx.deployment.oracle }, () => [`RedundantInference ${c} (oracle ${ctx.deployment.oracle}); export ORACLE_REDUNDANT=${c}`]);
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function redundantRequestCommand(
+  o: RedundantCliOptions & { model: string; input: string; k: string; reserve: string; tip: string; deadline: string; wait?: boolean; timeout: string; relayer?: string },
+): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const progress = new Progress(ctx.json);
+    const k = Number(o.k);
+    const reserve = Number(o.reserve);
+    if (!Number.isInteger(k) || k < 2 || k > 8) throw cliError("CONFIG_INVALID", `--k takes 2..8; got ${JSON.stringify(o.k)}`);
+    if (!Number.isInteger(reserve) || reserve < 0 || reserve > 8) throw cliError("CONFIG_INVALID", `--reserve takes 0..8; got ${JSON.stringify(o.reserve)}`);
+    let tip: bigint;
+    try {
+      tip = parseEther(o.tip);
+    } catch {
+      throw cliError("CONFIG_INVALID", `--tip takes an ETH amount such as 0.001; got ${JSON.stringify(o.tip)}`);
+    }
+    const modelHash = await resolveModel(o.model, ctx);
+    const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
+    const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider, ...(relayerUrl === undefined ? {} : { relayerUrl }) });
+    const bytes = encodeTensor(readInputFile(o.input, await client.model(modelHash)));
+    const contract = redundantContract(redundantAddress(o), ctx.wallet());
+    const quote = await client.quote(modelHash, Number(await contract.ANSWER_CALLBACK_GAS()));
+    const fee = quote.minimum + tip;
+    const params = await client.oracle.params();
+    let input: { input: Uint8Array } | { inputHash: string; inputURI: string } = { input: bytes };
+    if (bytes.byteLength > Number(params.maxInlineInputBytes)) {
+      const inputHash = hashEncoded(bytes) as Hex;
+      input = { inputHash, inputURI: await client.upload(bytes, inputHash) };
+    }
+    const head = await ctx.provider.getBlock("latest");
+    const deadline = BigInt(head!.timestamp) + BigInt(Number(o.deadline));
+    const { jobId, receipt } = await progress.step(`requesting ${k} answers from distinct workers (reserve ${reserve}, ${eth(fee)} each)`, () =>
+      requestRedundant(contract, { modelHash, ...input, k, reserve, fee, deadline }),
+    );
+    progress.info(`job ${jobId} (tx ${receipt.hash})`);
+    if (o.wait === true) {
+      const until = Date.now() + Number(o.timeout) * 1000;
+      for (;;) {
+        await advanceJob(contract, ctx.deployment.oracle, jobId, { fromBlock: receipt.blockNumber });
+        const j = await contract.getJob(jobId);
+        const s = Number(j.status);
+        if ((s === JobStatus.Agreed || s === JobStatus.Disagreed) && j.delivered) break;
+        if (s === JobStatus.Incomplete) break;
+        if (Date.now() > until) throw cliError("TIMEOUT", `job ${jobId} not decided within --timeout ${o.timeout} s (answers settle after their challenge window)`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+    const v = await jobJson(contract, jobId);
+    output(ctx.json, { ...v, txHash: receipt.hash, fee: fee.toString() }, () => [...jobLines(v), ...(o.wait === true ? [] : [`follow it with: oracle redundant advance ${jobId} (or a relayer watching the contract)`])]);
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function redundantStatusCommand(id: string, o: RedundantCliOptions): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const v = await jobJson(redundantContract(redundantAddress(o), ctx.provider), BigInt(id));
+    output(ctx.json, v, () => jobLines(v));
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function redundantAdvanceCommand(id: string, o: RedundantCliOptions): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const contract = redundantContract(redundantAddress(o), ctx.wallet());
+    const sent = await advanceJob(contract, ctx.deployment.oracle, BigInt(id));
+    const v = await jobJson(contract, BigInt(id));
+    output(ctx.json, { sent, ...v }, () => [`sent: ${sent.length === 0 ? "nothing to do now" : sent.join(", ")}`, ...jobLines(v)]);
+  } finally {
+    ctx.close();
+  }
+}

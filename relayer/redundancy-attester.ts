@@ -1,0 +1,72 @@
+/**
+ * Moves redundant requests on (issue 18, contracts/redundancy/RedundantInference.sol): an answer counts only
+ * once its worker is attested from the oracle's committed batch roots, so for every RedundantInference
+ * contract it is given (`redundant` in the config, or `watch`) the relayer, paying the gas through its own
+ * nonce manager, attests every answer the oracle fulfilled, replaces duplicate or refunded answers from the
+ * job's reserve, delivers a decided job to its consumer and closes a job left open past its closeAt (its
+ * default outcome: the unused reserve refunded) (sdk/redundancy.ts `jobActions`). Anyone may do each of
+ * these, so this is a service, not a duty.
+ */
+import type { Logger } from "../protocol/logger.js";
+import { jobActions, redundantContract, JobStatus } from "../sdk/redundancy.js";
+import type { OracleChain } from "./chain.js";
+
+export class RedundancyAttester {
+  private readonly contracts = new Map<string, number>();
+  /** Jobs seen with activity that are not finished (decided and delivered, or closed): looked at every tick. */
+  private readonly jobs = new Map<string, { address: string; jobId: bigint }>();
+
+  constructor(
+    private readonly chain: OracleChain,
+    addresses: readonly string[],
+    private readonly startBlock: number,
+    private readonly blockRange: number,
+    private readonly log: Logger,
+  ) {
+    for (const a of addresses) this.watch(a);
+  }
+
+  /** The RedundantInference contracts watched. */
+  get addresses(): string[] {
+    return [...this.contracts.keys()];
+  }
+
+  /** Starts attesting the jobs of one more RedundantInference contract (from `fromBlock`, default startBlock). */
+  watch(address: string, fromBlock = this.startBlock): void {
+    const key = address.toLowerCase();
+    if (!this.contracts.has(key)) this.contracts.set(key, fromBlock);
+  }
+
+  async tick(): Promise<void> {
+    if (this.contracts.size === 0) return;
+    const head = await this.chain.provider.getBlockNumber();
+    for (const [address, from] of this.contracts) {
+      const reader = redundantContract(address, this.chain.provider);
+      for (let start = from; start <= head; start += this.blockRange) {
+        const end = Math.min(head, start + this.blockRange - 1);
+        for (const filter of [reader.filters.AnswerDelivered(), reader.filters.AnswerRefunded()]) {
+          for (const log of await reader.queryFilter(filter, start, end)) {
+            const jobId = log.args.jobId;
+            this.jobs.set(`${address}/${jobId}`, { address, jobId });
+          }
+        }
+        this.contracts.set(address, end + 1);
+      }
+    }
+    for (const [key, { address, jobId }] of this.jobs) {
+      const contract = redundantContract(address, this.chain.provider);
+      try {
+        const actions = await jobActions(contract, this.chain.oracleAddress, jobId, { fromBlock: this.startBlock });
+        for (const a of actions) {
+          await this.chain.send(`redundancy-${a.kind}`, 1, a.build);
+          this.log.info({ redundant: address, jobId: String(jobId), action: a.kind }, "redundant job moved on");
+        }
+        const job = await contract.getJob(jobId);
+        const status = Number(job.status) as JobStatus;
+        if (status === JobStatus.Incomplete || (status !== JobStatus.Open && job.delivered)) this.jobs.delete(key);
+      } catch (error) {
+        this.log.warn({ err: error, redundant: address, jobId: String(jobId) }, "could not move the redundant job on yet; will retry");
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * `oracle redundant` against `oracle dev` with two workers and a 3-second challenge window (issue 18,
+ * redundancy): RedundantInference deployed with `oracle redundant deploy`, then `oracle redundant request
+ * --model mnist-mlp --k 2 --wait` asks both workers for the same digit, attests each answer's worker as it
+ * settles, replaces a duplicate from the reserve and delivers the decided job: Agreed, from two distinct
+ * workers, with the MLP's output as onnxruntime computes it here.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { lastJson, oracle, start, ROOT, type LongRunning } from "./helpers.js";
+
+interface Ready {
+  deployment: string;
+  accounts: Array<{ role: string; address: string; privateKey: string }>;
+}
+
+describe("oracle CLI: redundancy", () => {
+  let dir: string;
+  let dev: LongRunning;
+  let ready: Ready;
+  let env: NodeJS.ProcessEnv;
+  const key = (role: string) => ready.accounts.find((a) => a.role === role)!.privateKey;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "oracle-cli-redundant-"));
+    dev = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "2", "--challenge-window", "3", "--out", join(dir, "deployment.json"), "--data-dir", join(dir, "dev")]);
+    ready = JSON.parse(await dev.waitFor(/"ready":true/)) as Ready;
+    env = { ORACLE_DEPLOYMENT: ready.deployment };
+  }, 240_000);
+  afterAll(async () => {
+    await dev?.stop("SIGINT");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("test_redundantRequest_twoDistinctWorkersAgree_waitDelivers", async () => {
+    const seven = Int8Array.from({ length: 49 }, (_, i) => (i % 7 === 3 || i < 7 ? 100 : 0));
+    const input = join(dir, "seven.json");
+    writeFileSync(input, JSON.stringify({ dtype: "int8", shape: [1, 7, 7], data: [...seven] }));
+    // No contract: a clear error, nothing sent.
+    const none = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--key", key("user")], env);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/CONFIG_INVALID.*--redundant <address> or set ORACLE_REDUNDANT/);
+    const bad = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "1", "--redundant", "0x" + "11".repeat(20), "--key", key("user")], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/CONFIG_INVALID.*--k takes 2\.\.8/);
+    const dep = await oracle(["redundant", "deploy", "--json", "--key", key("user")], env);
+    expect(dep.code, dep.stderr).toBe(0);
+    const redundant = lastJson<{ redundant: string }>(dep).redundant;
+    const r = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "2", "--reserve", "3", "--wait", "--timeout", "180", "--json", "--key", key("user")], { ...env, ORACLE_REDUNDANT: redundant });
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson<{ jobId: string; status: string; counted: number; outputHash: string; delivered: boolean; answers: Array<{ status: string; worker: string }> }>(r);
+    expect(out.status).toBe("Agreed");
+    expect(out.counted).toBe(2);
+    expect(out.delivered).toBe(true);
+    const workers = out.answers.filter((a) => a.status === "Counted").map((a) => a.worker.toLowerCase());
+    expect(new Set(workers).size).toBe(2);
+    const mlp = await ort.InferenceSession.create(join(ROOT, "models/mnist-mlp.onnx"));
+    const logits = (await mlp.run({ pixels: new ort.Tensor("int8", seven, [1, 7, 7]) })).logits!;
+    expect(out.outputHash).toBe(hashEncoded(encodeTensor({ dtype: "int8", shape: [1, 10], data: logits.data as Int8Array })));
+    const status = await oracle(["redundant", "status", out.jobId, "--redundant", redundant], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`job ${out.jobId}: Agreed, 2 of 2 distinct workers counted`));
+  }, 300_000);
+});
