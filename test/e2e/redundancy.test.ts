@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, Tier } from "../../protocol/index.js";
-import { startLocalStack, type LocalStack } from "../../scripts/local-stack.js";
+import { startLocalStack, type LocalStack } from "../../stack/local-stack.js";
 import { redundancy, runRedundancy } from "../../scripts/features/redundancy.js";
 
 describe("redundancy, end to end (OPTIMISTIC answers, relayer attester)", () => {
