@@ -121,7 +121,8 @@ describe("attack: wrong challenges against an honest worker on the default Fraud
     await stack.networkHelpers.time.increase(moveClock + responseTime + 1);
     await waitFor(async () => (await stack.game!.game(id)).resolved, 60_000, "the worker to resolve the ended game");
     expect(Number((await stack.game!.game(id)).ruling)).toBe(GAME_RULING.WorkerRight);
-    expect(stack.gameAnswerers[0]!.outcomes.get(id)).toBe("WorkerRight");
+    // The answerer records the outcome on its next poll after the resolving transaction: wait for it, not race it.
+    await waitFor(() => stack.gameAnswerers[0]!.outcomes.get(id) === "WorkerRight", 30_000, "the answerer to record the ruling");
     expect((await stack.oracle.getWorker(operator)).stake).toBe(stakeBefore);
     // The bond is lost: nothing to withdraw, nothing to claim, the ETH it sent gone.
     expect(await stack.oracle.balanceOf(sock.address)).toBe(0n);

@@ -76,6 +76,7 @@ describe("ZK tier end to end", () => {
     const [resolved] = await oracle.queryFilter(oracle.filters.DisputeResolved(id));
     expect(Number(resolved!.args.ruling)).toBe(1); // Ruling.WorkerRight
     expect(resolved!.args.byDefault).toBe(false);
-    expect(zk.answerer!.outcomes.get(id.toLowerCase())).toBe("answered");
+    // The answerer records its outcome after its answering transaction is mined: wait for it, not race it.
+    await waitFor(() => zk.answerer!.outcomes.get(id.toLowerCase()) === "answered", 30_000, "the answerer to record its answer");
   });
 });
