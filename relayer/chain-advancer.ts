@@ -3,16 +3,20 @@
  * a chain's step result only records the output hash (the chain is Ready) and someone must send
  * `advance(chainId, output)` to request the next step. For every ChainedInference contract it is given
  * (`chained` in the config, or `watch`), the relayer does, paying the gas through its own nonce manager:
- * it scans ChainStepDelivered events, reads the step's output from the transaction that delivered it (or
+ * it follows their ChainStepDelivered events (subscribed to the EventWatcher, which reads their logs), reads the step's output from the transaction that delivered it (or
  * its blob store) and advances every chain still Ready on that step. A chain nobody advances ends by
  * default at its deadline (anyone's `reconcile`), so this is a service, not a duty.
  */
 import type { Logger } from "../protocol/logger.js";
 import { chainStatus, chainedContract, readStepOutput, ChainStatus } from "../sdk/chained.js";
 import type { OracleChain } from "./chain.js";
+import type { DomainEvent, EventSubscriber } from "./events.js";
 
-export class ChainAdvancer {
-  private readonly contracts = new Map<string, number>();
+/** Has the EventWatcher follow a feature contract's logs from `fromBlock` (EventWatcher.follow). */
+export type FollowContract = (address: string, fromBlock?: number) => void;
+
+export class ChainAdvancer implements EventSubscriber {
+  private readonly contracts = new Set<string>();
   /** Chains seen Ready whose advance failed (a fee spike, a transient error): retried every tick. */
   private readonly retry = new Map<string, { address: string; chainId: bigint }>();
 
@@ -20,7 +24,7 @@ export class ChainAdvancer {
     private readonly chain: OracleChain,
     addresses: readonly string[],
     private readonly startBlock: number,
-    private readonly blockRange: number,
+    private readonly follow: FollowContract,
     private readonly log: Logger,
     private readonly blobStoreUrl: () => string | undefined,
   ) {
@@ -29,7 +33,7 @@ export class ChainAdvancer {
 
   /** The ChainedInference contracts watched. */
   get addresses(): string[] {
-    return [...this.contracts.keys()];
+    return [...this.contracts];
   }
 
   /**
@@ -38,7 +42,7 @@ export class ChainAdvancer {
    */
   async recent(limit = 50): Promise<Array<{ address: string; chains: Array<Record<string, unknown>> }>> {
     const out = [];
-    for (const address of this.contracts.keys()) {
+    for (const address of this.contracts) {
       const reader = chainedContract(address, this.chain.provider);
       const count = Number(await reader.chainCount());
       const chains = [];
@@ -65,22 +69,19 @@ export class ChainAdvancer {
   /** Starts advancing the chains of one more ChainedInference contract (from `fromBlock`, default startBlock). */
   watch(address: string, fromBlock = this.startBlock): void {
     const key = address.toLowerCase();
-    if (!this.contracts.has(key)) this.contracts.set(key, fromBlock);
+    if (this.contracts.has(key)) return;
+    this.contracts.add(key);
+    this.follow(key, fromBlock);
+  }
+
+  /** A delivered step may have left its chain Ready: looked at from the next tick on. */
+  onEvents(events: readonly DomainEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "chainStepDelivered" && this.contracts.has(e.contract)) this.retry.set(`${e.contract}/${e.chainId}`, { address: e.contract, chainId: e.chainId });
+    }
   }
 
   async tick(): Promise<void> {
-    if (this.contracts.size === 0) return;
-    const head = await this.chain.provider.getBlockNumber();
-    for (const [address, from] of this.contracts) {
-      const reader = chainedContract(address, this.chain.provider);
-      for (let start = from; start <= head; start += this.blockRange) {
-        const end = Math.min(head, start + this.blockRange - 1);
-        for (const log of await reader.queryFilter(reader.filters.ChainStepDelivered(), start, end)) {
-          this.retry.set(`${address}/${log.args.chainId}`, { address, chainId: log.args.chainId });
-        }
-        this.contracts.set(address, end + 1);
-      }
-    }
     for (const [key, { address, chainId }] of this.retry) {
       const reader = chainedContract(address, this.chain.provider);
       try {
