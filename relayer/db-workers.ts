@@ -13,6 +13,7 @@ export interface WorkerRow {
   slashes: number;
 }
 
+/** Operators are kept as the events spell them (checksummed) and matched case-insensitively. */
 export class WorkerTable {
   constructor(private readonly sql: DatabaseSync) {}
 
@@ -23,17 +24,17 @@ export class WorkerTable {
         `INSERT INTO workers(operator, signer, registeredBlock, slashedWei, slashes) VALUES(?, ?, ?, '0', 0)
          ON CONFLICT(operator) DO UPDATE SET signer = excluded.signer, registeredBlock = excluded.registeredBlock, slashedWei = '0', slashes = 0`,
       )
-      .run(operator.toLowerCase(), signer, block);
+      .run(operator, signer, block);
   }
 
   changeSigner(operator: string, signer: string): void {
-    this.sql.prepare("UPDATE workers SET signer = ? WHERE operator = ?").run(signer, operator.toLowerCase());
+    this.sql.prepare("UPDATE workers SET signer = ? WHERE lower(operator) = ?").run(signer, operator.toLowerCase());
   }
 
   slashed(operator: string, amount: bigint): void {
-    const row = this.sql.prepare("SELECT slashedWei FROM workers WHERE operator = ?").get(operator.toLowerCase()) as { slashedWei: string } | undefined;
+    const row = this.sql.prepare("SELECT slashedWei FROM workers WHERE lower(operator) = ?").get(operator.toLowerCase()) as { slashedWei: string } | undefined;
     if (row === undefined) return;
-    this.sql.prepare("UPDATE workers SET slashedWei = ?, slashes = slashes + 1 WHERE operator = ?").run((BigInt(row.slashedWei) + amount).toString(), operator.toLowerCase());
+    this.sql.prepare("UPDATE workers SET slashedWei = ?, slashes = slashes + 1 WHERE lower(operator) = ?").run((BigInt(row.slashedWei) + amount).toString(), operator.toLowerCase());
   }
 
   list(): WorkerRow[] {
