@@ -1,10 +1,13 @@
 /**
  * ChainActivity: follows the oracle's dispute, refund, result and worker events up to the watcher's
  * cursor (so the database already reflects them) and tallies them into the dashboard's counters,
- * the relayer's gauges and the worker table.
+ * the relayer's gauges and the worker table. It also records, for the feature panels
+ * (relayer/dashboard-features.ts), the fee token of each request paid in an ERC-20 token and how each
+ * fulfilled output was delivered (inline or as its hash), in the database (RelayerDb.features).
  */
 import type { Log } from "ethers";
 import { QUEUES, RefundReason, Ruling, Tier } from "../protocol/index.js";
+import { IOracleTokenFees__factory } from "../protocol/contracts.js";
 import type { TxRecord } from "./chain.js";
 import type { DashboardDeps } from "./dashboard.js";
 import { countByState } from "./dashboard-health.js";
@@ -21,6 +24,9 @@ const FOLLOWED = [
   "SignerChanged",
   "WorkerSlashed",
 ] as const;
+/** The oracle's ERC-20 fee events (IOracleTokenFees), followed for the fee tokens panel. */
+const TOKEN_FEES = IOracleTokenFees__factory.createInterface();
+const TOKEN_FOLLOWED = ["TokenFeeEscrowed", "TokenRefundClaimed"] as const;
 
 interface WorkerInfo {
   operator: string;
@@ -72,7 +78,7 @@ export class ChainActivity {
     metrics.cursorLag.set(Math.max(0, head - cursor));
 
     const iface = chain.oracle.interface;
-    const topics = FOLLOWED.map((name) => iface.getEvent(name)!.topicHash);
+    const topics = [...FOLLOWED.map((name) => iface.getEvent(name)!.topicHash), ...TOKEN_FOLLOWED.map((name) => TOKEN_FEES.getEvent(name)!.topicHash)];
     let from = this.scanned + 1;
     while (from <= cursor) {
       const to = Math.min(cursor, from + this.deps.logBlockRange - 1);
@@ -97,7 +103,7 @@ export class ChainActivity {
 
   private tally(log: Log, mine: Set<string>): void {
     const { metrics, db, chain } = this.deps;
-    const parsed = chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
+    const parsed = chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data }) ?? TOKEN_FEES.parseLog({ topics: [...log.topics], data: log.data });
     if (parsed === null) return;
     const a = parsed.args;
     const row = a.requestId === undefined ? undefined : db.getRequest(String(a.requestId).toLowerCase());
@@ -117,7 +123,14 @@ export class ChainActivity {
           this.totals.resultsSkipped++;
         }
         break;
+      case "TokenFeeEscrowed":
+        db.features.recordTokenFee({ requestId: String(a.requestId), token: String(a.token), amount: BigInt(a.amount), ownerFee: BigInt(a.ownerFee), block: log.blockNumber });
+        break;
+      case "TokenRefundClaimed":
+        db.features.recordTokenRefund(String(a.requestId), BigInt(a.amount));
+        break;
       case "RequestFulfilled":
+        db.features.recordDelivery({ requestId: String(a.requestId), outputHash: String(a.outputHash), inline: Boolean(a.outputDelivered), callbackOk: Boolean(a.callbackSucceeded), block: log.blockNumber, tx: log.transactionHash });
         if (row?.finalAt != null) metrics.finalSeconds.observe({ tier, outcome: "fulfilled" }, Math.max(0, row.finalAt - row.observedAt) / 1000);
         break;
       case "RequestRefunded": {

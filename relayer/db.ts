@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { DatabaseSync as DatabaseSyncType } from "node:sqlite";
 import { createRequire } from "node:module";
+import { FeatureLedger } from "./db-features.js";
 
 // node:sqlite prints an ExperimentalWarning on load under Node 22; load it quietly, once.
 const require = createRequire(import.meta.url);
@@ -116,6 +117,8 @@ CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, 
 
 export class RelayerDb {
   readonly db: DatabaseSyncType;
+  /** Fee tokens and output deliveries of issue 18's features (relayer/db-features.ts), for the dashboard. */
+  readonly features: FeatureLedger;
   private closed = false;
 
   constructor(dataDir: string) {
@@ -129,6 +132,7 @@ export class RelayerDb {
     if (!columns.has("lastBlock")) this.db.exec("ALTER TABLE requests ADD COLUMN lastBlock INTEGER");
     const replyColumns = new Set((this.db.prepare("PRAGMA table_info(replies)").all() as { name: string }[]).map((c) => c.name));
     if (!replyColumns.has("batch")) this.db.exec("ALTER TABLE replies ADD COLUMN batch TEXT");
+    this.features = new FeatureLedger(this.db);
   }
 
   /** Hash of a handled block, kept for reorg detection. */
