@@ -62,6 +62,8 @@ export class JobDispatcher implements EventSubscriber {
     this.db.markUnpublished(requestId, note);
     try {
       await this.publishPending();
+      // A run already under way when it was marked may have read the rows before it: one more.
+      if (this.db.getRequest(requestId)?.jobPublishedAt === null) await this.publishPending();
     } catch (error) {
       this.log.warn({ err: error, requestId }, "could not hand the job out again yet; the next tick will");
     }
