@@ -9,10 +9,12 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestForRpc, manifestServiceEnv, serviceManifest, type DeploymentManifest } from "../../protocol/manifest.js";
 import { isError } from "../../protocol/errors.js";
+import { CLS_MODEL_PATH } from "../../stack/local-stack.js";
 import { lastJson, oracle, ROOT } from "./helpers.js";
 
 // Hardhat's default accounts #0 and #1 (`test test ... junk`): public knowledge, local chains only.
@@ -79,8 +81,8 @@ describe("services read the deployment manifest of the RPC's chain", () => {
     expect(isError(down, "CHAIN_UNAVAILABLE")).toBe(true);
   });
 
-  it("a relayer process given only RPC_URL and its key serves the manifest's oracle from its first block", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "relayer/main.ts")], {
+  it("a relayer process given only RPC_URL and its key serves the manifest's oracle and subscriptions contract", async () => {
+    const child = spawn(process.execPath, ["--import", pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href, join(ROOT, "relayer/main.ts")], {
       cwd: dir,
       env: { ...process.env, ...none, RPC_URL: url, RELAYER_KEY, RELAYER_DATA_DIR: join(dir, "relayer"), RELAYER_API: JSON.stringify({ port: 0 }), RABBITMQ_URL: "", LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -112,8 +114,11 @@ describe("services read the deployment manifest of the RPC's chain", () => {
       const subs = (await (await fetch(`${ready.url}/api/subscriptions`)).json()) as { enabled: boolean; address: string };
       expect(subs).toMatchObject({ enabled: true, address: manifest.contracts.InferenceSubscriptions!.address });
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
     }
   }, 180_000);
 
@@ -136,7 +141,7 @@ describe("services read the deployment manifest of the RPC's chain", () => {
 
     const challenger = await oracle(
       ["challenger", "start", "--check"],
-      { ...none, CHALLENGER_RPC_URL: url, CHALLENGER_PRIVATE_KEY: RELAYER_KEY, CHALLENGER_BLOB_STORE_URL: "http://127.0.0.1:9" },
+      { ...none, CHALLENGER_RPC_URL: url, CHALLENGER_PRIVATE_KEY: RELAYER_KEY, CHALLENGER_BLOB_STORE_URL: "http://127.0.0.1:9", CHALLENGER_MODELS: JSON.stringify([{ path: CLS_MODEL_PATH, inputShape: [1, 3, 48, 192] }]) },
       120_000,
       dir,
     );
