@@ -110,6 +110,8 @@ export class Relayer {
             minKeeperReward: subs.minKeeperRewardWei,
             maxPerTick: subs.maxPerTick,
             withdrawRewardsAbove: subs.withdrawRewardsAboveWei,
+            startBlock: this.config.startBlock,
+            blockRange: this.config.logBlockRange,
           })
         : undefined;
     this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "chained" }), () =>

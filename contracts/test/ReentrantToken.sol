@@ -11,8 +11,8 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 /// (test/attacks/subscriptions-token.test.ts, test/attacks/chained-token.test.ts expect the reentrancy
 /// guard's revert). Mints freely: tests only.
 contract ReentrantToken is ERC20 {
-    address public target;
-    bytes public data;
+    address public hookTarget;
+    bytes public hookData;
     bool public armed;
     bool public reentered;
     bool public reentrySucceeded;
@@ -26,8 +26,8 @@ contract ReentrantToken is ERC20 {
 
     /// @notice Arms the hook: the next transfer calls `target_` with `data_` first.
     function arm(address target_, bytes calldata data_) external {
-        target = target_;
-        data = data_;
+        hookTarget = target_;
+        hookData = data_;
         armed = true;
     }
 
@@ -35,7 +35,7 @@ contract ReentrantToken is ERC20 {
         if (armed && from != address(0)) {
             armed = false;
             reentered = true;
-            (reentrySucceeded, reentryResult) = target.call(data);
+            (reentrySucceeded, reentryResult) = hookTarget.call(hookData);
         }
         super._update(from, to, value);
     }
