@@ -282,6 +282,9 @@ program
   .option("--tier <tier>", "none, optimistic or zk", "none")
   .option("--relayer <url>", "relayer API for the input upload (default: the deployment's)")
   .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
+  .option("--token <address>", "pay each round's fee in this ERC-20 token (one the model accepts); callback gas and keeper rewards stay in ETH")
+  .option("--token-amount <units>", "with --token: the fee per round in the token's smallest units (default: the model's minimum in the token)")
+  .option("--no-permit", "with --token: approve the subscriptions contract in a transaction first instead of signing an EIP-2612 permit")
   .action(async (_o, cmd: Command) => subscribeCommand(globals(cmd) as never));
 program
   .command("subscriptions")
@@ -313,6 +316,9 @@ chain
   .option("--wait", "advance the chain as its steps are delivered and wait for its end")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API (its blob store holds outputs too large to inline; default: the deployment's)")
+  .option("--token <address>", "pay every step's fee in this ERC-20 token (one every model accepts); the callbacks' gas is escrowed in ETH")
+  .option("--token-tip <units>", "with --token: paid to each step's worker above the minimum, in the token's smallest units", "0")
+  .option("--no-permit", "with --token: approve the chain contract in a transaction first instead of signing an EIP-2612 permit")
   .action(async (_o, cmd: Command) => chainRequestCommand(globals(cmd) as never));
 chain
   .command("status <chainId>")

@@ -41,6 +41,8 @@ export type DomainEvent =
   | (Base<"workerSlashed"> & { operator: string; amount: bigint })
   /** A ChainedInference step was delivered: the chain may be Ready for `advance`. */
   | (Base<"chainStepDelivered"> & { contract: string; chainId: bigint })
+  /** The oracle refunded a token chain's running step: the chain waits for `reconcile`. */
+  | (Base<"chainStepRefundPending"> & { contract: string; chainId: bigint })
   /** A RedundantInference job got an answer (delivered or refunded): it may need attesting or closing. */
   | (Base<"redundantAnswer"> & { contract: string; jobId: bigint });
 
@@ -144,6 +146,7 @@ export function decodeEvents(logs: readonly Log[], sources: EventSources): Domai
     } else if (chained.has(address)) {
       const parsed = parse(CHAINED_EVENTS, log);
       if (parsed?.name === "ChainStepDelivered") out.push({ kind: "chainStepDelivered", at, contract: address, chainId: BigInt(parsed.args.chainId) });
+      else if (parsed?.name === "ChainStepRefundPending") out.push({ kind: "chainStepRefundPending", at, contract: address, chainId: BigInt(parsed.args.chainId) });
     } else if (redundant.has(address)) {
       const parsed = parse(REDUNDANT_EVENTS, log);
       if (parsed?.name === "AnswerDelivered" || parsed?.name === "AnswerRefunded") out.push({ kind: "redundantAnswer", at, contract: address, jobId: BigInt(parsed.args.jobId) });

@@ -119,6 +119,8 @@ export class Relayer {
             minKeeperReward: subs.minKeeperRewardWei,
             maxPerTick: subs.maxPerTick,
             withdrawRewardsAbove: subs.withdrawRewardsAboveWei,
+            startBlock: this.config.startBlock,
+            blockRange: this.config.logBlockRange,
           })
         : undefined;
     this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, (a, from) => watcher.follow("chained", a, from), log.child({ layer: "chained" }), () =>
