@@ -3,9 +3,11 @@
  * once its worker is attested from the oracle's committed batch roots, so for every RedundantInference
  * contract it is given (`redundant` in the config, or `watch`) the relayer, paying the gas through its own
  * nonce manager, attests every answer the oracle fulfilled, replaces duplicate or refunded answers from the
- * job's reserve, delivers a decided job to its consumer and closes a job left open past its closeAt (its
- * default outcome: the unused reserve refunded) (sdk/redundancy.ts `jobActions`). Anyone may do each of
- * these, so this is a service, not a duty.
+ * job's reserve, decides a Comparing job (answers that differ by hash, compared on chain within τ_out),
+ * delivers a decided job to its consumer and closes a job left open past its closeAt or Comparing past its
+ * decideBy (the default outcomes) (sdk/redundancy.ts `jobActions`). Anyone may do each of these, so this is a
+ * service, not a duty; the requester's prepaid attestReward pays each attestation and decide, and the
+ * attester withdraws what it earned when a job it moved is finished.
  */
 import type { Logger } from "../protocol/logger.js";
 import { jobActions, redundantContract, JobStatus } from "../sdk/redundancy.js";
@@ -29,6 +31,11 @@ export class RedundancyAttester {
   /** The RedundantInference contracts watched. */
   get addresses(): string[] {
     return [...this.contracts.keys()];
+  }
+
+  /** Whether `address` is a watched RedundantInference contract. */
+  watches(address: string): boolean {
+    return this.contracts.has(address.toLowerCase());
   }
 
   /** Starts attesting the jobs of one more RedundantInference contract (from `fromBlock`, default startBlock). */
@@ -63,10 +70,22 @@ export class RedundancyAttester {
         }
         const job = await contract.getJob(jobId);
         const status = Number(job.status) as JobStatus;
-        if (status === JobStatus.Incomplete || (status !== JobStatus.Open && job.delivered)) this.jobs.delete(key);
+        if (status === JobStatus.Incomplete || ((status === JobStatus.Agreed || status === JobStatus.Disagreed) && job.delivered)) {
+          this.jobs.delete(key);
+          await this.withdrawRewards(address);
+        }
       } catch (error) {
         this.log.warn({ err: error, redundant: address, jobId: String(jobId) }, "could not move the redundant job on yet; will retry");
       }
     }
+  }
+
+  /** Pulls the attestation rewards this relayer earned on `address` (nothing to pull: nothing sent). */
+  private async withdrawRewards(address: string): Promise<void> {
+    const contract = redundantContract(address, this.chain.provider);
+    const earned = await contract.balanceOf(await this.chain.signer.getAddress());
+    if (earned === 0n) return;
+    await this.chain.send("redundancy-withdraw", 1, () => contract.withdraw.populateTransaction());
+    this.log.info({ redundant: address, amount: earned.toString() }, "attestation rewards withdrawn");
   }
 }

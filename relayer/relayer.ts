@@ -116,6 +116,7 @@ export class Relayer {
       this.server === undefined ? undefined : this.url,
     );
     this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "redundancy" }));
+    this.watcher.groupsRequester = (requester) => this.redundancyAttester.watches(requester);
   }
 
   /** Starts the API, the result collector and the polling loop. */

@@ -15,7 +15,7 @@
  * transaction again) or, when that transaction is not ours to resend, handed back to the submitter;
  * a result that still stands on-chain is never sent again.
  */
-import type { Log } from "ethers";
+import { solidityPackedKeccak256, type Log } from "ethers";
 import { OracleError, QUEUES, Tier, bytesOf, type Job, type Logger } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import type { OracleChain } from "./chain.js";
@@ -61,6 +61,8 @@ export class EventWatcher {
   readonly reorgs: { at: number; forkBlock: number; depth: number; reconciled: number }[] = [];
   /** Whether this relayer publishes jobs (false for a relayer that follows another one: leader election). */
   publishing = true;
+  /** Whether a requester's requests are siblings of redundant jobs (a watched RedundantInference): their jobs get a group. */
+  groupsRequester: (requester: string) => boolean = () => false;
 
   cursor(): number {
     const saved = this.db.getMeta(CURSOR_KEY);
@@ -289,6 +291,7 @@ export class EventWatcher {
         // Workers sign this relayer as payee: the relayer share is ours whoever submits the result.
         payee: (this.payee ??= await this.chain.signer.getAddress()),
         ...(row.excluded === null ? {} : { excludedSigners: JSON.parse(row.excluded) as string[] }),
+        ...(this.groupsRequester(row.requester) ? { group: redundancyGroup(row) } : {}),
       };
       const attempt = this.published.get(row.id) ?? 0;
       await this.queue.publish(QUEUES.jobs, job, { messageId: attempt === 0 ? row.id : `${row.id}:${attempt}` });
@@ -305,4 +308,12 @@ export class EventWatcher {
     const input = events[0]?.args.input;
     return input === undefined ? undefined : String(input);
   }
+}
+
+/**
+ * The group of a redundant job's sibling requests: RedundantInference asks each of them with the same model,
+ * input and deadline (replacements too), so those and the requester name the job without a chain read.
+ */
+export function redundancyGroup(r: { requester: string; modelHash: string; inputHash: string; deadline: number }): string {
+  return solidityPackedKeccak256(["address", "bytes32", "bytes32", "uint64"], [r.requester, r.modelHash, r.inputHash, r.deadline]);
 }

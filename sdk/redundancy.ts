@@ -4,8 +4,11 @@
  * every fulfilled answer (the record and Merkle proof of its committed batch leaf, rebuilt from the logs of
  * the transaction that submitted it), replaces duplicate or refunded answers from the reserve, and delivers
  * a decided job to the requester's consumer with the agreed output's bytes (read from the AnswerDelivered
- * event). Anyone may do each of these; the relayer's attester (relayer/redundancy-attester.ts) does them
- * for the contracts it watches.
+ * event). A job whose answers differ by hash is Comparing: `decide` sends the counted answers' bytes (from
+ * the AnswerDelivered events) for the contract to compare within the model's τ_out; nobody deciding, the
+ * job closes as Disagreed after its decideBy. Anyone may do each of these (and is credited the job's
+ * attestReward for each attestation and the decide); the relayer's attester (relayer/redundancy-attester.ts)
+ * does them for the contracts it watches.
  */
 import { type ContractRunner, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
@@ -22,6 +25,8 @@ export enum JobStatus {
   Agreed = 2,
   Disagreed = 3,
   Incomplete = 4,
+  /** The counted answers differ by hash: `decide` compares them within τ_out (default Disagreed after decideBy). */
+  Comparing = 5,
 }
 
 /** RedundantInference.AnswerStatus. */
@@ -53,9 +58,17 @@ export interface RedundantRequestOptions {
   fee: bigint;
   deadline: bigint;
   consumerGas?: number;
+  /** Wei credited to whoever makes each attestation and the decide (k + reserve + 1 prepaid; unused refunded). */
+  attestReward?: bigint;
 }
 
-/** Requests a job (msg.value = (k + reserve) x fee); returns its id. */
+/** What a job costs up front: (k + reserve) x fee + (k + reserve + 1) x attestReward. */
+export function redundantJobValue(o: Pick<RedundantRequestOptions, "k" | "reserve" | "fee" | "attestReward">): bigint {
+  const n = BigInt(o.k) + BigInt(o.reserve ?? 0);
+  return n * o.fee + (n + 1n) * (o.attestReward ?? 0n);
+}
+
+/** Requests a job (msg.value = redundantJobValue); returns its id. */
 export async function requestRedundant(contract: RedundantInference, o: RedundantRequestOptions): Promise<{ jobId: bigint; receipt: TransactionReceipt }> {
   const reserve = o.reserve ?? 0;
   if (!Number.isInteger(o.k) || o.k < 2 || o.k > 8) throw new OracleSdkError("INPUT_INVALID", `redundancy k must be 2..8, got ${o.k}`);
@@ -71,8 +84,9 @@ export async function requestRedundant(contract: RedundantInference, o: Redundan
       fee: o.fee,
       deadline: o.deadline,
       consumerGas: o.consumerGas ?? 0,
+      attestReward: o.attestReward ?? 0n,
     },
-    { value: (BigInt(o.k) + BigInt(reserve)) * o.fee },
+    { value: redundantJobValue(o) },
   );
   const receipt = (await tx.wait())!;
   for (const log of receipt.logs) {
@@ -100,29 +114,32 @@ export async function resultProof(provider: Provider, oracleAddress: string, req
 
 /** One transaction that moves a job on (attest, replace or deliver). */
 export interface JobAction {
-  kind: "attest" | "replace" | "deliver" | "close";
+  kind: "attest" | "replace" | "decide" | "deliver" | "close";
   build: () => Promise<ContractTransaction>;
 }
 
 /**
  * What can be sent now to move `jobId` on: an attestation for every answer the oracle fulfilled and nobody
  * attested, a replacement for every duplicate or refunded answer while the reserve and the deadline last,
- * the delivery of a decided job, and `close` of an open job past its closeAt. Attestations decide the job, so a caller sends them, then asks again.
+ * the decision of a Comparing job (its counted answers' bytes, when every one was delivered inline), the
+ * delivery of a decided job, and `close` of an open job past its closeAt or a Comparing one past its decideBy.
+ * Attestations decide the job, so a caller sends them, then asks again.
  */
 export async function jobActions(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number } = {}): Promise<JobAction[]> {
   const provider = contract.runner?.provider;
   if (!provider) throw new OracleSdkError("INPUT_INVALID", "the RedundantInference contract needs a runner with a provider");
-  const address = await contract.getAddress();
   const oracle = IInferenceOracle__factory.connect(oracleAddress, provider);
   const job = await contract.getJob(jobId);
   const status = Number(job.status) as JobStatus;
   const actions: JobAction[] = [];
   const fromBlock = o.fromBlock ?? 0;
-  const iface = RedundantInference__factory.createInterface();
   const now = BigInt((await provider.getBlock("latest"))!.timestamp);
-  if (status === JobStatus.Open && now > job.closeAt) {
-    // The default outcome: Incomplete, the unused reserve refunded.
+  if ((status === JobStatus.Open && now > job.closeAt) || (status === JobStatus.Comparing && now > job.decideBy)) {
+    // The default outcomes: Incomplete (Open), Disagreed (Comparing); the unused reserve and rewards refunded.
     actions.push({ kind: "close", build: () => contract.close.populateTransaction(jobId) });
+  } else if (status === JobStatus.Comparing) {
+    const outputs = await countedOutputs(contract, jobId, fromBlock);
+    if (outputs !== undefined) actions.push({ kind: "decide", build: () => contract.decide.populateTransaction(jobId, outputs) });
   } else if (status === JobStatus.Open) {
     const answers = await contract.getAnswers(jobId);
     let reserve = Number(job.reserveLeft);
@@ -141,16 +158,35 @@ export async function jobActions(contract: RedundantInference, oracleAddress: st
     }
   } else if ((status === JobStatus.Agreed || status === JobStatus.Disagreed) && !job.delivered) {
     let output = "0x";
-    if (status === JobStatus.Agreed) {
-      const logs = await provider.getLogs({ address, topics: [iface.getEvent("AnswerDelivered").topicHash, "0x" + jobId.toString(16).padStart(64, "0")], fromBlock, toBlock: "latest" });
-      for (const log of logs) {
-        const e = iface.parseLog(log)!;
-        if (e.args.outputHash === job.outputHash && e.args.output !== "0x") output = e.args.output as string;
-      }
-    }
+    if (status === JobStatus.Agreed) output = (await deliveredOutputs(contract, jobId, fromBlock)).get(job.outputHash) ?? "0x";
     actions.push({ kind: "deliver", build: () => contract.deliver.populateTransaction(jobId, output) });
   }
   return actions;
+}
+
+/** The inline outputs the job's AnswerDelivered events carried, by output hash. */
+async function deliveredOutputs(contract: RedundantInference, jobId: bigint, fromBlock: number): Promise<Map<string, string>> {
+  const iface = contract.interface;
+  const topics = [iface.getEvent("AnswerDelivered").topicHash, "0x" + jobId.toString(16).padStart(64, "0")];
+  const logs = await contract.runner!.provider!.getLogs({ address: await contract.getAddress(), topics, fromBlock, toBlock: "latest" });
+  const out = new Map<string, string>();
+  for (const log of logs) {
+    const e = iface.parseLog(log)!;
+    if (e.args.output !== "0x") out.set(e.args.outputHash as string, e.args.output as string);
+  }
+  return out;
+}
+
+/** The bytes of the job's counted answers in countedHashes order, or undefined when one was delivered as hash only. */
+export async function countedOutputs(contract: RedundantInference, jobId: bigint, fromBlock = 0): Promise<string[] | undefined> {
+  const byHash = await deliveredOutputs(contract, jobId, fromBlock);
+  const outputs: string[] = [];
+  for (const h of await contract.countedHashes(jobId)) {
+    const o = byHash.get(h);
+    if (o === undefined) return undefined;
+    outputs.push(o);
+  }
+  return outputs;
 }
 
 /** The job's inline input, from the oracle's InferenceRequested event of one of its requests. */

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {OutputAgreement} from "../redundancy/OutputAgreement.sol";
+
+/// @notice Test harness: exposes OutputAgreement (an internal library) to the tests.
+contract OutputAgreementHarness {
+    function agree(bytes calldata a, bytes calldata b, uint64 abs_, uint64 rel) external pure returns (bool) {
+        return OutputAgreement.agree(a, b, abs_, rel);
+    }
+}
