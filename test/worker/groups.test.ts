@@ -30,9 +30,9 @@ describe("worker: redundant job groups", () => {
     g.claim(G1, R(1));
     g.claim(G2, R(2));
     g.claim("0x" + "cc".repeat(32), R(3));
-    // G1 was evicted: a sibling would now be served (the chain still counts that worker once).
-    expect(g.claim(G1, R(4))).toBe(true);
+    // G2 is still held; G1 was evicted: a sibling would now be served (the chain still counts that worker once).
     expect(g.claim(G2, R(5))).toBe(false);
+    expect(g.claim(G1, R(4))).toBe(true);
   });
 
   it("test_redundancyGroup_sameForSiblings_differsAcrossJobs", () => {
