@@ -227,6 +227,7 @@ describe("attack: redundancy", () => {
     const paid = new Map<string, bigint>();
     const jobs: Array<{ jobId: bigint; from: any }> = [];
     const rewardsOf = new Map<bigint, bigint>();
+    let comparing = 0;
     const tally = (receipt: any) => {
       for (const e of events(receipt, fx.redundant, "RewardPaid")) rewardsOf.set(e.args.jobId, (rewardsOf.get(e.args.jobId) ?? 0n) + e.args.amount);
     };
@@ -252,7 +253,7 @@ describe("attack: redundancy", () => {
       for (const id of ids) {
         if (int(4) === 0) continue; // left to expire
         const w = int(3);
-        const out = int(5) === 0 ? BAD : GOOD;
+        const out = int(3) === 0 ? BAD : GOOD;
         await answer(fx, id, out, w);
         served.push([id, w, out]);
       }
@@ -276,11 +277,31 @@ describe("attack: redundancy", () => {
         tally(await send(fx.redundant.connect(fx.relayer).attest(id, rec(fx, w, GOOD), [])));
       }
       // A Comparing job (answers GOOD and BAD): decided now, or left to its default (Disagreed at decideBy).
-      if ((await fx.redundant.getJob(jobId)).status === BigInt(JobStatus.Comparing) && int(2) === 0) {
+      const comparingNow = (await fx.redundant.getJob(jobId)).status === BigInt(JobStatus.Comparing);
+      if (comparingNow) comparing++;
+      if (comparingNow && int(2) === 0) {
         const outputs = (await fx.redundant.countedHashes(jobId)).map((h: string) => (h === GOOD_HASH ? GOOD : BAD));
         tally(await send(fx.redundant.connect(fx.relayer).decide(jobId, outputs, { gasLimit: 3_000_000 })));
         expect((await fx.redundant.getJob(jobId)).status).toBe(BigInt(JobStatus.Disagreed));
       }
+      await check();
+    }
+    // Two more jobs whose answers differ by hash, so every seed covers Comparing: one decided, one left to its default.
+    for (const decideIt of [true, false]) {
+      const from = reqs[int(3)]!;
+      const { jobId, ids, value } = await requestJob(fx, { k: 2, reserve: 1, from, attestReward: 10n ** 14n, deadline: (await latest(fx)) + 20_000n });
+      paid.set(from.address, (paid.get(from.address) ?? 0n) + value);
+      jobs.push({ jobId, from });
+      const outs = [GOOD, BAD];
+      for (const [i, id] of ids.entries()) await answer(fx, id, outs[i]!, i);
+      await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
+      for (const [i, id] of ids.entries()) {
+        await settle(conn, fx, id, i, outs[i]!, false);
+        tally(await send(fx.redundant.connect(fx.relayer).attest(id, rec(fx, i, outs[i]!), [])));
+      }
+      expect((await fx.redundant.getJob(jobId)).status).toBe(BigInt(JobStatus.Comparing));
+      comparing++;
+      if (decideIt) tally(await send(fx.redundant.connect(fx.relayer).decide(jobId, outs, { gasLimit: 3_000_000 })));
       await check();
     }
     // Everything still open expires, is refunded, and every open job closes.
@@ -313,6 +334,8 @@ describe("attack: redundancy", () => {
       expect(paid.get(r.address) ?? 0n).toBe(kept + rewards + credit);
       if (credit > 0n) await send(fx.redundant.connect(r).withdraw());
     }
+    // The seed exercises the Comparing path (answers differing by hash), decided or defaulted.
+    expect(comparing).toBeGreaterThan(0);
     // The attester was paid exactly the rewards it earned.
     expect(await fx.redundant.balanceOf(fx.relayer.address)).toBe([...rewardsOf.values()].reduce((a, b) => a + b, 0n));
     if ((await fx.redundant.balanceOf(fx.relayer.address)) > 0n) await send(fx.redundant.connect(fx.relayer).withdraw());
