@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     const b = encodeTensor({ dtype: "float32", shape: [1, n], data: near });
     const comparing = await job([a, b]);
     if (n === 2) add("attest deciding (k-th, hashes differ: Comparing)", comparing.gas.attests[1]!);
-    const rc = (await (await redundant.connect(relayer!).decide(comparing.jobId, ["0x" + a.toString("hex"), "0x" + b.toString("hex")], { gasLimit: 25_000_000 })).wait())!;
+    const rc = (await (await redundant.connect(relayer!).decide(comparing.jobId, ["0x" + a.toString("hex"), "0x" + b.toString("hex")], { gasLimit: 16_000_000 })).wait())!;
     const j = await redundant.getJob(comparing.jobId);
     if (Number(j.status) !== 2) throw new Error(`decide of a [1, ${n}] output within τ_out did not agree (status ${j.status})`);
     add(`decide k=2, float32 [1, ${n}] within τ_out (Agreed)`, rc.gasUsed);
