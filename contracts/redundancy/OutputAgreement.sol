@@ -86,12 +86,24 @@ library OutputAgreement {
         // Integer and bool dtypes are exact.
         if (size == 0) return _hashRange(a, offA + header, len - header) == _hashRange(b, offB + header, len - header);
         for (uint256 p = header; p < len; p += size) {
-            uint64 x = _float(dtype, _leUint(a, offA + p, size));
-            uint64 y = _float(dtype, _leUint(b, offB + p, size));
-            // INVARIANT: agreement is symmetric: each element is within τ_out of the other, both ways.
-            if (!within(x, y, tau.abs, tau.rel) || !within(y, x, tau.abs, tau.rel)) return false;
+            uint256 xa = _leUint(a, offA + p, size);
+            uint256 xb = _leUint(b, offB + p, size);
+            // Bit-equal elements agree (the common case between honest runtimes): no arithmetic.
+            if (xa != xb && !withinBothWays(_float(dtype, xa), _float(dtype, xb), tau.abs, tau.rel)) return false;
         }
         return true;
+    }
+
+    /// @notice within(x, y) && within(y, x), with one subtraction: |x − y| is the same both ways (RNE is
+    /// symmetric) and abs + rel·|c| grows with |c| (rounding is monotone), so both hold exactly when
+    /// |x − y| ≤ abs + rel·min(|x|, |y|).
+    function withinBothWays(uint64 x, uint64 y, uint64 abs_, uint64 rel) internal pure returns (bool) {
+        // INVARIANT: agreement is symmetric: each element is within τ_out of the other, both ways.
+        if (x.isNaN() || y.isNaN()) return x.isNaN() && y.isNaN();
+        if (x.isInf() || y.isInf()) return x == y;
+        uint64 ax = x.abs();
+        uint64 ay = y.abs();
+        return x.sub(y).abs().le(abs_.add(rel.mul(ax.lt(ay) ? ax : ay)));
     }
 
     function _float(uint8 dtype, uint256 bits) private pure returns (uint64) {

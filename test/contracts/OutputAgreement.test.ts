@@ -8,6 +8,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { encodeTensor } from "../../protocol/tensor.js";
 import { encodeBundle } from "../../protocol/bundle.js";
+import { seededRandom } from "../../protocol/random.js";
 import { f64 } from "./redundancy-fixture.js";
 
 const hex = (b: Uint8Array) => "0x" + Buffer.from(b).toString("hex");
@@ -76,5 +77,30 @@ describe("OutputAgreement", () => {
     expect(await agree(a, c)).toBe(false);
     expect(await agree(a, renamed)).toBe(false);
     expect(await agree(a, f32([0.3, 0.7]))).toBe(false);
+  });
+
+  it("test_withinBothWays_equalsWithinTwice_randomized", async () => {
+    // The one-subtraction form the library uses against OutputTolerance's `within` checked both ways, over
+    // random doubles near each other, signed zeros, subnormals, NaNs and infinities, and random tolerances.
+    const rnd = seededRandom(18_0019);
+    const specials = [0, -0, 5e-324, -5e-324, Infinity, -Infinity, NaN, 1, -1, 1e308, -1e308];
+    const pick = () => {
+      const r = rnd();
+      if (r < 0.15) return specials[Math.floor(rnd() * specials.length)]!;
+      return (rnd() - 0.5) * 10 ** Math.floor(rnd() * 12 - 6);
+    };
+    let checked = 0;
+    for (let i = 0; i < 150; i++) {
+      const x = pick();
+      const y = rnd() < 0.6 ? x * (1 + (rnd() - 0.5) * 0.05) + (rnd() - 0.5) * 1e-3 : pick();
+      const abs = rnd() < 0.3 ? 0 : rnd() * 1e-2;
+      const rel = rnd() < 0.3 ? 0 : rnd() * 5e-2;
+      const [twice, once] = await h.bothWays(f64(x), f64(y), f64(abs), f64(rel));
+      expect(once, `x=${x} y=${y} abs=${abs} rel=${rel}`).toBe(twice);
+      if (twice) checked++;
+    }
+    // Both outcomes occur.
+    expect(checked).toBeGreaterThan(10);
+    expect(checked).toBeLessThan(140);
   });
 });
