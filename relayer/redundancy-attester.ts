@@ -11,6 +11,7 @@
  */
 import type { Logger } from "../protocol/logger.js";
 import { jobActions, redundantContract, JobStatus } from "../sdk/redundancy.js";
+import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
 
 export class RedundancyAttester {
@@ -24,6 +25,8 @@ export class RedundancyAttester {
     private readonly startBlock: number,
     private readonly blockRange: number,
     private readonly log: Logger,
+    /** The workers' uploaded outputs: the bytes of answers delivered as hash only, for `decide` and `deliver`. */
+    private readonly blobs?: BlobStore,
   ) {
     for (const a of addresses) this.watch(a);
   }
@@ -63,7 +66,9 @@ export class RedundancyAttester {
     for (const [key, { address, jobId }] of this.jobs) {
       const contract = redundantContract(address, this.chain.provider);
       try {
-        const actions = await jobActions(contract, this.chain.oracleAddress, jobId, { fromBlock: this.startBlock });
+        const blobs = this.blobs;
+        const outputs = blobs === undefined ? undefined : async (hash: string) => (blobs.has(hash) ? blobs.get(hash) : undefined);
+        const actions = await jobActions(contract, this.chain.oracleAddress, jobId, { fromBlock: this.startBlock, ...(outputs === undefined ? {} : { outputs }) });
         for (const a of actions) {
           await this.chain.send(`redundancy-${a.kind}`, 1, a.build);
           this.log.info({ redundant: address, jobId: String(jobId), action: a.kind }, "redundant job moved on");

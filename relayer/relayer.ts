@@ -115,7 +115,7 @@ export class Relayer {
     this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "chained" }), () =>
       this.server === undefined ? undefined : this.url,
     );
-    this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "redundancy" }));
+    this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "redundancy" }), this.blobs);
     this.watcher.groupsRequester = (requester) => this.redundancyAttester.watches(requester);
   }
 

@@ -10,7 +10,8 @@
  * attestReward for each attestation and the decide); the relayer's attester (relayer/redundancy-attester.ts)
  * does them for the contracts it watches.
  */
-import { type ContractRunner, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
+import { hexlify, type ContractRunner, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
+import { hashBundleEncoded } from "../protocol/bundle.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 import { proofFromLogs, type ResultProof } from "../protocol/batch.js";
 import { RedundantInference__factory, type RedundantInference } from "../types/ethers-contracts/index.js";
@@ -112,6 +113,12 @@ export async function resultProof(provider: Provider, oracleAddress: string, req
   throw new OracleSdkError("REQUEST_NOT_FOUND", `no committed result of ${requestId} at attempt ${attempt}`);
 }
 
+/**
+ * Where the bytes of an answer delivered as hash only (an output above the oracle's inline cap) are found: the
+ * relayer's blob store, an HTTP fetch of /blobs/<hash>. Whatever it returns is checked against the hash.
+ */
+export type OutputSource = (outputHash: string) => Promise<Uint8Array | undefined>;
+
 /** One transaction that moves a job on (attest, replace or deliver). */
 export interface JobAction {
   kind: "attest" | "replace" | "decide" | "deliver" | "close";
@@ -125,7 +132,7 @@ export interface JobAction {
  * delivery of a decided job, and `close` of an open job past its closeAt or a Comparing one past its decideBy.
  * Attestations decide the job, so a caller sends them, then asks again.
  */
-export async function jobActions(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number } = {}): Promise<JobAction[]> {
+export async function jobActions(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number; outputs?: OutputSource } = {}): Promise<JobAction[]> {
   const provider = contract.runner?.provider;
   if (!provider) throw new OracleSdkError("INPUT_INVALID", "the RedundantInference contract needs a runner with a provider");
   const oracle = IInferenceOracle__factory.connect(oracleAddress, provider);
@@ -138,7 +145,7 @@ export async function jobActions(contract: RedundantInference, oracleAddress: st
     // The default outcomes: Incomplete (Open), Disagreed (Comparing); the unused reserve and rewards refunded.
     actions.push({ kind: "close", build: () => contract.close.populateTransaction(jobId) });
   } else if (status === JobStatus.Comparing) {
-    const outputs = await countedOutputs(contract, jobId, fromBlock);
+    const outputs = await countedOutputs(contract, jobId, fromBlock, o.outputs);
     if (outputs !== undefined) actions.push({ kind: "decide", build: () => contract.decide.populateTransaction(jobId, outputs) });
   } else if (status === JobStatus.Open) {
     const answers = await contract.getAnswers(jobId);
@@ -158,7 +165,7 @@ export async function jobActions(contract: RedundantInference, oracleAddress: st
     }
   } else if ((status === JobStatus.Agreed || status === JobStatus.Disagreed) && !job.delivered) {
     let output = "0x";
-    if (status === JobStatus.Agreed) output = (await deliveredOutputs(contract, jobId, fromBlock)).get(job.outputHash) ?? "0x";
+    if (status === JobStatus.Agreed) output = (await outputBytes(job.outputHash, await deliveredOutputs(contract, jobId, fromBlock), o.outputs)) ?? "0x";
     actions.push({ kind: "deliver", build: () => contract.deliver.populateTransaction(jobId, output) });
   }
   return actions;
@@ -177,16 +184,32 @@ async function deliveredOutputs(contract: RedundantInference, jobId: bigint, fro
   return out;
 }
 
-/** The bytes of the job's counted answers in countedHashes order, or undefined when one was delivered as hash only. */
-export async function countedOutputs(contract: RedundantInference, jobId: bigint, fromBlock = 0): Promise<string[] | undefined> {
+/**
+ * The bytes of the job's counted answers in countedHashes order: from the AnswerDelivered events, else (an answer
+ * delivered as hash only) from `source`; undefined when one cannot be found.
+ */
+export async function countedOutputs(contract: RedundantInference, jobId: bigint, fromBlock = 0, source?: OutputSource): Promise<string[] | undefined> {
   const byHash = await deliveredOutputs(contract, jobId, fromBlock);
   const outputs: string[] = [];
   for (const h of await contract.countedHashes(jobId)) {
-    const o = byHash.get(h);
+    const o = await outputBytes(h, byHash, source);
     if (o === undefined) return undefined;
     outputs.push(o);
   }
   return outputs;
+}
+
+/** An output's bytes (0x-hex): inline from the events, else from `source` if they hash to `outputHash`. */
+async function outputBytes(outputHash: string, inline: Map<string, string>, source?: OutputSource): Promise<string | undefined> {
+  const known = inline.get(outputHash);
+  if (known !== undefined || source === undefined) return known;
+  const bytes = await source(outputHash).catch(() => undefined);
+  if (bytes === undefined) return undefined;
+  try {
+    return hashBundleEncoded(bytes).toLowerCase() === outputHash.toLowerCase() ? hexlify(bytes) : undefined;
+  } catch {
+    return undefined; // not a tensor at all
+  }
 }
 
 /** The job's inline input, from the oracle's InferenceRequested event of one of its requests. */
@@ -198,7 +221,7 @@ async function jobInput(provider: Provider, oracleAddress: string, requestId: st
 }
 
 /** Sends every action `jobActions` finds (from `contract`'s signer), until none is left; returns what was sent. */
-export async function advanceJob(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number } = {}): Promise<Array<JobAction["kind"]>> {
+export async function advanceJob(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number; outputs?: OutputSource } = {}): Promise<Array<JobAction["kind"]>> {
   const signer = contract.runner as { sendTransaction?: (tx: ContractTransaction) => Promise<{ wait(): Promise<unknown> }> } | null;
   if (!signer?.sendTransaction) throw new OracleSdkError("INPUT_INVALID", "advanceJob needs a contract connected to a signer");
   const sent: Array<JobAction["kind"]> = [];

@@ -9,9 +9,10 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { hashEncoded } from "../../protocol/tensor.js";
 import { countedOutputs, jobActions, advanceJob, redundantContract } from "../../sdk/redundancy.js";
-import { events, expectRevert, send, tensorF32, type Connection } from "./helpers.js";
+import { sizeProof } from "../../protocol/largeOutput.js";
+import { batchSubmission, events, expectRevert, send, tensorF32, PARAMS, type Connection } from "./helpers.js";
 import {
-  answeredJob, deployRedundant, deployRedundantTau, f64, GOOD, GOOD_HASH, BAD, JOB_FEE, JobStatus, TAU, type RFx,
+  answeredJob, deployRedundant, deployRedundantTau, f64, rec, requestJob, GOOD, GOOD_HASH, BAD, JOB_FEE, JobStatus, TAU, type RFx,
 } from "./redundancy-fixture.js";
 
 /** A float32 tensor from raw uint32 bit patterns (NaN payloads, signed zeros). */
@@ -158,5 +159,40 @@ describe("RedundantInference: agreement within τ_out", () => {
     expect(await fx.ethers.provider.getBalance(fx.redundantAddr)).toBe(JOB_FEE + 4n * reward);
     for (const who of [fx.relayer, fx.other, fx.requester]) await send(fx.redundant.connect(who).withdraw());
     expect(await fx.ethers.provider.getBalance(fx.redundantAddr)).toBe(0n);
+  });
+
+  it("test_compare_hashOnlyOutputs_decidedFromAnOutputSource", async () => {
+    const fx = await tauFixture();
+    // 1,100 float32 values: above the oracle's inline cap (4,096 bytes), delivered as hash only (no bytes in
+    // AnswerDelivered). The two differ in a few elements, within τ_out.
+    const values = Array.from({ length: 1100 }, (_, i) => (i % 13) / 13);
+    const a = tensorF32([1, 1100], values);
+    const b = tensorF32([1, 1100], values.map((v, i) => (i % 100 === 0 ? v + 5e-4 : v)));
+    expect(a.byteLength).toBeGreaterThan(PARAMS.maxInlineOutputBytes);
+    const { jobId, ids, receipt } = await requestJob(fx, { k: 2, reserve: 0 });
+    for (const [w, out] of [a, b].entries()) {
+      const sub = await batchSubmission(fx, [ids[w]!], fx.signers[w]!, { output: sizeProof(out), outputHash: hashEncoded(out) });
+      await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
+    }
+    await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
+    for (const [w, out] of [a, b].entries()) {
+      await send(fx.oracle.connect(fx.other).settle({ requestId: ids[w], record: rec(fx, w, out), output: sizeProof(out), proof: [] }));
+      await send(fx.redundant.connect(fx.other).attest(ids[w], rec(fx, w, out), []));
+    }
+    expect((await fx.redundant.getJob(jobId)).status).toBe(BigInt(JobStatus.Comparing));
+    const sdk = redundantContract(fx.redundantAddr, fx.other as any);
+    // Without the bytes nothing can be decided (the default will be Disagreed).
+    expect(await countedOutputs(sdk, jobId, receipt.blockNumber)).toBeUndefined();
+    expect(await jobActions(sdk, fx.oracleAddr, jobId)).toEqual([]);
+    // An output source (the relayer's blob store; here the workers' bytes) supplies them; a source returning
+    // wrong bytes is ignored (checked against the hash).
+    const store = new Map([[hashEncoded(a), a], [hashEncoded(b), b]]);
+    const liar = async () => GOOD;
+    expect(await countedOutputs(sdk, jobId, receipt.blockNumber, liar)).toBeUndefined();
+    const outputs = async (h: string) => store.get(h);
+    expect(await advanceJob(sdk, fx.oracleAddr, jobId, { outputs })).toEqual(["decide", "deliver"]);
+    const job = await fx.redundant.getJob(jobId);
+    expect(job.status).toBe(BigInt(JobStatus.Agreed));
+    expect(job.outputHash).toBe(hashEncoded(a));
   });
 });
