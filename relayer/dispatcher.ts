@@ -5,6 +5,7 @@
  * short of its quorum). A job carries the request id as its message id (the n-th republication
  * `id:n`), so a duplicate after a crash is harmless: the contract accepts one result per request.
  */
+import { solidityPackedKeccak256 } from "ethers";
 import { QUEUES, bytesOf, type Job, type Logger, type Tier } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import type { OracleChain } from "./chain.js";
@@ -23,6 +24,8 @@ export class JobDispatcher implements EventSubscriber {
   /** This relayer's address, named as payee in every job (read once). */
   private payee: string | undefined;
   private publishing: Promise<void> | undefined;
+  /** Whether a requester's requests are siblings of redundant jobs (a watched RedundantInference): their jobs get a group. */
+  groupsRequester: (requester: string) => boolean = () => false;
 
   constructor(
     private readonly chain: Pick<OracleChain, "chainId" | "oracleAddress" | "signer">,
@@ -89,6 +92,7 @@ export class JobDispatcher implements EventSubscriber {
         // Workers sign this relayer as payee: the relayer share is ours whoever submits the result.
         payee: (this.payee ??= await this.chain.signer.getAddress()),
         ...(row.excluded === null ? {} : { excludedSigners: JSON.parse(row.excluded) as string[] }),
+        ...(this.groupsRequester(row.requester) ? { group: redundancyGroup(row) } : {}),
       };
       const attempt = this.published.get(row.id) ?? 0;
       await this.queue.publish(QUEUES.jobs, job, { messageId: attempt === 0 ? row.id : `${row.id}:${attempt}` });
@@ -98,4 +102,12 @@ export class JobDispatcher implements EventSubscriber {
       this.log.debug({ requestId: row.id }, "job published");
     }
   }
+}
+
+/**
+ * The group of a redundant job's sibling requests: RedundantInference asks each of them with the same model,
+ * input and deadline (replacements too), so those and the requester name the job without a chain read.
+ */
+export function redundancyGroup(r: { requester: string; modelHash: string; inputHash: string; deadline: number }): string {
+  return solidityPackedKeccak256(["address", "bytes32", "bytes32", "uint64"], [r.requester, r.modelHash, r.inputHash, r.deadline]);
 }

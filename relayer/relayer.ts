@@ -126,7 +126,8 @@ export class Relayer {
     this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, (a, from) => watcher.follow("chained", a, from), log.child({ layer: "chained" }), () =>
       this.server === undefined ? undefined : this.url,
     );
-    this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, (a, from) => watcher.follow("redundant", a, from), log.child({ layer: "redundancy" }));
+    this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, (a, from) => watcher.follow("redundant", a, from), log.child({ layer: "redundancy" }), this.blobs);
+    this.dispatcher.groupsRequester = (requester) => this.redundancyAttester.watches(requester);
     watcher.subscribe(this.chainAdvancer);
     watcher.subscribe(this.redundancyAttester);
   }
