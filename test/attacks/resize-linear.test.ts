@@ -6,7 +6,9 @@
  * - the challenger descends the partial tree to that last state and proveFold recomputes it from the
  *   corner StepIndex names (the operand proven against the worker's trace) and its weight: WorkerFault;
  * - proving an honest state (the fold before it) is FraudGameNoFault, so an honest worker cannot be framed;
- * - a last state that does not finalize to the claimed element is refused (FraudGameBadProof 7).
+ * - a last state that does not finalize to the claimed element is refused (FraudGameBadProof 7);
+ * - a forged resize_linear step (a zero or oversized divisor, unsorted axes, a negative numerator, an axis
+ *   left out that changes size) reverts StepMalformed: no weight can leave the exact range.
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -108,4 +110,18 @@ describe("resize_linear: a one-bit-wrong bilinear element", () => {
     console.log(`proveFold (resize_linear, K = ${K}): ${rc.gasUsed} gas`);
     expect(Number((await fx.oracle.disputes(requestId)).ruling)).toBe(RULING.WorkerFault);
   }, 120_000);
+
+  it("test_stepVerifier_forgedResizeLinearParameters_revertStepMalformed", async () => {
+    const step = world.program.steps.find((s) => s.op === "resize_linear")!;
+    const v = fx.verifier.contract;
+    const forged = (params: Record<string, number[]>) => "0x" + encodeStep({ ...step, params: { ...step.params, ...params } }).toString("hex");
+    expect(step.params).toEqual({ axes: [2, 3], num: [2, 2], off: [-1, -1], den: [4, 4] });
+    expect((await v.termReads(forged({}), 11, 3)).length).toBe(1);
+    await expectRevert(v.termReads(forged({}), 11, 4), v, "StepIndexOutOfRange", [4n, 4n]);
+    const cases: Record<string, number[]>[] = [{ den: [0, 4] }, { den: [4096, 8192] }, { axes: [3, 2] }, { num: [-2, 2] }, { axes: [3], num: [2], off: [-1], den: [4] }];
+    for (const params of cases) {
+      await expectRevert(v.termReads(forged(params), 11, 0), v, "StepMalformed");
+      await expectRevert(v.foldTerm(forged(params), 11, 0, "0x" + "00".repeat(32), [0n], 0), v, "StepMalformed");
+    }
+  });
 });
