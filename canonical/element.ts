@@ -15,6 +15,7 @@ import { evalMapElement } from "./kernels.js";
 import { canonicalError, numelOf, stridesOf, type Step } from "./program.js";
 import { makeRounder } from "./round.js";
 import { BF16, FP16 } from "./float.js";
+import { resizeCorner, resizeDivisor, resizeTermCount } from "./kernels/resize.js";
 
 /** Reads operand k of the step (model input, weight or earlier step output) as numbers. */
 export type OperandReader = (k: number) => ArrayLike<number>;
@@ -192,6 +193,16 @@ export function reduceTerms(step: Step, read: OperandReader, e: number, precisio
           terms[kh * KW + kw] = inside ? x[((n * C + c) * H + ih) * W + iw]! : max ? -Infinity : 0;
         }
       return { init: max ? -Infinity : 0, terms, count: max ? 1 : p.countIncludePad![0] === 1 ? KH * KW : inBounds, max };
+    }
+    case "resize_linear": {
+      // Each corner's element times its exact integer weight; ÷ the divisor at finalize (kernels/resize.ts).
+      const x = read(0);
+      const terms = new Float64Array(resizeTermCount(step));
+      for (let t = 0; t < terms.length; t++) {
+        const { index, weight } = resizeCorner(step, out, t);
+        terms[t] = x[index]! * weight;
+      }
+      return { init: 0, terms, count: resizeDivisor(step), max: false };
     }
     case "reduce": {
       const inShape = step.operandTypes[0]!.shape;

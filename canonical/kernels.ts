@@ -11,4 +11,4 @@ export { evalMapElement, mapKernel, quantizeValue, roundHalfEven } from "./kerne
 export { matmulKernel } from "./kernels/matmul.js";
 export { moveKernel } from "./kernels/move.js";
 export { pool3dKernel, poolKernel, reduceKernel } from "./kernels/reduce.js";
-
+export { resizeLinearKernel } from "./kernels/resize.js";

@@ -53,7 +53,8 @@ function loggingReader(read: Reader | null, log: [number, number][]): Reader {
 
 /**
  * The reads of element e's init and of each of its K terms, from reduceTerms itself: every operand
- * element reads as 1, so a term is 1 where it reads its operands and +0 or −∞ in the padding; the
+ * element reads as 1, so a term is 1 where it reads its operands and +0 or −∞ in the padding (a
+ * resize_linear term, the weight, always reads); the
  * logged accesses are then dealt to the terms that read, in order.
  */
 export function reduceReads(step: Step, e: number): { init: [number, number][]; terms: [number, number][][] } {
@@ -63,7 +64,8 @@ export function reduceReads(step: Step, e: number): { init: [number, number][]; 
   const perOp = [log.filter(([k]) => k === 0), log.filter(([k]) => k === 1)];
   const pairs = step.op === "conv" || step.op === "convtranspose" || step.op === "matmul" || step.op === "conv3d";
   const terms = Array.from(r.terms, (v) => {
-    if (v !== 1) return [];
+    // A resize_linear term is the element times its weight (0 on an exact grid point): it always reads.
+    if (v !== 1 && step.op !== "resize_linear") return [];
     return pairs ? [perOp[0]!.shift()!, perOp[1]!.shift()!] : [perOp[0]!.shift()!];
   });
   if (perOp[0]!.length + perOp[1]!.length !== 0) throw new Error(`step ${step.index}: unassigned reads`);

@@ -6,6 +6,7 @@
  */
 import { broadcastFlat, coordsOf, moveSource } from "./element.js";
 import { canonicalError, numelOf, stridesOf, type Step } from "./program.js";
+import { resizeCorner, resizeTermCount } from "./kernels/resize.js";
 
 /** One operand element read: the operand's position in the step and the flat index in that operand. */
 export interface Read {
@@ -47,6 +48,8 @@ export function termCount(step: Step): number {
       return p.kernel![0]! * p.kernel![1]!;
     case "reduce":
       return numelOf(p.axes!.map((a) => step.operandTypes[0]!.shape[a]!));
+    case "resize_linear":
+      return resizeTermCount(step);
   }
   throw canonicalError("OP_UNSUPPORTED", `step ${step.index} (${step.kind} ${step.op}) has no terms`);
 }
@@ -137,6 +140,8 @@ export function termReads(step: Step, e: number, t: number): Read[] {
       if (!(ih >= 0 && ih < H && iw >= 0 && iw < W)) return [];
       return [{ operand: 0, index: ((n * C + c) * H + ih) * W + iw }];
     }
+    case "resize_linear":
+      return [{ operand: 0, index: resizeCorner(step, out, t).index }];
     case "reduce": {
       const inShape = step.operandTypes[0]!.shape;
       const axes = p.axes!;

@@ -12,7 +12,7 @@
  */
 import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.js";
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
-import { conv3dKernel, pool3dKernel, convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
+import { conv3dKernel, pool3dKernel, convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, resizeLinearKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
 import { canonicalError, type Operand, type Program, type Step } from "./program.js";
 import { makeRounder } from "./round.js";
 
@@ -127,6 +127,8 @@ function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, opera
           return conv3dKernel(step, ins, out, store, operandRound);
         case "pool3d":
           return pool3dKernel(step, ins, out, store);
+        case "resize_linear":
+          return resizeLinearKernel(step, ins, out, store);
       }
   }
   throw canonicalError("OP_UNSUPPORTED", `step ${step.index}: no kernel for ${step.kind} ${step.op}`);

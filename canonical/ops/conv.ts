@@ -56,9 +56,43 @@ export function conv2d(ctx: LowerContext, x: Value, w: Value, b: Value | undefin
 export const Conv = via2d(Conv2d, 1);
 
 /**
+ * ConvTranspose's padding and output size per spatial axis. Explicit pads (NOTSET without output_shape):
+ * out = (in − 1)·s − pb − pe + d·(k − 1) + output_padding + 1. With output_shape (its trailing entries)
+ * (the spatial sizes) or auto_pad SAME_* (out = in·s), the total padding is (in − 1)·s + output_padding +
+ * d·(k − 1) + 1 − out, split as the ONNX spec and onnxruntime split it: SAME_UPPER puts the odd unit at the
+ * end, SAME_LOWER and NOTSET (with output_shape) at the begin. VALID: no padding. An output_shape wider than
+ * the natural size is refused (onnxruntime refuses it too).
+ */
+export function transposeGeometry(ctx: LowerContext, inSpatial: number[], kernel: number[], strides: number[], dilations: number[], outPad: number[]): { pads: number[]; out: number[] } {
+  const n = inSpatial.length;
+  const autoPad = attrString(ctx.attributes, "auto_pad", "NOTSET");
+  if (!["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].includes(autoPad)) throw ctx.fail(`auto_pad ${autoPad} is not supported`);
+  const natural = (i: number, pb: number, pe: number): number => (inSpatial[i]! - 1) * strides[i]! - pb - pe + dilations[i]! * (kernel[i]! - 1) + outPad[i]! + 1;
+  const given = attrInts(ctx.attributes, "output_shape");
+  if (given === undefined && (autoPad === "NOTSET" || autoPad === "VALID")) {
+    const pads = autoPad === "VALID" ? new Array<number>(2 * n).fill(0) : (attrInts(ctx.attributes, "pads") ?? new Array<number>(2 * n).fill(0));
+    if (pads.length !== 2 * n || pads.some((p) => p < 0)) throw ctx.fail(`pads [${pads}] must be ${2 * n} non-negative values`);
+    return { pads, out: inSpatial.map((_, i) => natural(i, pads[i]!, pads[i + n]!)) };
+  }
+  if (given !== undefined && given.length !== n) throw ctx.fail(`output_shape [${given}] must hold the ${n} spatial sizes`);
+  const out = given ?? inSpatial.map((d, i) => d * strides[i]!);
+  if (out.some((d) => d < 1)) throw ctx.fail(`output_shape [${given}] must be positive`);
+  const begin: number[] = [];
+  const end: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const total = natural(i, 0, 0) - out[i]!;
+    if (total < 0) throw ctx.fail(`output_shape [${given}] is wider than the input gives (${natural(i, 0, 0)} along spatial axis ${i})`);
+    const half = Math.floor(total / 2);
+    begin.push(autoPad === "SAME_UPPER" ? half : total - half);
+    end.push(autoPad === "SAME_UPPER" ? total - half : half);
+  }
+  return { pads: [...begin, ...end], out };
+}
+
+/**
  * ConvTranspose (2-D): out[n, m, oh, ow] = fl(fold(init, terms)), terms (c, kh, kw) row-major over the
  * group's input channels; term = x[n, c, ih, iw] · w[c, m, kh, kw] where oh = ih·sh − ph + kh·dh (same
- * for w), or +0 where no such input coordinate exists.
+ * for w), or +0 where no such input coordinate exists. Padding and output size: transposeGeometry.
  */
 export const ConvTranspose: OperatorLowering = (ctx) => {
   const x = input(ctx, 0);
@@ -70,18 +104,17 @@ export const ConvTranspose: OperatorLowering = (ctx) => {
   const [cw, mg, kh, kw] = w.type.shape as [number, number, number, number];
   const group = attrInt(ctx.attributes, "group", 1);
   if (cw !== c || c % group !== 0) throw ctx.fail(`channels ${c} do not match weight [${w.type.shape}] with group ${group}`);
-  if (attrString(ctx.attributes, "auto_pad", "NOTSET") !== "NOTSET" || ctx.attributes.has("output_shape")) throw ctx.fail("auto_pad and output_shape are not supported");
+  const kernel = attrInts(ctx.attributes, "kernel_shape") ?? [kh, kw];
+  if (kernel[0] !== kh || kernel[1] !== kw) throw ctx.fail("kernel_shape does not match the weight");
   const strides = attrInts(ctx.attributes, "strides") ?? [1, 1];
   const dilations = attrInts(ctx.attributes, "dilations") ?? [1, 1];
-  const pads = attrInts(ctx.attributes, "pads") ?? [0, 0, 0, 0];
   const outPad = attrInts(ctx.attributes, "output_padding") ?? [0, 0];
+  const { pads, out } = transposeGeometry(ctx, [h, wd], kernel, strides, dilations, outPad);
   const m = mg * group;
-  const oh = (h - 1) * strides[0]! - pads[0]! - pads[2]! + dilations[0]! * (kh - 1) + outPad[0]! + 1;
-  const ow = (wd - 1) * strides[1]! - pads[1]! - pads[3]! + dilations[1]! * (kw - 1) + outPad[1]! + 1;
   const operands = [x, w];
   if (b !== undefined) {
     if (b.type.shape.length !== 1 || b.type.shape[0] !== m) throw ctx.fail("bias must have shape [M]");
     operands.push(b);
   }
-  return [ctx.emit("reduce", "convtranspose", operands, { dtype: x.type.dtype, shape: [n, m, oh, ow] }, { group: [group], strides, pads, dilations })];
+  return [ctx.emit("reduce", "convtranspose", operands, { dtype: x.type.dtype, shape: [n, m, out[0]!, out[1]!] }, { group: [group], strides, pads, dilations })];
 };

@@ -1,4 +1,4 @@
-/** Operators that move values without arithmetic: reshapes, transposes, slices, concatenation, Expand, Resize, Gather, Pad, Tile, Split, ConstantOfShape, Range. */
+/** Operators that move values without arithmetic: reshapes, transposes, slices, concatenation, Expand, Gather, Pad, Tile, Split, ConstantOfShape, Range. */
 import { attrFloat, attrInt, attrInts, attrString, broadcastShapes, normAxis, reshapeTarget, sliceBounds, squeezeShape, unsqueezeShape } from "../fold.js";
 import { FLOAT, INTEGER, type LowerContext, type OperatorLowering, type Value, constantValues, input, requiredConstant, reshapeTo } from "./context.js";
 
@@ -65,28 +65,6 @@ export const Expand: OperatorLowering = (ctx) => {
   const x = input(ctx, 0);
   const shape = broadcastShapes([x.type.shape, requiredConstant(ctx, 1)]);
   return [ctx.emit("move", "expand", [x], { dtype: x.type.dtype, shape })];
-};
-
-/** Resize, nearest neighbour with asymmetric coordinates and floor rounding: in = min(floor(out / scale), size − 1). */
-export const Resize: OperatorLowering = (ctx) => {
-  const x = input(ctx, 0);
-  if (attrString(ctx.attributes, "mode", "nearest") !== "nearest") throw ctx.fail("only mode nearest is supported");
-  if (attrString(ctx.attributes, "coordinate_transformation_mode", "half_pixel") !== "asymmetric") throw ctx.fail("only coordinate_transformation_mode asymmetric is supported");
-  if (attrString(ctx.attributes, "nearest_mode", "round_prefer_floor") !== "floor") throw ctx.fail("only nearest_mode floor is supported");
-  const scalesIndex = ctx.opset >= 11 ? 2 : 1;
-  const scales = constantValues(ctx, scalesIndex);
-  const sizes = ctx.opset >= 11 ? constantValues(ctx, 3) : undefined;
-  const rank = x.type.shape.length;
-  let s: number[];
-  let shape: number[];
-  if (scales !== undefined && scales.length === rank) {
-    s = scales.map(Math.fround);
-    shape = x.type.shape.map((d, i) => Math.floor(d * s[i]!));
-  } else if (sizes !== undefined && sizes.length === rank) {
-    shape = sizes;
-    s = sizes.map((d, i) => Math.fround(d / x.type.shape[i]!));
-  } else throw ctx.fail("scales or sizes of the input's rank are required");
-  return [ctx.emit("move", "resize_nearest", [x], { dtype: x.type.dtype, shape }, { scales: s })];
 };
 
 /**

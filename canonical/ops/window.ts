@@ -57,6 +57,8 @@ export function via2d(lower2d: OperatorLowering, weightInput?: number): Operator
     }
     const pads = attributes.get("pads");
     if (pads?.type === "ints") attributes.set("pads", { ...pads, value: [0n, pads.value[0]!, 0n, pads.value[1]!] });
+    const outShape = attributes.get("output_shape");
+    if (outShape?.type === "ints") attributes.set("output_shape", { ...outShape, value: [1n, ...outShape.value] });
     const outPad = attributes.get("output_padding");
     if (outPad?.type === "ints") attributes.set("output_padding", { ...outPad, value: [0n, ...outPad.value] });
     const [y] = lower2d({ ...ctx, inputs, attributes });

@@ -42,6 +42,7 @@ library StepCodec {
     uint8 internal constant REDUCE = 4;
     uint8 internal constant CONV3D = 5;
     uint8 internal constant POOL3D = 6;
+    uint8 internal constant RESIZE_LINEAR = 7;
 
     struct Param {
         bytes32 nameHash;
@@ -281,6 +282,7 @@ library StepCodec {
         if (h == keccak256("reduce")) return int256(uint256(REDUCE));
         if (h == keccak256("conv3d")) return int256(uint256(CONV3D));
         if (h == keccak256("pool3d")) return int256(uint256(POOL3D));
+        if (h == keccak256("resize_linear")) return int256(uint256(RESIZE_LINEAR));
         return -1;
     }
 

@@ -6,6 +6,7 @@ pragma solidity ^0.8.28;
 
 import {IStepVerifier} from "../interfaces/IStepVerifier.sol";
 import {CanonicalStep} from "./CanonicalStep.sol";
+import {Float64} from "./Float64.sol";
 import {StepCodec} from "./StepCodec.sol";
 
 /// @title StepIndex
@@ -32,6 +33,14 @@ library StepIndex {
         /// the term's kernel position
         int256 kh;
         int256 kw;
+    }
+
+    /// resize_linear's parameters: the resized axes and, per axis, the coordinate (num·o + off) / den.
+    struct Resize {
+        int256[] axes;
+        int256[] num;
+        int256[] off;
+        int256[] den;
     }
 
     // ---------------------------------------------------------------- entry points
@@ -65,6 +74,15 @@ library StepIndex {
         max = isMax(s);
     }
 
+    /// @notice A resize_linear term's value: the corner's element x times its integer weight, exact in
+    /// binary64 (the weight is below 2^24; canonical/kernels/resize.ts).
+    function resizeTerm(StepCodec.Step memory s, uint64 e, uint64 t, uint64 x) public pure returns (uint64) {
+        checkIndex(e, s.numel);
+        checkIndex(t, termCount(s));
+        (, uint256 weight) = resizeCorner(s, coordsOf(e, s.outShape), t);
+        return CanonicalStep.term(x, Float64.fromInt64(int64(uint64(weight))), 0);
+    }
+
     // ---------------------------------------------------------------- reduce
 
     function requireReduce(StepCodec.Step memory s) internal pure {
@@ -85,6 +103,8 @@ library StepIndex {
         } else if (op == StepCodec.POOL || op == StepCodec.POOL3D) {
             uint256 rank = op == StepCodec.POOL3D ? 5 : 4;
             ok = n == 1 && s.operands[0].shape.length == rank && s.outShape.length == rank;
+        } else if (op == StepCodec.RESIZE_LINEAR) {
+            ok = n == 1 && s.operands[0].shape.length == s.outShape.length;
         } else {
             ok = n == 1;
         }
@@ -120,6 +140,8 @@ library StepIndex {
         } else if (op == StepCodec.POOL3D) {
             Box memory b = boxOf(s, true);
             k = b.k[0] * b.k[1] * b.k[2];
+        } else if (op == StepCodec.RESIZE_LINEAR) {
+            k = uint256(1) << resizeParams(s).axes.length;
         } else {
             int256[] memory axes = reduceAxes(s);
             k = 1;
@@ -137,6 +159,12 @@ library StepIndex {
     /// @notice The record kind and finalize divisor of element `e` (canonical/partial.ts partialKindOf).
     function recordKind(StepCodec.Step memory s, uint64 e) internal pure returns (uint8 kind, uint32 divisor) {
         divisor = 1;
+        if (s.op == StepCodec.RESIZE_LINEAR) {
+            int256[] memory den = resizeParams(s).den;
+            uint256 d = 1;
+            for (uint256 j = 0; j < den.length; ++j) d *= uint256(den[j]);
+            return (CanonicalStep.KIND_SUM, uint32(d));
+        }
         if (s.op == StepCodec.POOL || s.op == StepCodec.POOL3D || s.op == StepCodec.REDUCE) {
             int256 fn = StepCodec.intParam(s, "fn", 1)[0];
             if (fn < 0 || fn > 2) revert IStepVerifier.StepMalformed(s.paramsOffset);
@@ -192,10 +220,75 @@ library StepIndex {
             r[0] = IStepVerifier.Read(0, uint64(reduceIndex(s, o, t)));
             return r;
         }
+        if (op == StepCodec.RESIZE_LINEAR) {
+            (uint256 index,) = resizeCorner(s, o, t);
+            r = new IStepVerifier.Read[](1);
+            r[0] = IStepVerifier.Read(0, uint64(index));
+            return r;
+        }
         if (op == StepCodec.POOL) return poolReads(s, o, t);
         if (op == StepCodec.CONV) return convReads(s, o, t);
         if (op == StepCodec.CONV3D || op == StepCodec.POOL3D) return box3Reads(s, o, t);
         return convTransposeReads(s, o, t);
+    }
+
+    /// @notice resize_linear's [axes, num, off, den]: r >= 1 resized axes, ascending; per axis the source
+    /// coordinate (num·o + off) / den with num >= 0, den >= 1; Π den <= 2^24; every other axis keeps its size.
+    function resizeParams(StepCodec.Step memory s) private pure returns (Resize memory p) {
+        p.axes = StepCodec.intParam(s, "axes", 0);
+        uint256 r = p.axes.length;
+        p.num = StepCodec.intParam(s, "num", r);
+        p.off = StepCodec.intParam(s, "off", r);
+        p.den = StepCodec.intParam(s, "den", r);
+        uint32[] memory inShape = s.operands[0].shape;
+        uint256 rank = inShape.length;
+        bool ok = r >= 1 && r <= rank;
+        uint256 d = 1;
+        uint256 j = 0;
+        for (uint256 a = 0; a < rank && ok; ++a) {
+            if (j < r && p.axes[j] == int256(a)) {
+                ok = p.num[j] >= 0 && p.den[j] >= 1 && p.den[j] <= 1 << 24;
+                if (ok) d *= uint256(p.den[j]);
+                ++j;
+            } else {
+                ok = inShape[a] == s.outShape[a];
+            }
+        }
+        if (!ok || j != r || d > 1 << 24) revert IStepVerifier.StepMalformed(s.paramsOffset);
+    }
+
+    /// @notice The input element term t of the output element at o reads, and its integer weight: per
+    /// resized axis j, bit r − 1 − j of t picks the lower index i0 (weight den − rem) or the upper
+    /// min(i0 + 1, size − 1) (weight rem), where i0, rem = divmod(num·o + off, den) clamped into [0, size − 1].
+    function resizeCorner(StepCodec.Step memory s, uint256[] memory o, uint256 t)
+        private
+        pure
+        returns (uint256 index, uint256 weight)
+    {
+        Resize memory p = resizeParams(s);
+        uint32[] memory inShape = s.operands[0].shape;
+        uint256[] memory c = new uint256[](o.length);
+        for (uint256 d = 0; d < o.length; ++d) c[d] = o[d];
+        weight = 1;
+        for (uint256 j = 0; j < p.axes.length; ++j) {
+            uint256 a = uint256(p.axes[j]);
+            uint256 w;
+            (c[a], w) = resizeAxis(p, j, o[a], inShape[a], (t >> (p.axes.length - 1 - j)) & 1 == 1);
+            weight *= w;
+        }
+        index = flat(c, inShape);
+    }
+
+    /// @notice Resized axis j at output coordinate o: i0, rem = divmod(num·o + off, den) clamped into
+    /// [0, size − 1]; the lower index (weight den − rem) or the upper min(i0 + 1, size − 1) (weight rem).
+    function resizeAxis(Resize memory p, uint256 j, uint256 o, uint32 size, bool upper) private pure returns (uint256, uint256) {
+        int256 n = p.num[j] * int256(o) + p.off[j];
+        int256 den = p.den[j];
+        int256 last = int256(uint256(size)) - 1;
+        (int256 i0, int256 rem) = n > 0 ? (n / den, n % den) : (int256(0), int256(0));
+        if (i0 >= last) (i0, rem) = (last, 0);
+        if (upper) return (uint256(i0 < last ? i0 + 1 : i0), uint256(rem));
+        return (uint256(i0), uint256(den - rem));
     }
 
     /// Geometry of a 3-D conv or pool (NCDHW): input sizes, kernel, strides, begin pads, dilations.

@@ -105,7 +105,8 @@ contract StepVerifier is IStepVerifier {
                 }
             }
         } else if (r.length == 1) {
-            v = values[0];
+            // resize_linear: the corner's element times its integer weight; a pool or reduce: the element.
+            v = s.op == StepCodec.RESIZE_LINEAR ? StepIndex.resizeTerm(s, e, t, values[0]) : values[0];
         } else {
             v = max ? Float64.NEG_INF : 0; // a padding term: −∞ for a max pool, else +0
         }

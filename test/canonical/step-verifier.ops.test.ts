@@ -1,6 +1,6 @@
 /**
  * StepVerifier.sol on the operators appended after the first on-chain verifier (MAP_OPS 31–47, MOVE_OPS
- * 6–10, REDUCE_OPS 5–6, int32 matmul/conv): the single-node ONNX models of coverage.test.ts, lowered,
+ * 6–10, REDUCE_OPS 5–7, int32 matmul/conv): the single-node ONNX models of coverage.test.ts, lowered,
  * every step checked at every element (and every term, or sampled terms of a wide reduce) through the
  * harness, bit for bit with canonical/element.ts, on ordinary inputs and on inputs full of NaN, ±Inf, ±0,
  * subnormals, ties and values that saturate; plus the gas of each new pattern (worst sampled call) and of
@@ -28,6 +28,7 @@ const i32 = (name: string, v: number[], shape = [v.length]): InitSpec => ({ name
 const u8 = (name: string, v: number[], shape = [v.length]): InitSpec => ({ name, dtype: "uint8", shape, values: v });
 const i8 = (name: string, v: number[], shape = [v.length]): InitSpec => ({ name, dtype: "int8", shape, values: v });
 const ints8 = (n: number, seed: number) => values(n, seed, -128, 128).map(Math.floor);
+const fs = (name: string, v: number[]): InitSpec => ({ name, dtype: "float32", shape: [v.length], values: v });
 const ints = (v: number[]): Attr => ({ ints: v });
 const int = (v: number): Attr => ({ i: v });
 const str = (v: string): Attr => ({ s: v });
@@ -75,6 +76,13 @@ const CASES: Case[] = [
   { name: "ConstantOfShape float fill", shape: X, nodes: [node("Shape", ["x"], ["s"]), node("ConstantOfShape", ["s"], ["c"], { value: { t: { name: "v", dtype: "float32", shape: [1], values: [1.5] } } }), node("Mul", ["x", "c"], ["y"])] },
   { name: "Conv 3-D pads strides dilations bias", shape: [1, 3, 5, 6, 7], nodes: one("Conv", ["w", "b"], { pads: ints([1, 0, 2, 0, 1, 1]), strides: ints([1, 2, 2]), dilations: ints([2, 1, 1]) }), inits: [f("w", [4, 3, 2, 3, 3], 36), f("b", [4], 37)] },
   { name: "Conv 3-D SAME_UPPER group", shape: [1, 4, 4, 5, 3], nodes: one("Conv", ["w"], { auto_pad: str("SAME_UPPER"), group: int(2), strides: ints([2, 1, 2]) }), inits: [f("w", [6, 2, 3, 2, 2], 38)] },
+  { name: "ConvTranspose 2-D SAME_LOWER dilation group", shape: [1, 4, 3, 4], nodes: one("ConvTranspose", ["w"], { auto_pad: str("SAME_LOWER"), strides: ints([2, 2]), dilations: ints([2, 1]), group: int(2) }), inits: [f("w", [4, 3, 3, 2], 45)] },
+  { name: "ConvTranspose 1-D output_shape bias", shape: [1, 2, 5], nodes: one("ConvTranspose", ["w", "b"], { strides: ints([2]), output_shape: ints([10]) }), inits: [f("w", [2, 4, 3], 53), f("b", [4], 54)] },
+  { name: "Resize nearest half_pixel round_prefer_ceil sizes down", shape: [1, 1, 7, 5], nodes: one("Resize", ["", "", "z"], { mode: str("nearest"), nearest_mode: str("round_prefer_ceil") }), inits: [i64("z", [1, 1, 3, 4])], opset: 13 },
+  { name: "Resize linear half_pixel sizes up and down", shape: [1, 2, 5, 7], nodes: one("Resize", ["", "", "z"], { mode: str("linear") }), inits: [i64("z", [1, 2, 8, 3])], opset: 13 },
+  { name: "Resize linear asymmetric 2.5x", shape: [1, 1, 4, 3], nodes: one("Resize", ["", "s"], { mode: str("linear"), coordinate_transformation_mode: str("asymmetric") }), inits: [fs("s", [1, 1, 2.5, 0.5])], opset: 13 },
+  { name: "Resize linear align_corners sizes", shape: [1, 2, 4, 5], nodes: one("Resize", ["", "", "z"], { mode: str("linear"), coordinate_transformation_mode: str("align_corners") }), inits: [i64("z", [1, 2, 7, 9])], opset: 13 },
+  { name: "Resize linear 3-D trilinear", shape: [1, 1, 2, 3, 4], nodes: one("Resize", ["", "s"], { mode: str("linear") }), inits: [fs("s", [1, 1, 2, 2, 2])], opset: 13 },
   { name: "Cast to and from bool", shape: X, nodes: [node("Cast", ["x"], ["b"], { to: int(9) }), node("Cast", ["b"], ["y"], { to: int(1) })], range: [-1.5, 1.5], integral: true },
   { name: "MaxPool 3-D pads strides ceil_mode", shape: [1, 2, 5, 6, 7], nodes: one("MaxPool", [], { kernel_shape: ints([2, 3, 2]), strides: ints([2, 2, 3]), pads: ints([1, 0, 1, 0, 1, 0]), ceil_mode: int(1) }) },
   { name: "AveragePool 3-D include pad", shape: [1, 2, 4, 5, 6], nodes: one("AveragePool", [], { kernel_shape: ints([3, 2, 3]), pads: ints([1, 1, 1, 1, 0, 1]), strides: ints([1, 2, 2]), count_include_pad: int(1) }) },
@@ -117,6 +125,7 @@ const NEW_OPS = new Set([
   "map:where", "map:equal", "map:less", "map:greater", "map:less_equal", "map:greater_equal", "map:not", "map:and", "map:or", "map:xor",
   "map:prelu", "map:fill", "map:quantize", "map:dequantize", "map:qscale", "map:requantize", "map:dql_scale",
   "move:gather", "move:gather_elements", "move:pad", "move:tile", "move:constant", "reduce:conv3d", "reduce:pool3d",
+  "reduce:resize_linear",
 ]);
 
 /** Worst gas of each function per new pattern (int matmul/conv keyed apart). */

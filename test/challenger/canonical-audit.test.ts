@@ -77,14 +77,14 @@ describe("canonical audit", () => {
     expect(checkToleranceProof(buildToleranceProof(reshaped, v.trace, 0), program.output, hashTensor(reshaped), v.trace.finalHash, tau, major)).toMatchObject({ valid: true, typeMismatch: true, beyondMajor: true });
   });
   it("test_auditBatch_definedOperatorInARefusedForm_namedWithItsNode_restAudited", () => {
-    // Resize is defined (nearest) but a linear Resize is refused: the refused node's operator is named,
+    // Resize is defined (nearest, linear) but a cubic Resize is refused: the refused node's operator is named,
     // next to an operator with no definition, and the batch's other results are still audited.
     const refused = buildModel({
       input: { name: "x", shape: [1, 1, 2, 2] },
       output: "y",
       initializers: [{ name: "s", dtype: "float32", shape: [4], values: [1, 1, 2, 2] }, { name: "axis", dtype: "int64", shape: [], values: [3] }],
       nodes: [
-        { op: "Resize", inputs: ["x", "", "s"], outputs: ["r"], attrs: { mode: { s: "linear" } } },
+        { op: "Resize", inputs: ["x", "", "s"], outputs: ["r"], attrs: { mode: { s: "cubic" } } },
         { op: "CumSum", inputs: ["r", "axis"], outputs: ["y"] },
       ],
       opset: 13,
@@ -92,7 +92,7 @@ describe("canonical audit", () => {
     const zeros = (shape: number[]): Tensor => ({ dtype: "float32", shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
     const x = clsInput("a line");
     const targets: AuditTarget[] = [
-      { requestId: id(11), model: { key: "resize-linear", bytes: refused, inputShape: [1, 1, 2, 2] }, precision: "fp32", tau: { abs: 0, rel: 0 }, input: zeros([1, 1, 2, 2]), output: zeros([1, 1, 4, 4]) },
+      { requestId: id(11), model: { key: "resize-cubic", bytes: refused, inputShape: [1, 1, 2, 2] }, precision: "fp32", tau: { abs: 0, rel: 0 }, input: zeros([1, 1, 2, 2]), output: zeros([1, 1, 4, 4]) },
       { requestId: id(12), model: { key: "cls", bytes: readFileSync(CLS), inputShape: [1, 3, 48, 192] }, precision: "fp32", tau: { abs: 1e-6, rel: 1e-2 }, input: x, output: runProgram(cls(), x).output },
     ];
     const report = auditBatch(targets, { secret: SECRET, fraction: 1 });
