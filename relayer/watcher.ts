@@ -5,6 +5,8 @@
  * in chain order, to its subscribers: the request ledger, the job dispatcher, the dashboard's
  * activity, the chain advancer and the redundancy attester. The cursor is saved only after every
  * subscriber handled a range, so a crash hands the range over again (subscribers are idempotent).
+ * It also reads, on demand, one request's logs for the dashboard's timeline (`requestLogs`) and one
+ * request's event back for an inline input a restart lost (`requestedEvent`).
  *
  * Reorgs: the hash of the last block of every handled range (and of every block an event came
  * from) is kept for the last `reorgWindow` blocks. Each poll compares the stored hash at the cursor
