@@ -6,6 +6,11 @@
  * it follows their ChainStepDelivered events (subscribed to the EventWatcher, which reads their logs), reads the step's output from the transaction that delivered it (or
  * its blob store) and advances every chain still Ready on that step. A chain nobody advances ends by
  * default at its deadline (anyone's `reconcile`), so this is a service, not a duty.
+ *
+ * A chain paid in a token stays Running when the oracle refunds its current step (the refund of a token
+ * request carries no tokens; ChainStepRefundPending): the advancer also follows those events and sends
+ * `reconcile`, which claims the step's token fee back and ends the chain with every unused fee credited
+ * to the requester in the token.
  */
 import type { Logger } from "../protocol/logger.js";
 import { chainStatus, chainedContract, readStepOutput, ChainStatus } from "../sdk/chained.js";
@@ -19,6 +24,10 @@ export class ChainAdvancer implements EventSubscriber {
   private readonly contracts = new Set<string>();
   /** Chains seen Ready whose advance failed (a fee spike, a transient error): retried every tick. */
   private readonly retry = new Map<string, { address: string; chainId: bigint }>();
+  /** Token chains whose step the oracle refunded, waiting for `reconcile` (retried every tick until Ended). */
+  private readonly toReconcile = new Map<string, { address: string; chainId: bigint }>();
+  /** Chains this advancer reconciled. */
+  reconciled = 0;
 
   constructor(
     private readonly chain: OracleChain,
@@ -74,14 +83,17 @@ export class ChainAdvancer implements EventSubscriber {
     this.follow(key, fromBlock);
   }
 
-  /** A delivered step may have left its chain Ready: looked at from the next tick on. */
+  /** A delivered step may have left its chain Ready, a refunded token step needs `reconcile`: looked at from the next tick on. */
   onEvents(events: readonly DomainEvent[]): void {
     for (const e of events) {
-      if (e.kind === "chainStepDelivered" && this.contracts.has(e.contract)) this.retry.set(`${e.contract}/${e.chainId}`, { address: e.contract, chainId: e.chainId });
+      if ((e.kind !== "chainStepDelivered" && e.kind !== "chainStepRefundPending") || !this.contracts.has(e.contract)) continue;
+      const pending = e.kind === "chainStepDelivered" ? this.retry : this.toReconcile;
+      pending.set(`${e.contract}/${e.chainId}`, { address: e.contract, chainId: e.chainId });
     }
   }
 
   async tick(): Promise<void> {
+    await this.reconcileRefunded();
     for (const [key, { address, chainId }] of this.retry) {
       const reader = chainedContract(address, this.chain.provider);
       try {
@@ -97,6 +109,26 @@ export class ChainAdvancer implements EventSubscriber {
         this.log.info({ chained: address, chainId: String(chainId), step: state.current + 1 }, "chain advanced");
       } catch (error) {
         this.log.warn({ err: error, chained: address, chainId: String(chainId) }, "could not advance the chain yet; will retry");
+      }
+    }
+  }
+
+  /** Ends every token chain whose running step the oracle refunded (`reconcile` claims the step's tokens back). */
+  private async reconcileRefunded(): Promise<void> {
+    for (const [key, { address, chainId }] of this.toReconcile) {
+      const reader = chainedContract(address, this.chain.provider);
+      try {
+        const state = await chainStatus(reader, chainId);
+        if (state.status !== ChainStatus.Running) {
+          this.toReconcile.delete(key); // ended already (someone else reconciled it)
+          continue;
+        }
+        await this.chain.send("reconcileChain", 1, () => chainedContract(address, this.chain.provider).reconcile.populateTransaction(chainId));
+        this.toReconcile.delete(key);
+        this.reconciled++;
+        this.log.info({ chained: address, chainId: String(chainId) }, "refunded token chain step reconciled");
+      } catch (error) {
+        this.log.warn({ err: error, chained: address, chainId: String(chainId) }, "could not reconcile the chain yet; will retry");
       }
     }
   }

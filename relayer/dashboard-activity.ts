@@ -3,7 +3,9 @@
  * database already reflects them) and tallies results, skips, refunds and disputes into the
  * dashboard's counters and the relayer's Prometheus series; `refresh` brings the gauges (request
  * states, queue depths, pending transactions, cursor lag) up to date. Workers are listed from the
- * database (the ledger records their registrations).
+ * database (the ledger records their registrations). For the feature panels
+ * (relayer/dashboard-features.ts) it records the fee token of each request paid in an ERC-20 token and
+ * how each fulfilled output was delivered (inline or as its hash), through RelayerDb.features.
  */
 import { QUEUES, RefundReason, Tier } from "../protocol/index.js";
 import type { TxRecord } from "./chain.js";
@@ -90,7 +92,14 @@ export class ChainActivity implements EventSubscriber {
           this.totals.resultsSkipped++;
         }
         break;
+      case "tokenFeeEscrowed":
+        db.features.recordTokenFee({ requestId: e.requestId, token: e.token, amount: e.amount, ownerFee: e.ownerFee, block: e.at.block });
+        break;
+      case "tokenRefundClaimed":
+        db.features.recordTokenRefund(e.requestId, e.amount);
+        break;
       case "fulfilled":
+        db.features.recordDelivery({ requestId: e.requestId, outputHash: e.outputHash, inline: e.outputDelivered, callbackOk: e.callbackSucceeded, block: e.at.block, tx: e.at.txHash });
         if (row?.finalAt != null) metrics.finalSeconds.observe({ tier, outcome: "fulfilled" }, Math.max(0, row.finalAt - row.observedAt) / 1000);
         break;
       case "refunded":

@@ -13,7 +13,8 @@
  *   GET /api/events           server-sent events: `change` whenever requests or transactions change
  *
  * Routes here; ChainActivity (dashboard-activity.ts), readiness (dashboard-health.ts) and the
- * request detail view (dashboard-detail.ts) beside it.
+ * request detail view (dashboard-detail.ts) beside it; the feature panels' routes (redundancy, fee tokens,
+ * large outputs, chains) in dashboard-features.ts, subscriptions in dashboard-subscriptions.ts.
  *
  * Everything comes from the relayer's sqlite state and chain reads. ChainActivity subscribes to
  * the EventWatcher's domain events (after the request ledger, so the database already reflects
@@ -94,7 +95,7 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
     if (req.accepts(["json", "html"]) === "html") return res.redirect(302, "dashboard/");
     res.json({
       dashboard: "/dashboard/",
-      endpoints: ["/health", "/requests", "/requests/:id", "POST /blobs", "/blobs/:hash", "/api/stats", "/api/requests", "/api/requests/:id", "/api/workers", "/api/events", "/metrics", "/healthz", "/readyz"],
+      endpoints: ["/health", "/requests", "/requests/:id", "POST /blobs", "/blobs/:hash", "/api/stats", "/api/requests", "/api/requests/:id", "/api/workers", "/api/events", "/api/subscriptions", "/api/redundancy", "/api/tokens", "/api/large-outputs", "/api/chains", "/metrics", "/healthz", "/readyz"],
     });
   });
   app.get("/dashboard", (req, res, next) => (req.path === "/dashboard" ? res.redirect(301, "dashboard/") : next()));
@@ -257,7 +258,8 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
   };
 }
 
-async function refreshOrUnavailable(activity: ChainActivity): Promise<void> {
+/** Brings ChainActivity up to date; a node that does not answer is CHAIN_UNAVAILABLE (503, retryable). */
+export async function refreshOrUnavailable(activity: ChainActivity): Promise<void> {
   try {
     await activity.refresh();
   } catch (cause) {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { BlobIndex } from "./db-blobs.js";
 import { DashboardQueries } from "./db-dashboard.js";
+import { FeatureLedger } from "./db-features.js";
 import { SCHEMA, loadSqlite, type BatchRow, type BatchState, type ReplyRow, type ReplyState, type RequestRow, type RequestState } from "./db-schema.js";
 import { TxTable } from "./db-txs.js";
 import { WorkerTable } from "./db-workers.js";
@@ -28,6 +29,8 @@ export class RelayerDb {
   readonly workers: WorkerTable;
   /** The dashboard's read-only queries. */
   readonly dashboard: DashboardQueries;
+  /** Fee tokens and output deliveries of the dApp features (db-features.ts), for the dashboard. */
+  readonly features: FeatureLedger;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -44,6 +47,7 @@ export class RelayerDb {
     this.txs = new TxTable(this.sql);
     this.workers = new WorkerTable(this.sql);
     this.dashboard = new DashboardQueries(this.sql);
+    this.features = new FeatureLedger(this.sql);
   }
 
   /**

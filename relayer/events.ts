@@ -5,7 +5,7 @@
  * redundancy attester) act on. No other part of the relayer parses logs of these contracts.
  */
 import { Interface, type Log, type LogDescription } from "ethers";
-import { IInferenceOracle__factory } from "../protocol/index.js";
+import { IInferenceOracle__factory, IOracleTokenFees__factory } from "../protocol/index.js";
 import { ChainedInference__factory } from "../sdk/chained.js";
 import { RedundantInference__factory } from "../sdk/redundancy.js";
 
@@ -26,7 +26,11 @@ export type DomainEvent =
   | (Base<"requested"> & { requestId: string; requester: string; modelHash: string; inputHash: string; tier: number; fee: string; deadline: number; callbackGasLimit: number; input: string; inputURI: string })
   | (Base<"resultSubmitted"> & { requestId: string; worker: string; relayer: string; outputHash: string; challengeDeadline: number })
   | (Base<"resultSkipped"> & { requestId: string; reason: string })
-  | (Base<"fulfilled"> & { requestId: string; outputHash: string; callbackSucceeded: boolean })
+  /** `outputDelivered`: the output reached the callback inline (false: its hash only, a large output). */
+  | (Base<"fulfilled"> & { requestId: string; outputHash: string; callbackSucceeded: boolean; outputDelivered: boolean })
+  /** An ERC-20 fee escrowed for a request (IOracleTokenFees). */
+  | (Base<"tokenFeeEscrowed"> & { requestId: string; token: string; amount: bigint; ownerFee: bigint })
+  | (Base<"tokenRefundClaimed"> & { requestId: string; amount: bigint })
   | (Base<"refunded"> & { requestId: string; reason: number })
   /** A worker's rejection was recorded: `rejections` of the `quorum` that refunds the request. */
   | (Base<"rejectionRecorded"> & { requestId: string; worker: string; rejections: number; quorum: number })
@@ -39,6 +43,8 @@ export type DomainEvent =
   | (Base<"workerSlashed"> & { operator: string; amount: bigint })
   /** A ChainedInference step was delivered: the chain may be Ready for `advance`. */
   | (Base<"chainStepDelivered"> & { contract: string; chainId: bigint })
+  /** The oracle refunded a token chain's running step: the chain waits for `reconcile`. */
+  | (Base<"chainStepRefundPending"> & { contract: string; chainId: bigint })
   /** A RedundantInference job got an answer (delivered or refunded): it may need attesting or closing. */
   | (Base<"redundantAnswer"> & { contract: string; jobId: bigint });
 
@@ -48,7 +54,11 @@ export type EventOf<K extends DomainEventKind> = Extract<DomainEvent, { kind: K 
 /** Ruling.WorkerRight in IInferenceOracle. */
 const WORKER_RIGHT = 1;
 
-export const ORACLE_EVENTS = new Interface(IInferenceOracle__factory.abi);
+/** The oracle's ABI with its ERC-20 fee events (IOracleTokenFees), which the same address emits. */
+export const ORACLE_EVENTS = new Interface([
+  ...IInferenceOracle__factory.abi,
+  ...IOracleTokenFees__factory.abi.filter((f) => f.type === "event"),
+]);
 const CHAINED_EVENTS = new Interface(ChainedInference__factory.abi);
 const REDUNDANT_EVENTS = new Interface(RedundantInference__factory.abi);
 
@@ -99,7 +109,11 @@ function decodeOracle(parsed: LogDescription, at: EventOrigin): DomainEvent[] {
         fee: String(a.fee), deadline: Number(a.deadline), callbackGasLimit: Number(a.callbackGasLimit), input: String(a.input), inputURI: String(a.inputURI),
       }];
     case "RequestFulfilled":
-      return [{ kind: "fulfilled", at, requestId, outputHash: String(a.outputHash), callbackSucceeded: Boolean(a.callbackSucceeded) }];
+      return [{ kind: "fulfilled", at, requestId, outputHash: String(a.outputHash), callbackSucceeded: Boolean(a.callbackSucceeded), outputDelivered: Boolean(a.outputDelivered) }];
+    case "TokenFeeEscrowed":
+      return [{ kind: "tokenFeeEscrowed", at, requestId, token: String(a.token), amount: BigInt(a.amount), ownerFee: BigInt(a.ownerFee) }];
+    case "TokenRefundClaimed":
+      return [{ kind: "tokenRefundClaimed", at, requestId, amount: BigInt(a.amount) }];
     case "RequestRefunded":
       return [{ kind: "refunded", at, requestId, reason: Number(a.reason) }];
     case "RejectionRecorded":
@@ -136,6 +150,7 @@ export function decodeEvents(logs: readonly Log[], sources: EventSources): Domai
     } else if (chained.has(address)) {
       const parsed = parse(CHAINED_EVENTS, log);
       if (parsed?.name === "ChainStepDelivered") out.push({ kind: "chainStepDelivered", at, contract: address, chainId: BigInt(parsed.args.chainId) });
+      else if (parsed?.name === "ChainStepRefundPending") out.push({ kind: "chainStepRefundPending", at, contract: address, chainId: BigInt(parsed.args.chainId) });
     } else if (redundant.has(address)) {
       const parsed = parse(REDUNDANT_EVENTS, log);
       if (parsed?.name === "AnswerDelivered" || parsed?.name === "AnswerRefunded") out.push({ kind: "redundantAnswer", at, contract: address, jobId: BigInt(parsed.args.jobId) });

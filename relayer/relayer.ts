@@ -18,6 +18,7 @@ import { RelayerConfigSchema, type RelayerConfig, type RelayerConfigInput } from
 import { RelayerDb } from "./db.js";
 import { mountDashboard } from "./dashboard.js";
 import { mountSubscriptionsApi } from "./dashboard-subscriptions.js";
+import { mountFeaturesApi } from "./dashboard-features.js";
 import { Settler } from "./settler.js";
 import { SubscriptionKeeper } from "./keeper.js";
 import { ChainAdvancer } from "./chain-advancer.js";
@@ -118,6 +119,8 @@ export class Relayer {
             minKeeperReward: subs.minKeeperRewardWei,
             maxPerTick: subs.maxPerTick,
             withdrawRewardsAbove: subs.withdrawRewardsAboveWei,
+            startBlock: this.config.startBlock,
+            blockRange: this.config.logBlockRange,
           })
         : undefined;
     this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, (a, from) => watcher.follow("chained", a, from), log.child({ layer: "chained" }), () =>
@@ -236,11 +239,7 @@ export class Relayer {
       },
       publicUrl: () => this.url,
       extend: (app) => {
-        // Chained requests of the watched ChainedInference contracts (the dashboard's Chains panel).
-        app.get("/api/chains", (_req, res, next) => {
-          this.chainAdvancer.recent().then((contracts) => res.json({ contracts }), next);
-        });
-        this.dashboard = mountDashboard(app, {
+        const dashboard = mountDashboard(app, {
           db: this.db,
           blobs: this.blobs,
           chain: this.chain,
@@ -254,6 +253,17 @@ export class Relayer {
           maxEventStreams: this.config.api.maxEventStreams,
           maxEventStreamsPerAddress: this.config.api.maxEventStreamsPerAddress,
           clientAddress: (req) => clientAddress(req, proxies),
+        });
+        this.dashboard = dashboard;
+        // The feature panels: redundancy jobs, fee tokens, large outputs, chained requests.
+        mountFeaturesApi(app, {
+          db: this.db,
+          blobs: this.blobs,
+          provider: this.deps.provider,
+          activity: dashboard.activity,
+          chainAdvancer: this.chainAdvancer,
+          redundancyAttester: this.redundancyAttester,
+          publicUrl: () => this.url,
         });
         mountSubscriptionsApi(app, {
           provider: this.deps.provider,
