@@ -101,10 +101,10 @@ function renderLargeOutputs({ delivered, outputs }) {
         { "data-request-id": o.requestId },
         el("td", {}, requestLink(o.requestId)),
         el("td", { class: "mono", title: o.outputHash }, short(o.outputHash, 4)),
-        el("td", {}, el("a", { class: "mono", href: o.uri, title: o.uri }, `/blobs/${short(o.outputHash, 4)}`)),
+        el("td", {}, el("a", { class: "mono", href: o.uri, title: o.uri }, "blob")),
         el("td", {}, o.tensor ? `${o.tensor.dtype}[${o.tensor.shape.join("×")}]` : "–"),
         el("td", {}, o.size === null ? "–" : kib(o.size)),
-        el("td", { class: "verified", "data-verified": String(o.verified) }, o.verified === null ? "not held here" : o.verified ? "fetched, hash ✓" : "hash MISMATCH"),
+        el("td", { class: "verified", "data-verified": String(o.verified) }, o.verified === null ? "not here" : o.verified ? "hash ✓" : "MISMATCH"),
       ),
     ),
   );

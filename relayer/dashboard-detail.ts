@@ -1,5 +1,4 @@
 /** The detail view of one request (GET /api/requests/:id): commitments, previews, chain reads, timeline. */
-import type { Log } from "ethers";
 import { batchItemLeaf, resultLeaf } from "../protocol/batch.js";
 import { IOracleTokenFees__factory } from "../protocol/contracts.js";
 import { DTYPES, RefundReason, Ruling, Tier, bundleEntries, decodeTensor, dtypeFromCode, isTensorBundle, type Tensor } from "../protocol/index.js";
@@ -144,14 +143,7 @@ export async function requestChainReads(deps: DashboardDeps, row: RequestRow) {
   const { chain } = deps;
   // Every oracle event for this request (the id is the first indexed topic of each), with block times and gas.
   // Read in logBlockRange chunks (what RPC providers allow), stopping at the request's final event.
-  const logs: Log[] = [];
-  const head = await chain.provider.getBlockNumber();
-  for (let from = row.block; from <= head; from += deps.logBlockRange) {
-    const chunk = await chain.provider.getLogs({ address: chain.oracleAddress, fromBlock: from, toBlock: Math.min(head, from + deps.logBlockRange - 1), topics: [null, row.id] });
-    logs.push(...chunk);
-    if (row.finalTx !== null && chunk.some((l) => l.transactionHash.toLowerCase() === row.finalTx!.toLowerCase())) break;
-  }
-  logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+  const logs = await deps.requestLogs(row.id, row.block, row.finalTx);
   const blocks = new Map<number, number>();
   const receipts = new Map<string, { gasUsed: string; from: string; status: number | null }>();
   const timeline: { event: string; block: number; time: number; tx: string; args: Record<string, string> }[] = [];

@@ -5,7 +5,8 @@
  *                             answers (request, status, worker, output hash) with the relayer's state of each request
  *   GET /api/tokens           every ERC-20 fee token seen: requests by state, tokens escrowed, paid, refunded
  *   GET /api/large-outputs    outputs delivered as their hash only: hash, URI, whether this relayer's blob
- *                             store holds the bytes and whether they hash to the output hash
+ *                             store holds the bytes and whether they hash to the output hash (checked once
+ *                             per blob and relayer run)
  *   GET /api/chains           the newest chains of each watched ChainedInference contract: status, current
  *                             step, and each step's request with the relayer's state of it
  *
@@ -40,41 +41,66 @@ export interface FeaturesDeps {
 
 const brief = (r: RequestBrief | undefined) => (r === undefined ? null : { state: r.state, tier: Tier[r.tier] ?? String(r.tier), worker: r.worker, outputHash: r.outputHash });
 
-export function mountFeaturesApi(app: Express, deps: FeaturesDeps): void {
-  app.get("/api/redundancy", async (_req, res) => {
-    const contracts = [];
-    for (const address of deps.redundancyAttester.addresses) {
-      const contract = redundantContract(address, deps.provider);
-      const total = Number(await contract.jobCount());
-      const jobs = [];
-      for (let id = total; id >= 1 && id > total - SHOWN; id--) {
-        const [job, answers] = await Promise.all([contract.getJob(id), contract.getAnswers(id)]);
-        const known = deps.db.features.requestBriefs(answers.map((a) => String(a.requestId)));
-        jobs.push({
-          jobId: String(id),
-          status: JobStatus[Number(job.status)] ?? String(job.status),
-          k: Number(job.k),
-          counted: Number(job.counted),
-          reserveLeft: Number(job.reserveLeft),
-          delivered: job.delivered,
-          callbackSucceeded: job.callbackSucceeded,
-          requester: job.requester,
-          modelHash: job.modelHash,
-          outputHash: job.outputHash,
-          deadline: Number(job.deadline),
-          answers: answers.map((a, index) => ({
-            index,
-            requestId: String(a.requestId).toLowerCase(),
-            status: AnswerStatus[Number(a.status)] ?? String(a.status),
-            worker: a.worker,
-            outputHash: a.outputHash,
-            request: brief(known.get(String(a.requestId).toLowerCase())),
-          })),
-        });
-      }
-      contracts.push({ address, total, jobs });
+/**
+ * `read` shared by every caller within `ms` of its start (and while it runs): the chain reads behind a panel are
+ * made once per interval however many clients ask (issue 13, finding 6: anonymous callers must not multiply the
+ * node's load).
+ */
+function shared<T>(read: () => Promise<T>, ms = 2000): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (last === undefined || Date.now() - last.at > ms) {
+      const value = read();
+      last = { at: Date.now(), value };
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
+      });
     }
-    res.json({ contracts });
+    return last.value;
+  };
+}
+
+/** The newest jobs of each watched RedundantInference contract, each answer with the relayer's row of its request. */
+async function redundancyJobs(deps: FeaturesDeps) {
+  const contracts = [];
+  for (const address of deps.redundancyAttester.addresses) {
+    const contract = redundantContract(address, deps.provider);
+    const total = Number(await contract.jobCount());
+    const jobs = [];
+    for (let id = total; id >= 1 && id > total - SHOWN; id--) {
+      const [job, answers] = await Promise.all([contract.getJob(id), contract.getAnswers(id)]);
+      const known = deps.db.features.requestBriefs(answers.map((a) => String(a.requestId)));
+      jobs.push({
+        jobId: String(id),
+        status: JobStatus[Number(job.status)] ?? String(job.status),
+        k: Number(job.k),
+        counted: Number(job.counted),
+        reserveLeft: Number(job.reserveLeft),
+        delivered: job.delivered,
+        callbackSucceeded: job.callbackSucceeded,
+        requester: job.requester,
+        modelHash: job.modelHash,
+        outputHash: job.outputHash,
+        deadline: Number(job.deadline),
+        answers: answers.map((a, index) => ({
+          index,
+          requestId: String(a.requestId).toLowerCase(),
+          status: AnswerStatus[Number(a.status)] ?? String(a.status),
+          worker: a.worker,
+          outputHash: a.outputHash,
+          request: brief(known.get(String(a.requestId).toLowerCase())),
+        })),
+      });
+    }
+    contracts.push({ address, total, jobs });
+  }
+  return contracts;
+}
+
+export function mountFeaturesApi(app: Express, deps: FeaturesDeps): void {
+  const redundancy = shared(() => redundancyJobs(deps));
+  app.get("/api/redundancy", async (_req, res) => {
+    res.json({ contracts: await redundancy() });
   });
 
   const tokenInfo = new Map<string, Promise<{ symbol: string | null; decimals: number | null }>>();
@@ -94,20 +120,29 @@ export function mountFeaturesApi(app: Express, deps: FeaturesDeps): void {
     res.json({ tokens });
   });
 
-  // A blob is content-addressed: once its bytes hash to the output hash they always will.
-  const verified = new Map<string, boolean>();
-  const verify = async (hash: string): Promise<boolean> => {
-    const known = verified.get(hash);
-    if (known !== undefined) return known;
-    const bytes = await deps.blobs.get(hash);
-    let ok = false;
-    try {
-      ok = (isTensorBundle(bytes) ? hashBundleEncoded(bytes) : hashEncoded(bytes)).toLowerCase() === hash;
-    } catch {
-      ok = false; // not a canonical encoding
+  // A blob is content-addressed: once its bytes hash to the output hash they always will. Each blob is read and
+  // hashed once (concurrent callers share the check), one at a time, so no caller can make the relayer hold
+  // many large outputs in memory at once.
+  const verified = new Map<string, Promise<boolean>>();
+  let queue: Promise<unknown> = Promise.resolve();
+  const verify = (hash: string): Promise<boolean> => {
+    let check = verified.get(hash);
+    if (check === undefined) {
+      check = queue.then(async () => {
+        const bytes = await deps.blobs.get(hash);
+        try {
+          return (isTensorBundle(bytes) ? hashBundleEncoded(bytes) : hashEncoded(bytes)).toLowerCase() === hash;
+        } catch {
+          return false; // not a canonical encoding
+        }
+      });
+      queue = check.catch(() => undefined);
+      // A read that failed (the blob collected meanwhile) is tried again by the next caller.
+      check.catch(() => verified.delete(hash));
+      while (verified.size >= 4096) verified.delete(verified.keys().next().value!);
+      verified.set(hash, check);
     }
-    verified.set(hash, ok);
-    return ok;
+    return check;
   };
   app.get("/api/large-outputs", async (_req, res) => {
     await refreshOrUnavailable(deps.activity);
@@ -137,15 +172,16 @@ export function mountFeaturesApi(app: Express, deps: FeaturesDeps): void {
           stored,
           size: stored ? o.size : null,
           tensor: shape,
-          verified: stored ? await verify(o.outputHash) : null,
+          verified: stored ? await verify(o.outputHash).catch(() => null) : null,
         };
       }),
     );
     res.json({ delivered: deps.db.features.deliveryCounts(), outputs });
   });
 
+  const chains = shared(() => deps.chainAdvancer.recent(SHOWN));
   app.get("/api/chains", async (_req, res) => {
-    const contracts = await deps.chainAdvancer.recent(SHOWN);
+    const contracts = await chains();
     const known = deps.db.features.requestBriefs(contracts.flatMap((c) => c.chains.flatMap((ch) => ch.requestIds as string[])));
     res.json({
       contracts: contracts.map((c) => ({

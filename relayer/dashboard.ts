@@ -24,6 +24,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type Request, type Response } from "express";
+import type { Log } from "ethers";
 import { OracleError, QUEUES, Tier, type Logger } from "../protocol/index.js";
 import { normalizeAddress, StreamGate } from "./limits.js";
 import { healthRoutes, type RelayerMetrics } from "../protocol/metrics.js";
@@ -53,9 +54,8 @@ export interface DashboardDeps {
   subscribe: (subscriber: EventSubscriber) => void;
   /** The watcher's cursor: last block whose events are in the database. */
   cursor: () => number;
-  /** First block of the oracle's history (the relayer's startBlock). */
-  startBlock: number;
-  logBlockRange: number;
+  /** Every oracle log of one request, from its block to its final transaction (EventWatcher.requestLogs). */
+  requestLogs: (requestId: string, fromBlock: number, finalTx: string | null) => Promise<Log[]>;
   /** Blocks the cursor may trail the head by and still be ready (default: confirmations + 50). */
   maxCursorLag?: number;
   /** How often /api/events checks for changes (ms, default 500). */

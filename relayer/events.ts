@@ -32,6 +32,8 @@ export type DomainEvent =
   | (Base<"tokenFeeEscrowed"> & { requestId: string; token: string; amount: bigint; ownerFee: bigint })
   | (Base<"tokenRefundClaimed"> & { requestId: string; amount: bigint })
   | (Base<"refunded"> & { requestId: string; reason: number })
+  /** A worker's rejection was recorded: `rejections` of the `quorum` that refunds the request. */
+  | (Base<"rejectionRecorded"> & { requestId: string; worker: string; rejections: number; quorum: number })
   | (Base<"challengeOpened"> & { requestId: string; deadline: number })
   /** `workerRight`: Ruling.WorkerRight, the result stands. */
   | (Base<"disputeResolved"> & { requestId: string; ruling: number; workerRight: boolean; byDefault: boolean })
@@ -114,6 +116,8 @@ function decodeOracle(parsed: LogDescription, at: EventOrigin): DomainEvent[] {
       return [{ kind: "tokenRefundClaimed", at, requestId, amount: BigInt(a.amount) }];
     case "RequestRefunded":
       return [{ kind: "refunded", at, requestId, reason: Number(a.reason) }];
+    case "RejectionRecorded":
+      return [{ kind: "rejectionRecorded", at, requestId, worker: String(a.worker), rejections: Number(a.rejections), quorum: Number(a.quorum) }];
     case "ChallengeOpened":
       return [{ kind: "challengeOpened", at, requestId, deadline: Number(a.deadline) }];
     case "DisputeResolved":

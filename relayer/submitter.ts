@@ -11,7 +11,7 @@ import type { SenderChain } from "./chain.js";
 import type { BlobStore } from "./blobs.js";
 import { deliveryOutput } from "./delivery.js";
 import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
-import { skipReason } from "./events.js";
+import { decodeEvents, type DomainEvent, type EventOf } from "./events.js";
 
 type BatchStruct = IInferenceOracle.ResultBatchStruct;
 
@@ -116,12 +116,7 @@ export class ResultSubmitter {
     try {
       const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch.populateTransaction(struct));
       const skipped = new Map<string, string>();
-      for (const log of receipt.logs) {
-        const parsed = this.chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
-        if (parsed?.name === "ResultSkipped") {
-          skipped.set(String(parsed.args.requestId).toLowerCase(), skipReason(String(parsed.args.reason)));
-        }
-      }
+      for (const e of this.eventsOf(receipt)) if (e.kind === "resultSkipped") skipped.set(e.requestId, e.reason);
       const now = Date.now();
       this.db.setBatchState(batch.id, "submitted", null, receipt.hash);
       for (const r of held) {
@@ -198,20 +193,16 @@ export class ResultSubmitter {
         }
       }
       receipt ??= await this.chain.send("rejectRequest", 1, () => this.chain.oracle.rejectRequest.populateTransaction(m.requestId, m.reason, m.signature));
-      let refunded = false;
-      let recorded: { rejections: bigint; quorum: bigint } | undefined;
-      for (const log of receipt.logs) {
-        const parsed = this.chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
-        if (parsed?.name === "RequestRefunded") refunded = true;
-        if (parsed?.name === "RejectionRecorded") recorded = { rejections: parsed.args.rejections as bigint, quorum: parsed.args.quorum as bigint };
-      }
+      const events = this.eventsOf(receipt);
+      const refunded = events.some((e) => e.kind === "refunded");
+      const recorded = events.find((e): e is EventOf<"rejectionRecorded"> => e.kind === "rejectionRecorded");
       if (refunded) {
         this.db.setReplyState(m.requestId, "submitted");
         this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code }, "rejection submitted; requester refunded");
       } else {
         const count = recorded === undefined ? "" : ` (${recorded.rejections} of ${recorded.quorum})`;
         const again = await this.handOutAgain(m.requestId, `rejection recorded${count}`, `rejected by ${m.signer}${count}; job handed out again`);
-        this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code, ...recorded, republished: again }, "rejection recorded; request stays open until the quorum");
+        this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code, rejections: recorded?.rejections, quorum: recorded?.quorum, republished: again }, "rejection recorded; request stays open until the quorum");
       }
       return true;
     } catch (error) {
@@ -221,6 +212,11 @@ export class ResultSubmitter {
       }
       return false;
     }
+  }
+
+  /** The oracle's events in our own transaction's receipt, decoded as the watcher decodes them. */
+  private eventsOf(receipt: TransactionReceipt): DomainEvent[] {
+    return decodeEvents(receipt.logs, { oracle: this.chain.oracleAddress, chained: [], redundant: [] });
   }
 
   async close(): Promise<void> {

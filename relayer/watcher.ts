@@ -5,6 +5,8 @@
  * in chain order, to its subscribers: the request ledger, the job dispatcher, the dashboard's
  * activity, the chain advancer and the redundancy attester. The cursor is saved only after every
  * subscriber handled a range, so a crash hands the range over again (subscribers are idempotent).
+ * It also reads, on demand, one request's logs for the dashboard's timeline (`requestLogs`) and one
+ * request's event back for an inline input a restart lost (`requestedEvent`).
  *
  * Reorgs: the hash of the last block of every handled range (and of every block an event came
  * from) is kept for the last `reorgWindow` blocks. Each poll compares the stored hash at the cursor
@@ -12,6 +14,7 @@
  * fork point), tells the subscribers (the ledger reconciles the requests touched after it), rewinds
  * the cursor there and re-scans.
  */
+import type { Log } from "ethers";
 import { OracleError, type Logger } from "../protocol/index.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb } from "./db.js";
@@ -125,6 +128,22 @@ export class EventWatcher {
     const logs = await this.chain.provider.getLogs({ address: this.chain.oracleAddress, fromBlock: block, toBlock: block, topics });
     const events = decodeEvents(logs, { oracle: this.chain.oracleAddress, chained: [], redundant: [] });
     return events.find((e): e is EventOf<"requested"> => e.kind === "requested");
+  }
+
+  /**
+   * Every oracle log of one request (the id is the first indexed topic of each), for the dashboard's
+   * timeline: read in logBlockRange chunks from `fromBlock`, stopping at its final transaction.
+   */
+  async requestLogs(requestId: string, fromBlock: number, finalTx: string | null): Promise<Log[]> {
+    const logs: Log[] = [];
+    const head = await this.chain.provider.getBlockNumber();
+    const range = this.options.logBlockRange;
+    for (let from = fromBlock; from <= head; from += range) {
+      const chunk = await this.chain.provider.getLogs({ address: this.chain.oracleAddress, fromBlock: from, toBlock: Math.min(head, from + range - 1), topics: [null, requestId] });
+      logs.push(...chunk);
+      if (finalTx !== null && chunk.some((l) => l.transactionHash.toLowerCase() === finalTx.toLowerCase())) break;
+    }
+    return logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
   }
 
   /**

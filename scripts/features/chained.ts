@@ -28,34 +28,41 @@ async function runLocally(model: string | Uint8Array, input: Tensor): Promise<Te
   return { dtype: t.type as Tensor["dtype"], shape: [...t.dims], data: t.data as Tensor["data"] } as Tensor;
 }
 
+/** Registers the chain's two models (MNIST preprocessing written here, the MNIST MLP), once per stack. */
+export async function registerChainModels(stack: LocalStack): Promise<{ pre: { modelHash: string; path: string }; mnistHash: string }> {
+  const { registry, accounts } = stack;
+  const resolver = await stack.resolver.getAddress();
+  const owner = await accounts.modelOwner.getAddress();
+  const pre = writeMnistPreprocess(join(stack.dataDir, "chain-models"));
+  const register = async (modelHash: string, path: string, input: { dtype: number; shape: readonly number[] }, output: { dtype: number; shape: readonly number[] }) => {
+    if (await registry.isRegistered(modelHash)) return;
+    await (
+      await registry.connect(accounts.modelOwner).registerModel(modelHash, {
+        owner,
+        fee: MODEL_FEE,
+        tiers: 0b011, // NONE and OPTIMISTIC
+        active: true,
+        resolver,
+        zkVerifier: "0x0000000000000000000000000000000000000000",
+        commitmentRoot: "0x" + "00".repeat(32),
+        input: { dtype: input.dtype, shape: [...input.shape] },
+        output: { dtype: output.dtype, shape: [...output.shape] },
+        uris: [`file://${path}`],
+      })
+    ).wait();
+  };
+  const mnistHash = sha256File(MNIST_MODEL_PATH);
+  await register(pre.modelHash, pre.path, PREPROCESS_INPUT, PREPROCESS_OUTPUT);
+  await register(mnistHash, MNIST_MODEL_PATH, { dtype: INT8, shape: [1, 7, 7] }, { dtype: INT8, shape: [1, 10] });
+  return { pre, mnistHash };
+}
+
 export const chained: FeatureDemo = {
   name: "chained",
   title: "Chained requests: picture -> MNIST preprocessing (ONNX) -> MNIST MLP, one request, two disputable steps",
   async run(stack: LocalStack, say): Promise<FeatureReport> {
-    const { registry, oracle, accounts, relayer } = stack;
-    const resolver = await stack.resolver.getAddress();
-    const owner = await accounts.modelOwner.getAddress();
-    const pre = writeMnistPreprocess(join(stack.dataDir, "chain-models"));
-    const register = async (modelHash: string, path: string, input: { dtype: number; shape: readonly number[] }, output: { dtype: number; shape: readonly number[] }) => {
-      if (await registry.isRegistered(modelHash)) return;
-      await (
-        await registry.connect(accounts.modelOwner).registerModel(modelHash, {
-          owner,
-          fee: MODEL_FEE,
-          tiers: 0b011, // NONE and OPTIMISTIC
-          active: true,
-          resolver,
-          zkVerifier: "0x0000000000000000000000000000000000000000",
-          commitmentRoot: "0x" + "00".repeat(32),
-          input: { dtype: input.dtype, shape: [...input.shape] },
-          output: { dtype: output.dtype, shape: [...output.shape] },
-          uris: [`file://${path}`],
-        })
-      ).wait();
-    };
-    const mnistHash = sha256File(MNIST_MODEL_PATH);
-    await register(pre.modelHash, pre.path, PREPROCESS_INPUT, PREPROCESS_OUTPUT);
-    await register(mnistHash, MNIST_MODEL_PATH, { dtype: INT8, shape: [1, 7, 7] }, { dtype: INT8, shape: [1, 10] });
+    const { oracle, accounts, relayer } = stack;
+    const { pre, mnistHash } = await registerChainModels(stack);
     say(`  models: preprocessing ${pre.modelHash.slice(0, 10)}… (float32 [1,1,28,28] -> int8 [1,7,7]), MNIST MLP ${mnistHash.slice(0, 10)}… (int8 [1,7,7] -> int8 [1,10])`);
 
     const user = accounts.user;

@@ -10,8 +10,11 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, Tier } from "../../protocol/index.js";
 import { launchChromium, populateFeatures, type FeaturesPopulated } from "../../scripts/screenshot-dashboard.js";
-import { TestPermitToken__factory } from "../../types/ethers-contracts/index.js";
-import { startLocalStack, type LocalStack } from "../../stack/local-stack.js";
+import { signPermit } from "../../protocol/permit.js";
+import { encodeTensor } from "../../protocol/index.js";
+import { textLineTensor } from "../../examples/text-images.js";
+import { TestPermitToken__factory, TokenFeeDApp__factory } from "../../types/ethers-contracts/index.js";
+import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -50,6 +53,32 @@ describe("dashboard: feature panels", () => {
     expect(t).toMatchObject({ requests: 1, byState: { fulfilled: 1 }, escrowed: "0", refunded: "0", paid: String(ran.erc20.amount) });
     // The owner's share as the oracle credited it.
     expect(t.ownerFees).toBe((ran.erc20.paidInToken as { owner: string }).owner);
+  });
+
+  it("/api/tokens: a token request in its challenge window is in escrow until it settles", async () => {
+    const { user } = stack.accounts;
+    const token = String(ran.erc20.token);
+    const amount = BigInt(String(ran.erc20.amount));
+    const dapp = await new TokenFeeDApp__factory(user).deploy(await stack.oracle.getAddress(), token, stack.modelHash, Tier.OPTIMISTIC, 200_000);
+    const dappAddress = await dapp.getAddress();
+    const input = encodeTensor(textLineTensor("held in escrow", { rotated: false }));
+    const blob = (await (await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from(input) })).json()) as { hash: string; uri: string };
+    const deadline = BigInt(await stack.networkHelpers.time.latest()) + 3600n;
+    const permit = await signPermit(user, token, dappAddress, amount, deadline);
+    const basefee = (await stack.ethers.provider.getBlock("latest"))!.baseFeePerGas ?? 0n;
+    const gasPrice = basefee > DEFAULT_PARAMS.minGasPrice ? basefee : DEFAULT_PARAMS.minGasPrice;
+    const receipt = (await (await dapp.requestWithPermit({ inputHash: blob.hash, input: "0x", inputURI: blob.uri, deadline }, amount, { deadline, v: permit.v, r: permit.r, s: permit.s }, { value: 200_000n * gasPrice * 2n })).wait())!;
+    const id = receipt.logs.map((l) => { try { return stack.oracle.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "InferenceRequested")!.args.requestId as string;
+    stack.relayer.poke();
+    await waitFor(() => stack.relayer.db.getRequest(id.toLowerCase())?.state === "submitted", 60_000, "the OPTIMISTIC token request's result");
+
+    let t = (await api("tokens")).tokens[0];
+    expect(t).toMatchObject({ requests: 2, byState: { fulfilled: 1, submitted: 1 }, escrowed: amount.toString(), paid: amount.toString(), refunded: "0" });
+    await stack.networkHelpers.time.increase(DEFAULT_PARAMS.challengeWindow + 1);
+    stack.relayer.poke();
+    await waitFor(() => stack.relayer.db.getRequest(id.toLowerCase())?.state === "fulfilled", 60_000, "settlement");
+    t = (await api("tokens")).tokens[0];
+    expect(t).toMatchObject({ requests: 2, byState: { fulfilled: 2 }, escrowed: "0", paid: (2n * amount).toString() });
   });
 
   it("/api/large-outputs: each hash-only output, fetched from the blob store and hashed to its output hash; the inline one absent", async () => {
@@ -104,8 +133,8 @@ describe("dashboard: feature panels", () => {
     await page.waitForSelector("#chains tbody tr");
 
     const tokenRow = page.locator(`#tokens tbody tr[data-token="${String(ran.erc20.token).toLowerCase()}"]`);
-    expect(await tokenRow.locator(".token-requests").textContent()).toBe("1");
-    expect(await tokenRow.locator(".token-paid").textContent()).toBe("5.0000 TPT");
+    expect(await tokenRow.locator(".token-requests").textContent()).toBe("2");
+    expect(await tokenRow.locator(".token-paid").textContent()).toBe("10.0000 TPT");
     expect(await tokenRow.locator(".token-escrowed").textContent()).toBe("0.0000 TPT");
 
     const large = ran.largeOutput.large as { requestId: string };
