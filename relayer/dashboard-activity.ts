@@ -8,10 +8,11 @@ import { QUEUES, RefundReason, Ruling, Tier } from "../protocol/index.js";
 import type { TxRecord } from "./chain.js";
 import type { DashboardDeps } from "./dashboard.js";
 import { countByState } from "./dashboard-health.js";
+import { decodeBatchLog } from "../protocol/batch-wire.js";
 
 /** Events ChainActivity follows (those not already reflected as a request's row state). */
 const FOLLOWED = [
-  "ResultSubmitted",
+  "ResultBatchSubmitted",
   "ResultSkipped",
   "RequestFulfilled",
   "RequestRefunded",
@@ -103,11 +104,15 @@ export class ChainActivity {
     const row = a.requestId === undefined ? undefined : db.getRequest(String(a.requestId).toLowerCase());
     const tier = row === undefined ? "unknown" : (Tier[row.tier] ?? String(row.tier)).toLowerCase();
     switch (parsed.name) {
-      case "ResultSubmitted":
-        if (String(a.relayer).toLowerCase() === this.relayerAddress) {
+      case "ResultBatchSubmitted":
+        // One event per batch, a record per accepted result (protocol/batch-wire.ts); the payee is the relayer.
+        if (String(a.payee).toLowerCase() !== this.relayerAddress) break;
+        for (const r of decodeBatchLog(log)?.results ?? []) {
           metrics.resultsSubmitted.inc();
           this.totals.resultsSubmitted++;
-          if (row?.submittedAt != null) metrics.submitSeconds.observe({ tier }, Math.max(0, row.submittedAt - row.observedAt) / 1000);
+          const own = db.getRequest(r.requestId);
+          const ownTier = own === undefined ? "unknown" : (Tier[own.tier] ?? String(own.tier)).toLowerCase();
+          if (own?.submittedAt != null) metrics.submitSeconds.observe({ tier: ownTier }, Math.max(0, own.submittedAt - own.observedAt) / 1000);
         }
         break;
       case "ResultSkipped":

@@ -10,8 +10,7 @@ import type { OracleChain } from "./chain.js";
 import type { BlobStore } from "./blobs.js";
 import { deliveryOutput } from "./delivery.js";
 import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
-
-type BatchStruct = IInferenceOracle.ResultBatchStruct;
+import { packBatch, type WireBatch } from "../protocol/batch-wire.js";
 
 /** Times a request's job is handed out again after its result was skipped, before waiting for the deadline. */
 const MAX_REPUBLISH = 3;
@@ -84,8 +83,8 @@ export class ResultSubmitter {
     return false;
   }
 
-  /** The batch as submitBatch takes it: every signed item, in the signed order. */
-  private async toStruct(m: ResultBatchMessage): Promise<BatchStruct> {
+  /** The batch with the bytes submitBatch carries: every signed item, in the signed order. */
+  private async toWire(m: ResultBatchMessage): Promise<WireBatch> {
     const items = await Promise.all(m.items.map(async (item) => {
       const row = this.db.getRequest(item.requestId);
       // The output is only needed when the request settles in this transaction (NONE and ZK tiers):
@@ -110,9 +109,9 @@ export class ResultSubmitter {
       return true;
     }
     const m = JSON.parse(batch.message) as ResultBatchMessage;
-    const struct = await this.toStruct(m);
+    const args = packBatch(await this.toWire(m));
     try {
-      const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch(struct));
+      const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch(...args));
       const skipped = new Map<string, string>();
       for (const log of receipt.logs) {
         const parsed = this.chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });

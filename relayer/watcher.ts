@@ -19,6 +19,7 @@ import type { Log } from "ethers";
 import { OracleError, QUEUES, Tier, bytesOf, type Job, type Logger } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
 import type { OracleChain } from "./chain.js";
+import { decodeBatchLog } from "../protocol/batch-wire.js";
 import type { RelayerDb, RequestRow, RequestState } from "./db.js";
 
 const CURSOR_KEY = "cursor";
@@ -175,16 +176,19 @@ export class EventWatcher {
         }
         break;
       }
-      case "ResultSubmitted":
-        this.db.updateRequest(id, {
-          state: "submitted",
-          worker: String(a.worker),
-          relayer: String(a.relayer),
-          outputHash: String(a.outputHash),
-          challengeDeadline: Number(a.challengeDeadline),
-          submittedAt: this.db.getRequest(id)?.submittedAt ?? now,
-          submitTx: log.transactionHash,
-        });
+      case "ResultBatchSubmitted":
+        // One event per batch, a record per accepted result (protocol/batch-wire.ts). A NONE/ZK result's
+        // RequestFulfilled came first in the same call: its record adds who served it, not a state.
+        for (const r of decodeBatchLog(log)?.results ?? []) {
+          this.db.updateRequest(r.requestId, {
+            ...(r.optimistic ? { state: "submitted" as const, challengeDeadline: r.time } : {}),
+            worker: r.worker,
+            relayer: r.relayer,
+            outputHash: r.outputHash,
+            submittedAt: this.db.getRequest(r.requestId)?.submittedAt ?? now,
+            submitTx: log.transactionHash,
+          });
+        }
         break;
       case "RequestFulfilled":
         this.db.updateRequest(id, {
