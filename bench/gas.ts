@@ -369,10 +369,10 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
     const kind =
       l.op === "SLOAD" ? "storage reads (1 cold request slot + warm lookups)"
       : l.op === "SSTORE" ? "storage writes (request slot 3, bond lock / n, accepted root / n)"
-      : l.op.startsWith("LOG") ? "events (ResultSubmitted + batch events / n)"
+      : l.op.startsWith("LOG") ? "events (ResultBatchSubmitted: a 71-byte record per result, the rest / n)"
       : l.op === "STATICCALL" ? "ecrecover precompile call (once per batch, / n)"
       : l.op === "KECCAK256" ? "keccak (digests, leaf, tree nodes, mapping keys)"
-      : "other execution (ABI decoding, control flow, memory)";
+      : "other execution (packed decoding, checks, control flow, memory)";
     bump(kind, cost);
     if (kind.startsWith("other")) {
       otherOps[l.op] = (otherOps[l.op] ?? 0) + cost;
@@ -384,7 +384,7 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
   const calldata = nonzero * 16 + (bytes.length - nonzero) * 4;
   const out: Record<string, number> = {
     "transaction base cost (21,000 / n)": Math.round(21_000 / n),
-    "calldata (one ResultItem: 7 ABI words; the signature / n)": Math.round(calldata / n),
+    "calldata (one packed item: 70 bytes; the signature / n)": Math.round(calldata / n),
   };
   for (const [k, v] of Object.entries(sums)) out[k] = Math.round(v / n);
   const traced = Object.values(out).reduce((a, b) => a + b, 0);

@@ -73,7 +73,7 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     uint64 internal constant OUTPUT_GRACE = 1 days;
 
     /// @dev What the items of one batch share: the params of the version the last item was made under
-    /// (read again only when an item of another version comes), and the batch's worker: its operator,
+    /// (read again only when an item of another version comes; the inline output cap only for items with bytes), and the batch's worker: its operator,
     /// payee and stake words (StakeLedger.amountWords), with the bonds locked so far in this batch added
     /// to `slot2`. Only this call's own locks change those words while it runs (every other writer is a
     /// nonReentrant entry point), so a batch reads them once and writes slot 2 once, when it ends
@@ -81,7 +81,6 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     struct SubmitContext {
         uint256 minStake;
         uint256 resultBond;
-        uint256 maxOutputBytes;
         uint64 now_;
         uint40 challengeDeadline;
         uint32 version;
@@ -581,7 +580,6 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
         c.version = version;
         c.minStake = sp.minStake;
         c.resultBond = sp.resultBond;
-        c.maxOutputBytes = sp.maxInlineOutputBytes;
         // The truncation matches every other timeout: timestamps fit uint40 until the year 36812.
         c.challengeDeadline = uint40(c.now_ + sp.challengeWindow);
     }
@@ -622,7 +620,8 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
         // inline exactly when the request wants it so (at most its maxInlineOutput bytes).
         if (output.length == 0) return (head, err);
         bool delivers = RequestBook.tierOf(head) != Tier.OPTIMISTIC && RequestBook.callbackGasLimitOf(head) != 0;
-        err = _outputError(outputHash, output, _inlineLimit(requestId, c.maxOutputBytes, delivers));
+        // The cap shares no slot with the params read above: read only for an item that carries bytes.
+        err = _outputError(outputHash, output, _inlineLimit(requestId, _paramsAt[c.version].maxInlineOutputBytes, delivers));
     }
 
     /// @dev Locks the bond, opens the challenge window and returns the result's leaf (not stored).

@@ -33,34 +33,34 @@ library PackedBatch {
         pure
         returns (RequestId requestId, bytes32 outputHash, bytes calldata output, bytes calldata proof, uint256 next)
     {
-        uint256 left = packed.length - at;
-        if (left < ITEM_HEADER) revert IInferenceOracle.OracleMalformedBatch(at);
-        uint256 outLen;
-        uint256 proofLen;
+        bytes4 malformed = IInferenceOracle.OracleMalformedBatch.selector;
+        // Cannot overflow: at < packed.length < 2^64 (calldata), and both lengths are below 2^24.
         assembly ("memory-safe") {
+            let left := sub(packed.length, at)
             let p := add(packed.offset, at)
+            let lens := shr(208, calldataload(add(p, 64)))
+            let outLen := shr(24, lens)
+            let proofLen := and(lens, 0xffffff)
+            // The lengths were read from calldata that may lie past the batch (zeros or other arguments):
+            // they are used only once the header is known to be inside it.
+            if or(lt(left, ITEM_HEADER), lt(sub(left, ITEM_HEADER), add(outLen, proofLen))) {
+                mstore(0x00, malformed)
+                mstore(0x04, at)
+                revert(0x00, 0x24)
+            }
             requestId := calldataload(p)
             outputHash := calldataload(add(p, 32))
-            let lens := shr(208, calldataload(add(p, 64)))
-            outLen := shr(24, lens)
-            proofLen := and(lens, 0xffffff)
-        }
-        // Cannot overflow: both lengths are below 2^24.
-        unchecked {
-            if (left - ITEM_HEADER < outLen + proofLen) revert IInferenceOracle.OracleMalformedBatch(at);
-            uint256 body = at + ITEM_HEADER;
-            assembly ("memory-safe") {
-                output.offset := add(packed.offset, body)
-                output.length := outLen
-                proof.offset := add(output.offset, outLen)
-                proof.length := proofLen
-            }
-            next = body + outLen + proofLen;
+            output.offset := add(p, ITEM_HEADER)
+            output.length := outLen
+            proof.offset := add(output.offset, outLen)
+            proof.length := proofLen
+            next := add(add(at, ITEM_HEADER), add(outLen, proofLen))
         }
     }
 
-    /// @notice The signed leaf of every item (RequestBook.resultLeaf) in batch order, in an array of `count`
-    /// (the batch's item count). Reverts OracleEmptyBatch, OracleMalformedBatch or OracleBatchTooLarge.
+    /// @notice The signed leaf of every item (RequestBook.resultLeaf: keccak256(abi.encode(RESULT_LEAF_TAG,
+    /// requestId, outputHash))) in batch order, and the batch's item count. Reverts OracleEmptyBatch,
+    /// OracleMalformedBatch(offset) (as `item`) or OracleBatchTooLarge.
     function signedLeaves(bytes calldata packed) internal pure returns (bytes32[] memory leaves, uint256 count) {
         uint256 end = packed.length;
         if (end == 0) revert IInferenceOracle.OracleEmptyBatch();
@@ -68,21 +68,38 @@ library PackedBatch {
         uint256 bound = end / ITEM_HEADER;
         if (bound > MAX_ITEMS) bound = MAX_ITEMS + 1;
         leaves = new bytes32[](bound);
-        uint256 at = 0;
-        while (at < end) {
-            if (count == MAX_ITEMS) revert IInferenceOracle.OracleBatchTooLarge(count + 1, MAX_ITEMS);
-            RequestId requestId;
-            bytes32 outputHash;
-            (requestId, outputHash,,, at) = item(packed, at);
-            leaves[count] = RequestBook.resultLeaf(requestId, outputHash);
-            // Cannot overflow: at most MAX_ITEMS.
-            unchecked {
-                ++count;
-            }
-        }
+        bytes32 tag = RequestBook.RESULT_LEAF_TAG;
+        bytes4 malformed = IInferenceOracle.OracleMalformedBatch.selector;
+        bool tooLarge;
+        // One pass over the headers, as `item` reads them; the leaf preimage is built in the scratch words
+        // past the free memory pointer (never allocated, so nothing else is overwritten).
         assembly ("memory-safe") {
+            let scratch := mload(0x40)
+            mstore(scratch, tag)
+            let slot := add(leaves, 32)
+            for { let at := 0 } lt(at, end) {} {
+                if eq(count, MAX_ITEMS) {
+                    tooLarge := 1
+                    break
+                }
+                let left := sub(end, at)
+                let p := add(packed.offset, at)
+                let lens := shr(208, calldataload(add(p, 64)))
+                let body := add(shr(24, lens), and(lens, 0xffffff))
+                if or(lt(left, ITEM_HEADER), lt(sub(left, ITEM_HEADER), body)) {
+                    mstore(0x00, malformed)
+                    mstore(0x04, at)
+                    revert(0x00, 0x24)
+                }
+                calldatacopy(add(scratch, 32), p, 64)
+                mstore(slot, keccak256(scratch, 96))
+                slot := add(slot, 32)
+                count := add(count, 1)
+                at := add(add(at, ITEM_HEADER), body)
+            }
             mstore(leaves, count)
         }
+        if (tooLarge) revert IInferenceOracle.OracleBatchTooLarge(MAX_ITEMS + 1, MAX_ITEMS);
     }
 
     /// @notice An empty records buffer with room for `count` records (and one word of slack, so the last
