@@ -32,8 +32,6 @@ const profile = {
   compilers: [solc],
   overrides: {
     "contracts/InferenceOracle.sol": sizeTuned,
-    // Measures a packed result-batch form against submitBatch's ABI form: same pipeline as the oracle.
-    "contracts/test/BatchDecodeHarness.sol": sizeTuned,
     "contracts/libraries/OracleRejections.sol": viaIR,
     "contracts/libraries/DisputeBook.sol": viaIR,
     // TokenFees.create passes the request, its context, the token, amount and permit at once.

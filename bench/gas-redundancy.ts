@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, parseEther, solidityPackedSha256 } from "ethers";
 import { network } from "hardhat";
-import { encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
+import { encodeTensor, hashEncoded, oracleDomain, packBatch, type Hex } from "../protocol/index.js";
 import { proofFromLogs, signResultBatch } from "../protocol/batch.js";
 import { RedundantInference__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     for (const [i, w] of workers.entries()) {
       const outputHash = hashEncoded(outputs[i]!);
       const signed = await signResultBatch(w, domain, [{ requestId: ids[i]!, outputHash }], payee);
-      const rc = (await (await oracle.connect(relayer!).submitBatch({ payee, signature: signed.signature, items: [{ requestId: ids[i]!, outputHash, output: "0x" + outputs[i]!.toString("hex"), proof: "0x" }] })).wait())!;
+      const rc = (await (await oracle.connect(relayer!).submitBatch(...packBatch({ payee, signature: signed.signature, items: [{ requestId: ids[i]!, outputHash, output: "0x" + outputs[i]!.toString("hex"), proof: "0x" }] }))).wait())!;
       proofs.push(proofFromLogs(rc.logs, oracleAddress, ids[i]!));
       gas.submits.push(rc.gasUsed);
     }

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, ZeroAddress, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
-import { Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
+import { Tier, encodeTensor, hashEncoded, oracleDomain, packBatch, type Hex } from "../protocol/index.js";
 import { ChainedInference__factory, InferenceSubscriptions__factory, PeriodicTextDirectionDApp__factory, TestPermitToken__factory } from "../types/ethers-contracts/index.js";
 import { signPermit, encodePermit } from "../protocol/permit.js";
 import { REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     const payee = await relayer.getAddress();
     const outputHash = hashEncoded(out);
     const signed = await signResultBatch(signer, domain, [{ requestId: id, outputHash }], payee);
-    return (await (await oracle.connect(relayer).submitBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash, output: `0x${out.toString("hex")}`, proof: "0x" }] })).wait())!;
+    return (await (await oracle.connect(relayer).submitBatch(...packBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash, output: `0x${out.toString("hex")}`, proof: "0x" }] }))).wait())!;
   };
   const requestIdOf = (logs: readonly { topics: readonly string[]; data: string }[]) =>
     String(logs.map((l) => { try { return oracle.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "InferenceRequested")!.args.requestId);

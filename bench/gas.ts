@@ -15,7 +15,7 @@ import { ChainedDigitDApp__factory, ChainedInference__factory, InferenceSubscrip
 import { sizeProof } from "../protocol/largeOutput.js";
 import { signPermit, encodePermit } from "../protocol/permit.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
-import { proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
+import { proofFromLogs, signResultBatch, type LogLike, type ResultProof, packBatch } from "../protocol/batch.js";
 
 const RITUAL_DELIVERY_OVERHEAD = 56_600;
 const CHAINLINK_FUNCTIONS_CALLBACK_LIMIT = 300_000;
@@ -75,14 +75,14 @@ async function main(): Promise<void> {
   const keepProofs = (receipt: { logs: readonly LogLike[] }, ids: string[]) => {
     for (const id of ids) proofs.set(id, proofFromLogs(receipt.logs, oracleAddress, id));
   };
-  const single = (await (await oracle.connect(relayer).submitBatch(await batchOf([first], false))).wait())!;
+  const single = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf([first], false)))).wait())!;
   add("result, single submitBatch x1 (OPTIMISTIC), first", single.gasUsed, 1, "signature check, bond lock, root = leaf");
   keepProofs(single, [first.id]);
   const submitted: { id: string; inputHash: Hex }[] = [first];
   for (const batch of [1, 8, 32, 128]) {
     const reqs = [];
     for (let i = 0; i < batch; i++) reqs.push(await request(Tier.OPTIMISTIC));
-    const tx = await oracle.connect(relayer).submitBatch(await batchOf(reqs, false));
+    const tx = await oracle.connect(relayer).submitBatch(...packBatch(await batchOf(reqs, false)));
     const receipt = (await tx.wait())!;
     add(`result, submitBatch x${batch} (OPTIMISTIC)`, receipt.gasUsed, batch, batch === 32 ? "one signature, one accepted root per batch" : "");
     if (batch === 32) ({ breakdown, otherExecutionByOpcode: otherByOpcode } = await itemize(ethers.provider, tx.hash, tx.data, receipt.gasUsed, batch));
@@ -91,15 +91,15 @@ async function main(): Promise<void> {
   }
   const silent = [];
   for (let i = 0; i < 32; i++) silent.push(await request(Tier.OPTIMISTIC, silentDapp));
-  const silentSubmit = (await (await oracle.connect(relayer).submitBatch(await batchOf(silent, false))).wait())!;
+  const silentSubmit = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf(silent, false)))).wait())!;
   keepProofs(silentSubmit, silent.map((r) => r.id));
   // One silent result submitted alone, for the single settlement without callback.
   const silentOne = await request(Tier.OPTIMISTIC, silentDapp);
-  keepProofs((await (await oracle.connect(relayer).submitBatch(await batchOf([silentOne], false))).wait())!, [silentOne.id]);
+  keepProofs((await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf([silentOne], false)))).wait())!, [silentOne.id]);
   // One more batch of 32, kept for the challenge figure (challenged inside the window).
   const disputed = [];
   for (let i = 0; i < 32; i++) disputed.push(await request(Tier.OPTIMISTIC, silentDapp));
-  const disputedSubmit = (await (await oracle.connect(relayer).submitBatch(await batchOf(disputed, false))).wait())!;
+  const disputedSubmit = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf(disputed, false)))).wait())!;
   keepProofs(disputedSubmit, disputed.map((r) => r.id));
   const named = (id: string) => {
     const p = proofs.get(id)!;
@@ -136,11 +136,11 @@ async function main(): Promise<void> {
 
   // NONE tier: result and settlement in one transaction.
   const none = await request(Tier.NONE);
-  const noneReceipt = (await (await oracle.connect(relayer).submitBatch(await batchOf([none], true))).wait())!;
+  const noneReceipt = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf([none], true)))).wait())!;
   add("result + settlement, single (NONE tier, same tx)", noneReceipt.gasUsed, 1, "incl. callback");
   const noneBatch = [];
   for (let i = 0; i < 32; i++) noneBatch.push(await request(Tier.NONE));
-  const noneBatchReceipt = (await (await oracle.connect(relayer).submitBatch(await batchOf(noneBatch, true))).wait())!;
+  const noneBatchReceipt = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf(noneBatch, true)))).wait())!;
   add("result + settlement, batched x32 (NONE tier)", noneBatchReceipt.gasUsed, 32, "incl. callback");
 
   // Subscriptions (issue 18): one round = the keeper's trigger (the oracle request made by the
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     const subId = subs.interface.parseLog(sub.logs.find((l) => l.address === subsAddress)!)!.args.subId as bigint;
     const trig = (await (await subs.connect(relayer).trigger(subId)).wait())!;
     const id = String(trig.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!.args.requestId);
-    const deliver = (await (await oracle.connect(relayer).submitBatch(await batchOf([{ id }], true))).wait())!;
+    const deliver = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf([{ id }], true)))).wait())!;
     return { trigger: trig.gasUsed, deliver: deliver.gasUsed };
   };
   const fixedRound = await subRound(false);
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const deliver = async (id: string, out: Buffer) => {
     const payee = await relayer.getAddress();
     const signed = await signResultBatch(signer, domain, [{ requestId: id, outputHash: hashEncoded(out) }], payee);
-    return (await (await oracle.connect(relayer).submitBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash: hashEncoded(out), output: `0x${out.toString("hex")}`, proof: "0x" }] })).wait())!;
+    return (await (await oracle.connect(relayer).submitBatch(...packBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash: hashEncoded(out), output: `0x${out.toString("hex")}`, proof: "0x" }] }))).wait())!;
   };
   const chainFee = REQUEST_FEE;
   const chainReq = (await (await chainDapp.classify(picture, (await networkHelpers.time.latest()) + 3600, [chainFee, chainFee], "", { value: 2n * chainFee })).wait())!;
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     const id = String(receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!.args.requestId);
     const payee = await relayer.getAddress();
     const signed = await signResultBatch(signer, domain, [{ requestId: id, outputHash: hash }], payee);
-    return (await (await oracle.connect(relayer).submitBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash: hash, output: field, proof: "0x" }] })).wait())!.gasUsed;
+    return (await (await oracle.connect(relayer).submitBatch(...packBatch({ payee, signature: signed.signature, items: [{ requestId: id, outputHash: hash, output: field, proof: "0x" }] }))).wait())!.gasUsed;
   };
   add("large outputs: NONE delivery, 24 B output inline", await deliverLarge("classify", outputHash, outputHex), 1, "LargeOutputDApp.classify; the callback stores the bytes");
   add("large outputs: NONE delivery, 16,408 B output as hash", await deliverLarge("detect", hashEncoded(map), sizeProof(map)), 1, "LargeOutputDApp.detect; 78-byte size proof, the bytes at /blobs/<hash>");
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   const rSubmit: bigint[] = [];
   for (const [i, w] of [signer, signer2].entries()) {
     const signed = await signResultBatch(w, domain, [{ requestId: rIds[i]!, outputHash }], rPayee);
-    const rc = (await (await oracle.connect(relayer).submitBatch({ payee: rPayee, signature: signed.signature, items: [{ requestId: rIds[i]!, outputHash, output: outputHex, proof: "0x" }] })).wait())!;
+    const rc = (await (await oracle.connect(relayer).submitBatch(...packBatch({ payee: rPayee, signature: signed.signature, items: [{ requestId: rIds[i]!, outputHash, output: outputHex, proof: "0x" }] }))).wait())!;
     keepProofs(rc, [rIds[i]!]);
     rSubmit.push(rc.gasUsed);
   }
@@ -290,10 +290,10 @@ async function main(): Promise<void> {
   const tokenPermit = await direct(Tier.NONE, "permit");
   add("request, ERC-20 fee with EIP-2612 permit (one tx)", tokenPermit.gas, 1, "permit + transferFrom in the request");
   // The first token delivery makes the parties' token balances non-zero (as their wei balances are already).
-  await (await oracle.connect(relayer).submitBatch(await batchOf([tokenWarm], false))).wait();
-  const ethNone = (await (await oracle.connect(relayer).submitBatch(await batchOf([ethDirect], false))).wait())!;
+  await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf([tokenWarm], false)))).wait();
+  const ethNone = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf([ethDirect], false)))).wait())!;
   add("result + settlement, single (NONE, ETH fee, no callback)", ethNone.gasUsed, 1, "baseline for the token row");
-  const tokenNone = (await (await oracle.connect(relayer).submitBatch(await batchOf([tokenApproved], false))).wait())!;
+  const tokenNone = (await (await oracle.connect(relayer).submitBatch(...packBatch(await batchOf([tokenApproved], false)))).wait())!;
   add("result + settlement, single (NONE, ERC-20 fee, no callback)", tokenNone.gasUsed, 1, "payout to (account, token) pull balances");
   const withdrawToken = (await (await oracle.connect(relayer).withdrawToken(tokenAddress)).wait())!;
   add("withdrawToken (relayer's token pull balance)", withdrawToken.gasUsed, 1, "SafeERC20 transfer");
@@ -369,10 +369,10 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
     const kind =
       l.op === "SLOAD" ? "storage reads (1 cold request slot + warm lookups)"
       : l.op === "SSTORE" ? "storage writes (request slot 3, bond lock / n, accepted root / n)"
-      : l.op.startsWith("LOG") ? "events (ResultSubmitted + batch events / n)"
+      : l.op.startsWith("LOG") ? "events (ResultBatchSubmitted: a 71-byte record per result, the rest / n)"
       : l.op === "STATICCALL" ? "ecrecover precompile call (once per batch, / n)"
       : l.op === "KECCAK256" ? "keccak (digests, leaf, tree nodes, mapping keys)"
-      : "other execution (ABI decoding, control flow, memory)";
+      : "other execution (packed decoding, checks, control flow, memory)";
     bump(kind, cost);
     if (kind.startsWith("other")) {
       otherOps[l.op] = (otherOps[l.op] ?? 0) + cost;
@@ -384,7 +384,7 @@ async function itemize(provider: { send(method: string, params: unknown[]): Prom
   const calldata = nonzero * 16 + (bytes.length - nonzero) * 4;
   const out: Record<string, number> = {
     "transaction base cost (21,000 / n)": Math.round(21_000 / n),
-    "calldata (one ResultItem: 7 ABI words; the signature / n)": Math.round(calldata / n),
+    "calldata (one packed item: 70 bytes; the signature / n)": Math.round(calldata / n),
   };
   for (const [k, v] of Object.entries(sums)) out[k] = Math.round(v / n);
   const traced = Object.values(out).reduce((a, b) => a + b, 0);

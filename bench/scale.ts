@@ -265,7 +265,7 @@ async function benchRelayer(url: string, count: number, repeats: number) {
     maxBatchSize: relayer.config.maxBatchSize,
     resultsPerSecond: { median: r1(median(runs)), runs: runs.map(r1) },
     meanItemsPerTransaction: r1(batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length)),
-    note: "reply taken off the queue -> schema, domain, signature and stake checks, output hash -> sqlite -> submitBatch (one worker-signed batch) -> receipt (EDR in-process, automine), until the watcher has recorded every ResultSubmitted",
+    note: "reply taken off the queue -> schema, domain, signature and stake checks, output hash -> sqlite -> submitBatch (one worker-signed batch) -> receipt (EDR in-process, automine), until the watcher has recorded every accepted result (ResultBatchSubmitted records)",
   };
 }
 

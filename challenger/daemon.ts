@@ -1,5 +1,5 @@
 /**
- * The challenger daemon (docs/OPTIMISTIC.md, "Challenger daemon"): watches ResultSubmitted, audits
+ * The challenger daemon (docs/OPTIMISTIC.md, "Challenger daemon"): watches the results of ResultBatchSubmitted, audits
  * every OPTIMISTIC result of a model it has the ONNX file of, and disputes what it can prove.
  *
  * Per result whose request's resolver is a FraudGame of this oracle: re-run the model canonically on the
@@ -14,6 +14,7 @@ import type { ContractTransactionResponse } from "ethers";
 import { IInferenceOracle__factory, FraudGame__factory } from "../types/ethers-contracts/index.js";
 import { ProgramCache } from "./canonical-audit.js";
 import { openChallenge } from "./dispute.js";
+import { querySubmitted } from "../protocol/batch-wire.js";
 import { DaemonBlobs, isTransient } from "./daemon-blobs.js";
 import { auditGame, type GameAuditHost } from "./daemon-game.js";
 import type { AuditOutcome, DaemonOptions, DaemonTransaction, Deferred, SavedState, Submitted } from "./daemon-types.js";
@@ -66,7 +67,7 @@ export class ChallengerDaemon {
   }
 
   /**
-   * Audits every ResultSubmitted since the last poll, and the deferred audits that are due; returns the
+   * Audits every accepted result (ResultBatchSubmitted records) since the last poll, and the deferred audits that are due; returns the
    * outcomes by requestId. Audits run `concurrency` at a time, the nearest challenge deadline first.
    * With `statePath`, the block cursor, the pending and deferred audits, the joined disputes and
    * how often each audit was started are saved before and after every audit: a restart resumes where
@@ -78,10 +79,11 @@ export class ChallengerDaemon {
     const provider = this.options.runner.provider!;
     const latest = await provider.getBlockNumber();
     const outcomes = new Map<string, AuditOutcome>();
-    const logs = latest < this.fromBlock ? [] : await this.oracle.queryFilter(this.oracle.filters.ResultSubmitted(), this.fromBlock, latest);
-    for (const log of logs) {
-      const [requestId, worker, relayer, outputHash, challengeDeadline] = log.args;
-      this.pending.set(requestId, { requestId, txHash: log.transactionHash, worker, relayer, outputHash, challengeDeadline });
+    // One ResultBatchSubmitted per batch, a record per accepted result (protocol/batch-wire.ts).
+    const results = latest < this.fromBlock ? [] : await querySubmitted(provider, await this.oracle.getAddress(), { fromBlock: this.fromBlock, toBlock: latest });
+    for (const r of results) {
+      const { requestId, worker, relayer, outputHash } = r;
+      this.pending.set(requestId, { requestId, txHash: r.transactionHash!, worker, relayer, outputHash, challengeDeadline: BigInt(r.time) });
     }
     this.fromBlock = Math.max(this.fromBlock, latest + 1);
     this.save(); // the cursor moves on; what it passed is in `pending` until audited

@@ -19,7 +19,7 @@ export interface GameDisputeOptions {
   oracle: string;
   /** The FraudGame deployments this challenger plays. */
   games: readonly string[];
-  /** The model of the result and its on-chain result record (from ResultSubmitted). */
+  /** The model of the result and its on-chain result record (from its ResultBatchSubmitted record). */
   modelHash: Hex;
   record: IInferenceOracle.ResultRecordStruct;
   /** The worker's signed output. */

@@ -12,6 +12,7 @@ import {StakeLedger} from "./libraries/StakeLedger.sol";
 import {RequestBook} from "./libraries/RequestBook.sol";
 import {ExactGasCall} from "./libraries/ExactGasCall.sol";
 import {BatchMerkle} from "./libraries/BatchMerkle.sol";
+import {PackedBatch} from "./libraries/PackedBatch.sol";
 import {OracleParams} from "./libraries/OracleParams.sol";
 import {OracleRequests} from "./libraries/OracleRequests.sol";
 import {OracleStaking} from "./libraries/OracleStaking.sol";
@@ -36,7 +37,9 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// payee), recovered once per batch. Accepted OPTIMISTIC results are not stored one by one: each batch
 /// commits the OPTIMISTIC items it accepted as one Merkle root of accepted leaves (one storage word per
 /// batch; RequestBook.leaf binds request, attempt, worker, payee and output), and settle/challenge prove a
-/// result's leaf against it (docs/PROTOCOL.md, "Result batches"). A skipped item is no accepted leaf.
+/// result's leaf against it (docs/PROTOCOL.md, "Result batches"). A skipped item is no accepted leaf. Batches
+/// come packed (PackedBatch: fixed-width item headers read from calldata, no ABI decoding of a struct
+/// array) and are logged as one ResultBatchSubmitted with a 71-byte record per accepted result.
 /// No trace root is signed or stored: an OPTIMISTIC dispute asks the worker for its trace (FraudGame).
 ///
 /// Audited primitives (OpenZeppelin): EIP712 (domain "VerifiableInferenceOracle", version "2"), ECDSA
@@ -70,7 +73,7 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     uint64 internal constant OUTPUT_GRACE = 1 days;
 
     /// @dev What the items of one batch share: the params of the version the last item was made under
-    /// (read again only when an item of another version comes), and the batch's worker: its operator,
+    /// (read again only when an item of another version comes; the inline output cap only for items with bytes), and the batch's worker: its operator,
     /// payee and stake words (StakeLedger.amountWords), with the bonds locked so far in this batch added
     /// to `slot2`. Only this call's own locks change those words while it runs (every other writer is a
     /// nonReentrant entry point), so a batch reads them once and writes slot 2 once, when it ends
@@ -78,7 +81,6 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     struct SubmitContext {
         uint256 minStake;
         uint256 resultBond;
-        uint256 maxOutputBytes;
         uint64 now_;
         uint40 challengeDeadline;
         uint32 version;
@@ -87,6 +89,8 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
         address payee;
         uint256 slot1;
         uint256 slot2;
+        /// @dev The records of the accepted items so far (PackedBatch), logged once in ResultBatchSubmitted.
+        bytes records;
     }
 
     IModelRegistry internal immutable _registry;
@@ -158,39 +162,50 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     }
 
     /// @inheritdoc IInferenceOracle
-    function submitBatch(ResultBatch calldata batch) external nonReentrant returns (uint256 accepted) {
-        ResultItem[] calldata items = batch.items;
-        uint256 count = items.length;
-        if (count == 0) revert OracleEmptyBatch();
+    function submitBatch(address payee, bytes calldata signature, bytes calldata packed)
+        external
+        nonReentrant
+        returns (uint256 accepted)
+    {
         // INVARIANT: the signature covers every item, valid or not: the root is rebuilt over all of them.
-        bytes32[] memory leaves = new bytes32[](count);
-        for (uint256 i = 0; i < count; ++i) {
-            leaves[i] = RequestBook.resultLeaf(items[i].requestId, items[i].outputHash);
-        }
+        (bytes32[] memory leaves, uint256 count) = PackedBatch.signedLeaves(packed);
         bytes32 resultsRoot = BatchMerkle.root(leaves, count);
-        SubmitContext memory c = _batchContext(resultsRoot, batch.payee, batch.signature);
+        SubmitContext memory c = _batchContext(resultsRoot, payee, signature);
+        c.records = PackedBatch.newRecords(count);
         uint256 n;
+        uint256 at;
         for (uint256 i = 0; i < count; ++i) {
-            (bytes memory err, bytes32 leaf) = _submit(items[i], c);
-            // Cannot overflow: both are bounded by the array length.
+            bytes32 leaf;
+            (at, leaf) = _submitAt(packed, at, c);
+            // The root's leaves were consumed building resultsRoot: the array is reused for the accepted ones.
+            // Cannot overflow: bounded by the array length.
             unchecked {
-                if (err.length != 0) {
-                    emit ResultSkipped(items[i].requestId, bytes4(err));
-                    continue;
-                }
-                ++accepted;
-                // The root's leaves were consumed building resultsRoot: the array is reused for the accepted ones.
                 if (leaf != bytes32(0)) leaves[n++] = leaf;
             }
         }
         _flushWorker(c);
-        emit ResultBatchSubmitted(resultsRoot, c.operator, c.payee, count, accepted);
+        bytes32 acceptedRoot;
         if (n != 0) {
-            bytes32 root = BatchMerkle.root(leaves, n);
+            acceptedRoot = BatchMerkle.root(leaves, n);
             // Accepted leaves are unique (a request accepts one result per attempt), so a root never repeats.
-            _batchRoots[root] = true;
-            emit BatchCommitted(root, n);
+            _batchRoots[acceptedRoot] = true;
         }
+        accepted = c.records.length / PackedBatch.RECORD;
+        emit ResultBatchSubmitted(resultsRoot, c.operator, c.payee, count, acceptedRoot, c.records);
+    }
+
+    /// @dev Submits the item at byte `at` of the batch, or logs ResultSkipped with the error it would
+    /// revert with; returns where the next item starts and the item's accepted leaf (zero: none).
+    function _submitAt(bytes calldata packed, uint256 at, SubmitContext memory c)
+        internal
+        returns (uint256 next, bytes32 leaf)
+    {
+        (RequestId requestId, bytes32 outputHash, bytes calldata output, bytes calldata proof, uint256 after_) =
+            PackedBatch.item(packed, at);
+        bytes memory err;
+        (err, leaf) = _submit(requestId, outputHash, output, proof, c);
+        if (err.length != 0) emit ResultSkipped(requestId, bytes4(err));
+        return (after_, leaf);
     }
 
     /// @dev Recovers the batch's signer (once per batch) and loads its worker into a fresh context.
@@ -512,27 +527,32 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     /// no trace). Everything that can fail is checked before the first state change. An accepted OPTIMISTIC
     /// item returns its accepted leaf, which the caller commits in the batch's accepted root; NONE and ZK
     /// results return zero.
-    function _submit(ResultItem calldata s, SubmitContext memory c) internal returns (bytes memory err, bytes32 leaf) {
-        RequestBook.Request storage r = _requests[s.requestId];
+    function _submit(
+        RequestId requestId,
+        bytes32 outputHash,
+        bytes calldata output,
+        bytes calldata proof,
+        SubmitContext memory c
+    ) internal returns (bytes memory err, bytes32 leaf) {
+        RequestBook.Request storage r = _requests[requestId];
         uint256 head;
-        (head, err) = _checkSubmission(s, r, c);
+        (head, err) = _checkSubmission(requestId, outputHash, output, r, c);
         if (err.length != 0) return (err, leaf);
-        address operator = c.operator;
         if (RequestBook.tierOf(head) == Tier.OPTIMISTIC) {
-            return (err, _acceptOptimistic(s, r, head, c));
+            return (err, _acceptOptimistic(requestId, outputHash, r, head, c));
         }
         // INVARIANT: a NONE/ZK result, final at once, reaches a callback only with its output.
-        if (s.output.length == 0 && r.callbackGasLimit != 0) {
-            return (abi.encodeWithSelector(OracleOutputMissing.selector, s.requestId, c.now_), leaf);
+        if (output.length == 0 && r.callbackGasLimit != 0) {
+            return (abi.encodeWithSelector(OracleOutputMissing.selector, requestId, c.now_), leaf);
         }
         IModelRegistry.ModelTerms memory t = _registry.terms(r.modelHash);
         if (r.tier == Tier.ZK) {
-            err = OracleRequests.proofError(t.zkVerifier, s.requestId, r.modelHash, r.inputHash, s.outputHash, s.proof);
+            err = OracleRequests.proofError(t.zkVerifier, requestId, r.modelHash, r.inputHash, outputHash, proof);
             if (err.length != 0) return (err, leaf);
         }
         // NONE and ZK results are final at once, so no bond needs to stay locked.
-        emit ResultSubmitted(s.requestId, operator, c.payee, s.outputHash, c.now_, r.attempt);
-        _fulfill(s.requestId, r, t.owner, operator, c.payee, s.outputHash, s.output);
+        PackedBatch.push(c.records, requestId, outputHash, uint40(c.now_), RequestBook.attemptOf(head), 0);
+        _fulfill(requestId, r, t.owner, c.operator, c.payee, outputHash, output);
     }
 
     /// @dev Writes the bonds locked for the context's worker (one SSTORE for a run of its results).
@@ -560,56 +580,65 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
         c.version = version;
         c.minStake = sp.minStake;
         c.resultBond = sp.resultBond;
-        c.maxOutputBytes = sp.maxInlineOutputBytes;
         // The truncation matches every other timeout: timestamps fit uint40 until the year 36812.
         c.challengeDeadline = uint40(c.now_ + sp.challengeWindow);
     }
 
     /// @dev Returns the request's slot 3 (RequestBook.head), or the error why the batch's worker cannot
     /// have this item accepted. Writes nothing.
-    function _checkSubmission(ResultItem calldata s, RequestBook.Request storage r, SubmitContext memory c)
+    function _checkSubmission(
+        RequestId requestId,
+        bytes32 outputHash,
+        bytes calldata output,
+        RequestBook.Request storage r,
+        SubmitContext memory c
+    )
         internal
         view
         returns (uint256 head, bytes memory err)
     {
         head = RequestBook.head(r);
-        err = _statusError(s.requestId, RequestBook.statusOf(head), RequestStatus.Requested);
+        err = _statusError(requestId, RequestBook.statusOf(head), RequestStatus.Requested);
         if (err.length != 0) return (head, err);
         uint40 timeout = RequestBook.timeoutOf(head);
         // INVARIANT: a result counts only before the request's deadline.
         if (c.now_ >= timeout) {
-            return (head, abi.encodeWithSelector(OracleDeadlinePassed.selector, s.requestId, uint64(timeout)));
+            return (head, abi.encodeWithSelector(OracleDeadlinePassed.selector, requestId, uint64(timeout)));
         }
         // The request is served, bonded and paid under the params version it was made with.
         _loadVersion(c, RequestBook.paramsVersionOf(head));
         address operator = c.operator;
         // INVARIANT: a worker slashed on a request cannot serve it again (none is at attempt 0), so an old
         // batch replayed after the request reopened is skipped for it.
-        if (RequestBook.attemptOf(head) != 0 && _disqualified[s.requestId][operator]) {
-            return (head, abi.encodeWithSelector(OracleWorkerDisqualified.selector, s.requestId, operator));
+        if (RequestBook.attemptOf(head) != 0 && _disqualified[requestId][operator]) {
+            return (head, abi.encodeWithSelector(OracleWorkerDisqualified.selector, requestId, operator));
         }
         // INVARIANT: every accepted result is backed by the minimum stake and a free result bond.
         err = StakeLedger.canBackError(operator, c.slot1, c.slot2, c.minStake, c.resultBond);
         if (err.length != 0) return (head, err);
         // INVARIANT: an inline output is the canonical tensor the worker signed, and a NONE/ZK output is
         // inline exactly when the request wants it so (at most its maxInlineOutput bytes).
-        if (s.output.length == 0) return (head, err);
+        if (output.length == 0) return (head, err);
         bool delivers = RequestBook.tierOf(head) != Tier.OPTIMISTIC && RequestBook.callbackGasLimitOf(head) != 0;
-        err = _outputError(s.outputHash, s.output, _inlineLimit(s.requestId, c.maxOutputBytes, delivers));
+        // The cap shares no slot with the params read above: read only for an item that carries bytes.
+        err = _outputError(outputHash, output, _inlineLimit(requestId, _paramsAt[c.version].maxInlineOutputBytes, delivers));
     }
 
     /// @dev Locks the bond, opens the challenge window and returns the result's leaf (not stored).
-    function _acceptOptimistic(ResultItem calldata s, RequestBook.Request storage r, uint256 head, SubmitContext memory c)
-        internal
-        returns (bytes32)
-    {
+    function _acceptOptimistic(
+        RequestId requestId,
+        bytes32 outputHash,
+        RequestBook.Request storage r,
+        uint256 head,
+        SubmitContext memory c
+    ) internal returns (bytes32) {
         // The bond is locked in the context's copy of the worker's slot 2, written by _flushWorker.
         c.slot2 = StakeLedger.withLock(c.slot2, c.resultBond);
         c.dirty = true;
         RequestBook.setSubmitted(r, head, c.challengeDeadline);
         uint8 attempt = RequestBook.attemptOf(head);
-        emit ResultSubmitted(s.requestId, c.operator, c.payee, s.outputHash, c.challengeDeadline, attempt);
-        return RequestBook.leaf(s.requestId, attempt, c.operator, c.payee, s.outputHash);
+        PackedBatch.push(c.records, requestId, outputHash, c.challengeDeadline, attempt, PackedBatch.FLAG_OPTIMISTIC);
+        return RequestBook.leaf(requestId, attempt, c.operator, c.payee, outputHash);
     }
 
     /// @dev Settles one Submitted result whose window is over, or returns the error it would revert with.

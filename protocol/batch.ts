@@ -11,12 +11,14 @@
  *   Merkle proof of its leaf. Skipped items are no accepted leaves.
  *
  * This module is the TypeScript twin of contracts/libraries/BatchMerkle.sol and RequestBook's leaves, and
- * rebuilds an accepted batch, and so any of its proofs, from nothing but the submitting transaction's logs
- * (stateless: no proof needs storing).
+ * rebuilds an accepted batch, and so any of its proofs, from nothing but the submitting transaction's
+ * ResultBatchSubmitted log (stateless: no proof needs storing). The wire forms (packed items in, records
+ * out) are protocol/batch-wire.ts.
  */
-import { AbiCoder, Interface, keccak256, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
+import { AbiCoder, keccak256, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
 import { recoverBatchSigner, signBatch } from "./eip712.js";
 import { OracleError } from "./errors.js";
+import { batchesOfLogs, type LogLike } from "./batch-wire.js";
 import type { Hex, RequestId } from "./types.js";
 
 /** keccak256("VerifiableInferenceOracle.ResultLeaf.v2"): domain tag of a signed batch item's leaf. */
@@ -151,64 +153,29 @@ export function processProof(leaf: string, proof: readonly string[]): Hex {
   return h;
 }
 
-const EVENTS = new Interface([
-  "event ResultSubmitted(bytes32 indexed requestId, address worker, address relayer, bytes32 outputHash, uint64 challengeDeadline, uint8 attempt)",
-  "event RequestFulfilled(bytes32 indexed requestId, bytes32 outputHash, bool callbackSucceeded, bool outputDelivered)",
-  "event BatchCommitted(bytes32 indexed root, uint256 count)",
-]);
-
-/** A log as ethers and JSON-RPC give it. */
-export interface LogLike {
-  address: string;
-  topics: readonly string[];
-  data: string;
-  index?: number;
-  logIndex?: number;
-}
+/** The wire forms (packed items, batch records) live in batch-wire.ts; importers of batch.js get them too. */
+export * from "./batch-wire.js";
 
 /**
  * Every accepted batch committed in one transaction, rebuilt from its logs (a receipt's `logs`): the leaves
- * of a batch are the oracle's ResultSubmitted events since the previous BatchCommitted that no
- * RequestFulfilled for the same request follows (NONE/ZK results are final at once and are no
- * leaves). Each rebuilt root is checked against the logged one.
+ * of a batch are the OPTIMISTIC records of its ResultBatchSubmitted, in record order (NONE/ZK results are
+ * final at once and are no leaves). Each rebuilt root is checked against the logged one.
  */
 export function batchesFromLogs(logs: readonly LogLike[], oracleAddress: string): CommittedBatch[] {
-  const oracle = oracleAddress.toLowerCase();
-  const ordered = logs
-    .filter((l) => l.address.toLowerCase() === oracle)
-    .map((l, i) => ({ l, at: l.index ?? l.logIndex ?? i }))
-    .sort((a, b) => a.at - b.at);
   const batches: CommittedBatch[] = [];
-  let pending: BatchItem[] = [];
-  for (const { l } of ordered) {
-    let parsed;
-    try {
-      parsed = EVENTS.parseLog({ topics: [...l.topics], data: l.data });
-    } catch {
-      continue;
+  for (const b of batchesOfLogs(logs, oracleAddress)) {
+    const items = b.results.filter((r) => r.optimistic).map((r) => {
+      const record = { worker: r.worker, relayer: r.relayer, outputHash: r.outputHash };
+      return { requestId: r.requestId, attempt: r.attempt, record, leaf: resultLeaf(r.requestId, r.attempt, record) };
+    });
+    if (items.length === 0) continue;
+    const rebuilt = batchRoot(items.map((x) => x.leaf));
+    if (rebuilt !== b.acceptedRoot) {
+      throw new OracleError("BATCH_PROOF_UNAVAILABLE", "the logs do not rebuild the committed batch root", {
+        details: { root: b.acceptedRoot, leaves: items.length, rebuilt },
+      });
     }
-    if (parsed === null) continue;
-    const a = parsed.args;
-    if (parsed.name === "ResultSubmitted") {
-      const requestId = String(a.requestId).toLowerCase() as RequestId;
-      const record = { worker: String(a.worker), relayer: String(a.relayer), outputHash: String(a.outputHash) };
-      const attempt = Number(a.attempt);
-      pending.push({ requestId, attempt, record, leaf: resultLeaf(requestId, attempt, record) });
-    } else if (parsed.name === "RequestFulfilled") {
-      const id = String(a.requestId).toLowerCase();
-      pending = pending.filter((p) => p.requestId !== id);
-    } else if (parsed.name === "BatchCommitted") {
-      const root = String(a.root).toLowerCase() as Hex;
-      const count = Number(a.count);
-      const rebuilt = pending.length === 0 ? undefined : batchRoot(pending.map((p) => p.leaf));
-      if (pending.length !== count || rebuilt !== root) {
-        throw new OracleError("BATCH_PROOF_UNAVAILABLE", "the logs do not rebuild the committed batch root", {
-          details: { root, count, leaves: pending.length, rebuilt },
-        });
-      }
-      batches.push({ root, items: pending });
-      pending = [];
-    }
+    batches.push({ root: b.acceptedRoot, items });
   }
   return batches;
 }

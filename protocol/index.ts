@@ -25,3 +25,4 @@ export * from "./hex.js";
 export * from "./schemas.js";
 export * from "./largeOutput.js";
 export * from "./envelope.js";
+export * from "./batch-wire.js";

@@ -1,5 +1,6 @@
 /** The detail view of one request (GET /api/requests/:id): commitments, previews, chain reads, timeline. */
-import { batchItemLeaf, resultLeaf } from "../protocol/batch.js";
+import type { Log } from "ethers";
+import { batchItemLeaf, resultLeaf, submittedFromLogs } from "../protocol/batch.js";
 import { IOracleTokenFees__factory } from "../protocol/contracts.js";
 import { DTYPES, RefundReason, Ruling, Tier, bundleEntries, decodeTensor, dtypeFromCode, isTensorBundle, type Tensor } from "../protocol/index.js";
 import type { DashboardDeps } from "./dashboard.js";
@@ -148,16 +149,28 @@ export async function requestChainReads(deps: DashboardDeps, row: RequestRow) {
   const receipts = new Map<string, { gasUsed: string; from: string; status: number | null }>();
   const timeline: { event: string; block: number; time: number; tx: string; args: Record<string, string> }[] = [];
   let inlineInput: string | undefined;
-  for (const log of logs) {
-    // A request paid in an ERC-20 token also has its IOracleTokenFees events (docs/FEATURES.md, "ERC-20 fees").
-    const parsed = chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data })
-      ?? TOKEN_FEES.parseLog({ topics: [...log.topics], data: log.data });
-    if (parsed === null) continue;
+  /** Records the block time and the receipt of the log's transaction, once each. */
+  const note = async (log: Log) => {
     if (!blocks.has(log.blockNumber)) blocks.set(log.blockNumber, (await chain.provider.getBlock(log.blockNumber))?.timestamp ?? 0);
     if (!receipts.has(log.transactionHash)) {
       const r = await chain.provider.getTransactionReceipt(log.transactionHash);
       if (r !== null) receipts.set(log.transactionHash, { gasUsed: r.gasUsed.toString(), from: r.from, status: r.status });
     }
+  };
+  for (const log of logs) {
+    const record = submittedFromLogs([log], chain.oracleAddress).find((r) => r.requestId === row.id.toLowerCase());
+    if (record !== undefined) {
+      // This request's record in its batch's ResultBatchSubmitted, shown as the result it is.
+      await note(log);
+      const args = { worker: record.worker, relayer: record.relayer, outputHash: record.outputHash, [record.optimistic ? "challengeDeadline" : "submittedAt"]: String(record.time), attempt: String(record.attempt), resultsRoot: record.resultsRoot };
+      timeline.push({ event: "ResultSubmitted", block: log.blockNumber, time: blocks.get(log.blockNumber)!, tx: log.transactionHash, args });
+      continue;
+    }
+    // A request paid in an ERC-20 token also has its IOracleTokenFees events (docs/FEATURES.md, "ERC-20 fees").
+    const parsed = chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data })
+      ?? TOKEN_FEES.parseLog({ topics: [...log.topics], data: log.data });
+    if (parsed === null) continue;
+    await note(log);
     const args: Record<string, string> = {};
     parsed.fragment.inputs.forEach((input, i) => {
       if (input.name === "requestId") return;

@@ -5,7 +5,7 @@
  * redundancy attester) act on. No other part of the relayer parses logs of these contracts.
  */
 import { Interface, type Log, type LogDescription } from "ethers";
-import { IInferenceOracle__factory, IOracleTokenFees__factory } from "../protocol/index.js";
+import { IInferenceOracle__factory, IOracleTokenFees__factory, decodeRecords, FLAG_OPTIMISTIC } from "../protocol/index.js";
 import { ChainedInference__factory } from "../sdk/chained.js";
 import { RedundantInference__factory } from "../sdk/redundancy.js";
 
@@ -24,7 +24,12 @@ interface Base<K extends string> {
 
 export type DomainEvent =
   | (Base<"requested"> & { requestId: string; requester: string; modelHash: string; inputHash: string; tier: number; fee: string; deadline: number; callbackGasLimit: number; input: string; inputURI: string })
-  | (Base<"resultSubmitted"> & { requestId: string; worker: string; relayer: string; outputHash: string; challengeDeadline: number })
+  /**
+   * One accepted result of a ResultBatchSubmitted (a record of the batch event). `optimistic`: it awaits
+   * its challenge window, which ends at `challengeDeadline`; otherwise (NONE/ZK) it was final in the same
+   * call (its `fulfilled` came first) and `challengeDeadline` is the submission time.
+   */
+  | (Base<"resultSubmitted"> & { requestId: string; worker: string; relayer: string; outputHash: string; challengeDeadline: number; attempt: number; optimistic: boolean })
   | (Base<"resultSkipped"> & { requestId: string; reason: string })
   /** `outputDelivered`: the output reached the callback inline (false: its hash only, a large output). */
   | (Base<"fulfilled"> & { requestId: string; outputHash: string; callbackSucceeded: boolean; outputDelivered: boolean })
@@ -87,13 +92,17 @@ export function skipReason(selector: string): string {
 }
 
 /**
- * The result events of one oracle log. The only place that knows how results appear on-chain (a
- * per-result ResultSubmitted today): a change to the batch event changes this function alone.
+ * The result events of one oracle log. The only place that knows how results appear on-chain: one
+ * ResultBatchSubmitted per batch with a record per accepted result (protocol/batch-wire.ts), expanded
+ * here into one `resultSubmitted` per result.
  */
 export function decodeResults(parsed: LogDescription, at: EventOrigin): DomainEvent[] {
   const a = parsed.args;
-  if (parsed.name === "ResultSubmitted") {
-    return [{ kind: "resultSubmitted", at, requestId: String(a.requestId).toLowerCase(), worker: String(a.worker), relayer: String(a.relayer), outputHash: String(a.outputHash), challengeDeadline: Number(a.challengeDeadline) }];
+  if (parsed.name === "ResultBatchSubmitted") {
+    return decodeRecords(String(a.records)).map((r) => ({
+      kind: "resultSubmitted", at, requestId: r.requestId.toLowerCase(), worker: String(a.worker), relayer: String(a.payee), outputHash: r.outputHash,
+      challengeDeadline: r.time, attempt: r.attempt, optimistic: (r.flags & FLAG_OPTIMISTIC) !== 0,
+    }));
   }
   if (parsed.name === "ResultSkipped") return [{ kind: "resultSkipped", at, requestId: String(a.requestId).toLowerCase(), reason: skipReason(String(a.reason)) }];
   return [];

@@ -43,12 +43,12 @@ export class RequestLedger implements EventSubscriber {
         if (!this.db.insertRequest({ id: e.requestId, ...requestedFields(e), observedAt: now })) this.reappeared(e);
         return;
       case "resultSubmitted":
+        // A NONE/ZK result's `fulfilled` came first in the same call: its record adds who served it, not a state.
         this.db.updateRequest(e.requestId, {
-          state: "submitted",
+          ...(e.optimistic ? { state: "submitted" as const, challengeDeadline: e.challengeDeadline } : {}),
           worker: e.worker,
           relayer: e.relayer,
           outputHash: e.outputHash,
-          challengeDeadline: e.challengeDeadline,
           submittedAt: this.db.getRequest(e.requestId)?.submittedAt ?? now,
           submitTx: e.at.txHash,
         });

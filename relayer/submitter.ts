@@ -12,8 +12,7 @@ import type { BlobStore } from "./blobs.js";
 import { deliveryOutput } from "./delivery.js";
 import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
 import { decodeEvents, type DomainEvent, type EventOf } from "./events.js";
-
-type BatchStruct = IInferenceOracle.ResultBatchStruct;
+import { packBatch, type WireBatch } from "../protocol/batch-wire.js";
 
 /** Hands a request's job out again (JobDispatcher.republish); resolves whether it did. */
 export type Republish = (requestId: string, note: string) => Promise<boolean>;
@@ -86,8 +85,8 @@ export class ResultSubmitter {
     return false;
   }
 
-  /** The batch as submitBatch takes it: every signed item, in the signed order. */
-  private async toStruct(m: ResultBatchMessage): Promise<BatchStruct> {
+  /** The batch with the bytes submitBatch carries: every signed item, in the signed order. */
+  private async toWire(m: ResultBatchMessage): Promise<WireBatch> {
     const items = await Promise.all(m.items.map(async (item) => {
       const row = this.db.getRequest(item.requestId);
       // The output is only needed when the request settles in this transaction (NONE and ZK tiers):
@@ -112,9 +111,9 @@ export class ResultSubmitter {
       return true;
     }
     const m = JSON.parse(batch.message) as ResultBatchMessage;
-    const struct = await this.toStruct(m);
+    const args = packBatch(await this.toWire(m));
     try {
-      const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch.populateTransaction(struct));
+      const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch.populateTransaction(...args));
       const skipped = new Map<string, string>();
       for (const e of this.eventsOf(receipt)) if (e.kind === "resultSkipped") skipped.set(e.requestId, e.reason);
       const now = Date.now();

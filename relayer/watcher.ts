@@ -15,7 +15,7 @@
  * the cursor there and re-scans.
  */
 import type { Log } from "ethers";
-import { OracleError, type Logger } from "../protocol/index.js";
+import { OracleError, RESULT_BATCH_TOPIC, submittedFromLogs, type Logger } from "../protocol/index.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb } from "./db.js";
 import { ORACLE_EVENTS, decodeEvents, type EventOf, type EventSubscriber } from "./events.js";
@@ -139,8 +139,12 @@ export class EventWatcher {
     const head = await this.chain.provider.getBlockNumber();
     const range = this.options.logBlockRange;
     for (let from = fromBlock; from <= head; from += range) {
-      const chunk = await this.chain.provider.getLogs({ address: this.chain.oracleAddress, fromBlock: from, toBlock: Math.min(head, from + range - 1), topics: [null, requestId] });
-      logs.push(...chunk);
+      const blocks = { address: this.chain.oracleAddress, fromBlock: from, toBlock: Math.min(head, from + range - 1) };
+      const chunk = await this.chain.provider.getLogs({ ...blocks, topics: [null, requestId] });
+      // Results come one event per batch (protocol/batch-wire.ts): the batches that carry this request's record.
+      const batches = await this.chain.provider.getLogs({ ...blocks, topics: [RESULT_BATCH_TOPIC] });
+      const id = requestId.toLowerCase();
+      logs.push(...chunk, ...batches.filter((l) => submittedFromLogs([l], this.chain.oracleAddress).some((r) => r.requestId === id)));
       if (finalTx !== null && chunk.some((l) => l.transactionHash.toLowerCase() === finalTx.toLowerCase())) break;
     }
     return logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);

@@ -21,7 +21,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatEther } from "ethers";
 import { ChallengerDaemon, type DaemonTransaction } from "../challenger/daemon.js";
-import { createLogger, encodeTensor, type Hex } from "../protocol/index.js";
+import { createLogger, encodeTensor, type Hex, querySubmitted } from "../protocol/index.js";
 import type { MoveRecord } from "../protocol/fraud-game-client.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { GameCheater } from "./fault-injection.js";
@@ -102,10 +102,10 @@ async function main(): Promise<void> {
     const state = () => relayer.db.getRequest(id)?.state;
     await waitFor(() => state() === "submitted", 120_000, "the cheater's result");
     const badAt = Date.now();
-    const [submitted] = await oracle.queryFilter(oracle.filters.ResultSubmitted(id));
-    const submitTx = (await ethers.provider.getTransaction(submitted!.transactionHash))!;
+    const [submitted] = await querySubmitted(ethers.provider, await oracle.getAddress(), { requestId: id });
+    const submitTx = (await ethers.provider.getTransaction(submitted!.transactionHash!))!;
     // Happy-path trace bytes: nothing but the output joined the blob store, and the signed result names no trace.
-    const outputBlob = relayer.blobs.has(submitted!.args.outputHash) ? (await relayer.blobs.get(submitted!.args.outputHash)).byteLength : 0;
+    const outputBlob = relayer.blobs.has(submitted!.outputHash) ? (await relayer.blobs.get(submitted!.outputHash)).byteLength : 0;
     const happyTraceBytes = relayer.blobs.storedBytes() - storedBefore - outputBlob;
     mark("bad result on-chain", `worker A signed the probabilities swapped; no trace root (the signed ResultBatch names none), ${happyTraceBytes} trace bytes uploaded, submit calldata ${(submitTx.data.length - 2) / 2} B`);
 

@@ -6,7 +6,7 @@
  * in that same transaction.
  */
 import { loadMnist7x7 } from "../circuits/dataset.js";
-import { createLogger, encodeTensor, Tier } from "../protocol/index.js";
+import { createLogger, encodeTensor, Tier, querySubmitted } from "../protocol/index.js";
 import { REQUEST_FEE, startLocalStack, waitFor } from "../stack/local-stack.js";
 
 const median = (xs: number[]) => {
@@ -54,7 +54,7 @@ export async function runZkDemo(o: { json: boolean; requests: number }): Promise
     let oneTx = 0;
     for (const r of reqs) {
       const p = await zk.dapp.prediction(r.id);
-      const sub = (await oracle.queryFilter(oracle.filters.ResultSubmitted(r.id)))[0]!;
+      const sub = (await querySubmitted(ethers.provider, await oracle.getAddress(), { requestId: r.id }))[0]! as { transactionHash: string };
       const ful = (await oracle.queryFilter(oracle.filters.RequestFulfilled(r.id)))[0]!;
       if (sub.transactionHash === ful.transactionHash) oneTx++;
       const rc = await ethers.provider.getTransactionReceipt(sub.transactionHash);

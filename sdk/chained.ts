@@ -13,6 +13,7 @@
 import { Interface, ZeroAddress, type ContractRunner, type Signer, type Provider, type TransactionReceipt } from "ethers";
 import { hashEncoded, type Tensor } from "../protocol/tensor.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
+import { unpackItems } from "../protocol/batch-wire.js";
 import { ChainedInference__factory, type ChainedInference } from "../types/ethers-contracts/index.js";
 import { channel, resizeChannel, type RgbImage } from "./inputs.js";
 import { OracleSdkError } from "./errors.js";
@@ -236,7 +237,7 @@ function outputInCall(data: string, requestId: string): Uint8Array | undefined {
   }
   if (parsed === null) return undefined;
   const items: Array<{ requestId: string; output: string }> =
-    parsed.name === "submitBatch" ? [...parsed.args[0].items] : parsed.name === "settle" ? [parsed.args[0]] : parsed.name === "settleMany" ? [...parsed.args[0]] : [];
+    parsed.name === "submitBatch" ? unpackItems(String(parsed.args[2])) : parsed.name === "settle" ? [parsed.args[0]] : parsed.name === "settleMany" ? [...parsed.args[0]] : [];
   const item = items.find((i) => i.requestId.toLowerCase() === requestId.toLowerCase() && i.output !== "0x");
   return item === undefined ? undefined : Buffer.from(item.output.slice(2), "hex");
 }

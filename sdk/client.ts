@@ -21,6 +21,7 @@ import type { Tensor } from "../protocol/tensor.js";
 import { decodeBundle, hashBundleEncoded } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
 import { outputUri } from "../protocol/largeOutput.js";
+import { querySubmitted } from "../protocol/batch-wire.js";
 import { chainError, OracleSdkError } from "./errors.js";
 import { strip, checkHash, decodeBundleChecked } from "./client-checks.js";
 import { OracleClientRequests } from "./client-requests.js";
@@ -110,7 +111,7 @@ export class OracleClient extends OracleClientRequests {
     if (status === RequestStatus.None) throw new OracleSdkError("REQUEST_NOT_FOUND", `the oracle has no request ${id}`, { details: { requestId: id } });
     const from = fromBlock ?? this.requestBlocks.get(id.toLowerCase()) ?? 0;
     const out: RequestOutcome = { stage: "requested", requestId: id, status };
-    const last = async (filter: ReturnType<IInferenceOracle["filters"]["ResultSubmitted"]> | ReturnType<IInferenceOracle["filters"]["RequestFulfilled"]> | ReturnType<IInferenceOracle["filters"]["RequestRefunded"]>) => {
+    const last = async (filter: ReturnType<IInferenceOracle["filters"]["RequestFulfilled"]> | ReturnType<IInferenceOracle["filters"]["RequestRefunded"]>) => {
       try {
         const logs = await this.oracle.queryFilter(filter as Parameters<IInferenceOracle["queryFilter"]>[0], from);
         return logs[logs.length - 1] as (typeof logs)[number] & { args: Record<string, unknown> } | undefined;
@@ -128,12 +129,18 @@ export class OracleClient extends OracleClientRequests {
       if (count > 0n) out.rejections = { count: Number(count), quorum: Number(quorum) };
     }
     if (status >= RequestStatus.Submitted && status !== RequestStatus.Refunded) {
-      const ev = await last(this.oracle.filters.ResultSubmitted(id));
+      let results;
+      try {
+        results = await querySubmitted(this.provider, await this.oracle.getAddress(), { fromBlock: from, requestId: id });
+      } catch (error) {
+        throw chainError("reading the oracle's events", error);
+      }
+      const ev = results[results.length - 1];
       if (ev !== undefined) {
-        out.outputHash = ev.args.outputHash as Hex;
-        out.worker = ev.args.worker as string;
-        out.txHash = ev.transactionHash as Hex;
-        if (Number(view.tier) === Tier.OPTIMISTIC) out.challengeDeadline = Number(ev.args.challengeDeadline);
+        out.outputHash = ev.outputHash;
+        out.worker = ev.worker;
+        if (ev.transactionHash !== undefined) out.txHash = ev.transactionHash as Hex;
+        if (Number(view.tier) === Tier.OPTIMISTIC) out.challengeDeadline = ev.time;
       }
       out.stage = status === RequestStatus.Challenged ? "challenged" : "submitted";
     }

@@ -13,7 +13,7 @@
 import { hexlify, type ContractRunner, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
 import { hashBundleEncoded } from "../protocol/bundle.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
-import { proofFromLogs, type ResultProof } from "../protocol/batch.js";
+import { proofFromLogs, querySubmitted, type ResultProof } from "../protocol/batch.js";
 import { RedundantInference__factory, type RedundantInference } from "../types/ethers-contracts/index.js";
 import { OracleSdkError } from "./errors.js";
 
@@ -99,15 +99,13 @@ export async function requestRedundant(contract: RedundantInference, o: Redundan
 
 /**
  * The record and Merkle proof of `requestId`'s accepted result at its current attempt: the logs of the
- * transaction whose ResultSubmitted (for that attempt) committed it.
+ * transaction whose ResultBatchSubmitted committed it at that attempt.
  */
 export async function resultProof(provider: Provider, oracleAddress: string, requestId: string, attempt: number, fromBlock = 0): Promise<ResultProof> {
-  const topic = ORACLE_EVENTS.getEvent("ResultSubmitted").topicHash;
-  const logs = await provider.getLogs({ address: oracleAddress, topics: [topic, requestId], fromBlock, toBlock: "latest" });
-  for (const log of [...logs].reverse()) {
-    const parsed = ORACLE_EVENTS.parseLog(log)!;
-    if (Number(parsed.args.attempt) !== attempt) continue;
-    const receipt = await provider.getTransactionReceipt(log.transactionHash);
+  const results = await querySubmitted(provider, oracleAddress, { fromBlock, requestId });
+  for (const r of [...results].reverse()) {
+    if (r.attempt !== attempt || !r.optimistic || r.transactionHash === undefined) continue;
+    const receipt = await provider.getTransactionReceipt(r.transactionHash);
     if (receipt !== null) return proofFromLogs(receipt.logs, oracleAddress, requestId);
   }
   throw new OracleSdkError("REQUEST_NOT_FOUND", `no committed result of ${requestId} at attempt ${attempt}`);

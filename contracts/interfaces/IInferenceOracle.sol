@@ -58,31 +58,6 @@ interface IInferenceOracle is IDisputeOracle {
         uint32 maxInlineOutput;
     }
 
-    /// @notice One result of a worker-signed batch. Its signed leaf is keccak256(abi.encode(RESULT_LEAF_TAG,
-    /// requestId, outputHash)) (RequestBook.resultLeaf); the requestId binds the model and the input.
-    /// @param output canonical output encoding (an OPTIMISTIC output inline for challengers, or a NONE/ZK
-    /// output delivered to the callback in this transaction), or its size proof "VIOH" || header ||
-    /// dataRoot (an output longer than the request's maxInlineOutput, delivered as hash only), or empty
-    /// @param proof zk proof for ZK-tier requests, else empty
-    struct ResultItem {
-        RequestId requestId;
-        bytes32 outputHash;
-        bytes output;
-        bytes proof;
-    }
-
-    /// @notice A worker-signed batch of results as the relayer submits it (docs/V2.md §3): one EIP-712
-    /// signature over ResultBatch(resultsRoot, payee), resultsRoot being the sorted-pair keccak Merkle root of
-    /// the items' leaves in batch order. A batch is accepted or skipped item by item, but signed and so
-    /// submitted whole: changing, dropping or reordering an item changes the root and voids the signature.
-    /// @param payee who receives the relayer share of every fee in the batch, whoever submits (a copied
-    /// batch pays the same payee); zero: the worker itself
-    struct ResultBatch {
-        address payee;
-        bytes signature;
-        ResultItem[] items;
-    }
-
     /// @notice An accepted OPTIMISTIC result; `worker` is the operator behind the batch's signer, `relayer`
     /// the payee the worker signed (the operator when it signed none), not the submitter. The oracle keeps
     /// no copy: each submitted batch commits the OPTIMISTIC items it accepted as the leaves of one Merkle
@@ -199,31 +174,23 @@ interface IInferenceOracle is IDisputeOracle {
         bytes input,
         string inputURI
     );
-    /// @notice A result was accepted. `attempt` is the request's count of overturned results (part of the
-    /// result's leaf). `worker` is the operator (not the signer key); `relayer` the payee the worker signed
-    /// (the operator when it signed none), who gets the relayer share whoever submitted. For OPTIMISTIC
-    /// requests `challengeDeadline` ends the challenge window; NONE and ZK results are final at once
-    /// (RequestFulfilled follows in the same transaction) and carry the submission time. `worker` and
-    /// `relayer` are not indexed (two topics per result cost more than two data words); the batch's
-    /// ResultBatchSubmitted indexes both once.
-    event ResultSubmitted(
-        RequestId indexed requestId,
-        address worker,
-        address relayer,
-        bytes32 outputHash,
-        uint64 challengeDeadline,
-        uint8 attempt
-    );
     /// @notice A worker-signed batch was submitted: `resultsRoot` is the root its worker signed, `worker`
-    /// the operator behind the signer, `payee` who gets the relayer share of its fees; `accepted` of its
-    /// `items` were accepted (the others have a ResultSkipped each).
+    /// the operator behind the signer, `payee` who gets the relayer share of its fees (whoever submitted).
+    /// `records` holds one 71-byte record per accepted item, in batch order (PackedBatch, protocol/batch-wire.ts):
+    /// requestId (32) | outputHash (32) | time (uint40) | attempt (uint8) | flags (uint8). An OPTIMISTIC
+    /// result (flags bit 0) carries the end of its challenge window and is a leaf of `acceptedRoot`, the
+    /// Merkle root of the batch's accepted OPTIMISTIC results (RequestBook.leaf, in record order; zero when
+    /// none). A NONE/ZK result carries the submission time and is final at once (its RequestFulfilled was
+    /// emitted earlier in the same call). `items` counts every item; those not accepted have a ResultSkipped
+    /// each. One event per batch instead of one per result: 8 gas per byte of record, not a log per result.
     event ResultBatchSubmitted(
-        bytes32 indexed resultsRoot, address indexed worker, address indexed payee, uint256 items, uint256 accepted
+        bytes32 indexed resultsRoot,
+        address indexed worker,
+        address indexed payee,
+        uint256 items,
+        bytes32 acceptedRoot,
+        bytes records
     );
-    /// @notice The OPTIMISTIC results accepted from one submitted batch, committed as one Merkle
-    /// root. Its leaves are the `count` ResultSubmitted events of that call that are not followed by a
-    /// RequestFulfilled for the same request (NONE/ZK results are final at once and are no leaves).
-    event BatchCommitted(bytes32 indexed root, uint256 count);
     /// @notice A batch item that was not accepted; `reason` is the selector of the error it would revert with.
     event ResultSkipped(RequestId indexed requestId, bytes4 reason);
     /// @notice A staked worker's signed rejection was recorded (RejectionRecorded follows with the count,
@@ -315,6 +282,10 @@ interface IInferenceOracle is IDisputeOracle {
     error OracleSelfChallenge(RequestId requestId, address worker);
     /// @notice A submitted batch has no items.
     error OracleEmptyBatch();
+    /// @notice The packed items of a batch end mid-item at byte `offset` (a header or a length past the end).
+    error OracleMalformedBatch(uint256 offset);
+    /// @notice A batch has more than `maximum` items (PackedBatch.MAX_ITEMS).
+    error OracleBatchTooLarge(uint256 items, uint256 maximum);
     /// @notice The operator already rejected this request; each operator counts once.
     error OracleAlreadyRejected(RequestId requestId, address operator);
     /// @notice The header and data root of a type-mismatch proof do not hash to the request's inputHash.
@@ -335,13 +306,20 @@ interface IInferenceOracle is IDisputeOracle {
 
     // ---------------------------------------------------------------- requests
     function requestInference(RequestParams calldata params) external payable returns (RequestId requestId);
-    /// @notice Submits a worker-signed batch (anyone may submit it; the signed payee is paid). The oracle
-    /// recomputes the root over ALL items, recovers the signer once (a bad signature, an unknown signer
-    /// or an empty batch reverts), then accepts every valid item and skips (with ResultSkipped) the rest,
-    /// so one bad item never blocks a batch. Returns how many were accepted. The accepted OPTIMISTIC items
-    /// are committed as one Merkle root (BatchCommitted). Too little gas for a NONE/ZK item's callback is
-    /// not a bad item: the whole call reverts with OracleInsufficientGasForCallback.
-    function submitBatch(ResultBatch calldata batch) external returns (uint256 accepted);
+    /// @notice Submits a worker-signed batch (anyone may submit it; the signed payee is paid): one EIP-712
+    /// signature over ResultBatch(resultsRoot, payee), resultsRoot being the sorted-pair keccak Merkle root of
+    /// the items' leaves keccak256(abi.encode(RESULT_LEAF_TAG, requestId, outputHash)) in batch order, so
+    /// the batch is signed and submitted whole: changing, dropping or reordering an item voids the signature.
+    /// `packed` is the items back to back (PackedBatch; protocol/batch-wire.ts packBatch): requestId (32) |
+    /// outputHash (32) | output length (uint24) | proof length (uint24) | output | proof. The output is
+    /// the canonical tensor (an OPTIMISTIC output inline for challengers, or a NONE/ZK output for the
+    /// callback in this call), its size proof "VIOH" || header || dataRoot, or empty; the proof is a ZK
+    /// request's proof, else empty. The oracle recomputes the root over ALL items and recovers the signer
+    /// once (an empty, malformed or oversized batch, a bad signature or an unknown signer reverts), then
+    /// accepts every valid item and skips (with ResultSkipped) the rest, so one bad item never blocks a
+    /// batch. Returns how many were accepted; ResultBatchSubmitted lists them. Too little gas for a NONE/ZK
+    /// item's callback is not a bad item: the whole call reverts with OracleInsufficientGasForCallback.
+    function submitBatch(address payee, bytes calldata signature, bytes calldata packed) external returns (uint256 accepted);
     /// @notice Records a staked worker's signed `Rejection(requestId, reason)` (one per operator). The
     /// request is refunded when `rejectionQuorum` distinct staked operators (its params version) rejected
     /// it; until then it stays open to other workers, and its requester may `cancelRequest`.

@@ -25,13 +25,10 @@ library BatchMerkle {
                     let src := add(base, shl(6, i))
                     let a := mload(src)
                     let b := mload(add(src, 32))
-                    if gt(a, b) {
-                        let t := a
-                        a := b
-                        b := t
-                    }
-                    mstore(0x00, a)
-                    mstore(0x20, b)
+                    // Sorted without a branch: the larger child goes to the second scratch word.
+                    let hi := shl(5, gt(a, b))
+                    mstore(hi, a)
+                    mstore(xor(hi, 0x20), b)
                     mstore(add(base, shl(5, i)), keccak256(0x00, 0x40))
                 }
                 if and(n, 1) {

@@ -6,7 +6,7 @@
  * in the oracle (owner fee, relayer cut, worker cut), never assuming them.
  */
 import { TestPermitToken__factory, TokenFeeDApp__factory } from "../../types/ethers-contracts/index.js";
-import { decodeTensor, encodeTensor, Tier } from "../../protocol/index.js";
+import { decodeTensor, encodeTensor, Tier, querySubmitted } from "../../protocol/index.js";
 import { signPermit } from "../../protocol/permit.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { DEFAULT_PARAMS } from "../../stack/local-stack.js";
@@ -60,10 +60,10 @@ export const erc20: FeatureDemo = {
     }
     const answer = await dapp.answer(id);
     const probs = Array.from(decodeTensor(Buffer.from(answer.output.slice(2), "hex")).data as Float32Array);
-    const fulfilled = (await stack.oracle.queryFilter(stack.oracle.filters.ResultSubmitted(id)))[0]!;
-    const worker = String(fulfilled.args.worker);
-    const relayer = String(fulfilled.args.relayer);
-    const delivery = (await fulfilled.getTransactionReceipt()).gasUsed;
+    const fulfilled = (await querySubmitted(stack.oracle.runner!.provider!, await stack.oracle.getAddress(), { requestId: id }))[0]!;
+    const worker = fulfilled.worker;
+    const relayer = fulfilled.relayer;
+    const delivery = (await stack.oracle.runner!.provider!.getTransactionReceipt(fulfilled.transactionHash!))!.gasUsed;
     const owed = {
       owner: await stack.oracle.tokenBalanceOf(await modelOwner.getAddress(), tokenAddress),
       relayer: await stack.oracle.tokenBalanceOf(relayer, tokenAddress),

@@ -26,6 +26,7 @@ import { isError } from "../../protocol/errors.js";
 import { InferenceOracle__factory, ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
 import { oracleDomain } from "../../protocol/eip712.js";
 import { expectRevert, FEE, MODEL_HASH, modelInfo, requestParams, signerWallet, submission, type Fx } from "../contracts/helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const quiet = new Progress(true);
 const config = (admin: string) => loadDeployConfig({ admin, params: { challengeWindow: 900 } });
@@ -181,15 +182,15 @@ describe("attack: front-running a deterministic deployment", () => {
     expect(y.id).not.toBe(x.id); // request ids commit to block.chainid
     // The worker's signed result for chain X, replayed on chain Y: as is, and re-pointed at Y's request.
     const signedForX = await submission(x.fx, x.id, worker);
-    await expectRevert(y.oracle.connect(y.relayer).submitBatch(signedForX), y.oracle, "OracleUnknownSigner");
+    await expectRevert(y.oracle.connect(y.relayer).submitBatch(...packBatch(signedForX)), y.oracle, "OracleUnknownSigner");
     const repointed = { ...signedForX, items: signedForX.items.map((i) => ({ ...i, requestId: y.id })) };
-    await expectRevert(y.oracle.connect(y.relayer).submitBatch(repointed), y.oracle, "OracleUnknownSigner");
+    await expectRevert(y.oracle.connect(y.relayer).submitBatch(...packBatch(repointed)), y.oracle, "OracleUnknownSigner");
     // Signed over Y's request id but in X's domain (the same verifyingContract, only the chain id differs): refused.
     const crossDomain = await submission(y.fx, y.id, worker, { domain: x.fx.domain });
-    await expectRevert(y.oracle.connect(y.relayer).submitBatch(crossDomain), y.oracle, "OracleUnknownSigner");
+    await expectRevert(y.oracle.connect(y.relayer).submitBatch(...packBatch(crossDomain)), y.oracle, "OracleUnknownSigner");
     expect(Number((await y.oracle.getRequest(y.id)).status)).toBe(1); // still Requested
     // Where it belongs it is accepted.
-    await (await x.oracle.connect(x.relayer).submitBatch(signedForX)).wait();
+    await (await x.oracle.connect(x.relayer).submitBatch(...packBatch(signedForX))).wait();
     expect(Number((await x.oracle.getRequest(x.id)).status)).toBe(4); // Fulfilled (NONE tier)
   }, 300_000);
 });

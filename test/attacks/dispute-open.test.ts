@@ -15,6 +15,7 @@ import { ZeroHash } from "ethers";
 import {
   deploy, expectRevert, events, requestAndSubmit, send, modelInfo, ETH, PARAMS, RULE_WITHIN, Ruling, Status, type Connection, type Fx,
 } from "../contracts/helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const BOND = PARAMS.challengeBond;
 const BPS = 10_000n;
@@ -87,7 +88,7 @@ describe("attack: open disputes", () => {
     await send(fx.resolver.connect(fx.arbiter).rule(a.id, Ruling.WorkerFault));
     // The request reopened; another worker's (honest) result is disputed by someone.
     const { submission, record } = await import("../contracts/helpers.js");
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, a.id, fx.signers[1]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, a.id, fx.signers[1]!))));
     const b = record(fx.ops[1]!.address, fx.relayer.address);
     await send(fx.oracle.connect(fx.other).challenge(a.id, b, [], { value: BOND }));
     // A join meant for the first result's dispute arrives late: it does not join the second one.

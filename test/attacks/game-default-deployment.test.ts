@@ -23,7 +23,7 @@ import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 import { readFileSync } from "node:fs";
 import { withElement } from "./game-fixture.js";
 import { openChallenge } from "../../challenger/dispute.js";
-import type { LogLike } from "../../protocol/batch.js";
+import { querySubmitted, type LogLike } from "../../protocol/batch.js";
 
 const { challengeBond, challengeWindow } = DEFAULT_PARAMS;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -50,9 +50,9 @@ describe("attack: wrong challenges against an honest worker on the default Fraud
     const id = (await classify(stack, await uploadBlob(stack, bytes))) as Hex;
     stack.relayer.poke();
     await waitFor(() => stateOf(stack, id) === "submitted", 120_000, "the honest result on-chain");
-    const [ev] = await stack.oracle.queryFilter(stack.oracle.filters.ResultSubmitted(id));
-    const logs = (await stack.ethers.provider.getTransactionReceipt(ev!.transactionHash))!.logs;
-    const output = decodeTensor(await stack.relayer.blobs.get(ev!.args.outputHash));
+    const [ev] = await querySubmitted(stack.ethers.provider, await stack.oracle.getAddress(), { requestId: id });
+    const logs = (await stack.ethers.provider.getTransactionReceipt(ev!.transactionHash!))!.logs;
+    const output = decodeTensor(await stack.relayer.blobs.get(ev!.outputHash));
     return { id, logs, input: decodeTensor(bytes), output };
   }
 

@@ -23,6 +23,7 @@ import { hashEncoded } from "../../protocol/tensor.js";
 import { fromHex, bytesToHex } from "../../protocol/merkle.js";
 import { sizeProof } from "../../protocol/largeOutput.js";
 import { OracleClient, isSdkError } from "../../sdk/index.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const MAP = tensorF32([1, 1, 64, 64], Array.from({ length: 64 * 64 }, (_, i) => (i % 5) / 5));
 const MAP_HASH = hashEncoded(MAP);
@@ -60,10 +61,10 @@ describe("attack: large outputs (issue 18)", () => {
     const { d, ask } = await dapp(fx, Tier.NONE);
     const id = await ask("classify");
     // The worker signs the true hash but sends the size proof: the dApp would get no bytes.
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { output: sizeProof(OUTPUT) })), fx.oracle, "OracleOutputInlineRequired");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { output: sizeProof(OUTPUT) }))), fx.oracle, "OracleOutputInlineRequired");
     expect(Number(await fx.oracle.state(id))).toBe(Status.Requested);
     expect((await d.delivery(id)).received).toBe(false);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[1]!, { output: OUTPUT })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[1]!, { output: OUTPUT }))));
     const got = await d.delivery(id);
     expect([got.received, got.isInline, got.output]).toEqual([true, true, bytesToHex(OUTPUT)]);
   });
@@ -76,15 +77,15 @@ describe("attack: large outputs (issue 18)", () => {
     // Another data root under the map's header: does not open the signed hash.
     const forged = Buffer.from(real);
     forged[forged.length - 1] = forged[forged.length - 1]! ^ 1;
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: forged })), fx.oracle, "OracleOutputHashMismatch");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: forged }))), fx.oracle, "OracleOutputHashMismatch");
     // A header claiming a bigger shape than the worker signed: also another hash.
     const bigger = Buffer.from(real);
     bigger.writeUInt32BE(128, 4 + 8 + 12);
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: bigger })), fx.oracle, "OracleOutputHashMismatch");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: bigger }))), fx.oracle, "OracleOutputHashMismatch");
     // Truncated, or a rank that does not match the length: malformed.
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: real.subarray(0, real.length - 1) })), fx.oracle, "OracleMalformedTensor");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: real.subarray(0, real.length - 1) }))), fx.oracle, "OracleMalformedTensor");
     expect((await d.delivery(id)).received).toBe(false);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: real })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: real }))));
     expect((await d.delivery(id)).outputHash).toBe(MAP_HASH);
   });
 
@@ -92,7 +93,7 @@ describe("attack: large outputs (issue 18)", () => {
     const fx = await fixture();
     const { d, ask } = await dapp(fx, Tier.OPTIMISTIC);
     const id = await ask("classify");
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT }))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     const rec = record(fx.ops[0]!.address, fx.relayer.address, OUTPUT_HASH);
     // A griefing settler drops the bytes, as empty or as a (valid) size proof of the small output.
@@ -111,10 +112,10 @@ describe("attack: large outputs (issue 18)", () => {
     const { d, ask } = await dapp(fx, Tier.OPTIMISTIC);
     // Small output, bytes withheld: the worker signs the hash and publishes nothing.
     const small = await ask("classify");
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, small, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, small, fx.signers[0]!))));
     // Large output, bytes withheld too.
     const big = await ask("detect");
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, big, fx.signers[0]!, { outputHash: MAP_HASH })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, big, fx.signers[0]!, { outputHash: MAP_HASH }))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     const recSmall = record(fx.ops[0]!.address, fx.relayer.address, OUTPUT_HASH);
     const recBig = record(fx.ops[0]!.address, fx.relayer.address, MAP_HASH);
@@ -150,7 +151,7 @@ describe("attack: large outputs (issue 18)", () => {
       const fx = await fixture();
       const { ask } = await dapp(fx, Tier.NONE);
       const id = await ask("detect");
-      await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) })));
+      await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) }))));
       // A lying blob store serves another map (a well-formed tensor, another hash) under the hash.
       const other = tensorF32([1, 1, 64, 64], Array.from({ length: 64 * 64 }, () => 0));
       served.set(MAP_HASH.toLowerCase(), other);

@@ -21,6 +21,7 @@ import { bundleEntries, encodeBundle, encodeBundleOf, encodeTensor, hashBundleEn
 import { frame, SR, VAD_HASH, VAD_MODEL, ZERO_STATE } from "../worker/vad-fixtures.js";
 import { attackJob, attackWorker, type AttackWorker } from "./harness.js";
 import { loopbackServer, type LoopbackServer } from "../worker/fixtures.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const FILE = join(process.cwd(), "models", "vad-gru.onnx");
 const INPUTS = [
@@ -80,13 +81,13 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const bad = swapped(honest);
     expect(hashBundleEncoded(bad)).not.toBe(hashBundleEncoded(honest));
     // A carrier copies the batch and swaps the outputs' bytes (only their hash is signed): the item is skipped.
-    const carried = await send(fx.oracle.connect(fx.other).submitBatch({ ...sub, items: [{ ...sub.items[0]!, output: bytesToHex(bad) }] }));
+    const carried = await send(fx.oracle.connect(fx.other).submitBatch(...packBatch({ ...sub, items: [{ ...sub.items[0]!, output: bytesToHex(bad) }] })));
     const skipped = events(carried, fx.oracle, "ResultSkipped");
     expect(skipped).toHaveLength(1);
     expect(skipped[0]!.args.reason).toBe(fx.oracle.interface.getError("OracleOutputHashMismatch")!.selector);
     expect(await dapp.framesScored()).toBe(0n);
     // The real bundle goes through: the dApp takes the probability and carries stateN as its next state.
-    await send(fx.oracle.connect(fx.relayer).submitBatch(sub));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub)));
     expect(await dapp.framesScored()).toBe(1n);
     expect(await dapp.state()).toBe(bytesToHex(bundleEntries(honest)[1]!.encoded));
     const p = Buffer.alloc(4);
@@ -99,7 +100,7 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const { dapp, id, f } = await vad(fx);
     const bad = swapped(await honestOutput(f));
     const before = await dapp.state();
-    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(bad), output: bytesToHex(bad) })));
+    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(bad), output: bytesToHex(bad) }))));
     // Delivered (the worker's word, NONE tier) but under names that do not fit: nothing decoded.
     expect(events(receipt, dapp, "FrameOutOfLine")).toHaveLength(1);
     expect(events(receipt, dapp, "FrameScored")).toHaveLength(0);
@@ -129,11 +130,11 @@ describe("attack: swapped outputs and substituted input bundles", () => {
     const fx = await conn.networkHelpers.loadFixture(deploy);
     const { dapp, id, f } = await vad(fx);
     const honest = await honestOutput(f);
-    const first = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: bytesToHex(honest) })));
+    const first = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashBundleEncoded(honest), output: bytesToHex(honest) }))));
     const push = await send(dapp.connect(fx.requester).pushFrame(encodeTensor(frame(1)), (await now(fx)) + 3600n, { value: FEE }));
     const next = events(push, fx.oracle, "InferenceRequested")[0]!.args.requestId as string;
     const out = honest; // a bundle of the model's layout (its values do not change the gas)
-    const second = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, next, fx.signers[0]!, { outputHash: hashBundleEncoded(out), output: bytesToHex(out) })));
+    const second = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, next, fx.signers[0]!, { outputHash: hashBundleEncoded(out), output: bytesToHex(out) }))));
     expect(await dapp.framesScored()).toBe(2n);
     // Measured 259.8k (push, state slots warm), 281.0k (first delivery: state slots written from zero), 175.6k after.
     expect(Number(push.gasUsed)).toBeLessThan(280_000);

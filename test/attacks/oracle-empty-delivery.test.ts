@@ -12,6 +12,7 @@ import {
   deploy, events, expectRevert, now, record, send, submission, tensorF32, FEE, INPUT_HASH, MODEL_HASH, PARAMS, Tier, type Connection, type Fx,
 } from "../contracts/helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const ROTATED = tensorF32([1, 2], [0.2, 0.8]);
 
@@ -31,7 +32,7 @@ describe("attack: empty delivery (finding 2)", () => {
   it("test_settle_emptyOutputFirst_reverts_thenRelayerDeliversOutput_succeeds", async () => {
     const fx = await fixture();
     const { d, id } = await classify(fx, Tier.OPTIMISTIC);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashEncoded(ROTATED) })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: hashEncoded(ROTATED) }))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     const rec = record(fx.ops[0]!.address, fx.relayer.address, hashEncoded(ROTATED));
     // The attacker races to settle first without the output ...
@@ -55,12 +56,12 @@ describe("attack: empty delivery (finding 2)", () => {
     // A front-runner copies the relayer's batch and strips the output (the output bytes are not signed,
     // only its hash): the stripped item is skipped, not accepted.
     const stripped = { ...sub, items: [{ ...sub.items[0]!, output: "0x" }] };
-    const receipt = await send(fx.oracle.connect(fx.other).submitBatch(stripped));
+    const receipt = await send(fx.oracle.connect(fx.other).submitBatch(...packBatch(stripped)));
     const skipped = events(receipt, fx.oracle, "ResultSkipped");
     expect(skipped).toHaveLength(1);
     expect(skipped[0]!.args.reason).toBe(fx.oracle.interface.getError("OracleOutputMissing")!.selector);
     expect((await d.classification(id)).received).toBe(false);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(sub));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub)));
     expect((await d.classification(id)).decoded).toBe(true);
   });
 });

@@ -12,6 +12,7 @@ import {
   deploy, expectRevert, events, request, requestParams, send, now, record, submission,
   FEE, MODEL_FEE, OUTPUT, PARAMS, Tier, type Connection,
 } from "../contracts/helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const BURN_GAS = 2; // MaliciousConsumer.Mode.BurnGas
 const MAX_CALLBACK = PARAMS.maxCallbackGasLimit;
@@ -68,7 +69,7 @@ describe("attack: refund griefing (finding 7)", () => {
     const callbackFee: bigint = (await fx.oracle.getRequest(id)).callbackFee;
     const baseFee = (await fx.ethers.provider.getBlock(requested.blockNumber))!.baseFeePerGas!;
     expect(callbackFee).toBe(BigInt(MAX_CALLBACK) * (baseFee > PARAMS.minGasPrice ? baseFee : PARAMS.minGasPrice));
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT }))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     // Whoever settles runs the requester's 1M-gas callback and is paid for that gas.
     const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: OUTPUT, proof: [] };

@@ -12,6 +12,7 @@ import {
   deploy, expectRevert, events, request, rejection, send, submission, signerWallet, balance,
   FEE, PARAMS, Refund, Status, type Connection,
 } from "../contracts/helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 describe("attack: free censorship by rejection (finding 3)", () => {
   let conn: Connection;
@@ -35,7 +36,7 @@ describe("attack: free censorship by rejection (finding 3)", () => {
     await send(fx.oracle.connect(fx.ops[0]).setSigner(rotated.address));
     await expectRevert(fx.oracle.rejectRequest(id, 1, await rejection(fx, id, rotated, 1)), fx.oracle, "OracleAlreadyRejected", [id, fx.ops[0]!.address]);
     // An honest worker still serves the request.
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[1]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[1]!))));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
   });
 
@@ -92,7 +93,7 @@ describe("attack: free censorship by rejection (finding 3)", () => {
     const fx = await fixture();
     const { id } = await request(fx);
     await send(fx.oracle.connect(fx.other).rejectRequest(id, 3, await rejection(fx, id, fx.signers[0]!, 3)));
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[1]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[1]!))));
     // The worker that served it keeps its fee: the requester cannot cancel a submitted result.
     await expectRevert(fx.oracle.connect(fx.requester).cancelRequest(id), fx.oracle, "UnexpectedRequestState", [id, Status.Submitted, Status.Requested]);
   });

@@ -18,6 +18,7 @@ import {
 } from "../contracts/helpers.js";
 import { signPermit, encodePermit } from "../../protocol/permit.js";
 import { seededRandom } from "../../protocol/random.js";
+import { packBatch } from "../../protocol/batch.js";
 
 describe("attack: ERC-20 fees", () => {
   let conn: Connection;
@@ -62,7 +63,7 @@ describe("attack: ERC-20 fees", () => {
     const token = await deployToken(fx, "BlacklistToken");
     const { id: served } = await tokenRequest(fx, token);
     const { id: expiring } = await tokenRequest(fx, token, { deadline: (await now(fx)) + 600n });
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, served, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, served, fx.signers[0]!))));
     // The requester, worker, relayer and owner are blacklisted, then the token freezes altogether.
     for (const a of [fx.requester, fx.ops[0]!, fx.relayer, fx.modelOwner]) await send(token.setBlacklisted(a.address, true));
     await send(token.setFrozen(true));
@@ -107,7 +108,7 @@ describe("attack: ERC-20 fees", () => {
     await acceptToken(fx, accepted.target, 0n, 0n, false);
     await expectRevert(tokenRequest(fx, accepted), fx.oracle, "OracleTokenNotAccepted", [MODEL_HASH, accepted.target]);
     // The request made before the removal is served and paid on its own terms.
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!))));
     expect(await fx.oracle.tokenBalanceOf(fx.modelOwner.address, accepted.target)).toBe(TOKEN_OWNER_FEE);
   });
 
@@ -171,7 +172,7 @@ describe("attack: ERC-20 fees", () => {
         await send(fx.oracle.connect(fx.relayer).rejectRequest(id, 1, await rejection(fx, id, fx.signers[0]!)));
         await send(fx.oracle.connect(fx.relayer).rejectRequest(id, 1, await rejection(fx, id, fx.signers[1]!)));
       } else {
-        await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[w]!)));
+        await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[w]!))));
         if (tier === Tier.OPTIMISTIC) {
           const rec = record(fx.ops[w]!.address, fx.relayer.address);
           if (outcome === 4) {
@@ -185,7 +186,7 @@ describe("attack: ERC-20 fees", () => {
             if (Number(await fx.oracle.state(id)) === Status.Requested) {
               // Reopened: another worker answers and it settles.
               const w2 = (w + 1) % 3;
-              await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[w2]!)));
+              await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[w2]!))));
               await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
               await send(fx.oracle.settle({ requestId: id, record: record(fx.ops[w2]!.address, fx.relayer.address), output: "0x", proof: [] }));
             } else {

@@ -21,6 +21,7 @@ import { lowerModel } from "../../canonical/lower.js";
 import { runProgram } from "../../canonical/run.js";
 import { CanonicalOutputs } from "../../worker/canonical-output.js";
 import { isError } from "../../protocol/errors.js";
+import { querySubmitted } from "../../protocol/batch-wire.js";
 import { decodeTensor, type Tensor } from "../../protocol/tensor.js";
 import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { OutputDrift } from "../../scripts/fault-injection.js";
@@ -76,7 +77,7 @@ describe("a request reopened after an OutputMinor is served with the canonical o
     expect(drift.drifted).toEqual([id]); // B's fast runtime never ran on it
 
     // B's signed output is the canonical output bit for bit.
-    const signed = decodeTensor(await (await fetch(`${stack.relayer.url}/blobs/${(await stack.oracle.queryFilter(stack.oracle.filters.ResultSubmitted(id))).at(-1)!.args.outputHash}`)).arrayBuffer().then((b) => Buffer.from(b)));
+    const signed = decodeTensor(await (await fetch(`${stack.relayer.url}/blobs/${(await querySubmitted(stack.ethers.provider, await stack.oracle.getAddress(), { requestId: id })).at(-1)!.outputHash}`)).arrayBuffer().then((b) => Buffer.from(b)));
     const program = lowerModel(readFileSync(CLS_MODEL_PATH), { inputShape: CLS_SHAPE });
     const canonical = runProgram(program, decodeTensor(inputBytes), { precision }).output;
     expect(Buffer.from((signed.data as Float32Array).buffer)).toEqual(Buffer.from((canonical.data as Float32Array).buffer));

@@ -22,6 +22,7 @@ import { batchSubmission, events, expectRevert, modelInfo, record, send, INPUT, 
 import {
   answer, attest, deployRedundant, latest, rec, requestJob, settle, AnswerStatus, BAD, BAD_HASH, GOOD, GOOD_HASH, JOB_FEE, JobStatus, type RFx,
 } from "../contracts/redundancy-fixture.js";
+import { packBatch } from "../../protocol/batch.js";
 
 describe("attack: redundancy", () => {
   let conn: Connection;
@@ -35,7 +36,7 @@ describe("attack: redundancy", () => {
     const { jobId, ids } = await requestJob(fx, { k: 2, reserve: 2 });
     // Worker 0 answers both requests of the job in one signed batch (the cheap Sybil: one operator).
     const sub = await batchSubmission(fx, ids, fx.signers[0]!, { output: GOOD, outputHash: GOOD_HASH });
-    await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 5_000_000 }));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
     const r = rec(fx, 0, GOOD);
     const leaves = await Promise.all(ids.map((id) => fx.oracle.resultLeaf(id, 0, r)));

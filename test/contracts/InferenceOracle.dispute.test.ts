@@ -5,6 +5,7 @@ import {
   deploy, expectRevert, expectSkipped, events, request, requestAndSubmit, send, submission, now, balance, modelInfo,
   FEE, PARAMS, Refund, RULE_WITHIN, Ruling, Status, type Connection, type Fx,
 } from "./helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const BOND = PARAMS.challengeBond;
 const BPS = 10_000n;
@@ -108,8 +109,8 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     expect((await fx.oracle.getDispute(id, 1)).opener).toBe(ZeroAddress);
     expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
     // The slashed worker cannot serve or reject this request again; another worker can.
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)), fx.oracle, "OracleWorkerDisqualified");
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[1]!)));
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!))), fx.oracle, "OracleWorkerDisqualified");
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[1]!))));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Submitted));
     await expectRevert(fx.resolver.connect(fx.arbiter).rule(id, Ruling.WorkerFault), fx.resolver, "ArbiterUnknownDispute", [id]);
     // The overturned result's leaf (attempt 0) is still in its committed root, but it no longer names
@@ -211,7 +212,7 @@ describe("InferenceOracle: challenges and disputes (ArbiterResolver)", () => {
     expect(w.stake).toBe(2n * 10n ** 18n - slashed);
     expect(w.locked).toBe(0n);
     expect(events(receipt, fx.oracle, "RequestReopened")).toHaveLength(1);
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)), fx.oracle, "OracleWorkerDisqualified");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!))), fx.oracle, "OracleWorkerDisqualified");
   });
 
   it("test_challenge_join_sameBondUntilDeadline_movesNothing", async () => {

@@ -2,12 +2,12 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { Signature, TypedDataEncoder, Wallet, ZeroHash } from "ethers";
 import {
-  deploy, expectRevert, expectSkipped, events, request, requestAndSubmit, send, submission, batchSubmission, record, now, zkProof, tensorF32, rejection,
+  deploy, expectRevert, expectSkipped, events, submittedOf, request, requestAndSubmit, send, submission, batchSubmission, record, now, zkProof, tensorF32, rejection,
   ETH, FEE, MODEL_FEE, OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier, type Connection, type Fx,
 } from "./helpers.js";
 import { batchDigest, oracleDomain, RESULT_BATCH_TYPES } from "../../protocol/eip712.js";
 import { hashEncoded, tensorHashParts } from "../../protocol/tensor.js";
-import { proofFromLogs, resultLeaf, resultsRoot } from "../../protocol/batch.js";
+import { proofFromLogs, resultLeaf, resultsRoot, packBatch } from "../../protocol/batch.js";
 import type { Hex, RequestId } from "../../protocol/types.js";
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -24,7 +24,7 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
     conn = await network.create();
   });
   const fixture = () => conn.networkHelpers.loadFixture(deploy);
-  const submit = (fx: Fx, sub: object) => fx.oracle.connect(fx.relayer).submitBatch(sub as never);
+  const submit = (fx: Fx, sub: object) => fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub as never));
 
   it("test_submitBatch_optimistic_succeeds", async () => {
     const fx = await fixture();
@@ -32,21 +32,22 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
     const sub = await submission(fx, id, fx.signers[0]!, { output: OUTPUT });
     const receipt = await send(submit(fx, sub));
     const t = await now(fx);
-    const [ev] = events(receipt, fx.oracle, "ResultSubmitted");
-    expect(ev!.args.worker).toBe(fx.ops[0]!.address);
-    expect(ev!.args.relayer).toBe(fx.relayer.address);
-    expect(ev!.args.outputHash).toBe(OUTPUT_HASH);
-    expect(ev!.args.challengeDeadline).toBe(t + BigInt(PARAMS.challengeWindow));
+    const [ev] = submittedOf(receipt, fx.oracle);
+    expect(ev!.worker).toBe(fx.ops[0]!.address);
+    expect(ev!.relayer).toBe(fx.relayer.address);
+    expect(ev!.outputHash).toBe(OUTPUT_HASH);
+    expect(BigInt(ev!.time)).toBe(t + BigInt(PARAMS.challengeWindow));
+    expect([ev!.attempt, ev!.optimistic]).toEqual([0, true]);
     const r = await fx.oracle.getRequest(id);
     expect(r.status).toBe(BigInt(Status.Submitted));
     expect(r.timeout).toBe(t + BigInt(PARAMS.challengeWindow));
     expect(r.attempt).toBe(0n);
     // A batch of one: its root is the result's leaf, and the leaf is what protocol/batch.ts computes.
-    const [batch] = events(receipt, fx.oracle, "BatchCommitted");
+    const [batch] = events(receipt, fx.oracle, "ResultBatchSubmitted");
     const leaf = resultLeaf(id, 0, record(fx.ops[0]!.address, fx.relayer.address));
     expect(await fx.oracle.resultLeaf(id, 0, record(fx.ops[0]!.address, fx.relayer.address))).toBe(leaf);
-    expect(batch!.args.root).toBe(leaf);
-    expect(batch!.args.count).toBe(1n);
+    expect(batch!.args.acceptedRoot).toBe(leaf);
+    expect(batch!.args.items).toBe(1n);
     expect(await fx.oracle.isBatchRoot(leaf)).toBe(true);
     const w = await fx.oracle.getWorker(fx.ops[0]!.address);
     expect(w.locked).toBe(PARAMS.resultBond);
@@ -248,17 +249,19 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       const order = [ids[0]!, ids[1]!, none, ids[2]!, ids[3]!, ids[4]!, ids[0]!];
       const sub = await batchSubmission(fx, order, fx.signers[0]!);
       const receipt = await send(submit(fx, sub));
-      const batches = events(receipt, fx.oracle, "BatchCommitted");
+      const batches = events(receipt, fx.oracle, "ResultBatchSubmitted");
       expect(batches).toHaveLength(1);
-      expect(batches[0]!.args.count).toBe(5n);
+      // One record per accepted item, in batch order: the NONE result flagged final, the duplicate absent.
+      const accepted = submittedOf(receipt, fx.oracle);
+      expect(accepted.map((r) => [r.requestId, r.optimistic])).toEqual([[ids[0], true], [ids[1], true], [none, false], [ids[2], true], [ids[3], true], [ids[4], true]]);
       expect(events(receipt, fx.oracle, "ResultSkipped")).toHaveLength(1);
-      const [signed] = events(receipt, fx.oracle, "ResultBatchSubmitted");
-      expect(signed!.args.resultsRoot).toBe(resultsRoot(order.map((requestId) => ({ requestId, outputHash: OUTPUT_HASH }))));
-      expect([signed!.args.worker, signed!.args.payee, signed!.args.items, signed!.args.accepted]).toEqual([fx.ops[0]!.address, fx.relayer.address, 7n, 6n]);
-      const root = String(batches[0]!.args.root).toLowerCase();
+      const signed = batches[0]!;
+      expect(signed.args.resultsRoot).toBe(resultsRoot(order.map((requestId) => ({ requestId, outputHash: OUTPUT_HASH }))));
+      expect([signed.args.worker, signed.args.payee, signed.args.items]).toEqual([fx.ops[0]!.address, fx.relayer.address, 7n]);
+      const root = String(signed.args.acceptedRoot).toLowerCase();
       expect(await fx.oracle.isBatchRoot(root)).toBe(true);
       // The signed root is no accepted root: a proof against it names nothing.
-      expect(await fx.oracle.isBatchRoot(signed!.args.resultsRoot)).toBe(false);
+      expect(await fx.oracle.isBatchRoot(signed.args.resultsRoot)).toBe(false);
       // Proofs come from the transaction's logs alone (the rebuilt root is checked against the logged one).
       const proofs = ids.map((id) => proofFromLogs(receipt.logs, fx.oracleAddr, id));
       for (const p of proofs) expect(p.root).toBe(root);
@@ -296,13 +299,13 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       for (let i = 0; i < 22; i++) ids.push((await request(fx)).id);
       const sub = await batchSubmission(fx, ids, fx.signers[0]!);
       const bond = PARAMS.resultBond;
-      expect(await fx.oracle.connect(fx.relayer).submitBatch.staticCall(sub)).toBe(20n);
+      expect(await fx.oracle.connect(fx.relayer).submitBatch.staticCall(...packBatch(sub))).toBe(20n);
       const receipt = await send(submit(fx, sub));
       const skipped = events(receipt, fx.oracle, "ResultSkipped");
       expect(skipped.map((e) => e.args.requestId)).toEqual(ids.slice(20));
       const selector = fx.oracle.interface.getError("StakeInsufficientFree")!.selector;
       for (const e of skipped) expect(e.args.reason).toBe(selector);
-      expect(events(receipt, fx.oracle, "BatchCommitted")[0]!.args.count).toBe(20n);
+      expect(submittedOf(receipt, fx.oracle).filter((r) => r.optimistic)).toHaveLength(20);
       const w0 = await fx.oracle.getWorker(fx.ops[0]!.address);
       expect(w0.locked).toBe(20n * bond);
       expect(w0.openResults).toBe(20n);
@@ -338,7 +341,7 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
       const order = [good1.id, late.id, bad.id, good2.id, good1.id, good3.id];
       const sub = await batchSubmission(fx, order, fx.signers[2]!);
       sub.items[2] = { ...sub.items[2]!, output: "0x" + Buffer.from(other).toString("hex") };
-      expect(await fx.oracle.connect(fx.relayer).submitBatch.staticCall(sub)).toBe(3n);
+      expect(await fx.oracle.connect(fx.relayer).submitBatch.staticCall(...packBatch(sub))).toBe(3n);
       const receipt = await send(submit(fx, sub));
       const sel = (name: string) => fx.oracle.interface.getError(name)!.selector;
       const skipped = events(receipt, fx.oracle, "ResultSkipped").map((e) => [e.args.requestId, e.args.reason]);
@@ -379,7 +382,7 @@ describe("InferenceOracle: submissions, signatures, settlement", () => {
         const ids = [];
         for (let i = 0; i < n; i++) ids.push((await request(fx)).id);
         const receipt = await send(submit(fx, await batchSubmission(fx, ids, fx.signers[0]!)));
-        expect(events(receipt, fx.oracle, "ResultSubmitted")).toHaveLength(n);
+        expect(submittedOf(receipt, fx.oracle)).toHaveLength(n);
         gas[`submitBatch OPTIMISTIC x${n} (per result)`] = receipt.gasUsed / BigInt(n);
       }
       const c = await requestAndSubmit(fx, 2);

@@ -14,6 +14,7 @@ import {
 } from "./helpers.js";
 import { signPermit, encodePermit } from "../../protocol/permit.js";
 import { tensorHashParts } from "../../protocol/tensor.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const BPS = 10_000n;
 const RELAYER_CUT = ((TOKEN_FEE - TOKEN_OWNER_FEE) * BigInt(PARAMS.relayerFeeBps)) / BPS;
@@ -50,7 +51,7 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     expect(req!.args.fee).toBe(0n); // no wei escrowed: no callback
     const r = await fx.oracle.getRequest(id);
     expect([r.fee, r.ownerFee]).toEqual([0n, TOKEN_OWNER_FEE]);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!))));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Fulfilled));
     await expectPaidOut(fx, token, fx.ops[0]!.address);
     expect(await token.balanceOf(fx.oracleAddr)).toBe(TOKEN_FEE);
@@ -80,7 +81,7 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     ));
     const id = events(rc, fx.oracle, "InferenceRequested")[0]!.args.requestId;
     expect((await fx.oracle.getRequest(id)).callbackFee).toBe(value);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[1]!, { output: OUTPUT })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[1]!, { output: OUTPUT }))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     await send(fx.oracle.connect(fx.other).settle({ requestId: id, record: record(fx.ops[1]!.address, fx.relayer.address), output: OUTPUT, proof: [] }));
     const a = await consumer.answer(id);
@@ -141,7 +142,7 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     const fx = await fixture();
     const token = await deployToken(fx, "NoBoolToken");
     const { id } = await tokenRequest(fx, token, { tier: Tier.NONE });
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[2]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[2]!))));
     await expectPaidOut(fx, token, fx.ops[2]!.address);
     await send(fx.oracle.connect(fx.modelOwner).withdrawToken(token.target));
     expect(await token.balanceOf(fx.modelOwner.address)).toBe(TOKEN_OWNER_FEE);
@@ -196,11 +197,11 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     const bond = PARAMS.challengeBond;
     // WorkerFault before the deadline: reopened, the next worker is paid in the token.
     const { id } = await tokenRequest(fx, token);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!))));
     await send(fx.oracle.connect(fx.challenger).challenge(id, record(fx.ops[0]!.address, fx.relayer.address), [], { value: bond }));
     await send(fx.resolver.connect(fx.arbiter).rule(id, Ruling.WorkerFault));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[1]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[1]!))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     await send(fx.oracle.settle({ requestId: id, record: record(fx.ops[1]!.address, fx.relayer.address), output: "0x", proof: [] }));
     await expectPaidOut(fx, token, fx.ops[1]!.address);
@@ -209,14 +210,14 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     expect((await fx.oracle.getWorker(fx.ops[0]!.address)).stake).toBe(2n * 10n ** 18n - PARAMS.resultBond);
     // OutputMinor: penalty in wei, the request reopens, its token fee stays escrowed for the next worker.
     const { id: m } = await tokenRequest(fx, token);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, m, fx.signers[2]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, m, fx.signers[2]!))));
     await send(fx.oracle.connect(fx.challenger).challenge(m, record(fx.ops[2]!.address, fx.relayer.address), [], { value: bond }));
     await send(fx.resolver.connect(fx.arbiter).rule(m, Ruling.OutputMinor));
     expect(await fx.oracle.state(m)).toBe(BigInt(Status.Requested));
     expect(await tb(fx, fx.ops[2]!.address, token)).toBe(0n);
     // WorkerFault after the deadline: refunded in the token.
     const { id: late } = await tokenRequest(fx, token, { deadline: (await now(fx)) + 600n });
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, late, fx.signers[1]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, late, fx.signers[1]!))));
     await send(fx.oracle.connect(fx.challenger).challenge(late, record(fx.ops[1]!.address, fx.relayer.address), [], { value: bond }));
     await conn.networkHelpers.time.increase(601);
     const rc = await send(fx.resolver.connect(fx.arbiter).rule(late, Ruling.WorkerFault));
@@ -231,7 +232,7 @@ describe("InferenceOracle: fees in ERC-20 tokens", () => {
     await acceptToken(fx, token.target, 0n, 0n, false); // then removed
     expect((await fx.registry.tokenTerms(MODEL_HASH, token.target)).accepted).toBe(false);
     await expectRevert(tokenRequest(fx, token), fx.oracle, "OracleTokenNotAccepted", [MODEL_HASH, token.target]);
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!))));
     await expectPaidOut(fx, token, fx.ops[0]!.address);
   });
 });

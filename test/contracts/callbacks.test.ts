@@ -5,6 +5,7 @@ import {
   FEE, MODEL_FEE, MODEL_HASH, OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier, INPUT_HASH, type Connection, type Fx,
 } from "./helpers.js";
 import { hashEncoded } from "../../protocol/tensor.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const Mode = { Honest: 0, Revert: 1, BurnGas: 2, ReturnBomb: 3, Reenter: 4, ReenterAndRecord: 5 } as const;
 const CALLBACK_GAS = 200_000;
@@ -20,7 +21,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, mode]);
     const { id } = await request(fx, { via: consumer, tier, callbackGasLimit: gas });
     const sub = await submission(fx, id, fx.signers[0]!, { output: OUTPUT });
-    let receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 2_000_000 }));
+    let receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 2_000_000 }));
     if (tier === Tier.OPTIMISTIC) {
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address);
@@ -84,7 +85,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const fx = await fixture();
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, Mode.Honest]);
     const { id } = await request(fx, { via: consumer, tier: Tier.OPTIMISTIC, callbackGasLimit: 500_000 });
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!)));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     const settlement = { requestId: id, record: record(fx.ops[0]!.address, fx.relayer.address), output: OUTPUT, proof: [] };
     const [available, required] = await expectRevert(fx.oracle.settle(settlement, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
@@ -102,7 +103,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     const consumer = await fx.ethers.deployContract("MaliciousConsumer", [fx.oracleAddr, Mode.Honest]);
     const { id } = await request(fx, { via: consumer, tier: Tier.NONE, callbackGasLimit: 500_000 });
     const sub = await submission(fx, id, fx.signers[0]!, { output: OUTPUT });
-    await expectRevert(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
+    await expectRevert(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 300_000 }), fx.oracle, "OracleInsufficientGasForCallback");
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
   });
 
@@ -141,7 +142,7 @@ describe("InferenceOracle: callback safety and consumers", () => {
     }
 
     async function serve(fx: Fx, id: string, output: Buffer | string, outputHash: string) {
-      await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash })));
+      await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash }))));
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
       const rec = record(fx.ops[0]!.address, fx.relayer.address, outputHash);
       return send(fx.oracle.settle({ requestId: id, record: rec, output, proof: [] }));

@@ -9,6 +9,7 @@ import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { sha256, bytesToHex } from "../../protocol/merkle.js";
 import type { Hex } from "../../protocol/types.js";
 import { batchSubmission, deploy, events, modelInfo, send, type Connection, type Fx } from "./helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 export const PRE_HASH = bytesToHex(sha256(Buffer.from("mnist-preprocess.onnx"))) as Hex;
 export const MNIST_HASH = bytesToHex(sha256(Buffer.from("mnist-mlp.onnx"))) as Hex;
@@ -74,7 +75,7 @@ export async function requestChain(fx: ChainFx, steps: Array<[string, number, bi
 export async function answer(fx: Fx, id: string, output: Uint8Array | string, w = 0, o: { outputHash?: string } = {}) {
   const outputHash = o.outputHash ?? (typeof output === "string" ? undefined : hashEncoded(output));
   const sub = await batchSubmission(fx, [id], fx.signers[w]!, { output, ...(outputHash === undefined ? {} : { outputHash }) });
-  return send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
+  return send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 5_000_000 }));
 }
 
 /** The chain's current request id, after checking the chain's status. */

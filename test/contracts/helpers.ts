@@ -7,7 +7,7 @@ import { expect } from "vitest";
 import { network } from "hardhat";
 import { Contract, Wallet, ZeroHash, id as keccakUtf8, keccak256, AbiCoder, type BaseContract, type Signer, type TransactionReceipt } from "ethers";
 import { oracleDomain, signRejection } from "../../protocol/eip712.js";
-import { signResultBatch } from "../../protocol/batch.js";
+import { signResultBatch, packBatch, submittedFromLogs, type SubmittedResult } from "../../protocol/batch.js";
 import { deployInferenceOracle } from "../../protocol/deployOracle.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { sha256, bytesToHex } from "../../protocol/merkle.js";
@@ -134,7 +134,7 @@ export async function expectRevert(p: Promise<unknown>, contract: BaseContract, 
 }
 
 /**
- * Sends a batch submission and expects every one of its items skipped (ResultSubmitted none, one
+ * Sends a batch submission and expects every one of its items skipped (no accepted record, one
  * ResultSkipped per item) with the selector of custom error `name`: an item that cannot be accepted
  * never reverts the batch (only a bad signature or an unknown signer does).
  */
@@ -145,7 +145,7 @@ export async function expectSkipped(p: Promise<any>, contract: BaseContract, nam
   expect(skipped.length, `expected items skipped with ${name}`).toBeGreaterThan(0);
   for (const e of skipped) expect(contract.interface.getError(e.args.reason)?.name ?? e.args.reason).toBe(name);
   for (const e of skipped) expect(e.args.reason).toBe(selector);
-  expect(events(receipt, contract, "ResultSubmitted")).toHaveLength(0);
+  expect(submittedOf(receipt, contract)).toHaveLength(0);
   return receipt;
 }
 
@@ -156,6 +156,11 @@ function norm(v: unknown): unknown {
 }
 
 /** Parsed logs of `contract` in a receipt. */
+/** The accepted results of a receipt: the records of the oracle's ResultBatchSubmitted events (protocol/batch-wire.ts). */
+export function submittedOf(receipt: TransactionReceipt | null, oracle: BaseContract): SubmittedResult[] {
+  return submittedFromLogs(receipt?.logs ?? [], String(oracle.target));
+}
+
 export function events(receipt: TransactionReceipt | null, contract: BaseContract, name?: string) {
   const out: { name: string; args: any }[] = [];
   for (const log of receipt?.logs ?? []) {
@@ -267,7 +272,7 @@ export function zkProof(modelHash: string, inputHash: string, outputHash: string
 export async function requestAndSubmit(fx: Fx, w = 0, o: RequestOpts & SubmissionOpts = {}) {
   const { id } = await request(fx, o);
   const sub = await submission(fx, id, fx.signers[w]!, o);
-  const receipt = await send((fx.oracle as any).connect(fx.relayer).submitBatch(sub));
+  const receipt = await send((fx.oracle as any).connect(fx.relayer).submitBatch(...packBatch(sub)));
   return { id, receipt, rec: record(fx.ops[w]!.address, fx.relayer.address, sub.items[0]!.outputHash) };
 }
 

@@ -13,6 +13,7 @@ import { decodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { encodeBundle, hashBundleEncoded } from "../../protocol/bundle.js";
 import { fromHex } from "../../protocol/merkle.js";
 import { readSizeProof, sizeProof } from "../../protocol/largeOutput.js";
+import { packBatch } from "../../protocol/batch.js";
 
 /** A det-like probability map: float32[1,1,64,64], 16,400 bytes, well above the 4,096-byte cap. */
 export const MAP = tensorF32([1, 1, 64, 64], Array.from({ length: 64 * 64 }, (_, i) => (i % 7) / 7));
@@ -52,7 +53,7 @@ describe("InferenceOracle: large outputs", () => {
     const fx = await fixture();
     const { d, ask } = await dapp(fx, Tier.NONE);
     const id = await ask("detect");
-    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) })));
+    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) }))));
     const [ev] = events(receipt, fx.oracle, "RequestFulfilled");
     expect(ev!.args.outputDelivered).toBe(false);
     expect(ev!.args.callbackSucceeded).toBe(true);
@@ -64,7 +65,7 @@ describe("InferenceOracle: large outputs", () => {
     const fx = await fixture();
     const { d, ask } = await dapp(fx, Tier.NONE);
     const id = await ask("classify");
-    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT })));
+    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT }))));
     expect(events(receipt, fx.oracle, "RequestFulfilled")[0]!.args.outputDelivered).toBe(true);
     const got = await d.delivery(id);
     expect([got.received, got.isInline, got.outputHash, got.output]).toEqual([true, true, OUTPUT_HASH, "0x" + OUTPUT.toString("hex")]);
@@ -75,10 +76,10 @@ describe("InferenceOracle: large outputs", () => {
     const { d, ask } = await dapp(fx, Tier.NONE);
     // detect wants the hash only: even a 24-byte output may not come inline ...
     const id = await ask("detect");
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT })), fx.oracle, "OracleOutputTooLarge");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { output: OUTPUT }))), fx.oracle, "OracleOutputTooLarge");
     expect(Number(await fx.oracle.state(id))).toBe(Status.Requested);
     // ... but as its size proof.
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { output: sizeProof(OUTPUT) })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { output: sizeProof(OUTPUT) }))));
     expect((await d.delivery(id)).isInline).toBe(false);
   });
 
@@ -87,7 +88,7 @@ describe("InferenceOracle: large outputs", () => {
     const { d, ask } = await dapp(fx, Tier.OPTIMISTIC);
     const id = await ask("detect");
     // No calldata for the map at submission: challengers fetch it (or recompute it) by its hash.
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH }))));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow);
     const rec = record(fx.ops[0]!.address, fx.relayer.address, MAP_HASH);
     await expectRevert(fx.oracle.settle({ requestId: id, record: rec, output: MAP, proof: [] }), fx.oracle, "OracleOutputTooLarge");
@@ -103,7 +104,7 @@ describe("InferenceOracle: large outputs", () => {
     const { ask } = await dapp(fx, Tier.OPTIMISTIC);
     const id = await ask("classify");
     // An OPTIMISTIC submission checks against the params' cap: the map's proof is valid there.
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) })));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) }))));
     expect(Number(await fx.oracle.state(id))).toBe(Status.Submitted);
   });
 
@@ -118,23 +119,23 @@ describe("InferenceOracle: large outputs", () => {
     // A proof with one entry's root changed opens another bundle hash.
     const forged = fromHex(sizeProof(bundle));
     forged[forged.length - 1] = forged[forged.length - 1]! ^ 1;
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: bundleHash, output: forged })), fx.oracle, "OracleOutputHashMismatch");
-    await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id, fx.signers[0]!, { outputHash: bundleHash, output: sizeProof(bundle) })));
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: bundleHash, output: forged }))), fx.oracle, "OracleOutputHashMismatch");
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id, fx.signers[0]!, { outputHash: bundleHash, output: sizeProof(bundle) }))));
     const got = await d.delivery(id);
     expect([got.received, got.isInline, got.outputHash]).toEqual([true, false, bundleHash]);
     // A small bundle, under the default threshold (4,096), must come inline.
     const small = encodeBundle({ a: decodeTensor(OUTPUT), b: decodeTensor(OUTPUT) });
     const id2 = await ask("classify");
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, id2, fx.signers[0]!, { outputHash: hashBundleEncoded(small), output: sizeProof(small) })), fx.oracle, "OracleOutputInlineRequired");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, id2, fx.signers[0]!, { outputHash: hashBundleEncoded(small), output: sizeProof(small) }))), fx.oracle, "OracleOutputInlineRequired");
   });
 
   it("test_gas_inlineVsHashOnly", async () => {
     const fx = await fixture();
     const { ask } = await dapp(fx, Tier.NONE);
     const small = await ask("classify");
-    const inline = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, small, fx.signers[0]!, { output: OUTPUT })));
+    const inline = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, small, fx.signers[0]!, { output: OUTPUT }))));
     const big = await ask("detect");
-    const hashOnly = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, big, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) })));
+    const hashOnly = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, big, fx.signers[0]!, { outputHash: MAP_HASH, output: sizeProof(MAP) }))));
     console.log(`gas: NONE delivery, 24 B inline ${inline.gasUsed}; 16,400 B as hash only (size proof) ${hashOnly.gasUsed}`);
     expect(hashOnly.gasUsed).toBeLessThan(inline.gasUsed + 20_000n);
   });

@@ -7,6 +7,7 @@
 import { solidityPackedSha256 } from "ethers";
 import { hashEncoded } from "../../protocol/tensor.js";
 import { batchSubmission, deploy, events, record, send, tensorF32, INPUT, MODEL_HASH, PARAMS, type Connection, type Fx } from "./helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 export const JobStatus = { None: 0, Open: 1, Agreed: 2, Disagreed: 3, Incomplete: 4, Comparing: 5 } as const;
 export const AnswerStatus = { None: 0, Requested: 1, Delivered: 2, Counted: 3, Duplicate: 4, Refunded: 5, Replaced: 6 } as const;
@@ -60,7 +61,7 @@ export async function requestJob(fx: RFx, o: Parameters<typeof jobRequest>[1] & 
 /** Worker `w` submits `output` for `id` (one-item batch). */
 export async function answer(fx: Fx, id: string, output: Uint8Array, w: number) {
   const sub = await batchSubmission(fx, [id], fx.signers[w]!, { output, outputHash: hashEncoded(output) });
-  return send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
+  return send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 5_000_000 }));
 }
 
 export function rec(fx: Fx, w: number, output: Uint8Array) {

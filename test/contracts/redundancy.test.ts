@@ -12,6 +12,7 @@ import {
 } from "./redundancy-fixture.js";
 import { INPUT, batchSubmission } from "./helpers.js";
 import { advanceJob, jobActions, redundantContract } from "../../sdk/redundancy.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const ZERO = "0x" + "00".repeat(32);
 
@@ -167,7 +168,7 @@ describe("RedundantInference: redundancy", () => {
     const ids = (await fx.redundant.getAnswers(1n)).map((a: any) => a.requestId as string);
     // Worker 0 answers both requests in one batch: two leaves, proofs of one sibling each.
     const sub = await batchSubmission(fx, ids, fx.signers[0]!, { output: GOOD, outputHash: GOOD_HASH });
-    await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
+    await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 5_000_000 }));
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
     const rec0 = { worker: fx.ops[0]!.address, relayer: fx.relayer.address, outputHash: GOOD_HASH };
     const leaves = await Promise.all(ids.map((id: string) => fx.oracle.resultLeaf(id, 0, rec0)));

@@ -5,6 +5,7 @@
  */
 import { ZeroAddress, type Signer } from "ethers";
 import { deploy, events, send, submission, FEE, INPUT_HASH, MODEL_HASH, OUTPUT, Tier, type Connection, type Fx } from "./helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 export const SubMode = { Honest: 0, Revert: 1, BurnGas: 2, HugeAnswer: 3, BadEncoding: 4, ReenterTrigger: 5, ReenterCancel: 6, ReturnBomb: 7 } as const;
 export const DeliveryStatus = { None: 0, Pending: 1, Fulfilled: 2, Refunded: 3 } as const;
@@ -75,7 +76,7 @@ export async function trigger(fx: SubsFx, subId: bigint, keeper: Signer = fx.oth
 /** A worker's NONE-tier result for `requestId`, submitted by the relayer (delivers at once). */
 export async function deliver(fx: SubsFx, requestId: string, w = 0) {
   const sub = await submission(fx, requestId, fx.signers[w]!, { output: OUTPUT });
-  return send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 3_000_000 }));
+  return send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 3_000_000 }));
 }
 
 /** The subscriptions contract's books: ETH held == Σ balances + Σ keeper rewards + unattributed. */

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Signer } from "ethers";
 import type { ChallengerDaemon } from "../../challenger/daemon.js";
 import type { MoveRecord } from "../../protocol/fraud-game-client.js";
+import { querySubmitted } from "../../protocol/batch-wire.js";
 import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { GameCheater } from "../../scripts/fault-injection.js";
 import { classify, clsGameDaemon, stateOf, textInput, uploadBlob } from "./helpers.js";
@@ -74,9 +75,10 @@ describe("dispute end to end (FraudGame, canonical re-run, challenger daemon, wo
     stack.relayer.poke();
     await waitFor(() => stateOf(stack, id) === "submitted", 120_000, "the cheater's result on-chain");
     expect(cheater.faults.map((f) => f.requestId)).toEqual([id]);
-    const [submitted] = await stack.oracle.queryFilter(stack.oracle.filters.ResultSubmitted(id));
+    const [submitted] = await querySubmitted(stack.ethers.provider, await stack.oracle.getAddress(), { requestId: id });
+    expect(submitted?.optimistic).toBe(true);
     // No trace in the happy path: the signed result (a ResultBatch) names none, the event has no trace root.
-    expect(stack.oracle.interface.getEvent("ResultSubmitted").inputs.map((i) => i.name)).not.toContain("traceRoot");
+    expect(stack.oracle.interface.getEvent("ResultBatchSubmitted").inputs.map((i) => i.name)).not.toContain("traceRoot");
     expect(stack.workers[0]!.inputs.has(id)).toBe(true);
 
     // The daemon re-runs it canonically, disputes and plays the bisection down to the forged element.

@@ -19,7 +19,7 @@ import {
   type Hex,
   type RequestId,
 } from "../../protocol/index.js";
-import { signResultBatch } from "../../protocol/batch.js";
+import { signResultBatch, packBatch } from "../../protocol/batch.js";
 import { CLS_MODEL_PATH, MODEL_FEE, REQUEST_FEE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
 
@@ -248,11 +248,11 @@ describe("oracle end to end (optimistic tier)", () => {
     // The worker-signed batch the result came in, replayed whole.
     const reply = JSON.parse(stack.relayer.db.getReply(fulfilled!.id)!.message);
     const batch = JSON.parse(stack.relayer.db.getBatch(reply.batch)!.message);
-    const replay = stack.oracle.connect(stack.accounts.relayer).submitBatch.staticCall({
+    const replay = stack.oracle.connect(stack.accounts.relayer).submitBatch.staticCall(...packBatch({
       payee: batch.payee,
       signature: batch.signature,
       items: batch.items.map((i: { requestId: string; outputHash: string }) => ({ requestId: i.requestId, outputHash: i.outputHash, output: "0x", proof: "0x" })),
-    });
+    }));
     // Every item is skipped (already served): nothing is accepted twice.
     expect(await replay).toBe(0n);
   });

@@ -22,7 +22,7 @@ import { randomUUID } from "node:crypto";
 import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonRpcServer } from "hardhat/types/network";
-import { encodeTensor, type Hex } from "../../protocol/index.js";
+import { encodeTensor, submittedFromLogs, RESULT_BATCH_TOPIC, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { DEFAULT_PARAMS, REQUEST_FEE } from "../../stack/local-stack.js";
 import type { InferenceOracle, TextDirectionDApp } from "../../types/ethers-contracts/index.js";
@@ -315,14 +315,17 @@ describe(`faults: ${REQUESTS} requests through worker, relayer and broker crashe
 
     // Exactly once, from the chain's own events.
     const iface = oracle.interface;
-    const topics = ["RequestFulfilled", "RequestRefunded", "ResultSubmitted", "ChallengeOpened"].map((n) => iface.getEvent(n as "RequestFulfilled")!.topicHash);
-    const logs = await provider.getLogs({ address: oracleAddress, fromBlock: deployBlock, topics: [topics] });
+    const topics = ["RequestFulfilled", "RequestRefunded", "ChallengeOpened"].map((n) => iface.getEvent(n as "RequestFulfilled")!.topicHash);
+    const logs = await provider.getLogs({ address: oracleAddress, fromBlock: deployBlock, topics: [[...topics, RESULT_BATCH_TOPIC]] });
     const count = (topic: string) => {
       const m = new Map<string, number>();
       for (const l of logs) if (l.topics[0] === topic) m.set(l.topics[1]!.toLowerCase(), (m.get(l.topics[1]!.toLowerCase()) ?? 0) + 1);
       return m;
     };
-    const [fulfilled, refunded, submitted, challenged] = topics.map(count) as [Map<string, number>, Map<string, number>, Map<string, number>, Map<string, number>];
+    const [fulfilled, refunded, challenged] = topics.map(count) as [Map<string, number>, Map<string, number>, Map<string, number>];
+    // Accepted results are the records of one ResultBatchSubmitted per batch.
+    const submitted = new Map<string, number>();
+    for (const r of submittedFromLogs(logs, oracleAddress)) submitted.set(r.requestId, (submitted.get(r.requestId) ?? 0) + 1);
     for (const id of ids) {
       expect((fulfilled.get(id) ?? 0) + (refunded.get(id) ?? 0), `final events of ${id}`).toBe(1);
       expect(submitted.get(id) ?? 0, `submissions of ${id}`).toBeLessThanOrEqual(1);

@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUES, createLogger } from "../../protocol/index.js";
+import { QUEUES, createLogger, querySubmitted } from "../../protocol/index.js";
 import { RegistryCatalog, Worker } from "../../worker/index.js";
 import { startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
@@ -42,9 +42,14 @@ describe("reorgs below the confirmation depth", () => {
     for (let i = 0; i < n; i++) await rpc("evm_mine");
   };
   const eventsFor = async (name: "ResultSubmitted" | "ResultSkipped", id?: string) => {
+    // Accepted results are records of one ResultBatchSubmitted per batch (protocol/batch-wire.ts).
+    if (name === "ResultSubmitted") {
+      const results = await querySubmitted(stack.ethers.provider, await stack.oracle.getAddress(), { fromBlock: stack.deployBlock });
+      return results.map((r) => r.requestId as string).filter((r) => id === undefined || r === id);
+    }
     const topic = stack.oracle.interface.getEvent(name).topicHash;
     const logs = await stack.ethers.provider.getLogs({ address: await stack.oracle.getAddress(), fromBlock: stack.deployBlock, topics: [topic] });
-    return logs.filter((l) => id === undefined || l.topics[1]!.toLowerCase() === id);
+    return logs.map((l) => l.topics[1]!.toLowerCase()).filter((r) => id === undefined || r === id);
   };
   const startWorker = async () => {
     const worker = new Worker({
@@ -102,7 +107,7 @@ describe("reorgs below the confirmation depth", () => {
 
   it("sends a result again when a reorg undid its transaction, and never one that still stands", async () => {
     await stack.workers[0]!.close();
-    const first = (await eventsFor("ResultSubmitted"))[0]!.topics[1]!.toLowerCase();
+    const first = (await eventsFor("ResultSubmitted"))[0]!;
     const input = await uploadBlob(stack, textInput("undo my result", true));
     const id = await classify(stack, input);
     await mine(CONFIRMATIONS + 1);

@@ -8,6 +8,7 @@ import { network } from "hardhat";
 import { OracleClient } from "../../sdk/client.js";
 import { OracleSdkError } from "../../sdk/errors.js";
 import { deploy, deployToken, events, modelInfo, send, submission, MODEL_HASH, TOKEN_FEE, TOKEN_MIN_WORKER_FEE, TOKEN_OWNER_FEE, Tier } from "../contracts/helpers.js";
+import { packBatch } from "../../protocol/batch.js";
 
 const SMALL = `0x${"5a".repeat(32)}`;
 
@@ -31,7 +32,7 @@ describe("sdk: requests paid in an ERC-20 token", () => {
     expect(byDefault.token!.amount).toBe(TOKEN_OWNER_FEE + TOKEN_MIN_WORKER_FEE);
     expect(before - (await token.balanceOf(fx.requester.address))).toBe(TOKEN_FEE + TOKEN_OWNER_FEE + TOKEN_MIN_WORKER_FEE);
 
-    const rc = await send(fx.oracle.connect(fx.relayer).submitBatch(await submission(fx, sent.requestId, fx.signers[0]!)));
+    const rc = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(await submission(fx, sent.requestId, fx.signers[0]!))));
     expect(events(rc, fx.oracle, "RequestFulfilled")).toHaveLength(1);
     expect(await client.tokenBalance(String(token.target), fx.modelOwner.address)).toBe(TOKEN_OWNER_FEE);
 

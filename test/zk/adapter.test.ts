@@ -15,6 +15,7 @@ import { argmax, decodeInferenceProof, encodeInferenceProof } from "../../circui
 import { hashEncoded } from "../../protocol/tensor.js";
 import { events, expectRevert, expectSkipped, FEE, request, send, submission, Tier, Status } from "../contracts/helpers.js";
 import { deployZk, digits, MNIST_PATH, outputTensor, prove, REPO, zkModels, type ZkFx } from "./fixture.js";
+import { packBatch } from "../../protocol/batch.js";
 
 /** EIP-2028 calldata cost: 16 gas per nonzero byte, 4 per zero byte. */
 export function calldataGas(hex: string): bigint {
@@ -118,18 +119,18 @@ describe("ZK adapter with real Groth16 proofs", () => {
 
     // Invalid: another model's proof, a tampered proof, no proof.
     const sub16 = await submission(fx, id, fx.signers[0]!, { outputHash: pa16.outputHash, output: pa16.output, proof: pa16.proof });
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(sub16), fx.oracle, "OracleProofInvalid");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub16)), fx.oracle, "OracleProofInvalid");
     const d = decodeInferenceProof(pa.proof);
     const badProof = reencode({ ...d, c: [d.c[0]!, d.c[1]! + 1n] });
     const bad = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output, proof: badProof });
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(bad), fx.oracle, "OracleProofInvalid");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(bad)), fx.oracle, "OracleProofInvalid");
     const none = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output });
-    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(none), fx.oracle, "OracleProofRequired");
+    await expectSkipped(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(none)), fx.oracle, "OracleProofRequired");
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Requested));
 
     // Valid: settles, pays and calls back in this one transaction.
     const good = await submission(fx, id, fx.signers[0]!, { outputHash: pa.outputHash, output: pa.output, proof: pa.proof });
-    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(good));
+    const receipt = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(good)));
     console.log(`[zk] ZK-tier submitBatch x1 incl. proof check and DigitClassifierDApp callback: ${receipt.gasUsed} gas`);
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Fulfilled));
     const [fulfilled] = events(receipt, fx.oracle, "RequestFulfilled");
@@ -142,7 +143,7 @@ describe("ZK adapter with real Groth16 proofs", () => {
     const rc2 = await send(consumer.connect(fx.requester).classify(b.tensor, deadline, { value: FEE }));
     const id2 = events(rc2, fx.oracle, "InferenceRequested")[0]!.args.requestId as string;
     const good2 = await submission(fx, id2, fx.signers[1]!, { outputHash: pb.outputHash, output: pb.output, proof: pb.proof });
-    const r2 = await send(fx.oracle.connect(fx.relayer).submitBatch(good2));
+    const r2 = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(good2)));
     expect(events(r2, fx.oracle, "ResultSkipped")).toHaveLength(0);
     expect(await fx.oracle.state(id2)).toBe(BigInt(Status.Fulfilled));
   });

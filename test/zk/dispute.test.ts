@@ -16,6 +16,7 @@ import { events, expectRevert, PARAMS, request, send, submission, Status, Tier }
 import { ANSWER_WITHIN, deployZk, digits, outputTensor, prove, zkModels, type ZkFx } from "./fixture.js";
 import { hashEncoded } from "../../protocol/tensor.js";
 import { AbiCoder } from "ethers";
+import { packBatch } from "../../protocol/batch.js";
 
 describe("ZK dispute resolution", () => {
   let fx: ZkFx;
@@ -47,7 +48,7 @@ describe("ZK dispute resolution", () => {
   async function challenged(d: ReturnType<typeof digits>[number], outputHash: string) {
     const { id } = await request(fx, { modelHash: fx.mnistHash, input: d.tensor, tier: Tier.OPTIMISTIC });
     const sub = await submission(fx, id, fx.signers[0]!, { outputHash });
-    const submitted = await send(fx.oracle.connect(fx.relayer).submitBatch(sub));
+    const submitted = await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub)));
     const rc = await send(openChallenge(fx.oracle.connect(fx.challenger), await fx.oracle.getAddress(), id, submitted.logs, PARAMS.challengeBond));
     expect(await fx.oracle.state(id)).toBe(BigInt(Status.Challenged));
     return { id, rc };

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import ort from "onnxruntime-node";
 import { openChallenge } from "../../challenger/dispute.js";
 import { argmax } from "../../circuits/index.js";
-import { createLogger, Tier } from "../../protocol/index.js";
+import { createLogger, querySubmitted, Tier } from "../../protocol/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { digits, MNIST_PATH } from "./fixture.js";
 
@@ -40,13 +40,13 @@ describe("ZK tier end to end", () => {
       const p = await zk.dapp.prediction(id);
       expect(p.decoded).toBe(true);
       // Submission, proof check, settlement and callback share one transaction.
-      const submitted = await oracle.queryFilter(oracle.filters.ResultSubmitted(id));
+      const submitted = await querySubmitted(stack.ethers.provider, await oracle.getAddress(), { requestId: id });
       const fulfilled = await oracle.queryFilter(oracle.filters.RequestFulfilled(id));
       expect(submitted).toHaveLength(1);
       expect(fulfilled).toHaveLength(1);
       expect(fulfilled[0]!.transactionHash).toBe(submitted[0]!.transactionHash);
       expect(fulfilled[0]!.args.callbackSucceeded).toBe(true);
-      const tx = await stack.ethers.provider.getTransaction(submitted[0]!.transactionHash);
+      const tx = await stack.ethers.provider.getTransaction(submitted[0]!.transactionHash!);
       expect(oracle.interface.parseTransaction(tx!)?.name).toBe("submitBatch");
       // The proven digit is the model's answer (onnxruntime on the same file).
       const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor("int8", ds[i]!.pixels, [1, 7, 7]) });
@@ -68,9 +68,10 @@ describe("ZK tier end to end", () => {
     )).wait())!;
     const id = String(rc.logs.map((l) => { try { return oracle.interface.parseLog(l); } catch { return null; } }).find((e) => e?.name === "InferenceRequested")!.args.requestId);
     stack.relayer.poke();
-    await waitFor(async () => (await oracle.queryFilter(oracle.filters.ResultSubmitted(id))).length === 1, 120_000, "the OPTIMISTIC result");
-    const sub = (await oracle.queryFilter(oracle.filters.ResultSubmitted(id)))[0]!;
-    const submitReceipt = (await stack.ethers.provider.getTransactionReceipt(sub.transactionHash))!;
+    const results = async () => querySubmitted(stack.ethers.provider, await oracle.getAddress(), { requestId: id });
+    await waitFor(async () => (await results()).length === 1, 120_000, "the OPTIMISTIC result");
+    const sub = (await results())[0]!;
+    const submitReceipt = (await stack.ethers.provider.getTransactionReceipt(sub.transactionHash!))!;
     await (await openChallenge(oracle.connect(stack.accounts.arbiter) as never, await oracle.getAddress(), id, submitReceipt.logs, DEFAULT_PARAMS.challengeBond)).wait();
     await waitFor(async () => (await oracle.queryFilter(oracle.filters.DisputeResolved(id))).length === 1, 120_000, "the answered challenge");
     const [resolved] = await oracle.queryFilter(oracle.filters.DisputeResolved(id));

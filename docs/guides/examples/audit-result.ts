@@ -11,7 +11,7 @@ import { JsonRpcProvider } from "ethers";
 import { tauFromBits } from "../../../canonical/descent.js";
 import { PRECISIONS, type Precision } from "../../../canonical/float.js";
 import { auditResult } from "../../../challenger/index.js";
-import { decodeTensor, fetchBytes, hashEncoded, IInferenceOracle__factory, IModelRegistry__factory, isBytes32 } from "../../../protocol/index.js";
+import { decodeTensor, fetchBytes, hashEncoded, IInferenceOracle__factory, IModelRegistry__factory, isBytes32, querySubmitted } from "../../../protocol/index.js";
 import { fail, readDeployment } from "./common.js";
 
 const USAGE = "audit-result.ts <requestId>";
@@ -26,9 +26,10 @@ const short = (h: string) => `${h.slice(0, 6)}…${h.slice(-4)}`;
 
 // The request (its input) and the result under audit (its output hash), from the oracle's events.
 const [requested] = await oracle.queryFilter(oracle.filters.InferenceRequested(requestId), deployment.deployBlock);
-const submitted = await oracle.queryFilter(oracle.filters.ResultSubmitted(requestId), deployment.deployBlock);
+// Results come one ResultBatchSubmitted per batch; querySubmitted picks this request's records out of them.
+const submitted = await querySubmitted(provider, deployment.oracle, { fromBlock: deployment.deployBlock, requestId });
 if (requested === undefined || submitted.length === 0) fail(`no submitted result for ${requestId} on the oracle ${deployment.oracle} (not yet submitted? \`npm run oracle -- status ${requestId}\`)`);
-const { outputHash, worker } = submitted[submitted.length - 1]!.args;
+const { outputHash, worker } = submitted[submitted.length - 1]!;
 const { modelHash, inputHash, input } = requested.args;
 console.log(`request ${short(requestId)}: model ${short(modelHash)}, output ${short(outputHash)} by operator ${worker}`);
 
