@@ -167,6 +167,22 @@ export function decodeRecords(records: string): { requestId: RequestId; outputHa
   return out;
 }
 
+/** The records of a ResultBatchSubmitted as the oracle writes them (the inverse of `decodeRecords`). */
+export function encodeRecords(records: readonly { requestId: string; outputHash: string; time: number; attempt: number; flags: number }[]): Hex {
+  const bytes = new Uint8Array(records.length * RECORD_BYTES);
+  records.forEach((r, i) => {
+    const at = i * RECORD_BYTES;
+    bytes.set(getBytes(r.requestId), at);
+    bytes.set(getBytes(r.outputHash), at + 32);
+    const view = new DataView(bytes.buffer, at, RECORD_BYTES);
+    view.setUint8(64, Math.floor(r.time / 2 ** 32));
+    view.setUint32(65, r.time % 2 ** 32);
+    view.setUint8(69, r.attempt);
+    view.setUint8(70, r.flags);
+  });
+  return hexlify(bytes) as Hex;
+}
+
 /** The batch a ResultBatchSubmitted log carries, or undefined for any other log. */
 export function decodeBatchLog(log: LogLike): SubmittedBatch | undefined {
   if (log.topics[0]?.toLowerCase() !== RESULT_BATCH_TOPIC) return undefined;

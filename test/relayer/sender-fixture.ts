@@ -8,8 +8,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hexlify, randomBytes, type ContractTransaction, type Log, type Result, type TransactionReceipt } from "ethers";
-import { IInferenceOracle__factory, OracleError, createLogger, type IInferenceOracle } from "../../protocol/index.js";
+import { ZeroHash, hexlify, randomBytes, type ContractTransaction, type Log, type Result, type TransactionReceipt } from "ethers";
+import { FLAG_OPTIMISTIC, IInferenceOracle__factory, OracleError, createLogger, encodeRecords, type IInferenceOracle } from "../../protocol/index.js";
+import { batchRoot, resultLeaf } from "../../protocol/batch.js";
 import { BlobStore } from "../../relayer/blobs.js";
 import type { SenderChain } from "../../relayer/chain.js";
 import { RelayerDb, type RequestRow } from "../../relayer/db.js";
@@ -96,6 +97,23 @@ export function senderFixture() {
 }
 
 export const hex32 = (): string => hexlify(randomBytes(32));
+
+/** A result the oracle accepted: OPTIMISTIC (a leaf of the batch's acceptedRoot) unless `optimistic` is false. */
+export interface AcceptedResult {
+  requestId: string;
+  outputHash: string;
+  /** OPTIMISTIC: the end of its challenge window; NONE/ZK: the submission time. */
+  time: number;
+  attempt?: number;
+  optimistic?: boolean;
+}
+
+/** The oracle's one ResultBatchSubmitted for a batch of `items` items of which `results` were accepted. */
+export function resultBatchEvent(worker: string, payee: string, results: readonly AcceptedResult[], items = results.length): [name: string, values: unknown[]] {
+  const leaves = results.filter((r) => r.optimistic !== false).map((r) => resultLeaf(r.requestId, r.attempt ?? 0, { worker, relayer: payee, outputHash: r.outputHash }));
+  const records = encodeRecords(results.map((r) => ({ ...r, attempt: r.attempt ?? 0, flags: r.optimistic === false ? 0 : FLAG_OPTIMISTIC })));
+  return ["ResultBatchSubmitted", [hex32(), worker, payee, items, leaves.length === 0 ? ZeroHash : batchRoot(leaves), records]];
+}
 
 /** Inserts an open request row as the ledger records an InferenceRequested event; `fields` then applied. */
 export function openRequest(db: RelayerDb, fields: Partial<RequestRow> = {}): RequestRow {

@@ -10,7 +10,7 @@ import { isError, Tier } from "../../protocol/index.js";
 import { batchRoot, processProof, resultLeaf } from "../../protocol/batch.js";
 import { Settler } from "../../relayer/settler.js";
 import type { RequestRow } from "../../relayer/db.js";
-import { hex32, openRequest, senderFixture } from "./sender-fixture.js";
+import { hex32, openRequest, resultBatchEvent, senderFixture } from "./sender-fixture.js";
 
 const WORKER = "0x0000000000000000000000000000000000000a0a";
 const RELAYER = "0x00000000000000000000000000000000000000fe";
@@ -30,10 +30,7 @@ describe("Settler (unit, against a SenderChain)", () => {
     const rows = Array.from({ length: n }, () => openRequest(f.db, { tier: Tier.OPTIMISTIC }));
     const records = rows.map((r) => ({ id: r.id, worker: WORKER, relayer: RELAYER, outputHash: hex32() }));
     const root = batchRoot(records.map((r) => resultLeaf(r.id, 0, r)));
-    const receipt = f.chain.mine([
-      ...records.map((r) => ["ResultSubmitted", [r.id, r.worker, r.relayer, r.outputHash, until, 0]] as [string, unknown[]]),
-      ["BatchCommitted", [root, n]],
-    ]);
+    const receipt = f.chain.mine([resultBatchEvent(WORKER, RELAYER, records.map((r) => ({ requestId: r.id, outputHash: r.outputHash, time: until })))]);
     for (const r of records) f.db.updateRequest(r.id, { state: "submitted", worker: WORKER, relayer: RELAYER, outputHash: r.outputHash, challengeDeadline: until, submitTx: receipt.hash });
     return { rows: rows.map((r) => f.db.getRequest(r.id)!), root };
   }

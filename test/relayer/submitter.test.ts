@@ -6,14 +6,14 @@
  * a rejection with a refused type proof falls back to a plain one, and one short of the quorum hands
  * the job out again.
  */
-import { Wallet } from "ethers";
+import { Wallet, type Result } from "ethers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { QUEUES, Tier, type Job, type RejectionMessage, type ResultBatchMessage } from "../../protocol/index.js";
+import { QUEUES, Tier, unpackItems, type Job, type RejectionMessage, type ResultBatchMessage } from "../../protocol/index.js";
 import { InProcessQueue } from "../../queue/index.js";
 import { MAX_REPUBLISH, JobDispatcher } from "../../relayer/dispatcher.js";
 import type { RelayerDb, RequestRow } from "../../relayer/db.js";
 import { ResultSubmitter } from "../../relayer/submitter.js";
-import { hex32, openRequest, senderFixture } from "./sender-fixture.js";
+import { hex32, openRequest, resultBatchEvent, senderFixture } from "./sender-fixture.js";
 
 const SIGNER = "0x00000000000000000000000000000000000051a1";
 const WORKER = "0x0000000000000000000000000000000000000a0a";
@@ -79,7 +79,10 @@ describe("ResultSubmitter (unit, against a SenderChain)", () => {
   });
 
   const open = (n: number, tier = Tier.OPTIMISTIC) => Array.from({ length: n }, () => openRequest(f.db, { tier, jobPublishedAt: Date.now() }));
-  const accepted = (id: string) => ["ResultSubmitted", [id, WORKER, PAYEE, hex32(), 1_000_600, 0]] as [string, unknown[]];
+  /** The oracle's one ResultBatchSubmitted accepting `ids` (OPTIMISTIC results, windows ending at 1,000,600). */
+  const accepted = (ids: readonly string[], items = ids.length) => resultBatchEvent(WORKER, PAYEE, ids.map((requestId) => ({ requestId, outputHash: hex32(), time: 1_000_600 })), items);
+  /** The request ids of a sent submitBatch(payee, signature, packed). */
+  const sentIds = (call: { args: Result }) => unpackItems(String(call.args[2])).map((i) => i.requestId);
   const waitJobs = async (n: number) => {
     for (let i = 0; i < 100 && jobs.length < n; i++) await new Promise((r) => setTimeout(r, 10));
   };
@@ -87,15 +90,15 @@ describe("ResultSubmitter (unit, against a SenderChain)", () => {
   it("test_submitBatch_allAccepted_sendsTheSignedBatchWholeInOrder_succeeds", async () => {
     const rows = open(3);
     const m = holdBatch(f.db, rows);
-    f.chain.answer = (call) => ({ events: (call.args[0].items as { requestId: string }[]).map((i) => accepted(i.requestId)) });
+    f.chain.answer = (call) => ({ events: [accepted(sentIds(call))] });
     await submitter.flush();
 
     const [call] = f.chain.callsTo("submitBatch");
     expect(f.chain.calls).toHaveLength(1);
     expect(call!.items).toBe(3);
-    expect(call!.args[0].signature).toBe(m.signature);
-    expect(call!.args[0].payee.toLowerCase()).toBe(PAYEE);
-    expect((call!.args[0].items as { requestId: string }[]).map((i) => i.requestId)).toEqual(rows.map((r) => r.id));
+    expect(call!.args[1]).toBe(m.signature);
+    expect(String(call!.args[0]).toLowerCase()).toBe(PAYEE);
+    expect(sentIds(call!)).toEqual(rows.map((r) => r.id));
     expect(f.db.getBatch(m.signature)!.state).toBe("submitted");
     for (const r of rows) {
       expect(f.db.getReply(r.id)!.state).toBe("submitted");
@@ -111,7 +114,7 @@ describe("ResultSubmitter (unit, against a SenderChain)", () => {
     holdBatch(f.db, rows);
     const skippedId = rows[1]!.id;
     const selector = f.chain.oracle.interface.getError("OracleUnknownSigner")!.selector;
-    f.chain.answer = () => ({ events: [accepted(rows[0]!.id), ["ResultSkipped", [skippedId, selector]], accepted(rows[2]!.id)] });
+    f.chain.answer = () => ({ events: [["ResultSkipped", [skippedId, selector]], accepted([rows[0]!.id, rows[2]!.id], 3)] });
     await submitter.flush();
     await waitJobs(1);
 
@@ -147,7 +150,7 @@ describe("ResultSubmitter (unit, against a SenderChain)", () => {
     expect(f.db.getBatch(m.signature)!.state).toBe("pending");
     for (const r of rows) expect(f.db.getReply(r.id)!.state).toBe("pending");
 
-    f.chain.answer = () => ({ events: rows.map((r) => accepted(r.id)) });
+    f.chain.answer = () => ({ events: [accepted(rows.map((r) => r.id))] });
     await submitter.flush();
     expect(f.chain.callsTo("submitBatch")).toHaveLength(2);
     expect(f.db.getBatch(m.signature)!.state).toBe("submitted");
@@ -167,7 +170,7 @@ describe("ResultSubmitter (unit, against a SenderChain)", () => {
 
   it("test_skipped_repeatedly_handsTheJobOutABoundedNumberOfTimes_succeeds", async () => {
     const [row] = open(1);
-    f.chain.answer = (call) => ({ events: [["ResultSkipped", [call.args[0].items[0].requestId, f.chain.oracle.interface.getError("OracleUnknownSigner")!.selector]]] });
+    f.chain.answer = (call) => ({ events: [["ResultSkipped", [sentIds(call)[0], f.chain.oracle.interface.getError("OracleUnknownSigner")!.selector]]] });
     for (let i = 0; i < MAX_REPUBLISH + 2; i++) {
       f.db.deleteReply(row!.id);
       holdBatch(f.db, [row!]);
