@@ -120,7 +120,8 @@ export class OracleChain implements SenderChain {
       } catch (error) {
         if (final(error)) throw error;
         const revert = this.decodeRevert(error);
-        if (revert === undefined && !isRevert(error)) throw error;
+        // A revert of another contract (a feature contract's custom error) carries revert data too.
+        if (revert === undefined && !isRevert(error) && findRevertData(error) === undefined) throw error;
         throw new OracleError("CHAIN_REVERTED", `${label} reverted${revert ? `: ${revert.name}` : ""}`, {
           cause: error,
           details: { label, error: revert?.name, args: revert?.args.map(String) },

@@ -188,6 +188,12 @@ export class RelayerDb {
     this.sql.prepare("UPDATE requests SET jobPublishedAt = NULL WHERE state = 'requested'").run();
   }
 
+  /** The refunded requests whose requester is `requester` (a contract that syncs its refunds: the subscription keeper). */
+  refundedRequestsOf(requester: string): string[] {
+    const rows = this.sql.prepare("SELECT id FROM requests WHERE state = 'refunded' AND lower(requester) = ?").all(requester.toLowerCase()) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   /** Whether an on-chain request (as the relayer has seen it) names `hash` as its input. */
   isRequestInput(hash: string): boolean {
     // Event hashes are stored as ethers writes them (lowercase); the index answers at once.

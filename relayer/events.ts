@@ -36,7 +36,7 @@ export type DomainEvent =
   /** An ERC-20 fee escrowed for a request (IOracleTokenFees). */
   | (Base<"tokenFeeEscrowed"> & { requestId: string; token: string; amount: bigint; ownerFee: bigint })
   | (Base<"tokenRefundClaimed"> & { requestId: string; amount: bigint })
-  | (Base<"refunded"> & { requestId: string; reason: number })
+  | (Base<"refunded"> & { requestId: string; requester: string; reason: number })
   /** A worker's rejection was recorded: `rejections` of the `quorum` that refunds the request. */
   | (Base<"rejectionRecorded"> & { requestId: string; worker: string; rejections: number; quorum: number })
   | (Base<"challengeOpened"> & { requestId: string; deadline: number })
@@ -124,7 +124,7 @@ function decodeOracle(parsed: LogDescription, at: EventOrigin): DomainEvent[] {
     case "TokenRefundClaimed":
       return [{ kind: "tokenRefundClaimed", at, requestId, amount: BigInt(a.amount) }];
     case "RequestRefunded":
-      return [{ kind: "refunded", at, requestId, reason: Number(a.reason) }];
+      return [{ kind: "refunded", at, requestId, requester: String(a.requester), reason: Number(a.reason) }];
     case "RejectionRecorded":
       return [{ kind: "rejectionRecorded", at, requestId, worker: String(a.worker), rejections: Number(a.rejections), quorum: Number(a.quorum) }];
     case "ChallengeOpened":

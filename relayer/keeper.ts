@@ -12,13 +12,16 @@
  * It also settles refunded rounds the oracle's push did not (`sync`, anyone may call it): the oracle's
  * refund of a round paid in a token carries no tokens (its amount and callback fee must be claimed, which
  * costs more than the refund's gas), and an ETH refund whose push failed waits in the oracle's pull
- * balance. Each tick scans the oracle's RequestRefunded events whose requester is the subscriptions
- * contract and syncs every round still Pending, so its fee returns to the subscription's balance.
+ * balance. It follows the oracle's refunds through the EventWatcher (those whose requester is the
+ * subscriptions contract; at start, those the database already holds) and syncs every round still
+ * Pending, so its fee returns to the subscription's balance.
  */
 import type { Logger } from "../protocol/index.js";
 import { isError } from "../protocol/index.js";
 import { InferenceSubscriptions__factory, type InferenceSubscriptions } from "../types/ethers-contracts/index.js";
 import type { OracleChain } from "./chain.js";
+import type { RelayerDb } from "./db.js";
+import type { DomainEvent, EventSubscriber } from "./events.js";
 
 export interface KeeperOptions {
   /** The InferenceSubscriptions contract to keep. */
@@ -29,13 +32,9 @@ export interface KeeperOptions {
   maxPerTick: number;
   /** The keeper's rewards are withdrawn once they reach this (wei). */
   withdrawRewardsAbove: bigint;
-  /** First block scanned for refunds to sync (the oracle's deployment block; default 0). */
-  startBlock?: number;
-  /** Most blocks per eth_getLogs (default 2000). */
-  blockRange?: number;
 }
 
-export class SubscriptionKeeper {
+export class SubscriptionKeeper implements EventSubscriber {
   readonly subs: InferenceSubscriptions;
   private readonly closed = new Set<bigint>();
   private cursor = 1n;
@@ -43,7 +42,6 @@ export class SubscriptionKeeper {
   triggered = 0;
   /** Refunded rounds this keeper synced (token rounds, failed pushes). */
   synced = 0;
-  private fromBlock: number;
   /** Refunded rounds seen but not synced yet (a transient failure): retried every tick. */
   private readonly toSync = new Set<string>();
 
@@ -51,9 +49,17 @@ export class SubscriptionKeeper {
     private readonly chain: OracleChain,
     private readonly log: Logger,
     private readonly options: KeeperOptions,
+    db: RelayerDb,
   ) {
     this.subs = InferenceSubscriptions__factory.connect(options.address, chain.provider);
-    this.fromBlock = options.startBlock ?? 0;
+    // Refunds seen by an earlier run: the ones already synced drop out at the first tick.
+    for (const id of db.refundedRequestsOf(options.address)) this.toSync.add(id);
+  }
+
+  /** A refund of one of the contract's rounds: synced from the next tick on. */
+  onEvents(events: readonly DomainEvent[]): void {
+    const address = this.options.address.toLowerCase();
+    for (const e of events) if (e.kind === "refunded" && e.requester.toLowerCase() === address) this.toSync.add(e.requestId);
   }
 
   async tick(): Promise<void> {
@@ -81,14 +87,6 @@ export class SubscriptionKeeper {
 
   /** Syncs every refunded round of the subscriptions contract still Pending here (token rounds, failed pushes). */
   private async syncRefunds(): Promise<void> {
-    const head = await this.chain.provider.getBlockNumber();
-    const range = this.options.blockRange ?? 2000;
-    const filter = this.chain.reader.filters.RequestRefunded(undefined, this.options.address);
-    for (let start = this.fromBlock; start <= head; start += range) {
-      const end = Math.min(head, start + range - 1);
-      for (const log of await this.chain.reader.queryFilter(filter, start, end)) this.toSync.add(log.args.requestId);
-      this.fromBlock = end + 1;
-    }
     for (const requestId of this.toSync) {
       const d = await this.subs.getDelivery(requestId);
       if (d.status !== 1n) {

@@ -66,6 +66,7 @@ export class Relayer {
   private wake: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private lastGc = 0;
+  private ticking: Promise<void> = Promise.resolve();
   private lease: Lease | undefined;
   /** Whether this relayer acts (publishes jobs, takes replies, sends transactions); always without leader election. */
   private leading = true;
@@ -119,10 +120,9 @@ export class Relayer {
             minKeeperReward: subs.minKeeperRewardWei,
             maxPerTick: subs.maxPerTick,
             withdrawRewardsAbove: subs.withdrawRewardsAboveWei,
-            startBlock: this.config.startBlock,
-            blockRange: this.config.logBlockRange,
-          })
+          }, this.db)
         : undefined;
+    if (this.keeper !== undefined) watcher.subscribe(this.keeper);
     this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, (a, from) => watcher.follow("chained", a, from), log.child({ layer: "chained" }), () =>
       this.server === undefined ? undefined : this.url,
     );
@@ -284,8 +284,18 @@ export class Relayer {
     });
   }
 
-  /** One round of work: new events, pending submissions, due deadlines. Tests call it directly. */
-  async tick(): Promise<void> {
+  /**
+   * One round of work: new events, pending submissions, due deadlines. Tests call it directly; a call
+   * made while the loop's round runs waits for it (rounds never overlap: two keepers of one relayer
+   * would race for the same subscription round).
+   */
+  tick(): Promise<void> {
+    const run = this.ticking.then(() => this.round());
+    this.ticking = run.catch(() => undefined);
+    return run;
+  }
+
+  private async round(): Promise<void> {
     await this.watcher.poll();
     if (!this.leading) return;
     await this.dispatcher.publishPending();
