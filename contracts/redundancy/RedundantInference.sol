@@ -61,9 +61,9 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         None,
         /// @notice Answers are being collected and attested.
         Open,
-        /// @notice k distinct workers gave the same output hash.
+        /// @notice k distinct workers gave the same output hash, or outputs within τ_out of the first (`decide`).
         Agreed,
-        /// @notice k distinct workers answered, not all alike.
+        /// @notice k distinct workers answered, not all within τ_out of the first (or nobody decided by decideBy).
         Disagreed,
         /// @notice Closed at closeAt with fewer than k distinct attested answers.
         Incomplete,
