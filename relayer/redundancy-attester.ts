@@ -5,7 +5,8 @@
  * nonce manager, attests every answer the oracle fulfilled, replaces duplicate or refunded answers from the
  * job's reserve, decides a Comparing job (answers that differ by hash, compared on chain within τ_out),
  * delivers a decided job to its consumer and closes a job left open past its closeAt or Comparing past its
- * decideBy (the default outcomes) (sdk/redundancy.ts `jobActions`). Anyone may do each of these, so this is a
+ * decideBy (the default outcomes) (sdk/redundancy.ts `jobActions`). It learns of answers from the
+ * EventWatcher's events (the watcher reads the contracts' logs). Anyone may do each of these, so this is a
  * service, not a duty; the requester's prepaid attestReward pays each attestation and decide, and the
  * attester withdraws what it earned when a job it moved is finished.
  */
@@ -13,9 +14,11 @@ import type { Logger } from "../protocol/logger.js";
 import { jobActions, redundantContract, JobStatus } from "../sdk/redundancy.js";
 import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
+import type { FollowContract } from "./chain-advancer.js";
+import type { DomainEvent, EventSubscriber } from "./events.js";
 
-export class RedundancyAttester {
-  private readonly contracts = new Map<string, number>();
+export class RedundancyAttester implements EventSubscriber {
+  private readonly contracts = new Set<string>();
   /** Jobs seen with activity that are not finished (decided and delivered, or closed): looked at every tick. */
   private readonly jobs = new Map<string, { address: string; jobId: bigint }>();
 
@@ -23,7 +26,7 @@ export class RedundancyAttester {
     private readonly chain: OracleChain,
     addresses: readonly string[],
     private readonly startBlock: number,
-    private readonly blockRange: number,
+    private readonly follow: FollowContract,
     private readonly log: Logger,
     /** The workers' uploaded outputs: the bytes of answers delivered as hash only, for `decide` and `deliver`. */
     private readonly blobs?: BlobStore,
@@ -33,7 +36,7 @@ export class RedundancyAttester {
 
   /** The RedundantInference contracts watched. */
   get addresses(): string[] {
-    return [...this.contracts.keys()];
+    return [...this.contracts];
   }
 
   /** Whether `address` is a watched RedundantInference contract. */
@@ -44,25 +47,19 @@ export class RedundancyAttester {
   /** Starts attesting the jobs of one more RedundantInference contract (from `fromBlock`, default startBlock). */
   watch(address: string, fromBlock = this.startBlock): void {
     const key = address.toLowerCase();
-    if (!this.contracts.has(key)) this.contracts.set(key, fromBlock);
+    if (this.contracts.has(key)) return;
+    this.contracts.add(key);
+    this.follow(key, fromBlock);
+  }
+
+  /** A job with a new answer (delivered or refunded) is looked at from the next tick on. */
+  onEvents(events: readonly DomainEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "redundantAnswer" && this.contracts.has(e.contract)) this.jobs.set(`${e.contract}/${e.jobId}`, { address: e.contract, jobId: e.jobId });
+    }
   }
 
   async tick(): Promise<void> {
-    if (this.contracts.size === 0) return;
-    const head = await this.chain.provider.getBlockNumber();
-    for (const [address, from] of this.contracts) {
-      const reader = redundantContract(address, this.chain.provider);
-      for (let start = from; start <= head; start += this.blockRange) {
-        const end = Math.min(head, start + this.blockRange - 1);
-        for (const filter of [reader.filters.AnswerDelivered(), reader.filters.AnswerRefunded()]) {
-          for (const log of await reader.queryFilter(filter, start, end)) {
-            const jobId = log.args.jobId;
-            this.jobs.set(`${address}/${jobId}`, { address, jobId });
-          }
-        }
-        this.contracts.set(address, end + 1);
-      }
-    }
     for (const [key, { address, jobId }] of this.jobs) {
       const contract = redundantContract(address, this.chain.provider);
       try {

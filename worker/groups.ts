@@ -1,6 +1,6 @@
 /**
  * Sibling requests of one redundant job (contracts/redundancy/RedundantInference.sol) carry the same job
- * `group` (relayer/watcher.ts redundancyGroup): a worker answers at most one request of a group and passes
+ * `group` (relayer/dispatcher.ts redundancyGroup): a worker answers at most one request of a group and passes
  * the others on, so the job's k answers come from k distinct workers (a duplicate worker's answer does not
  * count on chain and costs the job a replacement from its reserve).
  */

@@ -1,11 +1,11 @@
 /**
  * worker/groups.ts: a worker answers one request of a redundant job's group and passes its siblings on, so
- * the job's k answers come from k distinct workers; relayer/watcher.ts redundancyGroup names the group the
+ * the job's k answers come from k distinct workers; relayer/dispatcher.ts redundancyGroup names the group the
  * same for every request of one job (same requester, model, input, deadline) and differently across jobs.
  */
 import { describe, expect, it } from "vitest";
 import { ServedGroups } from "../../worker/groups.js";
-import { redundancyGroup } from "../../relayer/watcher.js";
+import { redundancyGroup } from "../../relayer/dispatcher.js";
 
 const G1 = "0x" + "aa".repeat(32);
 const G2 = "0x" + "bb".repeat(32);
