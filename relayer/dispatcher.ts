@@ -106,7 +106,8 @@ export class JobDispatcher implements EventSubscriber {
 
 /**
  * The group of a redundant job's sibling requests: RedundantInference asks each of them with the same model,
- * input and deadline (replacements too), so those and the requester name the job without a chain read.
+ * input and deadline (replacements too), so those and the requester name the job without a chain read; a
+ * worker serves one request per group (worker/groups.ts).
  */
 export function redundancyGroup(r: { requester: string; modelHash: string; inputHash: string; deadline: number }): string {
   return solidityPackedKeccak256(["address", "bytes32", "bytes32", "uint64"], [r.requester, r.modelHash, r.inputHash, r.deadline]);

@@ -11,7 +11,7 @@ import {ExactGasCall} from "../libraries/ExactGasCall.sol";
 import {TensorHash} from "../libraries/TensorHash.sol";
 import {RequestId} from "../types/RequestId.sol";
 import {IRedundantConsumer} from "./IRedundantConsumer.sol";
-import {OutputAgreement} from "./OutputAgreement.sol";
+import {OutputComparator} from "./OutputComparator.sol";
 
 /// @title RedundantInference
 /// @notice Redundancy (issue 18, like Ritual Infernet's `redundancy`): one request answered by k
@@ -61,9 +61,9 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         None,
         /// @notice Answers are being collected and attested.
         Open,
-        /// @notice k distinct workers gave the same output hash.
+        /// @notice k distinct workers gave the same output hash, or outputs within τ_out of the first (`decide`).
         Agreed,
-        /// @notice k distinct workers answered, not all alike.
+        /// @notice k distinct workers answered, not all within τ_out of the first (or nobody decided by decideBy).
         Disagreed,
         /// @notice Closed at closeAt with fewer than k distinct attested answers.
         Incomplete,
@@ -182,6 +182,8 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     error RedundancyOutputCount(uint256 jobId, uint256 given, uint256 expected);
 
     IInferenceOracle public immutable oracle;
+    /// @notice The OutputAgreement copy `decide` calls, deployed by the constructor (keeps this contract small).
+    OutputComparator public immutable comparator;
 
     uint256 public jobCount;
     mapping(uint256 jobId => Job) internal _jobs;
@@ -202,6 +204,7 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
 
     constructor(address oracle_) {
         oracle = IInferenceOracle(oracle_);
+        comparator = new OutputComparator();
     }
 
     // ------------------------------------------------------------------ requesting
@@ -305,9 +308,10 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
 
     /// @notice Decides a Comparing job: `outputs` are the bytes of its counted answers, in countedHashes
     /// order, each checked against its hash; each is compared element by element with the first within
-    /// the job's τ_out, both ways (OutputAgreement.sol). All agree: Agreed on the first counted answer's
-    /// output hash; else Disagreed. Anyone may call (and is credited the decide reward) until the job is
-    /// closed; reverts, changing nothing, on an output that does not match its hash.
+    /// the job's τ_out, both ways (OutputAgreement.sol, through the `comparator` this contract deployed).
+    /// All agree: Agreed on the first counted answer's output hash; else Disagreed. Anyone may call (and is
+    /// credited the decide reward) until the job is closed; reverts, changing nothing, on an output that
+    /// does not match its hash.
     function decide(uint256 jobId, bytes[] calldata outputs) external nonReentrant {
         Job storage j = _jobs[jobId];
         if (j.status != JobStatus.Comparing) revert RedundancyNotComparing(jobId, j.status);
@@ -320,7 +324,7 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         }
         bool agreed = true;
         for (uint256 i = 1; i < outputs.length && agreed; ++i) {
-            agreed = OutputAgreement.agree(outputs[0], outputs[i], j.tauOutAbs, j.tauOutRel);
+            agreed = comparator.agree(outputs[0], outputs[i], j.tauOutAbs, j.tauOutRel);
         }
         _reward(jobId, j);
         _finish(jobId, j, agreed, hashes[0]);

@@ -186,7 +186,7 @@ describe("RedundantInference: agreement within τ_out", () => {
     expect(await jobActions(sdk, fx.oracleAddr, jobId)).toEqual([]);
     // An output source (the relayer's blob store; here the workers' bytes) supplies them; a source returning
     // wrong bytes is ignored (checked against the hash).
-    const store = new Map<string, typeof a>([[hashEncoded(a), a], [hashEncoded(b), b]]);
+    const store = new Map<string, Uint8Array>([[hashEncoded(a), a], [hashEncoded(b), b]]);
     const liar = async () => GOOD;
     expect(await countedOutputs(sdk, jobId, receipt.blockNumber, liar)).toBeUndefined();
     const outputs = async (h: string) => store.get(h);
