@@ -129,7 +129,10 @@ describe("services read the deployment manifest of the RPC's chain", () => {
     expect(ok.stderr).toContain(`using the deployment manifest ${join(dir, "deployments", "4243.json")}`);
     const missing = await oracle(["relayer", "start", "--check"], relayerEnv, 120_000, empty);
     expect(missing.code).not.toBe(0);
+    // Listed with every other problem of the configuration.
     expect(missing.stderr).toContain(`no deployment manifest for chain 4243 (looked for ${join(empty, "deployments", "4243.json")})`);
+    expect(missing.stderr).toContain("ORACLE_ADDRESS: required");
+    expect(missing.stderr).toContain("2 problems");
     // An address given explicitly needs no manifest.
     const explicit = await oracle(["relayer", "start", "--check"], { ...relayerEnv, ORACLE_ADDRESS: manifest.oracle }, 120_000, empty);
     expect(explicit.code, explicit.stderr).toBe(0);
