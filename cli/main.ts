@@ -19,7 +19,7 @@ import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
 import { modelAcceptToken, modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";
 import { chainAdvanceCommand, chainDeployCommand, chainRequestCommand, chainStatusCommand } from "./chain.js";
-import { redundantAdvanceCommand, redundantDeployCommand, redundantRequestCommand, redundantStatusCommand } from "./redundant.js";
+import { redundantAdvanceCommand, redundantDeployCommand, redundantRequestCommand, redundantStatusCommand, redundantWithdrawCommand } from "./redundant.js";
 import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, fromManifest, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 import { subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./subscriptions.js";
@@ -280,6 +280,9 @@ program
   .option("--tier <tier>", "none, optimistic or zk", "none")
   .option("--relayer <url>", "relayer API for the input upload (default: the deployment's)")
   .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
+  .option("--token <address>", "pay each round's fee in this ERC-20 token (one the model accepts); callback gas and keeper rewards stay in ETH")
+  .option("--token-amount <units>", "with --token: the fee per round in the token's smallest units (default: the model's minimum in the token)")
+  .option("--no-permit", "with --token: approve the subscriptions contract in a transaction first instead of signing an EIP-2612 permit")
   .action(async (_o, cmd: Command) => subscribeCommand(globals(cmd) as never));
 program
   .command("subscriptions")
@@ -311,6 +314,9 @@ chain
   .option("--wait", "advance the chain as its steps are delivered and wait for its end")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API (its blob store holds outputs too large to inline; default: the deployment's)")
+  .option("--token <address>", "pay every step's fee in this ERC-20 token (one every model accepts); the callbacks' gas is escrowed in ETH")
+  .option("--token-tip <units>", "with --token: paid to each step's worker above the minimum, in the token's smallest units", "0")
+  .option("--no-permit", "with --token: approve the chain contract in a transaction first instead of signing an EIP-2612 permit")
   .action(async (_o, cmd: Command) => chainRequestCommand(globals(cmd) as never));
 chain
   .command("status <chainId>")
@@ -340,8 +346,9 @@ redundant
   .option("--reserve <n>", "prepaid replacements for duplicate or refunded answers (0..8)", "1")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
   .option("--tip <eth>", "paid to each worker above the minimum fee", "0.001")
+  .option("--attest-reward <eth>", "prepaid to whoever attests each answer and decides the job (k + reserve + 1 of them; unused refunded)", "0")
   .option("--deadline <s>", "seconds until the requests' deadline", "3600")
-  .option("--wait", "attest, replace and deliver as answers settle, until the job is decided")
+  .option("--wait", "attest, replace, decide and deliver as answers settle, until the job is decided")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API (default: the deployment's)")
   .action(async (_o, cmd: Command) => redundantRequestCommand(globals(cmd) as never));
@@ -352,9 +359,14 @@ redundant
   .action(async (id: string, _o, cmd: Command) => redundantStatusCommand(id, globals(cmd) as never));
 redundant
   .command("advance <jobId>")
-  .description("attest fulfilled answers, replace duplicates from the reserve, deliver a decided job (anyone may)")
+  .description("attest fulfilled answers, replace duplicates from the reserve, decide (within τ_out) and deliver a job (anyone may)")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
   .action(async (id: string, _o, cmd: Command) => redundantAdvanceCommand(id, globals(cmd) as never));
+redundant
+  .command("withdraw")
+  .description("pull this key's credits: refunds, unused reserve and rewards, attester rewards earned")
+  .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
+  .action(async (_o, cmd: Command) => redundantWithdrawCommand(globals(cmd) as never));
 
 async function run(): Promise<void> {
   // A stray "--" (from `npm run oracle -- ...`) is not an argument.

@@ -3,7 +3,7 @@
  * the request rows of relayer/db.ts: the fee token of every request paid in an ERC-20 token (its
  * TokenFeeEscrowed event, and a TokenRefundClaimed), and how every fulfilled request's output reached the dApp
  * (RequestFulfilled.outputDelivered: inline, or as its hash with the bytes in a blob store). ChainActivity
- * (relayer/dashboard-activity.ts) records them as it follows the oracle's events up to the watcher's cursor;
+ * (relayer/dashboard-activity.ts) records them from the EventWatcher's domain events;
  * a re-scan records the same rows again (keyed by request id).
  */
 import type { DatabaseSync } from "node:sqlite";

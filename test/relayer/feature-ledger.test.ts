@@ -65,7 +65,7 @@ describe("RelayerDb.features", () => {
     request(2, "fulfilled");
     request(3, "fulfilled");
     const held = id(9001);
-    db.db.prepare("INSERT INTO blobs(hash, size, createdAt, expiresAt) VALUES(?, ?, 0, 0)").run(held, 16408);
+    db.blobs.put(held, 16408, 0, 0);
     db.features.recordDelivery({ requestId: id(1), outputHash: held.toUpperCase().replace("0X", "0x"), inline: false, callbackOk: true, block: 10, tx: id(1) });
     db.features.recordDelivery({ requestId: id(2), outputHash: id(9002), inline: false, callbackOk: false, block: 12, tx: id(2) });
     db.features.recordDelivery({ requestId: id(3), outputHash: id(9003), inline: true, callbackOk: true, block: 11, tx: id(3) });
