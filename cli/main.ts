@@ -207,11 +207,9 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
       if (deployment !== undefined && o.deployment === undefined && fromEnv === undefined && o.json !== true) process.stderr.write(`using the deployment ${resolve(deployment)}\n`);
       // No deployment file: the manifest of the chain the service's RPC endpoint serves, when no address is given.
       const base = { ...process.env };
-      if (deployment === undefined) {
-        const manifest = await fromManifest(service, o.config, base, o.rpc);
-        if (manifest !== undefined && o.json !== true) process.stderr.write(`using the deployment manifest ${manifest}\n`);
-      }
-      const env = CHECKS[service](o.config, deployment, base);
+      const fromChain = deployment === undefined ? await fromManifest(service, o.config, base, o.rpc) : {};
+      if (fromChain.file !== undefined && o.json !== true) process.stderr.write(`using the deployment manifest ${fromChain.file}\n`);
+      const env = CHECKS[service](o.config, deployment, base, fromChain.problem === undefined ? [] : [fromChain.problem]);
       // A worker whose signing key is not staked would sign results the relayer drops: refuse to start.
       if (service === "worker") for (const note of await checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);
       if (o.check === true) {

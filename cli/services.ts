@@ -81,18 +81,24 @@ function fromDeployment(path: string | undefined, env: NodeJS.ProcessEnv, proble
  * file's rpcUrl for the challenger) fills them (protocol/manifest.ts serviceManifest). Returns the manifest's
  * file, or undefined when none was needed.
  */
-export async function fromManifest(service: ManifestService, configPath: string | undefined, env: NodeJS.ProcessEnv, rpc?: string): Promise<string | undefined> {
+export async function fromManifest(service: ManifestService, configPath: string | undefined, env: NodeJS.ProcessEnv, rpc?: string): Promise<{ file?: string; problem?: string }> {
   const file = readConfigFile(configPath, []);
   const rpcVariable = service === "challenger" ? "CHALLENGER_RPC_URL" : "RPC_URL";
   if (rpc !== undefined && rpc !== "") env[rpcVariable] ||= rpc;
   const rpcUrl = env[rpcVariable] || (service === "challenger" && typeof file.rpcUrl === "string" ? file.rpcUrl : undefined);
-  return (await serviceManifest(service, rpcUrl, env, file))?.file;
+  try {
+    const found = await serviceManifest(service, rpcUrl, env, file);
+    return found === undefined ? {} : { file: found.file };
+  } catch (error) {
+    // Reported with every other problem of the configuration (no manifest, or a node that does not answer).
+    return { problem: (error as Error).message };
+  }
 }
 
 /** Validates everything a worker process needs; returns the environment to start it with. */
-export function checkWorker(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function checkWorker(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv, earlier: string[] = []): NodeJS.ProcessEnv {
   const env = { ...baseEnv };
-  const problems: string[] = [];
+  const problems: string[] = [...earlier];
   fromDeployment(deploymentPath, env, problems);
   const file = readConfigFile(configPath, problems);
   if (deploymentPath !== undefined && file.allowedOracles !== undefined) delete env.WORKER_ALLOWED_ORACLES;
@@ -163,9 +169,9 @@ export async function checkWorkerStake(configPath: string | undefined, env: Node
 }
 
 /** Validates everything a relayer process needs; returns the environment to start it with. */
-export function checkRelayer(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function checkRelayer(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv, earlier: string[] = []): NodeJS.ProcessEnv {
   const env = { ...baseEnv };
-  const problems: string[] = [];
+  const problems: string[] = [...earlier];
   fromDeployment(deploymentPath, env, problems);
   const file = readConfigFile(configPath, problems);
   let overrides: Record<string, unknown> = {};
@@ -188,9 +194,9 @@ export function checkRelayer(configPath: string | undefined, deploymentPath: str
 }
 
 /** Validates everything a challenger process needs (challenger/config.ts); returns the environment to start it with. */
-export function checkChallenger(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function checkChallenger(configPath: string | undefined, deploymentPath: string | undefined, baseEnv: NodeJS.ProcessEnv, earlier: string[] = []): NodeJS.ProcessEnv {
   const env = { ...baseEnv };
-  const problems: string[] = [];
+  const problems: string[] = [...earlier];
   if (deploymentPath !== undefined) {
     try {
       const d = readDeployment(deploymentPath, true)!;

@@ -6,7 +6,7 @@
  * to, the block the deployment started at and the git commit it was built from. `verifyManifest` checks the
  * code hashes against the chain.
  */
-import { keccak256, type Provider } from "ethers";
+import { JsonRpcProvider, keccak256, type Provider } from "ethers";
 import { OracleError } from "./errors.js";
 import { isAddressHex, isBytes32 } from "./hex.js";
 
@@ -188,7 +188,6 @@ export async function requireManifest(chainId: bigint | string | number, dir: st
 export async function manifestForRpc(rpc: string | Provider, dir: string = manifestDir(), instead?: string): Promise<FoundManifest> {
   let chainId: bigint;
   if (typeof rpc === "string") {
-    const { JsonRpcProvider } = await import("ethers");
     const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true, batchMaxCount: 1 });
     try {
       chainId = await chainIdOf(provider, rpc);

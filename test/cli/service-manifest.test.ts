@@ -65,6 +65,15 @@ describe("services read the deployment manifest of the RPC's chain", () => {
     expect(JSON.parse(manifestServiceEnv("worker", found, {}).WORKER_ALLOWED_ORACLES!)).toEqual([{ chainId: "4243", oracle: manifest.oracle }]);
     expect(manifestServiceEnv("worker", found, {}).REGISTRY_ADDRESS).toBe(manifest.registry);
     expect(manifestServiceEnv("worker", found, {}, { allowedOracles: [] }).WORKER_ALLOWED_ORACLES).toBeUndefined();
+    // The feature contracts a deployment placed are watched by the relayer, unless its file names its own.
+    const entry = Object.values(found.manifest.contracts)[0]!;
+    const chained = "0x" + "33".repeat(20);
+    const redundant = "0x" + "44".repeat(20);
+    const withFeatures = { ...found, manifest: { ...found.manifest, contracts: { ...found.manifest.contracts, ChainedInference: { ...entry, address: chained }, RedundantInference: { ...entry, address: redundant } } } };
+    expect(manifestServiceEnv("relayer", withFeatures, {})).toMatchObject({ RELAYER_CHAINED: JSON.stringify([chained]), RELAYER_REDUNDANT: JSON.stringify([redundant]) });
+    const own = manifestServiceEnv("relayer", withFeatures, {}, { chained: [], redundant: [] });
+    expect(own.RELAYER_CHAINED).toBeUndefined();
+    expect(own.RELAYER_REDUNDANT).toBeUndefined();
     expect(manifestServiceEnv("challenger", found, {})).toEqual({ CHALLENGER_ORACLE: manifest.oracle, CHALLENGER_START_BLOCK: String(manifest.blockNumber) });
 
     // serviceManifest reads nothing when the oracle is named.
@@ -113,6 +122,12 @@ describe("services read the deployment manifest of the RPC's chain", () => {
       // The subscriptions panel serves the manifest's InferenceSubscriptions.
       const subs = (await (await fetch(`${ready.url}/api/subscriptions`)).json()) as { enabled: boolean; address: string };
       expect(subs).toMatchObject({ enabled: true, address: manifest.contracts.InferenceSubscriptions!.address });
+      // ...and the ChainedInference and RedundantInference it placed, when it placed them.
+      for (const [route, name] of [["chains", "ChainedInference"], ["redundancy", "RedundantInference"]] as const) {
+        const { contracts } = (await (await fetch(`${ready.url}/api/${route}`)).json()) as { contracts: { address: string }[] };
+        const placed = manifest.contracts[name]?.address;
+        expect(contracts.map((c) => c.address)).toEqual(placed === undefined ? [] : [placed.toLowerCase()]);
+      }
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
@@ -129,7 +144,10 @@ describe("services read the deployment manifest of the RPC's chain", () => {
     expect(ok.stderr).toContain(`using the deployment manifest ${join(dir, "deployments", "4243.json")}`);
     const missing = await oracle(["relayer", "start", "--check"], relayerEnv, 120_000, empty);
     expect(missing.code).not.toBe(0);
+    // Listed with every other problem of the configuration.
     expect(missing.stderr).toContain(`no deployment manifest for chain 4243 (looked for ${join(empty, "deployments", "4243.json")})`);
+    expect(missing.stderr).toContain("ORACLE_ADDRESS: required");
+    expect(missing.stderr).toContain("2 problems");
     // An address given explicitly needs no manifest.
     const explicit = await oracle(["relayer", "start", "--check"], { ...relayerEnv, ORACLE_ADDRESS: manifest.oracle }, 120_000, empty);
     expect(explicit.code, explicit.stderr).toBe(0);

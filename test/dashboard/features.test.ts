@@ -148,6 +148,15 @@ describe("dashboard: feature panels", () => {
 
     const chainRow = page.locator(`#chains tbody tr[data-chain="${String(ran.chained.contract).toLowerCase()}/${ran.chained.chainId}"]`);
     expect(await chainRow.locator(".step-states").textContent()).toBe("1: final · 2: final");
+    // At 900 px and on a phone the panels stack in one column and their wide tables scroll inside them: the
+    // page itself never scrolls sideways.
+    for (const width of [900, 390]) {
+      await page.setViewportSize({ width, height: 1200 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${width} px`).toBeLessThanOrEqual(width);
+      const tokens = (await page.locator("#tokens-panel").boundingBox())!;
+      const outputs = (await page.locator("#large-outputs-panel").boundingBox())!;
+      expect(outputs.y, `${width} px: one column`).toBeGreaterThanOrEqual(tokens.y + tokens.height);
+    }
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });
