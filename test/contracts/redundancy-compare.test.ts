@@ -8,6 +8,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { hashEncoded } from "../../protocol/tensor.js";
+import { packBatch } from "../../protocol/batch-wire.js";
 import { countedOutputs, jobActions, advanceJob, redundantContract } from "../../sdk/redundancy.js";
 import { sizeProof } from "../../protocol/largeOutput.js";
 import { batchSubmission, events, expectRevert, send, tensorF32, PARAMS, type Connection } from "./helpers.js";
@@ -172,7 +173,7 @@ describe("RedundantInference: agreement within τ_out", () => {
     const { jobId, ids, receipt } = await requestJob(fx, { k: 2, reserve: 0 });
     for (const [w, out] of [a, b].entries()) {
       const sub = await batchSubmission(fx, [ids[w]!], fx.signers[w]!, { output: sizeProof(out), outputHash: hashEncoded(out) });
-      await send(fx.oracle.connect(fx.relayer).submitBatch(sub, { gasLimit: 5_000_000 }));
+      await send(fx.oracle.connect(fx.relayer).submitBatch(...packBatch(sub), { gasLimit: 5_000_000 }));
     }
     await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
     for (const [w, out] of [a, b].entries()) {

@@ -52,8 +52,9 @@ describe("dashboard: chained requests panel", () => {
     expect(await page.locator("#chains-panel").isVisible()).toBe(true);
     const row = page.locator(`#chains tbody tr[data-chain="${(await c.getAddress()).toLowerCase()}/${chainId}"]`);
     await expect.poll(async () => row.count()).toBe(1);
+    // The panel's chain reads are shared for 2 s (relayer/dashboard-features.ts): a refresh shows Completed.
+    await expect.poll(async () => (await row.locator("td").allInnerTexts())[1], { timeout: 15_000 }).toBe("Completed");
     const cells = await row.locator("td").allInnerTexts();
-    expect(cells[1]).toBe("Completed");
     expect(cells[2]).toBe("2 / 2");
     const links = await row.locator("a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
     expect(links).toEqual(ids.map((id) => `#/requests/${id}`));
