@@ -83,8 +83,9 @@ describe("token-paid subscriptions and chains on the in-process stack", () => {
       await waitFor(async () => (await chainStatus(c, chainId)).status === ChainStatus.Ended, 30_000, "the advancer to reconcile the refunded token step");
       expect((await subs.get(subId)).token?.balance).toBe(2n * UNIT);
       expect(await c.tokenBalanceOf(me, tokenAddr)).toBe(fees[0]! + fees[1]!);
-      expect(idle.relayer.transactions.some((t) => t.label === "syncRound")).toBe(true);
-      expect(idle.relayer.transactions.some((t) => t.label === "reconcileChain")).toBe(true);
+      // Sent by the relayer (recorded once its receipt is back, a moment after the state changed).
+      await waitFor(() => idle.relayer.transactions.some((t) => t.label === "syncRound"), 10_000, "the relayer's sync transaction");
+      await waitFor(() => idle.relayer.transactions.some((t) => t.label === "reconcileChain"), 10_000, "the relayer's reconcile transaction");
     } finally {
       await idle.close();
     }
