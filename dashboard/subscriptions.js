@@ -44,8 +44,8 @@ async function refresh() {
         cell(s.state + (s.due ? " · due" : ""), { class: `sub-${s.state}` }),
         cell(`${s.fulfilled}/${s.maxDeliveries}`, { title: `${s.triggered} triggered, ${s.pending} in flight, ${s.refunded} refunded, ${s.skipped} skipped` }),
         cell(`${s.interval} ${s.intervalIsBlocks ? "blocks" : "s"}`),
-        cell(eth(s.perDeliveryFee)),
-        cell(eth(s.balance)),
+        s.token === undefined ? cell(eth(s.perDeliveryFee)) : cell(`${s.perDeliveryFee} units`, { title: `paid in token ${s.token}; ${eth(s.callbackFee)} per round for the callback` }),
+        s.token === undefined ? cell(eth(s.balance)) : cell(`${eth(s.balance)} + ${s.tokenBalance} units`, { title: `token ${s.token}` }),
         cell(short(s.owner), { class: "mono", title: s.owner }),
         cell(s.consumer === "0x0000000000000000000000000000000000000000" ? "kept on-chain" : short(s.consumer), { class: "mono", title: s.consumer }),
       );

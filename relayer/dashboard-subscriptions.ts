@@ -8,7 +8,7 @@
  * dashboard/subscriptions.js.
  */
 import type { Express } from "express";
-import type { Provider } from "ethers";
+import { ZeroAddress, type Provider } from "ethers";
 import { InferenceSubscriptions__factory } from "../types/ethers-contracts/index.js";
 import type { SubscriptionKeeper } from "./keeper.js";
 
@@ -48,6 +48,8 @@ export function mountSubscriptionsApi(
           nextDue: s.nextDue.toString(),
           due,
           state: s.cancelled ? "cancelled" : s.triggered >= s.maxDeliveries ? "finished" : "open",
+          // Paid in a token: perDeliveryFee is in it, tokenBalance its unspent part (balance stays wei).
+          ...(s.token === ZeroAddress ? {} : { token: s.token, tokenBalance: s.tokenBalance.toString(), callbackFee: s.callbackFee.toString() }),
         };
       }),
     );
@@ -56,7 +58,7 @@ export function mountSubscriptionsApi(
       enabled: true,
       address: deps.address,
       total: Number(count),
-      keeper: { on: deps.keeper !== undefined, address: keeper, triggered: deps.keeper?.triggered ?? 0, rewardsOwed: (await subs.rewardsOf(keeper)).toString() },
+      keeper: { on: deps.keeper !== undefined, address: keeper, triggered: deps.keeper?.triggered ?? 0, synced: deps.keeper?.synced ?? 0, rewardsOwed: (await subs.rewardsOf(keeper)).toString() },
       subscriptions,
     });
   });

@@ -99,8 +99,8 @@ export class SubscriptionKeeper implements EventSubscriber {
         this.synced++;
         this.log.info({ subId: d.subId.toString(), round: d.round.toString(), requestId }, "refunded subscription round synced");
       } catch (error) {
-        if (!isError(error, "CHAIN_REVERTED")) throw error;
-        this.log.debug({ requestId, err: error }, "subscription sync reverted; will retry");
+        // Someone synced it first (SubsUnknownRequest), or the node failed: looked at again next tick.
+        this.log[isError(error, "CHAIN_REVERTED") ? "debug" : "warn"]({ requestId, err: error }, "subscription sync failed; will retry");
       }
     }
   }

@@ -61,6 +61,11 @@ library TokenPull {
         if (amount != 0) IERC20(token).safeTransfer(to, amount);
     }
 
+    /// @notice Pays `amount` of `token` to `to`; false (nothing moved) when the token refuses.
+    function trySend(address token, address to, uint256 amount) internal returns (bool) {
+        return IERC20(token).trySafeTransfer(to, amount);
+    }
+
     /// @notice Claims the refund of this contract's refunded token request `id` (ignored when it was claimed
     /// already) and withdraws this contract's pull balance in `token` from the oracle; returns the tokens
     /// that arrived (the balance delta, so a token that pays less is seen as paying less).

@@ -528,15 +528,17 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
     }
 
     /// @dev Pays a closing subscription's wei `amount` (zeroed by the caller) and its unspent tokens to its owner.
+    /// A token transfer that fails (the token blacklists or freezes the owner) leaves the tokens in
+    /// `tokenBalance` for a later `withdraw` and never blocks the wei part or the cancellation.
     function _payOut(uint256 subId, Subscription storage s, uint256 amount) internal {
-        uint256 tokens = s.tokenBalance;
-        s.tokenBalance = 0;
         _send(msg.sender, amount);
         emit SubscriptionWithdrawn(subId, msg.sender, amount);
-        if (tokens != 0) {
-            emit SubscriptionTokenWithdrawn(subId, msg.sender, s.token, tokens);
-            TokenPull.send(s.token, msg.sender, tokens);
-        }
+        uint256 tokens = s.tokenBalance;
+        if (tokens == 0) return;
+        s.tokenBalance = 0;
+        // The owner's own token and the owner's own payout (nonReentrant): a failure restores the balance.
+        if (TokenPull.trySend(s.token, msg.sender, tokens)) emit SubscriptionTokenWithdrawn(subId, msg.sender, s.token, tokens);
+        else s.tokenBalance = uint128(tokens);
     }
 
     function _send(address to, uint256 amount) internal {

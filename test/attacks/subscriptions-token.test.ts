@@ -94,6 +94,26 @@ describe("attack: subscriptions paid in a token", () => {
     expect((await fx.token.balanceOf(fx.requester.address)) - before).toBe(TOKEN_FEE);
   });
 
+  it("test_blacklistedOwner_cancelStillPaysWei_tokensWaitForWithdraw", async () => {
+    const fx = await fixture();
+    const blt = await tokenFor(fx, [MODEL_HASH], "BlacklistToken");
+    const subId = await subscribeToken(fx, { token: blt, maxDeliveries: 2 });
+    await send(blt.setBlacklisted(fx.requester.address, true));
+    // The token refuses to pay the owner: cancel still closes the subscription and pays the wei part.
+    const r = await send(fx.subs.connect(fx.requester).cancel(subId));
+    expect(events(r, fx.subs, "SubscriptionCancelled")[0]!.args.refunded).toBe(2n * (SUB_CALLBACK_FEE + REWARD));
+    expect(events(r, fx.subs, "SubscriptionTokenWithdrawn")).toHaveLength(0);
+    expect((await fx.subs.getSubscription(subId)).tokenBalance).toBe(2n * TOKEN_FEE);
+    await expectSubsTokenBooks(fx, [subId], blt);
+    // Once the token lets it through, the owner (only) withdraws the tokens.
+    await send(blt.setBlacklisted(fx.requester.address, false));
+    await expectRevert(fx.subs.connect(fx.other).withdraw(subId), fx.subs, "SubsNotOwner", [subId, fx.other.address]);
+    const before = await blt.balanceOf(fx.requester.address);
+    await send(fx.subs.connect(fx.requester).withdraw(subId));
+    expect((await blt.balanceOf(fx.requester.address)) - before).toBe(2n * TOKEN_FEE);
+    expect(await blt.balanceOf(fx.subsAddr)).toBe(0n);
+  });
+
   it("test_keeperDoubleReward_triggerOrSyncTwice_reverts", async () => {
     const fx = await fixture();
     const subId = await subscribeToken(fx, { maxDeliveries: 2 });

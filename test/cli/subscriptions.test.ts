@@ -83,6 +83,10 @@ describe("oracle subscribe / subscriptions / unsubscribe against `oracle dev`", 
       [["--rounds", "2", "--every", "60", "--input-from-consumer"], "CONFIG_INVALID"],
       [["--rounds", "2", "--every", "60", "--input", "examples/line-upside-down.png", "--fee", "0.00001"], "FEE_TOO_LOW"],
       [["--rounds", "2", "--every", "60", "--input", "examples/line-upside-down.png", "--callback-gas", "100000"], "CONFIG_INVALID"],
+      // Paid in a token: an address is needed, one the model accepts, and --fee (ETH) does not mix with it.
+      [["--rounds", "2", "--every", "60", "--input", "examples/line-upside-down.png", "--token", "nope"], "CONFIG_INVALID"],
+      [["--rounds", "2", "--every", "60", "--input", "examples/line-upside-down.png", "--token", "0x" + "11".repeat(20)], "FEE_TOO_LOW"],
+      [["--rounds", "2", "--every", "60", "--input", "examples/line-upside-down.png", "--token", "0x" + "11".repeat(20), "--fee", "0.01"], "CONFIG_INVALID"],
     ];
     for (const [args, code] of cases) {
       const r = await oracle(["subscribe", "--model", "ppocr-cls", ...args, "--json"], env);

@@ -37,6 +37,9 @@ describe("token-paid subscriptions and chains on the in-process stack", () => {
     const sub = await tokenSubscription.run(stack, () => undefined);
     expect(sub.delivered, JSON.stringify(sub)).toBe(true);
     expect(sub.callbacks).toBe(2);
+    // The dashboard's subscriptions panel shows the fee token and the unspent tokens.
+    const api = (await (await fetch(`${stack.relayer.url}/api/subscriptions`)).json()) as any;
+    expect(api.subscriptions.find((x: any) => x.subId === sub.subId)).toMatchObject({ token: sub.token, tokenBalance: "0", state: "cancelled" });
     const chain = await tokenChained.run(stack, () => undefined);
     expect(chain.delivered, JSON.stringify(chain)).toBe(true);
     expect(chain.status).toBe("Completed");
@@ -57,7 +60,8 @@ describe("token-paid subscriptions and chains on the in-process stack", () => {
         modelHash: idle.modelHash, maxDeliveries: 1, interval: 60, perDeliveryFee: 2n * UNIT, keeperReward: parseEther("0.0001"),
         consumer: ZeroAddress, deliveryWindow: 60, input: { inputHash: "0x" + "ab".repeat(32), inputURI: "http://example.invalid/x" }, token: { address: tokenAddr },
       });
-      await idle.relayer.tick(); // the keeper triggers the round
+      idle.relayer.poke(); // the keeper triggers the round
+      await waitFor(async () => (await subs.rounds(subId)).length === 1, 30_000, "the keeper to trigger the token round");
       const [round] = await subs.rounds(subId);
       expect(round!.status).toBe("pending");
 
@@ -74,13 +78,14 @@ describe("token-paid subscriptions and chains on the in-process stack", () => {
       await idle.networkHelpers.time.increase(300);
       await (await idle.oracle.refundExpired([round!.requestId!, (await chainStatus(c, chainId)).requestId])).wait();
       expect((await chainStatus(c, chainId)).status).toBe(ChainStatus.Running);
-      await idle.relayer.tick();
+      idle.relayer.poke();
       await waitFor(async () => (await subs.rounds(subId))[0]!.status === "refunded", 30_000, "the keeper to sync the refunded token round");
       await waitFor(async () => (await chainStatus(c, chainId)).status === ChainStatus.Ended, 30_000, "the advancer to reconcile the refunded token step");
       expect((await subs.get(subId)).token?.balance).toBe(2n * UNIT);
       expect(await c.tokenBalanceOf(me, tokenAddr)).toBe(fees[0]! + fees[1]!);
-      expect(idle.relayer.transactions.some((t) => t.label === "syncRound")).toBe(true);
-      expect(idle.relayer.transactions.some((t) => t.label === "reconcileChain")).toBe(true);
+      // Sent by the relayer (recorded once its receipt is back, a moment after the state changed).
+      await waitFor(() => idle.relayer.transactions.some((t) => t.label === "syncRound"), 10_000, "the relayer's sync transaction");
+      await waitFor(() => idle.relayer.transactions.some((t) => t.label === "reconcileChain"), 10_000, "the relayer's reconcile transaction");
     } finally {
       await idle.close();
     }
