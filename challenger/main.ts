@@ -10,7 +10,9 @@
  *     node --import tsx challenger/main.ts [challenger.json]
  *
  * Configuration: the optional JSON file (ChallengerConfigSchema, challenger/config.ts) overlaid with
- * CHALLENGER_* variables; every problem is listed at once (a v1 setting such as policy.fraction is
+ * CHALLENGER_* variables. Without an oracle (CHALLENGER_ORACLE or the file's `oracle`) the deployment manifest
+ * of the chain at the RPC endpoint (`deployments/<chainId>.json`, or ORACLE_MANIFESTS; protocol/manifest.ts)
+ * names the oracle and the first block audited; every problem is listed at once (a v1 setting such as policy.fraction is
  * refused, not ignored). Every pollIntervalMs: audit new results (ChallengerDaemon.poll: each model's
  * ONNX file lowered once to its canonical program), play the games opened, and every
  * withdrawEveryPolls polls withdraw won bonds. SIGTERM / SIGINT: finish the poll in flight, withdraw,
@@ -26,6 +28,7 @@ import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
 import { closeOnSignals, createLogger, type Logger } from "../protocol/index.js";
+import { serviceManifest } from "../protocol/manifest.js";
 import { ChallengerMetrics, startMetricsServer, type MetricsServer } from "../protocol/metrics.js";
 import { loadChallengerConfig, redactChallengerConfig, type ChallengerConfig } from "./config.js";
 import { ChallengerDaemon, type AuditOutcome } from "./daemon.js";
@@ -184,6 +187,10 @@ function recordTransaction(metrics: ChallengerMetrics, tx: { label: string; valu
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const log = createLogger("challenger");
   const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as Record<string, unknown>);
+  // No oracle named: the manifest of the chain at the RPC endpoint names the deployment.
+  const rpcUrl = env.CHALLENGER_RPC_URL ?? (typeof file.rpcUrl === "string" ? file.rpcUrl : undefined);
+  const found = await serviceManifest("challenger", rpcUrl, env, file);
+  if (found !== undefined) log.info({ manifest: found.file, oracle: found.manifest.oracle }, "deployment read from the chain's manifest");
   const config = loadChallengerConfig(file, env);
   const metrics = new ChallengerMetrics({ defaultMetrics: true });
   const running = await startChallenger(config, { logger: log, metrics });

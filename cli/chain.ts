@@ -13,10 +13,10 @@ import { encodeTensor } from "../protocol/tensor.js";
 import { Tier } from "../protocol/types.js";
 import { isAddressHex } from "../protocol/hex.js";
 import {
-  advanceChain, chainStatus, chainStepFees, chainedContract, followChain, requestChain, ChainStatus, ChainedInference__factory,
+  advanceChain, chainStatus, chainStepFees, chainTokenStepFees, chainedContract, followChain, requestChain, ChainStatus, ChainedInference__factory,
   OracleClient, type ChainState,
 } from "../sdk/index.js";
-import { parseEther } from "ethers";
+import { isAddress, parseEther } from "ethers";
 import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
 import { TIER_NAMES } from "./deploy.js";
 import { resolveModel } from "./model.js";
@@ -35,7 +35,8 @@ function chainedAddress(o: ChainCliOptions): string {
 }
 
 function stateJson(s: ChainState) {
-  return { ...s, status: ChainStatus[s.status], chainId: s.chainId.toString(), deadline: s.deadline.toString(), escrow: s.escrow.toString() };
+  const token = s.token === undefined ? {} : { token: { address: s.token.address, callbackEscrow: s.token.callbackEscrow.toString() } };
+  return { ...s, status: ChainStatus[s.status], chainId: s.chainId.toString(), deadline: s.deadline.toString(), escrow: s.escrow.toString(), ...token };
 }
 
 function stateLines(s: ChainState): string[] {
@@ -43,7 +44,7 @@ function stateLines(s: ChainState): string[] {
     `chain ${s.chainId}: ${ChainStatus[s.status]} at step ${s.current + 1} of ${s.stepCount}`,
     `  requests ${s.requestIds.join(", ")}`,
     `  last output ${s.outputHash}${s.status === ChainStatus.Completed ? ` (the chain's result; consumer callback ${s.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
-    ...(s.escrow > 0n ? [`  escrow of later steps ${eth(s.escrow)}`] : []),
+    ...(s.escrow > 0n ? [`  escrow of later steps ${s.token === undefined ? eth(s.escrow) : `${s.escrow} units of token ${s.token.address}`}`] : []),
   ];
 }
 
@@ -63,7 +64,10 @@ export async function chainDeployCommand(o: GlobalOptions): Promise<void> {
 }
 
 export async function chainRequestCommand(
-  o: ChainCliOptions & { models: string; input: string; tier: string; tip: string; deadline: string; wait?: boolean; timeout: string; relayer?: string },
+  o: ChainCliOptions & {
+    models: string; input: string; tier: string; tip: string; deadline: string; wait?: boolean; timeout: string; relayer?: string;
+    token?: string; tokenTip: string; permit?: boolean;
+  },
 ): Promise<void> {
   const ctx = await context(o);
   try {
@@ -85,12 +89,17 @@ export async function chainRequestCommand(
     }
     const chained = chainedContract(chainedAddress(o), ctx.wallet());
     const steps = hashes.map((modelHash) => ({ modelHash, tier }));
-    const fees = await chainStepFees(chained, steps, { tip, provider: ctx.provider });
+    if (o.token !== undefined && !isAddress(o.token)) throw cliError("CONFIG_INVALID", `--token takes an address; got ${JSON.stringify(o.token)}`);
+    if (o.token !== undefined && !/^\d+$/.test(o.tokenTip)) throw cliError("CONFIG_INVALID", `--token-tip takes a whole number of the token's smallest units; got ${JSON.stringify(o.tokenTip)}`);
+    const fees =
+      o.token === undefined ? await chainStepFees(chained, steps, { tip, provider: ctx.provider }) : await chainTokenStepFees(chained, steps, o.token, { tip: BigInt(o.tokenTip) });
+    const token = o.token === undefined ? {} : { token: { address: o.token, permit: o.permit !== false } };
+    const feeText = o.token === undefined ? fees.map(eth).join(" + ") : `${fees.join(" + ")} units of token ${o.token}`;
     const head = await ctx.provider.getBlock("latest");
     const deadline = BigInt(head!.timestamp) + BigInt(Number(o.deadline));
     const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
-    const { chainId, receipt } = await progress.step(`requesting a ${steps.length}-step chain (${Tier[tier]}, fees ${fees.map(eth).join(" + ")})`, () =>
-      requestChain(chained, { steps: steps.map((s, i) => ({ ...s, fee: fees[i]! })), input, deadline, ...(relayerUrl === undefined ? {} : { blobBaseURI: `${relayerUrl.replace(/\/$/, "")}/blobs/` }) }),
+    const { chainId, receipt } = await progress.step(`requesting a ${steps.length}-step chain (${Tier[tier]}, fees ${feeText})`, () =>
+      requestChain(chained, { steps: steps.map((s, i) => ({ ...s, fee: fees[i]! })), input, deadline, ...token, ...(relayerUrl === undefined ? {} : { blobBaseURI: `${relayerUrl.replace(/\/$/, "")}/blobs/` }) }),
     );
     progress.info(`chain ${chainId} (tx ${receipt.hash})`);
     if (o.wait !== true) {

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { OracleError } from "../protocol/errors.js";
 import { isBytes32 } from "../protocol/hex.js";
 import { AddressSchema } from "../protocol/schemas.js";
-import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
+import { findManifest, manifestDir, manifestFeatures, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
 import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/errors.js";
 
 /** The repository this CLI runs from. */
@@ -118,8 +118,8 @@ export interface Context {
   close(): void;
 }
 
-/** Where `oracle deploy` writes a manifest per chain (`<chainId>.json`), and where the CLI looks for the connected chain's. */
-export const DEFAULT_MANIFEST_DIR = "deployments";
+/** Where `oracle deploy` writes a manifest per chain (`<chainId>.json`), and where the CLI and the services look for the connected chain's. */
+export { DEFAULT_MANIFEST_DIR } from "../protocol/manifest.js";
 
 /** A deployment manifest (protocol/manifest.ts) read as a deployment record. */
 export function manifestDeployment(manifest: DeploymentManifest, rpcUrl?: string): Deployment {
@@ -133,6 +133,8 @@ export function manifestDeployment(manifest: DeploymentManifest, rpcUrl?: string
     deployBlock: manifest.blockNumber,
     admin: manifest.admin,
     params: manifest.params,
+    // The feature contracts the deployment placed (the relayer keeps the subscriptions contract).
+    ...(manifestFeatures(manifest).subscriptions === undefined ? {} : { subscriptions: manifestFeatures(manifest).subscriptions }),
   };
 }
 
@@ -163,10 +165,9 @@ export async function context(opts: GlobalOptions, { needDeployment = true } = {
   }
   if (!explicit && (deployment === undefined || BigInt(deployment.chainId) !== chainId)) {
     // No deployment named: the default file when it is this chain's, else this chain's manifest.
-    const manifestDir = process.env.ORACLE_MANIFESTS === undefined || process.env.ORACLE_MANIFESTS === "" ? DEFAULT_MANIFEST_DIR : process.env.ORACLE_MANIFESTS;
     let manifest: DeploymentManifest | undefined;
     try {
-      manifest = await loadManifest(manifestDir, chainId);
+      manifest = (await findManifest(chainId, manifestDir()))?.manifest;
     } catch (error) {
       provider.destroy();
       throw cliError("CONFIG_INVALID", (error as Error).message);

@@ -263,7 +263,7 @@ export async function dev(o: DevOptions): Promise<void> {
       // The in-process queue did not outlive the last run: the jobs of requests still open are
       // published again (a broker's durable queue keeps them, so with --rabbitmq they stay as they are).
       const db = new RelayerDb(join(dataDir, "relayer"));
-      db.db.prepare("UPDATE requests SET jobPublishedAt = NULL WHERE state = 'requested'").run();
+      db.markAllUnpublished();
       db.close();
     }
     let queue: JobQueue;

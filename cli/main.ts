@@ -19,8 +19,8 @@ import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
 import { modelAcceptToken, modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";
 import { chainAdvanceCommand, chainDeployCommand, chainRequestCommand, chainStatusCommand } from "./chain.js";
-import { redundantAdvanceCommand, redundantDeployCommand, redundantRequestCommand, redundantStatusCommand } from "./redundant.js";
-import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, runEntryPoint } from "./services.js";
+import { redundantAdvanceCommand, redundantDeployCommand, redundantRequestCommand, redundantStatusCommand, redundantWithdrawCommand } from "./redundant.js";
+import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, fromManifest, runEntryPoint } from "./services.js";
 import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
 import { subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./subscriptions.js";
 
@@ -192,7 +192,7 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
     .description(
       {
         worker: "run a worker process: config file (worker/config.ts schema) + WORKER_* variables; needs RABBITMQ_URL (and RPC_URL for registry models)",
-        relayer: "run a relayer process: config file (relayer/config.ts schema) + RELAYER_* variables; needs RPC_URL, RELAYER_KEY, ORACLE_ADDRESS",
+        relayer: "run a relayer process: config file (relayer/config.ts schema) + RELAYER_* variables; needs RPC_URL, RELAYER_KEY, ORACLE_ADDRESS (else read from deployments/<chainId>.json of the RPC's chain)",
         challenger:
           "run the challenger daemon: config file (challenger/config.ts schema) + CHALLENGER_* variables (rpcUrl, oracle and blobStoreUrl from --deployment); audits OPTIMISTIC results and proves faults on-chain",
       }[service],
@@ -205,7 +205,13 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
       const fromEnv = process.env.ORACLE_DEPLOYMENT;
       const deployment = o.deployment ?? (fromEnv !== undefined ? fromEnv || undefined : existsSync(DEFAULT_DEPLOYMENT) ? DEFAULT_DEPLOYMENT : undefined);
       if (deployment !== undefined && o.deployment === undefined && fromEnv === undefined && o.json !== true) process.stderr.write(`using the deployment ${resolve(deployment)}\n`);
-      const env = CHECKS[service](o.config, deployment, process.env);
+      // No deployment file: the manifest of the chain the service's RPC endpoint serves, when no address is given.
+      const base = { ...process.env };
+      if (deployment === undefined) {
+        const manifest = await fromManifest(service, o.config, base, o.rpc);
+        if (manifest !== undefined && o.json !== true) process.stderr.write(`using the deployment manifest ${manifest}\n`);
+      }
+      const env = CHECKS[service](o.config, deployment, base);
       // A worker whose signing key is not staked would sign results the relayer drops: refuse to start.
       if (service === "worker") for (const note of await checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);
       if (o.check === true) {
@@ -276,6 +282,9 @@ program
   .option("--tier <tier>", "none, optimistic or zk", "none")
   .option("--relayer <url>", "relayer API for the input upload (default: the deployment's)")
   .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
+  .option("--token <address>", "pay each round's fee in this ERC-20 token (one the model accepts); callback gas and keeper rewards stay in ETH")
+  .option("--token-amount <units>", "with --token: the fee per round in the token's smallest units (default: the model's minimum in the token)")
+  .option("--no-permit", "with --token: approve the subscriptions contract in a transaction first instead of signing an EIP-2612 permit")
   .action(async (_o, cmd: Command) => subscribeCommand(globals(cmd) as never));
 program
   .command("subscriptions")
@@ -307,6 +316,9 @@ chain
   .option("--wait", "advance the chain as its steps are delivered and wait for its end")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API (its blob store holds outputs too large to inline; default: the deployment's)")
+  .option("--token <address>", "pay every step's fee in this ERC-20 token (one every model accepts); the callbacks' gas is escrowed in ETH")
+  .option("--token-tip <units>", "with --token: paid to each step's worker above the minimum, in the token's smallest units", "0")
+  .option("--no-permit", "with --token: approve the chain contract in a transaction first instead of signing an EIP-2612 permit")
   .action(async (_o, cmd: Command) => chainRequestCommand(globals(cmd) as never));
 chain
   .command("status <chainId>")
@@ -336,8 +348,9 @@ redundant
   .option("--reserve <n>", "prepaid replacements for duplicate or refunded answers (0..8)", "1")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
   .option("--tip <eth>", "paid to each worker above the minimum fee", "0.001")
+  .option("--attest-reward <eth>", "prepaid to whoever attests each answer and decides the job (k + reserve + 1 of them; unused refunded)", "0")
   .option("--deadline <s>", "seconds until the requests' deadline", "3600")
-  .option("--wait", "attest, replace and deliver as answers settle, until the job is decided")
+  .option("--wait", "attest, replace, decide and deliver as answers settle, until the job is decided")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API (default: the deployment's)")
   .action(async (_o, cmd: Command) => redundantRequestCommand(globals(cmd) as never));
@@ -348,9 +361,14 @@ redundant
   .action(async (id: string, _o, cmd: Command) => redundantStatusCommand(id, globals(cmd) as never));
 redundant
   .command("advance <jobId>")
-  .description("attest fulfilled answers, replace duplicates from the reserve, deliver a decided job (anyone may)")
+  .description("attest fulfilled answers, replace duplicates from the reserve, decide (within τ_out) and deliver a job (anyone may)")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
   .action(async (id: string, _o, cmd: Command) => redundantAdvanceCommand(id, globals(cmd) as never));
+redundant
+  .command("withdraw")
+  .description("pull this key's credits: refunds, unused reserve and rewards, attester rewards earned")
+  .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
+  .action(async (_o, cmd: Command) => redundantWithdrawCommand(globals(cmd) as never));
 
 async function run(): Promise<void> {
   // A stray "--" (from `npm run oracle -- ...`) is not an argument.

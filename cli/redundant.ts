@@ -5,7 +5,8 @@
  *   oracle redundant deploy                                     deploy RedundantInference for the deployment's oracle
  *   oracle redundant request --model m --input f --k 2 [--wait] request k answers (k + reserve fees paid up front)
  *   oracle redundant status <jobId>                             the job and each answer (worker, status, output hash)
- *   oracle redundant advance <jobId>                            attest / replace / deliver what can be now (anyone may)
+ *   oracle redundant advance <jobId>                            attest / replace / decide / deliver what can be now (anyone may)
+ *   oracle redundant withdraw                                   pull this key's credits (refunds, unused reserve, attester rewards)
  *
  * The contract's address comes from --redundant or ORACLE_REDUNDANT. A relayer watching it (config
  * `redundant`) attests, replaces and delivers by itself.
@@ -15,7 +16,7 @@ import { encodeTensor, hashEncoded } from "../protocol/tensor.js";
 import { isAddressHex } from "../protocol/hex.js";
 import type { Hex } from "../protocol/types.js";
 import { OracleClient } from "../sdk/index.js";
-import { advanceJob, redundantContract, requestRedundant, AnswerStatus, JobStatus, RedundantInference__factory, type RedundantInference } from "../sdk/redundancy.js";
+import { advanceJob, redundantContract, redundantJobValue, requestRedundant, AnswerStatus, JobStatus, RedundantInference__factory, type RedundantInference } from "../sdk/redundancy.js";
 import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
 import { resolveModel } from "./model.js";
 import { readInputFile } from "./request.js";
@@ -44,6 +45,9 @@ async function jobJson(c: RedundantInference, jobId: bigint) {
     reserveLeft: Number(j.reserveLeft),
     deadline: Number(j.deadline),
     closeAt: Number(j.closeAt),
+    decideBy: Number(j.decideBy),
+    attestReward: j.attestReward.toString(),
+    rewardsLeft: Number(j.rewardsLeft),
     outputHash: j.outputHash,
     delivered: j.delivered,
     callbackSucceeded: j.callbackSucceeded,
@@ -53,7 +57,7 @@ async function jobJson(c: RedundantInference, jobId: bigint) {
 
 function jobLines(v: Awaited<ReturnType<typeof jobJson>>): string[] {
   return [
-    `job ${v.jobId}: ${v.status}, ${v.counted} of ${v.k} distinct workers counted, reserve left ${v.reserveLeft}${v.status === "Agreed" ? `, output ${v.outputHash}` : ""}${v.delivered ? ` (delivered; consumer callback ${v.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
+    `job ${v.jobId}: ${v.status}, ${v.counted} of ${v.k} distinct workers counted, reserve left ${v.reserveLeft}${v.status === "Agreed" ? `, output ${v.outputHash}` : ""}${v.status === "Comparing" ? ` (answers differ by hash: decide compares them within τ_out; Disagreed by default after ${new Date(v.decideBy * 1000).toISOString()})` : ""}${v.delivered ? ` (delivered; consumer callback ${v.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
     ...v.answers.map((a, i) => `  answer ${i}: ${a.status.padEnd(9)} request ${a.requestId}${a.worker !== "0x0000000000000000000000000000000000000000" ? ` worker ${a.worker}` : ""}${/^0x0+$/.test(a.outputHash) ? "" : ` output ${a.outputHash}`}`),
   ];
 }
@@ -74,7 +78,7 @@ export async function redundantDeployCommand(o: GlobalOptions): Promise<void> {
 }
 
 export async function redundantRequestCommand(
-  o: RedundantCliOptions & { model: string; input: string; k: string; reserve: string; tip: string; deadline: string; wait?: boolean; timeout: string; relayer?: string },
+  o: RedundantCliOptions & { model: string; input: string; k: string; reserve: string; tip: string; attestReward: string; deadline: string; wait?: boolean; timeout: string; relayer?: string },
 ): Promise<void> {
   const ctx = await context(o);
   try {
@@ -83,12 +87,8 @@ export async function redundantRequestCommand(
     const reserve = Number(o.reserve);
     if (!Number.isInteger(k) || k < 2 || k > 8) throw cliError("CONFIG_INVALID", `--k takes 2..8; got ${JSON.stringify(o.k)}`);
     if (!Number.isInteger(reserve) || reserve < 0 || reserve > 8) throw cliError("CONFIG_INVALID", `--reserve takes 0..8; got ${JSON.stringify(o.reserve)}`);
-    let tip: bigint;
-    try {
-      tip = parseEther(o.tip);
-    } catch {
-      throw cliError("CONFIG_INVALID", `--tip takes an ETH amount such as 0.001; got ${JSON.stringify(o.tip)}`);
-    }
+    const tip = ethOption("--tip", o.tip);
+    const attestReward = ethOption("--attest-reward", o.attestReward);
     const modelHash = await resolveModel(o.model, ctx);
     const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider, ...(relayerUrl === undefined ? {} : { relayerUrl }) });
@@ -105,7 +105,7 @@ export async function redundantRequestCommand(
     const head = await ctx.provider.getBlock("latest");
     const deadline = BigInt(head!.timestamp) + BigInt(Number(o.deadline));
     const { jobId, receipt } = await progress.step(`requesting ${k} answers from distinct workers (reserve ${reserve}, ${eth(fee)} each)`, () =>
-      requestRedundant(contract, { modelHash, ...input, k, reserve, fee, deadline }),
+      requestRedundant(contract, { modelHash, ...input, k, reserve, fee, deadline, attestReward }),
     );
     progress.info(`job ${jobId} (tx ${receipt.hash})`);
     if (o.wait === true) {
@@ -121,7 +121,7 @@ export async function redundantRequestCommand(
       }
     }
     const v = await jobJson(contract, jobId);
-    output(ctx.json, { ...v, txHash: receipt.hash, fee: fee.toString() }, () => [...jobLines(v), ...(o.wait === true ? [] : [`follow it with: oracle redundant advance ${jobId} (or a relayer watching the contract)`])]);
+    output(ctx.json, { ...v, txHash: receipt.hash, fee: fee.toString(), paid: redundantJobValue({ k, reserve, fee, attestReward }).toString() }, () => [...jobLines(v), ...(o.wait === true ? [] : [`follow it with: oracle redundant advance ${jobId} (or a relayer watching the contract)`])]);
   } finally {
     ctx.close();
   }
@@ -146,5 +146,28 @@ export async function redundantAdvanceCommand(id: string, o: RedundantCliOptions
     output(ctx.json, { sent, ...v }, () => [`sent: ${sent.length === 0 ? "nothing to do now" : sent.join(", ")}`, ...jobLines(v)]);
   } finally {
     ctx.close();
+  }
+}
+
+/** `oracle redundant withdraw`: pulls the key's credits (refunds, unused reserve and rewards, attester rewards). */
+export async function redundantWithdrawCommand(o: RedundantCliOptions): Promise<void> {
+  const ctx = await context(o);
+  try {
+    const contract = redundantContract(redundantAddress(o), ctx.wallet());
+    const account = await ctx.wallet().getAddress();
+    const amount = await contract.balanceOf(account);
+    if (amount === 0n) throw cliError("TX_REVERTED", `nothing to withdraw: ${account} has no credit on RedundantInference ${await contract.getAddress()}`, { revert: "RedundancyNothingToWithdraw" });
+    const receipt = await new Progress(ctx.json).step(`withdrawing ${eth(amount)}`, async () => (await (await contract.withdraw()).wait())!);
+    output(ctx.json, { account, amount: amount.toString(), txHash: receipt.hash }, () => [`withdrew ${eth(amount)} to ${account} (tx ${receipt.hash})`]);
+  } finally {
+    ctx.close();
+  }
+}
+
+function ethOption(name: string, value: string): bigint {
+  try {
+    return parseEther(value);
+  } catch {
+    throw cliError("CONFIG_INVALID", `${name} takes an ETH amount such as 0.001; got ${JSON.stringify(value)}`);
   }
 }

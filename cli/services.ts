@@ -17,6 +17,7 @@ import { RelayerConfigSchema } from "../relayer/config.js";
 import { loadWorkerConfig } from "../worker/config.js";
 import { loadChallengerConfig } from "../challenger/config.js";
 import { InferenceOracle__factory } from "../types/ethers-contracts/index.js";
+import { serviceManifest, type ManifestService } from "../protocol/manifest.js";
 import { cliError, oracleCommand, readDeployment } from "./common.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -72,6 +73,20 @@ function fromDeployment(path: string | undefined, env: NodeJS.ProcessEnv, proble
   } catch (error) {
     problems.push((error as Error).message);
   }
+}
+
+/**
+ * `oracle <service> start` with no deployment file: when the service's variables (and config file) name no
+ * oracle, the manifest of the chain its RPC endpoint serves (`--rpc`, else RPC_URL, or CHALLENGER_RPC_URL / the
+ * file's rpcUrl for the challenger) fills them (protocol/manifest.ts serviceManifest). Returns the manifest's
+ * file, or undefined when none was needed.
+ */
+export async function fromManifest(service: ManifestService, configPath: string | undefined, env: NodeJS.ProcessEnv, rpc?: string): Promise<string | undefined> {
+  const file = readConfigFile(configPath, []);
+  const rpcVariable = service === "challenger" ? "CHALLENGER_RPC_URL" : "RPC_URL";
+  if (rpc !== undefined && rpc !== "") env[rpcVariable] ||= rpc;
+  const rpcUrl = env[rpcVariable] || (service === "challenger" && typeof file.rpcUrl === "string" ? file.rpcUrl : undefined);
+  return (await serviceManifest(service, rpcUrl, env, file))?.file;
 }
 
 /** Validates everything a worker process needs; returns the environment to start it with. */

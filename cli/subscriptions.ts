@@ -9,6 +9,7 @@ import { cliError, context, eth, oracleCommand, output, Progress, type Context, 
 import { TIER_NAMES } from "./deploy.js";
 import { resolveModel } from "./model.js";
 import { readInputFiles } from "./request.js";
+import { IModelRegistry__factory } from "../protocol/contracts.js";
 
 export interface SubscribeCliOptions extends GlobalOptions {
   model: string;
@@ -25,6 +26,9 @@ export interface SubscribeCliOptions extends GlobalOptions {
   tier: string;
   relayer?: string;
   subscriptions?: string;
+  token?: string;
+  tokenAmount?: string;
+  permit?: boolean;
 }
 
 function subscriptionsAddress(o: { subscriptions?: string }, ctx: Context & { deployment: { subscriptions?: string | undefined } }): string {
@@ -76,8 +80,9 @@ export async function subscribeCommand(o: SubscribeCliOptions): Promise<void> {
     const requestGas = await subs.requestGasLimit(callbackGas);
     const quote = await client.quote(model.modelHash, requestGas);
     // Default: the minimum with the callback's gas priced twice over, so a rising basefee does not stall rounds.
-    const fee = o.fee === undefined ? quote.minimum + quote.callbackFee : ether("--fee", o.fee);
-    if (fee < quote.minimum) throw cliError("FEE_TOO_LOW", `--fee ${formatEther(fee)} is below the oracle's minimum for a round now (${eth(quote.minimum)})`);
+    const token = o.token === undefined ? undefined : await tokenFee(o, ctx.deployment.registry, model.modelHash, ctx.provider);
+    const fee = token !== undefined ? token.amount : o.fee === undefined ? quote.minimum + quote.callbackFee : ether("--fee", o.fee);
+    if (token === undefined && fee < quote.minimum) throw cliError("FEE_TOO_LOW", `--fee ${formatEther(fee)} is below the oracle's minimum for a round now (${eth(quote.minimum)})`);
     const keeperReward = ether("--keeper-reward", o.keeperReward);
     let input: { inputHash: string; inputURI: string } | "consumer" = "consumer";
     if (o.input !== undefined) {
@@ -88,14 +93,18 @@ export async function subscribeCommand(o: SubscribeCliOptions): Promise<void> {
       input = { inputHash, inputURI };
     }
     const total = SubscriptionClient.prepayment({ maxDeliveries: rounds, perDeliveryFee: fee, keeperReward });
-    const sent = await progress.step(`subscribing: ${rounds} rounds every ${every} ${o.blocks === true ? "blocks" : "s"}, ${eth(total)} prepaid`, () =>
+    const prepaid = token === undefined ? eth(total) : `${BigInt(rounds) * fee} units of token ${token.address} (+ callback gas and rewards in ETH)`;
+    const sent = await progress.step(`subscribing: ${rounds} rounds every ${every} ${o.blocks === true ? "blocks" : "s"}, ${prepaid} prepaid`, () =>
       subs.subscribe({
         modelHash: model.modelHash, tier: tier as Tier, maxDeliveries: rounds, interval: every, intervalIsBlocks: o.blocks === true, perDeliveryFee: fee, keeperReward,
         ...(o.consumer === undefined ? {} : { consumer: o.consumer }), callbackGasLimit: callbackGas, deliveryWindow: window, input,
+        ...(token === undefined ? {} : { token: { address: token.address, permit: o.permit !== false } }),
       }),
     );
-    output(ctx.json, { subId: sent.subId.toString(), txHash: sent.txHash, paid: sent.paid.toString(), perDeliveryFee: fee.toString(), keeperReward: keeperReward.toString() }, () => [
-      `subscription ${sent.subId}: ${rounds} rounds of ${eth(fee)} (+ ${eth(keeperReward)} keeper reward), ${eth(sent.paid)} prepaid (tx ${sent.txHash})`,
+    const feeText = token === undefined ? eth(fee) : `${fee} units of token ${token.address}`;
+    const tokenJson = token === undefined ? {} : { token: token.address, tokensPaid: String(sent.tokens ?? 0n) };
+    output(ctx.json, { subId: sent.subId.toString(), txHash: sent.txHash, paid: sent.paid.toString(), perDeliveryFee: fee.toString(), keeperReward: keeperReward.toString(), ...tokenJson }, () => [
+      `subscription ${sent.subId}: ${rounds} rounds of ${feeText} (+ ${eth(keeperReward)} keeper reward), ${eth(sent.paid)} prepaid in ETH (tx ${sent.txHash})`,
       `follow it with: ${oracleCommand()} subscriptions --id ${sent.subId}; cancel with: ${oracleCommand()} unsubscribe ${sent.subId}`,
     ]);
   } finally {
@@ -103,9 +112,23 @@ export async function subscribeCommand(o: SubscribeCliOptions): Promise<void> {
   }
 }
 
+/** The per-round fee in `--token` (--token-amount, default the model's minimum in the token). */
+async function tokenFee(o: SubscribeCliOptions, registry: string, modelHash: string, provider: Parameters<typeof IModelRegistry__factory.connect>[1]) {
+  if (!isAddress(o.token)) throw cliError("CONFIG_INVALID", `--token takes an address; got ${JSON.stringify(o.token)}`);
+  if (o.fee !== undefined) throw cliError("CONFIG_INVALID", "--fee is the fee in ETH: with --token give --token-amount (the callback's gas is priced in ETH for you)");
+  const terms = await IModelRegistry__factory.connect(registry, provider).tokenTerms(modelHash, o.token!);
+  if (!terms.accepted) throw cliError("FEE_TOO_LOW", `model ${modelHash} does not accept token ${o.token} (its owner accepts one with \`${oracleCommand()} model accept-token\`)`);
+  const minimum = terms.ownerFee + terms.minWorkerFee;
+  if (o.tokenAmount !== undefined && !/^\d+$/.test(o.tokenAmount)) throw cliError("CONFIG_INVALID", `--token-amount takes a whole number of the token's smallest units; got ${JSON.stringify(o.tokenAmount)}`);
+  const amount = o.tokenAmount === undefined ? minimum : BigInt(o.tokenAmount);
+  if (amount < minimum) throw cliError("FEE_TOO_LOW", `--token-amount ${amount} is below the model's minimum in the token (${minimum})`);
+  return { address: o.token!, amount };
+}
+
 function line(s: SubscriptionInfo): string {
   const unit = s.intervalIsBlocks ? "blocks" : "s";
-  return `#${s.subId}  ${s.state.padEnd(9)} ${s.fulfilled}/${s.maxDeliveries} delivered (${s.pending} in flight, ${s.refunded} refunded, ${s.skipped} skipped)  every ${s.interval} ${unit}  balance ${eth(s.balance)}  model ${s.modelHash.slice(0, 10)}…  owner ${s.owner}`;
+  const tokens = s.token === undefined ? "" : ` + ${s.token.balance} units of token ${s.token.address}`;
+  return `#${s.subId}  ${s.state.padEnd(9)} ${s.fulfilled}/${s.maxDeliveries} delivered (${s.pending} in flight, ${s.refunded} refunded, ${s.skipped} skipped)  every ${s.interval} ${unit}  balance ${eth(s.balance)}${tokens}  model ${s.modelHash.slice(0, 10)}…  owner ${s.owner}`;
 }
 
 const plain = (s: SubscriptionInfo) => JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))) as unknown;

@@ -390,6 +390,8 @@ function renderChains({ contracts }) {
         el("td", {}, ...ch.requestIds.map((id) => el("a", { class: "mono", href: `#/requests/${id}`, title: id }, short(id, 4), " "))),
         el("td", { class: "mono", title: ch.outputHash }, /^0x0+$/.test(ch.outputHash) ? "–" : short(ch.outputHash, 4)),
         el("td", {}, ch.escrow === "0" ? "–" : eth(ch.escrow)),
+        // Each step's request as this relayer knows it (requested, submitted, final, refunded).
+        el("td", { class: "step-states" }, (ch.stepStates ?? []).map((s) => `${s.step}: ${s.request ? (s.request.state === "fulfilled" ? "final" : s.request.state) : "–"}`).join(" · ")),
       ),
     ),
   );

@@ -143,3 +143,136 @@ export async function verifyManifest(provider: Provider, manifest: DeploymentMan
   }
   return checks;
 }
+
+// ---------------------------------------------------------------- services find their deployment
+
+/** Where the CLI and the services look for manifests when ORACLE_MANIFESTS is not set (relative to the working folder). */
+export const DEFAULT_MANIFEST_DIR = "deployments";
+
+/** The manifest folder: ORACLE_MANIFESTS, else `deployments/`. */
+export function manifestDir(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.ORACLE_MANIFESTS;
+  return dir === undefined || dir === "" ? DEFAULT_MANIFEST_DIR : dir;
+}
+
+export interface FoundManifest {
+  manifest: DeploymentManifest;
+  /** The file it was read from (absolute). */
+  file: string;
+  chainId: bigint;
+}
+
+/** The manifest of chain `chainId` in `dir` (default manifestDir()), or undefined when there is none; a broken one throws CONFIG_INVALID. */
+export async function findManifest(chainId: bigint | string | number, dir: string = manifestDir()): Promise<FoundManifest | undefined> {
+  const { join, resolve } = await import("node:path");
+  const manifest = await loadManifest(dir, chainId);
+  if (manifest === undefined) return undefined;
+  return { manifest, file: resolve(dir.endsWith(".json") ? dir : join(dir, manifestFileName(chainId))), chainId: BigInt(chainId) };
+}
+
+/** Like findManifest, but a missing manifest is CONFIG_INVALID naming the file looked for and what to do instead. */
+export async function requireManifest(chainId: bigint | string | number, dir: string = manifestDir(), instead = "give the contract addresses"): Promise<FoundManifest> {
+  const found = await findManifest(chainId, dir);
+  if (found !== undefined) return found;
+  const { join, resolve } = await import("node:path");
+  const file = resolve(dir.endsWith(".json") ? dir : join(dir, manifestFileName(chainId)));
+  throw new OracleError("CONFIG_INVALID", `no deployment manifest for chain ${BigInt(chainId)} (looked for ${file}): deploy with \`oracle deploy\`, point ORACLE_MANIFESTS at the folder holding it, or ${instead}`, {
+    details: { chainId: BigInt(chainId).toString(), file },
+  });
+}
+
+/**
+ * The manifest of the chain an RPC endpoint serves: its chain id asked from the node (eth_chainId), then
+ * requireManifest. A node that does not answer is CHAIN_UNAVAILABLE (retryable).
+ */
+export async function manifestForRpc(rpc: string | Provider, dir: string = manifestDir(), instead?: string): Promise<FoundManifest> {
+  let chainId: bigint;
+  if (typeof rpc === "string") {
+    const { JsonRpcProvider } = await import("ethers");
+    const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true, batchMaxCount: 1 });
+    try {
+      chainId = await chainIdOf(provider, rpc);
+    } finally {
+      provider.destroy();
+    }
+  } else {
+    chainId = await chainIdOf(rpc, "the RPC endpoint");
+  }
+  return requireManifest(chainId, dir, instead);
+}
+
+async function chainIdOf(provider: Provider, where: string): Promise<bigint> {
+  try {
+    return (await provider.getNetwork()).chainId;
+  } catch (cause) {
+    throw new OracleError("CHAIN_UNAVAILABLE", `${where} does not answer, so its chain's deployment manifest cannot be found: ${(cause as Error).message}`, { cause, retryable: true });
+  }
+}
+
+/** The feature contracts a manifest placed (by contract name): the services that serve each feature watch them. */
+export function manifestFeatures(manifest: DeploymentManifest): { subscriptions?: string; chained?: string; redundant?: string } {
+  const at = (name: string) => manifest.contracts[name]?.address;
+  const out: { subscriptions?: string; chained?: string; redundant?: string } = {};
+  const subscriptions = at("InferenceSubscriptions");
+  const chained = at("ChainedInference");
+  const redundant = at("RedundantInference");
+  if (subscriptions !== undefined) out.subscriptions = subscriptions;
+  if (chained !== undefined) out.chained = chained;
+  if (redundant !== undefined) out.redundant = redundant;
+  return out;
+}
+
+export type ManifestService = "relayer" | "worker" | "challenger";
+
+/** The variable that names the oracle for each service: when it is set (or its config file names one), no manifest is read. */
+export const SERVICE_ORACLE_VARIABLE: Record<ManifestService, string> = { relayer: "ORACLE_ADDRESS", worker: "WORKER_ALLOWED_ORACLES", challenger: "CHALLENGER_ORACLE" };
+
+/**
+ * The environment a service starts with, from a manifest: each variable the service reads for an address (and
+ * its first block) that is not set already. The relayer also watches the manifest's feature contracts
+ * (subscriptions, chained, redundancy) unless its variables name others. One mapping for the service entry
+ * points (relayer/main.ts, worker/main.ts, challenger/main.ts) and `oracle <service> start`.
+ */
+export function manifestServiceEnv(service: ManifestService, found: FoundManifest, env: NodeJS.ProcessEnv, file: Record<string, unknown> = {}): Record<string, string> {
+  const m = found.manifest;
+  const out: Record<string, string> = {};
+  // A variable already set, or a setting the service's config file gives (`fileKey`), is left alone.
+  const fill = (name: string, value: string | undefined, fileKey?: string) => {
+    if (value !== undefined && (env[name] === undefined || env[name] === "") && (fileKey === undefined || file[fileKey] === undefined)) out[name] = value;
+  };
+  const features = manifestFeatures(m);
+  switch (service) {
+    case "relayer":
+      fill("ORACLE_ADDRESS", m.oracle);
+      fill("CHAIN_ID", m.chainId);
+      fill("RELAYER_START_BLOCK", String(m.blockNumber), "startBlock");
+      fill("SUBSCRIPTIONS_ADDRESS", (file.subscriptions as { address?: string } | undefined)?.address === undefined ? features.subscriptions : undefined);
+      fill("RELAYER_CHAINED", features.chained === undefined ? undefined : JSON.stringify([features.chained]), "chained");
+      fill("RELAYER_REDUNDANT", features.redundant === undefined ? undefined : JSON.stringify([features.redundant]), "redundant");
+      break;
+    case "worker":
+      fill("WORKER_ALLOWED_ORACLES", JSON.stringify([{ chainId: m.chainId, oracle: m.oracle }]), "allowedOracles");
+      fill("REGISTRY_ADDRESS", m.registry);
+      break;
+    case "challenger":
+      fill("CHALLENGER_ORACLE", m.oracle);
+      fill("CHALLENGER_START_BLOCK", String(m.blockNumber), "startBlock");
+      break;
+  }
+  return out;
+}
+
+/**
+ * For a service entry point: when neither `env` nor its config file names the oracle, the manifest of the chain
+ * at `rpcUrl` (manifestForRpc) fills the service's variables (manifestServiceEnv) into `env`. Returns the
+ * manifest used, or undefined when the addresses were given.
+ */
+export async function serviceManifest(service: ManifestService, rpcUrl: string | undefined, env: NodeJS.ProcessEnv, file: Record<string, unknown> = {}): Promise<FoundManifest | undefined> {
+  const variable = SERVICE_ORACLE_VARIABLE[service];
+  const fileNames = service === "worker" ? file.allowedOracles !== undefined : service === "challenger" ? file.oracle !== undefined : false;
+  if ((env[variable] !== undefined && env[variable] !== "") || fileNames) return undefined;
+  if (rpcUrl === undefined || rpcUrl === "") return undefined;
+  const found = await manifestForRpc(rpcUrl, manifestDir(env), `set ${variable}`);
+  Object.assign(env, manifestServiceEnv(service, found, env, file));
+  return found;
+}

@@ -56,6 +56,11 @@ export const JobSchema = z.object({
    * disqualified): such a worker passes the job on instead of serving it again.
    */
   excludedSigners: z.array(address).max(64).optional(),
+  /**
+   * Sibling requests (one redundant job's k requests, contracts/redundancy/RedundantInference.sol) share a
+   * group: a worker that served one of them passes the others on, so k distinct workers answer.
+   */
+  group: hex32.optional(),
 });
 export type Job = z.infer<typeof JobSchema>;
 

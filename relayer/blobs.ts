@@ -125,15 +125,12 @@ export class BlobStore {
     }
     const now = Date.now();
     const expiresAt = now + this.retentionMs(options.referenced ?? true);
-    const known = this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(hash);
-    if (known === undefined) {
+    if (!this.db.blobs.has(hash)) {
       const tmp = join(this.dir, `.${randomUUID()}.tmp`);
       await writeFile(tmp, bytes);
       await rename(tmp, this.path(hash));
     }
-    this.db.db
-      .prepare("INSERT INTO blobs(hash, size, createdAt, expiresAt) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET expiresAt = MAX(expiresAt, excluded.expiresAt)")
-      .run(hash, bytes.byteLength, now, expiresAt);
+    this.db.blobs.put(hash, bytes.byteLength, now, expiresAt);
     return hash;
   }
 
@@ -208,9 +205,7 @@ export class BlobStore {
       }
       const now = Date.now();
       if (!this.has(hash)) await rename(tmp, this.path(hash));
-      this.db.db
-        .prepare("INSERT INTO blobs(hash, size, createdAt, expiresAt) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET expiresAt = MAX(expiresAt, excluded.expiresAt)")
-        .run(hash, hasher.total, now, now + this.retentionMs(options.referenced ?? true));
+      this.db.blobs.put(hash, hasher.total, now, now + this.retentionMs(options.referenced ?? true));
       return hash;
     } finally {
       // Moved into place when stored and new; otherwise (refused, cut off, a duplicate) it goes.
@@ -220,8 +215,7 @@ export class BlobStore {
 
   async get(hash: string): Promise<Buffer> {
     const h = BlobStore.normalizeHash(hash);
-    const known = this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(h);
-    if (known === undefined) throw new OracleError("BLOB_NOT_FOUND", `no blob ${h}`, { details: { hash: h } });
+    if (!this.db.blobs.has(h)) throw new OracleError("BLOB_NOT_FOUND", `no blob ${h}`, { details: { hash: h } });
     try {
       return await readFile(this.path(h));
     } catch (cause) {
@@ -249,7 +243,7 @@ export class BlobStore {
   }
 
   has(hash: string): boolean {
-    return this.db.db.prepare("SELECT hash FROM blobs WHERE hash = ?").get(hash.toLowerCase()) !== undefined;
+    return this.db.blobs.has(hash);
   }
 
   private retentionMs(referenced: boolean): number {
@@ -259,7 +253,7 @@ export class BlobStore {
   /** Whether an on-chain request (as the relayer has seen it) names `hash` as its input. */
   isRequestInput(hash: string): boolean {
     // Event hashes are stored as ethers writes them (lowercase); the index answers at once.
-    return this.db.db.prepare("SELECT 1 FROM requests WHERE inputHash = ? LIMIT 1").get(hash.toLowerCase()) !== undefined;
+    return this.db.isRequestInput(hash);
   }
 
   /**
@@ -270,7 +264,7 @@ export class BlobStore {
   async keepResult(outputHash: string, traceRoot: string, maxManifestBytes = 1 << 20): Promise<number> {
     const hashes = [outputHash, traceRoot].map((h) => h.toLowerCase()).filter((h) => HASH_RE.test(h) && !/^0x0{64}$/.test(h));
     const root = traceRoot.toLowerCase();
-    const manifest = this.db.db.prepare("SELECT size FROM blobs WHERE hash = ?").get(root) as { size: number } | undefined;
+    const manifest = this.db.blobs.get(root);
     if (manifest !== undefined && manifest.size <= maxManifestBytes) {
       try {
         hashes.push(...manifestHashes(decodeTensor(await this.get(root))).map((h) => h.toLowerCase()));
@@ -278,21 +272,17 @@ export class BlobStore {
         // Not a manifest (or gone): only the blobs named directly are kept.
       }
     }
-    const keep = this.db.db.prepare("UPDATE blobs SET expiresAt = MAX(expiresAt, createdAt + ?) WHERE hash = ?");
-    let kept = 0;
-    for (const h of new Set(hashes)) kept += Number(keep.run(this.retentionMs(true), h).changes);
-    return kept;
+    return this.db.blobs.keep(new Set(hashes), this.retentionMs(true));
   }
 
   /** Bytes of all stored blobs. */
   storedBytes(): number {
-    return (this.db.db.prepare("SELECT COALESCE(SUM(size), 0) AS n FROM blobs").get() as { n: number }).n;
+    return this.db.blobs.totalBytes();
   }
 
   /** When the next stored blob expires (ms since the epoch), or undefined when none is stored. */
   nextExpiry(): number | undefined {
-    const row = this.db.db.prepare("SELECT MIN(expiresAt) AS t FROM blobs").get() as { t: number | null };
-    return row.t ?? undefined;
+    return this.db.blobs.nextExpiry();
   }
 
   /**
@@ -301,18 +291,18 @@ export class BlobStore {
    * referenced retention counted from its upload instead.
    */
   async collectGarbage(now = Date.now()): Promise<number> {
-    const expired = this.db.db.prepare("SELECT hash, createdAt FROM blobs WHERE expiresAt <= ?").all(now) as { hash: string; createdAt: number }[];
+    const expired = this.db.blobs.expired(now);
     const rows: { hash: string }[] = [];
     for (const row of expired) {
       const keepUntil = row.createdAt + this.retentionMs(true);
       if (keepUntil > now && this.isRequestInput(row.hash)) {
-        this.db.db.prepare("UPDATE blobs SET expiresAt = ? WHERE hash = ?").run(keepUntil, row.hash);
+        this.db.blobs.setExpiry(row.hash, keepUntil);
       } else {
         rows.push(row);
       }
     }
     for (const { hash } of rows) {
-      this.db.db.prepare("DELETE FROM blobs WHERE hash = ?").run(hash);
+      this.db.blobs.delete(hash);
       await rm(this.path(hash), { force: true });
     }
     return rows.length;

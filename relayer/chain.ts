@@ -1,20 +1,9 @@
 /**
  * The relayer's view of the chain: typed oracle binding, chain time, and one serialized
- * transaction sender that retries transient failures and decodes reverts. Its nonces come from the
+ * transaction sender (`send(label, items, build)`) that retries transient failures and decodes reverts. Its nonces come from the
  * TransactionManager (tx-manager.ts): tracked in the database, healed when dropped, bumped when stuck.
  */
-import {
-  AbstractSigner,
-  type ContractTransaction,
-  type ContractTransactionResponse,
-  type Provider,
-  type Signer,
-  type TransactionReceipt,
-  type TransactionRequest,
-  type TransactionResponse,
-  type TypedDataDomain,
-  type TypedDataField,
-} from "ethers";
+import type { ContractTransaction, Provider, Signer, TransactionReceipt } from "ethers";
 import { OracleError, errorChain, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
 import { retry } from "../protocol/retry.js";
 import type { RelayerDb } from "./db.js";
@@ -29,42 +18,30 @@ export interface TxRecord {
 }
 
 /**
- * A signer whose sendTransaction goes through the nonce manager, so that any call made on
- * `chain.oracle` (`chain.oracle.settleMany(...)`) gets a tracked nonce and managed fees.
+ * What the submitter, the settler and the other senders need of the chain: a transaction sender
+ * and the oracle's binding to build calls with. `OracleChain` is the real one; the unit tests of
+ * submitter.ts and settler.ts give theirs (test/relayer/sender-fixture.ts).
  */
-class ManagedSigner extends AbstractSigner {
-  label = "call";
-  constructor(
-    private readonly inner: Signer,
-    private readonly nonces: TransactionManager,
-  ) {
-    super(inner.provider);
-  }
-  getAddress(): Promise<string> {
-    return this.inner.getAddress();
-  }
-  connect(): Signer {
-    return this;
-  }
-  signTransaction(tx: TransactionRequest): Promise<string> {
-    return this.inner.signTransaction(tx);
-  }
-  signMessage(message: string | Uint8Array): Promise<string> {
-    return this.inner.signMessage(message);
-  }
-  signTypedData(domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>): Promise<string> {
-    return this.inner.signTypedData(domain, types, value);
-  }
-  override sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
-    return this.nonces.send(this.label, tx);
-  }
+export interface SenderChain {
+  readonly oracleAddress: string;
+  /** The oracle's binding: populates calls (`oracle.settleMany.populateTransaction(...)`), decodes logs, reads views. */
+  readonly oracle: IInferenceOracle;
+  readonly provider: Pick<Provider, "getTransactionReceipt">;
+  /** Timestamp of the latest block (seconds). */
+  chainTime(): Promise<number>;
+  /** Sends one call (labelled for the records and metrics); resolves with its receipt, throws CHAIN_REVERTED or CHAIN_UNAVAILABLE. */
+  send(label: string, items: number, build: () => Promise<ContractTransaction>): Promise<TransactionReceipt>;
 }
 
-export class OracleChain {
+export class OracleChain implements SenderChain {
+  /**
+   * The oracle's binding for building calls and decoding (connected to the provider: it cannot send
+   * by itself, so every transaction goes through `send` and the transaction manager, with its label).
+   */
   readonly oracle: IInferenceOracle;
+  /** The oracle's views. */
   readonly reader: IInferenceOracle;
   readonly nonces: TransactionManager;
-  private readonly managed: ManagedSigner;
   private queue: Promise<unknown> = Promise.resolve();
   /** Every transaction this relayer mined, for gas accounting. */
   readonly txs: TxRecord[] = [];
@@ -82,8 +59,7 @@ export class OracleChain {
     fees: FeePolicy,
   ) {
     this.nonces = new TransactionManager(provider, signer, db, log.child({ part: "nonces" }), fees);
-    this.managed = new ManagedSigner(signer, this.nonces);
-    this.oracle = IInferenceOracle__factory.connect(oracleAddress, this.managed);
+    this.oracle = IInferenceOracle__factory.connect(oracleAddress, provider);
     this.reader = IInferenceOracle__factory.connect(oracleAddress, provider);
   }
 
@@ -132,15 +108,12 @@ export class OracleChain {
    * bounded number of times on transient errors. A revert is not retried: it throws CHAIN_REVERTED
    * with the decoded custom error.
    */
-  send(label: string, items: number, build: () => Promise<ContractTransactionResponse | ContractTransaction>): Promise<TransactionReceipt> {
+  send(label: string, items: number, build: () => Promise<ContractTransaction>): Promise<TransactionReceipt> {
     const final = (error: unknown) => isError(error, "CHAIN_REVERTED") || isError(error, "TIMEOUT");
     const once = async (): Promise<TransactionReceipt> => {
       try {
-        // `build` either calls a method of `oracle` (sent through the nonce manager by the managed
-        // signer) or returns a populated call (`oracle.x.populateTransaction(...)`) sent here.
-        this.managed.label = label;
-        const built = await build();
-        const nonce = "hash" in built && typeof built.hash === "string" ? built.nonce : (await this.nonces.send(label, built)).nonce;
+        // `build` returns a populated call (`oracle.x.populateTransaction(...)`), sent under `label`.
+        const { nonce } = await this.nonces.send(label, await build());
         const receipt = await this.nonces.wait(nonce, { signal: this.stopWaiting.signal });
         this.txs.push({ label, hash: receipt.hash, gasUsed: receipt.gasUsed, items, at: Date.now() });
         return receipt;

@@ -74,7 +74,7 @@ export class ResultCollector {
     }
     const row = this.db.getRequest(reply.requestId);
     if (row === undefined) {
-      // The watcher publishes jobs only after recording the request, so this is a reply from before a
+      // The dispatcher publishes jobs only after the ledger recorded the request, so this is a reply from before a
       // database reset or for another deployment; let the queue retry a few times, then dead-letter.
       throw new OracleError("REQUEST_NOT_FOUND", `unknown request ${reply.requestId}`, { retryable: true });
     }

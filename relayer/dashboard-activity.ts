@@ -1,50 +1,34 @@
 /**
- * ChainActivity: follows the oracle's dispute, refund, result and worker events up to the watcher's
- * cursor (so the database already reflects them) and tallies them into the dashboard's counters,
- * the relayer's gauges and the worker table.
+ * ChainActivity: subscribes to the EventWatcher's domain events (after the request ledger, so the
+ * database already reflects them) and tallies results, skips, refunds and disputes into the
+ * dashboard's counters and the relayer's Prometheus series; `refresh` brings the gauges (request
+ * states, queue depths, pending transactions, cursor lag) up to date. Workers are listed from the
+ * database (the ledger records their registrations). For the feature panels
+ * (relayer/dashboard-features.ts) it records the fee token of each request paid in an ERC-20 token and
+ * how each fulfilled output was delivered (inline or as its hash), through RelayerDb.features.
  */
-import type { Log } from "ethers";
-import { QUEUES, RefundReason, Ruling, Tier } from "../protocol/index.js";
+import { QUEUES, RefundReason, Tier } from "../protocol/index.js";
 import type { TxRecord } from "./chain.js";
 import type { DashboardDeps } from "./dashboard.js";
 import { countByState } from "./dashboard-health.js";
-import { decodeBatchLog } from "../protocol/batch-wire.js";
+import type { DomainEvent, EventSubscriber } from "./events.js";
 
-/** Events ChainActivity follows (those not already reflected as a request's row state). */
-const FOLLOWED = [
-  "ResultBatchSubmitted",
-  "ResultSkipped",
-  "RequestFulfilled",
-  "RequestRefunded",
-  "ChallengeOpened",
-  "DisputeResolved",
-  "WorkerRegistered",
-  "SignerChanged",
-  "WorkerSlashed",
-] as const;
+const TOTALS_KEY = "activity.totals";
 
-interface WorkerInfo {
-  operator: string;
-  signer: string;
-  registeredBlock: number;
-  slashedWei: bigint;
-  slashes: number;
-}
-
-/** Tallies oracle events into counters and the worker list; one refresh at a time. */
-export class ChainActivity {
-  private scanned: number;
+/** Tallies events into counters; one gauge refresh at a time. */
+export class ChainActivity implements EventSubscriber {
   private refreshing: Promise<void> | undefined;
   private txSynced = 0;
   private relayerAddress: string | undefined;
-  readonly workers = new Map<string, WorkerInfo>();
+  /** Counted since the relayer's start block: kept in the database across restarts. */
   readonly totals = { disputesOpened: 0, workerWon: 0, challengerWon: 0, refunds: 0, resultsSubmitted: 0, resultsSkipped: 0 };
 
   constructor(private readonly deps: DashboardDeps) {
-    this.scanned = deps.startBlock - 1;
+    const saved = deps.db.getMeta(TOTALS_KEY);
+    if (saved !== undefined) Object.assign(this.totals, JSON.parse(saved) as Partial<ChainActivity["totals"]>);
   }
 
-  /** Brings counters and gauges up to date; concurrent callers share one run. */
+  /** Brings the gauges up to date; concurrent callers share one run. */
   refresh(): Promise<void> {
     this.refreshing ??= this.run().finally(() => {
       this.refreshing = undefined;
@@ -58,7 +42,7 @@ export class ChainActivity {
     this.syncTransactions(chain.txs);
 
     for (const [state, n] of Object.entries(countByState(db))) metrics.requests.set({ state }, n);
-    metrics.pendingReplies.set(Number((db.db.prepare("SELECT COUNT(*) AS n FROM replies WHERE state = 'pending'").get() as { n: number }).n));
+    metrics.pendingReplies.set(db.dashboard.pendingReplies());
     const [jobs, results] = await Promise.all([queue.depth(QUEUES.jobs), queue.depth(QUEUES.results)]);
     metrics.queueDepth.set({ queue: QUEUES.jobs }, jobs);
     metrics.queueDepth.set({ queue: QUEUES.results }, results);
@@ -69,21 +53,15 @@ export class ChainActivity {
       chain.provider.getTransactionCount(this.relayerAddress, "latest"),
     ]);
     metrics.pendingTransactions.set(Math.max(0, pending - mined));
-    const cursor = Math.min(head, this.deps.cursor());
-    metrics.cursorLag.set(Math.max(0, head - cursor));
+    metrics.cursorLag.set(Math.max(0, head - Math.min(head, this.deps.cursor())));
+  }
 
-    const iface = chain.oracle.interface;
-    const topics = FOLLOWED.map((name) => iface.getEvent(name)!.topicHash);
-    let from = this.scanned + 1;
-    while (from <= cursor) {
-      const to = Math.min(cursor, from + this.deps.logBlockRange - 1);
-      const logs = await chain.provider.getLogs({ address: chain.oracleAddress, fromBlock: from, toBlock: to, topics: [topics] });
-      logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
-      const mine = new Set(chain.txs.map((t) => t.hash.toLowerCase()));
-      for (const log of logs) this.tally(log, mine);
-      this.scanned = to;
-      from = to + 1;
-    }
+  async onEvents(events: readonly DomainEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    this.relayerAddress ??= (await this.deps.chain.signer.getAddress()).toLowerCase();
+    const mine = new Set(this.deps.chain.txs.map((t) => t.hash.toLowerCase()));
+    for (const e of events) this.tally(e, mine);
+    this.deps.db.setMeta(TOTALS_KEY, JSON.stringify(this.totals));
   }
 
   private syncTransactions(txs: readonly TxRecord[]): void {
@@ -96,77 +74,49 @@ export class ChainActivity {
     }
   }
 
-  private tally(log: Log, mine: Set<string>): void {
-    const { metrics, db, chain } = this.deps;
-    const parsed = chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
-    if (parsed === null) return;
-    const a = parsed.args;
-    const row = a.requestId === undefined ? undefined : db.getRequest(String(a.requestId).toLowerCase());
+  private tally(e: DomainEvent, mine: Set<string>): void {
+    const { metrics, db } = this.deps;
+    const row = "requestId" in e ? db.getRequest(e.requestId) : undefined;
     const tier = row === undefined ? "unknown" : (Tier[row.tier] ?? String(row.tier)).toLowerCase();
-    switch (parsed.name) {
-      case "ResultBatchSubmitted":
-        // One event per batch, a record per accepted result (protocol/batch-wire.ts); the payee is the relayer.
-        if (String(a.payee).toLowerCase() !== this.relayerAddress) break;
-        for (const r of decodeBatchLog(log)?.results ?? []) {
+    switch (e.kind) {
+      case "resultSubmitted":
+        if (e.relayer.toLowerCase() === this.relayerAddress) {
           metrics.resultsSubmitted.inc();
           this.totals.resultsSubmitted++;
-          const own = db.getRequest(r.requestId);
-          const ownTier = own === undefined ? "unknown" : (Tier[own.tier] ?? String(own.tier)).toLowerCase();
-          if (own?.submittedAt != null) metrics.submitSeconds.observe({ tier: ownTier }, Math.max(0, own.submittedAt - own.observedAt) / 1000);
+          if (row?.submittedAt != null) metrics.submitSeconds.observe({ tier }, Math.max(0, row.submittedAt - row.observedAt) / 1000);
         }
         break;
-      case "ResultSkipped":
-        if (mine.has(log.transactionHash.toLowerCase())) {
-          const selector = String(a.reason);
-          metrics.resultsSkipped.inc({ reason: chain.oracle.interface.getError(selector)?.name ?? selector });
+      case "resultSkipped":
+        if (mine.has(e.at.txHash.toLowerCase())) {
+          metrics.resultsSkipped.inc({ reason: e.reason });
           this.totals.resultsSkipped++;
         }
         break;
-      case "RequestFulfilled":
+      case "tokenFeeEscrowed":
+        db.features.recordTokenFee({ requestId: e.requestId, token: e.token, amount: e.amount, ownerFee: e.ownerFee, block: e.at.block });
+        break;
+      case "tokenRefundClaimed":
+        db.features.recordTokenRefund(e.requestId, e.amount);
+        break;
+      case "fulfilled":
+        db.features.recordDelivery({ requestId: e.requestId, outputHash: e.outputHash, inline: e.outputDelivered, callbackOk: e.callbackSucceeded, block: e.at.block, tx: e.at.txHash });
         if (row?.finalAt != null) metrics.finalSeconds.observe({ tier, outcome: "fulfilled" }, Math.max(0, row.finalAt - row.observedAt) / 1000);
         break;
-      case "RequestRefunded": {
-        const reason = RefundReason[Number(a.reason)] ?? String(a.reason);
-        metrics.refunds.inc({ reason });
+      case "refunded":
+        metrics.refunds.inc({ reason: RefundReason[e.reason] ?? String(e.reason) });
         this.totals.refunds++;
         if (row?.finalAt != null) metrics.finalSeconds.observe({ tier, outcome: "refunded" }, Math.max(0, row.finalAt - row.observedAt) / 1000);
         break;
-      }
-      case "ChallengeOpened":
+      case "challengeOpened":
         metrics.disputesOpened.inc();
         this.totals.disputesOpened++;
         break;
-      case "DisputeResolved": {
-        // Ruling.WorkerRight (1): the worker won; WorkerFault / OutputMinor: the challengers did.
-        const workerRight = Number(a.ruling) === 1;
-        const winner = workerRight ? "worker" : "challenger";
-        metrics.disputesResolved.inc({ winner, by_default: String(Boolean(a.byDefault)) });
-        if (!workerRight) this.totals.challengerWon++;
-        else this.totals.workerWon++;
+      case "disputeResolved":
+        // WorkerRight: the worker won; WorkerFault / OutputMinor: the challengers did.
+        metrics.disputesResolved.inc({ winner: e.workerRight ? "worker" : "challenger", by_default: String(e.byDefault) });
+        if (e.workerRight) this.totals.workerWon++;
+        else this.totals.challengerWon++;
         break;
-      }
-      case "WorkerRegistered":
-        this.workers.set(String(a.operator).toLowerCase(), {
-          operator: String(a.operator),
-          signer: String(a.signer),
-          registeredBlock: log.blockNumber,
-          slashedWei: 0n,
-          slashes: 0,
-        });
-        break;
-      case "SignerChanged": {
-        const w = this.workers.get(String(a.operator).toLowerCase());
-        if (w !== undefined) w.signer = String(a.newSigner);
-        break;
-      }
-      case "WorkerSlashed": {
-        const w = this.workers.get(String(a.operator).toLowerCase());
-        if (w !== undefined) {
-          w.slashedWei += BigInt(a.amount);
-          w.slashes++;
-        }
-        break;
-      }
       default:
         break;
     }

@@ -13,12 +13,13 @@
  *   GET /api/events           server-sent events: `change` whenever requests or transactions change
  *
  * Routes here; ChainActivity (dashboard-activity.ts), readiness (dashboard-health.ts) and the
- * request detail view (dashboard-detail.ts) beside it.
+ * request detail view (dashboard-detail.ts) beside it; the feature panels' routes (redundancy, fee tokens,
+ * large outputs, chains) in dashboard-features.ts, subscriptions in dashboard-subscriptions.ts.
  *
- * Everything comes from the relayer's sqlite state and chain reads. ChainActivity follows the
- * oracle's dispute, refund, result and worker events up to the watcher's cursor (so the database
- * already reflects them) and feeds the counters and the worker table; a request's timeline is read
- * from its own logs (every oracle event indexes the request id first).
+ * Everything comes from the relayer's sqlite state and chain reads. ChainActivity subscribes to
+ * the EventWatcher's domain events (after the request ledger, so the database already reflects
+ * them) and feeds the counters; the worker table is the ledger's; a request's timeline is read on
+ * demand from its own logs (every oracle event indexes the request id first).
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +32,7 @@ import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
 import type { RelayerDb, RequestState } from "./db.js";
 import { ChainActivity } from "./dashboard-activity.js";
+import type { EventSubscriber } from "./events.js";
 import { STATES, countByState, relayerReadiness } from "./dashboard-health.js";
 import { requestChainReads, requestDetail, summary, type ChainReads } from "./dashboard-detail.js";
 
@@ -47,6 +49,8 @@ export interface DashboardDeps {
   queue: JobQueue;
   metrics: RelayerMetrics;
   log: Logger;
+  /** Subscribes to the EventWatcher's domain events (the dashboard's counters follow them). */
+  subscribe: (subscriber: EventSubscriber) => void;
   /** The watcher's cursor: last block whose events are in the database. */
   cursor: () => number;
   /** First block of the oracle's history (the relayer's startBlock). */
@@ -68,6 +72,7 @@ export interface DashboardDeps {
 /** Mounts the health, metrics, dashboard and /api routes on the relayer's app. Returns a closer for SSE streams. */
 export function mountDashboard(app: Express, deps: DashboardDeps): { activity: ChainActivity; close(): void } {
   const activity = new ChainActivity(deps);
+  deps.subscribe(activity);
   const routes = healthRoutes({
     registry: deps.metrics.registry,
     readiness: relayerReadiness(deps),
@@ -90,7 +95,7 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
     if (req.accepts(["json", "html"]) === "html") return res.redirect(302, "dashboard/");
     res.json({
       dashboard: "/dashboard/",
-      endpoints: ["/health", "/requests", "/requests/:id", "POST /blobs", "/blobs/:hash", "/api/stats", "/api/requests", "/api/requests/:id", "/api/workers", "/api/events", "/metrics", "/healthz", "/readyz"],
+      endpoints: ["/health", "/requests", "/requests/:id", "POST /blobs", "/blobs/:hash", "/api/stats", "/api/requests", "/api/requests/:id", "/api/workers", "/api/events", "/api/subscriptions", "/api/redundancy", "/api/tokens", "/api/large-outputs", "/api/chains", "/metrics", "/healthz", "/readyz"],
     });
   });
   app.get("/dashboard", (req, res, next) => (req.path === "/dashboard" ? res.redirect(301, "dashboard/") : next()));
@@ -107,14 +112,10 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
   app.get("/api/stats", async (_req, res) => {
     await refreshOrUnavailable(activity);
     const { db, chain } = deps;
-    const replies = Object.fromEntries(
-      (db.db.prepare("SELECT state, COUNT(*) AS n FROM replies GROUP BY state").all() as { state: string; n: number }[]).map((r) => [r.state, Number(r.n)]),
-    );
+    const replies = db.dashboard.repliesByState();
     const txs = chain.txs;
     const gasTotal = txs.reduce((sum, t) => sum + t.gasUsed, 0n);
-    const latency = db.db
-      .prepare("SELECT id, state, tier, observedAt, submittedAt, finalAt FROM requests WHERE submittedAt IS NOT NULL OR finalAt IS NOT NULL ORDER BY observedAt DESC LIMIT 300")
-      .all() as { id: string; state: string; tier: number; observedAt: number; submittedAt: number | null; finalAt: number | null }[];
+    const latency = db.dashboard.latency(300);
     res.json({
       chainId: chain.chainId.toString(),
       oracle: chain.oracleAddress,
@@ -177,17 +178,9 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
 
   app.get("/api/workers", async (_req, res) => {
     await refreshOrUnavailable(activity);
-    const served = new Map(
-      (
-        deps.db.db.prepare("SELECT lower(worker) AS worker, state, COUNT(*) AS n FROM requests WHERE worker IS NOT NULL GROUP BY lower(worker), state").all() as {
-          worker: string;
-          state: string;
-          n: number;
-        }[]
-      ).reduce((m, r) => m.set(r.worker, { ...(m.get(r.worker) ?? {}), [r.state]: Number(r.n) }), new Map<string, Record<string, number>>()),
-    );
+    const served = deps.db.dashboard.servedByWorker();
     const workers = await Promise.all(
-      [...activity.workers.values()].map(async (w) => {
+      deps.db.workers.list().map(async (w) => {
         const v = await deps.chain.reader.getWorker(w.operator);
         const states = served.get(w.operator.toLowerCase()) ?? {};
         return {
@@ -213,9 +206,7 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
   let last = "";
   let timer: NodeJS.Timeout | undefined;
   const fingerprint = (): string => {
-    const r = deps.db.db
-      .prepare("SELECT COUNT(*) AS n, MAX(observedAt) AS o, MAX(submittedAt) AS s, MAX(finalAt) AS f, MAX(replyAt) AS r, SUM(state = 'challenged') AS c FROM requests")
-      .get() as Record<string, number | null>;
+    const r = deps.db.dashboard.requestsFingerprint();
     return JSON.stringify({ ...r, states: deps.db.countByState(), txs: deps.chain.txs.length });
   };
   const tick = (): void => {
@@ -267,7 +258,8 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
   };
 }
 
-async function refreshOrUnavailable(activity: ChainActivity): Promise<void> {
+/** Brings ChainActivity up to date; a node that does not answer is CHAIN_UNAVAILABLE (503, retryable). */
+export async function refreshOrUnavailable(activity: ChainActivity): Promise<void> {
   try {
     await activity.refresh();
   } catch (cause) {

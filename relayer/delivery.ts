@@ -7,7 +7,7 @@
  */
 import { deliveryForm, fromHex, isSizeProof, readSizeProof, type Hex } from "../protocol/index.js";
 import type { BlobStore } from "./blobs.js";
-import type { OracleChain } from "./chain.js";
+import type { SenderChain } from "./chain.js";
 
 export interface DeliveryArgs {
   requestId: string;
@@ -27,7 +27,7 @@ const LIMITS_KEPT = 65_536;
  * The request's maxInlineOutput (the oracle resolves 0 to its params' cap): read when a callback waits,
  * once per request (a settlement batch of N rows must not need N good RPC answers in the same tick).
  */
-export async function inlineLimit(chain: OracleChain, requestId: string, callbackGasLimit: number, cap: number): Promise<number> {
+export async function inlineLimit(chain: Pick<SenderChain, "oracle" | "oracleAddress">, requestId: string, callbackGasLimit: number, cap: number): Promise<number> {
   if (callbackGasLimit === 0) return cap;
   const key = `${chain.oracleAddress.toLowerCase()}:${requestId.toLowerCase()}`;
   const known = limits.get(key);
@@ -38,7 +38,7 @@ export async function inlineLimit(chain: OracleChain, requestId: string, callbac
   return limit;
 }
 
-export async function deliveryOutput(chain: OracleChain, blobs: BlobStore | undefined, a: DeliveryArgs): Promise<Hex> {
+export async function deliveryOutput(chain: Pick<SenderChain, "oracle" | "oracleAddress">, blobs: BlobStore | undefined, a: DeliveryArgs): Promise<Hex> {
   const limit = await inlineLimit(chain, a.requestId, a.callbackGasLimit, a.cap);
   let bytes: Uint8Array | undefined;
   if (a.held !== "0x" && !isSizeProof(a.held)) bytes = fromHex(a.held);

@@ -8,6 +8,12 @@
  * each due trigger (a round the oracle would refuse, or whose reward is below `minKeeperReward`, costs
  * nothing) and sends the rest through the relayer's managed nonces. Finished and cancelled subscriptions
  * are remembered and never asked again.
+ *
+ * It also settles refunded rounds the oracle's push did not (`sync`, anyone may call it): the oracle's
+ * refund of a round paid in a token carries no tokens (its amount and callback fee must be claimed, which
+ * costs more than the refund's gas), and an ETH refund whose push failed waits in the oracle's pull
+ * balance. Each tick scans the oracle's RequestRefunded events whose requester is the subscriptions
+ * contract and syncs every round still Pending, so its fee returns to the subscription's balance.
  */
 import type { Logger } from "../protocol/index.js";
 import { isError } from "../protocol/index.js";
@@ -23,6 +29,10 @@ export interface KeeperOptions {
   maxPerTick: number;
   /** The keeper's rewards are withdrawn once they reach this (wei). */
   withdrawRewardsAbove: bigint;
+  /** First block scanned for refunds to sync (the oracle's deployment block; default 0). */
+  startBlock?: number;
+  /** Most blocks per eth_getLogs (default 2000). */
+  blockRange?: number;
 }
 
 export class SubscriptionKeeper {
@@ -31,6 +41,11 @@ export class SubscriptionKeeper {
   private cursor = 1n;
   /** Rounds this keeper triggered (skipped rounds included). */
   triggered = 0;
+  /** Refunded rounds this keeper synced (token rounds, failed pushes). */
+  synced = 0;
+  private fromBlock: number;
+  /** Refunded rounds seen but not synced yet (a transient failure): retried every tick. */
+  private readonly toSync = new Set<string>();
 
   constructor(
     private readonly chain: OracleChain,
@@ -38,6 +53,7 @@ export class SubscriptionKeeper {
     private readonly options: KeeperOptions,
   ) {
     this.subs = InferenceSubscriptions__factory.connect(options.address, chain.provider);
+    this.fromBlock = options.startBlock ?? 0;
   }
 
   async tick(): Promise<void> {
@@ -45,6 +61,11 @@ export class SubscriptionKeeper {
       await this.collect();
     } catch (error) {
       this.log.warn({ err: error }, "could not withdraw keeper rewards; will retry");
+    }
+    try {
+      await this.syncRefunds();
+    } catch (error) {
+      this.log.warn({ err: error }, "could not sync refunded rounds; will retry");
     }
     const count = await this.subs.subscriptionCount();
     if (count === 0n) return;
@@ -55,6 +76,34 @@ export class SubscriptionKeeper {
       if (this.closed.has(subId)) continue;
       looked++;
       await this.keep(subId);
+    }
+  }
+
+  /** Syncs every refunded round of the subscriptions contract still Pending here (token rounds, failed pushes). */
+  private async syncRefunds(): Promise<void> {
+    const head = await this.chain.provider.getBlockNumber();
+    const range = this.options.blockRange ?? 2000;
+    const filter = this.chain.reader.filters.RequestRefunded(undefined, this.options.address);
+    for (let start = this.fromBlock; start <= head; start += range) {
+      const end = Math.min(head, start + range - 1);
+      for (const log of await this.chain.reader.queryFilter(filter, start, end)) this.toSync.add(log.args.requestId);
+      this.fromBlock = end + 1;
+    }
+    for (const requestId of this.toSync) {
+      const d = await this.subs.getDelivery(requestId);
+      if (d.status !== 1n) {
+        this.toSync.delete(requestId); // settled already (the push reached the contract, or someone synced)
+        continue;
+      }
+      try {
+        await this.chain.send("syncRound", 1, () => this.subs.sync.populateTransaction(requestId));
+        this.toSync.delete(requestId);
+        this.synced++;
+        this.log.info({ subId: d.subId.toString(), round: d.round.toString(), requestId }, "refunded subscription round synced");
+      } catch (error) {
+        if (!isError(error, "CHAIN_REVERTED")) throw error;
+        this.log.debug({ requestId, err: error }, "subscription sync reverted; will retry");
+      }
     }
   }
 

@@ -13,6 +13,11 @@
  * often receipts are polled (default 250 ms). SUBSCRIPTIONS_ADDRESS (set from the deployment by
  * `oracle relayer start`) is the InferenceSubscriptions contract whose due rounds it triggers.
  *
+ * Without ORACLE_ADDRESS the relayer reads the deployment manifest of the chain RPC_URL serves,
+ * `deployments/<chainId>.json` (ORACLE_MANIFESTS names another folder; written by `oracle deploy`,
+ * protocol/manifest.ts): the oracle, the first block to scan, and the feature contracts it placed
+ * (subscriptions, chained, redundancy), each unless a variable or the config file names its own.
+ *
  * Several relayers on one broker: RELAYER_LEADER_ELECTION=true on each (own RELAYER_KEY and data
  * dir); the holder of the broker lease acts, the others follow and take over (docs/OPERATIONS.md).
  *
@@ -26,6 +31,7 @@
 import { readFileSync } from "node:fs";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { closeOnSignals, createLogger, envOverrides } from "../protocol/index.js";
+import { serviceManifest } from "../protocol/manifest.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
 import { RelayerMetrics } from "../protocol/metrics.js";
 import { Relayer } from "./relayer.js";
@@ -40,6 +46,9 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const log = createLogger("relayer");
   const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as RelayerConfigInput);
+  // No ORACLE_ADDRESS: the manifest of the chain RPC_URL serves names the deployment.
+  const found = await serviceManifest("relayer", env.RPC_URL, env, file as Record<string, unknown>);
+  if (found !== undefined) log.info({ manifest: found.file, oracle: found.manifest.oracle }, "deployment read from the chain's manifest");
   const config = { ...file, ...envOverrides("RELAYER", env) } as RelayerConfigInput;
   // SUBSCRIPTIONS_ADDRESS (set from the deployment by `oracle relayer start`): the subscriptions contract to keep.
   if (env.SUBSCRIPTIONS_ADDRESS !== undefined && env.SUBSCRIPTIONS_ADDRESS !== "" && config.subscriptions?.address === undefined) {

@@ -18,12 +18,15 @@ import { RelayerConfigSchema, type RelayerConfig, type RelayerConfigInput } from
 import { RelayerDb } from "./db.js";
 import { mountDashboard } from "./dashboard.js";
 import { mountSubscriptionsApi } from "./dashboard-subscriptions.js";
+import { mountFeaturesApi } from "./dashboard-features.js";
 import { Settler } from "./settler.js";
 import { SubscriptionKeeper } from "./keeper.js";
 import { ChainAdvancer } from "./chain-advancer.js";
 import { RedundancyAttester } from "./redundancy-attester.js";
 import { ResultSubmitter } from "./submitter.js";
 import { EventWatcher } from "./watcher.js";
+import { RequestLedger } from "./request-ledger.js";
+import { JobDispatcher } from "./dispatcher.js";
 
 /** The broker queue whose single active consumer is the leading relayer (namespaced like every queue). */
 export const RELAYER_LEASE_QUEUE = "oracle.relayer-lease";
@@ -48,6 +51,7 @@ export class Relayer {
   readonly metrics: RelayerMetrics;
   private dashboard: { close(): void } | undefined;
   private readonly watcher: EventWatcher;
+  private readonly dispatcher: JobDispatcher;
   private readonly collector: ResultCollector;
   private readonly submitter: ResultSubmitter;
   private readonly settler: Settler;
@@ -88,8 +92,13 @@ export class Relayer {
       maxFeePerGas: BigInt(Math.round(fees.maxFeePerGasGwei * 1e9)),
       pollMs: fees.pollMs,
     });
-    this.watcher = new EventWatcher(this.chain, this.db, deps.queue, log.child({ layer: "watcher" }), this.config);
-    this.submitter = new ResultSubmitter(this.chain, this.db, log.child({ layer: "submitter" }), this.config, this.blobs);
+    // The request path: the watcher reads the logs, the ledger records them, the dispatcher hands out
+    // jobs, the collector takes the replies, the submitter sends them, the settler finishes (docs/ARCHITECTURE.md).
+    const watcher = (this.watcher = new EventWatcher(this.chain, this.db, log.child({ layer: "watcher" }), this.config));
+    watcher.subscribe(new RequestLedger(this.chain, this.db, log.child({ layer: "ledger" })));
+    this.dispatcher = new JobDispatcher(this.chain, this.db, deps.queue, log.child({ layer: "dispatcher" }), (id, block) => watcher.requestedEvent(id, block));
+    watcher.subscribe(this.dispatcher);
+    this.submitter = new ResultSubmitter(this.chain, this.db, log.child({ layer: "submitter" }), this.config, (id, note) => this.dispatcher.republish(id, note), this.blobs);
     this.collector = new ResultCollector(
       this.chain,
       this.db,
@@ -110,12 +119,17 @@ export class Relayer {
             minKeeperReward: subs.minKeeperRewardWei,
             maxPerTick: subs.maxPerTick,
             withdrawRewardsAbove: subs.withdrawRewardsAboveWei,
+            startBlock: this.config.startBlock,
+            blockRange: this.config.logBlockRange,
           })
         : undefined;
-    this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "chained" }), () =>
+    this.chainAdvancer = new ChainAdvancer(this.chain, this.config.chained, this.config.startBlock, (a, from) => watcher.follow("chained", a, from), log.child({ layer: "chained" }), () =>
       this.server === undefined ? undefined : this.url,
     );
-    this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, this.config.logBlockRange, log.child({ layer: "redundancy" }));
+    this.redundancyAttester = new RedundancyAttester(this.chain, this.config.redundant, this.config.startBlock, (a, from) => watcher.follow("redundant", a, from), log.child({ layer: "redundancy" }), this.blobs);
+    this.dispatcher.groupsRequester = (requester) => this.redundancyAttester.watches(requester);
+    watcher.subscribe(this.chainAdvancer);
+    watcher.subscribe(this.redundancyAttester);
   }
 
   /** Starts the API, the result collector and the polling loop. */
@@ -145,7 +159,6 @@ export class Relayer {
   /** Follower mode: keep the database in step with the chain, but publish, take and send nothing. */
   private follow(): void {
     this.leading = false;
-    this.watcher.publishing = false;
   }
 
   private onLease(held: boolean): void {
@@ -154,7 +167,6 @@ export class Relayer {
       if (this.stopping) return;
       if (held && !this.leading) {
         this.leading = true;
-        this.watcher.publishing = true;
         await this.collector.start();
         log.info({ signer: await this.deps.signer.getAddress().catch(() => "?") }, "relayer leads");
         this.poke();
@@ -228,17 +240,14 @@ export class Relayer {
       },
       publicUrl: () => this.url,
       extend: (app) => {
-        // Chained requests of the watched ChainedInference contracts (the dashboard's Chains panel).
-        app.get("/api/chains", (_req, res, next) => {
-          this.chainAdvancer.recent().then((contracts) => res.json({ contracts }), next);
-        });
-        this.dashboard = mountDashboard(app, {
+        const dashboard = mountDashboard(app, {
           db: this.db,
           blobs: this.blobs,
           chain: this.chain,
           queue: this.deps.queue,
           metrics: this.metrics,
           log: this.deps.logger.child({ layer: "dashboard" }),
+          subscribe: (s) => this.watcher.subscribe(s),
           cursor: () => this.watcher.cursor(),
           startBlock: this.config.startBlock,
           logBlockRange: this.config.logBlockRange,
@@ -246,6 +255,17 @@ export class Relayer {
           maxEventStreams: this.config.api.maxEventStreams,
           maxEventStreamsPerAddress: this.config.api.maxEventStreamsPerAddress,
           clientAddress: (req) => clientAddress(req, proxies),
+        });
+        this.dashboard = dashboard;
+        // The feature panels: redundancy jobs, fee tokens, large outputs, chained requests.
+        mountFeaturesApi(app, {
+          db: this.db,
+          blobs: this.blobs,
+          provider: this.deps.provider,
+          activity: dashboard.activity,
+          chainAdvancer: this.chainAdvancer,
+          redundancyAttester: this.redundancyAttester,
+          publicUrl: () => this.url,
         });
         mountSubscriptionsApi(app, {
           provider: this.deps.provider,
@@ -269,6 +289,7 @@ export class Relayer {
   async tick(): Promise<void> {
     await this.watcher.poll();
     if (!this.leading) return;
+    await this.dispatcher.publishPending();
     await this.submitter.flush();
     await this.settler.tick();
     await this.keeper?.tick();

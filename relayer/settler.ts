@@ -11,7 +11,7 @@ import { isError, type IInferenceOracle, type Logger } from "../protocol/index.j
 import { proofFromLogs, type ResultProof } from "../protocol/batch.js";
 import type { BlobStore } from "./blobs.js";
 import { deliveryOutput } from "./delivery.js";
-import type { OracleChain } from "./chain.js";
+import type { SenderChain } from "./chain.js";
 import type { RelayerDb, RequestRow } from "./db.js";
 
 /** Reverted attempts after which a due item is left for an operator (and logged); transient RPC failures are retried without limit. */
@@ -21,7 +21,7 @@ export class Settler {
   private readonly attempts = new Map<string, number>();
 
   constructor(
-    private readonly chain: OracleChain,
+    private readonly chain: SenderChain,
     private readonly db: RelayerDb,
     private readonly blobs: BlobStore,
     private readonly log: Logger,
@@ -73,7 +73,7 @@ export class Settler {
     rows = settling;
     if (rows.length === 0) return;
     try {
-      const receipt = await this.chain.send("settleMany", rows.length, () => this.chain.oracle.settleMany(settlements));
+      const receipt = await this.chain.send("settleMany", rows.length, () => this.chain.oracle.settleMany.populateTransaction(settlements));
       this.log.info({ count: rows.length, requestIds: rows.map((r) => r.id), gasUsed: receipt.gasUsed.toString() }, "results settled");
     } catch (error) {
       this.failed(rows, error, "settlement");
@@ -131,7 +131,7 @@ export class Settler {
     const rows = this.eligible(this.db.dueRequests("requested", "deadline", now, this.options.maxSettleBatch));
     if (rows.length === 0) return;
     try {
-      await this.chain.send("refundExpired", rows.length, () => this.chain.oracle.refundExpired(rows.map((r) => r.id)));
+      await this.chain.send("refundExpired", rows.length, () => this.chain.oracle.refundExpired.populateTransaction(rows.map((r) => r.id)));
       this.log.info({ count: rows.length, requestIds: rows.map((r) => r.id) }, "expired requests refunded");
     } catch (error) {
       this.failed(rows, error, "refund");
@@ -143,7 +143,7 @@ export class Settler {
     const rows = this.eligible(this.db.dueRequests("challenged", "disputeDeadline", now, this.options.maxSettleBatch));
     for (const r of rows) {
       try {
-        await this.chain.send("resolveDisputeByDefault", 1, () => this.chain.oracle.resolveDisputeByDefault(r.id));
+        await this.chain.send("resolveDisputeByDefault", 1, () => this.chain.oracle.resolveDisputeByDefault.populateTransaction(r.id));
         this.log.info({ requestId: r.id }, "dispute resolved by default");
       } catch (error) {
         this.failed([r], error, "default dispute ruling");

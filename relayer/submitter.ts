@@ -2,31 +2,33 @@
  * Submits checked worker replies on-chain: result batches with `submitBatch` (one per worker-signed
  * ResultBatch, whole: the signature covers every item, so the relayer can neither split nor trim one;
  * the oracle accepts every valid item and reports each skipped one with the error it would have
- * raised), rejections one by one. A skipped item's job is handed out again to another worker.
+ * raised), rejections one by one. A skipped item's job is handed out again to another worker by
+ * the JobDispatcher (`republish`).
  */
-import { Tier, hexOf, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
+import { Tier, hexOf, isError, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
 import type { TransactionReceipt } from "ethers";
-import type { OracleChain } from "./chain.js";
+import type { SenderChain } from "./chain.js";
 import type { BlobStore } from "./blobs.js";
 import { deliveryOutput } from "./delivery.js";
 import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
+import { skipReason } from "./events.js";
 import { packBatch, type WireBatch } from "../protocol/batch-wire.js";
 
-/** Times a request's job is handed out again after its result was skipped, before waiting for the deadline. */
-const MAX_REPUBLISH = 3;
+/** Hands a request's job out again (JobDispatcher.republish); resolves whether it did. */
+export type Republish = (requestId: string, note: string) => Promise<boolean>;
 
 export class ResultSubmitter {
   private timer: NodeJS.Timeout | undefined;
-  private readonly republished = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   private closed = false;
 
   constructor(
-    private readonly chain: OracleChain,
+    private readonly chain: SenderChain,
     private readonly db: RelayerDb,
     private readonly log: Logger,
     /** maxBatchSize: rejections sent per flush round; maxBatchWaitMs: how long a rejection waits for others. */
     private readonly options: { maxBatchSize: number; maxBatchWaitMs: number; maxInlineOutputBytes: number },
+    private readonly republish: Republish,
     private readonly blobs?: BlobStore,
   ) {}
 
@@ -111,14 +113,12 @@ export class ResultSubmitter {
     const m = JSON.parse(batch.message) as ResultBatchMessage;
     const args = packBatch(await this.toWire(m));
     try {
-      const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch(...args));
+      const receipt = await this.chain.send("submitBatch", m.items.length, () => this.chain.oracle.submitBatch.populateTransaction(...args));
       const skipped = new Map<string, string>();
       for (const log of receipt.logs) {
         const parsed = this.chain.oracle.interface.parseLog({ topics: [...log.topics], data: log.data });
         if (parsed?.name === "ResultSkipped") {
-          const selector = String(parsed.args.reason);
-          const name = this.chain.oracle.interface.getError(selector)?.name ?? selector;
-          skipped.set(String(parsed.args.requestId).toLowerCase(), name);
+          skipped.set(String(parsed.args.requestId).toLowerCase(), skipReason(String(parsed.args.reason)));
         }
       }
       const now = Date.now();
@@ -129,7 +129,7 @@ export class ResultSubmitter {
           this.db.setReplyState(r.requestId, "submitted");
           this.db.updateRequest(r.requestId, { submittedAt: now, submitTx: receipt.hash });
         } else {
-          this.skipped(r.requestId, reason);
+          await this.skipped(r.requestId, reason);
         }
       }
       this.log.info({ items: m.items.length, held: held.length, skipped: skipped.size, gasUsed: receipt.gasUsed.toString() }, "result batch submitted");
@@ -140,7 +140,7 @@ export class ResultSubmitter {
         // it cannot be split, so every item it holds goes back to the other workers.
         const reason = String(error.details.error ?? error.message);
         this.db.setBatchState(batch.id, "failed", reason);
-        for (const r of held) this.skipped(r.requestId, reason);
+        for (const r of held) await this.skipped(r.requestId, reason);
         return true;
       }
       this.log.warn({ err: error }, "chain unavailable; the batch stays pending");
@@ -153,8 +153,8 @@ export class ResultSubmitter {
    * for this request, ...). The request may still be open: hand its job out again so another worker
    * can serve it, a bounded number of times; after that it is refunded at its deadline.
    */
-  private skipped(requestId: string, reason: string): void {
-    const again = this.handOutAgain(requestId, reason, `result skipped (${reason}); job handed out again`);
+  private async skipped(requestId: string, reason: string): Promise<void> {
+    const again = await this.handOutAgain(requestId, reason, `result skipped (${reason}); job handed out again`);
     this.log.warn({ requestId, reason, republished: again }, "result skipped by the oracle");
   }
 
@@ -162,7 +162,7 @@ export class ResultSubmitter {
    * Marks the request's reply as done with (`skipped`, so another worker's reply can replace it),
    * excludes its signer from the next job and, a bounded number of times, hands the job out again.
    */
-  private handOutAgain(requestId: string, reason: string, note: string): boolean {
+  private async handOutAgain(requestId: string, reason: string, note: string): Promise<boolean> {
     const reply = this.db.getReply(requestId);
     this.db.setReplyState(requestId, "skipped", reason);
     const row = this.db.getRequest(requestId);
@@ -173,13 +173,7 @@ export class ResultSubmitter {
       excluded.add(signer.toLowerCase());
       this.db.updateRequest(requestId, { excluded: JSON.stringify([...excluded]) });
     }
-    const times = this.republished.get(requestId) ?? 0;
-    const again = row?.state === "requested" && times < MAX_REPUBLISH;
-    if (again) {
-      this.republished.set(requestId, times + 1);
-      this.db.updateRequest(requestId, { jobPublishedAt: null, note });
-    }
-    return again;
+    return this.republish(requestId, note);
   }
 
   /**
@@ -195,14 +189,14 @@ export class ResultSubmitter {
       if (m.inputHeader !== undefined && m.inputDataRoot !== undefined) {
         try {
           receipt = await this.chain.send("rejectRequestWithProof", 1, () =>
-            this.chain.oracle.rejectRequestWithProof(m.requestId, m.reason, m.signature, m.inputHeader!, m.inputDataRoot!),
+            this.chain.oracle.rejectRequestWithProof.populateTransaction(m.requestId, m.reason, m.signature, m.inputHeader!, m.inputDataRoot!),
           );
         } catch (error) {
           if (!isError(error, "CHAIN_REVERTED")) throw error;
           this.log.warn({ requestId: m.requestId, error: String(error.details.error ?? error.message) }, "type-mismatch proof refused; submitting a plain rejection");
         }
       }
-      receipt ??= await this.chain.send("rejectRequest", 1, () => this.chain.oracle.rejectRequest(m.requestId, m.reason, m.signature));
+      receipt ??= await this.chain.send("rejectRequest", 1, () => this.chain.oracle.rejectRequest.populateTransaction(m.requestId, m.reason, m.signature));
       let refunded = false;
       let recorded: { rejections: bigint; quorum: bigint } | undefined;
       for (const log of receipt.logs) {
@@ -215,7 +209,7 @@ export class ResultSubmitter {
         this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code }, "rejection submitted; requester refunded");
       } else {
         const count = recorded === undefined ? "" : ` (${recorded.rejections} of ${recorded.quorum})`;
-        const again = this.handOutAgain(m.requestId, `rejection recorded${count}`, `rejected by ${m.signer}${count}; job handed out again`);
+        const again = await this.handOutAgain(m.requestId, `rejection recorded${count}`, `rejected by ${m.signer}${count}; job handed out again`);
         this.log.info({ requestId: m.requestId, reason: m.reason, code: m.code, ...recorded, republished: again }, "rejection recorded; request stays open until the quorum");
       }
       return true;

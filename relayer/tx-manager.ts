@@ -21,10 +21,9 @@
 import { Transaction, type Provider, type Signer, type TransactionReceipt, type TransactionRequest, type TransactionResponse } from "ethers";
 import { OracleError, type Logger } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
-import { ONE_GWEI, TXS_SCHEMA, ceilPercent, classify, errorText, lostError, responseOf, type BroadcastOutcome, type FeePolicy, type StoredCall, type TxRow, type TxState } from "./tx-records.js";
+import { ONE_GWEI, ceilPercent, classify, errorText, lostError, responseOf, type BroadcastOutcome, type FeePolicy, type StoredCall, type TxRow, type TxState } from "./tx-records.js";
 
 export type { FeePolicy, TxRow, TxState } from "./tx-records.js";
-export { TXS_SCHEMA } from "./tx-records.js";
 
 export class TransactionManager {
   private account: string | undefined;
@@ -42,7 +41,6 @@ export class TransactionManager {
     private readonly log: Logger,
     readonly policy: FeePolicy,
   ) {
-    db.db.exec(TXS_SCHEMA);
   }
 
   /** Reconciles the database with the chain (once; retried on the next call if the node was down). */
@@ -64,13 +62,11 @@ export class TransactionManager {
   }
 
   rows(state?: TxState): TxRow[] {
-    const sql = state === undefined ? "SELECT * FROM txs WHERE account = ? ORDER BY nonce" : "SELECT * FROM txs WHERE account = ? AND state = ? ORDER BY nonce";
-    const args = state === undefined ? [this.account ?? ""] : [this.account ?? "", state];
-    return this.db.db.prepare(sql).all(...args) as unknown as TxRow[];
+    return this.db.txs.rows(this.account ?? "", state);
   }
 
   row(nonce: number): TxRow | undefined {
-    return this.db.db.prepare("SELECT * FROM txs WHERE account = ? AND nonce = ?").get(this.account ?? "", nonce) as TxRow | undefined;
+    return this.db.txs.row(this.account ?? "", nonce);
   }
 
   private async reconcile(): Promise<void> {
@@ -82,10 +78,10 @@ export class TransactionManager {
       await this.settleMined(row);
       this.stats.reconciled += 1;
     }
-    const top = this.db.db.prepare("SELECT MAX(nonce) AS n FROM txs WHERE account = ?").get(this.account) as { n: number | null };
+    const highestRecorded = this.db.txs.highestNonce(this.account);
     const stillPending = this.rows("pending").map((r) => r.nonce);
     this.next = Math.max(latest, pending, stillPending.length === 0 ? 0 : Math.max(...stillPending) + 1);
-    this.log.info({ account: this.account, latest, pending, next: this.next, tracked: stillPending.length, highestRecorded: top.n }, "nonces reconciled with the chain");
+    this.log.info({ account: this.account, latest, pending, next: this.next, tracked: stillPending.length, highestRecorded }, "nonces reconciled with the chain");
   }
 
   /**
@@ -94,8 +90,7 @@ export class TransactionManager {
    * Returns the hashes they were mined under.
    */
   reorged(forkBlock: number): string[] {
-    const rows = this.db.db.prepare("SELECT * FROM txs WHERE account = ? AND state = 'mined' AND minedBlock > ?").all(this.account ?? "", forkBlock) as unknown as TxRow[];
-    this.db.db.prepare("UPDATE txs SET state = 'pending', minedHash = NULL, minedBlock = NULL, sentAt = ? WHERE account = ? AND state = 'mined' AND minedBlock > ?").run(Date.now(), this.account ?? "", forkBlock);
+    const rows = this.db.txs.unmineAfter(this.account ?? "", forkBlock, Date.now());
     if (rows.length > 0) this.log.warn({ forkBlock, nonces: rows.map((r) => r.nonce) }, "reorg: transactions mined after the fork are followed again");
     return rows.map((r) => r.minedHash!).filter((h) => h !== null);
   }
@@ -126,15 +121,7 @@ export class TransactionManager {
     const nonce = this.next;
     this.next += 1;
     const now = Date.now();
-    this.db.db
-      .prepare(
-        `INSERT INTO txs(account, nonce, label, request, hashes, maxFeePerGas, maxPriorityFeePerGas, bumps, sentAt, state)
-         VALUES(?, ?, ?, ?, '[]', ?, ?, 0, ?, 'pending')
-         ON CONFLICT(account, nonce) DO UPDATE SET label = excluded.label, request = excluded.request, hashes = '[]',
-           maxFeePerGas = excluded.maxFeePerGas, maxPriorityFeePerGas = excluded.maxPriorityFeePerGas, bumps = 0,
-           sentAt = excluded.sentAt, state = 'pending', minedHash = NULL, minedBlock = NULL`,
-      )
-      .run(account, nonce, label, JSON.stringify(call), fees.maxFeePerGas.toString(), fees.maxPriorityFeePerGas.toString(), now);
+    this.db.txs.record(account, nonce, label, call, fees, now);
     this.stats.sent += 1;
     const { response, outcome } = await this.broadcast(nonce, call, fees);
     if (outcome === "nonce-used") {
@@ -208,9 +195,7 @@ export class TransactionManager {
     const row = this.row(nonce);
     const hashes = row === undefined ? [] : (JSON.parse(row.hashes) as string[]);
     if (!hashes.includes(hash)) hashes.push(hash);
-    this.db.db
-      .prepare("UPDATE txs SET hashes = ?, maxFeePerGas = ?, maxPriorityFeePerGas = ?, sentAt = ? WHERE account = ? AND nonce = ?")
-      .run(JSON.stringify(hashes), fees.maxFeePerGas.toString(), fees.maxPriorityFeePerGas.toString(), Date.now(), this.account!, nonce);
+    this.db.txs.setSent(this.account!, nonce, hashes, fees, Date.now());
   }
 
   private async sendRaw(raw: string): Promise<BroadcastOutcome> {
@@ -238,7 +223,7 @@ export class TransactionManager {
         const receipt = await this.provider.getTransactionReceipt(row.minedHash);
         if (receipt !== null) return this.finish(row, receipt);
         // Mined once, gone now (a reorg): follow it again.
-        this.db.db.prepare("UPDATE txs SET state = 'pending', minedHash = NULL, minedBlock = NULL WHERE account = ? AND nonce = ?").run(this.account!, nonce);
+        this.db.txs.setPending(this.account!, nonce);
         continue;
       }
       if (row.state === "lost") throw lostError(row);
@@ -282,7 +267,7 @@ export class TransactionManager {
       }
       if (below.state === "mined") {
         // Recorded as mined, yet the chain's count is below it: a reorg undid it. Follow it again.
-        this.db.db.prepare("UPDATE txs SET state = 'pending', minedHash = NULL, minedBlock = NULL WHERE account = ? AND nonce = ?").run(account, n);
+        this.db.txs.setPending(account, n);
       }
       await this.ensureKnown(this.row(n)!);
     }
@@ -310,14 +295,7 @@ export class TransactionManager {
     const { chainId } = await this.provider.getNetwork();
     const call: StoredCall = { to: this.account!, data: "0x", value: "0", gasLimit: "21000", chainId: chainId.toString() };
     const fees = await this.initialFees();
-    this.db.db
-      .prepare(
-        `INSERT INTO txs(account, nonce, label, request, hashes, maxFeePerGas, maxPriorityFeePerGas, bumps, sentAt, state)
-         VALUES(?, ?, 'gap-filler', ?, '[]', ?, ?, 0, ?, 'pending')
-         ON CONFLICT(account, nonce) DO UPDATE SET label = 'gap-filler', request = excluded.request, hashes = '[]', bumps = 0,
-           sentAt = excluded.sentAt, state = 'pending', minedHash = NULL, minedBlock = NULL`,
-      )
-      .run(this.account!, nonce, JSON.stringify(call), fees.maxFeePerGas.toString(), fees.maxPriorityFeePerGas.toString(), Date.now());
+    this.db.txs.recordFiller(this.account!, nonce, call, fees, Date.now());
     this.stats.fillers += 1;
     this.log.warn({ nonce }, "nonce gap: nobody holds this nonce; filling it with a zero-value transfer");
     await this.broadcast(nonce, call, fees);
@@ -337,12 +315,12 @@ export class TransactionManager {
     if (maxFee > this.policy.maxFeePerGas) maxFee = this.policy.maxFeePerGas;
     if (maxFee < ceilPercent(oldMax, 10) || tip > maxFee) {
       // At the cap: a replacement would be refused as underpriced. Stop bumping; keep it in the mempool.
-      this.db.db.prepare("UPDATE txs SET bumps = ?, sentAt = ? WHERE account = ? AND nonce = ?").run(this.policy.maxBumps, Date.now(), this.account!, row.nonce);
+      this.db.txs.setBumps(this.account!, row.nonce, this.policy.maxBumps, Date.now());
       this.log.error({ nonce: row.nonce, label: row.label, maxFeePerGas: oldMax.toString(), cap: this.policy.maxFeePerGas.toString() }, "stuck transaction at the fee cap; no more replacements");
       return;
     }
     if (tip < oldTip) tip = oldTip;
-    this.db.db.prepare("UPDATE txs SET bumps = bumps + 1 WHERE account = ? AND nonce = ?").run(this.account!, row.nonce);
+    this.db.txs.addBump(this.account!, row.nonce);
     this.stats.bumps += 1;
     this.log.warn(
       { nonce: row.nonce, label: row.label, attempt: row.bumps + 1, maxFeePerGas: maxFee.toString(), maxPriorityFeePerGas: tip.toString(), forced: force },
@@ -357,13 +335,11 @@ export class TransactionManager {
     for (const h of [...hashes].reverse()) {
       const receipt = await this.provider.getTransactionReceipt(h);
       if (receipt !== null) {
-        this.db.db
-          .prepare("UPDATE txs SET state = 'mined', minedHash = ?, minedBlock = ? WHERE account = ? AND nonce = ?")
-          .run(receipt.hash, receipt.blockNumber, this.account!, row.nonce);
+        this.db.txs.setMined(this.account!, row.nonce, receipt.hash, receipt.blockNumber);
         return { state: "mined", receipt, row };
       }
     }
-    this.db.db.prepare("UPDATE txs SET state = 'lost' WHERE account = ? AND nonce = ?").run(this.account!, row.nonce);
+    this.db.txs.setLost(this.account!, row.nonce);
     this.log.error({ nonce: row.nonce, label: row.label, hashes }, "nonce taken by a transaction this relayer did not record");
     return { state: "lost", row: { ...row, state: "lost" } };
   }

@@ -4,6 +4,11 @@
  * headless Chromium (Debian's, via scripts/chromium.sh) and saves a screenshot:
  *
  *   npm run build && tsx scripts/screenshot-dashboard.ts [docs/img/dashboard.png]
+ *   npm run build && tsx scripts/screenshot-dashboard.ts --features [docs/img/dashboard-features.png]
+ *
+ * With --features it runs issue 18's features instead (scripts/features/: a token-paid request, a redundant
+ * job, a chain, large outputs) on a stack with three workers, and the screenshot shows their panels: fee
+ * tokens, redundant jobs, large outputs (fetched and verified) and the chain with its steps.
  *
  * The helpers are shared with test/dashboard/dashboard.test.ts.
  */
@@ -13,9 +18,14 @@ import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Browser } from "playwright-core";
-import { createLogger, encodeTensor, type Hex } from "../protocol/index.js";
+import { createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../stack/local-stack.js";
+import { chained } from "./features/chained.js";
+import { erc20 } from "./features/erc20.js";
+import { largeOutput } from "./features/largeOutput.js";
+import { redundancy } from "./features/redundancy.js";
+import type { FeatureReport } from "./features/types.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -99,16 +109,48 @@ export async function populate(stack: LocalStack): Promise<Populated> {
   return { fulfilled: first, submitted: [later[1]!], challenged: [later[0]!], refunded: [refunded] };
 }
 
+export interface FeaturesPopulated {
+  erc20: FeatureReport;
+  redundancy: FeatureReport;
+  chained: FeatureReport;
+  largeOutput: FeatureReport;
+}
+
+/**
+ * Runs the dashboard's feature panels' features through the stack's relayer and workers (the demo:features
+ * modules; the stack needs three workers for redundancy), and has the relayer watch the chain's contract so its
+ * panel lists it. Throws when one was not delivered.
+ */
+export async function populateFeatures(stack: LocalStack, say: (line: string) => void = () => undefined): Promise<FeaturesPopulated> {
+  const out: Partial<FeaturesPopulated> = {};
+  for (const feature of [erc20, redundancy, chained, largeOutput]) {
+    const report = await feature.run(stack, say);
+    if (!report.delivered) throw new Error(`${feature.name} was not delivered: ${JSON.stringify(report)}`);
+    out[feature.name as keyof FeaturesPopulated] = report;
+  }
+  // The demo advanced its chain itself; watched now, the relayer's chains panel lists it.
+  stack.relayer.chainAdvancer.watch(String(out.chained!.contract), 0);
+  return out as FeaturesPopulated;
+}
+
 async function main(): Promise<void> {
-  const out = resolve(process.argv[2] ?? join(ROOT, "docs", "img", "dashboard.png"));
-  const stack = await startLocalStack({ logger: createLogger("screenshot", { level: "warn" }) });
+  const features = process.argv.includes("--features");
+  const args = process.argv.slice(2).filter((a) => a !== "--features" && a !== "--");
+  const out = resolve(args[0] ?? join(ROOT, "docs", "img", features ? "dashboard-features.png" : "dashboard.png"));
+  const stack = await startLocalStack({ logger: createLogger("screenshot", { level: "warn" }), ...(features ? { tier: Tier.NONE, workers: 3 } : {}) });
   let browser: Browser | undefined;
   try {
-    const populated = await populate(stack);
+    const populated = features ? undefined : await populate(stack);
+    if (features) await populateFeatures(stack, (line) => console.log(line));
     browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1440, height: 1100 }, deviceScaleFactor: 1 });
-    await page.goto(`${stack.relayer.url}/dashboard/#/requests/${populated.fulfilled[0]}`);
-    await page.waitForSelector("#detail:not([hidden]) [data-testid=timeline] li");
+    if (populated !== undefined) {
+      await page.goto(`${stack.relayer.url}/dashboard/#/requests/${populated.fulfilled[0]}`);
+      await page.waitForSelector("#detail:not([hidden]) [data-testid=timeline] li");
+    } else {
+      await page.goto(`${stack.relayer.url}/dashboard/`);
+      for (const panel of ["#tokens tbody tr", "#redundancy tbody tr", "#large-outputs tbody tr", "#chains tbody tr"]) await page.waitForSelector(panel);
+    }
     await page.waitForSelector("#workers tbody tr");
     await page.waitForSelector("#live.on");
     mkdirSync(dirname(out), { recursive: true });

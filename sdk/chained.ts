@@ -5,14 +5,19 @@
  * anyone then calls `advance(chainId, output)` with the output bytes, which this module reads back from the
  * transaction that delivered them (a submitBatch, settle or settleMany of the oracle) or, for an output
  * delivered as hash only, leaves to the next worker to fetch by hash from the blob store.
+ *
+ * A chain may be paid in an ERC-20 token its models accept (`token` in requestChain; ChainedInference's
+ * requestChainWith): the steps' fees are then token amounts (chainTokenStepFees) and a wei escrow pays the
+ * steps' callbacks (chainCallbackEscrow); refunds are credited in the token (`tokenBalanceOf`, `withdrawToken`).
  */
-import { Interface, type ContractRunner, type Provider, type TransactionReceipt } from "ethers";
+import { Interface, ZeroAddress, type ContractRunner, type Signer, type Provider, type TransactionReceipt } from "ethers";
 import { hashEncoded, type Tensor } from "../protocol/tensor.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 import { unpackItems } from "../protocol/batch-wire.js";
 import { ChainedInference__factory, type ChainedInference } from "../types/ethers-contracts/index.js";
 import { channel, resizeChannel, type RgbImage } from "./inputs.js";
 import { OracleSdkError } from "./errors.js";
+import { callbackGasPrice, permitDeadline, tokenPermitOrApprove, type TokenPayment } from "./token-pay.js";
 
 export { ChainedInference__factory, type ChainedInference };
 
@@ -55,6 +60,8 @@ export interface ChainState {
   outputInline: boolean;
   callbackSucceeded: boolean;
   requestIds: string[];
+  /** A token chain's fee token (`escrow` is then in it) and the wei left for its later steps' callbacks. */
+  token?: { address: string; callbackEscrow: bigint };
 }
 
 export function chainedContract(address: string, runner: ContractRunner): ChainedInference {
@@ -78,6 +85,7 @@ export async function chainStatus(chained: ChainedInference, chainId: bigint): P
     outputInline: v.outputInline,
     callbackSucceeded: v.callbackSucceeded,
     requestIds: [...v.requestIds],
+    ...(v.token === ZeroAddress ? {} : { token: { address: v.token, callbackEscrow: v.callbackEscrow } }),
   };
 }
 
@@ -118,6 +126,33 @@ export interface RequestChainOptions {
   consumerGas?: number;
   /** Where intermediate outputs too large to inline are fetched (e.g. `${relayerUrl}/blobs/`). */
   blobBaseURI?: string;
+  /** Pay the steps' fees (token amounts, see chainTokenStepFees) in this token; `callbackEscrow` wei pay the
+   * callbacks (default chainCallbackEscrow). */
+  token?: TokenPayment & { callbackEscrow?: bigint };
+}
+
+/** Each step's least fee in `token` (the model's owner fee + minimum worker fee in it) plus `tip`. */
+export async function chainTokenStepFees(chained: ChainedInference, steps: ChainStepSpec[], token: string, options: { tip?: bigint } = {}): Promise<bigint[]> {
+  const { IModelRegistry__factory } = await import("../protocol/contracts.js");
+  const registry = IModelRegistry__factory.connect(await chained.registry(), chained.runner);
+  const fees: bigint[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const t = await registry.tokenTerms(steps[i]!.modelHash, token);
+    if (!t.accepted) throw new OracleSdkError("FEE_TOO_LOW", `step ${i}: model ${steps[i]!.modelHash} does not accept token ${token}`);
+    fees.push(t.ownerFee + t.minWorkerFee + (options.tip ?? 0n));
+  }
+  return fees;
+}
+
+/** The wei a token chain of `n` steps escrows for its callbacks: their gas at today's callback price x `gasMargin` (default 2). */
+export async function chainCallbackEscrow(chained: ChainedInference, n: number, options: { consumerGas?: number; gasMargin?: bigint } = {}): Promise<bigint> {
+  const provider = chained.runner?.provider;
+  if (provider === undefined || provider === null) throw new OracleSdkError("CONFIG_INVALID", "pricing a chain's callbacks needs a provider");
+  const oracle = IInferenceOracle__factory.connect(await chained.oracle(), chained.runner);
+  const price = await callbackGasPrice(provider, (await oracle.params()).minGasPrice);
+  let gas = 0n;
+  for (let i = 0; i < n; i++) gas += await chained.callbackGasOf(i, n, options.consumerGas ?? 0);
+  return gas * price * (options.gasMargin ?? 2n);
 }
 
 /** Requests a chain (the caller pays the sum of the steps' fees); returns its id and the receipt. */
@@ -132,8 +167,19 @@ export async function requestChain(chained: ChainedInference, o: RequestChainOpt
     consumerGas: o.consumerGas ?? 0,
     blobBaseURI: o.blobBaseURI ?? "",
   };
-  const value = o.steps.reduce((a, s) => a + s.fee, 0n);
-  const tx = await chained.requestChain(req, { value });
+  const total = o.steps.reduce((a, s) => a + s.fee, 0n);
+  let tx;
+  if (o.token === undefined) {
+    tx = await chained.requestChain(req, { value: total });
+  } else {
+    const signer = chained.runner as Signer | null;
+    if (signer === null || typeof signer.signTypedData !== "function" || signer.provider === null) {
+      throw new OracleSdkError("CONFIG_INVALID", "a token chain needs a Signer with a provider");
+    }
+    const escrow = o.token.callbackEscrow ?? (await chainCallbackEscrow(chained, o.steps.length, { consumerGas: req.consumerGas }));
+    const permit = await tokenPermitOrApprove(signer, o.token, await chained.getAddress(), total, await permitDeadline(signer.provider));
+    tx = await chained.requestChainWith(req, o.token.address, permit, { value: escrow });
+  }
   const receipt = (await tx.wait())!;
   const chainId = chainIdOf(chained, receipt);
   if (chainId === undefined) throw new OracleSdkError("TX_REVERTED", `transaction ${receipt.hash} requested no chain`);

@@ -4,10 +4,14 @@
  * every fulfilled answer (the record and Merkle proof of its committed batch leaf, rebuilt from the logs of
  * the transaction that submitted it), replaces duplicate or refunded answers from the reserve, and delivers
  * a decided job to the requester's consumer with the agreed output's bytes (read from the AnswerDelivered
- * event). Anyone may do each of these; the relayer's attester (relayer/redundancy-attester.ts) does them
- * for the contracts it watches.
+ * event). A job whose answers differ by hash is Comparing: `decide` sends the counted answers' bytes (from
+ * the AnswerDelivered events) for the contract to compare within the model's τ_out; nobody deciding, the
+ * job closes as Disagreed after its decideBy. Anyone may do each of these (and is credited the job's
+ * attestReward for each attestation and the decide); the relayer's attester (relayer/redundancy-attester.ts)
+ * does them for the contracts it watches.
  */
-import { type ContractRunner, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
+import { hexlify, type ContractRunner, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
+import { hashBundleEncoded } from "../protocol/bundle.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 import { proofFromLogs, querySubmitted, type ResultProof } from "../protocol/batch.js";
 import { RedundantInference__factory, type RedundantInference } from "../types/ethers-contracts/index.js";
@@ -22,6 +26,8 @@ export enum JobStatus {
   Agreed = 2,
   Disagreed = 3,
   Incomplete = 4,
+  /** The counted answers differ by hash: `decide` compares them within τ_out (default Disagreed after decideBy). */
+  Comparing = 5,
 }
 
 /** RedundantInference.AnswerStatus. */
@@ -53,9 +59,17 @@ export interface RedundantRequestOptions {
   fee: bigint;
   deadline: bigint;
   consumerGas?: number;
+  /** Wei credited to whoever makes each attestation and the decide (k + reserve + 1 prepaid; unused refunded). */
+  attestReward?: bigint;
 }
 
-/** Requests a job (msg.value = (k + reserve) x fee); returns its id. */
+/** What a job costs up front: (k + reserve) x fee + (k + reserve + 1) x attestReward. */
+export function redundantJobValue(o: Pick<RedundantRequestOptions, "k" | "reserve" | "fee" | "attestReward">): bigint {
+  const n = BigInt(o.k) + BigInt(o.reserve ?? 0);
+  return n * o.fee + (n + 1n) * (o.attestReward ?? 0n);
+}
+
+/** Requests a job (msg.value = redundantJobValue); returns its id. */
 export async function requestRedundant(contract: RedundantInference, o: RedundantRequestOptions): Promise<{ jobId: bigint; receipt: TransactionReceipt }> {
   const reserve = o.reserve ?? 0;
   if (!Number.isInteger(o.k) || o.k < 2 || o.k > 8) throw new OracleSdkError("INPUT_INVALID", `redundancy k must be 2..8, got ${o.k}`);
@@ -71,8 +85,9 @@ export async function requestRedundant(contract: RedundantInference, o: Redundan
       fee: o.fee,
       deadline: o.deadline,
       consumerGas: o.consumerGas ?? 0,
+      attestReward: o.attestReward ?? 0n,
     },
-    { value: (BigInt(o.k) + BigInt(reserve)) * o.fee },
+    { value: redundantJobValue(o) },
   );
   const receipt = (await tx.wait())!;
   for (const log of receipt.logs) {
@@ -96,31 +111,40 @@ export async function resultProof(provider: Provider, oracleAddress: string, req
   throw new OracleSdkError("REQUEST_NOT_FOUND", `no committed result of ${requestId} at attempt ${attempt}`);
 }
 
+/**
+ * Where the bytes of an answer delivered as hash only (an output above the oracle's inline cap) are found: the
+ * relayer's blob store, an HTTP fetch of /blobs/<hash>. Whatever it returns is checked against the hash.
+ */
+export type OutputSource = (outputHash: string) => Promise<Uint8Array | undefined>;
+
 /** One transaction that moves a job on (attest, replace or deliver). */
 export interface JobAction {
-  kind: "attest" | "replace" | "deliver" | "close";
+  kind: "attest" | "replace" | "decide" | "deliver" | "close";
   build: () => Promise<ContractTransaction>;
 }
 
 /**
  * What can be sent now to move `jobId` on: an attestation for every answer the oracle fulfilled and nobody
  * attested, a replacement for every duplicate or refunded answer while the reserve and the deadline last,
- * the delivery of a decided job, and `close` of an open job past its closeAt. Attestations decide the job, so a caller sends them, then asks again.
+ * the decision of a Comparing job (its counted answers' bytes, when every one was delivered inline), the
+ * delivery of a decided job, and `close` of an open job past its closeAt or a Comparing one past its decideBy.
+ * Attestations decide the job, so a caller sends them, then asks again.
  */
-export async function jobActions(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number } = {}): Promise<JobAction[]> {
+export async function jobActions(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number; outputs?: OutputSource } = {}): Promise<JobAction[]> {
   const provider = contract.runner?.provider;
   if (!provider) throw new OracleSdkError("INPUT_INVALID", "the RedundantInference contract needs a runner with a provider");
-  const address = await contract.getAddress();
   const oracle = IInferenceOracle__factory.connect(oracleAddress, provider);
   const job = await contract.getJob(jobId);
   const status = Number(job.status) as JobStatus;
   const actions: JobAction[] = [];
   const fromBlock = o.fromBlock ?? 0;
-  const iface = RedundantInference__factory.createInterface();
   const now = BigInt((await provider.getBlock("latest"))!.timestamp);
-  if (status === JobStatus.Open && now > job.closeAt) {
-    // The default outcome: Incomplete, the unused reserve refunded.
+  if ((status === JobStatus.Open && now > job.closeAt) || (status === JobStatus.Comparing && now > job.decideBy)) {
+    // The default outcomes: Incomplete (Open), Disagreed (Comparing); the unused reserve and rewards refunded.
     actions.push({ kind: "close", build: () => contract.close.populateTransaction(jobId) });
+  } else if (status === JobStatus.Comparing) {
+    const outputs = await countedOutputs(contract, jobId, fromBlock, o.outputs);
+    if (outputs !== undefined) actions.push({ kind: "decide", build: () => contract.decide.populateTransaction(jobId, outputs) });
   } else if (status === JobStatus.Open) {
     const answers = await contract.getAnswers(jobId);
     let reserve = Number(job.reserveLeft);
@@ -139,16 +163,51 @@ export async function jobActions(contract: RedundantInference, oracleAddress: st
     }
   } else if ((status === JobStatus.Agreed || status === JobStatus.Disagreed) && !job.delivered) {
     let output = "0x";
-    if (status === JobStatus.Agreed) {
-      const logs = await provider.getLogs({ address, topics: [iface.getEvent("AnswerDelivered").topicHash, "0x" + jobId.toString(16).padStart(64, "0")], fromBlock, toBlock: "latest" });
-      for (const log of logs) {
-        const e = iface.parseLog(log)!;
-        if (e.args.outputHash === job.outputHash && e.args.output !== "0x") output = e.args.output as string;
-      }
-    }
+    if (status === JobStatus.Agreed) output = (await outputBytes(job.outputHash, await deliveredOutputs(contract, jobId, fromBlock), o.outputs)) ?? "0x";
     actions.push({ kind: "deliver", build: () => contract.deliver.populateTransaction(jobId, output) });
   }
   return actions;
+}
+
+/** The inline outputs the job's AnswerDelivered events carried, by output hash. */
+async function deliveredOutputs(contract: RedundantInference, jobId: bigint, fromBlock: number): Promise<Map<string, string>> {
+  const iface = contract.interface;
+  const topics = [iface.getEvent("AnswerDelivered").topicHash, "0x" + jobId.toString(16).padStart(64, "0")];
+  const logs = await contract.runner!.provider!.getLogs({ address: await contract.getAddress(), topics, fromBlock, toBlock: "latest" });
+  const out = new Map<string, string>();
+  for (const log of logs) {
+    const e = iface.parseLog(log)!;
+    if (e.args.output !== "0x") out.set(e.args.outputHash as string, e.args.output as string);
+  }
+  return out;
+}
+
+/**
+ * The bytes of the job's counted answers in countedHashes order: from the AnswerDelivered events, else (an answer
+ * delivered as hash only) from `source`; undefined when one cannot be found.
+ */
+export async function countedOutputs(contract: RedundantInference, jobId: bigint, fromBlock = 0, source?: OutputSource): Promise<string[] | undefined> {
+  const byHash = await deliveredOutputs(contract, jobId, fromBlock);
+  const outputs: string[] = [];
+  for (const h of await contract.countedHashes(jobId)) {
+    const o = await outputBytes(h, byHash, source);
+    if (o === undefined) return undefined;
+    outputs.push(o);
+  }
+  return outputs;
+}
+
+/** An output's bytes (0x-hex): inline from the events, else from `source` if they hash to `outputHash`. */
+async function outputBytes(outputHash: string, inline: Map<string, string>, source?: OutputSource): Promise<string | undefined> {
+  const known = inline.get(outputHash);
+  if (known !== undefined || source === undefined) return known;
+  const bytes = await source(outputHash).catch(() => undefined);
+  if (bytes === undefined) return undefined;
+  try {
+    return hashBundleEncoded(bytes).toLowerCase() === outputHash.toLowerCase() ? hexlify(bytes) : undefined;
+  } catch {
+    return undefined; // not a tensor at all
+  }
 }
 
 /** The job's inline input, from the oracle's InferenceRequested event of one of its requests. */
@@ -160,7 +219,7 @@ async function jobInput(provider: Provider, oracleAddress: string, requestId: st
 }
 
 /** Sends every action `jobActions` finds (from `contract`'s signer), until none is left; returns what was sent. */
-export async function advanceJob(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number } = {}): Promise<Array<JobAction["kind"]>> {
+export async function advanceJob(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number; outputs?: OutputSource } = {}): Promise<Array<JobAction["kind"]>> {
   const signer = contract.runner as { sendTransaction?: (tx: ContractTransaction) => Promise<{ wait(): Promise<unknown> }> } | null;
   if (!signer?.sendTransaction) throw new OracleSdkError("INPUT_INVALID", "advanceJob needs a contract connected to a signer");
   const sent: Array<JobAction["kind"]> = [];

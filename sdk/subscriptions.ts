@@ -8,11 +8,16 @@
  *   const { subId } = await subs.subscribe({ modelHash, maxDeliveries: 3, interval: 3600, perDeliveryFee: fee,
  *     input: { inputHash, inputURI }, consumer: dappAddress, callbackGasLimit: 150_000 });
  *   await subs.cancel(subId); // the unused rounds come back now
+ *
+ * Paid in a token (`token: { address }`): perDeliveryFee is then in the token (prepaid with a permit, or an
+ * approval), each round sends `callbackFee` wei for its callback's gas, and the keeper reward stays in wei.
  */
 import { getAddress, Interface, ZeroAddress, ZeroHash, type ContractRunner, type Provider, type Signer } from "ethers";
 import { InferenceSubscriptions__factory, type InferenceSubscriptions } from "../types/ethers-contracts/index.js";
 import { Tier, type Hex } from "../protocol/types.js";
 import { chainError, OracleSdkError } from "./errors.js";
+import { callbackGasPrice, permitDeadline, tokenPermitOrApprove, type TokenPayment } from "./token-pay.js";
+import { IInferenceOracle__factory } from "../protocol/contracts.js";
 
 export interface SubscriptionClientOptions {
   /** InferenceSubscriptions address. */
@@ -41,6 +46,11 @@ export interface SubscribeOptions {
   deliveryWindow?: number;
   /** Every round's input, or "consumer": asked of the consumer's `subscriptionInput(subId, round)` each round. */
   input: { inputHash: string; inputURI: string } | "consumer";
+  /**
+   * Pay the rounds' fees in an ERC-20 token the model accepts: perDeliveryFee is in the token; `callbackFee`
+   * is the wei each round sends for its callback's gas (default: requestGasLimit x today's callback gas price x 2).
+   */
+  token?: TokenPayment & { callbackFee?: bigint };
 }
 
 export interface SubscriptionInfo {
@@ -67,6 +77,8 @@ export interface SubscriptionInfo {
   inputFromConsumer: boolean;
   inputHash: Hex;
   inputURI: string;
+  /** The fee token (absent: ETH), the wei each token round sends for its callback, and the unspent tokens. */
+  token?: { address: string; callbackFee: bigint; balance: bigint };
 }
 
 export interface RoundInfo {
@@ -115,7 +127,7 @@ export class SubscriptionClient {
   }
 
   /** Opens a subscription, prepaying every round; returns its id. */
-  async subscribe(o: SubscribeOptions): Promise<{ subId: bigint; txHash: Hex; paid: bigint }> {
+  async subscribe(o: SubscribeOptions): Promise<{ subId: bigint; txHash: Hex; paid: bigint; tokens?: bigint }> {
     const consumer = o.consumer ?? ZeroAddress;
     const fromConsumer = o.input === "consumer";
     if (!Number.isInteger(o.maxDeliveries) || o.maxDeliveries < 1 || o.maxDeliveries > 0xffffffff) {
@@ -140,10 +152,40 @@ export class SubscriptionClient {
       inputHash: fromConsumer ? ZeroHash : (o.input as { inputHash: string }).inputHash,
       inputURI: fromConsumer ? "" : (o.input as { inputURI: string }).inputURI,
     };
+    if (o.token !== undefined) return this.subscribeWithToken(params, o.token);
     const paid = SubscriptionClient.prepayment(o);
     const receipt = await this.tx("subscribe", () => this.subs.subscribe(params, { value: paid }));
     const ev = this.parse(receipt.logs).find((e) => e.name === "Subscribed");
     return { subId: ev!.args.subId as bigint, txHash: receipt.hash as Hex, paid };
+  }
+
+  /** subscribeWithToken: `paid` is the wei (callback fees + rewards), `tokens` the token prepayment. */
+  private async subscribeWithToken(
+    params: Parameters<InferenceSubscriptions["subscribe"]>[0] & { maxDeliveries: number; perDeliveryFee: bigint; keeperReward: bigint; callbackGasLimit: number },
+    token: NonNullable<SubscribeOptions["token"]>,
+  ): Promise<{ subId: bigint; txHash: Hex; paid: bigint; tokens: bigint }> {
+    const signer = this.runner as Signer;
+    if (!("sendTransaction" in this.runner) || signer.provider === null) throw new OracleSdkError("CONFIG_INVALID", "subscribe needs a Signer with a provider");
+    const provider = signer.provider;
+    let callbackFee = token.callbackFee;
+    if (callbackFee === undefined) {
+      const oracle = IInferenceOracle__factory.connect(await this.subs.oracle(), provider);
+      const price = await callbackGasPrice(provider, (await oracle.params()).minGasPrice);
+      callbackFee = BigInt(await this.requestGasLimit(params.callbackGasLimit)) * price * 2n;
+    }
+    const n = BigInt(params.maxDeliveries);
+    const tokens = n * params.perDeliveryFee;
+    const paid = n * (callbackFee + params.keeperReward);
+    const permit = await tokenPermitOrApprove(signer, token, this.address, tokens, await permitDeadline(provider));
+    const receipt = await this.tx("subscribeWithToken", () => this.subs.subscribeWithToken(params, getAddress(token.address), callbackFee, permit, { value: paid }));
+    const ev = this.parse(receipt.logs).find((e) => e.name === "Subscribed");
+    return { subId: ev!.args.subId as bigint, txHash: receipt.hash as Hex, paid, tokens };
+  }
+
+  /** Settles a refunded round the oracle's push did not (a token round's tokens, a failed push); anyone may. */
+  async sync(requestId: string): Promise<{ txHash: Hex }> {
+    const receipt = await this.tx("sync", () => this.subs.sync(requestId));
+    return { txHash: receipt.hash as Hex };
   }
 
   /** Cancels (owner only); returns what was refunded now. Rounds in flight refund later into `withdraw`. */
@@ -199,6 +241,7 @@ export class SubscriptionClient {
       inputFromConsumer: s.inputFromConsumer,
       inputHash: s.inputHash as Hex,
       inputURI: s.inputURI,
+      ...(s.token === ZeroAddress ? {} : { token: { address: s.token, callbackFee: s.callbackFee, balance: s.tokenBalance } }),
     };
   }
 

@@ -8,7 +8,10 @@
  * Configuration: the optional JSON file (WorkerConfigSchema), overlaid with WORKER_* variables
  * (loadWorkerConfig). Models come from the on-chain ModelRegistry read over RPC_URL; its address is
  * REGISTRY_ADDRESS, or else read from the first allowed oracle's `registry()`. Without RPC_URL the
- * worker serves only the models pinned in its config (StaticCatalog). RABBITMQ_NAMESPACE prefixes
+ * worker serves only the models pinned in its config (StaticCatalog). With RPC_URL and no allowed oracles
+ * (neither WORKER_ALLOWED_ORACLES nor the file's allowedOracles), the deployment manifest of the chain
+ * RPC_URL serves (`deployments/<chainId>.json`, or ORACLE_MANIFESTS; protocol/manifest.ts) names the oracle
+ * and the registry. RABBITMQ_NAMESPACE prefixes
  * every queue name (the same for every party); RABBITMQ_CONNECTION_NAME names the connection.
  *
  * Observability: METRICS_PORT (off when unset) serves GET /metrics (Prometheus), /healthz and /readyz
@@ -45,6 +48,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { closeOnSignals, createLogger, IInferenceOracle__factory, QUEUES, type Hex } from "../protocol/index.js";
+import { serviceManifest } from "../protocol/manifest.js";
 import { FraudGame__factory } from "../types/ethers-contracts/index.js";
 import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../protocol/metrics.js";
 import { RabbitMqQueue } from "../queue/index.js";
@@ -61,6 +65,9 @@ import { hostCheckMode, workerHostProblems } from "./host-check.js";
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const log = createLogger("worker");
   const file = argv[0] === undefined ? {} : (JSON.parse(readFileSync(argv[0], "utf8")) as Record<string, unknown>);
+  // No allowed oracle named: the manifest of the chain RPC_URL serves names the deployment.
+  const found = await serviceManifest("worker", env.RPC_URL, env, file);
+  if (found !== undefined) log.info({ manifest: found.file, oracle: found.manifest.oracle }, "deployment read from the chain's manifest");
   const config = loadWorkerConfig(file, env);
   // Where and as whom this process runs (worker/host-check.ts): warned about, or refused with WORKER_HOST_CHECK=refuse.
   const hostMode = hostCheckMode(env.WORKER_HOST_CHECK);

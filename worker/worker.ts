@@ -8,7 +8,8 @@
  *   a model whose files do not match its hash): retrying would never help, the requester is refunded;
  * - a dead letter (`oracle.jobs.dead`) when the message is not a valid job or names a domain this
  *   worker does not sign for, or after transient failures exhausted the queue's deliveries;
- * - an ack without reply when its deadline has passed (nobody could use the answer).
+ * - an ack without reply when its deadline has passed (nobody could use the answer);
+ *   passed on when this worker must not serve it (excluded, unbacked, a redundant sibling).
  * Transient failures (a 503 from the input host, RPC trouble, blob store down) throw retryable
  * errors and the queue redelivers the job.
  */
@@ -36,6 +37,7 @@ import type { ModelProcessLimits } from "./model-process.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
 import { Slots } from "./slots.js";
+import { ServedGroups } from "./groups.js";
 import { FastSigner } from "./signer.js";
 import { ResultBatcher } from "./result-batcher.js";
 import { noTrace, type TraceBuilder } from "./trace.js";
@@ -77,7 +79,7 @@ export interface WorkerOptions {
 
 /** Pause before passing on a job this worker is excluded from. */
 const PASS_ON_DELAY_MS = 50;
-/** The pause before passing on a job this worker's stake cannot back: while no worker can, the job circles slowly until one can (or its deadline). */
+/** The pause before passing on a job this worker's stake cannot back (or a redundant sibling of one it served): while no worker can, the job circles slowly until one can (or its deadline). */
 const UNBACKED_PASS_ON_DELAY_MS = 1000;
 
 export class Worker {
@@ -107,6 +109,7 @@ export class Worker {
   private readonly standing: WorkerOptions["standing"];
   /** Jobs in the serve stage (decode, inference, sign, publish): `prefetch`; input fetches wait outside. */
   private readonly serveSlots: Slots;
+  private readonly groups = new ServedGroups();
   private subscription: Subscription | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -281,22 +284,12 @@ export class Worker {
       return;
     }
     if (job.excludedSigners?.some((a) => a.toLowerCase() === this.address.toLowerCase())) {
-      // The oracle already refused this worker's result for this request: hand the job to another
-      // worker. The pause keeps a fleet of only excluded workers from spinning until the deadline.
-      log.info("the oracle refused this worker's result for this request; passing the job on");
-      await new Promise((r) => setTimeout(r, PASS_ON_DELAY_MS));
-      await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
-      this.metrics.jobs.inc({ outcome: "passed_on" });
-      return;
+      // The oracle already refused this worker's result for this request: another worker serves it.
+      return this.passOn(delivery, PASS_ON_DELAY_MS, log, "the oracle refused this worker's result for this request; passing the job on");
     }
     if (this.standing !== undefined && !this.standing.canBack(BigInt(job.chainId), job.oracle)) {
-      // The oracle would drop this worker's result (stake below the minimum or no free bond; the
-      // stake watch has logged the fix): leave the job to a worker that can back it.
-      log.info("this worker's stake cannot back a result; passing the job on");
-      await new Promise((r) => setTimeout(r, UNBACKED_PASS_ON_DELAY_MS));
-      await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
-      this.metrics.jobs.inc({ outcome: "passed_on" });
-      return;
+      // The oracle would drop this worker's result (stake below the minimum or no free bond).
+      return this.passOn(delivery, UNBACKED_PASS_ON_DELAY_MS, log, "this worker's stake cannot back a result; passing the job on");
     }
     /** Set for a request reopened after an OutputMinor ruling: its output must be the canonical one. */
     let canonical: { afterAttempt: number } | undefined;
@@ -324,6 +317,10 @@ export class Worker {
           log.info({ attempt: onChain.attempt, outputMinorAttempt: afterAttempt }, "reopened after an OutputMinor ruling: serving the canonical output");
         }
       }
+    }
+    if (!this.groups.claim(job.group, job.requestId)) {
+      // A sibling of a redundant job this worker answered (worker/groups.ts): its answer would not count.
+      return this.passOn(delivery, UNBACKED_PASS_ON_DELAY_MS, log, "already served a sibling of this redundant job; passing the job on");
     }
     this.metrics.inFlight.inc();
     let releaseSlot: (() => void) | undefined;
@@ -367,6 +364,14 @@ export class Worker {
     return fetchDisputeInput(this.parts, requestId, inputHash, inputURI, signal);
   }
 
+  /** Hands the job to another worker after `delayMs` (the pause keeps a fleet that all pass it from spinning). */
+  private async passOn(delivery: Delivery<Json>, delayMs: number, log: Logger, why: string): Promise<void> {
+    log.info(why);
+    await new Promise((r) => setTimeout(r, delayMs));
+    await this.queue.publish(QUEUES.jobs, delivery.body, { messageId: delivery.messageId });
+    this.metrics.jobs.inc({ outcome: "passed_on" });
+  }
+
   private async reject(job: Job, domain: TypedDataDomain, rejection: JobRejection, log: Logger): Promise<void> {
     const reason = rejection.reason;
     const message = signedRejection(this.signer, domain, job, rejection);
@@ -391,8 +396,5 @@ export function modelProcessLimits(config: WorkerConfig, onKill?: ModelProcessLi
 }
 
 const MiB = 1024 * 1024;
-
-function domainKey(chainId: bigint, oracle: string): string {
-  return `${chainId}:${oracle.toLowerCase()}`;
-}
+const domainKey = (chainId: bigint, oracle: string): string => `${chainId}:${oracle.toLowerCase()}`;
 

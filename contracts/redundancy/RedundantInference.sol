@@ -5,10 +5,13 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {CanonicalTerms} from "../interfaces/IDisputeGame.sol";
 import {ExactGasCall} from "../libraries/ExactGasCall.sol";
 import {TensorHash} from "../libraries/TensorHash.sol";
 import {RequestId} from "../types/RequestId.sol";
 import {IRedundantConsumer} from "./IRedundantConsumer.sol";
+import {OutputAgreement} from "./OutputAgreement.sol";
 
 /// @title RedundantInference
 /// @notice Redundancy (issue 18, like Ritual Infernet's `redundancy`): one request answered by k
@@ -25,15 +28,24 @@ import {IRedundantConsumer} from "./IRedundantConsumer.sol";
 ///
 /// Agreement: once k distinct attested answers are fulfilled (after their challenge windows, so the
 /// game has already overturned any wrong one the watchers saw), the job is decided: Agreed when the
-/// k output hashes are equal, else Disagreed (every answer's hash kept). `deliver` (anyone) pushes the
-/// outcome to the requester's IRedundantConsumer with exactly `consumerGas` (a revert is recorded,
-/// never blocking). Only exact hash equality is agreement here; two answers within the model's
-/// τ_out but not bit-equal are delivered as Disagreed with both hashes (see docs/FEATURES.md).
+/// k output hashes are equal. Otherwise it is Comparing: anyone calls `decide` with the k outputs'
+/// bytes (checked against their hashes), compared element by element within the model's τ_out
+/// (recorded at request time from the registry's canonical terms; exact without them) against the
+/// first counted answer, both ways (OutputAgreement.sol): all within → Agreed on the first counted
+/// answer's output, else Disagreed (every answer's hash kept; the dispute game on each OPTIMISTIC
+/// answer is where a wrong one is slashed). Default: a Comparing job nobody decides within
+/// DECIDE_WINDOW is closed (`close`) as Disagreed, the outcome its hashes already show. `deliver`
+/// (anyone) pushes the outcome to the requester's IRedundantConsumer with exactly `consumerGas` (a
+/// revert is recorded, never blocking).
+///
+/// Attester reward: the requester prepays `attestReward` for each of the job's possible attestations
+/// (k + reserve) and for one `decide`; whoever makes one is credited it, so the relayer's attester is
+/// paid for its gas. What is not earned is credited back to the requester when the job ends.
 ///
 /// Default outcome: a job not decided by `closeAt` (the last request deadline + the challenge window
-/// + ATTEST_GRACE) is closed by anyone (`close`): Incomplete, the unused reserve credited to the
-/// requester, nothing pushed. Refunds of the job's oracle requests (expired, rejected) are credited to
-/// the requester as they arrive. Credits are pulled (`withdraw`).
+/// + ATTEST_GRACE) is closed by anyone (`close`): Incomplete, the unused reserve and rewards credited
+/// to the requester, nothing pushed. Refunds of the job's oracle requests (expired, rejected) are
+/// credited to the requester as they arrive. Credits are pulled (`withdraw`).
 contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     uint256 public constant MAX_K = 8;
     uint256 public constant MAX_RESERVE = 8;
@@ -42,6 +54,8 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     /// @notice Time after the requests' deadline plus challenge window left for settling, disputes
     /// resolving and attesting before a job can be closed.
     uint256 public constant ATTEST_GRACE = 3 days;
+    /// @notice Time a Comparing job waits for `decide` before anyone may close it as Disagreed.
+    uint256 public constant DECIDE_WINDOW = 1 days;
 
     enum JobStatus {
         None,
@@ -52,7 +66,9 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         /// @notice k distinct workers answered, not all alike.
         Disagreed,
         /// @notice Closed at closeAt with fewer than k distinct attested answers.
-        Incomplete
+        Incomplete,
+        /// @notice k distinct workers answered with different hashes: waiting for `decide` (within τ_out?).
+        Comparing
     }
 
     enum AnswerStatus {
@@ -72,8 +88,9 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     }
 
     /// @param fee wei each oracle request is paid (model fee + worker fee + ANSWER_CALLBACK_GAS at the gas
-    /// price); msg.value must be (k + reserve) x fee
+    /// price); msg.value must be (k + reserve) x fee + (k + reserve + 1) x attestReward
     /// @param consumerGas gas for the requester's IRedundantConsumer.onRedundantResult; 0: no push
+    /// @param attestReward wei credited to whoever makes each attestation and the `decide` (0: none)
     struct JobRequest {
         bytes32 modelHash;
         bytes32 inputHash;
@@ -84,6 +101,7 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         uint96 fee;
         uint64 deadline;
         uint32 consumerGas;
+        uint96 attestReward;
     }
 
     struct Job {
@@ -99,6 +117,14 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         bool callbackSucceeded;
         uint96 fee;
         uint32 consumerGas;
+        /// @notice Rewards (attestations and the decide) not yet paid.
+        uint8 rewardsLeft;
+        /// @notice When a Comparing job may be closed as Disagreed (0 while not Comparing).
+        uint40 decideBy;
+        /// @notice The model's τ_out (binary64 bits) when the job was requested; 0: exact.
+        uint64 tauOutAbs;
+        uint64 tauOutRel;
+        uint96 attestReward;
         bytes32 modelHash;
         bytes32 inputHash;
         bytes32 outputHash;
@@ -113,11 +139,16 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     }
 
     event JobRequested(uint256 indexed jobId, address indexed requester, uint8 k, uint8 reserve, uint256 totalFee, uint64 deadline);
+    /// @notice The k counted answers differ by hash: `decide` compares them within τ_out until decideBy.
+    event JobComparing(uint256 indexed jobId, uint40 decideBy);
+    /// @notice `account` was credited an attestation (or decide) reward.
+    event RewardPaid(uint256 indexed jobId, address indexed account, uint256 amount);
     event AnswerRequested(uint256 indexed jobId, uint256 index, RequestId indexed requestId);
     /// @notice The oracle delivered an answer; `output` is its bytes (empty when delivered as hash only).
     event AnswerDelivered(uint256 indexed jobId, uint256 index, RequestId indexed requestId, bytes32 outputHash, bytes output);
     event AnswerAttested(uint256 indexed jobId, uint256 index, RequestId indexed requestId, address indexed worker, bool counted);
     event AnswerRefunded(uint256 indexed jobId, uint256 index, RequestId indexed requestId, uint8 reason, uint256 amount);
+    /// @param reserveRefund the unused reserve and rewards credited to the requester now
     event JobDecided(uint256 indexed jobId, bool agreed, bytes32 outputHash, uint256 reserveRefund);
     event JobDelivered(uint256 indexed jobId, bool callbackSucceeded);
     event JobClosed(uint256 indexed jobId, uint8 counted, uint256 reserveRefund);
@@ -146,6 +177,9 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     error RedundancyTooEarly(uint256 jobId, uint256 closeAt);
     error RedundancyNothingToWithdraw(address account);
     error RedundancyTransferFailed(address account, uint256 amount);
+    error RedundancyNotComparing(uint256 jobId, JobStatus status);
+    /// @notice `decide` got a number of outputs other than the job's counted answers.
+    error RedundancyOutputCount(uint256 jobId, uint256 given, uint256 expected);
 
     IInferenceOracle public immutable oracle;
 
@@ -176,7 +210,7 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     /// requests are made now (OPTIMISTIC); a refusal by the oracle reverts the whole job.
     function request(JobRequest calldata r) external payable nonReentrant returns (uint256 jobId) {
         if (r.k < 2 || r.k > MAX_K || r.reserve > MAX_RESERVE) revert RedundancyBadK(r.k, r.reserve);
-        uint256 total = (uint256(r.k) + r.reserve) * r.fee;
+        uint256 total = (uint256(r.k) + r.reserve) * r.fee + (uint256(r.k) + r.reserve + 1) * r.attestReward;
         // INVARIANT: the job's escrow is exactly what it was paid.
         if (msg.value != total) revert RedundancyFeeMismatch(msg.value, total);
         if (r.deadline <= block.timestamp || r.deadline > type(uint40).max / 2) revert RedundancyDeadlineInvalid(r.deadline, block.timestamp);
@@ -195,6 +229,9 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         j.inputInline = r.input.length != 0;
         j.fee = r.fee;
         j.consumerGas = r.consumerGas;
+        j.rewardsLeft = r.k + r.reserve + 1;
+        j.attestReward = r.attestReward;
+        _recordTau(j, r.modelHash);
         j.modelHash = r.modelHash;
         j.inputHash = r.input.length != 0 ? bytes32(0) : r.inputHash;
         if (r.input.length == 0) j.inputURI = r.inputURI;
@@ -250,6 +287,7 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         if (a.status == AnswerStatus.Delivered && a.outputHash != record.outputHash) revert RedundancyAttestationInvalid(requestId);
         a.outputHash = record.outputHash;
         a.worker = record.worker;
+        _reward(jobId, j);
         // INVARIANT: one worker counts once per job, however many of its requests it answered.
         bool counts = !countedWorker[jobId][record.worker];
         if (!counts) {
@@ -261,6 +299,31 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         a.status = AnswerStatus.Counted;
         emit AnswerAttested(jobId, index, requestId, record.worker, true);
         if (++j.counted == j.k) _decide(jobId, j);
+    }
+
+    // ------------------------------------------------------------------ comparing
+
+    /// @notice Decides a Comparing job: `outputs` are the bytes of its counted answers, in countedHashes
+    /// order, each checked against its hash; each is compared element by element with the first within
+    /// the job's τ_out, both ways (OutputAgreement.sol). All agree: Agreed on the first counted answer's
+    /// output hash; else Disagreed. Anyone may call (and is credited the decide reward) until the job is
+    /// closed; reverts, changing nothing, on an output that does not match its hash.
+    function decide(uint256 jobId, bytes[] calldata outputs) external nonReentrant {
+        Job storage j = _jobs[jobId];
+        if (j.status != JobStatus.Comparing) revert RedundancyNotComparing(jobId, j.status);
+        bytes32[] memory hashes = _counted(jobId);
+        if (outputs.length != hashes.length) revert RedundancyOutputCount(jobId, outputs.length, hashes.length);
+        for (uint256 i = 0; i < outputs.length; ++i) {
+            (uint256 code, bytes32 computed) = TensorHash.tryHash(outputs[i]);
+            // INVARIANT: only the bytes the workers signed (their committed output hashes) are compared.
+            if (code != 0 || computed != hashes[i]) revert RedundancyOutputMismatch(jobId, hashes[i], computed);
+        }
+        bool agreed = true;
+        for (uint256 i = 1; i < outputs.length && agreed; ++i) {
+            agreed = OutputAgreement.agree(outputs[0], outputs[i], j.tauOutAbs, j.tauOutRel);
+        }
+        _reward(jobId, j);
+        _finish(jobId, j, agreed, hashes[0]);
     }
 
     // ------------------------------------------------------------------ delivering, closing, withdrawing
@@ -295,10 +358,16 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         emit JobDelivered(jobId, ok);
     }
 
-    /// @notice The default outcome of a job not decided by its closeAt: Incomplete, unused reserve
-    /// credited to the requester. Anyone may call.
+    /// @notice The default outcomes. An Open job past its closeAt: Incomplete. A Comparing job past its
+    /// decideBy (nobody showed its answers agree within τ_out): Disagreed, as its hashes say. The unused
+    /// reserve and rewards are credited to the requester. Anyone may call.
     function close(uint256 jobId) external nonReentrant {
         Job storage j = _jobs[jobId];
+        if (j.status == JobStatus.Comparing) {
+            if (block.timestamp <= j.decideBy) revert RedundancyTooEarly(jobId, j.decideBy);
+            _finish(jobId, j, false, bytes32(0));
+            return;
+        }
         if (j.status != JobStatus.Open) revert RedundancyJobNotOpen(jobId, j.status);
         if (block.timestamp <= j.closeAt) revert RedundancyTooEarly(jobId, j.closeAt);
         j.status = JobStatus.Incomplete;
@@ -391,22 +460,50 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         if (!oracle.isBatchRoot(root)) revert RedundancyAttestationInvalid(requestId);
     }
 
+    /// @dev INVARIANT: τ_out is fixed at request time (canonical terms are set once; none: 0, exact agreement).
+    function _recordTau(Job storage j, bytes32 modelHash) internal {
+        IModelRegistry registry = IModelRegistry(oracle.registry());
+        if (!registry.hasCanonicalTerms(modelHash)) return;
+        CanonicalTerms memory t = registry.canonicalTerms(modelHash);
+        (j.tauOutAbs, j.tauOutRel) = (t.tauOutAbs, t.tauOutRel);
+    }
+
+    /// @dev k counted answers: Agreed when their hashes are equal, else Comparing until decideBy.
     function _decide(uint256 jobId, Job storage j) internal {
         bytes32[] memory hashes = _counted(jobId);
-        bool agreed = true;
         for (uint256 i = 1; i < hashes.length; ++i) {
-            if (hashes[i] != hashes[0]) agreed = false;
+            if (hashes[i] != hashes[0]) {
+                j.status = JobStatus.Comparing;
+                j.decideBy = uint40(block.timestamp + DECIDE_WINDOW);
+                emit JobComparing(jobId, j.decideBy);
+                return;
+            }
         }
+        _finish(jobId, j, true, hashes[0]);
+    }
+
+    /// @dev Final outcome: Agreed on `outputHash`, or Disagreed; what the job no longer needs goes back.
+    function _finish(uint256 jobId, Job storage j, bool agreed, bytes32 outputHash) internal {
         j.status = agreed ? JobStatus.Agreed : JobStatus.Disagreed;
-        if (agreed) j.outputHash = hashes[0];
+        if (agreed) j.outputHash = outputHash;
         uint256 refund = _releaseReserve(j);
         emit JobDecided(jobId, agreed, j.outputHash, refund);
     }
 
+    /// @dev Credits the requester the unused reserve and rewards (the job makes no more requests or payments).
     function _releaseReserve(Job storage j) internal returns (uint256 refund) {
-        refund = uint256(j.reserveLeft) * j.fee;
+        refund = uint256(j.reserveLeft) * j.fee + uint256(j.rewardsLeft) * j.attestReward;
         j.reserveLeft = 0;
+        j.rewardsLeft = 0;
         if (refund != 0) balanceOf[j.requester] += refund;
+    }
+
+    /// @dev Credits the caller one reward while any is left (k + reserve attestations and one decide are prepaid).
+    function _reward(uint256 jobId, Job storage j) internal {
+        if (j.rewardsLeft == 0 || j.attestReward == 0) return;
+        j.rewardsLeft -= 1;
+        balanceOf[msg.sender] += j.attestReward;
+        emit RewardPaid(jobId, msg.sender, j.attestReward);
     }
 
     function _counted(uint256 jobId) internal view returns (bytes32[] memory hashes) {

@@ -7,6 +7,8 @@ pragma solidity ^0.8.28;
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {IOracleTokenFees} from "../interfaces/IOracleTokenFees.sol";
+import {TokenPull} from "../libraries/TokenPull.sol";
 import {RequestId} from "../types/RequestId.sol";
 import {ISubscriptionConsumer} from "./ISubscriptionConsumer.sol";
 
@@ -26,6 +28,17 @@ import {ISubscriptionConsumer} from "./ISubscriptionConsumer.sol";
 ///
 /// Funds: address(this).balance == sum of subscription balances + keeper rewards owed + `unattributed`
 /// (refunds pulled from the oracle, not yet matched to their delivery by `sync`).
+///
+/// Paid in a token (`subscribeWithToken`; docs/FEATURES.md, "ERC-20 fees across features"): each round's
+/// fee is `perDeliveryFee` of the token (the model's owner must accept it), prepaid in the token and held
+/// in the subscription's `tokenBalance`; each round is an oracle token request. The oracle charges a token
+/// request's callback gas in wei, so the ETH `balance` prepays `callbackFee` (wei sent with each round's
+/// request) and the keeper reward, which stays in ETH: keepers pay their gas in ETH, and one reward
+/// currency keeps `rewardsOf` a single ledger no token can block. A refunded token round comes back through
+/// `sync` (the oracle's refund of a token request carries no tokens: its amount and callback fee are
+/// claimed with claimTokenRefund, which costs more than the oracle's REFUND_GAS): the fee returns to
+/// `tokenBalance`, the callback fee to `balance`. `cancel` and `withdraw` pay both.
+/// Tokens, per token: token.balanceOf(this) == sum of its subscriptions' tokenBalance + unattributedToken.
 contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient {
     enum DeliveryStatus {
         None,
@@ -57,6 +70,11 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
         uint32 skipped;
         bytes32 inputHash;
         string inputURI;
+        /// @dev the fee token (zero: ETH), the wei sent with each token round for its callback's gas, and
+        /// the unspent token prepayment
+        address token;
+        uint96 callbackFee;
+        uint128 tokenBalance;
     }
 
     /// @param consumer receives each result (ISubscriptionConsumer.onSubscriptionResult), and with
@@ -104,6 +122,8 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
     mapping(uint256 subId => mapping(uint32 round => RequestId)) public requestOf;
     mapping(uint256 subId => mapping(uint32 round => bytes32)) public outputOf;
     mapping(address keeper => uint256) public rewardsOf;
+    /// @notice Token refunds withdrawn from the oracle, not yet matched to their delivery by `sync`.
+    mapping(address token => uint256) public unattributedToken;
 
     event Subscribed(
         uint256 indexed subId,
@@ -124,6 +144,11 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
     event SubscriptionCancelled(uint256 indexed subId, uint256 refunded, uint32 pending);
     event SubscriptionWithdrawn(uint256 indexed subId, address indexed to, uint256 amount);
     event RewardsWithdrawn(address indexed keeper, uint256 amount);
+    /// @notice A token subscription: its fees are `perDeliveryFee` of `token`, each round sends `callbackFee` wei.
+    event SubscribedWithToken(uint256 indexed subId, address indexed token, uint256 tokenPrepaid, uint256 callbackFee);
+    /// @notice The oracle refunded a token round; `sync` claims its tokens back into the subscription.
+    event TokenDeliveryRefundPending(uint256 indexed subId, uint32 round, RequestId indexed requestId, uint8 reason);
+    event SubscriptionTokenWithdrawn(uint256 indexed subId, address indexed to, address indexed token, uint256 amount);
 
     error SubsOnlyOracle(address caller);
     error SubsNotOwner(uint256 subId, address caller);
@@ -139,6 +164,7 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
     error SubsRefundNotPulled(RequestId requestId, uint256 amount, uint256 available);
     error SubsInsufficientGas(uint256 available, uint256 required);
     error SubsTransferFailed(address to, uint256 amount);
+    error SubsTokenRefundNotPulled(RequestId requestId, address token, uint256 amount, uint256 available);
 
     modifier onlyOracle() {
         // INVARIANT: results and refunds are believed only when the oracle delivers them.
@@ -159,6 +185,41 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
 
     /// @notice Opens a subscription; msg.value must be exactly maxDeliveries x (perDeliveryFee + keeperReward).
     function subscribe(SubscribeParams calldata p) external payable nonReentrant returns (uint256 subId) {
+        uint256 required = uint256(p.maxDeliveries) * (uint256(p.perDeliveryFee) + p.keeperReward);
+        // INVARIANT: every round is prepaid, exactly.
+        if (msg.value != required) revert SubsWrongValue(msg.value, required);
+        subId = _open(p, required);
+    }
+
+    /// @notice Opens a subscription paid in `token`: pulls exactly maxDeliveries x perDeliveryFee of it from
+    /// the caller (after its EIP-2612 `permit` for this contract, abi.encode(IOracleTokenFees.Permit), when
+    /// not empty) and takes msg.value == maxDeliveries x (callbackFee + keeperReward) in wei. `callbackFee` is
+    /// sent with each round's request for its callback gas (at least requestGasLimit(callbackGasLimit) x the
+    /// gas price of the time, or the round's trigger is refused). A fee-on-transfer token is refused.
+    function subscribeWithToken(SubscribeParams calldata p, address token, uint96 callbackFee, bytes calldata permit)
+        external
+        payable
+        nonReentrant
+        returns (uint256 subId)
+    {
+        if (token == address(0)) revert SubsInvalid("token");
+        if (callbackFee == 0) revert SubsInvalid("callbackFee");
+        uint256 required = uint256(p.maxDeliveries) * (uint256(callbackFee) + p.keeperReward);
+        // INVARIANT: every round's callback gas and keeper reward are prepaid in wei, exactly.
+        if (msg.value != required) revert SubsWrongValue(msg.value, required);
+        subId = _open(p, required);
+        Subscription storage s = _subs[subId];
+        uint256 tokens = uint256(p.maxDeliveries) * p.perDeliveryFee;
+        s.token = token;
+        s.callbackFee = callbackFee;
+        // Exact: tokens <= 2^32 * 2^96 < 2^128.
+        s.tokenBalance = uint128(tokens);
+        emit SubscribedWithToken(subId, token, tokens, callbackFee);
+        // The only external calls, last (nonReentrant as well): exactly `tokens` must arrive.
+        TokenPull.pullExact(token, msg.sender, tokens, permit);
+    }
+
+    function _open(SubscribeParams calldata p, uint256 balance) internal returns (uint256 subId) {
         if (p.maxDeliveries == 0) revert SubsInvalid("maxDeliveries");
         if (p.interval == 0) revert SubsInvalid("interval");
         if (p.deliveryWindow == 0) revert SubsInvalid("deliveryWindow");
@@ -166,9 +227,6 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
         if (p.inputFromConsumer ? p.consumer.code.length == 0 : p.inputHash == bytes32(0)) revert SubsInvalid("input");
         if (p.callbackGasLimit != 0 && p.consumer.code.length == 0) revert SubsInvalid("consumer");
         if (bytes(p.inputURI).length > MAX_URI_BYTES) revert SubsInvalid("inputURI");
-        uint256 required = uint256(p.maxDeliveries) * (uint256(p.perDeliveryFee) + p.keeperReward);
-        // INVARIANT: every round is prepaid, exactly.
-        if (msg.value != required) revert SubsWrongValue(msg.value, required);
         // INVARIANT: the oracle would take every round's callback gas (checked now; params may change later).
         uint256 gasLimit = requestGasLimit(p.callbackGasLimit);
         uint256 maxGas = oracle.params().maxCallbackGasLimit;
@@ -186,8 +244,8 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
         s.perDeliveryFee = p.perDeliveryFee;
         s.keeperReward = p.keeperReward;
         s.deliveryWindow = p.deliveryWindow;
-        // Exact: required <= 2^32 * 2^97 < 2^128.
-        s.balance = uint128(required);
+        // Exact: balance <= 2^32 * 2^97 < 2^128.
+        s.balance = uint128(balance);
         s.tier = p.tier;
         s.intervalIsBlocks = p.intervalIsBlocks;
         s.inputFromConsumer = p.inputFromConsumer;
@@ -207,8 +265,7 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
         uint256 amount = s.balance;
         s.balance = 0;
         emit SubscriptionCancelled(subId, amount, s.pending);
-        _send(msg.sender, amount);
-        emit SubscriptionWithdrawn(subId, msg.sender, amount);
+        _payOut(subId, s, amount);
     }
 
     /// @notice Pays a closed subscription's balance (refunds that came back after it was cancelled or
@@ -218,8 +275,7 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
         if (!s.cancelled && s.triggered < s.maxDeliveries) revert SubsStillOpen(subId);
         uint256 amount = s.balance;
         s.balance = 0;
-        _send(msg.sender, amount);
-        emit SubscriptionWithdrawn(subId, msg.sender, amount);
+        _payOut(subId, s, amount);
     }
 
     // ============================================================ keepers
@@ -252,21 +308,8 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
             emit RoundSkipped(subId, round, msg.sender, failure);
             return requestId;
         }
-        s.balance -= uint128(fee);
         ++s.pending;
-        requestId = oracle.requestInference{value: fee}(
-            IInferenceOracle.RequestParams({
-                modelHash: s.modelHash,
-                inputHash: inputHash,
-                input: "",
-                inputURI: inputURI,
-                tier: s.tier,
-                callbackGasLimit: uint32(requestGasLimit(s.callbackGasLimit)),
-                deadline: uint64(block.timestamp) + s.deliveryWindow,
-                // The oracle's inline cap (large outputs reach the consumer as their hash; the bytes are at the blob store).
-                maxInlineOutput: 0
-            })
-        );
+        requestId = _request(s, inputHash, inputURI, fee);
         // Exact: subId <= subscriptionCount, far below 2^64.
         _deliveries[requestId] = Delivery({subId: uint64(subId), round: round, status: DeliveryStatus.Pending});
         requestOf[subId][round] = requestId;
@@ -310,7 +353,12 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
     /// @dev Runs within the oracle's REFUND_GAS (50,000): two storage writes and an event.
     function onInferenceRefunded(RequestId requestId, uint8 reason) external payable onlyOracle nonReentrant {
         Delivery storage d = _pending(requestId);
-        _creditRefund(d, requestId, msg.value, reason);
+        if (_subs[d.subId].token != address(0)) {
+            // A token round's refund carries no tokens (nor its callback fee): `sync` claims both.
+            emit TokenDeliveryRefundPending(d.subId, d.round, requestId, reason);
+            return;
+        }
+        _creditRefund(d, requestId, msg.value, 0, reason);
     }
 
     /// @notice Settles a delivery's book-keeping from the oracle's state when its callback did not reach
@@ -320,13 +368,23 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
         Delivery storage d = _pending(requestId);
         IInferenceOracle.RequestStatus st = oracle.state(requestId);
         if (st == IInferenceOracle.RequestStatus.Refunded) {
+            address token = _subs[d.subId].token;
+            uint256 tokens;
+            if (token != address(0)) {
+                tokens = _subs[d.subId].perDeliveryFee;
+                uint256 held = unattributedToken[token] + TokenPull.collectRefund(IOracleTokenFees(address(oracle)), requestId, token);
+                // INVARIANT: a token refund is credited only from tokens the oracle actually paid this contract.
+                if (held < tokens) revert SubsTokenRefundNotPulled(requestId, token, tokens, held);
+                unattributedToken[token] = held - tokens;
+            }
             if (oracle.balanceOf(address(this)) != 0) oracle.withdraw();
-            uint256 amount = oracle.getRequest(requestId).fee;
+            // A token request's wei `fee` is its callback fee (claimTokenRefund credited it in wei).
+            uint256 amount = token == address(0) ? oracle.getRequest(requestId).fee : oracle.getRequest(requestId).callbackFee;
             uint256 available = unattributed;
             // INVARIANT: a refund is credited only from ether the oracle actually paid this contract.
             if (available < amount) revert SubsRefundNotPulled(requestId, amount, available);
             unattributed = available - amount;
-            _creditRefund(d, requestId, amount, type(uint8).max);
+            _creditRefund(d, requestId, amount, tokens, type(uint8).max);
         } else if (st == IInferenceOracle.RequestStatus.Fulfilled) {
             d.status = DeliveryStatus.Fulfilled;
             Subscription storage s = _subs[d.subId];
@@ -367,14 +425,47 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
 
     // ============================================================ internals
 
-    function _creditRefund(Delivery storage d, RequestId requestId, uint256 amount, uint8 reason) internal {
+    function _creditRefund(Delivery storage d, RequestId requestId, uint256 amount, uint256 tokens, uint8 reason) internal {
         d.status = DeliveryStatus.Refunded;
         Subscription storage s = _subs[d.subId];
         --s.pending;
         ++s.refunded;
-        // Exact: amount is the fee this contract paid for the round (< 2^96), balance stays < 2^128.
+        // Exact: amount is the fee (or callback fee) this contract paid for the round (< 2^96), balance
+        // stays < 2^128; tokens is the round's token fee (< 2^96), tokenBalance stays < 2^128.
         s.balance += uint128(amount);
+        if (tokens != 0) s.tokenBalance += uint128(tokens);
         emit DeliveryRefunded(d.subId, d.round, requestId, amount, reason);
+    }
+
+    /// @dev Makes the round's oracle request: an ETH round sends its fee; a token round approves exactly its
+    /// fee in the token and sends its callback fee in wei.
+    function _request(Subscription storage s, bytes32 inputHash, string memory inputURI, uint256 fee)
+        internal
+        returns (RequestId requestId)
+    {
+        IInferenceOracle.RequestParams memory params = IInferenceOracle.RequestParams({
+            modelHash: s.modelHash,
+            inputHash: inputHash,
+            input: "",
+            inputURI: inputURI,
+            tier: s.tier,
+            callbackGasLimit: uint32(requestGasLimit(s.callbackGasLimit)),
+            deadline: uint64(block.timestamp) + s.deliveryWindow,
+            // The oracle's inline cap (large outputs reach the consumer as their hash; the bytes are at the blob store).
+            maxInlineOutput: 0
+        });
+        address token = s.token;
+        if (token == address(0)) {
+            s.balance -= uint128(fee);
+            requestId = oracle.requestInference{value: fee}(params);
+        } else {
+            uint256 callbackFee = s.callbackFee;
+            // Cannot underflow: each round's fee (tokens) and callback fee (wei) were prepaid; only rounds spend them.
+            s.balance -= uint128(callbackFee);
+            s.tokenBalance -= uint128(fee);
+            TokenPull.approveExact(token, address(oracle), fee);
+            requestId = IOracleTokenFees(address(oracle)).requestInferenceWithToken{value: callbackFee}(params, token, fee, "");
+        }
     }
 
     function _pending(RequestId requestId) internal view returns (Delivery storage d) {
@@ -433,6 +524,18 @@ contract InferenceSubscriptions is IInferenceConsumer, ReentrancyGuardTransient 
         if (gasleft() < gasLimit * 64 / 63 + CALL_OVERHEAD) return false;
         assembly ("memory-safe") {
             success := call(gasLimit, target, 0, add(data, 32), mload(data), 0, 0)
+        }
+    }
+
+    /// @dev Pays a closing subscription's wei `amount` (zeroed by the caller) and its unspent tokens to its owner.
+    function _payOut(uint256 subId, Subscription storage s, uint256 amount) internal {
+        uint256 tokens = s.tokenBalance;
+        s.tokenBalance = 0;
+        _send(msg.sender, amount);
+        emit SubscriptionWithdrawn(subId, msg.sender, amount);
+        if (tokens != 0) {
+            emit SubscriptionTokenWithdrawn(subId, msg.sender, s.token, tokens);
+            TokenPull.send(s.token, msg.sender, tokens);
         }
     }
 

@@ -114,6 +114,7 @@ export const chained: FeatureDemo = {
     return {
       delivered,
       chainId: chainId.toString(),
+      contract: chainedAddr,
       steps: final.stepCount,
       status: ChainStatus[final.status],
       digit: Number(prediction.digit),

@@ -91,6 +91,7 @@ export async function runRedundancy(stack: LocalStack, say: (line: string) => vo
     return {
       delivered,
       jobId: jobId.toString(),
+      contract: redundantAddr,
       k: K,
       status: JobStatus[Number(job.status)],
       answers: answers.length,

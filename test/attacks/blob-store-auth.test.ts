@@ -98,9 +98,9 @@ describe("attack: the blob store's exemptions taken by whoever shares a worker's
     await putBlob(s.url, hash, bytes, { timeoutMs: 10_000, auth: worker });
     expect(s.identified).toEqual([worker.address.toLowerCase()]);
     // Kept the referenced retention (7 days), where an anonymous upload gets 10 minutes.
-    const row = s.db.db.prepare("SELECT createdAt, expiresAt FROM blobs WHERE hash = ?").get(hash) as { createdAt: number; expiresAt: number };
+    const row = s.db.blobs.get(hash)!;
     expect(row.expiresAt - row.createdAt).toBe(7 * 24 * 3600 * 1000);
-    const anon = s.db.db.prepare("SELECT createdAt, expiresAt FROM blobs WHERE hash = ?").get(hashEncoded(blob(1))) as { createdAt: number; expiresAt: number };
+    const anon = s.db.blobs.get(hashEncoded(blob(1)))!;
     expect(anon.expiresAt - anon.createdAt).toBe(600 * 1000);
     // Without its key the same upload is anonymous again, and refused.
     expect((await put(s, blob(4))).status).toBe(429);

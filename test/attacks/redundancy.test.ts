@@ -3,9 +3,11 @@
  * randomized funds-conservation test over jobs whose requests are answered by random workers (duplicates
  * included), replaced from the reserve, refunded after expiry, decided or closed:
  *
- *   periphery's ETH == requesters' credits + the unused reserve of the open jobs
+ *   periphery's ETH == credits (requesters', attesters') + the unused reserve and rewards of unfinished jobs
  *
- * and, per requester: what it paid == fees of the oracle requests not refunded + its credits (withdrawn or not).
+ * and, per requester: what it paid == fees of the oracle requests not refunded + rewards paid to attesters and
+ * deciders of its jobs + its credits (withdrawn or not). Jobs whose answers differ by hash go Comparing and are
+ * decided (randomly) or closed as Disagreed by default.
  *
  * A k-Sybil (one party running k staked operators) is not stopped here: each operator is a distinct staked
  * worker, so its k answers count. It costs k stakes, and each wrong answer is still a slashable OPTIMISTIC
@@ -225,13 +227,18 @@ describe("attack: redundancy", () => {
     const reqs = [fx.requester, fx.other, fx.challenger];
     const paid = new Map<string, bigint>();
     const jobs: Array<{ jobId: bigint; from: any }> = [];
+    const rewardsOf = new Map<bigint, bigint>();
+    let comparing = 0;
+    const tally = (receipt: any) => {
+      for (const e of events(receipt, fx.redundant, "RewardPaid")) rewardsOf.set(e.args.jobId, (rewardsOf.get(e.args.jobId) ?? 0n) + e.args.amount);
+    };
     const check = async () => {
       let credits = 0n;
-      for (const r of reqs) credits += await fx.redundant.balanceOf(r.address);
+      for (const r of [...reqs, fx.relayer]) credits += await fx.redundant.balanceOf(r.address);
       let reserve = 0n;
       for (const j of jobs) {
         const v = await fx.redundant.getJob(j.jobId);
-        if (v.status === BigInt(JobStatus.Open)) reserve += BigInt(v.reserveLeft) * BigInt(v.fee);
+        if (v.status === BigInt(JobStatus.Open) || v.status === BigInt(JobStatus.Comparing)) reserve += BigInt(v.reserveLeft) * BigInt(v.fee) + BigInt(v.rewardsLeft) * BigInt(v.attestReward);
       }
       expect(await fx.ethers.provider.getBalance(fx.redundantAddr)).toBe(credits + reserve);
     };
@@ -239,21 +246,22 @@ describe("attack: redundancy", () => {
       const from = reqs[int(3)]!;
       const k = 2 + int(2);
       const reserve = int(3);
-      const { jobId, ids, value } = await requestJob(fx, { k, reserve, from, deadline: (await latest(fx)) + 20_000n });
+      const attestReward = BigInt(int(3)) * 10n ** 14n;
+      const { jobId, ids, value } = await requestJob(fx, { k, reserve, from, attestReward, deadline: (await latest(fx)) + 20_000n });
       paid.set(from.address, (paid.get(from.address) ?? 0n) + value);
       jobs.push({ jobId, from });
       const served: Array<[string, number, Uint8Array]> = [];
       for (const id of ids) {
         if (int(4) === 0) continue; // left to expire
         const w = int(3);
-        const out = int(5) === 0 ? BAD : GOOD;
+        const out = int(3) === 0 ? BAD : GOOD;
         await answer(fx, id, out, w);
         served.push([id, w, out]);
       }
       await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
       for (const [id, w, out] of served) {
         await settle(conn, fx, id, w, out, false);
-        await attest(fx, id, w, out);
+        tally(await send(fx.redundant.connect(fx.relayer).attest(id, rec(fx, w, out), [])));
       }
       // Replace duplicates and expired requests while the reserve lasts (answered by a random worker).
       await check();
@@ -267,8 +275,34 @@ describe("attack: redundancy", () => {
         const w = int(3);
         await answer(fx, id, GOOD, w);
         await settle(conn, fx, id, w, GOOD);
-        await attest(fx, id, w, GOOD);
+        tally(await send(fx.redundant.connect(fx.relayer).attest(id, rec(fx, w, GOOD), [])));
       }
+      // A Comparing job (answers GOOD and BAD): decided now, or left to its default (Disagreed at decideBy).
+      const comparingNow = (await fx.redundant.getJob(jobId)).status === BigInt(JobStatus.Comparing);
+      if (comparingNow) comparing++;
+      if (comparingNow && int(2) === 0) {
+        const outputs = (await fx.redundant.countedHashes(jobId)).map((h: string) => (h === GOOD_HASH ? GOOD : BAD));
+        tally(await send(fx.redundant.connect(fx.relayer).decide(jobId, outputs, { gasLimit: 3_000_000 })));
+        expect((await fx.redundant.getJob(jobId)).status).toBe(BigInt(JobStatus.Disagreed));
+      }
+      await check();
+    }
+    // Two more jobs whose answers differ by hash, so every seed covers Comparing: one decided, one left to its default.
+    for (const decideIt of [true, false]) {
+      const from = reqs[int(3)]!;
+      const { jobId, ids, value } = await requestJob(fx, { k: 2, reserve: 1, from, attestReward: 10n ** 14n, deadline: (await latest(fx)) + 20_000n });
+      paid.set(from.address, (paid.get(from.address) ?? 0n) + value);
+      jobs.push({ jobId, from });
+      const outs = [GOOD, BAD];
+      for (const [i, id] of ids.entries()) await answer(fx, id, outs[i]!, i);
+      await conn.networkHelpers.time.increase(PARAMS.challengeWindow + 1);
+      for (const [i, id] of ids.entries()) {
+        await settle(conn, fx, id, i, outs[i]!, false);
+        tally(await send(fx.redundant.connect(fx.relayer).attest(id, rec(fx, i, outs[i]!), [])));
+      }
+      expect((await fx.redundant.getJob(jobId)).status).toBe(BigInt(JobStatus.Comparing));
+      comparing++;
+      if (decideIt) tally(await send(fx.redundant.connect(fx.relayer).decide(jobId, outs, { gasLimit: 3_000_000 })));
       await check();
     }
     // Everything still open expires, is refunded, and every open job closes.
@@ -282,7 +316,10 @@ describe("attack: redundancy", () => {
     await check();
     const last = await fx.redundant.getJob(jobs[jobs.length - 1]!.jobId);
     await conn.networkHelpers.time.increaseTo(last.closeAt + 1n);
-    for (const j of jobs) if ((await fx.redundant.getJob(j.jobId)).status === BigInt(JobStatus.Open)) await send(fx.redundant.close(j.jobId));
+    for (const j of jobs) {
+      const status = (await fx.redundant.getJob(j.jobId)).status;
+      if (status === BigInt(JobStatus.Open) || status === BigInt(JobStatus.Comparing)) await send(fx.redundant.close(j.jobId));
+    }
     await check();
     // Per requester: paid == fees of the requests the oracle kept (not refunded) + credits.
     for (const r of reqs) {
@@ -292,10 +329,17 @@ describe("attack: redundancy", () => {
           if ((await fx.oracle.state(a.requestId)) !== BigInt(Status.Refunded)) kept += (await fx.redundant.getJob(j.jobId)).fee;
         }
       }
+      let rewards = 0n;
+      for (const j of jobs.filter((x) => x.from === r)) rewards += rewardsOf.get(j.jobId) ?? 0n;
       const credit = await fx.redundant.balanceOf(r.address);
-      expect(paid.get(r.address) ?? 0n).toBe(kept + credit);
+      expect(paid.get(r.address) ?? 0n).toBe(kept + rewards + credit);
       if (credit > 0n) await send(fx.redundant.connect(r).withdraw());
     }
+    // The seed exercises the Comparing path (answers differing by hash), decided or defaulted.
+    expect(comparing).toBeGreaterThan(0);
+    // The attester was paid exactly the rewards it earned.
+    expect(await fx.redundant.balanceOf(fx.relayer.address)).toBe([...rewardsOf.values()].reduce((a, b) => a + b, 0n));
+    if ((await fx.redundant.balanceOf(fx.relayer.address)) > 0n) await send(fx.redundant.connect(fx.relayer).withdraw());
     expect(await fx.ethers.provider.getBalance(fx.redundantAddr)).toBe(0n);
   });
 });

@@ -3,7 +3,9 @@
  * redundancy): RedundantInference deployed with `oracle redundant deploy`, then `oracle redundant request
  * --model mnist-mlp --k 2 --wait` asks both workers for the same digit, attests each answer's worker as it
  * settles, replaces a duplicate from the reserve and delivers the decided job: Agreed, from two distinct
- * workers, with the MLP's output as onnxruntime computes it here.
+ * workers, with the MLP's output as onnxruntime computes it here. The request prepays an attester reward
+ * (`--attest-reward`), earned by whoever attests (here the CLI's own key, moving the job on with --wait);
+ * `oracle redundant withdraw` pulls the key's credits (unused reserve, unearned and earned rewards) once.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -50,7 +52,7 @@ describe("oracle CLI: redundancy", () => {
     const dep = await oracle(["redundant", "deploy", "--json", "--key", key("user")], env);
     expect(dep.code, dep.stderr).toBe(0);
     const redundant = lastJson<{ redundant: string }>(dep).redundant;
-    const r = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "2", "--reserve", "3", "--wait", "--timeout", "180", "--json", "--key", key("user")], { ...env, ORACLE_REDUNDANT: redundant });
+    const r = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "2", "--reserve", "3", "--attest-reward", "0.0001", "--wait", "--timeout", "180", "--json", "--key", key("user")], { ...env, ORACLE_REDUNDANT: redundant });
     expect(r.code, r.stderr).toBe(0);
     const out = lastJson<{ jobId: string; status: string; counted: number; outputHash: string; delivered: boolean; answers: Array<{ status: string; worker: string }> }>(r);
     expect(out.status).toBe("Agreed");
@@ -64,5 +66,13 @@ describe("oracle CLI: redundancy", () => {
     const status = await oracle(["redundant", "status", out.jobId, "--redundant", redundant], env);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`job ${out.jobId}: Agreed, 2 of 2 distinct workers counted`));
+    const redundantEnv = { ...env, ORACLE_REDUNDANT: redundant };
+    const w = await oracle(["redundant", "withdraw", "--json", "--key", key("user")], redundantEnv);
+    expect(w.code, w.stderr).toBe(0);
+    // At least the attester rewards of the two counted answers and the unearned decide reward come back.
+    expect(BigInt(lastJson<{ amount: string }>(w).amount)).toBeGreaterThanOrEqual(3n * 10n ** 14n);
+    const again = await oracle(["redundant", "withdraw", "--key", key("user")], redundantEnv);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/nothing to withdraw/);
   }, 300_000);
 });

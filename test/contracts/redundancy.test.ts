@@ -76,12 +76,17 @@ describe("RedundantInference: redundancy", () => {
     const ids = (await fx.redundant.getAnswers(1n)).map((a: any) => a.requestId as string);
     await answer(fx, ids[0]!, GOOD, 0);
     await answer(fx, ids[1]!, BAD, 1);
-    // Nobody challenges (no watcher): both settle, both count; the job is Disagreed with both hashes.
+    // Nobody challenges (no watcher): both settle, both count; the hashes differ: Comparing, then decide
+    // compares the bytes (beyond τ_out: 0.9 vs 0.1) and the job is Disagreed with both hashes.
     await settle(conn, fx, ids[0]!, 0, GOOD);
     await settle(conn, fx, ids[1]!, 1, BAD, false);
     await attest(fx, ids[0]!, 0, GOOD);
     const a = await attest(fx, ids[1]!, 1, BAD);
-    expect(events(a, fx.redundant, "JobDecided")[0]!.args.agreed).toBe(false);
+    expect(events(a, fx.redundant, "JobDecided")).toHaveLength(0);
+    expect((await fx.redundant.getJob(1n)).status).toBe(BigInt(JobStatus.Comparing));
+    await expectRevert(fx.redundant.deliver(1n, "0x"), fx.redundant, "RedundancyNotDecided", [1n, BigInt(JobStatus.Comparing)]);
+    const d = await send(fx.redundant.decide(1n, [GOOD, BAD], { gasLimit: 3_000_000 }));
+    expect(events(d, fx.redundant, "JobDecided")[0]!.args.agreed).toBe(false);
     expect((await fx.redundant.getJob(1n)).status).toBe(BigInt(JobStatus.Disagreed));
     // Bytes are refused for a disagreement; the push carries the hashes only.
     await expectRevert(fx.redundant.deliver(1n, GOOD), fx.redundant, "RedundancyOutputMismatch");
@@ -126,6 +131,9 @@ describe("RedundantInference: redundancy", () => {
     await expectRevert(fx.redundant.connect(fx.requester).request(r9, { value: 10n * JOB_FEE }), fx.redundant, "RedundancyBadK");
     const r2 = await jobRequest(fx, { k: 2, reserve: 1 });
     await expectRevert(fx.redundant.connect(fx.requester).request(r2, { value: 2n * JOB_FEE }), fx.redundant, "RedundancyFeeMismatch", [2n * JOB_FEE, 3n * JOB_FEE]);
+    // The attester rewards are prepaid too: k + reserve attestations and one decide.
+    const rewarded = await jobRequest(fx, { k: 2, reserve: 1, attestReward: 10n });
+    await expectRevert(fx.redundant.connect(fx.requester).request(rewarded, { value: 3n * JOB_FEE + 30n }), fx.redundant, "RedundancyFeeMismatch", [3n * JOB_FEE + 30n, 3n * JOB_FEE + 40n]);
     const past = await jobRequest(fx, { deadline: 1n });
     await expectRevert(fx.redundant.connect(fx.requester).request(past, { value: 3n * JOB_FEE }), fx.redundant, "RedundancyDeadlineInvalid");
     // A fee below the oracle's minimum: the oracle's refusal reverts the job.

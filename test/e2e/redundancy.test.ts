@@ -4,7 +4,9 @@
  * asks k distinct workers for one classification through RedundantInference; the relayer settles each
  * answer, its redundancy attester proves each answer's worker, replaces duplicates from the reserve and
  * delivers. Checked on chain: Agreed, k distinct counted workers, the dApp's output hash equal to
- * onnxruntime-node's here, and the relayer sent the attestations and the delivery itself.
+ * onnxruntime-node's here, and the relayer sent the attestations and the delivery itself. The relayer marks
+ * the job's requests with one group and each worker serves one request per group (worker/groups.ts): the k
+ * answers come from k workers without a duplicate to replace (exactly k answers).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, Tier } from "../../protocol/index.js";
@@ -25,6 +27,7 @@ describe("redundancy, end to end (OPTIMISTIC answers, relayer attester)", () => 
     const report = await redundancy.run(stack, (l) => lines.push(l));
     expect(report.delivered, lines.join("\n")).toBe(true);
     expect(report.distinctWorkers).toBe(2);
+    expect(report.answers).toBe(2);
     expect(report.outputHash).toBe(report.expectedHash);
     const labels = stack.relayer.transactions.map((t) => t.label);
     expect(labels.filter((l) => l === "redundancy-attest").length).toBeGreaterThanOrEqual(2);
@@ -36,6 +39,7 @@ describe("redundancy, end to end (OPTIMISTIC answers, relayer attester)", () => 
     const report = await runRedundancy(stack, (l) => lines.push(l), 3, 3);
     expect(report.delivered, lines.join("\n")).toBe(true);
     expect(report.distinctWorkers).toBe(3);
+    expect(report.answers).toBe(3);
     expect(report.status).toBe("Agreed");
   }, 180_000);
 });
