@@ -73,11 +73,12 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     uint64 internal constant OUTPUT_GRACE = 1 days;
 
     /// @dev What the items of one batch share: the params of the version the last item was made under
-    /// (read again only when an item of another version comes; the inline output cap only for items with bytes), and the batch's worker: its operator,
-    /// payee and stake words (StakeLedger.amountWords), with the bonds locked so far in this batch added
-    /// to `slot2`. Only this call's own locks change those words while it runs (every other writer is a
-    /// nonReentrant entry point), so a batch reads them once and writes slot 2 once, when it ends
-    /// (`_flushWorker`). Views called back during the call (NONE/ZK callbacks) may see slot 2 behind.
+    /// (read again only when an item of another version comes; the inline output cap is read only for
+    /// items with bytes), and the batch's worker: its operator, payee and stake words
+    /// (StakeLedger.amountWords), with the bonds locked so far in this batch added to `slot2`. Only this
+    /// call's own locks change those words while it runs (every other writer is a nonReentrant entry
+    /// point), so a batch reads them once and writes slot 2 once, when it ends (`_flushWorker`). Views
+    /// called back during the call (NONE/ZK callbacks) may see slot 2 behind.
     struct SubmitContext {
         uint256 minStake;
         uint256 resultBond;

@@ -167,20 +167,20 @@ export function decodeRecords(records: string): { requestId: RequestId; outputHa
   return out;
 }
 
-/** The records of a ResultBatchSubmitted as the oracle writes them (the inverse of `decodeRecords`). */
-export function encodeRecords(records: readonly { requestId: string; outputHash: string; time: number; attempt: number; flags: number }[]): Hex {
-  const bytes = new Uint8Array(records.length * RECORD_BYTES);
+/** The records bytes of ResultBatchSubmitted for `records` (what PackedBatch.push writes; for tests and tools). */
+export function encodeRecords(records: readonly { requestId: string; outputHash: string; time: number; attempt: number; optimistic: boolean }[]): Hex {
+  const out = new Uint8Array(records.length * RECORD_BYTES);
   records.forEach((r, i) => {
     const at = i * RECORD_BYTES;
-    bytes.set(getBytes(r.requestId), at);
-    bytes.set(getBytes(r.outputHash), at + 32);
-    const view = new DataView(bytes.buffer, at, RECORD_BYTES);
-    view.setUint8(64, Math.floor(r.time / 2 ** 32));
-    view.setUint32(65, r.time % 2 ** 32);
-    view.setUint8(69, r.attempt);
-    view.setUint8(70, r.flags);
+    out.set(getBytes(r.requestId), at);
+    out.set(getBytes(r.outputHash), at + 32);
+    const view = new DataView(out.buffer, at + 64, 7);
+    view.setUint8(0, Math.floor(r.time / 2 ** 32));
+    view.setUint32(1, r.time % 2 ** 32);
+    view.setUint8(5, r.attempt);
+    view.setUint8(6, r.optimistic ? FLAG_OPTIMISTIC : 0);
   });
-  return hexlify(bytes) as Hex;
+  return hexlify(out) as Hex;
 }
 
 /** The batch a ResultBatchSubmitted log carries, or undefined for any other log. */

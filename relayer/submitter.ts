@@ -5,7 +5,7 @@
  * raised), rejections one by one. A skipped item's job is handed out again to another worker by
  * the JobDispatcher (`republish`).
  */
-import { Tier, hexOf, isError, type IInferenceOracle, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
+import { Tier, hexOf, isError, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
 import type { TransactionReceipt } from "ethers";
 import type { SenderChain } from "./chain.js";
 import type { BlobStore } from "./blobs.js";

@@ -6,7 +6,7 @@
  */
 import { describe, it, expect } from "vitest";
 import { getAddress, keccak256, toUtf8Bytes } from "ethers";
-import { BATCH_EVENTS, FLAG_OPTIMISTIC, ITEM_HEADER_BYTES, batchProof, batchRoot, batchesFromLogs, decodeRecords, hashPair, packItems, processProof, proofFromLogs, resultLeaf, submittedFromLogs, unpackItems, type LogLike } from "../../protocol/batch.js";
+import { BATCH_EVENTS, FLAG_OPTIMISTIC, ITEM_HEADER_BYTES, batchProof, batchRoot, batchesFromLogs, decodeRecords, encodeRecords, hashPair, packItems, processProof, proofFromLogs, resultLeaf, submittedFromLogs, unpackItems, type LogLike } from "../../protocol/batch.js";
 import { isError } from "../../protocol/errors.js";
 import type { Hex } from "../../protocol/types.js";
 
@@ -93,6 +93,9 @@ describe("protocol/batch", () => {
   it("test_decodeRecords_partialRecord_throws", () => {
     expect(() => decodeRecords(`0x${rec(1)}00`)).toThrow(/not whole/);
     expect(decodeRecords(`0x${rec(1, 7, true, 2 ** 39 + 5)}`)[0]).toMatchObject({ requestId: id(1), attempt: 7, flags: 1, time: 2 ** 39 + 5 });
+    // encodeRecords writes what PackedBatch.push writes.
+    const records = [{ requestId: id(1), outputHash: record.outputHash, time: 2 ** 39 + 5, attempt: 7, optimistic: true }, { requestId: id(2), outputHash: record.outputHash, time: 1000, attempt: 0, optimistic: false }];
+    expect(encodeRecords(records)).toBe(`0x${rec(1, 7, true, 2 ** 39 + 5)}${rec(2, 0, false)}`);
   });
 
   it("test_packItems_roundTripsAndMatchesTheLayout", () => {

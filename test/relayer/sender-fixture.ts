@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ZeroHash, hexlify, randomBytes, type ContractTransaction, type Log, type Result, type TransactionReceipt } from "ethers";
-import { FLAG_OPTIMISTIC, IInferenceOracle__factory, OracleError, createLogger, encodeRecords, type IInferenceOracle } from "../../protocol/index.js";
+import { IInferenceOracle__factory, OracleError, createLogger, encodeRecords, type IInferenceOracle } from "../../protocol/index.js";
 import { batchRoot, resultLeaf } from "../../protocol/batch.js";
 import { BlobStore } from "../../relayer/blobs.js";
 import type { SenderChain } from "../../relayer/chain.js";
@@ -111,7 +111,7 @@ export interface AcceptedResult {
 /** The oracle's one ResultBatchSubmitted for a batch of `items` items of which `results` were accepted. */
 export function resultBatchEvent(worker: string, payee: string, results: readonly AcceptedResult[], items = results.length): [name: string, values: unknown[]] {
   const leaves = results.filter((r) => r.optimistic !== false).map((r) => resultLeaf(r.requestId, r.attempt ?? 0, { worker, relayer: payee, outputHash: r.outputHash }));
-  const records = encodeRecords(results.map((r) => ({ ...r, attempt: r.attempt ?? 0, flags: r.optimistic === false ? 0 : FLAG_OPTIMISTIC })));
+  const records = encodeRecords(results.map((r) => ({ ...r, attempt: r.attempt ?? 0, optimistic: r.optimistic !== false })));
   return ["ResultBatchSubmitted", [hex32(), worker, payee, items, leaves.length === 0 ? ZeroHash : batchRoot(leaves), records]];
 }
 

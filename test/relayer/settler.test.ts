@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isError, Tier } from "../../protocol/index.js";
-import { batchRoot, processProof, resultLeaf } from "../../protocol/batch.js";
+import { batchRoot, encodeRecords, processProof, resultLeaf } from "../../protocol/batch.js";
 import { Settler } from "../../relayer/settler.js";
 import type { RequestRow } from "../../relayer/db.js";
 import { hex32, openRequest, resultBatchEvent, senderFixture } from "./sender-fixture.js";
