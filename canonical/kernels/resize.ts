@@ -39,8 +39,9 @@ export function resizeCorner(step: Step, o: readonly number[], t: number): { ind
     let i0 = 0;
     let rem = 0;
     if (n > 0) {
-      i0 = Math.floor(n / den[j]!);
-      rem = n - i0 * den[j]!;
+      // Integer division (n < 2^53: the remainder operator is exact where a float quotient could round up).
+      rem = n % den[j]!;
+      i0 = (n - rem) / den[j]!;
     }
     if (i0 >= size - 1) [i0, rem] = [size - 1, 0];
     const upper = ((t >> (r - 1 - j)) & 1) === 1;

@@ -33,15 +33,17 @@ interface Target {
   ratios: ([number, number] | undefined)[];
 }
 
+function fromScales(inShape: number[], scales: number[]): Target {
+  const s = scales.map(Math.fround);
+  return { shape: inShape.map((d, i) => Math.floor(d * s[i]!)), scales: s, ratios: s.map(ratioOf) };
+}
+
 function targetOf(ctx: LowerContext, inShape: number[]): Target {
   const scalesIndex = ctx.opset >= 11 ? 2 : 1;
   const scales = constantValues(ctx, scalesIndex);
   const sizes = ctx.opset >= 11 ? constantValues(ctx, 3) : undefined;
   const rank = inShape.length;
-  if (scales !== undefined && scales.length === rank) {
-    const s = scales.map(Math.fround);
-    return { shape: inShape.map((d, i) => Math.floor(d * s[i]!)), scales: s, ratios: s.map(ratioOf) };
-  }
+  if (scales !== undefined && scales.length === rank) return fromScales(inShape, scales);
   if (sizes !== undefined && sizes.length === rank) {
     return { shape: sizes, scales: sizes.map((d, i) => Math.fround(d / inShape[i]!)), ratios: sizes.map((d, i) => [d / gcd(d, inShape[i]!), inShape[i]! / gcd(d, inShape[i]!)]) };
   }
@@ -146,5 +148,21 @@ export const Resize: OperatorLowering = (ctx) => {
   if (mode !== "nearest") throw ctx.fail(`mode ${mode} is not supported (nearest, linear)`);
   const rounding = attrString(ctx.attributes, "nearest_mode", "round_prefer_floor");
   if (ctm !== "asymmetric" || rounding !== "floor") return resizeNearestGather(ctx, target, ctm, rounding);
+  return [ctx.emit("move", "resize_nearest", [x], { dtype: x.type.dtype, shape: target.shape }, { scales: target.scales })];
+};
+
+/**
+ * Upsample (opset 7–9; Resize replaced it at 10): scales as an attribute (opset 7) or input 1 (opset 9),
+ * asymmetric coordinates; nearest (floor: resize_nearest) or linear (resize_linear).
+ */
+export const Upsample: OperatorLowering = (ctx) => {
+  const x = input(ctx, 0);
+  const attr = ctx.attributes.get("scales");
+  const scales = ctx.opset >= 9 ? constantValues(ctx, 1) : attr?.type === "floats" ? attr.value : undefined;
+  if (scales === undefined || scales.length !== x.type.shape.length) throw ctx.fail("scales of the input's rank are required");
+  const target = fromScales(x.type.shape, scales);
+  const mode = attrString(ctx.attributes, "mode", "nearest");
+  if (mode === "linear") return resizeLinear(ctx, target, "asymmetric");
+  if (mode !== "nearest") throw ctx.fail(`mode ${mode} is not supported (nearest, linear)`);
   return [ctx.emit("move", "resize_nearest", [x], { dtype: x.type.dtype, shape: target.shape }, { scales: target.scales })];
 };

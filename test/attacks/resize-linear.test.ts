@@ -7,15 +7,20 @@
  *   corner StepIndex names (the operand proven against the worker's trace) and its weight: WorkerFault;
  * - proving an honest state (the fold before it) is FraudGameNoFault, so an honest worker cannot be framed;
  * - a last state that does not finalize to the claimed element is refused (FraudGameBadProof 7);
+ * - the challenger's client (canonical/descent.ts) pinpoints the same lie off-chain: the last partial
+ *   state of that element, which checkFinding rules a fault;
  * - a forged resize_linear step (a zero or oversized divisor, unsorted axes, a negative numerator, an axis
  *   left out that changes size) reverts StepMalformed: no weight can leave the exact range.
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
+import { checkFinding, descend as descendTrace, type Finding } from "../../canonical/descent.js";
 import { encodePartial, encodeStep, finalizeReduce, partialStates, reduceTerms } from "../../canonical/index.js";
+import { CanonicalTrace } from "../../canonical/trace.js";
 import { bytesToHex, merklePath, sha256 } from "../../protocol/merkle.js";
 import type { Tensor } from "../../protocol/tensor.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
+import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { commit, deployGame, descend, levelsOf, openDispute, RULING, TraceBook, TREE, withElement, worldOf, type ClsWorld, type GameFx, type Pos } from "./game-fixture.js";
 import { operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";
@@ -123,5 +128,28 @@ describe("resize_linear: a one-bit-wrong bilinear element", () => {
       await expectRevert(v.termReads(forged(params), 11, 0), v, "StepMalformed");
       await expectRevert(v.foldTerm(forged(params), 11, 0, "0x" + "00".repeat(32), [0n], 0), v, "StepMalformed");
     }
+  });
+
+  it("test_descent_resizeLinearElementOneBitOff_lastPartialStatePinpointedAndFault", async () => {
+    const step = world.program.steps.find((s) => s.op === "resize_linear")!;
+    const j = step.index;
+    const e = 11;
+    const mine = CanonicalTrace.build(world.program, world.input);
+    const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
+    const tensors = editTensor(mine.tensors, j, (d) => {
+      const u = new Uint32Array(d.buffer);
+      u[e] = u[e]! ^ 1;
+    });
+    const claimed = (tensors[j]!.data as Float32Array)[e]!;
+    const worker = new ResponderTrace(world.program, world.input, tensors);
+    const states = Float64Array.from(partialStates(r), (st) => st.acc);
+    states[r.terms.length] = claimed * r.count;
+    worker.setPartialStates(j, e, states, "sum", r.count);
+    const found = await descendTrace(mine, worker);
+    expect(found.finding.kind).toBe("partial");
+    const f = found.finding as Extract<Finding, { kind: "partial" }>;
+    expect([f.claim.step, f.claim.element, f.t]).toEqual([j, e, r.terms.length]);
+    expect(f.reads).toHaveLength(1);
+    expect(checkFinding(f, world.program, leafContext(world.program, world.input, worker.traceRoot))).toMatchObject({ valid: true, fault: true });
   });
 });

@@ -153,6 +153,10 @@ const CASES: Case[] = [
   { name: "Resize nearest pytorch_half_pixel floor", shape: [2, 3, 5], nodes: one("Resize", ["", "s"], { mode: str("nearest"), coordinate_transformation_mode: str("pytorch_half_pixel"), nearest_mode: str("floor") }), inits: [fs("s", [1, 1, 2.5])], opset: 13, tol: 0 },
   { name: "Resize nearest tf_half_pixel_for_nn", shape: [1, 1, 4, 4], nodes: one("Resize", ["", "s"], { mode: str("nearest"), coordinate_transformation_mode: str("tf_half_pixel_for_nn") }), inits: [fs("s", [1, 1, 0.5, 3])], opset: 13, tol: 0 },
   { name: "Resize nearest asymmetric round_prefer_floor int32", shape: [1, 1, 3, 3], dtype: "int32", nodes: one("Resize", ["", "s"], { mode: str("nearest"), coordinate_transformation_mode: str("asymmetric") }), inits: [fs("s", [1, 1, 2, 2])], opset: 13, tol: 0, range: [-100, 100] },
+  // Upsample (opset 7–9): asymmetric coordinates
+  { name: "Upsample opset 9 nearest", shape: [1, 2, 3, 4], nodes: one("Upsample", ["s"], { mode: str("nearest") }), inits: [fs("s", [1, 1, 2, 3])], opset: 9, tol: 0, steps: ["move:resize_nearest"] },
+  { name: "Upsample opset 9 linear", shape: [1, 2, 3, 4], nodes: one("Upsample", ["s"], { mode: str("linear") }), inits: [fs("s", [1, 1, 2, 2])], opset: 9, tol: 2e-7, steps: ["reduce:resize_linear"] },
+  { name: "Upsample opset 7 nearest attribute", shape: [1, 1, 2, 3], nodes: one("Upsample", [], { mode: str("nearest"), scales: { floats: [1, 1, 2, 2] } }), opset: 7, tol: 0 },
   { name: "Cast to and from bool", shape: X, nodes: [node("Cast", ["x"], ["b"], { to: int(9) }), node("Cast", ["b"], ["y"], { to: int(1) })], range: [-1.5, 1.5], integral: true, tol: 0, steps: ["map:not", "map:not", "map:cast"] },
   { name: "MaxPool 3-D pads strides ceil_mode", shape: [1, 2, 5, 6, 7], nodes: one("MaxPool", [], { kernel_shape: ints([2, 3, 2]), strides: ints([2, 2, 3]), pads: ints([1, 0, 1, 0, 1, 0]), ceil_mode: int(1) }), tol: 0, steps: ["reduce:pool3d"] },
   { name: "AveragePool 3-D include pad", shape: [1, 2, 4, 5, 6], nodes: one("AveragePool", [], { kernel_shape: ints([3, 2, 3]), pads: ints([1, 1, 1, 1, 0, 1]), strides: ints([1, 2, 2]), count_include_pad: int(1) }), tol: 1e-6 },
