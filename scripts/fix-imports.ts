@@ -16,6 +16,8 @@ import ts from "typescript";
 import { ROOT, moduleNames, projectFiles, toPosix, violationsIn, type Violation } from "./imports-rule.js";
 
 const dryRun = process.argv.includes("--dry-run");
+/** Merged imports longer than this are written one name per line. */
+const MAX_LINE = 160;
 const { files, options } = projectFiles();
 const program = ts.createProgram(files, { ...options, noEmit: true });
 const checker = program.getTypeChecker();
@@ -130,7 +132,11 @@ for (const [file, violations] of [...rewrites.entries()].sort(([a], [b]) => a.lo
     for (const n of all) for (const e of elementTexts(n, source)) if (!elements.includes(e)) elements.push(e);
     const allTypes = elements.every((e) => e.startsWith("type "));
     const list = allTypes ? elements.map((e) => e.slice(5)) : elements;
-    edits.push({ start: all[0]!.getStart(source), end: all[0]!.getEnd(), text: `import ${allTypes ? "type " : ""}{ ${list.join(", ")} } from ${JSON.stringify(spec)};` });
+    const head = `import ${allTypes ? "type " : ""}`;
+    const oneLine = `${head}{ ${list.join(", ")} } from ${JSON.stringify(spec)};`;
+    // A long list goes one name per line, as the repository writes long imports.
+    const merged = oneLine.length <= MAX_LINE ? oneLine : `${head}{\n${list.map((e) => `  ${e},`).join("\n")}\n} from ${JSON.stringify(spec)};`;
+    edits.push({ start: all[0]!.getStart(source), end: all[0]!.getEnd(), text: merged });
     for (const n of all.slice(1)) {
       let end = n.getEnd();
       if (text[end] === "\n") end++;
