@@ -26,10 +26,11 @@ export interface ChainCliOptions extends GlobalOptions {
   chained?: string;
 }
 
-function chainedAddress(o: ChainCliOptions): string {
-  const a = o.chained ?? process.env.ORACLE_CHAINED;
+function chainedAddress(o: ChainCliOptions, deployment: { chained?: string | undefined }): string {
+  // The flag, else the environment, else the deployment's own (protocol/deployment.ts places one).
+  const a = o.chained ?? process.env.ORACLE_CHAINED ?? deployment.chained;
   if (a === undefined || !isAddressHex(a)) {
-    throw cliError("CONFIG_INVALID", "no chain contract: pass --chained <address> or set ORACLE_CHAINED (deploy one with `oracle chain deploy`)");
+    throw cliError("CONFIG_INVALID", "no chain contract: pass --chained <address> or set ORACLE_CHAINED (a deployment made by `oracle deploy` or `oracle dev` names its own; `oracle chain deploy` makes another)");
   }
   return a;
 }
@@ -87,7 +88,7 @@ export async function chainRequestCommand(
     } catch {
       throw cliError("CONFIG_INVALID", `--tip takes an ETH amount such as 0.001; got ${JSON.stringify(o.tip)}`);
     }
-    const chained = chainedContract(chainedAddress(o), ctx.wallet());
+    const chained = chainedContract(chainedAddress(o, ctx.deployment), ctx.wallet());
     const steps = hashes.map((modelHash) => ({ modelHash, tier }));
     if (o.token !== undefined && !isAddress(o.token)) throw cliError("CONFIG_INVALID", `--token takes an address; got ${JSON.stringify(o.token)}`);
     if (o.token !== undefined && !/^\d+$/.test(o.tokenTip)) throw cliError("CONFIG_INVALID", `--token-tip takes a whole number of the token's smallest units; got ${JSON.stringify(o.tokenTip)}`);
@@ -123,7 +124,7 @@ export async function chainStatusCommand(id: string, o: ChainCliOptions & { wait
   try {
     const chainId = BigInt(id);
     const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
-    const chained = chainedContract(chainedAddress(o), o.wait === true ? ctx.wallet() : ctx.provider);
+    const chained = chainedContract(chainedAddress(o, ctx.deployment), o.wait === true ? ctx.wallet() : ctx.provider);
     const s =
       o.wait === true
         ? await followChain(chained, chainId, { timeoutMs: Number(o.timeout) * 1000, ...(relayerUrl === undefined ? {} : { blobStoreUrl: relayerUrl }) })
@@ -139,7 +140,7 @@ export async function chainAdvanceCommand(id: string, o: ChainCliOptions & { rel
   try {
     const chainId = BigInt(id);
     const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
-    const chained = chainedContract(chainedAddress(o), ctx.wallet());
+    const chained = chainedContract(chainedAddress(o, ctx.deployment), ctx.wallet());
     const receipt = await advanceChain(chained, chainId, relayerUrl === undefined ? {} : { blobStoreUrl: relayerUrl });
     const s = await chainStatus(chained, chainId);
     output(ctx.json, { txHash: receipt.hash, ...stateJson(s) }, () => [`advanced (tx ${receipt.hash})`, ...stateLines(s)]);

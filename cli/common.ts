@@ -30,6 +30,11 @@ export const DeploymentSchema = z.object({
   fraudGame: AddressSchema.optional(),
   /** InferenceSubscriptions (prepaid recurring requests), when the deployment has one. */
   subscriptions: AddressSchema.optional(),
+  /** ChainedInference and RedundantInference (docs/FEATURES.md), when the deployment placed them. */
+  chained: AddressSchema.optional(),
+  redundant: AddressSchema.optional(),
+  /** The ZkDisputeResolver (disputes on ZK-capable models answered with a proof), when the deployment has one. */
+  zkResolver: AddressSchema.optional(),
   deployBlock: z.number().int().nonnegative(),
   admin: z.string().optional(),
   relayerUrl: z.string().optional(),

@@ -21,7 +21,8 @@ import { loadChallengerConfig } from "../challenger/config.js";
 import { startChallenger } from "../challenger/main.js";
 import { MNIST_MLP_HASH, PPOCR_CLS_HASH } from "../sdk/models.js";
 import { cliError, DEFAULT_DEPLOYMENT, eth, oracleCommand, output, Progress, send, writeJson, type Deployment } from "./common.js";
-import { commitmentOf, deployContracts, loadDeployConfig, onnxFileInfo, registerModel } from "./deploy.js";
+import { commitmentOf, onnxFileInfo, registerModel } from "./deploy.js";
+import { deployContracts, loadDeployConfig } from "../protocol/deployment.js";
 import type { LocalZk } from "../stack/local-stack.js";
 import { serveJsonRpc } from "./rpc-server.js";
 import { ChainJournal, JournalError, type ReplayResult } from "./chain-journal.js";
@@ -235,12 +236,12 @@ export async function dev(o: DevOptions): Promise<void> {
       await setTerms(cls.modelHash, cls.file, clsShape, { inputs: [join(ROOT, "examples/line.png"), join(ROOT, "examples/line-upside-down.png")] });
       models.push({ modelHash: cls.modelHash, name: "ppocr-cls (text direction, float32[1,3,48,192] -> [1,2])" });
       if (o.zk === true) {
-        // Circuit and keys are built once and cached (circuits/build/); the verifier contracts and a
-        // ZkDisputeResolver are deployed on this chain, and the model registered for NONE, OPTIMISTIC and ZK.
+        // Circuit and keys are built once and cached (circuits/build/); the verifier contracts are deployed on
+        // this chain, and the model registered for NONE, OPTIMISTIC and ZK with the deployment's ZkDisputeResolver.
         // (loaded here: stack/local-stack.ts imports Hardhat, which is already started from the repository above)
         const { deployZkModel } = await import("../stack/local-stack.js");
         const local = await progress.step("making the MNIST model zk-ready (circuit and Groth16 keys: cached after the first run; verifier contracts)", () =>
-          deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK),
+          deployZkModel({ admin, modelOwner, user: accounts[4]!.signer }, ModelRegistry__factory.connect(deployment.registry, admin), oracle, Tier.ZK, deployment.zkResolver!),
         );
         zk = { modelHash: local.modelHash, adapter: local.adapter, artifacts: { wasmPath: local.artifacts.wasmPath, zkeyPath: local.artifacts.zkeyPath, constraints: local.artifacts.constraints } };
         models.push({ modelHash: mnist.modelHash, name: `mnist-mlp (digits, ${mnist.input.dtype}[${mnist.input.shape}] -> [${mnist.output.shape}]; ZK: Groth16, ${zk.artifacts.constraints} constraints)` });

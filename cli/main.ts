@@ -14,7 +14,7 @@ import { context, cliError, globals, output, Progress, reportError, writeJson, D
 import { DEFAULT_DEPLOY_SALT, parseSalt } from "../protocol/create2.js";
 import { OracleError } from "../protocol/errors.js";
 import { loadManifest, verifyManifest, writeManifest } from "../protocol/manifest.js";
-import { deployContracts, loadDeployConfig } from "./deploy.js";
+import { deployContracts, loadDeployConfig } from "../protocol/deployment.js";
 import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
 import { modelAcceptToken, modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";

@@ -25,10 +25,11 @@ export interface RedundantCliOptions extends GlobalOptions {
   redundant?: string;
 }
 
-function redundantAddress(o: RedundantCliOptions): string {
-  const a = o.redundant ?? process.env.ORACLE_REDUNDANT;
+function redundantAddress(o: RedundantCliOptions, deployment: { redundant?: string | undefined }): string {
+  // The flag, else the environment, else the deployment's own (protocol/deployment.ts places one).
+  const a = o.redundant ?? process.env.ORACLE_REDUNDANT ?? deployment.redundant;
   if (a === undefined || !isAddressHex(a)) {
-    throw cliError("CONFIG_INVALID", "no redundancy contract: pass --redundant <address> or set ORACLE_REDUNDANT (deploy one with `oracle redundant deploy`)");
+    throw cliError("CONFIG_INVALID", "no redundancy contract: pass --redundant <address> or set ORACLE_REDUNDANT (a deployment made by `oracle deploy` or `oracle dev` names its own; `oracle redundant deploy` makes another)");
   }
   return a;
 }
@@ -93,7 +94,7 @@ export async function redundantRequestCommand(
     const relayerUrl = o.relayer ?? ctx.deployment.relayerUrl;
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider, ...(relayerUrl === undefined ? {} : { relayerUrl }) });
     const bytes = encodeTensor(readInputFile(o.input, await client.model(modelHash)));
-    const contract = redundantContract(redundantAddress(o), ctx.wallet());
+    const contract = redundantContract(redundantAddress(o, ctx.deployment), ctx.wallet());
     const quote = await client.quote(modelHash, Number(await contract.ANSWER_CALLBACK_GAS()));
     const fee = quote.minimum + tip;
     const params = await client.oracle.params();
@@ -130,7 +131,7 @@ export async function redundantRequestCommand(
 export async function redundantStatusCommand(id: string, o: RedundantCliOptions): Promise<void> {
   const ctx = await context(o);
   try {
-    const v = await jobJson(redundantContract(redundantAddress(o), ctx.provider), BigInt(id));
+    const v = await jobJson(redundantContract(redundantAddress(o, ctx.deployment), ctx.provider), BigInt(id));
     output(ctx.json, v, () => jobLines(v));
   } finally {
     ctx.close();
@@ -140,7 +141,7 @@ export async function redundantStatusCommand(id: string, o: RedundantCliOptions)
 export async function redundantAdvanceCommand(id: string, o: RedundantCliOptions): Promise<void> {
   const ctx = await context(o);
   try {
-    const contract = redundantContract(redundantAddress(o), ctx.wallet());
+    const contract = redundantContract(redundantAddress(o, ctx.deployment), ctx.wallet());
     const sent = await advanceJob(contract, ctx.deployment.oracle, BigInt(id));
     const v = await jobJson(contract, BigInt(id));
     output(ctx.json, { sent, ...v }, () => [`sent: ${sent.length === 0 ? "nothing to do now" : sent.join(", ")}`, ...jobLines(v)]);

@@ -1,7 +1,7 @@
 /**
  * The one place that deploys InferenceOracle and the OPTIMISTIC dispute game: it links each contract's
- * external libraries (deployed first, one transaction each). Every deploy site (cli/deploy.ts, `oracle dev`,
- * stack/local-stack.ts, the contract tests) goes through here, so a library the oracle or the step
+ * external libraries (deployed first, one transaction each). The deployment procedure (protocol/deployment.ts,
+ * behind `oracle deploy`, `oracle dev`, the local stack and the contract tests) goes through here, so a library the oracle or the step
  * verifier gains is added once, in ORACLE_LIBRARIES or STEP_VERIFIER_LIBRARIES (each a Record over the
  * build's link references: a library the build adds and the list lacks fails typechecking).
  *

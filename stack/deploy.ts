@@ -10,8 +10,7 @@ import { resolveNpmUri, Tier, type Hex } from "../protocol/index.js";
 import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
 import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
 import type { GameTimes } from "../protocol/deployOracle.js";
-import { deployContracts, loadDeployConfig, type DeployConfig } from "../cli/deploy.js";
-import { Progress } from "../cli/common.js";
+import { deployContracts, loadDeployConfig, type DeployConfig } from "../protocol/deployment.js";
 import type { CanonicalTermsArgs } from "../canonical/index.js";
 import {
   ArbiterResolver__factory,
@@ -24,6 +23,10 @@ import {
   ModelRegistry__factory,
   InferenceSubscriptions__factory,
   type InferenceSubscriptions,
+  ChainedInference__factory,
+  type ChainedInference,
+  RedundantInference__factory,
+  type RedundantInference,
   type ArbiterResolver,
   FraudGame__factory,
   InferenceOracle__factory,
@@ -89,6 +92,11 @@ export interface DeployedOracle {
   modelHash: Hex;
   /** Prepaid recurring requests over this oracle. */
   subscriptions: InferenceSubscriptions;
+  /** Chained requests and k-redundant jobs over this oracle (docs/FEATURES.md). */
+  chained: ChainedInference;
+  redundant: RedundantInference;
+  /** The ZkDisputeResolver, approved in the registry (deployZkModel registers the ZK demo model with it). */
+  zkResolver: ZkDisputeResolver;
 }
 
 /** The deployment config deployOracle gives `oracle deploy`'s procedure: DEFAULT_PARAMS, the arbiter, and with `game` the FraudGame. */
@@ -116,7 +124,7 @@ export async function deployOracle(
   // FraudGame, each approved in the registry.
   // Through the CREATE2 factory under the default salt (installed on this fresh chain by its presigned
   // transaction): the same accounts and config give the same addresses on any chain (scripts/features/create2.ts).
-  const deployment = await deployContracts(admin, localStackDeployConfig(await arbiter.getAddress(), options.game !== undefined, options.game?.times), new Progress(true));
+  const deployment = await deployContracts(admin, localStackDeployConfig(await arbiter.getAddress(), options.game !== undefined, options.game?.times));
   const registry = ModelRegistry__factory.connect(deployment.registry, admin);
   const oracle = InferenceOracle__factory.connect(deployment.oracle, admin);
   const resolver = ArbiterResolver__factory.connect(deployment.resolver!, admin);
@@ -140,27 +148,31 @@ export async function deployOracle(
   // Set once: the program commitment and τ_out every dispute on the classifier reads.
   if (options.game !== undefined) await (await registry.connect(modelOwner).setCanonicalTerms(modelHash, options.game.terms)).wait();
   const subscriptions = InferenceSubscriptions__factory.connect(deployment.subscriptions!, admin);
-  return { registry, oracle, resolver, modelHash, subscriptions, ...(game === undefined ? {} : { game }) };
+  const chained = ChainedInference__factory.connect(deployment.chained!, admin);
+  const redundant = RedundantInference__factory.connect(deployment.redundant!, admin);
+  const zkResolver = ZkDisputeResolver__factory.connect(deployment.zkResolver!, admin);
+  return { registry, oracle, resolver, modelHash, subscriptions, chained, redundant, zkResolver, ...(game === undefined ? {} : { game }) };
 }
 
 /**
  * The ZK demo model on an existing deployment: circuit + key from the committed files (cached),
- * generated verifier + adapter, a ZkDisputeResolver, the model registered for NONE, OPTIMISTIC and
- * ZK (int8 [1,7,7] -> int8 [1,10]) and a DigitClassifierDApp requesting `tier`.
+ * generated verifier + adapter, the model registered for NONE, OPTIMISTIC and ZK (int8 [1,7,7] ->
+ * int8 [1,10]) with the deployment's ZkDisputeResolver (`zkResolver`, protocol/deployment.ts), and a
+ * DigitClassifierDApp requesting `tier`.
  */
 export async function deployZkModel(
   accounts: { admin: Signer; modelOwner: Signer; user: Signer },
   registry: ModelRegistry,
   oracle: InferenceOracle,
   tier: Tier,
+  zkResolver: string,
 ): Promise<LocalZk> {
   const { admin, modelOwner, user } = accounts;
   const artifacts = await prepareZkModel(MNIST_MODEL_PATH);
   const groth16 = await new MnistMlpGroth16Verifier__factory(admin).deploy();
   const adapter = await new MnistMlpZkVerifier__factory(admin).deploy(await groth16.getAddress());
-  const resolver = await new ZkDisputeResolver__factory(admin).deploy(await oracle.getAddress(), await registry.getAddress(), 3600);
+  const resolver = ZkDisputeResolver__factory.connect(zkResolver, admin);
   await (await registry.setResolverApproval(await adapter.getAddress(), true)).wait();
-  await (await registry.setResolverApproval(await resolver.getAddress(), true)).wait();
   const INT8 = 3;
   await (
     await registry.connect(modelOwner).registerModel(artifacts.modelHash, {

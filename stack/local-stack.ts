@@ -27,6 +27,8 @@ import type { GameClientOptions } from "../protocol/fraud-game-client.js";
 import {
   TextDirectionDApp__factory,
   type InferenceSubscriptions,
+  type ChainedInference,
+  type RedundantInference,
   type ArbiterResolver,
   type FraudGame,
   type InferenceOracle,
@@ -97,6 +99,9 @@ export interface LocalStack {
   dapp: TextDirectionDApp;
   /** Prepaid recurring requests (issue 18); the relayer keeps it (triggers due rounds) by default. */
   subscriptions: InferenceSubscriptions;
+  /** Chained requests and k-redundant jobs over the oracle (placed by the deployment, protocol/deployment.ts). */
+  chained: ChainedInference;
+  redundant: RedundantInference;
   modelHash: Hex;
   queue: StackQueue;
   relayer: Relayer;
@@ -127,7 +132,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const deployBlock = await ethers.provider.getBlockNumber();
 
   const canonicalTerms = options.resolver === "game" ? (options.canonicalTerms ?? (await clsCanonicalTerms())) : undefined;
-  const { registry, oracle, resolver, game, modelHash, subscriptions } = await deployOracle(
+  const { registry, oracle, resolver, game, modelHash, subscriptions, chained, redundant, zkResolver } = await deployOracle(
     { admin, modelOwner, arbiter },
     {
       ...(canonicalTerms === undefined ? {} : { game: { terms: canonicalTerms, ...(options.gameTimes === undefined ? {} : { times: options.gameTimes }) } }),
@@ -135,7 +140,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
 
   const dapp = await new TextDirectionDApp__factory(user).deploy(await oracle.getAddress(), modelHash, options.tier ?? Tier.OPTIMISTIC, 200_000);
-  const zk = options.zk === true ? await deployZkModel({ admin, modelOwner, user }, registry, oracle, options.tier ?? Tier.ZK) : undefined;
+  const zk = options.zk === true ? await deployZkModel({ admin, modelOwner, user }, registry, oracle, options.tier ?? Tier.ZK, await zkResolver.getAddress()) : undefined;
 
   const dataDir = mkdtempSync(join(tmpdir(), "oracle-stack-"));
   const queue: StackQueue = options.queue ?? new InProcessQueue();
@@ -250,6 +255,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     gameAnswerers,
     dapp,
     subscriptions,
+    chained,
+    redundant,
     modelHash,
     queue,
     relayer,

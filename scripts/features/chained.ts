@@ -13,7 +13,7 @@ import * as ort from "onnxruntime-node";
 import { encodeTensor, hashEncoded, Tier, type Tensor } from "../../protocol/index.js";
 import { decodePng } from "../../sdk/index.js";
 import { chainIdOf, chainStepFees, chainedContract, followChain, mnistPicture, ChainStatus } from "../../sdk/chained.js";
-import { ChainedDigitDApp__factory, ChainedInference__factory } from "../../types/ethers-contracts/index.js";
+import { ChainedDigitDApp__factory } from "../../types/ethers-contracts/index.js";
 import { writeMnistPreprocess, PREPROCESS_INPUT, PREPROCESS_OUTPUT } from "../chain-models.js";
 import { MNIST_MODEL_PATH, MODEL_FEE, sha256File, type LocalStack } from "../../stack/local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";
@@ -66,7 +66,8 @@ export const chained: FeatureDemo = {
     say(`  models: preprocessing ${pre.modelHash.slice(0, 10)}… (float32 [1,1,28,28] -> int8 [1,7,7]), MNIST MLP ${mnistHash.slice(0, 10)}… (int8 [1,7,7] -> int8 [1,10])`);
 
     const user = accounts.user;
-    const chainedAddr = await (await new ChainedInference__factory(user).deploy(await oracle.getAddress())).getAddress();
+    // The deployment's own ChainedInference (protocol/deployment.ts places one beside the oracle).
+    const chainedAddr = await stack.chained.getAddress();
     const dapp = await new ChainedDigitDApp__factory(user).deploy(chainedAddr, pre.modelHash, mnistHash, Tier.NONE);
     const chainedC = chainedContract(chainedAddr, user);
     const fees = await chainStepFees(

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Progress } from "../../cli/common.js";
-import { deployContracts, type DeployResult } from "../../cli/deploy.js";
+import { deployContracts, type DeployResult } from "../../protocol/deployment.js";
 import { verifyManifest, writeManifest } from "../../protocol/manifest.js";
 import { hashEncoded, encodeTensor } from "../../protocol/tensor.js";
 import { Tier } from "../../protocol/types.js";

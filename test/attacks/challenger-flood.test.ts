@@ -21,7 +21,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CanonicalTrace } from "../../canonical/trace.js";
 import { ChallengerDaemon, type DaemonTransaction } from "../../challenger/daemon.js";
 import { GAME_RULING } from "../../protocol/fraud-game-client.js";
-import { deployFraudGame } from "../../protocol/deployOracle.js";
 import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, Status, type Fx } from "../contracts/helpers.js";
 import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
@@ -79,8 +78,8 @@ async function store(initial: Mode) {
 }
 
 async function setup() {
-  const fx: Fx = await deploy(conn);
-  const { game } = await deployFraudGame(fx.admin, fx.oracleAddr, await fx.registry.getAddress(), { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS }, { approve: true });
+  const fx: Fx = await deploy(conn, { game: { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS } });
+  const game = fx.game;
   const gameAddr: string = await game.getAddress();
   await fx.registry.connect(fx.modelOwner).registerModel(world.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }));
   await fx.registry.connect(fx.modelOwner).setCanonicalTerms(world.modelHash, world.terms);

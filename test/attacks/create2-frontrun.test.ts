@@ -18,7 +18,7 @@
 import { network } from "hardhat";
 import { concat, getAddress, keccak256, type Signer } from "ethers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { deployContracts, loadDeployConfig, type DeployResult } from "../../cli/deploy.js";
+import { deployContracts, loadDeployConfig, type DeployResult } from "../../protocol/deployment.js";
 import { Progress } from "../../cli/common.js";
 import { CREATE2_FACTORY, CREATE2_FACTORY_COST, CREATE2_FACTORY_DEPLOYER, DEFAULT_DEPLOY_SALT, contractSalt, create2Address, ensureCreate2Factory } from "../../protocol/create2.js";
 import { deployOracleLibraries, inferenceOracleFactory } from "../../protocol/deployOracle.js";

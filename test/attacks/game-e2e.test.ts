@@ -40,7 +40,6 @@ import { ChallengerDaemon } from "../../challenger/daemon.js";
 import { blobStore } from "../challenger/fixtures.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
-import { deployFraudGame } from "../../protocol/deployOracle.js";
 import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TraceBook, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
 import { runStep } from "./drift-helpers.js";
 
@@ -56,9 +55,9 @@ beforeAll(async () => {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function setup() {
-  const fx: Fx = await deploy(conn);
-  // The deployment procedure `oracle deploy` runs (protocol/deployOracle.ts), approved by the registry's admin.
-  const { game } = await deployFraudGame(fx.admin, fx.oracleAddr, await fx.registry.getAddress(), { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS }, { approve: true });
+  const fx: Fx = await deploy(conn, { game: { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS } });
+  // The deployment procedure `oracle deploy` runs (protocol/deployment.ts): the FraudGame approved in the registry.
+  const game = fx.game;
   const gameAddr: string = await game.getAddress();
   await fx.registry.connect(fx.modelOwner).registerModel(world.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }));
   await fx.registry.connect(fx.modelOwner).setCanonicalTerms(world.modelHash, world.terms);

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { commitProgram, canonicalTermsOf, lowerModel } from "../../canonical/index.js";
-import { deployFraudGame } from "../../protocol/deployOracle.js";
+import { DEFAULT_GAME_TIMES } from "../../protocol/deployOracle.js";
 import { deploy, events, expectRevert, modelInfo, request, send, MODEL_HASH, Tier, type Connection, type Fx } from "../contracts/helpers.js";
 
 let conn: Connection;
@@ -21,8 +21,8 @@ beforeAll(async () => {
 
 /** The contracts of test/contracts/helpers.ts, with the model's resolver switched to a real FraudGame. */
 async function withGame(): Promise<Fx & { game: any }> {
-  const fx = await deploy(conn);
-  const { game } = await deployFraudGame(fx.admin, fx.oracleAddr, await fx.registry.getAddress(), undefined, { approve: true });
+  const fx = await deploy(conn, { game: DEFAULT_GAME_TIMES });
+  const game = fx.game;
   await send(fx.registry.connect(fx.modelOwner).updateModel(MODEL_HASH, modelInfo({ resolver: await game.getAddress(), zkVerifier: await fx.zk.getAddress() })));
   return { ...fx, game };
 }

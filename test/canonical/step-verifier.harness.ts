@@ -1,9 +1,10 @@
 /**
- * Shared by the StepVerifier suites: deploys StepMaps, StepIndex, StepVerifier (linked) and the batch
+ * Shared by the StepVerifier suites: deploys the StepVerifier (linked to its libraries, as deployments do) and the batch
  * harness; the checks themselves (sampled elements and terms of a step against canonical/element.ts,
  * bit for bit) are canonical/leaf-probe.ts, which `oracle model check` runs too.
  */
 import { network } from "hardhat";
+import { deployStepVerifier as placeStepVerifier } from "../../protocol/deployOracle.js";
 
 export { checkStep, headerOf, hex64, reduceReads, wordOf, type GasRow, type StepCheck } from "../../canonical/leaf-probe.js";
 
@@ -14,9 +15,9 @@ export interface Deployed {
 
 export async function deployStepVerifier(): Promise<Deployed> {
   const conn = await network.create();
-  const maps = await conn.ethers.deployContract("StepMaps");
-  const index = await conn.ethers.deployContract("StepIndex");
-  const verifier = await conn.ethers.deployContract("StepVerifier", [], { libraries: { StepMaps: await maps.getAddress(), StepIndex: await index.getAddress() } });
+  const [deployer] = await conn.ethers.getSigners();
+  // The step verifier as every deployment places it (protocol/deployOracle.ts: its libraries first, then linked).
+  const { verifier } = await placeStepVerifier(deployer!);
   const harness = await conn.ethers.deployContract("StepVerifierHarness", [await verifier.getAddress()]);
   return { verifier, harness };
 }

@@ -5,7 +5,7 @@
  * both models in one request, advancing the chain when step 1 is delivered: the chain's result is the
  * MLP's output on the preprocessing's output as onnxruntime computes them here.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
@@ -46,10 +46,11 @@ describe("oracle CLI: chained requests", () => {
     const chained = lastJson<{ chained: string }>(dep).chained;
     const pixels = Float32Array.from({ length: 784 }, (_, i) => ((i % 28) - 14) ** 2 + (Math.floor(i / 28) - 14) ** 2 < 60 ? 0.9 : 0);
     writeFileSync(join(dir, "picture.json"), JSON.stringify({ dtype: "float32", shape: [1, 1, 28, 28], data: [...pixels] }));
-    // No chain contract: a clear error, nothing sent.
-    const none = await oracle(["chain", "request", "--models", `${pre.modelHash},mnist-mlp`, "--input", join(dir, "picture.json"), "--key", key("user")], env);
-    expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/CONFIG_INVALID.*--chained <address> or set ORACLE_CHAINED/);
+    // The deployment places its own ChainedInference (protocol/deployment.ts): without --chained or ORACLE_CHAINED the
+    // CLI uses it; `oracle chain deploy` made another, used below through ORACLE_CHAINED.
+    const own = (JSON.parse(readFileSync(ready.deployment, "utf8")) as { chained?: string }).chained;
+    expect(own).toMatch(/^0x[0-9a-fA-F]{40}$/);
+    expect(own).not.toBe(chained);
     const r = await oracle(["chain", "request", "--models", `${pre.modelHash},mnist-mlp`, "--input", join(dir, "picture.json"), "--wait", "--json", "--key", key("user")], { ...env, ORACLE_CHAINED: chained });
     expect(r.code, r.stderr).toBe(0);
     const out = lastJson<{ chainId: string; status: string; stepCount: number; outputHash: string; requestIds: string[] }>(r);

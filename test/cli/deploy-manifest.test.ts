@@ -44,7 +44,7 @@ describe("oracle deploy: CREATE2 and the per-chain manifest", () => {
     expect(first.reused).toEqual([]);
     const manifest = JSON.parse(readFileSync(first.manifest, "utf8")) as DeploymentManifest;
     expect(manifest).toMatchObject({ version: 1, chainId: "4242", oracle: first.oracle, registry: first.registry, salt: first.salt });
-    expect(Object.keys(manifest.contracts).length).toBe(13); // no ArbiterResolver unless asked (TokenFees and InferenceSubscriptions included)
+    expect(Object.keys(manifest.contracts).length).toBe(16); // no ArbiterResolver unless asked (TokenFees, ZkDisputeResolver and the three feature contracts included)
     expect(manifest.gitCommit).toMatch(/^[0-9a-f]{40}$/);
     expect(String(await rpc(url, "eth_getCode", [first.oracle, "latest"])).length).toBeGreaterThan(100);
   });
@@ -56,7 +56,7 @@ describe("oracle deploy: CREATE2 and the per-chain manifest", () => {
     const again = lastJson<typeof first>(r);
     expect(again.oracle).toBe(first.oracle);
     expect(again.factoryInstall).toBe("present");
-    expect(again.reused.length).toBe(13);
+    expect(again.reused.length).toBe(16);
     expect(await rpc(url, "eth_blockNumber")).toBe(before);
   });
 
@@ -93,7 +93,7 @@ describe("oracle deploy: CREATE2 and the per-chain manifest", () => {
     const bad = await oracle(["deploy", "--verify-manifest", "--rpc", url], env, 60_000, dir);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/DIFFERS\s+InferenceOracle/);
-    expect(bad.stderr).toMatch(/DEPLOYMENT_MISMATCH.*1 of 13 contracts differ.*InferenceOracle/);
+    expect(bad.stderr).toMatch(/DEPLOYMENT_MISMATCH.*1 of 16 contracts differ.*InferenceOracle/);
     const refused = await oracle(["deploy", "--rpc", url, "--key", KEY, "--out", join(dir, "out", "deployment.json")], env, 180_000, dir);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/DEPLOYMENT_MISMATCH.*InferenceOracle.*code hash/);

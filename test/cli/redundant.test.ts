@@ -7,7 +7,7 @@
  * (`--attest-reward`), earned by whoever attests (here the CLI's own key, moving the job on with --wait);
  * `oracle redundant withdraw` pulls the key's credits (unused reserve, unearned and earned rewards) once.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
@@ -42,10 +42,9 @@ describe("oracle CLI: redundancy", () => {
     const seven = Int8Array.from({ length: 49 }, (_, i) => (i % 7 === 3 || i < 7 ? 100 : 0));
     const input = join(dir, "seven.json");
     writeFileSync(input, JSON.stringify({ dtype: "int8", shape: [1, 7, 7], data: [...seven] }));
-    // No contract: a clear error, nothing sent.
-    const none = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--key", key("user")], env);
-    expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/CONFIG_INVALID.*--redundant <address> or set ORACLE_REDUNDANT/);
+    // The deployment places its own RedundantInference (protocol/deployment.ts): without --redundant or
+    // ORACLE_REDUNDANT the CLI uses it; `oracle redundant deploy` below makes another.
+    expect((JSON.parse(readFileSync(ready.deployment, "utf8")) as { redundant?: string }).redundant).toMatch(/^0x[0-9a-fA-F]{40}$/);
     const bad = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "1", "--redundant", "0x" + "11".repeat(20), "--key", key("user")], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/CONFIG_INVALID.*--k takes 2\.\.8/);

@@ -36,7 +36,8 @@ export async function deployChained(conn: Connection) {
   await reg(MNIST_HASH, { dtype: 3, shape: [1, 7, 7] }, { dtype: 3, shape: [1, 10] });
   await reg(SMOOTH_HASH, { dtype: 3, shape: [1, 7, 7] }, { dtype: 3, shape: [1, 7, 7] });
   await reg(OTHER_HASH, { dtype: 1, shape: [1, 2] }, { dtype: 1, shape: [1, 2] });
-  const chained: any = await fx.ethers.deployContract("ChainedInference", [fx.oracleAddr]);
+  // The deployment's own ChainedInference (protocol/deployment.ts places it).
+  const chained: any = fx.chained;
   const chainedAddr: string = await chained.getAddress();
   const dappNone: any = await fx.ethers.deployContract("ChainedDigitDApp", [chainedAddr, PRE_HASH, MNIST_HASH, 0]);
   const dappOpt: any = await fx.ethers.deployContract("ChainedDigitDApp", [chainedAddr, PRE_HASH, MNIST_HASH, 1]);

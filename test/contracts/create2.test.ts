@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { getCreate2Address, keccak256 } from "ethers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { deployContracts, loadDeployConfig, type DeployResult } from "../../cli/deploy.js";
+import { deployContracts, loadDeployConfig, type DeployResult } from "../../protocol/deployment.js";
 import { Progress } from "../../cli/common.js";
 import { CREATE2_FACTORY, CREATE2_FACTORY_CODE, DEFAULT_DEPLOY_SALT, contractSalt, parseSalt } from "../../protocol/create2.js";
 import { loadManifest, verifyManifest, writeManifest, type DeploymentManifest } from "../../protocol/manifest.js";
@@ -56,7 +56,7 @@ describe("deterministic deployments (CREATE2)", () => {
     expect(mB.chainId).toBe("4242");
     const names = Object.keys(mA.contracts).sort();
     expect(names).toEqual(
-      ["ArbiterResolver", "DisputeBook", "FraudGame", "InferenceOracle", "ModelRegistry", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking", "StepIndex", "StepMaps", "StepVerifier", "TokenFees", "InferenceSubscriptions"].sort(),
+      ["ArbiterResolver", "DisputeBook", "FraudGame", "InferenceOracle", "ModelRegistry", "OracleParams", "OracleRejections", "OracleRequests", "OracleStaking", "StepIndex", "StepMaps", "StepVerifier", "TokenFees", "InferenceSubscriptions", "ChainedInference", "RedundantInference", "ZkDisputeResolver"].sort(),
     );
     expect(Object.keys(mB.contracts).sort()).toEqual(names);
     for (const name of names) {
@@ -67,7 +67,7 @@ describe("deterministic deployments (CREATE2)", () => {
       expect(mA.contracts[name]!.salt).toBe(contractSalt(DEFAULT_DEPLOY_SALT, name));
       expect(keccak256(await a.provider.getCode(mA.contracts[name]!.address))).toBe(mA.contracts[name]!.codeHash);
     }
-    expect([onB.registry, onB.oracle, onB.resolver, onB.fraudGame]).toEqual([onA.registry, onA.oracle, onA.resolver, onA.fraudGame]);
+    expect([onB.registry, onB.oracle, onB.resolver, onB.fraudGame, onB.zkResolver, onB.subscriptions, onB.chained, onB.redundant]).toEqual([onA.registry, onA.oracle, onA.resolver, onA.fraudGame, onA.zkResolver, onA.subscriptions, onA.chained, onA.redundant]);
     // The oracle's code embeds its EIP-712 domain (chain id), so its code hash is per chain; a library's is not.
     expect(mB.contracts.InferenceOracle!.codeHash).not.toBe(mA.contracts.InferenceOracle!.codeHash);
     expect(mB.contracts.OracleParams!.codeHash).toBe(mA.contracts.OracleParams!.codeHash);
@@ -118,7 +118,7 @@ describe("deterministic deployments (CREATE2)", () => {
 
   it("verifyManifest: every contract matches; a tampered record or another chain's manifest does not", async () => {
     const checks = await verifyManifest(a.provider, onA.manifest!);
-    expect(checks.length).toBe(14);
+    expect(checks.length).toBe(17);
     expect(checks.every((c) => c.ok)).toBe(true);
     const tampered: DeploymentManifest = structuredClone(onA.manifest!);
     tampered.contracts.InferenceOracle!.codeHash = onB.manifest!.contracts.InferenceOracle!.codeHash;

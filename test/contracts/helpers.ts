@@ -8,7 +8,8 @@ import { network } from "hardhat";
 import { Contract, Wallet, ZeroHash, id as keccakUtf8, keccak256, AbiCoder, type BaseContract, type Signer, type TransactionReceipt } from "ethers";
 import { oracleDomain, signRejection } from "../../protocol/eip712.js";
 import { signResultBatch, packBatch, submittedFromLogs, type SubmittedResult } from "../../protocol/batch.js";
-import { deployInferenceOracle } from "../../protocol/deployOracle.js";
+import { deployContracts, loadDeployConfig, QUIET_PROGRESS } from "../../protocol/deployment.js";
+import type { GameTimes } from "../../protocol/deployOracle.js";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { sha256, bytesToHex } from "../../protocol/merkle.js";
 import type { Hex, RequestId } from "../../protocol/types.js";
@@ -74,20 +75,36 @@ export function signerWallet(i: number): Wallet {
   return new Wallet(keccakUtf8(`worker-signer-${i}`));
 }
 
-export async function deploy(conn: Connection) {
+/**
+ * The contract tests' deployment, made by the one deployment procedure (protocol/deployment.ts, as `oracle deploy`
+ * makes it, with plain CREATE): registry, oracle (PARAMS), the arbiter resolver (RULE_WITHIN), the ZkDisputeResolver
+ * and the features' contracts, with `game` also the step verifier and the FraudGame on those clocks. Then a test zk
+ * verifier, the model registered and three staked workers.
+ */
+export async function deploy(conn: Connection, options: { game?: GameTimes } = {}) {
   const { ethers } = conn;
   const all = await ethers.getSigners();
   const at = (i: number) => all[i]!;
   const [admin, modelOwner, requester, relayer, challenger, arbiter, op1, op2, op3, other] = [
     at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9),
   ] as const;
+  const config = loadDeployConfig({ arbiter: arbiter.address, disputeWindow: RULE_WITHIN, fraudGame: options.game !== undefined, ...(options.game === undefined ? {} : { game: options.game }), params: PARAMS });
+  const d = await deployContracts(admin, config, QUIET_PROGRESS, undefined, { salt: false });
   // Contracts are typed loosely (`any`): tests pass plain objects for structs and read decoded event args.
-  const registry: any = await ethers.deployContract("ModelRegistry", [admin.address]);
-  const oracle: any = await deployInferenceOracle(admin, await registry.getAddress(), admin.address, PARAMS);
-  const oracleAddr: string = await oracle.getAddress();
-  const resolver: any = await ethers.deployContract("ArbiterResolver", [oracleAddr, arbiter.address, RULE_WITHIN, Ruling.WorkerRight]);
+  const contract = (address: string | undefined, name: string): any => {
+    if (address === undefined) throw new Error(`the deployment placed no ${name}`);
+    return ethers.getContractAt(name, address);
+  };
+  const registry: any = await contract(d.registry, "ModelRegistry");
+  const oracle: any = await contract(d.oracle, "InferenceOracle");
+  const oracleAddr: string = d.oracle;
+  const resolver: any = await contract(d.resolver, "ArbiterResolver");
+  const zkResolver: any = await contract(d.zkResolver, "ZkDisputeResolver");
+  const subscriptions: any = await contract(d.subscriptions, "InferenceSubscriptions");
+  const chained: any = await contract(d.chained, "ChainedInference");
+  const redundant: any = await contract(d.redundant, "RedundantInference");
+  const game: any = d.fraudGame === undefined ? undefined : await contract(d.fraudGame, "FraudGame");
   const zk: any = await ethers.deployContract("TestZkVerifier", []);
-  await registry.setResolverApproval(await resolver.getAddress(), true);
   await registry.setResolverApproval(await zk.getAddress(), true);
   await registry
     .connect(modelOwner)
@@ -97,7 +114,7 @@ export async function deploy(conn: Connection) {
   for (let i = 0; i < 3; i++) await oracle.connect(ops[i]).registerWorker(signers[i]!.address, { value: 2n * ETH });
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const domain = oracleDomain(chainId, oracleAddr);
-  return { ethers, admin, modelOwner, requester, relayer, challenger, arbiter, other, ops, signers, registry, oracle, resolver, zk, domain, oracleAddr, chainId };
+  return { ethers, admin, modelOwner, requester, relayer, challenger, arbiter, other, ops, signers, registry, oracle, resolver, zk, zkResolver, subscriptions, chained, redundant, game, domain, oracleAddr, chainId };
 }
 export type Fx = Awaited<ReturnType<typeof deploy>>;
 

@@ -19,7 +19,8 @@ export const BAD_HASH = hashEncoded(BAD);
 
 export async function deployRedundant(conn: Connection) {
   const fx = await deploy(conn);
-  const redundant: any = await fx.ethers.deployContract("RedundantInference", [fx.oracleAddr]);
+  // The deployment's own RedundantInference (protocol/deployment.ts places it).
+  const redundant: any = fx.redundant;
   const redundantAddr: string = await redundant.getAddress();
   const dapp: any = await fx.ethers.deployContract("RedundantClassifierDApp", [redundantAddr, MODEL_HASH], fx.requester);
   const hostile: any = await fx.ethers.deployContract("HostileRedundantRequester", [redundantAddr]);

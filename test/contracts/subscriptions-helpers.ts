@@ -16,7 +16,8 @@ export const CALLBACK_GAS = 100_000;
 
 export async function deploySubs(conn: Connection) {
   const fx = await deploy(conn);
-  const subs: any = await fx.ethers.deployContract("InferenceSubscriptions", [fx.oracleAddr]);
+  // The deployment's own InferenceSubscriptions (protocol/deployment.ts places it).
+  const subs: any = fx.subscriptions;
   const subsAddr: string = await subs.getAddress();
   const consumer: any = await fx.ethers.deployContract("HostileSubscriber", [subsAddr, INPUT_HASH]);
   return { ...fx, subs, subsAddr, consumer, consumerAddr: (await consumer.getAddress()) as string };
