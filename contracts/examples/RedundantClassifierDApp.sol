@@ -35,7 +35,7 @@ contract RedundantClassifierDApp is IRedundantConsumer {
     mapping(uint256 jobId => Outcome) internal _outcomes;
 
     constructor(address redundant_, bytes32 modelHash_) {
-        redundant = RedundantInference(redundant_);
+        redundant = RedundantInference(payable(redundant_));
         modelHash = modelHash_;
         owner = msg.sender;
     }

@@ -5,9 +5,11 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
+import {IOracleTokenFees} from "../interfaces/IOracleTokenFees.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {CanonicalTerms} from "../interfaces/IDisputeGame.sol";
 import {ExactGasCall} from "../libraries/ExactGasCall.sol";
+import {TokenPull} from "../libraries/TokenPull.sol";
 import {TensorHash} from "../libraries/TensorHash.sol";
 import {RequestId} from "../types/RequestId.sol";
 import {IRedundantConsumer} from "./IRedundantConsumer.sol";
@@ -46,6 +48,14 @@ import {OutputComparator} from "./OutputComparator.sol";
 /// + ATTEST_GRACE) is closed by anyone (`close`): Incomplete, the unused reserve and rewards credited
 /// to the requester, nothing pushed. Refunds of the job's oracle requests (expired, rejected) are
 /// credited to the requester as they arrive. Credits are pulled (`withdraw`).
+///
+/// Paid in a token (`requestWithToken`; docs/FEATURES.md, "ERC-20 fees across features"): `fee` is an
+/// amount of a token the model's owner accepts, the k + reserve fees pulled exactly up front (an EIP-2612
+/// permit makes it one transaction; fee-on-transfer tokens are refused), and each answer is an oracle
+/// token request whose callback gas is paid in wei (`callbackFee` each, with the attest rewards, from
+/// msg.value). A token request's refund carries nothing: `collectTokenRefund` (anyone) claims its token fee
+/// and callback wei back from the oracle and credits them to the requester. The unused reserve goes back
+/// in the token. Token credits are pulled with `withdrawToken`, wei ones with `withdraw`.
 contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     uint256 public constant MAX_K = 8;
     uint256 public constant MAX_RESERVE = 8;
@@ -125,6 +135,9 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         uint64 tauOutAbs;
         uint64 tauOutRel;
         uint96 attestReward;
+        /// @notice The fee token (zero: ETH) and, for a token job, the wei each answer's callback is paid.
+        address token;
+        uint96 callbackFee;
         bytes32 modelHash;
         bytes32 inputHash;
         bytes32 outputHash;
@@ -148,11 +161,17 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     event AnswerDelivered(uint256 indexed jobId, uint256 index, RequestId indexed requestId, bytes32 outputHash, bytes output);
     event AnswerAttested(uint256 indexed jobId, uint256 index, RequestId indexed requestId, address indexed worker, bool counted);
     event AnswerRefunded(uint256 indexed jobId, uint256 index, RequestId indexed requestId, uint8 reason, uint256 amount);
-    /// @param reserveRefund the unused reserve and rewards credited to the requester now
+    /// @param reserveRefund the unused reserve and rewards credited to the requester now, in wei (a token
+    /// job's reserve fees are credited in its token: tokenBalanceOf)
     event JobDecided(uint256 indexed jobId, bool agreed, bytes32 outputHash, uint256 reserveRefund);
     event JobDelivered(uint256 indexed jobId, bool callbackSucceeded);
     event JobClosed(uint256 indexed jobId, uint8 counted, uint256 reserveRefund);
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice A token job: its `totalFee` (k + reserve fees) was pulled in `token`; `callbackFee` wei pay each answer's callback.
+    event JobPaidWithToken(uint256 indexed jobId, address indexed token, uint256 totalFee, uint96 callbackFee);
+    /// @notice A refunded token answer's fee (`amount` of the job's token) and `callbackFee` wei were credited to the requester.
+    event AnswerTokenRefunded(uint256 indexed jobId, uint256 index, RequestId indexed requestId, uint256 amount, uint256 callbackFee);
+    event TokenWithdrawn(address indexed account, address indexed token, uint256 amount);
 
     error RedundancyOnlyOracle(address caller);
     error RedundancyBadK(uint256 k, uint256 reserve);
@@ -180,6 +199,10 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     error RedundancyNotComparing(uint256 jobId, JobStatus status);
     /// @notice `decide` got a number of outputs other than the job's counted answers.
     error RedundancyOutputCount(uint256 jobId, uint256 given, uint256 expected);
+    /// @notice Not a refunded token answer of a job, or its refund was collected already.
+    error RedundancyNoTokenRefund(RequestId requestId);
+    /// @notice Only the oracle sends this contract wei outside a request (its pull balance, withdrawn).
+    error RedundancyUnexpectedValue(address sender);
 
     IInferenceOracle public immutable oracle;
     /// @notice The OutputAgreement copy `decide` calls, deployed by the constructor (keeps this contract small).
@@ -195,6 +218,10 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     mapping(uint256 jobId => mapping(address worker => bool)) public countedWorker;
     /// @notice Credits of each requester (refunds, unused reserve), pulled with `withdraw`.
     mapping(address => uint256) public balanceOf;
+    /// @notice Token credits of each account (refunded token answers, unused token reserve), pulled with `withdrawToken`.
+    mapping(address account => mapping(address token => uint256)) public tokenBalanceOf;
+    /// @notice Whether a refunded token answer's fee was collected and credited.
+    mapping(RequestId => bool) public tokenRefundCollected;
 
     modifier onlyOracle() {
         // INVARIANT: answers and refunds are believed only when the oracle delivers them.
@@ -207,6 +234,11 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         comparator = new OutputComparator();
     }
 
+    /// @notice Receives the oracle's pull balance (a refunded token answer's callback fee) only.
+    receive() external payable {
+        if (msg.sender != address(oracle)) revert RedundancyUnexpectedValue(msg.sender);
+    }
+
     // ------------------------------------------------------------------ requesting
 
     /// @notice Requests k answers from distinct workers: msg.value = (k + reserve) x fee. The k oracle
@@ -216,6 +248,32 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         uint256 total = (uint256(r.k) + r.reserve) * r.fee + (uint256(r.k) + r.reserve + 1) * r.attestReward;
         // INVARIANT: the job's escrow is exactly what it was paid.
         if (msg.value != total) revert RedundancyFeeMismatch(msg.value, total);
+        jobId = _open(r, address(0), 0, total);
+    }
+
+    /// @notice Requests k answers paid in `token`: `r.fee` is each answer's fee in the token, (k + reserve) x
+    /// fee pulled exactly from the caller now (after its EIP-2612 `permit` for this contract, abi.encode(
+    /// IOracleTokenFees.Permit), or empty: an allowance); msg.value = (k + reserve) x callbackFee + (k +
+    /// reserve + 1) x attestReward, callbackFee being the wei each answer's callback is paid (the oracle
+    /// requires at least ANSWER_CALLBACK_GAS at its gas price). The oracle refuses a token the model does not
+    /// accept or a fee below its token terms (the whole job reverts); a fee-on-transfer token is refused.
+    function requestWithToken(JobRequest calldata r, address token, uint96 callbackFee, bytes calldata permit)
+        external
+        payable
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        if (r.k < 2 || r.k > MAX_K || r.reserve > MAX_RESERVE) revert RedundancyBadK(r.k, r.reserve);
+        uint256 n = uint256(r.k) + r.reserve;
+        uint256 wei_ = n * callbackFee + (n + 1) * r.attestReward;
+        // INVARIANT: the job's wei escrow is exactly what it was paid; its token escrow is pulled exactly.
+        if (msg.value != wei_) revert RedundancyFeeMismatch(msg.value, wei_);
+        TokenPull.pullExact(token, msg.sender, n * r.fee, permit);
+        jobId = _open(r, token, callbackFee, n * r.fee);
+        emit JobPaidWithToken(jobId, token, n * r.fee, callbackFee);
+    }
+
+    function _open(JobRequest calldata r, address token, uint96 callbackFee, uint256 total) internal returns (uint256 jobId) {
         if (r.deadline <= block.timestamp || r.deadline > type(uint40).max / 2) revert RedundancyDeadlineInvalid(r.deadline, block.timestamp);
         IInferenceOracle.Params memory p = oracle.params();
         // INVARIANT: a delivery needs no more gas than any oracle callback may have.
@@ -234,6 +292,8 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         j.consumerGas = r.consumerGas;
         j.rewardsLeft = r.k + r.reserve + 1;
         j.attestReward = r.attestReward;
+        j.token = token;
+        j.callbackFee = callbackFee;
         _recordTau(j, r.modelHash);
         j.modelHash = r.modelHash;
         j.inputHash = r.input.length != 0 ? bytes32(0) : r.inputHash;
@@ -391,6 +451,43 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
         emit Withdrawn(msg.sender, amount);
     }
 
+    /// @notice Sends the caller its token credits in `token`.
+    function withdrawToken(address token) external nonReentrant {
+        uint256 amount = tokenBalanceOf[msg.sender][token];
+        if (amount == 0) revert RedundancyNothingToWithdraw(msg.sender);
+        tokenBalanceOf[msg.sender][token] = 0;
+        emit TokenWithdrawn(msg.sender, token, amount);
+        TokenPull.send(token, msg.sender, amount);
+    }
+
+    /// @notice Credits the requester a refunded token answer's fee (in the job's token) and callback fee (wei),
+    /// claimed back from the oracle (a token request's refund carries nothing; claiming it costs more than the
+    /// oracle's REFUND_GAS). Anyone may call (the relayer's attester does); once per answer. A refund whose
+    /// push did not reach this contract is recorded here too (the answer becomes Refunded: replaceable).
+    function collectTokenRefund(RequestId requestId) external nonReentrant {
+        uint256 jobId = jobOf[requestId];
+        Job storage j = _jobs[jobId];
+        address token = j.token;
+        // INVARIANT: one credit per refunded token request, only once the oracle refunded it.
+        if (
+            token == address(0) || tokenRefundCollected[requestId]
+                || oracle.state(requestId) != IInferenceOracle.RequestStatus.Refunded
+        ) revert RedundancyNoTokenRefund(requestId);
+        tokenRefundCollected[requestId] = true;
+        uint256 index = _indexOf[requestId];
+        Answer storage a = _answers[jobId][index];
+        if (a.status == AnswerStatus.Requested) a.status = AnswerStatus.Refunded;
+        uint256 callbackFee = oracle.getRequest(requestId).callbackFee;
+        TokenPull.collectRefund(IOracleTokenFees(address(oracle)), requestId, token);
+        // The callback fee was credited to this contract at the oracle: pull it (with any other).
+        if (oracle.balanceOf(address(this)) != 0) oracle.withdraw();
+        // Credited from the job's books (what it paid), not from what arrived: the tokens of several refunds
+        // may arrive in one withdrawal.
+        tokenBalanceOf[j.requester][token] += j.fee;
+        balanceOf[j.requester] += callbackFee;
+        emit AnswerTokenRefunded(jobId, index, requestId, j.fee, callbackFee);
+    }
+
     // ------------------------------------------------------------------ oracle callbacks
 
     /// @inheritdoc IInferenceConsumer
@@ -434,18 +531,24 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ internals
 
     function _ask(uint256 jobId, Job storage j, bytes32 inputHash, bytes calldata input, string memory inputURI) internal returns (RequestId id) {
-        id = oracle.requestInference{value: j.fee}(
-            IInferenceOracle.RequestParams({
-                modelHash: j.modelHash,
-                inputHash: inputHash,
-                input: input,
-                inputURI: inputURI,
-                tier: IInferenceOracle.Tier.OPTIMISTIC,
-                callbackGasLimit: ANSWER_CALLBACK_GAS,
-                deadline: j.deadline,
-                maxInlineOutput: 0
-            })
-        );
+        IInferenceOracle.RequestParams memory p = IInferenceOracle.RequestParams({
+            modelHash: j.modelHash,
+            inputHash: inputHash,
+            input: input,
+            inputURI: inputURI,
+            tier: IInferenceOracle.Tier.OPTIMISTIC,
+            callbackGasLimit: ANSWER_CALLBACK_GAS,
+            deadline: j.deadline,
+            maxInlineOutput: 0
+        });
+        address token = j.token;
+        if (token == address(0)) {
+            id = oracle.requestInference{value: j.fee}(p);
+        } else {
+            // The oracle pulls exactly the fee (allowance back to 0); the callback's gas is paid in wei.
+            TokenPull.approveExact(token, address(oracle), j.fee);
+            id = IOracleTokenFees(address(oracle)).requestInferenceWithToken{value: j.callbackFee}(p, token, j.fee, "");
+        }
         Answer[] storage answers = _answers[jobId];
         jobOf[id] = jobId;
         _indexOf[id] = answers.length;
@@ -495,8 +598,17 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
     }
 
     /// @dev Credits the requester the unused reserve and rewards (the job makes no more requests or payments).
+    /// Returns the wei credited; a token job's reserve fees are credited in its token (its callback fees in wei).
     function _releaseReserve(Job storage j) internal returns (uint256 refund) {
-        refund = uint256(j.reserveLeft) * j.fee + uint256(j.rewardsLeft) * j.attestReward;
+        uint256 reserve = j.reserveLeft;
+        refund = uint256(j.rewardsLeft) * j.attestReward;
+        address token = j.token;
+        if (token == address(0)) {
+            refund += reserve * j.fee;
+        } else {
+            refund += reserve * j.callbackFee;
+            if (reserve != 0) tokenBalanceOf[j.requester][token] += reserve * j.fee;
+        }
         j.reserveLeft = 0;
         j.rewardsLeft = 0;
         if (refund != 0) balanceOf[j.requester] += refund;

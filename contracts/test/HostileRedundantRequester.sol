@@ -15,7 +15,7 @@ contract HostileRedundantRequester is IRedundantConsumer {
     bool public reentryFailed;
 
     constructor(address redundant_) {
-        redundant = RedundantInference(redundant_);
+        redundant = RedundantInference(payable(redundant_));
     }
 
     function setMode(uint8 m) external {
