@@ -9,13 +9,20 @@
  * job closes as Disagreed after its decideBy. Anyone may do each of these (and is credited the job's
  * attestReward for each attestation and the decide); the relayer's attester (relayer/redundancy-attester.ts)
  * does them for the contracts it watches.
+ *
+ * A job may be paid in an ERC-20 token the model accepts (`token` in requestRedundant; RedundantInference's
+ * requestWithToken): `fee` is then each answer's token amount, pulled after an EIP-2612 permit (or an
+ * approval), and each answer's callback is paid `callbackFee` wei. A refunded token answer's fee is collected
+ * back from the oracle (`collectTokenRefund`, a "collect" action of jobActions) and credited in the token
+ * (`tokenBalanceOf`, `withdrawToken`).
  */
-import { hexlify, type ContractRunner, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
+import { hexlify, getAddress, ZeroAddress, type ContractRunner, type Signer, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
 import { hashBundleEncoded } from "../protocol/bundle.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 import { proofFromLogs, querySubmitted, type ResultProof } from "../protocol/batch.js";
 import { RedundantInference__factory, type RedundantInference } from "../types/ethers-contracts/index.js";
 import { OracleSdkError } from "./errors.js";
+import { callbackGasPrice, permitDeadline, tokenPermitOrApprove, type TokenPayment } from "./token-pay.js";
 
 export { RedundantInference__factory, type RedundantInference };
 
@@ -55,18 +62,34 @@ export interface RedundantRequestOptions {
   inputURI?: string;
   k: number;
   reserve?: number;
-  /** Wei per oracle request (model fee + worker fee + the answer callback's gas). */
+  /** Wei per oracle request (model fee + worker fee + the answer callback's gas); with `token`, token units per request. */
   fee: bigint;
   deadline: bigint;
   consumerGas?: number;
   /** Wei credited to whoever makes each attestation and the decide (k + reserve + 1 prepaid; unused refunded). */
   attestReward?: bigint;
+  /**
+   * Pay the fees in this ERC-20 token (the model's owner must accept it; `fee` is then in the token, at least
+   * its token terms' owner fee + minimum worker fee). `callbackFee` is the wei each answer's callback is paid
+   * (default ANSWER_CALLBACK_GAS x today's callback gas price x 2).
+   */
+  token?: TokenPayment & { callbackFee?: bigint };
 }
 
-/** What a job costs up front: (k + reserve) x fee + (k + reserve + 1) x attestReward. */
-export function redundantJobValue(o: Pick<RedundantRequestOptions, "k" | "reserve" | "fee" | "attestReward">): bigint {
+/**
+ * The wei a job costs up front: (k + reserve) x fee + (k + reserve + 1) x attestReward; for a token job
+ * (`callbackFee` given) (k + reserve) x callbackFee + (k + reserve + 1) x attestReward, the fees being in the token.
+ */
+export function redundantJobValue(o: Pick<RedundantRequestOptions, "k" | "reserve" | "fee" | "attestReward">, callbackFee?: bigint): bigint {
   const n = BigInt(o.k) + BigInt(o.reserve ?? 0);
-  return n * o.fee + (n + 1n) * (o.attestReward ?? 0n);
+  return n * (callbackFee ?? o.fee) + (n + 1n) * (o.attestReward ?? 0n);
+}
+
+/** The wei each answer of a token job is paid for its callback by default: ANSWER_CALLBACK_GAS x today's callback gas price x 2. */
+export async function redundantCallbackFee(contract: RedundantInference, provider: Provider): Promise<bigint> {
+  const oracle = IInferenceOracle__factory.connect(await contract.oracle(), provider);
+  const price = await callbackGasPrice(provider, (await oracle.params()).minGasPrice);
+  return (await contract.ANSWER_CALLBACK_GAS()) * price * 2n;
 }
 
 /** Requests a job (msg.value = redundantJobValue); returns its id. */
@@ -74,21 +97,29 @@ export async function requestRedundant(contract: RedundantInference, o: Redundan
   const reserve = o.reserve ?? 0;
   if (!Number.isInteger(o.k) || o.k < 2 || o.k > 8) throw new OracleSdkError("INPUT_INVALID", `redundancy k must be 2..8, got ${o.k}`);
   if (!Number.isInteger(reserve) || reserve < 0 || reserve > 8) throw new OracleSdkError("INPUT_INVALID", `redundancy reserve must be 0..8, got ${reserve}`);
-  const tx = await contract.request(
-    {
-      modelHash: o.modelHash,
-      inputHash: o.inputHash ?? "0x" + "00".repeat(32),
-      input: o.input ?? "0x",
-      inputURI: o.inputURI ?? "",
-      k: o.k,
-      reserve,
-      fee: o.fee,
-      deadline: o.deadline,
-      consumerGas: o.consumerGas ?? 0,
-      attestReward: o.attestReward ?? 0n,
-    },
-    { value: redundantJobValue(o) },
-  );
+  const req = {
+    modelHash: o.modelHash,
+    inputHash: o.inputHash ?? "0x" + "00".repeat(32),
+    input: o.input ?? "0x",
+    inputURI: o.inputURI ?? "",
+    k: o.k,
+    reserve,
+    fee: o.fee,
+    deadline: o.deadline,
+    consumerGas: o.consumerGas ?? 0,
+    attestReward: o.attestReward ?? 0n,
+  };
+  let tx;
+  if (o.token === undefined) {
+    tx = await contract.request(req, { value: redundantJobValue(o) });
+  } else {
+    const signer = contract.runner as Signer | null;
+    if (signer === null || !("sendTransaction" in signer) || signer.provider === null) throw new OracleSdkError("CONFIG_INVALID", "a token job needs a Signer with a provider");
+    const callbackFee = o.token.callbackFee ?? (await redundantCallbackFee(contract, signer.provider));
+    const tokens = (BigInt(o.k) + BigInt(reserve)) * o.fee;
+    const permit = await tokenPermitOrApprove(signer, o.token, await contract.getAddress(), tokens, await permitDeadline(signer.provider));
+    tx = await contract.requestWithToken(req, getAddress(o.token.address), callbackFee, permit, { value: redundantJobValue(o, callbackFee) });
+  }
   const receipt = (await tx.wait())!;
   for (const log of receipt.logs) {
     const parsed = contract.interface.parseLog(log);
@@ -119,7 +150,7 @@ export type OutputSource = (outputHash: string) => Promise<Uint8Array | undefine
 
 /** One transaction that moves a job on (attest, replace or deliver). */
 export interface JobAction {
-  kind: "attest" | "replace" | "decide" | "deliver" | "close";
+  kind: "attest" | "replace" | "decide" | "deliver" | "close" | "collect";
   build: () => Promise<ContractTransaction>;
 }
 
@@ -127,7 +158,8 @@ export interface JobAction {
  * What can be sent now to move `jobId` on: an attestation for every answer the oracle fulfilled and nobody
  * attested, a replacement for every duplicate or refunded answer while the reserve and the deadline last,
  * the decision of a Comparing job (its counted answers' bytes, when every one was delivered inline), the
- * delivery of a decided job, and `close` of an open job past its closeAt or a Comparing one past its decideBy.
+ * delivery of a decided job, and `close` of an open job past its closeAt or a Comparing one past its decideBy;
+ * for a token job, at any status, the collection of every refunded answer's token fee not yet collected.
  * Attestations decide the job, so a caller sends them, then asks again.
  */
 export async function jobActions(contract: RedundantInference, oracleAddress: string, jobId: bigint, o: { fromBlock?: number; outputs?: OutputSource } = {}): Promise<JobAction[]> {
@@ -166,7 +198,21 @@ export async function jobActions(contract: RedundantInference, oracleAddress: st
     if (status === JobStatus.Agreed) output = (await outputBytes(job.outputHash, await deliveredOutputs(contract, jobId, fromBlock), o.outputs)) ?? "0x";
     actions.push({ kind: "deliver", build: () => contract.deliver.populateTransaction(jobId, output) });
   }
+  if (job.token !== ZeroAddress) actions.push(...(await tokenRefundActions(contract, oracle, jobId)));
   return actions;
+}
+
+/** A `collect` for each answer of a token job the oracle refunded whose token fee was not collected yet. */
+async function tokenRefundActions(contract: RedundantInference, oracle: ReturnType<typeof IInferenceOracle__factory.connect>, jobId: bigint): Promise<JobAction[]> {
+  const out: JobAction[] = [];
+  for (const a of await contract.getAnswers(jobId)) {
+    const s = Number(a.status) as AnswerStatus;
+    if (s !== AnswerStatus.Refunded && s !== AnswerStatus.Replaced && s !== AnswerStatus.Requested) continue;
+    // RequestStatus.Refunded = 5.
+    if (Number(await oracle.state(a.requestId)) !== 5 || (await contract.tokenRefundCollected(a.requestId))) continue;
+    out.push({ kind: "collect", build: () => contract.collectTokenRefund.populateTransaction(a.requestId) });
+  }
+  return out;
 }
 
 /** The inline outputs the job's AnswerDelivered events carried, by output hash. */
