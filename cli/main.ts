@@ -346,6 +346,9 @@ redundant
   .option("--reserve <n>", "prepaid replacements for duplicate or refunded answers (0..8)", "1")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
   .option("--tip <eth>", "paid to each worker above the minimum fee", "0.001")
+  .option("--token <address>", "pay each answer's fee in this ERC-20 token (one the model accepts); callback gas and attest rewards stay in ETH")
+  .option("--token-tip <units>", "with --token: paid to each worker above the minimum, in the token's smallest units", "0")
+  .option("--no-permit", "with --token: approve the redundancy contract in a transaction first instead of signing an EIP-2612 permit")
   .option("--attest-reward <eth>", "prepaid to whoever attests each answer and decides the job (k + reserve + 1 of them; unused refunded)", "0")
   .option("--deadline <s>", "seconds until the requests' deadline", "3600")
   .option("--wait", "attest, replace, decide and deliver as answers settle, until the job is decided")
@@ -366,6 +369,7 @@ redundant
   .command("withdraw")
   .description("pull this key's credits: refunds, unused reserve and rewards, attester rewards earned")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
+  .option("--token <address>", "pull the credits in this ERC-20 token instead (a token job's refunds and unused reserve)")
   .action(async (_o, cmd: Command) => redundantWithdrawCommand(globals(cmd) as never));
 
 async function run(): Promise<void> {

@@ -3,19 +3,21 @@
  * answered by k distinct staked workers, final when they agree.
  *
  *   oracle redundant deploy                                     deploy RedundantInference for the deployment's oracle
- *   oracle redundant request --model m --input f --k 2 [--wait] request k answers (k + reserve fees paid up front)
+ *   oracle redundant request --model m --input f --k 2 [--wait] request k answers (k + reserve fees paid up front;
+ *                                                               --token <address>: in an ERC-20 token the model accepts)
  *   oracle redundant status <jobId>                             the job and each answer (worker, status, output hash)
  *   oracle redundant advance <jobId>                            attest / replace / decide / deliver what can be now (anyone may)
- *   oracle redundant withdraw                                   pull this key's credits (refunds, unused reserve, attester rewards)
+ *   oracle redundant withdraw [--token <address>]               pull this key's credits (refunds, unused reserve, attester rewards)
  *
  * The contract's address comes from --redundant or ORACLE_REDUNDANT. A relayer watching it (config
  * `redundant`) attests, replaces and delivers by itself.
  */
-import { parseEther } from "ethers";
+import { isAddress, parseEther, ZeroAddress } from "ethers";
 import { encodeTensor, hashEncoded } from "../protocol/tensor.js";
 import { isAddressHex } from "../protocol/hex.js";
 import type { Hex } from "../protocol/types.js";
 import { OracleClient } from "../sdk/index.js";
+import { IModelRegistry__factory } from "../protocol/contracts.js";
 import { advanceJob, redundantContract, redundantJobValue, requestRedundant, AnswerStatus, JobStatus, RedundantInference__factory, type RedundantInference } from "../sdk/redundancy.js";
 import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
 import { resolveModel } from "./model.js";
@@ -48,6 +50,7 @@ async function jobJson(c: RedundantInference, jobId: bigint) {
     closeAt: Number(j.closeAt),
     decideBy: Number(j.decideBy),
     attestReward: j.attestReward.toString(),
+    ...(j.token === ZeroAddress ? {} : { token: j.token, callbackFee: j.callbackFee.toString() }),
     rewardsLeft: Number(j.rewardsLeft),
     outputHash: j.outputHash,
     delivered: j.delivered,
@@ -58,7 +61,7 @@ async function jobJson(c: RedundantInference, jobId: bigint) {
 
 function jobLines(v: Awaited<ReturnType<typeof jobJson>>): string[] {
   return [
-    `job ${v.jobId}: ${v.status}, ${v.counted} of ${v.k} distinct workers counted, reserve left ${v.reserveLeft}${v.status === "Agreed" ? `, output ${v.outputHash}` : ""}${v.status === "Comparing" ? ` (answers differ by hash: decide compares them within τ_out; Disagreed by default after ${new Date(v.decideBy * 1000).toISOString()})` : ""}${v.delivered ? ` (delivered; consumer callback ${v.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
+    `job ${v.jobId}: ${v.status}, ${v.counted} of ${v.k} distinct workers counted, reserve left ${v.reserveLeft}${v.token === undefined ? "" : `, paid in token ${v.token}`}${v.status === "Agreed" ? `, output ${v.outputHash}` : ""}${v.status === "Comparing" ? ` (answers differ by hash: decide compares them within τ_out; Disagreed by default after ${new Date(v.decideBy * 1000).toISOString()})` : ""}${v.delivered ? ` (delivered; consumer callback ${v.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
     ...v.answers.map((a, i) => `  answer ${i}: ${a.status.padEnd(9)} request ${a.requestId}${a.worker !== "0x0000000000000000000000000000000000000000" ? ` worker ${a.worker}` : ""}${/^0x0+$/.test(a.outputHash) ? "" : ` output ${a.outputHash}`}`),
   ];
 }
@@ -79,7 +82,10 @@ export async function redundantDeployCommand(o: GlobalOptions): Promise<void> {
 }
 
 export async function redundantRequestCommand(
-  o: RedundantCliOptions & { model: string; input: string; k: string; reserve: string; tip: string; attestReward: string; deadline: string; wait?: boolean; timeout: string; relayer?: string },
+  o: RedundantCliOptions & {
+    model: string; input: string; k: string; reserve: string; tip: string; attestReward: string; deadline: string; wait?: boolean; timeout: string; relayer?: string;
+    token?: string; tokenTip: string; permit?: boolean;
+  },
 ): Promise<void> {
   const ctx = await context(o);
   try {
@@ -95,8 +101,19 @@ export async function redundantRequestCommand(
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider, ...(relayerUrl === undefined ? {} : { relayerUrl }) });
     const bytes = encodeTensor(readInputFile(o.input, await client.model(modelHash)));
     const contract = redundantContract(redundantAddress(o, ctx.deployment), ctx.wallet());
-    const quote = await client.quote(modelHash, Number(await contract.ANSWER_CALLBACK_GAS()));
-    const fee = quote.minimum + tip;
+    let fee: bigint;
+    let token: { token: { address: string; permit: boolean } } | Record<string, never> = {};
+    if (o.token === undefined) {
+      fee = (await client.quote(modelHash, Number(await contract.ANSWER_CALLBACK_GAS()))).minimum + tip;
+    } else {
+      if (!isAddress(o.token)) throw cliError("CONFIG_INVALID", `--token takes an address; got ${JSON.stringify(o.token)}`);
+      if (!/^\d+$/.test(o.tokenTip)) throw cliError("CONFIG_INVALID", `--token-tip takes a whole number of the token's smallest units; got ${JSON.stringify(o.tokenTip)}`);
+      const t = await IModelRegistry__factory.connect(ctx.deployment.registry, ctx.provider).tokenTerms(modelHash, o.token);
+      if (!t.accepted) throw cliError("CONFIG_INVALID", `model ${modelHash} does not accept token ${o.token} (its owner runs \`oracle model accept-token\`)`);
+      fee = t.ownerFee + t.minWorkerFee + BigInt(o.tokenTip);
+      token = { token: { address: o.token, permit: o.permit !== false } };
+    }
+    const feeText = o.token === undefined ? eth(fee) : `${fee} units of token ${o.token}`;
     const params = await client.oracle.params();
     let input: { input: Uint8Array } | { inputHash: string; inputURI: string } = { input: bytes };
     if (bytes.byteLength > Number(params.maxInlineInputBytes)) {
@@ -105,8 +122,8 @@ export async function redundantRequestCommand(
     }
     const head = await ctx.provider.getBlock("latest");
     const deadline = BigInt(head!.timestamp) + BigInt(Number(o.deadline));
-    const { jobId, receipt } = await progress.step(`requesting ${k} answers from distinct workers (reserve ${reserve}, ${eth(fee)} each)`, () =>
-      requestRedundant(contract, { modelHash, ...input, k, reserve, fee, deadline, attestReward }),
+    const { jobId, receipt } = await progress.step(`requesting ${k} answers from distinct workers (reserve ${reserve}, ${feeText} each)`, () =>
+      requestRedundant(contract, { modelHash, ...input, k, reserve, fee, deadline, attestReward, ...token }),
     );
     progress.info(`job ${jobId} (tx ${receipt.hash})`);
     if (o.wait === true) {
@@ -122,7 +139,7 @@ export async function redundantRequestCommand(
       }
     }
     const v = await jobJson(contract, jobId);
-    output(ctx.json, { ...v, txHash: receipt.hash, fee: fee.toString(), paid: redundantJobValue({ k, reserve, fee, attestReward }).toString() }, () => [...jobLines(v), ...(o.wait === true ? [] : [`follow it with: oracle redundant advance ${jobId} (or a relayer watching the contract)`])]);
+    output(ctx.json, { ...v, txHash: receipt.hash, fee: fee.toString(), paid: (o.token === undefined ? redundantJobValue({ k, reserve, fee, attestReward }) : (BigInt(k) + BigInt(reserve)) * fee).toString() }, () => [...jobLines(v), ...(o.wait === true ? [] : [`follow it with: oracle redundant advance ${jobId} (or a relayer watching the contract)`])]);
   } finally {
     ctx.close();
   }
@@ -150,16 +167,19 @@ export async function redundantAdvanceCommand(id: string, o: RedundantCliOptions
   }
 }
 
-/** `oracle redundant withdraw`: pulls the key's credits (refunds, unused reserve and rewards, attester rewards). */
-export async function redundantWithdrawCommand(o: RedundantCliOptions): Promise<void> {
+/** `oracle redundant withdraw`: pulls the key's credits (refunds, unused reserve and rewards, attester rewards); `--token`: its credits in that token. */
+export async function redundantWithdrawCommand(o: RedundantCliOptions & { token?: string }): Promise<void> {
   const ctx = await context(o);
   try {
     const contract = redundantContract(redundantAddress(o, ctx.deployment), ctx.wallet());
     const account = await ctx.wallet().getAddress();
-    const amount = await contract.balanceOf(account);
-    if (amount === 0n) throw cliError("TX_REVERTED", `nothing to withdraw: ${account} has no credit on RedundantInference ${await contract.getAddress()}`, { revert: "RedundancyNothingToWithdraw" });
-    const receipt = await new Progress(ctx.json).step(`withdrawing ${eth(amount)}`, async () => (await (await contract.withdraw()).wait())!);
-    output(ctx.json, { account, amount: amount.toString(), txHash: receipt.hash }, () => [`withdrew ${eth(amount)} to ${account} (tx ${receipt.hash})`]);
+    if (o.token !== undefined && !isAddress(o.token)) throw cliError("CONFIG_INVALID", `--token takes an address; got ${JSON.stringify(o.token)}`);
+    const amount = o.token === undefined ? await contract.balanceOf(account) : await contract.tokenBalanceOf(account, o.token);
+    const what = o.token === undefined ? eth(amount) : `${amount} units of token ${o.token}`;
+    if (amount === 0n) throw cliError("TX_REVERTED", `nothing to withdraw: ${account} has no credit${o.token === undefined ? "" : ` in token ${o.token}`} on RedundantInference ${await contract.getAddress()}`, { revert: "RedundancyNothingToWithdraw" });
+    const send = () => (o.token === undefined ? contract.withdraw() : contract.withdrawToken(o.token));
+    const receipt = await new Progress(ctx.json).step(`withdrawing ${what}`, async () => (await (await send()).wait())!);
+    output(ctx.json, { account, amount: amount.toString(), ...(o.token === undefined ? {} : { token: o.token }), txHash: receipt.hash }, () => [`withdrew ${what} to ${account} (tx ${receipt.hash})`]);
   } finally {
     ctx.close();
   }
