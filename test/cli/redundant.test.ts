@@ -6,16 +6,23 @@
  * workers, with the MLP's output as onnxruntime computes it here. The request prepays an attester reward
  * (`--attest-reward`), earned by whoever attests (here the CLI's own key, moving the job on with --wait);
  * `oracle redundant withdraw` pulls the key's credits (unused reserve, unearned and earned rewards) once.
+ * Then a job paid in an ERC-20 token the model's owner accepts (`--token`, with an EIP-2612 permit): the
+ * fees are paid in the token, the unused reserve comes back in it (`withdraw --token`).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { MNIST_MLP_HASH } from "../../sdk/index.js";
+import { IOracleTokenFees__factory, TestPermitToken__factory } from "../../types/ethers-contracts/index.js";
 import { lastJson, oracle, start, ROOT, type LongRunning } from "./helpers.js";
 
 interface Ready {
+  rpcUrl: string;
+  oracle: string;
   deployment: string;
   accounts: Array<{ role: string; address: string; privateKey: string }>;
 }
@@ -73,5 +80,29 @@ describe("oracle CLI: redundancy", () => {
     const again = await oracle(["redundant", "withdraw", "--key", key("user")], redundantEnv);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/nothing to withdraw/);
+  }, 300_000);
+
+  it("test_redundantRequest_paidInToken_withPermit_reserveBackInToken", async () => {
+    const provider = new JsonRpcProvider(ready.rpcUrl, undefined, { staticNetwork: true });
+    const userAddress = ready.accounts.find((a) => a.role === "user")!.address;
+    const token = await new TestPermitToken__factory(new NonceManager(new Wallet(key("user"), provider))).deploy();
+    await token.waitForDeployment();
+    const tokenAddress = await token.getAddress();
+    await (await token.mint(userAddress, 10n ** 18n)).wait();
+    const accepted = await oracle(["model", "accept-token", MNIST_MLP_HASH, tokenAddress, "--owner-fee", "3000", "--min-worker-fee", "1000", "--json", "--key", key("modelOwner")], env);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    const input = join(dir, "token-input.json");
+    writeFileSync(input, JSON.stringify({ dtype: "int8", shape: [1, 7, 7], data: Array.from({ length: 49 }, (_, i) => (i % 5 === 0 ? 90 : 0)) }));
+    const r = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "2", "--reserve", "1", "--token", tokenAddress, "--token-tip", "500", "--wait", "--timeout", "180", "--json", "--key", key("user")], env);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson<{ status: string; counted: number; token: string; fee: string; paid: string }>(r);
+    expect([out.status, out.counted, out.token, out.fee, out.paid]).toEqual(["Agreed", 2, tokenAddress, "4500", "13500"]);
+    // Each answer paid the model's owner in the token.
+    const fees = IOracleTokenFees__factory.connect(ready.oracle, provider);
+    expect(await fees.tokenBalanceOf(ready.accounts.find((a) => a.role === "modelOwner")!.address, tokenAddress)).toBe(6000n);
+    const w = await oracle(["redundant", "withdraw", "--token", tokenAddress, "--json", "--key", key("user")], env);
+    expect(w.code, w.stderr).toBe(0);
+    expect(lastJson<{ amount: string }>(w).amount).toBe("4500");
+    expect(await token.balanceOf(userAddress)).toBe(10n ** 18n - 9000n);
   }, 300_000);
 });
