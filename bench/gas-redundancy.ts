@@ -3,6 +3,8 @@
  * the in-process EVM through the real oracle, with results signed by two real worker keys:
  * - a k = 2 job end to end whose answers agree by hash (request, 2 submits, 2 settlements, 2 attestations
  *   with the attester reward, delivery);
+ * - the same job's request paid in an ERC-20 token (requestWithToken: exact pull, two oracle token requests)
+ *   beside the ETH request;
  * - `decide` of a Comparing job (answers that differ by hash but agree within τ_out), for a [1, 2] float32
  *   output (the PP-OCR classifier's) and a [1, 256] one, so the per-element cost of OutputAgreement shows.
  * The model gets canonical terms here (τ_out = 1e-3 + 1e-2·|c|; roots made up: the registry checks only the
@@ -13,7 +15,7 @@ import { Wallet, parseEther, solidityPackedSha256 } from "ethers";
 import { network } from "hardhat";
 import { encodeTensor, hashEncoded, oracleDomain, packBatch, type Hex } from "../protocol/index.js";
 import { proofFromLogs, signResultBatch } from "../protocol/batch.js";
-import { RedundantInference__factory } from "../types/ethers-contracts/index.js";
+import { RedundantInference__factory, TestPermitToken__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
 
 const ATTEST_REWARD = parseEther("0.0001");
@@ -78,6 +80,17 @@ async function main(): Promise<void> {
   add("attest deciding (k-th, hashes equal: Agreed)", agreed.gas.attests[1]!);
   add("deliver (hash + output, no consumer push)", deliver);
   const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+
+  // The same job's request paid in a token the model accepts (the fees in the token, the callbacks' gas in wei).
+  const token = await new TestPermitToken__factory(user!).deploy();
+  await (await token.mint(await user!.getAddress(), 10n ** 18n)).wait();
+  await (await registry.connect(modelOwner!).setTokenTerms(modelHash, await token.getAddress(), { accepted: true, ownerFee: 3_000_000n, minWorkerFee: 1_000_000n })).wait();
+  await (await token.approve(await redundant.getAddress(), 2n * 10n ** 7n)).wait();
+  const tokenInput = ("0x" + (++seq).toString(16).padStart(64, "0")) as Hex;
+  const tokenReq = { modelHash, inputHash: tokenInput, input: "0x", inputURI: `http://blobs.example/${tokenInput}`, k: 2, reserve: 0, fee: 10n ** 7n, deadline: (await networkHelpers.time.latest()) + 3600, consumerGas: 0, attestReward: ATTEST_REWARD };
+  const callbackFee = parseEther("0.0002");
+  const tokenRequest = (await (await redundant.requestWithToken(tokenReq, await token.getAddress(), callbackFee, "0x", { value: 2n * callbackFee + 3n * ATTEST_REWARD })).wait())!.gasUsed;
+  add("request k=2 in a token (exact pull, 2 token requests)", tokenRequest);
   const wholeJob = agreed.gas.request + sum(agreed.gas.submits) + sum(agreed.gas.settles) + sum(agreed.gas.attests) + deliver;
 
   const decideGas: Record<string, number> = {};
@@ -95,11 +108,15 @@ async function main(): Promise<void> {
     decideGas[String(n)] = Number(rc.gasUsed);
   }
   const perElement = Math.round((decideGas["256"]! - decideGas["2"]!) / 254);
-  const summary = { k: 2, attestReward: ATTEST_REWARD.toString(), steps: rows, wholeJobAgreedByHash: Number(wholeJob), decide: decideGas, decidePerFloat32Element: perElement };
+  const summary = {
+    k: 2, attestReward: ATTEST_REWARD.toString(), steps: rows, wholeJobAgreedByHash: Number(wholeJob), decide: decideGas, decidePerFloat32Element: perElement,
+    tokenRequestOverEthRequest: Number(tokenRequest - agreed.gas.request),
+  };
 
   console.log("\nredundancy gas (RedundantInference, k = 2, OPTIMISTIC answers)");
   for (const r of rows) console.log(`  ${r.step.padEnd(62)} ${String(r.gas).padStart(9)}`);
   console.log(`redundancy, k = 2 job agreed by hash, end to end: ${wholeJob} gas (request + 2 submits + 2 settlements + 2 attests + delivery)`);
+  console.log(`redundancy request paid in a token: ${tokenRequest} gas, ${tokenRequest - agreed.gas.request} more than in ETH`);
   console.log(`redundancy decide within τ_out: ${decideGas["2"]} gas for [1, 2], ${decideGas["256"]} for [1, 256] (~${perElement} gas per float32 element, compared both ways)`);
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/gas-redundancy.json", JSON.stringify(summary, null, 2) + "\n");
