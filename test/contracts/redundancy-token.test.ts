@@ -12,6 +12,7 @@ import { answer, jobRequest, latest, rec, settle, AnswerStatus, GOOD, JobStatus 
 import { deployRedundantToken, requestTokenJob, tokenJobPrepay, RED_CALLBACK_FEE, type RTokenFx } from "./redundancy-token-fixture.js";
 import { tokenFor } from "./token-features-helpers.js";
 import { signPermit, encodePermit } from "../../protocol/permit.js";
+import { advanceJob, jobActions, redundantContract, requestRedundant } from "../../sdk/redundancy.js";
 
 const REWARD = 10n ** 12n;
 
@@ -154,5 +155,27 @@ describe("RedundantInference: paid in an ERC-20 token", () => {
     expect(await fx.redundant.jobCount()).toBe(0n);
     // An ETH job's refund is not a token refund.
     await expectRevert(c.collectTokenRefund("0x" + "00".repeat(32)), fx.redundant, "RedundancyNoTokenRefund");
+  });
+
+  it("test_sdk_tokenJob_permitRequest_thenCollectActionsForRefundedAnswers", async () => {
+    const fx = await fixture();
+    const mine = redundantContract(fx.redundantAddr, fx.requester);
+    const before = await fx.token.balanceOf(fx.requester.address);
+    const { jobId } = await requestRedundant(mine, {
+      modelHash: MODEL_HASH, input: GOOD_INPUT, k: 2, reserve: 1, fee: TOKEN_FEE, deadline: (await latest(fx)) + 1000n,
+      token: { address: fx.tokenAddr, callbackFee: RED_CALLBACK_FEE },
+    });
+    expect(before - (await fx.token.balanceOf(fx.requester.address))).toBe(3n * TOKEN_FEE);
+    expect((await fx.redundant.getJob(jobId)).token).toBe(fx.tokenAddr);
+    const ids = (await fx.redundant.getAnswers(jobId)).map((a: any) => a.requestId as string);
+    await conn.networkHelpers.time.increase(1001);
+    await send(fx.oracle.connect(fx.other).refundExpired(ids));
+    // What the relayer's attester does (jobActions): collect each refunded answer's token fee, once.
+    const keeper = redundantContract(fx.redundantAddr, fx.other);
+    expect((await jobActions(keeper, fx.oracleAddr, jobId)).map((a) => a.kind)).toEqual(["collect", "collect"]);
+    expect(await advanceJob(keeper, fx.oracleAddr, jobId)).toEqual(["collect", "collect"]);
+    expect(await jobActions(keeper, fx.oracleAddr, jobId)).toEqual([]);
+    expect(await fx.redundant.tokenBalanceOf(fx.requester.address, fx.tokenAddr)).toBe(2n * TOKEN_FEE);
+    expect(await fx.redundant.balanceOf(fx.requester.address)).toBe(2n * RED_CALLBACK_FEE);
   });
 });
