@@ -154,7 +154,7 @@ export async function redundantAdvanceCommand(id: string, o: RedundantCliOptions
 export async function redundantWithdrawCommand(o: RedundantCliOptions): Promise<void> {
   const ctx = await context(o);
   try {
-    const contract = redundantContract(redundantAddress(o), ctx.wallet());
+    const contract = redundantContract(redundantAddress(o, ctx.deployment), ctx.wallet());
     const account = await ctx.wallet().getAddress();
     const amount = await contract.balanceOf(account);
     if (amount === 0n) throw cliError("TX_REVERTED", `nothing to withdraw: ${account} has no credit on RedundantInference ${await contract.getAddress()}`, { revert: "RedundancyNothingToWithdraw" });
