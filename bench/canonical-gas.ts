@@ -11,10 +11,8 @@
  *   npm run bench:canonical-gas
  */
 import { network } from "hardhat";
-import { bitsOf, f64 } from "../canonical/float.js";
-import { seededRandom } from "../protocol/random.js";
-import { MAP_OPS, type Step } from "../canonical/program.js";
-import { canonicalBits, encodePartial, mapOpCode, mapParamsOf } from "../canonical/partial.js";
+import { bitsOf, f64, MAP_OPS, type Step, canonicalBits, encodePartial, mapOpCode, mapParamsOf } from "../canonical/index.js";
+import { seededRandom } from "../protocol/index.js";
 import { Fn, Op, pack, type Vec } from "../test/canonical/harness.js";
 
 const N = 101;

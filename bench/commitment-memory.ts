@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type onnxProto from "onnx-proto";
-import { onnx } from "../protocol/commitment.js";
+import { onnx } from "../protocol/index.js";
 
 import { fileURLToPath } from "node:url";
 

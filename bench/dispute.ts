@@ -18,13 +18,12 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import ort from "onnxruntime-node";
-import { ChallengerDaemon } from "../challenger/daemon.js";
+import { ChallengerDaemon } from "../challenger/index.js";
 import { lowerModel, runProgram } from "../canonical/index.js";
-import { encodeTensor, type Tensor } from "../protocol/tensor.js";
-import { createLogger, Tier, type Hex } from "../protocol/index.js";
+import { encodeTensor, type Tensor, createLogger, Tier, type Hex } from "../protocol/index.js";
 import type { MoveRecord } from "../protocol/fraud-game-client.js";
 import { textLineTensor } from "../examples/text-images.js";
-import { toOrtTensor } from "../worker/runner.js";
+import { toOrtTensor } from "../worker/index.js";
 import { GameCheater } from "../scripts/fault-injection.js";
 import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../stack/local-stack.js";
 import { TextDirectionDApp__factory, type TextDirectionDApp } from "../types/ethers-contracts/index.js";

@@ -13,8 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { QUEUES, decodeEnvelope, encodeTensor, hashEncoded, bytesToHex, type Message } from "../protocol/index.js";
-import { InProcessQueue } from "../queue/index.js";
-import { parseContent, serializeContent } from "../queue/rabbitmq.js";
+import { InProcessQueue, parseContent, serializeContent } from "../queue/index.js";
 import { BENCH_MODELS } from "./models.js";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "200" }, repeats: { type: "string", default: "5" } } });

@@ -6,10 +6,20 @@
  */
 import { Wallet, parseEther, type BaseWallet, type Signer } from "ethers";
 import { network } from "hardhat";
-import { Tier, encodeTensor, hashEncoded, oracleDomain, type Hex } from "../protocol/index.js";
+import {
+  Tier,
+  encodeTensor,
+  hashEncoded,
+  oracleDomain,
+  type Hex,
+  packBatch,
+  proofFromLogs,
+  signResultBatch,
+  type LogLike,
+  type ResultProof,
+} from "../protocol/index.js";
 import { TextDirectionDApp__factory, type TextDirectionDApp } from "../types/ethers-contracts/index.js";
 import { REQUEST_FEE, deployOracle, type DeployedOracle } from "../stack/local-stack.js";
-import { packBatch, proofFromLogs, signResultBatch, type LogLike, type ResultProof } from "../protocol/batch.js";
 
 export const RITUAL_DELIVERY_OVERHEAD = 56_600;
 export const CHAINLINK_FUNCTIONS_CALLBACK_LIMIT = 300_000;

@@ -3,9 +3,7 @@
  * chained requests, large outputs, redundancy and ERC-20 fees (docs/FEATURES.md).
  */
 import { Wallet, ZeroHash, parseEther } from "ethers";
-import { Tier, encodeTensor, hashEncoded, packBatch, type Hex } from "../protocol/index.js";
-import { sizeProof } from "../protocol/largeOutput.js";
-import { signPermit, encodePermit } from "../protocol/permit.js";
+import { Tier, encodeTensor, hashEncoded, packBatch, type Hex, sizeProof, signPermit, encodePermit } from "../protocol/index.js";
 import {
   ChainedDigitDApp__factory,
   ChainedInference__factory,

@@ -13,8 +13,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, parseEther, solidityPackedSha256 } from "ethers";
 import { network } from "hardhat";
-import { encodeTensor, hashEncoded, oracleDomain, packBatch, type Hex } from "../protocol/index.js";
-import { proofFromLogs, signResultBatch } from "../protocol/batch.js";
+import { encodeTensor, hashEncoded, oracleDomain, packBatch, type Hex, proofFromLogs, signResultBatch } from "../protocol/index.js";
 import { RedundantInference__factory, TestPermitToken__factory } from "../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
 

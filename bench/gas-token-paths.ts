@@ -8,11 +8,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Wallet, ZeroAddress, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
-import { Tier, encodeTensor, hashEncoded, oracleDomain, packBatch, type Hex } from "../protocol/index.js";
+import { Tier, encodeTensor, hashEncoded, oracleDomain, packBatch, type Hex, signPermit, encodePermit, signResultBatch } from "../protocol/index.js";
 import { ChainedInference__factory, InferenceSubscriptions__factory, PeriodicTextDirectionDApp__factory, TestPermitToken__factory } from "../types/ethers-contracts/index.js";
-import { signPermit, encodePermit } from "../protocol/permit.js";
 import { REQUEST_FEE, deployOracle } from "../stack/local-stack.js";
-import { signResultBatch } from "../protocol/batch.js";
 
 const TOKEN_FEE = 10n ** 16n;
 const GWEI = 1_000_000_000n;

@@ -16,15 +16,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, resolveNpmUri, type Job } from "../protocol/index.js";
+import { QUEUES, Tier, createLogger, encodeTensor, hashEncoded, resolveNpmUri, type Job, type Tensor } from "../protocol/index.js";
 import { InProcessQueue, type Json } from "../queue/index.js";
-import { StaticCatalog, Worker, sha256File } from "../worker/index.js";
+import { StaticCatalog, Worker, sha256File, toOrtTensor, ThreadedSession, type InferenceSessionLike, ProcessSession } from "../worker/index.js";
 import ort from "onnxruntime-node";
-import { toOrtTensor } from "../worker/runner.js";
-import { ThreadedSession, type InferenceSessionLike } from "../worker/ort-thread.js";
-import { ProcessSession } from "../worker/model-process.js";
 import { BENCH_MODELS } from "./models.js";
-import type { Tensor } from "../protocol/tensor.js";
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {

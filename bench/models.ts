@@ -3,7 +3,7 @@
  * with modest input sizes so a full run takes a few minutes on 2 cores. All three have a dynamic
  * batch dimension (ORT metadata: input and output dim 0 symbolic), so the worker may batch them.
  */
-import type { Tensor, TensorSpec } from "../protocol/tensor.js";
+import type { Tensor, TensorSpec } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
 
 export interface BenchModel {

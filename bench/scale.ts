@@ -38,9 +38,9 @@ import {
   type Hex,
   type Job,
   type RequestId,
+  signResultBatch,
 } from "../protocol/index.js";
 import { RabbitMqQueue, type Json } from "../queue/index.js";
-import { signResultBatch } from "../protocol/batch.js";
 import { Relayer } from "../relayer/index.js";
 import { sha256File } from "../worker/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.js";

@@ -13,8 +13,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { Wallet, hexlify, randomBytes } from "ethers";
-import { oracleDomain, signBatch, type BatchStatement } from "../protocol/eip712.js";
-import { FastSigner } from "../worker/signer.js";
+import { oracleDomain, signBatch, type BatchStatement } from "../protocol/index.js";
+import { FastSigner } from "../worker/index.js";
 import { BigIntSigner as BaselineSigner } from "./baseline/bigint-signer.js";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "500" }, rounds: { type: "string", default: "5" } } });

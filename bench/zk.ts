@@ -18,10 +18,19 @@ import { parseArgs } from "node:util";
 import { Contract } from "ethers";
 import { network } from "hardhat";
 import ort from "onnxruntime-node";
-import { circuitInput, loadMnist7x7, prepareZkModel, proveInference, type ZkModelArtifacts } from "../circuits/index.js";
-import { codeBytes, compileZkContracts, deployZkContracts, MAX_CODE_BYTES } from "../circuits/solc.js";
-import { REPO_ROOT } from "../circuits/build.js";
-import { encodeTensor, hashEncoded } from "../protocol/tensor.js";
+import {
+  circuitInput,
+  loadMnist7x7,
+  prepareZkModel,
+  proveInference,
+  type ZkModelArtifacts,
+  codeBytes,
+  compileZkContracts,
+  deployZkContracts,
+  MAX_CODE_BYTES,
+  REPO_ROOT,
+} from "../circuits/index.js";
+import { encodeTensor, hashEncoded } from "../protocol/index.js";
 
 /** EZKL's published figures (docs and benchmarks; laptop-class CPU). */
 const EZKL = {

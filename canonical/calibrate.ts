@@ -20,7 +20,7 @@
  *
  * onnxruntime is imported lazily, so importing this module costs nothing to code that never calibrates.
  */
-import { DTYPES, type DType, type Tensor, type TensorData, numel } from "../protocol/tensor.js";
+import { DTYPES, type DType, type Tensor, type TensorData, numel } from "../protocol/index.js";
 import { DeviationMeter, chooseTolerance, median, medianMagnitude, tolerance, withinTolerance } from "./deviation.js";
 import { type FastRuntime, type OrtModule, dataOf, nodeRuntime, wasmRuntime, webgpuRuntime } from "./fast-runtimes.js";
 import type { Precision } from "./float.js";

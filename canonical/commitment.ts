@@ -9,10 +9,7 @@
  * Domain prefixes (one byte, never reused; 0x00–0x04 are v1's): 0x05 program commitment, 0x06 step leaf.
  * merkleRoot and tensorHash are protocol/'s (v1) definitions.
  */
-import { weightLeaves } from "../protocol/commitment.js";
-import { merkleRoot, sha256, bytesToHex } from "../protocol/merkle.js";
-import { DTYPES, hashTensor, type Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { weightLeaves, merkleRoot, sha256, bytesToHex, DTYPES, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
 import { PRECISIONS, type Precision } from "./float.js";
 import { SEMANTICS_VERSION } from "./math.js";
 import { canonicalError, type Program, type Step, type TensorType } from "./program.js";

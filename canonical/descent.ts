@@ -17,9 +17,7 @@
  *
  * The tolerance rule (contracts/interfaces/IDisputeGame.sol CanonicalTerms) is `withinTau`.
  */
-import { CHUNK_BYTES, bytesToHex, fromHex, hashNode, sha256 } from "../protocol/merkle.js";
-import { DTYPES } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { CHUNK_BYTES, bytesToHex, fromHex, hashNode, sha256, DTYPES, type Hex } from "../protocol/index.js";
 import { stepLeaf } from "./commitment.js";
 import type { Precision } from "./float.js";
 import { checkPartialOpening } from "./leaf-check.js";

@@ -1,5 +1,5 @@
 /** Measuring how far a runtime lands from the canonical output, and choosing τ_out and τ_major from the worst deviation. */
-import type { Tensor } from "../protocol/tensor.js";
+import type { Tensor } from "../protocol/index.js";
 import type { Tolerance } from "./calibrate.js";
 import { dataOf } from "./fast-runtimes.js";
 import { canonicalError } from "./program.js";

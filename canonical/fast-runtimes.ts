@@ -1,5 +1,5 @@
 /** The fast runtimes calibration measures: onnxruntime-node (CPU, WebGPU) and onnxruntime-web's wasm backend, each loaded lazily. */
-import type { DType, Tensor, TensorData } from "../protocol/tensor.js";
+import type { DType, Tensor, TensorData } from "../protocol/index.js";
 import type { OptimizationLevel } from "./calibrate.js";
 
 export interface FastRuntime {

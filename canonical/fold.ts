@@ -4,8 +4,7 @@
  * integer Add/Sub/Mul/Div on constants) are known before anything runs: they become step parameters
  * (a Reshape's target shape, a Slice's bounds), never steps. Only integer tensors fold.
  */
-import type { AttributeValue } from "../protocol/commitment.js";
-import type { DType, Tensor } from "../protocol/tensor.js";
+import type { AttributeValue, DType, Tensor } from "../protocol/index.js";
 import { wrapTo } from "./kernels.js";
 import { canonicalError, numelOf, stridesOf } from "./program.js";
 

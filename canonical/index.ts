@@ -31,3 +31,7 @@ export {
 } from "./descent.js";
 export * from "./calibrate.js";
 export * from "./terms.js";
+export { elementFromChunk } from "./descent.js";
+export { checkStep } from "./leaf-probe.js";
+export type { GasRow } from "./leaf-probe.js";
+export { MAX_CONSTANT_INDICES, MAX_CONSTANT_STEP } from "./lower.js";

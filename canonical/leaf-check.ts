@@ -1,7 +1,5 @@
 /** `checkFinding`: the TypeScript twin of the game's leaf check (every path verified, the one element or fold recomputed with canonical/element.ts). */
-import { CHUNK_BYTES, bytesToHex, fromHex, rootFromPath, sha256 } from "../protocol/merkle.js";
-import { DTYPES, numel } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { CHUNK_BYTES, bytesToHex, fromHex, rootFromPath, sha256, DTYPES, numel, type Hex } from "../protocol/index.js";
 import { encodeStep, stepLeaf } from "./commitment.js";
 import type { ChunkProof, ElementClaim, Finding, LeafContext, OperandProof } from "./descent.js";
 import { type OperandReader, finalizeReduce, foldPartials, mapElement, moveElement, reduceTerms } from "./element.js";

@@ -11,7 +11,7 @@ import { finalizeReduce, mapElement, moveElement, moveSource, reduceTerms } from
 import type { Precision } from "./float.js";
 import { canonicalBits, encodePartial, partialStates, precisionCode } from "./partial.js";
 import type { Step } from "./program.js";
-import { DTYPES } from "../protocol/tensor.js";
+import { DTYPES } from "../protocol/index.js";
 
 const MASK64 = (1n << 64n) - 1n;
 export const hex64 = (b: bigint | number) => "0x" + (BigInt(b) & MASK64).toString(16).padStart(16, "0");

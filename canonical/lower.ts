@@ -7,8 +7,7 @@
  * BatchNormalization). An operator this file does not define is refused with an error naming it and
  * its node; so is a model whose shapes are not static at the given input shape.
  */
-import { modelGraph, type AttributeValue, type GraphOperator, type ModelGraph } from "../protocol/commitment.js";
-import { DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/tensor.js";
+import { modelGraph, type AttributeValue, type GraphOperator, type ModelGraph, DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/index.js";
 import { FOLDABLE_OPS, foldOperator, foldsWith, intConstantOf, isFoldableDtype, type IntConstant } from "./fold.js";
 import { OPERATOR_LOWERINGS, type LowerContext, type Value } from "./lower-ops.js";
 export { MAX_CONSTANT_INDICES } from "./lower-ops.js";

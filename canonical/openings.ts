@@ -1,7 +1,5 @@
 /** Openings for the dispute game's leaf proofs: elements out of chunks, step and operand proofs with their Merkle paths. */
-import { CHUNK_BYTES, bytesToHex, sha256 } from "../protocol/merkle.js";
-import { DTYPES, type DType, type Tensor, encodeHeader } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { CHUNK_BYTES, bytesToHex, sha256, DTYPES, type DType, type Tensor, encodeHeader, type Hex } from "../protocol/index.js";
 import { encodeStep } from "./commitment.js";
 import type { OperandProof, StepProof } from "./descent.js";
 import type { Program, TensorType } from "./program.js";

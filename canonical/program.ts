@@ -9,9 +9,7 @@
  * - `reduce`: out[e] = finalize(fold(init(e), term_0(e) … term_{K−1}(e))), a pattern of REDUCE_OPS
  *             fixing K, the term order and the init.
  */
-import { OracleError } from "../protocol/errors.js";
-import type { Weight } from "../protocol/commitment.js";
-import type { DType } from "../protocol/tensor.js";
+import { OracleError, type Weight, type DType } from "../protocol/index.js";
 
 export type StepKind = "map" | "move" | "reduce";
 

@@ -10,7 +10,7 @@
  * A program's weights are read-only: the kernels keep a binary64 copy of each weight array (keyed by
  * the array), so change a weight by building a new program (or a new array), never in place.
  */
-import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/index.js";
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
 import { conv3dKernel, pool3dKernel, convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, resizeLinearKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
 import { canonicalError, type Operand, type Program, type Step } from "./program.js";

@@ -1,7 +1,5 @@
 /** The tolerance rule (contracts/interfaces/IDisputeGame.sol CanonicalTerms): `withinTau`, the tolerance check of an output and the proof a challenger sends for it. */
-import { CHUNK_BYTES, bytesToHex, fromHex } from "../protocol/merkle.js";
-import { DTYPES, type Tensor, numel } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { CHUNK_BYTES, bytesToHex, fromHex, DTYPES, type Tensor, numel, type Hex } from "../protocol/index.js";
 import type { ChunkProof, TensorOpening } from "./descent.js";
 import { f64 } from "./float.js";
 import { checkChunk } from "./leaf-check.js";

@@ -15,9 +15,7 @@
  * chunk's bytes.
  */
 import { hash as oneShot } from "node:crypto";
-import { CHUNK_BYTES, sha256, bytesToHex } from "../protocol/merkle.js";
-import { DTYPES, encodeHeader, numel, type Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { CHUNK_BYTES, sha256, bytesToHex, DTYPES, encodeHeader, numel, type Tensor, type Hex } from "../protocol/index.js";
 import { foldPartials, reduceTerms, type OperandReader, type ReduceElement } from "./element.js";
 import type { Precision } from "./float.js";
 import { encodePartial, partialKindOf, wordOf, type PartialKind } from "./partial.js";

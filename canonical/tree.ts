@@ -8,7 +8,7 @@
  * `D = ceil(log2(leafCount))`. The children of `(d, i)` are `(d+1, 2i)` and `(d+1, 2i+1)`; a child past
  * the end of its level is the zero node.
  */
-import { hashNode } from "../protocol/merkle.js";
+import { hashNode } from "../protocol/index.js";
 
 export const ZERO_NODE: Buffer = Buffer.alloc(32);
 

@@ -1,6 +1,5 @@
 /** Byte caps for what the challenger downloads from the blob store (a request's input, a signed output). */
-import type { TensorType } from "../protocol/commitment.js";
-import { DTYPES, HEADER_FIXED_BYTES, numel } from "../protocol/tensor.js";
+import { type TensorType, DTYPES, HEADER_FIXED_BYTES, numel } from "../protocol/index.js";
 
 /** Cap on one download whose size no committed type bounds (a dynamic dimension): 1 GiB. */
 export const DEFAULT_MAX_AUDIT_BYTES = 1 << 30;

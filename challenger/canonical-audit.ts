@@ -13,17 +13,20 @@
  * `unsupported` with every operator missing (issue 14: audit what it can), and the batch goes on.
  */
 import { createHmac } from "node:crypto";
-import { toleranceCheck, type Tau, type ToleranceVerdict } from "../canonical/descent.js";
-import type { Precision } from "../canonical/float.js";
-import { analyzeModel, lowerModel, supportedOperators } from "../canonical/lower.js";
-import type { Program } from "../canonical/program.js";
-import { runProgram, type RunResult } from "../canonical/run.js";
-import { CanonicalTrace } from "../canonical/trace.js";
-import { modelGraph } from "../protocol/commitment.js";
-import { isError } from "../protocol/errors.js";
-import { fromHex } from "../protocol/merkle.js";
-import type { Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import {
+  toleranceCheck,
+  type Tau,
+  type ToleranceVerdict,
+  type Precision,
+  analyzeModel,
+  lowerModel,
+  supportedOperators,
+  type Program,
+  runProgram,
+  type RunResult,
+  CanonicalTrace,
+} from "../canonical/index.js";
+import { modelGraph, isError, fromHex, type Tensor, type Hex } from "../protocol/index.js";
 
 export interface CanonicalAuditConfig {
   /** The challenger's secret (never published): seeds which results it audits. */

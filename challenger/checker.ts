@@ -4,9 +4,7 @@
  * operators can be checked independently, in any order, or by sampling. The first wrong element
  * found (in operator order) is what a one-step fraud proof would dispute.
  */
-import type { AttributeValue, ModelCommitment, OperatorEntry, TensorType } from "../protocol/commitment.js";
-import { seededRandom } from "../protocol/random.js";
-import { numel, type Tensor } from "../protocol/tensor.js";
+import { type AttributeValue, type ModelCommitment, type OperatorEntry, type TensorType, seededRandom, numel, type Tensor } from "../protocol/index.js";
 import { ChallengerError } from "./errors.js";
 import { allowedError, evaluateKernel, prepareOperator, type Element, type OpKernel } from "./ops.js";
 

@@ -4,8 +4,7 @@
  * objects as JSON), validated once at start-up with every problem listed together.
  */
 import { z } from "zod";
-import { envOverrides, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
-import { AddressSchema, PrivateKeySchema } from "../protocol/schemas.js";
+import { envOverrides, loadConfig, redactConfig, type RetiredKeys, AddressSchema, PrivateKeySchema } from "../protocol/index.js";
 
 export const CHALLENGER_ENV_PREFIX = "CHALLENGER";
 const SECRET_KEYS = ["privateKey"] as const;

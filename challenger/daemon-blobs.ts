@@ -1,9 +1,5 @@
 /** The challenger daemon's reads of the blob store (challenger/daemon.ts): capped, hash-checked, retried, and deferred while the store cannot answer. */
-import { signedGetHeaders } from "../protocol/blobAuth.js";
-import { isError } from "../protocol/errors.js";
-import { fetchBytes } from "../protocol/fetch.js";
-import { retry, type RetryOptions } from "../protocol/retry.js";
-import { decodeTensor, hashEncoded, type Tensor } from "../protocol/tensor.js";
+import { signedGetHeaders, isError, fetchBytes, retry, type RetryOptions, decodeTensor, hashEncoded, type Tensor } from "../protocol/index.js";
 import { ChallengerError, isChallengerError } from "./errors.js";
 import type { DaemonOptions } from "./daemon-types.js";
 

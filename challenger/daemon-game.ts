@@ -1,13 +1,10 @@
 /** The canonical audit of a FraudGame result and, beyond τ_out, the game played to its ruling (challenger/daemon.ts). */
 import type { ContractTransactionResponse, Signer } from "ethers";
-import { tauFromBits } from "../canonical/descent.js";
-import { PRECISIONS, type Precision } from "../canonical/float.js";
-import { isError } from "../protocol/errors.js";
+import { tauFromBits, PRECISIONS, type Precision } from "../canonical/index.js";
+import { isError, dtypeFromCode, encodeTensor, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
 import { GameChallenger } from "../protocol/fraud-game-client.js";
-import { dtypeFromCode, encodeTensor, hashTensor, type Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
 import { IModelRegistry__factory, type IInferenceOracle } from "../types/ethers-contracts/index.js";
-import { putBlob } from "../worker/blobs.js";
+import { putBlob } from "../worker/index.js";
 import { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
 import { auditResult, canonicalOutput, type ProgramCache } from "./canonical-audit.js";
 import type { DaemonBlobs } from "./daemon-blobs.js";

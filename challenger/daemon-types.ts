@@ -1,7 +1,7 @@
 /** The challenger daemon's options, outcomes and saved state (challenger/daemon.ts). */
 import type { Logger } from "pino";
 import type { ContractRunner } from "ethers";
-import type { BlobAuth } from "../protocol/blobAuth.js";
+import type { BlobAuth } from "../protocol/index.js";
 import type { GameClientOptions, PlayResult } from "../protocol/fraud-game-client.js";
 import type { CanonicalAuditConfig } from "./canonical-audit.js";
 

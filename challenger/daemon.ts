@@ -14,7 +14,7 @@ import type { ContractTransactionResponse } from "ethers";
 import { IInferenceOracle__factory, FraudGame__factory } from "../types/ethers-contracts/index.js";
 import { ProgramCache } from "./canonical-audit.js";
 import { openChallenge } from "./dispute.js";
-import { querySubmitted } from "../protocol/batch-wire.js";
+import { querySubmitted } from "../protocol/index.js";
 import { DaemonBlobs, isTransient } from "./daemon-blobs.js";
 import { auditGame, type GameAuditHost } from "./daemon-game.js";
 import type { AuditOutcome, DaemonOptions, DaemonTransaction, Deferred, SavedState, Submitted } from "./daemon-types.js";

@@ -7,7 +7,7 @@
  * ones join it with the same bond until its deadline, and every joiner may prove.
  */
 import type { ContractTransactionResponse } from "ethers";
-import { proofFromLogs, type LogLike } from "../protocol/batch.js";
+import { proofFromLogs, type LogLike } from "../protocol/index.js";
 
 /** The oracle's ResultRecord: what the challenge names. */
 export interface ResultRecordArgs {

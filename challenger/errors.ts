@@ -2,7 +2,7 @@
  * The challenger's errors: BaseErrors with the shared stable codes (protocol/errors.ts), so every
  * service matches them the same way (`isError(e, "BLOB_STORE_UNAVAILABLE")`).
  */
-import { OracleError, isError, type ErrorCode } from "../protocol/errors.js";
+import { OracleError, isError, type ErrorCode } from "../protocol/index.js";
 
 export type ChallengerErrorCode = Extract<ErrorCode, "OP_UNSUPPORTED" | "TRACE_MALFORMED" | "BLOB_STORE_UNAVAILABLE">;
 

@@ -7,8 +7,7 @@
  * `GameChallenger.play`): leaf proof, tolerance proof, timeout or resolve.
  */
 import type { Signer } from "ethers";
-import type { Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import type { Tensor, Hex } from "../protocol/index.js";
 import { GameChallenger, type GameClientOptions, type PlayResult } from "../protocol/fraud-game-client.js";
 import { InferenceOracle__factory, ModelRegistry__factory, type IInferenceOracle } from "../types/ethers-contracts/index.js";
 import type { AuditVerdict } from "./canonical-audit.js";

@@ -36,3 +36,7 @@ export { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
 export { openChallenge, type ResultRecordArgs } from "./dispute.js";
 // The daemon (./daemon.js) imports the generated contract bindings; import it directly.
 export { auditBatch, auditResult, isSampled, missingOperators, ProgramCache, type AuditReport, type AuditTarget, type AuditVerdict, type CanonicalAuditConfig } from "./canonical-audit.js";
+export { loadChallengerConfig } from "./config.js";
+export { ChallengerDaemon } from "./daemon.js";
+export type { DaemonTransaction } from "./daemon.js";
+export { playGameDispute } from "./game-player.js";

@@ -22,14 +22,20 @@
  * checked by outcome, audit time, challenges opened, disputes won/lost, bonds posted), /healthz and
  * /readyz (chain reachable) on METRICS_HOST (default 127.0.0.1).
  */
-import { BlobAuth } from "../protocol/blobAuth.js";
+import {
+  BlobAuth,
+  closeOnSignals,
+  createLogger,
+  type Logger,
+  serviceManifest,
+  ChallengerMetrics,
+  startMetricsServer,
+  type MetricsServer,
+} from "../protocol/index.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
-import { closeOnSignals, createLogger, type Logger } from "../protocol/index.js";
-import { serviceManifest } from "../protocol/manifest.js";
-import { ChallengerMetrics, startMetricsServer, type MetricsServer } from "../protocol/metrics.js";
 import { loadChallengerConfig, redactChallengerConfig, type ChallengerConfig } from "./config.js";
 import { ChallengerDaemon, type AuditOutcome } from "./daemon.js";
 

@@ -17,7 +17,7 @@
  * Operators that only select or move values (Relu, Clip, MaxPool, Reshape, Slice, Concat, Cast,
  * Shape, ...) and integer arithmetic are exact: bound 0.
  */
-import { numel, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { numel, type Tensor, type TensorData } from "../protocol/index.js";
 import { fail, type OpContext, type OpFactory, type OpKernel } from "./ops/common.js";
 import { binary, extremum, Relu, Clip, HardSigmoid, HardSwish, BitShift } from "./ops/elementwise.js";
 import { BatchNormalization, Conv, pool, GlobalAveragePool, GlobalMaxPool, MatMul, MatMulInteger, Gemm, Softmax } from "./ops/linear.js";

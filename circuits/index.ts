@@ -8,3 +8,5 @@ export * from "./build.js";
 export * from "./r1cs.js";
 export * from "./setup.js";
 export * from "./zk.js";
+export { makeZkReady } from "./ready.js";
+export { MAX_CODE_BYTES, codeBytes, compileZkContracts, deployZkContracts } from "./solc.js";

@@ -1,4 +1,4 @@
-import { seededRandom } from "../protocol/random.js";
+import { seededRandom } from "../protocol/index.js";
 import * as dataset from "./dataset.js";
 import { loadMnist7x7, type Sample } from "./dataset.js";
 import type { QuantizedDense, QuantizedMlp } from "./model.js";

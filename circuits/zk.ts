@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { AbiCoder } from "ethers";
 import * as snarkjs from "snarkjs";
-import { encodeHeader } from "../protocol/tensor.js";
+import { encodeHeader } from "../protocol/index.js";
 import { buildCircuit, type CircuitBuild } from "./build.js";
 import { compileOnnxToCircom, packInt8Words, unpackInt8Words, type CompileResult } from "./compiler.js";
 import { devGroth16Keys, PTAU_DIR, ptauPowerFor } from "./setup.js";

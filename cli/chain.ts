@@ -9,9 +9,7 @@
  *
  * The chain contract's address comes from --chained or ORACLE_CHAINED.
  */
-import { encodeTensor } from "../protocol/tensor.js";
-import { Tier } from "../protocol/types.js";
-import { isAddressHex } from "../protocol/hex.js";
+import { encodeTensor, Tier, isAddressHex } from "../protocol/index.js";
 import {
   advanceChain, chainStatus, chainStepFees, chainTokenStepFees, chainedContract, followChain, requestChain, ChainStatus, ChainedInference__factory,
   OracleClient, type ChainState,

@@ -1,8 +1,7 @@
 /** The parts of `oracle model check`'s report (cli/check.ts): operator rows, onnxruntime and ZK verdicts, the report of a model the canonical parse refuses. */
-import { compileOnnxToCircom as compileOnnx } from "../circuits/compiler.js";
+import { compileOnnxToCircom as compileOnnx } from "../circuits/index.js";
 import { reduceTerms, seededInput, type NodeLowering, type Program, type Step } from "../canonical/index.js";
-import { decodeOnnx } from "../protocol/commitment.js";
-import { DTYPES, numel, type Tensor } from "../protocol/tensor.js";
+import { decodeOnnx, DTYPES, numel, type Tensor } from "../protocol/index.js";
 import type { OnnxFileInfo } from "./deploy.js";
 import type { CheckOptions, CheckReport, OperatorRow, TierVerdict } from "./check.js";
 

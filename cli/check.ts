@@ -9,8 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { analyzeModel, calibrate, commitProgram, PRECISIONS, type Calibration, type HeldInput, type Precision, type ProgramCommitment } from "../canonical/index.js";
-import { modelGraph, type ModelGraph } from "../protocol/commitment.js";
-import { DTYPES, HEADER_FIXED_BYTES, numel } from "../protocol/tensor.js";
+import { modelGraph, type ModelGraph, DTYPES, HEADER_FIXED_BYTES, numel } from "../protocol/index.js";
 import type { ModelDetails } from "../sdk/index.js";
 import { cliError } from "./common.js";
 import { onnxFileInfo } from "./deploy.js";

@@ -8,11 +8,17 @@ import { delimiter, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatEther, getAddress, JsonRpcProvider, Wallet } from "ethers";
 import { z } from "zod";
-import { OracleError } from "../protocol/errors.js";
-import { isBytes32 } from "../protocol/hex.js";
-import { AddressSchema } from "../protocol/schemas.js";
-import { findManifest, manifestDir, manifestFeatures, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
-import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/errors.js";
+import {
+  OracleError,
+  isBytes32,
+  AddressSchema,
+  findManifest,
+  manifestDir,
+  manifestFeatures,
+  parseManifest,
+  type DeploymentManifest,
+} from "../protocol/index.js";
+import { chainError, isSdkError, OracleSdkError, type SdkErrorCode } from "../sdk/index.js";
 
 /** The repository this CLI runs from. */
 const REPOSITORY = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -124,7 +130,7 @@ export interface Context {
 }
 
 /** Where `oracle deploy` writes a manifest per chain (`<chainId>.json`), and where the CLI and the services look for the connected chain's. */
-export { DEFAULT_MANIFEST_DIR } from "../protocol/manifest.js";
+export { DEFAULT_MANIFEST_DIR } from "../protocol/index.js";
 
 /** A deployment manifest (protocol/manifest.ts) read as a deployment record. */
 export function manifestDeployment(manifest: DeploymentManifest, rpcUrl?: string): Deployment {

@@ -6,12 +6,20 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ZeroAddress } from "ethers";
-import { commitModel, decodeOnnx } from "../protocol/commitment.js";
-import { DEFAULT_MAX_TENSOR_ELEMENTS, modelShapeProblems } from "../protocol/shapeBounds.js";
-import { isError } from "../protocol/errors.js";
-import { dtypeCode, dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
-import { canonicalNames, MAX_BUNDLE_TENSORS } from "../protocol/bundle.js";
-import { Tier, type Hex } from "../protocol/types.js";
+import {
+  commitModel,
+  decodeOnnx,
+  DEFAULT_MAX_TENSOR_ELEMENTS,
+  modelShapeProblems,
+  isError,
+  dtypeCode,
+  dtypeFromCode,
+  type TensorSpec,
+  canonicalNames,
+  MAX_BUNDLE_TENSORS,
+  Tier,
+  type Hex,
+} from "../protocol/index.js";
 import type { ModelRegistry } from "../types/ethers-contracts/index.js";
 import { cliError, send, type Progress } from "./common.js";
 

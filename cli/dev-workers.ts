@@ -3,9 +3,7 @@ import { join } from "node:path";
 import { NonceManager, parseEther, Wallet, type Provider, type Signer } from "ethers";
 import type { Logger } from "../protocol/index.js";
 import type { JobQueue } from "../queue/index.js";
-import { RegistryCatalog, Worker } from "../worker/index.js";
-import { StakeWatch } from "../worker/stake-watch.js";
-import { workerGameAnswerer } from "../worker/game-answerer.js";
+import { RegistryCatalog, Worker, StakeWatch, workerGameAnswerer } from "../worker/index.js";
 import type { InferenceOracle } from "../types/ethers-contracts/index.js";
 import { oracleCommand, send, type Progress } from "./common.js";
 

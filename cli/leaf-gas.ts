@@ -16,10 +16,8 @@
  * Operand values are synthetic (seeded per step, operand and element; weights are the real ones): the
  * verifier's arithmetic is checked, not the model's numbers, and no canonical run is needed.
  */
-import { encodeStep } from "../canonical/commitment.js";
-import { checkStep, type GasRow } from "../canonical/leaf-probe.js";
-import { numelOf, type Precision, type Program, type Step } from "../canonical/index.js";
-import type { DType } from "../protocol/tensor.js";
+import { encodeStep, checkStep, type GasRow, numelOf, type Precision, type Program, type Step } from "../canonical/index.js";
+import type { DType } from "../protocol/index.js";
 
 /** The fraud game's budget for one move, leaf checks included (docs/CANONICAL.md). */
 export const LEAF_GAS_LIMIT = 2_000_000;

@@ -8,13 +8,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import { isBytes32 } from "../protocol/hex.js";
+import {
+  isBytes32,
+  DEFAULT_DEPLOY_SALT,
+  parseSalt,
+  OracleError,
+  loadManifest,
+  verifyManifest,
+  writeManifest,
+  deployContracts,
+  loadDeployConfig,
+} from "../protocol/index.js";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, DEFAULT_MANIFEST_DIR, type GlobalOptions } from "./common.js";
-import { DEFAULT_DEPLOY_SALT, parseSalt } from "../protocol/create2.js";
-import { OracleError } from "../protocol/errors.js";
-import { loadManifest, verifyManifest, writeManifest } from "../protocol/manifest.js";
-import { deployContracts, loadDeployConfig } from "../protocol/deployment.js";
 import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
 import { modelAcceptToken, modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
 import { cancelCommand, requestCommand, statusCommand } from "./request.js";

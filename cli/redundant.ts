@@ -13,12 +13,18 @@
  * `redundant`) attests, replaces and delivers by itself.
  */
 import { isAddress, parseEther, ZeroAddress } from "ethers";
-import { encodeTensor, hashEncoded } from "../protocol/tensor.js";
-import { isAddressHex } from "../protocol/hex.js";
-import type { Hex } from "../protocol/types.js";
-import { OracleClient } from "../sdk/index.js";
-import { IModelRegistry__factory } from "../protocol/contracts.js";
-import { advanceJob, redundantContract, redundantJobValue, requestRedundant, AnswerStatus, JobStatus, RedundantInference__factory, type RedundantInference } from "../sdk/redundancy.js";
+import { encodeTensor, hashEncoded, isAddressHex, type Hex, IModelRegistry__factory } from "../protocol/index.js";
+import {
+  OracleClient,
+  advanceJob,
+  redundantContract,
+  redundantJobValue,
+  requestRedundant,
+  AnswerStatus,
+  JobStatus,
+  RedundantInference__factory,
+  type RedundantInference,
+} from "../sdk/index.js";
 import { cliError, context, eth, output, Progress, type GlobalOptions } from "./common.js";
 import { resolveModel } from "./model.js";
 import { readInputFile } from "./request.js";

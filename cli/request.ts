@@ -5,8 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseEther, type Provider } from "ethers";
-import { RefundReason, Tier } from "../protocol/types.js";
-import { decodeTensor, type Tensor } from "../protocol/tensor.js";
+import { RefundReason, Tier, decodeTensor, type Tensor } from "../protocol/index.js";
 import {
   decodeJpeg, decodePng, describeOutput, imageToTensor, isJpeg, isPng, isSdkError, modelCard, OracleClient, OracleSdkError, readNpy, tensorFromJson,
   type DecodedOutput, type ModelDetails, type Progress as StageProgress, type RequestOutcome,

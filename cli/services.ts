@@ -5,19 +5,15 @@
  * variables — instead of the first one.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { stakeProblem } from "../worker/stake-watch.js";
+import { stakeProblem, loadWorkerConfig } from "../worker/index.js";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
 import { z } from "zod";
-import { envOverrides } from "../protocol/config.js";
-import { AddressSchema, PrivateKeySchema } from "../protocol/schemas.js";
-import { isError } from "../protocol/errors.js";
-import { RelayerConfigSchema } from "../relayer/config.js";
-import { loadWorkerConfig } from "../worker/config.js";
-import { loadChallengerConfig } from "../challenger/config.js";
+import { envOverrides, AddressSchema, PrivateKeySchema, isError, serviceManifest, type ManifestService } from "../protocol/index.js";
+import { RelayerConfigSchema } from "../relayer/index.js";
+import { loadChallengerConfig } from "../challenger/index.js";
 import { InferenceOracle__factory } from "../types/ethers-contracts/index.js";
-import { serviceManifest, type ManifestService } from "../protocol/manifest.js";
 import { cliError, oracleCommand, readDeployment } from "./common.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

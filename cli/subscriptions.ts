@@ -3,13 +3,12 @@
  * through InferenceSubscriptions (docs/FEATURES.md, "Subscriptions"), with the SDK's SubscriptionClient.
  */
 import { formatEther, isAddress, parseEther, ZeroAddress } from "ethers";
-import { Tier } from "../protocol/types.js";
+import { Tier, IModelRegistry__factory } from "../protocol/index.js";
 import { OracleClient, SubscriptionClient, type SubscriptionInfo } from "../sdk/index.js";
 import { cliError, context, eth, oracleCommand, output, Progress, type Context, type GlobalOptions } from "./common.js";
 import { TIER_NAMES } from "./deploy.js";
 import { resolveModel } from "./model.js";
 import { readInputFiles } from "./request.js";
-import { IModelRegistry__factory } from "../protocol/contracts.js";
 
 export interface SubscribeCliOptions extends GlobalOptions {
   model: string;

@@ -10,8 +10,7 @@
  * Lowercase letters are drawn as capitals. Rendering is deterministic: position jitter comes from
  * a PRNG seeded by the text (or `seed`).
  */
-import { seededRandom } from "../protocol/random.js";
-import type { Tensor } from "../protocol/tensor.js";
+import { seededRandom, type Tensor } from "../protocol/index.js";
 
 /** The classifier's input: [1, 3, CLS_HEIGHT, CLS_WIDTH]. */
 export const CLS_HEIGHT = 48;

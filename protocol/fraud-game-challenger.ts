@@ -1,9 +1,20 @@
 /** The challenger's side of a FraudGame (protocol/fraud-game-client.ts): attacks, the descent, the leaf or tolerance proof. */
 import type { ContractTransactionResponse, Signer } from "ethers";
-import { type DescentResult, type Finding, type OperandProof, type WorkerClaims, buildToleranceProof, checkFinding, descend, tauFromBits, toleranceCheck } from "../canonical/descent.js";
-import { stepLeaf, encodeStep } from "../canonical/commitment.js";
-import type { CanonicalTrace } from "../canonical/trace.js";
-import { FlatTree } from "../canonical/tree.js";
+import {
+  type DescentResult,
+  type Finding,
+  type OperandProof,
+  type WorkerClaims,
+  buildToleranceProof,
+  checkFinding,
+  descend,
+  tauFromBits,
+  toleranceCheck,
+  stepLeaf,
+  encodeStep,
+  type CanonicalTrace,
+  FlatTree,
+} from "../canonical/index.js";
 import { bytesToHex } from "./merkle.js";
 import type { Tensor } from "./tensor.js";
 import type { Hex } from "./types.js";

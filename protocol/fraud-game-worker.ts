@@ -1,11 +1,11 @@
 /** The worker's side of a FraudGame (protocol/fraud-game-client.ts): commits its trace and answers every attack. */
 import type { Signer } from "ethers";
-import { encodeStep } from "../canonical/commitment.js";
+import { encodeStep } from "../canonical/index.js";
 import { CHUNK_BYTES, fromHex, bytesToHex } from "./merkle.js";
 import { DTYPES } from "./tensor.js";
 import type { Hex } from "./types.js";
 import { fraudGameDomain, GAME_TREE, signTraceCommitment, traceCommitmentDigest, type GamePos } from "./fraud-game.js";
-import type { DisputeResponder } from "../worker/dispute.js";
+import type { DisputeResponder } from "../worker/index.js";
 import { asPos, GAME_RULING, NODE_STATE, Player, type GameClientOptions, type MoveRecord } from "./fraud-game-player.js";
 
 /**

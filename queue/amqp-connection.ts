@@ -7,8 +7,7 @@
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import type { ConfirmChannel } from "amqplib";
-import { OracleError } from "../protocol/errors.js";
-import { createLogger, type Logger } from "../protocol/logger.js";
+import { OracleError, createLogger, type Logger } from "../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, DEFAULT_MAX_DELIVERIES, type QueueOptions } from "./types.js";
 import { quorumArgs } from "./amqp-content.js";
 import { ConnectionLost, Nacked, accessRefused, amqpCode, noop, redactAmqpUrl, sleep, type ConsumerState, type Generation, type LeaseState } from "./amqp-state.js";

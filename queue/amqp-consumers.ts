@@ -1,8 +1,7 @@
 /** RabbitMqQueue's (rabbitmq.ts) publishing through one confirm channel and its consumers, on AmqpConnection. */
 import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
-import { isEnvelope } from "../protocol/envelope.js";
-import { OracleError, isRetryable } from "../protocol/errors.js";
+import { isEnvelope, OracleError, isRetryable } from "../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, DEFAULT_MAX_DELIVERIES, type ConsumeOptions, type DeadLetter, type Delivery, type Handler, type Message, type Subscription } from "./types.js";
 import { DEAD_LETTER_HEADER, MAX_DELIVERIES_HEADER, parseContent, readDeadLetter, serializeContent } from "./amqp-content.js";
 import { ConnectionLost, Nacked, noop, type ConsumerState, type Generation, type OpenDelivery, type PendingPublish } from "./amqp-state.js";

@@ -1,7 +1,6 @@
 /** What RabbitMqQueue (rabbitmq.ts) puts on the broker: message content, quorum-queue arguments, dead letters. */
 import type { MessagePropertyHeaders } from "amqplib";
-import { ENVELOPE_CONTENT_TYPE, decodeEnvelope, encodeEnvelope, hasBytes, isEnvelope } from "../protocol/envelope.js";
-import { OracleError } from "../protocol/errors.js";
+import { ENVELOPE_CONTENT_TYPE, decodeEnvelope, encodeEnvelope, hasBytes, isEnvelope, OracleError } from "../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, type DeadLetter, type Message } from "./types.js";
 
 /** Header on dead letters this class wrote (the broker's own carry `x-first-death-reason` instead). */

@@ -1,6 +1,6 @@
 /** RabbitMqQueue's (rabbitmq.ts) bookkeeping: a connection generation, consumers, leases, and its error helpers. */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
-import { OracleError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/index.js";
 import type { Handler, Message } from "./types.js";
 
 /** Thrown inside this module when a channel or the connection went away under an operation. */

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { joinMessage, splitMessage, type Message as Body } from "../protocol/envelope.js";
-import { OracleError, isRetryable } from "../protocol/errors.js";
+import { joinMessage, splitMessage, type Message as Body, OracleError, isRetryable } from "../protocol/index.js";
 import {
   DEAD_LETTER_SUFFIX,
   DEFAULT_MAX_DELIVERIES,

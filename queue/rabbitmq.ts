@@ -26,7 +26,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Channel, GetMessage } from "amqplib";
-import { OracleError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, type DeadLetter, type JobQueue, type Lease } from "./types.js";
 import { readDeadLetter } from "./amqp-content.js";
 import { noop, redactAmqpUrl, sleep, type Generation, type LeaseState } from "./amqp-state.js";

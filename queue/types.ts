@@ -12,9 +12,9 @@
  *   as its publisher's own Buffers (no copy: the queue owns a published buffer, never mutate it);
  *   a message without bytes travels as JSON, as before the envelope.
  */
-import type { Message } from "../protocol/envelope.js";
+import type { Message } from "../protocol/index.js";
 
-export type { Message } from "../protocol/envelope.js";
+export type { Message } from "../protocol/index.js";
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface Delivery<T> {

@@ -12,8 +12,8 @@
  * `reconcile`, which claims the step's token fee back and ends the chain with every unused fee credited
  * to the requester in the token.
  */
-import type { Logger } from "../protocol/logger.js";
-import { chainStatus, chainedContract, readStepOutput, ChainStatus } from "../sdk/chained.js";
+import type { Logger } from "../protocol/index.js";
+import { chainStatus, chainedContract, readStepOutput, ChainStatus } from "../sdk/index.js";
 import type { OracleChain } from "./chain.js";
 import type { DomainEvent, EventSubscriber } from "./events.js";
 

@@ -4,8 +4,7 @@
  * TransactionManager (tx-manager.ts): tracked in the database, healed when dropped, bumped when stuck.
  */
 import type { ContractTransaction, Provider, Signer, TransactionReceipt } from "ethers";
-import { OracleError, errorChain, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
-import { retry } from "../protocol/retry.js";
+import { OracleError, errorChain, IInferenceOracle__factory, isError, type IInferenceOracle, type Logger, retry } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 import { TransactionManager, type FeePolicy } from "./tx-manager.js";
 

@@ -22,9 +22,10 @@ import {
   type Hex,
   type RejectionMessage,
   type ResultBatchMessage,
+  recoverResultBatchSigner,
+  isSizeProof,
+  readSizeProof,
 } from "../protocol/index.js";
-import { recoverResultBatchSigner } from "../protocol/batch.js";
-import { isSizeProof, readSizeProof } from "../protocol/largeOutput.js";
 
 /** A v2 result names no trace (trace on demand: the FraudGame asks for it in a dispute). */
 const NO_TRACE = `0x${"00".repeat(32)}`;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AddressSchema } from "../protocol/schemas.js";
+import { AddressSchema } from "../protocol/index.js";
 
 export const RelayerConfigSchema = z.object({
   dataDir: z.string().describe("Directory for the relayer's database and blob files; survives restarts.").default(".data/relayer"),

@@ -1,8 +1,20 @@
 /** The detail view of one request (GET /api/requests/:id): commitments, previews, chain reads, timeline. */
 import type { Log } from "ethers";
-import { batchItemLeaf, resultLeaf, submittedFromLogs } from "../protocol/batch.js";
-import { IOracleTokenFees__factory } from "../protocol/contracts.js";
-import { DTYPES, RefundReason, Ruling, Tier, bundleEntries, decodeTensor, dtypeFromCode, isTensorBundle, type Tensor } from "../protocol/index.js";
+import {
+  batchItemLeaf,
+  resultLeaf,
+  submittedFromLogs,
+  IOracleTokenFees__factory,
+  DTYPES,
+  RefundReason,
+  Ruling,
+  Tier,
+  bundleEntries,
+  decodeTensor,
+  dtypeFromCode,
+  isTensorBundle,
+  type Tensor,
+} from "../protocol/index.js";
 import type { DashboardDeps } from "./dashboard.js";
 import type { RequestRow } from "./db.js";
 

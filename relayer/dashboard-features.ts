@@ -17,7 +17,7 @@
 import { Contract, type Provider } from "ethers";
 import type { Express } from "express";
 import { decodeHeaderOf, hashBundleEncoded, hashEncoded, isTensorBundle, Tier } from "../protocol/index.js";
-import { AnswerStatus, JobStatus, redundantContract } from "../sdk/redundancy.js";
+import { AnswerStatus, JobStatus, redundantContract } from "../sdk/index.js";
 import type { BlobStore } from "./blobs.js";
 import type { ChainAdvancer } from "./chain-advancer.js";
 import type { ChainActivity } from "./dashboard-activity.js";

@@ -1,6 +1,5 @@
 /** The relayer's readiness checks and request counts, for /readyz and /api/stats. */
-import { QUEUES } from "../protocol/index.js";
-import type { ReadinessCheck } from "../protocol/metrics.js";
+import { QUEUES, type ReadinessCheck } from "../protocol/index.js";
 import type { OracleChain } from "./chain.js";
 import type { DashboardDeps } from "./dashboard.js";
 import type { RelayerDb, RequestState } from "./db.js";

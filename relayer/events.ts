@@ -6,8 +6,7 @@
  */
 import { Interface, type Log, type LogDescription } from "ethers";
 import { IInferenceOracle__factory, IOracleTokenFees__factory, decodeRecords, FLAG_OPTIMISTIC } from "../protocol/index.js";
-import { ChainedInference__factory } from "../sdk/chained.js";
-import { RedundantInference__factory } from "../sdk/redundancy.js";
+import { ChainedInference__factory, RedundantInference__factory } from "../sdk/index.js";
 
 /** Where an event was emitted. */
 export interface EventOrigin {

@@ -3,3 +3,11 @@ export { RelayerConfigSchema, type RelayerConfig, type RelayerConfigInput } from
 export { BlobStore } from "./blobs.js";
 export { RelayerDb, type RequestRow, type RequestState } from "./db.js";
 export type { TxRecord } from "./chain.js";
+export { createApi } from "./api.js";
+export type { ApiDeps, BlobAuthOptions, BlobQuotaOptions, UploadLimits } from "./api.js";
+export { StreamingTensorHash } from "./blobs.js";
+export { ResultCollector } from "./collector.js";
+export { redundancyGroup } from "./dispatcher.js";
+export { DEFAULT_SERVER_LIMITS, createLimitedServer } from "./limits.js";
+export type { ServerLimits } from "./limits.js";
+export { ByteBudget, clientKey } from "./quota.js";

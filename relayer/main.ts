@@ -30,10 +30,8 @@
  */
 import { readFileSync } from "node:fs";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
-import { closeOnSignals, createLogger, envOverrides } from "../protocol/index.js";
-import { serviceManifest } from "../protocol/manifest.js";
+import { closeOnSignals, createLogger, envOverrides, serviceManifest, RelayerMetrics } from "../protocol/index.js";
 import { InProcessQueue, RabbitMqQueue, type JobQueue } from "../queue/index.js";
-import { RelayerMetrics } from "../protocol/metrics.js";
 import { Relayer } from "./relayer.js";
 import type { RelayerConfigInput } from "./config.js";
 

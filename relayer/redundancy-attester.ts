@@ -10,8 +10,8 @@
  * service, not a duty; the requester's prepaid attestReward pays each attestation and decide, and the
  * attester withdraws what it earned when a job it moved is finished.
  */
-import type { Logger } from "../protocol/logger.js";
-import { jobActions, redundantContract, JobStatus } from "../sdk/redundancy.js";
+import type { Logger } from "../protocol/index.js";
+import { jobActions, redundantContract, JobStatus } from "../sdk/index.js";
 import type { BlobStore } from "./blobs.js";
 import type { OracleChain } from "./chain.js";
 import type { FollowContract } from "./chain-advancer.js";

@@ -7,9 +7,8 @@ import { clientAddress, createLimitedServer, normalizeAddress } from "./limits.j
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Provider, Signer } from "ethers";
-import { OracleError, loadConfig, type Logger } from "../protocol/index.js";
+import { OracleError, loadConfig, type Logger, RelayerMetrics } from "../protocol/index.js";
 import type { JobQueue, Lease } from "../queue/index.js";
-import { RelayerMetrics } from "../protocol/metrics.js";
 import { createApi } from "./api.js";
 import { BlobStore } from "./blobs.js";
 import { OracleChain, type TxRecord } from "./chain.js";

@@ -7,8 +7,7 @@
  * committed in. Both are rebuilt from the submitting transaction's logs (protocol/batch.ts), so
  * nothing but the transaction hash needs keeping, and a restart loses nothing.
  */
-import { isError, type IInferenceOracle, type Logger } from "../protocol/index.js";
-import { proofFromLogs, type ResultProof } from "../protocol/batch.js";
+import { isError, type IInferenceOracle, type Logger, proofFromLogs, type ResultProof } from "../protocol/index.js";
 import type { BlobStore } from "./blobs.js";
 import { deliveryOutput } from "./delivery.js";
 import type { SenderChain } from "./chain.js";

@@ -5,14 +5,13 @@
  * raised), rejections one by one. A skipped item's job is handed out again to another worker by
  * the JobDispatcher (`republish`).
  */
-import { Tier, hexOf, isError, type Logger, type ResultBatchMessage, type RejectionMessage } from "../protocol/index.js";
+import { Tier, hexOf, isError, type Logger, type ResultBatchMessage, type RejectionMessage, packBatch, type WireBatch } from "../protocol/index.js";
 import type { TransactionReceipt } from "ethers";
 import type { SenderChain } from "./chain.js";
 import type { BlobStore } from "./blobs.js";
 import { deliveryOutput } from "./delivery.js";
 import type { BatchRow, RelayerDb, ReplyRow } from "./db.js";
 import { decodeEvents, type DomainEvent, type EventOf } from "./events.js";
-import { packBatch, type WireBatch } from "../protocol/batch-wire.js";
 
 /** Hands a request's job out again (JobDispatcher.republish); resolves whether it did. */
 export type Republish = (requestId: string, note: string) => Promise<boolean>;

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { commitProgram, lowerModel, PRECISIONS, stepLeaf, type Precision } from "../canonical/index.js";
-import { DTYPES } from "../protocol/tensor.js";
+import { DTYPES } from "../protocol/index.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

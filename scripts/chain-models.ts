@@ -9,8 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { onnx } from "../protocol/commitment.js";
-import type { Hex } from "../protocol/types.js";
+import { onnx, type Hex } from "../protocol/index.js";
 import { buildModel } from "../test/canonical/onnx-builder.js";
 
 export const PREPROCESS_INPUT = { dtype: 1, shape: [1, 1, 28, 28] } as const;

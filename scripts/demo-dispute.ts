@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatEther } from "ethers";
-import { ChallengerDaemon, type DaemonTransaction } from "../challenger/daemon.js";
+import { ChallengerDaemon, type DaemonTransaction } from "../challenger/index.js";
 import { createLogger, encodeTensor, type Hex, querySubmitted } from "../protocol/index.js";
 import type { MoveRecord } from "../protocol/fraud-game-client.js";
 import { textLineTensor } from "../examples/text-images.js";

@@ -4,13 +4,9 @@
  * that constructs a Worker with `traceBuilder: cheater` and `gameResponder: cheater.responder`
  * (test/e2e/dispute.test.ts, scripts/demo-dispute.ts, bench/dispute.ts) gets one.
  */
-import type { Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
-import type { TraceBuilder, TraceContext, TraceOutcome } from "../worker/trace.js";
-import { CanonicalTrace } from "../canonical/trace.js";
-import type { Precision } from "../canonical/float.js";
-import type { Program } from "../canonical/program.js";
-import { responderFor, type DisputeResponder } from "../worker/dispute.js";
+import type { Tensor, Hex } from "../protocol/index.js";
+import { type TraceBuilder, type TraceContext, type TraceOutcome, responderFor, type DisputeResponder } from "../worker/index.js";
+import { CanonicalTrace, type Precision, type Program } from "../canonical/index.js";
 
 /** A copy of float32 tensor `t` with element `element` changed. */
 function altered(t: Tensor, element: number): Tensor {

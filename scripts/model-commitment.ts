@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { commitModel, commitmentToJson } from "../protocol/commitment.js";
+import { commitModel, commitmentToJson } from "../protocol/index.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

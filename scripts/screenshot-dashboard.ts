@@ -12,7 +12,7 @@
  *
  * The helpers are shared with test/dashboard/dashboard.test.ts.
  */
-import { openChallenge } from "../challenger/dispute.js";
+import { openChallenge } from "../challenger/index.js";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";

@@ -15,7 +15,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { onnx } from "../protocol/commitment.js";
+import { onnx } from "../protocol/index.js";
 
 export const VAD_GRU_FILE = fileURLToPath(new URL("../models/vad-gru.onnx", import.meta.url));
 const FRAME = 64;

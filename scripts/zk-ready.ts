@@ -13,8 +13,7 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { JsonRpcProvider, Wallet } from "ethers";
-import { makeZkReady } from "../circuits/ready.js";
-import { REPO_ROOT } from "../circuits/build.js";
+import { makeZkReady, REPO_ROOT } from "../circuits/index.js";
 
 const program = new Command()
   .name("zk:ready")

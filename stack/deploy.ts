@@ -6,11 +6,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatEther, parseEther, type Signer } from "ethers";
-import { resolveNpmUri, Tier, type Hex } from "../protocol/index.js";
-import { prepareZkModel, type ZkModelArtifacts } from "../circuits/zk.js";
-import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
-import type { GameTimes } from "../protocol/deployOracle.js";
-import { deployContracts, loadDeployConfig, type DeployConfig } from "../protocol/deployment.js";
+import { resolveNpmUri, Tier, type Hex, type GameTimes, deployContracts, loadDeployConfig, type DeployConfig } from "../protocol/index.js";
+import { prepareZkModel, type ZkModelArtifacts } from "../circuits/index.js";
+import { ZkChallengeAnswerer } from "../worker/index.js";
 import type { CanonicalTermsArgs } from "../canonical/index.js";
 import {
   ArbiterResolver__factory,

@@ -12,17 +12,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet, parseEther, type Signer } from "ethers";
 import { network } from "hardhat";
-import { createLogger, Ruling, Tier, type Hex, type Logger } from "../protocol/index.js";
+import { createLogger, Ruling, Tier, type Hex, type Logger, type GameTimes } from "../protocol/index.js";
 import { InProcessQueue, type DeadLetter, type JobQueue } from "../queue/index.js";
 import { Relayer, type RelayerConfigInput } from "../relayer/index.js";
-import { OracleRequestLookup, RegistryCatalog, Worker, type WorkerConfigInput } from "../worker/index.js";
-import { ZkChallengeAnswerer } from "../worker/prover-answerer.js";
-import type { TraceBuilder } from "../worker/trace.js";
-import type { GameTimes } from "../protocol/deployOracle.js";
+import {
+  OracleRequestLookup,
+  RegistryCatalog,
+  Worker,
+  type WorkerConfigInput,
+  ZkChallengeAnswerer,
+  type TraceBuilder,
+  workerGameAnswerer,
+  type FraudGameAnswerer,
+  type DisputeResponder,
+} from "../worker/index.js";
 import { calibratedTerms, type CalibratedTerms, type CanonicalTermsArgs } from "../canonical/index.js";
 import { decodePng, ppocrClsTensor } from "../sdk/index.js";
-import { workerGameAnswerer, type FraudGameAnswerer } from "../worker/game-answerer.js";
-import type { DisputeResponder } from "../worker/dispute.js";
 import type { GameClientOptions } from "../protocol/fraud-game-client.js";
 import {
   TextDirectionDApp__factory,

@@ -26,7 +26,7 @@
  * output is every trace tensor and whose `split` slices each request's trace out of the batch's.
  */
 import type ort from "onnxruntime-node";
-import { DTYPES, type Tensor, type TensorData } from "../protocol/tensor.js";
+import { DTYPES, type Tensor, type TensorData } from "../protocol/index.js";
 
 export interface BatchPolicy {
   /** Most requests in one run (1: no batching). */

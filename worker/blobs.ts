@@ -3,11 +3,7 @@
  * bytes; the relayer's store answers GET /blobs/:hash). 5xx, 429 and network failures are
  * retryable; other refusals are not.
  */
-import { errorChain, OracleError } from "../protocol/errors.js";
-import { redactUri } from "../protocol/fetch.js";
-import { retry } from "../protocol/retry.js";
-import type { Hex } from "../protocol/types.js";
-import { BLOB_AUTH_HEADER, type BlobAuth } from "../protocol/blobAuth.js";
+import { errorChain, OracleError, redactUri, retry, type Hex, BLOB_AUTH_HEADER, type BlobAuth } from "../protocol/index.js";
 
 export interface PutBlobOptions {
   timeoutMs: number;

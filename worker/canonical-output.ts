@@ -14,14 +14,8 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Provider } from "ethers";
-import { PRECISIONS, type Precision } from "../canonical/float.js";
-import { lowerModel } from "../canonical/lower.js";
-import type { Program } from "../canonical/program.js";
-import { runProgram } from "../canonical/run.js";
-import { IInferenceOracle__factory, IModelRegistry__factory } from "../protocol/contracts.js";
-import { OracleError } from "../protocol/errors.js";
-import type { Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { PRECISIONS, type Precision, lowerModel, type Program, runProgram } from "../canonical/index.js";
+import { IInferenceOracle__factory, IModelRegistry__factory, OracleError, type Tensor, type Hex } from "../protocol/index.js";
 
 /** IDisputeGame.Ruling.OutputMinor. */
 export const RULING_OUTPUT_MINOR = 3;

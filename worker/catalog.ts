@@ -4,11 +4,15 @@
  * pins in config. Unknown models are MODEL_UNKNOWN (not retryable); RPC failures are retryable.
  */
 import { isError as isEthersError, ZeroAddress, type ContractRunner } from "ethers";
-import { IModelRegistry__factory, type IModelRegistry } from "../protocol/contracts.js";
-import { OracleError } from "../protocol/errors.js";
-import { dtypeFromCode, type TensorSpec } from "../protocol/tensor.js";
-import type { NamedTensorSpec } from "../protocol/bundle.js";
-import type { Hex } from "../protocol/types.js";
+import {
+  IModelRegistry__factory,
+  type IModelRegistry,
+  OracleError,
+  dtypeFromCode,
+  type TensorSpec,
+  type NamedTensorSpec,
+  type Hex,
+} from "../protocol/index.js";
 import type { PinnedModel } from "./config.js";
 
 export interface ModelEntry {

@@ -4,9 +4,17 @@
  * reports every problem at once; `redactWorkerConfig` is what may be logged.
  */
 import { z } from "zod";
-import { envOverrides, loadConfig, redactConfig, type RetiredKeys } from "../protocol/config.js";
-import { AddressSchema, Bytes32Schema, PrivateKeySchema } from "../protocol/schemas.js";
-import { DTYPES, type DType } from "../protocol/tensor.js";
+import {
+  envOverrides,
+  loadConfig,
+  redactConfig,
+  type RetiredKeys,
+  AddressSchema,
+  Bytes32Schema,
+  PrivateKeySchema,
+  DTYPES,
+  type DType,
+} from "../protocol/index.js";
 
 export const PROVIDER_NAMES = ["cuda", "tensorrt", "webgpu", "cpu"] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];

@@ -9,13 +9,8 @@
  *   submit(sign(responder.commitment));
  *   on attack: submit(responder.answer({ kind: "chunkNode", step, depth, index }));
  */
-import type { WorkerClaims } from "../canonical/descent.js";
-import type { Precision } from "../canonical/float.js";
-import type { Program } from "../canonical/program.js";
-import { CanonicalTrace } from "../canonical/trace.js";
-import { OracleError } from "../protocol/errors.js";
-import { hashTensor, type Tensor } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { type WorkerClaims, type Precision, type Program, CanonicalTrace } from "../canonical/index.js";
+import { OracleError, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
 
 /** What the worker signs and posts when a dispute opens (docs/V2.md §3 TraceCommitment, §5 step 1). */
 export interface TraceCommitmentPayload {

@@ -2,8 +2,7 @@
  * Worker-specific failures, with codes from protocol/errors.ts
  * so tools can still match on `code`; the class names and messages say exactly what happened.
  */
-import { OracleError, type OracleErrorOptions } from "../protocol/errors.js";
-import type { Hex, RejectReason } from "../protocol/types.js";
+import { OracleError, type OracleErrorOptions, type Hex, type RejectReason } from "../protocol/index.js";
 
 /** A queue message that is not a valid Job: dead-lettered at once with the schema's complaints. */
 export class InvalidJobError extends OracleError {

@@ -20,8 +20,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { hashEncoded } from "../protocol/tensor.js";
-import { BYTES32_LOWER_PATTERN } from "../protocol/hex.js";
+import { hashEncoded, BYTES32_LOWER_PATTERN } from "../protocol/index.js";
 
 export interface InputCacheOptions {
   /** Folder of the cached inputs (created; entries found there at start are kept, oldest first by mtime). */

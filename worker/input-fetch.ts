@@ -1,10 +1,6 @@
 /** Fetching inputs (worker/worker.ts): a job's input with its retries, a disputed request's input again, and the address policy every fetch obeys. */
 import type { Logger } from "pino";
-import { OracleError, isError } from "../protocol/errors.js";
-import type { FetchBytesOptions } from "../protocol/fetch.js";
-import { retry } from "../protocol/retry.js";
-import type { Job } from "../protocol/messages.js";
-import { hashEncoded } from "../protocol/tensor.js";
+import { OracleError, isError, type FetchBytesOptions, retry, type Job, hashEncoded } from "../protocol/index.js";
 import type { WorkerConfig } from "./config.js";
 import type { InputCache } from "./input-cache.js";
 

@@ -1,8 +1,15 @@
 /** The worker's queue messages (worker/worker.ts): the job as it reads it (JobSchema with a cheap input check, the inline input's bytes) and the signed rejection it writes. */
 import type { TypedDataDomain } from "ethers";
 import { z } from "zod";
-import { isEmptyInline, JobSchema, MAX_INLINE_TENSOR_BYTES, RejectionMessageSchema, type Job, type RejectionMessage } from "../protocol/messages.js";
-import type { RequestId } from "../protocol/types.js";
+import {
+  isEmptyInline,
+  JobSchema,
+  MAX_INLINE_TENSOR_BYTES,
+  RejectionMessageSchema,
+  type Job,
+  type RejectionMessage,
+  type RequestId,
+} from "../protocol/index.js";
 import { publicRejectionMessage, type JobRejection } from "./errors.js";
 import type { FastSigner } from "./signer.js";
 

@@ -47,13 +47,21 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
-import { closeOnSignals, createLogger, IInferenceOracle__factory, QUEUES, type Hex } from "../protocol/index.js";
-import { serviceManifest } from "../protocol/manifest.js";
+import {
+  closeOnSignals,
+  createLogger,
+  IInferenceOracle__factory,
+  QUEUES,
+  type Hex,
+  serviceManifest,
+  startMetricsServer,
+  WorkerMetrics,
+  type MetricsServer,
+  IModelRegistry__factory,
+} from "../protocol/index.js";
 import { FraudGame__factory } from "../types/ethers-contracts/index.js";
-import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../protocol/metrics.js";
 import { RabbitMqQueue } from "../queue/index.js";
 import { RegistryCatalog, StaticCatalog, type ModelCatalog } from "./catalog.js";
-import { IModelRegistry__factory } from "../protocol/contracts.js";
 import { ZkChallengeAnswerer } from "./prover-answerer.js";
 import { findFraudGames, workerGameAnswerer, type FraudGameAnswerer } from "./game-answerer.js";
 import { loadWorkerConfig } from "./config.js";

@@ -39,7 +39,7 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
-import { OracleError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/index.js";
 import type { InferenceSessionLike, RunFlags } from "./ort-thread.js";
 
 const CHILD_PATH = fileURLToPath(new URL("./model-process-child.cjs", import.meta.url));

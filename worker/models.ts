@@ -15,12 +15,19 @@ import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { OracleError } from "../protocol/errors.js";
-import { isBytes32 } from "../protocol/hex.js";
-import { fetchBytes, redactUri, type FetchBytesOptions, type UriScheme } from "../protocol/fetch.js";
-import { assertModelSafe, withPrivateModelFile } from "../protocol/modelSafety.js";
-import { assertModelShapesBounded, DEFAULT_MAX_TENSOR_ELEMENTS } from "../protocol/shapeBounds.js";
-import type { Hex } from "../protocol/types.js";
+import {
+  OracleError,
+  isBytes32,
+  fetchBytes,
+  redactUri,
+  type FetchBytesOptions,
+  type UriScheme,
+  assertModelSafe,
+  withPrivateModelFile,
+  assertModelShapesBounded,
+  DEFAULT_MAX_TENSOR_ELEMENTS,
+  type Hex,
+} from "../protocol/index.js";
 
 export interface ModelStoreOptions {
   cacheDir: string;

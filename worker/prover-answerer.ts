@@ -16,12 +16,16 @@
 import { BlockPoller } from "./block-poller.js";
 import { Contract, type Provider, type Signer } from "ethers";
 import type { Logger } from "pino";
-import { IModelRegistry__factory } from "../protocol/contracts.js";
-import { OracleError } from "../protocol/errors.js";
-import { fetchBytes, type UriScheme } from "../protocol/fetch.js";
-import type { AddressPolicy } from "../protocol/netPolicy.js";
-import { createLogger } from "../protocol/logger.js";
-import { decodeHeader, hashEncoded } from "../protocol/tensor.js";
+import {
+  IModelRegistry__factory,
+  OracleError,
+  fetchBytes,
+  type UriScheme,
+  type AddressPolicy,
+  createLogger,
+  decodeHeader,
+  hashEncoded,
+} from "../protocol/index.js";
 import { InferenceOracle__factory, ZkDisputeResolver__factory, type InferenceOracle, type ZkDisputeResolver } from "../types/ethers-contracts/index.js";
 import type { ProverPool } from "./prover.js";
 

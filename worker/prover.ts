@@ -6,8 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { Worker as Thread } from "node:worker_threads";
-import { OracleError } from "../protocol/errors.js";
-import { circuitInput, encodeInferenceProof, type InferenceProof } from "../circuits/zk.js";
+import { OracleError } from "../protocol/index.js";
+import { circuitInput, encodeInferenceProof, type InferenceProof } from "../circuits/index.js";
 import type { Groth16Proof } from "snarkjs";
 
 const THREAD_URL = new URL("./prover-thread.mjs", import.meta.url);

@@ -21,7 +21,7 @@
  */
 import ort from "onnxruntime-node";
 import type { Logger } from "pino";
-import { OracleError } from "../protocol/errors.js";
+import { OracleError } from "../protocol/index.js";
 import type { ProviderName } from "./config.js";
 import { ThreadedSession, type InferenceSessionLike } from "./ort-thread.js";
 import { ProcessSession, type ModelProcessLimits } from "./model-process.js";

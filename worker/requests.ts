@@ -7,9 +7,7 @@
  * acked without reply.
  */
 import type { Provider } from "ethers";
-import { IInferenceOracle__factory } from "../protocol/contracts.js";
-import { OracleError } from "../protocol/errors.js";
-import { RequestStatus, type Hex } from "../protocol/types.js";
+import { IInferenceOracle__factory, OracleError, RequestStatus, type Hex } from "../protocol/index.js";
 import { OracleCanonicalHistory, type CanonicalHistory } from "./canonical-output.js";
 
 export interface OnChainRequest {

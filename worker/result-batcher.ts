@@ -10,10 +10,7 @@
  * queue redelivers them (each is served and signed again, in a later batch).
  */
 import type { TypedDataDomain } from "ethers";
-import { resultsRoot } from "../protocol/batch.js";
-import { OracleError } from "../protocol/errors.js";
-import { ResultBatchMessageSchema, type BatchItem, type ResultBatchMessage } from "../protocol/messages.js";
-import type { Hex } from "../protocol/types.js";
+import { resultsRoot, OracleError, ResultBatchMessageSchema, type BatchItem, type ResultBatchMessage, type Hex } from "../protocol/index.js";
 
 export interface ResultBatcherOptions {
   /** Most results in one signed batch (1: one signature per result). */

@@ -4,9 +4,7 @@
  */
 import ort from "onnxruntime-node";
 import type { Logger } from "pino";
-import { OracleError } from "../protocol/errors.js";
-import { DTYPES, type DType, type Tensor, type TensorData } from "../protocol/tensor.js";
-import type { Hex } from "../protocol/types.js";
+import { OracleError, DTYPES, type DType, type Tensor, type TensorData, type Hex } from "../protocol/index.js";
 import type { ModelCatalog } from "./catalog.js";
 import type { ProviderName } from "./config.js";
 import type { ModelStore } from "./models.js";

@@ -6,14 +6,33 @@
  * rejection; anything else is thrown as is (retryable or not).
  */
 import type { Logger } from "pino";
-import { OracleError } from "../protocol/errors.js";
-import { sizeProof } from "../protocol/largeOutput.js";
-import { bytesOf } from "../protocol/envelope.js";
-import type { BlobAuth } from "../protocol/blobAuth.js";
-import { BatchItemSchema, MAX_INLINE_TENSOR_BYTES, type BatchItem, type Job } from "../protocol/messages.js";
-import { checkSpec, decodeHeader, decodeTensor, DTYPES, encodeTensor, hashEncoded, tensorHashParts, type Tensor, type TensorData } from "../protocol/tensor.js";
-import { bundleEntries, encodeBundleFor, hashBundleEncoded, isTensorBundle, matchBundle } from "../protocol/bundle.js";
-import { RejectReason, Tier, type Hex } from "../protocol/types.js";
+import {
+  OracleError,
+  sizeProof,
+  bytesOf,
+  type BlobAuth,
+  BatchItemSchema,
+  MAX_INLINE_TENSOR_BYTES,
+  type BatchItem,
+  type Job,
+  checkSpec,
+  decodeHeader,
+  decodeTensor,
+  DTYPES,
+  encodeTensor,
+  hashEncoded,
+  tensorHashParts,
+  type Tensor,
+  type TensorData,
+  bundleEntries,
+  encodeBundleFor,
+  hashBundleEncoded,
+  isTensorBundle,
+  matchBundle,
+  RejectReason,
+  Tier,
+  type Hex,
+} from "../protocol/index.js";
 import { putBlob } from "./blobs.js";
 import { inputSpecsOf, isMultiTensor, outputSpecsOf, type ModelCatalog, type ModelEntry } from "./catalog.js";
 import type { ProviderName, WorkerConfig } from "./config.js";

@@ -4,7 +4,7 @@
  * the runs that borrowed them have finished (each borrow is a lease with a reference count).
  */
 import type { Logger } from "pino";
-import type { Hex } from "../protocol/types.js";
+import type { Hex } from "../protocol/index.js";
 import type { InferenceSessionLike } from "./ort-thread.js";
 import type { OpenedSession, ProbeAttempt } from "./providers.js";
 import type { ProviderName } from "./config.js";

@@ -26,8 +26,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { invert, mod } from "@noble/curves/abstract/modular";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak256, TypedDataEncoder, Wallet, type TypedDataDomain } from "ethers";
-import { REJECTION_TYPES, RESULT_BATCH_TYPES, type BatchStatement, type RejectionStatement } from "../protocol/eip712.js";
-import type { Hex } from "../protocol/types.js";
+import { REJECTION_TYPES, RESULT_BATCH_TYPES, type BatchStatement, type RejectionStatement, type Hex } from "../protocol/index.js";
 
 const RESULT_BATCH_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(RESULT_BATCH_TYPES).encodeType("ResultBatch"))).slice(2), "hex");
 const REJECTION_TYPEHASH = Buffer.from(keccak256(Buffer.from(TypedDataEncoder.from(REJECTION_TYPES).encodeType("Rejection"))).slice(2), "hex");

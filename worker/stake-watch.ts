@@ -12,8 +12,7 @@
  */
 import { formatEther, ZeroAddress, type Provider } from "ethers";
 import { Gauge, type Registry } from "prom-client";
-import { IInferenceOracle__factory } from "../protocol/contracts.js";
-import type { Logger } from "../protocol/index.js";
+import { IInferenceOracle__factory, type Logger } from "../protocol/index.js";
 
 export interface StakeStanding {
   oracle: string;

@@ -10,8 +10,7 @@
  * signs. Nothing in the worker's config can select one: only code that constructs a Worker with
  * `traceBuilder` gets one.
  */
-import type { Job } from "../protocol/messages.js";
-import type { Tensor } from "../protocol/tensor.js";
+import type { Job, Tensor } from "../protocol/index.js";
 import type { ModelEntry } from "./catalog.js";
 import type { ProviderName } from "./config.js";
 

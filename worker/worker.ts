@@ -15,17 +15,25 @@
  */
 import { getAddress, ZeroAddress, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
-import { oracleDomain } from "../protocol/eip712.js";
-import { OracleError } from "../protocol/errors.js";
-import { fetchBytes, type FetchBytesOptions } from "../protocol/fetch.js";
-import { loadConfig } from "../protocol/config.js";
-import { createLogger } from "../protocol/logger.js";
-import { WorkerMetrics } from "../protocol/metrics.js";
-import { QUEUES, isEmptyInline, type Job } from "../protocol/messages.js";
+import {
+  oracleDomain,
+  OracleError,
+  fetchBytes,
+  type FetchBytesOptions,
+  loadConfig,
+  createLogger,
+  WorkerMetrics,
+  QUEUES,
+  isEmptyInline,
+  type Job,
+  RejectReason,
+  RequestStatus,
+  Tier,
+  type Hex,
+  BlobAuth,
+} from "../protocol/index.js";
 import { InputCache } from "./input-cache.js";
-import { RejectReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
-import type { Delivery, JobQueue, Json, Subscription } from "../queue/types.js";
-import { BlobAuth } from "../protocol/blobAuth.js";
+import type { Delivery, JobQueue, Json, Subscription } from "../queue/index.js";
 import type { ModelCatalog } from "./catalog.js";
 import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, WORKER_RETIRED_KEYS, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";

@@ -6,8 +6,8 @@
  * import this from a service.
  */
 import { createECDH, createHmac, type ECDH } from "node:crypto";
-import type { Hex } from "../../protocol/types.js";
-import { FastSigner } from "../../worker/signer.js";
+import type { Hex } from "../../protocol/index.js";
+import { FastSigner } from "../../worker/index.js";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const HALF_N = N >> 1n;

@@ -1,5 +1,5 @@
 /** What the kernels share: the numeric array type, broadcast and strided offsets, integer wrapping, the store and operand rounding types, binary64 weight copies and scratch buffers. */
-import type { DType, TensorData } from "../../protocol/tensor.js";
+import type { DType, TensorData } from "../../protocol/index.js";
 import { type TensorType, numelOf, stridesOf } from "../program.js";
 
 /** Numbers in, numbers out: every canonical tensor the runtime holds (no 64-bit integer data). */

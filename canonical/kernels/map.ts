@@ -1,5 +1,5 @@
 /** The map kernel: elementwise float expressions compiled to loops, integer maps, quantization rounding. */
-import type { DType } from "../../protocol/tensor.js";
+import type { DType } from "../../protocol/index.js";
 import { cerf, cexp, clog, cpow, csigmoid, ctanh } from "../math.js";
 import { type Params, type Step, canonicalError, numelOf } from "../program.js";
 import { INT_RANGE, type NumArray, type Store, broadcastOffsets, wrapTo } from "./common.js";

@@ -1,6 +1,5 @@
 /** What every operator lowering shares: the context it is given, its Values, input access and dtype checks. */
-import type { AttributeValue } from "../../protocol/commitment.js";
-import type { DType, Tensor } from "../../protocol/tensor.js";
+import type { AttributeValue, DType, Tensor } from "../../protocol/index.js";
 import type { IntConstant } from "../fold.js";
 import type { MapOp, MoveOp, Operand, Params, ReduceOp, StepKind, TensorType } from "../program.js";
 

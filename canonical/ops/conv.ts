@@ -1,5 +1,5 @@
 /** Convolutions: Conv (1-D, 2-D, 3-D) and ConvTranspose. */
-import type { DType } from "../../protocol/tensor.js";
+import type { DType } from "../../protocol/index.js";
 import { attrInt, attrInts, attrString } from "../fold.js";
 import { FLOAT, type LowerContext, type OperatorLowering, type Value, checkDtype, input } from "./context.js";
 import { spatialPads, via2d, windowOut } from "./window.js";

@@ -1,5 +1,5 @@
 /** Elementwise operators (one map step each, or a few): arithmetic, Clip, Cast, BatchNormalization, Gelu, Where, comparisons and logic, PRelu. */
-import { type DType, dtypeFromCode } from "../../protocol/tensor.js";
+import { type DType, dtypeFromCode } from "../../protocol/index.js";
 import { attrFloat, attrInt, attrString, broadcastShapes } from "../fold.js";
 import type { MapOp, Params } from "../program.js";
 import { BOOL, FLOAT, type LowerContext, NUMERIC, NUMERIC_OR_BOOL, type OperatorLowering, type Value, channelView, checkDtype, constantValues, input } from "./context.js";

@@ -1,5 +1,5 @@
 /** Contractions: MatMul (and MatMulInteger), Gemm, Einsum. */
-import type { DType } from "../../protocol/tensor.js";
+import type { DType } from "../../protocol/index.js";
 import { attrFloat, attrInt, attrString, broadcastShapes } from "../fold.js";
 import { FLOAT, type LowerContext, type OperatorLowering, QUANT, type Value, checkDtype, input, reshapeTo } from "./context.js";
 import { subZeroPoint } from "./quant.js";

@@ -1,5 +1,5 @@
 /** Quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, ConvInteger, QLinearMatMul, QLinearConv. */
-import { type DType, dtypeFromCode } from "../../protocol/tensor.js";
+import { type DType, dtypeFromCode } from "../../protocol/index.js";
 import { attrInt, broadcastShapes, normAxis } from "../fold.js";
 import type { Params } from "../program.js";
 import { FLOAT, type LowerContext, type OperatorLowering, QUANT, type Value, checkDtype, input, numelOfShape } from "./context.js";

@@ -1,6 +1,5 @@
 /** What every reference operator shares (challenger/ops.ts): the kernel types, the float bound, attribute and index helpers. */
-import type { AttributeValue, TensorType } from "../../protocol/commitment.js";
-import type { DType, Tensor } from "../../protocol/tensor.js";
+import type { AttributeValue, TensorType, DType, Tensor } from "../../protocol/index.js";
 import { ChallengerError } from "../errors.js";
 
 /** Unit roundoff of float32. */

@@ -1,5 +1,5 @@
 /** Element-wise reference operators (challenger/ops.ts): arithmetic, extrema, activations, bit shifts. */
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Tensor } from "../../protocol/index.js";
 import { type OpFactory, FLOAT_TYPES, fail, read, readBig, input, attrFloat, attrString, broadcastShape, broadcaster, exactCopy } from "./common.js";
 
 type Arith = { float: (a: number, b: number) => { value: number; magnitude: number; terms: number }; int32: (a: number, b: number) => number; int64: (a: bigint, b: bigint) => bigint };

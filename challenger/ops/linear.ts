@@ -1,5 +1,5 @@
 /** Reference operators of linear algebra, convolution, pooling and Softmax (challenger/ops.ts). */
-import { numel, type Tensor } from "../../protocol/tensor.js";
+import { numel, type Tensor } from "../../protocol/index.js";
 import { type OpContext, type OpFactory, fail, read, readBig, input, attrInt, attrFloat, attrInts, attrString, normAxis, broadcastShape, broadcaster, exactCopy } from "./common.js";
 
 export const BatchNormalization: OpFactory = (ctx) => {

@@ -1,5 +1,5 @@
 /** Reference operators that only move or select values (challenger/ops.ts): exact, bound 0. */
-import { numel, type DType, type Tensor } from "../../protocol/tensor.js";
+import { numel, type DType, type Tensor } from "../../protocol/index.js";
 import { type OpKernel, type OpFactory, fail, strides, input, attrInt, attrInts, intsOf, normAxis, exactCopy } from "./common.js";
 
 function gather(outShape: number[], dtype: DType, source: Tensor, map: (i: number) => number): OpKernel {

@@ -11,11 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Progress } from "../../cli/common.js";
-import { deployContracts, type DeployResult } from "../../protocol/deployment.js";
-import { verifyManifest, writeManifest } from "../../protocol/manifest.js";
-import { hashEncoded, encodeTensor } from "../../protocol/tensor.js";
-import { Tier } from "../../protocol/types.js";
-import { OracleClient } from "../../sdk/client.js";
+import { deployContracts, type DeployResult, verifyManifest, writeManifest, hashEncoded, encodeTensor, Tier } from "../../protocol/index.js";
+import { OracleClient } from "../../sdk/index.js";
 import { localStackDeployConfig, type LocalStack } from "../../stack/local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";
 

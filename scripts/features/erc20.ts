@@ -6,8 +6,7 @@
  * in the oracle (owner fee, relayer cut, worker cut), never assuming them.
  */
 import { TestPermitToken__factory, TokenFeeDApp__factory } from "../../types/ethers-contracts/index.js";
-import { decodeTensor, encodeTensor, Tier, querySubmitted } from "../../protocol/index.js";
-import { signPermit } from "../../protocol/permit.js";
+import { decodeTensor, encodeTensor, Tier, querySubmitted, signPermit } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { DEFAULT_PARAMS } from "../../stack/local-stack.js";
 import type { FeatureDemo } from "./types.js";

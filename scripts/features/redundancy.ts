@@ -9,8 +9,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { encodeTensor, hashEncoded, type Hex } from "../../protocol/index.js";
-import { OracleClient } from "../../sdk/index.js";
-import { redundantContract, AnswerStatus, JobStatus } from "../../sdk/redundancy.js";
+import { OracleClient, redundantContract, AnswerStatus, JobStatus } from "../../sdk/index.js";
 import { RedundantClassifierDApp__factory, RedundantInference__factory } from "../../types/ethers-contracts/index.js";
 import { CLS_MODEL_PATH, type LocalStack } from "../../stack/local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";

@@ -9,7 +9,7 @@
 import { formatEther, parseEther } from "ethers";
 import { encodeTensor, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { SubscriptionClient } from "../../sdk/subscriptions.js";
+import { SubscriptionClient } from "../../sdk/index.js";
 import { PeriodicTextDirectionDApp__factory } from "../../types/ethers-contracts/index.js";
 import { REQUEST_FEE, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import type { FeatureDemo, FeatureReport } from "./types.js";

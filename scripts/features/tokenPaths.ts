@@ -9,9 +9,7 @@
 import { parseEther } from "ethers";
 import { encodeTensor, Tier, type Hex } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { SubscriptionClient } from "../../sdk/subscriptions.js";
-import { chainedContract, chainTokenStepFees, followChain, mnistPicture, requestChain, ChainStatus } from "../../sdk/chained.js";
-import { decodePng } from "../../sdk/index.js";
+import { SubscriptionClient, chainedContract, chainTokenStepFees, followChain, mnistPicture, requestChain, ChainStatus, decodePng } from "../../sdk/index.js";
 import { ChainedInference__factory, PeriodicTextDirectionDApp__factory, TestPermitToken__factory } from "../../types/ethers-contracts/index.js";
 import { waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { registerChainModels } from "./chained.js";

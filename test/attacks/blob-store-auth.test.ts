@@ -15,10 +15,8 @@ import { join } from "node:path";
 import { Wallet } from "ethers";
 import { afterEach, describe, expect, it } from "vitest";
 import { BLOB_AUTH_HEADER, BlobAuth, createLogger, encodeTensor, fetchBytes, hashEncoded, signedGetHeaders, type Hex } from "../../protocol/index.js";
-import { createApi, type ApiDeps, type BlobAuthOptions } from "../../relayer/api.js";
-import { BlobStore } from "../../relayer/blobs.js";
-import { RelayerDb } from "../../relayer/db.js";
-import { putBlob } from "../../worker/blobs.js";
+import { createApi, type ApiDeps, type BlobAuthOptions, BlobStore, RelayerDb } from "../../relayer/index.js";
+import { putBlob } from "../../worker/index.js";
 import { startLocalStack } from "../../stack/local-stack.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];

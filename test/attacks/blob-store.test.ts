@@ -15,10 +15,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger, encodeTensor, hashEncoded, isError, traceManifest } from "../../protocol/index.js";
-import { createApi, type ApiDeps, type BlobQuotaOptions, type UploadLimits } from "../../relayer/api.js";
-import { BlobStore, StreamingTensorHash } from "../../relayer/blobs.js";
-import { RelayerDb } from "../../relayer/db.js";
-import { ByteBudget, clientKey } from "../../relayer/quota.js";
+import {
+  createApi,
+  type ApiDeps,
+  type BlobQuotaOptions,
+  type UploadLimits,
+  BlobStore,
+  StreamingTensorHash,
+  RelayerDb,
+  ByteBudget,
+  clientKey,
+} from "../../relayer/index.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -17,7 +17,7 @@ import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { OracleError, QUEUES } from "../../protocol/index.js";
 import { RabbitMqQueue, type Message } from "../../queue/index.js";
-import { RELAYER_LEASE_QUEUE } from "../../relayer/relayer.js";
+import { RELAYER_LEASE_QUEUE } from "../../relayer/index.js";
 import { rabbitmqctl } from "../setup/rabbitmq.js";
 import { silentLogger } from "../worker/fixtures.js";
 

@@ -5,16 +5,20 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { checkFinding, descend, elementFromChunk, type Finding } from "../../canonical/descent.js";
-import { reduceTerms } from "../../canonical/element.js";
-import { BF16, roundTo } from "../../canonical/float.js";
-import { lowerModel } from "../../canonical/index.js";
-import { termCount } from "../../canonical/reads.js";
-import { CanonicalTrace } from "../../canonical/trace.js";
-import { fromHex, rootFromPath, sha256, bytesToHex } from "../../protocol/merkle.js";
-import type { Hex } from "../../protocol/types.js";
-import { FlatTree } from "../../canonical/tree.js";
-import { numel, type Tensor } from "../../protocol/tensor.js";
+import {
+  checkFinding,
+  descend,
+  elementFromChunk,
+  type Finding,
+  reduceTerms,
+  BF16,
+  roundTo,
+  lowerModel,
+  termCount,
+  CanonicalTrace,
+  FlatTree,
+} from "../../canonical/index.js";
+import { fromHex, rootFromPath, sha256, bytesToHex, type Hex, numel, type Tensor } from "../../protocol/index.js";
 import { cls, clsInput, editTensor, leafContext, recording, ResponderTrace } from "../canonical/trace-fixtures.js";
 
 function expectKind<K extends Finding["kind"]>(f: Finding, kind: K): Extract<Finding, { kind: K }> {

@@ -10,8 +10,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { Wallet, ZeroHash } from "ethers";
-import { tensorHashParts } from "../../protocol/tensor.js";
-import { seededRandom } from "../../protocol/random.js";
+import { tensorHashParts, seededRandom } from "../../protocol/index.js";
 import { events, expectRevert, record, rejection, send, tensorF32, ETH, PARAMS, Refund, Ruling, Status, Tier, type Connection } from "../contracts/helpers.js";
 import {
   answer, chainRequest, current, deployChained, latest, requestChain, ChainStatus, EndReason, LOGITS, LOGITS_HASH, MNIST_HASH, PRE_HASH,

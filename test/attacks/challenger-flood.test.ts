@@ -18,10 +18,10 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CanonicalTrace } from "../../canonical/trace.js";
-import { ChallengerDaemon, type DaemonTransaction } from "../../challenger/daemon.js";
+import { CanonicalTrace } from "../../canonical/index.js";
+import { ChallengerDaemon, type DaemonTransaction } from "../../challenger/index.js";
 import { GAME_RULING } from "../../protocol/fraud-game-client.js";
-import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/tensor.js";
+import { encodeTensor, hashEncoded, hashTensor, type Tensor } from "../../protocol/index.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, Status, type Fx } from "../contracts/helpers.js";
 import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
 

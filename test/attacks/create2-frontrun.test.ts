@@ -18,15 +18,26 @@
 import { network } from "hardhat";
 import { concat, getAddress, keccak256, type Signer } from "ethers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { deployContracts, loadDeployConfig, type DeployResult } from "../../protocol/deployment.js";
+import {
+  deployContracts,
+  loadDeployConfig,
+  type DeployResult,
+  CREATE2_FACTORY,
+  CREATE2_FACTORY_COST,
+  CREATE2_FACTORY_DEPLOYER,
+  DEFAULT_DEPLOY_SALT,
+  contractSalt,
+  create2Address,
+  ensureCreate2Factory,
+  deployOracleLibraries,
+  inferenceOracleFactory,
+  isError,
+  oracleDomain,
+  packBatch,
+} from "../../protocol/index.js";
 import { Progress } from "../../cli/common.js";
-import { CREATE2_FACTORY, CREATE2_FACTORY_COST, CREATE2_FACTORY_DEPLOYER, DEFAULT_DEPLOY_SALT, contractSalt, create2Address, ensureCreate2Factory } from "../../protocol/create2.js";
-import { deployOracleLibraries, inferenceOracleFactory } from "../../protocol/deployOracle.js";
-import { isError } from "../../protocol/errors.js";
 import { InferenceOracle__factory, ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
-import { oracleDomain } from "../../protocol/eip712.js";
 import { expectRevert, FEE, MODEL_HASH, modelInfo, requestParams, signerWallet, submission, type Fx } from "../contracts/helpers.js";
-import { packBatch } from "../../protocol/batch.js";
 
 const quiet = new Progress(true);
 const config = (admin: string) => loadDeployConfig({ admin, params: { challengeWindow: 900 } });

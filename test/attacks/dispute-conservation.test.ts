@@ -14,7 +14,7 @@ import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
 import { Wallet } from "ethers";
 import { deploy, events, requestAndSubmit, send, ETH, PARAMS, RULE_WITHIN, Ruling, Status, type Fx } from "../contracts/helpers.js";
-import { seededRandom } from "../../protocol/random.js";
+import { seededRandom } from "../../protocol/index.js";
 
 const ROUNDS = Number(process.env.DISPUTE_ROUNDS ?? 14);
 const BPS = 10_000n;

@@ -15,7 +15,7 @@ import { ZeroHash } from "ethers";
 import {
   deploy, expectRevert, events, requestAndSubmit, send, modelInfo, ETH, PARAMS, RULE_WITHIN, Ruling, Status, type Connection, type Fx,
 } from "../contracts/helpers.js";
-import { packBatch } from "../../protocol/batch.js";
+import { packBatch } from "../../protocol/index.js";
 
 const BOND = PARAMS.challengeBond;
 const BPS = 10_000n;

@@ -3,8 +3,7 @@
  * (possibly forged) earlier trace, and the float32 value nearest a target within a bound.
  */
 import { runProgram, type Program } from "../../canonical/index.js";
-import type { Weight } from "../../protocol/commitment.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Weight, Tensor } from "../../protocol/index.js";
 
 /** Step j of `program` run canonically on the given (possibly drifted) earlier tensors (step operands fed in as weights). */
 export function runStep(program: Program, j: number, tensors: readonly Tensor[], input: Tensor): Tensor {

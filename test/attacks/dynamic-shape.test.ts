@@ -14,10 +14,8 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodePartial, encodeStep, partialStates, reduceTerms } from "../../canonical/index.js";
-import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
+import { merklePath, sha256, bytesToHex, checkSpec, hashTensor, OracleError } from "../../protocol/index.js";
 import { checkModel } from "../../cli/check.js";
-import { checkSpec, hashTensor } from "../../protocol/tensor.js";
-import { OracleError } from "../../protocol/errors.js";
 import { uniformTensor } from "../canonical/helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";

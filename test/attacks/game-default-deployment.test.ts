@@ -13,17 +13,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Signer } from "ethers";
-import { CanonicalTrace } from "../../canonical/trace.js";
-import { lowerModel, type Program } from "../../canonical/index.js";
+import { CanonicalTrace, lowerModel, type Program } from "../../canonical/index.js";
 import { GAME_RULING, GameChallenger } from "../../protocol/fraud-game-client.js";
-import { decodeTensor, type Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import { decodeTensor, type Tensor, type Hex, querySubmitted, type LogLike } from "../../protocol/index.js";
 import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 import { readFileSync } from "node:fs";
 import { withElement } from "./game-fixture.js";
-import { openChallenge } from "../../challenger/dispute.js";
-import { querySubmitted, type LogLike } from "../../protocol/batch.js";
+import { openChallenge } from "../../challenger/index.js";
 
 const { challengeBond, challengeWindow } = DEFAULT_PARAMS;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -10,9 +10,7 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fraudGameDomain, traceCommitmentDigest } from "../../protocol/fraud-game.js";
-import { bytesToHex } from "../../protocol/merkle.js";
-import type { Hex } from "../../protocol/types.js";
+import { fraudGameDomain, traceCommitmentDigest, bytesToHex, type Hex } from "../../protocol/index.js";
 import { expectRevert } from "../contracts/helpers.js";
 import {
   answer, clsWorld, commit, dataPos, deployGame, descend, MOVE_CLOCK, openDispute, pathTo, RESPONSE_TIME, rootHeight, RULING,

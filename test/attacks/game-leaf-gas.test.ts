@@ -9,10 +9,8 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeStep, type Program } from "../../canonical/index.js";
-import { MAX_CONSTANT_INDICES, MAX_CONSTANT_STEP } from "../../canonical/lower.js";
-import { CHUNK_BYTES } from "../../protocol/merkle.js";
-import { DTYPES, encodeTensor, type Tensor } from "../../protocol/tensor.js";
+import { encodeStep, type Program, MAX_CONSTANT_INDICES, MAX_CONSTANT_STEP } from "../../canonical/index.js";
+import { CHUNK_BYTES, DTYPES, encodeTensor, type Tensor } from "../../protocol/index.js";
 import { buildModel } from "../canonical/onnx-builder.js";
 import { chunkProofOf, operandProofsOf, programPathOf } from "./game-proof-helpers.js";
 import { commit, deployGame, descend, openDispute, RULING, TraceBook, withElement, worldOf, type ClsWorld, type Connection } from "./game-fixture.js";

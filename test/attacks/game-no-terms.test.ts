@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { commitProgram, canonicalTermsOf, lowerModel } from "../../canonical/index.js";
-import { DEFAULT_GAME_TIMES } from "../../protocol/deployOracle.js";
+import { DEFAULT_GAME_TIMES } from "../../protocol/index.js";
 import { deploy, events, expectRevert, modelInfo, request, send, MODEL_HASH, Tier, type Connection, type Fx } from "../contracts/helpers.js";
 
 let conn: Connection;

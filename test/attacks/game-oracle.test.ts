@@ -10,11 +10,17 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, stepLeaf } from "../../canonical/index.js";
-import { weightLeaves } from "../../protocol/commitment.js";
-import { fraudGameDomain, signTraceCommitment } from "../../protocol/fraud-game.js";
-import { merklePath, bytesToHex } from "../../protocol/merkle.js";
-import { encodeTensor, hashTensor, type Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import {
+  weightLeaves,
+  fraudGameDomain,
+  signTraceCommitment,
+  merklePath,
+  bytesToHex,
+  encodeTensor,
+  hashTensor,
+  type Tensor,
+  type Hex,
+} from "../../protocol/index.js";
 import { chunkProofOf as chunkProof } from "./game-proof-helpers.js";
 import { deploy, events, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, TraceBook, withElement, type ClsWorld, type Connection } from "./game-fixture.js";

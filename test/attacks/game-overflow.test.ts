@@ -21,12 +21,9 @@
 import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodePartial, encodeStep, partialStates, reduceTerms } from "../../canonical/index.js";
-import { toleranceCheck, withinTau } from "../../canonical/descent.js";
-import { auditResult } from "../../challenger/canonical-audit.js";
-import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
-import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import { encodePartial, encodeStep, partialStates, reduceTerms, toleranceCheck, withinTau } from "../../canonical/index.js";
+import { auditResult } from "../../challenger/index.js";
+import { merklePath, sha256, bytesToHex, encodeTensor, type Tensor, type Hex } from "../../protocol/index.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { ortRun, uniformTensor } from "../canonical/helpers.js";
 import { chunkProofOf, operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";

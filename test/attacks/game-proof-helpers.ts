@@ -1,8 +1,6 @@
 /** Leaf-proof builders for the FraudGame tests: one element of an encoded tensor with its chunk proof (IFraudGame.TensorChunkProof). */
-import { CHUNK_BYTES, chunkLeaves, merklePath, bytesToHex } from "../../protocol/merkle.js";
+import { CHUNK_BYTES, chunkLeaves, merklePath, bytesToHex, weightLeaves, DTYPES, encodeTensor } from "../../protocol/index.js";
 import { stepLeaf, type Step } from "../../canonical/index.js";
-import { weightLeaves } from "../../protocol/commitment.js";
-import { DTYPES, encodeTensor } from "../../protocol/tensor.js";
 import { levelsOf, type ClsWorld, type TraceBook } from "./game-fixture.js";
 
 /** A TensorChunkProof of element `index` of an encoded tensor, with the tensor's root path (`[]` when the game knows its hash). */

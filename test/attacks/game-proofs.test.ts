@@ -14,8 +14,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, encodePartial, finalizeReduce, partialStates, reduceTerms, type Step } from "../../canonical/index.js";
-import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
-import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
+import { merklePath, sha256, bytesToHex, encodeTensor, type Tensor } from "../../protocol/index.js";
 import { chunkProofOf as chunkProof, operandProofsOf, programPathOf, readerOf as readerOfWorld } from "./game-proof-helpers.js";
 import { expectRevert } from "../contracts/helpers.js";
 import {

@@ -10,7 +10,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep } from "../../canonical/index.js";
-import { encodeTensor } from "../../protocol/tensor.js";
+import { encodeTensor } from "../../protocol/index.js";
 import { expectRevert } from "../contracts/helpers.js";
 import { chunkProofOf, programPathOf } from "./game-proof-helpers.js";
 import { clsWorld, commit, deployGame, MOVE_CLOCK, openDispute, RULING, type ClsWorld, type Connection } from "./game-fixture.js";

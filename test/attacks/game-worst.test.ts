@@ -8,9 +8,7 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, encodePartial, finalizeReduce, partialStates, reduceTerms, stepLeaf } from "../../canonical/index.js";
-import { weightLeaves } from "../../protocol/commitment.js";
-import { merklePath, sha256, bytesToHex } from "../../protocol/merkle.js";
-import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
+import { weightLeaves, merklePath, sha256, bytesToHex, encodeTensor, type Tensor } from "../../protocol/index.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { chunkProofOf } from "./game-proof-helpers.js";
 import {

@@ -19,11 +19,8 @@ import {
   deploy, events, expectRevert, expectSkipped, now, record, request, requestParams, send, submission, tensorF32, FEE, INPUT_HASH, MODEL_HASH, OUTPUT, OUTPUT_HASH,
   PARAMS, Status, Tier, type Connection, type Fx,
 } from "../contracts/helpers.js";
-import { hashEncoded } from "../../protocol/tensor.js";
-import { fromHex, bytesToHex } from "../../protocol/merkle.js";
-import { sizeProof } from "../../protocol/largeOutput.js";
+import { hashEncoded, fromHex, bytesToHex, sizeProof, packBatch } from "../../protocol/index.js";
 import { OracleClient, isSdkError } from "../../sdk/index.js";
-import { packBatch } from "../../protocol/batch.js";
 
 const MAP = tensorF32([1, 1, 64, 64], Array.from({ length: 64 * 64 }, (_, i) => (i % 5) / 5));
 const MAP_HASH = hashEncoded(MAP);

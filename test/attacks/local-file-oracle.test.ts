@@ -10,7 +10,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RejectReason, type Hex } from "../../protocol/index.js";
-import { loadWorkerConfig } from "../../worker/config.js";
+import { loadWorkerConfig } from "../../worker/index.js";
 import { CLS_INPUT, CLS_OUTPUT, randomHash, tempDir } from "../worker/fixtures.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { attackJob, attackWorker, secretBytes } from "./harness.js";

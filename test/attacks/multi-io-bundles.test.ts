@@ -17,11 +17,21 @@ import ort from "onnxruntime-node";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploy, events, expectRevert, modelInfo, now, send, submission, FEE, type Connection, type Fx } from "../contracts/helpers.js";
-import { bundleEntries, encodeBundle, encodeBundleOf, encodeTensor, hashBundleEncoded, RejectReason, bytesToHex, type Hex, type Tensor } from "../../protocol/index.js";
+import {
+  bundleEntries,
+  encodeBundle,
+  encodeBundleOf,
+  encodeTensor,
+  hashBundleEncoded,
+  RejectReason,
+  bytesToHex,
+  type Hex,
+  type Tensor,
+  packBatch,
+} from "../../protocol/index.js";
 import { frame, SR, VAD_HASH, VAD_MODEL, ZERO_STATE } from "../worker/vad-fixtures.js";
 import { attackJob, attackWorker, type AttackWorker } from "./harness.js";
 import { loopbackServer, type LoopbackServer } from "../worker/fixtures.js";
-import { packBatch } from "../../protocol/batch.js";
 
 const FILE = join(process.cwd(), "models", "vad-gru.onnx");
 const INPUTS = [

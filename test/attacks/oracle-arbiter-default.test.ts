@@ -9,7 +9,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { deployContracts, loadDeployConfig } from "../../protocol/deployment.js";
+import { deployContracts, loadDeployConfig } from "../../protocol/index.js";
 import { Progress } from "../../cli/common.js";
 import { ArbiterResolver__factory, FraudGame__factory, ModelRegistry__factory, StepVerifier__factory } from "../../types/ethers-contracts/index.js";
 

@@ -11,8 +11,7 @@ import { network } from "hardhat";
 import {
   deploy, events, expectRevert, now, record, send, submission, tensorF32, FEE, INPUT_HASH, MODEL_HASH, PARAMS, Tier, type Connection, type Fx,
 } from "../contracts/helpers.js";
-import { hashEncoded } from "../../protocol/tensor.js";
-import { packBatch } from "../../protocol/batch.js";
+import { hashEncoded, packBatch } from "../../protocol/index.js";
 
 const ROTATED = tensorF32([1, 2], [0.2, 0.8]);
 

@@ -12,7 +12,7 @@ import {
   deploy, expectRevert, events, request, requestParams, send, now, record, submission,
   FEE, MODEL_FEE, OUTPUT, PARAMS, Tier, type Connection,
 } from "../contracts/helpers.js";
-import { packBatch } from "../../protocol/batch.js";
+import { packBatch } from "../../protocol/index.js";
 
 const BURN_GAS = 2; // MaliciousConsumer.Mode.BurnGas
 const MAX_CALLBACK = PARAMS.maxCallbackGasLimit;

@@ -12,7 +12,7 @@ import {
   deploy, expectRevert, events, request, rejection, send, submission, signerWallet, balance,
   FEE, PARAMS, Refund, Status, type Connection,
 } from "../contracts/helpers.js";
-import { packBatch } from "../../protocol/batch.js";
+import { packBatch } from "../../protocol/index.js";
 
 describe("attack: free censorship by rejection (finding 3)", () => {
   let conn: Connection;

@@ -12,11 +12,17 @@ import {
   deploy, expectRevert, events, request, rejection, send, tensorF32, INPUT, INPUT_HASH, MODEL_HASH, PARAMS, Refund, Status,
   type Connection,
 } from "../contracts/helpers.js";
-import { encodeTensor, hashEncoded, tensorHashParts } from "../../protocol/tensor.js";
-import { oracleDomain, signRejection } from "../../protocol/eip712.js";
-import { deployInferenceOracle } from "../../protocol/deployOracle.js";
-import { deriveRequestId } from "../../protocol/requestId.js";
-import type { Hex, RequestId } from "../../protocol/types.js";
+import {
+  encodeTensor,
+  hashEncoded,
+  tensorHashParts,
+  oracleDomain,
+  signRejection,
+  deployInferenceOracle,
+  deriveRequestId,
+  type Hex,
+  type RequestId,
+} from "../../protocol/index.js";
 
 /** An input of the model's committed type (float32 [1,3,48,192], see helpers.modelInfo). */
 const FITTING = encodeTensor({ dtype: "float32", shape: [1, 3, 48, 192], data: new Float32Array(3 * 48 * 192).fill(0.5) });

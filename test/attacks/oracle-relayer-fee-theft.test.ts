@@ -9,7 +9,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { ZeroAddress } from "ethers";
-import { proofFromLogs, packBatch } from "../../protocol/batch.js";
+import { proofFromLogs, packBatch } from "../../protocol/index.js";
 import {
   deploy, events, submittedOf, expectRevert, request, send, submission, batchSubmission, record, FEE, MODEL_FEE, OUTPUT, PARAMS, Tier, type Connection,
 } from "../contracts/helpers.js";

@@ -17,10 +17,17 @@ import {
   deploy, events, submittedOf, expectRevert, expectSkipped, request, send, submission, batchSubmission, record,
   OUTPUT_HASH, PARAMS, Ruling, Status, tensorF32, type Connection, type Fx,
 } from "../contracts/helpers.js";
-import { oracleDomain } from "../../protocol/eip712.js";
-import { deployInferenceOracle } from "../../protocol/deployOracle.js";
-import { ACCEPTED_LEAF_TAG, batchItemLeaf, batchProof, batchesFromLogs, proofFromLogs, packBatch } from "../../protocol/batch.js";
-import { hashEncoded } from "../../protocol/tensor.js";
+import {
+  oracleDomain,
+  deployInferenceOracle,
+  ACCEPTED_LEAF_TAG,
+  batchItemLeaf,
+  batchProof,
+  batchesFromLogs,
+  proofFromLogs,
+  packBatch,
+  hashEncoded,
+} from "../../protocol/index.js";
 
 const OTHER_OUTPUT_HASH = hashEncoded(tensorF32([1, 2], [0.1, 0.9]));
 

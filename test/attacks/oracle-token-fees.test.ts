@@ -16,9 +16,7 @@ import {
   INPUT_HASH, PARAMS, Ruling, Status, Tier, MODEL_HASH, TOKEN_FEE, TOKEN_OWNER_FEE,
   type Connection, type Fx,
 } from "../contracts/helpers.js";
-import { signPermit, encodePermit } from "../../protocol/permit.js";
-import { seededRandom } from "../../protocol/random.js";
-import { packBatch } from "../../protocol/batch.js";
+import { signPermit, encodePermit, seededRandom, packBatch } from "../../protocol/index.js";
 
 describe("attack: ERC-20 fees", () => {
   let conn: Connection;

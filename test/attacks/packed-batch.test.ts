@@ -17,10 +17,7 @@ import {
   deploy, events, submittedOf, expectRevert, expectSkipped, request, send, submission, batchSubmission,
   OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier, tensorF32, type Connection, type Fx,
 } from "../contracts/helpers.js";
-import { oracleDomain } from "../../protocol/eip712.js";
-import { deployInferenceOracle } from "../../protocol/deployOracle.js";
-import { ITEM_HEADER_BYTES, MAX_PACKED_ITEMS, packBatch, packItems } from "../../protocol/batch.js";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { oracleDomain, deployInferenceOracle, ITEM_HEADER_BYTES, MAX_PACKED_ITEMS, packBatch, packItems, hashEncoded } from "../../protocol/index.js";
 
 const OTHER = tensorF32([1, 2], [0.2, 0.8]);
 

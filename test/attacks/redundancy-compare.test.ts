@@ -6,7 +6,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { hashEncoded } from "../../protocol/index.js";
 import { events, expectRevert, send, tensorF32, INPUT, PARAMS, Ruling, Status, type Connection } from "../contracts/helpers.js";
 import {
   answer, answeredJob, attest, deployRedundantTau, rec, requestJob, settle, AnswerStatus, BAD, BAD_HASH, GOOD, GOOD_HASH, JOB_FEE, JobStatus, type RFx,

@@ -10,7 +10,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { seededRandom } from "../../protocol/random.js";
+import { seededRandom } from "../../protocol/index.js";
 import { expectRevert, send, PARAMS, TOKEN_FEE, type Connection } from "../contracts/helpers.js";
 import { answer, jobRequest, latest, rec, settle, AnswerStatus, GOOD, JobStatus } from "../contracts/redundancy-fixture.js";
 import { deployRedundantToken, expectRedundantBooks, requestTokenJob, tokenJobPrepay, RED_CALLBACK_FEE, type RTokenFx } from "../contracts/redundancy-token-fixture.js";

@@ -15,14 +15,12 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { hashEncoded } from "../../protocol/tensor.js";
-import { seededRandom } from "../../protocol/random.js";
-import { advanceJob, jobActions, redundantContract } from "../../sdk/redundancy.js";
+import { hashEncoded, seededRandom, packBatch } from "../../protocol/index.js";
+import { advanceJob, jobActions, redundantContract } from "../../sdk/index.js";
 import { batchSubmission, events, expectRevert, modelInfo, record, send, INPUT, MODEL_HASH, PARAMS, Ruling, Status, type Connection } from "../contracts/helpers.js";
 import {
   answer, attest, deployRedundant, latest, rec, requestJob, settle, AnswerStatus, BAD, BAD_HASH, GOOD, GOOD_HASH, JOB_FEE, JobStatus, type RFx,
 } from "../contracts/redundancy-fixture.js";
-import { packBatch } from "../../protocol/batch.js";
 
 describe("attack: redundancy", () => {
   let conn: Connection;

@@ -11,8 +11,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, encodeTensor, hashEncoded, Tier } from "../../protocol/index.js";
-import { createApi, type ApiDeps } from "../../relayer/api.js";
-import { createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from "../../relayer/limits.js";
+import { createApi, type ApiDeps, createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from "../../relayer/index.js";
 import { DEFAULT_PARAMS, MODEL_FEE, startLocalStack, type LocalStack } from "../../stack/local-stack.js";
 import { waitFor } from "../worker/fixtures.js";
 

@@ -14,11 +14,18 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkFinding, descend as descendTrace, type Finding } from "../../canonical/descent.js";
-import { encodePartial, encodeStep, finalizeReduce, partialStates, reduceTerms } from "../../canonical/index.js";
-import { CanonicalTrace } from "../../canonical/trace.js";
-import { bytesToHex, merklePath, sha256 } from "../../protocol/merkle.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import {
+  checkFinding,
+  descend as descendTrace,
+  type Finding,
+  encodePartial,
+  encodeStep,
+  finalizeReduce,
+  partialStates,
+  reduceTerms,
+  CanonicalTrace,
+} from "../../canonical/index.js";
+import { bytesToHex, merklePath, sha256, type Tensor } from "../../protocol/index.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
 import { expectRevert } from "../contracts/helpers.js";

@@ -13,7 +13,7 @@ import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
 import { events, send, FEE, type Connection } from "../contracts/helpers.js";
 import { deploySubs, subParams, prepay, deliver, SubMode, type SubsFx } from "../contracts/subscriptions-helpers.js";
-import { seededRandom } from "../../protocol/random.js";
+import { seededRandom } from "../../protocol/index.js";
 
 const STEPS = Number(process.env.SUBS_STEPS ?? 120);
 const WINDOW = 300;

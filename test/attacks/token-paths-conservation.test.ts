@@ -13,7 +13,7 @@
  */
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
-import { seededRandom } from "../../protocol/random.js";
+import { seededRandom } from "../../protocol/index.js";
 import { events, send, Status, Tier, TOKEN_FEE, type Connection, type Fx } from "../contracts/helpers.js";
 import { deliver, booksBalance, WINDOW, INTERVAL, type SubsFx } from "../contracts/subscriptions-helpers.js";
 import { answer, ChainStatus, LOGITS, MNIST_HASH, PRE_HASH, SMALL, SMOOTH_HASH } from "../contracts/chained-fixture.js";

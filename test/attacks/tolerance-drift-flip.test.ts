@@ -18,20 +18,24 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Finding } from "../../canonical/descent.js";
-import { toleranceCheck } from "../../canonical/descent.js";
-import { finalizeReduce, foldPartials, reduceTerms } from "../../canonical/element.js";
-import { canonicalTermsOf, commitProgram, type Program } from "../../canonical/index.js";
-import { partialKindOf } from "../../canonical/partial.js";
-import { CanonicalTrace, partialTreeOf, type PartialTree } from "../../canonical/trace.js";
-import { compareElement } from "../../challenger/checker.js";
-import { allowedError, prepareOperator } from "../../challenger/ops.js";
+import {
+  type Finding,
+  toleranceCheck,
+  finalizeReduce,
+  foldPartials,
+  reduceTerms,
+  canonicalTermsOf,
+  commitProgram,
+  type Program,
+  partialKindOf,
+  CanonicalTrace,
+  partialTreeOf,
+  type PartialTree,
+} from "../../canonical/index.js";
+import { compareElement, allowedError, prepareOperator } from "../../challenger/index.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
-import { modelGraph } from "../../protocol/commitment.js";
-import { sha256, bytesToHex } from "../../protocol/merkle.js";
-import { hashTensor, type Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
-import { responderFor } from "../../worker/dispute.js";
+import { modelGraph, sha256, bytesToHex, hashTensor, type Tensor, type Hex } from "../../protocol/index.js";
+import { responderFor } from "../../worker/index.js";
 import { clsInput } from "../canonical/trace-fixtures.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, type Fx } from "../contracts/helpers.js";
 import { CLS_PATH, CLS_SHAPE, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, stepVerifierAddress, type Connection } from "./game-fixture.js";

@@ -11,16 +11,22 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { checkFinding, descend, toleranceCheck, type Finding } from "../../canonical/descent.js";
-import { finalizeReduce, foldPartials, reduceTerms } from "../../canonical/element.js";
-import type { Program } from "../../canonical/index.js";
-import { partialKindOf } from "../../canonical/partial.js";
-import { CanonicalTrace, partialTreeOf, type PartialTree } from "../../canonical/trace.js";
-import { compareElement } from "../../challenger/checker.js";
-import { allowedError, prepareOperator } from "../../challenger/ops.js";
-import { modelGraph } from "../../protocol/commitment.js";
-import type { Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import {
+  checkFinding,
+  descend,
+  toleranceCheck,
+  type Finding,
+  finalizeReduce,
+  foldPartials,
+  reduceTerms,
+  type Program,
+  partialKindOf,
+  CanonicalTrace,
+  partialTreeOf,
+  type PartialTree,
+} from "../../canonical/index.js";
+import { compareElement, allowedError, prepareOperator } from "../../challenger/index.js";
+import { modelGraph, type Tensor, type Hex } from "../../protocol/index.js";
 import { maxDiff, ortRun } from "../canonical/helpers.js";
 import { CLS, cls, clsInput, leafContext } from "../canonical/trace-fixtures.js";
 import { runStep, within } from "./drift-helpers.js";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkModel } from "../../cli/check.js";
-import { MAX_CONSTANT_INDICES } from "../../canonical/lower.js";
+import { MAX_CONSTANT_INDICES } from "../../canonical/index.js";
 import { onnx } from "../../protocol/index.js";
 import { buildModel } from "../canonical/onnx-builder.js";
 import { lastJson, oracle } from "../cli/helpers.js";

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Wallet } from "ethers";
 import { afterAll, describe, expect, it } from "vitest";
-import { hostCheckMode, workerHostProblems } from "../../worker/host-check.js";
+import { hostCheckMode, workerHostProblems } from "../../worker/index.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;

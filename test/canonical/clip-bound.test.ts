@@ -11,7 +11,7 @@ import { checkFinding, descend, type Finding } from "../../canonical/descent.js"
 import { finalizeReduce, foldPartials, mapElement, moveElement, reduceTerms } from "../../canonical/element.js";
 import { encodeStep, lowerModel, runProgram, type Program } from "../../canonical/index.js";
 import { CanonicalTrace } from "../../canonical/trace.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Tensor } from "../../protocol/index.js";
 import { ortRun } from "./helpers.js";
 import { buildModel, values, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 import { checkStep, deployStepVerifier, wordOf } from "./step-verifier.harness.js";

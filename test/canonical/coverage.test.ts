@@ -7,8 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { finalizeReduce, foldPartials, mapElement, moveElement, reduceTerms } from "../../canonical/element.js";
 import { lowerModel, runProgram, type Precision, type Program } from "../../canonical/index.js";
-import { isError } from "../../protocol/errors.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import { isError, type Tensor } from "../../protocol/index.js";
 import { maxDiff, ortRun } from "./helpers.js";
 import { buildModel, values, type Attr, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 

@@ -10,7 +10,7 @@ import { elementReads } from "../../canonical/reads.js";
 import { CanonicalTrace } from "../../canonical/trace.js";
 import { buildModel } from "./onnx-builder.js";
 import { editTensor, leafContext, ResponderTrace } from "./trace-fixtures.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Tensor } from "../../protocol/index.js";
 
 describe("descent over a constant pad", () => {
   const bytes = buildModel({

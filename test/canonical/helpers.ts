@@ -1,6 +1,6 @@
 /** Shared by the canonical suites: onnxruntime reference runs and difference measures. */
 import ort from "onnxruntime-node";
-import type { Tensor, TensorData } from "../../protocol/tensor.js";
+import type { Tensor, TensorData } from "../../protocol/index.js";
 
 export type Level = "disabled" | "basic" | "all";
 

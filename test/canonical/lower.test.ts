@@ -6,8 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { lowerModel, runProgram } from "../../canonical/index.js";
-import { isError } from "../../protocol/errors.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import { isError, type Tensor } from "../../protocol/index.js";
 import { maxDiff, ortRun } from "./helpers.js";
 import { buildModel, values, type Attr, type InitSpec, type ModelSpec, type NodeSpec } from "./onnx-builder.js";
 

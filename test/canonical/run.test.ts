@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { BF16, FP16, FP32, lowerModel, roundTo, runProgram, TF32, type Program, type Step } from "../../canonical/index.js";
 import { makeRounder } from "../../canonical/round.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Tensor } from "../../protocol/index.js";
 import { buildModel, values, type Attr, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 
 const ints = (v: number[]): Attr => ({ ints: v });

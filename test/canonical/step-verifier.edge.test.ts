@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeStep, MAP_OPS, moveSource, type Precision, type Step, type TensorType } from "../../canonical/index.js";
 import { canonicalBits, encodePartial } from "../../canonical/partial.js";
-import { seededRandom } from "../../protocol/random.js";
+import { seededRandom } from "../../protocol/index.js";
 import { checkStep, deployStepVerifier } from "./step-verifier.harness.js";
 
 let verifier: any;

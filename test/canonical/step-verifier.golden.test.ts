@@ -11,8 +11,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { lowerModel, runProgram, type Precision, type Program, type Step } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { seededRandom } from "../../protocol/random.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import { seededRandom, type Tensor } from "../../protocol/index.js";
 import { uniformTensor } from "./helpers.js";
 import { checkStep, deployStepVerifier, type GasRow } from "./step-verifier.harness.js";
 

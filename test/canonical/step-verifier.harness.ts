@@ -4,7 +4,7 @@
  * bit for bit) are canonical/leaf-probe.ts, which `oracle model check` runs too.
  */
 import { network } from "hardhat";
-import { deployStepVerifier as placeStepVerifier } from "../../protocol/deployOracle.js";
+import { deployStepVerifier as placeStepVerifier } from "../../protocol/index.js";
 
 export { checkStep, headerOf, hex64, reduceReads, wordOf, type GasRow, type StepCheck } from "../../canonical/leaf-probe.js";
 

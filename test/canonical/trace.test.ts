@@ -10,8 +10,7 @@ import { runProgram, traceRootOf, type Program, type Step } from "../../canonica
 import { decodePartial, partialLeaf, partialStates } from "../../canonical/partial.js";
 import { elementReads, initReads, termCount, termReads } from "../../canonical/reads.js";
 import { CanonicalTrace } from "../../canonical/trace.js";
-import { fromHex, hashNode, merkleRoot, rootFromPath, sha256 } from "../../protocol/merkle.js";
-import { encodeHeader, hashTensor, numel } from "../../protocol/tensor.js";
+import { fromHex, hashNode, merkleRoot, rootFromPath, sha256, encodeHeader, hashTensor, numel } from "../../protocol/index.js";
 import { uniformTensor } from "./helpers.js";
 import { cls, clsInput } from "./trace-fixtures.js";
 

@@ -4,11 +4,9 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { buildToleranceProof, checkToleranceProof, withinTau } from "../../canonical/descent.js";
-import { runProgram } from "../../canonical/index.js";
+import { buildToleranceProof, checkToleranceProof, withinTau, runProgram } from "../../canonical/index.js";
 import { auditBatch, isSampled, missingOperators, type AuditTarget } from "../../challenger/canonical-audit.js";
-import { hashTensor, numel, type Tensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import { hashTensor, numel, type Tensor, type Hex } from "../../protocol/index.js";
 import { buildModel } from "../canonical/onnx-builder.js";
 import { CLS, cls, clsInput } from "../canonical/trace-fixtures.js";
 

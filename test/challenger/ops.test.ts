@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { evaluateKernel, floatBound, FLOAT32_U, isChallengerError, prepareOperator, type OpContext } from "../../challenger/index.js";
-import type { AttributeValue } from "../../protocol/commitment.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { AttributeValue, Tensor } from "../../protocol/index.js";
 
 const f32 = (shape: number[], values: number[]): Tensor => ({ dtype: "float32", shape, data: new Float32Array(values) });
 const ctx = (inputs: Array<Tensor | undefined>, attributes: Record<string, AttributeValue> = {}, opset = 13): OpContext => ({ inputs, attributes: new Map(Object.entries(attributes)), opset });

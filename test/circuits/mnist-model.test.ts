@@ -10,7 +10,7 @@ import {
   sha256Hex, unpackInt8Words, type CircuitBuild, type CompileResult, type ModelManifest, type QuantizedMlp, type R1cs,
   type WitnessCalculator,
 } from "../../circuits/index.js";
-import { encodeTensor } from "../../protocol/tensor.js";
+import { encodeTensor } from "../../protocol/index.js";
 import { REPO, constraintsByWire, randInt, rng, satisfiesSubset } from "./helpers.js";
 
 const { onnx } = createRequire(import.meta.url)("onnx-proto") as { onnx: typeof OnnxNs };

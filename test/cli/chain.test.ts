@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { encodeTensor, hashEncoded } from "../../protocol/index.js";
 import { writeMnistPreprocess } from "../../scripts/chain-models.js";
 import { lastJson, oracle, start, ROOT, type LongRunning } from "./helpers.js";
 

@@ -15,8 +15,7 @@ import { HDNodeWallet, Wallet, parseEther } from "ethers";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderTextLine, rotateImage180, textLineTensor } from "../../examples/text-images.js";
-import { onnx, resolveNpmUri } from "../../protocol/index.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import { onnx, resolveNpmUri, type Tensor } from "../../protocol/index.js";
 import { decodeJpeg, decodePng, encodePng, mnistTensor, MNIST_MLP_HASH, PPOCR_CLS_HASH, ppocrClsTensor, writeNpy } from "../../sdk/index.js";
 import { lastJson, oracle, ROOT, rpc, start, type LongRunning } from "./helpers.js";
 

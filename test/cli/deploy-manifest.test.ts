@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lastJson, oracle, rpc } from "./helpers.js";
-import type { DeploymentManifest } from "../../protocol/manifest.js";
+import type { DeploymentManifest } from "../../protocol/index.js";
 
 // Hardhat's default account #0 (`test test ... junk`): public knowledge, local chains only.
 const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";

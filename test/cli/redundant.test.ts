@@ -15,7 +15,7 @@ import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { encodeTensor, hashEncoded } from "../../protocol/index.js";
 import { MNIST_MLP_HASH } from "../../sdk/index.js";
 import { IOracleTokenFees__factory, TestPermitToken__factory } from "../../types/ethers-contracts/index.js";
 import { lastJson, oracle, start, ROOT, type LongRunning } from "./helpers.js";

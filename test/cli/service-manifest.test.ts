@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { manifestForRpc, manifestServiceEnv, serviceManifest, type DeploymentManifest } from "../../protocol/manifest.js";
-import { isError } from "../../protocol/errors.js";
+import { manifestForRpc, manifestServiceEnv, serviceManifest, type DeploymentManifest, isError } from "../../protocol/index.js";
 import { CLS_MODEL_PATH } from "../../stack/local-stack.js";
 import { lastJson, oracle, ROOT } from "./helpers.js";
 

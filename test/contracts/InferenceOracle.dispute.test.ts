@@ -5,7 +5,7 @@ import {
   deploy, expectRevert, expectSkipped, events, request, requestAndSubmit, send, submission, now, balance, modelInfo,
   FEE, PARAMS, Refund, RULE_WITHIN, Ruling, Status, type Connection, type Fx,
 } from "./helpers.js";
-import { packBatch } from "../../protocol/batch.js";
+import { packBatch } from "../../protocol/index.js";
 
 const BOND = PARAMS.challengeBond;
 const BPS = 10_000n;

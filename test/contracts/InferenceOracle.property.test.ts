@@ -29,7 +29,20 @@
  * Submitted request's proof must reach a committed root, every request's attempt must match the
  * model, and settlements and challenges with a wrong proof must fail.
  */
-import { deliveryForm, isSizeProof, readSizeProof, sizeProof } from "../../protocol/largeOutput.js";
+import {
+  deliveryForm,
+  isSizeProof,
+  readSizeProof,
+  sizeProof,
+  hashEncoded,
+  tensorHashParts,
+  seededRandom,
+  batchProof,
+  batchesFromLogs,
+  processProof,
+  resultLeaf,
+  packBatch,
+} from "../../protocol/index.js";
 import { describe, it, expect } from "vitest";
 import { network } from "hardhat";
 import { Wallet, ZeroAddress, ZeroHash, hexlify as toHex, type TransactionReceipt } from "ethers";
@@ -37,9 +50,6 @@ import {
   deploy, requestParams, submission, batchSubmission, rejection, zkProof, tensorF32, events, submittedOf,
   ETH, FEE, INPUT, MODEL_FEE, PARAMS, Refund, RULE_WITHIN, Status, Tier, type Connection, type Fx,
 } from "./helpers.js";
-import { hashEncoded, tensorHashParts } from "../../protocol/tensor.js";
-import { seededRandom } from "../../protocol/random.js";
-import { batchProof, batchesFromLogs, processProof, resultLeaf, packBatch } from "../../protocol/batch.js";
 
 const SEQUENCES = Number(process.env.PROPERTY_SEQUENCES ?? 30);
 const ACTIONS = Number(process.env.PROPERTY_ACTIONS ?? 40);

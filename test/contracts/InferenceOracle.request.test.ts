@@ -5,10 +5,7 @@ import {
   deploy, expectRevert, events, request, requestParams, rejection, requestAndSubmit, send, balance, now, modelInfo, record, submission,
   ETH, FEE, INPUT, INPUT_HASH, MODEL_FEE, MODEL_HASH, PARAMS, Refund, Status, Tier, tensorF32, type Connection,
 } from "./helpers.js";
-import { hashEncoded } from "../../protocol/tensor.js";
-import { resultLeaf } from "../../protocol/batch.js";
-import { deployOracleLibraries, inferenceOracleFactory } from "../../protocol/deployOracle.js";
-import { deriveRequestId } from "../../protocol/requestId.js";
+import { hashEncoded, resultLeaf, deployOracleLibraries, inferenceOracleFactory, deriveRequestId } from "../../protocol/index.js";
 
 const OTHER_MODEL = "0x" + "cc".repeat(32);
 

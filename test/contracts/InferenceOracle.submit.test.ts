@@ -5,10 +5,19 @@ import {
   deploy, expectRevert, expectSkipped, events, submittedOf, request, requestAndSubmit, send, submission, batchSubmission, record, now, zkProof, tensorF32, rejection,
   ETH, FEE, MODEL_FEE, OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier, type Connection, type Fx,
 } from "./helpers.js";
-import { batchDigest, oracleDomain, RESULT_BATCH_TYPES } from "../../protocol/eip712.js";
-import { hashEncoded, tensorHashParts } from "../../protocol/tensor.js";
-import { proofFromLogs, resultLeaf, resultsRoot, packBatch } from "../../protocol/batch.js";
-import type { Hex, RequestId } from "../../protocol/types.js";
+import {
+  batchDigest,
+  oracleDomain,
+  RESULT_BATCH_TYPES,
+  hashEncoded,
+  tensorHashParts,
+  proofFromLogs,
+  resultLeaf,
+  resultsRoot,
+  packBatch,
+  type Hex,
+  type RequestId,
+} from "../../protocol/index.js";
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 

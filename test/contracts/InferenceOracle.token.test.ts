@@ -12,9 +12,7 @@ import {
   PARAMS, Refund, Ruling, Status, Tier, MODEL_HASH, INPUT, OUTPUT, OUTPUT_HASH, TOKEN_FEE, TOKEN_OWNER_FEE, TOKEN_MIN_WORKER_FEE,
   type Connection, type Fx,
 } from "./helpers.js";
-import { signPermit, encodePermit } from "../../protocol/permit.js";
-import { tensorHashParts } from "../../protocol/tensor.js";
-import { packBatch } from "../../protocol/batch.js";
+import { signPermit, encodePermit, tensorHashParts, packBatch } from "../../protocol/index.js";
 
 const BPS = 10_000n;
 const RELAYER_CUT = ((TOKEN_FEE - TOKEN_OWNER_FEE) * BigInt(PARAMS.relayerFeeBps)) / BPS;

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalTermsOf, commitProgram, lowerModel, type CanonicalTermsArgs } from "../../canonical/index.js";
-import { sha256, bytesToHex } from "../../protocol/merkle.js";
+import { sha256, bytesToHex } from "../../protocol/index.js";
 import { events, expectRevert, modelInfo, type Connection } from "./helpers.js";
 
 const MODEL = readFileSync("models/mnist-mlp.onnx");

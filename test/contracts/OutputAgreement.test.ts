@@ -6,9 +6,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { encodeTensor } from "../../protocol/tensor.js";
-import { encodeBundle } from "../../protocol/bundle.js";
-import { seededRandom } from "../../protocol/random.js";
+import { encodeTensor, encodeBundle, seededRandom } from "../../protocol/index.js";
 import { f64 } from "./redundancy-fixture.js";
 
 const hex = (b: Uint8Array) => "0x" + Buffer.from(b).toString("hex");

@@ -8,11 +8,18 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { encodeTensor, hashEncoded, type Tensor } from "../../protocol/tensor.js";
-import { bundleEntries, encodeBundle, hashBundleEncoded } from "../../protocol/bundle.js";
-import { isError } from "../../protocol/errors.js";
-import { sha256, bytesToHex } from "../../protocol/merkle.js";
-import { seededRandom } from "../../protocol/random.js";
+import {
+  encodeTensor,
+  hashEncoded,
+  type Tensor,
+  bundleEntries,
+  encodeBundle,
+  hashBundleEncoded,
+  isError,
+  sha256,
+  bytesToHex,
+  seededRandom,
+} from "../../protocol/index.js";
 
 const GOLDEN = fileURLToPath(new URL("./golden/bundle-vectors.json", import.meta.url));
 const TENSOR_GOLDEN = fileURLToPath(new URL("./golden/tensor-vectors.json", import.meta.url));

@@ -7,10 +7,22 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { encodeTensor, decodeHeader, hashEncoded, type DType, type TensorData, DTYPES } from "../../protocol/tensor.js";
-import { chunkLeaves, merkleRoot, merklePath, rootFromPath, bytesToHex, sha256 } from "../../protocol/merkle.js";
-import { isError } from "../../protocol/errors.js";
-import { seededRandom } from "../../protocol/random.js";
+import {
+  encodeTensor,
+  decodeHeader,
+  hashEncoded,
+  type DType,
+  type TensorData,
+  DTYPES,
+  chunkLeaves,
+  merkleRoot,
+  merklePath,
+  rootFromPath,
+  bytesToHex,
+  sha256,
+  isError,
+  seededRandom,
+} from "../../protocol/index.js";
 import { Interface } from "ethers";
 import { expectRevert } from "./helpers.js";
 

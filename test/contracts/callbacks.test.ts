@@ -4,8 +4,7 @@ import {
   deploy, expectRevert, events, request, send, submission, record, now, tensorF32,
   FEE, MODEL_FEE, MODEL_HASH, OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier, INPUT_HASH, type Connection, type Fx,
 } from "./helpers.js";
-import { hashEncoded } from "../../protocol/tensor.js";
-import { packBatch } from "../../protocol/batch.js";
+import { hashEncoded, packBatch } from "../../protocol/index.js";
 
 const Mode = { Honest: 0, Revert: 1, BurnGas: 2, ReturnBomb: 3, Reenter: 4, ReenterAndRecord: 5 } as const;
 const CALLBACK_GAS = 200_000;

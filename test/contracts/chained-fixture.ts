@@ -5,11 +5,8 @@
  * preprocessing (float32 [1,2] input), ChainedInference and the example ChainedDigitDApp.
  */
 import { expect } from "vitest";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
-import { sha256, bytesToHex } from "../../protocol/merkle.js";
-import type { Hex } from "../../protocol/types.js";
+import { encodeTensor, hashEncoded, sha256, bytesToHex, type Hex, packBatch } from "../../protocol/index.js";
 import { batchSubmission, deploy, events, modelInfo, send, type Connection, type Fx } from "./helpers.js";
-import { packBatch } from "../../protocol/batch.js";
 
 export const PRE_HASH = bytesToHex(sha256(Buffer.from("mnist-preprocess.onnx"))) as Hex;
 export const MNIST_HASH = bytesToHex(sha256(Buffer.from("mnist-mlp.onnx"))) as Hex;

@@ -10,7 +10,7 @@ import { network } from "hardhat";
 import { events, expectRevert, send, Refund, Tier, TOKEN_FEE, TOKEN_OWNER_FEE, TOKEN_MIN_WORKER_FEE, type Connection } from "./helpers.js";
 import { answer, chainRequest, current, latest, ChainStatus, EndReason, LOGITS, MNIST_HASH, OTHER_HASH, PRE_HASH, SMALL, SMOOTH_HASH } from "./chained-fixture.js";
 import { deployChainedToken, requestTokenChain, CHAIN_CALLBACK_ESCROW, type ChainTokenFx } from "./token-features-helpers.js";
-import { signPermit, encodePermit } from "../../protocol/permit.js";
+import { signPermit, encodePermit } from "../../protocol/index.js";
 
 describe("ChainedInference: paid in an ERC-20 token", () => {
   let conn: Connection;

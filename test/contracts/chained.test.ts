@@ -6,7 +6,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { hashEncoded } from "../../protocol/index.js";
 import { events, expectRevert, modelInfo, record, send, ETH, PARAMS, Refund, Status, Tier, type Connection } from "./helpers.js";
 import {
   answer, chainRequest, current, deployChained, latest, requestChain, ChainStatus, EndReason, LOGITS, LOGITS_HASH, MNIST_HASH,

@@ -10,12 +10,23 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { getCreate2Address, keccak256 } from "ethers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { deployContracts, loadDeployConfig, type DeployResult } from "../../protocol/deployment.js";
+import {
+  deployContracts,
+  loadDeployConfig,
+  type DeployResult,
+  CREATE2_FACTORY,
+  CREATE2_FACTORY_CODE,
+  DEFAULT_DEPLOY_SALT,
+  contractSalt,
+  parseSalt,
+  loadManifest,
+  verifyManifest,
+  writeManifest,
+  type DeploymentManifest,
+  isError,
+} from "../../protocol/index.js";
 import { Progress } from "../../cli/common.js";
-import { CREATE2_FACTORY, CREATE2_FACTORY_CODE, DEFAULT_DEPLOY_SALT, contractSalt, parseSalt } from "../../protocol/create2.js";
-import { loadManifest, verifyManifest, writeManifest, type DeploymentManifest } from "../../protocol/manifest.js";
-import { isError } from "../../protocol/errors.js";
-import { OracleClient } from "../../sdk/client.js";
+import { OracleClient } from "../../sdk/index.js";
 import { InferenceOracle__factory, ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
 
 const quiet = new Progress(true);

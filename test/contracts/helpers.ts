@@ -6,13 +6,24 @@
 import { expect } from "vitest";
 import { network } from "hardhat";
 import { Contract, Wallet, ZeroHash, id as keccakUtf8, keccak256, AbiCoder, type BaseContract, type Signer, type TransactionReceipt } from "ethers";
-import { oracleDomain, signRejection } from "../../protocol/eip712.js";
-import { signResultBatch, packBatch, submittedFromLogs, type SubmittedResult } from "../../protocol/batch.js";
-import { deployContracts, loadDeployConfig, QUIET_PROGRESS } from "../../protocol/deployment.js";
-import type { GameTimes } from "../../protocol/deployOracle.js";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
-import { sha256, bytesToHex } from "../../protocol/merkle.js";
-import type { Hex, RequestId } from "../../protocol/types.js";
+import {
+  oracleDomain,
+  signRejection,
+  signResultBatch,
+  packBatch,
+  submittedFromLogs,
+  type SubmittedResult,
+  deployContracts,
+  loadDeployConfig,
+  QUIET_PROGRESS,
+  type GameTimes,
+  encodeTensor,
+  hashEncoded,
+  sha256,
+  bytesToHex,
+  type Hex,
+  type RequestId,
+} from "../../protocol/index.js";
 
 export const Tier = { NONE: 0, OPTIMISTIC: 1, ZK: 2 } as const;
 export const Status = { None: 0, Requested: 1, Submitted: 2, Challenged: 3, Fulfilled: 4, Refunded: 5 } as const;

@@ -9,11 +9,7 @@ import {
   deploy, events, expectRevert, expectSkipped, now, record, send, submission, tensorF32, FEE, INPUT_HASH, MODEL_HASH, OUTPUT, OUTPUT_HASH, PARAMS, Status, Tier,
   type Connection, type Fx,
 } from "./helpers.js";
-import { decodeTensor, hashEncoded } from "../../protocol/tensor.js";
-import { encodeBundle, hashBundleEncoded } from "../../protocol/bundle.js";
-import { fromHex } from "../../protocol/merkle.js";
-import { readSizeProof, sizeProof } from "../../protocol/largeOutput.js";
-import { packBatch } from "../../protocol/batch.js";
+import { decodeTensor, hashEncoded, encodeBundle, hashBundleEncoded, fromHex, readSizeProof, sizeProof, packBatch } from "../../protocol/index.js";
 
 /** A det-like probability map: float32[1,1,64,64], 16,400 bytes, well above the 4,096-byte cap. */
 export const MAP = tensorF32([1, 1, 64, 64], Array.from({ length: 64 * 64 }, (_, i) => (i % 7) / 7));

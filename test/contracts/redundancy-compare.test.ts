@@ -7,14 +7,12 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
-import { hashEncoded } from "../../protocol/tensor.js";
-import { countedOutputs, jobActions, advanceJob, redundantContract } from "../../sdk/redundancy.js";
-import { sizeProof } from "../../protocol/largeOutput.js";
+import { hashEncoded, sizeProof, packBatch } from "../../protocol/index.js";
+import { countedOutputs, jobActions, advanceJob, redundantContract } from "../../sdk/index.js";
 import { batchSubmission, events, expectRevert, send, tensorF32, PARAMS, type Connection } from "./helpers.js";
 import {
   answeredJob, deployRedundant, deployRedundantTau, f64, rec, requestJob, GOOD, GOOD_HASH, BAD, JOB_FEE, JobStatus, TAU, type RFx,
 } from "./redundancy-fixture.js";
-import { packBatch } from "../../protocol/batch.js";
 
 /** A float32 tensor from raw uint32 bit patterns (NaN payloads, signed zeros). */
 function f32Bits(shape: number[], bits: number[]): Buffer {

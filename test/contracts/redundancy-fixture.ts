@@ -5,9 +5,8 @@
  * attest its requests through the real oracle.
  */
 import { solidityPackedSha256 } from "ethers";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { hashEncoded, packBatch } from "../../protocol/index.js";
 import { batchSubmission, deploy, events, record, send, tensorF32, INPUT, MODEL_HASH, PARAMS, type Connection, type Fx } from "./helpers.js";
-import { packBatch } from "../../protocol/batch.js";
 
 export const JobStatus = { None: 0, Open: 1, Agreed: 2, Disagreed: 3, Incomplete: 4, Comparing: 5 } as const;
 export const AnswerStatus = { None: 0, Requested: 1, Delivered: 2, Counted: 3, Duplicate: 4, Refunded: 5, Replaced: 6 } as const;

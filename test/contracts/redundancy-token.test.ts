@@ -11,8 +11,8 @@ import { events, expectRevert, send, INPUT as GOOD_INPUT, MODEL_HASH, PARAMS, TO
 import { answer, jobRequest, latest, rec, settle, AnswerStatus, GOOD, JobStatus } from "./redundancy-fixture.js";
 import { deployRedundantToken, requestTokenJob, tokenJobPrepay, RED_CALLBACK_FEE, type RTokenFx } from "./redundancy-token-fixture.js";
 import { tokenFor } from "./token-features-helpers.js";
-import { signPermit, encodePermit } from "../../protocol/permit.js";
-import { advanceJob, jobActions, redundantContract, requestRedundant } from "../../sdk/redundancy.js";
+import { signPermit, encodePermit } from "../../protocol/index.js";
+import { advanceJob, jobActions, redundantContract, requestRedundant } from "../../sdk/index.js";
 
 const REWARD = 10n ** 12n;
 

@@ -11,8 +11,8 @@ import {
   answer, attest, deployRedundant, jobRequest, latest, requestJob, settle, AnswerStatus, BAD, BAD_HASH, GOOD, GOOD_HASH, JOB_FEE, JobStatus, type RFx,
 } from "./redundancy-fixture.js";
 import { INPUT, batchSubmission } from "./helpers.js";
-import { advanceJob, jobActions, redundantContract } from "../../sdk/redundancy.js";
-import { packBatch } from "../../protocol/batch.js";
+import { advanceJob, jobActions, redundantContract } from "../../sdk/index.js";
+import { packBatch } from "../../protocol/index.js";
 
 const ZERO = "0x" + "00".repeat(32);
 

@@ -5,7 +5,7 @@
  */
 import { ZeroAddress, type Signer } from "ethers";
 import { deploy, events, send, submission, FEE, INPUT_HASH, MODEL_HASH, OUTPUT, Tier, type Connection, type Fx } from "./helpers.js";
-import { packBatch } from "../../protocol/batch.js";
+import { packBatch } from "../../protocol/index.js";
 
 export const SubMode = { Honest: 0, Revert: 1, BurnGas: 2, HugeAnswer: 3, BadEncoding: 4, ReenterTrigger: 5, ReenterCancel: 6, ReturnBomb: 7 } as const;
 export const DeliveryStatus = { None: 0, Pending: 1, Fulfilled: 2, Refunded: 3 } as const;

@@ -10,7 +10,7 @@ import { ZeroAddress } from "ethers";
 import { expectRevert, events, send, now, OUTPUT_HASH, Status, TOKEN_FEE, TOKEN_OWNER_FEE, type Connection } from "./helpers.js";
 import { subParams, trigger, deliver, booksBalance, DeliveryStatus, REWARD, WINDOW, type SubsFx } from "./subscriptions-helpers.js";
 import { deploySubsToken, expectSubsTokenBooks, subscribeToken, tokenPrepay, SUB_CALLBACK_FEE, type SubsTokenFx } from "./token-features-helpers.js";
-import { signPermit, encodePermit } from "../../protocol/permit.js";
+import { signPermit, encodePermit } from "../../protocol/index.js";
 
 describe("InferenceSubscriptions: paid in an ERC-20 token", () => {
   let conn: Connection;

@@ -10,7 +10,7 @@ import { launchChromium } from "../../scripts/screenshot-dashboard.js";
 import { sha256File, startLocalStack, waitFor, MNIST_MODEL_PATH, type LocalStack } from "../../stack/local-stack.js";
 import { writeMnistPreprocess } from "../../scripts/chain-models.js";
 import { chained } from "../../scripts/features/chained.js";
-import { chainStatus, chainStepFees, requestChain, ChainStatus, ChainedInference__factory } from "../../sdk/chained.js";
+import { chainStatus, chainStepFees, requestChain, ChainStatus, ChainedInference__factory } from "../../sdk/index.js";
 
 describe("dashboard: chained requests panel", () => {
   let stack: LocalStack;

@@ -8,10 +8,8 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, Tier } from "../../protocol/index.js";
+import { createLogger, Tier, signPermit, encodeTensor } from "../../protocol/index.js";
 import { launchChromium, populateFeatures, type FeaturesPopulated } from "../../scripts/screenshot-dashboard.js";
-import { signPermit } from "../../protocol/permit.js";
-import { encodeTensor } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { TestPermitToken__factory, TokenFeeDApp__factory } from "../../types/ethers-contracts/index.js";
 import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";

@@ -6,12 +6,11 @@
  * computes it here.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, Tier } from "../../protocol/index.js";
-import { encodeTensor } from "../../protocol/tensor.js";
+import { createLogger, Tier, encodeTensor } from "../../protocol/index.js";
 import { sha256File, startLocalStack, waitFor, MNIST_MODEL_PATH, type LocalStack } from "../../stack/local-stack.js";
 import { chained } from "../../scripts/features/chained.js";
 import { writeMnistPreprocess } from "../../scripts/chain-models.js";
-import { chainStatus, chainStepFees, requestChain, ChainStatus, ChainedInference__factory } from "../../sdk/chained.js";
+import { chainStatus, chainStepFees, requestChain, ChainStatus, ChainedInference__factory } from "../../sdk/index.js";
 
 describe("chained requests, end to end (NONE tier)", () => {
   let stack: LocalStack;

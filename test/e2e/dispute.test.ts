@@ -13,9 +13,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Signer } from "ethers";
-import type { ChallengerDaemon } from "../../challenger/daemon.js";
+import type { ChallengerDaemon } from "../../challenger/index.js";
 import type { MoveRecord } from "../../protocol/fraud-game-client.js";
-import { querySubmitted } from "../../protocol/batch-wire.js";
+import { querySubmitted } from "../../protocol/index.js";
 import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { GameCheater } from "../../scripts/fault-injection.js";
 import { classify, clsGameDaemon, stateOf, textInput, uploadBlob } from "./helpers.js";

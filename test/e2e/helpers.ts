@@ -3,7 +3,7 @@ import { textLineTensor } from "../../examples/text-images.js";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Signer } from "ethers";
-import { ChallengerDaemon } from "../../challenger/daemon.js";
+import { ChallengerDaemon } from "../../challenger/index.js";
 import type { MoveRecord } from "../../protocol/fraud-game-client.js";
 import { CLS_MODEL_PATH, CLS_SHAPE, DEFAULT_PARAMS, REQUEST_FEE, type LocalStack } from "../../stack/local-stack.js";
 

@@ -18,8 +18,9 @@ import {
   oracleDomain,
   type Hex,
   type RequestId,
+  signResultBatch,
+  packBatch,
 } from "../../protocol/index.js";
-import { signResultBatch, packBatch } from "../../protocol/batch.js";
 import { CLS_MODEL_PATH, MODEL_FEE, REQUEST_FEE, DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "./helpers.js";
 

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OracleError, QUEUES, createLogger, encodeTensor, isError, seededRandom, type ErrorCode } from "../../protocol/index.js";
 import type { Delivery, Json } from "../../queue/index.js";
-import { ResultCollector } from "../../relayer/collector.js";
+import { ResultCollector } from "../../relayer/index.js";
 import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";
 import { classify, stateOf, textInput, uploadBlob } from "../e2e/helpers.js";
 

@@ -5,7 +5,7 @@
  * is unreachable and back when it returns. Every log line about a request names it (requestId, or
  * requestIds on a batch line).
  */
-import { openChallenge } from "../../challenger/dispute.js";
+import { openChallenge } from "../../challenger/index.js";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,8 +15,7 @@ import { Writable } from "node:stream";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, encodeTensor, QUEUES } from "../../protocol/index.js";
-import { shortHash, startMetricsServer, type MetricsServer } from "../../protocol/metrics.js";
+import { createLogger, encodeTensor, QUEUES, shortHash, startMetricsServer, type MetricsServer } from "../../protocol/index.js";
 import { InProcessQueue } from "../../queue/index.js";
 import { Relayer } from "../../relayer/index.js";
 import { DEFAULT_PARAMS, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";

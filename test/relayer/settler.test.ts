@@ -6,8 +6,7 @@
  * against its items and gives up after a bound, an outage never does.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isError, Tier } from "../../protocol/index.js";
-import { batchRoot, encodeRecords, processProof, resultLeaf } from "../../protocol/batch.js";
+import { isError, Tier, batchRoot, encodeRecords, processProof, resultLeaf } from "../../protocol/index.js";
 import { Settler } from "../../relayer/settler.js";
 import type { RequestRow } from "../../relayer/db.js";
 import { hex32, openRequest, resultBatchEvent, senderFixture } from "./sender-fixture.js";

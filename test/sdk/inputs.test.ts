@@ -4,7 +4,7 @@ import { crc32, deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodeJpeg, decodePng, encodePng, fitToSpec, isSdkError, readNpy, tensorFromJson, writeNpy, describeOutput, MNIST_MLP_HASH, PPOCR_CLS_HASH, ppocrClsTensor, mnistTensor } from "../../sdk/index.js";
 import { renderTextLine, clsTensor } from "../../examples/text-images.js";
-import type { Tensor } from "../../protocol/tensor.js";
+import type { Tensor } from "../../protocol/index.js";
 
 function code(fn: () => unknown): string | undefined {
   try {

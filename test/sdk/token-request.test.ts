@@ -8,7 +8,7 @@ import { network } from "hardhat";
 import { OracleClient } from "../../sdk/client.js";
 import { OracleSdkError } from "../../sdk/errors.js";
 import { deploy, deployToken, events, modelInfo, send, submission, MODEL_HASH, TOKEN_FEE, TOKEN_MIN_WORKER_FEE, TOKEN_OWNER_FEE, Tier } from "../contracts/helpers.js";
-import { packBatch } from "../../protocol/batch.js";
+import { packBatch } from "../../protocol/index.js";
 
 const SMALL = `0x${"5a".repeat(32)}`;
 

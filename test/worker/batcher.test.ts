@@ -14,8 +14,8 @@ import {
   type Job,
   type Tensor,
   bytesOf,
+  recoverResultBatchSigner,
 } from "../../protocol/index.js";
-import { recoverResultBatchSigner } from "../../protocol/batch.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
 import { concatBatch, dynamicBatchDim, InferenceBatcher, splitBatch, type LaneBackend } from "../../worker/batcher.js";

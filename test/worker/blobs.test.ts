@@ -6,9 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeTensor, type Tensor } from "../../protocol/tensor.js";
-import { commitTrace } from "../../protocol/trace.js";
-import type { Hex } from "../../protocol/types.js";
+import { encodeTensor, type Tensor, commitTrace, type Hex } from "../../protocol/index.js";
 import { putBlob } from "../../worker/blobs.js";
 
 const HASH = `0x${"ab".repeat(32)}` as Hex;

@@ -3,11 +3,8 @@
  * input, and answers that carry a challenger's descent to a leaf proof that holds for the worker.
  */
 import { describe, expect, it } from "vitest";
-import { checkFinding, descend } from "../../canonical/descent.js";
-import { CanonicalTrace } from "../../canonical/trace.js";
-import { fromHex, rootFromPath } from "../../protocol/merkle.js";
-import { hashTensor } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import { checkFinding, descend, CanonicalTrace } from "../../canonical/index.js";
+import { fromHex, rootFromPath, hashTensor, type Hex } from "../../protocol/index.js";
 import { answerReveal, claimsFrom, prepareDispute } from "../../worker/dispute.js";
 import { cls, clsInput, editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
 

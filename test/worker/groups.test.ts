@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ServedGroups } from "../../worker/groups.js";
-import { redundancyGroup } from "../../relayer/dispatcher.js";
+import { redundancyGroup } from "../../relayer/index.js";
 
 const G1 = "0x" + "aa".repeat(32);
 const G2 = "0x" + "bb".repeat(32);

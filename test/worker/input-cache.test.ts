@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InputCache } from "../../worker/input-cache.js";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
+import { encodeTensor, hashEncoded } from "../../protocol/index.js";
 
 const dirs: string[] = [];
 function dir(): string {

@@ -6,9 +6,17 @@
  */
 import { Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUES, encodeTensor, hashEncoded, bytesToHex, type Job, type BatchItem, type ResultBatchMessage } from "../../protocol/index.js";
-import { WorkerMetrics } from "../../protocol/metrics.js";
-import { createLogger } from "../../protocol/logger.js";
+import {
+  QUEUES,
+  encodeTensor,
+  hashEncoded,
+  bytesToHex,
+  type Job,
+  type BatchItem,
+  type ResultBatchMessage,
+  WorkerMetrics,
+  createLogger,
+} from "../../protocol/index.js";
 import { InProcessQueue } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
 import { textLineTensor } from "../../examples/text-images.js";

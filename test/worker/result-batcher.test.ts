@@ -6,9 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Wallet, ZeroAddress } from "ethers";
-import { oracleDomain } from "../../protocol/eip712.js";
-import { recoverResultBatchSigner } from "../../protocol/batch.js";
-import type { BatchItem, ResultBatchMessage } from "../../protocol/messages.js";
+import { oracleDomain, recoverResultBatchSigner, type BatchItem, type ResultBatchMessage } from "../../protocol/index.js";
 import { ResultBatcher } from "../../worker/result-batcher.js";
 import { FastSigner } from "../../worker/signer.js";
 import { CHAIN_ID, ORACLE, SIGNER_KEY, randomHash } from "./fixtures.js";

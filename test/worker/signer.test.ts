@@ -5,9 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { SigningKey, Wallet, hexlify, randomBytes, recoverAddress } from "ethers";
-import { batchDigest, oracleDomain, signBatch, signRejection } from "../../protocol/eip712.js";
-import { recoverResultBatchSigner, resultsRoot } from "../../protocol/batch.js";
-import type { RequestId } from "../../protocol/types.js";
+import { batchDigest, oracleDomain, signBatch, signRejection, recoverResultBatchSigner, resultsRoot, type RequestId } from "../../protocol/index.js";
 import { FastSigner } from "../../worker/signer.js";
 import { ORACLE, randomHash } from "./fixtures.js";
 

@@ -8,8 +8,19 @@ import { Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUES, encodeTensor, hashEncoded, bytesToHex, type Job, type Logger, type BatchItem, type ResultBatchMessage } from "../../protocol/index.js";
-import { startMetricsServer, WorkerMetrics, type MetricsServer } from "../../protocol/metrics.js";
+import {
+  QUEUES,
+  encodeTensor,
+  hashEncoded,
+  bytesToHex,
+  type Job,
+  type Logger,
+  type BatchItem,
+  type ResultBatchMessage,
+  startMetricsServer,
+  WorkerMetrics,
+  type MetricsServer,
+} from "../../protocol/index.js";
 import { InProcessQueue } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
 import { StakeWatch } from "../../worker/stake-watch.js";

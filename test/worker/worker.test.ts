@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
-import { isSizeProof, readSizeProof } from "../../protocol/largeOutput.js";
-import ort from "onnxruntime-node";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  isSizeProof,
+  readSizeProof,
   QUEUES,
   RejectReason,
   RejectionMessageSchema,
@@ -22,11 +21,13 @@ import {
   type BatchItem,
   type Tensor,
   bytesOf,
+  recoverResultBatchSigner,
 } from "../../protocol/index.js";
+import ort from "onnxruntime-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InProcessQueue, type DeadLetter, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker, sha256Hex, type ModelEntry, type WorkerConfigInput } from "../../worker/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
-import { recoverResultBatchSigner } from "../../protocol/batch.js";
 import {
   CHAIN_ID,
   CLS_HASH,

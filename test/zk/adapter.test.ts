@@ -12,10 +12,9 @@ import * as ort from "onnxruntime-node";
 import * as snarkjs from "snarkjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { argmax, decodeInferenceProof, encodeInferenceProof } from "../../circuits/index.js";
-import { hashEncoded } from "../../protocol/tensor.js";
+import { hashEncoded, packBatch } from "../../protocol/index.js";
 import { events, expectRevert, expectSkipped, FEE, request, send, submission, Tier, Status } from "../contracts/helpers.js";
 import { deployZk, digits, MNIST_PATH, outputTensor, prove, REPO, zkModels, type ZkFx } from "./fixture.js";
-import { packBatch } from "../../protocol/batch.js";
 
 /** EIP-2028 calldata cost: 16 gas per nonzero byte, 4 per zero byte. */
 export function calldataGas(hex: string): bigint {

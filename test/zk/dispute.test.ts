@@ -7,16 +7,13 @@
 import { ZeroAddress, ZeroHash } from "ethers";
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openChallenge } from "../../challenger/dispute.js";
+import { openChallenge } from "../../challenger/index.js";
 import { decodeInferenceProof } from "../../circuits/index.js";
-import { createLogger } from "../../protocol/index.js";
-import { ProverPool } from "../../worker/prover.js";
-import { ZkChallengeAnswerer } from "../../worker/prover-answerer.js";
+import { createLogger, hashEncoded, packBatch } from "../../protocol/index.js";
+import { ProverPool, ZkChallengeAnswerer } from "../../worker/index.js";
 import { events, expectRevert, PARAMS, request, send, submission, Status, Tier } from "../contracts/helpers.js";
 import { ANSWER_WITHIN, deployZk, digits, outputTensor, prove, zkModels, type ZkFx } from "./fixture.js";
-import { hashEncoded } from "../../protocol/tensor.js";
 import { AbiCoder } from "ethers";
-import { packBatch } from "../../protocol/batch.js";
 
 describe("ZK dispute resolution", () => {
   let fx: ZkFx;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import ort from "onnxruntime-node";
-import { openChallenge } from "../../challenger/dispute.js";
+import { openChallenge } from "../../challenger/index.js";
 import { argmax } from "../../circuits/index.js";
 import { createLogger, querySubmitted, Tier } from "../../protocol/index.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../../stack/local-stack.js";

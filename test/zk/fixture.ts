@@ -5,8 +5,7 @@
  * behind its generated adapter and the ZkDisputeResolver.
  */
 import { join } from "node:path";
-import { encodeTensor, hashEncoded } from "../../protocol/tensor.js";
-import type { Hex } from "../../protocol/types.js";
+import { encodeTensor, hashEncoded, type Hex } from "../../protocol/index.js";
 import { loadMnist7x7, prepareZkModel, proveInference, type InferenceProof, type ZkModelArtifacts } from "../../circuits/index.js";
 import { deploy, modelInfo, type Connection, type Fx } from "../contracts/helpers.js";
 

@@ -11,8 +11,7 @@ import { join } from "node:path";
 import { Contract, ZeroAddress } from "ethers";
 import { network } from "hardhat";
 import { afterAll, describe, expect, it } from "vitest";
-import { MAX_CODE_BYTES } from "../../circuits/solc.js";
-import { makeZkReady } from "../../circuits/ready.js";
+import { MAX_CODE_BYTES, makeZkReady } from "../../circuits/index.js";
 import { digits, prove, REPO } from "./fixture.js";
 
 const H8 = join(REPO, "models", "mnist-mlp-h8.onnx");

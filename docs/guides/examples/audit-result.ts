@@ -8,8 +8,7 @@
  *   npm exec -- tsx docs/guides/examples/audit-result.ts <requestId>
  */
 import { JsonRpcProvider } from "ethers";
-import { tauFromBits } from "../../../canonical/descent.js";
-import { PRECISIONS, type Precision } from "../../../canonical/float.js";
+import { tauFromBits, PRECISIONS, type Precision } from "../../../canonical/index.js";
 import { auditResult } from "../../../challenger/index.js";
 import { decodeTensor, fetchBytes, hashEncoded, IInferenceOracle__factory, IModelRegistry__factory, isBytes32, querySubmitted } from "../../../protocol/index.js";
 import { fail, readDeployment } from "./common.js";
