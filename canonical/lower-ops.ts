@@ -11,7 +11,7 @@ import { globalPool, pool } from "./ops/pool.js";
 import { ConvInteger, DequantizeLinear, DynamicQuantizeLinear, QuantizeLinear, qlinear } from "./ops/quant.js";
 import { InstanceNormalization, LayerNormalization, Softmax, composedReduce, reduceOp } from "./ops/reduce.js";
 import { Concat, ConstantOfShape, Expand, Flatten, Gather, GatherElements, Identity, Pad, Range, Reshape, Slice, Split, Squeeze, Tile, Transpose, Unsqueeze } from "./ops/shape.js";
-import { Resize, Upsample } from "./ops/resize.js";
+import { Resize, Upsample, blocks } from "./ops/resize.js";
 import { via2d } from "./ops/window.js";
 export type { LowerContext, OperatorLowering, Value } from "./ops/context.js";
 export { MAX_CONSTANT_INDICES } from "./ops/shape.js";
@@ -59,6 +59,8 @@ export const OPERATOR_LOWERINGS: Readonly<Record<string, OperatorLowering>> = {
   ConvTranspose: via2d(ConvTranspose, 1),
   Resize,
   Upsample,
+  DepthToSpace: blocks(true),
+  SpaceToDepth: blocks(false),
   MatMul,
   MatMulInteger: MatMul,
   Gemm,

@@ -83,6 +83,8 @@ const SPECS: Spec[] = [
   { op: "Slice", nodes: [node("Slice", ["x", "s", "e", "a", "t"], ["y"])], inits: [i64("s", [1]), i64("e", [6]), i64("a", [3]), i64("t", [2])] },
   { op: "Split", nodes: [node("Split", ["x", "s"], ["z", "y"], { axis: int(2) })], inits: [i64("s", [2, 4])], opset: 13 },
   { op: "Resize", form: "nearest", nodes: [node("Resize", ["x", "", "s"], ["y"], { mode: str("nearest"), coordinate_transformation_mode: str("asymmetric"), nearest_mode: str("floor") })], inits: [{ name: "s", dtype: "float32", shape: [4], values: [1, 1, 2, 2] }], opset: 13 },
+  { op: "DepthToSpace", shape: [1, 8, 3, 3], nodes: [node("DepthToSpace", ["x"], ["y"], { blocksize: int(2) })] },
+  { op: "SpaceToDepth", nodes: [node("SpaceToDepth", ["x"], ["y"], { blocksize: int(2) })] },
   { op: "Upsample", nodes: [node("Upsample", ["x", "s"], ["y"], { mode: str("linear") })], inits: [{ name: "s", dtype: "float32", shape: [4], values: [1, 1, 2, 2] }], opset: 9 },
   { op: "Resize", form: "other nearest modes", nodes: [node("Resize", ["x", "", "s"], ["y"], { mode: str("nearest") })], inits: [{ name: "s", dtype: "float32", shape: [4], values: [1, 1, 2, 1.5] }], opset: 13 },
   { op: "Resize", form: "linear", nodes: [node("Resize", ["x", "", "s"], ["y"], { mode: str("linear") })], inits: [{ name: "s", dtype: "float32", shape: [4], values: [1, 1, 2, 2] }], opset: 13 },

@@ -1,12 +1,13 @@
 /**
- * Resize: nearest (asymmetric coordinates, floor: one resize_nearest move; other coordinate modes and
- * roundings: a constant-index gather per resized axis) and linear (a resize_linear reduce over the
- * corners of each output element's cell, with exact rational coordinates: kernels/resize.ts).
+ * Resize and Upsample: nearest (asymmetric coordinates, floor: one resize_nearest move; other coordinate
+ * modes and roundings: a constant-index gather per resized axis) and linear (a resize_linear reduce over the
+ * corners of each output element's cell, with exact rational coordinates: kernels/resize.ts); and the
+ * block rearrangements DepthToSpace and SpaceToDepth.
  */
 import { attrInt, attrString } from "../fold.js";
 import { MAX_RESIZE_DIVISOR } from "../kernels/resize.js";
 import { MAX_CONSTANT_INDICES } from "./shape.js";
-import { FLOAT, type LowerContext, type OperatorLowering, checkDtype, constantValues, input } from "./context.js";
+import { FLOAT, type LowerContext, type OperatorLowering, checkDtype, constantValues, input, reshapeTo } from "./context.js";
 
 function gcd(a: number, b: number): number {
   a = Math.abs(a);
@@ -166,3 +167,35 @@ export const Upsample: OperatorLowering = (ctx) => {
   if (mode !== "nearest") throw ctx.fail(`mode ${mode} is not supported (nearest, linear)`);
   return [ctx.emit("move", "resize_nearest", [x], { dtype: x.type.dtype, shape: target.shape }, { scales: target.scales })];
 };
+
+/**
+ * DepthToSpace (DCR or CRD) and SpaceToDepth: a reshape to rank 6, one transpose, a reshape back (moves
+ * only: every element copied, bit for bit).
+ */
+export function blocks(toSpace: boolean): OperatorLowering {
+  return (ctx) => {
+    const x = input(ctx, 0);
+    if (x.type.shape.length !== 4) throw ctx.fail(`input rank ${x.type.shape.length} (4 is required)`);
+    const [n, c, h, w] = x.type.shape as [number, number, number, number];
+    const b = attrInt(ctx.attributes, "blocksize", 0);
+    if (b < 1) throw ctx.fail("blocksize must be positive");
+    let view: number[];
+    let perm: number[];
+    let out: number[];
+    if (toSpace) {
+      if (c % (b * b) !== 0) throw ctx.fail(`channels ${c} are not a multiple of blocksize² ${b * b}`);
+      const crd = attrString(ctx.attributes, "mode", "DCR") === "CRD";
+      view = crd ? [n, c / (b * b), b, b, h, w] : [n, b, b, c / (b * b), h, w];
+      perm = crd ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2];
+      out = [n, c / (b * b), h * b, w * b];
+    } else {
+      if (h % b !== 0 || w % b !== 0) throw ctx.fail(`spatial size [${h},${w}] is not a multiple of blocksize ${b}`);
+      view = [n, c, h / b, b, w / b, b];
+      perm = [0, 3, 5, 1, 2, 4];
+      out = [n, c * b * b, h / b, w / b];
+    }
+    const v = reshapeTo(ctx, x, view);
+    const t = ctx.emit("move", "transpose", [v], { dtype: v.type.dtype, shape: perm.map((p) => view[p]!) }, { perm });
+    return [reshapeTo(ctx, t, out)];
+  };
+}

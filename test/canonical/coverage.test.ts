@@ -156,6 +156,10 @@ const CASES: Case[] = [
   { name: "Upsample opset 9 nearest", shape: [1, 2, 3, 4], nodes: one("Upsample", ["s"], { mode: str("nearest") }), inits: [fs("s", [1, 1, 2, 3])], opset: 9, tol: 0, steps: ["move:resize_nearest"] },
   { name: "Upsample opset 9 linear", shape: [1, 2, 3, 4], nodes: one("Upsample", ["s"], { mode: str("linear") }), inits: [fs("s", [1, 1, 2, 2])], opset: 9, tol: 2e-7, steps: ["reduce:resize_linear"] },
   { name: "Upsample opset 7 nearest attribute", shape: [1, 1, 2, 3], nodes: one("Upsample", [], { mode: str("nearest"), scales: { floats: [1, 1, 2, 2] } }), opset: 7, tol: 0 },
+  // DepthToSpace, SpaceToDepth: reshape, transpose, reshape
+  { name: "DepthToSpace DCR", shape: [2, 8, 2, 3], nodes: one("DepthToSpace", [], { blocksize: int(2) }), tol: 0, steps: ["move:reshape", "move:transpose", "move:reshape"] },
+  { name: "DepthToSpace CRD", shape: [1, 18, 2, 2], nodes: one("DepthToSpace", [], { blocksize: int(3), mode: str("CRD") }), tol: 0 },
+  { name: "SpaceToDepth", shape: [2, 3, 4, 6], nodes: one("SpaceToDepth", [], { blocksize: int(2) }), tol: 0 },
   { name: "Cast to and from bool", shape: X, nodes: [node("Cast", ["x"], ["b"], { to: int(9) }), node("Cast", ["b"], ["y"], { to: int(1) })], range: [-1.5, 1.5], integral: true, tol: 0, steps: ["map:not", "map:not", "map:cast"] },
   { name: "MaxPool 3-D pads strides ceil_mode", shape: [1, 2, 5, 6, 7], nodes: one("MaxPool", [], { kernel_shape: ints([2, 3, 2]), strides: ints([2, 2, 3]), pads: ints([1, 0, 1, 0, 1, 0]), ceil_mode: int(1) }), tol: 0, steps: ["reduce:pool3d"] },
   { name: "AveragePool 3-D include pad", shape: [1, 2, 4, 5, 6], nodes: one("AveragePool", [], { kernel_shape: ints([3, 2, 3]), pads: ints([1, 1, 1, 1, 0, 1]), strides: ints([1, 2, 2]), count_include_pad: int(1) }), tol: 1e-6 },

@@ -78,6 +78,7 @@ const CASES: Case[] = [
   { name: "ConvTranspose 2-D SAME_LOWER dilation group", shape: [1, 4, 3, 4], nodes: one("ConvTranspose", ["w"], { auto_pad: str("SAME_LOWER"), strides: ints([2, 2]), dilations: ints([2, 1]), group: int(2) }), inits: [f("w", [4, 3, 3, 2], 45)] },
   { name: "ConvTranspose 1-D output_shape bias", shape: [1, 2, 5], nodes: one("ConvTranspose", ["w", "b"], { strides: ints([2]), output_shape: ints([10]) }), inits: [f("w", [2, 4, 3], 53), f("b", [4], 54)] },
   { name: "Resize nearest half_pixel round_prefer_ceil sizes down", shape: [1, 1, 7, 5], nodes: one("Resize", ["", "", "z"], { mode: str("nearest"), nearest_mode: str("round_prefer_ceil") }), inits: [i64("z", [1, 1, 3, 4])], opset: 13 },
+  { name: "DepthToSpace CRD rank-6 transpose", shape: [1, 18, 2, 2], nodes: one("DepthToSpace", [], { blocksize: int(3), mode: str("CRD") }) },
   { name: "Resize linear half_pixel sizes up and down", shape: [1, 2, 5, 7], nodes: one("Resize", ["", "", "z"], { mode: str("linear") }), inits: [i64("z", [1, 2, 8, 3])], opset: 13 },
   { name: "Resize linear asymmetric 2.5x", shape: [1, 1, 4, 3], nodes: one("Resize", ["", "s"], { mode: str("linear"), coordinate_transformation_mode: str("asymmetric") }), inits: [fs("s", [1, 1, 2.5, 0.5])], opset: 13 },
   { name: "Resize linear align_corners sizes", shape: [1, 2, 4, 5], nodes: one("Resize", ["", "", "z"], { mode: str("linear"), coordinate_transformation_mode: str("align_corners") }), inits: [i64("z", [1, 2, 7, 9])], opset: 13 },
