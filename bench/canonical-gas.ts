@@ -96,9 +96,14 @@ async function main() {
   await conn.close?.();
 }
 
-const STEP_ARITY: Record<string, number> = { add: 2, sub: 2, mul: 2, div: 2, max: 2, min: 2, pow: 2, bn_scale: 2, exp_sub: 2, bn_apply: 4, ln_apply: 4 };
+const STEP_ARITY: Record<string, number> = {
+  add: 2, sub: 2, mul: 2, div: 2, max: 2, min: 2, pow: 2, bn_scale: 2, exp_sub: 2, bn_apply: 4, ln_apply: 4,
+  dequantize: 3, qscale: 3, dql_scale: 2, where: 3, equal: 2, less: 2, greater: 2, less_equal: 2, greater_equal: 2, and: 2, or: 2, xor: 2, prelu: 2, fill: 0,
+};
+/** Map ops with an integer output (CanonicalStep.quantElement, not mapElement): not in this table. */
+const QUANT_OUT = new Set(["quantize", "requantize"]);
 const STEP_PARAMS: Record<string, Record<string, number[]>> = {
-  clip: { min: [0], max: [6] }, hardsigmoid: { alpha: [0.2], beta: [0.5] }, leakyrelu: { alpha: [0.01] }, bn_scale: { epsilon: [1e-5] }, ln_apply: { epsilon: [1e-5] }, scale: { k: [1.702] },
+  clip: { min: [0], max: [6] }, hardsigmoid: { alpha: [0.2], beta: [0.5] }, leakyrelu: { alpha: [0.01] }, fill: { value: [-2.5] }, bn_scale: { epsilon: [1e-5] }, ln_apply: { epsilon: [1e-5] }, scale: { k: [1.702] },
 };
 /** Operands in [-4, 4] (fp32), made positive where the op takes a logarithm or a square root of them. */
 const POSITIVE: Record<string, number[]> = { log: [0], sqrt: [0], pow: [0], bn_scale: [1], ln_apply: [1] };
@@ -121,7 +126,7 @@ async function stepRows(conn: any): Promise<string[]> {
     const s = median(await h.gasFinalize.staticCall(finals, finals.map(() => p)));
     rows.push(`| CanonicalStep.finalize (${name}, divisor 1..9) | ${s.median} | ${s.min} | ${s.max} |`);
   }
-  for (const op of MAP_OPS) {
+  for (const op of MAP_OPS.filter((o) => !QUANT_OUT.has(o))) {
     const arity = STEP_ARITY[op] ?? 1;
     const step = { op, params: STEP_PARAMS[op] ?? {} } as unknown as Step;
     const params = mapParamsOf(step);
