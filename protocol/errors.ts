@@ -16,6 +16,7 @@ export type ErrorCode =
   | "MODEL_RESOURCE_LIMIT"
   | "INPUT_UNAVAILABLE"
   | "INPUT_HASH_MISMATCH"
+  /** Bytes served or signed for an output do not hash to its output hash (refused, never returned). */
   | "OUTPUT_HASH_MISMATCH"
   | "MESSAGE_INVALID"
   | "DOMAIN_MISMATCH"
@@ -69,8 +70,6 @@ type ClientErrorCode =
   | "REQUEST_REFUNDED"
   /** The output could not be fetched, or it does not hash to the on-chain output hash. */
   | "OUTPUT_UNAVAILABLE"
-  /** The bytes served for an output do not hash to its on-chain output hash (refused, never returned). */
-  | "OUTPUT_HASH_MISMATCH"
   /** (CLI) A port to listen on is taken by another process. */
   | "PORT_IN_USE"
   /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
@@ -81,7 +80,7 @@ type ClientErrorCode =
   | "MODEL_NOT_DISPUTABLE";
 
 /** The codes the SDK and the CLI throw (OracleSdkError, sdk/errors.ts): a subset of ErrorCode. */
-export type SdkErrorCode = ClientErrorCode | "CHAIN_UNAVAILABLE" | "TIMEOUT" | "REQUEST_NOT_FOUND" | "CONFIG_INVALID" | "MODEL_UNSAFE" | "MODEL_TOO_LARGE";
+export type SdkErrorCode = ClientErrorCode | "OUTPUT_HASH_MISMATCH" | "CHAIN_UNAVAILABLE" | "TIMEOUT" | "REQUEST_NOT_FOUND" | "CONFIG_INVALID" | "MODEL_UNSAFE" | "MODEL_TOO_LARGE";
 
 export interface OracleErrorOptions {
   /** Extra facts for logs and API responses (never secrets). */
