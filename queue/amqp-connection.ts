@@ -2,7 +2,8 @@
  * RabbitMqQueue's connection (rabbitmq.ts): one connection generation at a time, lost and
  * re-opened with backoff (queues re-declared, consumers and leases resumed), and the queue
  * declarations on it. Publishing and consuming are in amqp-consumers.ts; leases, inspection and
- * shutdown in rabbitmq.ts.
+ * shutdown in rabbitmq.ts. Kept custom rather than amqp-connection-manager: the leases, the
+ * per-connection declarations and a 403 as final would all stay, as its setup hooks (docs/ARCHITECTURE.md).
  */
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
