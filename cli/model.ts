@@ -256,7 +256,7 @@ async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckR
     const blocking = report.operators.filter((r) => r.unsupported > 0 || (r.onchain !== null && r.onchain < r.nodes - r.blocked)).map((r) => r.opType);
     throw cliError(
       "MODEL_NOT_DISPUTABLE",
-      `${file} cannot be offered in the OPTIMISTIC tier: ${v.reasons.filter((reason) => !/^(every node|every step verifies on-chain|static input|the output \(|τ_out calibrated)/.test(reason)).join("; ")}. Register it with --tiers none (or zk where the ZK compiler takes it); \`${oracleCommand()} model check ${file}\` shows the details`,
+      `${file} cannot be offered in the OPTIMISTIC tier: ${(v.blocking ?? v.reasons).join("; ")}. Register it with --tiers none (or zk where the ZK compiler takes it); \`${oracleCommand()} model check ${file}\` shows the details`,
       { modelHash: report.modelHash, blockingOperators: blocking, reasons: v.reasons },
     );
   }
