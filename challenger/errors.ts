@@ -1,5 +1,5 @@
 /**
- * The challenger's errors: BaseErrors with the shared stable codes (protocol/errors.ts), so every
+ * The challenger's errors: OracleErrors with the shared stable codes (protocol/errors.ts), so every
  * service matches them the same way (`isError(e, "BLOB_STORE_UNAVAILABLE")`).
  */
 import { OracleError, isError, type ErrorCode } from "../protocol/index.js";

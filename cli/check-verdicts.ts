@@ -103,7 +103,10 @@ export async function unparsedReport(file: string, bytes: Uint8Array, info: Onnx
     summary: { nodes: counts.total, disputable: { canonical: 0, onchain: null }, blockers: blockerLines(operators), widestReduction: null, rounds: null, worstLeafGas: null, tauOut: null, commitmentPeakRssMiB: null },
     verdicts: {
       NONE: { allowed: none.ok, reasons: [none.reason] },
-      OPTIMISTIC: { allowed: false, reasons: [...(several ? [severalReason] : []), named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`] },
+      OPTIMISTIC: (() => {
+        const reasons = [...(several ? [severalReason] : []), named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`];
+        return { allowed: false, reasons, blocking: reasons };
+      })(),
       ZK: several ? { allowed: false, reasons: [severalReason] } : zkVerdict(bytes),
     },
     notes: [],

@@ -64,7 +64,10 @@ export interface OperatorRow {
 
 export interface TierVerdict {
   allowed: boolean;
+  /** What was checked, passed or not, in order. */
   reasons: string[];
+  /** The reasons that refuse the tier (a subset of `reasons`; empty when allowed). */
+  blocking?: string[];
 }
 
 export interface CanonicalTermsValues {
@@ -253,11 +256,11 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   const none: TierVerdict = { allowed: runsOnOnnxruntime.ok, reasons: [runsOnOnnxruntime.reason] };
   const blockers = operators.filter((r) => r.unsupported > 0);
   const optimistic: string[] = [];
-  let optimisticOk = true;
+  const blocking: string[] = [];
+  const refuse = (reason: string) => (optimistic.push(reason), blocking.push(reason));
   if (counts.unsupported + counts.blocked > 0 || program === undefined) {
-    optimisticOk = false;
     const named = blockers.map((r) => `${r.domain === "" || r.domain === "ai.onnx" ? "" : `${r.domain}.`}${r.opType} ×${r.unsupported} (${r.reasons[0]})`);
-    optimistic.push(
+    refuse(
       counts.unsupported > 0
         ? `${counts.unsupported + counts.blocked} of ${counts.total} nodes are not disputable: ${named.join("; ")}${counts.blocked > 0 ? `; ${counts.blocked} more read their outputs` : ""}`
         : `the model does not lower to a canonical program: ${analysis.reason}`,
@@ -268,19 +271,16 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   if (onchain !== undefined) {
     const failed = onchain.steps.filter((x) => x.failures.length > 0);
     if (failed.length > 0) {
-      optimisticOk = false;
       const kinds = [...new Set(failed.map((x) => `${x.opType} (${x.op})`))];
-      optimistic.push(`${failed.length} of ${onchain.steps.length} steps cannot be proven on-chain (${kinds.join(", ")}): ${failed[0]!.failures[0]}`);
+      refuse(`${failed.length} of ${onchain.steps.length} steps cannot be proven on-chain (${kinds.join(", ")}): ${failed[0]!.failures[0]}`);
     } else {
       optimistic.push(`every step verifies on-chain: StepVerifier agrees with the canonical runtime bit for bit on sampled elements and terms; worst leaf ${onchain.worst?.leafGas ?? 0} gas (step ${onchain.worst?.step}, ${onchain.worst?.opType}), within ${onchain.gasLimit}`);
     }
   } else if (program !== undefined && onchainNote !== undefined) {
-    optimisticOk = false;
-    optimistic.push(onchainNote);
+    refuse(onchainNote);
   }
   if (!isStatic) {
-    optimisticOk = false;
-    optimistic.push(`the input shape [${declared.join(",")}] is not static: give --input-shape to commit to one (checked at the probe shape [${shape}])`);
+    refuse(`the input shape [${declared.join(",")}] is not static: give --input-shape to commit to one (checked at the probe shape [${shape}])`);
   } else {
     optimistic.push(`static input shape [${shape}]`);
   }
@@ -295,15 +295,14 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   }
   if (calibration !== null) {
     if (calibration.worst.nonFinite > 0) {
-      optimisticOk = false;
-      optimistic.push(`${calibration.worst.nonFinite} output element(s) were non-finite in a fast runtime and not in canonical (or the reverse) on held inputs: no finite τ_out covers them`);
+      refuse(`${calibration.worst.nonFinite} output element(s) were non-finite in a fast runtime and not in canonical (or the reverse) on held inputs: no finite τ_out covers them`);
     } else {
       optimistic.push(`τ_out calibrated: abs ${calibration.tauOut.abs} rel ${calibration.tauOut.rel} (${calibration.margin} × the worst of ${calibration.runtimes.length} runtime configurations on ${calibration.inputs.length} inputs)`);
     }
   } else if (program !== undefined && isStatic) {
     // OPTIMISTIC terms need a τ_out: a calibration that failed refuses; one skipped on request leaves it to registration.
-    if (options.calibrate !== false) optimisticOk = false;
-    optimistic.push(`τ_out: ${calibrationNote}`);
+    if (options.calibrate !== false) refuse(`τ_out: ${calibrationNote}`);
+    else optimistic.push(`τ_out: ${calibrationNote}`);
   }
 
   const zk = zkVerdict(bytes);
@@ -367,7 +366,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
       tauOut: calibration === null ? null : { abs: calibration.tauOut.abs, rel: calibration.tauOut.rel },
       commitmentPeakRssMiB: commitment === undefined ? null : MiB(peakAfter),
     },
-    verdicts: { NONE: none, OPTIMISTIC: { allowed: optimisticOk, reasons: optimistic }, ZK: zk },
+    verdicts: { NONE: none, OPTIMISTIC: { allowed: blocking.length === 0, reasons: optimistic, blocking }, ZK: zk },
     notes,
   };
 }

@@ -191,7 +191,7 @@ export async function context(opts: GlobalOptions, { needDeployment = true } = {
   }
   if (deployment !== undefined && BigInt(deployment.chainId) !== chainId) {
     provider.destroy();
-    throw cliError("CONFIG_INVALID", `the deployment is for chain ${deployment.chainId} but ${rpcUrl} serves chain ${chainId}`);
+    throw cliError("CONFIG_INVALID", `the deployment is for chain ${deployment.chainId} but ${rpcUrl} serves chain ${chainId}`, { deploymentChainId: String(deployment.chainId), chainId: String(chainId) });
   }
   const key = opts.key ?? process.env.ORACLE_KEY;
   return {

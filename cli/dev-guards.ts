@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { errorChain } from "../protocol/index.js";
 import { cliError, oracleCommand } from "./common.js";
 
 /** The `oracle dev` process that holds a data folder or deployment file, if it still runs. */
@@ -88,8 +89,7 @@ export async function listening<T>(what: string, option: string, host: string, p
   try {
     return await start();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as { cause?: NodeJS.ErrnoException }).cause?.code;
-    if (code !== "EADDRINUSE" && !/EADDRINUSE/.test(String((error as Error).message))) throw error;
+    if (![...errorChain(error)].some((e) => (e as NodeJS.ErrnoException).code === "EADDRINUSE")) throw error;
     const holder = await whoListens(host, port);
     const usual = option === "--port" ? "anvil, `hardhat node`, ganache or another `oracle dev` usually listen on 8545" : "another `oracle dev` or `oracle relayer start` usually listens on 9545";
     throw cliError(

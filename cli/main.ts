@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import {
   isBytes32,
+  isError,
   DEFAULT_DEPLOY_SALT,
   parseSalt,
   OracleError,
@@ -110,7 +111,7 @@ program
     const config = loadDeployConfig(o.arbiter === undefined ? input : { ...(input as object), arbiter: o.arbiter });
     const ctx = await context({ ...o, rpc: rpcUrl, deployment: undefined }, { needDeployment: false }).catch((error: unknown) => {
       // A stale default deployment file for another chain must not block a fresh deployment.
-      if ((error as { code?: string }).code === "CONFIG_INVALID" && String((error as Error).message).includes("deployment is for chain")) return undefined;
+      if (isError(error, "CONFIG_INVALID") && error.details.deploymentChainId !== undefined) return undefined;
       throw error;
     });
     const provider = ctx?.provider ?? new JsonRpcProvider(rpcUrl, undefined, { batchMaxCount: 1, cacheTimeout: -1 });

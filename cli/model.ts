@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseEther } from "ethers";
-import { Tier, BYTES32_LOWER_PATTERN } from "../protocol/index.js";
+import { Tier, BYTES32_LOWER_PATTERN, hashAbbreviation, isZeroHex } from "../protocol/index.js";
 import { ModelRegistry__factory } from "../types/ethers-contracts/index.js";
 import { MNIST_MLP_HASH, modelCard, OracleClient, PPOCR_CLS_HASH, type ModelDetails } from "../sdk/index.js";
 import { address, cliError, context, eth, oracleCommand, output, Progress, send, type Context, type Deployment, type GlobalOptions } from "./common.js";
@@ -51,13 +51,12 @@ export async function resolveModel(target: string, ctx: Context & { deployment: 
     candidates = [wanted];
   } else {
     const byName = namesOf(ctx.deployment).get(wanted);
-    const short = /^(0x[0-9a-f]{4,})(?:…|\.\.\.?)([0-9a-f]{1,60})$/.exec(wanted);
-    const prefix = /^0x[0-9a-f]{4,63}$/.test(wanted) ? wanted : undefined;
-    if (byName === undefined && short === null && prefix === undefined) {
+    const short = hashAbbreviation(wanted);
+    if (byName === undefined && short === undefined) {
       throw cliError("MODEL_NOT_FOUND", `${JSON.stringify(target)} is neither a model name (${[...namesOf(ctx.deployment).keys()].join(", ")}), a model hash nor a hash prefix; ${listHint}`, { model: target });
     }
     const all = await registeredModels(ctx);
-    candidates = byName !== undefined ? all.filter((h) => h === byName) : all.filter((h) => (short !== null ? h.startsWith(short[1]!) && h.endsWith(short[2]!) : h.startsWith(prefix!)));
+    candidates = byName !== undefined ? all.filter((h) => h === byName) : all.filter((h) => h.startsWith(short!.head) && h.endsWith(short!.tail));
     if (candidates.length > 1) {
       throw cliError("MODEL_NOT_FOUND", `${target} matches ${candidates.length} models (${candidates.join(", ")}): give more digits; ${listHint}`, { model: target, matches: candidates });
     }
@@ -83,9 +82,9 @@ function modelLines(m: ModelDetails): string[] {
           ...m.outputs.map((x, i) => `${i === 0 ? "outputs   " : "          "} ${x.name}: ${x.dtype}[${x.shape.map((d) => (d === 0 ? "*" : d))}]`),
         ]
       : [`input      ${m.input.dtype}[${m.input.shape.map((d) => (d === 0 ? "*" : d))}]`, `output     ${m.output.dtype}[${m.output.shape.map((d) => (d === 0 ? "*" : d))}]`]),
-    `commitment ${/^0x0+$/.test(m.commitmentRoot) ? "none (zero root)" : m.commitmentRoot}`,
+    `commitment ${isZeroHex(m.commitmentRoot) ? "none (zero root)" : m.commitmentRoot}`,
     `resolver   ${m.resolver}`,
-    ...(/^0x0+$/.test(m.zkVerifier.slice(2)) || m.zkVerifier === "0x0000000000000000000000000000000000000000" ? [] : [`zkVerifier ${m.zkVerifier}`]),
+    ...(isZeroHex(m.zkVerifier) ? [] : [`zkVerifier ${m.zkVerifier}`]),
     ...m.uris.map((u, i) => `${i === 0 ? "uris      " : "          "} ${u}`),
     ...(card?.labels ? [`labels     ${card.labels.join(" | ")}`] : []),
   ];
@@ -257,7 +256,7 @@ async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckR
     const blocking = report.operators.filter((r) => r.unsupported > 0 || (r.onchain !== null && r.onchain < r.nodes - r.blocked)).map((r) => r.opType);
     throw cliError(
       "MODEL_NOT_DISPUTABLE",
-      `${file} cannot be offered in the OPTIMISTIC tier: ${v.reasons.filter((reason) => !/^(every node|every step verifies on-chain|static input|the output \(|τ_out calibrated)/.test(reason)).join("; ")}. Register it with --tiers none (or zk where the ZK compiler takes it); \`${oracleCommand()} model check ${file}\` shows the details`,
+      `${file} cannot be offered in the OPTIMISTIC tier: ${(v.blocking ?? v.reasons).join("; ")}. Register it with --tiers none (or zk where the ZK compiler takes it); \`${oracleCommand()} model check ${file}\` shows the details`,
       { modelHash: report.modelHash, blockingOperators: blocking, reasons: v.reasons },
     );
   }

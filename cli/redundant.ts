@@ -13,7 +13,7 @@
  * `redundant`) attests, replaces and delivers by itself.
  */
 import { isAddress, parseEther, ZeroAddress } from "ethers";
-import { encodeTensor, hashEncoded, isAddressHex, type Hex, IModelRegistry__factory } from "../protocol/index.js";
+import { encodeTensor, hashEncoded, isAddressHex, isZeroHex, type Hex, IModelRegistry__factory } from "../protocol/index.js";
 import {
   OracleClient,
   advanceJob,
@@ -68,7 +68,7 @@ async function jobJson(c: RedundantInference, jobId: bigint) {
 function jobLines(v: Awaited<ReturnType<typeof jobJson>>): string[] {
   return [
     `job ${v.jobId}: ${v.status}, ${v.counted} of ${v.k} distinct workers counted, reserve left ${v.reserveLeft}${v.token === undefined ? "" : `, paid in token ${v.token}`}${v.status === "Agreed" ? `, output ${v.outputHash}` : ""}${v.status === "Comparing" ? ` (answers differ by hash: decide compares them within τ_out; Disagreed by default after ${new Date(v.decideBy * 1000).toISOString()})` : ""}${v.delivered ? ` (delivered; consumer callback ${v.callbackSucceeded ? "succeeded" : "not made or failed"})` : ""}`,
-    ...v.answers.map((a, i) => `  answer ${i}: ${a.status.padEnd(9)} request ${a.requestId}${a.worker !== "0x0000000000000000000000000000000000000000" ? ` worker ${a.worker}` : ""}${/^0x0+$/.test(a.outputHash) ? "" : ` output ${a.outputHash}`}`),
+    ...v.answers.map((a, i) => `  answer ${i}: ${a.status.padEnd(9)} request ${a.requestId}${isZeroHex(a.worker) ? "" : ` worker ${a.worker}`}${isZeroHex(a.outputHash) ? "" : ` output ${a.outputHash}`}`),
   ];
 }
 

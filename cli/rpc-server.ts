@@ -1,6 +1,8 @@
 /**
  * Serves an in-process EIP-1193 provider (Hardhat's EDR chain) as an HTTP JSON-RPC endpoint, so that
  * other processes, wallets (MetaMask) and the other `oracle` subcommands can use the `oracle dev` chain.
+ * Not Hardhat's `node` task or `network.createServer`: each starts a chain of its own, and `dev` must
+ * serve the connection it deployed to and journals (chain-journal.ts).
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";

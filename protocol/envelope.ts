@@ -19,6 +19,7 @@
  * Buffers (splitMessage / joinMessage): structure copied, bytes passed by reference.
  */
 import { OracleError } from "./errors.js";
+import { HEX_BYTES_PATTERN } from "./hex.js";
 
 /** A queue message: a JSON value whose leaves may also be bytes. */
 export type Message = null | boolean | number | string | Uint8Array | Message[] | { [key: string]: Message };
@@ -176,6 +177,6 @@ export function hexOf(value: string | Uint8Array): string {
 /** The bytes of a byte field, or of a 0x-hex string (a JSON message from before the envelope). */
 export function bytesOf(value: string | Uint8Array): Buffer {
   if (typeof value !== "string") return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  if (!/^0x(?:[0-9a-fA-F]{2})*$/.test(value)) throw new OracleError("MESSAGE_INVALID", "expected 0x-prefixed hex bytes");
+  if (!HEX_BYTES_PATTERN.test(value)) throw new OracleError("MESSAGE_INVALID", "expected 0x-prefixed hex bytes");
   return Buffer.from(value.slice(2), "hex");
 }

@@ -16,6 +16,7 @@ export type ErrorCode =
   | "MODEL_RESOURCE_LIMIT"
   | "INPUT_UNAVAILABLE"
   | "INPUT_HASH_MISMATCH"
+  /** Bytes served or signed for an output do not hash to its output hash (refused, never returned). */
   | "OUTPUT_HASH_MISMATCH"
   | "MESSAGE_INVALID"
   | "DOMAIN_MISMATCH"
@@ -36,6 +37,10 @@ export type ErrorCode =
   | "OP_UNSUPPORTED"
   /** A ZK-tier job for a model this worker has no proving artifacts (wasm, zkey) for: left for another worker. */
   | "ZK_ARTIFACTS_MISSING"
+  /** The model does not offer the tier asked for (a worker: a model with several inputs or outputs is served in NONE only). */
+  | "TIER_UNSUPPORTED"
+  /** The model cannot be served or offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape; a worker: no canonical terms registered). */
+  | "MODEL_NOT_DISPUTABLE"
   | "CANONICAL_TOO_SLOW"
   | "TRACE_MALFORMED"
   | "TRACE_UNAVAILABLE"
@@ -52,8 +57,6 @@ type ClientErrorCode =
   | "MODEL_NOT_FOUND"
   /** The model is registered but switched off by its owner. */
   | "MODEL_INACTIVE"
-  /** The model does not offer the tier asked for. */
-  | "TIER_UNSUPPORTED"
   /** The input cannot be read or does not fit the model's input spec. */
   | "INPUT_INVALID"
   /** An input file format the SDK cannot read (e.g. an arithmetic-coded JPEG). */
@@ -69,19 +72,15 @@ type ClientErrorCode =
   | "REQUEST_REFUNDED"
   /** The output could not be fetched, or it does not hash to the on-chain output hash. */
   | "OUTPUT_UNAVAILABLE"
-  /** The bytes served for an output do not hash to its on-chain output hash (refused, never returned). */
-  | "OUTPUT_HASH_MISMATCH"
   /** (CLI) A port to listen on is taken by another process. */
   | "PORT_IN_USE"
   /** (CLI) Another running `oracle dev` holds this data folder or deployment file. */
   | "DEV_STACK_RUNNING"
   /** (CLI) The chain an `oracle dev` data folder keeps cannot be resumed as asked (other flags, a journal that does not replay): `dev --fresh` wipes it. */
-  | "DEV_STATE_UNUSABLE"
-  /** (CLI) The model cannot be offered in the OPTIMISTIC tier (`oracle model check`: an operator without a canonical definition, a dynamic input shape). */
-  | "MODEL_NOT_DISPUTABLE";
+  | "DEV_STATE_UNUSABLE";
 
 /** The codes the SDK and the CLI throw (OracleSdkError, sdk/errors.ts): a subset of ErrorCode. */
-export type SdkErrorCode = ClientErrorCode | "CHAIN_UNAVAILABLE" | "TIMEOUT" | "REQUEST_NOT_FOUND" | "CONFIG_INVALID" | "MODEL_UNSAFE" | "MODEL_TOO_LARGE";
+export type SdkErrorCode = ClientErrorCode | "TIER_UNSUPPORTED" | "MODEL_NOT_DISPUTABLE" | "OUTPUT_HASH_MISMATCH" | "CHAIN_UNAVAILABLE" | "TIMEOUT" | "REQUEST_NOT_FOUND" | "CONFIG_INVALID" | "MODEL_UNSAFE" | "MODEL_TOO_LARGE";
 
 export interface OracleErrorOptions {
   /** Extra facts for logs and API responses (never secrets). */

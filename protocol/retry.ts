@@ -10,7 +10,7 @@ export interface RetryOptions {
   retryIf?: (error: unknown, attempt: number) => boolean;
   /** No retry whose wait would end at or after this time (epoch ms). */
   until?: number;
-  /** No retry once aborted; an abort during a wait is thrown (its reason) when the wait ends. */
+  /** No retry once aborted; an abort during a wait ends the wait at once and is thrown (its reason). */
   signal?: AbortSignal;
   /** What to throw when giving up after `attempts` tries (default: the last error as it is). */
   giveUp?: (error: unknown, attempts: number) => unknown;
@@ -31,7 +31,11 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
         (options.until === undefined || Date.now() + delay < options.until);
       if (!again) throw options.giveUp === undefined ? error : options.giveUp(error, attempt);
       options.onRetry?.(error, attempt, delay);
-      await sleep(delay);
+      try {
+        await sleep(delay, undefined, options.signal === undefined ? {} : { signal: options.signal });
+      } catch {
+        // Aborted during the wait: its reason is thrown just below.
+      }
       options.signal?.throwIfAborted();
     }
   }

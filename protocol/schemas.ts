@@ -1,6 +1,6 @@
 /** Shared zod primitives for the protocol's hex strings (patterns in hex.ts): every config and message schema uses these. */
 import { z } from "zod";
-import { ADDRESS_PATTERN, BYTES32_PATTERN } from "./hex.js";
+import { ADDRESS_PATTERN, BYTES32_PATTERN, HEX_BYTES_PATTERN } from "./hex.js";
 
 /** A 0x-prefixed 32-byte hex string (a hash, a request id). */
 export const Bytes32Schema = z.string().regex(BYTES32_PATTERN, "expected a 0x-prefixed 32-byte hex string");
@@ -8,9 +8,5 @@ export const Bytes32Schema = z.string().regex(BYTES32_PATTERN, "expected a 0x-pr
 export const AddressSchema = z.string().regex(ADDRESS_PATTERN, "expected a 0x-prefixed 20-byte address");
 /** A 0x-prefixed 32-byte private key. */
 export const PrivateKeySchema = z.string().regex(BYTES32_PATTERN, "expected a 0x-prefixed 32-byte private key");
-/**
- * 0x-prefixed hex bytes (an even number of digits). The group is non-capturing on purpose: with a
- * capturing group V8's backtracking overflowed its stack on hex strings of about 10 MB (a fuzzer
- * found it), so a hostile message made the consumer throw a RangeError instead of MESSAGE_INVALID.
- */
-export const HexBytesSchema = z.string().regex(/^0x(?:[0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes");
+/** 0x-prefixed hex bytes (an even number of digits). */
+export const HexBytesSchema = z.string().regex(HEX_BYTES_PATTERN, "expected 0x-prefixed hex bytes");

@@ -2,12 +2,13 @@
  * RabbitMqQueue's connection (rabbitmq.ts): one connection generation at a time, lost and
  * re-opened with backoff (queues re-declared, consumers and leases resumed), and the queue
  * declarations on it. Publishing and consuming are in amqp-consumers.ts; leases, inspection and
- * shutdown in rabbitmq.ts.
+ * shutdown in rabbitmq.ts. Kept custom rather than amqp-connection-manager: the leases, the
+ * per-connection declarations and a 403 as final would all stay, as its setup hooks (docs/ARCHITECTURE.md).
  */
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import type { ConfirmChannel } from "amqplib";
-import { OracleError, createLogger, type Logger } from "../protocol/index.js";
+import { OracleError, createLogger, retry, type Logger } from "../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, DEFAULT_MAX_DELIVERIES, type QueueOptions } from "./types.js";
 import { quorumArgs } from "./amqp-content.js";
 import { ConnectionLost, Nacked, accessRefused, amqpCode, noop, redactAmqpUrl, sleep, type ConsumerState, type Generation, type LeaseState } from "./amqp-state.js";
@@ -43,7 +44,8 @@ export abstract class AmqpConnection {
   protected gen: Generation | undefined;
   protected generations = 0;
   protected reconnecting: Promise<void> | undefined;
-  protected wakeReconnect: (() => void) | undefined;
+  /** Aborted when the queue closes: ends a reconnection's backoff wait at once. */
+  protected readonly closeSignal = new AbortController();
   protected readonly waiters = new Set<() => void>();
   /** maxDeliveries this process declared explicitly, re-declared after every reconnection. */
   protected readonly explicit = new Map<string, number>();
@@ -148,39 +150,35 @@ export abstract class AmqpConnection {
 
   protected reconnect(): void {
     if (this.reconnecting !== undefined || this.state === "closed") return;
-    this.reconnecting = (async () => {
-      let delay = this.reconnectInitialMs;
-      while (this.state !== "closed") {
-        try {
-          const gen = await this.openGeneration();
-          if (this.isClosed()) {
-            gen.lost = true;
-            await gen.conn.close().catch(noop);
-            return;
-          }
-          this.gen = gen;
-          this.reconnections += 1;
-          this.notify();
-          for (const c of this.consumers) if (c.active) void this.startConsumer(gen, c).catch(noop);
-          for (const l of this.leases) if (!l.released) void this.startLease(gen, l).catch(noop);
-          this.logger.info({ generation: gen.id }, "reconnected to the broker");
+    this.reconnecting = retry(() => this.openGeneration(), {
+      attempts: Number.POSITIVE_INFINITY,
+      // Jittered, so the clients of one restarted broker do not all come back at the same moment.
+      delayMs: (attempt) => this.backoffMs(attempt) * (0.75 + Math.random() / 2),
+      retryIf: () => this.state !== "closed",
+      signal: this.closeSignal.signal,
+      onRetry: (error, _attempt, delay) => this.logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: Math.round(delay) }, "broker reconnection failed"),
+    })
+      .then(async (gen) => {
+        if (this.isClosed()) {
+          gen.lost = true;
+          await gen.conn.close().catch(noop);
           return;
-        } catch (error) {
-          this.logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: delay }, "broker reconnection failed");
-          await new Promise<void>((r) => {
-            const t = setTimeout(r, delay * (0.75 + Math.random() / 2));
-            this.wakeReconnect = () => {
-              clearTimeout(t);
-              r();
-            };
-          });
-          this.wakeReconnect = undefined;
-          delay = Math.min(this.reconnectMaxMs, delay * 2);
         }
-      }
-    })().finally(() => {
-      this.reconnecting = undefined;
-    });
+        this.gen = gen;
+        this.reconnections += 1;
+        this.notify();
+        for (const c of this.consumers) if (c.active) void this.startConsumer(gen, c).catch(noop);
+        for (const l of this.leases) if (!l.released) void this.startLease(gen, l).catch(noop);
+        this.logger.info({ generation: gen.id }, "reconnected to the broker");
+      }, noop)
+      .finally(() => {
+        this.reconnecting = undefined;
+      });
+  }
+
+  /** The wait after failed connection attempt `attempt` (from 1): doubled each time up to the maximum. */
+  protected backoffMs(attempt: number): number {
+    return Math.min(this.reconnectMaxMs, this.reconnectInitialMs * 2 ** (attempt - 1));
   }
 
   protected notify(): void {

@@ -26,10 +26,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Channel, GetMessage } from "amqplib";
-import { OracleError } from "../protocol/index.js";
+import { OracleError, retry } from "../protocol/index.js";
 import { DEAD_LETTER_SUFFIX, type DeadLetter, type JobQueue, type Lease } from "./types.js";
 import { readDeadLetter } from "./amqp-content.js";
-import { noop, redactAmqpUrl, sleep, type Generation, type LeaseState } from "./amqp-state.js";
+import { noop, redactAmqpUrl, type Generation, type LeaseState } from "./amqp-state.js";
 import { AmqpConsumers } from "./amqp-consumers.js";
 import type { RabbitMqQueueOptions } from "./amqp-connection.js";
 
@@ -45,24 +45,18 @@ export class RabbitMqQueue extends AmqpConsumers implements JobQueue {
   /** Connects (retrying until `connectTimeoutMs`, default 10 s) and returns the queue. */
   static async connect(url: string, options: RabbitMqQueueOptions = {}): Promise<RabbitMqQueue> {
     const queue = new RabbitMqQueue(url, options);
-    const deadline = Date.now() + (options.connectTimeoutMs ?? 10_000);
-    let delay = queue.reconnectInitialMs;
-    for (;;) {
-      try {
-        queue.gen = await queue.openGeneration();
-        return queue;
-      } catch (error) {
-        if (Date.now() + delay > deadline) {
-          throw new OracleError("QUEUE_UNAVAILABLE", `cannot connect to the broker at ${redactAmqpUrl(url)}`, {
-            retryable: true,
-            cause: error,
-            details: { url: redactAmqpUrl(url), reason: error instanceof Error ? error.message : String(error) },
-          });
-        }
-        await sleep(delay);
-        delay = Math.min(queue.reconnectMaxMs, delay * 2);
-      }
-    }
+    queue.gen = await retry(() => queue.openGeneration(), {
+      attempts: Number.POSITIVE_INFINITY,
+      delayMs: (attempt) => queue.backoffMs(attempt),
+      until: Date.now() + (options.connectTimeoutMs ?? 10_000),
+      giveUp: (error) =>
+        new OracleError("QUEUE_UNAVAILABLE", `cannot connect to the broker at ${redactAmqpUrl(url)}`, {
+          retryable: true,
+          cause: error,
+          details: { url: redactAmqpUrl(url), reason: error instanceof Error ? error.message : String(error) },
+        }),
+    });
+    return queue;
   }
   // ---------------------------------------------------------------------------------------------
   // Inspection
@@ -243,7 +237,7 @@ export class RabbitMqQueue extends AmqpConsumers implements JobQueue {
       await Promise.allSettled([...this.publishing]);
       this.state = "closed";
       this.notify();
-      this.wakeReconnect?.();
+      this.closeSignal.abort();
       const gen = this.gen;
       this.gen = undefined;
       if (gen !== undefined) {
@@ -251,7 +245,8 @@ export class RabbitMqQueue extends AmqpConsumers implements JobQueue {
         try {
           await gen.conn.close();
         } catch (error) {
-          if (!/closed/i.test(String((error as Error)?.message))) errors.push(error);
+          // amqplib's IllegalOperationError: the connection was already closed (or closing).
+          if ((error as Error | undefined)?.name !== "IllegalOperationError") errors.push(error);
         }
       }
       await this.reconnecting?.catch(noop);

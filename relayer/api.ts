@@ -323,7 +323,7 @@ export function createApi(deps: ApiDeps): express.Express {
   });
 
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = toBaseError(error);
+    const e = toOracleError(error);
     const status = STATUS[e.code] ?? 500;
     if (status === 503) deps.log.warn({ err: error }, "API dependency unavailable");
     else if (status >= 500) deps.log.error({ err: error }, "API error");
@@ -333,7 +333,7 @@ export function createApi(deps: ApiDeps): express.Express {
   return app;
 }
 
-function toBaseError(error: unknown): OracleError {
+function toOracleError(error: unknown): OracleError {
   if (isError(error)) return error;
   const e = error as { type?: string; status?: number; limit?: number; length?: number } | null;
   if (e?.type === "entity.too.large") {

@@ -9,7 +9,7 @@ import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import { OracleError, BYTES32_LOWER_PATTERN, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, bytesToHex, type TensorHash } from "../protocol/index.js";
+import { OracleError, BYTES32_LOWER_PATTERN, isZeroHex, CHUNK_BYTES, decodeHeaderOf, decodeTensor, hashBundleEncoded, isTensorBundle, manifestHashes, merkleRoot, sha256, bytesToHex, type TensorHash } from "../protocol/index.js";
 import type { RelayerDb } from "./db.js";
 
 const HASH_RE = BYTES32_LOWER_PATTERN;
@@ -262,7 +262,7 @@ export class BlobStore {
    * their upload: a worker that is not on the upload allowlist still has its trace kept.
    */
   async keepResult(outputHash: string, traceRoot: string, maxManifestBytes = 1 << 20): Promise<number> {
-    const hashes = [outputHash, traceRoot].map((h) => h.toLowerCase()).filter((h) => HASH_RE.test(h) && !/^0x0{64}$/.test(h));
+    const hashes = [outputHash, traceRoot].map((h) => h.toLowerCase()).filter((h) => HASH_RE.test(h) && !isZeroHex(h));
     const root = traceRoot.toLowerCase();
     const manifest = this.db.blobs.get(root);
     if (manifest !== undefined && manifest.size <= maxManifestBytes) {

@@ -17,9 +17,9 @@ export interface TxRecord {
 }
 
 /**
- * What the submitter, the settler and the other senders need of the chain: a transaction sender
+ * What the submitter, the deadline enforcer and the other senders need of the chain: a transaction sender
  * and the oracle's binding to build calls with. `OracleChain` is the real one; the unit tests of
- * submitter.ts and settler.ts give theirs (test/relayer/sender-fixture.ts).
+ * submitter.ts and deadlines.ts give theirs (test/relayer/sender-fixture.ts).
  */
 export interface SenderChain {
   readonly oracleAddress: string;

@@ -13,6 +13,7 @@ import {
   decodeTensor,
   dtypeFromCode,
   isTensorBundle,
+  isZeroHex,
   type Tensor,
 } from "../protocol/index.js";
 import type { DashboardDeps } from "./dashboard.js";
@@ -204,7 +205,7 @@ export async function requestChainReads(deps: DashboardDeps, row: RequestRow) {
   const disputed = timeline.some((e) => e.event === "ChallengeOpened");
   // Disputes are kept per (request, attempt); the open one is on the request's current attempt.
   const open = disputed && row.state === "challenged" ? await chain.reader.getDispute(row.id, view.attempt) : undefined;
-  const dispute = open !== undefined && /^0x0{40}$/i.test(open.opener) ? undefined : open;
+  const dispute = open !== undefined && isZeroHex(open.opener) ? undefined : open;
   return { timeline, receipts, inlineInput, view, dispute };
 }
 

@@ -18,7 +18,7 @@ import { RelayerDb } from "./db.js";
 import { mountDashboard } from "./dashboard.js";
 import { mountSubscriptionsApi } from "./dashboard-subscriptions.js";
 import { mountFeaturesApi } from "./dashboard-features.js";
-import { Settler } from "./settler.js";
+import { DeadlineEnforcer } from "./deadlines.js";
 import { SubscriptionKeeper } from "./keeper.js";
 import { ChainAdvancer } from "./chain-advancer.js";
 import { RedundancyAttester } from "./redundancy-attester.js";
@@ -53,7 +53,7 @@ export class Relayer {
   private readonly dispatcher: JobDispatcher;
   private readonly collector: ResultCollector;
   private readonly submitter: ResultSubmitter;
-  private readonly settler: Settler;
+  private readonly deadlines: DeadlineEnforcer;
   /** Triggers due subscription rounds (config.subscriptions), when configured. */
   readonly keeper: SubscriptionKeeper | undefined;
   /** Advances the Ready chains of the ChainedInference contracts it watches (relayer/chain-advancer.ts). */
@@ -93,7 +93,7 @@ export class Relayer {
       pollMs: fees.pollMs,
     });
     // The request path: the watcher reads the logs, the ledger records them, the dispatcher hands out
-    // jobs, the collector takes the replies, the submitter sends them, the settler finishes (docs/ARCHITECTURE.md).
+    // jobs, the collector takes the replies, the submitter sends them, the deadline enforcer settles, refunds and rules what is due (docs/ARCHITECTURE.md).
     const watcher = (this.watcher = new EventWatcher(this.chain, this.db, log.child({ layer: "watcher" }), this.config));
     watcher.subscribe(new RequestLedger(this.chain, this.db, log.child({ layer: "ledger" })));
     this.dispatcher = new JobDispatcher(this.chain, this.db, deps.queue, log.child({ layer: "dispatcher" }), (id, block) => watcher.requestedEvent(id, block));
@@ -110,7 +110,7 @@ export class Relayer {
       },
       this.config.resultsPrefetch,
     );
-    this.settler = new Settler(this.chain, this.db, this.blobs, log.child({ layer: "settler" }), this.config);
+    this.deadlines = new DeadlineEnforcer(this.chain, this.db, this.blobs, log.child({ layer: "deadlines" }), this.config);
     const subs = this.config.subscriptions;
     this.keeper =
       subs.address !== undefined && subs.keeper
@@ -299,7 +299,7 @@ export class Relayer {
     if (!this.leading) return;
     await this.dispatcher.publishPending();
     await this.submitter.flush();
-    await this.settler.tick();
+    await this.deadlines.tick();
     await this.keeper?.tick();
     await this.chainAdvancer.tick();
     await this.redundancyAttester.tick();

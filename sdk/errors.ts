@@ -23,17 +23,18 @@ export function isSdkError(error: unknown, code?: SdkErrorCode): error is Oracle
 
 const INTERFACES = [new Interface(IInferenceOracle__factory.abi), new Interface(IModelRegistry__factory.abi)];
 
-/** The contract error behind a failed call or transaction, decoded by name, or undefined. */
-export function decodeRevert(error: unknown): { name: string; args: Record<string, string> } | undefined {
-  let data: string | undefined;
+/** The revert data (a selector at least) behind a failed call or transaction, or undefined. */
+export function revertData(error: unknown): string | undefined {
   for (const o of errorChain(error) as Iterable<{ data?: unknown }>) {
     const candidate = typeof o.data === "object" && o.data !== null ? (o.data as { data?: unknown }).data : o.data;
-    if (typeof candidate === "string" && candidate.startsWith("0x") && candidate.length >= 10) {
-      data = candidate;
-      break;
-    }
+    if (typeof candidate === "string" && candidate.startsWith("0x") && candidate.length >= 10) return candidate;
   }
-  if (data === undefined && isCallException(error) && typeof error.data === "string") data = error.data;
+  return isCallException(error) && typeof error.data === "string" ? error.data : undefined;
+}
+
+/** The contract error behind a failed call or transaction, decoded by name, or undefined. */
+export function decodeRevert(error: unknown): { name: string; args: Record<string, string> } | undefined {
+  const data = revertData(error);
   if (data === undefined) return undefined;
   for (const iface of INTERFACES) {
     try {

@@ -15,7 +15,7 @@
 import { getAddress, Interface, ZeroAddress, ZeroHash, type ContractRunner, type Provider, type Signer } from "ethers";
 import { InferenceSubscriptions__factory, type InferenceSubscriptions } from "../types/ethers-contracts/index.js";
 import { Tier, type Hex } from "../protocol/types.js";
-import { chainError, OracleSdkError } from "./errors.js";
+import { chainError, OracleSdkError, revertData } from "./errors.js";
 import { callbackGasPrice, permitDeadline, tokenPermitOrApprove, type TokenPayment } from "./token-pay.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 
@@ -306,7 +306,7 @@ export class SubscriptionClient {
   /** A revert decoded by the subscriptions contract's errors (SubsNotDue, SubsNotOwner...), else chainError. */
   private error(what: string, error: unknown): OracleSdkError {
     if (error instanceof OracleSdkError) return error;
-    const data = findData(error);
+    const data = revertData(error);
     if (data !== undefined) {
       try {
         const parsed = SUBS_INTERFACE.parseError(data);
@@ -323,14 +323,4 @@ export class SubscriptionClient {
     }
     return chainError(what, error);
   }
-}
-
-function findData(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let depth = 0; depth < 6 && e !== null && typeof e === "object"; depth++) {
-    const o = e as { data?: unknown; error?: unknown; info?: { error?: unknown }; cause?: unknown };
-    if (typeof o.data === "string" && o.data.startsWith("0x") && o.data.length >= 10) return o.data;
-    e = o.error ?? o.info?.error ?? o.cause;
-  }
-  return undefined;
 }

@@ -47,7 +47,7 @@ export const NO_BATCHING: BatchPolicy = { maxBatch: 1, maxWaitMs: 0 };
  * What a lane needs to run a model. `C` is the context each request brings (the worker: its session
  * lease); a run uses the context of the oldest request in it.
  */
-export interface LaneBackend<C = unknown, O = Tensor> {
+export interface BatcherBackend<C = unknown, O = Tensor> {
   /**
    * Runs one (possibly batched) input; the output is the model's first output. `owned`: the lane
    * built `input` (a batch) and nobody else holds it, so its buffer may be handed over (transferred).
@@ -63,7 +63,7 @@ export interface LaneBackend<C = unknown, O = Tensor> {
   split?(output: O, rows: readonly number[], context: C): O[];
 }
 
-export interface LaneResult<O = Tensor> {
+export interface BatcherResult<O = Tensor> {
   output: O;
   /** session.run of the batch (ms). */
   infer: number;
@@ -78,7 +78,7 @@ interface Pending<C, O> {
   context: C;
   batchable: boolean;
   arrived: number;
-  resolve: (r: LaneResult<O>) => void;
+  resolve: (r: BatcherResult<O>) => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -149,7 +149,7 @@ export class InferenceBatcher<C = unknown, O = Tensor> {
   readonly batches: number[] = [];
 
   constructor(
-    private readonly backend: LaneBackend<C, O>,
+    private readonly backend: BatcherBackend<C, O>,
     private policy: BatchPolicy,
     private readonly now: () => number = () => performance.now(),
     /** Told once when batching is turned off for this lane's model (why). */
@@ -176,10 +176,10 @@ export class InferenceBatcher<C = unknown, O = Tensor> {
   }
 
   /** Queues `input`; resolves with its own output once its run is done. */
-  submit(input: Tensor, context: C, options: { batchable?: boolean; signal?: AbortSignal } = {}): Promise<LaneResult<O>> {
+  submit(input: Tensor, context: C, options: { batchable?: boolean; signal?: AbortSignal } = {}): Promise<BatcherResult<O>> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    return new Promise<LaneResult<O>>((resolve, reject) => {
+    return new Promise<BatcherResult<O>>((resolve, reject) => {
       const p: Pending<C, O> = { input, context, batchable: options.batchable ?? true, arrived: this.now(), resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         p.onAbort = () => {
@@ -322,7 +322,7 @@ export class InferenceBatchers<C = unknown, O = Tensor> {
   private readonly lanes = new Map<string, InferenceBatcher<C, O>>();
 
   constructor(
-    private readonly backendFor: (modelHash: string) => LaneBackend<C, O>,
+    private readonly backendFor: (modelHash: string) => BatcherBackend<C, O>,
     private readonly policyFor: (modelHash: string) => BatchPolicy,
     private readonly onBatchingDisabled?: (modelHash: string, reason: string, error?: unknown) => void,
   ) {}

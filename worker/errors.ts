@@ -58,7 +58,7 @@ export function publicRejectionMessage(error: OracleError, input: "inline" | "fe
     case "BLOB_NOT_FOUND":
     case "TIMEOUT":
       return "the input at inputURI is unavailable, too large, or not a valid tensor for this model";
-    case "OP_UNSUPPORTED":
+    case "TIER_UNSUPPORTED":
       if (error.details.servedIn === "NONE") return "the model has several inputs or outputs: it is served in the NONE tier only";
       return "the worker refused the request";
     default:

@@ -62,10 +62,10 @@ export class InputCache {
     mkdirSync(this.dir, { recursive: true });
     const found: Array<{ id: string; inputHash: string; bytes: number; mtime: number }> = [];
     for (const name of readdirSync(this.dir)) {
-      const m = /^(0x[0-9a-f]{64})\.(0x[0-9a-f]{64})\.bin$/.exec(name);
-      if (m === null) continue;
+      const [id, inputHash, ext, ...rest] = name.split(".");
+      if (ext !== "bin" || rest.length > 0 || !BYTES32_LOWER_PATTERN.test(id!) || !BYTES32_LOWER_PATTERN.test(inputHash!)) continue;
       const st = statSync(join(this.dir, name));
-      found.push({ id: m[1]!, inputHash: m[2]!, bytes: st.size, mtime: st.mtimeMs });
+      found.push({ id: id!, inputHash: inputHash!, bytes: st.size, mtime: st.mtimeMs });
     }
     for (const f of found.sort((a, b) => a.mtime - b.mtime)) {
       this.entries.set(f.id, { inputHash: f.inputHash, bytes: f.bytes });

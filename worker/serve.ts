@@ -224,7 +224,7 @@ export async function serveNamed(ctx: ServeContext, job: Job, bytes: Buffer, mod
   if (job.tier !== Tier.NONE) {
     throw new JobRejection(
       RejectReason.InferenceFailed,
-      new OracleError("OP_UNSUPPORTED", `model ${job.modelHash} has several inputs or outputs: it is served in NONE only (tier ${Tier[job.tier]} asked)`, { details: { tier: job.tier, servedIn: "NONE" } }),
+      new OracleError("TIER_UNSUPPORTED", `model ${job.modelHash} has several inputs or outputs: it is served in NONE only (tier ${Tier[job.tier]} asked)`, { details: { tier: job.tier, servedIn: "NONE" } }),
     );
   }
   const run = await rejectingAs(runFailure, () => ctx.runner.runNamed(job.modelHash as Hex, feeds, signal, log));
@@ -253,7 +253,7 @@ export async function serveNamed(ctx: ServeContext, job: Job, bytes: Buffer, mod
 /** The model's canonical output on `input` at its registered precision (a request reopened after an OutputMinor ruling). */
 export async function canonicalOutput(ctx: ServeContext, job: Job, model: ModelEntry, input: Tensor, signal: AbortSignal): Promise<Tensor> {
   const precision = await ctx.requests!.history!.precision(job.oracle, job.modelHash);
-  if (precision === undefined) throw new OracleError("OP_UNSUPPORTED", `model ${job.modelHash} has no canonical terms: its canonical output cannot be computed`);
+  if (precision === undefined) throw new OracleError("MODEL_NOT_DISPUTABLE", `model ${job.modelHash} has no canonical terms: its canonical output cannot be computed`);
   const path = await ctx.models.path(job.modelHash as Hex, model.uris, signal);
   return (await ctx.canonical.output(job.modelHash as Hex, path, input, precision)).output;
 }

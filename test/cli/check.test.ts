@@ -45,7 +45,7 @@ interface Report {
   calibration: { worst: { abs: number }; tauOut: { abs: number; absBits: string }; runtimes: unknown[]; inputs: string[]; tf32: { withinTauOut: boolean } } | null;
   speed: { ratio: number } | null;
   canonicalTerms: { commitment: string; stepCount: number; precision: number; tauOutAbs: string; tauOutRel: string; tauMajorAbs: string; human: { tauOutAbs: number; tauMajorAbs: number } } | null;
-  verdicts: Record<"NONE" | "OPTIMISTIC" | "ZK", { allowed: boolean; reasons: string[] }>;
+  verdicts: Record<"NONE" | "OPTIMISTIC" | "ZK", { allowed: boolean; reasons: string[]; blocking?: string[] }>;
 }
 
 describe("oracle model check", () => {
@@ -137,6 +137,7 @@ describe("oracle model check", () => {
     expect(report.speed!.ratio).toBeGreaterThan(0);
     expect(report.verdicts.NONE.allowed).toBe(true);
     expect(report.verdicts.OPTIMISTIC.allowed).toBe(true);
+    expect(report.verdicts.OPTIMISTIC.blocking).toEqual([]);
     expect(report.verdicts.ZK.allowed).toBe(true);
     // The human form, from the command itself.
     const human = await oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--inputs", "1"]);
@@ -198,6 +199,9 @@ describe("oracle model check", () => {
     expect(dynamic.nodes.unsupported).toBe(0);
     expect(dynamic.verdicts.OPTIMISTIC.allowed).toBe(false);
     expect(dynamic.verdicts.OPTIMISTIC.reasons.join("\n")).toMatch(/input shape \[batch,4\] is not static: give --input-shape/);
+    // Only what refuses the tier is blocking; what passed (every node lowers, the output fits) is not.
+    expect(dynamic.verdicts.OPTIMISTIC.blocking).toEqual([expect.stringMatching(/input shape \[batch,4\] is not static/)]);
+    expect(dynamic.verdicts.OPTIMISTIC.reasons.some((r) => r.startsWith("every node lowers canonically"))).toBe(true);
     expect(dynamic.canonicalTerms).toBeNull();
     const fixed = lastJson<Report>(await oracle(["model", "check", dynamicFile, "--input-shape", "3,4", "--json"]));
     expect(fixed.input).toMatchObject({ static: true, shape: [3, 4] });

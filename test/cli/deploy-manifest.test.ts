@@ -60,6 +60,17 @@ describe("oracle deploy: CREATE2 and the per-chain manifest", () => {
     expect(await rpc(url, "eth_blockNumber")).toBe(before);
   });
 
+  it("a deployment file for another chain (ORACLE_DEPLOYMENT) is refused by other commands, but does not block a deploy", async () => {
+    const stale = join(dir, "out", "stale.json");
+    writeFileSync(stale, JSON.stringify({ ...JSON.parse(readFileSync(join(dir, "out", "deployment.json"), "utf8")), chainId: "1" }));
+    const list = await oracle(["model", "list", "--rpc", url, "--json"], { ...env, ORACLE_DEPLOYMENT: stale }, 60_000, dir);
+    expect(list.code).toBe(1);
+    expect(list.stderr).toMatch(/CONFIG_INVALID.*the deployment is for chain 1 but .* serves chain 4242/);
+    const r = await oracle(["deploy", "--rpc", url, "--key", KEY, "--out", join(dir, "out", "deployment.json"), "--json"], { ...env, ORACLE_DEPLOYMENT: stale }, 180_000, dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastJson<typeof first>(r).reused.length).toBe(16);
+  });
+
   it("another --salt would overwrite the chain's manifest: refused before anything is sent", async () => {
     const before = await rpc(url, "eth_blockNumber");
     const r = await oracle(["deploy", "--rpc", url, "--key", KEY, "--salt", "another", "--out", join(dir, "out", "other.json")], env, 180_000, dir);

@@ -1,5 +1,5 @@
 /**
- * A SenderChain (relayer/chain.ts) for the unit tests of submitter.ts and settler.ts: every call is
+ * A SenderChain (relayer/chain.ts) for the unit tests of submitter.ts and deadlines.ts: every call is
  * built by the code under test with the real oracle binding (`populateTransaction`), decoded here
  * with the oracle's ABI, and answered by the test with the logs the oracle would emit, a revert or
  * an outage. Beside it, a real RelayerDb and BlobStore in a temp dir, and request rows as the

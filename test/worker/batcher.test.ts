@@ -18,7 +18,7 @@ import {
 } from "../../protocol/index.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
-import { concatBatch, dynamicBatchDim, InferenceBatcher, splitBatch, type LaneBackend } from "../../worker/batcher.js";
+import { concatBatch, dynamicBatchDim, InferenceBatcher, splitBatch, type BatcherBackend } from "../../worker/batcher.js";
 import { batchPolicyFor, loadWorkerConfig } from "../../worker/config.js";
 import { FastSigner } from "../../worker/signer.js";
 import { textLineTensor } from "../../examples/text-images.js";
@@ -33,7 +33,7 @@ function vec(values: number[]): Tensor {
 /** A fake model: output = 2 * input, taking `delayMs`; records concurrency and run sizes. */
 function fakeBackend(delayMs: number, batchable = true) {
   const state = { inFlight: 0, maxInFlight: 0, runs: [] as number[] };
-  const backend: LaneBackend<null> = {
+  const backend: BatcherBackend<null> = {
     async run(input) {
       state.inFlight += 1;
       state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);

@@ -16,7 +16,7 @@ import type { RelayerDb, RequestRow } from "./db.js";
 /** Reverted attempts after which a due item is left for an operator (and logged); transient RPC failures are retried without limit. */
 const MAX_ATTEMPTS = 5;
 
-export class Settler {
+export class DeadlineEnforcer {
   private readonly attempts = new Map<string, number>();
 
   constructor(

@@ -1,5 +1,5 @@
 /**
- * Settler against a SenderChain (sender-fixture.ts) and the real database: due OPTIMISTIC results
+ * DeadlineEnforcer (relayer/deadlines.ts) against a SenderChain (sender-fixture.ts) and the real database: due OPTIMISTIC results
  * settle in one call with the batch proofs rebuilt from their submitting transaction's logs (checked
  * against the committed root); what is not due waits; a row whose proof cannot be rebuilt holds back
  * only itself; expired requests are refunded and overdue disputes ruled by default; a revert counts
@@ -7,20 +7,20 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isError, Tier, batchRoot, encodeRecords, processProof, resultLeaf } from "../../protocol/index.js";
-import { Settler } from "../../relayer/settler.js";
+import { DeadlineEnforcer } from "../../relayer/deadlines.js";
 import type { RequestRow } from "../../relayer/db.js";
 import { hex32, openRequest, resultBatchEvent, senderFixture } from "./sender-fixture.js";
 
 const WORKER = "0x0000000000000000000000000000000000000a0a";
 const RELAYER = "0x00000000000000000000000000000000000000fe";
 
-describe("Settler (unit, against a SenderChain)", () => {
+describe("DeadlineEnforcer (unit, against a SenderChain)", () => {
   let f: ReturnType<typeof senderFixture>;
-  let settler: Settler;
+  let deadlines: DeadlineEnforcer;
 
   beforeEach(() => {
     f = senderFixture();
-    settler = new Settler(f.chain, f.db, f.blobs, f.log, { maxSettleBatch: 16, maxInlineOutputBytes: 1024 });
+    deadlines = new DeadlineEnforcer(f.chain, f.db, f.blobs, f.log, { maxSettleBatch: 16, maxInlineOutputBytes: 1024 });
   });
   afterEach(() => f.close());
 
@@ -37,7 +37,7 @@ describe("Settler (unit, against a SenderChain)", () => {
   it("test_tick_dueResults_settleInOneCallWithProofsToTheCommittedRoot_succeeds", async () => {
     const { rows, root } = submitted(3, f.chain.time - 1);
     const later = submitted(1, f.chain.time + 600);
-    await settler.tick();
+    await deadlines.tick();
 
     const calls = f.chain.callsTo("settleMany");
     expect(calls).toHaveLength(1);
@@ -56,7 +56,7 @@ describe("Settler (unit, against a SenderChain)", () => {
   it("test_tick_resultWithoutReceipt_holdsBackOnlyItself_succeeds", async () => {
     const { rows } = submitted(2, f.chain.time - 1);
     const lost = openRequest(f.db, { state: "submitted", challengeDeadline: f.chain.time - 1, outputHash: hex32(), submitTx: hex32() });
-    await settler.tick();
+    await deadlines.tick();
     const settled = (f.chain.callsTo("settleMany")[0]!.args[0] as { requestId: string }[]).map((s) => s.requestId);
     expect(settled).toEqual(rows.map((r) => r.id));
     expect(settled).not.toContain(lost.id);
@@ -65,7 +65,7 @@ describe("Settler (unit, against a SenderChain)", () => {
   it("test_tick_expiredRequests_refundedTogether_succeeds", async () => {
     const expired = [openRequest(f.db, { deadline: f.chain.time - 10 }), openRequest(f.db, { deadline: f.chain.time })];
     openRequest(f.db, { deadline: f.chain.time + 10 });
-    await settler.tick();
+    await deadlines.tick();
     const calls = f.chain.callsTo("refundExpired");
     expect(calls).toHaveLength(1);
     expect([...(calls[0]!.args[0] as string[])].sort()).toEqual(expired.map((r) => r.id).sort());
@@ -74,14 +74,14 @@ describe("Settler (unit, against a SenderChain)", () => {
   it("test_tick_overdueDisputes_ruledByDefaultOneByOne_succeeds", async () => {
     const overdue = [openRequest(f.db, { state: "challenged", disputeDeadline: f.chain.time - 5 }), openRequest(f.db, { state: "challenged", disputeDeadline: f.chain.time - 1 })];
     openRequest(f.db, { state: "challenged", disputeDeadline: f.chain.time + 60 });
-    await settler.tick();
+    await deadlines.tick();
     expect(f.chain.callsTo("resolveDisputeByDefault").map((c) => c.args[0])).toEqual(overdue.map((r) => r.id));
   });
 
   it("test_tick_revertingRefund_givesUpAfterTheBound_reverts", async () => {
     openRequest(f.db, { deadline: f.chain.time - 10 });
     f.chain.answer = () => ({ revert: "OracleDeadlineNotReached" });
-    for (let i = 0; i < 8; i++) await settler.tick();
+    for (let i = 0; i < 8; i++) await deadlines.tick();
     // Five reverted attempts, then the item is left for an operator (logged), not retried every tick.
     expect(f.chain.callsTo("refundExpired")).toHaveLength(5);
   });
@@ -90,11 +90,11 @@ describe("Settler (unit, against a SenderChain)", () => {
     const { rows } = submitted(1, f.chain.time - 1);
     f.chain.answer = () => ({ unavailable: true });
     for (let i = 0; i < 8; i++) {
-      const error = await settler.tick().then(() => undefined, (e: unknown) => e);
+      const error = await deadlines.tick().then(() => undefined, (e: unknown) => e);
       expect(isError(error, "CHAIN_UNAVAILABLE")).toBe(true);
     }
     f.chain.answer = () => ({ events: [] });
-    await settler.tick();
+    await deadlines.tick();
     expect(f.chain.callsTo("settleMany")).toHaveLength(9);
     expect((f.chain.callsTo("settleMany")[8]!.args[0] as { requestId: string }[])[0]!.requestId).toBe(rows[0]!.id);
   });
