@@ -14,12 +14,12 @@
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkFinding, descend as descendTrace, type Finding, encodePartial, encodeStep, finalizeReduce, partialStates, reduceTerms, termReads, CanonicalTrace, type Step } from "../../canonical/index.js";
-import { bytesToHex, merklePath, sha256, type Tensor } from "../../protocol/index.js";
+import { bytesToHex, merklePath, type Tensor } from "../../protocol/index.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
 import { expectRevert } from "../contracts/helpers.js";
-import { commit, deployGame, descend, levelsOf, openDispute, RULING, TraceBook, TREE, withElement, worldOf, type ClsWorld, type GameFx, type Pos } from "./game-fixture.js";
-import { operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";
+import { commit, deployGame, descend, openDispute, RULING, TraceBook, withElement, worldOf, type ClsWorld, type GameFx } from "./game-fixture.js";
+import { operandProofsOf, programPathOf, readerOf, revealAndDescendPartial } from "./game-proof-helpers.js";
 
 const SHAPE = [1, 4, 2, 3, 3];
 
@@ -81,16 +81,7 @@ describe("convtranspose3d: a one-bit-wrong element of a 3-D transposed convoluti
     await descend(fx, requestId, cheat, j, 0);
     const enc = encodeStep(step);
     await fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPathOf(world, j));
-    const leaves = fake.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
-    const levels = levelsOf(leaves);
-    const hp = levels.length - 1;
-    await fx.game.answerElement(requestId, j, e, enc, cheat.chunk(j, 0), bytesToHex(levels[hp]![0]!), bytesToHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(bytesToHex));
-    for (let h = hp; h > 0; h--) {
-      const pos: Pos = { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: h, index: BigInt(K >> h) };
-      await fx.game.connect(fx.challenger).attack(requestId, pos);
-      const i = K >> h;
-      await fx.game.answerNode(requestId, pos, bytesToHex(levels[h - 1]![2 * i]!), bytesToHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)));
-    }
+    const leaves = await revealAndDescendPartial(fx, requestId, cheat, j, e, enc, fake);
     const readsOf = async (t: number) => [...(await fx.verifier.contract.termReads(enc, e, t))].map((x: any) => ({ operand: x.operand, index: x.index }));
     const last = await readsOf(K - 1);
     // On-chain reads equal canonical/reads.ts's: x and w.
