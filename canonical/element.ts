@@ -125,6 +125,27 @@ export function reduceTerms(step: Step, read: OperandReader, e: number, precisio
             }
       return { init: step.operands.length > 2 ? read(2)[m]! : 0, terms: Float64Array.from(terms), count: 1, max: false };
     }
+    case "convtranspose3d": {
+      const [, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+      const [, Mg, KD, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number, number];
+      const [n, m, od, oh, ow] = out as [number, number, number, number, number];
+      const Cg = C / p.group![0]!;
+      const g = Math.floor(m / Mg);
+      const o3 = [od, oh, ow];
+      const x = read(0);
+      const w = read(1);
+      const terms: number[] = [];
+      for (let c = g * Cg; c < (g + 1) * Cg; c++)
+        for (let kd = 0; kd < KD; kd++)
+          for (let kh = 0; kh < KH; kh++)
+            for (let kw = 0; kw < KW; kw++) {
+              // The input position i with o = i·s − p + k·d on each axis, if it exists.
+              const i3 = [kd, kh, kw].map((k, a) => (o3[a]! + p.pads![a]! - k * p.dilations![a]!) / p.strides![a]!);
+              const inside = i3.every((v, a) => Number.isInteger(v) && v >= 0 && v < [D, H, W][a]!);
+              terms.push(inside ? op(x[(((n * C + c) * D + i3[0]!) * H + i3[1]!) * W + i3[2]!]!) * op(w[(((c * Mg + (m - g * Mg)) * KD + kd) * KH + kh) * KW + kw]!) : 0);
+            }
+      return { init: step.operands.length > 2 ? read(2)[m]! : 0, terms: Float64Array.from(terms), count: 1, max: false };
+    }
     case "pool3d": {
       const [, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
       const [n, c, od, oh, ow] = out as [number, number, number, number, number];

@@ -6,7 +6,7 @@
  */
 export { broadcastOffsets, typeLabel, wrapTo } from "./kernels/common.js";
 export type { NumArray, OperandRound, Store } from "./kernels/common.js";
-export { conv3dKernel, convKernel, convTransposeKernel } from "./kernels/conv.js";
+export { conv3dKernel, convKernel, convTranspose3dKernel, convTransposeKernel } from "./kernels/conv.js";
 export { evalMapElement, mapKernel, quantizeValue, roundHalfEven } from "./kernels/map.js";
 export { matmulKernel } from "./kernels/matmul.js";
 export { moveKernel } from "./kernels/move.js";

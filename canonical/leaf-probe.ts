@@ -62,7 +62,7 @@ export function reduceReads(step: Step, e: number): { init: [number, number][]; 
   const r = reduceTerms(step, loggingReader(null, log), e, "fp32");
   const init = log.filter(([k]) => k === 2);
   const perOp = [log.filter(([k]) => k === 0), log.filter(([k]) => k === 1)];
-  const pairs = step.op === "conv" || step.op === "convtranspose" || step.op === "matmul" || step.op === "conv3d";
+  const pairs = ["conv", "convtranspose", "matmul", "conv3d", "convtranspose3d"].includes(step.op);
   const terms = Array.from(r.terms, (v) => {
     // A resize_linear term is the element times its weight (0 on an exact grid point): it always reads.
     if (v !== 1 && step.op !== "resize_linear") return [];

@@ -89,6 +89,7 @@ export const REDUCE_OPS = [
   "conv3d", // (x, w[, bias]) [group, strides(3), pads(6), dilations(3)]: terms (c, kd, kh, kw) row-major, init bias[m] or +0
   "pool3d", // (x) [fn, kernel(3), strides(3), pads(6), dilations(3), countIncludePad]: window (kd, kh, kw) row-major
   "resize_linear", // (x) [axes, num, off, den]: 2^r corners of the cell, x · integer weight, ÷ Π den (kernels/resize.ts)
+  "convtranspose3d", // (x, w[, bias]) [group, strides(3), pads(6), dilations(3)]: terms (c, kd, kh, kw), +0 where no input maps
 ] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 

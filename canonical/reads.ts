@@ -50,6 +50,13 @@ export function termCount(step: Step): number {
       return numelOf(p.axes!.map((a) => step.operandTypes[0]!.shape[a]!));
     case "resize_linear":
       return resizeTermCount(step);
+    case "conv3d":
+    case "convtranspose3d":
+    case "pool3d": {
+      const k = numelOf(step.op === "pool3d" ? p.kernel! : step.operandTypes[1]!.shape.slice(2));
+      if (step.op === "pool3d") return k;
+      return (step.op === "conv3d" ? step.operandTypes[1]!.shape[1]! : step.operandTypes[0]!.shape[1]! / p.group![0]!) * k;
+    }
   }
   throw canonicalError("OP_UNSUPPORTED", `step ${step.index} (${step.kind} ${step.op}) has no terms`);
 }
@@ -57,7 +64,7 @@ export function termCount(step: Step): number {
 /** reduce: the operand elements the init of element `e` reads (a bias element, or none). */
 export function initReads(step: Step, e: number): Read[] {
   if (step.kind !== "reduce") throw canonicalError("OP_UNSUPPORTED", `step ${step.index} is not a reduce step`);
-  if (step.operands.length <= 2 || (step.op !== "conv" && step.op !== "convtranspose" && step.op !== "matmul")) return [];
+  if (step.operands.length <= 2 || !["conv", "convtranspose", "matmul", "conv3d", "convtranspose3d"].includes(step.op)) return [];
   const out = coordsOf(e, step.output.shape);
   if (step.op === "matmul") return [{ operand: 2, index: broadcastFlat(out, step.operandTypes[2]!.shape) }];
   return [{ operand: 2, index: out[1]! }];
@@ -142,6 +149,10 @@ export function termReads(step: Step, e: number, t: number): Read[] {
     }
     case "resize_linear":
       return [{ operand: 0, index: resizeCorner(step, out, t).index }];
+    case "conv3d":
+    case "convtranspose3d":
+    case "pool3d":
+      return box3Reads(step, out, t);
     case "reduce": {
       const inShape = step.operandTypes[0]!.shape;
       const axes = p.axes!;
@@ -158,4 +169,38 @@ export function termReads(step: Step, e: number, t: number): Read[] {
     }
   }
   throw canonicalError("OP_UNSUPPORTED", `no reduce ${step.op}`);
+}
+
+/**
+ * conv3d, convtranspose3d and pool3d (NCDHW): term t = (c, kd, kh, kw) row-major (pool3d: (kd, kh, kw)) of
+ * the output element at `out`; the input position o·s − p + k·d per axis (transposed: the i with
+ * o = i·s − p + k·d), none in the padding. As element.ts's reduceTerms and StepIndex.box3Reads.
+ */
+function box3Reads(step: Step, out: number[], t: number): Read[] {
+  const p = step.params;
+  const [, C, ...size] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+  const pool = step.op === "pool3d";
+  const transpose = step.op === "convtranspose3d";
+  const kernel = pool ? p.kernel! : step.operandTypes[1]!.shape.slice(2);
+  const KK = numelOf(kernel);
+  const kk = coordsOf(t % KK, kernel);
+  const c = Math.floor(t / KK);
+  let pos = 0;
+  for (let a = 0; a < 3; a++) {
+    const v = transpose ? (out[2 + a]! + p.pads![a]! - kk[a]! * p.dilations![a]!) / p.strides![a]! : out[2 + a]! * p.strides![a]! - p.pads![a]! + kk[a]! * p.dilations![a]!;
+    if (!(Number.isInteger(v) && v >= 0 && v < size[a]!)) return [];
+    pos = pos * size[a]! + v;
+  }
+  const [n, m] = out as [number, number];
+  const volume = numelOf(size);
+  if (pool) return [{ operand: 0, index: (n * C + m) * volume + pos }];
+  const Wg = step.operandTypes[1]!.shape[1]!;
+  const group = p.group![0]!;
+  // The input channel and the weight's first two coordinates (conv3d w[m, c], convtranspose3d w[c, m mod Mg]).
+  const ci = transpose ? Math.floor(m / Wg) * (C / group) + c : Math.floor(m / (step.output.shape[1]! / group)) * Wg + c;
+  const wmc = transpose ? ci * Wg + (m % Wg) : m * Wg + c;
+  return [
+    { operand: 0, index: (n * C + ci) * volume + pos },
+    { operand: 1, index: wmc * KK + t % KK },
+  ];
 }

@@ -12,7 +12,7 @@
  */
 import { DTYPES, numel, type Tensor, type TensorData } from "../protocol/index.js";
 import { BF16, canonicalizeNaN32, FP16, roundTo, TF32, type Precision } from "./float.js";
-import { conv3dKernel, pool3dKernel, convKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, resizeLinearKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
+import { conv3dKernel, pool3dKernel, convKernel, convTranspose3dKernel, convTransposeKernel, mapKernel, matmulKernel, moveKernel, poolKernel, reduceKernel, resizeLinearKernel, type NumArray, type OperandRound, type Store } from "./kernels.js";
 import { canonicalError, type Operand, type Program, type Step } from "./program.js";
 import { makeRounder } from "./round.js";
 
@@ -129,6 +129,8 @@ function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, opera
           return pool3dKernel(step, ins, out, store);
         case "resize_linear":
           return resizeLinearKernel(step, ins, out, store);
+        case "convtranspose3d":
+          return convTranspose3dKernel(step, ins, out, store, operandRound);
       }
   }
   throw canonicalError("OP_UNSUPPORTED", `step ${step.index}: no kernel for ${step.kind} ${step.op}`);

@@ -266,8 +266,9 @@ export function windowShape(node: NodeProto, op: string, x: Shape, w: Shape): Sh
       const outputShape = attrInts(node, "output_shape");
       if (outputShape !== undefined && outputShape.length === n) return outputShape[i];
       if (d === undefined) return undefined;
-      if (autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") return d * s;
       const outputPadding = attrInts(node, "output_padding")?.[i] ?? 0;
+      // SAME_*: in·s, or the unpadded size where a kernel shorter than the stride gives less (onnxruntime).
+      if (autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") return Math.min(d * s, s * (d - 1) + outputPadding + k);
       return s * (d - 1) + outputPadding + k - (autoPad === "VALID" ? 0 : pads[i]! + pads[i + n]!);
     }
     if (d === undefined || s <= 0) return undefined;

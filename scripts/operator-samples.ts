@@ -63,6 +63,7 @@ const SPECS: Spec[] = [
   { op: "ConvTranspose", nodes: [node("ConvTranspose", ["x", "w"], ["y"], { strides: ints([2, 2]) })], inits: [f("w", [2, 3, 3, 3], 17)] },
   { op: "ConvTranspose", form: "auto_pad", nodes: [node("ConvTranspose", ["x", "w"], ["y"], { strides: ints([2, 2]), auto_pad: str("SAME_UPPER") })], inits: [f("w", [2, 3, 3, 3], 17)] },
   { op: "ConvTranspose", form: "output_shape", shape: [1, 2, 6], nodes: [node("ConvTranspose", ["x", "w"], ["y"], { strides: ints([2]), output_shape: ints([12]) })], inits: [f("w", [2, 3, 3], 17)] },
+  { op: "ConvTranspose", form: "3-D", shape: [1, 2, 3, 3, 3], nodes: [node("ConvTranspose", ["x", "w"], ["y"], { strides: ints([2, 2, 2]), pads: ints([1, 1, 1, 1, 1, 1]), output_padding: ints([1, 1, 1]) })], inits: [f("w", [2, 2, 3, 3, 3], 17)] },
   { op: "MaxPool", nodes: [node("MaxPool", ["x"], ["y"], { kernel_shape: ints([2, 2]), strides: ints([2, 2]) })] },
   { op: "AveragePool", nodes: [node("AveragePool", ["x"], ["y"], { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]) })] },
   { op: "MatMul", nodes: [node("MatMul", ["x", "w"], ["y"])], inits: [f("w", [6, 5], 18)] },

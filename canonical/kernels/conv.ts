@@ -1,4 +1,4 @@
-/** Convolution kernels: conv (direct and im2col), conv3d, convTranspose. */
+/** Convolution kernels: conv (direct and im2col), conv3d, convTranspose (2-D and 3-D). */
 import type { Step } from "../program.js";
 import { type NumArray, type OperandRound, type Store, allFinite, asFloat64, scratch } from "./common.js";
 
@@ -293,4 +293,64 @@ export function convTransposeKernel(step: Step, ins: readonly NumArray[], out: N
       }
     }
   }
+}
+
+/** Per output coordinate o and kernel tap k of one axis: the input coordinate i with o = i·s − p + k·d, or −1. */
+function transposeTaps(out: number, K: number, size: number, s: number, p: number, d: number): Int32Array {
+  const taps = new Int32Array(out * K);
+  for (let o = 0; o < out; o++)
+    for (let k = 0; k < K; k++) {
+      const t = o + p - k * d;
+      taps[o * K + k] = t >= 0 && t % s === 0 && t / s < size ? t / s : -1;
+    }
+  return taps;
+}
+
+/**
+ * convtranspose3d (NCDHW): out[n, m, od, oh, ow] = fl(fold(init, terms)), init = bias[m] or +0, terms in
+ * (c, kd, kh, kw) row-major order over the group's input channels; term = x[n, c, id, ih, iw] · w[c, m − g·Mg,
+ * kd, kh, kw] when od = id·sd − pd + kd·dd (same for h, w) for an (id, ih, iw) inside the input, else +0.
+ */
+export function convTranspose3dKernel(step: Step, ins: readonly NumArray[], out: NumArray, store: Store, operand: OperandRound): void {
+  const [N, C, D, H, W] = step.operandTypes[0]!.shape as [number, number, number, number, number];
+  const [, Mg, KD, KH, KW] = step.operandTypes[1]!.shape as [number, number, number, number, number];
+  const [, M, OD, OH, OW] = step.output.shape as [number, number, number, number, number];
+  const [sd, sh, sw] = step.params.strides! as [number, number, number];
+  const [pd, ph, pw] = step.params.pads! as [number, number, number];
+  const [dd, dh, dw] = step.params.dilations! as [number, number, number];
+  const x = operand(ins[0]!);
+  const w = operand(ins[1]!);
+  const bias = ins[2];
+  const Cg = C / step.params.group![0]!;
+  const [dOf, hOf, wOf] = [transposeTaps(OD, KD, D, sd, pd, dd), transposeTaps(OH, KH, H, sh, ph, dh), transposeTaps(OW, KW, W, sw, pw, dw)];
+  const KK = KD * KH * KW;
+  let o = 0;
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / Mg);
+      const init = bias === undefined ? 0 : (bias[m] as number);
+      for (let od = 0; od < OD; od++)
+        for (let oh = 0; oh < OH; oh++)
+          for (let ow = 0; ow < OW; ow++) {
+            let s = init;
+            let zeroTerm = false;
+            for (let c = g * Cg; c < (g + 1) * Cg; c++) {
+              const xBase = (n * C + c) * D;
+              let wi = (c * Mg + m - g * Mg) * KK;
+              for (let kd = 0; kd < KD; kd++) {
+                const id = dOf[od * KD + kd]!;
+                for (let kh = 0; kh < KH; kh++) {
+                  const ih = hOf[oh * KH + kh]!;
+                  for (let kw = 0; kw < KW; kw++, wi++) {
+                    const iw = wOf[ow * KW + kw]!;
+                    if (id < 0 || ih < 0 || iw < 0) zeroTerm = true;
+                    else s += (x[((xBase + id) * H + ih) * W + iw] as number) * (w[wi] as number);
+                  }
+                }
+              }
+            }
+            if (zeroTerm) s += 0;
+            out[o++] = store(s);
+          }
+    }
 }

@@ -43,6 +43,7 @@ library StepCodec {
     uint8 internal constant CONV3D = 5;
     uint8 internal constant POOL3D = 6;
     uint8 internal constant RESIZE_LINEAR = 7;
+    uint8 internal constant CONVTRANSPOSE3D = 8;
 
     struct Param {
         bytes32 nameHash;
@@ -283,6 +284,7 @@ library StepCodec {
         if (h == keccak256("conv3d")) return int256(uint256(CONV3D));
         if (h == keccak256("pool3d")) return int256(uint256(POOL3D));
         if (h == keccak256("resize_linear")) return int256(uint256(RESIZE_LINEAR));
+        if (h == keccak256("convtranspose3d")) return int256(uint256(CONVTRANSPOSE3D));
         return -1;
     }
 

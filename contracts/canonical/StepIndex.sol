@@ -96,8 +96,8 @@ library StepIndex {
                 && s.operands[1].shape.length <= s.outShape.length
                 && (n == 2 || s.operands[2].shape.length <= s.outShape.length);
             // Float operands give a float sum; integer operands an int32 sum.
-        } else if (op == StepCodec.CONV || op == StepCodec.CONVTRANSPOSE || op == StepCodec.CONV3D) {
-            uint256 rank = op == StepCodec.CONV3D ? 5 : 4;
+        } else if (op == StepCodec.CONV || op == StepCodec.CONVTRANSPOSE || op == StepCodec.CONV3D || op == StepCodec.CONVTRANSPOSE3D) {
+            uint256 rank = op == StepCodec.CONV3D || op == StepCodec.CONVTRANSPOSE3D ? 5 : 4;
             ok = (n == 2 || n == 3) && s.operands[0].shape.length == rank && s.operands[1].shape.length == rank
                 && s.outShape.length == rank && (n == 2 || s.operands[2].shape.length == 1);
         } else if (op == StepCodec.POOL || op == StepCodec.POOL3D) {
@@ -137,6 +137,13 @@ library StepIndex {
         } else if (op == StepCodec.CONV3D) {
             uint32[] memory w = s.operands[1].shape;
             k = uint256(w[1]) * w[2] * w[3] * w[4];
+        } else if (op == StepCodec.CONVTRANSPOSE3D) {
+            // x [N, C, D, H, W], w [C, M / group, KD, KH, KW], out [N, M, ...]: C and M split into the groups.
+            uint32[] memory w = s.operands[1].shape;
+            uint256 g = group(s);
+            uint256 C = s.operands[0].shape[1];
+            if (C % g != 0 || w[0] != C || s.outShape[1] != uint256(w[1]) * g) revert IStepVerifier.StepMalformed(s.paramsOffset);
+            k = (C / g) * uint256(w[2]) * w[3] * w[4];
         } else if (op == StepCodec.POOL3D) {
             Box memory b = boxOf(s, true);
             k = b.k[0] * b.k[1] * b.k[2];
@@ -228,7 +235,7 @@ library StepIndex {
         }
         if (op == StepCodec.POOL) return poolReads(s, o, t);
         if (op == StepCodec.CONV) return convReads(s, o, t);
-        if (op == StepCodec.CONV3D || op == StepCodec.POOL3D) return box3Reads(s, o, t);
+        if (op == StepCodec.CONV3D || op == StepCodec.POOL3D || op == StepCodec.CONVTRANSPOSE3D) return box3Reads(s, o, t);
         return convTransposeReads(s, o, t);
     }
 
@@ -320,11 +327,13 @@ library StepIndex {
     }
 
     /// @notice conv3d: x[n, g·Cg + c, od·sd − pd + kd·dd, …] · w[m, c, kd, kh, kw], terms (c, kd, kh, kw)
-    /// row-major; pool3d: x[n, c, …], terms (kd, kh, kw). A term in the padding reads nothing.
+    /// row-major; pool3d: x[n, c, …], terms (kd, kh, kw); convtranspose3d: x[n, g·Cg + c, id, ih, iw] ·
+    /// w[g·Cg + c, m − g·Mg, kd, kh, kw] where od = id·sd − pd + kd·dd (same for h, w), terms (c, kd, kh, kw).
+    /// A term in the padding (no such input position) reads nothing.
     function box3Reads(StepCodec.Step memory s, uint256[] memory o, uint256 t) private pure returns (IStepVerifier.Read[] memory r) {
         Box memory b = boxOf(s, s.op == StepCodec.POOL3D);
         (uint256[3] memory kk, uint256 c) = boxTerm(b, t);
-        (bool ok, uint256 pos) = boxPosition(b, kk, o);
+        (bool ok, uint256 pos) = boxPosition(b, kk, o, s.op == StepCodec.CONVTRANSPOSE3D);
         if (!ok) return new IStepVerifier.Read[](0);
         if (s.op == StepCodec.POOL3D) {
             r = new IStepVerifier.Read[](1);
@@ -332,10 +341,21 @@ library StepIndex {
             return r;
         }
         r = new IStepVerifier.Read[](2);
-        r[1] = IStepVerifier.Read(1, kernelAt(b, kk, o[1] * s.operands[1].shape[1] + c));
-        // The input channel: the group's first, (m / (M / group)) · Cg, plus c.
-        c += (o[1] / (uint256(s.outShape[1]) / group(s))) * s.operands[1].shape[1];
-        r[0] = IStepVerifier.Read(0, boxAt(b, o[0] * s.operands[0].shape[1] + c, pos));
+        (uint256 ci, uint256 mc) = boxChannels(s, o[1], c);
+        r[0] = IStepVerifier.Read(0, boxAt(b, o[0] * s.operands[0].shape[1] + ci, pos));
+        r[1] = IStepVerifier.Read(1, kernelAt(b, kk, mc));
+    }
+
+    /// @notice The input channel of term channel c of output channel m, and the weight's first two coordinates
+    /// flattened: conv3d x[·, (m / (M / group)) · Cg + c] · w[m, c]; convtranspose3d x[·, (m / Mg) · (C / group) + c]
+    /// · w[that channel, m mod Mg].
+    function boxChannels(StepCodec.Step memory s, uint256 m, uint256 c) private pure returns (uint256 ci, uint256 mc) {
+        uint256 Wg = s.operands[1].shape[1];
+        if (s.op == StepCodec.CONVTRANSPOSE3D) {
+            ci = (m / Wg) * (s.operands[0].shape[1] / group(s)) + c;
+            return (ci, ci * Wg + m % Wg);
+        }
+        return ((m / (uint256(s.outShape[1]) / group(s))) * Wg + c, m * Wg + c);
     }
 
     /// @notice The flat index of x[n, c, id, ih, iw] from nc = n·C + c and the flat (id, ih, iw).
@@ -351,10 +371,18 @@ library StepIndex {
         c = t / (b.k[0] * b.k[1] * b.k[2]);
     }
 
-    /// @notice The input position (od·sd − pd + kd·dd, …) flattened over (D, H, W), if it is inside.
-    function boxPosition(Box memory b, uint256[3] memory kk, uint256[] memory o) private pure returns (bool, uint256 pos) {
+    /// @notice The input position (od·sd − pd + kd·dd, …) flattened over (D, H, W), if it is inside; transposed,
+    /// the (id, ih, iw) with od = id·sd − pd + kd·dd (same for h, w), if it exists.
+    function boxPosition(Box memory b, uint256[3] memory kk, uint256[] memory o, bool transpose) private pure returns (bool, uint256 pos) {
         for (uint256 i = 0; i < 3; ++i) {
-            int256 v = int256(o[2 + i]) * b.st[i] - b.pad[i] + int256(kk[i]) * b.dil[i];
+            int256 v;
+            if (transpose) {
+                v = int256(o[2 + i]) + b.pad[i] - int256(kk[i]) * b.dil[i];
+                if (v < 0 || v % b.st[i] != 0) return (false, 0);
+                v /= b.st[i];
+            } else {
+                v = int256(o[2 + i]) * b.st[i] - b.pad[i] + int256(kk[i]) * b.dil[i];
+            }
             if (v < 0 || v >= int256(b.size[i])) return (false, 0);
             pos = pos * b.size[i] + uint256(v);
         }

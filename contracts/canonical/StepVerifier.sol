@@ -94,7 +94,7 @@ contract StepVerifier is IStepVerifier {
         if (values.length != r.length) revert StepReadsMismatch(r.length, values.length);
         uint64 v;
         if (r.length == 2) {
-            // conv, convtranspose, matmul, conv3d: a contraction term.
+            // conv, convtranspose, matmul, conv3d, convtranspose3d: a contraction term.
             if (s.outDtype == FLOAT32) {
                 v = StepMaps.term(values[0], values[1], precision);
             } else {

@@ -1,7 +1,7 @@
 /** Leaf-proof builders for the FraudGame tests: one element of an encoded tensor with its chunk proof (IFraudGame.TensorChunkProof). */
-import { CHUNK_BYTES, chunkLeaves, merklePath, bytesToHex, weightLeaves, DTYPES, encodeTensor } from "../../protocol/index.js";
-import { stepLeaf, type Step } from "../../canonical/index.js";
-import { levelsOf, type ClsWorld, type TraceBook } from "./game-fixture.js";
+import { CHUNK_BYTES, chunkLeaves, merklePath, bytesToHex, weightLeaves, DTYPES, encodeTensor, sha256 } from "../../protocol/index.js";
+import { encodePartial, stepLeaf, type PartialState, type Step } from "../../canonical/index.js";
+import { levelsOf, TREE, type ClsWorld, type GameFx, type Pos, type TraceBook } from "./game-fixture.js";
 
 /** A TensorChunkProof of element `index` of an encoded tensor, with the tensor's root path (`[]` when the game knows its hash). */
 export function chunkProofOf(encoded: Buffer, index: number, rootPath: string[]) {
@@ -43,3 +43,23 @@ export const readerOf = (world: ClsWorld, book: TraceBook, step: Step) => (k: nu
   if (op.source === "weight") return world.program.weights[op.index]!.tensor.data as Float32Array;
   return book.tensors[op.index]!.data as Float32Array;
 };
+
+/**
+ * The worker answers the element attack on (step j, element e) with the partial-state tree of `states` (its last
+ * state must finalize to the element in chunk 0 of the worker's `book`), and the challenger descends that tree to
+ * leaf K, the worker answering each node. Returns the tree's leaves (what proveFold's paths are built from).
+ */
+export async function revealAndDescendPartial(fx: GameFx, requestId: string, book: TraceBook, j: number, e: number, enc: Buffer, states: PartialState[]): Promise<Buffer[]> {
+  const K = states.length - 1;
+  const leaves = states.map((s) => sha256(Buffer.from([0]), encodePartial(s)));
+  const levels = levelsOf(leaves);
+  const hp = levels.length - 1;
+  await fx.game.answerElement(requestId, j, e, enc, book.chunk(j, 0), bytesToHex(levels[hp]![0]!), bytesToHex(encodePartial(states[K]!)), merklePath(leaves, K).map(bytesToHex));
+  for (let h = hp; h > 0; h--) {
+    const pos: Pos = { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: h, index: BigInt(K >> h) };
+    await fx.game.connect(fx.challenger).attack(requestId, pos);
+    const i = K >> h;
+    await fx.game.answerNode(requestId, pos, bytesToHex(levels[h - 1]![2 * i]!), bytesToHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)));
+  }
+  return leaves;
+}

@@ -29,8 +29,8 @@ import { bytesToHex, merklePath, sha256, type Tensor } from "../../protocol/inde
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
 import { expectRevert } from "../contracts/helpers.js";
-import { commit, deployGame, descend, levelsOf, openDispute, RULING, TraceBook, TREE, withElement, worldOf, type ClsWorld, type GameFx, type Pos } from "./game-fixture.js";
-import { operandProofsOf, programPathOf, readerOf } from "./game-proof-helpers.js";
+import { commit, deployGame, descend, levelsOf, openDispute, RULING, TraceBook, withElement, worldOf, type ClsWorld, type GameFx } from "./game-fixture.js";
+import { operandProofsOf, programPathOf, readerOf, revealAndDescendPartial } from "./game-proof-helpers.js";
 
 const SHAPE = [1, 2, 3, 4];
 
@@ -100,13 +100,7 @@ describe("resize_linear: a one-bit-wrong bilinear element", () => {
       "FraudGameBadProof",
       [7n],
     );
-    await fx.game.answerElement(requestId, j, e, enc, chunk, bytesToHex(levels[hp]![0]!), bytesToHex(encodePartial(fake[K]!)), merklePath(leaves, K).map(bytesToHex));
-    for (let h = hp; h > 0; h--) {
-      const pos: Pos = { tree: TREE.PARTIAL, step: j, element: BigInt(e), height: h, index: BigInt(K >> h) };
-      await fx.game.connect(fx.challenger).attack(requestId, pos);
-      const i = K >> h;
-      await fx.game.answerNode(requestId, pos, bytesToHex(levels[h - 1]![2 * i]!), bytesToHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)));
-    }
+    await revealAndDescendPartial(fx, requestId, cheat, j, e, enc, fake);
     const readsOf = async (t: number) => [...(await fx.verifier.contract.termReads(enc, e, t))].map((x: any) => ({ operand: x.operand, index: x.index }));
     // Every term reads one corner; the fold of term K − 2 (state K − 1, honest) is no fault.
     const prevReads = await readsOf(K - 2);

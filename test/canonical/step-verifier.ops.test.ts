@@ -1,6 +1,6 @@
 /**
  * StepVerifier.sol on the operators appended after the first on-chain verifier (MAP_OPS 31–47, MOVE_OPS
- * 6–10, REDUCE_OPS 5–7, int32 matmul/conv): the single-node ONNX models of coverage.test.ts, lowered,
+ * 6–10, REDUCE_OPS 5–8, int32 matmul/conv): the single-node ONNX models of coverage.test.ts, lowered,
  * every step checked at every element (and every term, or sampled terms of a wide reduce) through the
  * harness, bit for bit with canonical/element.ts, on ordinary inputs and on inputs full of NaN, ±Inf, ±0,
  * subnormals, ties and values that saturate; plus the gas of each new pattern (worst sampled call) and of
@@ -77,6 +77,9 @@ const CASES: Case[] = [
   { name: "Conv 3-D SAME_UPPER group", shape: [1, 4, 4, 5, 3], nodes: one("Conv", ["w"], { auto_pad: str("SAME_UPPER"), group: int(2), strides: ints([2, 1, 2]) }), inits: [f("w", [6, 2, 3, 2, 2], 38)] },
   { name: "ConvTranspose 2-D SAME_LOWER dilation group", shape: [1, 4, 3, 4], nodes: one("ConvTranspose", ["w"], { auto_pad: str("SAME_LOWER"), strides: ints([2, 2]), dilations: ints([2, 1]), group: int(2) }), inits: [f("w", [4, 3, 3, 2], 45)] },
   { name: "ConvTranspose 1-D output_shape bias", shape: [1, 2, 5], nodes: one("ConvTranspose", ["w", "b"], { strides: ints([2]), output_shape: ints([10]) }), inits: [f("w", [2, 4, 3], 53), f("b", [4], 54)] },
+  { name: "ConvTranspose 3-D pads strides dilations output_padding bias", shape: [1, 2, 3, 3, 4], nodes: one("ConvTranspose", ["w", "b"], { strides: ints([2, 1, 2]), pads: ints([1, 0, 1, 0, 1, 1]), dilations: ints([1, 2, 1]), output_padding: ints([1, 0, 1]) }), inits: [f("w", [2, 3, 2, 3, 2], 55), f("b", [3], 56)] },
+  { name: "ConvTranspose 3-D SAME_UPPER group bias", shape: [1, 4, 2, 3, 3], nodes: one("ConvTranspose", ["w", "b"], { auto_pad: str("SAME_UPPER"), strides: ints([2, 2, 1]), group: int(2) }), inits: [f("w", [4, 2, 2, 2, 3], 57), f("b", [4], 58)] },
+  { name: "ConvTranspose 3-D output_shape SAME_LOWER group", shape: [1, 2, 2, 2, 3], nodes: one("ConvTranspose", ["w"], { auto_pad: str("SAME_LOWER"), strides: ints([2, 3, 2]), output_padding: ints([1, 1, 0]), output_shape: ints([4, 6, 5]), group: int(2) }), inits: [f("w", [2, 2, 2, 3, 3], 63)] },
   { name: "Resize nearest half_pixel round_prefer_ceil sizes down", shape: [1, 1, 7, 5], nodes: one("Resize", ["", "", "z"], { mode: str("nearest"), nearest_mode: str("round_prefer_ceil") }), inits: [i64("z", [1, 1, 3, 4])], opset: 13 },
   { name: "DepthToSpace CRD rank-6 transpose", shape: [1, 18, 2, 2], nodes: one("DepthToSpace", [], { blocksize: int(3), mode: str("CRD") }) },
   { name: "Resize linear half_pixel sizes up and down", shape: [1, 2, 5, 7], nodes: one("Resize", ["", "", "z"], { mode: str("linear") }), inits: [i64("z", [1, 2, 8, 3])], opset: 13 },
@@ -125,7 +128,7 @@ const NEW_OPS = new Set([
   "map:where", "map:equal", "map:less", "map:greater", "map:less_equal", "map:greater_equal", "map:not", "map:and", "map:or", "map:xor",
   "map:prelu", "map:fill", "map:quantize", "map:dequantize", "map:qscale", "map:requantize", "map:dql_scale",
   "move:gather", "move:gather_elements", "move:pad", "move:tile", "move:constant", "reduce:conv3d", "reduce:pool3d",
-  "reduce:resize_linear",
+  "reduce:resize_linear", "reduce:convtranspose3d",
 ]);
 
 /** Worst gas of each function per new pattern (int matmul/conv keyed apart). */

@@ -544,11 +544,12 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
     expect(floatVecs.length + intWant.length + quantWant.length).toBeGreaterThan(1000);
   }, 120_000);
 
-  it("test_coverageProgramsReduceSteps_conv3dPool3dIntegerConv_everyFold_matchElementTs", async () => {
+  it("test_coverageProgramsReduceSteps_conv3dPool3dConvTranspose3dIntegerConv_everyFold_matchElementTs", async () => {
     const fl = (name: string, shape: number[], seed: number): InitSpec => ({ name, dtype: "float32", shape, values: seededValues(shape.reduce((a, b) => a * b, 1), seed, -1, 1) });
     const models: { dtype?: "uint8"; shape: number[]; nodes: NodeSpec[]; inits?: InitSpec[] }[] = [
       { shape: [1, 2, 4, 5, 5], nodes: [{ op: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attrs: { pads: { ints: [1, 0, 1, 1, 1, 0] }, strides: { ints: [1, 2, 1] } } }, { op: "MaxPool", inputs: ["c"], outputs: ["m"], attrs: { kernel_shape: { ints: [2, 2, 2] }, ceil_mode: { i: 1 }, strides: { ints: [2, 2, 2] } } }, { op: "AveragePool", inputs: ["m"], outputs: ["y"], attrs: { kernel_shape: { ints: [1, 2, 2] }, pads: { ints: [0, 1, 1, 0, 0, 0] } } }], inits: [fl("w", [3, 2, 2, 3, 2], 1), fl("b", [3], 2)] },
       { dtype: "uint8", shape: [1, 2, 5, 5], nodes: [{ op: "QLinearConv", inputs: ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "b"], outputs: ["y"], attrs: { pads: { ints: [1, 1, 1, 1] } } }], inits: [fl("sx", [], 3), { name: "zx", dtype: "uint8", shape: [], values: [128] }, { name: "w", dtype: "int8", shape: [3, 2, 3, 3], values: seededValues(54, 4, -128, 128).map(Math.floor) }, fl("sw", [3], 5), { name: "zw", dtype: "int8", shape: [3], values: [0, 0, 0] }, fl("sy", [], 6), { name: "zy", dtype: "uint8", shape: [], values: [3] }, { name: "b", dtype: "int32", shape: [3], values: [-100000, 7, 2147483000] }] },
+      { shape: [1, 4, 2, 3, 3], nodes: [{ op: "ConvTranspose", inputs: ["x", "w", "b"], outputs: ["y"], attrs: { strides: { ints: [2, 1, 2] }, pads: { ints: [1, 0, 1, 0, 1, 0] }, output_padding: { ints: [1, 0, 1] }, group: { i: 2 } } }], inits: [fl("w", [4, 2, 2, 3, 2], 9), fl("b", [4], 10)] },
     ];
     const rand = seededRandom(93);
     const c: FoldCheck = { records: [], terms: [], next: [], finals: [], inits: [] };
@@ -585,7 +586,7 @@ describe("CanonicalStep (golden, bit for bit with canonical/element.ts)", () => 
         }
       }
     }
-    for (const op of ["conv3d", "pool3d", "conv"]) expect(ops.has(op)).toBe(true);
+    for (const op of ["conv3d", "pool3d", "conv", "convtranspose3d"]) expect(ops.has(op)).toBe(true);
     expect(await checkFolds(c)).toBeGreaterThan(1000);
   }, 120_000);
 

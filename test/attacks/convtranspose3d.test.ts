@@ -1,0 +1,133 @@
+/**
+ * A worker that lies about one element of a 3-D ConvTranspose (a convtranspose3d step: grouped, strided,
+ * padded, with output_padding and a bias) by one bit is caught on the real FraudGame and StepVerifier:
+ * - the cheater flips the lowest mantissa bit of element e and, to survive the element attack, reveals a
+ *   partial-state tree whose last state finalizes to the flipped value (its other states honest);
+ * - the challenger descends the partial tree to that last state; proveFold recomputes it from the two
+ *   operand elements StepIndex names for term K − 1 (x and w, each proven against the worker's trace or the
+ *   weights): WorkerFault. That leaf is the step's worst: two operand proofs and a contraction term;
+ * - proving the honest state before it is FraudGameNoFault, so an honest worker cannot be framed;
+ * - the challenger's client (canonical/descent.ts, with canonical/reads.ts) pinpoints the same lie
+ *   off-chain: the last partial state of that element, which checkFinding rules a fault;
+ * - a forged step (w's channels not x's, an output channel count not Mg · group) reverts StepMalformed.
+ */
+import { network } from "hardhat";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkFinding, descend as descendTrace, type Finding, encodePartial, encodeStep, finalizeReduce, partialStates, reduceTerms, termReads, CanonicalTrace, type Step } from "../../canonical/index.js";
+import { bytesToHex, merklePath, type Tensor } from "../../protocol/index.js";
+import { buildModel, values } from "../canonical/onnx-builder.js";
+import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
+import { expectRevert } from "../contracts/helpers.js";
+import { commit, deployGame, descend, openDispute, RULING, TraceBook, withElement, worldOf, type ClsWorld, type GameFx } from "./game-fixture.js";
+import { operandProofsOf, programPathOf, readerOf, revealAndDescendPartial } from "./game-proof-helpers.js";
+
+const SHAPE = [1, 4, 2, 3, 3];
+
+/** Relu → ConvTranspose 3-D → Mul: the transposed convolution is an inner step of the trace. */
+function world3d(): ClsWorld {
+  const bytes = buildModel({
+    input: { name: "x", shape: SHAPE },
+    output: "y",
+    nodes: [
+      { op: "Relu", inputs: ["x"], outputs: ["r"] },
+      { op: "ConvTranspose", inputs: ["r", "w", "b"], outputs: ["z"], attrs: { strides: { ints: [2, 1, 2] }, pads: { ints: [1, 0, 1, 0, 1, 0] }, output_padding: { ints: [1, 0, 1] }, group: { i: 2 } } },
+      { op: "Mul", inputs: ["z", "k"], outputs: ["y"] },
+    ],
+    initializers: [
+      { name: "w", dtype: "float32", shape: [4, 2, 2, 3, 2], values: values(96, 31, -1, 1) },
+      { name: "b", dtype: "float32", shape: [4], values: values(4, 32, -1, 1) },
+      { name: "k", dtype: "float32", shape: [1], values: [0.75] },
+    ],
+  });
+  return worldOf(bytes, { dtype: "float32", shape: SHAPE, data: Float32Array.from(values(72, 5, -1, 2)) } as Tensor);
+}
+
+let conn: Awaited<ReturnType<typeof network.create>>;
+let world: ClsWorld;
+let fx: GameFx;
+let step: Step;
+beforeAll(async () => {
+  conn = await network.create();
+  world = world3d();
+  fx = await deployGame(conn, world);
+  expect(fx.verifier.real).toBe(true);
+  step = world.program.steps.find((s) => s.op === "convtranspose3d")!;
+}, 120_000);
+
+/** The first element of chunk 0 whose last term reads both operands (the heaviest leaf). */
+function heavyElement(K: number): number {
+  for (let e = 0; e < 256; e++) if (termReads(step, e, K - 1).length === 2) return e;
+  throw new Error("no element reads its last term");
+}
+
+describe("convtranspose3d: a one-bit-wrong element of a 3-D transposed convolution", () => {
+  it("test_proveFold_convTranspose3dElementOneBitOff_rulesWorkerFault; an honest state is NoFault", async () => {
+    const j = step.index;
+    const r0 = reduceTerms(step, readerOf(world, world.honest, step), 0, "fp32");
+    const K = r0.terms.length;
+    expect(K).toBe(2 * 2 * 3 * 2);
+    const e = heavyElement(K);
+    const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
+    const honest = (world.honest.tensors[j]!.data as Float32Array)[e]!;
+    const bits = new Uint32Array(Float32Array.of(honest).buffer);
+    bits[0] = bits[0]! ^ 1;
+    const claimed = new Float32Array(bits.buffer)[0]!;
+    const honestStates = partialStates(r);
+    const fake = honestStates.map((s, t) => (t === K ? { ...s, acc: claimed } : s));
+    expect(finalizeReduce(step, r, fake[K]!.acc, "fp32")).toBe(claimed);
+    const cheat = new TraceBook(world.honest.tensors.map((t, i) => (i === j ? withElement(t, e, claimed) : t)));
+    const { requestId } = await openDispute(fx, world, cheat.tensors[cheat.n - 1]!);
+    await commit(fx, requestId, cheat);
+    await descend(fx, requestId, cheat, j, 0);
+    const enc = encodeStep(step);
+    await fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPathOf(world, j));
+    const leaves = await revealAndDescendPartial(fx, requestId, cheat, j, e, enc, fake);
+    const readsOf = async (t: number) => [...(await fx.verifier.contract.termReads(enc, e, t))].map((x: any) => ({ operand: x.operand, index: x.index }));
+    const last = await readsOf(K - 1);
+    // On-chain reads equal canonical/reads.ts's: x and w.
+    expect(last.map((x) => [Number(x.operand), Number(x.index)])).toEqual(termReads(step, e, K - 1).map((x) => [x.operand, x.index]));
+    const prove = (t: number, reads: typeof last) =>
+      fx.game.connect(fx.challenger).proveFold(requestId, j, e, enc, t, bytesToHex(encodePartial(fake[t - 1]!)), merklePath(leaves, t - 1).map(bytesToHex), bytesToHex(leaves[t]!), merklePath(leaves, t).map(bytesToHex), operandProofsOf(world, step, reads, cheat));
+    await expectRevert(prove(K - 1, await readsOf(K - 2)), fx.game, "FraudGameNoFault");
+    const rc = await (await prove(K, last)).wait();
+    console.log(`proveFold (convtranspose3d, K = ${K}, term K − 1 reads x and w): ${rc.gasUsed} gas`);
+    expect(rc.gasUsed).toBeLessThan(2_000_000n);
+    expect(Number((await fx.oracle.disputes(requestId)).ruling)).toBe(RULING.WorkerFault);
+  }, 120_000);
+
+  it("test_stepVerifier_forgedConvTranspose3dChannels_revertStepMalformed", async () => {
+    const v = fx.verifier.contract;
+    const forged = (over: Partial<Step>) => "0x" + encodeStep({ ...step, ...over }).toString("hex");
+    expect(Number(await v.info(forged({})).then((i: any) => i.terms))).toBe(24);
+    const t = step.operandTypes;
+    const cases: Partial<Step>[] = [
+      { operandTypes: [t[0]!, { ...t[1]!, shape: [2, 2, 2, 3, 2] }, t[2]!] },
+      { output: { ...step.output, shape: [1, 6, ...step.output.shape.slice(2)] } },
+      { params: { ...step.params, group: [3] } },
+    ];
+    for (const over of cases) await expectRevert(v.termReads(forged(over), 0, 0), v, "StepMalformed");
+  });
+
+  it("test_descent_convTranspose3dElementOneBitOff_lastPartialStatePinpointedAndFault", async () => {
+    const j = step.index;
+    const mine = CanonicalTrace.build(world.program, world.input);
+    const r0 = reduceTerms(step, readerOf(world, world.honest, step), 0, "fp32");
+    const e = heavyElement(r0.terms.length);
+    const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
+    const tensors = editTensor(mine.tensors, j, (d) => {
+      const u = new Uint32Array(d.buffer);
+      u[e] = u[e]! ^ 1;
+    });
+    const claimed = (tensors[j]!.data as Float32Array)[e]!;
+    const worker = new ResponderTrace(world.program, world.input, tensors);
+    const states = Float64Array.from(partialStates(r), (st) => st.acc);
+    states[r.terms.length] = claimed;
+    worker.setPartialStates(j, e, states, "sum", r.count);
+    const found = await descendTrace(mine, worker);
+    expect(found.finding.kind).toBe("partial");
+    const f = found.finding as Extract<Finding, { kind: "partial" }>;
+    expect([f.claim.step, f.claim.element, f.t]).toEqual([j, e, r.terms.length]);
+    expect(f.reads).toHaveLength(2);
+    expect(checkFinding(f, world.program, leafContext(world.program, world.input, worker.traceRoot))).toMatchObject({ valid: true, fault: true });
+  });
+});
