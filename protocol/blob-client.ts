@@ -151,10 +151,12 @@ export class BlobClient {
 
   /**
    * Stores `bytes` (a canonical tensor or bundle). With `hash`, the bytes must hash to it (BLOB_HASH_MISMATCH,
-   * before anything is sent). Resolves with the hash and the URI the store answered.
+   * before anything is sent). `verified`: the caller computed `hash` from these very bytes (the worker, its
+   * output), so they are not hashed again here (about 9 ms per MiB); the store checks them all the same.
+   * Resolves with the hash and the URI the store answered.
    */
-  async upload(bytes: Uint8Array, options: BlobCallOptions & { hash?: string } = {}): Promise<StoredBlob> {
-    const actual = hashBundleEncoded(bytes); // TENSOR_MALFORMED with the reason
+  async upload(bytes: Uint8Array, options: BlobCallOptions & { hash?: string; verified?: boolean } = {}): Promise<StoredBlob> {
+    const actual = options.verified === true && options.hash !== undefined ? checkedHash(options.hash) : hashBundleEncoded(bytes); // TENSOR_MALFORMED with the reason
     if (options.hash !== undefined && checkedHash(options.hash) !== actual) {
       throw new OracleError("BLOB_HASH_MISMATCH", `the bytes to upload hash to ${actual}, not ${options.hash}`, { details: { expected: options.hash, actual } });
     }
@@ -257,12 +259,13 @@ export class BlobClient {
     }
     const error = (answer as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     const said = typeof error?.message === "string" ? `: ${error.message.slice(0, 300)}` : "";
-    const more = { ...details, status, ...(typeof error?.code === "string" ? { storeCode: error.code } : {}) };
+    const more = { ...details, status, ...(typeof error?.code === "string" ? { storeCode: error.code.slice(0, 40) } : {}) };
     if (status === 429) {
       const after = Number(response.headers.get("retry-after") ?? "1");
       throw new OracleError("RATE_LIMITED", `the blob store is busy (429)${said}`, { retryable: true, details: { ...more, retryAfterMs: (Number.isFinite(after) ? after : 1) * 1000 } });
     }
-    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status === 401 ? "AUTH_INVALID" : "BLOB_STORE_UNAVAILABLE";
+    const storeCode = typeof error?.code === "string" ? error.code : undefined;
+    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status === 401 ? "AUTH_INVALID" : storeCode === "INPUT_HASH_MISMATCH" ? "BLOB_HASH_MISMATCH" : storeCode === "TENSOR_MALFORMED" ? "TENSOR_MALFORMED" : "BLOB_STORE_UNAVAILABLE";
     const what = status >= 300 && status <= 399 ? " (a redirect: uploads go to the store only)" : "";
     throw new OracleError(code, `the blob store refused the upload: ${status} ${response.statusText}${what}${said}`.trim(), { retryable: status >= 500 || status === 408, details: more });
   }

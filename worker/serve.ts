@@ -268,7 +268,7 @@ export async function publish(ctx: ServeContext, job: Job, encoded: Buffer, outp
   let output: Buffer = encoded;
   if (encoded.byteLength > ctx.config.maxInlineOutputBytes) {
     if (ctx.blobs.storeUrl !== undefined) {
-      const { uri } = await ctx.blobs.upload(encoded, { hash: outputHash, signal });
+      const { uri } = await ctx.blobs.upload(encoded, { hash: outputHash, verified: true, signal });
       log.debug({ uri, bytes: encoded.byteLength }, "output stored in the blob store");
       // Hash only: its size proof ("VIOH" || header || dataRoot, per tensor for a bundle) lets the relayer
       // deliver it as such to a request whose maxInlineOutput it exceeds (docs/PROTOCOL.md "Large outputs").

@@ -65,6 +65,9 @@ describe("BlobClient against a real relayer", () => {
     expect(s.blobs.storedBytes()).toBe(0);
     const notATensor = await failure(client.upload(Buffer.from("not a tensor")));
     expect(notATensor.code).toBe("TENSOR_MALFORMED");
+    // A caller that vouches for its hash (`verified`, not hashed again here) is still checked by the store.
+    const vouched = await failure(client.upload(bytes, { hash: other, verified: true }));
+    expect([vouched.code, vouched.retryable, vouched.details?.status, vouched.details?.storeCode]).toEqual(["BLOB_HASH_MISMATCH", false, 400, "INPUT_HASH_MISMATCH"]);
 
     // The store's file for a blob replaced by another tensor (a corrupt disk, a tampered store).
     const hash = (await client.upload(bytes)).hash;
