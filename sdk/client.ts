@@ -18,7 +18,7 @@ import { getAddress, keccak256, type Provider } from "ethers";
 import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
 import { IInferenceOracle__factory, type IInferenceOracle } from "../protocol/contracts.js";
 import type { Tensor } from "../protocol/tensor.js";
-import { decodeBundle, hashBundleEncoded } from "../protocol/bundle.js";
+import { decodeBundle } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
 import { BlobClient, blobUrl } from "../protocol/blob-client.js";
 import { isError } from "../protocol/errors.js";
