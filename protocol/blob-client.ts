@@ -194,6 +194,7 @@ export class BlobClient {
   /** Runs `once` under the retry policy: per-try timeouts within the call's deadline, transient failures tried again. */
   private async retried<T>(url: string, details: Record<string, unknown>, o: BlobCallOptions, once: (signal: AbortSignal, timeoutMs: number) => Promise<T>): Promise<T> {
     const remaining = () => Math.min(this.timeoutMs, o.until === undefined ? Infinity : Math.max(1, o.until - Date.now()));
+    const cancelled = (cause: unknown) => new OracleError("TIMEOUT", `${redactUri(url)}: cancelled`, { cause, retryable: true, details });
     return retry(
       async () => {
         const timeoutMs = remaining();
@@ -202,7 +203,7 @@ export class BlobClient {
         try {
           return await once(signal, timeoutMs);
         } catch (error) {
-          if (o.signal?.aborted === true) throw new OracleError("TIMEOUT", `${redactUri(url)}: cancelled`, { cause: error, retryable: true, details });
+          if (o.signal?.aborted === true) throw cancelled(error);
           if (timeout.aborted && !(error instanceof OracleError)) throw new OracleError("TIMEOUT", `${redactUri(url)} took longer than ${timeoutMs} ms`, { cause: error, retryable: true, details });
           throw error;
         }
@@ -213,9 +214,9 @@ export class BlobClient {
           const asked = error instanceof OracleError ? error.details.retryAfterMs : undefined;
           return typeof asked === "number" ? Math.min(this.maxBackoffMs, Math.max(100, asked)) : Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (attempt - 1));
         },
+        // A cancel (the caller's signal) ends the tries: the next would fail at once as cancelled.
         retryIf: (error) => transient(error) && o.signal?.aborted !== true,
         ...(o.until === undefined ? {} : { until: o.until }),
-        ...(o.signal === undefined ? {} : { signal: o.signal }),
         giveUp: (error, attempts) => {
           if (!transient(error) || o.signal?.aborted === true) return error;
           const e = error as Error & { code?: string; details?: Record<string, unknown> };
