@@ -1,63 +1,60 @@
-/** The challenger daemon's reads of the blob store (challenger/daemon.ts): capped, hash-checked, retried, and deferred while the store cannot answer. */
-import { signedGetHeaders, isError, fetchBytes, retry, type RetryOptions, decodeTensor, hashEncoded, type Tensor } from "../protocol/index.js";
-import { ChallengerError, isChallengerError } from "./errors.js";
+/**
+ * The challenger daemon's use of the blob store (challenger/daemon.ts) through the one blob client
+ * (protocol/blob-client.ts): reads capped by the committed types, hash-checked and retried, deferred
+ * while the store cannot answer; a withheld output it recomputed, published.
+ */
+import { BlobClient, isError, decodeTensor, encodeTensor, type Tensor } from "../protocol/index.js";
+import { ChallengerError } from "./errors.js";
 import type { DaemonOptions } from "./daemon-types.js";
+
+/** Cap on one download whose size no committed type bounds (a dynamic dimension): 1 GiB. */
+export const DEFAULT_MAX_AUDIT_BYTES = 1 << 30;
 
 /** The store could not answer now: audit again later (not a fault of the worker). */
 export function isTransient(error: unknown): boolean {
-  return isChallengerError(error, "BLOB_STORE_UNAVAILABLE");
+  return isError(error, "BLOB_STORE_UNAVAILABLE");
 }
 
 export class DaemonBlobs {
-  constructor(private readonly options: Pick<DaemonOptions, "blobStoreUrl" | "blobAuth" | "fetch">) {}
+  private readonly client: BlobClient;
 
-  /** Headers that sign reads from the configured blob store (none elsewhere, none without a key). */
-  private signedReads(): { headers?: (url: URL) => Record<string, string> } {
-    const headers = signedGetHeaders(this.options.blobAuth, this.options.blobStoreUrl);
-    return headers === undefined ? {} : { headers };
+  constructor(options: Pick<DaemonOptions, "blobStoreUrl" | "blobAuth" | "fetch">) {
+    const f = options.fetch ?? {};
+    // A 429/5xx/timeout is retried with backoff (until the audit's deadline), then BLOB_STORE_UNAVAILABLE.
+    this.client = new BlobClient({
+      storeUrl: options.blobStoreUrl,
+      ...(options.blobAuth === undefined ? {} : { auth: options.blobAuth }),
+      timeoutMs: f.timeoutMs ?? 30_000,
+      retry: { attempts: f.attempts ?? 5, backoffMs: f.backoffMs ?? 250, maxBackoffMs: 2_000 },
+    });
   }
 
   /**
-   * The request's input, at most its registered encoded size. A 429/5xx/timeout is retried and then
+   * The request's input, at most its registered encoded size. A store that cannot answer now is
    * BLOB_STORE_UNAVAILABLE (the audit is deferred); a 404 or wrong bytes end the audit (the input is
    * the requester's, not the worker's: nothing to challenge).
    */
   async fetchInput(inputHash: string, retryUntil: number | undefined, maxBytes: number): Promise<Tensor> {
-    const bytes = await retry(() => this.storeBytes(inputHash, maxBytes), this.blobRetry(inputHash, "input blob", retryUntil));
-    if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) throw new Error(`input blob ${inputHash} does not match its hash`);
-    return decodeTensor(bytes);
+    return decodeTensor(await this.read(inputHash, "input blob", maxBytes, retryUntil, (e) => isError(e, "BLOB_HASH_MISMATCH")));
   }
 
-  /** A blob of the store by its hash (at most `maxBytes`), decoded and hash-checked; retried like the input. */
+  /** A blob of the store by its hash (at most `maxBytes`), hash-checked and decoded; wrong bytes are deferred like an unavailable store. */
   async fetchBlob(hash: string, maxBytes: number, retryUntil: number | undefined): Promise<Tensor> {
-    return retry(async () => {
-      const bytes = await this.storeBytes(hash, maxBytes);
-      if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
-      return decodeTensor(bytes);
-    }, this.blobRetry(hash, "blob", retryUntil));
+    return decodeTensor(await this.read(hash, "blob", maxBytes, retryUntil, () => false));
   }
 
-  /** One read of the configured blob store (its origin is trusted; a redirect elsewhere is checked). */
-  private storeBytes(hash: string, maxBytes: number): Promise<Buffer> {
-    return fetchBytes(`${this.options.blobStoreUrl.replace(/\/+$/, "")}/blobs/${hash}`, {
-      maxBytes,
-      timeoutMs: this.options.fetch?.timeoutMs ?? 30_000,
-      schemes: ["http", "https"],
-      addressPolicy: { trustedOrigins: [new URL(this.options.blobStoreUrl).origin] },
-      ...this.signedReads(),
-    });
+  /** Publishes a tensor (a withheld output recomputed canonically) under its hash, signed as this challenger. */
+  async publish(tensor: Tensor, hash: string): Promise<void> {
+    await this.client.upload(encodeTensor(tensor), { hash });
   }
 
-  /** Blob reads: a 429/5xx/timeout is retried with backoff (until `retryUntil`), then BLOB_STORE_UNAVAILABLE; a 404 or an oversize blob is final. */
-  private blobRetry(hash: string, what: string, retryUntil: number | undefined): RetryOptions {
-    const f = this.options.fetch ?? {};
-    const final = (error: unknown) => isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE");
-    return {
-      attempts: Math.max(1, f.attempts ?? 5),
-      delayMs: (attempt) => Math.min(2_000, (f.backoffMs ?? 250) * 2 ** (attempt - 1)),
-      retryIf: (error) => !final(error),
-      until: retryUntil,
-      giveUp: (error, attempts) => (final(error) ? error : new ChallengerError("BLOB_STORE_UNAVAILABLE", `${what} ${hash} could not be fetched now (retry later)`, { hash, attempts }, { cause: error })),
-    };
+  /** A 404 or an oversize blob is final (and what `final` says); anything else is deferred (BLOB_STORE_UNAVAILABLE). */
+  private async read(hash: string, what: string, maxBytes: number, retryUntil: number | undefined, final: (error: unknown) => boolean): Promise<Buffer> {
+    try {
+      return await this.client.download(hash, { maxBytes, ...(retryUntil === undefined ? {} : { until: retryUntil }) });
+    } catch (error) {
+      if (isError(error, "BLOB_NOT_FOUND") || isError(error, "PAYLOAD_TOO_LARGE") || final(error)) throw error;
+      throw new ChallengerError("BLOB_STORE_UNAVAILABLE", `${what} ${hash} could not be fetched now (retry later)`, { hash, ...(isError(error) ? { attempts: error.details.attempts } : {}) }, { cause: error });
+    }
   }
 }

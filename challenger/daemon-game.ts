@@ -1,13 +1,11 @@
 /** The canonical audit of a FraudGame result and, beyond τ_out, the game played to its ruling (challenger/daemon.ts). */
 import type { ContractTransactionResponse, Signer } from "ethers";
 import { tauFromBits, PRECISIONS, type Precision } from "../canonical/index.js";
-import { isError, dtypeFromCode, encodeTensor, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
+import { isError, dtypeFromCode, encodedSize, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
 import { GameChallenger } from "../protocol/fraud-game-client.js";
 import { IModelRegistry__factory, type IInferenceOracle } from "../types/ethers-contracts/index.js";
-import { putBlob } from "../worker/index.js";
-import { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
 import { auditResult, canonicalOutput, type ProgramCache } from "./canonical-audit.js";
-import type { DaemonBlobs } from "./daemon-blobs.js";
+import { DEFAULT_MAX_AUDIT_BYTES, type DaemonBlobs } from "./daemon-blobs.js";
 import type { AuditOutcome, DaemonOptions, DaemonTransaction, Submitted } from "./daemon-types.js";
 
 /** What the game audit uses of the daemon. */
@@ -44,7 +42,7 @@ export async function auditGame(host: GameAuditHost, r: Submitted, request: { mo
   };
   const inputType = typeOf(registered.input, model.inputShape);
   const outputType = typeOf(registered.output);
-  const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t as Parameters<typeof encodedSize>[0]));
+  const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t));
   const input = await host.blobs.fetchInput(request.inputHash, retryUntil, cap(inputType));
   const terms = await registry.canonicalTerms(request.modelHash);
   const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
@@ -103,7 +101,7 @@ async function withheld(host: GameAuditHost, r: Submitted, model: { key: string;
     return { kind: "skipped", reason: `output withheld: the worker committed ${r.outputHash}, the canonical output hashes to ${hash}` };
   }
   try {
-    await putBlob(host.options.blobStoreUrl, hash as Hex, encodeTensor(canonical), { timeoutMs: host.options.fetch?.timeoutMs ?? 30_000, ...(host.options.blobAuth === undefined ? {} : { auth: host.options.blobAuth }) });
+    await host.blobs.publish(canonical, hash);
     host.options.logger?.info({ requestId: r.requestId, outputHash: hash }, "withheld output recomputed canonically and published");
   } catch (error) {
     host.options.logger?.warn({ err: error, requestId: r.requestId }, "publishing the recomputed output failed");

@@ -32,7 +32,7 @@ export {
   type Fault,
   type ElementCheck,
 } from "./checker.js";
-export { DEFAULT_MAX_AUDIT_BYTES, encodedSize } from "./blob-limits.js";
+export { DEFAULT_MAX_AUDIT_BYTES } from "./daemon-blobs.js";
 export { openChallenge, type ResultRecordArgs } from "./dispute.js";
 // The daemon (./daemon.js) imports the generated contract bindings; import it directly.
 export { auditBatch, auditResult, isSampled, missingOperators, ProgramCache, type AuditReport, type AuditTarget, type AuditVerdict, type CanonicalAuditConfig } from "./canonical-audit.js";

@@ -32,6 +32,8 @@ export type ErrorCode =
   | "CHAIN_UNAVAILABLE"
   | "BLOB_NOT_FOUND"
   | "BLOB_STORE_UNAVAILABLE"
+  /** Bytes served or given for a blob do not hash to the hash they were asked or sent under (protocol/blob-client.ts). */
+  | "BLOB_HASH_MISMATCH"
   | "REQUEST_NOT_FOUND"
   | "TIMEOUT"
   | "OP_UNSUPPORTED"

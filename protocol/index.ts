@@ -12,6 +12,7 @@ export * from "./logger.js";
 export * from "./contracts.js";
 export * from "./fetch.js";
 export * from "./blobAuth.js";
+export * from "./blob-client.js";
 export * from "./random.js";
 export * from "./commitment.js";
 export * from "./trace.js";

@@ -111,11 +111,3 @@ export function readSizeProof(proof: Uint8Array | string): { outputHash: TensorH
 export function deliveryForm(encoded: Uint8Array, maxInline: number): Hex {
   return encoded.byteLength <= maxInline ? bytesToHex(encoded) : sizeProof(encoded);
 }
-
-/**
- * Where an output's bytes are: content addressing makes the URI a function of the hash, so no event
- * carries it: `<relayer>/blobs/<outputHash>` on any relayer (or mirror) that holds it.
- */
-export function outputUri(baseUrl: string, outputHash: string): string {
-  return `${baseUrl.replace(/\/+$/, "")}/blobs/${outputHash.toLowerCase()}`;
-}

@@ -21,7 +21,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatEther } from "ethers";
 import { ChallengerDaemon, type DaemonTransaction } from "../challenger/index.js";
-import { createLogger, encodeTensor, type Hex, querySubmitted } from "../protocol/index.js";
+import { BlobClient, createLogger, encodeTensor, querySubmitted } from "../protocol/index.js";
 import type { MoveRecord } from "../protocol/fraud-game-client.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { GameCheater } from "./fault-injection.js";
@@ -92,8 +92,7 @@ async function main(): Promise<void> {
     // The request: an upside-down text line, sent by URI (the worker keeps it in its input cache).
     const text = "Honest workers win";
     const inputBytes = Buffer.from(encodeTensor(textLineTensor(text, { rotated: true })));
-    const res = await fetch(`${relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: inputBytes });
-    const { hash, uri } = (await res.json()) as { hash: Hex; uri: string };
+    const { hash, uri } = await new BlobClient({ storeUrl: relayer.url }).upload(inputBytes);
     const storedBefore = relayer.blobs.storedBytes();
     const receipt = (await (await dapp.classify(hash, uri, (await networkHelpers.time.latest()) + 3600, { value: REQUEST_FEE })).wait())!;
     const id = String(receipt.logs.map((l) => oracle.interface.parseLog(l)).find((e) => e?.name === "InferenceRequested")!.args.requestId).toLowerCase();

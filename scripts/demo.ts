@@ -14,7 +14,7 @@
  *                                 worker and verified, settled and called back in one transaction
  */
 import { parseArgs } from "node:util";
-import { createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
+import { BlobClient, createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor } from "../stack/local-stack.js";
 import { runZkDemo } from "./zk-demo.js";
@@ -98,11 +98,8 @@ async function main(): Promise<void> {
     const requests: { id: string; text: string; rotated: boolean; gas: bigint; times: StageTimes; bad?: boolean }[] = [];
 
     say(`\nThe dApp uploads ${count} text-line images to the blob store and requests a classification of each (${Tier[tier]} tier).`);
-    const upload = async (bytes: Uint8Array): Promise<{ hash: Hex; uri: string }> => {
-      const res = await fetch(`${relayer.url}/blobs`, { method: "POST", body: Buffer.from(bytes), headers: { "content-type": "application/octet-stream" } });
-      if (res.status !== 201) throw new Error(`blob upload failed: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { hash: Hex; uri: string };
-    };
+    const blobs = new BlobClient({ storeUrl: relayer.url });
+    const upload = (bytes: Uint8Array): Promise<{ hash: Hex; uri: string }> => blobs.upload(bytes);
     const send = async (bytes: Uint8Array, text: string, rotated: boolean, bad = false) => {
       const { hash, uri } = await upload(bytes);
       const tx = await dapp.classify(hash, uri, deadline, { value: REQUEST_FEE });

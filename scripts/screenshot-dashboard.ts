@@ -18,7 +18,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Browser } from "playwright-core";
-import { createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
+import { BlobClient, createLogger, encodeTensor, Tier, type Hex } from "../protocol/index.js";
 import { textLineTensor } from "../examples/text-images.js";
 import { DEFAULT_PARAMS, REQUEST_FEE, startLocalStack, waitFor, type LocalStack } from "../stack/local-stack.js";
 import { chained } from "./features/chained.js";
@@ -42,9 +42,7 @@ export function launchChromium(): Promise<Browser> {
 }
 
 async function upload(stack: LocalStack, bytes: Uint8Array): Promise<{ hash: Hex; uri: string }> {
-  const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from(bytes) });
-  if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { hash: Hex; uri: string };
+  return new BlobClient({ storeUrl: stack.relayer.url }).upload(bytes);
 }
 
 /** Sends one classification request through the example dApp; returns its id (lowercase). */

@@ -14,6 +14,8 @@ import { Interface, ZeroAddress, type ContractRunner, type Signer, type Provider
 import { hashEncoded, type Tensor } from "../protocol/tensor.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 import { unpackItems } from "../protocol/batch-wire.js";
+import { BlobClient } from "../protocol/blob-client.js";
+import { DEFAULT_MAX_OUTPUT_BYTES } from "./client-types.js";
 import { ChainedInference__factory, type ChainedInference } from "../types/ethers-contracts/index.js";
 import { channel, resizeChannel, type RgbImage } from "./inputs.js";
 import { OracleSdkError } from "./errors.js";
@@ -206,7 +208,7 @@ const ORACLE = new Interface(IInferenceOracle__factory.abi);
  * delivered it (submitBatch, settle, settleMany), else from `blobStoreUrl`/blobs/<hash>; checked against the
  * recorded hash. Empty bytes when it was delivered as hash only (the next step fetches it by hash).
  */
-export async function readStepOutput(chained: ChainedInference, chainId: bigint, options: { blobStoreUrl?: string; fromBlock?: number } = {}): Promise<Uint8Array> {
+export async function readStepOutput(chained: ChainedInference, chainId: bigint, options: { blobStoreUrl?: string; fromBlock?: number; maxOutputBytes?: number } = {}): Promise<Uint8Array> {
   const state = await chainStatus(chained, chainId);
   if (state.status !== ChainStatus.Ready) throw new OracleSdkError("INPUT_INVALID", `chain ${chainId} is ${ChainStatus[state.status]}, not Ready`);
   if (!state.outputInline) return new Uint8Array();
@@ -219,11 +221,9 @@ export async function readStepOutput(chained: ChainedInference, chainId: bigint,
     if (found !== undefined && hashEncoded(found) === state.outputHash.toLowerCase()) return found;
   }
   if (options.blobStoreUrl !== undefined) {
-    const res = await fetch(`${options.blobStoreUrl.replace(/\/$/, "")}/blobs/${state.outputHash}`);
-    if (res.ok) {
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (hashEncoded(bytes) === state.outputHash.toLowerCase()) return bytes;
-    }
+    // The one blob client (protocol/blob-client.ts): capped, timed out, retried, checked against the hash.
+    const stored = await new BlobClient({ storeUrl: options.blobStoreUrl }).download(state.outputHash, { maxBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES }).catch(() => undefined);
+    if (stored !== undefined) return stored;
   }
   throw new OracleSdkError("OUTPUT_UNAVAILABLE", `the output of chain ${chainId} step ${state.current} (${state.outputHash}) was found neither in its delivery transaction nor in the blob store`);
 }

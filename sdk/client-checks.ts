@@ -1,4 +1,4 @@
-/** Checks OracleClient (client.ts) applies to hashes, blob URLs and input/output bytes. */
+/** Checks OracleClient (client.ts) applies to hashes and input/output bytes (blob URLs: protocol/blob-client.ts isBlobUri). */
 import { decodeTensor, type Tensor } from "../protocol/tensor.js";
 import { matchBundle, bundleEntries, type NamedTensorSpec } from "../protocol/bundle.js";
 import type { Hex } from "../protocol/types.js";
@@ -9,19 +9,6 @@ import type { Progress, RequestOutcome } from "./client-types.js";
 export function strip(o: RequestOutcome): Progress {
   const { stage, requestId, outputHash, worker, challengeDeadline, txHash } = o;
   return { stage, requestId, ...(outputHash && { outputHash }), ...(worker && { worker }), ...(challengeDeadline && { challengeDeadline }), ...(txHash && { txHash }) };
-}
-
-/** Whether `uri` is an http(s) URL naming exactly the blob `hash` (`…/blobs/<hash>`, no query). */
-export function isBlobUri(uri: string, hash: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
-  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return false;
-  return url.pathname.toLowerCase().endsWith(`/blobs/${hash.toLowerCase()}`);
 }
 
 export function checkHash(value: string): Hex {

@@ -4,10 +4,14 @@ import { IOracleTokenFees__factory, type IInferenceOracle, type IModelRegistry }
 import { encodePermit, signPermit } from "../protocol/permit.js";
 import { Tier, type Hex } from "../protocol/types.js";
 import { chainError, OracleSdkError } from "./errors.js";
-import { checkHash, isBlobUri } from "./client-checks.js";
+import { checkHash } from "./client-checks.js";
+import { BlobClient } from "../protocol/blob-client.js";
 import type { RequestOptions, SentRequest } from "./client-types.js";
 
 import { OracleClientModels } from "./client-models.js";
+
+/** Longest one try of an input upload may take (a 64 MiB input over a slow link). */
+const UPLOAD_TIMEOUT_MS = 300_000;
 
 export abstract class OracleClientRequests extends OracleClientModels {
   /** Sends requestInference with the fee; returns the request id from the InferenceRequested event. */
@@ -159,30 +163,24 @@ export abstract class OracleClientRequests extends OracleClientModels {
     }
   }
 
-  /** Uploads canonical input bytes to the relayer's blob store; returns their URI. */
+  /**
+   * Uploads canonical input bytes to the relayer's blob store (protocol/blob-client.ts: checked against
+   * `inputHash` first, retried while the store is busy); returns the URI the relayer answered, which must
+   * name the very blob uploaded: it goes on-chain (a relayer that answers with another URI would make the
+   * request point at bytes the requester never chose).
+   */
   async upload(bytes: Uint8Array, inputHash: Hex): Promise<string> {
     if (this.relayerUrl === undefined) {
       throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the input (${bytes.byteLength} bytes) is larger than the oracle takes inline; give a relayerUrl to upload it to`);
     }
-    let res: Response;
     try {
-      res = await fetch(`${this.relayerUrl}/blobs/${inputHash}`, { method: "PUT", body: new Uint8Array(bytes), headers: { "content-type": "application/octet-stream" } });
+      return (await new BlobClient({ storeUrl: this.relayerUrl, timeoutMs: UPLOAD_TIMEOUT_MS }).upload(bytes, { hash: inputHash })).uri;
     } catch (error) {
-      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `uploading the input to ${this.relayerUrl} failed: ${(error as Error).message}`, { cause: error });
-    }
-    const body = (await res.json().catch(() => ({}))) as { uri?: string; error?: { code?: string; message?: string } };
-    if (!res.ok || typeof body.uri !== "string") {
-      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the relayer refused the input upload (HTTP ${res.status}): ${body.error?.message ?? "no URI returned"}`, {
-        details: { status: res.status, error: body.error },
+      const e = error as Error & { code?: string; details?: Record<string, unknown> };
+      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `uploading the input to ${this.relayerUrl} failed: ${e.message}`, {
+        cause: error,
+        details: { ...(e.code === undefined ? {} : { code: e.code }), ...(e.details?.status === undefined ? {} : { status: e.details.status }) },
       });
     }
-    // The URI goes on-chain: it must name the very blob just uploaded (a relayer that answers with
-    // another URI would make the request point at bytes the requester never chose).
-    if (!isBlobUri(body.uri, inputHash)) {
-      throw new OracleSdkError("INPUT_UPLOAD_FAILED", `the relayer answered with a URI that does not name the uploaded input ${inputHash}`, {
-        details: { uri: body.uri.slice(0, 256), inputHash },
-      });
-    }
-    return body.uri;
   }
 }

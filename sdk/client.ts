@@ -18,9 +18,10 @@ import { getAddress, keccak256, type Provider } from "ethers";
 import { loadManifest, parseManifest, type DeploymentManifest } from "../protocol/manifest.js";
 import { IInferenceOracle__factory, type IInferenceOracle } from "../protocol/contracts.js";
 import type { Tensor } from "../protocol/tensor.js";
-import { decodeBundle, hashBundleEncoded } from "../protocol/bundle.js";
+import { decodeBundle } from "../protocol/bundle.js";
 import { RefundReason, RequestStatus, Tier, type Hex } from "../protocol/types.js";
-import { outputUri } from "../protocol/largeOutput.js";
+import { BlobClient, blobUrl } from "../protocol/blob-client.js";
+import { isError } from "../protocol/errors.js";
 import { querySubmitted } from "../protocol/batch-wire.js";
 import { chainError, OracleSdkError } from "./errors.js";
 import { strip, checkHash, decodeBundleChecked } from "./client-checks.js";
@@ -28,7 +29,7 @@ import { OracleClientRequests } from "./client-requests.js";
 import type { FetchedOutput, OracleClientOptions, RequestOutcome, Stage, WaitOptions } from "./client-types.js";
 
 export * from "./client-types.js";
-export { isBlobUri } from "./client-checks.js";
+export { isBlobUri } from "../protocol/blob-client.js";
 
 const ORDER: Record<Stage, number> = { requested: 0, submitted: 1, challenged: 2, final: 3, refunded: 3 };
 
@@ -205,7 +206,7 @@ export class OracleClient extends OracleClientRequests {
   async outputBytes(outputHash: string): Promise<Uint8Array> {
     const hash = checkHash(outputHash);
     if (this.relayerUrl === undefined) throw new OracleSdkError("OUTPUT_UNAVAILABLE", "no relayerUrl to fetch the output from");
-    return OracleClient.checked(hash, await this.readOutput(hash));
+    return this.readOutput(hash, this.relayerUrl);
   }
 
   /**
@@ -228,8 +229,8 @@ export class OracleClient extends OracleClientRequests {
     let last: unknown;
     for (const base of sources) {
       try {
-        const bytes = await OracleClient.checked(outputHash, await this.readOutput(outputHash, base));
-        return { requestId: now.requestId, outputHash, inline: now.outputDelivered === true, uri: outputUri(base, outputHash), bytes };
+        const bytes = await this.readOutput(outputHash, base);
+        return { requestId: now.requestId, outputHash, inline: now.outputDelivered === true, uri: blobUrl(base, outputHash), bytes };
       } catch (error) {
         // A mismatch wins over "not found" in the report: somebody served wrong bytes.
         if (!(last instanceof OracleSdkError && last.code === "OUTPUT_HASH_MISMATCH")) last = error;
@@ -238,56 +239,29 @@ export class OracleClient extends OracleClientRequests {
     throw last;
   }
 
-  private static checked(hash: Hex, bytes: Uint8Array): Uint8Array {
-    let actual: string;
-    try {
-      actual = hashBundleEncoded(bytes);
-    } catch (error) {
-      throw new OracleSdkError("OUTPUT_HASH_MISMATCH", `the bytes served for output ${hash} are not a canonical tensor or bundle: ${(error as Error).message}`, { cause: error });
-    }
-    if (actual.toLowerCase() !== hash.toLowerCase()) {
-      throw new OracleSdkError("OUTPUT_HASH_MISMATCH", `the bytes served for output ${hash} hash to ${actual}: refused`, { details: { expected: hash, actual } });
-    }
-    return bytes;
-  }
-
-  /** GETs an output with a timeout and a size cap checked while it streams (before any hash check). */
-  private async readOutput(hash: Hex, base = this.relayerUrl): Promise<Uint8Array> {
+  /**
+   * An output from the blob store at `base` through the one blob client (protocol/blob-client.ts): within
+   * outputTimeoutMs, at most maxOutputBytes (declared or streamed, before any hash check), checked against its hash.
+   */
+  private async readOutput(hash: Hex, base: string): Promise<Uint8Array> {
     const max = this.maxOutputBytes;
-    const signal = AbortSignal.timeout(this.outputTimeoutMs);
-    const fail = (message: string, details: Record<string, unknown> = {}, cause?: unknown) =>
-      new OracleSdkError("OUTPUT_UNAVAILABLE", message, { details: { outputHash: hash, ...details }, ...(cause === undefined ? {} : { cause }) });
+    const fail = (message: string, details: Record<string, unknown>, cause: unknown) => new OracleSdkError("OUTPUT_UNAVAILABLE", message, { details: { outputHash: hash, ...details }, cause });
     try {
-      const res = await fetch(outputUri(base!, hash), { signal });
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => undefined);
-        throw fail(`the relayer has no output ${hash} (HTTP ${res.status})`, { status: res.status });
-      }
-      const declared = Number(res.headers.get("content-length") ?? NaN);
-      if (Number.isFinite(declared) && declared > max) {
-        await res.body?.cancel().catch(() => undefined);
-        throw fail(`output ${hash} is ${declared} bytes, more than maxOutputBytes (${max})`, { maxOutputBytes: max });
-      }
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      if (res.body !== null) {
-        const reader = res.body.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          total += value.byteLength;
-          if (total > max) {
-            await reader.cancel().catch(() => undefined);
-            throw fail(`output ${hash} is more than maxOutputBytes (${max})`, { maxOutputBytes: max });
-          }
-          chunks.push(value);
-        }
-      }
-      return Buffer.concat(chunks, total);
+      return await new BlobClient({ storeUrl: base, timeoutMs: this.outputTimeoutMs }).download(hash, { maxBytes: max, until: Date.now() + this.outputTimeoutMs });
     } catch (error) {
-      if (error instanceof OracleSdkError) throw error;
-      if (signal.aborted) throw fail(`fetching output ${hash} took longer than ${this.outputTimeoutMs} ms`, { timeoutMs: this.outputTimeoutMs }, error);
-      throw fail(`fetching output ${hash} failed: ${(error as Error).message}`, {}, error);
+      if (!isError(error)) throw fail(`fetching output ${hash} failed: ${(error as Error).message}`, {}, error);
+      const d = error.details;
+      switch (error.code) {
+        case "BLOB_HASH_MISMATCH":
+          throw new OracleSdkError("OUTPUT_HASH_MISMATCH", `the bytes served for output ${hash} ${d.actual === undefined ? "are not a canonical tensor or bundle" : `hash to ${String(d.actual)}`}: refused`, { details: { expected: hash, ...(d.actual === undefined ? {} : { actual: d.actual }) }, cause: error });
+        case "PAYLOAD_TOO_LARGE":
+          throw fail(`output ${hash} is ${d.size === undefined ? "" : `${String(d.size)} bytes, `}more than maxOutputBytes (${max})`, { maxOutputBytes: max }, error);
+        case "TIMEOUT":
+          throw fail(`fetching output ${hash} took longer than ${this.outputTimeoutMs} ms`, { timeoutMs: this.outputTimeoutMs }, error);
+        default:
+          if (typeof d.status === "number") throw fail(`the relayer has no output ${hash} (HTTP ${d.status})`, { status: d.status }, error);
+          throw fail(`fetching output ${hash} failed: ${error.message}`, {}, error);
+      }
     }
   }
 

@@ -17,7 +17,9 @@
  * (`tokenBalanceOf`, `withdrawToken`).
  */
 import { hexlify, getAddress, ZeroAddress, type ContractRunner, type Signer, type ContractTransaction, type Provider, type TransactionReceipt } from "ethers";
+import { BlobClient } from "../protocol/blob-client.js";
 import { hashBundleEncoded } from "../protocol/bundle.js";
+import { DEFAULT_MAX_OUTPUT_BYTES } from "./client-types.js";
 import { IInferenceOracle__factory } from "../protocol/contracts.js";
 import { proofFromLogs, querySubmitted, type ResultProof } from "../protocol/batch.js";
 import { RedundantInference__factory, type RedundantInference } from "../types/ethers-contracts/index.js";
@@ -144,9 +146,15 @@ export async function resultProof(provider: Provider, oracleAddress: string, req
 
 /**
  * Where the bytes of an answer delivered as hash only (an output above the oracle's inline cap) are found: the
- * relayer's blob store, an HTTP fetch of /blobs/<hash>. Whatever it returns is checked against the hash.
+ * relayer's blob store (`storeOutputs`), or any other source. Whatever it returns is checked against the hash.
  */
 export type OutputSource = (outputHash: string) => Promise<Uint8Array | undefined>;
+
+/** An OutputSource reading `<storeUrl>/blobs/<hash>` through the one blob client (capped, timed out, hash-checked); undefined where the store has none. */
+export function storeOutputs(storeUrl: string, maxBytes = DEFAULT_MAX_OUTPUT_BYTES): OutputSource {
+  const client = new BlobClient({ storeUrl });
+  return (outputHash) => client.download(outputHash, { maxBytes }).catch(() => undefined);
+}
 
 /** One transaction that moves a job on (attest, replace or deliver). */
 export interface JobAction {

@@ -29,7 +29,6 @@ export { SessionCache, type SessionCacheOptions, type SessionInfo, type SessionL
 export { ThreadedSession, type InferenceSessionLike, type RunFlags } from "./ort-thread.js";
 export { InferenceRunner, toOrtTensor, fromOrtTensor, type InferenceRunnerOptions, type RunResult, type RunTimings } from "./runner.js";
 export { noTrace, type TraceBuilder, type TraceContext, type TraceOutcome } from "./trace.js";
-export { putBlob, blobUrl, type PutBlobOptions } from "./blobs.js";
 export { InvalidJobError, DomainNotAllowedError, JobRejection } from "./errors.js";
 export { OracleRequestLookup, jobMismatches, type OnChainRequest, type RequestLookup } from "./requests.js";
 export { prepareDispute, answerReveal, claimsFrom, type DisputeResponder, type PrepareDisputeOptions, type RevealAnswer, type RevealRequest, type TraceCommitmentPayload } from "./dispute.js";

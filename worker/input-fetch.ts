@@ -1,6 +1,6 @@
 /** Fetching inputs (worker/worker.ts): a job's input with its retries, a disputed request's input again, and the address policy every fetch obeys. */
 import type { Logger } from "pino";
-import { OracleError, isError, type FetchBytesOptions, retry, type Job, hashEncoded } from "../protocol/index.js";
+import { BlobClient, type BlobAuth, OracleError, isError, type FetchBytesOptions, retry, type Job } from "../protocol/index.js";
 import type { WorkerConfig } from "./config.js";
 import type { InputCache } from "./input-cache.js";
 
@@ -11,6 +11,8 @@ const INPUT_RETRY_DELAY_MS = 250;
 export interface InputContext {
   readonly config: WorkerConfig;
   readonly fetch: (uri: string, options: FetchBytesOptions) => Promise<Buffer>;
+  /** The blob store's client (workerBlobClient); it has no store without a blobStoreUrl. */
+  readonly blobs: BlobClient;
   readonly inputs: InputCache;
   readonly log: Logger;
 }
@@ -27,29 +29,40 @@ export function httpPolicy(c: WorkerConfig): Pick<FetchBytesOptions, "addressPol
   };
 }
 
+/** The worker's blob client (protocol/blob-client.ts): its store (when configured), signed as `auth`, reads under httpPolicy. */
+export function workerBlobClient(c: WorkerConfig, fetch: InputContext["fetch"], auth?: BlobAuth): BlobClient {
+  const http = httpPolicy(c);
+  return new BlobClient({
+    ...(c.blobStoreUrl === undefined ? {} : { storeUrl: c.blobStoreUrl }),
+    ...(auth === undefined ? {} : { auth }),
+    timeoutMs: c.fetchTimeoutMs,
+    ...http,
+    fetch,
+  });
+}
 
 /**
  * The input of a request this worker answered, for a dispute on it: the cache, else refetched (its blob
- * store by hash, then the request's URI) and checked against `inputHash`; undefined when none has it.
+ * store by hash, then the request's URI) and checked against `inputHash` (protocol/blob-client.ts);
+ * undefined when none has it.
  */
 export async function fetchDisputeInput(ctx: InputContext, requestId: string, inputHash: string, inputURI: string, signal?: AbortSignal): Promise<Buffer | undefined> {
   const cached = ctx.inputs.get(requestId);
   if (cached !== undefined) return cached;
-  const sources = [
-    ...(ctx.config.blobStoreUrl === undefined ? [] : [{ uri: `${ctx.config.blobStoreUrl.replace(/\/+$/, "")}/blobs/${inputHash}`, schemes: ["http", "https"] as const }]),
-    ...(inputURI === "" ? [] : [{ uri: inputURI, schemes: ctx.config.inputSchemes }]),
+  const blobs = ctx.blobs;
+  const options = { maxBytes: ctx.config.maxInputBytes, ...(signal === undefined ? {} : { signal }) };
+  const sources: Array<{ uri: string; read: () => Promise<Buffer> }> = [
+    ...(blobs.storeUrl === undefined ? [] : [{ uri: blobs.url(inputHash), read: () => blobs.download(inputHash, options) }]),
+    ...(inputURI === "" ? [] : [{ uri: inputURI, read: () => blobs.downloadUri(inputURI, inputHash, { ...options, schemes: ctx.config.inputSchemes }) }]),
   ];
   for (const s of sources) {
     try {
-      const bytes = await ctx.fetch(s.uri, { ...httpPolicy(ctx.config), maxBytes: ctx.config.maxInputBytes, timeoutMs: ctx.config.fetchTimeoutMs, schemes: [...s.schemes], ...(signal === undefined ? {} : { signal }) });
-      if (hashEncoded(bytes).toLowerCase() !== inputHash.toLowerCase()) {
-        ctx.log.warn({ requestId, uri: s.uri }, "a refetched input does not hash to the request's inputHash");
-        continue;
-      }
+      const bytes = await s.read();
       await ctx.inputs.put(requestId, inputHash, bytes).catch((error: unknown) => ctx.log.warn({ err: error, requestId }, "could not cache a refetched input"));
       return bytes;
     } catch (error) {
-      ctx.log.warn({ err: error, requestId, uri: s.uri }, "refetching a disputed request's input failed");
+      const mismatch = isError(error, "BLOB_HASH_MISMATCH");
+      ctx.log.warn({ err: error, requestId, uri: s.uri }, mismatch ? "a refetched input does not hash to the request's inputHash" : "refetching a disputed request's input failed");
     }
   }
   return undefined;

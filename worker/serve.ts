@@ -10,7 +10,7 @@ import {
   OracleError,
   sizeProof,
   bytesOf,
-  type BlobAuth,
+  type BlobClient,
   BatchItemSchema,
   MAX_INLINE_TENSOR_BYTES,
   type BatchItem,
@@ -33,7 +33,6 @@ import {
   Tier,
   type Hex,
 } from "../protocol/index.js";
-import { putBlob } from "./blobs.js";
 import { inputSpecsOf, isMultiTensor, outputSpecsOf, type ModelCatalog, type ModelEntry } from "./catalog.js";
 import type { ProviderName, WorkerConfig } from "./config.js";
 import { JobRejection } from "./errors.js";
@@ -59,7 +58,8 @@ export interface ServeContext {
   readonly requests: RequestLookup | undefined;
   readonly models: ModelStore;
   readonly canonical: CanonicalOutputs;
-  readonly blobAuth: BlobAuth;
+  /** The blob store's client (protocol/blob-client.ts), signing as this worker; it has no store without a blobStoreUrl. */
+  readonly blobs: BlobClient;
   readonly prover: ProverPool;
 }
 
@@ -267,9 +267,9 @@ export async function publish(ctx: ServeContext, job: Job, encoded: Buffer, outp
   // The output travels as raw bytes (binary envelope, issue 15): no hex of it on the worker.
   let output: Buffer = encoded;
   if (encoded.byteLength > ctx.config.maxInlineOutputBytes) {
-    if (ctx.config.blobStoreUrl !== undefined) {
-      const url = await putBlob(ctx.config.blobStoreUrl, outputHash, encoded, { timeoutMs: ctx.config.fetchTimeoutMs, signal, auth: ctx.blobAuth });
-      log.debug({ url, bytes: encoded.byteLength }, "output stored in the blob store");
+    if (ctx.blobs.storeUrl !== undefined) {
+      const { uri } = await ctx.blobs.upload(encoded, { hash: outputHash, verified: true, signal });
+      log.debug({ uri, bytes: encoded.byteLength }, "output stored in the blob store");
       // Hash only: its size proof ("VIOH" || header || dataRoot, per tensor for a bundle) lets the relayer
       // deliver it as such to a request whose maxInlineOutput it exceeds (docs/PROTOCOL.md "Large outputs").
       output = bytesOf(sizeProof(encoded));

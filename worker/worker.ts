@@ -31,6 +31,7 @@ import {
   Tier,
   type Hex,
   BlobAuth,
+  type BlobClient,
 } from "../protocol/index.js";
 import { InputCache } from "./input-cache.js";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/index.js";
@@ -50,7 +51,7 @@ import { FastSigner } from "./signer.js";
 import { ResultBatcher } from "./result-batcher.js";
 import { noTrace, type TraceBuilder } from "./trace.js";
 import { CanonicalOutputs } from "./canonical-output.js";
-import { fetchDisputeInput, fetchJobInput, httpPolicy, type InputContext } from "./input-fetch.js";
+import { fetchDisputeInput, fetchJobInput, httpPolicy, workerBlobClient, type InputContext } from "./input-fetch.js";
 import { asBuffer, decodeHexStrict, HEX_BYTES_MESSAGE, signedRejection, WorkerJobSchema } from "./job-message.js";
 import { ms, rejectingAs, serve, type ServeContext } from "./serve.js";
 
@@ -103,6 +104,7 @@ export class Worker {
   private readonly log: Logger;
   private readonly signer: FastSigner;
   private readonly blobAuth: BlobAuth;
+  private readonly blobs: BlobClient;
   /** Collects served results and signs them one batch at a time (docs/V2.md §3). */
   private readonly results: ResultBatcher;
   private readonly traceBuilder: TraceBuilder;
@@ -146,6 +148,8 @@ export class Worker {
     this.now = options.now ?? Date.now;
     this.prover = new ProverPool(config.proverThreads);
     this.fetch = options.fetch ?? fetchBytes;
+    // Uploads (large outputs) and reads (a disputed input) of the blob store, signed as this worker.
+    this.blobs = workerBlobClient(config, this.fetch, this.blobAuth);
     this.requests = options.requests;
     this.standing = options.standing;
     this.serveSlots = new Slots(config.prefetch);
@@ -194,7 +198,7 @@ export class Worker {
     this.traceBuilder = options.traceBuilder ?? noTrace;
     this.parts = {
       config, inputs: this.inputs, catalog: this.catalog, runner: this.runner, traceBuilder: this.traceBuilder, requests: this.requests, models: this.models,
-      canonical: this.canonical, blobAuth: this.blobAuth, prover: this.prover, fetch: this.fetch, log: this.log,
+      canonical: this.canonical, blobs: this.blobs, prover: this.prover, fetch: this.fetch, log: this.log,
     };
   }
 

@@ -6,7 +6,7 @@
  * in the oracle (owner fee, relayer cut, worker cut), never assuming them.
  */
 import { TestPermitToken__factory, TokenFeeDApp__factory } from "../../types/ethers-contracts/index.js";
-import { decodeTensor, encodeTensor, Tier, querySubmitted, signPermit } from "../../protocol/index.js";
+import { BlobClient, decodeTensor, encodeTensor, Tier, querySubmitted, signPermit } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { DEFAULT_PARAMS } from "../../stack/local-stack.js";
 import type { FeatureDemo } from "./types.js";
@@ -32,9 +32,7 @@ export const erc20: FeatureDemo = {
     say(`  token ${tokenAddress} accepted for the classifier: owner fee 2, min worker fee 1; TokenFeeDApp ${dappAddress}`);
 
     const input = encodeTensor(textLineTensor("verifiable inference", { rotated: true }));
-    const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: Buffer.from(input) });
-    if (res.status !== 201) throw new Error(`blob upload failed: ${res.status}`);
-    const blob = (await res.json()) as { hash: string; uri: string };
+    const blob = await new BlobClient({ storeUrl: stack.relayer.url }).upload(input);
     const deadline = BigInt(await stack.networkHelpers.time.latest()) + 3600n;
     const permit = await signPermit(user, tokenAddress, dappAddress, AMOUNT, deadline);
     const basefee = (await stack.ethers.provider.getBlock("latest"))!.baseFeePerGas ?? 0n;

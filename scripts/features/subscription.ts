@@ -7,7 +7,7 @@
  * back. Everything reported is read on-chain.
  */
 import { formatEther, parseEther } from "ethers";
-import { encodeTensor, type Hex } from "../../protocol/index.js";
+import { BlobClient, encodeTensor } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { SubscriptionClient } from "../../sdk/index.js";
 import { PeriodicTextDirectionDApp__factory } from "../../types/ethers-contracts/index.js";
@@ -29,9 +29,7 @@ export const subscription: FeatureDemo = {
 
     // The feed's image: a rendered text line, upside down, in the relayer's blob store.
     const bytes = encodeTensor(textLineTensor("subscriptions every minute", { rotated: true }));
-    const res = await fetch(`${relayer.url}/blobs`, { method: "POST", body: Buffer.from(bytes), headers: { "content-type": "application/octet-stream" } });
-    if (res.status !== 201) throw new Error(`blob upload failed: ${res.status} ${await res.text()}`);
-    const { hash, uri } = (await res.json()) as { hash: Hex; uri: string };
+    const { hash, uri } = await new BlobClient({ storeUrl: relayer.url }).upload(bytes);
     const dapp = await new PeriodicTextDirectionDApp__factory(user).deploy(subsAddress, hash, uri);
     await dapp.waitForDeployment();
     const dappAddress = await dapp.getAddress();

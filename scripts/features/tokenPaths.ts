@@ -7,7 +7,7 @@
  * What was paid and refunded is read on-chain, in the token.
  */
 import { parseEther } from "ethers";
-import { encodeTensor, Tier, type Hex } from "../../protocol/index.js";
+import { BlobClient, encodeTensor, Tier } from "../../protocol/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { SubscriptionClient, chainedContract, chainTokenStepFees, followChain, mnistPicture, requestChain, ChainStatus, decodePng } from "../../sdk/index.js";
 import { ChainedInference__factory, PeriodicTextDirectionDApp__factory, TestPermitToken__factory } from "../../types/ethers-contracts/index.js";
@@ -40,9 +40,7 @@ export const tokenSubscription: FeatureDemo = {
     const { token, address } = await acceptedToken(stack, [stack.modelHash]);
     const subsAddress = await stack.subscriptions.getAddress();
     const bytes = encodeTensor(textLineTensor("paid in tokens", { rotated: true }));
-    const res = await fetch(`${stack.relayer.url}/blobs`, { method: "POST", body: Buffer.from(bytes), headers: { "content-type": "application/octet-stream" } });
-    if (res.status !== 201) throw new Error(`blob upload failed: ${res.status}`);
-    const { hash, uri } = (await res.json()) as { hash: Hex; uri: string };
+    const { hash, uri } = await new BlobClient({ storeUrl: stack.relayer.url }).upload(bytes);
     const dapp = await new PeriodicTextDirectionDApp__factory(user).deploy(subsAddress, hash, uri);
     const subs = await SubscriptionClient.connect({ address: subsAddress, runner: user });
     const fee = TERMS.ownerFee + TERMS.minWorkerFee;

@@ -14,9 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { afterEach, describe, expect, it } from "vitest";
-import { BLOB_AUTH_HEADER, BlobAuth, createLogger, encodeTensor, fetchBytes, hashEncoded, signedGetHeaders, type Hex } from "../../protocol/index.js";
+import { BLOB_AUTH_HEADER, BlobAuth, BlobClient, createLogger, encodeTensor, hashEncoded, signedGetHeaders, type Hex } from "../../protocol/index.js";
 import { createApi, type ApiDeps, type BlobAuthOptions, BlobStore, RelayerDb } from "../../relayer/index.js";
-import { putBlob } from "../../worker/index.js";
 import { startLocalStack } from "../../stack/local-stack.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -90,10 +89,10 @@ describe("attack: the blob store's exemptions taken by whoever shares a worker's
     const s = await store({ perClientBytes: 20_000 });
     expect((await put(s, blob(1))).status).toBe(201); // 16 KiB of the 20 KB anonymous budget
     expect(await put(s, blob(2))).toEqual({ status: 429, code: "RATE_LIMITED" }); // same address, anonymous: spent
-    // The worker's client (worker/blobs.ts putBlob) signs with the worker's key: accepted, referenced.
+    // The worker's client (protocol/blob-client.ts, as worker/serve.ts uses it) signs with the worker's key: accepted, referenced.
     const bytes = blob(3);
     const hash = hashEncoded(bytes) as Hex;
-    await putBlob(s.url, hash, bytes, { timeoutMs: 10_000, auth: worker });
+    await new BlobClient({ storeUrl: s.url, timeoutMs: 10_000, auth: worker }).upload(bytes, { hash });
     expect(s.identified).toEqual([worker.address.toLowerCase()]);
     // Kept the referenced retention (7 days), where an anonymous upload gets 10 minutes.
     const row = s.db.blobs.get(hash)!;
@@ -156,10 +155,11 @@ describe("attack: the blob store's exemptions taken by whoever shares a worker's
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await fetch(`${s.url}/blobs/${hash}`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
-    // The challenger's signed reads (the daemon's fetchBytes with signed headers) go through.
+    // The challenger's signed reads (the daemon's blob client, challenger/daemon-blobs.ts) go through, first time.
     const headers = signedGetHeaders(challenger, s.url)!;
+    const reader = new BlobClient({ storeUrl: s.url, auth: challenger, retry: { attempts: 1 } });
     for (let i = 0; i < 3; i++) {
-      const got = await fetchBytes(`${s.url}/blobs/${hash}`, { maxBytes: 1 << 20, schemes: ["http"], addressPolicy: { trustedOrigins: [s.url] }, headers });
+      const got = await reader.download(hash, { maxBytes: 1 << 20 });
       expect(hashEncoded(got)).toBe(hash);
     }
     // A read signed by a key the relayer does not know is served as anonymous: the spent address bucket.

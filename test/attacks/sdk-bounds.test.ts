@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { crc32, deflateSync } from "node:zlib";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { afterEach, describe, expect, it } from "vitest";
-import { OracleClient, decodePng, encodePng, isSdkError, type OracleClientOptions } from "../../sdk/index.js";
+import { OracleClient, decodePng, encodePng, encodeTensor, hashTensor, isSdkError, type OracleClientOptions } from "../../sdk/index.js";
 import { randomHash } from "../worker/fixtures.js";
 
 function chunk(type: string, body: Buffer): Buffer {
@@ -118,7 +118,8 @@ describe("attack: an SDK that reads unbounded replies", () => {
   });
 
   it("upload() refuses a URI that does not name the blob it uploaded", async () => {
-    const inputHash = randomHash();
+    const input = encodeTensor({ dtype: "int8", shape: [1, 8], data: new Int8Array(8).fill(3) });
+    const inputHash = hashTensor({ dtype: "int8", shape: [1, 8], data: new Int8Array(8).fill(3) });
     let answer = "";
     const relayer = await fakeRelayer((req, res) => {
       req.resume();
@@ -128,10 +129,13 @@ describe("attack: an SDK that reads unbounded replies", () => {
     const c = await client(relayer.url);
     for (const bad of [`https://evil.example/blobs/${randomHash()}`, `${relayer.url}/blobs/${inputHash}?x=1`, `file:///blobs/${inputHash}`, `${relayer.url}/other/${randomHash()}`]) {
       answer = bad;
-      const e = await c.upload(new Uint8Array(8), inputHash).catch((x: unknown) => x);
+      const e = await c.upload(input, inputHash).catch((x: unknown) => x);
       expect(isSdkError(e, "INPUT_UPLOAD_FAILED")).toBe(true);
     }
     answer = `https://cdn.example/relayer/blobs/${inputHash}`;
-    expect(await c.upload(new Uint8Array(8), inputHash)).toBe(answer);
+    expect(await c.upload(input, inputHash)).toBe(answer);
+    // Bytes that are not the input named are refused before anything is sent.
+    const mismatch = await c.upload(input, randomHash()).catch((x: unknown) => x);
+    expect(isSdkError(mismatch, "INPUT_UPLOAD_FAILED") && (mismatch as Error).message.includes("hash to")).toBe(true);
   });
 });

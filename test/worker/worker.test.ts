@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import {
+  BlobAuth,
   isSizeProof,
   readSizeProof,
   QUEUES,
@@ -28,6 +29,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InProcessQueue, type DeadLetter, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker, sha256Hex, type ModelEntry, type WorkerConfigInput } from "../../worker/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
+import { startRelayerStore } from "../protocol/blob-store-fixture.js";
 import {
   CHAIN_ID,
   CLS_HASH,
@@ -333,29 +335,21 @@ describe("Worker", () => {
   });
 
   it("test_job_largeOutput_goesToBlobStore", async () => {
-    const blobs = new Map<string, Buffer>();
-    const store = await loopbackServer((req, body, res) => {
-      const m = /^\/blobs\/(0x[0-9a-f]{64})$/.exec(req.url ?? "");
-      if (req.method === "PUT" && m !== null) {
-        blobs.set(m[1]!, body);
-        return void res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ hash: m[1] }));
-      }
-      res.writeHead(404).end();
-    });
-    servers.push(store);
+    // A real relayer blob store that requires signed uploads and knows this worker's signer.
+    const store = await startRelayerStore({ required: true, known: [new BlobAuth(SIGNER_KEY).address.toLowerCase()] });
+    servers.push(store as unknown as LoopbackServer);
     const h = await start({ blobStoreUrl: store.url, maxInlineOutputBytes: 8 });
     const reply = (await serve(h, job(textLineTensor("big output")))) as ResultMessage;
     expect(reply.kind).toBe("result");
     // Hash only: the item carries the output's size proof ("VIOH" || header || dataRoot), not its bytes.
     expect(isSizeProof(reply.output)).toBe(true);
     expect(readSizeProof(reply.output).outputHash).toBe(reply.outputHash);
-    const stored = blobs.get(reply.outputHash);
-    expect(stored).toBeDefined();
-    expect(hashEncoded(stored!)).toBe(reply.outputHash);
+    const stored = await store.blobs.get(reply.outputHash);
+    expect(hashEncoded(stored)).toBe(reply.outputHash);
     expect(decodeTensor(stored!).shape).toEqual([1, 2]);
   });
 
-  it("test_job_blobStoreDown_isRetriedThenDeadLettered", async () => {
+  it("test_job_blobStoreDown_isRetriedThenDeadLettered (each delivery tries the upload 3 times)", async () => {
     const store = await loopbackServer((_req, _body, res) => void res.writeHead(503).end());
     servers.push(store);
     const h = await start({ blobStoreUrl: store.url, maxInlineOutputBytes: 8 });
@@ -365,8 +359,8 @@ describe("Worker", () => {
     const dead = await h.dead();
     expect(dead).toHaveLength(1);
     expect(dead[0]!.deliveryCount).toBe(3);
-    expect(dead[0]!.reason).toMatch(/blob store refused the output: 503/);
-    expect(store.requests).toHaveLength(3);
+    expect(dead[0]!.reason).toMatch(/\(3 tries\): the blob store refused the upload: 503/);
+    expect(store.requests).toHaveLength(9);
   });
 
   it("test_close_waitsForInFlightJobs_andIsIdempotent", async () => {
