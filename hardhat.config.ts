@@ -14,12 +14,11 @@ const solc = {
 };
 
 // InferenceOracle sits close to the 24,576-byte code size limit (EIP-170), so it alone is compiled
-// through the IR pipeline (viaIR) at a low `runs`, for size. Before issue 12 it was 22.8k bytes at runs
-// 200 (24.4k with the legacy pipeline at runs 200, 25.4k at runs 1000). With versioned params,
-// Ownable2Step, per-request resolvers and callback fees it is 24.63k at runs 200 and 100 and 24.2k at
-// runs 20; moving request creation, params and staking into linked libraries (OracleRequests,
-// OracleParams, OracleStaking) brought it to 21.3k; with OracleRejections and the ZK proof check moved
-// out it is 21.8k. The hot path is storage, ecrecover and events, so runs moves gas per result little (see
+// through the IR pipeline (viaIR) at a low `runs`, for size (the legacy pipeline makes it about 1.6k
+// bytes larger at the same `runs`), and request creation, params, staking, rejections, disputes and the
+// ZK proof check live in linked libraries (OracleRequests, OracleParams, OracleStaking, OracleRejections,
+// DisputeBook; inlined, request creation, params and staking alone add about 3k bytes): 23.8k bytes at
+// runs 20. The hot path is storage, ecrecover and events, so runs moves gas per result little (see
 // bench/results/gas.json). Every other contract keeps the legacy pipeline at runs 1000. Cost: a clean
 // `npm run build` takes about 32 s of CPU instead of about 17 s.
 const sizeTuned = { ...solc, settings: { ...solc.settings, viaIR: true, optimizer: { enabled: true, runs: 20 } } };
@@ -37,7 +36,7 @@ const profile = {
     // TokenFees.create passes the request, its context, the token, amount and permit at once.
     "contracts/libraries/TokenFees.sol": viaIR,
     "contracts/dispute/FraudGame.sol": viaIrSmall,
-    // ETH and token jobs (issue 18): 25.6k bytes with the legacy pipeline at runs 1000 (over EIP-170), 22.3k
+    // ETH and token jobs: 25.6k bytes with the legacy pipeline at runs 1000 (over EIP-170), 22.3k
     // through the IR pipeline at runs 200 (and `decide` ~20% cheaper per compared element; bench/gas-redundancy.ts).
     "contracts/redundancy/RedundantInference.sol": viaIR,
   },

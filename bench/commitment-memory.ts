@@ -1,5 +1,5 @@
 /**
- * Peak memory of building a model's OPTIMISTIC commitment (issue 14, "Scale": a model of 100 MB of
+ * Peak memory of building a model's OPTIMISTIC commitment (the target: a model of 100 MB of
  * weights commits in under 2 GB). Generates a synthetic float32 MLP (`--layers` MatMul + Relu layers of
  * `--width`² weights, raw little-endian data: 25 × 1024² × 4 bytes = 100 MiB by default) into a temp
  * dir (never committed), then runs `oracle model check --no-calibrate --no-onchain --json` on it in a
@@ -7,8 +7,8 @@
  * mark right after lowering + commitment, before onnxruntime is loaded for the NONE verdict) and the
  * child's whole-run maximum RSS. Extra files given with --model are measured the same way.
  *
- * Then the same for an int8 QDQ model of `--int8` layers x width (11x2048: 44 MiB of int8 weights, the
- * size of the int8 model issue 14 saw take more than 9 GB).
+ * Then the same for an int8 QDQ model of `--int8` layers x width (11x2048: 44 MiB of int8 weights, a
+ * size at which a commitment that decoded every weight at once would need more than 9 GB).
  *
  *   npx tsx bench/commitment-memory.ts [--layers 25] [--width 1024] [--int8 11x2048] [--model other.onnx --input-shape 1,3,48,320]
  */

@@ -1,6 +1,6 @@
 /**
  * What one job and one result cost the worker's JS thread to cross the queue, per bench model, in
- * the JSON format (0x-hex tensors, before issue 15) and in the binary envelope (protocol/envelope.ts):
+ * the JSON format (0x-hex tensors, still read by the queue) and in the binary envelope (protocol/envelope.ts):
  *
  *   job in:     in-process queue publish + delivery (+ hex decode for JSON)
  *   job wire:   RabbitMQ serialization + parse of the delivered content (+ hex decode for JSON)

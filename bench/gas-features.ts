@@ -23,7 +23,7 @@ function requestIdOf(ctx: GasContext, receipt: { logs: readonly { topics: readon
 }
 
 /**
- * Subscriptions (issue 18): one round = the keeper's trigger (the oracle request made by the subscriptions
+ * Subscriptions: one round = the keeper's trigger (the oracle request made by the subscriptions
  * contract) + the NONE-tier result, forwarded by it to the subscriber's consumer.
  */
 export const subscriptionsSection: GasSection = {
@@ -106,7 +106,7 @@ export const chainedSection: GasSection = {
 };
 
 /**
- * Large outputs (issue 18): the same dApp (LargeOutputDApp, its callback keeps what it gets) served in NONE,
+ * Large outputs: the same dApp (LargeOutputDApp, its callback keeps what it gets) served in NONE,
  * once with a 24-byte output inline (classify: the default threshold), once with a 16,408-byte det-like map as
  * its hash (detect: maxInlineOutput 1; the item carries the 78-byte size proof).
  */

@@ -1,7 +1,7 @@
 /**
- * Sign time of the worker's signer (issue 12, finding 8), in one run:
+ * Sign time of the worker's signer, in one run:
  *   noble:    worker/signer.ts, @noble/curves secp256k1 (constant-time k·G), today's signer
- *   baseline: bench/baseline/bigint-signer.ts, the signer before issue 12 (OpenSSL k·G, BigInt
+ *   baseline: bench/baseline/bigint-signer.ts, an older signer kept for comparison (OpenSSL k·G, BigInt
  *             arithmetic with a variable-time nonce inverse)
  *   ethers:   Wallet.signTypedData (the reference both must equal byte for byte)
  * Each signs the same EIP-712 ResultBatch statements (one per batch of results, docs/V2.md §3); rounds are interleaved so machine noise hits all

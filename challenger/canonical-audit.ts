@@ -10,7 +10,7 @@
  * which of its results this challenger checks, and the challenger's choice is reproducible.
  *
  * A model the canonical runtime cannot lower is never skipped silently: its result is reported as
- * `unsupported` with every operator missing (issue 14: audit what it can), and the batch goes on.
+ * `unsupported` with every operator missing (the challenger audits what it can), and the batch goes on.
  */
 import { createHmac } from "node:crypto";
 import {
@@ -108,8 +108,8 @@ export function missingOperators(bytes: Uint8Array): string[] {
 }
 
 /**
- * The model's canonical output on `input` (issue 18: a worker committed an output hash and withheld the
- * bytes), or why the canonical runtime cannot run it.
+ * The model's canonical output on `input` (for a result whose worker committed an output hash and withheld
+ * the bytes), or why the canonical runtime cannot run it.
  */
 export function canonicalOutput(model: AuditTarget["model"], input: Tensor, precision: Precision, cache = new ProgramCache()): Tensor | { reason: string } {
   const program = cache.get(model);

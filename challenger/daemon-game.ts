@@ -86,7 +86,7 @@ export async function auditGame(host: GameAuditHost, r: Submitted, request: { mo
 }
 
 /**
- * A result whose output bytes nobody published (issue 18, docs/PROTOCOL.md "Large outputs": the worker
+ * A result whose output bytes nobody published (docs/PROTOCOL.md "Large outputs": the worker
  * committed the hash and withheld the bytes). The canonical output is recomputed: when it hashes to the
  * committed hash the result is honest, and its bytes are published to the blob store (content-addressed,
  * checked there) so the requester can fetch them; otherwise the result cannot be audited within τ_out

@@ -23,7 +23,7 @@ export interface DaemonOptions {
   /** Called after each transaction the daemon sends is mined (timelines, metrics). */
   onTransaction?: (tx: DaemonTransaction) => void;
   /**
-   * Blob fetching (issue 13, finding 7). A 429, 5xx, timeout or reset is never taken for a missing
+   * Blob fetching. A 429, 5xx, timeout or reset is never taken for a missing
    * blob: the blob is asked again `attempts` times with backoff from `backoffMs`, then the whole audit
    * is deferred and re-run at a later poll (after `retryBaseMs`, doubling up to `retryMaxMs`) until the
    * result's challenge window closes. `maxAuditBytes` caps what one audit downloads in all (each row is
@@ -40,7 +40,7 @@ export interface DaemonOptions {
   onAudit?: (audit: { requestId: string; modelHash?: string; outcome: AuditOutcome; ms: number }) => void;
   logger?: Logger;
   /**
-   * FraudGame play (issue 11): a result whose request's resolver is a FraudGame on this oracle (detected on-chain
+   * FraudGame play: a result whose request's resolver is a FraudGame on this oracle (detected on-chain
    * and remembered per resolver; `games`, when given, restricts it to those deployments) is audited
    * canonically (challenger/canonical-audit.ts: the model's ONNX file from `models`, the input and the signed
    * output from the blob store, τ_out and precision from the registered CanonicalTerms) instead of from a

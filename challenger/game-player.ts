@@ -1,5 +1,5 @@
 /**
- * The challenger's play on a FraudGame (docs/V2.md §5, issue 11): when the canonical audit
+ * The challenger's play on a FraudGame (docs/V2.md §5): when the canonical audit
  * (challenger/canonical-audit.ts) says "dispute" for a result whose model's resolver is one of the
  * FraudGame deployments this challenger plays (`games`: the config switch; an empty list plays none), it
  * opens the dispute through the oracle (or joins the one already open: `challenge` does either, with the

@@ -1,5 +1,5 @@
 /**
- * `oracle chain`: chained requests (issue 18, contracts/chained/ChainedInference.sol), the output of one
+ * `oracle chain`: chained requests (contracts/chained/ChainedInference.sol), the output of one
  * model the input of the next, in one request.
  *
  *   oracle chain deploy                                   deploy ChainedInference for the deployment's oracle

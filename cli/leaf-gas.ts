@@ -1,5 +1,5 @@
 /**
- * What `oracle model check` proves on-chain (issue 14: "disputable on the canonical runtime and
+ * What `oracle model check` proves on-chain (that a model is "disputable on the canonical runtime and
  * on-chain"): every step of the program through the real StepVerifier on an in-process EVM (hardhat's
  * EDR; StepMaps, StepIndex, StepVerifier and the StepVerifierHarness batch contract deployed fresh),
  * sampled elements (first, middle, last) and, for a reduce step, sampled terms (0, K/2, K − 1, the first

@@ -1,5 +1,5 @@
 /**
- * `oracle redundant`: redundancy (issue 18, contracts/redundancy/RedundantInference.sol), one request
+ * `oracle redundant`: redundancy (contracts/redundancy/RedundantInference.sol), one request
  * answered by k distinct staked workers, final when they agree.
  *
  *   oracle redundant deploy                                     deploy RedundantInference for the deployment's oracle

@@ -295,7 +295,7 @@ export async function requestCommand(o: RequestCliOptions): Promise<void> {
   }
 }
 
-/** The requester takes back an open request that a staked worker rejected (issue 12, finding 3). */
+/** The requester takes back an open request that a staked worker rejected (docs/V2.md §4). */
 export async function cancelCommand(requestId: string, o: GlobalOptions): Promise<void> {
   const ctx = await context(o);
   try {

@@ -52,7 +52,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// credited to a pull balance (`withdraw`), except refund pushes, which leave escrow and balance together.
 /// Per ERC-20 token (TokenFees): token balance == sum of its pull balances + amounts of its open requests.
 ///
-/// Gas that others pay for a requester (issue 12, finding 7): a refund push gets a fixed stipend
+/// Gas that others pay for a requester: a refund push gets a fixed stipend
 /// (REFUND_GAS), never the requester's callbackGasLimit; the callback's gas is priced into the minimum
 /// fee (`callbackFee`) and paid to whoever executes the callback.
 ///
@@ -69,7 +69,7 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
     /// small bookkeeping hook (one new storage word). A push that fails credits the pull balance instead.
     uint256 internal constant REFUND_GAS = 50_000;
     /// @notice How long after its challenge window only a settlement that carries the output can settle
-    /// a request with a callback (finding 2: nobody can deliver a callback without its output first).
+    /// a request with a callback: until then nobody can deliver the callback without its output.
     uint64 internal constant OUTPUT_GRACE = 1 days;
 
     /// @dev What the items of one batch share: the params of the version the last item was made under
@@ -223,7 +223,7 @@ contract InferenceOracle is IInferenceOracle, IOracleTokenFees, Ownable2Step, EI
         // INVARIANT: only registered workers' signers speak for the oracle.
         if (operator == address(0)) revert OracleUnknownSigner(signer);
         c.operator = operator;
-        // Who gets the relayer share: the payee the worker signed, never the submitter (finding 1: a copied
+        // Who gets the relayer share: the payee the worker signed, never the submitter (so a copied
         // batch pays the same payee); a worker that signed none keeps the share.
         c.payee = payee == address(0) ? operator : payee;
         (c.slot1, c.slot2) = _workers[operator].amountWords();

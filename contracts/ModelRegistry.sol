@@ -266,7 +266,7 @@ contract ModelRegistry is IModelRegistry {
         m.zkVerifier = info.zkVerifier;
         bytes32 committed = m.commitmentRoot;
         // INVARIANT: a commitment root is a pure function of the ONNX file: set once (at registration, or
-        // by one later update while it is zero), never changed (issue 11, scenario 6).
+        // by one later update while it is zero), never changed.
         if (committed != bytes32(0) && info.commitmentRoot != committed) {
             revert RegistryCommitmentAlreadySet(modelHash, committed);
         }

@@ -1,6 +1,6 @@
 /**
- * The worker signer's digest signing as it was before issue 12 (finding 8), kept ONLY as the
- * baseline for bench/signer.ts: RFC 6979 nonce with Node HMAC, k·G by OpenSSL ECDH, and the rest in
+ * An older implementation of the worker signer's digest signing, deliberately kept ONLY as the
+ * baseline that bench/signer.ts measures worker/signer.ts against: RFC 6979 nonce with Node HMAC, k·G by OpenSSL ECDH, and the rest in
  * BigInt arithmetic with a variable-time extended-Euclid nonce inverse (a timing side channel on the
  * staked key). The EIP-712 digests are worker/signer.ts's own; only `signDigest` differs. Never
  * import this from a service.

@@ -14,7 +14,7 @@ import {RequestId} from "../types/RequestId.sol";
 import {IChainConsumer} from "./IChainConsumer.sol";
 
 /// @title ChainedInference
-/// @notice Chained requests (issue 18, like ORA's nested inference): the output of model A becomes the
+/// @notice Chained requests (like ORA's nested inference): the output of model A becomes the
 /// input of model B, and so on for up to MAX_STEPS models, in one request that pays every step's fee up
 /// front and has one deadline. Each step is a normal oracle request made by this contract as requester,
 /// so each is served, disputed (OPTIMISTIC: its own challenge window), paid and refunded by the oracle

@@ -6,7 +6,7 @@ import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
 import {RequestId} from "../types/RequestId.sol";
 
 /// @title LargeOutputDApp
-/// @notice Example consumer of large outputs (issue 18; docs/FEATURES.md "Large outputs"). `detect` asks
+/// @notice Example consumer of large outputs (docs/FEATURES.md "Large outputs"). `detect` asks
 /// a model with a large output (e.g. PP-OCR det's probability map, float32[1,1,H,W]) for the hash only
 /// (maxInlineOutput 1: never inline): the callback stores the output hash, and the bytes are fetched
 /// off-chain from `<relayer>/blobs/<outputHash>` and checked against it (the SDK's `fetchOutput`).

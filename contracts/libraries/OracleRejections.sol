@@ -11,7 +11,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {TensorHash} from "./TensorHash.sol";
 
-/// @notice Rejections that cost something (docs/V2.md §4; issue 12, finding 3). A worker's signed
+/// @notice Rejections that cost something (docs/V2.md §4). A worker's signed
 /// rejection is recorded, one per staked operator per request; the request is refunded only when
 /// `rejectionQuorum` distinct staked operators (the request's params version) rejected it, when its
 /// deadline passes, when its requester cancels it after a rejection, or at once when a rejection proves

@@ -16,7 +16,7 @@ import {IRedundantConsumer} from "./IRedundantConsumer.sol";
 import {OutputComparator} from "./OutputComparator.sol";
 
 /// @title RedundantInference
-/// @notice Redundancy (issue 18, like Ritual Infernet's `redundancy`): one request answered by k
+/// @notice Redundancy (like Ritual Infernet's `redundancy`): one request answered by k
 /// independent workers. A periphery contract over the oracle (which it does not change): a job makes k
 /// ordinary OPTIMISTIC oracle requests on the same input, each paying one worker, each challengeable,
 /// a wrong one slashed by the dispute game and the request reopened and re-served.
