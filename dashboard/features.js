@@ -1,4 +1,4 @@
-// The dashboard's feature panels (docs/FEATURES.md, issue 18): redundancy jobs (../api/redundancy), fee tokens
+// The dashboard's feature panels (docs/FEATURES.md): redundancy jobs (../api/redundancy), fee tokens
 // (../api/tokens) and large outputs (../api/large-outputs), every 5 s. Plain ES module, no build step; each
 // panel is hidden until the relayer has something to show in it. Chained requests are drawn by app.js.
 

@@ -1,5 +1,5 @@
 /**
- * Signed requests to the relayer's blob store (issue 13, finding 5): a worker signs with its staked
+ * Signed requests to the relayer's blob store: a worker signs with its staked
  * signer key, a challenger with a key the relayer lists (`api.blobIdentities`). The relayer then keys
  * budgets and rate limits by that identity instead of by network address, so a flood from the
  * worker's or challenger's address (or a shared NAT) cannot starve it, and an upload it cannot

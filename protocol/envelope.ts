@@ -1,5 +1,5 @@
 /**
- * The binary message envelope (issue 15): how a queue message that carries bytes (a job's input
+ * The binary message envelope: how a queue message that carries bytes (a job's input
  * tensor, a result's output tensor) crosses the job queue without hex or JSON of its bytes.
  *
  *   offset 0   magic "IOE" (0x49 0x4f 0x45)
@@ -169,12 +169,12 @@ export function decodeEnvelope(bytes: Uint8Array): Message {
   return joinMessage(text, buf.byteLength - dataStart, (offset, length) => buf.subarray(dataStart + offset, dataStart + offset + length));
 }
 
-/** 0x-hex of a byte field, or the string itself (a JSON message from before the envelope). */
+/** 0x-hex of a byte field, or the string itself (a JSON message carries its bytes as 0x-hex). */
 export function hexOf(value: string | Uint8Array): string {
   return typeof value === "string" ? value : `0x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}`;
 }
 
-/** The bytes of a byte field, or of a 0x-hex string (a JSON message from before the envelope). */
+/** The bytes of a byte field, or of a 0x-hex string (a JSON message carries its bytes as 0x-hex). */
 export function bytesOf(value: string | Uint8Array): Buffer {
   if (typeof value !== "string") return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (!HEX_BYTES_PATTERN.test(value)) throw new OracleError("MESSAGE_INVALID", "expected 0x-prefixed hex bytes");

@@ -1,5 +1,5 @@
 /**
- * Large outputs (issue 18; docs/PROTOCOL.md "Large outputs"): an output longer than the request's
+ * Large outputs (docs/PROTOCOL.md "Large outputs"): an output longer than the request's
  * `maxInlineOutput` reaches the dApp as its hash only, and its bytes live in a content-addressed blob
  * store. A delivery of such an output carries its size proof instead of the bytes:
  *

@@ -17,8 +17,8 @@ const inlineTensorBytes = z
   .custom<Uint8Array>((v) => v instanceof Uint8Array, "expected 0x-prefixed hex bytes or raw bytes")
   .refine((b) => b.byteLength <= MAX_INLINE_TENSOR_BYTES, `at most ${MAX_INLINE_TENSOR_BYTES} bytes inline`);
 /**
- * An inline tensor: raw bytes (the binary envelope, issue 15) or 0x-hex (JSON messages, as published
- * before the envelope: both are accepted, so jobs and results queued during an upgrade are served).
+ * An inline tensor: raw bytes (the binary envelope) or 0x-hex (a JSON message, as a publisher without
+ * the envelope sends it): both are accepted, so jobs and results queued during an upgrade are served.
  * Empty ("0x" or zero bytes): not inline.
  */
 const inlineTensor = z.union([inlineTensorHex, inlineTensorBytes]);

@@ -64,7 +64,7 @@ export function tensorFromProto(t: TensorProto): Tensor {
 export const LAZY_WEIGHT_BYTES = 64 * 1024;
 
 /**
- * A weight stored as raw little-endian bytes, streamed (issue 14, "Scale"): its tensor hash is computed
+ * A weight stored as raw little-endian bytes, streamed: its tensor hash is computed
  * from the raw bytes in the file (the same bytes the decoded typed array would hold, so the same hash),
  * and its `data` is decoded (an aligned copy) only when something reads it, then kept. Committing a
  * model therefore never holds a decoded copy of its weights: a weight is hashed where it lies in the

@@ -1,6 +1,6 @@
 /**
- * Shape bounds, checked before a model is registered or loaded (issue 13, finding 8): a 188-byte
- * model reached 6.4 GiB of resident memory by building a huge tensor from a few constants
+ * Shape bounds, checked before a model is registered or loaded: unchecked, a 188-byte
+ * model reaches 6.4 GiB of resident memory by building a huge tensor from a few constants
  * (ConstantOfShape, Expand, Tile, broadcasting); onnxruntime's constant folding allocates such a
  * tensor while it *opens* the model. `modelShapeProblems` finds every tensor whose size is known
  * before any input is seen and which holds more than `maxElements`:

@@ -1,5 +1,5 @@
 /**
- * The v1 trace manifest (a result's trace root before the result format v2; results now sign none). Kept
+ * The v1 trace manifest (a result's trace root in result format v1; v2 results sign none). Kept
  * for the reference checker's tests (test/challenger/checker.test.ts, test/protocol/commitment.test.ts:
  * the tolerance-drift analysis checks whole traces of reference operators); the FraudGame's trace trees are
  * canonical/trace.ts.

@@ -48,7 +48,7 @@ export function readDeadLetter(message: { content: Buffer; properties: { message
 
 /**
  * A message as broker content: one binary envelope when it carries bytes (protocol/envelope.ts),
- * JSON text otherwise (as before the envelope, so JSON-only messages read the same on both sides).
+ * JSON text otherwise (so a message without bytes reads the same to a consumer without the envelope).
  */
 export function serializeContent(body: Message): { content: Buffer; contentType: string } {
   if (hasBytes(body)) return { content: encodeEnvelope(body), contentType: ENVELOPE_CONTENT_TYPE };
@@ -59,7 +59,7 @@ export function serializeContent(body: Message): { content: Buffer; contentType:
 
 /**
  * Broker content as a message: an envelope (by its magic; byte fields view the content, no copy) or
- * JSON (a message without bytes, or one published by a version before the envelope: both are read).
+ * JSON (a message without bytes, or one from a publisher without the envelope: both are read).
  */
 export function parseContent(content: Buffer): Message {
   if (isEnvelope(content)) return decodeEnvelope(content);

@@ -10,7 +10,7 @@
  * - messages are JSON values whose leaves may be bytes (protocol/envelope.ts): a message with bytes
  *   crosses RabbitMQ as one binary envelope (no hex, no JSON of its bytes) and the in-process queue
  *   as its publisher's own Buffers (no copy: the queue owns a published buffer, never mutate it);
- *   a message without bytes travels as JSON, as before the envelope.
+ *   a message without bytes travels as JSON text.
  */
 import type { Message } from "../protocol/index.js";
 

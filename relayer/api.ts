@@ -14,7 +14,7 @@
  * but the blob uploads (`maxBlobBytes`) gets 413 PAYLOAD_TOO_LARGE before it is read, and the
  * connection is closed so the client stops sending.
  *
- * Blob uploads (issue 13, finding 5): `application/octet-stream` only and never cross-site (no CORS);
+ * Blob uploads: `application/octet-stream` only and never cross-site (no CORS);
  * anonymous ones (not an on-chain request's input, not from `blobQuota.allowlist`) within a
  * per-client byte budget, a global quota on stored bytes and caps on uploads in progress (429 with
  * Retry-After); every body streamed to a temporary file and hashed as it arrives, cut off below a

@@ -1,5 +1,5 @@
 /**
- * Advances chained requests (issue 18, contracts/chained/ChainedInference.sol): the oracle is nonReentrant, so
+ * Advances chained requests (contracts/chained/ChainedInference.sol): the oracle is nonReentrant, so
  * a chain's step result only records the output hash (the chain is Ready) and someone must send
  * `advance(chainId, output)` to request the next step. For every ChainedInference contract it is given
  * (`chained` in the config, or `watch`), the relayer does, paying the gas through its own nonce manager:

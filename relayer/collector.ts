@@ -145,7 +145,7 @@ export class ResultCollector {
         throw new OracleError("BLOB_NOT_FOUND", `output ${item.outputHash} is neither inline nor in the blob store`, { retryable: true });
       }
       // A staked worker's signed result references its output: keep it the full retention even when the
-      // worker uploaded it anonymously (issue 13, finding 5).
+      // worker uploaded it anonymously.
       await this.blobs.keepResult(item.outputHash, NO_TRACE).catch(() => 0);
       const { output: _output, ...rest } = item;
       taken.push({ requestId: item.requestId, message: JSON.stringify({ ...rest, signer: batch.signer, payee: batch.payee, batch: batch.signature }) });

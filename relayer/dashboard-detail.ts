@@ -254,7 +254,7 @@ export async function requestDetail(deps: DashboardDeps, row: RequestRow, chainR
       disputeDeadline: row.disputeDeadline,
       callbackGasLimit: row.callbackGasLimit,
       callbackOk: row.callbackOk === null ? null : row.callbackOk === 1,
-      // The largest output the callback gets inline; a longer one is delivered as its hash (issue 18).
+      // The largest output the callback gets inline; a longer one is delivered as its hash.
       maxInlineOutput: Number(view.maxInlineOutput),
     },
     // Content-addressed: the output's bytes are served under its hash (docs/PROTOCOL.md "Large outputs").

@@ -1,5 +1,5 @@
 /**
- * The dashboard's feature panels (issue 18; docs/FEATURES.md), beside relayer/dashboard.ts:
+ * The dashboard's feature panels (docs/FEATURES.md), beside relayer/dashboard.ts:
  *
  *   GET /api/redundancy       the newest jobs of each watched RedundantInference contract: status, k, the
  *                             answers (request, status, worker, output hash) with the relayer's state of each request
@@ -43,7 +43,7 @@ const brief = (r: RequestBrief | undefined) => (r === undefined ? null : { state
 
 /**
  * `read` shared by every caller within `ms` of its start (and while it runs): the chain reads behind a panel are
- * made once per interval however many clients ask (issue 13, finding 6: anonymous callers must not multiply the
+ * made once per interval however many clients ask (anonymous callers must not multiply the
  * node's load).
  */
 function shared<T>(read: () => Promise<T>, ms = 2000): () => Promise<T> {

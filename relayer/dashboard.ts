@@ -150,8 +150,8 @@ export function mountDashboard(app: Express, deps: DashboardDeps): { activity: C
 
   // A request's detail reads the node several times (logs, blocks, receipts, getRequest, the dispute): the
   // same request asked again within detailCacheMs, or while it is being read, is answered from one set of
-  // reads, so anonymous callers cannot multiply the node's load by asking in parallel (issue 13,
-  // finding 6). Keyed by what the watcher knows of the request: a new event reads afresh. Previews and
+  // reads, so anonymous callers cannot multiply the node's load by asking in parallel.
+  // Keyed by what the watcher knows of the request: a new event reads afresh. Previews and
   // the reply are read each time (local).
   const reads = new Map<string, { at: number; value: ReturnType<typeof requestChainReads> }>();
   const detailCacheMs = deps.detailCacheMs ?? 2000;

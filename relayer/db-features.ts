@@ -1,5 +1,5 @@
 /**
- * What the relayer indexes of issue 18's features for the dashboard (relayer/dashboard-features.ts), beside
+ * What the relayer indexes of the dApp features (docs/FEATURES.md) for the dashboard (relayer/dashboard-features.ts), beside
  * the request rows of relayer/db.ts: the fee token of every request paid in an ERC-20 token (its
  * TokenFeeEscrowed event, and a TokenRefundClaimed), and how every fulfilled request's output reached the dApp
  * (RequestFulfilled.outputDelivered: inline, or as its hash with the bytes in a blob store). ChainActivity

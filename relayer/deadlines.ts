@@ -40,7 +40,7 @@ export class DeadlineEnforcer {
 
   private failed(rows: RequestRow[], error: unknown, what: string): void {
     // Only a revert counts against an item: a flaky or unreachable node (CHAIN_UNAVAILABLE) is no
-    // reason to give up on it, and used to strand settlements and refunds until a restart.
+    // reason to give up on it: giving up would strand settlements and refunds until a restart.
     if (!isError(error, "CHAIN_REVERTED")) return;
     for (const r of rows) {
       const n = (this.attempts.get(r.id) ?? 0) + 1;

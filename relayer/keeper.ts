@@ -1,6 +1,6 @@
 /**
- * The subscription keeper: triggers every due round of InferenceSubscriptions (issue 18,
- * docs/FEATURES.md "Subscriptions"), for its keeper reward. Anyone may trigger a due round, so this is a
+ * The subscription keeper: triggers every due round of InferenceSubscriptions
+ * (docs/FEATURES.md "Subscriptions"), for its keeper reward. Anyone may trigger a due round, so this is a
  * convenience, not a trust assumption: a relayer that stops keeping only delays rounds (missed slots are
  * skipped, never lost), and any other keeper can step in.
  *

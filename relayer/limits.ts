@@ -1,5 +1,5 @@
 /**
- * Connection-level limits of the relayer's HTTP API (issue 13, finding 6): one address held 1,200
+ * Connection-level limits of the relayer's HTTP API: without them one address can hold 1,200
  * SSE streams and 200 slow-loris sockets. Here: who a client is (behind a trusted proxy or not), caps
  * on sockets overall and per address, and header / request / keep-alive timeouts on the server.
  */

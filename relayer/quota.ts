@@ -1,6 +1,6 @@
 /**
- * Byte quotas of the relayer's blob store (issue 13, finding 5): one client uploaded 384 MiB in
- * 4.3 s, and a fresh address (127.0.0.2) got a fresh budget. Here: the key a client's budget is
+ * Byte quotas of the relayer's blob store: without them one client can upload 384 MiB in
+ * 4.3 s, and with a per-address budget a fresh address (127.0.0.2) gets a fresh budget. Here: the key a client's budget is
  * counted under (every loopback address is one client, an IPv6 address counts as its /64), and a
  * per-key byte budget over a rolling window.
  */

@@ -1,5 +1,5 @@
 /**
- * Moves redundant requests on (issue 18, contracts/redundancy/RedundantInference.sol): an answer counts only
+ * Moves redundant requests on (contracts/redundancy/RedundantInference.sol): an answer counts only
  * once its worker is attested from the oracle's committed batch roots, so for every RedundantInference
  * contract it is given (`redundant` in the config, or `watch`) the relayer, paying the gas through its own
  * nonce manager, attests every answer the oracle fulfilled, replaces duplicate or refunded answers from the

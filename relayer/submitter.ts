@@ -174,7 +174,7 @@ export class ResultSubmitter {
    * Submits a worker's signed rejection. One that proves an input type mismatch goes through
    * `rejectRequestWithProof` (refunded at once); if the oracle finds no mismatch it is submitted as a
    * plain rejection. A plain rejection is recorded and refunds only at the request's rejection quorum
-   * (issue 12, finding 3): until then the request stays open and its job goes to another worker.
+   * (docs/V2.md §4): until then the request stays open and its job goes to another worker.
    */
   private async submitRejection(reply: ReplyRow): Promise<boolean> {
     const m = JSON.parse(reply.message) as RejectionMessage;

@@ -1,5 +1,5 @@
 /**
- * The first model of the chained-request demo (issue 18): the MNIST MLP's preprocessing as an ONNX model.
+ * The first model of the chained-request demo: the MNIST MLP's preprocessing as an ONNX model.
  * It takes a 28x28 picture (float32 [1, 1, 28, 28], ink high, in [0, 1]), pools it 4x4 to 7x7, scales to
  * [0, 127], rounds, clips and casts to int8: the int8 [1, 7, 7] input of models/mnist-mlp.onnx (as
  * sdk/models.ts mnistTensor does in TypeScript). Chained, the two models classify a raw picture in one

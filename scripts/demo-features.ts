@@ -1,5 +1,5 @@
 /**
- * `npm run demo:features`: what dApps expect from an oracle (issue 18), each feature end to end on the
+ * `npm run demo:features`: what dApps expect from an oracle (docs/FEATURES.md), each feature end to end on the
  * in-process stack (chain, contracts, relayer, workers, queue, the real PP-OCR classifier): fees in an
  * ERC-20 token, subscriptions, redundancy, chained requests, large outputs, deterministic deployment.
  * Each feature is a module of scripts/features/ that drives the real services and checks on-chain what

@@ -17,7 +17,7 @@ function altered(t: Tensor, element: number): Tensor {
 }
 
 /**
- * FAULT INJECTION (tests/demos only), for the FraudGame (issue 11): a worker that signs a wrong output (the
+ * FAULT INJECTION (tests/demos only), for the FraudGame: a worker that signs a wrong output (the
  * classifier's two probabilities swapped, the wrong answer; no trace, as every game-resolved result) and, when a
  * game is opened on it, defends a canonical trace forged to match what it signed: element `element` of a middle
  * float32 map step altered, the final tensor replaced by the signed output. Its commitment is consistent; the

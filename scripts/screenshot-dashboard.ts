@@ -6,7 +6,7 @@
  *   npm run build && tsx scripts/screenshot-dashboard.ts [docs/img/dashboard.png]
  *   npm run build && tsx scripts/screenshot-dashboard.ts --features [docs/img/dashboard-features.png]
  *
- * With --features it runs issue 18's features instead (scripts/features/: a token-paid request, a redundant
+ * With --features it runs the dApp features (docs/FEATURES.md) instead (scripts/features/: a token-paid request, a redundant
  * job, a chain, large outputs) on a stack with three workers, and the screenshot shows their panels: fee
  * tokens, redundant jobs, large outputs (fetched and verified) and the chain with its steps.
  *

@@ -1,6 +1,6 @@
 /**
  * Writes models/vad-gru.onnx: a small recurrent voice-activity model in the shape of Silero VAD, the
- * stateful model the multi-input path is tested with (issue 14). Three inputs, two outputs:
+ * stateful model the multi-input path is tested with. Three inputs, two outputs:
  *
  *   input  float32[1,64]   one audio frame
  *   sr     int64[]         the sample rate (a scalar): the frame's projection is scaled by sr / 16000

@@ -1,5 +1,5 @@
 /**
- * Chained requests (issue 18, contracts/chained/ChainedInference.sol): the output of model A becomes the
+ * Chained requests (contracts/chained/ChainedInference.sol): the output of model A becomes the
  * input of model B in one request. This module prices a chain's steps, requests it, follows its status and
  * advances it: the oracle is nonReentrant, so a step's result callback only records the output hash and
  * anyone then calls `advance(chainId, output)` with the output bytes, which this module reads back from the

@@ -137,8 +137,8 @@ export abstract class OracleClientRequests extends OracleClientModels {
   }
 
   /**
-   * Takes back an open request that at least one staked worker rejected (issue 12, finding 3: a lone
-   * rejection no longer refunds; the request stays open until `rejectionQuorum` workers reject it, its
+   * Takes back an open request that at least one staked worker rejected (docs/V2.md §4: a lone
+   * rejection does not refund; the request stays open until `rejectionQuorum` workers reject it, its
    * deadline passes, or its requester cancels it). Only the requester may; TX_REVERTED with
    * `OracleNotRequester` or `OracleNotRejected` otherwise. Resolves with the refunded amount.
    */

@@ -1,5 +1,5 @@
 /**
- * Redundancy (issue 18, contracts/redundancy/RedundantInference.sol): one request answered by k distinct
+ * Redundancy (contracts/redundancy/RedundantInference.sol): one request answered by k distinct
  * staked workers. This module requests a job, reads its state, and moves it on: it attests the worker of
  * every fulfilled answer (the record and Merkle proof of its committed batch leaf, rebuilt from the logs of
  * the transaction that submitted it), replaces duplicate or refunded answers from the reserve, and delivers

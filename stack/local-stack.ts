@@ -102,7 +102,7 @@ export interface LocalStack {
   /** Each worker's FraudGame answerer (`resolver: "game"`), by worker index. */
   gameAnswerers: FraudGameAnswerer[];
   dapp: TextDirectionDApp;
-  /** Prepaid recurring requests (issue 18); the relayer keeps it (triggers due rounds) by default. */
+  /** Prepaid recurring requests; the relayer keeps it (triggers due rounds) by default. */
   subscriptions: InferenceSubscriptions;
   /** Chained requests and k-redundant jobs over the oracle (placed by the deployment, protocol/deployment.ts). */
   chained: ChainedInference;

@@ -1,5 +1,5 @@
 /**
- * Large outputs (issue 18; docs/FEATURES.md "Large outputs"): LargeOutputDApp asks PP-OCRv4 det for its
+ * Large outputs (docs/FEATURES.md "Large outputs"): LargeOutputDApp asks PP-OCRv4 det for its
  * probability map as the hash only (maxInlineOutput 1) and the PP-OCR classifier for its 24-byte output
  * inline (the oracle's default threshold). The workers upload the map to the relayer's blob store and
  * sign its hash; the relayer delivers it by size proof. Checked: on chain, what the dApp's callback
@@ -38,7 +38,7 @@ export const largeOutput: FeatureDemo = {
       await stack.registry.connect(stack.accounts.modelOwner).registerModel(detHash, {
         owner: await stack.accounts.modelOwner.getAddress(),
         fee: MODEL_FEE,
-        // NONE and OPTIMISTIC: its 16 KB map no longer blocks OPTIMISTIC (delivered as its hash; disputes
+        // NONE and OPTIMISTIC: its 16 KB map does not block OPTIMISTIC (delivered as its hash; disputes
         // go to the stack's arbiter here, `oracle model check` shows every det node disputable).
         tiers: 0b011,
         active: true,

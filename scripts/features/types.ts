@@ -1,5 +1,5 @@
 /**
- * One dApp-facing feature of issue 18 as `npm run demo:features` runs it: given the running local stack
+ * One dApp-facing feature (docs/FEATURES.md) as `npm run demo:features` runs it: given the running local stack
  * (stack/local-stack.ts), it deploys what it needs (a token, an example dApp), drives the feature end to
  * end through the real relayer and workers, and returns what was delivered — measured, never assumed.
  */
