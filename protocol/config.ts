@@ -7,7 +7,7 @@ import { z } from "zod";
 import { OracleError } from "./errors.js";
 
 /**
- * Settings that once did something and no longer do, by dotted path (`policy.fraction`), each with why: a
+ * Retired settings (keys that have no effect), by dotted path (`policy.fraction`), each with why: a
  * config that still sets one is refused (CONFIG_INVALID) rather than silently ignored, so an operator who
  * relied on it learns at start-up that it is gone.
  */
