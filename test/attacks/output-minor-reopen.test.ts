@@ -107,6 +107,6 @@ describe("a request reopened after an OutputMinor is served with the canonical o
     const served = await new CanonicalOutputs(600_000).output(stack.modelHash, CLS_MODEL_PATH, input, precision);
     expect(served.output.shape).toEqual([1, 2]);
     const [p0, p1] = served.output.data as Float32Array;
-    expect(p0! + p1!).toBeCloseTo(1, 4);
+    expect(p0! + p1!).toBeCloseTo(1, 2); // at any canonical precision (bf16 keeps 8 bits)
   }, 120_000);
 });
