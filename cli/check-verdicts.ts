@@ -4,9 +4,9 @@ import { reduceTerms, seededInput, type NodeLowering, type Program, type Step } 
 import { decodeOnnx, DTYPES, numel, type Tensor } from "../protocol/index.js";
 import type { OnnxFileInfo } from "./deploy.js";
 import type { CheckOptions, CheckReport, OperatorRow, TierVerdict } from "./check.js";
+import { DEFAULT_INLINE_OUTPUT_CAP } from "./common.js";
 
-/** The worker's default `maxInlineOutputBytes` (worker/config.ts): larger outputs go as hash only. */
-export const DEFAULT_INLINE_OUTPUT_CAP = 4096;
+export { DEFAULT_INLINE_OUTPUT_CAP };
 
 export const MiB = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 export const log2ceil = (n: number) => (n <= 1 ? 0 : Math.ceil(Math.log2(n)));

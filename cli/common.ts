@@ -25,6 +25,8 @@ const REPOSITORY = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Where `oracle dev` and `oracle deploy` write the deployment, and every other command reads it. */
 export const DEFAULT_DEPLOYMENT = ".data/oracle/deployment.json";
+/** The worker's default `maxInlineOutputBytes` (worker/config.ts): larger outputs go as hash only (`model check`, `model register`). */
+export const DEFAULT_INLINE_OUTPUT_CAP = 4096;
 
 export const DeploymentSchema = z.object({
   chainId: z.string().regex(/^[0-9]+$/),

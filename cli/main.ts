@@ -21,15 +21,8 @@ import {
   loadDeployConfig,
 } from "../protocol/index.js";
 import { JsonRpcProvider, Wallet } from "ethers";
-import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, DEFAULT_MANIFEST_DIR, type GlobalOptions } from "./common.js";
-import { DEFAULT_INLINE_OUTPUT_CAP } from "./check.js";
-import { modelAcceptToken, modelCheck, modelInspect, modelList, modelRegister } from "./model.js";
-import { cancelCommand, requestCommand, statusCommand } from "./request.js";
-import { chainAdvanceCommand, chainDeployCommand, chainRequestCommand, chainStatusCommand } from "./chain.js";
-import { redundantAdvanceCommand, redundantDeployCommand, redundantRequestCommand, redundantStatusCommand, redundantWithdrawCommand } from "./redundant.js";
-import { checkChallenger, checkRelayer, checkWorker, checkWorkerStake, fromManifest, runEntryPoint } from "./services.js";
-import { stakeCommand, unstakeCommand, withdrawCommand } from "./stake.js";
-import { subscribeCommand, subscriptionsCommand, unsubscribeCommand } from "./subscriptions.js";
+import { context, cliError, globals, output, Progress, reportError, writeJson, DEFAULT_DEPLOYMENT, DEFAULT_INLINE_OUTPUT_CAP, DEFAULT_MANIFEST_DIR, type GlobalOptions } from "./common.js";
+// Each command loads its own module when it runs (`oracle --help` and a `stake` load neither the model checker nor the services).
 
 const program = new Command("oracle")
   .description("Verifiable AI inference oracle: local stack, deployment, models, services, staking and requests")
@@ -160,7 +153,7 @@ model
   .option("--inputs <n>", "with OPTIMISTIC: seeded held inputs for the τ_out calibration of `model check`", "8")
   .option("--calibration-input <file...>", "with OPTIMISTIC: representative inputs for the τ_out calibration (as `model check --input`)")
   .option("--max-inline-output <bytes>", "with OPTIMISTIC: the inline output cap the check holds the output to", String(DEFAULT_INLINE_OUTPUT_CAP))
-  .action(async (file: string, _o, cmd: Command) => modelRegister(file, globals(cmd) as never));
+  .action(async (file: string, _o, cmd: Command) => (await import("./model.js")).modelRegister(file, globals(cmd) as never));
 model
   .command("check <file.onnx>")
   .description("what the oracle can promise for a model: per operator what lowers canonically (or why not) and what StepVerifier proves on-chain with the worst leaf gas, the widest reduction, the bisection rounds, the commitment's peak memory, τ_out calibrated against onnxruntime (every optimization level, 1/2/default threads, wasm), the canonical runtime's speed, and a verdict per tier (NONE, OPTIMISTIC, ZK) with reasons")
@@ -172,25 +165,24 @@ model
   .option("--precision <p>", "the precision to commit at and calibrate against: fp32, tf32, fp16, bf16", "fp32")
   .option("--no-calibrate", "skip the τ_out calibration (fast; no CanonicalTerms)")
   .option("--no-onchain", "skip proving every step through StepVerifier on an in-process EVM (no on-chain column, no leaf gas)")
-  .action(async (file: string, _o, cmd: Command) => modelCheck(file, globals(cmd) as never));
+  .action(async (file: string, _o, cmd: Command) => (await import("./model.js")).modelCheck(file, globals(cmd) as never));
 model
   .command("accept-token <model> <token>")
   .description("as the model's owner, accept an ERC-20 token for its fees (fees in the token's smallest units; requests pay with `request --token`), or stop with --remove")
   .option("--owner-fee <units>", "the owner's fee per request, in the token", "0")
   .option("--min-worker-fee <units>", "the least a request leaves for relayer and worker, in the token", "0")
   .option("--remove", "stop accepting the token (requests already made keep their terms)")
-  .action(async (target: string, token: string, _o, cmd: Command) => modelAcceptToken(target, token, globals(cmd) as never));
+  .action(async (target: string, token: string, _o, cmd: Command) => (await import("./model.js")).modelAcceptToken(target, token, globals(cmd) as never));
 model
   .command("list")
   .description("every model registered since the deployment")
-  .action(async (_o, cmd: Command) => modelList(globals(cmd)));
+  .action(async (_o, cmd: Command) => (await import("./model.js")).modelList(globals(cmd)));
 model
   .command("inspect <hash|file>")
   .description("a model's hash, specs, fee, tiers, commitment root and URIs (a file: also computed from the file)")
   .option("--input-shape <dims>", "reference input shape for the commitment of a model with dynamic axes")
-  .action(async (target: string, _o, cmd: Command) => modelInspect(target, globals(cmd) as never));
+  .action(async (target: string, _o, cmd: Command) => (await import("./model.js")).modelInspect(target, globals(cmd) as never));
 
-const CHECKS = { worker: checkWorker, relayer: checkRelayer, challenger: checkChallenger } as const;
 for (const service of ["worker", "relayer", "challenger"] as const) {
   program
     .command(service)
@@ -208,22 +200,23 @@ for (const service of ["worker", "relayer", "challenger"] as const) {
     .option("--check", "validate the configuration and exit")
     .action(async (_o, cmd: Command) => {
       const o = globals(cmd) as GlobalOptions & { config?: string; check?: boolean };
+      const services = await import("./services.js");
       // --deployment, else ORACLE_DEPLOYMENT ("" for none), else the default file when there is one.
       const fromEnv = process.env.ORACLE_DEPLOYMENT;
       const deployment = o.deployment ?? (fromEnv !== undefined ? fromEnv || undefined : existsSync(DEFAULT_DEPLOYMENT) ? DEFAULT_DEPLOYMENT : undefined);
       if (deployment !== undefined && o.deployment === undefined && fromEnv === undefined && o.json !== true) process.stderr.write(`using the deployment ${resolve(deployment)}\n`);
       // No deployment file: the manifest of the chain the service's RPC endpoint serves, when no address is given.
       const base = { ...process.env };
-      const fromChain = deployment === undefined ? await fromManifest(service, o.config, base, o.rpc) : {};
+      const fromChain = deployment === undefined ? await services.fromManifest(service, o.config, base, o.rpc) : {};
       if (fromChain.file !== undefined && o.json !== true) process.stderr.write(`using the deployment manifest ${fromChain.file}\n`);
-      const env = CHECKS[service](o.config, deployment, base, fromChain.problem === undefined ? [] : [fromChain.problem]);
+      const env = { worker: services.checkWorker, relayer: services.checkRelayer, challenger: services.checkChallenger }[service](o.config, deployment, base, fromChain.problem === undefined ? [] : [fromChain.problem]);
       // A worker whose signing key is not staked would sign results the relayer drops: refuse to start.
-      if (service === "worker") for (const note of await checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);
+      if (service === "worker") for (const note of await services.checkWorkerStake(o.config, env)) process.stderr.write(`note: ${note}\n`);
       if (o.check === true) {
         output(o.json === true, { ok: true }, () => [`the ${service} configuration is valid`]);
         return;
       }
-      await runEntryPoint(service, o.config, env);
+      await services.runEntryPoint(service, o.config, env);
     });
 }
 
@@ -231,15 +224,15 @@ program
   .command("stake [amount]")
   .description("stake ETH as a worker operator (registers on first use); no amount: show your stake")
   .option("--signer <address>", "the worker's signing address (first registration; default: the --key account)")
-  .action(async (amount: string | undefined, _o, cmd: Command) => stakeCommand(amount, globals(cmd) as never));
+  .action(async (amount: string | undefined, _o, cmd: Command) => (await import("./stake.js")).stakeCommand(amount, globals(cmd) as never));
 program
   .command("unstake <amount>")
   .description("start unbonding stake (withdrawable after the oracle's unbonding delay)")
-  .action(async (amount: string, _o, cmd: Command) => unstakeCommand(amount, globals(cmd)));
+  .action(async (amount: string, _o, cmd: Command) => (await import("./stake.js")).unstakeCommand(amount, globals(cmd)));
 program
   .command("withdraw")
   .description("withdraw unbonded stake and credited fees")
-  .action(async (_o, cmd: Command) => withdrawCommand(globals(cmd)));
+  .action(async (_o, cmd: Command) => (await import("./stake.js")).withdrawCommand(globals(cmd)));
 
 program
   .command("request")
@@ -257,18 +250,18 @@ program
   .option("--token <address>", "pay the fee in this ERC-20 token (one the model accepts: `model accept-token`); --fee is then the callback's gas in ETH")
   .option("--token-amount <units>", "with --token: the fee in the token's smallest units (default: the model's minimum in the token)")
   .option("--no-permit", "with --token: approve the oracle in a transaction first instead of signing an EIP-2612 permit")
-  .action(async (_o, cmd: Command) => requestCommand(globals(cmd) as never));
+  .action(async (_o, cmd: Command) => (await import("./request.js")).requestCommand(globals(cmd) as never));
 program
   .command("status <requestId>")
   .description("where a request is; --wait follows it to finality")
   .option("--wait", "wait for finality and print the output")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API for the output (default: the deployment's)")
-  .action(async (id: string, _o, cmd: Command) => statusCommand(id, globals(cmd) as never));
+  .action(async (id: string, _o, cmd: Command) => (await import("./request.js")).statusCommand(id, globals(cmd) as never));
 program
   .command("cancel <requestId>")
   .description("take back your open request once a staked worker rejected it (refunds the fee)")
-  .action(async (id: string, _o, cmd: Command) => cancelCommand(id, globals(cmd) as never));
+  .action(async (id: string, _o, cmd: Command) => (await import("./request.js")).cancelCommand(id, globals(cmd) as never));
 
 program
   .command("subscribe")
@@ -290,7 +283,7 @@ program
   .option("--token <address>", "pay each round's fee in this ERC-20 token (one the model accepts); callback gas and keeper rewards stay in ETH")
   .option("--token-amount <units>", "with --token: the fee per round in the token's smallest units (default: the model's minimum in the token)")
   .option("--no-permit", "with --token: approve the subscriptions contract in a transaction first instead of signing an EIP-2612 permit")
-  .action(async (_o, cmd: Command) => subscribeCommand(globals(cmd) as never));
+  .action(async (_o, cmd: Command) => (await import("./subscriptions.js")).subscribeCommand(globals(cmd) as never));
 program
   .command("subscriptions")
   .description("your subscriptions (the --key account's; --all: everyone's), or with --id one subscription round by round")
@@ -298,17 +291,17 @@ program
   .option("--owner <address>", "list this owner's subscriptions")
   .option("--all", "list every subscription")
   .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
-  .action(async (_o, cmd: Command) => subscriptionsCommand(globals(cmd) as never));
+  .action(async (_o, cmd: Command) => (await import("./subscriptions.js")).subscriptionsCommand(globals(cmd) as never));
 program
   .command("unsubscribe <id>")
   .description("cancel your subscription: the unused prepaid rounds are refunded now; on a closed one, withdraw the refunds of rounds that were in flight")
   .option("--subscriptions <address>", "InferenceSubscriptions contract (default: the deployment's)")
-  .action(async (id: string, _o, cmd: Command) => unsubscribeCommand(id, globals(cmd) as never));
+  .action(async (id: string, _o, cmd: Command) => (await import("./subscriptions.js")).unsubscribeCommand(id, globals(cmd) as never));
 const chain = program.command("chain").description("chained requests: the output of one model is the input of the next, in one request (ChainedInference; --chained or ORACLE_CHAINED)");
 chain
   .command("deploy")
   .description("deploy ChainedInference for the deployment's oracle")
-  .action(async (_o, cmd: Command) => chainDeployCommand(globals(cmd)));
+  .action(async (_o, cmd: Command) => (await import("./chain.js")).chainDeployCommand(globals(cmd)));
 chain
   .command("request")
   .description("request a chain: every step's fee paid up front; with --wait advance it to its end and print where it ended")
@@ -324,7 +317,7 @@ chain
   .option("--token <address>", "pay every step's fee in this ERC-20 token (one every model accepts); the callbacks' gas is escrowed in ETH")
   .option("--token-tip <units>", "with --token: paid to each step's worker above the minimum, in the token's smallest units", "0")
   .option("--no-permit", "with --token: approve the chain contract in a transaction first instead of signing an EIP-2612 permit")
-  .action(async (_o, cmd: Command) => chainRequestCommand(globals(cmd) as never));
+  .action(async (_o, cmd: Command) => (await import("./chain.js")).chainRequestCommand(globals(cmd) as never));
 chain
   .command("status <chainId>")
   .description("where a chain is; --wait advances it to its end")
@@ -332,18 +325,18 @@ chain
   .option("--wait", "advance the chain as its steps are delivered and wait for its end")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API (default: the deployment's)")
-  .action(async (id: string, _o, cmd: Command) => chainStatusCommand(id, globals(cmd) as never));
+  .action(async (id: string, _o, cmd: Command) => (await import("./chain.js")).chainStatusCommand(id, globals(cmd) as never));
 chain
   .command("advance <chainId>")
   .description("request the next step of a Ready chain with the previous step's output (anyone may)")
   .option("--chained <address>", "the ChainedInference contract (env ORACLE_CHAINED)")
   .option("--relayer <url>", "relayer API (default: the deployment's)")
-  .action(async (id: string, _o, cmd: Command) => chainAdvanceCommand(id, globals(cmd) as never));
+  .action(async (id: string, _o, cmd: Command) => (await import("./chain.js")).chainAdvanceCommand(id, globals(cmd) as never));
 const redundant = program.command("redundant").description("redundancy: one request answered by k distinct staked workers, final when they agree (RedundantInference; --redundant or ORACLE_REDUNDANT)");
 redundant
   .command("deploy")
   .description("deploy RedundantInference for the deployment's oracle")
-  .action(async (_o, cmd: Command) => redundantDeployCommand(globals(cmd)));
+  .action(async (_o, cmd: Command) => (await import("./redundant.js")).redundantDeployCommand(globals(cmd)));
 redundant
   .command("request")
   .description("request k answers (OPTIMISTIC) from distinct workers, (k + reserve) fees paid up front; with --wait attest, replace and deliver until decided")
@@ -361,23 +354,23 @@ redundant
   .option("--wait", "attest, replace, decide and deliver as answers settle, until the job is decided")
   .option("--timeout <s>", "how long --wait waits", "300")
   .option("--relayer <url>", "relayer API (default: the deployment's)")
-  .action(async (_o, cmd: Command) => redundantRequestCommand(globals(cmd) as never));
+  .action(async (_o, cmd: Command) => (await import("./redundant.js")).redundantRequestCommand(globals(cmd) as never));
 redundant
   .command("status <jobId>")
   .description("a job and each of its answers (worker, status, output hash)")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
-  .action(async (id: string, _o, cmd: Command) => redundantStatusCommand(id, globals(cmd) as never));
+  .action(async (id: string, _o, cmd: Command) => (await import("./redundant.js")).redundantStatusCommand(id, globals(cmd) as never));
 redundant
   .command("advance <jobId>")
   .description("attest fulfilled answers, replace duplicates from the reserve, decide (within τ_out) and deliver a job (anyone may)")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
-  .action(async (id: string, _o, cmd: Command) => redundantAdvanceCommand(id, globals(cmd) as never));
+  .action(async (id: string, _o, cmd: Command) => (await import("./redundant.js")).redundantAdvanceCommand(id, globals(cmd) as never));
 redundant
   .command("withdraw")
   .description("pull this key's credits: refunds, unused reserve and rewards, attester rewards earned")
   .option("--redundant <address>", "the RedundantInference contract (env ORACLE_REDUNDANT)")
   .option("--token <address>", "pull the credits in this ERC-20 token instead (a token job's refunds and unused reserve)")
-  .action(async (_o, cmd: Command) => redundantWithdrawCommand(globals(cmd) as never));
+  .action(async (_o, cmd: Command) => (await import("./redundant.js")).redundantWithdrawCommand(globals(cmd) as never));
 
 async function run(): Promise<void> {
   // A stray "--" (from `npm run oracle -- ...`) is not an argument.

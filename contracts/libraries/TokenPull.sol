@@ -16,6 +16,9 @@ import {RequestId} from "../types/RequestId.sol";
 ///   the amount) and refuses a token that delivers less (fee-on-transfer): the balance is checked before
 ///   and after, so what a contract escrows is what it holds.
 /// - `approveExact` gives the oracle an allowance of exactly one request's fee (the oracle pulls it back to 0).
+/// - `payTokenCredit` and `payWeiCredit` pay msg.sender its whole pull credit (token or wei) in the
+///   contracts that keep one (ChainedInference, RedundantInference): zeroed before the transfer; each
+///   contract reverts with its own errors on a zero credit or a failed wei transfer (undoing the zeroing).
 /// - `collectRefund` turns a refunded token request of this contract into tokens held here: it claims the
 ///   refund at the oracle (anyone may have claimed it already: then it waits in this contract's pull
 ///   balance) and withdraws the contract's whole pull balance in the token, returning what arrived.
@@ -64,6 +67,27 @@ library TokenPull {
     /// @notice Pays `amount` of `token` to `to`; false (nothing moved) when the token refuses.
     function trySend(address token, address to, uint256 amount) internal returns (bool) {
         return IERC20(token).trySafeTransfer(to, amount);
+    }
+
+    /// @notice Zeroes msg.sender's credit in `token` and pays it out; returns the amount (0: nothing was owed, nothing moved).
+    function payTokenCredit(mapping(address => mapping(address => uint256)) storage credits, address token)
+        internal
+        returns (uint256 amount)
+    {
+        amount = credits[msg.sender][token];
+        if (amount == 0) return 0;
+        credits[msg.sender][token] = 0;
+        send(token, msg.sender, amount);
+    }
+
+    /// @notice Zeroes msg.sender's wei credit and sends it (a plain call); returns the amount (0: nothing was owed)
+    /// and whether the transfer went through. The caller reverts when it did not, restoring the credit.
+    function payWeiCredit(mapping(address => uint256) storage credits) internal returns (uint256 amount, bool ok) {
+        amount = credits[msg.sender];
+        if (amount == 0) return (0, false);
+        credits[msg.sender] = 0;
+        // solhint-disable-next-line avoid-low-level-calls
+        (ok,) = msg.sender.call{value: amount}("");
     }
 
     /// @notice Claims the refund of this contract's refunded token request `id` (ignored when it was claimed

@@ -441,23 +441,17 @@ contract RedundantInference is IInferenceConsumer, ReentrancyGuardTransient {
 
     /// @notice Sends the caller its credits.
     function withdraw() external nonReentrant {
-        uint256 amount = balanceOf[msg.sender];
+        (uint256 amount, bool ok) = TokenPull.payWeiCredit(balanceOf);
         if (amount == 0) revert RedundancyNothingToWithdraw(msg.sender);
-        balanceOf[msg.sender] = 0;
-        // A plain transfer of the caller's own credit, after zeroing it (nonReentrant as well).
-        // solhint-disable-next-line avoid-low-level-calls
-        (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert RedundancyTransferFailed(msg.sender, amount);
         emit Withdrawn(msg.sender, amount);
     }
 
     /// @notice Sends the caller its token credits in `token`.
     function withdrawToken(address token) external nonReentrant {
-        uint256 amount = tokenBalanceOf[msg.sender][token];
+        uint256 amount = TokenPull.payTokenCredit(tokenBalanceOf, token);
         if (amount == 0) revert RedundancyNothingToWithdraw(msg.sender);
-        tokenBalanceOf[msg.sender][token] = 0;
         emit TokenWithdrawn(msg.sender, token, amount);
-        TokenPull.send(token, msg.sender, amount);
     }
 
     /// @notice Credits the requester a refunded token answer's fee (in the job's token) and callback fee (wei),

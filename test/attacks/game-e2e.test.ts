@@ -13,107 +13,24 @@
  *   challenger finds leaf t0 and proves it with proveFold by the leaf's hash: WorkerFault. A lying challenger's
  *   proveFold against an honest partial tree (an interior leaf, the init, the last leaf) reverts FraudGameNoFault.
  * Prints rounds, calldata bytes and gas per move; the unchallenged result carries zero trace bytes.
+ * The daemons' game pieces (FraudGameAnswerer, playGameDispute, ChallengerDaemon): game-e2e-daemons.test.ts.
  */
-import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  type Finding,
-  CanonicalTrace,
-  descend,
-  tauFromBits,
-  finalizeReduce,
-  foldPartials,
-  reduceTerms,
-  encodeStep,
-  type Program,
-  partialKindOf,
-  initReads,
-  termReads,
-  partialTreeOf,
-  type PartialTree,
-} from "../../canonical/index.js";
-import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
-import { hashTensor, type Tensor, type Hex, bytesToHex, encodeTensor, hashEncoded } from "../../protocol/index.js";
-import { prepareDispute, responderFor, FraudGameAnswerer, pinnedPrograms } from "../../worker/index.js";
-import { playGameDispute, auditResult, ProgramCache, ChallengerDaemon } from "../../challenger/index.js";
+import { type Finding, CanonicalTrace, descend, finalizeReduce, foldPartials, reduceTerms, encodeStep, type Program, partialKindOf, initReads, termReads, partialTreeOf, type PartialTree } from "../../canonical/index.js";
+import { GAME_RULING } from "../../protocol/fraud-game-client.js";
+import { hashTensor, type Tensor, bytesToHex } from "../../protocol/index.js";
+import { prepareDispute, responderFor } from "../../worker/index.js";
 import { operandProofsOf } from "./game-proof-helpers.js";
-import { expectRevert } from "../contracts/helpers.js";
-import { readFileSync } from "node:fs";
-import { pino } from "pino";
-import { blobStore } from "../challenger/fixtures.js";
-import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
-import { CLS_PATH, CLS_SHAPE, clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TraceBook, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
+import { expectRevert, PARAMS, Ruling, send, Status } from "../contracts/helpers.js";
+import { TraceBook, withElement, type ClsWorld } from "./game-fixture.js";
+import { clients, disputed, flipped, gameE2eWorld, middleMapStep, report, setup } from "./game-e2e-fixture.js";
 import { runStep } from "./drift-helpers.js";
 
-let conn: Connection;
 let world: ClsWorld;
 let honest: CanonicalTrace;
 beforeAll(async () => {
-  conn = await network.create();
-  world = clsWorld();
-  honest = new CanonicalTrace(world.program, world.input, world.honest.tensors, "fp32");
+  ({ world, honest } = await gameE2eWorld());
 });
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function setup() {
-  const fx: Fx = await deploy(conn, { game: { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS } });
-  // The deployment procedure `oracle deploy` runs (protocol/deployment.ts): the FraudGame approved in the registry.
-  const game = fx.game;
-  const gameAddr: string = await game.getAddress();
-  await fx.registry.connect(fx.modelOwner).registerModel(world.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }));
-  await fx.registry.connect(fx.modelOwner).setCanonicalTerms(world.modelHash, world.terms);
-  return { fx, gameAddr };
-}
-
-/** A request answered by worker 0 with `signed`, challenged by fx.challenger (which opens the game). */
-async function disputed(fx: Fx, signed: Tensor) {
-  const { id, rec, receipt } = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(signed) });
-  const submitTx = await fx.ethers.provider.getTransaction(receipt.hash);
-  const challengeRc = await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
-  return { id: id as Hex, rec, submitBytes: (submitTx!.data.length - 2) / 2, challengeRc };
-}
-
-/** Clients with one sender per role: the worker's operator answers (its registered signer signs), fx.challenger attacks. */
-function clients(fx: Fx, gameAddr: string, o: { silentAnswers?: boolean } = {}) {
-  const moves: MoveRecord[] = [];
-  const onMove = (m: MoveRecord) => moves.push(m);
-  const worker = new GameWorker(gameAddr, fx.ops[0]!, fx.signers[0]!, { onMove, wait: () => sleep(5) });
-  const challenger = new GameChallenger(gameAddr, fx.challenger, {
-    onMove,
-    // The in-process chain's clock moves only when told: waiting out a clock is a time jump, waiting for the
-    // worker is a short sleep (or, for a silent worker, a jump past responseTime).
-    wait: async (reason) => {
-      if (reason === "clock") await conn.networkHelpers.time.increase(MOVE_CLOCK + 1);
-      else if (o.silentAnswers) await conn.networkHelpers.time.increase(RESPONSE_TIME + 1);
-      else await sleep(5);
-    },
-    maxPolls: 2000,
-  });
-  return { worker, challenger, moves };
-}
-
-function report(label: string, moves: MoveRecord[], rounds: number | undefined, ms: number) {
-  const total = moves.reduce((a, m) => a + m.gas, 0n);
-  const bytes = moves.reduce((a, m) => a + m.calldataBytes, 0);
-  const lines = moves.map((m, i) => `  ${String(i + 1).padStart(2)} ${m.role.padEnd(10)} ${m.move.padEnd(20)} gas ${String(m.gas).padStart(8)}  calldata ${m.calldataBytes} B`);
-  console.log(`${label}: ${rounds ?? 0} rounds, ${moves.length} moves, total gas ${total}, calldata ${bytes} B, ${ms} ms\n${lines.join("\n")}`);
-  return { total, bytes };
-}
-
-/** Step j's tensor with element e set to `value` (the rest of the trace unchanged). */
-function flipped(t: CanonicalTrace, j: number, e: number, delta: number): CanonicalTrace {
-  const tensors = t.tensors.map((x, i) => (i === j ? withElement(x, e, (x.data as Float32Array)[e]! + delta) : x));
-  return new CanonicalTrace(t.program, t.input, tensors, t.precision);
-}
-
-function middleMapStep(): { j: number; e: number } {
-  // A middle map step whose tensor spans many chunks, so the descent also bisects its DATA tree.
-  const maps = world.program.steps.filter((s) => s.kind === "map" && s.output.dtype === "float32" && s.index > 2 && world.honest.tensors[s.index]!.data.byteLength >= 16 * 1024);
-  const s = maps[Math.floor(maps.length / 2)]!;
-  const n = (world.honest.tensors[s.index]!.data as Float32Array).length;
-  return { j: s.index, e: Math.floor(n / 2) };
-}
 
 describe("FraudGame driven by the worker and challenger clients", () => {
   it("test_e2e_cheater_wrongOutputAndFlippedStep_descentAndLeafProof_WorkerFault", async () => {
@@ -367,161 +284,5 @@ describe("a false partial state: the challenger proves any leaf t by its hash (p
     expect(await challenger.resolveWhenEnded(id)).toBe(GAME_RULING.WorkerRight);
     expect(await answering).toBe(GAME_RULING.WorkerRight);
     expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerRight));
-  });
-});
-
-describe("the daemons' game pieces: worker/game-answerer.ts and challenger/game-player.ts", () => {
-  it("test_answerer_and_player_auditDisputesBeyondTauMajor_answererRespondsByItself_WorkerFault; within τ: skipped", async () => {
-    const { fx, gameAddr } = await setup();
-    const n = honest.tensors.length;
-    const final = honest.tensors[n - 1]!;
-    // Signed beyond τ_major at element 0 (the worker's trace, rebuilt by the answerer from the input, is canonical).
-    const signed = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
-    const { id, rec } = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(signed) });
-    const moves: MoveRecord[] = [];
-    const answerer = new FraudGameAnswerer({
-      provider: fx.ethers.provider,
-      sender: fx.ops[0]!,
-      traceSigner: fx.signers[0]!,
-      signerAddress: fx.signers[0]!.address,
-      oracle: fx.oracleAddr,
-      game: gameAddr,
-      // The worker's pinned model, lowered from its file at the pinned input shape (as worker/main.ts does).
-      programOf: pinnedPrograms([{ modelHash: world.modelHash, input: { shape: CLS_SHAPE } }], async () => CLS_PATH),
-      inputOf: async (r) => (r.toLowerCase() === id.toLowerCase() ? world.input : undefined),
-      pollIntervalMs: 10,
-      logger: pino({ level: "silent" }),
-      client: { wait: () => sleep(5), onMove: (m) => moves.push(m) },
-    });
-    await answerer.start();
-    try {
-      const bytes = readFileSync(CLS_PATH);
-      const cache = new ProgramCache();
-      const target = (output: Tensor) => ({
-        requestId: id as Hex,
-        model: { key: world.modelHash, bytes, inputShape: CLS_SHAPE },
-        precision: "fp32" as const,
-        tau: tauFromBits(BigInt(world.terms.tauOutAbs), BigInt(world.terms.tauOutRel)),
-        input: world.input,
-        output,
-      });
-      const verdict = auditResult(target(signed), { secret: Buffer.alloc(32, 1), fraction: 1 }, cache);
-      expect(verdict.status).toBe("dispute");
-      const client = {
-        onMove: (m: MoveRecord) => moves.push(m),
-        wait: async (reason: string) => (reason === "clock" ? void (await conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)),
-        maxPolls: 2000,
-      };
-      // Another deployment only: the model's resolver is not a game this challenger plays.
-      const other = await playGameDispute(verdict, { sender: fx.challenger, oracle: fx.oracleAddr, games: [fx.oracleAddr], modelHash: world.modelHash as Hex, record: rec, output: signed, client });
-      expect(other.kind).toBe("skipped");
-      const out = await playGameDispute(verdict, { sender: fx.challenger, oracle: fx.oracleAddr, games: [gameAddr], modelHash: world.modelHash as Hex, record: rec, output: signed, client });
-      expect(out.kind).toBe("played");
-      if (out.kind !== "played") return;
-      expect(out.result.outcome).toBe("toleranceProof");
-      expect(out.result.ruling).toBe(GAME_RULING.WorkerFault);
-      await answerer.settled();
-      // The worker's side was played by the answerer alone: it saw the game, committed, and saw the ruling.
-      expect(answerer.outcomes.get(id.toLowerCase())).toBe("WorkerFault");
-      expect(moves.map((m) => m.move)).toEqual(["commitTrace", "proveOutput", "resolve"]);
-      expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
-      report("daemon pieces, output beyond τ_major", moves, 0, 0);
-      // An output within τ_out: the audit says "within", nothing is played.
-      const within = auditResult(target(final), { secret: Buffer.alloc(32, 1), fraction: 1 }, cache);
-      expect(within.status).toBe("within");
-      expect((await playGameDispute(within, { sender: fx.challenger, oracle: fx.oracleAddr, games: [gameAddr], modelHash: world.modelHash as Hex, record: rec, output: final, client })).kind).toBe("skipped");
-    } finally {
-      await answerer.close();
-      await answerer.close();
-    }
-  });
-});
-
-describe("ChallengerDaemon with fraudGames (the config switch) and the worker's FraudGameAnswerer", () => {
-  it("test_daemon_fraudGame_auditsCanonically_disputesAndPlays_WorkerFault; within τ: honest", async () => {
-    const { fx, gameAddr } = await setup();
-    const store = await blobStore();
-    try {
-      const put = (t: Tensor) => {
-        const e = encodeTensor(t);
-        store.blobs.set(hashEncoded(e).toLowerCase(), e);
-      };
-      const final = honest.tensors[honest.tensors.length - 1]!;
-      const bad = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
-      put(world.input);
-      put(bad);
-      put(final);
-      const good = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });
-      const cheat = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(bad) });
-      const answerer = worldAnswerer(fx, gameAddr, world);
-      await answerer.start();
-      const base = {
-        oracleAddress: fx.oracleAddr,
-        runner: fx.challenger,
-        blobStoreUrl: store.url,
-        policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
-      };
-      try {
-        const daemon = new ChallengerDaemon({
-          ...base,
-          fraudGames: {
-            games: [gameAddr],
-            models: new Map([[world.modelHash.toLowerCase(), { bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE }]]),
-            audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
-            client: { wait: async (reason) => (reason === "clock" ? void (await conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)), maxPolls: 2000 },
-          },
-        });
-        const outcomes = await daemon.poll();
-        expect(outcomes.get(good.id)).toMatchObject({ kind: "honest" });
-        expect(outcomes.get(cheat.id)).toMatchObject({ kind: "gamePlayed", ruling: GAME_RULING.WorkerFault, outcome: "toleranceProof" });
-        expect((await fx.oracle.getDispute(cheat.id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
-        expect(await fx.oracle.state(good.id)).toBe(BigInt(Status.Submitted));
-        await answerer.settled();
-        expect(answerer.outcomes.get(cheat.id.toLowerCase())).toBe("WorkerFault");
-      } finally {
-        await answerer.close();
-      }
-    } finally {
-      await new Promise<void>((resolve) => store.server.close(() => resolve()));
-    }
-  });
-});
-
-describe("ChallengerDaemon on a withheld output (issue 18, large outputs)", () => {
-  it("test_daemon_withheldOutput_canonicalHash_honestAndPublished; notCanonical_reportedNeverHonest", async () => {
-    const { fx, gameAddr } = await setup();
-    const store = await blobStore();
-    try {
-      const input = encodeTensor(world.input);
-      store.blobs.set(hashEncoded(input).toLowerCase(), input);
-      const final = honest.tensors[honest.tensors.length - 1]!;
-      const bad = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
-      // Both workers commit a hash and publish no bytes.
-      const good = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });
-      const cheat = await requestAndSubmit(fx, 1, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(bad) });
-      const daemon = new ChallengerDaemon({
-        oracleAddress: fx.oracleAddr,
-        runner: fx.challenger,
-        blobStoreUrl: store.url,
-        policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
-        fraudGames: {
-          games: [gameAddr],
-          models: new Map([[world.modelHash.toLowerCase(), { bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE }]]),
-          audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
-        },
-      });
-      const outcomes = await daemon.poll();
-      // The canonical output hashes to the committed hash: honest, and its bytes are now published.
-      expect(outcomes.get(good.id)).toMatchObject({ kind: "honest" });
-      const published = store.blobs.get(hashTensor(final).toLowerCase());
-      expect(published).toBeDefined();
-      expect(hashEncoded(published!)).toBe(hashTensor(final));
-      // Not the canonical output, bytes withheld: reported (never passed as honest), nothing published.
-      expect(outcomes.get(cheat.id)).toMatchObject({ kind: "skipped" });
-      expect((outcomes.get(cheat.id) as { reason: string }).reason).toMatch(/output withheld: the worker committed/);
-      expect(store.blobs.has(hashTensor(bad).toLowerCase())).toBe(false);
-    } finally {
-      await new Promise<void>((resolve) => store.server.close(() => resolve()));
-    }
   });
 });
