@@ -223,7 +223,7 @@ async function benchCase(m: BenchModel, batch: number, trace: TraceMode, jobs: n
   };
   const prefetch = Math.max(4, 2 * batch);
   const runPipeline: (count?: number) => Promise<number> = await makePipeline(true, true);
-  const runJsThread = trace === "none" ? await makePipeline(false, false) : undefined;
+  const runJsThread = trace === "none" && !process.env.NOJS ? await makePipeline(false, false) : undefined;
 
   // Warm both (model fetch + hash check, session creation, JIT).
   await runRaw();
