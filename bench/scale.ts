@@ -47,20 +47,12 @@ import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.
 import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { startBrokerNode, startService, type BrokerNode, type ServiceProcess } from "../test/faults/processes.js";
 import { BENCH_MODELS } from "./models.js";
-import { machineCpuMs, median, pidsWithCommandLine, r1, treeCpuMs } from "./stats.js";
+import { cpuPerJob, median, pidsWithCommandLine, r1, type RunCpu } from "./stats.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const ORACLE = "0x00000000000000000000000000000000000000aa";
 const CHAIN_ID = 31337n;
 const r2 = (x: number) => Number(x.toFixed(2));
-
-/** CPU per job of each part of a run (ms; workers with their model processes, the broker, this bench process) and the share of the machine busy. */
-interface RunCpu {
-  workers: number;
-  broker: number | undefined;
-  bench: number;
-  machineBusy: number;
-}
 
 async function benchWorkers(url: string, counts: number[], jobs: number, repeats: number, brokerPids: () => number[]) {
   const m = BENCH_MODELS.find((x) => x.name === "cls")!;
@@ -125,6 +117,9 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
           WORKER_INTRA_OP_NUM_THREADS: "1",
           WORKER_PREFETCH: "4",
           WORKER_MAX_INLINE_OUTPUT_BYTES: String(1 << 20),
+          // The inputs' server is on loopback, which a worker refuses to fetch from unless allowed.
+          WORKER_FETCH_ALLOWED_ADDRESSES: "127.0.0.0/8",
+          WORKER_MODEL_SCHEMES: "http,https,file,npm", // opt in: the model is a local npm package's file
         }),
       );
     }
@@ -132,11 +127,13 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     let measuring = false;
     const stages = new Map<string, number[]>();
     let notify: (() => void) | undefined;
+    let fail: ((error: Error) => void) | undefined;
     const sub = await queue.consume<Json>(
       QUEUES.results,
       async (d) => {
         const body = d.body as { kind: string; message?: string; items?: { timings?: Record<string, number> }[] };
-        if (body.kind !== "batch") throw new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`);
+        // A rejection ends the bench (thrown here it would only be dead-lettered and the run would wait forever).
+        if (body.kind !== "batch") return void fail?.(new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`));
         // One signed batch per flush of the worker's result batcher (docs/V2.md §3).
         for (const item of body.items ?? []) {
           if (measuring) {
@@ -156,8 +153,9 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     const run = async (count: number): Promise<number> => {
       const r = ++runNo;
       const target = received + count;
-      const done = new Promise<void>((resolve) => {
+      const done = new Promise<void>((resolve, reject) => {
         notify = () => received >= target && resolve();
+        fail = reject;
       });
       const messages: Job[] = Array.from({ length: count }, (_, i) => ({
         kind: "job",
@@ -174,7 +172,12 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
       }));
       const t0 = performance.now();
       await Promise.all(messages.map((msg) => queue.publish(QUEUES.jobs, msg as unknown as Json, { messageId: msg.requestId })));
-      await done;
+      // A stalled run (a worker refusing every job, say) ends the bench with the workers' last words.
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${received - (target - count)} of ${count} results after 300 s; worker logs:\n${workers.map((w) => w.lines.slice(-5).join("\n")).join("\n")}`)), 300_000);
+      });
+      await Promise.race([done, stalled]).finally(() => clearTimeout(timer));
       return (count / (performance.now() - t0)) * 1000;
     };
     await Promise.all(workers.map((w) => w.waitForLog("worker ready", 120_000)));
@@ -185,19 +188,9 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     const broker = brokerPids();
     measuring = true;
     for (let r = 0; r < repeats; r++) {
-      const w0 = treeCpuMs(workerPids);
-      const b0 = broker.length > 0 ? treeCpuMs(broker) : undefined;
-      const p0 = process.cpuUsage();
-      const m0 = machineCpuMs();
-      runs.push(await run(jobs));
-      const p = process.cpuUsage(p0);
-      const m1 = machineCpuMs();
-      cpu.push({
-        workers: (treeCpuMs(workerPids) - w0) / jobs,
-        broker: b0 === undefined ? undefined : (treeCpuMs(broker) - b0) / jobs,
-        bench: (p.user + p.system) / 1000 / jobs,
-        machineBusy: m1.total > m0.total ? (m1.busy - m0.busy) / (m1.total - m0.total) : NaN,
-      });
+      const measured = await cpuPerJob(jobs, workerPids, broker, () => run(jobs));
+      runs.push(measured.value);
+      cpu.push(measured.cpu);
     }
     measuring = false;
     await sub.cancel();
@@ -361,8 +354,9 @@ async function main(): Promise<void> {
     url = broker.url;
   }
   try {
-    const nodeName = broker === undefined ? undefined : `bench-${process.pid}@`;
-    const brokerPids = () => (nodeName === undefined ? [] : pidsWithCommandLine(nodeName).filter((pid) => pid !== process.pid));
+    // The private node's Erlang VM runs with its state folder (.data/rabbitmq-bench-<pid>) as its home.
+    const home = broker === undefined ? undefined : `rabbitmq-bench-${process.pid}`;
+    const brokerPids = () => (home === undefined ? [] : pidsWithCommandLine(home).filter((pid) => pid !== process.pid));
     const workers = await benchWorkers(url, values.workers.split(",").map(Number), Number(values.jobs), Number(values.repeats), brokerPids);
     const relayer = await benchRelayer(url, Number(values.results), Number(values.repeats));
     let recovery: Record<string, unknown> | undefined;

@@ -120,3 +120,31 @@ export function machineCpuMs(): { busy: number; total: number } {
     return { busy: 0, total: 0 };
   }
 }
+
+/** CPU per job of each part of a scale run (ms; workers with their model processes, the broker, this bench process) and the share of the machine busy. */
+export interface RunCpu {
+  workers: number;
+  broker: number | undefined;
+  bench: number;
+  machineBusy: number;
+}
+
+/** Runs `fn` (a run of `jobs` jobs) and measures the CPU each part used per job meanwhile. */
+export async function cpuPerJob<T>(jobs: number, workerPids: readonly number[], brokerPids: readonly number[], fn: () => Promise<T>): Promise<{ value: T; cpu: RunCpu }> {
+  const w0 = treeCpuMs(workerPids);
+  const b0 = brokerPids.length > 0 ? treeCpuMs(brokerPids) : undefined;
+  const p0 = process.cpuUsage();
+  const m0 = machineCpuMs();
+  const value = await fn();
+  const p = process.cpuUsage(p0);
+  const m1 = machineCpuMs();
+  return {
+    value,
+    cpu: {
+      workers: (treeCpuMs(workerPids) - w0) / jobs,
+      broker: b0 === undefined ? undefined : (treeCpuMs(brokerPids) - b0) / jobs,
+      bench: (p.user + p.system) / 1000 / jobs,
+      machineBusy: m1.total > m0.total ? (m1.busy - m0.busy) / (m1.total - m0.total) : NaN,
+    },
+  };
+}
