@@ -42,9 +42,13 @@ function readSlot(path, length) {
   }
   return b;
 }
+const sizes = new Map();
 function writeSlot(path, bytes) {
   const fd = fdOf(path, "w+");
   for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done, done);
+  // Cut a file an earlier, larger output left longer (tmpfs is memory).
+  if ((sizes.get(path) || 0) > bytes.byteLength) fs.ftruncateSync(fd, bytes.byteLength);
+  sizes.set(path, bytes.byteLength);
 }
 
 function fail(id, e) {

@@ -11,11 +11,13 @@
  * a file. The message names each tensor's byte length (a file may be longer, from an earlier, larger
  * tensor).
  */
-import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export class TensorFiles {
   private readonly fds = new Map<string, number>();
+  /** Bytes in each input file. */
+  private readonly sizes = new Map<string, number>();
   private readonly free: number[] = [];
   private slots = 0;
   private closed = false;
@@ -40,6 +42,10 @@ export class TensorFiles {
     const path = this.inputPath(slot, k);
     const fd = this.fd(path, "w+");
     for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done, done);
+    // A file left longer by an earlier, larger tensor is cut to this one: tmpfs holds no more than the
+    // latest tensor of each slot (in memory: the run has those bytes in memory anyway).
+    if ((this.sizes.get(path) ?? 0) > bytes.byteLength) ftruncateSync(fd, bytes.byteLength);
+    this.sizes.set(path, bytes.byteLength);
     return path;
   }
 
