@@ -20,7 +20,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
@@ -47,19 +47,14 @@ import { DEFAULT_PARAMS, REQUEST_FEE, deployOracle } from "../stack/local-stack.
 import { TextDirectionDApp__factory } from "../types/ethers-contracts/index.js";
 import { startBrokerNode, startService, type BrokerNode, type ServiceProcess } from "../test/faults/processes.js";
 import { BENCH_MODELS } from "./models.js";
+import { cpuPerJob, median, pidsWithCommandLine, r1, type RunCpu } from "./stats.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const ORACLE = "0x00000000000000000000000000000000000000aa";
 const CHAIN_ID = 31337n;
-const r1 = (x: number) => Number(x.toFixed(1));
 const r2 = (x: number) => Number(x.toFixed(2));
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
-async function benchWorkers(url: string, counts: number[], jobs: number, repeats: number) {
+async function benchWorkers(url: string, counts: number[], jobs: number, repeats: number, brokerPids: () => number[]) {
   const m = BENCH_MODELS.find((x) => x.name === "cls")!;
   const modelPath = resolveNpmUri(m.uri);
   const modelHash = await sha256File(modelPath);
@@ -95,7 +90,16 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
   const inputUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/inputs`;
 
   const dir = mkdtempSync(join(tmpdir(), "bench-scale-"));
-  const cases: { workers: number; jobsPerSecond: { median: number; runs: number[] }; ratioToRaw1Thread: number; stageMedianMs: Record<string, number> }[] = [];
+  const cases: {
+    workers: number;
+    jobsPerSecond: { median: number; runs: number[] };
+    ratioToRaw1Thread: number;
+    stageMedianMs: Record<string, number>;
+    /** Median CPU ms per job of each part, the machine's busy share during the runs, and the jobs/s that CPU allows on this machine's cores. */
+    cpuMsPerJob: { workers: number; broker: number | undefined; bench: number };
+    machineBusy: number;
+    cpuBoundJobsPerSecond: number;
+  }[] = [];
   for (const n of counts) {
     const ns = `bench-${randomUUID().slice(0, 8)}.`;
     const queue = await RabbitMqQueue.connect(url, { namespace: ns, connectionName: `${ns}bench` });
@@ -113,6 +117,9 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
           WORKER_INTRA_OP_NUM_THREADS: "1",
           WORKER_PREFETCH: "4",
           WORKER_MAX_INLINE_OUTPUT_BYTES: String(1 << 20),
+          // The inputs' server is on loopback, which a worker refuses to fetch from unless allowed.
+          WORKER_FETCH_ALLOWED_ADDRESSES: "127.0.0.0/8",
+          WORKER_MODEL_SCHEMES: "http,https,file,npm", // opt in: the model is a local npm package's file
         }),
       );
     }
@@ -120,11 +127,13 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     let measuring = false;
     const stages = new Map<string, number[]>();
     let notify: (() => void) | undefined;
+    let fail: ((error: Error) => void) | undefined;
     const sub = await queue.consume<Json>(
       QUEUES.results,
       async (d) => {
         const body = d.body as { kind: string; message?: string; items?: { timings?: Record<string, number> }[] };
-        if (body.kind !== "batch") throw new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`);
+        // A rejection ends the bench (thrown here it would only be dead-lettered and the run would wait forever).
+        if (body.kind !== "batch") return void fail?.(new Error(`bench job rejected: ${JSON.stringify(body).slice(0, 300)}`));
         // One signed batch per flush of the worker's result batcher (docs/V2.md §3).
         for (const item of body.items ?? []) {
           if (measuring) {
@@ -144,8 +153,9 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     const run = async (count: number): Promise<number> => {
       const r = ++runNo;
       const target = received + count;
-      const done = new Promise<void>((resolve) => {
+      const done = new Promise<void>((resolve, reject) => {
         notify = () => received >= target && resolve();
+        fail = reject;
       });
       const messages: Job[] = Array.from({ length: count }, (_, i) => ({
         kind: "job",
@@ -162,14 +172,26 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
       }));
       const t0 = performance.now();
       await Promise.all(messages.map((msg) => queue.publish(QUEUES.jobs, msg as unknown as Json, { messageId: msg.requestId })));
-      await done;
+      // A stalled run (a worker refusing every job, say) ends the bench with the workers' last words.
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${received - (target - count)} of ${count} results after 300 s; worker logs:\n${workers.map((w) => w.lines.slice(-5).join("\n")).join("\n")}`)), 300_000);
+      });
+      await Promise.race([done, stalled]).finally(() => clearTimeout(timer));
       return (count / (performance.now() - t0)) * 1000;
     };
     await Promise.all(workers.map((w) => w.waitForLog("worker ready", 120_000)));
     await run(Math.max(8, 4 * n)); // warm every worker: model fetch and session creation
     const runs: number[] = [];
+    const cpu: RunCpu[] = [];
+    const workerPids = workers.map((w) => w.child.pid!).filter((pid) => pid !== undefined);
+    const broker = brokerPids();
     measuring = true;
-    for (let r = 0; r < repeats; r++) runs.push(await run(jobs));
+    for (let r = 0; r < repeats; r++) {
+      const measured = await cpuPerJob(jobs, workerPids, broker, () => run(jobs));
+      runs.push(measured.value);
+      cpu.push(measured.cpu);
+    }
     measuring = false;
     await sub.cancel();
     for (const w of workers) w.kill("SIGTERM");
@@ -177,8 +199,15 @@ async function benchWorkers(url: string, counts: number[], jobs: number, repeats
     await queue.close();
     const med = median(runs);
     const stageMedianMs = Object.fromEntries([...stages].map(([k, v]) => [k, r2(median(v))]));
-    cases.push({ workers: n, jobsPerSecond: { median: r1(med), runs: runs.map(r1) }, ratioToRaw1Thread: r2(med / median(raw1)), stageMedianMs });
-    console.log(`workers ${n}: ${r1(med)} jobs/s (runs ${runs.map(r1).join(", ")}), ${r2(med / median(raw1))}x raw 1-thread; per-job stages (median ms) ${JSON.stringify(stageMedianMs)}`);
+    const brokerMs = cpu.every((c) => c.broker !== undefined) ? r2(median(cpu.map((c) => c.broker!))) : undefined;
+    const cpuMsPerJob = { workers: r2(median(cpu.map((c) => c.workers))), broker: brokerMs, bench: r2(median(cpu.map((c) => c.bench))) };
+    const perJob = cpuMsPerJob.workers + (brokerMs ?? 0) + cpuMsPerJob.bench;
+    const machineBusy = r2(median(cpu.map((c) => c.machineBusy)));
+    const cpuBoundJobsPerSecond = r1((cpus().length * 1000) / perJob);
+    cases.push({ workers: n, jobsPerSecond: { median: r1(med), runs: runs.map(r1) }, ratioToRaw1Thread: r2(med / median(raw1)), stageMedianMs, cpuMsPerJob, machineBusy, cpuBoundJobsPerSecond });
+    console.log(
+      `workers ${n}: ${r1(med)} jobs/s (runs ${runs.map(r1).join(", ")}), ${r2(med / median(raw1))}x raw 1-thread; CPU ms/job workers ${cpuMsPerJob.workers}, broker ${brokerMs ?? "?"}, bench ${cpuMsPerJob.bench}; machine ${Math.round(machineBusy * 100)} % busy (${cpus().length} cores; CPU allows ~${cpuBoundJobsPerSecond} jobs/s); per-job stages (median ms) ${JSON.stringify(stageMedianMs)}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   await new Promise<void>((r) => server.close(() => r()));
@@ -325,7 +354,10 @@ async function main(): Promise<void> {
     url = broker.url;
   }
   try {
-    const workers = await benchWorkers(url, values.workers.split(",").map(Number), Number(values.jobs), Number(values.repeats));
+    // The private node's Erlang VM runs with its state folder (.data/rabbitmq-bench-<pid>) as its home.
+    const home = broker === undefined ? undefined : `rabbitmq-bench-${process.pid}`;
+    const brokerPids = () => (home === undefined ? [] : pidsWithCommandLine(home).filter((pid) => pid !== process.pid));
+    const workers = await benchWorkers(url, values.workers.split(",").map(Number), Number(values.jobs), Number(values.repeats), brokerPids);
     const relayer = await benchRelayer(url, Number(values.results), Number(values.repeats));
     let recovery: Record<string, unknown> | undefined;
     if (values.faults !== "0") {
@@ -338,7 +370,7 @@ async function main(): Promise<void> {
     }
     const out = {
       date: new Date().toISOString(),
-      machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node CPU, RabbitMQ ${broker === undefined ? "from RABBITMQ_URL" : "private node (scripts/rabbitmq.sh)"}`,
+      machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}, onnxruntime-node CPU, RabbitMQ ${broker === undefined ? "from RABBITMQ_URL" : "private node (scripts/rabbitmq.sh)"}; load average at start ${loadStart.map((x) => x.toFixed(1)).join(" ")}`,
       command: `tsx bench/scale.ts ${process.argv.slice(2).join(" ")}`.trim(),
       workers,
       relayer,
@@ -346,9 +378,11 @@ async function main(): Promise<void> {
     };
     mkdirSync(join(ROOT, "bench/results"), { recursive: true });
     writeFileSync(join(ROOT, "bench/results/scale.json"), `${JSON.stringify(out, null, 2)}\n`);
-    console.log("\n| workers (processes) | jobs/s (median) | x raw ORT, 1 thread |");
-    console.log("|---|---|---|");
-    for (const c of workers.cases) console.log(`| ${c.workers} | ${c.jobsPerSecond.median} | ${c.ratioToRaw1Thread} |`);
+    console.log("\n| workers (processes) | jobs/s (median) | x raw ORT, 1 thread | CPU ms/job workers / broker / bench | machine busy | jobs/s the CPU allows |");
+    console.log("|---|---|---|---|---|---|");
+    for (const c of workers.cases) {
+      console.log(`| ${c.workers} | ${c.jobsPerSecond.median} | ${c.ratioToRaw1Thread} | ${c.cpuMsPerJob.workers} / ${c.cpuMsPerJob.broker ?? "?"} / ${c.cpuMsPerJob.bench} | ${Math.round(c.machineBusy * 100)} % | ${c.cpuBoundJobsPerSecond} |`);
+    }
     console.log(`raw onnxruntime in this run: ${workers.rawPerSecond.oneThread.median}/s (1 thread), ${workers.rawPerSecond.ortDefaultThreads.median}/s (ORT default threads)`);
     console.log(`relayer: ${relayer.resultsPerSecond.median} results/s landed (mean ${relayer.meanItemsPerTransaction} per transaction)`);
   } finally {
@@ -356,6 +390,8 @@ async function main(): Promise<void> {
   }
   process.exit(0);
 }
+
+const loadStart = loadavg();
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -76,8 +76,21 @@ const coder = AbiCoder.defaultAbiCoder();
 
 /** keccak256(abi.encode(RESULT_LEAF_TAG, requestId, outputHash)): a signed item's leaf (RequestBook.resultLeaf). */
 export function batchItemLeaf(requestId: string, outputHash: string): Hex {
-  return keccak256(coder.encode(["bytes32", "bytes32", "bytes32"], [RESULT_LEAF_TAG, requestId, outputHash])) as Hex;
+  // abi.encode of three bytes32 is their 96 bytes in a row: written directly (issue 15: ~4x less CPU than
+  // the ABI coder, once per result on the worker's JS thread). Anything but two 0x-hex words goes through
+  // the coder, which throws its usual error.
+  if (!BYTES32.test(requestId) || !BYTES32.test(outputHash)) {
+    return keccak256(coder.encode(["bytes32", "bytes32", "bytes32"], [RESULT_LEAF_TAG, requestId, outputHash])) as Hex;
+  }
+  const words = Buffer.allocUnsafe(96);
+  RESULT_TAG_BYTES.copy(words, 0);
+  words.write(requestId.slice(2), 32, "hex");
+  words.write(outputHash.slice(2), 64, "hex");
+  return keccak256(words) as Hex;
 }
+
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+const RESULT_TAG_BYTES = Buffer.from(RESULT_LEAF_TAG.slice(2), "hex");
 
 /** The root a worker signs over `entries` in this order (every item, valid or not, as the oracle rebuilds it). */
 export function resultsRoot(entries: readonly BatchEntry[]): Hex {
@@ -109,6 +122,15 @@ export function resultLeaf(requestId: string, attempt: number, record: ResultRec
 
 /** keccak256(min(a, b) || max(a, b)), the commutative node hash (BatchMerkle.hashPair). */
 export function hashPair(a: string, b: string): Hex {
+  if (BYTES32.test(a) && BYTES32.test(b)) {
+    // Equal-length lower-case hex compares as its number does: no BigInt.
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    const pair = Buffer.allocUnsafe(64);
+    pair.write((x < y ? x : y).slice(2), 0, "hex");
+    pair.write((x < y ? y : x).slice(2), 32, "hex");
+    return keccak256(pair) as Hex;
+  }
   const [lo, hi] = BigInt(a) < BigInt(b) ? [a, b] : [b, a];
   return keccak256(`0x${lo.slice(2)}${hi.slice(2)}`) as Hex;
 }

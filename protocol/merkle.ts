@@ -50,6 +50,43 @@ export function chunkLeaves(data: Uint8Array): Buffer[] {
   return leaves;
 }
 
+/**
+ * merkleRoot(chunkLeaves(data)) in one pass, without a Buffer per leaf or node: the leaves are hashed into
+ * one contiguous level buffer, each level's pairs (adjacent there) are hashed from a reused 65-byte
+ * buffer into the level's front half. The hot path of every tensor hash (issue 15: ~2x less CPU than the
+ * leaf-array form on a 110 KB tensor).
+ */
+export function chunkRoot(data: Uint8Array): Buffer {
+  const count = Math.max(1, Math.ceil(data.byteLength / CHUNK_BYTES));
+  const level = Buffer.allocUnsafe(count * 32);
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES + 1);
+  buf[0] = LEAF[0]!;
+  const src = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  for (let i = 0; i < count; i++) {
+    const start = i * CHUNK_BYTES;
+    const n = Math.min(CHUNK_BYTES, data.byteLength - start);
+    src.copy(buf, 1, start, start + n);
+    sha256Once(buf.subarray(0, n + 1)).copy(level, i * 32);
+  }
+  const node = Buffer.allocUnsafe(65);
+  node[0] = NODE[0]!;
+  let width = count;
+  while (width > 1) {
+    const half = Math.ceil(width / 2);
+    for (let i = 0; i < half; i++) {
+      const left = 64 * i;
+      if (2 * i + 1 < width) level.copy(node, 1, left, left + 64);
+      else {
+        level.copy(node, 1, left, left + 32);
+        node.fill(0, 33);
+      }
+      sha256Once(node).copy(level, 32 * i);
+    }
+    width = half;
+  }
+  return Buffer.from(level.subarray(0, 32));
+}
+
 /** Root over `leaves`; at each level an odd last node is paired with 32 zero bytes. Empty: zero. */
 export function merkleRoot(leaves: readonly Uint8Array[]): Buffer {
   if (leaves.length === 0) return Buffer.from(ZERO);

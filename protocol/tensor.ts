@@ -9,7 +9,7 @@
  * one chunk and a short path.
  */
 import { OracleError } from "./errors.js";
-import { chunkLeaves, merkleRoot, sha256, bytesToHex } from "./merkle.js";
+import { chunkRoot, sha256, bytesToHex } from "./merkle.js";
 import type { Hex, TensorHash } from "./types.js";
 
 export const TENSOR_MAGIC = Buffer.from("VIOT", "ascii");
@@ -207,13 +207,13 @@ export function decodeTensor(bytes: Uint8Array): Tensor {
 export function hashEncoded(bytes: Uint8Array): TensorHash {
   const h = decodeHeader(bytes);
   const header = bytes.subarray(0, h.headerBytes);
-  const root = merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)));
+  const root = chunkRoot(bytes.subarray(h.headerBytes));
   return bytesToHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
 }
 
 export function hashTensor(tensor: Tensor): TensorHash {
   const header = encodeHeader(tensor.dtype, tensor.shape);
-  const root = merkleRoot(chunkLeaves(dataBytes(tensor.data)));
+  const root = chunkRoot(dataBytes(tensor.data));
   return bytesToHex(sha256(Buffer.from([2]), header, root)) as TensorHash;
 }
 
@@ -241,5 +241,5 @@ export function checkSpec(actual: { dtype: DType; shape: readonly number[] }, sp
  */
 export function tensorHashParts(bytes: Uint8Array): { header: Hex; dataRoot: Hex } {
   const h = decodeHeader(bytes);
-  return { header: bytesToHex(bytes.subarray(0, h.headerBytes)), dataRoot: bytesToHex(merkleRoot(chunkLeaves(bytes.subarray(h.headerBytes)))) };
+  return { header: bytesToHex(bytes.subarray(0, h.headerBytes)), dataRoot: bytesToHex(chunkRoot(bytes.subarray(h.headerBytes))) };
 }

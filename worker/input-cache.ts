@@ -18,7 +18,7 @@
  * are served from memory.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { rename, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hashEncoded, BYTES32_LOWER_PATTERN } from "../protocol/index.js";
 
@@ -104,10 +104,12 @@ export class InputCache {
     // After any earlier write of the same id (a put, delete, put in a row) so files land in order.
     write.done = previous.then(async () => {
       try {
-        await writeFile(`${file}.tmp`, bytes);
-        await rename(`${file}.tmp`, file);
+        // Straight to its name, no temporary file and rename (one thread-pool round trip less per job): a
+        // file cut short by a crash is adopted at the next start like any other and dropped by the hash
+        // check of its first read, exactly as a corrupted one.
+        await writeFile(file, bytes);
       } catch (error) {
-        await rm(`${file}.tmp`, { force: true }).catch(() => undefined);
+        await rm(file, { force: true }).catch(() => undefined);
         if (this.writing.get(id) === write) this.delete(id);
         throw error;
       } finally {

@@ -2,7 +2,7 @@
  * The child side of worker/model-process.ts: one onnxruntime session in a process of its own.
  * Plain CommonJS (it needs nothing but onnxruntime-node) so it runs the same under tsx, vitest and
  * node. Messages use Node's "advanced" IPC serialization: tensors travel as their raw bytes, in the
- * message (Uint8Array) or, when large, as a file in the parent's private tmpfs folder, never as
+ * message (Uint8Array) or, when large, as a run slot's file in the parent's private tmpfs folder, never as
  * JSON arrays of numbers. The parent watches this process's memory and time
  * and kills it on a breach; nothing here needs to cooperate.
  */
@@ -19,6 +19,36 @@ let session;
 
 function bytesOf(view) {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+// A run slot's files stay open and are overwritten in place (worker/tensor-files.ts): one positioned
+// read or write per tensor; the message names how many of a file's bytes are the tensor's.
+const fds = new Map();
+function fdOf(path, flags) {
+  let fd = fds.get(path);
+  if (fd === undefined) {
+    fd = fs.openSync(path, flags, 0o600);
+    fds.set(path, fd);
+  }
+  return fd;
+}
+function readSlot(path, length) {
+  const b = Buffer.allocUnsafeSlow(length);
+  const fd = fdOf(path, "r");
+  for (let done = 0; done < length; ) {
+    const n = fs.readSync(fd, b, done, length - done, done);
+    if (n === 0) throw new Error(`input file holds ${done} bytes, the message says ${length}`);
+    done += n;
+  }
+  return b;
+}
+const sizes = new Map();
+function writeSlot(path, bytes) {
+  const fd = fdOf(path, "w+");
+  for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done, done);
+  // Cut a file an earlier, larger output left longer (tmpfs is memory).
+  if ((sizes.get(path) || 0) > bytes.byteLength) fs.ftruncateSync(fd, bytes.byteLength);
+  sizes.set(path, bytes.byteLength);
 }
 
 function fail(id, e) {
@@ -41,7 +71,7 @@ process.on("message", async (msg) => {
         const A = ARRAYS[t.type];
         if (A === undefined) throw new Error(`input ${name}: ${t.type} tensors cannot cross to the model process`);
         // Large tensors come as a file in the parent's private tmpfs folder, small ones in the message.
-        const b = t.path !== undefined ? fs.readFileSync(t.path) : t.data;
+        const b = t.path !== undefined ? readSlot(t.path, t.bytes) : t.data;
         const aligned = b.byteOffset % A.BYTES_PER_ELEMENT === 0 ? b : b.slice();
         feeds[name] = new ort.Tensor(t.type, new A(aligned.buffer, aligned.byteOffset, aligned.byteLength / A.BYTES_PER_ELEMENT), t.dims);
       }
@@ -52,9 +82,9 @@ process.on("message", async (msg) => {
         if (!ArrayBuffer.isView(t.data)) throw new Error(`output ${name}: ${t.type} tensors cannot cross back from the model process`);
         const bytes = bytesOf(t.data);
         if (msg.outDir !== undefined && bytes.byteLength >= msg.fileBytes) {
-          const path = `${msg.outDir}/out-${msg.id}-${k++}.bin`;
-          fs.writeFileSync(path, bytes);
-          outputs[name] = { type: t.type, dims: Array.from(t.dims), path };
+          const path = `${msg.outDir}/out-${msg.slot}-${k++}.bin`;
+          writeSlot(path, bytes);
+          outputs[name] = { type: t.type, dims: Array.from(t.dims), path, bytes: bytes.byteLength };
         } else {
           outputs[name] = { type: t.type, dims: Array.from(t.dims), data: bytes };
         }

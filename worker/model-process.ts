@@ -31,16 +31,18 @@
  * serialization writes a Uint8Array as its bytes), one of FILE_BYTES or more as a file in a private
  * (0700) folder on /dev/shm (tmpfs), written by one side and read by the other: a 108 KiB tensor
  * went through the IPC pipe in 3.1 ms median on a loaded 2-core host, through tmpfs in 0.8 ms. The
- * bench (bench/model-process.ts) measures the whole cost against in-process runs.
+ * files are a run slot's, kept open on both sides and overwritten in place (worker/tensor-files.ts).
+ * The bench (bench/model-process.ts) measures the whole cost against in-process runs.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
 import { OracleError } from "../protocol/index.js";
 import type { InferenceSessionLike, RunFlags } from "./ort-thread.js";
+import { TensorFiles } from "./tensor-files.js";
 
 const CHILD_PATH = fileURLToPath(new URL("./model-process-child.cjs", import.meta.url));
 const ORT_PATH = createRequire(import.meta.url).resolve("onnxruntime-node");
@@ -103,9 +105,10 @@ const ARRAYS: Record<string, { new (buffer: ArrayBuffer, byteOffset: number, len
 interface WireTensor {
   type: string;
   dims: number[];
-  /** The bytes, in the message; or `path`, a file in the session's tmpfs folder. */
+  /** The bytes, in the message; or `path`, a file in the session's tmpfs folder, of which the first `bytes` are the tensor's. */
   data?: Uint8Array;
   path?: string;
+  bytes?: number;
 }
 
 interface Reply {
@@ -133,6 +136,8 @@ export class ProcessSession implements InferenceSessionLike {
   private releasing: Promise<void> | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private stderrTail = "";
+  /** The tensor files of the runs (in `folder`). */
+  private readonly files: TensorFiles | undefined;
   /** Highest resident memory seen while a call was in flight (bytes). */
   peakResidentBytes = 0;
   /** Whether the kernel caps this process's memory (RLIMIT_DATA through prlimit). */
@@ -147,6 +152,7 @@ export class ProcessSession implements InferenceSessionLike {
     private readonly limits: ModelProcessLimits,
     private readonly folder: string | undefined,
   ) {
+    this.files = folder === undefined ? undefined : new TensorFiles(folder);
     child.unref();
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -301,6 +307,7 @@ export class ProcessSession implements InferenceSessionLike {
       if (this.releasing === undefined) this.limits.onKill?.(killReason(error));
     }
     this.stopWatchdog();
+    this.files?.close();
     if (this.folder !== undefined) rmSync(this.folder, { recursive: true, force: true });
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     const reason = this.dead;
@@ -312,49 +319,45 @@ export class ProcessSession implements InferenceSessionLike {
 
   async run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[], _flags: ort.InferenceSession.RunOptions & RunFlags = {}): Promise<Record<string, ort.Tensor>> {
     if (this.releasing !== undefined) throw new Error("the session is released");
-    const id = this.nextId; // the id call() is about to take: names this run's files
     const wire: Record<string, WireTensor> = {};
-    const written: string[] = [];
-    let reply: Reply;
+    // The run's tmpfs files (worker/tensor-files.ts), held until its reply is read.
+    const slot = this.files?.acquire();
     try {
       for (const [k, [name, t]] of Object.entries(feeds).entries()) {
         if (!ArrayBuffer.isView(t.data)) throw new TypeError(`input ${name}: ${t.type} tensors cannot cross to the model process`);
         const view = t.data as ArrayBufferView;
         const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-        if (this.folder !== undefined && bytes.byteLength >= FILE_BYTES) {
-          const path = join(this.folder, `in-${id}-${k}.bin`);
-          writeFileSync(path, bytes);
-          written.push(path);
-          wire[name] = { type: t.type, dims: [...t.dims], path };
+        if (this.files !== undefined && slot !== undefined && bytes.byteLength >= FILE_BYTES) {
+          wire[name] = { type: t.type, dims: [...t.dims], path: this.files.writeInput(slot, k, bytes), bytes: bytes.byteLength };
         } else {
           // A view, not a copy: the serializer writes its bytes into the message once.
           wire[name] = { type: t.type, dims: [...t.dims], data: bytes };
         }
       }
-      reply = await this.call(
-        { op: "run", feeds: wire, fetches: fetches === undefined ? undefined : [...fetches], ...(this.folder === undefined ? {} : { outDir: this.folder, fileBytes: FILE_BYTES }) },
+      const reply = await this.call(
+        { op: "run", feeds: wire, fetches: fetches === undefined ? undefined : [...fetches], ...(this.folder === undefined ? {} : { outDir: this.folder, fileBytes: FILE_BYTES, slot }) },
         "run",
       );
-    } finally {
-      for (const path of written) rmSync(path, { force: true });
-    }
-    const out: Record<string, ort.Tensor> = {};
-    for (const [name, w] of Object.entries(reply.outputs as Record<string, WireTensor>)) {
-      const A = ARRAYS[w.type];
-      if (A === undefined) throw new Error(`output ${name}: unsupported type ${w.type}`);
-      let data: Uint8Array;
-      if (w.path !== undefined) {
-        if (this.folder === undefined || !w.path.startsWith(`${this.folder}/`)) throw new Error(`output ${name}: a file outside the session's folder`);
-        data = readFileSync(w.path);
-        unlinkSync(w.path);
-      } else {
-        data = w.data!;
+      const out: Record<string, ort.Tensor> = {};
+      for (const [name, w] of Object.entries(reply.outputs as Record<string, WireTensor>)) {
+        const A = ARRAYS[w.type];
+        if (A === undefined) throw new Error(`output ${name}: unsupported type ${w.type}`);
+        let data: Uint8Array;
+        if (w.path !== undefined) {
+          if (this.files === undefined || !w.path.startsWith(`${this.files.folder}/out-${slot}-`)) throw new Error(`output ${name}: a file outside the run's slot`);
+          if (!Number.isSafeInteger(w.bytes) || w.bytes! < 0) throw new Error(`output ${name}: no byte length`);
+          data = this.files.readOutput(w.path, w.bytes!);
+        } else {
+          data = w.data!;
+        }
+        // The bytes may sit at any offset in their buffer: copy only when misaligned.
+        const b = data.byteOffset % A.BYTES_PER_ELEMENT === 0 ? data : data.slice();
+        out[name] = new ort.Tensor(w.type as never, new A(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength / A.BYTES_PER_ELEMENT) as never, w.dims);
       }
-      // The bytes may sit at any offset in their buffer: copy only when misaligned.
-      const b = data.byteOffset % A.BYTES_PER_ELEMENT === 0 ? data : data.slice();
-      out[name] = new ort.Tensor(w.type as never, new A(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength / A.BYTES_PER_ELEMENT) as never, w.dims);
+      return out;
+    } finally {
+      if (slot !== undefined) this.files?.release(slot);
     }
-    return out;
   }
 
   /** Releases the session and ends the process (killed if it does not exit promptly). Safe to call twice. */
@@ -376,7 +379,8 @@ export class ProcessSession implements InferenceSessionLike {
         }
       }
       if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-      if (this.folder !== undefined) rmSync(this.folder, { recursive: true, force: true });
+      this.files?.close();
+    if (this.folder !== undefined) rmSync(this.folder, { recursive: true, force: true });
       this.dead ??= new OracleError("INFERENCE_FAILED", "the session is released", { details: { stage: "released" } });
     })();
     return this.releasing;

