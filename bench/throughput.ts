@@ -4,7 +4,7 @@
  *
  *   raw:      InferenceSession.run back to back on the JS thread, `batch` inputs concatenated per run
  *   pipeline: jobs published to the in-process queue (binary: the input's bytes inline, passed by
- *             reference, protocol/envelope.ts; --json-jobs: JSON with hex input, as before issue 15)
+ *             reference, protocol/envelope.ts; --json-jobs: JSON jobs with hex input, for comparison)
  *             -> validate [-> hex decode] -> input hash check -> decode -> spec check -> inference lane (own thread,
  *             dynamic batching up to `batch`) [-> trace run, hash, upload] -> encode -> output hash
  *             -> EIP-712 sign -> result message published (model verified, session warm)

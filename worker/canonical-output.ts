@@ -1,5 +1,5 @@
 /**
- * The canonical output of a request reopened after an OutputMinor ruling (issue 11; docs/OPTIMISTIC.md
+ * The canonical output of a request reopened after an OutputMinor ruling (docs/OPTIMISTIC.md
  * "After an OutputMinor"). OutputMinor says the disputed worker's canonical trace was right but its
  * signed output, from a fast runtime, was beyond τ_out: the input drives fast runtimes away from the
  * canonical output (a requester may have crafted it on a decision boundary). Served again with a fast

@@ -1,8 +1,7 @@
 /**
- * Where and as whom a worker process runs (issue 13, finding 1). A model that once read a file
- * relative to the worker's working directory signed and published the worker's `worker.json`, key
- * included; the model checks (protocol/modelSafety.ts) and the private model folders close that
- * path, and this is the second wall: a worker should run as an unprivileged user, from an empty
+ * Where and as whom a worker process runs. A model that reads a file relative to the worker's working
+ * directory could sign and publish the worker's `worker.json`, key included; the model checks
+ * (protocol/modelSafety.ts) and the private model folders close that path, and this is the second wall: a worker should run as an unprivileged user, from an empty
  * working directory, with its signer key in the environment (WORKER_SIGNER_KEY) or in a file outside
  * that directory.
  *

@@ -1,5 +1,5 @@
 /**
- * The worker's input cache (issue 11): the input of every OPTIMISTIC result it signed, kept until the request
+ * The worker's input cache: the input of every OPTIMISTIC result it signed, kept until the request
  * settles, so that a FraudGame opened on the result can be answered (worker/game-answerer.ts rebuilds the
  * canonical trace from the input). A request sent by URI names its input only by a link the requester may take
  * down once the result is in; an inline input is in the request's event and needs no cache, but is cached the
@@ -11,7 +11,7 @@
  * request's URI). Every read is checked against the request's inputHash: a corrupted or substituted file is
  * dropped, never answered from.
  *
- * The disk write is asynchronous (issue 15: a synchronous open, write and rename cost the worker's JS thread
+ * The disk write is asynchronous (a synchronous open and write would cost the worker's JS thread
  * ~0.6 ms per OPTIMISTIC job): `put` registers the entry at once and returns a promise that resolves once the
  * file is in place; the worker awaits it before the job's result leaves, so the input is on disk before the
  * result can be disputed, and meanwhile it runs on libuv's threads beside the inference. Until then the bytes

@@ -82,7 +82,7 @@ export async function fetchJobInput(ctx: InputContext, job: Job, inline: Buffer 
   }
   // A transient failure (5xx, 429, refused, reset) is tried again here, a few times; a host too
   // slow for the limits (a tarpit) is not. Either way the outcome is one signed rejection, never
-  // a redelivery that would hold a slot again for the same input (issue 13, finding 8). A shutdown
+  // a redelivery that would hold a slot again for the same input. A shutdown
   // (signal aborted) is retried by redelivery: the input was never judged.
   return retry(() => ctx.fetch(job.inputURI, { ...httpPolicy(ctx.config), maxBytes: max, timeoutMs: ctx.config.fetchTimeoutMs, signal, schemes: ctx.config.inputSchemes }), {
     attempts: ctx.config.fetchAttempts,

@@ -20,7 +20,7 @@ import type { FastSigner } from "./signer.js";
  */
 export const HEX_BYTES_MESSAGE = "expected 0x-prefixed hex bytes";
 
-/** The input: raw bytes (binary envelope, issue 15: no decode at all) or 0x-hex (a JSON job from before it). */
+/** The input: raw bytes (binary envelope: no decode at all) or 0x-hex (a JSON job). */
 export const WorkerJobSchema = JobSchema.extend({
   input: z.union([
     z.string().refine((s) => s.startsWith("0x") && s.length % 2 === 0, HEX_BYTES_MESSAGE),

@@ -1,8 +1,8 @@
 /**
  * The chain's view of a request, which a worker checks every job against before it runs or rejects
- * (issue 13, finding 4): anyone who can publish to the jobs queue could forge a job with a real
- * request id and a wrong input hash, and the honest worker's signed `Rejection(requestId, reason)`,
- * which does not bind the input, refunded the victim. A job that disagrees with `getRequest` (model,
+ * anyone who can publish to the jobs queue could forge a job with a real request id and a
+ * wrong input hash, and the honest worker's signed `Rejection(requestId, reason)`, which does not
+ * bind the input, would refund the victim. A job that disagrees with `getRequest` (model,
  * input hash, deadline) is dead-lettered unsigned; a job for a request that is no longer open is
  * acked without reply.
  */

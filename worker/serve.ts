@@ -210,7 +210,7 @@ export async function serveChecked(ctx: ServeContext, job: Job, bytes: Buffer, t
 }
 
 /**
- * Serves a model with several named inputs or outputs (issue 14): the input is a bundle (or a bare
+ * Serves a model with several named inputs or outputs: the input is a bundle (or a bare
  * tensor for a one-input model) matched by name against the registry's specs, every input is fed and
  * every output returned, as a bundle (or bare for a one-output model). Served in NONE only: such
  * models are not traced or proven (no OPTIMISTIC or ZK registration is offered for them).
@@ -264,7 +264,7 @@ export async function canonicalOutput(ctx: ServeContext, job: Job, model: ModelE
  */
 export async function publish(ctx: ServeContext, job: Job, encoded: Buffer, outputHash: Hex, provider: ProviderName, proof: Hex | undefined, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
   const t = performance.now();
-  // The output travels as raw bytes (binary envelope, issue 15): no hex of it on the worker.
+  // The output travels as raw bytes (binary envelope): no hex of it on the worker.
   let output: Buffer = encoded;
   if (encoded.byteLength > ctx.config.maxInlineOutputBytes) {
     if (ctx.blobs.storeUrl !== undefined) {

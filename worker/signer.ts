@@ -3,10 +3,10 @@
  *
  * The staked key is used only by `@noble/curves` secp256k1 (audited; pinned in package.json):
  * RFC 6979 deterministic nonce, k·G by a precomputed fixed-window table with constant-time point
- * selection, low-s normalisation, recovery bit. Before issue 12 (finding 8) this file did the
- * signature arithmetic itself in BigInt with a variable-time extended-Euclid nonce inverse, a
- * timing side channel on the staked key (bench/baseline/bigint-signer.ts keeps it as the baseline
- * for bench/signer.ts, which compares the two in one run).
+ * selection, low-s normalisation, recovery bit. Signature arithmetic done in BigInt with a
+ * variable-time extended-Euclid nonce inverse is a timing side channel on the staked key
+ * (bench/baseline/bigint-signer.ts keeps such a signer only as the baseline bench/signer.ts compares
+ * against in one run).
  *
  * What stays fast here is the digest: the domain separator once per domain, the type hash once, and
  * the struct hash as one keccak over 32-byte words (no TypedDataEncoder walk). The signature is the
@@ -16,7 +16,7 @@
  * Limits, as noble states them: JavaScript BigInt field arithmetic is not constant time, so noble
  * targets "algorithmic constant time" (no secret-dependent branches or table indices in k·G, the
  * operation that dominates). noble's own `sign` would invert the nonce with a variable-time
- * extended Euclid (abstract/modular.ts `invert`), the very leak finding 8 named, so `signDigest`
+ * extended Euclid (abstract/modular.ts `invert`), exactly that side channel, so `signDigest`
  * assembles the signature from noble's parts instead: the RFC 6979 nonce exactly as noble and ethers
  * derive it (HMAC-DRBG, below), k·G by noble, and a blinded inverse k^-1 = b·(k·b)^-1 with a fresh
  * random b, so the Euclid only ever sees k·b, a value independent of k. The key never leaves this
@@ -137,7 +137,7 @@ export class FastSigner {
         const q = secp256k1.ProjectivePoint.BASE.multiply(k).toAffine();
         const r = mod(q.x, N);
         if (r !== 0n) {
-          // Blinded inverse (finding 8): the variable-time Euclid inverts k·b, not k.
+          // Blinded inverse: the variable-time Euclid inverts k·b, not k.
           const b = mod(toBig(randomBytes(48)), N - 1n) + 1n;
           const kInv = mod(b * invert(mod(k * b, N), N), N);
           let s = mod(kInv * mod(z + r * this.keyScalar, N), N);
