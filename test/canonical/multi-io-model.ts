@@ -4,11 +4,12 @@
  *
  *   inputs   x      float32[1, 16]     this step's features
  *            state  float32[1, 300]    the recurrent state (the previous result's stateN)
- *   outputs  stateN float32[1, 300]    tanh(x·Wx + state·Wh + b)
+ *   outputs  stateN float32[1, 300]    tanh((x ⊙ kx)·Wx + state·Wh + b + state)
  *            y      float32[1, 4]      sigmoid(stateN·Wy)
  *
  * Canonical name order: inputs (state, x), outputs (stateN, y); the program appends one copy step per
- * output, so y is the last step and stateN the one before.
+ * output, so y is the last step and stateN the one before. Map steps read each input directly (x ⊙ kx reads
+ * input 1, the residual + state input 0), so leaf proofs of both kinds read bundle entries.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -29,13 +30,15 @@ export function multiIoModel(): Uint8Array {
     moreInputs: [{ name: "state", shape: [1, CELL_STATE] }],
     output: "y",
     moreOutputs: ["stateN"],
-    initializers: [f("Wx", [CELL_IN, CELL_STATE], 11, 0.3), f("Wh", [CELL_STATE, CELL_STATE], 12, 0.05), f("b", [CELL_STATE], 13, 0.1), f("Wy", [CELL_STATE, CELL_OUT], 14, 0.1)],
+    initializers: [f("kx", [CELL_IN], 10, 1), f("Wx", [CELL_IN, CELL_STATE], 11, 0.3), f("Wh", [CELL_STATE, CELL_STATE], 12, 0.05), f("b", [CELL_STATE], 13, 0.1), f("Wy", [CELL_STATE, CELL_OUT], 14, 0.1)],
     nodes: [
-      { op: "MatMul", inputs: ["x", "Wx"], outputs: ["xw"] },
+      { op: "Mul", inputs: ["x", "kx"], outputs: ["xs"] },
+      { op: "MatMul", inputs: ["xs", "Wx"], outputs: ["xw"] },
       { op: "MatMul", inputs: ["state", "Wh"], outputs: ["hw"] },
       { op: "Add", inputs: ["xw", "hw"], outputs: ["pre0"] },
       { op: "Add", inputs: ["pre0", "b"], outputs: ["pre"] },
-      { op: "Tanh", inputs: ["pre"], outputs: ["stateN"] },
+      { op: "Add", inputs: ["pre", "state"], outputs: ["res"] },
+      { op: "Tanh", inputs: ["res"], outputs: ["stateN"] },
       { op: "MatMul", inputs: ["stateN", "Wy"], outputs: ["logit"] },
       { op: "Sigmoid", inputs: ["logit"], outputs: ["y"] },
     ],

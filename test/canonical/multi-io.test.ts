@@ -42,7 +42,7 @@ describe("canonical programs with several inputs and outputs", () => {
     }
     // The step reading x carries input index 1 in its encoding (the programRoot binds which entry it reads).
     const readsX = program.steps.find((s) => s.operands.some((o) => o.source === "input" && o.index === 1))!;
-    expect(readsX.operandTypes[0]!.shape).toEqual([1, 16]);
+    expect([readsX.kind, readsX.op, readsX.operandTypes[0]!.shape]).toEqual(["map", "mul", [1, 16]]);
     const enc = encodeStep(readsX);
     // u8 version | u32 index | u8 kind | str op | u16 #operands | operand 0: u8 source | u32 index
     const at = 6 + 2 + Buffer.byteLength(readsX.op) + 2;
