@@ -14,7 +14,7 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CanonicalTrace, canonicalTermsOf, commitProgram, lowerModel, outputStep, runProgram, type Finding, type Program } from "../../canonical/index.js";
+import { CanonicalTrace, canonicalTermsOf, commitProgram, descend, lowerModel, openElement, outputStep, runProgram, type Finding, type OperandProof, type Program } from "../../canonical/index.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
 import { bytesToHex, hashBundle, hashTensor, sha256, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
 import { prepareDispute, responderFor } from "../../worker/index.js";
@@ -109,6 +109,14 @@ function forgedFrom(j: number, e: number, delta: number): CanonicalTrace {
   return new CanonicalTrace(program, inputs, tensors, "fp32");
 }
 
+const chunkOf = (t: { header: Hex; dataRoot: Hex }, rootPath: Hex[], c: { bytes: Hex; path: Hex[] }) => ({ header: t.header, dataRoot: t.dataRoot, rootPath, chunk: c.bytes, chunkPath: c.path });
+
+/** An operand opening of element `index` of a tensor (its header, dataRoot and chunk proof). */
+function openingOf(t: Tensor, index: number): Pick<OperandProof, "tensor" | "chunk"> {
+  const o = openElement(t, index);
+  return { tensor: o.tensor, chunk: o.chunk };
+}
+
 /** The map step reading input x (bundle entry 1). */
 const readsX = () => program.steps.find((s) => s.kind === "map" && s.operands.some((o) => o.source === "input" && o.index === 1))!;
 
@@ -123,13 +131,28 @@ describe("OPTIMISTIC disputes over a 2-input / 2-output model", () => {
     const op = fx.ops[0]!.address;
     const stakeBefore = (await fx.oracle.getWorker(op)).stake;
     const { worker, challenger, moves } = clients(fx, gameAddr);
-    const [wRuling, play] = await Promise.all([worker.respond(responderFor(cheat, id, 0)), challenger.play(id, honest, honest.outputs)]);
+    const responding = worker.respond(responderFor(cheat, id, 0));
+    // First the descent alone, then the leaf proof without the input bundle opened: the read of x (entry 1)
+    // has nothing to be proven against; nor has a forged x (another tensor's opening) once the bundle is open.
+    const d = await descend(honest, challenger.claims(id, honest, await challenger.awaitCommitment(id)));
+    const found = d.finding as Extract<Finding, { kind: "element" }>;
+    const game = fx.game.connect(fx.challenger);
+    const proof = (reads: OperandProof[]) =>
+      game.proveStep(id, found.claim.step, found.claim.element, found.stepProof.encoding, found.stepProof.path, chunkOf(found.claim.tensor, found.claim.manifestPath, found.claim.chunk), reads.map((r) => chunkOf(r.tensor, r.path, r.chunk)));
+    await expectRevert(proof(found.reads), fx.game, "FraudGameBadProof", [16n]);
+    await send(game.openBundle(id, false, inputs.map((t) => hashTensor(t))));
+    const xRead = found.reads.findIndex((r) => r.source === "input");
+    const forgedX = withElement(inputs[1]!, 5, 9);
+    const forgedRead = { ...found.reads[xRead]!, ...openingOf(forgedX, found.reads[xRead]!.index) };
+    await expectRevert(proof(found.reads.map((r, i) => (i === xRead ? forgedRead : r))), fx.game, "FraudGameBadProof", [16n]);
+    const [wRuling, play] = await Promise.all([responding, challenger.play(id, honest, honest.outputs)]);
     expect(play.outcome).toBe("leafProof");
     const f = play.descent!.finding as Extract<Finding, { kind: "element" }>;
     expect([f.kind, f.claim.step, f.claim.element]).toEqual(["element", j, 5]);
     // The leaf read input x as entry 1 of the input bundle, opened on-chain just before the proof.
     expect(f.reads.some((r) => r.source === "input" && r.sourceIndex === 1)).toBe(true);
     expect(moves.slice(-2).map((m) => m.move)).toEqual(["openBundle(inputs)", "proveStep"]);
+    expect(play.descent!.finding).toEqual(found);
     expect(play.ruling).toBe(GAME_RULING.WorkerFault);
     expect(wRuling).toBe(GAME_RULING.WorkerFault);
     expect((await fx.oracle.getDispute(id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
