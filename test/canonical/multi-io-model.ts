@@ -30,6 +30,7 @@ export function multiIoModel(): Uint8Array {
     moreInputs: [{ name: "state", shape: [1, CELL_STATE] }],
     output: "y",
     moreOutputs: ["stateN"],
+    outputShapes: { y: [1, CELL_OUT], stateN: [1, CELL_STATE] },
     initializers: [f("kx", [CELL_IN], 10, 1), f("Wx", [CELL_IN, CELL_STATE], 11, 0.3), f("Wh", [CELL_STATE, CELL_STATE], 12, 0.05), f("b", [CELL_STATE], 13, 0.1), f("Wy", [CELL_STATE, CELL_OUT], 14, 0.1)],
     nodes: [
       { op: "Mul", inputs: ["x", "kx"], outputs: ["xs"] },

@@ -27,6 +27,8 @@ export interface ModelSpec {
   /** Further graph inputs and outputs (a model with several), after `input` and `output`. */
   moreInputs?: InputSpec[];
   moreOutputs?: string[];
+  /** Declared float32 output shapes by name (default: no type, as onnxruntime infers it). */
+  outputShapes?: Record<string, number[]>;
   nodes: NodeSpec[];
   initializers?: InitSpec[];
   opset?: number;
@@ -68,7 +70,10 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       })),
       initializer: (spec.initializers ?? []).map(initializer),
       input: [spec.input, ...(spec.moreInputs ?? [])].map((x) => ({ name: x.name, type: { tensorType: { elemType: ELEM[x.dtype ?? "float32"], shape: { dim: x.shape.map((d) => ({ dimValue: d })) } } } })),
-      output: [spec.output, ...(spec.moreOutputs ?? [])].map((name) => ({ name })),
+      output: [spec.output, ...(spec.moreOutputs ?? [])].map((name) => {
+        const shape = spec.outputShapes?.[name];
+        return shape === undefined ? { name } : { name, type: { tensorType: { elemType: ELEM.float32, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
+      }),
     },
   });
   return onnx.ModelProto.encode(model).finish();
