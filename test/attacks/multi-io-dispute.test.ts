@@ -18,6 +18,7 @@ import { CanonicalTrace, canonicalTermsOf, commitProgram, descend, lowerModel, o
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
 import { bytesToHex, hashBundle, hashTensor, sha256, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
 import { prepareDispute, responderFor } from "../../worker/index.js";
+import { auditResult } from "../../challenger/index.js";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, expectRevert, type Fx } from "../contracts/helpers.js";
 import { MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TOL, withElement, type Connection } from "./game-fixture.js";
 import { CELL_IN, CELL_OUT, CELL_STATE, cellInputs, multiIoModel } from "../canonical/multi-io-model.js";
@@ -185,6 +186,17 @@ describe("OPTIMISTIC disputes over a 2-input / 2-output model", () => {
     expect([Number(ev.args.element), Number(ev.args.magnitude)]).toEqual([42, 2]);
     expect(outputStep(program, 0)).toBe(program.steps.length - 2);
     report("wrong element in output stateN", moves);
+  });
+
+  it("test_multiIo_canonicalAudit_flagsAWrongElementInEitherOutput", () => {
+    const config = { secret: new Uint8Array(32).fill(7), fraction: 1 };
+    const target = (outputs: Tensor[]) => ({ requestId: `0x${"11".repeat(32)}` as Hex, model: { key: modelHash, bytes, inputShape: [] }, precision: "fp32" as const, tau: { abs: TOL.outAbs, rel: TOL.outRel }, input: inputs[0]!, inputs, output: outputs[0]!, outputs });
+    const [stateN, y] = honest.outputs as [Tensor, Tensor];
+    expect(auditResult(target([stateN, y]), config).status).toBe("within");
+    const wrongY = auditResult(target([stateN, withElement(y, 2, (y.data as Float32Array)[2]! + 0.01)]), config);
+    expect(wrongY.status).toBe("dispute");
+    expect(wrongY.status === "dispute" && wrongY.trace.traceRoot).toBe(honest.traceRoot);
+    expect(auditResult(target([withElement(stateN, 0, 2), y]), config).status).toBe("dispute");
   });
 
   it("test_multiIo_honestWorker_lyingChallenger_WorkerRight_resultSettles", async () => {
