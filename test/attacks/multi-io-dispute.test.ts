@@ -14,7 +14,7 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CanonicalTrace, canonicalTermsOf, commitProgram, descend, lowerModel, openElement, outputStep, runProgram, type Finding, type OperandProof, type Program } from "../../canonical/index.js";
+import { CanonicalTrace, canonicalTermsOf, checkFinding, commitProgram, descend, lowerModel, openElement, outputStep, runProgram, type Finding, type OperandProof, type Program } from "../../canonical/index.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
 import { bytesToHex, hashBundle, hashTensor, sha256, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
 import { prepareDispute, responderFor } from "../../worker/index.js";
@@ -141,6 +141,11 @@ describe("OPTIMISTIC disputes over a 2-input / 2-output model", () => {
     const proof = (reads: OperandProof[]) =>
       game.proveStep(id, found.claim.step, found.claim.element, found.stepProof.encoding, found.stepProof.path, chunkOf(found.claim.tensor, found.claim.manifestPath, found.claim.chunk), reads.map((r) => chunkOf(r.tensor, r.path, r.chunk)));
     await expectRevert(proof(found.reads), fx.game, "FraudGameBadProof", [16n]);
+    // The TypeScript twin (checkFinding) agrees: without the input bundle's entries the read of x proves nothing.
+    const terms = canonicalTermsOf(commitProgram(program, "fp32"), TOL);
+    const ctx = { programRoot: terms.programRoot, weightsRoot: terms.weightsRoot, inputHash: inputHash(), precision: "fp32" as const, traceRoot: cheat.traceRoot };
+    expect(checkFinding(found, program, ctx)).toMatchObject({ valid: false });
+    expect(checkFinding(found, program, { ...ctx, inputMembers: inputs.map((t) => hashTensor(t)) })).toMatchObject({ valid: true, fault: true });
     await send(game.openBundle(id, false, inputs.map((t) => hashTensor(t))));
     const xRead = found.reads.findIndex((r) => r.source === "input");
     const forgedX = withElement(inputs[1]!, 5, 9);
