@@ -1,5 +1,5 @@
 /** The challenger daemon's reads of the blob store (challenger/daemon.ts): capped, hash-checked, retried, and deferred while the store cannot answer. */
-import { signedGetHeaders, isError, fetchBytes, retry, type RetryOptions, decodeTensor, hashEncoded, type Tensor } from "../protocol/index.js";
+import { signedGetHeaders, isError, fetchBytes, retry, type RetryOptions, decodeBundle, decodeTensor, hashBundleEncoded, hashEncoded, type Tensor } from "../protocol/index.js";
 import { ChallengerError, isChallengerError } from "./errors.js";
 import type { DaemonOptions } from "./daemon-types.js";
 
@@ -34,6 +34,18 @@ export class DaemonBlobs {
       const bytes = await this.storeBytes(hash, maxBytes);
       if (hashEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
       return decodeTensor(bytes);
+    }, this.blobRetry(hash, "blob", retryUntil));
+  }
+
+  /**
+   * A tensor bundle (several named inputs or outputs, protocol/bundle.ts) of the store by its bundle hash, or
+   * a bare tensor (keyed ""), decoded and hash-checked; retried like `fetchBlob`.
+   */
+  async fetchNamed(hash: string, maxBytes: number, retryUntil: number | undefined): Promise<Map<string, Tensor>> {
+    return retry(async () => {
+      const bytes = await this.storeBytes(hash, maxBytes);
+      if (hashBundleEncoded(bytes).toLowerCase() !== hash.toLowerCase()) throw new Error(`blob ${hash} does not match its hash`);
+      return decodeBundle(bytes);
     }, this.blobRetry(hash, "blob", retryUntil));
   }
 

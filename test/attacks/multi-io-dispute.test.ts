@@ -9,16 +9,20 @@
  * - a worker with the canonical trace that signs one wrong element in output `stateN` (entry 0 of the output
  *   bundle, not the last step): openBundle(outputs), proveOutput against step stepCount − 2: WorkerFault;
  * - an honest worker against a lying challenger: every attack answered, WorkerRight, the result settles;
- * - a forged bundle entry list (swapped, altered, short) reverts; a proof reading an unopened bundle reverts.
+ * - a forged bundle entry list (swapped, altered, short) reverts; a proof reading an unopened bundle reverts;
+ * - the ChallengerDaemon fetches the bundles from the blob store, audits both outputs, disputes the wrong
+ *   result and wins against the worker's FraudGameAnswerer answering from the input bundle's bytes.
  * Prints gas per move.
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CanonicalTrace, canonicalTermsOf, checkFinding, commitProgram, descend, lowerModel, openElement, outputStep, runProgram, type Finding, type OperandProof, type Program } from "../../canonical/index.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
-import { bytesToHex, hashBundle, hashTensor, sha256, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
-import { prepareDispute, responderFor } from "../../worker/index.js";
-import { auditResult } from "../../challenger/index.js";
+import { bytesToHex, encodeBundle, hashBundle, hashBundleEncoded, hashTensor, sha256, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
+import { FraudGameAnswerer, prepareDispute, requestInputOf, responderFor } from "../../worker/index.js";
+import { auditResult, ChallengerDaemon } from "../../challenger/index.js";
+import { blobStore } from "../challenger/fixtures.js";
+import { pino } from "pino";
 import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, expectRevert, type Fx } from "../contracts/helpers.js";
 import { MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TOL, withElement, type Connection } from "./game-fixture.js";
 import { CELL_IN, CELL_OUT, CELL_STATE, cellInputs, multiIoModel } from "../canonical/multi-io-model.js";
@@ -237,5 +241,62 @@ describe("OPTIMISTIC disputes over a 2-input / 2-output model", () => {
     const openedOut = await send(game.openBundle(id, true, [ho0, ho1]));
     console.log(`openBundle gas: inputs ${opened.gasUsed}, outputs ${openedOut.gasUsed}`);
     expect(opened.gasUsed).toBeLessThan(120_000n);
+  });
+});
+
+describe("ChallengerDaemon and the worker's FraudGameAnswerer on a 2-input / 2-output model", () => {
+  it("test_daemon_bundles_auditsEveryOutput_disputesTheWrongOne_WorkerFault; the honest result stands", async () => {
+    const { fx, gameAddr } = await setup();
+    const store = await blobStore();
+    try {
+      const put = (bytes: Buffer) => store.blobs.set(hashBundleEncoded(bytes).toLowerCase(), bytes);
+      const [stateN, y] = honest.outputs as [Tensor, Tensor];
+      const bad = [stateN, withElement(y, 1, (y.data as Float32Array)[1]! + 0.5)];
+      put(encodeBundle({ x: inputs[1]!, state: inputs[0]! }));
+      put(encodeBundle({ stateN, y }));
+      put(encodeBundle({ stateN: bad[0]!, y: bad[1]! }));
+      const good = await requestAndSubmit(fx, 0, { modelHash, inputHash: inputHash(), outputHash: outputHashOf(honest.outputs) });
+      const cheat = await requestAndSubmit(fx, 0, { modelHash, inputHash: inputHash(), outputHash: outputHashOf(bad) });
+      // The worker answers from the request's input bundle bytes (as its input cache holds them).
+      const answerer = new FraudGameAnswerer({
+        provider: fx.ethers.provider,
+        sender: fx.ops[0]!,
+        traceSigner: fx.signers[0]!,
+        signerAddress: fx.signers[0]!.address,
+        oracle: fx.oracleAddr,
+        game: gameAddr,
+        programOf: async (h) => (h.toLowerCase() === modelHash.toLowerCase() ? program : undefined),
+        inputOf: async () => requestInputOf(encodeBundle({ state: inputs[0]!, x: inputs[1]! })),
+        pollIntervalMs: 10,
+        logger: pino({ level: "silent" }),
+        client: { wait: () => sleep(5) },
+      });
+      await answerer.start();
+      try {
+        const daemon = new ChallengerDaemon({
+          oracleAddress: fx.oracleAddr,
+          runner: fx.challenger,
+          blobStoreUrl: store.url,
+          policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
+          fraudGames: {
+            games: [gameAddr],
+            models: new Map([[modelHash.toLowerCase(), { bytes, inputShape: [] }]]),
+            audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
+            client: { wait: async (reason) => (reason === "clock" ? void (await conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)), maxPolls: 2000 },
+          },
+        });
+        const outcomes = await daemon.poll();
+        expect(outcomes.get(good.id)).toMatchObject({ kind: "honest", checkedElements: CELL_STATE + CELL_OUT });
+        expect(outcomes.get(cheat.id)).toMatchObject({ kind: "gamePlayed", ruling: GAME_RULING.WorkerFault, outcome: "toleranceProof" });
+        expect((await fx.oracle.getDispute(cheat.id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
+        expect(await fx.oracle.state(good.id)).toBe(BigInt(Status.Submitted));
+        await answerer.settled();
+        expect(answerer.outcomes.get(cheat.id.toLowerCase())).toBe("WorkerFault");
+      } finally {
+        await answerer.close();
+      }
+    } finally {
+      await new Promise<void>((resolve) => store.server.close(() => resolve()));
+    }
   });
 });
