@@ -22,7 +22,7 @@
  */
 import { DTYPES, type DType, type Tensor, type TensorData, numel } from "../protocol/index.js";
 import { DeviationMeter, chooseTolerance, median, medianMagnitude, tolerance, withinTolerance } from "./deviation.js";
-import { type FastRuntime, type OrtModule, dataOf, nodeRuntime, wasmRuntime, webgpuRuntime } from "./fast-runtimes.js";
+import { type FastRuntime, type OrtModule, concatTensors, dataOf, nodeRuntime, wasmRuntime, webgpuRuntime } from "./fast-runtimes.js";
 import type { Precision } from "./float.js";
 import { type Program, canonicalError } from "./program.js";
 import { runProgram } from "./run.js";
@@ -64,6 +64,8 @@ export interface HeldInput {
   /** Where it comes from: `seeded:<seed>` or the caller's label (a file name). */
   label: string;
   tensor: Tensor;
+  /** A model with several inputs: one tensor per input, in canonical name order (`tensor` is the first). */
+  tensors?: Tensor[];
 }
 
 /** The deviation of one runtime's outputs from canonical fp32 over all held inputs. */
@@ -184,17 +186,28 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
   const majorFactor = options.majorFactor ?? TAU_MAJOR_FACTOR;
   const held: HeldInput[] = [...(options.inputs ?? [])];
   const seed = options.seed ?? 1;
-  for (let k = 0; k < (options.seeded ?? 2); k++) held.push({ label: `seeded:${seed + k}`, tensor: seededInput(program.input.dtype, options.inputShape, seed + k, options.range) });
+  const several = program.inputs.length > 1;
+  for (let k = 0; k < (options.seeded ?? 2); k++) {
+    if (!several) held.push({ label: `seeded:${seed + k}`, tensor: seededInput(program.input.dtype, options.inputShape, seed + k, options.range) });
+    else {
+      // Several inputs: each seeded at its own (static) shape, one seed per input.
+      const tensors = program.inputs.map((x, i) => seededInput(x.dtype, x.shape, (seed + k) * 1009 + i, options.range));
+      held.push({ label: `seeded:${seed + k}`, tensor: tensors[0]!, tensors });
+    }
+  }
+  const feed = (h: HeldInput) => h.tensors ?? h.tensor;
+  // Several outputs: compared as one vector, every output flattened in canonical name order.
+  const io = { inputs: program.inputs.map((x) => x.name), outputs: program.outputs.map((x) => x.name) };
   if (held.length === 0) throw canonicalError("TENSOR_SPEC_MISMATCH", "calibration needs at least one held input");
 
   // The reference: canonical fp32 on every held input (timed: the speed figure).
   const canonical: Tensor[] = [];
   const canonicalMs: number[] = [];
   const precision: Precision = options.precision ?? "fp32";
-  runProgram(program, held[0]!.tensor, { precision }); // warm-up (JIT)
+  runProgram(program, feed(held[0]!), { precision }); // warm-up (JIT)
   for (const h of held) {
     const t = performance.now();
-    canonical.push(runProgram(program, h.tensor, { precision }).output);
+    canonical.push(concatTensors(runProgram(program, feed(h), { precision }).outputs));
     canonicalMs.push(performance.now() - t);
   }
   let outputScale = 0;
@@ -210,12 +223,12 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
   const factories: Array<{ name: string; make: () => Promise<FastRuntime> }> = [];
   for (const level of options.levels ?? OPTIMIZATION_LEVELS) {
     for (const threads of options.threads ?? THREAD_COUNTS) {
-      factories.push({ name: `onnxruntime-node cpu ${level} threads=${threads > 0 ? threads : "default"}`, make: () => nodeRuntime(ort, bytes, program.output.name, level, threads) });
+      factories.push({ name: `onnxruntime-node cpu ${level} threads=${threads > 0 ? threads : "default"}`, make: () => nodeRuntime(ort, bytes, io, level, threads) });
     }
   }
-  if (options.wasm !== false) factories.push({ name: "onnxruntime-web wasm threads=1", make: () => wasmRuntime(bytes, program.output.name) });
+  if (options.wasm !== false) factories.push({ name: "onnxruntime-web wasm threads=1", make: () => wasmRuntime(bytes, io) });
   // onnxruntime-node bundles WebGPU (Dawn over Vulkan): measured where an adapter exists, else recorded as skipped.
-  if (options.webgpu !== false) factories.push({ name: "onnxruntime-node webgpu", make: () => webgpuRuntime(ort, bytes, program.output.name) });
+  if (options.webgpu !== false) factories.push({ name: "onnxruntime-node webgpu", make: () => webgpuRuntime(ort, bytes, io) });
 
   const runtimes: Deviation[] = [];
   let baselineMs: number[] | undefined;
@@ -233,10 +246,10 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     try {
       const meter = new DeviationMeter(relFloor);
       const ms: number[] = [];
-      await rt.run(held[0]!.tensor); // warm-up
+      await rt.run(feed(held[0]!)); // warm-up
       for (let k = 0; k < held.length; k++) {
         const t = performance.now();
-        const w = await rt.run(held[k]!.tensor);
+        const w = await rt.run(feed(held[k]!));
         ms.push(performance.now() - t);
         meter.add(dataOf(w), dataOf(canonical[k]!), held[k]!.label);
       }
@@ -265,7 +278,7 @@ export async function calibrate(bytes: Uint8Array, program: Program, options: Ca
     let inOut = true;
     let inMajor = true;
     held.forEach((h, k) => {
-      const w = dataOf(runProgram(program, h.tensor, { precision: "tf32" as Precision }).output);
+      const w = dataOf(concatTensors(runProgram(program, feed(h), { precision: "tf32" as Precision }).outputs));
       const c = dataOf(canonical[k]!);
       meter.add(w, c, h.label);
       for (let i = 0; i < c.length; i++) {

@@ -43,7 +43,7 @@ function str(s: string): Buffer {
  * The canonical bytes of one step (all integers big-endian; str = u16 length + UTF-8):
  *
  *   u8 version=1 | u32 index | u8 kind (0 map, 1 move, 2 reduce) | str op
- *   u16 #operands: u8 source (1 model input, 2 weight, 3 step) | u32 index (0 for the input) | type
+ *   u16 #operands: u8 source (1 model input, 2 weight, 3 step) | u32 index (the input's number in canonical name order: 0 for a one-input model) | type
  *   type of the output
  *   u16 #params, sorted by name (byte order): str name | u32 n | n × f64
  *
@@ -64,7 +64,7 @@ export function encodeStep(step: Step): Buffer {
   step.operands.forEach((o, k) => {
     const b = Buffer.alloc(5);
     b[0] = SOURCE_CODES[o.source];
-    b.writeUInt32BE(o.source === "input" ? 0 : o.index, 1);
+    b.writeUInt32BE(o.index ?? 0, 1);
     parts.push(b, typeBytes(step.operandTypes[k]!));
   });
   parts.push(typeBytes(step.output));

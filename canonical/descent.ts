@@ -54,6 +54,8 @@ export interface LeafContext {
   programRoot: Hex;
   weightsRoot: Hex;
   inputHash: Hex;
+  /** A model with several inputs: the tensor hash of each input bundle entry, in canonical name order (FraudGame.openBundle). */
+  inputMembers?: readonly Hex[];
   precision: Precision;
   /** The worker's traceRoot. */
   traceRoot: Hex;
@@ -82,7 +84,7 @@ export interface StepProof {
 /** One operand element a leaf reads, with its proof. */
 export interface OperandProof extends Read {
   source: "input" | "weight" | "step";
-  /** Weight or step index (0 for the input). */
+  /** Weight, step or input index (the input's number in canonical name order; 0 for a one-input model). */
   sourceIndex: number;
   tensor: TensorOpening;
   /** weight: under weightsRoot; step: under the worker's traceRoot; input: empty (the opening hashes to inputHash). */

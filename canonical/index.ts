@@ -32,6 +32,7 @@ export {
 export * from "./calibrate.js";
 export * from "./terms.js";
 export { elementFromChunk } from "./descent.js";
+export { openElement } from "./tolerance.js";
 export { checkStep } from "./leaf-probe.js";
 export type { GasRow } from "./leaf-probe.js";
 export { MAX_CONSTANT_INDICES, MAX_CONSTANT_STEP } from "./lower.js";

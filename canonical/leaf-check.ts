@@ -76,19 +76,28 @@ export function sparseReader(step: Step, values: Map<number, Map<number, number>
   };
 }
 
+/**
+ * An input read: the opening hashes to the request's inputHash (a one-input model: the bare tensor's hash), or to
+ * entry `index` of the input bundle opened on-chain (FraudGame.openBundle: ctx.inputMembers, canonical name order).
+ */
+function inputMember(h: Uint8Array, index: number, ctx: LeafContext): boolean {
+  const member = ctx.inputMembers?.[index];
+  return eq(h, ctx.inputHash) || (member !== undefined && eq(h, member));
+}
+
 export function checkReads(program: Program, step: Step, reads: OperandProof[], expected: Read[], ctx: LeafContext): { ok: true; values: Map<number, Map<number, number>> } | { ok: false; reason: string } {
   if (reads.length !== expected.length || reads.some((r, i) => r.operand !== expected[i]!.operand || r.index !== expected[i]!.index)) return { ok: false, reason: "the proof does not carry the elements the step reads" };
   const values = new Map<number, Map<number, number>>();
   for (const r of reads) {
     const o = step.operands[r.operand]!;
     const type = step.operandTypes[r.operand]!;
-    if (r.source !== o.source || r.sourceIndex !== (o.source === "input" ? 0 : o.index)) return { ok: false, reason: `operand ${r.operand}: wrong source` };
+    if (r.source !== o.source || r.sourceIndex !== (o.index ?? 0)) return { ok: false, reason: `operand ${r.operand}: wrong source` };
     const header = fromHex(r.tensor.header);
     const dataRoot = fromHex(r.tensor.dataRoot);
     if (!header.equals(headerOf(type))) return { ok: false, reason: `operand ${r.operand}: header is not the operand's type` };
     const h = tensorHashOf(header, dataRoot);
     const ok =
-      o.source === "input" ? eq(h, ctx.inputHash) && r.path.length === 0 : o.source === "weight" ? under(h, r.sourceIndex, r.path, ctx.weightsRoot, depthOf(program.weights.length)) : under(h, r.sourceIndex, r.path, ctx.traceRoot, depthOf(program.steps.length));
+      o.source === "input" ? inputMember(h, r.sourceIndex, ctx) && r.path.length === 0 : o.source === "weight" ? under(h, r.sourceIndex, r.path, ctx.weightsRoot, depthOf(program.weights.length)) : under(h, r.sourceIndex, r.path, ctx.traceRoot, depthOf(program.steps.length));
     if (!ok) return { ok: false, reason: `operand ${r.operand} (${o.source} ${r.sourceIndex}): not under its root` };
     const size = DTYPES[type.dtype].size;
     if (r.chunk.index !== Math.floor((r.index * size) / CHUNK_BYTES) || !checkChunk(r.chunk, dataRoot, type)) return { ok: false, reason: `operand ${r.operand}: chunk not under its dataRoot` };

@@ -7,7 +7,7 @@
  * BatchNormalization). An operator this file does not define is refused with an error naming it and
  * its node; so is a model whose shapes are not static at the given input shape.
  */
-import { modelGraph, type AttributeValue, type GraphOperator, type ModelGraph, DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/index.js";
+import { canonicalNames, modelGraph, type AttributeValue, type GraphOperator, type ModelGraph, DTYPES, dtypeFromCode, type DType, type Tensor } from "../protocol/index.js";
 import { FOLDABLE_OPS, foldOperator, foldsWith, intConstantOf, isFoldableDtype, type IntConstant } from "./fold.js";
 import { OPERATOR_LOWERINGS, type LowerContext, type Value } from "./lower-ops.js";
 export { MAX_CONSTANT_INDICES } from "./lower-ops.js";
@@ -16,6 +16,8 @@ import { canonicalError, type Operand, type Program, type Step, type TensorType 
 export interface LowerOptions {
   /** The committed input shape (required where the model's declared shape has a symbolic dimension). */
   inputShape?: readonly number[];
+  /** A model with several inputs: the static shape of each input by name (else its declared shape, which must be static). */
+  inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** The operator types this lowering supports (default ONNX domain). */
@@ -25,41 +27,74 @@ export function supportedOperators(): string[] {
 
 /** Lowers an ONNX model (file bytes or an already parsed graph) at a static input shape. */
 export function lowerModel(model: Uint8Array | ModelGraph, options: LowerOptions = {}): Program {
-  const graph = model instanceof Uint8Array ? modelGraph(model) : model;
-  const { inputShape, values } = initialValues(graph, options);
+  const graph = model instanceof Uint8Array ? modelGraph(model, { several: true }) : model;
+  const { inputs, values } = initialValues(graph, options);
   const steps: Step[] = [];
   for (const op of graph.operators) lowerOperator(op, values, steps);
-  return finishProgram(graph, inputShape, values, steps);
+  return finishProgram(graph, inputs, values, steps);
 }
 
-/** The model input at its static shape (checked against the declared one) and the weights, by name. */
-function initialValues(graph: ModelGraph, options: LowerOptions): { inputShape: number[]; values: Map<string, Value> } {
-  const declared = graph.input.shape;
-  const inputShape = options.inputShape ? [...options.inputShape] : declared.map((d) => (typeof d === "number" ? d : NaN));
-  if (inputShape.length !== declared.length || inputShape.some((d, i) => !Number.isInteger(d) || d <= 0 || (typeof declared[i] === "number" && declared[i] !== d))) {
-    throw canonicalError("TENSOR_SPEC_MISMATCH", `a static input shape matching [${declared}] is needed, got [${inputShape}]`, { declared, inputShape });
-  }
+type NamedType = { name: string } & TensorType;
+
+/**
+ * The model inputs at their static shapes (checked against the declared ones) and the weights, by name.
+ * Inputs are numbered in canonical (ascending UTF-8 byte) name order: input operand i reads entry i of
+ * the request's input bundle (protocol/bundle.ts); one input is operand 0, the bare tensor.
+ */
+function initialValues(graph: ModelGraph, options: LowerOptions): { inputs: NamedType[]; values: Map<string, Value> } {
+  const declaredInputs = graph.inputs ?? [graph.input];
+  const inputs = canonicalNames(declaredInputs.map((x) => x.name)).map((name): NamedType => {
+    const x = declaredInputs.find((d) => d.name === name)!;
+    const declared = x.shape;
+    const given = declaredInputs.length === 1 ? options.inputShape : options.inputShapes?.[name];
+    const inputShape = given ? [...given] : declared.map((d) => (typeof d === "number" ? d : NaN));
+    if (inputShape.length !== declared.length || inputShape.some((d, i) => !Number.isInteger(d) || d <= 0 || (typeof declared[i] === "number" && declared[i] !== d))) {
+      const which = declaredInputs.length === 1 ? "" : ` for input ${name}`;
+      throw canonicalError("TENSOR_SPEC_MISMATCH", `a static input shape matching [${declared}] is needed${which}, got [${inputShape}]`, { declared, inputShape, input: name });
+    }
+    return { name, dtype: x.dtype, shape: inputShape };
+  });
   const values = new Map<string, Value>();
-  values.set(graph.input.name, { type: { dtype: graph.input.dtype, shape: inputShape }, operand: { source: "input" } });
+  inputs.forEach((x, index) => values.set(x.name, { type: { dtype: x.dtype, shape: x.shape }, operand: index === 0 ? { source: "input" } : { source: "input", index } }));
   graph.weights.forEach((w, index) => {
     values.set(w.name, { type: { dtype: w.tensor.dtype, shape: [...w.tensor.shape] }, operand: { source: "weight", index }, weight: w.tensor, constant: intConstantOf(w.tensor) });
   });
-  return { inputShape, values };
+  return { inputs, values };
 }
 
-/** The program from the lowered steps: the model output must be the last step's tensor. */
-function finishProgram(graph: ModelGraph, inputShape: number[], values: Map<string, Value>, steps: Step[]): Program {
-  const out = values.get(graph.output.name);
-  const last = steps[steps.length - 1];
-  if (out?.operand?.source !== "step" || last === undefined || out.operand.index !== last.index) {
-    throw canonicalError("OP_UNSUPPORTED", `the model output ${graph.output.name} is not computed by the program's last step`);
+/**
+ * The program from the lowered steps. One output: it must be the last step's tensor. Several (n ≥ 2):
+ * n `move reshape` steps are appended, one per output in canonical name order, copying it, so output k
+ * is step stepCount − n + k and the programRoot binds which step each output bundle entry is.
+ */
+function finishProgram(graph: ModelGraph, inputs: NamedType[], values: Map<string, Value>, steps: Step[]): Program {
+  const declaredOutputs = graph.outputs ?? [graph.output];
+  if (declaredOutputs.length === 1) {
+    const out = values.get(graph.output.name);
+    const last = steps[steps.length - 1];
+    if (out?.operand?.source !== "step" || last === undefined || out.operand.index !== last.index) {
+      throw canonicalError("OP_UNSUPPORTED", `the model output ${graph.output.name} is not computed by the program's last step`);
+    }
+    const output = { name: graph.output.name, ...last.output };
+    return { input: inputs[0]!, inputs, weights: graph.weights, steps, output, outputs: [output] };
   }
-  return {
-    input: { name: graph.input.name, dtype: graph.input.dtype, shape: inputShape },
-    weights: graph.weights,
-    steps,
-    output: { name: graph.output.name, ...last.output },
-  };
+  const outputs = canonicalNames(declaredOutputs.map((o) => o.name)).map((name): NamedType => {
+    const v = values.get(name);
+    if (v?.operand === undefined) throw canonicalError("OP_UNSUPPORTED", `the model output ${name} is not computed by a step (a folded constant or an unknown tensor)`);
+    const step: Step = {
+      index: steps.length,
+      kind: "move",
+      op: "reshape",
+      operands: [v.operand],
+      operandTypes: [{ dtype: v.type.dtype, shape: [...v.type.shape] }],
+      output: { dtype: v.type.dtype, shape: [...v.type.shape] },
+      params: {},
+      origin: { node: `output ${name}`, opType: "Identity" },
+    };
+    steps.push(step);
+    return { name, ...step.output };
+  });
+  return { input: inputs[0]!, inputs, weights: graph.weights, steps, output: outputs[outputs.length - 1]!, outputs };
 }
 
 /** What became of one ONNX node when lowering as far as possible (`analyzeModel`). */
@@ -88,7 +123,7 @@ export interface ModelAnalysis {
  * `blocked` (their own support is not decided). Shape errors are refusals too.
  */
 export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptions = {}): ModelAnalysis {
-  const graph = model instanceof Uint8Array ? modelGraph(model) : model;
+  const graph = model instanceof Uint8Array ? modelGraph(model, { several: true }) : model;
   const nodes: NodeLowering[] = [];
   let program: Program | undefined;
   let reason: string | undefined;
@@ -101,7 +136,7 @@ export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptio
     const message = (error as Error).message;
     return { nodes: graph.operators.map((op) => ({ index: op.index, opType: op.opType, domain: op.domain, node: nodeLabel(op), status: "blocked", steps: 0, reason: message })), reason: message };
   }
-  const { inputShape, values } = start;
+  const { inputs, values } = start;
   for (const op of graph.operators) {
     const node = nodeLabel(op);
     const upstream = op.inputs.find((i) => i.source.kind !== "absent" && refused.has(i.name));
@@ -125,7 +160,7 @@ export function analyzeModel(model: Uint8Array | ModelGraph, options: LowerOptio
   }
   if (reason === undefined) {
     try {
-      program = finishProgram(graph, inputShape, values, steps);
+      program = finishProgram(graph, inputs, values, steps);
     } catch (error) {
       reason = (error as Error).message;
     }

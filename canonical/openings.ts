@@ -116,7 +116,7 @@ export function operandProofs(mine: CanonicalTrace, j: number, reads: Read[], we
     return {
       ...r,
       source: o.source,
-      sourceIndex: o.source === "input" ? 0 : o.index,
+      sourceIndex: o.index ?? 0,
       tensor: { header: bytesToHex(header), dataRoot: bytesToHex(dataRoot) },
       path,
       chunk: { index: c, bytes: bytesToHex(chunkOf(data, c)), path: chunks.path(c).map(bytesToHex) },

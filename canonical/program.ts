@@ -18,8 +18,11 @@ export interface TensorType {
   shape: number[];
 }
 
-/** Where a step reads an operand: the model input, weight i (v1 weight order), or an earlier step. */
-export type Operand = { source: "input" } | { source: "weight"; index: number } | { source: "step"; index: number };
+/**
+ * Where a step reads an operand: model input i (canonical name order; absent index = 0, the only input of a
+ * one-input model), weight i (v1 weight order), or an earlier step.
+ */
+export type Operand = { source: "input"; index?: number } | { source: "weight"; index: number } | { source: "step"; index: number };
 
 /** Numeric parameters of a step, by name. Integers and float32 constants: all exact in binary64. */
 export type Params = Record<string, number[]>;
@@ -109,11 +112,27 @@ export interface Step {
 }
 
 export interface Program {
+  /** The first input (the only one of a one-input model). */
   input: { name: string } & TensorType;
+  /** Every input in canonical (ascending UTF-8 byte) name order: input operand i is entry i of the input bundle. */
+  inputs: Array<{ name: string } & TensorType>;
   /** The v1 weights (initializers in file order, then Constant nodes in node order). */
   weights: Weight[];
   steps: Step[];
+  /** The last step's tensor (the only output of a one-output model). */
   output: { name: string } & TensorType;
+  /** Every output in canonical name order; with n ≥ 2 outputs, output k is step stepCount − n + k (lower.ts finishProgram). */
+  outputs: Array<{ name: string } & TensorType>;
+}
+
+/** The step computing output k of a program. */
+export function outputStep(program: Program, k: number): number {
+  return program.steps.length - program.outputs.length + k;
+}
+
+/** An operand's source index: the input number, weight index or step index. */
+export function sourceIndexOf(o: Operand): number {
+  return o.index ?? 0;
 }
 
 export type CanonicalErrorCode = "OP_UNSUPPORTED" | "MODEL_UNKNOWN" | "TENSOR_SPEC_MISMATCH";

@@ -24,6 +24,8 @@ export interface RunOptions {
 export interface RunResult {
   /** The last step's tensor (the model output). */
   output: Tensor;
+  /** Every model output, in canonical name order (the last steps; one output: the last step's). */
+  outputs: Tensor[];
   /** Every step's output, in step order (trace tensor j is step j's). */
   trace: Tensor[];
 }
@@ -72,11 +74,24 @@ export function tf32Reference(x: number): number {
   return roundTo(x, TF32);
 }
 
-export function runProgram(program: Program, input: Tensor, options: RunOptions = {}): RunResult {
+/** The program's inputs from one tensor (a one-input program) or one per input in canonical name order, each checked. */
+export function programInputs(program: Program, input: Tensor | readonly Tensor[]): Tensor[] {
+  const inputs = Array.isArray(input) ? [...(input as readonly Tensor[])] : [input as Tensor];
+  const specs = program.inputs ?? [program.input];
+  if (inputs.length !== specs.length) throw canonicalError("TENSOR_SPEC_MISMATCH", `the program takes ${specs.length} inputs (${specs.map((x) => x.name).join(", ")}), got ${inputs.length}`);
+  inputs.forEach((t, i) => {
+    const x = specs[i]!;
+    if (t.dtype !== x.dtype || t.shape.length !== x.shape.length || t.shape.some((d, k) => d !== x.shape[k])) {
+      throw canonicalError("TENSOR_SPEC_MISMATCH", `the input${specs.length > 1 ? ` ${x.name}` : ""} is ${t.dtype}[${t.shape}], the program takes ${x.dtype}[${x.shape}]`);
+    }
+  });
+  return inputs;
+}
+
+/** Runs a program on its input (several inputs: one tensor per input, in canonical name order). */
+export function runProgram(program: Program, input: Tensor | readonly Tensor[], options: RunOptions = {}): RunResult {
   const precision = options.precision ?? "fp32";
-  if (input.dtype !== program.input.dtype || input.shape.length !== program.input.shape.length || input.shape.some((d, i) => d !== program.input.shape[i])) {
-    throw canonicalError("TENSOR_SPEC_MISMATCH", `the input is ${input.dtype}[${input.shape}], the program takes ${program.input.dtype}[${program.input.shape}]`);
-  }
+  const inputs = programInputs(program, input);
   const floatStore = storeFor(precision);
   const intStore: Store = (x) => x;
   const operandRound = operandRoundFor(precision);
@@ -86,7 +101,7 @@ export function runProgram(program: Program, input: Tensor, options: RunOptions 
   const read = (o: Operand): NumArray => {
     switch (o.source) {
       case "input":
-        return input.data as NumArray;
+        return inputs[o.index ?? 0]!.data as NumArray;
       case "weight":
         return program.weights[o.index]!.tensor.data as NumArray;
       case "step":
@@ -102,7 +117,8 @@ export function runProgram(program: Program, input: Tensor, options: RunOptions 
     if (out instanceof Float32Array) canonicalizeNaN32(out);
     trace.push({ dtype: step.output.dtype, shape: [...step.output.shape], data: out as TensorData });
   }
-  return { output: trace[trace.length - 1]!, trace };
+  const n = (program.outputs ?? [program.output]).length;
+  return { output: trace[trace.length - 1]!, outputs: trace.slice(trace.length - n), trace };
 }
 
 function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, operandRound: OperandRound, exactStore: boolean): void {

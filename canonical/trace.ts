@@ -20,7 +20,7 @@ import { foldPartials, reduceTerms, type OperandReader, type ReduceElement } fro
 import type { Precision } from "./float.js";
 import { encodePartial, partialKindOf, wordOf, type PartialKind } from "./partial.js";
 import type { Operand, Program, Step } from "./program.js";
-import { runProgram } from "./run.js";
+import { programInputs, runProgram } from "./run.js";
 import { FlatTree } from "./tree.js";
 
 /** One step's tensor and its hash tree. */
@@ -111,21 +111,30 @@ export interface TraceOptions {
 
 export class CanonicalTrace {
   readonly program: Program;
+  /** The first input (the only one of a one-input program). */
   readonly input: Tensor;
+  /** Every input, in canonical name order (input operand i). */
+  readonly inputs: Tensor[];
   readonly precision: Precision;
   /** Every step's tensor, in step order. */
   readonly tensors: Tensor[];
   readonly trees: TensorTree[];
   readonly manifest: FlatTree;
   readonly traceRoot: Hex;
-  /** tensorHash of the last step's tensor (the model output). */
+  /** tensorHash of the last step's tensor (the model output; with several outputs, the last in name order). */
   readonly finalHash: Hex;
+
+  /** The model outputs, in canonical name order (output k is step stepCount − n + k). */
+  get outputs(): Tensor[] {
+    return this.tensors.slice(this.tensors.length - (this.program.outputs ?? [this.program.output]).length);
+  }
   private cached: PartialTree | undefined;
 
-  constructor(program: Program, input: Tensor, tensors: Tensor[], precision: Precision) {
+  constructor(program: Program, input: Tensor | readonly Tensor[], tensors: Tensor[], precision: Precision) {
     if (tensors.length !== program.steps.length) throw new RangeError(`${tensors.length} tensors for ${program.steps.length} steps`);
     this.program = program;
-    this.input = input;
+    this.inputs = programInputs(program, input);
+    this.input = this.inputs[0]!;
     this.precision = precision;
     this.tensors = tensors;
     this.trees = tensors.map(tensorTreeOf);
@@ -135,7 +144,7 @@ export class CanonicalTrace {
   }
 
   /** Runs the program canonically on `input` and hashes its trace. */
-  static build(program: Program, input: Tensor, options: TraceOptions = {}): CanonicalTrace {
+  static build(program: Program, input: Tensor | readonly Tensor[], options: TraceOptions = {}): CanonicalTrace {
     const precision = options.precision ?? "fp32";
     const { trace } = runProgram(program, input, { precision });
     return new CanonicalTrace(program, input, trace, precision);
@@ -147,7 +156,7 @@ export class CanonicalTrace {
 
   /** The tensor an operand names, in this trace. */
   operandTensor(o: Operand): Tensor {
-    return o.source === "input" ? this.input : o.source === "weight" ? this.program.weights[o.index]!.tensor : this.tensors[o.index]!;
+    return o.source === "input" ? this.inputs[o.index ?? 0]! : o.source === "weight" ? this.program.weights[o.index]!.tensor : this.tensors[o.index]!;
   }
 
   /** element.ts's reader of step `j`'s operands. */

@@ -43,8 +43,12 @@ export interface AuditTarget {
   precision: Precision;
   tau: Tau;
   input: Tensor;
+  /** A model with several inputs: one tensor per input in canonical name order (`input` is the first). */
+  inputs?: Tensor[];
   /** The worker's signed output. */
   output: Tensor;
+  /** A model with several outputs: one signed tensor per output in canonical name order (`output` is the first). */
+  outputs?: Tensor[];
 }
 
 export type AuditVerdict =
@@ -131,15 +135,18 @@ export function auditResult(target: AuditTarget, config: CanonicalAuditConfig, c
   const t0 = performance.now();
   let run: RunResult;
   try {
-    run = runProgram(program, target.input, { precision: target.precision });
+    run = runProgram(program, target.inputs ?? target.input, { precision: target.precision });
   } catch (error) {
     if (!isError(error)) throw error;
     return { requestId, status: "unsupported", reason: `${error.code}: ${error.message}`, operators: [] };
   }
-  const tolerance = toleranceCheck(target.output, run.output, target.tau);
+  // Several outputs: each signed output against its canonical one; the first beyond τ_out decides.
+  const signed = target.outputs ?? [target.output];
+  const checks = run.outputs.map((c, k) => (signed[k] === undefined ? toleranceCheck(target.output, c, target.tau) : toleranceCheck(signed[k]!, c, target.tau)));
+  const tolerance = checks.find((c) => !c.ok) ?? checks[0]!;
   if (tolerance.ok) return { requestId, status: "within", tolerance, ms: performance.now() - t0 };
   // Only a result it disputes costs the challenger the trace's trees (hashing every step tensor).
-  const trace = new CanonicalTrace(program, target.input, run.trace, target.precision);
+  const trace = new CanonicalTrace(program, target.inputs ?? target.input, run.trace, target.precision);
   return { requestId, status: "dispute", tolerance, trace, ms: performance.now() - t0 };
 }
 

@@ -3,7 +3,7 @@
  * (protocol/blob-client.ts): reads capped by the committed types, hash-checked and retried, deferred
  * while the store cannot answer; a withheld output it recomputed, published.
  */
-import { BlobClient, isError, decodeTensor, encodeTensor, type Tensor } from "../protocol/index.js";
+import { BlobClient, isError, decodeBundle, decodeTensor, encodeTensor, type Tensor } from "../protocol/index.js";
 import { ChallengerError } from "./errors.js";
 import type { DaemonOptions } from "./daemon-types.js";
 
@@ -41,6 +41,14 @@ export class DaemonBlobs {
   /** A blob of the store by its hash (at most `maxBytes`), hash-checked and decoded; wrong bytes are deferred like an unavailable store. */
   async fetchBlob(hash: string, maxBytes: number, retryUntil: number | undefined): Promise<Tensor> {
     return decodeTensor(await this.read(hash, "blob", maxBytes, retryUntil, () => false));
+  }
+
+  /**
+   * A tensor bundle (several named inputs or outputs, protocol/bundle.ts) of the store by its bundle hash, or
+   * a bare tensor (keyed ""), hash-checked and decoded; deferred like `fetchBlob`.
+   */
+  async fetchNamed(hash: string, maxBytes: number, retryUntil: number | undefined): Promise<Map<string, Tensor>> {
+    return decodeBundle(await this.read(hash, "blob", maxBytes, retryUntil, () => false));
   }
 
   /** Publishes a tensor (a withheld output recomputed canonically) under its hash, signed as this challenger. */

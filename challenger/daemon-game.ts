@@ -4,7 +4,7 @@ import { tauFromBits, PRECISIONS, type Precision } from "../canonical/index.js";
 import { isError, dtypeFromCode, encodedSize, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
 import { GameChallenger } from "../protocol/fraud-game-client.js";
 import { IModelRegistry__factory, type IInferenceOracle } from "../types/ethers-contracts/index.js";
-import { auditResult, canonicalOutput, type ProgramCache } from "./canonical-audit.js";
+import { auditResult, canonicalOutput, type AuditVerdict, type ProgramCache } from "./canonical-audit.js";
 import { DEFAULT_MAX_AUDIT_BYTES, type DaemonBlobs } from "./daemon-blobs.js";
 import type { AuditOutcome, DaemonOptions, DaemonTransaction, Submitted } from "./daemon-types.js";
 
@@ -40,6 +40,8 @@ export async function auditGame(host: GameAuditHost, r: Submitted, request: { mo
     const shape = spec.shape.map(Number);
     return { dtype: dtypeFromCode(Number(spec.dtype)) ?? "float32", shape: shape.some((d) => d <= 0) && fallbackShape !== undefined ? fallbackShape : shape };
   };
+  const [namedInputs, namedOutputs] = await registry.modelIO(request.modelHash);
+  if (namedInputs.length > 1 || namedOutputs.length > 1) return auditBundled(host, r, request, { key: request.modelHash.toLowerCase(), bytes: model.bytes, inputShape: model.inputShape }, [namedInputs.map((x) => x.name), namedOutputs.map((x) => x.name)], bond, retryUntil);
   const inputType = typeOf(registered.input, model.inputShape);
   const outputType = typeOf(registered.output);
   const cap = (t: { dtype: string; shape: number[] }) => (t.shape.some((d) => d <= 0) ? DEFAULT_MAX_AUDIT_BYTES : encodedSize(t));
@@ -59,8 +61,14 @@ export async function auditGame(host: GameAuditHost, r: Submitted, request: { mo
     fg.audit,
     host.programs,
   );
+  return playVerdict(host, r, request, verdict, output, bond);
+}
+
+/** The verdict of an audit: honest, skipped, or (beyond τ_out) the game played to its ruling with the signed output(s). */
+async function playVerdict(host: GameAuditHost, r: Submitted, request: { resolver: string }, verdict: AuditVerdict, output: Tensor | readonly Tensor[], bond: bigint): Promise<AuditOutcome> {
+  const fg = host.options.fraudGames!;
   if (verdict.status === "notSampled" || verdict.status === "unsupported") return { kind: "skipped", reason: verdict.status === "unsupported" ? verdict.reason : "not sampled" };
-  if (verdict.status === "within") return { kind: "honest", checkedElements: output.data.length };
+  if (verdict.status === "within") return { kind: "honest", checkedElements: [output].flat().reduce((n, t) => n + t.data.length, 0) };
   if (!(await host.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
   const player = new GameChallenger(request.resolver, host.options.runner as unknown as Signer, {
     ...fg.client,
@@ -83,6 +91,31 @@ export async function auditGame(host: GameAuditHost, r: Submitted, request: { mo
     }
   }
   return { kind: "gamePlayed", ruling: result.ruling, outcome: result.outcome, moves: player.moves.length, rounds: result.descent?.rounds ?? 0 };
+}
+
+/**
+ * A model with several named inputs or outputs the input and output bundles fetched by their bundle
+ * hashes, put in the registry's (canonical) name order, audited output by output and, beyond τ_out, disputed
+ * through the game (which proves bundle members). A withheld bundle is not recomputed here.
+ */
+async function auditBundled(host: GameAuditHost, r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, model: { key: string; bytes: Uint8Array; inputShape: number[] }, names: [string[], string[]], bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
+  const fg = host.options.fraudGames!;
+  const registry = IModelRegistry__factory.connect(await host.oracle.registry(), host.options.runner);
+  const ordered = (m: Map<string, Tensor>, wanted: string[]) => (wanted.length === 1 ? [...m.values()] : wanted.map((n) => m.get(n))).filter((t): t is Tensor => t !== undefined);
+  const inputs = ordered(await host.blobs.fetchNamed(request.inputHash, DEFAULT_MAX_AUDIT_BYTES, retryUntil), names[0]);
+  let outputs: Tensor[];
+  try {
+    outputs = ordered(await host.blobs.fetchNamed(r.outputHash, DEFAULT_MAX_AUDIT_BYTES, retryUntil), names[1]);
+  } catch (error) {
+    if (!isError(error, "BLOB_NOT_FOUND")) throw error;
+    return { kind: "skipped", reason: `output bundle ${r.outputHash} withheld: a bundle is not recomputed by the daemon` };
+  }
+  if (inputs.length !== names[0].length) return { kind: "skipped", reason: `the input bundle does not hold the model's inputs (${names[0].join(", ")})` };
+  const terms = await registry.canonicalTerms(request.modelHash);
+  const precision = (Object.keys(PRECISIONS) as Precision[]).find((k) => PRECISIONS[k] === Number(terms.precision));
+  if (precision === undefined) return { kind: "skipped", reason: `unknown precision ${terms.precision}` };
+  const verdict = auditResult({ requestId: r.requestId as Hex, model, precision, tau: tauFromBits(terms.tauOutAbs, terms.tauOutRel), input: inputs[0]!, inputs, output: outputs[0]!, outputs }, fg.audit, host.programs);
+  return playVerdict(host, r, request, verdict, outputs, bond);
 }
 
 /**

@@ -21,8 +21,8 @@ export interface GameDisputeOptions {
   /** The model of the result and its on-chain result record (from its ResultBatchSubmitted record). */
   modelHash: Hex;
   record: IInferenceOracle.ResultRecordStruct;
-  /** The worker's signed output. */
-  output: Tensor;
+  /** The worker's signed output (a model with several outputs: one tensor per output, canonical name order). */
+  output: Tensor | readonly Tensor[];
   client?: GameClientOptions;
 }
 

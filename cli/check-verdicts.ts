@@ -76,12 +76,11 @@ export async function unparsedReport(file: string, bytes: Uint8Array, info: Onnx
   const shape = options.inputShape !== undefined && options.inputShape.every((d) => d > 0) ? [...options.inputShape] : info.input.shape.map((d) => (d > 0 ? d : 1));
   const isStatic = (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) || info.input.shape.every((d) => d > 0);
   const named = operators.filter((r) => r.unsupported > 0).map((r) => `${r.opType} ×${r.unsupported} (${r.reasons[0]})`);
-  // A model with several inputs: each fed at its declared shape (dynamic axes 1); the verdicts say why
-  // only NONE serves it.
+  // A model with several inputs: each fed at its declared shape (dynamic axes 1); ZK never serves it.
   const several = info.inputs.length > 1 || info.outputs.length > 1;
   const extra = several ? info.inputs.slice(1).map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape.map((d) => (d > 0 ? d : 1)) })) : [];
   const none = await tryOnnxruntime(bytes, info.input.dtype, shape, extra);
-  const severalReason = `the model has ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(", ")}) and ${info.outputs.length} outputs (${info.outputs.map((o) => o.name).join(", ")}): such a model is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output)`;
+  const severalReason = `the model has ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(", ")}) and ${info.outputs.length} outputs (${info.outputs.map((o) => o.name).join(", ")}): a ZK proof checks one input tensor and one output, so such a model is served in NONE and OPTIMISTIC only`;
   return {
     file,
     modelHash: info.modelHash,
@@ -104,7 +103,7 @@ export async function unparsedReport(file: string, bytes: Uint8Array, info: Onnx
     verdicts: {
       NONE: { allowed: none.ok, reasons: [none.reason] },
       OPTIMISTIC: (() => {
-        const reasons = [...(several ? [severalReason] : []), named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`];
+        const reasons = [named.length > 0 ? `${counts.total} of ${counts.total} nodes are not disputable: ${named.join("; ")}` : `the model cannot be lowered: ${reason}`];
         return { allowed: false, reasons, blocking: reasons };
       })(),
       ZK: several ? { allowed: false, reasons: [severalReason] } : zkVerdict(bytes),

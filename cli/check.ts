@@ -9,11 +9,12 @@
  */
 import { readFileSync } from "node:fs";
 import { analyzeModel, calibrate, commitProgram, PRECISIONS, type Calibration, type HeldInput, type Precision, type ProgramCommitment } from "../canonical/index.js";
-import { modelGraph, type ModelGraph, DTYPES, HEADER_FIXED_BYTES, numel } from "../protocol/index.js";
+import { modelGraph, type ModelGraph, DTYPES, numel } from "../protocol/index.js";
 import type { ModelDetails } from "../sdk/index.js";
 import { cliError } from "./common.js";
 import { onnxFileInfo } from "./deploy.js";
 import { probeOnchain, type OnchainProbe } from "./leaf-gas.js";
+import { encodedOutputBytes, severalInputs, severalZkVerdict } from "./check-several.js";
 import { readInputFile } from "./request.js";
 import { DEFAULT_INLINE_OUTPUT_CAP, blockerLines, discontinuousSteps, log2ceil, MiB, operatorRows, termCount, tryOnnxruntime, unparsedReport, zkVerdict } from "./check-verdicts.js";
 
@@ -140,10 +141,15 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   const info = onnxFileInfo(file);
   const bytes = readFileSync(file);
   let graph: ModelGraph;
+  const several = info.inputs.length > 1 || info.outputs.length > 1;
   try {
-    graph = modelGraph(bytes);
+    graph = modelGraph(bytes, { several });
   } catch (error) {
     return unparsedReport(file, bytes, info, options, (error as Error).message);
+  }
+  const io = several ? severalInputs(graph) : undefined;
+  if (io !== undefined && ((options.inputFiles?.length ?? 0) > 0 || options.inputShape !== undefined)) {
+    throw cliError("CONFIG_INVALID", `${file} has several inputs (${io.described}): --input-shape and --input files apply to one-input models (its shapes are read from the file, its calibration inputs seeded)`);
   }
   const declared = [...graph.input.shape] as Array<number | string>;
   const fileStatic = declared.every((d) => typeof d === "number" && d > 0);
@@ -153,7 +159,10 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   for (const f of options.inputFiles ?? []) held.push({ label: f, tensor: readInputFile(f, details) });
   let shape: number[];
   let probe = false;
-  if (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) {
+  if (io !== undefined) {
+    shape = io.inputShapes[graph.input.name]!;
+    probe = !io.isStatic;
+  } else if (options.inputShape !== undefined && options.inputShape.every((d) => d > 0)) {
     if (options.inputShape.length !== declared.length) throw cliError("CONFIG_INVALID", `--input-shape has rank ${options.inputShape.length}; the model's input has rank ${declared.length}`);
     shape = [...options.inputShape];
   } else if (fileStatic) {
@@ -168,7 +177,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   const inlineCap = options.maxInlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_CAP;
   const notes: string[] = [];
 
-  const analysis = analyzeModel(graph, { inputShape: shape });
+  const analysis = analyzeModel(graph, io !== undefined ? { inputShapes: io.inputShapes } : { inputShape: shape });
   const program = analysis.program;
   const precision: Precision = options.precision ?? "fp32";
   const commitment = program === undefined ? undefined : commitProgram(program, precision);
@@ -195,7 +204,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
       if (chunk + partial > worst.depth) worst = { depth: chunk + partial, chunk, partial, step: step.index };
     }
     bisection = { manifestDepth, header: 1, chunkDepth: worst.chunk, element: 1, partialDepth: worst.partial, depth: manifestDepth + 1 + worst.chunk + 1 + worst.partial, worstStep: worst.step };
-    outputBytes = HEADER_FIXED_BYTES + 4 * program.output.shape.length + numel(program.output.shape) * DTYPES[program.output.dtype].size;
+    outputBytes = encodedOutputBytes(program.outputs);
     const disc = discontinuousSteps(program);
     if (disc.length > 0) {
       notes.push(
@@ -250,7 +259,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   } else {
     calibrationNote = "not calibrated (--no-calibrate)";
   }
-  if (runsOnOnnxruntime === undefined) runsOnOnnxruntime = await tryOnnxruntime(bytes, graph.input.dtype, shape);
+  if (runsOnOnnxruntime === undefined) runsOnOnnxruntime = await tryOnnxruntime(bytes, graph.input.dtype, shape, io?.others ?? []);
 
   // Verdicts.
   const none: TierVerdict = { allowed: runsOnOnnxruntime.ok, reasons: [runsOnOnnxruntime.reason] };
@@ -280,9 +289,9 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     refuse(onchainNote);
   }
   if (!isStatic) {
-    refuse(`the input shape [${declared.join(",")}] is not static: give --input-shape to commit to one (checked at the probe shape [${shape}])`);
+    refuse(io !== undefined ? `the input shapes (${io.described}) are not all static: a model with several inputs needs static shapes in the file` : `the input shape [${declared.join(",")}] is not static: give --input-shape to commit to one (checked at the probe shape [${shape}])`);
   } else {
-    optimistic.push(`static input shape [${shape}]`);
+    optimistic.push(io !== undefined ? `static input shapes ${io.described}; a dispute proves bundle members (FraudGame.openBundle)` : `static input shape [${shape}]`);
   }
   if (outputBytes !== null) {
     if (outputBytes > inlineCap) {
@@ -305,7 +314,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
     else optimistic.push(`τ_out: ${calibrationNote}`);
   }
 
-  const zk = zkVerdict(bytes);
+  const zk = several ? severalZkVerdict(graph) : zkVerdict(bytes);
   let canonicalTerms: CanonicalTermsValues | null = null;
   if (commitment !== undefined && calibration !== null && isStatic) {
     canonicalTerms = {

@@ -266,15 +266,15 @@ async function optimisticCheck(file: string, o: RegisterOptions): Promise<CheckR
 export async function modelRegister(file: string, o: RegisterOptions): Promise<void> {
   const wantsOptimistic = parseTiers(o.tiers).includes(Tier.OPTIMISTIC);
   const fileInfo = onnxFileInfo(file);
-  // Several inputs or outputs (recurrent state, a sample-rate scalar, input_ids + attention_mask): served
-  // in NONE. A dispute and a ZK proof both check one tensor in and one out.
+  // Several inputs or outputs (recurrent state, a sample-rate scalar, input_ids + attention_mask): served in
+  // NONE and OPTIMISTIC (a dispute proves bundle members), never ZK (a proof checks one tensor in and one out).
   const several = fileInfo.inputs.length > 1 || fileInfo.outputs.length > 1;
   if (several) {
-    const offered = parseTiers(o.tiers).filter((t) => t !== Tier.NONE);
+    const offered = parseTiers(o.tiers).filter((t) => t === Tier.ZK);
     if (offered.length > 0) {
       throw cliError(
         "MODEL_NOT_DISPUTABLE",
-        `${file} has ${fileInfo.inputs.length} inputs and ${fileInfo.outputs.length} outputs: a model with several is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output); register it with --tiers none`,
+        `${file} has ${fileInfo.inputs.length} inputs and ${fileInfo.outputs.length} outputs: a model with several is served in the NONE and OPTIMISTIC tiers (a ZK proof checks one input tensor and one output); register it with --tiers none or none,optimistic`,
         { inputs: fileInfo.inputs.map((x) => x.name), outputs: fileInfo.outputs.map((x) => x.name), refused: offered.map((t) => Tier[t]) },
       );
     }
@@ -323,7 +323,8 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
       if (c.root === undefined) progress.info(`note: registering without a commitment root (${c.reason})`);
     }
     // A dispute over an OPTIMISTIC result is settled against the commitment: without one, no wrong result could be proven.
-    if (commitmentRoot === undefined && tiers.includes(Tier.OPTIMISTIC)) {
+    // (Several inputs or outputs: the v1 commitment takes one input; the canonical terms set below are what the game reads.)
+    if (commitmentRoot === undefined && tiers.includes(Tier.OPTIMISTIC) && !(several && check?.canonicalTerms != null)) {
       throw cliError(
         "CONFIG_INVALID",
         `the OPTIMISTIC tier needs a commitment root (a dispute proves a wrong result against it), and this registration has none${o.commit === false ? " (--no-commit)" : ""}: offer --tiers none${o.commit === false ? ", or drop --no-commit" : ""}`,

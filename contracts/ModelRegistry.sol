@@ -203,6 +203,20 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
+    function bundleHash(bytes32 modelHash, bool outputs, bytes32[] calldata hashes) external view returns (bytes32) {
+        NamedTensorSpec[] storage specs = outputs ? _io[modelHash].outputs : _io[modelHash].inputs;
+        uint256 n = specs.length;
+        // A single tensor travels bare (its hash is the tensor hash), and a bundle holds exactly the model's tensors.
+        if (n < 2 || hashes.length != n) revert RegistryInvalidSpec("bundle: the model's count of tensors needed");
+        bytes memory b = abi.encodePacked(uint8(3), uint8(n));
+        for (uint256 i = 0; i < n; ++i) {
+            bytes memory name = bytes(specs[i].name);
+            b = bytes.concat(b, bytes1(uint8(name.length)), name, hashes[i]);
+        }
+        return sha256(b);
+    }
+
+    /// @inheritdoc IModelRegistry
     function isApprovedResolver(address resolver) external view returns (bool) {
         return _approved[resolver];
     }
@@ -309,11 +323,11 @@ contract ModelRegistry is IModelRegistry {
         }
     }
 
-    /// @dev A model with several inputs or outputs offers the NONE tier only.
+    /// @dev A model with several inputs or outputs offers NONE and OPTIMISTIC, never ZK.
     function _checkNoneOnly(uint8 tiers, uint256 inputs, uint256 outputs) internal pure {
-        // INVARIANT: a dispute and a ZK proof each check one input tensor and one output, so a model with
-        // several is never offered in a tier that no worker serves and no resolver could decide.
-        if ((inputs > 1 || outputs > 1) && tiers != TIER_NONE) revert RegistryInvalidTiers(tiers);
+        // INVARIANT: a ZK proof checks one input tensor and one output, so a model with several is never offered
+        // in a tier no verifier could decide (a dispute proves bundle members: FraudGame.openBundle, bundleHash).
+        if ((inputs > 1 || outputs > 1) && tiers & TIER_ZK != 0) revert RegistryInvalidTiers(tiers);
     }
 
     /// @dev a < b in byte order (a proper prefix sorts first).

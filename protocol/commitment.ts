@@ -52,7 +52,7 @@ export interface TensorType {
 }
 
 /** Where an operator input comes from. */
-export type TensorSource = { kind: "absent" } | { kind: "input" } | { kind: "weight"; index: number } | { kind: "trace"; index: number };
+export type TensorSource = { kind: "absent" } | { kind: "input"; index?: number } | { kind: "weight"; index: number } | { kind: "trace"; index: number };
 
 export interface OperatorInput {
   name: string;
@@ -88,6 +88,9 @@ export interface Weight {
 export interface ModelGraph {
   input: { name: string; dtype: DType; shape: Array<number | string> };
   output: { name: string };
+  /** Every model input and output, in file order (`input`/`output` are the first ones; several only with `modelGraph(.., { several: true })`). */
+  inputs: Array<{ name: string; dtype: DType; shape: Array<number | string> }>;
+  outputs: Array<{ name: string }>;
   weights: Weight[];
   operators: GraphOperator[];
   /** Trace tensor names in order: every operator output, table order; the last is the model's output. */

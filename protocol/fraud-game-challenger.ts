@@ -16,7 +16,7 @@ import {
   FlatTree,
 } from "../canonical/index.js";
 import { bytesToHex } from "./merkle.js";
-import type { Tensor } from "./tensor.js";
+import { hashTensor, type Tensor } from "./tensor.js";
 import type { Hex } from "./types.js";
 import { GAME_TREE, type GamePos } from "./fraud-game.js";
 import { NODE_STATE, Player, WorkerTimedOut, type GameClientOptions } from "./fraud-game-player.js";
@@ -178,7 +178,7 @@ export class GameChallenger extends Player {
    * claims with its own canonical trace `mine`, submit the leaf proof (when checkFinding finds a fault) or,
    * when the worker's trace is the canonical one, the tolerance proof of the signed output, then resolve.
    */
-  async play(requestId: Hex, mine: CanonicalTrace, signedOutput: Tensor): Promise<PlayResult> {
+  async play(requestId: Hex, mine: CanonicalTrace, signedOutput: Tensor | readonly Tensor[]): Promise<PlayResult> {
     let committed;
     try {
       committed = await this.awaitCommitment(requestId);
@@ -196,25 +196,45 @@ export class GameChallenger extends Player {
     const f = descent.finding;
     if (f.kind === "element" || f.kind === "partial" || f.kind === "header") {
       const terms = await this.termsOf(requestId);
-      const verdict = checkFinding(f, mine.program, { programRoot: terms.programRoot as Hex, weightsRoot: terms.weightsRoot as Hex, inputHash: terms.inputHash, precision: mine.precision, traceRoot: committed.traceRoot });
-      if (verdict.valid && verdict.fault && (await this.prove(requestId, f))) return { ruling: await this.ruling(requestId), outcome: "leafProof", descent, verdict };
+      // A model with several inputs: a read of input i is proven against entry i of the opened input bundle.
+      const bundled = mine.inputs.length > 1 && f.kind !== "header" && f.reads.some((r) => r.source === "input");
+      const inputMembers = bundled ? mine.inputs.map((t) => hashTensor(t)) : undefined;
+      const verdict = checkFinding(f, mine.program, { programRoot: terms.programRoot as Hex, weightsRoot: terms.weightsRoot as Hex, inputHash: terms.inputHash, ...(inputMembers ? { inputMembers } : {}), precision: mine.precision, traceRoot: committed.traceRoot });
+      if (verdict.valid && verdict.fault) {
+        if (inputMembers) await this.send("openBundle(inputs)", () => this.game.openBundle(requestId, false, inputMembers));
+        if (await this.prove(requestId, f)) return { ruling: await this.ruling(requestId), outcome: "leafProof", descent, verdict };
+      }
       return { ruling: await this.resolveWhenEnded(requestId), outcome: "resolved", descent, verdict };
     }
-    if (f.kind === "agree") {
-      const terms = await this.termsOf(requestId);
-      const final = mine.tensors[mine.tensors.length - 1]!;
-      const tol = toleranceCheck(signedOutput, final, tauFromBits(terms.tauOutAbs, terms.tauOutRel));
-      if (!tol.ok) {
-        const index = tol.first?.index ?? 0;
-        const p = buildToleranceProof(signedOutput, mine, index);
-        const last = mine.program.steps.length - 1;
-        const programPath = FlatTree.fromLeaves(mine.program.steps.map(stepLeaf)).path(last).map(bytesToHex);
-        const open = (o: typeof p.signed) => ({ header: o.tensor.header, dataRoot: o.tensor.dataRoot, rootPath: [], chunk: o.chunk.bytes, chunkPath: o.chunk.path });
-        await this.send("proveOutput", () => this.game.proveOutput(requestId, index, open(p.signed), open(p.final), bytesToHex(encodeStep(mine.program.steps[last]!)), programPath));
-        return { ruling: await this.resolveWhenEnded(requestId), outcome: "toleranceProof", descent };
-      }
-    }
+    if (f.kind === "agree" && (await this.proveOutputs(requestId, mine, signedOutput))) return { ruling: await this.resolveWhenEnded(requestId), outcome: "toleranceProof", descent };
     return { ruling: await this.resolveWhenEnded(requestId), outcome: "resolved", descent };
+  }
+
+  /**
+   * The worker's trace is the canonical one: the tolerance proof of the first signed output element beyond τ_out,
+   * if any. A model with several outputs (signed: one tensor per output, canonical name order): the output
+   * bundle is opened first and output k is proven against step stepCount − n + k.
+   */
+  private async proveOutputs(requestId: Hex, mine: CanonicalTrace, signedOutput: Tensor | readonly Tensor[]): Promise<boolean> {
+    const terms = await this.termsOf(requestId);
+    const signed = Array.isArray(signedOutput) ? (signedOutput as readonly Tensor[]) : [signedOutput as Tensor];
+    const n = signed.length;
+    if (n !== mine.program.outputs.length) throw new Error(`${n} signed outputs for a model with ${mine.program.outputs.length}`);
+    const steps = mine.program.steps.length;
+    for (let k = 0; k < n; k++) {
+      const step = steps - n + k;
+      const tol = toleranceCheck(signed[k]!, mine.tensors[step]!, tauFromBits(terms.tauOutAbs, terms.tauOutRel));
+      if (tol.ok) continue;
+      const index = tol.first?.index ?? 0;
+      const p = buildToleranceProof(signed[k]!, mine, index, step);
+      const programPath = FlatTree.fromLeaves(mine.program.steps.map(stepLeaf)).path(step).map(bytesToHex);
+      const open = (o: typeof p.signed, rootPath: Hex[]) => ({ header: o.tensor.header, dataRoot: o.tensor.dataRoot, rootPath, chunk: o.chunk.bytes, chunkPath: o.chunk.path });
+      const finalPath = n > 1 ? mine.manifestPath(step) : [];
+      if (n > 1) await this.send("openBundle(outputs)", () => this.game.openBundle(requestId, true, signed.map((t) => hashTensor(t))));
+      await this.send("proveOutput", () => this.game.proveOutput(requestId, index, open(p.signed, []), open(p.final, finalPath), bytesToHex(encodeStep(mine.program.steps[step]!)), programPath));
+      return true;
+    }
+    return false;
   }
 
   private async termsOf(requestId: Hex) {

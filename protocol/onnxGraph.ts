@@ -114,8 +114,13 @@ export function decodeAttribute(a: onnxProto.onnx.AttributeProto): { name: strin
   }
 }
 
+/** `several`: accept several inputs and outputs (the canonical lowering); the v1 commitment takes one input and reads the first output. */
+export interface ModelGraphOptions {
+  several?: boolean;
+}
+
 /** Parses the model's structure: weights, operators in topological order, trace tensor names. */
-export function modelGraph(bytes: Uint8Array | OnnxModel): ModelGraph {
+export function modelGraph(bytes: Uint8Array | OnnxModel, options: ModelGraphOptions = {}): ModelGraph {
   const model = bytes instanceof Uint8Array ? decodeOnnx(bytes) : bytes;
   if (model.graph === null || model.graph === undefined) throw unsupported("the model has no graph");
   const g = model.graph as GraphProto;
@@ -135,16 +140,19 @@ export function modelGraph(bytes: Uint8Array | OnnxModel): ModelGraph {
   }
   const initializerNames = new Set(initializers.map((t) => t.name));
 
-  const inputs = (g.input as onnxProto.onnx.ValueInfoProto[]).filter((i) => !initializerNames.has(i.name));
-  if (inputs.length !== 1 || g.output.length < 1) {
-    throw unsupported(`the oracle commits models with one input (this one has ${inputs.length}) and reads the first output`);
+  const inputInfos = (g.input as onnxProto.onnx.ValueInfoProto[]).filter((i) => !initializerNames.has(i.name));
+  if ((options.several !== true && inputInfos.length !== 1) || inputInfos.length < 1 || g.output.length < 1) {
+    throw unsupported(`the oracle commits models with one input (this one has ${inputInfos.length}) and reads the first output`);
   }
-  const inputInfo = inputs[0]!;
-  const inputDtype = dtypeFromCode(inputInfo.type?.tensorType?.elemType ?? 0);
-  if (inputDtype === undefined) throw unsupported(`the model input ${inputInfo.name} has an unsupported type`);
-  const inputShape = (inputInfo.type?.tensorType?.shape?.dim ?? []).map((d) =>
-    d.dimValue !== null && d.dimValue !== undefined && toBigInt(d.dimValue) > 0n ? Number(toBigInt(d.dimValue)) : (d.dimParam ?? "") || "?",
-  );
+  const inputs = inputInfos.map((info) => {
+    const dtype = dtypeFromCode(info.type?.tensorType?.elemType ?? 0);
+    if (dtype === undefined) throw unsupported(`the model input ${info.name} has an unsupported type`);
+    const shape = (info.type?.tensorType?.shape?.dim ?? []).map((d) =>
+      d.dimValue !== null && d.dimValue !== undefined && toBigInt(d.dimValue) > 0n ? Number(toBigInt(d.dimValue)) : (d.dimParam ?? "") || "?",
+    );
+    return { name: info.name, dtype, shape };
+  });
+  const inputIndex = new Map(inputs.map((x, i) => [x.name, i]));
 
   // Constant nodes are weights; the rest are operators, ordered by a stable Kahn sort.
   const pending: Array<NodeProto> = [];
@@ -162,7 +170,7 @@ export function modelGraph(bytes: Uint8Array | OnnxModel): ModelGraph {
       pending.push(node as NodeProto);
     }
   }
-  const available = new Set<string>([inputInfo.name, ...weightIndex.keys(), ""]);
+  const available = new Set<string>([...inputIndex.keys(), ...weightIndex.keys(), ""]);
   const traceIndex = new Map<string, number>();
   const traceNames: string[] = [];
   const operators: GraphOperator[] = [];
@@ -174,7 +182,8 @@ export function modelGraph(bytes: Uint8Array | OnnxModel): ModelGraph {
     const node = pending[next]!;
     const opInputs: OperatorInput[] = node.input.map((name) => {
       if (name === "") return { name, source: { kind: "absent" } };
-      if (name === inputInfo.name) return { name, source: { kind: "input" } };
+      const input = inputIndex.get(name);
+      if (input !== undefined) return { name, source: input === 0 ? { kind: "input" } : { kind: "input", index: input } };
       const w = weightIndex.get(name);
       if (w !== undefined) return { name, source: { kind: "weight", index: w } };
       return { name, source: { kind: "trace", index: traceIndex.get(name)! } };
@@ -192,9 +201,10 @@ export function modelGraph(bytes: Uint8Array | OnnxModel): ModelGraph {
     const domain = node.domain ?? "";
     operators.push({ index: operators.length, opType: node.opType, domain, opset: opsets.get(domain) ?? 0, attributes, inputs: opInputs, outputs });
   }
-  const outputName = (g.output[0] as onnxProto.onnx.ValueInfoProto).name;
-  if (traceNames[traceNames.length - 1] !== outputName) {
+  const outputs = (g.output as onnxProto.onnx.ValueInfoProto[]).map((o) => ({ name: o.name }));
+  const outputName = outputs[0]!.name;
+  if (options.several !== true && traceNames[traceNames.length - 1] !== outputName) {
     throw unsupported(`the model output ${outputName} is not the last operator output in topological order`);
   }
-  return { input: { name: inputInfo.name, dtype: inputDtype, shape: inputShape }, output: { name: outputName }, weights, operators, traceNames };
+  return { input: inputs[0]!, output: { name: outputName }, inputs, outputs, weights, operators, traceNames };
 }

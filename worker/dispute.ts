@@ -10,7 +10,7 @@
  *   on attack: submit(responder.answer({ kind: "chunkNode", step, depth, index }));
  */
 import { type WorkerClaims, type Precision, type Program, CanonicalTrace } from "../canonical/index.js";
-import { OracleError, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
+import { OracleError, bundleHashOf, decodeBundle, hashTensor, type Tensor, type Hex } from "../protocol/index.js";
 
 /** What the worker signs and posts when a dispute opens (docs/V2.md §3 TraceCommitment, §5 step 1). */
 export interface TraceCommitmentPayload {
@@ -48,8 +48,8 @@ export interface DisputeResponder {
 
 export interface PrepareDisputeOptions {
   program: Program;
-  /** The cached input of the request. */
-  input: Tensor;
+  /** The cached input of the request: one tensor, or a model with several inputs: one per input in canonical name order, or keyed by name. */
+  input: RequestInput;
   precision: Precision;
   requestId: Hex;
   attempt: number;
@@ -57,10 +57,38 @@ export interface PrepareDisputeOptions {
   inputHash?: Hex;
 }
 
+/** A request's input: the tensor of a one-input model; the tensors of a model with several (by name, or in canonical name order). */
+export type RequestInput = Tensor | readonly Tensor[] | ReadonlyMap<string, Tensor>;
+
+/** The input as decoded from its canonical encoding (protocol/bundle.ts): a bare tensor, or a bundle's tensors by name. */
+export function requestInputOf(bytes: Uint8Array): RequestInput {
+  const decoded = decodeBundle(bytes);
+  return decoded.size === 1 && decoded.has("") ? decoded.get("")! : decoded;
+}
+
+/** The program's inputs in its canonical order (input operand i), from a request's input. */
+export function programInputsOf(program: Program, input: RequestInput): Tensor[] {
+  if (input instanceof Map) {
+    return program.inputs.map((x) => {
+      const t = input.get(x.name);
+      if (t === undefined) throw new OracleError("TENSOR_SPEC_MISMATCH", `the request's input bundle has no "${x.name}" (the model's inputs are ${program.inputs.map((i) => `"${i.name}"`).join(", ")})`);
+      return t;
+    });
+  }
+  return Array.isArray(input) ? [...(input as readonly Tensor[])] : [input as Tensor];
+}
+
+/** The request's inputHash of the program's inputs: the tensor hash of one, the bundle hash of several. */
+export function inputHashOf(program: Program, inputs: readonly Tensor[]): Hex {
+  if (inputs.length === 1) return hashTensor(inputs[0]!);
+  return bundleHashOf(program.inputs.map((x, i) => ({ name: x.name, hash: hashTensor(inputs[i]!) })));
+}
+
 /** Rebuilds the canonical trace from the cached input and prepares every answer. */
 export function prepareDispute(options: PrepareDisputeOptions): DisputeResponder {
-  const { program, input, precision, requestId, attempt } = options;
-  if (options.inputHash !== undefined && hashTensor(input).toLowerCase() !== options.inputHash.toLowerCase()) {
+  const { program, precision, requestId, attempt } = options;
+  const input = programInputsOf(program, options.input);
+  if (options.inputHash !== undefined && input.length === program.inputs.length && inputHashOf(program, input).toLowerCase() !== options.inputHash.toLowerCase()) {
     throw new OracleError("INPUT_HASH_MISMATCH", `the cached input of ${requestId} does not hash to the request's inputHash`, { details: { requestId, inputHash: options.inputHash } });
   }
   return responderFor(CanonicalTrace.build(program, input, { precision }), requestId, attempt);

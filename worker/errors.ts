@@ -59,7 +59,7 @@ export function publicRejectionMessage(error: OracleError, input: "inline" | "fe
     case "TIMEOUT":
       return "the input at inputURI is unavailable, too large, or not a valid tensor for this model";
     case "TIER_UNSUPPORTED":
-      if (error.details.servedIn === "NONE") return "the model has several inputs or outputs: it is served in the NONE tier only";
+      if (error.details.servedIn === "NONE+OPTIMISTIC") return "the model has several inputs or outputs: it is served in the NONE and OPTIMISTIC tiers, not ZK";
       return "the worker refused the request";
     default:
       return "the worker refused the request";

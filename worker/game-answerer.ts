@@ -17,10 +17,10 @@ import type { Provider, Signer } from "ethers";
 import type { Logger } from "pino";
 import { PRECISIONS, type Precision, lowerModel, type Program } from "../canonical/index.js";
 import { GAME_RULING, GameWorker, type GameClientOptions, type TraceSigner } from "../protocol/fraud-game-client.js";
-import { OracleError, createLogger, decodeTensor, type Tensor, type Hex } from "../protocol/index.js";
+import { OracleError, createLogger, type Hex, type Tensor } from "../protocol/index.js";
 import type { ModelCatalog } from "./catalog.js";
 import { FraudGame__factory, InferenceOracle__factory, ModelRegistry__factory, type FraudGame, type InferenceOracle } from "../types/ethers-contracts/index.js";
-import { prepareDispute, type DisputeResponder } from "./dispute.js";
+import { prepareDispute, programInputsOf, requestInputOf, type DisputeResponder, type RequestInput } from "./dispute.js";
 import type { InputCache } from "./input-cache.js";
 
 export interface FraudGameAnswererOptions {
@@ -39,7 +39,7 @@ export interface FraudGameAnswererOptions {
    * The request's input from the worker's cache (worker/input-cache.ts; refetched by hash or URI when missing),
    * given what its InferenceRequested event names; undefined falls back to the event's inline input.
    */
-  inputOf?: (requestId: Hex, request: { inputHash: Hex; inputURI: string }) => Promise<Tensor | undefined>;
+  inputOf?: (requestId: Hex, request: { inputHash: Hex; inputURI: string }) => Promise<RequestInput | undefined>;
   /** The worker's input cache: inputs of settled requests (Fulfilled, Refunded) are dropped as the answerer polls. */
   inputs?: InputCache;
   /** How often the input cache is pruned of settled requests (default 60 s; at most 64 requests asked each time). */
@@ -50,7 +50,7 @@ export interface FraudGameAnswererOptions {
    * FAULT INJECTION, tests and demos only (scripts/fault-injection.ts): the responder to answer with instead of the
    * honest canonical trace. Nothing in a worker's config sets it.
    */
-  responderOf?: (d: { program: Program; input: Tensor; precision: Precision; requestId: Hex; attempt: number }) => DisputeResponder | undefined;
+  responderOf?: (d: { program: Program; input: Tensor; inputs: Tensor[]; precision: Precision; requestId: Hex; attempt: number }) => DisputeResponder | undefined;
   /** Passed to each GameWorker (its wait between polls). */
   client?: GameClientOptions;
   logger?: Logger;
@@ -138,8 +138,9 @@ export class FraudGameAnswerer extends BlockPoller {
     if (precision === undefined) return "no-program";
     const input = await this.requestInput(requestId);
     if (input === undefined) return "no-input";
+    const inputs = programInputsOf(program, input);
     const responder =
-      this.o.responderOf?.({ program, input, precision, requestId, attempt: Number(g.attempt) }) ??
+      this.o.responderOf?.({ program, input: inputs[0]!, inputs, precision, requestId, attempt: Number(g.attempt) }) ??
       prepareDispute({ program, input, precision, requestId, attempt: Number(g.attempt), inputHash: g.inputHash as Hex });
     const worker = new GameWorker(this.o.game, this.o.sender, this.o.traceSigner, {
       ...this.o.client,
@@ -168,13 +169,13 @@ export class FraudGameAnswerer extends BlockPoller {
   }
 
   /** The request's input: the worker's cache (`inputOf`), else inline in its InferenceRequested event. */
-  private async requestInput(requestId: Hex): Promise<Tensor | undefined> {
+  private async requestInput(requestId: Hex): Promise<RequestInput | undefined> {
     const [ev] = await this.oracle.queryFilter(this.oracle.filters.InferenceRequested(requestId));
     if (ev === undefined) throw new OracleError("REQUEST_NOT_FOUND", `no InferenceRequested event for ${requestId}`, { retryable: true });
     const cached = await this.o.inputOf?.(requestId, { inputHash: String(ev.args.inputHash) as Hex, inputURI: String(ev.args.inputURI) });
     if (cached !== undefined) return cached;
     const inline = String(ev.args.input);
-    return inline === "0x" ? undefined : decodeTensor(Buffer.from(inline.slice(2), "hex"));
+    return inline === "0x" ? undefined : requestInputOf(Buffer.from(inline.slice(2), "hex"));
   }
 }
 
@@ -246,7 +247,7 @@ export function workerGameAnswerer(
     programOf: o.programOf ?? catalogPrograms(worker.catalog, (h, uris) => worker.models.path(h, uris)),
     inputOf: async (requestId, r) => {
       const bytes = await worker.disputeInput(requestId, r.inputHash, r.inputURI);
-      return bytes === undefined ? undefined : decodeTensor(bytes);
+      return bytes === undefined ? undefined : requestInputOf(bytes);
     },
     inputs: worker.inputs,
   });

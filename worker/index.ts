@@ -34,7 +34,7 @@ export { OracleRequestLookup, jobMismatches, type OnChainRequest, type RequestLo
 export { prepareDispute, answerReveal, claimsFrom, type DisputeResponder, type PrepareDisputeOptions, type RevealAnswer, type RevealRequest, type TraceCommitmentPayload } from "./dispute.js";
 export { concatBatch } from "./batcher.js";
 export { CanonicalOutputs } from "./canonical-output.js";
-export { responderFor } from "./dispute.js";
+export { responderFor, requestInputOf, programInputsOf, inputHashOf, type RequestInput } from "./dispute.js";
 export { FraudGameAnswerer, pinnedPrograms, workerGameAnswerer } from "./game-answerer.js";
 export { hostCheckMode, workerHostProblems } from "./host-check.js";
 export { KERNEL_CAP_AVAILABLE, ProcessSession } from "./model-process.js";

@@ -212,8 +212,8 @@ export async function serveChecked(ctx: ServeContext, job: Job, bytes: Buffer, t
 /**
  * Serves a model with several named inputs or outputs: the input is a bundle (or a bare
  * tensor for a one-input model) matched by name against the registry's specs, every input is fed and
- * every output returned, as a bundle (or bare for a one-output model). Served in NONE only: such
- * models are not traced or proven (no OPTIMISTIC or ZK registration is offered for them).
+ * every output returned, as a bundle (or bare for a one-output model). Served in NONE and OPTIMISTIC (a
+ * dispute proves bundle members: FraudGame.openBundle); never ZK (no ZK registration is offered for them).
  */
 export async function serveNamed(ctx: ServeContext, job: Job, bytes: Buffer, model: ModelEntry, timings: StageTimings, start: number, signal: AbortSignal, log: Logger): Promise<BatchItem> {
   let t = performance.now();
@@ -221,10 +221,10 @@ export async function serveNamed(ctx: ServeContext, job: Job, bytes: Buffer, mod
   const matched = await rejectingAs(RejectReason.SpecMismatch, () => matchBundle(entries, inputSpecsOf(model)));
   const feeds = await rejectingAs(RejectReason.MalformedInput, () => new Map([...matched].map(([name, e]) => [name, decodeTensorView(e.encoded)])));
   timings.decode = ms(t);
-  if (job.tier !== Tier.NONE) {
+  if (job.tier === Tier.ZK) {
     throw new JobRejection(
       RejectReason.InferenceFailed,
-      new OracleError("TIER_UNSUPPORTED", `model ${job.modelHash} has several inputs or outputs: it is served in NONE only (tier ${Tier[job.tier]} asked)`, { details: { tier: job.tier, servedIn: "NONE" } }),
+      new OracleError("TIER_UNSUPPORTED", `model ${job.modelHash} has several inputs or outputs: it is served in NONE and OPTIMISTIC, not ZK (tier ${Tier[job.tier]} asked)`, { details: { tier: job.tier, servedIn: "NONE+OPTIMISTIC" } }),
     );
   }
   const run = await rejectingAs(runFailure, () => ctx.runner.runNamed(job.modelHash as Hex, feeds, signal, log));

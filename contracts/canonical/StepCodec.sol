@@ -7,7 +7,7 @@ import {IStepVerifier} from "../interfaces/IStepVerifier.sol";
 /// @notice Decodes `encodeStep` v1 (canonical/commitment.ts) from calldata into memory:
 ///
 ///   u8 version=1 | u32 index | u8 kind (0 map, 1 move, 2 reduce) | str op
-///   u16 #operands: u8 source (1 model input, 2 weight, 3 step) | u32 index | type
+///   u16 #operands: u8 source (1 model input, 2 weight, 3 step) | u32 index (input: 0..254) | type
 ///   type of the output
 ///   u16 #params: str name | u32 n | n × f64
 ///
@@ -97,7 +97,8 @@ library StepCodec {
             o.source = u8(b, at);
             if (o.source < 1 || o.source > 3) revert IStepVerifier.StepMalformed(at);
             o.index = uint32(uN(b, at + 1, 4));
-            if (o.source == 1 && o.index != 0) revert IStepVerifier.StepMalformed(at + 1);
+            // A model input is entry `index` of the input bundle (canonical name order): at most 255 inputs.
+            if (o.source == 1 && o.index > 254) revert IStepVerifier.StepMalformed(at + 1);
             (o.dtype, o.shape, , at) = readType(b, at + 5);
         }
         (s.outDtype, s.outShape, s.numel, at) = readType(b, at);

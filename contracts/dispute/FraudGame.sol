@@ -64,6 +64,11 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
         uint32 stepCount;
         uint8 precision;
         Ruling ruling;
+        /// @dev A model with several outputs: n, once its output bundle is opened (openBundle).
+        uint8 outputCount;
+        /// @dev Opened bundles (openBundle): entry i's tensor hash, in canonical name order.
+        mapping(uint256 => bytes32) inputMembers;
+        mapping(uint256 => bytes32) outputMembers;
     }
 
     struct Tensor {
@@ -410,19 +415,30 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
         uint64 element,
         TensorChunkProof calldata signedOutput,
         TensorChunkProof calldata finalTensor,
-        bytes calldata lastStep,
+        bytes calldata stepEncoding,
         bytes32[] calldata programPath
     ) external {
         (, Game storage g) = _prover(requestId);
         CanonicalTerms memory t = registry.canonicalTerms(g.modelHash);
-        _proveStepEncoding(g, t, g.stepCount - 1, lastStep, programPath);
-        if (GameTrees.tensorHash(signedOutput.header, signedOutput.dataRoot) != g.outputHash) revert FraudGameBadProof(20);
-        bytes32 committed = keccak256(verifier.outputHeader(lastStep));
+        uint32 step = g.stepCount - 1;
+        bytes32 signedHash = g.outputHash;
+        uint256 n = g.outputCount;
+        if (n != 0) {
+            // An opened output bundle: the step the encoding names (its u32 index, proven below as that programRoot
+            // leaf) computes output member step − (stepCount − n) (canonical/lower.ts appends the outputs last).
+            step = uint32(bytes4(stepEncoding[1:5]));
+            if (step + n < g.stepCount) revert FraudGameBadPosition(8);
+            signedHash = g.outputMembers[step + n - g.stepCount];
+        }
+        _proveStepEncoding(g, t, step, stepEncoding, programPath);
+        if (GameTrees.tensorHash(signedOutput.header, signedOutput.dataRoot) != signedHash) revert FraudGameBadProof(20);
+        bytes32 committed = keccak256(verifier.outputHeader(stepEncoding));
         uint8 magnitude;
         if (keccak256(signedOutput.header) != committed) {
             magnitude = MAJOR;
         } else {
-            if (GameTrees.tensorHash(finalTensor.header, finalTensor.dataRoot) != g.finalHash) revert FraudGameBadProof(21);
+            if (n != 0) _proveTraceTensor(g, step, finalTensor);
+            else if (GameTrees.tensorHash(finalTensor.header, finalTensor.dataRoot) != g.finalHash) revert FraudGameBadProof(21);
             if (keccak256(finalTensor.header) != committed) revert FraudGameBadProof(12);
             (uint8 dtype, uint64 w) = _elementOf(signedOutput, element);
             (, uint64 c) = _elementOf(finalTensor, element);
@@ -432,6 +448,17 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
         if (magnitude <= g.toleranceFault) revert FraudGameNoFault();
         g.toleranceFault = magnitude;
         emit ToleranceFaultRecorded(requestId, element, magnitude, msg.sender);
+    }
+
+    /// @inheritdoc IFraudGame
+    function openBundle(RequestId requestId, bool outputs, bytes32[] calldata hashes) external {
+        (, Game storage g) = _live(requestId);
+        // INVARIANT: only the entries of the request's own bundle are recorded (bundleHash reverts unless the model
+        // has n >= 2 such tensors and `hashes` holds n, so a zero or tensor hash never matches).
+        if (registry.bundleHash(g.modelHash, outputs, hashes) != (outputs ? g.outputHash : g.inputHash)) revert FraudGameBadProof(22);
+        mapping(uint256 => bytes32) storage m = outputs ? g.outputMembers : g.inputMembers;
+        for (uint256 i = 0; i < hashes.length; ++i) m[i] = hashes[i];
+        if (outputs) g.outputCount = uint8(hashes.length);
     }
 
     /// @inheritdoc IFraudGame
@@ -615,7 +642,7 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
     }
 
     /// @dev The operand values a step element (or term, or init) reads, each proven against its source: the model
-    /// input (ctx.inputHash), a weight (weightsRoot leaf) or an earlier step (the worker's traceRoot leaf), with the
+    /// input (ctx.inputHash, or its bundle entry op.index: openBundle), a weight (weightsRoot leaf) or an earlier step (the worker's traceRoot leaf), with the
     /// operand's declared header.
     function _readValues(
         Game storage g,
@@ -633,7 +660,8 @@ contract FraudGame is IFraudGame, IDisputeResolverV2, EIP712 {
             bytes32 th = GameTrees.tensorHash(p.header, p.dataRoot);
             bool ok;
             if (op.source == SOURCE_INPUT) {
-                ok = th == g.inputHash;
+                // A one-input model's input is the bare tensor; entry op.index of an opened input bundle otherwise.
+                ok = th == g.inputHash || th == g.inputMembers[op.index];
             } else if (op.source == SOURCE_WEIGHT) {
                 ok = GameTrees.verify(t.weightsRoot, th, op.index, p.rootPath);
             } else if (op.source == SOURCE_STEP && op.index < step) {

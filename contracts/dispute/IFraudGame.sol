@@ -206,9 +206,18 @@ interface IFraudGame {
         bytes32[] calldata programPath
     ) external;
 
+    /// @notice Opens the request's input (`outputs` false) or output bundle: the tensor hash of each entry, in the
+    /// model's registered (canonical) name order. Anyone may call it while the game is live; it reverts
+    /// FraudGameBadProof(22) unless registry.bundleHash of the hashes is the request's inputHash (outputHash).
+    /// After it, a leaf proof reads input operand i against entry i, and proveOutput proves output member k
+    /// (the step its `lastStep` encoding names: step stepCount − n + k) against entry k.
+    function openBundle(RequestId requestId, bool outputs, bytes32[] calldata hashes) external;
+
     /// @notice Records (does not rule) a signed output beyond τ_out of the trace's final tensor at `element`, or a
     /// signed output whose header is not the committed output type (beyond τ_major). `lastStep` is step n−1's
-    /// encoding with its programRoot path.
+    /// encoding with its programRoot path. A model with several outputs (its output bundle opened by openBundle):
+    /// `lastStep` is the encoding of the step computing output k (step stepCount − n + k), the signed output is
+    /// bundle entry k and `finalTensor` that step's tensor under the worker's traceRoot (its rootPath).
     function proveOutput(
         RequestId requestId,
         uint64 element,

@@ -104,8 +104,9 @@ interface IModelRegistry {
     /// back as the first input / output. The names and specs are a function of the ONNX file: set once,
     /// kept by `updateModel`. A model with several inputs takes a bundle as its input (and one with
     /// several outputs returns a bundle); a model with one of each is served exactly as by registerModel.
-    /// A model with several inputs or outputs offers the NONE tier only (`tiers == 1`, else
-    /// RegistryInvalidTiers, here and in updateModel).
+    /// A model with several inputs or outputs offers NONE and OPTIMISTIC (the fraud game proves a bundle
+    /// member against the request's bundle hash: FraudGame.openBundle), never ZK (a ZK proof checks one
+    /// input tensor and one output): RegistryInvalidTiers, here and in updateModel.
     function registerModelIO(
         bytes32 modelHash,
         ModelInfo calldata info,
@@ -126,6 +127,10 @@ interface IModelRegistry {
         view
         returns (NamedTensorSpec[] memory inputs, NamedTensorSpec[] memory outputs);
     function isApprovedResolver(address resolver) external view returns (bool);
+    /// @notice The bundle hash (protocol/bundle.ts: sha256(0x03 || n || n x (L || name || tensorHash))) of the
+    /// model's named inputs (`outputs` false) or outputs with the given tensor hashes, in the registered
+    /// (canonical) name order. Reverts RegistryInvalidSpec unless the model has n >= 2 of them and `hashes` holds n.
+    function bundleHash(bytes32 modelHash, bool outputs, bytes32[] calldata hashes) external view returns (bytes32);
 
     /// @notice Records a model's canonical terms, once, by its owner. Checks the commitment against its parts
     /// and that the tolerances are finite, non-negative and τ_major ≥ τ_out (abs and rel each).

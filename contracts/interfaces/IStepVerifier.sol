@@ -13,7 +13,7 @@ interface IStepVerifier {
     struct Operand {
         /// 1 model input, 2 weight, 3 earlier step (encodeStep's source codes)
         uint8 source;
-        /// the weight index or the step index (0 for the input)
+        /// the weight index, the step index, or the input's entry in the input bundle (0 for a one-input model)
         uint32 index;
         uint8 dtype;
         uint32[] shape;

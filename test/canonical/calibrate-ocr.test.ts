@@ -45,8 +45,8 @@ describe("canonical/calibrate on PP-OCRv4 det and rec", () => {
       const ortImport = (await import("onnxruntime-node")) as unknown as { default?: OrtModule } & OrtModule;
       const ort = ortImport.default ?? ortImport;
       const makers: Array<() => Promise<FastRuntime>> = [
-        ...OPTIMIZATION_LEVELS.flatMap((level) => THREAD_COUNTS.map((threads) => () => nodeRuntime(ort, bytes, program.output.name, level, threads))),
-        () => wasmRuntime(bytes, program.output.name),
+        ...OPTIMIZATION_LEVELS.flatMap((level) => THREAD_COUNTS.map((threads) => () => nodeRuntime(ort, bytes, { outputs: [program.output.name] }, level, threads))),
+        () => wasmRuntime(bytes, { outputs: [program.output.name] }),
       ];
       let checked = 0;
       for (const make of makers) {

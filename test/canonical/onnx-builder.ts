@@ -19,9 +19,16 @@ export interface InitSpec {
   values: number[];
 }
 
+type InputSpec = { name: string; dtype?: "float32" | "int32" | "int8" | "uint8"; shape: number[] };
+
 export interface ModelSpec {
-  input: { name: string; dtype?: "float32" | "int32" | "int8" | "uint8"; shape: number[] };
+  input: InputSpec;
   output: string;
+  /** Further graph inputs and outputs (a model with several), after `input` and `output`. */
+  moreInputs?: InputSpec[];
+  moreOutputs?: string[];
+  /** Declared float32 output shapes by name (default: no type, as onnxruntime infers it). */
+  outputShapes?: Record<string, number[]>;
   nodes: NodeSpec[];
   initializers?: InitSpec[];
   opset?: number;
@@ -62,8 +69,11 @@ export function buildModel(spec: ModelSpec): Uint8Array {
         attribute: Object.entries(n.attrs ?? {}).map(([name, a]) => attribute(name, a)),
       })),
       initializer: (spec.initializers ?? []).map(initializer),
-      input: [{ name: spec.input.name, type: { tensorType: { elemType: ELEM[spec.input.dtype ?? "float32"], shape: { dim: spec.input.shape.map((d) => ({ dimValue: d })) } } } }],
-      output: [{ name: spec.output }],
+      input: [spec.input, ...(spec.moreInputs ?? [])].map((x) => ({ name: x.name, type: { tensorType: { elemType: ELEM[x.dtype ?? "float32"], shape: { dim: x.shape.map((d) => ({ dimValue: d })) } } } })),
+      output: [spec.output, ...(spec.moreOutputs ?? [])].map((name) => {
+        const shape = spec.outputShapes?.[name];
+        return shape === undefined ? { name } : { name, type: { tensorType: { elemType: ELEM.float32, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
+      }),
     },
   });
   return onnx.ModelProto.encode(model).finish();

@@ -227,6 +227,17 @@ describe("StepVerifier edge cases", () => {
     // A move op under the map kind: the kind byte is wrong.
     expect(await revertName(verifier.info(hex(encodeStep({ ...add, op: "gather" as Step["op"] }))))).toBe("StepMalformed(5)");
     expect(await revertName(verifier.reads(hex(enc), 6))).toBe("StepIndexOutOfRange(6,6)");
+    // A model input is entry `index` of the input bundle (issue 14): 0..254 decode as encoded, 255 and up are malformed.
+    const at = 6 + 2 + Buffer.byteLength("add") + 2; // operand 0: u8 source | u32 index
+    const input = (i: number) => {
+      const b = Buffer.from(enc);
+      b[at] = 1;
+      b.writeUInt32BE(i, at + 1);
+      return b;
+    };
+    expect(Number((await verifier.info(hex(input(1)))).operands[0]!.index)).toBe(1);
+    expect(Number((await verifier.info(hex(input(254)))).operands[0]!.source)).toBe(1);
+    expect(await revertName(verifier.info(hex(input(255))))).toBe(`StepMalformed(${at + 1})`);
     expect(await revertName(verifier.elementValue(hex(enc), 0, [1n], 0))).toBe("StepReadsMismatch(2,1)");
     const conv = step("reduce", "conv", [f32([1, 1, 3, 3]), f32([1, 1, 2, 2])], f32([1, 1, 2, 2]), { group: [1], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1] });
     const cenc = hex(encodeStep(conv));

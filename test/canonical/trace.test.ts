@@ -88,7 +88,9 @@ describe("canonical trace", () => {
       params: { fn: [0], axes: [1] },
       origin: { node: "#0 ReduceSum -> y", opType: "ReduceSum" },
     };
-    const program: Program = { input: { name: "x", dtype: "float32", shape: [1, K] }, weights: [], steps: [step], output: { name: "y", dtype: "float32", shape: [1, 1] } };
+    const x = { name: "x", dtype: "float32" as const, shape: [1, K] };
+    const y = { name: "y", dtype: "float32" as const, shape: [1, 1] };
+    const program: Program = { input: x, inputs: [x], weights: [], steps: [step], output: y, outputs: [y] };
     const trace = CanonicalTrace.build(program, input);
     const t0 = performance.now();
     const p = trace.partial(0, 0);

@@ -1,7 +1,8 @@
 /**
  * The CLI on a model with several named inputs and outputs (issue 14), against `oracle dev`:
- * `oracle model register` reads every input and output of the ONNX file (and refuses OPTIMISTIC for
- * it, with the reason), `oracle request --input name=file` (repeated) sends them as one bundle, and the
+ * `oracle model register` reads every input and output of the ONNX file (refuses OPTIMISTIC for the
+ * VAD model, whose GRU has no canonical definition, and ZK for any such model, with the reasons; offers
+ * OPTIMISTIC for a 2-in / 2-out cell every node of which lowers), `oracle request --input name=file` (repeated) sends them as one bundle, and the
  * output is printed per name: the same numbers onnxruntime computes.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lastJson, oracle, start, type LongRunning } from "./helpers.js";
 import { frame, VAD_FILE, VAD_HASH } from "../worker/vad-fixtures.js";
+import { multiIoModelFile } from "../canonical/multi-io-model.js";
 
 interface Ready {
   deployment: string;
@@ -35,23 +37,27 @@ describe("oracle CLI: several named inputs and outputs", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("test_check_severalInputs_noneOnlyWithTheReason", async () => {
+  it("test_check_severalInputs_optimisticRefusedPerNode_zkRefusedWithTheReason", async () => {
     const r = await oracle(["model", "check", VAD_FILE, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const report = lastJson<{ verdicts: Record<"NONE" | "OPTIMISTIC" | "ZK", { allowed: boolean; reasons: string[] }> }>(r);
     expect(report.verdicts.NONE).toEqual({ allowed: true, reasons: ["onnxruntime-node runs it at [1,64], state [1,1,8], sr []"] });
-    for (const tier of ["OPTIMISTIC", "ZK"] as const) {
-      expect(report.verdicts[tier].allowed).toBe(false);
-      expect(report.verdicts[tier].reasons[0]).toBe("the model has 3 inputs (input, state, sr) and 2 outputs (output, stateN): such a model is served in the NONE tier only (a dispute and a ZK proof each check one input tensor and one output)");
-    }
+    // OPTIMISTIC: judged per node like any model (issue 14: a dispute proves bundle members); the int64 Cast and the GRU behind it refuse it.
+    expect(report.verdicts.OPTIMISTIC.allowed).toBe(false);
+    expect(report.verdicts.OPTIMISTIC.reasons[0]).toMatch(/nodes are not disputable: Cast ×1 \(Cast \(node #0 Cast -> srf\): dtype int64 is not supported\)/);
+    expect(report.verdicts.ZK.allowed).toBe(false);
+    expect(report.verdicts.ZK.reasons[0]).toBe("the model has 3 inputs (input, state, sr) and 2 outputs (output, stateN): a ZK proof checks one input tensor and one output, so such a model is served in NONE and OPTIMISTIC only");
     const inspect = await oracle(["model", "inspect", VAD_FILE]);
     expect(inspect.stdout).toMatch(/inputs\s+input: float32\[1,64\]\n\s+state: float32\[1,1,8\]\n\s+sr: int64\[\]\noutputs\s+output: float32\[1,1\]\n\s+stateN: float32\[1,1,8\]/);
   }, 120_000);
 
-  it("test_register_readsEveryInputAndOutput_refusesOptimisticWithTheReason", async () => {
+  it("test_register_readsEveryInputAndOutput_refusesOptimisticAndZkWithTheReasons", async () => {
     const refused = await oracle(["model", "register", VAD_FILE, "--tiers", "none,optimistic", "--key", key("modelOwner")], env);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/MODEL_NOT_DISPUTABLE.*has 3 inputs and 2 outputs: a model with several is served in the NONE tier only/);
+    expect(refused.stderr).toMatch(/MODEL_NOT_DISPUTABLE.*cannot be offered in the OPTIMISTIC tier: .*Cast ×1/);
+    const zk = await oracle(["model", "register", VAD_FILE, "--tiers", "none,zk", "--key", key("modelOwner")], env);
+    expect(zk.code).toBe(1);
+    expect(zk.stderr).toMatch(/MODEL_NOT_DISPUTABLE.*has 3 inputs and 2 outputs: a model with several is served in the NONE and OPTIMISTIC tiers/);
     const r = await oracle(["model", "register", VAD_FILE, "--tiers", "none", "--fee", "0", "--json", "--key", key("modelOwner")], env);
     expect(r.code, r.stderr).toBe(0);
     const m = lastJson<{ modelHash: string; tiers: string[]; inputs: Array<{ name: string; dtype: string; shape: number[] }>; outputs: Array<{ name: string; dtype: string; shape: number[] }> }>(r);
@@ -72,6 +78,17 @@ describe("oracle CLI: several named inputs and outputs", () => {
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/inputs\s+input: float32\[1,64\]\n\s+sr: int64\[\]\n\s+state: float32\[1,1,8\]\noutputs\s+output: float32\[1,1\]\n\s+stateN: float32\[1,1,8\]/);
   }, 120_000);
+
+  it("test_register_multiIoCell_optimisticAllowed_canonicalTermsSet", async () => {
+    // Every node of the 2-in / 2-out cell lowers and verifies on-chain: OPTIMISTIC is offered (issue 14).
+    const { file, modelHash } = multiIoModelFile();
+    const r = await oracle(["model", "register", file, "--tiers", "none,optimistic", "--fee", "0", "--inputs", "2", "--json", "--key", key("modelOwner")], env);
+    expect(r.code, r.stderr).toBe(0);
+    const m = lastJson<{ modelHash: string; tiers: string[]; canonicalTerms: { stepCount: number } | null }>(r);
+    expect(m.modelHash).toBe(modelHash);
+    expect(m.tiers).toEqual(["NONE", "OPTIMISTIC"]);
+    expect(m.canonicalTerms?.stepCount).toBe(11);
+  }, 180_000);
 
   it("test_request_inputPerName_outputPrintedPerName_equalsOnnxruntime", async () => {
     const f = frame(3);

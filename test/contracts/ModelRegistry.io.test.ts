@@ -2,6 +2,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { network } from "hardhat";
 import { expectRevert, events, modelInfo, send, MODEL_HASH, type Connection } from "./helpers.js";
+import { bundleHashOf, bytesToHex, encodeBundle, hashBundleEncoded, hashTensor, sha256 } from "../../protocol/index.js";
 
 const HASH_IO = "0x" + "cc".repeat(32);
 const INPUTS = [
@@ -84,17 +85,39 @@ describe("ModelRegistry named inputs and outputs", () => {
     expect(await registry.isRegistered(HASH_IO)).toBe(false);
   });
 
-  it("test_registerModelIO_severalInputs_noneTierOnly", async () => {
+  it("test_registerModelIO_severalInputs_noneAndOptimistic_neverZk", async () => {
     const { registry, owner } = await load();
     const r = registry.connect(owner);
-    // OPTIMISTIC or ZK: no dispute or proof checks several tensors; refused at registration and update.
-    for (const tiers of [2, 3, 5]) {
+    // ZK: a proof checks one input tensor and one output; refused at registration and update. OPTIMISTIC: the
+    // fraud game proves bundle members (issue 14: FraudGame.openBundle over bundleHash).
+    for (const tiers of [4, 5, 7]) {
       await expectRevert(r.registerModelIO(HASH_IO, modelInfo({ tiers }), INPUTS, OUTPUTS), registry, "RegistryInvalidTiers", [tiers]);
     }
     await send(r.registerModelIO(HASH_IO, modelInfo({ tiers: 1 }), INPUTS, OUTPUTS));
-    await expectRevert(r.updateModel(HASH_IO, modelInfo({ tiers: 3 })), registry, "RegistryInvalidTiers", [3]);
+    await expectRevert(r.updateModel(HASH_IO, modelInfo({ tiers: 5 })), registry, "RegistryInvalidTiers", [5]);
+    // OPTIMISTIC passes the tier check (and, like any model's, needs an approved resolver).
+    await expectRevert(r.updateModel(HASH_IO, modelInfo({ tiers: 3 })), registry, "RegistryResolverNotApproved");
     // One named input and output: any tier its terms allow (here ZK needs an approved verifier).
     const one = "0x" + "dd".repeat(32);
     await expectRevert(r.registerModelIO(one, modelInfo({ tiers: 5 }), INPUTS.slice(0, 1), OUTPUTS.slice(0, 1)), registry, "RegistryResolverNotApproved");
+  });
+
+  it("test_bundleHash_goldenWithProtocolBundleTs_andRefusesAnotherCount", async () => {
+    const { registry, owner } = await load();
+    await send(registry.connect(owner).registerModelIO(HASH_IO, modelInfo({ tiers: 1 }), INPUTS, OUTPUTS));
+    const hash = (i: number) => bytesToHex(sha256(Buffer.from(`entry ${i}`)));
+    const ins = INPUTS.map((_, i) => hash(i));
+    const outs = OUTPUTS.map((_, i) => hash(10 + i));
+    // The registry's names, in their (canonical) order, with the given tensor hashes: protocol/bundle.ts bundleHashOf.
+    expect(await registry.bundleHash(HASH_IO, false, ins)).toBe(bundleHashOf(INPUTS.map((x, i) => ({ name: x.name, hash: ins[i]! }))));
+    expect(await registry.bundleHash(HASH_IO, true, outs)).toBe(bundleHashOf(OUTPUTS.map((x, i) => ({ name: x.name, hash: outs[i]! }))));
+    // And the hash of a real bundle's encoding (hashBundleEncoded) for real tensors.
+    const t = (n: number, shape: number[]) => ({ dtype: "float32" as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(n) });
+    const tensors = { output: t(0.5, [1, 1]), stateN: t(-1, [1, 1, 8]) };
+    expect(await registry.bundleHash(HASH_IO, true, [hashTensor(tensors.output), hashTensor(tensors.stateN)])).toBe(hashBundleEncoded(encodeBundle(tensors)));
+    await expectRevert(registry.bundleHash(HASH_IO, false, ins.slice(0, 2)), registry, "RegistryInvalidSpec");
+    await expectRevert(registry.bundleHash(HASH_IO, true, [...outs, hash(9)]), registry, "RegistryInvalidSpec");
+    // A model with one input and one output has no bundle (its tensors travel bare).
+    await expectRevert(registry.bundleHash(MODEL_HASH, false, [hash(0)]), registry, "RegistryInvalidSpec");
   });
 });

@@ -81,11 +81,14 @@ describe("worker: a model with several named inputs and outputs", () => {
     expect(reply.inputHeader).toBeUndefined();
   });
 
-  it("test_serve_optimisticTier_refusedServedInNoneOnly", async () => {
-    const reply = await w.serve(bundleJob(encodeBundle({ input: frame(0), sr: SR, state: ZERO_STATE }), Tier.OPTIMISTIC));
+  it("test_serve_zkTier_refused_optimisticServed", async () => {
+    const reply = await w.serve(bundleJob(encodeBundle({ input: frame(0), sr: SR, state: ZERO_STATE }), Tier.ZK));
     expect(reply.kind).toBe("rejection");
     expect(reply.reason).toBe(RejectReason.InferenceFailed);
-    expect(reply.message).toBe("the model has several inputs or outputs: it is served in the NONE tier only");
+    expect(reply.message).toBe("the model has several inputs or outputs: it is served in the NONE and OPTIMISTIC tiers, not ZK");
+    // OPTIMISTIC: served like NONE (a dispute proves bundle members, issue 14).
+    const served = await w.serve(bundleJob(encodeBundle({ input: frame(0), sr: SR, state: ZERO_STATE }), Tier.OPTIMISTIC));
+    expect(served.kind, JSON.stringify(served)).toBe("result");
   });
 
   it("test_serve_oversizedBundle_refusedBeforeDecoding", async () => {
