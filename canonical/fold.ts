@@ -38,7 +38,7 @@ export function isIntDtype(dtype: DType): boolean {
 /**
  * Integer weights up to this many values are also held as constants (shape arithmetic, indices, zero
  * points); a larger one (an int8 layer's weights) is data only, never copied into a JS array: a
- * quantized model's commitment stays streamed (issue 14, "Scale").
+ * quantized model's commitment stays streamed.
  */
 export const MAX_FOLDED_WEIGHT = 1 << 16;
 

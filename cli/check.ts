@@ -113,7 +113,7 @@ export interface CheckReport {
   /** Every step through StepVerifier (cli/leaf-gas.ts): per step the worst leaf gas and any failure; null when not probed. */
   onchain: (Omit<OnchainProbe, "steps"> & { failures: Array<{ step: number; op: string; node: string; reason: string }>; steps: Array<{ step: number; op: string; leafGas: number }> }) | null;
   /**
-   * Issue 14's numbers in one place: nodes; disputable on the canonical runtime (lowered or folded) and
+   * A model's dispute figures in one place: nodes; disputable on the canonical runtime (lowered or folded) and
    * on-chain (every step of the node passed the probe); what blocks the rest; the widest reduction; the
    * bisection rounds; the worst leaf gas; τ_out; the commitment's peak memory.
    */
@@ -295,7 +295,7 @@ export async function checkModel(file: string, options: CheckOptions = {}): Prom
   }
   if (outputBytes !== null) {
     if (outputBytes > inlineCap) {
-      // Not a blocker (issue 18, large outputs): such an output is delivered as its hash (a size proof),
+      // Not a blocker (docs/PROTOCOL.md "Large outputs"): such an output is delivered as its hash (a size proof),
       // the bytes in the blob store, where challengers fetch them (or recompute them canonically).
       optimistic.push(`the output (${outputBytes} bytes encoded) is above the inline cap of ${inlineCap}: delivered as its hash, the bytes at <relayer>/blobs/<outputHash> for challengers and dApps (docs/PROTOCOL.md "Large outputs")`);
     } else {

@@ -1,6 +1,6 @@
 /**
  * Drives a deployed FraudGame (contracts/dispute/FraudGame.sol, docs/V2.md §5) from TypeScript: the two
- * off-chain players of issue 11.
+ * off-chain players of a dispute.
  *
  * - `GameWorker` (the worker's responder): signs and posts the TraceCommitment prepared by
  *   worker/dispute.ts `prepareDispute`, then watches the game's NodeAttacked events and answers every

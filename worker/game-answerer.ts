@@ -1,5 +1,5 @@
 /**
- * Answers FraudGame disputes on this worker's OPTIMISTIC results (docs/V2.md §5, issue 11): the worker's
+ * Answers FraudGame disputes on this worker's OPTIMISTIC results (docs/V2.md §5): the worker's
  * responder on-chain.
  *
  * It watches the game's GameOpened events; for a game whose signer is this worker's result signer and a
