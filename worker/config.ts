@@ -4,6 +4,7 @@
  * reports every problem at once; `redactWorkerConfig` is what may be logged.
  */
 import { z } from "zod";
+import type { ModelProcessLimits } from "./model-process.js";
 import {
   envOverrides,
   loadConfig,
@@ -244,4 +245,18 @@ export function redactWorkerConfig(config: WorkerConfig): Record<string, unknown
   const copy = redactConfig(config as unknown as Record<string, unknown>, WORKER_SECRET_KEYS);
   copy.allowedOracles = config.allowedOracles.map((d) => ({ chainId: d.chainId.toString(), oracle: d.oracle }));
   return copy;
+}
+
+/** The limits each model's process runs under (worker/model-process.ts), from the config. */
+export function modelProcessLimits(config: WorkerConfig, onKill?: ModelProcessLimits["onKill"]): ModelProcessLimits {
+  return {
+    ...(onKill === undefined ? {} : { onKill }),
+    memoryBytes: config.modelMemoryLimitMb * MiB,
+    runTimeoutMs: config.modelRunTimeoutMs,
+    loadTimeoutMs: config.modelLoadTimeoutMs,
+    addressSpaceBytes: config.modelAddressSpaceLimitMb * MiB,
+    // The same cap, enforced by the kernel (RLIMIT_DATA) where prlimit is installed.
+    dataBytes: config.modelMemoryLimitMb * MiB,
+    pollMs: config.modelMemoryPollMs,
+  };
 }

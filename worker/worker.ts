@@ -36,13 +36,12 @@ import {
 import { InputCache } from "./input-cache.js";
 import type { Delivery, JobQueue, Json, Subscription } from "../queue/index.js";
 import type { ModelCatalog } from "./catalog.js";
-import { batchPolicyFor, redactWorkerConfig, WorkerConfigSchema, WORKER_RETIRED_KEYS, type WorkerConfig, type WorkerConfigInput } from "./config.js";
+import { batchPolicyFor, modelProcessLimits, redactWorkerConfig, WorkerConfigSchema, WORKER_RETIRED_KEYS, type WorkerConfig, type WorkerConfigInput } from "./config.js";
 import { DomainNotAllowedError, InvalidJobError, JobRejection } from "./errors.js";
 import { ModelStore, openPrivately } from "./models.js";
 import { jobMismatches, type RequestLookup } from "./requests.js";
 import { ProverPool } from "./prover.js";
 import { ProviderProber, type BackendInfo } from "./providers.js";
-import type { ModelProcessLimits } from "./model-process.js";
 import { InferenceRunner } from "./runner.js";
 import { SessionCache } from "./sessions.js";
 import { Slots } from "./slots.js";
@@ -393,20 +392,5 @@ export class Worker {
   }
 }
 
-/** The limits each model's process runs under (worker/model-process.ts), from the config. */
-export function modelProcessLimits(config: WorkerConfig, onKill?: ModelProcessLimits["onKill"]): ModelProcessLimits {
-  return {
-    ...(onKill === undefined ? {} : { onKill }),
-    memoryBytes: config.modelMemoryLimitMb * MiB,
-    runTimeoutMs: config.modelRunTimeoutMs,
-    loadTimeoutMs: config.modelLoadTimeoutMs,
-    addressSpaceBytes: config.modelAddressSpaceLimitMb * MiB,
-    // The same cap, enforced by the kernel (RLIMIT_DATA) where prlimit is installed.
-    dataBytes: config.modelMemoryLimitMb * MiB,
-    pollMs: config.modelMemoryPollMs,
-  };
-}
-
-const MiB = 1024 * 1024;
 const domainKey = (chainId: bigint, oracle: string): string => `${chainId}:${oracle.toLowerCase()}`;
 
