@@ -1,5 +1,5 @@
 /**
- * Several named outputs above the worker's inline cap (issue 14: "the dApp receives every output it asked
+ * Several named outputs above the worker's inline cap ("the dApp receives every output it asked
  * for, or their hashes plus URIs, above a size you choose"): the worker stores the whole output bundle in
  * the blob store under its bundle hash and signs its size proof, which names every output with its dtype
  * and shape. The contracts' side of a bundle's size proof is test/contracts/large-outputs.test.ts; the
@@ -7,25 +7,19 @@
  */
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bytesOf, decodeBundle, encodeBundle, hashBundleEncoded, isSizeProof, readSizeProof, bytesToHex } from "../../protocol/index.js";
+import { BlobAuth, bytesOf, decodeBundle, encodeBundle, hashBundleEncoded, isSizeProof, readSizeProof, bytesToHex } from "../../protocol/index.js";
 import { attackJob, attackWorker, type AttackWorker } from "../attacks/harness.js";
-import { loopbackServer, type LoopbackServer } from "./fixtures.js";
+import { SIGNER_KEY } from "./fixtures.js";
+import { startRelayerStore, type RelayerStore } from "../protocol/blob-store-fixture.js";
 import { frame, SR, VAD_FILE, VAD_HASH, VAD_MODEL, ZERO_STATE } from "./vad-fixtures.js";
 
 describe("worker: a bundle of outputs above the inline cap", () => {
   let w: AttackWorker;
-  let store: LoopbackServer;
-  const blobs = new Map<string, Buffer>();
+  let store: RelayerStore;
 
   beforeAll(async () => {
-    store = await loopbackServer((req, body, res) => {
-      const m = /^\/blobs\/(0x[0-9a-f]{64})$/.exec(req.url ?? "");
-      if (req.method === "PUT" && m !== null) {
-        blobs.set(m[1]!, body);
-        return void res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ hash: m[1] }));
-      }
-      res.writeHead(404).end();
-    });
+    // A real relayer blob store that requires signed uploads and knows this worker's signer.
+    store = await startRelayerStore({ required: true, known: [new BlobAuth(SIGNER_KEY).address.toLowerCase()] });
     // The two outputs encode to well over 16 bytes: every result goes to the blob store.
     w = await attackWorker([VAD_MODEL], { modelSchemes: ["file"], blobStoreUrl: store.url, maxInlineOutputBytes: 16, fetchAllowedAddresses: ["127.0.0.0/8", "::1"] });
   });
@@ -48,7 +42,7 @@ describe("worker: a bundle of outputs above the inline cap", () => {
       { name: "stateN", dtype: "float32", shape: [1, 1, 8] },
     ]);
     // The blob store holds the bundle itself: it hashes to the signed outputHash and decodes to onnxruntime's outputs.
-    const stored = blobs.get(reply.outputHash as string);
+    const stored = await store.blobs.get(reply.outputHash as string);
     expect(stored).toBeDefined();
     expect(hashBundleEncoded(stored!)).toBe(reply.outputHash);
     expect(proof.encodedBytes).toBe(stored!.byteLength);
