@@ -70,8 +70,11 @@ export class TensorSpill {
     this.end += b.byteLength;
   }
 
-  has(j: number): boolean {
-    return this.at[j] !== undefined;
+  /** Byte length of step j's tensor. */
+  bytesOf(j: number): number {
+    const a = this.at[j];
+    if (a === undefined) throw new RangeError(`step ${j} is not spilled`);
+    return a.bytes;
   }
 
   read(j: number): Tensor {
@@ -101,6 +104,23 @@ export class TensorSpill {
     this.cache.set(j, t);
     this.cached += a.bytes;
     return t;
+  }
+
+  /** `length` bytes of step j's tensor from byte `start` (from the cache when it holds the tensor, else one read). */
+  readBytes(j: number, start: number, length: number): Uint8Array {
+    this.check();
+    const hit = this.cache.get(j);
+    if (hit !== undefined) return new Uint8Array(hit.data.buffer, hit.data.byteOffset + start, length);
+    const a = this.at[j];
+    if (a === undefined) throw new RangeError(`step ${j} is not spilled`);
+    if (start < 0 || start + length > a.bytes) throw new RangeError(`bytes ${start}..${start + length} out of step ${j}'s ${a.bytes}`);
+    const b = new Uint8Array(length);
+    for (let done = 0; done < length; ) {
+      const n = readSync(this.fd, b, done, length - done, a.offset + start + done);
+      if (n === 0) throw new Error(`spill file ${this.path} ends before step ${j}`);
+      done += n;
+    }
+    return b;
   }
 
   /** Removes the file (idempotent). */

@@ -249,6 +249,12 @@ export class CanonicalTrace {
   chunkBytes(j: number, c: number): Hex {
     const t = this.tree(j);
     if (c < 0 || c >= t.chunks.leafCount) throw new RangeError(`chunk ${c} out of 0..${t.chunks.leafCount - 1}`);
+    // A spilled tensor: the one chunk read from the file, not the whole tensor.
+    if (this.held[j] === undefined && this.spill !== undefined) {
+      const bytes = this.spill.bytesOf(j);
+      const start = c * CHUNK_BYTES;
+      return bytesToHex(this.spill.readBytes(j, start, Math.min(CHUNK_BYTES, bytes - start)));
+    }
     return bytesToHex(chunkOf(t.data, c));
   }
 
