@@ -1,7 +1,10 @@
 /**
  * A trace's step tensors on disk: one temporary file per trace, each tensor's bytes at its own offset,
- * read back on demand through a small cache bounded in bytes. `close()` removes the file; a trace
- * dropped without it is removed when collected (FinalizationRegistry) or at process exit.
+ * read back on demand through a small cache bounded in bytes. The file is unlinked as soon as it is
+ * open (where the OS allows it, as on Linux and macOS): only its descriptor holds the space, so even a
+ * killed process leaves nothing behind. `close()` closes it and frees the space; a trace dropped without
+ * it is closed when collected (FinalizationRegistry). Where unlinking an open file fails (Windows), the
+ * file is removed by close(), on collection or at process exit.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,6 +43,12 @@ export class TensorSpill {
     this.fd = openSync(join(this.dir, "tensors.bin"), "w+");
     this.cacheBytes = options.cacheBytes ?? SPILL_CACHE_BYTES;
     open.add(this.dir);
+    try {
+      rmSync(join(this.dir, "tensors.bin"));
+      rmSync(this.dir, { recursive: true });
+    } catch {
+      // the OS keeps an open file: removed by close(), on collection or at exit
+    }
     if (!exitHook) {
       exitHook = true;
       process.once("exit", () => [...open].forEach((d) => remove(d)));
@@ -52,7 +61,7 @@ export class TensorSpill {
   }
   private readonly cacheBytes: number;
 
-  /** The file holding the tensors (for tests). */
+  /** The file holding the tensors (already unlinked where the OS allows it). */
   get path(): string {
     return join(this.dir, "tensors.bin");
   }

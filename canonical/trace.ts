@@ -8,7 +8,7 @@
  * `CanonicalTrace.build` runs the program canonically step by step (canonical/run.ts runSteps) and hashes
  * each step tensor as it is produced, keeping its chunk tree (what a dispute reads); the runner releases a
  * tensor once no later step reads it, and its bytes go to a per-trace temporary file (canonical/spill.ts)
- * read back on demand through a small cache. Only the model outputs stay in memory. `close()` removes
+ * read back on demand through a small cache. Only the model outputs stay in memory. `close()` frees
  * the file when the game ends. A reduce element's partial-state tree is built on
  * demand from canonical/element.ts (`reduceTerms`, `foldPartials`) and canonical/partial.ts, one
  * element at a time (the last one is cached), so K up to 2^20 costs one tree (64 MiB), never more.
@@ -159,7 +159,7 @@ export class CanonicalTrace {
     return this.held[j] ?? this.spill!.read(j);
   }
 
-  /** Removes the spill file (the callers call it when the game ends); a closed trace reads no spilled tensor. */
+  /** Frees the spill file (the callers call it when the game ends); a closed trace reads no spilled tensor. */
   close(): void {
     this.spill?.close();
   }
