@@ -90,6 +90,30 @@ export function programInputs(program: Program, input: Tensor | readonly Tensor[
 
 /** Runs a program on its input (several inputs: one tensor per input, in canonical name order). */
 export function runProgram(program: Program, input: Tensor | readonly Tensor[], options: RunOptions = {}): RunResult {
+  const trace: Tensor[] = [];
+  runSteps(program, input, options, (_, t) => void trace.push(t));
+  const n = (program.outputs ?? [program.output]).length;
+  return { output: trace[trace.length - 1]!, outputs: trace.slice(trace.length - n), trace };
+}
+
+export interface StepRunOptions extends RunOptions {
+  /** Drop each step tensor from the runner once no later step reads it (the model outputs are never read). */
+  release?: boolean;
+}
+
+/** The last step reading each step's tensor (−1: none). */
+export function lastReaders(program: Program): Int32Array {
+  const last = new Int32Array(program.steps.length).fill(-1);
+  for (const step of program.steps) for (const o of step.operands) if (o.source === "step") last[o.index] = Math.max(last[o.index]!, step.index);
+  return last;
+}
+
+/**
+ * Runs a program step by step, handing each step's tensor to `onStep` as it is produced (the tensors and
+ * their bits are those of runProgram). With `release`, the runner keeps a step's tensor only while a later
+ * step still reads it: what `onStep` keeps is all that stays in memory.
+ */
+export function runSteps(program: Program, input: Tensor | readonly Tensor[], options: StepRunOptions, onStep: (j: number, t: Tensor) => void): void {
   const precision = options.precision ?? "fp32";
   const inputs = programInputs(program, input);
   const floatStore = storeFor(precision);
@@ -97,15 +121,19 @@ export function runProgram(program: Program, input: Tensor | readonly Tensor[], 
   const operandRound = operandRoundFor(precision);
   // fp32/tf32: the Float32Array write is the storage rounding, so kernels may write binary64 values directly.
   const exactStore = precision === "fp32" || precision === "tf32";
-  const trace: Tensor[] = [];
+  const live: Array<Tensor | undefined> = [];
+  const last = options.release ? lastReaders(program) : undefined;
   const read = (o: Operand): NumArray => {
     switch (o.source) {
       case "input":
         return inputs[o.index ?? 0]!.data as NumArray;
       case "weight":
         return program.weights[o.index]!.tensor.data as NumArray;
-      case "step":
-        return trace[o.index]!.data as NumArray;
+      case "step": {
+        const t = live[o.index];
+        if (t === undefined) throw new Error(`step ${o.index} read after its release`);
+        return t.data as NumArray;
+      }
     }
   };
   for (const step of program.steps) {
@@ -115,10 +143,11 @@ export function runProgram(program: Program, input: Tensor | readonly Tensor[], 
     const store = step.output.dtype === "float32" ? floatStore : intStore;
     execute(step, ins, out, store, operandRound, exactStore);
     if (out instanceof Float32Array) canonicalizeNaN32(out);
-    trace.push({ dtype: step.output.dtype, shape: [...step.output.shape], data: out as TensorData });
+    const t: Tensor = { dtype: step.output.dtype, shape: [...step.output.shape], data: out as TensorData };
+    live.push(last === undefined || last[step.index]! > step.index ? t : undefined);
+    if (last !== undefined) for (const o of step.operands) if (o.source === "step" && last[o.index] === step.index) live[o.index] = undefined;
+    onStep(step.index, t);
   }
-  const n = (program.outputs ?? [program.output]).length;
-  return { output: trace[trace.length - 1]!, outputs: trace.slice(trace.length - n), trace };
 }
 
 function execute(step: Step, ins: NumArray[], out: NumArray, store: Store, operandRound: OperandRound, exactStore: boolean): void {

@@ -86,8 +86,8 @@ export function openElement(t: Tensor, index: number): ElementOpening {
  * signed output's element and the challenger's canonical final element (the worker's, when its
  * finalHash is the canonical one; otherwise the descent finds a false step first).
  */
-export function buildToleranceProof(signed: Tensor, mine: CanonicalTrace, index: number, step = mine.tensors.length - 1): ToleranceProof {
-  return { index, signed: openElement(signed, index), final: openElement(mine.tensors[step]!, index) };
+export function buildToleranceProof(signed: Tensor, mine: CanonicalTrace, index: number, step = mine.stepCount - 1): ToleranceProof {
+  return { index, signed: openElement(signed, index), final: openElement(mine.tensor(step), index) };
 }
 
 export interface ToleranceProofVerdict {

@@ -5,8 +5,11 @@
  *   tensorHash  = sha256(0x02 || header || dataRoot),  dataRoot = merkleRoot(1024-byte chunks)
  *   partial leaf = sha256(0x00 || record),  K + 1 leaves per reduce element (leaf 0 the init)
  *
- * `CanonicalTrace.build` runs the program canonically and hashes every step tensor, keeping the tensors
- * and their chunk trees (what a dispute reads). A reduce element's partial-state tree is built on
+ * `CanonicalTrace.build` runs the program canonically step by step (canonical/run.ts runSteps) and hashes
+ * each step tensor as it is produced, keeping its chunk tree (what a dispute reads); the runner releases a
+ * tensor once no later step reads it, and its bytes go to a per-trace temporary file (canonical/spill.ts)
+ * read back on demand through a small cache. Only the model outputs stay in memory. `close()` frees
+ * the file when the game ends. A reduce element's partial-state tree is built on
  * demand from canonical/element.ts (`reduceTerms`, `foldPartials`) and canonical/partial.ts, one
  * element at a time (the last one is cached), so K up to 2^20 costs one tree (64 MiB), never more.
  *
@@ -20,7 +23,8 @@ import { foldPartials, reduceTerms, type OperandReader, type ReduceElement } fro
 import type { Precision } from "./float.js";
 import { encodePartial, partialKindOf, wordOf, type PartialKind } from "./partial.js";
 import type { Operand, Program, Step } from "./program.js";
-import { programInputs, runProgram } from "./run.js";
+import { programInputs, runSteps } from "./run.js";
+import { TensorSpill } from "./spill.js";
 import { FlatTree } from "./tree.js";
 
 /** One step's tensor and its hash tree. */
@@ -107,6 +111,19 @@ const sha256Once = (b: Uint8Array): Buffer => oneShot("sha256", b, "buffer");
 
 export interface TraceOptions {
   precision?: Precision;
+  /** Where the spill file goes (default os.tmpdir()); `false` keeps every tensor in memory. */
+  spill?: string | false;
+  /** Bytes of spilled tensors cached in memory after a read (default 64 MiB). */
+  cacheBytes?: number;
+}
+
+/** What `build` hands the constructor: the trees, the tensors still in memory, the spill file. */
+class Streamed {
+  constructor(
+    readonly trees: TensorTree[],
+    readonly held: Array<Tensor | undefined>,
+    readonly spill: TensorSpill | undefined,
+  ) {}
 }
 
 export class CanonicalTrace {
@@ -116,8 +133,9 @@ export class CanonicalTrace {
   /** Every input, in canonical name order (input operand i). */
   readonly inputs: Tensor[];
   readonly precision: Precision;
-  /** Every step's tensor, in step order. */
-  readonly tensors: Tensor[];
+  /** The step tensors held in memory (all of them, or with a spill file only the model outputs). */
+  private readonly held: Array<Tensor | undefined>;
+  private readonly spill: TensorSpill | undefined;
   readonly trees: TensorTree[];
   readonly manifest: FlatTree;
   readonly traceRoot: Hex;
@@ -126,18 +144,38 @@ export class CanonicalTrace {
 
   /** The model outputs, in canonical name order (output k is step stepCount − n + k). */
   get outputs(): Tensor[] {
-    return this.tensors.slice(this.tensors.length - (this.program.outputs ?? [this.program.output]).length);
+    const m = (this.program.outputs ?? [this.program.output]).length;
+    return Array.from({ length: m }, (_, k) => this.tensor(this.stepCount - m + k));
+  }
+
+  /** Every step's tensor, in step order, read back from the spill file: the whole trace in memory (tests, benches). */
+  get tensors(): Tensor[] {
+    return Array.from({ length: this.stepCount }, (_, j) => this.tensor(j));
+  }
+
+  /** Step j's tensor (from memory, or read back from the spill file). */
+  tensor(j: number): Tensor {
+    if (!Number.isInteger(j) || j < 0 || j >= this.stepCount) throw new RangeError(`step ${j} out of 0..${this.stepCount - 1}`);
+    return this.held[j] ?? this.spill!.read(j);
+  }
+
+  /** Frees the spill file (the callers call it when the game ends); a closed trace reads no spilled tensor. */
+  close(): void {
+    this.spill?.close();
   }
   private cached: PartialTree | undefined;
 
-  constructor(program: Program, input: Tensor | readonly Tensor[], tensors: Tensor[], precision: Precision) {
-    if (tensors.length !== program.steps.length) throw new RangeError(`${tensors.length} tensors for ${program.steps.length} steps`);
+  constructor(program: Program, input: Tensor | readonly Tensor[], tensors: Tensor[] | Streamed, precision: Precision) {
+    const n = tensors instanceof Streamed ? tensors.trees.length : tensors.length;
+    if (n !== program.steps.length) throw new RangeError(`${n} tensors for ${program.steps.length} steps`);
     this.program = program;
     this.inputs = programInputs(program, input);
     this.input = this.inputs[0]!;
     this.precision = precision;
-    this.tensors = tensors;
-    this.trees = tensors.map(tensorTreeOf);
+    this.held = tensors instanceof Streamed ? tensors.held : tensors;
+    this.spill = tensors instanceof Streamed ? tensors.spill : undefined;
+    this.spill?.own(this);
+    this.trees = tensors instanceof Streamed ? tensors.trees : tensors.map(tensorTreeOf);
     this.manifest = FlatTree.fromLeaves(this.trees.map((t) => t.hash));
     this.traceRoot = bytesToHex(this.manifest.root);
     this.finalHash = bytesToHex(this.trees[this.trees.length - 1]!.hash);
@@ -146,17 +184,37 @@ export class CanonicalTrace {
   /** Runs the program canonically on `input` and hashes its trace. */
   static build(program: Program, input: Tensor | readonly Tensor[], options: TraceOptions = {}): CanonicalTrace {
     const precision = options.precision ?? "fp32";
-    const { trace } = runProgram(program, input, { precision });
-    return new CanonicalTrace(program, input, trace, precision);
+    const n = program.steps.length;
+    const firstOutput = n - (program.outputs ?? [program.output]).length;
+    const spill = options.spill === false ? undefined : new TensorSpill({ dir: options.spill, cacheBytes: options.cacheBytes });
+    const trees: TensorTree[] = [];
+    const held: Array<Tensor | undefined> = new Array<Tensor | undefined>(n);
+    try {
+      runSteps(program, input, { precision, release: spill !== undefined }, (j, t) => {
+        const tree = tensorTreeOf(t);
+        if (spill === undefined || j >= firstOutput) {
+          held[j] = t;
+          trees.push(tree);
+          return;
+        }
+        spill.write(j, t);
+        const { header, chunks, dataRoot, hash } = tree;
+        trees.push({ header, chunks, dataRoot, hash, get data() { return bytesOf(spill.read(j)); } });
+      });
+    } catch (error) {
+      spill?.close();
+      throw error;
+    }
+    return new CanonicalTrace(program, input, new Streamed(trees, held, spill), precision);
   }
 
   get stepCount(): number {
-    return this.tensors.length;
+    return this.trees.length;
   }
 
   /** The tensor an operand names, in this trace. */
   operandTensor(o: Operand): Tensor {
-    return o.source === "input" ? this.inputs[o.index ?? 0]! : o.source === "weight" ? this.program.weights[o.index]!.tensor : this.tensors[o.index]!;
+    return o.source === "input" ? this.inputs[o.index ?? 0]! : o.source === "weight" ? this.program.weights[o.index]!.tensor : this.tensor(o.index);
   }
 
   /** element.ts's reader of step `j`'s operands. */
@@ -191,6 +249,12 @@ export class CanonicalTrace {
   chunkBytes(j: number, c: number): Hex {
     const t = this.tree(j);
     if (c < 0 || c >= t.chunks.leafCount) throw new RangeError(`chunk ${c} out of 0..${t.chunks.leafCount - 1}`);
+    // A spilled tensor: the one chunk read from the file, not the whole tensor.
+    if (this.held[j] === undefined && this.spill !== undefined) {
+      const bytes = this.spill.bytesOf(j);
+      const start = c * CHUNK_BYTES;
+      return bytesToHex(this.spill.readBytes(j, start, Math.min(CHUNK_BYTES, bytes - start)));
+    }
     return bytesToHex(chunkOf(t.data, c));
   }
 
@@ -232,9 +296,14 @@ export class CanonicalTrace {
     return this.partial(j, e).tree.path(t).map(bytesToHex);
   }
 
-  /** Bytes held by the trace: tensors and every tree (partial trees excluded). */
+  /** Bytes held in memory by the trace: the tensors not spilled and every tree (partial trees and the read-back cache excluded). */
   get heldBytes(): number {
-    return this.trees.reduce((a, t) => a + t.data.byteLength + t.chunks.bytes, 0) + this.manifest.bytes;
+    return this.held.reduce((a, t) => a + (t?.data.byteLength ?? 0), 0) + this.trees.reduce((a, t) => a + t.chunks.bytes, 0) + this.manifest.bytes;
+  }
+
+  /** Bytes of step tensors in the spill file. */
+  get spilledBytes(): number {
+    return this.spill?.bytes ?? 0;
   }
 
   private tree(j: number): TensorTree {

@@ -23,7 +23,6 @@ import {
   supportedOperators,
   type Program,
   runProgram,
-  type RunResult,
   CanonicalTrace,
 } from "../canonical/index.js";
 import { modelGraph, isError, fromHex, type Tensor, type Hex } from "../protocol/index.js";
@@ -133,20 +132,23 @@ export function auditResult(target: AuditTarget, config: CanonicalAuditConfig, c
   const program = cache.get(target.model);
   if (!("steps" in program)) return { requestId, status: "unsupported", ...program };
   const t0 = performance.now();
-  let run: RunResult;
+  // The trace is built as the program runs (each step tensor hashed, then spilled to a temporary file):
+  // a result within τ closes it at once, a disputed one keeps it for the game (the player closes it).
+  let trace: CanonicalTrace;
   try {
-    run = runProgram(program, target.inputs ?? target.input, { precision: target.precision });
+    trace = CanonicalTrace.build(program, target.inputs ?? target.input, { precision: target.precision });
   } catch (error) {
     if (!isError(error)) throw error;
     return { requestId, status: "unsupported", reason: `${error.code}: ${error.message}`, operators: [] };
   }
   // Several outputs: each signed output against its canonical one; the first beyond τ_out decides.
   const signed = target.outputs ?? [target.output];
-  const checks = run.outputs.map((c, k) => (signed[k] === undefined ? toleranceCheck(target.output, c, target.tau) : toleranceCheck(signed[k]!, c, target.tau)));
+  const checks = trace.outputs.map((c, k) => (signed[k] === undefined ? toleranceCheck(target.output, c, target.tau) : toleranceCheck(signed[k]!, c, target.tau)));
   const tolerance = checks.find((c) => !c.ok) ?? checks[0]!;
-  if (tolerance.ok) return { requestId, status: "within", tolerance, ms: performance.now() - t0 };
-  // Only a result it disputes costs the challenger the trace's trees (hashing every step tensor).
-  const trace = new CanonicalTrace(program, target.inputs ?? target.input, run.trace, target.precision);
+  if (tolerance.ok) {
+    trace.close();
+    return { requestId, status: "within", tolerance, ms: performance.now() - t0 };
+  }
   return { requestId, status: "dispute", tolerance, trace, ms: performance.now() - t0 };
 }
 

@@ -69,7 +69,11 @@ async function playVerdict(host: GameAuditHost, r: Submitted, request: { resolve
   const fg = host.options.fraudGames!;
   if (verdict.status === "notSampled" || verdict.status === "unsupported") return { kind: "skipped", reason: verdict.status === "unsupported" ? verdict.reason : "not sampled" };
   if (verdict.status === "within") return { kind: "honest", checkedElements: [output].flat().reduce((n, t) => n + t.data.length, 0) };
-  if (!(await host.challenge(r))) return { kind: "skipped", reason: "bond budget exhausted" };
+  // The trace's spill file is removed once the game is played (or never is).
+  if (!(await host.challenge(r))) {
+    verdict.trace.close();
+    return { kind: "skipped", reason: "bond budget exhausted" };
+  }
   const player = new GameChallenger(request.resolver, host.options.runner as unknown as Signer, {
     ...fg.client,
     serialize: (send) => host.locked(send),
@@ -78,7 +82,7 @@ async function playVerdict(host: GameAuditHost, r: Submitted, request: { resolve
       host.options.onTransaction?.({ label: "gameMove", requestId: r.requestId, hash: "", gasUsed: m.gas, value: 0n, at: Date.now() });
     },
   });
-  const result = await player.play(r.requestId as Hex, verdict.trace, output);
+  const result = await player.play(r.requestId as Hex, verdict.trace, output).finally(() => verdict.trace.close());
   host.released(bond);
   // Won (WorkerFault or OutputMinor): the share is claimed at once, as after a v1 proof.
   const attempt = host.joined.get(r.requestId);

@@ -33,6 +33,11 @@ export type GameDisputeOutcome =
 /** Disputes one audited result through its model's FraudGame and plays it to the ruling. */
 export async function playGameDispute(verdict: AuditVerdict, o: GameDisputeOptions): Promise<GameDisputeOutcome> {
   if (verdict.status !== "dispute") return { kind: "skipped", reason: `audit verdict ${verdict.status}` };
+  // The trace's spill file is removed once the game is played (or never is).
+  return playTrace(verdict, o).finally(() => verdict.trace.close());
+}
+
+async function playTrace(verdict: Extract<AuditVerdict, { status: "dispute" }>, o: GameDisputeOptions): Promise<GameDisputeOutcome> {
   const oracle = InferenceOracle__factory.connect(o.oracle, o.sender);
   const registry = ModelRegistry__factory.connect(await oracle.registry(), o.sender);
   const resolver = (await registry.model(o.modelHash)).resolver;

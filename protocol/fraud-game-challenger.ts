@@ -223,7 +223,7 @@ export class GameChallenger extends Player {
     const steps = mine.program.steps.length;
     for (let k = 0; k < n; k++) {
       const step = steps - n + k;
-      const tol = toleranceCheck(signed[k]!, mine.tensors[step]!, tauFromBits(terms.tauOutAbs, terms.tauOutRel));
+      const tol = toleranceCheck(signed[k]!, mine.tensor(step), tauFromBits(terms.tauOutAbs, terms.tauOutRel));
       if (tol.ok) continue;
       const index = tol.first?.index ?? 0;
       const p = buildToleranceProof(signed[k]!, mine, index, step);

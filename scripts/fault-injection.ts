@@ -42,7 +42,8 @@ export class GameCheater implements TraceBuilder {
     const fault = this.faults.find((f) => f.requestId === d.requestId.toLowerCase());
     if (fault === undefined) return undefined;
     const honest = CanonicalTrace.build(d.program, d.input, { precision: d.precision });
-    const tensors = honest.tensors.slice();
+    const tensors = honest.tensors; // read back from its spill file, then the file goes
+    honest.close();
     const maps = d.program.steps.filter((s) => s.kind === "map" && s.output.dtype === "float32" && s.index > 2 && tensors[s.index]!.data.byteLength >= 16 * 1024);
     const step = maps[Math.floor(maps.length / 2)];
     if (step === undefined) throw new Error("the model has no middle float32 map step to alter");

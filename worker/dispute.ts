@@ -8,6 +8,7 @@
  *   const responder = prepareDispute({ program, input, precision, requestId, attempt, inputHash });
  *   submit(sign(responder.commitment));
  *   on attack: submit(responder.answer({ kind: "chunkNode", step, depth, index }));
+ *   game over: responder.trace.close();   // removes the trace's spill file (canonical/spill.ts)
  */
 import { type WorkerClaims, type Precision, type Program, CanonicalTrace } from "../canonical/index.js";
 import { OracleError, bundleHashOf, decodeBundle, hashTensor, type Tensor, type Hex } from "../protocol/index.js";

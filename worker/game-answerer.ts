@@ -163,7 +163,8 @@ export class FraudGameAnswerer extends BlockPoller {
         .catch((error: unknown) => {
           this.outcomes.set(key, "failed");
           this.log.error({ err: error, requestId }, "the game responder failed");
-        }),
+        })
+        .finally(() => responder.trace.close()), // the game ended: the trace's spill file goes
     );
     return "responding";
   }

@@ -56,7 +56,7 @@ describe("canonical descent", () => {
     expect(r.rounds).toBe(mine.manifest.depth + 1 + mine.trees[mapStep.index]!.chunks.depth + 1);
     const verdict = checkFinding(f, program, leafContext(program, input, worker.traceRoot));
     expect(verdict).toMatchObject({ valid: true, fault: true });
-    expect(verdict.recomputed).toBe((mine.tensors[mapStep.index]!.data as Float32Array)[e]);
+    expect(verdict.recomputed).toBe((mine.tensor(mapStep.index).data as Float32Array)[e]);
     // The same proof against the canonical trace's root is not valid: paths bind the worker's tree.
     expect(checkFinding(f, program, leafContext(program, input, mine.traceRoot)).valid).toBe(false);
   });

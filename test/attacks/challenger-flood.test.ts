@@ -112,7 +112,7 @@ describe("attack: blinding the challenger through its blob store (issue 13, find
     const { fx, gameAddr } = await setup();
     const s = await store("flood");
     const statePath = join(dir, "flood.json");
-    const final = honest.tensors[honest.tensors.length - 1]!;
+    const final = honest.tensor(honest.stepCount - 1);
     const bad = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
     s.put(world.input);
     s.put(final);
@@ -163,7 +163,7 @@ describe("attack: blinding the challenger through its blob store (issue 13, find
 
   it("test_hangingStore_crashLeavesState_auditGivenUpAfterMaxAuditStarts_noDownload", async () => {
     const { fx, gameAddr } = await setup();
-    const final = honest.tensors[honest.tensors.length - 1]!;
+    const final = honest.tensor(honest.stepCount - 1);
     const r = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });
     const stores = [await store("hang"), await store("hang"), await store("ok")];
     const txs: DaemonTransaction[] = [];

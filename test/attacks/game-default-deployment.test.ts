@@ -79,7 +79,7 @@ describe("attack: wrong challenges against an honest worker on the default Fraud
       await challenge(liar, id, logs);
       // The liar's trace: the canonical one with one element of a middle step changed.
       const honest = CanonicalTrace.build(program, input, { precision: "fp32" });
-      const maps = program.steps.filter((s) => s.kind === "map" && s.output.dtype === "float32" && s.index > 2 && honest.tensors[s.index]!.data.byteLength >= 16 * 1024);
+      const maps = program.steps.filter((s) => s.kind === "map" && s.output.dtype === "float32" && s.index > 2 && honest.tensor(s.index).data.byteLength >= 16 * 1024);
       const j = maps[Math.floor(maps.length / 2)]!.index;
       const tensors = honest.tensors.slice();
       tensors[j] = withElement(tensors[j]!, 11, (tensors[j]!.data as Float32Array)[11]! - 2);

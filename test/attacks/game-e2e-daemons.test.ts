@@ -28,8 +28,8 @@ beforeAll(async () => {
 describe("the daemons' game pieces: worker/game-answerer.ts and challenger/game-player.ts", () => {
   it("test_answerer_and_player_auditDisputesBeyondTauMajor_answererRespondsByItself_WorkerFault; within τ: skipped", async () => {
     const { fx, gameAddr } = await setup();
-    const n = honest.tensors.length;
-    const final = honest.tensors[n - 1]!;
+    const n = honest.stepCount;
+    const final = honest.tensor(n - 1);
     // Signed beyond τ_major at element 0 (the worker's trace, rebuilt by the answerer from the input, is canonical).
     const signed = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
     const { id, rec } = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(signed) });
@@ -101,7 +101,7 @@ describe("ChallengerDaemon with fraudGames (the config switch) and the worker's 
         const e = encodeTensor(t);
         store.blobs.set(hashEncoded(e).toLowerCase(), e);
       };
-      const final = honest.tensors[honest.tensors.length - 1]!;
+      const final = honest.tensor(honest.stepCount - 1);
       const bad = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
       put(world.input);
       put(bad);
@@ -149,7 +149,7 @@ describe("ChallengerDaemon on a withheld output (issue 18, large outputs)", () =
     try {
       const input = encodeTensor(world.input);
       store.blobs.set(hashEncoded(input).toLowerCase(), input);
-      const final = honest.tensors[honest.tensors.length - 1]!;
+      const final = honest.tensor(honest.stepCount - 1);
       const bad = withElement(final, 0, (final.data as Float32Array)[0]! + 0.5);
       // Both workers commit a hash and publish no bytes.
       const good = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });

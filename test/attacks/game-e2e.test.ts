@@ -37,9 +37,9 @@ describe("FraudGame driven by the worker and challenger clients", () => {
     const { fx, gameAddr } = await setup();
     const { j, e } = middleMapStep();
     // The cheater's trace: one element of a middle step flipped, and the final tensor (what it signed) wrong too.
-    const n = honest.tensors.length;
+    const n = honest.stepCount;
     const cheat = flipped(flipped(honest, j, e, 1), n - 1, 0, 0.5);
-    const signed = cheat.tensors[n - 1]!;
+    const signed = cheat.tensor(n - 1);
     const { id, submitBytes } = await disputed(fx, signed);
     const op = fx.ops[0]!.address;
     const stakeBefore = (await fx.oracle.getWorker(op)).stake;
@@ -76,8 +76,8 @@ describe("FraudGame driven by the worker and challenger clients", () => {
 
   it("test_e2e_honestTrace_outputBeyondTauOut_toleranceProof_OutputMinor", async () => {
     const { fx, gameAddr } = await setup();
-    const n = honest.tensors.length;
-    const final = honest.tensors[n - 1]!;
+    const n = honest.stepCount;
+    const final = honest.tensor(n - 1);
     const v = (final.data as Float32Array)[1]!;
     // Beyond τ_out (1e-5 + 1e-3·|c|), within τ_major (1e-2 + 0.1·|c|).
     const signed = withElement(final, 1, v + 0.005 * Math.abs(v) + 1e-4);
@@ -99,7 +99,7 @@ describe("FraudGame driven by the worker and challenger clients", () => {
     const { fx, gameAddr } = await setup();
     const { j, e } = middleMapStep();
     const cheat = flipped(honest, j, e, 1);
-    const signed = cheat.tensors[cheat.tensors.length - 1]!;
+    const signed = cheat.tensor(cheat.stepCount - 1);
     const { id } = await disputed(fx, signed);
     const { worker, challenger, moves } = clients(fx, gameAddr, { silentAnswers: true });
     await worker.commit(responderFor(cheat, id, 0)); // then never answers
@@ -120,8 +120,8 @@ describe("FraudGame driven by the worker and challenger clients", () => {
 
   it("test_e2e_honestWorker_lyingChallenger_everyAttackAnswered_WorkerRight", async () => {
     const { fx, gameAddr } = await setup();
-    const n = honest.tensors.length;
-    const signed = honest.tensors[n - 1]!;
+    const n = honest.stepCount;
+    const signed = honest.tensor(n - 1);
     const { id, rec } = await disputed(fx, signed);
     const { j, e } = middleMapStep();
     // The lying challenger descends with a trace of its own that is wrong at (j, e).
@@ -150,8 +150,8 @@ describe("FraudGame driven by the worker and challenger clients", () => {
 describe("a reduce step: the element attack and its partial-state opening", () => {
   it("test_e2e_lyingChallenger_reduceElement_workerAnswersElement_workerHolds_WorkerRight", async () => {
     const { fx, gameAddr } = await setup();
-    const n = honest.tensors.length;
-    const signed = honest.tensors[n - 1]!;
+    const n = honest.stepCount;
+    const signed = honest.tensor(n - 1);
     const { id } = await disputed(fx, signed);
     const reduces = world.program.steps.filter((s) => s.kind === "reduce" && s.output.dtype === "float32" && s.index > 2);
     const step = reduces[Math.floor(reduces.length / 2)]!;
@@ -197,9 +197,9 @@ function forgedFold(j: number, e: number, t0: number): { cheat: ForgedFold; K: n
   states[t0] = states[t0]! + 1;
   states.set(foldPartials({ ...r, init: states[t0]!, terms: r.terms.subarray(t0) }), t0);
   const claimed = finalizeReduce(step, r, states[K]!, "fp32");
-  expect(claimed).not.toBe((honest.tensors[j]!.data as Float32Array)[e]);
+  expect(claimed).not.toBe((honest.tensor(j).data as Float32Array)[e]);
   const tensors = honest.tensors.slice();
-  tensors[j] = withElement(honest.tensors[j]!, e, claimed);
+  tensors[j] = withElement(honest.tensor(j), e, claimed);
   for (let k = j + 1; k < tensors.length; k++) tensors[k] = runStep(world.program, k, tensors, world.input);
   return { cheat: new ForgedFold(world.program, world.input, tensors, j, e, states), K };
 }
@@ -219,7 +219,7 @@ describe("a false partial state: the challenger proves any leaf t by its hash (p
     const K0 = reduceTerms(step, honest.reader(j), e, "fp32").terms.length;
     const t0 = t0OfK(K0);
     const { cheat, K } = forgedFold(j, e, t0);
-    const signed = cheat.tensors[cheat.tensors.length - 1]!;
+    const signed = cheat.tensor(cheat.stepCount - 1);
     const { id } = await disputed(fx, signed);
     const { worker, challenger, moves } = clients(fx, gameAddr);
     const [wRuling, play] = await Promise.all([worker.respond(responderFor(cheat, id, 0)), challenger.play(id, honest, signed)]);
@@ -248,7 +248,7 @@ describe("a false partial state: the challenger proves any leaf t by its hash (p
 
   it("test_proveFold_honestLeaf_interior_init_last_revertsNoFault: a lying challenger cannot slash", async () => {
     const { fx, gameAddr } = await setup();
-    const signed = honest.tensors[honest.tensors.length - 1]!;
+    const signed = honest.tensor(honest.stepCount - 1);
     const { id } = await disputed(fx, signed);
     const step = middleConv(8);
     const j = step.index;

@@ -58,7 +58,7 @@ class DriftResponder extends CanonicalTrace {
     const integer = step.output.dtype !== "float32";
     const states = foldPartials(r, integer);
     const K = r.terms.length;
-    const claimed = (this.tensors[j]!.data as Float32Array)[e]!;
+    const claimed = (this.tensor(j).data as Float32Array)[e]!;
     if (!Object.is(finalizeReduce(step, r, states[K]!, this.precision), claimed)) {
       const delta = claimed - states[K]!;
       for (let t = 1; t <= K; t++) states[t] = states[t]! + (delta * t) / K;
@@ -106,17 +106,17 @@ describe("attack: tolerance drift aimed at the class (issue 11 scenario 3)", () 
     const program = (await import("../../canonical/index.js")).lowerModel(bytes, { inputShape: CLS_SHAPE });
     const honest = CanonicalTrace.build(program, input);
     const n = program.steps.length;
-    const outC = honest.tensors[n - 1]!;
+    const outC = honest.tensor(n - 1);
     const mC = margin(outC);
 
     // The drift: the last MatMul's two logits, each by 0.999 × the v1 bound towards the canonical loser.
     const mm = program.steps.filter((s) => s.op === "matmul").at(-1)!;
     const graph = modelGraph(bytes);
     const onnx = graph.operators[Number(/^#(\d+) /.exec(mm.origin.node)![1])]!;
-    const operandTensors = mm.operands.map((o) => (o.source === "input" ? input : o.source === "weight" ? program.weights[o.index]!.tensor : honest.tensors[o.index]!));
+    const operandTensors = mm.operands.map((o) => (o.source === "input" ? input : o.source === "weight" ? program.weights[o.index]!.tensor : honest.tensor(o.index)));
     const kernel = prepareOperator(onnx.opType, { inputs: operandTensors, attributes: new Map(onnx.attributes.map((a) => [a.name, a])), opset: onnx.opset }, onnx.domain);
     const drifted = honest.tensors.slice();
-    const logits = Float32Array.from(honest.tensors[mm.index]!.data as Float32Array);
+    const logits = Float32Array.from(honest.tensor(mm.index).data as Float32Array);
     const towardLoser = mC > 0 ? [-1, 1] : [1, -1];
     let v1Accepted = 0;
     for (let e = 0; e < 2; e++) {
@@ -129,7 +129,7 @@ describe("attack: tolerance drift aimed at the class (issue 11 scenario 3)", () 
     for (let j = mm.index + 1; j < n; j++) drifted[j] = runStep(program, j, drifted, input);
     const outW = drifted[n - 1]!;
     const mW = margin(outW);
-    console.log(`boundary α ${((lo + hi) / 2).toFixed(9)}: canonical [${[...(outC.data as Float32Array)]}] margin ${mC.toExponential(3)}; drifted [${[...(outW.data as Float32Array)]}] margin ${mW.toExponential(3)}; logits moved by ${[0, 1].map((e) => (logits[e]! - (honest.tensors[mm.index]!.data as Float32Array)[e]!).toExponential(2))}`);
+    console.log(`boundary α ${((lo + hi) / 2).toFixed(9)}: canonical [${[...(outC.data as Float32Array)]}] margin ${mC.toExponential(3)}; drifted [${[...(outW.data as Float32Array)]}] margin ${mW.toExponential(3)}; logits moved by ${[0, 1].map((e) => (logits[e]! - (honest.tensor(mm.index).data as Float32Array)[e]!).toExponential(2))}`);
     // v1 accepts both drifted logits; the class differs from the canonical one.
     expect(v1Accepted).toBe(2);
     expect(Math.sign(mW)).toBe(-Math.sign(mC));

@@ -39,7 +39,7 @@ class DriftResponder extends CanonicalTrace {
     const integer = step.output.dtype !== "float32";
     const states = foldPartials(r, integer);
     const K = r.terms.length;
-    const claimed = (this.tensors[j]!.data as Float32Array)[e]!;
+    const claimed = (this.tensor(j).data as Float32Array)[e]!;
     if (!Object.is(finalizeReduce(step, r, states[K]!, this.precision), claimed)) {
       const delta = claimed - states[K]!;
       for (let t = 1; t <= K; t++) states[t] = states[t]! + (delta * t) / K;
@@ -95,7 +95,7 @@ describe("attack: tolerance drift (issue 11 scenario 3)", () => {
     // The drift reaches the output (the direction here is fixed, not chosen to flip the class: the
     // point is detection). Compared with how far onnxruntime's honest output is from canonical.
     const outW = drifted[drifted.length - 1]!;
-    const outC = honest.tensors[honest.tensors.length - 1]!;
+    const outC = honest.tensor(honest.stepCount - 1);
     const ort = await ortRun(readFileSync(CLS), program.input.name, input, "all");
     const driftDiff = maxDiff(outW, outC);
     const ortDiff = maxDiff(ort, outC);
@@ -112,7 +112,7 @@ describe("attack: tolerance drift (issue 11 scenario 3)", () => {
     expect(f.claim.step).toBe(firstDrifted);
     // The element differs from canonical; the pinpointed leaf is the first differing partial state.
     const e = f.claim.element;
-    expect(Object.is((drifted[firstDrifted]!.data as Float32Array)[e], (honest.tensors[firstDrifted]!.data as Float32Array)[e])).toBe(false);
+    expect(Object.is((drifted[firstDrifted]!.data as Float32Array)[e], (honest.tensor(firstDrifted).data as Float32Array)[e])).toBe(false);
     const ownStates = honest.partial(firstDrifted, e).states;
     const workerStates = worker.partial(firstDrifted, e).states;
     for (let t = 0; t < f.t; t++) expect(Object.is(workerStates[t], ownStates[t])).toBe(true);

@@ -111,7 +111,7 @@ describe("Clip with computed bounds", () => {
     const mine = CanonicalTrace.build(program, x);
     const j = program.steps.length - 1; // the max(x, lo) step
     const e = 17;
-    const honest = (mine.tensors[j]!.data as Float32Array)[e]!;
+    const honest = (mine.tensor(j).data as Float32Array)[e]!;
     const tensors = editTensor(mine.tensors, j, (d) => {
       const u = new Uint32Array(d.buffer);
       u[e] = u[e]! ^ 1; // the lowest mantissa bit
@@ -131,7 +131,7 @@ describe("Clip with computed bounds", () => {
     const ops = reads.map((rd: any) => {
       const k = Number(rd[0]);
       const o = step.operands[k]!;
-      const data = (o.source === "input" ? x.data : mine.tensors[o.index]!.data) as ArrayLike<number>;
+      const data = (o.source === "input" ? x.data : mine.tensor(o.index).data) as ArrayLike<number>;
       return wordOf("float32", data[Number(rd[1])]!);
     });
     const value = await verifier.elementValue(enc, e, ops, 0);

@@ -67,7 +67,7 @@ describe("canonical trace", () => {
         const o = trace.partialOpening(step.index, e);
         expect(rootFromPath(sha256(Uint8Array.of(0), fromHex(o.last)), p.terms, o.lastPath.map(fromHex)).equals(p.root)).toBe(true);
         const last = decodePartial(fromHex(o.last));
-        const element = (trace.tensors[step.index]!.data as Float32Array)[e]!;
+        const element = (trace.tensor(step.index).data as Float32Array)[e]!;
         expect(same(Math.fround(last.count === 1 ? last.acc : last.acc / last.count), element)).toBe(true);
         checked++;
       }
@@ -102,7 +102,7 @@ describe("canonical trace", () => {
       expect(decodePartial(p.record(t)).acc).toBe(states[t]);
       expect(rootFromPath(sha256(Uint8Array.of(0), p.record(t)), t, trace.partialPath(0, 0, t).map(fromHex)).equals(p.root)).toBe(true);
     }
-    expect(Math.fround(states[K]!)).toBe((trace.tensors[0]!.data as Float32Array)[0]);
+    expect(Math.fround(states[K]!)).toBe((trace.tensor(0).data as Float32Array)[0]);
     console.log(`partial tree K = 2^20: ${ms.toFixed(0)} ms, ${(p.tree.bytes / 2 ** 20).toFixed(0)} MiB of nodes`);
   }, 120_000);
 
@@ -131,7 +131,7 @@ describe("canonical trace", () => {
         } else {
           const read = only(step, elementReads(step, e));
           const v = step.kind === "map" ? mapElement(step, read, e) : moveElement(step, read, e);
-          expect(same(v, (trace.tensors[step.index]!.data as Float32Array)[e]!), `step ${step.index} element ${e}`).toBe(true);
+          expect(same(v, (trace.tensor(step.index).data as Float32Array)[e]!), `step ${step.index} element ${e}`).toBe(true);
           checked++;
         }
       }

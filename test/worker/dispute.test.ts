@@ -18,10 +18,10 @@ describe("worker dispute responder", () => {
     const r = prepareDispute({ program, input, precision: "fp32", requestId: REQUEST, attempt: 1, inputHash: hashTensor(input) });
     const n = program.steps.length;
     expect(r.commitment).toMatchObject({ requestId: REQUEST, attempt: 1, stepCount: n });
-    expect(r.commitment.finalHash).toBe(hashTensor(r.trace.tensors[n - 1]!));
+    expect(r.commitment.finalHash).toBe(hashTensor(r.trace.tensor(n - 1)));
     expect(rootFromPath(fromHex(r.commitment.finalHash), n - 1, r.commitment.finalPath.map(fromHex)).equals(fromHex(r.commitment.traceRoot))).toBe(true);
     // A wrong final hash does not verify at leaf n−1.
-    expect(rootFromPath(fromHex(hashTensor(r.trace.tensors[n - 2]!)), n - 1, r.commitment.finalPath.map(fromHex)).equals(fromHex(r.commitment.traceRoot))).toBe(false);
+    expect(rootFromPath(fromHex(hashTensor(r.trace.tensor(n - 2))), n - 1, r.commitment.finalPath.map(fromHex)).equals(fromHex(r.commitment.traceRoot))).toBe(false);
   });
 
   it("test_prepareDispute_inputNotTheRequests_refused", () => {
