@@ -38,6 +38,9 @@ async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: 
   }
 }
 
+/** Transactions the killed leader may have handed to the node just before SIGKILL (pipelined result batches and a settlement). */
+const MAX_IN_FLIGHT_AT_KILL = 4;
+
 describe(`two relayers, one broker: ${REQUESTS} requests, the leader killed half way`, () => {
   const tag = `ha-${randomUUID().slice(0, 8)}`;
   const dataDir = mkdtempSync(join(tmpdir(), "oracle-ha-"));
@@ -213,8 +216,10 @@ describe(`two relayers, one broker: ${REQUESTS} requests, the leader killed half
     // Who submitted what: the first relayer until it died, the second once it led. A transaction
     // the killed relayer wrote to the node's socket just before SIGKILL can still be read and mined
     // after the follower's first blocks on a loaded machine (seen in CI: the leader's result mined two
-    // blocks after the takeover); it cannot have sent more than its one submission in flight, and
-    // exactly-once is checked above whatever the order.
+    // blocks after the takeover, and once two of its transactions). Its transaction manager pipelines
+    // (a result batch is sent the moment it arrives, with the next nonce), so what it had handed over is
+    // bounded by its senders' transactions in flight, not by one; exactly-once is checked above
+    // whatever the order.
     const by = new Map<string, number>();
     const lateFromTheDead = new Set<string>();
     for (const l of submitted) {
@@ -222,7 +227,7 @@ describe(`two relayers, one broker: ${REQUESTS} requests, the leader killed half
       by.set(relayer, (by.get(relayer) ?? 0) + 1);
       if (l.blockNumber! > takeoverBlock && relayer !== relayerKeys[1]!.address.toLowerCase()) lateFromTheDead.add(l.transactionHash!);
     }
-    expect(lateFromTheDead.size, `transactions of the killed relayer mined after the takeover at block ${takeoverBlock}`).toBeLessThanOrEqual(1);
+    expect(lateFromTheDead.size, `transactions of the killed relayer mined after the takeover at block ${takeoverBlock}`).toBeLessThanOrEqual(MAX_IN_FLIGHT_AT_KILL);
     expect(by.get(relayerKeys[1]!.address.toLowerCase()) ?? 0).toBeGreaterThan(0);
 
     // Funds conserved: balance == stakes + escrow of open requests (none) + pull balances.
