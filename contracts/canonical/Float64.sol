@@ -232,24 +232,21 @@ library Float64 {
             let absB := and(b, 0x7fffffffffffffff)
             fast := and(lt(sub(absA, 1), 0x7fefffffffffffff), lt(sub(absB, 1), 0x7fefffffffffffff))
             if fast {
-            if lt(absA, absB) {
-                let t := a
-                a := b
-                b := t
-                t := absA
-                absA := absB
-                absB := t
-            }
+                if lt(absA, absB) {
+                    let t := a
+                    a := b
+                    b := t
+                    t := absA
+                    absA := absB
+                    absB := t
+                }
+                // A subnormal (biased exponent 0) has the smallest normal's exponent, 1, and no hidden bit.
                 let ea := shr(52, absA)
-                let ma := and(absA, 0xfffffffffffff)
-                switch ea
-                case 0 { ea := 1 } // a subnormal's exponent is that of the smallest normal, without the hidden bit
-                default { ma := or(ma, 0x10000000000000) }
+                let ma := or(and(absA, 0xfffffffffffff), shl(52, iszero(iszero(ea))))
+                ea := add(ea, iszero(ea))
                 let eb := shr(52, absB)
-                let mb := and(absB, 0xfffffffffffff)
-                switch eb
-                case 0 { eb := 1 }
-                default { mb := or(mb, 0x10000000000000) }
+                let mb := or(and(absB, 0xfffffffffffff), shl(52, iszero(iszero(eb))))
+                eb := add(eb, iszero(eb))
                 // Exact alignment (ma << 200 < 2^253, so the sum fits; |a| >= |b| keeps the difference
                 // non-negative), or, when b is below 2^-147 of a, a sticky unit one place below
                 // 2^130·ma: b then only decides the rounding direction, which the unit decides alike.
@@ -305,16 +302,13 @@ library Float64 {
             let absB := and(b, 0x7fffffffffffffff)
             fast := and(lt(sub(absA, 1), 0x7fefffffffffffff), lt(sub(absB, 1), 0x7fefffffffffffff))
             if fast {
+                // A subnormal (biased exponent 0) has the smallest normal's exponent, 1, and no hidden bit.
                 let ea := shr(52, absA)
-                let ma := and(absA, 0xfffffffffffff)
-                switch ea
-                case 0 { ea := 1 } // a subnormal's exponent is that of the smallest normal, without the hidden bit
-                default { ma := or(ma, 0x10000000000000) }
+                let ma := or(and(absA, 0xfffffffffffff), shl(52, iszero(iszero(ea))))
+                ea := add(ea, iszero(ea))
                 let eb := shr(52, absB)
-                let mb := and(absB, 0xfffffffffffff)
-                switch eb
-                case 0 { eb := 1 }
-                default { mb := or(mb, 0x10000000000000) }
+                let mb := or(and(absB, 0xfffffffffffff), shl(52, iszero(iszero(eb))))
+                eb := add(eb, iszero(eb))
                 sign := and(xor(a, b), 0x8000000000000000)
                 m := mul(ma, mb)
                 e := sub(add(ea, eb), 2150)
@@ -347,16 +341,13 @@ library Float64 {
             let absB := and(b, 0x7fffffffffffffff)
             fast := and(lt(sub(absA, 1), 0x7fefffffffffffff), lt(sub(absB, 1), 0x7fefffffffffffff))
             if fast {
+                // A subnormal (biased exponent 0) has the smallest normal's exponent, 1, and no hidden bit.
                 let ea := shr(52, absA)
-                let ma := and(absA, 0xfffffffffffff)
-                switch ea
-                case 0 { ea := 1 } // a subnormal's exponent is that of the smallest normal, without the hidden bit
-                default { ma := or(ma, 0x10000000000000) }
+                let ma := or(and(absA, 0xfffffffffffff), shl(52, iszero(iszero(ea))))
+                ea := add(ea, iszero(ea))
                 let eb := shr(52, absB)
-                let mb := and(absB, 0xfffffffffffff)
-                switch eb
-                case 0 { eb := 1 }
-                default { mb := or(mb, 0x10000000000000) }
+                let mb := or(and(absB, 0xfffffffffffff), shl(52, iszero(iszero(eb))))
+                eb := add(eb, iszero(eb))
                 sign := and(xor(a, b), 0x8000000000000000)
                 // ma << 180 < 2^233; the quotient has at least 128 bits (ma >= 1, mb < 2^53), so the
                 // sticky bit standing for a nonzero remainder sits far below the rounding point.

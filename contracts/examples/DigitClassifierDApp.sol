@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {InferenceConsumer} from "../consumer/InferenceConsumer.sol";
+import {SingleModelDApp} from "./SingleModelDApp.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
 import {RequestId} from "../types/RequestId.sol";
 
@@ -9,7 +9,7 @@ import {RequestId} from "../types/RequestId.sol";
 /// @notice Example consumer of the ZK-tier MNIST model (models/mnist-mlp.onnx): sends a 7x7 int8 digit
 /// inline and stores the predicted digit (argmax of the int8 logits int8[1, 10]). With the ZK tier the
 /// result arrives, proven, in the same transaction that submits it.
-contract DigitClassifierDApp is InferenceConsumer {
+contract DigitClassifierDApp is SingleModelDApp {
     struct Prediction {
         bool received;
         bool decoded;
@@ -24,42 +24,17 @@ contract DigitClassifierDApp is InferenceConsumer {
 
     event DigitRequested(RequestId indexed requestId, address indexed requester, bytes32 inputHash);
     event DigitClassified(RequestId indexed requestId, uint8 digit, bytes32 outputHash);
-    event RequestRefunded(RequestId indexed requestId, uint8 reason);
 
-    bytes32 public immutable modelHash;
-    IInferenceOracle.Tier public immutable tier;
-    uint32 public immutable callbackGasLimit;
-
-    uint256 public resultCount;
-    uint256 public refundCount;
     mapping(RequestId => Prediction) internal _predictions;
-    mapping(RequestId => address) public requesterOf;
 
     constructor(address oracle_, bytes32 modelHash_, IInferenceOracle.Tier tier_, uint32 callbackGasLimit_)
-        InferenceConsumer(oracle_)
-    {
-        modelHash = modelHash_;
-        tier = tier_;
-        callbackGasLimit = callbackGasLimit_;
-    }
+        SingleModelDApp(oracle_, modelHash_, tier_, callbackGasLimit_)
+    {}
 
     /// @notice Requests the digit in `image`, a canonical int8 [1, 7, 7] tensor sent inline (the oracle
     /// hashes it); msg.value is the fee.
     function classify(bytes calldata image, uint64 deadline) external payable returns (RequestId requestId) {
-        requestId = _requestInference(
-            IInferenceOracle.RequestParams({
-                modelHash: modelHash,
-                inputHash: bytes32(0),
-                input: image,
-                inputURI: "",
-                tier: tier,
-                callbackGasLimit: callbackGasLimit,
-                deadline: deadline,
-                maxInlineOutput: 0
-            }),
-            msg.value
-        );
-        requesterOf[requestId] = msg.sender;
+        requestId = _request(bytes32(0), image, "", deadline);
         emit DigitRequested(requestId, msg.sender, oracle.getRequest(requestId).inputHash);
     }
 
@@ -84,10 +59,5 @@ contract DigitClassifierDApp is InferenceConsumer {
         }
         ++resultCount;
         emit DigitClassified(requestId, p.digit, outputHash);
-    }
-
-    function _onRefund(RequestId requestId, uint8 reason) internal override {
-        ++refundCount;
-        emit RequestRefunded(requestId, reason);
     }
 }

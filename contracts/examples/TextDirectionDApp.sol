@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {InferenceConsumer} from "../consumer/InferenceConsumer.sol";
+import {SingleModelDApp} from "./SingleModelDApp.sol";
 import {IInferenceOracle} from "../interfaces/IInferenceOracle.sol";
 import {RequestId} from "../types/RequestId.sol";
 
 /// @title TextDirectionDApp
 /// @notice Example consumer: asks the PP-OCR text-direction classifier whether a text-line image is
 /// upside down. The model outputs softmax probabilities float32[1, 2] over (0 deg, 180 deg).
-contract TextDirectionDApp is InferenceConsumer {
+contract TextDirectionDApp is SingleModelDApp {
     struct Classification {
         bool received;
         bool decoded;
@@ -24,24 +24,12 @@ contract TextDirectionDApp is InferenceConsumer {
 
     event ClassificationRequested(RequestId indexed requestId, address indexed requester, bytes32 inputHash);
     event ClassificationReceived(RequestId indexed requestId, bool rotated180, bytes32 outputHash);
-    event RequestRefunded(RequestId indexed requestId, uint8 reason);
 
-    bytes32 public immutable modelHash;
-    IInferenceOracle.Tier public immutable tier;
-    uint32 public immutable callbackGasLimit;
-
-    uint256 public resultCount;
-    uint256 public refundCount;
     mapping(RequestId => Classification) internal _classifications;
-    mapping(RequestId => address) public requesterOf;
 
     constructor(address oracle_, bytes32 modelHash_, IInferenceOracle.Tier tier_, uint32 callbackGasLimit_)
-        InferenceConsumer(oracle_)
-    {
-        modelHash = modelHash_;
-        tier = tier_;
-        callbackGasLimit = callbackGasLimit_;
-    }
+        SingleModelDApp(oracle_, modelHash_, tier_, callbackGasLimit_)
+    {}
 
     /// @notice Requests a classification of the image tensor with hash `inputHash` stored at `inputURI`;
     /// msg.value is the fee.
@@ -50,20 +38,7 @@ contract TextDirectionDApp is InferenceConsumer {
         payable
         returns (RequestId requestId)
     {
-        requestId = _requestInference(
-            IInferenceOracle.RequestParams({
-                modelHash: modelHash,
-                inputHash: inputHash,
-                input: "",
-                inputURI: inputURI,
-                tier: tier,
-                callbackGasLimit: callbackGasLimit,
-                deadline: deadline,
-                maxInlineOutput: 0
-            }),
-            msg.value
-        );
-        requesterOf[requestId] = msg.sender;
+        requestId = _request(inputHash, "", inputURI, deadline);
         emit ClassificationRequested(requestId, msg.sender, inputHash);
     }
 
@@ -85,11 +60,6 @@ contract TextDirectionDApp is InferenceConsumer {
         }
         ++resultCount;
         emit ClassificationReceived(requestId, c.rotated180, outputHash);
-    }
-
-    function _onRefund(RequestId requestId, uint8 reason) internal override {
-        ++refundCount;
-        emit RequestRefunded(requestId, reason);
     }
 
     function _littleEndian32(bytes calldata b) internal pure returns (uint32) {
