@@ -140,7 +140,7 @@ program
 const model = program.command("model").description("models in the registry");
 model
   .command("register <file.onnx>")
-  .description("register an ONNX model: hash, specs and commitment root from the file; with OPTIMISTIC it runs `model check` first, refuses when the verdict does not allow OPTIMISTIC (naming the blocking operators) and prints the CanonicalTerms (commitment, τ_out, τ_major) it calibrated")
+  .description("register an ONNX model: hash, specs and commitment root from the file; with OPTIMISTIC it runs `model check` first, refuses when the verdict does not allow OPTIMISTIC (naming the blocking operators) and prints the CanonicalTerms (commitment, τ_out, τ_major) it calibrated (with --json, the whole check report under `check`)")
   .option("--fee <eth>", "owner's fee per request", "0.002")
   .option("--tiers <list>", "tiers offered: none, optimistic, zk", "none,optimistic")
   .option("--uri <uri...>", "where workers fetch the file (http(s)://, file://, npm:...); default: this file's file:// URL")

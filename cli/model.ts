@@ -345,7 +345,8 @@ export async function modelRegister(file: string, o: RegisterOptions): Promise<v
     }
     const client = await OracleClient.connect({ oracle: ctx.deployment.oracle, registry: ctx.deployment.registry, runner: ctx.provider });
     const m = await client.model(info.modelHash);
-    output(ctx.json, { ...json(m), ...(check === undefined ? {} : { canonicalTerms: check.canonicalTerms }) }, () => [registered ? "updated:" : "registered:", ...modelLines(m), ...(check === undefined ? [] : termsLines(check))]);
+    // With OPTIMISTIC the JSON carries the `model check` report the gate ran (one check serves both: no second calibration).
+    output(ctx.json, { ...json(m), ...(check === undefined ? {} : { canonicalTerms: check.canonicalTerms, check }) }, () => [registered ? "updated:" : "registered:", ...modelLines(m), ...(check === undefined ? [] : termsLines(check))]);
   } finally {
     ctx.close();
   }
