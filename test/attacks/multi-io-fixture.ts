@@ -5,14 +5,13 @@
  * bundle's bytes, and a ChallengerDaemon auditing it canonically from a blob store.
  */
 import { network } from "hardhat";
-import { pino } from "pino";
 import { CanonicalTrace, canonicalTermsOf, commitProgram, lowerModel, type Program } from "../../canonical/index.js";
 import { bytesToHex, encodeBundle, hashBundle, sha256, type Hex, type Tensor } from "../../protocol/index.js";
-import { FraudGameAnswerer, requestInputOf } from "../../worker/index.js";
+import { requestInputOf, type FraudGameAnswerer } from "../../worker/index.js";
 import { ChallengerDaemon } from "../../challenger/index.js";
 import type { DaemonOptions } from "../../challenger/daemon.js";
 import { deploy, modelInfo, PARAMS, send, type Fx } from "../contracts/helpers.js";
-import { MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TOL, type Connection } from "./game-fixture.js";
+import { MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TOL, worldAnswerer, type Connection } from "./game-fixture.js";
 import { CELL_IN, CELL_OUT, CELL_STATE, cellInputs, multiIoModel } from "../canonical/multi-io-model.js";
 
 export const INPUTS = [
@@ -66,19 +65,7 @@ export async function multiIoSetup(w: MultiIoWorld) {
 
 /** Worker 0's FraudGameAnswerer, answering from the request's input bundle bytes (as its input cache holds them). */
 export function multiIoAnswerer(w: MultiIoWorld, fx: Fx, gameAddr: string): FraudGameAnswerer {
-  return new FraudGameAnswerer({
-    provider: fx.ethers.provider,
-    sender: fx.ops[0]!,
-    traceSigner: fx.signers[0]!,
-    signerAddress: fx.signers[0]!.address,
-    oracle: fx.oracleAddr,
-    game: gameAddr,
-    programOf: async (h) => (h.toLowerCase() === w.modelHash.toLowerCase() ? w.program : undefined),
-    inputOf: async () => requestInputOf(inputBundleOf(w)),
-    pollIntervalMs: 10,
-    logger: pino({ level: "silent" }),
-    client: { wait: () => sleep(5) },
-  });
+  return worldAnswerer(fx, gameAddr, { modelHash: w.modelHash, program: w.program, input: requestInputOf(inputBundleOf(w)) });
 }
 
 /** fx.challenger's daemon playing this game with the cell's ONNX file, auditing every result. */
