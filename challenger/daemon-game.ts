@@ -17,6 +17,12 @@ export interface GameAuditHost {
   readonly programs: ProgramCache;
   /** Disputes the daemon opened or joined, not yet claimed or lost: requestId → attempt. */
   readonly joined: Map<string, number>;
+  /**
+   * Withheld outputs found not canonical, by requestId: the committed hash and the canonical one. A retry looks
+   * for the bytes again without recomputing (a worker withholding every result costs the daemon one canonical
+   * run each, not one per retry); the daemon drops the entry when the audit ends.
+   */
+  readonly notCanonical: Map<string, { committed: string; canonical: string }>;
   /** Opens or joins the dispute within the bond budget; false when the budget does not allow it. */
   challenge(r: Submitted): Promise<boolean>;
   locked<T>(send: () => Promise<T>): Promise<T>;
@@ -143,6 +149,10 @@ async function auditBundled(host: GameAuditHost, r: Submitted, request: { modelH
  */
 async function withheld(host: GameAuditHost, r: Submitted, model: AuditTarget["model"], inputs: Tensor | Tensor[], precision: Precision, outputNames: string[]): Promise<AuditOutcome> {
   const what = outputNames.length > 1 ? "output bundle" : "output";
+  const notCanonical = (hash: string) =>
+    new ChallengerError("OUTPUT_UNAVAILABLE", `${what} withheld: the worker committed ${r.outputHash}, the canonical ${what} hashes to ${hash}`, { committed: r.outputHash, canonical: hash });
+  const known = host.notCanonical.get(r.requestId);
+  if (known !== undefined && known.committed === r.outputHash.toLowerCase()) throw notCanonical(known.canonical);
   const canonical = canonicalOutputs(model, inputs, precision, host.programs);
   if ("reason" in canonical) return { kind: "skipped", reason: `${what} ${r.outputHash} withheld, and the canonical runtime cannot run the model: ${canonical.reason}` };
   // The worker names its outputs by the registry's specs; the canonical runtime by the file's (both in canonical order).
@@ -153,7 +163,8 @@ async function withheld(host: GameAuditHost, r: Submitted, model: AuditTarget["m
   const hash = hashBundleEncoded(encoded);
   if (hash.toLowerCase() !== r.outputHash.toLowerCase()) {
     host.options.logger?.warn({ requestId: r.requestId, committed: r.outputHash, canonical: hash }, `${what} withheld and not the canonical one: cannot audit it within τ_out (fetched again while the window is open)`);
-    throw new ChallengerError("OUTPUT_UNAVAILABLE", `${what} withheld: the worker committed ${r.outputHash}, the canonical ${what} hashes to ${hash}`, { committed: r.outputHash, canonical: hash });
+    host.notCanonical.set(r.requestId, { committed: r.outputHash.toLowerCase(), canonical: hash });
+    throw notCanonical(hash);
   }
   try {
     await host.blobs.publish(encoded, hash);

@@ -44,6 +44,8 @@ export class ChallengerDaemon {
   private loaded = false;
   /** Canonical programs lowered for the FraudGame audits, by model. */
   private readonly programs = new ProgramCache();
+  /** Withheld outputs found not canonical, by requestId, while their audit is deferred (challenger/daemon-game.ts). */
+  private readonly notCanonical = new Map<string, { committed: string; canonical: string }>();
   /** Resolver address (lowercase) → whether it is a FraudGame of this oracle. */
   private readonly gameResolvers = new Map<string, Promise<boolean>>();
   private readonly blobs: DaemonBlobs;
@@ -60,6 +62,7 @@ export class ChallengerDaemon {
       blobs: this.blobs,
       programs: this.programs,
       joined: this.joined,
+      notCanonical: this.notCanonical,
       challenge: (r) => this.challenge(r),
       locked: (send) => this.locked(send),
       released: (bond) => this.released(bond),
@@ -183,6 +186,17 @@ export class ChallengerDaemon {
    * given up (skipped, with the reason), never a challenge.
    */
   async audit(r: Submitted): Promise<AuditOutcome> {
+    let deferred = false;
+    try {
+      const outcome = await this.auditOrDefer(r);
+      deferred = outcome.kind === "deferred";
+      return outcome;
+    } finally {
+      if (!deferred) this.notCanonical.delete(r.requestId);
+    }
+  }
+
+  private async auditOrDefer(r: Submitted): Promise<AuditOutcome> {
     const chainNow = r.challengeDeadline === undefined ? undefined : await this.chainNow();
     // Past the challenge window a result can still be joined while a dispute someone else opened on it
     // is open (docs/V2.md §5): the daemon audits it and joins instead of skipping it.

@@ -13,7 +13,8 @@
  *   without the bytes, so it reports it (deferred, then skipped with both hashes), publishes nothing and opens no
  *   dispute: on the hash alone a worker answering with the canonical trace wins (WorkerRight, the challenger's
  *   bond lost), since nobody can open its signed outputs (openBundle of the canonical members reverts). A false
- *   trace would still lose the descent, which needs no output bytes (multi-io-dispute.test.ts).
+ *   trace would still lose the descent, which needs no output bytes (multi-io-dispute.test.ts). Withholding every
+ *   result to tie up the daemon's CPU costs it one canonical run per result: later looks reuse the hash.
  * - The same worker publishing its wrong bundle late, racing the audit (after the daemon's 404): the daemon looks
  *   for the bytes again at every later poll while the challenge window is open, and once they appear audits
  *   them like any other result: disputed, the game played, WorkerFault, the worker slashed. (Bytes first
@@ -23,6 +24,7 @@
  *   what hashes to the committed hash, and the oracle refuses any other bytes at settlement. A racer publishing
  *   the right bundle between the daemon's 404 and its upload changes nothing (one copy per hash; still honest).
  */
+import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GAME_RULING, GameChallenger, GameWorker } from "../../protocol/fraud-game-client.js";
 import { BlobClient, decodeBundle, encodeTensor, hashTensor, type Hex, type Tensor } from "../../protocol/index.js";
@@ -96,7 +98,9 @@ describe("ChallengerDaemon on a withheld output bundle", () => {
       await answerer.start();
       try {
         // Due again at the next poll (no backoff), so the test can play the worker's late upload.
-        const daemon = multiIoDaemon(w, fx, gameAddr, store.url, { fetch: { retryBaseMs: 0 } });
+        const warnings: string[] = [];
+        const logger = pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) });
+        const daemon = multiIoDaemon(w, fx, gameAddr, store.url, { fetch: { retryBaseMs: 0 }, logger });
         const first = (await daemon.poll()).get(cheat.id)!;
         expect(first.kind).toBe("deferred");
         const reason = (first as { reason: string }).reason;
@@ -107,8 +111,11 @@ describe("ChallengerDaemon on a withheld output bundle", () => {
         expect(daemon.bondAtRisk()).toBe(0n);
         expect(await fx.oracle.state(cheat.id)).toBe(BigInt(Status.Submitted));
         expect(daemon.pendingRetries().has(cheat.id)).toBe(true);
-        // Still withheld at the next poll: still reported, still not honest.
-        expect((await daemon.poll()).get(cheat.id)).toMatchObject({ kind: "deferred" });
+        // Still withheld at the next polls: still reported, still not honest, and recomputed only once (a worker
+        // withholding every result costs the daemon one canonical run each, not one per look).
+        expect((await daemon.poll()).get(cheat.id)).toMatchObject({ kind: "deferred", reason });
+        expect((await daemon.poll()).get(cheat.id)).toMatchObject({ kind: "deferred", reason });
+        expect(warnings.filter((l) => l.includes("withheld and not the canonical one"))).toHaveLength(1);
         // The worker publishes its wrong bundle late, within the window: audited like any other result and lost.
         store.blobs.set(outputHashOf(wrong).toLowerCase(), outputBundleOf(wrong));
         const op = fx.ops[0]!.address;
