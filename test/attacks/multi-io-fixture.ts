@@ -9,7 +9,6 @@ import { CanonicalTrace, canonicalTermsOf, commitProgram, lowerModel, type Progr
 import { bytesToHex, encodeBundle, hashBundle, sha256, type Hex, type Tensor } from "../../protocol/index.js";
 import { requestInputOf, type FraudGameAnswerer } from "../../worker/index.js";
 import { ChallengerDaemon } from "../../challenger/index.js";
-import type { DaemonOptions } from "../../challenger/daemon.js";
 import { deploy, modelInfo, PARAMS, send, type Fx } from "../contracts/helpers.js";
 import { MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TOL, worldAnswerer, type Connection } from "./game-fixture.js";
 import { CELL_IN, CELL_OUT, CELL_STATE, cellInputs, multiIoModel } from "../canonical/multi-io-model.js";
@@ -69,7 +68,7 @@ export function multiIoAnswerer(w: MultiIoWorld, fx: Fx, gameAddr: string): Frau
 }
 
 /** fx.challenger's daemon playing this game with the cell's ONNX file, auditing every result. */
-export function multiIoDaemon(w: MultiIoWorld, fx: Fx, gameAddr: string, blobStoreUrl: string, over: Partial<DaemonOptions> = {}): ChallengerDaemon {
+export function multiIoDaemon(w: MultiIoWorld, fx: Fx, gameAddr: string, blobStoreUrl: string, over: Partial<ConstructorParameters<typeof ChallengerDaemon>[0]> = {}): ChallengerDaemon {
   return new ChallengerDaemon({
     oracleAddress: fx.oracleAddr,
     runner: fx.challenger,
