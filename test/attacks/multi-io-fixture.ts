@@ -54,10 +54,10 @@ export const outputHashOf = (outs: readonly Tensor[]) => hashBundle({ stateN: ou
 export const CELL_OUTPUT_ELEMENTS = CELL_STATE + CELL_OUT;
 
 /** The oracle with the cell registered (NONE + OPTIMISTIC) under a FraudGame, its canonical terms set. */
-export async function multiIoSetup(w: MultiIoWorld) {
+export async function multiIoSetup(w: MultiIoWorld, outputs = OUTPUTS) {
   const fx: Fx = await deploy(w.conn, { game: { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS } });
   const gameAddr: string = await fx.game.getAddress();
-  await send(fx.registry.connect(fx.modelOwner).registerModelIO(w.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }), INPUTS, OUTPUTS));
+  await send(fx.registry.connect(fx.modelOwner).registerModelIO(w.modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }), INPUTS, outputs));
   await send(fx.registry.connect(fx.modelOwner).setCanonicalTerms(w.modelHash, canonicalTermsOf(commitProgram(w.program, "fp32"), TOL)));
   return { fx, gameAddr };
 }

@@ -23,16 +23,18 @@
  *   outputs): the store refuses bytes that do not hash to the name they are put under, the daemon publishes only
  *   what hashes to the committed hash, and the oracle refuses any other bytes at settlement. A racer publishing
  *   the right bundle between the daemon's 404 and its upload changes nothing (one copy per hash; still honest).
+ * - A model registered under output names other than its file's: the canonical bundle cannot be named as the
+ *   worker's, so the daemon says so (skipped, with both name lists) rather than guess.
  */
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GAME_RULING, GameChallenger, GameWorker } from "../../protocol/fraud-game-client.js";
-import { BlobClient, decodeBundle, encodeTensor, hashTensor, type Hex, type Tensor } from "../../protocol/index.js";
+import { BlobClient, decodeBundle, encodeTensor, hashBundle, hashTensor, type Hex, type Tensor } from "../../protocol/index.js";
 import { prepareDispute } from "../../worker/index.js";
 import { blobStore } from "../challenger/fixtures.js";
 import { expectRevert, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { MOVE_CLOCK, withElement } from "./game-fixture.js";
-import { CELL_OUTPUT_ELEMENTS, inputBundleOf, inputHashOf, multiIoAnswerer, multiIoDaemon, multiIoSetup, multiIoWorld, outputBundleOf, outputHashOf, sleep, type MultiIoWorld } from "./multi-io-fixture.js";
+import { CELL_OUTPUT_ELEMENTS, inputBundleOf, inputHashOf, multiIoAnswerer, multiIoDaemon, multiIoSetup, multiIoWorld, OUTPUTS, outputBundleOf, outputHashOf, sleep, type MultiIoWorld } from "./multi-io-fixture.js";
 
 let w: MultiIoWorld;
 let canonical: Tensor[];
@@ -195,6 +197,17 @@ describe("ChallengerDaemon on a withheld output bundle", () => {
       expect(outcomes.get(good.id)).toEqual({ kind: "honest", checkedElements: CELL_OUTPUT_ELEMENTS });
       expect(get(committed)).toEqual(outputBundleOf(canonical));
       expect(store.blobs.size).toBe(2);
+    });
+  });
+
+  it("test_daemon_bundleWithheld_registeredNamesNotTheFiles_skippedWithReason_neverHonest", async () => {
+    // Registered under other output names than the file's: the canonical bundle cannot be named as the worker's.
+    const { fx, gameAddr } = await multiIoSetup(w, [{ ...OUTPUTS[0]!, name: "h" }, { ...OUTPUTS[1]!, name: "out" }]);
+    await withStore(async (store) => {
+      const r = await requestAndSubmit(fx, 0, { modelHash: w.modelHash, inputHash: inputHashOf(w), outputHash: hashBundle({ h: canonical[0]!, out: canonical[1]! }) });
+      const outcome = (await multiIoDaemon(w, fx, gameAddr, store.url).poll()).get(r.id);
+      expect(outcome).toEqual({ kind: "skipped", reason: "output bundle withheld, and the registered outputs (h, out) are not the model file's (stateN, y)" });
+      expect(store.blobs.size).toBe(1);
     });
   });
 });
