@@ -22,7 +22,8 @@ import {
   lowerModel,
   supportedOperators,
   type Program,
-  runProgram,
+  runSteps,
+  outputStep,
   CanonicalTrace,
 } from "../canonical/index.js";
 import { modelGraph, isError, fromHex, type Tensor, type Hex } from "../protocol/index.js";
@@ -111,14 +112,19 @@ export function missingOperators(bytes: Uint8Array): string[] {
 }
 
 /**
- * The model's canonical output on `input` (for a result whose worker committed an output hash and withheld
- * the bytes), or why the canonical runtime cannot run it.
+ * The model's canonical outputs on its inputs (one tensor, or one per input in canonical name order), named
+ * and ordered as the program's outputs (canonical name order), for a result whose worker committed an output
+ * hash and withheld the bytes; or why the canonical runtime cannot run it.
  */
-export function canonicalOutput(model: AuditTarget["model"], input: Tensor, precision: Precision, cache = new ProgramCache()): Tensor | { reason: string } {
+export function canonicalOutputs(model: AuditTarget["model"], input: Tensor | readonly Tensor[], precision: Precision, cache = new ProgramCache()): { names: string[]; outputs: Tensor[] } | { reason: string } {
   const program = cache.get(model);
   if (!("steps" in program)) return { reason: program.reason };
   try {
-    return runProgram(program, input, { precision }).output;
+    // Step by step, each tensor dropped once no later step reads it: only the outputs stay in memory.
+    const outputs: Tensor[] = [];
+    const first = outputStep(program, 0);
+    runSteps(program, input, { precision, release: true }, (j, t) => void (j >= first && outputs.push(t)));
+    return { names: program.outputs.map((o) => o.name), outputs };
   } catch (error) {
     if (!isError(error)) throw error;
     return { reason: `${error.code}: ${error.message}` };

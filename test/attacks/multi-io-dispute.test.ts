@@ -14,55 +14,32 @@
  *   result and wins against the worker's FraudGameAnswerer answering from the input bundle's bytes.
  * Prints gas per move.
  */
-import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CanonicalTrace, canonicalTermsOf, checkFinding, commitProgram, descend, lowerModel, openElement, outputStep, runProgram, type Finding, type OperandProof, type Program } from "../../canonical/index.js";
+import { CanonicalTrace, canonicalTermsOf, checkFinding, commitProgram, descend, openElement, outputStep, runProgram, type Finding, type OperandProof, type Program } from "../../canonical/index.js";
 import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
-import { bytesToHex, encodeBundle, hashBundle, hashBundleEncoded, hashTensor, sha256, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
-import { FraudGameAnswerer, prepareDispute, requestInputOf, responderFor } from "../../worker/index.js";
-import { auditResult, ChallengerDaemon } from "../../challenger/index.js";
+import { hashBundleEncoded, hashTensor, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
+import { prepareDispute, responderFor } from "../../worker/index.js";
+import { auditResult } from "../../challenger/index.js";
 import { blobStore } from "../challenger/fixtures.js";
-import { pino } from "pino";
-import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, expectRevert, type Fx } from "../contracts/helpers.js";
-import { MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TOL, withElement, type Connection } from "./game-fixture.js";
-import { CELL_IN, CELL_OUT, CELL_STATE, cellInputs, multiIoModel } from "../canonical/multi-io-model.js";
+import { PARAMS, requestAndSubmit, Ruling, send, Status, expectRevert, type Fx } from "../contracts/helpers.js";
+import { MOVE_CLOCK, TOL, withElement, type Connection } from "./game-fixture.js";
+import { CELL_OUTPUT_ELEMENTS, inputBundleOf, inputHashOf, multiIoAnswerer, multiIoDaemon, multiIoSetup, multiIoWorld, outputBundleOf, outputHashOf, sleep, type MultiIoWorld } from "./multi-io-fixture.js";
 
-const INPUTS = [
-  { name: "state", dtype: 1, shape: [1, CELL_STATE] },
-  { name: "x", dtype: 1, shape: [1, CELL_IN] },
-];
-const OUTPUTS = [
-  { name: "stateN", dtype: 1, shape: [1, CELL_STATE] },
-  { name: "y", dtype: 1, shape: [1, CELL_OUT] },
-];
-
+let w: MultiIoWorld;
 let conn: Connection;
 let program: Program;
 let modelHash: Hex;
 let inputs: Tensor[];
 let honest: CanonicalTrace;
-const bytes = multiIoModel();
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+let bytes: Uint8Array;
 
 beforeAll(async () => {
-  conn = await network.create();
-  program = lowerModel(bytes);
-  modelHash = bytesToHex(sha256(bytes));
-  const { x, state } = cellInputs(7);
-  inputs = [state, x];
-  honest = CanonicalTrace.build(program, inputs);
+  w = await multiIoWorld();
+  ({ conn, program, modelHash, inputs, honest, bytes } = w);
 });
 
-const inputHash = () => hashBundle({ x: inputs[1]!, state: inputs[0]! });
-const outputHashOf = (outs: Tensor[]) => hashBundle({ stateN: outs[0]!, y: outs[1]! });
-
-async function setup() {
-  const fx: Fx = await deploy(conn, { game: { responseTime: RESPONSE_TIME, moveClock: MOVE_CLOCK, maxAttacks: MAX_ATTACKS } });
-  const gameAddr: string = await fx.game.getAddress();
-  await send(fx.registry.connect(fx.modelOwner).registerModelIO(modelHash, modelInfo({ resolver: gameAddr, tiers: 3 }), INPUTS, OUTPUTS));
-  await send(fx.registry.connect(fx.modelOwner).setCanonicalTerms(modelHash, canonicalTermsOf(commitProgram(program, "fp32"), TOL)));
-  return { fx, gameAddr };
-}
+const inputHash = () => inputHashOf(w);
+const setup = () => multiIoSetup(w);
 
 /** A request on the cell answered by worker 0 with the output bundle `signed` (stateN, y), challenged by fx.challenger. */
 async function disputed(fx: Fx, signed: Tensor[]) {
@@ -252,41 +229,17 @@ describe("ChallengerDaemon and the worker's FraudGameAnswerer on a 2-input / 2-o
       const put = (bytes: Buffer) => store.blobs.set(hashBundleEncoded(bytes).toLowerCase(), bytes);
       const [stateN, y] = honest.outputs as [Tensor, Tensor];
       const bad = [stateN, withElement(y, 1, (y.data as Float32Array)[1]! + 0.5)];
-      put(encodeBundle({ x: inputs[1]!, state: inputs[0]! }));
-      put(encodeBundle({ stateN, y }));
-      put(encodeBundle({ stateN: bad[0]!, y: bad[1]! }));
+      put(inputBundleOf(w));
+      put(outputBundleOf([stateN, y]));
+      put(outputBundleOf(bad));
       const good = await requestAndSubmit(fx, 0, { modelHash, inputHash: inputHash(), outputHash: outputHashOf(honest.outputs) });
       const cheat = await requestAndSubmit(fx, 0, { modelHash, inputHash: inputHash(), outputHash: outputHashOf(bad) });
-      // The worker answers from the request's input bundle bytes (as its input cache holds them).
-      const answerer = new FraudGameAnswerer({
-        provider: fx.ethers.provider,
-        sender: fx.ops[0]!,
-        traceSigner: fx.signers[0]!,
-        signerAddress: fx.signers[0]!.address,
-        oracle: fx.oracleAddr,
-        game: gameAddr,
-        programOf: async (h) => (h.toLowerCase() === modelHash.toLowerCase() ? program : undefined),
-        inputOf: async () => requestInputOf(encodeBundle({ state: inputs[0]!, x: inputs[1]! })),
-        pollIntervalMs: 10,
-        logger: pino({ level: "silent" }),
-        client: { wait: () => sleep(5) },
-      });
+      const answerer = multiIoAnswerer(w, fx, gameAddr);
       await answerer.start();
       try {
-        const daemon = new ChallengerDaemon({
-          oracleAddress: fx.oracleAddr,
-          runner: fx.challenger,
-          blobStoreUrl: store.url,
-          policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
-          fraudGames: {
-            games: [gameAddr],
-            models: new Map([[modelHash.toLowerCase(), { bytes, inputShape: [] }]]),
-            audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
-            client: { wait: async (reason) => (reason === "clock" ? void (await conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)), maxPolls: 2000 },
-          },
-        });
+        const daemon = multiIoDaemon(w, fx, gameAddr, store.url);
         const outcomes = await daemon.poll();
-        expect(outcomes.get(good.id)).toMatchObject({ kind: "honest", checkedElements: CELL_STATE + CELL_OUT });
+        expect(outcomes.get(good.id)).toMatchObject({ kind: "honest", checkedElements: CELL_OUTPUT_ELEMENTS });
         expect(outcomes.get(cheat.id)).toMatchObject({ kind: "gamePlayed", ruling: GAME_RULING.WorkerFault, outcome: "toleranceProof" });
         expect((await fx.oracle.getDispute(cheat.id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
         expect(await fx.oracle.state(good.id)).toBe(BigInt(Status.Submitted));

