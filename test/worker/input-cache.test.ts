@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InputCache } from "../../worker/input-cache.js";
 import { RECORD_HEADER_BYTES } from "../../worker/input-log.js";
-import { encodeTensor, hashEncoded } from "../../protocol/index.js";
+import { encodeBundle, encodeTensor, hashBundleEncoded, hashEncoded } from "../../protocol/index.js";
 
 const dirs: string[] = [];
 function dir(): string {
@@ -140,6 +140,17 @@ describe("worker input cache", () => {
     expect(cache.ids()).toEqual([id(1)]);
     expect(readdirSync(d)).toEqual(["inputs-00000001.log"]);
     expect(new InputCache({ dir: d }).get(id(1))!.equals(a.bytes)).toBe(true);
+  });
+
+  it("test_put_get_restart_bundleInput_checkedByItsBundleHash_servedFromDisk", async () => {
+    const d = dir();
+    const x = { dtype: "float32" as const, shape: [4], data: Float32Array.from([1, 2, 3, 4]) };
+    const bundle = encodeBundle({ a: x, b: { ...x, data: Float32Array.from([5, 6, 7, 8]) } });
+    const cache = new InputCache({ dir: d, memoryBytes: 0 });
+    await cache.put(id(1), hashBundleEncoded(bundle), bundle);
+    await cache.close();
+    // A multi-input model's input is a bundle: read back from disk after a restart and checked as one.
+    expect(new InputCache({ dir: d, memoryBytes: 0 }).get(id(1))!.equals(bundle)).toBe(true);
   });
 
   it("test_put_badKeys_refusedWithAClearError", () => {
