@@ -100,10 +100,6 @@ export class InputLog {
     return n;
   }
 
-  get segmentCount(): number {
-    return this.segments.size;
-  }
-
   /** Registers `payload` for `id` at once (served by read meanwhile); resolves once its record is written. */
   put(id: string, inputHash: string, payload: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the input cache is closed"));
