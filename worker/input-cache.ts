@@ -22,10 +22,11 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BYTES32_LOWER_PATTERN, hashBundleEncoded } from "../protocol/index.js";
+import { abandonedInstances, releaseFolder, takeFolder } from "./input-lock.js";
 import { InputLog } from "./input-log.js";
 
 export interface InputCacheOptions {
-  /** Folder of the cache's log (created; the inputs found there at start are kept). */
+  /** Folder of the cache's log (created; the inputs found there at start are kept; held by one cache at a time). */
   dir: string;
   /** Most bytes of live inputs kept on disk (default 1 GiB). */
   maxBytes?: number;
@@ -65,10 +66,13 @@ export class InputCache {
     this.memoryBytes = o.memoryBytes ?? 64 * 1024 ** 2;
     const segmentBytes = o.segmentBytes ?? Math.min(64 * 1024 ** 2, Math.max(64 * 1024, Math.floor(this.maxBytes / 8)));
     if (!(this.maxBytes > 0 && this.maxEntries > 0 && this.memoryBytes >= 0 && segmentBytes > 0)) throw new RangeError("input cache bounds must be positive");
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(o.dir, { recursive: true });
+    // One writer per folder (worker/input-lock.ts): a folder another cache holds gets a subfolder of ours.
+    this.dir = takeFolder(o.dir);
     // The files stay within the live bound plus the newest (partly written) segment and one being emptied.
     this.log = new InputLog({ dir: this.dir, segmentBytes, maxFileBytes: this.maxBytes + 2 * segmentBytes, verify: holds });
     this.importLegacy();
+    if (this.dir === o.dir) for (const folder of abandonedInstances(this.dir)) this.importInstance(folder, segmentBytes);
     this.evict();
   }
 
@@ -115,8 +119,9 @@ export class InputCache {
   }
 
   /** Writes what is pending and closes the log's files; safe to call twice. Later puts are refused. */
-  close(): Promise<void> {
-    return this.log.close();
+  async close(): Promise<void> {
+    await this.log.close();
+    releaseFolder(this.dir);
   }
 
   /** The cached input of `requestId` when it is held and still hashes to its inputHash; else undefined. */
@@ -173,6 +178,17 @@ export class InputCache {
       if (holds(f.inputHash, bytes)) this.log.importSync(f.id, f.inputHash, bytes);
       rmSync(file, { force: true });
     }
+  }
+
+  /** Moves the inputs of a subfolder whose cache's process is gone into this log, then removes it. */
+  private importInstance(folder: string, segmentBytes: number): void {
+    const other = new InputLog({ dir: folder, segmentBytes, maxFileBytes: Infinity, verify: holds });
+    for (const [id, e] of other.entries) {
+      const bytes = other.read(id);
+      if (bytes !== undefined && holds(e.inputHash, bytes) && !this.log.entries.has(id)) this.log.importSync(id, e.inputHash, bytes);
+    }
+    void other.close();
+    rmSync(folder, { recursive: true, force: true });
   }
 
   private remember(id: string, bytes: Buffer): void {

@@ -43,7 +43,8 @@ describe("worker input cache", () => {
     expect(cache.get(id(1))!.equals(a.bytes)).toBe(true);
     expect(cache.get(id(1).toUpperCase().replace("0X", "0x"))!.equals(a.bytes)).toBe(true);
     expect(cache.get(id(2))).toBeUndefined();
-    // A restart (a new cache on the same folder) still holds it.
+    // A restart (the cache closed, a new one on the same folder) still holds it.
+    await cache.close();
     const again = new InputCache({ dir: d });
     expect(again.size).toBe(1);
     expect(again.get(id(1))!.equals(a.bytes)).toBe(true);
@@ -109,7 +110,7 @@ describe("worker input cache", () => {
     expect(cache.get(id(1))!.equals(a.bytes)).toBe(true);
     await written;
     // One log file (not a file per input), holding the record.
-    expect(readdirSync(d)).toEqual(["inputs-00000001.log"]);
+    expect(readdirSync(d).filter((n) => n !== "lock")).toEqual(["inputs-00000001.log"]);
     // Deleted while its record is written: a delete record follows it, so a restart does not restore it.
     const pending = cache.put(id(2), b.hash, b.bytes);
     cache.delete(id(2));
@@ -138,7 +139,8 @@ describe("worker input cache", () => {
     writeFileSync(join(d, `${id(2)}.${b.hash}.bin`), b.bytes.subarray(0, 20)); // cut short by a crash
     const cache = new InputCache({ dir: d });
     expect(cache.ids()).toEqual([id(1)]);
-    expect(readdirSync(d)).toEqual(["inputs-00000001.log"]);
+    expect(readdirSync(d).filter((n) => n !== "lock")).toEqual(["inputs-00000001.log"]);
+    await cache.close();
     expect(new InputCache({ dir: d }).get(id(1))!.equals(a.bytes)).toBe(true);
   });
 

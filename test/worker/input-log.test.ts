@@ -5,7 +5,7 @@
  * every input whose write it had seen finish.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -37,7 +37,7 @@ async function filled(d: string, count: number, options: { segmentBytes?: number
 }
 
 function logFile(d: string): string {
-  const files = readdirSync(d).sort();
+  const files = readdirSync(d).filter((n) => n.endsWith(".log")).sort();
   return join(d, files.at(-1)!);
 }
 
@@ -116,7 +116,7 @@ describe("worker input log", () => {
     const kept = [45, 50, 55, 60, 65, 70, 75, 80]; // the newest 8: the older ones were evicted by maxBytes
     servesAll(cache, kept);
     expect(most).toBeLessThanOrEqual(bound);
-    expect(readdirSync(d).length).toBeLessThanOrEqual(bound / segmentBytes + 1);
+    expect(readdirSync(d).filter((n) => n.endsWith(".log")).length).toBeLessThanOrEqual(bound / segmentBytes + 1);
     await cache.close();
     const again = new InputCache({ dir: d, memoryBytes: 0, maxBytes, segmentBytes });
     servesAll(again, kept);
@@ -147,4 +147,38 @@ describe("worker input log", () => {
     await cache.close();
     expect(new InputCache({ dir: d, memoryBytes: 0 }).size).toBe(held.size + 1);
   }, 30_000);
+});
+
+describe("worker input log: one writer per folder", () => {
+  it("test_open_folderHeldInThisProcess_secondCacheGetsItsOwnSubfolder_importedWhenItsProcessIsGone", async () => {
+    const d = dir();
+    const first = new InputCache({ dir: d, memoryBytes: 0 });
+    const second = new InputCache({ dir: d, memoryBytes: 0 }); // a second worker in the same process, same folder
+    expect(first.dir).toBe(d);
+    expect(second.dir).toMatch(/instance-\d+-\d+$/);
+    await Promise.all([first.put(id(1), input(1).hash, input(1).bytes), second.put(id(2), input(2).hash, input(2).bytes)]);
+    await first.put(id(3), input(3).hash, input(3).bytes);
+    servesAll(first, [1, 3]);
+    servesAll(second, [2]);
+    await second.close();
+    await first.close();
+    // The folder's next owner takes in what the subfolder held (its cache closed: the lock is gone) and removes it.
+    const again = new InputCache({ dir: d, memoryBytes: 0 });
+    servesAll(again, [1, 3, 2]);
+    expect(readdirSync(d).filter((n) => n.startsWith("instance-"))).toEqual([]);
+  });
+
+  it("test_open_lockOfALiveOtherProcess_keptApart_lockOfADeadOne_takenOver", async () => {
+    const d = dir();
+    writeFileSync(join(d, "lock"), String(process.ppid)); // a live process that is not this one
+    const apart = new InputCache({ dir: d, memoryBytes: 0 });
+    expect(apart.dir).not.toBe(d);
+    await apart.close();
+    const gone = spawn(process.execPath, ["-e", ""]);
+    await new Promise((resolve) => gone.once("exit", resolve));
+    writeFileSync(join(d, "lock"), String(gone.pid)); // a crashed worker's lock
+    const owner = new InputCache({ dir: d, memoryBytes: 0 });
+    expect(owner.dir).toBe(d);
+    await owner.close();
+  });
 });
