@@ -51,22 +51,31 @@ export function chunkLeaves(data: Uint8Array): Buffer[] {
 }
 
 /**
+ * sha256 of `data` written into `out` at `at`. The digest comes back as a latin1 ("binary") string (one
+ * char per byte, lossless) rather than a Buffer: Node allocates an ArrayBuffer per Buffer digest, and the string
+ * form costs ~0.95 µs a call against ~1.45 µs (issue 15: 215 calls per 110 KB tensor).
+ */
+const sha256Into: (data: Uint8Array, out: Buffer, at: number) => void =
+  typeof oneShotHash === "function"
+    ? (data, out, at) => void out.write(oneShotHash("sha256", data, "binary"), at, 32, "binary") // "binary" is latin1
+    : (data, out, at) => void sha256(data).copy(out, at);
+
+/**
  * merkleRoot(chunkLeaves(data)) in one pass, without a Buffer per leaf or node: the leaves are hashed into
  * one contiguous level buffer, each level's pairs (adjacent there) are hashed from a reused 65-byte
  * buffer into the level's front half. The hot path of every tensor hash (issue 15: ~2x less CPU than the
- * leaf-array form on a 110 KB tensor).
+ * leaf-array form on a 110 KB tensor, then ~1.4x less again with the digests written as latin1).
  */
 export function chunkRoot(data: Uint8Array): Buffer {
   const count = Math.max(1, Math.ceil(data.byteLength / CHUNK_BYTES));
   const level = Buffer.allocUnsafe(count * 32);
   const buf = Buffer.allocUnsafe(CHUNK_BYTES + 1);
   buf[0] = LEAF[0]!;
-  const src = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   for (let i = 0; i < count; i++) {
     const start = i * CHUNK_BYTES;
     const n = Math.min(CHUNK_BYTES, data.byteLength - start);
-    src.copy(buf, 1, start, start + n);
-    sha256Once(buf.subarray(0, n + 1)).copy(level, i * 32);
+    buf.set(new Uint8Array(data.buffer, data.byteOffset + start, n), 1);
+    sha256Into(n === CHUNK_BYTES ? buf : buf.subarray(0, n + 1), level, i * 32);
   }
   const node = Buffer.allocUnsafe(65);
   node[0] = NODE[0]!;
@@ -80,7 +89,7 @@ export function chunkRoot(data: Uint8Array): Buffer {
         level.copy(node, 1, left, left + 32);
         node.fill(0, 33);
       }
-      sha256Once(node).copy(level, 32 * i);
+      sha256Into(node, level, 32 * i);
     }
     width = half;
   }

@@ -5,149 +5,132 @@
  * down once the result is in; an inline input is in the request's event and needs no cache, but is cached the
  * same way (one path).
  *
- * Bounded twice: the newest `memoryBytes` of inputs stay in memory, and at most `maxBytes` / `maxEntries` are
- * kept on disk under `dir` (one file per request, named by its id); past either bound the oldest entry goes. A
- * missing entry (evicted, or lost with the disk) is refetched by `refetch` (the blob store by hash, then the
- * request's URI). Every read is checked against the request's inputHash: a corrupted or substituted file is
- * dropped, never answered from.
+ * Bounded twice: the newest `memoryBytes` of inputs stay in memory, and at most `maxBytes` / `maxEntries` of
+ * live inputs are kept on disk under `dir`; past either bound the oldest entry goes. On disk the inputs are
+ * an append-only log of segment files (worker/input-log.ts: one positioned write per batch of inputs, a
+ * torn tail found and cut on reopen, compaction keeping the files within about `maxBytes` plus two
+ * segments). A missing entry (evicted, or lost with the disk) is refetched by `refetch` (the blob store by
+ * hash, then the request's URI). Every read is checked against the request's inputHash: a corrupted or
+ * substituted record is dropped, never answered from.
  *
- * The disk write is asynchronous (a synchronous open and write would cost the worker's JS thread
- * ~0.6 ms per OPTIMISTIC job): `put` registers the entry at once and returns a promise that resolves once the
- * file is in place; the worker awaits it before the job's result leaves, so the input is on disk before the
- * result can be disputed, and meanwhile it runs on libuv's threads beside the inference. Until then the bytes
- * are served from memory.
+ * The write is asynchronous (on libuv's threads, beside the inference): `put` registers the entry at once
+ * and returns a promise that resolves once its record is written; the worker awaits it before the job's
+ * result leaves, so the input is on disk before the result can be disputed. Until then the bytes are
+ * served from memory. A folder of the earlier file-per-input form (`<requestId>.<inputHash>.bin`) is
+ * imported into the log once, at start.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { hashEncoded, BYTES32_LOWER_PATTERN } from "../protocol/index.js";
+import { BYTES32_LOWER_PATTERN, hashBundleEncoded } from "../protocol/index.js";
+import { abandonedInstances, releaseFolder, takeFolder } from "./input-lock.js";
+import { InputLog } from "./input-log.js";
 
 export interface InputCacheOptions {
-  /** Folder of the cached inputs (created; entries found there at start are kept, oldest first by mtime). */
+  /** Folder of the cache's log (created; the inputs found there at start are kept; held by one cache at a time). */
   dir: string;
-  /** Most bytes kept on disk (default 1 GiB). */
+  /** Most bytes of live inputs kept on disk (default 1 GiB). */
   maxBytes?: number;
   /** Most entries kept on disk (default 100,000). */
   maxEntries?: number;
   /** Most bytes also held in memory (default 64 MiB). */
   memoryBytes?: number;
-}
-
-interface Entry {
-  inputHash: string;
-  bytes: number;
+  /** Size at which a log segment is closed and a new one begun (default maxBytes / 8, within 64 KiB-64 MiB). */
+  segmentBytes?: number;
 }
 
 const ID = BYTES32_LOWER_PATTERN;
+const LEGACY = /^(0x[0-9a-f]{64})\.(0x[0-9a-f]{64})\.bin$/;
+
+/** Whether `bytes` is the input `inputHash` names (a bare tensor or a bundle); false when it does not decode. */
+function holds(inputHash: string, bytes: Uint8Array): boolean {
+  try {
+    return hashBundleEncoded(bytes).toLowerCase() === inputHash;
+  } catch {
+    return false;
+  }
+}
 
 export class InputCache {
   readonly dir: string;
   readonly maxBytes: number;
   readonly maxEntries: number;
   readonly memoryBytes: number;
-  /** On disk, oldest first (Map keeps insertion order). */
-  private readonly entries = new Map<string, Entry>();
+  private readonly log: InputLog;
   private readonly memory = new Map<string, Buffer>();
-  private diskBytes = 0;
   private memoryUsed = 0;
-  /** Entries whose file is being written: their bytes (served from here) and the write. */
-  private readonly writing = new Map<string, { bytes: Buffer; file: string; done: Promise<void> }>();
 
   constructor(o: InputCacheOptions) {
     this.dir = o.dir;
     this.maxBytes = o.maxBytes ?? 1024 ** 3;
     this.maxEntries = o.maxEntries ?? 100_000;
     this.memoryBytes = o.memoryBytes ?? 64 * 1024 ** 2;
-    if (!(this.maxBytes > 0 && this.maxEntries > 0 && this.memoryBytes >= 0)) throw new RangeError("input cache bounds must be positive");
-    mkdirSync(this.dir, { recursive: true });
-    const found: Array<{ id: string; inputHash: string; bytes: number; mtime: number }> = [];
-    for (const name of readdirSync(this.dir)) {
-      const [id, inputHash, ext, ...rest] = name.split(".");
-      if (ext !== "bin" || rest.length > 0 || !BYTES32_LOWER_PATTERN.test(id!) || !BYTES32_LOWER_PATTERN.test(inputHash!)) continue;
-      const st = statSync(join(this.dir, name));
-      found.push({ id: id!, inputHash: inputHash!, bytes: st.size, mtime: st.mtimeMs });
-    }
-    for (const f of found.sort((a, b) => a.mtime - b.mtime)) {
-      this.entries.set(f.id, { inputHash: f.inputHash, bytes: f.bytes });
-      this.diskBytes += f.bytes;
-    }
+    const segmentBytes = o.segmentBytes ?? Math.min(64 * 1024 ** 2, Math.max(64 * 1024, Math.floor(this.maxBytes / 8)));
+    if (!(this.maxBytes > 0 && this.maxEntries > 0 && this.memoryBytes >= 0 && segmentBytes > 0)) throw new RangeError("input cache bounds must be positive");
+    mkdirSync(o.dir, { recursive: true });
+    // One writer per folder (worker/input-lock.ts): a folder another cache holds gets a subfolder of ours.
+    this.dir = takeFolder(o.dir);
+    // The files stay within the live bound plus the newest (partly written) segment and one being emptied.
+    this.log = new InputLog({ dir: this.dir, segmentBytes, maxFileBytes: this.maxBytes + 2 * segmentBytes, verify: holds });
+    this.importLegacy();
+    if (this.dir === o.dir) for (const folder of abandonedInstances(this.dir)) this.importInstance(folder, segmentBytes);
     this.evict();
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.log.entries.size;
   }
 
+  /** Bytes of the live inputs. */
   get bytes(): number {
-    return this.diskBytes;
+    return this.log.bytes;
+  }
+
+  /** Bytes of the log's files (live inputs and records not yet reclaimed). */
+  get fileBytes(): number {
+    return this.log.fileBytes;
   }
 
   has(requestId: string): boolean {
-    return this.entries.has(requestId.toLowerCase());
+    return this.log.entries.has(requestId.toLowerCase());
   }
 
   /**
-   * Keeps a copy of `bytes` (the encoded input, already checked against `inputHash`) for `requestId`. Resolves once the file is on disk (rejects if it cannot be written: the
-   * entry is then dropped and a dispute refetches the input).
+   * Keeps `input` (the encoded input, already checked against `inputHash`) for `requestId`. Resolves once
+   * its record is written (rejects if it cannot be: the entry is then dropped and a dispute refetches the
+   * input). The bytes are held, not copied, unless they view a much larger buffer (a message's): the caller
+   * must not change them (every read is hash-checked, so a change would drop the entry, never serve it).
    */
   put(requestId: string, inputHash: string, input: Uint8Array): Promise<void> {
-    // A copy: the caller's bytes may view a larger message buffer, or change.
-    const bytes = Buffer.from(input);
     const id = requestId.toLowerCase();
     const hash = inputHash.toLowerCase();
     if (!ID.test(id) || !ID.test(hash)) throw new TypeError(`input cache keys are 32-byte hex ids; got ${requestId} / ${inputHash}`);
-    if (bytes.byteLength > this.maxBytes) return Promise.resolve(); // larger than the whole cache: refetched when needed
-    this.delete(id);
-    const file = this.file(id, hash);
-    const previous = this.writing.get(id)?.done ?? Promise.resolve();
-    const write = { bytes, file, done: Promise.resolve() };
-    // After any earlier write of the same id (a put, delete, put in a row) so files land in order.
-    write.done = previous.then(async () => {
-      try {
-        // Straight to its name, no temporary file and rename (one thread-pool round trip less per job): a
-        // file cut short by a crash is adopted at the next start like any other and dropped by the hash
-        // check of its first read, exactly as a corrupted one.
-        await writeFile(file, bytes);
-      } catch (error) {
-        await rm(file, { force: true }).catch(() => undefined);
-        if (this.writing.get(id) === write) this.delete(id);
-        throw error;
-      } finally {
-        if (this.writing.get(id) === write) this.writing.delete(id);
-      }
-      // Deleted (or replaced) while it was written: the file is not wanted.
-      if (this.entries.get(id)?.inputHash !== hash || this.writing.has(id)) await rm(file, { force: true }).catch(() => undefined);
-    });
-    this.writing.set(id, write);
-    this.entries.set(id, { inputHash: hash, bytes: bytes.byteLength });
-    this.diskBytes += bytes.byteLength;
+    if (input.byteLength > this.maxBytes) return Promise.resolve(); // larger than the whole cache: refetched when needed
+    const bytes = 2 * input.byteLength < input.buffer.byteLength ? Buffer.from(input) : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    this.forget(id);
+    const written = this.log.put(id, hash, bytes);
     this.remember(id, bytes);
     this.evict();
-    return write.done;
+    return written;
   }
 
   /** Resolves once every write started so far has finished (successfully or not). */
-  async flush(): Promise<void> {
-    await Promise.allSettled([...this.writing.values()].map((w) => w.done));
+  flush(): Promise<void> {
+    return this.log.flush();
+  }
+
+  /** Writes what is pending and closes the log's files; safe to call twice. Later puts are refused. */
+  async close(): Promise<void> {
+    await this.log.close();
+    releaseFolder(this.dir);
   }
 
   /** The cached input of `requestId` when it is held and still hashes to its inputHash; else undefined. */
   get(requestId: string): Buffer | undefined {
     const id = requestId.toLowerCase();
-    const e = this.entries.get(id);
+    const e = this.log.entries.get(id);
     if (e === undefined) return undefined;
-    let bytes = this.memory.get(id);
-    const pending = this.writing.get(id);
-    if (bytes === undefined && pending !== undefined) bytes = pending.bytes;
-    if (bytes === undefined) {
-      try {
-        bytes = readFileSync(this.file(id, e.inputHash));
-      } catch {
-        this.delete(id);
-        return undefined;
-      }
-    }
-    if (hashEncoded(bytes).toLowerCase() !== e.inputHash) {
+    const bytes = this.memory.get(id) ?? this.log.read(id);
+    if (bytes === undefined || !holds(e.inputHash, bytes)) {
       this.delete(id);
       return undefined;
     }
@@ -158,18 +141,13 @@ export class InputCache {
   /** Drops one request's input (its request settled). */
   delete(requestId: string): void {
     const id = requestId.toLowerCase();
-    const e = this.entries.get(id);
-    if (e === undefined) return;
-    this.entries.delete(id);
-    this.diskBytes -= e.bytes;
     this.forget(id);
-    // A file still being written is removed by its write when it lands (see put).
-    if (!this.writing.has(id)) rmSync(this.file(id, e.inputHash), { force: true });
+    this.log.delete(id);
   }
 
   /** Request ids held, oldest first. */
   ids(): string[] {
-    return [...this.entries.keys()];
+    return [...this.log.entries.keys()];
   }
 
   /**
@@ -187,8 +165,30 @@ export class InputCache {
     return dropped;
   }
 
-  private file(id: string, inputHash: string): string {
-    return join(this.dir, `${id}.${inputHash}.bin`);
+  /** Moves the inputs of a file-per-input folder (the cache's earlier form) into the log, oldest first. */
+  private importLegacy(): void {
+    const found = readdirSync(this.dir).flatMap((name) => {
+      const m = LEGACY.exec(name);
+      return m === null ? [] : [{ name, id: m[1]!, inputHash: m[2]!, mtime: statSync(join(this.dir, name)).mtimeMs }];
+    });
+    for (const f of found.sort((a, b) => a.mtime - b.mtime)) {
+      const file = join(this.dir, f.name);
+      const bytes = readFileSync(file);
+      // A file cut short by a crash, or changed: not imported (a dispute refetches the input).
+      if (holds(f.inputHash, bytes)) this.log.importSync(f.id, f.inputHash, bytes);
+      rmSync(file, { force: true });
+    }
+  }
+
+  /** Moves the inputs of a subfolder whose cache's process is gone into this log, then removes it. */
+  private importInstance(folder: string, segmentBytes: number): void {
+    const other = new InputLog({ dir: folder, segmentBytes, maxFileBytes: Infinity, verify: holds });
+    for (const [id, e] of other.entries) {
+      const bytes = other.read(id);
+      if (bytes !== undefined && holds(e.inputHash, bytes) && !this.log.entries.has(id)) this.log.importSync(id, e.inputHash, bytes);
+    }
+    void other.close();
+    rmSync(folder, { recursive: true, force: true });
   }
 
   private remember(id: string, bytes: Buffer): void {
@@ -211,8 +211,8 @@ export class InputCache {
   }
 
   private evict(): void {
-    for (const id of this.entries.keys()) {
-      if (this.diskBytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;
+    for (const id of this.log.entries.keys()) {
+      if (this.log.bytes <= this.maxBytes && this.log.entries.size <= this.maxEntries) break;
       this.delete(id);
     }
   }

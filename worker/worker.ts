@@ -258,6 +258,7 @@ export class Worker {
       } catch (error) {
         errors.push(error);
       }
+      await this.inputs.close().catch((error: unknown) => errors.push(error)); // its log's pending records written
       this.log.info("worker closed");
       if (errors.length > 0) throw new AggregateError(errors, "closing the worker failed");
     })();
