@@ -8,7 +8,18 @@ import { defineConfig } from "vitest/config";
  * such file makes its own chain (network.create()) and touches no process-wide state (no vi.mock, no
  * process.env writes, no broker). Everything else keeps a fresh module graph per file.
  */
-const SHARED = ["test/contracts/**/*.test.ts", "test/canonical/**/*.test.ts", "test/protocol/**/*.test.ts"];
+const SHARED = [
+  "test/contracts/**/*.test.ts",
+  "test/canonical/**/*.test.ts",
+  "test/protocol/**/*.test.ts",
+  // The attacks that keep those rules (each checked to pass here). The game files also share
+  // game-fixture.ts's lowered and canonically run PP-OCR model (clsWorld) instead of each building it.
+  "test/attacks/{game-descent,game-e2e,game-e2e-daemons,game-honest,game-leaf-gas,game-no-terms,game-oracle,game-overflow,game-proofs,game-random,game-sock,game-terms,game-worst}.test.ts",
+  "test/attacks/oracle-*.test.ts",
+  "test/attacks/{chained,chained-token,challenger-flood,canonical-descent,convtranspose3d,create2-frontrun,dispute-conservation,dispute-open,dynamic-shape}.test.ts",
+  "test/attacks/{large-outputs,multi-io-bundles,multi-io-dispute,one-bit-every-kind,packed-batch,resize-linear,tolerance-drift,tolerance-drift-flip}.test.ts",
+  "test/attacks/{redundancy,redundancy-compare,redundancy-token,subscriptions,subscriptions-conservation,subscriptions-token,token-paths-conservation}.test.ts",
+];
 
 export default defineConfig({
   test: {
