@@ -19,6 +19,10 @@ const SHARED = [
   "test/attacks/{chained,chained-token,challenger-flood,canonical-descent,convtranspose3d,create2-frontrun,dispute-conservation,dispute-open,dynamic-shape}.test.ts",
   "test/attacks/{large-outputs,multi-io-bundles,multi-io-dispute,one-bit-every-kind,packed-batch,resize-linear,tolerance-drift,tolerance-drift-flip}.test.ts",
   "test/attacks/{redundancy,redundancy-compare,redundancy-token,subscriptions,subscriptions-conservation,subscriptions-token,token-paths-conservation}.test.ts",
+  // The ZK files also share test/zk/fixture.ts's zk-ready models (built once per process).
+  "test/zk/{adapter,dispute}.test.ts",
+  "test/circuits/groth16.test.ts",
+  "test/sdk/{subscriptions,token-request}.test.ts",
 ];
 
 export default defineConfig({
