@@ -17,7 +17,7 @@ const SHARED = [
   "test/attacks/{game-descent,game-e2e,game-e2e-daemons,game-honest,game-leaf-gas,game-no-terms,game-oracle,game-overflow,game-proofs,game-random,game-sock,game-terms,game-worst}.test.ts",
   "test/attacks/oracle-*.test.ts",
   "test/attacks/{chained,chained-token,challenger-flood,canonical-descent,convtranspose3d,create2-frontrun,dispute-conservation,dispute-open,dynamic-shape}.test.ts",
-  "test/attacks/{large-outputs,multi-io-bundles,multi-io-dispute,one-bit-every-kind,packed-batch,resize-linear,tolerance-drift,tolerance-drift-flip}.test.ts",
+  "test/attacks/{large-outputs,multi-io-bundles,multi-io-dispute,multi-io-withheld,one-bit-every-kind,packed-batch,resize-linear,tolerance-drift,tolerance-drift-flip}.test.ts",
   "test/attacks/{redundancy,redundancy-compare,redundancy-token,subscriptions,subscriptions-conservation,subscriptions-token,token-paths-conservation}.test.ts",
   // The ZK files also share test/zk/fixture.ts's zk-ready models (built once per process).
   "test/zk/{adapter,dispute}.test.ts",
