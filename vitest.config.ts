@@ -2,11 +2,13 @@ import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 /**
- * Files that only drive the in-process chain and the canonical runtime: they share their worker's module
+ * Files that drive their own in-process chain, the canonical runtime and in-process clients (a blob store,
+ * the challenger's daemon, the worker's answerer, each closed by its test): they share their worker's module
  * graph (isolate: false), so hardhat, ethers, the contract bindings and canonical/ are imported once per
- * worker instead of once per file (test/contracts: 76 s of CPU down to 41 s, the same 193 tests). Every
- * such file makes its own chain (network.create()) and touches no process-wide state (no vi.mock, no
- * process.env writes, no broker). Everything else keeps a fresh module graph per file.
+ * worker instead of once per file (test/contracts: 76 s of CPU down to 41 s, the same 193 tests; 43 attack
+ * files: 174 s down to 72 s). Every such file makes its own chain (network.create()) and touches no
+ * process-wide state (no vi.mock, no process.env writes, no broker, no child process). Everything else keeps
+ * a fresh module graph per file.
  */
 const SHARED = [
   "test/contracts/**/*.test.ts",
