@@ -13,13 +13,12 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkFinding, descend as descendTrace, type Finding, encodePartial, encodeStep, finalizeReduce, partialStates, reduceTerms, termReads, CanonicalTrace, type Step } from "../../canonical/index.js";
+import { encodePartial, encodeStep, finalizeReduce, partialStates, reduceTerms, termReads, type Step } from "../../canonical/index.js";
 import { bytesToHex, merklePath, type Tensor } from "../../protocol/index.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
-import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
 import { expectRevert } from "../contracts/helpers.js";
-import { commit, deployGame, descend, openDispute, RULING, TraceBook, withElement, worldOf, type ClsWorld, type GameFx } from "./game-fixture.js";
-import { operandProofsOf, programPathOf, readerOf, revealAndDescendPartial } from "./game-proof-helpers.js";
+import { deployGame, RULING, worldOf, type ClsWorld, type GameFx } from "./game-fixture.js";
+import { attackClaimedElement, expectLastPartialStatePinpointed, flipLowBit, operandProofsOf, readerOf, revealAndDescendPartial } from "./game-proof-helpers.js";
 
 const SHAPE = [1, 4, 2, 3, 3];
 
@@ -68,19 +67,11 @@ describe("convtranspose3d: a one-bit-wrong element of a 3-D transposed convoluti
     expect(K).toBe(2 * 2 * 3 * 2);
     const e = heavyElement(K);
     const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
-    const honest = (world.honest.tensors[j]!.data as Float32Array)[e]!;
-    const bits = new Uint32Array(Float32Array.of(honest).buffer);
-    bits[0] = bits[0]! ^ 1;
-    const claimed = new Float32Array(bits.buffer)[0]!;
+    const claimed = flipLowBit((world.honest.tensors[j]!.data as Float32Array)[e]!);
     const honestStates = partialStates(r);
     const fake = honestStates.map((s, t) => (t === K ? { ...s, acc: claimed } : s));
     expect(finalizeReduce(step, r, fake[K]!.acc, "fp32")).toBe(claimed);
-    const cheat = new TraceBook(world.honest.tensors.map((t, i) => (i === j ? withElement(t, e, claimed) : t)));
-    const { requestId } = await openDispute(fx, world, cheat.tensors[cheat.n - 1]!);
-    await commit(fx, requestId, cheat);
-    await descend(fx, requestId, cheat, j, 0);
-    const enc = encodeStep(step);
-    await fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPathOf(world, j));
+    const { requestId, cheat, enc } = await attackClaimedElement(fx, world, step, e, claimed);
     const leaves = await revealAndDescendPartial(fx, requestId, cheat, j, e, enc, fake);
     const readsOf = async (t: number) => [...(await fx.verifier.contract.termReads(enc, e, t))].map((x: any) => ({ operand: x.operand, index: x.index }));
     const last = await readsOf(K - 1);
@@ -109,25 +100,8 @@ describe("convtranspose3d: a one-bit-wrong element of a 3-D transposed convoluti
   });
 
   it("test_descent_convTranspose3dElementOneBitOff_lastPartialStatePinpointedAndFault", async () => {
-    const j = step.index;
-    const mine = CanonicalTrace.build(world.program, world.input);
     const r0 = reduceTerms(step, readerOf(world, world.honest, step), 0, "fp32");
-    const e = heavyElement(r0.terms.length);
-    const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
-    const tensors = editTensor(mine.tensors, j, (d) => {
-      const u = new Uint32Array(d.buffer);
-      u[e] = u[e]! ^ 1;
-    });
-    const claimed = (tensors[j]!.data as Float32Array)[e]!;
-    const worker = new ResponderTrace(world.program, world.input, tensors);
-    const states = Float64Array.from(partialStates(r), (st) => st.acc);
-    states[r.terms.length] = claimed;
-    worker.setPartialStates(j, e, states, "sum", r.count);
-    const found = await descendTrace(mine, worker);
-    expect(found.finding.kind).toBe("partial");
-    const f = found.finding as Extract<Finding, { kind: "partial" }>;
-    expect([f.claim.step, f.claim.element, f.t]).toEqual([j, e, r.terms.length]);
-    expect(f.reads).toHaveLength(2);
-    expect(checkFinding(f, world.program, leafContext(world.program, world.input, worker.traceRoot))).toMatchObject({ valid: true, fault: true });
+    // The last state is the claimed element itself (the sum, finalized as is); its term reads x and w.
+    await expectLastPartialStatePinpointed(world, step, heavyElement(r0.terms.length), (claimed) => claimed, 2);
   });
 });

@@ -12,11 +12,11 @@ import { tauFromBits, type CanonicalTrace } from "../../canonical/index.js";
 import { GAME_RULING, type MoveRecord } from "../../protocol/fraud-game-client.js";
 import { hashTensor, type Tensor, type Hex, encodeTensor, hashEncoded } from "../../protocol/index.js";
 import { FraudGameAnswerer, pinnedPrograms } from "../../worker/index.js";
-import { playGameDispute, auditResult, ProgramCache, ChallengerDaemon } from "../../challenger/index.js";
+import { playGameDispute, auditResult, ProgramCache } from "../../challenger/index.js";
 import { blobStore } from "../challenger/fixtures.js";
-import { PARAMS, requestAndSubmit, Ruling, Status } from "../contracts/helpers.js";
+import { requestAndSubmit, Ruling } from "../contracts/helpers.js";
 import { CLS_PATH, CLS_SHAPE, MOVE_CLOCK, withElement, worldAnswerer, type ClsWorld, type Connection } from "./game-fixture.js";
-import { gameE2eWorld, report, setup, sleep } from "./game-e2e-fixture.js";
+import { expectDaemonWinsGame, gameDaemon, gameE2eWorld, report, setup, sleep } from "./game-e2e-fixture.js";
 
 let conn: Connection;
 let world: ClsWorld;
@@ -110,32 +110,8 @@ describe("ChallengerDaemon with fraudGames (the config switch) and the worker's 
       const cheat = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(bad) });
       const answerer = worldAnswerer(fx, gameAddr, world);
       await answerer.start();
-      const base = {
-        oracleAddress: fx.oracleAddr,
-        runner: fx.challenger,
-        blobStoreUrl: store.url,
-        policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
-      };
-      try {
-        const daemon = new ChallengerDaemon({
-          ...base,
-          fraudGames: {
-            games: [gameAddr],
-            models: new Map([[world.modelHash.toLowerCase(), { bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE }]]),
-            audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
-            client: { wait: async (reason) => (reason === "clock" ? void (await conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)), maxPolls: 2000 },
-          },
-        });
-        const outcomes = await daemon.poll();
-        expect(outcomes.get(good.id)).toMatchObject({ kind: "honest" });
-        expect(outcomes.get(cheat.id)).toMatchObject({ kind: "gamePlayed", ruling: GAME_RULING.WorkerFault, outcome: "toleranceProof" });
-        expect((await fx.oracle.getDispute(cheat.id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
-        expect(await fx.oracle.state(good.id)).toBe(BigInt(Status.Submitted));
-        await answerer.settled();
-        expect(answerer.outcomes.get(cheat.id.toLowerCase())).toBe("WorkerFault");
-      } finally {
-        await answerer.close();
-      }
+      const model = { hash: world.modelHash, bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE };
+      await expectDaemonWinsGame(gameDaemon({ conn, fx, gameAddr, blobStoreUrl: store.url, model }), { fx, answerer, good: good.id, cheat: cheat.id });
     } finally {
       await new Promise<void>((resolve) => store.server.close(() => resolve()));
     }
@@ -154,18 +130,7 @@ describe("ChallengerDaemon on a withheld output (issue 18, large outputs)", () =
       // Both workers commit a hash and publish no bytes.
       const good = await requestAndSubmit(fx, 0, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(final) });
       const cheat = await requestAndSubmit(fx, 1, { modelHash: world.modelHash, inputHash: hashTensor(world.input), outputHash: hashTensor(bad) });
-      const daemon = new ChallengerDaemon({
-        oracleAddress: fx.oracleAddr,
-        runner: fx.challenger,
-        blobStoreUrl: store.url,
-        policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
-        fraudGames: {
-          games: [gameAddr],
-          models: new Map([[world.modelHash.toLowerCase(), { bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE }]]),
-          audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
-        },
-      });
-      const outcomes = await daemon.poll();
+      const outcomes = await gameDaemon({ conn, fx, gameAddr, blobStoreUrl: store.url, model: { hash: world.modelHash, bytes: readFileSync(CLS_PATH), inputShape: CLS_SHAPE } }).poll();
       // The canonical output hashes to the committed hash: honest, and its bytes are now published.
       expect(outcomes.get(good.id)).toMatchObject({ kind: "honest" });
       const published = store.blobs.get(hashTensor(final).toLowerCase());

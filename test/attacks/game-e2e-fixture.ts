@@ -5,10 +5,13 @@
  * challenger's clients talking only through the chain.
  */
 import { network } from "hardhat";
+import { expect } from "vitest";
 import { CanonicalTrace } from "../../canonical/index.js";
-import { GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
+import { ChallengerDaemon } from "../../challenger/index.js";
+import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
 import { hashTensor, type Tensor, type Hex } from "../../protocol/index.js";
-import { deploy, modelInfo, PARAMS, requestAndSubmit, send, type Fx } from "../contracts/helpers.js";
+import type { FraudGameAnswerer } from "../../worker/index.js";
+import { deploy, modelInfo, PARAMS, requestAndSubmit, Ruling, send, Status, type Fx } from "../contracts/helpers.js";
 import { clsWorld, MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, withElement, type ClsWorld, type Connection } from "./game-fixture.js";
 
 let conn: Connection;
@@ -48,8 +51,9 @@ export async function disputed(fx: Fx, signed: Tensor) {
   return { id: id as Hex, rec, submitBytes: (submitTx!.data.length - 2) / 2, challengeRc };
 }
 
-/** Clients with one sender per role: the worker's operator answers (its registered signer signs), fx.challenger attacks. */
-export function clients(fx: Fx, gameAddr: string, o: { silentAnswers?: boolean } = {}) {
+/** Clients with one sender per role: the worker's operator answers (its registered signer signs), fx.challenger attacks (on `o.conn`'s chain, default the file's). */
+export function clients(fx: Fx, gameAddr: string, o: { silentAnswers?: boolean; conn?: Connection } = {}) {
+  const chain = o.conn ?? conn;
   const moves: MoveRecord[] = [];
   const onMove = (m: MoveRecord) => moves.push(m);
   const worker = new GameWorker(gameAddr, fx.ops[0]!, fx.signers[0]!, { onMove, wait: () => sleep(5) });
@@ -58,8 +62,8 @@ export function clients(fx: Fx, gameAddr: string, o: { silentAnswers?: boolean }
     // The in-process chain's clock moves only when told: waiting out a clock is a time jump, waiting for the
     // worker is a short sleep (or, for a silent worker, a jump past responseTime).
     wait: async (reason) => {
-      if (reason === "clock") await conn.networkHelpers.time.increase(MOVE_CLOCK + 1);
-      else if (o.silentAnswers) await conn.networkHelpers.time.increase(RESPONSE_TIME + 1);
+      if (reason === "clock") await chain.networkHelpers.time.increase(MOVE_CLOCK + 1);
+      else if (o.silentAnswers) await chain.networkHelpers.time.increase(RESPONSE_TIME + 1);
       else await sleep(5);
     },
     maxPolls: 2000,
@@ -87,4 +91,49 @@ export function middleMapStep(): { j: number; e: number } {
   const s = maps[Math.floor(maps.length / 2)]!;
   const n = (world.honest.tensors[s.index]!.data as Float32Array).length;
   return { j: s.index, e: Math.floor(n / 2) };
+}
+
+interface DaemonSetup {
+  conn: Connection;
+  fx: Fx;
+  gameAddr: string;
+  blobStoreUrl: string;
+  model: { hash: string; bytes: Uint8Array; inputShape: number[] };
+}
+
+/** fx.challenger's ChallengerDaemon with fraudGames on `gameAddr` (the model's file and input shape; its blobs from `blobStoreUrl`), auditing every result. */
+export function gameDaemon(o: DaemonSetup, over: Partial<ConstructorParameters<typeof ChallengerDaemon>[0]> = {}): ChallengerDaemon {
+  return new ChallengerDaemon({
+    oracleAddress: o.fx.oracleAddr,
+    runner: o.fx.challenger,
+    blobStoreUrl: o.blobStoreUrl,
+    policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
+    fraudGames: {
+      games: [o.gameAddr],
+      models: new Map([[o.model.hash.toLowerCase(), { bytes: o.model.bytes, inputShape: o.model.inputShape }]]),
+      audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
+      client: { wait: async (reason) => (reason === "clock" ? void (await o.conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)), maxPolls: 2000 },
+    },
+    ...over,
+  });
+}
+
+/**
+ * One poll of `daemon` passes `good` as honest (with `honestReport` in its outcome) and plays the game on `cheat`
+ * to WorkerFault by the tolerance proof; `good` stays submitted, and the worker's `answerer` (closed here) saw the
+ * same ruling.
+ */
+export async function expectDaemonWinsGame(daemon: ChallengerDaemon, o: { fx: Fx; answerer: FraudGameAnswerer; good: string; cheat: string; honestReport?: Record<string, unknown> }): Promise<void> {
+  const { fx, answerer } = o;
+  try {
+    const outcomes = await daemon.poll();
+    expect(outcomes.get(o.good)).toMatchObject({ kind: "honest", ...o.honestReport });
+    expect(outcomes.get(o.cheat)).toMatchObject({ kind: "gamePlayed", ruling: GAME_RULING.WorkerFault, outcome: "toleranceProof" });
+    expect((await fx.oracle.getDispute(o.cheat, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
+    expect(await fx.oracle.state(o.good)).toBe(BigInt(Status.Submitted));
+    await answerer.settled();
+    expect(answerer.outcomes.get(o.cheat.toLowerCase())).toBe("WorkerFault");
+  } finally {
+    await answerer.close();
+  }
 }

@@ -1,7 +1,9 @@
 /** Leaf-proof builders for the FraudGame tests: one element of an encoded tensor with its chunk proof (IFraudGame.TensorChunkProof). */
+import { expect } from "vitest";
 import { CHUNK_BYTES, chunkLeaves, merklePath, bytesToHex, weightLeaves, DTYPES, encodeTensor, sha256 } from "../../protocol/index.js";
-import { encodePartial, stepLeaf, type PartialState, type Step } from "../../canonical/index.js";
-import { levelsOf, TREE, type ClsWorld, type GameFx, type Pos, type TraceBook } from "./game-fixture.js";
+import { checkFinding, descend as descendTrace, encodePartial, encodeStep, partialStates, reduceTerms, stepLeaf, CanonicalTrace, type Finding, type PartialState, type Step } from "../../canonical/index.js";
+import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
+import { commit, descend, levelsOf, openDispute, TraceBook, TREE, withElement, type ClsWorld, type GameFx, type Pos } from "./game-fixture.js";
 
 /** A TensorChunkProof of element `index` of an encoded tensor, with the tensor's root path (`[]` when the game knows its hash). */
 export function chunkProofOf(encoded: Buffer, index: number, rootPath: string[]) {
@@ -62,4 +64,52 @@ export async function revealAndDescendPartial(fx: GameFx, requestId: string, boo
     await fx.game.answerNode(requestId, pos, bytesToHex(levels[h - 1]![2 * i]!), bytesToHex(levels[h - 1]![2 * i + 1] ?? Buffer.alloc(32)));
   }
   return leaves;
+}
+
+/** The float32 `x` with its lowest mantissa bit flipped: a one-bit lie. */
+export function flipLowBit(x: number): number {
+  const bits = new Uint32Array(Float32Array.of(x).buffer);
+  bits[0] = bits[0]! ^ 1;
+  return new Float32Array(bits.buffer)[0]!;
+}
+
+/**
+ * A cheater whose trace holds `claimed` at element e of `step` (the rest honest): the dispute opened on its
+ * output, its trace committed and descended to the step's chunk 0, and element e attacked by the challenger.
+ */
+export async function attackClaimedElement(fx: GameFx, world: ClsWorld, step: Step, e: number, claimed: number): Promise<{ requestId: string; cheat: TraceBook; enc: Buffer }> {
+  const j = step.index;
+  const cheat = new TraceBook(world.honest.tensors.map((t, i) => (i === j ? withElement(t, e, claimed) : t)));
+  const { requestId } = await openDispute(fx, world, cheat.tensors[cheat.n - 1]!);
+  await commit(fx, requestId, cheat);
+  await descend(fx, requestId, cheat, j, 0);
+  const enc = encodeStep(step);
+  await fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPathOf(world, j));
+  return { requestId, cheat, enc };
+}
+
+/**
+ * Off-chain (canonical/descent.ts) against a worker whose element e of `step` is one bit off and whose partial
+ * states are honest but the last, `last(claimed, count)`: the finding is that last state, reading `reads`
+ * operands, and checkFinding rules it a fault.
+ */
+export async function expectLastPartialStatePinpointed(world: ClsWorld, step: Step, e: number, last: (claimed: number, count: number) => number, reads: number): Promise<void> {
+  const j = step.index;
+  const mine = CanonicalTrace.build(world.program, world.input);
+  const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
+  const tensors = editTensor(mine.tensors, j, (d) => {
+    const u = new Uint32Array(d.buffer);
+    u[e] = u[e]! ^ 1;
+  });
+  const claimed = (tensors[j]!.data as Float32Array)[e]!;
+  const worker = new ResponderTrace(world.program, world.input, tensors);
+  const states = Float64Array.from(partialStates(r), (st) => st.acc);
+  states[r.terms.length] = last(claimed, r.count);
+  worker.setPartialStates(j, e, states, "sum", r.count);
+  const found = await descendTrace(mine, worker);
+  expect(found.finding.kind).toBe("partial");
+  const f = found.finding as Extract<Finding, { kind: "partial" }>;
+  expect([f.claim.step, f.claim.element, f.t]).toEqual([j, e, r.terms.length]);
+  expect(f.reads).toHaveLength(reads);
+  expect(checkFinding(f, world.program, leafContext(world.program, world.input, worker.traceRoot))).toMatchObject({ valid: true, fault: true });
 }

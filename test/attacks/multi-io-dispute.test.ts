@@ -16,14 +16,15 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { CanonicalTrace, canonicalTermsOf, checkFinding, commitProgram, descend, openElement, outputStep, runProgram, type Finding, type OperandProof, type Program } from "../../canonical/index.js";
-import { GAME_RULING, GameChallenger, GameWorker, type MoveRecord } from "../../protocol/fraud-game-client.js";
+import { GAME_RULING, type MoveRecord } from "../../protocol/fraud-game-client.js";
 import { hashBundleEncoded, hashTensor, type Hex, type Tensor, type Weight } from "../../protocol/index.js";
 import { prepareDispute, responderFor } from "../../worker/index.js";
 import { auditResult } from "../../challenger/index.js";
 import { blobStore } from "../challenger/fixtures.js";
 import { PARAMS, requestAndSubmit, Ruling, send, Status, expectRevert, type Fx } from "../contracts/helpers.js";
-import { MOVE_CLOCK, TOL, withElement, type Connection } from "./game-fixture.js";
-import { CELL_OUTPUT_ELEMENTS, inputBundleOf, inputHashOf, multiIoAnswerer, multiIoDaemon, multiIoSetup, multiIoWorld, outputBundleOf, outputHashOf, sleep, type MultiIoWorld } from "./multi-io-fixture.js";
+import { TOL, withElement, type Connection } from "./game-fixture.js";
+import { clients, expectDaemonWinsGame } from "./game-e2e-fixture.js";
+import { CELL_OUTPUT_ELEMENTS, inputBundleOf, inputHashOf, multiIoAnswerer, multiIoDaemon, multiIoSetup, multiIoWorld, outputBundleOf, outputHashOf, type MultiIoWorld } from "./multi-io-fixture.js";
 
 let w: MultiIoWorld;
 let conn: Connection;
@@ -46,21 +47,6 @@ async function disputed(fx: Fx, signed: Tensor[]) {
   const { id, rec } = await requestAndSubmit(fx, 0, { modelHash, inputHash: inputHash(), outputHash: outputHashOf(signed) });
   await send(fx.oracle.connect(fx.challenger).challenge(id, rec, [], { value: PARAMS.challengeBond }));
   return { id: id as Hex, rec };
-}
-
-function clients(fx: Fx, gameAddr: string) {
-  const moves: MoveRecord[] = [];
-  const onMove = (m: MoveRecord) => moves.push(m);
-  const worker = new GameWorker(gameAddr, fx.ops[0]!, fx.signers[0]!, { onMove, wait: () => sleep(5) });
-  const challenger = new GameChallenger(gameAddr, fx.challenger, {
-    onMove,
-    wait: async (reason) => {
-      if (reason === "clock") await conn.networkHelpers.time.increase(MOVE_CLOCK + 1);
-      else await sleep(5);
-    },
-    maxPolls: 2000,
-  });
-  return { worker, challenger, moves };
 }
 
 function report(label: string, moves: MoveRecord[]): bigint {
@@ -112,7 +98,7 @@ describe("OPTIMISTIC disputes over a 2-input / 2-output model", () => {
     const { id } = await disputed(fx, signed);
     const op = fx.ops[0]!.address;
     const stakeBefore = (await fx.oracle.getWorker(op)).stake;
-    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const { worker, challenger, moves } = clients(fx, gameAddr, { conn });
     const responding = worker.respond(responderFor(cheat, id, 0));
     // First the descent alone, then the leaf proof without the input bundle opened: the read of x (entry 1)
     // has nothing to be proven against; nor has a forged x (another tensor's opening) once the bundle is open.
@@ -159,7 +145,7 @@ describe("OPTIMISTIC disputes over a 2-input / 2-output model", () => {
     const { id } = await disputed(fx, signed);
     const op = fx.ops[0]!.address;
     const stakeBefore = (await fx.oracle.getWorker(op)).stake;
-    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const { worker, challenger, moves } = clients(fx, gameAddr, { conn });
     const responder = prepareDispute({ program, input: new Map([["x", inputs[1]!], ["state", inputs[0]!]]), precision: "fp32", requestId: id, attempt: 0, inputHash: inputHash() });
     expect(responder.commitment.traceRoot).toBe(honest.traceRoot);
     const [wRuling, play] = await Promise.all([worker.respond(responder), challenger.play(id, honest, signed)]);
@@ -189,7 +175,7 @@ describe("OPTIMISTIC disputes over a 2-input / 2-output model", () => {
     const { fx, gameAddr } = await setup();
     const { id, rec } = await disputed(fx, honest.outputs);
     const lie = forgedFrom(readsX().index, 3, -2);
-    const { worker, challenger, moves } = clients(fx, gameAddr);
+    const { worker, challenger, moves } = clients(fx, gameAddr, { conn });
     const responder = prepareDispute({ program, input: inputs, precision: "fp32", requestId: id, attempt: 0, inputHash: inputHash() });
     const [wRuling, play] = await Promise.all([worker.respond(responder), challenger.play(id, lie, lie.outputs)]);
     expect(play.outcome).toBe("resolved");
@@ -236,18 +222,7 @@ describe("ChallengerDaemon and the worker's FraudGameAnswerer on a 2-input / 2-o
       const cheat = await requestAndSubmit(fx, 0, { modelHash, inputHash: inputHash(), outputHash: outputHashOf(bad) });
       const answerer = multiIoAnswerer(w, fx, gameAddr);
       await answerer.start();
-      try {
-        const daemon = multiIoDaemon(w, fx, gameAddr, store.url);
-        const outcomes = await daemon.poll();
-        expect(outcomes.get(good.id)).toMatchObject({ kind: "honest", checkedElements: CELL_OUTPUT_ELEMENTS });
-        expect(outcomes.get(cheat.id)).toMatchObject({ kind: "gamePlayed", ruling: GAME_RULING.WorkerFault, outcome: "toleranceProof" });
-        expect((await fx.oracle.getDispute(cheat.id, 0)).ruling).toBe(BigInt(Ruling.WorkerFault));
-        expect(await fx.oracle.state(good.id)).toBe(BigInt(Status.Submitted));
-        await answerer.settled();
-        expect(answerer.outcomes.get(cheat.id.toLowerCase())).toBe("WorkerFault");
-      } finally {
-        await answerer.close();
-      }
+      await expectDaemonWinsGame(multiIoDaemon(w, fx, gameAddr, store.url), { fx, answerer, good: good.id, cheat: cheat.id, honestReport: { checkedElements: CELL_OUTPUT_ELEMENTS } });
     } finally {
       await new Promise<void>((resolve) => store.server.close(() => resolve()));
     }

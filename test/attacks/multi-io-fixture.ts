@@ -9,8 +9,9 @@ import { CanonicalTrace, canonicalTermsOf, commitProgram, lowerModel, type Progr
 import { bytesToHex, encodeBundle, hashBundle, sha256, type Hex, type Tensor } from "../../protocol/index.js";
 import { requestInputOf, type FraudGameAnswerer } from "../../worker/index.js";
 import { ChallengerDaemon } from "../../challenger/index.js";
-import { deploy, modelInfo, PARAMS, send, type Fx } from "../contracts/helpers.js";
+import { deploy, modelInfo, send, type Fx } from "../contracts/helpers.js";
 import { MAX_ATTACKS, MOVE_CLOCK, RESPONSE_TIME, TOL, worldAnswerer, type Connection } from "./game-fixture.js";
+import { gameDaemon } from "./game-e2e-fixture.js";
 import { CELL_IN, CELL_OUT, CELL_STATE, cellInputs, multiIoModel } from "../canonical/multi-io-model.js";
 
 export const INPUTS = [
@@ -69,17 +70,5 @@ export function multiIoAnswerer(w: MultiIoWorld, fx: Fx, gameAddr: string): Frau
 
 /** fx.challenger's daemon playing this game with the cell's ONNX file, auditing every result. */
 export function multiIoDaemon(w: MultiIoWorld, fx: Fx, gameAddr: string, blobStoreUrl: string, over: Partial<ConstructorParameters<typeof ChallengerDaemon>[0]> = {}): ChallengerDaemon {
-  return new ChallengerDaemon({
-    oracleAddress: fx.oracleAddr,
-    runner: fx.challenger,
-    blobStoreUrl,
-    policy: { maxBondAtRisk: 2n * PARAMS.challengeBond },
-    fraudGames: {
-      games: [gameAddr],
-      models: new Map([[w.modelHash.toLowerCase(), { bytes: w.bytes, inputShape: [] }]]),
-      audit: { secret: Buffer.alloc(32, 3), fraction: 1 },
-      client: { wait: async (reason) => (reason === "clock" ? void (await w.conn.networkHelpers.time.increase(MOVE_CLOCK + 1)) : sleep(5)), maxPolls: 2000 },
-    },
-    ...over,
-  });
+  return gameDaemon({ conn: w.conn, fx, gameAddr, blobStoreUrl, model: { hash: w.modelHash, bytes: w.bytes, inputShape: [] } }, over);
 }

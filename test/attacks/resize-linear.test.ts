@@ -14,23 +14,12 @@
  */
 import { network } from "hardhat";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  checkFinding,
-  descend as descendTrace,
-  type Finding,
-  encodePartial,
-  encodeStep,
-  finalizeReduce,
-  partialStates,
-  reduceTerms,
-  CanonicalTrace,
-} from "../../canonical/index.js";
+import { encodePartial, encodeStep, finalizeReduce, partialStates, reduceTerms } from "../../canonical/index.js";
 import { bytesToHex, merklePath, sha256, type Tensor } from "../../protocol/index.js";
 import { buildModel, values } from "../canonical/onnx-builder.js";
-import { editTensor, leafContext, ResponderTrace } from "../canonical/trace-fixtures.js";
 import { expectRevert } from "../contracts/helpers.js";
-import { commit, deployGame, descend, levelsOf, openDispute, RULING, TraceBook, withElement, worldOf, type ClsWorld, type GameFx } from "./game-fixture.js";
-import { operandProofsOf, programPathOf, readerOf, revealAndDescendPartial } from "./game-proof-helpers.js";
+import { deployGame, levelsOf, RULING, worldOf, type ClsWorld, type GameFx } from "./game-fixture.js";
+import { attackClaimedElement, expectLastPartialStatePinpointed, flipLowBit, operandProofsOf, readerOf, revealAndDescendPartial } from "./game-proof-helpers.js";
 
 const SHAPE = [1, 2, 3, 4];
 
@@ -73,20 +62,12 @@ describe("resize_linear: a one-bit-wrong bilinear element", () => {
     const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
     const K = r.terms.length;
     expect([K, r.count]).toEqual([4, 16]);
-    const honest = (world.honest.tensors[j]!.data as Float32Array)[e]!;
-    const bits = new Uint32Array(Float32Array.of(honest).buffer);
-    bits[0] = bits[0]! ^ 1;
-    const claimed = new Float32Array(bits.buffer)[0]!;
+    const claimed = flipLowBit((world.honest.tensors[j]!.data as Float32Array)[e]!);
     // The cheater's states: honest up to K − 1, the last one claimed · 16 (exact), which finalizes to the flipped element.
     const honestStates = partialStates(r);
     const fake = honestStates.map((s, t) => (t === K ? { ...s, acc: claimed * r.count } : s));
     expect(finalizeReduce(step, r, fake[K]!.acc, "fp32")).toBe(claimed);
-    const cheat = new TraceBook(world.honest.tensors.map((t, i) => (i === j ? withElement(t, e, claimed) : t)));
-    const { requestId } = await openDispute(fx, world, cheat.tensors[cheat.n - 1]!);
-    await commit(fx, requestId, cheat);
-    await descend(fx, requestId, cheat, j, 0);
-    const enc = encodeStep(step);
-    await fx.game.connect(fx.challenger).attackElement(requestId, j, e, enc, programPathOf(world, j));
+    const { requestId, cheat, enc } = await attackClaimedElement(fx, world, step, e, claimed);
     const leafOf = (s: (typeof fake)[number]) => sha256(Buffer.from([0]), encodePartial(s));
     const leaves = fake.map(leafOf);
     const honestLeaves = honestStates.map(leafOf);
@@ -133,24 +114,7 @@ describe("resize_linear: a one-bit-wrong bilinear element", () => {
 
   it("test_descent_resizeLinearElementOneBitOff_lastPartialStatePinpointedAndFault", async () => {
     const step = world.program.steps.find((s) => s.op === "resize_linear")!;
-    const j = step.index;
-    const e = 11;
-    const mine = CanonicalTrace.build(world.program, world.input);
-    const r = reduceTerms(step, readerOf(world, world.honest, step), e, "fp32");
-    const tensors = editTensor(mine.tensors, j, (d) => {
-      const u = new Uint32Array(d.buffer);
-      u[e] = u[e]! ^ 1;
-    });
-    const claimed = (tensors[j]!.data as Float32Array)[e]!;
-    const worker = new ResponderTrace(world.program, world.input, tensors);
-    const states = Float64Array.from(partialStates(r), (st) => st.acc);
-    states[r.terms.length] = claimed * r.count;
-    worker.setPartialStates(j, e, states, "sum", r.count);
-    const found = await descendTrace(mine, worker);
-    expect(found.finding.kind).toBe("partial");
-    const f = found.finding as Extract<Finding, { kind: "partial" }>;
-    expect([f.claim.step, f.claim.element, f.t]).toEqual([j, e, r.terms.length]);
-    expect(f.reads).toHaveLength(1);
-    expect(checkFinding(f, world.program, leafContext(world.program, world.input, worker.traceRoot))).toMatchObject({ valid: true, fault: true });
+    // The last state is the claimed element times the divisor (exact); its term reads one corner.
+    await expectLastPartialStatePinpointed(world, step, 11, (claimed, count) => claimed * count, 1);
   });
 });

@@ -109,19 +109,21 @@ describe("oracle model check", () => {
       },
     });
     writeFileSync(file, onnx.ModelProto.encode(model).finish());
-    const report = lastJson<Report>(await oracle(["model", "check", file, "--json"]));
+    // The check and the refused registration (it checks first, then stops), side by side.
+    const [checked, reg] = await Promise.all([oracle(["model", "check", file, "--json"]), oracle(["model", "register", file, "--tiers", "none,optimistic"], { ORACLE_DEPLOYMENT: join(dir, "none.json") })]);
+    const report = lastJson<Report>(checked);
     expect(report.nodes).toEqual({ total: 3, lowered: 0, folded: 0, unsupported: 1, blocked: 2 });
     expect(report.operators.find((o) => o.opType === "If")!.reasons[0]).toMatch(/subgraph: control flow cannot be proven in one step/);
     expect(report.verdicts.NONE).toMatchObject({ allowed: true });
     expect(report.verdicts.OPTIMISTIC.allowed).toBe(false);
     expect(report.verdicts.OPTIMISTIC.reasons[0]).toMatch(/not disputable: If ×1/);
-    const reg = await oracle(["model", "register", file, "--tiers", "none,optimistic"], { ORACLE_DEPLOYMENT: join(dir, "none.json") });
     expect(reg.code).toBe(1);
     expect(reg.stderr).toMatch(/error \[MODEL_NOT_DISPUTABLE\]: .*If ×1/);
   }, 60_000);
 
   it("test_modelCheck_mnistFullySupported_everyTierAllowed_succeeds", async () => {
-    const r = await oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--json"]);
+    // The JSON and the human form, each from the command itself, side by side.
+    const [r, human] = await Promise.all([oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--json"]), oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--inputs", "1"])]);
     expect(r.code, r.stderr).toBe(0);
     const report = lastJson<Report>(r);
     expect(report.nodes).toEqual({ total: 17, lowered: 17, folded: 0, unsupported: 0, blocked: 0 });
@@ -139,8 +141,7 @@ describe("oracle model check", () => {
     expect(report.verdicts.OPTIMISTIC.allowed).toBe(true);
     expect(report.verdicts.OPTIMISTIC.blocking).toEqual([]);
     expect(report.verdicts.ZK.allowed).toBe(true);
-    // The human form, from the command itself.
-    const human = await oracle(["model", "check", MNIST_FILE, "--range", "0,127", "--inputs", "1"]);
+    // The human form.
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/^MatMulInteger +2 +2 +0 +0 +2 +2 +\d+$/m);
     expect(human.stdout).toMatch(/^τ_out +abs 0 rel 0 +\(0x0000000000000000, 0x0000000000000000\)/m);
@@ -194,7 +195,8 @@ describe("oracle model check", () => {
   }, 60_000);
 
   it("test_modelCheck_dynamicInputShape_optimisticOnlyAtCommittedShape_succeeds", async () => {
-    const dynamic = lastJson<Report>(await oracle(["model", "check", dynamicFile, "--json"]));
+    const [unfixed, fixedRun] = await Promise.all([oracle(["model", "check", dynamicFile, "--json"]), oracle(["model", "check", dynamicFile, "--input-shape", "3,4", "--json"])]);
+    const dynamic = lastJson<Report>(unfixed);
     expect(dynamic.input).toMatchObject({ static: false, probe: true, shape: [1, 4] });
     expect(dynamic.nodes.unsupported).toBe(0);
     expect(dynamic.verdicts.OPTIMISTIC.allowed).toBe(false);
@@ -203,7 +205,7 @@ describe("oracle model check", () => {
     expect(dynamic.verdicts.OPTIMISTIC.blocking).toEqual([expect.stringMatching(/input shape \[batch,4\] is not static/)]);
     expect(dynamic.verdicts.OPTIMISTIC.reasons.some((r) => r.startsWith("every node lowers canonically"))).toBe(true);
     expect(dynamic.canonicalTerms).toBeNull();
-    const fixed = lastJson<Report>(await oracle(["model", "check", dynamicFile, "--input-shape", "3,4", "--json"]));
+    const fixed = lastJson<Report>(fixedRun);
     expect(fixed.input).toMatchObject({ static: true, shape: [3, 4] });
     expect(fixed.verdicts.OPTIMISTIC.allowed).toBe(true);
     expect(fixed.canonicalTerms!.stepCount).toBe(2);
@@ -212,30 +214,33 @@ describe("oracle model check", () => {
   it("test_modelRegister_optimisticOnUndisputableModel_reverts", async () => {
     // No deployment is needed: the check refuses before anything touches a chain.
     const env = { ORACLE_DEPLOYMENT: join(dir, "no-deployment.json") };
-    const gru = await oracle(["model", "register", gruFile, "--tiers", "none,optimistic", "--json"], env);
+    // Five registrations, each refused before it touches a chain: side by side.
+    const [gru, dynamic, big, mnist, none] = await Promise.all([
+      oracle(["model", "register", gruFile, "--tiers", "none,optimistic", "--json"], env),
+      oracle(["model", "register", dynamicFile, "--tiers", "optimistic"], env),
+      oracle(["model", "register", MNIST_FILE, "--tiers", "optimistic", "--inputs", "1", "--max-inline-output", "10"], env),
+      oracle(["model", "register", MNIST_FILE, "--tiers", "none,optimistic", "--inputs", "1"], env),
+      oracle(["model", "register", gruFile, "--tiers", "none"], env),
+    ]);
     expect(gru.code).toBe(1);
     const error = lastJson<{ error: { code: string; message: string; details: { blockingOperators: string[] } } }>(gru).error;
     expect(error.code).toBe("MODEL_NOT_DISPUTABLE");
     expect(error.message).toMatch(/cannot be offered in the OPTIMISTIC tier: 2 of 2 nodes are not disputable: GRU/);
     expect(error.message).toContain("--tiers none");
     expect(error.details.blockingOperators).toEqual(["GRU"]);
-    const dynamic = await oracle(["model", "register", dynamicFile, "--tiers", "optimistic"], env);
     expect(dynamic.code).toBe(1);
     expect(dynamic.stderr).toMatch(/error \[MODEL_NOT_DISPUTABLE\]: .*input shape \[batch,4\] is not static/);
     // An output above the inline cap is no blocker (issue 18): it is delivered as its hash, the bytes in
     // the blob store. The gate passes and registration goes on to need the chain.
-    const big = await oracle(["model", "register", MNIST_FILE, "--tiers", "optimistic", "--inputs", "1", "--max-inline-output", "10"], env);
     expect(big.code).toBe(1);
     expect(big.stderr).not.toContain("MODEL_NOT_DISPUTABLE");
     expect(big.stderr).toMatch(/error \[CONFIG_INVALID\]: deployment file .*no-deployment\.json does not exist/);
     // A disputable model passes the gate (calibrated on 1 seeded input here) and only then needs the chain.
-    const mnist = await oracle(["model", "register", MNIST_FILE, "--tiers", "none,optimistic", "--inputs", "1"], env);
     expect(mnist.code).toBe(1);
     expect(mnist.stderr).toContain("✔ checking the model for OPTIMISTIC");
     expect(mnist.stderr).not.toContain("MODEL_NOT_DISPUTABLE");
     expect(mnist.stderr).toMatch(/error \[CONFIG_INVALID\]: deployment file .*no-deployment\.json does not exist/);
     // Without OPTIMISTIC no check runs: the command goes on to the (missing) deployment.
-    const none = await oracle(["model", "register", gruFile, "--tiers", "none"], env);
     expect(none.code).toBe(1);
     expect(none.stderr).not.toContain("MODEL_NOT_DISPUTABLE");
     expect(none.stderr).not.toContain("checking the model");

@@ -76,14 +76,19 @@ describe("oracle CLI against `oracle dev`", () => {
   });
 
   it("model list and model inspect show the shipped models; an unknown hash is MODEL_NOT_FOUND", async () => {
-    const list = lastJson<{ models: Array<{ modelHash: string; tiers: string[]; input: { shape: number[] } }> }>(await oracle(["model", "list", "--json"], env));
+    // Four read-only commands, side by side.
+    const [listed, inspected, human, missing] = await Promise.all([
+      oracle(["model", "list", "--json"], env),
+      oracle(["model", "inspect", "models/mnist-mlp.onnx", "--json"], env),
+      oracle(["model", "inspect", PPOCR_CLS_HASH], env),
+      oracle(["model", "inspect", `0x${"ab".repeat(32)}`, "--json"], env),
+    ]);
+    const list = lastJson<{ models: Array<{ modelHash: string; tiers: string[]; input: { shape: number[] } }> }>(listed);
     expect(list.models.map((m) => m.modelHash).sort()).toEqual([PPOCR_CLS_HASH, MNIST_MLP_HASH].sort());
     expect(list.models.find((m) => m.modelHash === PPOCR_CLS_HASH)).toMatchObject({ tiers: ["NONE", "OPTIMISTIC"], input: { shape: [1, 3, 48, 192] } });
 
     const manifest = JSON.parse(readFileSync(join(ROOT, "models/mnist-mlp.json"), "utf8")) as { modelHash: string };
-    const inspect = lastJson<{ modelHash: string; registered: boolean; file: { input: { dtype: string; shape: number[] }; commitmentRoot: string }; onChain: { commitmentRoot: string; fee: string } }>(
-      await oracle(["model", "inspect", "models/mnist-mlp.onnx", "--json"], env),
-    );
+    const inspect = lastJson<{ modelHash: string; registered: boolean; file: { input: { dtype: string; shape: number[] }; commitmentRoot: string }; onChain: { commitmentRoot: string; fee: string } }>(inspected);
     expect(inspect.modelHash).toBe(manifest.modelHash);
     expect(inspect.registered).toBe(true);
     expect(inspect.file.input).toMatchObject({ dtype: "int8", shape: [1, 7, 7] });
@@ -91,12 +96,10 @@ describe("oracle CLI against `oracle dev`", () => {
     expect(inspect.onChain.commitmentRoot).toBe(inspect.file.commitmentRoot);
     expect(inspect.onChain.fee).toBe(parseEther("0.001").toString());
 
-    const human = await oracle(["model", "inspect", PPOCR_CLS_HASH], env);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain("PP-OCR text direction classifier");
     expect(human.stdout).toContain("upside down (180°)");
 
-    const missing = await oracle(["model", "inspect", `0x${"ab".repeat(32)}`, "--json"], env);
     expect(missing.code).toBe(1);
     expect(lastJson<{ error: { code: string } }>(missing).error.code).toBe("MODEL_NOT_FOUND");
   });
@@ -178,14 +181,15 @@ describe("oracle CLI against `oracle dev`", () => {
       [["--model", `0x${"cd".repeat(32)}`, "--input", digit], "MODEL_NOT_FOUND"],
     ];
     const before = await rpc(ready.rpcUrl, "eth_getTransactionCount", [new Wallet(key("user")).address, "latest"]);
-    for (const [args, code] of cases) {
-      const r = await oracle(["request", ...args, "--json", "--key", key("user")], env);
+    // Each is refused before anything is sent: all side by side.
+    const [usage, ...refused] = await Promise.all([oracle(["request", "--input", digit], env), ...cases.map(([args]) => oracle(["request", ...args, "--json", "--key", key("user")], env))]);
+    for (const [i, [args, code]] of cases.entries()) {
+      const r = refused[i]!;
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(1);
       expect(lastJson<{ error: { code: string } }>(r).error.code).toBe(code);
       expect(r.stderr).toContain(`error [${code}]`);
     }
     expect(await rpc(ready.rpcUrl, "eth_getTransactionCount", [new Wallet(key("user")).address, "latest"])).toBe(before);
-    const usage = await oracle(["request", "--input", digit], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("--model");
   });
@@ -220,13 +224,14 @@ describe("oracle CLI against `oracle dev`", () => {
     const opKey = keyOf(9);
     const op = new Wallet(opKey).address;
     const signer = Wallet.createRandom().address;
-    const s1 = lastJson<{ signer: string; stake: string }>(await oracle(["stake", "2", "--signer", signer, "--json", "--key", opKey], env));
+    // Another account's refused stake runs beside the first.
+    const [first, low] = await Promise.all([oracle(["stake", "2", "--signer", signer, "--json", "--key", opKey], env), oracle(["stake", "0.1", "--json", "--key", keyOf(10)], env)]);
+    const s1 = lastJson<{ signer: string; stake: string }>(first);
     expect(s1).toMatchObject({ signer, stake: parseEther("2").toString() });
     const s2 = lastJson<{ stake: string }>(await oracle(["stake", "0.5", "--json", "--key", opKey], env));
     expect(s2.stake).toBe(parseEther("2.5").toString());
     const rotated = Wallet.createRandom().address;
     expect(lastJson<{ signer: string; stake: string }>(await oracle(["stake", "--signer", rotated, "--json", "--key", opKey], env))).toMatchObject({ signer: rotated, stake: parseEther("2.5").toString() });
-    const low = await oracle(["stake", "0.1", "--json", "--key", keyOf(10)], env);
     expect(low.code).toBe(1);
     expect(low.stderr).toContain("minimum stake");
 
@@ -282,18 +287,21 @@ describe("oracle CLI against `oracle dev`", () => {
     it("relayer start and worker start list every configuration problem at once", async () => {
       const cfg = join(dir, "relayer-bad.json");
       writeFileSync(cfg, JSON.stringify({ pollIntervalMs: 1, maxBatchSize: 0 }));
-      const r = await oracle(["relayer", "start", "--config", cfg], { RPC_URL: "not a url", ORACLE_ADDRESS: "0x1234", RELAYER_KEY: "", RABBITMQ_URL: "", ORACLE_DEPLOYMENT: "" });
+      const ccfg = join(dir, "challenger-bad.json");
+      writeFileSync(ccfg, JSON.stringify({ models: [], policy: { fraction: 2 } }));
+      // Three refusals, side by side.
+      const [r, w, c] = await Promise.all([
+        oracle(["relayer", "start", "--config", cfg], { RPC_URL: "not a url", ORACLE_ADDRESS: "0x1234", RELAYER_KEY: "", RABBITMQ_URL: "", ORACLE_DEPLOYMENT: "" }),
+        oracle(["worker", "start", "--config", join(dir, "missing.json")], { WORKER_SIGNER_KEY: "0x12", WORKER_PREFETCH: "0", RABBITMQ_URL: "", ORACLE_DEPLOYMENT: "" }),
+        oracle(["challenger", "start", "--config", ccfg], { CHALLENGER_RPC_URL: "nope", CHALLENGER_ORACLE: "0x12", METRICS_PORT: "x", ORACLE_DEPLOYMENT: "" }),
+      ]);
       expect(r.code).toBe(1);
       for (const p of ["pollIntervalMs", "maxBatchSize", "RPC_URL", "RELAYER_KEY: required", "ORACLE_ADDRESS", "RABBITMQ_URL: required (without a broker"]) expect(r.stderr).toContain(p);
       expect(r.stderr).toContain("6 problems");
 
-      const w = await oracle(["worker", "start", "--config", join(dir, "missing.json")], { WORKER_SIGNER_KEY: "0x12", WORKER_PREFETCH: "0", RABBITMQ_URL: "", ORACLE_DEPLOYMENT: "" });
       expect(w.code).toBe(1);
       for (const p of ["missing.json does not exist", "signerKey", "allowedOracles", "prefetch", "RABBITMQ_URL: required"]) expect(w.stderr).toContain(p);
 
-      const ccfg = join(dir, "challenger-bad.json");
-      writeFileSync(ccfg, JSON.stringify({ models: [], policy: { fraction: 2 } }));
-      const c = await oracle(["challenger", "start", "--config", ccfg], { CHALLENGER_RPC_URL: "nope", CHALLENGER_ORACLE: "0x12", METRICS_PORT: "x", ORACLE_DEPLOYMENT: "" });
       expect(c.code).toBe(1);
       for (const p of ["rpcUrl", "privateKey", "oracle", "blobStoreUrl", "models", "policy.fraction", "METRICS_PORT"]) expect(c.stderr).toContain(p);
     });
@@ -314,9 +322,12 @@ describe("oracle CLI against `oracle dev`", () => {
     it("a relayer process and a worker process serve the new deployment end to end", async () => {
       const workerKey = Wallet.createRandom();
       const opKey = keyOf(11);
-      const staked = await oracle(["stake", "1", "--signer", workerKey.address, "--deployment", dep2, "--key", opKey], {});
+      // Two accounts' transactions, side by side.
+      const [staked, reg] = await Promise.all([
+        oracle(["stake", "1", "--signer", workerKey.address, "--deployment", dep2, "--key", opKey], {}),
+        oracle(["model", "register", "models/mnist-mlp.onnx", "--tiers", "none,optimistic", "--fee", "0.001", "--deployment", dep2, "--key", key("modelOwner")], {}),
+      ]);
       expect(staked.code, staked.stderr).toBe(0);
-      const reg = await oracle(["model", "register", "models/mnist-mlp.onnx", "--tiers", "none,optimistic", "--fee", "0.001", "--deployment", dep2, "--key", key("modelOwner")], {});
       expect(reg.code, reg.stderr).toBe(0);
 
       const common = { RABBITMQ_URL: brokerUrl, RABBITMQ_NAMESPACE: namespace, LOG_LEVEL: "info" };

@@ -80,15 +80,18 @@ describe("oracle deploy: CREATE2 and the per-chain manifest", () => {
   });
 
   it("a command without a deployment file reads the connected chain's manifest; without one it says so", async () => {
-    const withManifest = await oracle(["model", "list", "--rpc", url, "--json"], env, 60_000, dir);
+    const elsewhere = mkdtempSync(join(tmpdir(), "oracle-no-manifest-"));
+    // Three read-only lookups (in the manifest's folder, by --deployment, and where there is none): side by side.
+    const [withManifest, named, without] = await Promise.all([
+      oracle(["model", "list", "--rpc", url, "--json"], env, 60_000, dir),
+      // --deployment takes a manifest file as well (so do the services' --deployment).
+      oracle(["model", "list", "--rpc", url, "--deployment", first.manifest, "--json"], env, 60_000, tmpdir()),
+      oracle(["model", "list", "--rpc", url, "--json"], env, 60_000, elsewhere),
+    ]);
     expect(withManifest.code, withManifest.stderr).toBe(0);
     expect(lastJson(withManifest)).toEqual({ models: [] });
-    // --deployment takes a manifest file as well (so do the services' --deployment).
-    const named = await oracle(["model", "list", "--rpc", url, "--deployment", first.manifest, "--json"], env, 60_000, tmpdir());
     expect(named.code, named.stderr).toBe(0);
     expect(lastJson(named)).toEqual({ models: [] });
-    const elsewhere = mkdtempSync(join(tmpdir(), "oracle-no-manifest-"));
-    const without = await oracle(["model", "list", "--rpc", url, "--json"], env, 60_000, elsewhere);
     expect(without.code).toBe(1);
     expect(without.stderr).toMatch(/no deployment.*manifest for chain 4242/);
     rmSync(elsewhere, { recursive: true, force: true });

@@ -69,14 +69,14 @@ describe("oracle: the first hour", () => {
     const env = { WORKER_SIGNER_KEY: signer.privateKey, RABBITMQ_URL: "amqp://127.0.0.1:1", WORKER_MODEL_CACHE_DIR: join(dir, "w") };
     const args = ["--deployment", ready.deployment];
 
-    const check = await oracle(["worker", "start", "--check", ...args], env);
+    // The check and the real start (refused before it connects anywhere): side by side.
+    const [check, run] = await Promise.all([oracle(["worker", "start", "--check", ...args], env), oracle(["worker", "start", ...args], env)]);
     expect(check.code).toBe(1);
     expect(check.stderr).toContain("error [CONFIG_INVALID]");
     expect(check.stderr).toContain(`signing key ${signer.address} is not staked with the oracle ${ready.oracle}`);
     expect(check.stderr).toContain(`npm run oracle -- stake 1.1 --signer ${signer.address} --key <operator key>`);
 
     // Not only the check: starting it for real refuses the same way, before it connects anywhere.
-    const run = await oracle(["worker", "start", ...args], env);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`signing key ${signer.address} is not staked`);
     expect(run.stderr).not.toContain("worker ready");
@@ -107,13 +107,16 @@ describe("oracle: the first hour", () => {
       expect(none.stderr).toContain("allowedOracles");
       mkdirSync(join(project, ".data/oracle"), { recursive: true });
       copyFileSync(ready.deployment, join(project, ".data/oracle/deployment.json"));
-      const found = await oracle(["worker", "start", "--check"], env, 60_000, project);
+      // Both read the copied default file: side by side.
+      const [found, relayer] = await Promise.all([
+        oracle(["worker", "start", "--check"], env, 60_000, project),
+        oracle(["relayer", "start", "--check"], { RELAYER_KEY: keyOf(3), RABBITMQ_URL: "" }, 60_000, project),
+      ]);
       expect(found.code).toBe(1);
       expect(found.stderr).toContain(`using the deployment ${join(project, ".data/oracle/deployment.json")}`);
       expect(found.stderr).not.toContain("allowedOracles");
       expect(found.stderr).toContain(`is not staked with the oracle ${ready.oracle}`);
 
-      const relayer = await oracle(["relayer", "start", "--check"], { RELAYER_KEY: keyOf(3), RABBITMQ_URL: "" }, 60_000, project);
       expect(relayer.code).toBe(1);
       expect(relayer.stderr).toContain("1 problem:");
       expect(relayer.stderr).toContain("RABBITMQ_URL: required (without a broker no worker process can reach this relayer's jobs)");
@@ -125,11 +128,13 @@ describe("oracle: the first hour", () => {
   it("every `Try:` line of the banner runs as printed: the shipped example inputs are answered", async () => {
     expect(ready.try.length).toBe(3);
     const [list, line, digit] = ready.try as [string, string, string];
-    const l = await shell(list);
+    // The list reads only; the two requests go one after the other (one account's nonces).
+    const listed = shell(list);
+    const r = await shell(line);
+    const l = await listed;
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout).toContain(`${PPOCR_CLS_HASH}  ppocr-cls`);
     expect(l.stdout).toContain(`${MNIST_MLP_HASH}  mnist-mlp`);
-    const r = await shell(line);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/is final/);
     expect(r.stdout).toContain("upside down (180°)");
@@ -180,21 +185,27 @@ describe("oracle: the first hour", () => {
 
   it("models go by name, hash prefix and the short form printed everywhere; an unknown one points to `model list`", async () => {
     const env = { ORACLE_DEPLOYMENT: ready.deployment };
-    for (const name of ["ppocr-cls", "0x491843a3", `${PPOCR_CLS_HASH.slice(0, 6)}…${PPOCR_CLS_HASH.slice(-4)}`, `${PPOCR_CLS_HASH.slice(0, 6)}...${PPOCR_CLS_HASH.slice(-4)}`]) {
-      const r = await oracle(["model", "inspect", name, "--json"], env);
-      expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+    // Read-only commands (a refused request sends nothing): run side by side.
+    const names = ["ppocr-cls", "0x491843a3", `${PPOCR_CLS_HASH.slice(0, 6)}…${PPOCR_CLS_HASH.slice(-4)}`, `${PPOCR_CLS_HASH.slice(0, 6)}...${PPOCR_CLS_HASH.slice(-4)}`];
+    const missing = ["resnet-50", `0x${"ab".repeat(32)}`, "0xabcdef"];
+    const [inspected, refused] = await Promise.all([
+      Promise.all(names.map((name) => oracle(["model", "inspect", name, "--json"], env))),
+      Promise.all(missing.map((m) => oracle(["request", "--model", m, "--input", "examples/digit.json", "--key", keyOf(4)], env))),
+    ]);
+    inspected.forEach((r, i) => {
+      expect(r.code, `${names[i]}: ${r.stderr}`).toBe(0);
       expect(lastJson<{ modelHash: string }>(r).modelHash).toBe(PPOCR_CLS_HASH);
-    }
-    for (const missing of ["resnet-50", `0x${"ab".repeat(32)}`, "0xabcdef"]) {
-      const r = await oracle(["request", "--model", missing, "--input", "examples/digit.json", "--key", keyOf(4)], env);
-      expect(r.code, missing).toBe(1);
+    });
+    refused.forEach((r, i) => {
+      expect(r.code, missing[i]).toBe(1);
       expect(r.stderr).toContain("error [MODEL_NOT_FOUND]");
       expect(r.stderr).toContain("npm run oracle -- model list` shows the registered models");
-    }
+    });
   });
 
   it("what a request prints is true: NONE names the operator, no callback asked means no callback verdict, status decodes the answer", async () => {
     const env = { ORACLE_DEPLOYMENT: ready.deployment };
+    const helped = oracle(["request", "--help"]);
     const r = await oracle(["request", "--model", "ppocr-cls", "--input", "examples/line.png", "--wait", "--json", "--key", keyOf(4)], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/final {6}paid out in 0x[0-9a-f]{64} \(result by operator 0x[0-9a-fA-F]{40}\)/);
@@ -205,24 +216,27 @@ describe("oracle: the first hour", () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`request ${out.request.requestId} is final`);
     expect(status.stdout).toContain("answer  class 0 — upright (0°)");
-    const help = await oracle(["request", "--help"]);
+    const help = await helped;
     for (const format of [".npy", ".json", ".png", ".jpg", "ppocr-cls"]) expect(help.stdout).toContain(format);
   });
 
   it("a second `oracle dev` never touches a running stack's data folder or deployment file, and says why", async () => {
     const before = readFileSync(ready.deployment, "utf8");
-    const sameDir = await oracle(["dev", "--port", "0", "--relayer-port", "0", "--data-dir", ready.dataDir, "--out", join(dir, "other.json")]);
+    // Three refused starts (each on its own data folder), side by side.
+    const port = Number(new URL(ready.rpcUrl).port);
+    const [sameDir, sameOut, taken] = await Promise.all([
+      oracle(["dev", "--port", "0", "--relayer-port", "0", "--data-dir", ready.dataDir, "--out", join(dir, "other.json")]),
+      oracle(["dev", "--port", "0", "--relayer-port", "0", "--data-dir", join(dir, "other"), "--out", ready.deployment]),
+      oracle(["dev", "--port", String(port), "--relayer-port", "0", "--data-dir", join(dir, "other-port")]),
+    ]);
     expect(sameDir.code).toBe(1);
     expect(sameDir.stderr).toContain(`error [DEV_STACK_RUNNING]: the data folder ${ready.dataDir} belongs to the \`oracle dev\` running as pid`);
     expect(sameDir.stderr).toContain("--data-dir <dir>");
-    const sameOut = await oracle(["dev", "--port", "0", "--relayer-port", "0", "--data-dir", join(dir, "other"), "--out", ready.deployment]);
     expect(sameOut.code).toBe(1);
     expect(sameOut.stderr).toContain(`error [DEV_STACK_RUNNING]: the deployment file ${ready.deployment} belongs to`);
     expect(readFileSync(ready.deployment, "utf8")).toBe(before);
 
     // The JSON-RPC port taken (8545 is where anvil and `hardhat node` usually run): named, with what answers there and the way out.
-    const port = Number(new URL(ready.rpcUrl).port);
-    const taken = await oracle(["dev", "--port", String(port), "--relayer-port", "0", "--data-dir", join(dir, "other")]);
     expect(taken.code).toBe(1);
     expect(taken.stderr).toContain(`error [PORT_IN_USE]: port ${port} on 127.0.0.1 (the JSON-RPC endpoint) is already in use: a JSON-RPC node answers there`);
     expect(taken.stderr).toContain("chain id 31337");
@@ -231,47 +245,56 @@ describe("oracle: the first hour", () => {
     expect(readFileSync(ready.deployment, "utf8")).toBe(before);
   }, 300_000);
 
-  it("`oracle dev --fresh` says it starts fresh and never reuses a request id (dev-restart.test.ts: without it the chain resumes)", async () => {
-    const dataDir = join(dir, "restart");
-    const out = join(dir, "restart.json");
-    const ids: string[] = [];
-    const oracles: string[] = [];
-    for (let run = 0; run < 2; run++) {
-      const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", dataDir, "--out", out, ...(run === 1 ? ["--fresh"] : [])]);
-      try {
-        const r = JSON.parse(await stack.waitFor(/"ready":true/)) as Ready;
-        expect(stack.output()).toContain(`Starting a fresh local chain in ${dataDir} (Ctrl-C and \`oracle dev\` again resumes it; --fresh wipes it)`);
-        expect(r.dataDir).toBe(dataDir);
-        oracles.push(r.oracle);
-        const sent = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--json", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: out });
-        expect(sent.code, sent.stderr).toBe(0);
-        ids.push(lastJson<{ requestId: string }>(sent).requestId);
-        if (run === 1) {
-          // The first run's id is unknown to the new chain: not a new request under an old name.
-          const old = await oracle(["status", ids[0]!, "--json"], { ORACLE_DEPLOYMENT: out });
-          expect(old.code, old.stdout).toBe(1);
-          expect(lastJson<{ error: { code: string } }>(old).error.code).toBe("REQUEST_NOT_FOUND");
-        }
-      } finally {
-        expect(await stack.stop("SIGINT")).toBe(0);
-      }
-    }
-    expect(oracles[1]).not.toBe(oracles[0]);
-    expect(ids[1]).not.toBe(ids[0]);
-  }, 300_000);
+  describe("a stack without workers, then the same data folder --fresh", () => {
+    // One `oracle dev --workers 0` serves the timeout check and is the first run of the --fresh check.
+    let dataDir: string;
+    let out: string;
+    let first: LongRunning;
+    let firstReady: Ready;
+    beforeAll(async () => {
+      dataDir = join(dir, "restart");
+      out = join(dir, "restart.json");
+      first = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", dataDir, "--out", out]);
+      firstReady = JSON.parse(await first.waitFor(/"ready":true/)) as Ready;
+    }, 180_000);
+    afterAll(async () => {
+      await first?.stop("SIGINT");
+    });
 
-  it("a request no worker takes times out saying why, after progress lines while it waits", async () => {
-    const stack = start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", join(dir, "no-workers"), "--out", join(dir, "no-workers.json")]);
-    try {
-      await stack.waitFor(/"ready":true/);
-      const r = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--wait", "--timeout", "11", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: join(dir, "no-workers.json") });
+    it("a request no worker takes times out saying why, after progress lines while it waits", async () => {
+      const r = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--wait", "--timeout", "11", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: out });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/requested: still waiting \(1\d s of 11 s\)/);
       expect(r.stderr).toMatch(/error \[TIMEOUT\]: request 0x[0-9a-f]{64} is still requested after 11 s: 1 job waits in the relayer's queue unanswered: no worker is taking jobs/);
-    } finally {
-      expect(await stack.stop("SIGINT")).toBe(0);
-    }
-  }, 300_000);
+    }, 300_000);
+
+    it("`oracle dev --fresh` says it starts fresh and never reuses a request id (dev-restart.test.ts: without it the chain resumes)", async () => {
+      const ids: string[] = [];
+      const oracles: string[] = [];
+      for (let run = 0; run < 2; run++) {
+        const stack = run === 0 ? first : start(["dev", "--json", "--port", "0", "--relayer-port", "0", "--workers", "0", "--data-dir", dataDir, "--out", out, "--fresh"]);
+        try {
+          const r = run === 0 ? firstReady : (JSON.parse(await stack.waitFor(/"ready":true/)) as Ready);
+          expect(stack.output()).toContain(`Starting a fresh local chain in ${dataDir} (Ctrl-C and \`oracle dev\` again resumes it; --fresh wipes it)`);
+          expect(r.dataDir).toBe(dataDir);
+          oracles.push(r.oracle);
+          const sent = await oracle(["request", "--model", "mnist-mlp", "--input", "examples/digit.json", "--json", "--key", keyOf(4)], { ORACLE_DEPLOYMENT: out });
+          expect(sent.code, sent.stderr).toBe(0);
+          ids.push(lastJson<{ requestId: string }>(sent).requestId);
+          if (run === 1) {
+            // The first run's id is unknown to the new chain: not a new request under an old name.
+            const old = await oracle(["status", ids[0]!, "--json"], { ORACLE_DEPLOYMENT: out });
+            expect(old.code, old.stdout).toBe(1);
+            expect(lastJson<{ error: { code: string } }>(old).error.code).toBe("REQUEST_NOT_FOUND");
+          }
+        } finally {
+          expect(await stack.stop("SIGINT")).toBe(0);
+        }
+      }
+      expect(oracles[1]).not.toBe(oracles[0]);
+      expect(ids[1]).not.toBe(ids[0]);
+    }, 300_000);
+  });
 
   it("a model registered with a wrong shape is corrected with --update by its owner; OPTIMISTIC without a commitment is refused", async () => {
     const env = { ORACLE_DEPLOYMENT: ready.deployment };
@@ -282,21 +305,26 @@ describe("oracle: the first hour", () => {
     const file = join(dir, "mnist-first-hour.onnx");
     writeFileSync(file, onnx.ModelProto.encode(model).finish());
 
-    const noCommit = await oracle(["model", "register", file, "--no-commit", "--tiers", "none,optimistic", "--key", owner], env);
+    // The refusal sends nothing: side by side with the first registration.
+    const [noCommit, wrong] = await Promise.all([
+      oracle(["model", "register", file, "--no-commit", "--tiers", "none,optimistic", "--key", owner], env),
+      oracle(["model", "register", file, "--tiers", "none", "--input-shape", "1,49,1", "--json", "--key", owner], env),
+    ]);
     expect(noCommit.code).toBe(1);
     expect(noCommit.stderr).toContain("the OPTIMISTIC tier needs a commitment root");
     expect(noCommit.stderr).toContain("--tiers none");
 
-    const wrong = await oracle(["model", "register", file, "--tiers", "none", "--input-shape", "1,49,1", "--json", "--key", owner], env);
     expect(wrong.code, wrong.stderr).toBe(0);
     const hash = lastJson<{ modelHash: string; input: { shape: number[] } }>(wrong);
     expect(hash.input.shape).toEqual([1, 49, 1]);
 
-    const again = await oracle(["model", "register", file, "--tiers", "none", "--key", owner], env);
+    const [again, stranger] = await Promise.all([
+      oracle(["model", "register", file, "--tiers", "none", "--key", owner], env),
+      oracle(["model", "register", file, "--update", "--tiers", "none", "--key", keyOf(4)], env),
+    ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("is already registered");
     expect(again.stderr).toContain("--update");
-    const stranger = await oracle(["model", "register", file, "--update", "--tiers", "none", "--key", keyOf(4)], env);
     expect(stranger.code).toBe(1);
     expect(stranger.stderr).toContain("only its owner can --update it");
 

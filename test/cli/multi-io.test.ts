@@ -38,7 +38,7 @@ describe("oracle CLI: several named inputs and outputs", () => {
   });
 
   it("test_check_severalInputs_optimisticRefusedPerNode_zkRefusedWithTheReason", async () => {
-    const r = await oracle(["model", "check", VAD_FILE, "--json"]);
+    const [r, inspect] = await Promise.all([oracle(["model", "check", VAD_FILE, "--json"]), oracle(["model", "inspect", VAD_FILE])]);
     expect(r.code, r.stderr).toBe(0);
     const report = lastJson<{ verdicts: Record<"NONE" | "OPTIMISTIC" | "ZK", { allowed: boolean; reasons: string[] }> }>(r);
     expect(report.verdicts.NONE).toEqual({ allowed: true, reasons: ["onnxruntime-node runs it at [1,64], state [1,1,8], sr []"] });
@@ -47,15 +47,17 @@ describe("oracle CLI: several named inputs and outputs", () => {
     expect(report.verdicts.OPTIMISTIC.reasons[0]).toMatch(/nodes are not disputable: Cast ×1 \(Cast \(node #0 Cast -> srf\): dtype int64 is not supported\)/);
     expect(report.verdicts.ZK.allowed).toBe(false);
     expect(report.verdicts.ZK.reasons[0]).toBe("the model has 3 inputs (input, state, sr) and 2 outputs (output, stateN): a ZK proof checks one input tensor and one output, so such a model is served in NONE and OPTIMISTIC only");
-    const inspect = await oracle(["model", "inspect", VAD_FILE]);
     expect(inspect.stdout).toMatch(/inputs\s+input: float32\[1,64\]\n\s+state: float32\[1,1,8\]\n\s+sr: int64\[\]\noutputs\s+output: float32\[1,1\]\n\s+stateN: float32\[1,1,8\]/);
   }, 120_000);
 
   it("test_register_readsEveryInputAndOutput_refusesOptimisticAndZkWithTheReasons", async () => {
-    const refused = await oracle(["model", "register", VAD_FILE, "--tiers", "none,optimistic", "--key", key("modelOwner")], env);
+    // Both refusals come before anything is sent: side by side.
+    const [refused, zk] = await Promise.all([
+      oracle(["model", "register", VAD_FILE, "--tiers", "none,optimistic", "--key", key("modelOwner")], env),
+      oracle(["model", "register", VAD_FILE, "--tiers", "none,zk", "--key", key("modelOwner")], env),
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/MODEL_NOT_DISPUTABLE.*cannot be offered in the OPTIMISTIC tier: .*Cast ×1/);
-    const zk = await oracle(["model", "register", VAD_FILE, "--tiers", "none,zk", "--key", key("modelOwner")], env);
     expect(zk.code).toBe(1);
     expect(zk.stderr).toMatch(/MODEL_NOT_DISPUTABLE.*has 3 inputs and 2 outputs: a model with several is served in the NONE and OPTIMISTIC tiers/);
     const r = await oracle(["model", "register", VAD_FILE, "--tiers", "none", "--fee", "0", "--json", "--key", key("modelOwner")], env);
@@ -97,6 +99,12 @@ describe("oracle CLI: several named inputs and outputs", () => {
     writeFileSync(join(dir, "state.json"), JSON.stringify([[state]]));
     writeFileSync(join(dir, "sr.json"), "16000");
     const args = ["request", "--model", VAD_HASH, "--input", `input=${join(dir, "frame.json")}`, "--input", `sr=${join(dir, "sr.json")}`, "--input", `state=${join(dir, "state.json")}`, "--wait", "--key", key("user")];
+    // A file without its input's name, or a name the model does not have: refused before anything is sent
+    // (run beside the first request, as the user's transactions go one at a time).
+    const refusals = Promise.all([
+      oracle(["request", "--model", VAD_HASH, "--input", join(dir, "frame.json"), "--key", key("user")], env),
+      oracle(["request", "--model", VAD_HASH, "--input", `input=${join(dir, "frame.json")}`, "--input", `rate=${join(dir, "sr.json")}`, "--input", `state=${join(dir, "state.json")}`, "--key", key("user")], env),
+    ]);
     const r = await oracle([...args, "--json"], env);
     expect(r.code, r.stderr).toBe(0);
     const out = lastJson<{ outcome: { stage: string }; outputs: Record<string, { dtype: string; shape: number[]; values: number[] }> }>(r);
@@ -111,11 +119,9 @@ describe("oracle CLI: several named inputs and outputs", () => {
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/^output\s+float32\[1,1\] = \[/m);
     expect(human.stdout).toMatch(/^stateN\s+float32\[1,1,8\] = \[/m);
-    // A file without its input's name, or a name the model does not have: a clear error, nothing sent.
-    const unnamed = await oracle(["request", "--model", VAD_HASH, "--input", join(dir, "frame.json"), "--key", key("user")], env);
+    const [unnamed, misnamed] = await refusals;
     expect(unnamed.code).toBe(1);
     expect(unnamed.stderr).toMatch(/takes 3 inputs \(input, sr, state\): give each as --input name=file/);
-    const misnamed = await oracle(["request", "--model", VAD_HASH, "--input", `input=${join(dir, "frame.json")}`, "--input", `rate=${join(dir, "sr.json")}`, "--input", `state=${join(dir, "state.json")}`, "--key", key("user")], env);
     expect(misnamed.code).toBe(1);
     expect(misnamed.stderr).toMatch(/the model has no input "rate" \(its inputs are input, sr, state\)/);
   }, 180_000);

@@ -52,10 +52,13 @@ describe("oracle CLI: redundancy", () => {
     // The deployment places its own RedundantInference (protocol/deployment.ts): without --redundant or
     // ORACLE_REDUNDANT the CLI uses it; `oracle redundant deploy` below makes another.
     expect((JSON.parse(readFileSync(ready.deployment, "utf8")) as { redundant?: string }).redundant).toMatch(/^0x[0-9a-fA-F]{40}$/);
-    const bad = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "1", "--redundant", "0x" + "11".repeat(20), "--key", key("user")], env);
+    // The refused request sends nothing: side by side with the deployment.
+    const [bad, dep] = await Promise.all([
+      oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "1", "--redundant", "0x" + "11".repeat(20), "--key", key("user")], env),
+      oracle(["redundant", "deploy", "--json", "--key", key("user")], env),
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/CONFIG_INVALID.*--k takes 2\.\.8/);
-    const dep = await oracle(["redundant", "deploy", "--json", "--key", key("user")], env);
     expect(dep.code, dep.stderr).toBe(0);
     const redundant = lastJson<{ redundant: string }>(dep).redundant;
     const r = await oracle(["redundant", "request", "--model", "mnist-mlp", "--input", input, "--k", "2", "--reserve", "3", "--attest-reward", "0.0001", "--wait", "--timeout", "180", "--json", "--key", key("user")], { ...env, ORACLE_REDUNDANT: redundant });
@@ -69,11 +72,11 @@ describe("oracle CLI: redundancy", () => {
     const mlp = await ort.InferenceSession.create(join(ROOT, "models/mnist-mlp.onnx"));
     const logits = (await mlp.run({ pixels: new ort.Tensor("int8", seven, [1, 7, 7]) })).logits!;
     expect(out.outputHash).toBe(hashEncoded(encodeTensor({ dtype: "int8", shape: [1, 10], data: logits.data as Int8Array })));
-    const status = await oracle(["redundant", "status", out.jobId, "--redundant", redundant], env);
+    const redundantEnv = { ...env, ORACLE_REDUNDANT: redundant };
+    // The status read beside the withdrawal.
+    const [status, w] = await Promise.all([oracle(["redundant", "status", out.jobId, "--redundant", redundant], env), oracle(["redundant", "withdraw", "--json", "--key", key("user")], redundantEnv)]);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`job ${out.jobId}: Agreed, 2 of 2 distinct workers counted`));
-    const redundantEnv = { ...env, ORACLE_REDUNDANT: redundant };
-    const w = await oracle(["redundant", "withdraw", "--json", "--key", key("user")], redundantEnv);
     expect(w.code, w.stderr).toBe(0);
     // At least the attester rewards of the two counted answers and the unearned decide reward come back.
     expect(BigInt(lastJson<{ amount: string }>(w).amount)).toBeGreaterThanOrEqual(3n * 10n ** 14n);

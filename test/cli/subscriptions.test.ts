@@ -88,13 +88,14 @@ describe("oracle subscribe / subscriptions / unsubscribe against `oracle dev`", 
       [["--rounds", "2", "--every", "60", "--input", "examples/line-upside-down.png", "--token", "0x" + "11".repeat(20)], "FEE_TOO_LOW"],
       [["--rounds", "2", "--every", "60", "--input", "examples/line-upside-down.png", "--token", "0x" + "11".repeat(20), "--fee", "0.01"], "CONFIG_INVALID"],
     ];
-    for (const [args, code] of cases) {
-      const r = await oracle(["subscribe", "--model", "ppocr-cls", ...args, "--json"], env);
+    // Each is refused before anything is sent: all side by side.
+    const [missing, ...refused] = await Promise.all([oracle(["subscriptions", "--id", "999", "--json"], env), ...cases.map(([args]) => oracle(["subscribe", "--model", "ppocr-cls", ...args, "--json"], env))]);
+    for (const [i, [args, code]] of cases.entries()) {
+      const r = refused[i]!;
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(1);
       expect(lastJson<{ error: { code: string } }>(r).error.code).toBe(code);
     }
     expect(await rpc(ready.rpcUrl, "eth_getTransactionCount", [user, "latest"])).toBe(before);
-    const missing = await oracle(["subscriptions", "--id", "999", "--json"], env);
     expect(lastJson<{ error: { code: string } }>(missing).error.code).toBe("REQUEST_NOT_FOUND");
   }, 120_000);
 });
