@@ -305,11 +305,10 @@ describe("oracle: the first hour", () => {
     const file = join(dir, "mnist-first-hour.onnx");
     writeFileSync(file, onnx.ModelProto.encode(model).finish());
 
-    // The refusal sends nothing: side by side with the first registration.
-    const [noCommit, wrong] = await Promise.all([
-      oracle(["model", "register", file, "--no-commit", "--tiers", "none,optimistic", "--key", owner], env),
-      oracle(["model", "register", file, "--tiers", "none", "--input-shape", "1,49,1", "--json", "--key", owner], env),
-    ]);
+    // The refusal sends nothing, but runs before the first registration: once the model is registered
+    // the CLI says "already registered" first.
+    const noCommit = await oracle(["model", "register", file, "--no-commit", "--tiers", "none,optimistic", "--key", owner], env);
+    const wrong = await oracle(["model", "register", file, "--tiers", "none", "--input-shape", "1,49,1", "--json", "--key", owner], env);
     expect(noCommit.code).toBe(1);
     expect(noCommit.stderr).toContain("the OPTIMISTIC tier needs a commitment root");
     expect(noCommit.stderr).toContain("--tiers none");
