@@ -53,7 +53,7 @@ export function chunkLeaves(data: Uint8Array): Buffer[] {
 /**
  * sha256 of `data` written into `out` at `at`. The digest comes back as a latin1 ("binary") string (one
  * char per byte, lossless) rather than a Buffer: Node allocates an ArrayBuffer per Buffer digest, and the string
- * form costs ~0.95 µs a call against ~1.45 µs (issue 15: 215 calls per 110 KB tensor).
+ * form costs ~0.95 µs a call against ~1.45 µs (215 calls per 110 KB tensor).
  */
 const sha256Into: (data: Uint8Array, out: Buffer, at: number) => void =
   typeof oneShotHash === "function"
@@ -63,8 +63,8 @@ const sha256Into: (data: Uint8Array, out: Buffer, at: number) => void =
 /**
  * merkleRoot(chunkLeaves(data)) in one pass, without a Buffer per leaf or node: the leaves are hashed into
  * one contiguous level buffer, each level's pairs (adjacent there) are hashed from a reused 65-byte
- * buffer into the level's front half. The hot path of every tensor hash (issue 15: ~2x less CPU than the
- * leaf-array form on a 110 KB tensor, then ~1.4x less again with the digests written as latin1).
+ * buffer into the level's front half. The hot path of every tensor hash (~2x less CPU than the leaf-array
+ * form on a 110 KB tensor, then ~1.4x less again with the digests written as latin1).
  */
 export function chunkRoot(data: Uint8Array): Buffer {
   const count = Math.max(1, Math.ceil(data.byteLength / CHUNK_BYTES));
