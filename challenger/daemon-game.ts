@@ -44,7 +44,7 @@ export async function auditGame(host: GameAuditHost, r: Submitted, request: { mo
   const registry = IModelRegistry__factory.connect(await host.oracle.registry(), host.options.runner);
   const [namedInputs, namedOutputs] = await registry.modelIO(request.modelHash);
   const outputNames = namedOutputs.map((x) => x.name);
-  if (namedInputs.length > 1 || namedOutputs.length > 1) return auditBundled(host, r, request, model, [namedInputs.map((x) => x.name), outputNames], bond, retryUntil);
+  if (namedInputs.length > 1 || namedOutputs.length > 1) return auditBundled(host, registry, r, request, model, [namedInputs.map((x) => x.name), outputNames], bond, retryUntil);
   // Download caps from the registered specs (the committed input shape where the spec's is dynamic).
   const registered = await registry.model(request.modelHash);
   const typeOf = (spec: { dtype: bigint; shape: bigint[] }, fallbackShape?: number[]) => {
@@ -114,9 +114,8 @@ async function playVerdict(host: GameAuditHost, r: Submitted, request: { resolve
  * in the registry's (canonical) name order, audited output by output and, beyond τ_out, disputed through the game
  * (which proves bundle members). A withheld output bundle is recomputed as a single output is (`withheld`).
  */
-async function auditBundled(host: GameAuditHost, r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, model: AuditTarget["model"], names: [string[], string[]], bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
+async function auditBundled(host: GameAuditHost, registry: IModelRegistry, r: Submitted, request: { modelHash: string; inputHash: string; resolver: string }, model: AuditTarget["model"], names: [string[], string[]], bond: bigint, retryUntil: number | undefined): Promise<AuditOutcome> {
   const fg = host.options.fraudGames!;
-  const registry = IModelRegistry__factory.connect(await host.oracle.registry(), host.options.runner);
   const ordered = (m: Map<string, Tensor>, wanted: string[]) => (wanted.length === 1 ? [...m.values()] : wanted.map((n) => m.get(n))).filter((t): t is Tensor => t !== undefined);
   const inputs = ordered(await host.blobs.fetchNamed(request.inputHash, DEFAULT_MAX_AUDIT_BYTES, retryUntil), names[0]);
   if (inputs.length !== names[0].length) return { kind: "skipped", reason: `the input bundle does not hold the model's inputs (${names[0].join(", ")})` };
