@@ -184,8 +184,9 @@ export class InputCache {
   private importInstance(folder: string, segmentBytes: number): void {
     const other = new InputLog({ dir: folder, segmentBytes, maxFileBytes: Infinity, verify: holds });
     for (const [id, e] of other.entries) {
+      if (this.log.entries.has(id)) continue; // this log's own record of the request is kept
       const bytes = other.read(id);
-      if (bytes !== undefined && holds(e.inputHash, bytes) && !this.log.entries.has(id)) this.log.importSync(id, e.inputHash, bytes);
+      if (bytes !== undefined && holds(e.inputHash, bytes)) this.log.importSync(id, e.inputHash, bytes);
     }
     void other.close();
     rmSync(folder, { recursive: true, force: true });
